@@ -1,0 +1,12 @@
+# cmake --install: headers, libraries and a package config, so that
+# find_package(volley) gives volley::queues, volley::affinity, volley::engine.
+include(CMakePackageConfigHelpers)
+install(EXPORT volley-targets NAMESPACE volley:: DESTINATION ${CMAKE_INSTALL_LIBDIR}/cmake/volley)
+configure_package_config_file(cmake/volley-config.cmake.in
+  ${CMAKE_CURRENT_BINARY_DIR}/volley-config.cmake
+  INSTALL_DESTINATION ${CMAKE_INSTALL_LIBDIR}/cmake/volley)
+write_basic_package_version_file(${CMAKE_CURRENT_BINARY_DIR}/volley-config-version.cmake
+  COMPATIBILITY SameMinorVersion)
+install(FILES ${CMAKE_CURRENT_BINARY_DIR}/volley-config.cmake
+              ${CMAKE_CURRENT_BINARY_DIR}/volley-config-version.cmake
+        DESTINATION ${CMAKE_INSTALL_LIBDIR}/cmake/volley)
