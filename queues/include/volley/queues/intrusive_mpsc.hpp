@@ -38,6 +38,14 @@
 //           memory may be reused by the caller. A consumed node is therefore
 //           released one pop later; the queue owns exactly one node at rest.
 //
+// signal():  a producer wakes the consumer without pushing a node (volley
+//           uses it for an actor's separate system-message lane): a CAS loop
+//           sets the signal bit and clears the mark; it returns whether the
+//           mark was set, exactly like push. A set signal bit makes the
+//           consumer's next mark_empty fail (and clears the bit), so a
+//           consumer can never give the queue up over a signal it has not
+//           seen: both RMWs hit head_, so one of them sees the other.
+//
 // mark_empty(): CAS head_ from tail_ to tail_|1 (acq_rel). It succeeds only
 //           if no push happened since the consumer's last pop, i.e. the queue
 //           is truly empty. It fails when a producer has exchanged head_ but
@@ -79,6 +87,8 @@ class intrusive_mpsc {
     n->next.store(nullptr, std::memory_order_relaxed);
     std::uintptr_t prev = head_.exchange(reinterpret_cast<std::uintptr_t>(n),
                                          std::memory_order_acq_rel);
+    // A push replaces head_ outright, dropping a pending signal bit; that is
+    // fine: head_ now differs from tail_, so mark_empty fails all the same.
     untag(prev)->next.store(n, std::memory_order_release);
     return (prev & mark_bit) != 0;
   }
@@ -106,11 +116,28 @@ class intrusive_mpsc {
   /// Consumer only, after pop returned nullptr: give the queue up. True if
   /// the queue was empty and is now marked; false if a push is under way or
   /// happened, and the consumer keeps the queue.
+  /// A pending signal also makes it fail (and is consumed: the caller must
+  /// look at whatever the signal announced before trying again).
   bool mark_empty() noexcept {
     std::uintptr_t expected = reinterpret_cast<std::uintptr_t>(tail_);
-    return head_.compare_exchange_strong(expected, expected | mark_bit,
-                                         std::memory_order_acq_rel,
-                                         std::memory_order_relaxed);
+    // acquire on failure: if a signal or a push beat us, what they published
+    // before their RMW on head_ is visible to the consumer's next look.
+    if (head_.compare_exchange_strong(expected, expected | mark_bit, std::memory_order_acq_rel,
+                                      std::memory_order_acquire)) {
+      return true;
+    }
+    if (expected & signal_bit) head_.fetch_and(~signal_bit, std::memory_order_acq_rel);
+    return false;
+  }
+
+  /// Any thread: wake the consumer without pushing (see the file comment).
+  /// True if the queue was marked: the caller now holds the queue.
+  bool signal() noexcept {
+    std::uintptr_t old = head_.load(std::memory_order_relaxed);
+    while (!head_.compare_exchange_weak(old, (old | signal_bit) & ~mark_bit,
+                                        std::memory_order_acq_rel, std::memory_order_relaxed)) {
+    }
+    return (old & mark_bit) != 0;
   }
 
   /// Any thread: clear the mark without pushing. True if it was set, i.e. the
@@ -132,13 +159,14 @@ class intrusive_mpsc {
 
  private:
   static constexpr std::uintptr_t mark_bit = 1;
-  static_assert(alignof(mpsc_node) >= 2, "the mark lives in the pointer's low bit");
+  static constexpr std::uintptr_t signal_bit = 2;
+  static_assert(alignof(mpsc_node) >= 4, "the mark and signal live in the pointer's low bits");
 
   static std::uintptr_t tag(mpsc_node* n, bool marked) noexcept {
     return reinterpret_cast<std::uintptr_t>(n) | (marked ? mark_bit : 0);
   }
   static mpsc_node* untag(std::uintptr_t v) noexcept {
-    return reinterpret_cast<mpsc_node*>(v & ~mark_bit);
+    return reinterpret_cast<mpsc_node*>(v & ~(mark_bit | signal_bit));
   }
 
   std::atomic<std::uintptr_t> head_;
