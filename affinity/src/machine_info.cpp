@@ -1,0 +1,85 @@
+// Describing the machine for benchmark results.
+#include "volley/affinity/machine_info.hpp"
+
+#include <sys/utsname.h>
+
+#include <array>
+#include <cctype>
+
+namespace volley::affinity {
+
+namespace {
+
+// Words that name the vendor's marketing rather than the part; dropping them
+// keeps ids short and the same across kernels that print them differently.
+constexpr std::array<std::string_view, 2> noise_words = {"cpu", "processor"};
+
+std::string lowercase(std::string_view s) {
+  std::string out(s);
+  for (char& c : out) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  return out;
+}
+
+// "64-core", "8-core", "dual-core" style words.
+bool is_core_count_word(std::string_view word) {
+  constexpr std::string_view suffix = "-core";
+  return word.size() > suffix.size() && word.substr(word.size() - suffix.size()) == suffix;
+}
+
+}  // namespace
+
+std::string make_machine_id(std::string_view cpu_model, unsigned cores) {
+  std::string model = lowercase(cpu_model.substr(0, cpu_model.find('@')));  // drop "@ 2.90GHz"
+  for (std::string_view noise : {std::string_view("(r)"), std::string_view("(tm)")}) {
+    for (std::size_t at; (at = model.find(noise)) != std::string::npos;) model.replace(at, noise.size(), " ");
+  }
+  // Split into blank-separated words, drop the noise, join the rest's
+  // alphanumeric runs with single dashes.
+  std::string slug;
+  std::size_t i = 0;
+  while (i < model.size()) {
+    while (i < model.size() && model[i] == ' ') ++i;
+    std::size_t j = i;
+    while (j < model.size() && model[j] != ' ') ++j;
+    const std::string_view word = std::string_view(model).substr(i, j - i);
+    i = j;
+    if (word.empty() || is_core_count_word(word)) continue;
+    bool noise = false;
+    for (std::string_view n : noise_words) noise = noise || word == n;
+    if (noise) continue;
+    bool dash = !slug.empty();
+    for (char c : word) {
+      if (std::isalnum(static_cast<unsigned char>(c))) {
+        if (dash) slug += '-';
+        dash = false;
+        slug += c;
+      } else {
+        dash = !slug.empty();
+      }
+    }
+  }
+  if (slug.empty()) slug = "unknown";
+  return slug + "-" + std::to_string(cores) + "c";
+}
+
+machine_info describe_machine(const topology& topo) {
+  machine_info info;
+  info.cpu_model = topo.cpu_model();
+  info.packages = topo.packages();
+  info.numa_nodes = topo.numa_nodes();
+  info.cores = topo.cores();
+  info.pus = topo.pus();
+  info.caches = topo.caches();
+  info.memory_bytes = topo.memory_bytes();
+  if (topo.is_this_system()) {
+    utsname names{};
+    if (uname(&names) == 0) {
+      info.kernel = std::string(names.sysname) + " " + names.release;
+      info.hostname = names.nodename;
+    }
+  }
+  info.machine_id = make_machine_id(info.cpu_model, info.cores);
+  return info;
+}
+
+}  // namespace volley::affinity
