@@ -51,9 +51,7 @@ class bounded_mpsc {
   /// Capacity is rounded up to a power of two (so positions map to slots
   /// with a mask); at least 2.
   explicit bounded_mpsc(std::size_t capacity)
-      : mask_(std::bit_ceil(capacity < 2 ? std::size_t{2} : capacity) - 1),
-        slots_(std::make_unique<slot[]>(mask_ + 1)) {
-    if (capacity > (std::size_t{1} << 40)) throw std::invalid_argument("bounded_mpsc: capacity too large");
+      : mask_(mask_for(capacity)), slots_(std::make_unique<slot[]>(mask_ + 1)) {
     for (std::size_t i = 0; i <= mask_; ++i) slots_[i].seq.store(i, std::memory_order_relaxed);
   }
 
@@ -119,6 +117,12 @@ class bounded_mpsc {
     std::atomic<std::size_t> seq;
     alignas(T) unsigned char storage[sizeof(T)];
   };
+
+  // Checked before bit_ceil (undefined above 2^63) and before allocating.
+  static std::size_t mask_for(std::size_t capacity) {
+    if (capacity > (std::size_t{1} << 40)) throw std::invalid_argument("bounded_mpsc: capacity too large");
+    return std::bit_ceil(capacity < 2 ? std::size_t{2} : capacity) - 1;
+  }
 
   const std::size_t mask_;
   std::unique_ptr<slot[]> slots_;

@@ -1,0 +1,86 @@
+// tests/queues/stress.hpp — shared knobs for the queue stress tests.
+//
+// The stress tests move millions of items in a plain build. Sanitizers slow
+// them down (ASan+UBSan in a Debug build about 5x, TSan about 10-20x on this
+// 2-core VM), so item counts are divided by a sanitizer factor; the
+// environment variable VOLLEY_STRESS_SCALE multiplies them again (e.g. 10 for
+// a long soak, 0.1 for a quick look).
+#pragma once
+
+#include <algorithm>
+#include <cstddef>
+#include <cstdint>
+#include <cstdlib>
+#include <random>
+#include <thread>
+
+#if defined(__SANITIZE_THREAD__)
+#define VOLLEY_TEST_TSAN 1
+#elif defined(__has_feature)
+#if __has_feature(thread_sanitizer)
+#define VOLLEY_TEST_TSAN 1
+#endif
+#endif
+
+#if defined(__SANITIZE_ADDRESS__)
+#define VOLLEY_TEST_ASAN 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define VOLLEY_TEST_ASAN 1
+#endif
+#endif
+
+namespace volley::test {
+
+/// How much slower than a plain optimised build this one runs, roughly.
+/// Measured on the 2-core VM: keeps each test under ~20 s with ASan (Debug)
+/// and under ~60 s with TSan.
+inline double sanitizer_slowdown() {
+  double f = 1.0;
+#if defined(VOLLEY_TEST_TSAN)
+  f = 20.0;
+#elif defined(VOLLEY_TEST_ASAN)
+  f = 8.0;
+#endif
+#if !defined(NDEBUG) && !defined(VOLLEY_TEST_TSAN)
+  f *= 2.0;  // -O0: the queues are inlined code, a Debug build pays for every call
+#endif
+  return f;
+}
+
+/// `n` divided by the sanitizer slowdown, times VOLLEY_STRESS_SCALE; never 0.
+inline std::size_t scaled(std::size_t n) {
+  double scale = 1.0;
+  if (const char* s = std::getenv("VOLLEY_STRESS_SCALE")) {
+    char* end = nullptr;
+    double v = std::strtod(s, &end);
+    if (end != s && v > 0) scale = v;
+  }
+  double r = static_cast<double>(n) * scale / sanitizer_slowdown();
+  return std::max<std::size_t>(1, static_cast<std::size_t>(r));
+}
+
+/// Yields now and then, so that threads interleave at many different points
+/// even on two cores (where a thread otherwise runs a whole time slice).
+class chaos {
+ public:
+  explicit chaos(std::uint64_t seed, unsigned one_in = 64) : rng_(seed), one_in_(one_in) {}
+  void maybe_yield() {
+    if (rng_() % one_in_ == 0) std::this_thread::yield();
+  }
+  std::uint64_t next() { return rng_(); }
+
+ private:
+  std::mt19937_64 rng_;
+  unsigned one_in_;
+};
+
+/// Spin-then-yield, for the waiting loops of the tests (two cores: a pure
+/// spin would starve the thread being waited for).
+inline void relax(unsigned& spins) {
+  if (++spins < 64) return;
+  spins = 0;
+  std::this_thread::yield();
+}
+
+}  // namespace volley::test
