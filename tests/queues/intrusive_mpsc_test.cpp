@@ -70,10 +70,29 @@ void pop_all(intrusive_mpsc& q, order_check& check) {
   }
 }
 
-// The owner's loop: consume, then give the queue up. A failed mark means a
-// push is under way, so the owner keeps the queue and looks again.
-void drain_as_owner(intrusive_mpsc& q, ownership& own, order_check& check) {
+// A second lane the queue's consumer also serves (an actor's system
+// messages): a counter its senders bump before waking the consumer.
+struct system_lane {
+  std::atomic<std::uint64_t> pending{0};
+  std::uint64_t done = 0;  // owner's bookkeeping, like order_check
+
+  // release: pairs with take()'s acquire. The RMW on head_ that follows
+  // (signal/unmark) is what the consumer's mark_empty synchronises with.
+  void post() { pending.fetch_add(1, std::memory_order_release); }
+  void take() { done += pending.exchange(0, std::memory_order_acq_rel); }
+};
+
+// The owner's loop, in the order an actor runs: system lane, then messages
+// until none is visible, then give the queue up. A failed mark means a push
+// or a signal is under way, so the owner keeps the queue and looks again.
+// With signal() nothing else is needed: mark_empty fails over any signal the
+// owner has not seen.
+void drain_as_owner(intrusive_mpsc& q, ownership& own, order_check& check,
+                    system_lane* sys = nullptr) {
+  thread_local chaos c(reinterpret_cast<std::uintptr_t>(&c), 4);
   for (;;) {
+    if (sys) sys->take();
+    c.maybe_yield();  // widen the window between the two lanes
     pop_all(q, check);
     own.release();
     if (q.mark_empty()) return;
@@ -158,6 +177,47 @@ TEST_CASE("intrusive_mpsc: the mark is taken by exactly the next push or unmark"
   }
 }
 
+TEST_CASE("intrusive_mpsc: signal takes the mark and stops the next mark_empty",
+          "[intrusive_mpsc]") {
+  item a(0, 0), b(0, 1);
+  mpsc_node* retired = nullptr;
+
+  SECTION("on a marked queue the signaller takes the mark") {
+    intrusive_mpsc q;
+    CHECK(q.signal());
+    CHECK_FALSE(q.is_marked());
+    CHECK_FALSE(q.push(&a));
+    CHECK_FALSE(q.signal());
+  }
+  SECTION("a signal makes one mark_empty fail, then the queue can be given up") {
+    intrusive_mpsc q(false);
+    CHECK_FALSE(q.signal());
+    CHECK_FALSE(q.mark_empty());  // the owner has not looked since the signal
+    CHECK(q.mark_empty());        // it has now (it was told so by the failure)
+    CHECK(q.push(&a));
+  }
+  SECTION("a push after a signal does not hide the signal") {
+    // The owner looked at its system lane, then a signal and a push came,
+    // then the owner popped that push. Giving the queue up now would strand
+    // what the signal announced: nobody else was told to schedule it.
+    intrusive_mpsc q(false);
+    CHECK_FALSE(q.signal());
+    CHECK_FALSE(q.push(&a));
+    CHECK(q.pop(retired) == &a);
+    CHECK(q.pop(retired) == nullptr);
+    CHECK_FALSE(q.mark_empty());
+    CHECK(q.mark_empty());
+    CHECK(q.push(&b));
+  }
+  SECTION("a signal after the mark hands the queue to the signaller, and a push to nobody") {
+    intrusive_mpsc q(false);
+    CHECK(q.mark_empty());
+    CHECK(q.signal());
+    CHECK_FALSE(q.push(&a));
+    CHECK_FALSE(q.unmark());
+  }
+}
+
 TEST_CASE("intrusive_mpsc: many producers, fresh nodes, each item once and in producer order",
           "[intrusive_mpsc][stress]") {
   constexpr std::uint32_t producers = 4;
@@ -231,17 +291,19 @@ namespace {
 
 // A dedicated consumer thread that sleeps until "scheduled" (a semaphore
 // token from whoever took the mark), as an actor waits for a worker. It also
-// drains a second lane (a plain counter standing for an actor's system
-// messages) whose senders wake it with unmark().
+// serves a system lane whose senders wake it with signal() or, the older way,
+// with unmark() (which needs the consumer to look again after marking).
+enum class wake_with { signal, unmark };
+
 struct scheduled_consumer {
-  scheduled_consumer(intrusive_mpsc& q, ownership& own, std::size_t producers)
-      : q(q), own(own), check(producers), thread([this] { run(); }) {}
+  scheduled_consumer(intrusive_mpsc& q, ownership& own, std::size_t producers, wake_with mode)
+      : q(q), own(own), mode(mode), check(producers), thread([this] { run(); }) {}
 
   intrusive_mpsc& q;
   ownership& own;
+  const wake_with mode;
   order_check check;
-  std::atomic<std::uint64_t> system_pending{0};
-  std::uint64_t system_done = 0;
+  system_lane sys;
   std::counting_semaphore<> wake{0};
   std::atomic<bool> stop{false};
   std::thread thread;
@@ -253,28 +315,25 @@ struct scheduled_consumer {
   }
 
   void post_system_message() {
-    // release: pairs with the consumer's exchange; the unmark RMW after it is
-    // what the consumer's mark CAS synchronises with (see run()).
-    system_pending.fetch_add(1, std::memory_order_release);
-    if (q.unmark()) schedule();
+    sys.post();
+    if (mode == wake_with::signal ? q.signal() : q.unmark()) schedule();
   }
 
   void run() {
     for (;;) {
       wake.acquire();
       if (stop.load(std::memory_order_acquire)) return;
+      if (mode == wake_with::signal) {
+        drain_as_owner(q, own, check, &sys);
+        continue;
+      }
       for (;;) {
-        system_done += system_pending.exchange(0, std::memory_order_acq_rel);
-        pop_all(q, check);
-        own.release();
-        if (!q.mark_empty()) {
-          own.acquire();
-          std::this_thread::yield();
-          continue;
-        }
-        // A system message posted before the mark found the queue unmarked
-        // and woke nobody: look once more, and take the queue back for it.
-        if (system_pending.load(std::memory_order_acquire) == 0) break;
+        drain_as_owner(q, own, check, &sys);
+        // unmark() does not stop mark_empty: a system message posted before
+        // the mark found the queue unmarked and woke nobody. Look once more
+        // and take the queue back for it. (The sender's unmark RMW and our
+        // mark CAS both hit head_; whichever came second sees the other.)
+        if (sys.pending.load(std::memory_order_acquire) == 0) break;
         if (!q.unmark()) break;  // someone else took the mark and will wake us
         own.acquire();
       }
@@ -300,7 +359,7 @@ TEST_CASE("intrusive_mpsc: the pusher that sees the mark schedules the consumer;
   const std::uint64_t per_producer = scaled(500'000);
   intrusive_mpsc q;
   ownership own;
-  scheduled_consumer consumer(q, own, producers);
+  scheduled_consumer consumer(q, own, producers, wake_with::signal);
 
   std::vector<std::thread> threads;
   for (std::uint32_t p = 0; p < producers; ++p) {
@@ -321,15 +380,17 @@ TEST_CASE("intrusive_mpsc: the pusher that sees the mark schedules the consumer;
   free_remaining(q);
 }
 
-TEST_CASE("intrusive_mpsc: unmark racing mark_empty and pushes; one owner, nothing lost",
+TEST_CASE("intrusive_mpsc: signal or unmark racing mark_empty and pushes; one owner, nothing lost",
           "[intrusive_mpsc][stress]") {
+  const wake_with mode = GENERATE(wake_with::signal, wake_with::unmark);
+  CAPTURE(mode == wake_with::signal ? "signal" : "unmark");
   constexpr std::uint32_t producers = 2;
   constexpr std::uint32_t system_senders = 2;
   const std::uint64_t per_producer = scaled(400'000);
   const std::uint64_t per_system_sender = scaled(200'000);
   intrusive_mpsc q;
   ownership own;
-  scheduled_consumer consumer(q, own, producers);
+  scheduled_consumer consumer(q, own, producers, mode);
 
   std::vector<std::thread> threads;
   for (std::uint32_t p = 0; p < producers; ++p) {
@@ -354,45 +415,48 @@ TEST_CASE("intrusive_mpsc: unmark racing mark_empty and pushes; one owner, nothi
   consumer.finish();
 
   CHECK(own.violations.load() == 0);
-  CHECK(consumer.system_done == per_system_sender * system_senders);
+  CHECK(consumer.sys.done == per_system_sender * system_senders);
   CHECK(consumer.check.consumed == per_producer * producers);
   CHECK(consumer.check.complete(per_producer));
   free_remaining(q);
 }
 
-TEST_CASE("intrusive_mpsc: small schedules of 2-3 pushers with 1-3 items each, repeated",
+TEST_CASE("intrusive_mpsc: small schedules of 3 parties with 1-3 items each, repeated",
           "[intrusive_mpsc][small]") {
-  // Many short rounds: the interesting interleavings (push between the last
-  // pop and mark_empty, two pushes racing for one mark, unmark racing both)
-  // happen at the start and end of a burst, so run many bursts.
+  // Many short rounds: the interesting interleavings (a push between the
+  // last pop and mark_empty, two pushes racing for one mark, a signal or an
+  // unmark racing both) happen at the start and end of a burst, so run many
+  // bursts. Whoever takes the mark drains (system lane first, then items).
   constexpr std::uint32_t threads_n = 3;
-  const std::size_t rounds = scaled(20'000);
+  const std::size_t rounds = scaled(30'000);
+  enum class poke { none, unmark, signal };
 
   struct round_state {
     intrusive_mpsc q;
     ownership own;
     order_check check{threads_n};
-    std::uint64_t items_this_round = 0;
+    system_lane sys;
   };
   auto state = std::make_unique<round_state>();
   std::uint64_t failures = 0;
   std::uint64_t per_thread = 1;  // items each thread pushes in the current round
-  bool with_unmark = false;
+  poke how = poke::none;         // what the last thread does besides pushing
 
   // Runs in one thread while the others wait: check the round, set the next.
   std::size_t round = 0;
   auto between_rounds = [&]() noexcept {
     if (round > 0) {
       auto& s = *state;
+      std::uint64_t messages = how == poke::signal ? per_thread : 0;
       bool ok = s.own.violations.load() == 0 && s.own.owners.load() == 0 && s.q.is_marked() &&
-                s.check.complete(per_thread);
+                s.check.complete(per_thread) && s.sys.done == messages;
       if (!ok) ++failures;
       free_remaining(s.q);
       state = std::make_unique<round_state>();
     }
     ++round;
     per_thread = 1 + round % 3;
-    with_unmark = (round / 3) % 2 == 1;
+    how = static_cast<poke>((round / 3) % 3);
   };
   std::barrier sync(threads_n, between_rounds);
   between_rounds();
@@ -404,18 +468,29 @@ TEST_CASE("intrusive_mpsc: small schedules of 2-3 pushers with 1-3 items each, r
       for (std::size_t r = 0; r < rounds; ++r) {
         round_state& s = *state;
         const std::uint64_t n = per_thread;
+        const bool poker = p == threads_n - 1 && how != poke::none;
         for (std::uint64_t i = 0; i < n; ++i) {
           c.maybe_yield();
-          bool owner = s.q.push(new item(p, i));
-          // The last thread also pokes the mark, as a system message would.
-          if (!owner && with_unmark && p == threads_n - 1) {
+          bool owner = false;
+          if (poker && how == poke::signal) {
+            // This thread sends system messages only; the others push.
+            s.sys.post();
+            owner = s.q.signal();
+          } else {
+            owner = s.q.push(new item(p, i));
+          }
+          if (poker && how == poke::unmark && !owner) {
             c.maybe_yield();
             owner = s.q.unmark();
           }
           if (owner) {
             s.own.acquire();
-            drain_as_owner(s.q, s.own, s.check);
+            drain_as_owner(s.q, s.own, s.check, &s.sys);
           }
+        }
+        if (poker && how == poke::signal) {
+          // No items from this thread this round: fill in its order record.
+          s.check.next[p] = n;  // safe: written only here, read after the barrier
         }
         sync.arrive_and_wait();
       }

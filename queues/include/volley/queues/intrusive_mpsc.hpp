@@ -5,7 +5,7 @@
 // An unbounded multi-producer / single-consumer queue of caller-owned nodes
 // (Vyukov's intrusive MPSC queue). Producers never block and never spin on
 // each other: push is one atomic exchange and one store, whatever the
-// contention (wait-free). The consumer pops with plain loads and stores.
+// contention (wait-free; a push that meets a pending signal adds one CAS). The consumer pops with plain loads and stores.
 //
 // On top of Vyukov's queue the producer end carries a *mark* bit: the
 // consumer sets it, with one CAS, when it finds the queue empty and gives the
@@ -44,7 +44,8 @@
 //           mark was set, exactly like push. A set signal bit makes the
 //           consumer's next mark_empty fail (and clears the bit), so a
 //           consumer can never give the queue up over a signal it has not
-//           seen: both RMWs hit head_, so one of them sees the other.
+//           seen: both RMWs hit head_, so one of them sees the other. A push
+//           that overwrites a set signal bit sets it again (see push).
 //
 // mark_empty(): CAS head_ from tail_ to tail_|1 (acq_rel). It succeeds only
 //           if no push happened since the consumer's last pop, i.e. the queue
@@ -81,15 +82,21 @@ class intrusive_mpsc {
   intrusive_mpsc(const intrusive_mpsc&) = delete;
   intrusive_mpsc& operator=(const intrusive_mpsc&) = delete;
 
-  /// Any thread. Wait-free. Returns true if the queue was marked: the caller
-  /// has just taken over responsibility for getting it consumed.
+  /// Any thread. Wait-free, except right after a signal (then one signal()
+  /// CAS loop). Returns true if the queue was marked: the caller has just
+  /// taken over responsibility for getting it consumed.
   bool push(mpsc_node* n) noexcept {
     n->next.store(nullptr, std::memory_order_relaxed);
     std::uintptr_t prev = head_.exchange(reinterpret_cast<std::uintptr_t>(n),
                                          std::memory_order_acq_rel);
-    // A push replaces head_ outright, dropping a pending signal bit; that is
-    // fine: head_ now differs from tail_, so mark_empty fails all the same.
     untag(prev)->next.store(n, std::memory_order_release);
+    // The exchange replaced head_ outright and so dropped a pending signal
+    // bit. head_ != tail_ alone does not make up for it: the consumer may pop
+    // this node and then mark_empty with head_ == tail_, giving the queue up
+    // over a signal it never looked for. Set the bit again; if the consumer
+    // marked the queue in between, the re-signal takes the mark and this
+    // pusher schedules the consumer (prev had no mark: a signal clears it).
+    if (prev & signal_bit) return signal();
     return (prev & mark_bit) != 0;
   }
 
