@@ -1,0 +1,254 @@
+// volley/engine/actor_ref.hpp — handles to actors.
+//
+// actor_ref<A> is the typed handle: `tell(m)` compiles only if A has a
+// handler for m's type, and resolves that handler at compile time.
+// any_ref is the untyped handle (generic code, remoting): it looks the type
+// up in the actor's `accepts` list at run time; a type the actor does not
+// accept becomes a dead letter.
+//
+// Both are cheap to copy (one pointer and a reference count), thread-safe,
+// and stay valid after the actor stops: sends then go to dead letters.
+//
+//     auto counter = sys.spawn<counter_actor>();
+//     counter.tell(increment{});                 // no sender
+//     counter.tell(increment{}, ctx);            // inside a handler: ctx.self() is the sender
+//     int total = counter.ask(get_total{}).get().value();
+#pragma once
+
+#include <string>
+#include <type_traits>
+#include <utility>
+
+#include <volley/engine/ask.hpp>
+#include <volley/engine/context.hpp>
+#include <volley/engine/detail/cell.hpp>
+#include <volley/engine/detail/envelope.hpp>
+#include <volley/engine/detail/handler.hpp>
+
+namespace volley {
+
+namespace detail {
+
+struct adopt_t {};
+inline constexpr adopt_t adopt{};
+
+/// Common part of the two ref types: a counted pointer to a cell.
+class ref_base {
+ public:
+  ref_base() noexcept = default;
+  ref_base(adopt_t, cell_base* c) noexcept : cell_(c) {}
+  explicit ref_base(cell_base* c) noexcept : cell_(c) {
+    if (cell_) cell_->add_ref();
+  }
+  ref_base(const ref_base& o) noexcept : ref_base(o.cell_) {}
+  ref_base(ref_base&& o) noexcept : cell_(std::exchange(o.cell_, nullptr)) {}
+  ref_base& operator=(const ref_base& o) noexcept {
+    ref_base(o).swap(*this);
+    return *this;
+  }
+  ref_base& operator=(ref_base&& o) noexcept {
+    ref_base(std::move(o)).swap(*this);
+    return *this;
+  }
+  ~ref_base() {
+    if (cell_) cell_->release();
+  }
+  void swap(ref_base& o) noexcept { std::swap(cell_, o.cell_); }
+
+  explicit operator bool() const noexcept { return cell_ != nullptr; }
+  bool operator==(const ref_base& o) const noexcept { return cell_ == o.cell_; }
+
+  /// "/user/a/b"; empty for an empty ref.
+  std::string path() const { return cell_ ? cell_->path() : std::string(); }
+
+  /// Stop the actor: the message it is handling finishes, the rest of its
+  /// mailbox becomes dead letters, its children stop first.
+  void stop() const;
+  /// Stop the actor at once with reason "killed" (post_stop still runs).
+  void kill() const;
+
+  /// True once the actor has stopped (a snapshot).
+  bool is_stopped() const noexcept { return !cell_ || cell_->is_dead(); }
+
+  cell_base* cell() const noexcept { return cell_; }
+
+ protected:
+  [[noreturn]] static void throw_empty();
+
+  static void attach_sender(envelope* e, const context& from) noexcept {
+    e->sender = from.cell();
+    e->sender->add_ref();
+  }
+
+  cell_base* cell_ = nullptr;
+};
+
+template <class M, class R>
+struct ask_envelope final : envelope {
+  M msg;
+  ask_state<R>* state;
+  template <class U>
+  ask_envelope(U&& m, ask_state<R>* s) : msg(std::forward<U>(m)), state(s) {}
+};
+
+template <class M, class R>
+void drop_ask(envelope* e, dead_letter_reason reason) noexcept {
+  auto* ae = static_cast<ask_envelope<M, R>*>(e);
+  ae->msg.~M();
+  errc code = reason == dead_letter_reason::unhandled ? errc::unhandled : errc::recipient_stopped;
+  try {
+    ae->state->complete(error{code, std::string("request not handled: ") + to_string(reason)});
+  } catch (...) {
+    // complete() only throws if a callback does; nothing sane to do here.
+  }
+  ae->state->release();
+}
+
+template <class M, class R>
+inline constexpr message_info ask_info_of{type_id<M>(), type_name<M>(), &drop_ask<M, R>,
+                                          sizeof(ask_envelope<M, R>), false};
+
+template <class A, class M>
+using reply_t = std::conditional_t<
+    std::is_void_v<decltype(call_handler(std::declval<A&>(), std::declval<M&&>(),
+                                         std::declval<context&>()))>,
+    unit,
+    std::decay_t<decltype(call_handler(std::declval<A&>(), std::declval<M&&>(),
+                                       std::declval<context&>()))>>;
+
+template <class A, class M>
+void invoke_ask(envelope* e, cell_base* c, context& ctx) {
+  using R = reply_t<A, M>;
+  auto* ae = static_cast<ask_envelope<M, R>*>(e);
+  payload_guard<M> guard{ae->msg};
+  struct state_release {
+    ask_state<R>* s;
+    ~state_release() { s->release(); }
+  } release{ae->state};
+  try {
+    if constexpr (std::is_same_v<R, unit> &&
+                  std::is_void_v<decltype(call_handler(actor_of<A>(c), std::move(ae->msg), ctx))>) {
+      call_handler(actor_of<A>(c), std::move(ae->msg), ctx);
+      ae->state->complete(unit{});
+    } else {
+      ae->state->complete(call_handler(actor_of<A>(c), std::move(ae->msg), ctx));
+    }
+  } catch (const std::exception& ex) {
+    ae->state->complete(error{errc::handler_failed, ex.what()});
+    throw;  // the actor failed: its supervisor decides what happens next
+  } catch (...) {
+    ae->state->complete(error{errc::handler_failed, "unknown exception"});
+    throw;
+  }
+}
+
+void report_unhandled(cell_base* target, envelope* e) noexcept;  // cell.cpp
+
+}  // namespace detail
+
+/// An untyped actor handle. Sends are checked against the actor's
+/// `accepts` list at run time; anything else becomes a dead letter
+/// (reason: unhandled).
+class any_ref : public detail::ref_base {
+ public:
+  using ref_base::ref_base;
+
+  template <class M>
+  void tell(M&& m) const {
+    send(std::forward<M>(m), nullptr);
+  }
+  template <class M>
+  void tell(M&& m, const context& from) const {
+    send(std::forward<M>(m), &from);
+  }
+
+ private:
+  template <class M>
+  void send(M&& m, const context* from) const {
+    using T = std::decay_t<M>;
+    if (!cell_) throw_empty();
+    detail::invoke_fn fn = lookup(type_id<T>());
+    if constexpr (std::is_same_v<T, poison_pill>) {
+      fn = &detail::invoke_tell<poison_pill_target, T>;
+    }
+    auto* e = detail::make_envelope<T>(fn, &detail::message_info_of<T>, std::forward<M>(m));
+    if (from) attach_sender(e, *from);
+    if (fn == nullptr) {
+      detail::report_unhandled(cell_, e);
+      return;
+    }
+    cell_->deliver(e);
+  }
+
+  struct poison_pill_target {};  // handles nothing: a poison pill means stop
+
+  detail::invoke_fn lookup(type_id_t id) const noexcept {
+    const auto* ops = cell_->ops();
+    for (std::size_t i = 0; i < ops->handler_count; ++i) {
+      if (ops->handlers[i].id == id) return ops->handlers[i].invoke;
+    }
+    return nullptr;
+  }
+};
+
+/// A typed actor handle: sends resolve A's handler at compile time.
+template <class A>
+class actor_ref : public detail::ref_base {
+ public:
+  using ref_base::ref_base;
+
+  /// Send m; never blocks. Dead letter if the actor has stopped.
+  template <class M>
+  void tell(M&& m) const {
+    send(std::forward<M>(m), nullptr);
+  }
+  /// Send m with the handler's actor as the sender (ctx.sender() at the receiver).
+  template <class M>
+  void tell(M&& m, const context& from) const {
+    send(std::forward<M>(m), &from);
+  }
+
+  /// Ask: the reply is the handler's return value.
+  template <class M>
+  auto ask(M&& m) const -> future<detail::reply_t<A, std::decay_t<M>>> {
+    using T = std::decay_t<M>;
+    static_assert(detail::has_handler<A, T>, "volley: this actor has no on() handler for the asked message type");
+    using R = detail::reply_t<A, T>;
+    if (!cell_) throw_empty();
+    auto* state = new detail::ask_state<R>();
+    state->add_ref();  // one for the envelope, one for the future
+    future<R> f(state);
+    void* p = detail::envelope_alloc(sizeof(detail::ask_envelope<T, R>));
+    auto* e = ::new (p) detail::ask_envelope<T, R>(std::forward<M>(m), state);
+    e->invoke = &detail::invoke_ask<A, T>;
+    e->info = &detail::ask_info_of<T, R>;
+    e->sender = nullptr;
+    cell_->deliver(e);
+    return f;
+  }
+
+  /// The untyped view of the same actor.
+  any_ref untyped() const { return any_ref(cell_); }
+  operator any_ref() const { return untyped(); }  // NOLINT: a typed ref is an untyped one
+
+ private:
+  template <class M>
+  void send(M&& m, const context* from) const {
+    using T = std::decay_t<M>;
+    static_assert(detail::handles_v<A, T>,
+                  "volley: this actor has no on() handler for the message type sent to it "
+                  "(see the instantiation below for the actor and the message types)");
+    if (!cell_) throw_empty();
+    auto* e = detail::make_envelope<T>(&detail::invoke_tell<A, T>, &detail::message_info_of<T>,
+                                       std::forward<M>(m));
+    if (from) attach_sender(e, *from);
+    cell_->deliver(e);
+  }
+};
+
+template <class A>
+actor_ref<A> context::self_as() const {
+  return actor_ref<A>(cell_);
+}
+
+}  // namespace volley

@@ -1,0 +1,147 @@
+// volley/engine/ask.hpp — request/response from outside the actors.
+//
+//     volley::future<int> f = counter.ask(get_total{});
+//     volley::result<int> r = f.get(std::chrono::seconds(1));
+//     if (r) use(r.value()); else log(r.err().message);
+//
+// The reply is the handler's return value (void handlers reply `unit`).
+// get() and get(timeout) block the calling thread: first a short spin (a
+// futex wake-up across cores costs tens of µs, a reply often comes sooner),
+// then a futex wait. On a worker thread a blocking get is refused with
+// errc::would_deadlock: it would hold a worker hostage waiting for actors
+// that may need that very worker. then(f) runs f on the thread that
+// completes the request (usually a worker) — keep it short.
+#pragma once
+
+#include <atomic>
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <optional>
+#include <stdexcept>
+#include <utility>
+
+#include <volley/engine/detail/envelope.hpp>
+#include <volley/engine/result.hpp>
+
+namespace volley {
+
+namespace detail {
+
+/// Futex helpers shared by every blocking wait in the engine (futex.cpp).
+/// wait: sleeps while `word == expected`, at most until `deadline` (or
+/// forever when deadline is nullopt). Returns false on timeout.
+bool futex_wait_until(std::atomic<std::uint32_t>& word, std::uint32_t expected,
+                      std::optional<std::chrono::steady_clock::time_point> deadline) noexcept;
+void futex_wake_all(std::atomic<std::uint32_t>& word) noexcept;
+
+/// True on a thread that runs actors (where blocking is refused).
+bool on_worker_thread() noexcept;
+
+template <class R>
+class ask_state {
+ public:
+  enum : std::uint32_t { pending = 0, waiting = 1, done = 2, has_callback = 3 };
+
+  void complete(result<R> r) {
+    value_.emplace(std::move(r));
+    // acq_rel: release publishes value_ to the waiter's acquire; acquire
+    // makes a registered callback visible to us.
+    std::uint32_t old = status_.exchange(done, std::memory_order_acq_rel);
+    if (old == waiting) futex_wake_all(status_);
+    if (old == has_callback) callback_(std::move(*value_));
+  }
+
+  result<R> wait(std::optional<std::chrono::steady_clock::time_point> deadline) {
+    if (status_.load(std::memory_order_acquire) != done) {
+      if (on_worker_thread()) {
+        return error{errc::would_deadlock,
+                     "blocking get() on an actor worker thread; use ctx.ask with a continuation"};
+      }
+      // Spin briefly: replies from a busy system arrive in a few µs, far less
+      // than a futex round trip (~38 µs across cores on the reference box).
+      auto spin_until = std::chrono::steady_clock::now() + std::chrono::microseconds(20);
+      while (status_.load(std::memory_order_acquire) != done &&
+             std::chrono::steady_clock::now() < spin_until) {
+      }
+      std::uint32_t expected = pending;
+      status_.compare_exchange_strong(expected, waiting, std::memory_order_acq_rel);
+      while (status_.load(std::memory_order_acquire) != done) {
+        if (!futex_wait_until(status_, waiting, deadline) &&
+            status_.load(std::memory_order_acquire) != done) {
+          return error{errc::timeout, "no reply before the deadline"};
+        }
+      }
+    }
+    return std::move(*value_);
+  }
+
+  template <class F>
+  void then(F&& f) {
+    callback_ = std::forward<F>(f);
+    std::uint32_t expected = pending;
+    if (!status_.compare_exchange_strong(expected, has_callback, std::memory_order_acq_rel)) {
+      callback_(std::move(*value_));  // already done
+    }
+  }
+
+  void add_ref() noexcept { refs_.fetch_add(1, std::memory_order_relaxed); }
+  void release() noexcept {
+    if (refs_.fetch_sub(1, std::memory_order_acq_rel) == 1) delete this;
+  }
+
+ private:
+  std::atomic<std::uint32_t> status_{pending};
+  std::atomic<std::uint32_t> refs_{1};
+  std::optional<result<R>> value_;
+  std::function<void(result<R>)> callback_;
+};
+
+}  // namespace detail
+
+/// The eventual reply of an ask. Move-only; get() or then(), once.
+template <class R>
+class future {
+ public:
+  explicit future(detail::ask_state<R>* s) noexcept : state_(s) {}
+  future(future&& o) noexcept : state_(std::exchange(o.state_, nullptr)) {}
+  future& operator=(future&& o) noexcept {
+    if (this != &o) {
+      reset();
+      state_ = std::exchange(o.state_, nullptr);
+    }
+    return *this;
+  }
+  future(const future&) = delete;
+  future& operator=(const future&) = delete;
+  ~future() { reset(); }
+
+  /// Wait for the reply without a deadline.
+  result<R> get() { return take()->wait(std::nullopt); }
+
+  /// Wait at most `timeout`; errc::timeout after that.
+  template <class Rep, class Period>
+  result<R> get(std::chrono::duration<Rep, Period> timeout) {
+    return take()->wait(std::chrono::steady_clock::now() + timeout);
+  }
+
+  /// Run f(result<R>) when the reply arrives, on the completing thread.
+  template <class F>
+  void then(F&& f) {
+    auto* s = state_;
+    s->then(std::forward<F>(f));
+  }
+
+ private:
+  detail::ask_state<R>* take() {
+    if (!state_) throw std::logic_error("volley::future: get() on an empty or moved-from future");
+    return state_;
+  }
+  void reset() noexcept {
+    if (state_) std::exchange(state_, nullptr)->release();
+  }
+
+  detail::ask_state<R>* state_;
+};
+
+}  // namespace volley

@@ -1,0 +1,177 @@
+// volley/engine/detail/cell.hpp — an actor's runtime representation.
+//
+// A cell holds the actor object (the user's type, inline), its two mailbox
+// lanes, its place in the actor tree and a reference count. Refs point at
+// cells; the cell's memory lives until the last ref is gone, so a ref to a
+// stopped actor stays safe to use (sends go to dead letters).
+//
+// Scheduling protocol
+// -------------------
+// The user lane's mark bit (see intrusive_mpsc) is the actor's scheduling
+// state: marked = idle, unmarked = scheduled or running. Whoever unmarks it
+// (a push that returns true, or a system-lane signal that does) puts the cell
+// on a run queue; the worker that runs it marks it again when both lanes are
+// empty. Hence exactly one worker runs an actor at a time and no message is
+// ever left in an idle mailbox.
+//
+// Lifetime protocol
+// -----------------
+// refs_ counts actor_ref/any_ref copies, the parent's link to a living child,
+// envelopes naming the cell as sender, and activations of a dead cell. A
+// living cell is kept alive by its parent link, so scheduling it needs no
+// count. A cell dies only inside its own activation; the worker keeps a count
+// across the rest of that activation, and whoever schedules an already dead
+// cell (a late send that raced with its death) takes a count that the worker
+// drops when the activation ends. "Dead when scheduled" and "dead when the
+// activation starts" are the same fact: death happens only while the cell is
+// running, and the mark's acquire/release hands that fact over.
+#pragma once
+
+#include <atomic>
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <mutex>
+#include <new>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+
+#include <volley/engine/detail/envelope.hpp>
+#include <volley/engine/fwd.hpp>
+#include <volley/queues/intrusive_mpsc.hpp>
+
+namespace volley::detail {
+
+enum class lifecycle : std::uint8_t { alive, stopping, dead };
+
+/// Run-time dispatch entry (any_ref): a message type the actor declared.
+struct dynamic_handler {
+  type_id_t id;
+  invoke_fn invoke;
+  invoke_fn invoke_ask;  ///< thunk for a type-erased ask, or nullptr
+};
+
+/// What the engine needs to know about an actor type, once per type.
+struct cell_ops {
+  std::string_view type_name;
+  void (*pre_start)(cell_base*, context&);
+  void (*post_stop)(cell_base*, context&);
+  void (*destroy_actor)(cell_base*) noexcept;
+  void (*free_cell)(cell_base*) noexcept;
+  const dynamic_handler* handlers;
+  std::size_t handler_count;
+};
+
+/// Rarely used parts of a cell, allocated on first use so an idle anonymous
+/// actor without children stays small.
+struct cell_extras {
+  std::mutex mu;  ///< guards the children list and the name index
+  std::string name;
+  cell_base* first_child = nullptr;
+  std::size_t child_count = 0;
+  std::unordered_map<std::string_view, cell_base*> named_children;
+  std::unique_ptr<worker_pool> own_pool;  ///< pinned dispatcher: the actor's own thread
+};
+
+class cell_base {
+ public:
+  cell_base(system_core* sys, worker_pool* pool, const cell_ops* ops, cell_base* parent,
+            std::uint64_t id) noexcept
+      : sys_(sys), pool_(pool), ops_(ops), parent_(parent), id_(id) {}
+
+  cell_base(const cell_base&) = delete;
+  cell_base& operator=(const cell_base&) = delete;
+
+  // -- references -----------------------------------------------------------
+
+  void add_ref() noexcept { refs_.fetch_add(1, std::memory_order_relaxed); }
+  void release() noexcept {
+    // acq_rel: the last owner must see every other owner's writes before it
+    // frees the cell.
+    if (refs_.fetch_sub(1, std::memory_order_acq_rel) == 1) destroy();
+  }
+
+  // -- state ----------------------------------------------------------------
+
+  lifecycle state() const noexcept { return state_.load(std::memory_order_acquire); }
+  bool is_dead() const noexcept { return state() == lifecycle::dead; }
+  std::uint64_t id() const noexcept { return id_; }
+  system_core* core() const noexcept { return sys_; }
+  worker_pool* pool() const noexcept { return pool_.load(std::memory_order_relaxed); }
+  const cell_ops* ops() const noexcept { return ops_; }
+  cell_base* parent() const noexcept { return parent_; }
+
+  /// "/user/a/b"; anonymous actors are named "$<id>".
+  std::string path() const;
+  std::string name() const;
+
+  // -- the hot path ---------------------------------------------------------
+
+  /// Any thread: queue a user message. Never blocks. A dead cell's messages
+  /// become dead letters.
+  void deliver(envelope* e) noexcept;
+
+  /// Any thread: queue a system message (drained before user messages).
+  void deliver_system(envelope* e) noexcept;
+
+  /// Make a cell runnable after its mark was cleared by this thread.
+  void schedule_after_unmark() noexcept;
+
+  // -- members --------------------------------------------------------------
+  // Public to the engine's own translation units (scheduler, system); user
+  // code never sees a cell.
+
+  system_core* const sys_;
+  // Relaxed is enough: it changes only while the cell runs (a pinned actor
+  // hands its late mail to the default pool when it dies), and whoever
+  // schedules the cell next learned of that through the mark's acquire.
+  std::atomic<worker_pool*> pool_;
+  const cell_ops* const ops_;
+  cell_base* const parent_;
+  std::atomic<cell_extras*> ext_{nullptr};  ///< made on first use by extras()
+  const std::uint64_t id_;
+  cell_base* prev_sibling_ = nullptr;  ///< guarded by the parent's extras mutex
+  cell_base* next_sibling_ = nullptr;
+  std::atomic<std::uint32_t> refs_{0};
+  std::atomic<lifecycle> state_{lifecycle::alive};
+  // Consumer-owned (only the worker running the actor touches these).
+  bool started_ = false;
+  bool stop_requested_ = false;
+  bool actor_destroyed_ = false;
+  std::uint8_t stop_reason_ = 0;  ///< a stop_reason, once stopping
+  queues::intrusive_mpsc mailbox_{true};      ///< user lane; its mark = idle
+  queues::intrusive_mpsc system_lane_{false}; ///< never marked; wakes via signal()
+
+  /// The extras, made on first use (any thread; a CAS publishes them).
+  cell_extras& extras();
+  cell_extras* extras_if_any() const noexcept { return ext_.load(std::memory_order_acquire); }
+
+ private:
+  void destroy() noexcept;
+};
+
+/// The cell of an actor of type A: the actor object lives inline.
+template <class A>
+class cell final : public cell_base {
+ public:
+  template <class... Args>
+  cell(system_core* sys, worker_pool* pool, const cell_ops* ops, cell_base* parent,
+       std::uint64_t id, Args&&... args)
+      : cell_base(sys, pool, ops, parent, id) {
+    ::new (static_cast<void*>(storage_)) A(std::forward<Args>(args)...);
+  }
+
+  A& actor() noexcept { return *std::launder(reinterpret_cast<A*>(storage_)); }
+  void destroy_actor() noexcept { actor().~A(); }
+
+ private:
+  alignas(A) unsigned char storage_[sizeof(A)];
+};
+
+template <class A>
+A& actor_of(cell_base* c) noexcept {
+  return static_cast<cell<A>*>(c)->actor();
+}
+
+}  // namespace volley::detail

@@ -1,0 +1,94 @@
+// volley/engine/detail/envelope.hpp — one message in flight.
+//
+// An envelope is exactly one allocation: the mailbox link, the handler thunk
+// chosen at compile time from <Actor, Message>, a pointer to the message
+// type's static description, the (optional) sender, and the message stored
+// inline. Delivering it costs one indirect call (the thunk), which handles
+// the message and destroys the payload in place; the memory itself goes back
+// to the envelope pool when the mailbox retires the node (one pop later, see
+// intrusive_mpsc).
+//
+// Envelopes are also the carriers of system messages (stop, watch, ...): the
+// thunk is then an engine function instead of a user handler.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <new>
+#include <string_view>
+#include <utility>
+
+#include <volley/engine/dead_letter_reason.hpp>
+#include <volley/engine/fwd.hpp>
+#include <volley/engine/type_info.hpp>
+#include <volley/queues/intrusive_mpsc.hpp>
+
+namespace volley::detail {
+
+using invoke_fn = void (*)(envelope*, cell_base*, context&);
+
+/// What is known of a message type without handling it: enough to report a
+/// dead letter and to destroy the payload.
+struct message_info {
+  type_id_t id;
+  std::string_view name;
+  /// Destroy the payload without handling it (dead letter). For an ask it
+  /// also completes the request with the error it is given.
+  void (*drop)(envelope*, dead_letter_reason reason) noexcept;
+  std::uint32_t alloc_size;
+  bool is_system;
+};
+
+struct envelope : queues::mpsc_node {
+  invoke_fn invoke;
+  const message_info* info;
+  cell_base* sender;  ///< a counted reference, or nullptr
+};
+
+// -- allocation -----------------------------------------------------------------
+
+/// Thread-cached, size-classed allocation for envelopes (envelope_pool.cpp).
+void* envelope_alloc(std::size_t size);
+void envelope_free(void* p, std::size_t size) noexcept;
+
+/// Release an envelope whose payload has been handled or dropped: drop the
+/// sender reference and return the memory.
+void retire(envelope* e) noexcept;
+
+/// Drop an unhandled envelope: payload destroyed, memory returned.
+void discard(envelope* e, dead_letter_reason reason) noexcept;
+
+template <class M>
+struct message_envelope final : envelope {
+  M msg;
+  template <class... Args>
+  explicit message_envelope(Args&&... args) : msg(std::forward<Args>(args)...) {}
+};
+
+template <class M>
+void drop_payload(envelope* e, dead_letter_reason) noexcept {
+  static_cast<message_envelope<M>*>(e)->msg.~M();
+}
+
+template <class M>
+inline constexpr message_info message_info_of{type_id<M>(), type_name<M>(), &drop_payload<M>,
+                                              sizeof(message_envelope<M>), false};
+
+/// Allocate and fill an envelope for M. The message is constructed in place.
+template <class M, class... Args>
+message_envelope<M>* make_envelope(invoke_fn invoke, const message_info* info, Args&&... args) {
+  void* p = envelope_alloc(sizeof(message_envelope<M>));
+  message_envelope<M>* e;
+  try {
+    e = ::new (p) message_envelope<M>(std::forward<Args>(args)...);
+  } catch (...) {
+    envelope_free(p, sizeof(message_envelope<M>));
+    throw;
+  }
+  e->invoke = invoke;
+  e->info = info;
+  e->sender = nullptr;
+  return e;
+}
+
+}  // namespace volley::detail

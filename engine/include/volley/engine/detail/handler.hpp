@@ -1,0 +1,143 @@
+// volley/engine/detail/handler.hpp — from <Actor, Message> to a thunk.
+//
+// An actor handles M if it has `on(M)` callable with an rvalue M, with or
+// without a trailing `context&`. The thunk is instantiated once per
+// <Actor, Message> pair and stored in the envelope, so dispatch is one
+// indirect call and no lookup. The per-type tables (cell_ops, any_ref's
+// handler list) are static constants built once per actor type.
+#pragma once
+
+#include <type_traits>
+#include <utility>
+
+#include <volley/engine/context.hpp>
+#include <volley/engine/detail/cell.hpp>
+#include <volley/engine/detail/envelope.hpp>
+#include <volley/engine/messages.hpp>
+
+namespace volley::detail {
+
+template <class A, class M>
+concept handler_with_context = requires(A& a, M&& m, context& c) { a.on(std::move(m), c); };
+
+template <class A, class M>
+concept handler_plain = requires(A& a, M&& m) { a.on(std::move(m)); };
+
+template <class A, class M>
+concept has_handler = handler_with_context<A, M> || handler_plain<A, M>;
+
+/// True if an actor of type A can be sent M through actor_ref<A>.
+template <class A, class M>
+inline constexpr bool handles_v = has_handler<A, M> || std::is_same_v<M, poison_pill>;
+
+template <class A, class M>
+decltype(auto) call_handler(A& a, M&& m, context& ctx) {
+  if constexpr (handler_with_context<A, M>) {
+    return a.on(std::move(m), ctx);
+  } else {
+    return a.on(std::move(m));
+  }
+}
+
+/// The payload is destroyed in place after the handler, even if it throws.
+template <class M>
+struct payload_guard {
+  M& m;
+  ~payload_guard() { m.~M(); }
+};
+
+void request_stop(context& ctx) noexcept;  // context.cpp: what a poison pill does
+
+template <class A, class M>
+void invoke_tell(envelope* e, cell_base* c, context& ctx) {
+  auto* me = static_cast<message_envelope<M>*>(e);
+  payload_guard<M> guard{me->msg};
+  if constexpr (std::is_same_v<M, poison_pill> && !has_handler<A, M>) {
+    request_stop(ctx);
+  } else {
+    (void)call_handler(actor_of<A>(c), std::move(me->msg), ctx);
+  }
+}
+
+// -- lifecycle hooks, detected ---------------------------------------------------
+
+template <class A>
+void call_pre_start(cell_base* c, context& ctx) {
+  A& a = actor_of<A>(c);
+  if constexpr (requires { a.pre_start(ctx); }) {
+    a.pre_start(ctx);
+  } else if constexpr (requires { a.pre_start(); }) {
+    a.pre_start();
+  }
+}
+
+template <class A>
+void call_post_stop(cell_base* c, context& ctx) {
+  A& a = actor_of<A>(c);
+  if constexpr (requires { a.post_stop(ctx); }) {
+    a.post_stop(ctx);
+  } else if constexpr (requires { a.post_stop(); }) {
+    a.post_stop();
+  }
+}
+
+template <class A>
+inline constexpr bool has_pre_start =
+    requires(A& a, context& ctx) { a.pre_start(ctx); } || requires(A& a) { a.pre_start(); };
+
+template <class A>
+inline constexpr bool has_post_stop =
+    requires(A& a, context& ctx) { a.post_stop(ctx); } || requires(A& a) { a.post_stop(); };
+
+template <class A>
+void destroy_actor_of(cell_base* c) noexcept {
+  static_cast<cell<A>*>(c)->destroy_actor();
+}
+
+template <class A>
+void free_cell_of(cell_base* c) noexcept {
+  auto* typed = static_cast<cell<A>*>(c);
+  typed->~cell<A>();
+  envelope_free(typed, sizeof(cell<A>));  // cells come from the same size-classed pool
+}
+
+// -- run-time dispatch table (any_ref) --------------------------------------------
+
+template <class A, class List>
+struct handler_table {
+  static constexpr const dynamic_handler* data = nullptr;
+  static constexpr std::size_t size = 0;
+};
+
+template <class A, class... Ms>
+struct handler_table<A, accepts<Ms...>> {
+  static_assert((has_handler<A, Ms> && ...),
+                "volley: a type listed in `accepts` has no on() handler in this actor");
+  static constexpr dynamic_handler entries[] = {
+      {type_id<Ms>(), &invoke_tell<A, Ms>, nullptr}..., {nullptr, nullptr, nullptr}};
+  static constexpr const dynamic_handler* data = entries;
+  static constexpr std::size_t size = sizeof...(Ms);
+};
+
+template <class A>
+struct accepted_list {
+  using type = accepts<>;
+};
+template <class A>
+  requires requires { typename A::accepts; }
+struct accepted_list<A> {
+  using type = typename A::accepts;
+};
+
+template <class A>
+inline constexpr cell_ops cell_ops_of{
+    type_name<A>(),
+    has_pre_start<A> ? &call_pre_start<A> : nullptr,
+    has_post_stop<A> ? &call_post_stop<A> : nullptr,
+    &destroy_actor_of<A>,
+    &free_cell_of<A>,
+    handler_table<A, typename accepted_list<A>::type>::data,
+    handler_table<A, typename accepted_list<A>::type>::size,
+};
+
+}  // namespace volley::detail

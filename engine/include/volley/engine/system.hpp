@@ -1,0 +1,116 @@
+// volley/engine/system.hpp — the actor system: workers, the actor tree, dead letters.
+//
+//     volley::config cfg;                 // defaults: one pinned worker per core
+//     volley::system sys(cfg);            // throws std::invalid_argument on a bad config
+//     auto printer = sys.spawn<printer_actor>(volley::props{.name = "printer"}, "> ");
+//     printer.tell(print{"hello"});
+//     sys.select("/user/printer");        // the same actor, untyped
+//     sys.shutdown();                     // or let the destructor do it
+//
+// Shutdown stops every actor (children before parents, each post_stop runs),
+// turns what is left in mailboxes into dead letters, and joins the workers.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <type_traits>
+#include <utility>
+
+#include <volley/engine/actor_ref.hpp>
+#include <volley/engine/config.hpp>
+#include <volley/engine/context.hpp>
+#include <volley/engine/dead_letters.hpp>
+#include <volley/engine/detail/cell.hpp>
+#include <volley/engine/detail/handler.hpp>
+
+namespace volley {
+
+/// How to spawn an actor, besides its constructor arguments.
+struct props {
+  /// Unique among its siblings; empty = anonymous ("$<id>" in its path).
+  std::string name;
+  /// "" or "default": the default pool. "pinned": a thread of its own, for
+  /// blocking work (it ends with the actor). Otherwise a name from
+  /// config::pools.
+  std::string dispatcher;
+};
+
+namespace detail {
+
+std::uint64_t next_actor_id(system_core* core) noexcept;
+cell_base* user_guardian(system_core* core) noexcept;
+/// Wire a freshly constructed cell into the system: name, parent, pool,
+/// first activation when the actor has a pre_start. Throws (a taken name, an
+/// unknown dispatcher, a stopped system) after destroying the cell.
+void attach_cell(system_core* core, cell_base* c, cell_base* parent, const props& p);
+
+template <class A, class... Args>
+actor_ref<A> spawn_actor(system_core* core, cell_base* parent, const props& p, Args&&... args) {
+  static_assert(std::is_class_v<A> && !std::is_abstract_v<A>, "volley: an actor is a concrete class");
+  void* mem = envelope_alloc(sizeof(cell<A>));
+  cell<A>* c;
+  try {
+    c = ::new (mem) cell<A>(core, nullptr, &cell_ops_of<A>, parent, next_actor_id(core),
+                            std::forward<Args>(args)...);
+  } catch (...) {
+    envelope_free(mem, sizeof(cell<A>));
+    throw;
+  }
+  c->refs_.store(2, std::memory_order_relaxed);  // the parent's link + the returned ref
+  attach_cell(core, c, parent, p);
+  return actor_ref<A>(adopt, c);
+}
+
+}  // namespace detail
+
+class system {
+ public:
+  explicit system(config cfg = {});
+  ~system();
+  system(const system&) = delete;
+  system& operator=(const system&) = delete;
+
+  /// Spawn a top-level actor (a child of /user). Arguments go to A's constructor.
+  template <class A, class... Args>
+  actor_ref<A> spawn(Args&&... args) {
+    return detail::spawn_actor<A>(core_, detail::user_guardian(core_), props{},
+                                  std::forward<Args>(args)...);
+  }
+  template <class A, class... Args>
+  actor_ref<A> spawn(const props& p, Args&&... args) {
+    return detail::spawn_actor<A>(core_, detail::user_guardian(core_), p,
+                                  std::forward<Args>(args)...);
+  }
+
+  /// The actor at `path` ("/user/a/b"), or an empty ref when there is none.
+  any_ref select(std::string_view path) const;
+
+  volley::dead_letters& dead_letters() noexcept;
+
+  /// Stop every actor, dead-letter what is left, join the workers. Idempotent.
+  void shutdown();
+
+  const volley::config& configuration() const noexcept;
+  /// Workers in the default pool.
+  unsigned worker_count() const noexcept;
+  /// Why the default pool runs unpinned, or "" when it is pinned.
+  const std::string& pinning_note() const noexcept;
+
+  detail::system_core* core() const noexcept { return core_; }
+
+ private:
+  detail::system_core* core_;
+};
+
+template <class A, class... Args>
+actor_ref<A> context::spawn(Args&&... args) {
+  return detail::spawn_actor<A>(cell_->core(), cell_, props{}, std::forward<Args>(args)...);
+}
+
+template <class A, class... Args>
+actor_ref<A> context::spawn(const props& p, Args&&... args) {
+  return detail::spawn_actor<A>(cell_->core(), cell_, p, std::forward<Args>(args)...);
+}
+
+}  // namespace volley

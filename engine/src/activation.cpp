@@ -1,0 +1,90 @@
+// engine/src/activation.cpp — one turn of an actor on a worker.
+//
+// An activation drains the system lane, runs pre_start the first time, then
+// handles up to `budget` user messages, looking at the system lane again
+// after each one (one load of a line that only changes when a system
+// message arrives). It ends in one of two ways:
+//   * both lanes are empty and mark_empty() succeeds: the cell is idle, and
+//     the next push or signal schedules it again (activation_end::idle);
+//   * the budget is spent, or mark_empty() failed while a producer is
+//     between its exchange and its link: the caller requeues the cell
+//     (activation_end::more), so a preempted producer never makes a worker
+//     spin.
+// Messages of a cell that is stopping or dead are dead-lettered here, by the
+// only thread allowed to pop them.
+#include <exception>
+
+#include <volley/engine/context.hpp>
+#include <volley/engine/detail/cell.hpp>
+
+#include "scheduler.hpp"
+#include "system_core.hpp"
+
+namespace volley::detail {
+
+namespace {
+
+envelope* pop(queues::intrusive_mpsc& lane) noexcept {
+  queues::mpsc_node* retired;
+  queues::mpsc_node* n = lane.pop(retired);
+  if (retired != nullptr) retire(static_cast<envelope*>(retired));
+  return static_cast<envelope*>(n);
+}
+
+void drain_system_lane(cell_base* c, context& ctx) {
+  while (envelope* e = pop(c->system_lane_)) {
+    ctx.set_current(e);
+    try {
+      e->invoke(e, c, ctx);
+    } catch (...) {
+      on_failure(c, ctx, std::current_exception(), "a system message");
+    }
+  }
+  ctx.set_current(nullptr);
+}
+
+}  // namespace
+
+activation_end run_activation(cell_base* c, unsigned budget) {
+  context ctx(c);
+  // A dead cell is only scheduled by someone who took a count for us.
+  ctx.holds_ref() = c->state() == lifecycle::dead;
+  for (;;) {
+    if (c->system_lane_.has_next()) drain_system_lane(c, ctx);
+    if (!c->started_) start_if_needed(c, ctx);
+    if (budget == 0) return activation_end::more;  // our count, if any, goes with the cell
+
+    if (envelope* e = pop(c->mailbox_)) {
+      --budget;
+      if (c->state_.load(std::memory_order_relaxed) != lifecycle::alive) {
+        c->sys_->dead_letter(c, e, dead_letter_reason::recipient_stopped);
+        e->info->drop(e, dead_letter_reason::recipient_stopped);
+        continue;
+      }
+      ctx.set_current(e);
+      try {
+        e->invoke(e, c, ctx);  // the one indirect call per message
+      } catch (...) {
+        on_failure(c, ctx, std::current_exception(), e->info->name);
+      }
+      if (c->stop_requested_) {
+        c->stop_requested_ = false;
+        begin_stop(c, ctx, stop_reason::stopped);
+      }
+      continue;
+    }
+
+    if (c->system_lane_.has_next()) continue;
+    if (c->mailbox_.mark_empty()) {
+      // Idle. From here on another worker may own the cell: touch nothing
+      // but our own count.
+      if (ctx.holds_ref()) c->release();
+      return activation_end::idle;
+    }
+    // A signal (consumed by mark_empty) or a push beat us.
+    if (c->system_lane_.has_next() || c->mailbox_.has_next()) continue;
+    return activation_end::more;  // a push is half done; come back later
+  }
+}
+
+}  // namespace volley::detail

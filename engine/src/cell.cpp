@@ -1,0 +1,297 @@
+// engine/src/cell.cpp — delivery, the actor tree, and how actors stop.
+//
+// Stopping, in order (all inside the stopping actor's own activation):
+//   1. state alive -> stopping; every child is sent a stop;
+//   2. each child, when it has died, unlinks itself from its parent and
+//      sends the parent `child_terminated`;
+//   3. when no child is left: post_stop, the actor object is destroyed, state
+//      -> dead, the cell unlinks from its parent and tells it; messages still
+//      queued and any sent later become dead letters (reason: recipient
+//      stopped).
+// So post_stop runs for children before their parent, and no actor dies
+// before its whole subtree has.
+#include <cstdio>
+#include <exception>
+#include <string>
+
+#include <volley/engine/actor_ref.hpp>
+#include <volley/engine/detail/cell.hpp>
+#include <volley/engine/system.hpp>
+
+#include "system_core.hpp"
+
+namespace volley::detail {
+
+namespace {
+
+// -- system messages --------------------------------------------------------------
+
+struct stop_request {
+  stop_reason why;
+};
+struct child_terminated {
+  cell_base* child;  // informational; the child has already unlinked itself
+};
+
+void noop_drop(envelope*, dead_letter_reason) noexcept {}
+
+constexpr message_info stop_info{type_id<stop_request>(), "volley::stop", &noop_drop,
+                                 sizeof(message_envelope<stop_request>), true};
+constexpr message_info child_terminated_info{type_id<child_terminated>(), "volley::child_terminated",
+                                             &noop_drop, sizeof(message_envelope<child_terminated>),
+                                             true};
+
+void finalize(cell_base* c, context& ctx);
+
+void handle_stop(envelope* e, cell_base* c, context& ctx) {
+  begin_stop(c, ctx, static_cast<message_envelope<stop_request>*>(e)->msg.why);
+}
+
+void handle_child_terminated(envelope*, cell_base* c, context& ctx) {
+  if (c->state() != lifecycle::stopping) return;
+  cell_extras* ext = c->extras_if_any();
+  std::size_t left;
+  {
+    std::lock_guard lock(ext->mu);
+    left = ext->child_count;
+  }
+  if (left == 0) finalize(c, ctx);
+}
+
+std::string base36(std::uint64_t v) {
+  std::string s;
+  do {
+    s.insert(s.begin(), "0123456789abcdefghijklmnopqrstuvwxyz"[v % 36]);
+    v /= 36;
+  } while (v != 0);
+  return s;
+}
+
+void unlink_from_parent(cell_base* c) {
+  cell_base* parent = c->parent_;
+  cell_extras* pext = parent->extras_if_any();
+  std::lock_guard lock(pext->mu);
+  if (c->prev_sibling_) c->prev_sibling_->next_sibling_ = c->next_sibling_;
+  else pext->first_child = c->next_sibling_;
+  if (c->next_sibling_) c->next_sibling_->prev_sibling_ = c->prev_sibling_;
+  c->prev_sibling_ = c->next_sibling_ = nullptr;
+  --pext->child_count;
+  if (cell_extras* ext = c->extras_if_any(); ext && !ext->name.empty()) {
+    pext->named_children.erase(ext->name);
+  }
+}
+
+void finalize(cell_base* c, context& ctx) {
+  if (c->ops_->post_stop != nullptr && !c->actor_destroyed_) {
+    try {
+      c->ops_->post_stop(c, ctx);
+    } catch (...) {
+      std::fprintf(stderr, "volley: %s threw from post_stop; it stops anyway\n", c->path().c_str());
+    }
+  }
+  if (!c->actor_destroyed_) {
+    c->ops_->destroy_actor(c);
+    c->actor_destroyed_ = true;
+  }
+  // Keep the cell alive for the rest of this activation: the parent's link,
+  // dropped below, may have been the last count.
+  if (!ctx.holds_ref()) {
+    c->add_ref();
+    ctx.holds_ref() = true;
+  }
+  cell_extras* ext = c->extras_if_any();
+  if (ext != nullptr && ext->own_pool) {
+    // A pinned actor's thread ends with it; late mail is drained by the
+    // default pool (see cell_base::pool_).
+    c->pool_.store(c->sys_->default_pool.get(), std::memory_order_relaxed);
+    ext->own_pool->retire();
+    c->sys_->adopt_retired_pool(std::move(ext->own_pool));
+  }
+  c->state_.store(lifecycle::dead, std::memory_order_release);
+  if (c->parent_ != nullptr) {
+    cell_base* parent = c->parent_;
+    unlink_from_parent(c);
+    auto* msg = make_envelope<child_terminated>(&handle_child_terminated, &child_terminated_info,
+                                                child_terminated{c});
+    parent->deliver_system(msg);
+    c->release();  // the parent's link
+  } else {
+    c->sys_->root_terminated();
+  }
+}
+
+}  // namespace
+
+// -- delivery ------------------------------------------------------------------------
+
+void cell_base::deliver(envelope* e) noexcept {
+  // A cheap early answer for the common case of sending to a long-dead
+  // actor. Not needed for correctness: a message that races with death is
+  // still dead-lettered by the activation that the push schedules.
+  if (state_.load(std::memory_order_acquire) == lifecycle::dead) {
+    sys_->dead_letter(this, e, dead_letter_reason::recipient_stopped);
+    discard(e, dead_letter_reason::recipient_stopped);
+    return;
+  }
+  if (mailbox_.push(e)) schedule_after_unmark();
+}
+
+void cell_base::deliver_system(envelope* e) noexcept {
+  system_lane_.push(e);
+  if (mailbox_.signal()) schedule_after_unmark();
+}
+
+void cell_base::schedule_after_unmark() noexcept {
+  // A dead cell is not kept alive by its parent any more: the activation we
+  // are about to cause needs its own count (dropped when it gives the cell up).
+  if (state_.load(std::memory_order_acquire) == lifecycle::dead) add_ref();
+  pool()->schedule(this);
+}
+
+void retire(envelope* e) noexcept {
+  if (e->sender != nullptr) e->sender->release();
+  envelope_free(e, e->info->alloc_size);
+}
+
+void discard(envelope* e, dead_letter_reason reason) noexcept {
+  e->info->drop(e, reason);
+  retire(e);
+}
+
+void report_unhandled(cell_base* target, envelope* e) noexcept {
+  target->sys_->dead_letter(target, e, dead_letter_reason::unhandled);
+  discard(e, dead_letter_reason::unhandled);
+}
+
+// -- the tree ------------------------------------------------------------------------
+
+cell_extras& cell_base::extras() {
+  cell_extras* ext = ext_.load(std::memory_order_acquire);
+  if (ext != nullptr) return *ext;
+  auto* made = new cell_extras();
+  // acq_rel: publishes the new extras; on failure, acquire the winner's.
+  if (ext_.compare_exchange_strong(ext, made, std::memory_order_acq_rel, std::memory_order_acquire)) {
+    return *made;
+  }
+  delete made;
+  return *ext;
+}
+
+std::string cell_base::name() const {
+  if (cell_extras* ext = extras_if_any(); ext != nullptr && !ext->name.empty()) return ext->name;
+  return "$" + base36(id_);
+}
+
+std::string cell_base::path() const {
+  if (parent_ == nullptr) return "/";
+  std::string p;
+  for (const cell_base* c = this; c->parent_ != nullptr; c = c->parent_) {
+    p.insert(0, "/" + c->name());
+  }
+  return p;
+}
+
+void cell_base::destroy() noexcept {
+  // Dead, idle and drained by now (see the lifetime protocol in cell.hpp).
+  if (auto* n = mailbox_.release_stub()) retire(static_cast<envelope*>(n));
+  if (auto* n = system_lane_.release_stub()) retire(static_cast<envelope*>(n));
+  if (!actor_destroyed_) {
+    ops_->destroy_actor(this);
+    actor_destroyed_ = true;
+  }
+  delete ext_.load(std::memory_order_acquire);
+  system_core* core = sys_;
+  ops_->free_cell(this);
+  core->release();
+}
+
+// -- stopping -----------------------------------------------------------------------
+
+void begin_stop(cell_base* c, context& ctx, stop_reason why) {
+  if (c->state() != lifecycle::alive) return;
+  c->stop_reason_ = static_cast<std::uint8_t>(why);
+  c->state_.store(lifecycle::stopping, std::memory_order_release);
+  std::vector<cell_base*> children;
+  if (cell_extras* ext = c->extras_if_any()) {
+    std::lock_guard lock(ext->mu);
+    for (cell_base* ch = ext->first_child; ch != nullptr; ch = ch->next_sibling_) {
+      ch->add_ref();
+      children.push_back(ch);
+    }
+  }
+  if (children.empty()) {
+    finalize(c, ctx);
+    return;
+  }
+  for (cell_base* ch : children) {
+    send_stop(ch, why == stop_reason::killed ? stop_reason::stopped : why);
+    ch->release();
+  }
+}
+
+void send_stop(cell_base* target, stop_reason why) {
+  auto* e = make_envelope<stop_request>(&handle_stop, &stop_info, stop_request{why});
+  target->deliver_system(e);
+}
+
+void on_failure(cell_base* c, context& ctx, std::exception_ptr ex, std::string_view where) noexcept {
+  std::string what = "unknown exception";
+  try {
+    std::rethrow_exception(ex);
+  } catch (const std::exception& e) {
+    what = e.what();
+  } catch (...) {
+  }
+  std::fprintf(stderr, "volley: actor %s failed in %.*s: %s; stopping it\n", c->path().c_str(),
+               static_cast<int>(where.size()), where.data(), what.c_str());
+  try {
+    begin_stop(c, ctx, stop_reason::failed);
+  } catch (...) {
+    std::fprintf(stderr, "volley: could not stop %s cleanly\n", c->path().c_str());
+  }
+}
+
+void start_if_needed(cell_base* c, context& ctx) {
+  if (c->started_) return;
+  c->started_ = true;
+  if (c->ops_->pre_start == nullptr || c->state() != lifecycle::alive) return;
+  try {
+    c->ops_->pre_start(c, ctx);
+  } catch (...) {
+    on_failure(c, ctx, std::current_exception(), "pre_start");
+  }
+}
+
+void request_stop(context& ctx) noexcept { ctx.cell()->stop_requested_ = true; }
+
+}  // namespace volley::detail
+
+namespace volley {
+
+// -- refs and context ---------------------------------------------------------------
+
+void detail::ref_base::stop() const {
+  if (cell_) detail::send_stop(cell_, detail::stop_reason::stopped);
+}
+
+void detail::ref_base::kill() const {
+  if (cell_) detail::send_stop(cell_, detail::stop_reason::killed);
+}
+
+void detail::ref_base::throw_empty() {
+  throw std::logic_error("volley: send through an empty actor ref");
+}
+
+any_ref context::self() const { return any_ref(cell_); }
+
+any_ref context::sender() const {
+  return current_ != nullptr ? any_ref(current_->sender) : any_ref();
+}
+
+void context::stop() { cell_->stop_requested_ = true; }
+
+volley::system& context::system() const { return *cell_->sys_->facade; }
+
+std::string context::path() const { return cell_->path(); }
+
+}  // namespace volley

@@ -1,0 +1,106 @@
+// engine/src/dead_letters.cpp — counting, fan-out and the rate-limited log.
+#include <volley/engine/dead_letters.hpp>
+
+#include <cstdio>
+
+namespace volley {
+
+dead_letters::dead_letters(unsigned log_first, std::chrono::milliseconds summary_interval)
+    : log_first_(log_first),
+      summary_interval_(summary_interval),
+      last_summary_(std::chrono::steady_clock::now()),
+      alive_(std::make_shared<int>(0)) {}
+
+dead_letters::~dead_letters() = default;
+
+std::uint64_t dead_letters::count() const noexcept { return total_.load(std::memory_order_acquire); }
+
+std::uint64_t dead_letters::count(dead_letter_reason r) const noexcept {
+  return counts_[static_cast<int>(r)].load(std::memory_order_acquire);
+}
+
+bool dead_letters::wants_details() const noexcept {
+  return has_subscribers_.load(std::memory_order_acquire) ||
+         total_.load(std::memory_order_relaxed) < log_first_;
+}
+
+void dead_letters::count_only(dead_letter_reason r) noexcept {
+  counts_[static_cast<int>(r)].fetch_add(1, std::memory_order_relaxed);
+  std::uint64_t nth = total_.fetch_add(1, std::memory_order_acq_rel) + 1;
+  if (nth <= log_first_) return;  // a racing caller saw wants_details() before we counted
+  std::lock_guard lock(mu_);
+  ++unsummarised_;
+  auto now = std::chrono::steady_clock::now();
+  if (now - last_summary_ >= summary_interval_) {
+    std::fprintf(stderr, "volley: %llu more dead letters (%llu in all so far)\n",
+                 static_cast<unsigned long long>(unsummarised_), static_cast<unsigned long long>(nth));
+    unsummarised_ = 0;
+    last_summary_ = now;
+  }
+}
+
+void dead_letters::publish(dead_letter d) {
+  counts_[static_cast<int>(d.reason)].fetch_add(1, std::memory_order_relaxed);
+  std::uint64_t nth = total_.fetch_add(1, std::memory_order_acq_rel) + 1;
+  std::lock_guard lock(mu_);
+  if (nth <= log_first_) {
+    log(d, nth);
+  } else {
+    ++unsummarised_;
+    auto now = std::chrono::steady_clock::now();
+    if (now - last_summary_ >= summary_interval_) {
+      std::fprintf(stderr, "volley: %llu more dead letters (%llu in all so far)\n",
+                   static_cast<unsigned long long>(unsummarised_),
+                   static_cast<unsigned long long>(nth));
+      unsummarised_ = 0;
+      last_summary_ = now;
+    }
+  }
+  for (auto& [id, f] : subscribers_) {
+    try {
+      f(d);
+    } catch (...) {
+      std::fprintf(stderr, "volley: a dead-letter subscriber threw; ignored\n");
+    }
+  }
+}
+
+void dead_letters::log(const dead_letter& d, std::uint64_t nth) {
+  std::fprintf(stderr, "volley: dead letter #%llu: %s to %s from %s (%s)%s\n",
+               static_cast<unsigned long long>(nth), d.type.c_str(), d.recipient.c_str(),
+               d.sender.empty() ? "no sender" : d.sender.c_str(), to_string(d.reason),
+               nth == log_first_ ? "; further dead letters are summarised periodically" : "");
+}
+
+void dead_letters::flush_log() {
+  std::lock_guard lock(mu_);
+  if (unsummarised_ == 0) return;
+  std::fprintf(stderr, "volley: %llu more dead letters (%llu in all)\n",
+               static_cast<unsigned long long>(unsummarised_),
+               static_cast<unsigned long long>(total_.load()));
+  unsummarised_ = 0;
+  last_summary_ = std::chrono::steady_clock::now();
+}
+
+dead_letters::subscription dead_letters::subscribe(std::function<void(const dead_letter&)> f) {
+  std::lock_guard lock(mu_);
+  std::uint64_t id = next_id_++;
+  subscribers_.emplace_back(id, std::move(f));
+  has_subscribers_.store(true, std::memory_order_release);
+  return subscription(alive_, this, id);
+}
+
+void dead_letters::unsubscribe(std::uint64_t id) {
+  std::lock_guard lock(mu_);
+  std::erase_if(subscribers_, [id](const auto& s) { return s.first == id; });
+  has_subscribers_.store(!subscribers_.empty(), std::memory_order_release);
+}
+
+dead_letters::subscription::~subscription() { cancel(); }
+
+void dead_letters::subscription::cancel() {
+  if (dl_ != nullptr && !owner_.expired()) dl_->unsubscribe(id_);
+  dl_ = nullptr;
+}
+
+}  // namespace volley

@@ -1,0 +1,48 @@
+// engine/src/futex.cpp — the engine's only blocking primitive.
+//
+// Raw futex(2) rather than std::atomic::wait: we need a timeout (ask's
+// get(timeout)) and want to know exactly when a syscall happens, since a
+// FUTEX_WAKE costs ~13 µs on the reference machine.
+#include <cerrno>
+#include <climits>
+#include <ctime>
+#include <linux/futex.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include <volley/engine/ask.hpp>
+
+namespace volley::detail {
+
+namespace {
+long futex(std::atomic<std::uint32_t>* word, int op, std::uint32_t val, const timespec* ts) {
+  // The kernel reads the 32-bit word itself; std::atomic<uint32_t> has the
+  // same size and representation (checked below).
+  return syscall(SYS_futex, reinterpret_cast<std::uint32_t*>(word), op | FUTEX_PRIVATE_FLAG, val,
+                 ts, nullptr, 0);
+}
+static_assert(sizeof(std::atomic<std::uint32_t>) == sizeof(std::uint32_t));
+}  // namespace
+
+bool futex_wait_until(std::atomic<std::uint32_t>& word, std::uint32_t expected,
+                      std::optional<std::chrono::steady_clock::time_point> deadline) noexcept {
+  timespec ts{};
+  const timespec* tsp = nullptr;
+  if (deadline) {
+    auto left = *deadline - std::chrono::steady_clock::now();
+    if (left <= std::chrono::nanoseconds::zero()) return false;
+    auto ns = std::chrono::duration_cast<std::chrono::nanoseconds>(left).count();
+    ts.tv_sec = static_cast<time_t>(ns / 1'000'000'000);
+    ts.tv_nsec = static_cast<long>(ns % 1'000'000'000);
+    tsp = &ts;
+  }
+  long rc = futex(&word, FUTEX_WAIT, expected, tsp);
+  if (rc == -1 && errno == ETIMEDOUT) return false;
+  return true;  // woken, spurious, or the word had already changed: callers re-check
+}
+
+void futex_wake_all(std::atomic<std::uint32_t>& word) noexcept { futex(&word, FUTEX_WAKE, INT_MAX, nullptr); }
+
+void futex_wake_one(std::atomic<std::uint32_t>& word) noexcept { futex(&word, FUTEX_WAKE, 1, nullptr); }
+
+}  // namespace volley::detail

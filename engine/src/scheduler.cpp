@@ -1,0 +1,288 @@
+// engine/src/scheduler.cpp — worker pools. The protocol is described in scheduler.hpp.
+#include "scheduler.hpp"
+
+#include <cstdio>
+
+#include <volley/affinity/pinning.hpp>
+#include <volley/engine/ask.hpp>
+#include <volley/engine/detail/cell.hpp>
+
+#include "allocator_numa.hpp"
+
+namespace volley::detail {
+
+void futex_wake_one(std::atomic<std::uint32_t>& word) noexcept;
+
+namespace {
+
+thread_local worker* this_worker = nullptr;
+
+// At most this many LIFO-slot picks in a row before the deque gets a turn:
+// enough for a ping-pong pair to stay on one core, few enough that the
+// deque's actors wait at most a few activations (Tokio uses 3 for the same
+// reason).
+constexpr unsigned max_lifo_streak = 3;
+
+// Every this many picks the worker takes its *oldest* local item instead of
+// the newest, so an actor that is rescheduled after every batch cannot
+// starve the others on the same worker.
+constexpr std::uint32_t fifo_interval = 8;
+
+// Every this many picks the injection queue is looked at first, so work
+// from non-worker threads is not starved by a busy local deque. 61 is Go's
+// value: a prime, so it does not beat in step with periodic workloads.
+constexpr std::uint32_t injection_interval = 61;
+
+inline void cpu_relax() noexcept {
+#if defined(__x86_64__) || defined(__i386__)
+  __builtin_ia32_pause();
+#elif defined(__aarch64__)
+  asm volatile("yield");
+#endif
+}
+
+}  // namespace
+
+worker* current_worker() noexcept { return this_worker; }
+bool on_worker_thread() noexcept { return this_worker != nullptr; }
+
+worker_pool::worker_pool(system_core* core, pool_settings settings)
+    : core_(core), settings_(std::move(settings)) {
+  for (const auto& slot : settings_.plan.workers) {
+    auto w = std::make_unique<worker>();
+    w->pool = this;
+    w->index = slot.index;
+    w->pu = slot.pu;
+    w->numa_node = slot.numa_node;
+    w->steal_order = slot.steal_order;
+    workers_.push_back(std::move(w));
+  }
+}
+
+worker_pool::~worker_pool() { stop_and_join(); }
+
+void worker_pool::start() {
+  for (auto& w : workers_) {
+    worker* wp = w.get();
+    wp->thread = std::thread([this, wp] { run(*wp); });
+  }
+}
+
+void worker_pool::schedule(cell_base* c) noexcept {
+  worker* w = this_worker;
+  if (w != nullptr && w->pool == this) {
+    // Woken by the actor running on this worker: run it next, here, while
+    // the message it was sent is still in this core's cache. The LIFO slot
+    // is not visible to thieves, so filling it wakes nobody; an occupant it
+    // displaces goes to the deque, where others can see it, hence notify.
+    cell_base* displaced = w->lifo;
+    w->lifo = c;
+    if (displaced != nullptr) {
+      if (!w->local.push(displaced)) injection_.push(displaced);
+      notify();
+    }
+    return;
+  }
+  injection_.push(c);
+  notify();
+}
+
+void worker_pool::requeue(worker& w, cell_base* c) noexcept {
+  if (!w.local.push(c)) injection_.push(c);
+  // No notify: this worker goes straight back to its queues, and if it has
+  // more than it can run, the others find it when they search. Waking
+  // someone per batch would be exactly the per-message wake we avoid.
+}
+
+void worker_pool::notify() noexcept {
+  // seq_cst: orders the work we just published before reading the counters
+  // (pairs with the fence in park()).
+  std::atomic_thread_fence(std::memory_order_seq_cst);
+  if (searching_.load(std::memory_order_relaxed) != 0) return;
+  if (sleeping_.load(std::memory_order_relaxed) == 0) return;
+  unsigned index;
+  {
+    std::lock_guard lock(sleepers_mu_);
+    if (sleepers_.empty()) return;
+    index = sleepers_.back();
+    sleepers_.pop_back();
+    sleeping_.fetch_sub(1, std::memory_order_relaxed);
+    // The woken worker starts out searching; count it now so that
+    // concurrent notifiers do not wake a second one for the same work.
+    searching_.fetch_add(1, std::memory_order_relaxed);
+  }
+  worker& w = *workers_[index];
+  w.wake_word.store(1, std::memory_order_release);
+  futex_wake_one(w.wake_word);
+}
+
+void worker_pool::leave_searching(worker& w) noexcept {
+  if (!w.searching) return;
+  w.searching = false;
+  if (searching_.fetch_sub(1, std::memory_order_acq_rel) == 1 && work_visible()) {
+    notify();  // we were the last searcher and there is more: fan out
+  }
+}
+
+bool worker_pool::work_visible() const noexcept {
+  if (!injection_.empty_approx()) return true;
+  for (const auto& w : workers_) {
+    if (!w->local.empty_approx()) return true;
+  }
+  return false;
+}
+
+cell_base* worker_pool::next_local(worker& w) noexcept {
+  ++w.tick;
+  if (w.tick % injection_interval == 0) {
+    if (auto c = injection_.try_pop()) return *c;
+  }
+  if (w.lifo != nullptr && w.lifo_streak < max_lifo_streak) {
+    ++w.lifo_streak;
+    return std::exchange(w.lifo, nullptr);
+  }
+  w.lifo_streak = 0;
+  if (w.lifo != nullptr) {
+    // The streak is over: the slot's actor queues behind the deque's.
+    cell_base* l = std::exchange(w.lifo, nullptr);
+    if (!w.local.push(l)) injection_.push(l);
+  }
+  if (w.tick % fifo_interval == 0) {
+    cell_base* oldest;
+    if (w.local.steal(oldest) == queues::work_stealing_deque<cell_base*>::steal_result::success) {
+      return oldest;
+    }
+  }
+  if (auto c = w.local.pop()) return *c;
+  if (auto c = injection_.try_pop()) return *c;
+  return nullptr;
+}
+
+cell_base* worker_pool::steal(worker& w) noexcept {
+  for (unsigned victim : w.steal_order) {
+    if (victim >= workers_.size()) continue;
+    if (auto c = workers_[victim]->local.steal_half(w.local)) return *c;
+  }
+  if (auto c = injection_.try_pop()) return *c;
+  return nullptr;
+}
+
+void worker_pool::run(worker& w) {
+  this_worker = &w;
+  set_thread_numa_node(w.numa_node, settings_.topology ? settings_.topology->numa_nodes() : 1);
+  if (settings_.topology != nullptr && settings_.plan.pinned && w.pu >= 0) {
+    affinity::pin_current_thread(*settings_.topology, w.pu);
+  }
+  const unsigned budget = settings_.throughput;
+  for (;;) {
+    cell_base* c = next_local(w);
+    if (c == nullptr) {
+      // Search: only half the pool at a time, so an idle pool does not
+      // hammer the busy workers' deques with steal attempts.
+      auto deadline = std::chrono::steady_clock::now() + settings_.spin_before_park;
+      unsigned searchers = searching_.load(std::memory_order_relaxed);
+      if (!w.searching && 2 * searchers < workers_.size()) {
+        w.searching = true;
+        searching_.fetch_add(1, std::memory_order_relaxed);
+      }
+      for (unsigned spins = 0; c == nullptr; ++spins) {
+        c = w.searching ? steal(w) : injection_.try_pop().value_or(nullptr);
+        if (c == nullptr) c = next_local(w);  // a thief may have pushed into ours
+        if (c != nullptr) break;
+        if (stopping_.load(std::memory_order_acquire) && !work_visible()) break;
+        if ((spins & 63) == 63 && std::chrono::steady_clock::now() >= deadline) break;
+        cpu_relax();
+      }
+      if (c == nullptr) {
+        if (stopping_.load(std::memory_order_acquire) && !work_visible()) break;
+        if (retired_.load(std::memory_order_acquire) && !work_visible()) break;
+        park(w);
+        continue;
+      }
+      leave_searching(w);
+    }
+    if (run_activation(c, budget) == activation_end::more) requeue(w, c);
+  }
+  leave_searching(w);
+  this_worker = nullptr;
+}
+
+void worker_pool::park(worker& w) {
+  if (w.searching) {
+    w.searching = false;
+    searching_.fetch_sub(1, std::memory_order_acq_rel);
+  }
+  {
+    std::lock_guard lock(sleepers_mu_);
+    sleepers_.push_back(w.index);
+    sleeping_.fetch_add(1, std::memory_order_relaxed);
+  }
+  // seq_cst: pairs with the fence in notify(); see the file comment.
+  std::atomic_thread_fence(std::memory_order_seq_cst);
+  bool quitting = stopping_.load(std::memory_order_acquire) || retired_.load(std::memory_order_acquire);
+  if (work_visible() || quitting) {
+    std::lock_guard lock(sleepers_mu_);
+    for (auto it = sleepers_.begin(); it != sleepers_.end(); ++it) {
+      if (*it == w.index) {
+        sleepers_.erase(it);
+        sleeping_.fetch_sub(1, std::memory_order_relaxed);
+        return;  // not woken by anyone: go on as a non-searching worker
+      }
+    }
+    // A notifier already took us off the list and counted us as searching;
+    // fall through to consume its wake-up.
+  }
+  while (w.wake_word.exchange(0, std::memory_order_acq_rel) == 0) {
+    futex_wait_until(w.wake_word, 0, std::nullopt);
+  }
+  // notify() takes the sleeper off the list and counts it as searching;
+  // stop/retire wake everyone without doing so. Tell which one woke us.
+  std::lock_guard lock(sleepers_mu_);
+  for (auto it = sleepers_.begin(); it != sleepers_.end(); ++it) {
+    if (*it == w.index) {
+      sleepers_.erase(it);
+      sleeping_.fetch_sub(1, std::memory_order_relaxed);
+      w.searching = false;
+      return;
+    }
+  }
+  w.searching = true;
+}
+
+void worker_pool::stop_and_join() {
+  stopping_.store(true, std::memory_order_release);
+  for (auto& w : workers_) {
+    w->wake_word.store(1, std::memory_order_release);
+    futex_wake_one(w->wake_word);
+  }
+  for (auto& w : workers_) {
+    if (w->thread.joinable()) {
+      if (w->thread.get_id() == std::this_thread::get_id()) {
+        w->thread.detach();  // a pool cannot join itself; it is exiting anyway
+      } else {
+        w->thread.join();
+      }
+    }
+  }
+}
+
+void worker_pool::retire() noexcept {
+  retired_.store(true, std::memory_order_release);
+  for (auto& w : workers_) {
+    w->wake_word.store(1, std::memory_order_release);
+    futex_wake_one(w->wake_word);
+  }
+}
+
+void worker_pool::drain_on_caller() {
+  for (auto& w : workers_) {
+    if (w->lifo) injection_.push(std::exchange(w->lifo, nullptr));
+    while (auto c = w->local.pop()) injection_.push(*c);
+  }
+  while (auto c = injection_.try_pop()) {
+    while (run_activation(*c, 1u << 30) == activation_end::more) {
+    }
+  }
+}
+
+}  // namespace volley::detail

@@ -1,0 +1,309 @@
+// engine/src/system.cpp — building, wiring and shutting down an actor system.
+#include <cstdio>
+#include <stdexcept>
+#include <string>
+
+#include <volley/affinity/pinning.hpp>
+#include <volley/engine/system.hpp>
+
+#include "system_core.hpp"
+
+namespace volley::detail {
+
+namespace {
+
+/// The guardians ("/" and "/user") handle nothing themselves; they exist to
+/// be the parents that shutdown stops.
+struct guardian {};
+
+cell_base* make_guardian(system_core* core, cell_base* parent, const std::string& name) {
+  void* mem = envelope_alloc(sizeof(cell<guardian>));
+  auto* c = ::new (mem) cell<guardian>(core, core->default_pool.get(), &cell_ops_of<guardian>,
+                                       parent, 0);
+  c->refs_.store(parent ? 2 : 1, std::memory_order_relaxed);  // core's count (+ parent link)
+  c->extras().name = name;
+  c->started_ = true;
+  core->add_ref();
+  if (parent != nullptr) {
+    cell_extras& pext = parent->extras();
+    std::lock_guard lock(pext.mu);
+    c->next_sibling_ = pext.first_child;
+    pext.first_child = c;
+    ++pext.child_count;
+    pext.named_children.emplace(c->extras().name, c);
+  }
+  return c;
+}
+
+void validate(const config& cfg) {
+  if (cfg.throughput == 0) {
+    throw std::invalid_argument("volley config: throughput is 0; it must be at least 1 (default 64)");
+  }
+  if (cfg.workers > 4096) {
+    throw std::invalid_argument("volley config: workers = " + std::to_string(cfg.workers) +
+                                " is more than 4096; use 0 for one per core");
+  }
+  if (cfg.spin_before_park.count() < 0) {
+    throw std::invalid_argument("volley config: spin_before_park is negative; use 0 to park at once");
+  }
+  for (const auto& [name, p] : cfg.pools) {
+    if (name.empty() || name == "default" || name == "pinned") {
+      throw std::invalid_argument("volley config: pool name '" + name +
+                                  "' is reserved or empty; choose another name");
+    }
+    if (p.workers == 0 || p.workers > 4096) {
+      throw std::invalid_argument("volley config: pool '" + name + "' has " +
+                                  std::to_string(p.workers) + " workers; use 1..4096");
+    }
+  }
+}
+
+pool_settings settings_for(const config& cfg, std::string name, const affinity::topology* topo,
+                           affinity::worker_plan plan) {
+  pool_settings s;
+  s.name = std::move(name);
+  s.throughput = cfg.throughput;
+  s.spin_before_park = cfg.spin_before_park;
+  s.topology = topo;
+  s.plan = std::move(plan);
+  return s;
+}
+
+affinity::worker_plan unpinned_plan(unsigned workers) {
+  affinity::worker_plan plan;
+  for (unsigned i = 0; i < workers; ++i) {
+    affinity::worker_slot slot;
+    slot.index = i;
+    for (unsigned j = 1; j < workers; ++j) slot.steal_order.push_back((i + j) % workers);
+    plan.workers.push_back(std::move(slot));
+  }
+  plan.pinned = false;
+  return plan;
+}
+
+}  // namespace
+
+system_core::system_core(config c)
+    : cfg((validate(c), std::move(c))),
+      topology(affinity::topology::detect()),
+      plan(affinity::make_plan(topology, affinity::plan_options{cfg.workers, cfg.cpus, cfg.pin})),
+      letters(cfg.dead_letter_log_first, cfg.dead_letter_summary_interval) {
+  default_pool = std::make_unique<worker_pool>(this, settings_for(cfg, "default", &topology, plan));
+  for (const auto& [name, p] : cfg.pools) {
+    named_pools.emplace(name, std::make_unique<worker_pool>(
+                                  this, settings_for(cfg, name, nullptr, unpinned_plan(p.workers))));
+  }
+  root = make_guardian(this, nullptr, "");
+  user = make_guardian(this, root, "user");
+  default_pool->start();
+  for (auto& [name, p] : named_pools) p->start();
+}
+
+system_core::~system_core() = default;
+
+worker_pool* system_core::pool_named(const std::string& name) {
+  if (name.empty() || name == "default") return default_pool.get();
+  auto it = named_pools.find(name);
+  if (it != named_pools.end()) return it->second.get();
+  std::string known = "default, pinned";
+  for (const auto& [n, p] : named_pools) known += ", " + n;
+  throw std::invalid_argument("volley: no dispatcher named '" + name + "'; configured: " + known +
+                              " (add it to config::pools)");
+}
+
+std::unique_ptr<worker_pool> system_core::make_pinned_pool() {
+  {
+    // Reap the threads of pinned actors that have died since.
+    std::lock_guard lock(retired_mu_);
+    retired_pools_.clear();  // each destructor joins an already finished thread
+  }
+  auto s = settings_for(cfg, "pinned", nullptr, unpinned_plan(1));
+  s.retire_when_idle = true;
+  return std::make_unique<worker_pool>(this, std::move(s));
+}
+
+void system_core::adopt_retired_pool(std::unique_ptr<worker_pool> p) {
+  std::lock_guard lock(retired_mu_);
+  retired_pools_.push_back(std::move(p));
+}
+
+void system_core::dead_letter(cell_base* recipient, const envelope* e,
+                              dead_letter_reason reason) noexcept {
+  if (!letters.wants_details()) {
+    letters.count_only(reason);
+    return;
+  }
+  try {
+    volley::dead_letter d;
+    d.sender = e->sender != nullptr ? e->sender->path() : std::string();
+    d.recipient = recipient != nullptr ? recipient->path() : std::string();
+    d.type = std::string(e->info->name);
+    d.reason = reason;
+    letters.publish(std::move(d));
+  } catch (...) {
+    letters.count_only(reason);  // out of memory for the report: count it at least
+  }
+}
+
+void system_core::root_terminated() noexcept {
+  root_dead.store(1, std::memory_order_release);
+  futex_wake_all(root_dead);
+}
+
+void system_core::shutdown() {
+  std::lock_guard lock(shutdown_mu_);
+  if (joined_) return;
+  if (!shutting_down.exchange(true)) send_stop(root, stop_reason::shutdown);
+  if (on_worker_thread()) return;  // asked from inside an actor: the destructor finishes it
+  while (root_dead.load(std::memory_order_acquire) == 0) {
+    futex_wait_until(root_dead, 0, std::nullopt);
+  }
+  default_pool->stop_and_join();
+  for (auto& [name, p] : named_pools) p->stop_and_join();
+  {
+    std::lock_guard rlock(retired_mu_);
+    for (auto& p : retired_pools_) p->stop_and_join();
+  }
+  // Sends that raced with the end (to actors that are dead by now) may have
+  // scheduled cells after the workers left: dead-letter them here.
+  default_pool->drain_on_caller();
+  for (auto& [name, p] : named_pools) p->drain_on_caller();
+  letters.flush_log();
+  joined_ = true;
+}
+
+// -- spawning --------------------------------------------------------------------------
+
+std::uint64_t next_actor_id(system_core* core) noexcept {
+  return core->next_id.fetch_add(1, std::memory_order_relaxed);
+}
+
+cell_base* user_guardian(system_core* core) noexcept { return core->user; }
+
+namespace {
+void check_name(const std::string& name) {
+  if (name.empty()) return;
+  if (name.size() > 255) throw std::invalid_argument("volley: actor name longer than 255 characters");
+  if (name.front() == '$') {
+    throw std::invalid_argument("volley: actor name '" + name +
+                                "' starts with '$', which is kept for anonymous actors");
+  }
+  if (name.find('/') != std::string::npos || name.find('*') != std::string::npos) {
+    throw std::invalid_argument("volley: actor name '" + name + "' contains '/' or '*'");
+  }
+}
+}  // namespace
+
+void attach_cell(system_core* core, cell_base* c, cell_base* parent, const props& p) {
+  std::unique_ptr<worker_pool> own_pool;
+  try {
+    if (core->shutting_down.load(std::memory_order_acquire)) {
+      throw std::logic_error("volley: spawn on an actor system that is shutting down");
+    }
+    check_name(p.name);
+    worker_pool* pool;
+    if (p.dispatcher == "pinned") {
+      own_pool = core->make_pinned_pool();
+      pool = own_pool.get();
+    } else {
+      pool = core->pool_named(p.dispatcher);
+    }
+    c->pool_.store(pool, std::memory_order_relaxed);
+    if (!p.name.empty()) c->extras().name = p.name;
+    cell_extras& pext = parent->extras();
+    std::lock_guard lock(pext.mu);
+    if (parent->state() != lifecycle::alive) {
+      throw std::logic_error("volley: spawn of a child of " + parent->path() +
+                             ", which is stopping or stopped");
+    }
+    if (!p.name.empty()) {
+      auto [it, inserted] = pext.named_children.emplace(c->extras().name, c);
+      if (!inserted) {
+        throw std::invalid_argument("volley: an actor named '" + p.name + "' already exists under " +
+                                    parent->path());
+      }
+    }
+    c->next_sibling_ = pext.first_child;
+    if (pext.first_child != nullptr) pext.first_child->prev_sibling_ = c;
+    pext.first_child = c;
+    ++pext.child_count;
+    core->add_ref();
+  } catch (...) {
+    // Never published: undo the construction by hand.
+    c->ops_->destroy_actor(c);
+    delete c->ext_.load(std::memory_order_relaxed);
+    c->ops_->free_cell(c);
+    throw;
+  }
+  if (own_pool) {
+    own_pool->start();
+    c->extras().own_pool = std::move(own_pool);
+  }
+  if (c->ops_->pre_start != nullptr) {
+    // pre_start runs on the actor's worker, before any message.
+    if (c->mailbox_.signal()) c->schedule_after_unmark();
+  } else {
+    c->started_ = true;
+  }
+}
+
+}  // namespace volley::detail
+
+namespace volley {
+
+system::system(config cfg) : core_(new detail::system_core(std::move(cfg))) { core_->facade = this; }
+
+system::~system() {
+  shutdown();
+  // Release the guardians and our own count; the core lives on while refs
+  // to (dead) actors do.
+  core_->root->release();
+  core_->user->release();
+  core_->release();
+}
+
+void system::shutdown() { core_->shutdown(); }
+
+volley::dead_letters& system::dead_letters() noexcept { return core_->letters; }
+
+const volley::config& system::configuration() const noexcept { return core_->cfg; }
+
+unsigned system::worker_count() const noexcept { return core_->default_pool->size(); }
+
+const std::string& system::pinning_note() const noexcept { return core_->plan.note; }
+
+any_ref system::select(std::string_view path) const {
+  if (path.empty() || path.front() != '/') return any_ref();
+  detail::cell_base* c = core_->root;
+  c->add_ref();
+  std::size_t pos = 1;
+  while (pos < path.size()) {
+    std::size_t end = path.find('/', pos);
+    if (end == std::string_view::npos) end = path.size();
+    std::string_view segment = path.substr(pos, end - pos);
+    pos = end + 1;
+    if (segment.empty()) continue;
+    detail::cell_base* next = nullptr;
+    if (detail::cell_extras* ext = c->extras_if_any()) {
+      std::lock_guard lock(ext->mu);
+      auto it = ext->named_children.find(segment);
+      if (it != ext->named_children.end()) {
+        next = it->second;
+      } else if (segment.front() == '$') {
+        for (auto* ch = ext->first_child; ch != nullptr; ch = ch->next_sibling_) {
+          if (ch->name() == segment) {
+            next = ch;
+            break;
+          }
+        }
+      }
+      if (next != nullptr) next->add_ref();
+    }
+    c->release();
+    if (next == nullptr) return any_ref();
+    c = next;
+  }
+  return any_ref(detail::adopt, c);
+}
+
+}  // namespace volley

@@ -1,0 +1,86 @@
+// engine/src/system_core.hpp — the shared state behind a volley::system.
+//
+// The core outlives the `system` object while any cell does: refs to
+// stopped actors may be kept by user code after the system is gone, and a
+// send through them must still reach dead letters. Every cell holds a count
+// on the core; the system object holds one.
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <vector>
+
+#include <volley/affinity/topology.hpp>
+#include <volley/affinity/worker_plan.hpp>
+#include <volley/engine/config.hpp>
+#include <volley/engine/dead_letters.hpp>
+#include <volley/engine/detail/cell.hpp>
+
+#include "scheduler.hpp"
+
+namespace volley::detail {
+
+/// Why an actor stopped (cell_base::stop_reason_).
+enum class stop_reason : std::uint8_t { stopped = 0, killed, failed, shutdown };
+
+class system_core {
+ public:
+  explicit system_core(config cfg);
+  ~system_core();
+
+  void add_ref() noexcept { refs_.fetch_add(1, std::memory_order_relaxed); }
+  void release() noexcept {
+    if (refs_.fetch_sub(1, std::memory_order_acq_rel) == 1) delete this;
+  }
+
+  /// Count a dead letter and, when someone wants the details, report them.
+  void dead_letter(cell_base* recipient, const envelope* e, dead_letter_reason reason) noexcept;
+
+  worker_pool* pool_named(const std::string& name);  // throws std::invalid_argument
+  std::unique_ptr<worker_pool> make_pinned_pool();
+  void adopt_retired_pool(std::unique_ptr<worker_pool> p);
+
+  void root_terminated() noexcept;
+  void shutdown();
+
+  config cfg;
+  affinity::topology topology;
+  affinity::worker_plan plan;
+  volley::dead_letters letters;
+  std::unique_ptr<worker_pool> default_pool;
+  std::map<std::string, std::unique_ptr<worker_pool>> named_pools;
+  cell_base* root = nullptr;  ///< "/" (holds a count)
+  cell_base* user = nullptr;  ///< "/user" (holds a count)
+  std::atomic<std::uint64_t> next_id{1};
+  std::atomic<bool> shutting_down{false};
+  std::atomic<std::uint32_t> root_dead{0};
+  volley::system* facade = nullptr;
+
+ private:
+  std::atomic<std::uint32_t> refs_{1};
+  std::mutex retired_mu_;
+  std::vector<std::unique_ptr<worker_pool>> retired_pools_;
+  std::mutex shutdown_mu_;
+  bool joined_ = false;
+};
+
+// -- lifecycle (cell.cpp) ------------------------------------------------------------
+
+/// Begin stopping `c` from inside its activation: children first, then
+/// post_stop, then death. Idempotent.
+void begin_stop(cell_base* c, context& ctx, stop_reason why);
+
+/// Queue a system message asking `target` to stop (any thread).
+void send_stop(cell_base* target, stop_reason why);
+
+/// A handler (or hook) of `c` threw: report it and stop the actor.
+void on_failure(cell_base* c, context& ctx, std::exception_ptr ex, std::string_view where) noexcept;
+
+/// Run pre_start if the actor has one and has not been started.
+void start_if_needed(cell_base* c, context& ctx);
+
+}  // namespace volley::detail
