@@ -1,0 +1,89 @@
+#!/usr/bin/env bash
+# volley.sh — the two commands of the README, and a few more.
+#
+#   ./volley.sh test                 install what is missing, build, run every test:
+#                                    the whole suite in a Debug build with ASan+UBSan (LSan
+#                                    included), then the concurrency tests again under TSan
+#   ./volley.sh bench [options]      install, build (Release), run the benchmark suite, write
+#                                    results/<machine>/<time>.json and render results/README.md
+#                                    (options go to the runner: --full, --only NAME, --workers N,
+#                                    --repetitions N, --sizes savina|reference, --sweep-workers)
+#   ./volley.sh report               render results/README.md and charts from results/*/*.json
+#   ./volley.sh compare A.json B.json
+#                                    per-workload ratios between two result files
+#
+# Environment: JOBS (parallel build jobs, default: number of CPUs).
+set -euo pipefail
+cd "$(dirname "$0")"
+
+JOBS=${JOBS:-$(nproc)}
+
+# Debian 12 packages the build, the tests and the suite need.
+PACKAGES=(
+  cmake make g++ clang pkg-config git
+  libconcurrentqueue-dev libjemalloc-dev libhwloc-dev liburing-dev libssl-dev
+  libbenchmark-dev catch2 libcaf-dev nlohmann-json3-dev libcli11-dev
+  libclang-rt-14-dev gnuplot-nox iproute2
+)
+
+ensure_packages() {
+  local missing=()
+  for p in "${PACKAGES[@]}"; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+  done
+  [ ${#missing[@]} -eq 0 ] && return 0
+  if [ "$(id -u)" -eq 0 ]; then
+    echo "volley.sh: installing ${missing[*]}" >&2
+    apt-get update -q >/dev/null
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends "${missing[@]}" >/dev/null
+  else
+    echo "volley.sh: missing Debian packages. Install them with:" >&2
+    echo "  sudo apt-get install -y ${missing[*]}" >&2
+    exit 1
+  fi
+}
+
+build() {  # build <preset>
+  cmake --preset "$1" >/dev/null
+  cmake --build --preset "$1" -j "$JOBS"
+}
+
+cmd_test() {
+  ensure_packages
+  echo "== ASan+UBSan build: every test" >&2
+  build asan
+  ctest --preset asan -j "$JOBS"
+  echo "== TSan build: concurrency tests" >&2
+  build tsan
+  ctest --preset tsan -j "$JOBS"
+  echo "volley.sh: all tests passed" >&2
+}
+
+RUNNER=build/bench/bench/runner/volley-bench
+
+cmd_bench() {
+  ensure_packages
+  build bench
+  "$RUNNER" run --results-dir results "$@"
+  "$RUNNER" report --results-dir results
+}
+
+cmd_report() {
+  ensure_packages
+  [ -x "$RUNNER" ] || build bench
+  "$RUNNER" report --results-dir results "$@"
+}
+
+cmd_compare() {
+  ensure_packages
+  [ -x "$RUNNER" ] || build bench
+  "$RUNNER" compare "$@"
+}
+
+case "${1:-}" in
+  test) shift; cmd_test "$@" ;;
+  bench) shift; cmd_bench "$@" ;;
+  report) shift; cmd_report "$@" ;;
+  compare) shift; cmd_compare "$@" ;;
+  *) sed -n '2,17p' "$0" | sed 's/^# \{0,1\}//'; exit 2 ;;
+esac
