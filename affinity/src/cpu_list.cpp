@@ -10,7 +10,8 @@ namespace volley::affinity {
 
 namespace {
 
-constexpr std::string_view syntax_hint = "write OS PU indices and ranges separated by commas, such as \"0-3,8\"";
+constexpr std::string_view syntax_hint =
+    "write OS PU indices and ranges separated by commas, such as \"0-3,8\"";
 
 std::string_view trim(std::string_view s) {
   while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
@@ -40,7 +41,8 @@ class list_parser {
       }
       const auto [first, last] = parse_entry(entry);
       for (unsigned pu = first;; ++pu) {
-        if (!seen.insert(pu).second) fail("PU " + std::to_string(pu) + " is listed twice; list each PU once");
+        if (!seen.insert(pu).second)
+          fail("PU " + std::to_string(pu) + " is listed twice; list each PU once");
         out.push_back(pu);
         if (pu == last) break;
       }
@@ -65,8 +67,9 @@ class list_parser {
     const unsigned first = parse_index(trim(entry.substr(0, dash)), entry);
     const unsigned last = parse_index(trim(entry.substr(dash + 1)), entry);
     if (last < first) {
-      fail("range \"" + std::string(entry) + "\" is backwards; write the lower index first, such as \"" +
-           std::to_string(last) + "-" + std::to_string(first) + "\"");
+      fail("range \"" + std::string(entry) +
+           "\" is backwards; write the lower index first, such as \"" + std::to_string(last) + "-" +
+           std::to_string(first) + "\"");
     }
     return {first, last};
   }
@@ -77,7 +80,8 @@ class list_parser {
     const char* end = digits.data() + digits.size();
     const auto [ptr, ec] = std::from_chars(begin, end, value);
     if (digits.empty() || ec == std::errc::invalid_argument || ptr != end) {
-      fail("\"" + std::string(entry) + "\" is not a PU index or range; " + std::string(syntax_hint));
+      fail("\"" + std::string(entry) + "\" is not a PU index or range; " +
+           std::string(syntax_hint));
     }
     if (ec == std::errc::result_out_of_range || value > max_cpu_list_index) {
       fail("PU index " + std::string(digits) + " is out of range (at most " +

@@ -33,7 +33,8 @@ bool pin_current_thread(const topology& topo, int pu_os_index) {
   hwloc_obj_t pu = pu_os_index >= 0 ? state.pu(static_cast<unsigned>(pu_os_index)) : nullptr;
   if (pu == nullptr) {
     thread_numa_node = -1;
-    report_once("cannot pin a thread to PU " + std::to_string(pu_os_index) + ": hwloc has no such PU");
+    report_once("cannot pin a thread to PU " + std::to_string(pu_os_index) +
+                ": hwloc has no such PU");
     return false;
   }
   // With one NUMA node the thread's node is known whether it is pinned or not.
@@ -56,6 +57,8 @@ bool pin_current_thread(const topology& topo, int pu_os_index) {
   return true;
 }
 
-int current_numa_node() { return thread_numa_node; }
+int current_numa_node() {
+  return thread_numa_node;
+}
 
 }  // namespace volley::affinity

@@ -23,7 +23,9 @@ unsigned count_of(hwloc_topology_t topo, hwloc_obj_type_t type) {
 // Turns a loaded hwloc topology into a safe-to-share one: hwloc computes some
 // internal structures lazily on first access, which is not thread-safe;
 // refreshing once after loading does it up front (see hwloc_topology_refresh).
-void finish_loading(hwloc_topology_t topo) { hwloc_topology_refresh(topo); }
+void finish_loading(hwloc_topology_t topo) {
+  hwloc_topology_refresh(topo);
+}
 
 }  // namespace
 
@@ -131,7 +133,8 @@ std::string topology::cpu_model() const {
   hwloc_obj_t package = hwloc_get_next_obj_by_type(impl_->topo, HWLOC_OBJ_PACKAGE, nullptr);
   for (hwloc_obj_t o : {package, hwloc_get_root_obj(impl_->topo)}) {
     if (o == nullptr) continue;
-    if (const char* model = hwloc_obj_get_info_by_name(o, "CPUModel"); model != nullptr && *model != '\0') {
+    if (const char* model = hwloc_obj_get_info_by_name(o, "CPUModel");
+        model != nullptr && *model != '\0') {
       std::string s(model);
       while (!s.empty() && (s.back() == ' ' || s.back() == '\n')) s.pop_back();
       return s;
@@ -159,8 +162,12 @@ int topology::numa_node_of(unsigned pu_os_index) const {
   return pu_obj != nullptr ? impl_->numa_of(pu_obj) : -1;
 }
 
-std::uint64_t topology::memory_bytes() const { return hwloc_get_root_obj(impl_->topo)->total_memory; }
+std::uint64_t topology::memory_bytes() const {
+  return hwloc_get_root_obj(impl_->topo)->total_memory;
+}
 
-bool topology::is_this_system() const { return hwloc_topology_is_thissystem(impl_->topo) != 0; }
+bool topology::is_this_system() const {
+  return hwloc_topology_is_thissystem(impl_->topo) != 0;
+}
 
 }  // namespace volley::affinity

@@ -43,7 +43,8 @@ struct topology::impl {
   int numa_of(hwloc_obj_t pu_obj) const {
     hwloc_obj_t node = nullptr;
     while ((node = hwloc_get_next_obj_by_type(topo, HWLOC_OBJ_NUMANODE, node)) != nullptr) {
-      if (hwloc_bitmap_isset(node->cpuset, pu_obj->os_index)) return static_cast<int>(node->logical_index);
+      if (hwloc_bitmap_isset(node->cpuset, pu_obj->os_index))
+        return static_cast<int>(node->logical_index);
     }
     return 0;
   }
@@ -51,9 +52,11 @@ struct topology::impl {
   /// Logical index of the core of `pu_obj`; on machines where hwloc reports
   /// no cores, every PU counts as its own core.
   int core_of(hwloc_obj_t pu_obj) const {
-    if (hwloc_get_nbobjs_by_type(topo, HWLOC_OBJ_CORE) <= 0) return static_cast<int>(pu_obj->logical_index);
+    if (hwloc_get_nbobjs_by_type(topo, HWLOC_OBJ_CORE) <= 0)
+      return static_cast<int>(pu_obj->logical_index);
     hwloc_obj_t core = above(pu_obj, HWLOC_OBJ_CORE);
-    return core != nullptr ? static_cast<int>(core->logical_index) : static_cast<int>(pu_obj->logical_index);
+    return core != nullptr ? static_cast<int>(core->logical_index)
+                           : static_cast<int>(pu_obj->logical_index);
   }
 };
 

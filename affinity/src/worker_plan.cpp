@@ -18,7 +18,13 @@ namespace volley::affinity {
 namespace {
 
 // How close two workers are; smaller is closer. The classes of the steal order.
-enum closeness : unsigned { share_l2 = 0, share_l3 = 1, same_numa = 2, same_package = 3, elsewhere = 4 };
+enum closeness : unsigned {
+  share_l2 = 0,
+  share_l3 = 1,
+  same_numa = 2,
+  same_package = 3,
+  elsewhere = 4
+};
 constexpr unsigned closeness_classes = 5;
 
 // What the steal order needs to know about one worker's PU, looked up once.
@@ -50,7 +56,8 @@ std::vector<hwloc_obj_t> default_sequence(hwloc_topology_t topo) {
     while ((core = hwloc_get_next_obj_by_type(topo, HWLOC_OBJ_CORE, core)) != nullptr) {
       std::vector<hwloc_obj_t> pus;
       hwloc_obj_t pu = nullptr;
-      while ((pu = hwloc_get_next_obj_inside_cpuset_by_type(topo, core->cpuset, HWLOC_OBJ_PU, pu)) != nullptr) {
+      while ((pu = hwloc_get_next_obj_inside_cpuset_by_type(topo, core->cpuset, HWLOC_OBJ_PU,
+                                                            pu)) != nullptr) {
         pus.push_back(pu);
       }
       if (!pus.empty()) by_core.push_back(std::move(pus));
@@ -58,10 +65,12 @@ std::vector<hwloc_obj_t> default_sequence(hwloc_topology_t topo) {
   }
   if (by_core.empty()) {  // no core objects: every PU is a core
     hwloc_obj_t pu = nullptr;
-    while ((pu = hwloc_get_next_obj_by_type(topo, HWLOC_OBJ_PU, pu)) != nullptr) by_core.push_back({pu});
+    while ((pu = hwloc_get_next_obj_by_type(topo, HWLOC_OBJ_PU, pu)) != nullptr)
+      by_core.push_back({pu});
   }
   std::vector<hwloc_obj_t> out;
-  for (std::size_t round = 0; out.size() < static_cast<std::size_t>(hwloc_get_nbobjs_by_type(topo, HWLOC_OBJ_PU));
+  for (std::size_t round = 0;
+       out.size() < static_cast<std::size_t>(hwloc_get_nbobjs_by_type(topo, HWLOC_OBJ_PU));
        ++round) {
     const std::size_t before = out.size();
     for (const auto& pus : by_core) {
@@ -73,7 +82,8 @@ std::vector<hwloc_obj_t> default_sequence(hwloc_topology_t topo) {
 }
 
 // The PUs named by a cpu list, or an exception naming those that do not exist.
-std::vector<hwloc_obj_t> listed_sequence(const topology& topo, const std::string& text, std::string_view origin) {
+std::vector<hwloc_obj_t> listed_sequence(const topology& topo, const std::string& text,
+                                         std::string_view origin) {
   const std::vector<unsigned> indices = parse_cpu_list(text, origin);
   std::vector<hwloc_obj_t> out;
   std::vector<unsigned> missing;
@@ -90,9 +100,10 @@ std::vector<hwloc_obj_t> listed_sequence(const topology& topo, const std::string
     std::sort(existing.begin(), existing.end());
     std::sort(missing.begin(), missing.end());
     const bool one = missing.size() == 1;
-    throw std::invalid_argument(std::string(origin) + "=\"" + text + "\": " + (one ? "PU " : "PUs ") +
-                                format_cpu_list(missing) + (one ? " does" : " do") +
-                                " not exist; this machine has PUs " + format_cpu_list(existing));
+    throw std::invalid_argument(std::string(origin) + "=\"" + text +
+                                "\": " + (one ? "PU " : "PUs ") + format_cpu_list(missing) +
+                                (one ? " does" : " do") + " not exist; this machine has PUs " +
+                                format_cpu_list(existing));
   }
   return out;
 }
@@ -116,7 +127,8 @@ std::vector<unsigned> steal_order_of(unsigned i, const std::vector<place>& place
     }
     if (members.empty()) continue;
     const std::size_t start = position % members.size();
-    for (std::size_t k = 0; k < members.size(); ++k) order.push_back(members[(start + k) % members.size()]);
+    for (std::size_t k = 0; k < members.size(); ++k)
+      order.push_back(members[(start + k) % members.size()]);
   }
   return order;
 }
@@ -127,7 +139,8 @@ std::string unpinned_reason(const topology& topo, bool wanted) {
   if (!topo.is_this_system()) return "not pinned: the topology is synthetic, not this machine";
   if (topo.pus() <= 1) return "not pinned: hwloc sees only 1 PU";
   const hwloc_topology_support* support = hwloc_topology_get_support(topo.internals().topo);
-  if (support == nullptr || support->cpubind == nullptr || support->cpubind->set_thread_cpubind == 0) {
+  if (support == nullptr || support->cpubind == nullptr ||
+      support->cpubind->set_thread_cpubind == 0) {
     return "not pinned: this OS does not let hwloc bind threads";
   }
   return {};
@@ -148,9 +161,9 @@ worker_plan make_plan(const topology& topo, const plan_options& options) {
 
   // Default count: every listed PU, or one worker per core (the first round
   // of the default sequence).
-  const unsigned n = options.workers != 0 ? options.workers
-                     : list               ? static_cast<unsigned>(sequence.size())
-                                          : std::min(topo.cores(), static_cast<unsigned>(sequence.size()));
+  unsigned n = options.workers;
+  if (n == 0) n = static_cast<unsigned>(sequence.size());
+  if (options.workers == 0 && !list) n = std::min(n, topo.cores());
   const topology::impl& state = topo.internals();
   std::vector<place> places(n);
   for (unsigned w = 0; w < n; ++w) {
@@ -179,7 +192,8 @@ worker_plan make_plan(const topology& topo, const plan_options& options) {
   if (n > sequence.size()) {
     if (!plan.note.empty()) plan.note += "; ";
     plan.note += std::to_string(n) + " workers on " + std::to_string(sequence.size()) +
-                 " PUs: oversubscribed, worker i shares a PU with worker i mod " + std::to_string(sequence.size());
+                 " PUs: oversubscribed, worker i shares a PU with worker i mod " +
+                 std::to_string(sequence.size());
   }
   return plan;
 }

@@ -32,30 +32,38 @@ TEST_CASE("cpu lists expand ranges and keep the order given", "[affinity][cpu_li
 }
 
 TEST_CASE("an empty cpu list says how to get the default", "[affinity][cpu_list]") {
-  CHECK(error_of("") == "VOLLEY_CPUS=\"\": the list is empty; " + hint + ", or unset VOLLEY_CPUS for one worker per core");
-  CHECK(error_of("  ") == "VOLLEY_CPUS=\"  \": the list is empty; " + hint + ", or unset VOLLEY_CPUS for one worker per core");
+  CHECK(error_of("") == "VOLLEY_CPUS=\"\": the list is empty; " + hint +
+                            ", or unset VOLLEY_CPUS for one worker per core");
+  CHECK(error_of("  ") == "VOLLEY_CPUS=\"  \": the list is empty; " + hint +
+                              ", or unset VOLLEY_CPUS for one worker per core");
 }
 
 TEST_CASE("malformed cpu list entries are named", "[affinity][cpu_list]") {
   CHECK(error_of("0-3,x") == "VOLLEY_CPUS=\"0-3,x\": \"x\" is not a PU index or range; " + hint);
   CHECK(error_of("-1") == "VOLLEY_CPUS=\"-1\": \"-1\" is not a PU index or range; " + hint);
-  CHECK(error_of("1-2-3") == "VOLLEY_CPUS=\"1-2-3\": \"1-2-3\" is not a PU index or range; " + hint);
+  CHECK(error_of("1-2-3") ==
+        "VOLLEY_CPUS=\"1-2-3\": \"1-2-3\" is not a PU index or range; " + hint);
   CHECK(error_of("0x3") == "VOLLEY_CPUS=\"0x3\": \"0x3\" is not a PU index or range; " + hint);
   CHECK(error_of("0,,1") == "VOLLEY_CPUS=\"0,,1\": entry 2 is empty; " + hint);
   CHECK(error_of("1,") == "VOLLEY_CPUS=\"1,\": entry 2 is empty; " + hint);
 }
 
 TEST_CASE("backwards ranges, duplicates and huge indices are rejected", "[affinity][cpu_list]") {
-  CHECK(error_of("3-0") == "VOLLEY_CPUS=\"3-0\": range \"3-0\" is backwards; write the lower index first, such as \"0-3\"");
+  CHECK(error_of("3-0") ==
+        "VOLLEY_CPUS=\"3-0\": range \"3-0\" is backwards; write the lower index first, such as "
+        "\"0-3\"");
   CHECK(error_of("0-3,2") == "VOLLEY_CPUS=\"0-3,2\": PU 2 is listed twice; list each PU once");
   CHECK(error_of("1,1") == "VOLLEY_CPUS=\"1,1\": PU 1 is listed twice; list each PU once");
-  CHECK(error_of("70000") == "VOLLEY_CPUS=\"70000\": PU index 70000 is out of range (at most 65535); " + hint);
+  CHECK(error_of("70000") ==
+        "VOLLEY_CPUS=\"70000\": PU index 70000 is out of range (at most 65535); " + hint);
   CHECK(error_of("0-99999999999") ==
-        "VOLLEY_CPUS=\"0-99999999999\": PU index 99999999999 is out of range (at most 65535); " + hint);
+        "VOLLEY_CPUS=\"0-99999999999\": PU index 99999999999 is out of range (at most 65535); " +
+            hint);
 }
 
 TEST_CASE("the error names the origin of the list", "[affinity][cpu_list]") {
-  CHECK(error_of("x", "engine.cpus") == "engine.cpus=\"x\": \"x\" is not a PU index or range; " + hint);
+  CHECK(error_of("x", "engine.cpus") ==
+        "engine.cpus=\"x\": \"x\" is not a PU index or range; " + hint);
 }
 
 TEST_CASE("cpu lists format runs as ranges", "[affinity][cpu_list]") {

@@ -11,15 +11,18 @@ using namespace volley::affinity;
 TEST_CASE("machine ids are slugs of the CPU model and the core count", "[affinity][machine_info]") {
   CHECK(make_machine_id("AMD EPYC 7B13 64-Core Processor", 2) == "amd-epyc-7b13-2c");
   CHECK(make_machine_id("AMD EPYC", 2) == "amd-epyc-2c");
-  CHECK(make_machine_id("Intel(R) Xeon(R) Platinum 8375C CPU @ 2.90GHz", 32) == "intel-xeon-platinum-8375c-32c");
-  CHECK(make_machine_id("12th Gen Intel(R) Core(TM) i7-1260P", 12) == "12th-gen-intel-core-i7-1260p-12c");
+  CHECK(make_machine_id("Intel(R) Xeon(R) Platinum 8375C CPU @ 2.90GHz", 32) ==
+        "intel-xeon-platinum-8375c-32c");
+  CHECK(make_machine_id("12th Gen Intel(R) Core(TM) i7-1260P", 12) ==
+        "12th-gen-intel-core-i7-1260p-12c");
   CHECK(make_machine_id("  Neoverse-N1  ", 64) == "neoverse-n1-64c");
   CHECK(make_machine_id("", 4) == "unknown-4c");
   CHECK(make_machine_id("unknown", 16) == "unknown-16c");
 }
 
 TEST_CASE("a synthetic machine is described without host details", "[affinity][machine_info]") {
-  const machine_info info = describe_machine(topology::synthetic("pack:2 numa:2 l3:1 core:4 l2:1 pu:2"));
+  const machine_info info =
+      describe_machine(topology::synthetic("pack:2 numa:2 l3:1 core:4 l2:1 pu:2"));
   CHECK(info.cpu_model == "unknown");
   CHECK(info.packages == 2);
   CHECK(info.numa_nodes == 4);
@@ -43,8 +46,9 @@ TEST_CASE("this machine is described completely", "[affinity][machine_info]") {
   CHECK_FALSE(info.kernel.empty());
   CHECK_FALSE(info.hostname.empty());
   CHECK(info.machine_id == make_machine_id(info.cpu_model, info.cores));
-  CHECK(std::all_of(info.machine_id.begin(), info.machine_id.end(),
-                    [](char c) { return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-'; }));
+  CHECK(std::all_of(info.machine_id.begin(), info.machine_id.end(), [](char c) {
+    return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-';
+  }));
   INFO("machine_id " << info.machine_id << ", cpu " << info.cpu_model);
   CHECK(info.machine_id.size() > 3);
 }

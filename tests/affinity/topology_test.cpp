@@ -20,7 +20,8 @@ std::vector<unsigned> iota(unsigned first, unsigned count) {
 }
 }  // namespace
 
-TEST_CASE("a synthetic two-socket machine has the counts of its description", "[affinity][topology]") {
+TEST_CASE("a synthetic two-socket machine has the counts of its description",
+          "[affinity][topology]") {
   const topology topo = topology::synthetic(two_socket);
   CHECK(topo.packages() == 2);
   CHECK(topo.numa_nodes() == 4);

@@ -45,7 +45,8 @@ plan_options with_workers(unsigned n) {
 }
 }  // namespace
 
-TEST_CASE("the default plan has one worker on the first PU of every core", "[affinity][worker_plan]") {
+TEST_CASE("the default plan has one worker on the first PU of every core",
+          "[affinity][worker_plan]") {
   no_volley_cpus env;
   const topology topo = topology::synthetic(two_socket);
   const worker_plan plan = make_plan(topo);
@@ -74,7 +75,8 @@ TEST_CASE("steal orders go L3 first, then the package's other NUMA node, then th
 
 TEST_CASE("every steal order names every other worker exactly once", "[affinity][worker_plan]") {
   no_volley_cpus env;
-  for (const char* machine : {two_socket, "pack:1 l3:1 l2:2 core:2 pu:2", "pack:2 core:3 pu:1", "pu:1"}) {
+  for (const char* machine :
+       {two_socket, "pack:1 l3:1 l2:2 core:2 pu:2", "pack:2 core:3 pu:1", "pu:1"}) {
     const worker_plan plan = make_plan(topology::synthetic(machine));
     for (const worker_slot& slot : plan.workers) {
       list sorted = slot.steal_order;
@@ -113,7 +115,8 @@ TEST_CASE("a shared L2 comes before a shared L3", "[affinity][worker_plan]") {
   CHECK(plan.workers[3].steal_order == list{2, 1, 0});
 }
 
-TEST_CASE("an explicit worker count takes cores first, then their second PUs", "[affinity][worker_plan]") {
+TEST_CASE("an explicit worker count takes cores first, then their second PUs",
+          "[affinity][worker_plan]") {
   no_volley_cpus env;
   const topology topo = topology::synthetic(two_socket);
   const worker_plan four = make_plan(topo, with_workers(4));
@@ -171,10 +174,12 @@ TEST_CASE("a cpu list picks the PUs in its order", "[affinity][worker_plan]") {
 TEST_CASE("a cpu list naming missing PUs fails with what exists", "[affinity][worker_plan]") {
   no_volley_cpus env;
   const topology topo = topology::synthetic(two_socket);
-  CHECK(error_of(topo, with_cpus("0-3,99")) == "cpus=\"0-3,99\": PU 99 does not exist; this machine has PUs 0-31");
+  CHECK(error_of(topo, with_cpus("0-3,99")) ==
+        "cpus=\"0-3,99\": PU 99 does not exist; this machine has PUs 0-31");
   CHECK(error_of(topo, with_cpus("30-33,40")) ==
         "cpus=\"30-33,40\": PUs 32-33,40 do not exist; this machine has PUs 0-31");
-  CHECK(error_of(topo, with_cpus("0,0")) == "cpus=\"0,0\": PU 0 is listed twice; list each PU once");
+  CHECK(error_of(topo, with_cpus("0,0")) ==
+        "cpus=\"0,0\": PU 0 is listed twice; list each PU once");
 }
 
 TEST_CASE("VOLLEY_CPUS is read when no cpu list is given", "[affinity][worker_plan]") {
@@ -187,7 +192,8 @@ TEST_CASE("VOLLEY_CPUS is read when no cpu list is given", "[affinity][worker_pl
   CHECK(plan.workers[0].steal_order.empty());
 
   ::setenv("VOLLEY_CPUS", "0-3,99", 1);
-  CHECK(error_of(small, {}) == "VOLLEY_CPUS=\"0-3,99\": PUs 2-3,99 do not exist; this machine has PUs 0-1");
+  CHECK(error_of(small, {}) ==
+        "VOLLEY_CPUS=\"0-3,99\": PUs 2-3,99 do not exist; this machine has PUs 0-1");
   ::setenv("VOLLEY_CPUS", "", 1);
   CHECK(error_of(small, {}).rfind("VOLLEY_CPUS=\"\": the list is empty;", 0) == 0);
   // An explicit list wins over the environment.
@@ -203,7 +209,8 @@ TEST_CASE("a plan asked not to pin says so", "[affinity][worker_plan]") {
   CHECK(plan.note.rfind("not pinned: pinning was turned off", 0) == 0);
 }
 
-TEST_CASE("this machine's default plan is non-empty and pinned where it can be", "[affinity][worker_plan]") {
+TEST_CASE("this machine's default plan is non-empty and pinned where it can be",
+          "[affinity][worker_plan]") {
   no_volley_cpus env;
   const topology topo = topology::detect();
   const worker_plan plan = make_plan(topo);

@@ -19,16 +19,16 @@ namespace volley::affinity {
 
 /// What describe_machine() reports.
 struct machine_info {
-  std::string cpu_model;        ///< as topology::cpu_model()
+  std::string cpu_model;  ///< as topology::cpu_model()
   unsigned packages = 0;
   unsigned numa_nodes = 0;
   unsigned cores = 0;
   unsigned pus = 0;
   std::vector<cache_info> caches;
   std::uint64_t memory_bytes = 0;
-  std::string kernel;           ///< "Linux 6.1.0-18-amd64" (uname); empty for synthetic topologies
-  std::string hostname;         ///< uname's nodename; empty for synthetic topologies
-  std::string machine_id;       ///< see above; only [a-z0-9-]
+  std::string kernel;      ///< "Linux 6.1.0-18-amd64" (uname); empty for synthetic topologies
+  std::string hostname;    ///< uname's nodename; empty for synthetic topologies
+  std::string machine_id;  ///< see above; only [a-z0-9-]
 };
 
 /// Describes the machine of `topo` (kernel and hostname only if it is this

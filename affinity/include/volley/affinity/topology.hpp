@@ -39,7 +39,8 @@ struct cache_info {
   friend bool operator==(const cache_info&, const cache_info&) = default;
 };
 
-/// A loaded hwloc topology. Movable, not copyable (it owns the hwloc object).
+/// A loaded hwloc topology. Movable, not copyable (it owns the hwloc object);
+/// a moved-from topology may only be assigned to or destroyed.
 class topology {
  public:
   /// The topology of this machine, restricted to the PUs this process may use.
@@ -98,7 +99,8 @@ class topology {
 
   /// The hwloc state; defined in src/, so that hwloc stays out of this header.
   struct impl;
-  /// For volley::affinity's own sources.
+  /// For volley::affinity's own sources (plans and pinning need the hwloc
+  /// objects); other code has no definition of `impl` to use it with.
   const impl& internals() const { return *impl_; }
 
  private:

@@ -56,10 +56,10 @@ struct plan_options {
 
 /// One worker thread of the plan.
 struct worker_slot {
-  unsigned index = 0;    ///< 0..workers-1
-  int pu = -1;           ///< OS index of the PU it runs on (for pin_current_thread)
-  int core = -1;         ///< logical index of that PU's core
-  int numa_node = -1;    ///< logical index of that PU's NUMA node
+  unsigned index = 0;                 ///< 0..workers-1
+  int pu = -1;                        ///< OS index of the PU it runs on (for pin_current_thread)
+  int core = -1;                      ///< logical index of that PU's core
+  int numa_node = -1;                 ///< logical index of that PU's NUMA node
   std::vector<unsigned> steal_order;  ///< every other worker's index, closest first
 };
 
