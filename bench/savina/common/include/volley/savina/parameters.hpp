@@ -1,0 +1,72 @@
+#pragma once
+/// The one table of Savina workloads and their sizes, shared by every runtime.
+///
+/// `volley-savina`, `caf-savina` and the runner all read the sizes from here,
+/// so a workload run on volley and on CAF with the same size set does the same
+/// work. Two size sets exist: `savina` (the paper's defaults, which finish in
+/// milliseconds on a modern core) and `reference` (the sizes at which the
+/// project's CAF figures were measured; they take seconds each). See
+/// /work/shared/SAVINA.md and bench/savina/README.md.
+
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace volley::savina {
+
+/// Which column of the size table a run uses.
+enum class size_set { reference, savina };
+
+/// Parses "reference" or "savina"; std::nullopt for anything else.
+std::optional<size_set> parse_size_set(std::string_view text);
+std::string_view to_string(size_set sizes);
+
+/// Named numeric parameters of one workload run ("pings" -> 1000000).
+///
+/// Values are doubles because a few parameters are rates (logistic map);
+/// every count in the tables is below 2^53, so integers survive exactly.
+class parameters {
+ public:
+  parameters() = default;
+  parameters(std::initializer_list<std::pair<const std::string, double>> values)
+      : values_(values) {}
+
+  /// The value of `key` as an integer; throws std::out_of_range if missing.
+  std::int64_t integer(std::string_view key) const;
+  /// The value of `key`; throws std::out_of_range if missing.
+  double real(std::string_view key) const;
+  bool contains(std::string_view key) const { return values_.find(key) != values_.end(); }
+
+  void set(const std::string& key, double value) { values_[key] = value; }
+  /// Applies a "key=value" override; returns false (and changes nothing) when
+  /// the text is malformed or names a key the workload does not have.
+  bool apply_override(std::string_view key_equals_value);
+
+  const std::map<std::string, double, std::less<>>& values() const { return values_; }
+
+ private:
+  std::map<std::string, double, std::less<>> values_;
+};
+
+/// One row of the table: a workload, its unit, and its two size sets.
+struct workload_spec {
+  std::string_view name;     ///< kebab-case, the `--workload` argument
+  std::string_view unit;     ///< what `throughput` counts per second ("msg/s", "actors/s", ...)
+  std::string_view summary;  ///< one line: what happens
+  parameters reference;
+  parameters savina;
+
+  const parameters& sizes(size_set s) const { return s == size_set::reference ? reference : savina; }
+};
+
+/// Every workload of the suite, in the order reports list them: the seven
+/// micro workloads first, then concurrency, then parallelism, then latency.
+const std::vector<workload_spec>& workload_specs();
+
+/// The row named `name`, or nullptr.
+const workload_spec* find_workload(std::string_view name);
+
+}  // namespace volley::savina

@@ -1,0 +1,44 @@
+#pragma once
+/// Expected results of the workloads, computed the slow, obvious way.
+///
+/// Every runtime checks its answer against these, so a wrong actor program
+/// fails loudly instead of reporting a fast figure.
+
+#include <cstdint>
+
+namespace volley::savina {
+
+/// The work done per message by fork-join workloads (Savina's
+/// `performComputation`): a few floating-point operations whose result
+/// must be used so the compiler keeps it.
+double tiny_compute(double theta);
+
+/// Number of solutions of the n-queens problem (known values, n <= 16).
+std::int64_t n_queens_solutions(int n);
+
+/// Counts the solutions that extend a partial board of `depth` queens
+/// (`columns[i]` = column of the queen in row i), sequentially.
+std::int64_t n_queens_count_from(int n, const int* columns, int depth);
+
+/// Whether a queen may go to (`depth`, `column`) on the partial board.
+bool n_queens_safe(const int* columns, int depth, int column);
+
+/// The function integrated by the trapezoid workload (as in Savina).
+double trapezoid_function(double x);
+
+/// The integral of trapezoid_function over [left, right] by Simpson's rule
+/// on 200,000 panels: far more accurate than the workload's trapezoids and
+/// 50 times cheaper, so a workload that drops or repeats a slice is off by
+/// orders of magnitude more than the 1e-6 relative tolerance it is held to.
+double trapezoid_integral(double left, double right);
+
+/// The last term of one logistic-map series: x_{k+1} = rate * x_k * (1 - x_k),
+/// starting from `start`, after `terms` steps.
+double logistic_map_last_term(double start, double rate, std::int64_t terms);
+
+/// Start value and rate of series `i` (Savina: start = i / (S + 1); rate =
+/// start_rate + i * increment).
+double logistic_map_start(std::int64_t series_index, std::int64_t series_count);
+double logistic_map_rate(double start_rate, double increment, std::int64_t series_index);
+
+}  // namespace volley::savina

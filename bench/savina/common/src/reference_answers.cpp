@@ -1,0 +1,74 @@
+#include <volley/savina/reference_answers.hpp>
+
+#include <cmath>
+#include <stdexcept>
+
+namespace volley::savina {
+
+double tiny_compute(double theta) {
+  double s = std::sin(theta);
+  return s * s;
+}
+
+std::int64_t n_queens_solutions(int n) {
+  // OEIS A000170.
+  static constexpr std::int64_t known[] = {1,    1,     0,      0,       2,        10,
+                                           4,    40,    92,     352,     724,      2680,
+                                           14200, 73712, 365596, 2279184, 14772512};
+  if (n < 0 || n > 16) throw std::out_of_range("n-queens size must be in [0, 16]");
+  return known[n];
+}
+
+bool n_queens_safe(const int* columns, int depth, int column) {
+  for (int row = 0; row < depth; ++row) {
+    int c = columns[row];
+    if (c == column || c - column == depth - row || column - c == depth - row) return false;
+  }
+  return true;
+}
+
+std::int64_t n_queens_count_from(int n, const int* columns, int depth) {
+  if (depth == n) return 1;
+  int board[32];
+  for (int i = 0; i < depth; ++i) board[i] = columns[i];
+  std::int64_t count = 0;
+  for (int c = 0; c < n; ++c) {
+    if (!n_queens_safe(board, depth, c)) continue;
+    board[depth] = c;
+    count += n_queens_count_from(n, board, depth + 1);
+  }
+  return count;
+}
+
+double trapezoid_function(double x) {
+  // Savina's TrapezoidalConfig.fx.
+  double a = std::sin(x * x * x - 1);
+  double b = x + 1;
+  double c = a / b;
+  double d = std::sqrt(1 + std::exp(std::sqrt(2 * x)));
+  return c * d;
+}
+
+double trapezoid_integral(double left, double right) {
+  constexpr int panels = 200'000;  // even, as Simpson's rule needs
+  double h = (right - left) / panels;
+  double sum = trapezoid_function(left) + trapezoid_function(right);
+  for (int i = 1; i < panels; ++i) sum += (i % 2 == 1 ? 4 : 2) * trapezoid_function(left + i * h);
+  return sum * h / 3;
+}
+
+double logistic_map_last_term(double start, double rate, std::int64_t terms) {
+  double x = start;
+  for (std::int64_t k = 0; k < terms; ++k) x = rate * x * (1 - x);
+  return x;
+}
+
+double logistic_map_start(std::int64_t series_index, std::int64_t series_count) {
+  return static_cast<double>(series_index + 1) / static_cast<double>(series_count + 1);
+}
+
+double logistic_map_rate(double start_rate, double increment, std::int64_t series_index) {
+  return start_rate + static_cast<double>(series_index) * increment;
+}
+
+}  // namespace volley::savina

@@ -1,0 +1,111 @@
+#include <volley/savina/workload_main.hpp>
+
+#include <algorithm>
+#include <cmath>
+#include <exception>
+#include <iostream>
+#include <thread>
+
+#include <CLI/CLI.hpp>
+
+namespace volley::savina {
+
+namespace {
+
+// Counts print as integers, rates as doubles: the JSON reads like the table.
+nlohmann::json params_json(const parameters& params) {
+  auto out = nlohmann::json::object();
+  for (const auto& [key, value] : params.values()) {
+    if (value == std::floor(value) && std::fabs(value) < 9.0e15)
+      out[key] = static_cast<std::int64_t>(value);
+    else
+      out[key] = value;
+  }
+  return out;
+}
+
+}  // namespace
+
+nlohmann::json result_line(const workload_spec& spec, std::string_view runtime, int workers,
+                           size_set sizes, const parameters& params, measurement& m) {
+  nlohmann::json line = {
+      {"workload", spec.name},
+      {"runtime", runtime},
+      {"workers", workers},
+      {"sizes", to_string(sizes)},
+      {"params", params_json(params)},
+      {"elapsed_s", m.elapsed_s},
+      {"messages", m.messages},
+      {"throughput", m.elapsed_s > 0 ? static_cast<double>(m.items) / m.elapsed_s : 0.0},
+      {"unit", spec.unit},
+  };
+  if (!m.latencies_ns.empty()) {
+    auto s = summarise_latencies(m.latencies_ns);
+    line["p50_ns"] = s.p50;
+    line["p99_ns"] = s.p99;
+    line["p999_ns"] = s.p999;
+    line["max_ns"] = s.max;
+    line["samples"] = s.count;
+  }
+  return line;
+}
+
+int workload_main(int argc, char** argv, std::string_view runtime,
+                  const workload_registry& registry,
+                  const std::function<nlohmann::json(int workers)>& describe_config) {
+  CLI::App app{std::string(runtime) + " Savina workloads: runs one workload once, prints one JSON line"};
+  std::string workload;
+  std::string sizes_text = "reference";
+  int workers = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+  std::vector<std::string> overrides;
+  bool list = false;
+  app.add_option("--workload", workload, "workload name (see --list)");
+  app.add_option("--sizes", sizes_text, "size set")->check(CLI::IsMember({"reference", "savina"}));
+  app.add_option("--workers", workers, "worker threads of the runtime")->check(CLI::PositiveNumber);
+  app.add_option("--param", overrides, "override a size parameter: key=value (repeatable)");
+  app.add_flag("--list", list, "print the implemented workloads as a JSON array and exit");
+  CLI11_PARSE(app, argc, argv);
+
+  if (list) {
+    auto names = nlohmann::json::array();
+    for (const auto& spec : workload_specs())
+      if (registry.count(spec.name) != 0) names.push_back(spec.name);
+    std::cout << names.dump() << std::endl;
+    return 0;
+  }
+  if (workload.empty()) {
+    std::cerr << "--workload is required (or --list)\n";
+    return 1;
+  }
+  const auto* spec = find_workload(workload);
+  auto impl = registry.find(workload);
+  if (spec == nullptr || impl == registry.end()) {
+    std::cerr << runtime << " has no workload '" << workload << "' (see --list)\n";
+    return 1;
+  }
+  auto sizes = *parse_size_set(sizes_text);
+  auto params = spec->sizes(sizes);
+  for (const auto& text : overrides) {
+    if (!params.apply_override(text)) {
+      std::cerr << "bad --param '" << text << "': expected key=number with a key of " << workload
+                << " (" << params_json(params).dump() << ")\n";
+      return 1;
+    }
+  }
+
+  try {
+    auto m = impl->second(params, workers);
+    auto line = result_line(*spec, runtime, workers, sizes, params, m);
+    if (describe_config) line["config"] = describe_config(workers);
+    std::cout << line.dump() << std::endl;
+    return 0;
+  } catch (const check_failed& e) {
+    std::cerr << runtime << " " << workload << ": WRONG RESULT: " << e.what() << std::endl;
+    return 2;
+  } catch (const std::exception& e) {
+    std::cerr << runtime << " " << workload << ": error: " << e.what() << std::endl;
+    return 1;
+  }
+}
+
+}  // namespace volley::savina
