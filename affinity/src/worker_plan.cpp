@@ -1,9 +1,10 @@
 // Building a worker plan: PU sequence, slots, steal orders. The rules are
 // documented in worker_plan.hpp; this file follows them step by step.
 //
-// Steal orders cost O(workers^2) to build, once at engine start: 512 workers
-// is a quarter of a million pair comparisons, each a handful of pointer
-// compares, well under a millisecond.
+// Steal orders cost O(workers^2) to build, once at engine start. Measured at
+// -O2 on a (busy) 2-core EPYC VM with a synthetic 256-PU machine: 128 workers
+// 0.5 ms, 256 workers 0.9 ms, 512 workers 17 ms. Fine for a start-up cost;
+// revisit if someone runs thousands of workers.
 #include "volley/affinity/worker_plan.hpp"
 
 #include <algorithm>
