@@ -24,6 +24,18 @@ namespace volley::detail {
 
 namespace {
 
+// ~1 µs of pause instructions on the reference machine: longer than the gap
+// between two tells of a tight sending loop, far shorter than a wake-up.
+constexpr int linger_spins = 64;
+
+inline void cpu_relax() noexcept {
+#if defined(__x86_64__) || defined(__i386__)
+  __builtin_ia32_pause();
+#elif defined(__aarch64__)
+  asm volatile("yield");
+#endif
+}
+
 envelope* pop(queues::intrusive_mpsc& lane) noexcept {
   queues::mpsc_node* retired;
   queues::mpsc_node* n = lane.pop(retired);
@@ -45,7 +57,8 @@ void drain_system_lane(cell_base* c, context& ctx) {
 
 }  // namespace
 
-activation_end run_activation(cell_base* c, unsigned budget) {
+activation_end run_activation(cell_base* c, unsigned budget, const worker* w) {
+  bool may_linger = w != nullptr;
   context ctx(c);
   // A dead cell is only scheduled by someone who took a count for us.
   ctx.holds_ref() = c->state() == lifecycle::dead;
@@ -75,6 +88,23 @@ activation_end run_activation(cell_base* c, unsigned budget) {
     }
 
     if (c->system_lane_.has_next()) continue;
+    // Judged now, not when the activation began: a ping-pong partner woken
+    // by the message we just handled sits in the LIFO slot by now.
+    if (may_linger && w->lifo == nullptr && w->local.empty_approx()) {
+      // Nothing else is waiting on this worker: watch the mailbox a moment
+      // before giving the actor up. A sender streaming messages (counting,
+      // fan-in) is usually a few dozen ns from its next push; giving up
+      // would cost it a reschedule (injection queue + wake-up check) and us
+      // a steal, per gap. Bounded, and only when the worker is otherwise
+      // idle, so it never delays another actor.
+      may_linger = false;
+      bool arrived = false;
+      for (int i = 0; i < linger_spins && !arrived; ++i) {
+        cpu_relax();
+        arrived = c->mailbox_.has_next() || c->system_lane_.has_next();
+      }
+      if (arrived) continue;
+    }
     if (c->mailbox_.mark_empty()) {
       // Idle. From here on another worker may own the cell: touch nothing
       // but our own count.

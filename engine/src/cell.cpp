@@ -10,6 +10,7 @@
 //      stopped).
 // So post_stop runs for children before their parent, and no actor dies
 // before its whole subtree has.
+#include <cstddef>
 #include <cstdio>
 #include <exception>
 #include <string>
@@ -21,6 +22,14 @@
 #include "system_core.hpp"
 
 namespace volley::detail {
+
+// The line split described in cell.hpp. offsetof on a class with atomics is
+// "conditionally supported"; g++ and clang both support it.
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Winvalid-offsetof"
+static_assert(offsetof(cell_base, mailbox_) == 56, "mailbox_ head_ must end cache line 0");
+static_assert(sizeof(cell_base) == 128, "a cell header is two cache lines");
+#pragma GCC diagnostic pop
 
 namespace {
 

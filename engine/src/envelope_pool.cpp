@@ -6,12 +6,12 @@
 // jemalloc and ~210 ns with glibc on the reference machine, more than the
 // rest of a tell. So blocks of a few size classes are recycled:
 //
-//   * each thread keeps, per class, a `current` list and one full `spare`
-//     list of `batch` blocks (a magazine pair): alloc and free are a pointer
-//     pop/push on thread-private memory;
-//   * when a thread frees more than it allocates (a receiver), full batches
-//     go to a global depot, a lock-free moodycamel queue of batches; a thread
-//     that allocates more than it frees (a sender) takes whole batches from
+//   * each thread keeps, per class, two magazines (arrays of up to `batch`
+//     free blocks, Bonwick's loaded/previous pair): alloc and free are a
+//     pointer pop/push on thread-private memory;
+//   * when a thread frees more than it allocates (a receiver), full
+//     magazines go to a global depot, a lock-free moodycamel queue; a thread
+//     that allocates more than it frees (a sender) takes full magazines from
 //     it. One queue operation moves `batch` blocks.
 //   * blocks beyond the depot's cap, and sizes above the largest class, go
 //     to jemalloc (mallocx/sdallocx), whose arena is the worker's NUMA node
@@ -21,6 +21,7 @@
 // use-after-free of an envelope is still caught.
 #include <atomic>
 #include <cstddef>
+#include <cstdint>
 #include <cstdlib>
 #include <mutex>
 #include <new>
@@ -56,8 +57,8 @@ constexpr std::size_t class_granule = 64;
 constexpr std::size_t class_count = 4;
 constexpr std::size_t max_pooled = class_granule * class_count;
 
-// Blocks moved between a thread and the depot at once. 64 makes the depot's
-// queue operation (~50 ns) cost under 1 ns per message.
+// Blocks moved between a thread and the depot at once (one magazine). 64
+// makes the depot's queue operation (~50 ns) cost under 1 ns per message.
 constexpr unsigned batch = 64;
 
 // The depot keeps at most this many batches per class (64 MiB of 256-byte
@@ -65,29 +66,21 @@ constexpr unsigned batch = 64;
 // one-off burst does not pin memory for ever.
 constexpr long depot_cap_batches = 4096;
 
-struct free_block {
-  free_block* next;
-};
-
-struct block_list {
-  free_block* head = nullptr;
-  unsigned count = 0;
-  void push(free_block* b) noexcept {
-    b->next = head;
-    head = b;
-    ++count;
-  }
-  free_block* pop() noexcept {
-    free_block* b = head;
-    head = b->next;
-    --count;
-    return b;
-  }
+// A magazine is an array of free blocks. Arrays rather than intrusive free
+// lists: popping a block from an intrusive list reads the block itself, and
+// that block was last written by another core (the receiver freed it), so
+// every allocation took a load miss on the critical path. Popping from an
+// array reads thread-local memory; the first touch of the block is then the
+// sender's write of the envelope, which the store buffer absorbs.
+struct magazine {
+  std::uint32_t count = 0;
+  void* items[batch];
 };
 
 struct depot {
-  moodycamel::ConcurrentQueue<free_block*> batches;
-  std::atomic<long> size{0};
+  moodycamel::ConcurrentQueue<magazine*> full;
+  moodycamel::ConcurrentQueue<magazine*> empty;
+  std::atomic<long> full_count{0};
 };
 
 // Never destroyed: thread caches flush into it during thread exit, which can
@@ -118,56 +111,93 @@ void raw_free(void* p, [[maybe_unused]] std::size_t size) noexcept {
 constexpr std::size_t class_of(std::size_t size) noexcept { return (size - 1) / class_granule; }
 constexpr std::size_t class_size(std::size_t c) noexcept { return (c + 1) * class_granule; }
 
+magazine* empty_magazine(std::size_t c) {
+  magazine* m;
+  if (depots()[c].empty.try_dequeue(m)) return m;
+  return new magazine();
+}
+
+void drop_magazine(std::size_t c, magazine* m) noexcept {
+  if (m == nullptr) return;
+  for (std::uint32_t i = 0; i < m->count; ++i) raw_free(m->items[i], class_size(c));
+  delete m;
+}
+
+// Per thread and class: a loaded magazine and the previous one (Bonwick's
+// pair), so a thread that alternates alloc and free around a magazine
+// boundary does not go to the depot every time.
 struct thread_cache {
-  block_list current[class_count];
-  block_list spare[class_count];
+  magazine* loaded[class_count] = {};
+  magazine* previous[class_count] = {};
 
   ~thread_cache() {
     for (std::size_t c = 0; c < class_count; ++c) {
-      give_back(c, current[c]);
-      give_back(c, spare[c]);
+      give_to_depot(c, loaded[c]);
+      give_to_depot(c, previous[c]);
     }
   }
 
-  static void give_back(std::size_t c, block_list& l) noexcept {
-    while (l.count > 0) raw_free(l.pop(), class_size(c));
+  static void give_to_depot(std::size_t c, magazine* m) noexcept {
+    if (m == nullptr) return;
+    if (m->count == batch && depots()[c].full_count.load(std::memory_order_relaxed) < depot_cap_batches) {
+      try {
+        depots()[c].full.enqueue(m);
+        depots()[c].full_count.fetch_add(1, std::memory_order_relaxed);
+        return;
+      } catch (...) {
+      }
+    }
+    drop_magazine(c, m);
   }
 
   void* alloc(std::size_t c) {
-    block_list& cur = current[c];
-    if (cur.count == 0) {
-      if (spare[c].count > 0) {
-        std::swap(cur, spare[c]);
-      } else {
-        free_block* head;
-        if (depots()[c].batches.try_dequeue(head)) {
-          depots()[c].size.fetch_sub(1, std::memory_order_relaxed);
-          cur.head = head;
-          cur.count = batch;
-        } else {
-          return raw_alloc(class_size(c));
-        }
-      }
-    }
-    return cur.pop();
+    magazine* m = loaded[c];
+    if (m != nullptr && m->count > 0) return m->items[--m->count];
+    return alloc_slow(c);
   }
 
   void free(void* p, std::size_t c) noexcept {
-    block_list& cur = current[c];
-    if (cur.count == batch) {
-      if (spare[c].count == batch) {
-        depot& d = depots()[c];
-        if (d.size.load(std::memory_order_relaxed) < depot_cap_batches &&
-            d.batches.enqueue(spare[c].head)) {
-          d.size.fetch_add(1, std::memory_order_relaxed);
-          spare[c] = block_list{};
-        } else {
-          give_back(c, spare[c]);
-        }
-      }
-      std::swap(cur, spare[c]);  // spare is now empty; cur takes over
+    magazine* m = loaded[c];
+    if (m != nullptr && m->count < batch) {
+      m->items[m->count++] = p;
+      return;
     }
-    cur.push(static_cast<free_block*>(p));
+    free_slow(p, c);
+  }
+
+  void* alloc_slow(std::size_t c) {
+    if (previous[c] != nullptr && previous[c]->count > 0) {
+      std::swap(loaded[c], previous[c]);
+      return loaded[c]->items[--loaded[c]->count];
+    }
+    magazine* full;
+    if (depots()[c].full.try_dequeue(full)) {
+      depots()[c].full_count.fetch_sub(1, std::memory_order_relaxed);
+      if (previous[c] != nullptr) {  // empty: recycle the array itself
+        if (!depots()[c].empty.enqueue(previous[c])) delete previous[c];
+      }
+      previous[c] = loaded[c];
+      loaded[c] = full;
+      return full->items[--full->count];
+    }
+    return raw_alloc(class_size(c));
+  }
+
+  void free_slow(void* p, std::size_t c) noexcept {
+    if (previous[c] != nullptr && previous[c]->count < batch) {
+      std::swap(loaded[c], previous[c]);
+      loaded[c]->items[loaded[c]->count++] = p;
+      return;
+    }
+    try {
+      magazine* fresh = empty_magazine(c);
+      give_to_depot(c, previous[c]);  // full (or null)
+      previous[c] = loaded[c];
+      loaded[c] = fresh;
+      fresh->items[fresh->count++] = p;
+    } catch (...) {
+      raw_free(p, class_size(c));  // no memory for a magazine: hand the block back
+    }
   }
 };
 

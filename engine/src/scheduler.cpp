@@ -201,7 +201,7 @@ void worker_pool::run(worker& w) {
       }
       leave_searching(w);
     }
-    if (run_activation(c, budget) == activation_end::more) requeue(w, c);
+    if (run_activation(c, budget, &w) == activation_end::more) requeue(w, c);
   }
   leave_searching(w);
   this_worker = nullptr;
@@ -280,7 +280,7 @@ void worker_pool::drain_on_caller() {
     while (auto c = w->local.pop()) injection_.push(*c);
   }
   while (auto c = injection_.try_pop()) {
-    while (run_activation(*c, 1u << 30) == activation_end::more) {
+    while (run_activation(*c, 1u << 30, nullptr) == activation_end::more) {
     }
   }
 }

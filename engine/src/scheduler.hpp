@@ -140,7 +140,9 @@ enum class activation_end {
 };
 
 /// One activation of `c` on the calling thread: system lane first, then up
-/// to `budget` user messages. Defined in activation.cpp.
-activation_end run_activation(cell_base* c, unsigned budget);
+/// to `budget` user messages. When the worker `w` (nullable) has nothing
+/// else to run, the activation may watch an empty mailbox for a moment
+/// before giving the actor up. Defined in activation.cpp.
+activation_end run_activation(cell_base* c, unsigned budget, const worker* w);
 
 }  // namespace volley::detail

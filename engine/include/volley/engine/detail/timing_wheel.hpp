@@ -277,7 +277,7 @@ class timing_wheel {
   // Places a node whose deadline is after elapsed_.
   void place_future(timer_node& node) noexcept {
     std::uint64_t diff = (node.deadline_ ^ elapsed_) | (slots - 1);
-    unsigned level = (63u - static_cast<unsigned>(std::countl_zero(diff))) / slot_bits;
+    unsigned level = (64u - static_cast<unsigned>(std::countl_zero(diff))) / slot_bits;
     if (level >= levels) {
       if (empty(overflow_list) || node.deadline_ < overflow_min_) overflow_min_ = node.deadline_;
       link(node, overflow_list);
