@@ -1,0 +1,198 @@
+// tests/engine/engine_test_support.hpp — helpers shared by the engine tests.
+//
+// Engine tests assert outcomes, never timings: they wait for a condition
+// with a generous deadline (wait_until) and fail only if it never comes.
+// Stress sizes shrink in sanitizer builds (scaled) so that each test binary
+// stays within ~20 s under ASan and ~60 s under TSan on a 2-core machine;
+// VOLLEY_STRESS_SCALE=<factor> multiplies them at run time for a soak.
+#pragma once
+
+#include <unistd.h>
+
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <cstddef>
+#include <cstdio>
+#include <cstdlib>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include <volley/volley.hpp>
+
+#if defined(__SANITIZE_THREAD__)
+#define VOLLEY_TEST_TSAN 1
+#elif defined(__has_feature)
+#if __has_feature(thread_sanitizer)
+#define VOLLEY_TEST_TSAN 1
+#endif
+#endif
+
+#if defined(__SANITIZE_ADDRESS__)
+#define VOLLEY_TEST_ASAN 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define VOLLEY_TEST_ASAN 1
+#endif
+#endif
+
+namespace volley::test {
+
+using namespace std::chrono_literals;
+
+/// Deadline for conditions that a healthy engine meets in micro- to
+/// milliseconds: long enough that a loaded CI machine under TSan never hits
+/// it, short enough that a lost wake-up fails the test instead of hanging it.
+inline constexpr std::chrono::seconds patience{20};
+
+/// Poll `pred` until it holds or `timeout` passes; returns its last value.
+template <class Pred>
+bool wait_until(Pred pred, std::chrono::milliseconds timeout = patience) {
+  auto deadline = std::chrono::steady_clock::now() + timeout;
+  while (!pred()) {
+    if (std::chrono::steady_clock::now() >= deadline) return pred();
+    std::this_thread::sleep_for(200us);
+  }
+  return true;
+}
+
+/// How much slower than a plain optimised build this build runs, roughly
+/// (measured on the 2-core VM with the engine stress tests).
+inline double sanitizer_slowdown() {
+#if defined(VOLLEY_TEST_TSAN)
+  return 40.0;
+#elif defined(VOLLEY_TEST_ASAN)
+  return 40.0;  // ASan + UBSan at -O0
+#else
+  return 1.0;
+#endif
+}
+
+/// `n` divided by the sanitizer slowdown, times VOLLEY_STRESS_SCALE; never 0.
+inline std::size_t scaled(std::size_t n) {
+  double scale = 1.0;
+  if (const char* s = std::getenv("VOLLEY_STRESS_SCALE")) {
+    char* end = nullptr;
+    double v = std::strtod(s, &end);
+    if (end != s && v > 0) scale = v;
+  }
+  double r = static_cast<double>(n) * scale / sanitizer_slowdown();
+  return std::max<std::size_t>(1, static_cast<std::size_t>(r));
+}
+
+/// A one-shot gate a handler can wait at, so that a test can hold an actor
+/// inside a handler while it queues more work (the actor's worker is
+/// blocked meanwhile: tests that use it run with at least 2 workers).
+class gate {
+ public:
+  void open() {
+    std::lock_guard lock(mu_);
+    open_ = true;
+    cv_.notify_all();
+  }
+  /// Called by the handler: says it has arrived, then waits for open().
+  void arrive_and_wait() {
+    std::unique_lock lock(mu_);
+    arrived_ = true;
+    cv_.notify_all();
+    cv_.wait(lock, [&] { return open_; });
+  }
+  bool wait_arrived(std::chrono::milliseconds timeout = patience) {
+    std::unique_lock lock(mu_);
+    return cv_.wait_for(lock, timeout, [&] { return arrived_; });
+  }
+
+ private:
+  std::mutex mu_;
+  std::condition_variable cv_;
+  bool open_ = false;
+  bool arrived_ = false;
+};
+
+/// Redirects the process's stderr (fd 2) to a temporary file until
+/// finish(), which returns what was written. The engine logs with fprintf
+/// to stderr, so this sees exactly what a user's terminal would.
+class stderr_capture {
+ public:
+  stderr_capture() {
+    std::fflush(stderr);
+    file_ = std::tmpfile();
+    saved_ = ::dup(2);
+    ::dup2(::fileno(file_), 2);
+  }
+  stderr_capture(const stderr_capture&) = delete;
+  stderr_capture& operator=(const stderr_capture&) = delete;
+  ~stderr_capture() { finish(); }
+
+  std::string finish() {
+    if (file_ == nullptr) return text_;
+    std::fflush(stderr);
+    ::dup2(saved_, 2);
+    ::close(saved_);
+    std::rewind(file_);
+    char buf[4096];
+    std::size_t n;
+    while ((n = std::fread(buf, 1, sizeof buf, file_)) > 0) text_.append(buf, n);
+    std::fclose(file_);
+    file_ = nullptr;
+    return text_;
+  }
+
+ private:
+  std::FILE* file_ = nullptr;
+  int saved_ = -1;
+  std::string text_;
+};
+
+/// Lines of `text` that contain `needle`.
+inline std::vector<std::string> lines_with(const std::string& text, const std::string& needle) {
+  std::vector<std::string> out;
+  std::size_t pos = 0;
+  while (pos < text.size()) {
+    std::size_t end = text.find('\n', pos);
+    if (end == std::string::npos) end = text.size();
+    std::string line = text.substr(pos, end - pos);
+    if (line.find(needle) != std::string::npos) out.push_back(std::move(line));
+    pos = end + 1;
+  }
+  return out;
+}
+
+/// Collects dead letters reported to a subscriber (thread-safe).
+class dead_letter_log {
+ public:
+  explicit dead_letter_log(volley::system& sys)
+      : sub_(sys.dead_letters().subscribe([this](const volley::dead_letter& d) {
+          std::lock_guard lock(mu_);
+          seen_.push_back(d);
+        })) {}
+
+  std::vector<volley::dead_letter> seen() const {
+    std::lock_guard lock(mu_);
+    return seen_;
+  }
+  std::size_t size() const {
+    std::lock_guard lock(mu_);
+    return seen_.size();
+  }
+
+ private:
+  mutable std::mutex mu_;
+  std::vector<volley::dead_letter> seen_;
+  volley::dead_letters::subscription sub_;  // last: unsubscribes before the rest goes
+};
+
+/// A config for the functional tests: two unpinned workers, so that a test
+/// holding one actor in a handler still has a worker for the rest, on any
+/// machine (the stress tests use the defaults too).
+inline volley::config two_workers() {
+  volley::config cfg;
+  cfg.workers = 2;
+  cfg.pin = false;
+  return cfg;
+}
+
+}  // namespace volley::test
