@@ -88,8 +88,8 @@ struct typed_only {
 }  // namespace
 
 TEST_CASE("a typed tell reaches the handler with and without a context", "[actor_ref]") {
-  volley::system sys(volley::test::two_workers());
   recorder::shared s;
+  volley::system sys(volley::test::two_workers());
   const volley::props p_rec{.name = "rec", .dispatcher = ""};
   auto a = sys.spawn<recorder>(p_rec, s, "got ");
   a.tell(add{2});
@@ -102,8 +102,8 @@ TEST_CASE("a typed tell reaches the handler with and without a context", "[actor
 }
 
 TEST_CASE("constructor arguments given to spawn reach the actor", "[actor_ref]") {
-  volley::system sys(volley::test::two_workers());
   recorder::shared s;
+  volley::system sys(volley::test::two_workers());
   auto a = sys.spawn<recorder>(s, std::string("prefix-"));
   a.tell(append{"y"});
   REQUIRE(wait_until([&] { return s.handled == 1; }));
@@ -113,8 +113,8 @@ TEST_CASE("constructor arguments given to spawn reach the actor", "[actor_ref]")
 
 TEST_CASE("a tell with a context names the sending actor; without one the sender is empty",
           "[actor_ref]") {
-  volley::system sys(volley::test::two_workers());
   recorder::shared s;
+  volley::system sys(volley::test::two_workers());
   const volley::props p_rec{.name = "rec", .dispatcher = ""};
   auto rec = sys.spawn<recorder>(p_rec, s, "");
   const volley::props p_fwd{.name = "fwd", .dispatcher = ""};
@@ -129,8 +129,8 @@ TEST_CASE("a tell with a context names the sending actor; without one the sender
 
 TEST_CASE("refs compare equal when they name the same actor, and copies stay usable",
           "[actor_ref]") {
-  volley::system sys(volley::test::two_workers());
   recorder::shared s;
+  volley::system sys(volley::test::two_workers());
   auto a = sys.spawn<recorder>(s, "");
   auto b = sys.spawn<recorder>(s, "");
   volley::actor_ref<recorder> copy = a;
@@ -157,8 +157,8 @@ TEST_CASE("sending through an empty ref throws a logic_error, it does not crash"
 }
 
 TEST_CASE("any_ref dispatches the types listed in `accepts` to their handlers", "[any_ref]") {
-  volley::system sys(volley::test::two_workers());
   recorder::shared s;
+  volley::system sys(volley::test::two_workers());
   const volley::props p_t{.name = "t", .dispatcher = ""};
   auto t = sys.spawn<untyped_target>(p_t, s);
   volley::any_ref u = sys.select("/user/t");
@@ -174,9 +174,9 @@ TEST_CASE("any_ref dispatches the types listed in `accepts` to their handlers", 
 
 TEST_CASE("an any_ref send of a type the actor does not accept becomes an `unhandled` dead letter",
           "[any_ref]") {
+  recorder::shared s;
   volley::system sys(volley::test::two_workers());
   volley::test::dead_letter_log log(sys);
-  recorder::shared s;
   const volley::props p_t{.name = "t", .dispatcher = ""};
   auto t = sys.spawn<untyped_target>(p_t, s);
   const volley::props p_plain{.name = "plain", .dispatcher = ""};

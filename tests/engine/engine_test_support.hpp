@@ -112,6 +112,14 @@ class gate {
   bool arrived_ = false;
 };
 
+/// Opens a gate when it goes out of scope. Declare it after the system, so
+/// that a failed REQUIRE cannot leave an actor waiting forever while the
+/// system's destructor waits for it.
+struct open_on_exit {
+  gate& g;
+  ~open_on_exit() { g.open(); }
+};
+
 /// Redirects the process's stderr (fd 2) to a temporary file until
 /// finish(), which returns what was written. The engine logs with fprintf
 /// to stderr, so this sees exactly what a user's terminal would.
