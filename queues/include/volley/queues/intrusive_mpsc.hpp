@@ -5,7 +5,8 @@
 // An unbounded multi-producer / single-consumer queue of caller-owned nodes
 // (Vyukov's intrusive MPSC queue). Producers never block and never spin on
 // each other: push is one atomic exchange and one store, whatever the
-// contention (wait-free; a push that meets a pending signal adds one CAS). The consumer pops with plain loads and stores.
+// contention (wait-free; a push that meets a pending signal adds one CAS).
+// The consumer pops with plain loads and stores.
 //
 // On top of Vyukov's queue the producer end carries a *mark* bit: the
 // consumer sets it, with one CAS, when it finds the queue empty and gives the
