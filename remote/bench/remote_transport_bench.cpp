@@ -1,0 +1,2 @@
+// Placeholder: the transport benchmark lands in the next commit.
+int main() { return 0; }

@@ -1,0 +1,143 @@
+// volley/remote/frame_codec.hpp — frames to bytes and bytes to frames.
+//
+// Use `encode` to write one frame into a caller buffer (size it with
+// `encoded_size`), and a `frame_decoder` per connection to turn a TCP byte
+// stream, delivered in chunks split anywhere, back into frames. The decoder
+// never trusts its input: every length is checked against the limits before
+// anything is read or allocated, and the first error stops the stream for good
+// (a byte stream cannot be resynchronised once a length is wrong). It never
+// crashes on any input; a fuzz target (remote/fuzz) and a corpus test hold it
+// to that.
+//
+// Zero copy on the common path: a frame that lies entirely inside a chunk is
+// handed to the callback as views into that chunk; only a frame split across
+// chunks is assembled in the decoder's own buffer. Either way the views live
+// only during the callback.
+#pragma once
+
+#include <volley/remote/wire.hpp>
+
+#include <cstddef>
+#include <span>
+#include <type_traits>
+#include <vector>
+
+namespace volley::remote {
+
+/// Bytes `f` takes on the wire.
+std::size_t encoded_size(const frame& f) noexcept;
+
+/// Checks what a receiver would check (paths, node name, flag use, size) before
+/// a frame is sent, so a bad frame is refused at the sender instead of closing
+/// the connection at the receiver.
+decode_error validate(const frame& f, const frame_limits& limits = {}) noexcept;
+
+/// Writes `f` into `out`. Returns the bytes written, or 0 when `out` is too small
+/// (nothing meaningful is written then). Does not validate; call validate().
+std::size_t encode(const frame& f, std::span<std::byte> out) noexcept;
+
+/// Appends the encoding of `f` to `out`.
+void encode_append(const frame& f, std::vector<std::byte>& out);
+
+/// Result of parsing one complete frame from a buffer.
+struct parse_result {
+  decode_error error = decode_error::none;
+  std::size_t consumed = 0;  ///< bytes of the frame; 0 when more bytes are needed
+  frame value;
+};
+
+/// Parses the frame at the start of `bytes`. `consumed == 0` and no error means
+/// the buffer holds only part of a frame. Views in `value` point into `bytes`.
+parse_result parse_frame(std::span<const std::byte> bytes, const frame_limits& limits = {}) noexcept;
+
+/// Incremental decoder for one connection's byte stream.
+class frame_decoder {
+ public:
+  explicit frame_decoder(frame_limits limits = {}) : limits_(limits) {}
+
+  /// Feeds a chunk; calls `on_frame(const frame&)` for each complete frame, in
+  /// order. Returns the first error met (decode_error::none if all was well).
+  /// After an error the decoder stays failed and ignores further input.
+  /// `on_frame` may return void, or bool where false stops decoding (the rest of
+  /// the chunk is dropped and the decoder is left stopped: the caller is closing).
+  template <class OnFrame>
+  decode_error feed(std::span<const std::byte> chunk, OnFrame&& on_frame);
+
+  /// Call when the stream ended: reports truncated_payload if a frame was cut.
+  decode_error finish() noexcept {
+    if (error_ == decode_error::none && !partial_.empty()) error_ = decode_error::truncated_payload;
+    return error_;
+  }
+
+  decode_error error() const noexcept { return error_; }
+  /// Bytes of an incomplete frame currently held.
+  std::size_t buffered() const noexcept { return partial_.size(); }
+  const frame_limits& limits() const noexcept { return limits_; }
+
+ private:
+  template <class OnFrame>
+  bool deliver(const frame& f, OnFrame& on_frame);
+  /// How many more bytes the partial frame needs (its header, once complete,
+  /// has already passed parse_frame, so the length field is trusted).
+  std::size_t wanted() const noexcept {
+    if (partial_.size() < header_size) return header_size - partial_.size();
+    return detail::load_u32(partial_.data()) - partial_.size();
+  }
+
+  frame_limits limits_;
+  std::vector<std::byte> partial_;
+  decode_error error_ = decode_error::none;
+  bool stopped_ = false;
+};
+
+// -- implementation -------------------------------------------------------------
+
+template <class OnFrame>
+bool frame_decoder::deliver(const frame& f, OnFrame& on_frame) {
+  if constexpr (std::is_same_v<decltype(on_frame(f)), bool>) {
+    if (!on_frame(f)) {
+      stopped_ = true;
+      return false;
+    }
+  } else {
+    on_frame(f);
+  }
+  return true;
+}
+
+template <class OnFrame>
+decode_error frame_decoder::feed(std::span<const std::byte> chunk, OnFrame&& on_frame) {
+  if (error_ != decode_error::none || stopped_) return error_;
+  // Finish a frame split across chunks first: copy only what it still needs.
+  while (!partial_.empty() && !chunk.empty()) {
+    std::size_t need = wanted();
+    std::size_t take = need < chunk.size() ? need : chunk.size();
+    partial_.insert(partial_.end(), chunk.begin(), chunk.begin() + static_cast<std::ptrdiff_t>(take));
+    chunk = chunk.subspan(take);
+    if (take < need) return error_;  // chunk exhausted, still partial
+    if (partial_.size() < header_size) continue;
+    parse_result r = parse_frame(partial_, limits_);
+    if (r.error != decode_error::none) return error_ = r.error;
+    if (r.consumed == 0) {  // header complete and valid, body still missing
+      partial_.reserve(detail::load_u32(partial_.data()));
+      continue;
+    }
+    bool go_on = deliver(r.value, on_frame);
+    partial_.clear();
+    if (!go_on) return error_;
+  }
+  // Then parse whole frames straight out of the chunk.
+  while (!chunk.empty()) {
+    parse_result r = parse_frame(chunk, limits_);
+    if (r.error != decode_error::none) return error_ = r.error;
+    if (r.consumed == 0) {
+      partial_.assign(chunk.begin(), chunk.end());
+      return error_;
+    }
+    if (!deliver(r.value, on_frame)) return error_;
+    chunk = chunk.subspan(r.consumed);
+  }
+  return error_;
+}
+
+}  // namespace volley::remote

@@ -1,0 +1,193 @@
+// volley/remote/transport.hpp — a node's network endpoint: one io_uring event
+// loop thread that listens, connects, handshakes, frames, heartbeats and
+// detects failed peers.
+//
+// Use one transport per process (per node). Other threads call send(), which
+// encodes the frame on the calling thread and hands it to the loop through a
+// lock-free queue: it never blocks and never makes a syscall unless the loop
+// may be asleep. The loop gathers everything queued for a connection into one
+// sendmsg per turn, so many small frames cost one syscall.
+//
+// Everything the network says comes back through a transport_handler, called
+// on the loop thread: keep the callbacks short (hand work to actors/queues),
+// and never call a blocking transport method from them.
+//
+// Delivery is at most once and in order per connection. Frames still queued
+// when a connection is lost are reported through on_undelivered.
+//
+// When not to use: the handshake authenticates peers but does not encrypt;
+// run it on trusted networks or under a tunnel (WireGuard, stunnel).
+#pragma once
+
+#include <volley/remote/frame_codec.hpp>
+#include <volley/remote/phi_accrual.hpp>
+#include <volley/remote/wire.hpp>
+
+#include <array>
+#include <atomic>
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+#include <string_view>
+
+namespace volley::remote {
+
+/// Identifies a connection for its whole life. An outbound connection keeps its
+/// id across reconnects; an inbound one has a new id per accepted socket.
+using connection_id = std::uint64_t;
+
+/// Why a connection ended. Each close increments the counter of its reason.
+enum class close_reason : std::uint8_t {
+  local_close,          ///< disconnect() or transport shutdown
+  peer_closed,          ///< orderly close frame or EOF between frames
+  oversized_frame,      ///< decode_error::oversized
+  malformed_header,     ///< decode_error::malformed_header
+  unknown_kind,         ///< decode_error::unknown_kind
+  truncated_payload,    ///< decode_error::truncated_payload, incl. EOF inside a frame
+  bad_path,             ///< decode_error::bad_path
+  handshake_failed,     ///< we rejected the peer (secret, version, ...)
+  rejected_by_peer,     ///< the peer rejected us
+  handshake_timeout,    ///< handshake did not finish in time
+  protocol_violation,   ///< handshake frame after the handshake, etc.
+  heartbeat_timeout,    ///< phi-accrual detector declared the peer down
+  connect_failed,       ///< outbound connect() failed (refused, unreachable)
+  io_error,             ///< send/recv failed
+  count_
+};
+std::string_view to_string(close_reason r) noexcept;
+
+/// Outcome of send().
+enum class send_result : std::uint8_t {
+  queued,              ///< handed to the loop
+  queue_full,          ///< the connection's outbound bound is reached: frame dropped
+  unknown_connection,  ///< no such connection (never existed or closed for good)
+  invalid_frame,       ///< validate() refused it (bad path, too big, ...)
+  stopped,             ///< transport is shutting down
+};
+std::string_view to_string(send_result r) noexcept;
+
+/// A connected peer as the handler sees it.
+struct peer_info {
+  connection_id id = 0;
+  std::string name;              ///< node name from the handshake
+  std::uint64_t incarnation = 0; ///< random per peer process start
+  std::string address;           ///< "ip:port" of the socket's other end
+  bool outbound = false;         ///< we connected (and will reconnect)
+};
+
+enum class log_level : std::uint8_t { debug, info, warning, error };
+
+struct transport_config {
+  std::string node_name;     ///< letters, digits and . _ - : @ ; 1..255 bytes
+  std::string secret;        ///< shared by the cluster; must not be empty
+  std::uint64_t incarnation = 0;  ///< 0: random_incarnation()
+  bool listen = true;
+  std::string listen_host = "127.0.0.1";
+  std::uint16_t listen_port = 0;  ///< 0: an ephemeral port (see transport::port())
+  frame_limits limits;
+  /// Outbound bound per connection. 64 Ki frames (~3 MiB of 48-byte frames)
+  /// absorbs bursts of a few ms at full speed; the byte bound caps large frames.
+  std::size_t max_queued_frames = 64 * 1024;
+  std::size_t max_queued_bytes = 64u << 20;
+  /// Akka's default interval; with the phi defaults a silent peer is declared
+  /// down after roughly acceptable_pause + a few intervals.
+  std::chrono::milliseconds heartbeat_interval{1000};
+  /// phi.first_heartbeat_estimate is set to heartbeat_interval by the transport.
+  phi_config phi;
+  std::chrono::milliseconds handshake_timeout{5000};
+  /// Reconnect backoff for outbound connections: doubles per failed try.
+  std::chrono::milliseconds reconnect_min_backoff{100};
+  std::chrono::milliseconds reconnect_max_backoff{10000};
+  /// Spin instead of sleeping in the kernel: lowest latency, one core busy.
+  bool busy_poll = false;
+  /// Submission queue depth. Each connection holds at most a receive, a send
+  /// and a connect in flight, so 1024 serves a few hundred peers.
+  unsigned ring_entries = 1024;
+  /// Provided receive buffers (a power of two) and their size: 256 x 16 KiB =
+  /// 4 MiB per node, enough for every connection of a small cluster to have
+  /// several reads in flight at socket-buffer-sized chunks.
+  unsigned recv_buffer_count = 256;
+  unsigned recv_buffer_size = 16 * 1024;
+  /// Where the loop reports what it does (closes, reasons). Default: stderr for
+  /// warnings and errors.
+  std::function<void(log_level, std::string_view)> log;
+};
+
+/// Callbacks from the loop thread. Default implementations ignore the event.
+class transport_handler {
+ public:
+  virtual ~transport_handler() = default;
+  /// Handshake done. `previous_incarnation` is the incarnation this node name
+  /// last had (0 if never seen); a different non-zero value means the peer
+  /// restarted and is a new node: state tied to the old one is gone.
+  virtual void on_up(const peer_info& peer, std::uint64_t previous_incarnation) {
+    (void)peer;
+    (void)previous_incarnation;
+  }
+  /// A frame from an established peer (never handshake, heartbeat or close
+  /// frames). Views in `f` are valid only during the call.
+  virtual void on_frame(const peer_info& peer, const frame& f) = 0;
+  /// A connection that was up is gone (also called with heartbeat_timeout when
+  /// the failure detector declares the peer down). An outbound connection
+  /// reconnects by itself afterwards.
+  virtual void on_down(const peer_info& peer, close_reason reason, std::string_view detail) {
+    (void)peer;
+    (void)reason;
+    (void)detail;
+  }
+  /// A frame queued by send() that was not written: its connection was lost.
+  virtual void on_undelivered(connection_id id, const frame& f, close_reason reason) {
+    (void)id;
+    (void)f;
+    (void)reason;
+  }
+};
+
+/// Per-reason close counters and traffic totals; read from any thread.
+struct transport_stats {
+  std::array<std::uint64_t, static_cast<std::size_t>(close_reason::count_)> closes{};
+  std::uint64_t frames_sent = 0;
+  std::uint64_t frames_received = 0;
+  std::uint64_t send_calls = 0;  ///< sendmsg submissions (frames_sent / send_calls = batching)
+  std::uint64_t wakeups = 0;     ///< eventfd writes by producers
+  std::uint64_t closes_for(close_reason r) const { return closes[static_cast<std::size_t>(r)]; }
+};
+
+class transport {
+ public:
+  /// Starts the loop thread, binds and listens. Throws std::system_error when
+  /// io_uring is unavailable (old kernel, seccomp, EPERM) or the bind fails,
+  /// std::invalid_argument on a bad config. `handler` must outlive the transport.
+  transport(transport_config config, transport_handler& handler);
+  /// Stops the loop: connections are closed (on_down with local_close).
+  ~transport();
+  transport(const transport&) = delete;
+  transport& operator=(const transport&) = delete;
+
+  /// The bound port (useful with listen_port = 0).
+  std::uint16_t port() const noexcept;
+  const std::string& node_name() const noexcept;
+  std::uint64_t incarnation() const noexcept;
+
+  /// Starts an outbound connection that reconnects with backoff until
+  /// disconnect(). Frames may be sent at once; they wait for the handshake.
+  /// Resolves `host` on the calling thread. Throws std::system_error when the
+  /// address does not resolve.
+  connection_id connect(const std::string& host, std::uint16_t port);
+  /// Sends a close frame and closes; an outbound connection stops reconnecting.
+  void disconnect(connection_id id);
+
+  /// Any thread, never blocks. See send_result.
+  send_result send(connection_id id, const frame& f);
+
+  transport_stats stats() const;
+
+  struct impl;
+
+ private:
+  std::unique_ptr<impl> impl_;
+};
+
+}  // namespace volley::remote

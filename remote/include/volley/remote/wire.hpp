@@ -1,0 +1,131 @@
+// volley/remote/wire.hpp — the vocabulary of volley's wire protocol.
+//
+// What a frame is (kinds, flags, header layout, limits) and a non-owning view
+// of one decoded frame. Use it with frame_codec.hpp to turn frames into bytes
+// and back; remote/PROTOCOL.md is the normative description, this header
+// mirrors it. Nothing here does I/O or knows about actors: a target is a path
+// or an interned id, a sender is a node name plus a path.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <span>
+#include <string_view>
+
+namespace volley::remote {
+
+/// Protocol version carried in the handshake. Bumped when a frame kind,
+/// flag or body layout changes; peers of different versions reject each other.
+inline constexpr std::uint16_t protocol_version = 1;
+
+/// First four bytes of every hello/challenge body ("VOLY" read as little-endian u32),
+/// so a volley node that reaches something else fails fast with a clear reason.
+inline constexpr std::uint32_t protocol_magic = 0x594C4F56;
+
+/// Size of the fixed frame header; the variable sections follow it.
+inline constexpr std::size_t header_size = 32;
+
+/// Default cap on a whole frame. 1 MiB bounds what one peer can make us buffer
+/// for a single frame while leaving room for any reasonable message; a node
+/// that needs bigger messages raises it on both sides.
+inline constexpr std::size_t default_max_frame_size = std::size_t{1} << 20;
+
+/// Longest actor path accepted. Akka-style paths rarely exceed ~200 bytes;
+/// 1 KiB leaves headroom while keeping a path small enough to copy freely.
+inline constexpr std::size_t default_max_path_length = 1024;
+
+/// Longest node name (fits the u8-sized budget of common host names + port).
+inline constexpr std::size_t max_node_name_length = 255;
+
+/// Bytes of a handshake nonce and of an HMAC-SHA256 tag.
+inline constexpr std::size_t nonce_size = 32;
+inline constexpr std::size_t mac_size = 32;
+
+/// What a frame is for. Values are wire values; 0 is never valid.
+enum class frame_kind : std::uint8_t {
+  hello = 1,       ///< initiator -> acceptor: version, incarnation, name, nonce
+  challenge = 2,   ///< acceptor -> initiator: same + proof of the secret
+  response = 3,    ///< initiator -> acceptor: proof of the secret
+  accept = 4,      ///< acceptor -> initiator: handshake done
+  reject = 5,      ///< either way: handshake refused, reason inside; then close
+  heartbeat = 6,   ///< either way, every heartbeat interval
+  message = 7,     ///< a tell: target, optional sender, type marker, payload
+  ask_request = 8, ///< like message, with a correlation id awaiting a reply
+  ask_reply = 9,   ///< answer to ask_request (same correlation id)
+  ask_failure = 10,///< ask_request failed; payload is UTF-8 text
+  watch = 11,      ///< sender path watches target path
+  unwatch = 12,    ///< sender path stops watching target path
+  terminated = 13, ///< sender path (watched) stopped; target is the watcher
+  close = 14,      ///< orderly close, reason inside
+};
+inline constexpr std::uint8_t max_frame_kind = 14;
+
+/// Header flag bits. Unknown bits must be zero (a receiver rejects them).
+inline constexpr std::uint8_t flag_target_id = 0x01;  ///< target section is a u64 interned id
+inline constexpr std::uint8_t known_flags = flag_target_id;
+
+/// Why a byte stream was refused by the decoder.
+enum class decode_error : std::uint8_t {
+  none = 0,
+  oversized,         ///< length field above the configured maximum
+  malformed_header,  ///< length below header size, reserved/flag bits set, section not allowed for the kind
+  unknown_kind,      ///< kind byte outside 1..max_frame_kind
+  truncated_payload, ///< sections do not fit in the frame, or the stream ended inside a frame
+  bad_path,          ///< target/sender path or node name not in the allowed alphabet/length
+};
+
+/// Human-readable name of a decode error, for logs.
+std::string_view to_string(decode_error e) noexcept;
+/// Human-readable name of a frame kind ("unknown" for invalid values).
+std::string_view to_string(frame_kind k) noexcept;
+
+/// Limits a receiver enforces. Both sides should agree; the receiver's wins.
+struct frame_limits {
+  std::size_t max_frame_size = default_max_frame_size;
+  std::size_t max_path_length = default_max_path_length;
+};
+
+/// A frame as fields. Non-owning: the views point into a decoder's buffer (valid
+/// only during the callback that received it) or into the caller's data when
+/// encoding. Fields unused by a kind stay empty/zero.
+struct frame {
+  frame_kind kind = frame_kind::message;
+  std::uint8_t flags = 0;
+  std::string_view target_path;   ///< used when !(flags & flag_target_id); may be empty
+  std::uint64_t target_id = 0;    ///< used when flags & flag_target_id
+  std::string_view sender_node;   ///< empty: the peer that sent the frame
+  std::string_view sender_path;   ///< empty: no sender
+  std::uint64_t type_marker = 0;
+  std::uint64_t correlation_id = 0;
+  std::span<const std::byte> payload;
+};
+
+// -- little-endian helpers (the wire is little-endian whatever the host) -------
+
+namespace detail {
+inline void store_u16(std::byte* p, std::uint16_t v) noexcept {
+  p[0] = std::byte(v & 0xff);
+  p[1] = std::byte(v >> 8);
+}
+inline void store_u32(std::byte* p, std::uint32_t v) noexcept {
+  for (int i = 0; i < 4; ++i) p[i] = std::byte((v >> (8 * i)) & 0xff);
+}
+inline void store_u64(std::byte* p, std::uint64_t v) noexcept {
+  for (int i = 0; i < 8; ++i) p[i] = std::byte((v >> (8 * i)) & 0xff);
+}
+inline std::uint16_t load_u16(const std::byte* p) noexcept {
+  return static_cast<std::uint16_t>(std::to_integer<unsigned>(p[0]) | (std::to_integer<unsigned>(p[1]) << 8));
+}
+inline std::uint32_t load_u32(const std::byte* p) noexcept {
+  std::uint32_t v = 0;
+  for (int i = 3; i >= 0; --i) v = (v << 8) | std::to_integer<std::uint32_t>(p[i]);
+  return v;
+}
+inline std::uint64_t load_u64(const std::byte* p) noexcept {
+  std::uint64_t v = 0;
+  for (int i = 7; i >= 0; --i) v = (v << 8) | std::to_integer<std::uint64_t>(p[i]);
+  return v;
+}
+}  // namespace detail
+
+}  // namespace volley::remote

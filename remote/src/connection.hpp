@@ -1,0 +1,162 @@
+// Per-connection state of the transport loop, and the queue of bytes waiting
+// to be written. Private to volley::remote; everything here is touched by the
+// loop thread only, except link_shared (atomics shared with senders).
+//
+// Send path. Producers encode a frame into an outbound_item and push it on the
+// loop's MPSC inbox. The loop moves items into the connection's send_queue:
+// small frames are copied into a growing segment (a memcpy of < 1 KiB costs
+// less than the kernel's per-iovec work), large ones are sent in place. One
+// sendmsg per connection is in flight at a time; it carries every segment
+// queued when it was prepared (up to IOV_MAX iovecs). A short write advances
+// through the iovec array and resubmits the rest, so framing is never broken.
+#pragma once
+
+#include <volley/remote/detail/intrusive_mpsc.hpp>
+#include <volley/remote/frame_codec.hpp>
+#include <volley/remote/handshake.hpp>
+#include <volley/remote/phi_accrual.hpp>
+#include <volley/remote/transport.hpp>
+
+#include <sys/socket.h>
+#include <sys/uio.h>
+
+#include <atomic>
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <deque>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <span>
+#include <string>
+#include <vector>
+
+namespace volley::remote::detail {
+
+/// What other threads hand to the loop: an encoded frame, or a command.
+struct outbound_item : mpsc_node {
+  enum class type : std::uint8_t { frame, connect, disconnect };
+  type what = type::frame;
+  connection_id id = 0;
+  std::uint32_t size = 0;  ///< bytes following the item
+
+  std::byte* data() noexcept { return reinterpret_cast<std::byte*>(this + 1); }
+  std::span<const std::byte> bytes() noexcept { return {data(), size}; }
+  /// One allocation: the item and its bytes behind it.
+  static outbound_item* make(type what, connection_id id, std::uint32_t size);
+  static void destroy(outbound_item* item) noexcept;
+};
+
+/// The part of a connection that senders touch: its outbound bound.
+struct link_shared {
+  std::atomic<std::size_t> queued_frames{0};
+  std::atomic<std::size_t> queued_bytes{0};
+};
+
+/// Bytes waiting to be written on one connection.
+class send_queue {
+ public:
+  /// Frames at most this big are copied into a shared segment.
+  static constexpr std::size_t coalesce_limit = 1024;
+  /// A segment stops growing here: 64 KiB is about what one sendmsg moves into
+  /// a loopback/LAN socket buffer at once, so bigger segments buy nothing.
+  static constexpr std::size_t segment_capacity = 64 * 1024;
+  /// Linux's IOV_MAX; sendmsg refuses more.
+  static constexpr std::size_t max_iovecs = 1024;
+
+  send_queue() = default;
+  send_queue(const send_queue&) = delete;
+  send_queue& operator=(const send_queue&) = delete;
+  ~send_queue();
+
+  /// A loop-made frame (handshake, heartbeat) sent ahead of queued user frames.
+  void push_control(std::span<const std::byte> bytes);
+  /// A loop-made frame that must follow the user frames queued so far (close).
+  void push_control_after_user(std::span<const std::byte> bytes);
+  /// A user frame; takes the item (freed at once if copied).
+  void push_user(outbound_item* item);
+
+  bool in_flight() const noexcept { return !iov_.empty(); }
+  bool has_control() const noexcept { return !control_.empty(); }
+  bool has_user() const noexcept { return !queue_.empty(); }
+
+  /// The next sendmsg (control first, then user segments when `allow_user`),
+  /// or nullptr when there is nothing to send.
+  msghdr* prepare(bool allow_user);
+  /// Accounts `n` written bytes. Returns true when the whole batch went out,
+  /// false when msg() now describes the rest to resubmit.
+  bool complete(std::size_t n);
+  msghdr* msg() noexcept { return &msg_; }
+  /// User frames/bytes finished by the last complete() that returned true.
+  std::size_t done_frames() const noexcept { return done_frames_; }
+  std::size_t done_bytes() const noexcept { return done_bytes_; }
+
+  /// Drops what is queued (not in flight); calls `each` per user frame.
+  void drop_queued(const std::function<void(const frame&)>& each, std::size_t& frames, std::size_t& bytes);
+  /// Forgets the in-flight batch (its connection is gone); counts its user frames.
+  void abandon_in_flight(std::size_t& frames, std::size_t& bytes);
+  /// Clears control bytes (a new socket starts a new handshake).
+  void clear_control() noexcept { control_.clear(); }
+
+ private:
+  struct segment {
+    std::vector<std::byte> bytes;    // coalesced frames, or empty
+    outbound_item* item = nullptr;   // one large frame sent in place
+    std::size_t frames = 0;          // user frames inside (control frames count 0)
+    std::size_t user_bytes = 0;
+    std::span<const std::byte> view() const noexcept {
+      return item ? item->bytes() : std::span<const std::byte>(bytes);
+    }
+  };
+  segment fresh_segment();
+  void release(segment& s) noexcept;
+
+  std::vector<std::byte> control_;
+  std::vector<std::byte> control_in_flight_;
+  std::deque<segment> queue_;
+  std::vector<segment> in_flight_;
+  std::vector<iovec> iov_;
+  std::size_t iov_at_ = 0;
+  msghdr msg_{};
+  std::size_t done_frames_ = 0;
+  std::size_t done_bytes_ = 0;
+  std::vector<std::vector<std::byte>> spare_;  // recycled segment buffers
+};
+
+enum class conn_state : std::uint8_t { backoff, connecting, handshaking, established, closing };
+
+struct connection {
+  using clock = std::chrono::steady_clock;
+
+  connection_id id = 0;
+  bool outbound = false;
+  int fd = -1;
+  conn_state state = conn_state::backoff;
+  peer_info peer;
+  sockaddr_storage addr{};  // outbound: where to connect
+  socklen_t addr_len = 0;
+  std::shared_ptr<link_shared> shared;
+
+  frame_decoder decoder;
+  std::optional<handshake> hs;
+  phi_accrual_detector detector;
+  send_queue out;
+
+  int ops = 0;  // SQEs in flight that name this connection (recv counts while armed)
+  bool recv_armed = false;
+  bool dirty = false;      // on the loop's flush list
+  bool lingering = false;  // closing, but a reject/close frame is still being written
+  bool given_up = false;   // disconnect(): do not reconnect
+  bool flush_user_on_close = false;  // disconnect(): write queued frames, then the close frame
+  close_reason reason = close_reason::local_close;  // why it is closing
+
+  clock::time_point deadline{};        // handshake/connect or linger deadline
+  clock::time_point next_heartbeat{};
+  clock::time_point reconnect_at{};
+  std::chrono::milliseconds backoff{0};
+
+  connection(frame_limits limits, phi_config phi) : decoder(limits), detector(phi) {}
+};
+
+}  // namespace volley::remote::detail

@@ -1,0 +1,228 @@
+// Frame encoding and parsing. The header layout is in PROTOCOL.md; the offsets
+// below are the only place that knows it.
+#include <volley/remote/frame_codec.hpp>
+
+#include <cstring>
+
+namespace volley::remote {
+
+namespace {
+
+// Header offsets (PROTOCOL.md, "Frame header").
+constexpr std::size_t off_length = 0;
+constexpr std::size_t off_kind = 4;
+constexpr std::size_t off_flags = 5;
+constexpr std::size_t off_target_len = 6;
+constexpr std::size_t off_sender_node_len = 8;
+constexpr std::size_t off_sender_path_len = 10;
+constexpr std::size_t off_reserved = 12;
+constexpr std::size_t off_type_marker = 16;
+constexpr std::size_t off_correlation = 24;
+static_assert(off_correlation + 8 == header_size);
+
+// Which sections a kind may carry. Handshake, heartbeat and close frames talk
+// about the connection, not about actors, so they carry no target or sender path.
+struct kind_rules {
+  bool target_allowed;
+  bool sender_path_allowed;
+  bool sender_node_required;
+};
+constexpr kind_rules rules_for(frame_kind k) noexcept {
+  switch (k) {
+    case frame_kind::hello:
+    case frame_kind::challenge: return {false, false, true};
+    case frame_kind::response:
+    case frame_kind::accept:
+    case frame_kind::reject:
+    case frame_kind::heartbeat:
+    case frame_kind::close: return {false, false, false};
+    default: return {true, true, false};
+  }
+}
+
+bool valid_path(std::string_view p, std::size_t max_len) noexcept {
+  if (p.empty() || p.size() > max_len || p.front() != '/') return false;
+  for (char c : p) {
+    auto u = static_cast<unsigned char>(c);
+    if (u < 0x21 || u > 0x7e) return false;  // printable ASCII, no space
+  }
+  return true;
+}
+
+bool valid_node_name(std::string_view n) noexcept {
+  if (n.empty() || n.size() > max_node_name_length) return false;
+  for (char c : n) {
+    bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '.' || c == '_' ||
+              c == '-' || c == ':' || c == '@';
+    if (!ok) return false;
+  }
+  return true;
+}
+
+std::string_view as_chars(const std::byte* p, std::size_t n) noexcept {
+  return {reinterpret_cast<const char*>(p), n};
+}
+
+std::size_t target_len(const frame& f) noexcept {
+  return (f.flags & flag_target_id) ? 8 : f.target_path.size();
+}
+
+// Checks shared by validate() (sender side) and parse_frame() (receiver side)
+// once the sections are known.
+decode_error check_sections(const frame& f, std::size_t total, const frame_limits& limits) noexcept {
+  auto raw_kind = static_cast<std::uint8_t>(f.kind);
+  if (raw_kind == 0 || raw_kind > max_frame_kind) return decode_error::unknown_kind;
+  if (f.flags & ~known_flags) return decode_error::malformed_header;
+  if (total > limits.max_frame_size) return decode_error::oversized;
+  kind_rules rules = rules_for(f.kind);
+  bool has_target = (f.flags & flag_target_id) || !f.target_path.empty();
+  if (has_target && !rules.target_allowed) return decode_error::malformed_header;
+  if (!f.sender_path.empty() && !rules.sender_path_allowed) return decode_error::malformed_header;
+  if (rules.sender_node_required && f.sender_node.empty()) return decode_error::malformed_header;
+  if (!(f.flags & flag_target_id) && !f.target_path.empty() && !valid_path(f.target_path, limits.max_path_length))
+    return decode_error::bad_path;
+  if (!f.sender_path.empty() && !valid_path(f.sender_path, limits.max_path_length)) return decode_error::bad_path;
+  if (!f.sender_node.empty() && !valid_node_name(f.sender_node)) return decode_error::bad_path;
+  return decode_error::none;
+}
+
+}  // namespace
+
+std::string_view to_string(decode_error e) noexcept {
+  switch (e) {
+    case decode_error::none: return "none";
+    case decode_error::oversized: return "oversized frame";
+    case decode_error::malformed_header: return "malformed header";
+    case decode_error::unknown_kind: return "unknown frame kind";
+    case decode_error::truncated_payload: return "truncated payload";
+    case decode_error::bad_path: return "bad path";
+  }
+  return "unknown decode error";
+}
+
+std::string_view to_string(frame_kind k) noexcept {
+  switch (k) {
+    case frame_kind::hello: return "hello";
+    case frame_kind::challenge: return "challenge";
+    case frame_kind::response: return "response";
+    case frame_kind::accept: return "accept";
+    case frame_kind::reject: return "reject";
+    case frame_kind::heartbeat: return "heartbeat";
+    case frame_kind::message: return "message";
+    case frame_kind::ask_request: return "ask_request";
+    case frame_kind::ask_reply: return "ask_reply";
+    case frame_kind::ask_failure: return "ask_failure";
+    case frame_kind::watch: return "watch";
+    case frame_kind::unwatch: return "unwatch";
+    case frame_kind::terminated: return "terminated";
+    case frame_kind::close: return "close";
+  }
+  return "unknown";
+}
+
+std::size_t encoded_size(const frame& f) noexcept {
+  return header_size + target_len(f) + f.sender_node.size() + f.sender_path.size() + f.payload.size();
+}
+
+decode_error validate(const frame& f, const frame_limits& limits) noexcept {
+  if (f.target_path.size() > 0xffff || f.sender_node.size() > 0xffff || f.sender_path.size() > 0xffff)
+    return decode_error::bad_path;
+  std::size_t total = encoded_size(f);
+  if (total > 0xffffffffu) return decode_error::oversized;
+  return check_sections(f, total, limits);
+}
+
+std::size_t encode(const frame& f, std::span<std::byte> out) noexcept {
+  std::size_t total = encoded_size(f);
+  if (out.size() < total) return 0;
+  std::byte* p = out.data();
+  std::size_t tlen = target_len(f);
+  detail::store_u32(p + off_length, static_cast<std::uint32_t>(total));
+  p[off_kind] = std::byte(static_cast<std::uint8_t>(f.kind));
+  p[off_flags] = std::byte(f.flags);
+  detail::store_u16(p + off_target_len, static_cast<std::uint16_t>(tlen));
+  detail::store_u16(p + off_sender_node_len, static_cast<std::uint16_t>(f.sender_node.size()));
+  detail::store_u16(p + off_sender_path_len, static_cast<std::uint16_t>(f.sender_path.size()));
+  detail::store_u32(p + off_reserved, 0);
+  detail::store_u64(p + off_type_marker, f.type_marker);
+  detail::store_u64(p + off_correlation, f.correlation_id);
+  std::byte* q = p + header_size;
+  if (f.flags & flag_target_id) {
+    detail::store_u64(q, f.target_id);
+  } else if (tlen) {
+    std::memcpy(q, f.target_path.data(), tlen);
+  }
+  q += tlen;
+  if (!f.sender_node.empty()) std::memcpy(q, f.sender_node.data(), f.sender_node.size());
+  q += f.sender_node.size();
+  if (!f.sender_path.empty()) std::memcpy(q, f.sender_path.data(), f.sender_path.size());
+  q += f.sender_path.size();
+  if (!f.payload.empty()) std::memcpy(q, f.payload.data(), f.payload.size());
+  return total;
+}
+
+void encode_append(const frame& f, std::vector<std::byte>& out) {
+  std::size_t at = out.size();
+  out.resize(at + encoded_size(f));
+  encode(f, std::span<std::byte>(out).subspan(at));
+}
+
+parse_result parse_frame(std::span<const std::byte> bytes, const frame_limits& limits) noexcept {
+  parse_result r;
+  // Check the length as soon as it is there, so an oversized frame is refused
+  // before anyone waits for (or buffers) its body.
+  if (bytes.size() < 4) return r;
+  const std::byte* p = bytes.data();
+  std::size_t length = detail::load_u32(p + off_length);
+  if (length > limits.max_frame_size) {
+    r.error = decode_error::oversized;
+    return r;
+  }
+  if (length < header_size) {
+    r.error = decode_error::malformed_header;
+    return r;
+  }
+  if (bytes.size() < header_size) return r;
+
+  auto raw_kind = std::to_integer<std::uint8_t>(p[off_kind]);
+  if (raw_kind == 0 || raw_kind > max_frame_kind) {
+    r.error = decode_error::unknown_kind;
+    return r;
+  }
+  frame& f = r.value;
+  f.kind = static_cast<frame_kind>(raw_kind);
+  f.flags = std::to_integer<std::uint8_t>(p[off_flags]);
+  std::size_t tlen = detail::load_u16(p + off_target_len);
+  std::size_t nlen = detail::load_u16(p + off_sender_node_len);
+  std::size_t slen = detail::load_u16(p + off_sender_path_len);
+  if ((f.flags & ~known_flags) || detail::load_u32(p + off_reserved) != 0 ||
+      ((f.flags & flag_target_id) && tlen != 8)) {
+    r.error = decode_error::malformed_header;
+    return r;
+  }
+  if (header_size + tlen + nlen + slen > length) {
+    r.error = decode_error::truncated_payload;
+    return r;
+  }
+  if (bytes.size() < length) return r;  // header fine, body not all here yet
+
+  f.type_marker = detail::load_u64(p + off_type_marker);
+  f.correlation_id = detail::load_u64(p + off_correlation);
+  const std::byte* q = p + header_size;
+  if (f.flags & flag_target_id) {
+    f.target_id = detail::load_u64(q);
+  } else {
+    f.target_path = as_chars(q, tlen);
+  }
+  q += tlen;
+  f.sender_node = as_chars(q, nlen);
+  q += nlen;
+  f.sender_path = as_chars(q, slen);
+  q += slen;
+  f.payload = {q, static_cast<std::size_t>(p + length - q)};
+  r.error = check_sections(f, length, limits);
+  if (r.error == decode_error::none) r.consumed = length;
+  return r;
+}
+
+}  // namespace volley::remote

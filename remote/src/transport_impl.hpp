@@ -1,0 +1,106 @@
+// The transport's private state, shared by transport.cpp (construction, the
+// sender-facing side) and transport_loop.cpp (the loop thread). See the essay
+// at the top of transport_loop.cpp for the loop's protocol.
+#pragma once
+
+#include "connection.hpp"
+#include "uring.hpp"
+
+#include <volley/remote/transport.hpp>
+
+#include <array>
+#include <atomic>
+#include <chrono>
+#include <future>
+#include <memory>
+#include <shared_mutex>
+#include <string>
+#include <thread>
+#include <unordered_map>
+#include <vector>
+
+namespace volley::remote {
+
+using detail::conn_state;
+using detail::connection;
+using detail::outbound_item;
+using steady_clock = std::chrono::steady_clock;
+
+struct transport::impl {
+  impl(transport_config c, transport_handler& h);
+  ~impl();
+
+  // -- any thread ---------------------------------------------------------------
+  send_result send(connection_id id, const frame& f);
+  connection_id connect(const std::string& host, std::uint16_t port);
+  void disconnect(connection_id id);
+  void push(outbound_item* item);
+  void wake();
+  void log(log_level level, const std::string& text) const;
+
+  // -- loop thread --------------------------------------------------------------
+  void run(std::promise<void>& ready);
+  void turn_sleep(steady_clock::time_point now);
+  bool reap();
+  bool drain_inbox(steady_clock::time_point now);
+  void timers(steady_clock::time_point now);
+  void flush_dirty();
+  void finalize_closed(steady_clock::time_point now);
+  void shutdown_all();
+
+  void arm_accept();
+  void arm_eventfd();
+  void arm_recv(connection& c);
+  void start_connect(connection& c, steady_clock::time_point now);
+  void on_accept(int res, unsigned flags);
+  void on_recv(connection& c, int res, unsigned flags);
+  void on_send(connection& c, int res);
+  void on_connect(connection& c, int res);
+  void feed(connection& c, std::span<const std::byte> bytes);
+  bool on_frame(connection& c, const frame& f);
+  void dispatch(const io_uring_cqe& cqe);
+  void publish_counters();
+  void begin_handshake(connection& c, handshake::role role);
+  void become_up(connection& c);
+  void close(connection& c, close_reason reason, const std::string& detail, bool flush_first = false);
+  void cut(connection& c);
+  void mark_dirty(connection& c);
+  void drop_queued(connection& c, close_reason reason);
+  void wake_timers_at(steady_clock::time_point t) {
+    if (t < next_tick_) next_tick_ = t;
+  }
+  connection* find(connection_id id);
+  std::unique_ptr<connection> make_connection(connection_id id, bool outbound);
+
+  transport_config cfg_;
+  transport_handler& handler_;
+  handshake_config hs_config_;
+  std::uint16_t port_ = 0;
+  int listen_fd_ = -1;
+  int event_fd_ = -1;
+
+  // Shared with other threads.
+  detail::intrusive_mpsc inbox_;
+  std::atomic<bool> sleeping_{false};
+  std::atomic<bool> stopping_{false};
+  std::atomic<connection_id> next_id_{1};
+  mutable std::shared_mutex links_mutex_;
+  std::unordered_map<connection_id, std::shared_ptr<detail::link_shared>> links_;
+  std::array<std::atomic<std::uint64_t>, static_cast<std::size_t>(close_reason::count_)> closes_{};
+  std::atomic<std::uint64_t> frames_sent_{0}, frames_received_{0}, send_calls_{0}, wakeups_{0};
+
+  // Loop thread only.
+  std::unique_ptr<detail::uring> ring_;
+  std::unordered_map<connection_id, std::unique_ptr<connection>> conns_;
+  std::unordered_map<std::string, std::uint64_t> incarnations_;
+  std::vector<connection*> dirty_;
+  std::vector<connection*> closing_;
+  std::uint64_t eventfd_value_ = 0;
+  steady_clock::time_point next_tick_{};
+  steady_clock::time_point now_{};
+  std::vector<std::byte> heartbeat_bytes_;  // encoded once
+  std::uint64_t local_sent_ = 0, local_received_ = 0, local_send_calls_ = 0;
+  std::thread thread_;
+};
+
+}  // namespace volley::remote

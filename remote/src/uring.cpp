@@ -1,0 +1,90 @@
+// io_uring setup with graceful fallback, and the provided-buffer ring
+// (liburing 2.3 API: io_uring_register_buf_ring + buf_ring_add/advance).
+#include "uring.hpp"
+
+#include <sys/mman.h>
+
+#include <cerrno>
+#include <cstring>
+#include <stdexcept>
+#include <string>
+#include <system_error>
+
+namespace volley::remote::detail {
+
+uring::uring(unsigned entries) {
+  // SINGLE_ISSUER + DEFER_TASKRUN (6.1+): completions are processed only when
+  // the loop asks for them, in its own context, instead of interrupting it
+  // with task work; this is the fast path for a one-thread-per-ring design.
+  io_uring_params params{};
+  params.flags = IORING_SETUP_SINGLE_ISSUER | IORING_SETUP_DEFER_TASKRUN;
+  int rc = io_uring_queue_init_params(entries, &ring_, &params);
+  if (rc == 0) {
+    defer_taskrun_ = true;
+    return;
+  }
+  // Older kernels refuse unknown setup flags with EINVAL: retry without them.
+  io_uring_params plain{};
+  rc = io_uring_queue_init_params(entries, &ring_, &plain);
+  if (rc < 0)
+    throw std::system_error(-rc, std::generic_category(),
+                            "volley::remote: io_uring is unavailable (io_uring_queue_init failed; needs Linux >= 6.0 "
+                            "and io_uring not blocked by seccomp or sysctl kernel.io_uring_disabled)");
+}
+
+uring::~uring() {
+  if (buf_ring_) {
+    io_uring_unregister_buf_ring(&ring_, group_);
+    munmap(buf_ring_, buf_ring_bytes_);
+  }
+  io_uring_queue_exit(&ring_);
+}
+
+io_uring_sqe* uring::sqe() {
+  io_uring_sqe* s = io_uring_get_sqe(&ring_);
+  while (!s) {
+    io_uring_submit(&ring_);
+    s = io_uring_get_sqe(&ring_);
+  }
+  return s;
+}
+
+void uring::setup_buffers(unsigned count, unsigned size, std::uint16_t group) {
+  if (count == 0 || (count & (count - 1)) != 0 || count > 32768)
+    throw std::invalid_argument("volley::remote: recv_buffer_count must be a power of two <= 32768");
+  buf_ring_bytes_ = sizeof(io_uring_buf) * count;
+  // The ring must be page aligned; mmap gives that and zeroed memory.
+  void* mem = mmap(nullptr, buf_ring_bytes_, PROT_READ | PROT_WRITE, MAP_ANONYMOUS | MAP_PRIVATE, -1, 0);
+  if (mem == MAP_FAILED) throw std::system_error(errno, std::generic_category(), "volley::remote: mmap buffer ring");
+  buf_ring_ = static_cast<io_uring_buf_ring*>(mem);
+  io_uring_buf_reg reg{};
+  reg.ring_addr = reinterpret_cast<std::uint64_t>(mem);
+  reg.ring_entries = count;
+  reg.bgid = group;
+  int rc = io_uring_register_buf_ring(&ring_, &reg, 0);
+  if (rc < 0) {
+    munmap(mem, buf_ring_bytes_);
+    buf_ring_ = nullptr;
+    throw std::system_error(-rc, std::generic_category(),
+                            "volley::remote: io_uring_register_buf_ring failed (needs Linux >= 5.19)");
+  }
+  group_ = group;
+  buffer_count_ = count;
+  buffer_size_ = size;
+  buffers_ = std::make_unique<std::byte[]>(std::size_t(count) * size);
+  io_uring_buf_ring_init(buf_ring_);
+  for (unsigned i = 0; i < count; ++i) recycle(static_cast<std::uint16_t>(i));
+  publish_buffers();
+}
+
+void uring::recycle(std::uint16_t bid) noexcept {
+  io_uring_buf_ring_add(buf_ring_, buffer(bid), buffer_size_, bid, io_uring_buf_ring_mask(buffer_count_), recycled_);
+  ++recycled_;
+}
+
+void uring::publish_buffers() noexcept {
+  if (recycled_) io_uring_buf_ring_advance(buf_ring_, recycled_);
+  recycled_ = 0;
+}
+
+}  // namespace volley::remote::detail

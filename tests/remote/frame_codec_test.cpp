@@ -1,0 +1,347 @@
+#include <volley/remote/frame_codec.hpp>
+
+#include <catch2/catch.hpp>
+
+#include <cstring>
+#include <random>
+#include <string>
+#include <vector>
+
+using namespace volley::remote;
+
+namespace {
+
+std::vector<std::byte> bytes_of(std::initializer_list<int> v) {
+  std::vector<std::byte> out;
+  for (int b : v) out.push_back(std::byte(b));
+  return out;
+}
+
+struct owned_frame {
+  frame_kind kind;
+  std::uint8_t flags;
+  std::string target_path, sender_node, sender_path;
+  std::uint64_t target_id, type_marker, correlation_id;
+  std::vector<std::byte> payload;
+  explicit owned_frame(const frame& f)
+      : kind(f.kind), flags(f.flags), target_path(f.target_path), sender_node(f.sender_node),
+        sender_path(f.sender_path), target_id(f.target_id), type_marker(f.type_marker),
+        correlation_id(f.correlation_id), payload(f.payload.begin(), f.payload.end()) {}
+  bool operator==(const owned_frame&) const = default;
+};
+
+std::vector<owned_frame> decode_all(frame_decoder& d, std::span<const std::byte> bytes, std::size_t chunk,
+                                    decode_error& err) {
+  std::vector<owned_frame> out;
+  err = decode_error::none;
+  for (std::size_t at = 0; at < bytes.size() && err == decode_error::none; at += chunk) {
+    auto piece = bytes.subspan(at, std::min(chunk, bytes.size() - at));
+    err = d.feed(piece, [&](const frame& f) { out.emplace_back(f); });
+  }
+  return out;
+}
+
+/// A header with chosen raw fields, for feeding bad input.
+std::vector<std::byte> raw_header(std::uint32_t length, std::uint8_t kind, std::uint8_t flags = 0,
+                                  std::uint16_t tlen = 0, std::uint16_t nlen = 0, std::uint16_t slen = 0,
+                                  std::uint32_t reserved = 0) {
+  std::vector<std::byte> h(header_size);
+  detail::store_u32(h.data(), length);
+  h[4] = std::byte(kind);
+  h[5] = std::byte(flags);
+  detail::store_u16(h.data() + 6, tlen);
+  detail::store_u16(h.data() + 8, nlen);
+  detail::store_u16(h.data() + 10, slen);
+  detail::store_u32(h.data() + 12, reserved);
+  return h;
+}
+
+decode_error feed_error(std::span<const std::byte> bytes, frame_limits limits = {}) {
+  frame_decoder d(limits);
+  int delivered = 0;
+  decode_error e = d.feed(bytes, [&](const frame&) { ++delivered; });
+  return e != decode_error::none ? e : d.finish();
+}
+
+std::vector<frame> sample_frames(const std::vector<std::byte>& payload) {
+  std::vector<frame> v;
+  frame hello;
+  hello.kind = frame_kind::hello;
+  hello.sender_node = "node-a";
+  hello.payload = payload;
+  v.push_back(hello);
+  frame hb;
+  hb.kind = frame_kind::heartbeat;
+  v.push_back(hb);
+  frame msg;
+  msg.kind = frame_kind::message;
+  msg.target_path = "/user/parent/child";
+  msg.sender_node = "node-b:2552";
+  msg.sender_path = "/user/sender";
+  msg.type_marker = 0xdeadbeefcafef00dULL;
+  msg.payload = payload;
+  v.push_back(msg);
+  frame by_id;
+  by_id.kind = frame_kind::ask_request;
+  by_id.flags = flag_target_id;
+  by_id.target_id = 42;
+  by_id.correlation_id = 7;
+  by_id.payload = payload;
+  v.push_back(by_id);
+  frame reply;
+  reply.kind = frame_kind::ask_reply;
+  reply.correlation_id = 7;
+  reply.type_marker = 3;
+  v.push_back(reply);
+  for (auto k : {frame_kind::watch, frame_kind::unwatch, frame_kind::terminated}) {
+    frame w;
+    w.kind = k;
+    w.target_path = "/user/watched";
+    w.sender_path = "/user/watcher";
+    v.push_back(w);
+  }
+  frame fail;
+  fail.kind = frame_kind::ask_failure;
+  fail.correlation_id = 9;
+  fail.payload = payload;
+  v.push_back(fail);
+  frame cl;
+  cl.kind = frame_kind::close;
+  v.push_back(cl);
+  return v;
+}
+
+}  // namespace
+
+TEST_CASE("a frame encodes to the documented little-endian layout", "[remote][codec]") {
+  // The golden vector of PROTOCOL.md, "Example".
+  std::vector<std::byte> payload = bytes_of({0xaa, 0xbb});
+  frame f;
+  f.kind = frame_kind::message;
+  f.target_path = "/a";
+  f.sender_node = "n";
+  f.sender_path = "/b";
+  f.type_marker = 0x0102030405060708ULL;
+  f.correlation_id = 0x1112131415161718ULL;
+  f.payload = payload;
+  auto expected = bytes_of({0x27, 0, 0, 0, 0x07, 0x00, 0x02, 0x00, 0x01, 0x00, 0x02, 0x00, 0, 0, 0, 0,
+                            0x08, 0x07, 0x06, 0x05, 0x04, 0x03, 0x02, 0x01, 0x18, 0x17, 0x16, 0x15, 0x14, 0x13,
+                            0x12, 0x11, '/', 'a', 'n', '/', 'b', 0xaa, 0xbb});
+  std::vector<std::byte> out;
+  encode_append(f, out);
+  CHECK(out == expected);
+  CHECK(encoded_size(f) == expected.size());
+}
+
+TEST_CASE("every frame kind survives an encode/decode round trip", "[remote][codec]") {
+  std::vector<std::byte> payload(100);
+  for (std::size_t i = 0; i < payload.size(); ++i) payload[i] = std::byte(i * 7);
+  auto frames = sample_frames(payload);
+  std::vector<std::byte> stream;
+  for (auto& f : frames) {
+    REQUIRE(validate(f) == decode_error::none);
+    encode_append(f, stream);
+  }
+  frame_decoder d;
+  decode_error err;
+  auto got = decode_all(d, stream, stream.size(), err);
+  REQUIRE(err == decode_error::none);
+  REQUIRE(got.size() == frames.size());
+  for (std::size_t i = 0; i < frames.size(); ++i) CHECK(got[i] == owned_frame(frames[i]));
+  CHECK(d.buffered() == 0);
+  CHECK(d.finish() == decode_error::none);
+}
+
+TEST_CASE("the decoder yields the same frames when fed one byte at a time", "[remote][codec]") {
+  std::vector<std::byte> payload(33, std::byte{5});
+  auto frames = sample_frames(payload);
+  std::vector<std::byte> stream;
+  for (auto& f : frames) encode_append(f, stream);
+  frame_decoder d;
+  decode_error err;
+  auto got = decode_all(d, stream, 1, err);
+  REQUIRE(err == decode_error::none);
+  REQUIRE(got.size() == frames.size());
+  for (std::size_t i = 0; i < frames.size(); ++i) CHECK(got[i] == owned_frame(frames[i]));
+}
+
+TEST_CASE("the decoder handles chunks split at random places", "[remote][codec]") {
+  std::mt19937 rng(12345);
+  std::vector<std::byte> stream;
+  std::vector<std::uint64_t> ids;
+  for (int i = 0; i < 2000; ++i) {
+    std::vector<std::byte> payload(rng() % 300, std::byte(i & 0xff));
+    frame f;
+    f.kind = frame_kind::message;
+    f.target_path = "/user/x";
+    f.correlation_id = static_cast<std::uint64_t>(i);
+    f.payload = payload;
+    encode_append(f, stream);
+    ids.push_back(static_cast<std::uint64_t>(i));
+  }
+  frame_decoder d;
+  std::vector<std::uint64_t> seen;
+  std::size_t at = 0;
+  while (at < stream.size()) {
+    std::size_t n = std::min<std::size_t>(1 + rng() % 700, stream.size() - at);
+    REQUIRE(d.feed(std::span(stream).subspan(at, n), [&](const frame& f) { seen.push_back(f.correlation_id); }) ==
+            decode_error::none);
+    at += n;
+  }
+  CHECK(seen == ids);
+}
+
+TEST_CASE("encode refuses a buffer that is too small", "[remote][codec]") {
+  frame f;
+  f.kind = frame_kind::heartbeat;
+  std::vector<std::byte> small(header_size - 1);
+  CHECK(encode(f, small) == 0);
+  std::vector<std::byte> exact(header_size);
+  CHECK(encode(f, exact) == header_size);
+}
+
+TEST_CASE("an oversized length is refused as soon as it is read", "[remote][codec]") {
+  auto h = raw_header(2u << 20, 7);
+  // Only the length field: no need to wait for (or buffer) the body.
+  CHECK(feed_error(std::span(h).first(4)) == decode_error::oversized);
+  frame_limits small{4096, 1024};
+  auto h2 = raw_header(4097, 7);
+  CHECK(feed_error(h2, small) == decode_error::oversized);
+  auto ok = raw_header(4096, 7);
+  frame_decoder d(small);
+  CHECK(d.feed(ok, [](const frame&) {}) == decode_error::none);
+}
+
+TEST_CASE("malformed headers are refused", "[remote][codec]") {
+  SECTION("length below the header size") { CHECK(feed_error(raw_header(31, 7)) == decode_error::malformed_header); }
+  SECTION("reserved bits set") { CHECK(feed_error(raw_header(32, 7, 0, 0, 0, 0, 1)) == decode_error::malformed_header); }
+  SECTION("unknown flag") { CHECK(feed_error(raw_header(32, 7, 0x80)) == decode_error::malformed_header); }
+  SECTION("interned target that is not 8 bytes") {
+    auto h = raw_header(36, 7, flag_target_id, 4);
+    h.resize(36);
+    CHECK(feed_error(h) == decode_error::malformed_header);
+  }
+  SECTION("a heartbeat with a target") {
+    auto h = raw_header(34, 6, 0, 2);
+    h.push_back(std::byte('/'));
+    h.push_back(std::byte('a'));
+    CHECK(feed_error(h) == decode_error::malformed_header);
+  }
+  SECTION("a hello without a node name") { CHECK(feed_error(raw_header(32, 1)) == decode_error::malformed_header); }
+}
+
+TEST_CASE("unknown frame kinds are refused", "[remote][codec]") {
+  CHECK(feed_error(raw_header(32, 0)) == decode_error::unknown_kind);
+  CHECK(feed_error(raw_header(32, max_frame_kind + 1)) == decode_error::unknown_kind);
+  CHECK(feed_error(raw_header(32, 255)) == decode_error::unknown_kind);
+}
+
+TEST_CASE("sections that do not fit, and streams cut inside a frame, are truncated", "[remote][codec]") {
+  SECTION("sections longer than the frame") {
+    CHECK(feed_error(raw_header(40, 7, 0, 20)) == decode_error::truncated_payload);
+  }
+  SECTION("end of stream inside the header") {
+    auto h = raw_header(32, 6);
+    frame_decoder d;
+    CHECK(d.feed(std::span(h).first(10), [](const frame&) {}) == decode_error::none);
+    CHECK(d.buffered() == 10);
+    CHECK(d.finish() == decode_error::truncated_payload);
+  }
+  SECTION("end of stream inside the payload") {
+    std::vector<std::byte> payload(50);
+    frame f;
+    f.kind = frame_kind::message;
+    f.target_path = "/user/a";
+    f.payload = payload;
+    std::vector<std::byte> s;
+    encode_append(f, s);
+    frame_decoder d;
+    CHECK(d.feed(std::span(s).first(s.size() - 1), [](const frame&) { FAIL("no frame expected"); }) ==
+          decode_error::none);
+    CHECK(d.finish() == decode_error::truncated_payload);
+  }
+}
+
+TEST_CASE("bad paths and node names are refused", "[remote][codec]") {
+  auto with_target = [](std::string_view target, std::string_view node = {}, std::string_view sender = {}) {
+    frame f;
+    f.kind = frame_kind::message;
+    f.target_path = target;
+    f.sender_node = node;
+    f.sender_path = sender;
+    std::vector<std::byte> s(encoded_size(f));
+    encode(f, s);
+    return feed_error(s);
+  };
+  CHECK(with_target("/user/ok") == decode_error::none);
+  CHECK(with_target("user/no-slash") == decode_error::bad_path);
+  CHECK(with_target("/with space") == decode_error::bad_path);
+  CHECK(with_target("/ctl\x01") == decode_error::bad_path);
+  CHECK(with_target("/\xc3\xa9") == decode_error::bad_path);
+  CHECK(with_target(std::string(1, '/') + std::string(default_max_path_length, 'a')) == decode_error::bad_path);
+  CHECK(with_target("/ok", "bad node") == decode_error::bad_path);
+  CHECK(with_target("/ok", "good-node_1.x:2552@h") == decode_error::none);
+  CHECK(with_target("/ok", {}, "no-slash") == decode_error::bad_path);
+
+  frame f;
+  f.kind = frame_kind::message;
+  f.target_path = "relative";
+  CHECK(validate(f) == decode_error::bad_path);
+}
+
+TEST_CASE("a failed decoder ignores everything after the error", "[remote][codec]") {
+  frame_decoder d;
+  auto bad = raw_header(32, 0);
+  CHECK(d.feed(bad, [](const frame&) {}) == decode_error::unknown_kind);
+  frame hb;
+  hb.kind = frame_kind::heartbeat;
+  std::vector<std::byte> good;
+  encode_append(hb, good);
+  int n = 0;
+  CHECK(d.feed(good, [&](const frame&) { ++n; }) == decode_error::unknown_kind);
+  CHECK(n == 0);
+}
+
+TEST_CASE("frames before an error are delivered, the rest are not", "[remote][codec]") {
+  frame hb;
+  hb.kind = frame_kind::heartbeat;
+  std::vector<std::byte> s;
+  encode_append(hb, s);
+  encode_append(hb, s);
+  auto bad = raw_header(32, 99);
+  s.insert(s.end(), bad.begin(), bad.end());
+  encode_append(hb, s);
+  frame_decoder d;
+  int n = 0;
+  CHECK(d.feed(s, [&](const frame&) { ++n; }) == decode_error::unknown_kind);
+  CHECK(n == 2);
+}
+
+TEST_CASE("a callback returning false stops decoding", "[remote][codec]") {
+  frame hb;
+  hb.kind = frame_kind::heartbeat;
+  std::vector<std::byte> s;
+  for (int i = 0; i < 5; ++i) encode_append(hb, s);
+  frame_decoder d;
+  int n = 0;
+  CHECK(d.feed(s, [&](const frame&) { return ++n < 2; }) == decode_error::none);
+  CHECK(n == 2);
+  CHECK(d.feed(s, [&](const frame&) { return ++n < 100; }) == decode_error::none);
+  CHECK(n == 2);
+}
+
+TEST_CASE("validate refuses what a receiver would refuse", "[remote][codec]") {
+  frame f;
+  f.kind = frame_kind::heartbeat;
+  f.sender_path = "/user/x";
+  CHECK(validate(f) == decode_error::malformed_header);
+  frame big;
+  big.kind = frame_kind::message;
+  big.target_path = "/a";
+  std::vector<std::byte> payload(default_max_frame_size);
+  big.payload = payload;
+  CHECK(validate(big) == decode_error::oversized);
+  frame unknown;
+  unknown.kind = static_cast<frame_kind>(0);
+  CHECK(validate(unknown) == decode_error::unknown_kind);
+}

@@ -1,0 +1,302 @@
+#include "test_support.hpp"
+
+#include <volley/remote/transport.hpp>
+
+#include <catch2/catch.hpp>
+
+#include <memory>
+#include <optional>
+#include <thread>
+
+using namespace volley::remote;
+using namespace volley::remote::test;
+using namespace std::chrono_literals;
+
+namespace {
+
+/// Sends `f`, retrying while the bounded outbound queue is full (that is the
+/// caller's job by design: send never blocks).
+void send_retrying(transport& t, connection_id id, const frame& f) {
+  for (;;) {
+    send_result r = t.send(id, f);
+    if (r == send_result::queued) return;
+    REQUIRE(r == send_result::queue_full);
+    std::this_thread::yield();
+  }
+}
+
+frame small_message(std::uint64_t seq, std::span<const std::byte> payload) {
+  frame f;
+  f.kind = frame_kind::message;
+  f.flags = flag_target_id;
+  f.target_id = 1;
+  f.type_marker = 77;
+  f.correlation_id = seq;
+  f.payload = payload;
+  return f;
+}
+
+}  // namespace
+
+TEST_CASE("two transports exchange a million small frames in order, none lost", "[remote][transport]") {
+  recording_handler ha, hb;
+  transport a(test_config("node-a"), ha);
+  transport b(test_config("node-b"), hb);
+  connection_id to_a = b.connect("127.0.0.1", a.port());
+  constexpr std::uint64_t count = 1'000'000;
+  std::array<std::byte, 16> payload{};
+  // Sent at once, before the handshake is done: frames wait for it.
+  for (std::uint64_t i = 0; i < count; ++i) send_retrying(b, to_a, small_message(i, payload));
+  REQUIRE(ha.wait([&] { return ha.frames == count; }));
+  ha.with_lock([&] {
+    CHECK_FALSE(ha.out_of_order);
+    CHECK(ha.last_kind == frame_kind::message);
+    CHECK(ha.last_payload.size() == 16);
+    return 0;
+  });
+  REQUIRE(hb.wait([&] { return hb.ups.size() == 1; }));
+  hb.with_lock([&] {
+    CHECK(hb.ups[0].name == "node-a");
+    CHECK(hb.ups[0].incarnation == a.incarnation());
+    CHECK(hb.ups[0].outbound);
+    CHECK(hb.previous_incarnations[0] == 0);
+    return 0;
+  });
+  transport_stats s = b.stats();
+  CHECK(s.frames_sent == count);
+  CHECK(hb.with_lock([&] { return hb.undelivered; }) == 0);
+}
+
+TEST_CASE("the accepting side can answer over the same connection", "[remote][transport]") {
+  struct echo : recording_handler {
+    transport* self = nullptr;
+    void on_frame(const peer_info& peer, const frame& f) override {
+      recording_handler::on_frame(peer, f);
+      frame reply = f;
+      reply.kind = frame_kind::ask_reply;
+      reply.flags = 0;
+      reply.target_path = {};
+      self->send(peer.id, reply);
+    }
+  };
+  echo ha;
+  recording_handler hb;
+  transport a(test_config("node-a"), ha);
+  ha.self = &a;
+  transport b(test_config("node-b"), hb);
+  connection_id id = b.connect("127.0.0.1", a.port());
+  std::array<std::byte, 3> payload{std::byte{1}, std::byte{2}, std::byte{3}};
+  frame ask = small_message(0, payload);
+  ask.kind = frame_kind::ask_request;
+  REQUIRE(b.send(id, ask) == send_result::queued);
+  REQUIRE(hb.wait([&] { return hb.frames == 1; }));
+  hb.with_lock([&] {
+    CHECK(hb.last_kind == frame_kind::ask_reply);
+    CHECK(hb.last_payload.size() == 3);
+    return 0;
+  });
+}
+
+TEST_CASE("a wrong secret is rejected on both sides and no connection comes up", "[remote][transport]") {
+  recording_handler ha, hb;
+  transport a(test_config("node-a", "right"), ha);
+  transport b(test_config("node-b", "wrong"), hb);
+  connection_id id = b.connect("127.0.0.1", a.port());
+  REQUIRE(poll_until([&] { return a.stats().closes_for(close_reason::rejected_by_peer) >= 1; }));
+  REQUIRE(poll_until([&] { return b.stats().closes_for(close_reason::handshake_failed) >= 1; }));
+  b.disconnect(id);
+  CHECK(ha.with_lock([&] { return ha.ups.size(); }) == 0);
+  CHECK(hb.with_lock([&] { return hb.ups.size(); }) == 0);
+}
+
+TEST_CASE("a frame before the handshake is refused with a reject", "[remote][transport]") {
+  recording_handler ha;
+  transport a(test_config("node-a"), ha);
+  raw_peer p(a.port());
+  std::array<std::byte, 4> payload{};
+  p.send_frame(small_message(0, payload));
+  auto kinds = p.read_until_eof();
+  REQUIRE_FALSE(kinds.empty());
+  CHECK(kinds.front() == frame_kind::reject);
+  REQUIRE(poll_until([&] { return a.stats().closes_for(close_reason::handshake_failed) == 1; }));
+  CHECK(ha.with_lock([&] { return ha.frames; }) == 0);
+}
+
+TEST_CASE("an oversized frame closes the connection and is counted", "[remote][transport]") {
+  recording_handler ha;
+  auto cfg = test_config("node-a");
+  cfg.limits.max_frame_size = 64 * 1024;
+  transport a(cfg, ha);
+  raw_peer p(a.port());
+  REQUIRE(p.handshake_as("raw", "test-secret"));
+  REQUIRE(ha.wait([&] { return ha.ups.size() == 1; }));
+  std::vector<std::byte> header(header_size);
+  detail::store_u32(header.data(), 64 * 1024 + 1);
+  header[4] = std::byte(static_cast<int>(frame_kind::message));
+  p.write_all(header);
+  auto kinds = p.read_until_eof();  // the transport closes on us
+  REQUIRE_FALSE(kinds.empty());
+  CHECK(kinds.back() == frame_kind::close);
+  REQUIRE(ha.wait([&] { return ha.downs.size() == 1; }));
+  CHECK(ha.with_lock([&] { return ha.downs[0].reason; }) == close_reason::oversized_frame);
+  CHECK(a.stats().closes_for(close_reason::oversized_frame) == 1);
+}
+
+TEST_CASE("malformed input after the handshake closes with its reason", "[remote][transport]") {
+  recording_handler ha;
+  transport a(test_config("node-a"), ha);
+  raw_peer p(a.port());
+  REQUIRE(p.handshake_as("raw", "test-secret"));
+  std::vector<std::byte> header(header_size);
+  detail::store_u32(header.data(), header_size);
+  header[4] = std::byte{200};  // no such kind
+  p.write_all(header);
+  p.read_until_eof();
+  REQUIRE(ha.wait([&] { return ha.downs.size() == 1; }));
+  CHECK(a.stats().closes_for(close_reason::unknown_kind) == 1);
+}
+
+TEST_CASE("a peer closing in the middle of a frame is reported as truncated", "[remote][transport]") {
+  recording_handler ha;
+  transport a(test_config("node-a"), ha);
+  {
+    raw_peer p(a.port());
+    REQUIRE(p.handshake_as("raw", "test-secret"));
+    REQUIRE(ha.wait([&] { return ha.ups.size() == 1; }));
+    std::array<std::byte, 100> payload{};
+    std::vector<std::byte> bytes;
+    encode_append(small_message(0, payload), bytes);
+    p.write_all(std::span(bytes).first(bytes.size() / 2));
+  }  // closes the socket
+  REQUIRE(ha.wait([&] { return ha.downs.size() == 1; }));
+  CHECK(ha.with_lock([&] { return ha.downs[0].reason; }) == close_reason::truncated_payload);
+  CHECK(a.stats().closes_for(close_reason::truncated_payload) == 1);
+  CHECK(ha.with_lock([&] { return ha.frames; }) == 0);
+}
+
+TEST_CASE("a peer that stops sending heartbeats is declared down", "[remote][transport]") {
+  recording_handler ha;
+  auto cfg = test_config("node-a");
+  cfg.heartbeat_interval = 20ms;
+  cfg.phi.threshold = 8;
+  cfg.phi.acceptable_pause = 0ms;
+  cfg.phi.min_std_deviation = 10ms;
+  transport a(cfg, ha);
+  raw_peer p(a.port());
+  REQUIRE(p.handshake_as("silent", "test-secret"));
+  // The raw peer never sends a heartbeat: the detector must give up on it.
+  REQUIRE(ha.wait([&] { return ha.downs.size() == 1; }));
+  CHECK(ha.with_lock([&] { return ha.downs[0].reason; }) == close_reason::heartbeat_timeout);
+  CHECK(ha.with_lock([&] { return ha.downs[0].peer.name; }) == "silent");
+  CHECK(a.stats().closes_for(close_reason::heartbeat_timeout) == 1);
+}
+
+TEST_CASE("connected transports that heartbeat each other stay up", "[remote][transport]") {
+  recording_handler ha, hb;
+  auto cfg = test_config("node-a");
+  cfg.heartbeat_interval = 10ms;
+  cfg.phi.acceptable_pause = 200ms;  // sanitizer builds and a shared CI box stall
+  auto cfg_b = cfg;
+  cfg_b.node_name = "node-b";
+  transport a(cfg, ha);
+  transport b(cfg_b, hb);
+  b.connect("127.0.0.1", a.port());
+  REQUIRE(hb.wait([&] { return hb.ups.size() == 1; }));
+  // Many heartbeat intervals pass; the connection stays up. (A negative check:
+  // it cannot fail by slowness, only by a false down.)
+  hb.wait([&] { return !hb.downs.empty(); }, 500ms);
+  CHECK(hb.with_lock([&] { return hb.downs.size(); }) == 0);
+  CHECK(ha.with_lock([&] { return ha.downs.size(); }) == 0);
+}
+
+TEST_CASE("an outbound connection comes back after the listener restarts, as a new incarnation",
+          "[remote][transport]") {
+  recording_handler ha, hb;
+  auto cfg_a = test_config("node-a");
+  auto a = std::make_unique<transport>(cfg_a, ha);
+  std::uint16_t port = a->port();
+  std::uint64_t first_incarnation = a->incarnation();
+  transport b(test_config("node-b"), hb);
+  connection_id id = b.connect("127.0.0.1", port);
+  REQUIRE(hb.wait([&] { return hb.ups.size() == 1; }));
+
+  a.reset();  // the peer node stops
+  REQUIRE(hb.wait([&] { return hb.downs.size() == 1; }));
+  CHECK(hb.with_lock([&] { return hb.downs[0].reason; }) == close_reason::peer_closed);
+
+  recording_handler ha2;
+  cfg_a.listen_port = port;
+  transport a2(cfg_a, ha2);  // same name and port, new process start
+  REQUIRE(hb.wait([&] { return hb.ups.size() == 2; }));
+  hb.with_lock([&] {
+    CHECK(hb.ups[1].id == id);  // the outbound connection keeps its id
+    CHECK(hb.ups[1].incarnation == a2.incarnation());
+    CHECK(hb.previous_incarnations[1] == first_incarnation);
+    CHECK(a2.incarnation() != first_incarnation);
+    return 0;
+  });
+  std::array<std::byte, 1> payload{};
+  REQUIRE(b.send(id, small_message(0, payload)) == send_result::queued);
+  REQUIRE(ha2.wait([&] { return ha2.frames == 1; }));
+}
+
+TEST_CASE("the outbound bound is reported to the sender, queued frames to on_undelivered",
+          "[remote][transport]") {
+  recording_handler hb;
+  auto cfg = test_config("node-b");
+  cfg.max_queued_frames = 4;
+  transport b(cfg, hb);
+  // Nobody listens there (our own listener's port, closed by a transport that is gone).
+  std::uint16_t dead_port;
+  {
+    recording_handler h;
+    transport gone(test_config("gone"), h);
+    dead_port = gone.port();
+  }
+  connection_id id = b.connect("127.0.0.1", dead_port);
+  std::array<std::byte, 8> payload{};
+  for (int i = 0; i < 4; ++i) CHECK(b.send(id, small_message(i, payload)) == send_result::queued);
+  CHECK(b.send(id, small_message(4, payload)) == send_result::queue_full);
+  b.disconnect(id);
+  REQUIRE(hb.wait([&] { return hb.undelivered == 4; }));
+  // The connection is gone for good once the loop has processed the disconnect.
+  REQUIRE(poll_until([&] { return b.send(id, small_message(5, payload)) == send_result::unknown_connection; }));
+}
+
+TEST_CASE("send refuses unknown connections and invalid frames", "[remote][transport]") {
+  recording_handler h;
+  transport t(test_config("node-a"), h);
+  frame f;
+  f.kind = frame_kind::message;
+  f.target_path = "/user/x";
+  CHECK(t.send(12345, f) == send_result::unknown_connection);
+  f.target_path = "no slash";
+  CHECK(t.send(12345, f) == send_result::invalid_frame);
+}
+
+TEST_CASE("disconnect writes the queued frames, then closes", "[remote][transport]") {
+  recording_handler ha, hb;
+  transport a(test_config("node-a"), ha);
+  transport b(test_config("node-b"), hb);
+  connection_id id = b.connect("127.0.0.1", a.port());
+  REQUIRE(hb.wait([&] { return hb.ups.size() == 1; }));
+  std::array<std::byte, 16> payload{};
+  for (std::uint64_t i = 0; i < 1000; ++i) send_retrying(b, id, small_message(i, payload));
+  b.disconnect(id);
+  REQUIRE(ha.wait([&] { return ha.downs.size() == 1; }));
+  ha.with_lock([&] {
+    CHECK(ha.frames == 1000);
+    CHECK_FALSE(ha.out_of_order);
+    CHECK(ha.downs[0].reason == close_reason::peer_closed);
+    return 0;
+  });
+}
+
+TEST_CASE("a bad configuration is refused at construction", "[remote][transport]") {
+  recording_handler h;
+  CHECK_THROWS_AS(transport(test_config("bad name"), h), std::invalid_argument);
+  CHECK_THROWS_AS(transport(test_config("ok", ""), h), std::invalid_argument);
+  auto cfg = test_config("ok");
+  cfg.recv_buffer_count = 100;  // not a power of two
+  CHECK_THROWS(transport(cfg, h));
+}
