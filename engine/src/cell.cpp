@@ -210,7 +210,11 @@ void cell_base::destroy() noexcept {
   }
   delete ext_.load(std::memory_order_acquire);
   system_core* core = sys_;
+  cell_base* parent = parent_;
   ops_->free_cell(this);
+  // Our count on the parent: path() walks the parent chain, also on a dead
+  // cell whose ref outlived the system (the guardians would be gone).
+  if (parent != nullptr) parent->release();
   core->release();
 }
 

@@ -25,6 +25,7 @@ cell_base* make_guardian(system_core* core, cell_base* parent, const std::string
   c->started_ = true;
   core->add_ref();
   if (parent != nullptr) {
+    parent->add_ref();  // a cell keeps its parent (see cell_base::destroy)
     cell_extras& pext = parent->extras();
     std::lock_guard lock(pext.mu);
     c->next_sibling_ = pext.first_child;
@@ -228,6 +229,7 @@ void attach_cell(system_core* core, cell_base* c, cell_base* parent, const props
     pext.first_child = c;
     ++pext.child_count;
     core->add_ref();
+    parent->add_ref();  // released when the cell is destroyed: path() walks the parents
   } catch (...) {
     // Never published: undo the construction by hand.
     c->ops_->destroy_actor(c);
