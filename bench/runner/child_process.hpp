@@ -1,0 +1,31 @@
+#pragma once
+// Runs one workload binary as a child process with a wall-clock limit.
+//
+// The runner never runs a workload in its own process: a workload that
+// hangs (CAF's fork-join creation from inside an actor never finishes) or
+// crashes must cost one run, not the whole suite. The child gets its own
+// process group so that a timeout kills whatever it started as well.
+
+#include <chrono>
+#include <string>
+#include <vector>
+
+namespace volley::bench {
+
+struct child_result {
+  int exit_code = -1;     ///< exit status, or -1 if killed by a signal
+  int signal = 0;         ///< the signal that ended it, 0 if it exited
+  bool timed_out = false; ///< killed by us after the limit
+  double wall_s = 0;
+  std::string out;        ///< all of stdout
+  std::string err;        ///< all of stderr
+};
+
+/// Runs `argv` (argv[0] is the program: a path, or a name looked up in PATH), waits at most `limit`, and
+/// collects its output. Throws std::system_error if it cannot be started.
+child_result run_child(const std::vector<std::string>& argv, std::chrono::duration<double> limit);
+
+/// The last `max_lines` lines of `text` (for failure reports).
+std::string tail_lines(const std::string& text, std::size_t max_lines);
+
+}  // namespace volley::bench

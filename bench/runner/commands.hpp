@@ -1,0 +1,36 @@
+#pragma once
+// The runner's three commands: run the suite, compare two result files,
+// render the report. main.cpp maps the command line onto these.
+
+#include <string>
+#include <vector>
+
+namespace volley::bench {
+
+struct run_options {
+  std::string profile = "quick";     ///< quick | full
+  std::vector<std::string> only;     ///< workloads to run; empty = all
+  int workers = 0;                   ///< 0 = one per core (the engine's default)
+  int repetitions = 0;               ///< 0 = the profile's
+  std::string sizes = "reference";   ///< reference | savina
+  bool sweep_workers = false;        ///< each workload at 1..workers
+  std::string results_dir = "results";
+  double timeout_s = 0;              ///< per run; 0 = the profile's
+  std::vector<std::string> params;   ///< key=value passed to every workload run
+  std::string volley_binary;         ///< empty = the one built beside the runner
+  std::string caf_binary;
+  std::string micro_dir;
+};
+
+/// Runs the suite; returns the process exit status (non-zero if a volley run
+/// failed its check or could not run).
+int run_suite(const run_options& options);
+
+/// Prints per-workload ratios B/A; returns the exit status.
+int compare_results(const std::string& a_path, const std::string& b_path);
+
+/// Renders <results_dir>/README.md and <results_dir>/charts/ from every
+/// <results_dir>/*/*.json; returns the exit status.
+int render_report(const std::string& results_dir);
+
+}  // namespace volley::bench

@@ -1,0 +1,341 @@
+// `volley-bench run`: runs every workload on every runtime as child
+// processes, shows progress, prints a table and writes the result file.
+//
+// Order: for each workload, each worker count and each repetition, the
+// runtimes run back to back, so slow drift of the machine (thermal, other
+// tenants) hits both runtimes alike instead of one of them.
+#include "commands.hpp"
+
+#include "child_process.hpp"
+#include "environment.hpp"
+#include "results_file.hpp"
+#include "statistics.hpp"
+
+#include <volley/savina/parameters.hpp>
+
+#include <chrono>
+#include <algorithm>
+#include <cmath>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <iostream>
+#include <map>
+#include <set>
+
+#include <unistd.h>
+
+namespace volley::bench {
+
+namespace fs = std::filesystem;
+using nlohmann::json;
+
+namespace {
+
+struct runtime_binary {
+  std::string name;  // "volley", "caf"
+  std::string path;
+  std::set<std::string, std::less<>> workloads;
+};
+
+struct planned_run {
+  std::string workload;
+  const runtime_binary* runtime;
+  int workers;
+  int repetition;  // 1-based
+};
+
+struct profile_defaults {
+  int repetitions;
+  double timeout_s;
+  bool micro;
+};
+
+// quick: three repetitions are the fewest that give a median and a spread;
+// the whole quick run stays under 5 minutes on 2 cores. 60 s is about six
+// times the slowest quick run (CAF fork-join creation, ~9 s on 2 cores).
+// full: seven repetitions make the median robust to two outliers.
+profile_defaults defaults_for(const std::string& profile) {
+  if (profile == "full") return {7, 300, true};
+  return {3, 60, false};
+}
+
+// Asks a workload binary which workloads it implements (`--list`).
+std::optional<runtime_binary> probe(const std::string& name, const std::string& path) {
+  if (path.empty() || access(path.c_str(), X_OK) != 0) return std::nullopt;
+  auto r = run_child({path, "--list"}, std::chrono::seconds(30));
+  if (r.exit_code != 0) {
+    std::cerr << "volley-bench: " << path << " --list failed: " << tail_lines(r.err, 5) << "\n";
+    return std::nullopt;
+  }
+  runtime_binary b{name, path, {}};
+  for (const auto& w : json::parse(r.out)) b.workloads.insert(w.get<std::string>());
+  return b;
+}
+
+std::string clock_text(double seconds) {
+  auto s = static_cast<long>(std::lround(seconds));
+  char buffer[32];
+  std::snprintf(buffer, sizeof buffer, "%ld:%02ld", s / 60, s % 60);
+  return buffer;
+}
+
+// Time left, from what the runs so far took: the same workload, runtime
+// and worker count if seen, else the same workload and runtime, else the
+// mean of every run so far.
+class progress_estimate {
+ public:
+  void record(const planned_run& r, double seconds) {
+    exact_[key(r, true)].add(seconds);
+    loose_[key(r, false)].add(seconds);
+    all_.add(seconds);
+  }
+  std::optional<double> remaining(const std::vector<planned_run>& plan, std::size_t next) const {
+    if (all_.n == 0) return std::nullopt;
+    double total = 0;
+    for (auto i = next; i < plan.size(); ++i) {
+      if (auto it = exact_.find(key(plan[i], true)); it != exact_.end())
+        total += it->second.mean();
+      else if (auto it2 = loose_.find(key(plan[i], false)); it2 != loose_.end())
+        total += it2->second.mean();
+      else
+        total += all_.mean();
+    }
+    return total;
+  }
+
+ private:
+  struct mean_of {
+    double sum = 0;
+    int n = 0;
+    void add(double v) { sum += v, ++n; }
+    double mean() const { return sum / n; }
+  };
+  static std::string key(const planned_run& r, bool with_workers) {
+    return r.workload + "/" + r.runtime->name + (with_workers ? "/" + std::to_string(r.workers) : "");
+  }
+  std::map<std::string, mean_of> exact_, loose_;
+  mean_of all_;
+};
+
+json execute(const planned_run& run, const run_options& options, double timeout_s) {
+  std::vector<std::string> argv = {run.runtime->path, "--workload", run.workload, "--sizes", options.sizes,
+                                   "--workers", std::to_string(run.workers)};
+  for (const auto& p : options.params) {
+    argv.push_back("--param");
+    argv.push_back(p);
+  }
+  json record = {{"workload", run.workload},
+                 {"runtime", run.runtime->name},
+                 {"workers", run.workers},
+                 {"repetition", run.repetition}};
+  child_result r;
+  try {
+    r = run_child(argv, std::chrono::duration<double>(timeout_s));
+  } catch (const std::exception& e) {
+    record["status"] = "failed";
+    record["stderr_tail"] = e.what();
+    return record;
+  }
+  record["wall_s"] = r.wall_s;
+  if (r.timed_out) {
+    record["status"] = "timeout";
+    record["timeout_s"] = timeout_s;
+    return record;
+  }
+  if (r.exit_code != 0) {
+    record["status"] = "failed";
+    record["exit_code"] = r.exit_code;
+    if (r.signal != 0) record["signal"] = r.signal;
+    record["stderr_tail"] = tail_lines(r.err, 20);
+    return record;
+  }
+  try {
+    // The last line is the result; a runtime may log above it.
+    auto line = tail_lines(r.out, 1);
+    auto figures = json::parse(line);
+    for (auto& [key, value] : figures.items())
+      if (!record.contains(key)) record[key] = value;
+    record["status"] = "ok";
+  } catch (const std::exception& e) {
+    record["status"] = "failed";
+    record["exit_code"] = 0;
+    record["stderr_tail"] = std::string("unreadable result line: ") + e.what() + "\n" + tail_lines(r.out, 3);
+  }
+  return record;
+}
+
+std::string outcome_text(const json& record) {
+  auto status = record.at("status").get<std::string>();
+  if (status == "ok")
+    return si(record.at("throughput").get<double>()) + " " + record.at("unit").get<std::string>() + " (" +
+           std::to_string(record.at("elapsed_s").get<double>()).substr(0, 5) + " s)";
+  if (status == "timeout") return "TIMEOUT after " + clock_text(record.at("timeout_s").get<double>());
+  std::string text = "FAILED";
+  if (record.contains("exit_code")) text += " (exit " + std::to_string(record["exit_code"].get<int>()) + ")";
+  if (record.contains("signal")) text += " (signal " + std::to_string(record["signal"].get<int>()) + ")";
+  return text + ": " + tail_lines(record.value("stderr_tail", ""), 1);
+}
+
+// Runs every Google Benchmark binary in `micro_dir`, each writing its own
+// JSON beside the result file; returns the file names written.
+json run_micro_benchmarks(const std::string& micro_dir, const fs::path& dir, const std::string& stem) {
+  json files = json::array();
+  std::error_code ec;
+  if (micro_dir.empty() || !fs::is_directory(micro_dir, ec)) {
+    std::cerr << "volley-bench: no micro benchmarks built (" << micro_dir << ")\n";
+    return files;
+  }
+  std::vector<fs::path> binaries;
+  for (const auto& entry : fs::directory_iterator(micro_dir, ec))
+    if (entry.is_regular_file() && access(entry.path().c_str(), X_OK) == 0) binaries.push_back(entry.path());
+  std::sort(binaries.begin(), binaries.end());
+  for (const auto& binary : binaries) {
+    auto name = stem + "." + binary.filename().string() + ".json";
+    std::cerr << "volley-bench: micro " << binary.filename().string() << " -> " << name << "\n";
+    // Ten minutes: Google Benchmark sizes its own iterations; a suite of a
+    // few dozen benchmarks takes a minute or two.
+    auto r = run_child({binary.string(), "--benchmark_out=" + (dir / name).string(), "--benchmark_out_format=json"},
+                       std::chrono::minutes(10));
+    if (r.timed_out || r.exit_code != 0) {
+      std::cerr << "volley-bench: micro " << binary.filename().string() << " failed: " << tail_lines(r.err, 5)
+                << "\n";
+      continue;
+    }
+    files.push_back(name);
+  }
+  return files;
+}
+
+}  // namespace
+
+int run_suite(const run_options& options) {
+  auto defaults = defaults_for(options.profile);
+  const int repetitions = options.repetitions > 0 ? options.repetitions : defaults.repetitions;
+  const double timeout_s = options.timeout_s > 0 ? options.timeout_s : defaults.timeout_s;
+  const int workers = options.workers > 0 ? options.workers : default_workers();
+  if (!savina::parse_size_set(options.sizes)) {
+    std::cerr << "volley-bench: --sizes must be reference or savina\n";
+    return 1;
+  }
+
+  std::vector<runtime_binary> runtimes;
+  for (auto [name, path] : {std::pair<std::string, std::string>{"volley", options.volley_binary},
+                            {"caf", options.caf_binary}}) {
+    if (auto b = probe(name, path))
+      runtimes.push_back(std::move(*b));
+    else
+      std::cerr << "volley-bench: no " << name << " workloads (" << (path.empty() ? "not built" : path)
+                << "): its column stays empty\n";
+  }
+  if (runtimes.empty()) {
+    std::cerr << "volley-bench: no workload binary found; build the bench targets first\n";
+    return 1;
+  }
+
+  // What to run: workloads in the table's order, filtered by --only.
+  for (const auto& name : options.only) {
+    if (savina::find_workload(name) == nullptr) {
+      std::cerr << "volley-bench: unknown workload '" << name << "'; known:";
+      for (const auto& s : savina::workload_specs()) std::cerr << " " << s.name;
+      std::cerr << "\n";
+      return 1;
+    }
+  }
+  std::vector<int> worker_counts;
+  if (options.sweep_workers)
+    for (int w = 1; w <= workers; ++w) worker_counts.push_back(w);
+  else
+    worker_counts.push_back(workers);
+  std::vector<planned_run> plan;
+  for (const auto& spec : savina::workload_specs()) {
+    std::string name(spec.name);
+    if (!options.only.empty() && std::find(options.only.begin(), options.only.end(), name) == options.only.end())
+      continue;
+    for (int w : worker_counts)
+      for (int rep = 1; rep <= repetitions; ++rep)
+        for (const auto& rt : runtimes)
+          if (rt.workloads.count(name) != 0) plan.push_back({name, &rt, w, rep});
+  }
+  if (plan.empty()) {
+    std::cerr << "volley-bench: nothing to run (no runtime implements the selected workloads)\n";
+    return 1;
+  }
+
+  auto machine = describe_machine();
+  auto build = describe_build();
+  if (build["build_type"] != "Release" && build["build_type"] != "RelWithDebInfo")
+    std::cerr << "volley-bench: warning: workloads built as '" << build["build_type"].get<std::string>()
+              << "': figures are not representative\n";
+  std::cerr << "volley-bench: " << plan.size() << " runs (" << options.profile << " profile, " << options.sizes
+            << " sizes, " << repetitions << " repetitions, " << workers << " workers"
+            << (options.sweep_workers ? ", swept from 1" : "") << ", timeout " << timeout_s << " s) on "
+            << machine["cpu_model"].get<std::string>() << "\n";
+
+  auto started = std::chrono::steady_clock::now();
+  auto created_utc = utc_timestamp();
+  json runs = json::array();
+  progress_estimate estimate;
+  bool volley_failed = false;
+  for (std::size_t i = 0; i < plan.size(); ++i) {
+    const auto& run = plan[i];
+    double elapsed = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+    auto left = estimate.remaining(plan, i);
+    std::fprintf(stderr, "[%3zu/%zu] %-22s %-6s workers %-2d rep %d/%d | %s elapsed, %s left | ", i + 1,
+                 plan.size(), run.workload.c_str(), run.runtime->name.c_str(), run.workers, run.repetition,
+                 repetitions, clock_text(elapsed).c_str(), left ? ("~" + clock_text(*left)).c_str() : "?");
+    std::fflush(stderr);
+    auto record = execute(run, options, timeout_s);
+    estimate.record(run, record.value("wall_s", 0.0));
+    std::fprintf(stderr, "%s\n", outcome_text(record).c_str());
+    if (run.runtime->name == "volley" && record["status"] != "ok") volley_failed = true;
+    runs.push_back(std::move(record));
+  }
+
+  json result = {
+      {"schema_version", results_schema_version},
+      {"created_utc", created_utc},
+      {"machine", machine},
+      {"build", build},
+      {"run",
+       {{"profile", options.profile},
+        {"sizes", options.sizes},
+        {"repetitions", repetitions},
+        {"workers", workers},
+        {"sweep_workers", options.sweep_workers},
+        {"timeout_s", timeout_s},
+        {"params", options.params}}},
+      {"runs", runs},
+  };
+  // The runtimes' own configuration, as their first successful run reported it.
+  for (const auto& rt : runtimes) {
+    json config = {{"workers", workers}};
+    for (const auto& r : runs)
+      if (r["runtime"] == rt.name && r["status"] == "ok" && r.contains("config") && r["workers"] == workers) {
+        config = r["config"];
+        break;
+      }
+    result[rt.name + "_config"] = config;
+  }
+  result["summary"] = summarise_runs(runs);
+
+  fs::path dir = fs::path(options.results_dir) / machine["machine_id"].get<std::string>();
+  fs::create_directories(dir);
+  auto stem = file_stamp(created_utc);
+
+  if (defaults.micro && options.only.empty()) result["micro_benchmarks"] = run_micro_benchmarks(options.micro_dir, dir, stem);
+
+  auto path = dir / (stem + ".json");
+  std::ofstream(path) << result.dump(2) << "\n";
+  std::cout << "\n" << summary_table(result["summary"]) << "\n";
+  std::cerr << "volley-bench: wrote " << path.string() << " in "
+            << clock_text(std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count())
+            << "\n";
+  if (volley_failed) {
+    std::cerr << "volley-bench: some volley runs failed (see above and \"runs\" in the result file)\n";
+    return 1;
+  }
+  return 0;
+}
+
+}  // namespace volley::bench

@@ -1,0 +1,31 @@
+#pragma once
+// Summaries of repeated runs: median and spread, and the noise rule used by
+// `compare` and the end-of-run table.
+
+#include <string>
+#include <vector>
+
+namespace volley::bench {
+
+struct summary {
+  std::size_t count = 0;
+  double median = 0, min = 0, max = 0, q1 = 0, q3 = 0;
+};
+
+/// Median, min, max and quartiles (linear interpolation between ranks) of
+/// `values`; all zero for an empty input.
+summary summarise(std::vector<double> values);
+
+/// Whether two sets of runs differ by no more than noise: their min-max
+/// ranges overlap, or the medians are within `tolerance` (relative to a).
+/// With three repetitions the range is the only spread worth the name.
+bool within_noise(const summary& a, const summary& b, double tolerance = 0.05);
+
+/// "3.07 M", "812 k", "95.1": three significant digits and an SI prefix.
+std::string si(double value);
+
+/// A duration given in nanoseconds, in the unit that reads best:
+/// "841 ns", "181 µs", "2.79 ms", "1.20 s".
+std::string duration_text(double nanoseconds);
+
+}  // namespace volley::bench
