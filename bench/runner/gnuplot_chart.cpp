@@ -114,7 +114,7 @@ bool draw_bars(const bar_chart& chart, const std::string& svg_path) {
     out << "set logscale y\n";
     out << "set style data histogram\nset style histogram clustered gap 1\n";
     out << "set style fill solid 0.85 border -1\nset boxwidth 0.9\n";
-    out << "set xtics rotate by -35 scale 0\nset bmargin 8\n";
+    out << "set xtics rotate by 45 right scale 0\nset bmargin 9\nset format y \"%.0s%c\"\n";
     out << "plot ";
     for (std::size_t i = 0; i < chart.series.size(); ++i) {
       if (i > 0) out << ", ";
@@ -135,7 +135,7 @@ bool draw_scaling(const std::string& title, const std::vector<scaling_panel>& pa
   std::ofstream out(script);
   out << format(preamble, 300 * columns, 260 * rows + 40);
   out << "set output " << quoted(svg_path) << "\n";
-  out << "set key top left font \",9\"\nset xlabel \"workers\"\nset format y \"%.1s%c\"\n";
+  out << "set key top left font \",9\"\nset xlabel \"workers\"\nset format y \"%.2s%c\"\nset yrange [0:*]\n";
   out << "set multiplot layout " << rows << "," << columns << " title " << quoted(title) << "\n";
   for (std::size_t p = 0; p < panels.size(); ++p) {
     const auto& panel = panels[p];
