@@ -19,6 +19,8 @@
 #include <volley/engine/detail/cell.hpp>
 #include <volley/engine/system.hpp>
 
+#include <volley/engine/detail/timer.hpp>
+
 #include "system_core.hpp"
 
 namespace volley::detail {
@@ -98,6 +100,7 @@ void finalize(cell_base* c, context& ctx) {
       std::fprintf(stderr, "volley: %s threw from post_stop; it stops anyway\n", c->path().c_str());
     }
   }
+  cancel_all_timers(c);  // after post_stop, which might have started one
   if (!c->actor_destroyed_) {
     c->ops_->destroy_actor(c);
     c->actor_destroyed_ = true;
@@ -173,6 +176,13 @@ void report_unhandled(cell_base* target, envelope* e) noexcept {
 }
 
 // -- the tree ------------------------------------------------------------------------
+
+cell_extras::~cell_extras() { delete timers; }
+
+cell_base*& constructing_cell() noexcept {
+  thread_local cell_base* c = nullptr;
+  return c;
+}
 
 cell_extras& cell_base::extras() {
   cell_extras* ext = ext_.load(std::memory_order_acquire);

@@ -89,6 +89,7 @@ system_core::system_core(config c)
       topology(affinity::topology::detect()),
       plan(affinity::make_plan(topology, affinity::plan_options{cfg.workers, cfg.cpus, cfg.pin})),
       letters(cfg.dead_letter_log_first, cfg.dead_letter_summary_interval) {
+  timer_svc = std::make_unique<timer_service>(cfg.clock);
   default_pool = std::make_unique<worker_pool>(this, settings_for(cfg, "default", &topology, plan));
   for (const auto& [name, p] : cfg.pools) {
     named_pools.emplace(name, std::make_unique<worker_pool>(
@@ -159,6 +160,7 @@ void system_core::shutdown() {
   while (root_dead.load(std::memory_order_acquire) == 0) {
     futex_wait_until(root_dead, 0, std::nullopt);
   }
+  timer_svc->stop();
   default_pool->stop_and_join();
   for (auto& [name, p] : named_pools) p->stop_and_join();
   {

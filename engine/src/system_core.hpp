@@ -21,6 +21,7 @@
 #include <volley/engine/detail/cell.hpp>
 
 #include "scheduler.hpp"
+#include "timer_service.hpp"
 
 namespace volley::detail {
 
@@ -45,12 +46,14 @@ class system_core {
   void adopt_retired_pool(std::unique_ptr<worker_pool> p);
 
   void root_terminated() noexcept;
+  timer_service& timers() noexcept { return *timer_svc; }
   void shutdown();
 
   config cfg;
   affinity::topology topology;
   affinity::worker_plan plan;
   volley::dead_letters letters;
+  std::unique_ptr<timer_service> timer_svc;
   std::unique_ptr<worker_pool> default_pool;
   std::map<std::string, std::unique_ptr<worker_pool>> named_pools;
   cell_base* root = nullptr;  ///< "/" (holds a count)

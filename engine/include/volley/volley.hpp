@@ -1,11 +1,14 @@
 // volley/volley.hpp — the umbrella header: everything a user of the engine needs.
 #pragma once
 
+#include <volley/engine/actor.hpp>
 #include <volley/engine/actor_ref.hpp>
 #include <volley/engine/ask.hpp>
+#include <volley/engine/clock.hpp>
 #include <volley/engine/config.hpp>
 #include <volley/engine/context.hpp>
 #include <volley/engine/dead_letters.hpp>
 #include <volley/engine/messages.hpp>
 #include <volley/engine/result.hpp>
 #include <volley/engine/system.hpp>
+#include <volley/engine/timers.hpp>

@@ -8,8 +8,11 @@
 #include <chrono>
 #include <cstdint>
 #include <map>
+#include <memory>
 #include <optional>
 #include <string>
+
+#include <volley/engine/clock.hpp>
 
 namespace volley {
 
@@ -53,6 +56,10 @@ struct config {
   /// Named extra pools, chosen at spawn with props::dispatcher. The names
   /// "default" and "pinned" are reserved.
   std::map<std::string, pool_config> pools;
+
+  /// The time source of timers and FSM timeouts; nullptr = real time. Tests
+  /// pass a volley::manual_clock so that time moves only when they say so.
+  std::shared_ptr<volley::clock> clock;
 };
 
 }  // namespace volley

@@ -39,6 +39,16 @@ struct props {
 namespace detail {
 
 std::uint64_t next_actor_id(system_core* core) noexcept;
+
+cell_base*& constructing_cell() noexcept;
+/// Sets constructing_cell() for the lifetime of the scope (nests).
+struct constructing_scope {
+  cell_base* saved;
+  explicit constructing_scope(cell_base* c) noexcept : saved(constructing_cell()) { constructing_cell() = c; }
+  ~constructing_scope() { constructing_cell() = saved; }
+  constructing_scope(const constructing_scope&) = delete;
+  constructing_scope& operator=(const constructing_scope&) = delete;
+};
 cell_base* user_guardian(system_core* core) noexcept;
 /// Wire a freshly constructed cell into the system: name, parent, pool,
 /// first activation when the actor has a pre_start. Throws (a taken name, an
@@ -50,6 +60,9 @@ actor_ref<A> spawn_actor(system_core* core, cell_base* parent, const props& p, A
   static_assert(std::is_class_v<A> && !std::is_abstract_v<A>, "volley: an actor is a concrete class");
   void* mem = envelope_alloc(sizeof(cell<A>));
   cell<A>* c;
+  // volley::actor<Self> reads its cell from here while A is constructed
+  // (cell_base is cell<A>'s only base, at offset 0).
+  constructing_scope scope(reinterpret_cast<cell_base*>(mem));
   try {
     c = ::new (mem) cell<A>(core, nullptr, &cell_ops_of<A>, parent, next_actor_id(core),
                             std::forward<Args>(args)...);

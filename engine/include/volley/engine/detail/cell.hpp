@@ -45,6 +45,8 @@ namespace volley::detail {
 
 enum class lifecycle : std::uint8_t { alive, stopping, dead };
 
+struct timer_table;  // timer.hpp
+
 /// Run-time dispatch entry (any_ref): a message type the actor declared.
 struct dynamic_handler {
   type_id_t id;
@@ -72,6 +74,9 @@ struct cell_extras {
   std::size_t child_count = 0;
   std::unordered_map<std::string_view, cell_base*> named_children;
   std::unique_ptr<worker_pool> own_pool;  ///< pinned dispatcher: the actor's own thread
+  // Consumer-owned from here on: only the actor's own activation touches them.
+  timer_table* timers = nullptr;  ///< keyed timers, made on first use
+  ~cell_extras();
 };
 
 class alignas(64) cell_base {

@@ -1,0 +1,97 @@
+// volley/engine/detail/timer.hpp — the pieces behind an actor's keyed timers.
+//
+// A timer is a node in the system's timing wheel (timer_service.cpp) that,
+// when due, builds an envelope and delivers it to its actor. The actor keeps
+// a table key -> (generation, node) in its cell extras; a timer message
+// carries the generation it was made for, and its thunk looks the generation
+// up before calling the handler. So after cancel(key) — or a restart of the
+// key — a message of the old timer that is already queued is not handled:
+// it becomes a dead letter with reason timer_cancelled (Akka's guarantee).
+//
+// Ownership: a node is counted by the actor's table (until cancel, stop, or
+// the single timer's message is handled) and by the timer service (while it
+// is in the wheel). The node holds a count on the actor's cell.
+#pragma once
+
+#include <atomic>
+#include <chrono>
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include <volley/engine/detail/cell.hpp>
+#include <volley/engine/detail/envelope.hpp>
+#include <volley/engine/detail/timing_wheel.hpp>
+
+namespace volley::detail {
+
+struct timer_base : timer_node {
+  std::atomic<std::uint32_t> refs{2};  // the table's and the service's
+  std::atomic<bool> cancelled{false};
+  cell_base* target = nullptr;  // counted
+  std::uint64_t gen = 0;
+  std::chrono::nanoseconds period{0};  // zero: a single timer
+  /// Build the message envelope for one firing (timer thread), or nullptr
+  /// for a timer that calls `callback` instead (ask timeouts).
+  envelope* (*make)(timer_base*) = nullptr;
+  void (*callback)(timer_base*) = nullptr;
+  void (*destroy)(timer_base*) noexcept = nullptr;
+
+  void add_ref() noexcept { refs.fetch_add(1, std::memory_order_relaxed); }
+  void release() noexcept {
+    if (refs.fetch_sub(1, std::memory_order_acq_rel) == 1) {
+      if (target != nullptr) target->release();
+      destroy(this);
+    }
+  }
+};
+
+/// One row of an actor's timer table (consumer-owned: only the actor's own
+/// handlers touch it).
+struct timer_entry {
+  std::string key;
+  std::uint64_t gen;
+  timer_base* node;
+};
+
+struct timer_table {
+  std::vector<timer_entry> entries;  // few per actor: a linear scan beats hashing
+  std::uint64_t next_gen = 1;
+};
+
+template <class M>
+struct timer_envelope final : envelope {
+  M msg;
+  std::uint64_t gen;
+  bool single;
+  template <class U>
+  timer_envelope(U&& m, std::uint64_t g, bool s) : msg(std::forward<U>(m)), gen(g), single(s) {}
+};
+
+template <class M>
+void drop_timer_payload(envelope* e, dead_letter_reason) noexcept {
+  static_cast<timer_envelope<M>*>(e)->msg.~M();
+}
+
+template <class M>
+inline constexpr message_info timer_info_of{type_id<M>(), type_name<M>(), &drop_timer_payload<M>,
+                                            sizeof(timer_envelope<M>), false};
+
+// -- the service (timer_service.cpp) ----------------------------------------------------
+
+/// Put `t` in the wheel, due `delay` from now on the system's clock.
+void timer_schedule(system_core* core, timer_base* t, std::chrono::nanoseconds delay);
+/// Take `t` out of the wheel if it is still there (drops the service's count).
+void timer_cancel(system_core* core, timer_base* t) noexcept;
+/// Cancel every timer of an actor (on stop and restart).
+void cancel_all_timers(cell_base* c) noexcept;
+/// A timer message whose generation is no longer in the table.
+void drop_stale_timer_message(cell_base* c, envelope* e) noexcept;
+/// Consumer side: the table, made on first use.
+timer_table& timers_of(cell_base* c);
+/// Consumer side: remove the entry with generation `gen`; false if absent.
+bool take_timer_entry(cell_base* c, std::uint64_t gen, bool single) noexcept;
+
+}  // namespace volley::detail

@@ -1,0 +1,56 @@
+// engine/src/timer_service.hpp — the one timing wheel of an actor system.
+//
+// A thread per system drives the wheel: it sleeps (condition variable, on
+// the system's clock) until the wheel's next deadline, or for ever when no
+// timer is pending, so an idle system does not poll. Starting a timer locks
+// the wheel, links the node (O(1)) and wakes the thread only when the new
+// deadline is earlier than the one it sleeps until. Firing builds the
+// timer's envelope and delivers it to the actor; a periodic timer is linked
+// again at its next deadline (deadline + period, so it keeps its phase).
+//
+// The wheel's lock is not on the message hot path: it is taken by timer
+// starts and cancels and by the timer thread, never by a tell.
+#pragma once
+
+#include <chrono>
+#include <condition_variable>
+#include <cstdint>
+#include <memory>
+#include <mutex>
+#include <thread>
+
+#include <volley/engine/clock.hpp>
+#include <volley/engine/detail/timer.hpp>
+#include <volley/engine/detail/timing_wheel.hpp>
+
+namespace volley::detail {
+
+class timer_service {
+ public:
+  explicit timer_service(std::shared_ptr<volley::clock> clock);
+  ~timer_service();
+  timer_service(const timer_service&) = delete;
+  timer_service& operator=(const timer_service&) = delete;
+
+  void schedule(timer_base* t, std::chrono::nanoseconds delay);
+  void cancel(timer_base* t) noexcept;
+  /// Stop the thread; pending timers are cancelled (their counts dropped).
+  void stop();
+  volley::clock& clock() noexcept { return *clock_; }
+
+ private:
+  void run();
+  std::uint64_t now_tick() const;
+
+  std::shared_ptr<volley::clock> clock_;
+  volley::clock::time_point origin_;
+  std::mutex mu_;
+  std::condition_variable cv_;
+  timing_wheel wheel_;
+  std::uint64_t sleeping_until_ = UINT64_MAX;  // guarded by mu_
+  bool running_ = true;
+  volley::clock::subscription sub_ = 0;
+  std::thread thread_;
+};
+
+}  // namespace volley::detail
