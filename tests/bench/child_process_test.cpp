@@ -1,0 +1,45 @@
+#include "child_process.hpp"
+
+#include <catch2/catch.hpp>
+
+using namespace volley::bench;
+using namespace std::chrono_literals;
+
+TEST_CASE("a child's output and exit status are collected") {
+  auto r = run_child({"sh", "-c", "echo out; echo err >&2; exit 3"}, 30s);
+  CHECK_FALSE(r.timed_out);
+  CHECK(r.exit_code == 3);
+  CHECK(r.out == "out\n");
+  CHECK(r.err == "err\n");
+}
+
+TEST_CASE("a child that runs past its limit is killed and reported as timed out") {
+  // `sleep` in a subshell: the whole process group must go, not only sh.
+  auto r = run_child({"sh", "-c", "sleep 30 & wait"}, 200ms);
+  CHECK(r.timed_out);
+  CHECK(r.signal != 0);
+  CHECK(r.exit_code == -1);
+}
+
+TEST_CASE("a child killed by a signal reports the signal") {
+  auto r = run_child({"sh", "-c", "kill -SEGV $$"}, 30s);
+  CHECK_FALSE(r.timed_out);
+  CHECK(r.signal == 11);
+}
+
+TEST_CASE("a program that does not exist cannot be started") {
+  CHECK_THROWS_AS(run_child({"/no/such/program"}, 1s), std::system_error);
+}
+
+TEST_CASE("large output is read completely while the child runs") {
+  auto r = run_child({"sh", "-c", "head -c 1000000 /dev/zero | tr '\\\\0' x"}, 30s);
+  CHECK(r.exit_code == 0);
+  CHECK(r.out.size() == 1'000'000);
+}
+
+TEST_CASE("tail_lines keeps the last lines") {
+  CHECK(tail_lines("a\nb\nc\n", 2) == "b\nc");
+  CHECK(tail_lines("a\nb\nc", 1) == "c");
+  CHECK(tail_lines("one", 5) == "one");
+  CHECK(tail_lines("", 3).empty());
+}

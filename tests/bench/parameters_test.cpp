@@ -1,0 +1,61 @@
+#include <volley/savina/parameters.hpp>
+
+#include <catch2/catch.hpp>
+
+#include <set>
+
+using namespace volley::savina;
+
+TEST_CASE("every workload has both size sets with the same parameter names") {
+  for (const auto& spec : workload_specs()) {
+    INFO(spec.name);
+    REQUIRE_FALSE(spec.reference.values().empty());
+    std::set<std::string> ref, sav;
+    for (const auto& [k, v] : spec.reference.values()) ref.insert(k);
+    for (const auto& [k, v] : spec.savina.values()) sav.insert(k);
+    CHECK(ref == sav);
+    CHECK_FALSE(spec.unit.empty());
+  }
+}
+
+TEST_CASE("workload names are unique and found by name") {
+  std::set<std::string_view> names;
+  for (const auto& spec : workload_specs()) CHECK(names.insert(spec.name).second);
+  REQUIRE(find_workload("ping-pong") != nullptr);
+  CHECK(find_workload("ping-pong")->name == "ping-pong");
+  CHECK(find_workload("no-such-workload") == nullptr);
+}
+
+TEST_CASE("reference sizes are those of SAVINA.md where they differ from Savina's") {
+  CHECK(find_workload("ping-pong")->reference.integer("pings") == 1'000'000);
+  CHECK(find_workload("ping-pong")->savina.integer("pings") == 40'000);
+  CHECK(find_workload("counting")->reference.integer("messages") == 10'000'000);
+  CHECK(find_workload("thread-ring")->reference.integer("hops") == 10'000'000);
+  CHECK(find_workload("fork-join-creation")->reference.integer("actors") == 1'000'000);
+  CHECK(find_workload("chameneos")->reference.integer("meetings") == 1'000'000);
+  CHECK(find_workload("logistic-map")->reference.real("start_rate") == Approx(3.46));
+}
+
+TEST_CASE("an override changes a known parameter and rejects anything else") {
+  auto p = find_workload("big")->reference;
+  CHECK(p.apply_override("pings=10"));
+  CHECK(p.integer("pings") == 10);
+  CHECK_FALSE(p.apply_override("nope=1"));
+  CHECK_FALSE(p.apply_override("pings"));
+  CHECK_FALSE(p.apply_override("pings=ten"));
+  CHECK_FALSE(p.apply_override("pings=10x"));
+  CHECK_FALSE(p.apply_override("=3"));
+  CHECK(p.integer("pings") == 10);
+}
+
+TEST_CASE("a missing parameter is an error, not a zero") {
+  parameters p{{"a", 1}};
+  CHECK_THROWS_AS(p.integer("b"), std::out_of_range);
+}
+
+TEST_CASE("size sets parse from their names only") {
+  CHECK(parse_size_set("reference") == size_set::reference);
+  CHECK(parse_size_set("savina") == size_set::savina);
+  CHECK_FALSE(parse_size_set("Reference").has_value());
+  CHECK(to_string(size_set::savina) == "savina");
+}

@@ -1,0 +1,59 @@
+#include <volley/savina/pseudo_random.hpp>
+#include <volley/savina/reference_answers.hpp>
+
+#include <catch2/catch.hpp>
+
+#include <cmath>
+
+using namespace volley::savina;
+
+TEST_CASE("the sequential n-queens count matches the known counts") {
+  int none[1] = {0};
+  for (int n = 1; n <= 9; ++n) {
+    INFO(n);
+    CHECK(n_queens_count_from(n, none, 0) == n_queens_solutions(n));
+  }
+}
+
+TEST_CASE("a queen on the same column or diagonal is not safe") {
+  int cols[2] = {0, 2};
+  CHECK_FALSE(n_queens_safe(cols, 2, 0));  // same column as row 0
+  CHECK_FALSE(n_queens_safe(cols, 2, 1));  // diagonal of row 1
+  CHECK_FALSE(n_queens_safe(cols, 2, 3));  // diagonal of row 1
+  CHECK(n_queens_safe(cols, 2, 4));
+}
+
+TEST_CASE("the Simpson reference agrees with a fine trapezoid sum") {
+  const double left = 1, right = 5;
+  const int pieces = 1'000'000;
+  double width = (right - left) / pieces, area = 0;
+  for (int i = 0; i < pieces; ++i) {
+    double x = left + i * width;
+    area += 0.5 * (trapezoid_function(x) + trapezoid_function(x + width)) * width;
+  }
+  CHECK(std::fabs(area - trapezoid_integral(left, right)) <= 1e-6 * std::fabs(area));
+}
+
+TEST_CASE("the logistic map follows x <- r x (1 - x)") {
+  CHECK(logistic_map_last_term(0.5, 2.0, 1) == Approx(0.5));
+  CHECK(logistic_map_last_term(0.25, 3.0, 2) == Approx(3.0 * 0.5625 * (1 - 0.5625)));
+  CHECK(logistic_map_start(0, 9) == Approx(0.1));
+  CHECK(logistic_map_rate(3.46, 0.0025, 2) == Approx(3.465));
+}
+
+TEST_CASE("pseudo_random is deterministic per seed and stays in range") {
+  pseudo_random a(7), b(7), c(8);
+  bool differs = false;
+  for (int i = 0; i < 100; ++i) {
+    auto x = a.next();
+    CHECK(x == b.next());
+    differs = differs || x != c.next();
+  }
+  CHECK(differs);
+  for (int i = 0; i < 1000; ++i) {
+    CHECK(a.below(10) < 10);
+    double u = a.unit();
+    CHECK(u >= 0.0);
+    CHECK(u < 1.0);
+  }
+}
