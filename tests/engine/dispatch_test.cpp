@@ -1,0 +1,229 @@
+// Stress tests of scheduling and batched dispatch (engine/src/scheduler.*,
+// activation.cpp): an actor is never run by two workers at once, each
+// sender's messages arrive in order, and no message is lost or left
+// unscheduled — with many senders, many actors, batches of 1 and of the
+// default size, and different worker counts. Sizes shrink under sanitizers.
+#include <catch2/catch.hpp>
+
+#include <atomic>
+#include <cstdint>
+#include <random>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "engine_test_support.hpp"
+
+using namespace std::chrono_literals;
+using volley::test::gate;
+using volley::test::scaled;
+using volley::test::wait_until;
+
+namespace {
+
+// -- one actor, many senders -------------------------------------------------------------
+
+constexpr int sender_threads = 8;
+
+struct numbered {
+  std::uint32_t sender;
+  std::uint64_t seq;
+};
+struct report {};
+struct totals {
+  std::uint64_t received = 0;
+  std::uint64_t out_of_order = 0;
+  std::uint64_t overlaps = 0;
+};
+
+/// Checks that it is never entered concurrently and that each sender's
+/// sequence numbers arrive in order.
+struct sequence_checker {
+  void on(const numbered& m) {
+    if (inside_.exchange(true, std::memory_order_acquire)) ++t_.overlaps;
+    if (m.seq != next_[m.sender]) ++t_.out_of_order;
+    next_[m.sender] = m.seq + 1;
+    ++t_.received;
+    inside_.store(false, std::memory_order_release);
+  }
+  totals on(const report&) { return t_; }
+
+  std::atomic<bool> inside_{false};
+  std::uint64_t next_[sender_threads] = {};
+  totals t_;
+};
+
+// -- many actors, forwarding --------------------------------------------------------------
+
+struct token {
+  std::uint32_t id;
+  std::uint32_t hops_left;
+};
+struct set_index {
+  std::size_t i;
+};
+struct ring_done {
+  std::atomic<std::uint64_t> tokens{0};
+  std::atomic<std::uint64_t> id_sum{0};
+  std::atomic<std::uint64_t> hops{0};
+};
+
+/// Passes a token on (to its ring neighbour or to a random actor) until its
+/// hops are used up, then reports it.
+struct forwarder {
+  forwarder(ring_done& done, bool random, std::uint64_t seed) : done_(done), random_(random), rng_(seed) {}
+  void on(const std::vector<volley::actor_ref<forwarder>>* all) { all_ = all; }
+  void on(const set_index& s) { my_index = s.i; }
+  void on(const token& t, volley::context& ctx) {
+    done_.hops.fetch_add(1, std::memory_order_relaxed);
+    if (t.hops_left == 0) {
+      done_.id_sum.fetch_add(t.id, std::memory_order_relaxed);
+      done_.tokens.fetch_add(1, std::memory_order_release);
+      return;
+    }
+    std::size_t next = random_ ? rng_() % all_->size() : (index_of_next());
+    (*all_)[next].tell(token{t.id, t.hops_left - 1}, ctx);
+  }
+  std::size_t index_of_next() { return (my_index + 1) % all_->size(); }
+
+  ring_done& done_;
+  bool random_;
+  std::mt19937_64 rng_;
+  const std::vector<volley::actor_ref<forwarder>>* all_ = nullptr;
+  std::size_t my_index = 0;
+};
+
+
+struct counter {
+  explicit counter(std::atomic<std::uint64_t>& total) : total_(total) {}
+  void on(const numbered&) { total_.fetch_add(1, std::memory_order_relaxed); }
+  std::atomic<std::uint64_t>& total_;
+};
+
+struct holder {
+  explicit holder(gate& g) : g_(g) {}
+  void on(const report&) { g_.arrive_and_wait(); }
+  gate& g_;
+};
+
+}  // namespace
+
+TEST_CASE("one actor fed by 8 threads is never run concurrently and sees each sender in order",
+          "[dispatch][concurrency]") {
+  const std::uint64_t per_sender = scaled(1'000'000);
+  const unsigned throughput = GENERATE(1u, 64u);
+  INFO("throughput " << throughput << ", " << per_sender << " messages per sender");
+  volley::config cfg;  // default workers (one per core), pinned
+  cfg.throughput = throughput;
+  volley::system sys(cfg);
+  auto checker = sys.spawn<sequence_checker>();
+  std::vector<std::thread> senders;
+  for (std::uint32_t s = 0; s < sender_threads; ++s) {
+    senders.emplace_back([&, s] {
+      for (std::uint64_t i = 0; i < per_sender; ++i) checker.tell(numbered{s, i});
+    });
+  }
+  for (auto& t : senders) t.join();
+  // Every tell happened before this ask was sent, so it is answered last.
+  auto r = checker.ask(report{}).get();
+  REQUIRE(r.ok());
+  totals t = r.value();
+  CHECK(t.overlaps == 0);
+  CHECK(t.out_of_order == 0);
+  CHECK(t.received == sender_threads * per_sender);
+  CHECK(sys.dead_letters().count() == 0);
+}
+
+TEST_CASE("tokens forwarded among 1000 actors all arrive, for every worker count and batch size",
+          "[dispatch][concurrency]") {
+  const unsigned workers = GENERATE(0u, 2u, 4u);  // 0 = one per core
+  const unsigned throughput = GENERATE(1u, 64u);
+  const bool random = GENERATE(false, true);
+  const std::uint32_t actors = 1000;
+  const std::uint32_t tokens = 1000;
+  const auto hops = static_cast<std::uint32_t>(std::max<std::size_t>(2, scaled(1'000'000) / tokens));
+  INFO("workers " << workers << ", throughput " << throughput << (random ? ", random" : ", ring")
+                  << ", " << hops << " hops per token");
+  volley::config cfg;
+  cfg.workers = workers;
+  cfg.throughput = throughput;
+  ring_done done;
+  std::vector<volley::actor_ref<forwarder>> all;
+  {
+    volley::system sys(cfg);
+    all.reserve(actors);
+    for (std::uint32_t i = 0; i < actors; ++i) {
+      all.push_back(sys.spawn<forwarder>(done, random, 1234 + i));
+    }
+    for (std::uint32_t i = 0; i < actors; ++i) {
+      // The actor's state is only touched by its own handlers: hand it the
+      // table and its index as messages.
+      all[i].tell(&all);
+      all[i].tell(set_index{i});
+    }
+    for (std::uint32_t i = 0; i < tokens; ++i) all[i % actors].tell(token{i, hops});
+    bool finished = wait_until([&] { return done.tokens.load(std::memory_order_acquire) == tokens; },
+                               60s);
+    CHECK(finished);
+    CHECK(done.tokens == tokens);
+    CHECK(done.id_sum == std::uint64_t(tokens) * (tokens - 1) / 2);
+    CHECK(done.hops == std::uint64_t(tokens) * (hops + 1));
+    CHECK(sys.dead_letters().count() == 0);
+    sys.shutdown();
+  }
+  all.clear();
+}
+
+TEST_CASE("bursts from outside threads to many idle actors are all delivered (no lost wake-up)",
+          "[dispatch][concurrency]") {
+  const unsigned workers = GENERATE(0u, 2u, 4u);
+  volley::config cfg;
+  cfg.workers = workers;
+  std::atomic<std::uint64_t> total{0};
+  volley::system sys(cfg);
+  std::vector<volley::actor_ref<counter>> actors;
+  for (int i = 0; i < 200; ++i) actors.push_back(sys.spawn<counter>(total));
+  const int bursts = static_cast<int>(std::max<std::size_t>(5, scaled(400)));
+  const int senders = 3;
+  std::uint64_t expected = 0;
+  for (int b = 0; b < bursts; ++b) {
+    // A burst of a few messages to a few actors, then a pause long enough
+    // for every worker to spin out and park: the next burst has to wake them.
+    std::vector<std::thread> ts;
+    for (int s = 0; s < senders; ++s) {
+      ts.emplace_back([&, s, b] {
+        for (int k = 0; k < 3; ++k) actors[(b * 7 + s * 31 + k * 13) % actors.size()].tell(numbered{0, 0});
+      });
+    }
+    for (auto& t : ts) t.join();
+    expected += senders * 3;
+    if (b % 4 == 0) {
+      REQUIRE(wait_until([&] { return total.load() == expected; }));
+      std::this_thread::sleep_for(1ms);
+    }
+  }
+  CHECK(wait_until([&] { return total.load() == expected; }));
+}
+
+TEST_CASE("an actor blocked in a handler does not keep other actors from running",
+          "[dispatch][concurrency]") {
+  // Two workers, both parked. The first tell wakes one of them, which runs
+  // the holder and stays inside its handler; the second tell must still be
+  // handled, by the other worker.
+  std::atomic<std::uint64_t> total{0};
+  volley::system sys(volley::test::two_workers());
+  auto c = sys.spawn<counter>(total);
+  for (int round = 0; round < 3; ++round) {
+    std::this_thread::sleep_for(50ms);  // let the workers park (not a timing assertion)
+    gate round_gate;
+    auto hr = sys.spawn<holder>(round_gate);
+    volley::test::open_on_exit round_release{round_gate};
+    hr.tell(report{});
+    REQUIRE(round_gate.wait_arrived());
+    c.tell(numbered{0, 0});
+    INFO("round " << round);
+    CHECK(wait_until([&] { return total.load() == std::uint64_t(round + 1); }, 10s));
+    round_gate.open();
+    hr.stop();
+  }
+}

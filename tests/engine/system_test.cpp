@@ -1,0 +1,348 @@
+// Tests of volley::system: names and paths, select(), dispatchers (pinned
+// threads and named pools), and graceful shutdown (every post_stop once,
+// leftovers dead-lettered, workers joined, twice is fine).
+#include <catch2/catch.hpp>
+
+#include <dirent.h>
+
+#include <atomic>
+#include <functional>
+#include <mutex>
+#include <set>
+#include <stdexcept>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "engine_test_support.hpp"
+
+using namespace std::chrono_literals;
+using volley::dead_letter_reason;
+using volley::test::gate;
+using volley::test::wait_until;
+
+namespace {
+
+struct ping {};
+struct hold {};
+struct meet {};
+struct spawn_child {
+  std::string name;
+};
+
+/// Threads this process has right now (/proc/self/task).
+int thread_count() {
+  int n = 0;
+  if (DIR* d = ::opendir("/proc/self/task")) {
+    while (dirent* e = ::readdir(d)) {
+      if (e->d_name[0] != '.') ++n;
+    }
+    ::closedir(d);
+  }
+  return n;
+}
+
+/// Thread ids seen by handlers, and hook counters (shared by a test's actors).
+struct observations {
+  std::mutex mu;
+  std::set<std::thread::id> threads;
+  std::atomic<int> pings{0};
+  std::atomic<int> post_stops{0};
+  std::atomic<int> met{0};
+  std::atomic<int> meetings_done{0};
+  gate g;
+
+  void saw_thread() {
+    std::lock_guard lock(mu);
+    threads.insert(std::this_thread::get_id());
+  }
+  std::set<std::thread::id> seen() {
+    std::lock_guard lock(mu);
+    return threads;
+  }
+};
+
+struct observer {
+  explicit observer(observations& o) : o_(o) {}
+  void post_stop() { ++o_.post_stops; }
+  void on(const ping&) {
+    o_.saw_thread();
+    ++o_.pings;
+  }
+  void on(const hold&) { o_.g.arrive_and_wait(); }
+  void on(const meet&) {
+    // Both members of the pair must be inside this handler at once.
+    ++o_.met;
+    if (wait_until([&] { return o_.met >= 2; })) ++o_.meetings_done;
+  }
+  void on(const spawn_child& m, volley::context& ctx) {
+    const volley::props p{.name = m.name, .dispatcher = ""};
+    ctx.spawn<observer>(p, o_);
+  }
+  observations& o_;
+};
+
+struct calls_shutdown {
+  void on(const ping&, volley::context& ctx) { ctx.system().shutdown(); }
+};
+
+std::string what_of(const std::function<void()>& f) {
+  try {
+    f();
+  } catch (const std::exception& e) {
+    return e.what();
+  }
+  return "(nothing thrown)";
+}
+
+/// Pings `n` fresh default-pool actors many times: the default workers' ids.
+std::set<std::thread::id> default_pool_threads(volley::system& sys, observations& o) {
+  std::vector<volley::actor_ref<observer>> actors;
+  for (int i = 0; i < 32; ++i) actors.push_back(sys.spawn<observer>(o));
+  int before = o.pings;
+  for (int round = 0; round < 20; ++round) {
+    for (auto& a : actors) a.tell(ping{});
+  }
+  REQUIRE(wait_until([&] { return o.pings == before + 32 * 20; }));
+  for (auto& a : actors) a.stop();
+  return o.seen();
+}
+
+}  // namespace
+
+// -- names, paths, select ---------------------------------------------------------------
+
+TEST_CASE("a named actor's path is /user/<name>, a child's is under its parent's", "[system]") {
+  observations o;
+  volley::system sys(volley::test::two_workers());
+  const volley::props p{.name = "parent", .dispatcher = ""};
+  auto parent = sys.spawn<observer>(p, o);
+  CHECK(parent.path() == "/user/parent");
+  parent.tell(spawn_child{"kid"});
+  REQUIRE(wait_until([&] { return static_cast<bool>(sys.select("/user/parent/kid")); }));
+  CHECK(sys.select("/user/parent/kid").path() == "/user/parent/kid");
+  CHECK(sys.select("/user/parent") == parent.untyped());
+  CHECK(sys.select("/user/parent/") == parent.untyped());  // a trailing slash is fine
+}
+
+TEST_CASE("select finds anonymous actors by their $<id> name", "[system]") {
+  observations o;
+  volley::system sys(volley::test::two_workers());
+  auto a = sys.spawn<observer>(o);
+  auto b = sys.spawn<observer>(o);
+  REQUIRE(a.path().rfind("/user/$", 0) == 0);
+  CHECK(a.path() != b.path());
+  CHECK(sys.select(a.path()) == a.untyped());
+  CHECK(sys.select(b.path()) == b.untyped());
+}
+
+TEST_CASE("select returns an empty ref for paths that name no actor", "[system]") {
+  observations o;
+  volley::system sys(volley::test::two_workers());
+  const volley::props p{.name = "here", .dispatcher = ""};
+  auto a = sys.spawn<observer>(p, o);
+  CHECK_FALSE(sys.select("/user/nothere"));
+  CHECK_FALSE(sys.select("/user/here/child"));
+  CHECK_FALSE(sys.select("/user/$zzzzzz"));
+  CHECK_FALSE(sys.select("user/here"));  // not absolute
+  CHECK_FALSE(sys.select(""));
+  CHECK(sys.select("/user"));  // the guardian exists
+}
+
+TEST_CASE("a taken name is refused with a message naming it and the parent", "[system]") {
+  observations o;
+  volley::system sys(volley::test::two_workers());
+  const volley::props p{.name = "unique", .dispatcher = ""};
+  auto first = sys.spawn<observer>(p, o);
+  CHECK_THROWS_AS(sys.spawn<observer>(p, o), std::invalid_argument);
+  std::string msg = what_of([&] { sys.spawn<observer>(p, o); });
+  CHECK(msg.find("'unique' already exists") != std::string::npos);
+  CHECK(msg.find("/user") != std::string::npos);
+  CHECK(sys.select("/user/unique") == first.untyped());  // the first one is untouched
+  first.tell(ping{});
+  REQUIRE(wait_until([&] { return o.pings == 1; }));
+  // Once its holder has stopped, the name is free again.
+  first.stop();
+  REQUIRE(wait_until([&] { return first.is_stopped(); }));
+  auto second = sys.spawn<observer>(p, o);
+  CHECK(second.path() == "/user/unique");
+}
+
+TEST_CASE("bad actor names are refused with a message saying what is wrong", "[system]") {
+  observations o;
+  volley::system sys(volley::test::two_workers());
+  auto spawn_named = [&](std::string name) {
+    const volley::props p{.name = std::move(name), .dispatcher = ""};
+    sys.spawn<observer>(p, o);
+  };
+  CHECK_THROWS_AS(spawn_named("$1"), std::invalid_argument);
+  CHECK(what_of([&] { spawn_named("$1"); }).find("'$'") != std::string::npos);
+  CHECK(what_of([&] { spawn_named("a/b"); }).find("'/'") != std::string::npos);
+  CHECK(what_of([&] { spawn_named("a*"); }).find("'*'") != std::string::npos);
+  CHECK(what_of([&] { spawn_named(std::string(300, 'x')); }).find("255") != std::string::npos);
+  // Nothing half-made is left behind.
+  CHECK_FALSE(sys.select("/user/a"));
+  sys.shutdown();
+  CHECK(o.post_stops == 0);
+}
+
+// -- dispatchers --------------------------------------------------------------------------
+
+TEST_CASE("a pinned actor runs every message on one thread of its own", "[system][dispatcher]") {
+  observations pinned_obs, default_obs;
+  volley::config cfg = volley::test::two_workers();
+  cfg.workers = 1;
+  volley::system sys(cfg);
+  const int baseline = thread_count();
+  const volley::props p{.name = "pinned", .dispatcher = "pinned"};
+  auto a = sys.spawn<observer>(p, pinned_obs);
+  CHECK(thread_count() == baseline + 1);
+  for (int i = 0; i < 200; ++i) a.tell(ping{});
+  REQUIRE(wait_until([&] { return pinned_obs.pings == 200; }));
+  auto own = pinned_obs.seen();
+  REQUIRE(own.size() == 1);
+  CHECK(*own.begin() != std::this_thread::get_id());
+  auto pool = default_pool_threads(sys, default_obs);
+  CHECK(pool.count(*own.begin()) == 0);
+
+  // Its thread is its own: holding it up does not hold up the default pool.
+  volley::test::open_on_exit release{pinned_obs.g};
+  a.tell(hold{});
+  REQUIRE(pinned_obs.g.wait_arrived());
+  auto other = sys.spawn<observer>(default_obs);
+  int before = default_obs.pings;
+  other.tell(ping{});
+  REQUIRE(wait_until([&] { return default_obs.pings == before + 1; }));
+  pinned_obs.g.open();
+
+  // And the thread ends with the actor.
+  a.stop();
+  REQUIRE(wait_until([&] { return a.is_stopped(); }));
+  CHECK(wait_until([&] { return thread_count() == baseline; }));
+}
+
+TEST_CASE("actors on a named pool run on that pool's threads", "[system][dispatcher]") {
+  observations io_obs, default_obs;
+  volley::config cfg = volley::test::two_workers();
+  cfg.workers = 1;
+  cfg.pools["io"] = volley::pool_config{.workers = 2};
+  volley::system sys(cfg);
+  const volley::props p{.name = "", .dispatcher = "io"};
+  std::vector<volley::actor_ref<observer>> io;
+  for (int i = 0; i < 16; ++i) io.push_back(sys.spawn<observer>(p, io_obs));
+
+  // The two threads exist: two io actors can be inside a handler at once,
+  // while the default pool has a single worker.
+  io[0].tell(meet{});
+  io[1].tell(meet{});
+  REQUIRE(wait_until([&] { return io_obs.meetings_done == 2; }));
+
+  for (int round = 0; round < 50; ++round) {
+    for (auto& a : io) a.tell(ping{});
+  }
+  REQUIRE(wait_until([&] { return io_obs.pings == 16 * 50; }));
+  auto io_threads = io_obs.seen();
+  CHECK(io_threads.size() >= 1);
+  CHECK(io_threads.size() <= 2);
+  CHECK(io_threads.count(std::this_thread::get_id()) == 0);
+  auto pool = default_pool_threads(sys, default_obs);
+  for (auto id : io_threads) CHECK(pool.count(id) == 0);
+}
+
+TEST_CASE("an unknown dispatcher is refused with the list of configured ones",
+          "[system][dispatcher]") {
+  observations o;
+  volley::config cfg = volley::test::two_workers();
+  cfg.pools["io"] = volley::pool_config{.workers = 1};
+  cfg.pools["batch"] = volley::pool_config{.workers = 1};
+  volley::system sys(cfg);
+  const volley::props p{.name = "x", .dispatcher = "gpu"};
+  CHECK_THROWS_AS(sys.spawn<observer>(p, o), std::invalid_argument);
+  std::string msg = what_of([&] { sys.spawn<observer>(p, o); });
+  CHECK(msg.find("'gpu'") != std::string::npos);
+  CHECK(msg.find("default, pinned, batch, io") != std::string::npos);
+  CHECK_FALSE(sys.select("/user/x"));
+}
+
+// -- shutdown -------------------------------------------------------------------------------
+
+TEST_CASE("shutdown runs every post_stop once, dead-letters what is queued, and joins the workers",
+          "[system][shutdown]") {
+  observations o;
+  const int threads_before = thread_count();
+  volley::config cfg = volley::test::two_workers();
+  cfg.pools["io"] = volley::pool_config{.workers = 1};
+  volley::system sys(cfg);
+  volley::test::open_on_exit release{o.g};
+  std::vector<volley::actor_ref<observer>> actors;
+  for (int i = 0; i < 50; ++i) {
+    const volley::props p{.name = "a" + std::to_string(i), .dispatcher = i % 10 == 0 ? "io" : ""};
+    actors.push_back(sys.spawn<observer>(p, o));
+    actors.back().tell(spawn_child{"child"});  // 50 children too
+  }
+  const volley::props pp{.name = "", .dispatcher = "pinned"};
+  actors.push_back(sys.spawn<observer>(pp, o));
+  REQUIRE(wait_until([&] { return static_cast<bool>(sys.select("/user/a49/child")); }));
+  CHECK(thread_count() > threads_before);
+
+  // Hold one actor in a handler with 100 messages behind it, and shut down
+  // from another thread. Open the gate only once the stop has reached the
+  // actor, so all 100 are certainly left over.
+  auto& busy = actors[1];
+  busy.tell(hold{});
+  REQUIRE(o.g.wait_arrived());
+  for (int i = 0; i < 100; ++i) busy.tell(ping{});
+  std::thread stopper([&] { sys.shutdown(); });
+  // White box, for determinism: the stop is queued on the actor's system
+  // lane (its worker is blocked in hold, so reading the lane is safe).
+  bool stop_arrived = wait_until([&] { return busy.cell()->system_lane_.has_next(); });
+  o.g.open();
+  stopper.join();
+  CHECK(stop_arrived);
+  CHECK(o.post_stops == 101);  // 50 + 50 children + the pinned one, each once
+  CHECK(o.pings == 0);
+  CHECK(sys.dead_letters().count(dead_letter_reason::recipient_stopped) == 100);
+  CHECK(thread_count() == threads_before);  // every worker, pool and pinned thread is gone
+  for (auto& a : actors) CHECK(a.is_stopped());
+
+  sys.shutdown();  // twice is fine
+  CHECK(o.post_stops == 101);
+  CHECK_THROWS_AS(sys.spawn<observer>(o), std::logic_error);  // no spawns after shutdown
+}
+
+TEST_CASE("the system's destructor shuts down like shutdown()", "[system][shutdown]") {
+  observations o;
+  const int threads_before = thread_count();
+  {
+    volley::system sys(volley::test::two_workers());
+    for (int i = 0; i < 20; ++i) {
+      auto a = sys.spawn<observer>(o);
+      a.tell(spawn_child{""});
+      a.tell(ping{});
+    }
+    REQUIRE(wait_until([&] { return o.pings == 20; }));
+  }
+  CHECK(o.post_stops == 40);
+  CHECK(thread_count() == threads_before);
+}
+
+TEST_CASE("shutdown called from inside an actor does not deadlock", "[system][shutdown]") {
+  const int threads_before = thread_count();
+  {
+    volley::system sys(volley::test::two_workers());
+    auto a = sys.spawn<calls_shutdown>();
+    a.tell(ping{});
+    REQUIRE(wait_until([&] { return a.is_stopped(); }));
+    // The destructor finishes what the actor started.
+  }
+  CHECK(thread_count() == threads_before);
+}
+
+TEST_CASE("the system reports its configuration and worker count", "[system]") {
+  volley::config cfg = volley::test::two_workers();
+  cfg.throughput = 7;
+  volley::system sys(cfg);
+  CHECK(sys.worker_count() == 2);
+  CHECK(sys.configuration().throughput == 7);
+  CHECK_FALSE(sys.pinning_note().empty());  // pin = false: it says why it is unpinned
+}
