@@ -70,35 +70,50 @@ void drain_system_lane(cell_base* c, context& ctx) {
 }  // namespace
 
 activation_end run_activation(cell_base* c, unsigned budget, const worker* w) {
-  bool may_linger = w != nullptr;
   context ctx(c);
   // A dead cell is only scheduled by someone who took a count for us.
   ctx.holds_ref() = c->state() == lifecycle::dead;
+  bool may_linger = w != nullptr;
   for (;;) {
     if (c->system_lane_.has_next()) drain_system_lane(c, ctx);
     if (!c->started_) start_if_needed(c, ctx);
     if (budget == 0) return activation_end::more;  // our count, if any, goes with the cell
 
-    if (envelope* e = pop(c->mailbox_)) {
+    if (c->suspended_ && c->state_.load(std::memory_order_relaxed) == lifecycle::alive) {
+      // A handler coroutine waits for a reply: user messages wait with it.
+      // Give the cell up with its mailbox as it is; a push or the resume
+      // (system lane) schedules it again.
+      if (c->mailbox_.park()) {
+        if (ctx.holds_ref()) c->release();
+        return activation_end::idle;
+      }
+      continue;  // a signal came first: drain the system lane, then park
+    }
+
+    // Unstashed messages first. They are ours (not the mailbox's stub), so
+    // they are retired as soon as they are handled.
+    const bool owned = c->has_front_;
+    envelope* e = owned ? take_front(c) : pop(c->mailbox_);
+    if (e != nullptr) {
       --budget;
       if (c->state_.load(std::memory_order_relaxed) != lifecycle::alive) {
         c->sys_->dead_letter(c, e, dead_letter_reason::recipient_stopped);
         e->info->drop(e, dead_letter_reason::recipient_stopped);
-        drop_sender(e);
-        continue;
+      } else {
+        ctx.set_current(e);
+        try {
+          e->invoke(e, c, ctx);  // the one indirect call per message
+        } catch (...) {
+          on_failure(c, ctx, std::current_exception(), e->info->name);
+        }
+        ctx.set_current(nullptr);
+        ctx.clear_stashed();
+        if (c->stop_requested_) {
+          c->stop_requested_ = false;
+          begin_stop(c, ctx, stop_reason::stopped);
+        }
       }
-      ctx.set_current(e);
-      try {
-        e->invoke(e, c, ctx);  // the one indirect call per message
-      } catch (...) {
-        on_failure(c, ctx, std::current_exception(), e->info->name);
-      }
-      ctx.set_current(nullptr);  // ctx.sender() is only valid inside the handler
-      drop_sender(e);
-      if (c->stop_requested_) {
-        c->stop_requested_ = false;
-        begin_stop(c, ctx, stop_reason::stopped);
-      }
+      if (owned) retire(e);
       continue;
     }
 

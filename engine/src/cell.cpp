@@ -101,6 +101,7 @@ void finalize(cell_base* c, context& ctx) {
     }
   }
   cancel_all_timers(c);  // after post_stop, which might have started one
+  discard_kept_messages(c);
   if (!c->actor_destroyed_) {
     c->ops_->destroy_actor(c);
     c->actor_destroyed_ = true;
@@ -120,6 +121,7 @@ void finalize(cell_base* c, context& ctx) {
     c->sys_->adopt_retired_pool(std::move(ext->own_pool));
   }
   c->state_.store(lifecycle::dead, std::memory_order_release);
+  settle_watches(c);
   if (c->parent_ != nullptr) {
     cell_base* parent = c->parent_;
     unlink_from_parent(c);
@@ -168,6 +170,10 @@ void retire(envelope* e) noexcept {
 void discard(envelope* e, dead_letter_reason reason) noexcept {
   e->info->drop(e, reason);
   retire(e);
+}
+
+void report_undeliverable_reply(cell_base* replier, envelope* request) noexcept {
+  replier->sys_->dead_letter(replier, request, dead_letter_reason::reply_undeliverable);
 }
 
 void report_unhandled(cell_base* target, envelope* e) noexcept {

@@ -83,6 +83,15 @@ void send_stop(cell_base* target, stop_reason why);
 /// A handler (or hook) of `c` threw: report it and stop the actor.
 void on_failure(cell_base* c, context& ctx, std::exception_ptr ex, std::string_view where) noexcept;
 
+/// At death: send terminated to the watchers, unwatch the watched (watch.cpp).
+void settle_watches(cell_base* c);
+
+/// At death: destroy a waiting coroutine, dead-letter the stash and the
+/// unstashed messages not yet handled (context.cpp).
+void discard_kept_messages(cell_base* c) noexcept;
+/// The next unstashed message (has_front_ must be true).
+envelope* take_front(cell_base* c) noexcept;
+
 /// Run pre_start if the actor has one and has not been started.
 void start_if_needed(cell_base* c, context& ctx);
 

@@ -3,6 +3,7 @@
 
 #include <volley/engine/actor.hpp>
 #include <volley/engine/actor_ref.hpp>
+#include <volley/engine/ask_from_actor.hpp>
 #include <volley/engine/ask.hpp>
 #include <volley/engine/clock.hpp>
 #include <volley/engine/config.hpp>
@@ -11,4 +12,6 @@
 #include <volley/engine/messages.hpp>
 #include <volley/engine/result.hpp>
 #include <volley/engine/system.hpp>
+#include <volley/engine/task.hpp>
 #include <volley/engine/timers.hpp>
+#include <volley/engine/watch.hpp>

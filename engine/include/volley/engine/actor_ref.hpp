@@ -95,6 +95,7 @@ template <class M, class R>
 void drop_ask(envelope* e, dead_letter_reason reason) noexcept {
   auto* ae = static_cast<ask_envelope<M, R>*>(e);
   ae->msg.~M();
+  if (ae->state == nullptr) return;  // relocated (stashed)
   errc code = reason == dead_letter_reason::unhandled ? errc::unhandled : errc::recipient_stopped;
   try {
     ae->state->complete(error{code, std::string("request not handled: ") + to_string(reason)});
@@ -105,8 +106,22 @@ void drop_ask(envelope* e, dead_letter_reason reason) noexcept {
 }
 
 template <class M, class R>
+envelope* relocate_ask(envelope* e) {
+  auto* from = static_cast<ask_envelope<M, R>*>(e);
+  void* p = envelope_alloc(sizeof(ask_envelope<M, R>));
+  auto* to = ::new (p) ask_envelope<M, R>(std::move(from->msg), std::exchange(from->state, nullptr));
+  to->invoke = from->invoke;
+  to->info = from->info;
+  to->sender = std::exchange(from->sender, nullptr);
+  return to;
+}
+
+template <class M, class R>
 inline constexpr message_info ask_info_of{type_id<M>(), type_name<M>(), &drop_ask<M, R>,
-                                          sizeof(ask_envelope<M, R>), false};
+                                          sizeof(ask_envelope<M, R>), false, &relocate_ask<M, R>};
+
+/// The reply to an ask whose asker no longer waits (timed out, gone).
+void report_undeliverable_reply(cell_base* replier, envelope* request) noexcept;  // cell.cpp
 
 template <class A, class M>
 using reply_t = std::conditional_t<
@@ -119,30 +134,43 @@ using reply_t = std::conditional_t<
 template <class A, class M>
 void invoke_ask(envelope* e, cell_base* c, context& ctx) {
   using R = reply_t<A, M>;
+  static_assert(!std::is_same_v<R, task>,
+                "volley: a coroutine handler cannot answer an ask with its return value");
   auto* ae = static_cast<ask_envelope<M, R>*>(e);
   payload_guard<M> guard{ae->msg};
+  // Read at scope exit: a handler that stashes the request moves the state
+  // out (ae->state becomes nullptr) and the stashed copy answers later.
   struct state_release {
-    ask_state<R>* s;
-    ~state_release() { s->release(); }
+    ask_state<R>*& s;
+    ~state_release() {
+      if (s != nullptr) s->release();
+    }
   } release{ae->state};
+  auto answer = [&](result<R> r) {
+    if (ae->state != nullptr && !ae->state->complete(std::move(r))) {
+      report_undeliverable_reply(c, e);
+    }
+  };
   try {
     if constexpr (std::is_same_v<R, unit> &&
                   std::is_void_v<decltype(call_handler(actor_of<A>(c), std::move(ae->msg), ctx))>) {
       call_handler(actor_of<A>(c), std::move(ae->msg), ctx);
-      ae->state->complete(unit{});
+      answer(unit{});
     } else {
-      ae->state->complete(call_handler(actor_of<A>(c), std::move(ae->msg), ctx));
+      answer(call_handler(actor_of<A>(c), std::move(ae->msg), ctx));
     }
   } catch (const std::exception& ex) {
-    ae->state->complete(error{errc::handler_failed, ex.what()});
+    answer(error{errc::handler_failed, ex.what()});
     throw;  // the actor failed: its supervisor decides what happens next
   } catch (...) {
-    ae->state->complete(error{errc::handler_failed, "unknown exception"});
+    answer(error{errc::handler_failed, "unknown exception"});
     throw;
   }
 }
 
 void report_unhandled(cell_base* target, envelope* e) noexcept;  // cell.cpp
+/// Count a dead letter (unhandled) for an envelope whose payload the caller destroys.
+void report_unhandled_in_place(cell_base* target, envelope* e) noexcept;  // watch.cpp
 
 }  // namespace detail
 

@@ -22,6 +22,7 @@
 #include <utility>
 
 #include <volley/engine/detail/envelope.hpp>
+#include <volley/engine/detail/timer.hpp>
 #include <volley/engine/result.hpp>
 
 namespace volley {
@@ -43,14 +44,34 @@ class ask_state {
  public:
   enum : std::uint32_t { pending = 0, waiting = 1, done = 2, has_callback = 3 };
 
-  void complete(result<R> r) {
+  /// First completion wins (a reply, a timeout, a dead letter). Returns
+  /// false for a later one, or when the future was dropped unanswered: the
+  /// caller reports that reply as undeliverable.
+  bool complete(result<R> r) { return finish(std::move(r), false); }
+
+  /// `from_timer`: called by the timeout timer itself, on the timer thread
+  /// inside the wheel's lock, so the timer must not be cancelled (it is
+  /// firing) — only our count on it dropped.
+  bool finish(result<R> r, bool from_timer) {
+    if (claimed_.exchange(true, std::memory_order_acq_rel)) return false;
+    if (timer_base* t = std::exchange(timeout_, nullptr)) {
+      if (!from_timer) timer_cancel(t->core, t);
+      t->release();
+    }
     value_.emplace(std::move(r));
     // acq_rel: release publishes value_ to the waiter's acquire; acquire
     // makes a registered callback visible to us.
     std::uint32_t old = status_.exchange(done, std::memory_order_acq_rel);
     if (old == waiting) futex_wake_all(status_);
     if (old == has_callback) callback_(std::move(*value_));
+    return true;
   }
+
+  /// The future went away without a result: nobody will read a reply.
+  void abandon() noexcept { claimed_.exchange(true, std::memory_order_acq_rel); }
+
+  /// A timer that completes this request with errc::timeout (ctx.ask).
+  void set_timeout(timer_base* t) noexcept { timeout_ = t; }
 
   result<R> wait(std::optional<std::chrono::steady_clock::time_point> deadline) {
     if (status_.load(std::memory_order_acquire) != done) {
@@ -93,8 +114,30 @@ class ask_state {
  private:
   std::atomic<std::uint32_t> status_{pending};
   std::atomic<std::uint32_t> refs_{1};
+  std::atomic<bool> claimed_{false};
+  timer_base* timeout_ = nullptr;  // counted; set before the request is sent
   std::optional<result<R>> value_;
   std::function<void(result<R>)> callback_;
+};
+
+/// Completes an ask with errc::timeout when its deadline passes first.
+/// Holds a count on the request; the request holds one on the timer until
+/// it completes (whichever way), which breaks the cycle.
+template <class R>
+struct ask_timeout final : timer_base {
+  ask_state<R>* state;
+  explicit ask_timeout(ask_state<R>* s) : state(s) {
+    s->add_ref();
+    callback = [](timer_base* t) {
+      static_cast<ask_timeout*>(t)->state->finish(error{errc::timeout, "no reply before the deadline"},
+                                                  true);
+    };
+    destroy = [](timer_base* t) noexcept {
+      auto* self = static_cast<ask_timeout*>(t);
+      self->state->release();
+      delete self;
+    };
+  }
 };
 
 }  // namespace detail
@@ -117,31 +160,41 @@ class future {
   ~future() { reset(); }
 
   /// Wait for the reply without a deadline.
-  result<R> get() { return take()->wait(std::nullopt); }
+  result<R> get() { return settle(take()->wait(std::nullopt)); }
 
-  /// Wait at most `timeout`; errc::timeout after that.
+  /// Wait at most `timeout`; errc::timeout after that (the request stays
+  /// open: a later get may still receive the reply).
   template <class Rep, class Period>
   result<R> get(std::chrono::duration<Rep, Period> timeout) {
-    return take()->wait(std::chrono::steady_clock::now() + timeout);
+    return settle(take()->wait(std::chrono::steady_clock::now() + timeout));
   }
 
   /// Run f(result<R>) when the reply arrives, on the completing thread.
   template <class F>
   void then(F&& f) {
-    auto* s = state_;
-    s->then(std::forward<F>(f));
+    consumed_ = true;
+    take()->then(std::forward<F>(f));
   }
 
  private:
+  result<R> settle(result<R> r) {
+    if (r.ok() || r.err().code != errc::timeout) consumed_ = true;
+    return r;
+  }
+
   detail::ask_state<R>* take() {
     if (!state_) throw std::logic_error("volley::future: get() on an empty or moved-from future");
     return state_;
   }
   void reset() noexcept {
-    if (state_) std::exchange(state_, nullptr)->release();
+    if (state_) {
+      if (!consumed_) state_->abandon();
+      std::exchange(state_, nullptr)->release();
+    }
   }
 
   detail::ask_state<R>* state_;
+  bool consumed_ = false;  // a result was taken or a continuation registered
 };
 
 }  // namespace volley

@@ -10,6 +10,9 @@
 // A context is valid only during the call it was passed to; do not keep it.
 #pragma once
 
+#include <chrono>
+#include <cstddef>
+#include <stdexcept>
 #include <string>
 
 #include <volley/engine/fwd.hpp>
@@ -17,6 +20,12 @@
 namespace volley {
 
 struct props;
+
+/// Thrown by context::stash() when the stash is full.
+class stash_overflow : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
 
 class context {
  public:
@@ -37,9 +46,49 @@ class context {
   template <class A, class... Args>
   actor_ref<A> spawn(Args&&... args);
   template <class A, class... Args>
-  actor_ref<A> spawn(const props& p, Args&&... args);
+  actor_ref<A> spawn(props p, Args&&... args);
+
+  /// Watch `target`: when it stops, this actor gets one volley::terminated
+  /// (handle it with `on(const volley::terminated&)`). Watching an actor
+  /// that has already stopped delivers it at once. Watching twice is once.
+  void watch(const any_ref& target);
+  /// Stop watching; a terminated already queued for `target` is dropped.
+  void unwatch(const any_ref& target);
 
   volley::system& system() const;
+
+  // -- stash ------------------------------------------------------------------
+
+  /// Keep the message being handled for later (it is not handled now). The
+  /// stash holds at most `stash_capacity()` messages (default 1000);
+  /// stashing one more throws volley::stash_overflow — the actor fails.
+  /// Stashed messages left when the actor stops become dead letters
+  /// (reason: stashed_on_stop).
+  void stash();
+  /// Put every stashed message back in front of the mailbox, oldest first:
+  /// they are handled before anything still queued.
+  void unstash_all();
+  std::size_t stash_size() const;
+  void set_stash_capacity(std::size_t n);
+
+  // -- ask from inside an actor --------------------------------------------------
+
+  /// Ask `target`; when the reply (or the timeout, as errc::timeout) comes,
+  /// `continuation(result<R>)` — or `continuation(result<R>, context&)` —
+  /// runs *as a message of this actor*, so it may touch the actor's state.
+  /// Never blocks. If this actor has stopped by then, the reply is a dead
+  /// letter. Defined in ask_from_actor.hpp.
+  template <class A, class M, class Rep, class Period, class F>
+  void ask(const actor_ref<A>& target, M&& m, std::chrono::duration<Rep, Period> timeout,
+           F&& continuation);
+
+  /// The coroutine form: inside a handler that returns volley::task,
+  ///     result<R> r = co_await ctx.ask(target, m, 1s);
+  /// While the coroutine waits, this actor's other user messages wait too;
+  /// system messages (stop, terminated, supervision) are still handled, and
+  /// stopping the actor destroys the waiting coroutine.
+  template <class A, class M, class Rep, class Period>
+  auto ask(const actor_ref<A>& target, M&& m, std::chrono::duration<Rep, Period> timeout);
 
   /// This actor's path ("/user/parent/child").
   std::string path() const;
@@ -52,11 +101,14 @@ class context {
   detail::envelope* current() const noexcept { return current_; }
   /// Whether this activation holds a count on the cell (see cell.hpp).
   bool& holds_ref() noexcept { return holds_ref_; }
+  bool stashed() const noexcept { return stashed_; }
+  void clear_stashed() noexcept { stashed_ = false; }
 
  private:
   detail::cell_base* cell_;
   detail::envelope* current_ = nullptr;
   bool holds_ref_ = false;
+  bool stashed_ = false;
 };
 
 }  // namespace volley

@@ -23,6 +23,7 @@
 #include <volley/engine/dead_letters.hpp>
 #include <volley/engine/detail/cell.hpp>
 #include <volley/engine/detail/handler.hpp>
+#include <volley/engine/watch.hpp>
 
 namespace volley {
 
@@ -91,7 +92,7 @@ class system {
                                   std::forward<Args>(args)...);
   }
   template <class A, class... Args>
-  actor_ref<A> spawn(const props& p, Args&&... args) {
+  actor_ref<A> spawn(props p, Args&&... args) {
     return detail::spawn_actor<A>(core_, detail::user_guardian(core_), p,
                                   std::forward<Args>(args)...);
   }
@@ -122,7 +123,7 @@ actor_ref<A> context::spawn(Args&&... args) {
 }
 
 template <class A, class... Args>
-actor_ref<A> context::spawn(const props& p, Args&&... args) {
+actor_ref<A> context::spawn(props p, Args&&... args) {
   return detail::spawn_actor<A>(cell_->core(), cell_, p, std::forward<Args>(args)...);
 }
 

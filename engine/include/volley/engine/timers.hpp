@@ -45,7 +45,7 @@ template <class A, class M>
 void invoke_timer(envelope* e, cell_base* c, context& ctx) {
   auto* te = static_cast<timer_envelope<M>*>(e);
   payload_guard<M> guard{te->msg};
-  if (!take_timer_entry(c, te->gen, te->single)) {
+  if (te->gen != 0 && !take_timer_entry(c, te->gen, te->single)) {
     drop_stale_timer_message(c, e);
     return;
   }

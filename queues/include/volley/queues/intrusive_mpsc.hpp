@@ -96,9 +96,11 @@ class intrusive_mpsc {
     // this node and then mark_empty with head_ == tail_, giving the queue up
     // over a signal it never looked for. Set the bit again; if the consumer
     // marked the queue in between, the re-signal takes the mark and this
-    // pusher schedules the consumer (prev had no mark: a signal clears it).
-    if (prev & signal_bit) return signal();
-    return (prev & mark_bit) != 0;
+    // pusher schedules the consumer. (prev can carry both bits only after
+    // park(); then this push took the mark already.)
+    bool took_mark = (prev & mark_bit) != 0;
+    if (prev & signal_bit) took_mark |= signal();
+    return took_mark;
   }
 
   /// Consumer only. Returns the next node or nullptr when nothing is visible.
@@ -146,6 +148,21 @@ class intrusive_mpsc {
                                         std::memory_order_acq_rel, std::memory_order_relaxed)) {
     }
     return (old & mark_bit) != 0;
+  }
+
+  /// Consumer only: give the queue up *without* emptying it — the consumer
+  /// has decided not to look at the nodes it holds for now (an actor whose
+  /// coroutine is suspended lets its user messages wait). The next push or
+  /// signal takes the queue back, exactly as after mark_empty. Returns false
+  /// if a signal is pending (it has been consumed and the queue is still
+  /// the caller's: look at what the signal announced, then park again).
+  bool park() noexcept {
+    std::uintptr_t old = head_.fetch_or(mark_bit, std::memory_order_acq_rel);
+    if ((old & signal_bit) == 0) return true;
+    // A signal came before the mark: take the queue back if nobody else did.
+    std::uintptr_t now = head_.fetch_and(~(mark_bit | signal_bit), std::memory_order_acq_rel);
+    if (now & mark_bit) return false;  // still ours
+    return true;  // a push or signal already took it: its sender schedules us
   }
 
   /// Any thread: clear the mark without pushing. True if it was set, i.e. the

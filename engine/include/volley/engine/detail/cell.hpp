@@ -36,6 +36,7 @@
 #include <string>
 #include <string_view>
 #include <unordered_map>
+#include <vector>
 
 #include <volley/engine/detail/envelope.hpp>
 #include <volley/engine/fwd.hpp>
@@ -63,6 +64,8 @@ struct cell_ops {
   void (*free_cell)(cell_base*) noexcept;
   const dynamic_handler* handlers;
   std::size_t handler_count;
+  /// Delivers a volley::terminated to this actor type (watch.hpp).
+  invoke_fn on_terminated;
 };
 
 /// Rarely used parts of a cell, allocated on first use so an idle anonymous
@@ -76,6 +79,13 @@ struct cell_extras {
   std::unique_ptr<worker_pool> own_pool;  ///< pinned dispatcher: the actor's own thread
   // Consumer-owned from here on: only the actor's own activation touches them.
   timer_table* timers = nullptr;  ///< keyed timers, made on first use
+  std::vector<cell_base*> watchers;  ///< who watches this actor (counted)
+  std::vector<cell_base*> watching;  ///< whom this actor watches (counted)
+  void* frame = nullptr;             ///< the suspended handler coroutine, if any
+  std::vector<envelope*> stash;      ///< ctx.stash(), oldest first
+  std::vector<envelope*> front;      ///< unstashed, handled before the mailbox; newest last...
+  std::size_t front_next = 0;        ///< ...taken from front_next upwards
+  std::size_t stash_capacity = 1000; ///< a stash that grows past this is a bug, not a queue
   ~cell_extras();
 };
 
@@ -158,6 +168,8 @@ class alignas(64) cell_base {
   bool started_ = false;
   bool stop_requested_ = false;
   bool actor_destroyed_ = false;
+  bool has_front_ = false;  ///< unstashed messages wait in extras().front
+  bool suspended_ = false;  ///< a handler coroutine waits (its frame: extras().frame)
 
   /// The extras, made on first use (any thread; a CAS publishes them).
   cell_extras& extras();

@@ -37,6 +37,11 @@ struct message_info {
   void (*drop)(envelope*, dead_letter_reason reason) noexcept;
   std::uint32_t alloc_size;
   bool is_system;
+  /// Move the payload (and what the envelope owns: sender, request) into a
+  /// fresh envelope, leaving a moved-from payload that drop() may destroy.
+  /// For stash: a handled envelope stays in the mailbox as its stub, so a
+  /// kept message must move out. nullptr: this kind cannot be kept.
+  envelope* (*relocate)(envelope*) = nullptr;
 };
 
 struct envelope : queues::mpsc_node {
@@ -71,8 +76,12 @@ void drop_payload(envelope* e, dead_letter_reason) noexcept {
 }
 
 template <class M>
+envelope* relocate_message(envelope* e);
+
+template <class M>
 inline constexpr message_info message_info_of{type_id<M>(), type_name<M>(), &drop_payload<M>,
-                                              sizeof(message_envelope<M>), false};
+                                              sizeof(message_envelope<M>), false,
+                                              &relocate_message<M>};
 
 /// Allocate and fill an envelope for M. The message is constructed in place.
 template <class M, class... Args>
@@ -89,6 +98,14 @@ message_envelope<M>* make_envelope(invoke_fn invoke, const message_info* info, A
   e->info = info;
   e->sender = nullptr;
   return e;
+}
+
+template <class M>
+envelope* relocate_message(envelope* e) {
+  auto* from = static_cast<message_envelope<M>*>(e);
+  auto* to = make_envelope<M>(from->invoke, from->info, std::move(from->msg));
+  to->sender = std::exchange(from->sender, nullptr);
+  return to;
 }
 
 }  // namespace volley::detail

@@ -14,6 +14,7 @@
 #include <volley/engine/detail/cell.hpp>
 #include <volley/engine/detail/envelope.hpp>
 #include <volley/engine/messages.hpp>
+#include <volley/engine/task.hpp>
 
 namespace volley::detail {
 
@@ -54,6 +55,9 @@ void invoke_tell(envelope* e, cell_base* c, context& ctx) {
   payload_guard<M> guard{me->msg};
   if constexpr (std::is_same_v<M, poison_pill> && !has_handler<A, M>) {
     request_stop(ctx);
+  } else if constexpr (std::is_same_v<decltype(call_handler(actor_of<A>(c), std::move(me->msg), ctx)),
+                                      task>) {
+    adopt_task(c, call_handler(actor_of<A>(c), std::move(me->msg), ctx).release());
   } else {
     (void)call_handler(actor_of<A>(c), std::move(me->msg), ctx);
   }
@@ -129,6 +133,10 @@ struct accepted_list<A> {
   using type = typename A::accepts;
 };
 
+/// Defined in watch.hpp (needs the complete volley::terminated).
+template <class A>
+void invoke_terminated(envelope* e, cell_base* c, context& ctx);
+
 template <class A>
 inline constexpr cell_ops cell_ops_of{
     type_name<A>(),
@@ -138,6 +146,7 @@ inline constexpr cell_ops cell_ops_of{
     &free_cell_of<A>,
     handler_table<A, typename accepted_list<A>::type>::data,
     handler_table<A, typename accepted_list<A>::type>::size,
+    &invoke_terminated<A>,
 };
 
 }  // namespace volley::detail

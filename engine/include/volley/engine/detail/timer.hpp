@@ -30,7 +30,8 @@ namespace volley::detail {
 struct timer_base : timer_node {
   std::atomic<std::uint32_t> refs{2};  // the table's and the service's
   std::atomic<bool> cancelled{false};
-  cell_base* target = nullptr;  // counted
+  cell_base* target = nullptr;  // counted; nullptr for callback timers
+  system_core* core = nullptr;  // the service it lives in
   std::uint64_t gen = 0;
   std::chrono::nanoseconds period{0};  // zero: a single timer
   /// Build the message envelope for one firing (timer thread), or nullptr
@@ -76,8 +77,22 @@ void drop_timer_payload(envelope* e, dead_letter_reason) noexcept {
 }
 
 template <class M>
+envelope* relocate_timer_message(envelope* e) {
+  auto* from = static_cast<timer_envelope<M>*>(e);
+  void* p = envelope_alloc(sizeof(timer_envelope<M>));
+  // Generation 0: already checked against the timer table when it was first
+  // handled (and stashed); a kept timer message is an ordinary message now.
+  auto* to = ::new (p) timer_envelope<M>(std::move(from->msg), 0, from->single);
+  to->invoke = from->invoke;
+  to->info = from->info;
+  to->sender = std::exchange(from->sender, nullptr);
+  return to;
+}
+
+template <class M>
 inline constexpr message_info timer_info_of{type_id<M>(), type_name<M>(), &drop_timer_payload<M>,
-                                            sizeof(timer_envelope<M>), false};
+                                            sizeof(timer_envelope<M>), false,
+                                            &relocate_timer_message<M>};
 
 // -- the service (timer_service.cpp) ----------------------------------------------------
 
