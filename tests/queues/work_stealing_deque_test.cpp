@@ -320,3 +320,37 @@ TEST_CASE("work_stealing_deque: owner pushes and pops while thieves steal; each 
   CHECK(missing == 0);
   CHECK(d.empty_approx());
 }
+
+TEST_CASE("work_stealing_deque: pop and steal racing for the only item; never both win",
+          "[work_stealing_deque][stress]") {
+  // The owner keeps the deque at one item: every pop is the last-item case
+  // (bottom == top), decided by the top CAS against a thief's CAS.
+  const std::uint32_t total = static_cast<std::uint32_t>(scaled(2'000'000));
+  constexpr std::uint32_t thieves = 2;
+  deque d(4);
+  std::vector<taken_log> logs(thieves + 1);
+  std::atomic<bool> owner_done{false};
+  std::vector<std::thread> threads;
+  for (std::uint32_t t = 1; t <= thieves; ++t) {
+    threads.emplace_back([&, t] {
+      for (;;) {
+        bool done = owner_done.load(std::memory_order_acquire);
+        std::uint32_t v = 0;
+        steal_result s = d.steal(v);
+        if (s == steal_result::success) logs[t].items.push_back(v);
+        if (s == steal_result::empty && done) return;
+      }
+    });
+  }
+  for (std::uint32_t i = 0; i < total; ++i) {
+    d.push(i);  // never full: at most one item is left when pushing
+    if (auto x = d.pop()) logs[0].items.push_back(*x);
+  }
+  owner_done.store(true, std::memory_order_release);
+  for (auto& t : threads) t.join();
+
+  std::uint64_t dups = 0, missing = 0;
+  CHECK(exactly_once(logs, total, dups, missing));
+  CHECK(dups == 0);
+  CHECK(missing == 0);
+}
