@@ -113,6 +113,7 @@ activation_end run_activation(cell_base* c, unsigned budget, const worker* w) {
           begin_stop(c, ctx, stop_reason::stopped);
         }
       }
+      drop_sender(e);
       if (owned) retire(e);
       continue;
     }
