@@ -218,6 +218,37 @@ TEST_CASE("intrusive_mpsc: signal takes the mark and stops the next mark_empty",
   }
 }
 
+TEST_CASE("intrusive_mpsc: park gives the queue up with nodes still in it", "[intrusive_mpsc]") {
+  item a(0, 0), b(0, 1);
+  mpsc_node* retired = nullptr;
+
+  SECTION("the next push takes the queue back; the parked nodes are still there") {
+    intrusive_mpsc q(false);
+    CHECK_FALSE(q.push(&a));
+    CHECK(q.park());
+    CHECK(q.is_marked());
+    CHECK(q.push(&b));
+    CHECK(q.pop(retired) == &a);
+    CHECK(q.pop(retired) == &b);
+  }
+  SECTION("a signal takes a parked queue back") {
+    intrusive_mpsc q(false);
+    CHECK_FALSE(q.push(&a));
+    CHECK(q.park());
+    CHECK(q.signal());
+    CHECK_FALSE(q.push(&b));
+  }
+  SECTION("a pending signal keeps the queue with the consumer, once") {
+    intrusive_mpsc q(false);
+    CHECK_FALSE(q.push(&a));
+    CHECK_FALSE(q.signal());
+    CHECK_FALSE(q.park());  // look at the signal first
+    CHECK_FALSE(q.is_marked());
+    CHECK(q.park());
+    CHECK(q.push(&b));
+  }
+}
+
 TEST_CASE("intrusive_mpsc: many producers, fresh nodes, each item once and in producer order",
           "[intrusive_mpsc][stress]") {
   constexpr std::uint32_t producers = 4;
