@@ -12,7 +12,7 @@
 //              48-byte frame (what a naive transport does), and a blocking
 //              ping-pong between two threads.
 //
-// Usage: remote_transport_bench [messages=5000000] [round_trips=50000]
+// Usage: remote_transport_bench [messages=5000000] [round_trips=50000] [all|volley|raw]
 // It is a benchmark, not a test: it prints figures and checks only counts.
 #include <volley/remote/transport.hpp>
 
@@ -290,12 +290,14 @@ void raw_ping_pong(std::size_t round_trips) {
 int main(int argc, char** argv) {
   std::uint64_t messages = argc > 1 ? std::strtoull(argv[1], nullptr, 10) : 5'000'000;
   std::size_t round_trips = argc > 2 ? std::strtoull(argv[2], nullptr, 10) : 50'000;
+  std::string which = argc > 3 ? argv[3] : "all";
+  bool volley = which != "raw", raw = which != "volley";
   std::printf("volley remote transport benchmark (loopback, %u hardware threads)\n",
               std::thread::hardware_concurrency());
-  one_way(messages);
-  raw_one_way(messages);
-  ping_pong(round_trips, false);
-  ping_pong(round_trips, true);
-  raw_ping_pong(round_trips);
+  if (volley) one_way(messages);
+  if (raw) raw_one_way(messages);
+  if (volley) ping_pong(round_trips, false);
+  if (volley) ping_pong(round_trips, true);
+  if (raw) raw_ping_pong(round_trips);
   return 0;
 }

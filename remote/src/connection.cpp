@@ -1,23 +1,99 @@
 // send_queue and outbound_item; see connection.hpp for the send path.
 #include "connection.hpp"
 
+#include <atomic>
 #include <cstring>
 #include <new>
 
 namespace volley::remote::detail {
 
+// -- item chunks ----------------------------------------------------------------
+//
+// A producer thread carves items out of its current chunk by bumping an offset;
+// only that thread touches `used` and `carved`. The loop thread releases items
+// in any order. Ownership is decided by one signed counter, `live`:
+//
+//   - each release by the loop subtracts 1, so until the producer retires the
+//     chunk `live` only goes down from 0 and no release can see it reach 0;
+//   - when the producer retires the chunk (full, or thread exit) it adds the
+//     number it carved, making `live` = items still out (>= 0). Whoever brings
+//     it to exactly 0 frees the chunk: the producer if everything was already
+//     released, else the last release.
+//
+// acq_rel on both sides: the freeing thread must see every other thread's last
+// use of the chunk.
+//
+// Why chunks: glibc malloc/free of one small block per frame, freed on another
+// thread than the one that allocated it, was ~20% of the one-way profile.
+
+struct item_chunk {
+  /// 64 KiB: ~1000 small frames per chunk, so retiring (one atomic RMW and,
+  /// usually, one malloc) is rare; a stalled frame pins at most this much.
+  static constexpr std::size_t capacity = 64 * 1024;
+  std::atomic<std::int64_t> live{0};
+  std::size_t used = 0;     // producer only
+  std::int64_t carved = 0;  // producer only
+  alignas(alignof(outbound_item)) std::byte storage[capacity];
+
+  void retire() noexcept {
+    if (live.fetch_add(carved, std::memory_order_acq_rel) + carved == 0) delete this;
+  }
+  void release() noexcept {
+    if (live.fetch_sub(1, std::memory_order_acq_rel) - 1 == 0) delete this;
+  }
+};
+
+namespace {
+
+struct producer_chunk {
+  item_chunk* current = nullptr;
+  ~producer_chunk() {
+    if (current) current->retire();
+  }
+};
+thread_local producer_chunk this_thread_chunk;
+
+constexpr std::size_t round_up(std::size_t n) {
+  constexpr std::size_t a = alignof(outbound_item);
+  return (n + a - 1) / a * a;
+}
+
+}  // namespace
+
 outbound_item* outbound_item::make(type what, connection_id id, std::uint32_t size) {
-  void* mem = ::operator new(sizeof(outbound_item) + size);
+  std::size_t need = round_up(sizeof(outbound_item) + size);
+  item_chunk* chunk = nullptr;
+  void* mem;
+  if (need > item_chunk::capacity / 8) {
+    mem = ::operator new(need);  // large frames: their own block
+  } else {
+    producer_chunk& pc = this_thread_chunk;
+    if (!pc.current || pc.current->used + need > item_chunk::capacity) {
+      if (pc.current) pc.current->retire();
+      pc.current = nullptr;  // if new throws, the thread holds no retired chunk
+      pc.current = new item_chunk;
+    }
+    chunk = pc.current;
+    mem = chunk->storage + chunk->used;
+    chunk->used += need;
+    ++chunk->carved;
+  }
   auto* item = ::new (mem) outbound_item;
   item->what = what;
   item->id = id;
   item->size = size;
+  item->chunk = chunk;
   return item;
 }
 
 void outbound_item::destroy(outbound_item* item) noexcept {
+  item_chunk* chunk = item->chunk;
   item->~outbound_item();
-  ::operator delete(item);
+  if (chunk) {
+    chunk->release();
+  } else {
+    ::operator delete(item);
+  }
 }
 
 send_queue::~send_queue() {

@@ -34,16 +34,24 @@
 
 namespace volley::remote::detail {
 
+struct item_chunk;
+
 /// What other threads hand to the loop: an encoded frame, or a command.
+///
+/// Items are carved from a 64 KiB chunk owned by the producing thread (bump
+/// allocation, no malloc per frame; see connection.cpp) and released by the
+/// loop thread; the chunk is freed when its last item is released. Items too
+/// big for a chunk are allocated on their own.
 struct outbound_item : mpsc_node {
   enum class type : std::uint8_t { frame, connect, disconnect };
   type what = type::frame;
   connection_id id = 0;
   std::uint32_t size = 0;  ///< bytes following the item
+  item_chunk* chunk = nullptr;
 
   std::byte* data() noexcept { return reinterpret_cast<std::byte*>(this + 1); }
   std::span<const std::byte> bytes() noexcept { return {data(), size}; }
-  /// One allocation: the item and its bytes behind it.
+  /// The item and its bytes behind it, in one piece.
   static outbound_item* make(type what, connection_id id, std::uint32_t size);
   static void destroy(outbound_item* item) noexcept;
 };
