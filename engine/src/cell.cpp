@@ -147,6 +147,16 @@ void cell_base::deliver(envelope* e) noexcept {
     discard(e, dead_letter_reason::recipient_stopped);
     return;
   }
+  if (bounded_) {
+    // relaxed: an admission count, not a publication (the push is that).
+    cell_extras* ext = extras_if_any();
+    if (ext->queued.fetch_add(1, std::memory_order_relaxed) >= ext->capacity) {
+      ext->queued.fetch_sub(1, std::memory_order_relaxed);
+      sys_->dead_letter(this, e, dead_letter_reason::mailbox_full);
+      discard(e, dead_letter_reason::mailbox_full);
+      return;
+    }
+  }
   if (mailbox_.push(e)) schedule_after_unmark();
 }
 
@@ -264,19 +274,20 @@ void send_stop(cell_base* target, stop_reason why) {
 }
 
 void on_failure(cell_base* c, context& ctx, std::exception_ptr ex, std::string_view where) noexcept {
-  std::string what = "unknown exception";
+  report_failure(c, where, ex);
   try {
-    std::rethrow_exception(ex);
-  } catch (const std::exception& e) {
-    what = e.what();
+    // A guardian, or an actor already on its way out, has nobody to ask.
+    bool supervised = c->parent_ != nullptr && c->parent_->parent_ != nullptr &&
+                      c->state() == lifecycle::alive && !c->failed_;
+    if (supervised) {
+      escalate_to_parent(c, std::move(ex));
+    } else {
+      begin_stop(c, ctx, stop_reason::failed);
+    }
   } catch (...) {
-  }
-  std::fprintf(stderr, "volley: actor %s failed in %.*s: %s; stopping it\n", c->path().c_str(),
-               static_cast<int>(where.size()), where.data(), what.c_str());
-  try {
+    std::fprintf(stderr, "volley: could not hand the failure of %s to its supervisor; stopping it\n",
+                 c->path().c_str());
     begin_stop(c, ctx, stop_reason::failed);
-  } catch (...) {
-    std::fprintf(stderr, "volley: could not stop %s cleanly\n", c->path().c_str());
   }
 }
 

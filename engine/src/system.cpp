@@ -17,8 +17,8 @@ namespace {
 struct guardian {};
 
 cell_base* make_guardian(system_core* core, cell_base* parent, const std::string& name) {
-  void* mem = envelope_alloc(sizeof(cell<guardian>));
-  auto* c = ::new (mem) cell<guardian>(core, core->default_pool.get(), &cell_ops_of<guardian>,
+  void* mem = envelope_alloc(sizeof(cell<guardian, no_restart>));
+  auto* c = ::new (mem) cell<guardian, no_restart>(core, core->default_pool.get(), &cell_ops_of<guardian, no_restart>,
                                        parent, 0);
   c->refs_.store(parent ? 2 : 1, std::memory_order_relaxed);  // core's count (+ parent link)
   c->extras().name = name;
@@ -213,6 +213,10 @@ void attach_cell(system_core* core, cell_base* c, cell_base* parent, const props
     }
     c->pool_.store(pool, std::memory_order_relaxed);
     if (!p.name.empty()) c->extras().name = p.name;
+    if (p.mailbox_capacity > 0) {
+      c->extras().capacity = p.mailbox_capacity;
+      c->bounded_ = true;
+    }
     cell_extras& pext = parent->extras();
     std::lock_guard lock(pext.mu);
     if (parent->state() != lifecycle::alive) {
@@ -275,6 +279,31 @@ const volley::config& system::configuration() const noexcept { return core_->cfg
 unsigned system::worker_count() const noexcept { return core_->default_pool->size(); }
 
 const std::string& system::pinning_note() const noexcept { return core_->plan.note; }
+
+std::vector<any_ref> system::select_all(std::string_view pattern) const {
+  std::vector<std::string_view> segments;
+  for (std::size_t pos = 1; pos <= pattern.size();) {
+    std::size_t end = pattern.find('/', pos);
+    if (end == std::string_view::npos) end = pattern.size();
+    if (end > pos) segments.push_back(pattern.substr(pos, end - pos));
+    pos = end + 1;
+  }
+  std::vector<any_ref> level{any_ref(core_->root)};
+  for (std::string_view segment : segments) {
+    std::vector<any_ref> next;
+    for (const any_ref& r : level) {
+      detail::cell_extras* ext = r.cell()->extras_if_any();
+      if (ext == nullptr) continue;
+      std::lock_guard lock(ext->mu);
+      for (auto* ch = ext->first_child; ch != nullptr; ch = ch->next_sibling_) {
+        if (segment == "*" || ch->name() == segment) next.emplace_back(ch);
+      }
+    }
+    level = std::move(next);
+  }
+  if (segments.empty() || pattern.empty() || pattern.front() != '/') return {};
+  return level;
+}
 
 any_ref system::select(std::string_view path) const {
   if (path.empty() || path.front() != '/') return any_ref();

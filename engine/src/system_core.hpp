@@ -12,6 +12,7 @@
 #include <memory>
 #include <mutex>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include <volley/affinity/topology.hpp>
@@ -80,7 +81,12 @@ void begin_stop(cell_base* c, context& ctx, stop_reason why);
 /// Queue a system message asking `target` to stop (any thread).
 void send_stop(cell_base* target, stop_reason why);
 
-/// A handler (or hook) of `c` threw: report it and stop the actor.
+/// Log a failure once: path, where, what() (supervision.cpp).
+void report_failure(cell_base* c, std::string_view where, const std::exception_ptr& ex) noexcept;
+/// Mark `c` failed and hand the failure to its parent (supervision.cpp).
+void escalate_to_parent(cell_base* c, std::exception_ptr ex);
+
+/// A handler (or hook) of `c` threw: report it and let its supervisor decide.
 void on_failure(cell_base* c, context& ctx, std::exception_ptr ex, std::string_view where) noexcept;
 
 /// At death: send terminated to the watchers, unwatch the watched (watch.cpp).

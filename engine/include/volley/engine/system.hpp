@@ -16,6 +16,7 @@
 #include <string_view>
 #include <type_traits>
 #include <utility>
+#include <vector>
 
 #include <volley/engine/actor_ref.hpp>
 #include <volley/engine/config.hpp>
@@ -23,6 +24,7 @@
 #include <volley/engine/dead_letters.hpp>
 #include <volley/engine/detail/cell.hpp>
 #include <volley/engine/detail/handler.hpp>
+#include <volley/engine/supervision.hpp>
 #include <volley/engine/watch.hpp>
 
 namespace volley {
@@ -35,6 +37,10 @@ struct props {
   /// blocking work (it ends with the actor). Otherwise a name from
   /// config::pools.
   std::string dispatcher;
+  /// 0: unbounded. Otherwise at most this many user messages wait in the
+  /// mailbox; a send beyond it is a dead letter (reason: mailbox_full).
+  /// System messages are never refused or evicted.
+  std::uint32_t mailbox_capacity = 0;
 };
 
 namespace detail {
@@ -59,16 +65,21 @@ void attach_cell(system_core* core, cell_base* c, cell_base* parent, const props
 template <class A, class... Args>
 actor_ref<A> spawn_actor(system_core* core, cell_base* parent, const props& p, Args&&... args) {
   static_assert(std::is_class_v<A> && !std::is_abstract_v<A>, "volley: an actor is a concrete class");
-  void* mem = envelope_alloc(sizeof(cell<A>));
-  cell<A>* c;
+  // Copyable spawn arguments are kept, so that a restart can build the
+  // actor again; otherwise a failing actor is stopped instead.
+  using stored = std::conditional_t<(std::is_copy_constructible_v<std::decay_t<Args>> && ...),
+                                    std::tuple<std::decay_t<Args>...>, no_restart>;
+  using cell_t = cell<A, stored>;
+  void* mem = envelope_alloc(sizeof(cell_t));
+  cell_t* c;
   // volley::actor<Self> reads its cell from here while A is constructed
   // (cell_base is cell<A>'s only base, at offset 0).
   constructing_scope scope(reinterpret_cast<cell_base*>(mem));
   try {
-    c = ::new (mem) cell<A>(core, nullptr, &cell_ops_of<A>, parent, next_actor_id(core),
-                            std::forward<Args>(args)...);
+    c = ::new (mem) cell_t(core, nullptr, &cell_ops_of<A, stored>, parent, next_actor_id(core),
+                           std::forward<Args>(args)...);
   } catch (...) {
-    envelope_free(mem, sizeof(cell<A>));
+    envelope_free(mem, sizeof(cell_t));
     throw;
   }
   c->refs_.store(2, std::memory_order_relaxed);  // the parent's link + the returned ref
@@ -99,6 +110,9 @@ class system {
 
   /// The actor at `path` ("/user/a/b"), or an empty ref when there is none.
   any_ref select(std::string_view path) const;
+  /// Every actor matching `pattern`, where a segment "*" matches any child
+  /// ("/user/workers/*"), in no particular order.
+  std::vector<any_ref> select_all(std::string_view pattern) const;
 
   volley::dead_letters& dead_letters() noexcept;
 

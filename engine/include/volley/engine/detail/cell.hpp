@@ -28,6 +28,10 @@
 #pragma once
 
 #include <atomic>
+#include <exception>
+#include <tuple>
+#include <type_traits>
+#include <chrono>
 #include <cstddef>
 #include <cstdint>
 #include <memory>
@@ -66,6 +70,13 @@ struct cell_ops {
   std::size_t handler_count;
   /// Delivers a volley::terminated to this actor type (watch.hpp).
   invoke_fn on_terminated;
+  /// Supervision (supervision.hpp): the strategy this actor applies to its
+  /// children (nullptr: the default), its restart hooks, and the rebuild of
+  /// the actor object from its spawn arguments (nullptr: cannot restart).
+  void (*strategy)(cell_base*, void* out);
+  void (*pre_restart)(cell_base*, context&, const std::exception_ptr&);
+  void (*post_restart)(cell_base*, context&, const std::exception_ptr&);
+  void (*reconstruct)(cell_base*);
 };
 
 /// Rarely used parts of a cell, allocated on first use so an idle anonymous
@@ -86,6 +97,11 @@ struct cell_extras {
   std::vector<envelope*> front;      ///< unstashed, handled before the mailbox; newest last...
   std::size_t front_next = 0;        ///< ...taken from front_next upwards
   std::size_t stash_capacity = 1000; ///< a stash that grows past this is a bug, not a queue
+  // Bounded mailbox (props::mailbox_capacity): senders count up, the worker down.
+  std::atomic<std::uint32_t> queued{0};
+  std::uint32_t capacity = 0;
+  // Supervision: when this actor was restarted lately (written by its parent).
+  std::vector<std::chrono::steady_clock::time_point> restarts;
   ~cell_extras();
 };
 
@@ -156,6 +172,7 @@ class alignas(64) cell_base {
   std::atomic<std::uint32_t> refs_{0};
   std::atomic<lifecycle> state_{lifecycle::alive};
   std::uint8_t stop_reason_ = 0;  ///< a stop_reason, once stopping
+  bool bounded_ = false;          ///< a bounded mailbox: senders count (extras().queued)
   cell_base* const parent_;
   std::atomic<cell_extras*> ext_{nullptr};  ///< made on first use by extras()
   const std::uint64_t id_;
@@ -170,6 +187,7 @@ class alignas(64) cell_base {
   bool actor_destroyed_ = false;
   bool has_front_ = false;  ///< unstashed messages wait in extras().front
   bool suspended_ = false;  ///< a handler coroutine waits (its frame: extras().frame)
+  bool failed_ = false;     ///< failed; waits for its supervisor's directive
 
   /// The extras, made on first use (any thread; a CAS publishes them).
   cell_extras& extras();
@@ -179,27 +197,58 @@ class alignas(64) cell_base {
   void destroy() noexcept;
 };
 
-/// The cell of an actor of type A: the actor object lives inline.
+/// The header plus the actor object, inline. actor_of<A> needs only this
+/// part, so it works whatever the cell keeps for restarts.
 template <class A>
-class cell final : public cell_base {
+class actor_cell : public cell_base {
+ public:
+  A& actor() noexcept { return *std::launder(reinterpret_cast<A*>(storage_)); }
+  void destroy_actor() noexcept { actor().~A(); }
+
+ protected:
+  using cell_base::cell_base;
+  alignas(A) unsigned char storage_[sizeof(A)];
+};
+
+/// What a cell keeps to construct its actor again on restart: the spawn
+/// arguments, copied — or nothing, when they cannot be copied (such an actor
+/// is stopped instead of restarted, and the log says why).
+struct no_restart {};
+
+template <class A, class Stored>
+class cell final : public actor_cell<A> {
  public:
   template <class... Args>
   cell(system_core* sys, worker_pool* pool, const cell_ops* ops, cell_base* parent,
        std::uint64_t id, Args&&... args)
-      : cell_base(sys, pool, ops, parent, id) {
-    ::new (static_cast<void*>(storage_)) A(std::forward<Args>(args)...);
+      : actor_cell<A>(sys, pool, ops, parent, id), stored_(make_stored(args...)) {
+    ::new (static_cast<void*>(this->storage_)) A(std::forward<Args>(args)...);
   }
 
-  A& actor() noexcept { return *std::launder(reinterpret_cast<A*>(storage_)); }
-  void destroy_actor() noexcept { actor().~A(); }
+  /// Destroy the actor object and build a fresh one from the spawn arguments.
+  void reconstruct() {
+    if constexpr (!std::is_same_v<Stored, no_restart>) {
+      this->destroy_actor();
+      std::apply([this](const auto&... a) { ::new (static_cast<void*>(this->storage_)) A(a...); },
+                 stored_);
+    }
+  }
 
  private:
-  alignas(A) unsigned char storage_[sizeof(A)];
+  template <class... Args>
+  static Stored make_stored(const Args&... args) {
+    if constexpr (std::is_same_v<Stored, no_restart>) {
+      return no_restart{};
+    } else {
+      return Stored(args...);
+    }
+  }
+  [[no_unique_address]] Stored stored_;
 };
 
 template <class A>
 A& actor_of(cell_base* c) noexcept {
-  return static_cast<cell<A>*>(c)->actor();
+  return static_cast<actor_cell<A>*>(c)->actor();
 }
 
 }  // namespace volley::detail

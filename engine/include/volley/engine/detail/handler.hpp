@@ -95,15 +95,61 @@ inline constexpr bool has_post_stop =
 
 template <class A>
 void destroy_actor_of(cell_base* c) noexcept {
-  static_cast<cell<A>*>(c)->destroy_actor();
+  static_cast<actor_cell<A>*>(c)->destroy_actor();
+}
+
+template <class A, class Stored>
+void free_cell_of(cell_base* c) noexcept {
+  auto* typed = static_cast<cell<A, Stored>*>(c);
+  typed->~cell<A, Stored>();
+  envelope_free(typed, sizeof(cell<A, Stored>));  // cells come from the same size-classed pool
+}
+
+cell_base*& constructing_cell() noexcept;
+
+template <class A, class Stored>
+void reconstruct_of(cell_base* c) {
+  cell_base*& slot = constructing_cell();
+  cell_base* saved = slot;
+  slot = c;  // volley::actor<Self> reads it while A is constructed
+  try {
+    static_cast<cell<A, Stored>*>(c)->reconstruct();
+  } catch (...) {
+    slot = saved;
+    throw;
+  }
+  slot = saved;
 }
 
 template <class A>
-void free_cell_of(cell_base* c) noexcept {
-  auto* typed = static_cast<cell<A>*>(c);
-  typed->~cell<A>();
-  envelope_free(typed, sizeof(cell<A>));  // cells come from the same size-classed pool
+void call_pre_restart(cell_base* c, context& ctx, const std::exception_ptr& why) {
+  A& a = actor_of<A>(c);
+  if constexpr (requires { a.pre_restart(why, ctx); }) {
+    a.pre_restart(why, ctx);
+  } else if constexpr (requires { a.pre_restart(why); }) {
+    a.pre_restart(why);
+  } else {
+    call_post_stop<A>(c, ctx);  // the default: the old instance ends as if stopped
+  }
 }
+
+template <class A>
+void call_post_restart(cell_base* c, context& ctx, const std::exception_ptr& why) {
+  A& a = actor_of<A>(c);
+  if constexpr (requires { a.post_restart(why, ctx); }) {
+    a.post_restart(why, ctx);
+  } else if constexpr (requires { a.post_restart(why); }) {
+    a.post_restart(why);
+  } else {
+    call_pre_start<A>(c, ctx);  // the default: the new instance starts as if spawned
+  }
+}
+
+/// Defined in supervision.hpp: copies A's supervisor_strategy() into `out`.
+template <class A>
+void strategy_of(cell_base* c, void* out);
+template <class A>
+inline constexpr bool has_strategy = requires(const A& a) { a.supervisor_strategy(); };
 
 // -- run-time dispatch table (any_ref) --------------------------------------------
 
@@ -137,16 +183,20 @@ struct accepted_list<A> {
 template <class A>
 void invoke_terminated(envelope* e, cell_base* c, context& ctx);
 
-template <class A>
+template <class A, class Stored = no_restart>
 inline constexpr cell_ops cell_ops_of{
     type_name<A>(),
     has_pre_start<A> ? &call_pre_start<A> : nullptr,
     has_post_stop<A> ? &call_post_stop<A> : nullptr,
     &destroy_actor_of<A>,
-    &free_cell_of<A>,
+    &free_cell_of<A, Stored>,
     handler_table<A, typename accepted_list<A>::type>::data,
     handler_table<A, typename accepted_list<A>::type>::size,
     &invoke_terminated<A>,
+    has_strategy<A> ? &strategy_of<A> : nullptr,
+    &call_pre_restart<A>,
+    &call_post_restart<A>,
+    std::is_same_v<Stored, no_restart> ? nullptr : &reconstruct_of<A, Stored>,
 };
 
 }  // namespace volley::detail
