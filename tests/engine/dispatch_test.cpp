@@ -7,6 +7,7 @@
 
 #include <atomic>
 #include <cstdint>
+#include <list>
 #include <random>
 #include <string>
 #include <thread>
@@ -211,11 +212,12 @@ TEST_CASE("an actor blocked in a handler does not keep other actors from running
   // the holder and stays inside its handler; the second tell must still be
   // handled, by the other worker.
   std::atomic<std::uint64_t> total{0};
+  std::list<gate> gates;  // outlive the system: a holder may still be leaving wait()
   volley::system sys(volley::test::two_workers());
   auto c = sys.spawn<counter>(total);
   for (int round = 0; round < 3; ++round) {
     std::this_thread::sleep_for(50ms);  // let the workers park (not a timing assertion)
-    gate round_gate;
+    gate& round_gate = gates.emplace_back();
     auto hr = sys.spawn<holder>(round_gate);
     volley::test::open_on_exit round_release{round_gate};
     hr.tell(report{});

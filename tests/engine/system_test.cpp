@@ -312,17 +312,36 @@ TEST_CASE("shutdown runs every post_stop once, dead-letters what is queued, and 
 
 TEST_CASE("the system's destructor shuts down like shutdown()", "[system][shutdown]") {
   observations o;
+  std::atomic<int> leftovers{0};
+  volley::dead_letters::subscription sub;
   const int threads_before = thread_count();
+  std::thread opener;
   {
     volley::system sys(volley::test::two_workers());
+    sub = sys.dead_letters().subscribe([&](const volley::dead_letter& d) {
+      if (d.reason == dead_letter_reason::recipient_stopped) ++leftovers;
+    });
     for (int i = 0; i < 20; ++i) {
       auto a = sys.spawn<observer>(o);
       a.tell(spawn_child{""});
       a.tell(ping{});
     }
     REQUIRE(wait_until([&] { return o.pings == 20; }));
+    // One actor held in a handler with 10 messages queued behind it; the
+    // gate opens once the destructor's stop has reached it (see above).
+    auto busy = sys.spawn<observer>(o);
+    busy.tell(hold{});
+    REQUIRE(o.g.wait_arrived());
+    for (int i = 0; i < 10; ++i) busy.tell(ping{});
+    opener = std::thread([&o, busy] {
+      wait_until([&] { return busy.cell()->system_lane_.has_next(); });
+      o.g.open();
+    });
   }
-  CHECK(o.post_stops == 40);
+  opener.join();
+  CHECK(o.post_stops == 41);
+  CHECK(o.pings == 20);
+  CHECK(leftovers == 10);
   CHECK(thread_count() == threads_before);
 }
 
