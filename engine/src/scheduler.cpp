@@ -47,7 +47,7 @@ worker* current_worker() noexcept { return this_worker; }
 bool on_worker_thread() noexcept { return this_worker != nullptr; }
 
 worker_pool::worker_pool(system_core* core, pool_settings settings)
-    : core_(core), settings_(std::move(settings)) {
+    : core_(core), settings_(std::move(settings)), rng_(settings_.deterministic_seed.value_or(0)) {
   for (const auto& slot : settings_.plan.workers) {
     auto w = std::make_unique<worker>();
     w->pool = this;
@@ -62,6 +62,7 @@ worker_pool::worker_pool(system_core* core, pool_settings settings)
 worker_pool::~worker_pool() { stop_and_join(); }
 
 void worker_pool::start() {
+  if (settings_.deterministic_seed) return;  // the test's thread runs everything
   for (auto& w : workers_) {
     worker* wp = w.get();
     wp->thread = std::thread([this, wp] { run(*wp); });
@@ -69,6 +70,11 @@ void worker_pool::start() {
 }
 
 void worker_pool::schedule(cell_base* c) noexcept {
+  if (settings_.deterministic_seed) {
+    std::lock_guard lock(ready_mu_);
+    ready_.push_back(c);  // test mode only: running out of memory here terminates
+    return;
+  }
   worker* w = this_worker;
   if (w != nullptr && w->pool == this) {
     // Woken by the actor running on this worker: run it next, here, while
@@ -274,7 +280,31 @@ void worker_pool::retire() noexcept {
   }
 }
 
+bool worker_pool::run_one() {
+  cell_base* c;
+  {
+    std::lock_guard lock(ready_mu_);
+    if (ready_.empty()) return false;
+    std::size_t i = static_cast<std::size_t>(rng_() % ready_.size());
+    c = ready_[i];
+    ready_[i] = ready_.back();
+    ready_.pop_back();
+  }
+  // Blocking calls from handlers must be refused here as on any worker.
+  worker* saved = this_worker;
+  this_worker = workers_.front().get();
+  activation_end end = run_activation(c, 1, nullptr);  // one message: the finest interleaving
+  this_worker = saved;
+  if (end == activation_end::more) {
+    std::lock_guard lock(ready_mu_);
+    ready_.push_back(c);
+  }
+  return true;
+}
+
 void worker_pool::drain_on_caller() {
+  while (run_one()) {  // deterministic mode: what is still ready
+  }
   for (auto& w : workers_) {
     if (w->lifo) injection_.push(std::exchange(w->lifo, nullptr));
     while (auto c = w->local.pop()) injection_.push(*c);

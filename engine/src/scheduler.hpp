@@ -42,6 +42,8 @@
 #include <cstdint>
 #include <memory>
 #include <mutex>
+#include <optional>
+#include <random>
 #include <string>
 #include <thread>
 #include <vector>
@@ -81,6 +83,9 @@ struct pool_settings {
   const affinity::topology* topology = nullptr;  ///< for pinning; nullptr = unpinned
   affinity::worker_plan plan;                    ///< one slot per worker
   bool retire_when_idle = false;                 ///< pinned dispatcher: the thread ends with its actor
+  /// The test kit's deterministic dispatcher: no threads; the caller runs
+  /// one activation at a time (run_one), and this seed picks which.
+  std::optional<std::uint64_t> deterministic_seed;
 };
 
 class worker_pool {
@@ -105,6 +110,11 @@ class worker_pool {
   /// (after stop_and_join; shutdown uses it for late sends to dead actors).
   void drain_on_caller();
 
+  /// Deterministic pools only: run one message of one ready actor, chosen
+  /// by the seeded generator. False when no actor is ready.
+  bool run_one();
+  bool deterministic() const noexcept { return settings_.deterministic_seed.has_value(); }
+
   unsigned size() const noexcept { return static_cast<unsigned>(workers_.size()); }
   const std::string& name() const noexcept { return settings_.name; }
 
@@ -128,6 +138,10 @@ class worker_pool {
   std::atomic<bool> retired_{false};
   std::mutex sleepers_mu_;  // only on the park/unpark path, never per message
   std::vector<unsigned> sleepers_;
+  // Deterministic mode (tests only): the ready set and the generator.
+  std::mutex ready_mu_;
+  std::vector<cell_base*> ready_;
+  std::mt19937_64 rng_;
 };
 
 /// The worker the calling thread is, or nullptr.

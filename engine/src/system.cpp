@@ -67,6 +67,7 @@ pool_settings settings_for(const config& cfg, std::string name, const affinity::
   s.spin_before_park = cfg.spin_before_park;
   s.topology = topo;
   s.plan = std::move(plan);
+  s.deterministic_seed = cfg.deterministic_seed;
   return s;
 }
 
@@ -89,9 +90,11 @@ system_core::system_core(config c)
       topology(affinity::topology::detect()),
       plan(affinity::make_plan(topology, affinity::plan_options{cfg.workers, cfg.cpus, cfg.pin})),
       letters(cfg.dead_letter_log_first, cfg.dead_letter_summary_interval) {
-  timer_svc = std::make_unique<timer_service>(cfg.clock);
+  timer_svc = std::make_unique<timer_service>(cfg.clock, !cfg.deterministic_seed.has_value());
+  if (cfg.deterministic_seed) plan = unpinned_plan(1);  // no threads: one slot for run_one
   default_pool = std::make_unique<worker_pool>(this, settings_for(cfg, "default", &topology, plan));
   for (const auto& [name, p] : cfg.pools) {
+    if (cfg.deterministic_seed) break;  // one thread runs everything
     named_pools.emplace(name, std::make_unique<worker_pool>(
                                   this, settings_for(cfg, name, nullptr, unpinned_plan(p.workers))));
   }
@@ -105,6 +108,9 @@ system_core::~system_core() = default;
 
 worker_pool* system_core::pool_named(const std::string& name) {
   if (name.empty() || name == "default") return default_pool.get();
+  if (cfg.deterministic_seed && (name == "pinned" || cfg.pools.count(name) != 0)) {
+    return default_pool.get();
+  }
   auto it = named_pools.find(name);
   if (it != named_pools.end()) return it->second.get();
   std::string known = "default, pinned";
@@ -157,6 +163,13 @@ void system_core::shutdown() {
   if (joined_) return;
   if (!shutting_down.exchange(true)) send_stop(root, stop_reason::shutdown);
   if (on_worker_thread()) return;  // asked from inside an actor: the destructor finishes it
+  if (cfg.deterministic_seed) {
+    // Nobody else runs actors: stop them from here.
+    while (root_dead.load(std::memory_order_acquire) == 0) {
+      timer_svc->poll();
+      if (!default_pool->run_one()) break;  // a stop that cannot complete would hang: give up
+    }
+  }
   while (root_dead.load(std::memory_order_acquire) == 0) {
     futex_wait_until(root_dead, 0, std::nullopt);
   }
@@ -205,7 +218,7 @@ void attach_cell(system_core* core, cell_base* c, cell_base* parent, const props
     }
     check_name(p.name);
     worker_pool* pool;
-    if (p.dispatcher == "pinned") {
+    if (p.dispatcher == "pinned" && !core->cfg.deterministic_seed) {
       own_pool = core->make_pinned_pool();
       pool = own_pool.get();
     } else {
@@ -271,6 +284,27 @@ system::~system() {
 }
 
 void system::shutdown() { core_->shutdown(); }
+
+std::size_t system::run_until_idle() {
+  if (!core_->cfg.deterministic_seed) {
+    throw std::logic_error("volley: run_until_idle() needs config::deterministic_seed");
+  }
+  std::size_t n = 0;
+  for (;;) {
+    core_->timer_svc->poll();
+    if (!core_->default_pool->run_one()) break;
+    ++n;
+  }
+  return n;
+}
+
+bool system::step() {
+  if (!core_->cfg.deterministic_seed) {
+    throw std::logic_error("volley: step() needs config::deterministic_seed");
+  }
+  core_->timer_svc->poll();
+  return core_->default_pool->run_one();
+}
 
 volley::dead_letters& system::dead_letters() noexcept { return core_->letters; }
 

@@ -41,14 +41,20 @@ void fire(timer_base* t, timing_wheel& wheel) {
 
 }  // namespace
 
-timer_service::timer_service(std::shared_ptr<volley::clock> clock)
+timer_service::timer_service(std::shared_ptr<volley::clock> clock, bool threaded)
     : clock_(clock ? std::move(clock) : std::make_shared<volley::steady_clock>()),
       origin_(clock_->now()) {
+  if (!threaded) return;
   sub_ = clock_->subscribe([this] {
     std::lock_guard lock(mu_);
     cv_.notify_one();
   });
   thread_ = std::thread([this] { run(); });
+}
+
+void timer_service::poll() {
+  std::lock_guard lock(mu_);
+  wheel_.advance(now_tick(), [this](timer_node& n) { fire(static_cast<timer_base*>(&n), wheel_); });
 }
 
 timer_service::~timer_service() { stop(); }
@@ -105,7 +111,7 @@ void timer_service::stop() {
     cv_.notify_one();
   }
   if (thread_.joinable()) thread_.join();
-  clock_->unsubscribe(sub_);
+  if (sub_ != 0) clock_->unsubscribe(sub_);
   // Drop what is still pending: walk the wheel from deadline to deadline
   // (overflow timers included) releasing each instead of firing it.
   std::lock_guard lock(mu_);

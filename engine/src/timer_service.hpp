@@ -27,13 +27,16 @@ namespace volley::detail {
 
 class timer_service {
  public:
-  explicit timer_service(std::shared_ptr<volley::clock> clock);
+  /// `threaded` = false: no thread; the owner calls poll() (deterministic mode).
+  timer_service(std::shared_ptr<volley::clock> clock, bool threaded);
   ~timer_service();
   timer_service(const timer_service&) = delete;
   timer_service& operator=(const timer_service&) = delete;
 
   void schedule(timer_base* t, std::chrono::nanoseconds delay);
   void cancel(timer_base* t) noexcept;
+  /// Fire what is due now, on the calling thread (unthreaded mode).
+  void poll();
   /// Stop the thread; pending timers are cancelled (their counts dropped).
   void stop();
   volley::clock& clock() noexcept { return *clock_; }

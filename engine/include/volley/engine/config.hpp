@@ -60,6 +60,14 @@ struct config {
   /// The time source of timers and FSM timeouts; nullptr = real time. Tests
   /// pass a volley::manual_clock so that time moves only when they say so.
   std::shared_ptr<volley::clock> clock;
+
+  /// The test kit's deterministic dispatcher. When set, the system starts no
+  /// threads at all: every actor (whatever its dispatcher) runs on the
+  /// thread that calls system::run_until_idle() / step(), one message at a
+  /// time, and this seed chooses which ready actor goes next. Timers fire
+  /// from there too (use a manual_clock). The same seed and the same
+  /// sends from the test give the same interleaving, exactly.
+  std::optional<std::uint64_t> deterministic_seed;
 };
 
 }  // namespace volley

@@ -119,6 +119,12 @@ class system {
   /// Stop every actor, dead-letter what is left, join the workers. Idempotent.
   void shutdown();
 
+  /// Deterministic dispatcher (config::deterministic_seed) only: run actors
+  /// on the calling thread, one message at a time in the seed's order, until
+  /// none is ready (returns how many messages ran); step() runs one.
+  std::size_t run_until_idle();
+  bool step();
+
   const volley::config& configuration() const noexcept;
   /// Workers in the default pool.
   unsigned worker_count() const noexcept;
