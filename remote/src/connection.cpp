@@ -36,7 +36,9 @@ struct item_chunk {
   alignas(alignof(outbound_item)) std::byte storage[capacity];
 
   void retire() noexcept {
-    if (live.fetch_add(carved, std::memory_order_acq_rel) + carved == 0) delete this;
+    // Read `carved` before the add: once it is added, a release may free us.
+    std::int64_t n = carved;
+    if (live.fetch_add(n, std::memory_order_acq_rel) + n == 0) delete this;
   }
   void release() noexcept {
     if (live.fetch_sub(1, std::memory_order_acq_rel) - 1 == 0) delete this;

@@ -109,6 +109,7 @@ void transport::impl::run(std::promise<void>& ready) {
     ring_ = std::make_unique<detail::uring>(cfg_.ring_entries);
     ring_->setup_buffers(cfg_.recv_buffer_count, cfg_.recv_buffer_size, buffer_group);
   } catch (...) {
+    ring_.reset();  // on this thread: a SINGLE_ISSUER ring is torn down by its owner
     ready.set_exception(std::current_exception());
     return;
   }
