@@ -16,7 +16,7 @@ struct run_options {
   bool sweep_workers = false;        ///< each workload at 1..workers
   std::string results_dir = "results";
   double timeout_s = 0;              ///< per run; 0 = the profile's
-  std::vector<std::string> params;   ///< key=value passed to every workload run
+  std::vector<std::string> params;   ///< key=value, passed to the workloads with that key
   std::string volley_binary;         ///< empty = the one built beside the runner
   std::string caf_binary;
   std::string micro_dir;

@@ -35,7 +35,7 @@ int main(int argc, char** argv) {
   run_cmd->add_option("--results-dir", run.results_dir, "where results/<machine>/<time>.json goes");
   run_cmd->add_option("--timeout", run.timeout_s, "seconds per run before it is killed (default: 60 quick, 300 full)")
       ->check(CLI::PositiveNumber);
-  run_cmd->add_option("--param", run.params, "key=value size override passed to every workload run (repeatable)");
+  run_cmd->add_option("--param", run.params, "key=value size override, passed to the workloads that have that parameter (repeatable)");
   run_cmd->add_option("--volley-binary", run.volley_binary, "volley workload binary")->capture_default_str();
   run_cmd->add_option("--caf-binary", run.caf_binary, "CAF workload binary")->capture_default_str();
   run_cmd->add_option("--micro-dir", run.micro_dir, "folder of Google Benchmark binaries (full profile)")

@@ -118,10 +118,17 @@ class progress_estimate {
   mean_of all_;
 };
 
+std::string_view param_key(std::string_view key_equals_value) {
+  return key_equals_value.substr(0, key_equals_value.find('='));
+}
+
 json execute(const planned_run& run, const run_options& options, double timeout_s) {
   std::vector<std::string> argv = {run.runtime->path, "--workload", run.workload, "--sizes", options.sizes,
                                    "--workers", std::to_string(run.workers)};
+  // An override goes only to the workloads that have that parameter.
+  const auto& sizes = savina::find_workload(run.workload)->reference;
   for (const auto& p : options.params) {
+    if (!sizes.contains(param_key(p))) continue;
     argv.push_back("--param");
     argv.push_back(p);
   }
@@ -239,6 +246,18 @@ int run_suite(const run_options& options) {
       std::cerr << "volley-bench: unknown workload '" << name << "'; known:";
       for (const auto& s : savina::workload_specs()) std::cerr << " " << s.name;
       std::cerr << "\n";
+      return 1;
+    }
+  }
+  for (const auto& p : options.params) {
+    bool used = false;
+    for (const auto& spec : savina::workload_specs()) {
+      bool selected = options.only.empty() ||
+                      std::find(options.only.begin(), options.only.end(), spec.name) != options.only.end();
+      used = used || (selected && spec.reference.contains(param_key(p)));
+    }
+    if (!used) {
+      std::cerr << "volley-bench: --param " << p << ": no selected workload has that parameter\n";
       return 1;
     }
   }

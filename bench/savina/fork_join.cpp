@@ -21,6 +21,9 @@ struct throughput_actor {
   std::int64_t received = 0;
   double sink = 0;  // keeps tiny_compute's result alive
 
+  // Constructors, not aggregates: clang 14 has no parenthesised aggregate init.
+  throughput_actor(std::int64_t n, std::atomic<std::int64_t>* c, std::latch* d)
+      : messages(n), complete(c), done(d) {}
   void on(const work&) {
     sink += savina::tiny_compute(37.2);
     if (++received == messages) {
@@ -38,6 +41,7 @@ struct creation_countdown {
 
 struct created_actor {
   creation_countdown* countdown;
+  explicit created_actor(creation_countdown* c) : countdown(c) {}
   void on(const work&, context& ctx) {
     volatile double r = savina::tiny_compute(37.2);
     (void)r;
@@ -51,6 +55,7 @@ struct spawner {
   struct start {};
   std::int64_t actors;
   creation_countdown* countdown;
+  spawner(std::int64_t n, creation_countdown* c) : actors(n), countdown(c) {}
   void on(const start&, context& ctx) {
     for (std::int64_t i = 0; i < actors; ++i) ctx.spawn<created_actor>(countdown).tell(work{});
   }
