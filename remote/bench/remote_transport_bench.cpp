@@ -25,11 +25,11 @@
 #include <algorithm>
 #include <atomic>
 #include <chrono>
+#include <condition_variable>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <mutex>
-#include <condition_variable>
 #include <string>
 #include <thread>
 #include <vector>
@@ -47,7 +47,8 @@ transport_config node_config(const std::string& name, bool busy_poll) {
   c.secret = "bench-secret";
   c.busy_poll = busy_poll;
   c.log = [](log_level l, std::string_view s) {
-    if (l >= log_level::warning) std::fprintf(stderr, "%.*s\n", static_cast<int>(s.size()), s.data());
+    if (l >= log_level::warning)
+      std::fprintf(stderr, "%.*s\n", static_cast<int>(s.size()), s.data());
   };
   return c;
 }
@@ -124,12 +125,14 @@ void one_way(std::uint64_t messages) {
   ha.all.wait();
   double secs = std::chrono::duration<double>(ha.last - start).count();
   transport_stats s = b.stats();
-  std::printf("volley one-way   %9.2f M msg/s  (%llu frames of %zu B payload / %zu B on the wire, %.3f s, "
-              "%.0f frames per sendmsg, %llu queue-full retries, in order: %s)\n",
-              static_cast<double>(messages) / secs / 1e6, static_cast<unsigned long long>(messages), payload_size,
-              encoded_size(bench_frame(payload, 0)), secs,
-              static_cast<double>(s.frames_sent) / static_cast<double>(std::max<std::uint64_t>(1, s.send_calls)),
-              static_cast<unsigned long long>(full), ha.in_order ? "yes" : "NO");
+  std::printf(
+      "volley one-way   %9.2f M msg/s  (%llu frames of %zu B payload / %zu B on the wire, %.3f s, "
+      "%.0f frames per sendmsg, %llu queue-full retries, in order: %s)\n",
+      static_cast<double>(messages) / secs / 1e6, static_cast<unsigned long long>(messages),
+      payload_size, encoded_size(bench_frame(payload, 0)), secs,
+      static_cast<double>(s.frames_sent) /
+          static_cast<double>(std::max<std::uint64_t>(1, s.send_calls)),
+      static_cast<unsigned long long>(full), ha.in_order ? "yes" : "NO");
 }
 
 // -- ping-pong -----------------------------------------------------------------------
@@ -164,7 +167,8 @@ struct pinger : transport_handler {
 
 double percentile(std::vector<double> v, double p) {
   std::sort(v.begin(), v.end());
-  std::size_t i = std::min(v.size() - 1, static_cast<std::size_t>(p * static_cast<double>(v.size())));
+  std::size_t i =
+      std::min(v.size() - 1, static_cast<std::size_t>(p * static_cast<double>(v.size())));
   return v[i];
 }
 
@@ -186,7 +190,8 @@ void ping_pong(std::size_t round_trips, bool busy_poll) {
   ha.up.wait();
   ha.ping();  // from this thread once; the handler keeps it going
   ha.finished.wait();
-  std::vector<double> measured(ha.rtt_us.begin() + static_cast<std::ptrdiff_t>(round_trips / 10), ha.rtt_us.end());
+  std::vector<double> measured(ha.rtt_us.begin() + static_cast<std::ptrdiff_t>(round_trips / 10),
+                               ha.rtt_us.end());
   report_rtt(busy_poll ? "volley busy-poll" : "volley", measured);
 }
 
@@ -269,7 +274,8 @@ void raw_ping_pong(std::size_t round_trips) {
   std::thread echo([&] {
     std::array<std::byte, 48> in{};
     for (std::size_t i = 0; i < total; ++i) {
-      if (!read_all(p.server, in.data(), in.size()) || !write_all(p.server, in.data(), in.size())) return;
+      if (!read_all(p.server, in.data(), in.size()) || !write_all(p.server, in.data(), in.size()))
+        return;
     }
   });
   std::vector<double> rtt;
@@ -281,7 +287,8 @@ void raw_ping_pong(std::size_t round_trips) {
     rtt.push_back(std::chrono::duration<double, std::micro>(bench_clock::now() - t0).count());
   }
   echo.join();
-  std::vector<double> measured(rtt.begin() + static_cast<std::ptrdiff_t>(round_trips / 10), rtt.end());
+  std::vector<double> measured(rtt.begin() + static_cast<std::ptrdiff_t>(round_trips / 10),
+                               rtt.end());
   report_rtt("raw TCP", measured);
 }
 

@@ -20,7 +20,8 @@ struct decode_outcome {
   std::size_t frames = 0;
 };
 
-inline decode_outcome decode_in_chunks(std::span<const std::byte> data, std::size_t chunk, frame_limits limits) {
+inline decode_outcome decode_in_chunks(std::span<const std::byte> data, std::size_t chunk,
+                                       frame_limits limits) {
   decode_outcome out;
   frame_decoder d(limits);
   for (std::size_t at = 0; at < data.size() && out.error == decode_error::none; at += chunk) {
@@ -74,7 +75,8 @@ inline bool check_handshake(std::span<const std::byte> data) {
     if (hs.established()) return false;
     // Everything we answered must itself be well-formed.
     frame_decoder check;
-    if (check.feed(out, [](const frame&) {}) != decode_error::none || check.finish() != decode_error::none)
+    if (check.feed(out, [](const frame&) {}) != decode_error::none ||
+        check.finish() != decode_error::none)
       return false;
   }
   return true;

@@ -144,7 +144,8 @@ void send_queue::push_user(outbound_item* item) {
     queue_.push_back(std::move(s));
     return;
   }
-  if (queue_.empty() || queue_.back().item || queue_.back().bytes.size() + item->size > segment_capacity ||
+  if (queue_.empty() || queue_.back().item ||
+      queue_.back().bytes.size() + item->size > segment_capacity ||
       queue_.back().bytes.capacity() < segment_capacity)
     queue_.push_back(fresh_segment());
   segment& s = queue_.back();

@@ -101,7 +101,8 @@ class send_queue {
   std::size_t done_bytes() const noexcept { return done_bytes_; }
 
   /// Drops what is queued (not in flight); calls `each` per user frame.
-  void drop_queued(const std::function<void(const frame&)>& each, std::size_t& frames, std::size_t& bytes);
+  void drop_queued(const std::function<void(const frame&)>& each, std::size_t& frames,
+                   std::size_t& bytes);
   /// Forgets the in-flight batch (its connection is gone); counts its user frames.
   void abandon_in_flight(std::size_t& frames, std::size_t& bytes);
   /// Clears control bytes (a new socket starts a new handshake).
@@ -109,9 +110,9 @@ class send_queue {
 
  private:
   struct segment {
-    std::vector<std::byte> bytes;    // coalesced frames, or empty
-    outbound_item* item = nullptr;   // one large frame sent in place
-    std::size_t frames = 0;          // user frames inside (control frames count 0)
+    std::vector<std::byte> bytes;   // coalesced frames, or empty
+    outbound_item* item = nullptr;  // one large frame sent in place
+    std::size_t frames = 0;         // user frames inside (control frames count 0)
     std::size_t user_bytes = 0;
     std::span<const std::byte> view() const noexcept {
       return item ? item->bytes() : std::span<const std::byte>(bytes);
@@ -153,13 +154,13 @@ struct connection {
 
   int ops = 0;  // SQEs in flight that name this connection (recv counts while armed)
   bool recv_armed = false;
-  bool dirty = false;      // on the loop's flush list
-  bool lingering = false;  // closing, but a reject/close frame is still being written
-  bool given_up = false;   // disconnect(): do not reconnect
+  bool dirty = false;                // on the loop's flush list
+  bool lingering = false;            // closing, but a reject/close frame is still being written
+  bool given_up = false;             // disconnect(): do not reconnect
   bool flush_user_on_close = false;  // disconnect(): write queued frames, then the close frame
   close_reason reason = close_reason::local_close;  // why it is closing
 
-  clock::time_point deadline{};        // handshake/connect or linger deadline
+  clock::time_point deadline{};  // handshake/connect or linger deadline
   clock::time_point next_heartbeat{};
   clock::time_point reconnect_at{};
   std::chrono::milliseconds backoff{0};

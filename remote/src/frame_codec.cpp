@@ -30,13 +30,16 @@ struct kind_rules {
 constexpr kind_rules rules_for(frame_kind k) noexcept {
   switch (k) {
     case frame_kind::hello:
-    case frame_kind::challenge: return {false, false, true};
+    case frame_kind::challenge:
+      return {false, false, true};
     case frame_kind::response:
     case frame_kind::accept:
     case frame_kind::reject:
     case frame_kind::heartbeat:
-    case frame_kind::close: return {false, false, false};
-    default: return {true, true, false};
+    case frame_kind::close:
+      return {false, false, false};
+    default:
+      return {true, true, false};
   }
 }
 
@@ -52,8 +55,8 @@ bool valid_path(std::string_view p, std::size_t max_len) noexcept {
 bool valid_node_name(std::string_view n) noexcept {
   if (n.empty() || n.size() > max_node_name_length) return false;
   for (char c : n) {
-    bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '.' || c == '_' ||
-              c == '-' || c == ':' || c == '@';
+    bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+              c == '.' || c == '_' || c == '-' || c == ':' || c == '@';
     if (!ok) return false;
   }
   return true;
@@ -69,7 +72,8 @@ std::size_t target_len(const frame& f) noexcept {
 
 // Checks shared by validate() (sender side) and parse_frame() (receiver side)
 // once the sections are known.
-decode_error check_sections(const frame& f, std::size_t total, const frame_limits& limits) noexcept {
+decode_error check_sections(const frame& f, std::size_t total,
+                            const frame_limits& limits) noexcept {
   auto raw_kind = static_cast<std::uint8_t>(f.kind);
   if (raw_kind == 0 || raw_kind > max_frame_kind) return decode_error::unknown_kind;
   if (f.flags & ~known_flags) return decode_error::malformed_header;
@@ -79,9 +83,11 @@ decode_error check_sections(const frame& f, std::size_t total, const frame_limit
   if (has_target && !rules.target_allowed) return decode_error::malformed_header;
   if (!f.sender_path.empty() && !rules.sender_path_allowed) return decode_error::malformed_header;
   if (rules.sender_node_required && f.sender_node.empty()) return decode_error::malformed_header;
-  if (!(f.flags & flag_target_id) && !f.target_path.empty() && !valid_path(f.target_path, limits.max_path_length))
+  if (!(f.flags & flag_target_id) && !f.target_path.empty() &&
+      !valid_path(f.target_path, limits.max_path_length))
     return decode_error::bad_path;
-  if (!f.sender_path.empty() && !valid_path(f.sender_path, limits.max_path_length)) return decode_error::bad_path;
+  if (!f.sender_path.empty() && !valid_path(f.sender_path, limits.max_path_length))
+    return decode_error::bad_path;
   if (!f.sender_node.empty() && !valid_node_name(f.sender_node)) return decode_error::bad_path;
   return decode_error::none;
 }
@@ -90,42 +96,64 @@ decode_error check_sections(const frame& f, std::size_t total, const frame_limit
 
 std::string_view to_string(decode_error e) noexcept {
   switch (e) {
-    case decode_error::none: return "none";
-    case decode_error::oversized: return "oversized frame";
-    case decode_error::malformed_header: return "malformed header";
-    case decode_error::unknown_kind: return "unknown frame kind";
-    case decode_error::truncated_payload: return "truncated payload";
-    case decode_error::bad_path: return "bad path";
+    case decode_error::none:
+      return "none";
+    case decode_error::oversized:
+      return "oversized frame";
+    case decode_error::malformed_header:
+      return "malformed header";
+    case decode_error::unknown_kind:
+      return "unknown frame kind";
+    case decode_error::truncated_payload:
+      return "truncated payload";
+    case decode_error::bad_path:
+      return "bad path";
   }
   return "unknown decode error";
 }
 
 std::string_view to_string(frame_kind k) noexcept {
   switch (k) {
-    case frame_kind::hello: return "hello";
-    case frame_kind::challenge: return "challenge";
-    case frame_kind::response: return "response";
-    case frame_kind::accept: return "accept";
-    case frame_kind::reject: return "reject";
-    case frame_kind::heartbeat: return "heartbeat";
-    case frame_kind::message: return "message";
-    case frame_kind::ask_request: return "ask_request";
-    case frame_kind::ask_reply: return "ask_reply";
-    case frame_kind::ask_failure: return "ask_failure";
-    case frame_kind::watch: return "watch";
-    case frame_kind::unwatch: return "unwatch";
-    case frame_kind::terminated: return "terminated";
-    case frame_kind::close: return "close";
+    case frame_kind::hello:
+      return "hello";
+    case frame_kind::challenge:
+      return "challenge";
+    case frame_kind::response:
+      return "response";
+    case frame_kind::accept:
+      return "accept";
+    case frame_kind::reject:
+      return "reject";
+    case frame_kind::heartbeat:
+      return "heartbeat";
+    case frame_kind::message:
+      return "message";
+    case frame_kind::ask_request:
+      return "ask_request";
+    case frame_kind::ask_reply:
+      return "ask_reply";
+    case frame_kind::ask_failure:
+      return "ask_failure";
+    case frame_kind::watch:
+      return "watch";
+    case frame_kind::unwatch:
+      return "unwatch";
+    case frame_kind::terminated:
+      return "terminated";
+    case frame_kind::close:
+      return "close";
   }
   return "unknown";
 }
 
 std::size_t encoded_size(const frame& f) noexcept {
-  return header_size + target_len(f) + f.sender_node.size() + f.sender_path.size() + f.payload.size();
+  return header_size + target_len(f) + f.sender_node.size() + f.sender_path.size() +
+         f.payload.size();
 }
 
 decode_error validate(const frame& f, const frame_limits& limits) noexcept {
-  if (f.target_path.size() > 0xffff || f.sender_node.size() > 0xffff || f.sender_path.size() > 0xffff)
+  if (f.target_path.size() > 0xffff || f.sender_node.size() > 0xffff ||
+      f.sender_path.size() > 0xffff)
     return decode_error::bad_path;
   std::size_t total = encoded_size(f);
   if (total > 0xffffffffu) return decode_error::oversized;

@@ -42,7 +42,8 @@ nonce random_nonce() {
   return n;
 }
 
-mac_tag handshake_proof(std::string_view secret, const nonce& n, std::string_view name, std::uint64_t incarnation) {
+mac_tag handshake_proof(std::string_view secret, const nonce& n, std::string_view name,
+                        std::uint64_t incarnation) {
   std::vector<std::byte> msg(nonce_size + name.size() + 8);
   std::memcpy(msg.data(), n.data(), nonce_size);
   if (!name.empty()) std::memcpy(msg.data() + nonce_size, name.data(), name.size());
@@ -50,9 +51,11 @@ mac_tag handshake_proof(std::string_view secret, const nonce& n, std::string_vie
   mac_tag tag{};
   unsigned int len = 0;
   static const unsigned char empty_key = 0;
-  const void* key = secret.empty() ? static_cast<const void*>(&empty_key) : static_cast<const void*>(secret.data());
-  if (!HMAC(EVP_sha256(), key, static_cast<int>(secret.size()), reinterpret_cast<const unsigned char*>(msg.data()),
-            msg.size(), reinterpret_cast<unsigned char*>(tag.data()), &len) ||
+  const void* key = secret.empty() ? static_cast<const void*>(&empty_key)
+                                   : static_cast<const void*>(secret.data());
+  if (!HMAC(EVP_sha256(), key, static_cast<int>(secret.size()),
+            reinterpret_cast<const unsigned char*>(msg.data()), msg.size(),
+            reinterpret_cast<unsigned char*>(tag.data()), &len) ||
       len != mac_size)
     throw std::runtime_error("volley::remote: HMAC-SHA256 failed");
   return tag;
@@ -60,17 +63,24 @@ mac_tag handshake_proof(std::string_view secret, const nonce& n, std::string_vie
 
 std::string_view to_string(reject_reason r) noexcept {
   switch (r) {
-    case reject_reason::version_mismatch: return "protocol version mismatch";
-    case reject_reason::bad_magic: return "not a volley peer (bad magic)";
-    case reject_reason::authentication_failed: return "authentication failed (wrong secret)";
-    case reject_reason::protocol_violation: return "protocol violation during handshake";
-    case reject_reason::self_connection: return "connection to self";
-    case reject_reason::malformed_body: return "malformed handshake body";
+    case reject_reason::version_mismatch:
+      return "protocol version mismatch";
+    case reject_reason::bad_magic:
+      return "not a volley peer (bad magic)";
+    case reject_reason::authentication_failed:
+      return "authentication failed (wrong secret)";
+    case reject_reason::protocol_violation:
+      return "protocol violation during handshake";
+    case reject_reason::self_connection:
+      return "connection to self";
+    case reject_reason::malformed_body:
+      return "malformed handshake body";
   }
   return "unknown reason";
 }
 
-void encode_reason_frame(frame_kind kind, std::uint16_t code, std::string_view text, std::vector<std::byte>& out) {
+void encode_reason_frame(frame_kind kind, std::uint16_t code, std::string_view text,
+                         std::vector<std::byte>& out) {
   std::vector<std::byte> body(2 + text.size());
   detail::store_u16(body.data(), code);
   if (!text.empty()) std::memcpy(body.data() + 2, text.data(), text.size());
@@ -98,7 +108,8 @@ void handshake::start(std::vector<std::byte>& out) {
   if (role_ == role::initiator) write_intro(frame_kind::hello, nullptr, out);
 }
 
-void handshake::write_intro(frame_kind kind, const mac_tag* proof, std::vector<std::byte>& out) const {
+void handshake::write_intro(frame_kind kind, const mac_tag* proof,
+                            std::vector<std::byte>& out) const {
   std::array<std::byte, challenge_size> body{};
   detail::store_u32(body.data(), protocol_magic);
   detail::store_u16(body.data() + 4, config_.version);
@@ -113,13 +124,15 @@ void handshake::write_intro(frame_kind kind, const mac_tag* proof, std::vector<s
   encode_append(f, out);
 }
 
-handshake::state handshake::fail(reject_reason reason, std::string text, std::vector<std::byte>& out) {
+handshake::state handshake::fail(reject_reason reason, std::string text,
+                                 std::vector<std::byte>& out) {
   encode_reason_frame(frame_kind::reject, static_cast<std::uint16_t>(reason), text, out);
   failure_ = std::move(text);
   return state_ = state::failed;
 }
 
-bool handshake::read_intro(const frame& f, std::size_t body_size, nonce& peer_nonce, std::vector<std::byte>& out) {
+bool handshake::read_intro(const frame& f, std::size_t body_size, nonce& peer_nonce,
+                           std::vector<std::byte>& out) {
   auto body = f.payload;
   // Magic and version come first and are read before the size check, so a
   // peer of another version gets "version mismatch", not "malformed".
@@ -130,12 +143,14 @@ bool handshake::read_intro(const frame& f, std::size_t body_size, nonce& peer_no
   std::uint16_t version = detail::load_u16(body.data() + 4);
   if (version != config_.version) {
     fail(reject_reason::version_mismatch,
-         "peer speaks protocol version " + std::to_string(version) + ", we speak " + std::to_string(config_.version),
+         "peer speaks protocol version " + std::to_string(version) + ", we speak " +
+             std::to_string(config_.version),
          out);
     return false;
   }
   if (body.size() != body_size) {
-    fail(reject_reason::malformed_body, "handshake body has " + std::to_string(body.size()) + " bytes", out);
+    fail(reject_reason::malformed_body,
+         "handshake body has " + std::to_string(body.size()) + " bytes", out);
     return false;
   }
   peer_.name.assign(f.sender_node);
@@ -151,7 +166,8 @@ bool handshake::read_intro(const frame& f, std::size_t body_size, nonce& peer_no
 
 handshake::state handshake::on_hello(const frame& f, std::vector<std::byte>& out) {
   if (!read_intro(f, intro_size, peer_nonce_, out)) return state_;
-  mac_tag proof = handshake_proof(config_.secret, peer_nonce_, config_.node_name, config_.incarnation);
+  mac_tag proof =
+      handshake_proof(config_.secret, peer_nonce_, config_.node_name, config_.incarnation);
   write_intro(frame_kind::challenge, &proof, out);
   return state_ = state::awaiting_response;
 }
@@ -160,8 +176,10 @@ handshake::state handshake::on_challenge(const frame& f, std::vector<std::byte>&
   if (!read_intro(f, challenge_size, peer_nonce_, out)) return state_;
   mac_tag expected = handshake_proof(config_.secret, our_nonce_, peer_.name, peer_.incarnation);
   if (!same_tag(f.payload.data() + intro_size, expected))
-    return fail(reject_reason::authentication_failed, "acceptor '" + peer_.name + "' failed the secret check", out);
-  mac_tag proof = handshake_proof(config_.secret, peer_nonce_, config_.node_name, config_.incarnation);
+    return fail(reject_reason::authentication_failed,
+                "acceptor '" + peer_.name + "' failed the secret check", out);
+  mac_tag proof =
+      handshake_proof(config_.secret, peer_nonce_, config_.node_name, config_.incarnation);
   frame resp;
   resp.kind = frame_kind::response;
   resp.payload = proof;
@@ -171,11 +189,12 @@ handshake::state handshake::on_challenge(const frame& f, std::vector<std::byte>&
 
 handshake::state handshake::on_response(const frame& f, std::vector<std::byte>& out) {
   if (f.payload.size() != mac_size)
-    return fail(reject_reason::malformed_body, "response body has " + std::to_string(f.payload.size()) + " bytes",
-                out);
+    return fail(reject_reason::malformed_body,
+                "response body has " + std::to_string(f.payload.size()) + " bytes", out);
   mac_tag expected = handshake_proof(config_.secret, our_nonce_, peer_.name, peer_.incarnation);
   if (!same_tag(f.payload.data(), expected))
-    return fail(reject_reason::authentication_failed, "initiator '" + peer_.name + "' failed the secret check", out);
+    return fail(reject_reason::authentication_failed,
+                "initiator '" + peer_.name + "' failed the secret check", out);
   frame acc;
   acc.kind = frame_kind::accept;
   encode_append(acc, out);
@@ -203,10 +222,13 @@ handshake::state handshake::on_frame(const frame& f, std::vector<std::byte>& out
     case state::awaiting_accept:
       if (f.kind == frame_kind::accept) return state_ = state::established;
       break;
-    default: break;
+    default:
+      break;
   }
-  return fail(reject_reason::protocol_violation,
-              std::string("unexpected ") + std::string(to_string(f.kind)) + " frame during the handshake", out);
+  return fail(
+      reject_reason::protocol_violation,
+      std::string("unexpected ") + std::string(to_string(f.kind)) + " frame during the handshake",
+      out);
 }
 
 }  // namespace volley::remote

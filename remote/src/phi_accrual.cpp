@@ -8,7 +8,9 @@
 namespace volley::remote {
 
 namespace {
-double to_ms(std::chrono::nanoseconds d) { return std::chrono::duration<double, std::milli>(d).count(); }
+double to_ms(std::chrono::nanoseconds d) {
+  return std::chrono::duration<double, std::milli>(d).count();
+}
 }  // namespace
 
 phi_accrual_detector::phi_accrual_detector(phi_config config) : config_(config) {
@@ -45,7 +47,9 @@ void phi_accrual_detector::heartbeat(clock::time_point now) {
   last_ = now;
 }
 
-double phi_accrual_detector::mean_ms() const noexcept { return count_ ? sum_ / static_cast<double>(count_) : 0.0; }
+double phi_accrual_detector::mean_ms() const noexcept {
+  return count_ ? sum_ / static_cast<double>(count_) : 0.0;
+}
 
 double phi_accrual_detector::std_deviation_ms() const noexcept {
   if (count_ == 0) return 0.0;

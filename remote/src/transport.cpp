@@ -20,32 +20,52 @@ namespace volley::remote {
 
 std::string_view to_string(close_reason r) noexcept {
   switch (r) {
-    case close_reason::local_close: return "local close";
-    case close_reason::peer_closed: return "peer closed";
-    case close_reason::oversized_frame: return "oversized frame";
-    case close_reason::malformed_header: return "malformed header";
-    case close_reason::unknown_kind: return "unknown frame kind";
-    case close_reason::truncated_payload: return "truncated payload";
-    case close_reason::bad_path: return "bad path";
-    case close_reason::handshake_failed: return "handshake failed";
-    case close_reason::rejected_by_peer: return "rejected by peer";
-    case close_reason::handshake_timeout: return "handshake timeout";
-    case close_reason::protocol_violation: return "protocol violation";
-    case close_reason::heartbeat_timeout: return "heartbeat timeout (peer down)";
-    case close_reason::connect_failed: return "connect failed";
-    case close_reason::io_error: return "i/o error";
-    case close_reason::count_: break;
+    case close_reason::local_close:
+      return "local close";
+    case close_reason::peer_closed:
+      return "peer closed";
+    case close_reason::oversized_frame:
+      return "oversized frame";
+    case close_reason::malformed_header:
+      return "malformed header";
+    case close_reason::unknown_kind:
+      return "unknown frame kind";
+    case close_reason::truncated_payload:
+      return "truncated payload";
+    case close_reason::bad_path:
+      return "bad path";
+    case close_reason::handshake_failed:
+      return "handshake failed";
+    case close_reason::rejected_by_peer:
+      return "rejected by peer";
+    case close_reason::handshake_timeout:
+      return "handshake timeout";
+    case close_reason::protocol_violation:
+      return "protocol violation";
+    case close_reason::heartbeat_timeout:
+      return "heartbeat timeout (peer down)";
+    case close_reason::connect_failed:
+      return "connect failed";
+    case close_reason::io_error:
+      return "i/o error";
+    case close_reason::count_:
+      break;
   }
   return "unknown";
 }
 
 std::string_view to_string(send_result r) noexcept {
   switch (r) {
-    case send_result::queued: return "queued";
-    case send_result::queue_full: return "outbound queue full";
-    case send_result::unknown_connection: return "unknown connection";
-    case send_result::invalid_frame: return "invalid frame";
-    case send_result::stopped: return "transport stopped";
+    case send_result::queued:
+      return "queued";
+    case send_result::queue_full:
+      return "outbound queue full";
+    case send_result::unknown_connection:
+      return "unknown connection";
+    case send_result::invalid_frame:
+      return "invalid frame";
+    case send_result::stopped:
+      return "transport stopped";
   }
   return "unknown";
 }
@@ -67,7 +87,9 @@ int open_listener(const std::string& host, std::uint16_t port, std::uint16_t& bo
   addrinfo* res = nullptr;
   std::string service = std::to_string(port);
   int rc = getaddrinfo(host.empty() ? nullptr : host.c_str(), service.c_str(), &hints, &res);
-  if (rc != 0) throw std::system_error(EINVAL, std::generic_category(), "volley::remote: resolve " + host + ": " + gai_strerror(rc));
+  if (rc != 0)
+    throw std::system_error(EINVAL, std::generic_category(),
+                            "volley::remote: resolve " + host + ": " + gai_strerror(rc));
   std::unique_ptr<addrinfo, void (*)(addrinfo*)> guard(res, freeaddrinfo);
   int fd = socket(res->ai_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
   if (fd < 0) throw std::system_error(errno, std::generic_category(), "volley::remote: socket");
@@ -77,8 +99,9 @@ int open_listener(const std::string& host, std::uint16_t port, std::uint16_t& bo
   if (bind(fd, res->ai_addr, res->ai_addrlen) < 0 || listen(fd, SOMAXCONN) < 0) {
     int e = errno;
     ::close(fd);
-    throw std::system_error(e, std::generic_category(),
-                            "volley::remote: cannot listen on " + host + ":" + std::to_string(port));
+    throw std::system_error(
+        e, std::generic_category(),
+        "volley::remote: cannot listen on " + host + ":" + std::to_string(port));
   }
   sockaddr_storage ss{};
   socklen_t len = sizeof ss;
@@ -94,11 +117,14 @@ transport::impl::impl(transport_config c, transport_handler& h) : cfg_(std::move
   if (!valid_node_name(cfg_.node_name))
     throw std::invalid_argument("volley::remote: node name '" + cfg_.node_name +
                                 "' must be 1..255 of letters, digits and . _ - : @");
-  if (cfg_.secret.empty()) throw std::invalid_argument("volley::remote: the shared secret must not be empty");
-  if (cfg_.heartbeat_interval.count() <= 0) throw std::invalid_argument("volley::remote: heartbeat_interval must be > 0");
+  if (cfg_.secret.empty())
+    throw std::invalid_argument("volley::remote: the shared secret must not be empty");
+  if (cfg_.heartbeat_interval.count() <= 0)
+    throw std::invalid_argument("volley::remote: heartbeat_interval must be > 0");
   if (cfg_.limits.max_frame_size < header_size + 2 * (nonce_size + mac_size) + max_node_name_length)
     throw std::invalid_argument("volley::remote: max_frame_size is too small for the handshake");
-  if (cfg_.recv_buffer_size < 512) throw std::invalid_argument("volley::remote: recv_buffer_size must be >= 512");
+  if (cfg_.recv_buffer_size < 512)
+    throw std::invalid_argument("volley::remote: recv_buffer_size must be >= 512");
   cfg_.phi.first_heartbeat_estimate = cfg_.heartbeat_interval;
   hs_config_.node_name = cfg_.node_name;
   hs_config_.secret = cfg_.secret;
@@ -143,7 +169,8 @@ void transport::impl::log(log_level level, const std::string& text) const {
     cfg_.log(level, text);
     return;
   }
-  if (level >= log_level::warning) std::fprintf(stderr, "volley::remote [%s] %s\n", cfg_.node_name.c_str(), text.c_str());
+  if (level >= log_level::warning)
+    std::fprintf(stderr, "volley::remote [%s] %s\n", cfg_.node_name.c_str(), text.c_str());
 }
 
 void transport::impl::push(outbound_item* item) {
@@ -151,7 +178,9 @@ void transport::impl::push(outbound_item* item) {
   // seq_cst load after the seq_cst push: see "Sleep/wake" in transport_loop.cpp.
   // The plain load first keeps a busy loop's flag in shared state, so producers
   // do not bounce its cache line with an exchange per message.
-  if (sleeping_.load(std::memory_order_seq_cst) && sleeping_.exchange(false, std::memory_order_seq_cst)) wake();
+  if (sleeping_.load(std::memory_order_seq_cst) &&
+      sleeping_.exchange(false, std::memory_order_seq_cst))
+    wake();
 }
 
 void transport::impl::wake() {
@@ -174,13 +203,15 @@ send_result transport::impl::send(connection_id id, const frame& f) {
       link.queued_frames.fetch_sub(1, std::memory_order_relaxed);
       return send_result::queue_full;
     }
-    if (link.queued_bytes.fetch_add(size, std::memory_order_relaxed) + size > cfg_.max_queued_bytes) {
+    if (link.queued_bytes.fetch_add(size, std::memory_order_relaxed) + size >
+        cfg_.max_queued_bytes) {
       link.queued_bytes.fetch_sub(size, std::memory_order_relaxed);
       link.queued_frames.fetch_sub(1, std::memory_order_relaxed);
       return send_result::queue_full;
     }
   }
-  auto* item = outbound_item::make(outbound_item::type::frame, id, static_cast<std::uint32_t>(size));
+  auto* item =
+      outbound_item::make(outbound_item::type::frame, id, static_cast<std::uint32_t>(size));
   encode(f, {item->data(), size});
   push(item);
   return send_result::queued;
@@ -197,7 +228,8 @@ connection_id transport::impl::connect(const std::string& host, std::uint16_t po
   if (rc != 0)
     throw std::system_error(EINVAL, std::generic_category(),
                             "volley::remote: cannot resolve " + host + ": " + gai_strerror(rc));
-  auto* item = outbound_item::make(outbound_item::type::connect, 0, static_cast<std::uint32_t>(res->ai_addrlen));
+  auto* item = outbound_item::make(outbound_item::type::connect, 0,
+                                   static_cast<std::uint32_t>(res->ai_addrlen));
   std::memcpy(item->data(), res->ai_addr, res->ai_addrlen);
   freeaddrinfo(res);
   connection_id id = next_id_.fetch_add(1, std::memory_order_relaxed);
@@ -220,16 +252,29 @@ void transport::impl::disconnect(connection_id id) {
 transport::transport(transport_config config, transport_handler& handler)
     : impl_(std::make_unique<impl>(std::move(config), handler)) {}
 transport::~transport() = default;
-std::uint16_t transport::port() const noexcept { return impl_->port_; }
-const std::string& transport::node_name() const noexcept { return impl_->cfg_.node_name; }
-std::uint64_t transport::incarnation() const noexcept { return impl_->hs_config_.incarnation; }
-connection_id transport::connect(const std::string& host, std::uint16_t port) { return impl_->connect(host, port); }
-void transport::disconnect(connection_id id) { impl_->disconnect(id); }
-send_result transport::send(connection_id id, const frame& f) { return impl_->send(id, f); }
+std::uint16_t transport::port() const noexcept {
+  return impl_->port_;
+}
+const std::string& transport::node_name() const noexcept {
+  return impl_->cfg_.node_name;
+}
+std::uint64_t transport::incarnation() const noexcept {
+  return impl_->hs_config_.incarnation;
+}
+connection_id transport::connect(const std::string& host, std::uint16_t port) {
+  return impl_->connect(host, port);
+}
+void transport::disconnect(connection_id id) {
+  impl_->disconnect(id);
+}
+send_result transport::send(connection_id id, const frame& f) {
+  return impl_->send(id, f);
+}
 
 transport_stats transport::stats() const {
   transport_stats s;
-  for (std::size_t i = 0; i < s.closes.size(); ++i) s.closes[i] = impl_->closes_[i].load(std::memory_order_relaxed);
+  for (std::size_t i = 0; i < s.closes.size(); ++i)
+    s.closes[i] = impl_->closes_[i].load(std::memory_order_relaxed);
   s.frames_sent = impl_->frames_sent_.load(std::memory_order_relaxed);
   s.frames_received = impl_->frames_received_.load(std::memory_order_relaxed);
   s.send_calls = impl_->send_calls_.load(std::memory_order_relaxed);

@@ -62,7 +62,8 @@ struct transport::impl {
   void publish_counters();
   void begin_handshake(connection& c, handshake::role role);
   void become_up(connection& c);
-  void close(connection& c, close_reason reason, const std::string& detail, bool flush_first = false);
+  void close(connection& c, close_reason reason, const std::string& detail,
+             bool flush_first = false);
   void cut(connection& c);
   void mark_dirty(connection& c);
   void drop_queued(connection& c, close_reason reason);

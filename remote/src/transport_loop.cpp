@@ -43,9 +43,17 @@ namespace volley::remote {
 
 namespace {
 
-enum op_tag : std::uint64_t { op_ignore = 0, op_accept = 1, op_eventfd = 2, op_recv = 3, op_send = 4, op_connect = 5 };
+enum op_tag : std::uint64_t {
+  op_ignore = 0,
+  op_accept = 1,
+  op_eventfd = 2,
+  op_recv = 3,
+  op_send = 4,
+  op_connect = 5
+};
 constexpr std::uint64_t tag_mask = 7;
-static_assert(alignof(connection) >= 8, "the op tag lives in the low 3 bits of a connection pointer");
+static_assert(alignof(connection) >= 8,
+              "the op tag lives in the low 3 bits of a connection pointer");
 constexpr std::uint16_t buffer_group = 0;
 /// Items taken from the inbox per turn: bounds how long completions wait
 /// behind a flood of sends (64 Ki x ~50 ns = a few ms at most).
@@ -55,16 +63,24 @@ constexpr std::chrono::milliseconds linger_time{1000};
 /// Longest sleep without a timer due: only bounds the damage of a lost wake-up.
 constexpr std::chrono::milliseconds idle_wake{1000};
 
-std::uint64_t tagged(const void* p, op_tag t) { return reinterpret_cast<std::uint64_t>(p) | t; }
+std::uint64_t tagged(const void* p, op_tag t) {
+  return reinterpret_cast<std::uint64_t>(p) | t;
+}
 
 close_reason reason_for(decode_error e) {
   switch (e) {
-    case decode_error::oversized: return close_reason::oversized_frame;
-    case decode_error::malformed_header: return close_reason::malformed_header;
-    case decode_error::unknown_kind: return close_reason::unknown_kind;
-    case decode_error::truncated_payload: return close_reason::truncated_payload;
-    case decode_error::bad_path: return close_reason::bad_path;
-    default: return close_reason::io_error;
+    case decode_error::oversized:
+      return close_reason::oversized_frame;
+    case decode_error::malformed_header:
+      return close_reason::malformed_header;
+    case decode_error::unknown_kind:
+      return close_reason::unknown_kind;
+    case decode_error::truncated_payload:
+      return close_reason::truncated_payload;
+    case decode_error::bad_path:
+      return close_reason::bad_path;
+    default:
+      return close_reason::io_error;
   }
 }
 
@@ -72,8 +88,10 @@ log_level level_for(close_reason r) {
   switch (r) {
     case close_reason::local_close:
     case close_reason::peer_closed:
-    case close_reason::connect_failed: return log_level::info;  // routine, or retried with backoff
-    default: return log_level::warning;
+    case close_reason::connect_failed:
+      return log_level::info;  // routine, or retried with backoff
+    default:
+      return log_level::warning;
   }
 }
 
@@ -98,7 +116,9 @@ void set_nodelay(int fd) {
   setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
 }
 
-std::string errno_text(int err) { return std::strerror(err); }
+std::string errno_text(int err) {
+  return std::strerror(err);
+}
 
 }  // namespace
 
@@ -118,8 +138,9 @@ void transport::impl::run(std::promise<void>& ready) {
   encode_append(hb, heartbeat_bytes_);
   if (listen_fd_ >= 0) arm_accept();
   arm_eventfd();
-  log(log_level::debug, std::string("io_uring ready, SINGLE_ISSUER|DEFER_TASKRUN ") +
-                            (ring_->defer_taskrun() ? "on" : "refused by the kernel, running without"));
+  log(log_level::debug,
+      std::string("io_uring ready, SINGLE_ISSUER|DEFER_TASKRUN ") +
+          (ring_->defer_taskrun() ? "on" : "refused by the kernel, running without"));
   ready.set_value();  // the constructor's promise: not to be touched after this
 
   now_ = steady_clock::now();
@@ -182,14 +203,23 @@ void transport::impl::dispatch(const io_uring_cqe& cqe) {
   auto tag = static_cast<op_tag>(cqe.user_data & tag_mask);
   auto* c = reinterpret_cast<connection*>(cqe.user_data & ~tag_mask);
   switch (tag) {
-    case op_accept: on_accept(cqe.res, cqe.flags); break;
+    case op_accept:
+      on_accept(cqe.res, cqe.flags);
+      break;
     case op_eventfd:
       if (!stopping_.load(std::memory_order_relaxed)) arm_eventfd();
       break;
-    case op_recv: on_recv(*c, cqe.res, cqe.flags); break;
-    case op_send: on_send(*c, cqe.res); break;
-    case op_connect: on_connect(*c, cqe.res); break;
-    case op_ignore: break;
+    case op_recv:
+      on_recv(*c, cqe.res, cqe.flags);
+      break;
+    case op_send:
+      on_send(*c, cqe.res);
+      break;
+    case op_connect:
+      on_connect(*c, cqe.res);
+      break;
+    case op_ignore:
+      break;
   }
 }
 
@@ -232,7 +262,8 @@ bool transport::impl::drain_inbox(steady_clock::time_point now) {
       case outbound_item::type::disconnect: {
         if (connection* c = find(item->id)) {
           c->given_up = true;
-          if (c->state != conn_state::closing) close(*c, close_reason::local_close, "disconnect requested", true);
+          if (c->state != conn_state::closing)
+            close(*c, close_reason::local_close, "disconnect requested", true);
         }
         outbound_item::destroy(item);
         break;
@@ -260,8 +291,9 @@ void transport::impl::timers(steady_clock::time_point now) {
         if (now >= c.deadline) {
           bool connecting = c.state == conn_state::connecting;
           close(c, connecting ? close_reason::connect_failed : close_reason::handshake_timeout,
-                (connecting ? "connect to " : "handshake with ") + c.peer.address + " did not finish within " +
-                    std::to_string(cfg_.handshake_timeout.count()) + " ms");
+                (connecting ? "connect to " : "handshake with ") + c.peer.address +
+                    " did not finish within " + std::to_string(cfg_.handshake_timeout.count()) +
+                    " ms");
         } else {
           wake_timers_at(c.deadline);
         }
@@ -275,7 +307,8 @@ void transport::impl::timers(steady_clock::time_point now) {
         double phi = c.detector.phi(now);
         if (!(phi < c.detector.config().threshold)) {
           close(c, close_reason::heartbeat_timeout,
-                "phi " + std::to_string(phi) + " >= " + std::to_string(c.detector.config().threshold) +
+                "phi " + std::to_string(phi) +
+                    " >= " + std::to_string(c.detector.config().threshold) +
                     " (mean heartbeat interval " + std::to_string(c.detector.mean_ms()) + " ms)");
           break;
         }
@@ -303,7 +336,8 @@ void transport::impl::flush_dirty() {
     if (c->fd < 0 || c->out.in_flight()) continue;
     if (c->state == conn_state::backoff || c->state == conn_state::connecting) continue;
     if (c->state == conn_state::closing && !c->lingering) continue;
-    bool allow_user = c->state == conn_state::established || (c->lingering && c->flush_user_on_close);
+    bool allow_user =
+        c->state == conn_state::established || (c->lingering && c->flush_user_on_close);
     msghdr* m = c->out.prepare(allow_user);
     if (!m) continue;
     io_uring_sqe* sqe = ring_->sqe();
@@ -333,8 +367,9 @@ void transport::impl::finalize_closed(steady_clock::time_point now) {
       c->state = conn_state::backoff;
       c->reconnect_at = now + c->backoff;
       wake_timers_at(c->reconnect_at);
-      log(log_level::info, "connection " + std::to_string(c->id) + ": reconnecting to " + c->peer.address + " in " +
-                               std::to_string(c->backoff.count()) + " ms");
+      log(log_level::info, "connection " + std::to_string(c->id) + ": reconnecting to " +
+                               c->peer.address + " in " + std::to_string(c->backoff.count()) +
+                               " ms");
       c->backoff = std::min(c->backoff * 2, cfg_.reconnect_max_backoff);
       c->hs.reset();
       c->decoder = frame_decoder(cfg_.limits);
@@ -422,7 +457,8 @@ void transport::impl::arm_recv(connection& c) {
 void transport::impl::start_connect(connection& c, steady_clock::time_point now) {
   int fd = ::socket(c.addr.ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
   if (fd < 0) {
-    log(log_level::warning, "connection " + std::to_string(c.id) + ": socket: " + errno_text(errno));
+    log(log_level::warning,
+        "connection " + std::to_string(c.id) + ": socket: " + errno_text(errno));
     c.reconnect_at = now + c.backoff;
     c.backoff = std::min(c.backoff * 2, cfg_.reconnect_max_backoff);
     wake_timers_at(c.reconnect_at);
@@ -464,7 +500,8 @@ void transport::impl::on_accept(int res, unsigned flags) {
   c.fd = res;
   sockaddr_storage ss{};
   socklen_t len = sizeof ss;
-  if (getpeername(res, reinterpret_cast<sockaddr*>(&ss), &len) == 0) c.peer.address = address_of(ss);
+  if (getpeername(res, reinterpret_cast<sockaddr*>(&ss), &len) == 0)
+    c.peer.address = address_of(ss);
   conns_.emplace(id, std::move(owned));
   begin_handshake(c, handshake::role::acceptor);
   arm_recv(c);
@@ -474,7 +511,8 @@ void transport::impl::on_connect(connection& c, int res) {
   --c.ops;
   if (c.state != conn_state::connecting) return;  // timed out or shut down meanwhile
   if (res < 0) {
-    close(c, close_reason::connect_failed, "connect to " + c.peer.address + ": " + errno_text(-res));
+    close(c, close_reason::connect_failed,
+          "connect to " + c.peer.address + ": " + errno_text(-res));
     return;
   }
   set_nodelay(c.fd);
@@ -491,7 +529,8 @@ void transport::impl::on_recv(connection& c, int res, unsigned flags) {
   if (res > 0) {
     if (flags & IORING_CQE_F_BUFFER) {
       auto bid = static_cast<std::uint16_t>(flags >> IORING_CQE_BUFFER_SHIFT);
-      if (c.state != conn_state::closing) feed(c, {ring_->buffer(bid), static_cast<std::size_t>(res)});
+      if (c.state != conn_state::closing)
+        feed(c, {ring_->buffer(bid), static_cast<std::size_t>(res)});
       ring_->recycle(bid);
     }
     if (!more && c.state != conn_state::closing) arm_recv(c);
@@ -585,7 +624,8 @@ bool transport::impl::on_frame(connection& c, const frame& f) {
       if (c.hs->rejected_by_peer()) {
         close(c, close_reason::rejected_by_peer, c.hs->failure());
       } else {
-        close(c, close_reason::handshake_failed, c.hs->failure(), true);  // our reject goes out first
+        close(c, close_reason::handshake_failed, c.hs->failure(),
+              true);  // our reject goes out first
       }
       return false;
     }
@@ -593,7 +633,9 @@ bool transport::impl::on_frame(connection& c, const frame& f) {
   }
   if (c.state != conn_state::established) return false;
   switch (f.kind) {
-    case frame_kind::heartbeat: c.detector.heartbeat(now_); return true;
+    case frame_kind::heartbeat:
+      c.detector.heartbeat(now_);
+      return true;
     case frame_kind::close: {
       reason_body why = decode_reason_body(f.payload);
       close(c, close_reason::peer_closed, "peer closed: " + std::string(why.text));
@@ -604,7 +646,8 @@ bool transport::impl::on_frame(connection& c, const frame& f) {
     case frame_kind::response:
     case frame_kind::accept:
     case frame_kind::reject:
-      close(c, close_reason::protocol_violation, std::string(to_string(f.kind)) + " frame after the handshake", true);
+      close(c, close_reason::protocol_violation,
+            std::string(to_string(f.kind)) + " frame after the handshake", true);
       return false;
     default:
       handler_.on_frame(c.peer, f);
@@ -639,18 +682,20 @@ void transport::impl::become_up(connection& c) {
   std::uint64_t previous = known;
   known = c.peer.incarnation;
   bool restarted = previous != 0 && previous != c.peer.incarnation;
-  log(log_level::info, "connection " + std::to_string(c.id) + " up: '" + c.peer.name + "' at " + c.peer.address +
-                           (restarted ? " (restarted: new incarnation)" : ""));
+  log(log_level::info, "connection " + std::to_string(c.id) + " up: '" + c.peer.name + "' at " +
+                           c.peer.address + (restarted ? " (restarted: new incarnation)" : ""));
   handler_.on_up(c.peer, previous);
   if (c.out.has_user() || c.out.has_control()) mark_dirty(c);
 }
 
-void transport::impl::close(connection& c, close_reason reason, const std::string& detail, bool flush) {
+void transport::impl::close(connection& c, close_reason reason, const std::string& detail,
+                            bool flush) {
   if (c.state == conn_state::closing) return;
   closes_[static_cast<std::size_t>(reason)].fetch_add(1, std::memory_order_relaxed);
   bool was_up = c.state == conn_state::established;
-  log(level_for(reason), "connection " + std::to_string(c.id) + " (" + (c.peer.name.empty() ? "?" : c.peer.name) +
-                             " at " + c.peer.address + ") closed: " + std::string(to_string(reason)) + ": " + detail);
+  log(level_for(reason), "connection " + std::to_string(c.id) + " (" +
+                             (c.peer.name.empty() ? "?" : c.peer.name) + " at " + c.peer.address +
+                             ") closed: " + std::string(to_string(reason)) + ": " + detail);
   c.state = conn_state::closing;
   c.reason = reason;
   closing_.push_back(&c);
@@ -658,7 +703,8 @@ void transport::impl::close(connection& c, close_reason reason, const std::strin
   if (flush && was_up) {
     // Tell the peer why, so its log names the cause too.
     std::vector<std::byte> bye;
-    encode_reason_frame(frame_kind::close, static_cast<std::uint16_t>(reason), detail.substr(0, 200), bye);
+    encode_reason_frame(frame_kind::close, static_cast<std::uint16_t>(reason),
+                        detail.substr(0, 200), bye);
     if (reason == close_reason::local_close) {
       c.out.push_control_after_user(bye);
       c.flush_user_on_close = true;
@@ -692,7 +738,8 @@ void transport::impl::cut(connection& c) {
 
 void transport::impl::drop_queued(connection& c, close_reason reason) {
   std::size_t frames = 0, bytes = 0;
-  c.out.drop_queued([&](const frame& f) { handler_.on_undelivered(c.id, f, reason); }, frames, bytes);
+  c.out.drop_queued([&](const frame& f) { handler_.on_undelivered(c.id, f, reason); }, frames,
+                    bytes);
   c.shared->queued_frames.fetch_sub(frames, std::memory_order_relaxed);
   c.shared->queued_bytes.fetch_sub(bytes, std::memory_order_relaxed);
 }

@@ -27,9 +27,10 @@ uring::uring(unsigned entries) {
   io_uring_params plain{};
   rc = io_uring_queue_init_params(entries, &ring_, &plain);
   if (rc < 0)
-    throw std::system_error(-rc, std::generic_category(),
-                            "volley::remote: io_uring is unavailable (io_uring_queue_init failed; needs Linux >= 6.0 "
-                            "and io_uring not blocked by seccomp or sysctl kernel.io_uring_disabled)");
+    throw std::system_error(
+        -rc, std::generic_category(),
+        "volley::remote: io_uring is unavailable (io_uring_queue_init failed; needs Linux >= 6.0 "
+        "and io_uring not blocked by seccomp or sysctl kernel.io_uring_disabled)");
 }
 
 uring::~uring() {
@@ -51,11 +52,14 @@ io_uring_sqe* uring::sqe() {
 
 void uring::setup_buffers(unsigned count, unsigned size, std::uint16_t group) {
   if (count == 0 || (count & (count - 1)) != 0 || count > 32768)
-    throw std::invalid_argument("volley::remote: recv_buffer_count must be a power of two <= 32768");
+    throw std::invalid_argument(
+        "volley::remote: recv_buffer_count must be a power of two <= 32768");
   buf_ring_bytes_ = sizeof(io_uring_buf) * count;
   // The ring must be page aligned; mmap gives that and zeroed memory.
-  void* mem = mmap(nullptr, buf_ring_bytes_, PROT_READ | PROT_WRITE, MAP_ANONYMOUS | MAP_PRIVATE, -1, 0);
-  if (mem == MAP_FAILED) throw std::system_error(errno, std::generic_category(), "volley::remote: mmap buffer ring");
+  void* mem =
+      mmap(nullptr, buf_ring_bytes_, PROT_READ | PROT_WRITE, MAP_ANONYMOUS | MAP_PRIVATE, -1, 0);
+  if (mem == MAP_FAILED)
+    throw std::system_error(errno, std::generic_category(), "volley::remote: mmap buffer ring");
   buf_ring_ = static_cast<io_uring_buf_ring*>(mem);
   io_uring_buf_reg reg{};
   reg.ring_addr = reinterpret_cast<std::uint64_t>(mem);
@@ -65,8 +69,9 @@ void uring::setup_buffers(unsigned count, unsigned size, std::uint16_t group) {
   if (rc < 0) {
     munmap(mem, buf_ring_bytes_);
     buf_ring_ = nullptr;
-    throw std::system_error(-rc, std::generic_category(),
-                            "volley::remote: io_uring_register_buf_ring failed (needs Linux >= 5.19)");
+    throw std::system_error(
+        -rc, std::generic_category(),
+        "volley::remote: io_uring_register_buf_ring failed (needs Linux >= 5.19)");
   }
   group_ = group;
   buffer_count_ = count;
@@ -78,7 +83,8 @@ void uring::setup_buffers(unsigned count, unsigned size, std::uint16_t group) {
 }
 
 void uring::recycle(std::uint16_t bid) noexcept {
-  io_uring_buf_ring_add(buf_ring_, buffer(bid), buffer_size_, bid, io_uring_buf_ring_mask(buffer_count_), recycled_);
+  io_uring_buf_ring_add(buf_ring_, buffer(bid), buffer_size_, bid,
+                        io_uring_buf_ring_mask(buffer_count_), recycled_);
   ++recycled_;
 }
 

@@ -29,7 +29,9 @@ class uring {
   // -- provided buffers (buffer group `group`) ---------------------------------
 
   void setup_buffers(unsigned count, unsigned size, std::uint16_t group);
-  std::byte* buffer(std::uint16_t bid) noexcept { return buffers_.get() + std::size_t(bid) * buffer_size_; }
+  std::byte* buffer(std::uint16_t bid) noexcept {
+    return buffers_.get() + std::size_t(bid) * buffer_size_;
+  }
   /// Gives a buffer back to the kernel; visible after publish_buffers().
   void recycle(std::uint16_t bid) noexcept;
   /// One release store for all buffers recycled since the last call.

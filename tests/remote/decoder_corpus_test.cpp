@@ -35,15 +35,26 @@ std::vector<std::pair<std::string, std::vector<std::byte>>> corpus(const std::st
 
 decode_error expected_error(const std::string& file) {
   // bad-<reason>-<what>: the reason is to_string()'s name with '_' for ' '.
-  for (auto e : {decode_error::oversized, decode_error::malformed_header, decode_error::unknown_kind,
-                 decode_error::truncated_payload, decode_error::bad_path}) {
+  for (auto e :
+       {decode_error::oversized, decode_error::malformed_header, decode_error::unknown_kind,
+        decode_error::truncated_payload, decode_error::bad_path}) {
     std::string tag;
     switch (e) {
-      case decode_error::oversized: tag = "oversized"; break;
-      case decode_error::malformed_header: tag = "malformed_header"; break;
-      case decode_error::unknown_kind: tag = "unknown_kind"; break;
-      case decode_error::truncated_payload: tag = "truncated_payload"; break;
-      default: tag = "bad_path"; break;
+      case decode_error::oversized:
+        tag = "oversized";
+        break;
+      case decode_error::malformed_header:
+        tag = "malformed_header";
+        break;
+      case decode_error::unknown_kind:
+        tag = "unknown_kind";
+        break;
+      case decode_error::truncated_payload:
+        tag = "truncated_payload";
+        break;
+      default:
+        tag = "bad_path";
+        break;
     }
     if (file.rfind("bad-" + tag + "-", 0) == 0) return e;
   }
@@ -52,7 +63,8 @@ decode_error expected_error(const std::string& file) {
 
 }  // namespace
 
-TEST_CASE("the seed corpus, written from PROTOCOL.md, decodes as its file names say", "[remote][corpus]") {
+TEST_CASE("the seed corpus, written from PROTOCOL.md, decodes as its file names say",
+          "[remote][corpus]") {
   auto files = corpus("frame_decoder");
   REQUIRE(files.size() >= 10);
   for (auto& [name, bytes] : files) {
@@ -71,7 +83,8 @@ TEST_CASE("the handshake seeds never complete a handshake", "[remote][corpus]") 
   }
 }
 
-TEST_CASE("random bytes and mutated seeds never break the decoder or the handshake", "[remote][corpus]") {
+TEST_CASE("random bytes and mutated seeds never break the decoder or the handshake",
+          "[remote][corpus]") {
   std::mt19937_64 rng(20240611);
   auto seeds = corpus("frame_decoder");
   for (auto& s : corpus("handshake")) seeds.push_back(s);
@@ -84,7 +97,8 @@ TEST_CASE("random bytes and mutated seeds never break the decoder or the handsha
     } else {
       input = seeds[rng() % seeds.size()].second;
       int flips = 1 + static_cast<int>(rng() % 4);
-      for (int i = 0; i < flips && !input.empty(); ++i) input[rng() % input.size()] = std::byte(rng() & 0xff);
+      for (int i = 0; i < flips && !input.empty(); ++i)
+        input[rng() % input.size()] = std::byte(rng() & 0xff);
       if (rng() % 4 == 0 && !input.empty()) input.resize(rng() % input.size());
     }
     if (!fuzz::check_decoder(input) || !fuzz::check_handshake(input)) ++failures;

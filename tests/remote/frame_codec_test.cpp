@@ -24,14 +24,20 @@ struct owned_frame {
   std::uint64_t target_id, type_marker, correlation_id;
   std::vector<std::byte> payload;
   explicit owned_frame(const frame& f)
-      : kind(f.kind), flags(f.flags), target_path(f.target_path), sender_node(f.sender_node),
-        sender_path(f.sender_path), target_id(f.target_id), type_marker(f.type_marker),
-        correlation_id(f.correlation_id), payload(f.payload.begin(), f.payload.end()) {}
+      : kind(f.kind),
+        flags(f.flags),
+        target_path(f.target_path),
+        sender_node(f.sender_node),
+        sender_path(f.sender_path),
+        target_id(f.target_id),
+        type_marker(f.type_marker),
+        correlation_id(f.correlation_id),
+        payload(f.payload.begin(), f.payload.end()) {}
   bool operator==(const owned_frame&) const = default;
 };
 
-std::vector<owned_frame> decode_all(frame_decoder& d, std::span<const std::byte> bytes, std::size_t chunk,
-                                    decode_error& err) {
+std::vector<owned_frame> decode_all(frame_decoder& d, std::span<const std::byte> bytes,
+                                    std::size_t chunk, decode_error& err) {
   std::vector<owned_frame> out;
   err = decode_error::none;
   for (std::size_t at = 0; at < bytes.size() && err == decode_error::none; at += chunk) {
@@ -43,8 +49,8 @@ std::vector<owned_frame> decode_all(frame_decoder& d, std::span<const std::byte>
 
 /// A header with chosen raw fields, for feeding bad input.
 std::vector<std::byte> raw_header(std::uint32_t length, std::uint8_t kind, std::uint8_t flags = 0,
-                                  std::uint16_t tlen = 0, std::uint16_t nlen = 0, std::uint16_t slen = 0,
-                                  std::uint32_t reserved = 0) {
+                                  std::uint16_t tlen = 0, std::uint16_t nlen = 0,
+                                  std::uint16_t slen = 0, std::uint32_t reserved = 0) {
   std::vector<std::byte> h(header_size);
   detail::store_u32(h.data(), length);
   h[4] = std::byte(kind);
@@ -124,9 +130,10 @@ TEST_CASE("a frame encodes to the documented little-endian layout", "[remote][co
   f.type_marker = 0x0102030405060708ULL;
   f.correlation_id = 0x1112131415161718ULL;
   f.payload = payload;
-  auto expected = bytes_of({0x27, 0, 0, 0, 0x07, 0x00, 0x02, 0x00, 0x01, 0x00, 0x02, 0x00, 0, 0, 0, 0,
-                            0x08, 0x07, 0x06, 0x05, 0x04, 0x03, 0x02, 0x01, 0x18, 0x17, 0x16, 0x15, 0x14, 0x13,
-                            0x12, 0x11, '/', 'a', 'n', '/', 'b', 0xaa, 0xbb});
+  auto expected =
+      bytes_of({0x27, 0,    0,    0,    0x07, 0x00, 0x02, 0x00, 0x01, 0x00, 0x02, 0x00, 0,
+                0,    0,    0,    0x08, 0x07, 0x06, 0x05, 0x04, 0x03, 0x02, 0x01, 0x18, 0x17,
+                0x16, 0x15, 0x14, 0x13, 0x12, 0x11, '/',  'a',  'n',  '/',  'b',  0xaa, 0xbb});
   std::vector<std::byte> out;
   encode_append(f, out);
   CHECK(out == expected);
@@ -184,8 +191,9 @@ TEST_CASE("the decoder handles chunks split at random places", "[remote][codec]"
   std::size_t at = 0;
   while (at < stream.size()) {
     std::size_t n = std::min<std::size_t>(1 + rng() % 700, stream.size() - at);
-    REQUIRE(d.feed(std::span(stream).subspan(at, n), [&](const frame& f) { seen.push_back(f.correlation_id); }) ==
-            decode_error::none);
+    REQUIRE(d.feed(std::span(stream).subspan(at, n), [&](const frame& f) {
+      seen.push_back(f.correlation_id);
+    }) == decode_error::none);
     at += n;
   }
   CHECK(seen == ids);
@@ -213,9 +221,15 @@ TEST_CASE("an oversized length is refused as soon as it is read", "[remote][code
 }
 
 TEST_CASE("malformed headers are refused", "[remote][codec]") {
-  SECTION("length below the header size") { CHECK(feed_error(raw_header(31, 7)) == decode_error::malformed_header); }
-  SECTION("reserved bits set") { CHECK(feed_error(raw_header(32, 7, 0, 0, 0, 0, 1)) == decode_error::malformed_header); }
-  SECTION("unknown flag") { CHECK(feed_error(raw_header(32, 7, 0x80)) == decode_error::malformed_header); }
+  SECTION("length below the header size") {
+    CHECK(feed_error(raw_header(31, 7)) == decode_error::malformed_header);
+  }
+  SECTION("reserved bits set") {
+    CHECK(feed_error(raw_header(32, 7, 0, 0, 0, 0, 1)) == decode_error::malformed_header);
+  }
+  SECTION("unknown flag") {
+    CHECK(feed_error(raw_header(32, 7, 0x80)) == decode_error::malformed_header);
+  }
   SECTION("interned target that is not 8 bytes") {
     auto h = raw_header(36, 7, flag_target_id, 4);
     h.resize(36);
@@ -227,7 +241,9 @@ TEST_CASE("malformed headers are refused", "[remote][codec]") {
     h.push_back(std::byte('a'));
     CHECK(feed_error(h) == decode_error::malformed_header);
   }
-  SECTION("a hello without a node name") { CHECK(feed_error(raw_header(32, 1)) == decode_error::malformed_header); }
+  SECTION("a hello without a node name") {
+    CHECK(feed_error(raw_header(32, 1)) == decode_error::malformed_header);
+  }
 }
 
 TEST_CASE("unknown frame kinds are refused", "[remote][codec]") {
@@ -236,7 +252,8 @@ TEST_CASE("unknown frame kinds are refused", "[remote][codec]") {
   CHECK(feed_error(raw_header(32, 255)) == decode_error::unknown_kind);
 }
 
-TEST_CASE("sections that do not fit, and streams cut inside a frame, are truncated", "[remote][codec]") {
+TEST_CASE("sections that do not fit, and streams cut inside a frame, are truncated",
+          "[remote][codec]") {
   SECTION("sections longer than the frame") {
     CHECK(feed_error(raw_header(40, 7, 0, 20)) == decode_error::truncated_payload);
   }
@@ -256,14 +273,15 @@ TEST_CASE("sections that do not fit, and streams cut inside a frame, are truncat
     std::vector<std::byte> s;
     encode_append(f, s);
     frame_decoder d;
-    CHECK(d.feed(std::span(s).first(s.size() - 1), [](const frame&) { FAIL("no frame expected"); }) ==
-          decode_error::none);
+    CHECK(d.feed(std::span(s).first(s.size() - 1),
+                 [](const frame&) { FAIL("no frame expected"); }) == decode_error::none);
     CHECK(d.finish() == decode_error::truncated_payload);
   }
 }
 
 TEST_CASE("bad paths and node names are refused", "[remote][codec]") {
-  auto with_target = [](std::string_view target, std::string_view node = {}, std::string_view sender = {}) {
+  auto with_target = [](std::string_view target, std::string_view node = {},
+                        std::string_view sender = {}) {
     frame f;
     f.kind = frame_kind::message;
     f.target_path = target;
@@ -278,7 +296,8 @@ TEST_CASE("bad paths and node names are refused", "[remote][codec]") {
   CHECK(with_target("/with space") == decode_error::bad_path);
   CHECK(with_target("/ctl\x01") == decode_error::bad_path);
   CHECK(with_target("/\xc3\xa9") == decode_error::bad_path);
-  CHECK(with_target(std::string(1, '/') + std::string(default_max_path_length, 'a')) == decode_error::bad_path);
+  CHECK(with_target(std::string(1, '/') + std::string(default_max_path_length, 'a')) ==
+        decode_error::bad_path);
   CHECK(with_target("/ok", "bad node") == decode_error::bad_path);
   CHECK(with_target("/ok", "good-node_1.x:2552@h") == decode_error::none);
   CHECK(with_target("/ok", {}, "no-slash") == decode_error::bad_path);

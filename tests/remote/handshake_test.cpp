@@ -52,15 +52,17 @@ reject_reason reject_code(const std::vector<std::byte>& bytes) {
 
 }  // namespace
 
-TEST_CASE("the handshake proof is HMAC-SHA256 over nonce, name and incarnation", "[remote][handshake]") {
+TEST_CASE("the handshake proof is HMAC-SHA256 over nonce, name and incarnation",
+          "[remote][handshake]") {
   // Known answer, also in PROTOCOL.md: key "volley-secret", nonce 00 01 .. 1f,
   // name "node-a", incarnation 0x0123456789abcdef (little-endian).
   nonce n;
   for (std::size_t i = 0; i < n.size(); ++i) n[i] = std::byte(i);
   mac_tag tag = handshake_proof("volley-secret", n, "node-a", 0x0123456789abcdefULL);
-  const unsigned char expected[] = {0xa4, 0xdb, 0xfa, 0x76, 0x4f, 0x39, 0x20, 0xce, 0xa9, 0x3c, 0x29,
-                                    0x11, 0xeb, 0xcd, 0x08, 0x82, 0x80, 0xfd, 0x51, 0x04, 0x8e, 0xc9,
-                                    0xf3, 0x7b, 0x58, 0xce, 0x88, 0xe6, 0x12, 0x98, 0xd8, 0x2e};
+  const unsigned char expected[] = {0xa4, 0xdb, 0xfa, 0x76, 0x4f, 0x39, 0x20, 0xce,
+                                    0xa9, 0x3c, 0x29, 0x11, 0xeb, 0xcd, 0x08, 0x82,
+                                    0x80, 0xfd, 0x51, 0x04, 0x8e, 0xc9, 0xf3, 0x7b,
+                                    0x58, 0xce, 0x88, 0xe6, 0x12, 0x98, 0xd8, 0x2e};
   CHECK(std::memcmp(tag.data(), expected, sizeof expected) == 0);
 }
 
@@ -76,7 +78,8 @@ TEST_CASE("two nodes with the same secret complete the handshake", "[remote][han
   CHECK(b.peer().incarnation == 11);
 }
 
-TEST_CASE("a wrong secret is rejected and the handshake fails on both sides", "[remote][handshake]") {
+TEST_CASE("a wrong secret is rejected and the handshake fails on both sides",
+          "[remote][handshake]") {
   handshake a(handshake::role::initiator, config("node-a", 11, "right"));
   handshake b(handshake::role::acceptor, config("node-b", 22, "wrong"));
   std::vector<std::byte> hello;

@@ -27,9 +27,10 @@ tp feed(phi_accrual_detector& d, tp start, int n, std::chrono::milliseconds inte
   std::mt19937 rng(seed);
   tp t = start;
   for (int i = 0; i < n; ++i) {
-    auto j = jitter.count() ? std::chrono::milliseconds(static_cast<long>(rng() % (2 * jitter.count() + 1)) -
-                                                        jitter.count())
-                            : 0ms;
+    auto j = jitter.count()
+                 ? std::chrono::milliseconds(static_cast<long>(rng() % (2 * jitter.count() + 1)) -
+                                             jitter.count())
+                 : 0ms;
     t += interval + j;
     d.heartbeat(t);
   }
@@ -44,7 +45,8 @@ TEST_CASE("phi is zero before the first heartbeat", "[remote][phi]") {
   CHECK(d.available(tp{} + 10s));
 }
 
-TEST_CASE("regular heartbeats keep phi low, silence drives it past the threshold", "[remote][phi]") {
+TEST_CASE("regular heartbeats keep phi low, silence drives it past the threshold",
+          "[remote][phi]") {
   phi_accrual_detector d(strict());
   tp last = feed(d, tp{} + 1s, 300, 100ms, 5ms);
   CHECK(d.phi(last + 50ms) < 0.1);
@@ -75,7 +77,8 @@ TEST_CASE("phi follows the normal tail with the window's mean and deviation", "[
   CHECK(d.mean_ms() == Approx(100.0));
   CHECK(d.std_deviation_ms() == Approx(0.0).margin(1e-6));
   // Two deviations late: P(X > mean + 2 sd) = 0.02275 -> phi = 1.643.
-  CHECK(d.phi(last + 120ms) == Approx(-std::log10(0.5 * std::erfc(2 / std::sqrt(2.0)))).epsilon(1e-6));
+  CHECK(d.phi(last + 120ms) ==
+        Approx(-std::log10(0.5 * std::erfc(2 / std::sqrt(2.0)))).epsilon(1e-6));
   CHECK(d.phi(last + 120ms) == Approx(1.643).epsilon(1e-3));
   // Exactly on time: half the mass is later -> phi = log10(2).
   CHECK(d.phi(last + 100ms) == Approx(std::log10(2.0)).epsilon(1e-6));

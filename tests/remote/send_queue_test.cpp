@@ -52,7 +52,8 @@ std::vector<std::byte> drain(send_queue& q, bool allow_user, std::size_t max_per
   return wire;
 }
 
-std::vector<std::uint64_t> sequence_of(const std::vector<std::byte>& wire, std::vector<frame_kind>* kinds = nullptr) {
+std::vector<std::uint64_t> sequence_of(const std::vector<std::byte>& wire,
+                                       std::vector<frame_kind>* kinds = nullptr) {
   std::vector<std::uint64_t> seqs;
   frame_decoder d;
   REQUIRE(d.feed(wire, [&](const frame& f) {
@@ -66,7 +67,8 @@ std::vector<std::uint64_t> sequence_of(const std::vector<std::byte>& wire, std::
 }  // namespace
 
 TEST_CASE("short writes resume inside the iovec where the kernel stopped", "[remote][send_queue]") {
-  for (std::size_t max_per_call : {std::size_t{1}, std::size_t{7}, std::size_t{100}, std::size_t{5000}}) {
+  for (std::size_t max_per_call :
+       {std::size_t{1}, std::size_t{7}, std::size_t{100}, std::size_t{5000}}) {
     send_queue q;
     std::vector<std::uint64_t> expected;
     for (std::uint64_t i = 0; i < 300; ++i) {
@@ -135,7 +137,8 @@ TEST_CASE("items carved on one thread are released safely on another", "[remote]
   for (int p = 0; p < producers; ++p) {
     threads.emplace_back([&] {
       for (int i = 0; i < per_producer; ++i) {
-        auto* item = outbound_item::make(outbound_item::type::frame, 1, static_cast<std::uint32_t>(i % 200));
+        auto* item =
+            outbound_item::make(outbound_item::type::frame, 1, static_cast<std::uint32_t>(i % 200));
         std::memset(item->data(), 0xab, item->size);
         q.push(item);
       }

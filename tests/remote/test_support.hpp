@@ -122,7 +122,8 @@ class raw_peer {
     a.sin_family = AF_INET;
     a.sin_port = htons(port);
     a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    if (::connect(fd_, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0) throw std::runtime_error("raw_peer: connect");
+    if (::connect(fd_, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0)
+      throw std::runtime_error("raw_peer: connect");
     timeval tv{60, 0};  // a stuck read fails the test instead of hanging it
     setsockopt(fd_, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
   }
@@ -171,9 +172,11 @@ class raw_peer {
       std::byte buf[4096];
       ssize_t n = ::recv(fd_, buf, sizeof buf, 0);
       if (n <= 0) return false;
-      decoder_.feed(std::span<const std::byte>(buf, static_cast<std::size_t>(n)), [&](const frame& f) {
-        pending_.push_back({f.kind, std::string(f.sender_node), {f.payload.begin(), f.payload.end()}});
-      });
+      decoder_.feed(
+          std::span<const std::byte>(buf, static_cast<std::size_t>(n)), [&](const frame& f) {
+            pending_.push_back(
+                {f.kind, std::string(f.sender_node), {f.payload.begin(), f.payload.end()}});
+          });
     }
   }
 

@@ -38,7 +38,8 @@ frame small_message(std::uint64_t seq, std::span<const std::byte> payload) {
 
 }  // namespace
 
-TEST_CASE("two transports exchange a million small frames in order, none lost", "[remote][transport]") {
+TEST_CASE("two transports exchange a million small frames in order, none lost",
+          "[remote][transport]") {
   recording_handler ha, hb;
   transport a(test_config("node-a"), ha);
   transport b(test_config("node-b"), hb);
@@ -139,7 +140,8 @@ TEST_CASE("the accepting side can answer over the same connection", "[remote][tr
   });
 }
 
-TEST_CASE("a wrong secret is rejected on both sides and no connection comes up", "[remote][transport]") {
+TEST_CASE("a wrong secret is rejected on both sides and no connection comes up",
+          "[remote][transport]") {
   recording_handler ha, hb;
   transport a(test_config("node-a", "right"), ha);
   transport b(test_config("node-b", "wrong"), hb);
@@ -198,7 +200,8 @@ TEST_CASE("malformed input after the handshake closes with its reason", "[remote
   CHECK(a.stats().closes_for(close_reason::unknown_kind) == 1);
 }
 
-TEST_CASE("a peer closing in the middle of a frame is reported as truncated", "[remote][transport]") {
+TEST_CASE("a peer closing in the middle of a frame is reported as truncated",
+          "[remote][transport]") {
   recording_handler ha;
   transport a(test_config("node-a"), ha);
   {
@@ -302,7 +305,8 @@ TEST_CASE("the outbound bound is reported to the sender, queued frames to on_und
   b.disconnect(id);
   REQUIRE(hb.wait([&] { return hb.undelivered == 4; }));
   // The connection is gone for good once the loop has processed the disconnect.
-  REQUIRE(poll_until([&] { return b.send(id, small_message(5, payload)) == send_result::unknown_connection; }));
+  REQUIRE(poll_until(
+      [&] { return b.send(id, small_message(5, payload)) == send_result::unknown_connection; }));
 }
 
 TEST_CASE("send refuses unknown connections and invalid frames", "[remote][transport]") {

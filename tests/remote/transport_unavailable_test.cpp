@@ -39,13 +39,15 @@ bool deny_io_uring_setup() {
       BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
   };
   sock_fprog prog{static_cast<unsigned short>(sizeof filter / sizeof filter[0]), filter};
-  return prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) == 0 && prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, &prog) == 0;
+  return prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) == 0 &&
+         prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, &prog) == 0;
 }
 
 }  // namespace
 
 #if defined(__x86_64__)
-TEST_CASE("a transport refuses to start, naming io_uring, when the kernel denies io_uring", "[remote][transport]") {
+TEST_CASE("a transport refuses to start, naming io_uring, when the kernel denies io_uring",
+          "[remote][transport]") {
   pid_t child = fork();
   REQUIRE(child >= 0);
   if (child == 0) {
@@ -60,7 +62,9 @@ TEST_CASE("a transport refuses to start, naming io_uring, when the kernel denies
       transport t(cfg, h);
       _exit(1);
     } catch (const std::system_error& e) {
-      _exit(std::string(e.what()).find("io_uring") != std::string::npos && e.code().value() == EPERM ? 0 : 2);
+      _exit(std::string(e.what()).find("io_uring") != std::string::npos && e.code().value() == EPERM
+                ? 0
+                : 2);
     } catch (...) {
       _exit(2);
     }

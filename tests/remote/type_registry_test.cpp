@@ -83,10 +83,10 @@ TEST_CASE("bad payloads are refused, not crashed on", "[remote][registry]") {
   r.add<point>(1, "point");
   r.add<greeting>(2, "greeting", write_greeting, read_greeting);
   std::vector<std::byte> short_payload(3);
-  CHECK_FALSE(r.deserialize<point>(1, short_payload));      // wrong size
-  CHECK_FALSE(r.deserialize<greeting>(2, short_payload));   // deserializer throws
-  CHECK_FALSE(r.deserialize<point>(2, short_payload));      // marker of another type
-  CHECK_FALSE(r.deserialize<point>(99, short_payload));     // unknown marker
+  CHECK_FALSE(r.deserialize<point>(1, short_payload));     // wrong size
+  CHECK_FALSE(r.deserialize<greeting>(2, short_payload));  // deserializer throws
+  CHECK_FALSE(r.deserialize<point>(2, short_payload));     // marker of another type
+  CHECK_FALSE(r.deserialize<point>(99, short_payload));    // unknown marker
   CHECK(r.find(99) == nullptr);
 }
 

@@ -48,7 +48,8 @@ struct parse_result {
 
 /// Parses the frame at the start of `bytes`. `consumed == 0` and no error means
 /// the buffer holds only part of a frame. Views in `value` point into `bytes`.
-parse_result parse_frame(std::span<const std::byte> bytes, const frame_limits& limits = {}) noexcept;
+parse_result parse_frame(std::span<const std::byte> bytes,
+                         const frame_limits& limits = {}) noexcept;
 
 /// Incremental decoder for one connection's byte stream.
 class frame_decoder {
@@ -112,7 +113,8 @@ decode_error frame_decoder::feed(std::span<const std::byte> chunk, OnFrame&& on_
   while (!partial_.empty() && !chunk.empty()) {
     std::size_t need = wanted();
     std::size_t take = need < chunk.size() ? need : chunk.size();
-    partial_.insert(partial_.end(), chunk.begin(), chunk.begin() + static_cast<std::ptrdiff_t>(take));
+    partial_.insert(partial_.end(), chunk.begin(),
+                    chunk.begin() + static_cast<std::ptrdiff_t>(take));
     chunk = chunk.subspan(take);
     if (take < need) return error_;  // chunk exhausted, still partial
     if (partial_.size() < header_size) continue;

@@ -41,7 +41,8 @@ std::uint64_t random_incarnation();
 nonce random_nonce();
 /// HMAC-SHA256(secret, nonce || name || incarnation as u64 LE): the proof a node
 /// gives for the other side's nonce.
-mac_tag handshake_proof(std::string_view secret, const nonce& n, std::string_view name, std::uint64_t incarnation);
+mac_tag handshake_proof(std::string_view secret, const nonce& n, std::string_view name,
+                        std::uint64_t incarnation);
 
 /// Reason codes carried in reject and close frames (u16 on the wire).
 enum class reject_reason : std::uint16_t {
@@ -72,7 +73,14 @@ struct peer_identity {
 class handshake {
  public:
   enum class role { initiator, acceptor };
-  enum class state { awaiting_hello, awaiting_challenge, awaiting_response, awaiting_accept, established, failed };
+  enum class state {
+    awaiting_hello,
+    awaiting_challenge,
+    awaiting_response,
+    awaiting_accept,
+    established,
+    failed
+  };
 
   /// `our_nonce` is random unless a test or fuzzer fixes it.
   handshake(role r, handshake_config config, nonce our_nonce = random_nonce());
@@ -99,7 +107,8 @@ class handshake {
   state on_challenge(const frame& f, std::vector<std::byte>& out);
   state on_response(const frame& f, std::vector<std::byte>& out);
   /// Parses the introduction shared by hello and challenge; fails on error.
-  bool read_intro(const frame& f, std::size_t body_size, nonce& peer_nonce, std::vector<std::byte>& out);
+  bool read_intro(const frame& f, std::size_t body_size, nonce& peer_nonce,
+                  std::vector<std::byte>& out);
   void write_intro(frame_kind kind, const mac_tag* proof, std::vector<std::byte>& out) const;
 
   role role_;
@@ -113,7 +122,8 @@ class handshake {
 };
 
 /// Appends a reject or close frame (`kind`) carrying a reason code and text.
-void encode_reason_frame(frame_kind kind, std::uint16_t code, std::string_view text, std::vector<std::byte>& out);
+void encode_reason_frame(frame_kind kind, std::uint16_t code, std::string_view text,
+                         std::vector<std::byte>& out);
 /// Reads the reason code and text of a reject or close frame.
 struct reason_body {
   std::uint16_t code = 0;

@@ -48,20 +48,20 @@ using connection_id = std::uint64_t;
 
 /// Why a connection ended. Each close increments the counter of its reason.
 enum class close_reason : std::uint8_t {
-  local_close,          ///< disconnect() or transport shutdown
-  peer_closed,          ///< orderly close frame or EOF between frames
-  oversized_frame,      ///< decode_error::oversized
-  malformed_header,     ///< decode_error::malformed_header
-  unknown_kind,         ///< decode_error::unknown_kind
-  truncated_payload,    ///< decode_error::truncated_payload, incl. EOF inside a frame
-  bad_path,             ///< decode_error::bad_path
-  handshake_failed,     ///< we rejected the peer (secret, version, ...)
-  rejected_by_peer,     ///< the peer rejected us
-  handshake_timeout,    ///< handshake did not finish in time
-  protocol_violation,   ///< handshake frame after the handshake, etc.
-  heartbeat_timeout,    ///< phi-accrual detector declared the peer down
-  connect_failed,       ///< outbound connect() failed (refused, unreachable)
-  io_error,             ///< send/recv failed
+  local_close,         ///< disconnect() or transport shutdown
+  peer_closed,         ///< orderly close frame or EOF between frames
+  oversized_frame,     ///< decode_error::oversized
+  malformed_header,    ///< decode_error::malformed_header
+  unknown_kind,        ///< decode_error::unknown_kind
+  truncated_payload,   ///< decode_error::truncated_payload, incl. EOF inside a frame
+  bad_path,            ///< decode_error::bad_path
+  handshake_failed,    ///< we rejected the peer (secret, version, ...)
+  rejected_by_peer,    ///< the peer rejected us
+  handshake_timeout,   ///< handshake did not finish in time
+  protocol_violation,  ///< handshake frame after the handshake, etc.
+  heartbeat_timeout,   ///< phi-accrual detector declared the peer down
+  connect_failed,      ///< outbound connect() failed (refused, unreachable)
+  io_error,            ///< send/recv failed
   count_
 };
 std::string_view to_string(close_reason r) noexcept;
@@ -79,17 +79,17 @@ std::string_view to_string(send_result r) noexcept;
 /// A connected peer as the handler sees it.
 struct peer_info {
   connection_id id = 0;
-  std::string name;              ///< node name from the handshake
-  std::uint64_t incarnation = 0; ///< random per peer process start
-  std::string address;           ///< "ip:port" of the socket's other end
-  bool outbound = false;         ///< we connected (and will reconnect)
+  std::string name;               ///< node name from the handshake
+  std::uint64_t incarnation = 0;  ///< random per peer process start
+  std::string address;            ///< "ip:port" of the socket's other end
+  bool outbound = false;          ///< we connected (and will reconnect)
 };
 
 enum class log_level : std::uint8_t { debug, info, warning, error };
 
 struct transport_config {
-  std::string node_name;     ///< letters, digits and . _ - : @ ; 1..255 bytes
-  std::string secret;        ///< shared by the cluster; must not be empty
+  std::string node_name;          ///< letters, digits and . _ - : @ ; 1..255 bytes
+  std::string secret;             ///< shared by the cluster; must not be empty
   std::uint64_t incarnation = 0;  ///< 0: random_incarnation()
   bool listen = true;
   std::string listen_host = "127.0.0.1";

@@ -39,10 +39,12 @@ struct type_entry {
   bool trivially_copyable = false;
   /// Appends the payload of `*object` (a T) to `out`. Call as
   /// `e.serialize(e, &value, out)`.
-  void (*serialize)(const type_entry& self, const void* object, std::vector<std::byte>& out) = nullptr;
+  void (*serialize)(const type_entry& self, const void* object,
+                    std::vector<std::byte>& out) = nullptr;
   /// Constructs a T in `storage` (size/align as above) from `payload`. Returns
   /// false, with nothing constructed, when the payload is not a valid T.
-  bool (*deserialize_into)(const type_entry& self, std::span<const std::byte> payload, void* storage) = nullptr;
+  bool (*deserialize_into)(const type_entry& self, std::span<const std::byte> payload,
+                           void* storage) = nullptr;
   /// Destroys the T in `storage`.
   void (*destroy)(void* storage) noexcept = nullptr;
   /// The user's serializer/deserializer, erased (null for trivially copyable types).
@@ -125,9 +127,12 @@ void type_registry::add(std::uint64_t marker, std::string name) {
 }
 
 template <class T>
-void type_registry::add(std::uint64_t marker, std::string name, serialize_fn<T> ser, deserialize_fn<T> de) {
-  static_assert(std::is_move_constructible_v<T>, "a registered message type must be move constructible");
-  if (!ser || !de) throw std::invalid_argument("type_registry: serializer and deserializer are required");
+void type_registry::add(std::uint64_t marker, std::string name, serialize_fn<T> ser,
+                        deserialize_fn<T> de) {
+  static_assert(std::is_move_constructible_v<T>,
+                "a registered message type must be move constructible");
+  if (!ser || !de)
+    throw std::invalid_argument("type_registry: serializer and deserializer are required");
   type_entry e;
   e.marker = marker;
   e.name = std::move(name);
@@ -140,7 +145,8 @@ void type_registry::add(std::uint64_t marker, std::string name, serialize_fn<T> 
   e.serialize = [](const type_entry& self, const void* obj, std::vector<std::byte>& out) {
     reinterpret_cast<serialize_fn<T>>(self.user_serialize)(*static_cast<const T*>(obj), out);
   };
-  e.deserialize_into = [](const type_entry& self, std::span<const std::byte> payload, void* storage) {
+  e.deserialize_into = [](const type_entry& self, std::span<const std::byte> payload,
+                          void* storage) {
     try {
       ::new (storage) T(reinterpret_cast<deserialize_fn<T>>(self.user_deserialize)(payload));
       return true;
@@ -167,7 +173,8 @@ std::uint64_t type_registry::serialize(const T& value, std::vector<std::byte>& o
 }
 
 template <class T>
-std::optional<T> type_registry::deserialize(std::uint64_t marker, std::span<const std::byte> payload) const {
+std::optional<T> type_registry::deserialize(std::uint64_t marker,
+                                            std::span<const std::byte> payload) const {
   const type_entry* e = find(marker);
   if (!e || e != find<T>()) return std::nullopt;
   alignas(T) std::byte storage[sizeof(T)];

@@ -43,20 +43,20 @@ inline constexpr std::size_t mac_size = 32;
 
 /// What a frame is for. Values are wire values; 0 is never valid.
 enum class frame_kind : std::uint8_t {
-  hello = 1,       ///< initiator -> acceptor: version, incarnation, name, nonce
-  challenge = 2,   ///< acceptor -> initiator: same + proof of the secret
-  response = 3,    ///< initiator -> acceptor: proof of the secret
-  accept = 4,      ///< acceptor -> initiator: handshake done
-  reject = 5,      ///< either way: handshake refused, reason inside; then close
-  heartbeat = 6,   ///< either way, every heartbeat interval
-  message = 7,     ///< a tell: target, optional sender, type marker, payload
-  ask_request = 8, ///< like message, with a correlation id awaiting a reply
-  ask_reply = 9,   ///< answer to ask_request (same correlation id)
-  ask_failure = 10,///< ask_request failed; payload is UTF-8 text
-  watch = 11,      ///< sender path watches target path
-  unwatch = 12,    ///< sender path stops watching target path
-  terminated = 13, ///< sender path (watched) stopped; target is the watcher
-  close = 14,      ///< orderly close, reason inside
+  hello = 1,         ///< initiator -> acceptor: version, incarnation, name, nonce
+  challenge = 2,     ///< acceptor -> initiator: same + proof of the secret
+  response = 3,      ///< initiator -> acceptor: proof of the secret
+  accept = 4,        ///< acceptor -> initiator: handshake done
+  reject = 5,        ///< either way: handshake refused, reason inside; then close
+  heartbeat = 6,     ///< either way, every heartbeat interval
+  message = 7,       ///< a tell: target, optional sender, type marker, payload
+  ask_request = 8,   ///< like message, with a correlation id awaiting a reply
+  ask_reply = 9,     ///< answer to ask_request (same correlation id)
+  ask_failure = 10,  ///< ask_request failed; payload is UTF-8 text
+  watch = 11,        ///< sender path watches target path
+  unwatch = 12,      ///< sender path stops watching target path
+  terminated = 13,   ///< sender path (watched) stopped; target is the watcher
+  close = 14,        ///< orderly close, reason inside
 };
 inline constexpr std::uint8_t max_frame_kind = 14;
 
@@ -67,11 +67,12 @@ inline constexpr std::uint8_t known_flags = flag_target_id;
 /// Why a byte stream was refused by the decoder.
 enum class decode_error : std::uint8_t {
   none = 0,
-  oversized,         ///< length field above the configured maximum
-  malformed_header,  ///< length below header size, reserved/flag bits set, section not allowed for the kind
-  unknown_kind,      ///< kind byte outside 1..max_frame_kind
-  truncated_payload, ///< sections do not fit in the frame, or the stream ended inside a frame
-  bad_path,          ///< target/sender path or node name not in the allowed alphabet/length
+  oversized,          ///< length field above the configured maximum
+  malformed_header,   ///< length below header size, reserved/flag bits set, section not allowed for
+                      ///< the kind
+  unknown_kind,       ///< kind byte outside 1..max_frame_kind
+  truncated_payload,  ///< sections do not fit in the frame, or the stream ended inside a frame
+  bad_path,           ///< target/sender path or node name not in the allowed alphabet/length
 };
 
 /// Human-readable name of a decode error, for logs.
@@ -91,10 +92,10 @@ struct frame_limits {
 struct frame {
   frame_kind kind = frame_kind::message;
   std::uint8_t flags = 0;
-  std::string_view target_path;   ///< used when !(flags & flag_target_id); may be empty
-  std::uint64_t target_id = 0;    ///< used when flags & flag_target_id
-  std::string_view sender_node;   ///< empty: the peer that sent the frame
-  std::string_view sender_path;   ///< empty: no sender
+  std::string_view target_path;  ///< used when !(flags & flag_target_id); may be empty
+  std::uint64_t target_id = 0;   ///< used when flags & flag_target_id
+  std::string_view sender_node;  ///< empty: the peer that sent the frame
+  std::string_view sender_path;  ///< empty: no sender
   std::uint64_t type_marker = 0;
   std::uint64_t correlation_id = 0;
   std::span<const std::byte> payload;
@@ -114,7 +115,8 @@ inline void store_u64(std::byte* p, std::uint64_t v) noexcept {
   for (int i = 0; i < 8; ++i) p[i] = std::byte((v >> (8 * i)) & 0xff);
 }
 inline std::uint16_t load_u16(const std::byte* p) noexcept {
-  return static_cast<std::uint16_t>(std::to_integer<unsigned>(p[0]) | (std::to_integer<unsigned>(p[1]) << 8));
+  return static_cast<std::uint16_t>(std::to_integer<unsigned>(p[0]) |
+                                    (std::to_integer<unsigned>(p[1]) << 8));
 }
 inline std::uint32_t load_u32(const std::byte* p) noexcept {
   std::uint32_t v = 0;
