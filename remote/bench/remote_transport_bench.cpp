@@ -127,12 +127,12 @@ void one_way(std::uint64_t messages) {
   transport_stats s = b.stats();
   std::printf(
       "volley one-way   %9.2f M msg/s  (%llu frames of %zu B payload / %zu B on the wire, %.3f s, "
-      "%.0f frames per sendmsg, %llu queue-full retries, in order: %s)\n",
+      "%.0f frames per sendmsg, %llu eventfd wake-ups, %llu queue-full retries, in order: %s)\n",
       static_cast<double>(messages) / secs / 1e6, static_cast<unsigned long long>(messages),
       payload_size, encoded_size(bench_frame(payload, 0)), secs,
       static_cast<double>(s.frames_sent) /
           static_cast<double>(std::max<std::uint64_t>(1, s.send_calls)),
-      static_cast<unsigned long long>(full), ha.in_order ? "yes" : "NO");
+      static_cast<unsigned long long>(s.wakeups), static_cast<unsigned long long>(full), ha.in_order ? "yes" : "NO");
 }
 
 // -- ping-pong -----------------------------------------------------------------------
