@@ -205,8 +205,12 @@ void worker_pool::run(worker& w) {
         park(w);
         continue;
       }
-      leave_searching(w);
     }
+    // Whichever way the work was found — stolen while searching, or picked
+    // from our own queues right after a wake-up that counted us as
+    // searching — we are not searching any more. Missing this left
+    // searching_ at 1 for good, so notify() never woke anyone again.
+    leave_searching(w);
     if (run_activation(c, budget, &w) == activation_end::more) requeue(w, c);
   }
   leave_searching(w);

@@ -117,8 +117,32 @@ envelope* relocate_ask(envelope* e) {
 }
 
 template <class M, class R>
-inline constexpr message_info ask_info_of{type_id<M>(), type_name<M>(), &drop_ask<M, R>,
-                                          sizeof(ask_envelope<M, R>), false, &relocate_ask<M, R>};
+const void* ask_payload_of(const envelope* e) {
+  return &static_cast<const ask_envelope<M, R>*>(e)->msg;
+}
+
+template <class M, class R>
+void* take_ask_request(envelope* e) {
+  return std::exchange(static_cast<ask_envelope<M, R>*>(e)->state, nullptr);
+}
+
+template <class R>
+void complete_ask_request(void* request, void* value, const void* err) {
+  auto* state = static_cast<ask_state<R>*>(request);
+  if (err != nullptr) {
+    state->complete(*static_cast<const error*>(err));
+  } else {
+    state->complete(std::move(*static_cast<R*>(value)));
+  }
+  state->release();
+}
+
+template <class M, class R>
+inline constexpr message_info ask_info_of{type_id<M>(),           type_name<M>(),
+                                          &drop_ask<M, R>,         sizeof(ask_envelope<M, R>),
+                                          false,                   &relocate_ask<M, R>,
+                                          &ask_payload_of<M, R>,   type_id<R>(),
+                                          &take_ask_request<M, R>, &complete_ask_request<R>};
 
 /// The reply to an ask whose asker no longer waits (timed out, gone).
 void report_undeliverable_reply(cell_base* replier, envelope* request) noexcept;  // cell.cpp
@@ -199,6 +223,7 @@ class any_ref : public detail::ref_base {
     if constexpr (std::is_same_v<T, poison_pill>) {
       fn = &detail::invoke_tell<poison_pill_target, T>;
     }
+    if (fn == nullptr) fn = cell_->ops()->fallback;  // e.g. a remote actor's proxy
     auto* e = detail::make_envelope<T>(fn, &detail::message_info_of<T>, std::forward<M>(m));
     if (from) attach_sender(e, *from);
     if (fn == nullptr) {
@@ -216,6 +241,44 @@ class any_ref : public detail::ref_base {
       if (ops->handlers[i].id == id) return ops->handlers[i].invoke;
     }
     return nullptr;
+  }
+
+  const detail::dynamic_handler* lookup_entry(type_id_t id) const noexcept {
+    const auto* ops = cell_->ops();
+    for (std::size_t i = 0; i < ops->handler_count; ++i) {
+      if (ops->handlers[i].id == id) return &ops->handlers[i];
+    }
+    return nullptr;
+  }
+
+ public:
+  /// Ask through an untyped ref: the caller names the reply type R. A type
+  /// the actor does not accept, or whose handler replies with another type,
+  /// completes the future with errc::unhandled at once.
+  template <class R, class M>
+  future<R> ask(M&& m) const {
+    using T = std::decay_t<M>;
+    if (!cell_) throw_empty();
+    auto* state = new detail::ask_state<R>();
+    state->add_ref();  // the envelope's and the future's
+    future<R> f(state);
+    detail::invoke_fn fn = nullptr;
+    if (const auto* entry = lookup_entry(type_id<T>())) {
+      if (entry->invoke_ask != nullptr && entry->reply_id == type_id<R>()) fn = entry->invoke_ask;
+    } else {
+      fn = cell_->ops()->fallback;
+    }
+    void* p = detail::envelope_alloc(sizeof(detail::ask_envelope<T, R>));
+    auto* e = ::new (p) detail::ask_envelope<T, R>(std::forward<M>(m), state);
+    e->invoke = fn;
+    e->info = &detail::ask_info_of<T, R>;
+    e->sender = nullptr;
+    if (fn == nullptr) {
+      detail::report_unhandled(cell_, e);  // completes the request with errc::unhandled
+    } else {
+      cell_->deliver(e);
+    }
+    return f;
   }
 };
 

@@ -32,11 +32,11 @@ namespace volley {
 /// How to spawn an actor, besides its constructor arguments.
 struct props {
   /// Unique among its siblings; empty = anonymous ("$<id>" in its path).
-  std::string name;
+  std::string name{};
   /// "" or "default": the default pool. "pinned": a thread of its own, for
   /// blocking work (it ends with the actor). Otherwise a name from
   /// config::pools.
-  std::string dispatcher;
+  std::string dispatcher{};
   /// 0: unbounded. Otherwise at most this many user messages wait in the
   /// mailbox; a send beyond it is a dead letter (reason: mailbox_full).
   /// System messages are never refused or evicted.

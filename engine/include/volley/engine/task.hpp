@@ -2,6 +2,14 @@
 //
 // A handler may be a C++20 coroutine returning volley::task; it awaits asks
 // with `co_await ctx.ask(target, m, timeout)` (see ask_from_actor.hpp).
+//
+// Mind what outlives the first co_await: the handler's parameters are
+// references to the message and the context of the call that started the
+// coroutine, and both are gone once it suspends. Take the message by value
+// (`volley::task on(refresh m, volley::context& ctx)`) and use `ctx` only
+// before the first co_await — keep what you need from it (ctx.self(), the
+// sender) in locals. Members of the actor are safe: the frame never outlives
+// the actor (stopping or restarting destroys it).
 #pragma once
 
 #include <coroutine>

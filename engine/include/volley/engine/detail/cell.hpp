@@ -56,7 +56,8 @@ struct timer_table;  // timer.hpp
 struct dynamic_handler {
   type_id_t id;
   invoke_fn invoke;
-  invoke_fn invoke_ask;  ///< thunk for a type-erased ask, or nullptr
+  invoke_fn invoke_ask;  ///< thunk for an ask through any_ref, or nullptr
+  type_id_t reply_id;    ///< what the handler replies (for any_ref::ask<R>)
 };
 
 /// What the engine needs to know about an actor type, once per type.
@@ -77,6 +78,9 @@ struct cell_ops {
   void (*pre_restart)(cell_base*, context&, const std::exception_ptr&);
   void (*post_restart)(cell_base*, context&, const std::exception_ptr&);
   void (*reconstruct)(cell_base*);
+  /// Takes every message type the handler table lacks (a remote actor's
+  /// proxy serialises them by type), or nullptr.
+  invoke_fn fallback;
 };
 
 /// Rarely used parts of a cell, allocated on first use so an idle anonymous

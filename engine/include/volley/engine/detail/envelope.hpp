@@ -42,6 +42,16 @@ struct message_info {
   /// For stash: a handled envelope stays in the mailbox as its stub, so a
   /// kept message must move out. nullptr: this kind cannot be kept.
   envelope* (*relocate)(envelope*) = nullptr;
+
+  // -- for code that handles messages without knowing their type (remoting) --
+  /// The message object inside the envelope.
+  const void* (*payload)(const envelope*) = nullptr;
+  /// Requests (asks) only: the reply's type, taking the pending request out
+  /// of the envelope, and completing a taken request with a value (an R to
+  /// move from) or an error. The request is released by complete_request.
+  type_id_t reply_id = nullptr;
+  void* (*take_request)(envelope*) = nullptr;
+  void (*complete_request)(void* request, void* value, const void* error) = nullptr;
 };
 
 struct envelope : queues::mpsc_node {
@@ -79,9 +89,14 @@ template <class M>
 envelope* relocate_message(envelope* e);
 
 template <class M>
+const void* payload_of(const envelope* e) {
+  return &static_cast<const message_envelope<M>*>(e)->msg;
+}
+
+template <class M>
 inline constexpr message_info message_info_of{type_id<M>(), type_name<M>(), &drop_payload<M>,
                                               sizeof(message_envelope<M>), false,
-                                              &relocate_message<M>};
+                                              &relocate_message<M>, &payload_of<M>};
 
 /// Allocate and fill an envelope for M. The message is constructed in place.
 template <class M, class... Args>

@@ -14,6 +14,7 @@
 #include <volley/engine/detail/cell.hpp>
 #include <volley/engine/detail/envelope.hpp>
 #include <volley/engine/messages.hpp>
+#include <volley/engine/result.hpp>
 #include <volley/engine/task.hpp>
 
 namespace volley::detail {
@@ -159,12 +160,31 @@ struct handler_table {
   static constexpr std::size_t size = 0;
 };
 
+template <class A, class M>
+void invoke_ask(envelope* e, cell_base* c, context& ctx);  // actor_ref.hpp
+
+template <class A, class M>
+struct reply_of {
+  using R0 = decltype(call_handler(std::declval<A&>(), std::declval<M&&>(), std::declval<context&>()));
+  using type = std::conditional_t<std::is_void_v<R0>, unit, std::decay_t<R0>>;
+};
+
+template <class A, class M>
+constexpr dynamic_handler entry_for() {
+  using R = typename reply_of<A, M>::type;
+  if constexpr (std::is_same_v<R, task>) {
+    return {type_id<M>(), &invoke_tell<A, M>, nullptr, nullptr};
+  } else {
+    return {type_id<M>(), &invoke_tell<A, M>, &invoke_ask<A, M>, type_id<R>()};
+  }
+}
+
 template <class A, class... Ms>
 struct handler_table<A, accepts<Ms...>> {
   static_assert((has_handler<A, Ms> && ...),
                 "volley: a type listed in `accepts` has no on() handler in this actor");
-  static constexpr dynamic_handler entries[] = {
-      {type_id<Ms>(), &invoke_tell<A, Ms>, nullptr}..., {nullptr, nullptr, nullptr}};
+  static constexpr dynamic_handler entries[] = {entry_for<A, Ms>()...,
+                                                {nullptr, nullptr, nullptr, nullptr}};
   static constexpr const dynamic_handler* data = entries;
   static constexpr std::size_t size = sizeof...(Ms);
 };
@@ -183,6 +203,18 @@ struct accepted_list<A> {
 template <class A>
 void invoke_terminated(envelope* e, cell_base* c, context& ctx);
 
+/// An actor type that takes any message type at run time declares
+///     static void on_any(detail::envelope*, detail::cell_base*, context&);
+/// (remoting's proxies do). Not for ordinary actors.
+template <class A>
+constexpr invoke_fn fallback_of() {
+  if constexpr (requires { &A::on_any; }) {
+    return &A::on_any;
+  } else {
+    return nullptr;
+  }
+}
+
 template <class A, class Stored = no_restart>
 inline constexpr cell_ops cell_ops_of{
     type_name<A>(),
@@ -197,6 +229,7 @@ inline constexpr cell_ops cell_ops_of{
     &call_pre_restart<A>,
     &call_post_restart<A>,
     std::is_same_v<Stored, no_restart> ? nullptr : &reconstruct_of<A, Stored>,
+    fallback_of<A>(),
 };
 
 }  // namespace volley::detail
