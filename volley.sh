@@ -3,7 +3,8 @@
 #
 #   ./volley.sh test                 install what is missing, build, run every test:
 #                                    the whole suite in a Debug build with ASan+UBSan (LSan
-#                                    included), then the concurrency tests again under TSan
+#                                    included), the concurrency tests again under TSan, and
+#                                    the remote fuzzers (clang, libFuzzer) for a bounded time
 #   ./volley.sh bench [options]      install, build (Release), run the benchmark suite, write
 #                                    results/<machine>/<time>.json and render results/README.md
 #                                    (options go to the runner: --full, --only NAME, --workers N,
@@ -56,6 +57,9 @@ cmd_test() {
   echo "== TSan build: concurrency tests" >&2
   build tsan
   ctest --preset tsan -j "$JOBS"
+  echo "== clang + libFuzzer: the remote frame decoder and handshake, 20 s each" >&2
+  build fuzz
+  ctest --preset fuzz
   echo "volley.sh: all tests passed" >&2
 }
 

@@ -301,9 +301,24 @@ class actor_ref : public detail::ref_base {
 
   /// Ask: the reply is the handler's return value.
   template <class M>
-  auto ask(M&& m) const -> future<detail::reply_t<A, std::decay_t<M>>> {
+  auto ask(M&& m) const {
     using T = std::decay_t<M>;
-    static_assert(detail::has_handler<A, T>, "volley: this actor has no on() handler for the asked message type");
+    if constexpr (!detail::has_handler<A, T>) {
+      static_assert(detail::has_handler<A, T>,
+                    "volley: this actor has no on() handler for the asked message type");
+      return;  // not reached: keeps the error to the one line above
+    } else {
+      return ask_impl<T>(std::forward<M>(m));
+    }
+  }
+
+  /// The untyped view of the same actor.
+  any_ref untyped() const { return any_ref(cell_); }
+  operator any_ref() const { return untyped(); }  // NOLINT: a typed ref is an untyped one
+
+ private:
+  template <class T, class M>
+  future<detail::reply_t<A, T>> ask_impl(M&& m) const {
     using R = detail::reply_t<A, T>;
     if (!cell_) throw_empty();
     auto* state = new detail::ask_state<R>();
@@ -318,11 +333,6 @@ class actor_ref : public detail::ref_base {
     return f;
   }
 
-  /// The untyped view of the same actor.
-  any_ref untyped() const { return any_ref(cell_); }
-  operator any_ref() const { return untyped(); }  // NOLINT: a typed ref is an untyped one
-
- private:
   template <class M>
   void send(M&& m, const context* from) const {
     using T = std::decay_t<M>;
