@@ -240,7 +240,10 @@ BENCHMARK(timer_start_cancel)->UseManualTime()->Unit(benchmark::kMicrosecond);
 
 /// A child that counts itself out when it stops, so the benchmark thread can
 /// wait for a batch's children to be gone before the next batch.
+/// (Constructors, not aggregates: clang 14 has no parenthesised aggregate
+/// initialisation, which spawn's argument forwarding would need.)
 struct counted_child {
+  explicit counted_child(std::atomic<long>* a) : alive(a) {}
   std::atomic<long>* alive;
   void on(const ping&) {}
   void post_stop() {
@@ -251,6 +254,7 @@ struct counted_child {
 /// Spawns a child and stops it, `count` times; returns the nanoseconds the
 /// handler spent (the children die afterwards, on the workers).
 struct spawning_parent {
+  explicit spawning_parent(std::atomic<long>* a) : alive(a) {}
   std::atomic<long>* alive;
   std::int64_t on(const run_batch& b, volley::context& ctx) {
     auto t0 = clk::now();
@@ -300,11 +304,16 @@ class watching_parent {
     last_ = clk::now();
     cycle(ctx);
   }
-  void on(const volley::terminated&, volley::context& ctx) {
+  void on(const volley::terminated& t, volley::context& ctx) {
     auto now = clk::now();
     log_->samples.push_back(ns_between(last_, now));
     last_ = now;
-    if (--left_ == 0) {
+    // The cycle is only a cycle if this is the child just stopped, gone.
+    if (!(t.actor == child_) || t.reason != volley::termination_reason::stopped ||
+        !child_.is_stopped()) {
+      log_->failed = true;
+    }
+    if (--left_ == 0 || log_->failed) {
       log_->finish.cross();
     } else {
       cycle(ctx);
@@ -312,13 +321,14 @@ class watching_parent {
   }
 
  private:
-  static void cycle(volley::context& ctx) {
-    auto child = ctx.spawn<plain_child>();
-    ctx.watch(child);
-    child.stop();
+  void cycle(volley::context& ctx) {
+    child_ = ctx.spawn<plain_child>();
+    ctx.watch(child_);
+    child_.stop();
   }
 
   chain_log* log_;
+  volley::actor_ref<plain_child> child_;
   long left_ = 0;
   clk::time_point last_;
 };
@@ -336,6 +346,7 @@ void spawn_stop_watched(benchmark::State& state) {
     log.finish.arm();
     parent.tell(run_chain{spawn_cycles});
     log.finish.wait();
+    if (log.failed) state.SkipWithError("a terminated was not the stopped child's");
   }
   state.SetItemsProcessed(state.iterations() * spawn_cycles);
   report_percentiles(state, log.samples);
