@@ -196,6 +196,26 @@ void report_unhandled(cell_base* target, envelope* e) noexcept;  // cell.cpp
 /// Count a dead letter (unhandled) for an envelope whose payload the caller destroys.
 void report_unhandled_in_place(cell_base* target, envelope* e) noexcept;  // watch.cpp
 
+/// Send an ask of T (reply R) to `target` with thunk `fn`; a null `fn` means
+/// the actor cannot answer it: the request completes with errc::unhandled.
+template <class T, class R, class M>
+future<R> send_ask(cell_base* target, invoke_fn fn, M&& m) {
+  auto* state = new ask_state<R>();
+  state->add_ref();  // one for the envelope, one for the future
+  future<R> f(state);
+  void* p = envelope_alloc(sizeof(ask_envelope<T, R>));
+  auto* e = ::new (p) ask_envelope<T, R>(std::forward<M>(m), state);
+  e->invoke = fn;
+  e->info = &ask_info_of<T, R>;
+  e->sender = nullptr;
+  if (fn == nullptr) {
+    report_unhandled(target, e);
+  } else {
+    target->deliver(e);
+  }
+  return f;
+}
+
 }  // namespace detail
 
 /// An untyped actor handle. Sends are checked against the actor's
@@ -259,26 +279,13 @@ class any_ref : public detail::ref_base {
   future<R> ask(M&& m) const {
     using T = std::decay_t<M>;
     if (!cell_) throw_empty();
-    auto* state = new detail::ask_state<R>();
-    state->add_ref();  // the envelope's and the future's
-    future<R> f(state);
     detail::invoke_fn fn = nullptr;
     if (const auto* entry = lookup_entry(type_id<T>())) {
       if (entry->invoke_ask != nullptr && entry->reply_id == type_id<R>()) fn = entry->invoke_ask;
     } else {
       fn = cell_->ops()->fallback;
     }
-    void* p = detail::envelope_alloc(sizeof(detail::ask_envelope<T, R>));
-    auto* e = ::new (p) detail::ask_envelope<T, R>(std::forward<M>(m), state);
-    e->invoke = fn;
-    e->info = &detail::ask_info_of<T, R>;
-    e->sender = nullptr;
-    if (fn == nullptr) {
-      detail::report_unhandled(cell_, e);  // completes the request with errc::unhandled
-    } else {
-      cell_->deliver(e);
-    }
-    return f;
+    return detail::send_ask<T, R>(cell_, fn, std::forward<M>(m));
   }
 };
 
@@ -321,16 +328,7 @@ class actor_ref : public detail::ref_base {
   future<detail::reply_t<A, T>> ask_impl(M&& m) const {
     using R = detail::reply_t<A, T>;
     if (!cell_) throw_empty();
-    auto* state = new detail::ask_state<R>();
-    state->add_ref();  // one for the envelope, one for the future
-    future<R> f(state);
-    void* p = detail::envelope_alloc(sizeof(detail::ask_envelope<T, R>));
-    auto* e = ::new (p) detail::ask_envelope<T, R>(std::forward<M>(m), state);
-    e->invoke = &detail::invoke_ask<A, T>;
-    e->info = &detail::ask_info_of<T, R>;
-    e->sender = nullptr;
-    cell_->deliver(e);
-    return f;
+    return detail::send_ask<T, R>(cell_, &detail::invoke_ask<A, T>, std::forward<M>(m));
   }
 
   template <class M>
