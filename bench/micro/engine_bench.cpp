@@ -69,6 +69,7 @@ struct ball {
   long left;
 };
 struct player {
+  player(volley::actor_ref<player> p, std::atomic<long>* d) : peer(std::move(p)), done(d) {}
   volley::actor_ref<player> peer;
   std::atomic<long>* done;
   void on(const volley::actor_ref<player>& p) { peer = p; }

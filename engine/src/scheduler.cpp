@@ -196,7 +196,12 @@ void worker_pool::run(worker& w) {
         if (c == nullptr) c = next_local(w);  // a thief may have pushed into ours
         if (c != nullptr) break;
         if (stopping_.load(std::memory_order_acquire) && !work_visible()) break;
-        if ((spins & 63) == 63 && std::chrono::steady_clock::now() >= deadline) break;
+        if ((spins & 63) == 63) {
+          if (std::chrono::steady_clock::now() >= deadline) break;
+          // Let a thread that shares this core (an asker woken by a reply,
+          // a sender) run now rather than at the end of our spin.
+          std::this_thread::yield();
+        }
         cpu_relax();
       }
       if (c == nullptr) {
