@@ -1,0 +1,390 @@
+// Tests of asking from inside actors (ask_from_actor.hpp) and of the late
+// replies of plain-thread asks: a continuation runs as a message of the
+// asking actor (so it may touch its state: TSan checks that); a timeout
+// reaches the continuation as errc::timeout; a reply to an asker that has
+// stopped is a dead letter; a coroutine handler awaits asks in sequence;
+// while it waits the actor's other user messages wait and come afterwards,
+// in order; stopping the actor destroys the waiting frame, which a late
+// reply never resumes; a reply to a dropped future is a
+// `reply_undeliverable` dead letter; a blocking get on a worker is refused.
+#include <catch2/catch.hpp>
+
+#include <atomic>
+#include <memory>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "engine_test_support.hpp"
+
+using namespace std::chrono_literals;
+using volley::dead_letter_reason;
+using volley::errc;
+using volley::test::gate;
+using volley::test::patience;
+using volley::test::wait_until;
+
+namespace {
+
+struct plus_one {
+  int n;
+};
+struct release_all {};
+struct stash_count {};
+
+/// Answers plus_one; while `holding`, keeps requests in its stash instead
+/// (so a test decides when, or whether, the reply comes).
+struct calculator {
+  explicit calculator(bool holding = false) : holding_(holding) {}
+  int on(const plus_one& m, volley::context& ctx) {
+    if (holding_) ctx.stash();  // the reply is this return value, once unstashed
+    return m.n + 1;
+  }
+  void on(const release_all&, volley::context& ctx) {
+    holding_ = false;
+    ctx.unstash_all();
+  }
+  std::size_t on(const stash_count&, volley::context& ctx) { return ctx.stash_size(); }
+  bool holding_;
+};
+
+volley::config deterministic(std::shared_ptr<volley::manual_clock> clock, std::uint64_t seed = 1) {
+  volley::config cfg;
+  cfg.deterministic_seed = seed;
+  cfg.clock = std::move(clock);
+  cfg.workers = 1;
+  cfg.pin = false;
+  return cfg;
+}
+
+// -- continuations ---------------------------------------------------------------
+
+struct fan_out {
+  int n;
+};
+struct bump {};
+struct totals {
+  int replies;
+  long sum;
+  int bumps;
+  int wrong_actor;
+};
+struct get_totals {};
+
+/// Asks `calc` n times; each continuation adds to the same plain fields that
+/// `bump` (sent by the test thread meanwhile) increments.
+struct asker {
+  explicit asker(volley::actor_ref<calculator> calc) : calc_(std::move(calc)) {}
+  void on(const fan_out& m, volley::context& ctx) {
+    for (int i = 0; i < m.n; ++i) {
+      ctx.ask(calc_, plus_one{i}, 60s, [this, me = ctx.path()](volley::result<int> r, volley::context& c) {
+        if (c.path() != me) ++wrong_actor_;
+        ++replies_;
+        sum_ += r.value();
+      });
+    }
+  }
+  void on(const bump&) { ++bumps_; }
+  totals on(const get_totals&) const { return {replies_, sum_, bumps_, wrong_actor_}; }
+
+  volley::actor_ref<calculator> calc_;
+  int replies_ = 0;
+  long sum_ = 0;
+  int bumps_ = 0;
+  int wrong_actor_ = 0;
+};
+
+}  // namespace
+
+TEST_CASE("a continuation runs as a message of the asking actor and may touch its state",
+          "[ask_from_actor][concurrency]") {
+  volley::system sys(volley::test::two_workers());
+  auto calc = sys.spawn<calculator>();
+  auto a = sys.spawn<asker>(calc);
+  const int n = static_cast<int>(std::max<std::size_t>(100, volley::test::scaled(20'000)));
+  a.tell(fan_out{n});
+  for (int i = 0; i < n; ++i) a.tell(bump{});  // races with the replies unless they run on `a`
+
+  long expected_sum = 0;
+  for (int i = 0; i < n; ++i) expected_sum += i + 1;
+  totals t{};
+  REQUIRE(wait_until([&] {
+    t = a.ask(get_totals{}).get(patience).value();
+    return t.replies == n && t.bumps == n;
+  }));
+  CHECK(t.sum == expected_sum);
+  CHECK(t.wrong_actor == 0);
+}
+
+namespace {
+
+struct ask_once {
+  std::chrono::milliseconds timeout;
+};
+
+struct outcome_log {
+  std::vector<std::string> events;
+};
+
+struct one_shot_asker {
+  one_shot_asker(volley::actor_ref<calculator> calc, outcome_log* log) : calc_(std::move(calc)), log_(log) {}
+  void on(const ask_once& m, volley::context& ctx) {
+    ctx.ask(calc_, plus_one{41}, m.timeout, [this](volley::result<int> r) {
+      log_->events.push_back(r ? "reply " + std::to_string(r.value())
+                               : std::string("error ") + volley::to_string(r.err().code));
+    });
+  }
+  volley::actor_ref<calculator> calc_;
+  outcome_log* log_;
+};
+
+}  // namespace
+
+TEST_CASE("an ask that gets no reply in time calls the continuation with errc::timeout; the late "
+          "reply is a dead letter",
+          "[ask_from_actor]") {
+  auto clock = std::make_shared<volley::manual_clock>();
+  outcome_log log;
+  volley::system sys(deterministic(clock));
+  auto calc = sys.spawn<calculator>(true);
+  auto a = sys.spawn<one_shot_asker>(calc, &log);
+  a.tell(ask_once{100ms});
+  sys.run_until_idle();
+  CHECK(log.events.empty());
+
+  clock->advance(99ms);
+  sys.run_until_idle();
+  CHECK(log.events.empty());
+  clock->advance(1ms);
+  sys.run_until_idle();
+  CHECK(log.events == std::vector<std::string>{"error timeout"});
+
+  calc.tell(release_all{});  // now the calculator answers: nobody waits
+  sys.run_until_idle();
+  CHECK(log.events.size() == 1);
+  CHECK(sys.dead_letters().count(dead_letter_reason::reply_undeliverable) == 1);
+}
+
+TEST_CASE("a reply that comes before the timeout cancels it: the continuation runs once",
+          "[ask_from_actor]") {
+  auto clock = std::make_shared<volley::manual_clock>();
+  outcome_log log;
+  volley::system sys(deterministic(clock));
+  auto calc = sys.spawn<calculator>();
+  auto a = sys.spawn<one_shot_asker>(calc, &log);
+  a.tell(ask_once{100ms});
+  sys.run_until_idle();
+  clock->advance(1s);
+  sys.run_until_idle();
+  CHECK(log.events == std::vector<std::string>{"reply 42"});
+  CHECK(sys.dead_letters().count() == 0);
+}
+
+TEST_CASE("a reply to an asker that has stopped is a dead letter and its continuation never runs",
+          "[ask_from_actor]") {
+  auto clock = std::make_shared<volley::manual_clock>();
+  outcome_log log;
+  volley::system sys(deterministic(clock));
+  auto calc = sys.spawn<calculator>(true);
+  auto a = sys.spawn<one_shot_asker>(calc, &log);
+  a.tell(ask_once{10s});
+  sys.run_until_idle();
+  a.stop();
+  sys.run_until_idle();
+  REQUIRE(a.is_stopped());
+
+  calc.tell(release_all{});
+  sys.run_until_idle();
+  CHECK(log.events.empty());
+  CHECK(sys.dead_letters().count(dead_letter_reason::recipient_stopped) == 1);
+  clock->advance(1min);  // the timeout was cancelled by the reply: nothing more
+  sys.run_until_idle();
+  CHECK(sys.dead_letters().count() == 1);
+}
+
+// -- coroutines --------------------------------------------------------------------
+
+namespace {
+
+struct chain {};
+struct note {
+  int n;
+};
+
+/// Sets a flag when destroyed: lives in a coroutine frame.
+struct frame_witness {
+  bool* destroyed;
+  ~frame_witness() { *destroyed = true; }
+};
+
+struct co_asker {
+  co_asker(volley::actor_ref<calculator> calc, outcome_log* log, bool* frame_destroyed)
+      : calc_(std::move(calc)), log_(log), frame_destroyed_(frame_destroyed) {}
+
+  // The message by value and a copy of the context: the call's own `ctx`
+  // (like its message) is gone once the coroutine first suspends (task.hpp);
+  // the copy names this actor, and the frame never outlives the actor.
+  volley::task on(chain, volley::context& ctx) {
+    volley::context self = ctx;
+    frame_witness witness{frame_destroyed_};
+    log_->events.push_back("asking");
+    volley::result<int> first = co_await self.ask(calc_, plus_one{1}, 60s);
+    log_->events.push_back("first " + std::to_string(first.value()));
+    volley::result<int> second = co_await self.ask(calc_, plus_one{first.value()}, 60s);
+    log_->events.push_back("second " + std::to_string(second.value()));
+  }
+  void on(const note& m) { log_->events.push_back("note " + std::to_string(m.n)); }
+
+  volley::actor_ref<calculator> calc_;
+  outcome_log* log_;
+  bool* frame_destroyed_;
+};
+
+}  // namespace
+
+TEST_CASE("a coroutine handler awaits two asks in sequence", "[ask_from_actor][concurrency]") {
+  outcome_log log;
+  bool destroyed = false;
+  volley::system sys(volley::test::two_workers());
+  auto calc = sys.spawn<calculator>();
+  auto a = sys.spawn<co_asker>(calc, &log, &destroyed);
+  a.tell(chain{});
+  // The note waits until the coroutine has finished, so once its ask is
+  // answered the whole chain has run (and the answer orders our reads).
+  REQUIRE(a.ask(note{0}).get(patience));
+  CHECK(log.events == std::vector<std::string>{"asking", "first 2", "second 3", "note 0"});
+  CHECK(destroyed);
+}
+
+TEST_CASE("while a coroutine waits, other user messages wait and are handled afterwards in order",
+          "[ask_from_actor]") {
+  auto clock = std::make_shared<volley::manual_clock>();
+  outcome_log log;
+  volley::system sys(deterministic(clock));
+  bool destroyed = false;
+  auto calc = sys.spawn<calculator>(true);
+  auto a = sys.spawn<co_asker>(calc, &log, &destroyed);
+  a.tell(chain{});
+  sys.run_until_idle();
+  REQUIRE(log.events == std::vector<std::string>{"asking"});
+
+  for (int i = 1; i <= 3; ++i) a.tell(note{i});
+  sys.run_until_idle();
+  CHECK(log.events == std::vector<std::string>{"asking"});  // the notes wait
+
+  calc.tell(release_all{});  // first reply; the second request finds the calculator open
+  sys.run_until_idle();
+  CHECK(log.events ==
+        std::vector<std::string>{"asking", "first 2", "second 3", "note 1", "note 2", "note 3"});
+  CHECK(destroyed);  // the frame is gone once the coroutine has finished
+  CHECK(sys.dead_letters().count() == 0);
+}
+
+TEST_CASE("stopping an actor while its coroutine waits destroys the frame; the late reply never "
+          "resumes it",
+          "[ask_from_actor]") {
+  auto clock = std::make_shared<volley::manual_clock>();
+  outcome_log log;
+  volley::system sys(deterministic(clock));
+  bool destroyed = false;
+  auto calc = sys.spawn<calculator>(true);
+  auto a = sys.spawn<co_asker>(calc, &log, &destroyed);
+  a.tell(chain{});
+  a.tell(note{1});
+  sys.run_until_idle();
+  REQUIRE(log.events == std::vector<std::string>{"asking"});
+  REQUIRE_FALSE(destroyed);
+
+  a.stop();  // a system message: handled although the coroutine waits
+  sys.run_until_idle();
+  CHECK(a.is_stopped());
+  CHECK(destroyed);
+  CHECK(sys.dead_letters().count(dead_letter_reason::recipient_stopped) == 1);  // note 1
+
+  calc.tell(release_all{});  // the reply arrives for a frame that is gone
+  sys.run_until_idle();
+  clock->advance(2min);  // and the timeout, had it not been cancelled
+  sys.run_until_idle();
+  CHECK(log.events == std::vector<std::string>{"asking"});
+}
+
+TEST_CASE("a stop while a coroutine waits on a threaded system destroys the frame",
+          "[ask_from_actor][concurrency]") {
+  outcome_log log;
+  bool destroyed = false;
+  volley::system sys(volley::test::two_workers());
+  auto calc = sys.spawn<calculator>(true);
+  auto a = sys.spawn<co_asker>(calc, &log, &destroyed);
+  a.tell(chain{});
+  // Once the calculator holds the request, the coroutine is suspended.
+  REQUIRE(wait_until([&] { return calc.ask(stash_count{}).get(patience).value() == 1; }));
+  a.stop();
+  REQUIRE(wait_until([&] { return a.is_stopped(); }));  // acquire: the frame's end is visible
+  CHECK(destroyed);
+  calc.tell(release_all{});
+  REQUIRE(calc.ask(stash_count{}).get(patience).value() == 0);
+  CHECK(log.events == std::vector<std::string>{"asking"});
+}
+
+// -- plain-thread asks ------------------------------------------------------------------
+
+namespace {
+
+struct slow {};
+struct blocker {
+  explicit blocker(gate* g) : g_(g) {}
+  int on(const slow&) {
+    g_->arrive_and_wait();
+    return 1;
+  }
+  gate* g_;
+};
+
+struct try_blocking {};
+struct blocking_asker {
+  explicit blocking_asker(volley::actor_ref<calculator> calc) : calc_(std::move(calc)) {}
+  errc on(const try_blocking&) {
+    auto r = calc_.ask(plus_one{1}).get(10s);
+    return r ? errc::broken_promise : r.err().code;  // broken_promise: "it did not refuse"
+  }
+  volley::actor_ref<calculator> calc_;
+};
+
+}  // namespace
+
+TEST_CASE("a reply to a plain-thread ask whose future was dropped after a timeout is a "
+          "reply_undeliverable dead letter",
+          "[ask_from_actor][concurrency]") {
+  volley::system sys(volley::test::two_workers());
+  gate g;
+  volley::test::open_on_exit opener{g};
+  auto b = sys.spawn<blocker>(&g);
+  {
+    auto f = b.ask(slow{});
+    REQUIRE(g.wait_arrived());
+    auto r = f.get(1ms);
+    REQUIRE_FALSE(r);
+    CHECK(r.err().code == errc::timeout);
+  }  // the future is dropped here: nobody will read the reply
+  g.open();
+  REQUIRE(wait_until([&] { return sys.dead_letters().count(dead_letter_reason::reply_undeliverable) == 1; }));
+  CHECK(sys.dead_letters().count() == 1);
+}
+
+TEST_CASE("a blocking get on a worker thread is refused with errc::would_deadlock",
+          "[ask_from_actor][concurrency]") {
+  volley::system sys(volley::test::two_workers());
+  auto calc = sys.spawn<calculator>();
+  auto a = sys.spawn<blocking_asker>(calc);
+  CHECK(a.ask(try_blocking{}).get(patience).value() == errc::would_deadlock);
+}
+
+TEST_CASE("a blocking get inside a handler on the deterministic dispatcher is refused too",
+          "[ask_from_actor]") {
+  volley::system sys(deterministic(std::make_shared<volley::manual_clock>()));
+  auto calc = sys.spawn<calculator>();
+  auto a = sys.spawn<blocking_asker>(calc);
+  auto f = a.ask(try_blocking{});
+  sys.run_until_idle();
+  CHECK(f.get(1s).value() == errc::would_deadlock);
+}
