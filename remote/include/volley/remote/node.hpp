@@ -1,0 +1,165 @@
+// volley/remote/node.hpp — an actor system's door to other actor systems.
+//
+//     volley::system sys;
+//     volley::remote::message_types types;          // see message_types.hpp
+//     types.add<ping>(1, "ping").add<pong>(2, "pong").add_ask<ping, pong>();
+//     volley::remote::node node(sys, {.name = "orders-1", .secret = "s3cret",
+//                                     .port = 2552}, types);
+//     auto other = node.connect("10.0.0.8", 2552);   // a remote_system
+//     volley::any_ref printer = other.select("/user/printer");
+//     printer.tell(ping{1});                          // exactly like a local any_ref
+//     auto r = printer.ask<pong>(ping{2}).get(1s);
+//
+// A node owns one transport (transport.hpp: one io_uring loop thread) and
+// turns actor sends into frames and frames into actor sends. A remote actor
+// is represented locally by a *proxy*, a small local actor (a child of a
+// hidden per-node actor under /user) that serialises whatever it is sent and
+// hands the frame to the transport; so sends to a remote actor never block a
+// worker, and `ctx.watch(remote_ref)` works like for a local actor.
+//
+// Semantics:
+//  * At most once, in order per sender/receiver pair (one proxy per remote
+//    path, one connection per remote system). A message whose type is not
+//    registered, or that the connection's outbound bound refuses, becomes a
+//    dead letter (reason: remote_failure).
+//  * ask<R>: fails with errc::node_down when the connection is lost before
+//    the reply; an ask nobody answers is forgotten after
+//    node_config::request_horizon. Continuations of remote asks (then) run on
+//    the transport's loop thread: keep them short.
+//  * The sender of a tell travels with it: at the receiver ctx.sender() is a
+//    proxy for the remote sender, so `ctx.sender().tell(reply, ctx)` answers
+//    across the wire.
+//  * When the connection to a remote system is lost (closed, or its failure
+//    detector declares it down), every proxy of it stops: watchers get
+//    volley::terminated (today with reason `stopped`; see PROTOCOL.md), and
+//    the refs stay dead. The transport reconnects with backoff; after that,
+//    select() again for fresh refs (a restarted peer is a new node).
+//  * A watched remote actor that stops makes its proxy stop too (watch
+//    frames), so watchers learn of it as of a local one.
+//
+// Lifetimes: the actor system must outlive the node. Destroying the node
+// closes its connections, fails its pending asks (errc::node_down) and stops
+// its proxies.
+#pragma once
+
+#include <volley/engine/actor_ref.hpp>
+#include <volley/engine/system.hpp>
+#include <volley/remote/message_types.hpp>
+#include <volley/remote/transport.hpp>
+
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+#include <string_view>
+
+namespace volley::remote {
+
+namespace detail {
+class node_core;
+struct link;
+}  // namespace detail
+
+/// How a node is set up. The defaults suit a small cluster on a LAN.
+struct node_config {
+  std::string name;    ///< node name: letters, digits and . _ - : @ (1..255 bytes)
+  std::string secret;  ///< shared by the cluster; must not be empty
+  std::string host = "127.0.0.1";
+  std::uint16_t port = 0;  ///< 0: an ephemeral port (node::port())
+  bool listen = true;      ///< false: only outbound connections
+  frame_limits limits;     ///< max frame and path sizes (both sides should agree)
+  /// Outbound bound per connection; a send past it is a dead letter. 64 Ki
+  /// frames absorb bursts of a few ms at full speed.
+  std::size_t max_queued_frames = 64 * 1024;
+  std::size_t max_queued_bytes = 64u << 20;
+  /// Heartbeats and failure detection (transport_config explains them).
+  std::chrono::milliseconds heartbeat_interval{1000};
+  phi_config phi;
+  std::chrono::milliseconds reconnect_min_backoff{100};
+  std::chrono::milliseconds reconnect_max_backoff{10000};
+  /// How long a remote ask may wait for its reply before the node forgets it
+  /// (completing it with errc::timeout). Callers normally time out sooner
+  /// with get(timeout); this bounds the table of asks whose callers gave up.
+  /// A minute: longer than any reasonable request, short enough that a
+  /// stream of unanswered asks cannot pile up for long.
+  std::chrono::milliseconds request_horizon{60000};
+  bool busy_poll = false;
+  /// Where the node and its transport log. Default: warnings and errors to stderr.
+  std::function<void(log_level, std::string_view)> log;
+};
+
+/// A handle to another actor system, from node::connect. Cheap to copy.
+class remote_system {
+ public:
+  remote_system() = default;
+
+  /// The proxy of the actor at `path` on that system ("/user/printer"): an
+  /// any_ref used like a local one. The same path gives the same proxy until
+  /// the connection is lost; after that, a fresh one. Throws
+  /// std::invalid_argument for a malformed path, std::logic_error when the
+  /// node or the local actor system has shut down.
+  any_ref select(std::string_view path) const;
+
+  /// Whether the connection is established now (a snapshot).
+  bool is_up() const;
+  /// Blocks the calling thread until the connection is up; false after
+  /// `timeout`. Not for actor handlers (they must not block).
+  bool wait_up(std::chrono::milliseconds timeout) const;
+  /// The peer's node name and incarnation, once it has been up (else empty / 0).
+  std::string peer_name() const;
+  std::uint64_t peer_incarnation() const;
+
+  /// Closes the connection and stops reconnecting; its proxies stop.
+  void disconnect() const;
+
+  explicit operator bool() const noexcept { return link_ != nullptr; }
+
+ private:
+  friend class node;
+  explicit remote_system(std::shared_ptr<detail::link> l) : link_(std::move(l)) {}
+  std::shared_ptr<detail::link> link_;
+};
+
+/// What a node has done so far (all counters since start).
+struct node_stats {
+  std::uint64_t messages_sent = 0;      ///< tells and asks handed to the transport
+  std::uint64_t messages_received = 0;  ///< tells and asks delivered to local actors
+  std::uint64_t send_failures = 0;      ///< sends that became dead letters / failed asks
+  std::uint64_t receive_failures = 0;   ///< unknown markers, bad payloads, no such actor
+  std::uint64_t pending_asks = 0;       ///< asks waiting for a reply now
+  transport_stats transport;
+};
+
+class node {
+ public:
+  /// Binds (unless cfg.listen is false) and starts the loop thread. Throws
+  /// std::system_error when io_uring is unavailable or the bind fails,
+  /// std::invalid_argument on a bad config.
+  node(volley::system& sys, node_config cfg, message_types types);
+  /// Closes every connection, fails pending asks, stops the proxies.
+  ~node();
+  node(const node&) = delete;
+  node& operator=(const node&) = delete;
+
+  /// The listening port (the chosen one when cfg.port was 0).
+  std::uint16_t port() const noexcept;
+  const std::string& name() const noexcept;
+  std::uint64_t incarnation() const noexcept;
+
+  /// Opens a connection to the node at host:port; it reconnects with
+  /// backoff until disconnected. Sends may start at once: they wait for the
+  /// handshake (but are dropped, as dead letters, if the first connection
+  /// attempt fails). Throws std::system_error when `host` does not resolve.
+  remote_system connect(const std::string& host, std::uint16_t port);
+
+  node_stats stats() const;
+
+  /// What the destructor does; idempotent.
+  void shutdown();
+
+ private:
+  std::shared_ptr<detail::node_core> core_;
+};
+
+}  // namespace volley::remote

@@ -1,0 +1,387 @@
+// Inbound: frames from other nodes become local tells, asks and replies.
+//
+// Everything here runs on the transport's loop thread and must not block or
+// throw into the transport: sends to local actors are enqueues, a reply to a
+// remote ask is sent from whichever thread completes the local ask (a
+// reply_channel), and each frame's handling is wrapped so that a throwing
+// deserializer or continuation only costs that frame.
+//
+// Error text of ask_failure frames: "<errc name>: <message>", so the asker
+// gets the same volley::errc the remote ask ended with (PROTOCOL.md §5 only
+// says UTF-8 text; this is volley's convention inside it).
+#include "node_core.hpp"
+
+#include <cstring>
+#include <new>
+#include <optional>
+
+namespace volley::remote::detail {
+
+namespace {
+
+constexpr errc all_errc[] = {errc::timeout,        errc::recipient_stopped, errc::unhandled,
+                             errc::handler_failed, errc::would_deadlock,    errc::broken_promise,
+                             errc::node_down};
+
+error parse_failure(std::string_view text) {
+  for (errc code : all_errc) {
+    std::string prefix = std::string(to_string(code)) + ": ";
+    if (text.substr(0, prefix.size()) == prefix) {
+      return {code, std::string(text.substr(prefix.size()))};
+    }
+  }
+  return {errc::handler_failed, std::string(text)};
+}
+
+/// Sends the reply of a local ask back to the asking node.
+class remote_reply final : public reply_channel {
+ public:
+  remote_reply(std::weak_ptr<node_core> core, connection_id conn, std::uint64_t correlation,
+               std::uint64_t reply_marker)
+      : core_(std::move(core)), conn_(conn), correlation_(correlation), marker_(reply_marker) {}
+
+  void complete(const void* value, const error* err) noexcept override {
+    auto core = core_.lock();
+    if (!core) return;  // the node is gone; so is the connection
+    if (value == nullptr) {
+      core->send_failure(conn_, correlation_, *err);
+      return;
+    }
+    const message_entry* entry = core->types().find_marker(marker_);
+    thread_local std::vector<std::byte> payload;
+    payload.clear();
+    try {
+      entry->wire.serialize(entry->wire, value, payload);
+    } catch (const std::exception& ex) {
+      core->send_failure(
+          conn_, correlation_,
+          {errc::handler_failed, "serializer of " + entry->wire.name + " threw: " + ex.what()});
+      return;
+    }
+    frame f;
+    f.kind = frame_kind::ask_reply;
+    f.type_marker = marker_;
+    f.correlation_id = correlation_;
+    f.payload = payload;
+    if (core->send(conn_, f) != send_result::queued) {
+      core->log(log_level::warning, "a reply to a remote ask could not be sent");
+    }
+  }
+
+ private:
+  std::weak_ptr<node_core> core_;
+  connection_id conn_;
+  std::uint64_t correlation_;
+  std::uint64_t marker_;
+};
+
+std::string describe_sender(const peer_info& peer, const frame& f) {
+  if (f.sender_path.empty()) return "remote://" + peer.name;
+  return "remote://" + (f.sender_node.empty() ? peer.name : std::string(f.sender_node)) +
+         std::string(f.sender_path);
+}
+
+std::string describe_marker(const message_types& types, std::uint64_t marker) {
+  const message_entry* e = types.find_marker(marker);
+  return e ? e->wire.name : "unknown type marker " + std::to_string(marker);
+}
+
+}  // namespace
+
+void node_core::send_failure(connection_id conn, std::uint64_t correlation, const error& err) {
+  std::string text = std::string(to_string(err.code)) + ": " + err.message;
+  frame f;
+  f.kind = frame_kind::ask_failure;
+  f.correlation_id = correlation;
+  f.payload = std::as_bytes(std::span(text.data(), text.size()));
+  send(conn, f);  // lost with the connection: the asker fails with node_down
+}
+
+void node_core::on_up(const peer_info& peer, std::uint64_t previous_incarnation) {
+  auto l = link_for(peer);
+  std::vector<std::pair<std::string, std::string>> watches;
+  {
+    std::lock_guard lock(l->mu);
+    l->up = true;
+    l->peer_name = peer.name;
+    l->incarnation = peer.incarnation;
+    // Proxies made while the connection was down: their watch frames were
+    // lost with it, so they are sent again (the daemon ignores duplicates).
+    for (auto& [path, ref] : l->proxies) watches.emplace_back(path, ref.path());
+    l->up_changed.notify_all();
+  }
+  for (auto& [target, watcher] : watches) {
+    frame f;
+    f.kind = frame_kind::watch;
+    f.target_path = target;
+    f.sender_path = watcher;
+    send(peer.id, f);
+  }
+  if (previous_incarnation != 0 && previous_incarnation != peer.incarnation) {
+    log(log_level::info, "node " + peer.name + " restarted (new incarnation)");
+  }
+}
+
+void node_core::on_down(const peer_info& peer, close_reason reason, std::string_view detail) {
+  auto l = find_link(peer.id);
+  if (!l) return;
+  lose(*l, "connection to node " + peer.name + " lost: " + std::string(to_string(reason)) +
+               (detail.empty() ? "" : ": " + std::string(detail)));
+  if (!peer.outbound) {  // an inbound connection id never comes back
+    {
+      std::lock_guard lock(links_mu_);
+      links_.erase(peer.id);
+    }
+    std::lock_guard lock(l->mu);
+    l->closed = true;
+  }
+}
+
+void node_core::on_undelivered(connection_id id, const frame& f, close_reason reason) {
+  std::string why = "not delivered: connection " + std::string(to_string(reason));
+  pending_ask p;
+  switch (f.kind) {
+    case frame_kind::ask_request:
+      if (take_pending(f.correlation_id, p)) fail(p, errc::node_down, why);
+      ++send_failures;
+      break;
+    case frame_kind::message: {
+      ++send_failures;
+      auto l = find_link(id);
+      publish_dead_letter(
+          std::string(f.sender_path), l ? l->describe(f.target_path) : std::string(f.target_path),
+          describe_marker(types_, f.type_marker), dead_letter_reason::remote_failure);
+      break;
+    }
+    default:
+      break;  // replies, watches: the other side learns of the loss by itself
+  }
+}
+
+void node_core::on_frame(const peer_info& peer, const frame& f) {
+  try {
+    if (f.flags & flag_target_id) {  // interned ids: not assigned by this version
+      ++receive_failures;
+      log(log_level::warning, "frame from " + peer.name + " with an interned target id: dropped");
+      if (f.kind == frame_kind::ask_request) {
+        send_failure(peer.id, f.correlation_id,
+                     {errc::unhandled, "interned ids are not supported"});
+      }
+      return;
+    }
+    switch (f.kind) {
+      case frame_kind::message:
+        deliver_tell(peer, f);
+        break;
+      case frame_kind::ask_request:
+        deliver_ask(peer, f);
+        break;
+      case frame_kind::ask_reply:
+        complete_reply(peer, f);
+        break;
+      case frame_kind::ask_failure:
+        complete_failure(peer, f);
+        break;
+      case frame_kind::watch:
+        daemon_.tell(
+            watch_request{peer.id, std::string(f.target_path), std::string(f.sender_path)});
+        break;
+      case frame_kind::unwatch:
+        daemon_.tell(
+            unwatch_request{peer.id, std::string(f.target_path), std::string(f.sender_path)});
+        break;
+      case frame_kind::terminated:
+        on_terminated_frame(peer, f);
+        break;
+      default:
+        break;  // the transport keeps control frames to itself
+    }
+  } catch (const std::exception& ex) {
+    ++receive_failures;
+    log(log_level::error, "frame from " + peer.name + " (" + std::string(to_string(f.kind)) +
+                              ") failed: " + ex.what());
+  }
+}
+
+any_ref node_core::resolve(std::string_view path) {
+  // Looking a path up takes a lock per level; a stream of messages to the
+  // same actor takes it once. A stopped actor's entry is looked up again
+  // (its name may have been taken by a new actor).
+  constexpr std::size_t max_cached = 4096;  // paths are few; a flood of distinct ones resets it
+  std::string key(path);
+  auto it = path_cache_.find(key);
+  if (it != path_cache_.end() && !it->second.is_stopped()) return it->second;
+  any_ref ref = sys_.select(path);
+  if (!ref) {
+    if (it != path_cache_.end()) path_cache_.erase(it);
+    return ref;
+  }
+  if (path_cache_.size() >= max_cached) path_cache_.clear();
+  path_cache_[key] = ref;
+  return ref;
+}
+
+any_ref node_core::sender_of(const peer_info& peer, const frame& f) {
+  if (f.sender_path.empty()) return {};
+  // A sender on a third node cannot be reached over this connection.
+  if (!f.sender_node.empty() && f.sender_node != peer.name) return {};
+  auto l = find_link(peer.id);
+  if (!l) return {};
+  try {
+    return proxy_for(l, f.sender_path);
+  } catch (const std::exception&) {
+    return {};  // shutting down: the message goes without a sender
+  }
+}
+
+void node_core::deliver_tell(const peer_info& peer, const frame& f) {
+  const message_entry* entry = types_.find_marker(f.type_marker);
+  if (entry == nullptr) {
+    ++receive_failures;
+    log(log_level::warning, "message from " + peer.name + " to " + std::string(f.target_path) +
+                                " has unknown type marker " + std::to_string(f.type_marker) +
+                                ": dead letter");
+    publish_dead_letter(describe_sender(peer, f), std::string(f.target_path),
+                        describe_marker(types_, f.type_marker), dead_letter_reason::remote_failure);
+    return;
+  }
+  any_ref target = resolve(f.target_path);
+  if (!target) {
+    ++receive_failures;
+    publish_dead_letter(describe_sender(peer, f), std::string(f.target_path), entry->wire.name,
+                        dead_letter_reason::recipient_stopped);
+    return;
+  }
+  any_ref from = sender_of(peer, f);
+  std::optional<context> from_ctx;
+  if (from) from_ctx.emplace(from.cell());  // a context only names the sender here
+  if (!entry->tell_local(entry->wire, target, f.payload, from_ctx ? &*from_ctx : nullptr)) {
+    ++receive_failures;
+    log(log_level::warning, "message from " + peer.name + ": payload is not a valid " +
+                                entry->wire.name + ": dead letter");
+    publish_dead_letter(describe_sender(peer, f), std::string(f.target_path), entry->wire.name,
+                        dead_letter_reason::remote_failure);
+    return;
+  }
+  ++messages_received;
+}
+
+void node_core::deliver_ask(const peer_info& peer, const frame& f) {
+  auto refuse = [&](errc code, const std::string& why) {
+    ++receive_failures;
+    send_failure(peer.id, f.correlation_id, {code, why});
+  };
+  const message_entry* entry = types_.find_marker(f.type_marker);
+  if (entry == nullptr) {
+    log(log_level::warning,
+        "ask from " + peer.name + " has unknown type marker " + std::to_string(f.type_marker));
+    publish_dead_letter(describe_sender(peer, f), std::string(f.target_path),
+                        describe_marker(types_, f.type_marker), dead_letter_reason::remote_failure);
+    refuse(errc::unhandled,
+           "node " + cfg_.name + " does not know type marker " + std::to_string(f.type_marker));
+    return;
+  }
+  any_ref target = resolve(f.target_path);
+  if (!target) {
+    refuse(errc::recipient_stopped,
+           "no actor at " + std::string(f.target_path) + " on node " + cfg_.name);
+    return;
+  }
+  // The reply type is the one the target's handler returns; a target without
+  // a handler for the type (a proxy that forwards it, or one that will
+  // refuse it) gets the only registered pair, if there is exactly one.
+  const message_entry::ask_pair* pair = nullptr;
+  const volley::detail::cell_ops* ops = target.cell()->ops();
+  const volley::detail::dynamic_handler* handler = nullptr;
+  for (std::size_t i = 0; i < ops->handler_count; ++i) {
+    if (ops->handlers[i].id == entry->id) handler = &ops->handlers[i];
+  }
+  if (handler != nullptr) {
+    if (handler->invoke_ask != nullptr) pair = entry->ask_for(handler->reply_id);
+  } else if (entry->asks.size() == 1) {
+    pair = &entry->asks.front();
+  }
+  if (pair == nullptr) {
+    refuse(errc::unhandled, "node " + cfg_.name + ": " + std::string(f.target_path) +
+                                " cannot answer an ask of " + entry->wire.name +
+                                " with a registered reply type (message_types::add_ask)");
+    return;
+  }
+  auto reply = std::make_shared<remote_reply>(weak_from_this(), peer.id, f.correlation_id,
+                                              pair->reply_marker);
+  if (!pair->ask_local(entry->wire, target, f.payload, std::move(reply))) {
+    log(log_level::warning,
+        "ask from " + peer.name + ": payload is not a valid " + entry->wire.name);
+    refuse(errc::unhandled, "payload is not a valid " + entry->wire.name);
+    return;
+  }
+  ++messages_received;
+}
+
+void node_core::complete_reply(const peer_info& peer, const frame& f) {
+  pending_ask p;
+  if (!take_pending(f.correlation_id, p)) {  // forgotten (horizon) or answered already
+    publish_dead_letter("remote://" + peer.name, "", describe_marker(types_, f.type_marker),
+                        dead_letter_reason::reply_undeliverable);
+    return;
+  }
+  const message_entry* entry = types_.find_marker(f.type_marker);
+  if (entry == nullptr || entry->id != p.info->reply_id) {
+    fail(p, errc::handler_failed,
+         "reply from node " + peer.name + " is a " + describe_marker(types_, f.type_marker) +
+             ", not the type asked for");
+    return;
+  }
+  // The reply is rebuilt in place and moved from by complete_request.
+  const type_entry& w = entry->wire;
+  constexpr std::size_t inline_size = 256;  // most replies; larger ones go to the heap
+  alignas(std::max_align_t) std::byte inline_storage[inline_size];
+  bool on_heap = w.size > inline_size || w.align > alignof(std::max_align_t);
+  void* storage = on_heap ? ::operator new(w.size, std::align_val_t(w.align)) : inline_storage;
+  struct release_storage {
+    void* p;
+    const type_entry& w;
+    bool heap;
+    bool built = false;
+    ~release_storage() {
+      if (built) w.destroy(p);
+      if (heap) ::operator delete(p, std::align_val_t(w.align));
+    }
+  } guard{storage, w, on_heap};
+  if (!w.deserialize_into(w, f.payload, storage)) {
+    fail(p, errc::handler_failed, "reply from node " + peer.name + " is not a valid " + w.name);
+    return;
+  }
+  guard.built = true;
+  p.info->complete_request(p.request, storage, nullptr);
+}
+
+void node_core::complete_failure(const peer_info&, const frame& f) {
+  pending_ask p;
+  if (!take_pending(f.correlation_id, p)) return;
+  std::string_view text(reinterpret_cast<const char*>(f.payload.data()), f.payload.size());
+  error err = parse_failure(text);
+  try {
+    p.info->complete_request(p.request, nullptr, &err);
+  } catch (...) {
+    // A continuation threw; the request is answered and released regardless.
+  }
+}
+
+void node_core::on_terminated_frame(const peer_info& peer, const frame& f) {
+  auto l = find_link(peer.id);
+  if (!l) return;
+  any_ref gone;
+  {
+    std::lock_guard lock(l->mu);
+    auto it = l->proxies.find(std::string(f.sender_path));
+    // Only the proxy that asked: a newer proxy of the same path watches the
+    // actor now there, which may be a new one.
+    if (it == l->proxies.end() || it->second.path() != f.target_path) return;
+    gone = std::move(it->second);
+    l->proxies.erase(it);
+  }
+  gone.stop();
+}
+
+}  // namespace volley::remote::detail

@@ -1,0 +1,208 @@
+// The inside of a remote::node: how actor sends become frames and back.
+//
+// Threads and ownership
+// ---------------------
+// * Workers run proxies (proxy.cpp). A proxy's on_any serialises the message,
+//   registers a pending ask when it is one, and calls send(), which takes
+//   `transport_mu_` shared: the transport cannot be destroyed under a send.
+// * The transport's loop thread calls the transport_handler methods
+//   (node.cpp): it resolves target paths, deserialises and tells/asks local
+//   actors, completes pending asks, and on a lost connection stops the
+//   connection's proxies and fails its asks. It never blocks on a worker.
+// * Users call node::connect and remote_system::select from any thread.
+//
+// Lifetimes: node_core is shared. The node holds it, every link holds it (a
+// proxy runs on a worker and may outlive the node by a little), and links
+// are held by the core's table, by remote_system handles and by proxies.
+// shutdown() breaks the cycles: it destroys the transport, stops the hidden
+// root actor (and with it every proxy, whose actor objects hold the links)
+// and clears the table.
+#pragma once
+
+#include <volley/remote/message_types.hpp>
+#include <volley/remote/node.hpp>
+#include <volley/remote/transport.hpp>
+#include <volley/volley.hpp>
+
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <cstdint>
+#include <memory>
+#include <mutex>
+#include <shared_mutex>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+namespace volley::remote::detail {
+
+class node_core;
+
+/// One connection to another actor system, and the proxies of its actors.
+struct link {
+  link(std::shared_ptr<node_core> c, connection_id id, bool out, std::string addr)
+      : core(std::move(c)), conn(id), outbound(out), address(std::move(addr)) {}
+
+  const std::shared_ptr<node_core> core;
+  const connection_id conn;
+  const bool outbound;        ///< we connected (the transport reconnects it)
+  const std::string address;  ///< "host:port" as connected to, or the peer's socket address
+
+  mutable std::mutex mu;  // guards everything below
+  std::condition_variable up_changed;
+  bool up = false;
+  bool closed = false;  ///< disconnected, or an inbound connection that ended
+  std::string peer_name;
+  std::uint64_t incarnation = 0;
+  std::unordered_map<std::string, any_ref> proxies;  ///< by remote path
+
+  /// How dead letters name an actor of this system: "remote://name/path".
+  std::string describe(std::string_view path) const;
+};
+
+/// The local stand-in for a remote actor: every message it is sent goes to
+/// on_any (it declares no handlers), which forwards it over its link.
+struct proxy {
+  proxy(std::shared_ptr<link> l, std::string p) : link_(std::move(l)), path_(std::move(p)) {}
+  static void on_any(volley::detail::envelope* e, volley::detail::cell_base* c, context& ctx);
+
+  std::shared_ptr<link> link_;
+  std::string path_;  ///< the actor's path on the remote system
+};
+
+/// The hidden parent of a node's proxies and of its watch daemon ("/user/$n").
+struct node_root {};
+
+/// Remote watches of local actors (watch.cpp).
+struct watch_request {
+  connection_id conn;
+  std::string target;   ///< local path being watched
+  std::string watcher;  ///< the remote watcher's path, echoed in `terminated`
+};
+struct unwatch_request {
+  connection_id conn;
+  std::string target;
+  std::string watcher;
+};
+struct connection_lost {
+  connection_id conn;
+};
+struct watch_daemon;
+
+/// An ask sent to a remote actor, waiting for its reply frame.
+struct pending_ask {
+  void* request;                             ///< taken out of the envelope
+  const volley::detail::message_info* info;  ///< reply type and complete_request
+  connection_id conn;
+  std::chrono::steady_clock::time_point sent;
+};
+
+class node_core final : public transport_handler, public std::enable_shared_from_this<node_core> {
+ public:
+  node_core(volley::system& sys, node_config cfg, message_types types);
+  ~node_core() override;
+
+  /// Starts the transport and the hidden actors (after make_shared).
+  void start();
+  void shutdown();
+
+  // -- used by node / remote_system -----------------------------------------
+  std::shared_ptr<link> connect(const std::string& host, std::uint16_t port);
+  void disconnect(const std::shared_ptr<link>& l);
+  any_ref proxy_for(const std::shared_ptr<link>& l, std::string_view path);
+  node_stats stats() const;
+  std::uint16_t port() const noexcept { return port_; }
+  const std::string& name() const noexcept { return cfg_.name; }
+  std::uint64_t incarnation() const noexcept { return incarnation_; }
+
+  // -- used by proxies and the watch daemon (any thread) -------------------
+  /// A proxy's message: serialise, register an ask, hand it to the transport.
+  void forward(link& l, const std::string& path, volley::detail::envelope* e);
+  send_result send(connection_id id, const frame& f);
+  /// Answers a remote ask with an error (an ask_failure frame).
+  void send_failure(connection_id conn, std::uint64_t correlation, const error& err);
+  volley::system& actor_system() noexcept { return sys_; }
+  const message_types& types() const noexcept { return types_; }
+  void log(log_level level, const std::string& what) const;
+  void publish_dead_letter(std::string sender, std::string recipient, std::string type,
+                           dead_letter_reason reason);
+  std::atomic<std::uint64_t> messages_sent{0};
+  std::atomic<std::uint64_t> messages_received{0};
+  std::atomic<std::uint64_t> send_failures{0};
+  std::atomic<std::uint64_t> receive_failures{0};
+
+  // -- transport_handler (the loop thread) -------------------------------------
+  void on_up(const peer_info& peer, std::uint64_t previous_incarnation) override;
+  void on_frame(const peer_info& peer, const frame& f) override;
+  void on_down(const peer_info& peer, close_reason reason, std::string_view detail) override;
+  void on_undelivered(connection_id id, const frame& f, close_reason reason) override;
+
+ private:
+  std::shared_ptr<link> find_link(connection_id id) const;
+  std::shared_ptr<link> link_for(const peer_info& peer);
+  /// Stops the link's proxies and fails its asks (the connection is gone).
+  void lose(link& l, const std::string& why);
+
+  void deliver_tell(const peer_info& peer, const frame& f);
+  void deliver_ask(const peer_info& peer, const frame& f);
+  void complete_reply(const peer_info& peer, const frame& f);
+  void complete_failure(const peer_info& peer, const frame& f);
+  void on_terminated_frame(const peer_info& peer, const frame& f);
+  /// The local actor at `path` (loop thread; cached).
+  any_ref resolve(std::string_view path);
+  /// The sender of an inbound frame as a local ref (a proxy), or empty.
+  any_ref sender_of(const peer_info& peer, const frame& f);
+  /// Pending asks: add, take one out, take all of a connection (or all).
+  void add_pending(std::uint64_t id, pending_ask p);
+  bool take_pending(std::uint64_t id, pending_ask& out);
+  std::vector<pending_ask> take_pending_of(connection_id conn, bool all);
+  static void fail(const pending_ask& p, errc code, const std::string& why);
+
+  volley::system& sys_;
+  node_config cfg_;
+  const message_types types_;
+  std::uint64_t incarnation_ = 0;
+  std::uint16_t port_ = 0;
+  std::atomic<bool> closed_{false};
+
+  mutable std::shared_mutex transport_mu_;  // shared: send/connect; exclusive: teardown
+  std::unique_ptr<transport> transport_;
+
+  any_ref root_;
+  actor_ref<watch_daemon> daemon_;
+
+  mutable std::mutex links_mu_;
+  std::unordered_map<connection_id, std::shared_ptr<link>> links_;
+
+  mutable std::mutex pending_mu_;
+  std::unordered_map<std::uint64_t, pending_ask> pending_;
+  std::chrono::steady_clock::time_point last_sweep_ = std::chrono::steady_clock::now();
+  std::atomic<std::uint64_t> next_correlation_{1};
+
+  // Loop thread only.
+  std::unordered_map<std::string, any_ref> path_cache_;
+};
+
+/// Watches local actors for remote watchers and sends `terminated` frames
+/// when they stop (watch.cpp). One per node, a child of node_root.
+struct watch_daemon {
+  explicit watch_daemon(std::weak_ptr<node_core> c) : core_(std::move(c)) {}
+  void on(watch_request&& w, context& ctx);
+  void on(unwatch_request&& w, context& ctx);
+  void on(connection_lost&& l, context& ctx);
+  void on(terminated&& t, context& ctx);
+
+ private:
+  struct watched {
+    any_ref ref;
+    std::string path;
+    std::vector<std::pair<connection_id, std::string>> watchers;
+  };
+  void send_terminated(connection_id conn, const std::string& watcher, const std::string& path);
+
+  std::weak_ptr<node_core> core_;
+  std::unordered_map<volley::detail::cell_base*, watched> by_cell_;
+};
+
+}  // namespace volley::remote::detail

@@ -1,0 +1,206 @@
+// remote::node: two actor systems in one process, each with its own node on
+// 127.0.0.1, talking through proxies exactly as through local any_refs.
+#include "node_test_support.hpp"
+
+#include <catch2/catch.hpp>
+
+#include <atomic>
+#include <string>
+#include <thread>
+
+using namespace volley::remote::test;
+using namespace std::chrono_literals;
+using volley::remote::node;
+
+TEST_CASE("tells arrive, all of them, in each sender's order", "[remote][node]") {
+  two_nodes t;
+  auto collector = t.sys_b.spawn<collector_actor>(volley::props{.name = "collector"}, &t.seen);
+  volley::any_ref remote = t.to_b.select("/user/collector");
+  // Two senders into the same proxy: the test thread, and an actor on A
+  // (whose messages carry it as the sender).
+  constexpr std::uint64_t per_sender = 10'000;
+  auto pusher = t.sys_a.spawn<pusher_actor>();
+  pusher.tell(push{remote, 1, per_sender});
+  for (std::uint64_t i = 0; i < per_sender; ++i) remote.tell(numbered{0, i});
+  REQUIRE(t.seen.wait([&] { return t.seen.numbered_count == 2 * per_sender; }));
+  t.seen.with_lock([&] {
+    CHECK_FALSE(t.seen.out_of_order);
+    CHECK(t.seen.next[0] == per_sender);
+    CHECK(t.seen.next[1] == per_sender);
+    CHECK(t.seen.senders_seen_for_1 == per_sender);  // every one of the actor's had a sender
+  });
+  CHECK(t.sys_b.dead_letters().count() == 0);
+  CHECK(t.node_a.stats().messages_sent == 2 * per_sender + 0);
+  (void)collector;
+}
+
+TEST_CASE("ask gets the remote actor's reply; a void handler replies unit", "[remote][node]") {
+  two_nodes t;
+  t.sys_b.spawn<collector_actor>(volley::props{.name = "collector"}, &t.seen);
+  volley::any_ref remote = t.to_b.select("/user/collector");
+  auto r = remote.ask<pong>(ping{41}).get(patience);
+  REQUIRE(r.ok());
+  CHECK(r.value().n == 42);
+  auto u = remote.ask<volley::unit>(numbered{7, 0}).get(patience);
+  CHECK(u.ok());
+  // Many asks in flight at once, each answered with its own reply.
+  std::vector<volley::future<pong>> futures;
+  for (int i = 0; i < 1000; ++i) futures.push_back(remote.ask<pong>(ping{i}));
+  for (int i = 0; i < 1000; ++i) {
+    auto ri = futures[static_cast<std::size_t>(i)].get(patience);
+    REQUIRE(ri.ok());
+    CHECK(ri.value().n == i + 1);
+  }
+  CHECK(t.node_a.stats().pending_asks == 0);
+}
+
+TEST_CASE("a non-trivially-copyable message crosses with its own serializer", "[remote][node]") {
+  two_nodes t;
+  t.sys_b.spawn<collector_actor>(volley::props{.name = "collector"}, &t.seen);
+  volley::any_ref remote = t.to_b.select("/user/collector");
+  std::string long_text(10'000, 'x');
+  remote.tell(text{long_text});
+  auto r = remote.ask<text>(text{"hello"}).get(patience);
+  REQUIRE(r.ok());
+  CHECK(r.value().s == "hello, back");
+  REQUIRE(t.seen.wait([&] { return !t.seen.texts.empty(); }));
+  t.seen.with_lock([&] { CHECK(t.seen.texts.front() == long_text); });
+}
+
+TEST_CASE("an ask the remote actor never answers times out; errors come back with their code",
+          "[remote][node]") {
+  two_nodes t;
+  t.sys_b.spawn<collector_actor>(volley::props{.name = "collector"}, &t.seen);
+  volley::any_ref remote = t.to_b.select("/user/collector");
+  auto held = remote.ask<int>(hold{});  // stashed over there: no reply, ever
+  auto r = held.get(100ms);
+  REQUIRE_FALSE(r.ok());
+  CHECK(r.err().code == volley::errc::timeout);
+
+  // No such actor on B: the proxy is stopped by B's watch at once, or the
+  // ask comes back recipient_stopped, whichever is first.
+  auto nobody = t.to_b.select("/user/nobody").ask<pong>(ping{1}).get(patience);
+  REQUIRE_FALSE(nobody.ok());
+  CHECK(nobody.err().code == volley::errc::recipient_stopped);
+
+  // The handler throws over there: handler_failed here, with its text.
+  auto boom = remote.ask<pong>(ping{-1}).get(patience);
+  REQUIRE_FALSE(boom.ok());
+  CHECK(boom.err().code == volley::errc::handler_failed);
+  CHECK(boom.err().message.find("negative ping") != std::string::npos);
+}
+
+TEST_CASE("unknown or unregistered types become dead letters with reason remote_failure",
+          "[remote][node]") {
+  two_nodes t;
+  t.sys_b.spawn<collector_actor>(volley::props{.name = "collector"}, &t.seen);
+  dead_letter_log at_a(t.sys_a), at_b(t.sys_b);
+  volley::any_ref remote = t.to_b.select("/user/collector");
+
+  // Registered on A only: B sees an unknown marker.
+  remote.tell(only_on_a{5});
+  REQUIRE(at_b.wait_for(volley::dead_letter_reason::remote_failure, 1));
+  CHECK(at_b.last_type().find("unknown type marker") != std::string::npos);
+  auto asked = remote.ask<pong>(only_on_a{6}).get(patience);
+  REQUIRE_FALSE(asked.ok());
+  CHECK(asked.err().code == volley::errc::unhandled);
+
+  // Registered nowhere: refused at A before anything is sent.
+  remote.tell(unregistered{});
+  REQUIRE(at_a.wait_for(volley::dead_letter_reason::remote_failure, 1));
+  CHECK(at_a.last_recipient() == "remote://node-b/user/collector");
+  auto r = remote.ask<pong>(unregistered{}).get(patience);
+  REQUIRE_FALSE(r.ok());
+  CHECK(r.err().code == volley::errc::unhandled);
+
+  // The connection survived all that.
+  CHECK(remote.ask<pong>(ping{1}).get(patience).ok());
+}
+
+TEST_CASE("the receiver replies through the remote sender ref", "[remote][node]") {
+  two_nodes t;
+  t.sys_b.spawn<collector_actor>(volley::props{.name = "collector"}, &t.seen);
+  auto asker = t.sys_a.spawn<pong_catcher>(volley::props{.name = "catcher"}, &t.seen);
+  asker.tell(send_ping{t.to_b.select("/user/collector"), 9});
+  REQUIRE(t.seen.wait([&] { return t.seen.pongs_caught == 1; }));
+  t.seen.with_lock([&] { CHECK(t.seen.last_pong == 10); });
+}
+
+TEST_CASE("watching a remote actor: its stop reaches the watcher", "[remote][node]") {
+  two_nodes t;
+  auto collector = t.sys_b.spawn<collector_actor>(volley::props{.name = "collector"}, &t.seen);
+  volley::any_ref remote = t.to_b.select("/user/collector");
+  REQUIRE(remote.ask<pong>(ping{1}).get(patience).ok());  // the watch frame went first
+  auto w = t.sys_a.spawn<watcher_actor>(&t.seen);
+  w.tell(watch_this{remote});
+  collector.stop();
+  REQUIRE(t.seen.wait([&] { return t.seen.terminations == 1; }));
+  CHECK(remote.is_stopped());
+}
+
+TEST_CASE(
+    "node down: pending asks fail with node_down, watchers hear of it, and a restarted "
+    "node is reached again with fresh refs",
+    "[remote][node]") {
+  two_nodes t;
+  t.sys_b.spawn<collector_actor>(volley::props{.name = "collector"}, &t.seen);
+  volley::any_ref remote = t.to_b.select("/user/collector");
+  REQUIRE(remote.ask<pong>(ping{1}).get(patience).ok());
+  auto w = t.sys_a.spawn<watcher_actor>(&t.seen);
+  w.tell(watch_this{remote});
+  auto held = remote.ask<int>(hold{});
+  REQUIRE(poll_until([&] { return t.node_a.stats().pending_asks == 1; }));
+  std::uint64_t first_incarnation = t.to_b.peer_incarnation();
+  std::uint16_t port = t.node_b->port();
+
+  t.node_b.reset();  // node B goes away (its actor system stays)
+  auto r = held.get(patience);
+  REQUIRE_FALSE(r.ok());
+  CHECK(r.err().code == volley::errc::node_down);
+  REQUIRE(t.seen.wait([&] { return t.seen.terminations == 1; }));
+  CHECK(remote.is_stopped());
+  CHECK_FALSE(t.to_b.is_up());
+
+  // A new node on the same port: A's connection comes back by itself.
+  auto cfg = node_config_for("node-b");
+  cfg.port = port;
+  t.node_b = std::make_unique<node>(t.sys_b, cfg, test_types());
+  REQUIRE(t.to_b.wait_up(patience));
+  CHECK(t.to_b.peer_incarnation() != first_incarnation);
+  volley::any_ref again = t.to_b.select("/user/collector");
+  CHECK_FALSE(again == remote);
+  auto r2 = again.ask<pong>(ping{5}).get(patience);
+  REQUIRE(r2.ok());
+  CHECK(r2.value().n == 6);
+  CHECK(remote.is_stopped());  // old refs stay dead
+}
+
+TEST_CASE("disconnecting fails pending asks and stops the proxies for good", "[remote][node]") {
+  two_nodes t;
+  t.sys_b.spawn<collector_actor>(volley::props{.name = "collector"}, &t.seen);
+  volley::any_ref remote = t.to_b.select("/user/collector");
+  REQUIRE(remote.ask<pong>(ping{1}).get(patience).ok());
+  auto held = remote.ask<int>(hold{});
+  REQUIRE(poll_until([&] { return t.node_a.stats().pending_asks == 1; }));
+  t.to_b.disconnect();
+  auto r = held.get(patience);
+  REQUIRE_FALSE(r.ok());
+  CHECK(r.err().code == volley::errc::node_down);
+  REQUIRE(poll_until([&] { return remote.is_stopped(); }));
+  CHECK_THROWS_AS(t.to_b.select("/user/collector"), std::logic_error);
+}
+
+TEST_CASE("message_types refuses reserved markers, duplicates and asks of unknown types",
+          "[remote][node]") {
+  volley::remote::message_types types;
+  CHECK_THROWS_AS(types.add<ping>(volley::remote::unit_marker - 1, "ping"), std::logic_error);
+  types.add<ping>(2, "ping");
+  CHECK_THROWS_AS(types.add<pong>(2, "pong"), std::logic_error);
+  CHECK_THROWS_AS((types.add_ask<ping, pong>()), std::logic_error);
+  types.add<pong>(3, "pong").add_ask<ping, pong>();
+  const auto* e = types.find(volley::type_id<ping>());
+  REQUIRE(e != nullptr);
+  CHECK(e->wire.marker == 2);
+  CHECK(e->ask_for(volley::type_id<pong>()) != nullptr);
+  CHECK(types.find_marker(volley::remote::unit_marker) != nullptr);
+}
