@@ -32,6 +32,13 @@ int main(int argc, char** argv) {
       {"thread-ring", thread_ring},
       {"chameneos", chameneos},
       {"big", big},
+      {"concurrent-dictionary", concurrent_dictionary},
+      {"dining-philosophers", dining_philosophers},
+      {"logistic-map", logistic_map},
+      {"bank-transaction", bank_transaction},
+      {"trapezoid", trapezoid},
+      {"n-queens", n_queens},
+      {"fan-in-latency", fan_in_latency},
   };
   return volley::savina::workload_main(argc, argv, "volley", registry, describe_config);
 }

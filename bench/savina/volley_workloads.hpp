@@ -27,5 +27,12 @@ measurement fork_join_creation(const parameters& p, int workers);
 measurement thread_ring(const parameters& p, int workers);
 measurement chameneos(const parameters& p, int workers);
 measurement big(const parameters& p, int workers);
+measurement concurrent_dictionary(const parameters& p, int workers);
+measurement dining_philosophers(const parameters& p, int workers);
+measurement logistic_map(const parameters& p, int workers);
+measurement bank_transaction(const parameters& p, int workers);
+measurement trapezoid(const parameters& p, int workers);
+measurement n_queens(const parameters& p, int workers);
+measurement fan_in_latency(const parameters& p, int workers);
 
 }  // namespace volley::savina_on_volley

@@ -1,0 +1,124 @@
+// Bank transaction on volley: twin of bench/peers/caf/bank_transaction.cpp.
+// A teller issues `transactions` random transfers between `accounts`
+// account actors at once. The source account debits itself and asks the
+// destination to credit (ctx.ask with a continuation, where CAF uses
+// request/then), then confirms to the teller. Money is conserved: the
+// balances must sum to what they started at.
+#include "volley_workloads.hpp"
+
+#include <volley/savina/pseudo_random.hpp>
+
+#include <future>
+#include <memory>
+
+namespace volley::savina_on_volley {
+
+namespace {
+
+constexpr std::int64_t initial_balance = 1'000'000;
+
+// CAF's request has no deadline; an ask from an actor needs one. Ten
+// minutes is far beyond any run (the runner kills a run long before), so a
+// timeout here means a lost credit, which the check below reports.
+constexpr auto credit_timeout = std::chrono::minutes(10);
+
+struct teller;
+
+struct account {
+  struct credit {
+    std::int64_t amount;
+  };
+  struct ack {};
+  struct transfer {
+    std::int64_t amount;
+    actor_ref<account> destination;
+    actor_ref<teller> teller_ref;
+  };
+  struct balance {};
+
+  std::int64_t money = initial_balance;
+
+  void on(const transfer& t, context& ctx);
+  ack on(const credit& c) {
+    money += c.amount;
+    return {};
+  }
+  std::int64_t on(const balance&) const { return money; }
+};
+
+struct teller : volley::actor<teller> {
+  struct start {};
+  struct confirmed {
+    bool credited;
+  };
+  std::shared_ptr<const std::vector<actor_ref<account>>> accounts;
+  std::int64_t transactions;
+  std::promise<std::int64_t>* done;
+  std::int64_t credited = 0;
+  std::int64_t answered = 0;
+
+  teller(std::shared_ptr<const std::vector<actor_ref<account>>> a, std::int64_t n,
+         std::promise<std::int64_t>* d)
+      : accounts(std::move(a)), transactions(n), done(d) {}
+
+  void on(const start&) {
+    savina::pseudo_random random(42);
+    auto n = static_cast<std::uint64_t>(accounts->size());
+    for (std::int64_t i = 0; i < transactions; ++i) {
+      auto src = random.below(n);
+      auto dst = random.below(n - 1);
+      if (dst >= src) ++dst;
+      auto amount = static_cast<std::int64_t>(random.below(1000)) + 1;
+      (*accounts)[src].tell(account::transfer{amount, (*accounts)[dst], self()});
+    }
+  }
+  void on(const confirmed& c, context& ctx) {
+    if (c.credited) ++credited;
+    if (++answered == transactions) {
+      done->set_value(credited);
+      ctx.stop();
+    }
+  }
+};
+
+void account::on(const transfer& t, context& ctx) {
+  money -= t.amount;
+  ctx.ask(t.destination, credit{t.amount}, credit_timeout,
+          [teller_ref = t.teller_ref](result<ack> r) { teller_ref.tell(teller::confirmed{r.ok()}); });
+}
+
+}  // namespace
+
+measurement bank_transaction(const parameters& p, int workers) {
+  const auto n = p.integer("accounts");
+  const auto transactions = p.integer("transactions");
+  savina::check(n >= 2, "bank-transaction needs at least 2 accounts");
+  volley::system sys(make_config(workers));
+  auto accounts = std::make_shared<std::vector<actor_ref<account>>>();
+  for (std::int64_t i = 0; i < n; ++i) accounts->push_back(sys.spawn<account>());
+  std::promise<std::int64_t> done;
+  auto t = sys.spawn<teller>(accounts, transactions, &done);
+  savina::stopwatch clock;
+  t.tell(teller::start{});
+  auto confirmed = done.get_future().get();
+  measurement m;
+  m.elapsed_s = clock.elapsed_s();
+  std::int64_t total = 0;
+  std::int64_t unanswered = 0;
+  for (const auto& a : *accounts) {
+    auto b = a.ask(account::balance{}).get();
+    if (b)
+      total += b.value();
+    else
+      ++unanswered;
+  }
+  sys.shutdown();
+  savina::check(unanswered == 0, std::to_string(unanswered) + " accounts did not tell their balance");
+  savina::check(confirmed == transactions, "teller confirmed " + std::to_string(confirmed) + " transfers");
+  savina::check(total == n * initial_balance, "balances sum to " + std::to_string(total) + ", expected " +
+                                                  std::to_string(n * initial_balance));
+  m.messages = m.items = static_cast<std::uint64_t>(4 * transactions);
+  return m;
+}
+
+}  // namespace volley::savina_on_volley
