@@ -37,6 +37,7 @@ struct only_on_a {
   int x;
 };
 struct unregistered {};
+struct tally {};  ///< ask<std::uint64_t>: numbered messages seen, or 0 if any came out of order
 
 inline void write_text(const text& t, std::vector<std::byte>& out) {
   auto bytes = std::as_bytes(std::span(t.s.data(), t.s.size()));
@@ -54,6 +55,9 @@ inline message_types test_types() {
       .add<text>(4, "text", &write_text, &read_text)
       .add<hold>(5, "hold")
       .add<int>(6, "int")
+      .add<tally>(7, "tally")
+      .add<std::uint64_t>(8, "u64")
+      .add_ask<tally, std::uint64_t>()
       .add_ask<numbered, volley::unit>()
       .add_ask<ping, pong>()
       .add_ask<text, text>()
@@ -106,7 +110,7 @@ struct seen_state {
 // -- actors --------------------------------------------------------------------------
 
 struct collector_actor {
-  using accepts = volley::accepts<numbered, ping, text, hold>;
+  using accepts = volley::accepts<numbered, ping, text, hold, tally>;
   explicit collector_actor(seen_state* s) : seen(s) {}
 
   void on(numbered m, volley::context& ctx) {
@@ -127,6 +131,11 @@ struct collector_actor {
   text on(text t) {
     seen->update([&] { seen->texts.push_back(t.s); });
     return text{t.s + ", back"};
+  }
+  std::uint64_t on(tally) {
+    std::uint64_t n = 0;
+    seen->with_lock([&] { n = seen->out_of_order ? 0 : seen->numbered_count; });
+    return n;
   }
   int on(hold, volley::context& ctx) {
     ctx.stash();  // keeps the request: nobody answers it while we live
@@ -195,6 +204,18 @@ inline node_config node_config_for(std::string name) {
   c.reconnect_min_backoff = std::chrono::milliseconds(20);
   c.reconnect_max_backoff = std::chrono::milliseconds(200);
   c.log = [](log_level, std::string_view) {};  // keep test output quiet
+  return c;
+}
+
+/// For nodes in separate processes: heartbeats every 100 ms and a silence
+/// of about a second and a half declared down, so the failure-detector test
+/// is quick; a second of tolerated pause keeps a loaded sanitizer build from
+/// false alarms.
+inline node_config peer_node_config(std::string name) {
+  node_config c = node_config_for(std::move(name));
+  c.heartbeat_interval = std::chrono::milliseconds(100);
+  c.phi.acceptable_pause = std::chrono::milliseconds(1000);
+  c.phi.min_std_deviation = std::chrono::milliseconds(50);
   return c;
 }
 
