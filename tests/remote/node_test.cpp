@@ -14,7 +14,6 @@ using volley::remote::node;
 
 TEST_CASE("tells arrive, all of them, in each sender's order", "[remote][node]") {
   two_nodes t;
-  auto collector = t.sys_b.spawn<collector_actor>(volley::props{.name = "collector"}, &t.seen);
   volley::any_ref remote = t.to_b.select("/user/collector");
   // Two senders into the same proxy: the test thread, and an actor on A
   // (whose messages carry it as the sender).
@@ -31,12 +30,10 @@ TEST_CASE("tells arrive, all of them, in each sender's order", "[remote][node]")
   });
   CHECK(t.sys_b.dead_letters().count() == 0);
   CHECK(t.node_a.stats().messages_sent == 2 * per_sender + 0);
-  (void)collector;
 }
 
 TEST_CASE("ask gets the remote actor's reply; a void handler replies unit", "[remote][node]") {
   two_nodes t;
-  t.sys_b.spawn<collector_actor>(volley::props{.name = "collector"}, &t.seen);
   volley::any_ref remote = t.to_b.select("/user/collector");
   auto r = remote.ask<pong>(ping{41}).get(patience);
   REQUIRE(r.ok());
@@ -56,7 +53,6 @@ TEST_CASE("ask gets the remote actor's reply; a void handler replies unit", "[re
 
 TEST_CASE("a non-trivially-copyable message crosses with its own serializer", "[remote][node]") {
   two_nodes t;
-  t.sys_b.spawn<collector_actor>(volley::props{.name = "collector"}, &t.seen);
   volley::any_ref remote = t.to_b.select("/user/collector");
   std::string long_text(10'000, 'x');
   remote.tell(text{long_text});
@@ -70,7 +66,6 @@ TEST_CASE("a non-trivially-copyable message crosses with its own serializer", "[
 TEST_CASE("an ask the remote actor never answers times out; errors come back with their code",
           "[remote][node]") {
   two_nodes t;
-  t.sys_b.spawn<collector_actor>(volley::props{.name = "collector"}, &t.seen);
   volley::any_ref remote = t.to_b.select("/user/collector");
   auto held = remote.ask<int>(hold{});  // stashed over there: no reply, ever
   auto r = held.get(100ms);
@@ -93,7 +88,6 @@ TEST_CASE("an ask the remote actor never answers times out; errors come back wit
 TEST_CASE("unknown or unregistered types become dead letters with reason remote_failure",
           "[remote][node]") {
   two_nodes t;
-  t.sys_b.spawn<collector_actor>(volley::props{.name = "collector"}, &t.seen);
   dead_letter_log at_a(t.sys_a), at_b(t.sys_b);
   volley::any_ref remote = t.to_b.select("/user/collector");
 
@@ -119,7 +113,6 @@ TEST_CASE("unknown or unregistered types become dead letters with reason remote_
 
 TEST_CASE("the receiver replies through the remote sender ref", "[remote][node]") {
   two_nodes t;
-  t.sys_b.spawn<collector_actor>(volley::props{.name = "collector"}, &t.seen);
   auto asker = t.sys_a.spawn<pong_catcher>(volley::props{.name = "catcher"}, &t.seen);
   asker.tell(send_ping{t.to_b.select("/user/collector"), 9});
   REQUIRE(t.seen.wait([&] { return t.seen.pongs_caught == 1; }));
@@ -128,12 +121,11 @@ TEST_CASE("the receiver replies through the remote sender ref", "[remote][node]"
 
 TEST_CASE("watching a remote actor: its stop reaches the watcher", "[remote][node]") {
   two_nodes t;
-  auto collector = t.sys_b.spawn<collector_actor>(volley::props{.name = "collector"}, &t.seen);
   volley::any_ref remote = t.to_b.select("/user/collector");
   REQUIRE(remote.ask<pong>(ping{1}).get(patience).ok());  // the watch frame went first
   auto w = t.sys_a.spawn<watcher_actor>(&t.seen);
   w.tell(watch_this{remote});
-  collector.stop();
+  t.collector.stop();
   REQUIRE(t.seen.wait([&] { return t.seen.terminations == 1; }));
   CHECK(remote.is_stopped());
 }
@@ -143,7 +135,6 @@ TEST_CASE(
     "node is reached again with fresh refs",
     "[remote][node]") {
   two_nodes t;
-  t.sys_b.spawn<collector_actor>(volley::props{.name = "collector"}, &t.seen);
   volley::any_ref remote = t.to_b.select("/user/collector");
   REQUIRE(remote.ask<pong>(ping{1}).get(patience).ok());
   auto w = t.sys_a.spawn<watcher_actor>(&t.seen);
@@ -177,7 +168,6 @@ TEST_CASE(
 
 TEST_CASE("disconnecting fails pending asks and stops the proxies for good", "[remote][node]") {
   two_nodes t;
-  t.sys_b.spawn<collector_actor>(volley::props{.name = "collector"}, &t.seen);
   volley::any_ref remote = t.to_b.select("/user/collector");
   REQUIRE(remote.ask<pong>(ping{1}).get(patience).ok());
   auto held = remote.ask<int>(hold{});

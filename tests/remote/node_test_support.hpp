@@ -219,12 +219,18 @@ inline node_config peer_node_config(std::string name) {
   return c;
 }
 
-/// Two systems, each with a node; A is connected to B. Members are declared
+/// Two systems, each with a node; A is connected to B; B runs /user/collector. Members are declared
 /// so that nodes go before their systems, and the shared state last.
 struct two_nodes {
   seen_state seen;
   volley::system sys_a{system_config()};
   volley::system sys_b{system_config()};
+  // Spawned before the nodes start their threads. (Spawned later, TSan sees
+  // no order between the spawn's last writes and B's loop thread reaching
+  // the actor: the real order runs through a TCP socket, which TSan does not
+  // follow; and attach_cell writes `started_` after publishing the cell.)
+  volley::actor_ref<collector_actor> collector =
+      sys_b.spawn<collector_actor>(volley::props{.name = "collector"}, &seen);
   node node_a{sys_a, node_config_for("node-a"), types_for_a()};
   std::unique_ptr<node> node_b =
       std::make_unique<node>(sys_b, node_config_for("node-b"), test_types());

@@ -61,21 +61,22 @@ class node_core;
 struct link;
 }  // namespace detail
 
-/// How a node is set up. The defaults suit a small cluster on a LAN.
+/// How a node is set up. The defaults suit a small cluster on a LAN. Every
+/// member has an initializer, so designated initializers may name only some.
 struct node_config {
   std::string name;    ///< node name: letters, digits and . _ - : @ (1..255 bytes)
   std::string secret;  ///< shared by the cluster; must not be empty
   std::string host = "127.0.0.1";
   std::uint16_t port = 0;  ///< 0: an ephemeral port (node::port())
   bool listen = true;      ///< false: only outbound connections
-  frame_limits limits;     ///< max frame and path sizes (both sides should agree)
+  frame_limits limits{};   ///< max frame and path sizes (both sides should agree)
   /// Outbound bound per connection; a send past it is a dead letter. 64 Ki
   /// frames absorb bursts of a few ms at full speed.
   std::size_t max_queued_frames = 64 * 1024;
   std::size_t max_queued_bytes = 64u << 20;
   /// Heartbeats and failure detection (transport_config explains them).
   std::chrono::milliseconds heartbeat_interval{1000};
-  phi_config phi;
+  phi_config phi{};
   std::chrono::milliseconds reconnect_min_backoff{100};
   std::chrono::milliseconds reconnect_max_backoff{10000};
   /// How long a remote ask may wait for its reply before the node forgets it
@@ -86,7 +87,7 @@ struct node_config {
   std::chrono::milliseconds request_horizon{60000};
   bool busy_poll = false;
   /// Where the node and its transport log. Default: warnings and errors to stderr.
-  std::function<void(log_level, std::string_view)> log;
+  std::function<void(log_level, std::string_view)> log{};
 };
 
 /// A handle to another actor system, from node::connect. Cheap to copy.
