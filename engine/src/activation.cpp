@@ -63,6 +63,10 @@ void drain_system_lane(cell_base* c, context& ctx) {
       on_failure(c, ctx, std::current_exception(), "a system message");
     }
     drop_sender(e);
+    if (c->stop_requested_) {  // ctx.stop() from a coroutine resumed by this message
+      c->stop_requested_ = false;
+      begin_stop(c, ctx, stop_reason::stopped);
+    }
   }
   ctx.set_current(nullptr);
 }

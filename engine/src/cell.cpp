@@ -59,14 +59,21 @@ void handle_stop(envelope* e, cell_base* c, context& ctx) {
 }
 
 void handle_child_terminated(envelope*, cell_base* c, context& ctx) {
-  if (c->state() != lifecycle::stopping) return;
   cell_extras* ext = c->extras_if_any();
+  bool stopping = c->state() == lifecycle::stopping;
+  bool restarting = c->state() == lifecycle::alive && ext->restart_pending;
+  if (!stopping && !restarting) return;
   std::size_t left;
   {
     std::lock_guard lock(ext->mu);
     left = ext->child_count;
   }
-  if (left == 0) finalize(c, ctx);
+  if (left != 0) return;
+  if (stopping) {
+    finalize(c, ctx);
+  } else {
+    finish_restart(c, ctx);
+  }
 }
 
 std::string base36(std::uint64_t v) {

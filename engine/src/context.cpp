@@ -13,6 +13,7 @@
 // or the resume (a system message) wakes the cell as usual.
 #include <coroutine>
 #include <cstdio>
+#include <memory>
 
 #include <volley/engine/ask_from_actor.hpp>
 #include <volley/engine/context.hpp>
@@ -65,17 +66,41 @@ namespace volley::detail {
 namespace {
 using task_handle = std::coroutine_handle<task::promise_type>;
 
+// The coroutine's message: its payload is destroyed and its envelope freed
+// once the frame is gone.
+void release_coroutine_message(cell_extras& ext) noexcept {
+  if (envelope* m = std::exchange(ext.coro_msg, nullptr)) {
+    m->info->drop(m, dead_letter_reason::recipient_stopped);  // destroys the payload only
+    retire(m);
+  }
+  if (ext.coro_ctx) ext.coro_ctx->set_current(nullptr);
+}
+
 void settle(cell_base* c, task_handle h) {
+  cell_extras& ext = c->extras();
+  if (ext.coro_ctx) ext.coro_ctx->set_current(nullptr);  // sender() ends at the first suspension
   if (!h.done()) {
-    c->extras().frame = h.address();
+    ext.frame = h.address();
     c->suspended_ = true;
     return;
   }
   std::exception_ptr error = h.promise().error;
   h.destroy();
+  release_coroutine_message(ext);
   if (error) std::rethrow_exception(error);  // the handler failed
 }
 }  // namespace
+
+envelope* keep_for_coroutine(cell_base* c, envelope* e) {
+  cell_extras& ext = c->extras();
+  envelope* kept = e->info->relocate(e);
+  ext.coro_msg = kept;
+  if (!ext.coro_ctx) ext.coro_ctx = std::make_unique<context>(c);
+  ext.coro_ctx->set_current(kept);
+  return kept;
+}
+
+context& coroutine_context(cell_base* c) noexcept { return *c->extras_if_any()->coro_ctx; }
 
 void adopt_task(cell_base* c, task_handle h) { settle(c, h); }
 
@@ -100,6 +125,7 @@ void discard_kept_messages(cell_base* c) noexcept {
     c->suspended_ = false;
     task_handle::from_address(std::exchange(ext->frame, nullptr)).destroy();
   }
+  release_coroutine_message(*ext);
   for (envelope* e : std::exchange(ext->stash, {})) {
     c->sys_->dead_letter(c, e, dead_letter_reason::stashed_on_stop);
     discard(e, dead_letter_reason::stashed_on_stop);

@@ -9,6 +9,7 @@ dead_letters::dead_letters(unsigned log_first, std::chrono::milliseconds summary
     : log_first_(log_first),
       summary_interval_(summary_interval),
       last_summary_(std::chrono::steady_clock::now()),
+      last_summary_ns_(last_summary_.time_since_epoch().count()),
       alive_(std::make_shared<int>(0)) {}
 
 dead_letters::~dead_letters() = default;
@@ -28,14 +29,23 @@ void dead_letters::count_only(dead_letter_reason r) noexcept {
   counts_[static_cast<int>(r)].fetch_add(1, std::memory_order_relaxed);
   std::uint64_t nth = total_.fetch_add(1, std::memory_order_acq_rel) + 1;
   if (nth <= log_first_) return;  // a racing caller saw wants_details() before we counted
+  unsummarised_atomic_.fetch_add(1, std::memory_order_relaxed);
+  // Only the caller that finds the summary due takes the lock; the others
+  // count and go (a chaos test makes millions of dead letters).
+  auto now_ns = std::chrono::steady_clock::now().time_since_epoch().count();
+  if (now_ns - last_summary_ns_.load(std::memory_order_relaxed) <
+      std::chrono::nanoseconds(summary_interval_).count()) {
+    return;
+  }
   std::lock_guard lock(mu_);
-  ++unsummarised_;
+  unsummarised_ += unsummarised_atomic_.exchange(0, std::memory_order_relaxed);
   auto now = std::chrono::steady_clock::now();
   if (now - last_summary_ >= summary_interval_) {
     std::fprintf(stderr, "volley: %llu more dead letters (%llu in all so far)\n",
                  static_cast<unsigned long long>(unsummarised_), static_cast<unsigned long long>(nth));
     unsummarised_ = 0;
     last_summary_ = now;
+    last_summary_ns_.store(now.time_since_epoch().count(), std::memory_order_relaxed);
   }
 }
 
@@ -46,7 +56,7 @@ void dead_letters::publish(dead_letter d) {
   if (nth <= log_first_) {
     log(d, nth);
   } else {
-    ++unsummarised_;
+    unsummarised_ += 1 + unsummarised_atomic_.exchange(0, std::memory_order_relaxed);
     auto now = std::chrono::steady_clock::now();
     if (now - last_summary_ >= summary_interval_) {
       std::fprintf(stderr, "volley: %llu more dead letters (%llu in all so far)\n",
@@ -54,6 +64,7 @@ void dead_letters::publish(dead_letter d) {
                    static_cast<unsigned long long>(nth));
       unsummarised_ = 0;
       last_summary_ = now;
+      last_summary_ns_.store(now.time_since_epoch().count(), std::memory_order_relaxed);
     }
   }
   for (auto& [id, f] : subscribers_) {
@@ -74,12 +85,14 @@ void dead_letters::log(const dead_letter& d, std::uint64_t nth) {
 
 void dead_letters::flush_log() {
   std::lock_guard lock(mu_);
+  unsummarised_ += unsummarised_atomic_.exchange(0, std::memory_order_relaxed);
   if (unsummarised_ == 0) return;
   std::fprintf(stderr, "volley: %llu more dead letters (%llu in all)\n",
                static_cast<unsigned long long>(unsummarised_),
                static_cast<unsigned long long>(total_.load()));
   unsummarised_ = 0;
   last_summary_ = std::chrono::steady_clock::now();
+  last_summary_ns_.store(last_summary_.time_since_epoch().count(), std::memory_order_relaxed);
 }
 
 dead_letters::subscription dead_letters::subscribe(std::function<void(const dead_letter&)> f) {

@@ -85,23 +85,14 @@ struct delayed_restart final : timer_base {
   }
 };
 
-void restart(cell_base* c, context& ctx, const std::exception_ptr& why) {
-  if (c->state() != lifecycle::alive) return;
-  try {
-    c->ops_->pre_restart(c, ctx, why);
-  } catch (...) {
-    std::fprintf(stderr, "volley: %s threw from pre_restart; restarting anyway\n", c->path().c_str());
-  }
-  // The new instance starts from scratch: no children, timers, stash or
-  // waiting coroutine of the old one. The mailbox is kept.
-  if (cell_extras* ext = c->extras_if_any()) {
-    std::lock_guard lock(ext->mu);
-    for (cell_base* ch = ext->first_child; ch != nullptr; ch = ch->next_sibling_) {
-      send_stop(ch, stop_reason::stopped);
-    }
-  }
-  cancel_all_timers(c);
-  discard_kept_messages(c);
+}  // namespace
+
+/// Second half of a restart, once the old instance's children are gone:
+/// a fresh instance from the spawn arguments, then post_restart.
+void finish_restart(cell_base* c, context& ctx) {
+  cell_extras& ext = c->extras();
+  ext.restart_pending = false;
+  std::exception_ptr why = std::exchange(ext.restart_error, nullptr);
   try {
     c->ops_->reconstruct(c);
   } catch (...) {
@@ -119,6 +110,36 @@ void restart(cell_base* c, context& ctx, const std::exception_ptr& why) {
   } catch (...) {
     on_failure(c, ctx, std::current_exception(), "post_restart");
   }
+}
+
+namespace {
+
+void restart(cell_base* c, context& ctx, const std::exception_ptr& why) {
+  if (c->state() != lifecycle::alive) return;
+  try {
+    c->ops_->pre_restart(c, ctx, why);
+  } catch (...) {
+    std::fprintf(stderr, "volley: %s threw from pre_restart; restarting anyway\n", c->path().c_str());
+  }
+  // The new instance starts from scratch: no timers, stash or waiting
+  // coroutine of the old one, and no children — those are stopped first and
+  // the new instance is made when the last has gone (child_terminated), so
+  // it can spawn children under the same names. The mailbox is kept; user
+  // messages wait meanwhile (failed_ stays set).
+  cancel_all_timers(c);
+  discard_kept_messages(c);
+  bool waits = false;
+  if (cell_extras* ext = c->extras_if_any()) {
+    std::lock_guard lock(ext->mu);
+    for (cell_base* ch = ext->first_child; ch != nullptr; ch = ch->next_sibling_) {
+      send_stop(ch, stop_reason::stopped);
+      waits = true;
+    }
+  }
+  cell_extras& ext = c->extras();
+  ext.restart_error = why;
+  ext.restart_pending = true;
+  if (!waits) finish_restart(c, ctx);
 }
 
 void handle_supervise(envelope* e, cell_base* c, context& ctx) {
@@ -188,7 +209,10 @@ void handle_child_failed(envelope* e, cell_base* parent, context& ctx) {
                    child->path().c_str());
       d = directive::stop;
     } else {
-      auto now = std::chrono::steady_clock::now();
+      // The system's clock, so that a manual clock drives the window too.
+      auto now = std::chrono::steady_clock::time_point(
+          std::chrono::duration_cast<std::chrono::steady_clock::duration>(
+              parent->core()->timers().clock().now().time_since_epoch()));
       auto& times = child->extras().restarts;
       std::erase_if(times, [&](auto t) { return now - t > strategy.window(); });
       if (times.size() >= strategy.max_restarts()) {

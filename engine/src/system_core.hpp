@@ -83,6 +83,8 @@ void send_stop(cell_base* target, stop_reason why);
 
 /// Log a failure once: path, where, what() (supervision.cpp).
 void report_failure(cell_base* c, std::string_view where, const std::exception_ptr& ex) noexcept;
+/// A restart that waited for the old instance's children (supervision.cpp).
+void finish_restart(cell_base* c, context& ctx);
 /// Mark `c` failed and hand the failure to its parent (supervision.cpp).
 void escalate_to_parent(cell_base* c, std::exception_ptr ex);
 

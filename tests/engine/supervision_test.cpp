@@ -398,26 +398,32 @@ TEST_CASE("when a parent stops, every child's post_stop runs before its parent's
   }
 }
 
-// KNOWN ENGINE BUG (reported, not fixed here): restart() stops the old
-// children and builds the new instance at once, so a post_restart (or the
-// default one, pre_start) that spawns children under the same names finds
-// the names still taken by the stopping children and throws; the parent
-// then fails and is stopped. Akka waits for the old children to terminate
-// before it creates the new instance. Remove [!shouldfail] once fixed.
-TEST_CASE("a restarted parent spawns its children again under the same names",
-          "[supervision][!shouldfail]") {
+// Akka's order: a restart stops the old instance's children and creates the
+// new instance only once they have gone, so the new one may spawn children
+// under the same names (engine/src/supervision.cpp, finish_restart).
+TEST_CASE("a restarted parent spawns its children again under the same names", "[supervision]") {
   journal j;
   det_env env;
-  auto n = env.sys.spawn<node>(named("n"), &j, std::string("n"), always(directive::restart),
-                               2, true);
+  struct restarter {
+    explicit restarter(journal* j) : j_(j) {}
+    volley::supervisor_strategy supervisor_strategy() const { return always(directive::restart); }
+    void pre_start(volley::context& ctx) {
+      n_ = ctx.spawn<node>(named("n"), j_, std::string("n"), always(directive::restart), 2, true);
+    }
+    volley::actor_ref<node> on(const get_state&) const { return n_; }
+    journal* j_;
+    volley::actor_ref<node> n_;
+  };
+  auto r = env.sys.spawn<restarter>(named("r"), &j);
   env.sys.run_until_idle();
+  auto n = env.answer(r.ask(get_state{}));
   n.tell(fail{});
   env.sys.run_until_idle();
   CHECK(j.count("n post_restart") == 1);
   CHECK(j.count("n.c0 post_stop") == 1);  // the old children stopped...
   CHECK(j.count("n.c0 pre_start") == 2);  // ...and new ones with the same names started
-  CHECK(env.sys.select("/user/n/c0"));
-  CHECK(env.sys.select("/user/n/c1"));
+  CHECK(env.sys.select("/user/r/n/c0"));
+  CHECK(env.sys.select("/user/r/n/c1"));
   CHECK_FALSE(n.is_stopped());
 }
 

@@ -121,7 +121,9 @@ class system {
 
   /// Deterministic dispatcher (config::deterministic_seed) only: run actors
   /// on the calling thread, one message at a time in the seed's order, until
-  /// none is ready (returns how many messages ran); step() runs one.
+  /// none is ready. Returns how many activations ran (each handles at most
+  /// one user message, after the actor's pending system messages); step()
+  /// runs one activation.
   std::size_t run_until_idle();
   bool step();
 

@@ -3,13 +3,12 @@
 // A handler may be a C++20 coroutine returning volley::task; it awaits asks
 // with `co_await ctx.ask(target, m, timeout)` (see ask_from_actor.hpp).
 //
-// Mind what outlives the first co_await: the handler's parameters are
-// references to the message and the context of the call that started the
-// coroutine, and both are gone once it suspends. Take the message by value
-// (`volley::task on(refresh m, volley::context& ctx)`) and use `ctx` only
-// before the first co_await — keep what you need from it (ctx.self(), the
-// sender) in locals. Members of the actor are safe: the frame never outlives
-// the actor (stopping or restarting destroys it).
+// The message and the context a coroutine handler receives stay valid
+// across co_await: the engine keeps the message (moved out of the mailbox)
+// and gives the coroutine a context of its own until the frame finishes. Two
+// things do end at the first suspension: ctx.sender() (read it into a local
+// before awaiting) — and nothing else. Members of the actor are safe too:
+// the frame never outlives the actor (stopping or restarting destroys it).
 #pragma once
 
 #include <coroutine>
@@ -48,6 +47,11 @@ class task {
 };
 
 namespace detail {
+/// Before a coroutine handler runs: move its message out of the mailbox
+/// into an envelope the cell keeps, and make the context it will use.
+/// Returns that envelope; coroutine_context(c) is the context.
+envelope* keep_for_coroutine(cell_base* c, envelope* e);
+context& coroutine_context(cell_base* c) noexcept;
 /// Take ownership of a handler's coroutine: done already (destroyed, its
 /// exception rethrown) or suspended (the actor now waits on it).
 void adopt_task(cell_base* c, std::coroutine_handle<task::promise_type> h);

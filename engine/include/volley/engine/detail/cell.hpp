@@ -28,17 +28,17 @@
 #pragma once
 
 #include <atomic>
-#include <exception>
-#include <tuple>
-#include <type_traits>
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
+#include <exception>
 #include <memory>
 #include <mutex>
 #include <new>
 #include <string>
 #include <string_view>
+#include <tuple>
+#include <type_traits>
 #include <unordered_map>
 #include <vector>
 
@@ -97,6 +97,8 @@ struct cell_extras {
   std::vector<cell_base*> watchers;  ///< who watches this actor (counted)
   std::vector<cell_base*> watching;  ///< whom this actor watches (counted)
   void* frame = nullptr;             ///< the suspended handler coroutine, if any
+  envelope* coro_msg = nullptr;      ///< its message, kept alive for it (owned)
+  std::unique_ptr<context> coro_ctx; ///< its context, valid across co_await
   std::vector<envelope*> stash;      ///< ctx.stash(), oldest first
   std::vector<envelope*> front;      ///< unstashed, handled before the mailbox; newest last...
   std::size_t front_next = 0;        ///< ...taken from front_next upwards
@@ -106,6 +108,10 @@ struct cell_extras {
   std::uint32_t capacity = 0;
   // Supervision: when this actor was restarted lately (written by its parent).
   std::vector<std::chrono::steady_clock::time_point> restarts;
+  // A restart waits for the old instance's children to stop (so their names
+  // are free again), like a stop does.
+  bool restart_pending = false;
+  std::exception_ptr restart_error;
   ~cell_extras();
 };
 

@@ -58,7 +58,10 @@ void invoke_tell(envelope* e, cell_base* c, context& ctx) {
     request_stop(ctx);
   } else if constexpr (std::is_same_v<decltype(call_handler(actor_of<A>(c), std::move(me->msg), ctx)),
                                       task>) {
-    adopt_task(c, call_handler(actor_of<A>(c), std::move(me->msg), ctx).release());
+    // The frame may outlive this call: it gets a message and a context that
+    // live as long as it does (see task.hpp).
+    auto* kept = static_cast<message_envelope<M>*>(keep_for_coroutine(c, e));
+    adopt_task(c, call_handler(actor_of<A>(c), std::move(kept->msg), coroutine_context(c)).release());
   } else {
     (void)call_handler(actor_of<A>(c), std::move(me->msg), ctx);
   }
