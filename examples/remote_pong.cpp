@@ -55,5 +55,9 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "remote_pong: nobody said bye within a minute; exiting\n");
     return 1;
   }
-  return 0;  // the node closes its connections, then the system stops
+  // The reply to the bye is sent as its handler returns, on a worker. Stop
+  // the actors first (shutdown waits for running handlers), then let the
+  // node go: it writes what is queued, the reply included, before it closes.
+  sys.shutdown();
+  return 0;
 }

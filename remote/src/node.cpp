@@ -217,7 +217,10 @@ void node_core::lose(link& l, const std::string& why) {
   for (auto& p : take_pending_of(l.conn, false)) fail(p, errc::node_down, why);
   // While shutting down the daemon is stopping too (its stop overtakes user
   // messages), and the watches go with it.
-  if (daemon_ && !closed_.load(std::memory_order_acquire)) daemon_.tell(connection_lost{l.conn});
+  // (is_stopped: the same when the actor system is shutting down first.)
+  if (daemon_ && !closed_.load(std::memory_order_acquire) && !daemon_.is_stopped()) {
+    daemon_.tell(connection_lost{l.conn});
+  }
 }
 
 // -- pending asks ---------------------------------------------------------------
