@@ -270,7 +270,9 @@ void begin_stop(cell_base* c, context& ctx, stop_reason why) {
     return;
   }
   for (cell_base* ch : children) {
-    send_stop(ch, why == stop_reason::killed ? stop_reason::stopped : why);
+    // Children stop because their parent does: killed and node_down are the
+    // parent's fate, not theirs.
+    send_stop(ch, why == stop_reason::killed || why == stop_reason::node_down ? stop_reason::stopped : why);
     ch->release();
   }
 }

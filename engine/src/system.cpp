@@ -225,6 +225,11 @@ void attach_cell(system_core* core, cell_base* c, cell_base* parent, const props
       pool = core->pool_named(p.dispatcher);
     }
     c->pool_.store(pool, std::memory_order_relaxed);
+    // Everything the cell's own worker will read is written before the cell
+    // is linked into the tree: from then on select() can find it and any
+    // thread can send to it.
+    if (c->ops_->pre_start == nullptr) c->started_ = true;
+    if (own_pool) c->extras().own_pool = std::move(own_pool);
     if (!p.name.empty()) c->extras().name = p.name;
     if (p.mailbox_capacity > 0) {
       c->extras().capacity = p.mailbox_capacity;
@@ -256,15 +261,12 @@ void attach_cell(system_core* core, cell_base* c, cell_base* parent, const props
     c->ops_->free_cell(c);
     throw;
   }
-  if (own_pool) {
-    own_pool->start();
-    c->extras().own_pool = std::move(own_pool);
+  if (cell_extras* ext = c->extras_if_any(); ext != nullptr && ext->own_pool) {
+    ext->own_pool->start();
   }
   if (c->ops_->pre_start != nullptr) {
     // pre_start runs on the actor's worker, before any message.
     if (c->mailbox_.signal()) c->schedule_after_unmark();
-  } else {
-    c->started_ = true;
   }
 }
 

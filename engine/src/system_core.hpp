@@ -27,7 +27,7 @@
 namespace volley::detail {
 
 /// Why an actor stopped (cell_base::stop_reason_).
-enum class stop_reason : std::uint8_t { stopped = 0, killed, failed, shutdown };
+enum class stop_reason : std::uint8_t { stopped = 0, killed, failed, shutdown, node_down };
 
 class system_core {
  public:

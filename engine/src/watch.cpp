@@ -41,6 +41,7 @@ termination_reason reason_of(const cell_base* c) noexcept {
     case stop_reason::killed: return termination_reason::killed;
     case stop_reason::failed: return termination_reason::failed;
     case stop_reason::shutdown: return termination_reason::shutdown;
+    case stop_reason::node_down: return termination_reason::node_down;
   }
   return termination_reason::stopped;
 }
@@ -88,6 +89,19 @@ bool take_watched(cell_base* watcher, cell_base* target) noexcept {
   (*it)->release();
   ext->watching.erase(it);
   return true;
+}
+
+void stop_with_reason(const any_ref& ref, termination_reason why) {
+  if (!ref) return;
+  stop_reason r = stop_reason::stopped;
+  switch (why) {
+    case termination_reason::stopped: r = stop_reason::stopped; break;
+    case termination_reason::killed: r = stop_reason::killed; break;
+    case termination_reason::failed: r = stop_reason::failed; break;
+    case termination_reason::shutdown: r = stop_reason::shutdown; break;
+    case termination_reason::node_down: r = stop_reason::node_down; break;
+  }
+  send_stop(ref.cell(), r);
 }
 
 void report_unhandled_in_place(cell_base* c, envelope* e) noexcept {

@@ -211,9 +211,8 @@ void node_core::lose(link& l, const std::string& why) {
     gone.swap(l.proxies);
     l.up_changed.notify_all();
   }
-  // Watchers of these proxies learn of it through terminated (reason: stopped;
-  // node_down needs a stop-with-reason hook in the engine).
-  for (auto& [path, ref] : gone) ref.stop();
+  // Watchers of these proxies learn of it through terminated (node_down).
+  for (auto& [path, ref] : gone) volley::detail::stop_with_reason(ref, volley::termination_reason::node_down);
   for (auto& p : take_pending_of(l.conn, false)) fail(p, errc::node_down, why);
   // While shutting down the daemon is stopping too (its stop overtakes user
   // messages), and the watches go with it.

@@ -149,6 +149,9 @@ TEST_CASE(
   REQUIRE_FALSE(r.ok());
   CHECK(r.err().code == volley::errc::node_down);
   REQUIRE(t.seen.wait([&] { return t.seen.terminations == 1; }));
+  CHECK(t.seen.wait([&] {
+    return !t.seen.reasons.empty() && t.seen.reasons.back() == volley::termination_reason::node_down;
+  }));
   CHECK(remote.is_stopped());
   CHECK_FALSE(t.to_b.is_up());
 

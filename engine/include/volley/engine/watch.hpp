@@ -47,6 +47,10 @@ struct terminated {
 
 namespace detail {
 
+/// Stop an actor so that its watchers see `why` in their terminated (for
+/// extensions: remoting stops a remote actor's proxy with node_down).
+void stop_with_reason(const any_ref& ref, termination_reason why);
+
 /// Consumer side (watcher): is `target` still watched? Removes it if so.
 bool take_watched(cell_base* watcher, cell_base* target) noexcept;
 
