@@ -83,8 +83,9 @@ struct teller : volley::actor<teller> {
 
 void account::on(const transfer& t, context& ctx) {
   money -= t.amount;
-  ctx.ask(t.destination, credit{t.amount}, credit_timeout,
-          [teller_ref = t.teller_ref](result<ack> r) { teller_ref.tell(teller::confirmed{r.ok()}); });
+  ctx.ask(
+      t.destination, credit{t.amount}, credit_timeout,
+      [teller_ref = t.teller_ref](result<ack> r) { teller_ref.tell(teller::confirmed{r.ok()}); });
 }
 
 }  // namespace
@@ -113,9 +114,12 @@ measurement bank_transaction(const parameters& p, int workers) {
       ++unanswered;
   }
   sys.shutdown();
-  savina::check(unanswered == 0, std::to_string(unanswered) + " accounts did not tell their balance");
-  savina::check(confirmed == transactions, "teller confirmed " + std::to_string(confirmed) + " transfers");
-  savina::check(total == n * initial_balance, "balances sum to " + std::to_string(total) + ", expected " +
+  savina::check(unanswered == 0,
+                std::to_string(unanswered) + " accounts did not tell their balance");
+  savina::check(confirmed == transactions,
+                "teller confirmed " + std::to_string(confirmed) + " transfers");
+  savina::check(total == n * initial_balance, "balances sum to " + std::to_string(total) +
+                                                  ", expected " +
                                                   std::to_string(n * initial_balance));
   m.messages = m.items = static_cast<std::uint64_t>(4 * transactions);
   return m;

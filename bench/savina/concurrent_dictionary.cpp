@@ -18,7 +18,9 @@ namespace {
 
 // Keys are drawn from a space twice the number of writes, so reads hit and
 // miss in about equal measure.
-std::int64_t value_of(std::int64_t key) { return key * 31 + 7; }
+std::int64_t value_of(std::int64_t key) {
+  return key * 31 + 7;
+}
 
 struct worker;
 
@@ -58,7 +60,12 @@ struct worker : volley::actor<worker> {
 
   worker(std::int64_t id, actor_ref<dictionary> d, std::int64_t n, std::int64_t wp, std::int64_t ks,
          std::atomic<std::int64_t>* w, std::latch* l)
-      : dict(std::move(d)), messages(n), write_percent(wp), key_space(ks), wrong_total(w), done(l),
+      : dict(std::move(d)),
+        messages(n),
+        write_percent(wp),
+        key_space(ks),
+        wrong_total(w),
+        done(l),
         random(static_cast<std::uint64_t>(id) * 7919 + 1) {}
 
   void next(context& ctx) {
@@ -112,7 +119,8 @@ measurement concurrent_dictionary(const parameters& p, int workers) {
   measurement m;
   m.elapsed_s = clock.elapsed_s();
   sys.shutdown();
-  savina::check(wrong.load() == 0, std::to_string(wrong.load()) + " reads returned a value nobody wrote");
+  savina::check(wrong.load() == 0,
+                std::to_string(wrong.load()) + " reads returned a value nobody wrote");
   m.messages = m.items = static_cast<std::uint64_t>(2 * n * messages);
   return m;
 }

@@ -66,7 +66,8 @@ struct philosopher : volley::actor<philosopher> {
   actor_ref<arbitrator> arb;
   std::int64_t eaten = 0;
 
-  philosopher(std::int64_t i, std::int64_t r, actor_ref<arbitrator> a) : id(i), rounds(r), arb(std::move(a)) {}
+  philosopher(std::int64_t i, std::int64_t r, actor_ref<arbitrator> a)
+      : id(i), rounds(r), arb(std::move(a)) {}
 
   void on(const start&) { arb.tell(arbitrator::hungry{id, self()}); }
   void on(const answer& a, context& ctx) {
@@ -112,7 +113,8 @@ measurement dining_philosophers(const parameters& p, int workers) {
   measurement m;
   m.elapsed_s = clock.elapsed_s();
   sys.shutdown();
-  savina::check(result.errors == 0, std::to_string(result.errors) + " forks were released that were not held");
+  savina::check(result.errors == 0,
+                std::to_string(result.errors) + " forks were released that were not held");
   savina::check(result.meals == n * rounds, "philosophers ate " + std::to_string(result.meals) +
                                                 " meals, expected " + std::to_string(n * rounds));
   // Every hungry request got a reply: hungry requests = received - releases - leaves.

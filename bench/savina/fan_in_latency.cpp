@@ -72,7 +72,8 @@ measurement fan_in_latency(const parameters& p, int workers) {
   auto recv = sys.spawn<receiver>(&latencies);
   std::latch done(senders);
   std::vector<actor_ref<sender>> all;
-  for (std::int64_t i = 0; i < senders; ++i) all.push_back(sys.spawn<sender>(recv, messages, window, &done));
+  for (std::int64_t i = 0; i < senders; ++i)
+    all.push_back(sys.spawn<sender>(recv, messages, window, &done));
   savina::stopwatch clock;
   for (const auto& s : all) s.tell(sender::start{});
   done.wait();

@@ -83,14 +83,16 @@ measurement logistic_map(const parameters& p, int workers) {
   sys.shutdown();
   for (std::int64_t i = 0; i < series; ++i) {
     auto& r = last[static_cast<std::size_t>(i)];
-    savina::check(r.ok(), "series " + std::to_string(i) + " gave no result: " + (r.ok() ? "" : r.err().message));
+    savina::check(r.ok(), "series " + std::to_string(i) +
+                              " gave no result: " + (r.ok() ? "" : r.err().message));
     const auto got = r.value();
     savina::check(got.complete, "series " + std::to_string(i) + " lost a compute reply");
-    double expected = savina::logistic_map_last_term(savina::logistic_map_start(i, series),
-                                                     savina::logistic_map_rate(start_rate, increment, i), terms);
+    double expected =
+        savina::logistic_map_last_term(savina::logistic_map_start(i, series),
+                                       savina::logistic_map_rate(start_rate, increment, i), terms);
     savina::check(std::fabs(got.term - expected) <= 1e-9,
-                  "series " + std::to_string(i) + " ended at " + std::to_string(got.term) + ", expected " +
-                      std::to_string(expected));
+                  "series " + std::to_string(i) + " ended at " + std::to_string(got.term) +
+                      ", expected " + std::to_string(expected));
   }
   m.messages = m.items = static_cast<std::uint64_t>(3 * terms * series + 2 * series);
   return m;

@@ -30,7 +30,8 @@ struct queens_worker {
   int size;
   int threshold;
   actor_ref<queens_master> master;
-  queens_worker(int s, int t, actor_ref<queens_master> m) : size(s), threshold(t), master(std::move(m)) {}
+  queens_worker(int s, int t, actor_ref<queens_master> m)
+      : size(s), threshold(t), master(std::move(m)) {}
   void on(const board& b);
 };
 

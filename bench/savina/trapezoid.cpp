@@ -27,7 +27,8 @@ struct trapezoid_worker {
     double area = 0;
     for (std::int64_t i = 0; i < pieces; ++i) {
       double lx = left + static_cast<double>(i) * width;
-      area += 0.5 * (savina::trapezoid_function(lx) + savina::trapezoid_function(lx + width)) * width;
+      area +=
+          0.5 * (savina::trapezoid_function(lx) + savina::trapezoid_function(lx + width)) * width;
     }
     ctx.stop();  // one slice each, as in Savina
     return area;
