@@ -96,7 +96,8 @@ ip_outcome run_ip(const std::vector<std::string>& args) {
   ::close(err[1]);
   std::string text;
   char buf[256];
-  for (ssize_t n; (n = ::read(err[0], buf, sizeof buf)) > 0;) text.append(buf, static_cast<std::size_t>(n));
+  for (ssize_t n; (n = ::read(err[0], buf, sizeof buf)) > 0;)
+    text.append(buf, static_cast<std::size_t>(n));
   ::close(err[0]);
   int status = 0;
   ::waitpid(pid, &status, 0);
@@ -335,11 +336,11 @@ TEST_CASE(
   auto lost = into_the_void.get(until(deadline));
   REQUIRE_FALSE(lost.ok());
   CHECK(lost.err().code == volley::errc::node_down);
-  std::printf("partition_test: cut detected, asks failed after %lld ms (bound %lld ms)\n",
-              static_cast<long long>(std::chrono::duration_cast<std::chrono::milliseconds>(
-                                         steady::now() - cut_at)
-                                         .count()),
-              static_cast<long long>(partition_detection_bound.count()));
+  std::printf(
+      "partition_test: cut detected, asks failed after %lld ms (bound %lld ms)\n",
+      static_cast<long long>(
+          std::chrono::duration_cast<std::chrono::milliseconds>(steady::now() - cut_at).count()),
+      static_cast<long long>(partition_detection_bound.count()));
   CHECK(here.stats().transport.closes_for(close_reason::heartbeat_timeout) >= 1);
   CHECK(here.stats().pending_asks == 0);
   REQUIRE(seen.wait([&] { return seen.terminations == 1; }));
