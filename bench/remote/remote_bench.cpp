@@ -1,0 +1,350 @@
+// remote_bench — what remote::node moves between two actor systems, next to
+// raw loopback TCP measured in the same run. caf_remote_bench.cpp measures
+// the same two workloads on CAF 0.17's io module.
+//
+//   one-way:   N tells of a 16-byte message through a remote any_ref (the
+//              proxy on system A, A's loop, TCP, B's loop, the receiving
+//              actor on system B), counted by the receiver; msg/s from the
+//              first tell to the last message received. The sender keeps at
+//              most `window` messages in flight (it reads the receiver's
+//              count: both systems live in this process), so the proxy never
+//              meets the connection's outbound bound and nothing is dropped.
+//   RTT:       ask<reply>(request) round trips from a plain thread, one at a
+//              time, p50/p99/p99.9; once with the loops sleeping in
+//              io_uring_enter, once with busy_poll on the asking node A
+//              (on both, two spinning loops leave this 2-core box no core
+//              for the workers and the asking thread: p50 was ~4 ms, a
+//              scheduler quantum).
+//   raw TCP:   one thread writes frames of the same wire size in 48 KiB
+//              batches, another reads them (the ceiling of the loopback);
+//              and a blocking ping-pong between two threads.
+//
+// Usage: remote_bench [messages=2000000] [round_trips=20000] [all|volley|raw]
+// Prints a table, then one JSON object per figure on lines starting with '{'.
+#include <volley/remote/frame_codec.hpp>
+#include <volley/remote/node.hpp>
+#include <volley/volley.hpp>
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <string>
+#include <thread>
+#include <vector>
+
+using namespace std::chrono_literals;
+using bench_clock = std::chrono::steady_clock;
+
+namespace {
+
+// -- figures ---------------------------------------------------------------------------
+
+std::vector<std::string> g_json;
+
+void figure(const char* impl, const char* name, double value, const char* unit) {
+  char line[256];
+  std::snprintf(line, sizeof line,
+                "{\"bench\":\"remote\",\"impl\":\"%s\",\"figure\":\"%s\",\"value\":%.3f,"
+                "\"unit\":\"%s\"}",
+                impl, name, value, unit);
+  g_json.emplace_back(line);
+}
+
+double percentile(std::vector<double> v, double p) {
+  std::sort(v.begin(), v.end());
+  std::size_t i =
+      std::min(v.size() - 1, static_cast<std::size_t>(p * static_cast<double>(v.size())));
+  return v[i];
+}
+
+void report_rtt(const char* impl, const char* label, const std::vector<double>& us) {
+  double p50 = percentile(us, 0.50), p99 = percentile(us, 0.99), p999 = percentile(us, 0.999);
+  std::printf("%-20s RTT p50 %8.1f us   p99 %8.1f us   p99.9 %8.1f us   (%zu round trips)\n", label,
+              p50, p99, p999, us.size());
+  std::string base = std::string(label).find("busy") != std::string::npos ? "rtt_busy_poll" : "rtt";
+  figure(impl, (base + "_p50").c_str(), p50, "us");
+  figure(impl, (base + "_p99").c_str(), p99, "us");
+  figure(impl, (base + "_p99.9").c_str(), p999, "us");
+}
+
+// -- volley ----------------------------------------------------------------------------
+
+struct sample {  ///< the one-way message: 16 bytes of payload
+  std::uint64_t seq;
+  std::uint64_t pad;
+};
+struct request {
+  std::uint64_t seq;
+  std::uint64_t pad;
+};
+struct reply {
+  std::uint64_t seq;
+  std::uint64_t pad;
+};
+
+volley::remote::message_types bench_types() {
+  volley::remote::message_types t;
+  t.add<sample>(1, "sample").add<request>(2, "request").add<reply>(3, "reply");
+  t.add_ask<request, reply>();
+  return t;
+}
+
+/// Counts samples; the count is read by the sending thread (its credit).
+struct receiver_actor {
+  using accepts = volley::accepts<sample, request>;
+  struct shared {
+    std::atomic<std::uint64_t> received{0};
+    std::uint64_t target = 0;
+    std::atomic<std::int64_t> last_ns{0};  ///< when `target` was reached
+  };
+  explicit receiver_actor(shared* s) : s_(s) {}
+
+  void on(sample) {
+    std::uint64_t n = ++count_;
+    // release: the sender's acquire load sees a count no larger than what arrived.
+    s_->received.store(n, std::memory_order_release);
+    if (n == s_->target) s_->last_ns.store(bench_clock::now().time_since_epoch().count());
+  }
+  reply on(request r) { return reply{r.seq, r.pad}; }
+
+  shared* s_;
+  std::uint64_t count_ = 0;
+};
+
+volley::config system_config() {
+  volley::config c;
+  // Two systems share the machine with two io_uring loops and the sending
+  // thread; one worker each is what a 2-core box can run without the
+  // systems' workers preempting the loops (two each measured slower here).
+  c.workers = 1;
+  c.pin = false;
+  return c;
+}
+
+volley::remote::node_config node_config(const char* name, bool busy_poll) {
+  volley::remote::node_config c;
+  c.name = name;
+  c.secret = "bench-secret";
+  c.busy_poll = busy_poll;
+  // Room for the whole window (below) so the bound never drops a message.
+  c.max_queued_frames = 1u << 20;
+  return c;
+}
+
+/// At most this many samples in flight: enough for the loops to batch
+/// thousands of frames per sendmsg, and well under the outbound bound.
+constexpr std::uint64_t window = 256 * 1024;
+
+struct two_nodes {
+  receiver_actor::shared shared;
+  volley::system sys_a{system_config()};
+  volley::system sys_b{system_config()};
+  volley::actor_ref<receiver_actor> receiver =
+      sys_b.spawn<receiver_actor>(volley::props{.name = "receiver"}, &shared);
+  volley::remote::node node_a;
+  volley::remote::node node_b;
+  volley::remote::remote_system to_b;
+  volley::any_ref remote;
+
+  explicit two_nodes(bool busy_poll)
+      : node_a(sys_a, node_config("bench-a", busy_poll), bench_types()),
+        node_b(sys_b, node_config("bench-b", false), bench_types()),
+        to_b(node_a.connect("127.0.0.1", node_b.port())) {
+    if (!to_b.wait_up(10s)) {
+      std::fprintf(stderr, "remote_bench: the nodes did not connect\n");
+      std::exit(1);
+    }
+    remote = to_b.select("/user/receiver");
+  }
+};
+
+void volley_one_way(std::uint64_t messages) {
+  two_nodes t(false);
+  t.shared.target = messages;
+  // Warm-up: one ask, so the connection, the proxy and the watch are in place.
+  if (!t.remote.ask<reply>(request{0, 0}).get(10s)) std::exit(1);
+  auto start = bench_clock::now();
+  for (std::uint64_t i = 0; i < messages; ++i) {
+    while (i - t.shared.received.load(std::memory_order_acquire) >= window) {
+      std::this_thread::sleep_for(50us);  // not a spin: the box has two cores for five threads
+    }
+    t.remote.tell(sample{i, 0});
+  }
+  while (t.shared.last_ns.load() == 0) std::this_thread::sleep_for(1ms);
+  auto last = bench_clock::time_point(bench_clock::duration(t.shared.last_ns.load()));
+  double secs = std::chrono::duration<double>(last - start).count();
+  auto stats = t.node_a.stats();
+  double rate = static_cast<double>(messages) / secs / 1e6;
+  std::printf(
+      "%-20s %9.2f M msg/s   (%llu messages, %.3f s, %.0f frames per sendmsg, dead letters %llu)\n",
+      "volley one-way", rate, static_cast<unsigned long long>(messages), secs,
+      static_cast<double>(stats.transport.frames_sent) /
+          static_cast<double>(std::max<std::uint64_t>(1, stats.transport.send_calls)),
+      static_cast<unsigned long long>(t.sys_a.dead_letters().count() +
+                                      t.sys_b.dead_letters().count()));
+  figure("volley", "one_way", rate, "M msg/s");
+}
+
+void volley_rtt(std::size_t round_trips, bool busy_poll) {
+  two_nodes t(busy_poll);
+  std::size_t total = round_trips + round_trips / 10;  // the first 10% warm up
+  std::vector<double> us;
+  us.reserve(total);
+  for (std::size_t i = 0; i < total; ++i) {
+    auto t0 = bench_clock::now();
+    auto r = t.remote.ask<reply>(request{i, 0}).get(10s);
+    auto t1 = bench_clock::now();
+    if (!r || r.value().seq != i) {
+      std::fprintf(stderr, "remote_bench: ask %zu failed\n", i);
+      std::exit(1);
+    }
+    us.push_back(std::chrono::duration<double, std::micro>(t1 - t0).count());
+  }
+  us.erase(us.begin(), us.begin() + static_cast<std::ptrdiff_t>(round_trips / 10));
+  report_rtt("volley", busy_poll ? "volley busy-poll" : "volley", us);
+}
+
+// -- raw loopback TCP ----------------------------------------------------------------------
+
+struct raw_pair {
+  int client = -1, server = -1;
+  raw_pair() {
+    int l = ::socket(AF_INET, SOCK_STREAM, 0);
+    sockaddr_in a{};
+    a.sin_family = AF_INET;
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    socklen_t len = sizeof a;
+    if (::bind(l, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0 || ::listen(l, 1) != 0 ||
+        ::getsockname(l, reinterpret_cast<sockaddr*>(&a), &len) != 0)
+      std::abort();
+    client = ::socket(AF_INET, SOCK_STREAM, 0);
+    if (::connect(client, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0) std::abort();
+    server = ::accept(l, nullptr, nullptr);
+    ::close(l);
+    int one = 1;
+    ::setsockopt(client, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+    ::setsockopt(server, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+  }
+  ~raw_pair() {
+    ::close(client);
+    ::close(server);
+  }
+};
+
+bool write_all(int fd, const void* p, std::size_t n) {
+  auto* c = static_cast<const char*>(p);
+  while (n) {
+    ssize_t w = ::send(fd, c, n, MSG_NOSIGNAL);
+    if (w <= 0) return false;
+    c += w;
+    n -= static_cast<std::size_t>(w);
+  }
+  return true;
+}
+
+bool read_all(int fd, void* p, std::size_t n) {
+  auto* c = static_cast<char*>(p);
+  while (n) {
+    ssize_t r = ::recv(fd, c, n, 0);
+    if (r <= 0) return false;
+    c += r;
+    n -= static_cast<std::size_t>(r);
+  }
+  return true;
+}
+
+/// The wire size of one sample as the transport frames it (header + 16 bytes).
+std::size_t wire_frame_size() {
+  std::array<std::byte, sizeof(sample)> payload{};
+  volley::remote::frame f;
+  f.kind = volley::remote::frame_kind::message;
+  f.flags = volley::remote::flag_target_id;
+  f.target_id = 1;
+  f.type_marker = 1;
+  f.payload = payload;
+  return volley::remote::encoded_size(f);
+}
+
+void raw_one_way(std::uint64_t messages) {
+  raw_pair p;
+  const std::size_t frame_size = wire_frame_size();
+  // 1024 frames per send(): ~48 KiB, the size of the batches volley's loop
+  // gathers under load, and past the point where larger writes stop helping.
+  constexpr std::size_t batch = 1024;
+  std::vector<char> buf(batch * frame_size, 'x');
+  std::uint64_t total = messages * frame_size;
+  auto start = bench_clock::now();
+  std::thread reader([&] {
+    std::vector<char> in(64 * 1024);
+    std::uint64_t got = 0;
+    while (got < total) {
+      ssize_t r = ::recv(p.server, in.data(), in.size(), 0);
+      if (r <= 0) break;
+      got += static_cast<std::uint64_t>(r);
+    }
+  });
+  for (std::uint64_t sent = 0; sent < messages; sent += batch) {
+    std::uint64_t n = std::min<std::uint64_t>(batch, messages - sent);
+    write_all(p.client, buf.data(), n * frame_size);
+  }
+  reader.join();
+  double secs = std::chrono::duration<double>(bench_clock::now() - start).count();
+  double rate = static_cast<double>(messages) / secs / 1e6;
+  std::printf("%-20s %9.2f M msg/s   (%zu-byte frames, %zu per send(), %.3f s)\n",
+              "raw TCP one-way", rate, frame_size, batch, secs);
+  figure("raw", "one_way_batched", rate, "M msg/s");
+}
+
+void raw_rtt(std::size_t round_trips) {
+  raw_pair p;
+  const std::size_t frame_size = wire_frame_size();
+  std::size_t total = round_trips + round_trips / 10;
+  std::thread echo([&] {
+    std::vector<char> in(frame_size);
+    for (std::size_t i = 0; i < total; ++i) {
+      if (!read_all(p.server, in.data(), in.size()) || !write_all(p.server, in.data(), in.size()))
+        return;
+    }
+  });
+  std::vector<char> msg(frame_size, 'x');
+  std::vector<double> us;
+  us.reserve(total);
+  for (std::size_t i = 0; i < total; ++i) {
+    auto t0 = bench_clock::now();
+    write_all(p.client, msg.data(), msg.size());
+    read_all(p.client, msg.data(), msg.size());
+    us.push_back(std::chrono::duration<double, std::micro>(bench_clock::now() - t0).count());
+  }
+  echo.join();
+  us.erase(us.begin(), us.begin() + static_cast<std::ptrdiff_t>(round_trips / 10));
+  report_rtt("raw", "raw TCP blocking", us);
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  std::uint64_t messages = argc > 1 ? std::strtoull(argv[1], nullptr, 10) : 2'000'000;
+  std::size_t round_trips = argc > 2 ? std::strtoull(argv[2], nullptr, 10) : 20'000;
+  std::string which = argc > 3 ? argv[3] : "all";
+  bool volley = which != "raw", raw = which != "volley";
+  std::printf("remote_bench: two nodes in one process over loopback (%u hardware threads)\n",
+              std::thread::hardware_concurrency());
+  if (volley) volley_one_way(messages);
+  // Ten times as many: the raw path is ~10x faster and needs the time to settle.
+  if (raw) raw_one_way(messages * 10);
+  if (volley) volley_rtt(round_trips, false);
+  // A tenth as many: on a 2-core box each busy-poll round trip can cost a
+  // scheduler tick (see above), and the percentiles settle long before.
+  if (volley) volley_rtt(std::max<std::size_t>(round_trips / 10, 100), true);
+  if (raw) raw_rtt(round_trips);
+  for (const auto& j : g_json) std::printf("%s\n", j.c_str());
+  return 0;
+}
