@@ -70,6 +70,15 @@ void worker_pool::start() {
 }
 
 void worker_pool::schedule(cell_base* c) noexcept {
+  if (joined_.load(std::memory_order_acquire)) {
+    // The workers are gone (the system has shut down): a late system message
+    // to a dead actor (a stop, an unwatch from a remote node's teardown) is
+    // run here, by its sender, which now owns the cell. Otherwise it would
+    // wait in a queue nobody reads, holding the cell and the system core.
+    while (run_activation(c, 1u << 30, nullptr) == activation_end::more) {
+    }
+    return;
+  }
   if (settings_.deterministic_seed) {
     std::lock_guard lock(ready_mu_);
     ready_.push_back(c);  // test mode only: running out of memory here terminates
@@ -312,6 +321,7 @@ bool worker_pool::run_one() {
 }
 
 void worker_pool::drain_on_caller() {
+  joined_.store(true, std::memory_order_release);  // from now on schedule() runs cells inline
   while (run_one()) {  // deterministic mode: what is still ready
   }
   for (auto& w : workers_) {

@@ -136,6 +136,7 @@ class worker_pool {
   std::atomic<std::uint32_t> sleeping_{0};
   std::atomic<bool> stopping_{false};
   std::atomic<bool> retired_{false};
+  std::atomic<bool> joined_{false};  ///< workers joined: schedule() runs cells inline
   std::mutex sleepers_mu_;  // only on the park/unpark path, never per message
   std::vector<unsigned> sleepers_;
   // Deterministic mode (tests only): the ready set and the generator.
