@@ -31,7 +31,7 @@
 //    across the wire.
 //  * When the connection to a remote system is lost (closed, or its failure
 //    detector declares it down), every proxy of it stops: watchers get
-//    volley::terminated (today with reason `stopped`; see PROTOCOL.md), and
+//    volley::terminated with reason `node_down` (see PROTOCOL.md), and
 //    the refs stay dead. The transport reconnects with backoff; after that,
 //    select() again for fresh refs (a restarted peer is a new node).
 //  * A watched remote actor that stops makes its proxy stop too (watch
