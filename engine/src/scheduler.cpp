@@ -87,13 +87,22 @@ void worker_pool::schedule(cell_base* c) noexcept {
   worker* w = this_worker;
   if (w != nullptr && w->pool == this) {
     // Woken by the actor running on this worker: run it next, here, while
-    // the message it was sent is still in this core's cache. The LIFO slot
-    // is not visible to thieves, so filling it wakes nobody; an occupant it
-    // displaces goes to the deque, where others can see it, hence notify.
-    cell_base* displaced = w->lifo;
-    w->lifo = c;
+    // the message it was sent is still in this core's cache. An occupant it
+    // displaces goes to the deque. Either way someone idle should look:
+    // notify() wakes a sleeper only when nobody is searching already, so a
+    // ping-pong costs at most one wake-up per spin_before_park, and the
+    // searcher takes the slot only if this worker stays inside one
+    // activation for a whole search pass (see steal_lifo) — which is what a
+    // producer sending millions of messages from one handler does.
+    // release: a thief that takes the slot sees the cell as we left it.
+    cell_base* displaced = w->lifo.exchange(c, std::memory_order_acq_rel);
     if (displaced != nullptr) {
       if (!w->local.push(displaced)) injection_.push(displaced);
+      notify();  // work in the deque: the full protocol, no lost wake-up
+    } else if (searching_.load(std::memory_order_relaxed) == 0 &&
+               sleeping_.load(std::memory_order_relaxed) != 0) {
+      // Only a hint (this worker runs the slot itself anyway), so no fence:
+      // two loads of lines that rarely change, per message.
       notify();
     }
     return;
@@ -148,21 +157,30 @@ bool worker_pool::work_visible() const noexcept {
 }
 
 cell_base* worker_pool::next_local(worker& w) noexcept {
-  ++w.tick;
-  if (w.tick % injection_interval == 0) {
+  std::uint32_t tick = ++w.tick;
+  if (tick % injection_interval == 0) {
     if (auto c = injection_.try_pop()) return *c;
   }
-  if (w.lifo != nullptr && w.lifo_streak < max_lifo_streak) {
-    ++w.lifo_streak;
-    return std::exchange(w.lifo, nullptr);
+  // The slot is read first (plain load) so the common empty case costs no
+  // RMW; taking it is an exchange because a thief may race us for it.
+  if (w.lifo.load(std::memory_order_relaxed) != nullptr) {
+    cell_base* l = w.lifo.exchange(nullptr, std::memory_order_acq_rel);
+    if (l != nullptr) {
+      // The streak bound exists for the deque's sake; with nothing waiting
+      // there, pushing the slot's actor through the deque would only hand a
+      // ping-pong partner to a spinning thief on another core.
+      if (w.lifo_streak < max_lifo_streak || w.local.empty_approx()) {
+        ++w.lifo_streak;
+        return l;
+      }
+      // The streak is over: the slot's actor queues behind the deque's.
+      w.lifo_streak = 0;
+      if (!w.local.push(l)) injection_.push(l);
+    }
+  } else {
+    w.lifo_streak = 0;
   }
-  w.lifo_streak = 0;
-  if (w.lifo != nullptr) {
-    // The streak is over: the slot's actor queues behind the deque's.
-    cell_base* l = std::exchange(w.lifo, nullptr);
-    if (!w.local.push(l)) injection_.push(l);
-  }
-  if (w.tick % fifo_interval == 0) {
+  if (tick % fifo_interval == 0) {
     cell_base* oldest;
     if (w.local.steal(oldest) == queues::work_stealing_deque<cell_base*>::steal_result::success) {
       return oldest;
@@ -179,6 +197,27 @@ cell_base* worker_pool::steal(worker& w) noexcept {
     if (auto c = workers_[victim]->local.steal_half(w.local)) return *c;
   }
   if (auto c = injection_.try_pop()) return *c;
+  return nullptr;
+}
+
+cell_base* worker_pool::steal_stuck_lifo(worker& thief) noexcept {
+  // Take a victim's LIFO slot only if the same actor has sat in it since our
+  // previous look (a few µs of searching ago): its worker is stuck in one
+  // long activation. A worker that is moving along keeps its slot — that is
+  // the slot's point — and is not disturbed: we read its slot once per look,
+  // never its other state.
+  if (thief.seen_lifo.size() < workers_.size()) thief.seen_lifo.resize(workers_.size(), nullptr);
+  for (unsigned victim : thief.steal_order) {
+    if (victim >= workers_.size()) continue;
+    cell_base* now = workers_[victim]->lifo.load(std::memory_order_relaxed);
+    cell_base*& seen = thief.seen_lifo[victim];
+    bool stuck = now != nullptr && now == seen;
+    seen = now;
+    if (stuck && workers_[victim]->lifo.compare_exchange_strong(now, nullptr, std::memory_order_acq_rel)) {
+      seen = nullptr;
+      return now;
+    }
+  }
   return nullptr;
 }
 
@@ -206,6 +245,7 @@ void worker_pool::run(worker& w) {
         if (c != nullptr) break;
         if (stopping_.load(std::memory_order_acquire) && !work_visible()) break;
         if ((spins & 63) == 63) {
+          if (w.searching && (c = steal_stuck_lifo(w)) != nullptr) break;
           if (std::chrono::steady_clock::now() >= deadline) break;
           // Let a thread that shares this core (an asker woken by a reply,
           // a sender) run now rather than at the end of our spin.
@@ -325,7 +365,7 @@ void worker_pool::drain_on_caller() {
   while (run_one()) {  // deterministic mode: what is still ready
   }
   for (auto& w : workers_) {
-    if (w->lifo) injection_.push(std::exchange(w->lifo, nullptr));
+    if (cell_base* l = w->lifo.exchange(nullptr)) injection_.push(l);
     while (auto c = w->local.pop()) injection_.push(*c);
   }
   while (auto c = injection_.try_pop()) {

@@ -68,9 +68,15 @@ struct worker {
   // means it is overloaded, and sharing the overflow through the injection
   // queue is right (the same bound Tokio settled on).
   queues::work_stealing_deque<cell_base*> local{256};
-  cell_base* lifo = nullptr;
+  // The LIFO slot. Atomic because an idle worker may take it from a worker
+  // that has been inside one activation for a whole search pass (Go's
+  // runnext rule): a producer sending millions of messages from one handler
+  // would otherwise keep its consumer, woken into this slot, off every other
+  // core until the handler ends.
+  std::atomic<cell_base*> lifo{nullptr};
   unsigned lifo_streak = 0;
   std::uint32_t tick = 0;
+  std::vector<cell_base*> seen_lifo;  ///< per victim: its LIFO slot at our last look
   bool searching = false;
   std::atomic<std::uint32_t> wake_word{0};
   std::thread thread;
@@ -124,6 +130,7 @@ class worker_pool {
   cell_base* steal(worker& w) noexcept;
   void requeue(worker& w, cell_base* c) noexcept;
   void notify() noexcept;
+  cell_base* steal_stuck_lifo(worker& thief) noexcept;
   void leave_searching(worker& w) noexcept;
   bool work_visible() const noexcept;
   void park(worker& w);
