@@ -180,7 +180,13 @@ cell_base* worker_pool::next_local(worker& w) noexcept {
   } else {
     w.lifo_streak = 0;
   }
-  if (tick % fifo_interval == 0) {
+  // Not `tick % fifo_interval`: picks that reach this line can fall into a
+  // cycle (LIFO streaks make it every 4th pick) that never lands on a
+  // multiple of 8, and then the oldest actor waits for ever (found by
+  // dining philosophers on one worker: the philosopher holding the forks
+  // never ran again).
+  if (tick - w.last_fifo_tick >= fifo_interval) {
+    w.last_fifo_tick = tick;
     cell_base* oldest;
     if (w.local.steal(oldest) == queues::work_stealing_deque<cell_base*>::steal_result::success) {
       return oldest;

@@ -76,6 +76,7 @@ struct worker {
   std::atomic<cell_base*> lifo{nullptr};
   unsigned lifo_streak = 0;
   std::uint32_t tick = 0;
+  std::uint32_t last_fifo_tick = 0;  ///< when the oldest local item was last taken
   std::vector<cell_base*> seen_lifo;  ///< per victim: its LIFO slot at our last look
   bool searching = false;
   std::atomic<std::uint32_t> wake_word{0};
