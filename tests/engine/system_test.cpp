@@ -282,7 +282,14 @@ TEST_CASE("shutdown runs every post_stop once, dead-letters what is queued, and 
   }
   const volley::props pp{.name = "", .dispatcher = "pinned"};
   actors.push_back(sys.spawn<observer>(pp, o));
-  REQUIRE(wait_until([&] { return static_cast<bool>(sys.select("/user/a49/child")); }));
+  // Every spawn_child must have been handled before the shutdown below, or
+  // its child never exists (and the counts are off): wait for all 50.
+  REQUIRE(wait_until([&] {
+    for (int i = 0; i < 50; ++i) {
+      if (!sys.select("/user/a" + std::to_string(i) + "/child")) return false;
+    }
+    return true;
+  }));
   CHECK(thread_count() > threads_before);
 
   // Hold one actor in a handler with 100 messages behind it, and shut down
