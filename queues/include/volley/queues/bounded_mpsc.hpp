@@ -26,7 +26,10 @@
 // Items come out in the order their positions were claimed, so each
 // producer's items keep their order. Memory: capacity × (sizeof(T) + 8),
 // rounded up to a power of two. Cost: one CAS per push (contended by
-// producers only), no RMW per pop.
+// producers only), no RMW per pop. Measured (volley-micro-queues, the 2-core
+// VM of results/, one run, capacity 1024): 1 producer pinned 133 M items/s
+// (the slots are reused in cache), unpinned 50 M, 2 producers 40 M, 4
+// producers 46 M.
 #pragma once
 
 #include <atomic>

@@ -20,6 +20,10 @@
 // looks up the calling thread's implicit sub-queue (a hash probe) and then
 // writes one slot; it is several times a Vyukov push, which is why actors are
 // rescheduled on local deques and only cross-thread wake-ups land here.
+// Measured (volley-micro-queues, the 2-core VM of results/, one run):
+// 1 producer 11.4 M items/s, 2 producers 13.2 M, 4 producers 18.1 M — the
+// raw moodycamel queue gives 21.9 / 22.7 / 40.4 M in the same run; the
+// difference is our approximate count (one more RMW per push and pop).
 #pragma once
 
 #include <atomic>

@@ -55,9 +55,14 @@
 //           non-empty queue); the consumer then keeps the queue (reschedules)
 //           instead of spinning on a preempted producer.
 //
-// Costs (bench/micro/queues_bench.cpp, 2-core Debian 12 VM, see README):
-// push ≈ one contended XCHG (~20 ns when the line is remote), pop ≈ two
-// loads and a store, no RMW.
+// Costs: push is one XCHG and one store, pop two loads and a store, no RMW.
+// Measured (bench/micro/queues_bench.cpp, volley-micro-queues, the 2-core
+// Debian 12 VM of results/, one run, 1M items): 1 producer -> 1 consumer
+// 16.2 M items/s with a new/delete per node (17.0 M recycled), 2 producers
+// 18.5 M, 4 producers 23.3 M; moodycamel in the same run 21.9 / 22.7 / 40.4 M
+// (it batches, and is not intrusive: no node to hand over, no mark to keep),
+// mutex + std::deque 13.8 / 21.9 / 21.8 M. With 2 cores, producer and
+// consumer share a cache line per item; the figure is that line's round trip.
 #pragma once
 
 #include <atomic>

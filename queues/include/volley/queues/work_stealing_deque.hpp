@@ -34,8 +34,10 @@
 // (each is a full Chase–Lev steal, so the owner's pop stays the paper's). A
 // batch CAS over several items would race with the owner's uncontended pop.
 //
-// Costs (bench/micro/queues_bench.cpp): owner push+pop is a handful of
-// plain instructions plus one fence; steal is one CAS.
+// Costs: owner push+pop is a handful of plain instructions plus one fence;
+// steal is one CAS. Measured (bench/micro/queues_bench.cpp, the 2-core VM of
+// results/, one run): owner push+pop 4.3 ns (1.9 ns with the deque kept
+// half full), a thief draining a busy owner one item at a time 16.8 M items/s.
 #pragma once
 
 #include <atomic>
