@@ -22,8 +22,9 @@
 // rescheduled on local deques and only cross-thread wake-ups land here.
 // Measured (volley-micro-queues, the 2-core VM of results/, one run):
 // 1 producer 11.4 M items/s, 2 producers 13.2 M, 4 producers 18.1 M — the
-// raw moodycamel queue gives 21.9 / 22.7 / 40.4 M in the same run; the
-// difference is our approximate count (one more RMW per push and pop).
+// raw moodycamel queue gives 21.9 / 22.7 / 40.4 M in the same run. The
+// likely cost is our approximate count (one more shared RMW per push and
+// pop); not profiled.
 #pragma once
 
 #include <atomic>
