@@ -25,11 +25,8 @@
 #include <volley/remote/node.hpp>
 #include <volley/volley.hpp>
 
-#include <arpa/inet.h>
-#include <netinet/in.h>
-#include <netinet/tcp.h>
-#include <sys/socket.h>
-#include <unistd.h>
+#include "../../remote/bench/loopback.hpp"
+
 
 #include <algorithm>
 #include <atomic>
@@ -42,6 +39,10 @@
 
 using namespace std::chrono_literals;
 using bench_clock = std::chrono::steady_clock;
+using volley::remote::bench::percentile;
+using volley::remote::bench::raw_pair;
+using volley::remote::bench::read_all;
+using volley::remote::bench::write_all;
 
 namespace {
 
@@ -56,13 +57,6 @@ void figure(const char* impl, const char* name, double value, const char* unit) 
                 "\"unit\":\"%s\"}",
                 impl, name, value, unit);
   g_json.emplace_back(line);
-}
-
-double percentile(std::vector<double> v, double p) {
-  std::sort(v.begin(), v.end());
-  std::size_t i =
-      std::min(v.size() - 1, static_cast<std::size_t>(p * static_cast<double>(v.size())));
-  return v[i];
 }
 
 void report_rtt(const char* impl, const char* label, const std::vector<double>& us) {
@@ -213,53 +207,6 @@ void volley_rtt(std::size_t round_trips, bool busy_poll) {
 }
 
 // -- raw loopback TCP ----------------------------------------------------------------------
-
-struct raw_pair {
-  int client = -1, server = -1;
-  raw_pair() {
-    int l = ::socket(AF_INET, SOCK_STREAM, 0);
-    sockaddr_in a{};
-    a.sin_family = AF_INET;
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    socklen_t len = sizeof a;
-    if (::bind(l, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0 || ::listen(l, 1) != 0 ||
-        ::getsockname(l, reinterpret_cast<sockaddr*>(&a), &len) != 0)
-      std::abort();
-    client = ::socket(AF_INET, SOCK_STREAM, 0);
-    if (::connect(client, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0) std::abort();
-    server = ::accept(l, nullptr, nullptr);
-    ::close(l);
-    int one = 1;
-    ::setsockopt(client, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
-    ::setsockopt(server, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
-  }
-  ~raw_pair() {
-    ::close(client);
-    ::close(server);
-  }
-};
-
-bool write_all(int fd, const void* p, std::size_t n) {
-  auto* c = static_cast<const char*>(p);
-  while (n) {
-    ssize_t w = ::send(fd, c, n, MSG_NOSIGNAL);
-    if (w <= 0) return false;
-    c += w;
-    n -= static_cast<std::size_t>(w);
-  }
-  return true;
-}
-
-bool read_all(int fd, void* p, std::size_t n) {
-  auto* c = static_cast<char*>(p);
-  while (n) {
-    ssize_t r = ::recv(fd, c, n, 0);
-    if (r <= 0) return false;
-    c += r;
-    n -= static_cast<std::size_t>(r);
-  }
-  return true;
-}
 
 /// The wire size of one sample as the transport frames it (header + 16 bytes).
 std::size_t wire_frame_size() {

@@ -16,11 +16,8 @@
 // It is a benchmark, not a test: it prints figures and checks only counts.
 #include <volley/remote/transport.hpp>
 
-#include <arpa/inet.h>
-#include <netinet/in.h>
-#include <netinet/tcp.h>
-#include <sys/socket.h>
-#include <unistd.h>
+#include "loopback.hpp"
+
 
 #include <algorithm>
 #include <atomic>
@@ -36,6 +33,10 @@
 
 using namespace volley::remote;
 using bench_clock = std::chrono::steady_clock;
+using volley::remote::bench::percentile;
+using volley::remote::bench::raw_pair;
+using volley::remote::bench::read_all;
+using volley::remote::bench::write_all;
 
 namespace {
 
@@ -165,13 +166,6 @@ struct pinger : transport_handler {
   }
 };
 
-double percentile(std::vector<double> v, double p) {
-  std::sort(v.begin(), v.end());
-  std::size_t i =
-      std::min(v.size() - 1, static_cast<std::size_t>(p * static_cast<double>(v.size())));
-  return v[i];
-}
-
 void report_rtt(const char* what, const std::vector<double>& v) {
   std::printf("%-16s RTT p50 %7.1f us  p99 %7.1f us  p99.9 %7.1f us  (%zu round trips)\n", what,
               percentile(v, 0.50), percentile(v, 0.99), percentile(v, 0.999), v.size());
@@ -196,53 +190,6 @@ void ping_pong(std::size_t round_trips, bool busy_poll) {
 }
 
 // -- raw blocking TCP ------------------------------------------------------------------
-
-struct raw_pair {
-  int client = -1, server = -1;
-  raw_pair() {
-    int l = ::socket(AF_INET, SOCK_STREAM, 0);
-    sockaddr_in a{};
-    a.sin_family = AF_INET;
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    ::bind(l, reinterpret_cast<sockaddr*>(&a), sizeof a);
-    ::listen(l, 1);
-    socklen_t len = sizeof a;
-    ::getsockname(l, reinterpret_cast<sockaddr*>(&a), &len);
-    client = ::socket(AF_INET, SOCK_STREAM, 0);
-    if (::connect(client, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0) std::abort();
-    server = ::accept(l, nullptr, nullptr);
-    ::close(l);
-    int one = 1;
-    setsockopt(client, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
-    setsockopt(server, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
-  }
-  ~raw_pair() {
-    ::close(client);
-    ::close(server);
-  }
-};
-
-bool write_all(int fd, const void* p, std::size_t n) {
-  auto* c = static_cast<const char*>(p);
-  while (n) {
-    ssize_t w = ::send(fd, c, n, MSG_NOSIGNAL);
-    if (w <= 0) return false;
-    c += w;
-    n -= static_cast<std::size_t>(w);
-  }
-  return true;
-}
-
-bool read_all(int fd, void* p, std::size_t n) {
-  auto* c = static_cast<char*>(p);
-  while (n) {
-    ssize_t r = ::recv(fd, c, n, 0);
-    if (r <= 0) return false;
-    c += r;
-    n -= static_cast<std::size_t>(r);
-  }
-  return true;
-}
 
 void raw_one_way(std::uint64_t messages) {
   raw_pair p;
