@@ -38,15 +38,18 @@ void dead_letters::count_only(dead_letter_reason r) noexcept {
     return;
   }
   std::lock_guard lock(mu_);
-  unsummarised_ += unsummarised_atomic_.exchange(0, std::memory_order_relaxed);
+  summarise_if_due(0, nth);
+}
+
+void dead_letters::summarise_if_due(std::uint64_t counted_here, std::uint64_t nth) {
+  unsummarised_ += counted_here + unsummarised_atomic_.exchange(0, std::memory_order_relaxed);
   auto now = std::chrono::steady_clock::now();
-  if (now - last_summary_ >= summary_interval_) {
-    std::fprintf(stderr, "volley: %llu more dead letters (%llu in all so far)\n",
-                 static_cast<unsigned long long>(unsummarised_), static_cast<unsigned long long>(nth));
-    unsummarised_ = 0;
-    last_summary_ = now;
-    last_summary_ns_.store(now.time_since_epoch().count(), std::memory_order_relaxed);
-  }
+  if (now - last_summary_ < summary_interval_) return;
+  std::fprintf(stderr, "volley: %llu more dead letters (%llu in all so far)\n",
+               static_cast<unsigned long long>(unsummarised_), static_cast<unsigned long long>(nth));
+  unsummarised_ = 0;
+  last_summary_ = now;
+  last_summary_ns_.store(now.time_since_epoch().count(), std::memory_order_relaxed);
 }
 
 void dead_letters::publish(dead_letter d) {
@@ -56,16 +59,7 @@ void dead_letters::publish(dead_letter d) {
   if (nth <= log_first_) {
     log(d, nth);
   } else {
-    unsummarised_ += 1 + unsummarised_atomic_.exchange(0, std::memory_order_relaxed);
-    auto now = std::chrono::steady_clock::now();
-    if (now - last_summary_ >= summary_interval_) {
-      std::fprintf(stderr, "volley: %llu more dead letters (%llu in all so far)\n",
-                   static_cast<unsigned long long>(unsummarised_),
-                   static_cast<unsigned long long>(nth));
-      unsummarised_ = 0;
-      last_summary_ = now;
-      last_summary_ns_.store(now.time_since_epoch().count(), std::memory_order_relaxed);
-    }
+    summarise_if_due(1, nth);
   }
   for (auto& [id, f] : subscribers_) {
     try {

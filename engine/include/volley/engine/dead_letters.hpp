@@ -79,6 +79,8 @@ class dead_letters {
  private:
   void unsubscribe(std::uint64_t id);
   void log(const dead_letter& d, std::uint64_t nth);
+  /// Under mu_: fold the counts in and print the summary if one is due.
+  void summarise_if_due(std::uint64_t counted_here, std::uint64_t nth);
 
   const unsigned log_first_;
   const std::chrono::milliseconds summary_interval_;
