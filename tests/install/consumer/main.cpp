@@ -1,7 +1,10 @@
 // The smallest program an installed volley must build and run.
 #include <cstdio>
 
+#include <volley/version.hpp>
 #include <volley/volley.hpp>
+
+static_assert(VOLLEY_VERSION >= VOLLEY_MAKE_VERSION(0, 1, 0), "volley/version.hpp is installed");
 
 struct add {
   int n;
@@ -20,6 +23,6 @@ int main() {
   for (int i = 0; i < 1000; ++i) s.tell(add{1});
   auto r = s.ask(total{}).get(std::chrono::seconds(30));
   if (!r) return 1;
-  std::printf("total=%d\n", r.value());
+  std::printf("total=%d version=%s\n", r.value(), volley::version_string);
   return 0;
 }
