@@ -2,6 +2,7 @@
 #
 #   cmake -DCOMPILER=<c++> -DSOURCE=<file.cpp> -DINCLUDES="<dir>|<dir>..."
 #         -DEXPECT=fail|pass [-DEXPECT_TEXT=<text in the diagnostic>]
+#         [-DFLAGS="<flag>|<flag>..."]
 #         -P check_compile.cmake
 #
 # Used for the promises a type system makes: a wrong send must not compile,
@@ -16,6 +17,10 @@ endforeach()
 
 string(REPLACE "|" ";" include_list "${INCLUDES}")
 set(args -fsyntax-only -std=c++20)
+if(DEFINED FLAGS)
+  string(REPLACE "|" ";" flag_list "${FLAGS}")
+  list(APPEND args ${flag_list})
+endif()
 foreach(dir IN LISTS include_list)
   if(NOT dir STREQUAL "")
     list(APPEND args "-I${dir}")
