@@ -8,7 +8,7 @@
 class registry {
  public:
   void add(int v) { values_.push_back(v); }  // no lock: rejected
-  void add_twice(int v) { add_locked(v); }  // no lock: rejected
+  void add_twice(int v) { add_locked(v); }   // no lock: rejected
 
  private:
   void add_locked(int v) VOLLEY_REQUIRES(mu_) { values_.push_back(v); }
