@@ -104,7 +104,7 @@ class timer_node : private timer_link {
   using fire_fn = void (*)(timer_node*);
 
   timer_node() = default;
-  explicit timer_node(fire_fn fire) noexcept : fire_(fire) {}
+  explicit timer_node(fire_fn on_fire) noexcept : fire_(on_fire) {}
   timer_node(const timer_node&) = delete;
   timer_node& operator=(const timer_node&) = delete;
   ~timer_node() { assert(!linked() && "destroying a pending timer; cancel it first"); }
@@ -115,7 +115,7 @@ class timer_node : private timer_link {
   [[nodiscard]] std::uint64_t deadline() const noexcept { return deadline_; }
   /// The callback advance(now) invokes; may be null when advance is given one.
   [[nodiscard]] fire_fn fire() const noexcept { return fire_; }
-  void set_fire(fire_fn fire) noexcept { fire_ = fire; }
+  void set_fire(fire_fn on_fire) noexcept { fire_ = on_fire; }
 
  private:
   friend class timing_wheel;
