@@ -1,6 +1,7 @@
 // The transport's private state, shared by transport.cpp (construction, the
-// sender-facing side) and transport_loop.cpp (the loop thread). See the essay
-// at the top of transport_loop.cpp for the loop's protocol.
+// sender-facing side), transport_loop.cpp (the loop thread's turn) and
+// transport_connection.cpp (the connection state machine). Each of those
+// opens with the essay of its protocol.
 #pragma once
 
 #include "connection.hpp"
@@ -11,6 +12,7 @@
 #include <array>
 #include <atomic>
 #include <chrono>
+#include <cstring>
 #include <future>
 #include <memory>
 #include <shared_mutex>
@@ -25,6 +27,37 @@ using detail::conn_state;
 using detail::connection;
 using detail::outbound_item;
 using steady_clock = std::chrono::steady_clock;
+
+/// What an SQE was for: the low 3 bits of its user_data, above them the
+/// connection it names (or nothing).
+enum op_tag : std::uint64_t {
+  op_ignore = 0,
+  op_accept = 1,
+  op_eventfd = 2,
+  op_recv = 3,
+  op_send = 4,
+  op_connect = 5
+};
+inline constexpr std::uint64_t tag_mask = 7;
+static_assert(alignof(connection) >= 8,
+              "the op tag lives in the low 3 bits of a connection pointer");
+inline std::uint64_t tagged(const void* p, op_tag t) {
+  return reinterpret_cast<std::uint64_t>(p) | t;
+}
+/// The one provided-buffer group every multishot recv draws from.
+inline constexpr std::uint16_t buffer_group = 0;
+/// A reject or close frame gets this long to be written before the socket is cut.
+inline constexpr std::chrono::milliseconds linger_time{1000};
+/// Longest sleep without a timer due: only bounds the damage of a lost wake-up.
+inline constexpr std::chrono::milliseconds idle_wake{1000};
+
+/// "ip:port" of a socket address, for logs and peer_info.
+std::string address_of(const sockaddr_storage& ss);
+/// Frames are already batched per loop turn; Nagle would only add latency.
+void set_nodelay(int fd);
+inline std::string errno_text(int err) {
+  return std::strerror(err);
+}
 
 struct transport::impl {
   impl(transport_config c, transport_handler& h);
@@ -44,6 +77,8 @@ struct transport::impl {
   bool reap();
   bool drain_inbox(steady_clock::time_point now);
   void timers(steady_clock::time_point now);
+  void on_timer(connection& c, steady_clock::time_point now);
+  void reset_for_reconnect(connection& c, steady_clock::time_point now);
   void flush_dirty();
   void finalize_closed(steady_clock::time_point now);
   void shutdown_all();

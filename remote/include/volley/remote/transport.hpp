@@ -87,13 +87,12 @@ struct peer_info {
 
 enum class log_level : std::uint8_t { debug, info, warning, error };
 
-struct transport_config {
-  std::string node_name;          ///< letters, digits and . _ - : @ ; 1..255 bytes
-  std::string secret;             ///< shared by the cluster; must not be empty
-  std::uint64_t incarnation = 0;  ///< 0: random_incarnation()
-  bool listen = true;
-  std::string listen_host = "127.0.0.1";
-  std::uint16_t listen_port = 0;  ///< 0: an ephemeral port (see transport::port())
+/// How a transport treats its connections: limits, bounds, heartbeats,
+/// reconnects, the ring. A transport_config is one of these plus the node's
+/// identity; node_config carries one (node_config::transport) and hands it to
+/// its transport whole, so a setting added here reaches nodes without a copy
+/// list to forget it in.
+struct transport_settings {
   frame_limits limits;
   /// Outbound bound per connection. 64 Ki frames (~3 MiB of 48-byte frames)
   /// absorbs bursts of a few ms at full speed; the byte bound caps large frames.
@@ -118,6 +117,15 @@ struct transport_config {
   /// several reads in flight at socket-buffer-sized chunks.
   unsigned recv_buffer_count = 256;
   unsigned recv_buffer_size = 16 * 1024;
+};
+
+struct transport_config : transport_settings {
+  std::string node_name;          ///< letters, digits and . _ - : @ ; 1..255 bytes
+  std::string secret;             ///< shared by the cluster; must not be empty
+  std::uint64_t incarnation = 0;  ///< 0: random_incarnation()
+  bool listen = true;
+  std::string listen_host = "127.0.0.1";
+  std::uint16_t listen_port = 0;  ///< 0: an ephemeral port (see transport::port())
   /// Where the loop reports what it does (closes, reasons). Default: stderr for
   /// warnings and errors.
   std::function<void(log_level, std::string_view)> log;
