@@ -279,6 +279,10 @@ transport_stats transport::stats() const {
   s.frames_received = impl_->frames_received_.load(std::memory_order_relaxed);
   s.send_calls = impl_->send_calls_.load(std::memory_order_relaxed);
   s.wakeups = impl_->wakeups_.load(std::memory_order_relaxed);
+  s.refused = impl_->refused_.load(std::memory_order_relaxed);
+  s.accept_pauses = impl_->accept_pauses_.load(std::memory_order_relaxed);
+  s.inbound_connections = impl_->inbound_gauge_.load(std::memory_order_relaxed);
+  s.pending_handshakes = impl_->pending_gauge_.load(std::memory_order_relaxed);
   return s;
 }
 

@@ -114,7 +114,10 @@ void transport::impl::on_timer(connection& c, steady_clock::time_point now) {
         mark_dirty(c);
         c.next_heartbeat = now + interval;
       }
-      double phi = c.detector.phi(now);
+      // The detector measures silence from its last heartbeat; a later frame
+      // of any kind moves the start of the silence forward by as much.
+      auto silence_from = std::max(c.last_frame_at, c.last_heartbeat_at);
+      double phi = c.detector.phi(c.last_heartbeat_at + (now - silence_from));
       if (!(phi < c.detector.config().threshold)) {
         close(c, close_reason::heartbeat_timeout,
               "phi " + std::to_string(phi) +
@@ -148,7 +151,7 @@ void transport::impl::reset_for_reconnect(connection& c, steady_clock::time_poin
                            c.peer.address + " in " + std::to_string(c.backoff.count()) + " ms");
   c.backoff = std::min(c.backoff * 2, cfg_.reconnect_max_backoff);
   c.hs.reset();
-  c.decoder = frame_decoder(cfg_.limits);
+  c.send_stalled = false;
   c.recv_armed = false;
   c.lingering = false;
   c.flush_user_on_close = false;
@@ -169,6 +172,10 @@ void transport::impl::start_connect(connection& c, steady_clock::time_point now)
   c.deadline = now + cfg_.handshake_timeout;
   wake_timers_at(c.deadline);
   io_uring_sqe* sqe = ring_->sqe();
+  if (!sqe) {
+    close(c, close_reason::connect_failed, "io_uring took no connect (its queues are full)");
+    return;
+  }
   io_uring_prep_connect(sqe, fd, reinterpret_cast<const sockaddr*>(&c.addr), c.addr_len);
   io_uring_sqe_set_data64(sqe, tagged(&c, op_connect));
   ++c.ops;
@@ -176,6 +183,10 @@ void transport::impl::start_connect(connection& c, steady_clock::time_point now)
 
 void transport::impl::arm_recv(connection& c) {
   io_uring_sqe* sqe = ring_->sqe();
+  if (!sqe) {
+    close(c, close_reason::io_error, "io_uring took no receive (its queues are full)");
+    return;
+  }
   io_uring_prep_recv_multishot(sqe, c.fd, nullptr, 0, 0);
   sqe->flags |= IOSQE_BUFFER_SELECT;
   sqe->buf_group = buffer_group;
@@ -261,12 +272,10 @@ void transport::impl::on_send(connection& c, int res) {
       c.shared->queued_bytes.fetch_sub(lost_bytes, std::memory_order_relaxed);
       return;
     }
-    // Short write: resubmit the rest, starting inside the iovec the kernel stopped in.
-    io_uring_sqe* sqe = ring_->sqe();
-    io_uring_prep_sendmsg(sqe, c.fd, c.out.msg(), MSG_NOSIGNAL);
-    io_uring_sqe_set_data64(sqe, tagged(&c, op_send));
-    ++c.ops;
-    ++local_send_calls_;
+    // Short write: resubmit the rest, starting inside the iovec the kernel
+    // stopped in; flush_dirty does it (now, or next turn if the ring is full).
+    c.send_stalled = true;
+    mark_dirty(c);
     return;
   }
   local_sent_ += c.out.done_frames();
@@ -311,9 +320,15 @@ bool transport::impl::on_frame(connection& c, const frame& f) {
     return true;
   }
   if (c.state != conn_state::established) return false;
+  // Any frame is a sign of life (Erlang's net_ticktime counts all traffic):
+  // on a busy link the heartbeat may trail megabytes of data in TCP's byte
+  // stream, and the data proves the peer alive just as well. Only heartbeats
+  // feed the detector's interval statistics; see on_timer for how the two meet.
+  c.last_frame_at = now_;
   switch (f.kind) {
     case frame_kind::heartbeat:
       c.detector.heartbeat(now_);
+      c.last_heartbeat_at = now_;
       return true;
     case frame_kind::close: {
       reason_body why = decode_reason_body(f.payload);
@@ -338,7 +353,11 @@ void transport::impl::begin_handshake(connection& c, handshake::role role) {
   c.state = conn_state::handshaking;
   c.deadline = now_ + cfg_.handshake_timeout;
   wake_timers_at(c.deadline);
-  c.decoder = frame_decoder(cfg_.limits);
+  // Until the peer has proved the secret it may not make us buffer more than
+  // the largest handshake frame (PROTOCOL.md §4): 512 bytes, not 1 MiB.
+  frame_limits pre_login = cfg_.limits;
+  pre_login.max_frame_size = std::min(pre_login.max_frame_size, pre_login_max_frame_size);
+  c.decoder = frame_decoder(pre_login);
   c.hs.emplace(role, hs_config_);
   std::vector<std::byte> out;
   c.hs->start(out);
@@ -350,11 +369,15 @@ void transport::impl::begin_handshake(connection& c, handshake::role role) {
 
 void transport::impl::become_up(connection& c) {
   c.state = conn_state::established;
+  c.decoder.set_limits(cfg_.limits);  // the next frame may be a full-sized user frame
+  if (!c.outbound) --pending_handshakes_;
   c.peer.name = c.hs->peer().name;
   c.peer.incarnation = c.hs->peer().incarnation;
   c.backoff = cfg_.reconnect_min_backoff;
   c.detector = phi_accrual_detector(cfg_.phi);
   c.detector.heartbeat(now_);  // the handshake is the first sign of life
+  c.last_heartbeat_at = now_;
+  c.last_frame_at = now_;
   c.next_heartbeat = now_ + cfg_.heartbeat_interval;
   wake_timers_at(now_);
   std::uint64_t& known = incarnations_[c.peer.name];
@@ -372,9 +395,19 @@ void transport::impl::close(connection& c, close_reason reason, const std::strin
   if (c.state == conn_state::closing) return;
   closes_[static_cast<std::size_t>(reason)].fetch_add(1, std::memory_order_relaxed);
   bool was_up = c.state == conn_state::established;
-  log(level_for(reason), "connection " + std::to_string(c.id) + " (" +
-                             (c.peer.name.empty() ? "?" : c.peer.name) + " at " + c.peer.address +
-                             ") closed: " + std::string(to_string(reason)) + ": " + detail);
+  if (!c.outbound) {
+    --inbound_open_;
+    if (c.state == conn_state::handshaking) --pending_handshakes_;
+  }
+  // An unauthenticated peer can make us close as often as it connects: those
+  // lines are rate limited, like the accept errors.
+  std::uint64_t held = 0;
+  if (was_up || c.outbound || prelogin_close_log_.allow(now_, held))
+    log(level_for(reason),
+        "connection " + std::to_string(c.id) + " (" + (c.peer.name.empty() ? "?" : c.peer.name) +
+            " at " + c.peer.address + ") closed: " + std::string(to_string(reason)) + ": " +
+            detail +
+            (held ? " (and " + std::to_string(held) + " more unauthenticated closes)" : ""));
   c.state = conn_state::closing;
   c.reason = reason;
   closing_.push_back(&c);
@@ -383,7 +416,7 @@ void transport::impl::close(connection& c, close_reason reason, const std::strin
     // Tell the peer why, so its log names the cause too.
     std::vector<std::byte> bye;
     encode_reason_frame(frame_kind::close, static_cast<std::uint16_t>(reason),
-                        detail.substr(0, 200), bye);
+                        detail.substr(0, max_reason_text), bye);
     if (reason == close_reason::local_close) {
       c.out.push_control_after_user(bye);
       c.flush_user_on_close = true;
@@ -409,10 +442,11 @@ void transport::impl::cut(connection& c) {
     drop_queued(c, c.reason);
   }
   if (c.fd < 0) return;
-  ::shutdown(c.fd, SHUT_RDWR);
-  io_uring_sqe* sqe = ring_->sqe();
-  io_uring_prep_cancel_fd(sqe, c.fd, IORING_ASYNC_CANCEL_ALL);
-  io_uring_sqe_set_data64(sqe, op_ignore);
+  ::shutdown(c.fd, SHUT_RDWR);  // alone, this already ends its recv and send with errors
+  if (io_uring_sqe* sqe = ring_->sqe()) {
+    io_uring_prep_cancel_fd(sqe, c.fd, IORING_ASYNC_CANCEL_ALL);
+    io_uring_sqe_set_data64(sqe, op_ignore);
+  }
 }
 
 void transport::impl::drop_queued(connection& c, close_reason reason) {

@@ -51,6 +51,36 @@ inline constexpr std::chrono::milliseconds linger_time{1000};
 /// Longest sleep without a timer due: only bounds the damage of a lost wake-up.
 inline constexpr std::chrono::milliseconds idle_wake{1000};
 
+/// Rate limit for log lines an attacker can provoke (refused connections,
+/// accept errors): at most one line per second, each saying how many it
+/// stands for, so a flood costs a line a second instead of one per event.
+class log_limiter {
+ public:
+  /// Whether to write a line now; `held` is then the number of events since
+  /// the last line that were not written (0: none).
+  bool allow(steady_clock::time_point now, std::uint64_t& held) noexcept {
+    if (now < next_) {
+      ++held_;
+      return false;
+    }
+    held = held_;
+    held_ = 0;
+    next_ = now + std::chrono::seconds(1);
+    return true;
+  }
+
+ private:
+  steady_clock::time_point next_{};
+  std::uint64_t held_ = 0;
+};
+
+/// The first accept pause after EMFILE/ENFILE, doubling while it persists up
+/// to the maximum. 10 ms: long enough that a backlog of refused connects is
+/// not spun on (each try is a syscall and a CQE), short enough that a brief
+/// fd shortage costs peers little; 1 s: the reconnect backoff's order.
+inline constexpr std::chrono::milliseconds accept_pause_min{10};
+inline constexpr std::chrono::milliseconds accept_pause_max{1000};
+
 /// "ip:port" of a socket address, for logs and peer_info.
 std::string address_of(const sockaddr_storage& ss);
 /// Frames are already batched per loop turn; Nagle would only add latency.
@@ -88,6 +118,8 @@ struct transport::impl {
   void arm_recv(connection& c);
   void start_connect(connection& c, steady_clock::time_point now);
   void on_accept(int res, unsigned flags);
+  void pause_accept(int err, bool still_armed);
+  void refuse(int fd, const char* why);
   void on_recv(connection& c, int res, unsigned flags);
   void on_send(connection& c, int res);
   void on_connect(connection& c, int res);
@@ -95,6 +127,7 @@ struct transport::impl {
   bool on_frame(connection& c, const frame& f);
   void dispatch(const io_uring_cqe& cqe);
   void publish_counters();
+  void submitted(int rc);
   void begin_handshake(connection& c, handshake::role role);
   void become_up(connection& c);
   void close(connection& c, close_reason reason, const std::string& detail,
@@ -124,6 +157,7 @@ struct transport::impl {
   std::unordered_map<connection_id, std::shared_ptr<detail::link_shared>> links_;
   std::array<std::atomic<std::uint64_t>, static_cast<std::size_t>(close_reason::count_)> closes_{};
   std::atomic<std::uint64_t> frames_sent_{0}, frames_received_{0}, send_calls_{0}, wakeups_{0};
+  std::atomic<std::uint64_t> refused_{0}, accept_pauses_{0}, inbound_gauge_{0}, pending_gauge_{0};
 
   // Loop thread only.
   std::unique_ptr<detail::uring> ring_;
@@ -136,6 +170,14 @@ struct transport::impl {
   steady_clock::time_point now_{};
   std::vector<std::byte> heartbeat_bytes_;  // encoded once
   std::uint64_t local_sent_ = 0, local_received_ = 0, local_send_calls_ = 0;
+  std::size_t inbound_open_ = 0;        // accepted, not yet closing
+  std::size_t pending_handshakes_ = 0;  // accepted, still handshaking
+  bool accept_armed_ = false;           // a multishot accept is in the kernel
+  bool accept_paused_ = false;          // out of fds: not re-armed until accept_resume_at_
+  steady_clock::time_point accept_resume_at_{};
+  std::chrono::milliseconds accept_pause_{0};
+  log_limiter accept_log_, refuse_log_, prelogin_close_log_, submit_log_;
+  bool eventfd_armed_ = false;
   std::thread thread_;
 };
 

@@ -80,8 +80,9 @@ void transport::impl::run(std::promise<void>& ready) {
     finalize_closed(now_);
     ring_->publish_buffers();
     publish_counters();
+    if (!eventfd_armed_) arm_eventfd();
     if (busy || cfg_.busy_poll) {
-      io_uring_submit_and_get_events(ring_->get());
+      submitted(io_uring_submit_and_get_events(ring_->get()));
     } else {
       turn_sleep(now_);
     }
@@ -93,7 +94,7 @@ void transport::impl::turn_sleep(steady_clock::time_point now) {
   sleeping_.store(true, std::memory_order_seq_cst);
   if (inbox_.maybe_nonempty() || stopping_.load(std::memory_order_seq_cst)) {
     sleeping_.store(false, std::memory_order_relaxed);
-    io_uring_submit_and_get_events(ring_->get());
+    submitted(io_uring_submit_and_get_events(ring_->get()));
     return;
   }
   auto wait = std::max(next_tick_ - now, steady_clock::duration::zero());
@@ -102,14 +103,28 @@ void transport::impl::turn_sleep(steady_clock::time_point now) {
   ts.tv_sec = ns / 1'000'000'000;
   ts.tv_nsec = ns % 1'000'000'000;
   io_uring_cqe* cqe = nullptr;
-  io_uring_submit_and_wait_timeout(ring_->get(), &cqe, 1, &ts, nullptr);
+  submitted(io_uring_submit_and_wait_timeout(ring_->get(), &cqe, 1, &ts, nullptr));
   sleeping_.store(false, std::memory_order_relaxed);
+}
+
+void transport::impl::submitted(int rc) {
+  // -EBUSY/-EAGAIN: the CQ is full or memory is short; reaping on the next
+  // turn is the cure. -ETIME/-EINTR: the wait ended, as it may. Anything
+  // else is logged (at most once a second) and the loop goes on: what was
+  // not taken stays queued for the next submit.
+  if (rc >= 0 || rc == -EBUSY || rc == -EAGAIN || rc == -ETIME || rc == -EINTR) return;
+  std::uint64_t held = 0;
+  if (submit_log_.allow(now_, held))
+    log(log_level::error, "io_uring_enter: " + errno_text(-rc) +
+                              (held ? " (" + std::to_string(held) + " more)" : ""));
 }
 
 void transport::impl::publish_counters() {
   frames_sent_.store(local_sent_, std::memory_order_relaxed);
   frames_received_.store(local_received_, std::memory_order_relaxed);
   send_calls_.store(local_send_calls_, std::memory_order_relaxed);
+  inbound_gauge_.store(inbound_open_, std::memory_order_relaxed);
+  pending_gauge_.store(pending_handshakes_, std::memory_order_relaxed);
 }
 
 bool transport::impl::reap() {
@@ -133,6 +148,7 @@ void transport::impl::dispatch(const io_uring_cqe& cqe) {
       on_accept(cqe.res, cqe.flags);
       break;
     case op_eventfd:
+      eventfd_armed_ = false;
       if (!stopping_.load(std::memory_order_relaxed)) arm_eventfd();
       break;
     case op_recv:
@@ -201,40 +217,65 @@ bool transport::impl::drain_inbox(steady_clock::time_point now) {
 
 void transport::impl::timers(steady_clock::time_point now) {
   next_tick_ = now + idle_wake;
+  if (accept_paused_) {
+    if (now >= accept_resume_at_) {
+      accept_paused_ = false;
+      if (!accept_armed_) arm_accept();  // else its cancel is in flight: on_accept re-arms
+    } else {
+      wake_timers_at(accept_resume_at_);
+    }
+  }
   for (auto& [id, owned] : conns_) on_timer(*owned, now);
 }
 
 void transport::impl::flush_dirty() {
-  for (connection* c : dirty_) {
+  std::size_t keep = 0;  // connections the ring had no room for stay dirty
+  for (std::size_t i = 0; i < dirty_.size(); ++i) {
+    connection* c = dirty_[i];
     c->dirty = false;
-    if (c->fd < 0 || c->out.in_flight()) continue;
+    if (c->fd < 0) continue;
     if (c->state == conn_state::backoff || c->state == conn_state::connecting) continue;
     if (c->state == conn_state::closing && !c->lingering) continue;
-    bool allow_user =
-        c->state == conn_state::established || (c->lingering && c->flush_user_on_close);
-    msghdr* m = c->out.prepare(allow_user);
-    if (!m) continue;
+    msghdr* m = nullptr;
+    if (c->out.in_flight()) {
+      if (!c->send_stalled) continue;  // its completion marks it dirty again
+      m = c->out.msg();                // the rest of a short write
+    } else {
+      bool allow_user =
+          c->state == conn_state::established || (c->lingering && c->flush_user_on_close);
+      m = c->out.prepare(allow_user);
+      if (!m) continue;
+    }
     io_uring_sqe* sqe = ring_->sqe();
+    if (!sqe) {
+      c->dirty = true;
+      dirty_[keep++] = c;
+      continue;
+    }
+    c->send_stalled = false;
     io_uring_prep_sendmsg(sqe, c->fd, m, MSG_NOSIGNAL);
     io_uring_sqe_set_data64(sqe, tagged(c, op_send));
     ++c->ops;
     ++local_send_calls_;
   }
-  dirty_.clear();
+  dirty_.resize(keep);
 }
 
 void transport::impl::finalize_closed(steady_clock::time_point now) {
   if (closing_.empty()) return;
   std::vector<connection*> still;
   for (connection* c : closing_) {
-    if (c->ops > 0 || c->lingering) {
+    if (c->ops > 0 || c->lingering || c->dirty) {
       still.push_back(c);
       continue;
     }
     if (c->fd >= 0) ::close(c->fd);
     c->fd = -1;
     std::size_t frames = 0, bytes = 0;
-    c->out.abandon_in_flight(frames, bytes);
+    c->out.abandon_in_flight(frames, bytes);  // a short write's rest never resubmitted
+    c->shared->queued_frames.fetch_sub(frames, std::memory_order_relaxed);
+    c->shared->queued_bytes.fetch_sub(bytes, std::memory_order_relaxed);
+    c->send_stalled = false;
     c->out.clear_control();
     if (c->outbound && !c->given_up && !stopping_.load(std::memory_order_relaxed)) {
       reset_for_reconnect(*c, now);
@@ -266,9 +307,10 @@ void transport::impl::shutdown_all() {
     outbound_item::destroy(item);
   }
   if (listen_fd_ >= 0) {
-    io_uring_sqe* sqe = ring_->sqe();
-    io_uring_prep_cancel_fd(sqe, listen_fd_, IORING_ASYNC_CANCEL_ALL);
-    io_uring_sqe_set_data64(sqe, op_ignore);
+    if (io_uring_sqe* sqe = ring_->sqe()) {
+      io_uring_prep_cancel_fd(sqe, listen_fd_, IORING_ASYNC_CANCEL_ALL);
+      io_uring_sqe_set_data64(sqe, op_ignore);
+    }
   }
   // Wait (bounded) for the kernel to finish with our buffers before freeing them.
   auto give_up_at = steady_clock::now() + std::chrono::seconds(2);
@@ -296,12 +338,19 @@ void transport::impl::shutdown_all() {
 
 void transport::impl::arm_accept() {
   io_uring_sqe* sqe = ring_->sqe();
+  if (!sqe) {  // the ring is stuck: try again after a pause, like EMFILE
+    pause_accept(EBUSY, false);
+    return;
+  }
+  accept_armed_ = true;
   io_uring_prep_multishot_accept(sqe, listen_fd_, nullptr, nullptr, SOCK_CLOEXEC);
   io_uring_sqe_set_data64(sqe, tagged(nullptr, op_accept));
 }
 
 void transport::impl::arm_eventfd() {
   io_uring_sqe* sqe = ring_->sqe();
+  eventfd_armed_ = sqe != nullptr;  // if not, the next turn tries again
+  if (!sqe) return;
   io_uring_prep_read(sqe, event_fd_, &eventfd_value_, sizeof eventfd_value_, 0);
   io_uring_sqe_set_data64(sqe, tagged(nullptr, op_eventfd));
 }
@@ -314,13 +363,38 @@ void transport::impl::mark_dirty(connection& c) {
 
 void transport::impl::on_accept(int res, unsigned flags) {
   bool stopping = stopping_.load(std::memory_order_relaxed);
-  if (!(flags & IORING_CQE_F_MORE) && !stopping && res != -ECANCELED) arm_accept();
+  bool more = flags & IORING_CQE_F_MORE;
+  if (!more) accept_armed_ = false;
   if (res < 0) {
-    if (res != -ECANCELED) log(log_level::warning, "accept: " + errno_text(-res));
+    if (res == -ECANCELED) {
+      if (!stopping && !accept_paused_) arm_accept();  // a pause ended before its cancel
+      return;
+    }
+    if (res == -EMFILE || res == -ENFILE || res == -ENOBUFS || res == -ENOMEM) {
+      // Re-arming now would fail again at once for as long as the backlog
+      // holds a connection: the kernel's shortage is ours to wait out.
+      pause_accept(-res, more);
+      return;
+    }
+    std::uint64_t held = 0;
+    if (accept_log_.allow(now_, held))
+      log(log_level::warning, "accept: " + errno_text(-res) +
+                                  (held ? " (and " + std::to_string(held) + " more errors)" : ""));
+    if (!more && !stopping) arm_accept();  // ECONNABORTED and the like: one socket's fault
     return;
   }
+  if (!more && !stopping && !accept_paused_) arm_accept();
+  accept_pause_ = std::chrono::milliseconds(0);  // an fd was free: the shortage is over
   if (stopping) {
     ::close(res);
+    return;
+  }
+  if (inbound_open_ >= cfg_.max_inbound_connections) {
+    refuse(res, "max_inbound_connections");
+    return;
+  }
+  if (pending_handshakes_ >= cfg_.max_pending_handshakes) {
+    refuse(res, "max_pending_handshakes");
     return;
   }
   set_nodelay(res);
@@ -333,8 +407,45 @@ void transport::impl::on_accept(int res, unsigned flags) {
   if (getpeername(res, reinterpret_cast<sockaddr*>(&ss), &len) == 0)
     c.peer.address = address_of(ss);
   conns_.emplace(id, std::move(owned));
+  ++inbound_open_;
+  ++pending_handshakes_;
   begin_handshake(c, handshake::role::acceptor);
   arm_recv(c);
+}
+
+void transport::impl::pause_accept(int err, bool still_armed) {
+  accept_pause_ =
+      accept_pause_.count() == 0 ? accept_pause_min : std::min(accept_pause_ * 2, accept_pause_max);
+  accept_paused_ = true;
+  accept_resume_at_ = now_ + accept_pause_;
+  wake_timers_at(accept_resume_at_);
+  accept_pauses_.fetch_add(1, std::memory_order_relaxed);
+  if (still_armed) {
+    // A multishot accept that reports an error and goes on would spin as the
+    // re-arming did: stop it; its -ECANCELED ends it.
+    if (io_uring_sqe* sqe = ring_->sqe()) {
+      io_uring_prep_cancel64(sqe, tagged(nullptr, op_accept), 0);
+      io_uring_sqe_set_data64(sqe, op_ignore);
+    }
+  }
+  std::uint64_t held = 0;
+  if (accept_log_.allow(now_, held))
+    log(log_level::warning,
+        "accept: " + errno_text(err) + ": not accepting for " +
+            std::to_string(accept_pause_.count()) + " ms" +
+            (held ? " (" + std::to_string(held) + " more since the last line)" : ""));
+}
+
+void transport::impl::refuse(int fd, const char* why) {
+  ::close(fd);
+  refused_.fetch_add(1, std::memory_order_relaxed);
+  std::uint64_t held = 0;
+  if (refuse_log_.allow(now_, held))
+    log(log_level::warning,
+        std::string("refused an inbound connection: ") + why + " reached (" +
+            std::to_string(inbound_open_) + " open, " + std::to_string(pending_handshakes_) +
+            " handshaking)" +
+            (held ? "; " + std::to_string(held) + " more since the last line" : ""));
 }
 
 }  // namespace volley::remote

@@ -15,6 +15,13 @@
 // Delivery is at most once and in order per connection. Frames still queued
 // when a connection is lost are reported through on_undelivered.
 //
+// Before a peer has completed the handshake it can make the transport hold
+// little: frames are capped at pre_login_max_frame_size (512 bytes), accepted
+// connections at max_inbound_connections and those still handshaking at
+// max_pending_handshakes (refusals are counted), and when file descriptors run
+// out the transport stops accepting for a growing pause (10 ms to 1 s) and
+// logs it at most once a second.
+//
 // When not to use: the handshake authenticates peers but does not encrypt;
 // run it on trusted networks or under a tunnel (WireGuard, stunnel).
 //
@@ -117,6 +124,16 @@ struct transport_settings {
   /// several reads in flight at socket-buffer-sized chunks.
   unsigned recv_buffer_count = 256;
   unsigned recv_buffer_size = 16 * 1024;
+  /// Accepted connections open at once (pending or established); an accept
+  /// past it is closed at once and counted in transport_stats::refused. Each
+  /// costs an fd and a few KiB; 512 is several times a large cluster's peers
+  /// and stays inside ring_entries' few hundred.
+  std::size_t max_inbound_connections = 512;
+  /// Accepted connections still in the handshake; past it, new ones are
+  /// refused the same way. An honest handshake finishes in one round trip,
+  /// so 64 covers a whole small cluster reconnecting at once, while a flood
+  /// of idle sockets (each held up to handshake_timeout) cannot take more.
+  std::size_t max_pending_handshakes = 64;
 };
 
 struct transport_config : transport_settings {
@@ -168,6 +185,14 @@ struct transport_stats {
   std::uint64_t frames_received = 0;
   std::uint64_t send_calls = 0;  ///< sendmsg submissions (frames_sent / send_calls = batching)
   std::uint64_t wakeups = 0;     ///< eventfd writes by producers
+  /// Accepted sockets closed at once: max_inbound_connections or
+  /// max_pending_handshakes was reached.
+  std::uint64_t refused = 0;
+  /// Times accepting paused because the process or system ran out of file
+  /// descriptors (EMFILE/ENFILE) or memory.
+  std::uint64_t accept_pauses = 0;
+  std::uint64_t inbound_connections = 0;  ///< open now (a snapshot)
+  std::uint64_t pending_handshakes = 0;   ///< inbound ones still handshaking now
   std::uint64_t closes_for(close_reason r) const { return closes[static_cast<std::size_t>(r)]; }
 };
 
