@@ -25,7 +25,7 @@
 #include <volley/remote/node.hpp>
 #include <volley/volley.hpp>
 
-#include "../../remote/bench/loopback.hpp"
+#include "loopback.hpp"
 
 
 #include <algorithm>

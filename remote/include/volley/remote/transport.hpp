@@ -25,7 +25,7 @@
 // When not to use: the handshake authenticates peers but does not encrypt;
 // run it on trusted networks or under a tunnel (WireGuard, stunnel).
 //
-// Figures (remote/bench/remote_transport_bench, Release, g++ 12, a 2-core VM
+// Figures (bench/remote/remote_transport_bench, Release, g++ 12, a 2-core VM
 // shared with other builds, load ~7, loopback): one-way 16-byte payloads over
 // one connection 4.3 M frames/s, ~3000 frames per sendmsg (one blocking
 // send() per frame: 0.24 M/s); ping-pong RTT p50 17.6 us, p99 ~270 us (raw
