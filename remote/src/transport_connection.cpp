@@ -256,6 +256,7 @@ void transport::impl::on_send(connection& c, int res) {
   if (res <= 0) {
     // Whether these frames reached the peer is unknown: at-most-once, not reported.
     c.out.abandon_in_flight(lost_frames, lost_bytes);
+    local_fate_unknown_ += lost_frames;
     c.shared->queued_frames.fetch_sub(lost_frames, std::memory_order_relaxed);
     c.shared->queued_bytes.fetch_sub(lost_bytes, std::memory_order_relaxed);
     if (c.state != conn_state::closing) {
@@ -268,6 +269,7 @@ void transport::impl::on_send(connection& c, int res) {
   if (!c.out.complete(static_cast<std::size_t>(res))) {
     if (c.state == conn_state::closing && !c.lingering) {
       c.out.abandon_in_flight(lost_frames, lost_bytes);
+      local_fate_unknown_ += lost_frames;
       c.shared->queued_frames.fetch_sub(lost_frames, std::memory_order_relaxed);
       c.shared->queued_bytes.fetch_sub(lost_bytes, std::memory_order_relaxed);
       return;
@@ -453,6 +455,7 @@ void transport::impl::drop_queued(connection& c, close_reason reason) {
   std::size_t frames = 0, bytes = 0;
   c.out.drop_queued([&](const frame& f) { handler_.on_undelivered(c.id, f, reason); }, frames,
                     bytes);
+  local_undelivered_ += frames;
   c.shared->queued_frames.fetch_sub(frames, std::memory_order_relaxed);
   c.shared->queued_bytes.fetch_sub(bytes, std::memory_order_relaxed);
 }

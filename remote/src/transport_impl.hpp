@@ -158,6 +158,7 @@ struct transport::impl {
   std::array<std::atomic<std::uint64_t>, static_cast<std::size_t>(close_reason::count_)> closes_{};
   std::atomic<std::uint64_t> frames_sent_{0}, frames_received_{0}, send_calls_{0}, wakeups_{0};
   std::atomic<std::uint64_t> refused_{0}, accept_pauses_{0}, inbound_gauge_{0}, pending_gauge_{0};
+  std::atomic<std::uint64_t> frames_queued_{0}, frames_undelivered_{0}, frames_fate_unknown_{0};
 
   // Loop thread only.
   std::unique_ptr<detail::uring> ring_;
@@ -170,6 +171,7 @@ struct transport::impl {
   steady_clock::time_point now_{};
   std::vector<std::byte> heartbeat_bytes_;  // encoded once
   std::uint64_t local_sent_ = 0, local_received_ = 0, local_send_calls_ = 0;
+  std::uint64_t local_undelivered_ = 0, local_fate_unknown_ = 0;
   std::size_t inbound_open_ = 0;        // accepted, not yet closing
   std::size_t pending_handshakes_ = 0;  // accepted, still handshaking
   bool accept_armed_ = false;           // a multishot accept is in the kernel

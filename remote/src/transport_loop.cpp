@@ -124,6 +124,8 @@ void transport::impl::publish_counters() {
   frames_received_.store(local_received_, std::memory_order_relaxed);
   send_calls_.store(local_send_calls_, std::memory_order_relaxed);
   inbound_gauge_.store(inbound_open_, std::memory_order_relaxed);
+  frames_undelivered_.store(local_undelivered_, std::memory_order_relaxed);
+  frames_fate_unknown_.store(local_fate_unknown_, std::memory_order_relaxed);
   pending_gauge_.store(pending_handshakes_, std::memory_order_relaxed);
 }
 
@@ -178,6 +180,7 @@ bool transport::impl::drain_inbox(steady_clock::time_point now) {
         if (!c || c->state == conn_state::closing) {
           parse_result r = parse_frame(item->bytes(), {~std::size_t{0} >> 1, ~std::size_t{0} >> 1});
           handler_.on_undelivered(item->id, r.value, c ? c->reason : close_reason::peer_closed);
+          ++local_undelivered_;
           if (c) {
             c->shared->queued_frames.fetch_sub(1, std::memory_order_relaxed);
             c->shared->queued_bytes.fetch_sub(item->size, std::memory_order_relaxed);
@@ -273,6 +276,7 @@ void transport::impl::finalize_closed(steady_clock::time_point now) {
     c->fd = -1;
     std::size_t frames = 0, bytes = 0;
     c->out.abandon_in_flight(frames, bytes);  // a short write's rest never resubmitted
+    local_fate_unknown_ += frames;
     c->shared->queued_frames.fetch_sub(frames, std::memory_order_relaxed);
     c->shared->queued_bytes.fetch_sub(bytes, std::memory_order_relaxed);
     c->send_stalled = false;
@@ -303,6 +307,7 @@ void transport::impl::shutdown_all() {
     if (item->what == outbound_item::type::frame) {
       parse_result r = parse_frame(item->bytes(), {~std::size_t{0} >> 1, ~std::size_t{0} >> 1});
       handler_.on_undelivered(item->id, r.value, close_reason::local_close);
+      ++local_undelivered_;
     }
     outbound_item::destroy(item);
   }
@@ -327,9 +332,15 @@ void transport::impl::shutdown_all() {
     reap();
   }
   finalize_closed(steady_clock::now());
-  publish_counters();
-  for (auto& [id, owned] : conns_)
+  for (auto& [id, owned] : conns_) {
+    // The kernel did not finish with these in time: their writes' fate is
+    // unknown, and they are counted so, not dropped silently.
+    std::size_t frames = 0, bytes = 0;
+    owned->out.abandon_in_flight(frames, bytes);
+    local_fate_unknown_ += frames;
     if (owned->fd >= 0) ::close(owned->fd);
+  }
+  publish_counters();
   conns_.clear();
   ring_.reset();
 }

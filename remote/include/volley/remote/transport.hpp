@@ -179,8 +179,24 @@ class transport_handler {
 };
 
 /// Per-reason close counters and traffic totals; read from any thread.
+///
+/// Every frame send() accepted ends in exactly one of three counters, so that
+/// once nothing is queued any more (all connections idle or gone)
+///     frames_queued == frames_sent + frames_undelivered + frames_fate_unknown.
+/// Delivery is at most once with no acknowledgements: a frame counted in
+/// frames_sent reached the kernel; if its connection is lost later, it may
+/// still have been lost in a socket buffer (at most what the two socket
+/// buffers hold). The counters are published at the end of each loop turn.
 struct transport_stats {
   std::array<std::uint64_t, static_cast<std::size_t>(close_reason::count_)> closes{};
+  std::uint64_t frames_queued = 0;  ///< send() returned queued
+  /// Never written (still queued when the connection was lost, or the
+  /// connection was gone): each was reported through on_undelivered.
+  std::uint64_t frames_undelivered = 0;
+  /// In a write that the connection's loss interrupted (a failed or cut-short
+  /// sendmsg): possibly written in part or whole, fate unknown.
+  std::uint64_t frames_fate_unknown = 0;
+  /// Written: a sendmsg that carried them completed.
   std::uint64_t frames_sent = 0;
   std::uint64_t frames_received = 0;
   std::uint64_t send_calls = 0;  ///< sendmsg submissions (frames_sent / send_calls = batching)
