@@ -4,9 +4,16 @@
 //   outbound: backoff -> connecting -> handshaking -> established -> closing
 //   inbound:                           handshaking -> established -> closing
 //
-// connecting and handshaking share one deadline (handshake_timeout). An
-// established connection sends a heartbeat every interval and closes when its
-// phi-accrual detector passes the threshold. close() is the only way into
+// connecting and handshaking share one deadline (handshake_timeout). While
+// handshaking, the decoder caps frames at pre_login_max_frame_size (512 B);
+// become_up lifts the cap to the configured limit for the very next frame.
+// An inbound connection counts in inbound_open_ until it closes and in
+// pending_handshakes_ until it is up or closes (the caps in on_accept).
+//
+// An established connection sends a heartbeat every interval and closes when
+// its phi-accrual detector passes the threshold; the silence it judges runs
+// from the last frame of any kind (last_frame_at), its interval samples come
+// from heartbeats only. close() is the only way into
 // closing: it counts the reason, tells the handler (on_down, only if the
 // connection was up), dead-letters what is still queued, and either cuts the
 // socket at once or lingers (at most linger_time) while a reject/close frame,
@@ -15,6 +22,11 @@
 // op names it. An outbound connection that was not given up is then reset to
 // backoff (reset_for_reconnect) and keeps its id and its queue; anything
 // else is destroyed.
+//
+// Accounting: each user frame leaves the queue once, into one counter —
+// written (on_send, whole batch done), undelivered (drop_queued, reported
+// through on_undelivered) or fate unknown (abandon_in_flight: a write the
+// loss cut short).
 //
 // All of it runs on the loop thread; link_shared's counters are the only
 // state other threads see (relaxed: they bound a queue, they order nothing).
