@@ -121,8 +121,10 @@ transport::impl::impl(transport_config c, transport_handler& h) : cfg_(std::move
     throw std::invalid_argument("volley::remote: the shared secret must not be empty");
   if (cfg_.heartbeat_interval.count() <= 0)
     throw std::invalid_argument("volley::remote: heartbeat_interval must be > 0");
-  if (cfg_.limits.max_frame_size < header_size + 2 * (nonce_size + mac_size) + max_node_name_length)
-    throw std::invalid_argument("volley::remote: max_frame_size is too small for the handshake");
+  if (cfg_.limits.max_frame_size < max_handshake_frame_size)
+    throw std::invalid_argument("volley::remote: max_frame_size must be at least " +
+                                std::to_string(max_handshake_frame_size) +
+                                " (the largest handshake frame)");
   if (cfg_.recv_buffer_size < 512)
     throw std::invalid_argument("volley::remote: recv_buffer_size must be >= 512");
   cfg_.phi.first_heartbeat_estimate = cfg_.heartbeat_interval;

@@ -346,4 +346,9 @@ TEST_CASE("a bad configuration is refused at construction", "[remote][transport]
   auto cfg = test_config("ok");
   cfg.recv_buffer_count = 100;  // not a power of two
   CHECK_THROWS(transport(cfg, h));
+  auto small = test_config("ok");
+  small.limits.max_frame_size = max_handshake_frame_size - 1;  // a legal reject would not fit
+  CHECK_THROWS_AS(transport(small, h), std::invalid_argument);
+  small.limits.max_frame_size = max_handshake_frame_size;
+  CHECK_NOTHROW(transport(small, h));
 }
