@@ -25,7 +25,7 @@
 #include <volley/remote/node.hpp>
 #include <volley/volley.hpp>
 
-#include "../../remote/bench/loopback.hpp"
+#include "loopback.hpp"
 
 
 #include <algorithm>
@@ -127,9 +127,9 @@ volley::remote::node_config node_config(const char* name, bool busy_poll) {
   volley::remote::node_config c;
   c.name = name;
   c.secret = "bench-secret";
-  c.busy_poll = busy_poll;
+  c.transport.busy_poll = busy_poll;
   // Room for the whole window (below) so the bound never drops a message.
-  c.max_queued_frames = 1u << 20;
+  c.transport.max_queued_frames = 1u << 20;
   return c;
 }
 

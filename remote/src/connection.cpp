@@ -162,10 +162,12 @@ msghdr* send_queue::prepare(bool allow_user) {
     control_.clear();
     iov_.push_back({control_in_flight_.data(), control_in_flight_.size()});
   }
-  while (allow_user && !queue_.empty() && iov_.size() < max_iovecs) {
+  std::size_t batch = 0;
+  while (allow_user && !queue_.empty() && iov_.size() < max_iovecs && batch < max_batch_bytes) {
     in_flight_.push_back(std::move(queue_.front()));
     queue_.pop_front();
     auto v = in_flight_.back().view();
+    batch += v.size();
     iov_.push_back({const_cast<std::byte*>(v.data()), v.size()});  // sendmsg only reads
   }
   if (iov_.empty()) return nullptr;

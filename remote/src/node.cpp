@@ -25,19 +25,12 @@ node_core::~node_core() = default;
 
 void node_core::start() {
   transport_config tc;
+  static_cast<transport_settings&>(tc) = cfg_.transport;
   tc.node_name = cfg_.name;
   tc.secret = cfg_.secret;
   tc.listen = cfg_.listen;
   tc.listen_host = cfg_.host;
   tc.listen_port = cfg_.port;
-  tc.limits = cfg_.limits;
-  tc.max_queued_frames = cfg_.max_queued_frames;
-  tc.max_queued_bytes = cfg_.max_queued_bytes;
-  tc.heartbeat_interval = cfg_.heartbeat_interval;
-  tc.phi = cfg_.phi;
-  tc.reconnect_min_backoff = cfg_.reconnect_min_backoff;
-  tc.reconnect_max_backoff = cfg_.reconnect_max_backoff;
-  tc.busy_poll = cfg_.busy_poll;
   if (cfg_.log) tc.log = cfg_.log;
 
   root_ = sys_.spawn<node_root>();
@@ -184,7 +177,7 @@ any_ref node_core::proxy_for(const std::shared_ptr<link>& l, std::string_view pa
   if (closed_.load(std::memory_order_acquire)) {
     throw std::logic_error("volley remote: select on a node that has shut down");
   }
-  if (!valid_path(path, cfg_.limits.max_path_length)) {
+  if (!valid_path(path, cfg_.transport.limits.max_path_length)) {
     throw std::invalid_argument("volley remote: '" + std::string(path) +
                                 "' is not an actor path (/name/..., printable ASCII)");
   }
@@ -212,7 +205,8 @@ void node_core::lose(link& l, const std::string& why) {
     l.up_changed.notify_all();
   }
   // Watchers of these proxies learn of it through terminated (node_down).
-  for (auto& [path, ref] : gone) volley::detail::stop_with_reason(ref, volley::termination_reason::node_down);
+  for (auto& [path, ref] : gone)
+    volley::detail::stop_with_reason(ref, volley::termination_reason::node_down);
   for (auto& p : take_pending_of(l.conn, false)) fail(p, errc::node_down, why);
   // While shutting down the daemon is stopping too (its stop overtakes user
   // messages), and the watches go with it.

@@ -121,8 +121,10 @@ transport::impl::impl(transport_config c, transport_handler& h) : cfg_(std::move
     throw std::invalid_argument("volley::remote: the shared secret must not be empty");
   if (cfg_.heartbeat_interval.count() <= 0)
     throw std::invalid_argument("volley::remote: heartbeat_interval must be > 0");
-  if (cfg_.limits.max_frame_size < header_size + 2 * (nonce_size + mac_size) + max_node_name_length)
-    throw std::invalid_argument("volley::remote: max_frame_size is too small for the handshake");
+  if (cfg_.limits.max_frame_size < max_handshake_frame_size)
+    throw std::invalid_argument("volley::remote: max_frame_size must be at least " +
+                                std::to_string(max_handshake_frame_size) +
+                                " (the largest handshake frame)");
   if (cfg_.recv_buffer_size < 512)
     throw std::invalid_argument("volley::remote: recv_buffer_size must be >= 512");
   cfg_.phi.first_heartbeat_estimate = cfg_.heartbeat_interval;
@@ -158,8 +160,17 @@ transport::impl::~impl() {
   std::uint64_t one = 1;
   [[maybe_unused]] auto n = ::write(event_fd_, &one, sizeof one);
   thread_.join();
-  // The loop is gone: what producers pushed meanwhile is freed here.
-  while (auto* n2 = inbox_.pop()) outbound_item::destroy(static_cast<outbound_item*>(n2));
+  // The loop is gone: what producers pushed meanwhile (they raced the
+  // stopping_ check in send) is reported and freed here.
+  while (auto* n2 = inbox_.pop()) {
+    auto* item = static_cast<outbound_item*>(n2);
+    if (item->what == outbound_item::type::frame) {
+      parse_result r = parse_frame(item->bytes(), {~std::size_t{0} >> 1, ~std::size_t{0} >> 1});
+      handler_.on_undelivered(item->id, r.value, close_reason::local_close);
+      frames_undelivered_.fetch_add(1, std::memory_order_relaxed);
+    }
+    outbound_item::destroy(item);
+  }
   if (listen_fd_ >= 0) ::close(listen_fd_);
   ::close(event_fd_);
 }
@@ -213,6 +224,9 @@ send_result transport::impl::send(connection_id id, const frame& f) {
   auto* item =
       outbound_item::make(outbound_item::type::frame, id, static_cast<std::uint32_t>(size));
   encode(f, {item->data(), size});
+  // Counted before the loop can see it, so queued >= sent + undelivered +
+  // fate unknown holds at every instant, with equality once the queue drains.
+  frames_queued_.fetch_add(1, std::memory_order_relaxed);
   push(item);
   return send_result::queued;
 }
@@ -279,6 +293,13 @@ transport_stats transport::stats() const {
   s.frames_received = impl_->frames_received_.load(std::memory_order_relaxed);
   s.send_calls = impl_->send_calls_.load(std::memory_order_relaxed);
   s.wakeups = impl_->wakeups_.load(std::memory_order_relaxed);
+  s.refused = impl_->refused_.load(std::memory_order_relaxed);
+  s.frames_queued = impl_->frames_queued_.load(std::memory_order_relaxed);
+  s.frames_undelivered = impl_->frames_undelivered_.load(std::memory_order_relaxed);
+  s.frames_fate_unknown = impl_->frames_fate_unknown_.load(std::memory_order_relaxed);
+  s.accept_pauses = impl_->accept_pauses_.load(std::memory_order_relaxed);
+  s.inbound_connections = impl_->inbound_gauge_.load(std::memory_order_relaxed);
+  s.pending_handshakes = impl_->pending_gauge_.load(std::memory_order_relaxed);
   return s;
 }
 

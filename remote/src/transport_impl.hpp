@@ -1,6 +1,7 @@
 // The transport's private state, shared by transport.cpp (construction, the
-// sender-facing side) and transport_loop.cpp (the loop thread). See the essay
-// at the top of transport_loop.cpp for the loop's protocol.
+// sender-facing side), transport_loop.cpp (the loop thread's turn) and
+// transport_connection.cpp (the connection state machine). Each of those
+// opens with the essay of its protocol.
 #pragma once
 
 #include "connection.hpp"
@@ -11,6 +12,7 @@
 #include <array>
 #include <atomic>
 #include <chrono>
+#include <cstring>
 #include <future>
 #include <memory>
 #include <shared_mutex>
@@ -25,6 +27,67 @@ using detail::conn_state;
 using detail::connection;
 using detail::outbound_item;
 using steady_clock = std::chrono::steady_clock;
+
+/// What an SQE was for: the low 3 bits of its user_data, above them the
+/// connection it names (or nothing).
+enum op_tag : std::uint64_t {
+  op_ignore = 0,
+  op_accept = 1,
+  op_eventfd = 2,
+  op_recv = 3,
+  op_send = 4,
+  op_connect = 5
+};
+inline constexpr std::uint64_t tag_mask = 7;
+static_assert(alignof(connection) >= 8,
+              "the op tag lives in the low 3 bits of a connection pointer");
+inline std::uint64_t tagged(const void* p, op_tag t) {
+  return reinterpret_cast<std::uint64_t>(p) | t;
+}
+/// The one provided-buffer group every multishot recv draws from.
+inline constexpr std::uint16_t buffer_group = 0;
+/// A reject or close frame gets this long to be written before the socket is cut.
+inline constexpr std::chrono::milliseconds linger_time{1000};
+/// Longest sleep without a timer due: only bounds the damage of a lost wake-up.
+inline constexpr std::chrono::milliseconds idle_wake{1000};
+
+/// Rate limit for log lines an attacker can provoke (refused connections,
+/// accept errors): at most one line per second, each saying how many it
+/// stands for, so a flood costs a line a second instead of one per event.
+class log_limiter {
+ public:
+  /// Whether to write a line now; `held` is then the number of events since
+  /// the last line that were not written (0: none).
+  bool allow(steady_clock::time_point now, std::uint64_t& held) noexcept {
+    if (now < next_) {
+      ++held_;
+      return false;
+    }
+    held = held_;
+    held_ = 0;
+    next_ = now + std::chrono::seconds(1);
+    return true;
+  }
+
+ private:
+  steady_clock::time_point next_{};
+  std::uint64_t held_ = 0;
+};
+
+/// The first accept pause after EMFILE/ENFILE, doubling while it persists up
+/// to the maximum. 10 ms: long enough that a backlog of refused connects is
+/// not spun on (each try is a syscall and a CQE), short enough that a brief
+/// fd shortage costs peers little; 1 s: the reconnect backoff's order.
+inline constexpr std::chrono::milliseconds accept_pause_min{10};
+inline constexpr std::chrono::milliseconds accept_pause_max{1000};
+
+/// "ip:port" of a socket address, for logs and peer_info.
+std::string address_of(const sockaddr_storage& ss);
+/// Frames are already batched per loop turn; Nagle would only add latency.
+void set_nodelay(int fd);
+inline std::string errno_text(int err) {
+  return std::strerror(err);
+}
 
 struct transport::impl {
   impl(transport_config c, transport_handler& h);
@@ -44,6 +107,8 @@ struct transport::impl {
   bool reap();
   bool drain_inbox(steady_clock::time_point now);
   void timers(steady_clock::time_point now);
+  void on_timer(connection& c, steady_clock::time_point now);
+  void reset_for_reconnect(connection& c, steady_clock::time_point now);
   void flush_dirty();
   void finalize_closed(steady_clock::time_point now);
   void shutdown_all();
@@ -53,6 +118,8 @@ struct transport::impl {
   void arm_recv(connection& c);
   void start_connect(connection& c, steady_clock::time_point now);
   void on_accept(int res, unsigned flags);
+  void pause_accept(int err, bool still_armed);
+  void refuse(int fd, const char* why);
   void on_recv(connection& c, int res, unsigned flags);
   void on_send(connection& c, int res);
   void on_connect(connection& c, int res);
@@ -60,6 +127,7 @@ struct transport::impl {
   bool on_frame(connection& c, const frame& f);
   void dispatch(const io_uring_cqe& cqe);
   void publish_counters();
+  void submitted(int rc);
   void begin_handshake(connection& c, handshake::role role);
   void become_up(connection& c);
   void close(connection& c, close_reason reason, const std::string& detail,
@@ -89,6 +157,8 @@ struct transport::impl {
   std::unordered_map<connection_id, std::shared_ptr<detail::link_shared>> links_;
   std::array<std::atomic<std::uint64_t>, static_cast<std::size_t>(close_reason::count_)> closes_{};
   std::atomic<std::uint64_t> frames_sent_{0}, frames_received_{0}, send_calls_{0}, wakeups_{0};
+  std::atomic<std::uint64_t> refused_{0}, accept_pauses_{0}, inbound_gauge_{0}, pending_gauge_{0};
+  std::atomic<std::uint64_t> frames_queued_{0}, frames_undelivered_{0}, frames_fate_unknown_{0};
 
   // Loop thread only.
   std::unique_ptr<detail::uring> ring_;
@@ -101,6 +171,15 @@ struct transport::impl {
   steady_clock::time_point now_{};
   std::vector<std::byte> heartbeat_bytes_;  // encoded once
   std::uint64_t local_sent_ = 0, local_received_ = 0, local_send_calls_ = 0;
+  std::uint64_t local_undelivered_ = 0, local_fate_unknown_ = 0;
+  std::size_t inbound_open_ = 0;        // accepted, not yet closing
+  std::size_t pending_handshakes_ = 0;  // accepted, still handshaking
+  bool accept_armed_ = false;           // a multishot accept is in the kernel
+  bool accept_paused_ = false;          // out of fds: not re-armed until accept_resume_at_
+  steady_clock::time_point accept_resume_at_{};
+  std::chrono::milliseconds accept_pause_{0};
+  log_limiter accept_log_, refuse_log_, prelogin_close_log_, submit_log_;
+  bool eventfd_armed_ = false;
   std::thread thread_;
 };
 

@@ -3,6 +3,7 @@
 #include "uring.hpp"
 
 #include <sys/mman.h>
+#include <sys/utsname.h>
 
 #include <cerrno>
 #include <cstring>
@@ -21,16 +22,68 @@ uring::uring(unsigned entries) {
   int rc = io_uring_queue_init_params(entries, &ring_, &params);
   if (rc == 0) {
     defer_taskrun_ = true;
-    return;
+  } else {
+    // Older kernels refuse unknown setup flags with EINVAL: retry without them.
+    params = {};
+    rc = io_uring_queue_init_params(entries, &ring_, &params);
+    if (rc < 0)
+      throw std::system_error(
+          -rc, std::generic_category(),
+          "volley::remote: io_uring is unavailable (io_uring_queue_init failed; needs Linux >= "
+          "6.0 and io_uring not blocked by seccomp or sysctl kernel.io_uring_disabled)");
   }
-  // Older kernels refuse unknown setup flags with EINVAL: retry without them.
-  io_uring_params plain{};
-  rc = io_uring_queue_init_params(entries, &ring_, &plain);
-  if (rc < 0)
-    throw std::system_error(
-        -rc, std::generic_category(),
-        "volley::remote: io_uring is unavailable (io_uring_queue_init failed; needs Linux >= 6.0 "
-        "and io_uring not blocked by seccomp or sysctl kernel.io_uring_disabled)");
+  // A ring is no promise of what the transport uses: without the probe, a
+  // kernel lacking multishot receive starts fine and then fails every
+  // connection. Say which piece is missing, once, here.
+  std::string missing = missing_feature(probe_features(ring_, params.features));
+  if (!missing.empty()) {
+    io_uring_queue_exit(&ring_);
+    throw std::system_error(EOPNOTSUPP, std::generic_category(), "volley::remote: " + missing);
+  }
+}
+
+uring_features probe_features(io_uring& ring, unsigned feature_flags) {
+  uring_features f;
+  utsname u{};
+  f.kernel = uname(&u) == 0 ? u.release : "?";
+  f.feature_flags = feature_flags;
+  if (io_uring_probe* p = io_uring_get_probe_ring(&ring)) {
+    f.opcodes.resize(IORING_OP_LAST);
+    for (unsigned op = 0; op < IORING_OP_LAST; ++op)
+      f.opcodes[op] = io_uring_opcode_supported(p, static_cast<int>(op)) != 0;
+    io_uring_free_probe(p);
+  }
+  return f;
+}
+
+std::string missing_feature(const uring_features& f) {
+  // What the transport uses, oldest first, each with the kernel that brought
+  // it. Multishot accept and receive are flags, not opcodes, so they are
+  // recognised by an opcode that arrived in the same release: SOCKET with
+  // multishot accept and buffer rings (5.19), SEND_ZC with multishot
+  // receive (6.0).
+  struct need {
+    unsigned op;  // IORING_OP_LAST: a feature flag instead
+    unsigned flag;
+    const char* what;
+    const char* since;
+  };
+  static constexpr need needs[] = {
+      {IORING_OP_LAST, IORING_FEAT_NODROP, "completion overflow without loss", "5.5"},
+      {IORING_OP_SENDMSG, 0, "sendmsg", "5.3"},
+      {IORING_OP_CONNECT, 0, "connect", "5.5"},
+      {IORING_OP_ASYNC_CANCEL, 0, "cancellation", "5.5"},
+      {IORING_OP_READ, 0, "read", "5.6"},
+      {IORING_OP_RECV, 0, "receive", "5.6"},
+      {IORING_OP_LAST, IORING_FEAT_EXT_ARG, "waits with a timeout", "5.11"},
+      {IORING_OP_SOCKET, 0, "multishot accept and buffer rings", "5.19"},
+      {IORING_OP_SEND_ZC, 0, "multishot receive", "6.0"},
+  };
+  for (const need& n : needs) {
+    bool ok = n.op == IORING_OP_LAST ? (f.feature_flags & n.flag) != 0 : f.supports(n.op);
+    if (!ok) return "kernel " + f.kernel + " lacks " + n.what + " (needs " + n.since + ")";
+  }
+  return {};
 }
 
 uring::~uring() {
@@ -43,8 +96,12 @@ uring::~uring() {
 
 io_uring_sqe* uring::sqe() {
   io_uring_sqe* s = io_uring_get_sqe(&ring_);
-  while (!s) {
-    io_uring_submit(&ring_);
+  for (int i = 0; !s && i < max_submit_tries; ++i) {
+    int rc = submit_(&ring_);
+    // -EBUSY/-EAGAIN: the CQ is full or the kernel is short of memory; only
+    // reaping (the loop's next turn) helps, and -EINTR may succeed at once.
+    // Anything else will not get better by asking again.
+    if (rc < 0 && rc != -EINTR && rc != -EBUSY && rc != -EAGAIN) break;
     s = io_uring_get_sqe(&ring_);
   }
   return s;

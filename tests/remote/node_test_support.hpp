@@ -201,8 +201,8 @@ inline node_config node_config_for(std::string name) {
   node_config c;
   c.name = std::move(name);
   c.secret = "test-secret";
-  c.reconnect_min_backoff = std::chrono::milliseconds(20);
-  c.reconnect_max_backoff = std::chrono::milliseconds(200);
+  c.transport.reconnect_min_backoff = std::chrono::milliseconds(20);
+  c.transport.reconnect_max_backoff = std::chrono::milliseconds(200);
   c.log = [](log_level, std::string_view) {};  // keep test output quiet
   return c;
 }
@@ -213,9 +213,9 @@ inline node_config node_config_for(std::string name) {
 /// false alarms.
 inline node_config peer_node_config(std::string name) {
   node_config c = node_config_for(std::move(name));
-  c.heartbeat_interval = std::chrono::milliseconds(100);
-  c.phi.acceptable_pause = std::chrono::milliseconds(1000);
-  c.phi.min_std_deviation = std::chrono::milliseconds(50);
+  c.transport.heartbeat_interval = std::chrono::milliseconds(100);
+  c.transport.phi.acceptable_pause = std::chrono::milliseconds(1000);
+  c.transport.phi.min_std_deviation = std::chrono::milliseconds(50);
   return c;
 }
 

@@ -17,9 +17,9 @@ namespace volley::remote::test {
 /// alarms (its loop threads stall for tens of ms, not hundreds).
 inline node_config partition_node_config(std::string name) {
   node_config c = node_config_for(std::move(name));
-  c.heartbeat_interval = std::chrono::milliseconds(100);
-  c.phi.acceptable_pause = std::chrono::milliseconds(500);
-  c.phi.min_std_deviation = std::chrono::milliseconds(50);
+  c.transport.heartbeat_interval = std::chrono::milliseconds(100);
+  c.transport.phi.acceptable_pause = std::chrono::milliseconds(500);
+  c.transport.phi.min_std_deviation = std::chrono::milliseconds(50);
   return c;
 }
 

@@ -17,7 +17,11 @@
 // iproute2, no veth driver) the binary prints
 //     SKIPPED: cannot create network namespaces (<reason>)
 // and exits 77, which CMake registers as SKIP_RETURN_CODE: ctest reports it
-// skipped, never passed.
+// skipped, never passed. Under CI (the environment variable CI set and not
+// empty, as GitHub Actions and GitLab set it) a runner without that
+// privilege is a broken runner: the binary prints
+//     FAILED: cannot create network namespaces under CI (<reason>)
+// and exits 1, so the partition test cannot pass CI by being skipped.
 //
 // Clean-up: RAII deletes the namespaces on every normal exit and failed
 // assertion; SIGINT/SIGTERM/SIGHUP/SIGQUIT run the same clean-up from a
@@ -40,6 +44,7 @@
 #include <algorithm>
 #include <cerrno>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <memory>
 #include <stdexcept>
@@ -371,6 +376,11 @@ int main(int argc, char** argv) {
   try {
     namespaces = std::make_unique<netns_pair>();
   } catch (const setup_refused& r) {
+    const char* ci = std::getenv("CI");
+    if (ci && *ci) {
+      std::printf("FAILED: cannot create network namespaces under CI (%s)\n", r.reason.c_str());
+      return 1;
+    }
     std::printf("SKIPPED: cannot create network namespaces (%s)\n", r.reason.c_str());
     return 77;  // SKIP_RETURN_CODE in tests/remote/CMakeLists.txt
   }

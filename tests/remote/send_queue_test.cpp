@@ -95,6 +95,44 @@ TEST_CASE("small frames are gathered into few iovecs", "[remote][send_queue]") {
   CHECK(q.done_frames() == 1000);
 }
 
+TEST_CASE("one write carries at most max_batch_bytes, so a heartbeat waits for one batch",
+          "[remote][send_queue]") {
+  // 16 MiB queued as 2000-byte frames (sent in place, one iovec each).
+  send_queue q;
+  constexpr std::uint64_t n = 8 * 1024;
+  for (std::uint64_t i = 0; i < n; ++i) q.push_user(item_for(i, 2000));
+  msghdr* m = q.prepare(true);
+  REQUIRE(m);
+  auto batch_bytes = [](const msghdr* mh) {
+    std::size_t total = 0;
+    for (std::size_t i = 0; i < mh->msg_iovlen; ++i) total += mh->msg_iov[i].iov_len;
+    return total;
+  };
+  std::size_t first = batch_bytes(m);
+  CHECK(first >= send_queue::max_batch_bytes);
+  CHECK(first < send_queue::max_batch_bytes + 2100);  // the bound plus at most one frame
+  REQUIRE(q.complete(first));
+  // A heartbeat queued now leads the very next write.
+  frame hb;
+  hb.kind = frame_kind::heartbeat;
+  std::vector<std::byte> hb_bytes;
+  encode_append(hb, hb_bytes);
+  q.push_control(hb_bytes);
+  m = q.prepare(true);
+  REQUIRE(m);
+  REQUIRE(m->msg_iov[0].iov_len == hb_bytes.size());
+  CHECK(std::memcmp(m->msg_iov[0].iov_base, hb_bytes.data(), hb_bytes.size()) == 0);
+  CHECK(batch_bytes(m) < send_queue::max_batch_bytes + 2100 + hb_bytes.size());
+  REQUIRE(q.complete(batch_bytes(m)));
+  // The rest still drains in order.
+  int calls = 0;
+  auto wire = drain(q, true, 1 << 20, calls);
+  auto seqs = sequence_of(wire);
+  REQUIRE_FALSE(seqs.empty());
+  CHECK(seqs.back() == n - 1);
+  CHECK(calls > 1);
+}
+
 TEST_CASE("control frames go first; user frames wait until allowed", "[remote][send_queue]") {
   send_queue q;
   q.push_user(item_for(1, 4));

@@ -74,6 +74,10 @@ class frame_decoder {
   /// Bytes of an incomplete frame currently held.
   std::size_t buffered() const noexcept { return partial_.size(); }
   const frame_limits& limits() const noexcept { return limits_; }
+  /// Limits for the frames after the one being delivered: callable from the
+  /// on_frame callback, e.g. to lift the pre-login cap once the handshake is
+  /// done (the next frame of the same chunk already gets the new limits).
+  void set_limits(frame_limits limits) noexcept { limits_ = limits; }
 
  private:
   template <class OnFrame>

@@ -69,23 +69,16 @@ struct node_config {
   std::string host = "127.0.0.1";
   std::uint16_t port = 0;  ///< 0: an ephemeral port (node::port())
   bool listen = true;      ///< false: only outbound connections
-  frame_limits limits{};   ///< max frame and path sizes (both sides should agree)
-  /// Outbound bound per connection; a send past it is a dead letter. 64 Ki
-  /// frames absorb bursts of a few ms at full speed.
-  std::size_t max_queued_frames = 64 * 1024;
-  std::size_t max_queued_bytes = 64u << 20;
-  /// Heartbeats and failure detection (transport_config explains them).
-  std::chrono::milliseconds heartbeat_interval{1000};
-  phi_config phi{};
-  std::chrono::milliseconds reconnect_min_backoff{100};
-  std::chrono::milliseconds reconnect_max_backoff{10000};
   /// How long a remote ask may wait for its reply before the node forgets it
   /// (completing it with errc::timeout). Callers normally time out sooner
   /// with get(timeout); this bounds the table of asks whose callers gave up.
   /// A minute: longer than any reasonable request, short enough that a
   /// stream of unanswered asks cannot pile up for long.
   std::chrono::milliseconds request_horizon{60000};
-  bool busy_poll = false;
+  /// Limits, outbound bounds, heartbeats, failure detection, reconnects and
+  /// the ring, handed to the node's transport unchanged (transport.hpp
+  /// explains each). Both sides should agree on `transport.limits`.
+  transport_settings transport{};
   /// Where the node and its transport log. Default: warnings and errors to stderr.
   std::function<void(log_level, std::string_view)> log{};
 };

@@ -15,10 +15,17 @@
 // Delivery is at most once and in order per connection. Frames still queued
 // when a connection is lost are reported through on_undelivered.
 //
+// Before a peer has completed the handshake it can make the transport hold
+// little: frames are capped at pre_login_max_frame_size (512 bytes), accepted
+// connections at max_inbound_connections and those still handshaking at
+// max_pending_handshakes (refusals are counted), and when file descriptors run
+// out the transport stops accepting for a growing pause (10 ms to 1 s) and
+// logs it at most once a second.
+//
 // When not to use: the handshake authenticates peers but does not encrypt;
 // run it on trusted networks or under a tunnel (WireGuard, stunnel).
 //
-// Figures (remote/bench/remote_transport_bench, Release, g++ 12, a 2-core VM
+// Figures (bench/remote/remote_transport_bench, Release, g++ 12, a 2-core VM
 // shared with other builds, load ~7, loopback): one-way 16-byte payloads over
 // one connection 4.3 M frames/s, ~3000 frames per sendmsg (one blocking
 // send() per frame: 0.24 M/s); ping-pong RTT p50 17.6 us, p99 ~270 us (raw
@@ -87,13 +94,12 @@ struct peer_info {
 
 enum class log_level : std::uint8_t { debug, info, warning, error };
 
-struct transport_config {
-  std::string node_name;          ///< letters, digits and . _ - : @ ; 1..255 bytes
-  std::string secret;             ///< shared by the cluster; must not be empty
-  std::uint64_t incarnation = 0;  ///< 0: random_incarnation()
-  bool listen = true;
-  std::string listen_host = "127.0.0.1";
-  std::uint16_t listen_port = 0;  ///< 0: an ephemeral port (see transport::port())
+/// How a transport treats its connections: limits, bounds, heartbeats,
+/// reconnects, the ring. A transport_config is one of these plus the node's
+/// identity; node_config carries one (node_config::transport) and hands it to
+/// its transport whole, so a setting added here reaches nodes without a copy
+/// list to forget it in.
+struct transport_settings {
   frame_limits limits;
   /// Outbound bound per connection. 64 Ki frames (~3 MiB of 48-byte frames)
   /// absorbs bursts of a few ms at full speed; the byte bound caps large frames.
@@ -118,6 +124,25 @@ struct transport_config {
   /// several reads in flight at socket-buffer-sized chunks.
   unsigned recv_buffer_count = 256;
   unsigned recv_buffer_size = 16 * 1024;
+  /// Accepted connections open at once (pending or established); an accept
+  /// past it is closed at once and counted in transport_stats::refused. Each
+  /// costs an fd and a few KiB; 512 is several times a large cluster's peers
+  /// and stays inside ring_entries' few hundred.
+  std::size_t max_inbound_connections = 512;
+  /// Accepted connections still in the handshake; past it, new ones are
+  /// refused the same way. An honest handshake finishes in one round trip,
+  /// so 64 covers a whole small cluster reconnecting at once, while a flood
+  /// of idle sockets (each held up to handshake_timeout) cannot take more.
+  std::size_t max_pending_handshakes = 64;
+};
+
+struct transport_config : transport_settings {
+  std::string node_name;          ///< letters, digits and . _ - : @ ; 1..255 bytes
+  std::string secret;             ///< shared by the cluster; must not be empty
+  std::uint64_t incarnation = 0;  ///< 0: random_incarnation()
+  bool listen = true;
+  std::string listen_host = "127.0.0.1";
+  std::uint16_t listen_port = 0;  ///< 0: an ephemeral port (see transport::port())
   /// Where the loop reports what it does (closes, reasons). Default: stderr for
   /// warnings and errors.
   std::function<void(log_level, std::string_view)> log;
@@ -154,12 +179,36 @@ class transport_handler {
 };
 
 /// Per-reason close counters and traffic totals; read from any thread.
+///
+/// Every frame send() accepted ends in exactly one of three counters, so that
+/// once nothing is queued any more (all connections idle or gone)
+///     frames_queued == frames_sent + frames_undelivered + frames_fate_unknown.
+/// Delivery is at most once with no acknowledgements: a frame counted in
+/// frames_sent reached the kernel; if its connection is lost later, it may
+/// still have been lost in a socket buffer (at most what the two socket
+/// buffers hold). The counters are published at the end of each loop turn.
 struct transport_stats {
   std::array<std::uint64_t, static_cast<std::size_t>(close_reason::count_)> closes{};
+  std::uint64_t frames_queued = 0;  ///< send() returned queued
+  /// Never written (still queued when the connection was lost, or the
+  /// connection was gone): each was reported through on_undelivered.
+  std::uint64_t frames_undelivered = 0;
+  /// In a write that the connection's loss interrupted (a failed or cut-short
+  /// sendmsg): possibly written in part or whole, fate unknown.
+  std::uint64_t frames_fate_unknown = 0;
+  /// Written: a sendmsg that carried them completed.
   std::uint64_t frames_sent = 0;
   std::uint64_t frames_received = 0;
   std::uint64_t send_calls = 0;  ///< sendmsg submissions (frames_sent / send_calls = batching)
   std::uint64_t wakeups = 0;     ///< eventfd writes by producers
+  /// Accepted sockets closed at once: max_inbound_connections or
+  /// max_pending_handshakes was reached.
+  std::uint64_t refused = 0;
+  /// Times accepting paused because the process or system ran out of file
+  /// descriptors (EMFILE/ENFILE) or memory.
+  std::uint64_t accept_pauses = 0;
+  std::uint64_t inbound_connections = 0;  ///< open now (a snapshot)
+  std::uint64_t pending_handshakes = 0;   ///< inbound ones still handshaking now
   std::uint64_t closes_for(close_reason r) const { return closes[static_cast<std::size_t>(r)]; }
 };
 

@@ -41,6 +41,26 @@ inline constexpr std::size_t max_node_name_length = 255;
 inline constexpr std::size_t nonce_size = 32;
 inline constexpr std::size_t mac_size = 32;
 
+/// Longest reason text volley puts in a reject or close body (after the
+/// 2-byte code): enough for a cause and a figure, short enough for a log line.
+inline constexpr std::size_t max_reason_text = 200;
+/// Largest handshake body a peer may send: a reject's code and longest text
+/// (202), which is above a challenge's introduction and proof (80 today).
+/// A new handshake body must stay within it (see pre_login_max_frame_size).
+inline constexpr std::size_t max_handshake_body = 2 + max_reason_text;
+/// Largest legal frame before the handshake completes: a header, the longest
+/// node name in the sender-node section, the largest handshake body (489).
+inline constexpr std::size_t max_handshake_frame_size =
+    header_size + max_node_name_length + max_handshake_body;
+/// Frame cap until the handshake completes (PROTOCOL.md §4): nothing a peer
+/// legally sends before it proves the secret is bigger than
+/// max_handshake_frame_size, so an unauthenticated peer can make us buffer at
+/// most this much per connection instead of max_frame_size (1 MiB). 512: the
+/// next power of two, 23 bytes of headroom for a handshake body that grows.
+inline constexpr std::size_t pre_login_max_frame_size = 512;
+static_assert(max_handshake_frame_size <= pre_login_max_frame_size,
+              "the pre-login frame cap must admit every legal handshake frame");
+
 /// What a frame is for. Values are wire values; 0 is never valid.
 enum class frame_kind : std::uint8_t {
   hello = 1,         ///< initiator -> acceptor: version, incarnation, name, nonce

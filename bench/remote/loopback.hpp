@@ -1,6 +1,6 @@
-// remote/bench/loopback.hpp — what both remoting benchmarks need to measure
+// bench/remote/loopback.hpp — what both remoting benchmarks need to measure
 // raw loopback TCP beside volley, and to summarise round trips
-// (remote/bench/remote_transport_bench.cpp, bench/remote/remote_bench.cpp).
+// (bench/remote/remote_transport_bench.cpp, bench/remote/remote_bench.cpp).
 #pragma once
 
 #include <arpa/inet.h>

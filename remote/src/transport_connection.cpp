@@ -1,0 +1,494 @@
+// The connection state machine of the transport loop (transport_loop.cpp
+// runs it; connection.hpp holds the per-connection state and send queue).
+//
+//   outbound: backoff -> connecting -> handshaking -> established -> closing
+//   inbound:                           handshaking -> established -> closing
+//
+// connecting and handshaking share one deadline (handshake_timeout). While
+// handshaking, the decoder caps frames at pre_login_max_frame_size (512 B);
+// become_up lifts the cap to the configured limit for the very next frame.
+// An inbound connection counts in inbound_open_ until it closes and in
+// pending_handshakes_ until it is up or closes (the caps in on_accept).
+//
+// An established connection sends a heartbeat every interval and closes when
+// its phi-accrual detector passes the threshold; the silence it judges runs
+// from the last frame of any kind (last_frame_at), its interval samples come
+// from heartbeats only. close() is the only way into
+// closing: it counts the reason, tells the handler (on_down, only if the
+// connection was up), dead-letters what is still queued, and either cuts the
+// socket at once or lingers (at most linger_time) while a reject/close frame,
+// and on disconnect() the queued user frames, are written. cut() shuts the
+// socket down and cancels its ops; the loop finalises the connection once no
+// op names it. An outbound connection that was not given up is then reset to
+// backoff (reset_for_reconnect) and keeps its id and its queue; anything
+// else is destroyed.
+//
+// Accounting: each user frame leaves the queue once, into one counter —
+// written (on_send, whole batch done), undelivered (drop_queued, reported
+// through on_undelivered) or fate unknown (abandon_in_flight: a write the
+// loss cut short).
+//
+// All of it runs on the loop thread; link_shared's counters are the only
+// state other threads see (relaxed: they bound a queue, they order nothing).
+#include "transport_impl.hpp"
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <mutex>
+
+namespace volley::remote {
+
+namespace {
+
+close_reason reason_for(decode_error e) {
+  switch (e) {
+    case decode_error::oversized:
+      return close_reason::oversized_frame;
+    case decode_error::malformed_header:
+      return close_reason::malformed_header;
+    case decode_error::unknown_kind:
+      return close_reason::unknown_kind;
+    case decode_error::truncated_payload:
+      return close_reason::truncated_payload;
+    case decode_error::bad_path:
+      return close_reason::bad_path;
+    default:
+      return close_reason::io_error;
+  }
+}
+
+log_level level_for(close_reason r) {
+  switch (r) {
+    case close_reason::local_close:
+    case close_reason::peer_closed:
+    case close_reason::connect_failed:
+      return log_level::info;  // routine, or retried with backoff
+    default:
+      return log_level::warning;
+  }
+}
+
+}  // namespace
+
+std::string address_of(const sockaddr_storage& ss) {
+  char host[INET6_ADDRSTRLEN] = "?";
+  std::uint16_t port = 0;
+  if (ss.ss_family == AF_INET) {
+    auto* a = reinterpret_cast<const sockaddr_in*>(&ss);
+    inet_ntop(AF_INET, &a->sin_addr, host, sizeof host);
+    port = ntohs(a->sin_port);
+  } else if (ss.ss_family == AF_INET6) {
+    auto* a = reinterpret_cast<const sockaddr_in6*>(&ss);
+    inet_ntop(AF_INET6, &a->sin6_addr, host, sizeof host);
+    port = ntohs(a->sin6_port);
+  }
+  return std::string(host) + ":" + std::to_string(port);
+}
+
+void set_nodelay(int fd) {
+  int one = 1;
+  setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+}
+
+// -- timers and submissions ---------------------------------------------------------
+
+void transport::impl::on_timer(connection& c, steady_clock::time_point now) {
+  auto interval = std::chrono::duration_cast<steady_clock::duration>(cfg_.heartbeat_interval);
+  switch (c.state) {
+    case conn_state::backoff:
+      if (now >= c.reconnect_at) {
+        start_connect(c, now);
+      } else {
+        wake_timers_at(c.reconnect_at);
+      }
+      break;
+    case conn_state::connecting:
+    case conn_state::handshaking:
+      if (now >= c.deadline) {
+        bool connecting = c.state == conn_state::connecting;
+        close(c, connecting ? close_reason::connect_failed : close_reason::handshake_timeout,
+              (connecting ? "connect to " : "handshake with ") + c.peer.address +
+                  " did not finish within " + std::to_string(cfg_.handshake_timeout.count()) +
+                  " ms");
+      } else {
+        wake_timers_at(c.deadline);
+      }
+      break;
+    case conn_state::established: {
+      if (now >= c.next_heartbeat) {
+        c.out.push_control(heartbeat_bytes_);
+        mark_dirty(c);
+        c.next_heartbeat = now + interval;
+      }
+      // The detector measures silence from its last heartbeat; a later frame
+      // of any kind moves the start of the silence forward by as much.
+      auto silence_from = std::max(c.last_frame_at, c.last_heartbeat_at);
+      double phi = c.detector.phi(c.last_heartbeat_at + (now - silence_from));
+      if (!(phi < c.detector.config().threshold)) {
+        close(c, close_reason::heartbeat_timeout,
+              "phi " + std::to_string(phi) +
+                  " >= " + std::to_string(c.detector.config().threshold) +
+                  " (mean heartbeat interval " + std::to_string(c.detector.mean_ms()) + " ms)");
+        break;
+      }
+      wake_timers_at(c.next_heartbeat);
+      // Half an interval between checks: detection comes at most that late.
+      wake_timers_at(now + interval / 2);
+      break;
+    }
+    case conn_state::closing:
+      if (c.lingering) {
+        if (now >= c.deadline) {
+          cut(c);
+        } else {
+          wake_timers_at(c.deadline);
+        }
+      }
+      break;
+  }
+}
+
+void transport::impl::reset_for_reconnect(connection& c, steady_clock::time_point now) {
+  // Reconnect later; frames sent meanwhile wait in the queue.
+  c.state = conn_state::backoff;
+  c.reconnect_at = now + c.backoff;
+  wake_timers_at(c.reconnect_at);
+  log(log_level::info, "connection " + std::to_string(c.id) + ": reconnecting to " +
+                           c.peer.address + " in " + std::to_string(c.backoff.count()) + " ms");
+  c.backoff = std::min(c.backoff * 2, cfg_.reconnect_max_backoff);
+  c.hs.reset();
+  c.send_stalled = false;
+  c.recv_armed = false;
+  c.lingering = false;
+  c.flush_user_on_close = false;
+}
+
+void transport::impl::start_connect(connection& c, steady_clock::time_point now) {
+  int fd = ::socket(c.addr.ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (fd < 0) {
+    log(log_level::warning,
+        "connection " + std::to_string(c.id) + ": socket: " + errno_text(errno));
+    c.reconnect_at = now + c.backoff;
+    c.backoff = std::min(c.backoff * 2, cfg_.reconnect_max_backoff);
+    wake_timers_at(c.reconnect_at);
+    return;
+  }
+  c.fd = fd;
+  c.state = conn_state::connecting;
+  c.deadline = now + cfg_.handshake_timeout;
+  wake_timers_at(c.deadline);
+  io_uring_sqe* sqe = ring_->sqe();
+  if (!sqe) {
+    close(c, close_reason::connect_failed, "io_uring took no connect (its queues are full)");
+    return;
+  }
+  io_uring_prep_connect(sqe, fd, reinterpret_cast<const sockaddr*>(&c.addr), c.addr_len);
+  io_uring_sqe_set_data64(sqe, tagged(&c, op_connect));
+  ++c.ops;
+}
+
+void transport::impl::arm_recv(connection& c) {
+  io_uring_sqe* sqe = ring_->sqe();
+  if (!sqe) {
+    close(c, close_reason::io_error, "io_uring took no receive (its queues are full)");
+    return;
+  }
+  io_uring_prep_recv_multishot(sqe, c.fd, nullptr, 0, 0);
+  sqe->flags |= IOSQE_BUFFER_SELECT;
+  sqe->buf_group = buffer_group;
+  io_uring_sqe_set_data64(sqe, tagged(&c, op_recv));
+  c.recv_armed = true;
+  ++c.ops;
+}
+
+// -- completions ----------------------------------------------------------------------
+
+void transport::impl::on_connect(connection& c, int res) {
+  --c.ops;
+  if (c.state != conn_state::connecting) return;  // timed out or shut down meanwhile
+  if (res < 0) {
+    close(c, close_reason::connect_failed,
+          "connect to " + c.peer.address + ": " + errno_text(-res));
+    return;
+  }
+  set_nodelay(c.fd);
+  begin_handshake(c, handshake::role::initiator);
+  arm_recv(c);
+}
+
+void transport::impl::on_recv(connection& c, int res, unsigned flags) {
+  bool more = flags & IORING_CQE_F_MORE;
+  if (!more) {
+    c.recv_armed = false;
+    --c.ops;
+  }
+  if (res > 0) {
+    if (flags & IORING_CQE_F_BUFFER) {
+      auto bid = static_cast<std::uint16_t>(flags >> IORING_CQE_BUFFER_SHIFT);
+      if (c.state != conn_state::closing)
+        feed(c, {ring_->buffer(bid), static_cast<std::size_t>(res)});
+      ring_->recycle(bid);
+    }
+    if (!more && c.state != conn_state::closing) arm_recv(c);
+    return;
+  }
+  if (res == -ENOBUFS) {  // the buffer ring ran dry; buffers come back this turn
+    if (!more && c.state != conn_state::closing) arm_recv(c);
+    return;
+  }
+  if (c.state == conn_state::closing) return;
+  if (res == 0) {
+    if (c.decoder.finish() != decode_error::none) {
+      close(c, close_reason::truncated_payload,
+            "peer closed the connection inside a frame (" + std::to_string(c.decoder.buffered()) +
+                " bytes of it received)");
+    } else {
+      close(c, close_reason::peer_closed, "connection closed by peer");
+    }
+    return;
+  }
+  close(c, close_reason::io_error, "recv: " + errno_text(-res));
+}
+
+void transport::impl::feed(connection& c, std::span<const std::byte> bytes) {
+  decode_error e = c.decoder.feed(bytes, [&](const frame& f) { return on_frame(c, f); });
+  if (e != decode_error::none && c.state != conn_state::closing)
+    close(c, reason_for(e), std::string(to_string(e)) + " from " + c.peer.address, true);
+}
+
+void transport::impl::on_send(connection& c, int res) {
+  --c.ops;
+  std::size_t lost_frames = 0, lost_bytes = 0;
+  if (res <= 0) {
+    // Whether these frames reached the peer is unknown: at-most-once, not reported.
+    c.out.abandon_in_flight(lost_frames, lost_bytes);
+    local_fate_unknown_ += lost_frames;
+    c.shared->queued_frames.fetch_sub(lost_frames, std::memory_order_relaxed);
+    c.shared->queued_bytes.fetch_sub(lost_bytes, std::memory_order_relaxed);
+    if (c.state != conn_state::closing) {
+      close(c, close_reason::io_error, "send: " + errno_text(res == 0 ? EPIPE : -res));
+    } else if (c.lingering) {
+      cut(c);
+    }
+    return;
+  }
+  if (!c.out.complete(static_cast<std::size_t>(res))) {
+    if (c.state == conn_state::closing && !c.lingering) {
+      c.out.abandon_in_flight(lost_frames, lost_bytes);
+      local_fate_unknown_ += lost_frames;
+      c.shared->queued_frames.fetch_sub(lost_frames, std::memory_order_relaxed);
+      c.shared->queued_bytes.fetch_sub(lost_bytes, std::memory_order_relaxed);
+      return;
+    }
+    // Short write: resubmit the rest, starting inside the iovec the kernel
+    // stopped in; flush_dirty does it (now, or next turn if the ring is full).
+    c.send_stalled = true;
+    mark_dirty(c);
+    return;
+  }
+  local_sent_ += c.out.done_frames();
+  c.shared->queued_frames.fetch_sub(c.out.done_frames(), std::memory_order_relaxed);
+  c.shared->queued_bytes.fetch_sub(c.out.done_bytes(), std::memory_order_relaxed);
+  if (c.lingering) {
+    bool more = c.out.has_control() || (c.flush_user_on_close && c.out.has_user());
+    if (more) {
+      mark_dirty(c);
+    } else {
+      cut(c);
+    }
+  } else if (c.out.has_control() || (c.state == conn_state::established && c.out.has_user())) {
+    mark_dirty(c);
+  }
+}
+
+// -- frames and connection state ---------------------------------------------------
+
+bool transport::impl::on_frame(connection& c, const frame& f) {
+  ++local_received_;
+  if (c.state == conn_state::handshaking) {
+    std::vector<std::byte> out;
+    handshake::state st = c.hs->on_frame(f, out);
+    if (!out.empty()) {
+      c.out.push_control(out);
+      mark_dirty(c);
+    }
+    if (st == handshake::state::established) {
+      become_up(c);
+      return true;
+    }
+    if (st == handshake::state::failed) {
+      if (c.hs->rejected_by_peer()) {
+        close(c, close_reason::rejected_by_peer, c.hs->failure());
+      } else {
+        close(c, close_reason::handshake_failed, c.hs->failure(),
+              true);  // our reject goes out first
+      }
+      return false;
+    }
+    return true;
+  }
+  if (c.state != conn_state::established) return false;
+  // Any frame is a sign of life (Erlang's net_ticktime counts all traffic):
+  // on a busy link the heartbeat may trail megabytes of data in TCP's byte
+  // stream, and the data proves the peer alive just as well. Only heartbeats
+  // feed the detector's interval statistics; see on_timer for how the two meet.
+  c.last_frame_at = now_;
+  switch (f.kind) {
+    case frame_kind::heartbeat:
+      c.detector.heartbeat(now_);
+      c.last_heartbeat_at = now_;
+      return true;
+    case frame_kind::close: {
+      reason_body why = decode_reason_body(f.payload);
+      close(c, close_reason::peer_closed, "peer closed: " + std::string(why.text));
+      return false;
+    }
+    case frame_kind::hello:
+    case frame_kind::challenge:
+    case frame_kind::response:
+    case frame_kind::accept:
+    case frame_kind::reject:
+      close(c, close_reason::protocol_violation,
+            std::string(to_string(f.kind)) + " frame after the handshake", true);
+      return false;
+    default:
+      handler_.on_frame(c.peer, f);
+      return c.state == conn_state::established;
+  }
+}
+
+void transport::impl::begin_handshake(connection& c, handshake::role role) {
+  c.state = conn_state::handshaking;
+  c.deadline = now_ + cfg_.handshake_timeout;
+  wake_timers_at(c.deadline);
+  // Until the peer has proved the secret it may not make us buffer more than
+  // the largest handshake frame (PROTOCOL.md §4): 512 bytes, not 1 MiB.
+  frame_limits pre_login = cfg_.limits;
+  pre_login.max_frame_size = std::min(pre_login.max_frame_size, pre_login_max_frame_size);
+  c.decoder = frame_decoder(pre_login);
+  c.hs.emplace(role, hs_config_);
+  std::vector<std::byte> out;
+  c.hs->start(out);
+  if (!out.empty()) {
+    c.out.push_control(out);
+    mark_dirty(c);
+  }
+}
+
+void transport::impl::become_up(connection& c) {
+  c.state = conn_state::established;
+  c.decoder.set_limits(cfg_.limits);  // the next frame may be a full-sized user frame
+  if (!c.outbound) --pending_handshakes_;
+  c.peer.name = c.hs->peer().name;
+  c.peer.incarnation = c.hs->peer().incarnation;
+  c.backoff = cfg_.reconnect_min_backoff;
+  c.detector = phi_accrual_detector(cfg_.phi);
+  c.detector.heartbeat(now_);  // the handshake is the first sign of life
+  c.last_heartbeat_at = now_;
+  c.last_frame_at = now_;
+  c.next_heartbeat = now_ + cfg_.heartbeat_interval;
+  wake_timers_at(now_);
+  std::uint64_t& known = incarnations_[c.peer.name];
+  std::uint64_t previous = known;
+  known = c.peer.incarnation;
+  bool restarted = previous != 0 && previous != c.peer.incarnation;
+  log(log_level::info, "connection " + std::to_string(c.id) + " up: '" + c.peer.name + "' at " +
+                           c.peer.address + (restarted ? " (restarted: new incarnation)" : ""));
+  handler_.on_up(c.peer, previous);
+  if (c.out.has_user() || c.out.has_control()) mark_dirty(c);
+}
+
+void transport::impl::close(connection& c, close_reason reason, const std::string& detail,
+                            bool flush) {
+  if (c.state == conn_state::closing) return;
+  closes_[static_cast<std::size_t>(reason)].fetch_add(1, std::memory_order_relaxed);
+  bool was_up = c.state == conn_state::established;
+  if (!c.outbound) {
+    --inbound_open_;
+    if (c.state == conn_state::handshaking) --pending_handshakes_;
+  }
+  // An unauthenticated peer can make us close as often as it connects: those
+  // lines are rate limited, like the accept errors.
+  std::uint64_t held = 0;
+  if (was_up || c.outbound || prelogin_close_log_.allow(now_, held))
+    log(level_for(reason),
+        "connection " + std::to_string(c.id) + " (" + (c.peer.name.empty() ? "?" : c.peer.name) +
+            " at " + c.peer.address + ") closed: " + std::string(to_string(reason)) + ": " +
+            detail +
+            (held ? " (and " + std::to_string(held) + " more unauthenticated closes)" : ""));
+  c.state = conn_state::closing;
+  c.reason = reason;
+  closing_.push_back(&c);
+  if (was_up) handler_.on_down(c.peer, reason, detail);
+  if (flush && was_up) {
+    // Tell the peer why, so its log names the cause too.
+    std::vector<std::byte> bye;
+    encode_reason_frame(frame_kind::close, static_cast<std::uint16_t>(reason),
+                        detail.substr(0, max_reason_text), bye);
+    if (reason == close_reason::local_close) {
+      c.out.push_control_after_user(bye);
+      c.flush_user_on_close = true;
+    } else {
+      c.out.push_control(bye);
+    }
+  }
+  if (!c.flush_user_on_close) drop_queued(c, reason);
+  if (flush && c.fd >= 0 && (c.out.has_control() || c.out.in_flight() || c.flush_user_on_close)) {
+    c.lingering = true;
+    c.deadline = now_ + linger_time;
+    wake_timers_at(c.deadline);
+    mark_dirty(c);
+    return;
+  }
+  cut(c);
+}
+
+void transport::impl::cut(connection& c) {
+  c.lingering = false;
+  if (c.flush_user_on_close) {
+    c.flush_user_on_close = false;
+    drop_queued(c, c.reason);
+  }
+  if (c.fd < 0) return;
+  ::shutdown(c.fd, SHUT_RDWR);  // alone, this already ends its recv and send with errors
+  if (io_uring_sqe* sqe = ring_->sqe()) {
+    io_uring_prep_cancel_fd(sqe, c.fd, IORING_ASYNC_CANCEL_ALL);
+    io_uring_sqe_set_data64(sqe, op_ignore);
+  }
+}
+
+void transport::impl::drop_queued(connection& c, close_reason reason) {
+  std::size_t frames = 0, bytes = 0;
+  c.out.drop_queued([&](const frame& f) { handler_.on_undelivered(c.id, f, reason); }, frames,
+                    bytes);
+  local_undelivered_ += frames;
+  c.shared->queued_frames.fetch_sub(frames, std::memory_order_relaxed);
+  c.shared->queued_bytes.fetch_sub(bytes, std::memory_order_relaxed);
+}
+
+connection* transport::impl::find(connection_id id) {
+  auto it = conns_.find(id);
+  return it == conns_.end() ? nullptr : it->second.get();
+}
+
+std::unique_ptr<connection> transport::impl::make_connection(connection_id id, bool outbound) {
+  auto c = std::make_unique<connection>(cfg_.limits, cfg_.phi);
+  c->id = id;
+  c->outbound = outbound;
+  c->peer.id = id;
+  c->peer.outbound = outbound;
+  c->backoff = cfg_.reconnect_min_backoff;
+  std::unique_lock lock(links_mutex_);
+  auto& link = links_[id];  // connect() registered outbound links already
+  if (!link) link = std::make_shared<detail::link_shared>();
+  c->shared = link;
+  return c;
+}
+
+}  // namespace volley::remote
