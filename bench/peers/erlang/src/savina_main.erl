@@ -148,6 +148,8 @@ run(Options = #{params := Texts, sizes := Sizes}) ->
              end,
     Workers = maps:get(workers, Options, erlang:system_info(schedulers_online)),
     {Params, Fault} = workload_params(Module, Texts),
+    %% Loaded now, not on first call inside the timed window.
+    ok = code:ensure_modules_loaded([Module, savina_check, savina_random]),
     Parent = self(),
     {Pid, Monitor} = spawn_monitor(fun() -> Parent ! {self(), attempt(Module, Params, Fault)} end),
     receive
