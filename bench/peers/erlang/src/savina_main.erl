@@ -218,6 +218,10 @@ config(Module) ->
        {"schedulers_online", json_number(erlang:system_info(schedulers_online))},
        {"dirty_cpu_schedulers_online", json_number(erlang:system_info(dirty_cpu_schedulers_online))},
        {"scheduler_bind_type", json_string(atom_to_list(erlang:system_info(scheduler_bind_type)))},
+       %% The CPU each scheduler is bound to, or "unbound" where binding failed.
+       {"scheduler_bindings", ["[", lists:join(",", [case B of unbound -> json_string("unbound");
+                                                              _ -> json_number(B) end
+                                                     || B <- tuple_to_list(erlang:system_info(scheduler_bindings))]), "]"]},
        {"kernel_poll", atom_to_list(erlang:system_info(kernel_poll))},
        {"busy_wait", json_object(BusyWait)},
        {"fullsweep_after", json_number(element(2, erlang:system_info(fullsweep_after)))},
