@@ -9,8 +9,10 @@
 %% Unlike the C++ binaries this one has no size table of its own: the sizes
 %% live once, in bench/savina/common/src/parameters.cpp, and the runner
 %% passes every parameter of a workload with --param. A missing one is a
-%% usage error. `--param fault=drop|dup` drops or duplicates one message of
-%% the workload, which must then fail with exit status 2.
+%% usage error. `--param fault=drop|dup` (or `--inject-fault drop|dup`, the
+%% C++ binaries' spelling) drops or duplicates one message of the workload,
+%% which must then fail with exit status 2; `--deadline S` makes a run that
+%% has no answer after S seconds a wrong result too.
 %%
 %% The wrapper script (erlang-savina.in) starts the emulator with one
 %% scheduler per worker and the flags named in README.md; this module runs
@@ -58,7 +60,8 @@ main(Args) ->
 
 usage() ->
     "usage: erlang-savina --workload NAME [--sizes reference|savina] [--workers N] "
-    "--param key=value...\n       erlang-savina --list\n".
+    "--param key=value... [--inject-fault none|drop|dup] [--deadline S]\n"
+    "       erlang-savina --list\n".
 
 out(Text) -> io:put_chars(standard_io, Text).
 err(Text) -> io:put_chars(standard_error, Text).
@@ -90,13 +93,21 @@ option("workers", Text, Rest, Options) ->
     end;
 option("param", Text, Rest, Options = #{params := Params}) ->
     parse(Rest, Options#{params := Params ++ [Text]});
+option("inject-fault", Text, Rest, Options = #{params := Params}) ->
+    parse(Rest, Options#{params := Params ++ ["fault=" ++ Text]});
+option("deadline", Text, Rest, Options) ->
+    case number("--deadline", Text) of
+        S when S > 0 -> parse(Rest, Options#{deadline_ms => round(S * 1000)});
+        _ -> throw({usage, ["--deadline must be a positive number of seconds, not '", Text, "'"]})
+    end;
 option(Name, _Value, _Rest, _Options) -> throw({usage, ["unknown option --", Name]}).
 
 %% Every parameter of the workload must be given; `fault` is the only extra.
 workload_params(Module, Texts) ->
     Pairs = [split_param(T) || T <- Texts],
     Wanted = Module:params(),
-    Fault = case lists:keyfind("fault", 1, Pairs) of
+    %% The last fault given wins, as the last of a repeated option does.
+    Fault = case lists:keyfind("fault", 1, lists:reverse(Pairs)) of
                 false -> none;
                 {_, "none"} -> none;
                 {_, "0"} -> none;
@@ -104,7 +115,7 @@ workload_params(Module, Texts) ->
                 {_, "dup"} -> dup;
                 {_, Other} -> throw({usage, ["fault must be none, drop or dup, not '", Other, "'"]})
             end,
-    Values = maps:from_list([{K, number(K, V)} || {K, V} <- Pairs, K =/= "fault"]),
+    Values = maps:from_list([{K, number("--param " ++ K, V)} || {K, V} <- Pairs, K =/= "fault"]),
     case [K || K <- maps:keys(Values), not lists:member(K, Wanted)] of
         [] -> ok;
         Unknown -> throw({usage, ["unknown parameter(s) ", lists:join(", ", Unknown),
@@ -132,7 +143,7 @@ number(Key, Text) ->
                     %% "1e6": Erlang's float syntax wants a fraction.
                     case string:to_float(re:replace(Text, "^([-+]?[0-9]+)([eE])", "\\1.0\\2", [{return, list}])) of
                         {F, ""} -> F;
-                        _ -> throw({usage, ["--param ", Key, ": '", Text, "' is not a number"]})
+                        _ -> throw({usage, [Key, ": '", Text, "' is not a number"]})
                     end
             end
     end.
@@ -152,6 +163,7 @@ run(Options = #{params := Texts, sizes := Sizes}) ->
     ok = code:ensure_modules_loaded([Module, savina_check, savina_random]),
     Parent = self(),
     {Pid, Monitor} = spawn_monitor(fun() -> Parent ! {self(), attempt(Module, Params, Fault)} end),
+    Deadline = maps:get(deadline_ms, Options, infinity),
     receive
         {Pid, {ok, Result}} ->
             out([result_line(Name, Module, Workers, Sizes, Params, Fault, Result), "\n"]), 0;
@@ -161,6 +173,9 @@ run(Options = #{params := Texts, sizes := Sizes}) ->
             err(["erlang ", Name, ": error: ", Text, "\n"]), 1;
         {'DOWN', Monitor, process, Pid, Reason} ->
             err(["erlang ", Name, ": error: ", io_lib:format("~P", [Reason, 30]), "\n"]), 1
+    after Deadline ->
+        err(["erlang ", Name, ": WRONG RESULT: no answer within the deadline of ",
+             integer_to_list(Deadline), " ms\n"]), 2
     end.
 
 attempt(Module, Params, Fault) ->

@@ -59,6 +59,12 @@ endforeach()
 
 erlang_savina_test("erlang_savina.fork-join-creation.spawns_from_an_actor" 0
                    --workload fork-join-creation --workers 2 --param actors=1000 --param spawn_from_actor=1)
+# The C++ binaries' spelling of the fault, and the deadline the runner's
+# fault test passes: a run still going after it is a wrong result.
+erlang_savina_test("erlang_savina.inject_fault_dup_fails_the_run" 2
+                   --workload ping-pong --workers 2 --param pings=1000 --inject-fault dup)
+erlang_savina_test("erlang_savina.a_run_past_its_deadline_is_a_wrong_result" 2
+                   --workload ping-pong --workers 2 --param pings=100000000 --deadline 0.2)
 erlang_savina_test("erlang_savina.a_missing_parameter_is_a_usage_error" 1
                    --workload ping-pong --workers 2)
 erlang_savina_test("erlang_savina.an_unknown_workload_is_a_usage_error" 1
