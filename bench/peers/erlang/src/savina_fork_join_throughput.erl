@@ -9,7 +9,10 @@
 
 params() -> ["messages", "actors"].
 unit() -> "msg/s".
-process_flags() -> [].
+%% The measuring process outruns the actors, so their messages queue up;
+%% off_heap keeps that backlog out of their heaps and their collections
+%% (100,000 x 60: 4.9 s against 6.7 s on-heap, one run each, load 15).
+process_flags() -> [{"actor", "message_queue_data=off_heap"}].
 
 %% Savina's argument to performComputation. Passed in, not written at the
 %% call: the compiler folds math:sin of a constant.
@@ -17,7 +20,8 @@ process_flags() -> [].
 
 run(#{"messages" := N, "actors" := A}, Fault) ->
     Main = self(),
-    Actors = [spawn_link(fun() -> actor(Main, N, ?THETA, 0, 0.0, 0) end) || _ <- lists:seq(1, A)],
+    Actors = [spawn_opt(fun() -> actor(Main, N, ?THETA, 0, 0.0, 0) end, [link, {message_queue_data, off_heap}])
+              || _ <- lists:seq(1, A)],
     Start = savina_check:now_ns(),
     [First | Rest] = Actors,
     %% The first message to the first actor is the one a fault is injected into.
