@@ -660,7 +660,9 @@ void transport::impl::begin_handshake(connection& c, handshake::role role) {
   c.deadline = now_ + cfg_.handshake_timeout;
   wake_timers_at(c.deadline);
   c.decoder = frame_decoder(cfg_.limits);
-  c.hs.emplace(role, hs_config_);
+  handshake_config hc = hs_config_;
+  if (c.outbound) hc.expected_peer = c.peer.name;  // a reconnect must reach the same node
+  c.hs.emplace(role, std::move(hc));
   std::vector<std::byte> out;
   c.hs->start(out);
   if (!out.empty()) {
