@@ -13,6 +13,9 @@
 // engine retires the envelope's memory and sender afterwards.
 #include "node_core.hpp"
 
+#include <volley/remote/handshake.hpp>
+
+#include <array>
 #include <string>
 #include <vector>
 
@@ -21,15 +24,43 @@ namespace volley::remote::detail {
 using volley::detail::cell_base;
 using volley::detail::envelope;
 
-void proxy::on_any(envelope* e, cell_base* c, context&) {
-  proxy& self = volley::detail::actor_of<proxy>(c);
-  self.link_->core->forward(*self.link_, self.path_, e);
+namespace {
+
+/// A correlation id nobody can guess: 64 bits from OpenSSL's CSPRNG (through
+/// random_incarnation, which never returns 0), drawn 64 at a time per thread
+/// so that an ask pays for a RAND_bytes call once in 64.
+std::uint64_t unguessable_id() {
+  constexpr std::size_t batch = 64;
+  thread_local std::array<std::uint64_t, batch> ids{};
+  thread_local std::size_t next = batch;
+  if (next == batch) {
+    for (auto& id : ids) id = random_incarnation();
+    next = 0;
+  }
+  return ids[next++];
 }
 
-void node_core::forward(link& l, const std::string& path, envelope* e) {
+}  // namespace
+
+void proxy::on_any(envelope* e, cell_base* c, context&) {
+  proxy& self = volley::detail::actor_of<proxy>(c);
+  self.link_->core->forward(self, e);
+}
+
+void node_core::forward(proxy& px, envelope* e) {
+  link& l = *px.link_;
+  const std::string& path = px.path_;
   const volley::detail::message_info* info = e->info;
   void* request = info->take_request != nullptr ? info->take_request(e) : nullptr;
   std::string sender = e->sender != nullptr ? e->sender->path() : std::string();
+  if (!sender.empty() && !px.exposed_.count(sender)) {
+    // The peer learns this sender's ref, so it may send to it (replies).
+    {
+      std::lock_guard lock(l.mu);
+      l.exposed.insert(sender);
+    }
+    px.exposed_.insert(sender);
+  }
 
   // Every way out below destroys the payload exactly once (drop) and answers
   // a taken request exactly once (complete_request, here or by the reply).
@@ -77,9 +108,11 @@ void node_core::forward(link& l, const std::string& path, envelope* e) {
   std::uint64_t correlation = 0;
   if (request != nullptr) {
     // Registered before the send: the reply may come back before send() returns.
-    correlation = next_correlation_.fetch_add(1, std::memory_order_relaxed);
+    pending_ask p{request, info, l.conn, std::chrono::steady_clock::now()};
+    do {
+      correlation = unguessable_id();
+    } while (!add_pending(correlation, p));  // a collision among pending asks: 2^-64 odds
     f.correlation_id = correlation;
-    add_pending(correlation, {request, info, l.conn, std::chrono::steady_clock::now()});
   }
   send_result r = send(l.conn, f);
   if (r == send_result::queued) {
