@@ -27,6 +27,7 @@
 
 #include "../../remote/bench/loopback.hpp"
 
+
 #include <algorithm>
 #include <atomic>
 #include <chrono>

@@ -235,6 +235,7 @@ void node_core::lose(link& l, const std::string& why) {
     l.up = false;
     gone.swap(l.proxies);
     l.exposed.clear();  // the next peer on this link has been given no refs
+    l.exposed_generation.fetch_add(1, std::memory_order_relaxed);
     l.up_changed.notify_all();
   }
   // Watchers of these proxies learn of it through terminated (node_down).

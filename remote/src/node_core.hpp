@@ -74,6 +74,12 @@ struct link {
   std::unordered_map<std::string, any_ref> proxies;  ///< by remote path
   /// Local actor paths sent over this link as senders: the peer may answer them.
   std::unordered_set<std::string> exposed;
+  /// Past this size, adding a sender first drops the paths of actors that are
+  /// gone (see proxy.cpp); then the mark doubles. Ordinary links hold a few
+  /// senders; the mark bounds a link whose senders are many short-lived actors.
+  std::size_t exposed_prune_at = 4096;
+  /// Bumped when paths leave `exposed`, so proxies drop their copies.
+  std::atomic<std::uint64_t> exposed_generation{0};
 
   /// How dead letters name an actor of this system: "remote://name/path".
   std::string describe(std::string_view path) const;
@@ -90,6 +96,7 @@ struct proxy {
   /// Senders already added to link_->exposed (this actor's own copy, so the
   /// common case takes no lock).
   std::unordered_set<std::string> exposed_;
+  std::uint64_t exposed_generation_ = 0;  ///< link_->exposed_generation when copied
 };
 
 /// Lets a kind of log line through at most once a second; the line that gets
@@ -153,6 +160,8 @@ class node_core final : public transport_handler, public std::enable_shared_from
   // -- used by proxies and the watch daemon (any thread) -------------------
   /// A proxy's message: serialise, register an ask, hand it to the transport.
   void forward(proxy& p, volley::detail::envelope* e);
+  /// Records that `sender` (a local path) was given to the proxy's peer.
+  void expose(proxy& p, const std::string& sender);
   send_result send(connection_id id, const frame& f);
   /// Answers a remote ask with an error (an ask_failure frame).
   void send_failure(connection_id conn, std::uint64_t correlation, const error& err);

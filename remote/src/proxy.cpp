@@ -15,6 +15,7 @@
 
 #include <volley/remote/handshake.hpp>
 
+#include <algorithm>
 #include <array>
 #include <string>
 #include <vector>
@@ -47,20 +48,48 @@ void proxy::on_any(envelope* e, cell_base* c, context&) {
   self.link_->core->forward(self, e);
 }
 
+void node_core::expose(proxy& px, const std::string& sender) {
+  link& l = *px.link_;
+  // Relaxed: the set itself is guarded by l.mu; the generation only tells a
+  // proxy that its copy may name paths the set has dropped. (A send racing a
+  // prune may skip one re-add; pruning drops only paths with no live actor.)
+  std::uint64_t generation = l.exposed_generation.load(std::memory_order_relaxed);
+  if (generation != px.exposed_generation_) {
+    px.exposed_.clear();
+    px.exposed_generation_ = generation;
+  }
+  if (px.exposed_.count(sender)) return;
+  // The peer learns this sender's ref, so it may send to it (replies).
+  std::vector<std::string> candidates;
+  {
+    std::lock_guard lock(l.mu);
+    l.exposed.insert(sender);
+    if (l.exposed.size() >= l.exposed_prune_at) {
+      candidates.assign(l.exposed.begin(), l.exposed.end());
+      l.exposed_prune_at = 2 * l.exposed.size();  // no second pruner while this one runs
+    }
+  }
+  px.exposed_.insert(sender);
+  if (candidates.empty()) return;
+  // Looked up outside the link's lock: select takes the engine's locks.
+  std::vector<std::string> gone;
+  for (auto& path : candidates) {
+    any_ref ref = sys_.select(path);
+    if (!ref || ref.is_stopped()) gone.push_back(std::move(path));
+  }
+  std::lock_guard lock(l.mu);
+  for (const auto& path : gone) l.exposed.erase(path);
+  l.exposed_prune_at = std::max<std::size_t>(4096, 2 * l.exposed.size());
+  l.exposed_generation.fetch_add(1, std::memory_order_relaxed);
+}
+
 void node_core::forward(proxy& px, envelope* e) {
   link& l = *px.link_;
   const std::string& path = px.path_;
   const volley::detail::message_info* info = e->info;
   void* request = info->take_request != nullptr ? info->take_request(e) : nullptr;
   std::string sender = e->sender != nullptr ? e->sender->path() : std::string();
-  if (!sender.empty() && !px.exposed_.count(sender)) {
-    // The peer learns this sender's ref, so it may send to it (replies).
-    {
-      std::lock_guard lock(l.mu);
-      l.exposed.insert(sender);
-    }
-    px.exposed_.insert(sender);
-  }
+  if (!sender.empty()) expose(px, sender);
 
   // Every way out below destroys the payload exactly once (drop) and answers
   // a taken request exactly once (complete_request, here or by the reply).
