@@ -13,8 +13,11 @@
 #include <unistd.h>
 
 #include <atomic>
+#include <condition_variable>
 #include <cstring>
+#include <mutex>
 #include <string>
+#include <thread>
 #include <vector>
 
 using namespace volley::remote;
@@ -388,4 +391,86 @@ TEST_CASE(
     CHECK(poll_until([&] { return collector.is_stopped(); }));
     CHECK(node_b.stats().refused_stops == 0);
   }
+}
+
+TEST_CASE("stress: with a third node racing every reply, each ask gets its own peer's answer",
+          "[remote][node][security][stress]") {
+  constexpr int asks = 2000;
+  volley::system sys_a{system_config()};
+  auto cfg = node_config_for("node-a");
+  cfg.phi.acceptable_pause = std::chrono::milliseconds(120'000);  // fakes send no heartbeats
+  node node_a(sys_a, cfg, test_types());
+  fake_node b("node-b", 0xb0b);
+  remote_system to_b = node_a.connect("127.0.0.1", b.port());
+  REQUIRE(b.accept_and_handshake());
+  REQUIRE(to_b.wait_up(patience));
+  raw_peer c(node_a.port());
+  REQUIRE(c.handshake_as("node-c", "test-secret"));
+
+  // B answers every ask with n + 1 and hands each id to C, which answers it
+  // too (with -1), racing B's reply to A.
+  std::mutex m;
+  std::condition_variable cv;
+  std::vector<std::uint64_t> observed;
+  bool b_done = false;
+  std::thread b_thread([&] {
+    for (int i = 0; i < asks; ++i) {
+      seen_frame ask;
+      if (!b.next(frame_kind::ask_request, ask)) break;
+      int n = 0;
+      std::memcpy(&n, ask.payload.data(), sizeof n);
+      {
+        std::lock_guard lock(m);
+        observed.push_back(ask.correlation);
+      }
+      cv.notify_one();
+      if (i % 2 == 0) std::this_thread::yield();  // let C go first now and then
+      b.send(pong_reply(ask.correlation, n + 1));
+    }
+    std::lock_guard lock(m);
+    b_done = true;
+    cv.notify_one();
+  });
+  std::thread c_thread([&] {
+    std::size_t next = 0;
+    for (;;) {
+      std::unique_lock lock(m);
+      cv.wait(lock, [&] { return next < observed.size() || b_done; });
+      if (next == observed.size() && b_done) return;
+      std::uint64_t id = observed[next++];
+      lock.unlock();
+      c.send_frame(pong_reply(id, -1));
+    }
+  });
+
+  volley::any_ref remote = to_b.select("/user/service");
+  std::vector<volley::future<pong>> futures[2];
+  std::thread askers[2];
+  for (int t = 0; t < 2; ++t) {
+    askers[t] = std::thread([&, t] {
+      for (int i = t; i < asks; i += 2) futures[t].push_back(remote.ask<pong>(ping{i}));
+    });
+  }
+  for (auto& t : askers) t.join();
+  int wrong = 0, failed = 0;
+  for (int t = 0; t < 2; ++t) {
+    for (std::size_t k = 0; k < futures[t].size(); ++k) {
+      int i = t + 2 * static_cast<int>(k);
+      auto r = futures[t][k].get(patience);
+      if (!r.ok()) {
+        ++failed;
+      } else if (r.value().n != i + 1) {
+        ++wrong;
+      }
+    }
+  }
+  b_thread.join();
+  c_thread.join();
+  CHECK(failed == 0);
+  CHECK(wrong == 0);  // no ask completed by C's -1
+  CHECK(node_a.stats().pending_asks == 0);
+  // C's replies were refused (foreign: it came first) or matched nothing (B's was in).
+  auto foreign = node_a.stats().foreign_replies;
+  INFO("replies from C that raced ahead of B's: " << foreign);
+  CHECK(foreign <= static_cast<std::uint64_t>(asks));
 }
