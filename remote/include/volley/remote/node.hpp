@@ -4,8 +4,11 @@
 //     volley::remote::message_types types;          // see message_types.hpp
 //     types.add<ping>(1, "ping").add<pong>(2, "pong").add_ask<ping, pong>();
 //     volley::remote::node node(sys, {.name = "orders-1", .secret = "s3cret",
-//                                     .port = 2552}, types);
+//                                     .port = 2552,
+//                                     .access = {.allowed_paths = {"/user/orders"}}},
+//                               types);                // peers may reach /user/orders only
 //     auto other = node.connect("10.0.0.8", 2552);   // a remote_system
+//     // (the node there lists /user/printer in its own access.allowed_paths)
 //     volley::any_ref printer = other.select("/user/printer");
 //     printer.tell(ping{1});                          // exactly like a local any_ref
 //     auto r = printer.ask<pong>(ping{2}).get(1s);
@@ -86,8 +89,9 @@ struct remote_access {
   /// Whether a remote volley::poison_pill (registered with message_types)
   /// may stop an allowed actor. Off: refused and counted.
   bool allow_remote_stop = false;
-  /// Whether volley's own messages (volley::terminated, poison_pill) may
-  /// arrive from peers as ordinary messages at all. Off: refused and counted.
+  /// Whether volley's own notifications (volley::terminated, registered with
+  /// message_types) may arrive from peers as ordinary messages. Off: refused
+  /// and counted. (Remote death watch does not need it: it has its own frames.)
   bool allow_system_messages = false;
 };
 
