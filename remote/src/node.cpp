@@ -126,6 +126,13 @@ node_stats node_core::stats() const {
   s.refused_messages = refused_messages.load(std::memory_order_relaxed);
   s.refused_stops = refused_stops.load(std::memory_order_relaxed);
   s.superseded_incarnations = superseded_incarnations.load(std::memory_order_relaxed);
+  {
+    std::lock_guard lock(links_mu_);
+    for (const auto& [id, l] : links_) {
+      std::lock_guard link_lock(l->mu);
+      s.exposed_senders += l->exposed.size();
+    }
+  }
   s.messages_sent = messages_sent.load(std::memory_order_relaxed);
   s.messages_received = messages_received.load(std::memory_order_relaxed);
   s.send_failures = send_failures.load(std::memory_order_relaxed);

@@ -73,9 +73,13 @@ void node_core::expose(proxy& px, const std::string& sender) {
   if (candidates.empty()) return;
   // Looked up outside the link's lock: select takes the engine's locks.
   std::vector<std::string> gone;
-  for (auto& path : candidates) {
-    any_ref ref = sys_.select(path);
-    if (!ref || ref.is_stopped()) gone.push_back(std::move(path));
+  try {
+    for (auto& path : candidates) {
+      any_ref ref = sys_.select(path);
+      if (!ref || ref.is_stopped()) gone.push_back(std::move(path));
+    }
+  } catch (const std::exception&) {
+    // The actor system is going away: keep the set as it is.
   }
   std::lock_guard lock(l.mu);
   for (const auto& path : gone) l.exposed.erase(path);

@@ -474,3 +474,33 @@ TEST_CASE("stress: with a third node racing every reply, each ask gets its own p
   INFO("replies from C that raced ahead of B's: " << foreign);
   CHECK(foreign <= static_cast<std::uint64_t>(asks));
 }
+
+namespace {
+/// Sends one message with itself as the sender, then stops.
+struct one_shot {
+  void on(volley::any_ref target, volley::context& ctx) {
+    target.tell(numbered{7, 0}, ctx);
+    ctx.stop();
+  }
+};
+}  // namespace
+
+TEST_CASE("a link forgets the senders that stopped and still lets peers answer live ones",
+          "[remote][node][security]") {
+  two_nodes t;
+  volley::any_ref remote = t.to_b.select("/user/collector");
+  // A live sender first: its replies must keep arriving at the end.
+  auto catcher = t.sys_a.spawn<pong_catcher>(volley::props{.name = "catcher"}, &t.seen);
+  catcher.tell(send_ping{remote, 1});
+  REQUIRE(t.seen.wait([&] { return t.seen.pongs_caught == 1; }));
+
+  constexpr int senders = 5000;  // past the 4096 mark that starts a prune
+  for (int i = 0; i < senders; ++i) t.sys_a.spawn<one_shot>().tell(remote);
+  REQUIRE(t.seen.wait([&] { return t.seen.numbered_count == senders; }));
+  auto exposed = t.node_a.stats().exposed_senders;
+  CHECK(exposed < 4096);  // pruned once, not 5001
+  CHECK(exposed >= 1);    // the catcher stays
+  catcher.tell(send_ping{remote, 2});
+  REQUIRE(t.seen.wait([&] { return t.seen.pongs_caught == 2; }));
+  t.seen.with_lock([&] { CHECK(t.seen.last_pong == 3); });
+}

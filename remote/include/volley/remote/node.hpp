@@ -175,6 +175,10 @@ struct node_stats {
   std::uint64_t refused_stops = 0;
   /// Connections dropped because a newer incarnation of their node appeared.
   std::uint64_t superseded_incarnations = 0;
+  /// Local actor paths that peers may answer because those actors sent them
+  /// something (now, all links together; paths of stopped actors are dropped
+  /// once a link holds 4096).
+  std::uint64_t exposed_senders = 0;
   transport_stats transport;
 };
 
