@@ -116,6 +116,10 @@ std::string_view to_string(reject_reason r) noexcept {
 
 void encode_reason_frame(frame_kind kind, std::uint16_t code, std::string_view text,
                          std::vector<std::byte>& out) {
+  // PROTOCOL.md §6.4: at most 200 bytes of text, so that a reject (whose text
+  // may quote two 255-byte node names) stays within a pre-login frame cap.
+  constexpr std::size_t max_reason_text = 200;
+  text = text.substr(0, max_reason_text);
   std::vector<std::byte> body(2 + text.size());
   detail::store_u16(body.data(), code);
   if (!text.empty()) std::memcpy(body.data() + 2, text.data(), text.size());

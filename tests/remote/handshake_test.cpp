@@ -483,3 +483,20 @@ TEST_CASE("incarnations and nonces are random", "[remote][handshake]") {
   CHECK(random_incarnation() != 0);
   CHECK(random_nonce() != random_nonce());
 }
+
+TEST_CASE("reject texts are cut to 200 bytes, whatever names they quote", "[remote][handshake]") {
+  std::string long_name(255, 'n');
+  auto cfg = config(long_name, 11, "s");
+  cfg.expected_peer = std::string(255, 'e');
+  handshake a(handshake::role::initiator, cfg);
+  std::vector<std::byte> hello;
+  a.start(hello);
+  auto answer =
+      deliver(intro_frame(frame_kind::challenge, std::string(255, 'c'), 2, counting_nonce(0)), a);
+  REQUIRE(a.failed());
+  CHECK(a.failure().size() > 700);  // the whole text stays in our own log
+  parse_result r = parse_frame(answer);
+  REQUIRE(r.value.kind == frame_kind::reject);
+  CHECK(r.value.payload.size() == 2 + 200);
+  CHECK(answer.size() <= 32 + 2 + 200);
+}
