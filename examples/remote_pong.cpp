@@ -44,7 +44,12 @@ int main(int argc, char** argv) {
   std::promise<void> bye_received;
   sys.spawn<ponger>(volley::props{.name = "pong"}, &bye_received);
 
-  volley::remote::node node(sys, {.name = "pong-node", .secret = pingpong_secret, .port = port},
+  // access: remote peers may message /user/pong and nothing else.
+  volley::remote::node node(sys,
+                            {.name = "pong-node",
+                             .secret = pingpong_secret,
+                             .port = port,
+                             .access = {.allowed_paths = {"/user/pong"}}},
                             pingpong_types());
   std::printf("remote_pong: listening on 127.0.0.1:%u\n", static_cast<unsigned>(node.port()));
   std::fflush(stdout);  // a reader on a pipe waits for this line

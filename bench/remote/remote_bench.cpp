@@ -128,6 +128,7 @@ volley::remote::node_config node_config(const char* name, bool busy_poll) {
   c.name = name;
   c.secret = "bench-secret";
   c.transport.busy_poll = busy_poll;
+  c.access.allowed_paths = {"/user/receiver"};  // remote peers reach nothing unlisted
   // Room for the whole window (below) so the bound never drops a message.
   c.transport.max_queued_frames = 1u << 20;
   return c;

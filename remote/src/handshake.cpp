@@ -1,5 +1,5 @@
 // Handshake state machine and its HMAC proofs (OpenSSL). See handshake.hpp for
-// the exchange; PROTOCOL.md for the body layouts.
+// the exchange and PROTOCOL.md §6.1 for the body layouts and the argument.
 #include <volley/remote/frame_codec.hpp>
 #include <volley/remote/handshake.hpp>
 
@@ -17,15 +17,38 @@ namespace {
 
 // Body sizes (PROTOCOL.md): magic u32, version u16, reserved u16, incarnation u64, nonce.
 constexpr std::size_t intro_size = 4 + 2 + 2 + 8 + nonce_size;
-constexpr std::size_t challenge_size = intro_size + mac_size;
+
+// Role labels: distinct, and neither a prefix of the other, so no proof of one
+// role is a proof of the other (they are length-prefixed besides).
+constexpr std::string_view initiator_label = "volley handshake initiator proof";
+constexpr std::string_view acceptor_label = "volley handshake acceptor proof";
 
 void random_bytes(void* p, std::size_t n) {
   if (RAND_bytes(static_cast<unsigned char*>(p), static_cast<int>(n)) != 1)
     throw std::runtime_error("volley::remote: OpenSSL RAND_bytes failed");
 }
 
-bool same_tag(const std::byte* a, const mac_tag& b) noexcept {
-  return CRYPTO_memcmp(a, b.data(), mac_size) == 0;
+void append_u16(std::vector<std::byte>& out, std::uint16_t v) {
+  std::byte b[2];
+  detail::store_u16(b, v);
+  out.insert(out.end(), b, b + 2);
+}
+
+void append_u64(std::vector<std::byte>& out, std::uint64_t v) {
+  std::byte b[8];
+  detail::store_u64(b, v);
+  out.insert(out.end(), b, b + 8);
+}
+
+/// u16 length, then the bytes: no two field lists encode to the same message.
+void append_prefixed(std::vector<std::byte>& out, std::string_view s) {
+  append_u16(out, static_cast<std::uint16_t>(s.size()));
+  auto bytes = std::as_bytes(std::span(s.data(), s.size()));
+  out.insert(out.end(), bytes.begin(), bytes.end());
+}
+
+void append_nonce(std::vector<std::byte>& out, const nonce& n) {
+  out.insert(out.end(), n.begin(), n.end());
 }
 
 }  // namespace
@@ -42,12 +65,22 @@ nonce random_nonce() {
   return n;
 }
 
-mac_tag handshake_proof(std::string_view secret, const nonce& n, std::string_view name,
-                        std::uint64_t incarnation) {
-  std::vector<std::byte> msg(nonce_size + name.size() + 8);
-  std::memcpy(msg.data(), n.data(), nonce_size);
-  if (!name.empty()) std::memcpy(msg.data() + nonce_size, name.data(), name.size());
-  detail::store_u64(msg.data() + nonce_size + name.size(), incarnation);
+std::vector<std::byte> proof_message(proof_role role, const handshake_transcript& t) {
+  std::vector<std::byte> msg;
+  msg.reserve(2 + acceptor_label.size() + 2 + 2 * (2 + max_node_name_length + 8 + nonce_size));
+  append_prefixed(msg, role == proof_role::initiator ? initiator_label : acceptor_label);
+  append_u16(msg, t.version);
+  append_prefixed(msg, t.initiator_name);
+  append_u64(msg, t.initiator_incarnation);
+  append_nonce(msg, t.initiator_nonce);
+  append_prefixed(msg, t.acceptor_name);
+  append_u64(msg, t.acceptor_incarnation);
+  append_nonce(msg, t.acceptor_nonce);
+  return msg;
+}
+
+mac_tag handshake_proof(std::string_view secret, proof_role role, const handshake_transcript& t) {
+  std::vector<std::byte> msg = proof_message(role, t);
   mac_tag tag{};
   unsigned int len = 0;
   static const unsigned char empty_key = 0;
@@ -68,19 +101,24 @@ std::string_view to_string(reject_reason r) noexcept {
     case reject_reason::bad_magic:
       return "not a volley peer (bad magic)";
     case reject_reason::authentication_failed:
-      return "authentication failed (wrong secret)";
+      return "authentication failed (the nodes do not share the secret)";
     case reject_reason::protocol_violation:
       return "protocol violation during handshake";
     case reject_reason::self_connection:
       return "connection to self";
     case reject_reason::malformed_body:
       return "malformed handshake body";
+    case reject_reason::unexpected_peer:
+      return "not the node the initiator meant to reach";
   }
   return "unknown reason";
 }
 
 void encode_reason_frame(frame_kind kind, std::uint16_t code, std::string_view text,
                          std::vector<std::byte>& out) {
+  // PROTOCOL.md §6.4: at most 200 bytes of text, so that a reject (whose text
+  // may quote two 255-byte node names) stays within a pre-login frame cap.
+  text = text.substr(0, max_reason_text);
   std::vector<std::byte> body(2 + text.size());
   detail::store_u16(body.data(), code);
   if (!text.empty()) std::memcpy(body.data() + 2, text.data(), text.size());
@@ -105,34 +143,59 @@ handshake::handshake(role r, handshake_config config, nonce our_nonce)
       state_(r == role::initiator ? state::awaiting_challenge : state::awaiting_hello) {}
 
 void handshake::start(std::vector<std::byte>& out) {
-  if (role_ == role::initiator) write_intro(frame_kind::hello, nullptr, out);
+  if (role_ == role::initiator) write_intro(frame_kind::hello, out);
 }
 
-void handshake::write_intro(frame_kind kind, const mac_tag* proof,
-                            std::vector<std::byte>& out) const {
-  std::array<std::byte, challenge_size> body{};
+handshake_transcript handshake::transcript() const {
+  handshake_transcript t;
+  t.version = config_.version;
+  bool we_initiate = role_ == role::initiator;
+  t.initiator_name = we_initiate ? std::string_view(config_.node_name) : peer_.name;
+  t.initiator_incarnation = we_initiate ? config_.incarnation : peer_.incarnation;
+  t.initiator_nonce = we_initiate ? our_nonce_ : peer_nonce_;
+  t.acceptor_name = we_initiate ? std::string_view(peer_.name) : config_.node_name;
+  t.acceptor_incarnation = we_initiate ? peer_.incarnation : config_.incarnation;
+  t.acceptor_nonce = we_initiate ? peer_nonce_ : our_nonce_;
+  return t;
+}
+
+void handshake::write_intro(frame_kind kind, std::vector<std::byte>& out) const {
+  std::array<std::byte, intro_size> body{};
   detail::store_u32(body.data(), protocol_magic);
   detail::store_u16(body.data() + 4, config_.version);
   detail::store_u16(body.data() + 6, 0);
   detail::store_u64(body.data() + 8, config_.incarnation);
   std::memcpy(body.data() + 16, our_nonce_.data(), nonce_size);
-  if (proof) std::memcpy(body.data() + intro_size, proof->data(), mac_size);
   frame f;
   f.kind = kind;
   f.sender_node = config_.node_name;
-  f.payload = std::span<const std::byte>(body.data(), proof ? challenge_size : intro_size);
+  f.payload = body;
   encode_append(f, out);
+}
+
+void handshake::write_proof(frame_kind kind, proof_role r, std::vector<std::byte>& out) const {
+  mac_tag proof = handshake_proof(config_.secret, r, transcript());
+  frame f;
+  f.kind = kind;
+  f.payload = proof;
+  encode_append(f, out);
+}
+
+bool handshake::check_proof(const frame& f, proof_role r) const {
+  mac_tag expected = handshake_proof(config_.secret, r, transcript());
+  return f.payload.size() == mac_size &&
+         CRYPTO_memcmp(f.payload.data(), expected.data(), mac_size) == 0;
 }
 
 handshake::state handshake::fail(reject_reason reason, std::string text,
                                  std::vector<std::byte>& out) {
   encode_reason_frame(frame_kind::reject, static_cast<std::uint16_t>(reason), text, out);
   failure_ = std::move(text);
+  failure_code_ = static_cast<std::uint16_t>(reason);
   return state_ = state::failed;
 }
 
-bool handshake::read_intro(const frame& f, std::size_t body_size, nonce& peer_nonce,
-                           std::vector<std::byte>& out) {
+bool handshake::read_intro(const frame& f, nonce& peer_nonce, std::vector<std::byte>& out) {
   auto body = f.payload;
   // Magic and version come first and are read before the size check, so a
   // peer of another version gets "version mismatch", not "malformed".
@@ -148,7 +211,7 @@ bool handshake::read_intro(const frame& f, std::size_t body_size, nonce& peer_no
          out);
     return false;
   }
-  if (body.size() != body_size) {
+  if (body.size() != intro_size) {
     fail(reject_reason::malformed_body,
          "handshake body has " + std::to_string(body.size()) + " bytes", out);
     return false;
@@ -157,7 +220,7 @@ bool handshake::read_intro(const frame& f, std::size_t body_size, nonce& peer_no
   peer_.incarnation = detail::load_u64(body.data() + 8);
   std::memcpy(peer_nonce.data(), body.data() + 16, nonce_size);
   if (peer_.name == config_.node_name && peer_.incarnation == config_.incarnation) {
-    // Also closes the reflection trick of making us prove a nonce for ourselves.
+    // Refuses a reflection of our own frames back at us before any proof.
     fail(reject_reason::self_connection, "peer claims our own name and incarnation", out);
     return false;
   }
@@ -165,25 +228,21 @@ bool handshake::read_intro(const frame& f, std::size_t body_size, nonce& peer_no
 }
 
 handshake::state handshake::on_hello(const frame& f, std::vector<std::byte>& out) {
-  if (!read_intro(f, intro_size, peer_nonce_, out)) return state_;
-  mac_tag proof =
-      handshake_proof(config_.secret, peer_nonce_, config_.node_name, config_.incarnation);
-  write_intro(frame_kind::challenge, &proof, out);
+  if (!read_intro(f, peer_nonce_, out)) return state_;
+  // No proof yet: the acceptor proves only after the initiator has (accept).
+  write_intro(frame_kind::challenge, out);
   return state_ = state::awaiting_response;
 }
 
 handshake::state handshake::on_challenge(const frame& f, std::vector<std::byte>& out) {
-  if (!read_intro(f, challenge_size, peer_nonce_, out)) return state_;
-  mac_tag expected = handshake_proof(config_.secret, our_nonce_, peer_.name, peer_.incarnation);
-  if (!same_tag(f.payload.data() + intro_size, expected))
-    return fail(reject_reason::authentication_failed,
-                "acceptor '" + peer_.name + "' failed the secret check", out);
-  mac_tag proof =
-      handshake_proof(config_.secret, peer_nonce_, config_.node_name, config_.incarnation);
-  frame resp;
-  resp.kind = frame_kind::response;
-  resp.payload = proof;
-  encode_append(resp, out);
+  if (!read_intro(f, peer_nonce_, out)) return state_;
+  if (!config_.expected_peer.empty() && peer_.name != config_.expected_peer)
+    return fail(reject_reason::unexpected_peer,
+                "this node (" + config_.node_name + ") expected node '" + config_.expected_peer +
+                    "' but '" + peer_.name + "' answered",
+                out);
+  // Both nonces are fixed now: Ni went out in our hello, Na came in this challenge.
+  write_proof(frame_kind::response, proof_role::initiator, out);
   return state_ = state::awaiting_accept;
 }
 
@@ -191,13 +250,24 @@ handshake::state handshake::on_response(const frame& f, std::vector<std::byte>& 
   if (f.payload.size() != mac_size)
     return fail(reject_reason::malformed_body,
                 "response body has " + std::to_string(f.payload.size()) + " bytes", out);
-  mac_tag expected = handshake_proof(config_.secret, our_nonce_, peer_.name, peer_.incarnation);
-  if (!same_tag(f.payload.data(), expected))
+  if (!check_proof(f, proof_role::initiator))
     return fail(reject_reason::authentication_failed,
-                "initiator '" + peer_.name + "' failed the secret check", out);
-  frame acc;
-  acc.kind = frame_kind::accept;
-  encode_append(acc, out);
+                "this node (" + config_.node_name + ") rejected the proof of initiator '" +
+                    peer_.name + "': the two nodes do not share the secret",
+                out);
+  write_proof(frame_kind::accept, proof_role::acceptor, out);
+  return state_ = state::established;
+}
+
+handshake::state handshake::on_accept(const frame& f, std::vector<std::byte>& out) {
+  if (f.payload.size() != mac_size)
+    return fail(reject_reason::malformed_body,
+                "accept body has " + std::to_string(f.payload.size()) + " bytes", out);
+  if (!check_proof(f, proof_role::acceptor))
+    return fail(reject_reason::authentication_failed,
+                "this node (" + config_.node_name + ") rejected the proof of acceptor '" +
+                    peer_.name + "': the two nodes do not share the secret",
+                out);
   return state_ = state::established;
 }
 
@@ -205,7 +275,9 @@ handshake::state handshake::on_frame(const frame& f, std::vector<std::byte>& out
   if (state_ == state::failed || state_ == state::established) return state_;
   if (f.kind == frame_kind::reject) {
     reason_body why = decode_reason_body(f.payload);
-    failure_ = "rejected by peer (code " + std::to_string(why.code) + "): " + std::string(why.text);
+    failure_ = "rejected by peer" + (peer_.name.empty() ? "" : " '" + peer_.name + "'") +
+               " (code " + std::to_string(why.code) + "): " + std::string(why.text);
+    failure_code_ = why.code;
     rejected_by_peer_ = true;
     return state_ = state::failed;
   }
@@ -220,7 +292,7 @@ handshake::state handshake::on_frame(const frame& f, std::vector<std::byte>& out
       if (f.kind == frame_kind::response) return on_response(f, out);
       break;
     case state::awaiting_accept:
-      if (f.kind == frame_kind::accept) return state_ = state::established;
+      if (f.kind == frame_kind::accept) return on_accept(f, out);
       break;
     default:
       break;

@@ -99,6 +99,24 @@ void node_core::send_failure(connection_id conn, std::uint64_t correlation, cons
 
 void node_core::on_up(const peer_info& peer, std::uint64_t previous_incarnation) {
   auto l = link_for(peer);
+  superseded_.erase(peer.id);
+  std::uint64_t known;
+  {
+    std::lock_guard lock(l->mu);
+    known = l->incarnation;
+  }
+  if (known != 0 && known != peer.incarnation) {
+    // This link reconnected to a new incarnation: what it holds was made for
+    // the old one (proxies selected, asks sent while it was down).
+    superseded_incarnations.fetch_add(1, std::memory_order_relaxed);
+    lose(*l, "node " + peer.name +
+                 " restarted (new incarnation): refs and asks of the old one "
+                 "are void");
+  }
+  if (previous_incarnation != 0 && previous_incarnation != peer.incarnation) {
+    log(log_level::info, "node " + peer.name + " restarted (new incarnation)");
+    supersede(peer, l);
+  }
   std::vector<std::pair<std::string, std::string>> watches;
   {
     std::lock_guard lock(l->mu);
@@ -117,12 +135,70 @@ void node_core::on_up(const peer_info& peer, std::uint64_t previous_incarnation)
     f.sender_path = watcher;
     send(peer.id, f);
   }
-  if (previous_incarnation != 0 && previous_incarnation != peer.incarnation) {
-    log(log_level::info, "node " + peer.name + " restarted (new incarnation)");
+}
+
+void node_core::supersede(const peer_info& peer, const std::shared_ptr<link>& fresh) {
+  // Every other link still tied to an older incarnation of this name: its
+  // node is gone even if its connection has not noticed yet.
+  std::vector<std::shared_ptr<link>> old;
+  {
+    std::lock_guard lock(links_mu_);
+    for (auto& [id, l] : links_) {
+      if (l == fresh || superseded_.count(id)) continue;
+      std::lock_guard link_lock(l->mu);
+      if (l->up && l->peer_name == peer.name && l->incarnation != peer.incarnation) {
+        superseded_.insert(id);
+        old.push_back(l);
+      }
+    }
+  }
+  for (auto& l : old) {
+    superseded_incarnations.fetch_add(1, std::memory_order_relaxed);
+    log(log_level::warning, "connection " + std::to_string(l->conn) + " to node " + peer.name +
+                                " belongs to an older incarnation: dropped");
+    lose(*l, "node " + peer.name + " has a new incarnation: the old one is gone");
+    // An inbound connection never comes back: close it. An outbound one stays
+    // until its failure detector or the socket ends it, then reconnects (to
+    // whichever incarnation answers); meanwhile its frames are dropped.
+    if (!l->outbound) {
+      std::shared_lock lock(transport_mu_);
+      if (transport_) transport_->disconnect(l->conn);
+    }
+  }
+}
+
+bool node_core::may_reach(const peer_info& peer, std::string_view path) {
+  for (const auto& allowed : cfg_.access.allowed_paths) {
+    if (allowed.size() >= 2 && allowed.compare(allowed.size() - 2, 2, "/*") == 0) {
+      std::string_view prefix(allowed.data(), allowed.size() - 1);  // keeps the '/'
+      if (path.size() > prefix.size() && path.substr(0, prefix.size()) == prefix) return true;
+    } else if (path == allowed) {
+      return true;
+    }
+  }
+  auto l = find_link(peer.id);
+  if (!l) return false;
+  std::lock_guard lock(l->mu);
+  return l->exposed.count(std::string(path)) != 0;
+}
+
+void node_core::refuse_access(const peer_info& peer, const frame& f, const std::string& what,
+                              bool stop) {
+  (stop ? refused_stops : refused_messages).fetch_add(1, std::memory_order_relaxed);
+  ++receive_failures;
+  std::uint64_t held = 0;
+  if ((stop ? refused_stop_log_ : refused_path_log_).admit(held)) {
+    log(log_level::warning,
+        "refused " + what + " from node " + peer.name + " to " + std::string(f.target_path) +
+            (stop ? " (node_config::access.allow_remote_stop / allow_system_messages)"
+                  : " (not in node_config::access.allowed_paths)") +
+            (held ? "; " + std::to_string(held) + " more refusals of this kind since the last line"
+                  : ""));
   }
 }
 
 void node_core::on_down(const peer_info& peer, close_reason reason, std::string_view detail) {
+  superseded_.erase(peer.id);
   auto l = find_link(peer.id);
   if (!l) return;
   lose(*l, "connection to node " + peer.name + " lost: " + std::string(to_string(reason)) +
@@ -160,6 +236,10 @@ void node_core::on_undelivered(connection_id id, const frame& f, close_reason re
 
 void node_core::on_frame(const peer_info& peer, const frame& f) {
   try {
+    if (!superseded_.empty() && superseded_.count(peer.id)) {
+      ++receive_failures;  // its node restarted: nothing this connection says counts
+      return;
+    }
     if (f.flags & flag_target_id) {  // interned ids: not assigned by this version
       ++receive_failures;
       log(log_level::warning, "frame from " + peer.name + " with an interned target id: dropped");
@@ -183,6 +263,16 @@ void node_core::on_frame(const peer_info& peer, const frame& f) {
         complete_failure(peer, f);
         break;
       case frame_kind::watch:
+        if (!may_reach(peer, f.target_path)) {
+          // Answered as for a missing actor, so a peer cannot probe for paths.
+          refuse_access(peer, f, "a watch", false);
+          frame gone;
+          gone.kind = frame_kind::terminated;
+          gone.target_path = f.sender_path;
+          gone.sender_path = f.target_path;
+          send(peer.id, gone);
+          break;
+        }
         daemon_.tell(
             watch_request{peer.id, std::string(f.target_path), std::string(f.sender_path)});
         break;
@@ -234,8 +324,39 @@ any_ref node_core::sender_of(const peer_info& peer, const frame& f) {
   }
 }
 
+namespace {
+/// What remote_access says of a message type: a stop, another system message, or neither.
+enum class message_class { user, stop, system };
+message_class classify(const message_entry& e) {
+  if (e.id == volley::type_id<volley::poison_pill>()) return message_class::stop;
+  if (e.id == volley::type_id<volley::terminated>()) return message_class::system;
+  return message_class::user;
+}
+}  // namespace
+
+bool node_core::admit(const peer_info& peer, const frame& f, const message_entry* entry,
+                      const char* what) {
+  if (!may_reach(peer, f.target_path)) {
+    refuse_access(peer, f, what, false);
+    return false;
+  }
+  if (entry == nullptr) return true;
+  message_class c = classify(*entry);
+  if ((c == message_class::stop && !cfg_.access.allow_remote_stop) ||
+      (c == message_class::system && !cfg_.access.allow_system_messages)) {
+    refuse_access(peer, f, std::string(what) + " of " + entry->wire.name, true);
+    return false;
+  }
+  return true;
+}
+
 void node_core::deliver_tell(const peer_info& peer, const frame& f) {
   const message_entry* entry = types_.find_marker(f.type_marker);
+  if (!admit(peer, f, entry, "a message")) {
+    publish_dead_letter(describe_sender(peer, f), std::string(f.target_path),
+                        describe_marker(types_, f.type_marker), dead_letter_reason::remote_failure);
+    return;
+  }
   if (entry == nullptr) {
     ++receive_failures;
     log(log_level::warning, "message from " + peer.name + " to " + std::string(f.target_path) +
@@ -272,6 +393,13 @@ void node_core::deliver_ask(const peer_info& peer, const frame& f) {
     send_failure(peer.id, f.correlation_id, {code, why});
   };
   const message_entry* entry = types_.find_marker(f.type_marker);
+  if (!admit(peer, f, entry, "an ask")) {
+    // The same answer as for a missing actor: a peer cannot probe for paths.
+    send_failure(peer.id, f.correlation_id,
+                 {errc::recipient_stopped,
+                  "no actor at " + std::string(f.target_path) + " on node " + cfg_.name});
+    return;
+  }
   if (entry == nullptr) {
     log(log_level::warning,
         "ask from " + peer.name + " has unknown type marker " + std::to_string(f.type_marker));
@@ -318,13 +446,34 @@ void node_core::deliver_ask(const peer_info& peer, const frame& f) {
   ++messages_received;
 }
 
+bool node_core::match_reply(const peer_info& peer, const frame& f, pending_ask& p) {
+  switch (take_reply(peer, f, p)) {
+    case reply_match::taken:
+      return true;
+    case reply_match::unknown:  // forgotten (horizon) or answered already
+      publish_dead_letter("remote://" + peer.name, "", describe_marker(types_, f.type_marker),
+                          dead_letter_reason::reply_undeliverable);
+      return false;
+    case reply_match::other_connection: {
+      // Only the connection the ask went out on may answer it.
+      foreign_replies.fetch_add(1, std::memory_order_relaxed);
+      ++receive_failures;
+      std::uint64_t held = 0;
+      if (foreign_reply_log_.admit(held)) {
+        log(log_level::warning,
+            "refused a reply from node " + peer.name + " (connection " + std::to_string(peer.id) +
+                ") to an ask made on another connection" +
+                (held ? "; " + std::to_string(held) + " more since the last line" : ""));
+      }
+      return false;
+    }
+  }
+  return false;
+}
+
 void node_core::complete_reply(const peer_info& peer, const frame& f) {
   pending_ask p;
-  if (!take_pending(f.correlation_id, p)) {  // forgotten (horizon) or answered already
-    publish_dead_letter("remote://" + peer.name, "", describe_marker(types_, f.type_marker),
-                        dead_letter_reason::reply_undeliverable);
-    return;
-  }
+  if (!match_reply(peer, f, p)) return;
   const message_entry* entry = types_.find_marker(f.type_marker);
   if (entry == nullptr || entry->id != p.info->reply_id) {
     fail(p, errc::handler_failed,
@@ -356,9 +505,9 @@ void node_core::complete_reply(const peer_info& peer, const frame& f) {
   p.info->complete_request(p.request, storage, nullptr);
 }
 
-void node_core::complete_failure(const peer_info&, const frame& f) {
+void node_core::complete_failure(const peer_info& peer, const frame& f) {
   pending_ask p;
-  if (!take_pending(f.correlation_id, p)) return;
+  if (!match_reply(peer, f, p)) return;
   std::string_view text(reinterpret_cast<const char*>(f.payload.data()), f.payload.size());
   error err = parse_failure(text);
   try {

@@ -4,6 +4,7 @@
 // outbound messages in proxy.cpp.
 #include "node_core.hpp"
 
+#include <algorithm>
 #include <cstdio>
 #include <stdexcept>
 
@@ -92,8 +93,39 @@ send_result node_core::send(connection_id id, const frame& f) {
   return transport_->send(id, f);
 }
 
+bool log_limiter::admit(std::uint64_t& held_back) noexcept {
+  // One line a second per kind: enough to see that it happens and to whom,
+  // too few for a peer to flood the log (issue 8 measured ~700k lines/s
+  // from one unlimited warning).
+  constexpr std::int64_t period_ns = 1'000'000'000;
+  std::int64_t now = std::chrono::duration_cast<std::chrono::nanoseconds>(
+                         std::chrono::steady_clock::now().time_since_epoch())
+                         .count();
+  std::int64_t next = next_ns_.load(std::memory_order_relaxed);
+  // Relaxed: the counters only shape the log; one winner per period is all
+  // the CAS has to ensure.
+  if (now < next ||
+      !next_ns_.compare_exchange_strong(next, now + period_ns, std::memory_order_relaxed)) {
+    held_.fetch_add(1, std::memory_order_relaxed);
+    return false;
+  }
+  held_back = held_.exchange(0, std::memory_order_relaxed);
+  return true;
+}
+
 node_stats node_core::stats() const {
   node_stats s;
+  s.foreign_replies = foreign_replies.load(std::memory_order_relaxed);
+  s.refused_messages = refused_messages.load(std::memory_order_relaxed);
+  s.refused_stops = refused_stops.load(std::memory_order_relaxed);
+  s.superseded_incarnations = superseded_incarnations.load(std::memory_order_relaxed);
+  {
+    std::lock_guard lock(links_mu_);
+    for (const auto& [id, l] : links_) {
+      std::lock_guard link_lock(l->mu);
+      s.exposed_senders += l->exposed.size();
+    }
+  }
   s.messages_sent = messages_sent.load(std::memory_order_relaxed);
   s.messages_received = messages_received.load(std::memory_order_relaxed);
   s.send_failures = send_failures.load(std::memory_order_relaxed);
@@ -202,6 +234,8 @@ void node_core::lose(link& l, const std::string& why) {
     std::lock_guard lock(l.mu);
     l.up = false;
     gone.swap(l.proxies);
+    l.exposed.clear();  // the next peer on this link has been given no refs
+    l.exposed_generation.fetch_add(1, std::memory_order_relaxed);
     l.up_changed.notify_all();
   }
   // Watchers of these proxies learn of it through terminated (node_down).
@@ -218,14 +252,14 @@ void node_core::lose(link& l, const std::string& why) {
 
 // -- pending asks ---------------------------------------------------------------
 
-void node_core::add_pending(std::uint64_t id, pending_ask p) {
+bool node_core::add_pending(std::uint64_t id, pending_ask p) {
   // Asks whose reply never came (and whose callers gave up long ago) are
   // swept at most once a second, when asks are being made anyway.
   constexpr auto sweep_every = std::chrono::seconds(1);
   std::vector<pending_ask> stale;
   {
     std::lock_guard lock(pending_mu_);
-    pending_.emplace(id, p);
+    if (!pending_.emplace(id, p).second) return false;
     if (p.sent - last_sweep_ >= sweep_every) {
       last_sweep_ = p.sent;
       for (auto it = pending_.begin(); it != pending_.end();) {
@@ -239,6 +273,18 @@ void node_core::add_pending(std::uint64_t id, pending_ask p) {
     }
   }
   for (auto& s : stale) fail(s, errc::timeout, "no reply within the node's request horizon");
+  return true;
+}
+
+node_core::reply_match node_core::take_reply(const peer_info& peer, const frame& f,
+                                             pending_ask& out) {
+  std::lock_guard lock(pending_mu_);
+  auto it = pending_.find(f.correlation_id);
+  if (it == pending_.end()) return reply_match::unknown;
+  if (it->second.conn != peer.id) return reply_match::other_connection;
+  out = it->second;
+  pending_.erase(it);
+  return reply_match::taken;
 }
 
 bool node_core::take_pending(std::uint64_t id, pending_ask& out) {

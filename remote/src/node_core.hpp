@@ -17,6 +17,21 @@
 // shutdown() breaks the cycles: it destroys the transport, stops the hidden
 // root actor (and with it every proxy, whose actor objects hold the links)
 // and clears the table.
+//
+// What a peer may do (PROTOCOL.md §10)
+// ------------------------------------
+// * Asks: a pending ask is keyed by its correlation id (64 CSPRNG bits,
+//   unique among pending asks) and remembers its connection; a reply is
+//   taken only when it arrives on that connection. A reply naming an ask of
+//   another connection is refused and counted, and the ask stays pending.
+// * Paths: a frame may reach a local actor only if node_config::access lists
+//   its path, or if that actor has sent something over the same link (its
+//   path is in link::exposed: the peer holds its ref, so it may answer).
+// * Incarnations: when a node name comes up with a new incarnation, every
+//   other link of the old incarnation is lost at once (proxies node_down,
+//   asks failed) and its connection marked superseded (loop thread only):
+//   frames still arriving on it are dropped; an inbound one is closed. A link that reconnects to a
+//   new incarnation drops what it held for the old one before it is up again.
 #pragma once
 
 #include <volley/remote/message_types.hpp>
@@ -33,6 +48,7 @@
 #include <shared_mutex>
 #include <string>
 #include <unordered_map>
+#include <unordered_set>
 #include <vector>
 
 namespace volley::remote::detail {
@@ -56,6 +72,14 @@ struct link {
   std::string peer_name;
   std::uint64_t incarnation = 0;
   std::unordered_map<std::string, any_ref> proxies;  ///< by remote path
+  /// Local actor paths sent over this link as senders: the peer may answer them.
+  std::unordered_set<std::string> exposed;
+  /// Past this size, adding a sender first drops the paths of actors that are
+  /// gone (see proxy.cpp); then the mark doubles. Ordinary links hold a few
+  /// senders; the mark bounds a link whose senders are many short-lived actors.
+  std::size_t exposed_prune_at = 4096;
+  /// Bumped when paths leave `exposed`, so proxies drop their copies.
+  std::atomic<std::uint64_t> exposed_generation{0};
 
   /// How dead letters name an actor of this system: "remote://name/path".
   std::string describe(std::string_view path) const;
@@ -69,6 +93,23 @@ struct proxy {
 
   std::shared_ptr<link> link_;
   std::string path_;  ///< the actor's path on the remote system
+  /// Senders already added to link_->exposed (this actor's own copy, so the
+  /// common case takes no lock).
+  std::unordered_set<std::string> exposed_;
+  std::uint64_t exposed_generation_ = 0;  ///< link_->exposed_generation when copied
+};
+
+/// Lets a kind of log line through at most once a second; the line that gets
+/// through says how many were held back. Any thread.
+class log_limiter {
+ public:
+  /// True when a line may be logged now; `held_back` is then the number of
+  /// lines refused since the last one.
+  bool admit(std::uint64_t& held_back) noexcept;
+
+ private:
+  std::atomic<std::int64_t> next_ns_{0};
+  std::atomic<std::uint64_t> held_{0};
 };
 
 /// The hidden parent of a node's proxies and of its watch daemon ("/user/$n").
@@ -118,7 +159,9 @@ class node_core final : public transport_handler, public std::enable_shared_from
 
   // -- used by proxies and the watch daemon (any thread) -------------------
   /// A proxy's message: serialise, register an ask, hand it to the transport.
-  void forward(link& l, const std::string& path, volley::detail::envelope* e);
+  void forward(proxy& p, volley::detail::envelope* e);
+  /// Records that `sender` (a local path) was given to the proxy's peer.
+  void expose(proxy& p, const std::string& sender);
   send_result send(connection_id id, const frame& f);
   /// Answers a remote ask with an error (an ask_failure frame).
   void send_failure(connection_id conn, std::uint64_t correlation, const error& err);
@@ -131,6 +174,14 @@ class node_core final : public transport_handler, public std::enable_shared_from
   std::atomic<std::uint64_t> messages_received{0};
   std::atomic<std::uint64_t> send_failures{0};
   std::atomic<std::uint64_t> receive_failures{0};
+  std::atomic<std::uint64_t> foreign_replies{0};
+  std::atomic<std::uint64_t> refused_messages{0};
+  std::atomic<std::uint64_t> refused_stops{0};
+  std::atomic<std::uint64_t> superseded_incarnations{0};
+  /// Whether a frame from `peer` may reach the local actor at `path`.
+  bool may_reach(const peer_info& peer, std::string_view path);
+  /// Counts and logs (rate-limited) a refused frame; `stop`: a stop or system message.
+  void refuse_access(const peer_info& peer, const frame& f, const std::string& what, bool stop);
 
   // -- transport_handler (the loop thread) -------------------------------------
   void on_up(const peer_info& peer, std::uint64_t previous_incarnation) override;
@@ -146,6 +197,10 @@ class node_core final : public transport_handler, public std::enable_shared_from
 
   void deliver_tell(const peer_info& peer, const frame& f);
   void deliver_ask(const peer_info& peer, const frame& f);
+  /// Whether `f` may reach its target: its path allowed, its type not a refused stop.
+  bool admit(const peer_info& peer, const frame& f, const message_entry* entry, const char* what);
+  /// The pending ask a reply or failure answers, taken out; false when refused.
+  bool match_reply(const peer_info& peer, const frame& f, pending_ask& p);
   void complete_reply(const peer_info& peer, const frame& f);
   void complete_failure(const peer_info& peer, const frame& f);
   void on_terminated_frame(const peer_info& peer, const frame& f);
@@ -153,9 +208,14 @@ class node_core final : public transport_handler, public std::enable_shared_from
   any_ref resolve(std::string_view path);
   /// The sender of an inbound frame as a local ref (a proxy), or empty.
   any_ref sender_of(const peer_info& peer, const frame& f);
-  /// Pending asks: add, take one out, take all of a connection (or all).
-  void add_pending(std::uint64_t id, pending_ask p);
+  /// Pending asks: add (false when the id is taken), take one out, take the
+  /// reply's ask (only from its own connection), take all of a connection (or all).
+  bool add_pending(std::uint64_t id, pending_ask p);
   bool take_pending(std::uint64_t id, pending_ask& out);
+  enum class reply_match { taken, unknown, other_connection };
+  reply_match take_reply(const peer_info& peer, const frame& f, pending_ask& out);
+  /// A known name came back with a new incarnation: the old one's links are void.
+  void supersede(const peer_info& peer, const std::shared_ptr<link>& fresh);
   std::vector<pending_ask> take_pending_of(connection_id conn, bool all);
   static void fail(const pending_ask& p, errc code, const std::string& why);
 
@@ -178,10 +238,15 @@ class node_core final : public transport_handler, public std::enable_shared_from
   mutable std::mutex pending_mu_;
   std::unordered_map<std::uint64_t, pending_ask> pending_;
   std::chrono::steady_clock::time_point last_sweep_ = std::chrono::steady_clock::now();
-  std::atomic<std::uint64_t> next_correlation_{1};
+  log_limiter foreign_reply_log_;
+  log_limiter refused_path_log_;
+  log_limiter refused_stop_log_;
 
   // Loop thread only.
   std::unordered_map<std::string, any_ref> path_cache_;
+  /// Connections of an incarnation that a newer one replaced: their frames
+  /// are dropped until they go down (or come up again, reconnected).
+  std::unordered_set<connection_id> superseded_;
 };
 
 /// Watches local actors for remote watchers and sends `terminated` frames

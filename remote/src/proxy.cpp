@@ -13,6 +13,10 @@
 // engine retires the envelope's memory and sender afterwards.
 #include "node_core.hpp"
 
+#include <volley/remote/handshake.hpp>
+
+#include <algorithm>
+#include <array>
 #include <string>
 #include <vector>
 
@@ -21,15 +25,75 @@ namespace volley::remote::detail {
 using volley::detail::cell_base;
 using volley::detail::envelope;
 
-void proxy::on_any(envelope* e, cell_base* c, context&) {
-  proxy& self = volley::detail::actor_of<proxy>(c);
-  self.link_->core->forward(*self.link_, self.path_, e);
+namespace {
+
+/// A correlation id nobody can guess: 64 bits from OpenSSL's CSPRNG (through
+/// random_incarnation, which never returns 0), drawn 64 at a time per thread
+/// so that an ask pays for a RAND_bytes call once in 64.
+std::uint64_t unguessable_id() {
+  constexpr std::size_t batch = 64;
+  thread_local std::array<std::uint64_t, batch> ids{};
+  thread_local std::size_t next = batch;
+  if (next == batch) {
+    for (auto& id : ids) id = random_incarnation();
+    next = 0;
+  }
+  return ids[next++];
 }
 
-void node_core::forward(link& l, const std::string& path, envelope* e) {
+}  // namespace
+
+void proxy::on_any(envelope* e, cell_base* c, context&) {
+  proxy& self = volley::detail::actor_of<proxy>(c);
+  self.link_->core->forward(self, e);
+}
+
+void node_core::expose(proxy& px, const std::string& sender) {
+  link& l = *px.link_;
+  // Relaxed: the set itself is guarded by l.mu; the generation only tells a
+  // proxy that its copy may name paths the set has dropped. (A send racing a
+  // prune may skip one re-add; pruning drops only paths with no live actor.)
+  std::uint64_t generation = l.exposed_generation.load(std::memory_order_relaxed);
+  if (generation != px.exposed_generation_) {
+    px.exposed_.clear();
+    px.exposed_generation_ = generation;
+  }
+  if (px.exposed_.count(sender)) return;
+  // The peer learns this sender's ref, so it may send to it (replies).
+  std::vector<std::string> candidates;
+  {
+    std::lock_guard lock(l.mu);
+    l.exposed.insert(sender);
+    if (l.exposed.size() >= l.exposed_prune_at) {
+      candidates.assign(l.exposed.begin(), l.exposed.end());
+      l.exposed_prune_at = 2 * l.exposed.size();  // no second pruner while this one runs
+    }
+  }
+  px.exposed_.insert(sender);
+  if (candidates.empty()) return;
+  // Looked up outside the link's lock: select takes the engine's locks.
+  std::vector<std::string> gone;
+  try {
+    for (auto& path : candidates) {
+      any_ref ref = sys_.select(path);
+      if (!ref || ref.is_stopped()) gone.push_back(std::move(path));
+    }
+  } catch (const std::exception&) {
+    // The actor system is going away: keep the set as it is.
+  }
+  std::lock_guard lock(l.mu);
+  for (const auto& path : gone) l.exposed.erase(path);
+  l.exposed_prune_at = std::max<std::size_t>(4096, 2 * l.exposed.size());
+  l.exposed_generation.fetch_add(1, std::memory_order_relaxed);
+}
+
+void node_core::forward(proxy& px, envelope* e) {
+  link& l = *px.link_;
+  const std::string& path = px.path_;
   const volley::detail::message_info* info = e->info;
   void* request = info->take_request != nullptr ? info->take_request(e) : nullptr;
   std::string sender = e->sender != nullptr ? e->sender->path() : std::string();
+  if (!sender.empty()) expose(px, sender);
 
   // Every way out below destroys the payload exactly once (drop) and answers
   // a taken request exactly once (complete_request, here or by the reply).
@@ -77,9 +141,11 @@ void node_core::forward(link& l, const std::string& path, envelope* e) {
   std::uint64_t correlation = 0;
   if (request != nullptr) {
     // Registered before the send: the reply may come back before send() returns.
-    correlation = next_correlation_.fetch_add(1, std::memory_order_relaxed);
+    pending_ask p{request, info, l.conn, std::chrono::steady_clock::now()};
+    do {
+      correlation = unguessable_id();
+    } while (!add_pending(correlation, p));  // a collision among pending asks: 2^-64 odds
     f.correlation_id = correlation;
-    add_pending(correlation, {request, info, l.conn, std::chrono::steady_clock::now()});
   }
   send_result r = send(l.conn, f);
   if (r == send_result::queued) {

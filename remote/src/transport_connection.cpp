@@ -372,7 +372,9 @@ void transport::impl::begin_handshake(connection& c, handshake::role role) {
   frame_limits pre_login = cfg_.limits;
   pre_login.max_frame_size = std::min(pre_login.max_frame_size, pre_login_max_frame_size);
   c.decoder = frame_decoder(pre_login);
-  c.hs.emplace(role, hs_config_);
+  handshake_config hc = hs_config_;
+  if (c.outbound) hc.expected_peer = c.peer.name;  // a reconnect must reach the same node
+  c.hs.emplace(role, std::move(hc));
   std::vector<std::byte> out;
   c.hs->start(out);
   if (!out.empty()) {

@@ -147,8 +147,9 @@ TEST_CASE("a wrong secret is rejected on both sides and no connection comes up",
   transport a(test_config("node-a", "right"), ha);
   transport b(test_config("node-b", "wrong"), hb);
   connection_id id = b.connect("127.0.0.1", a.port());
-  REQUIRE(poll_until([&] { return a.stats().closes_for(close_reason::rejected_by_peer) >= 1; }));
-  REQUIRE(poll_until([&] { return b.stats().closes_for(close_reason::handshake_failed) >= 1; }));
+  // Protocol 2: the acceptor checks the initiator's proof first, and refuses.
+  REQUIRE(poll_until([&] { return a.stats().closes_for(close_reason::handshake_failed) >= 1; }));
+  REQUIRE(poll_until([&] { return b.stats().closes_for(close_reason::rejected_by_peer) >= 1; }));
   b.disconnect(id);
   CHECK(ha.with_lock([&] { return ha.ups.size(); }) == 0);
   CHECK(hb.with_lock([&] { return hb.ups.size(); }) == 0);

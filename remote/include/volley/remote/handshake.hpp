@@ -2,20 +2,32 @@
 //
 // Before any actor traffic, two nodes agree on the protocol version, learn each
 // other's name and incarnation, and prove to each other that they know the
-// cluster's shared secret without sending it. The exchange (PROTOCOL.md,
-// "Handshake"):
+// cluster's shared secret without sending it. The exchange (PROTOCOL.md §6.1):
 //
-//   initiator                                  acceptor
-//   hello {version, incarnation, name, Ni}  ->
-//                                           <- challenge {version, incarnation, name, Na,
-//                                                         HMAC(secret, Ni || name_a || inc_a)}
-//   response {HMAC(secret, Na || name_i || inc_i)} ->
-//                                           <- accept
+//   initiator                                   acceptor
+//   hello     {version, name_i, inc_i, Ni}   ->
+//                                            <- challenge {version, name_a, inc_a, Na}
+//   response  {HMAC(secret, "initiator" || T)} ->
+//                                            <- accept {HMAC(secret, "acceptor" || T)}
 //
-// The initiator checks the acceptor's proof before it gives its own, so both
-// sides are authenticated and neither answers for a nonce it chose. Tags are
-// compared with CRYPTO_memcmp (constant time). Any failure sends a `reject`
-// with a reason code and text; the caller then closes the connection.
+//   T = version || name_i || inc_i || Ni || name_a || inc_a || Na
+//       (names length-prefixed, integers little-endian)
+//
+// Why it holds (the full argument is in PROTOCOL.md §6.1.1):
+//  * Each proof covers the whole exchange — both nonces, both names, both
+//    incarnations and the version — under a label naming the prover's role,
+//    so a proof made for one connection, one pair of nodes or one role is
+//    worth nothing anywhere else.
+//  * Neither side proves anything before the other side's nonce is fixed:
+//    the initiator proves after the challenge (Na is known), the acceptor
+//    only after it has checked the initiator's proof. So an attacker without
+//    the secret never obtains an acceptor proof at all, and an initiator
+//    proof only over a nonce that an honest initiator drew itself.
+//  * On a reconnect the initiator names the node it expects
+//    (handshake_config::expected_peer) and refuses any other before it
+//    proves anything.
+// Tags are compared with CRYPTO_memcmp (constant time). Any failure sends a
+// `reject` with a reason code and text; the caller then closes the connection.
 //
 // The class does no I/O: feed it decoded frames, send what it appends to the
 // output buffer. That keeps it testable and fuzzable without sockets.
@@ -27,6 +39,7 @@
 #include <cstdint>
 #include <span>
 #include <string>
+#include <string_view>
 #include <vector>
 
 namespace volley::remote {
@@ -39,10 +52,26 @@ using mac_tag = std::array<std::byte, mac_size>;
 std::uint64_t random_incarnation();
 /// A fresh random nonce (OpenSSL RAND_bytes).
 nonce random_nonce();
-/// HMAC-SHA256(secret, nonce || name || incarnation as u64 LE): the proof a node
-/// gives for the other side's nonce.
-mac_tag handshake_proof(std::string_view secret, const nonce& n, std::string_view name,
-                        std::uint64_t incarnation);
+
+/// Which side of the handshake made a proof; part of what the proof covers.
+enum class proof_role : std::uint8_t { initiator, acceptor };
+
+/// Everything a handshake proof is bound to (PROTOCOL.md §6.1).
+struct handshake_transcript {
+  std::uint16_t version = protocol_version;
+  std::string_view initiator_name;
+  std::uint64_t initiator_incarnation = 0;
+  nonce initiator_nonce{};
+  std::string_view acceptor_name;
+  std::uint64_t acceptor_incarnation = 0;
+  nonce acceptor_nonce{};
+};
+
+/// The bytes a proof is computed over: the role's label, then the transcript,
+/// every variable-length field prefixed with its u16 length.
+std::vector<std::byte> proof_message(proof_role role, const handshake_transcript& t);
+/// HMAC-SHA256(secret, proof_message(role, t)).
+mac_tag handshake_proof(std::string_view secret, proof_role role, const handshake_transcript& t);
 
 /// Reason codes carried in reject and close frames (u16 on the wire).
 enum class reject_reason : std::uint16_t {
@@ -52,6 +81,7 @@ enum class reject_reason : std::uint16_t {
   protocol_violation = 4,  ///< unexpected frame for the handshake state
   self_connection = 5,     ///< peer claims our own name and incarnation
   malformed_body = 6,      ///< body of a handshake frame has the wrong size
+  unexpected_peer = 7,     ///< the acceptor is not the node the initiator meant to reach
 };
 std::string_view to_string(reject_reason r) noexcept;
 
@@ -60,6 +90,10 @@ struct handshake_config {
   std::string node_name;
   std::uint64_t incarnation = 0;
   std::string secret;
+  /// Initiator only: the node name it means to reach (a reconnect names the
+  /// node that answered before). Empty: whoever answers. A different name is
+  /// refused before this side proves anything.
+  std::string expected_peer;
   /// Version we announce and accept; only tests change it.
   std::uint16_t version = protocol_version;
 };
@@ -95,21 +129,31 @@ class handshake {
   state current() const noexcept { return state_; }
   bool established() const noexcept { return state_ == state::established; }
   bool failed() const noexcept { return state_ == state::failed; }
-  /// Why the handshake failed (for the log), empty otherwise.
+  /// Why the handshake failed (for the log), empty otherwise. It says which
+  /// side refused: "this node rejected ..." or "rejected by peer ...".
   const std::string& failure() const noexcept { return failure_; }
   /// True when the failure came from the peer's reject, not from our checks.
   bool rejected_by_peer() const noexcept { return rejected_by_peer_; }
+  /// The reason code of the failure (ours or the peer's); 0 when none.
+  std::uint16_t failure_code() const noexcept { return failure_code_; }
   const peer_identity& peer() const noexcept { return peer_; }
+  /// The exchange as this side sees it (the peer's fields are zero until its
+  /// hello or challenge came): what tests and the fuzzer compare across sides.
+  handshake_transcript transcript() const;
+  role side() const noexcept { return role_; }
 
  private:
   state fail(reject_reason reason, std::string text, std::vector<std::byte>& out);
   state on_hello(const frame& f, std::vector<std::byte>& out);
   state on_challenge(const frame& f, std::vector<std::byte>& out);
   state on_response(const frame& f, std::vector<std::byte>& out);
-  /// Parses the introduction shared by hello and challenge; fails on error.
-  bool read_intro(const frame& f, std::size_t body_size, nonce& peer_nonce,
-                  std::vector<std::byte>& out);
-  void write_intro(frame_kind kind, const mac_tag* proof, std::vector<std::byte>& out) const;
+  state on_accept(const frame& f, std::vector<std::byte>& out);
+  /// Parses the introduction of hello and challenge; fails on error.
+  bool read_intro(const frame& f, nonce& peer_nonce, std::vector<std::byte>& out);
+  void write_intro(frame_kind kind, std::vector<std::byte>& out) const;
+  void write_proof(frame_kind kind, proof_role r, std::vector<std::byte>& out) const;
+  /// Checks the peer's proof (a 32-byte body) in constant time.
+  bool check_proof(const frame& f, proof_role r) const;
 
   role role_;
   handshake_config config_;
@@ -118,6 +162,7 @@ class handshake {
   peer_identity peer_;
   state state_;
   std::string failure_;
+  std::uint16_t failure_code_ = 0;
   bool rejected_by_peer_ = false;
 };
 

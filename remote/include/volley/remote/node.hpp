@@ -4,8 +4,11 @@
 //     volley::remote::message_types types;          // see message_types.hpp
 //     types.add<ping>(1, "ping").add<pong>(2, "pong").add_ask<ping, pong>();
 //     volley::remote::node node(sys, {.name = "orders-1", .secret = "s3cret",
-//                                     .port = 2552}, types);
+//                                     .port = 2552,
+//                                     .access = {.allowed_paths = {"/user/orders"}}},
+//                               types);                // peers may reach /user/orders only
 //     auto other = node.connect("10.0.0.8", 2552);   // a remote_system
+//     // (the node there lists /user/printer in its own access.allowed_paths)
 //     volley::any_ref printer = other.select("/user/printer");
 //     printer.tell(ping{1});                          // exactly like a local any_ref
 //     auto r = printer.ask<pong>(ping{2}).get(1s);
@@ -36,6 +39,14 @@
 //    select() again for fresh refs (a restarted peer is a new node).
 //  * A watched remote actor that stops makes its proxy stop too (watch
 //    frames), so watchers learn of it as of a local one.
+//  * A known node name with a new incarnation is a new node: the old
+//    incarnation's proxies stop with node_down and its asks fail at once,
+//    even if its connection still looked alive; refs selected while the
+//    link was down belong to the incarnation last seen and go the same way.
+//    A reconnect that reaches a node of another name is refused.
+//  * Replies are matched by (connection, correlation id); ids are 64 random
+//    bits from OpenSSL's CSPRNG, so no other peer can guess or reuse one.
+//  * A peer reaches only what node_config::access allows (remote_access).
 //
 // Lifetimes: the actor system must outlive the node. Destroying the node
 // closes its connections, fails its pending asks (errc::node_down) and stops
@@ -53,6 +64,7 @@
 #include <memory>
 #include <string>
 #include <string_view>
+#include <vector>
 
 namespace volley::remote {
 
@@ -60,6 +72,28 @@ namespace detail {
 class node_core;
 struct link;
 }  // namespace detail
+
+/// What an authenticated peer may do on this node (Akka's untrusted mode,
+/// Erlang's allow-lists). Knowing the cluster secret lets a peer connect; it
+/// does not let it reach every actor. By default a peer reaches no actor by
+/// path: only the paths listed here, and the local actors that have sent it
+/// something (they gave it their ref, so it may answer them: replies through
+/// ctx.sender() keep working). Refusals are counted (node_stats) and logged
+/// at most once a second per kind.
+struct remote_access {
+  /// Actor paths remote peers may tell, ask and watch. "/user/api" admits
+  /// that actor; "/user/api/*" admits everything below it (not itself).
+  /// A refused tell is a dead letter here; a refused ask or watch is
+  /// answered as if there were no such actor, so a peer cannot probe.
+  std::vector<std::string> allowed_paths;
+  /// Whether a remote volley::poison_pill (registered with message_types)
+  /// may stop an allowed actor. Off: refused and counted.
+  bool allow_remote_stop = false;
+  /// Whether volley's own notifications (volley::terminated, registered with
+  /// message_types) may arrive from peers as ordinary messages. Off: refused
+  /// and counted. (Remote death watch does not need it: it has its own frames.)
+  bool allow_system_messages = false;
+};
 
 /// How a node is set up. The defaults suit a small cluster on a LAN. Every
 /// member has an initializer, so designated initializers may name only some.
@@ -79,6 +113,9 @@ struct node_config {
   /// the ring, handed to the node's transport unchanged (transport.hpp
   /// explains each). Both sides should agree on `transport.limits`.
   transport_settings transport{};
+  /// What authenticated peers may reach (see remote_access): nothing by path
+  /// unless listed.
+  remote_access access{};
   /// Where the node and its transport log. Default: warnings and errors to stderr.
   std::function<void(log_level, std::string_view)> log{};
 };
@@ -122,6 +159,19 @@ struct node_stats {
   std::uint64_t send_failures = 0;      ///< sends that became dead letters / failed asks
   std::uint64_t receive_failures = 0;   ///< unknown markers, bad payloads, no such actor
   std::uint64_t pending_asks = 0;       ///< asks waiting for a reply now
+  /// Replies (and ask failures) that named an ask made on another
+  /// connection: refused, the ask stays pending for its own peer.
+  std::uint64_t foreign_replies = 0;
+  /// Tells, asks and watches from peers to paths remote_access does not allow.
+  std::uint64_t refused_messages = 0;
+  /// Remote poison pills and system messages refused (remote_access).
+  std::uint64_t refused_stops = 0;
+  /// Connections dropped because a newer incarnation of their node appeared.
+  std::uint64_t superseded_incarnations = 0;
+  /// Local actor paths that peers may answer because those actors sent them
+  /// something (now, all links together; paths of stopped actors are dropped
+  /// once a link holds 4096).
+  std::uint64_t exposed_senders = 0;
   transport_stats transport;
 };
 
