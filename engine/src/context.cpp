@@ -131,8 +131,8 @@ void discard_kept_messages(cell_base* c) noexcept {
     discard(e, dead_letter_reason::stashed_on_stop);
   }
   for (std::size_t i = ext->front_next; i < ext->front.size(); ++i) {
-    c->sys_->dead_letter(c, ext->front[i], dead_letter_reason::recipient_stopped);
-    discard(ext->front[i], dead_letter_reason::recipient_stopped);
+    dead_letter_after_stop(c, ext->front[i]);
+    retire(ext->front[i]);
   }
   ext->front.clear();
   ext->front_next = 0;
