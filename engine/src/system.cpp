@@ -52,6 +52,10 @@ void validate(const config& cfg) {
       throw std::invalid_argument("volley config: pool name '" + name +
                                   "' is reserved or empty; choose another name");
     }
+    if (p.pin) {
+      throw std::invalid_argument("volley config: pool '" + name +
+                                  "' asks for pin = true, but extra pools run unpinned; remove it");
+    }
     if (p.workers == 0 || p.workers > 4096) {
       throw std::invalid_argument("volley config: pool '" + name + "' has " +
                                   std::to_string(p.workers) + " workers; use 1..4096");
