@@ -125,6 +125,19 @@ void reconstruct_of(cell_base* c) {
   slot = saved;
 }
 
+// A restart hook whose parameters match neither form would silently never
+// be called (the default would run instead), so any member of that name
+// that is not callable as a hook is refused at compile time. A name with
+// several overloads is looked at through the callable forms only.
+template <class A>
+inline constexpr bool names_pre_restart = requires {
+  &A::pre_restart;
+};
+template <class A>
+inline constexpr bool names_post_restart = requires {
+  &A::post_restart;
+};
+
 template <class A>
 void call_pre_restart(cell_base* c, context& ctx, const std::exception_ptr& why) {
   A& a = actor_of<A>(c);
@@ -133,6 +146,10 @@ void call_pre_restart(cell_base* c, context& ctx, const std::exception_ptr& why)
   } else if constexpr (requires { a.pre_restart(why); }) {
     a.pre_restart(why);
   } else {
+    static_assert(!names_pre_restart<A>,
+                  "volley: pre_restart must take (const std::exception_ptr&) or "
+                  "(const std::exception_ptr&, volley::context&); with other parameters it "
+                  "would never be called");
     call_post_stop<A>(c, ctx);  // the default: the old instance ends as if stopped
   }
 }
@@ -145,6 +162,10 @@ void call_post_restart(cell_base* c, context& ctx, const std::exception_ptr& why
   } else if constexpr (requires { a.post_restart(why); }) {
     a.post_restart(why);
   } else {
+    static_assert(!names_post_restart<A>,
+                  "volley: post_restart must take (const std::exception_ptr&) or "
+                  "(const std::exception_ptr&, volley::context&); with other parameters it "
+                  "would never be called");
     call_pre_start<A>(c, ctx);  // the default: the new instance starts as if spawned
   }
 }
