@@ -83,6 +83,9 @@ class ask_state {
   /// The future went away without a result: nobody will read a reply.
   void abandon() noexcept { claimed_.exchange(true, std::memory_order_acq_rel); }
 
+  /// A snapshot: completed (answered, timed out) or abandoned.
+  bool claimed() const noexcept { return claimed_.load(std::memory_order_acquire); }
+
   /// A timer that completes this request with errc::timeout (ctx.ask).
   void set_timeout(timer_base* t) noexcept { timeout_ = t; }
 
