@@ -15,8 +15,10 @@
 //     int total = counter.ask(get_total{}).get().value();
 #pragma once
 
+#include <memory>
 #include <stdexcept>
 #include <string>
+#include <string_view>
 #include <type_traits>
 #include <utility>
 
@@ -264,9 +266,21 @@ future<R> send_ask(cell_base* target, invoke_fn fn, M&& m) {
 /// An untyped actor handle. Sends are checked against the actor's
 /// `accepts` list at run time; anything else becomes a dead letter
 /// (reason: unhandled).
+///
+/// The empty ref that a failed system::select returns remembers the path
+/// it was selected by, so a send through it throws a std::logic_error that
+/// names that path (and says whether the path was malformed).
 class any_ref : public detail::ref_base {
  public:
   using ref_base::ref_base;
+
+  /// Engine side: the empty ref of a select that found nothing at `path`.
+  static any_ref nobody_at(std::string_view path, std::string_view why) {
+    any_ref r;
+    r.selected_ = std::make_shared<const std::string>(
+        "select(\"" + std::string(path) + "\") found no actor (" + std::string(why) + ")");
+    return r;
+  }
 
   template <class M>
   void tell(M&& m) const {
@@ -281,7 +295,7 @@ class any_ref : public detail::ref_base {
   template <class M>
   void send(M&& m, const context* from) const {
     using T = std::decay_t<M>;
-    if (!cell_) throw_empty();
+    if (!cell_) throw_empty_selected();
     detail::invoke_fn fn = lookup(type_id<T>());
     if constexpr (std::is_same_v<T, poison_pill>) {
       fn = &detail::invoke_tell<poison_pill_target, T>;
@@ -297,6 +311,14 @@ class any_ref : public detail::ref_base {
   }
 
   struct poison_pill_target {};  // handles nothing: a poison pill means stop
+
+  [[noreturn]] void throw_empty_selected() const {
+    if (selected_) throw std::logic_error("volley: send through an empty actor ref: " + *selected_);
+    throw_empty();
+  }
+
+  /// Why this ref is empty, when a select made it so (nullptr otherwise).
+  std::shared_ptr<const std::string> selected_;
 
   detail::invoke_fn lookup(type_id_t id) const noexcept {
     const auto* ops = cell_->ops();
@@ -321,7 +343,7 @@ class any_ref : public detail::ref_base {
   template <class R, class M>
   future<R> ask(M&& m) const {
     using T = std::decay_t<M>;
-    if (!cell_) throw_empty();
+    if (!cell_) throw_empty_selected();
     detail::invoke_fn fn = nullptr;
     if (const auto* entry = lookup_entry(type_id<T>())) {
       if (entry->invoke_ask != nullptr && entry->reply_id == type_id<R>()) fn = entry->invoke_ask;
