@@ -13,6 +13,7 @@
 #include <volley/engine/messages.hpp>
 #include <volley/engine/reply.hpp>
 #include <volley/engine/result.hpp>
+#include <volley/engine/router.hpp>
 #include <volley/engine/supervision.hpp>
 #include <volley/engine/system.hpp>
 #include <volley/engine/task.hpp>
