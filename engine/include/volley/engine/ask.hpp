@@ -4,7 +4,8 @@
 //     volley::result<int> r = f.get(std::chrono::seconds(1));
 //     if (r) use(r.value()); else log(r.err().message);
 //
-// The reply is the handler's return value (void handlers reply `unit`).
+// The reply is the handler's return value (void handlers reply `unit`), or
+// comes later through ctx.reply_later<R>() / a reply_task<R> (reply.hpp).
 // get() and get(timeout) block the calling thread: first a short spin (a
 // futex wake-up across cores costs tens of µs, a reply often comes sooner),
 // then a futex wait.

@@ -1,7 +1,10 @@
 // volley/engine/task.hpp — coroutine handlers.
 //
 // A handler may be a C++20 coroutine returning volley::task; it awaits asks
-// with `co_await ctx.ask(target, m, timeout)` (see ask_from_actor.hpp).
+// with `co_await ctx.ask(target, m, timeout)` (see ask_from_actor.hpp). A
+// coroutine that answers an ask returns volley::reply_task<R> instead and
+// answers with `co_return value` (reply.hpp); everything below holds for it
+// too.
 //
 // The message and the context a coroutine handler receives stay valid
 // across co_await: the engine keeps the message (moved out of the mailbox)
