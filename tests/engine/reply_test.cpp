@@ -92,6 +92,19 @@ struct broker {
   volley::actor_ref<pricer> pricer_;
 };
 
+/// Counts its live instances, moved-from ones included.
+struct counted_msg {
+  static inline std::atomic<int> live{0};
+  counted_msg() { live.fetch_add(1); }
+  counted_msg(const counted_msg&) { live.fetch_add(1); }
+  counted_msg(counted_msg&&) noexcept { live.fetch_add(1); }
+  ~counted_msg() { live.fetch_sub(1); }
+};
+
+struct counted_answerer {
+  volley::reply_task<int> on(const counted_msg&) { co_return 1; }
+};
+
 // -- A: asks B from inside an actor -------------------------------------------------
 
 struct run_chain {
@@ -402,4 +415,11 @@ TEST_CASE("forward of an ask to an actor that replies with another type is refus
   REQUIRE_FALSE(r);
   CHECK(r.err().code == errc::handler_failed);
   CHECK(r.err().message.find("forward") != std::string::npos);
+}
+
+TEST_CASE("a reply_task's message is destroyed once, in every copy the engine made", "[reply]") {
+  volley::system sys(volley::test::two_workers());
+  auto a = sys.spawn<counted_answerer>();
+  for (int i = 0; i < 10; ++i) CHECK(a.ask(counted_msg{}).get(patience).value() == 1);
+  CHECK(wait_until([] { return counted_msg::live.load() == 0; }));
 }

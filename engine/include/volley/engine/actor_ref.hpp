@@ -164,6 +164,8 @@ using reply_t = typename reply_type<handler_result_t<A, M>>::type;
 /// the request (its promise's reply handle) before its body runs.
 template <class A, class M, class R>
 void invoke_reply_task(envelope* e, cell_base* c) {
+  // The mailbox's envelope keeps a moved-from payload: destroyed here.
+  payload_guard<M> guard{static_cast<ask_envelope<M, R>*>(e)->msg};
   auto* kept = static_cast<ask_envelope<M, R>*>(keep_for_coroutine(c, e));
   reply_handle<R> reply(std::exchange(kept->state, nullptr), c);
   void*& slot = pending_reply_slot();

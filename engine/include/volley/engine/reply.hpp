@@ -38,7 +38,8 @@
 //     (A plain-thread get(timeout) that timed out leaves the request open,
 //     see ask.hpp: a late reply still lands there.)
 //   * reply_later() in a handler of a tell: the handle has no asker; its
-//     completion is counted the same way.
+//     completion is counted the same way. A reply_task that is told rather
+//     than asked drops its co_return value without a count.
 //
 // A handle is one pointer to the request and one counted reference to the
 // replying actor (for that count); it may outlive the actor.
