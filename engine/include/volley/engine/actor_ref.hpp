@@ -13,6 +13,10 @@
 //     counter.tell(increment{});                 // no sender
 //     counter.tell(increment{}, ctx);            // inside a handler: ctx.self() is the sender
 //     int total = counter.ask(get_total{}).get().value();
+//     backend.forward(m, ctx);                   // pass on: the sender (and an ask) go along
+//
+// A failed system::select returns an empty any_ref that remembers the path;
+// a send through it throws std::logic_error naming that path.
 #pragma once
 
 #include <memory>
