@@ -8,6 +8,10 @@
 //   spawn_stop_issue        ctx.spawn + stop of a child inside a handler
 //   spawn_stop_watched      spawn, watch, stop a child; until its terminated
 //                           reaches the parent, one child after the other
+//   tell_direct             1000 tells from this thread to one actor, until handled
+//   tell_routed/<strategy>  the same through a group router over that one actor
+//                           (round-robin, consistent-hashing): the router's
+//                           own cost, beside tell_direct in the same run
 //
 // Latency benchmarks take one steady_clock sample per round trip and report
 // p50_us / p99_us / p999_us as counters; Google Benchmark's own time is the
@@ -354,5 +358,57 @@ void spawn_stop_watched(benchmark::State& state) {
 BENCHMARK(spawn_stop_watched)->UseRealTime()->Unit(benchmark::kMillisecond);
 
 }  // namespace
+
+// -- routed tell against a direct tell ------------------------------------------
+
+struct routed_note {
+  long key;
+  long routing_key() const { return key; }
+};
+
+/// Counts notes; wakes the benchmark thread when a batch is all handled.
+struct note_counter {
+  explicit note_counter(std::atomic<long>* left) : left_(left) {}
+  void on(const routed_note&) {
+    if (left_->fetch_sub(1, std::memory_order_acq_rel) == 1) left_->notify_one();
+  }
+  std::atomic<long>* left_;
+};
+
+/// Sends a batch through `send` and waits until every note is handled; the
+/// same receiver either way, so the difference is what the sender pays.
+template <class Send>
+void tell_batches(benchmark::State& state, std::atomic<long>& left, Send send) {
+  for (auto _ : state) {
+    left.store(batch_size, std::memory_order_relaxed);
+    for (long i = 0; i < batch_size; ++i) send(routed_note{i});
+    for (long v = left.load(std::memory_order_acquire); v != 0; v = left.load(std::memory_order_acquire)) {
+      left.wait(v, std::memory_order_acquire);
+    }
+  }
+  state.SetItemsProcessed(state.iterations() * batch_size);
+}
+
+void tell_direct(benchmark::State& state) {
+  volley::system sys;
+  std::atomic<long> left{0};
+  auto target = sys.spawn<note_counter>(&left);
+  tell_batches(state, left, [&](routed_note n) { target.tell(n); });
+}
+BENCHMARK(tell_direct)->UseRealTime()->Unit(benchmark::kMicrosecond);
+
+void tell_routed(benchmark::State& state, volley::routing strategy) {
+  volley::system sys;
+  std::atomic<long> left{0};
+  auto target = sys.spawn<note_counter>(&left);
+  auto router = volley::make_group<note_counter>({target}, strategy);
+  tell_batches(state, left, [&](routed_note n) { router.tell(n); });
+}
+BENCHMARK_CAPTURE(tell_routed, round_robin, volley::routing::round_robin)
+    ->UseRealTime()
+    ->Unit(benchmark::kMicrosecond);
+BENCHMARK_CAPTURE(tell_routed, consistent_hashing, volley::routing::consistent_hashing)
+    ->UseRealTime()
+    ->Unit(benchmark::kMicrosecond);
 
 BENCHMARK_MAIN();

@@ -104,8 +104,7 @@ activation_end run_activation(cell_base* c, unsigned budget, const worker* w) {
       --budget;
       if (c->bounded_ && !owned) c->extras_if_any()->queued.fetch_sub(1, std::memory_order_relaxed);
       if (c->state_.load(std::memory_order_relaxed) != lifecycle::alive) {
-        c->sys_->dead_letter(c, e, dead_letter_reason::recipient_stopped);
-        e->info->drop(e, dead_letter_reason::recipient_stopped);
+        dead_letter_after_stop(c, e);
       } else {
         ctx.set_current(e);
         try {

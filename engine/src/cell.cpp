@@ -150,8 +150,8 @@ void cell_base::deliver(envelope* e) noexcept {
   // actor. Not needed for correctness: a message that races with death is
   // still dead-lettered by the activation that the push schedules.
   if (state_.load(std::memory_order_acquire) == lifecycle::dead) {
-    sys_->dead_letter(this, e, dead_letter_reason::recipient_stopped);
-    discard(e, dead_letter_reason::recipient_stopped);
+    dead_letter_after_stop(this, e);
+    retire(e);
     return;
   }
   if (bounded_) {
@@ -187,6 +187,18 @@ void retire(envelope* e) noexcept {
 void discard(envelope* e, dead_letter_reason reason) noexcept {
   e->info->drop(e, reason);
   retire(e);
+}
+
+void dead_letter_after_stop(cell_base* c, envelope* e) noexcept {
+  // stop_reason_ was written before the state left `alive`; both callers
+  // read that state first (the activation itself, or deliver()'s acquire).
+  dead_letter_reason reason = static_cast<stop_reason>(c->stop_reason_) == stop_reason::shutdown
+                                  ? dead_letter_reason::system_shutdown
+                                  : dead_letter_reason::recipient_stopped;
+  // A terminated whose watcher stops too (a parent watching its children,
+  // at every shutdown) is not a message anybody lost: not reported.
+  if (e->info->id != type_id<terminated>()) c->sys_->dead_letter(c, e, reason);
+  e->info->drop(e, reason);
 }
 
 void report_undeliverable_reply(cell_base* replier, envelope* request) noexcept {

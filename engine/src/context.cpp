@@ -64,7 +64,7 @@ void context::set_stash_capacity(std::size_t n) { cell_->extras().stash_capacity
 namespace volley::detail {
 
 namespace {
-using task_handle = std::coroutine_handle<task::promise_type>;
+using task_handle = std::coroutine_handle<>;
 
 // The coroutine's message: its payload is destroyed and its envelope freed
 // once the frame is gone.
@@ -84,7 +84,7 @@ void settle(cell_base* c, task_handle h) {
     c->suspended_ = true;
     return;
   }
-  std::exception_ptr error = h.promise().error;
+  std::exception_ptr error = std::move(*ext.coro_ctx->coroutine_error());
   h.destroy();
   release_coroutine_message(ext);
   if (error) std::rethrow_exception(error);  // the handler failed
@@ -102,7 +102,10 @@ envelope* keep_for_coroutine(cell_base* c, envelope* e) {
 
 context& coroutine_context(cell_base* c) noexcept { return *c->extras_if_any()->coro_ctx; }
 
-void adopt_task(cell_base* c, task_handle h) { settle(c, h); }
+void adopt_task(cell_base* c, task_handle h, std::exception_ptr* error) {
+  c->extras_if_any()->coro_ctx->coroutine_error() = error;
+  settle(c, h);
+}
 
 bool is_waiting_frame(cell_base* c, void* frame) noexcept {
   cell_extras* ext = c->extras_if_any();
@@ -131,8 +134,8 @@ void discard_kept_messages(cell_base* c) noexcept {
     discard(e, dead_letter_reason::stashed_on_stop);
   }
   for (std::size_t i = ext->front_next; i < ext->front.size(); ++i) {
-    c->sys_->dead_letter(c, ext->front[i], dead_letter_reason::recipient_stopped);
-    discard(ext->front[i], dead_letter_reason::recipient_stopped);
+    dead_letter_after_stop(c, ext->front[i]);
+    retire(ext->front[i]);
   }
   ext->front.clear();
   ext->front_next = 0;

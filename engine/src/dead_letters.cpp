@@ -2,12 +2,27 @@
 #include <volley/engine/dead_letters.hpp>
 
 #include <cstdio>
+#include <stdexcept>
+#include <string>
 
 namespace volley {
 
+namespace {
+std::chrono::milliseconds checked_interval(std::chrono::milliseconds interval) {
+  // A negative interval would make every dead letter past the first few a
+  // summary line of its own: the flood the summary exists to prevent.
+  if (interval.count() < 0) {
+    throw std::invalid_argument("volley config: dead_letter_summary_interval is " +
+                                std::to_string(interval.count()) +
+                                " ms; it must be 0 or more (default 1000 ms)");
+  }
+  return interval;
+}
+}  // namespace
+
 dead_letters::dead_letters(unsigned log_first, std::chrono::milliseconds summary_interval)
     : log_first_(log_first),
-      summary_interval_(summary_interval),
+      summary_interval_(checked_interval(summary_interval)),
       last_summary_(std::chrono::steady_clock::now()),
       last_summary_ns_(last_summary_.time_since_epoch().count()),
       alive_(std::make_shared<int>(0)) {}

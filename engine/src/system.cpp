@@ -52,6 +52,10 @@ void validate(const config& cfg) {
       throw std::invalid_argument("volley config: pool name '" + name +
                                   "' is reserved or empty; choose another name");
     }
+    if (p.pin) {
+      throw std::invalid_argument("volley config: pool '" + name +
+                                  "' asks for pin = true, but extra pools run unpinned; remove it");
+    }
     if (p.workers == 0 || p.workers > 4096) {
       throw std::invalid_argument("volley config: pool '" + name + "' has " +
                                   std::to_string(p.workers) + " workers; use 1..4096");
@@ -316,7 +320,16 @@ unsigned system::worker_count() const noexcept { return core_->default_pool->siz
 
 const std::string& system::pinning_note() const noexcept { return core_->plan.note; }
 
+namespace {
+/// "/" or "/a/b" (a trailing '/' is allowed): a leading '/' and no empty
+/// segment inside ("//user", "/user//a" would otherwise skip to a guardian).
+bool well_formed_path(std::string_view path) noexcept {
+  return !path.empty() && path.front() == '/' && path.find("//") == std::string_view::npos;
+}
+}  // namespace
+
 std::vector<any_ref> system::select_all(std::string_view pattern) const {
+  if (!well_formed_path(pattern)) return {};
   std::vector<std::string_view> segments;
   for (std::size_t pos = 1; pos <= pattern.size();) {
     std::size_t end = pattern.find('/', pos);
@@ -342,7 +355,11 @@ std::vector<any_ref> system::select_all(std::string_view pattern) const {
 }
 
 any_ref system::select(std::string_view path) const {
-  if (path.empty() || path.front() != '/') return any_ref();
+  if (!well_formed_path(path)) {
+    return any_ref::nobody_at(path,
+                              "malformed path: it must start with '/' and have no empty "
+                              "segment such as '//'");
+  }
   detail::cell_base* c = core_->root;
   c->add_ref();
   std::size_t pos = 1;
@@ -369,7 +386,7 @@ any_ref system::select(std::string_view path) const {
       if (next != nullptr) next->add_ref();
     }
     c->release();
-    if (next == nullptr) return any_ref();
+    if (next == nullptr) return any_ref::nobody_at(path, "nothing is there");
     c = next;
   }
   return any_ref(detail::adopt, c);

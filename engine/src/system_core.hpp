@@ -81,6 +81,13 @@ void begin_stop(cell_base* c, context& ctx, stop_reason why);
 /// Queue a system message asking `target` to stop (any thread).
 void send_stop(cell_base* target, stop_reason why);
 
+/// Dead-letter a user message that reached `c` after it began stopping
+/// (cell.cpp): reason system_shutdown when `c` stops because the system
+/// shuts down, recipient_stopped otherwise; a volley::terminated is dropped
+/// without a report (a watcher that has stopped has nobody to tell).
+/// Destroys the payload; the caller retires the envelope.
+void dead_letter_after_stop(cell_base* c, envelope* e) noexcept;
+
 /// Log a failure once: path, where, what() (supervision.cpp).
 void report_failure(cell_base* c, std::string_view where, const std::exception_ptr& ex) noexcept;
 /// A restart that waited for the old instance's children (supervision.cpp).

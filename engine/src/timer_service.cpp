@@ -45,8 +45,14 @@ timer_service::timer_service(std::shared_ptr<volley::clock> clock, bool threaded
     : clock_(clock ? std::move(clock) : std::make_shared<volley::steady_clock>()),
       origin_(clock_->now()) {
   if (!threaded) return;
+  // A jump of a manual clock fires what became due on the advancing thread,
+  // so that advance() returns only once those timers' messages are queued
+  // (the guarantee clock.hpp states); the timer thread then re-plans its sleep.
   sub_ = clock_->subscribe([this] {
     std::lock_guard lock(mu_);
+    if (!running_) return;
+    wheel_.advance(now_tick(),
+                   [this](timer_node& n) { fire(static_cast<timer_base*>(&n), wheel_); });
     cv_.notify_one();
   });
   thread_ = std::thread([this] { run(); });

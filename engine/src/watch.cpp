@@ -47,6 +47,10 @@ termination_reason reason_of(const cell_base* c) noexcept {
 }
 
 void send_terminated(cell_base* target, cell_base* watcher) {
+  // A watcher that is stopping itself will never handle it: a parent that
+  // watches its children is stopping when they die at shutdown, and one
+  // dead letter per child there would be noise (watch.hpp).
+  if (watcher->state() != lifecycle::alive) return;
   auto* e = make_envelope<terminated>(watcher->ops_->on_terminated, &message_info_of<terminated>,
                                       terminated{any_ref(target), reason_of(target)});
   watcher->deliver(e);

@@ -137,10 +137,10 @@ TEST_CASE("under concurrent senders every message to a bounded mailbox is handle
       });
     }
     for (auto& t : senders) t.join();
-    sys.shutdown();  // what is still queued becomes recipient_stopped dead letters
+    sys.shutdown();  // what is still queued becomes system_shutdown dead letters
     refused = sys.dead_letters().count(dead_letter_reason::mailbox_full);
     CHECK(sys.dead_letters().count() ==
-          refused + sys.dead_letters().count(dead_letter_reason::recipient_stopped));
+          refused + sys.dead_letters().count(dead_letter_reason::system_shutdown));
     CHECK(handled.load() + sys.dead_letters().count() == threads * per_thread);
   }
   CHECK(handled.load() > 0);

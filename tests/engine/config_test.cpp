@@ -114,3 +114,21 @@ TEST_CASE("a valid configuration builds a system with the workers asked for", "[
   volley::system sys(cfg);
   CHECK(sys.worker_count() == 3);
 }
+
+TEST_CASE("a negative dead_letter_summary_interval is refused with a message naming the field",
+          "[config]") {
+  volley::config cfg;
+  cfg.dead_letter_summary_interval = -5ms;
+  std::string msg = rejection(cfg);
+  CHECK(contains(msg, "dead_letter_summary_interval"));
+  CHECK(contains(msg, "0 or more"));
+}
+
+TEST_CASE("an extra pool asking to be pinned is refused rather than silently left unpinned",
+          "[config]") {
+  volley::config cfg;
+  cfg.pools["io"] = volley::pool_config{1, true};
+  std::string msg = rejection(cfg);
+  CHECK(contains(msg, "'io'"));
+  CHECK(contains(msg, "pin"));
+}

@@ -196,10 +196,10 @@ TEST_CASE("a tell to an actor after shutdown() is a dead letter, not a crash", "
   volley::any_ref u = s;
   sys.shutdown();
   CHECK(s.is_stopped());
-  auto before = sys.dead_letters().count(dead_letter_reason::recipient_stopped);
+  auto before = sys.dead_letters().count(dead_letter_reason::system_shutdown);
   s.tell(note{1});
   u.tell(note{2});
-  CHECK(sys.dead_letters().count(dead_letter_reason::recipient_stopped) == before + 2);
+  CHECK(sys.dead_letters().count(dead_letter_reason::system_shutdown) == before + 2);
   auto r = s.ask(note{3}).get(volley::test::patience);
   REQUIRE_FALSE(r.ok());
   CHECK(r.err().code == volley::errc::recipient_stopped);

@@ -308,7 +308,7 @@ TEST_CASE("shutdown runs every post_stop once, dead-letters what is queued, and 
   CHECK(stop_arrived);
   CHECK(o.post_stops == 101);  // 50 + 50 children + the pinned one, each once
   CHECK(o.pings == 0);
-  CHECK(sys.dead_letters().count(dead_letter_reason::recipient_stopped) == 100);
+  CHECK(sys.dead_letters().count(dead_letter_reason::system_shutdown) == 100);
   CHECK(thread_count() == threads_before);  // every worker, pool and pinned thread is gone
   for (auto& a : actors) CHECK(a.is_stopped());
 
@@ -326,7 +326,7 @@ TEST_CASE("the system's destructor shuts down like shutdown()", "[system][shutdo
   {
     volley::system sys(volley::test::two_workers());
     sub = sys.dead_letters().subscribe([&](const volley::dead_letter& d) {
-      if (d.reason == dead_letter_reason::recipient_stopped) ++leftovers;
+      if (d.reason == dead_letter_reason::system_shutdown) ++leftovers;
     });
     for (int i = 0; i < 20; ++i) {
       auto a = sys.spawn<observer>(o);

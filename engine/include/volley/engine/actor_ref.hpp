@@ -13,9 +13,16 @@
 //     counter.tell(increment{});                 // no sender
 //     counter.tell(increment{}, ctx);            // inside a handler: ctx.self() is the sender
 //     int total = counter.ask(get_total{}).get().value();
+//     backend.forward(m, ctx);                   // pass on: the sender (and an ask) go along
+//
+// A failed system::select returns an empty any_ref that remembers the path;
+// a send through it throws std::logic_error naming that path.
 #pragma once
 
+#include <memory>
+#include <stdexcept>
 #include <string>
+#include <string_view>
 #include <type_traits>
 #include <utility>
 
@@ -24,6 +31,7 @@
 #include <volley/engine/detail/cell.hpp>
 #include <volley/engine/detail/envelope.hpp>
 #include <volley/engine/detail/handler.hpp>
+#include <volley/engine/reply.hpp>
 
 namespace volley {
 
@@ -147,19 +155,41 @@ inline constexpr message_info ask_info_of{type_id<M>(),           type_name<M>()
 /// The reply to an ask whose asker no longer waits (timed out, gone).
 void report_undeliverable_reply(cell_base* replier, envelope* request) noexcept;  // cell.cpp
 
+/// What A's handler of M returns, as written.
 template <class A, class M>
-using reply_t = std::conditional_t<
-    std::is_void_v<decltype(call_handler(std::declval<A&>(), std::declval<M&&>(),
-                                         std::declval<context&>()))>,
-    unit,
-    std::decay_t<decltype(call_handler(std::declval<A&>(), std::declval<M&&>(),
-                                       std::declval<context&>()))>>;
+using handler_result_t = std::remove_cvref_t<decltype(call_handler(
+    std::declval<A&>(), std::declval<M&&>(), std::declval<context&>()))>;
 
+/// The reply type of an ask of M to A (reply_type in handler.hpp).
 template <class A, class M>
-void invoke_ask(envelope* e, cell_base* c, context& ctx) {
+using reply_t = typename reply_type<handler_result_t<A, M>>::type;
+
+/// An ask answered by a reply_task: the frame keeps the message and takes
+/// the request (its promise's reply handle) before its body runs.
+template <class A, class M, class R>
+void invoke_reply_task(envelope* e, cell_base* c) {
+  // The mailbox's envelope keeps a moved-from payload: destroyed here.
+  payload_guard<M> guard{static_cast<ask_envelope<M, R>*>(e)->msg};
+  auto* kept = static_cast<ask_envelope<M, R>*>(keep_for_coroutine(c, e));
+  reply_handle<R> reply(std::exchange(kept->state, nullptr), c);
+  void*& slot = pending_reply_slot();
+  slot = &reply;
+  struct clear_slot {
+    void*& s;
+    ~clear_slot() { s = nullptr; }  // taken by the promise, or the frame was never made
+  } clear{slot};
+  std::exception_ptr* error = nullptr;
+  auto frame =
+      call_handler(actor_of<A>(c), std::move(kept->msg), coroutine_context(c)).release(error);
+  adopt_task(c, frame, error);
+}
+
+/// An ask answered by a plain handler: its return value, or later through
+/// reply_later (deferred<R>).
+template <class A, class M>
+void invoke_ask_returning(envelope* e, cell_base* c, context& ctx) {
   using R = reply_t<A, M>;
-  static_assert(!std::is_same_v<R, task>,
-                "volley: a coroutine handler cannot answer an ask with its return value");
+  using X = handler_result_t<A, M>;
   auto* ae = static_cast<ask_envelope<M, R>*>(e);
   payload_guard<M> guard{ae->msg};
   // Read at scope exit: a handler that stashes the request moves the state
@@ -176,8 +206,16 @@ void invoke_ask(envelope* e, cell_base* c, context& ctx) {
     }
   };
   try {
-    if constexpr (std::is_same_v<R, unit> &&
-                  std::is_void_v<decltype(call_handler(actor_of<A>(c), std::move(ae->msg), ctx))>) {
+    if constexpr (is_deferred<X>) {
+      // The handler took the reply with ctx.reply_later() (ae->state is
+      // nullptr now), or it forgot to: then nobody could ever answer.
+      call_handler(actor_of<A>(c), std::move(ae->msg), ctx);
+      answer(error{errc::broken_promise, "the handler of " + std::string(type_name<M>()) +
+                                             " returned volley::deferred without taking "
+                                             "ctx.reply_later()"});
+    } else if constexpr (std::is_same_v<R, unit> &&
+                         std::is_void_v<decltype(call_handler(actor_of<A>(c), std::move(ae->msg),
+                                                              ctx))>) {
       call_handler(actor_of<A>(c), std::move(ae->msg), ctx);
       answer(unit{});
     } else {
@@ -189,6 +227,19 @@ void invoke_ask(envelope* e, cell_base* c, context& ctx) {
   } catch (...) {
     answer(error{errc::handler_failed, "unknown exception"});
     throw;
+  }
+}
+
+template <class A, class M>
+void invoke_ask(envelope* e, cell_base* c, context& ctx) {
+  using X = handler_result_t<A, M>;
+  static_assert(!std::is_same_v<X, task>,
+                "volley: a coroutine handler returning volley::task cannot answer an ask; return "
+                "volley::reply_task<R> and co_return the reply");
+  if constexpr (is_reply_task<X>) {
+    invoke_reply_task<A, M, reply_t<A, M>>(e, c);
+  } else {
+    invoke_ask_returning<A, M>(e, c, ctx);
   }
 }
 
@@ -221,9 +272,21 @@ future<R> send_ask(cell_base* target, invoke_fn fn, M&& m) {
 /// An untyped actor handle. Sends are checked against the actor's
 /// `accepts` list at run time; anything else becomes a dead letter
 /// (reason: unhandled).
+///
+/// The empty ref that a failed system::select returns remembers the path
+/// it was selected by, so a send through it throws a std::logic_error that
+/// names that path (and says whether the path was malformed).
 class any_ref : public detail::ref_base {
  public:
   using ref_base::ref_base;
+
+  /// Engine side: the empty ref of a select that found nothing at `path`.
+  static any_ref nobody_at(std::string_view path, std::string_view why) {
+    any_ref r;
+    r.selected_ = std::make_shared<const std::string>(
+        "select(\"" + std::string(path) + "\") found no actor (" + std::string(why) + ")");
+    return r;
+  }
 
   template <class M>
   void tell(M&& m) const {
@@ -238,7 +301,7 @@ class any_ref : public detail::ref_base {
   template <class M>
   void send(M&& m, const context* from) const {
     using T = std::decay_t<M>;
-    if (!cell_) throw_empty();
+    if (!cell_) throw_empty_selected();
     detail::invoke_fn fn = lookup(type_id<T>());
     if constexpr (std::is_same_v<T, poison_pill>) {
       fn = &detail::invoke_tell<poison_pill_target, T>;
@@ -254,6 +317,14 @@ class any_ref : public detail::ref_base {
   }
 
   struct poison_pill_target {};  // handles nothing: a poison pill means stop
+
+  [[noreturn]] void throw_empty_selected() const {
+    if (selected_) throw std::logic_error("volley: send through an empty actor ref: " + *selected_);
+    throw_empty();
+  }
+
+  /// Why this ref is empty, when a select made it so (nullptr otherwise).
+  std::shared_ptr<const std::string> selected_;
 
   detail::invoke_fn lookup(type_id_t id) const noexcept {
     const auto* ops = cell_->ops();
@@ -278,7 +349,7 @@ class any_ref : public detail::ref_base {
   template <class R, class M>
   future<R> ask(M&& m) const {
     using T = std::decay_t<M>;
-    if (!cell_) throw_empty();
+    if (!cell_) throw_empty_selected();
     detail::invoke_fn fn = nullptr;
     if (const auto* entry = lookup_entry(type_id<T>())) {
       if (entry->invoke_ask != nullptr && entry->reply_id == type_id<R>()) fn = entry->invoke_ask;
@@ -317,6 +388,53 @@ class actor_ref : public detail::ref_base {
     } else {
       return ask_impl<T>(std::forward<M>(m));
     }
+  }
+
+  /// Pass m on from inside a handler, keeping the original sender: the
+  /// receiver's ctx.sender() is whoever sent the message being handled.
+  /// When that message is an ask, the ask goes along too — the receiver's
+  /// answer (return value, reply_later, co_return) reaches the original
+  /// asker, and this handler's own return value is ignored (return
+  /// volley::deferred<R> to say so). The receiver must answer with the type
+  /// the asker expects; otherwise forward throws std::logic_error (the
+  /// handler fails, the asker gets handler_failed).
+  template <class M>
+  void forward(M&& m, const context& ctx) const {
+    using T = std::decay_t<M>;
+    static_assert(detail::handles_v<A, T>,
+                  "volley: this actor has no on() handler for the message type forwarded to it");
+    if (!cell_) throw_empty();
+    detail::envelope* current = ctx.current();
+    if constexpr (detail::has_handler<A, T> &&
+                  !std::is_same_v<detail::handler_result_t<A, T>, task>) {
+      using R = detail::reply_t<A, T>;
+      if (current != nullptr && current->info->take_request != nullptr) {
+        if (current->info->reply_id != type_id<R>()) {
+          throw std::logic_error("volley: forward of an ask of " +
+                                 std::string(current->info->name) + " to " + path() +
+                                 ", whose handler of " + std::string(type_name<T>()) + " replies " +
+                                 std::string(type_name<R>()) + ", not the type the asker expects");
+        }
+        if (void* request = current->info->take_request(current)) {
+          auto* state = static_cast<detail::ask_state<R>*>(request);
+          void* p = detail::envelope_alloc(sizeof(detail::ask_envelope<T, R>));
+          auto* e = ::new (p) detail::ask_envelope<T, R>(std::forward<M>(m), state);
+          e->invoke = &detail::invoke_ask<A, T>;
+          e->info = &detail::ask_info_of<T, R>;
+          e->sender = current->sender;
+          if (e->sender != nullptr) e->sender->add_ref();
+          cell_->deliver(e);
+          return;
+        }
+      }
+    }
+    auto* e = detail::make_envelope<T>(&detail::invoke_tell<A, T>, &detail::message_info_of<T>,
+                                       std::forward<M>(m));
+    if (current != nullptr && current->sender != nullptr) {
+      e->sender = current->sender;
+      e->sender->add_ref();
+    }
+    cell_->deliver(e);
   }
 
   /// The untyped view of the same actor.

@@ -4,13 +4,23 @@
 //     volley::result<int> r = f.get(std::chrono::seconds(1));
 //     if (r) use(r.value()); else log(r.err().message);
 //
-// The reply is the handler's return value (void handlers reply `unit`).
+// The reply is the handler's return value (void handlers reply `unit`), or
+// comes later through ctx.reply_later<R>() / a reply_task<R> (reply.hpp).
 // get() and get(timeout) block the calling thread: first a short spin (a
 // futex wake-up across cores costs tens of µs, a reply often comes sooner),
-// then a futex wait. On a worker thread a blocking get is refused with
-// errc::would_deadlock: it would hold a worker hostage waiting for actors
-// that may need that very worker. then(f) runs f on the thread that
-// completes the request (usually a worker) — keep it short.
+// then a futex wait.
+//
+// Inside an actor on a shared pool (the default pool, a configured pool, the
+// deterministic dispatcher) a blocking get is refused with
+// errc::would_deadlock, always — whether or not the reply has already
+// arrived, so code that passes a test cannot fail under load: it would hold
+// a worker hostage waiting for actors that may need that very worker. The
+// request has already been sent by then: the actor handles it, and its reply
+// is dropped (a `reply_undeliverable` dead letter once the future is gone);
+// the future stays usable with then(). An actor on the `pinned` dispatcher
+// has a thread of its own and may block. Inside actors prefer ctx.ask
+// (ask_from_actor.hpp). then(f) runs f on the thread that completes the
+// request (usually a worker) — keep it short.
 #pragma once
 
 #include <atomic>
@@ -37,8 +47,11 @@ bool futex_wait_until(std::atomic<std::uint32_t>& word, std::uint32_t expected,
                       std::optional<std::chrono::steady_clock::time_point> deadline) noexcept;
 void futex_wake_all(std::atomic<std::uint32_t>& word) noexcept;
 
-/// True on a thread that runs actors (where blocking is refused).
+/// True on a thread that runs actors.
 bool on_worker_thread() noexcept;
+/// True where a blocking get() is refused: a thread of a shared worker pool
+/// (every actor thread but a `pinned` actor's own). ask.cpp.
+bool blocking_refused_here() noexcept;
 
 template <class R>
 class ask_state {
@@ -71,15 +84,21 @@ class ask_state {
   /// The future went away without a result: nobody will read a reply.
   void abandon() noexcept { claimed_.exchange(true, std::memory_order_acq_rel); }
 
+  /// A snapshot: completed (answered, timed out) or abandoned.
+  bool claimed() const noexcept { return claimed_.load(std::memory_order_acquire); }
+
   /// A timer that completes this request with errc::timeout (ctx.ask).
   void set_timeout(timer_base* t) noexcept { timeout_ = t; }
 
   result<R> wait(std::optional<std::chrono::steady_clock::time_point> deadline) {
+    // Refused before looking at the status: the answer must not depend on
+    // whether the reply happens to be there already.
+    if (blocking_refused_here()) {
+      return error{errc::would_deadlock,
+                   "blocking get() on an actor worker thread (the request was sent); use ctx.ask, "
+                   "or the pinned dispatcher for blocking work"};
+    }
     if (status_.load(std::memory_order_acquire) != done) {
-      if (on_worker_thread()) {
-        return error{errc::would_deadlock,
-                     "blocking get() on an actor worker thread; use ctx.ask with a continuation"};
-      }
       // Wait actively for a while: replies from a busy system arrive in a
       // few µs, far less than a futex round trip (~38 µs across cores on the
       // reference box). The first 2 µs spin; after that each look yields, so
@@ -187,7 +206,10 @@ class future {
 
  private:
   result<R> settle(result<R> r) {
-    if (r.ok() || r.err().code != errc::timeout) consumed_ = true;
+    // A timeout or a refusal leaves the request open: then() may still take it.
+    if (r.ok() || (r.err().code != errc::timeout && r.err().code != errc::would_deadlock)) {
+      consumed_ = true;
+    }
     return r;
   }
 

@@ -12,6 +12,9 @@
 //       if (r) cache_ = r.value();
 //     }
 //
+// To answer an ask of your own with what such an ask brings back, take the
+// reply with ctx.reply_later<R>() or return volley::reply_task<R> (reply.hpp).
+//
 // The continuation arrives as an ordinary message (in mailbox order). A
 // waiting coroutine is resumed through the system lane, and while it waits
 // the actor's other user messages wait in the mailbox (they are not lost and

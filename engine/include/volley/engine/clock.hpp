@@ -99,8 +99,18 @@ class manual_clock final : public clock {
   }
 
   /// Moves time forward by `d` (negative counts as zero), then calls every
-  /// listener on this thread before returning, so when advance() returns the
-  /// timer service has seen the new time.
+  /// listener on this thread before returning.
+  ///
+  /// What that guarantees to an actor system built on this clock: when
+  /// advance() returns, every timer that the new time made due has fired on
+  /// this thread — its message is queued in its actor's mailbox (and an ask
+  /// that timed out is completed). So a message sent after advance()
+  /// returns (a tell, an ask) is handled after the timer's message: "advance,
+  /// then ask" sees the timer's effect, and an fsm's state timeout is
+  /// handled before the next message the test sends. It does not wait for
+  /// the actors to *handle* those messages. On the deterministic dispatcher
+  /// (config::deterministic_seed) timers fire in run_until_idle()/step()
+  /// instead, on the test's thread.
   void advance(duration d) {
     if (d.count() > 0) now_.fetch_add(d.count(), std::memory_order_release);
     std::lock_guard lock(listeners_mutex_);

@@ -19,7 +19,9 @@ namespace volley {
 /// A named extra worker pool (a dispatcher) that actors can be spawned on.
 struct pool_config {
   unsigned workers = 1;
-  bool pin = false;  ///< extra pools usually share cores with the default pool
+  /// Extra pools run unpinned (they share cores with the default pool);
+  /// true is refused with std::invalid_argument rather than ignored.
+  bool pin = false;
 };
 
 struct config {
@@ -51,6 +53,7 @@ struct config {
   /// Dead letters logged individually before the log switches to a periodic
   /// summary (the count is always exact; only the log is rate-limited).
   unsigned dead_letter_log_first = 10;
+  /// At most one summary line per interval; 0 or more (negative throws).
   std::chrono::milliseconds dead_letter_summary_interval{1000};
 
   /// Named extra pools, chosen at spawn with props::dispatcher. The names

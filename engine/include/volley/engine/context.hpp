@@ -12,6 +12,7 @@
 
 #include <chrono>
 #include <cstddef>
+#include <exception>
 #include <stdexcept>
 #include <string>
 
@@ -20,6 +21,8 @@
 namespace volley {
 
 struct props;
+template <class R>
+class reply_handle;
 
 /// Thrown by context::stash() when the stash is full.
 class stash_overflow : public std::runtime_error {
@@ -90,6 +93,17 @@ class context {
   template <class A, class M, class Rep, class Period>
   auto ask(const actor_ref<A>& target, M&& m, std::chrono::duration<Rep, Period> timeout);
 
+  // -- replies that can wait (reply.hpp) ------------------------------------------
+
+  /// Take the reply of the ask being handled, to complete later (from here,
+  /// another actor, any thread): `reply.ok(v)` or `reply.fail(error)`. The
+  /// handler returns volley::deferred<R>; R must be that ask's reply type.
+  /// In a handler of a tell the handle has no asker. Throws
+  /// std::logic_error outside a handler, for a mismatched R, or when the
+  /// reply was already taken. Defined in reply.hpp.
+  template <class R>
+  reply_handle<R> reply_later();
+
   /// This actor's path ("/user/parent/child").
   std::string path() const;
 
@@ -103,12 +117,15 @@ class context {
   bool& holds_ref() noexcept { return holds_ref_; }
   bool stashed() const noexcept { return stashed_; }
   void clear_stashed() noexcept { stashed_ = false; }
+  /// A coroutine context: where the waiting frame keeps its exception.
+  std::exception_ptr*& coroutine_error() noexcept { return coro_error_; }
 
  private:
   detail::cell_base* cell_;
   detail::envelope* current_ = nullptr;
   bool holds_ref_ = false;
   bool stashed_ = false;
+  std::exception_ptr* coro_error_ = nullptr;
 };
 
 }  // namespace volley

@@ -6,14 +6,16 @@ namespace volley {
 /// Every message sent to an actor is handled, replied to, or dead-lettered
 /// with one of these reasons.
 enum class dead_letter_reason {
-  recipient_stopped,  ///< sent to (or still queued at) an actor that has stopped
-  unhandled,          ///< the actor has no handler for the type (any_ref sends)
-  mailbox_full,       ///< a bounded mailbox refused it
-  stashed_on_stop,    ///< it was stashed when the actor stopped
-  timer_cancelled,    ///< a timer message already queued when its timer was cancelled
-  reply_undeliverable,///< an ask reply whose asker has gone
-  system_shutdown,    ///< left over when the actor system shut down
-  remote_failure,     ///< could not be sent to or handled at a remote node
+  recipient_stopped,    ///< sent to (or still queued at) an actor that has stopped
+                        ///< on its own (stop, poison pill, failure, its parent)
+  unhandled,            ///< the actor has no handler for the type (any_ref sends)
+  mailbox_full,         ///< a bounded mailbox refused it
+  stashed_on_stop,      ///< it was stashed when the actor stopped
+  timer_cancelled,      ///< a timer message already queued when its timer was cancelled
+  reply_undeliverable,  ///< an ask reply whose asker has gone
+  system_shutdown,      ///< left over when the actor system shut down (queued at, or
+                        ///< sent later to, an actor that stopped because of shutdown())
+  remote_failure,       ///< could not be sent to or handled at a remote node
 };
 
 constexpr const char* to_string(dead_letter_reason r) noexcept {

@@ -53,6 +53,7 @@ class dead_letters {
     std::uint64_t id_ = 0;
   };
 
+  /// Throws std::invalid_argument for a negative summary_interval.
   dead_letters(unsigned log_first, std::chrono::milliseconds summary_interval);
   ~dead_letters();
 

@@ -24,6 +24,18 @@
 // parent decides). one_for_one applies the directive to the failed child,
 // all_for_one to all children.
 //
+// The restart hooks, each optional (the defaults: post_stop on the old
+// instance, pre_start on the new one):
+//
+//     void pre_restart(const std::exception_ptr& why);                  // or
+//     void pre_restart(const std::exception_ptr& why, volley::context& ctx);
+//     void post_restart(const std::exception_ptr& why);                 // or
+//     void post_restart(const std::exception_ptr& why, volley::context& ctx);
+//
+// A member named pre_restart or post_restart with other parameters (none,
+// say) does not compile: it would never be called, so a static_assert says
+// which forms are meant.
+//
 // The default strategy — for actors that declare none, and for the /user
 // guardian that supervises top-level actors — is Akka Typed's: stop the
 // failed child. A failure is always logged once with the actor's path, where

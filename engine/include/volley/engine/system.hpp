@@ -109,9 +109,12 @@ class system {
   }
 
   /// The actor at `path` ("/user/a/b"), or an empty ref when there is none.
+  /// A malformed path (not starting with '/', or with an empty segment:
+  /// "//user", "/user//a") finds nothing either; a trailing '/' is allowed. A send through the
+  /// empty ref throws std::logic_error naming the path and why nothing was found.
   any_ref select(std::string_view path) const;
   /// Every actor matching `pattern`, where a segment "*" matches any child
-  /// ("/user/workers/*"), in no particular order.
+  /// ("/user/workers/*"), in no particular order; none for a malformed one.
   std::vector<any_ref> select_all(std::string_view pattern) const;
 
   volley::dead_letters& dead_letters() noexcept;

@@ -1,7 +1,10 @@
 // volley/engine/task.hpp — coroutine handlers.
 //
 // A handler may be a C++20 coroutine returning volley::task; it awaits asks
-// with `co_await ctx.ask(target, m, timeout)` (see ask_from_actor.hpp).
+// with `co_await ctx.ask(target, m, timeout)` (see ask_from_actor.hpp). A
+// coroutine that answers an ask returns volley::reply_task<R> instead and
+// answers with `co_return value` (reply.hpp); everything below holds for it
+// too.
 //
 // The message and the context a coroutine handler receives stay valid
 // across co_await: the engine keeps the message (moved out of the mailbox)
@@ -18,6 +21,14 @@
 #include <volley/engine/fwd.hpp>
 
 namespace volley {
+
+/// A coroutine handler that answers an ask with `co_return value`, and the
+/// marker return type of a handler that answers through ctx.reply_later<R>()
+/// (both in reply.hpp).
+template <class R>
+class reply_task;
+template <class R>
+struct deferred;
 
 /// The return type of a coroutine handler. Fire-and-forget from the
 /// caller's view: the engine owns the frame.
@@ -39,7 +50,11 @@ class task {
   ~task() {
     if (h_) h_.destroy();
   }
-  std::coroutine_handle<promise_type> release() noexcept { return std::exchange(h_, {}); }
+  /// Engine side: the frame, and where its exception is kept.
+  std::coroutine_handle<> release(std::exception_ptr*& error) noexcept {
+    error = &h_.promise().error;
+    return std::exchange(h_, {});
+  }
 
  private:
   explicit task(std::coroutine_handle<promise_type> h) noexcept : h_(h) {}
@@ -52,9 +67,10 @@ namespace detail {
 /// Returns that envelope; coroutine_context(c) is the context.
 envelope* keep_for_coroutine(cell_base* c, envelope* e);
 context& coroutine_context(cell_base* c) noexcept;
-/// Take ownership of a handler's coroutine: done already (destroyed, its
-/// exception rethrown) or suspended (the actor now waits on it).
-void adopt_task(cell_base* c, std::coroutine_handle<task::promise_type> h);
+/// Take ownership of a handler's coroutine (a task or a reply_task): done
+/// already (destroyed, its exception rethrown) or suspended (the actor now
+/// waits on it). `error` is where the frame's promise keeps an exception.
+void adopt_task(cell_base* c, std::coroutine_handle<> h, std::exception_ptr* error);
 /// Is `frame` the coroutine this actor waits on?
 bool is_waiting_frame(cell_base* c, void* frame) noexcept;
 /// Resume the actor's waiting coroutine (from a resume message).

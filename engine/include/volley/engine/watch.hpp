@@ -11,7 +11,11 @@
 // terminated that is queued but not yet handled. A watcher that stops is
 // removed from its targets' lists by a message to each of them — nothing
 // walks all actors. An actor that watches but has no handler for
-// `terminated` gets it as a dead letter (reason: unhandled).
+// `terminated` gets it as a dead letter (reason: unhandled). A terminated
+// for a watcher that has begun stopping itself is dropped without a dead
+// letter: it could not act on it, and a parent watching its children is
+// always stopping when they die at shutdown (one report per child of every
+// clean shutdown would drown the real ones).
 #pragma once
 
 #include <volley/engine/actor_ref.hpp>

@@ -32,6 +32,44 @@ concept has_handler = handler_with_context<A, M> || handler_plain<A, M>;
 template <class A, class M>
 inline constexpr bool handles_v = has_handler<A, M> || std::is_same_v<M, poison_pill>;
 
+// -- what a handler's return type says about its reply ---------------------------
+
+/// A coroutine handler's return type (the engine keeps the frame).
+template <class X>
+inline constexpr bool is_coroutine_result = std::is_same_v<X, task>;
+template <class R>
+inline constexpr bool is_coroutine_result<reply_task<R>> = true;
+
+template <class X>
+inline constexpr bool is_reply_task = false;
+template <class R>
+inline constexpr bool is_reply_task<reply_task<R>> = true;
+
+template <class X>
+inline constexpr bool is_deferred = false;
+template <class R>
+inline constexpr bool is_deferred<deferred<R>> = true;
+
+/// The reply type of an ask answered by a handler returning X: X itself,
+/// unit for void, R for reply_task<R> and deferred<R> (task: none; an ask
+/// of such a handler does not compile).
+template <class X>
+struct reply_type {
+  using type = X;
+};
+template <>
+struct reply_type<void> {
+  using type = unit;
+};
+template <class R>
+struct reply_type<reply_task<R>> {
+  using type = R;
+};
+template <class R>
+struct reply_type<deferred<R>> {
+  using type = R;
+};
+
 template <class A, class M>
 decltype(auto) call_handler(A& a, M&& m, context& ctx) {
   if constexpr (handler_with_context<A, M>) {
@@ -56,12 +94,16 @@ void invoke_tell(envelope* e, cell_base* c, context& ctx) {
   payload_guard<M> guard{me->msg};
   if constexpr (std::is_same_v<M, poison_pill> && !has_handler<A, M>) {
     request_stop(ctx);
-  } else if constexpr (std::is_same_v<decltype(call_handler(actor_of<A>(c), std::move(me->msg), ctx)),
-                                      task>) {
+  } else if constexpr (is_coroutine_result<decltype(call_handler(actor_of<A>(c), std::move(me->msg),
+                                                                 ctx))>) {
     // The frame may outlive this call: it gets a message and a context that
-    // live as long as it does (see task.hpp).
+    // live as long as it does (see task.hpp). A reply_task told (not asked)
+    // finds no reply waiting: its co_return value goes nowhere.
     auto* kept = static_cast<message_envelope<M>*>(keep_for_coroutine(c, e));
-    adopt_task(c, call_handler(actor_of<A>(c), std::move(kept->msg), coroutine_context(c)).release());
+    std::exception_ptr* error = nullptr;
+    auto frame =
+        call_handler(actor_of<A>(c), std::move(kept->msg), coroutine_context(c)).release(error);
+    adopt_task(c, frame, error);
   } else {
     (void)call_handler(actor_of<A>(c), std::move(me->msg), ctx);
   }
@@ -125,6 +167,19 @@ void reconstruct_of(cell_base* c) {
   slot = saved;
 }
 
+// A restart hook whose parameters match neither form would silently never
+// be called (the default would run instead), so any member of that name
+// that is not callable as a hook is refused at compile time. A name with
+// several overloads is looked at through the callable forms only.
+template <class A>
+inline constexpr bool names_pre_restart = requires {
+  &A::pre_restart;
+};
+template <class A>
+inline constexpr bool names_post_restart = requires {
+  &A::post_restart;
+};
+
 template <class A>
 void call_pre_restart(cell_base* c, context& ctx, const std::exception_ptr& why) {
   A& a = actor_of<A>(c);
@@ -133,6 +188,10 @@ void call_pre_restart(cell_base* c, context& ctx, const std::exception_ptr& why)
   } else if constexpr (requires { a.pre_restart(why); }) {
     a.pre_restart(why);
   } else {
+    static_assert(!names_pre_restart<A>,
+                  "volley: pre_restart must take (const std::exception_ptr&) or "
+                  "(const std::exception_ptr&, volley::context&); with other parameters it "
+                  "would never be called");
     call_post_stop<A>(c, ctx);  // the default: the old instance ends as if stopped
   }
 }
@@ -145,6 +204,10 @@ void call_post_restart(cell_base* c, context& ctx, const std::exception_ptr& why
   } else if constexpr (requires { a.post_restart(why); }) {
     a.post_restart(why);
   } else {
+    static_assert(!names_post_restart<A>,
+                  "volley: post_restart must take (const std::exception_ptr&) or "
+                  "(const std::exception_ptr&, volley::context&); with other parameters it "
+                  "would never be called");
     call_pre_start<A>(c, ctx);  // the default: the new instance starts as if spawned
   }
 }
@@ -169,7 +232,7 @@ void invoke_ask(envelope* e, cell_base* c, context& ctx);  // actor_ref.hpp
 template <class A, class M>
 struct reply_of {
   using R0 = decltype(call_handler(std::declval<A&>(), std::declval<M&&>(), std::declval<context&>()));
-  using type = std::conditional_t<std::is_void_v<R0>, unit, std::decay_t<R0>>;
+  using type = typename reply_type<std::remove_cvref_t<R0>>::type;
 };
 
 template <class A, class M>

@@ -1,0 +1,45 @@
+// engine/src/ask.cpp — where a blocking get() may wait, and replies that
+// reach nobody (reply handles, reply_task).
+#include <volley/engine/ask.hpp>
+
+#include <exception>
+#include <string>
+#include <string_view>
+
+#include <volley/engine/reply.hpp>
+
+#include "scheduler.hpp"
+#include "system_core.hpp"
+
+namespace volley::detail {
+
+bool blocking_refused_here() noexcept {
+  // A pinned actor's pool has one thread that runs that actor alone: blocking
+  // it holds up nobody else. Every other pool's workers are shared. The name
+  // "pinned" is reserved (config validation), so no configured pool has it.
+  const worker* w = current_worker();
+  return w != nullptr && w->pool->name() != "pinned";
+}
+
+void report_reply_to_nobody(cell_base* replier, std::string_view reply_type) noexcept {
+  // The dead-letter report reads a type name and a sender from an envelope;
+  // a reply has no envelope of its own, so it gets a stand-in.
+  message_info info{};
+  info.name = reply_type;
+  envelope stand_in{};
+  stand_in.info = &info;
+  stand_in.sender = nullptr;
+  replier->core()->dead_letter(replier, &stand_in, dead_letter_reason::reply_undeliverable);
+}
+
+std::string describe_exception(const std::exception_ptr& e) {
+  try {
+    std::rethrow_exception(e);
+  } catch (const std::exception& ex) {
+    return ex.what();
+  } catch (...) {
+    return "an exception not derived from std::exception";
+  }
+}
+
+}  // namespace volley::detail
