@@ -71,30 +71,44 @@
 
 namespace volley::queues {
 
+namespace detail {
+struct intrusive_mpsc_test_access;  // tests/checker: the known-bad park() kept for the checker
+}
+
 /// Embed (or derive from) this in every item that goes through an intrusive_mpsc.
-struct mpsc_node {
-  std::atomic<mpsc_node*> next{nullptr};
+/// `Atom` is the atomic template (see basic_intrusive_mpsc).
+template <template <class> class Atom = std::atomic>
+struct basic_mpsc_node {
+  Atom<basic_mpsc_node*> next{nullptr};
 };
 
 /// Unbounded intrusive MPSC queue with a consumer-owned "empty" mark. See the
 /// file comment for the protocol. Neither copyable nor movable: the queue's
 /// initial stub lives inside it.
-class intrusive_mpsc {
+///
+/// `Atom` is std::atomic except in the exhaustive checker (tests/checker/),
+/// which substitutes a model atomic that lets it interleave every operation;
+/// the default instantiation is the plain code (folly's `Atom` convention).
+template <template <class> class Atom = std::atomic>
+class basic_intrusive_mpsc {
  public:
+  using node = basic_mpsc_node<Atom>;
+  using mpsc_node = node;
+
   /// `marked` = start in the given-up state, so the first push reports true.
-  explicit intrusive_mpsc(bool marked = true) noexcept
+  explicit basic_intrusive_mpsc(bool marked = true) noexcept
       : head_(tag(&stub_, marked)), tail_(&stub_) {}
 
-  intrusive_mpsc(const intrusive_mpsc&) = delete;
-  intrusive_mpsc& operator=(const intrusive_mpsc&) = delete;
+  basic_intrusive_mpsc(const basic_intrusive_mpsc&) = delete;
+  basic_intrusive_mpsc& operator=(const basic_intrusive_mpsc&) = delete;
 
   /// Any thread. Wait-free, except right after a signal (then one signal()
   /// CAS loop). Returns true if the queue was marked: the caller has just
   /// taken over responsibility for getting it consumed.
   bool push(mpsc_node* n) noexcept {
     n->next.store(nullptr, std::memory_order_relaxed);
-    std::uintptr_t prev = head_.exchange(reinterpret_cast<std::uintptr_t>(n),
-                                         std::memory_order_acq_rel);
+    std::uintptr_t prev =
+        head_.exchange(reinterpret_cast<std::uintptr_t>(n), std::memory_order_acq_rel);
     untag(prev)->next.store(n, std::memory_order_release);
     // The exchange replaced head_ outright and so dropped a pending signal
     // bit. head_ != tail_ alone does not make up for it: the consumer may pop
@@ -124,9 +138,7 @@ class intrusive_mpsc {
   }
 
   /// Consumer only: is anything visible to pop? (A push in progress is not.)
-  bool has_next() const noexcept {
-    return tail_->next.load(std::memory_order_acquire) != nullptr;
-  }
+  bool has_next() const noexcept { return tail_->next.load(std::memory_order_acquire) != nullptr; }
 
   /// Consumer only, after pop returned nullptr: give the queue up. True if
   /// the queue was empty and is now marked; false if a push is under way or
@@ -165,9 +177,19 @@ class intrusive_mpsc {
     std::uintptr_t old = head_.fetch_or(mark_bit, std::memory_order_acq_rel);
     if ((old & signal_bit) == 0) return true;
     // A signal came before the mark: take the queue back if nobody else did.
-    std::uintptr_t now = head_.fetch_and(~(mark_bit | signal_bit), std::memory_order_acq_rel);
-    if (now & mark_bit) return false;  // still ours
-    return true;  // a push or signal already took it: its sender schedules us
+    // Only a CAS from exactly what we wrote may do that. Every push, signal
+    // and unmark clears the mark, so if head_ changed, its author now owns
+    // the queue, may already run the consumer elsewhere, and may rely on that
+    // consumer's mark_empty failing over a signal bit it set since: touching
+    // head_ then (an unconditional fetch_and did) would erase that bit and
+    // strand a system message, or write to a cell that was freed meanwhile.
+    // acquire on both paths: what the signaller published is visible.
+    std::uintptr_t marked = old | mark_bit;
+    if (head_.compare_exchange_strong(marked, old & ~(mark_bit | signal_bit),
+                                      std::memory_order_acq_rel, std::memory_order_acquire)) {
+      return false;  // still ours
+    }
+    return true;  // a push or signal took it: its sender schedules us
   }
 
   /// Any thread: clear the mark without pushing. True if it was set, i.e. the
@@ -188,6 +210,8 @@ class intrusive_mpsc {
   mpsc_node* release_stub() noexcept { return tail_ == &stub_ ? nullptr : tail_; }
 
  private:
+  friend struct detail::intrusive_mpsc_test_access;
+
   static constexpr std::uintptr_t mark_bit = 1;
   static constexpr std::uintptr_t signal_bit = 2;
   static_assert(alignof(mpsc_node) >= 4, "the mark and signal live in the pointer's low bits");
@@ -199,9 +223,13 @@ class intrusive_mpsc {
     return reinterpret_cast<mpsc_node*>(v & ~(mark_bit | signal_bit));
   }
 
-  std::atomic<std::uintptr_t> head_;
+  Atom<std::uintptr_t> head_;
   mpsc_node* tail_;
   mpsc_node stub_;
 };
+
+/// What volley uses: the real atomics.
+using mpsc_node = basic_mpsc_node<>;
+using intrusive_mpsc = basic_intrusive_mpsc<>;
 
 }  // namespace volley::queues
