@@ -160,7 +160,11 @@ struct explorer {
     }
   }
 
-  // Picks the fiber that runs next; -1 when all are done.
+  static constexpr int abandon = -2;
+
+  // Picks the fiber that runs next; -1 when all are done, `abandon` when the
+  // run is a livelock (its fibers are dropped where they stand: their stacks
+  // are reused, so nothing on them is destroyed).
   int pick() {
     choice c{};
     c.current_runnable = current >= 0 && !fibers[static_cast<std::size_t>(current)].done;
@@ -185,17 +189,13 @@ struct explorer {
       return pick();
     }
     if (c.count == 0) return -1;
-    if (c.count == 1) return c.candidates[0];
     if (steps.size() > opts.max_steps) {
-      // Livelock guard: finish the run switching at every step, without
-      // recording; a run that still does not end is a hang, not a schedule.
-      fail("livelock: a run exceeded max_steps operations (a thread spins on another?)");
-      if (steps.size() > 16 * opts.max_steps) {
-        std::fprintf(stderr, "checker: a run does not end even round-robin\n");
-        std::abort();
-      }
-      return c.candidates[1];
+      fail(
+          "livelock: a run exceeded max_steps operations (a lost wake-up, or a thread spins on "
+          "another)");
+      return abandon;
     }
+    if (c.count == 1) return c.candidates[0];
     c.preemptions_before = preemptions;
     if (depth < prefix.size()) {
       c.index = prefix[depth];
@@ -231,17 +231,17 @@ struct explorer {
     return false;
   }
 
+  // "T0:3 T1:5 ..." = fiber 0 ran 3 steps, then fiber 1 ran 5, ... (a step is
+  // one model-atomic operation and the plain code after it).
   std::string schedule_text() const {
     std::string s;
-    int last = -1;
-    for (std::uint8_t t : steps) {
-      if (t != last) {
-        if (!s.empty()) s += ' ';
-        s += 'T';
-        s += std::to_string(t);
-        last = t;
-      }
-      s += '.';
+    std::size_t i = 0;
+    while (i < steps.size()) {
+      std::size_t j = i;
+      while (j < steps.size() && steps[j] == steps[i]) ++j;
+      if (!s.empty()) s += ' ';
+      s += 'T' + std::to_string(steps[i]) + ':' + std::to_string(j - i);
+      i = j;
     }
     return s;
   }
@@ -306,8 +306,7 @@ report explore(const options& opts, const std::function<void(execution&)>& body)
     ++r.schedules;
     if (x.run_failed) {
       if (r.failures++ == 0) {
-        r.first_failure =
-            x.failure + "\n  schedule (T<fiber> then one '.' per operation): " + x.schedule_text();
+        r.first_failure = x.failure + "\n  schedule (fiber:steps): " + x.schedule_text();
       }
       if (opts.stop_at_first_failure) break;
     }

@@ -36,8 +36,8 @@
 //
 // Threads must not spin waiting for each other: a spin loop never ends in a
 // schedule that does not run the thread it waits for. A run that takes more
-// than `max_steps` operations is reported as a failure (livelock), and the
-// run is then finished round-robin.
+// than `max_steps` operations is reported as a failure (livelock) and
+// abandoned where it stands (objects on the fibers' stacks are not destroyed).
 #pragma once
 
 #include <cstddef>

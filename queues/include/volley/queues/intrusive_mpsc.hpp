@@ -69,18 +69,13 @@
 #include <cassert>
 #include <cstdint>
 
+#include <volley/queues/mpsc_node.hpp>
+
 namespace volley::queues {
 
 namespace detail {
 struct intrusive_mpsc_test_access;  // tests/checker: the known-bad park() kept for the checker
 }
-
-/// Embed (or derive from) this in every item that goes through an intrusive_mpsc.
-/// `Atom` is the atomic template (see basic_intrusive_mpsc).
-template <template <class> class Atom = std::atomic>
-struct basic_mpsc_node {
-  Atom<basic_mpsc_node*> next{nullptr};
-};
 
 /// Unbounded intrusive MPSC queue with a consumer-owned "empty" mark. See the
 /// file comment for the protocol. Neither copyable nor movable: the queue's
@@ -229,7 +224,6 @@ class basic_intrusive_mpsc {
 };
 
 /// What volley uses: the real atomics.
-using mpsc_node = basic_mpsc_node<>;
 using intrusive_mpsc = basic_intrusive_mpsc<>;
 
 }  // namespace volley::queues
