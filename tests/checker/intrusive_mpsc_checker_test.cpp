@@ -6,13 +6,16 @@
 //
 // Properties checked in every schedule:
 //   * at most one thread runs the actor at a time (the mark hand-off);
+//   * an idle actor holds none of its messages: going idle with
+//     mark_empty(released) hands back the last one (issue 11, "costs" 6);
 //   * every message is handled exactly once, each sender's in order, and no
 //     node is retired before it was consumed or retired twice;
 //   * nothing is stranded: when every thread is done the actor is idle
 //     (mailbox marked) and both lanes are empty.
 //
-// The known-bad park() (issue 11, bug 1: an unconditional fetch_and after
-// the fetch_or) is kept below and must be caught.
+// Known-bad variants are kept below and must be caught: the old park()
+// (issue 11, bug 1: an unconditional fetch_and after the fetch_or), and a
+// mark_empty(released) that re-links the stub after its CAS instead of before.
 //
 // Memory model: the explorer runs sequentially consistent executions. The
 // queue's orders beyond SC are the standard Vyukov argument (a release
@@ -33,8 +36,27 @@
 
 namespace volley::queues::detail {
 
-// The park() that issue 11 found broken, kept so the checker has to catch it.
+// Known-bad variants kept so the checker has to catch them.
 struct intrusive_mpsc_test_access {
+  // mark_empty(released) that re-links the embedded stub only after its CAS
+  // succeeded, when another thread may already own the queue.
+  template <class Queue>
+  static bool mark_empty_relinking_late(Queue& q, typename Queue::node*& released) noexcept {
+    released = nullptr;
+    typename Queue::node* last = q.tail_;
+    if (last == &q.stub_) return q.mark_empty();
+    std::uintptr_t expected = reinterpret_cast<std::uintptr_t>(last);
+    if (q.head_.compare_exchange_strong(expected, Queue::tag(&q.stub_, true))) {
+      q.stub_.next.store(nullptr, std::memory_order_relaxed);
+      q.tail_ = &q.stub_;
+      released = last;
+      return true;
+    }
+    if (expected & Queue::signal_bit) q.head_.fetch_and(~Queue::signal_bit);
+    return false;
+  }
+
+  // The park() that issue 11 found broken (bug 1).
   template <class Queue>
   static bool park_with_unconditional_fetch_and(Queue& q) noexcept {
     std::uintptr_t old = q.head_.fetch_or(Queue::mark_bit, std::memory_order_acq_rel);
@@ -69,6 +91,9 @@ struct message : node {
 };
 
 enum class park_variant { fixed, unconditional_fetch_and };
+// How an actor goes idle: mark_empty() keeps the last message as the stub;
+// mark_empty(released) hands it back (what the engine does).
+enum class idle_variant { keep_stub, release_stub, release_stub_relinking_late };
 
 // An actor as the engine drives it. Plain fields are touched only by the
 // thread that runs the actor, so a broken hand-off shows up as owners != 1.
@@ -79,6 +104,7 @@ struct actor {
   queue system{false};     // never marked; wakes the actor through mailbox.signal()
   bool suspended = false;  // a coroutine waits: user messages wait, park() instead of mark_empty()
   park_variant variant = park_variant::fixed;
+  idle_variant idle = idle_variant::release_stub;
   int owners = 0;
   int system_handled = 0;
   std::vector<int> next_seq = std::vector<int>(4, 0);
@@ -91,6 +117,38 @@ struct actor {
     if (variant == park_variant::fixed) return mailbox.park();
     return volley::queues::detail::intrusive_mpsc_test_access::park_with_unconditional_fetch_and(
         mailbox);
+  }
+
+  // True if the actor is idle now; a released stub is retired (freed).
+  bool go_idle() {
+    if (idle == idle_variant::keep_stub) return mailbox.mark_empty();
+    node* released = nullptr;
+    bool idle_now =
+        idle == idle_variant::release_stub
+            ? mailbox.mark_empty(released)
+            : volley::queues::detail::intrusive_mpsc_test_access::mark_empty_relinking_late(
+                  mailbox, released);
+    if (released != nullptr) {
+      auto* r = static_cast<message*>(released);
+      check(idle_now, "mark_empty failed but released a node");
+      check(r->consumed, "mark_empty released a node that was never consumed");
+      check(!r->retired, "mark_empty released a node that was retired already");
+      r->retired = true;
+    }
+    return idle_now;
+  }
+
+  // The system lane is never marked: after draining it, its last message is
+  // handed back (reclaim_stub) unless a push came meanwhile.
+  void reclaim_system_stub() {
+    node* released = nullptr;
+    bool reclaimed = system.reclaim_stub(released);
+    check(reclaimed == (released != nullptr), "reclaim_stub's result and node disagree");
+    if (released != nullptr) {
+      auto* r = static_cast<message*>(released);
+      check(r->consumed && !r->retired, "reclaim_stub gave back a node still in use");
+      r->retired = true;
+    }
   }
 
   message* pop(queue& lane) {
@@ -125,6 +183,7 @@ struct actor {
     acquire();
     for (;;) {
       while (pop(system) != nullptr) ++system_handled;
+      reclaim_system_stub();
       if (suspended) {
         release();
         if (park()) return;
@@ -139,7 +198,7 @@ struct actor {
       }
       if (system.has_next()) continue;
       release();
-      if (mailbox.mark_empty()) return;
+      if (go_idle()) return;
       acquire();  // a failed mark_empty changes nothing: the actor stayed ours
       if (system.has_next() || mailbox.has_next()) continue;
       // activation_end::more: a push may be half done; the worker requeues
@@ -163,6 +222,10 @@ struct actor {
     if (!suspended) check(user_handled == users, "a user message was stranded");
     if (!suspended) check(!mailbox.has_next(), "the mailbox still holds messages");
     check(!system.has_next(), "the system lane still holds messages");
+    check(system.release_stub() == nullptr, "an idle actor still holds a system message as stub");
+    if (!suspended && idle != idle_variant::keep_stub) {
+      check(mailbox.release_stub() == nullptr, "an idle actor still holds a message as its stub");
+    }
   }
 };
 
@@ -210,6 +273,44 @@ TEST_CASE("checker intrusive_mpsc: a signal racing tells and mark_empty is never
   INFO(r.first_failure);
   CHECK(r.exhausted);
   CHECK(r.schedules > 1000);
+}
+
+TEST_CASE("checker intrusive_mpsc: the same race when going idle keeps the last message as stub",
+          "[checker][intrusive_mpsc]") {
+  options opts;
+  opts.preemption_bound = 2;
+  report r =
+      run_and_print("mpsc tell+system+tell (mark_empty keeping the stub)", opts, [](execution& x) {
+        auto a = std::make_shared<actor>();
+        a->idle = idle_variant::keep_stub;
+        x.spawn([a] { a->tell(0, 0); });
+        x.spawn([a] { a->deliver_system(1); });
+        x.spawn([a] { a->tell(2, 0); });
+        x.at_end([a] { a->check_at_end(2, 1); });
+      });
+  CHECK(r.failures == 0);
+  INFO(r.first_failure);
+  CHECK(r.exhausted);
+  CHECK(r.schedules > 1000);
+}
+
+TEST_CASE("checker intrusive_mpsc: re-linking the stub after the idle CAS is caught",
+          "[checker][intrusive_mpsc][known_bad]") {
+  options opts;
+  opts.preemption_bound = 2;
+  report r =
+      run_and_print("mpsc 2x2 tells, stub re-linked late (known-bad)", opts, [](execution& x) {
+        auto a = std::make_shared<actor>();
+        a->idle = idle_variant::release_stub_relinking_late;
+        for (int s = 0; s < 2; ++s) {
+          x.spawn([a, s] {
+            a->tell(s, 0);
+            a->tell(s, 1);
+          });
+        }
+        x.at_end([a] { a->check_at_end(4, 0); });
+      });
+  REQUIRE(r.failures > 0);
 }
 
 TEST_CASE("checker intrusive_mpsc: a running actor gives up to a tell or a signal exactly once",

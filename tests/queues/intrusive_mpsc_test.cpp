@@ -308,6 +308,76 @@ TEST_CASE("intrusive_mpsc: park racing a second and a third signal loses neither
   hooked = nullptr;
 }
 
+TEST_CASE("intrusive_mpsc: going idle hands the last node back; the idle queue holds none",
+          "[intrusive_mpsc]") {
+  item a(0, 0), b(0, 1), c(0, 2);
+  mpsc_node* retired = nullptr;
+  mpsc_node* released = nullptr;
+  intrusive_mpsc q(true);
+
+  SECTION("mark_empty(released) after the last pop gives back that node") {
+    CHECK(q.push(&a));
+    CHECK(q.pop(retired) == &a);
+    CHECK(retired == nullptr);  // the embedded stub
+    CHECK(q.pop(retired) == nullptr);
+    CHECK(q.mark_empty(released));
+    CHECK(released == &a);
+    CHECK(q.release_stub() == nullptr);  // nothing of the caller's is left
+    // The queue works on with its own stub: the next push takes the mark.
+    CHECK(q.push(&b));
+    CHECK(q.pop(retired) == &b);
+    CHECK(retired == nullptr);
+    CHECK(q.mark_empty(released));
+    CHECK(released == &b);
+  }
+  SECTION("with the embedded stub in place nothing is released") {
+    CHECK(q.push(&a));
+    CHECK(q.pop(retired) == &a);
+    CHECK(q.mark_empty(released));
+    CHECK(released == &a);
+    CHECK(q.push(&b));
+    CHECK(q.pop(retired) == &b);
+    CHECK(q.pop(retired) == nullptr);
+    CHECK(q.mark_empty(released));
+    CHECK(released == &b);
+    CHECK(q.unmark());
+    CHECK(q.mark_empty(released));
+    CHECK(released == nullptr);
+  }
+  SECTION("a push or a signal since the last pop makes it fail and keeps the node") {
+    CHECK(q.push(&a));
+    CHECK(q.pop(retired) == &a);
+    CHECK_FALSE(q.push(&b));
+    CHECK_FALSE(q.mark_empty(released));
+    CHECK(released == nullptr);
+    CHECK(q.pop(retired) == &b);
+    CHECK(retired == &a);  // handed back by pop as before, not twice
+    CHECK_FALSE(q.signal());
+    CHECK_FALSE(q.mark_empty(released));  // the signal is consumed
+    CHECK(released == nullptr);
+    CHECK(q.mark_empty(released));
+    CHECK(released == &b);
+  }
+  SECTION("reclaim_stub on a never-marked lane gives back the last node unless a push came") {
+    intrusive_mpsc lane(false);
+    CHECK_FALSE(lane.reclaim_stub(released));  // the embedded stub is in place
+    CHECK_FALSE(lane.push(&a));
+    CHECK(lane.pop(retired) == &a);
+    CHECK_FALSE(lane.push(&b));
+    CHECK_FALSE(lane.reclaim_stub(released));  // b came after a
+    CHECK(released == nullptr);
+    CHECK(lane.pop(retired) == &b);
+    CHECK(retired == &a);
+    CHECK(lane.reclaim_stub(released));
+    CHECK(released == &b);
+    CHECK(lane.release_stub() == nullptr);
+    CHECK_FALSE(lane.push(&c));
+    CHECK(lane.pop(retired) == &c);
+    CHECK(retired == nullptr);
+    CHECK_FALSE(lane.is_marked());
+  }
+}
+
 TEST_CASE("intrusive_mpsc: many producers, fresh nodes, each item once and in producer order",
           "[intrusive_mpsc][stress]") {
   constexpr std::uint32_t producers = 4;

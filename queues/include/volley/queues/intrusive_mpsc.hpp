@@ -55,6 +55,17 @@
 //           non-empty queue); the consumer then keeps the queue (reschedules)
 //           instead of spinning on a preempted producer.
 //
+// mark_empty(released): the same CAS, but to &stub_|1: the embedded stub
+//           goes back in as the queue's only node, and the last consumed
+//           node, which was the stub until then, is handed back. An idle
+//           queue then holds none of the caller's nodes (an idle actor keeps
+//           no envelope). tail_ = &stub_ and stub_.next = null are written
+//           before the CAS (undone if it fails, when the queue is still
+//           ours); its release publishes them to the next owner, whose push
+//           or signal reads the CAS's value with an acquire RMW. Nobody else
+//           can hold the old node: head_ == tail_ means no push since it was
+//           consumed. Cost: two plain stores more than mark_empty().
+//
 // Costs: push is one XCHG and one store, pop two loads and a store, no RMW.
 // Measured (bench/micro/queues_bench.cpp, volley-micro-queues, the 2-core
 // Debian 12 VM of results/, one run, 1M items): 1 producer -> 1 consumer
@@ -149,6 +160,53 @@ class basic_intrusive_mpsc {
       return true;
     }
     if (expected & signal_bit) head_.fetch_and(~signal_bit, std::memory_order_acq_rel);
+    return false;
+  }
+
+  /// As mark_empty(), and on success also gives back the node the queue kept
+  /// as its stub (the last one popped; nullptr if the embedded stub was in
+  /// place): the caller may free it at once, and the idle queue holds none
+  /// of the caller's nodes. On failure `released` is nullptr and nothing
+  /// changed but what mark_empty() changes.
+  bool mark_empty(mpsc_node*& released) noexcept {
+    released = nullptr;
+    mpsc_node* last = tail_;
+    if (last == &stub_) return mark_empty();
+    // Re-link the embedded stub before the CAS: once it succeeds, a pusher
+    // on another thread links to the stub and another consumer pops from
+    // tail_. The CAS's release publishes both stores to them.
+    stub_.next.store(nullptr, std::memory_order_relaxed);
+    tail_ = &stub_;
+    std::uintptr_t expected = reinterpret_cast<std::uintptr_t>(last);
+    if (head_.compare_exchange_strong(expected, tag(&stub_, true), std::memory_order_acq_rel,
+                                      std::memory_order_acquire)) {
+      released = last;
+      return true;
+    }
+    tail_ = last;  // the queue is still ours, and nobody looked at tail_
+    if (expected & signal_bit) head_.fetch_and(~signal_bit, std::memory_order_acq_rel);
+    return false;
+  }
+
+  /// Consumer only, after pop returned nullptr, on a queue that is never
+  /// marked (an actor's system lane): if nothing was pushed since the last
+  /// pop, put the embedded stub back and give back the last popped node
+  /// (as mark_empty(released) does, without the mark). True if a node was
+  /// given back; false if the stub was in place already or a push came.
+  bool reclaim_stub(mpsc_node*& released) noexcept {
+    released = nullptr;
+    mpsc_node* last = tail_;
+    if (last == &stub_) return false;
+    stub_.next.store(nullptr, std::memory_order_relaxed);
+    tail_ = &stub_;
+    std::uintptr_t expected = reinterpret_cast<std::uintptr_t>(last);
+    // release: a pusher that exchanges next sees the re-linked stub.
+    if (head_.compare_exchange_strong(expected, reinterpret_cast<std::uintptr_t>(&stub_),
+                                      std::memory_order_acq_rel, std::memory_order_relaxed)) {
+      released = last;
+      return true;
+    }
+    tail_ = last;
     return false;
   }
 
