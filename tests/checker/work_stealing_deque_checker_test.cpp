@@ -14,12 +14,15 @@
 // executions, and the deque's correctness under C++'s weaker model rests on
 // its two seq_cst fences (pop: bottom store / fence / top load; steal: top
 // load / fence / bottom load). Under SC those fences are no-ops, so this
-// test cannot tell a correct fence from a missing one. That part is covered
-// by the published proof for exactly these orders (Lê, Pop, Cohen, Zappa
-// Nardelli, PPoPP 2013, which the header follows line by line) and, on
-// hardware, by the TSan and random stress tests in tests/queues/. A model of
-// the fence-free variant under a store-buffer memory model (e.g. Promela for
-// spin) is not written yet.
+// test cannot tell a correct fence from a missing one. Covered instead:
+//   * pop's fence (store -> load, the one x86 needs): work_stealing_deque_
+//     fences.pml, a Promela model with the owner's store buffer, checked by
+//     spin as a ctest; without the fence spin finds a steal of the item the
+//     owner popped (the known-bad run of the same model);
+//   * steal's fence (load -> load, for POWER/ARM): the published proof for
+//     exactly these orders (Lê, Pop, Cohen, Zappa Nardelli, PPoPP 2013),
+//     which the header follows line by line, and on hardware the TSan and
+//     random stress tests in tests/queues/.
 #include <volley/queues/work_stealing_deque.hpp>
 
 #include <cstdio>
