@@ -3,6 +3,9 @@
 // loom_queue.rs runs its queue at the same size), the owner pushing past
 // capacity and popping while a thief steals and a second worker steals half.
 //
+// A pop that claims the last item with a store instead of a CAS is kept as a
+// known-bad variant and must be caught.
+//
 // Properties checked in every schedule:
 //   * every item pushed is obtained exactly once: by the owner's pop, a
 //     steal, a steal_half (run at once or pushed into the thief's deque), or
@@ -25,6 +28,8 @@
 //     random stress tests in tests/queues/.
 #include <volley/queues/work_stealing_deque.hpp>
 
+#include <atomic>
+#include <cstdint>
 #include <cstdio>
 #include <memory>
 #include <optional>
@@ -34,6 +39,33 @@
 
 #include "model_atomic.hpp"
 #include "model_scheduler.hpp"
+
+namespace volley::queues::detail {
+
+// A pop that claims the last item with a plain store to top instead of a
+// CAS (right when run alone, wrong when a thief races it), kept so the
+// checker has to catch it.
+struct work_stealing_deque_test_access {
+  template <class Deque>
+  static std::optional<int> pop_without_cas(Deque& d) noexcept {
+    std::int64_t b = d.bottom_.load(std::memory_order_relaxed) - 1;
+    d.bottom_.store(b, std::memory_order_relaxed);
+    std::atomic_thread_fence(std::memory_order_seq_cst);
+    std::int64_t t = d.top_.load(std::memory_order_relaxed);
+    if (t > b) {
+      d.bottom_.store(b + 1, std::memory_order_relaxed);
+      return std::nullopt;
+    }
+    int value = d.slots_[b & d.mask_].load(std::memory_order_relaxed);
+    if (t == b) {  // the last item: claimed with a plain store, not a CAS
+      d.top_.store(t + 1, std::memory_order_seq_cst);
+      d.bottom_.store(b + 1, std::memory_order_relaxed);
+    }
+    return value;
+  }
+};
+
+}  // namespace volley::queues::detail
 
 namespace {
 
@@ -47,6 +79,7 @@ using volley::checker::report;
 using deque = volley::queues::work_stealing_deque<int, model_atomic>;
 
 struct world {
+  bool pop_without_cas = false;  // the known-bad variant
   deque owner{4};
   deque other{4};  // the second worker's own deque (steal_half fills it)
   std::vector<int> seen = std::vector<int>(16, 0);
@@ -76,13 +109,20 @@ struct world {
               "push failed on a deque that was not full");
         --pushed;  // never in the deque: the value is reused
         --i;
-        if (auto v = owner.pop()) got(*v);
+        if (auto v = owner_pop()) got(*v);
         continue;
       }
       if (i % pop_every == 0) {
-        if (auto v = owner.pop()) got(*v);
+        if (auto v = owner_pop()) got(*v);
       }
     }
+  }
+
+  std::optional<int> owner_pop() {
+    if (pop_without_cas) {
+      return volley::queues::detail::work_stealing_deque_test_access::pop_without_cas(owner);
+    }
+    return owner.pop();
   }
 
   void run_thief(int attempts) {
@@ -150,4 +190,20 @@ TEST_CASE("checker work_stealing_deque: capacity 4, owner over capacity, a thief
   INFO(r.first_failure);
   CHECK(r.exhausted);
   CHECK(r.schedules > 1000);
+}
+
+TEST_CASE("checker work_stealing_deque: a pop that claims the last item by a store is caught",
+          "[checker][work_stealing_deque][known_bad]") {
+  options opts;
+  opts.preemption_bound = 3;  // the race needs three: push | thief reads | owner reads | thief CAS
+  report r = run_and_print("deque pop claiming the last item by a store (known-bad)", opts,
+                           [](execution& x) {
+                             auto w = std::make_shared<world>();
+                             w->pop_without_cas = true;
+                             x.spawn([w] { w->run_owner(3, 1); });
+                             x.spawn([w] { w->run_thief(2); });
+                             x.at_end([w] { w->drain_and_check(); });
+                           });
+  REQUIRE(r.failures > 0);
+  CHECK(r.first_failure.find("twice") != std::string::npos);
 }

@@ -50,6 +50,10 @@
 
 namespace volley::queues {
 
+namespace detail {
+struct work_stealing_deque_test_access;  // tests/checker: a known-bad pop kept for the checker
+}
+
 /// `Atom` is std::atomic except in the exhaustive checker (tests/checker/),
 /// which substitutes a model atomic; the default instantiation is the plain
 /// code. (The fences stay std::atomic_thread_fence: see the checker test for
@@ -155,6 +159,8 @@ class work_stealing_deque {
   bool empty_approx() const noexcept { return size_approx() == 0; }
 
  private:
+  friend struct detail::work_stealing_deque_test_access;
+
   const std::size_t mask_;
   std::unique_ptr<Atom<T>[]> slots_;
   // Thieves hammer top_, the owner bottom_: keep them on separate lines.
