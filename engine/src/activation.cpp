@@ -45,11 +45,12 @@ envelope* pop(queues::intrusive_mpsc& lane) noexcept {
 }
 
 // A handled (or dead-lettered) envelope stays in its lane as the queue's
-// stub until the next pop, which may never come for an actor that gets no
-// more mail. So its sender reference is dropped now, not when the node is
-// retired: otherwise two actors whose last messages came from each other
-// would keep each other's cells, and through them the system core, alive
-// for ever after both have stopped.
+// stub until the next pop or until the lane hands it back when the actor
+// goes idle; neither comes for an actor that parks waiting on a coroutine
+// and gets no more mail. So its sender reference is dropped now, not when
+// the node is retired: otherwise two actors whose last messages came from
+// each other would keep each other's cells, and through them the system
+// core, alive for ever after both have stopped.
 void drop_sender(envelope* e) noexcept {
   if (e->sender != nullptr) std::exchange(e->sender, nullptr)->release();
 }
@@ -69,6 +70,10 @@ void drain_system_lane(cell_base* c, context& ctx) {
     }
   }
   ctx.set_current(nullptr);
+  // The lane keeps its last message as its stub; hand it back now unless a
+  // push came meanwhile, so an idle actor holds no system envelope either.
+  queues::mpsc_node* released;
+  if (c->system_lane_.reclaim_stub(released)) retire(static_cast<envelope*>(released));
 }
 
 }  // namespace
@@ -143,9 +148,12 @@ activation_end run_activation(cell_base* c, unsigned budget, const worker* w) {
       }
       if (arrived) continue;
     }
-    if (c->mailbox_.mark_empty()) {
+    queues::mpsc_node* released;
+    if (c->mailbox_.mark_empty(released)) {
       // Idle. From here on another worker may own the cell: touch nothing
-      // but our own count.
+      // but our own count, and the envelope the mailbox kept as its stub,
+      // which it has handed back (an idle actor holds no envelope).
+      if (released != nullptr) retire(static_cast<envelope*>(released));
       if (ctx.holds_ref()) c->release();
       return activation_end::idle;
     }

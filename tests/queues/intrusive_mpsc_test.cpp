@@ -8,6 +8,7 @@
 #include <cstdint>
 #include <semaphore>
 #include <thread>
+#include <utility>
 #include <vector>
 
 #include <catch2/catch.hpp>
@@ -27,7 +28,9 @@ struct item : mpsc_node {
   std::uint64_t seq;
 };
 
-item* as_item(mpsc_node* n) { return static_cast<item*>(n); }
+item* as_item(mpsc_node* n) {
+  return static_cast<item*>(n);
+}
 
 // Consumer-side bookkeeping. Not atomic on purpose: whoever owns the queue
 // uses it, so under TSan a broken ownership hand-off shows up as a race here.
@@ -157,7 +160,7 @@ TEST_CASE("intrusive_mpsc: the mark is taken by exactly the next push or unmark"
     CHECK_FALSE(q.is_marked());
     CHECK(q.pop(retired) == &a);
     CHECK(q.mark_empty());
-    CHECK(q.push(&b));  // exactly one pusher sees the mark...
+    CHECK(q.push(&b));        // exactly one pusher sees the mark...
     CHECK_FALSE(q.push(&c));  // ...the next one does not
     CHECK(q.pop(retired) == &b);
     CHECK(retired == &a);
@@ -249,6 +252,132 @@ TEST_CASE("intrusive_mpsc: park gives the queue up with nodes still in it", "[in
   }
 }
 
+namespace {
+
+// std::atomic with a hook that runs once, right after the next fetch_or: it
+// lets a single-threaded test put other parties' steps exactly into the
+// window between park()'s two RMWs, which random stress almost never hits.
+template <class T>
+struct hooked_atomic : std::atomic<T> {
+  using std::atomic<T>::atomic;
+  static inline void (*after_fetch_or)() = nullptr;
+  T fetch_or(T v, std::memory_order order = std::memory_order_seq_cst) noexcept {
+    T old = std::atomic<T>::fetch_or(v, order);
+    if (after_fetch_or != nullptr) std::exchange(after_fetch_or, nullptr)();
+    return old;
+  }
+};
+
+using hooked_queue = volley::queues::basic_intrusive_mpsc<hooked_atomic>;
+hooked_queue* hooked = nullptr;
+bool second_sender_took_queue = false;
+bool third_sender_took_queue = false;
+bool second_worker_kept_queue = false;
+
+}  // namespace
+
+// Issue 11, bug 1, replayed step by step (the exhaustive checker in
+// tests/checker/ finds the same schedule on its own). Worker 1 parks a
+// suspended actor while a signal is pending; between park()'s fetch_or and
+// its repair, sender 2 takes the mark and runs the actor on worker 2, whose
+// park() meets sender 2's signal and keeps the actor; sender 3 then signals,
+// relying on worker 2's next park failing. The old park() went on with an
+// unconditional fetch_and that erased sender 3's bit: worker 2's park then
+// succeeded and sender 3's system message was stranded in an idle actor.
+TEST_CASE("intrusive_mpsc: park racing a second and a third signal loses neither",
+          "[intrusive_mpsc][park]") {
+  hooked_queue q(false);  // worker 1 runs the actor
+  hooked = &q;
+  CHECK_FALSE(q.signal());  // an earlier system message, already handled: its bit is still set
+  hooked_atomic<std::uintptr_t>::after_fetch_or = [] {
+    second_sender_took_queue = hooked->signal();  // sender 2 -> runs the actor on worker 2
+    second_worker_kept_queue = !hooked->park();   // worker 2 meets that signal
+    third_sender_took_queue = hooked->signal();   // sender 3: worker 2 is still running
+  };
+  const bool worker1_gave_up = q.park();
+  CHECK(second_sender_took_queue);
+  CHECK(second_worker_kept_queue);
+  CHECK_FALSE(third_sender_took_queue);
+  CHECK(worker1_gave_up);  // the actor runs on worker 2 now
+  // Worker 2 drained the lane before sender 3's message arrived; its next
+  // park must see sender 3's signal and keep the actor.
+  CHECK_FALSE(q.park());
+  CHECK_FALSE(q.is_marked());
+  CHECK(q.park());  // nothing else pending: now it may go idle
+  CHECK(q.is_marked());
+  hooked = nullptr;
+}
+
+TEST_CASE("intrusive_mpsc: going idle hands the last node back; the idle queue holds none",
+          "[intrusive_mpsc]") {
+  item a(0, 0), b(0, 1), c(0, 2);
+  mpsc_node* retired = nullptr;
+  mpsc_node* released = nullptr;
+  intrusive_mpsc q(true);
+
+  SECTION("mark_empty(released) after the last pop gives back that node") {
+    CHECK(q.push(&a));
+    CHECK(q.pop(retired) == &a);
+    CHECK(retired == nullptr);  // the embedded stub
+    CHECK(q.pop(retired) == nullptr);
+    CHECK(q.mark_empty(released));
+    CHECK(released == &a);
+    CHECK(q.release_stub() == nullptr);  // nothing of the caller's is left
+    // The queue works on with its own stub: the next push takes the mark.
+    CHECK(q.push(&b));
+    CHECK(q.pop(retired) == &b);
+    CHECK(retired == nullptr);
+    CHECK(q.mark_empty(released));
+    CHECK(released == &b);
+  }
+  SECTION("with the embedded stub in place nothing is released") {
+    CHECK(q.push(&a));
+    CHECK(q.pop(retired) == &a);
+    CHECK(q.mark_empty(released));
+    CHECK(released == &a);
+    CHECK(q.push(&b));
+    CHECK(q.pop(retired) == &b);
+    CHECK(q.pop(retired) == nullptr);
+    CHECK(q.mark_empty(released));
+    CHECK(released == &b);
+    CHECK(q.unmark());
+    CHECK(q.mark_empty(released));
+    CHECK(released == nullptr);
+  }
+  SECTION("a push or a signal since the last pop makes it fail and keeps the node") {
+    CHECK(q.push(&a));
+    CHECK(q.pop(retired) == &a);
+    CHECK_FALSE(q.push(&b));
+    CHECK_FALSE(q.mark_empty(released));
+    CHECK(released == nullptr);
+    CHECK(q.pop(retired) == &b);
+    CHECK(retired == &a);  // handed back by pop as before, not twice
+    CHECK_FALSE(q.signal());
+    CHECK_FALSE(q.mark_empty(released));  // the signal is consumed
+    CHECK(released == nullptr);
+    CHECK(q.mark_empty(released));
+    CHECK(released == &b);
+  }
+  SECTION("reclaim_stub on a never-marked lane gives back the last node unless a push came") {
+    intrusive_mpsc lane(false);
+    CHECK_FALSE(lane.reclaim_stub(released));  // the embedded stub is in place
+    CHECK_FALSE(lane.push(&a));
+    CHECK(lane.pop(retired) == &a);
+    CHECK_FALSE(lane.push(&b));
+    CHECK_FALSE(lane.reclaim_stub(released));  // b came after a
+    CHECK(released == nullptr);
+    CHECK(lane.pop(retired) == &b);
+    CHECK(retired == &a);
+    CHECK(lane.reclaim_stub(released));
+    CHECK(released == &b);
+    CHECK(lane.release_stub() == nullptr);
+    CHECK_FALSE(lane.push(&c));
+    CHECK(lane.pop(retired) == &c);
+    CHECK(retired == nullptr);
+    CHECK_FALSE(lane.is_marked());
+  }
+}
+
 TEST_CASE("intrusive_mpsc: many producers, fresh nodes, each item once and in producer order",
           "[intrusive_mpsc][stress]") {
   constexpr std::uint32_t producers = 4;
@@ -311,7 +440,7 @@ TEST_CASE("intrusive_mpsc: pushers that see the mark drain the queue; one owner 
 
   CHECK(own.violations.load() == 0);
   CHECK(own.owners.load() == 0);
-  CHECK(q.is_marked());  // every owner gave the queue up...
+  CHECK(q.is_marked());                               // every owner gave the queue up...
   CHECK(check.consumed == per_producer * producers);  // ...and nothing was left in it
   CHECK(check.complete(per_producer));
   CHECK(takeovers.load() >= 1);

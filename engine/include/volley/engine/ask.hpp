@@ -32,6 +32,7 @@
 #include <thread>
 #include <utility>
 
+#include <volley/engine/detail/ask_status.hpp>
 #include <volley/engine/detail/envelope.hpp>
 #include <volley/engine/detail/timer.hpp>
 #include <volley/engine/result.hpp>
@@ -56,8 +57,6 @@ bool blocking_refused_here() noexcept;
 template <class R>
 class ask_state {
  public:
-  enum : std::uint32_t { pending = 0, waiting = 1, done = 2, has_callback = 3 };
-
   /// First completion wins (a reply, a timeout, a dead letter). Returns
   /// false for a later one, or when the future was dropped unanswered: the
   /// caller reports that reply as undeliverable.
@@ -67,25 +66,23 @@ class ask_state {
   /// inside the wheel's lock, so the timer must not be cancelled (it is
   /// firing) — only our count on it dropped.
   bool finish(result<R> r, bool from_timer) {
-    if (claimed_.exchange(true, std::memory_order_acq_rel)) return false;
+    if (!status_.claim()) return false;
     if (timer_base* t = std::exchange(timeout_, nullptr)) {
       if (!from_timer) timer_cancel(t->core, t);
       t->release();
     }
     value_.emplace(std::move(r));
-    // acq_rel: release publishes value_ to the waiter's acquire; acquire
-    // makes a registered callback visible to us.
-    std::uint32_t old = status_.exchange(done, std::memory_order_acq_rel);
-    if (old == waiting) futex_wake_all(status_);
-    if (old == has_callback) callback_(std::move(*value_));
+    std::uint32_t old = status_.publish();  // the protocol: detail/ask_status.hpp
+    if (old == ask_status::waiting) futex_wake_all(status_.word());
+    if (old == ask_status::has_callback) callback_(std::move(*value_));
     return true;
   }
 
   /// The future went away without a result: nobody will read a reply.
-  void abandon() noexcept { claimed_.exchange(true, std::memory_order_acq_rel); }
+  void abandon() noexcept { status_.abandon(); }
 
   /// A snapshot: completed (answered, timed out) or abandoned.
-  bool claimed() const noexcept { return claimed_.load(std::memory_order_acquire); }
+  bool claimed() const noexcept { return status_.claimed(); }
 
   /// A timer that completes this request with errc::timeout (ctx.ask).
   void set_timeout(timer_base* t) noexcept { timeout_ = t; }
@@ -98,7 +95,7 @@ class ask_state {
                    "blocking get() on an actor worker thread (the request was sent); use ctx.ask, "
                    "or the pinned dispatcher for blocking work"};
     }
-    if (status_.load(std::memory_order_acquire) != done) {
+    if (!status_.is_done()) {
       // Wait actively for a while: replies from a busy system arrive in a
       // few µs, far less than a futex round trip (~38 µs across cores on the
       // reference box). The first 2 µs spin; after that each look yields, so
@@ -109,15 +106,14 @@ class ask_state {
       auto start = std::chrono::steady_clock::now();
       auto spin_until = start + std::chrono::microseconds(2);
       auto yield_until = start + std::chrono::microseconds(20);
-      for (auto now = start; status_.load(std::memory_order_acquire) != done && now < yield_until;
+      for (auto now = start; !status_.is_done() && now < yield_until;
            now = std::chrono::steady_clock::now()) {
         if (now >= spin_until) std::this_thread::yield();
       }
-      std::uint32_t expected = pending;
-      status_.compare_exchange_strong(expected, waiting, std::memory_order_acq_rel);
-      while (status_.load(std::memory_order_acquire) != done) {
-        if (!futex_wait_until(status_, waiting, deadline) &&
-            status_.load(std::memory_order_acquire) != done) {
+      status_.announce_wait();
+      while (!status_.is_done()) {
+        if (!futex_wait_until(status_.word(), ask_status::waiting, deadline) &&
+            !status_.is_done()) {
           return error{errc::timeout, "no reply before the deadline"};
         }
       }
@@ -128,10 +124,7 @@ class ask_state {
   template <class F>
   void then(F&& f) {
     callback_ = std::forward<F>(f);
-    std::uint32_t expected = pending;
-    if (!status_.compare_exchange_strong(expected, has_callback, std::memory_order_acq_rel)) {
-      callback_(std::move(*value_));  // already done
-    }
+    if (!status_.register_callback()) callback_(std::move(*value_));  // already done
   }
 
   void add_ref() noexcept { refs_.fetch_add(1, std::memory_order_relaxed); }
@@ -140,9 +133,8 @@ class ask_state {
   }
 
  private:
-  std::atomic<std::uint32_t> status_{pending};
+  ask_status status_;
   std::atomic<std::uint32_t> refs_{1};
-  std::atomic<bool> claimed_{false};
   timer_base* timeout_ = nullptr;  // counted; set before the request is sent
   std::optional<result<R>> value_;
   std::function<void(result<R>)> callback_;
@@ -157,8 +149,8 @@ struct ask_timeout final : timer_base {
   explicit ask_timeout(ask_state<R>* s) : state(s) {
     s->add_ref();
     callback = [](timer_base* t) {
-      static_cast<ask_timeout*>(t)->state->finish(error{errc::timeout, "no reply before the deadline"},
-                                                  true);
+      static_cast<ask_timeout*>(t)->state->finish(
+          error{errc::timeout, "no reply before the deadline"}, true);
     };
     destroy = [](timer_base* t) noexcept {
       auto* self = static_cast<ask_timeout*>(t);

@@ -45,8 +45,10 @@
 namespace volley::queues {
 
 /// Fixed-capacity ring: many producers, one consumer. T must be nothrow
-/// move-constructible (items are moved in and out).
-template <class T>
+/// move-constructible (items are moved in and out). `Atom` is std::atomic
+/// except in the exhaustive checker (tests/checker/), which substitutes a
+/// model atomic; the default instantiation is the plain code.
+template <class T, template <class> class Atom = std::atomic>
 class bounded_mpsc {
   static_assert(std::is_nothrow_move_constructible_v<T>, "bounded_mpsc moves items in and out");
 
@@ -117,13 +119,14 @@ class bounded_mpsc {
 
  private:
   struct slot {
-    std::atomic<std::size_t> seq;
+    Atom<std::size_t> seq;
     alignas(T) unsigned char storage[sizeof(T)];
   };
 
   // Checked before bit_ceil (undefined above 2^63) and before allocating.
   static std::size_t mask_for(std::size_t capacity) {
-    if (capacity > (std::size_t{1} << 40)) throw std::invalid_argument("bounded_mpsc: capacity too large");
+    if (capacity > (std::size_t{1} << 40))
+      throw std::invalid_argument("bounded_mpsc: capacity too large");
     return std::bit_ceil(capacity < 2 ? std::size_t{2} : capacity) - 1;
   }
 
@@ -131,8 +134,8 @@ class bounded_mpsc {
   std::unique_ptr<slot[]> slots_;
   // Producers and the consumer write these two; separate lines avoid
   // ping-ponging one cache line between every push and every pop.
-  alignas(64) std::atomic<std::size_t> enqueue_pos_{0};
-  alignas(64) std::atomic<std::size_t> dequeue_pos_{0};
+  alignas(64) Atom<std::size_t> enqueue_pos_{0};
+  alignas(64) Atom<std::size_t> dequeue_pos_{0};
 };
 
 }  // namespace volley::queues

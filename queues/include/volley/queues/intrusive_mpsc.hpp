@@ -55,6 +55,17 @@
 //           non-empty queue); the consumer then keeps the queue (reschedules)
 //           instead of spinning on a preempted producer.
 //
+// mark_empty(released): the same CAS, but to &stub_|1: the embedded stub
+//           goes back in as the queue's only node, and the last consumed
+//           node, which was the stub until then, is handed back. An idle
+//           queue then holds none of the caller's nodes (an idle actor keeps
+//           no envelope). tail_ = &stub_ and stub_.next = null are written
+//           before the CAS (undone if it fails, when the queue is still
+//           ours); its release publishes them to the next owner, whose push
+//           or signal reads the CAS's value with an acquire RMW. Nobody else
+//           can hold the old node: head_ == tail_ means no push since it was
+//           consumed. Cost: two plain stores more than mark_empty().
+//
 // Costs: push is one XCHG and one store, pop two loads and a store, no RMW.
 // Measured (bench/micro/queues_bench.cpp, volley-micro-queues, the 2-core
 // Debian 12 VM of results/, one run, 1M items): 1 producer -> 1 consumer
@@ -69,32 +80,41 @@
 #include <cassert>
 #include <cstdint>
 
+#include <volley/queues/mpsc_node.hpp>
+
 namespace volley::queues {
 
-/// Embed (or derive from) this in every item that goes through an intrusive_mpsc.
-struct mpsc_node {
-  std::atomic<mpsc_node*> next{nullptr};
-};
+namespace detail {
+struct intrusive_mpsc_test_access;  // tests/checker: the known-bad park() kept for the checker
+}
 
 /// Unbounded intrusive MPSC queue with a consumer-owned "empty" mark. See the
 /// file comment for the protocol. Neither copyable nor movable: the queue's
 /// initial stub lives inside it.
-class intrusive_mpsc {
+///
+/// `Atom` is std::atomic except in the exhaustive checker (tests/checker/),
+/// which substitutes a model atomic that lets it interleave every operation;
+/// the default instantiation is the plain code (folly's `Atom` convention).
+template <template <class> class Atom = std::atomic>
+class basic_intrusive_mpsc {
  public:
+  using node = basic_mpsc_node<Atom>;
+  using mpsc_node = node;
+
   /// `marked` = start in the given-up state, so the first push reports true.
-  explicit intrusive_mpsc(bool marked = true) noexcept
+  explicit basic_intrusive_mpsc(bool marked = true) noexcept
       : head_(tag(&stub_, marked)), tail_(&stub_) {}
 
-  intrusive_mpsc(const intrusive_mpsc&) = delete;
-  intrusive_mpsc& operator=(const intrusive_mpsc&) = delete;
+  basic_intrusive_mpsc(const basic_intrusive_mpsc&) = delete;
+  basic_intrusive_mpsc& operator=(const basic_intrusive_mpsc&) = delete;
 
   /// Any thread. Wait-free, except right after a signal (then one signal()
   /// CAS loop). Returns true if the queue was marked: the caller has just
   /// taken over responsibility for getting it consumed.
   bool push(mpsc_node* n) noexcept {
     n->next.store(nullptr, std::memory_order_relaxed);
-    std::uintptr_t prev = head_.exchange(reinterpret_cast<std::uintptr_t>(n),
-                                         std::memory_order_acq_rel);
+    std::uintptr_t prev =
+        head_.exchange(reinterpret_cast<std::uintptr_t>(n), std::memory_order_acq_rel);
     untag(prev)->next.store(n, std::memory_order_release);
     // The exchange replaced head_ outright and so dropped a pending signal
     // bit. head_ != tail_ alone does not make up for it: the consumer may pop
@@ -124,9 +144,7 @@ class intrusive_mpsc {
   }
 
   /// Consumer only: is anything visible to pop? (A push in progress is not.)
-  bool has_next() const noexcept {
-    return tail_->next.load(std::memory_order_acquire) != nullptr;
-  }
+  bool has_next() const noexcept { return tail_->next.load(std::memory_order_acquire) != nullptr; }
 
   /// Consumer only, after pop returned nullptr: give the queue up. True if
   /// the queue was empty and is now marked; false if a push is under way or
@@ -142,6 +160,53 @@ class intrusive_mpsc {
       return true;
     }
     if (expected & signal_bit) head_.fetch_and(~signal_bit, std::memory_order_acq_rel);
+    return false;
+  }
+
+  /// As mark_empty(), and on success also gives back the node the queue kept
+  /// as its stub (the last one popped; nullptr if the embedded stub was in
+  /// place): the caller may free it at once, and the idle queue holds none
+  /// of the caller's nodes. On failure `released` is nullptr and nothing
+  /// changed but what mark_empty() changes.
+  bool mark_empty(mpsc_node*& released) noexcept {
+    released = nullptr;
+    mpsc_node* last = tail_;
+    if (last == &stub_) return mark_empty();
+    // Re-link the embedded stub before the CAS: once it succeeds, a pusher
+    // on another thread links to the stub and another consumer pops from
+    // tail_. The CAS's release publishes both stores to them.
+    stub_.next.store(nullptr, std::memory_order_relaxed);
+    tail_ = &stub_;
+    std::uintptr_t expected = reinterpret_cast<std::uintptr_t>(last);
+    if (head_.compare_exchange_strong(expected, tag(&stub_, true), std::memory_order_acq_rel,
+                                      std::memory_order_acquire)) {
+      released = last;
+      return true;
+    }
+    tail_ = last;  // the queue is still ours, and nobody looked at tail_
+    if (expected & signal_bit) head_.fetch_and(~signal_bit, std::memory_order_acq_rel);
+    return false;
+  }
+
+  /// Consumer only, after pop returned nullptr, on a queue that is never
+  /// marked (an actor's system lane): if nothing was pushed since the last
+  /// pop, put the embedded stub back and give back the last popped node
+  /// (as mark_empty(released) does, without the mark). True if a node was
+  /// given back; false if the stub was in place already or a push came.
+  bool reclaim_stub(mpsc_node*& released) noexcept {
+    released = nullptr;
+    mpsc_node* last = tail_;
+    if (last == &stub_) return false;
+    stub_.next.store(nullptr, std::memory_order_relaxed);
+    tail_ = &stub_;
+    std::uintptr_t expected = reinterpret_cast<std::uintptr_t>(last);
+    // release: a pusher that exchanges next sees the re-linked stub.
+    if (head_.compare_exchange_strong(expected, reinterpret_cast<std::uintptr_t>(&stub_),
+                                      std::memory_order_acq_rel, std::memory_order_relaxed)) {
+      released = last;
+      return true;
+    }
+    tail_ = last;
     return false;
   }
 
@@ -165,9 +230,19 @@ class intrusive_mpsc {
     std::uintptr_t old = head_.fetch_or(mark_bit, std::memory_order_acq_rel);
     if ((old & signal_bit) == 0) return true;
     // A signal came before the mark: take the queue back if nobody else did.
-    std::uintptr_t now = head_.fetch_and(~(mark_bit | signal_bit), std::memory_order_acq_rel);
-    if (now & mark_bit) return false;  // still ours
-    return true;  // a push or signal already took it: its sender schedules us
+    // Only a CAS from exactly what we wrote may do that. Every push, signal
+    // and unmark clears the mark, so if head_ changed, its author now owns
+    // the queue, may already run the consumer elsewhere, and may rely on that
+    // consumer's mark_empty failing over a signal bit it set since: touching
+    // head_ then (an unconditional fetch_and did) would erase that bit and
+    // strand a system message, or write to a cell that was freed meanwhile.
+    // acquire on both paths: what the signaller published is visible.
+    std::uintptr_t marked = old | mark_bit;
+    if (head_.compare_exchange_strong(marked, old & ~(mark_bit | signal_bit),
+                                      std::memory_order_acq_rel, std::memory_order_acquire)) {
+      return false;  // still ours
+    }
+    return true;  // a push or signal took it: its sender schedules us
   }
 
   /// Any thread: clear the mark without pushing. True if it was set, i.e. the
@@ -188,6 +263,8 @@ class intrusive_mpsc {
   mpsc_node* release_stub() noexcept { return tail_ == &stub_ ? nullptr : tail_; }
 
  private:
+  friend struct detail::intrusive_mpsc_test_access;
+
   static constexpr std::uintptr_t mark_bit = 1;
   static constexpr std::uintptr_t signal_bit = 2;
   static_assert(alignof(mpsc_node) >= 4, "the mark and signal live in the pointer's low bits");
@@ -199,9 +276,12 @@ class intrusive_mpsc {
     return reinterpret_cast<mpsc_node*>(v & ~(mark_bit | signal_bit));
   }
 
-  std::atomic<std::uintptr_t> head_;
+  Atom<std::uintptr_t> head_;
   mpsc_node* tail_;
   mpsc_node stub_;
 };
+
+/// What volley uses: the real atomics.
+using intrusive_mpsc = basic_intrusive_mpsc<>;
 
 }  // namespace volley::queues

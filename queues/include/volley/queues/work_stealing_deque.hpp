@@ -50,15 +50,24 @@
 
 namespace volley::queues {
 
-template <class T>
+namespace detail {
+struct work_stealing_deque_test_access;  // tests/checker: a known-bad pop kept for the checker
+}
+
+/// `Atom` is std::atomic except in the exhaustive checker (tests/checker/),
+/// which substitutes a model atomic; the default instantiation is the plain
+/// code. (The fences stay std::atomic_thread_fence: see the checker test for
+/// how the orderings beyond sequential consistency are covered.)
+template <class T, template <class> class Atom = std::atomic>
 class work_stealing_deque {
-  static_assert(std::is_trivially_copyable_v<T>, "slots are atomics: store pointers or small values");
+  static_assert(std::is_trivially_copyable_v<T>,
+                "slots are atomics: store pointers or small values");
 
  public:
   /// Capacity is rounded up to a power of two.
   explicit work_stealing_deque(std::size_t capacity = 256)
       : mask_(std::bit_ceil(capacity < 2 ? std::size_t{2} : capacity) - 1),
-        slots_(std::make_unique<std::atomic<T>[]>(mask_ + 1)) {}
+        slots_(std::make_unique<Atom<T>[]>(mask_ + 1)) {}
 
   work_stealing_deque(const work_stealing_deque&) = delete;
   work_stealing_deque& operator=(const work_stealing_deque&) = delete;
@@ -150,11 +159,13 @@ class work_stealing_deque {
   bool empty_approx() const noexcept { return size_approx() == 0; }
 
  private:
+  friend struct detail::work_stealing_deque_test_access;
+
   const std::size_t mask_;
-  std::unique_ptr<std::atomic<T>[]> slots_;
+  std::unique_ptr<Atom<T>[]> slots_;
   // Thieves hammer top_, the owner bottom_: keep them on separate lines.
-  alignas(64) std::atomic<std::int64_t> top_{0};
-  alignas(64) std::atomic<std::int64_t> bottom_{0};
+  alignas(64) Atom<std::int64_t> top_{0};
+  alignas(64) Atom<std::int64_t> bottom_{0};
 };
 
 }  // namespace volley::queues

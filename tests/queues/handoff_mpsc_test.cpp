@@ -1,4 +1,6 @@
-#include <volley/remote/detail/intrusive_mpsc.hpp>
+// Tests for volley/queues/handoff_mpsc.hpp (the remote transport's inbox):
+// FIFO, the stub re-insertion, and many producers (TSan watches the hand-off).
+#include <volley/queues/handoff_mpsc.hpp>
 
 #include <catch2/catch.hpp>
 
@@ -6,8 +8,8 @@
 #include <thread>
 #include <vector>
 
-using volley::remote::detail::intrusive_mpsc;
-using volley::remote::detail::mpsc_node;
+using volley::queues::handoff_mpsc;
+using volley::queues::mpsc_node;
 
 namespace {
 struct item : mpsc_node {
@@ -16,8 +18,8 @@ struct item : mpsc_node {
 };
 }  // namespace
 
-TEST_CASE("single-threaded push and pop keep FIFO order", "[remote][mpsc]") {
-  intrusive_mpsc q;
+TEST_CASE("handoff_mpsc: single-threaded push and pop keep FIFO order", "[handoff_mpsc]") {
+  handoff_mpsc q;
   CHECK_FALSE(q.maybe_nonempty());
   CHECK(q.pop() == nullptr);
   item a, b, c;
@@ -32,10 +34,11 @@ TEST_CASE("single-threaded push and pop keep FIFO order", "[remote][mpsc]") {
   CHECK_FALSE(q.maybe_nonempty());
 }
 
-TEST_CASE("many producers: nothing lost, each producer's order kept", "[remote][mpsc]") {
+TEST_CASE("handoff_mpsc: many producers, nothing lost, each producer's order kept",
+          "[handoff_mpsc]") {
   constexpr int producers = 4;
   constexpr int per_producer = 100000;
-  intrusive_mpsc q;
+  handoff_mpsc q;
   std::vector<std::unique_ptr<item[]>> items;
   for (int p = 0; p < producers; ++p) items.emplace_back(new item[per_producer]);
   std::vector<std::thread> threads;

@@ -1,0 +1,332 @@
+// tests/checker/model_scheduler.cpp — fibers, choice recording, DFS replay.
+// See model_scheduler.hpp for the method.
+#include "model_scheduler.hpp"
+
+#include <ucontext.h>
+
+#include <cstdint>
+#include <cstdio>
+#include <cstdlib>
+#include <memory>
+#include <string>
+#include <utility>
+#include <vector>
+
+#if defined(__SANITIZE_ADDRESS__)
+#define VOLLEY_CHECKER_ASAN 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define VOLLEY_CHECKER_ASAN 1
+#endif
+#endif
+
+#if VOLLEY_CHECKER_ASAN
+#include <sanitizer/common_interface_defs.h>
+#endif
+
+namespace volley::checker {
+
+namespace {
+
+// ASan keeps its own idea of the current stack; it must be told about every
+// fiber switch or it reports false stack overflows and poisons the wrong
+// frames.
+void start_switch(void** fake_stack_save, const void* bottom, std::size_t size) noexcept {
+#if VOLLEY_CHECKER_ASAN
+  __sanitizer_start_switch_fiber(fake_stack_save, bottom, size);
+#else
+  (void)fake_stack_save, (void)bottom, (void)size;
+#endif
+}
+
+void finish_switch(void* fake_stack_save, const void** bottom_old, std::size_t* size_old) noexcept {
+#if VOLLEY_CHECKER_ASAN
+  __sanitizer_finish_switch_fiber(fake_stack_save, bottom_old, size_old);
+#else
+  (void)fake_stack_save, (void)bottom_old, (void)size_old;
+#endif
+}
+
+// 256 KiB: the code under test is small, but an ASan Debug frame is large and
+// Catch2's checks may run inside a fiber.
+constexpr std::size_t stack_size = 256 * 1024;
+constexpr std::size_t max_fibers = 8;
+
+struct fiber {
+  ucontext_t ctx{};
+  std::unique_ptr<char[]> stack;
+  std::function<void()> body;
+  bool done = false;
+  bool waiting = false;     // in spin_wait: runs again after another fiber's operation
+  bool pending_op = false;  // stopped in yield_point: resuming runs one operation
+  void* fake_stack = nullptr;
+};
+
+// One choice point: which fiber ran the next operation, out of `count`
+// candidates listed as "the current fiber first (if it can continue), then
+// the others in spawn order".
+struct choice {
+  std::uint8_t count;
+  std::uint8_t index;
+  std::uint8_t candidates[max_fibers];
+  bool current_runnable;  // index > 0 is then a preemption
+  int preemptions_before;
+};
+
+}  // namespace
+
+struct explorer {
+  const options& opts;
+  std::vector<fiber> fibers;
+  std::vector<std::function<void()>> end_checks;
+  std::vector<choice> trace;         // this run's choice points
+  std::vector<std::uint8_t> prefix;  // indices to replay
+  std::size_t depth = 0;             // choice points passed in this run
+  std::vector<std::uint8_t> steps;   // who ran each operation (for the failure report)
+  int current = -1;                  // running fiber, -1 = the explorer itself
+  int preemptions = 0;
+  bool run_failed = false;
+  std::string failure;
+  ucontext_t main_ctx{};
+  void* main_fake_stack = nullptr;
+  const void* main_stack_bottom = nullptr;
+  std::size_t main_stack_size = 0;
+
+  explicit explorer(const options& o) : opts(o) {}
+
+  static explorer*& active() {
+    static explorer* x = nullptr;
+    return x;
+  }
+
+  static void trampoline(unsigned hi, unsigned lo) {
+    auto* x = reinterpret_cast<explorer*>((static_cast<std::uintptr_t>(hi) << 32) | lo);
+    finish_switch(nullptr, &x->main_stack_bottom, &x->main_stack_size);
+    fiber& f = x->fibers[static_cast<std::size_t>(x->current)];
+    f.body();
+    f.done = true;
+    // nullptr: this fiber's fake stack dies with it.
+    start_switch(nullptr, x->main_stack_bottom, x->main_stack_size);
+    setcontext(&x->main_ctx);
+  }
+
+  void add_fiber(std::function<void()> body) {
+    if (fibers.size() == max_fibers) {
+      std::fprintf(stderr, "checker: more than %zu fibers\n", max_fibers);
+      std::abort();
+    }
+    fibers.emplace_back();
+    fibers.back().body = std::move(body);
+  }
+
+  void prepare(std::vector<std::unique_ptr<char[]>>& stacks) {
+    for (std::size_t i = 0; i < fibers.size(); ++i) {
+      fiber& f = fibers[i];
+      if (stacks.size() <= i) stacks.push_back(std::make_unique<char[]>(stack_size));
+      getcontext(&f.ctx);
+      f.ctx.uc_stack.ss_sp = stacks[i].get();
+      f.ctx.uc_stack.ss_size = stack_size;
+      f.ctx.uc_link = nullptr;
+      auto self = reinterpret_cast<std::uintptr_t>(this);
+      makecontext(&f.ctx, reinterpret_cast<void (*)()>(&trampoline), 2,
+                  static_cast<unsigned>(self >> 32), static_cast<unsigned>(self & 0xffffffffu));
+    }
+  }
+
+  // The running fiber hands control back to the explorer.
+  void switch_to_main() {
+    fiber& f = fibers[static_cast<std::size_t>(current)];
+    start_switch(&f.fake_stack, main_stack_bottom, main_stack_size);
+    swapcontext(&f.ctx, &main_ctx);
+    finish_switch(f.fake_stack, nullptr, nullptr);
+  }
+
+  void run_fiber(int i) {
+    current = i;
+    fiber& f = fibers[static_cast<std::size_t>(i)];
+    if (f.pending_op) {
+      for (fiber& g : fibers) g.waiting = false;
+    }
+    f.pending_op = false;
+    start_switch(&main_fake_stack, f.ctx.uc_stack.ss_sp, f.ctx.uc_stack.ss_size);
+    swapcontext(&main_ctx, &f.ctx);
+    finish_switch(main_fake_stack, nullptr, nullptr);
+  }
+
+  void fail(const char* what) {
+    if (!run_failed) {
+      run_failed = true;
+      failure = what;
+    }
+  }
+
+  static constexpr int abandon = -2;
+
+  // Picks the fiber that runs next; -1 when all are done, `abandon` when the
+  // run is a livelock (its fibers are dropped where they stand: their stacks
+  // are reused, so nothing on them is destroyed).
+  int pick() {
+    choice c{};
+    c.current_runnable = current >= 0 && !fibers[static_cast<std::size_t>(current)].done;
+    if (c.current_runnable) c.candidates[c.count++] = static_cast<std::uint8_t>(current);
+    if (c.current_runnable && fibers[static_cast<std::size_t>(current)].waiting) {
+      c.current_runnable = false;  // it gave way: switching is not a preemption
+      c.count = 0;
+    }
+    bool any_waiting = false;
+    for (std::size_t i = 0; i < fibers.size(); ++i) {
+      if (fibers[i].done || (c.current_runnable && static_cast<int>(i) == current)) continue;
+      if (fibers[i].waiting) {
+        any_waiting = true;
+        continue;
+      }
+      c.candidates[c.count++] = static_cast<std::uint8_t>(i);
+    }
+    if (c.count == 0 && any_waiting) {
+      // Nobody else can run: the waiters retry. If that never ends, the
+      // max_steps guard reports it.
+      for (fiber& g : fibers) g.waiting = false;
+      return pick();
+    }
+    if (c.count == 0) return -1;
+    if (steps.size() > opts.max_steps) {
+      fail(
+          "livelock: a run exceeded max_steps operations (a lost wake-up, or a thread spins on "
+          "another)");
+      return abandon;
+    }
+    if (c.count == 1) return c.candidates[0];
+    c.preemptions_before = preemptions;
+    if (depth < prefix.size()) {
+      c.index = prefix[depth];
+      if (c.index >= c.count) {
+        std::fprintf(stderr, "checker: the test body is not deterministic (replay diverged)\n");
+        std::abort();
+      }
+    } else {
+      c.index = 0;
+    }
+    if (c.current_runnable && c.index > 0) ++preemptions;
+    trace.push_back(c);
+    ++depth;
+    return c.candidates[c.index];
+  }
+
+  // Next schedule: the deepest choice point with an alternative left within
+  // the preemption bound. False when the space is exhausted.
+  bool advance() {
+    while (!trace.empty()) {
+      choice& c = trace.back();
+      for (int i = c.index + 1; i < c.count; ++i) {
+        int p = c.preemptions_before + (c.current_runnable ? 1 : 0);
+        if (opts.preemption_bound < 0 || p <= opts.preemption_bound) {
+          c.index = static_cast<std::uint8_t>(i);
+          prefix.clear();
+          for (const choice& t : trace) prefix.push_back(t.index);
+          return true;
+        }
+      }
+      trace.pop_back();
+    }
+    return false;
+  }
+
+  // "T0:3 T1:5 ..." = fiber 0 ran 3 steps, then fiber 1 ran 5, ... (a step is
+  // one model-atomic operation and the plain code after it).
+  std::string schedule_text() const {
+    std::string s;
+    std::size_t i = 0;
+    while (i < steps.size()) {
+      std::size_t j = i;
+      while (j < steps.size() && steps[j] == steps[i]) ++j;
+      if (!s.empty()) s += ' ';
+      s += 'T' + std::to_string(steps[i]) + ':' + std::to_string(j - i);
+      i = j;
+    }
+    return s;
+  }
+};
+
+void execution::spawn(std::function<void()> body) {
+  x_.add_fiber(std::move(body));
+}
+
+void execution::at_end(std::function<void()> check) {
+  x_.end_checks.push_back(std::move(check));
+}
+
+void yield_point() noexcept {
+  explorer* x = explorer::active();
+  if (x == nullptr || x->current < 0) return;
+  x->fibers[static_cast<std::size_t>(x->current)].pending_op = true;
+  x->switch_to_main();
+}
+
+void spin_wait() noexcept {
+  explorer* x = explorer::active();
+  if (x == nullptr || x->current < 0) return;
+  x->fibers[static_cast<std::size_t>(x->current)].waiting = true;
+  x->switch_to_main();
+}
+
+void check(bool ok, const char* what) {
+  explorer* x = explorer::active();
+  if (x != nullptr && !ok) x->fail(what);
+}
+
+report explore(const options& opts, const std::function<void(execution&)>& body) {
+  report r;
+  explorer x(opts);
+  std::vector<std::unique_ptr<char[]>> stacks;
+  explorer::active() = &x;
+  for (;;) {
+    x.fibers.clear();
+    x.end_checks.clear();
+    x.trace.clear();
+    x.steps.clear();
+    x.depth = 0;
+    x.current = -1;
+    x.preemptions = 0;
+    x.run_failed = false;
+    {
+      execution e(x);
+      body(e);
+    }
+    x.prepare(stacks);
+    for (int next = x.pick(); next >= 0; next = x.pick()) {
+      x.steps.push_back(static_cast<std::uint8_t>(next));
+      x.run_fiber(next);
+    }
+    x.current = -1;
+    for (auto& c : x.end_checks) c();
+    // The fibers' closures may own the run's state: free it now, not when
+    // the next run starts.
+    x.fibers.clear();
+    x.end_checks.clear();
+    ++r.schedules;
+    if (x.run_failed) {
+      if (r.failures++ == 0) {
+        r.first_failure = x.failure + "\n  schedule (fiber:steps): " + x.schedule_text();
+      }
+      if (opts.stop_at_first_failure) break;
+    }
+    if (r.schedules >= opts.max_schedules) break;
+    if (!x.advance()) {
+      r.exhausted = true;
+      break;
+    }
+  }
+  explorer::active() = nullptr;
+  return r;
+}
+
+std::string describe(const char* name, const report& r) {
+  std::string s = name;
+  s += ": " + std::to_string(r.schedules) + " schedules";
+  s += r.exhausted ? " (all within the bound)" : " (stopped early)";
+  s += ", " + std::to_string(r.failures) + " failing";
+  if (r.failures != 0) s += "\n  first failure: " + r.first_failure;
+  return s;
+}
+
+}  // namespace volley::checker
