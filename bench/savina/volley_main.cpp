@@ -24,21 +24,11 @@ nlohmann::json describe_config(int workers) {
 
 int main(int argc, char** argv) {
   using namespace volley::savina_on_volley;
+  // The shared list (parameters.hpp): every workload, in the table's order.
   const volley::savina::workload_registry registry = {
-      {"ping-pong", ping_pong},
-      {"counting", counting},
-      {"fork-join-throughput", fork_join_throughput},
-      {"fork-join-creation", fork_join_creation},
-      {"thread-ring", thread_ring},
-      {"chameneos", chameneos},
-      {"big", big},
-      {"concurrent-dictionary", concurrent_dictionary},
-      {"dining-philosophers", dining_philosophers},
-      {"logistic-map", logistic_map},
-      {"bank-transaction", bank_transaction},
-      {"trapezoid", trapezoid},
-      {"n-queens", n_queens},
-      {"fan-in-latency", fan_in_latency},
+#define VOLLEY_SAVINA_REGISTER(function, name) {name, function},
+      VOLLEY_SAVINA_WORKLOADS(VOLLEY_SAVINA_REGISTER)
+#undef VOLLEY_SAVINA_REGISTER
   };
   return volley::savina::workload_main(argc, argv, "volley", registry, describe_config);
 }

@@ -26,6 +26,16 @@ TEST_CASE("workload names are unique and found by name") {
   CHECK(find_workload("no-such-workload") == nullptr);
 }
 
+TEST_CASE("every workload of the shared list has a row of sizes") {
+  int listed = 0;
+#define VOLLEY_SAVINA_CHECK_ROW(function, name) \
+  CHECK(find_workload(name) != nullptr);        \
+  ++listed;
+  VOLLEY_SAVINA_WORKLOADS(VOLLEY_SAVINA_CHECK_ROW)
+#undef VOLLEY_SAVINA_CHECK_ROW
+  CHECK(listed == 14);
+}
+
 TEST_CASE("reference sizes are those of SAVINA.md where they differ from Savina's") {
   CHECK(find_workload("ping-pong")->reference.integer("pings") == 1'000'000);
   CHECK(find_workload("ping-pong")->savina.integer("pings") == 40'000);

@@ -7,21 +7,11 @@
 
 int main(int argc, char** argv) {
   using namespace volley::caf_peer;
+  // The shared list (parameters.hpp): every workload, in the table's order.
   const volley::savina::workload_registry registry = {
-      {"ping-pong", ping_pong},
-      {"counting", counting},
-      {"fork-join-throughput", fork_join_throughput},
-      {"fork-join-creation", fork_join_creation},
-      {"thread-ring", thread_ring},
-      {"chameneos", chameneos},
-      {"big", big},
-      {"concurrent-dictionary", concurrent_dictionary},
-      {"bank-transaction", bank_transaction},
-      {"dining-philosophers", dining_philosophers},
-      {"logistic-map", logistic_map},
-      {"trapezoid", trapezoid},
-      {"n-queens", n_queens},
-      {"fan-in-latency", fan_in_latency},
+#define VOLLEY_SAVINA_REGISTER(function, name) {name, function},
+      VOLLEY_SAVINA_WORKLOADS(VOLLEY_SAVINA_REGISTER)
+#undef VOLLEY_SAVINA_REGISTER
   };
   return volley::savina::workload_main(argc, argv, "caf", registry, describe_config);
 }
