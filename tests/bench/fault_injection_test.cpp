@@ -33,6 +33,8 @@ const std::vector<case_params>& cases() {
       {"fork-join-throughput", {"messages=200", "actors=8"}},
       {"thread-ring", {"actors=10", "hops=5000"}},
       {"big", {"actors=8", "pings=300"}},
+      {"concurrent-dictionary", {"workers=4", "messages=500", "write_percent=10"}},
+      {"bank-transaction", {"accounts=20", "transactions=2000"}},
   };
   return all;
 }
