@@ -503,7 +503,7 @@ std::string readme_block(const json& data, const std::string& path) {
       md << "| " << name << " | figure | value |\n|---|---|--:|\n";
       for (const auto& f : figures["figures"]) {
         char value[64];
-        std::snprintf(value, sizeof value, "%.3g %s", f.value("value", 0.0),
+        std::snprintf(value, sizeof value, "%.4g %s", f.value("value", 0.0),
                       f.value("unit", "").c_str());
         md << "| " << f.value("impl", "?") << " | " << f.value("figure", "?") << " | " << value
            << " |\n";

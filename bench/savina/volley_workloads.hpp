@@ -20,6 +20,9 @@ volley::config make_config(int workers);
 /// That configuration, as recorded in the JSON line.
 nlohmann::json describe_config(int workers);
 
+/// Memory of `actors` idle actors: RSS growth and jemalloc's count per actor.
+nlohmann::json idle_memory(std::int64_t actors, int workers);
+
 // One declaration per workload of the shared list.
 #define VOLLEY_SAVINA_DECLARE(function, name) \
   measurement function(const parameters& p, int workers);

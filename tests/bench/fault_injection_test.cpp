@@ -9,6 +9,8 @@
 
 #include <catch2/catch.hpp>
 
+#include <nlohmann/json.hpp>
+
 #include <cstdlib>
 #include <string>
 #include <vector>
@@ -102,4 +104,21 @@ TEST_CASE("a dropped or duplicated message fails volley's workloads with exit 2"
 
 TEST_CASE("a dropped or duplicated message fails CAF's workloads with exit 2") {
   check_runtime(CAF_SAVINA_BINARY);
+}
+
+// Not a fault, but the other figure these binaries give the result file.
+TEST_CASE("both runtimes report idle-actor memory as figure lines") {
+  for (const std::string binary : {VOLLEY_SAVINA_BINARY, CAF_SAVINA_BINARY}) {
+    if (!available(binary)) continue;
+    auto r = run_child({binary, "--idle-memory", "20000", "--workers", "2"}, 60s);
+    INFO(binary << "\n" << r.err);
+    REQUIRE(r.exit_code == 0);
+    auto first = nlohmann::json::parse(r.out.substr(0, r.out.find('\n')));
+    CHECK(first["bench"] == "idle-memory");
+    CHECK(first["figure"].get<std::string>().find("RSS growth per idle actor") !=
+          std::string::npos);
+    // An idle actor costs something, and less than a page table's worth.
+    CHECK(first["value"].get<double>() > 0);
+    CHECK(first["value"].get<double>() < 100'000);
+  }
 }

@@ -5,10 +5,13 @@
 #include <algorithm>
 #include <cmath>
 #include <exception>
+#include <fstream>
 #include <iostream>
 #include <thread>
 
 #include <CLI/CLI.hpp>
+
+#include <unistd.h>
 
 namespace volley::savina {
 
@@ -52,9 +55,22 @@ nlohmann::json result_line(const workload_spec& spec, std::string_view runtime, 
   return line;
 }
 
-int workload_main(int argc, char** argv, std::string_view runtime,
-                  const workload_registry& registry,
-                  const std::function<nlohmann::json(int workers)>& describe_config) {
+std::int64_t resident_bytes() {
+  std::ifstream statm("/proc/self/statm");
+  std::int64_t size = 0, resident = 0;
+  if (!(statm >> size >> resident)) return 0;
+  return resident * sysconf(_SC_PAGESIZE);
+}
+
+nlohmann::json figure_line(std::string_view bench, std::string_view impl, std::string_view figure,
+                           double value, std::string_view unit) {
+  return {{"bench", bench}, {"impl", impl}, {"figure", figure}, {"value", value}, {"unit", unit}};
+}
+
+int workload_main(
+    int argc, char** argv, std::string_view runtime, const workload_registry& registry,
+    const std::function<nlohmann::json(int workers)>& describe_config,
+    const std::function<nlohmann::json(std::int64_t actors, int workers)>& idle_memory) {
   CLI::App app{std::string(runtime) +
                " Savina workloads: runs one workload once, prints one JSON line"};
   std::string workload;
@@ -62,6 +78,7 @@ int workload_main(int argc, char** argv, std::string_view runtime,
   int workers = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
   std::vector<std::string> overrides;
   bool list = false;
+  std::int64_t idle_actors = 0;
   std::string fault_text = "none";
   double deadline_s = 0;
   app.add_option("--workload", workload, "workload name (see --list)");
@@ -69,6 +86,8 @@ int workload_main(int argc, char** argv, std::string_view runtime,
   app.add_option("--workers", workers, "worker threads of the runtime")->check(CLI::PositiveNumber);
   app.add_option("--param", overrides, "override a size parameter: key=value (repeatable)");
   app.add_flag("--list", list, "print the implemented workloads as a JSON array and exit");
+  app.add_option("--idle-memory", idle_actors, "spawn N idle actors and print the memory figures")
+      ->check(CLI::PositiveNumber);
   app.add_option("--inject-fault", fault_text,
                  "drop or duplicate one message; the run must then fail (exit 2)")
       ->check(CLI::IsMember({"none", "drop", "dup"}));
@@ -86,6 +105,20 @@ int workload_main(int argc, char** argv, std::string_view runtime,
     }
     if (!fn) {
       std::cerr << runtime << ": workload '" << name << "' is listed but has no implementation\n";
+      return 1;
+    }
+  }
+  if (idle_actors > 0) {
+    if (!idle_memory) {
+      std::cerr << runtime << " has no idle-memory measurement\n";
+      return 1;
+    }
+    try {
+      for (const auto& line : idle_memory(idle_actors, workers)) std::cout << line.dump() << "\n";
+      std::cout << std::flush;
+      return 0;
+    } catch (const std::exception& e) {
+      std::cerr << runtime << " idle memory: error: " << e.what() << std::endl;
       return 1;
     }
   }
