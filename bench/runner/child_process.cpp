@@ -7,6 +7,7 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <spawn.h>
+#include <sys/resource.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -20,7 +21,8 @@ struct pipe_pair {
   int read_end = -1, write_end = -1;
   pipe_pair() {
     int fds[2];
-    if (pipe2(fds, O_CLOEXEC) != 0) throw std::system_error(errno, std::generic_category(), "pipe2");
+    if (pipe2(fds, O_CLOEXEC) != 0)
+      throw std::system_error(errno, std::generic_category(), "pipe2");
     read_end = fds[0];
     write_end = fds[1];
   }
@@ -75,7 +77,8 @@ child_result run_child(const std::vector<std::string>& argv, std::chrono::durati
   auto deadline = start + std::chrono::duration_cast<std::chrono::steady_clock::duration>(limit);
   bool out_open = true, err_open = true;
   while (out_open || err_open) {
-    auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
+    auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+        deadline - std::chrono::steady_clock::now());
     if (left.count() <= 0) {
       // The whole process group: a workload's own children die with it.
       kill(-pid, SIGKILL);
@@ -84,14 +87,20 @@ child_result run_child(const std::vector<std::string>& argv, std::chrono::durati
     }
     pollfd fds[2] = {{out.read_end, POLLIN, 0}, {err.read_end, POLLIN, 0}};
     int ready = poll(fds, 2, static_cast<int>(std::min<long long>(left.count(), 1000)));
-    if (ready < 0 && errno != EINTR) throw std::system_error(errno, std::generic_category(), "poll");
-    if (out_open && (fds[0].revents & (POLLIN | POLLHUP))) out_open = drain(out.read_end, result.out);
-    if (err_open && (fds[1].revents & (POLLIN | POLLHUP))) err_open = drain(err.read_end, result.err);
+    if (ready < 0 && errno != EINTR)
+      throw std::system_error(errno, std::generic_category(), "poll");
+    if (out_open && (fds[0].revents & (POLLIN | POLLHUP)))
+      out_open = drain(out.read_end, result.out);
+    if (err_open && (fds[1].revents & (POLLIN | POLLHUP)))
+      err_open = drain(err.read_end, result.err);
   }
   // A child may close its output and still run: the limit holds until it exits.
+  // wait4, not waitpid: its rusage is the child's CPU time (all threads,
+  // user and system), which the report sets beside the throughput.
   int status = 0;
+  rusage usage{};
   while (true) {
-    pid_t done = waitpid(pid, &status, result.timed_out ? 0 : WNOHANG);
+    pid_t done = wait4(pid, &status, result.timed_out ? 0 : WNOHANG, &usage);
     if (done == pid || (done < 0 && errno != EINTR)) break;
     if (done == 0) {
       if (std::chrono::steady_clock::now() >= deadline) {
@@ -103,6 +112,12 @@ child_result run_child(const std::vector<std::string>& argv, std::chrono::durati
     }
   }
   result.wall_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  auto seconds = [](const timeval& t) {
+    return static_cast<double>(t.tv_sec) + static_cast<double>(t.tv_usec) * 1e-6;
+  };
+  result.user_s = seconds(usage.ru_utime);
+  result.sys_s = seconds(usage.ru_stime);
+  result.max_rss_kib = usage.ru_maxrss;
   if (WIFEXITED(status)) {
     result.exit_code = WEXITSTATUS(status);
   } else if (WIFSIGNALED(status)) {

@@ -13,16 +13,19 @@
 namespace volley::bench {
 
 struct child_result {
-  int exit_code = -1;     ///< exit status, or -1 if killed by a signal
-  int signal = 0;         ///< the signal that ended it, 0 if it exited
-  bool timed_out = false; ///< killed by us after the limit
+  int exit_code = -1;      ///< exit status, or -1 if killed by a signal
+  int signal = 0;          ///< the signal that ended it, 0 if it exited
+  bool timed_out = false;  ///< killed by us after the limit
   double wall_s = 0;
-  std::string out;        ///< all of stdout
-  std::string err;        ///< all of stderr
+  double user_s = 0;     ///< the child's CPU time in user mode (wait4's rusage, all threads)
+  double sys_s = 0;      ///< ... and in the kernel
+  long max_rss_kib = 0;  ///< its peak resident set
+  std::string out;       ///< all of stdout
+  std::string err;       ///< all of stderr
 };
 
-/// Runs `argv` (argv[0] is the program: a path, or a name looked up in PATH), waits at most `limit`, and
-/// collects its output. Throws std::system_error if it cannot be started.
+/// Runs `argv` (argv[0] is the program: a path, or a name looked up in PATH), waits at most
+/// `limit`, and collects its output. Throws std::system_error if it cannot be started.
 child_result run_child(const std::vector<std::string>& argv, std::chrono::duration<double> limit);
 
 /// The last `max_lines` lines of `text` (for failure reports).

@@ -8,22 +8,26 @@
 namespace volley::bench {
 
 struct run_options {
-  std::string profile = "quick";     ///< quick | full
-  std::vector<std::string> only;     ///< workloads to run; empty = all
-  int workers = 0;                   ///< 0 = one per core (the engine's default)
-  int repetitions = 0;               ///< 0 = the profile's
-  std::string sizes = "reference";   ///< reference | savina
-  bool sweep_workers = false;        ///< each workload at 1..workers
+  std::string profile = "quick";    ///< quick | full
+  std::vector<std::string> only;    ///< workloads to run; empty = all
+  int workers = 0;                  ///< 0 = one per core (the engine's default)
+  int repetitions = 0;              ///< 0 = the profile's
+  std::string sizes = "reference";  ///< reference | savina
+  bool sweep_workers = false;       ///< each workload at 1..workers
   std::string results_dir = "results";
-  double timeout_s = 0;              ///< per run; 0 = the profile's
-  std::vector<std::string> params;   ///< key=value, passed to the workloads with that key
-  std::string volley_binary;         ///< empty = the one built beside the runner
+  double timeout_s = 0;             ///< per run; 0 = the profile's
+  std::vector<std::string> params;  ///< key=value, passed to the workloads with that key
+  std::string volley_binary;        ///< empty = the one built beside the runner
   std::string caf_binary;
+  std::string erlang_binary;
   std::string micro_dir;
+  std::string remote_bench;  ///< volley's remote benchmark (full profile, or extras)
+  std::string caf_remote_bench;
+  bool extras = false;  ///< run the remote benchmarks in any profile
 };
 
-/// Runs the suite; returns the process exit status (non-zero if a volley run
-/// failed its check or could not run).
+/// Runs the suite; returns the process exit status: 2 if any runtime's run
+/// computed a wrong answer, 1 if a volley run failed otherwise, else 0.
 int run_suite(const run_options& options);
 
 /// Prints per-workload ratios B/A; returns the exit status.

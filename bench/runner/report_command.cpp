@@ -8,6 +8,7 @@
 #include "commands.hpp"
 
 #include "gnuplot_chart.hpp"
+#include "readme_block.hpp"
 #include "results_file.hpp"
 #include "statistics.hpp"
 
@@ -18,7 +19,9 @@
 #include <filesystem>
 #include <fstream>
 #include <iostream>
+#include <iterator>
 #include <map>
+#include <optional>
 #include <sstream>
 
 namespace volley::bench {
@@ -67,7 +70,8 @@ std::vector<machine_results> load_all(const fs::path& root) {
       // Google Benchmark's files sit beside ours and have no schema_version.
       if (!data.is_object() || !data.contains("schema_version")) continue;
       if (data["schema_version"].get<int>() > results_schema_version) {
-        std::cerr << "volley-bench report: skipping " << entry.path().string() << " (newer schema)\n";
+        std::cerr << "volley-bench report: skipping " << entry.path().string()
+                  << " (newer schema)\n";
         continue;
       }
       auto id = data["machine"].value("machine_id", dir.path().filename().string());
@@ -92,7 +96,9 @@ std::vector<machine_results> load_all(const fs::path& root) {
         const headline_row* newest = nullptr;
         headline_row candidate{};
         for (const auto& f : m.files) {
-          if (f.data["run"].value("sweep_workers", false) || f.data["run"].value("sizes", "") != sizes) continue;
+          if (f.data["run"].value("sweep_workers", false) ||
+              f.data["run"].value("sizes", "") != sizes)
+            continue;
           for (const auto& row : f.data["summary"])
             if (row["workload"] == spec.name) {
               candidate = {row, &f};
@@ -111,25 +117,140 @@ std::vector<machine_results> load_all(const fs::path& root) {
 std::string figure(const json& runtime_summary) {
   if (runtime_summary.is_null()) return "–";
   if (runtime_summary["count"].get<std::size_t>() == 0)
-    return runtime_summary["timeout"].get<int>() > 0 ? "timeout" : "failed";
+    return runtime_summary.value("wrong_answer", 0) > 0 ? "WRONG"
+           : runtime_summary["timeout"].get<int>() > 0  ? "timeout"
+                                                        : "failed";
   return si(runtime_summary["median"].get<double>());
 }
 
-std::string spread(const json& runtime_summary) {
-  if (runtime_summary.is_null() || runtime_summary["count"].get<std::size_t>() == 0) return "";
-  return si(runtime_summary["min"].get<double>()) + " – " + si(runtime_summary["max"].get<double>());
+// "3.07 M (2.9 M – 3.1 M; 1.5 M/CPU-s)": median, range, cost.
+std::string runtime_cell(const json& s) {
+  auto text = figure(s);
+  if (s.is_null() || s["count"].get<std::size_t>() == 0) return text;
+  text += " (" + si(s["min"].get<double>()) + " – " + si(s["max"].get<double>());
+  if (s.contains("per_cpu_s")) text += "; " + si(s["per_cpu_s"]["median"].get<double>()) + "/CPU-s";
+  return text + ")";
 }
 
-std::string ratio_text(const json& row) {
+std::string display_name(const std::string& runtime) {
+  if (runtime == "caf") return "CAF";
+  if (runtime == "erlang") return "Erlang/OTP";
+  return runtime;
+}
+
+std::string best_peer_ratio(const json& row) {
   if (row["ratio"].is_null()) return "–";
-  char buffer[48];
-  std::snprintf(buffer, sizeof buffer, "%.2f×%s", row["ratio"].get<double>(),
-                row["within_noise"].get<bool>() ? " (noise)" : "");
-  return buffer;
+  // Files from before schema 2 compared with CAF only.
+  return ratio_text(row, false) + " vs " +
+         display_name(row.value("best_peer", json("caf")).get<std::string>());
+}
+
+// The runtimes that have a figure in any of `rows`, volley first.
+std::vector<std::string> runtimes_in(const std::vector<json>& rows) {
+  std::vector<std::string> out;
+  for (const auto& rt : runtime_names())
+    for (const auto& row : rows)
+      if (row.contains(rt) && !row[rt].is_null()) {
+        out.push_back(rt);
+        break;
+      }
+  return out;
+}
+
+void throughput_table_head(std::ostream& md, const std::vector<std::string>& runtimes,
+                           bool with_run) {
+  md << "| workload | unit | workers |";
+  for (const auto& rt : runtimes)
+    md << " " << display_name(rt) << " median (min – max; per CPU-s) |";
+  md << " volley / best peer (worst case) | probe |" << (with_run ? " run |" : "")
+     << "\n|---|---|--:|";
+  for (std::size_t i = 0; i < runtimes.size(); ++i) md << "--:|";
+  md << "--:|---|" << (with_run ? "---|" : "") << "\n";
+}
+
+void throughput_table_row(std::ostream& md, const json& row,
+                          const std::vector<std::string>& runtimes) {
+  const auto* spec = savina::find_workload(row["workload"].get<std::string>());
+  md << "| " << row["workload"].get<std::string>() << " | "
+     << (spec ? spec->unit : row.value("unit", "")) << " | " << row["workers"].get<int>() << " |";
+  for (const auto& rt : runtimes) md << " " << runtime_cell(row.value(rt, json())) << " |";
+  md << " " << best_peer_ratio(row) << " | " << probe_note(row) << " |";
+}
+
+void latency_table(std::ostream& md, const std::vector<json>& rows) {
+  bool any = false;
+  for (const auto& row : rows)
+    for (const auto& rt : runtime_names())
+      if (row.contains(rt) && !row[rt].is_null() && row[rt].contains("p99_ns")) any = true;
+  if (!any) return;
+  md << "Latency, send to handle (median over repetitions), every runtime:\n\n";
+  md << "| workload | runtime | p50 | p99 | p99.9 |\n|---|---|--:|--:|--:|\n";
+  for (const auto& row : rows)
+    for (const auto& rt : runtime_names()) {
+      if (!row.contains(rt) || row[rt].is_null() || !row[rt].contains("p99_ns")) continue;
+      const auto& s = row[rt];
+      md << "| " << row["workload"].get<std::string>() << " | " << display_name(rt) << " | "
+         << duration_text(s["p50_ns"].get<double>()) << " | "
+         << duration_text(s["p99_ns"].get<double>()) << " | "
+         << duration_text(s["p999_ns"].get<double>()) << " |\n";
+    }
+  md << "\n";
+}
+
+// The machine's state over one file's runs: the probe's median and range,
+// which repetitions were in another probe mode, steal and frequency.
+void machine_state(std::ostream& md, const json& data) {
+  const auto& runs = data.value("runs", json::array());
+  auto median = median_probe_ns(runs);
+  if (!median) return;
+  std::vector<double> probes, steal, mhz;
+  std::vector<std::string> flagged;
+  for (const auto& r : runs) {
+    std::optional<double> worst;
+    for (const char* when : {"probe_before", "probe_after"})
+      if (r.contains(when) && r[when].is_object()) {
+        if (r[when]["round_trip_ns"].is_number()) {
+          probes.push_back(r[when]["round_trip_ns"].get<double>());
+          worst = std::max(worst.value_or(0.0), r[when]["round_trip_ns"].get<double>());
+        }
+        if (r[when]["mhz"].is_number()) mhz.push_back(r[when]["mhz"].get<double>());
+      }
+    if (r.contains("steal")) steal.push_back(r["steal"].get<double>());
+    if (worst && probe_mode(*worst, *median) != "typical")
+      flagged.push_back(r["workload"].get<std::string>() + " " + r["runtime"].get<std::string>() +
+                        " rep " + std::to_string(r.value("repetition", 0)) + " (" +
+                        duration_text(*worst) + ", " + probe_mode(*worst, *median) + ")");
+  }
+  auto p = summarise(probes);
+  char buffer[256];
+  std::snprintf(
+      buffer, sizeof buffer,
+      "Machine state: cache-line round trip between CPUs %s median %s (%s – %s over %zu probes)",
+      data.value("probe_cpus", json::array()).dump().c_str(), duration_text(*median).c_str(),
+      duration_text(p.min).c_str(), duration_text(p.max).c_str(), p.count);
+  md << buffer;
+  if (!steal.empty()) {
+    std::snprintf(buffer, sizeof buffer, "; steal up to %.1f%%", 100 * summarise(steal).max);
+    md << buffer;
+  }
+  if (!mhz.empty()) {
+    auto f = summarise(mhz);
+    std::snprintf(buffer, sizeof buffer, "; CPU %.0f – %.0f MHz", f.min, f.max);
+    md << buffer;
+  }
+  md << ".";
+  if (flagged.empty()) {
+    md << " Every run's probe was within " << probe_mode_factor << "× of the median.\n\n";
+  } else {
+    md << " Runs in another probe mode (more than " << probe_mode_factor << "× off the median): ";
+    for (std::size_t i = 0; i < flagged.size(); ++i) md << (i ? ", " : "") << flagged[i];
+    md << ".\n\n";
+  }
 }
 
 std::optional<double> median_of(const json& runtime_summary) {
-  if (runtime_summary.is_null() || runtime_summary["count"].get<std::size_t>() == 0) return std::nullopt;
+  if (runtime_summary.is_null() || runtime_summary["count"].get<std::size_t>() == 0)
+    return std::nullopt;
   return runtime_summary["median"].get<double>();
 }
 
@@ -146,7 +267,8 @@ std::string cache_text(const json& machine) {
 
 std::string gib(std::uint64_t bytes) {
   char buffer[32];
-  std::snprintf(buffer, sizeof buffer, "%.1f GiB", static_cast<double>(bytes) / (1024.0 * 1024 * 1024));
+  std::snprintf(buffer, sizeof buffer, "%.1f GiB",
+                static_cast<double>(bytes) / (1024.0 * 1024 * 1024));
   return buffer;
 }
 
@@ -159,25 +281,23 @@ std::vector<json> ordered_rows(const json& summary) {
   return rows;
 }
 
-void machine_section(std::ostream& md, const machine_results& m, const fs::path& root, bool charts) {
+void machine_section(std::ostream& md, const machine_results& m, const fs::path& root,
+                     bool charts) {
   const auto& d = m.description;
   md << "## " << m.id << "\n\n";
-  md << d.value("cpu_model", "?") << "; " << d.value("packages", 0) << " package(s), " << d.value("numa_nodes", 0)
-     << " NUMA node(s), " << d.value("cores", 0) << " cores, " << d.value("pus", 0) << " PUs; " << cache_text(d)
-     << "; " << gib(d.value("memory_bytes", std::uint64_t{0})) << "; " << d.value("kernel", "?") << ".\n\n";
+  md << d.value("cpu_model", "?") << "; " << d.value("packages", 0) << " package(s), "
+     << d.value("numa_nodes", 0) << " NUMA node(s), " << d.value("cores", 0) << " cores, "
+     << d.value("pus", 0) << " PUs; " << cache_text(d) << "; "
+     << gib(d.value("memory_bytes", std::uint64_t{0})) << "; " << d.value("kernel", "?") << ".\n\n";
   for (const auto& [sizes, rows] : m.headlines) {
     md << "### " << sizes << " sizes\n\n";
-    md << "| workload | unit | workers | volley | (min – max) | CAF | (min – max) | volley/CAF | run |\n";
-    md << "|---|---|--:|--:|---|--:|---|--:|---|\n";
-    bool latency = false;
+    std::vector<json> plain_rows;
+    for (const auto& [row, file] : rows) plain_rows.push_back(row);
+    auto present = runtimes_in(plain_rows);
+    throughput_table_head(md, present, true);
     for (const auto& [row, file] : rows) {
-      const auto* spec = savina::find_workload(row["workload"].get<std::string>());
-      md << "| " << spec->name << " | " << spec->unit << " | " << row["workers"].get<int>() << " | "
-         << figure(row["volley"]) << " | " << spread(row["volley"]) << " | " << figure(row["caf"]) << " | "
-         << spread(row["caf"]) << " | " << ratio_text(row) << " | [" << file->data.value("created_utc", "?") << "]("
-         << file->path.string() << ") |\n";
-      for (const char* rt : {"volley", "caf"})
-        if (!row[rt].is_null() && row[rt].contains("p99_ns")) latency = true;
+      throughput_table_row(md, row, present);
+      md << " [" << file->data.value("created_utc", "?") << "](" << file->path.string() << ") |\n";
     }
     md << "\n";
     // Each row's run says how it was built; list the distinct builds once.
@@ -185,37 +305,36 @@ void machine_section(std::ostream& md, const machine_results& m, const fs::path&
     for (const auto& [row, file] : rows) {
       const auto& build = file->data["build"];
       const auto& run = file->data["run"];
-      auto text = "median of " + std::to_string(run.value("repetitions", 0)) + ", " + run.value("profile", "?") +
-                  " profile, commit `" + build.value("git_commit", "?").substr(0, 12) + "`" +
+      auto text = "median of " + std::to_string(run.value("repetitions", 0)) + ", " +
+                  run.value("profile", "?") + " profile, commit `" +
+                  build.value("git_commit", "?").substr(0, 12) + "`" +
                   (build.value("git_dirty", false) ? " (with local changes)" : "") + ", " +
-                  build.value("compiler_id", "?") + " " + build.value("compiler_version", "?") + " `" +
-                  build.value("flags", "") + "` (" + build.value("build_type", "?") + ")";
+                  build.value("compiler_id", "?") + " " + build.value("compiler_version", "?") +
+                  " `" + build.value("flags", "") + "` (" + build.value("build_type", "?") + ")";
       if (std::find(builds.begin(), builds.end(), text) == builds.end()) builds.push_back(text);
     }
     for (const auto& text : builds) md << "- " << text << "\n";
     md << "\n";
-    if (latency) {
-      md << "Latency, send to handle (median over repetitions):\n\n";
-      md << "| workload | runtime | p50 | p99 | p99.9 |\n|---|---|--:|--:|--:|\n";
-      for (const auto& [row, file] : rows)
-        for (const char* rt : {"volley", "caf"}) {
-          const auto& s = row[rt];
-          if (s.is_null() || !s.contains("p99_ns")) continue;
-          md << "| " << row["workload"].get<std::string>() << " | " << rt << " | "
-             << duration_text(s["p50_ns"].get<double>()) << " | " << duration_text(s["p99_ns"].get<double>()) << " | "
-             << duration_text(s["p999_ns"].get<double>()) << " |\n";
-        }
-      md << "\n";
-    }
+    latency_table(md, plain_rows);
+    // The machine's state over the newest file these rows come from.
+    machine_state(md, rows.back().file->data);
     if (charts) {
-      bar_chart chart{m.id + ": throughput, " + sizes + " sizes (median; log scale)", "throughput (unit per workload)",
-                      {"volley", "CAF"}, {}};
-      for (const auto& [row, file] : rows)
-        chart.groups.push_back({row["workload"].get<std::string>() + " (" +
-                                    std::string(savina::find_workload(row["workload"].get<std::string>())->unit) + ")",
-                                {median_of(row["volley"]), median_of(row["caf"])}});
+      bar_chart chart{m.id + ": throughput, " + sizes + " sizes (median; log scale)",
+                      "throughput (unit per workload)",
+                      {},
+                      {}};
+      for (const auto& rt : present) chart.series.push_back(display_name(rt));
+      for (const auto& [row, file] : rows) {
+        std::vector<std::optional<double>> values;
+        for (const auto& rt : present) values.push_back(median_of(row.value(rt, json())));
+        chart.groups.push_back(
+            {row["workload"].get<std::string>() + " (" +
+                 std::string(savina::find_workload(row["workload"].get<std::string>())->unit) + ")",
+             values});
+      }
       auto name = "charts/" + m.id + "-" + sizes + ".svg";
-      if (draw_bars(chart, (root / name).string())) md << "![throughput on " << m.id << "](" << name << ")\n\n";
+      if (draw_bars(chart, (root / name).string()))
+        md << "![throughput on " << m.id << "](" << name << ")\n\n";
     }
   }
   if (m.latest_sweep != nullptr && charts) {
@@ -228,35 +347,39 @@ void machine_section(std::ostream& md, const machine_results& m, const fs::path&
       auto& panel = by_workload[w];
       if (panel.title.empty()) {
         panel.title = w + " (" + row["unit"].get<std::string>() + ")";
-        panel.series = {"volley", "CAF"};
-        panel.values.resize(2);
+        for (const auto& rt : runtime_names()) panel.series.push_back(display_name(rt));
+        panel.values.resize(runtime_names().size());
         order.push_back(w);
       }
       panel.workers.push_back(row["workers"].get<int>());
-      panel.values[0].push_back(median_of(row["volley"]));
-      panel.values[1].push_back(median_of(row["caf"]));
+      for (std::size_t i = 0; i < runtime_names().size(); ++i)
+        panel.values[i].push_back(median_of(row.value(runtime_names()[i], json())));
     }
     for (const auto& w : order) panels.push_back(by_workload[w]);
     auto name = "charts/" + m.id + "-scaling.svg";
-    if (draw_scaling(m.id + ": throughput by worker count (" + data.value("created_utc", "") + ")", panels,
-                     (root / name).string()))
-      md << "Scaling, from the sweep of " << data.value("created_utc", "?") << " ([file](" << m.latest_sweep->path.string()
-         << ")):\n\n![scaling on " << m.id << "](" << name << ")\n\n";
+    if (draw_scaling(m.id + ": throughput by worker count (" + data.value("created_utc", "") + ")",
+                     panels, (root / name).string()))
+      md << "Scaling, from the sweep of " << data.value("created_utc", "?") << " ([file]("
+         << m.latest_sweep->path.string() << ")):\n\n![scaling on " << m.id << "](" << name
+         << ")\n\n";
   }
-  md << "<details><summary>All result files of " << m.id << " (" << m.files.size() << ")</summary>\n\n";
-  md << "| created (UTC) | profile | sizes | workers | sweep | commit |\n|---|---|---|--:|---|---|\n";
+  md << "<details><summary>All result files of " << m.id << " (" << m.files.size()
+     << ")</summary>\n\n";
+  md << "| created (UTC) | profile | sizes | workers | sweep | commit "
+        "|\n|---|---|---|--:|---|---|\n";
   for (auto it = m.files.rbegin(); it != m.files.rend(); ++it) {
     const auto& data = it->data;
     md << "| [" << data.value("created_utc", "?") << "](" << it->path.string() << ") | "
        << data["run"].value("profile", "?") << " | " << data["run"].value("sizes", "?") << " | "
-       << data["run"].value("workers", 0) << " | " << (data["run"].value("sweep_workers", false) ? "yes" : "") << " | `"
+       << data["run"].value("workers", 0) << " | "
+       << (data["run"].value("sweep_workers", false) ? "yes" : "") << " | `"
        << data["build"].value("git_commit", "?").substr(0, 12) << "` |\n";
   }
   md << "\n</details>\n\n";
 }
 
-void across_machines(std::ostream& md, const std::vector<machine_results>& machines, const fs::path& root,
-                     bool charts) {
+void across_machines(std::ostream& md, const std::vector<machine_results>& machines,
+                     const fs::path& root, bool charts) {
   // Reference sizes where a machine has them, else Savina's.
   std::vector<const machine_results*> with_runs;
   std::vector<const std::vector<headline_row>*> rows_of;
@@ -266,15 +389,18 @@ void across_machines(std::ostream& md, const std::vector<machine_results>& machi
       rows_of.push_back(&m.headlines.front().second);
     }
   if (with_runs.empty()) return;
-  md << "## Across machines\n\nEach machine's newest figures (" << "reference sizes where it has them); cells are "
-        "volley / CAF medians and their ratio.\n\n";
+  md << "## Across machines\n\nEach machine's newest figures ("
+     << "reference sizes where it has them); cells are "
+        "volley / best peer medians and their ratio.\n\n";
   md << "| workload | unit |";
   for (const auto* m : with_runs) md << " " << m->id << " |";
   md << "\n|---|---|";
   for (std::size_t i = 0; i < with_runs.size(); ++i) md << "--:|";
   md << "\n";
-  bar_chart volley_chart{"volley throughput across machines (log scale)", "throughput (unit per workload)", {}, {}};
-  bar_chart ratio_chart{"volley / CAF across machines (log scale; 1 = parity)", "volley / CAF", {}, {}};
+  bar_chart volley_chart{
+      "volley throughput across machines (log scale)", "throughput (unit per workload)", {}, {}};
+  bar_chart ratio_chart{
+      "volley / best peer across machines (log scale; 1 = parity)", "volley / best peer", {}, {}};
   for (std::size_t i = 0; i < with_runs.size(); ++i) {
     auto label = with_runs[i]->id + " (" + with_runs[i]->headlines.front().first + ")";
     volley_chart.series.push_back(label);
@@ -295,11 +421,15 @@ void across_machines(std::ostream& md, const std::vector<machine_results>& machi
         continue;
       }
       any = true;
-      cells << " " << figure((*found)["volley"]) << " / " << figure((*found)["caf"]) << " (" << ratio_text(*found)
-            << ") |";
+      std::string peer = (*found).value("best_peer", json()).is_string()
+                             ? (*found)["best_peer"].get<std::string>()
+                             : "caf";
+      cells << " " << figure((*found)["volley"]) << " / " << figure((*found).value(peer, json()))
+            << " " << display_name(peer) << " (" << ratio_text(*found, false) << ") |";
       volley_values.push_back(median_of((*found)["volley"]));
-      ratios.push_back((*found)["ratio"].is_null() ? std::nullopt
-                                                   : std::optional<double>((*found)["ratio"].get<double>()));
+      ratios.push_back((*found)["ratio"].is_null()
+                           ? std::nullopt
+                           : std::optional<double>((*found)["ratio"].get<double>()));
     }
     if (!any) continue;
     md << "| " << spec.name << " | " << spec.unit << " |" << cells.str() << "\n";
@@ -311,17 +441,113 @@ void across_machines(std::ostream& md, const std::vector<machine_results>& machi
     if (draw_bars(volley_chart, (root / "charts/across-machines-volley.svg").string()))
       md << "![volley across machines](charts/across-machines-volley.svg)\n\n";
     if (draw_bars(ratio_chart, (root / "charts/across-machines-ratio.svg").string()))
-      md << "![volley/CAF across machines](charts/across-machines-ratio.svg)\n\n";
+      md << "![volley/best peer across machines](charts/across-machines-ratio.svg)\n\n";
   }
 }
 
 }  // namespace
 
+std::optional<std::string> replace_between_markers(const std::string& text,
+                                                   const std::string& block) {
+  auto begin = text.find(readme_begin_marker);
+  auto end = text.find(readme_end_marker);
+  if (begin == std::string::npos || end == std::string::npos || end < begin) return std::nullopt;
+  if (text.find(readme_begin_marker, begin + 1) != std::string::npos ||
+      text.find(readme_end_marker, end + 1) != std::string::npos)
+    return std::nullopt;
+  auto after_begin = begin + std::string(readme_begin_marker).size();
+  std::string body = block;
+  if (body.empty() || body.back() != '\n') body += '\n';
+  return text.substr(0, after_begin) + "\n" + body + text.substr(end);
+}
+
+std::string readme_block(const json& data, const std::string& path) {
+  std::ostringstream md;
+  const auto& run = data.value("run", json::object());
+  const auto& build = data.value("build", json::object());
+  const auto& machine = data.value("machine", json::object());
+  md << "<!-- generated by `volley-bench report --readme README.md --from " << path
+     << "`; do not edit by hand -->\n\n";
+  auto rows = ordered_rows(data.value("summary", json::array()));
+  auto present = runtimes_in(rows);
+  throughput_table_head(md, present, false);
+  for (const auto& row : rows) {
+    throughput_table_row(md, row, present);
+    md << "\n";
+  }
+  md << "\n";
+  latency_table(md, rows);
+  machine_state(md, data);
+  md << "Median of " << run.value("repetitions", 0) << " repetitions (" << run.value("profile", "?")
+     << " profile, " << run.value("sizes", "?") << " sizes, " << run.value("workers", 0)
+     << " workers) on " << machine.value("cpu_model", "?") << "; commit `"
+     << build.value("git_commit", "?").substr(0, 12) << "`"
+     << (build.value("git_dirty", false) ? " (with local changes)" : "") << ", "
+     << build.value("compiler_id", "?") << " " << build.value("compiler_version", "?") << " `"
+     << build.value("flags", "") << "`. Runtimes:";
+  const auto runtimes = data.value("runtimes", json::object());
+  for (const auto& [name, info] : runtimes.items()) {
+    md << " " << display_name(name);
+    if (!info.value("available", false)) {
+      md << " (not installed)";
+      continue;
+    }
+    const auto& config = info.value("config", json::object());
+    md << " `" << config.dump() << "`";
+  }
+  md << ".\n\n";
+  if (data.contains("extras")) {
+    const auto& extras = data["extras"];
+    for (const auto& [name, figures] : extras.items()) {
+      if (!figures.contains("figures") || figures["figures"].empty()) continue;
+      md << "| " << name << " | figure | value |\n|---|---|--:|\n";
+      for (const auto& f : figures["figures"]) {
+        char value[64];
+        std::snprintf(value, sizeof value, "%.4g %s", f.value("value", 0.0),
+                      f.value("unit", "").c_str());
+        md << "| " << f.value("impl", "?") << " | " << f.value("figure", "?") << " | " << value
+           << " |\n";
+      }
+      md << "\n";
+    }
+  }
+  md << "Source: [`" << path << "`](" << path << ").\n";
+  return md.str();
+}
+
+int write_readme(const std::string& readme_path, const std::string& result_path) {
+  json data;
+  try {
+    data = load_results(result_path);
+  } catch (const std::exception& e) {
+    std::cerr << "volley-bench report: " << e.what() << "\n";
+    return 1;
+  }
+  std::ifstream in(readme_path);
+  if (!in) {
+    std::cerr << "volley-bench report: cannot read " << readme_path << "\n";
+    return 1;
+  }
+  std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  auto replaced = replace_between_markers(text, readme_block(data, result_path));
+  if (!replaced) {
+    std::cerr << "volley-bench report: " << readme_path << " needs exactly one '"
+              << readme_begin_marker << "' line followed by one '" << readme_end_marker
+              << "' line\n";
+    return 1;
+  }
+  std::ofstream(readme_path) << *replaced;
+  std::cerr << "volley-bench report: wrote the figures of " << result_path << " into "
+            << readme_path << "\n";
+  return 0;
+}
+
 int render_report(const std::string& results_dir) {
   fs::path root(results_dir);
   auto machines = load_all(root);
   if (machines.empty()) {
-    std::cerr << "volley-bench report: no result files under " << results_dir << "/*/ (run `volley-bench run` first)\n";
+    std::cerr << "volley-bench report: no result files under " << results_dir
+              << "/*/ (run `volley-bench run` first)\n";
     return 1;
   }
   bool charts = gnuplot_available();
@@ -335,23 +561,28 @@ int render_report(const std::string& results_dir) {
 
   std::ostringstream md;
   md << "# Benchmark results\n\n";
-  md << "Generated by `volley-bench report` from " << file_count << " result file(s) on " << machines.size()
+  md << "Generated by `volley-bench report` from " << file_count << " result file(s) on "
+     << machines.size()
      << " machine(s); do not edit by hand: run `./volley.sh bench` (or `./volley.sh report`).\n\n";
-  md << "Figures are medians of repeated runs, each run a separate process; \"(noise)\" marks a volley/CAF "
-        "difference within the runs' spread (min–max ranges overlap) or below 5%. Workloads and sizes: "
+  md << "Figures are medians of repeated runs, each run a separate process; \"(noise)\" marks a "
+        "volley/CAF "
+        "difference within the runs' spread (min–max ranges overlap) or below 5%. Workloads and "
+        "sizes: "
         "[bench/savina/README.md](../bench/savina/README.md).\n\n";
   md << "| machine | CPU | cores / PUs | NUMA nodes | latest run |\n|---|---|--:|--:|---|\n";
   for (const auto& m : machines)
     md << "| [" << m.id << "](#" << m.id << ") | " << m.description.value("cpu_model", "?") << " | "
        << m.description.value("cores", 0) << " / " << m.description.value("pus", 0) << " | "
-       << m.description.value("numa_nodes", 0) << " | " << m.files.back().data.value("created_utc", "?") << " |\n";
+       << m.description.value("numa_nodes", 0) << " | "
+       << m.files.back().data.value("created_utc", "?") << " |\n";
   md << "\n";
   for (const auto& m : machines) machine_section(md, m, root, charts);
   across_machines(md, machines, root, charts);
 
   auto readme = root / "README.md";
   std::ofstream(readme) << md.str();
-  std::cerr << "volley-bench report: wrote " << readme.string() << (charts ? " and charts/" : "") << "\n";
+  std::cerr << "volley-bench report: wrote " << readme.string() << (charts ? " and charts/" : "")
+            << "\n";
   return 0;
 }
 

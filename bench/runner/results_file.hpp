@@ -5,21 +5,57 @@
 // A result file (results/<machine_id>/<stamp>.json) holds:
 //   schema_version, created_utc, machine{...}, build{...}, run{profile,
 //   sizes, repetitions, workers, sweep_workers, timeout_s, params},
-//   volley_config, caf_config, runs[ one object per child run: workload,
+//   runtimes{ name: path, available, config (version, flags, warm-up and
+//   GC settings as the runtime reports them) }, <name>_config, probe_cpus,
+//   runs[ one object per child run: workload,
 //   runtime, workers, repetition, status ok|failed|timeout, and for ok runs
 //   the workload's JSON line (elapsed_s, messages, throughput, unit, params,
-//   latency percentiles) ], summary[ per workload and worker count: the
-//   runtimes' medians and spreads and the volley/CAF ratio ],
+//   latency percentiles), and for every run probe_before/probe_after
+//   {round_trip_ns, mhz}, steal, user_s, sys_s, cpu_s, items_per_cpu_s ],
+//   summary[ per workload and worker count: the runtimes' medians and
+//   spreads and the volley/best-peer ratios ], extras{ remote benchmarks,
+//   idle-actor memory },
 //   micro_benchmarks[ Google Benchmark JSON files beside it ] (full profile).
 
+#include <optional>
 #include <string>
+#include <vector>
 
 #include <nlohmann/json.hpp>
 
 namespace volley::bench {
 
 /// Bumped when a field changes meaning; readers skip newer files.
-inline constexpr int results_schema_version = 1;
+/// 2: every runtime (volley, caf, erlang) in one summary row, best_peer,
+/// worst_ratio, probes and CPU time per run.
+inline constexpr int results_schema_version = 2;
+
+/// The runtimes a result file may hold, volley first; the others are peers.
+const std::vector<std::string>& runtime_names();
+
+/// A run whose probe is more than this factor above (or below) the median
+/// probe of its file is in another probe mode ("slow", "fast"; else
+/// "typical"). On the project's VM the two modes are 80 ns and 315 ns,
+/// a factor of 4; 1.5 keeps ordinary jitter (about +-20%) in one mode.
+inline constexpr double probe_mode_factor = 1.5;
+
+/// A spread (max/min of repetitions) up to this is narrow: the issue's
+/// target for one probe mode.
+inline constexpr double narrow_spread = 1.3;
+
+/// "slow", "fast" or "typical", as above.
+std::string probe_mode(double probe_ns, double median_probe_ns);
+
+/// Median over `runs` of each run's probe (the larger of its before and
+/// after round trips); std::nullopt when no run has one.
+std::optional<double> median_probe_ns(const nlohmann::json& runs);
+
+/// "3.10x (worst 2.50x)", with " (noise)" when within noise; "-" without a
+/// ratio. `ascii` writes x for ×.
+std::string ratio_text(const nlohmann::json& summary_row, bool ascii);
+
+/// Per runtime with a wide spread: whether the probe modes explain it.
+std::string probe_note(const nlohmann::json& summary_row);
 
 /// Now, as "2024-05-01T12:30:00Z".
 std::string utc_timestamp();
@@ -27,14 +63,18 @@ std::string utc_timestamp();
 /// A timestamp as a file name stem ("2024-05-01T12-30-00Z": no colons).
 std::string file_stamp(const std::string& utc);
 
-/// Per workload and worker count (first-seen order): for each runtime the
-/// summary of its successful runs' throughput (count, median, min, max, q1,
-/// q3, failed, timeout; latency medians where present), the ratio
-/// volley/CAF of medians, and whether that difference is within noise.
+/// Per workload and worker count (first-seen order): for each runtime of
+/// runtime_names() (null if it did not run) the summary of its successful
+/// runs' throughput (count, median, min, max, q1, q3, failed, wrong_answer,
+/// timeout; per_cpu_s: items per CPU-second; latency medians where present;
+/// spread, probe_modes and probe_explains_spread), the best peer (highest
+/// median), the ratio volley/best peer of medians, the worst-case ratio
+/// (volley's min / the best peer's max), and whether the difference is
+/// within noise.
 nlohmann::json summarise_runs(const nlohmann::json& runs);
 
-/// The end-of-run table: workload, workers, volley median and spread, CAF
-/// median and spread, ratio.
+/// The end-of-run table: workload, workers, per runtime the median, range
+/// and items per CPU-second, the ratios against the best peer, probe notes.
 std::string summary_table(const nlohmann::json& summary);
 
 /// Reads a result file; throws std::runtime_error with the path on failure.

@@ -2,19 +2,27 @@
 // processes, shows progress, prints a table and writes the result file.
 //
 // Order: for each workload, each worker count and each repetition, the
-// runtimes run back to back, so slow drift of the machine (thermal, other
-// tenants) hits both runtimes alike instead of one of them.
+// runtimes (volley, then each peer that is present) run back to back, so
+// slow drift of the machine (thermal, other tenants) hits every runtime
+// alike instead of one of them.
+//
+// Every run gets every parameter of its workload on the command line
+// (`--param k=v` for each key of the size set, overrides applied): a peer
+// such as the Erlang twins has no copy of the size table and must not
+// guess. Around every run the runner probes the machine (machine_probe.hpp)
+// and records the child's CPU time from wait4.
 #include "commands.hpp"
 
 #include "child_process.hpp"
 #include "environment.hpp"
+#include "machine_probe.hpp"
 #include "results_file.hpp"
 #include "statistics.hpp"
 
 #include <volley/savina/parameters.hpp>
 
-#include <chrono>
 #include <algorithm>
+#include <chrono>
 #include <cmath>
 #include <cstdio>
 #include <filesystem>
@@ -33,7 +41,7 @@ using nlohmann::json;
 namespace {
 
 struct runtime_binary {
-  std::string name;  // "volley", "caf"
+  std::string name;  // "volley", "caf", "erlang"
   std::string path;
   std::set<std::string, std::less<>> workloads;
 };
@@ -112,7 +120,8 @@ class progress_estimate {
     double mean() const { return sum / n; }
   };
   static std::string key(const planned_run& r, bool with_workers) {
-    return r.workload + "/" + r.runtime->name + (with_workers ? "/" + std::to_string(r.workers) : "");
+    return r.workload + "/" + r.runtime->name +
+           (with_workers ? "/" + std::to_string(r.workers) : "");
   }
   std::map<std::string, mean_of> exact_, loose_;
   mean_of all_;
@@ -122,20 +131,39 @@ std::string_view param_key(std::string_view key_equals_value) {
   return key_equals_value.substr(0, key_equals_value.find('='));
 }
 
-json execute(const planned_run& run, const run_options& options, double timeout_s) {
-  std::vector<std::string> argv = {run.runtime->path, "--workload", run.workload, "--sizes", options.sizes,
-                                   "--workers", std::to_string(run.workers)};
+// Every parameter of the workload's size set, overrides applied, as
+// `--param k=v` arguments; integers print without a fraction.
+std::vector<std::string> explicit_params(const std::string& workload, const run_options& options) {
+  auto params = savina::find_workload(workload)->sizes(*savina::parse_size_set(options.sizes));
   // An override goes only to the workloads that have that parameter.
-  const auto& sizes = savina::find_workload(run.workload)->reference;
-  for (const auto& p : options.params) {
-    if (!sizes.contains(param_key(p))) continue;
+  for (const auto& p : options.params)
+    if (params.contains(param_key(p))) params.apply_override(p);
+  std::vector<std::string> argv;
+  for (const auto& [key, value] : params.values()) {
+    char buffer[64];
+    if (value == std::floor(value) && std::fabs(value) < 9.0e15)
+      std::snprintf(buffer, sizeof buffer, "%lld", static_cast<long long>(value));
+    else
+      std::snprintf(buffer, sizeof buffer, "%.17g", value);
     argv.push_back("--param");
-    argv.push_back(p);
+    argv.push_back(key + "=" + buffer);
   }
+  return argv;
+}
+
+json execute(const planned_run& run, const run_options& options, double timeout_s,
+             const std::vector<int>& cpus) {
+  std::vector<std::string> argv = {
+      run.runtime->path,          "--workload", run.workload, "--sizes", options.sizes, "--workers",
+      std::to_string(run.workers)};
+  auto params = explicit_params(run.workload, options);
+  argv.insert(argv.end(), params.begin(), params.end());
   json record = {{"workload", run.workload},
                  {"runtime", run.runtime->name},
                  {"workers", run.workers},
                  {"repetition", run.repetition}};
+  record["probe_before"] = probe_now(cpus);
+  auto ticks_before = read_cpu_ticks();
   child_result r;
   try {
     r = run_child(argv, std::chrono::duration<double>(timeout_s));
@@ -144,7 +172,13 @@ json execute(const planned_run& run, const run_options& options, double timeout_
     record["stderr_tail"] = e.what();
     return record;
   }
+  if (auto steal = steal_fraction(ticks_before, read_cpu_ticks())) record["steal"] = *steal;
+  record["probe_after"] = probe_now(cpus);
   record["wall_s"] = r.wall_s;
+  record["user_s"] = r.user_s;
+  record["sys_s"] = r.sys_s;
+  record["cpu_s"] = r.user_s + r.sys_s;
+  record["max_rss_kib"] = r.max_rss_kib;
   if (r.timed_out) {
     record["status"] = "timeout";
     record["timeout_s"] = timeout_s;
@@ -164,10 +198,17 @@ json execute(const planned_run& run, const run_options& options, double timeout_
     for (auto& [key, value] : figures.items())
       if (!record.contains(key)) record[key] = value;
     record["status"] = "ok";
+    // CPU cost: the items of the timed window per CPU-second of the whole
+    // process (start-up and shutdown included, so a lower bound on
+    // efficiency; the same for every runtime).
+    double items = record.value("throughput", 0.0) * record.value("elapsed_s", 0.0);
+    if (record["cpu_s"].get<double>() > 0)
+      record["items_per_cpu_s"] = items / record["cpu_s"].get<double>();
   } catch (const std::exception& e) {
     record["status"] = "failed";
     record["exit_code"] = 0;
-    record["stderr_tail"] = std::string("unreadable result line: ") + e.what() + "\n" + tail_lines(r.out, 3);
+    record["stderr_tail"] =
+        std::string("unreadable result line: ") + e.what() + "\n" + tail_lines(r.out, 3);
   }
   return record;
 }
@@ -175,18 +216,22 @@ json execute(const planned_run& run, const run_options& options, double timeout_
 std::string outcome_text(const json& record) {
   auto status = record.at("status").get<std::string>();
   if (status == "ok")
-    return si(record.at("throughput").get<double>()) + " " + record.at("unit").get<std::string>() + " (" +
-           std::to_string(record.at("elapsed_s").get<double>()).substr(0, 5) + " s)";
-  if (status == "timeout") return "TIMEOUT after " + clock_text(record.at("timeout_s").get<double>());
-  std::string text = "FAILED";
-  if (record.contains("exit_code")) text += " (exit " + std::to_string(record["exit_code"].get<int>()) + ")";
-  if (record.contains("signal")) text += " (signal " + std::to_string(record["signal"].get<int>()) + ")";
+    return si(record.at("throughput").get<double>()) + " " + record.at("unit").get<std::string>() +
+           " (" + std::to_string(record.at("elapsed_s").get<double>()).substr(0, 5) + " s)";
+  if (status == "timeout")
+    return "TIMEOUT after " + clock_text(record.at("timeout_s").get<double>());
+  std::string text = record.value("exit_code", 0) == 2 ? "WRONG ANSWER" : "FAILED";
+  if (record.contains("exit_code"))
+    text += " (exit " + std::to_string(record["exit_code"].get<int>()) + ")";
+  if (record.contains("signal"))
+    text += " (signal " + std::to_string(record["signal"].get<int>()) + ")";
   return text + ": " + tail_lines(record.value("stderr_tail", ""), 1);
 }
 
 // Runs every Google Benchmark binary in `micro_dir`, each writing its own
 // JSON beside the result file; returns the file names written.
-json run_micro_benchmarks(const std::string& micro_dir, const fs::path& dir, const std::string& stem) {
+json run_micro_benchmarks(const std::string& micro_dir, const fs::path& dir,
+                          const std::string& stem) {
   json files = json::array();
   std::error_code ec;
   if (micro_dir.empty() || !fs::is_directory(micro_dir, ec)) {
@@ -195,24 +240,63 @@ json run_micro_benchmarks(const std::string& micro_dir, const fs::path& dir, con
   }
   std::vector<fs::path> binaries;
   for (const auto& entry : fs::directory_iterator(micro_dir, ec))
-    if (entry.is_regular_file() && access(entry.path().c_str(), X_OK) == 0) binaries.push_back(entry.path());
+    if (entry.is_regular_file() && access(entry.path().c_str(), X_OK) == 0)
+      binaries.push_back(entry.path());
   std::sort(binaries.begin(), binaries.end());
   for (const auto& binary : binaries) {
     auto name = stem + "." + binary.filename().string() + ".json";
     std::cerr << "volley-bench: micro " << binary.filename().string() << " -> " << name << "\n";
     // Ten minutes: Google Benchmark sizes its own iterations; a suite of a
     // few dozen benchmarks takes a minute or two.
-    auto r = run_child({binary.string(), "--benchmark_out=" + (dir / name).string(), "--benchmark_out_format=json"},
+    auto r = run_child({binary.string(), "--benchmark_out=" + (dir / name).string(),
+                        "--benchmark_out_format=json"},
                        std::chrono::minutes(10));
     if (r.timed_out || r.exit_code != 0) {
-      std::cerr << "volley-bench: micro " << binary.filename().string() << " failed: " << tail_lines(r.err, 5)
-                << "\n";
+      std::cerr << "volley-bench: micro " << binary.filename().string()
+                << " failed: " << tail_lines(r.err, 5) << "\n";
       continue;
     }
     files.push_back(name);
   }
   return files;
 }
+
+// Runs a figure-printing benchmark program (the remote benchmarks) and keeps
+// the JSON lines it prints ({"bench":..,"impl":..,"figure":..,"value":..,
+// "unit":..}), so that the README's remote figures come from a result file.
+json run_extra(const std::string& name, const std::vector<std::string>& argv) {
+  const auto& path = argv.front();
+  json out = {{"path", path}, {"figures", json::array()}};
+  if (path.empty() || access(path.c_str(), X_OK) != 0) {
+    std::cerr << "volley-bench: " << name << " not built (" << path << "): skipped\n";
+    out["status"] = "not built";
+    return out;
+  }
+  std::cerr << "volley-bench: " << name << "\n";
+  auto r = run_child(argv, std::chrono::minutes(5));
+  out["status"] = r.timed_out ? "timeout" : r.exit_code == 0 ? "ok" : "failed";
+  out["user_s"] = r.user_s;
+  out["sys_s"] = r.sys_s;
+  std::size_t pos = 0;
+  while (pos < r.out.size()) {
+    auto end = r.out.find('\n', pos);
+    if (end == std::string::npos) end = r.out.size();
+    auto line = r.out.substr(pos, end - pos);
+    pos = end + 1;
+    if (line.empty() || line.front() != '{') continue;
+    try {
+      out["figures"].push_back(json::parse(line));
+    } catch (const std::exception&) {
+      // a log line that happens to start with a brace; not a figure
+    }
+  }
+  if (out["status"] != "ok") out["stderr_tail"] = tail_lines(r.err, 10);
+  return out;
+}
+
+// One million: the figure the README quotes, and large enough that RSS
+// page rounding is below 0.01 byte per actor.
+constexpr std::int64_t idle_memory_actors = 1'000'000;
 
 }  // namespace
 
@@ -226,14 +310,22 @@ int run_suite(const run_options& options) {
     return 1;
   }
 
+  // Every runtime is optional: a machine without CAF or Erlang runs what
+  // it has, says so here, and records it in the result file.
   std::vector<runtime_binary> runtimes;
+  json runtime_info = json::object();
   for (auto [name, path] : {std::pair<std::string, std::string>{"volley", options.volley_binary},
-                            {"caf", options.caf_binary}}) {
-    if (auto b = probe(name, path))
+                            {"caf", options.caf_binary},
+                            {"erlang", options.erlang_binary}}) {
+    runtime_info[name] = {{"path", path}, {"available", false}};
+    if (auto b = probe(name, path)) {
+      runtime_info[name]["available"] = true;
+      runtime_info[name]["workloads"] = b->workloads;
       runtimes.push_back(std::move(*b));
-    else
-      std::cerr << "volley-bench: no " << name << " workloads (" << (path.empty() ? "not built" : path)
-                << "): its column stays empty\n";
+    } else {
+      std::cerr << "volley-bench: no " << name << " workloads ("
+                << (path.empty() ? "not built" : path) << "): its column stays empty\n";
+    }
   }
   if (runtimes.empty()) {
     std::cerr << "volley-bench: no workload binary found; build the bench targets first\n";
@@ -252,8 +344,8 @@ int run_suite(const run_options& options) {
   for (const auto& p : options.params) {
     bool used = false;
     for (const auto& spec : savina::workload_specs()) {
-      bool selected = options.only.empty() ||
-                      std::find(options.only.begin(), options.only.end(), spec.name) != options.only.end();
+      bool selected = options.only.empty() || std::find(options.only.begin(), options.only.end(),
+                                                        spec.name) != options.only.end();
       used = used || (selected && spec.reference.contains(param_key(p)));
     }
     if (!used) {
@@ -269,7 +361,8 @@ int run_suite(const run_options& options) {
   std::vector<planned_run> plan;
   for (const auto& spec : savina::workload_specs()) {
     std::string name(spec.name);
-    if (!options.only.empty() && std::find(options.only.begin(), options.only.end(), name) == options.only.end())
+    if (!options.only.empty() &&
+        std::find(options.only.begin(), options.only.end(), name) == options.only.end())
       continue;
     for (int w : worker_counts)
       for (int rep = 1; rep <= repetitions; ++rep)
@@ -284,30 +377,38 @@ int run_suite(const run_options& options) {
   auto machine = describe_machine();
   auto build = describe_build();
   if (build["build_type"] != "Release" && build["build_type"] != "RelWithDebInfo")
-    std::cerr << "volley-bench: warning: workloads built as '" << build["build_type"].get<std::string>()
-              << "': figures are not representative\n";
-  std::cerr << "volley-bench: " << plan.size() << " runs (" << options.profile << " profile, " << options.sizes
-            << " sizes, " << repetitions << " repetitions, " << workers << " workers"
-            << (options.sweep_workers ? ", swept from 1" : "") << ", timeout " << timeout_s << " s) on "
-            << machine["cpu_model"].get<std::string>() << "\n";
+    std::cerr << "volley-bench: warning: workloads built as '"
+              << build["build_type"].get<std::string>() << "': figures are not representative\n";
+  std::cerr << "volley-bench: " << plan.size() << " runs (" << options.profile << " profile, "
+            << options.sizes << " sizes, " << repetitions << " repetitions, " << workers
+            << " workers" << (options.sweep_workers ? ", swept from 1" : "") << ", timeout "
+            << timeout_s << " s) on " << machine["cpu_model"].get<std::string>() << "\n";
 
+  const auto cpus = probe_cpus(workers);
+  std::cerr << "volley-bench: probing the cache-line round trip between CPUs " << cpus[0] << " and "
+            << cpus[1] << " around every run\n";
   auto started = std::chrono::steady_clock::now();
   auto created_utc = utc_timestamp();
   json runs = json::array();
   progress_estimate estimate;
-  bool volley_failed = false;
+  bool volley_failed = false, wrong_answer = false;
   for (std::size_t i = 0; i < plan.size(); ++i) {
     const auto& run = plan[i];
-    double elapsed = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+    double elapsed =
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
     auto left = estimate.remaining(plan, i);
-    std::fprintf(stderr, "[%3zu/%zu] %-22s %-6s workers %-2d rep %d/%d | %s elapsed, %s left | ", i + 1,
-                 plan.size(), run.workload.c_str(), run.runtime->name.c_str(), run.workers, run.repetition,
-                 repetitions, clock_text(elapsed).c_str(), left ? ("~" + clock_text(*left)).c_str() : "?");
+    std::fprintf(stderr, "[%3zu/%zu] %-22s %-6s workers %-2d rep %d/%d | %s elapsed, %s left | ",
+                 i + 1, plan.size(), run.workload.c_str(), run.runtime->name.c_str(), run.workers,
+                 run.repetition, repetitions, clock_text(elapsed).c_str(),
+                 left ? ("~" + clock_text(*left)).c_str() : "?");
     std::fflush(stderr);
-    auto record = execute(run, options, timeout_s);
+    auto record = execute(run, options, timeout_s, cpus);
     estimate.record(run, record.value("wall_s", 0.0));
     std::fprintf(stderr, "%s\n", outcome_text(record).c_str());
     if (run.runtime->name == "volley" && record["status"] != "ok") volley_failed = true;
+    // A wrong answer fails the run whichever runtime gave it: a peer's
+    // figure is only worth comparing with if its answer is right.
+    if (record["status"] == "failed" && record.value("exit_code", 0) == 2) wrong_answer = true;
     runs.push_back(std::move(record));
   }
 
@@ -324,34 +425,60 @@ int run_suite(const run_options& options) {
         {"sweep_workers", options.sweep_workers},
         {"timeout_s", timeout_s},
         {"params", options.params}}},
+      {"probe_cpus", cpus},
       {"runs", runs},
   };
   // The runtimes' own configuration, as their first successful run reported it.
   for (const auto& rt : runtimes) {
     json config = {{"workers", workers}};
     for (const auto& r : runs)
-      if (r["runtime"] == rt.name && r["status"] == "ok" && r.contains("config") && r["workers"] == workers) {
+      if (r["runtime"] == rt.name && r["status"] == "ok" && r.contains("config") &&
+          r["workers"] == workers) {
         config = r["config"];
         break;
       }
     result[rt.name + "_config"] = config;
+    runtime_info[rt.name]["config"] = config;
   }
+  result["runtimes"] = runtime_info;
   result["summary"] = summarise_runs(runs);
 
   fs::path dir = fs::path(options.results_dir) / machine["machine_id"].get<std::string>();
   fs::create_directories(dir);
   auto stem = file_stamp(created_utc);
 
-  if (defaults.micro && options.only.empty()) result["micro_benchmarks"] = run_micro_benchmarks(options.micro_dir, dir, stem);
+  if (defaults.micro && options.only.empty())
+    result["micro_benchmarks"] = run_micro_benchmarks(options.micro_dir, dir, stem);
+  if ((defaults.micro && options.only.empty()) || options.extras) {
+    // Idle-actor memory: 1 M idle actors on each C++ runtime, the same
+    // measurement (RSS growth; volley adds jemalloc's count).
+    const auto idle = std::to_string(idle_memory_actors);
+    result["extras"] = {
+        {"remote (volley)", run_extra("remote_bench", {options.remote_bench})},
+        {"remote (CAF)", run_extra("caf_remote_bench", {options.caf_remote_bench})},
+        {"idle memory (volley)",
+         run_extra("volley idle memory", {options.volley_binary, "--idle-memory", idle, "--workers",
+                                          std::to_string(workers)})},
+        {"idle memory (CAF)",
+         run_extra("CAF idle memory", {options.caf_binary, "--idle-memory", idle, "--workers",
+                                       std::to_string(workers)})}};
+  }
 
   auto path = dir / (stem + ".json");
   std::ofstream(path) << result.dump(2) << "\n";
   std::cout << "\n" << summary_table(result["summary"]) << "\n";
   std::cerr << "volley-bench: wrote " << path.string() << " in "
-            << clock_text(std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count())
+            << clock_text(std::chrono::duration<double>(std::chrono::steady_clock::now() - started)
+                              .count())
             << "\n";
+  if (wrong_answer) {
+    std::cerr
+        << "volley-bench: some runs computed a WRONG ANSWER (exit 2; see above and \"runs\")\n";
+    return 2;
+  }
   if (volley_failed) {
-    std::cerr << "volley-bench: some volley runs failed (see above and \"runs\" in the result file)\n";
+    std::cerr
+        << "volley-bench: some volley runs failed (see above and \"runs\" in the result file)\n";
     return 1;
   }
   return 0;

@@ -3,9 +3,14 @@
 // account actors at once. The source account debits itself and asks the
 // destination to credit (ctx.ask with a continuation, where CAF uses
 // request/then), then confirms to the teller. Money is conserved: the
-// balances must sum to what they started at.
+// balances must sum to what they started at. Beyond that, every transfer
+// is numbered and confirmed once (a duplicate confirmation is a wrong
+// answer), and each account's final balance must equal the one the main
+// thread computes by replaying the teller's draws, so a lost, duplicated or
+// misrouted transfer or credit shows.
 #include "volley_workloads.hpp"
 
+#include <volley/savina/fault_injection.hpp>
 #include <volley/savina/pseudo_random.hpp>
 
 #include <future>
@@ -30,6 +35,7 @@ struct account {
   };
   struct ack {};
   struct transfer {
+    std::int64_t id;
     std::int64_t amount;
     actor_ref<account> destination;
     actor_ref<teller> teller_ref;
@@ -49,6 +55,7 @@ struct account {
 struct teller : volley::actor<teller> {
   struct start {};
   struct confirmed {
+    std::int64_t id;
     bool credited;
   };
   std::shared_ptr<const std::vector<actor_ref<account>>> accounts;
@@ -56,10 +63,11 @@ struct teller : volley::actor<teller> {
   std::promise<std::int64_t>* done;
   std::int64_t credited = 0;
   std::int64_t answered = 0;
+  std::vector<bool> seen;
 
   teller(std::shared_ptr<const std::vector<actor_ref<account>>> a, std::int64_t n,
          std::promise<std::int64_t>* d)
-      : accounts(std::move(a)), transactions(n), done(d) {}
+      : accounts(std::move(a)), transactions(n), done(d), seen(static_cast<std::size_t>(n)) {}
 
   void on(const start&) {
     savina::pseudo_random random(42);
@@ -69,10 +77,14 @@ struct teller : volley::actor<teller> {
       auto dst = random.below(n - 1);
       if (dst >= src) ++dst;
       auto amount = static_cast<std::int64_t>(random.below(1000)) + 1;
-      (*accounts)[src].tell(account::transfer{amount, (*accounts)[dst], self()});
+      for (int copy = i == 0 ? savina::copies_of_marked_message() : 1; copy > 0; --copy)
+        (*accounts)[src].tell(account::transfer{i, amount, (*accounts)[dst], self()});
     }
   }
   void on(const confirmed& c, context& ctx) {
+    if (seen[static_cast<std::size_t>(c.id)])
+      savina::wrong_answer("transfer " + std::to_string(c.id) + " was confirmed twice");
+    seen[static_cast<std::size_t>(c.id)] = true;
     if (c.credited) ++credited;
     if (++answered == transactions) {
       done->set_value(credited);
@@ -83,9 +95,27 @@ struct teller : volley::actor<teller> {
 
 void account::on(const transfer& t, context& ctx) {
   money -= t.amount;
-  ctx.ask(
-      t.destination, credit{t.amount}, credit_timeout,
-      [teller_ref = t.teller_ref](result<ack> r) { teller_ref.tell(teller::confirmed{r.ok()}); });
+  ctx.ask(t.destination, credit{t.amount}, credit_timeout,
+          [teller_ref = t.teller_ref, id = t.id](result<ack> r) {
+            teller_ref.tell(teller::confirmed{id, r.ok()});
+          });
+}
+
+// Each account's balance after `transactions` transfers, by replaying the
+// teller's draws (same seed, same order).
+std::vector<std::int64_t> expected_balances(std::int64_t accounts, std::int64_t transactions) {
+  std::vector<std::int64_t> balance(static_cast<std::size_t>(accounts), initial_balance);
+  savina::pseudo_random random(42);
+  auto n = static_cast<std::uint64_t>(accounts);
+  for (std::int64_t i = 0; i < transactions; ++i) {
+    auto src = random.below(n);
+    auto dst = random.below(n - 1);
+    if (dst >= src) ++dst;
+    auto amount = static_cast<std::int64_t>(random.below(1000)) + 1;
+    balance[src] -= amount;
+    balance[dst] += amount;
+  }
+  return balance;
 }
 
 }  // namespace
@@ -106,16 +136,22 @@ measurement bank_transaction(const parameters& p, int workers) {
   m.elapsed_s = clock.elapsed_s();
   std::int64_t total = 0;
   std::int64_t unanswered = 0;
-  for (const auto& a : *accounts) {
-    auto b = a.ask(account::balance{}).get();
-    if (b)
+  std::int64_t off = 0;
+  auto expected = expected_balances(n, transactions);
+  for (std::size_t i = 0; i < accounts->size(); ++i) {
+    auto b = (*accounts)[i].ask(account::balance{}).get();
+    if (b) {
       total += b.value();
-    else
+      off += b.value() != expected[i];
+    } else {
       ++unanswered;
+    }
   }
   sys.shutdown();
   savina::check(unanswered == 0,
                 std::to_string(unanswered) + " accounts did not tell their balance");
+  savina::check(off == 0,
+                std::to_string(off) + " accounts end with a balance the transfers do not give");
   savina::check(confirmed == transactions,
                 "teller confirmed " + std::to_string(confirmed) + " transfers");
   savina::check(total == n * initial_balance, "balances sum to " + std::to_string(total) +

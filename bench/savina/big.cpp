@@ -1,6 +1,7 @@
 // Big on volley: twin of bench/peers/caf/big.cpp.
 #include "volley_workloads.hpp"
 
+#include <volley/savina/fault_injection.hpp>
 #include <volley/savina/pseudo_random.hpp>
 
 #include <atomic>
@@ -16,10 +17,16 @@ struct big_actor {
     std::shared_ptr<const std::vector<actor_ref<big_actor>>> peers;
   };
   struct start {};
+  // Each actor has one ping out at a time, numbered; the pong echoes the
+  // number, so a duplicated ping gives a pong nobody waits for, and a
+  // misrouted pong arrives at an actor expecting another number.
   struct ping {
     std::int64_t from;
+    std::int64_t seq;
   };
-  struct pong {};
+  struct pong {
+    std::int64_t seq;
+  };
 
   std::int64_t id;
   std::int64_t pings;
@@ -36,12 +43,16 @@ struct big_actor {
     auto n = static_cast<std::uint64_t>(peers->size());
     auto target = random.below(n - 1);
     if (target >= static_cast<std::uint64_t>(id)) ++target;  // never ourselves
-    (*peers)[target].tell(ping{id});
+    for (int copy = savina::copies_of_marked_message(); copy > 0; --copy)
+      (*peers)[target].tell(ping{id, pongs});
   }
   void on(const peers_msg& m) { peers = m.peers; }
   void on(const start&) { send_ping(); }
-  void on(const ping& p) { (*peers)[static_cast<std::size_t>(p.from)].tell(pong{}); }
-  void on(const pong&) {
+  void on(const ping& p) { (*peers)[static_cast<std::size_t>(p.from)].tell(pong{p.seq}); }
+  void on(const pong& p) {
+    if (p.seq != pongs)
+      savina::wrong_answer("big actor " + std::to_string(id) + " got pong " +
+                           std::to_string(p.seq) + ", expected " + std::to_string(pongs));
     if (++pongs == pings) {
       complete->fetch_add(1, std::memory_order_relaxed);
       done->count_down();
@@ -61,7 +72,8 @@ measurement big(const parameters& p, int workers) {
   std::atomic<std::int64_t> complete{0};
   std::latch done(n);
   auto actors = std::make_shared<std::vector<actor_ref<big_actor>>>();
-  for (std::int64_t i = 0; i < n; ++i) actors->push_back(sys.spawn<big_actor>(i, pings, &complete, &done));
+  for (std::int64_t i = 0; i < n; ++i)
+    actors->push_back(sys.spawn<big_actor>(i, pings, &complete, &done));
   for (const auto& a : *actors) a.tell(big_actor::peers_msg{actors});
   savina::stopwatch clock;
   for (const auto& a : *actors) a.tell(big_actor::start{});

@@ -2,9 +2,12 @@
 // `workers` workers each send `messages` requests, one at a time, to one
 // dictionary actor; write_percent of them are writes. Every writer stores
 // value_of(key) under key, so a read returns either "absent" (-1) or
-// value_of(key): anything else is a bug.
+// value_of(key): anything else is a bug. Requests are numbered per worker
+// and the reply echoes the number, so a lost, duplicated or misrouted
+// request or reply shows at the worker.
 #include "volley_workloads.hpp"
 
+#include <volley/savina/fault_injection.hpp>
 #include <volley/savina/pseudo_random.hpp>
 
 #include <algorithm>
@@ -28,11 +31,13 @@ struct worker;
 // the sender of a request instead).
 struct dictionary {
   struct write {
+    std::int64_t seq;
     std::int64_t key;
     std::int64_t value;
     actor_ref<worker> reply_to;
   };
   struct read {
+    std::int64_t seq;
     std::int64_t key;
     actor_ref<worker> reply_to;
   };
@@ -45,6 +50,7 @@ struct dictionary {
 struct worker : volley::actor<worker> {
   struct start {};
   struct reply {
+    std::int64_t seq;
     std::int64_t value;
   };
   actor_ref<dictionary> dict;
@@ -77,13 +83,19 @@ struct worker : volley::actor<worker> {
     }
     ++sent;
     pending_key = static_cast<std::int64_t>(random.below(static_cast<std::uint64_t>(key_space)));
-    if (static_cast<std::int64_t>(random.below(100)) < write_percent)
-      dict.tell(dictionary::write{pending_key, value_of(pending_key), self()});
-    else
-      dict.tell(dictionary::read{pending_key, self()});
+    bool is_write = static_cast<std::int64_t>(random.below(100)) < write_percent;
+    for (int copy = savina::copies_of_marked_message(); copy > 0; --copy) {
+      if (is_write)
+        dict.tell(dictionary::write{sent, pending_key, value_of(pending_key), self()});
+      else
+        dict.tell(dictionary::read{sent, pending_key, self()});
+    }
   }
   void on(const start&, context& ctx) { next(ctx); }
   void on(const reply& r, context& ctx) {
+    if (r.seq != sent)
+      savina::wrong_answer("dictionary worker got the reply to request " + std::to_string(r.seq) +
+                           ", expected " + std::to_string(sent));
     if (r.value != -1 && r.value != value_of(pending_key)) ++wrong;
     next(ctx);
   }
@@ -91,12 +103,12 @@ struct worker : volley::actor<worker> {
 
 void dictionary::on(const write& w) {
   map[w.key] = w.value;
-  w.reply_to.tell(worker::reply{w.value});
+  w.reply_to.tell(worker::reply{w.seq, w.value});
 }
 
 void dictionary::on(const read& r) {
   auto it = map.find(r.key);
-  r.reply_to.tell(worker::reply{it == map.end() ? std::int64_t{-1} : it->second});
+  r.reply_to.tell(worker::reply{r.seq, it == map.end() ? std::int64_t{-1} : it->second});
 }
 
 }  // namespace

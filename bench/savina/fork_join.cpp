@@ -2,6 +2,7 @@
 // bench/peers/caf/fork_join.cpp.
 #include "volley_workloads.hpp"
 
+#include <volley/savina/fault_injection.hpp>
 #include <volley/savina/reference_answers.hpp>
 
 #include <atomic>
@@ -14,6 +15,13 @@ namespace {
 
 struct work {};
 
+// The main thread numbers the messages it sends each actor; the actor
+// expects 0, 1, 2, ... so a lost, duplicated or misrouted message shows at
+// the next one.
+struct numbered_work {
+  std::int64_t seq;
+};
+
 struct throughput_actor {
   std::int64_t messages;
   std::atomic<std::int64_t>* complete;
@@ -24,7 +32,10 @@ struct throughput_actor {
   // Constructors, not aggregates: clang 14 has no parenthesised aggregate init.
   throughput_actor(std::int64_t n, std::atomic<std::int64_t>* c, std::latch* d)
       : messages(n), complete(c), done(d) {}
-  void on(const work&) {
+  void on(const numbered_work& w) {
+    if (w.seq != received)
+      savina::wrong_answer("fork-join actor got message " + std::to_string(w.seq) +
+                           " as its message " + std::to_string(received));
     sink += savina::tiny_compute(37.2);
     if (++received == messages) {
       if (sink > 0) complete->fetch_add(1, std::memory_order_relaxed);
@@ -74,13 +85,15 @@ measurement fork_join_throughput(const parameters& p, int workers) {
     actors.push_back(sys.spawn<throughput_actor>(messages, &complete, &done));
   savina::stopwatch clock;
   for (std::int64_t i = 0; i < messages; ++i)
-    for (const auto& a : actors) a.tell(work{});
+    for (const auto& a : actors)
+      for (int copy = i == 0 ? savina::copies_of_marked_message() : 1; copy > 0; --copy)
+        a.tell(numbered_work{i});
   done.wait();
   measurement m;
   m.elapsed_s = clock.elapsed_s();
   sys.shutdown();
-  savina::check(complete.load() == actor_count,
-                std::to_string(actor_count - complete.load()) + " actors did not get all their messages");
+  savina::check(complete.load() == actor_count, std::to_string(actor_count - complete.load()) +
+                                                    " actors did not get all their messages");
   m.messages = m.items = static_cast<std::uint64_t>(messages * actor_count);
   return m;
 }

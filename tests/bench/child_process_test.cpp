@@ -37,6 +37,16 @@ TEST_CASE("large output is read completely while the child runs") {
   CHECK(r.out.size() == 1'000'000);
 }
 
+TEST_CASE("a child's CPU time comes back from wait4") {
+  auto idle = run_child({"sh", "-c", "sleep 0.2"}, 30s);
+  auto busy = run_child({"sh", "-c", "i=0; while [ $i -lt 300000 ]; do i=$((i+1)); done"}, 60s);
+  CHECK(busy.exit_code == 0);
+  CHECK(busy.user_s + busy.sys_s > 0.05);
+  // Sleeping costs wall time, not CPU time.
+  CHECK(idle.user_s + idle.sys_s < idle.wall_s);
+  CHECK(busy.max_rss_kib > 0);
+}
+
 TEST_CASE("tail_lines keeps the last lines") {
   CHECK(tail_lines("a\nb\nc\n", 2) == "b\nc");
   CHECK(tail_lines("a\nb\nc", 1) == "c");

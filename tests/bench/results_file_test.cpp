@@ -8,7 +8,7 @@ using nlohmann::json;
 namespace {
 
 json ok_run(const std::string& runtime, double throughput, int workers = 2) {
-  return {{"workload", "ping-pong"}, {"runtime", runtime},      {"workers", workers},
+  return {{"workload", "ping-pong"}, {"runtime", runtime},       {"workers", workers},
           {"status", "ok"},          {"throughput", throughput}, {"unit", "msg/s"}};
 }
 
@@ -28,9 +28,10 @@ TEST_CASE("a summary row has both runtimes' medians and their ratio") {
 }
 
 TEST_CASE("failed and timed-out runs are counted, not averaged") {
-  json runs = json::array({ok_run("volley", 300),
-                           {{"workload", "ping-pong"}, {"runtime", "volley"}, {"workers", 2}, {"status", "failed"}},
-                           {{"workload", "ping-pong"}, {"runtime", "caf"}, {"workers", 2}, {"status", "timeout"}}});
+  json runs = json::array(
+      {ok_run("volley", 300),
+       {{"workload", "ping-pong"}, {"runtime", "volley"}, {"workers", 2}, {"status", "failed"}},
+       {{"workload", "ping-pong"}, {"runtime", "caf"}, {"workers", 2}, {"status", "timeout"}}});
   auto row = summarise_runs(runs)[0];
   CHECK(row["volley"]["count"] == 1);
   CHECK(row["volley"]["failed"] == 1);
@@ -50,15 +51,85 @@ TEST_CASE("each worker count of a sweep is its own row, in run order") {
 }
 
 TEST_CASE("a workload with no successful run takes its unit from the table") {
-  json runs = json::array({{{"workload", "fork-join-creation"}, {"runtime", "caf"}, {"workers", 2}, {"status", "timeout"}}});
+  json runs = json::array({{{"workload", "fork-join-creation"},
+                            {"runtime", "caf"},
+                            {"workers", 2},
+                            {"status", "timeout"}}});
   CHECK(summarise_runs(runs)[0]["unit"] == "actors/s");
 }
 
-TEST_CASE("the table names both runtimes and marks noise") {
+TEST_CASE("the table names every runtime and marks noise") {
   json runs = json::array({ok_run("volley", 101), ok_run("caf", 100)});
   auto table = summary_table(summarise_runs(runs));
   CHECK(table.find("ping-pong") != std::string::npos);
-  CHECK(table.find("1.01x (noise)") != std::string::npos);
+  CHECK(table.find("erlang") != std::string::npos);
+  CHECK(table.find("1.01x (worst 1.01x) (noise) vs caf") != std::string::npos);
+}
+
+TEST_CASE("volley is compared with the best peer of each workload, by median and worst case") {
+  json runs = json::array({ok_run("volley", 300), ok_run("volley", 240), ok_run("volley", 330),
+                           ok_run("caf", 100), ok_run("caf", 110), ok_run("erlang", 150),
+                           ok_run("erlang", 120), ok_run("erlang", 160)});
+  auto row = summarise_runs(runs)[0];
+  CHECK(row["best_peer"] == "erlang");
+  CHECK(row["ratio"].get<double>() == Approx(300.0 / 150.0));
+  // volley's slowest repetition against the best peer's fastest.
+  CHECK(row["worst_ratio"].get<double>() == Approx(240.0 / 160.0));
+  CHECK(row["caf"]["median"] == 105.0);
+}
+
+TEST_CASE("a peer that gave a wrong answer is counted as such and is no best peer") {
+  json wrong = {{"workload", "ping-pong"},
+                {"runtime", "erlang"},
+                {"workers", 2},
+                {"status", "failed"},
+                {"exit_code", 2}};
+  json runs = json::array({ok_run("volley", 300), ok_run("caf", 100), wrong});
+  auto row = summarise_runs(runs)[0];
+  CHECK(row["erlang"]["wrong_answer"] == 1);
+  CHECK(row["best_peer"] == "caf");
+  CHECK(summary_table(summarise_runs(runs)).find("WRONG") != std::string::npos);
+}
+
+namespace {
+
+json probed_run(double throughput, double probe_ns) {
+  auto r = ok_run("volley", throughput);
+  r["probe_before"] = {{"round_trip_ns", probe_ns}, {"mhz", nullptr}};
+  r["probe_after"] = {{"round_trip_ns", probe_ns}, {"mhz", nullptr}};
+  r["items_per_cpu_s"] = throughput / 2;
+  return r;
+}
+
+}  // namespace
+
+TEST_CASE("a bimodal workload is explained when each probe mode on its own is narrow") {
+  // Four runs at an 80 ns round trip, two at 315 ns: the median probe is
+  // 80 ns, the slow runs are another mode, and each mode is tight.
+  json runs = json::array({probed_run(22e6, 80), probed_run(21e6, 82), probed_run(5.6e6, 315),
+                           probed_run(22.5e6, 79), probed_run(5.9e6, 320), probed_run(21.5e6, 81)});
+  CHECK(*median_probe_ns(runs) == Approx(81.5));
+  auto v = summarise_runs(runs)[0]["volley"];
+  CHECK(v["spread"].get<double>() > 3);
+  CHECK(v["probe_modes"]["slow"]["count"] == 2);
+  CHECK(v["probe_modes"]["typical"]["count"] == 4);
+  CHECK(v["probe_explains_spread"] == true);
+  CHECK(v["per_cpu_s"]["median"].get<double>() == Approx(21.25e6 / 2));
+  CHECK(probe_note(summarise_runs(runs)[0]).find("probe modes explain it") != std::string::npos);
+}
+
+TEST_CASE("a wide spread within one probe mode is reported as not explained") {
+  json runs = json::array({probed_run(22e6, 80), probed_run(11e6, 81), probed_run(16e6, 80)});
+  auto v = summarise_runs(runs)[0]["volley"];
+  CHECK(v["probe_explains_spread"] == false);
+  CHECK(probe_note(summarise_runs(runs)[0]).find("does not explain") != std::string::npos);
+}
+
+TEST_CASE("probe modes are relative to the run's median probe") {
+  CHECK(probe_mode(100, 100) == "typical");
+  CHECK(probe_mode(140, 100) == "typical");
+  CHECK(probe_mode(160, 100) == "slow");
+  CHECK(probe_mode(60, 100) == "fast");
 }
 
 TEST_CASE("file stamps have no colons") {

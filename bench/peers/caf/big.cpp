@@ -3,6 +3,8 @@
 #include "caf_runtime.hpp"
 #include "workloads.hpp"
 
+#include <volley/savina/fault_injection.hpp>
+
 #include <volley/savina/pseudo_random.hpp>
 
 namespace volley::caf_peer {
@@ -23,15 +25,22 @@ caf::behavior big_actor(caf::stateful_actor<big_state>* self, std::int64_t id, s
     auto n = static_cast<std::uint64_t>(s.size());
     auto target = self->state.random.below(n - 1);
     if (target >= static_cast<std::uint64_t>(id)) ++target;  // never ourselves
-    self->send(s[target], ping_atom::value, id);
+    // One ping out at a time, numbered by the pongs so far; the pong echoes
+    // the number (as on volley).
+    for (int copy = savina::copies_of_marked_message(); copy > 0; --copy)
+      self->send(s[target], ping_atom::value, id, self->state.pongs);
   };
   return {
       [=](init_atom, const actor_list& peers) { self->state.peers = peers; },
       [=](start_atom) { send_ping(); },
-      [=](ping_atom, std::int64_t from) {
-        self->send((*self->state.peers)[static_cast<std::size_t>(from)], pong_atom::value);
+      [=](ping_atom, std::int64_t from, std::int64_t seq) {
+        self->send((*self->state.peers)[static_cast<std::size_t>(from)], pong_atom::value, seq);
       },
-      [=](pong_atom) {
+      [=](pong_atom, std::int64_t seq) {
+        if (seq != self->state.pongs)
+          savina::wrong_answer("big actor " + std::to_string(id) + " got pong " +
+                               std::to_string(seq) + ", expected " +
+                               std::to_string(self->state.pongs));
         if (++self->state.pongs == pings)
           self->send(main, done_atom::value, self->state.pongs);
         else
@@ -49,7 +58,8 @@ measurement big(const parameters& p, int workers) {
   caf_runtime rt(workers);
   caf::scoped_actor self{rt.system()};
   auto actors = std::make_shared<std::vector<caf::actor>>();
-  for (std::int64_t i = 0; i < n; ++i) actors->push_back(rt.system().spawn(big_actor, i, pings, caf::actor{self}));
+  for (std::int64_t i = 0; i < n; ++i)
+    actors->push_back(rt.system().spawn(big_actor, i, pings, caf::actor{self}));
   actor_list peers = actors;
   for (const auto& a : *actors) self->send(a, init_atom::value, peers);
   std::int64_t complete = 0;

@@ -6,6 +6,7 @@
 #include "caf_runtime.hpp"
 #include "workloads.hpp"
 
+#include <volley/savina/fault_injection.hpp>
 #include <volley/savina/reference_answers.hpp>
 
 #include <atomic>
@@ -22,7 +23,11 @@ struct throughput_state {
 
 caf::behavior throughput_actor(caf::stateful_actor<throughput_state>* self, std::int64_t messages,
                                caf::actor main) {
-  return {[=](work_atom) {
+  // Numbered messages (as on volley): 0, 1, 2, ... from the main thread.
+  return {[=](work_atom, std::int64_t seq) {
+    if (seq != self->state.received)
+      savina::wrong_answer("fork-join actor got message " + std::to_string(seq) +
+                           " as its message " + std::to_string(self->state.received));
     self->state.sink += savina::tiny_compute(37.2);
     if (++self->state.received == messages) {
       self->send(main, done_atom::value, self->state.received, self->state.sink > 0);
@@ -37,7 +42,8 @@ struct creation_countdown {
   caf::actor main;
 };
 
-caf::behavior created_actor(caf::event_based_actor* self, std::shared_ptr<creation_countdown> countdown) {
+caf::behavior created_actor(caf::event_based_actor* self,
+                            std::shared_ptr<creation_countdown> countdown) {
   return {[=](work_atom) {
     double r = savina::tiny_compute(37.2);
     // acq_rel: the last decrement sees every other actor's work done.
@@ -50,7 +56,8 @@ caf::behavior created_actor(caf::event_based_actor* self, std::shared_ptr<creati
 caf::behavior spawner(caf::event_based_actor* self, std::int64_t actors,
                       std::shared_ptr<creation_countdown> countdown) {
   return {[=](start_atom) {
-    for (std::int64_t i = 0; i < actors; ++i) self->send(self->spawn(created_actor, countdown), work_atom::value);
+    for (std::int64_t i = 0; i < actors; ++i)
+      self->send(self->spawn(created_actor, countdown), work_atom::value);
     self->quit();
   }};
 }
@@ -67,10 +74,13 @@ measurement fork_join_throughput(const parameters& p, int workers) {
     actors.push_back(rt.system().spawn(throughput_actor, messages, caf::actor{self}));
   savina::stopwatch clock;
   for (std::int64_t i = 0; i < messages; ++i)
-    for (const auto& a : actors) self->send(a, work_atom::value);
+    for (const auto& a : actors)
+      for (int copy = i == 0 ? savina::copies_of_marked_message() : 1; copy > 0; --copy)
+        self->send(a, work_atom::value, i);
   std::int64_t complete = 0;
   for (std::int64_t i = 0; i < actor_count; ++i)
-    self->receive([&](done_atom, std::int64_t received, bool) { complete += received == messages; });
+    self->receive(
+        [&](done_atom, std::int64_t received, bool) { complete += received == messages; });
   measurement m;
   m.elapsed_s = clock.elapsed_s();
   savina::check(complete == actor_count, std::to_string(actor_count - complete) + " of " +

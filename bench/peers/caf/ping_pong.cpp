@@ -3,6 +3,8 @@
 #include "caf_runtime.hpp"
 #include "workloads.hpp"
 
+#include <volley/savina/fault_injection.hpp>
+
 namespace volley::caf_peer {
 
 namespace {
@@ -12,26 +14,44 @@ struct pinger_state {
   std::int64_t received = 0;
 };
 
+// Pings and pongs carry sequence numbers (as on volley): the ponger expects
+// 1, 2, 3, ... and the pinger its own last ping back.
 caf::behavior pinger(caf::stateful_actor<pinger_state>* self, std::int64_t pings, caf::actor main) {
+  auto send_ping = [=] {
+    for (int copy = savina::copies_of_marked_message(); copy > 0; --copy)
+      self->send(self->state.ponger, ping_atom::value, self->state.received + 1);
+  };
   return {
       [=](start_atom, const caf::actor& ponger) {
         self->state.ponger = ponger;
-        self->send(ponger, ping_atom::value);
+        send_ping();
       },
-      [=](pong_atom) {
-        if (++self->state.received == pings) {
+      [=](pong_atom, std::int64_t seq) {
+        if (seq != ++self->state.received)
+          savina::wrong_answer("pinger got pong " + std::to_string(seq) + " as its pong " +
+                               std::to_string(self->state.received));
+        if (self->state.received == pings) {
           self->send(main, done_atom::value, self->state.received);
           self->state.ponger = nullptr;
           self->quit();
           return;
         }
-        self->send(self->state.ponger, ping_atom::value);
+        send_ping();
       },
   };
 }
 
-caf::behavior ponger(caf::event_based_actor* self, caf::actor pinger) {
-  return {[=](ping_atom) { self->send(pinger, pong_atom::value); }};
+struct ponger_state {
+  std::int64_t received = 0;
+};
+
+caf::behavior ponger(caf::stateful_actor<ponger_state>* self, caf::actor pinger) {
+  return {[=](ping_atom, std::int64_t seq) {
+    if (seq != ++self->state.received)
+      savina::wrong_answer("ponger got ping " + std::to_string(seq) + " as its ping " +
+                           std::to_string(self->state.received));
+    self->send(pinger, pong_atom::value, seq);
+  }};
 }
 
 }  // namespace

@@ -11,19 +11,10 @@ namespace volley::caf_peer {
 using savina::measurement;
 using savina::parameters;
 
-measurement ping_pong(const parameters& p, int workers);
-measurement counting(const parameters& p, int workers);
-measurement fork_join_throughput(const parameters& p, int workers);
-measurement fork_join_creation(const parameters& p, int workers);
-measurement thread_ring(const parameters& p, int workers);
-measurement chameneos(const parameters& p, int workers);
-measurement big(const parameters& p, int workers);
-measurement concurrent_dictionary(const parameters& p, int workers);
-measurement bank_transaction(const parameters& p, int workers);
-measurement dining_philosophers(const parameters& p, int workers);
-measurement logistic_map(const parameters& p, int workers);
-measurement trapezoid(const parameters& p, int workers);
-measurement n_queens(const parameters& p, int workers);
-measurement fan_in_latency(const parameters& p, int workers);
+// One declaration per workload of the shared list.
+#define VOLLEY_SAVINA_DECLARE(function, name) \
+  measurement function(const parameters& p, int workers);
+VOLLEY_SAVINA_WORKLOADS(VOLLEY_SAVINA_DECLARE)
+#undef VOLLEY_SAVINA_DECLARE
 
 }  // namespace volley::caf_peer

@@ -1,12 +1,17 @@
 #include <volley/savina/workload_main.hpp>
 
+#include <volley/savina/fault_injection.hpp>
+
 #include <algorithm>
 #include <cmath>
 #include <exception>
+#include <fstream>
 #include <iostream>
 #include <thread>
 
 #include <CLI/CLI.hpp>
+
+#include <unistd.h>
 
 namespace volley::savina {
 
@@ -50,22 +55,73 @@ nlohmann::json result_line(const workload_spec& spec, std::string_view runtime, 
   return line;
 }
 
-int workload_main(int argc, char** argv, std::string_view runtime,
-                  const workload_registry& registry,
-                  const std::function<nlohmann::json(int workers)>& describe_config) {
-  CLI::App app{std::string(runtime) + " Savina workloads: runs one workload once, prints one JSON line"};
+std::int64_t resident_bytes() {
+  std::ifstream statm("/proc/self/statm");
+  std::int64_t size = 0, resident = 0;
+  if (!(statm >> size >> resident)) return 0;
+  return resident * sysconf(_SC_PAGESIZE);
+}
+
+nlohmann::json figure_line(std::string_view bench, std::string_view impl, std::string_view figure,
+                           double value, std::string_view unit) {
+  return {{"bench", bench}, {"impl", impl}, {"figure", figure}, {"value", value}, {"unit", unit}};
+}
+
+int workload_main(
+    int argc, char** argv, std::string_view runtime, const workload_registry& registry,
+    const std::function<nlohmann::json(int workers)>& describe_config,
+    const std::function<nlohmann::json(std::int64_t actors, int workers)>& idle_memory) {
+  CLI::App app{std::string(runtime) +
+               " Savina workloads: runs one workload once, prints one JSON line"};
   std::string workload;
   std::string sizes_text = "reference";
   int workers = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
   std::vector<std::string> overrides;
   bool list = false;
+  std::int64_t idle_actors = 0;
+  std::string fault_text = "none";
+  double deadline_s = 0;
   app.add_option("--workload", workload, "workload name (see --list)");
   app.add_option("--sizes", sizes_text, "size set")->check(CLI::IsMember({"reference", "savina"}));
   app.add_option("--workers", workers, "worker threads of the runtime")->check(CLI::PositiveNumber);
   app.add_option("--param", overrides, "override a size parameter: key=value (repeatable)");
   app.add_flag("--list", list, "print the implemented workloads as a JSON array and exit");
+  app.add_option("--idle-memory", idle_actors, "spawn N idle actors and print the memory figures")
+      ->check(CLI::PositiveNumber);
+  app.add_option("--inject-fault", fault_text,
+                 "drop or duplicate one message; the run must then fail (exit 2)")
+      ->check(CLI::IsMember({"none", "drop", "dup"}));
+  app.add_option("--deadline", deadline_s,
+                 "seconds after which a run without an answer is a wrong answer (exit 2)");
   CLI11_PARSE(app, argc, argv);
 
+  // The shared list and the size table must agree: a runtime whose registry
+  // names a workload without sizes is a build mistake, said at once.
+  for (const auto& [name, fn] : registry) {
+    if (find_workload(name) == nullptr) {
+      std::cerr << runtime << ": workload '" << name
+                << "' has no row in workload_specs() (parameters.cpp)\n";
+      return 1;
+    }
+    if (!fn) {
+      std::cerr << runtime << ": workload '" << name << "' is listed but has no implementation\n";
+      return 1;
+    }
+  }
+  if (idle_actors > 0) {
+    if (!idle_memory) {
+      std::cerr << runtime << " has no idle-memory measurement\n";
+      return 1;
+    }
+    try {
+      for (const auto& line : idle_memory(idle_actors, workers)) std::cout << line.dump() << "\n";
+      std::cout << std::flush;
+      return 0;
+    } catch (const std::exception& e) {
+      std::cerr << runtime << " idle memory: error: " << e.what() << std::endl;
+      return 1;
+    }
+  }
   if (list) {
     auto names = nlohmann::json::array();
     for (const auto& spec : workload_specs())
@@ -93,6 +149,10 @@ int workload_main(int argc, char** argv, std::string_view runtime,
     }
   }
 
+  fault injected = fault::none;
+  parse_fault(fault_text, injected);
+  inject_fault(injected);
+  arm_deadline(deadline_s);
   try {
     auto m = impl->second(params, workers);
     auto line = result_line(*spec, runtime, workers, sizes, params, m);

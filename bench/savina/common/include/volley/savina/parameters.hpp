@@ -15,6 +15,30 @@
 #include <string_view>
 #include <vector>
 
+/// The workloads that volley and CAF implement, written once:
+/// X(function, "name"). Both runtimes declare and register their functions
+/// from this list (volley_workloads.hpp / volley_main.cpp,
+/// peers/caf/workloads.hpp / main.cpp), so a runtime that lacks one fails
+/// to link with "undefined reference to <runtime>::<function>"; and
+/// workload_main() refuses to start if a name here has no row in
+/// workload_specs() (the sizes). A new workload: its sizes row in
+/// parameters.cpp, one line here, one file per runtime.
+#define VOLLEY_SAVINA_WORKLOADS(X)                  \
+  X(ping_pong, "ping-pong")                         \
+  X(counting, "counting")                           \
+  X(fork_join_throughput, "fork-join-throughput")   \
+  X(fork_join_creation, "fork-join-creation")       \
+  X(thread_ring, "thread-ring")                     \
+  X(chameneos, "chameneos")                         \
+  X(big, "big")                                     \
+  X(concurrent_dictionary, "concurrent-dictionary") \
+  X(dining_philosophers, "dining-philosophers")     \
+  X(logistic_map, "logistic-map")                   \
+  X(bank_transaction, "bank-transaction")           \
+  X(trapezoid, "trapezoid")                         \
+  X(n_queens, "n-queens")                           \
+  X(fan_in_latency, "fan-in-latency")
+
 namespace volley::savina {
 
 /// Which column of the size table a run uses.
@@ -59,7 +83,9 @@ struct workload_spec {
   parameters reference;
   parameters savina;
 
-  const parameters& sizes(size_set s) const { return s == size_set::reference ? reference : savina; }
+  const parameters& sizes(size_set s) const {
+    return s == size_set::reference ? reference : savina;
+  }
 };
 
 /// Every workload of the suite, in the order reports list them: the seven

@@ -1,0 +1,50 @@
+#pragma once
+// What the machine was doing around a run: the figures that explain why two
+// runs of the same commit on the same VM can differ by 4x.
+//
+// On a VM the host moves vCPUs between physical cores; the cache-line round
+// trip between the two CPUs the workers use then jumps (80 ns against 315 ns
+// on the project's machine), and every message-passing workload follows it.
+// The runner takes these probes before and after every run and the report
+// groups repetitions by them:
+//   - round_trip_ns: median time for one cache line to go from one CPU to the
+//     other and back (two threads pinned to the CPUs the first two workers
+//     use, ping-ponging a counter in one atomic);
+//   - steal: the share of CPU time the hypervisor gave to someone else while
+//     the run ran (/proc/stat's `steal` over all its columns);
+//   - mhz: the mean current frequency of those CPUs, if the kernel says.
+
+#include <cstdint>
+#include <optional>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+namespace volley::bench {
+
+/// The two OS CPU numbers the probe pins its threads to: those of the
+/// engine's first two workers for `workers` workers (make_plan's order).
+/// One CPU (a one-core machine, or workers == 1) gives the same CPU twice.
+std::vector<int> probe_cpus(int workers);
+
+/// Median round trip, in ns, of a cache line between `cpu_a` and `cpu_b`
+/// over `round_trips` exchanges (split into batches whose per-batch means
+/// give the median). std::nullopt if the threads cannot be pinned.
+std::optional<double> cache_line_round_trip_ns(int cpu_a, int cpu_b, int round_trips = 20'000);
+
+/// The `cpu` line of /proc/stat: ticks per column; empty if unreadable.
+std::vector<std::uint64_t> read_cpu_ticks();
+
+/// Share of ticks between two readings that were steal (column 8);
+/// std::nullopt if either reading is missing or no time passed.
+std::optional<double> steal_fraction(const std::vector<std::uint64_t>& before,
+                                     const std::vector<std::uint64_t>& after);
+
+/// Mean current frequency in MHz of `cpus` (cpufreq's scaling_cur_freq, else
+/// /proc/cpuinfo's "cpu MHz"); std::nullopt when the kernel does not say.
+std::optional<double> cpu_mhz(const std::vector<int>& cpus);
+
+/// One probe as JSON: {"round_trip_ns", "mhz"} (null where unknown).
+nlohmann::json probe_now(const std::vector<int>& cpus);
+
+}  // namespace volley::bench

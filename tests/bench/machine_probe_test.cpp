@@ -1,0 +1,34 @@
+#include "machine_probe.hpp"
+
+#include <catch2/catch.hpp>
+
+using namespace volley::bench;
+
+TEST_CASE("steal is the steal column's share of the time that passed") {
+  //                        user nice sys idle iowait irq softirq steal
+  std::vector<std::uint64_t> before = {100, 0, 50, 800, 0, 0, 0, 50};
+  std::vector<std::uint64_t> after = {160, 0, 70, 900, 0, 0, 0, 70};
+  auto steal = steal_fraction(before, after);
+  REQUIRE(steal);
+  CHECK(*steal == Approx(20.0 / 200.0));
+  CHECK_FALSE(steal_fraction({}, after));
+  CHECK_FALSE(steal_fraction(after, after));
+}
+
+TEST_CASE("this machine's /proc/stat has a cpu line with a steal column") {
+  CHECK(read_cpu_ticks().size() >= 8);
+}
+
+TEST_CASE("the cache-line round trip between two CPUs is a plausible time") {
+  auto cpus = probe_cpus(2);
+  REQUIRE(cpus.size() == 2);
+  auto ns = cache_line_round_trip_ns(cpus[0], cpus[1], 2'000);
+  REQUIRE(ns);
+  // Above a cache hit, below a scheduler tick: on one CPU the two threads
+  // take turns, which costs microseconds, not milliseconds, per round trip.
+  CHECK(*ns > 5);
+  CHECK(*ns < 1e7);
+  auto probe = probe_now(cpus);
+  CHECK(probe["round_trip_ns"].is_number());
+  CHECK(probe.contains("mhz"));
+}

@@ -1,0 +1,59 @@
+#include "readme_block.hpp"
+
+#include "results_file.hpp"
+
+#include <catch2/catch.hpp>
+
+using namespace volley::bench;
+using nlohmann::json;
+
+TEST_CASE("the text between the README markers is replaced and the rest is kept") {
+  std::string readme =
+      "# volley\n\nintro\n\n<!-- volley-bench:begin -->\nold table\n<!-- volley-bench:end "
+      "-->\n\nrest\n";
+  auto out = replace_between_markers(readme, "| new | table |");
+  REQUIRE(out);
+  CHECK(*out ==
+        "# volley\n\nintro\n\n<!-- volley-bench:begin -->\n| new | table |\n<!-- volley-bench:end "
+        "-->\n\nrest\n");
+  // Rendering twice gives the same file: the markers survive.
+  CHECK(replace_between_markers(*out, "| new | table |") == out);
+}
+
+TEST_CASE("a README without both markers in order is refused, not guessed at") {
+  CHECK_FALSE(replace_between_markers("no markers\n", "x"));
+  CHECK_FALSE(replace_between_markers("<!-- volley-bench:begin -->\n", "x"));
+  CHECK_FALSE(
+      replace_between_markers("<!-- volley-bench:end -->\n<!-- volley-bench:begin -->\n", "x"));
+  CHECK_FALSE(replace_between_markers(
+      "<!-- volley-bench:begin -->\n<!-- volley-bench:end -->\n<!-- volley-bench:begin -->\n",
+      "x"));
+}
+
+TEST_CASE("the README block names its result file and shows every runtime") {
+  json runs = json::array();
+  for (double v : {300.0, 310.0, 290.0})
+    runs.push_back({{"workload", "ping-pong"},
+                    {"runtime", "volley"},
+                    {"workers", 2},
+                    {"status", "ok"},
+                    {"throughput", v},
+                    {"unit", "msg/s"}});
+  for (double v : {100.0, 95.0, 100.0})
+    runs.push_back({{"workload", "ping-pong"},
+                    {"runtime", "erlang"},
+                    {"workers", 2},
+                    {"status", "ok"},
+                    {"throughput", v},
+                    {"unit", "msg/s"}});
+  json data = {
+      {"run", {{"repetitions", 3}, {"profile", "quick"}, {"sizes", "reference"}, {"workers", 2}}},
+      {"build", {{"git_commit", "0123456789abcdef"}}},
+      {"runs", runs},
+      {"summary", summarise_runs(runs)}};
+  auto block = readme_block(data, "results/m/2026-11-29T00-00-00Z.json");
+  CHECK(block.find("results/m/2026-11-29T00-00-00Z.json") != std::string::npos);
+  CHECK(block.find("Erlang/OTP") != std::string::npos);
+  CHECK(block.find("3.00× (worst 2.90×) vs Erlang/OTP") != std::string::npos);
+  CHECK(block.find("0123456789ab") != std::string::npos);
+}
