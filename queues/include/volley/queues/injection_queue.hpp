@@ -29,8 +29,13 @@
 //    moodycamel consumer token): consumers stay on one sub-queue for at most
 //    256 items, then all of them rotate to the next producer. An item is
 //    therefore overtaken by at most about 256 × (producers with items) ×
-//    (consumers) later ones — measured in injection_queue_fairness_test and
-//    volley-micro-queues (overtake/...).
+//    (consumers) later ones. injection_queue_fairness_test: a quiet
+//    producer's item behind 100 000 of a busy one's came out after 0 of
+//    them with a consumer, after 99 999 without. Under load
+//    (volley-micro-queues injection_overtake: 4 busy producers keeping
+//    200k items queued, 1 quiet one, 2 consumers, exact count of later
+//    items popped first): at most 512 with consumers, 543k without (and
+//    one quiet item still queued after 2 s).
 //
 // When not to use it: one consumer (intrusive_mpsc is cheaper), anything that
 // needs a bound (bounded_mpsc).
@@ -45,6 +50,12 @@
 // likely cost is our approximate count (one more shared RMW per push and
 // pop); not profiled. A worker's local deque that overflows moves half of
 // itself here with one push_bulk (one sub-queue reservation, one count RMW).
+// Empty pop after 512 threads pushed (volley-micro-queues
+// injection_empty_pop, this 2-core VM while other builds ran, so wall time
+// is inflated ~19x): 0.34 ns CPU / 6.6 ns wall, the same at 1, 32 and 128
+// past producers, with or without a consumer; moodycamel's own
+// try_dequeue, which try_pop was before: 1.9 ns CPU at 1, 78 ns at 32,
+// 524 ns at 128, 3.8 µs at 512.
 #pragma once
 
 #include <atomic>
