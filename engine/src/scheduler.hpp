@@ -35,6 +35,21 @@
 // costs ~38 µs across cores on the reference machine, the spin avoids it for
 // the short gaps between bursts, and parking afterwards makes an idle
 // system use no CPU.
+//
+// The LIFO slot and stale occupants
+// ---------------------------------
+// Filling an empty LIFO slot wakes nobody (a ping-pong pair would keep a
+// second core busy). The slot's occupant needs another worker only when it
+// goes stale: its worker stays inside one long handler. So while any worker
+// is awake, a parked worker naps (`lifo_watch_interval`, 1 ms) instead of
+// sleeping for good, and after each nap takes a LIFO occupant that has not
+// changed, and whose worker has started no activation, since its previous
+// look (steal_stuck_lifo). Once every worker sleeps, they sleep for good
+// (no CPU); a fill that finds such deep sleepers and no searcher wakes one.
+// Searchers apply the same staleness test every `slow_look_every` spins.
+//
+// Shutdown: once the workers are joined (drain_on_caller), a late sender
+// runs the cell it schedules itself; see system.cpp for the whole protocol.
 #pragma once
 
 #include <atomic>
