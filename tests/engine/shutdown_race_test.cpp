@@ -71,7 +71,7 @@ bool one_round(unsigned workers, unsigned senders, unsigned actors, std::uint64_
 
 TEST_CASE("tells racing shutdown are each handled or dead-lettered, and nothing leaks",
           "[shutdown][concurrency]") {
-  const int rounds = static_cast<int>(std::max<std::size_t>(4, volley::test::scaled(160)));
+  const int rounds = static_cast<int>(std::max<std::size_t>(4, volley::test::scaled(32)));
   std::uint64_t sent = 0;
   std::uint64_t dead = 0;
   int unaccounted_rounds = 0;
@@ -85,7 +85,7 @@ TEST_CASE("tells racing shutdown are each handled or dead-lettered, and nothing 
 
 TEST_CASE("tells racing shutdown with 16 workers oversubscribed on few cores are all accounted",
           "[shutdown][concurrency][stress]") {
-  const int rounds = static_cast<int>(std::max<std::size_t>(2, volley::test::scaled(32)));
+  const int rounds = static_cast<int>(std::max<std::size_t>(2, volley::test::scaled(8)));
   std::uint64_t sent = 0;
   std::uint64_t dead = 0;
   int unaccounted_rounds = 0;
