@@ -3,7 +3,8 @@
 #
 #   ./volley.sh test                 install what is missing, build, run every test:
 #                                    the whole suite in a Debug build with ASan+UBSan (LSan
-#                                    included), the concurrency tests again under TSan, and
+#                                    included), the concurrency tests again under TSan, the
+#                                    stress tests at full size in a Release (-O2) build, and
 #                                    the remote fuzzers (clang, libFuzzer) for a bounded time
 #   ./volley.sh bench [options]      install, build (Release), run the benchmark suite, write
 #                                    results/<machine>/<time>.json and render results/README.md
@@ -57,6 +58,12 @@ cmd_test() {
   echo "== TSan build: concurrency tests" >&2
   build tsan
   ctest --preset tsan -j "$JOBS"
+  # The sanitizer runs shrink the stress tests (/16 under ASan, /10 under
+  # TSan) to fit their slowdown; here they run at full size, one at a time
+  # (each one loads every core), with the benchmark tooling's own tests.
+  echo "== Release build: stress tests at full size, benchmark tooling tests" >&2
+  build release
+  ctest --preset release -L 'stress|bench-tool'
   echo "== clang + libFuzzer: the remote frame decoder and handshake, 20 s each" >&2
   build fuzz
   ctest --preset fuzz

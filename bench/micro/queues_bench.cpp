@@ -13,6 +13,10 @@
 // stealing (one at a time or half at a time) from an owner that keeps
 // pushing.
 //
+// Injection queue: an empty pop after N threads have pushed once each (what
+// an idle worker pays per search spin), and how far one quiet producer's
+// items are overtaken by busy producers' later items.
+//
 //   volley-micro-queues --benchmark_filter=transfer/intrusive
 #include <volley/queues/bounded_mpsc.hpp>
 #include <volley/queues/injection_queue.hpp>
@@ -22,7 +26,9 @@
 #include <pthread.h>
 #include <sched.h>
 
+#include <algorithm>
 #include <atomic>
+#include <chrono>
 #include <cstdint>
 #include <deque>
 #include <memory>
@@ -232,8 +238,12 @@ void transfer_args(benchmark::internal::Benchmark* b) {
       ->Unit(benchmark::kMillisecond);
 }
 
-BENCHMARK_TEMPLATE(transfer, intrusive_fresh)->Name("transfer/intrusive_mpsc_fresh")->Apply(transfer_args);
-BENCHMARK_TEMPLATE(transfer, intrusive_recycled)->Name("transfer/intrusive_mpsc_recycled")->Apply(transfer_args);
+BENCHMARK_TEMPLATE(transfer, intrusive_fresh)
+    ->Name("transfer/intrusive_mpsc_fresh")
+    ->Apply(transfer_args);
+BENCHMARK_TEMPLATE(transfer, intrusive_recycled)
+    ->Name("transfer/intrusive_mpsc_recycled")
+    ->Apply(transfer_args);
 BENCHMARK_TEMPLATE(transfer, bounded)->Name("transfer/bounded_mpsc_1024")->Apply(transfer_args);
 BENCHMARK_TEMPLATE(transfer, injection)->Name("transfer/injection_queue")->Apply(transfer_args);
 BENCHMARK_TEMPLATE(transfer, moodycamel_queue)->Name("transfer/moodycamel")->Apply(transfer_args);
@@ -313,7 +323,168 @@ void deque_steal(benchmark::State& state) {
   }
   state.SetItemsProcessed(static_cast<std::int64_t>(state.iterations() * batch));
 }
-BENCHMARK(deque_steal)->ArgName("one_by_one")->Arg(1)->Arg(0)->UseRealTime()->Unit(benchmark::kMillisecond);
+BENCHMARK(deque_steal)
+    ->ArgName("one_by_one")
+    ->Arg(1)
+    ->Arg(0)
+    ->UseRealTime()
+    ->Unit(benchmark::kMillisecond);
+
+// -- injection queue: empty pop with many past producers, and overtaking ------------
+
+// moodycamel keeps one sub-queue per thread that ever pushed, for good. A
+// worker polls the injection queue on every search spin, mostly finding it
+// empty, so what an empty pop costs after `producers` threads have pushed
+// once each is what an idle worker pays per spin. range(0): past producers;
+// the variants: volley's try_pop, its try_pop with a consumer token (what
+// the workers use), and moodycamel's own try_dequeue for comparison.
+template <class Queue>
+void register_past_producers(Queue& queue, unsigned producers) {
+  // All alive at once: moodycamel keys a sub-queue by thread id, and a
+  // thread started after another was joined may reuse its id (and then its
+  // sub-queue), which would register one producer instead of N.
+  std::atomic<unsigned> pushed{0};
+  std::vector<std::thread> threads;
+  threads.reserve(producers);
+  for (unsigned p = 0; p < producers; ++p) {
+    threads.emplace_back([&queue, &pushed, p, producers] {
+      queue.push(p);
+      pushed.fetch_add(1);
+      while (pushed.load() < producers) std::this_thread::yield();
+    });
+  }
+  for (auto& t : threads) t.join();
+  while (queue.try_pop()) {
+  }
+}
+
+struct raw_moodycamel_pop {
+  moodycamel::ConcurrentQueue<std::uint64_t> q;
+  void push(std::uint64_t v) { q.enqueue(v); }
+  bool try_pop() {
+    std::uint64_t v;
+    return q.try_dequeue(v);
+  }
+};
+
+void injection_empty_pop(benchmark::State& state) {
+  q::injection_queue<std::uint64_t> queue;
+  register_past_producers(queue, static_cast<unsigned>(state.range(0)));
+  for (auto _ : state) benchmark::DoNotOptimize(queue.try_pop());
+}
+BENCHMARK(injection_empty_pop)->ArgName("past_producers")->Arg(1)->Arg(32)->Arg(128)->Arg(512);
+
+void injection_empty_pop_token(benchmark::State& state) {
+  q::injection_queue<std::uint64_t> queue;
+  register_past_producers(queue, static_cast<unsigned>(state.range(0)));
+  q::injection_queue<std::uint64_t>::consumer me(queue);
+  for (auto _ : state) benchmark::DoNotOptimize(queue.try_pop(me));
+}
+BENCHMARK(injection_empty_pop_token)
+    ->ArgName("past_producers")
+    ->Arg(1)
+    ->Arg(32)
+    ->Arg(128)
+    ->Arg(512);
+
+void moodycamel_empty_pop(benchmark::State& state) {
+  raw_moodycamel_pop queue;
+  register_past_producers(queue, static_cast<unsigned>(state.range(0)));
+  for (auto _ : state) benchmark::DoNotOptimize(queue.try_pop());
+}
+BENCHMARK(moodycamel_empty_pop)->ArgName("past_producers")->Arg(1)->Arg(32)->Arg(128)->Arg(512);
+
+// How far one producer's item can be overtaken in the injection queue: four
+// busy producers and one quiet one (an item every 64 µs) push items stamped
+// with a global sequence number; two consumers pop, logging each item at its
+// global pop index. Afterwards, for each quiet item, the number of items
+// with a *higher* sequence number popped before it (a Fenwick tree over the
+// log) is how many later items overtook it; `max_overtaken` is the largest.
+// range(0) = 1: consumers use tokens (the workers' way); 0: plain try_pop
+// (moodycamel's fullest-first pick). At most 2 s or `log_cap` pops.
+void injection_overtake(benchmark::State& state) {
+  const bool tokens = state.range(0) == 1;
+  constexpr unsigned busy = 4;
+  constexpr unsigned consumers = 2;
+  constexpr std::uint64_t quiet_items = 200;
+  constexpr std::uint64_t quiet_bit = std::uint64_t{1} << 63;
+  constexpr std::uint64_t log_cap = std::uint64_t{1} << 23;  // 64 MiB of log
+  std::uint64_t worst = 0;
+  std::uint64_t popped = 0;
+  for (auto _ : state) {
+    q::injection_queue<std::uint64_t> queue;
+    std::vector<std::uint64_t> log(log_cap);
+    std::atomic<std::uint64_t> seq{0};
+    std::atomic<std::uint64_t> pops{0};
+    std::atomic<bool> quiet_done{false};
+    std::atomic<std::uint64_t> quiet_seen{0};
+    std::vector<std::thread> threads;
+    for (unsigned p = 0; p < busy; ++p) {
+      threads.emplace_back([&] {
+        // Keep the queue deep (bounded, so memory stays flat).
+        while (!quiet_done.load(std::memory_order_relaxed)) {
+          if (queue.size_approx() < 200'000) {
+            queue.push(seq.fetch_add(1, std::memory_order_relaxed));
+          } else {
+            std::this_thread::yield();
+          }
+        }
+      });
+    }
+    threads.emplace_back([&] {
+      for (std::uint64_t i = 0; i < quiet_items && !quiet_done.load(); ++i) {
+        queue.push(seq.fetch_add(1, std::memory_order_relaxed) | quiet_bit);
+        std::this_thread::sleep_for(std::chrono::microseconds(64));
+      }
+    });
+    for (unsigned c = 0; c < consumers; ++c) {
+      threads.emplace_back([&] {
+        q::injection_queue<std::uint64_t>::consumer me(queue);
+        // A starved quiet item may never come out: give up after 2 s (the
+        // counter quiet_popped then says how many did).
+        auto give_up = std::chrono::steady_clock::now() + std::chrono::seconds(2);
+        for (std::uint64_t n = 0; quiet_seen.load(std::memory_order_relaxed) < quiet_items; ++n) {
+          if ((n & 1023) == 0 && std::chrono::steady_clock::now() > give_up) break;
+          auto v = tokens ? queue.try_pop(me) : queue.try_pop();
+          if (!v) continue;
+          std::uint64_t at = pops.fetch_add(1, std::memory_order_relaxed);
+          if (at >= log_cap) break;
+          log[at] = *v;
+          if (*v & quiet_bit) quiet_seen.fetch_add(1, std::memory_order_relaxed);
+        }
+        quiet_done = true;
+      });
+    }
+    for (auto& t : threads) t.join();
+    // Later items popped before each quiet one, from the log in pop order.
+    const std::uint64_t logged = std::min(pops.load(), log_cap);
+    std::vector<std::uint32_t> fenwick(seq.load() + 1, 0);  // counts of popped sequence numbers
+    auto add = [&](std::uint64_t i) {
+      for (++i; i < fenwick.size(); i += i & (~i + 1)) ++fenwick[i];
+    };
+    auto at_most = [&](std::uint64_t i) {  // popped so far with sequence <= i
+      std::uint64_t n = 0;
+      for (++i; i > 0; i -= i & (~i + 1)) n += fenwick[i];
+      return n;
+    };
+    for (std::uint64_t k = 0; k < logged; ++k) {
+      std::uint64_t v = log[k] & ~quiet_bit;
+      if (log[k] & quiet_bit) worst = std::max(worst, k - at_most(v));
+      add(v);
+    }
+    popped = quiet_seen.load();
+  }
+  state.counters["max_overtaken"] = static_cast<double>(worst);
+  state.counters["quiet_popped"] = static_cast<double>(popped);
+  state.counters["quiet_pushed"] = static_cast<double>(quiet_items);
+}
+BENCHMARK(injection_overtake)
+    ->ArgName("tokens")
+    ->Arg(1)
+    ->Arg(0)
+    ->Iterations(1)
+    ->UseRealTime()
+    ->Unit(benchmark::kMillisecond);
 
 }  // namespace
 

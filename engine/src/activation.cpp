@@ -18,6 +18,7 @@
 #include <volley/engine/context.hpp>
 #include <volley/engine/detail/cell.hpp>
 
+#include "cpu_relax.hpp"
 #include "scheduler.hpp"
 #include "system_core.hpp"
 
@@ -28,14 +29,6 @@ namespace {
 // ~1 µs of pause instructions on the reference machine: longer than the gap
 // between two tells of a tight sending loop, far shorter than a wake-up.
 constexpr int linger_spins = 64;
-
-inline void cpu_relax() noexcept {
-#if defined(__x86_64__) || defined(__i386__)
-  __builtin_ia32_pause();
-#elif defined(__aarch64__)
-  asm volatile("yield");
-#endif
-}
 
 envelope* pop(queues::intrusive_mpsc& lane) noexcept {
   queues::mpsc_node* retired;

@@ -17,8 +17,18 @@
 //     to jemalloc (mallocx/sdallocx), whose arena is the worker's NUMA node
 //     on multi-node machines.
 //
-// Under ASan the pool is bypassed (plain malloc/free per block) so that a
-// use-after-free of an envelope is still caught.
+// Thread exit: a thread's cache is flushed by its thread_local destructor,
+// but blocks can still be freed on that thread afterwards — by a
+// thread_local actor_ref destroyed later, or on the main thread by refs held
+// in statics (static destructors run after the main thread's thread_locals).
+// Once the cache is gone, such a block goes straight back to the allocator
+// (`cache_gone` below); before that was there, it was written into a
+// magazine already deleted or handed to the depot.
+//
+// Under ASan the pool stays on, and a block is poisoned while it sits in a
+// magazine (unpoisoned when handed out again), so a use-after-free of a
+// pooled envelope is reported as one — as long as the block has not been
+// reused in between, which the LIFO magazines make short but not zero.
 #include <atomic>
 #include <cstddef>
 #include <cstdint>
@@ -39,11 +49,15 @@
 #endif
 
 #if defined(__SANITIZE_ADDRESS__)
-#define VOLLEY_POOL_DISABLED 1
+#define VOLLEY_POOL_ASAN 1
 #elif defined(__has_feature)
 #if __has_feature(address_sanitizer)
-#define VOLLEY_POOL_DISABLED 1
+#define VOLLEY_POOL_ASAN 1
 #endif
+#endif
+
+#if defined(VOLLEY_POOL_ASAN)
+#include <sanitizer/asan_interface.h>
 #endif
 
 namespace volley::detail {
@@ -56,6 +70,12 @@ namespace {
 constexpr std::size_t class_granule = 64;
 constexpr std::size_t class_count = 4;
 constexpr std::size_t max_pooled = class_granule * class_count;
+
+// Every block is aligned to a cache line: cells are `alignas(64)`
+// (cell_base keeps its hot fields on lines of their own), and placement new
+// of such a type on a malloc'ed 16-byte-aligned block is undefined.
+constexpr std::size_t block_alignment = cache_line_size;
+static_assert(class_granule % block_alignment == 0, "class sizes keep every block aligned");
 
 // Blocks moved between a thread and the depot at once (one magazine). 64
 // makes the depot's queue operation (~50 ns) cost under 1 ns per message.
@@ -90,11 +110,16 @@ depot* depots() {
   return d;
 }
 
+// aligned_alloc wants a size that is a multiple of the alignment.
+constexpr std::size_t aligned_size(std::size_t size) noexcept {
+  return (size + block_alignment - 1) / block_alignment * block_alignment;
+}
+
 void* raw_alloc(std::size_t size) {
 #if defined(VOLLEY_USE_JEMALLOC)
-  void* p = mallocx(size, 0);
+  void* p = mallocx(size, MALLOCX_ALIGN(block_alignment));
 #else
-  void* p = std::malloc(size);
+  void* p = std::aligned_alloc(block_alignment, aligned_size(size));
 #endif
   if (p == nullptr) throw std::bad_alloc();
   return p;
@@ -102,14 +127,22 @@ void* raw_alloc(std::size_t size) {
 
 void raw_free(void* p, [[maybe_unused]] std::size_t size) noexcept {
 #if defined(VOLLEY_USE_JEMALLOC)
-  sdallocx(p, size, 0);
+  sdallocx(p, size, MALLOCX_ALIGN(block_alignment));
 #else
   std::free(p);
 #endif
 }
 
-constexpr std::size_t class_of(std::size_t size) noexcept { return (size - 1) / class_granule; }
-constexpr std::size_t class_size(std::size_t c) noexcept { return (c + 1) * class_granule; }
+// A block in a magazine is off limits until alloc hands it out again.
+inline void poison(void* p, std::size_t c) noexcept;
+inline void* unpoison(void* p, std::size_t c) noexcept;
+
+constexpr std::size_t class_of(std::size_t size) noexcept {
+  return (size - 1) / class_granule;
+}
+constexpr std::size_t class_size(std::size_t c) noexcept {
+  return (c + 1) * class_granule;
+}
 
 magazine* empty_magazine(std::size_t c) {
   magazine* m;
@@ -119,9 +152,27 @@ magazine* empty_magazine(std::size_t c) {
 
 void drop_magazine(std::size_t c, magazine* m) noexcept {
   if (m == nullptr) return;
-  for (std::uint32_t i = 0; i < m->count; ++i) raw_free(m->items[i], class_size(c));
+  for (std::uint32_t i = 0; i < m->count; ++i) raw_free(unpoison(m->items[i], c), class_size(c));
   delete m;
 }
+
+inline void poison([[maybe_unused]] void* p, [[maybe_unused]] std::size_t c) noexcept {
+#if defined(VOLLEY_POOL_ASAN)
+  ASAN_POISON_MEMORY_REGION(p, class_size(c));
+#endif
+}
+
+inline void* unpoison(void* p, [[maybe_unused]] std::size_t c) noexcept {
+#if defined(VOLLEY_POOL_ASAN)
+  ASAN_UNPOISON_MEMORY_REGION(p, class_size(c));
+#endif
+  return p;
+}
+
+// Set by ~thread_cache, and never cleared: the thread is exiting. A plain
+// bool (trivially destructible, constant-initialised) so that it can be read
+// at any point of the thread's exit, after `cache` below is destroyed too.
+thread_local bool cache_gone = false;
 
 // Per thread and class: a loaded magazine and the previous one (Bonwick's
 // pair), so a thread that alternates alloc and free around a magazine
@@ -134,12 +185,15 @@ struct thread_cache {
     for (std::size_t c = 0; c < class_count; ++c) {
       give_to_depot(c, loaded[c]);
       give_to_depot(c, previous[c]);
+      loaded[c] = previous[c] = nullptr;
     }
+    cache_gone = true;  // later frees on this thread bypass the cache
   }
 
   static void give_to_depot(std::size_t c, magazine* m) noexcept {
     if (m == nullptr) return;
-    if (m->count == batch && depots()[c].full_count.load(std::memory_order_relaxed) < depot_cap_batches) {
+    if (m->count == batch &&
+        depots()[c].full_count.load(std::memory_order_relaxed) < depot_cap_batches) {
       try {
         depots()[c].full.enqueue(m);
         depots()[c].full_count.fetch_add(1, std::memory_order_relaxed);
@@ -152,11 +206,12 @@ struct thread_cache {
 
   void* alloc(std::size_t c) {
     magazine* m = loaded[c];
-    if (m != nullptr && m->count > 0) return m->items[--m->count];
+    if (m != nullptr && m->count > 0) return unpoison(m->items[--m->count], c);
     return alloc_slow(c);
   }
 
   void free(void* p, std::size_t c) noexcept {
+    poison(p, c);
     magazine* m = loaded[c];
     if (m != nullptr && m->count < batch) {
       m->items[m->count++] = p;
@@ -168,7 +223,7 @@ struct thread_cache {
   void* alloc_slow(std::size_t c) {
     if (previous[c] != nullptr && previous[c]->count > 0) {
       std::swap(loaded[c], previous[c]);
-      return loaded[c]->items[--loaded[c]->count];
+      return unpoison(loaded[c]->items[--loaded[c]->count], c);
     }
     magazine* full;
     if (depots()[c].full.try_dequeue(full)) {
@@ -178,7 +233,7 @@ struct thread_cache {
       }
       previous[c] = loaded[c];
       loaded[c] = full;
-      return full->items[--full->count];
+      return unpoison(full->items[--full->count], c);
     }
     return raw_alloc(class_size(c));
   }
@@ -196,7 +251,7 @@ struct thread_cache {
       loaded[c] = fresh;
       fresh->items[fresh->count++] = p;
     } catch (...) {
-      raw_free(p, class_size(c));  // no memory for a magazine: hand the block back
+      raw_free(unpoison(p, c), class_size(c));  // no memory for a magazine: hand the block back
     }
   }
 };
@@ -211,24 +266,21 @@ std::vector<int> arena_of_node;  // jemalloc arena index per NUMA node, -1 = not
 }  // namespace
 
 void* envelope_alloc(std::size_t size) {
-#if defined(VOLLEY_POOL_DISABLED)
-  return raw_alloc(size);
-#else
   if (size > max_pooled) return raw_alloc(size);
+  // Pooled blocks are always allocated at their class size, so a block
+  // freed through the cache or around it is the same allocation.
+  if (cache_gone) return raw_alloc(class_size(class_of(size)));
   return cache.alloc(class_of(size));
-#endif
 }
 
 void envelope_free(void* p, std::size_t size) noexcept {
-#if defined(VOLLEY_POOL_DISABLED)
-  raw_free(p, size);
-#else
   if (size > max_pooled) return raw_free(p, size);
+  if (cache_gone) return raw_free(p, class_size(class_of(size)));
   cache.free(p, class_of(size));
-#endif
 }
 
-void set_thread_numa_node([[maybe_unused]] int node, [[maybe_unused]] unsigned node_count) noexcept {
+void set_thread_numa_node([[maybe_unused]] int node,
+                          [[maybe_unused]] unsigned node_count) noexcept {
 #if defined(VOLLEY_USE_JEMALLOC)
   if (node < 0 || node_count < 2) return;  // one node: jemalloc's default arenas are right
   unsigned arena;

@@ -8,6 +8,7 @@
 #include <volley/engine/detail/cell.hpp>
 
 #include "allocator_numa.hpp"
+#include "cpu_relax.hpp"
 
 namespace volley::detail {
 
@@ -33,18 +34,33 @@ constexpr std::uint32_t fifo_interval = 8;
 // value: a prime, so it does not beat in step with periodic workloads.
 constexpr std::uint32_t injection_interval = 61;
 
-inline void cpu_relax() noexcept {
-#if defined(__x86_64__) || defined(__i386__)
-  __builtin_ia32_pause();
-#elif defined(__aarch64__)
-  asm volatile("yield");
-#endif
-}
+// The budget of an activation run after the workers are gone (shutdown):
+// there is nobody left to be fair to, so as good as unbounded. Not UINT_MAX,
+// so that budget arithmetic in the activation cannot wrap.
+constexpr unsigned unbounded_budget = 1u << 30;
+
+// A searcher does the costly looks (the clock, other workers' LIFO slots, a
+// yield) once every this many spins: 64 spins of steal attempts and pauses
+// are a few µs, so the deadline is overshot by that much at most and the
+// clock read (~20 ns) stays under 1% of the spin.
+constexpr unsigned slow_look_every = 64;
+
+// How long a parked worker naps, while another worker is awake, before it
+// looks at the other workers' LIFO slots for an actor stuck behind a long
+// handler (then takes it; see park()). The cost of a nap is one futex
+// timeout and a look at every worker's slot, a few µs: at 1 ms that is
+// under 1% of a core per napping worker. A stuck actor waits at most two
+// naps (the first look records the slot, the second sees it unchanged).
+constexpr std::chrono::microseconds lifo_watch_interval{1000};
 
 }  // namespace
 
-worker* current_worker() noexcept { return this_worker; }
-bool on_worker_thread() noexcept { return this_worker != nullptr; }
+worker* current_worker() noexcept {
+  return this_worker;
+}
+bool on_worker_thread() noexcept {
+  return this_worker != nullptr;
+}
 
 worker_pool::worker_pool(system_core* core, pool_settings settings)
     : core_(core), settings_(std::move(settings)), rng_(settings_.deterministic_seed.value_or(0)) {
@@ -55,11 +71,26 @@ worker_pool::worker_pool(system_core* core, pool_settings settings)
     w->pu = slot.pu;
     w->numa_node = slot.numa_node;
     w->steal_order = slot.steal_order;
+    w->injection_consumer.emplace(injection_);
     workers_.push_back(std::move(w));
+  }
+  for (auto& w : workers_) {
+    // The near victims: the prefix of the steal order on our own node.
+    std::size_t n = 0;
+    while (n < w->steal_order.size() && w->steal_order[n] < workers_.size() &&
+           workers_[w->steal_order[n]]->numa_node == w->numa_node) {
+      ++n;
+    }
+    w->near_victims = n;
+    // Start each worker's rotation at its own index: two thieves that look
+    // at the same moment begin at different victims.
+    w->steal_rotation = w->index;
   }
 }
 
-worker_pool::~worker_pool() { stop_and_join(); }
+worker_pool::~worker_pool() {
+  stop_and_join();
+}
 
 void worker_pool::start() {
   if (settings_.deterministic_seed) return;  // the test's thread runs everything
@@ -75,44 +106,93 @@ void worker_pool::schedule(cell_base* c) noexcept {
     // to a dead actor (a stop, an unwatch from a remote node's teardown) is
     // run here, by its sender, which now owns the cell. Otherwise it would
     // wait in a queue nobody reads, holding the cell and the system core.
-    while (run_activation(c, 1u << 30, nullptr) == activation_end::more) {
-    }
+    run_to_idle(c);
     return;
   }
   if (settings_.deterministic_seed) {
-    std::lock_guard lock(ready_mu_);
-    ready_.push_back(c);  // test mode only: running out of memory here terminates
+    {
+      std::lock_guard lock(ready_mu_);
+      ready_.push_back(c);  // test mode only: running out of memory here terminates
+    }
+    drain_if_joined();
     return;
   }
   worker* w = this_worker;
   if (w != nullptr && w->pool == this) {
     // Woken by the actor running on this worker: run it next, here, while
     // the message it was sent is still in this core's cache. An occupant it
-    // displaces goes to the deque. Either way someone idle should look:
-    // notify() wakes a sleeper only when nobody is searching already, so a
-    // ping-pong costs at most one wake-up per spin_before_park, and the
-    // searcher takes the slot only if this worker stays inside one
-    // activation for a whole search pass (see steal_lifo) — which is what a
-    // producer sending millions of messages from one handler does.
+    // displaces goes to the deque, and that is work for others: notify().
+    // Filling an empty slot wakes nobody: this worker runs the slot next,
+    // and waking a sleeper per fill is what kept a ping-pong pair's second
+    // core busy (1.85 CPU-s per wall second on 2 workers, ~9k context
+    // switches/s). The slot needs another worker only when its occupant
+    // goes stale — this worker stays inside one long handler, a producer
+    // sending millions of messages — and the workers that watch for that
+    // are the napping ones (park()). Only when every sleeper sleeps for good
+    // (nobody watches) does a fill wake one; it naps afterwards.
     // release: a thief that takes the slot sees the cell as we left it.
     cell_base* displaced = w->lifo.exchange(c, std::memory_order_acq_rel);
     if (displaced != nullptr) {
-      if (!w->local.push(displaced)) injection_.push(displaced);
+      push_local(*w, displaced);
       notify();  // work in the deque: the full protocol, no lost wake-up
-    } else if (searching_.load(std::memory_order_relaxed) == 0 &&
-               sleeping_.load(std::memory_order_relaxed) != 0) {
+    } else if (deep_sleepers_.load(std::memory_order_relaxed) != 0 &&
+               searching_.load(std::memory_order_relaxed) == 0) {
       // Only a hint (this worker runs the slot itself anyway), so no fence:
-      // two loads of lines that rarely change, per message.
+      // two loads of lines that rarely change, per fill.
       notify();
     }
     return;
   }
   injection_.push(c);
   notify();
+  drain_if_joined();
+}
+
+void worker_pool::drain_if_joined() noexcept {
+  // The joined_ test at the top of schedule() is not enough on its own: a
+  // sender can read false, be preempted while drain_on_caller() sets it and
+  // empties the queues, and then push into a queue nobody will read again
+  // (the cell, and through it the system core, leaked). So a sender looks
+  // again after its push. seq_cst fence: pairs with the one in
+  // drain_on_caller() between its store of joined_ and its first pop. Either
+  // this load sees joined_ (and we drain), or that fence comes after ours in
+  // the total order and the drainer's pops see our push. Both may drain at
+  // once: each cell is popped by one of them only.
+  std::atomic_thread_fence(std::memory_order_seq_cst);
+  if (joined_.load(std::memory_order_relaxed)) drain_queued();
+}
+
+void worker_pool::push_local(worker& w, cell_base* c) noexcept {
+  if (!w.local.push(c)) overflow(w, c);
+}
+
+void worker_pool::overflow(worker& w, cell_base* c) noexcept {
+  // The local deque is full: move its older half, and `c`, to the injection
+  // queue in one bulk push (Tokio's overflow). One item at a time, a worker
+  // that keeps producing work would pay a global-queue push for every item
+  // from now on; half the deque buys room for `local_capacity / 2` more
+  // local pushes. Taken from the top (the oldest), as a thief would, since
+  // the bottom is this worker's cache-hot end; steal() is safe for the owner.
+  constexpr std::size_t half = worker::local_capacity / 2;
+  cell_base* batch[half + 1];
+  std::size_t n = 0;
+  while (n < half) {
+    using result = queues::work_stealing_deque<cell_base*>::steal_result;
+    result r = w.local.steal(batch[n]);
+    if (r == result::success) ++n;
+    if (r == result::empty) break;  // thieves emptied it meanwhile
+  }
+  batch[n++] = c;
+  injection_.push_bulk(batch, n);
+  notify();  // work for others to find; rare: at most once per `half` pushes
+}
+
+std::optional<cell_base*> worker_pool::pop_injection(worker& w) noexcept {
+  return injection_.try_pop(*w.injection_consumer);
 }
 
 void worker_pool::requeue(worker& w, cell_base* c) noexcept {
-  if (!w.local.push(c)) injection_.push(c);
+  push_local(w, c);
   // No notify: this worker goes straight back to its queues, and if it has
   // more than it can run, the others find it when they search. Waking
   // someone per batch would be exactly the per-message wake we avoid.
@@ -143,8 +223,14 @@ void worker_pool::notify() noexcept {
 void worker_pool::leave_searching(worker& w) noexcept {
   if (!w.searching) return;
   w.searching = false;
-  if (searching_.fetch_sub(1, std::memory_order_acq_rel) == 1 && work_visible()) {
-    notify();  // we were the last searcher and there is more: fan out
+  if (searching_.fetch_sub(1, std::memory_order_acq_rel) == 1) {
+    // seq_cst: orders our decrement before the queue loads below, against
+    // a notifier's fence between its push and its read of searching_
+    // (notify()). Otherwise both could miss: the notifier sees a searcher
+    // and leaves, we see no work and leave it queued (Tokio has the same
+    // fence in its transition from searching).
+    std::atomic_thread_fence(std::memory_order_seq_cst);
+    if (work_visible()) notify();  // we were the last searcher and there is more: fan out
   }
 }
 
@@ -159,7 +245,7 @@ bool worker_pool::work_visible() const noexcept {
 cell_base* worker_pool::next_local(worker& w) noexcept {
   std::uint32_t tick = ++w.tick;
   if (tick % injection_interval == 0) {
-    if (auto c = injection_.try_pop()) return *c;
+    if (auto c = pop_injection(w)) return *c;
   }
   // The slot is read first (plain load) so the common empty case costs no
   // RMW; taking it is an exchange because a thief may race us for it.
@@ -175,7 +261,7 @@ cell_base* worker_pool::next_local(worker& w) noexcept {
       }
       // The streak is over: the slot's actor queues behind the deque's.
       w.lifo_streak = 0;
-      if (!w.local.push(l)) injection_.push(l);
+      push_local(w, l);
     }
   } else {
     w.lifo_streak = 0;
@@ -193,33 +279,46 @@ cell_base* worker_pool::next_local(worker& w) noexcept {
     }
   }
   if (auto c = w.local.pop()) return *c;
-  if (auto c = injection_.try_pop()) return *c;
+  if (auto c = pop_injection(w)) return *c;
   return nullptr;
 }
 
 cell_base* worker_pool::steal(worker& w) noexcept {
-  for (unsigned victim : w.steal_order) {
+  // The near victims (same node) in a rotated order, then the rest in the
+  // plan's order (closest caches first). With a fixed order every thief
+  // tried the same first victim, and they convoyed on its deque's top.
+  const std::size_t near = w.near_victims;
+  const std::size_t start = near > 1 ? w.steal_rotation++ % near : 0;
+  for (std::size_t i = 0; i < w.steal_order.size(); ++i) {
+    unsigned victim = w.steal_order[i < near ? (start + i) % near : i];
     if (victim >= workers_.size()) continue;
     if (auto c = workers_[victim]->local.steal_half(w.local)) return *c;
   }
-  if (auto c = injection_.try_pop()) return *c;
+  if (auto c = pop_injection(w)) return *c;
   return nullptr;
 }
 
 cell_base* worker_pool::steal_stuck_lifo(worker& thief) noexcept {
-  // Take a victim's LIFO slot only if the same actor has sat in it since our
-  // previous look (a few µs of searching ago): its worker is stuck in one
-  // long activation. A worker that is moving along keeps its slot — that is
-  // the slot's point — and is not disturbed: we read its slot once per look,
-  // never its other state.
-  if (thief.seen_lifo.size() < workers_.size()) thief.seen_lifo.resize(workers_.size(), nullptr);
+  // Take a victim's LIFO slot only if it is stale: the same actor has sat
+  // in it since our previous look and its worker has not started another
+  // activation meanwhile — it is stuck in one long handler. A worker that is
+  // moving along keeps its slot (a ping-pong pair alternates its two actors
+  // in the slot, so the actor alone could look unchanged between two looks;
+  // the activation count cannot). We read two words of the victim per look.
+  if (thief.seen_lifo.size() < workers_.size()) {
+    thief.seen_lifo.resize(workers_.size(), nullptr);
+    thief.seen_activations.resize(workers_.size(), 0);
+  }
   for (unsigned victim : thief.steal_order) {
     if (victim >= workers_.size()) continue;
-    cell_base* now = workers_[victim]->lifo.load(std::memory_order_relaxed);
+    worker& v = *workers_[victim];
+    cell_base* now = v.lifo.load(std::memory_order_relaxed);
+    std::uint32_t ran = v.activations.load(std::memory_order_relaxed);
     cell_base*& seen = thief.seen_lifo[victim];
-    bool stuck = now != nullptr && now == seen;
+    bool stuck = now != nullptr && now == seen && ran == thief.seen_activations[victim];
     seen = now;
-    if (stuck && workers_[victim]->lifo.compare_exchange_strong(now, nullptr, std::memory_order_acq_rel)) {
+    thief.seen_activations[victim] = ran;
+    if (stuck && v.lifo.compare_exchange_strong(now, nullptr, std::memory_order_acq_rel)) {
       seen = nullptr;
       return now;
     }
@@ -246,11 +345,11 @@ void worker_pool::run(worker& w) {
         searching_.fetch_add(1, std::memory_order_relaxed);
       }
       for (unsigned spins = 0; c == nullptr; ++spins) {
-        c = w.searching ? steal(w) : injection_.try_pop().value_or(nullptr);
+        c = w.searching ? steal(w) : pop_injection(w).value_or(nullptr);
         if (c == nullptr) c = next_local(w);  // a thief may have pushed into ours
         if (c != nullptr) break;
         if (stopping_.load(std::memory_order_acquire) && !work_visible()) break;
-        if ((spins & 63) == 63) {
+        if (spins % slow_look_every == slow_look_every - 1) {
           if (w.searching && (c = steal_stuck_lifo(w)) != nullptr) break;
           if (std::chrono::steady_clock::now() >= deadline) break;
           // Let a thread that shares this core (an asker woken by a reply,
@@ -262,8 +361,8 @@ void worker_pool::run(worker& w) {
       if (c == nullptr) {
         if (stopping_.load(std::memory_order_acquire) && !work_visible()) break;
         if (retired_.load(std::memory_order_acquire) && !work_visible()) break;
-        park(w);
-        continue;
+        c = park(w);  // a stale LIFO occupant it took while napping, or nullptr
+        if (c == nullptr) continue;
       }
     }
     // Whichever way the work was found — stolen while searching, or picked
@@ -271,13 +370,17 @@ void worker_pool::run(worker& w) {
     // searching — we are not searching any more. Missing this left
     // searching_ at 1 for good, so notify() never woke anyone again.
     leave_searching(w);
+    // relaxed: thieves compare two snapshots of it (steal_stuck_lifo); a
+    // plain store on x86, owner-only writes.
+    w.activations.store(w.activations.load(std::memory_order_relaxed) + 1,
+                        std::memory_order_relaxed);
     if (run_activation(c, budget, &w) == activation_end::more) requeue(w, c);
   }
   leave_searching(w);
   this_worker = nullptr;
 }
 
-void worker_pool::park(worker& w) {
+cell_base* worker_pool::park(worker& w) {
   if (w.searching) {
     w.searching = false;
     searching_.fetch_sub(1, std::memory_order_acq_rel);
@@ -289,34 +392,76 @@ void worker_pool::park(worker& w) {
   }
   // seq_cst: pairs with the fence in notify(); see the file comment.
   std::atomic_thread_fence(std::memory_order_seq_cst);
-  bool quitting = stopping_.load(std::memory_order_acquire) || retired_.load(std::memory_order_acquire);
-  if (work_visible() || quitting) {
-    std::lock_guard lock(sleepers_mu_);
-    for (auto it = sleepers_.begin(); it != sleepers_.end(); ++it) {
-      if (*it == w.index) {
-        sleepers_.erase(it);
-        sleeping_.fetch_sub(1, std::memory_order_relaxed);
-        return;  // not woken by anyone: go on as a non-searching worker
-      }
-    }
-    // A notifier already took us off the list and counted us as searching;
-    // fall through to consume its wake-up.
+  if (work_visible() || quitting()) {
+    leave_sleepers(w);
+    return nullptr;
   }
-  while (w.wake_word.exchange(0, std::memory_order_acq_rel) == 0) {
-    futex_wait_until(w.wake_word, 0, std::nullopt);
+  for (;;) {
+    // Nap while another worker is awake: it may get stuck in one long
+    // handler with an actor in its LIFO slot, and only an idle worker can
+    // take that actor (steal_stuck_lifo). Sleep for good once every worker
+    // sleeps (sleeping_ counts us too): an idle system uses no CPU.
+    if (sleeping_.load(std::memory_order_relaxed) >= workers_.size() || quitting()) {
+      deep_sleepers_.fetch_add(1, std::memory_order_relaxed);
+      while (w.wake_word.exchange(0, std::memory_order_acq_rel) == 0) {
+        futex_wait_until(w.wake_word, 0, std::nullopt);
+      }
+      deep_sleepers_.fetch_sub(1, std::memory_order_relaxed);
+      break;
+    }
+    auto until = std::chrono::steady_clock::now() + lifo_watch_interval;
+    bool woken = false;
+    while (!(woken = w.wake_word.exchange(0, std::memory_order_acq_rel) != 0)) {
+      if (!futex_wait_until(w.wake_word, 0, until)) break;  // the nap is over
+    }
+    if (woken) break;
+    cell_base* stale = steal_stuck_lifo(w);
+    if (stale != nullptr || work_visible() || quitting()) {
+      leave_sleepers(w);
+      return stale;
+    }
   }
   // notify() takes the sleeper off the list and counts it as searching;
   // stop/retire wake everyone without doing so. Tell which one woke us.
   std::lock_guard lock(sleepers_mu_);
+  if (erase_sleeper(w)) {
+    w.searching = false;
+  } else {
+    w.searching = true;
+  }
+  return nullptr;
+}
+
+bool worker_pool::erase_sleeper(worker& w) noexcept {
   for (auto it = sleepers_.begin(); it != sleepers_.end(); ++it) {
     if (*it == w.index) {
       sleepers_.erase(it);
       sleeping_.fetch_sub(1, std::memory_order_relaxed);
-      w.searching = false;
+      return true;
+    }
+  }
+  return false;
+}
+
+void worker_pool::leave_sleepers(worker& w) noexcept {
+  {
+    std::lock_guard lock(sleepers_mu_);
+    if (erase_sleeper(w)) {
+      w.searching = false;  // not woken by anyone: go on as a non-searching worker
       return;
     }
   }
+  // A notifier took us off the list and counted us as searching; its
+  // wake_word store follows right after its unlock. Consume it, or our next
+  // park would take it for a fresh wake-up.
+  while (w.wake_word.exchange(0, std::memory_order_acq_rel) == 0) {
+    futex_wait_until(w.wake_word, 0, std::nullopt);
+  }
   w.searching = true;
+}
+
+bool worker_pool::quitting() const noexcept {
+  return stopping_.load(std::memory_order_acquire) || retired_.load(std::memory_order_acquire);
 }
 
 void worker_pool::stop_and_join() {
@@ -367,16 +512,24 @@ bool worker_pool::run_one() {
 }
 
 void worker_pool::drain_on_caller() {
-  joined_.store(true, std::memory_order_release);  // from now on schedule() runs cells inline
-  while (run_one()) {  // deterministic mode: what is still ready
-  }
+  joined_.store(true, std::memory_order_relaxed);  // from now on schedule() runs cells inline
+  // seq_cst: pairs with the fence in drain_if_joined(); see there.
+  std::atomic_thread_fence(std::memory_order_seq_cst);
   for (auto& w : workers_) {
     if (cell_base* l = w->lifo.exchange(nullptr)) injection_.push(l);
     while (auto c = w->local.pop()) injection_.push(*c);
   }
-  while (auto c = injection_.try_pop()) {
-    while (run_activation(*c, 1u << 30, nullptr) == activation_end::more) {
-    }
+  drain_queued();
+}
+
+void worker_pool::drain_queued() noexcept {
+  while (run_one()) {  // deterministic mode: what is still ready
+  }
+  while (auto c = injection_.try_pop()) run_to_idle(*c);
+}
+
+void worker_pool::run_to_idle(cell_base* c) noexcept {
+  while (run_activation(c, unbounded_budget, nullptr) == activation_end::more) {
   }
 }
 

@@ -35,6 +35,21 @@
 // costs ~38 µs across cores on the reference machine, the spin avoids it for
 // the short gaps between bursts, and parking afterwards makes an idle
 // system use no CPU.
+//
+// The LIFO slot and stale occupants
+// ---------------------------------
+// Filling an empty LIFO slot wakes nobody (a ping-pong pair would keep a
+// second core busy). The slot's occupant needs another worker only when it
+// goes stale: its worker stays inside one long handler. So while any worker
+// is awake, a parked worker naps (`lifo_watch_interval`, 1 ms) instead of
+// sleeping for good, and after each nap takes a LIFO occupant that has not
+// changed, and whose worker has started no activation, since its previous
+// look (steal_stuck_lifo). Once every worker sleeps, they sleep for good
+// (no CPU); a fill that finds such deep sleepers and no searcher wakes one.
+// Searchers apply the same staleness test every `slow_look_every` spins.
+//
+// Shutdown: once the workers are joined (drain_on_caller), a late sender
+// runs the cell it schedules itself; see system.cpp for the whole protocol.
 #pragma once
 
 #include <atomic>
@@ -50,6 +65,7 @@
 
 #include <volley/affinity/topology.hpp>
 #include <volley/affinity/worker_plan.hpp>
+#include <volley/engine/detail/cell.hpp>
 #include <volley/engine/fwd.hpp>
 #include <volley/queues/injection_queue.hpp>
 #include <volley/queues/work_stealing_deque.hpp>
@@ -64,10 +80,19 @@ struct worker {
   int pu = -1;
   int numa_node = -1;
   std::vector<unsigned> steal_order;
+  /// How many of steal_order's first victims share this worker's NUMA node
+  /// (or all, without NUMA information); steal() starts at a different one
+  /// of these each time.
+  std::size_t near_victims = 0;
+  std::uint32_t steal_rotation = 0;
   // Local run queue. 256 slots: more runnable actors than that on one worker
   // means it is overloaded, and sharing the overflow through the injection
   // queue is right (the same bound Tokio settled on).
-  queues::work_stealing_deque<cell_base*> local{256};
+  static constexpr std::size_t local_capacity = 256;
+  queues::work_stealing_deque<cell_base*> local{local_capacity};
+  // This worker's place among the injection queue's producers (so that no
+  // producer's work waits behind another's without bound); made by the pool.
+  std::optional<queues::injection_queue<cell_base*>::consumer> injection_consumer;
   // The LIFO slot. Atomic because an idle worker may take it from a worker
   // that has been inside one activation for a whole search pass (Go's
   // runnext rule): a producer sending millions of messages from one handler
@@ -76,8 +101,11 @@ struct worker {
   std::atomic<cell_base*> lifo{nullptr};
   unsigned lifo_streak = 0;
   std::uint32_t tick = 0;
-  std::uint32_t last_fifo_tick = 0;  ///< when the oldest local item was last taken
-  std::vector<cell_base*> seen_lifo;  ///< per victim: its LIFO slot at our last look
+  std::uint32_t last_fifo_tick = 0;             ///< when the oldest local item was last taken
+  std::vector<cell_base*> seen_lifo;            ///< per victim: its LIFO slot at our last look
+  std::vector<std::uint32_t> seen_activations;  ///< per victim: its activation count then
+  /// Activations started; read by thieves to tell a stuck worker from a busy one.
+  std::atomic<std::uint32_t> activations{0};
   bool searching = false;
   std::atomic<std::uint32_t> wake_word{0};
   std::thread thread;
@@ -89,7 +117,7 @@ struct pool_settings {
   std::chrono::nanoseconds spin_before_park{50'000};
   const affinity::topology* topology = nullptr;  ///< for pinning; nullptr = unpinned
   affinity::worker_plan plan;                    ///< one slot per worker
-  bool retire_when_idle = false;                 ///< pinned dispatcher: the thread ends with its actor
+  bool retire_when_idle = false;  ///< pinned dispatcher: the thread ends with its actor
   /// The test kit's deterministic dispatcher: no threads; the caller runs
   /// one activation at a time (run_one), and this seed picks which.
   std::optional<std::uint64_t> deterministic_seed;
@@ -130,22 +158,38 @@ class worker_pool {
   cell_base* next_local(worker& w) noexcept;
   cell_base* steal(worker& w) noexcept;
   void requeue(worker& w, cell_base* c) noexcept;
+  void push_local(worker& w, cell_base* c) noexcept;
+  void overflow(worker& w, cell_base* c) noexcept;
+  std::optional<cell_base*> pop_injection(worker& w) noexcept;
   void notify() noexcept;
   cell_base* steal_stuck_lifo(worker& thief) noexcept;
   void leave_searching(worker& w) noexcept;
   bool work_visible() const noexcept;
-  void park(worker& w);
+  cell_base* park(worker& w);
+  void leave_sleepers(worker& w) noexcept;
+  bool erase_sleeper(worker& w) noexcept;  ///< under sleepers_mu_
+  bool quitting() const noexcept;
+  void drain_if_joined() noexcept;
+  void drain_queued() noexcept;
+  static void run_to_idle(cell_base* c) noexcept;
 
   system_core* core_;
   pool_settings settings_;
   std::vector<std::unique_ptr<worker>> workers_;
   queues::injection_queue<cell_base*> injection_;
-  alignas(64) std::atomic<std::uint32_t> searching_{0};
+  // The idle-worker counters, on a line of their own: notify() reads them
+  // after every publication of work, and they change on every park and
+  // wake-up. Whatever shared them (joined_, read by every cross-pool
+  // schedule(); the sleepers' mutex) would take those transfers too.
+  alignas(cache_line_size) std::atomic<std::uint32_t> searching_{0};
   std::atomic<std::uint32_t> sleeping_{0};
-  std::atomic<bool> stopping_{false};
+  std::atomic<std::uint32_t> deep_sleepers_{0};  ///< parked without a timeout (park())
+  // Written once each, read often: a line that stays shared in every cache.
+  alignas(cache_line_size) std::atomic<bool> stopping_{false};
   std::atomic<bool> retired_{false};
   std::atomic<bool> joined_{false};  ///< workers joined: schedule() runs cells inline
-  std::mutex sleepers_mu_;  // only on the park/unpark path, never per message
+  alignas(cache_line_size) std::mutex
+      sleepers_mu_;  // only on the park/unpark path, never per message
   std::vector<unsigned> sleepers_;
   // Deterministic mode (tests only): the ready set and the generator.
   std::mutex ready_mu_;

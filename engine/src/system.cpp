@@ -1,4 +1,45 @@
 // engine/src/system.cpp — building, wiring and shutting down an actor system.
+//
+// Shutdown
+// --------
+// system_core::shutdown() (the system's destructor calls it; so may any
+// thread, at most one at a time under shutdown_mu_) ends a system in five
+// steps. Each step hands the right to touch some state from one party to
+// the next:
+//
+//   1. `shutting_down` is set and the root guardian is sent a stop. From now
+//      on spawn refuses (attach_cell reads the flag) and the tree stops from
+//      the leaves up (cell.cpp): every actor runs post_stop on its own worker
+//      and dies only after its children. Actor code still runs here.
+//   2. The caller waits on `root_dead`, which the root's final activation
+//      sets. Every actor is dead now, so no user code runs any more: a
+//      message that reaches a cell from now on only becomes a dead letter
+//      (deliver() answers a dead cell directly, and an activation of a dead
+//      cell dead-letters whatever it finds). Called from an actor's own
+//      handler, shutdown() returns before this step: a worker cannot wait
+//      for the tree it is part of, and the destructor finishes the job.
+//   3. The timer thread is stopped and joined; pending timers are dropped
+//      (their counts released). No timer fires after this.
+//   4. Each pool is told `stopping_` and its workers are woken; a worker
+//      exits once it finds no work anywhere (work_visible()), so cells that
+//      late senders scheduled meanwhile — outside threads, a remote node's
+//      teardown — are still run, by the workers. The caller joins them.
+//   5. drain_on_caller(): the pool's `joined_` is set, and the caller runs
+//      what is left in the queues. From here on the workers are gone and a
+//      late sender runs the cell it schedules itself, on its own thread
+//      (scheduler.cpp, schedule() and drain_if_joined()): a sender that saw
+//      `joined_` false before pushing looks again after its push, and a
+//      seq_cst fence on each side makes either it or the drainer see that
+//      push, so no cell is left in a queue nobody reads.
+//
+// Why it terminates: after step 2 an activation only consumes messages —
+// dead-lettering sends nothing — so the work the workers can find shrinks
+// to what late senders add, and each late send adds one activation. Step 5's
+// drain loop ends the first time the queue is empty; only senders that read
+// `joined_` before it was set can push after that, each at most once, and
+// each of them runs its own push. What outlives shutdown is memory only:
+// the core stays allocated while refs to its (dead) actors exist, and the
+// last ref frees it.
 #include <cstdio>
 #include <stdexcept>
 #include <string>
@@ -36,13 +77,21 @@ cell_base* make_guardian(system_core* core, cell_base* parent, const std::string
   return c;
 }
 
+// The most workers a pool may have. Not a limit of the scheduler's data
+// structures (worker indices are unsigned) but a guard against a typo or a
+// negative number cast to unsigned: each worker is a thread with its own
+// stack and run queue, and 4096 is already well past the largest machines
+// volley is meant for (and past the 128-core target of the scheduler's costs).
+constexpr unsigned max_workers_per_pool = 4096;
+
 void validate(const config& cfg) {
   if (cfg.throughput == 0) {
     throw std::invalid_argument("volley config: throughput is 0; it must be at least 1 (default 64)");
   }
-  if (cfg.workers > 4096) {
+  if (cfg.workers > max_workers_per_pool) {
     throw std::invalid_argument("volley config: workers = " + std::to_string(cfg.workers) +
-                                " is more than 4096; use 0 for one per core");
+                                " is more than " + std::to_string(max_workers_per_pool) +
+                                "; use 0 for one per core");
   }
   if (cfg.spin_before_park.count() < 0) {
     throw std::invalid_argument("volley config: spin_before_park is negative; use 0 to park at once");
@@ -56,9 +105,10 @@ void validate(const config& cfg) {
       throw std::invalid_argument("volley config: pool '" + name +
                                   "' asks for pin = true, but extra pools run unpinned; remove it");
     }
-    if (p.workers == 0 || p.workers > 4096) {
+    if (p.workers == 0 || p.workers > max_workers_per_pool) {
       throw std::invalid_argument("volley config: pool '" + name + "' has " +
-                                  std::to_string(p.workers) + " workers; use 1..4096");
+                                  std::to_string(p.workers) + " workers; use 1.." +
+                                  std::to_string(max_workers_per_pool));
     }
   }
 }

@@ -4,6 +4,7 @@
 #include <algorithm>
 #include <cstdio>
 #include <limits>
+#include <vector>
 
 #include "system_core.hpp"
 
@@ -11,18 +12,26 @@ namespace volley::detail {
 
 namespace {
 
-// A fired timer's service count moves to the wheel again (periodic) or is
-// dropped. Delivery happens outside nothing: the wheel's lock is held, and
-// deliver() takes no lock, so it cannot deadlock against a starter.
-void fire(timer_base* t, timing_wheel& wheel) {
+// Deliver one due timer. Runs with no lock held: the message factory is user
+// code, and delivery may enqueue, wake a worker (futex) or, for an ask
+// timeout, run the asker's continuation; none of that may hold up timer
+// starts and cancels on the workers, and a continuation that starts a timer
+// must not deadlock. Returns true if the timer is periodic and goes back into
+// the wheel (the caller relinks it, under the lock); otherwise the service's
+// count has been dropped.
+// True on a thread inside fire(): a delivery that advances a manual clock
+// (a continuation in a test) must not wait for its own fire() to end.
+thread_local bool firing_here = false;
+
+bool deliver_due(timer_base* t) noexcept {
   if (t->cancelled.load(std::memory_order_acquire)) {
     t->release();
-    return;
+    return false;
   }
   if (t->callback != nullptr) {
     t->callback(t);
     t->release();
-    return;
+    return false;
   }
   try {
     envelope* e = t->make(t);
@@ -31,12 +40,9 @@ void fire(timer_base* t, timing_wheel& wheel) {
     std::fprintf(stderr, "volley: a timer of %s could not build its message: %s\n",
                  t->target->path().c_str(), ex.what());
   }
-  if (t->period.count() > 0) {
-    auto period_ticks = static_cast<std::uint64_t>(t->period / wheel.tick_duration());
-    wheel.schedule(*t, t->deadline() + (period_ticks == 0 ? 1 : period_ticks));
-  } else {
-    t->release();
-  }
+  if (t->period.count() > 0) return true;
+  t->release();
+  return false;
 }
 
 }  // namespace
@@ -49,33 +55,93 @@ timer_service::timer_service(std::shared_ptr<volley::clock> clock, bool threaded
   // so that advance() returns only once those timers' messages are queued
   // (the guarantee clock.hpp states); the timer thread then re-plans its sleep.
   sub_ = clock_->subscribe([this] {
-    std::lock_guard lock(mu_);
+    std::vector<timer_base*> due;
+    std::unique_lock lock(mu_);
     if (!running_) return;
-    wheel_.advance(now_tick(),
-                   [this](timer_node& n) { fire(static_cast<timer_base*>(&n), wheel_); });
+    collect_due(due);
+    if (!due.empty()) fire(due, lock);
+    // The timer thread may have collected some of the newly due timers
+    // first and be delivering them outside the lock: wait for it, or
+    // advance() could return before their messages are queued.
+    if (!firing_here) delivered_.wait(lock, [this] { return delivering_ == 0; });
     cv_.notify_one();
   });
   thread_ = std::thread([this] { run(); });
 }
 
-void timer_service::poll() {
-  std::lock_guard lock(mu_);
-  wheel_.advance(now_tick(), [this](timer_node& n) { fire(static_cast<timer_base*>(&n), wheel_); });
+void timer_service::collect_due(std::vector<timer_base*>& due) {
+  // The wheel only unlinks here: each due node (and the service's count on
+  // it) moves to `due`, to be delivered once the lock is released. A cancel
+  // meanwhile finds the node unlinked and leaves the count to us; the
+  // cancelled flag, set before every cancel, tells deliver_due to drop it.
+  wheel_.advance(now_tick(),
+                 [&due](timer_node& n) { due.push_back(static_cast<timer_base*>(&n)); });
 }
 
-timer_service::~timer_service() { stop(); }
+void timer_service::fire(std::vector<timer_base*>& due, std::unique_lock<std::mutex>& lock) {
+  ++delivering_;
+  lock.unlock();
+  bool outer = !std::exchange(firing_here, true);
+  std::size_t periodic = 0;
+  for (timer_base* t : due) {
+    if (deliver_due(t)) due[periodic++] = t;
+  }
+  if (outer) firing_here = false;
+  lock.lock();
+  // Periodic timers go back at deadline + period, so they keep their phase
+  // (a deadline already past fires on the next advance). Not when the timer
+  // was cancelled while it was out of the wheel, or the service stopped:
+  // those counts are dropped after the lock is released, since the last one
+  // may destroy the actor's cell, and that cancels timers (takes mu_).
+  std::size_t dropped = 0;
+  for (std::size_t i = 0; i < periodic; ++i) {
+    timer_base* t = due[i];
+    if (!running_ || t->cancelled.load(std::memory_order_acquire)) {
+      due[dropped++] = t;
+      continue;
+    }
+    auto period_ticks = static_cast<std::uint64_t>(t->period / wheel_.tick_duration());
+    wheel_.schedule(*t, t->deadline() + (period_ticks == 0 ? 1 : period_ticks));
+  }
+  if (dropped != 0) {
+    lock.unlock();
+    for (std::size_t i = 0; i < dropped; ++i) due[i]->release();
+    lock.lock();
+  }
+  due.clear();
+  if (--delivering_ == 0) delivered_.notify_all();
+}
 
-std::uint64_t timer_service::now_tick() const { return wheel_.tick_at(clock_->now() - origin_); }
+void timer_service::poll() {
+  std::vector<timer_base*> due;
+  std::unique_lock lock(mu_);
+  collect_due(due);
+  if (!due.empty()) fire(due, lock);
+}
+
+timer_service::~timer_service() {
+  stop();
+}
+
+std::uint64_t timer_service::now_tick() const {
+  return wheel_.tick_at(clock_->now() - origin_);
+}
 
 void timer_service::run() {
+  std::vector<timer_base*> due;  // reused: no allocation per tick once warm
   std::unique_lock lock(mu_);
   while (running_) {
-    wheel_.advance(now_tick(), [this](timer_node& n) { fire(static_cast<timer_base*>(&n), wheel_); });
+    collect_due(due);
+    if (!due.empty()) {
+      fire(due, lock);
+      continue;  // time moved on while we delivered: look again before sleeping
+    }
     auto next = wheel_.next_deadline();
     if (next) {
       // Sleep at most an hour at a time: a deadline years ahead would
       // overflow a nanosecond time_point, and waking hourly costs nothing.
-      std::uint64_t hour = static_cast<std::uint64_t>(std::chrono::hours(1) / wheel_.tick_duration());
+      std::uint64_t hour =
+          static_cast<std::uint64_t>(std::chrono::hours(1) / wheel_.tick_duration());
       std::uint64_t until = std::min(*next, wheel_.now() + hour);
       sleeping_until_ = until;
       clock_->wait_until(lock, cv_, origin_ + until * wheel_.tick_duration());
@@ -119,11 +185,18 @@ void timer_service::stop() {
   if (thread_.joinable()) thread_.join();
   if (sub_ != 0) clock_->unsubscribe(sub_);
   // Drop what is still pending: walk the wheel from deadline to deadline
-  // (overflow timers included) releasing each instead of firing it.
-  std::lock_guard lock(mu_);
-  while (auto next = wheel_.next_deadline()) {
-    wheel_.advance(*next, [](timer_node& n) { static_cast<timer_base*>(&n)->release(); });
+  // (overflow timers included) taking each out instead of firing it, and
+  // release them once the lock is dropped (a last release may destroy a
+  // cell, which cancels its timers: that takes mu_).
+  std::vector<timer_base*> pending;
+  {
+    std::lock_guard lock(mu_);
+    while (auto next = wheel_.next_deadline()) {
+      wheel_.advance(
+          *next, [&pending](timer_node& n) { pending.push_back(static_cast<timer_base*>(&n)); });
+    }
   }
+  for (timer_base* t : pending) t->release();
 }
 
 // -- the per-actor side ---------------------------------------------------------------
@@ -132,7 +205,9 @@ void timer_schedule(system_core* core, timer_base* t, std::chrono::nanoseconds d
   core->timers().schedule(t, delay);
 }
 
-void timer_cancel(system_core* core, timer_base* t) noexcept { core->timers().cancel(t); }
+void timer_cancel(system_core* core, timer_base* t) noexcept {
+  core->timers().cancel(t);
+}
 
 timer_table& timers_of(cell_base* c) {
   cell_extras& ext = c->extras();

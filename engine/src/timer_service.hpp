@@ -9,7 +9,12 @@
 // again at its next deadline (deadline + period, so it keeps its phase).
 //
 // The wheel's lock is not on the message hot path: it is taken by timer
-// starts and cancels and by the timer thread, never by a tell.
+// starts and cancels and by the timer thread, never by a tell. The timer
+// thread holds it only to advance the wheel and to relink periodic timers:
+// due timers are collected under it and delivered after it is released
+// (the message factory, the delivery, an ask's continuation), so a starter
+// on a worker never waits for a delivery, and a continuation may start or
+// cancel timers itself.
 #pragma once
 
 #include <chrono>
@@ -18,6 +23,7 @@
 #include <memory>
 #include <mutex>
 #include <thread>
+#include <vector>
 
 #include <volley/engine/clock.hpp>
 #include <volley/engine/detail/timer.hpp>
@@ -44,6 +50,11 @@ class timer_service {
  private:
   void run();
   std::uint64_t now_tick() const;
+  /// Under mu_: advance the wheel to now, moving due timers into `due`.
+  void collect_due(std::vector<timer_base*>& due);
+  /// Called with `lock` held: releases it, delivers `due`, retakes it and
+  /// relinks the periodic ones. Leaves `due` empty.
+  void fire(std::vector<timer_base*>& due, std::unique_lock<std::mutex>& lock);
 
   std::shared_ptr<volley::clock> clock_;
   volley::clock::time_point origin_;
@@ -52,6 +63,10 @@ class timer_service {
   timing_wheel wheel_;
   std::uint64_t sleeping_until_ = UINT64_MAX;  // guarded by mu_
   bool running_ = true;
+  // fire() calls under way (guarded by mu_); a manual clock's advance waits
+  // for them so that it returns only once every due timer is delivered.
+  std::size_t delivering_ = 0;
+  std::condition_variable delivered_;
   volley::clock::subscription sub_ = 0;
   std::thread thread_;
 };

@@ -63,8 +63,8 @@ class ask_state {
   bool complete(result<R> r) { return finish(std::move(r), false); }
 
   /// `from_timer`: called by the timeout timer itself, on the timer thread
-  /// inside the wheel's lock, so the timer must not be cancelled (it is
-  /// firing) — only our count on it dropped.
+  /// (outside the wheel's lock), so the timer need not be cancelled (it is
+  /// firing, already out of the wheel) — only our count on it dropped.
   bool finish(result<R> r, bool from_timer) {
     if (!status_.claim()) return false;
     if (timer_base* t = std::exchange(timeout_, nullptr)) {

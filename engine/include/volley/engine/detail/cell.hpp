@@ -117,7 +117,13 @@ struct cell_extras {
   ~cell_extras();
 };
 
-class alignas(64) cell_base {
+/// The line size the engine lays its shared data out for. 64 bytes on every
+/// x86-64 and on the common AArch64 cores; std::hardware_destructive_
+/// interference_size would say the same but g++ warns that it may change
+/// between compiler versions, and the cell layout below must not.
+inline constexpr std::size_t cache_line_size = 64;
+
+class alignas(cache_line_size) cell_base {
  public:
   cell_base(system_core* sys, worker_pool* pool, const cell_ops* ops, cell_base* parent,
             std::uint64_t id) noexcept
