@@ -5,7 +5,9 @@
 #                                    the whole suite in a Debug build with ASan+UBSan (LSan
 #                                    included), the concurrency tests again under TSan, the
 #                                    stress tests at full size in a Release (-O2) build, and
-#                                    the remote fuzzers (clang, libFuzzer) for a bounded time
+#                                    in a clang build the libraries with -Wthread-safety, clang-tidy,
+#                                    and the remote fuzzers (libFuzzer) for a bounded time; first of
+#                                    all, clang-format must leave every tracked source unchanged
 #   ./volley.sh bench [options]      install, build (Release), run the benchmark suite, write
 #                                    results/<machine>/<time>.json and render results/README.md
 #                                    (options go to the runner: --full, --only NAME, --workers N,
@@ -25,7 +27,8 @@ PACKAGES=(
   cmake make g++ clang pkg-config git
   libconcurrentqueue-dev libjemalloc-dev libhwloc-dev liburing-dev libssl-dev
   libbenchmark-dev catch2 libcaf-dev nlohmann-json3-dev libcli11-dev
-  libclang-rt-14-dev gnuplot-nox iproute2
+  libclang-rt-14-dev gnuplot-nox iproute2 erlang-base
+  clang-format clang-tidy spin
 )
 
 ensure_packages() {
@@ -50,8 +53,28 @@ build() {  # build <preset>
   cmake --build --preset "$1" -j "$JOBS"
 }
 
+# Tracked C++ sources that clang-format 14 must leave unchanged (.clang-format).
+cxx_sources() { git ls-files '*.cpp' '*.hpp' '*.hpp.in'; }
+
+check_format() {
+  echo "== clang-format: every tracked C++ source is formatted" >&2
+  if ! cxx_sources | xargs clang-format-14 --dry-run -Werror; then
+    echo "volley.sh: unformatted sources; run: git ls-files '*.cpp' '*.hpp' | xargs clang-format-14 -i" >&2
+    exit 1
+  fi
+}
+
+# clang-tidy (.clang-tidy) over the libraries' sources, with the clang
+# build's compile database; two files at a time.
+check_tidy() {
+  echo "== clang-tidy: the libraries' sources" >&2
+  git ls-files 'queues/*.cpp' 'affinity/src/*.cpp' 'engine/src/*.cpp' 'remote/src/*.cpp' |
+    xargs -P "$JOBS" -n 4 clang-tidy-14 -p build/clang --quiet
+}
+
 cmd_test() {
   ensure_packages
+  check_format
   echo "== ASan+UBSan build: every test" >&2
   build asan
   ctest --preset asan -j "$JOBS"
@@ -64,9 +87,10 @@ cmd_test() {
   echo "== Release build: stress tests at full size, benchmark tooling tests" >&2
   build release
   ctest --preset release -L 'stress|bench-tool'
-  echo "== clang + libFuzzer: the remote frame decoder and handshake, 20 s each" >&2
-  build fuzz
-  ctest --preset fuzz
+  echo "== clang: libraries with -Wthread-safety -Werror, clang-tidy, libFuzzer 20 s per target" >&2
+  build clang
+  check_tidy
+  ctest --preset clang
   echo "volley.sh: all tests passed" >&2
 }
 

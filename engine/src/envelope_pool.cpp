@@ -111,7 +111,7 @@ depot* depots() {
 }
 
 // aligned_alloc wants a size that is a multiple of the alignment.
-constexpr std::size_t aligned_size(std::size_t size) noexcept {
+[[maybe_unused]] constexpr std::size_t aligned_size(std::size_t size) noexcept {
   return (size + block_alignment - 1) / block_alignment * block_alignment;
 }
 

@@ -133,8 +133,10 @@ TEST_CASE("a wrong secret is refused; the refusing side logs that it rejected th
   c.connect("127.0.0.1", a.port());
   REQUIRE(poll_until([&] { return a.stats().closes_for(close_reason::handshake_failed) >= 1; }));
   REQUIRE(poll_until([&] { return c.stats().closes_for(close_reason::rejected_by_peer) >= 1; }));
-  CHECK(log_a.has("this node (node-a) rejected the proof of initiator 'node-c'"));
-  CHECK(log_c.has("rejected by peer 'node-a'"));
+  // The close is counted just before it is logged: wait for the lines.
+  CHECK(poll_until(
+      [&] { return log_a.has("this node (node-a) rejected the proof of initiator 'node-c'"); }));
+  CHECK(poll_until([&] { return log_c.has("rejected by peer 'node-a'"); }));
   CHECK_FALSE(log_c.has("this node (node-c) rejected"));
   at_a.with_lock([&] { CHECK(at_a.ups.empty()); });
   at_c.with_lock([&] { CHECK(at_c.ups.empty()); });
