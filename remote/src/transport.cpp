@@ -205,7 +205,7 @@ send_result transport::impl::send(connection_id id, const frame& f) {
   if (validate(f, cfg_.limits) != decode_error::none) return send_result::invalid_frame;
   std::size_t size = encoded_size(f);
   {
-    std::shared_lock lock(links_mutex_);
+    volley::detail::shared_lock lock(links_mutex_);
     auto it = links_.find(id);
     if (it == links_.end()) return send_result::unknown_connection;
     detail::link_shared& link = *it->second;
@@ -250,7 +250,7 @@ connection_id transport::impl::connect(const std::string& host, std::uint16_t po
   item->id = id;
   {
     // Registered before the loop sees the command, so send() works at once.
-    std::unique_lock lock(links_mutex_);
+    volley::detail::exclusive_lock lock(links_mutex_);
     links_.emplace(id, std::make_shared<detail::link_shared>());
   }
   push(item);
