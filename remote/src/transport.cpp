@@ -125,8 +125,9 @@ transport::impl::impl(transport_config c, transport_handler& h) : cfg_(std::move
     throw std::invalid_argument("volley::remote: max_frame_size must be at least " +
                                 std::to_string(max_handshake_frame_size) +
                                 " (the largest handshake frame)");
-  if (cfg_.recv_buffer_size < 512)
-    throw std::invalid_argument("volley::remote: recv_buffer_size must be >= 512");
+  if (cfg_.recv_buffer_size < min_recv_buffer_size)
+    throw std::invalid_argument("volley::remote: recv_buffer_size must be >= " +
+                                std::to_string(min_recv_buffer_size));
   cfg_.phi.first_heartbeat_estimate = cfg_.heartbeat_interval;
   hs_config_.node_name = cfg_.node_name;
   hs_config_.secret = cfg_.secret;

@@ -46,6 +46,11 @@ inline std::uint64_t tagged(const void* p, op_tag t) {
 }
 /// The one provided-buffer group every multishot recv draws from.
 inline constexpr std::uint16_t buffer_group = 0;
+/// The smallest provided buffer a multishot recv may use. Not measured: a
+/// floor against configurations where every completion carries a few bytes,
+/// so a frame is reassembled from many CQEs (each a loop iteration and a
+/// buffer recycle) instead of one; the default is 16 KiB.
+inline constexpr unsigned min_recv_buffer_size = 512;
 /// A reject or close frame gets this long to be written before the socket is cut.
 inline constexpr std::chrono::milliseconds linger_time{1000};
 /// Longest sleep without a timer due: only bounds the damage of a lost wake-up.
