@@ -29,9 +29,8 @@ namespace volley::detail {
 // "conditionally supported"; g++ and clang both support it.
 #pragma GCC diagnostic push
 #pragma GCC diagnostic ignored "-Winvalid-offsetof"
-static_assert(offsetof(cell_base, mailbox_) == cell_alignment - sizeof(void*),
-              "mailbox_ head_ must end cache line 0");
-static_assert(sizeof(cell_base) == 2 * cell_alignment, "a cell header is two cache lines");
+static_assert(offsetof(cell_base, mailbox_) == 56, "mailbox_ head_ must end cache line 0");
+static_assert(sizeof(cell_base) == 128, "a cell header is two cache lines");
 #pragma GCC diagnostic pop
 
 namespace {

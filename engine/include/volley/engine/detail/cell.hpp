@@ -120,14 +120,7 @@ struct cell_extras {
   ~cell_extras();
 };
 
-/// A cell header's alignment: the cache line of x86-64 and of most AArch64
-/// cores. Where lines are 128 B (some AArch64 cores) the two halves below
-/// share a line again: counting loses the split's gain but stays correct.
-/// Not std::hardware_destructive_interference_size: g++ warns that it may
-/// change between compiler versions, and the layout is part of the ABI.
-inline constexpr std::size_t cell_alignment = 64;
-
-class alignas(cell_alignment) cell_base {
+class alignas(64) cell_base {
  public:
   cell_base(system_core* sys, worker_pool* pool, const cell_ops* ops, cell_base* parent,
             std::uint64_t id) noexcept
