@@ -65,7 +65,7 @@ void handle_child_terminated(envelope*, cell_base* c, context& ctx) {
   if (!stopping && !restarting) return;
   std::size_t left;
   {
-    std::lock_guard lock(ext->mu);
+    detail::lock_guard lock(ext->mu);
     left = ext->child_count;
   }
   if (left != 0) return;
@@ -88,7 +88,7 @@ std::string base36(std::uint64_t v) {
 void unlink_from_parent(cell_base* c) {
   cell_base* parent = c->parent_;
   cell_extras* pext = parent->extras_if_any();
-  std::lock_guard lock(pext->mu);
+  detail::lock_guard lock(pext->mu);
   if (c->prev_sibling_) c->prev_sibling_->next_sibling_ = c->next_sibling_;
   else pext->first_child = c->next_sibling_;
   if (c->next_sibling_) c->next_sibling_->prev_sibling_ = c->prev_sibling_;
@@ -271,7 +271,7 @@ void begin_stop(cell_base* c, context& ctx, stop_reason why) {
   c->state_.store(lifecycle::stopping, std::memory_order_release);
   std::vector<cell_base*> children;
   if (cell_extras* ext = c->extras_if_any()) {
-    std::lock_guard lock(ext->mu);
+    detail::lock_guard lock(ext->mu);
     for (cell_base* ch = ext->first_child; ch != nullptr; ch = ch->next_sibling_) {
       ch->add_ref();
       children.push_back(ch);

@@ -52,7 +52,7 @@ void dead_letters::count_only(dead_letter_reason r) noexcept {
       std::chrono::nanoseconds(summary_interval_).count()) {
     return;
   }
-  std::lock_guard lock(mu_);
+  detail::lock_guard lock(mu_);
   summarise_if_due(0, nth);
 }
 
@@ -70,7 +70,7 @@ void dead_letters::summarise_if_due(std::uint64_t counted_here, std::uint64_t nt
 void dead_letters::publish(dead_letter d) {
   counts_[static_cast<int>(d.reason)].fetch_add(1, std::memory_order_relaxed);
   std::uint64_t nth = total_.fetch_add(1, std::memory_order_acq_rel) + 1;
-  std::lock_guard lock(mu_);
+  detail::lock_guard lock(mu_);
   if (nth <= log_first_) {
     log(d, nth);
   } else {
@@ -93,7 +93,7 @@ void dead_letters::log(const dead_letter& d, std::uint64_t nth) {
 }
 
 void dead_letters::flush_log() {
-  std::lock_guard lock(mu_);
+  detail::lock_guard lock(mu_);
   unsummarised_ += unsummarised_atomic_.exchange(0, std::memory_order_relaxed);
   if (unsummarised_ == 0) return;
   std::fprintf(stderr, "volley: %llu more dead letters (%llu in all)\n",
@@ -105,7 +105,7 @@ void dead_letters::flush_log() {
 }
 
 dead_letters::subscription dead_letters::subscribe(std::function<void(const dead_letter&)> f) {
-  std::lock_guard lock(mu_);
+  detail::lock_guard lock(mu_);
   std::uint64_t id = next_id_++;
   subscribers_.emplace_back(id, std::move(f));
   has_subscribers_.store(true, std::memory_order_release);
@@ -113,7 +113,7 @@ dead_letters::subscription dead_letters::subscribe(std::function<void(const dead
 }
 
 void dead_letters::unsubscribe(std::uint64_t id) {
-  std::lock_guard lock(mu_);
+  detail::lock_guard lock(mu_);
   std::erase_if(subscribers_, [id](const auto& s) { return s.first == id; });
   has_subscribers_.store(!subscribers_.empty(), std::memory_order_release);
 }

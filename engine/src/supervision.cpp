@@ -130,7 +130,7 @@ void restart(cell_base* c, context& ctx, const std::exception_ptr& why) {
   discard_kept_messages(c);
   bool waits = false;
   if (cell_extras* ext = c->extras_if_any()) {
-    std::lock_guard lock(ext->mu);
+    detail::lock_guard lock(ext->mu);
     for (cell_base* ch = ext->first_child; ch != nullptr; ch = ch->next_sibling_) {
       send_stop(ch, stop_reason::stopped);
       waits = true;
@@ -163,7 +163,7 @@ void handle_supervise(envelope* e, cell_base* c, context& ctx) {
 std::vector<cell_base*> children_of(cell_base* parent) {
   std::vector<cell_base*> out;
   if (cell_extras* ext = parent->extras_if_any()) {
-    std::lock_guard lock(ext->mu);
+    detail::lock_guard lock(ext->mu);
     for (cell_base* ch = ext->first_child; ch != nullptr; ch = ch->next_sibling_) {
       ch->add_ref();
       out.push_back(ch);

@@ -68,7 +68,7 @@ cell_base* make_guardian(system_core* core, cell_base* parent, const std::string
   if (parent != nullptr) {
     parent->add_ref();  // a cell keeps its parent (see cell_base::destroy)
     cell_extras& pext = parent->extras();
-    std::lock_guard lock(pext.mu);
+    detail::lock_guard lock(pext.mu);
     c->next_sibling_ = pext.first_child;
     pext.first_child = c;
     ++pext.child_count;
@@ -290,7 +290,7 @@ void attach_cell(system_core* core, cell_base* c, cell_base* parent, const props
       c->bounded_ = true;
     }
     cell_extras& pext = parent->extras();
-    std::lock_guard lock(pext.mu);
+    detail::lock_guard lock(pext.mu);
     if (parent->state() != lifecycle::alive) {
       throw std::logic_error("volley: spawn of a child of " + parent->path() +
                              ", which is stopping or stopped");
@@ -393,7 +393,7 @@ std::vector<any_ref> system::select_all(std::string_view pattern) const {
     for (const any_ref& r : level) {
       detail::cell_extras* ext = r.cell()->extras_if_any();
       if (ext == nullptr) continue;
-      std::lock_guard lock(ext->mu);
+      detail::lock_guard lock(ext->mu);
       for (auto* ch = ext->first_child; ch != nullptr; ch = ch->next_sibling_) {
         if (segment == "*" || ch->name() == segment) next.emplace_back(ch);
       }
@@ -421,7 +421,7 @@ any_ref system::select(std::string_view path) const {
     if (segment.empty()) continue;
     detail::cell_base* next = nullptr;
     if (detail::cell_extras* ext = c->extras_if_any()) {
-      std::lock_guard lock(ext->mu);
+      detail::lock_guard lock(ext->mu);
       auto it = ext->named_children.find(segment);
       if (it != ext->named_children.end()) {
         next = it->second;

@@ -102,7 +102,7 @@ void node_core::on_up(const peer_info& peer, std::uint64_t previous_incarnation)
   superseded_.erase(peer.id);
   std::uint64_t known;
   {
-    std::lock_guard lock(l->mu);
+    volley::detail::lock_guard lock(l->mu);
     known = l->incarnation;
   }
   if (known != 0 && known != peer.incarnation) {
@@ -119,7 +119,7 @@ void node_core::on_up(const peer_info& peer, std::uint64_t previous_incarnation)
   }
   std::vector<std::pair<std::string, std::string>> watches;
   {
-    std::lock_guard lock(l->mu);
+    volley::detail::lock_guard lock(l->mu);
     l->up = true;
     l->peer_name = peer.name;
     l->incarnation = peer.incarnation;
@@ -142,10 +142,10 @@ void node_core::supersede(const peer_info& peer, const std::shared_ptr<link>& fr
   // node is gone even if its connection has not noticed yet.
   std::vector<std::shared_ptr<link>> old;
   {
-    std::lock_guard lock(links_mu_);
+    volley::detail::lock_guard lock(links_mu_);
     for (auto& [id, l] : links_) {
       if (l == fresh || superseded_.count(id)) continue;
-      std::lock_guard link_lock(l->mu);
+      volley::detail::lock_guard link_lock(l->mu);
       if (l->up && l->peer_name == peer.name && l->incarnation != peer.incarnation) {
         superseded_.insert(id);
         old.push_back(l);
@@ -161,7 +161,7 @@ void node_core::supersede(const peer_info& peer, const std::shared_ptr<link>& fr
     // until its failure detector or the socket ends it, then reconnects (to
     // whichever incarnation answers); meanwhile its frames are dropped.
     if (!l->outbound) {
-      std::shared_lock lock(transport_mu_);
+      volley::detail::shared_lock lock(transport_mu_);
       if (transport_) transport_->disconnect(l->conn);
     }
   }
@@ -178,7 +178,7 @@ bool node_core::may_reach(const peer_info& peer, std::string_view path) {
   }
   auto l = find_link(peer.id);
   if (!l) return false;
-  std::lock_guard lock(l->mu);
+  volley::detail::lock_guard lock(l->mu);
   return l->exposed.count(std::string(path)) != 0;
 }
 
@@ -205,10 +205,10 @@ void node_core::on_down(const peer_info& peer, close_reason reason, std::string_
                (detail.empty() ? "" : ": " + std::string(detail)));
   if (!peer.outbound) {  // an inbound connection id never comes back
     {
-      std::lock_guard lock(links_mu_);
+      volley::detail::lock_guard lock(links_mu_);
       links_.erase(peer.id);
     }
-    std::lock_guard lock(l->mu);
+    volley::detail::lock_guard lock(l->mu);
     l->closed = true;
   }
 }
@@ -522,7 +522,7 @@ void node_core::on_terminated_frame(const peer_info& peer, const frame& f) {
   if (!l) return;
   any_ref gone;
   {
-    std::lock_guard lock(l->mu);
+    volley::detail::lock_guard lock(l->mu);
     auto it = l->proxies.find(std::string(f.sender_path));
     // Only the proxy that asked: a newer proxy of the same path watches the
     // actor now there, which may be a new one.

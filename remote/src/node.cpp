@@ -15,7 +15,7 @@ namespace detail {
 using volley::detail::spawn_actor;
 
 std::string link::describe(std::string_view path) const {
-  std::lock_guard lock(mu);
+  volley::detail::lock_guard lock(mu);
   return "remote://" + (peer_name.empty() ? address : peer_name) + std::string(path);
 }
 
@@ -41,7 +41,7 @@ void node_core::start() {
     auto t = std::make_unique<transport>(std::move(tc), *this);
     port_ = t->port();
     incarnation_ = t->incarnation();
-    std::unique_lock lock(transport_mu_);
+    volley::detail::exclusive_lock lock(transport_mu_);
     transport_ = std::move(t);
   } catch (...) {
     root_.stop();
@@ -54,19 +54,19 @@ void node_core::shutdown() {
   std::unique_ptr<transport> t;
   {
     // Waits for sends in progress; later ones see no transport.
-    std::unique_lock lock(transport_mu_);
+    volley::detail::exclusive_lock lock(transport_mu_);
     t = std::move(transport_);
   }
   t.reset();  // joins the loop: every link that was up is lost (on_down) first
   std::vector<std::shared_ptr<link>> links;
   {
-    std::lock_guard lock(links_mu_);
+    volley::detail::lock_guard lock(links_mu_);
     for (auto& [id, l] : links_) links.push_back(l);
     links_.clear();
   }
   for (auto& l : links) {
     lose(*l, "node " + cfg_.name + " shut down");
-    std::lock_guard lock(l->mu);
+    volley::detail::lock_guard lock(l->mu);
     l->closed = true;
   }
   for (auto& p : take_pending_of(0, true))
@@ -88,7 +88,7 @@ void node_core::publish_dead_letter(std::string sender, std::string recipient, s
 }
 
 send_result node_core::send(connection_id id, const frame& f) {
-  std::shared_lock lock(transport_mu_);
+  volley::detail::shared_lock lock(transport_mu_);
   if (!transport_) return send_result::stopped;
   return transport_->send(id, f);
 }
@@ -120,9 +120,9 @@ node_stats node_core::stats() const {
   s.refused_stops = refused_stops.load(std::memory_order_relaxed);
   s.superseded_incarnations = superseded_incarnations.load(std::memory_order_relaxed);
   {
-    std::lock_guard lock(links_mu_);
+    volley::detail::lock_guard lock(links_mu_);
     for (const auto& [id, l] : links_) {
-      std::lock_guard link_lock(l->mu);
+      volley::detail::lock_guard link_lock(l->mu);
       s.exposed_senders += l->exposed.size();
     }
   }
@@ -131,10 +131,10 @@ node_stats node_core::stats() const {
   s.send_failures = send_failures.load(std::memory_order_relaxed);
   s.receive_failures = receive_failures.load(std::memory_order_relaxed);
   {
-    std::lock_guard lock(pending_mu_);
+    volley::detail::lock_guard lock(pending_mu_);
     s.pending_asks = pending_.size();
   }
-  std::shared_lock lock(transport_mu_);
+  volley::detail::shared_lock lock(transport_mu_);
   if (transport_) s.transport = transport_->stats();
   return s;
 }
@@ -144,12 +144,12 @@ node_stats node_core::stats() const {
 std::shared_ptr<link> node_core::connect(const std::string& host, std::uint16_t port) {
   connection_id id;
   {
-    std::shared_lock lock(transport_mu_);
+    volley::detail::shared_lock lock(transport_mu_);
     if (!transport_) throw std::logic_error("volley remote: connect on a node that has shut down");
     id = transport_->connect(host, port);
   }
   // on_up may have made the link already (a very fast handshake).
-  std::lock_guard lock(links_mu_);
+  volley::detail::lock_guard lock(links_mu_);
   auto& l = links_[id];
   if (!l)
     l = std::make_shared<link>(shared_from_this(), id, true, host + ":" + std::to_string(port));
@@ -158,29 +158,29 @@ std::shared_ptr<link> node_core::connect(const std::string& host, std::uint16_t 
 
 void node_core::disconnect(const std::shared_ptr<link>& l) {
   {
-    std::lock_guard lock(l->mu);
+    volley::detail::lock_guard lock(l->mu);
     if (l->closed) return;
     l->closed = true;
   }
   {
-    std::shared_lock lock(transport_mu_);
+    volley::detail::shared_lock lock(transport_mu_);
     if (transport_) transport_->disconnect(l->conn);
   }
   {
-    std::lock_guard lock(links_mu_);
+    volley::detail::lock_guard lock(links_mu_);
     links_.erase(l->conn);
   }
   lose(*l, "disconnected from " + l->describe(""));
 }
 
 std::shared_ptr<link> node_core::find_link(connection_id id) const {
-  std::lock_guard lock(links_mu_);
+  volley::detail::lock_guard lock(links_mu_);
   auto it = links_.find(id);
   return it == links_.end() ? nullptr : it->second;
 }
 
 std::shared_ptr<link> node_core::link_for(const peer_info& peer) {
-  std::lock_guard lock(links_mu_);
+  volley::detail::lock_guard lock(links_mu_);
   auto& l = links_[peer.id];
   if (!l) l = std::make_shared<link>(shared_from_this(), peer.id, peer.outbound, peer.address);
   return l;
@@ -216,7 +216,7 @@ any_ref node_core::proxy_for(const std::shared_ptr<link>& l, std::string_view pa
   std::string key(path);
   any_ref p;
   {
-    std::lock_guard lock(l->mu);
+    volley::detail::lock_guard lock(l->mu);
     if (l->closed) throw std::logic_error("volley remote: select on a disconnected remote system");
     auto it = l->proxies.find(key);
     if (it != l->proxies.end() && !it->second.is_stopped()) return it->second;
@@ -231,7 +231,7 @@ any_ref node_core::proxy_for(const std::shared_ptr<link>& l, std::string_view pa
 void node_core::lose(link& l, const std::string& why) {
   std::unordered_map<std::string, any_ref> gone;
   {
-    std::lock_guard lock(l.mu);
+    volley::detail::lock_guard lock(l.mu);
     l.up = false;
     gone.swap(l.proxies);
     l.exposed.clear();  // the next peer on this link has been given no refs
@@ -258,7 +258,7 @@ bool node_core::add_pending(std::uint64_t id, pending_ask p) {
   constexpr auto sweep_every = std::chrono::seconds(1);
   std::vector<pending_ask> stale;
   {
-    std::lock_guard lock(pending_mu_);
+    volley::detail::lock_guard lock(pending_mu_);
     if (!pending_.emplace(id, p).second) return false;
     if (p.sent - last_sweep_ >= sweep_every) {
       last_sweep_ = p.sent;
@@ -278,7 +278,7 @@ bool node_core::add_pending(std::uint64_t id, pending_ask p) {
 
 node_core::reply_match node_core::take_reply(const peer_info& peer, const frame& f,
                                              pending_ask& out) {
-  std::lock_guard lock(pending_mu_);
+  volley::detail::lock_guard lock(pending_mu_);
   auto it = pending_.find(f.correlation_id);
   if (it == pending_.end()) return reply_match::unknown;
   if (it->second.conn != peer.id) return reply_match::other_connection;
@@ -288,7 +288,7 @@ node_core::reply_match node_core::take_reply(const peer_info& peer, const frame&
 }
 
 bool node_core::take_pending(std::uint64_t id, pending_ask& out) {
-  std::lock_guard lock(pending_mu_);
+  volley::detail::lock_guard lock(pending_mu_);
   auto it = pending_.find(id);
   if (it == pending_.end()) return false;
   out = it->second;
@@ -298,7 +298,7 @@ bool node_core::take_pending(std::uint64_t id, pending_ask& out) {
 
 std::vector<pending_ask> node_core::take_pending_of(connection_id conn, bool all) {
   std::vector<pending_ask> out;
-  std::lock_guard lock(pending_mu_);
+  volley::detail::lock_guard lock(pending_mu_);
   for (auto it = pending_.begin(); it != pending_.end();) {
     if (all || it->second.conn == conn) {
       out.push_back(it->second);
@@ -360,25 +360,33 @@ any_ref remote_system::select(std::string_view path) const {
 
 bool remote_system::is_up() const {
   if (!link_) return false;
-  std::lock_guard lock(link_->mu);
+  volley::detail::lock_guard lock(link_->mu);
   return link_->up;
 }
 
 bool remote_system::wait_up(std::chrono::milliseconds timeout) const {
   if (!link_) return false;
-  std::unique_lock lock(link_->mu);
-  return link_->up_changed.wait_for(lock, timeout, [&] { return link_->up; });
+  volley::detail::unique_lock lock(link_->mu);
+  // A loop rather than wait_for's predicate: the analysis cannot see that a
+  // lambda runs with mu held.
+  auto deadline = std::chrono::steady_clock::now() + timeout;
+  while (!link_->up) {
+    if (link_->up_changed.wait_until(lock.native(), deadline) == std::cv_status::timeout) {
+      return link_->up;
+    }
+  }
+  return true;
 }
 
 std::string remote_system::peer_name() const {
   if (!link_) return {};
-  std::lock_guard lock(link_->mu);
+  volley::detail::lock_guard lock(link_->mu);
   return link_->peer_name;
 }
 
 std::uint64_t remote_system::peer_incarnation() const {
   if (!link_) return 0;
-  std::lock_guard lock(link_->mu);
+  volley::detail::lock_guard lock(link_->mu);
   return link_->incarnation;
 }
 

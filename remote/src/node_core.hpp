@@ -34,6 +34,7 @@
 //   new incarnation drops what it held for the old one before it is up again.
 #pragma once
 
+#include <volley/engine/detail/thread_safety.hpp>
 #include <volley/remote/message_types.hpp>
 #include <volley/remote/node.hpp>
 #include <volley/remote/transport.hpp>
@@ -44,8 +45,6 @@
 #include <condition_variable>
 #include <cstdint>
 #include <memory>
-#include <mutex>
-#include <shared_mutex>
 #include <string>
 #include <unordered_map>
 #include <unordered_set>
@@ -65,19 +64,19 @@ struct link {
   const bool outbound;        ///< we connected (the transport reconnects it)
   const std::string address;  ///< "host:port" as connected to, or the peer's socket address
 
-  mutable std::mutex mu;  // guards everything below
+  mutable volley::detail::mutex mu;  // guards everything below but the atomic
   std::condition_variable up_changed;
-  bool up = false;
-  bool closed = false;  ///< disconnected, or an inbound connection that ended
-  std::string peer_name;
-  std::uint64_t incarnation = 0;
-  std::unordered_map<std::string, any_ref> proxies;  ///< by remote path
+  bool up VOLLEY_GUARDED_BY(mu) = false;
+  bool closed VOLLEY_GUARDED_BY(mu) = false;  ///< disconnected, or an inbound connection that ended
+  std::string peer_name VOLLEY_GUARDED_BY(mu);
+  std::uint64_t incarnation VOLLEY_GUARDED_BY(mu) = 0;
+  std::unordered_map<std::string, any_ref> proxies VOLLEY_GUARDED_BY(mu);  ///< by remote path
   /// Local actor paths sent over this link as senders: the peer may answer them.
-  std::unordered_set<std::string> exposed;
+  std::unordered_set<std::string> exposed VOLLEY_GUARDED_BY(mu);
   /// Past this size, adding a sender first drops the paths of actors that are
   /// gone (see proxy.cpp); then the mark doubles. Ordinary links hold a few
   /// senders; the mark bounds a link whose senders are many short-lived actors.
-  std::size_t exposed_prune_at = 4096;
+  std::size_t exposed_prune_at VOLLEY_GUARDED_BY(mu) = 4096;
   /// Bumped when paths leave `exposed`, so proxies drop their copies.
   std::atomic<std::uint64_t> exposed_generation{0};
 
@@ -226,18 +225,19 @@ class node_core final : public transport_handler, public std::enable_shared_from
   std::uint16_t port_ = 0;
   std::atomic<bool> closed_{false};
 
-  mutable std::shared_mutex transport_mu_;  // shared: send/connect; exclusive: teardown
-  std::unique_ptr<transport> transport_;
+  mutable volley::detail::shared_mutex transport_mu_;  // shared: send/connect; exclusive: teardown
+  std::unique_ptr<transport> transport_ VOLLEY_GUARDED_BY(transport_mu_);
 
   any_ref root_;
   actor_ref<watch_daemon> daemon_;
 
-  mutable std::mutex links_mu_;
-  std::unordered_map<connection_id, std::shared_ptr<link>> links_;
+  mutable volley::detail::mutex links_mu_;
+  std::unordered_map<connection_id, std::shared_ptr<link>> links_ VOLLEY_GUARDED_BY(links_mu_);
 
-  mutable std::mutex pending_mu_;
-  std::unordered_map<std::uint64_t, pending_ask> pending_;
-  std::chrono::steady_clock::time_point last_sweep_ = std::chrono::steady_clock::now();
+  mutable volley::detail::mutex pending_mu_;
+  std::unordered_map<std::uint64_t, pending_ask> pending_ VOLLEY_GUARDED_BY(pending_mu_);
+  std::chrono::steady_clock::time_point last_sweep_ VOLLEY_GUARDED_BY(pending_mu_) =
+      std::chrono::steady_clock::now();
   log_limiter foreign_reply_log_;
   log_limiter refused_path_log_;
   log_limiter refused_stop_log_;

@@ -125,8 +125,9 @@ transport::impl::impl(transport_config c, transport_handler& h) : cfg_(std::move
     throw std::invalid_argument("volley::remote: max_frame_size must be at least " +
                                 std::to_string(max_handshake_frame_size) +
                                 " (the largest handshake frame)");
-  if (cfg_.recv_buffer_size < 512)
-    throw std::invalid_argument("volley::remote: recv_buffer_size must be >= 512");
+  if (cfg_.recv_buffer_size < min_recv_buffer_size)
+    throw std::invalid_argument("volley::remote: recv_buffer_size must be >= " +
+                                std::to_string(min_recv_buffer_size));
   cfg_.phi.first_heartbeat_estimate = cfg_.heartbeat_interval;
   hs_config_.node_name = cfg_.node_name;
   hs_config_.secret = cfg_.secret;
@@ -205,7 +206,7 @@ send_result transport::impl::send(connection_id id, const frame& f) {
   if (validate(f, cfg_.limits) != decode_error::none) return send_result::invalid_frame;
   std::size_t size = encoded_size(f);
   {
-    std::shared_lock lock(links_mutex_);
+    volley::detail::shared_lock lock(links_mutex_);
     auto it = links_.find(id);
     if (it == links_.end()) return send_result::unknown_connection;
     detail::link_shared& link = *it->second;
@@ -250,7 +251,7 @@ connection_id transport::impl::connect(const std::string& host, std::uint16_t po
   item->id = id;
   {
     // Registered before the loop sees the command, so send() works at once.
-    std::unique_lock lock(links_mutex_);
+    volley::detail::exclusive_lock lock(links_mutex_);
     links_.emplace(id, std::make_shared<detail::link_shared>());
   }
   push(item);

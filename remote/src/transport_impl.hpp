@@ -7,6 +7,7 @@
 #include "connection.hpp"
 #include "uring.hpp"
 
+#include <volley/engine/detail/thread_safety.hpp>
 #include <volley/remote/transport.hpp>
 
 #include <array>
@@ -15,7 +16,6 @@
 #include <cstring>
 #include <future>
 #include <memory>
-#include <shared_mutex>
 #include <string>
 #include <thread>
 #include <unordered_map>
@@ -46,6 +46,11 @@ inline std::uint64_t tagged(const void* p, op_tag t) {
 }
 /// The one provided-buffer group every multishot recv draws from.
 inline constexpr std::uint16_t buffer_group = 0;
+/// The smallest provided buffer a multishot recv may use. Not measured: a
+/// floor against configurations where every completion carries a few bytes,
+/// so a frame is reassembled from many CQEs (each a loop iteration and a
+/// buffer recycle) instead of one; the default is 16 KiB.
+inline constexpr unsigned min_recv_buffer_size = 512;
 /// A reject or close frame gets this long to be written before the socket is cut.
 inline constexpr std::chrono::milliseconds linger_time{1000};
 /// Longest sleep without a timer due: only bounds the damage of a lost wake-up.
@@ -153,8 +158,9 @@ struct transport::impl {
   std::atomic<bool> sleeping_{false};
   std::atomic<bool> stopping_{false};
   std::atomic<connection_id> next_id_{1};
-  mutable std::shared_mutex links_mutex_;
-  std::unordered_map<connection_id, std::shared_ptr<detail::link_shared>> links_;
+  mutable volley::detail::shared_mutex links_mutex_;
+  std::unordered_map<connection_id, std::shared_ptr<detail::link_shared>> links_
+      VOLLEY_GUARDED_BY(links_mutex_);
   std::array<std::atomic<std::uint64_t>, static_cast<std::size_t>(close_reason::count_)> closes_{};
   std::atomic<std::uint64_t> frames_sent_{0}, frames_received_{0}, send_calls_{0}, wakeups_{0};
   std::atomic<std::uint64_t> refused_{0}, accept_pauses_{0}, inbound_gauge_{0}, pending_gauge_{0};

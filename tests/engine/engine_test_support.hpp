@@ -23,21 +23,7 @@
 
 #include <volley/volley.hpp>
 
-#if defined(__SANITIZE_THREAD__)
-#define VOLLEY_TEST_TSAN 1
-#elif defined(__has_feature)
-#if __has_feature(thread_sanitizer)
-#define VOLLEY_TEST_TSAN 1
-#endif
-#endif
-
-#if defined(__SANITIZE_ADDRESS__)
-#define VOLLEY_TEST_ASAN 1
-#elif defined(__has_feature)
-#if __has_feature(address_sanitizer)
-#define VOLLEY_TEST_ASAN 1
-#endif
-#endif
+#include "../sanitizers.hpp"
 
 namespace volley::test {
 
@@ -75,14 +61,7 @@ inline double sanitizer_slowdown() {
 
 /// `n` divided by the sanitizer slowdown, times VOLLEY_STRESS_SCALE; never 0.
 inline std::size_t scaled(std::size_t n) {
-  double scale = 1.0;
-  if (const char* s = std::getenv("VOLLEY_STRESS_SCALE")) {
-    char* end = nullptr;
-    double v = std::strtod(s, &end);
-    if (end != s && v > 0) scale = v;
-  }
-  double r = static_cast<double>(n) * scale / sanitizer_slowdown();
-  return std::max<std::size_t>(1, static_cast<std::size_t>(r));
+  return scaled_for(n, sanitizer_slowdown());
 }
 
 /// A one-shot gate a handler can wait at, so that a test can hold an actor

@@ -31,6 +31,7 @@
 #define CATCH_CONFIG_RUNNER
 #include <catch2/catch.hpp>
 
+#include "child_process.hpp"
 #include "partition_config.hpp"
 
 #include <dirent.h>
@@ -82,33 +83,17 @@ struct ip_outcome {
 ip_outcome run_ip(const std::vector<std::string>& args) {
   const char* ip = ip_binary();
   if (!ip) return {false, "iproute2's ip command not found"};
-  std::vector<char*> argv{const_cast<char*>(ip)};
-  for (const auto& a : args) argv.push_back(const_cast<char*>(a.c_str()));
-  argv.push_back(nullptr);
-  int err[2];
-  if (::pipe(err) != 0) return {false, std::string("pipe: ") + std::strerror(errno)};
-  pid_t pid = ::fork();
-  if (pid < 0) return {false, std::string("fork: ") + std::strerror(errno)};
-  if (pid == 0) {  // async-signal-safe calls only until exec
-    int null = ::open("/dev/null", O_WRONLY);
-    ::dup2(null, STDOUT_FILENO);
-    ::dup2(err[1], STDERR_FILENO);
-    ::close(err[0]);
-    ::close(err[1]);
-    ::execv(ip, argv.data());
-    ::_exit(127);
-  }
-  ::close(err[1]);
-  std::string text;
-  char buf[256];
-  for (ssize_t n; (n = ::read(err[0], buf, sizeof buf)) > 0;)
-    text.append(buf, static_cast<std::size_t>(n));
-  ::close(err[0]);
-  int status = 0;
-  ::waitpid(pid, &status, 0);
-  bool ok = WIFEXITED(status) && WEXITSTATUS(status) == 0;
+  std::vector<std::string> argv{ip};
+  argv.insert(argv.end(), args.begin(), args.end());
+  child_process::options opt;
+  opt.discard_stdout = true;
+  opt.capture_stderr = true;
+  child_process c(argv, opt);
+  std::string text = c.read_stderr();
+  int status = c.wait();
+  bool ok = status == 0;
   text = text.substr(0, text.find('\n'));
-  if (!ok && text.empty()) text = "ip exited with status " + std::to_string(WEXITSTATUS(status));
+  if (!ok && text.empty()) text = "ip exited with status " + std::to_string(status);
   return {ok, text};
 }
 
@@ -233,57 +218,40 @@ class scoped_netns {
   int home_;
 };
 
-/// remote_partition_peer in a namespace; its stdin is our pipe, so it ends when we do.
+/// remote_partition_peer in a namespace; its stdin is our pipe, so it ends
+/// when we do. The signal handler kills it through g_peer_pid.
 class peer_process {
  public:
-  peer_process(const std::string& netns_path, const char* host) {
-    int ns = ::open(netns_path.c_str(), O_RDONLY | O_CLOEXEC);
-    if (ns < 0) throw std::runtime_error("open " + netns_path + ": " + std::strerror(errno));
-    int in[2], out[2];
-    if (::pipe(in) != 0 || ::pipe(out) != 0) throw std::runtime_error("pipe");
-    const char* path = VOLLEY_PARTITION_PEER;
-    pid_ = ::fork();
-    if (pid_ < 0) throw std::runtime_error("fork");
-    if (pid_ == 0) {  // async-signal-safe calls only until exec
-      if (::setns(ns, CLONE_NEWNET) != 0) ::_exit(126);
-      ::dup2(in[0], STDIN_FILENO);
-      ::dup2(out[1], STDOUT_FILENO);
-      ::close(in[0]);
-      ::close(in[1]);
-      ::close(out[0]);
-      ::close(out[1]);
-      ::execl(path, path, host, "0", static_cast<char*>(nullptr));
-      ::_exit(127);
-    }
-    g_peer_pid = pid_;
-    ::close(ns);
-    ::close(in[0]);
-    ::close(out[1]);
-    to_child_ = in[1];
-    from_child_ = out[0];
+  peer_process(const std::string& netns_path, const char* host)
+      : ns_(open_netns(netns_path)),
+        child_({VOLLEY_PARTITION_PEER, host, "0"}, child_options(ns_.fd)) {
+    g_peer_pid = child_.pid();
   }
-  ~peer_process() {
-    ::kill(pid_, SIGKILL);
-    ::close(to_child_);
-    ::close(from_child_);
-    ::waitpid(pid_, nullptr, 0);
-    g_peer_pid = 0;
-  }
+  ~peer_process() { g_peer_pid = 0; }
   peer_process(const peer_process&) = delete;
   peer_process& operator=(const peer_process&) = delete;
 
   /// The port the peer printed (0 if it failed or died first).
-  std::uint16_t port() {
-    std::string line;
-    char ch;
-    while (::read(from_child_, &ch, 1) == 1 && ch != '\n') line += ch;
-    return static_cast<std::uint16_t>(std::atoi(line.c_str()));
-  }
+  std::uint16_t port() { return child_.read_port(); }
 
  private:
-  pid_t pid_ = -1;
-  int to_child_ = -1;
-  int from_child_ = -1;
+  struct netns_fd {
+    int fd;
+    ~netns_fd() { ::close(fd); }
+  };
+  static int open_netns(const std::string& path) {
+    int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+    if (fd < 0) throw std::runtime_error("open " + path + ": " + std::strerror(errno));
+    return fd;
+  }
+  static child_process::options child_options(int fd) {
+    child_process::options opt;
+    opt.netns_fd = fd;
+    return opt;
+  }
+
+  netns_fd ns_;
+  child_process child_;
 };
 
 /// What is left until `deadline` (at least a millisecond, so that get() of

@@ -3,6 +3,8 @@
 // exception that names io_uring, not crash or hang. We make the kernel refuse
 // it for real: a child process installs a seccomp filter that answers
 // io_uring_setup with EPERM, then tries to construct a transport.
+#include "child_process.hpp"
+
 #include <volley/remote/transport.hpp>
 
 #include <catch2/catch.hpp>
@@ -12,8 +14,6 @@
 #include <linux/seccomp.h>
 #include <sys/prctl.h>
 #include <sys/syscall.h>
-#include <sys/wait.h>
-#include <unistd.h>
 
 #include <cerrno>
 #include <cstddef>
@@ -21,6 +21,7 @@
 #include <system_error>
 
 using namespace volley::remote;
+using volley::remote::test::child_process;
 
 namespace {
 
@@ -48,30 +49,27 @@ bool deny_io_uring_setup() {
 #if defined(__x86_64__)
 TEST_CASE("a transport refuses to start, naming io_uring, when the kernel denies io_uring",
           "[remote][transport]") {
-  pid_t child = fork();
-  REQUIRE(child >= 0);
-  if (child == 0) {
-    // Exit codes: 0 refused with a message naming io_uring, 1 started anyway,
-    // 2 other exception, 3 could not install the filter.
-    if (!deny_io_uring_setup()) _exit(3);
+  // Exit codes: 0 refused with a message naming io_uring, 1 started anyway,
+  // 2 other exception, 3 could not install the filter. In a child, so the
+  // filter does not outlive the test.
+  auto child = child_process::run([] {
+    if (!deny_io_uring_setup()) return 3;
     quiet_handler h;
     transport_config cfg;
     cfg.node_name = "denied";
     cfg.secret = "s";
     try {
       transport t(cfg, h);
-      _exit(1);
+      return 1;
     } catch (const std::system_error& e) {
-      _exit(std::string(e.what()).find("io_uring") != std::string::npos && e.code().value() == EPERM
-                ? 0
-                : 2);
+      return std::string(e.what()).find("io_uring") != std::string::npos &&
+                     e.code().value() == EPERM
+                 ? 0
+                 : 2;
     } catch (...) {
-      _exit(2);
+      return 2;
     }
-  }
-  int status = 0;
-  REQUIRE(waitpid(child, &status, 0) == child);
-  REQUIRE(WIFEXITED(status));
-  CHECK(WEXITSTATUS(status) == 0);
+  });
+  CHECK(child.wait() == 0);
 }
 #endif

@@ -29,6 +29,8 @@
 #include <utility>
 #include <vector>
 
+#include <volley/engine/detail/thread_safety.hpp>
+
 namespace volley {
 
 /// A monotonic time source that a timer service can read and sleep on.
@@ -113,12 +115,12 @@ class manual_clock final : public clock {
   /// instead, on the test's thread.
   void advance(duration d) {
     if (d.count() > 0) now_.fetch_add(d.count(), std::memory_order_release);
-    std::lock_guard lock(listeners_mutex_);
+    detail::lock_guard lock(listeners_mutex_);
     for (auto& [id, fn] : listeners_) fn();
   }
 
   subscription subscribe(listener fn) override {
-    std::lock_guard lock(listeners_mutex_);
+    detail::lock_guard lock(listeners_mutex_);
     listeners_.emplace_back(++last_id_, std::move(fn));
     return last_id_;
   }
@@ -126,15 +128,15 @@ class manual_clock final : public clock {
   void unsubscribe(subscription id) override {
     // Holding the mutex that advance() calls listeners under is what makes
     // "not running after return" true.
-    std::lock_guard lock(listeners_mutex_);
+    detail::lock_guard lock(listeners_mutex_);
     std::erase_if(listeners_, [id](const auto& entry) { return entry.first == id; });
   }
 
  private:
   std::atomic<duration::rep> now_;
-  std::mutex listeners_mutex_;
-  std::vector<std::pair<subscription, listener>> listeners_;
-  subscription last_id_ = 0;
+  detail::mutex listeners_mutex_;
+  std::vector<std::pair<subscription, listener>> listeners_ VOLLEY_GUARDED_BY(listeners_mutex_);
+  subscription last_id_ VOLLEY_GUARDED_BY(listeners_mutex_) = 0;
 };
 
 }  // namespace volley

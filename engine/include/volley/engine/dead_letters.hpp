@@ -18,11 +18,11 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
-#include <mutex>
 #include <string>
 #include <vector>
 
 #include <volley/engine/dead_letter_reason.hpp>
+#include <volley/engine/detail/thread_safety.hpp>
 
 namespace volley {
 
@@ -79,20 +79,21 @@ class dead_letters {
 
  private:
   void unsubscribe(std::uint64_t id);
-  void log(const dead_letter& d, std::uint64_t nth);
-  /// Under mu_: fold the counts in and print the summary if one is due.
-  void summarise_if_due(std::uint64_t counted_here, std::uint64_t nth);
+  void log(const dead_letter& d, std::uint64_t nth) VOLLEY_REQUIRES(mu_);
+  /// Fold the counts in and print the summary if one is due.
+  void summarise_if_due(std::uint64_t counted_here, std::uint64_t nth) VOLLEY_REQUIRES(mu_);
 
   const unsigned log_first_;
   const std::chrono::milliseconds summary_interval_;
   std::atomic<std::uint64_t> counts_[dead_letter_reason_count] = {};
   std::atomic<std::uint64_t> total_{0};
   std::atomic<bool> has_subscribers_{false};
-  std::mutex mu_;  // subscribers and the log's summary state (not a hot path)
-  std::vector<std::pair<std::uint64_t, std::function<void(const dead_letter&)>>> subscribers_;
-  std::uint64_t next_id_ = 1;
-  std::uint64_t unsummarised_ = 0;
-  std::chrono::steady_clock::time_point last_summary_;
+  detail::mutex mu_;  // subscribers and the log's summary state (not a hot path)
+  std::vector<std::pair<std::uint64_t, std::function<void(const dead_letter&)>>> subscribers_
+      VOLLEY_GUARDED_BY(mu_);
+  std::uint64_t next_id_ VOLLEY_GUARDED_BY(mu_) = 1;
+  std::uint64_t unsummarised_ VOLLEY_GUARDED_BY(mu_) = 0;
+  std::chrono::steady_clock::time_point last_summary_ VOLLEY_GUARDED_BY(mu_);
   std::atomic<std::int64_t> last_summary_ns_;    // last_summary_, readable without mu_
   std::atomic<std::uint64_t> unsummarised_atomic_{0};  // counted without mu_, folded in under it
   std::shared_ptr<void> alive_;  // subscriptions check it before unsubscribing

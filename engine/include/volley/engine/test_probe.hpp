@@ -42,7 +42,6 @@
 #include <cstddef>
 #include <deque>
 #include <memory>
-#include <mutex>
 #include <optional>
 #include <stdexcept>
 #include <string>
@@ -53,6 +52,7 @@
 
 #include <volley/engine/actor_ref.hpp>
 #include <volley/engine/context.hpp>
+#include <volley/engine/detail/thread_safety.hpp>
 #include <volley/engine/messages.hpp>
 #include <volley/engine/system.hpp>
 #include <volley/engine/type_info.hpp>
@@ -86,7 +86,7 @@ class probe_queue {
  public:
   void push(probe_entry e) {
     {
-      std::lock_guard lock(mu_);
+      lock_guard lock(mu_);
       entries_.push_back(std::move(e));
     }
     cv_.notify_one();
@@ -94,17 +94,23 @@ class probe_queue {
 
   /// The oldest message, or nothing when none came before `deadline`.
   std::optional<probe_entry> pop(std::chrono::steady_clock::time_point deadline) {
-    std::unique_lock lock(mu_);
-    if (!cv_.wait_until(lock, deadline, [&] { return !entries_.empty(); })) return std::nullopt;
+    unique_lock lock(mu_);
+    // A loop rather than wait_until's predicate: the analysis cannot see
+    // that a lambda runs with mu_ held.
+    while (entries_.empty()) {
+      if (cv_.wait_until(lock.native(), deadline) == std::cv_status::timeout && entries_.empty()) {
+        return std::nullopt;
+      }
+    }
     probe_entry e = std::move(entries_.front());
     entries_.pop_front();
     return e;
   }
 
  private:
-  std::mutex mu_;
+  mutex mu_;
   std::condition_variable cv_;
-  std::deque<probe_entry> entries_;
+  std::deque<probe_entry> entries_ VOLLEY_GUARDED_BY(mu_);
 };
 
 /// Commands from the test thread that must run on the probe's actor

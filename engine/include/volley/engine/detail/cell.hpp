@@ -35,7 +35,6 @@
 #include <cstdint>
 #include <exception>
 #include <memory>
-#include <mutex>
 #include <new>
 #include <string>
 #include <string_view>
@@ -45,6 +44,7 @@
 #include <vector>
 
 #include <volley/engine/detail/envelope.hpp>
+#include <volley/engine/detail/thread_safety.hpp>
 #include <volley/engine/fwd.hpp>
 #include <volley/queues/intrusive_mpsc.hpp>
 
@@ -88,11 +88,14 @@ struct cell_ops {
 /// Rarely used parts of a cell, allocated on first use so an idle anonymous
 /// actor without children stays small.
 struct cell_extras {
-  std::mutex mu;  ///< guards the children list and the name index
-  std::string name;
-  cell_base* first_child = nullptr;
-  std::size_t child_count = 0;
-  std::unordered_map<std::string_view, cell_base*> named_children;
+  /// Guards the children list and the name index. The children's sibling
+  /// links (cell_base::next_sibling_, prev_sibling_) are under their
+  /// parent's mu too, which the analysis cannot name, so they are unannotated.
+  mutex mu;
+  std::string name;  ///< set before the cell is published, then read-only
+  cell_base* first_child VOLLEY_GUARDED_BY(mu) = nullptr;
+  std::size_t child_count VOLLEY_GUARDED_BY(mu) = 0;
+  std::unordered_map<std::string_view, cell_base*> named_children VOLLEY_GUARDED_BY(mu);
   std::unique_ptr<worker_pool> own_pool;  ///< pinned dispatcher: the actor's own thread
   // Consumer-owned from here on: only the actor's own activation touches them.
   timer_table* timers = nullptr;  ///< keyed timers, made on first use
