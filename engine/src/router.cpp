@@ -55,7 +55,7 @@ void router_state::publish(const std::vector<cell_base*>& cells) {
     }
     std::sort(t->ring.begin(), t->ring.end());
   }
-  std::lock_guard lock(publish_mu_);
+  detail::lock_guard lock(publish_mu_);
   // release: pairs with the acquire in table(), so the filled table is seen.
   table_.store(t.get(), std::memory_order_release);
   tables_.push_back(std::move(t));

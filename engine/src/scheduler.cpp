@@ -111,7 +111,7 @@ void worker_pool::schedule(cell_base* c) noexcept {
   }
   if (settings_.deterministic_seed) {
     {
-      std::lock_guard lock(ready_mu_);
+      detail::lock_guard lock(ready_mu_);
       ready_.push_back(c);  // test mode only: running out of memory here terminates
     }
     drain_if_joined();
@@ -206,7 +206,7 @@ void worker_pool::notify() noexcept {
   if (sleeping_.load(std::memory_order_relaxed) == 0) return;
   unsigned index;
   {
-    std::lock_guard lock(sleepers_mu_);
+    detail::lock_guard lock(sleepers_mu_);
     if (sleepers_.empty()) return;
     index = sleepers_.back();
     sleepers_.pop_back();
@@ -386,7 +386,7 @@ cell_base* worker_pool::park(worker& w) {
     searching_.fetch_sub(1, std::memory_order_acq_rel);
   }
   {
-    std::lock_guard lock(sleepers_mu_);
+    detail::lock_guard lock(sleepers_mu_);
     sleepers_.push_back(w.index);
     sleeping_.fetch_add(1, std::memory_order_relaxed);
   }
@@ -423,7 +423,7 @@ cell_base* worker_pool::park(worker& w) {
   }
   // notify() takes the sleeper off the list and counts it as searching;
   // stop/retire wake everyone without doing so. Tell which one woke us.
-  std::lock_guard lock(sleepers_mu_);
+  detail::lock_guard lock(sleepers_mu_);
   if (erase_sleeper(w)) {
     w.searching = false;
   } else {
@@ -445,7 +445,7 @@ bool worker_pool::erase_sleeper(worker& w) noexcept {
 
 void worker_pool::leave_sleepers(worker& w) noexcept {
   {
-    std::lock_guard lock(sleepers_mu_);
+    detail::lock_guard lock(sleepers_mu_);
     if (erase_sleeper(w)) {
       w.searching = false;  // not woken by anyone: go on as a non-searching worker
       return;
@@ -492,7 +492,7 @@ void worker_pool::retire() noexcept {
 bool worker_pool::run_one() {
   cell_base* c;
   {
-    std::lock_guard lock(ready_mu_);
+    detail::lock_guard lock(ready_mu_);
     if (ready_.empty()) return false;
     std::size_t i = static_cast<std::size_t>(rng_() % ready_.size());
     c = ready_[i];
@@ -505,7 +505,7 @@ bool worker_pool::run_one() {
   activation_end end = run_activation(c, 1, nullptr);  // one message: the finest interleaving
   this_worker = saved;
   if (end == activation_end::more) {
-    std::lock_guard lock(ready_mu_);
+    detail::lock_guard lock(ready_mu_);
     ready_.push_back(c);
   }
   return true;

@@ -63,6 +63,7 @@
 #include <thread>
 #include <vector>
 
+#include <volley/engine/detail/thread_safety.hpp>
 #include <volley/affinity/topology.hpp>
 #include <volley/affinity/worker_plan.hpp>
 #include <volley/engine/detail/cell.hpp>
@@ -167,7 +168,7 @@ class worker_pool {
   bool work_visible() const noexcept;
   cell_base* park(worker& w);
   void leave_sleepers(worker& w) noexcept;
-  bool erase_sleeper(worker& w) noexcept;  ///< under sleepers_mu_
+  bool erase_sleeper(worker& w) noexcept VOLLEY_REQUIRES(sleepers_mu_);
   bool quitting() const noexcept;
   void drain_if_joined() noexcept;
   void drain_queued() noexcept;
@@ -188,13 +189,13 @@ class worker_pool {
   alignas(cache_line_size) std::atomic<bool> stopping_{false};
   std::atomic<bool> retired_{false};
   std::atomic<bool> joined_{false};  ///< workers joined: schedule() runs cells inline
-  alignas(cache_line_size) std::mutex
+  alignas(cache_line_size) detail::mutex
       sleepers_mu_;  // only on the park/unpark path, never per message
-  std::vector<unsigned> sleepers_;
+  std::vector<unsigned> sleepers_ VOLLEY_GUARDED_BY(sleepers_mu_);
   // Deterministic mode (tests only): the ready set and the generator.
-  std::mutex ready_mu_;
-  std::vector<cell_base*> ready_;
-  std::mt19937_64 rng_;
+  detail::mutex ready_mu_;
+  std::vector<cell_base*> ready_ VOLLEY_GUARDED_BY(ready_mu_);
+  std::mt19937_64 rng_ VOLLEY_GUARDED_BY(ready_mu_);
 };
 
 /// The worker the calling thread is, or nullptr.

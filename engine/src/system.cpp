@@ -176,7 +176,7 @@ worker_pool* system_core::pool_named(const std::string& name) {
 std::unique_ptr<worker_pool> system_core::make_pinned_pool() {
   {
     // Reap the threads of pinned actors that have died since.
-    std::lock_guard lock(retired_mu_);
+    detail::lock_guard lock(retired_mu_);
     retired_pools_.clear();  // each destructor joins an already finished thread
   }
   auto s = settings_for(cfg, "pinned", nullptr, unpinned_plan(1));
@@ -185,7 +185,7 @@ std::unique_ptr<worker_pool> system_core::make_pinned_pool() {
 }
 
 void system_core::adopt_retired_pool(std::unique_ptr<worker_pool> p) {
-  std::lock_guard lock(retired_mu_);
+  detail::lock_guard lock(retired_mu_);
   retired_pools_.push_back(std::move(p));
 }
 
@@ -213,7 +213,7 @@ void system_core::root_terminated() noexcept {
 }
 
 void system_core::shutdown() {
-  std::lock_guard lock(shutdown_mu_);
+  detail::lock_guard lock(shutdown_mu_);
   if (joined_) return;
   if (!shutting_down.exchange(true)) send_stop(root, stop_reason::shutdown);
   if (on_worker_thread()) return;  // asked from inside an actor: the destructor finishes it
@@ -231,7 +231,7 @@ void system_core::shutdown() {
   default_pool->stop_and_join();
   for (auto& [name, p] : named_pools) p->stop_and_join();
   {
-    std::lock_guard rlock(retired_mu_);
+    detail::lock_guard rlock(retired_mu_);
     for (auto& p : retired_pools_) p->stop_and_join();
   }
   // Sends that raced with the end (to actors that are dead by now) may have

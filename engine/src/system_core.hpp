@@ -15,6 +15,7 @@
 #include <string_view>
 #include <vector>
 
+#include <volley/engine/detail/thread_safety.hpp>
 #include <volley/affinity/topology.hpp>
 #include <volley/affinity/worker_plan.hpp>
 #include <volley/engine/config.hpp>
@@ -66,10 +67,10 @@ class system_core {
 
  private:
   std::atomic<std::uint32_t> refs_{1};
-  std::mutex retired_mu_;
-  std::vector<std::unique_ptr<worker_pool>> retired_pools_;
-  std::mutex shutdown_mu_;
-  bool joined_ = false;
+  detail::mutex retired_mu_;
+  std::vector<std::unique_ptr<worker_pool>> retired_pools_ VOLLEY_GUARDED_BY(retired_mu_);
+  detail::mutex shutdown_mu_;
+  bool joined_ VOLLEY_GUARDED_BY(shutdown_mu_) = false;
 };
 
 // -- lifecycle (cell.cpp) ------------------------------------------------------------

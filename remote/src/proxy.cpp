@@ -62,7 +62,7 @@ void node_core::expose(proxy& px, const std::string& sender) {
   // The peer learns this sender's ref, so it may send to it (replies).
   std::vector<std::string> candidates;
   {
-    std::lock_guard lock(l.mu);
+    volley::detail::lock_guard lock(l.mu);
     l.exposed.insert(sender);
     if (l.exposed.size() >= l.exposed_prune_at) {
       candidates.assign(l.exposed.begin(), l.exposed.end());
@@ -81,7 +81,7 @@ void node_core::expose(proxy& px, const std::string& sender) {
   } catch (const std::exception&) {
     // The actor system is going away: keep the set as it is.
   }
-  std::lock_guard lock(l.mu);
+  volley::detail::lock_guard lock(l.mu);
   for (const auto& path : gone) l.exposed.erase(path);
   l.exposed_prune_at = std::max<std::size_t>(4096, 2 * l.exposed.size());
   l.exposed_generation.fetch_add(1, std::memory_order_relaxed);

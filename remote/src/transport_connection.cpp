@@ -486,7 +486,7 @@ std::unique_ptr<connection> transport::impl::make_connection(connection_id id, b
   c->peer.id = id;
   c->peer.outbound = outbound;
   c->backoff = cfg_.reconnect_min_backoff;
-  std::unique_lock lock(links_mutex_);
+  volley::detail::exclusive_lock lock(links_mutex_);
   auto& link = links_[id];  // connect() registered outbound links already
   if (!link) link = std::make_shared<detail::link_shared>();
   c->shared = link;

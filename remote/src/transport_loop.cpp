@@ -286,7 +286,7 @@ void transport::impl::finalize_closed(steady_clock::time_point now) {
       continue;
     }
     {
-      std::unique_lock lock(links_mutex_);
+      volley::detail::exclusive_lock lock(links_mutex_);
       links_.erase(c->id);
     }
     conns_.erase(c->id);  // destroys c

@@ -62,6 +62,7 @@
 #include <utility>
 #include <vector>
 
+#include <volley/engine/detail/thread_safety.hpp>
 #include <volley/engine/actor_ref.hpp>
 #include <volley/engine/context.hpp>
 #include <volley/engine/detail/cell.hpp>
@@ -147,8 +148,9 @@ class router_state {
   const routing strategy_;
   std::atomic<const routee_table*> table_{nullptr};
   std::atomic<std::uint64_t> next_{0};  ///< round-robin position (relaxed: only a spread)
-  std::mutex publish_mu_;               ///< resize and routee deaths only, never a send
-  std::vector<std::unique_ptr<routee_table>> tables_;  ///< every table ever published
+  detail::mutex publish_mu_;  ///< resize and routee deaths only, never a send
+  /// Every table ever published.
+  std::vector<std::unique_ptr<routee_table>> tables_ VOLLEY_GUARDED_BY(publish_mu_);
 };
 
 /// Spreads a std::hash value over 64 bits (std::hash of an integer is
