@@ -111,7 +111,8 @@ class actor_a {
   // B answers through the sender it remembered, an untyped ref.
   using accepts = volley::accepts<response_from_b>;
 
-  actor_a(volley::actor_ref<B> b, std::promise<int> done) : b_(std::move(b)), done_(std::move(done)) {}
+  actor_a(volley::actor_ref<B> b, std::promise<int> done)
+      : b_(std::move(b)), done_(std::move(done)) {}
 
   void on(const start& s, volley::context& ctx) {
     std::printf("A: asking B about %d\n", s.data);

@@ -31,10 +31,14 @@ enum class light { off, red, green, yellow };
 
 const char* name_of(light l) {
   switch (l) {
-    case light::off: return "off";
-    case light::red: return "red";
-    case light::green: return "green";
-    case light::yellow: return "yellow";
+    case light::off:
+      return "off";
+    case light::red:
+      return "red";
+    case light::green:
+      return "green";
+    case light::yellow:
+      return "yellow";
   }
   return "?";
 }
@@ -66,8 +70,8 @@ struct traffic_light : volley::fsm<traffic_light, light, timing> {
       std::printf("%s -> %s (%d cycles)\n", name_of(from), name_of(to), data().cycles);
     });
     when_unhandled([](light state, const timing& data, std::string_view type) {
-      std::printf("unhandled %.*s while %s (%d cycles)\n", static_cast<int>(type.size()), type.data(),
-                  name_of(state), data.cycles);
+      std::printf("unhandled %.*s while %s (%d cycles)\n", static_cast<int>(type.size()),
+                  type.data(), name_of(state), data.cycles);
     });
   }
 

@@ -124,7 +124,8 @@ int main() {
 
   volley::system sys;
   auto file = sys.spawn<file_writer>(volley::props{.name = "file_writer", .dispatcher = {}}, path);
-  auto console = sys.spawn<console_writer>(volley::props{.name = "console_writer", .dispatcher = {}});
+  auto console =
+      sys.spawn<console_writer>(volley::props{.name = "console_writer", .dispatcher = {}});
   auto lg = sys.spawn<logger>(volley::props{.name = "logger", .dispatcher = {}}, file, console);
 
   lg.tell(log_line{"To the file", target::file});

@@ -184,10 +184,14 @@ void ask_actor_chain(benchmark::State& state) {
   report_percentiles(state, log.samples);
 }
 
-void ask_actor_continuation(benchmark::State& state) { ask_actor_chain<continuation_asker>(state); }
+void ask_actor_continuation(benchmark::State& state) {
+  ask_actor_chain<continuation_asker>(state);
+}
 BENCHMARK(ask_actor_continuation)->UseRealTime()->Unit(benchmark::kMillisecond);
 
-void ask_actor_coroutine(benchmark::State& state) { ask_actor_chain<coroutine_asker>(state); }
+void ask_actor_coroutine(benchmark::State& state) {
+  ask_actor_chain<coroutine_asker>(state);
+}
 BENCHMARK(ask_actor_coroutine)->UseRealTime()->Unit(benchmark::kMillisecond);
 
 // -- timers --------------------------------------------------------------------
@@ -283,7 +287,8 @@ void spawn_stop_issue(benchmark::State& state) {
     state.SetIterationTime(static_cast<double>(r.value()) * 1e-9);
     // Not timed: let the batch's children finish dying, so that batches do
     // not pile up stopping children behind each other.
-    for (long v = alive.load(std::memory_order_acquire); v != 0; v = alive.load(std::memory_order_acquire)) {
+    for (long v = alive.load(std::memory_order_acquire); v != 0;
+         v = alive.load(std::memory_order_acquire)) {
       alive.wait(v, std::memory_order_acquire);
     }
   }
@@ -382,7 +387,8 @@ void tell_batches(benchmark::State& state, std::atomic<long>& left, Send send) {
   for (auto _ : state) {
     left.store(batch_size, std::memory_order_relaxed);
     for (long i = 0; i < batch_size; ++i) send(routed_note{i});
-    for (long v = left.load(std::memory_order_acquire); v != 0; v = left.load(std::memory_order_acquire)) {
+    for (long v = left.load(std::memory_order_acquire); v != 0;
+         v = left.load(std::memory_order_acquire)) {
       left.wait(v, std::memory_order_acquire);
     }
   }

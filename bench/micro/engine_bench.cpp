@@ -11,8 +11,8 @@
 #include <benchmark/benchmark.h>
 
 #include <atomic>
-#include <cstdio>
 #include <cstdint>
+#include <cstdio>
 #include <thread>
 #include <vector>
 
@@ -65,7 +65,6 @@ void idle_actor(benchmark::State& state) {
   state.counters["bytes_per_actor"] = per_actor;
 }
 BENCHMARK(idle_actor)->Arg(1000000)->Iterations(1)->Unit(benchmark::kMillisecond);
-
 
 struct counter {
   long n = 0;
@@ -141,7 +140,6 @@ void ping_pong(benchmark::State& state) {
 }
 BENCHMARK(ping_pong)->Arg(1000000)->UseRealTime()->Unit(benchmark::kMillisecond);
 
-
 void spawn(benchmark::State& state) {
   const long n = state.range(0);
   for (auto _ : state) {
@@ -159,7 +157,6 @@ void spawn(benchmark::State& state) {
   state.SetItemsProcessed(state.iterations() * n);
 }
 BENCHMARK(spawn)->Arg(100000)->UseRealTime()->Unit(benchmark::kMillisecond)->Iterations(5);
-
 
 }  // namespace
 

@@ -32,7 +32,8 @@ const json* find_row(const json& summary, const json& like) {
 
 std::string describe(const json& file) {
   return file["machine"].value("machine_id", "?") + " " + file.value("created_utc", "?") + " (" +
-         file["build"].value("git_commit", "?").substr(0, 10) + ", " + file["run"].value("sizes", "?") + " sizes)";
+         file["build"].value("git_commit", "?").substr(0, 10) + ", " +
+         file["run"].value("sizes", "?") + " sizes)";
 }
 
 }  // namespace
@@ -48,10 +49,11 @@ int compare_results(const std::string& a_path, const std::string& b_path) {
   }
   std::cout << "A: " << describe(a) << "\nB: " << describe(b) << "\n";
   if (a["run"].value("sizes", "") != b["run"].value("sizes", ""))
-    std::cout << "note: A and B use different size sets; ratios compare different amounts of work\n";
+    std::cout
+        << "note: A and B use different size sets; ratios compare different amounts of work\n";
   std::cout << "\n";
-  std::printf("%-22s %7s %-7s %10s %-19s %10s %-19s %8s\n", "workload", "workers", "runtime", "A", "  (min - max)", "B",
-              "  (min - max)", "B/A");
+  std::printf("%-22s %7s %-7s %10s %-19s %10s %-19s %8s\n", "workload", "workers", "runtime", "A",
+              "  (min - max)", "B", "  (min - max)", "B/A");
   int compared = 0;
   for (const auto& row_b : b["summary"]) {
     const json* row_a = find_row(a["summary"], row_b);
@@ -68,11 +70,16 @@ int compare_results(const std::string& a_path, const std::string& b_path) {
                       within_noise(sa, sb) ? "  within noise" : "");
         verdict = buffer;
       }
-      auto fmt = [](const summary& s) { return s.count > 0 ? si(s.median) : std::string("no data"); };
-      auto spread = [](const summary& s) { return s.count > 0 ? "  " + si(s.min) + " - " + si(s.max) : std::string(); };
-      std::printf("%-22s %7d %-7s %10s %-19s %10s %-19s %s\n", row_b["workload"].get<std::string>().c_str(),
-                  row_b["workers"].get<int>(), runtime, fmt(sa).c_str(), spread(sa).c_str(), fmt(sb).c_str(),
-                  spread(sb).c_str(), verdict.c_str());
+      auto fmt = [](const summary& s) {
+        return s.count > 0 ? si(s.median) : std::string("no data");
+      };
+      auto spread = [](const summary& s) {
+        return s.count > 0 ? "  " + si(s.min) + " - " + si(s.max) : std::string();
+      };
+      std::printf("%-22s %7d %-7s %10s %-19s %10s %-19s %s\n",
+                  row_b["workload"].get<std::string>().c_str(), row_b["workers"].get<int>(),
+                  runtime, fmt(sa).c_str(), spread(sa).c_str(), fmt(sb).c_str(), spread(sb).c_str(),
+                  verdict.c_str());
       ++compared;
     }
   }

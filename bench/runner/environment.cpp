@@ -19,14 +19,22 @@ nlohmann::json describe_machine() {
                       {"count", c.count},
                       {"pus_per_cache", c.pus_per_cache}});
   return {
-      {"machine_id", info.machine_id}, {"cpu_model", info.cpu_model}, {"packages", info.packages},
-      {"numa_nodes", info.numa_nodes}, {"cores", info.cores},         {"pus", info.pus},
-      {"caches", caches},              {"memory_bytes", info.memory_bytes},
-      {"kernel", info.kernel},         {"hostname", info.hostname},
+      {"machine_id", info.machine_id},
+      {"cpu_model", info.cpu_model},
+      {"packages", info.packages},
+      {"numa_nodes", info.numa_nodes},
+      {"cores", info.cores},
+      {"pus", info.pus},
+      {"caches", caches},
+      {"memory_bytes", info.memory_bytes},
+      {"kernel", info.kernel},
+      {"hostname", info.hostname},
   };
 }
 
-int default_workers() { return static_cast<int>(affinity::topology::detect().cores()); }
+int default_workers() {
+  return static_cast<int>(affinity::topology::detect().cores());
+}
 
 namespace {
 

@@ -62,7 +62,8 @@ bool run_gnuplot(const fs::path& script, const std::string& svg) {
 
 // Shared look: SVG without gnuplot's enhanced-text markup (so '-' and '_' in
 // names print as they are), light grid, legend top left.
-const char* preamble = R"(set terminal svg size %d,%d dynamic noenhanced font "sans,11" background rgb "white"
+const char* preamble =
+    R"(set terminal svg size %d,%d dynamic noenhanced font "sans,11" background rgb "white"
 set datafile missing "?"
 set grid ytics lc rgb "#dddddd"
 set key top left
@@ -105,7 +106,11 @@ bool draw_bars(const bar_chart& chart, const std::string& svg_path) {
   }
   auto script = scratch.path() / "bars.gp";
   {
-    int width = std::max(640, 70 * static_cast<int>(chart.groups.size() * std::max<std::size_t>(1, chart.series.size())) / 2 + 200);
+    int width = std::max(
+        640,
+        70 * static_cast<int>(chart.groups.size() * std::max<std::size_t>(1, chart.series.size())) /
+                2 +
+            200);
     std::ofstream out(script);
     out << format(preamble, width, 480);
     out << "set output " << quoted(svg_path) << "\n";
@@ -118,15 +123,16 @@ bool draw_bars(const bar_chart& chart, const std::string& svg_path) {
     out << "plot ";
     for (std::size_t i = 0; i < chart.series.size(); ++i) {
       if (i > 0) out << ", ";
-      out << quoted(data.string()) << " using " << (i + 2) << (i == 0 ? ":xtic(1)" : "") << " title "
-          << quoted(chart.series[i]);
+      out << quoted(data.string()) << " using " << (i + 2) << (i == 0 ? ":xtic(1)" : "")
+          << " title " << quoted(chart.series[i]);
     }
     out << "\n";
   }
   return run_gnuplot(script, svg_path);
 }
 
-bool draw_scaling(const std::string& title, const std::vector<scaling_panel>& panels, const std::string& svg_path) {
+bool draw_scaling(const std::string& title, const std::vector<scaling_panel>& panels,
+                  const std::string& svg_path) {
   if (panels.empty()) return false;
   scratch_dir scratch;
   const int columns = std::min<int>(4, static_cast<int>(panels.size()));
@@ -135,7 +141,8 @@ bool draw_scaling(const std::string& title, const std::vector<scaling_panel>& pa
   std::ofstream out(script);
   out << format(preamble, 300 * columns, 260 * rows + 40);
   out << "set output " << quoted(svg_path) << "\n";
-  out << "set key top left font \",9\"\nset xlabel \"workers\"\nset format y \"%.2s%c\"\nset yrange [0:*]\n";
+  out << "set key top left font \",9\"\nset xlabel \"workers\"\nset format y \"%.2s%c\"\nset "
+         "yrange [0:*]\n";
   out << "set multiplot layout " << rows << "," << columns << " title " << quoted(title) << "\n";
   for (std::size_t p = 0; p < panels.size(); ++p) {
     const auto& panel = panels[p];

@@ -27,7 +27,7 @@ struct bar_chart {
 struct scaling_panel {
   std::string title;
   std::vector<std::string> series;
-  std::vector<int> workers;                               // x values
+  std::vector<int> workers;                                // x values
   std::vector<std::vector<std::optional<double>>> values;  // [series][x]
 };
 

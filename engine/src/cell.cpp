@@ -48,9 +48,9 @@ void noop_drop(envelope*, dead_letter_reason) noexcept {}
 
 constexpr message_info stop_info{type_id<stop_request>(), "volley::stop", &noop_drop,
                                  sizeof(message_envelope<stop_request>), true};
-constexpr message_info child_terminated_info{type_id<child_terminated>(), "volley::child_terminated",
-                                             &noop_drop, sizeof(message_envelope<child_terminated>),
-                                             true};
+constexpr message_info child_terminated_info{type_id<child_terminated>(),
+                                             "volley::child_terminated", &noop_drop,
+                                             sizeof(message_envelope<child_terminated>), true};
 
 void finalize(cell_base* c, context& ctx);
 
@@ -89,8 +89,10 @@ void unlink_from_parent(cell_base* c) {
   cell_base* parent = c->parent_;
   cell_extras* pext = parent->extras_if_any();
   detail::lock_guard lock(pext->mu);
-  if (c->prev_sibling_) c->prev_sibling_->next_sibling_ = c->next_sibling_;
-  else pext->first_child = c->next_sibling_;
+  if (c->prev_sibling_)
+    c->prev_sibling_->next_sibling_ = c->next_sibling_;
+  else
+    pext->first_child = c->next_sibling_;
   if (c->next_sibling_) c->next_sibling_->prev_sibling_ = c->prev_sibling_;
   c->prev_sibling_ = c->next_sibling_ = nullptr;
   --pext->child_count;
@@ -212,7 +214,9 @@ void report_unhandled(cell_base* target, envelope* e) noexcept {
 
 // -- the tree ------------------------------------------------------------------------
 
-cell_extras::~cell_extras() { delete timers; }
+cell_extras::~cell_extras() {
+  delete timers;
+}
 
 cell_base*& constructing_cell() noexcept {
   thread_local cell_base* c = nullptr;
@@ -224,7 +228,8 @@ cell_extras& cell_base::extras() {
   if (ext != nullptr) return *ext;
   auto* made = new cell_extras();
   // acq_rel: publishes the new extras; on failure, acquire the winner's.
-  if (ext_.compare_exchange_strong(ext, made, std::memory_order_acq_rel, std::memory_order_acquire)) {
+  if (ext_.compare_exchange_strong(ext, made, std::memory_order_acq_rel,
+                                   std::memory_order_acquire)) {
     return *made;
   }
   delete made;
@@ -284,7 +289,8 @@ void begin_stop(cell_base* c, context& ctx, stop_reason why) {
   for (cell_base* ch : children) {
     // Children stop because their parent does: killed and node_down are the
     // parent's fate, not theirs.
-    send_stop(ch, why == stop_reason::killed || why == stop_reason::node_down ? stop_reason::stopped : why);
+    send_stop(ch, why == stop_reason::killed || why == stop_reason::node_down ? stop_reason::stopped
+                                                                              : why);
     ch->release();
   }
 }
@@ -294,7 +300,8 @@ void send_stop(cell_base* target, stop_reason why) {
   target->deliver_system(e);
 }
 
-void on_failure(cell_base* c, context& ctx, std::exception_ptr ex, std::string_view where) noexcept {
+void on_failure(cell_base* c, context& ctx, std::exception_ptr ex,
+                std::string_view where) noexcept {
   report_failure(c, where, ex);
   try {
     // A guardian, or an actor already on its way out, has nobody to ask.
@@ -306,7 +313,8 @@ void on_failure(cell_base* c, context& ctx, std::exception_ptr ex, std::string_v
       begin_stop(c, ctx, stop_reason::failed);
     }
   } catch (...) {
-    std::fprintf(stderr, "volley: could not hand the failure of %s to its supervisor; stopping it\n",
+    std::fprintf(stderr,
+                 "volley: could not hand the failure of %s to its supervisor; stopping it\n",
                  c->path().c_str());
     begin_stop(c, ctx, stop_reason::failed);
   }
@@ -323,7 +331,9 @@ void start_if_needed(cell_base* c, context& ctx) {
   }
 }
 
-void request_stop(context& ctx) noexcept { ctx.cell()->stop_requested_ = true; }
+void request_stop(context& ctx) noexcept {
+  ctx.cell()->stop_requested_ = true;
+}
 
 }  // namespace volley::detail
 
@@ -343,16 +353,24 @@ void detail::ref_base::throw_empty() {
   throw std::logic_error("volley: send through an empty actor ref");
 }
 
-any_ref context::self() const { return any_ref(cell_); }
+any_ref context::self() const {
+  return any_ref(cell_);
+}
 
 any_ref context::sender() const {
   return current_ != nullptr ? any_ref(current_->sender) : any_ref();
 }
 
-void context::stop() { cell_->stop_requested_ = true; }
+void context::stop() {
+  cell_->stop_requested_ = true;
+}
 
-volley::system& context::system() const { return *cell_->sys_->facade; }
+volley::system& context::system() const {
+  return *cell_->sys_->facade;
+}
 
-std::string context::path() const { return cell_->path(); }
+std::string context::path() const {
+  return cell_->path();
+}
 
 }  // namespace volley

@@ -57,7 +57,9 @@ std::size_t context::stash_size() const {
   return ext == nullptr ? 0 : ext->stash.size();
 }
 
-void context::set_stash_capacity(std::size_t n) { cell_->extras().stash_capacity = n; }
+void context::set_stash_capacity(std::size_t n) {
+  cell_->extras().stash_capacity = n;
+}
 
 }  // namespace volley
 
@@ -100,7 +102,9 @@ envelope* keep_for_coroutine(cell_base* c, envelope* e) {
   return kept;
 }
 
-context& coroutine_context(cell_base* c) noexcept { return *c->extras_if_any()->coro_ctx; }
+context& coroutine_context(cell_base* c) noexcept {
+  return *c->extras_if_any()->coro_ctx;
+}
 
 void adopt_task(cell_base* c, task_handle h, std::exception_ptr* error) {
   c->extras_if_any()->coro_ctx->coroutine_error() = error;

@@ -29,7 +29,9 @@ dead_letters::dead_letters(unsigned log_first, std::chrono::milliseconds summary
 
 dead_letters::~dead_letters() = default;
 
-std::uint64_t dead_letters::count() const noexcept { return total_.load(std::memory_order_acquire); }
+std::uint64_t dead_letters::count() const noexcept {
+  return total_.load(std::memory_order_acquire);
+}
 
 std::uint64_t dead_letters::count(dead_letter_reason r) const noexcept {
   return counts_[static_cast<int>(r)].load(std::memory_order_acquire);
@@ -61,7 +63,8 @@ void dead_letters::summarise_if_due(std::uint64_t counted_here, std::uint64_t nt
   auto now = std::chrono::steady_clock::now();
   if (now - last_summary_ < summary_interval_) return;
   std::fprintf(stderr, "volley: %llu more dead letters (%llu in all so far)\n",
-               static_cast<unsigned long long>(unsummarised_), static_cast<unsigned long long>(nth));
+               static_cast<unsigned long long>(unsummarised_),
+               static_cast<unsigned long long>(nth));
   unsummarised_ = 0;
   last_summary_ = now;
   last_summary_ns_.store(now.time_since_epoch().count(), std::memory_order_relaxed);
@@ -118,7 +121,9 @@ void dead_letters::unsubscribe(std::uint64_t id) {
   has_subscribers_.store(!subscribers_.empty(), std::memory_order_release);
 }
 
-dead_letters::subscription::~subscription() { cancel(); }
+dead_letters::subscription::~subscription() {
+  cancel();
+}
 
 void dead_letters::subscription::cancel() {
   if (dl_ != nullptr && !owner_.expired()) dl_->unsubscribe(id_);

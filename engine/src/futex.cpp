@@ -3,12 +3,12 @@
 // Raw futex(2) rather than std::atomic::wait: we need a timeout (ask's
 // get(timeout)) and want to know exactly when a syscall happens, since a
 // FUTEX_WAKE costs ~13 µs on the reference machine.
-#include <cerrno>
-#include <climits>
-#include <ctime>
 #include <linux/futex.h>
 #include <sys/syscall.h>
 #include <unistd.h>
+#include <cerrno>
+#include <climits>
+#include <ctime>
 
 #include <volley/engine/ask.hpp>
 
@@ -41,8 +41,12 @@ bool futex_wait_until(std::atomic<std::uint32_t>& word, std::uint32_t expected,
   return true;  // woken, spurious, or the word had already changed: callers re-check
 }
 
-void futex_wake_all(std::atomic<std::uint32_t>& word) noexcept { futex(&word, FUTEX_WAKE, INT_MAX, nullptr); }
+void futex_wake_all(std::atomic<std::uint32_t>& word) noexcept {
+  futex(&word, FUTEX_WAKE, INT_MAX, nullptr);
+}
 
-void futex_wake_one(std::atomic<std::uint32_t>& word) noexcept { futex(&word, FUTEX_WAKE, 1, nullptr); }
+void futex_wake_one(std::atomic<std::uint32_t>& word) noexcept {
+  futex(&word, FUTEX_WAKE, 1, nullptr);
+}
 
 }  // namespace volley::detail

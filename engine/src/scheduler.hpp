@@ -63,10 +63,10 @@
 #include <thread>
 #include <vector>
 
-#include <volley/engine/detail/thread_safety.hpp>
 #include <volley/affinity/topology.hpp>
 #include <volley/affinity/worker_plan.hpp>
 #include <volley/engine/detail/cell.hpp>
+#include <volley/engine/detail/thread_safety.hpp>
 #include <volley/engine/fwd.hpp>
 #include <volley/queues/injection_queue.hpp>
 #include <volley/queues/work_stealing_deque.hpp>

@@ -11,8 +11,8 @@
 #include <cstdio>
 #include <string>
 
-#include <volley/engine/supervision.hpp>
 #include <volley/engine/detail/timer.hpp>
+#include <volley/engine/supervision.hpp>
 
 #include "system_core.hpp"
 
@@ -80,7 +80,9 @@ struct delayed_restart final : timer_base {
     target = child;
     child->add_ref();
     core = child->core();
-    callback = [](timer_base* t) { send_directive(t->target, directive::restart, static_cast<delayed_restart*>(t)->error); };
+    callback = [](timer_base* t) {
+      send_directive(t->target, directive::restart, static_cast<delayed_restart*>(t)->error);
+    };
     destroy = [](timer_base* t) noexcept { delete static_cast<delayed_restart*>(t); };
   }
 };
@@ -97,7 +99,8 @@ void finish_restart(cell_base* c, context& ctx) {
     c->ops_->reconstruct(c);
   } catch (...) {
     c->actor_destroyed_ = true;  // the old one is gone and the new one was not made
-    std::fprintf(stderr, "volley: %s could not be restarted (its constructor threw: %s); stopping it\n",
+    std::fprintf(stderr,
+                 "volley: %s could not be restarted (its constructor threw: %s); stopping it\n",
                  c->path().c_str(), what_of(std::current_exception()).c_str());
     c->failed_ = false;
     begin_stop(c, ctx, stop_reason::failed);
@@ -119,7 +122,8 @@ void restart(cell_base* c, context& ctx, const std::exception_ptr& why) {
   try {
     c->ops_->pre_restart(c, ctx, why);
   } catch (...) {
-    std::fprintf(stderr, "volley: %s threw from pre_restart; restarting anyway\n", c->path().c_str());
+    std::fprintf(stderr, "volley: %s threw from pre_restart; restarting anyway\n",
+                 c->path().c_str());
   }
   // The new instance starts from scratch: no timers, stash or waiting
   // coroutine of the old one, and no children — those are stopped first and
@@ -198,15 +202,18 @@ void handle_child_failed(envelope* e, cell_base* parent, context& ctx) {
     std::fprintf(stderr, "volley: %s's decider threw; stopping %s\n", parent->path().c_str(),
                  child->path().c_str());
   }
-  if (d == directive::escalate && parent->parent_ != nullptr && parent->parent_->parent_ == nullptr) {
+  if (d == directive::escalate && parent->parent_ != nullptr &&
+      parent->parent_->parent_ == nullptr) {
     d = directive::stop;  // the /user guardian has nobody to escalate to
   }
 
   unsigned restart_number = 0;
   if (d == directive::restart) {
     if (child->ops_->reconstruct == nullptr) {
-      std::fprintf(stderr, "volley: %s cannot be restarted (its spawn arguments cannot be copied); stopping it\n",
-                   child->path().c_str());
+      std::fprintf(
+          stderr,
+          "volley: %s cannot be restarted (its spawn arguments cannot be copied); stopping it\n",
+          child->path().c_str());
       d = directive::stop;
     } else {
       // The system's clock, so that a manual clock drives the window too.
@@ -216,8 +223,9 @@ void handle_child_failed(envelope* e, cell_base* parent, context& ctx) {
       auto& times = child->extras().restarts;
       std::erase_if(times, [&](auto t) { return now - t > strategy.window(); });
       if (times.size() >= strategy.max_restarts()) {
-        std::fprintf(stderr, "volley: %s failed %zu times within %lld ms; %s\n", child->path().c_str(),
-                     times.size() + 1, static_cast<long long>(strategy.window().count()),
+        std::fprintf(stderr, "volley: %s failed %zu times within %lld ms; %s\n",
+                     child->path().c_str(), times.size() + 1,
+                     static_cast<long long>(strategy.window().count()),
                      strategy.escalates_when_exhausted() ? "escalating" : "stopping it");
         d = strategy.escalates_when_exhausted() ? directive::escalate : directive::stop;
       } else {

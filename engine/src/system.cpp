@@ -59,8 +59,8 @@ struct guardian {};
 
 cell_base* make_guardian(system_core* core, cell_base* parent, const std::string& name) {
   void* mem = envelope_alloc(sizeof(cell<guardian, no_restart>));
-  auto* c = ::new (mem) cell<guardian, no_restart>(core, core->default_pool.get(), &cell_ops_of<guardian, no_restart>,
-                                       parent, 0);
+  auto* c = ::new (mem) cell<guardian, no_restart>(core, core->default_pool.get(),
+                                                   &cell_ops_of<guardian, no_restart>, parent, 0);
   c->refs_.store(parent ? 2 : 1, std::memory_order_relaxed);  // core's count (+ parent link)
   c->extras().name = name;
   c->started_ = true;
@@ -86,7 +86,8 @@ constexpr unsigned max_workers_per_pool = 4096;
 
 void validate(const config& cfg) {
   if (cfg.throughput == 0) {
-    throw std::invalid_argument("volley config: throughput is 0; it must be at least 1 (default 64)");
+    throw std::invalid_argument(
+        "volley config: throughput is 0; it must be at least 1 (default 64)");
   }
   if (cfg.workers > max_workers_per_pool) {
     throw std::invalid_argument("volley config: workers = " + std::to_string(cfg.workers) +
@@ -94,7 +95,8 @@ void validate(const config& cfg) {
                                 "; use 0 for one per core");
   }
   if (cfg.spin_before_park.count() < 0) {
-    throw std::invalid_argument("volley config: spin_before_park is negative; use 0 to park at once");
+    throw std::invalid_argument(
+        "volley config: spin_before_park is negative; use 0 to park at once");
   }
   for (const auto& [name, p] : cfg.pools) {
     if (name.empty() || name == "default" || name == "pinned") {
@@ -149,8 +151,9 @@ system_core::system_core(config c)
   default_pool = std::make_unique<worker_pool>(this, settings_for(cfg, "default", &topology, plan));
   for (const auto& [name, p] : cfg.pools) {
     if (cfg.deterministic_seed) break;  // one thread runs everything
-    named_pools.emplace(name, std::make_unique<worker_pool>(
-                                  this, settings_for(cfg, name, nullptr, unpinned_plan(p.workers))));
+    named_pools.emplace(name,
+                        std::make_unique<worker_pool>(
+                            this, settings_for(cfg, name, nullptr, unpinned_plan(p.workers))));
   }
   root = make_guardian(this, nullptr, "");
   user = make_guardian(this, root, "user");
@@ -248,12 +251,15 @@ std::uint64_t next_actor_id(system_core* core) noexcept {
   return core->next_id.fetch_add(1, std::memory_order_relaxed);
 }
 
-cell_base* user_guardian(system_core* core) noexcept { return core->user; }
+cell_base* user_guardian(system_core* core) noexcept {
+  return core->user;
+}
 
 namespace {
 void check_name(const std::string& name) {
   if (name.empty()) return;
-  if (name.size() > 255) throw std::invalid_argument("volley: actor name longer than 255 characters");
+  if (name.size() > 255)
+    throw std::invalid_argument("volley: actor name longer than 255 characters");
   if (name.front() == '$') {
     throw std::invalid_argument("volley: actor name '" + name +
                                 "' starts with '$', which is kept for anonymous actors");
@@ -298,8 +304,8 @@ void attach_cell(system_core* core, cell_base* c, cell_base* parent, const props
     if (!p.name.empty()) {
       auto [it, inserted] = pext.named_children.emplace(c->extras().name, c);
       if (!inserted) {
-        throw std::invalid_argument("volley: an actor named '" + p.name + "' already exists under " +
-                                    parent->path());
+        throw std::invalid_argument("volley: an actor named '" + p.name +
+                                    "' already exists under " + parent->path());
       }
     }
     c->next_sibling_ = pext.first_child;
@@ -328,7 +334,9 @@ void attach_cell(system_core* core, cell_base* c, cell_base* parent, const props
 
 namespace volley {
 
-system::system(config cfg) : core_(new detail::system_core(std::move(cfg))) { core_->facade = this; }
+system::system(config cfg) : core_(new detail::system_core(std::move(cfg))) {
+  core_->facade = this;
+}
 
 system::~system() {
   shutdown();
@@ -339,7 +347,9 @@ system::~system() {
   core_->release();
 }
 
-void system::shutdown() { core_->shutdown(); }
+void system::shutdown() {
+  core_->shutdown();
+}
 
 std::size_t system::run_until_idle() {
   if (!core_->cfg.deterministic_seed) {
@@ -362,13 +372,21 @@ bool system::step() {
   return core_->default_pool->run_one();
 }
 
-volley::dead_letters& system::dead_letters() noexcept { return core_->letters; }
+volley::dead_letters& system::dead_letters() noexcept {
+  return core_->letters;
+}
 
-const volley::config& system::configuration() const noexcept { return core_->cfg; }
+const volley::config& system::configuration() const noexcept {
+  return core_->cfg;
+}
 
-unsigned system::worker_count() const noexcept { return core_->default_pool->size(); }
+unsigned system::worker_count() const noexcept {
+  return core_->default_pool->size();
+}
 
-const std::string& system::pinning_note() const noexcept { return core_->plan.note; }
+const std::string& system::pinning_note() const noexcept {
+  return core_->plan.note;
+}
 
 namespace {
 /// "/" or "/a/b" (a trailing '/' is allowed): a leading '/' and no empty

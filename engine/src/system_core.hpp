@@ -15,12 +15,12 @@
 #include <string_view>
 #include <vector>
 
-#include <volley/engine/detail/thread_safety.hpp>
 #include <volley/affinity/topology.hpp>
 #include <volley/affinity/worker_plan.hpp>
 #include <volley/engine/config.hpp>
 #include <volley/engine/dead_letters.hpp>
 #include <volley/engine/detail/cell.hpp>
+#include <volley/engine/detail/thread_safety.hpp>
 
 #include "scheduler.hpp"
 #include "timer_service.hpp"

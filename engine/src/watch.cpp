@@ -37,11 +37,16 @@ constexpr message_info unwatch_info{type_id<unwatch_request>(), "volley::unwatch
 
 termination_reason reason_of(const cell_base* c) noexcept {
   switch (static_cast<stop_reason>(c->stop_reason_)) {
-    case stop_reason::stopped: return termination_reason::stopped;
-    case stop_reason::killed: return termination_reason::killed;
-    case stop_reason::failed: return termination_reason::failed;
-    case stop_reason::shutdown: return termination_reason::shutdown;
-    case stop_reason::node_down: return termination_reason::node_down;
+    case stop_reason::stopped:
+      return termination_reason::stopped;
+    case stop_reason::killed:
+      return termination_reason::killed;
+    case stop_reason::failed:
+      return termination_reason::failed;
+    case stop_reason::shutdown:
+      return termination_reason::shutdown;
+    case stop_reason::node_down:
+      return termination_reason::node_down;
   }
   return termination_reason::stopped;
 }
@@ -99,11 +104,21 @@ void stop_with_reason(const any_ref& ref, termination_reason why) {
   if (!ref) return;
   stop_reason r = stop_reason::stopped;
   switch (why) {
-    case termination_reason::stopped: r = stop_reason::stopped; break;
-    case termination_reason::killed: r = stop_reason::killed; break;
-    case termination_reason::failed: r = stop_reason::failed; break;
-    case termination_reason::shutdown: r = stop_reason::shutdown; break;
-    case termination_reason::node_down: r = stop_reason::node_down; break;
+    case termination_reason::stopped:
+      r = stop_reason::stopped;
+      break;
+    case termination_reason::killed:
+      r = stop_reason::killed;
+      break;
+    case termination_reason::failed:
+      r = stop_reason::failed;
+      break;
+    case termination_reason::shutdown:
+      r = stop_reason::shutdown;
+      break;
+    case termination_reason::node_down:
+      r = stop_reason::node_down;
+      break;
   }
   send_stop(ref.cell(), r);
 }
@@ -122,8 +137,8 @@ void settle_watches(cell_base* c) {
   }
   for (cell_base* t : std::exchange(ext->watching, {})) {
     c->add_ref();
-    t->deliver_system(make_envelope<unwatch_request>(&handle_unwatch, &unwatch_info,
-                                                     unwatch_request{c}));
+    t->deliver_system(
+        make_envelope<unwatch_request>(&handle_unwatch, &unwatch_info, unwatch_request{c}));
     t->release();
   }
 }

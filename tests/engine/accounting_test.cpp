@@ -71,7 +71,9 @@ struct ledger {
   std::atomic<std::uint64_t> stashes{0};
   std::atomic<std::uint64_t> restarts{0};
 
-  void count_handled(std::size_t s) { handled[s % slots].v.fetch_add(1, std::memory_order_relaxed); }
+  void count_handled(std::size_t s) {
+    handled[s % slots].v.fetch_add(1, std::memory_order_relaxed);
+  }
   std::uint64_t total_handled() const {
     std::uint64_t n = 0;
     for (const auto& s : handled) n += s.v.load(std::memory_order_relaxed);
@@ -164,11 +166,22 @@ worker_cfg kind_of(ledger* l, std::size_t n) {
   c.l = l;
   c.slot = n;
   switch (n % 5) {
-    case 0: break;                                       // plain
-    case 1: c.mailbox_capacity = 32; break;              // bounded
-    case 2: c.stash_phase = 8; break;                    // stasher
-    case 3: c.stash_phase = 64; c.stash_capacity = 63; break;  // overflows its stash
-    case 4: c.mailbox_capacity = 16; c.stash_phase = 4; break;  // bounded stasher
+    case 0:
+      break;  // plain
+    case 1:
+      c.mailbox_capacity = 32;
+      break;  // bounded
+    case 2:
+      c.stash_phase = 8;
+      break;  // stasher
+    case 3:
+      c.stash_phase = 64;
+      c.stash_capacity = 63;
+      break;  // overflows its stash
+    case 4:
+      c.mailbox_capacity = 16;
+      c.stash_phase = 4;
+      break;  // bounded stasher
   }
   return c;
 }
@@ -201,13 +214,20 @@ volley::supervisor_strategy strategy_of_kind(std::size_t n) {
     return s;
   };
   switch (n % 7) {
-    case 0: return with(S::one_for_one(), directive::restart).at_most(1'000'000, std::chrono::hours(1));
-    case 1: return with(S::one_for_one(), directive::restart).at_most(3, std::chrono::hours(1));
-    case 2: return with(S::all_for_one(), directive::restart).at_most(1'000'000, std::chrono::hours(1));
-    case 3: return with(S::one_for_one(), directive::stop);
-    case 4: return with(S::one_for_one(), directive::resume);
+    case 0:
+      return with(S::one_for_one(), directive::restart).at_most(1'000'000, std::chrono::hours(1));
+    case 1:
+      return with(S::one_for_one(), directive::restart).at_most(3, std::chrono::hours(1));
+    case 2:
+      return with(S::all_for_one(), directive::restart).at_most(1'000'000, std::chrono::hours(1));
+    case 3:
+      return with(S::one_for_one(), directive::stop);
+    case 4:
+      return with(S::one_for_one(), directive::resume);
     case 5:
-      return with(S::one_for_one(), directive::restart).at_most(2, std::chrono::hours(1)).escalate_when_exhausted();
+      return with(S::one_for_one(), directive::restart)
+          .at_most(2, std::chrono::hours(1))
+          .escalate_when_exhausted();
     default:
       return with(S::one_for_one(), directive::restart)
           .at_most(1'000'000, std::chrono::hours(1))
@@ -237,8 +257,8 @@ TEST_CASE("every message sent is handled or dead-lettered exactly once, under ch
   std::size_t next_slot = 0;
   std::vector<volley::actor_ref<supervisor>> sups;
   auto spawn_supervisor = [&](std::size_t kind) {
-    sups.push_back(sys.spawn<supervisor>(
-        supervisor_cfg{&l, &pool, strategy_of_kind(kind), 5, next_slot}));
+    sups.push_back(
+        sys.spawn<supervisor>(supervisor_cfg{&l, &pool, strategy_of_kind(kind), 5, next_slot}));
     next_slot += 5;
     supervisors_spawned.fetch_add(1, std::memory_order_relaxed);
   };
@@ -289,18 +309,35 @@ TEST_CASE("every message sent is handled or dead-lettered exactly once, under ch
       // deaths, and replacements, so that the senders keep finding live
       // actors as well as dead ones.
       switch (rng() % 20) {
-        case 0: case 1: case 2: victim.stop(); break;
-        case 3: case 4: victim.kill(); break;
-        case 5: case 6: case 7: case 8: case 9:
+        case 0:
+        case 1:
+        case 2:
+          victim.stop();
+          break;
+        case 3:
+        case 4:
+          victim.kill();
+          break;
+        case 5:
+        case 6:
+        case 7:
+        case 8:
+        case 9:
           victim.tell(fail_now{});
           ++mine;
           break;
-        case 10: case 11: case 12: case 13: case 14: case 15: {
+        case 10:
+        case 11:
+        case 12:
+        case 13:
+        case 14:
+        case 15: {
           worker_cfg k = kind_of(&l, next_slot++);
           pool.add(sys.spawn<worker>(bounded(k.mailbox_capacity), k));
           break;
         }
-        case 16: case 17:
+        case 16:
+        case 17:
           // A whole subtree goes; a new supervisor of the next kind comes.
           if (rng() % 2 == 0) {
             sups[rng() % sups.size()].stop();
@@ -343,16 +380,17 @@ TEST_CASE("every message sent is handled or dead-lettered exactly once, under ch
   CHECK(dl.count(dead_letter_reason::remote_failure) == 0);
   CHECK(dl.count(dead_letter_reason::stashed_on_stop) <= l.stashes.load());
   CHECK(handled > 0);
-  std::printf("accounting: sent %llu = handled %llu + dead letters %llu (recipient_stopped %llu, "
-              "mailbox_full %llu, stashed_on_stop %llu); failures %llu, restarts %llu, stashes %llu, "
-              "chaos events %llu\n",
-              static_cast<unsigned long long>(sent.load()), static_cast<unsigned long long>(handled),
-              static_cast<unsigned long long>(dead),
-              static_cast<unsigned long long>(dl.count(dead_letter_reason::recipient_stopped)),
-              static_cast<unsigned long long>(dl.count(dead_letter_reason::mailbox_full)),
-              static_cast<unsigned long long>(dl.count(dead_letter_reason::stashed_on_stop)),
-              static_cast<unsigned long long>(l.failures.load()),
-              static_cast<unsigned long long>(l.restarts.load()),
-              static_cast<unsigned long long>(l.stashes.load()),
-              static_cast<unsigned long long>(chaos_events.load()));
+  std::printf(
+      "accounting: sent %llu = handled %llu + dead letters %llu (recipient_stopped %llu, "
+      "mailbox_full %llu, stashed_on_stop %llu); failures %llu, restarts %llu, stashes %llu, "
+      "chaos events %llu\n",
+      static_cast<unsigned long long>(sent.load()), static_cast<unsigned long long>(handled),
+      static_cast<unsigned long long>(dead),
+      static_cast<unsigned long long>(dl.count(dead_letter_reason::recipient_stopped)),
+      static_cast<unsigned long long>(dl.count(dead_letter_reason::mailbox_full)),
+      static_cast<unsigned long long>(dl.count(dead_letter_reason::stashed_on_stop)),
+      static_cast<unsigned long long>(l.failures.load()),
+      static_cast<unsigned long long>(l.restarts.load()),
+      static_cast<unsigned long long>(l.stashes.load()),
+      static_cast<unsigned long long>(chaos_events.load()));
 }

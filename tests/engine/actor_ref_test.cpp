@@ -43,9 +43,7 @@ struct recorder {
   void on(const append& m, volley::context& ctx) {  // with context
     note(prefix_ + m.s + "@" + ctx.path());
   }
-  void on(const who_sent&, volley::context& ctx) {
-    note("sender=" + ctx.sender().path());
-  }
+  void on(const who_sent&, volley::context& ctx) { note("sender=" + ctx.sender().path()); }
   int on(const get_sum&) { return s_.sum.load(); }
 
   void note(std::string e) {
@@ -182,11 +180,11 @@ TEST_CASE("an any_ref send of a type the actor does not accept becomes an `unhan
   const volley::props p_plain{.name = "plain", .dispatcher = ""};
   auto plain = sys.spawn<typed_only>(p_plain);
   volley::any_ref u = t;
-  u.tell(who_sent{});        // has a handler, but not declared in `accepts`
-  u.tell(get_sum{});         // no handler at all
+  u.tell(who_sent{});  // has a handler, but not declared in `accepts`
+  u.tell(get_sum{});   // no handler at all
   volley::any_ref p = plain;
-  p.tell(add{1});            // no `accepts`: nothing is reachable untyped
-  u.tell(add{1});            // still works afterwards
+  p.tell(add{1});  // no `accepts`: nothing is reachable untyped
+  u.tell(add{1});  // still works afterwards
   REQUIRE(wait_until([&] { return s.handled == 1; }));
   CHECK(sys.dead_letters().count(volley::dead_letter_reason::unhandled) == 3);
   CHECK(sys.dead_letters().count() == 3);

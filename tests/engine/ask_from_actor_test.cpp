@@ -77,11 +77,12 @@ struct asker {
   explicit asker(volley::actor_ref<calculator> calc) : calc_(std::move(calc)) {}
   void on(const fan_out& m, volley::context& ctx) {
     for (int i = 0; i < m.n; ++i) {
-      ctx.ask(calc_, plus_one{i}, 60s, [this, me = ctx.path()](volley::result<int> r, volley::context& c) {
-        if (c.path() != me) ++wrong_actor_;
-        ++replies_;
-        sum_ += r.value();
-      });
+      ctx.ask(calc_, plus_one{i}, 60s,
+              [this, me = ctx.path()](volley::result<int> r, volley::context& c) {
+                if (c.path() != me) ++wrong_actor_;
+                ++replies_;
+                sum_ += r.value();
+              });
     }
   }
   void on(const bump&) { ++bumps_; }
@@ -127,7 +128,8 @@ struct outcome_log {
 };
 
 struct one_shot_asker {
-  one_shot_asker(volley::actor_ref<calculator> calc, outcome_log* log) : calc_(std::move(calc)), log_(log) {}
+  one_shot_asker(volley::actor_ref<calculator> calc, outcome_log* log)
+      : calc_(std::move(calc)), log_(log) {}
   void on(const ask_once& m, volley::context& ctx) {
     ctx.ask(calc_, plus_one{41}, m.timeout, [this](volley::result<int> r) {
       log_->events.push_back(r ? "reply " + std::to_string(r.value())
@@ -140,9 +142,10 @@ struct one_shot_asker {
 
 }  // namespace
 
-TEST_CASE("an ask that gets no reply in time calls the continuation with errc::timeout; the late "
-          "reply is a dead letter",
-          "[ask_from_actor]") {
+TEST_CASE(
+    "an ask that gets no reply in time calls the continuation with errc::timeout; the late "
+    "reply is a dead letter",
+    "[ask_from_actor]") {
   auto clock = std::make_shared<volley::manual_clock>();
   outcome_log log;
   volley::system sys(deterministic(clock));
@@ -280,9 +283,10 @@ TEST_CASE("while a coroutine waits, other user messages wait and are handled aft
   CHECK(sys.dead_letters().count() == 0);
 }
 
-TEST_CASE("stopping an actor while its coroutine waits destroys the frame; the late reply never "
-          "resumes it",
-          "[ask_from_actor]") {
+TEST_CASE(
+    "stopping an actor while its coroutine waits destroys the frame; the late reply never "
+    "resumes it",
+    "[ask_from_actor]") {
   auto clock = std::make_shared<volley::manual_clock>();
   outcome_log log;
   volley::system sys(deterministic(clock));
@@ -352,9 +356,10 @@ struct blocking_asker {
 
 }  // namespace
 
-TEST_CASE("a reply to a plain-thread ask whose future was dropped after a timeout is a "
-          "reply_undeliverable dead letter",
-          "[ask_from_actor][concurrency]") {
+TEST_CASE(
+    "a reply to a plain-thread ask whose future was dropped after a timeout is a "
+    "reply_undeliverable dead letter",
+    "[ask_from_actor][concurrency]") {
   volley::system sys(volley::test::two_workers());
   gate g;
   volley::test::open_on_exit opener{g};
@@ -367,7 +372,8 @@ TEST_CASE("a reply to a plain-thread ask whose future was dropped after a timeou
     CHECK(r.err().code == errc::timeout);
   }  // the future is dropped here: nobody will read the reply
   g.open();
-  REQUIRE(wait_until([&] { return sys.dead_letters().count(dead_letter_reason::reply_undeliverable) == 1; }));
+  REQUIRE(wait_until(
+      [&] { return sys.dead_letters().count(dead_letter_reason::reply_undeliverable) == 1; }));
   CHECK(sys.dead_letters().count() == 1);
 }
 

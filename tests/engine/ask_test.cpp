@@ -35,7 +35,9 @@ struct hold {};
 struct calculator {
   explicit calculator(gate* g = nullptr) : g_(g) {}
   int on(const plus_one& m) { return m.n + 1; }
-  std::string on(const greet& m, volley::context& ctx) { return "hello " + m.name + " from " + ctx.path(); }
+  std::string on(const greet& m, volley::context& ctx) {
+    return "hello " + m.name + " from " + ctx.path();
+  }
   void on(const touch&) { ++touched; }
   std::unique_ptr<int> on(const make_box& m) { return std::make_unique<int>(m.v); }
   int on(const hold&) {

@@ -47,9 +47,10 @@ struct sink {
 
 }  // namespace
 
-TEST_CASE("a blocked actor's bounded mailbox accepts exactly its capacity; the rest are mailbox_full "
-          "dead letters",
-          "[bounded_mailbox][concurrency]") {
+TEST_CASE(
+    "a blocked actor's bounded mailbox accepts exactly its capacity; the rest are mailbox_full "
+    "dead letters",
+    "[bounded_mailbox][concurrency]") {
   gate g;
   std::vector<int> seen;  // outlives the system, whose actors write to it
   volley::system sys(volley::test::two_workers());
@@ -71,7 +72,8 @@ TEST_CASE("a blocked actor's bounded mailbox accepts exactly its capacity; the r
   CHECK(seen == std::vector<int>{0, 1, 2, 3, 4, 5, 6, 7, 8, 9});  // the first ten, in order
 }
 
-TEST_CASE("a full mailbox takes messages again once the actor has drained it", "[bounded_mailbox]") {
+TEST_CASE("a full mailbox takes messages again once the actor has drained it",
+          "[bounded_mailbox]") {
   volley::config cfg;
   cfg.deterministic_seed = 1;
   cfg.pin = false;
@@ -108,7 +110,8 @@ TEST_CASE("a stop gets through a full mailbox; the queued messages become dead l
   CHECK(seen.empty());  // read after the actor's death (the probe's message orders it)
   // The queued items are dead-lettered by the same activation, right after
   // the terminated was sent.
-  CHECK(wait_until([&] { return sys.dead_letters().count(dead_letter_reason::recipient_stopped) == 4; }));
+  CHECK(wait_until(
+      [&] { return sys.dead_letters().count(dead_letter_reason::recipient_stopped) == 4; }));
 }
 
 namespace {
@@ -121,8 +124,9 @@ struct counting_sink {
 
 }  // namespace
 
-TEST_CASE("under concurrent senders every message to a bounded mailbox is handled or refused, exactly",
-          "[bounded_mailbox][concurrency]") {
+TEST_CASE(
+    "under concurrent senders every message to a bounded mailbox is handled or refused, exactly",
+    "[bounded_mailbox][concurrency]") {
   std::atomic<std::uint64_t> handled{0};
   const std::size_t per_thread = volley::test::scaled(400'000);
   constexpr int threads = 4;

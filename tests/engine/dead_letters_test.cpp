@@ -147,7 +147,8 @@ TEST_CASE("the dead letter log prints the first N one by one, then only summarie
     volley::system sys(cfg);
     std::atomic<int> reported{0};
     volley::dead_letters::subscription sub;
-    if (subscribed) sub = sys.dead_letters().subscribe([&](const volley::dead_letter&) { ++reported; });
+    if (subscribed)
+      sub = sys.dead_letters().subscribe([&](const volley::dead_letter&) { ++reported; });
     auto gone = stopped_sink(sys, volley::props{});
     volley::test::stderr_capture err;
     for (int i = 0; i < 1000; ++i) gone.tell(note{i});

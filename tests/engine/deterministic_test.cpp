@@ -112,7 +112,7 @@ TEST_CASE("step() runs one message at a time; nothing runs without it", "[determ
   a.tell(token{1, 0});
   a.tell(token{2, 0});
   CHECK(t.events.empty());  // no worker threads: nothing has run
-  REQUIRE(sys.step());  // the wire
+  REQUIRE(sys.step());      // the wire
   CHECK(t.events.empty());
   REQUIRE(sys.step());
   CHECK(t.events == std::vector<std::string>{"0:1/0"});
@@ -128,7 +128,9 @@ namespace {
 struct ping {};
 struct timed_relay : volley::actor<timed_relay> {
   explicit timed_relay(trace* t) : trace_(t) {}
-  void pre_start() { timers().start_periodic("p", 10ms, [] { return ping{}; }); }
+  void pre_start() {
+    timers().start_periodic("p", 10ms, [] { return ping{}; });
+  }
   void on(const ping&) { trace_->events.push_back("ping"); }
   trace* trace_;
 };

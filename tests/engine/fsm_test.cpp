@@ -29,9 +29,12 @@ enum class door { closed, open, locked };
 
 std::string name_of(door s) {
   switch (s) {
-    case door::closed: return "closed";
-    case door::open: return "open";
-    case door::locked: return "locked";
+    case door::closed:
+      return "closed";
+    case door::open:
+      return "open";
+    case door::locked:
+      return "locked";
   }
   return "?";
 }
@@ -121,8 +124,8 @@ struct door_fsm : volley::fsm<door_fsm, door, door_data> {
     });
     if (u == on_unhandled::log) {
       when_unhandled([this](door s, const door_data& d, std::string_view type) {
-        j_.add("unhandled " + std::string(type) + " in " + name_of(s) + " opened=" +
-               std::to_string(d.opened));
+        j_.add("unhandled " + std::string(type) + " in " + name_of(s) +
+               " opened=" + std::to_string(d.opened));
       });
     } else if (u == on_unhandled::lock_up) {
       when_unhandled([](door, const door_data& d, std::string_view) {
@@ -247,7 +250,8 @@ TEST_CASE("a state timeout arrives once the clock passes it, not before; each me
   r.advance(1999ms);  // +5997
   r.advance(1ms);     // +5998: due
   REQUIRE(wait_until([&] { return r.j.has("open->closed opened=1"); }));
-  CHECK(r.j.snapshot() == std::vector<std::string>{"closed->open opened=1", "timeout in open at +5998ms",
+  CHECK(r.j.snapshot() == std::vector<std::string>{"closed->open opened=1",
+                                                   "timeout in open at +5998ms",
                                                    "open->closed opened=1"});
 }
 
@@ -282,15 +286,15 @@ TEST_CASE("a state timeout does not arrive after the state was left") {
   r.drain();
   r.advance(10000ms);
   r.drain();
-  CHECK(r.j.snapshot() == std::vector<std::string>{
-                              "closed->open opened=1",
-                              "open->closed opened=1",
-                              "closed->open opened=2",
-                              "unhandled " + std::string(volley::type_name<lock_it>()) +
-                                  " in open opened=2",
-                              "open->closed opened=2",
-                              "closed->locked opened=2",
-                          });
+  CHECK(r.j.snapshot() ==
+        std::vector<std::string>{
+            "closed->open opened=1",
+            "open->closed opened=1",
+            "closed->open opened=2",
+            "unhandled " + std::string(volley::type_name<lock_it>()) + " in open opened=2",
+            "open->closed opened=2",
+            "closed->locked opened=2",
+        });
   CHECK(r.sys.dead_letters().count() == 0);  // cancelled before firing: nothing was queued
 }
 
@@ -307,7 +311,8 @@ TEST_CASE("a state timeout queued before the state was left is never handled") {
   r.drain();
   r.advance(10000ms);
   r.drain();
-  CHECK(r.j.snapshot() == std::vector<std::string>{"closed->open opened=1", "open->closed opened=1"});
+  CHECK(r.j.snapshot() ==
+        std::vector<std::string>{"closed->open opened=1", "open->closed opened=1"});
   REQUIRE(wait_until([&] { return dead.size() == 1; }));
   auto letters = dead.seen();
   CHECK(letters[0].reason == volley::dead_letter_reason::timer_cancelled);
@@ -320,13 +325,12 @@ TEST_CASE("the unhandled handler sees the state, the data and the message's type
   r.d.tell(open_it{});
   r.d.tell(open_it{});  // open has none for open_it
   r.drain();
-  CHECK(r.j.snapshot() == std::vector<std::string>{
-                              "unhandled " + std::string(volley::type_name<unlock_it>()) +
-                                  " in closed opened=0",
-                              "closed->open opened=1",
-                              "unhandled " + std::string(volley::type_name<open_it>()) +
-                                  " in open opened=1",
-                          });
+  CHECK(r.j.snapshot() ==
+        std::vector<std::string>{
+            "unhandled " + std::string(volley::type_name<unlock_it>()) + " in closed opened=0",
+            "closed->open opened=1",
+            "unhandled " + std::string(volley::type_name<open_it>()) + " in open opened=1",
+        });
 }
 
 TEST_CASE("an unhandled handler may answer with a transition") {
@@ -334,7 +338,8 @@ TEST_CASE("an unhandled handler may answer with a transition") {
   r.d.tell(close_it{});  // unhandled in closed: the handler locks the door with 0000
   r.d.tell(unlock_it{"0000"});
   r.drain();
-  CHECK(r.j.snapshot() == std::vector<std::string>{"closed->locked opened=0", "locked->closed opened=0"});
+  CHECK(r.j.snapshot() ==
+        std::vector<std::string>{"closed->locked opened=0", "locked->closed opened=0"});
 }
 
 TEST_CASE("without an unhandled handler, unhandled messages are dead letters and the fsm stays") {
@@ -422,7 +427,8 @@ TEST_CASE("the initial state's timeout is armed at start, and again when the sta
   }));
 }
 
-TEST_CASE("a pre_start that hides fsm::pre_start fails the actor at its first message, saying why") {
+TEST_CASE(
+    "a pre_start that hides fsm::pre_start fails the actor at its first message, saying why") {
   volley::system sys(volley::test::two_workers());
   auto f = sys.spawn<forgetful>();
   auto r = f.ask(next{}).get(volley::test::patience);

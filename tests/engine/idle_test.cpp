@@ -62,7 +62,8 @@ TEST_CASE("after a busy period an idle system uses (almost) no CPU", "[idle][con
     all.push_back(sys.spawn<passer>(p, done, all, i));
   }
   // Busy: every actor passes tokens around the ring.
-  const auto hops = static_cast<std::uint32_t>(std::max<std::size_t>(10, volley::test::scaled(20000)));
+  const auto hops =
+      static_cast<std::uint32_t>(std::max<std::size_t>(10, volley::test::scaled(20000)));
   for (std::size_t i = 0; i < actors; ++i) all[i].tell(hop{hops});
   REQUIRE(wait_until([&] { return done.load(std::memory_order_acquire) == actors; }, 60s));
 

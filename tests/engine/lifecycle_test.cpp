@@ -179,9 +179,10 @@ TEST_CASE("post_stop runs once when the actor is stopped", "[lifecycle]") {
   CHECK(j.post_stops == 1);  // and shutdown does not run it again
 }
 
-TEST_CASE("a poison pill is handled in order: earlier messages are handled, later ones are "
-          "dead letters",
-          "[lifecycle]") {
+TEST_CASE(
+    "a poison pill is handled in order: earlier messages are handled, later ones are "
+    "dead letters",
+    "[lifecycle]") {
   journal j;
   volley::system sys(volley::test::two_workers());
   volley::test::dead_letter_log log(sys);

@@ -39,7 +39,8 @@ struct stash_log {
 
 /// Stashes items and requests while closed; open_up unstashes them all.
 struct gatekeeper {
-  explicit gatekeeper(stash_log* log, std::size_t capacity = 1000) : log_(log), capacity_(capacity) {}
+  explicit gatekeeper(stash_log* log, std::size_t capacity = 1000)
+      : log_(log), capacity_(capacity) {}
   void pre_start(volley::context& ctx) { ctx.set_stash_capacity(capacity_); }
   void on(const item& m, volley::context& ctx) {
     if (!open_) {
@@ -92,9 +93,10 @@ std::vector<std::string> items(std::initializer_list<int> ns) {
 
 }  // namespace
 
-TEST_CASE("unstash_all puts stashed messages back in their original order, before later mailbox "
-          "messages",
-          "[stash]") {
+TEST_CASE(
+    "unstash_all puts stashed messages back in their original order, before later mailbox "
+    "messages",
+    "[stash]") {
   stash_log log;
   volley::system sys(deterministic());
   auto g = sys.spawn<gatekeeper>(&log);
@@ -148,8 +150,8 @@ TEST_CASE("stashing past the capacity throws stash_overflow: the actor fails and
   // item 4 overflowed: the actor failed, the /user guardian stopped it.
   CHECK(g.is_stopped());
   CHECK(log.events == std::vector<std::string>{"post_stop"});
-  CHECK(sys.dead_letters().count(dead_letter_reason::stashed_on_stop) == 3);   // items 1-3
-  CHECK(sys.dead_letters().count(dead_letter_reason::recipient_stopped) == 1); // item 5
+  CHECK(sys.dead_letters().count(dead_letter_reason::stashed_on_stop) == 3);    // items 1-3
+  CHECK(sys.dead_letters().count(dead_letter_reason::recipient_stopped) == 1);  // item 5
   // item 4 is the failed message: its handler ran (and threw), so it is
   // neither kept nor a dead letter.
   CHECK(sys.dead_letters().count() == 4);
@@ -160,18 +162,19 @@ namespace {
 struct restarting_parent {
   explicit restarting_parent(stash_log* log) : log_(log) {}
   volley::supervisor_strategy supervisor_strategy() const {
-    return volley::supervisor_strategy::one_for_one().decide(
-        [](const std::exception_ptr& e) {
-          try {
-            std::rethrow_exception(e);
-          } catch (const volley::stash_overflow&) {
-            return volley::directive::restart;
-          } catch (...) {
-            return volley::directive::stop;
-          }
-        });
+    return volley::supervisor_strategy::one_for_one().decide([](const std::exception_ptr& e) {
+      try {
+        std::rethrow_exception(e);
+      } catch (const volley::stash_overflow&) {
+        return volley::directive::restart;
+      } catch (...) {
+        return volley::directive::stop;
+      }
+    });
   }
-  void pre_start(volley::context& ctx) { child_ = ctx.spawn<gatekeeper>(named("g"), log_, std::size_t{2}); }
+  void pre_start(volley::context& ctx) {
+    child_ = ctx.spawn<gatekeeper>(named("g"), log_, std::size_t{2});
+  }
   volley::actor_ref<gatekeeper> on(const open_up&) const { return child_; }
   stash_log* log_;
   volley::actor_ref<gatekeeper> child_;
@@ -179,9 +182,10 @@ struct restarting_parent {
 
 }  // namespace
 
-TEST_CASE("a stash_overflow goes to the supervisor, who may restart the actor; the old stash is "
-          "dropped as stashed_on_stop",
-          "[stash]") {
+TEST_CASE(
+    "a stash_overflow goes to the supervisor, who may restart the actor; the old stash is "
+    "dropped as stashed_on_stop",
+    "[stash]") {
   stash_log log;
   volley::system sys(deterministic());
   auto p = sys.spawn<restarting_parent>(&log);
@@ -201,9 +205,10 @@ TEST_CASE("a stash_overflow goes to the supervisor, who may restart the actor; t
   CHECK(log.events == expected);
 }
 
-TEST_CASE("messages still stashed when the actor stops are stashed_on_stop dead letters; a stashed "
-          "ask fails",
-          "[stash]") {
+TEST_CASE(
+    "messages still stashed when the actor stops are stashed_on_stop dead letters; a stashed "
+    "ask fails",
+    "[stash]") {
   stash_log log;
   volley::system sys(deterministic());
   auto g = sys.spawn<gatekeeper>(&log);

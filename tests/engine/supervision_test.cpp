@@ -56,7 +56,8 @@ struct journal {
 
 /// A supervised worker with a number as its state.
 struct leaf {
-  leaf(journal* j, std::string name, int initial) : j_(j), name_(std::move(name)), state_(initial) {}
+  leaf(journal* j, std::string name, int initial)
+      : j_(j), name_(std::move(name)), state_(initial) {}
   void pre_start() { j_->events.push_back(name_ + " pre_start"); }
   void post_stop() { j_->events.push_back(name_ + " post_stop"); }
   void pre_restart(const std::exception_ptr&) {
@@ -76,8 +77,13 @@ struct leaf {
 
 /// A supervisor of `kids` leaves (initial states 100, 200, ...).
 struct node {
-  node(journal* j, std::string name, volley::supervisor_strategy s, int kids, bool named_kids = false)
-      : j_(j), name_(std::move(name)), strategy_(std::move(s)), kids_(kids), named_kids_(named_kids) {}
+  node(journal* j, std::string name, volley::supervisor_strategy s, int kids,
+       bool named_kids = false)
+      : j_(j),
+        name_(std::move(name)),
+        strategy_(std::move(s)),
+        kids_(kids),
+        named_kids_(named_kids) {}
   volley::supervisor_strategy supervisor_strategy() const { return strategy_; }
   void pre_start(volley::context& ctx) {
     j_->events.push_back(name_ + " pre_start");
@@ -148,7 +154,8 @@ struct plain_parent {
 };
 
 volley::supervisor_strategy always(directive d, bool all_for_one = false) {
-  auto s = all_for_one ? volley::supervisor_strategy::all_for_one() : volley::supervisor_strategy::one_for_one();
+  auto s = all_for_one ? volley::supervisor_strategy::all_for_one()
+                       : volley::supervisor_strategy::one_for_one();
   s.decide([d](const std::exception_ptr&) { return d; });
   return s;
 }
@@ -171,19 +178,20 @@ struct det_env {
     return f.get(1s).value();
   }
   /// A supervisor `node` named "n" with its first child.
-  std::pair<volley::actor_ref<node>, std::vector<volley::actor_ref<leaf>>> tree(journal& j,
-                                                                                volley::supervisor_strategy s,
-                                                                                int kids = 1) {
+  std::pair<volley::actor_ref<node>, std::vector<volley::actor_ref<leaf>>> tree(
+      journal& j, volley::supervisor_strategy s, int kids = 1) {
     auto n = sys.spawn<node>(named("n"), &j, std::string("n"), std::move(s), kids);
     std::vector<volley::actor_ref<leaf>> leaves;
-    for (int i = 0; i < kids; ++i) leaves.push_back(answer(n.ask(child_at{static_cast<std::size_t>(i)})));
+    for (int i = 0; i < kids; ++i)
+      leaves.push_back(answer(n.ask(child_at{static_cast<std::size_t>(i)})));
     return {n, leaves};
   }
 };
 
 }  // namespace
 
-TEST_CASE("resume: the failed child keeps its state and goes on with the next message", "[supervision]") {
+TEST_CASE("resume: the failed child keeps its state and goes on with the next message",
+          "[supervision]") {
   journal j;
   det_env env;
   auto [n, kids] = env.tree(j, always(directive::resume));
@@ -196,9 +204,10 @@ TEST_CASE("resume: the failed child keeps its state and goes on with the next me
   CHECK(env.sys.dead_letters().count() == 0);
 }
 
-TEST_CASE("restart: a fresh instance from the original spawn arguments; the mailbox is kept and the "
-          "restart hooks run",
-          "[supervision]") {
+TEST_CASE(
+    "restart: a fresh instance from the original spawn arguments; the mailbox is kept and the "
+    "restart hooks run",
+    "[supervision]") {
   journal j;
   det_env env;
   auto [n, kids] = env.tree(j, always(directive::restart));
@@ -219,8 +228,9 @@ TEST_CASE("restart: a fresh instance from the original spawn arguments; the mail
   CHECK(env.sys.dead_letters().count() == 0);
 }
 
-TEST_CASE("stop: the failed child stops, its queued messages become dead letters, its parent lives on",
-          "[supervision]") {
+TEST_CASE(
+    "stop: the failed child stops, its queued messages become dead letters, its parent lives on",
+    "[supervision]") {
   journal j;
   det_env env;
   auto [n, kids] = env.tree(j, always(directive::stop));
@@ -304,7 +314,8 @@ TEST_CASE("all_for_one stop stops every child", "[supervision]") {
   CHECK_FALSE(n.is_stopped());
 }
 
-TEST_CASE("at_most(n, window): past n restarts in the window the child is stopped", "[supervision]") {
+TEST_CASE("at_most(n, window): past n restarts in the window the child is stopped",
+          "[supervision]") {
   journal j;
   det_env env;
   // A window of an hour: the test's real time never leaves it.
@@ -342,8 +353,9 @@ TEST_CASE("backoff: the restart waits for the backoff, doubling per restart (man
           "[supervision]") {
   journal j;
   det_env env;
-  auto [n, kids] =
-      env.tree(j, always(directive::restart).backoff(std::chrono::milliseconds(100), std::chrono::seconds(1)));
+  auto [n, kids] = env.tree(
+      j,
+      always(directive::restart).backoff(std::chrono::milliseconds(100), std::chrono::seconds(1)));
   kids[0].tell(add{7});
   kids[0].tell(fail{});
   auto state = kids[0].ask(get_state{});  // waits: a failed actor takes no user messages
@@ -367,7 +379,8 @@ TEST_CASE("backoff: the restart waits for the backoff, doubling per restart (man
   CHECK(j.count("n.c0 post_restart 100") == 2);
 }
 
-TEST_CASE("the default strategy stops the failed child and leaves the parent running", "[supervision]") {
+TEST_CASE("the default strategy stops the failed child and leaves the parent running",
+          "[supervision]") {
   journal j;
   det_env env;
   auto p = env.sys.spawn<plain_parent>(&j);
@@ -380,7 +393,8 @@ TEST_CASE("the default strategy stops the failed child and leaves the parent run
   CHECK_FALSE(p.is_stopped());
 }
 
-TEST_CASE("when a parent stops, every child's post_stop runs before its parent's", "[supervision]") {
+TEST_CASE("when a parent stops, every child's post_stop runs before its parent's",
+          "[supervision]") {
   journal j;
   det_env env;
   auto gp = env.sys.spawn<grandparent>(&j, directive::stop, always(directive::stop), 3);

@@ -130,8 +130,7 @@ TEST_CASE("expect_msg with a predicate checks the message", "[test_probe]") {
   REQUIRE_THROWS_WITH(probe.expect_msg<pong>([](const pong& p) { return p.n == 1; }),
                       Contains("did not satisfy the predicate"));
   probe.ref().tell(ping{3});
-  REQUIRE_THROWS_WITH(probe.expect_msg<pong>([](const pong&) { return true; }),
-                      Contains("ping"));
+  REQUIRE_THROWS_WITH(probe.expect_msg<pong>([](const pong&) { return true; }), Contains("ping"));
 }
 
 TEST_CASE("expect_no_msg fails when a message arrives", "[test_probe]") {
@@ -221,8 +220,7 @@ TEST_CASE("a poison pill stops a probe like any actor", "[test_probe]") {
   REQUIRE(watcher.expect_terminated(probe.ref()).reason == volley::termination_reason::stopped);
 }
 
-TEST_CASE("an untyped send of a type the probe does not accept is a dead letter",
-          "[test_probe]") {
+TEST_CASE("an untyped send of a type the probe does not accept is a dead letter", "[test_probe]") {
   volley::system sys(small_config());
   volley::test_probe plain(sys);
   volley::basic_test_probe<pong> accepting(sys);

@@ -144,9 +144,10 @@ TEST_CASE("a periodic timer fires once per interval until it is cancelled", "[ti
   CHECK(log.cancel_results == std::vector<bool>{true});
 }
 
-TEST_CASE("after cancel returns, a single timer's message already queued is not handled: it is a "
-          "timer_cancelled dead letter",
-          "[timers]") {
+TEST_CASE(
+    "after cancel returns, a single timer's message already queued is not handled: it is a "
+    "timer_cancelled dead letter",
+    "[timers]") {
   timer_log log;
   det_env env;
   auto a = env.sys.spawn<timed>(&log);
@@ -259,7 +260,8 @@ TEST_CASE("every timer of an actor is cancelled when it stops: nothing is handle
   // LSan (ASan build) checks at exit that no timer node or cell leaked.
 }
 
-TEST_CASE("timers of a stopped actor are released on a threaded system too", "[timers][concurrency]") {
+TEST_CASE("timers of a stopped actor are released on a threaded system too",
+          "[timers][concurrency]") {
   auto clock = std::make_shared<volley::manual_clock>();
   timer_log log;
   {
@@ -287,7 +289,8 @@ struct many_timers : volley::actor<many_timers> {
       : count_(count), started_(started), fired_(fired) {}
   void pre_start() {
     for (int i = 0; i < count_; ++i) {
-      timers().start_single("k" + std::to_string(i), std::chrono::milliseconds(1 + i % 100), fire{});
+      timers().start_single("k" + std::to_string(i), std::chrono::milliseconds(1 + i % 100),
+                            fire{});
     }
     started_->fetch_add(static_cast<std::size_t>(count_), std::memory_order_relaxed);
   }
@@ -315,7 +318,8 @@ TEST_CASE("a million live timers across many actors all fire, each once", "[time
   std::atomic<std::size_t> fired{0};
   std::vector<volley::actor_ref<many_timers>> refs;
   refs.reserve(actors);
-  for (std::size_t i = 0; i < actors; ++i) refs.push_back(sys.spawn<many_timers>(per_actor, &started, &fired));
+  for (std::size_t i = 0; i < actors; ++i)
+    refs.push_back(sys.spawn<many_timers>(per_actor, &started, &fired));
 
   REQUIRE(wait_until([&] { return started.load() == total; }, 120s));
   CHECK(fired.load() == 0);  // all live at once: time has not moved

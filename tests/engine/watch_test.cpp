@@ -79,8 +79,9 @@ volley::config deterministic(std::uint64_t seed = 1) {
 
 }  // namespace
 
-TEST_CASE("every watcher gets exactly one terminated when its target stops, also when it watched twice",
-          "[watch]") {
+TEST_CASE(
+    "every watcher gets exactly one terminated when its target stops, also when it watched twice",
+    "[watch]") {
   watch_log log;
   volley::system sys(deterministic());
   auto t = sys.spawn<target>(named("t"));
@@ -99,7 +100,7 @@ TEST_CASE("every watcher gets exactly one terminated when its target stops, also
   CHECK(log.count_for("/user/t") == 5);
   CHECK(log.seen.front().reason == termination_reason::stopped);
 
-  t.stop();  // a second stop changes nothing
+  t.stop();                                      // a second stop changes nothing
   for (auto& w : watchers) w.tell(watch_it{t});  // nor does watching again: still once per watch
   sys.run_until_idle();
   CHECK(log.seen.size() == 10);

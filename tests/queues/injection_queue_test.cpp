@@ -21,7 +21,9 @@
 // open). It is inside moodycamel's own slot memory; the hand-over of an
 // item from producer to consumer (tailIndex release/acquire) is properly
 // ordered, so suppressing moodycamel frames hides nothing of ours.
-extern "C" const char* __tsan_default_suppressions() { return "race:moodycamel::\n"; }
+extern "C" const char* __tsan_default_suppressions() {
+  return "race:moodycamel::\n";
+}
 #endif
 
 using volley::queues::injection_queue;

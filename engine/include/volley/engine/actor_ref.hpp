@@ -117,7 +117,8 @@ template <class M, class R>
 envelope* relocate_ask(envelope* e) {
   auto* from = static_cast<ask_envelope<M, R>*>(e);
   void* p = envelope_alloc(sizeof(ask_envelope<M, R>));
-  auto* to = ::new (p) ask_envelope<M, R>(std::move(from->msg), std::exchange(from->state, nullptr));
+  auto* to =
+      ::new (p) ask_envelope<M, R>(std::move(from->msg), std::exchange(from->state, nullptr));
   to->invoke = from->invoke;
   to->info = from->info;
   to->sender = std::exchange(from->sender, nullptr);
@@ -146,11 +147,16 @@ void complete_ask_request(void* request, void* value, const void* err) {
 }
 
 template <class M, class R>
-inline constexpr message_info ask_info_of{type_id<M>(),           type_name<M>(),
-                                          &drop_ask<M, R>,         sizeof(ask_envelope<M, R>),
-                                          false,                   &relocate_ask<M, R>,
-                                          &ask_payload_of<M, R>,   type_id<R>(),
-                                          &take_ask_request<M, R>, &complete_ask_request<R>};
+inline constexpr message_info ask_info_of{type_id<M>(),
+                                          type_name<M>(),
+                                          &drop_ask<M, R>,
+                                          sizeof(ask_envelope<M, R>),
+                                          false,
+                                          &relocate_ask<M, R>,
+                                          &ask_payload_of<M, R>,
+                                          type_id<R>(),
+                                          &take_ask_request<M, R>,
+                                          &complete_ask_request<R>};
 
 /// The reply to an ask whose asker no longer waits (timed out, gone).
 void report_undeliverable_reply(cell_base* replier, envelope* request) noexcept;  // cell.cpp

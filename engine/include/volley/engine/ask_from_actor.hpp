@@ -40,7 +40,6 @@ namespace volley {
 
 namespace detail {
 
-
 template <class R, class F>
 struct continuation_msg {
   result<R> res;
@@ -82,14 +81,15 @@ inline constexpr message_info resume_info_of{type_id<resume_msg<R>>(), "volley::
 /// Send the request and arm its timeout; returns the request (our count).
 template <class A, class T, class M>
 ask_state<reply_t<A, T>>* send_request(cell_base* self, const actor_ref<A>& target, M&& m,
-                                      std::chrono::nanoseconds timeout) {
+                                       std::chrono::nanoseconds timeout) {
   using R = reply_t<A, T>;
-  static_assert(has_handler<A, T>, "volley: this actor has no on() handler for the asked message type");
+  static_assert(has_handler<A, T>,
+                "volley: this actor has no on() handler for the asked message type");
   auto* state = new ask_state<R>();  // our count
   auto* t = new ask_timeout<R>(state);
   t->core = self->core();
   state->set_timeout(t);  // timer_base starts with two counts: the service's and the request's
-  state->add_ref();  // the envelope's
+  state->add_ref();       // the envelope's
   void* p = envelope_alloc(sizeof(ask_envelope<T, R>));
   auto* e = ::new (p) ask_envelope<T, R>(std::forward<M>(m), state);
   e->invoke = &invoke_ask<A, T>;
@@ -134,11 +134,13 @@ void context::ask(const actor_ref<A>& target, M&& m, std::chrono::duration<Rep, 
   using T = std::decay_t<M>;
   using R = detail::reply_t<A, T>;
   using Fn = std::decay_t<F>;
-  static_assert(std::is_invocable_v<Fn&, result<R>> || std::is_invocable_v<Fn&, result<R>, context&>,
-                "volley: the continuation must take volley::result<R> (and optionally context&)");
+  static_assert(
+      std::is_invocable_v<Fn&, result<R>> || std::is_invocable_v<Fn&, result<R>, context&>,
+      "volley: the continuation must take volley::result<R> (and optionally context&)");
   if (!target) throw std::logic_error("volley: ask through an empty actor ref");
-  auto* state = detail::send_request<A, T>(
-      cell_, target, std::forward<M>(m), std::chrono::duration_cast<std::chrono::nanoseconds>(timeout));
+  auto* state =
+      detail::send_request<A, T>(cell_, target, std::forward<M>(m),
+                                 std::chrono::duration_cast<std::chrono::nanoseconds>(timeout));
   detail::cell_base* self = cell_;
   self->add_ref();
   // std::function needs a copyable callable; the continuation may be move-only.
@@ -146,7 +148,8 @@ void context::ask(const actor_ref<A>& target, M&& m, std::chrono::duration<Rep, 
   state->then([self, fn](result<R> r) {
     using msg = detail::continuation_msg<R, Fn>;
     auto* e = detail::make_envelope<msg>(&detail::invoke_continuation<R, Fn>,
-                                         &detail::message_info_of<msg>, msg{std::move(r), std::move(*fn)});
+                                         &detail::message_info_of<msg>,
+                                         msg{std::move(r), std::move(*fn)});
     self->deliver(e);  // a stopped asker: a dead letter (recipient stopped)
     self->release();
   });
@@ -158,8 +161,9 @@ auto context::ask(const actor_ref<A>& target, M&& m, std::chrono::duration<Rep, 
   using T = std::decay_t<M>;
   using R = detail::reply_t<A, T>;
   if (!target) throw std::logic_error("volley: ask through an empty actor ref");
-  auto* state = detail::send_request<A, T>(
-      cell_, target, std::forward<M>(m), std::chrono::duration_cast<std::chrono::nanoseconds>(timeout));
+  auto* state =
+      detail::send_request<A, T>(cell_, target, std::forward<M>(m),
+                                 std::chrono::duration_cast<std::chrono::nanoseconds>(timeout));
   return detail::ask_awaiter<R>(cell_, state);
 }
 

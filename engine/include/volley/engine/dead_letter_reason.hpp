@@ -20,14 +20,22 @@ enum class dead_letter_reason {
 
 constexpr const char* to_string(dead_letter_reason r) noexcept {
   switch (r) {
-    case dead_letter_reason::recipient_stopped: return "recipient stopped";
-    case dead_letter_reason::unhandled: return "unhandled message type";
-    case dead_letter_reason::mailbox_full: return "mailbox full";
-    case dead_letter_reason::stashed_on_stop: return "stashed when the actor stopped";
-    case dead_letter_reason::timer_cancelled: return "timer cancelled";
-    case dead_letter_reason::reply_undeliverable: return "reply undeliverable";
-    case dead_letter_reason::system_shutdown: return "system shut down";
-    case dead_letter_reason::remote_failure: return "remote failure";
+    case dead_letter_reason::recipient_stopped:
+      return "recipient stopped";
+    case dead_letter_reason::unhandled:
+      return "unhandled message type";
+    case dead_letter_reason::mailbox_full:
+      return "mailbox full";
+    case dead_letter_reason::stashed_on_stop:
+      return "stashed when the actor stopped";
+    case dead_letter_reason::timer_cancelled:
+      return "timer cancelled";
+    case dead_letter_reason::reply_undeliverable:
+      return "reply undeliverable";
+    case dead_letter_reason::system_shutdown:
+      return "system shut down";
+    case dead_letter_reason::remote_failure:
+      return "remote failure";
   }
   return "unknown";
 }

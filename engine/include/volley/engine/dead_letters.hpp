@@ -94,7 +94,7 @@ class dead_letters {
   std::uint64_t next_id_ VOLLEY_GUARDED_BY(mu_) = 1;
   std::uint64_t unsummarised_ VOLLEY_GUARDED_BY(mu_) = 0;
   std::chrono::steady_clock::time_point last_summary_ VOLLEY_GUARDED_BY(mu_);
-  std::atomic<std::int64_t> last_summary_ns_;    // last_summary_, readable without mu_
+  std::atomic<std::int64_t> last_summary_ns_;          // last_summary_, readable without mu_
   std::atomic<std::uint64_t> unsummarised_atomic_{0};  // counted without mu_, folded in under it
   std::shared_ptr<void> alive_;  // subscriptions check it before unsubscribing
 };

@@ -170,10 +170,8 @@ class fsm : public actor<Self> {
 
   /// Every message of the fsm comes through here and goes to the current state.
   template <class M>
-    requires detail::fsm_message<Self, M>
-  void on(const M& m, context& ctx) {
-    dispatch(type_id<M>(), type_name<M>(), &m, ctx);
-  }
+  requires detail::fsm_message<Self, M>
+  void on(const M& m, context& ctx) { dispatch(type_id<M>(), type_name<M>(), &m, ctx); }
 
   // -- inspection -------------------------------------------------------------------
 
@@ -194,10 +192,8 @@ class fsm : public actor<Self> {
     }
     /// The same, with M taken from f's parameter (f must not be generic).
     template <class F>
-      requires requires { typename detail::handler_message_t<F>; }
-    state_handlers& on(F&& f) {
-      return on<detail::handler_message_t<F>>(std::forward<F>(f));
-    }
+    requires requires { typename detail::handler_message_t<F>; }
+    state_handlers& on(F&& f) { return on<detail::handler_message_t<F>>(std::forward<F>(f)); }
 
    private:
     friend class fsm;
@@ -206,7 +202,8 @@ class fsm : public actor<Self> {
     std::size_t index_;
   };
 
-  explicit fsm(State initial, Data data = Data{}) : state_(std::move(initial)), data_(std::move(data)) {}
+  explicit fsm(State initial, Data data = Data{})
+      : state_(std::move(initial)), data_(std::move(data)) {}
 
   /// The handlers of state `s`.
   state_handlers when(const State& s) { return state_handlers(this, index_of(s, true)); }
@@ -334,8 +331,8 @@ class fsm : public actor<Self> {
 
   transition handle_unhandled(std::string_view type, context& ctx) {
     if (unhandled_) return unhandled_(state_, data_, type);
-    ctx.system().dead_letters().publish(
-        dead_letter{ctx.sender().path(), ctx.path(), std::string(type), dead_letter_reason::unhandled});
+    ctx.system().dead_letters().publish(dead_letter{
+        ctx.sender().path(), ctx.path(), std::string(type), dead_letter_reason::unhandled});
     return stay();
   }
 

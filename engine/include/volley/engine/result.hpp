@@ -26,13 +26,20 @@ enum class errc {
 /// A short stable name for an error code ("timeout", ...).
 constexpr const char* to_string(errc e) noexcept {
   switch (e) {
-    case errc::timeout: return "timeout";
-    case errc::recipient_stopped: return "recipient stopped";
-    case errc::unhandled: return "unhandled";
-    case errc::handler_failed: return "handler failed";
-    case errc::would_deadlock: return "would deadlock";
-    case errc::broken_promise: return "broken promise";
-    case errc::node_down: return "node down";
+    case errc::timeout:
+      return "timeout";
+    case errc::recipient_stopped:
+      return "recipient stopped";
+    case errc::unhandled:
+      return "unhandled";
+    case errc::handler_failed:
+      return "handler failed";
+    case errc::would_deadlock:
+      return "would deadlock";
+    case errc::broken_promise:
+      return "broken promise";
+    case errc::node_down:
+      return "node down";
   }
   return "unknown";
 }

@@ -62,12 +62,12 @@
 #include <utility>
 #include <vector>
 
-#include <volley/engine/detail/thread_safety.hpp>
 #include <volley/engine/actor_ref.hpp>
 #include <volley/engine/context.hpp>
 #include <volley/engine/detail/cell.hpp>
 #include <volley/engine/detail/envelope.hpp>
 #include <volley/engine/detail/handler.hpp>
+#include <volley/engine/detail/thread_safety.hpp>
 #include <volley/engine/messages.hpp>
 #include <volley/engine/supervision.hpp>
 #include <volley/engine/system.hpp>
@@ -148,7 +148,7 @@ class router_state {
   const routing strategy_;
   std::atomic<const routee_table*> table_{nullptr};
   std::atomic<std::uint64_t> next_{0};  ///< round-robin position (relaxed: only a spread)
-  detail::mutex publish_mu_;  ///< resize and routee deaths only, never a send
+  detail::mutex publish_mu_;            ///< resize and routee deaths only, never a send
   /// Every table ever published.
   std::vector<std::unique_ptr<routee_table>> tables_ VOLLEY_GUARDED_BY(publish_mu_);
 };

@@ -54,10 +54,14 @@ enum class directive { resume, restart, stop, escalate };
 
 constexpr const char* to_string(directive d) noexcept {
   switch (d) {
-    case directive::resume: return "resume";
-    case directive::restart: return "restart";
-    case directive::stop: return "stop";
-    case directive::escalate: return "escalate";
+    case directive::resume:
+      return "resume";
+    case directive::restart:
+      return "restart";
+    case directive::stop:
+      return "stop";
+    case directive::escalate:
+      return "escalate";
   }
   return "unknown";
 }

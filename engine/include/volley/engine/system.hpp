@@ -51,7 +51,9 @@ cell_base*& constructing_cell() noexcept;
 /// Sets constructing_cell() for the lifetime of the scope (nests).
 struct constructing_scope {
   cell_base* saved;
-  explicit constructing_scope(cell_base* c) noexcept : saved(constructing_cell()) { constructing_cell() = c; }
+  explicit constructing_scope(cell_base* c) noexcept : saved(constructing_cell()) {
+    constructing_cell() = c;
+  }
   ~constructing_scope() { constructing_cell() = saved; }
   constructing_scope(const constructing_scope&) = delete;
   constructing_scope& operator=(const constructing_scope&) = delete;
@@ -64,7 +66,8 @@ void attach_cell(system_core* core, cell_base* c, cell_base* parent, const props
 
 template <class A, class... Args>
 actor_ref<A> spawn_actor(system_core* core, cell_base* parent, const props& p, Args&&... args) {
-  static_assert(std::is_class_v<A> && !std::is_abstract_v<A>, "volley: an actor is a concrete class");
+  static_assert(std::is_class_v<A> && !std::is_abstract_v<A>,
+                "volley: an actor is a concrete class");
   // Copyable spawn arguments are kept, so that a restart can build the
   // actor again; otherwise a failing actor is stopped instead.
   using stored = std::conditional_t<(std::is_copy_constructible_v<std::decay_t<Args>> && ...),

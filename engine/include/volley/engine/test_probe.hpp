@@ -142,10 +142,10 @@ class probe_actor {
   // probe, as it stops every actor. The engine hands handlers an rvalue, so
   // M is the message type itself and move-only messages are kept too.
   template <class M>
-    requires(!std::is_reference_v<M> && !std::is_same_v<M, poison_pill> && !is_probe_command_v<M>)
-  void on(M&& m, context& ctx) {
-    queue_->push(probe_entry{type_id<M>(), type_name<M>(), std::make_shared<M>(std::move(m)),
-                             ctx.sender()});
+  requires(!std::is_reference_v<M> && !std::is_same_v<M, poison_pill> &&
+           !is_probe_command_v<M>) void on(M&& m, context& ctx) {
+    queue_->push(
+        probe_entry{type_id<M>(), type_name<M>(), std::make_shared<M>(std::move(m)), ctx.sender()});
   }
 
  private:
@@ -225,8 +225,8 @@ class basic_test_probe {
 
   /// The next message, which must be a T for which `pred` holds.
   template <class T, class Pred>
-    requires std::is_invocable_r_v<bool, Pred&, const T&>
-  T expect_msg(Pred pred, duration timeout = default_timeout) {
+  requires std::is_invocable_r_v<bool, Pred&, const T&> T
+  expect_msg(Pred pred, duration timeout = default_timeout) {
     const std::string what = "expect_msg<" + std::string(type_name<T>()) + ">";
     detail::probe_entry e = next(what, timeout);
     if (e.id != type_id<T>()) {
@@ -296,8 +296,8 @@ class basic_test_probe {
   void command(Command c, const char* name) {
     auto r = ref_.ask(std::move(c)).get(default_timeout);
     if (!r) {
-      throw test_failure(std::string("test_probe::") + name + ": the probe's actor did not answer (" +
-                         r.err().message + ")");
+      throw test_failure(std::string("test_probe::") + name +
+                         ": the probe's actor did not answer (" + r.err().message + ")");
     }
   }
 

@@ -100,7 +100,8 @@ class timer_set {
   template <class M, class Rep, class Period>
   void start_single(std::string key, std::chrono::duration<Rep, Period> delay, M&& msg) {
     using T = std::decay_t<M>;
-    static_assert(detail::has_handler<Self, T>, "volley: this actor has no on() handler for the timer's message type");
+    static_assert(detail::has_handler<Self, T>,
+                  "volley: this actor has no on() handler for the timer's message type");
     auto* t = new detail::single_timer<Self, T>();
     t->msg.emplace(std::forward<M>(msg));
     t->make = &detail::single_timer<Self, T>::make_one;
@@ -111,10 +112,11 @@ class timer_set {
   /// Deliver `factory()` every `interval` until cancelled. Replaces a timer
   /// with the same key. (A factory, not a message: each firing needs its own.)
   template <class F, class Rep, class Period>
-    requires std::is_invocable_v<F&>
+  requires std::is_invocable_v<F&>
   void start_periodic(std::string key, std::chrono::duration<Rep, Period> interval, F&& factory) {
     using P = detail::periodic_timer<Self, std::decay_t<F>>;
-    static_assert(detail::has_handler<Self, typename P::M>, "volley: this actor has no on() handler for the timer's message type");
+    static_assert(detail::has_handler<Self, typename P::M>,
+                  "volley: this actor has no on() handler for the timer's message type");
     if (interval <= std::chrono::duration<Rep, Period>::zero()) {
       throw std::invalid_argument("volley: a periodic timer's interval must be positive");
     }

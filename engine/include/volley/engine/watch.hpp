@@ -34,11 +34,16 @@ enum class termination_reason {
 
 constexpr const char* to_string(termination_reason r) noexcept {
   switch (r) {
-    case termination_reason::stopped: return "stopped";
-    case termination_reason::killed: return "killed";
-    case termination_reason::failed: return "failed";
-    case termination_reason::shutdown: return "shutdown";
-    case termination_reason::node_down: return "node down";
+    case termination_reason::stopped:
+      return "stopped";
+    case termination_reason::killed:
+      return "killed";
+    case termination_reason::failed:
+      return "failed";
+    case termination_reason::shutdown:
+      return "shutdown";
+    case termination_reason::node_down:
+      return "node down";
   }
   return "unknown";
 }

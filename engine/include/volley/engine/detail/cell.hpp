@@ -98,16 +98,16 @@ struct cell_extras {
   std::unordered_map<std::string_view, cell_base*> named_children VOLLEY_GUARDED_BY(mu);
   std::unique_ptr<worker_pool> own_pool;  ///< pinned dispatcher: the actor's own thread
   // Consumer-owned from here on: only the actor's own activation touches them.
-  timer_table* timers = nullptr;  ///< keyed timers, made on first use
-  std::vector<cell_base*> watchers;  ///< who watches this actor (counted)
-  std::vector<cell_base*> watching;  ///< whom this actor watches (counted)
-  void* frame = nullptr;             ///< the suspended handler coroutine, if any
-  envelope* coro_msg = nullptr;      ///< its message, kept alive for it (owned)
-  std::unique_ptr<context> coro_ctx; ///< its context, valid across co_await
-  std::vector<envelope*> stash;      ///< ctx.stash(), oldest first
-  std::vector<envelope*> front;      ///< unstashed, handled before the mailbox; newest last...
-  std::size_t front_next = 0;        ///< ...taken from front_next upwards
-  std::size_t stash_capacity = 1000; ///< a stash that grows past this is a bug, not a queue
+  timer_table* timers = nullptr;      ///< keyed timers, made on first use
+  std::vector<cell_base*> watchers;   ///< who watches this actor (counted)
+  std::vector<cell_base*> watching;   ///< whom this actor watches (counted)
+  void* frame = nullptr;              ///< the suspended handler coroutine, if any
+  envelope* coro_msg = nullptr;       ///< its message, kept alive for it (owned)
+  std::unique_ptr<context> coro_ctx;  ///< its context, valid across co_await
+  std::vector<envelope*> stash;       ///< ctx.stash(), oldest first
+  std::vector<envelope*> front;       ///< unstashed, handled before the mailbox; newest last...
+  std::size_t front_next = 0;         ///< ...taken from front_next upwards
+  std::size_t stash_capacity = 1000;  ///< a stash that grows past this is a bug, not a queue
   // Bounded mailbox (props::mailbox_capacity): senders count up, the worker down.
   std::atomic<std::uint32_t> queued{0};
   std::uint32_t capacity = 0;
@@ -201,7 +201,7 @@ class alignas(cache_line_size) cell_base {
 
   // -- line 1: the running worker -----------------------------------------------
   queues::intrusive_mpsc system_lane_{false};  ///< never marked; wakes via signal()
-  cell_base* prev_sibling_ = nullptr;  ///< guarded by the parent's extras mutex
+  cell_base* prev_sibling_ = nullptr;          ///< guarded by the parent's extras mutex
   cell_base* next_sibling_ = nullptr;
   bool started_ = false;
   bool stop_requested_ = false;

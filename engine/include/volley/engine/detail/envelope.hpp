@@ -94,9 +94,9 @@ const void* payload_of(const envelope* e) {
 }
 
 template <class M>
-inline constexpr message_info message_info_of{type_id<M>(), type_name<M>(), &drop_payload<M>,
-                                              sizeof(message_envelope<M>), false,
-                                              &relocate_message<M>, &payload_of<M>};
+inline constexpr message_info message_info_of{
+    type_id<M>(), type_name<M>(),       &drop_payload<M>, sizeof(message_envelope<M>),
+    false,        &relocate_message<M>, &payload_of<M>};
 
 /// Allocate and fill an envelope for M. The message is constructed in place.
 template <class M, class... Args>

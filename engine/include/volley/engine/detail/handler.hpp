@@ -20,10 +20,14 @@
 namespace volley::detail {
 
 template <class A, class M>
-concept handler_with_context = requires(A& a, M&& m, context& c) { a.on(std::move(m), c); };
+concept handler_with_context = requires(A& a, M&& m, context& c) {
+  a.on(std::move(m), c);
+};
 
 template <class A, class M>
-concept handler_plain = requires(A& a, M&& m) { a.on(std::move(m)); };
+concept handler_plain = requires(A& a, M&& m) {
+  a.on(std::move(m));
+};
 
 template <class A, class M>
 concept has_handler = handler_with_context<A, M> || handler_plain<A, M>;
@@ -132,12 +136,20 @@ void call_post_stop(cell_base* c, context& ctx) {
 }
 
 template <class A>
-inline constexpr bool has_pre_start =
-    requires(A& a, context& ctx) { a.pre_start(ctx); } || requires(A& a) { a.pre_start(); };
+inline constexpr bool has_pre_start = requires(A& a, context& ctx) {
+  a.pre_start(ctx);
+}
+|| requires(A& a) {
+  a.pre_start();
+};
 
 template <class A>
-inline constexpr bool has_post_stop =
-    requires(A& a, context& ctx) { a.post_stop(ctx); } || requires(A& a) { a.post_stop(); };
+inline constexpr bool has_post_stop = requires(A& a, context& ctx) {
+  a.post_stop(ctx);
+}
+|| requires(A& a) {
+  a.post_stop();
+};
 
 template <class A>
 void destroy_actor_of(cell_base* c) noexcept {
@@ -216,7 +228,9 @@ void call_post_restart(cell_base* c, context& ctx, const std::exception_ptr& why
 template <class A>
 void strategy_of(cell_base* c, void* out);
 template <class A>
-inline constexpr bool has_strategy = requires(const A& a) { a.supervisor_strategy(); };
+inline constexpr bool has_strategy = requires(const A& a) {
+  a.supervisor_strategy();
+};
 
 // -- run-time dispatch table (any_ref) --------------------------------------------
 
@@ -231,7 +245,8 @@ void invoke_ask(envelope* e, cell_base* c, context& ctx);  // actor_ref.hpp
 
 template <class A, class M>
 struct reply_of {
-  using R0 = decltype(call_handler(std::declval<A&>(), std::declval<M&&>(), std::declval<context&>()));
+  using R0 =
+      decltype(call_handler(std::declval<A&>(), std::declval<M&&>(), std::declval<context&>()));
   using type = typename reply_type<std::remove_cvref_t<R0>>::type;
 };
 
@@ -260,7 +275,9 @@ struct accepted_list {
   using type = accepts<>;
 };
 template <class A>
-  requires requires { typename A::accepts; }
+requires requires {
+  typename A::accepts;
+}
 struct accepted_list<A> {
   using type = typename A::accepts;
 };

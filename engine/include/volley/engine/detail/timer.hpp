@@ -90,8 +90,11 @@ envelope* relocate_timer_message(envelope* e) {
 }
 
 template <class M>
-inline constexpr message_info timer_info_of{type_id<M>(), type_name<M>(), &drop_timer_payload<M>,
-                                            sizeof(timer_envelope<M>), false,
+inline constexpr message_info timer_info_of{type_id<M>(),
+                                            type_name<M>(),
+                                            &drop_timer_payload<M>,
+                                            sizeof(timer_envelope<M>),
+                                            false,
                                             &relocate_timer_message<M>};
 
 // -- the service (timer_service.cpp) ----------------------------------------------------
