@@ -36,6 +36,7 @@
 
 #include <volley/remote/frame_codec.hpp>
 #include <volley/remote/phi_accrual.hpp>
+#include <volley/remote/tls.hpp>
 #include <volley/remote/wire.hpp>
 
 #include <array>
@@ -134,6 +135,9 @@ struct transport_settings {
   /// so 64 covers a whole small cluster reconnecting at once, while a flood
   /// of idle sockets (each held up to handshake_timeout) cannot take more.
   std::size_t max_pending_handshakes = 64;
+  /// TLS 1.3 with mutual certificates on every connection (see tls.hpp);
+  /// empty: plaintext. Bad files fail the transport (and node) at start.
+  tls_config tls;
 };
 
 struct transport_config : transport_settings {
