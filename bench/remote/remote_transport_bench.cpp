@@ -14,7 +14,12 @@
 //
 //   --tls:     also the one-way and the ping-pong workloads with TLS 1.3 on
 //              (certificates made at start, as the tests make them), printed
-//              next to the plaintext figures of the same run.
+//              next to the plaintext figures of the same run. Release build,
+//              2-core VM at load 6-9, `2000000 20000 all --tls`, two runs:
+//              one-way plaintext 2.70 / 5.29 M msg/s, TLS 3.30 / 3.41 (the
+//              loop batches more frames per sendmsg while it encrypts: 582-
+//              5319 against 124-225); RTT p50 plaintext 7.4 / 7.1 us, TLS
+//              11.7 / 12.0 us; raw blocking TCP 5.5 us.
 //
 // Usage: remote_transport_bench [messages=5000000] [round_trips=50000] [all|volley|raw] [--tls]
 // It is a benchmark, not a test: it prints figures and checks only counts.
