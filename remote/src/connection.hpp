@@ -12,6 +12,8 @@
 // framing is never broken.
 #pragma once
 
+#include "tls_session.hpp"
+
 #include <volley/remote/detail/intrusive_mpsc.hpp>
 #include <volley/remote/frame_codec.hpp>
 #include <volley/remote/handshake.hpp>
@@ -145,6 +147,30 @@ class send_queue {
   std::vector<std::vector<std::byte>> spare_;  // recycled segment buffers
 };
 
+/// A TLS connection's encryption and the ciphertext it writes (loop thread).
+///
+/// The send_queue still decides what goes out and counts frames; with TLS the
+/// iovecs that prepare() gathers are encrypted into `cipher` instead of being
+/// handed to sendmsg, and sendmsg writes `cipher` (short writes resume at
+/// `written`). The batch's frames complete, exactly as on the plaintext path,
+/// when the last ciphertext byte of the batch is written; a loss before that
+/// leaves them in the send_queue's in-flight batch, counted fate unknown.
+struct tls_link {
+  tls_link(const tls_context& ctx, tls_session::role r) : session(ctx, r) {}
+
+  tls_session session;
+  std::vector<std::byte> cipher;  ///< ciphertext being written
+  std::size_t written = 0;        ///< of cipher, already taken by the kernel
+  std::size_t batch_plain = 0;    ///< plaintext bytes of the send_queue batch in cipher; 0: none
+  bool writing = false;           ///< a sendmsg over cipher is in the kernel
+  bool first_bytes = true;        ///< nothing received yet (the plaintext check)
+  std::vector<std::byte> plain;   ///< decrypted bytes, reused per receive
+  iovec iov{};
+  msghdr msg{};
+
+  bool unwritten() const noexcept { return written < cipher.size(); }
+};
+
 enum class conn_state : std::uint8_t { backoff, connecting, handshaking, established, closing };
 
 struct connection {
@@ -163,6 +189,8 @@ struct connection {
   std::optional<handshake> hs;
   phi_accrual_detector detector;
   send_queue out;
+  std::unique_ptr<tls_link> tls;  // TLS on (chosen once per connection)
+  bool first_bytes = true;        // plaintext: nothing received yet (TLS check)
 
   int ops = 0;  // SQEs in flight that name this connection (recv counts while armed)
   bool recv_armed = false;

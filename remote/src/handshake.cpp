@@ -76,6 +76,10 @@ std::vector<std::byte> proof_message(proof_role role, const handshake_transcript
   append_prefixed(msg, t.acceptor_name);
   append_u64(msg, t.acceptor_incarnation);
   append_nonce(msg, t.acceptor_nonce);
+  if (!t.channel_binding.empty()) {
+    append_u16(msg, static_cast<std::uint16_t>(t.channel_binding.size()));
+    msg.insert(msg.end(), t.channel_binding.begin(), t.channel_binding.end());
+  }
   return msg;
 }
 
@@ -156,6 +160,7 @@ handshake_transcript handshake::transcript() const {
   t.acceptor_name = we_initiate ? std::string_view(peer_.name) : config_.node_name;
   t.acceptor_incarnation = we_initiate ? peer_.incarnation : config_.incarnation;
   t.acceptor_nonce = we_initiate ? peer_nonce_ : our_nonce_;
+  t.channel_binding = config_.channel_binding;
   return t;
 }
 

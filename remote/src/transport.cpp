@@ -133,6 +133,9 @@ transport::impl::impl(transport_config c, transport_handler& h) : cfg_(std::move
   hs_config_.secret = cfg_.secret;
   hs_config_.incarnation = cfg_.incarnation ? cfg_.incarnation : random_incarnation();
 
+  // Bad TLS files fail the node here, with the file and the fix named.
+  if (cfg_.tls.enabled()) tls_ = std::make_unique<detail::tls_context>(cfg_.tls);
+
   if (cfg_.listen) listen_fd_ = open_listener(cfg_.listen_host, cfg_.listen_port, port_);
   event_fd_ = eventfd(0, EFD_CLOEXEC);
   if (event_fd_ < 0) {

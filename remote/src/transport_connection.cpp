@@ -38,6 +38,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <cassert>
 #include <cerrno>
 #include <cstring>
 #include <mutex>
@@ -248,6 +249,10 @@ void transport::impl::on_recv(connection& c, int res, unsigned flags) {
       close(c, close_reason::truncated_payload,
             "peer closed the connection inside a frame (" + std::to_string(c.decoder.buffered()) +
                 " bytes of it received)");
+    } else if (c.tls && !c.tls->session.handshake_done()) {
+      close(c, close_reason::handshake_failed,
+            "TLS handshake failed: peer closed the connection (a plaintext node, or it refused "
+            "our certificate; its log says which)");
     } else {
       close(c, close_reason::peer_closed, "connection closed by peer");
     }
@@ -257,12 +262,36 @@ void transport::impl::on_recv(connection& c, int res, unsigned flags) {
 }
 
 void transport::impl::feed(connection& c, std::span<const std::byte> bytes) {
+  if (c.tls) {
+    feed_tls(c, bytes);
+    return;
+  }
+  if (c.first_bytes) [[unlikely]] {
+    c.first_bytes = false;
+    // A TLS record header: handshake (ClientHello) or alert, version 3.x.
+    // No volley frame starts so (its length would be ~370 MB).
+    if (bytes.size() >= 2 && (bytes[0] == std::byte{0x16} || bytes[0] == std::byte{0x15}) &&
+        bytes[1] == std::byte{0x03}) {
+      close(c, close_reason::handshake_failed,
+            "peer speaks TLS; this node has no tls configured (set node_config::transport.tls "
+            "on every node of the cluster, or on none)");
+      return;
+    }
+  }
+  decode_frames(c, bytes);
+}
+
+void transport::impl::decode_frames(connection& c, std::span<const std::byte> bytes) {
   decode_error e = c.decoder.feed(bytes, [&](const frame& f) { return on_frame(c, f); });
   if (e != decode_error::none && c.state != conn_state::closing)
     close(c, reason_for(e), std::string(to_string(e)) + " from " + c.peer.address, true);
 }
 
 void transport::impl::on_send(connection& c, int res) {
+  if (c.tls) {
+    on_tls_send(c, res);
+    return;
+  }
   --c.ops;
   std::size_t lost_frames = 0, lost_bytes = 0;
   if (res <= 0) {
@@ -319,6 +348,7 @@ bool transport::impl::on_frame(connection& c, const frame& f) {
       mark_dirty(c);
     }
     if (st == handshake::state::established) {
+      if (c.tls && !check_certificate_name(c)) return false;
       become_up(c);
       return true;
     }
@@ -372,8 +402,26 @@ void transport::impl::begin_handshake(connection& c, handshake::role role) {
   frame_limits pre_login = cfg_.limits;
   pre_login.max_frame_size = std::min(pre_login.max_frame_size, pre_login_max_frame_size);
   c.decoder = frame_decoder(pre_login);
+  c.first_bytes = true;
+  // The role follows from who connected; start_secret_handshake (which TLS
+  // calls later, once its own handshake is done) derives it the same way.
+  assert((role == handshake::role::initiator) == c.outbound);
+  (void)role;
+  if (tls_) {
+    start_tls(c);  // the shared-secret handshake follows inside it
+    return;
+  }
+  start_secret_handshake(c);
+}
+
+void transport::impl::start_secret_handshake(connection& c) {
+  auto role = c.outbound ? handshake::role::initiator : handshake::role::acceptor;
   handshake_config hc = hs_config_;
   if (c.outbound) hc.expected_peer = c.peer.name;  // a reconnect must reach the same node
+  if (c.tls) {
+    auto binding = c.tls->session.exporter(tls_binding_label);
+    hc.channel_binding.assign(binding.begin(), binding.end());
+  }
   c.hs.emplace(role, std::move(hc));
   std::vector<std::byte> out;
   c.hs->start(out);
@@ -441,7 +489,10 @@ void transport::impl::close(connection& c, close_reason reason, const std::strin
     }
   }
   if (!c.flush_user_on_close) drop_queued(c, reason);
-  if (flush && c.fd >= 0 && (c.out.has_control() || c.out.in_flight() || c.flush_user_on_close)) {
+  // With TLS, an alert (why the TLS handshake failed) may still be owed.
+  bool tls_owes = c.tls && (c.tls->session.has_output() || c.tls->unwritten());
+  if (flush && c.fd >= 0 &&
+      (c.out.has_control() || c.out.in_flight() || c.flush_user_on_close || tls_owes)) {
     c.lingering = true;
     c.deadline = now_ + linger_time;
     wake_timers_at(c.deadline);

@@ -129,6 +129,14 @@ struct transport::impl {
   void on_send(connection& c, int res);
   void on_connect(connection& c, int res);
   void feed(connection& c, std::span<const std::byte> bytes);
+  void decode_frames(connection& c, std::span<const std::byte> bytes);
+  void start_secret_handshake(connection& c);
+  // -- TLS (transport_tls.cpp) ----------------------------------------------------
+  void start_tls(connection& c);
+  void feed_tls(connection& c, std::span<const std::byte> bytes);
+  bool flush_tls(connection& c);
+  void on_tls_send(connection& c, int res);
+  bool check_certificate_name(connection& c);
   bool on_frame(connection& c, const frame& f);
   void dispatch(const io_uring_cqe& cqe);
   void publish_counters();
@@ -149,6 +157,7 @@ struct transport::impl {
   transport_config cfg_;
   transport_handler& handler_;
   handshake_config hs_config_;
+  std::unique_ptr<detail::tls_context> tls_;  // null: plaintext node
   std::uint16_t port_ = 0;
   int listen_fd_ = -1;
   int event_fd_ = -1;

@@ -239,6 +239,13 @@ void transport::impl::flush_dirty() {
     if (c->fd < 0) continue;
     if (c->state == conn_state::backoff || c->state == conn_state::connecting) continue;
     if (c->state == conn_state::closing && !c->lingering) continue;
+    if (c->tls) {  // chosen per connection: the plaintext path below stays as it was
+      if (!flush_tls(*c)) {
+        c->dirty = true;
+        dirty_[keep++] = c;
+      }
+      continue;
+    }
     msghdr* m = nullptr;
     if (c->out.in_flight()) {
       if (!c->send_stalled) continue;  // its completion marks it dirty again
@@ -281,6 +288,7 @@ void transport::impl::finalize_closed(steady_clock::time_point now) {
     c->shared->queued_bytes.fetch_sub(bytes, std::memory_order_relaxed);
     c->send_stalled = false;
     c->out.clear_control();
+    c->tls.reset();  // a reconnect starts a new TLS session
     if (c->outbound && !c->given_up && !stopping_.load(std::memory_order_relaxed)) {
       reset_for_reconnect(*c, now);
       continue;

@@ -6,6 +6,7 @@
 
 #include <catch2/catch.hpp>
 
+#include <algorithm>
 #include <cstring>
 #include <string>
 #include <vector>
@@ -499,4 +500,44 @@ TEST_CASE("reject texts are cut to 200 bytes, whatever names they quote", "[remo
   REQUIRE(r.value.kind == frame_kind::reject);
   CHECK(r.value.payload.size() == 2 + 200);
   CHECK(answer.size() <= 32 + 2 + 200);
+}
+
+TEST_CASE("with TLS, a relay between two TLS sessions is refused: proofs cover the binding",
+          "[remote][handshake][attack]") {
+  // An attacker with its own valid certificate terminates one TLS session
+  // with A (exporter X1) and another with B (X2) and passes the handshake
+  // frames between them unchanged. Without the binding that relay would
+  // authenticate the attacker to both; with it, A proves over X1 and B
+  // checks against X2.
+  auto binding = [](std::uint8_t fill) { return std::vector<std::byte>(32, std::byte{fill}); };
+  handshake_config ca = config("node-a", 100, "shared");
+  handshake_config cb = config("node-b", 200, "shared");
+  ca.channel_binding = binding(0x11);
+  cb.channel_binding = binding(0x22);
+  handshake a(handshake::role::initiator, ca);
+  handshake b(handshake::role::acceptor, cb);
+  converse(a, b);
+  CHECK(b.failed());
+  CHECK_FALSE(a.established());
+  CHECK(b.failure_code() == static_cast<std::uint16_t>(reject_reason::authentication_failed));
+
+  // Both ends of one TLS session export the same bytes: the handshake holds.
+  cb.channel_binding = binding(0x11);
+  handshake a2(handshake::role::initiator, ca);
+  handshake b2(handshake::role::acceptor, cb);
+  converse(a2, b2);
+  CHECK(a2.established());
+  CHECK(b2.established());
+
+  // The binding is in the proven message; a plaintext transcript has none,
+  // so plaintext proofs are the bytes they were before TLS.
+  handshake_transcript t = known_transcript();
+  auto plain = proof_message(proof_role::initiator, t);
+  auto x = binding(0x11);
+  t.channel_binding = x;
+  auto bound = proof_message(proof_role::initiator, t);
+  REQUIRE(bound.size() == plain.size() + 2 + 32);
+  CHECK(std::equal(plain.begin(), plain.end(), bound.begin()));
+  CHECK(handshake_proof("shared", proof_role::initiator, t) !=
+        handshake_proof("shared", proof_role::initiator, known_transcript()));
 }

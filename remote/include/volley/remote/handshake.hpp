@@ -11,6 +11,7 @@
 //                                            <- accept {HMAC(secret, "acceptor" || T)}
 //
 //   T = version || name_i || inc_i || Ni || name_a || inc_a || Na
+//       [|| len || B]   (B: the TLS exporter, only when TLS is on)
 //       (names length-prefixed, integers little-endian)
 //
 // Why it holds (the full argument is in PROTOCOL.md §6.1.1):
@@ -65,6 +66,10 @@ struct handshake_transcript {
   std::string_view acceptor_name;
   std::uint64_t acceptor_incarnation = 0;
   nonce acceptor_nonce{};
+  /// Keying material of the channel the handshake runs in (the TLS
+  /// exporter); empty on a plaintext connection, and then not part of the
+  /// message at all, so plaintext proofs are the same bytes as before TLS.
+  std::span<const std::byte> channel_binding;
 };
 
 /// The bytes a proof is computed over: the role's label, then the transcript,
@@ -85,6 +90,10 @@ enum class reject_reason : std::uint16_t {
 };
 std::string_view to_string(reject_reason r) noexcept;
 
+/// The RFC 8446 exporter label whose 32 bytes become
+/// handshake_config::channel_binding on a TLS connection.
+inline constexpr std::string_view tls_binding_label = "volley handshake v2";
+
 /// Who we are and what we share with the cluster.
 struct handshake_config {
   std::string node_name;
@@ -94,6 +103,11 @@ struct handshake_config {
   /// node that answered before). Empty: whoever answers. A different name is
   /// refused before this side proves anything.
   std::string expected_peer;
+  /// With TLS: 32 bytes from tls_session::exporter("volley handshake v2"),
+  /// equal on both ends of one TLS session and unrelated across sessions.
+  /// Both proofs cover it, so a proof made in one TLS session is worthless
+  /// in any other (PROTOCOL.md §6.1.1). Empty on a plaintext connection.
+  std::vector<std::byte> channel_binding;
   /// Version we announce and accept; only tests change it.
   std::uint16_t version = protocol_version;
 };

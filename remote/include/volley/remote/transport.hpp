@@ -22,8 +22,9 @@
 // out the transport stops accepting for a growing pause (10 ms to 1 s) and
 // logs it at most once a second.
 //
-// When not to use: the handshake authenticates peers but does not encrypt;
-// run it on trusted networks or under a tunnel (WireGuard, stunnel).
+// When not to use plaintext: the handshake authenticates peers but does not
+// encrypt; on an untrusted network set transport_settings::tls (TLS 1.3 with
+// mutual certificates, tls.hpp), or run under a tunnel (WireGuard, stunnel).
 //
 // Figures (bench/remote/remote_transport_bench, Release, g++ 12, a 2-core VM
 // shared with other builds, load ~7, loopback): one-way 16-byte payloads over
@@ -36,6 +37,7 @@
 
 #include <volley/remote/frame_codec.hpp>
 #include <volley/remote/phi_accrual.hpp>
+#include <volley/remote/tls.hpp>
 #include <volley/remote/wire.hpp>
 
 #include <array>
@@ -134,6 +136,9 @@ struct transport_settings {
   /// so 64 covers a whole small cluster reconnecting at once, while a flood
   /// of idle sockets (each held up to handshake_timeout) cannot take more.
   std::size_t max_pending_handshakes = 64;
+  /// TLS 1.3 with mutual certificates on every connection (see tls.hpp);
+  /// empty: plaintext. Bad files fail the transport (and node) at start.
+  tls_config tls;
 };
 
 struct transport_config : transport_settings {
