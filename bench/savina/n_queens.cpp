@@ -131,12 +131,13 @@ measurement n_queens(const parameters& p, int workers) {
   measurement m;
   m.elapsed_s = clock.elapsed_s();
   sys.shutdown();
-  savina::check(result.solutions == savina::n_queens_solutions(size),
-                std::to_string(result.solutions) + " solutions, expected " +
-                    std::to_string(savina::n_queens_solutions(size)));
+  // First: a lost or extra board is the cause when the count is off too.
   savina::check(result.boards_received == result.boards_sent,
                 "the master got " + std::to_string(result.boards_received) +
                     " boards, the workers sent " + std::to_string(result.boards_sent));
+  savina::check(result.solutions == savina::n_queens_solutions(size),
+                std::to_string(result.solutions) + " solutions, expected " +
+                    std::to_string(savina::n_queens_solutions(size)));
   // Master's inbox, plus one board sent to a worker per work message and the root.
   m.messages = static_cast<std::uint64_t>(2 * result.received);
   m.items = static_cast<std::uint64_t>(result.solutions);

@@ -129,12 +129,13 @@ measurement n_queens(const parameters& p, int workers) {
   });
   measurement m;
   m.elapsed_s = clock.elapsed_s();
-  savina::check(solutions == savina::n_queens_solutions(size),
-                std::to_string(solutions) + " solutions, expected " +
-                    std::to_string(savina::n_queens_solutions(size)));
+  // First: a lost or extra board is the cause when the count is off too.
   savina::check(boards_received == boards_sent,
                 "the master got " + std::to_string(boards_received) + " boards, the workers sent " +
                     std::to_string(boards_sent));
+  savina::check(solutions == savina::n_queens_solutions(size),
+                std::to_string(solutions) + " solutions, expected " +
+                    std::to_string(savina::n_queens_solutions(size)));
   // Master's inbox, plus one board sent to a worker per work message and the root.
   m.messages = static_cast<std::uint64_t>(2 * received);
   m.items = static_cast<std::uint64_t>(solutions);
