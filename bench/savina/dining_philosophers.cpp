@@ -2,8 +2,14 @@
 // `philosophers` philosophers each eat `rounds` times. A hungry philosopher
 // asks the arbitrator for both forks; it gets them only if both are free,
 // else it is denied and asks again. The arbitrator checks that a released
-// fork was held, so a double grant is caught.
+// fork was held, so a double grant is caught. Each philosopher numbers its
+// hungry requests 0, 1, 2, ...; the arbitrator expects the next number from
+// each and echoes it in the answer, so a duplicated or misrouted request or
+// answer is caught where it arrives, and a lost one leaves a philosopher
+// waiting forever (the deadline reports it).
 #include "volley_workloads.hpp"
+
+#include <volley/savina/fault_injection.hpp>
 
 #include <future>
 
@@ -22,6 +28,7 @@ struct philosopher;
 struct arbitrator {
   struct hungry {
     std::int64_t id;
+    std::int64_t seq;
     actor_ref<philosopher> reply_to;
   };
   struct release {
@@ -32,10 +39,14 @@ struct arbitrator {
   std::int64_t philosophers;
   std::promise<arbitrator_result>* done;
   std::vector<bool> fork_taken;
+  std::vector<std::int64_t> next_seq;  // per philosopher
   std::int64_t left = 0, meals = 0, received = 0, errors = 0;
 
   arbitrator(std::int64_t n, std::promise<arbitrator_result>* d)
-      : philosophers(n), done(d), fork_taken(static_cast<std::size_t>(n), false) {}
+      : philosophers(n),
+        done(d),
+        fork_taken(static_cast<std::size_t>(n), false),
+        next_seq(static_cast<std::size_t>(n), 0) {}
 
   std::pair<std::size_t, std::size_t> forks(std::int64_t id) const {
     return {static_cast<std::size_t>(id), static_cast<std::size_t>((id + 1) % philosophers)};
@@ -60,24 +71,34 @@ struct philosopher : volley::actor<philosopher> {
   struct start {};
   struct answer {
     bool granted;
+    std::int64_t seq;
   };
   std::int64_t id;
   std::int64_t rounds;
   actor_ref<arbitrator> arb;
   std::int64_t eaten = 0;
+  std::int64_t asked = 0;  // hungry requests sent
 
   philosopher(std::int64_t i, std::int64_t r, actor_ref<arbitrator> a)
       : id(i), rounds(r), arb(std::move(a)) {}
 
-  void on(const start&) { arb.tell(arbitrator::hungry{id, self()}); }
+  void ask_for_forks() { arb.tell(arbitrator::hungry{id, asked++, self()}); }
+  void on(const start&) {
+    const auto seq = asked++;
+    for (int copy = savina::copies_of_marked_message(); copy > 0; --copy)
+      arb.tell(arbitrator::hungry{id, seq, self()});
+  }
   void on(const answer& a, context& ctx) {
+    if (a.seq != asked - 1)
+      savina::wrong_answer("philosopher " + std::to_string(id) + " got the answer to request " +
+                           std::to_string(a.seq) + ", expected " + std::to_string(asked - 1));
     if (!a.granted) {
-      arb.tell(arbitrator::hungry{id, self()});
+      ask_for_forks();
       return;
     }
     arb.tell(arbitrator::release{id});
     if (++eaten < rounds) {
-      arb.tell(arbitrator::hungry{id, self()});
+      ask_for_forks();
     } else {
       arb.tell(arbitrator::leave{});
       ctx.stop();
@@ -87,14 +108,19 @@ struct philosopher : volley::actor<philosopher> {
 
 void arbitrator::on(const hungry& h) {
   ++received;
+  auto& expected = next_seq[static_cast<std::size_t>(h.id)];
+  if (h.seq != expected)
+    savina::wrong_answer("arbitrator got request " + std::to_string(h.seq) + " of philosopher " +
+                         std::to_string(h.id) + ", expected " + std::to_string(expected));
+  ++expected;
   auto [l, r] = forks(h.id);
   if (fork_taken[l] || fork_taken[r]) {
-    h.reply_to.tell(philosopher::answer{false});
+    h.reply_to.tell(philosopher::answer{false, h.seq});
     return;
   }
   fork_taken[l] = fork_taken[r] = true;
   ++meals;
-  h.reply_to.tell(philosopher::answer{true});
+  h.reply_to.tell(philosopher::answer{true, h.seq});
 }
 
 }  // namespace

@@ -1,8 +1,13 @@
 // Fan-in latency on volley: twin of bench/peers/caf/fan_in_latency.cpp.
 // `senders` actors send `messages` timestamped messages each to one
 // receiver, keeping at most `window` unacknowledged; the receiver records
-// now - timestamp for every message (send-to-handle latency).
+// now - timestamp for every message (send-to-handle latency). Each sender
+// numbers its messages; the receiver expects the next number from each and
+// the ack echoes it, so a duplicated or misrouted message is caught where it
+// arrives and a lost one leaves its sender waiting (the deadline reports it).
 #include "volley_workloads.hpp"
+
+#include <volley/savina/fault_injection.hpp>
 
 #include <algorithm>
 #include <latch>
@@ -16,18 +21,25 @@ struct sender;
 struct receiver {
   struct data {
     std::int64_t sent_ns;
+    std::int64_t from;
+    std::int64_t seq;
     actor_ref<sender> reply_to;
   };
   // Owned by the measuring thread, which reads it only after every sender
   // has had its last acknowledgement (each ack follows its push_back).
   std::vector<std::int64_t>* latencies;
-  explicit receiver(std::vector<std::int64_t>* l) : latencies(l) {}
+  std::vector<std::int64_t> next_seq;  // per sender
+  receiver(std::vector<std::int64_t>* l, std::int64_t senders)
+      : latencies(l), next_seq(static_cast<std::size_t>(senders), 0) {}
   void on(const data& d);
 };
 
 struct sender : volley::actor<sender> {
   struct start {};
-  struct ack {};
+  struct ack {
+    std::int64_t seq;
+  };
+  std::int64_t id;
   actor_ref<receiver> target;
   std::int64_t messages;
   std::int64_t window;
@@ -35,17 +47,21 @@ struct sender : volley::actor<sender> {
   std::int64_t sent = 0;
   std::int64_t acked = 0;
 
-  sender(actor_ref<receiver> t, std::int64_t n, std::int64_t w, std::latch* d)
-      : target(std::move(t)), messages(n), window(w), done(d) {}
+  sender(std::int64_t i, actor_ref<receiver> t, std::int64_t n, std::int64_t w, std::latch* d)
+      : id(i), target(std::move(t)), messages(n), window(w), done(d) {}
 
   void send_one() {
-    ++sent;
-    target.tell(receiver::data{savina::now_ns(), self()});
+    const auto seq = sent++;
+    for (int copy = savina::copies_of_marked_message(); copy > 0; --copy)
+      target.tell(receiver::data{savina::now_ns(), id, seq, self()});
   }
   void on(const start&) {
     while (sent < std::min(window, messages)) send_one();
   }
-  void on(const ack&, context& ctx) {
+  void on(const ack& a, context& ctx) {
+    if (a.seq != acked)
+      savina::wrong_answer("fan-in sender " + std::to_string(id) + " got ack " +
+                           std::to_string(a.seq) + ", expected " + std::to_string(acked));
     if (++acked == messages) {
       done->count_down();
       ctx.stop();
@@ -57,7 +73,12 @@ struct sender : volley::actor<sender> {
 
 void receiver::on(const data& d) {
   latencies->push_back(savina::now_ns() - d.sent_ns);
-  d.reply_to.tell(sender::ack{});
+  auto& expected = next_seq[static_cast<std::size_t>(d.from)];
+  if (d.seq != expected)
+    savina::wrong_answer("fan-in receiver got message " + std::to_string(d.seq) + " of sender " +
+                         std::to_string(d.from) + ", expected " + std::to_string(expected));
+  ++expected;
+  d.reply_to.tell(sender::ack{d.seq});
 }
 
 }  // namespace
@@ -69,11 +90,11 @@ measurement fan_in_latency(const parameters& p, int workers) {
   volley::system sys(make_config(workers));
   std::vector<std::int64_t> latencies;
   latencies.reserve(static_cast<std::size_t>(senders * messages));
-  auto recv = sys.spawn<receiver>(&latencies);
+  auto recv = sys.spawn<receiver>(&latencies, senders);
   std::latch done(senders);
   std::vector<actor_ref<sender>> all;
   for (std::int64_t i = 0; i < senders; ++i)
-    all.push_back(sys.spawn<sender>(recv, messages, window, &done));
+    all.push_back(sys.spawn<sender>(i, recv, messages, window, &done));
   savina::stopwatch clock;
   for (const auto& s : all) s.tell(sender::start{});
   done.wait();

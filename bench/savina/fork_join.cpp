@@ -57,7 +57,9 @@ struct created_actor {
     volatile double r = savina::tiny_compute(37.2);
     (void)r;
     // acq_rel: the last decrement sees every other actor's work done.
-    if (countdown->left.fetch_sub(1, std::memory_order_acq_rel) == 1) countdown->done.set_value();
+    const auto left = countdown->left.fetch_sub(1, std::memory_order_acq_rel);
+    if (left <= 0) savina::wrong_answer("more created actors ran than were created");
+    if (left == 1) countdown->done.set_value();
     ctx.stop();
   }
 };
@@ -68,7 +70,11 @@ struct spawner {
   creation_countdown* countdown;
   spawner(std::int64_t n, creation_countdown* c) : actors(n), countdown(c) {}
   void on(const start&, context& ctx) {
-    for (std::int64_t i = 0; i < actors; ++i) ctx.spawn<created_actor>(countdown).tell(work{});
+    for (std::int64_t i = 0; i < actors; ++i) {
+      auto created = ctx.spawn<created_actor>(countdown);
+      for (int copy = i == 0 ? savina::copies_of_marked_message() : 1; copy > 0; --copy)
+        created.tell(work{});
+    }
   }
 };
 
@@ -109,13 +115,23 @@ measurement fork_join_creation(const parameters& p, int workers) {
   if (from_actor) {
     sys.spawn<spawner>(actors, &countdown).tell(spawner::start{});
   } else {
-    for (std::int64_t i = 0; i < actors; ++i) sys.spawn<created_actor>(&countdown).tell(work{});
+    for (std::int64_t i = 0; i < actors; ++i) {
+      auto created = sys.spawn<created_actor>(&countdown);
+      for (int copy = i == 0 ? savina::copies_of_marked_message() : 1; copy > 0; --copy)
+        created.tell(work{});
+    }
   }
   finished.get();
   measurement m;
   m.elapsed_s = clock.elapsed_s();
   sys.shutdown();
   savina::check(countdown.left.load() == 0, "not every created actor ran");
+  // Each created actor handles one message and stops, so a second message
+  // to it (duplicated or misrouted) can only end as a dead letter; a lost
+  // one leaves the countdown above zero (the deadline reports it).
+  savina::check(sys.dead_letters().count() == 0,
+                std::to_string(sys.dead_letters().count()) +
+                    " messages reached a created actor that had already stopped");
   m.messages = m.items = static_cast<std::uint64_t>(actors);
   return m;
 }

@@ -3,7 +3,9 @@
 // For every term the main thread tells each series to advance; the series
 // asks its own rate-computer actor for the next term and waits for the
 // answer before it handles anything else (Savina's blocking ask). The last
-// terms must match a plain loop.
+// terms must match a plain loop, and each series counts the terms it
+// computed, so a lost or duplicated `next` fails the run even where the
+// series has settled into a cycle.
 //
 // The wait is a coroutine handler: while `co_await ctx.ask(...)` waits, the
 // series' later `next` and `result` messages stay in its mailbox, in order,
@@ -11,6 +13,7 @@
 // messages for the same order of work; see the twin.)
 #include "volley_workloads.hpp"
 
+#include <volley/savina/fault_injection.hpp>
 #include <volley/savina/reference_answers.hpp>
 
 #include <cmath>
@@ -38,24 +41,27 @@ struct series_actor {
   struct last_term {
     double term;
     bool complete;  // false: a compute request failed on the way
+    std::int64_t steps;
   };
   struct get_result {};
 
   actor_ref<rate_computer> computer;
   double term;
   bool complete = true;
+  std::int64_t steps = 0;  // terms computed
 
   series_actor(actor_ref<rate_computer> c, double start) : computer(std::move(c)), term(start) {}
 
   volley::task on(next, context& ctx) {
     auto r = co_await ctx.ask(computer, rate_computer::compute{term}, compute_timeout);
+    ++steps;
     if (r)
       term = r.value();
     else
       complete = false;
   }
   // Queued behind every `next`, so it answers after the last term.
-  last_term on(const get_result&) const { return {term, complete}; }
+  last_term on(const get_result&) const { return {term, complete, steps}; }
 };
 
 }  // namespace
@@ -74,7 +80,9 @@ measurement logistic_map(const parameters& p, int workers) {
   std::vector<volley::future<series_actor::last_term>> answers;
   savina::stopwatch clock;
   for (std::int64_t t = 0; t < terms; ++t)
-    for (const auto& s : all) s.tell(series_actor::next{});
+    for (const auto& s : all)
+      for (int copy = t == 0 ? savina::copies_of_marked_message() : 1; copy > 0; --copy)
+        s.tell(series_actor::next{});
   for (const auto& s : all) answers.push_back(s.ask(series_actor::get_result{}));
   std::vector<result<series_actor::last_term>> last;
   for (auto& a : answers) last.push_back(a.get());
@@ -87,6 +95,9 @@ measurement logistic_map(const parameters& p, int workers) {
                               " gave no result: " + (r.ok() ? "" : r.err().message));
     const auto got = r.value();
     savina::check(got.complete, "series " + std::to_string(i) + " lost a compute reply");
+    savina::check(got.steps == terms, "series " + std::to_string(i) + " computed " +
+                                          std::to_string(got.steps) + " terms, expected " +
+                                          std::to_string(terms));
     double expected =
         savina::logistic_map_last_term(savina::logistic_map_start(i, series),
                                        savina::logistic_map_rate(start_rate, increment, i), terms);

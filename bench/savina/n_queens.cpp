@@ -2,9 +2,13 @@
 // solutions of the size-N problem. A worker that gets a board with fewer
 // than `threshold` queens sends each legal extension back to the master,
 // which hands work to its `workers` workers round robin; deeper boards are
-// solved sequentially. The count must match the known one.
+// solved sequentially. The count must match the known one, and the boards
+// the master got must be exactly the boards the workers say they sent (each
+// `found` carries its sender's count), so a lost or duplicated board fails
+// the run even where it held no solution.
 #include "volley_workloads.hpp"
 
+#include <volley/savina/fault_injection.hpp>
 #include <volley/savina/reference_answers.hpp>
 
 #include <array>
@@ -22,6 +26,8 @@ struct board {
 struct queens_result {
   std::int64_t solutions;
   std::int64_t received;
+  std::int64_t boards_received;
+  std::int64_t boards_sent;
 };
 
 struct queens_master;
@@ -43,6 +49,7 @@ struct queens_master : volley::actor<queens_master> {
   };
   struct found {
     std::int64_t solutions;
+    std::int64_t boards_sent;  // work messages its sender sent before it
   };
 
   int size;
@@ -52,6 +59,7 @@ struct queens_master : volley::actor<queens_master> {
   std::vector<actor_ref<queens_worker>> workers;
   std::size_t next = 0;
   std::int64_t open_boards = 0, solutions = 0, received = 0;
+  std::int64_t boards_received = 0, boards_sent = 0;
 
   queens_master(int s, int t, std::int64_t w, std::promise<queens_result>* d)
       : size(s), threshold(t), worker_count(w), done(d) {}
@@ -67,13 +75,15 @@ struct queens_master : volley::actor<queens_master> {
   }
   void on(const work& w) {
     ++received;
+    ++boards_received;
     hand_out(w.b);
   }
   void on(const found& f, context& ctx) {
     ++received;
     solutions += f.solutions;
+    boards_sent += f.boards_sent;
     if (--open_boards == 0) {
-      done->set_value({solutions, received});
+      done->set_value({solutions, received, boards_received, boards_sent});
       ctx.stop();  // the workers are its children: they stop first
     }
   }
@@ -81,10 +91,11 @@ struct queens_master : volley::actor<queens_master> {
 
 void queens_worker::on(const board& b) {
   if (b.depth >= threshold) {
-    master.tell(queens_master::found{savina::n_queens_count_from(size, b.columns.data(), b.depth)});
+    master.tell(
+        queens_master::found{savina::n_queens_count_from(size, b.columns.data(), b.depth), 0});
     return;
   }
-  std::int64_t complete = 0;
+  std::int64_t complete = 0, sent = 0;
   for (int c = 0; c < size; ++c) {
     if (!savina::n_queens_safe(b.columns.data(), b.depth, c)) continue;
     board child = b;
@@ -92,12 +103,15 @@ void queens_worker::on(const board& b) {
     child.depth = b.depth + 1;
     if (child.depth == size)
       ++complete;
-    else
-      master.tell(queens_master::work{child});
+    else {
+      ++sent;
+      for (int copy = savina::copies_of_marked_message(); copy > 0; --copy)
+        master.tell(queens_master::work{child});
+    }
   }
   // Sent after the children (same sender, so delivered in order): the
   // master's count of open boards cannot reach zero early.
-  master.tell(queens_master::found{complete});
+  master.tell(queens_master::found{complete, sent});
 }
 
 }  // namespace
@@ -117,6 +131,10 @@ measurement n_queens(const parameters& p, int workers) {
   measurement m;
   m.elapsed_s = clock.elapsed_s();
   sys.shutdown();
+  // First: a lost or extra board is the cause when the count is off too.
+  savina::check(result.boards_received == result.boards_sent,
+                "the master got " + std::to_string(result.boards_received) +
+                    " boards, the workers sent " + std::to_string(result.boards_sent));
   savina::check(result.solutions == savina::n_queens_solutions(size),
                 std::to_string(result.solutions) + " solutions, expected " +
                     std::to_string(savina::n_queens_solutions(size)));

@@ -2,9 +2,12 @@
 // worker actors each integrate one slice of [left, right] with the
 // trapezoid rule and answer the main thread's ask with their area; the main
 // thread sums the slices. The sum must match a much finer Simpson's rule
-// to 1e-6 relative.
+// to 1e-6 relative. Each worker answers one ask and stops, so a duplicated
+// slice request finds the worker gone and its ask fails (counted as an
+// unanswered slice); a lost one is never answered (the deadline reports it).
 #include "volley_workloads.hpp"
 
+#include <volley/savina/fault_injection.hpp>
 #include <volley/savina/reference_answers.hpp>
 
 #include <cmath>
@@ -53,8 +56,10 @@ measurement trapezoid(const parameters& p, int workers) {
   savina::stopwatch clock;
   for (std::int64_t i = 0; i < n; ++i) {
     auto first = pieces * i / n, last = pieces * (i + 1) / n;
-    slices.push_back(all[static_cast<std::size_t>(i)].ask(
-        trapezoid_worker::work{left + static_cast<double>(first) * width, width, last - first}));
+    const trapezoid_worker::work slice{left + static_cast<double>(first) * width, width,
+                                       last - first};
+    for (int copy = i == 0 ? savina::copies_of_marked_message() : 1; copy > 0; --copy)
+      slices.push_back(all[static_cast<std::size_t>(i)].ask(slice));
   }
   for (auto& s : slices) {
     auto r = s.get();
@@ -66,7 +71,7 @@ measurement trapezoid(const parameters& p, int workers) {
   measurement m;
   m.elapsed_s = clock.elapsed_s();
   sys.shutdown();
-  savina::check(lost == 0, std::to_string(lost) + " workers did not answer");
+  savina::check(lost == 0, std::to_string(lost) + " slice requests were not answered");
   const double expected = savina::trapezoid_integral(left, right);
   savina::check(std::fabs(area - expected) <= 1e-6 * std::fabs(expected),
                 "area " + std::to_string(area) + ", expected " + std::to_string(expected));

@@ -1,9 +1,14 @@
 // Dining philosophers: `philosophers` philosophers each eat `rounds` times.
 // A hungry philosopher asks the arbitrator for both forks; it gets them only
 // if both are free, else it is denied and asks again. The arbitrator checks
-// that a released fork was held, so a double grant is caught.
+// that a released fork was held, so a double grant is caught. Requests are
+// numbered per philosopher and the answer echoes the number, so a
+// duplicated or misrouted one is caught where it arrives; a lost one leaves
+// a philosopher waiting (the deadline reports it).
 #include "caf_runtime.hpp"
 #include "workloads.hpp"
+
+#include <volley/savina/fault_injection.hpp>
 
 namespace volley::caf_peer {
 
@@ -15,6 +20,7 @@ using leave_atom = caf::atom_constant<caf::atom("leave")>;
 
 struct arbitrator_state {
   std::vector<bool> fork_taken;
+  std::vector<std::int64_t> next_seq;  // per philosopher
   std::int64_t left = 0;
   std::int64_t meals = 0;
   std::int64_t received = 0;
@@ -24,19 +30,26 @@ struct arbitrator_state {
 caf::behavior arbitrator(caf::stateful_actor<arbitrator_state>* self, std::int64_t philosophers,
                          caf::actor main) {
   self->state.fork_taken.assign(static_cast<std::size_t>(philosophers), false);
+  self->state.next_seq.assign(static_cast<std::size_t>(philosophers), 0);
   auto forks = [=](std::int64_t id) {
     return std::pair<std::size_t, std::size_t>(static_cast<std::size_t>(id),
                                                static_cast<std::size_t>((id + 1) % philosophers));
   };
   return {
-      [=](hungry_atom, std::int64_t id) {
+      [=](hungry_atom, std::int64_t id, std::int64_t seq) {
         auto& s = self->state;
         ++s.received;
+        auto& expected = s.next_seq[static_cast<std::size_t>(id)];
+        if (seq != expected)
+          savina::wrong_answer("arbitrator got request " + std::to_string(seq) +
+                               " of philosopher " + std::to_string(id) + ", expected " +
+                               std::to_string(expected));
+        ++expected;
         auto [l, r] = forks(id);
-        if (s.fork_taken[l] || s.fork_taken[r]) return false;
+        if (s.fork_taken[l] || s.fork_taken[r]) return caf::make_message(false, seq);
         s.fork_taken[l] = s.fork_taken[r] = true;
         ++s.meals;
-        return true;
+        return caf::make_message(true, seq);
       },
       [=](release_atom, std::int64_t id) {
         auto& s = self->state;
@@ -58,20 +71,30 @@ caf::behavior arbitrator(caf::stateful_actor<arbitrator_state>* self, std::int64
 
 struct philosopher_state {
   std::int64_t eaten = 0;
+  std::int64_t asked = 0;  // hungry requests sent
 };
 
 caf::behavior philosopher(caf::stateful_actor<philosopher_state>* self, std::int64_t id,
                           std::int64_t rounds, caf::actor arb) {
+  auto ask_for_forks = [=] { self->send(arb, hungry_atom::value, id, self->state.asked++); };
   return {
-      [=](start_atom) { self->send(arb, hungry_atom::value, id); },
-      [=](bool granted) {
+      [=](start_atom) {
+        const auto seq = self->state.asked++;
+        for (int copy = savina::copies_of_marked_message(); copy > 0; --copy)
+          self->send(arb, hungry_atom::value, id, seq);
+      },
+      [=](bool granted, std::int64_t seq) {
+        if (seq != self->state.asked - 1)
+          savina::wrong_answer("philosopher " + std::to_string(id) + " got the answer to request " +
+                               std::to_string(seq) + ", expected " +
+                               std::to_string(self->state.asked - 1));
         if (!granted) {
-          self->send(arb, hungry_atom::value, id);
+          ask_for_forks();
           return;
         }
         self->send(arb, release_atom::value, id);
         if (++self->state.eaten < rounds) {
-          self->send(arb, hungry_atom::value, id);
+          ask_for_forks();
         } else {
           self->send(arb, leave_atom::value);
           self->quit();
@@ -89,7 +112,8 @@ measurement dining_philosophers(const parameters& p, int workers) {
   caf::scoped_actor self{rt.system()};
   auto arb = rt.system().spawn(arbitrator, n, caf::actor{self});
   std::vector<caf::actor> all;
-  for (std::int64_t i = 0; i < n; ++i) all.push_back(rt.system().spawn(philosopher, i, rounds, arb));
+  for (std::int64_t i = 0; i < n; ++i)
+    all.push_back(rt.system().spawn(philosopher, i, rounds, arb));
   std::int64_t meals = 0, received = 0, errors = 0;
   savina::stopwatch clock;
   for (const auto& ph : all) self->send(ph, start_atom::value);
@@ -101,8 +125,8 @@ measurement dining_philosophers(const parameters& p, int workers) {
   measurement m;
   m.elapsed_s = clock.elapsed_s();
   savina::check(errors == 0, std::to_string(errors) + " forks were released that were not held");
-  savina::check(meals == n * rounds, "philosophers ate " + std::to_string(meals) + " meals, expected " +
-                                         std::to_string(n * rounds));
+  savina::check(meals == n * rounds, "philosophers ate " + std::to_string(meals) +
+                                         " meals, expected " + std::to_string(n * rounds));
   // Every hungry request got a reply: received hungry = received - releases - leaves.
   auto hungry = received - meals - n;
   m.messages = m.items = static_cast<std::uint64_t>(received + hungry);

@@ -6,6 +6,7 @@
 #include "caf_runtime.hpp"
 #include "workloads.hpp"
 
+#include <volley/savina/fault_injection.hpp>
 #include <volley/savina/reference_answers.hpp>
 
 #include <cmath>
@@ -23,6 +24,7 @@ caf::behavior rate_computer(caf::event_based_actor*, double rate) {
 
 struct series_state {
   double term = 0;
+  std::int64_t steps = 0;        // terms computed
   bool in_flight = false;        // a compute request is out
   std::int64_t queued = 0;       // `next` messages that arrived meanwhile
   caf::response_promise result;  // a `result` asked before the terms were done
@@ -38,21 +40,24 @@ using series_pointer = caf::stateful_actor<series_state>*;
 // work without that.
 void request_next_term(series_pointer self, const caf::actor& computer, std::int64_t index) {
   self->state.in_flight = true;
-  self->request(computer, caf::infinite, compute_atom::value, self->state.term).then([=](double next) {
-    auto& s = self->state;
-    s.term = next;
-    s.in_flight = false;
-    if (s.queued > 0) {
-      --s.queued;
-      request_next_term(self, computer, index);
-    } else if (s.result_pending) {
-      s.result_pending = false;
-      s.result.deliver(result_atom::value, index, s.term);
-    }
-  });
+  self->request(computer, caf::infinite, compute_atom::value, self->state.term)
+      .then([=](double next) {
+        auto& s = self->state;
+        s.term = next;
+        ++s.steps;
+        s.in_flight = false;
+        if (s.queued > 0) {
+          --s.queued;
+          request_next_term(self, computer, index);
+        } else if (s.result_pending) {
+          s.result_pending = false;
+          s.result.deliver(result_atom::value, index, s.term, s.steps);
+        }
+      });
 }
 
-caf::behavior series_actor(series_pointer self, std::int64_t index, double start, caf::actor computer) {
+caf::behavior series_actor(series_pointer self, std::int64_t index, double start,
+                           caf::actor computer) {
   self->state.term = start;
   return {
       [=](next_atom) {
@@ -64,7 +69,8 @@ caf::behavior series_actor(series_pointer self, std::int64_t index, double start
       [=](result_atom) {
         auto& s = self->state;
         if (!s.in_flight) {
-          self->send(caf::actor_cast<caf::actor>(self->current_sender()), result_atom::value, index, s.term);
+          self->send(caf::actor_cast<caf::actor>(self->current_sender()), result_atom::value, index,
+                     s.term, s.steps);
           return;
         }
         s.result = self->make_response_promise();
@@ -84,26 +90,40 @@ measurement logistic_map(const parameters& p, int workers) {
   caf::scoped_actor self{rt.system()};
   std::vector<caf::actor> computers, all;
   for (std::int64_t i = 0; i < series; ++i) {
-    computers.push_back(rt.system().spawn(rate_computer, savina::logistic_map_rate(start_rate, increment, i)));
-    all.push_back(rt.system().spawn(series_actor, i, savina::logistic_map_start(i, series), computers.back()));
+    computers.push_back(
+        rt.system().spawn(rate_computer, savina::logistic_map_rate(start_rate, increment, i)));
+    all.push_back(rt.system().spawn(series_actor, i, savina::logistic_map_start(i, series),
+                                    computers.back()));
   }
   std::vector<double> last(static_cast<std::size_t>(series), -1);
+  std::vector<std::int64_t> steps(static_cast<std::size_t>(series), -1);
   savina::stopwatch clock;
   for (std::int64_t t = 0; t < terms; ++t)
-    for (const auto& s : all) self->send(s, next_atom::value);
+    for (const auto& s : all)
+      for (int copy = t == 0 ? savina::copies_of_marked_message() : 1; copy > 0; --copy)
+        self->send(s, next_atom::value);
   for (const auto& s : all) self->send(s, result_atom::value);
   for (std::int64_t i = 0; i < series; ++i)
-    self->receive([&](result_atom, std::int64_t index, double term) { last[static_cast<std::size_t>(index)] = term; });
+    self->receive([&](result_atom, std::int64_t index, double term, std::int64_t n) {
+      last[static_cast<std::size_t>(index)] = term;
+      steps[static_cast<std::size_t>(index)] = n;
+    });
   measurement m;
   m.elapsed_s = clock.elapsed_s();
   stop_all(all);
   stop_all(computers);
   for (std::int64_t i = 0; i < series; ++i) {
-    double expected = savina::logistic_map_last_term(savina::logistic_map_start(i, series),
-                                                     savina::logistic_map_rate(start_rate, increment, i), terms);
+    savina::check(steps[static_cast<std::size_t>(i)] == terms,
+                  "series " + std::to_string(i) + " computed " +
+                      std::to_string(steps[static_cast<std::size_t>(i)]) + " terms, expected " +
+                      std::to_string(terms));
+    double expected =
+        savina::logistic_map_last_term(savina::logistic_map_start(i, series),
+                                       savina::logistic_map_rate(start_rate, increment, i), terms);
     savina::check(std::fabs(last[static_cast<std::size_t>(i)] - expected) <= 1e-9,
-                  "series " + std::to_string(i) + " ended at " + std::to_string(last[static_cast<std::size_t>(i)]) +
-                      ", expected " + std::to_string(expected));
+                  "series " + std::to_string(i) + " ended at " +
+                      std::to_string(last[static_cast<std::size_t>(i)]) + ", expected " +
+                      std::to_string(expected));
   }
   m.messages = m.items = static_cast<std::uint64_t>(3 * terms * series + 2 * series);
   return m;
