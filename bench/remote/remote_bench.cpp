@@ -27,7 +27,6 @@
 
 #include "loopback.hpp"
 
-
 #include <algorithm>
 #include <atomic>
 #include <chrono>

@@ -36,7 +36,9 @@ TEST_CASE("medians within 5% are noise even when the ranges do not overlap") {
   CHECK_FALSE(within_noise(a, summarise({106, 106, 106})));
 }
 
-TEST_CASE("no data is never within noise") { CHECK_FALSE(within_noise(summarise({}), summarise({1}))); }
+TEST_CASE("no data is never within noise") {
+  CHECK_FALSE(within_noise(summarise({}), summarise({1})));
+}
 
 TEST_CASE("figures print with three significant digits and an SI prefix") {
   CHECK(si(3'070'000) == "3.07 M");

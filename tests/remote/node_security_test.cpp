@@ -398,7 +398,8 @@ TEST_CASE("stress: with a third node racing every reply, each ask gets its own p
   constexpr int asks = 2000;
   volley::system sys_a{system_config()};
   auto cfg = node_config_for("node-a");
-  cfg.transport.phi.acceptable_pause = std::chrono::milliseconds(120'000);  // fakes send no heartbeats
+  cfg.transport.phi.acceptable_pause =
+      std::chrono::milliseconds(120'000);  // fakes send no heartbeats
   node node_a(sys_a, cfg, test_types());
   fake_node b("node-b", 0xb0b);
   remote_system to_b = node_a.connect("127.0.0.1", b.port());

@@ -150,7 +150,8 @@ TEST_CASE(
   CHECK(r.err().code == volley::errc::node_down);
   REQUIRE(t.seen.wait([&] { return t.seen.terminations == 1; }));
   CHECK(t.seen.wait([&] {
-    return !t.seen.reasons.empty() && t.seen.reasons.back() == volley::termination_reason::node_down;
+    return !t.seen.reasons.empty() &&
+           t.seen.reasons.back() == volley::termination_reason::node_down;
   }));
   CHECK(remote.is_stopped());
   CHECK_FALSE(t.to_b.is_up());

@@ -203,7 +203,7 @@ inline node_config node_config_for(std::string name) {
   c.secret = "test-secret";
   c.transport.reconnect_min_backoff = std::chrono::milliseconds(20);
   c.transport.reconnect_max_backoff = std::chrono::milliseconds(200);
-  c.log = [](log_level, std::string_view) {};  // keep test output quiet
+  c.log = [](log_level, std::string_view) {};    // keep test output quiet
   c.access.allowed_paths = {"/user/collector"};  // what the tests' peers reach by path
   return c;
 }

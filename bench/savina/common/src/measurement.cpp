@@ -12,7 +12,8 @@ namespace {
 std::int64_t percentile(std::vector<std::int64_t>& samples, double q) {
   auto rank = static_cast<std::size_t>(std::ceil(q * static_cast<double>(samples.size())));
   auto index = rank == 0 ? 0 : rank - 1;
-  std::nth_element(samples.begin(), samples.begin() + static_cast<std::ptrdiff_t>(index), samples.end());
+  std::nth_element(samples.begin(), samples.begin() + static_cast<std::ptrdiff_t>(index),
+                   samples.end());
   return samples[index];
 }
 

@@ -17,7 +17,8 @@ std::string_view to_string(size_set sizes) {
 
 double parameters::real(std::string_view key) const {
   auto it = values_.find(key);
-  if (it == values_.end()) throw std::out_of_range("workload parameter '" + std::string(key) + "' is not defined");
+  if (it == values_.end())
+    throw std::out_of_range("workload parameter '" + std::string(key) + "' is not defined");
   return it->second;
 }
 
@@ -53,85 +54,147 @@ bool parameters::apply_override(std::string_view text) {
 const std::vector<workload_spec>& workload_specs() {
   static const std::vector<workload_spec> specs = {
       // -- micro ---------------------------------------------------------------
-      {"ping-pong", "msg/s", "two actors exchange ping/pong",
+      {"ping-pong",
+       "msg/s",
+       "two actors exchange ping/pong",
        {{"pings", 5'000'000}},  // x5: 65 ms fastest at 1 M
        {{"pings", 40'000}}},
-      {"counting", "msg/s", "a producer sends N increments to a counter, then asks for the total",
+      {"counting",
+       "msg/s",
+       "a producer sends N increments to a counter, then asks for the total",
        {{"messages", 10'000'000}},
        {{"messages", 1'000'000}}},
-      {"fork-join-throughput", "msg/s", "N messages to each of A actors; each does a tiny compute",
+      {"fork-join-throughput",
+       "msg/s",
+       "N messages to each of A actors; each does a tiny compute",
        {{"messages", 300'000}, {"actors", 60}},  // x3: 123 ms fastest (bimodal) at 100 k
        {{"messages", 10'000}, {"actors", 60}}},
       // spawn_from_actor = 1 spawns from inside an actor instead of the main
       // thread; CAF is quadratic there, which is how the runner's timeout is shown.
-      {"fork-join-creation", "actors/s", "create N actors; each handles one message and stops",
+      {"fork-join-creation",
+       "actors/s",
+       "create N actors; each handles one message and stops",
        {{"actors", 1'000'000}, {"spawn_from_actor", 0}},
        {{"actors", 40'000}, {"spawn_from_actor", 0}}},
-      {"thread-ring", "msg/s", "N actors in a ring pass a token R hops",
+      {"thread-ring",
+       "msg/s",
+       "N actors in a ring pass a token R hops",
        {{"actors", 100}, {"hops", 15'000'000}},  // x1.5: 219 ms fastest at 10 M
        {{"actors", 100}, {"hops", 100'000}}},
-      {"chameneos", "msg/s", "C chameneos meet through a mall M times",
-       {{"chameneos", 100}, {"meetings", 2'000'000}},  // x2: 647 ms, but the fast mode is 4x quicker
+      {"chameneos",
+       "msg/s",
+       "C chameneos meet through a mall M times",
+       {{"chameneos", 100},
+        {"meetings", 2'000'000}},  // x2: 647 ms, but the fast mode is 4x quicker
        {{"chameneos", 100}, {"meetings", 200'000}}},
-      {"big", "msg/s", "W actors each send N pings to random peers, who pong back",
+      {"big",
+       "msg/s",
+       "W actors each send N pings to random peers, who pong back",
        {{"actors", 120}, {"pings", 50'000}},  // x2.5: 365 ms, but the fast mode is 2.5x quicker
        {{"actors", 120}, {"pings", 20'000}}},
       // -- concurrency ---------------------------------------------------------
-      {"concurrent-dictionary", "msg/s", "W workers send M requests (P% writes) to one dictionary",
-       {{"workers", 20}, {"messages", 160'000}, {"write_percent", 10}},  // x16: 25 ms fastest at 10 k
+      {"concurrent-dictionary",
+       "msg/s",
+       "W workers send M requests (P% writes) to one dictionary",
+       {{"workers", 20},
+        {"messages", 160'000},
+        {"write_percent", 10}},  // x16: 25 ms fastest at 10 k
        {{"workers", 20}, {"messages", 10'000}, {"write_percent", 10}}},
-      {"concurrent-sorted-list", "msg/s", "W workers, M requests (P% writes, S% sizes) to one sorted list",
+      {"concurrent-sorted-list",
+       "msg/s",
+       "W workers, M requests (P% writes, S% sizes) to one sorted list",
        {{"workers", 20}, {"messages", 8'000}, {"write_percent", 10}, {"size_percent", 1}},
        {{"workers", 20}, {"messages", 8'000}, {"write_percent", 10}, {"size_percent", 1}}},
-      {"producer-consumer", "msg/s", "P producers, C consumers through a bounded buffer actor",
-       {{"buffer", 50}, {"producers", 40}, {"consumers", 40}, {"items", 1'000}, {"produce_cost", 25},
+      {"producer-consumer",
+       "msg/s",
+       "P producers, C consumers through a bounded buffer actor",
+       {{"buffer", 50},
+        {"producers", 40},
+        {"consumers", 40},
+        {"items", 1'000},
+        {"produce_cost", 25},
         {"consume_cost", 25}},
-       {{"buffer", 50}, {"producers", 40}, {"consumers", 40}, {"items", 1'000}, {"produce_cost", 25},
+       {{"buffer", 50},
+        {"producers", 40},
+        {"consumers", 40},
+        {"items", 1'000},
+        {"produce_cost", 25},
         {"consume_cost", 25}}},
-      {"dining-philosophers", "msg/s", "N philosophers eat M rounds through an arbitrator",
+      {"dining-philosophers",
+       "msg/s",
+       "N philosophers eat M rounds through an arbitrator",
        {{"philosophers", 20}, {"rounds", 40'000}},  // x4: 113 ms fastest at 10 k
        {{"philosophers", 20}, {"rounds", 10'000}}},
-      {"sleeping-barber", "msg/s", "N haircuts, waiting room W, random arrival/haircut rates",
-       {{"haircuts", 5'000}, {"waiting_room", 1'000}, {"arrival_rate", 1'000}, {"haircut_rate", 1'000}},
-       {{"haircuts", 5'000}, {"waiting_room", 1'000}, {"arrival_rate", 1'000}, {"haircut_rate", 1'000}}},
-      {"cigarette-smokers", "msg/s", "an arbiter and S smokers, R rounds",
+      {"sleeping-barber",
+       "msg/s",
+       "N haircuts, waiting room W, random arrival/haircut rates",
+       {{"haircuts", 5'000},
+        {"waiting_room", 1'000},
+        {"arrival_rate", 1'000},
+        {"haircut_rate", 1'000}},
+       {{"haircuts", 5'000},
+        {"waiting_room", 1'000},
+        {"arrival_rate", 1'000},
+        {"haircut_rate", 1'000}}},
+      {"cigarette-smokers",
+       "msg/s",
+       "an arbiter and S smokers, R rounds",
        {{"rounds", 1'000}, {"smokers", 200}},
        {{"rounds", 1'000}, {"smokers", 200}}},
-      {"logistic-map", "msg/s", "S series computed term by term through rate-computer actors",
-       {{"terms", 50'000}, {"series", 10}, {"start_rate", 3.46}, {"increment", 0.0025}},  // x2: 203 ms
+      {"logistic-map",
+       "msg/s",
+       "S series computed term by term through rate-computer actors",
+       {{"terms", 50'000},
+        {"series", 10},
+        {"start_rate", 3.46},
+        {"increment", 0.0025}},  // x2: 203 ms
        {{"terms", 25'000}, {"series", 10}, {"start_rate", 3.46}, {"increment", 0.0025}}},
-      {"bank-transaction", "msg/s", "a teller runs N random transfers between A accounts",
+      {"bank-transaction",
+       "msg/s",
+       "a teller runs N random transfers between A accounts",
        {{"accounts", 1'000}, {"transactions", 750'000}},  // x15: 26 ms fastest at 50 k
        {{"accounts", 1'000}, {"transactions", 50'000}}},
       // -- parallelism ---------------------------------------------------------
-      {"trapezoid", "pieces/s", "W workers integrate a function over [1, 5] in N pieces",
+      {"trapezoid",
+       "pieces/s",
+       "W workers integrate a function over [1, 5] in N pieces",
        {{"pieces", 20'000'000}, {"workers", 100}, {"left", 1}, {"right", 5}},  // x2: 177 ms at 10 M
        {{"pieces", 10'000'000}, {"workers", 100}, {"left", 1}, {"right", 5}}},
-      {"n-queens", "solutions/s", "count size-N queens solutions over W workers below a threshold",
+      {"n-queens",
+       "solutions/s",
+       "count size-N queens solutions over W workers below a threshold",
        // size 14 (365,596 solutions) is ~30x the work of 12 (47 ms); 13 would
        // give ~0.26 s, too close to the 0.25 s floor.
        {{"size", 14}, {"workers", 20}, {"threshold", 4}},
        {{"size", 12}, {"workers", 20}, {"threshold", 4}}},
-      {"quicksort", "elements/s", "actors split and sort N random longs",
+      {"quicksort",
+       "elements/s",
+       "actors split and sort N random longs",
        {{"elements", 1'000'000}, {"threshold", 2'048}, {"seed", 1'024}},
        {{"elements", 1'000'000}, {"threshold", 2'048}, {"seed", 1'024}}},
-      {"matrix-multiplication", "msg/s", "recursive block multiplication of two DxD matrices",
+      {"matrix-multiplication",
+       "msg/s",
+       "recursive block multiplication of two DxD matrices",
        {{"dimension", 1'024}, {"workers", 20}, {"block_threshold", 16'384}},
        {{"dimension", 1'024}, {"workers", 20}, {"block_threshold", 16'384}}},
-      {"filter-bank", "msg/s", "a pipeline of FIR filter actors over C channels",
+      {"filter-bank",
+       "msg/s",
+       "a pipeline of FIR filter actors over C channels",
        {{"columns", 16'384}, {"channels", 8}},
        {{"columns", 16'384}, {"channels", 8}}},
-      {"sieve", "msg/s", "a growing chain of filter actors finds primes up to N",
+      {"sieve",
+       "msg/s",
+       "a growing chain of filter actors finds primes up to N",
        {{"limit", 100'000}, {"per_filter", 1'000}},
        {{"limit", 100'000}, {"per_filter", 1'000}}},
-      {"fibonacci", "actors/s", "one actor per recursive call",
-       {{"n", 25}},
-       {{"n", 25}}},
+      {"fibonacci", "actors/s", "one actor per recursive call", {{"n", 25}}, {{"n", 25}}},
       // -- latency -------------------------------------------------------------
       // Not in Savina. A window of `window` unacknowledged messages per sender
       // keeps the receiver's queue bounded, so the percentiles measure
       // scheduling and hand-off, not an ever-growing backlog.
-      {"fan-in-latency", "msg/s", "S senders -> one receiver; send-to-handle latency percentiles",
+      {"fan-in-latency",
+       "msg/s",
+       "S senders -> one receiver; send-to-handle latency percentiles",
        {{"senders", 32}, {"messages", 100'000}, {"window", 4}},
        {{"senders", 16}, {"messages", 10'000}, {"window", 4}}},
   };

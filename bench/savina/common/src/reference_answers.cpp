@@ -12,9 +12,8 @@ double tiny_compute(double theta) {
 
 std::int64_t n_queens_solutions(int n) {
   // OEIS A000170.
-  static constexpr std::int64_t known[] = {1,    1,     0,      0,       2,        10,
-                                           4,    40,    92,     352,     724,      2680,
-                                           14200, 73712, 365596, 2279184, 14772512};
+  static constexpr std::int64_t known[] = {
+      1, 1, 0, 0, 2, 10, 4, 40, 92, 352, 724, 2680, 14200, 73712, 365596, 2279184, 14772512};
   if (n < 0 || n > 16) throw std::out_of_range("n-queens size must be in [0, 16]");
   return known[n];
 }
