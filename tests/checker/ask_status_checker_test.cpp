@@ -42,6 +42,7 @@ using volley::checker::explore;
 using volley::checker::model_atomic;
 using volley::checker::options;
 using volley::checker::report;
+using volley::checker::run_and_print;
 using volley::checker::spin_wait;
 using volley::checker::yield_point;
 using status = volley::detail::basic_ask_status<model_atomic>;
@@ -119,13 +120,6 @@ struct model_ask {
     }
   }
 };
-
-report run_and_print(const char* name, const options& opts,
-                     const std::function<void(execution&)>& body) {
-  report r = explore(opts, body);
-  std::printf("%s\n", describe(name, r).c_str());
-  return r;
-}
 
 std::function<void(execution&)> give_up_then_register(then_variant variant) {
   return [variant](execution& x) {

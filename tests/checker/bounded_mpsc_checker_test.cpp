@@ -35,6 +35,7 @@ using volley::checker::explore;
 using volley::checker::model_atomic;
 using volley::checker::options;
 using volley::checker::report;
+using volley::checker::run_and_print;
 
 struct item {
   int producer;
@@ -95,13 +96,6 @@ struct world {
     }
   }
 };
-
-report run_and_print(const char* name, const options& opts,
-                     const std::function<void(execution&)>& body) {
-  report r = explore(opts, body);
-  std::printf("%s\n", describe(name, r).c_str());
-  return r;
-}
 
 }  // namespace
 

@@ -37,6 +37,7 @@ using volley::checker::explore;
 using volley::checker::model_atomic;
 using volley::checker::options;
 using volley::checker::report;
+using volley::checker::run_and_print;
 using queue = volley::queues::basic_handoff_mpsc<model_atomic>;
 using node = queue::node;
 
@@ -133,13 +134,6 @@ struct loop_world {
     }
   }
 };
-
-report run_and_print(const char* name, const options& opts,
-                     const std::function<void(execution&)>& body) {
-  report r = explore(opts, body);
-  std::printf("%s\n", describe(name, r).c_str());
-  return r;
-}
 
 std::function<void(execution&)> two_producers(handshake variant, int per_producer) {
   return [variant, per_producer](execution& x) {

@@ -79,6 +79,7 @@ using volley::checker::explore;
 using volley::checker::model_atomic;
 using volley::checker::options;
 using volley::checker::report;
+using volley::checker::run_and_print;
 using queue = volley::queues::basic_intrusive_mpsc<model_atomic>;
 using node = queue::node;
 
@@ -228,13 +229,6 @@ struct actor {
     }
   }
 };
-
-report run_and_print(const char* name, const options& opts,
-                     const std::function<void(execution&)>& body) {
-  report r = explore(opts, body);
-  std::printf("%s\n", describe(name, r).c_str());
-  return r;
-}
 
 }  // namespace
 

@@ -329,4 +329,11 @@ std::string describe(const char* name, const report& r) {
   return s;
 }
 
+report run_and_print(const char* name, const options& opts,
+                     const std::function<void(execution&)>& body) {
+  report r = explore(opts, body);
+  std::printf("%s\n", describe(name, r).c_str());
+  return r;
+}
+
 }  // namespace volley::checker

@@ -104,4 +104,9 @@ void spin_wait() noexcept;
 /// A one-line summary for the test log: "<name>: N schedules (exhausted), ...".
 std::string describe(const char* name, const report& r);
 
+/// explore(), then print describe() on stdout: every checker test reports
+/// how many schedules it explored.
+report run_and_print(const char* name, const options& opts,
+                     const std::function<void(execution&)>& body);
+
 }  // namespace volley::checker

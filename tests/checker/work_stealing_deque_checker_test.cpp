@@ -76,6 +76,7 @@ using volley::checker::explore;
 using volley::checker::model_atomic;
 using volley::checker::options;
 using volley::checker::report;
+using volley::checker::run_and_print;
 using deque = volley::queues::work_stealing_deque<int, model_atomic>;
 
 struct world {
@@ -148,13 +149,6 @@ struct world {
     check(pushed == accepted, "bookkeeping");
   }
 };
-
-report run_and_print(const char* name, const options& opts,
-                     const std::function<void(execution&)>& body) {
-  report r = explore(opts, body);
-  std::printf("%s\n", describe(name, r).c_str());
-  return r;
-}
 
 }  // namespace
 
