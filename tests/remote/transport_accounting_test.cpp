@@ -62,6 +62,7 @@ TEST_CASE("across a peer that dies mid-stream, every queued frame is counted exa
   std::array<std::byte, 16> payload{};
   std::atomic<bool> stop{false};
   std::atomic<std::uint64_t> accepted{0};
+  std::atomic<std::uint64_t> turned_away{0};  // sends refused because the queue was full
   std::thread sender([&] {
     for (std::uint64_t seq = 0; !stop.load(); ++seq) {
       send_result r = b.send(id, numbered(seq, payload));
@@ -70,6 +71,7 @@ TEST_CASE("across a peer that dies mid-stream, every queued frame is counted exa
       } else if (r == send_result::unknown_connection) {
         break;  // the connection is gone for good
       } else {
+        turned_away.fetch_add(1);
         std::this_thread::yield();
       }
     }
@@ -81,6 +83,12 @@ TEST_CASE("across a peer that dies mid-stream, every queued frame is counted exa
   raw_peer::received r;
   while (handled < 20000 && peer.next_frame(r))
     if (r.kind == frame_kind::message) ++handled;
+  // The peer reads no more, so the socket buffers fill and then the
+  // transport's queue: wait until a send has been turned away after this
+  // point, so frames are queued when the peer dies (a slow sender, as under
+  // TSan, could otherwise let the queue drain first).
+  std::uint64_t turned_away_before = turned_away.load();
+  REQUIRE(poll_until([&] { return turned_away.load() > turned_away_before; }));
   linger hard{1, 0};
   REQUIRE(setsockopt(peer.fd(), SOL_SOCKET, SO_LINGER, &hard, sizeof hard) == 0);
   // dup2 closes the socket (a reset: unread data, zero linger) and leaves
