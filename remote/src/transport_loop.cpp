@@ -258,6 +258,9 @@ void transport::impl::flush_dirty() {
     }
     io_uring_sqe* sqe = ring_->sqe();
     if (!sqe) {
+      // The batch is prepared (in flight) but not submitted: mark it stalled,
+      // or the next flush would wait for a completion that never comes.
+      c->send_stalled = true;
       c->dirty = true;
       dirty_[keep++] = c;
       continue;
