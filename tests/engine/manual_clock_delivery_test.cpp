@@ -87,12 +87,16 @@ TEST_CASE(
   auto timed_out = std::make_shared<std::atomic<int>>(0);
   auto probes = std::make_shared<std::atomic<int>>(0);
   auto s = sys.spawn<sleepy>(timed_out, probes);
-  s.tell(probe{});  // after pre_start, which armed the first timeout
-  REQUIRE(wait_until([&] { return probes->load() == 1; }));
+  // An ask of an fsm is answered once the handler's transition is applied,
+  // so when get() returns the state timeout is armed again; a counter bumped
+  // inside the handler would be seen before that, and the next advance()
+  // could then run ahead of the arming.
+  REQUIRE(s.ask(probe{}).get(patience));  // after pre_start, which armed the first timeout
   for (int i = 1; i <= 100; ++i) {
     clock->advance(1s);
-    s.tell(probe{});  // without the guarantee, this re-armed the timeout before it fired
-    REQUIRE(wait_until([&] { return probes->load() == i + 1; }));
+    // Sent at once: without the guarantee, this re-armed the timeout before it fired.
+    REQUIRE(s.ask(probe{}).get(patience));
+    CHECK(probes->load() == i + 1);
     CHECK(timed_out->load() == i);
   }
 }
