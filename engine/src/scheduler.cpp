@@ -145,7 +145,9 @@ void worker_pool::schedule(cell_base* c) noexcept {
   }
   injection_.push(c);
   notify();
-  drain_if_joined();
+  // notify() opens with the seq_cst fence drain_if_joined() needs (after
+  // the push, before this load), so a second fence here would buy nothing.
+  if (joined_.load(std::memory_order_relaxed)) drain_queued();
 }
 
 void worker_pool::drain_if_joined() noexcept {
