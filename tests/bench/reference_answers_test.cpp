@@ -57,3 +57,17 @@ TEST_CASE("pseudo_random is deterministic per seed and stays in range") {
     CHECK(u < 1.0);
   }
 }
+
+TEST_CASE("fibonacci numbers and the size of the fibonacci workload's actor tree") {
+  CHECK(fibonacci_number(1) == 1);
+  CHECK(fibonacci_number(2) == 1);
+  CHECK(fibonacci_number(10) == 55);
+  CHECK(fibonacci_number(25) == 75'025);
+  // One actor per call of the naive recursion: 1 + actors(n - 1) + actors(n - 2).
+  std::int64_t actors[31] = {0, 1, 1};
+  for (int n = 3; n <= 30; ++n) actors[n] = 1 + actors[n - 1] + actors[n - 2];
+  for (int n = 1; n <= 30; ++n) {
+    INFO(n);
+    CHECK(fibonacci_actors(n) == actors[n]);
+  }
+}

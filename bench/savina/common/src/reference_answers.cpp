@@ -70,4 +70,18 @@ double logistic_map_rate(double start_rate, double increment, std::int64_t serie
   return start_rate + static_cast<double>(series_index) * increment;
 }
 
+std::int64_t fibonacci_number(std::int64_t n) {
+  std::int64_t previous = 0, current = 1;  // fib(0), fib(1)
+  for (std::int64_t k = 1; k < n; ++k) {
+    auto next = previous + current;
+    previous = current;
+    current = next;
+  }
+  return n <= 0 ? 0 : current;
+}
+
+std::int64_t fibonacci_actors(std::int64_t n) {
+  return 2 * fibonacci_number(n) - 1;  // also for n = 1, 2: one leaf
+}
+
 }  // namespace volley::savina

@@ -41,4 +41,11 @@ double logistic_map_last_term(double start, double rate, std::int64_t terms);
 double logistic_map_start(std::int64_t series_index, std::int64_t series_count);
 double logistic_map_rate(double start_rate, double increment, std::int64_t series_index);
 
+/// fib(n) with fib(1) = fib(2) = 1, by a loop (fibonacci workload).
+std::int64_t fibonacci_number(std::int64_t n);
+
+/// Actors in the fibonacci workload's tree for fib(n): one per call of the
+/// naive recursion, whose leaves are the calls with n <= 2: 2 fib(n) - 1.
+std::int64_t fibonacci_actors(std::int64_t n);
+
 }  // namespace volley::savina
