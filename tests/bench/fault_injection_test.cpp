@@ -53,6 +53,8 @@ const std::vector<case_params>& cases() {
       {"n-queens", {"size=8", "workers=4", "threshold=3"}},
       {"fan-in-latency", {"senders=4", "messages=500", "window=4"}},
       {"fibonacci", {"n=12"}},
+      {"concurrent-sorted-list",
+       {"workers=4", "messages=500", "write_percent=10", "size_percent=1"}},
   };
   return all;
 }

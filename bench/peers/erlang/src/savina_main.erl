@@ -38,6 +38,7 @@ workloads() ->
      {"trapezoid", savina_trapezoid},
      {"n-queens", savina_n_queens},
      {"fibonacci", savina_fibonacci},
+     {"concurrent-sorted-list", savina_concurrent_sorted_list},
      {"fan-in-latency", savina_fan_in_latency}].
 
 start() ->

@@ -28,7 +28,8 @@ set(erlang_savina_tiny
     "trapezoid|pieces=100000|workers=4|left=1|right=5"
     "n-queens|size=8|workers=4|threshold=3"
     "fan-in-latency|senders=4|messages=500|window=4"
-    "fibonacci|n=12")
+    "fibonacci|n=12"
+    "concurrent-sorted-list|workers=4|messages=500|write_percent=10|size_percent=1")
 
 # erlang_savina_add_test(<name> <command> <args>...): one ctest test,
 # labelled bench-tool, a minute at most (each takes about a second).

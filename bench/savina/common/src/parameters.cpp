@@ -103,8 +103,9 @@ const std::vector<workload_spec>& workload_specs() {
       {"concurrent-sorted-list",
        "msg/s",
        "W workers, M requests (P% writes, S% sizes) to one sorted list",
-       {{"workers", 20}, {"messages", 8'000}, {"write_percent", 10}, {"size_percent", 1}},
+       {{"workers", 20}, {"messages", 2'000}, {"write_percent", 10}, {"size_percent", 1}},
        {{"workers", 20}, {"messages", 8'000}, {"write_percent", 10}, {"size_percent", 1}}},
+      // Each item costs 2 x 2,500 logs (cost 25 on both sides): at 1,000 items
       {"producer-consumer",
        "msg/s",
        "P producers, C consumers through a bounded buffer actor",

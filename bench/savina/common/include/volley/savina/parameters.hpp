@@ -23,21 +23,23 @@
 /// workload_main() refuses to start if a name here has no row in
 /// workload_specs() (the sizes). A new workload: its sizes row in
 /// parameters.cpp, one line here, one file per runtime.
-#define VOLLEY_SAVINA_WORKLOADS(X)                  \
-  X(ping_pong, "ping-pong")                         \
-  X(counting, "counting")                           \
-  X(fork_join_throughput, "fork-join-throughput")   \
-  X(fork_join_creation, "fork-join-creation")       \
-  X(thread_ring, "thread-ring")                     \
-  X(chameneos, "chameneos")                         \
-  X(big, "big")                                     \
-  X(concurrent_dictionary, "concurrent-dictionary") \
-  X(dining_philosophers, "dining-philosophers")     \
-  X(logistic_map, "logistic-map")                   \
-  X(bank_transaction, "bank-transaction")           \
-  X(trapezoid, "trapezoid")                         \
-  X(n_queens, "n-queens")                           \
-  X(fibonacci, "fibonacci")                         \
+#define VOLLEY_SAVINA_WORKLOADS(X)                    \
+  X(ping_pong, "ping-pong")                           \
+  X(counting, "counting")                             \
+  X(fork_join_throughput, "fork-join-throughput")     \
+  X(fork_join_creation, "fork-join-creation")         \
+  X(thread_ring, "thread-ring")                       \
+  X(chameneos, "chameneos")                           \
+  X(big, "big")                                       \
+  X(concurrent_dictionary, "concurrent-dictionary")   \
+  X(dining_philosophers, "dining-philosophers")       \
+  X(logistic_map, "logistic-map")                     \
+  X(bank_transaction, "bank-transaction")             \
+  X(trapezoid, "trapezoid")                           \
+  X(n_queens, "n-queens")                             \
+  X(fibonacci, "fibonacci")                           \
+  X(concurrent_sorted_list, "concurrent-sorted-list") \
+  X(fibonacci, "fibonacci")                           \
   X(fan_in_latency, "fan-in-latency")
 
 namespace volley::savina {
