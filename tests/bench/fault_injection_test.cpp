@@ -55,6 +55,8 @@ const std::vector<case_params>& cases() {
       {"fibonacci", {"n=12"}},
       {"concurrent-sorted-list",
        {"workers=4", "messages=500", "write_percent=10", "size_percent=1"}},
+      {"producer-consumer",
+       {"buffer=10", "producers=4", "consumers=4", "items=50", "produce_cost=1", "consume_cost=1"}},
   };
   return all;
 }

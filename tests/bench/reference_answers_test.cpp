@@ -71,3 +71,15 @@ TEST_CASE("fibonacci numbers and the size of the fibonacci workload's actor tree
     CHECK(fibonacci_actors(n) == actors[n]);
   }
 }
+
+// The Erlang twins (savina_work.erl) print these same values; the test
+// erlang_savina.work_functions_match_the_cpp_values pins them there.
+TEST_CASE("the busy wait and the producer-consumer work give pinned values") {
+  CHECK(busy_wait(0) == 1);
+  CHECK(busy_wait(1) == 69070);
+  CHECK(busy_wait(1000) == 260'396'185);
+  CHECK(process_item(0.0, 0) == 0.0);
+  CHECK(process_item(0.0, 25) == -2345.9304306055787);
+  // Linear in the start value: the work does not depend on it.
+  CHECK(process_item(10.0, 25) == Approx(10.0 - 2345.9304306055787));
+}

@@ -39,6 +39,7 @@ workloads() ->
      {"n-queens", savina_n_queens},
      {"fibonacci", savina_fibonacci},
      {"concurrent-sorted-list", savina_concurrent_sorted_list},
+     {"producer-consumer", savina_producer_consumer},
      {"fan-in-latency", savina_fan_in_latency}].
 
 start() ->
@@ -162,7 +163,7 @@ run(Options = #{params := Texts, sizes := Sizes}) ->
     Workers = maps:get(workers, Options, erlang:system_info(schedulers_online)),
     {Params, Fault} = workload_params(Module, Texts),
     %% Loaded now, not on first call inside the timed window.
-    ok = code:ensure_modules_loaded([Module, savina_check, savina_random]),
+    ok = code:ensure_modules_loaded([Module, savina_check, savina_random, savina_work]),
     Parent = self(),
     {Pid, Monitor} = spawn_monitor(fun() -> Parent ! {self(), attempt(Module, Params, Fault)} end),
     Deadline = maps:get(deadline_ms, Options, infinity),

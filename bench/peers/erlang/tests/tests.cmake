@@ -29,7 +29,8 @@ set(erlang_savina_tiny
     "n-queens|size=8|workers=4|threshold=3"
     "fan-in-latency|senders=4|messages=500|window=4"
     "fibonacci|n=12"
-    "concurrent-sorted-list|workers=4|messages=500|write_percent=10|size_percent=1")
+    "concurrent-sorted-list|workers=4|messages=500|write_percent=10|size_percent=1"
+    "producer-consumer|buffer=10|producers=4|consumers=4|items=50|produce_cost=1|consume_cost=1")
 
 # erlang_savina_add_test(<name> <command> <args>...): one ctest test,
 # labelled bench-tool, a minute at most (each takes about a second).
@@ -84,6 +85,13 @@ add_custom_target(erlang_savina_test_modules ALL DEPENDS ${erlang_savina_test_be
 erlang_savina_add_test(erlang_savina.splitmix64_matches_the_cpp_sequence
                        ${CMAKE_CURRENT_SOURCE_DIR}/tests/prng_matches_cpp.sh $<TARGET_FILE:erlang_prng_reference>
                        ${ERL_EXECUTABLE} ${erlang_savina_ebin} ${CMAKE_CURRENT_BINARY_DIR}/test_ebin)
+
+# The CPU work of producer-consumer, sleeping barber and cigarette smokers:
+# the values tests/bench/reference_answers_test.cpp pins for the C++ loop
+# (exit status 1 on a mismatch; no semicolon, which would split the list).
+erlang_savina_add_test(erlang_savina.work_functions_match_the_cpp_values ${ERL_EXECUTABLE} -noshell -pa
+                       ${erlang_savina_ebin} -eval
+                       "halt(length([mismatch || {savina_work:busy_wait(1000), savina_work:process_item(0.0, 25)} =/= {260396185, -2345.9304306055787}])).")
 
 file(GENERATE OUTPUT ${CMAKE_CURRENT_BINARY_DIR}/erlang_savina_tests.cmake CONTENT "${erlang_savina_test_lines}")
 set_property(DIRECTORY ${PROJECT_SOURCE_DIR} APPEND PROPERTY TEST_INCLUDE_FILES

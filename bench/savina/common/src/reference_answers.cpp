@@ -84,4 +84,33 @@ std::int64_t fibonacci_actors(std::int64_t n) {
   return 2 * fibonacci_number(n) - 1;  // also for n = 1, 2: one leaf
 }
 
+namespace {
+
+// 69069 (Marsaglia's multiplier) with an odd increment has the full period
+// 2^28; 69069 x 2^28 < 2^45 keeps every step a small integer in Erlang.
+constexpr std::int64_t work_multiplier = 69069;
+constexpr std::int64_t work_mask = (std::int64_t{1} << 28) - 1;
+
+std::int64_t work_step(std::int64_t x) {
+  return (x * work_multiplier + 1) & work_mask;
+}
+
+}  // namespace
+
+std::int64_t busy_wait(std::int64_t iterations) {
+  std::int64_t x = 1;
+  for (std::int64_t i = 0; i < iterations; ++i) x = work_step(x);
+  return x;
+}
+
+double process_item(double current, std::int64_t cost) {
+  double result = current;
+  std::int64_t x = cost & work_mask;
+  for (std::int64_t i = 0; i < cost * 100; ++i) {
+    x = work_step(x);
+    result += std::log(static_cast<double>(x) * 0x1.0p-28 + 0.01);
+  }
+  return result;
+}
+
 }  // namespace volley::savina

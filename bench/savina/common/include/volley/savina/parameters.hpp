@@ -39,7 +39,7 @@
   X(n_queens, "n-queens")                             \
   X(fibonacci, "fibonacci")                           \
   X(concurrent_sorted_list, "concurrent-sorted-list") \
-  X(fibonacci, "fibonacci")                           \
+  X(producer_consumer, "producer-consumer")           \
   X(fan_in_latency, "fan-in-latency")
 
 namespace volley::savina {

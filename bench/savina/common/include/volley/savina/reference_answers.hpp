@@ -48,4 +48,18 @@ std::int64_t fibonacci_number(std::int64_t n);
 /// naive recursion, whose leaves are the calls with n <= 2: 2 fib(n) - 1.
 std::int64_t fibonacci_actors(std::int64_t n);
 
+/// The deterministic "busy wait" of the sleeping barber and cigarette
+/// smokers workloads: `iterations` steps of a 28-bit linear congruential
+/// generator (x <- (69069 x + 1) mod 2^28, from x = 1), returning the last
+/// x so the loop cannot be dropped. Every runtime runs this same loop (the
+/// Erlang twin is savina_work:busy_wait/1); its values stay below 2^45, so
+/// Erlang computes it on small integers, not bignums.
+std::int64_t busy_wait(std::int64_t iterations);
+
+/// The work per item of the producer-consumer workload (Savina's
+/// processItem): adds cost x 100 terms log(u + 0.01), u in [0, 1) from the
+/// generator of busy_wait() seeded with `cost`, to `current`. The same
+/// libm log in the same order on every runtime (savina_work:process_item/2).
+double process_item(double current, std::int64_t cost);
+
 }  // namespace volley::savina
