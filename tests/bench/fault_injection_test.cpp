@@ -57,6 +57,8 @@ const std::vector<case_params>& cases() {
        {"workers=4", "messages=500", "write_percent=10", "size_percent=1"}},
       {"producer-consumer",
        {"buffer=10", "producers=4", "consumers=4", "items=50", "produce_cost=1", "consume_cost=1"}},
+      {"sleeping-barber",
+       {"haircuts=200", "waiting_room=20", "arrival_rate=100", "haircut_rate=100"}},
   };
   return all;
 }

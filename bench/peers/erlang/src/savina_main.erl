@@ -40,6 +40,7 @@ workloads() ->
      {"fibonacci", savina_fibonacci},
      {"concurrent-sorted-list", savina_concurrent_sorted_list},
      {"producer-consumer", savina_producer_consumer},
+     {"sleeping-barber", savina_sleeping_barber},
      {"fan-in-latency", savina_fan_in_latency}].
 
 start() ->

@@ -30,7 +30,8 @@ set(erlang_savina_tiny
     "fan-in-latency|senders=4|messages=500|window=4"
     "fibonacci|n=12"
     "concurrent-sorted-list|workers=4|messages=500|write_percent=10|size_percent=1"
-    "producer-consumer|buffer=10|producers=4|consumers=4|items=50|produce_cost=1|consume_cost=1")
+    "producer-consumer|buffer=10|producers=4|consumers=4|items=50|produce_cost=1|consume_cost=1"
+    "sleeping-barber|haircuts=200|waiting_room=20|arrival_rate=100|haircut_rate=100")
 
 # erlang_savina_add_test(<name> <command> <args>...): one ctest test,
 # labelled bench-tool, a minute at most (each takes about a second).

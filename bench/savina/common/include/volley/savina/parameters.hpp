@@ -40,6 +40,7 @@
   X(fibonacci, "fibonacci")                           \
   X(concurrent_sorted_list, "concurrent-sorted-list") \
   X(producer_consumer, "producer-consumer")           \
+  X(sleeping_barber, "sleeping-barber")               \
   X(fan_in_latency, "fan-in-latency")
 
 namespace volley::savina {
