@@ -59,6 +59,7 @@ const std::vector<case_params>& cases() {
        {"buffer=10", "producers=4", "consumers=4", "items=50", "produce_cost=1", "consume_cost=1"}},
       {"sleeping-barber",
        {"haircuts=200", "waiting_room=20", "arrival_rate=100", "haircut_rate=100"}},
+      {"cigarette-smokers", {"rounds=1000", "smokers=20"}},
   };
   return all;
 }

@@ -41,6 +41,7 @@ workloads() ->
      {"concurrent-sorted-list", savina_concurrent_sorted_list},
      {"producer-consumer", savina_producer_consumer},
      {"sleeping-barber", savina_sleeping_barber},
+     {"cigarette-smokers", savina_cigarette_smokers},
      {"fan-in-latency", savina_fan_in_latency}].
 
 start() ->

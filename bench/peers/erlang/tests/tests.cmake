@@ -31,7 +31,8 @@ set(erlang_savina_tiny
     "fibonacci|n=12"
     "concurrent-sorted-list|workers=4|messages=500|write_percent=10|size_percent=1"
     "producer-consumer|buffer=10|producers=4|consumers=4|items=50|produce_cost=1|consume_cost=1"
-    "sleeping-barber|haircuts=200|waiting_room=20|arrival_rate=100|haircut_rate=100")
+    "sleeping-barber|haircuts=200|waiting_room=20|arrival_rate=100|haircut_rate=100"
+    "cigarette-smokers|rounds=1000|smokers=20")
 
 # erlang_savina_add_test(<name> <command> <args>...): one ctest test,
 # labelled bench-tool, a minute at most (each takes about a second).

@@ -41,6 +41,7 @@
   X(concurrent_sorted_list, "concurrent-sorted-list") \
   X(producer_consumer, "producer-consumer")           \
   X(sleeping_barber, "sleeping-barber")               \
+  X(cigarette_smokers, "cigarette-smokers")           \
   X(fan_in_latency, "fan-in-latency")
 
 namespace volley::savina {
