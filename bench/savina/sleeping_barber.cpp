@@ -239,7 +239,7 @@ measurement sleeping_barber(const parameters& p, int workers) {
   // full, returned, enter; plus every wait and nap.
   m.messages = static_cast<std::uint64_t>(7 * haircuts + 3 * returns + counts.told_to_wait.load() +
                                           counts.barber_naps.load());
-  m.items = m.messages;
+  m.items = static_cast<std::uint64_t>(haircuts);  // bounces are not progress
   return m;
 }
 
