@@ -71,3 +71,22 @@ TEST_CASE("size sets parse from their names only") {
   CHECK_FALSE(parse_size_set("Reference").has_value());
   CHECK(to_string(size_set::savina) == "savina");
 }
+
+TEST_CASE("fibonacci, sorted list, producer-consumer, barber and smokers keep the paper's sizes") {
+  CHECK(find_workload("fibonacci")->savina.integer("n") == 25);
+  CHECK(find_workload("fibonacci")->reference.integer("n") == 26);
+  const auto& sorted = *find_workload("concurrent-sorted-list");
+  CHECK(sorted.savina.integer("messages") == 8'000);
+  // Lowered: the list walk makes the work quadratic in the messages.
+  CHECK(sorted.reference.integer("messages") == 2'000);
+  CHECK(sorted.reference.integer("size_percent") == 1);
+  const auto& buffer = *find_workload("producer-consumer");
+  CHECK(buffer.savina.integer("items") == 1'000);
+  CHECK(buffer.reference.integer("items") == 150);
+  CHECK(buffer.reference.integer("produce_cost") == 25);
+  CHECK(find_workload("sleeping-barber")->savina.integer("haircuts") == 5'000);
+  CHECK(find_workload("sleeping-barber")->reference.integer("haircuts") == 10'000);
+  CHECK(find_workload("sleeping-barber")->unit == "haircuts/s");
+  CHECK(find_workload("cigarette-smokers")->savina.integer("rounds") == 1'000);
+  CHECK(find_workload("cigarette-smokers")->reference.integer("rounds") == 200'000);
+}
