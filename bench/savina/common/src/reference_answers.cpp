@@ -1,7 +1,10 @@
 #include <volley/savina/reference_answers.hpp>
 
+#include <volley/savina/pseudo_random.hpp>
+
 #include <cmath>
 #include <stdexcept>
+#include <vector>
 
 namespace volley::savina {
 
@@ -68,6 +71,65 @@ double logistic_map_start(std::int64_t series_index, std::int64_t series_count) 
 
 double logistic_map_rate(double start_rate, double increment, std::int64_t series_index) {
   return start_rate + static_cast<double>(series_index) * increment;
+}
+
+sieve_answer sieve_primes_below(std::int64_t limit) {
+  sieve_answer answer;
+  if (limit <= 2) return answer;
+  std::vector<bool> composite(static_cast<std::size_t>(limit), false);
+  for (std::int64_t n = 2; n < limit; ++n) {
+    if (composite[static_cast<std::size_t>(n)]) continue;
+    ++answer.count;
+    answer.sum += n;
+    answer.weighted_sum += answer.count * n;
+    for (std::int64_t m = n * n; m < limit; m += n) composite[static_cast<std::size_t>(m)] = true;
+  }
+  return answer;
+}
+
+std::vector<std::int64_t> quicksort_input(std::int64_t n, std::uint64_t seed) {
+  pseudo_random random(seed);
+  std::vector<std::int64_t> values(static_cast<std::size_t>(n));
+  for (auto& v : values) v = static_cast<std::int64_t>(random.below(std::uint64_t{1} << 59));
+  return values;
+}
+
+quicksort_split quicksort_partition(const std::vector<std::int64_t>& values) {
+  quicksort_split split;
+  if (values.empty()) return split;
+  const auto pivot = values[values.size() / 2];
+  for (auto v : values)
+    (v < pivot ? split.less : v == pivot ? split.equal : split.greater).push_back(v);
+  return split;
+}
+
+namespace {
+
+// Sorts data[0, n) with `scratch` (n elements) to split into: count the
+// three parts, copy each value to its part in input order, copy back.
+void quicksort_range(std::int64_t* data, std::size_t n, std::int64_t* scratch) {
+  if (n < 2) return;
+  const auto pivot = data[n / 2];
+  std::size_t less = 0, equal = 0;
+  for (std::size_t i = 0; i < n; ++i) {
+    less += data[i] < pivot;
+    equal += data[i] == pivot;
+  }
+  std::size_t next_less = 0, next_equal = less, next_greater = less + equal;
+  for (std::size_t i = 0; i < n; ++i) {
+    auto v = data[i];
+    scratch[v < pivot ? next_less++ : v == pivot ? next_equal++ : next_greater++] = v;
+  }
+  for (std::size_t i = 0; i < n; ++i) data[i] = scratch[i];
+  quicksort_range(data, less, scratch);
+  quicksort_range(data + less + equal, n - less - equal, scratch);
+}
+
+}  // namespace
+
+void quicksort_sequential(std::vector<std::int64_t>& values) {
+  std::vector<std::int64_t> scratch(values.size());
+  quicksort_range(values.data(), values.size(), scratch.data());
 }
 
 }  // namespace volley::savina
