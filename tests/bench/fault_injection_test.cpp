@@ -51,6 +51,7 @@ const std::vector<case_params>& cases() {
       {"bank-transaction", {"accounts=20", "transactions=2000"}},
       {"trapezoid", {"pieces=100000", "workers=4", "left=1", "right=5"}},
       {"n-queens", {"size=8", "workers=4", "threshold=3"}},
+      {"sieve", {"limit=3000", "per_filter=20"}},
       {"fan-in-latency", {"senders=4", "messages=500", "window=4"}},
   };
   return all;

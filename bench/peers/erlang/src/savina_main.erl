@@ -37,6 +37,7 @@ workloads() ->
      {"bank-transaction", savina_bank_transaction},
      {"trapezoid", savina_trapezoid},
      {"n-queens", savina_n_queens},
+     {"sieve", savina_sieve},
      {"fan-in-latency", savina_fan_in_latency}].
 
 start() ->

@@ -27,6 +27,7 @@ set(erlang_savina_tiny
     "bank-transaction|accounts=20|transactions=500"
     "trapezoid|pieces=100000|workers=4|left=1|right=5"
     "n-queens|size=8|workers=4|threshold=3"
+    "sieve|limit=3000|per_filter=20"
     "fan-in-latency|senders=4|messages=500|window=4")
 
 # erlang_savina_add_test(<name> <command> <args>...): one ctest test,

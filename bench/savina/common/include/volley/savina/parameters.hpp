@@ -37,6 +37,7 @@
   X(bank_transaction, "bank-transaction")           \
   X(trapezoid, "trapezoid")                         \
   X(n_queens, "n-queens")                           \
+  X(sieve, "sieve")                                 \
   X(fan_in_latency, "fan-in-latency")
 
 namespace volley::savina {
