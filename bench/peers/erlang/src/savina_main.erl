@@ -38,6 +38,7 @@ workloads() ->
      {"trapezoid", savina_trapezoid},
      {"n-queens", savina_n_queens},
      {"sieve", savina_sieve},
+     {"quicksort", savina_quicksort},
      {"fan-in-latency", savina_fan_in_latency}].
 
 start() ->

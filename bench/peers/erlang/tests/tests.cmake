@@ -28,6 +28,7 @@ set(erlang_savina_tiny
     "trapezoid|pieces=100000|workers=4|left=1|right=5"
     "n-queens|size=8|workers=4|threshold=3"
     "sieve|limit=3000|per_filter=20"
+    "quicksort|elements=5000|threshold=256|seed=1024"
     "fan-in-latency|senders=4|messages=500|window=4")
 
 # erlang_savina_add_test(<name> <command> <args>...): one ctest test,

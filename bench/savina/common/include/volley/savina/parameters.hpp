@@ -38,6 +38,7 @@
   X(trapezoid, "trapezoid")                         \
   X(n_queens, "n-queens")                           \
   X(sieve, "sieve")                                 \
+  X(quicksort, "quicksort")                         \
   X(fan_in_latency, "fan-in-latency")
 
 namespace volley::savina {
