@@ -39,6 +39,7 @@ workloads() ->
      {"n-queens", savina_n_queens},
      {"sieve", savina_sieve},
      {"quicksort", savina_quicksort},
+     {"matrix-multiplication", savina_matrix_multiplication},
      {"fan-in-latency", savina_fan_in_latency}].
 
 start() ->

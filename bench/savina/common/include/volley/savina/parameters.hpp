@@ -39,6 +39,7 @@
   X(n_queens, "n-queens")                           \
   X(sieve, "sieve")                                 \
   X(quicksort, "quicksort")                         \
+  X(matrix_multiplication, "matrix-multiplication") \
   X(fan_in_latency, "fan-in-latency")
 
 namespace volley::savina {
