@@ -54,6 +54,7 @@ const std::vector<case_params>& cases() {
       {"sieve", {"limit=3000", "per_filter=20"}},
       {"quicksort", {"elements=5000", "threshold=256", "seed=1024"}},
       {"matrix-multiplication", {"dimension=32", "workers=4", "block_threshold=64"}},
+      {"filter-bank", {"columns=500", "channels=4", "taps=8"}},
       {"fan-in-latency", {"senders=4", "messages=500", "window=4"}},
   };
   return all;

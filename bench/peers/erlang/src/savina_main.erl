@@ -40,6 +40,7 @@ workloads() ->
      {"sieve", savina_sieve},
      {"quicksort", savina_quicksort},
      {"matrix-multiplication", savina_matrix_multiplication},
+     {"filter-bank", savina_filter_bank},
      {"fan-in-latency", savina_fan_in_latency}].
 
 start() ->

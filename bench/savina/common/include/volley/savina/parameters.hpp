@@ -40,6 +40,7 @@
   X(sieve, "sieve")                                 \
   X(quicksort, "quicksort")                         \
   X(matrix_multiplication, "matrix-multiplication") \
+  X(filter_bank, "filter-bank")                     \
   X(fan_in_latency, "fan-in-latency")
 
 namespace volley::savina {
