@@ -33,7 +33,7 @@ TEST_CASE("every workload of the shared list has a row of sizes") {
   ++listed;
   VOLLEY_SAVINA_WORKLOADS(VOLLEY_SAVINA_CHECK_ROW)
 #undef VOLLEY_SAVINA_CHECK_ROW
-  CHECK(listed == 19);
+  CHECK(listed == 23);
 }
 
 TEST_CASE("reference sizes are those of SAVINA.md or raised to a 0.25 s window") {
@@ -46,6 +46,12 @@ TEST_CASE("reference sizes are those of SAVINA.md or raised to a 0.25 s window")
   CHECK(find_workload("n-queens")->reference.integer("size") == 14);
   CHECK(find_workload("n-queens")->savina.integer("size") == 12);
   CHECK(find_workload("logistic-map")->reference.real("start_rate") == Approx(3.46));
+  CHECK(find_workload("sieve")->reference.integer("limit") == 100'000);
+  CHECK(find_workload("quicksort")->reference.integer("elements") == 1'000'000);
+  CHECK(find_workload("matrix-multiplication")->reference.integer("dimension") == 512);
+  CHECK(find_workload("matrix-multiplication")->savina.integer("dimension") == 1'024);
+  CHECK(find_workload("filter-bank")->reference.integer("columns") == 65'536);
+  CHECK(find_workload("filter-bank")->savina.integer("columns") == 16'384);
 }
 
 TEST_CASE("an override changes a known parameter and rejects anything else") {

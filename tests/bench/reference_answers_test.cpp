@@ -3,6 +3,7 @@
 
 #include <catch2/catch.hpp>
 
+#include <algorithm>
 #include <cmath>
 
 using namespace volley::savina;
@@ -82,4 +83,39 @@ TEST_CASE("the busy wait and the producer-consumer work give pinned values") {
   CHECK(process_item(0.0, 25) == -2345.9304306055787);
   // Linear in the start value: the work does not depend on it.
   CHECK(process_item(10.0, 25) == Approx(10.0 - 2345.9304306055787));
+}
+
+TEST_CASE("the sieve answer counts, sums and weights the primes below the limit") {
+  // 2, 3, 5, 7: weighted 1*2 + 2*3 + 3*5 + 4*7.
+  CHECK(sieve_primes_below(10) == sieve_answer{4, 17, 51});
+  CHECK(sieve_primes_below(11) == sieve_answer{4, 17, 51});  // the limit is excluded
+  CHECK(sieve_primes_below(2) == sieve_answer{});
+  CHECK(sieve_primes_below(100'000).count == 9'592);
+}
+
+TEST_CASE("the quicksort input is seeded and below 2^59") {
+  auto a = quicksort_input(1000, 1024), b = quicksort_input(1000, 1024);
+  CHECK(a == b);
+  CHECK(a != quicksort_input(1000, 1025));
+  for (auto v : a) {
+    CHECK(v >= 0);
+    CHECK(v < (std::int64_t{1} << 59));
+  }
+}
+
+TEST_CASE("quicksort's split keeps input order around the middle element") {
+  auto split = quicksort_partition({5, 1, 9, 4, 7, 4, 2});  // pivot: element 3, the 4
+  CHECK(split.less == std::vector<std::int64_t>{1, 2});
+  CHECK(split.equal == std::vector<std::int64_t>{4, 4});
+  CHECK(split.greater == std::vector<std::int64_t>{5, 9, 7});
+  CHECK(quicksort_partition({}).equal.empty());
+}
+
+TEST_CASE("the sequential quicksort sorts, duplicates included") {
+  auto values = quicksort_input(5000, 7);
+  for (std::size_t i = 0; i < values.size(); i += 3) values[i] = 42;  // many equal keys
+  auto expected = values;
+  std::sort(expected.begin(), expected.end());
+  quicksort_sequential(values);
+  CHECK(values == expected);
 }

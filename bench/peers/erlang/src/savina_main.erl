@@ -42,6 +42,10 @@ workloads() ->
      {"producer-consumer", savina_producer_consumer},
      {"sleeping-barber", savina_sleeping_barber},
      {"cigarette-smokers", savina_cigarette_smokers},
+     {"sieve", savina_sieve},
+     {"quicksort", savina_quicksort},
+     {"matrix-multiplication", savina_matrix_multiplication},
+     {"filter-bank", savina_filter_bank},
      {"fan-in-latency", savina_fan_in_latency}].
 
 start() ->

@@ -38,7 +38,7 @@ case $expected in
     number='-?[0-9]+(\.[0-9]+)?(e[-+]?[0-9]+)?'
     for pattern in \
       "^\\{\"workload\":\"$workload\",\"runtime\":\"erlang\",\"workers\":[1-9][0-9]*,\"sizes\":\"(reference|savina)\",\"params\":\\{" \
-      "\"elapsed_s\":$number," "\"messages\":[1-9][0-9]*," "\"throughput\":$number," "\"unit\":\"[a-z]+/s\"" \
+      "\"elapsed_s\":$number," "\"messages\":[1-9][0-9]*," "\"throughput\":$number," "\"unit\":\"[a-z-]+/s\"" \
       "\"config\":\\{\"otp_release\":\"[0-9]+\"" "\"busy_wait\":\\{\"sbwt\":\"none\",\"sbwtdcpu\":\"none\",\"sbwtdio\":\"none\"\\}" \
       '\}\}$'; do
       grep -Eq "$pattern" "$out" || fail "the JSON line does not match $pattern"

@@ -32,7 +32,11 @@ set(erlang_savina_tiny
     "concurrent-sorted-list|workers=4|messages=500|write_percent=10|size_percent=1"
     "producer-consumer|buffer=10|producers=4|consumers=4|items=50|produce_cost=1|consume_cost=1"
     "sleeping-barber|haircuts=200|waiting_room=20|arrival_rate=100|haircut_rate=100"
-    "cigarette-smokers|rounds=1000|smokers=20")
+    "cigarette-smokers|rounds=1000|smokers=20"
+    "sieve|limit=3000|per_filter=20"
+    "quicksort|elements=5000|threshold=256|seed=1024"
+    "matrix-multiplication|dimension=32|workers=4|block_threshold=64"
+    "filter-bank|columns=500|channels=4|taps=8")
 
 # erlang_savina_add_test(<name> <command> <args>...): one ctest test,
 # labelled bench-tool, a minute at most (each takes about a second).

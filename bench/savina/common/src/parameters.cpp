@@ -176,21 +176,29 @@ const std::vector<workload_spec>& workload_specs() {
        // give ~0.26 s, too close to the 0.25 s floor.
        {{"size", 14}, {"workers", 20}, {"threshold", 4}},
        {{"size", 12}, {"workers", 20}, {"threshold", 4}}},
+      // Measured once each at these sizes on the loaded 2-core machine (load
+      // average ~17, 2 workers; issue 9): volley 1.09 s, Erlang 7.7 s.
       {"quicksort",
        "elements/s",
        "actors split and sort N random longs",
        {{"elements", 1'000'000}, {"threshold", 2'048}, {"seed", 1'024}},
        {{"elements", 1'000'000}, {"threshold", 2'048}, {"seed", 1'024}}},
+      // Compute-bound (D^3 integer multiply-adds). D = 1,024 took volley 3.2 s
+      // and Erlang ~75 s (9.4 s at 512, x8), past the quick profile's 60 s
+      // per-run timeout; at 512 volley's window is ~0.4 s.
       {"matrix-multiplication",
-       "msg/s",
+       "mul-adds/s",
        "recursive block multiplication of two DxD matrices",
-       {{"dimension", 1'024}, {"workers", 20}, {"block_threshold", 16'384}},
+       {{"dimension", 512}, {"workers", 20}, {"block_threshold", 16'384}},
        {{"dimension", 1'024}, {"workers", 20}, {"block_threshold", 16'384}}},
       {"filter-bank",
        "msg/s",
        "a pipeline of FIR filter actors over C channels",
-       {{"columns", 16'384}, {"channels", 8}},
-       {{"columns", 16'384}, {"channels", 8}}},
+       // x4: volley took 95 ms at 16,384 columns, 0.58 s at 65,536 (Erlang 8.4 s).
+       {{"columns", 65'536}, {"channels", 8}, {"taps", 32}},
+       {{"columns", 16'384}, {"channels", 8}, {"taps", 32}}},
+      // Division-bound: each prime is tried against every prime before it.
+      // volley 0.99 s, Erlang 1.03 s at this size (loaded machine).
       {"sieve",
        "msg/s",
        "a growing chain of filter actors finds primes up to N",

@@ -1,7 +1,10 @@
 #include <volley/savina/reference_answers.hpp>
 
+#include <volley/savina/pseudo_random.hpp>
+
 #include <cmath>
 #include <stdexcept>
+#include <vector>
 
 namespace volley::savina {
 
@@ -84,6 +87,36 @@ std::int64_t fibonacci_actors(std::int64_t n) {
   return 2 * fibonacci_number(n) - 1;  // also for n = 1, 2: one leaf
 }
 
+sieve_answer sieve_primes_below(std::int64_t limit) {
+  sieve_answer answer;
+  if (limit <= 2) return answer;
+  std::vector<bool> composite(static_cast<std::size_t>(limit), false);
+  for (std::int64_t n = 2; n < limit; ++n) {
+    if (composite[static_cast<std::size_t>(n)]) continue;
+    ++answer.count;
+    answer.sum += n;
+    answer.weighted_sum += answer.count * n;
+    for (std::int64_t m = n * n; m < limit; m += n) composite[static_cast<std::size_t>(m)] = true;
+  }
+  return answer;
+}
+
+std::vector<std::int64_t> quicksort_input(std::int64_t n, std::uint64_t seed) {
+  pseudo_random random(seed);
+  std::vector<std::int64_t> values(static_cast<std::size_t>(n));
+  for (auto& v : values) v = static_cast<std::int64_t>(random.below(std::uint64_t{1} << 59));
+  return values;
+}
+
+quicksort_split quicksort_partition(const std::vector<std::int64_t>& values) {
+  quicksort_split split;
+  if (values.empty()) return split;
+  const auto pivot = values[values.size() / 2];
+  for (auto v : values)
+    (v < pivot ? split.less : v == pivot ? split.equal : split.greater).push_back(v);
+  return split;
+}
+
 namespace {
 
 // 69069 (Marsaglia's multiplier) with an odd increment has the full period
@@ -93,6 +126,26 @@ constexpr std::int64_t work_mask = (std::int64_t{1} << 28) - 1;
 
 std::int64_t work_step(std::int64_t x) {
   return (x * work_multiplier + 1) & work_mask;
+}
+
+// Sorts data[0, n) with `scratch` (n elements) to split into: count the
+// three parts, copy each value to its part in input order, copy back.
+void quicksort_range(std::int64_t* data, std::size_t n, std::int64_t* scratch) {
+  if (n < 2) return;
+  const auto pivot = data[n / 2];
+  std::size_t less = 0, equal = 0;
+  for (std::size_t i = 0; i < n; ++i) {
+    less += data[i] < pivot;
+    equal += data[i] == pivot;
+  }
+  std::size_t next_less = 0, next_equal = less, next_greater = less + equal;
+  for (std::size_t i = 0; i < n; ++i) {
+    auto v = data[i];
+    scratch[v < pivot ? next_less++ : v == pivot ? next_equal++ : next_greater++] = v;
+  }
+  for (std::size_t i = 0; i < n; ++i) data[i] = scratch[i];
+  quicksort_range(data, less, scratch);
+  quicksort_range(data + less + equal, n - less - equal, scratch);
 }
 
 }  // namespace
@@ -111,6 +164,11 @@ double process_item(double current, std::int64_t cost) {
     result += std::log(static_cast<double>(x) * 0x1.0p-28 + 0.01);
   }
   return result;
+}
+
+void quicksort_sequential(std::vector<std::int64_t>& values) {
+  std::vector<std::int64_t> scratch(values.size());
+  quicksort_range(values.data(), values.size(), scratch.data());
 }
 
 }  // namespace volley::savina

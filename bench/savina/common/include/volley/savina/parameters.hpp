@@ -42,6 +42,10 @@
   X(producer_consumer, "producer-consumer")           \
   X(sleeping_barber, "sleeping-barber")               \
   X(cigarette_smokers, "cigarette-smokers")           \
+  X(sieve, "sieve")                                   \
+  X(quicksort, "quicksort")                           \
+  X(matrix_multiplication, "matrix-multiplication")   \
+  X(filter_bank, "filter-bank")                       \
   X(fan_in_latency, "fan-in-latency")
 
 namespace volley::savina {

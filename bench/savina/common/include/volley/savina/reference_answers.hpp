@@ -5,6 +5,7 @@
 /// fails loudly instead of reporting a fast figure.
 
 #include <cstdint>
+#include <vector>
 
 namespace volley::savina {
 
@@ -61,5 +62,38 @@ std::int64_t busy_wait(std::int64_t iterations);
 /// generator of busy_wait() seeded with `cost`, to `current`. The same
 /// libm log in the same order on every runtime (savina_work:process_item/2).
 double process_item(double current, std::int64_t cost);
+/// The primes below `limit`, summarised as the sieve workload reports them:
+/// how many, their sum, and the sum of (position × prime) with positions
+/// counted from 1 in ascending order, so a prime lost, repeated or stored
+/// out of order changes the answer.
+struct sieve_answer {
+  std::int64_t count = 0;
+  std::int64_t sum = 0;
+  std::int64_t weighted_sum = 0;
+  bool operator==(const sieve_answer&) const = default;
+};
+
+/// The answer for the primes below `limit`, by a sieve of Eratosthenes.
+sieve_answer sieve_primes_below(std::int64_t limit);
+
+/// The quicksort workload's input: `n` values drawn from splitmix64 seeded
+/// with `seed`, each below 2^59. (Savina draws below 2^60; 2^59 keeps every
+/// value an Erlang small integer, so no runtime sorts bignums.)
+std::vector<std::int64_t> quicksort_input(std::int64_t n, std::uint64_t seed);
+
+/// The pieces of one quicksort split around `pivot`, each in input order.
+struct quicksort_split {
+  std::vector<std::int64_t> less, equal, greater;
+};
+
+/// Splits `values` around their middle element, values[size / 2] (the
+/// pivot rule of every runtime, so all build the same tree of actors).
+quicksort_split quicksort_partition(const std::vector<std::int64_t>& values);
+
+/// Sorts `values` the way every runtime sorts below the threshold: split
+/// around the middle element as quicksort_partition() does (stable, three
+/// ways), sort the less and greater parts the same way, concatenate. The
+/// Erlang twin (savina_quicksort:sequential/1) does the same on lists.
+void quicksort_sequential(std::vector<std::int64_t>& values);
 
 }  // namespace volley::savina
