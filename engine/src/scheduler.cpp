@@ -131,7 +131,7 @@ void worker_pool::schedule(cell_base* c) noexcept {
     // are the napping ones (park()). Only when every sleeper sleeps for good
     // (nobody watches) does a fill wake one; it naps afterwards.
     // release: a thief that takes the slot sees the cell as we left it.
-    cell_base* displaced = w->lifo.exchange(c, std::memory_order_acq_rel);
+    cell_base* displaced = w->lifo.fill(c);
     if (displaced != nullptr) {
       push_local(*w, displaced);
       notify();  // work in the deque: the full protocol, no lost wake-up
@@ -251,8 +251,8 @@ cell_base* worker_pool::next_local(worker& w) noexcept {
   }
   // The slot is read first (plain load) so the common empty case costs no
   // RMW; taking it is an exchange because a thief may race us for it.
-  if (w.lifo.load(std::memory_order_relaxed) != nullptr) {
-    cell_base* l = w.lifo.exchange(nullptr, std::memory_order_acq_rel);
+  if (w.lifo.occupied()) {
+    cell_base* l = w.lifo.take();
     if (l != nullptr) {
       // The streak bound exists for the deque's sake; with nothing waiting
       // there, pushing the slot's actor through the deque would only hand a
@@ -301,29 +301,13 @@ cell_base* worker_pool::steal(worker& w) noexcept {
 }
 
 cell_base* worker_pool::steal_stuck_lifo(worker& thief) noexcept {
-  // Take a victim's LIFO slot only if it is stale: the same actor has sat
-  // in it since our previous look and its worker has not started another
-  // activation meanwhile — it is stuck in one long handler. A worker that is
-  // moving along keeps its slot (a ping-pong pair alternates its two actors
-  // in the slot, so the actor alone could look unchanged between two looks;
-  // the activation count cannot). We read two words of the victim per look.
-  if (thief.seen_lifo.size() < workers_.size()) {
-    thief.seen_lifo.resize(workers_.size(), nullptr);
-    thief.seen_activations.resize(workers_.size(), 0);
-  }
+  // Take a victim's LIFO slot only if it is stale: its worker is stuck in
+  // one long handler (lifo_slot.hpp says how that is told). A worker that is
+  // moving along keeps its slot.
+  if (thief.seen_lifo.size() < workers_.size()) thief.seen_lifo.resize(workers_.size());
   for (unsigned victim : thief.steal_order) {
     if (victim >= workers_.size()) continue;
-    worker& v = *workers_[victim];
-    cell_base* now = v.lifo.load(std::memory_order_relaxed);
-    std::uint32_t ran = v.activations.load(std::memory_order_relaxed);
-    cell_base*& seen = thief.seen_lifo[victim];
-    bool stuck = now != nullptr && now == seen && ran == thief.seen_activations[victim];
-    seen = now;
-    thief.seen_activations[victim] = ran;
-    if (stuck && v.lifo.compare_exchange_strong(now, nullptr, std::memory_order_acq_rel)) {
-      seen = nullptr;
-      return now;
-    }
+    if (cell_base* c = workers_[victim]->lifo.steal_if_stale(thief.seen_lifo[victim])) return c;
   }
   return nullptr;
 }
@@ -372,10 +356,7 @@ void worker_pool::run(worker& w) {
     // searching — we are not searching any more. Missing this left
     // searching_ at 1 for good, so notify() never woke anyone again.
     leave_searching(w);
-    // relaxed: thieves compare two snapshots of it (steal_stuck_lifo); a
-    // plain store on x86, owner-only writes.
-    w.activations.store(w.activations.load(std::memory_order_relaxed) + 1,
-                        std::memory_order_relaxed);
+    w.lifo.activation_started();
     if (run_activation(c, budget, &w) == activation_end::more) requeue(w, c);
   }
   leave_searching(w);
@@ -518,7 +499,7 @@ void worker_pool::drain_on_caller() {
   // seq_cst: pairs with the fence in drain_if_joined(); see there.
   std::atomic_thread_fence(std::memory_order_seq_cst);
   for (auto& w : workers_) {
-    if (cell_base* l = w->lifo.exchange(nullptr)) injection_.push(l);
+    if (cell_base* l = w->lifo.take()) injection_.push(l);
     while (auto c = w->local.pop()) injection_.push(*c);
   }
   drain_queued();

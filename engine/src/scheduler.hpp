@@ -71,6 +71,8 @@
 #include <volley/queues/injection_queue.hpp>
 #include <volley/queues/work_stealing_deque.hpp>
 
+#include "lifo_slot.hpp"
+
 namespace volley::detail {
 
 class worker_pool;
@@ -94,19 +96,14 @@ struct worker {
   // This worker's place among the injection queue's producers (so that no
   // producer's work waits behind another's without bound); made by the pool.
   std::optional<queues::injection_queue<cell_base*>::consumer> injection_consumer;
-  // The LIFO slot. Atomic because an idle worker may take it from a worker
-  // that has been inside one activation for a whole search pass (Go's
-  // runnext rule): a producer sending millions of messages from one handler
-  // would otherwise keep its consumer, woken into this slot, off every other
-  // core until the handler ends.
-  std::atomic<cell_base*> lifo{nullptr};
+  // The LIFO slot, with the activation count that thieves read to tell a
+  // stuck worker from a busy one (see lifo_slot.hpp: an idle worker may take
+  // a stale occupant, Go's runnext rule).
+  lifo_slot<cell_base> lifo;
   unsigned lifo_streak = 0;
   std::uint32_t tick = 0;
-  std::uint32_t last_fifo_tick = 0;             ///< when the oldest local item was last taken
-  std::vector<cell_base*> seen_lifo;            ///< per victim: its LIFO slot at our last look
-  std::vector<std::uint32_t> seen_activations;  ///< per victim: its activation count then
-  /// Activations started; read by thieves to tell a stuck worker from a busy one.
-  std::atomic<std::uint32_t> activations{0};
+  std::uint32_t last_fifo_tick = 0;  ///< when the oldest local item was last taken
+  std::vector<lifo_slot<cell_base>::sighting> seen_lifo;  ///< per victim: its slot at our last look
   bool searching = false;
   std::atomic<std::uint32_t> wake_word{0};
   std::thread thread;
