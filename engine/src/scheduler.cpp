@@ -194,6 +194,26 @@ void worker_pool::leave_searching(worker& w) noexcept {
   idle_.leave_searching(w.index, [this] { return work_visible(); });
 }
 
+// O(workers), on purpose. An O(1) answer needs one word that every queue
+// change updates: a pool-wide count of queued cells. The injection queue has
+// such a count already (its push is an RMW anyway), but the local deques do
+// not: a Chase–Lev push is a plain store of bottom_ by the owner, and a pop
+// is a store, a fence and a load (a CAS only for the last item), all on
+// lines the owner mostly holds, which is what makes the per-activation path
+// cheap. A shared count would add an RMW on one
+// contended line to every push and every pop of every worker (a cross-core
+// line transfer each, against a few ns for the deque operation), to save
+// work on a path that runs once per park (which pays a mutex and usually a
+// futex wait, µs) and when the last searcher finds work. Tracking only the
+// empty/non-empty transitions does not work either: the owner cannot see
+// when thieves empty its deque without reading top_, which is the look we
+// make here. What this costs: two loads per worker (top_ and bottom_, on
+// lines the owner and thieves write), so at 128 workers ~256 line reads per
+// park, mostly shared hits when the pool is idle (nobody writes them).
+// Callers: park() (after registering as a sleeper: the look must cover every
+// queue, or the no-lost-wake-up argument fails), leave_searching() (last
+// searcher only), and the stopping/retiring exits (short-circuited behind
+// the flag).
 bool worker_pool::work_visible() const noexcept {
   if (!injection_.empty_approx()) return true;
   for (const auto& w : workers_) {
