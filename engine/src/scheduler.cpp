@@ -200,11 +200,11 @@ void worker_pool::leave_searching(worker& w) noexcept {
 // not: a Chase–Lev push is a plain store of bottom_ by the owner, and a pop
 // is a store, a fence and a load (a CAS only for the last item), all on
 // lines the owner mostly holds, which is what makes the per-activation path
-// cheap. A shared count would add an RMW on one
-// contended line to every push and every pop of every worker (a cross-core
-// line transfer each, against a few ns for the deque operation), to save
-// work on a path that runs once per park (which pays a mutex and usually a
-// futex wait, µs) and when the last searcher finds work. Tracking only the
+// cheap. A shared count would add an RMW on one contended line to every
+// push and every pop of every worker (a cross-core line transfer each,
+// against a few ns for the deque operation), to save work on a path that
+// runs once per park (which pays a mutex and usually a futex wait, µs) and
+// when the last searcher finds work. Tracking only the
 // empty/non-empty transitions does not work either: the owner cannot see
 // when thieves empty its deque without reading top_, which is the look we
 // make here. What this costs: two loads per worker (top_ and bottom_, on
