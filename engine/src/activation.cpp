@@ -125,8 +125,7 @@ activation_end run_activation(cell_base* c, unsigned budget, const worker* w) {
     if (c->system_lane_.has_next()) continue;
     // Judged now, not when the activation began: a ping-pong partner woken
     // by the message we just handled sits in the LIFO slot by now.
-    if (may_linger && w->lifo.load(std::memory_order_relaxed) == nullptr &&
-        w->local.empty_approx()) {
+    if (may_linger && !w->lifo.occupied() && w->local.empty_approx()) {
       // Nothing else is waiting on this worker: watch the mailbox a moment
       // before giving the actor up. A sender streaming messages (counting,
       // fan-in) is usually a few dozen ns from its next push; giving up

@@ -12,8 +12,6 @@
 
 namespace volley::detail {
 
-void futex_wake_one(std::atomic<std::uint32_t>& word) noexcept;
-
 namespace {
 
 thread_local worker* this_worker = nullptr;
@@ -45,14 +43,6 @@ constexpr unsigned unbounded_budget = 1u << 30;
 // clock read (~20 ns) stays under 1% of the spin.
 constexpr unsigned slow_look_every = 64;
 
-// How long a parked worker naps, while another worker is awake, before it
-// looks at the other workers' LIFO slots for an actor stuck behind a long
-// handler (then takes it; see park()). The cost of a nap is one futex
-// timeout and a look at every worker's slot, a few µs: at 1 ms that is
-// under 1% of a core per napping worker. A stuck actor waits at most two
-// naps (the first look records the slot, the second sees it unchanged).
-constexpr std::chrono::microseconds lifo_watch_interval{1000};
-
 }  // namespace
 
 worker* current_worker() noexcept {
@@ -63,7 +53,10 @@ bool on_worker_thread() noexcept {
 }
 
 worker_pool::worker_pool(system_core* core, pool_settings settings)
-    : core_(core), settings_(std::move(settings)), rng_(settings_.deterministic_seed.value_or(0)) {
+    : core_(core),
+      settings_(std::move(settings)),
+      idle_(static_cast<unsigned>(settings_.plan.workers.size())),
+      rng_(settings_.deterministic_seed.value_or(0)) {
   for (const auto& slot : settings_.plan.workers) {
     auto w = std::make_unique<worker>();
     w->pool = this;
@@ -131,20 +124,17 @@ void worker_pool::schedule(cell_base* c) noexcept {
     // are the napping ones (park()). Only when every sleeper sleeps for good
     // (nobody watches) does a fill wake one; it naps afterwards.
     // release: a thief that takes the slot sees the cell as we left it.
-    cell_base* displaced = w->lifo.exchange(c, std::memory_order_acq_rel);
+    cell_base* displaced = w->lifo.fill(c);
     if (displaced != nullptr) {
       push_local(*w, displaced);
-      notify();  // work in the deque: the full protocol, no lost wake-up
-    } else if (deep_sleepers_.load(std::memory_order_relaxed) != 0 &&
-               searching_.load(std::memory_order_relaxed) == 0) {
-      // Only a hint (this worker runs the slot itself anyway), so no fence:
-      // two loads of lines that rarely change, per fill.
-      notify();
+      idle_.notify();  // work in the deque: the full protocol, no lost wake-up
+    } else {
+      idle_.fill_hint();  // wakes a deep sleeper only if nobody watches or searches
     }
     return;
   }
   injection_.push(c);
-  notify();
+  idle_.notify();
   // notify() opens with the seq_cst fence drain_if_joined() needs (after
   // the push, before this load), so a second fence here would buy nothing.
   if (joined_.load(std::memory_order_relaxed)) drain_queued();
@@ -186,7 +176,7 @@ void worker_pool::overflow(worker& w, cell_base* c) noexcept {
   }
   batch[n++] = c;
   injection_.push_bulk(batch, n);
-  notify();  // work for others to find; rare: at most once per `half` pushes
+  idle_.notify();  // work for others to find; rare: at most once per `half` pushes
 }
 
 std::optional<cell_base*> worker_pool::pop_injection(worker& w) noexcept {
@@ -200,42 +190,30 @@ void worker_pool::requeue(worker& w, cell_base* c) noexcept {
   // someone per batch would be exactly the per-message wake we avoid.
 }
 
-void worker_pool::notify() noexcept {
-  // seq_cst: orders the work we just published before reading the counters
-  // (pairs with the fence in park()).
-  std::atomic_thread_fence(std::memory_order_seq_cst);
-  if (searching_.load(std::memory_order_relaxed) != 0) return;
-  if (sleeping_.load(std::memory_order_relaxed) == 0) return;
-  unsigned index;
-  {
-    detail::lock_guard lock(sleepers_mu_);
-    if (sleepers_.empty()) return;
-    index = sleepers_.back();
-    sleepers_.pop_back();
-    sleeping_.fetch_sub(1, std::memory_order_relaxed);
-    // The woken worker starts out searching; count it now so that
-    // concurrent notifiers do not wake a second one for the same work.
-    searching_.fetch_add(1, std::memory_order_relaxed);
-  }
-  worker& w = *workers_[index];
-  w.wake_word.store(1, std::memory_order_release);
-  futex_wake_one(w.wake_word);
-}
-
 void worker_pool::leave_searching(worker& w) noexcept {
-  if (!w.searching) return;
-  w.searching = false;
-  if (searching_.fetch_sub(1, std::memory_order_acq_rel) == 1) {
-    // seq_cst: orders our decrement before the queue loads below, against
-    // a notifier's fence between its push and its read of searching_
-    // (notify()). Otherwise both could miss: the notifier sees a searcher
-    // and leaves, we see no work and leave it queued (Tokio has the same
-    // fence in its transition from searching).
-    std::atomic_thread_fence(std::memory_order_seq_cst);
-    if (work_visible()) notify();  // we were the last searcher and there is more: fan out
-  }
+  idle_.leave_searching(w.index, [this] { return work_visible(); });
 }
 
+// O(workers), on purpose. An O(1) answer needs one word that every queue
+// change updates: a pool-wide count of queued cells. The injection queue has
+// such a count already (its push is an RMW anyway), but the local deques do
+// not: a Chase–Lev push is a plain store of bottom_ by the owner, and a pop
+// is a store, a fence and a load (a CAS only for the last item), all on
+// lines the owner mostly holds, which is what makes the per-activation path
+// cheap. A shared count would add an RMW on one contended line to every
+// push and every pop of every worker (a cross-core line transfer each,
+// against a few ns for the deque operation), to save work on a path that
+// runs once per park (which pays a mutex and usually a futex wait, µs) and
+// when the last searcher finds work. Tracking only the
+// empty/non-empty transitions does not work either: the owner cannot see
+// when thieves empty its deque without reading top_, which is the look we
+// make here. What this costs: two loads per worker (top_ and bottom_, on
+// lines the owner and thieves write), so at 128 workers ~256 line reads per
+// park, mostly shared hits when the pool is idle (nobody writes them).
+// Callers: park() (after registering as a sleeper: the look must cover every
+// queue, or the no-lost-wake-up argument fails), leave_searching() (last
+// searcher only), and the stopping/retiring exits (short-circuited behind
+// the flag).
 bool worker_pool::work_visible() const noexcept {
   if (!injection_.empty_approx()) return true;
   for (const auto& w : workers_) {
@@ -251,8 +229,8 @@ cell_base* worker_pool::next_local(worker& w) noexcept {
   }
   // The slot is read first (plain load) so the common empty case costs no
   // RMW; taking it is an exchange because a thief may race us for it.
-  if (w.lifo.load(std::memory_order_relaxed) != nullptr) {
-    cell_base* l = w.lifo.exchange(nullptr, std::memory_order_acq_rel);
+  if (w.lifo.occupied()) {
+    cell_base* l = w.lifo.take();
     if (l != nullptr) {
       // The streak bound exists for the deque's sake; with nothing waiting
       // there, pushing the slot's actor through the deque would only hand a
@@ -301,29 +279,13 @@ cell_base* worker_pool::steal(worker& w) noexcept {
 }
 
 cell_base* worker_pool::steal_stuck_lifo(worker& thief) noexcept {
-  // Take a victim's LIFO slot only if it is stale: the same actor has sat
-  // in it since our previous look and its worker has not started another
-  // activation meanwhile — it is stuck in one long handler. A worker that is
-  // moving along keeps its slot (a ping-pong pair alternates its two actors
-  // in the slot, so the actor alone could look unchanged between two looks;
-  // the activation count cannot). We read two words of the victim per look.
-  if (thief.seen_lifo.size() < workers_.size()) {
-    thief.seen_lifo.resize(workers_.size(), nullptr);
-    thief.seen_activations.resize(workers_.size(), 0);
-  }
+  // Take a victim's LIFO slot only if it is stale: its worker is stuck in
+  // one long handler (lifo_slot.hpp says how that is told). A worker that is
+  // moving along keeps its slot.
+  if (thief.seen_lifo.size() < workers_.size()) thief.seen_lifo.resize(workers_.size());
   for (unsigned victim : thief.steal_order) {
     if (victim >= workers_.size()) continue;
-    worker& v = *workers_[victim];
-    cell_base* now = v.lifo.load(std::memory_order_relaxed);
-    std::uint32_t ran = v.activations.load(std::memory_order_relaxed);
-    cell_base*& seen = thief.seen_lifo[victim];
-    bool stuck = now != nullptr && now == seen && ran == thief.seen_activations[victim];
-    seen = now;
-    thief.seen_activations[victim] = ran;
-    if (stuck && v.lifo.compare_exchange_strong(now, nullptr, std::memory_order_acq_rel)) {
-      seen = nullptr;
-      return now;
-    }
+    if (cell_base* c = workers_[victim]->lifo.steal_if_stale(thief.seen_lifo[victim])) return c;
   }
   return nullptr;
 }
@@ -341,18 +303,15 @@ void worker_pool::run(worker& w) {
       // Search: only half the pool at a time, so an idle pool does not
       // hammer the busy workers' deques with steal attempts.
       auto deadline = std::chrono::steady_clock::now() + settings_.spin_before_park;
-      unsigned searchers = searching_.load(std::memory_order_relaxed);
-      if (!w.searching && 2 * searchers < workers_.size()) {
-        w.searching = true;
-        searching_.fetch_add(1, std::memory_order_relaxed);
-      }
+      idle_.start_searching(w.index);
+      const bool searching = idle_.searching(w.index);
       for (unsigned spins = 0; c == nullptr; ++spins) {
-        c = w.searching ? steal(w) : pop_injection(w).value_or(nullptr);
+        c = searching ? steal(w) : pop_injection(w).value_or(nullptr);
         if (c == nullptr) c = next_local(w);  // a thief may have pushed into ours
         if (c != nullptr) break;
         if (stopping_.load(std::memory_order_acquire) && !work_visible()) break;
         if (spins % slow_look_every == slow_look_every - 1) {
-          if (w.searching && (c = steal_stuck_lifo(w)) != nullptr) break;
+          if (searching && (c = steal_stuck_lifo(w)) != nullptr) break;
           if (std::chrono::steady_clock::now() >= deadline) break;
           // Let a thread that shares this core (an asker woken by a reply,
           // a sender) run now rather than at the end of our spin.
@@ -372,10 +331,7 @@ void worker_pool::run(worker& w) {
     // searching — we are not searching any more. Missing this left
     // searching_ at 1 for good, so notify() never woke anyone again.
     leave_searching(w);
-    // relaxed: thieves compare two snapshots of it (steal_stuck_lifo); a
-    // plain store on x86, owner-only writes.
-    w.activations.store(w.activations.load(std::memory_order_relaxed) + 1,
-                        std::memory_order_relaxed);
+    w.lifo.activation_started();
     if (run_activation(c, budget, &w) == activation_end::more) requeue(w, c);
   }
   leave_searching(w);
@@ -383,83 +339,11 @@ void worker_pool::run(worker& w) {
 }
 
 cell_base* worker_pool::park(worker& w) {
-  if (w.searching) {
-    w.searching = false;
-    searching_.fetch_sub(1, std::memory_order_acq_rel);
-  }
-  {
-    detail::lock_guard lock(sleepers_mu_);
-    sleepers_.push_back(w.index);
-    sleeping_.fetch_add(1, std::memory_order_relaxed);
-  }
-  // seq_cst: pairs with the fence in notify(); see the file comment.
-  std::atomic_thread_fence(std::memory_order_seq_cst);
-  if (work_visible() || quitting()) {
-    leave_sleepers(w);
-    return nullptr;
-  }
-  for (;;) {
-    // Nap while another worker is awake: it may get stuck in one long
-    // handler with an actor in its LIFO slot, and only an idle worker can
-    // take that actor (steal_stuck_lifo). Sleep for good once every worker
-    // sleeps (sleeping_ counts us too): an idle system uses no CPU.
-    if (sleeping_.load(std::memory_order_relaxed) >= workers_.size() || quitting()) {
-      deep_sleepers_.fetch_add(1, std::memory_order_relaxed);
-      while (w.wake_word.exchange(0, std::memory_order_acq_rel) == 0) {
-        futex_wait_until(w.wake_word, 0, std::nullopt);
-      }
-      deep_sleepers_.fetch_sub(1, std::memory_order_relaxed);
-      break;
-    }
-    auto until = std::chrono::steady_clock::now() + lifo_watch_interval;
-    bool woken = false;
-    while (!(woken = w.wake_word.exchange(0, std::memory_order_acq_rel) != 0)) {
-      if (!futex_wait_until(w.wake_word, 0, until)) break;  // the nap is over
-    }
-    if (woken) break;
-    cell_base* stale = steal_stuck_lifo(w);
-    if (stale != nullptr || work_visible() || quitting()) {
-      leave_sleepers(w);
-      return stale;
-    }
-  }
-  // notify() takes the sleeper off the list and counts it as searching;
-  // stop/retire wake everyone without doing so. Tell which one woke us.
-  detail::lock_guard lock(sleepers_mu_);
-  if (erase_sleeper(w)) {
-    w.searching = false;
-  } else {
-    w.searching = true;
-  }
-  return nullptr;
-}
-
-bool worker_pool::erase_sleeper(worker& w) noexcept {
-  for (auto it = sleepers_.begin(); it != sleepers_.end(); ++it) {
-    if (*it == w.index) {
-      sleepers_.erase(it);
-      sleeping_.fetch_sub(1, std::memory_order_relaxed);
-      return true;
-    }
-  }
-  return false;
-}
-
-void worker_pool::leave_sleepers(worker& w) noexcept {
-  {
-    detail::lock_guard lock(sleepers_mu_);
-    if (erase_sleeper(w)) {
-      w.searching = false;  // not woken by anyone: go on as a non-searching worker
-      return;
-    }
-  }
-  // A notifier took us off the list and counted us as searching; its
-  // wake_word store follows right after its unlock. Consume it, or our next
-  // park would take it for a fresh wake-up.
-  while (w.wake_word.exchange(0, std::memory_order_acq_rel) == 0) {
-    futex_wait_until(w.wake_word, 0, std::nullopt);
-  }
-  w.searching = true;
+  // Returns a stale LIFO occupant a nap found, or nullptr (woken, or work
+  // is visible): see idle_workers.hpp.
+  return idle_.park(
+      w.index, [this] { return work_visible(); }, [this] { return quitting(); },
+      [this, &w] { return steal_stuck_lifo(w); });
 }
 
 bool worker_pool::quitting() const noexcept {
@@ -468,10 +352,7 @@ bool worker_pool::quitting() const noexcept {
 
 void worker_pool::stop_and_join() {
   stopping_.store(true, std::memory_order_release);
-  for (auto& w : workers_) {
-    w->wake_word.store(1, std::memory_order_release);
-    futex_wake_one(w->wake_word);
-  }
+  idle_.wake_all();
   for (auto& w : workers_) {
     if (w->thread.joinable()) {
       if (w->thread.get_id() == std::this_thread::get_id()) {
@@ -485,10 +366,7 @@ void worker_pool::stop_and_join() {
 
 void worker_pool::retire() noexcept {
   retired_.store(true, std::memory_order_release);
-  for (auto& w : workers_) {
-    w->wake_word.store(1, std::memory_order_release);
-    futex_wake_one(w->wake_word);
-  }
+  idle_.wake_all();
 }
 
 bool worker_pool::run_one() {
@@ -518,7 +396,7 @@ void worker_pool::drain_on_caller() {
   // seq_cst: pairs with the fence in drain_if_joined(); see there.
   std::atomic_thread_fence(std::memory_order_seq_cst);
   for (auto& w : workers_) {
-    if (cell_base* l = w->lifo.exchange(nullptr)) injection_.push(l);
+    if (cell_base* l = w->lifo.take()) injection_.push(l);
     while (auto c = w->local.pop()) injection_.push(*c);
   }
   drain_queued();

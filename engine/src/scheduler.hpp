@@ -17,6 +17,7 @@
 //
 // Idle workers and wake-ups (the part that decides latency and CPU use)
 // ----------------------------------------------------------------------
+// (Implemented by idle_workers.hpp, checked by tests/checker.)
 // `searching_` counts workers looking for work, `sleeping_` those parked on
 // their futex. Whoever makes work visible to other workers (injection push,
 // a push onto a deque, a LIFO item displaced to the deque) calls notify():
@@ -71,6 +72,9 @@
 #include <volley/queues/injection_queue.hpp>
 #include <volley/queues/work_stealing_deque.hpp>
 
+#include "idle_workers.hpp"
+#include "lifo_slot.hpp"
+
 namespace volley::detail {
 
 class worker_pool;
@@ -94,21 +98,14 @@ struct worker {
   // This worker's place among the injection queue's producers (so that no
   // producer's work waits behind another's without bound); made by the pool.
   std::optional<queues::injection_queue<cell_base*>::consumer> injection_consumer;
-  // The LIFO slot. Atomic because an idle worker may take it from a worker
-  // that has been inside one activation for a whole search pass (Go's
-  // runnext rule): a producer sending millions of messages from one handler
-  // would otherwise keep its consumer, woken into this slot, off every other
-  // core until the handler ends.
-  std::atomic<cell_base*> lifo{nullptr};
+  // The LIFO slot, with the activation count that thieves read to tell a
+  // stuck worker from a busy one (see lifo_slot.hpp: an idle worker may take
+  // a stale occupant, Go's runnext rule).
+  lifo_slot<cell_base> lifo;
   unsigned lifo_streak = 0;
   std::uint32_t tick = 0;
-  std::uint32_t last_fifo_tick = 0;             ///< when the oldest local item was last taken
-  std::vector<cell_base*> seen_lifo;            ///< per victim: its LIFO slot at our last look
-  std::vector<std::uint32_t> seen_activations;  ///< per victim: its activation count then
-  /// Activations started; read by thieves to tell a stuck worker from a busy one.
-  std::atomic<std::uint32_t> activations{0};
-  bool searching = false;
-  std::atomic<std::uint32_t> wake_word{0};
+  std::uint32_t last_fifo_tick = 0;  ///< when the oldest local item was last taken
+  std::vector<lifo_slot<cell_base>::sighting> seen_lifo;  ///< per victim: its slot at our last look
   std::thread thread;
 };
 
@@ -162,13 +159,10 @@ class worker_pool {
   void push_local(worker& w, cell_base* c) noexcept;
   void overflow(worker& w, cell_base* c) noexcept;
   std::optional<cell_base*> pop_injection(worker& w) noexcept;
-  void notify() noexcept;
   cell_base* steal_stuck_lifo(worker& thief) noexcept;
   void leave_searching(worker& w) noexcept;
   bool work_visible() const noexcept;
   cell_base* park(worker& w);
-  void leave_sleepers(worker& w) noexcept;
-  bool erase_sleeper(worker& w) noexcept VOLLEY_REQUIRES(sleepers_mu_);
   bool quitting() const noexcept;
   void drain_if_joined() noexcept;
   void drain_queued() noexcept;
@@ -178,20 +172,14 @@ class worker_pool {
   pool_settings settings_;
   std::vector<std::unique_ptr<worker>> workers_;
   queues::injection_queue<cell_base*> injection_;
-  // The idle-worker counters, on a line of their own: notify() reads them
-  // after every publication of work, and they change on every park and
-  // wake-up. Whatever shared them (joined_, read by every cross-pool
-  // schedule(); the sleepers' mutex) would take those transfers too.
-  alignas(cache_line_size) std::atomic<std::uint32_t> searching_{0};
-  std::atomic<std::uint32_t> sleeping_{0};
-  std::atomic<std::uint32_t> deep_sleepers_{0};  ///< parked without a timeout (park())
+  // Searching and sleeping workers; its counters and its mutex sit on lines
+  // of their own (idle_workers.hpp), apart from joined_ below, which every
+  // cross-pool schedule() reads.
+  idle_workers idle_;
   // Written once each, read often: a line that stays shared in every cache.
   alignas(cache_line_size) std::atomic<bool> stopping_{false};
   std::atomic<bool> retired_{false};
   std::atomic<bool> joined_{false};  ///< workers joined: schedule() runs cells inline
-  alignas(cache_line_size) detail::mutex
-      sleepers_mu_;  // only on the park/unpark path, never per message
-  std::vector<unsigned> sleepers_ VOLLEY_GUARDED_BY(sleepers_mu_);
   // Deterministic mode (tests only): the ready set and the generator.
   detail::mutex ready_mu_;
   std::vector<cell_base*> ready_ VOLLEY_GUARDED_BY(ready_mu_);

@@ -30,15 +30,16 @@
 
 #include <catch2/catch.hpp>
 
+#include "expect_clean.hpp"
 #include "model_atomic.hpp"
 #include "model_scheduler.hpp"
 
 namespace {
 
 using volley::checker::check;
-using volley::checker::describe;
 using volley::checker::execution;
-using volley::checker::explore;
+using volley::checker::expect_caught;
+using volley::checker::expect_clean;
 using volley::checker::model_atomic;
 using volley::checker::options;
 using volley::checker::report;
@@ -152,10 +153,7 @@ TEST_CASE("checker ask: a reply and a timeout race a blocked get(); one wins, ge
       check(*got == a->winner_value, "get() returned another value than the winner's");
     });
   });
-  CHECK(r.failures == 0);
-  INFO(r.first_failure);
-  CHECK(r.exhausted);
-  CHECK(r.schedules > 100);
+  expect_clean(r, 100);
 }
 
 TEST_CASE("checker ask: a reply and a timeout race then(); the continuation runs once",
@@ -169,10 +167,7 @@ TEST_CASE("checker ask: a reply and a timeout race then(); the continuation runs
     x.spawn([a] { a->complete(2); });
     x.at_end([a] { a->check_at_end(); });
   });
-  CHECK(r.failures == 0);
-  INFO(r.first_failure);
-  CHECK(r.exhausted);
-  CHECK(r.schedules > 100);
+  expect_clean(r, 100);
 }
 
 TEST_CASE("checker ask: then() after a get(timeout) that gave up runs once, on the value",
@@ -181,10 +176,7 @@ TEST_CASE("checker ask: then() after a get(timeout) that gave up runs once, on t
   opts.preemption_bound = 3;
   report r = run_and_print("ask get(timeout) then then() (fixed)", opts,
                            give_up_then_register(then_variant::fixed));
-  CHECK(r.failures == 0);
-  INFO(r.first_failure);
-  CHECK(r.exhausted);
-  CHECK(r.schedules > 100);
+  expect_clean(r, 100);
 }
 
 TEST_CASE("checker ask: the old then() (CAS from pending only) is caught after a timed-out get",
@@ -193,7 +185,7 @@ TEST_CASE("checker ask: the old then() (CAS from pending only) is caught after a
   opts.preemption_bound = 3;
   report r = run_and_print("ask get(timeout) then then() (known-bad)", opts,
                            give_up_then_register(then_variant::cas_from_pending_only));
-  REQUIRE(r.failures > 0);
+  expect_caught(r);
 }
 
 TEST_CASE("checker ask: after abandon() no reply or timeout wins", "[checker][ask]") {
@@ -213,8 +205,5 @@ TEST_CASE("checker ask: after abandon() no reply or timeout wins", "[checker][as
       check(a->wins == *wins_at_abandon, "a completion won after abandon()");
     });
   });
-  CHECK(r.failures == 0);
-  INFO(r.first_failure);
-  CHECK(r.exhausted);
-  CHECK(r.schedules > 10);
+  expect_clean(r, 10);
 }

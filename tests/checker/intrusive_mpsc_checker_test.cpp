@@ -31,6 +31,7 @@
 
 #include <catch2/catch.hpp>
 
+#include "expect_clean.hpp"
 #include "model_atomic.hpp"
 #include "model_scheduler.hpp"
 
@@ -73,9 +74,9 @@ struct intrusive_mpsc_test_access {
 namespace {
 
 using volley::checker::check;
-using volley::checker::describe;
 using volley::checker::execution;
-using volley::checker::explore;
+using volley::checker::expect_caught;
+using volley::checker::expect_clean;
 using volley::checker::model_atomic;
 using volley::checker::options;
 using volley::checker::report;
@@ -246,10 +247,7 @@ TEST_CASE("checker intrusive_mpsc: two senders of two messages each; one owner, 
     }
     x.at_end([a] { a->check_at_end(4, 0); });
   });
-  CHECK(r.failures == 0);
-  INFO(r.first_failure);
-  CHECK(r.exhausted);
-  CHECK(r.schedules > 1000);
+  expect_clean(r, 1000);
 }
 
 TEST_CASE("checker intrusive_mpsc: a signal racing tells and mark_empty is never lost",
@@ -263,10 +261,7 @@ TEST_CASE("checker intrusive_mpsc: a signal racing tells and mark_empty is never
     x.spawn([a] { a->tell(2, 0); });
     x.at_end([a] { a->check_at_end(2, 1); });
   });
-  CHECK(r.failures == 0);
-  INFO(r.first_failure);
-  CHECK(r.exhausted);
-  CHECK(r.schedules > 1000);
+  expect_clean(r, 1000);
 }
 
 TEST_CASE("checker intrusive_mpsc: the same race when going idle keeps the last message as stub",
@@ -282,10 +277,7 @@ TEST_CASE("checker intrusive_mpsc: the same race when going idle keeps the last 
         x.spawn([a] { a->tell(2, 0); });
         x.at_end([a] { a->check_at_end(2, 1); });
       });
-  CHECK(r.failures == 0);
-  INFO(r.first_failure);
-  CHECK(r.exhausted);
-  CHECK(r.schedules > 1000);
+  expect_clean(r, 1000);
 }
 
 TEST_CASE("checker intrusive_mpsc: re-linking the stub after the idle CAS is caught",
@@ -304,7 +296,7 @@ TEST_CASE("checker intrusive_mpsc: re-linking the stub after the idle CAS is cau
         }
         x.at_end([a] { a->check_at_end(4, 0); });
       });
-  REQUIRE(r.failures > 0);
+  expect_caught(r);
 }
 
 TEST_CASE("checker intrusive_mpsc: a running actor gives up to a tell or a signal exactly once",
@@ -319,10 +311,7 @@ TEST_CASE("checker intrusive_mpsc: a running actor gives up to a tell or a signa
     x.spawn([a] { a->deliver_system(2); });
     x.at_end([a] { a->check_at_end(2, 1); });
   });
-  CHECK(r.failures == 0);
-  INFO(r.first_failure);
-  CHECK(r.exhausted);
-  CHECK(r.schedules > 1000);
+  expect_clean(r, 1000);
 }
 
 namespace {
@@ -353,10 +342,7 @@ TEST_CASE("checker intrusive_mpsc: park() racing two system messages strands non
   options opts;
   opts.preemption_bound = 3;
   report r = run_and_print("mpsc park race (fixed)", opts, park_race(park_variant::fixed));
-  CHECK(r.failures == 0);
-  INFO(r.first_failure);
-  CHECK(r.exhausted);
-  CHECK(r.schedules > 500);
+  expect_clean(r, 500);
 }
 
 TEST_CASE("checker intrusive_mpsc: the old park() (unconditional fetch_and) is caught",
@@ -365,6 +351,5 @@ TEST_CASE("checker intrusive_mpsc: the old park() (unconditional fetch_and) is c
   opts.preemption_bound = 3;
   report r = run_and_print("mpsc park race (known-bad)", opts,
                            park_race(park_variant::unconditional_fetch_and));
-  REQUIRE(r.failures > 0);
-  CHECK(r.first_failure.find("stranded") != std::string::npos);
+  expect_caught(r, "stranded");
 }

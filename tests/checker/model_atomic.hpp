@@ -35,12 +35,12 @@ class model_atomic {
   }
   void store(T v, std::memory_order = std::memory_order_seq_cst) noexcept {
     yield_point();
-    v_ = v;
+    set(v);
   }
   T exchange(T v, std::memory_order = std::memory_order_seq_cst) noexcept {
     yield_point();
     T old = v_;
-    v_ = v;
+    set(v);
     return old;
   }
   bool compare_exchange_strong(T& expected, T desired, std::memory_order,
@@ -84,7 +84,7 @@ class model_atomic {
   bool cas(T& expected, T desired) noexcept {
     yield_point();
     if (v_ == expected) {
-      v_ = desired;
+      set(desired);
       return true;
     }
     expected = v_;
@@ -94,8 +94,14 @@ class model_atomic {
   T rmw(F f) noexcept {
     yield_point();
     T old = v_;
-    v_ = f(old);
+    set(f(old));
     return old;
+  }
+
+  void set(T v) noexcept {
+    if (v == v_) return;
+    v_ = v;
+    value_changed();
   }
 
   T v_{};

@@ -57,8 +57,7 @@ struct fiber {
   std::unique_ptr<char[]> stack;
   std::function<void()> body;
   bool done = false;
-  bool waiting = false;     // in spin_wait: runs again after another fiber's operation
-  bool pending_op = false;  // stopped in yield_point: resuming runs one operation
+  bool waiting = false;  // in spin_wait: runs again once a model atomic changed
   void* fake_stack = nullptr;
 };
 
@@ -144,10 +143,6 @@ struct explorer {
   void run_fiber(int i) {
     current = i;
     fiber& f = fibers[static_cast<std::size_t>(i)];
-    if (f.pending_op) {
-      for (fiber& g : fibers) g.waiting = false;
-    }
-    f.pending_op = false;
     start_switch(&main_fake_stack, f.ctx.uc_stack.ss_sp, f.ctx.uc_stack.ss_size);
     swapcontext(&main_ctx, &f.ctx);
     finish_switch(main_fake_stack, nullptr, nullptr);
@@ -258,8 +253,13 @@ void execution::at_end(std::function<void()> check) {
 void yield_point() noexcept {
   explorer* x = explorer::active();
   if (x == nullptr || x->current < 0) return;
-  x->fibers[static_cast<std::size_t>(x->current)].pending_op = true;
   x->switch_to_main();
+}
+
+void value_changed() noexcept {
+  explorer* x = explorer::active();
+  if (x == nullptr || x->current < 0) return;
+  for (fiber& g : x->fibers) g.waiting = false;
 }
 
 void spin_wait() noexcept {

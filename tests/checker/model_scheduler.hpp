@@ -95,11 +95,18 @@ void check(bool ok, const char* what);
 void yield_point() noexcept;
 
 /// Inside a run: the calling fiber is about to retry (spin, or requeue and
-/// come back later). It is not scheduled again until another fiber has run an
-/// atomic operation, or until no other fiber can run; so a retry loop that
-/// waits for a preempted thread stays finite. (A retry that can never succeed
-/// runs into max_steps and fails the run.)
+/// come back later). It is not scheduled again until an operation of another
+/// fiber has changed a model atomic's value, or until no other fiber can
+/// run; so a retry loop that waits for a preempted thread stays finite.
+/// Only a change wakes it: two fibers that spin on loads (two workers asleep
+/// on their futex words) would otherwise wake each other for ever and starve
+/// the fiber they wait for. (A retry that can never succeed runs into
+/// max_steps and fails the run.)
 void spin_wait() noexcept;
+
+/// Called by model atomics when an operation changed the stored value: the
+/// fibers waiting in spin_wait() may run again.
+void value_changed() noexcept;
 
 /// A one-line summary for the test log: "<name>: N schedules (exhausted), ...".
 std::string describe(const char* name, const report& r);

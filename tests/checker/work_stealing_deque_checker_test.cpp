@@ -37,6 +37,7 @@
 
 #include <catch2/catch.hpp>
 
+#include "expect_clean.hpp"
 #include "model_atomic.hpp"
 #include "model_scheduler.hpp"
 
@@ -70,9 +71,9 @@ struct work_stealing_deque_test_access {
 namespace {
 
 using volley::checker::check;
-using volley::checker::describe;
 using volley::checker::execution;
-using volley::checker::explore;
+using volley::checker::expect_caught;
+using volley::checker::expect_clean;
 using volley::checker::model_atomic;
 using volley::checker::options;
 using volley::checker::report;
@@ -162,10 +163,7 @@ TEST_CASE("checker work_stealing_deque: owner pop races a thief for the last ite
     x.spawn([w] { w->run_thief(2); });
     x.at_end([w] { w->drain_and_check(); });
   });
-  CHECK(r.failures == 0);
-  INFO(r.first_failure);
-  CHECK(r.exhausted);
-  CHECK(r.schedules > 1000);
+  expect_clean(r, 1000);
 }
 
 TEST_CASE("checker work_stealing_deque: capacity 4, owner over capacity, a thief and steal_half",
@@ -180,10 +178,7 @@ TEST_CASE("checker work_stealing_deque: capacity 4, owner over capacity, a thief
                              x.spawn([w] { w->run_half_stealer(); });
                              x.at_end([w] { w->drain_and_check(); });
                            });
-  CHECK(r.failures == 0);
-  INFO(r.first_failure);
-  CHECK(r.exhausted);
-  CHECK(r.schedules > 1000);
+  expect_clean(r, 1000);
 }
 
 TEST_CASE("checker work_stealing_deque: a pop that claims the last item by a store is caught",
@@ -198,6 +193,5 @@ TEST_CASE("checker work_stealing_deque: a pop that claims the last item by a sto
                              x.spawn([w] { w->run_thief(2); });
                              x.at_end([w] { w->drain_and_check(); });
                            });
-  REQUIRE(r.failures > 0);
-  CHECK(r.first_failure.find("twice") != std::string::npos);
+  expect_caught(r, "twice");
 }

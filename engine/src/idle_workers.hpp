@@ -1,0 +1,307 @@
+// engine/src/idle_workers.hpp — how a pool's workers go to sleep and are woken.
+//
+// What it is for
+// --------------
+// The idle half of the scheduler (Tokio's idle.rs and park.rs): which worker
+// searches for work, which sleeps on its futex, and who wakes whom when work
+// appears. worker_pool (scheduler.cpp) owns one and calls it where work is
+// published and where a worker runs out of work; the queues themselves stay
+// in the pool and reach this class only through the `work_visible` look it
+// is handed.
+//
+// The protocol
+// ------------
+// `searching_` counts workers looking for work (stealing), `sleeping_` those
+// on the sleepers list. Whoever makes work visible to other workers calls
+// notify(): it wakes one sleeper only when nobody is searching (a searcher
+// will find the work), and counts the woken worker as searching at once so
+// concurrent notifiers do not wake a second one for the same work. At most
+// half the pool searches at a time (start_searching). When the last searcher
+// finds work it wakes another worker if more work is visible
+// (leave_searching), so bursts fan out and single items cause no chain.
+//
+// No lost wake-up: a worker about to park registers as a sleeper, then
+// (seq_cst fence) looks at every queue once more; a notifier publishes its
+// work, then (seq_cst fence) reads the counters. By the fences' total order
+// one of them sees the other: either the notifier sees the sleeper and wakes
+// it, or the sleeper sees the work and does not sleep. The last searcher's
+// decrement is followed by the same fence before its look, against a
+// notifier that saw it still searching and left.
+//
+// Naps: while another worker is awake a parked worker naps
+// (`lifo_watch_interval`) instead of sleeping for good, and after each nap
+// looks for a stale LIFO occupant (lifo_slot.hpp) and for work. Once every
+// worker sleeps they sleep for good (`deep_sleepers_`; no CPU), and filling an
+// empty LIFO slot wakes one of them if nobody searches (fill_hint).
+//
+// The wake word: notify() and wake_all() store 1 into the sleeper's word and
+// futex-wake it; the sleeper exchanges it back to 0, so a wake that lands
+// before the sleeper waits is not lost (the futex returns at once when the
+// word is not 0), and one that lands after it left the list on its own is
+// consumed before its next park (leave_sleepers).
+//
+// Template parameter `Sync`: the atomics, the seq_cst fence, the mutex and
+// the futex (`os_idle_sync` below). tests/checker/idle_workers_checker_test
+// instantiates it with model atomics and a model futex (a wait returns once
+// the word is no longer the expected value) and checks, under every schedule
+// of two workers, a producer and a stopper within a preemption bound, that
+// no pushed item is stranded while every worker sleeps; a known-bad park
+// (no look at the queues after registering as a sleeper) must be caught.
+#pragma once
+
+#include <atomic>
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <vector>
+
+#include <volley/engine/detail/cell.hpp>  // cache_line_size
+#include <volley/engine/detail/thread_safety.hpp>
+
+namespace volley::detail {
+
+bool futex_wait_until(std::atomic<std::uint32_t>& word, std::uint32_t expected,
+                      std::optional<std::chrono::steady_clock::time_point> deadline) noexcept;
+void futex_wake_one(std::atomic<std::uint32_t>& word) noexcept;
+
+// How long a parked worker naps, while another worker is awake, before it
+// looks at the other workers' LIFO slots for an actor stuck behind a long
+// handler (then takes it). The cost of a nap is one futex timeout and a look
+// at every worker's slot, a few µs: at 1 ms that is under 1% of a core per
+// napping worker. A stuck actor waits at most two naps (the first look
+// records the slot, the second sees it unchanged).
+inline constexpr std::chrono::microseconds lifo_watch_interval{1000};
+
+/// The real platform: std::atomic, the annotated mutex, Linux futexes.
+struct os_idle_sync {
+  template <class T>
+  using atomic = std::atomic<T>;
+  using mutex = detail::mutex;
+  using lock_guard = detail::lock_guard;
+  using deadline = std::chrono::steady_clock::time_point;
+
+  static void fence() noexcept { std::atomic_thread_fence(std::memory_order_seq_cst); }
+  static deadline nap_deadline() noexcept {
+    return std::chrono::steady_clock::now() + lifo_watch_interval;
+  }
+  /// Sleeps while `word` holds `expected` (may return spuriously).
+  static void wait(atomic<std::uint32_t>& word, std::uint32_t expected) noexcept {
+    futex_wait_until(word, expected, std::nullopt);
+  }
+  /// As wait(); false once `until` has passed.
+  static bool wait_until(atomic<std::uint32_t>& word, std::uint32_t expected,
+                         deadline until) noexcept {
+    return futex_wait_until(word, expected, until);
+  }
+  static void wake_one(atomic<std::uint32_t>& word) noexcept { futex_wake_one(word); }
+};
+
+struct idle_workers_test_access;
+
+template <class Sync = os_idle_sync>
+class basic_idle_workers {
+  template <class T>
+  using atomic = typename Sync::template atomic<T>;
+
+ public:
+  /// One worker's side: its futex word, and whether it counts as searching.
+  /// On a line of its own: notifiers write the word of a worker that is
+  /// about to run.
+  struct alignas(cache_line_size) parker {
+    atomic<std::uint32_t> wake_word{0};
+    bool searching = false;  ///< owner only (notify() sets it for the woken one before the wake)
+  };
+
+  explicit basic_idle_workers(unsigned workers)
+      : workers_(workers), parkers_(std::make_unique<parker[]>(workers)) {}
+
+  parker& at(unsigned worker) noexcept { return parkers_[worker]; }
+  bool searching(unsigned worker) const noexcept { return parkers_[worker].searching; }
+
+  // -- a worker that ran out of local work -----------------------------------
+
+  /// Counts the worker as searching (it may steal) if fewer than half the
+  /// pool does, so an idle pool does not hammer the busy workers' deques.
+  void start_searching(unsigned worker) noexcept {
+    unsigned searchers = searching_.load(std::memory_order_relaxed);
+    parker& p = at(worker);
+    if (!p.searching && 2 * searchers < workers_) {
+      p.searching = true;
+      searching_.fetch_add(1, std::memory_order_relaxed);
+    }
+  }
+
+  /// The worker found work. If it was the last searcher and `work_visible()`
+  /// says more is queued, another worker is woken to look for it.
+  template <class WorkVisible>
+  void leave_searching(unsigned worker, WorkVisible&& work_visible) noexcept {
+    parker& p = at(worker);
+    if (!p.searching) return;
+    p.searching = false;
+    if (searching_.fetch_sub(1, std::memory_order_acq_rel) == 1) {
+      // seq_cst: orders our decrement before the queue loads below, against
+      // a notifier's fence between its push and its read of searching_
+      // (notify()). Otherwise both could miss: the notifier sees a searcher
+      // and leaves, we see no work and leave it queued (Tokio has the same
+      // fence in its transition from searching).
+      Sync::fence();
+      if (work_visible()) notify();  // we were the last searcher and there is more: fan out
+    }
+  }
+
+  /// Parks the worker until it is woken, or until a nap finds a stale LIFO
+  /// occupant (`steal_stale()`, returned) or visible work (nullptr). Returns
+  /// at once if work is visible or `quitting()` after it registered.
+  template <class WorkVisible, class Quitting, class StealStale>
+  auto park(unsigned worker, WorkVisible&& work_visible, Quitting&& quitting,
+            StealStale&& steal_stale) -> decltype(steal_stale()) {
+    parker& p = at(worker);
+    if (p.searching) {
+      p.searching = false;
+      searching_.fetch_sub(1, std::memory_order_acq_rel);
+    }
+    register_sleeper(worker);
+    if (work_visible() || quitting()) {
+      leave_sleepers(worker);
+      return nullptr;
+    }
+    return sleep(worker, work_visible, quitting, steal_stale);
+  }
+
+  // -- whoever publishes work ------------------------------------------------
+
+  /// Work was made visible to other workers: wake one sleeper unless a
+  /// worker searches. Call after the publication.
+  void notify() noexcept {
+    // seq_cst: orders the work just published before reading the counters
+    // (pairs with the fence in register_sleeper()).
+    Sync::fence();
+    if (searching_.load(std::memory_order_relaxed) != 0) return;
+    if (sleeping_.load(std::memory_order_relaxed) == 0) return;
+    unsigned index;
+    {
+      typename Sync::lock_guard lock(mu_);
+      if (sleepers_.empty()) return;
+      index = sleepers_.back();
+      sleepers_.pop_back();
+      sleeping_.fetch_sub(1, std::memory_order_relaxed);
+      // The woken worker starts out searching; count it now so that
+      // concurrent notifiers do not wake a second one for the same work.
+      searching_.fetch_add(1, std::memory_order_relaxed);
+    }
+    parker& p = at(index);
+    p.wake_word.store(1, std::memory_order_release);
+    Sync::wake_one(p.wake_word);
+  }
+
+  /// An empty LIFO slot was filled. Its worker runs it next, so nobody needs
+  /// waking, unless every sleeper sleeps for good (nobody naps to watch for
+  /// a stale occupant) and nobody searches. Only a hint: two loads of lines
+  /// that rarely change, no fence.
+  void fill_hint() noexcept {
+    if (deep_sleepers_.load(std::memory_order_relaxed) != 0 &&
+        searching_.load(std::memory_order_relaxed) == 0) {
+      notify();
+    }
+  }
+
+  /// Stop or retire: every worker wakes (and is not counted as searching).
+  void wake_all() noexcept {
+    for (unsigned i = 0; i < workers_; ++i) {
+      parker& p = at(i);
+      p.wake_word.store(1, std::memory_order_release);
+      Sync::wake_one(p.wake_word);
+    }
+  }
+
+ private:
+  friend struct idle_workers_test_access;  // the checker's known-bad park
+
+  void register_sleeper(unsigned worker) {
+    {
+      typename Sync::lock_guard lock(mu_);
+      sleepers_.push_back(worker);
+      sleeping_.fetch_add(1, std::memory_order_relaxed);
+    }
+    // seq_cst: pairs with the fence in notify(); see the file comment.
+    Sync::fence();
+  }
+
+  template <class WorkVisible, class Quitting, class StealStale>
+  auto sleep(unsigned worker, WorkVisible& work_visible, Quitting& quitting,
+             StealStale& steal_stale) -> decltype(steal_stale()) {
+    parker& p = at(worker);
+    for (;;) {
+      // Nap while another worker is awake: it may get stuck in one long
+      // handler with an actor in its LIFO slot, and only an idle worker can
+      // take that actor. Sleep for good once every worker sleeps
+      // (sleeping_ counts us too): an idle system uses no CPU.
+      if (sleeping_.load(std::memory_order_relaxed) >= workers_ || quitting()) {
+        deep_sleepers_.fetch_add(1, std::memory_order_relaxed);
+        while (p.wake_word.exchange(0, std::memory_order_acq_rel) == 0) Sync::wait(p.wake_word, 0);
+        deep_sleepers_.fetch_sub(1, std::memory_order_relaxed);
+        break;
+      }
+      auto until = Sync::nap_deadline();
+      bool woken = false;
+      while (!(woken = p.wake_word.exchange(0, std::memory_order_acq_rel) != 0)) {
+        if (!Sync::wait_until(p.wake_word, 0, until)) break;  // the nap is over
+      }
+      if (woken) break;
+      auto stale = steal_stale();
+      if (stale != nullptr || work_visible() || quitting()) {
+        leave_sleepers(worker);
+        return stale;
+      }
+    }
+    // notify() takes the sleeper off the list and counts it as searching;
+    // wake_all() wakes without doing so. Tell which one woke us.
+    typename Sync::lock_guard lock(mu_);
+    p.searching = !erase_sleeper(worker);
+    return nullptr;
+  }
+
+  bool erase_sleeper(unsigned worker) noexcept VOLLEY_REQUIRES(mu_) {
+    for (auto it = sleepers_.begin(); it != sleepers_.end(); ++it) {
+      if (*it == worker) {
+        sleepers_.erase(it);
+        sleeping_.fetch_sub(1, std::memory_order_relaxed);
+        return true;
+      }
+    }
+    return false;
+  }
+
+  void leave_sleepers(unsigned worker) noexcept {
+    parker& p = at(worker);
+    {
+      typename Sync::lock_guard lock(mu_);
+      if (erase_sleeper(worker)) {
+        p.searching = false;  // not woken by anyone: go on as a non-searching worker
+        return;
+      }
+    }
+    // A notifier took us off the list and counted us as searching; its
+    // wake_word store follows right after its unlock. Consume it, or our next
+    // park would take it for a fresh wake-up.
+    while (p.wake_word.exchange(0, std::memory_order_acq_rel) == 0) Sync::wait(p.wake_word, 0);
+    p.searching = true;
+  }
+
+  const unsigned workers_;
+  std::unique_ptr<parker[]> parkers_;
+  // The counters, on a line of their own: notify() reads them after every
+  // publication of work, and they change on every park and wake-up.
+  alignas(cache_line_size) atomic<std::uint32_t> searching_{0};
+  atomic<std::uint32_t> sleeping_{0};
+  atomic<std::uint32_t> deep_sleepers_{0};  ///< parked without a timeout
+  // Only on the park/unpark path, never per message.
+  alignas(cache_line_size) typename Sync::mutex mu_;
+  std::vector<unsigned> sleepers_ VOLLEY_GUARDED_BY(mu_);
+};
+
+using idle_workers = basic_idle_workers<>;
+
+}  // namespace volley::detail
