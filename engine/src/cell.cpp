@@ -21,6 +21,7 @@
 
 #include <volley/engine/detail/timer.hpp>
 
+#include "sorted_mailbox.hpp"
 #include "system_core.hpp"
 
 namespace volley::detail {

@@ -156,7 +156,8 @@ inline constexpr message_info ask_info_of{type_id<M>(),
                                           &ask_payload_of<M, R>,
                                           type_id<R>(),
                                           &take_ask_request<M, R>,
-                                          &complete_ask_request<R>};
+                                          &complete_ask_request<R>,
+                                          is_control_v<M>};
 
 /// The reply to an ask whose asker no longer waits (timed out, gone).
 void report_undeliverable_reply(cell_base* replier, envelope* request) noexcept;  // cell.cpp
