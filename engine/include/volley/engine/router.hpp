@@ -44,9 +44,9 @@
 // by a poison pill, pool().stop() or shutdown), but nobody can route to it
 // any more.
 //
-// Not provided: Akka's scatter-gather-first-completed and tail-chopping
-// groups and the balancing pool (one shared mailbox); an ask through a
-// router plus a ctx.ask with a short timeout covers the first two by hand.
+// Akka's scatter-gather-first-completed and tail-chopping groups are in
+// scatter_gather.hpp and tail_chopping.hpp (they ask several routees for
+// one answer, so their ask differs from a router's).
 #pragma once
 
 #include <atomic>
