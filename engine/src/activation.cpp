@@ -146,7 +146,7 @@ activation_end run_activation(cell_base* c, unsigned budget, const worker* w) {
       if (arrived) continue;
     }
     queues::mpsc_node* released;
-    if (c->mailbox_.mark_empty(released)) {
+    if (c->sorted_ ? mark_idle_sorted(c, released) : c->mailbox_.mark_empty(released)) {
       // Idle. From here on another worker may own the cell: touch nothing
       // but our own count, and the envelope the mailbox kept as its stub,
       // which it has handed back (an idle actor holds no envelope).

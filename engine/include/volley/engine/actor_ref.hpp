@@ -256,8 +256,10 @@ void report_unhandled_in_place(cell_base* target, envelope* e) noexcept;  // wat
 
 /// Send an ask of T (reply R) to `target` with thunk `fn`; a null `fn` means
 /// the actor cannot answer it: the request completes with errc::unhandled.
-template <class T, class R, class M>
-future<R> send_ask(cell_base* target, invoke_fn fn, M&& m) {
+/// Build an ask of T (reply R) with thunk `fn` and hand its envelope to
+/// `deliver` (a balancing pool queues it for whichever routee is free).
+template <class T, class R, class M, class Deliver>
+future<R> send_ask_via(invoke_fn fn, M&& m, Deliver&& deliver) {
   auto* state = new ask_state<R>();
   state->add_ref();  // one for the envelope, one for the future
   future<R> f(state);
@@ -266,12 +268,19 @@ future<R> send_ask(cell_base* target, invoke_fn fn, M&& m) {
   e->invoke = fn;
   e->info = &ask_info_of<T, R>;
   e->sender = nullptr;
-  if (fn == nullptr) {
-    report_unhandled(target, e);
-  } else {
-    target->deliver(e);
-  }
+  deliver(static_cast<envelope*>(e));
   return f;
+}
+
+template <class T, class R, class M>
+future<R> send_ask(cell_base* target, invoke_fn fn, M&& m) {
+  return send_ask_via<T, R>(fn, std::forward<M>(m), [&](envelope* e) {
+    if (fn == nullptr) {
+      report_unhandled(target, e);
+    } else {
+      target->deliver(e);
+    }
+  });
 }
 
 }  // namespace detail

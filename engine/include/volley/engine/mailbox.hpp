@@ -46,7 +46,9 @@
 // is found by a linear look-up.
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
+#include <memory>
 #include <string_view>
 #include <type_traits>
 
@@ -93,11 +95,20 @@ class message_view {
 /// A priority function: lower numbers are handled first.
 using priority_fn = int (*)(const message_view&);
 
+namespace detail {
+/// The work queue that the routees of a balancing pool share (router.hpp;
+/// sorted_mailbox.cpp).
+struct shared_work;
+}  // namespace detail
+
 /// Which mailbox an actor gets (props::mailbox).
 struct mailbox {
-  enum class kind : std::uint8_t { fifo, priority, control_aware };
+  enum class kind : std::uint8_t { fifo, priority, control_aware, balancing };
   kind what = kind::fifo;
   priority_fn priority = nullptr;
+  /// balancing: the queue shared with the other routees of the pool
+  /// (spawn_pool with routing::balancing sets it; not for direct use).
+  std::shared_ptr<detail::shared_work> work{};
 };
 
 /// Messages in the order of their priority (lower first), FIFO among equal ones.
@@ -115,6 +126,12 @@ namespace detail {
 /// (sorted_mailbox.cpp). Throws std::invalid_argument for a priority
 /// mailbox without a function.
 void install_mailbox(cell_base* c, const mailbox& m);
+
+/// Balancing pools (sorted_mailbox.cpp): a new shared queue; queue `e` and
+/// wake one idle routee of `routees[0..n)`, scanning from `start`.
+std::shared_ptr<shared_work> make_shared_work();
+void offer_work(shared_work& w, envelope* e, cell_base* const* routees, std::size_t n,
+                std::size_t start);
 }  // namespace detail
 
 }  // namespace volley
