@@ -39,11 +39,14 @@
 // Messages set aside by ctx.stash() and put back by unstash_all() are
 // handled before the mailbox, in their stashed order, as always.
 //
-// Costs (bench/micro/mailbox_bench.cpp; figures in its header): the sender's
-// side is unchanged; the worker pays one priority call and a bucket append
-// per message. The default mailbox pays one predictable test of a flag the
-// worker reads anyway. Meant for a handful of distinct priorities: a bucket
-// is found by a linear look-up.
+// Costs (bench/micro/mailbox_bench.cpp, volley-micro-actor-api; figures in
+// its header): the sender's side is unchanged; the worker pays one priority
+// call and a bucket append per message, and no allocation once its buckets
+// have grown. Measured on a loaded 2-core VM: 4.5 M tells/s to one actor
+// with a priority mailbox, 4.7 M control-aware, 3.3 M FIFO in the same run
+// (noise of that size; not slower). The default mailbox pays one
+// predictable test of a flag the worker reads anyway. Meant for a handful
+// of distinct priorities: a bucket is found by a linear look-up.
 #pragma once
 
 #include <cstddef>
