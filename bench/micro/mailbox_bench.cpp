@@ -15,16 +15,24 @@
 // handled all of it, so a row is the sender's cost plus the worker's, per
 // message. The suite reports; it does not judge.
 //
-// Measured (release, the shared 2-core KVM VM at load average ~13 from
-// other builds, so only the order of magnitude holds; 5 repetitions of
-// >= 0.5 s, medians, M items/s):
-//   tell_direct 4.12   tell_routed round_robin 4.08   consistent_hashing 2.65
-//   tell_mailbox fifo 3.27   priority 4.49   control_aware 4.67
-//   tell_mixed   fifo 3.85   priority 4.76   control_aware 3.43
-// The sorting mailboxes are not slower than FIFO here: the sender's side is
-// the same push, and the worker drains what arrived in one pass (a run of
-// one type hits the bucket it used last). The spread between the fifo row
-// and tell_direct, the same code, shows the noise of this machine.
+// Measured (release, the shared 2-core KVM VM while other builds ran, load
+// average 13, 8 and 9; three runs of 5 repetitions of >= 0.5 s, medians,
+// M items/s; tell_routed was not in run 3):
+//                            run 1   run 2   run 3
+//   tell_direct               4.12    5.98    4.89
+//   tell_routed round_robin   4.08    5.30      -
+//   tell_routed cons. hashing 2.65    4.04      -
+//   tell_mailbox fifo         3.27    5.50    5.54
+//   tell_mailbox priority     4.49    6.36    6.68
+//   tell_mailbox control      4.67    2.98    6.81
+//   tell_mixed fifo           3.85    4.99    5.97
+//   tell_mixed priority       4.76    5.43    3.87
+//   tell_mixed control        3.43    2.25    6.08
+// Run-to-run noise on this machine is as large as any difference between
+// the rows (tell_direct and tell_mailbox fifo are the same code). What held
+// in every run: the sending thread's CPU per 1000 tells was lower with the
+// sorting mailboxes (17-24 us, against 25-35 us for fifo), which fits the
+// worker draining the queue in one pass instead of one pop per message.
 #include <benchmark/benchmark.h>
 
 #include <atomic>

@@ -42,11 +42,12 @@
 // Costs (bench/micro/mailbox_bench.cpp, volley-micro-actor-api; figures in
 // its header): the sender's side is unchanged; the worker pays one priority
 // call and a bucket append per message, and no allocation once its buckets
-// have grown. Measured on a loaded 2-core VM: 4.5 M tells/s to one actor
-// with a priority mailbox, 4.7 M control-aware, 3.3 M FIFO in the same run
-// (noise of that size; not slower). The default mailbox pays one
-// predictable test of a flag the worker reads anyway. Meant for a handful
-// of distinct priorities: a bucket is found by a linear look-up.
+// have grown. On a loaded 2-core VM, three runs gave 4.5 / 6.4 / 6.7 M
+// tells/s to one actor with a priority mailbox, 4.7 / 3.0 / 6.8 M
+// control-aware and 3.3 / 5.5 / 5.5 M FIFO: no difference beyond that
+// machine's noise. The default mailbox pays one predictable test of a flag
+// the worker reads anyway. Meant for a handful of distinct priorities: a
+// bucket is found by a linear look-up.
 #pragma once
 
 #include <cstddef>
