@@ -29,10 +29,12 @@
 //   tell_mixed priority       4.76    5.43    3.87
 //   tell_mixed control        3.43    2.25    6.08
 // Run-to-run noise on this machine is as large as any difference between
-// the rows (tell_direct and tell_mailbox fifo are the same code). What held
-// in every run: the sending thread's CPU per 1000 tells was lower with the
-// sorting mailboxes (17-24 us, against 25-35 us for fifo), which fits the
-// worker draining the queue in one pass instead of one pop per message.
+// the rows (tell_direct and tell_mailbox fifo are the same code). The
+// sending thread's CPU per 1000 tells was lower with the priority mailbox
+// in every run (16-25 us, against 25-35 us for fifo) and with the
+// control-aware one in runs 1 and 3 (17-19 us; 34-42 us in run 2): a hint
+// that the worker's one-pass drain disturbs the sender's cache line less,
+// not a measured fact.
 #include <benchmark/benchmark.h>
 
 #include <atomic>
