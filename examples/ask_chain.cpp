@@ -9,8 +9,12 @@
 //   * a coroutine:    auto r = co_await ctx.ask(c, request, timeout);
 //                     (the handler returns volley::task).
 // The answer is a volley::result<int>: the value, or an error such as a
-// timeout. An ask's answer is the handler's return value, which B only has
-// later, so B answers A with a plain tell to the sender it remembered.
+// timeout. Here A talks to B with tells, so B answers with a plain tell to
+// the sender it remembered. Had A *asked* B, B could still answer later:
+// keep the ask's reply with `auto reply = ctx.reply_later<int>()` and
+// complete it in the continuation (`reply.ok(v)`), or write B as a
+// `volley::reply_task<int>` coroutine that ends with `co_return v;` — see
+// examples/reply_later.cpp.
 //
 // Prints:
 //   -- B with a continuation --

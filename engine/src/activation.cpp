@@ -20,6 +20,7 @@
 
 #include "cpu_relax.hpp"
 #include "scheduler.hpp"
+#include "sorted_mailbox.hpp"
 #include "system_core.hpp"
 
 namespace volley::detail {
@@ -95,12 +96,15 @@ activation_end run_activation(cell_base* c, unsigned budget, const worker* w) {
     }
 
     // Unstashed messages first. They are ours (not the mailbox's stub), so
-    // they are retired as soon as they are handled.
-    const bool owned = c->has_front_;
-    envelope* e = owned ? take_front(c) : pop(c->mailbox_);
+    // they are retired as soon as they are handled. A priority or
+    // control-aware mailbox sorts what it drains (sorted_mailbox.hpp); the
+    // default mailbox pays only the test of sorted_, on this line anyway.
+    const bool front = c->has_front_;
+    bool owned = front;
+    envelope* e = front ? take_front(c) : c->sorted_ ? take_sorted(c, owned) : pop(c->mailbox_);
     if (e != nullptr) {
       --budget;
-      if (c->bounded_ && !owned) c->extras_if_any()->queued.fetch_sub(1, std::memory_order_relaxed);
+      if (c->bounded_ && !front) c->extras_if_any()->queued.fetch_sub(1, std::memory_order_relaxed);
       if (c->state_.load(std::memory_order_relaxed) != lifecycle::alive) {
         dead_letter_after_stop(c, e);
       } else {
@@ -141,7 +145,7 @@ activation_end run_activation(cell_base* c, unsigned budget, const worker* w) {
       if (arrived) continue;
     }
     queues::mpsc_node* released;
-    if (c->mailbox_.mark_empty(released)) {
+    if (c->sorted_ ? mark_idle_sorted(c, released) : c->mailbox_.mark_empty(released)) {
       // Idle. From here on another worker may own the cell: touch nothing
       // but our own count, and the envelope the mailbox kept as its stub,
       // which it has handed back (an idle actor holds no envelope).

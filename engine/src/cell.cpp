@@ -21,6 +21,7 @@
 
 #include <volley/engine/detail/timer.hpp>
 
+#include "sorted_mailbox.hpp"
 #include "system_core.hpp"
 
 namespace volley::detail {
@@ -342,11 +343,11 @@ namespace volley {
 // -- refs and context ---------------------------------------------------------------
 
 void detail::ref_base::stop() const {
-  if (cell_) detail::send_stop(cell_, detail::stop_reason::stopped);
+  if (cell_base* c = cell()) detail::send_stop(c, detail::stop_reason::stopped);
 }
 
 void detail::ref_base::kill() const {
-  if (cell_) detail::send_stop(cell_, detail::stop_reason::killed);
+  if (cell_base* c = cell()) detail::send_stop(c, detail::stop_reason::killed);
 }
 
 void detail::ref_base::throw_empty() {

@@ -46,6 +46,7 @@ void dead_letters::count_only(dead_letter_reason r) noexcept {
   counts_[static_cast<int>(r)].fetch_add(1, std::memory_order_relaxed);
   std::uint64_t nth = total_.fetch_add(1, std::memory_order_acq_rel) + 1;
   if (nth <= log_first_) return;  // a racing caller saw wants_details() before we counted
+  if (log_first_ == 0) return;    // logging is off: counted, never summarised
   unsummarised_atomic_.fetch_add(1, std::memory_order_relaxed);
   // Only the caller that finds the summary due takes the lock; the others
   // count and go (a chaos test makes millions of dead letters).
@@ -76,7 +77,7 @@ void dead_letters::publish(dead_letter d) {
   detail::lock_guard lock(mu_);
   if (nth <= log_first_) {
     log(d, nth);
-  } else {
+  } else if (log_first_ != 0) {
     summarise_if_due(1, nth);
   }
   for (auto& [id, f] : subscribers_) {
@@ -96,6 +97,7 @@ void dead_letters::log(const dead_letter& d, std::uint64_t nth) {
 }
 
 void dead_letters::flush_log() {
+  if (log_first_ == 0) return;  // logging is off: no closing summary either
   detail::lock_guard lock(mu_);
   unsummarised_ += unsummarised_atomic_.exchange(0, std::memory_order_relaxed);
   if (unsummarised_ == 0) return;

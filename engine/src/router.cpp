@@ -66,6 +66,7 @@ std::size_t router_state::pick(const routee_table& t, std::uint64_t key) noexcep
   switch (strategy_) {
     case routing::round_robin:
     case routing::broadcast:
+    case routing::balancing:  // where the scan for an idle routee starts
       return next_.fetch_add(1, std::memory_order_relaxed) % n;
     case routing::random: {
       std::uint64_t& s = random_state();

@@ -295,6 +295,7 @@ void attach_cell(system_core* core, cell_base* c, cell_base* parent, const props
       c->extras().capacity = p.mailbox_capacity;
       c->bounded_ = true;
     }
+    install_mailbox(c, p.mailbox);  // priority, control-aware (sorted_mailbox.cpp)
     cell_extras& pext = parent->extras();
     detail::lock_guard lock(pext.mu);
     if (parent->state() != lifecycle::alive) {

@@ -6,6 +6,7 @@
 
 #include <atomic>
 #include <mutex>
+#include <stdexcept>
 #include <string>
 #include <vector>
 
@@ -219,4 +220,95 @@ TEST_CASE("type names read like the source and type ids tell types apart", "[typ
   CHECK(volley::type_name<named_ns::tagged>() == "named_ns::tagged");
   CHECK(volley::type_id<add>() == volley::type_id<add>());
   CHECK(volley::type_id<add>() != volley::type_id<append>());
+}
+
+static_assert(sizeof(volley::any_ref) == sizeof(void*), "an any_ref is one pointer");
+
+TEST_CASE(
+    "an empty ref from a failed select is one pointer, its copies name the path, and it behaves "
+    "as empty",
+    "[any_ref][select]") {
+  struct ping {};
+  volley::system sys(volley::test::two_workers());
+  auto missing = sys.select("/user/nobody");
+  REQUIRE_FALSE(missing);
+  CHECK(missing == volley::any_ref{});
+  CHECK(missing.path().empty());
+  CHECK(missing.is_stopped());
+  CHECK(missing.cell() == nullptr);
+  missing.stop();  // no-ops on an empty ref
+  missing.kill();
+
+  auto message_of = [](const volley::any_ref& r) {
+    try {
+      r.tell(ping{});
+    } catch (const std::logic_error& e) {
+      return std::string(e.what());
+    }
+    return std::string("no throw");
+  };
+  volley::any_ref copy = missing;
+  volley::any_ref assigned;
+  assigned = copy;
+  volley::any_ref moved = std::move(copy);
+  std::vector<volley::any_ref> many(8, assigned);  // shared record, counted per copy
+  for (const auto* r : {&missing, &assigned, &moved, &many.back()}) {
+    CHECK(message_of(*r).find("/user/nobody") != std::string::npos);
+  }
+  assigned = sys.select("/user");  // overwriting drops this copy's count
+  CHECK(assigned);
+  CHECK(message_of(volley::any_ref{}) == "volley: send through an empty actor ref");
+}
+
+namespace {
+
+struct price {
+  int item;
+};
+struct last_sender_query {};
+
+/// Answers a price ask (int), and says who sent its last tell.
+struct pricer {
+  using accepts = volley::accepts<price, last_sender_query>;
+  int on(const price& p) { return p.item * 10; }
+  void on(const last_sender_query&, volley::context& ctx) { last_sender_ = ctx.sender().path(); }
+  std::string on(const volley::unit&) const { return last_sender_; }
+  std::string last_sender_;
+};
+
+/// Holds the pricer only as an any_ref and passes everything on.
+struct untyped_middle {
+  explicit untyped_middle(volley::any_ref to) : to_(std::move(to)) {}
+  volley::deferred<int> on(const price& p, volley::context& ctx) {
+    to_.forward<int>(p, ctx);  // the pricer's answer goes to our asker
+    return {};
+  }
+  void on(const last_sender_query& w, volley::context& ctx) { to_.forward(w, ctx); }
+  volley::any_ref to_;
+};
+
+/// Asks or tells through the middle, as an actor (so it has a path).
+struct client {
+  struct go {
+    volley::actor_ref<untyped_middle> mid;
+  };
+  void on(const go& g, volley::context& ctx) { g.mid.tell(last_sender_query{}, ctx); }
+};
+
+}  // namespace
+
+TEST_CASE("any_ref::forward passes an ask along (named reply type) and keeps a tell's sender",
+          "[any_ref][forward][concurrency]") {
+  volley::system sys(volley::test::two_workers());
+  auto p = sys.spawn<pricer>();
+  auto mid = sys.spawn<untyped_middle>(p.untyped());
+  for (int i = 1; i <= 5; ++i) {
+    auto r = mid.ask(price{i}).get(std::chrono::seconds(20));
+    REQUIRE(r);
+    CHECK(r.value() == i * 10);
+  }
+  auto c = sys.spawn<client>(volley::props{.name = "client"});
+  c.tell(client::go{mid});
+  CHECK(wait_until([&] { return p.ask(volley::unit{}).get().value() == "/user/client"; }));
+  CHECK(sys.dead_letters().count() == 0);
 }

@@ -172,6 +172,32 @@ TEST_CASE("the dead letter log prints the first N one by one, then only summarie
   }
 }
 
+TEST_CASE("dead_letter_log_first = 0 turns the log off, shutdown summary included",
+          "[dead_letters]") {
+  const bool subscribed = GENERATE(false, true);
+  const auto interval = GENERATE(std::chrono::milliseconds(1h), std::chrono::milliseconds(0));
+  INFO("subscribed: " << subscribed << ", summary interval: " << interval.count() << " ms");
+  volley::config cfg = volley::test::two_workers();
+  cfg.dead_letter_log_first = 0;
+  cfg.dead_letter_summary_interval = interval;
+  std::string log;
+  {
+    volley::system sys(cfg);
+    std::atomic<int> reported{0};
+    volley::dead_letters::subscription sub;
+    if (subscribed)
+      sub = sys.dead_letters().subscribe([&](const volley::dead_letter&) { ++reported; });
+    auto gone = stopped_sink(sys, volley::props{});
+    volley::test::stderr_capture err;
+    for (int i = 0; i < 100; ++i) gone.tell(note{i});
+    CHECK(sys.dead_letters().count() == 100);   // still counted...
+    CHECK(reported == (subscribed ? 100 : 0));  // ...and still published
+    sys.shutdown();
+    log = err.finish();
+  }
+  CHECK(volley::test::lines_with(log, "dead letter").empty());  // ...but never logged
+}
+
 TEST_CASE("dead letters from many threads at once are all counted", "[dead_letters][concurrency]") {
   volley::system sys(volley::test::two_workers());
   auto gone = stopped_sink(sys, volley::props{});

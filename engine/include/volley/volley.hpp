@@ -10,12 +10,15 @@
 #include <volley/engine/context.hpp>
 #include <volley/engine/dead_letters.hpp>
 #include <volley/engine/fsm.hpp>
+#include <volley/engine/mailbox.hpp>
 #include <volley/engine/messages.hpp>
 #include <volley/engine/reply.hpp>
 #include <volley/engine/result.hpp>
 #include <volley/engine/router.hpp>
+#include <volley/engine/scatter_gather.hpp>
 #include <volley/engine/supervision.hpp>
 #include <volley/engine/system.hpp>
+#include <volley/engine/tail_chopping.hpp>
 #include <volley/engine/task.hpp>
 #include <volley/engine/test_probe.hpp>
 #include <volley/engine/timers.hpp>

@@ -19,6 +19,8 @@
 // a send through it throws std::logic_error naming that path.
 #pragma once
 
+#include <atomic>
+#include <cstdint>
 #include <memory>
 #include <stdexcept>
 #include <string>
@@ -40,15 +42,24 @@ namespace detail {
 struct adopt_t {};
 inline constexpr adopt_t adopt{};
 
-/// Common part of the two ref types: a counted pointer to a cell.
+/// Why an any_ref from a failed select is empty: the path and the reason,
+/// shared by the ref's copies (counted).
+struct unresolved_ref {
+  std::atomic<std::uint32_t> refs{1};
+  std::string why;
+};
+
+/// Common part of the two ref types: a counted pointer to a cell — one
+/// pointer wide. The empty any_ref that a failed select returns keeps in it,
+/// instead, a pointer to an unresolved_ref with its low bit set (cells and
+/// records are aligned, so the bit is free); only any_ref makes one, and
+/// every accessor reads through cell(), which sees such a ref as empty.
 class ref_base {
  public:
   ref_base() noexcept = default;
   ref_base(adopt_t, cell_base* c) noexcept : cell_(c) {}
-  explicit ref_base(cell_base* c) noexcept : cell_(c) {
-    if (cell_) cell_->add_ref();
-  }
-  ref_base(const ref_base& o) noexcept : ref_base(o.cell_) {}
+  explicit ref_base(cell_base* c) noexcept : cell_(c) { acquire(cell_); }
+  ref_base(const ref_base& o) noexcept : cell_(o.cell_) { acquire(cell_); }
   ref_base(ref_base&& o) noexcept : cell_(std::exchange(o.cell_, nullptr)) {}
   ref_base& operator=(const ref_base& o) noexcept {
     ref_base(o).swap(*this);
@@ -58,16 +69,14 @@ class ref_base {
     ref_base(std::move(o)).swap(*this);
     return *this;
   }
-  ~ref_base() {
-    if (cell_) cell_->release();
-  }
+  ~ref_base() { drop(cell_); }
   void swap(ref_base& o) noexcept { std::swap(cell_, o.cell_); }
 
-  explicit operator bool() const noexcept { return cell_ != nullptr; }
-  bool operator==(const ref_base& o) const noexcept { return cell_ == o.cell_; }
+  explicit operator bool() const noexcept { return cell() != nullptr; }
+  bool operator==(const ref_base& o) const noexcept { return cell() == o.cell(); }
 
   /// "/user/a/b"; empty for an empty ref.
-  std::string path() const { return cell_ ? cell_->path() : std::string(); }
+  std::string path() const { return cell() ? cell()->path() : std::string(); }
 
   /// Stop the actor: the message it is handling finishes, the rest of its
   /// mailbox becomes dead letters, its children stop first.
@@ -76,9 +85,9 @@ class ref_base {
   void kill() const;
 
   /// True once the actor has stopped (a snapshot).
-  bool is_stopped() const noexcept { return !cell_ || cell_->is_dead(); }
+  bool is_stopped() const noexcept { return !cell() || cell()->is_dead(); }
 
-  cell_base* cell() const noexcept { return cell_; }
+  cell_base* cell() const noexcept { return is_unresolved(cell_) ? nullptr : cell_; }
 
  protected:
   [[noreturn]] static void throw_empty();
@@ -88,7 +97,45 @@ class ref_base {
     e->sender->add_ref();
   }
 
+  static constexpr std::uintptr_t unresolved_bit = 1;
+  static_assert(alignof(unresolved_ref) > unresolved_bit && alignof(cell_base) > unresolved_bit);
+
+  static bool is_unresolved(cell_base* p) noexcept {
+    return (reinterpret_cast<std::uintptr_t>(p) & unresolved_bit) != 0;
+  }
+  static unresolved_ref* record_of(cell_base* p) noexcept {
+    return reinterpret_cast<unresolved_ref*>(reinterpret_cast<std::uintptr_t>(p) & ~unresolved_bit);
+  }
+  /// Adopts `r` (its count) as this ref's value; the ref must be empty.
+  void adopt_unresolved(unresolved_ref* r) noexcept {
+    cell_ = reinterpret_cast<cell_base*>(reinterpret_cast<std::uintptr_t>(r) | unresolved_bit);
+  }
+  /// The select failure this empty ref remembers, or nullptr.
+  const unresolved_ref* unresolved() const noexcept {
+    return is_unresolved(cell_) ? record_of(cell_) : nullptr;
+  }
+
+  /// A cell, or (any_ref only) a tagged unresolved_ref. Read it through cell().
   cell_base* cell_ = nullptr;
+
+ private:
+  static void acquire(cell_base* p) noexcept {
+    if (p == nullptr) return;
+    if (is_unresolved(p)) {
+      record_of(p)->refs.fetch_add(1, std::memory_order_relaxed);
+    } else {
+      p->add_ref();
+    }
+  }
+  static void drop(cell_base* p) noexcept {
+    if (p == nullptr) return;
+    if (!is_unresolved(p)) {
+      p->release();
+    } else if (record_of(p)->refs.fetch_sub(1, std::memory_order_acq_rel) == 1) {
+      // acq_rel: the last owner sees every other owner's use before it frees.
+      delete record_of(p);
+    }
+  }
 };
 
 template <class M, class R>
@@ -156,7 +203,8 @@ inline constexpr message_info ask_info_of{type_id<M>(),
                                           &ask_payload_of<M, R>,
                                           type_id<R>(),
                                           &take_ask_request<M, R>,
-                                          &complete_ask_request<R>};
+                                          &complete_ask_request<R>,
+                                          is_control_v<M>};
 
 /// The reply to an ask whose asker no longer waits (timed out, gone).
 void report_undeliverable_reply(cell_base* replier, envelope* request) noexcept;  // cell.cpp
@@ -255,8 +303,10 @@ void report_unhandled_in_place(cell_base* target, envelope* e) noexcept;  // wat
 
 /// Send an ask of T (reply R) to `target` with thunk `fn`; a null `fn` means
 /// the actor cannot answer it: the request completes with errc::unhandled.
-template <class T, class R, class M>
-future<R> send_ask(cell_base* target, invoke_fn fn, M&& m) {
+/// Build an ask of T (reply R) with thunk `fn` and hand its envelope to
+/// `deliver` (a balancing pool queues it for whichever routee is free).
+template <class T, class R, class M, class Deliver>
+future<R> send_ask_via(invoke_fn fn, M&& m, Deliver&& deliver) {
   auto* state = new ask_state<R>();
   state->add_ref();  // one for the envelope, one for the future
   future<R> f(state);
@@ -265,12 +315,19 @@ future<R> send_ask(cell_base* target, invoke_fn fn, M&& m) {
   e->invoke = fn;
   e->info = &ask_info_of<T, R>;
   e->sender = nullptr;
-  if (fn == nullptr) {
-    report_unhandled(target, e);
-  } else {
-    target->deliver(e);
-  }
+  deliver(static_cast<envelope*>(e));
   return f;
+}
+
+template <class T, class R, class M>
+future<R> send_ask(cell_base* target, invoke_fn fn, M&& m) {
+  return send_ask_via<T, R>(fn, std::forward<M>(m), [&](envelope* e) {
+    if (fn == nullptr) {
+      report_unhandled(target, e);
+    } else {
+      target->deliver(e);
+    }
+  });
 }
 
 }  // namespace detail
@@ -289,8 +346,9 @@ class any_ref : public detail::ref_base {
   /// Engine side: the empty ref of a select that found nothing at `path`.
   static any_ref nobody_at(std::string_view path, std::string_view why) {
     any_ref r;
-    r.selected_ = std::make_shared<const std::string>(
-        "select(\"" + std::string(path) + "\") found no actor (" + std::string(why) + ")");
+    auto* rec = new detail::unresolved_ref;
+    rec->why = "select(\"" + std::string(path) + "\") found no actor (" + std::string(why) + ")";
+    r.adopt_unresolved(rec);
     return r;
   }
 
@@ -307,33 +365,32 @@ class any_ref : public detail::ref_base {
   template <class M>
   void send(M&& m, const context* from) const {
     using T = std::decay_t<M>;
-    if (!cell_) throw_empty_selected();
+    if (cell() == nullptr) throw_empty_selected();
     detail::invoke_fn fn = lookup(type_id<T>());
     if constexpr (std::is_same_v<T, poison_pill>) {
       fn = &detail::invoke_tell<poison_pill_target, T>;
     }
-    if (fn == nullptr) fn = cell_->ops()->fallback;  // e.g. a remote actor's proxy
+    if (fn == nullptr) fn = cell()->ops()->fallback;  // e.g. a remote actor's proxy
     auto* e = detail::make_envelope<T>(fn, &detail::message_info_of<T>, std::forward<M>(m));
     if (from) attach_sender(e, *from);
     if (fn == nullptr) {
-      detail::report_unhandled(cell_, e);
+      detail::report_unhandled(cell(), e);
       return;
     }
-    cell_->deliver(e);
+    cell()->deliver(e);
   }
 
   struct poison_pill_target {};  // handles nothing: a poison pill means stop
 
   [[noreturn]] void throw_empty_selected() const {
-    if (selected_) throw std::logic_error("volley: send through an empty actor ref: " + *selected_);
+    if (const detail::unresolved_ref* r = unresolved()) {
+      throw std::logic_error("volley: send through an empty actor ref: " + r->why);
+    }
     throw_empty();
   }
 
-  /// Why this ref is empty, when a select made it so (nullptr otherwise).
-  std::shared_ptr<const std::string> selected_;
-
   detail::invoke_fn lookup(type_id_t id) const noexcept {
-    const auto* ops = cell_->ops();
+    const auto* ops = cell()->ops();
     for (std::size_t i = 0; i < ops->handler_count; ++i) {
       if (ops->handlers[i].id == id) return ops->handlers[i].invoke;
     }
@@ -341,7 +398,7 @@ class any_ref : public detail::ref_base {
   }
 
   const detail::dynamic_handler* lookup_entry(type_id_t id) const noexcept {
-    const auto* ops = cell_->ops();
+    const auto* ops = cell()->ops();
     for (std::size_t i = 0; i < ops->handler_count; ++i) {
       if (ops->handlers[i].id == id) return &ops->handlers[i];
     }
@@ -355,16 +412,78 @@ class any_ref : public detail::ref_base {
   template <class R, class M>
   future<R> ask(M&& m) const {
     using T = std::decay_t<M>;
-    if (!cell_) throw_empty_selected();
+    if (cell() == nullptr) throw_empty_selected();
     detail::invoke_fn fn = nullptr;
     if (const auto* entry = lookup_entry(type_id<T>())) {
       if (entry->invoke_ask != nullptr && entry->reply_id == type_id<R>()) fn = entry->invoke_ask;
     } else {
-      fn = cell_->ops()->fallback;
+      fn = cell()->ops()->fallback;
     }
-    return detail::send_ask<T, R>(cell_, fn, std::forward<M>(m));
+    return detail::send_ask<T, R>(cell(), fn, std::forward<M>(m));
+  }
+
+  /// Pass m on from inside a handler, keeping the original sender (see
+  /// actor_ref::forward). An untyped ref cannot know the reply type of an
+  /// ask at compile time: name it, `forward<R>(m, ctx)`, to pass the ask
+  /// along so that the receiver's answer reaches the asker. Forwarding an
+  /// ask without R, or to an actor that does not answer m with R, throws
+  /// std::logic_error (the handler fails; the asker gets handler_failed).
+  template <class R = void, class M>
+  void forward(M&& m, const context& ctx) const {
+    using T = std::decay_t<M>;
+    if (cell() == nullptr) throw_empty_selected();
+    detail::envelope* current = ctx.current();
+    if (current != nullptr && current->info->take_request != nullptr) {
+      if constexpr (std::is_void_v<R>) {
+        throw std::logic_error("volley: forward of an ask of " + std::string(current->info->name) +
+                               " through an any_ref needs the reply type: forward<R>(m, ctx)");
+      } else {
+        const detail::dynamic_handler* entry = lookup_entry(type_id<T>());
+        detail::invoke_fn fn = entry != nullptr && entry->reply_id == type_id<R>()
+                                   ? entry->invoke_ask
+                                   : (entry == nullptr ? cell()->ops()->fallback : nullptr);
+        if (fn == nullptr || current->info->reply_id != type_id<R>()) {
+          throw std::logic_error("volley: forward of an ask of " +
+                                 std::string(current->info->name) + " to " + path() +
+                                 ", which does not answer " + std::string(type_name<T>()) +
+                                 " with the " + std::string(type_name<R>()) + " the asker expects");
+        }
+        if (void* request = current->info->take_request(current)) {
+          auto* state = static_cast<detail::ask_state<R>*>(request);
+          void* p = detail::envelope_alloc(sizeof(detail::ask_envelope<T, R>));
+          auto* e = ::new (p) detail::ask_envelope<T, R>(std::forward<M>(m), state);
+          e->invoke = fn;
+          e->info = &detail::ask_info_of<T, R>;
+          e->sender = current->sender;
+          if (e->sender != nullptr) e->sender->add_ref();
+          cell()->deliver(e);
+          return;
+        }
+      }
+    }
+    // A tell (or an ask already answered): on with the original sender.
+    detail::invoke_fn fn = lookup(type_id<T>());
+    if constexpr (std::is_same_v<T, poison_pill>) {
+      fn = &detail::invoke_tell<poison_pill_target, T>;
+    }
+    if (fn == nullptr) fn = cell()->ops()->fallback;
+    auto* e = detail::make_envelope<T>(fn, &detail::message_info_of<T>, std::forward<M>(m));
+    if (current != nullptr && current->sender != nullptr) {
+      e->sender = current->sender;
+      e->sender->add_ref();
+    }
+    if (fn == nullptr) {
+      detail::report_unhandled(cell(), e);
+      return;
+    }
+    cell()->deliver(e);
   }
 };
+
+// A ref is copied into every message that names a sender or a reply-to and
+// into containers of routees: it stays one pointer, also when it remembers
+// a failed select (ref_base).
+static_assert(sizeof(any_ref) == sizeof(void*), "an any_ref is one pointer");
 
 /// A typed actor handle: sends resolve A's handler at compile time.
 template <class A>

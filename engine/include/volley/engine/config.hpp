@@ -52,6 +52,7 @@ struct config {
 
   /// Dead letters logged individually before the log switches to a periodic
   /// summary (the count is always exact; only the log is rate-limited).
+  /// 0 turns the log off: no lines, no summaries, none at shutdown either.
   unsigned dead_letter_log_first = 10;
   /// At most one summary line per interval; 0 or more (negative throws).
   std::chrono::milliseconds dead_letter_summary_interval{1000};

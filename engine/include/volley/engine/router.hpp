@@ -25,6 +25,18 @@
 //                       per routee), so resizing moves only ~1/n of the keys;
 //   broadcast           every routee gets its own copy (one envelope each);
 //                       an ask through it is refused (std::logic_error).
+//   balancing           pools only (Akka's balancing pool): the routees share
+//                       one work queue. A send queues the message and wakes
+//                       one idle routee if there is one; a busy routee takes
+//                       the next message when it is done, so work goes to
+//                       whoever is free and none waits behind a slow one.
+//                       A routee's own mailbox (messages sent to it by
+//                       name) goes before the shared queue. Costs a shared
+//                       queue push (moodycamel, ~2x a mailbox push) and a
+//                       fence per send. Messages still queued when every
+//                       routee is gone are dropped with the router (asks:
+//                       errc::recipient_stopped), not reported as dead
+//                       letters. forward() goes to one routee's own mailbox.
 //
 // Sending costs what a direct tell costs plus one atomic load (the routee
 // table) and the strategy's pick (an atomic increment for round-robin): no
@@ -44,9 +56,9 @@
 // by a poison pill, pool().stop() or shutdown), but nobody can route to it
 // any more.
 //
-// Not provided: Akka's scatter-gather-first-completed and tail-chopping
-// groups and the balancing pool (one shared mailbox); an ask through a
-// router plus a ctx.ask with a short timeout covers the first two by hand.
+// Akka's scatter-gather-first-completed and tail-chopping groups are in
+// scatter_gather.hpp and tail_chopping.hpp (they ask several routees for
+// one answer, so their ask differs from a router's).
 #pragma once
 
 #include <atomic>
@@ -68,6 +80,7 @@
 #include <volley/engine/detail/envelope.hpp>
 #include <volley/engine/detail/handler.hpp>
 #include <volley/engine/detail/thread_safety.hpp>
+#include <volley/engine/mailbox.hpp>
 #include <volley/engine/messages.hpp>
 #include <volley/engine/supervision.hpp>
 #include <volley/engine/system.hpp>
@@ -76,7 +89,14 @@
 namespace volley {
 
 /// How a router picks the routee of a message (see the file comment).
-enum class routing { round_robin, random, smallest_mailbox, consistent_hashing, broadcast };
+enum class routing {
+  round_robin,
+  random,
+  smallest_mailbox,
+  consistent_hashing,
+  broadcast,
+  balancing
+};
 
 constexpr const char* to_string(routing r) noexcept {
   switch (r) {
@@ -90,6 +110,8 @@ constexpr const char* to_string(routing r) noexcept {
       return "consistent-hashing";
     case routing::broadcast:
       return "broadcast";
+    case routing::balancing:
+      return "balancing";
   }
   return "unknown";
 }
@@ -143,6 +165,13 @@ class router_state {
   routing strategy() const noexcept { return strategy_; }
 
   any_ref pool;  ///< the pool actor; empty for a group. Set before the router is shared.
+  /// balancing: the routees' shared queue. Set before the router is shared.
+  std::shared_ptr<shared_work> work;
+
+  /// The mailbox a new routee of this router gets.
+  volley::mailbox routee_mailbox() const {
+    return work ? volley::mailbox{mailbox::kind::balancing, nullptr, work} : volley::mailbox{};
+  }
 
  private:
   const routing strategy_;
@@ -210,7 +239,8 @@ class pool_actor {
     while (cells.size() < r.size) {
       auto routee = std::apply(
           [&](const auto&... a) {
-            return ctx.spawn<A>(props{.dispatcher = options_.dispatcher}, a...);
+            return ctx.spawn<A>(
+                props{.dispatcher = options_.dispatcher, .mailbox = state->routee_mailbox()}, a...);
           },
           args_);
       ctx.watch(routee);
@@ -280,8 +310,14 @@ class router {
       // A pool with no routee left: the request completes with errc::unhandled at once.
       return detail::send_ask<T, R>(s.pool.cell(), nullptr, std::forward<M>(m));
     }
-    detail::cell_base* target = t->cells[state_->pick(*t, key_for(s, m))];
-    return detail::send_ask<T, R>(target, &detail::invoke_ask<A, T>, std::forward<M>(m));
+    const std::size_t at = state_->pick(*t, key_for(s, m));
+    if (s.work) {
+      return detail::send_ask_via<T, R>(
+          &detail::invoke_ask<A, T>, std::forward<M>(m), [&](detail::envelope* e) {
+            detail::offer_work(*s.work, e, t->cells.data(), t->cells.size(), at);
+          });
+    }
+    return detail::send_ask<T, R>(t->cells[at], &detail::invoke_ask<A, T>, std::forward<M>(m));
   }
 
   /// Pass m on from inside a handler, keeping the original sender and
@@ -366,19 +402,30 @@ class router {
       detail::report_unrouted(s.pool.cell(), e);
       return;
     }
-    deliver_to(t->cells[state_->pick(*t, key_for(s, m))], std::forward<M>(m), from);
+    const std::size_t at = state_->pick(*t, key_for(s, m));
+    if (s.work) {
+      // Balancing: into the shared queue; the routee that is free takes it.
+      detail::offer_work(*s.work, make_tell<T>(std::forward<M>(m), from), t->cells.data(),
+                         t->cells.size(), at);
+      return;
+    }
+    deliver_to(t->cells[at], std::forward<M>(m), from);
   }
 
-  template <class M>
-  static void deliver_to(detail::cell_base* c, M&& m, const context* from) {
-    using T = std::decay_t<M>;
+  template <class T, class M>
+  static detail::envelope* make_tell(M&& m, const context* from) {
     auto* e = detail::make_envelope<T>(&detail::invoke_tell<A, T>, &detail::message_info_of<T>,
                                        std::forward<M>(m));
     if (from != nullptr) {
       e->sender = from->cell();
       e->sender->add_ref();
     }
-    c->deliver(e);
+    return e;
+  }
+
+  template <class M>
+  static void deliver_to(detail::cell_base* c, M&& m, const context* from) {
+    c->deliver(make_tell<std::decay_t<M>>(std::forward<M>(m), from));
   }
 
   std::shared_ptr<detail::router_state> state_;
@@ -392,14 +439,16 @@ router<A> spawn_pool(system& sys, pool_options o, const Args&... args) {
   auto state = std::make_shared<detail::router_state>(o.strategy);
   std::size_t n = o.size;
   std::string dispatcher = o.dispatcher;
+  if (o.strategy == routing::balancing) state->work = detail::make_shared_work();
   props pool_props{.name = o.name};
   auto pool = sys.spawn<pool_t>(pool_props, std::weak_ptr<detail::router_state>(state),
                                 std::tuple<std::decay_t<Args>...>(args...), std::move(o));
   std::vector<detail::cell_base*> cells;
   std::vector<actor_ref<A>> keep;  // our counts until the table has its own
   for (std::size_t i = 0; i < n; ++i) {
-    keep.push_back(
-        detail::spawn_actor<A>(sys.core(), pool.cell(), props{.dispatcher = dispatcher}, args...));
+    keep.push_back(detail::spawn_actor<A>(
+        sys.core(), pool.cell(),
+        props{.dispatcher = dispatcher, .mailbox = state->routee_mailbox()}, args...));
     cells.push_back(keep.back().cell());
   }
   state->pool = pool;
@@ -411,6 +460,11 @@ router<A> spawn_pool(system& sys, pool_options o, const Args&... args) {
 /// A router over actors that exist already; the group owns none of them.
 template <class A>
 router<A> make_group(const std::vector<actor_ref<A>>& routees, routing strategy) {
+  if (strategy == routing::balancing) {
+    throw std::invalid_argument(
+        "volley: a balancing router shares its routees' work queue, so it must spawn them: "
+        "use spawn_pool");
+  }
   router<A> r(std::make_shared<detail::router_state>(strategy));
   r.set_routees(routees);
   return r;

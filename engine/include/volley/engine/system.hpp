@@ -24,6 +24,7 @@
 #include <volley/engine/dead_letters.hpp>
 #include <volley/engine/detail/cell.hpp>
 #include <volley/engine/detail/handler.hpp>
+#include <volley/engine/mailbox.hpp>
 #include <volley/engine/supervision.hpp>
 #include <volley/engine/watch.hpp>
 
@@ -41,6 +42,9 @@ struct props {
   /// mailbox; a send beyond it is a dead letter (reason: mailbox_full).
   /// System messages are never refused or evicted.
   std::uint32_t mailbox_capacity = 0;
+  /// The order in which waiting messages are handled (mailbox.hpp): FIFO by
+  /// default, or priority_mailbox(fn) / control_aware_mailbox().
+  volley::mailbox mailbox{};
 };
 
 namespace detail {

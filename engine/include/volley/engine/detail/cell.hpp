@@ -52,7 +52,8 @@ namespace volley::detail {
 
 enum class lifecycle : std::uint8_t { alive, stopping, dead };
 
-struct timer_table;  // timer.hpp
+struct timer_table;     // timer.hpp
+struct sorted_mailbox;  // sorted_mailbox.hpp (engine/src)
 
 /// Run-time dispatch entry (any_ref): a message type the actor declared.
 struct dynamic_handler {
@@ -111,6 +112,9 @@ struct cell_extras {
   // Bounded mailbox (props::mailbox_capacity): senders count up, the worker down.
   std::atomic<std::uint32_t> queued{0};
   std::uint32_t capacity = 0;
+  // Priority or control-aware mailbox (props::mailbox; cell_base::sorted_):
+  // the worker's buckets of drained messages.
+  std::unique_ptr<sorted_mailbox> sorted;
   // Supervision: when this actor was restarted lately (written by its parent).
   std::vector<std::chrono::steady_clock::time_point> restarts;
   // A restart waits for the old instance's children to stop (so their names
@@ -209,6 +213,7 @@ class alignas(cache_line_size) cell_base {
   bool has_front_ = false;  ///< unstashed messages wait in extras().front
   bool suspended_ = false;  ///< a handler coroutine waits (its frame: extras().frame)
   bool failed_ = false;     ///< failed; waits for its supervisor's directive
+  bool sorted_ = false;     ///< a priority or control-aware mailbox: extras().sorted
 
   /// The extras, made on first use (any thread; a CAS publishes them).
   cell_extras& extras();

@@ -52,7 +52,20 @@ struct message_info {
   type_id_t reply_id = nullptr;
   void* (*take_request)(envelope*) = nullptr;
   void (*complete_request)(void* request, void* value, const void* error) = nullptr;
+  /// A control message (mailbox.hpp): control-aware mailboxes hand it over first.
+  bool control = false;
 };
+
+/// M declares `static constexpr bool control = true` (or derives from
+/// volley::control_message).
+template <class M>
+inline constexpr bool is_control_v = [] {
+  if constexpr (requires { M::control; }) {
+    return static_cast<bool>(M::control);
+  } else {
+    return false;
+  }
+}();
 
 struct envelope : queues::mpsc_node {
   invoke_fn invoke;
@@ -94,9 +107,17 @@ const void* payload_of(const envelope* e) {
 }
 
 template <class M>
-inline constexpr message_info message_info_of{
-    type_id<M>(), type_name<M>(),       &drop_payload<M>, sizeof(message_envelope<M>),
-    false,        &relocate_message<M>, &payload_of<M>};
+inline constexpr message_info message_info_of{type_id<M>(),
+                                              type_name<M>(),
+                                              &drop_payload<M>,
+                                              sizeof(message_envelope<M>),
+                                              false,
+                                              &relocate_message<M>,
+                                              &payload_of<M>,
+                                              nullptr,
+                                              nullptr,
+                                              nullptr,
+                                              is_control_v<M>};
 
 /// Allocate and fill an envelope for M. The message is constructed in place.
 template <class M, class... Args>

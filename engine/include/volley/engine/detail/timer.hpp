@@ -90,12 +90,22 @@ envelope* relocate_timer_message(envelope* e) {
 }
 
 template <class M>
+const void* timer_payload_of(const envelope* e) {
+  return &static_cast<const timer_envelope<M>*>(e)->msg;
+}
+
+template <class M>
 inline constexpr message_info timer_info_of{type_id<M>(),
                                             type_name<M>(),
                                             &drop_timer_payload<M>,
                                             sizeof(timer_envelope<M>),
                                             false,
-                                            &relocate_timer_message<M>};
+                                            &relocate_timer_message<M>,
+                                            &timer_payload_of<M>,
+                                            nullptr,
+                                            nullptr,
+                                            nullptr,
+                                            is_control_v<M>};
 
 // -- the service (timer_service.cpp) ----------------------------------------------------
 

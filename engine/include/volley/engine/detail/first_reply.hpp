@@ -1,0 +1,100 @@
+// volley/engine/detail/first_reply.hpp — one asker, several asked: the first answer wins.
+//
+// What scatter-gather and tail-chopping groups share. The asker holds a
+// future on `answer` (an ordinary ask_state with its own timeout timer). Each
+// routee is asked through a request of its own, whose completion (then())
+// lands in on_reply():
+//   * a value completes `answer` if nothing has yet (ask_state's first
+//     completion wins); a value after that is counted in `late` and dropped;
+//   * an error is kept; when every request sent has failed and no more will
+//     be sent, the last error completes `answer` (one stopped routee does
+//     not fail the ask while others may still answer);
+//   * the timeout completes `answer` with errc::timeout; replies after it
+//     are counted as late.
+// Thread-safety: on_reply runs on whichever worker completes a request;
+// `answer` is itself thread-safe, and the rest are atomics. The object lives
+// as long as a request or a timer refers to it (shared_ptr).
+#pragma once
+
+#include <atomic>
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <utility>
+
+#include <volley/engine/ask.hpp>
+#include <volley/engine/detail/cell.hpp>
+#include <volley/engine/detail/thread_safety.hpp>
+#include <volley/engine/detail/timer.hpp>
+
+namespace volley::detail {
+
+template <class R>
+class first_reply {
+ public:
+  /// `late`: the group's counter of dropped replies.
+  explicit first_reply(std::shared_ptr<std::atomic<std::uint64_t>> late) : late_(std::move(late)) {
+    answer_->add_ref();  // ours; the other count is the future's
+  }
+  first_reply(const first_reply&) = delete;
+  first_reply& operator=(const first_reply&) = delete;
+  ~first_reply() { answer_->release(); }
+
+  /// The future the asker gets (call once, before anything is sent).
+  future<R> take_future() noexcept { return future<R>(answer_); }
+
+  /// Arm the deadline of the whole ask (before the first request is sent).
+  void arm_timeout(system_core* core, std::chrono::nanoseconds within) {
+    auto* t = new ask_timeout<R>(answer_);
+    t->core = core;
+    answer_->set_timeout(t);  // timer_base's two counts: the service's and the request's
+    timer_schedule(core, t, within);
+  }
+
+  /// One more request is about to be sent.
+  void expect_one() noexcept { pending_.fetch_add(1, std::memory_order_relaxed); }
+  /// No request will be sent after those counted so far.
+  /// seq_cst here and in on_reply: a store then a load on each side
+  /// (all_sent_ / pending_), so at least one of them sees the other and the
+  /// failure is settled (twice is harmless: the second completion is a no-op).
+  void last_sent() {
+    all_sent_.store(true, std::memory_order_seq_cst);
+    if (pending_.load(std::memory_order_seq_cst) == 0) settle_failure();
+  }
+
+  void on_reply(result<R> r) {
+    if (r.ok()) {
+      if (!answer_->complete(std::move(r))) late_->fetch_add(1, std::memory_order_relaxed);
+    } else {
+      detail::lock_guard lock(mu_);
+      last_error_ = r.err();
+    }
+    if (pending_.fetch_sub(1, std::memory_order_seq_cst) == 1 &&
+        all_sent_.load(std::memory_order_seq_cst)) {
+      settle_failure();
+    }
+  }
+
+  /// A snapshot: answered, timed out, or abandoned by the asker.
+  bool settled() const noexcept { return answer_->claimed(); }
+
+ private:
+  void settle_failure() {
+    error e;
+    {
+      detail::lock_guard lock(mu_);
+      e = last_error_;
+    }
+    answer_->complete(std::move(e));  // a no-op when a value (or the timeout) came first
+  }
+
+  ask_state<R>* answer_ = new ask_state<R>();
+  std::shared_ptr<std::atomic<std::uint64_t>> late_;
+  std::atomic<std::size_t> pending_{0};
+  std::atomic<bool> all_sent_{false};
+  detail::mutex mu_;  ///< replies only, never a send
+  error last_error_ VOLLEY_GUARDED_BY(mu_){errc::unhandled, "the group has no routees"};
+};
+
+}  // namespace volley::detail

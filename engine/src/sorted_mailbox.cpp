@@ -1,0 +1,172 @@
+// engine/src/sorted_mailbox.cpp — priority and control-aware mailboxes (protocol:
+// sorted_mailbox.hpp).
+#include "sorted_mailbox.hpp"
+
+#include <atomic>
+#include <climits>
+#include <stdexcept>
+#include <utility>
+
+#include "system_core.hpp"
+
+namespace volley::detail {
+
+namespace {
+
+int priority_of(const sorted_mailbox& sm, const envelope* e) noexcept {
+  if (sm.what == mailbox::kind::control_aware) return e->info->control ? 0 : 1;
+  try {
+    return sm.priority(message_view(e));
+  } catch (...) {
+    return INT_MAX;  // documented: a throwing priority function means "last"
+  }
+}
+
+void add(sorted_mailbox& sm, envelope* e) {
+  const int p = priority_of(sm, e);
+  std::size_t i = sm.last;
+  if (i >= sm.buckets.size() || sm.buckets[i].priority != p) {
+    i = 0;
+    while (i < sm.buckets.size() && sm.buckets[i].priority < p) ++i;
+    if (i == sm.buckets.size() || sm.buckets[i].priority != p) {
+      sm.buckets.insert(sm.buckets.begin() + static_cast<std::ptrdiff_t>(i),
+                        sorted_mailbox::bucket{p, {}, 0});
+    }
+    sm.last = i;
+  }
+  sm.buckets[i].items.push_back(e);
+  ++sm.waiting;
+}
+
+}  // namespace
+
+sorted_mailbox::~sorted_mailbox() {
+  // Reached with envelopes only if a cell dies without draining (it does
+  // not: a dead cell's activation dead-letters all it holds). The stub, if
+  // still waiting, is the queue's to free.
+  for (bucket& b : buckets) {
+    for (std::size_t i = b.next; i < b.items.size(); ++i) {
+      if (b.items[i] != stub) discard(b.items[i], dead_letter_reason::recipient_stopped);
+    }
+  }
+}
+
+shared_work::~shared_work() {
+  while (auto e = queue.try_pop()) discard(*e, dead_letter_reason::recipient_stopped);
+}
+
+namespace {
+
+envelope* take_balanced(cell_base* c, sorted_mailbox& sm, bool& owned) noexcept {
+  // Its own mailbox first (what was sent to this routee by name), as the
+  // default mailbox does: the popped envelope stays the queue's stub.
+  queues::mpsc_node* retired;
+  queues::mpsc_node* n = c->mailbox_.pop(retired);
+  if (retired != nullptr) retire(static_cast<envelope*>(retired));
+  if (n != nullptr) {
+    owned = false;
+    return static_cast<envelope*>(n);
+  }
+  // A stopping routee leaves the shared work to the others.
+  if (c->state_.load(std::memory_order_relaxed) != lifecycle::alive) return nullptr;
+  if (auto e = sm.work->queue.try_pop()) {
+    owned = true;  // in no mailbox: freed after handling
+    return *e;
+  }
+  return nullptr;
+}
+
+}  // namespace
+
+bool mark_idle_sorted(cell_base* c, queues::mpsc_node*& released) noexcept {
+  sorted_mailbox& sm = *c->extras_if_any()->sorted;
+  if (sm.what != mailbox::kind::balancing ||
+      c->state_.load(std::memory_order_relaxed) != lifecycle::alive) {
+    return c->mailbox_.mark_empty(released);
+  }
+  // Once marked, the cell may run (and die) elsewhere: our own count keeps
+  // it, its extras and through them the shared queue, for the look below.
+  shared_work* work = sm.work.get();
+  c->add_ref();
+  if (!c->mailbox_.mark_empty(released)) {
+    c->release();  // not the last: the cell is alive, its parent counts it
+    return false;
+  }
+  // seq_cst: pairs with the fence in offer_work (see shared_work).
+  std::atomic_thread_fence(std::memory_order_seq_cst);
+  if (!work->queue.empty_approx() && c->mailbox_.unmark()) {
+    // Work came while we gave up, and nobody else took the cell: ours again.
+    if (released != nullptr) retire(static_cast<envelope*>(std::exchange(released, nullptr)));
+    c->release();
+    return false;
+  }
+  c->release();
+  return true;
+}
+
+std::shared_ptr<shared_work> make_shared_work() {
+  return std::make_shared<shared_work>();
+}
+
+void offer_work(shared_work& w, envelope* e, cell_base* const* routees, std::size_t n,
+                std::size_t start) {
+  w.queue.push(e);
+  // seq_cst: pairs with the fence in mark_idle_sorted: a routee that marked
+  // itself idle before this point is seen marked below; one that marks
+  // after it sees the push.
+  std::atomic_thread_fence(std::memory_order_seq_cst);
+  for (std::size_t i = 0; i < n; ++i) {
+    cell_base* c = routees[(start + i) % n];
+    if (c->state() != lifecycle::alive) continue;
+    if (c->mailbox_.is_marked() && c->mailbox_.unmark()) {
+      c->schedule_after_unmark();
+      return;
+    }
+  }
+  // Every routee is busy: each looks at the shared queue before it idles.
+}
+
+envelope* take_sorted(cell_base* c, bool& owned) noexcept {
+  sorted_mailbox& sm = *c->extras_if_any()->sorted;
+  if (sm.what == mailbox::kind::balancing) return take_balanced(c, sm, owned);
+  for (;;) {
+    queues::mpsc_node* retired;
+    queues::mpsc_node* n = c->mailbox_.pop(retired);
+    if (retired != nullptr && sm.stub_taken) retire(static_cast<envelope*>(retired));
+    // Otherwise the retired stub still waits in its bucket, which owns it now.
+    if (n == nullptr) break;
+    auto* e = static_cast<envelope*>(n);
+    sm.stub = e;
+    sm.stub_taken = false;
+    add(sm, e);
+  }
+  if (sm.waiting == 0) return nullptr;
+  for (sorted_mailbox::bucket& b : sm.buckets) {
+    if (b.next == b.items.size()) continue;
+    envelope* e = b.items[b.next++];
+    if (b.next == b.items.size()) {
+      b.items.clear();  // keeps its capacity: no allocation in steady state
+      b.next = 0;
+    }
+    --sm.waiting;
+    owned = e != sm.stub;
+    if (!owned) sm.stub_taken = true;
+    return e;
+  }
+  return nullptr;  // unreachable: waiting > 0
+}
+
+void install_mailbox(cell_base* c, const mailbox& m) {
+  if (m.what == mailbox::kind::fifo) return;
+  if (m.what == mailbox::kind::priority && m.priority == nullptr) {
+    throw std::invalid_argument("volley: priority_mailbox needs a priority function");
+  }
+  if (m.what == mailbox::kind::balancing && m.work == nullptr) {
+    throw std::invalid_argument("volley: a balancing mailbox needs its pool's shared queue");
+  }
+  c->extras().sorted = std::make_unique<sorted_mailbox>(m.what, m.priority);
+  c->extras().sorted->work = m.work;
+  c->sorted_ = true;
+}
+
+}  // namespace volley::detail

@@ -1,0 +1,222 @@
+// Tests of the scatter-gather-first-completed and tail-chopping groups
+// (scatter_gather.hpp, tail_chopping.hpp): the first value answers, later
+// ones are dropped and counted; no value in time is errc::timeout; an ask
+// fails only when every routee asked has failed; a tail-chopping group asks
+// the next routee only after its interval and no one after an answer; a
+// poison pill stops every routee.
+#include <catch2/catch.hpp>
+
+#include <atomic>
+#include <chrono>
+#include <memory>
+#include <stdexcept>
+#include <thread>
+#include <vector>
+
+#include <volley/engine/scatter_gather.hpp>
+#include <volley/engine/tail_chopping.hpp>
+#include <volley/engine/test_probe.hpp>
+
+#include "engine_test_support.hpp"
+
+using namespace std::chrono_literals;
+using volley::errc;
+using volley::test::patience;
+using volley::test::wait_until;
+
+namespace {
+
+struct query {
+  int n;
+};
+struct release_all {};
+struct asked_query {};
+
+/// Answers a query with its id at once (fast), or keeps the reply handle
+/// until release_all (slow). Counts the queries it got.
+struct replica {
+  replica(int id, bool fast, std::atomic<int>* asked) : id_(id), fast_(fast), asked_(asked) {}
+  volley::deferred<int> on(const query&, volley::context& ctx) {
+    asked_->fetch_add(1);
+    auto reply = ctx.reply_later<int>();
+    if (fast_) {
+      reply.ok(id_);
+    } else {
+      held_.push_back(std::move(reply));
+    }
+    return {};
+  }
+  void on(const release_all&) {
+    for (auto& r : held_) r.ok(id_);
+    held_.clear();
+  }
+  int id_;
+  bool fast_;
+  std::atomic<int>* asked_;
+  std::vector<volley::reply_handle<int>> held_;
+};
+
+struct fixture {
+  std::atomic<int> asked[3] = {0, 0, 0};  // outlives the system, whose actors count here
+  volley::system sys{volley::test::two_workers()};
+  std::vector<volley::actor_ref<replica>> spawn(std::vector<bool> fast) {
+    std::vector<volley::actor_ref<replica>> out;
+    for (std::size_t i = 0; i < fast.size(); ++i) {
+      out.push_back(sys.spawn<replica>(static_cast<int>(i), fast[i], &asked[i]));
+    }
+    return out;
+  }
+  /// One probe per actor: their terminations come in no particular order.
+  std::vector<std::unique_ptr<volley::test_probe>> watch_all(
+      const std::vector<volley::actor_ref<replica>>& rs) {
+    std::vector<std::unique_ptr<volley::test_probe>> probes;
+    for (const auto& r : rs) {
+      probes.push_back(std::make_unique<volley::test_probe>(sys));
+      probes.back()->watch(r);
+    }
+    return probes;
+  }
+  void stop_all(const std::vector<volley::actor_ref<replica>>& rs) {
+    volley::test_probe probe(sys);
+    for (const auto& r : rs) {
+      r.tell(volley::poison_pill{});
+      probe.expect_terminated(r, patience);
+    }
+  }
+};
+
+}  // namespace
+
+// -- scatter-gather ---------------------------------------------------------------
+
+TEST_CASE("a scatter-gather ask is answered by the first value; later ones are counted, dropped",
+          "[router][scatter_gather][concurrency]") {
+  fixture f;
+  auto rs = f.spawn({false, true, false});
+  auto group = volley::make_scatter_gather(rs, patience);
+  auto v = group.ask(query{1}).get(patience);
+  REQUIRE(v);
+  CHECK(v.value() == 1);  // the only fast one
+  for (int i = 0; i < 3; ++i) CHECK(wait_until([&] { return f.asked[i].load() == 1; }));
+  CHECK(group.late_replies() == 0);
+  for (const auto& r : rs) r.tell(release_all{});
+  CHECK(wait_until([&] { return group.late_replies() == 2; }));
+}
+
+TEST_CASE("a scatter-gather ask with no value within its timeout fails with errc::timeout",
+          "[router][scatter_gather][concurrency]") {
+  fixture f;
+  auto rs = f.spawn({false, false});
+  auto group = volley::make_scatter_gather(rs, 50ms);
+  auto start = std::chrono::steady_clock::now();
+  auto v = group.ask(query{1}).get(patience);
+  REQUIRE(!v);
+  CHECK(v.err().code == errc::timeout);
+  CHECK(std::chrono::steady_clock::now() - start >= 50ms);
+  for (const auto& r : rs) r.tell(release_all{});
+  CHECK(wait_until([&] { return group.late_replies() == 2; }));  // after the timeout: late
+}
+
+TEST_CASE("a scatter-gather ask fails only when every routee failed, with their error",
+          "[router][scatter_gather][concurrency]") {
+  fixture f;
+  auto rs = f.spawn({true, true});
+  f.stop_all({rs[0]});
+  auto group = volley::make_scatter_gather(rs, patience);
+  auto v = group.ask(query{1}).get(patience);
+  REQUIRE(v);  // one stopped routee does not fail the ask
+  CHECK(v.value() == 1);
+  f.stop_all({rs[1]});
+  auto none = group.ask(query{2}).get(patience);
+  REQUIRE(!none);
+  CHECK(none.err().code == errc::recipient_stopped);  // not a timeout: well before `patience`
+}
+
+TEST_CASE("a poison pill to a scatter-gather group stops every routee; tell reaches every routee",
+          "[router][scatter_gather][concurrency]") {
+  fixture f;
+  auto rs = f.spawn({true, true, true});
+  auto group = volley::make_scatter_gather(rs, patience);
+  group.tell(query{0});
+  for (int i = 0; i < 3; ++i) CHECK(wait_until([&] { return f.asked[i].load() == 1; }));
+  auto probes = f.watch_all(rs);
+  group.tell(volley::poison_pill{});
+  for (std::size_t i = 0; i < rs.size(); ++i) probes[i]->expect_terminated(rs[i], patience);
+}
+
+TEST_CASE("a scatter-gather group refuses no routees and a non-positive timeout",
+          "[router][scatter_gather]") {
+  CHECK_THROWS_AS(volley::make_scatter_gather<replica>({}, 1s), std::invalid_argument);
+  fixture f;
+  auto rs = f.spawn({true});
+  CHECK_THROWS_AS(volley::make_scatter_gather(rs, 0s), std::invalid_argument);
+}
+
+// -- tail-chopping ----------------------------------------------------------------
+
+TEST_CASE("a tail-chopping ask goes to the next routee only after the interval",
+          "[router][tail_chopping][concurrency]") {
+  fixture f;
+  auto rs = f.spawn({false, true, true});
+  auto group = volley::make_tail_chopping(rs, patience, 100ms);
+  auto start = std::chrono::steady_clock::now();
+  auto v = group.ask(query{1}).get(patience);  // the first ask starts at routee 0 (slow)
+  REQUIRE(v);
+  CHECK(v.value() == 1);
+  CHECK(std::chrono::steady_clock::now() - start >= 90ms);  // the wheel's tick is ~1 ms
+  CHECK(f.asked[0].load() == 1);
+  // Routee 2 is never asked: routee 1 answered before the next chop.
+  std::this_thread::sleep_for(250ms);
+  CHECK(f.asked[2].load() == 0);
+  rs[0].tell(release_all{});
+  CHECK(wait_until([&] { return group.late_replies() == 1; }));
+}
+
+TEST_CASE("a tail-chopping ask answered at once asks nobody else",
+          "[router][tail_chopping][concurrency]") {
+  fixture f;
+  auto rs = f.spawn({true, true});
+  auto group = volley::make_tail_chopping(rs, patience, 50ms);
+  auto v = group.ask(query{1}).get(patience);
+  REQUIRE(v);
+  CHECK(v.value() == 0);
+  auto w = group.ask(query{2}).get(patience);  // round-robin: the next ask starts at routee 1
+  REQUIRE(w);
+  CHECK(w.value() == 1);
+  std::this_thread::sleep_for(150ms);
+  CHECK(f.asked[0].load() == 1);
+  CHECK(f.asked[1].load() == 1);
+  CHECK(group.late_replies() == 0);
+}
+
+TEST_CASE("a tail-chopping ask with no value in time fails with errc::timeout after asking all",
+          "[router][tail_chopping][concurrency]") {
+  fixture f;
+  auto rs = f.spawn({false, false, false});
+  auto group = volley::make_tail_chopping(rs, 300ms, 20ms);
+  auto v = group.ask(query{1}).get(patience);
+  REQUIRE(!v);
+  CHECK(v.err().code == errc::timeout);
+  for (int i = 0; i < 3; ++i) CHECK(f.asked[i].load() == 1);
+}
+
+TEST_CASE("a tail-chopping ask whose every routee failed gets their error",
+          "[router][tail_chopping][concurrency]") {
+  fixture f;
+  auto rs = f.spawn({true, true});
+  f.stop_all(rs);
+  auto group = volley::make_tail_chopping(rs, patience, 10ms);
+  auto v = group.ask(query{1}).get(patience);
+  REQUIRE(!v);
+  CHECK(v.err().code == errc::recipient_stopped);
+}
+
+TEST_CASE("a poison pill to a tail-chopping group stops every routee",
+          "[router][tail_chopping][concurrency]") {
+  fixture f;
+  auto rs = f.spawn({true, true});
+  auto group = volley::make_tail_chopping(rs, patience, 10ms);
+  auto probes = f.watch_all(rs);
+  group.tell(volley::poison_pill{});
+  for (std::size_t i = 0; i < rs.size(); ++i) probes[i]->expect_terminated(rs[i], patience);
+}
