@@ -102,6 +102,7 @@ bool timer_service::cancel(timer_base* t) noexcept {
   // It will never fire: the cell count it held for the delivery goes back
   // now, not when the timer thread meets the node (maybe an hour later).
   if (cell_base* c = std::exchange(t->target, nullptr)) c->release();
+  if (t->on_cancelled != nullptr) t->on_cancelled(t);
   return true;
 }
 
@@ -252,7 +253,7 @@ void timer_service::run() {
     }
     detail::unique_lock lock(sleep_mu_);
     if (!running_.load(std::memory_order_acquire)) break;
-    if (!handoff_.prepare_sleep(until)) {
+    if (!prepare_sleep(until)) {
       // A timer was handed over since the turn (or a push is half done:
       // let that producer finish).
       lock.unlock();
@@ -266,6 +267,14 @@ void timer_service::run() {
       cv_.wait(lock.native());
     }
   }
+}
+
+bool timer_service::prepare_sleep(std::uint64_t until) {
+  // Its last look reads the consumer side of the queue, which a manual
+  // clock's jump may be draining on another thread: that is mu_'s (nested
+  // inside sleep_mu_ here, and nowhere the other way round).
+  detail::lock_guard lock(mu_);
+  return handoff_.prepare_sleep(until);
 }
 
 // -- stopping -----------------------------------------------------------------------------

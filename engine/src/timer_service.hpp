@@ -35,7 +35,8 @@
 // or cancelling thread ever takes it (except a late arm after stop()).
 // sleep_mu_ guards nothing but the sleep: the timer thread holds it from its
 // last look at the queue into its wait, and a producer that must wake it
-// takes it around the notify, so the notify cannot fall in between.
+// takes it around the notify, so the notify cannot fall in between. (The
+// last look itself takes mu_ inside sleep_mu_, the only nesting.)
 //
 // Garbage: a cancelled timer costs its node (~100 B, and the payload of a
 // keyed timer's message) until the thread meets it. Two rules bound that:
@@ -88,7 +89,7 @@ class timer_service {
   // drain the queue: that bounds the cancelled timers waiting there to 4096
   // per arming thread (~400 KiB), for one wake-up (a futex wake, ~13 µs of
   // system call on the reference machine) per 4096 arms, ~3 ns an arm.
-  static constexpr std::uint32_t arms_per_forced_wake = 4096;
+  static constexpr std::uint32_t arms_per_forced_wake = 1024;
   // The wheel is not swept below this many timers: a sweep visits the 390
   // lists whatever they hold, so tiny sweeps would be mostly overhead.
   static constexpr std::size_t min_sweep = 4096;
@@ -107,6 +108,9 @@ class timer_service {
   /// After stop(): take every node out of the queue and the wheel, release them.
   void drop_everything() VOLLEY_EXCLUDES(mu_);
   void wake_thread() VOLLEY_EXCLUDES(sleep_mu_);
+  /// The timer thread, holding sleep_mu_: publish the deadline it sleeps
+  /// towards and take a last look at the queue (timer_handoff::prepare_sleep).
+  bool prepare_sleep(std::uint64_t until) VOLLEY_REQUIRES(sleep_mu_) VOLLEY_EXCLUDES(mu_);
   std::uint64_t now_tick() const;
 
   std::shared_ptr<volley::clock> clock_;

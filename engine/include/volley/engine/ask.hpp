@@ -156,8 +156,15 @@ struct ask_timeout final : timer_base {
     };
     destroy = [](timer_base* t) noexcept {
       auto* self = static_cast<ask_timeout*>(t);
-      self->state->release();
+      if (self->state != nullptr) self->state->release();
       delete self;
+    };
+    // The reply came first and the cancel stopped the firing: the request
+    // need not wait for the timer thread to meet this node (it would then
+    // be freed there, away from the worker's allocator cache). The
+    // completer holds its own count, so this is never the last one.
+    on_cancelled = [](timer_base* t) noexcept {
+      std::exchange(static_cast<ask_timeout*>(t)->state, nullptr)->release();
     };
   }
 };

@@ -57,6 +57,11 @@ struct timer_base : timer_node, queues::mpsc_node {
   envelope* (*make)(timer_base*) = nullptr;
   void (*callback)(timer_base*) = nullptr;
   void (*destroy)(timer_base*) noexcept = nullptr;
+  /// Called by the cancel that stops the timer from firing (it was armed),
+  /// on the cancelling thread: gives back at once what only a firing would
+  /// use (an ask timeout's count on its request), so that it is freed by
+  /// the thread that finished with it rather than by the timer thread.
+  void (*on_cancelled)(timer_base*) noexcept = nullptr;
 
   void add_ref() noexcept { refs.fetch_add(1, std::memory_order_relaxed); }
   void release() noexcept {

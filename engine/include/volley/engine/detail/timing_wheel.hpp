@@ -8,7 +8,9 @@
 // an idle system (no timers) sleeps without polling.
 //
 // When not to use it: it is not thread-safe. The caller serialises every
-// call (the timer service holds one mutex around it); callbacks run inside
+// call (in the timer service only the driving thread touches it, under the
+// driver's lock; other threads hand timers over through a lock-free queue,
+// timer_handoff.hpp); callbacks run inside
 // advance() on the caller's thread, under that serialisation, so they may
 // schedule and cancel on the same wheel but must not block, and must not
 // throw (advance() holds fired-but-not-yet-called timers on its stack).
