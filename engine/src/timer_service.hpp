@@ -44,8 +44,34 @@
 // drain the queue, and the wheel is swept once it holds twice the timers it
 // held after the last sweep.
 //
-// Costs (bench/micro/timer_service_bench.cpp; see the figures below the
-// class).
+// Costs (bench/micro/timer_service_bench.cpp, bench preset, 2 workers, on
+// the shared 2-vCPU Xeon VM under a load of ~15; three repetitions run
+// interleaved with the same benchmark built from the mutex version, main
+// d630482; medians, "before -> after"):
+//   start + cancel of a keyed timer, CPU ns per op (the thread's CPU time;
+//   wall time on this loaded VM is 1.5-4x that and noisier):
+//     1 worker                                   114 -> 108
+//     2 workers at once                          117 -> 140
+//   ctx.ask round trip, 1 asker, p50 / p99 / p99.9 (us) and round trips/s:
+//     0 live timers      0.357 / 0.40 / 2.3, 529 k/s -> 0.334 / 0.61 / 5.4, 2.1 M/s
+//     1M live timers     0.353 / 0.40 / 2.3, 668 k/s -> 0.329 / 0.98 / 10, 1.4 M/s
+//   16 askers on 2 workers, p50 / p99 / p99.9 (us):
+//     0 live timers      0.361 / 24.2 / 177 -> 0.358 / 26.6 / 89
+//     1M live timers     0.362 / 23.2 / 119 -> 0.346 / 26.8 / 77
+// So: no worker waits for another or for the timer thread any more (the
+// tail, p99.9 with 16 askers, halves; a lone asker's throughput triples,
+// probably because the mutex version woke the timer thread on every ask:
+// each cancel emptied the wheel), but the p99 of an ask is up by 0.2-0.6 us
+// (1 asker) and 2-4 us (16). Not yet explained; the likely cause is that
+// timer nodes are now freed by the timer thread, so the worker's allocator
+// cache (jemalloc's tcache) runs dry and refills about once per hundred
+// allocations. Moving the nodes to the envelope pool was tried: every op got
+// ~40 ns dearer and the p99 did not move. Giving a cancelled ask's request
+// back on the worker (timer_base::on_cancelled), together with a forced
+// drain every 1024 arms instead of 4096, took the 1-asker p99 from ~2.0 to
+// ~0.6-1.0 us. Two workers arming at once share the queue's tail line (one
+// exchange per arm); the mutex version shared the lock's line twice per
+// start + cancel.
 #pragma once
 
 #include <atomic>
@@ -85,10 +111,11 @@ class timer_service {
   volley::clock& clock() noexcept { return *clock_; }
 
  private:
-  // Every 4096th arm of one thread wakes the timer thread (if it sleeps) to
-  // drain the queue: that bounds the cancelled timers waiting there to 4096
-  // per arming thread (~400 KiB), for one wake-up (a futex wake, ~13 µs of
-  // system call on the reference machine) per 4096 arms, ~3 ns an arm.
+  // Every 1024th arm of one thread wakes the timer thread (if it sleeps) to
+  // drain the queue: that bounds the cancelled timers waiting there to 1024
+  // per arming thread (~130 KiB, within a core's L2), for one wake-up (a
+  // futex wake, ~13 µs of system call on the reference machine) per 1024
+  // arms, ~13 ns an arm. 4096 (before on_cancelled) measured a worse ask p99.
   static constexpr std::uint32_t arms_per_forced_wake = 1024;
   // The wheel is not swept below this many timers: a sweep visits the 390
   // lists whatever they hold, so tiny sweeps would be mostly overhead.
