@@ -3,7 +3,8 @@
 
 #include <algorithm>
 #include <cstdio>
-#include <limits>
+#include <exception>
+#include <optional>
 #include <utility>
 #include <vector>
 
@@ -13,22 +14,22 @@ namespace volley::detail {
 
 namespace {
 
-// Deliver one due timer. Runs with no lock held: the message factory is user
-// code, and delivery may enqueue, wake a worker (futex) or, for an ask
-// timeout, run the asker's continuation; none of that may hold up timer
-// starts and cancels on the workers, and a continuation that starts a timer
-// must not deadlock. Returns true if the timer is periodic and goes back into
-// the wheel (the caller relinks it, under the lock); otherwise the service's
-// count has been dropped.
-// True on a thread inside fire(): a delivery that advances a manual clock
-// (a continuation in a test) must not wait for its own fire() to end.
-thread_local bool firing_here = false;
+// True on a thread inside a turn's deliveries: a delivery that advances a
+// manual clock (a continuation in a test) must not wait for its own turn.
+thread_local bool delivering_here = false;
 
-bool deliver_due(timer_base* t) noexcept {
-  if (t->cancelled.load(std::memory_order_acquire)) {
-    t->release();
-    return false;
-  }
+timer_base* timer_of(queues::mpsc_node* n) noexcept {
+  return static_cast<timer_base*>(n);
+}
+timer_base* timer_of(timer_node& n) noexcept {
+  return static_cast<timer_base*>(&n);
+}
+
+// Deliver one timer this thread has claimed (armed -> firing). Runs with no
+// lock held. Returns true if the timer is periodic and goes back into the
+// wheel (the caller relinks it under mu_); otherwise the service's count
+// has been dropped.
+bool deliver_claimed(timer_base* t) noexcept {
   if (t->callback != nullptr) {
     t->callback(t);
     t->release();
@@ -46,6 +47,11 @@ bool deliver_due(timer_base* t) noexcept {
   return false;
 }
 
+void release_all(std::vector<timer_base*>& timers) noexcept {
+  for (timer_base* t : timers) t->release();
+  timers.clear();
+}
+
 }  // namespace
 
 timer_service::timer_service(std::shared_ptr<volley::clock> clock, bool threaded)
@@ -54,70 +60,9 @@ timer_service::timer_service(std::shared_ptr<volley::clock> clock, bool threaded
   if (!threaded) return;
   // A jump of a manual clock fires what became due on the advancing thread,
   // so that advance() returns only once those timers' messages are queued
-  // (the guarantee clock.hpp states); the timer thread then re-plans its sleep.
-  sub_ = clock_->subscribe([this] {
-    std::vector<timer_base*> due;
-    std::unique_lock lock(mu_);
-    if (!running_) return;
-    collect_due(due);
-    if (!due.empty()) fire(due, lock);
-    // The timer thread may have collected some of the newly due timers
-    // first and be delivering them outside the lock: wait for it, or
-    // advance() could return before their messages are queued.
-    if (!firing_here) delivered_.wait(lock, [this] { return delivering_ == 0; });
-    cv_.notify_one();
-  });
+  // (the guarantee clock.hpp states).
+  sub_ = clock_->subscribe([this] { on_clock_jump(); });
   thread_ = std::thread([this] { run(); });
-}
-
-void timer_service::collect_due(std::vector<timer_base*>& due) {
-  // The wheel only unlinks here: each due node (and the service's count on
-  // it) moves to `due`, to be delivered once the lock is released. A cancel
-  // meanwhile finds the node unlinked and leaves the count to us; the
-  // cancelled flag, set before every cancel, tells deliver_due to drop it.
-  wheel_.advance(now_tick(),
-                 [&due](timer_node& n) { due.push_back(static_cast<timer_base*>(&n)); });
-}
-
-void timer_service::fire(std::vector<timer_base*>& due, std::unique_lock<std::mutex>& lock) {
-  ++delivering_;
-  lock.unlock();
-  bool outer = !std::exchange(firing_here, true);
-  std::size_t periodic = 0;
-  for (timer_base* t : due) {
-    if (deliver_due(t)) due[periodic++] = t;
-  }
-  if (outer) firing_here = false;
-  lock.lock();
-  // Periodic timers go back at deadline + period, so they keep their phase
-  // (a deadline already past fires on the next advance). Not when the timer
-  // was cancelled while it was out of the wheel, or the service stopped:
-  // those counts are dropped after the lock is released, since the last one
-  // may destroy the actor's cell, and that cancels timers (takes mu_).
-  std::size_t dropped = 0;
-  for (std::size_t i = 0; i < periodic; ++i) {
-    timer_base* t = due[i];
-    if (!running_ || t->cancelled.load(std::memory_order_acquire)) {
-      due[dropped++] = t;
-      continue;
-    }
-    auto period_ticks = static_cast<std::uint64_t>(t->period / wheel_.tick_duration());
-    wheel_.schedule(*t, t->deadline() + (period_ticks == 0 ? 1 : period_ticks));
-  }
-  if (dropped != 0) {
-    lock.unlock();
-    for (std::size_t i = 0; i < dropped; ++i) due[i]->release();
-    lock.lock();
-  }
-  due.clear();
-  if (--delivering_ == 0) delivered_.notify_all();
-}
-
-void timer_service::poll() {
-  std::vector<timer_base*> due;
-  std::unique_lock lock(mu_);
-  collect_due(due);
-  if (!due.empty()) fire(due, lock);
 }
 
 timer_service::~timer_service() {
@@ -125,79 +70,247 @@ timer_service::~timer_service() {
 }
 
 std::uint64_t timer_service::now_tick() const {
-  return wheel_.tick_at(clock_->now() - origin_);
+  return timing_wheel::tick_at(clock_->now() - origin_, tick_);
+}
+
+// -- arming and cancelling (any thread, no lock) ----------------------------------------
+
+void timer_service::schedule(timer_base* t, std::chrono::nanoseconds delay) noexcept {
+  std::uint64_t deadline = timing_wheel::deadline_at(clock_->now() - origin_ + delay, tick_);
+  t->due_tick = deadline;
+  // relaxed: the push's exchange (seq_cst, so a release) publishes both
+  // writes to the timer thread's acquire in pop().
+  t->state.store(timer_state::armed, std::memory_order_relaxed);
+  thread_local std::uint32_t arms = 0;
+  bool wake_anyway = ++arms % arms_per_forced_wake == 0;
+  // `t` may be gone once pushed (fired or dropped by the timer thread):
+  // nothing below touches it.
+  if (handoff_.push(t, deadline, wake_anyway)) wake_thread();
+  // seq_cst, after the push's seq_cst exchange: either stop()'s drain (which
+  // stores running_ first, then looks at the queue) sees this timer, or we
+  // see running_ false and drain it ourselves (store-buffering again).
+  if (!running_.load(std::memory_order_seq_cst)) drop_everything();
+}
+
+bool timer_service::cancel(timer_base* t) noexcept {
+  // acq_rel: acquire pairs with the timer thread's release when it relinks
+  // a periodic timer (its reads of `target` during the firing happen
+  // before our write below); release publishes that write to whoever
+  // drops the last count.
+  timer_state old = t->state.exchange(timer_state::cancelled, std::memory_order_acq_rel);
+  if (old != timer_state::armed) return false;  // firing now, or fired, or cancelled
+  // It will never fire: the cell count it held for the delivery goes back
+  // now, not when the timer thread meets the node (maybe an hour later).
+  if (cell_base* c = std::exchange(t->target, nullptr)) c->release();
+  if (t->on_cancelled != nullptr) t->on_cancelled(t);
+  return true;
+}
+
+void timer_service::wake_thread() {
+  detail::lock_guard lock(sleep_mu_);
+  cv_.notify_one();
+}
+
+// -- the timer thread's side (under mu_) --------------------------------------------------
+
+void timer_service::drain_handoff(std::vector<timer_base*>& dropped) {
+  while (queues::mpsc_node* n = handoff_.pop()) {
+    timer_base* t = timer_of(n);
+    // acquire: a cancel before the pop is seen here, and the node never
+    // enters the wheel (the fate of most ask timeouts).
+    if (t->state.load(std::memory_order_acquire) == timer_state::cancelled) {
+      dropped.push_back(t);
+      if (linger_until_ <= wheel_.now() || t->due_tick < linger_until_) linger_until_ = t->due_tick;
+    } else {
+      wheel_.schedule(*t, t->due_tick);
+    }
+  }
+}
+
+void timer_service::collect_due(std::vector<timer_base*>& due, std::vector<timer_base*>& dropped) {
+  wheel_.advance(now_tick(), [&](timer_node& n) {
+    timer_base* t = timer_of(n);
+    // The claim: armed -> firing. It fails only on `cancelled` (a cancel
+    // came first): then the timer is dropped unfired. acq_rel: acquire sees
+    // the arming thread's writes (and a canceller's), release orders a
+    // periodic relink's reads before a later cancel's acquire.
+    timer_state armed = timer_state::armed;
+    if (t->state.compare_exchange_strong(armed, timer_state::firing, std::memory_order_acq_rel)) {
+      due.push_back(t);
+    } else {
+      dropped.push_back(t);
+    }
+  });
+}
+
+void timer_service::sweep_if_due(std::vector<timer_base*>& dropped) {
+  if (wheel_.size() < sweep_at_) return;
+  wheel_.remove_if(
+      [](timer_node& n) {
+        return timer_of(n)->state.load(std::memory_order_acquire) == timer_state::cancelled;
+      },
+      [&dropped](timer_node& n) { dropped.push_back(timer_of(n)); });
+  // Twice what is left: a wheel of live timers is swept once per doubling,
+  // O(1) amortised per timer; cancelled ones never exceed the live ones by
+  // more than that (or min_sweep).
+  sweep_at_ = std::max(min_sweep, 2 * wheel_.size());
+}
+
+void timer_service::relink_periodic(std::vector<timer_base*>& fired,
+                                    std::vector<timer_base*>& dropped) {
+  auto period_ticks = [this](const timer_base* t) {
+    auto ticks = static_cast<std::uint64_t>(t->period / tick_);
+    return ticks == 0 ? std::uint64_t{1} : ticks;
+  };
+  for (timer_base* t : fired) {
+    // Back at deadline + period, so it keeps its phase (a deadline already
+    // past fires on the next turn). Not when cancelled while it fired, nor
+    // after stop(): those are dropped.
+    timer_state firing = timer_state::firing;
+    if (!running_.load(std::memory_order_relaxed) ||
+        !t->state.compare_exchange_strong(firing, timer_state::armed, std::memory_order_acq_rel)) {
+      dropped.push_back(t);
+      continue;
+    }
+    wheel_.schedule(*t, t->deadline() + period_ticks(t));
+  }
+  fired.clear();
+}
+
+bool timer_service::turn(std::vector<timer_base*>& due, std::vector<timer_base*>& dropped) {
+  {
+    detail::lock_guard lock(mu_);
+    drain_handoff(dropped);
+    collect_due(due, dropped);
+    sweep_if_due(dropped);
+    if (!due.empty()) ++delivering_;
+  }
+  // Counts are dropped with no lock held: a last one may destroy a cell.
+  release_all(dropped);
+  if (due.empty()) return false;
+  bool outer = !std::exchange(delivering_here, true);
+  std::size_t periodic = 0;
+  for (timer_base* t : due) {
+    if (deliver_claimed(t)) due[periodic++] = t;
+  }
+  due.resize(periodic);
+  if (outer) delivering_here = false;
+  {
+    detail::lock_guard lock(mu_);
+    relink_periodic(due, dropped);
+    if (--delivering_ == 0) delivered_.notify_all();
+  }
+  release_all(dropped);
+  return true;
+}
+
+void timer_service::poll() {
+  std::vector<timer_base*> due;
+  std::vector<timer_base*> dropped;
+  turn(due, dropped);
+}
+
+void timer_service::on_clock_jump() {
+  if (!running_.load(std::memory_order_acquire)) return;
+  std::vector<timer_base*> due;
+  std::vector<timer_base*> dropped;
+  turn(due, dropped);
+  // The timer thread may have claimed some of the newly due timers first and
+  // be delivering them outside mu_: wait for it, or advance() could return
+  // before their messages are queued. Not from inside a delivery of ours.
+  if (!delivering_here) {
+    detail::unique_lock lock(mu_);
+    while (delivering_ != 0) delivered_.wait(lock.native());
+  }
+  wake_thread();  // re-plan its sleep on the new time
 }
 
 void timer_service::run() {
-  std::vector<timer_base*> due;  // reused: no allocation per tick once warm
-  std::unique_lock lock(mu_);
-  while (running_) {
-    collect_due(due);
-    if (!due.empty()) {
-      fire(due, lock);
-      continue;  // time moved on while we delivered: look again before sleeping
+  std::vector<timer_base*> due;  // reused: no allocation per turn once warm
+  std::vector<timer_base*> dropped;
+  while (running_.load(std::memory_order_acquire)) {
+    handoff_.wake_up();
+    if (turn(due, dropped)) continue;  // time moved on while we delivered: look again
+    std::optional<std::uint64_t> next;
+    std::uint64_t until = timer_handoff::forever;
+    {
+      detail::lock_guard lock(mu_);
+      next = wheel_.next_deadline();
+      // An empty wheel whose last timers were cancelled in the queue: sleep
+      // towards the earliest of those deadlines rather than for ever, so
+      // that the next arm of the same kind (a later deadline) finds the
+      // thread asleep towards an earlier one and does not wake it. Without
+      // this, a quiet system that arms and cancels one timeout at a time
+      // paid a futex wake per arm. It costs at most one wake-up for nothing
+      // per such deadline.
+      if (!next && linger_until_ > wheel_.now()) next = linger_until_;
+      if (next) {
+        // Sleep at most an hour at a time: a deadline years ahead would
+        // overflow a nanosecond time_point, and waking hourly costs nothing.
+        std::uint64_t hour = static_cast<std::uint64_t>(std::chrono::hours(1) / tick_);
+        until = std::min(*next, wheel_.now() + hour);
+      }
     }
-    auto next = wheel_.next_deadline();
+    detail::unique_lock lock(sleep_mu_);
+    if (!running_.load(std::memory_order_acquire)) break;
+    if (!prepare_sleep(until)) {
+      // A timer was handed over since the turn (or a push is half done:
+      // let that producer finish).
+      lock.unlock();
+      std::this_thread::yield();
+      lock.lock();
+      continue;
+    }
     if (next) {
-      // Sleep at most an hour at a time: a deadline years ahead would
-      // overflow a nanosecond time_point, and waking hourly costs nothing.
-      std::uint64_t hour =
-          static_cast<std::uint64_t>(std::chrono::hours(1) / wheel_.tick_duration());
-      std::uint64_t until = std::min(*next, wheel_.now() + hour);
-      sleeping_until_ = until;
-      clock_->wait_until(lock, cv_, origin_ + until * wheel_.tick_duration());
+      clock_->wait_until(lock.native(), cv_, origin_ + until * tick_);
     } else {
-      sleeping_until_ = std::numeric_limits<std::uint64_t>::max();
-      cv_.wait(lock);
+      cv_.wait(lock.native());
     }
   }
 }
 
-void timer_service::schedule(timer_base* t, std::chrono::nanoseconds delay) {
-  std::uint64_t deadline = wheel_.deadline_at(clock_->now() - origin_ + delay);
-  std::lock_guard lock(mu_);
-  if (!running_) {
-    t->release();  // a stopped system fires nothing
-    return;
-  }
-  wheel_.schedule(*t, deadline);
-  if (deadline < sleeping_until_) {
-    sleeping_until_ = deadline;
-    cv_.notify_one();
-  }
+bool timer_service::prepare_sleep(std::uint64_t until) {
+  // Its last look reads the consumer side of the queue, which a manual
+  // clock's jump may be draining on another thread: that is mu_'s (nested
+  // inside sleep_mu_ here, and nowhere the other way round).
+  detail::lock_guard lock(mu_);
+  return handoff_.prepare_sleep(until);
 }
 
-void timer_service::cancel(timer_base* t) noexcept {
-  bool was_pending;
-  {
-    std::lock_guard lock(mu_);
-    was_pending = wheel_.cancel(*t);
-  }
-  if (was_pending) t->release();  // the service's count
-}
+// -- stopping -----------------------------------------------------------------------------
 
 void timer_service::stop() {
-  {
-    std::lock_guard lock(mu_);
-    if (!running_) return;
-    running_ = false;
-    cv_.notify_one();
-  }
+  if (!running_.exchange(false, std::memory_order_seq_cst)) return;
+  wake_thread();
   if (thread_.joinable()) thread_.join();
   if (sub_ != 0) clock_->unsubscribe(sub_);
-  // Drop what is still pending: walk the wheel from deadline to deadline
-  // (overflow timers included) taking each out instead of firing it, and
-  // release them once the lock is dropped (a last release may destroy a
-  // cell, which cancels its timers: that takes mu_).
+  drop_everything();
+}
+
+void timer_service::drop_everything() {
   std::vector<timer_base*> pending;
   {
-    std::lock_guard lock(mu_);
+    detail::lock_guard lock(mu_);
+    // maybe_pending() is the seq_cst look at the queue that pairs with
+    // schedule()'s push-then-load: every timer pushed before running_ went
+    // false is found here (a half-done push is waited for), and a later
+    // pusher runs this itself.
+    while (handoff_.maybe_pending()) {
+      if (queues::mpsc_node* n = handoff_.pop()) {
+        pending.push_back(timer_of(n));
+      } else {
+        std::this_thread::yield();
+      }
+    }
+    // Walk the wheel from deadline to deadline (overflow timers included),
+    // taking each out instead of firing it.
     while (auto next = wheel_.next_deadline()) {
-      wheel_.advance(
-          *next, [&pending](timer_node& n) { pending.push_back(static_cast<timer_base*>(&n)); });
+      wheel_.advance(*next, [&pending](timer_node& n) { pending.push_back(timer_of(n)); });
     }
   }
-  for (timer_base* t : pending) t->release();
+  // After the lock: a last release may destroy a cell, which cancels its
+  // timers (no lock now, but it may also arm one in a hook).
+  release_all(pending);
 }
 
 // -- the per-actor side ---------------------------------------------------------------
@@ -206,8 +319,8 @@ void timer_schedule(system_core* core, timer_base* t, std::chrono::nanoseconds d
   core->timers().schedule(t, delay);
 }
 
-void timer_cancel(system_core* core, timer_base* t) noexcept {
-  core->timers().cancel(t);
+void timer_cancel(system_core*, timer_base* t) noexcept {
+  (void)timer_service::cancel(t);
 }
 
 timer_table& timers_of(cell_base* c) {
@@ -239,8 +352,7 @@ void cancel_all_timers(cell_base* c) noexcept {
   auto entries = std::move(ext->timers->entries);
   ext->timers->entries.clear();
   for (auto& e : entries) {
-    e.node->cancelled.store(true, std::memory_order_release);
-    c->sys_->timers().cancel(e.node);
+    (void)timer_service::cancel(e.node);
     e.node->release();
   }
 }

@@ -1,32 +1,91 @@
-// engine/src/timer_service.hpp — the one timing wheel of an actor system.
+// engine/src/timer_service.hpp — the timers of an actor system: one timing
+// wheel, owned by one thread, fed by the workers without a lock.
 //
-// A thread per system drives the wheel: it sleeps (condition variable, on
-// the system's clock) until the wheel's next deadline, or for ever when no
-// timer is pending, so an idle system does not poll. Starting a timer locks
-// the wheel, links the node (O(1)) and wakes the thread only when the new
-// deadline is earlier than the one it sleeps until. Firing builds the
-// timer's envelope and delivers it to the actor; a periodic timer is linked
-// again at its next deadline (deadline + period, so it keeps its phase).
+// The protocol
+// ------------
+// Arming (any thread, usually a worker in ctx.ask or an FSM transition):
+// write the timer's due tick, set its state `armed`, push it onto the
+// hand-off queue (detail/timer_handoff.hpp: one exchange), and notify the
+// timer thread only if it sleeps towards a later deadline. No lock, no
+// system call in the common case.
 //
-// The wheel's lock is not on the message hot path: it is taken by timer
-// starts and cancels and by the timer thread, never by a tell. The timer
-// thread holds it only to advance the wheel and to relink periodic timers:
-// due timers are collected under it and delivered after it is released
-// (the message factory, the delivery, an ask's continuation), so a starter
-// on a worker never waits for a delivery, and a continuation may start or
-// cancel timers itself.
+// Cancelling (any thread holding a count on the timer): one exchange of the
+// timer's state to `cancelled`. If it was `armed`, it will never fire, and
+// the canceller gives back the timer's count on its actor's cell at once
+// (so a stopped actor's cell is not kept for its timers' deadlines). The
+// node itself stays where it is — in the queue or in the wheel — until the
+// timer thread meets it and drops the service's count: when it drains the
+// queue (most ask timeouts are cancelled before that, and never reach the
+// wheel), when the deadline comes, or in a sweep of the wheel.
+//
+// The timer thread, in turns: take mu_; pop every handed-over timer into the
+// wheel (dropping cancelled ones); advance the wheel to now, claiming each
+// due timer armed -> firing (a CAS: a cancel that comes first wins); sweep
+// the wheel when it has doubled since the last sweep; release mu_. Then
+// deliver the due timers with no lock held (the message factory is user
+// code, delivery may wake a worker, an ask timeout runs the asker's
+// continuation), take mu_ again to relink the periodic ones (firing ->
+// armed, unless cancelled meanwhile), and drop counts after releasing it (a
+// last count may destroy a cell). Then it sleeps on cv_ until the wheel's
+// next deadline, or for ever when the wheel is empty: it never polls.
+//
+// Locks: mu_ is the driver's lock. It guards the wheel and the consumer side
+// of the hand-off queue, so that a manual clock's jump (which drives the
+// wheel on the advancing thread) and the timer thread take turns; no arming
+// or cancelling thread ever takes it (except a late arm after stop()).
+// sleep_mu_ guards nothing but the sleep: the timer thread holds it from its
+// last look at the queue into its wait, and a producer that must wake it
+// takes it around the notify, so the notify cannot fall in between. (The
+// last look itself takes mu_ inside sleep_mu_, the only nesting.)
+//
+// Garbage: a cancelled timer costs its node (~100 B, and the payload of a
+// keyed timer's message) until the thread meets it. Two rules bound that:
+// every `arms_per_forced_wake`-th arm of a thread wakes the timer thread to
+// drain the queue, and the wheel is swept once it holds twice the timers it
+// held after the last sweep.
+//
+// Costs (bench/micro/timer_service_bench.cpp, bench preset, 2 workers, on
+// the shared 2-vCPU Xeon VM under a load of ~15; three repetitions run
+// interleaved with the same benchmark built from the mutex version, main
+// d630482; medians, "before -> after"):
+//   start + cancel of a keyed timer, CPU ns per op (the thread's CPU time;
+//   wall time on this loaded VM is 1.5-4x that and noisier):
+//     1 worker                                   114 -> 108
+//     2 workers at once                          117 -> 140
+//   ctx.ask round trip, 1 asker, p50 / p99 / p99.9 (us) and round trips/s:
+//     0 live timers      0.357 / 0.40 / 2.3, 529 k/s -> 0.334 / 0.61 / 5.4, 2.1 M/s
+//     1M live timers     0.353 / 0.40 / 2.3, 668 k/s -> 0.329 / 0.98 / 10, 1.4 M/s
+//   16 askers on 2 workers, p50 / p99 / p99.9 (us):
+//     0 live timers      0.361 / 24.2 / 177 -> 0.358 / 26.6 / 89
+//     1M live timers     0.362 / 23.2 / 119 -> 0.346 / 26.8 / 77
+// So: no worker waits for another or for the timer thread any more (the
+// tail, p99.9 with 16 askers, halves; a lone asker's throughput triples,
+// probably because the mutex version woke the timer thread on every ask:
+// each cancel emptied the wheel), but the p99 of an ask is up by 0.2-0.6 us
+// (1 asker) and 2-4 us (16). Not yet explained; the likely cause is that
+// timer nodes are now freed by the timer thread, so the worker's allocator
+// cache (jemalloc's tcache) runs dry and refills about once per hundred
+// allocations. Moving the nodes to the envelope pool was tried: every op got
+// ~40 ns dearer and the p99 did not move. Giving a cancelled ask's request
+// back on the worker (timer_base::on_cancelled), together with a forced
+// drain every 1024 arms instead of 4096, took the 1-asker p99 from ~2.0 to
+// ~0.6-1.0 us. Two workers arming at once share the queue's tail line (one
+// exchange per arm); the mutex version shared the lock's line twice per
+// start + cancel.
 #pragma once
 
+#include <atomic>
 #include <chrono>
 #include <condition_variable>
 #include <cstdint>
 #include <memory>
-#include <mutex>
 #include <thread>
 #include <vector>
 
 #include <volley/engine/clock.hpp>
+#include <volley/engine/detail/thread_safety.hpp>
 #include <volley/engine/detail/timer.hpp>
+#include <volley/engine/detail/timer_handoff.hpp>
 #include <volley/engine/detail/timing_wheel.hpp>
 
 namespace volley::detail {
@@ -39,34 +98,72 @@ class timer_service {
   timer_service(const timer_service&) = delete;
   timer_service& operator=(const timer_service&) = delete;
 
-  void schedule(timer_base* t, std::chrono::nanoseconds delay);
-  void cancel(timer_base* t) noexcept;
+  /// Arm `t` (state idle), due `delay` from now. Lock-free (see above).
+  void schedule(timer_base* t, std::chrono::nanoseconds delay) noexcept;
+  /// Cancel `t` (the caller holds a count on it). One atomic exchange.
+  /// True if this call stopped it from firing (it was armed); false if it
+  /// is firing or has fired, or was cancelled before.
+  static bool cancel(timer_base* t) noexcept;
   /// Fire what is due now, on the calling thread (unthreaded mode).
-  void poll();
-  /// Stop the thread; pending timers are cancelled (their counts dropped).
-  void stop();
+  void poll() VOLLEY_EXCLUDES(mu_);
+  /// Stop the thread; pending timers are dropped (their counts released).
+  void stop() VOLLEY_EXCLUDES(mu_, sleep_mu_);
   volley::clock& clock() noexcept { return *clock_; }
 
  private:
-  void run();
+  // Every 1024th arm of one thread wakes the timer thread (if it sleeps) to
+  // drain the queue: that bounds the cancelled timers waiting there to 1024
+  // per arming thread (~130 KiB, within a core's L2), for one wake-up (a
+  // futex wake, ~13 µs of system call on the reference machine) per 1024
+  // arms, ~13 ns an arm. 4096 (before on_cancelled) measured a worse ask p99.
+  static constexpr std::uint32_t arms_per_forced_wake = 1024;
+  // The wheel is not swept below this many timers: a sweep visits the 390
+  // lists whatever they hold, so tiny sweeps would be mostly overhead.
+  static constexpr std::size_t min_sweep = 4096;
+
+  void run() VOLLEY_EXCLUDES(mu_, sleep_mu_);
+  /// One turn: drain, collect, deliver, relink. True if any timer fired.
+  bool turn(std::vector<timer_base*>& due, std::vector<timer_base*>& dropped) VOLLEY_EXCLUDES(mu_);
+  /// A manual clock's jump: fire what it made due before advance() returns.
+  void on_clock_jump() VOLLEY_EXCLUDES(mu_, sleep_mu_);
+  void drain_handoff(std::vector<timer_base*>& dropped) VOLLEY_REQUIRES(mu_);
+  void collect_due(std::vector<timer_base*>& due, std::vector<timer_base*>& dropped)
+      VOLLEY_REQUIRES(mu_);
+  void sweep_if_due(std::vector<timer_base*>& dropped) VOLLEY_REQUIRES(mu_);
+  void relink_periodic(std::vector<timer_base*>& fired, std::vector<timer_base*>& dropped)
+      VOLLEY_REQUIRES(mu_);
+  /// After stop(): take every node out of the queue and the wheel, release them.
+  void drop_everything() VOLLEY_EXCLUDES(mu_);
+  void wake_thread() VOLLEY_EXCLUDES(sleep_mu_);
+  /// The timer thread, holding sleep_mu_: publish the deadline it sleeps
+  /// towards and take a last look at the queue (timer_handoff::prepare_sleep).
+  bool prepare_sleep(std::uint64_t until) VOLLEY_REQUIRES(sleep_mu_) VOLLEY_EXCLUDES(mu_);
   std::uint64_t now_tick() const;
-  /// Under mu_: advance the wheel to now, moving due timers into `due`.
-  void collect_due(std::vector<timer_base*>& due);
-  /// Called with `lock` held: releases it, delivers `due`, retakes it and
-  /// relinks the periodic ones. Leaves `due` empty.
-  void fire(std::vector<timer_base*>& due, std::unique_lock<std::mutex>& lock);
 
   std::shared_ptr<volley::clock> clock_;
   volley::clock::time_point origin_;
-  std::mutex mu_;
-  std::condition_variable cv_;
-  timing_wheel wheel_;
-  std::uint64_t sleeping_until_ = UINT64_MAX;  // guarded by mu_
-  bool running_ = true;
-  // fire() calls under way (guarded by mu_); a manual clock's advance waits
-  // for them so that it returns only once every due timer is delivered.
-  std::size_t delivering_ = 0;
-  std::condition_variable delivered_;
+  const std::chrono::nanoseconds tick_ = timing_wheel::default_tick;
+
+  // Producers push without a lock; the consumer side (pop, maybe_pending,
+  // prepare_sleep) is used under mu_ or by the timer thread alone.
+  timer_handoff handoff_;
+  std::atomic<bool> running_{true};  // seq_cst: see schedule() and stop()
+
+  detail::mutex mu_;
+  timing_wheel wheel_ VOLLEY_GUARDED_BY(mu_){timing_wheel::default_tick};
+  std::size_t sweep_at_ VOLLEY_GUARDED_BY(mu_) = min_sweep;
+  // The earliest deadline of the timers last dropped (cancelled) straight
+  // from the queue, while it is still ahead: where an idle thread sleeps
+  // towards instead of for ever (see run()).
+  std::uint64_t linger_until_ VOLLEY_GUARDED_BY(mu_) = 0;
+  // Turns delivering outside mu_ right now; a manual clock's jump waits for
+  // them so that advance() returns only once every due timer is delivered.
+  std::size_t delivering_ VOLLEY_GUARDED_BY(mu_) = 0;
+  std::condition_variable delivered_;  // with mu_
+
+  detail::mutex sleep_mu_;
+  std::condition_variable cv_;  // with sleep_mu_: the timer thread's sleep
+
   volley::clock::subscription sub_ = 0;
   std::thread thread_;
 };

@@ -396,3 +396,41 @@ TEST_CASE("time converts to ticks so that a deadline never fires early") {
     CHECK(wheel.tick_at(t - 1ns) < wheel.deadline_at(t));
   }
 }
+
+TEST_CASE("remove_if takes out exactly the chosen timers, from every level and overflow") {
+  timing_wheel wheel(std::chrono::milliseconds(1), 5);
+  std::vector<std::uint64_t> deadlines = boundary_deadlines(5);
+  deadlines.push_back(5);  // due list: scheduled at now
+  deadlines.push_back(never);
+  std::vector<std::unique_ptr<test_timer>> timers;
+  for (std::uint64_t d : deadlines) {
+    timers.push_back(std::make_unique<test_timer>());
+    timers.back()->id = timers.size() - 1;
+    wheel.schedule(*timers.back(), d);
+  }
+  std::vector<std::size_t> removed;
+  std::size_t n = wheel.remove_if(
+      [](timer_node& t) { return static_cast<test_timer&>(t).id % 2 == 0; },
+      [&removed](timer_node& t) { removed.push_back(static_cast<test_timer&>(t).id); });
+  CHECK(n == (timers.size() + 1) / 2);
+  CHECK(removed.size() == n);
+  CHECK(wheel.size() == timers.size() - n);
+  for (std::size_t id : removed) {
+    CHECK(id % 2 == 0);
+    CHECK_FALSE(timers[id]->linked());
+  }
+  // The rest still fire, each once, on time; the removed ones never do.
+  drive(wheel, never, [&wheel](timer_node& t) {
+    auto& tt = static_cast<test_timer&>(t);
+    ++tt.fired;
+    tt.fired_at = wheel.now();
+  });
+  for (auto& t : timers) {
+    if (t->id % 2 == 0) {
+      CHECK(t->fired == 0);
+    } else {
+      CHECK(t->fired == 1);
+    }
+  }
+  CHECK(wheel.empty());
+}

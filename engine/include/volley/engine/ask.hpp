@@ -63,8 +63,10 @@ class ask_state {
   bool complete(result<R> r) { return finish(std::move(r), false); }
 
   /// `from_timer`: called by the timeout timer itself, on the timer thread
-  /// (outside the wheel's lock), so the timer need not be cancelled (it is
-  /// firing, already out of the wheel) — only our count on it dropped.
+  /// (it has claimed the firing, no lock held), so the timer need not be
+  /// cancelled — only our count on it dropped. Otherwise the cancel is one
+  /// atomic exchange (timer_service.hpp): a reply before the timeout takes
+  /// no lock and wakes no thread.
   bool finish(result<R> r, bool from_timer) {
     if (!status_.claim()) return false;
     if (timer_base* t = std::exchange(timeout_, nullptr)) {
@@ -154,8 +156,15 @@ struct ask_timeout final : timer_base {
     };
     destroy = [](timer_base* t) noexcept {
       auto* self = static_cast<ask_timeout*>(t);
-      self->state->release();
+      if (self->state != nullptr) self->state->release();
       delete self;
+    };
+    // The reply came first and the cancel stopped the firing: the request
+    // need not wait for the timer thread to meet this node (it would then
+    // be freed there, away from the worker's allocator cache). The
+    // completer holds its own count, so this is never the last one.
+    on_cancelled = [](timer_base* t) noexcept {
+      std::exchange(static_cast<ask_timeout*>(t)->state, nullptr)->release();
     };
   }
 };

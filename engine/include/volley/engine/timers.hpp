@@ -17,9 +17,11 @@
 //    way;
 //  * every timer of an actor is cancelled when it stops (or restarts), so a
 //    forgotten timer never outlives its actor.
-// Timers run on the system's timing wheel (one thread per system, O(1) start
-// and cancel, 1 ms resolution); with a manual clock (config::clock) they fire
-// only when the test advances it.
+// Timers run on the system's timing wheel (one thread per system, 1 ms
+// resolution); starting one hands it to that thread through a lock-free queue
+// and cancelling is one atomic operation, so handlers on different workers
+// never wait for each other here. With a manual clock (config::clock) they
+// fire only when the test advances it.
 //
 // A timer_set is used only from the actor's own handlers and hooks (it
 // edits the actor's timer table without a lock).
@@ -135,7 +137,6 @@ class timer_set {
       if (it->key == key) {
         detail::timer_base* t = it->node;
         entries.erase(it);
-        t->cancelled.store(true, std::memory_order_release);
         detail::timer_cancel(cell_->core(), t);
         t->release();  // the table's count
         return true;

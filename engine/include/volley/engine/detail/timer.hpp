@@ -9,8 +9,18 @@
 // it becomes a dead letter with reason timer_cancelled (Akka's guarantee).
 //
 // Ownership: a node is counted by the actor's table (until cancel, stop, or
-// the single timer's message is handled) and by the timer service (while it
-// is in the wheel). The node holds a count on the actor's cell.
+// the single timer's message is handled) and by the timer service (from
+// timer_schedule until the timer thread drops it: fired, or found
+// cancelled). The node holds a count on the actor's cell until it fires, or
+// until a cancel that finds it armed gives that count back at once.
+//
+// The state word (timer_service.cpp has the protocol):
+//   idle -> armed          timer_schedule, before the hand-off push
+//   armed -> firing        the timer thread, when the deadline comes (CAS)
+//   firing -> fired        a single timer, after delivery
+//   firing -> armed        a periodic one, relinked for its next deadline (CAS)
+//   any -> cancelled       timer_cancel (exchange); the timer thread drops
+//                          a cancelled node wherever it next meets it
 #pragma once
 
 #include <atomic>
@@ -24,12 +34,20 @@
 #include <volley/engine/detail/cell.hpp>
 #include <volley/engine/detail/envelope.hpp>
 #include <volley/engine/detail/timing_wheel.hpp>
+#include <volley/queues/mpsc_node.hpp>
 
 namespace volley::detail {
 
-struct timer_base : timer_node {
+enum class timer_state : std::uint8_t { idle, armed, firing, fired, cancelled };
+
+/// A timer: linked into the timer thread's wheel (timer_node) after a trip
+/// through the hand-off queue (mpsc_node; timer_handoff.hpp).
+struct timer_base : timer_node, queues::mpsc_node {
   std::atomic<std::uint32_t> refs{2};  // the table's and the service's
-  std::atomic<bool> cancelled{false};
+  std::atomic<timer_state> state{timer_state::idle};
+  /// The tick it is due at: written by timer_schedule before the push,
+  /// read by the timer thread after the pop (the queue orders the two).
+  std::uint64_t due_tick = 0;
   cell_base* target = nullptr;  // counted; nullptr for callback timers
   system_core* core = nullptr;  // the service it lives in
   std::uint64_t gen = 0;
@@ -39,6 +57,11 @@ struct timer_base : timer_node {
   envelope* (*make)(timer_base*) = nullptr;
   void (*callback)(timer_base*) = nullptr;
   void (*destroy)(timer_base*) noexcept = nullptr;
+  /// Called by the cancel that stops the timer from firing (it was armed),
+  /// on the cancelling thread: gives back at once what only a firing would
+  /// use (an ask timeout's count on its request), so that it is freed by
+  /// the thread that finished with it rather than by the timer thread.
+  void (*on_cancelled)(timer_base*) noexcept = nullptr;
 
   void add_ref() noexcept { refs.fetch_add(1, std::memory_order_relaxed); }
   void release() noexcept {
@@ -109,9 +132,12 @@ inline constexpr message_info timer_info_of{type_id<M>(),
 
 // -- the service (timer_service.cpp) ----------------------------------------------------
 
-/// Put `t` in the wheel, due `delay` from now on the system's clock.
+/// Arm `t` (idle), due `delay` from now on the system's clock. No lock: a
+/// push onto the timer thread's hand-off queue (timer_handoff.hpp).
 void timer_schedule(system_core* core, timer_base* t, std::chrono::nanoseconds delay);
-/// Take `t` out of the wheel if it is still there (drops the service's count).
+/// Cancel `t`: it will not fire (unless it is firing right now). One atomic
+/// exchange, no lock; the timer thread drops its own count later. The
+/// caller must hold a count on `t`.
 void timer_cancel(system_core* core, timer_base* t) noexcept;
 /// Cancel every timer of an actor (on stop and restart).
 void cancel_all_timers(cell_base* c) noexcept;

@@ -8,7 +8,9 @@
 // an idle system (no timers) sleeps without polling.
 //
 // When not to use it: it is not thread-safe. The caller serialises every
-// call (the timer service holds one mutex around it); callbacks run inside
+// call (in the timer service only the driving thread touches it, under the
+// driver's lock; other threads hand timers over through a lock-free queue,
+// timer_handoff.hpp); callbacks run inside
 // advance() on the caller's thread, under that serialisation, so they may
 // schedule and cancel on the same wheel but must not block, and must not
 // throw (advance() holds fired-but-not-yet-called timers on its stack).
@@ -162,13 +164,23 @@ class timing_wheel {
   /// The tick containing `t` (time since the caller's origin), rounded down:
   /// what to pass to advance().
   [[nodiscard]] std::uint64_t tick_at(std::chrono::nanoseconds t) const noexcept {
-    return t.count() <= 0 ? 0 : static_cast<std::uint64_t>(t / tick_);
+    return tick_at(t, tick_);
   }
   /// The first tick that starts at or after `t`, rounded up: a deadline for
   /// schedule() so that a timer never fires before `t`.
   [[nodiscard]] std::uint64_t deadline_at(std::chrono::nanoseconds t) const noexcept {
+    return deadline_at(t, tick_);
+  }
+  /// The same for ticks of `tick`, without a wheel: for threads that compute
+  /// a deadline while another thread owns the wheel (timer_service).
+  [[nodiscard]] static std::uint64_t tick_at(std::chrono::nanoseconds t,
+                                             std::chrono::nanoseconds tick) noexcept {
+    return t.count() <= 0 ? 0 : static_cast<std::uint64_t>(t / tick);
+  }
+  [[nodiscard]] static std::uint64_t deadline_at(std::chrono::nanoseconds t,
+                                                 std::chrono::nanoseconds tick) noexcept {
     if (t.count() <= 0) return 0;
-    return static_cast<std::uint64_t>((t.count() - 1) / tick_.count()) + 1;
+    return static_cast<std::uint64_t>((t.count() - 1) / tick.count()) + 1;
   }
 
   // -- timers --------------------------------------------------------------------
@@ -233,6 +245,29 @@ class timing_wheel {
     }
     if (now > elapsed_) elapsed_ = now;
     return fired;
+  }
+
+  /// Unlinks every pending node for which `pred(node)` is true and passes it
+  /// to `on_remove(node)` (unlinked by then, like a firing; it must not
+  /// throw, nor schedule or cancel on this wheel). Returns how many. O(pending
+  /// + lists): for sweeping out timers cancelled without an unlink (the timer
+  /// service cancels with an atomic flag, from other threads).
+  template <class Pred, class OnRemove>
+  std::size_t remove_if(Pred&& pred, OnRemove&& on_remove) {
+    std::size_t removed = 0;
+    for (std::uint16_t list = 0; list < list_count; ++list) {
+      timer_link& head = heads_[list];
+      for (timer_link* l = head.next_; l != &head;) {
+        timer_node& n = node_of(l);
+        l = l->next_;
+        if (!pred(n)) continue;
+        unlink(n);
+        --size_;
+        ++removed;
+        on_remove(n);
+      }
+    }
+    return removed;
   }
 
   /// advance() calling each node's own fire function.

@@ -1,0 +1,261 @@
+// bench/micro/timer_service_bench.cpp — what the system's timer service
+// costs the workers: every ctx.ask arms a timeout and (when the reply comes
+// first) cancels it; every keyed timer and FSM state timeout does the same.
+//
+//   timer_ask_round_trip/askers:N/live:L
+//       N actors (each with its own echo actor) run ctx.ask chains at the
+//       same time on 2 workers, while L keyed timers (due in an hour) are
+//       pending in the same system. One steady_clock sample per round trip;
+//       p50_us / p99_us / p999_us are counters, items/s the round trips.
+//   timer_arm_cancel/threads:T
+//       T actors, on T of the 2 workers at once, each start and cancel a
+//       keyed timer in a loop (the life of a timeout whose reply came in
+//       time). ns_per_op is one start + cancel on one thread, as the handler
+//       measured it (mean over the T threads); cpu_ns_per_op the same in
+//       the thread's CPU time, which a descheduled thread does not pay.
+//
+// Both build their own system with 2 workers. The suite reports; it does not
+// judge. The figures before and after the lock-free hand-off are quoted in
+// engine/src/timer_service.hpp.
+#include <benchmark/benchmark.h>
+
+#include <time.h>
+
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include <volley/volley.hpp>
+
+namespace {
+
+using clk = std::chrono::steady_clock;
+using namespace std::chrono_literals;
+
+std::int64_t ns_between(clk::time_point a, clk::time_point b) {
+  return std::chrono::duration_cast<std::chrono::nanoseconds>(b - a).count();
+}
+
+void report_percentiles(benchmark::State& state, std::vector<std::int64_t>& samples) {
+  if (samples.empty()) return;
+  std::sort(samples.begin(), samples.end());
+  auto at = [&](double q) {
+    auto i = static_cast<std::size_t>(q * static_cast<double>(samples.size() - 1));
+    return static_cast<double>(samples[i]) / 1000.0;
+  };
+  state.counters["p50_us"] = at(0.50);
+  state.counters["p99_us"] = at(0.99);
+  state.counters["p999_us"] = at(0.999);
+}
+
+volley::config two_workers() {
+  volley::config cfg;
+  cfg.workers = 2;
+  return cfg;
+}
+
+struct ping {
+  int n;
+};
+struct echo {
+  int on(const ping& p) { return p.n; }
+};
+
+// -- live timers -----------------------------------------------------------------
+
+struct hold {
+  long count;
+};
+struct never {};
+
+/// Keeps `count` keyed timers pending, due in an hour: the load a large
+/// system's idle timeouts put on the wheel.
+struct timer_holder : volley::actor<timer_holder> {
+  long on(const hold& h) {
+    for (long i = 0; i < h.count; ++i) timers().start_single(std::to_string(i), 1h, never{});
+    return h.count;
+  }
+  void on(const never&) {}
+};
+
+// Holders share the live timers so that no timer table gets huge (tables
+// are scanned linearly by key).
+constexpr long timers_per_holder = 64;
+
+std::vector<volley::actor_ref<timer_holder>> arm_live_timers(volley::system& sys, long live) {
+  std::vector<volley::actor_ref<timer_holder>> holders;
+  std::vector<volley::future<long>> armed;
+  for (long left = live; left > 0; left -= timers_per_holder) {
+    holders.push_back(sys.spawn<timer_holder>());
+    armed.push_back(holders.back().ask(hold{std::min(left, timers_per_holder)}));
+  }
+  for (auto& f : armed) (void)f.get();
+  return holders;
+}
+
+// -- ask round trips --------------------------------------------------------------
+
+struct run_chain {
+  long round_trips;
+};
+
+/// Shared by the askers of one run; the benchmark thread sleeps on `left`
+/// and reads `samples` only after it reaches zero (acquire: pairs with each
+/// asker's acq_rel decrement, so its samples are visible).
+struct chain_run {
+  std::atomic<int> left{0};
+  std::atomic<bool> failed{false};
+  std::vector<std::vector<std::int64_t>> samples;  // one per asker
+};
+
+class chain_asker {
+ public:
+  chain_asker(volley::actor_ref<echo> target, chain_run* run, std::size_t index)
+      : target_(std::move(target)), run_(run), samples_(&run->samples[index]) {}
+
+  void on(const run_chain& r, volley::context& ctx) {
+    left_ = r.round_trips;
+    last_ = clk::now();
+    ask_next(ctx);
+  }
+
+ private:
+  void ask_next(volley::context& ctx) {
+    ctx.ask(target_, ping{1}, 1s, [this](volley::result<int> r, volley::context& next) {
+      auto now = clk::now();
+      samples_->push_back(ns_between(last_, now));
+      last_ = now;
+      if (!r) run_->failed.store(true, std::memory_order_relaxed);
+      if (--left_ == 0 || !r) {
+        if (run_->left.fetch_sub(1, std::memory_order_acq_rel) == 1) run_->left.notify_one();
+      } else {
+        ask_next(next);
+      }
+    });
+  }
+
+  volley::actor_ref<echo> target_;
+  chain_run* run_;
+  std::vector<std::int64_t>* samples_;
+  long left_ = 0;
+  clk::time_point last_;
+};
+
+// Round trips per iteration, over all askers: long enough that the tell
+// that starts a chain and the futex wake that ends it are noise.
+constexpr long round_trips_per_iteration = 20000;
+
+void timer_ask_round_trip(benchmark::State& state) {
+  const auto askers = static_cast<std::size_t>(state.range(0));
+  const long live = state.range(1);
+  volley::system sys(two_workers());
+  auto holders = arm_live_timers(sys, live);
+  chain_run run;
+  run.samples.resize(askers);
+  std::vector<volley::actor_ref<chain_asker>> refs;
+  for (std::size_t i = 0; i < askers; ++i) {
+    run.samples[i].reserve(1 << 18);
+    refs.push_back(sys.spawn<chain_asker>(sys.spawn<echo>(), &run, i));
+  }
+  const long per_asker = round_trips_per_iteration / static_cast<long>(askers);
+  for (auto _ : state) {
+    run.left.store(static_cast<int>(askers), std::memory_order_relaxed);
+    for (auto& a : refs) a.tell(run_chain{per_asker});
+    for (int left = run.left.load(std::memory_order_acquire); left != 0;
+         left = run.left.load(std::memory_order_acquire)) {
+      run.left.wait(left, std::memory_order_acquire);
+    }
+    if (run.failed.load(std::memory_order_relaxed)) state.SkipWithError("an ask failed");
+  }
+  std::vector<std::int64_t> all;
+  for (auto& s : run.samples) all.insert(all.end(), s.begin(), s.end());
+  state.SetItemsProcessed(static_cast<std::int64_t>(all.size()));
+  report_percentiles(state, all);
+}
+BENCHMARK(timer_ask_round_trip)
+    ->ArgNames({"askers", "live"})
+    ->ArgsProduct({{1, 16}, {0, 1 << 20}})
+    ->Iterations(10)
+    ->UseRealTime()
+    ->Unit(benchmark::kMillisecond);
+
+// -- arm + cancel under contention ---------------------------------------------------
+
+struct run_batch {
+  long count;
+};
+struct tick {};
+
+constexpr long batch_size = 20000;
+
+/// What one batch cost its thread: wall time, and CPU time (this VM is
+/// shared: a thread descheduled by another process pays wall time, not CPU).
+struct batch_cost {
+  std::int64_t wall_ns;
+  std::int64_t cpu_ns;
+};
+
+std::int64_t thread_cpu_ns() {
+  timespec ts{};
+  clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+  return static_cast<std::int64_t>(ts.tv_sec) * 1'000'000'000 + ts.tv_nsec;
+}
+
+/// Starts and cancels the same keyed timer.
+struct arm_cancel_user : volley::actor<arm_cancel_user> {
+  batch_cost on(const run_batch& b) {
+    auto t0 = clk::now();
+    auto c0 = thread_cpu_ns();
+    for (long i = 0; i < b.count; ++i) {
+      timers().start_single("timeout", 1h, tick{});
+      timers().cancel("timeout");
+    }
+    return {ns_between(t0, clk::now()), thread_cpu_ns() - c0};
+  }
+  void on(const tick&) {}
+};
+
+void timer_arm_cancel(benchmark::State& state) {
+  const auto threads = static_cast<std::size_t>(state.range(0));
+  volley::system sys(two_workers());
+  std::vector<volley::actor_ref<arm_cancel_user>> users;
+  for (std::size_t i = 0; i < threads; ++i) users.push_back(sys.spawn<arm_cancel_user>());
+  std::int64_t total_wall = 0;
+  std::int64_t total_cpu = 0;
+  for (auto _ : state) {
+    std::vector<volley::future<batch_cost>> batches;
+    for (auto& u : users) batches.push_back(u.ask(run_batch{batch_size}));
+    std::int64_t longest = 0;
+    for (auto& f : batches) {
+      volley::result<batch_cost> r = f.get();
+      if (!r) {
+        state.SkipWithError("batch ask failed");
+        return;
+      }
+      total_wall += r.value().wall_ns;
+      total_cpu += r.value().cpu_ns;
+      longest = std::max(longest, r.value().wall_ns);
+    }
+    state.SetIterationTime(static_cast<double>(longest) * 1e-9);
+  }
+  const auto ops =
+      static_cast<double>(state.iterations()) * batch_size * static_cast<double>(threads);
+  state.SetItemsProcessed(static_cast<std::int64_t>(ops));
+  state.counters["ns_per_op"] = static_cast<double>(total_wall) / ops;
+  state.counters["cpu_ns_per_op"] = static_cast<double>(total_cpu) / ops;
+}
+BENCHMARK(timer_arm_cancel)
+    ->ArgName("threads")
+    ->Arg(1)
+    ->Arg(2)
+    ->Iterations(50)
+    ->UseManualTime()
+    ->Unit(benchmark::kMicrosecond);
+
+}  // namespace
+
+BENCHMARK_MAIN();
