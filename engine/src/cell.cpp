@@ -243,6 +243,12 @@ std::string cell_base::name() const {
 }
 
 std::string cell_base::path() const {
+  if (cell_extras* ext = extras_if_any(); ext != nullptr && !ext->display_path.empty())
+    return ext->display_path;
+  return local_path();
+}
+
+std::string cell_base::local_path() const {
   if (parent_ == nullptr) return "/";
   std::string p;
   for (const cell_base* c = this; c->parent_ != nullptr; c = c->parent_) {

@@ -19,7 +19,7 @@ OUT = os.path.join(HERE, "corpus")
 KINDS = dict(hello=1, challenge=2, response=3, accept=4, reject=5, heartbeat=6, message=7,
              ask_request=8, ask_reply=9, ask_failure=10, watch=11, unwatch=12, terminated=13, close=14)
 MAGIC = 0x594C4F56
-VERSION = 2
+VERSION = 3
 
 
 def frame(kind, flags=0, target=b"", node=b"", sender=b"", marker=0, corr=0, payload=b"",

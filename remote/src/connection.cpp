@@ -232,6 +232,19 @@ void send_queue::drop_queued(const std::function<void(const frame&)>& each, std:
   queue_.clear();
 }
 
+void send_queue::move_queued_to(send_queue& to, std::size_t& frames, std::size_t& bytes) {
+  for (auto& s : queue_) {
+    if (s.frames == 0) {  // a close frame queued behind user frames: not theirs to carry
+      release(s);
+      continue;
+    }
+    frames += s.frames;
+    bytes += s.user_bytes;
+    to.queue_.push_back(std::move(s));
+  }
+  queue_.clear();
+}
+
 void send_queue::abandon_in_flight(std::size_t& frames, std::size_t& bytes) {
   for (auto& s : in_flight_) {
     frames += s.frames;

@@ -46,8 +46,11 @@ struct item_chunk;
 /// loop thread; the chunk is freed when its last item is released. Items too
 /// big for a chunk are allocated on their own.
 struct outbound_item : mpsc_node {
-  enum class type : std::uint8_t { frame, connect, disconnect };
+  enum class type : std::uint8_t { frame, connect, disconnect, reset };
   type what = type::frame;
+  /// link_shared::epoch when send() took the frame: which incarnation of
+  /// the peer it was meant for (see connection::stale_epochs_below).
+  std::uint32_t epoch = 0;
   connection_id id = 0;
   std::uint32_t size = 0;  ///< bytes following the item
   item_chunk* chunk = nullptr;
@@ -63,6 +66,9 @@ struct outbound_item : mpsc_node {
 struct link_shared {
   std::atomic<std::size_t> queued_frames{0};
   std::atomic<std::size_t> queued_bytes{0};
+  /// Bumped by the loop when the connection comes up to a new incarnation of
+  /// its peer: frames stamped with an older epoch were meant for the old one.
+  std::atomic<std::uint32_t> epoch{0};
 };
 
 /// Bytes waiting to be written on one connection.
@@ -117,6 +123,10 @@ class send_queue {
   /// Drops what is queued (not in flight); calls `each` per user frame.
   void drop_queued(const std::function<void(const frame&)>& each, std::size_t& frames,
                    std::size_t& bytes);
+  /// Moves the queued user frames (not the batch in flight) behind `to`'s,
+  /// in order: the connection they were queued on lost to another one
+  /// between the same two nodes (PROTOCOL.md §6.6).
+  void move_queued_to(send_queue& to, std::size_t& frames, std::size_t& bytes);
   /// Forgets the in-flight batch (its connection is gone); counts its user frames.
   void abandon_in_flight(std::size_t& frames, std::size_t& bytes);
   /// Clears control bytes (a new socket starts a new handshake).
@@ -163,7 +173,6 @@ struct tls_link {
   std::size_t written = 0;        ///< of cipher, already taken by the kernel
   std::size_t batch_plain = 0;    ///< plaintext bytes of the send_queue batch in cipher; 0: none
   bool writing = false;           ///< a sendmsg over cipher is in the kernel
-  bool first_bytes = true;        ///< nothing received yet (the plaintext check)
   std::vector<std::byte> plain;   ///< decrypted bytes, reused per receive
   iovec iov{};
   msghdr msg{};
@@ -171,7 +180,44 @@ struct tls_link {
   bool unwritten() const noexcept { return written < cipher.size(); }
 };
 
-enum class conn_state : std::uint8_t { backoff, connecting, handshaking, established, closing };
+/// Whether a peer's first bytes open a TLS record: content type 22
+/// (handshake) or 21 (alert), then major version 3. That takes two bytes,
+/// and a first receive may carry one: the verdict waits for the second.
+/// (No volley frame starts so: its length would be >= 0x0315 = 789 bytes,
+/// past the 512-byte pre-login cap.)
+struct record_sniffer {
+  enum class verdict : std::uint8_t { undecided, tls_record, other };
+  verdict seen = verdict::undecided;
+  std::byte first{};
+  bool have_first = false;
+
+  bool undecided() const noexcept { return seen == verdict::undecided; }
+  /// Looks at the start of a receive (bytes the caller still processes).
+  verdict take(std::span<const std::byte> bytes) noexcept {
+    if (seen != verdict::undecided || bytes.empty()) return seen;
+    std::size_t at = 0;
+    if (!have_first) {
+      first = bytes[0];
+      have_first = true;
+      at = 1;
+    }
+    if (first != std::byte{0x16} && first != std::byte{0x15}) return seen = verdict::other;
+    if (at == bytes.size()) return seen;  // one byte so far
+    return seen = bytes[at] == std::byte{0x03} ? verdict::tls_record : verdict::other;
+  }
+};
+
+/// folded: an outbound connection that lost to another one to the same node
+/// (PROTOCOL.md §6.6); no socket, its frames go to the one kept, and it
+/// reconnects (backoff) when that one goes down.
+enum class conn_state : std::uint8_t {
+  backoff,
+  connecting,
+  handshaking,
+  established,
+  closing,
+  folded
+};
 
 struct connection {
   using clock = std::chrono::steady_clock;
@@ -190,7 +236,7 @@ struct connection {
   phi_accrual_detector detector;
   send_queue out;
   std::unique_ptr<tls_link> tls;  // TLS on (chosen once per connection)
-  bool first_bytes = true;        // plaintext: nothing received yet (TLS check)
+  record_sniffer sniff;           // the peer's first bytes: TLS or not (reset per socket)
 
   int ops = 0;  // SQEs in flight that name this connection (recv counts while armed)
   bool recv_armed = false;
@@ -199,6 +245,17 @@ struct connection {
   bool given_up = false;             // disconnect(): do not reconnect
   bool flush_user_on_close = false;  // disconnect(): write queued frames, then the close frame
   bool send_stalled = false;         // a short write's rest waits for flush_dirty to resubmit
+  bool merged = false;               // lost to another connection: closes without on_down
+  /// When this side reached the handshake's gate (0: not yet); the peer's
+  /// name and incarnation are known from then on (peer.name, peer.incarnation).
+  std::uint64_t gate_order = 0;
+  connection_id kept_instead = 0;  // the connection the gate refused this one for
+  /// The peer's incarnation when this connection was last up (0: never):
+  /// a reconnect that reaches another one drops what was queued meanwhile.
+  std::uint64_t up_incarnation = 0;
+  /// Frames stamped with an epoch below this were meant for an incarnation
+  /// that is gone (0: none so far).
+  std::uint32_t stale_epochs_below = 0;
   close_reason reason = close_reason::local_close;  // why it is closing
 
   clock::time_point deadline{};  // handshake/connect or linger deadline

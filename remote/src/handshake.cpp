@@ -114,8 +114,41 @@ std::string_view to_string(reject_reason r) noexcept {
       return "malformed handshake body";
     case reject_reason::unexpected_peer:
       return "not the node the initiator meant to reach";
+    case reject_reason::simultaneous_connect:
+      return "another connection between the two nodes is kept (simultaneous connect)";
   }
   return "unknown reason";
+}
+
+// -- arbitration ---------------------------------------------------------------------
+
+bool precedes(const node_identity& a, const node_identity& b) noexcept {
+  if (a.name != b.name) return a.name < b.name;
+  return a.incarnation < b.incarnation;
+}
+
+bool keeps_over(const contender& a, const contender& b, const node_identity& us,
+                const node_identity& peer) noexcept {
+  if (a.outbound != b.outbound) {
+    // The one initiated by the node that comes first: both ends compute the
+    // same answer from the same two identities (PROTOCOL.md §6.6).
+    const node_identity& initiator_a = a.outbound ? us : peer;
+    const node_identity& initiator_b = b.outbound ? us : peer;
+    return precedes(initiator_a, initiator_b);
+  }
+  if (a.outbound) return a.gate_order < b.gate_order;  // both ours: the first one
+  return false;                                        // both the peer's: its call
+}
+
+gate_verdict arbitrate(const contender& c, std::span<const contender> others,
+                       const node_identity& us, const node_identity& peer) noexcept {
+  gate_verdict v = gate_verdict::proceed;
+  for (const contender& o : others) {
+    if (!keeps_over(o, c, us, peer)) continue;
+    if (o.established) return gate_verdict::refuse;
+    v = gate_verdict::hold;
+  }
+  return v;
 }
 
 void encode_reason_frame(frame_kind kind, std::uint16_t code, std::string_view text,
@@ -246,9 +279,33 @@ handshake::state handshake::on_challenge(const frame& f, std::vector<std::byte>&
                 "this node (" + config_.node_name + ") expected node '" + config_.expected_peer +
                     "' but '" + peer_.name + "' answered",
                 out);
-  // Both nonces are fixed now: Ni went out in our hello, Na came in this challenge.
-  write_proof(frame_kind::response, proof_role::initiator, out);
-  return state_ = state::awaiting_accept;
+  return pass_gate(out);
+}
+
+handshake::state handshake::pass_gate(std::vector<std::byte>& out) {
+  gate_verdict v = config_.gate ? config_.gate(peer_) : gate_verdict::proceed;
+  if (v == gate_verdict::hold) return state_ = state::held;
+  if (v == gate_verdict::refuse) return resume(false, out);
+  return prove(out);
+}
+
+handshake::state handshake::prove(std::vector<std::byte>& out) {
+  if (role_ == role::initiator) {
+    // Both nonces are fixed now: Ni went out in our hello, Na came in the challenge.
+    write_proof(frame_kind::response, proof_role::initiator, out);
+    return state_ = state::awaiting_accept;
+  }
+  write_proof(frame_kind::accept, proof_role::acceptor, out);
+  return state_ = state::established;
+}
+
+handshake::state handshake::resume(bool proceed, std::vector<std::byte>& out) {
+  if (state_ == state::established || state_ == state::failed) return state_;
+  if (proceed) return state_ == state::held ? prove(out) : state_;
+  return fail(reject_reason::simultaneous_connect,
+              "this node (" + config_.node_name + ") keeps another connection to '" + peer_.name +
+                  "' (simultaneous connect)",
+              out);
 }
 
 handshake::state handshake::on_response(const frame& f, std::vector<std::byte>& out) {
@@ -260,8 +317,8 @@ handshake::state handshake::on_response(const frame& f, std::vector<std::byte>& 
                 "this node (" + config_.node_name + ") rejected the proof of initiator '" +
                     peer_.name + "': the two nodes do not share the secret",
                 out);
-  write_proof(frame_kind::accept, proof_role::acceptor, out);
-  return state_ = state::established;
+  // The initiator has proved itself: our gate is here, before we prove.
+  return pass_gate(out);
 }
 
 handshake::state handshake::on_accept(const frame& f, std::vector<std::byte>& out) {

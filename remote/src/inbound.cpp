@@ -11,6 +11,7 @@
 // says UTF-8 text; this is volley's convention inside it).
 #include "node_core.hpp"
 
+#include <algorithm>
 #include <cstring>
 #include <new>
 #include <optional>
@@ -125,7 +126,7 @@ void node_core::on_up(const peer_info& peer, std::uint64_t previous_incarnation)
     l->incarnation = peer.incarnation;
     // Proxies made while the connection was down: their watch frames were
     // lost with it, so they are sent again (the daemon ignores duplicates).
-    for (auto& [path, ref] : l->proxies) watches.emplace_back(path, ref.path());
+    for (auto& [path, ref] : l->proxies) watches.emplace_back(path, ref.cell()->local_path());
     l->up_changed.notify_all();
   }
   for (auto& [target, watcher] : watches) {
@@ -144,7 +145,9 @@ void node_core::supersede(const peer_info& peer, const std::shared_ptr<link>& fr
   {
     volley::detail::lock_guard lock(links_mu_);
     for (auto& [id, l] : links_) {
-      if (l == fresh || superseded_.count(id)) continue;
+      if (l == fresh || superseded_.count(id) ||
+          std::find(old.begin(), old.end(), l) != old.end())  // merged: under two ids
+        continue;
       volley::detail::lock_guard link_lock(l->mu);
       if (l->up && l->peer_name == peer.name && l->incarnation != peer.incarnation) {
         superseded_.insert(id);
@@ -157,12 +160,19 @@ void node_core::supersede(const peer_info& peer, const std::shared_ptr<link>& fr
     log(log_level::warning, "connection " + std::to_string(l->conn) + " to node " + peer.name +
                                 " belongs to an older incarnation: dropped");
     lose(*l, "node " + peer.name + " has a new incarnation: the old one is gone");
-    // An inbound connection never comes back: close it. An outbound one stays
-    // until its failure detector or the socket ends it, then reconnects (to
-    // whichever incarnation answers); meanwhile its frames are dropped.
-    if (!l->outbound) {
+    // An inbound connection never comes back: close it. An outbound one is
+    // reset: it reconnects at once, to whichever incarnation answers at its
+    // address, and what was queued for the old one is not sent to a new one.
+    {
       volley::detail::shared_lock lock(transport_mu_);
-      if (transport_) transport_->disconnect(l->conn);
+      connection_id route = l->route.load(std::memory_order_relaxed);
+      if (transport_) {
+        if (l->outbound && route == l->conn) {
+          transport_->reset(route);
+        } else {
+          transport_->disconnect(route);
+        }
+      }
     }
   }
 }
@@ -203,11 +213,12 @@ void node_core::on_down(const peer_info& peer, close_reason reason, std::string_
   if (!l) return;
   lose(*l, "connection to node " + peer.name + " lost: " + std::string(to_string(reason)) +
                (detail.empty() ? "" : ": " + std::string(detail)));
+  unmerge(*l);           // links that gave way to this connection go back to their own
   if (!peer.outbound) {  // an inbound connection id never comes back
-    {
-      volley::detail::lock_guard lock(links_mu_);
-      links_.erase(peer.id);
-    }
+    volley::detail::lock_guard lock(links_mu_);
+    links_.erase(peer.id);
+  }
+  if (!l->outbound) {  // nor does a link born with one (an outbound-born link reconnects)
     volley::detail::lock_guard lock(l->mu);
     l->closed = true;
   }
@@ -226,7 +237,9 @@ void node_core::on_undelivered(connection_id id, const frame& f, close_reason re
       auto l = find_link(id);
       publish_dead_letter(
           std::string(f.sender_path), l ? l->describe(f.target_path) : std::string(f.target_path),
-          describe_marker(types_, f.type_marker), dead_letter_reason::remote_failure);
+          describe_marker(types_, f.type_marker),
+          reason == close_reason::node_restarted ? dead_letter_reason::node_restarted
+                                                 : dead_letter_reason::remote_failure);
       break;
     }
     default:
@@ -521,16 +534,29 @@ void node_core::on_terminated_frame(const peer_info& peer, const frame& f) {
   auto l = find_link(peer.id);
   if (!l) return;
   any_ref gone;
+  std::vector<std::shared_ptr<link>> absorbed;
   {
     volley::detail::lock_guard lock(l->mu);
     auto it = l->proxies.find(std::string(f.sender_path));
     // Only the proxy that asked: a newer proxy of the same path watches the
     // actor now there, which may be a new one.
-    if (it == l->proxies.end() || it->second.path() != f.target_path) return;
-    gone = std::move(it->second);
-    l->proxies.erase(it);
+    if (it != l->proxies.end() && it->second.cell()->local_path() == f.target_path) {
+      gone = std::move(it->second);
+      l->proxies.erase(it);
+    }
+    absorbed = l->absorbed;
   }
-  gone.stop();
+  // A proxy of a link merged into this one (the path had a proxy on both).
+  for (auto& a : absorbed) {
+    if (gone) break;
+    volley::detail::lock_guard lock(a->mu);
+    auto it = a->proxies.find(std::string(f.sender_path));
+    if (it != a->proxies.end() && it->second.cell()->local_path() == f.target_path) {
+      gone = std::move(it->second);
+      a->proxies.erase(it);
+    }
+  }
+  if (gone) gone.stop();
 }
 
 }  // namespace volley::remote::detail

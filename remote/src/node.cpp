@@ -7,6 +7,7 @@
 #include <algorithm>
 #include <cstdio>
 #include <stdexcept>
+#include <unordered_set>
 
 namespace volley::remote {
 
@@ -61,7 +62,10 @@ void node_core::shutdown() {
   std::vector<std::shared_ptr<link>> links;
   {
     volley::detail::lock_guard lock(links_mu_);
-    for (auto& [id, l] : links_) links.push_back(l);
+    for (auto& [id, l] : links_) {
+      // Merged links appear under several ids: lose each once.
+      if (std::find(links.begin(), links.end(), l) == links.end()) links.push_back(l);
+    }
     links_.clear();
   }
   for (auto& l : links) {
@@ -121,7 +125,9 @@ node_stats node_core::stats() const {
   s.superseded_incarnations = superseded_incarnations.load(std::memory_order_relaxed);
   {
     volley::detail::lock_guard lock(links_mu_);
+    std::unordered_set<const link*> counted;
     for (const auto& [id, l] : links_) {
+      if (!counted.insert(l.get()).second) continue;  // merged: one link under two ids
       volley::detail::lock_guard link_lock(l->mu);
       s.exposed_senders += l->exposed.size();
     }
@@ -156,21 +162,137 @@ std::shared_ptr<link> node_core::connect(const std::string& host, std::uint16_t 
   return l;
 }
 
-void node_core::disconnect(const std::shared_ptr<link>& l) {
+void node_core::disconnect(const std::shared_ptr<link>& handle) {
+  // One association per node pair: disconnecting ends it, whichever
+  // connection carries it, and this handle's own connection with it.
+  std::shared_ptr<link> l = resolve(handle);
   {
+    volley::detail::lock_guard lock(handle->mu);
+    if (handle->closed) return;
+    handle->closed = true;
+  }
+  if (l != handle) {
     volley::detail::lock_guard lock(l->mu);
-    if (l->closed) return;
     l->closed = true;
   }
+  connection_id route = l->route.load(std::memory_order_relaxed);
   {
     volley::detail::shared_lock lock(transport_mu_);
-    if (transport_) transport_->disconnect(l->conn);
+    if (transport_) {
+      transport_->disconnect(handle->conn);
+      if (route != handle->conn) transport_->disconnect(route);
+      if (l->conn != handle->conn && l->conn != route) transport_->disconnect(l->conn);
+    }
   }
   {
     volley::detail::lock_guard lock(links_mu_);
+    links_.erase(handle->conn);
     links_.erase(l->conn);
+    links_.erase(route);
   }
   lose(*l, "disconnected from " + l->describe(""));
+}
+
+std::shared_ptr<link> node_core::resolve(std::shared_ptr<link> l) const {
+  // Chains are short (a merge targets a link that is its own); the bound
+  // only guards against a cycle that the merge rules never make.
+  for (int hops = 0; l && hops < 16; ++hops) {
+    std::shared_ptr<link> next;
+    {
+      volley::detail::lock_guard lock(l->mu);
+      next = l->merged_into;
+    }
+    if (!next) return l;
+    l = std::move(next);
+  }
+  return l;
+}
+
+bool node_core::same_association(connection_id a, connection_id b) const {
+  if (a == b) return true;
+  volley::detail::lock_guard lock(links_mu_);
+  auto ia = links_.find(a), ib = links_.find(b);
+  return ia != links_.end() && ib != links_.end() && ia->second == ib->second;
+}
+
+void node_core::on_merged(const peer_info& from_peer, const peer_info& into_peer) {
+  connection_id from = from_peer.id, into = into_peer.id;
+  std::shared_ptr<link> loser, winner;
+  {
+    volley::detail::lock_guard lock(links_mu_);
+    auto it = links_.find(from);
+    if (it == links_.end()) {
+      if (!from_peer.outbound) return;  // an inbound one never up: nothing holds it
+      // Ours, and faster than connect() could file its link (a loaded
+      // machine can hold the caller that long): file it now; connect()
+      // finds it, like a link an early on_up made.
+      it = links_
+               .emplace(from,
+                        std::make_shared<link>(shared_from_this(), from, true, from_peer.address))
+               .first;
+    }
+    loser = it->second;
+    auto jt = links_.find(into);
+    if (jt == links_.end()) {
+      // The winner has no link yet (an inbound connection coming up): the
+      // loser's link becomes the association's, under both ids.
+      links_[into] = loser;
+      loser->route.store(into, std::memory_order_relaxed);
+      return;
+    }
+    winner = jt->second;
+    if (winner == loser) return;
+    links_[from] = winner;
+  }
+  // Both have links: the winner's keeps the pair; the loser's proxies and
+  // the senders it exposed move over, and its handles follow merged_into.
+  std::unordered_map<std::string, any_ref> proxies;
+  std::unordered_set<std::string> exposed;
+  {
+    volley::detail::lock_guard lock(loser->mu);
+    loser->merged_into = winner;
+    loser->route.store(into, std::memory_order_relaxed);
+    proxies.swap(loser->proxies);
+    exposed.swap(loser->exposed);
+    loser->up_changed.notify_all();  // waiters re-resolve
+  }
+  std::unordered_map<std::string, any_ref> duplicates;
+  {
+    volley::detail::lock_guard lock(winner->mu);
+    for (auto& [path, ref] : proxies) {
+      // A path with a proxy on both sides keeps both (the loser's still
+      // sends on the kept connection); the loser's stays in its own map.
+      if (!winner->proxies.emplace(path, ref).second) duplicates.emplace(path, std::move(ref));
+    }
+    winner->exposed.insert(exposed.begin(), exposed.end());
+    winner->absorbed.push_back(loser);
+  }
+  volley::detail::lock_guard lock(loser->mu);
+  loser->proxies.swap(duplicates);
+}
+
+void node_core::unmerge(link& l) {
+  std::vector<std::shared_ptr<link>> absorbed;
+  {
+    volley::detail::lock_guard lock(l.mu);
+    absorbed.swap(l.absorbed);
+  }
+  l.route.store(l.conn, std::memory_order_relaxed);
+  for (auto& a : absorbed) {
+    unmerge(*a);
+    {
+      volley::detail::lock_guard lock(a->mu);
+      a->merged_into.reset();
+      if (!a->outbound) a->closed = true;  // an inbound connection never comes back
+      a->up_changed.notify_all();
+    }
+    volley::detail::lock_guard lock(links_mu_);
+    if (a->outbound) {
+      links_[a->conn] = a;  // its own connection reconnects and comes up as itself
+    } else {
+      links_.erase(a->conn);
+    }
+  }
 }
 
 std::shared_ptr<link> node_core::find_link(connection_id id) const {
@@ -214,22 +336,25 @@ any_ref node_core::proxy_for(const std::shared_ptr<link>& l, std::string_view pa
                                 "' is not an actor path (/name/..., printable ASCII)");
   }
   std::string key(path);
+  std::string shown = l->describe(key);
   any_ref p;
   {
     volley::detail::lock_guard lock(l->mu);
     if (l->closed) throw std::logic_error("volley remote: select on a disconnected remote system");
     auto it = l->proxies.find(key);
     if (it != l->proxies.end() && !it->second.is_stopped()) return it->second;
-    p = spawn_actor<proxy>(sys_.core(), root_.cell(), props{}, l, key);
+    p = spawn_actor<proxy>(sys_.core(), root_.cell(), props{}, l, key, shown);
     l->proxies[key] = p;
   }
   // The other side watches the actor for us: when it stops, this proxy stops.
-  send_watch(*this, l->conn, key, p.path());
+  send_watch(*this, l->route.load(std::memory_order_relaxed), key, p.cell()->local_path());
   return p;
 }
 
 void node_core::lose(link& l, const std::string& why) {
   std::unordered_map<std::string, any_ref> gone;
+  std::vector<std::shared_ptr<link>> absorbed;
+  std::vector<connection_id> ids{l.conn};
   {
     volley::detail::lock_guard lock(l.mu);
     l.up = false;
@@ -237,16 +362,29 @@ void node_core::lose(link& l, const std::string& why) {
     l.exposed.clear();  // the next peer on this link has been given no refs
     l.exposed_generation.fetch_add(1, std::memory_order_relaxed);
     l.up_changed.notify_all();
+    absorbed = l.absorbed;
+  }
+  if (connection_id r = l.route.load(std::memory_order_relaxed); r != l.conn) ids.push_back(r);
+  // Links merged into this one lose what they still hold (a proxy of a path
+  // both had, asks and watches made under their own connection's id).
+  for (auto& a : absorbed) {
+    volley::detail::lock_guard lock(a->mu);
+    for (auto& [path, ref] : a->proxies) gone.emplace(path + "#" + std::to_string(a->conn), ref);
+    a->proxies.clear();
+    a->up = false;
+    a->up_changed.notify_all();
+    ids.push_back(a->conn);
   }
   // Watchers of these proxies learn of it through terminated (node_down).
   for (auto& [path, ref] : gone)
     volley::detail::stop_with_reason(ref, volley::termination_reason::node_down);
-  for (auto& p : take_pending_of(l.conn, false)) fail(p, errc::node_down, why);
+  for (connection_id id : ids)
+    for (auto& p : take_pending_of(id, false)) fail(p, errc::node_down, why);
   // While shutting down the daemon is stopping too (its stop overtakes user
   // messages), and the watches go with it.
   // (is_stopped: the same when the actor system is shutting down first.)
   if (daemon_ && !closed_.load(std::memory_order_acquire) && !daemon_.is_stopped()) {
-    daemon_.tell(connection_lost{l.conn});
+    for (connection_id id : ids) daemon_.tell(connection_lost{id});
   }
 }
 
@@ -281,7 +419,10 @@ node_core::reply_match node_core::take_reply(const peer_info& peer, const frame&
   volley::detail::lock_guard lock(pending_mu_);
   auto it = pending_.find(f.correlation_id);
   if (it == pending_.end()) return reply_match::unknown;
-  if (it->second.conn != peer.id) return reply_match::other_connection;
+  // Another connection of the same association (the ask went out before a
+  // simultaneous connect was resolved) is the same authenticated peer.
+  if (it->second.conn != peer.id && !same_association(it->second.conn, peer.id))
+    return reply_match::other_connection;
   out = it->second;
   pending_.erase(it);
   return reply_match::taken;
@@ -355,39 +496,53 @@ remote_system node::connect(const std::string& host, std::uint16_t port) {
 
 any_ref remote_system::select(std::string_view path) const {
   if (!link_) throw std::logic_error("volley remote: select on an empty remote_system");
-  return link_->core->proxy_for(link_, path);
+  auto l = link_->core->resolve(link_);
+  {
+    volley::detail::lock_guard lock(link_->mu);
+    if (link_->closed)
+      throw std::logic_error("volley remote: select on a disconnected remote system");
+  }
+  return link_->core->proxy_for(l, path);
 }
 
 bool remote_system::is_up() const {
   if (!link_) return false;
-  volley::detail::lock_guard lock(link_->mu);
-  return link_->up;
+  auto l = link_->core->resolve(link_);
+  volley::detail::lock_guard lock(l->mu);
+  return l->up;
 }
 
 bool remote_system::wait_up(std::chrono::milliseconds timeout) const {
   if (!link_) return false;
-  volley::detail::unique_lock lock(link_->mu);
-  // A loop rather than wait_for's predicate: the analysis cannot see that a
-  // lambda runs with mu held.
   auto deadline = std::chrono::steady_clock::now() + timeout;
-  while (!link_->up) {
-    if (link_->up_changed.wait_until(lock.native(), deadline) == std::cv_status::timeout) {
-      return link_->up;
-    }
+  for (;;) {
+    // Re-resolved each round: a simultaneous connect may merge this handle's
+    // link into another while we wait (the merge wakes us).
+    auto l = link_->core->resolve(link_);
+    volley::detail::unique_lock lock(l->mu);
+    if (l->up) return true;
+    if (l->merged_into) continue;
+    // A bounded slice: a merge into another link is announced on ours.
+    auto slice =
+        std::min(deadline, std::chrono::steady_clock::now() + std::chrono::milliseconds(50));
+    l->up_changed.wait_until(lock.native(), slice);
+    if (l->up) return true;
+    if (std::chrono::steady_clock::now() >= deadline) return false;
   }
-  return true;
 }
 
 std::string remote_system::peer_name() const {
   if (!link_) return {};
-  volley::detail::lock_guard lock(link_->mu);
-  return link_->peer_name;
+  auto l = link_->core->resolve(link_);
+  volley::detail::lock_guard lock(l->mu);
+  return l->peer_name;
 }
 
 std::uint64_t remote_system::peer_incarnation() const {
   if (!link_) return 0;
-  volley::detail::lock_guard lock(link_->mu);
-  return link_->incarnation;
+  auto l = link_->core->resolve(link_);
+  volley::detail::lock_guard lock(l->mu);
+  return l->incarnation;
 }
 
 void remote_system::disconnect() const {

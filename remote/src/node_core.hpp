@@ -30,8 +30,16 @@
 // * Incarnations: when a node name comes up with a new incarnation, every
 //   other link of the old incarnation is lost at once (proxies node_down,
 //   asks failed) and its connection marked superseded (loop thread only):
-//   frames still arriving on it are dropped; an inbound one is closed. A link that reconnects to a
-//   new incarnation drops what it held for the old one before it is up again.
+//   frames still arriving on it are dropped; it is closed (an outbound one
+//   reset: it reconnects at once). A link that reconnects to a new
+//   incarnation drops what it held for the old one before it is up again, and
+//   the transport dead-letters the frames queued for the old one.
+// * Associations: one link per peer node. When the transport resolves a
+//   simultaneous connect (on_merged, before the kept connection's on_up), the
+//   loser's link routes to the kept connection and, if that one already has a
+//   link, hands it its proxies (link::merged_into, followed by remote_system).
+//   A pending ask stays valid across it: a reply is taken from any connection
+//   of the same association (same_association).
 #pragma once
 
 #include <volley/engine/detail/thread_safety.hpp>
@@ -54,15 +62,30 @@ namespace volley::remote::detail {
 
 class node_core;
 
-/// One connection to another actor system, and the proxies of its actors.
+/// The association with another actor system, and the proxies of its actors.
+///
+/// A link is born with a connection (`conn`: ours from connect(), or one the
+/// peer opened) and sends on `route`, normally that same connection. When
+/// two connections to one node meet (simultaneous connect, PROTOCOL.md §6.6)
+/// the transport keeps one and reports on_merged(loser, winner); the node
+/// then keeps one link for the pair: the loser's link routes to the winner
+/// and takes the winner's id, or, if the winner has a link already, gives it
+/// its proxies and forwards to it (`merged_into`; remote_system follows it).
+/// Either way one proxy per remote path and one connection carry the pair's
+/// traffic. When the association goes down, every link merged into it goes
+/// back to its own connection (an outbound one reconnects).
 struct link {
   link(std::shared_ptr<node_core> c, connection_id id, bool out, std::string addr)
-      : core(std::move(c)), conn(id), outbound(out), address(std::move(addr)) {}
+      : core(std::move(c)), conn(id), outbound(out), address(std::move(addr)), route(id) {}
 
   const std::shared_ptr<node_core> core;
-  const connection_id conn;
-  const bool outbound;        ///< we connected (the transport reconnects it)
+  const connection_id conn;   ///< the connection the link was born with
+  const bool outbound;        ///< `conn` is ours (the transport reconnects it)
   const std::string address;  ///< "host:port" as connected to, or the peer's socket address
+  /// Where frames go now: `conn`, or the connection kept for the pair.
+  /// Relaxed: a proxy that reads the old value still reaches the same peer
+  /// (the transport forwards a loser's frames, in order).
+  std::atomic<connection_id> route;
 
   mutable volley::detail::mutex mu;  // guards everything below but the atomic
   std::condition_variable up_changed;
@@ -79,6 +102,10 @@ struct link {
   std::size_t exposed_prune_at VOLLEY_GUARDED_BY(mu) = 4096;
   /// Bumped when paths leave `exposed`, so proxies drop their copies.
   std::atomic<std::uint64_t> exposed_generation{0};
+  /// The link this one gave its proxies to (simultaneous connect); null while it is its own.
+  std::shared_ptr<link> merged_into VOLLEY_GUARDED_BY(mu);
+  /// Links merged into this one: their ids lead here until the association ends.
+  std::vector<std::shared_ptr<link>> absorbed VOLLEY_GUARDED_BY(mu);
 
   /// How dead letters name an actor of this system: "remote://name/path".
   std::string describe(std::string_view path) const;
@@ -87,7 +114,11 @@ struct link {
 /// The local stand-in for a remote actor: every message it is sent goes to
 /// on_any (it declares no handlers), which forwards it over its link.
 struct proxy {
-  proxy(std::shared_ptr<link> l, std::string p) : link_(std::move(l)), path_(std::move(p)) {}
+  /// Runs inside spawn (the cell is not published yet): the proxy's path()
+  /// names the remote actor, "remote://node/user/echo" (the peer's address
+  /// instead of its name if the link has never been up).
+  /// `shown` is link::describe(p), taken by the caller outside the link's lock.
+  proxy(std::shared_ptr<link> l, std::string p, std::string shown);
   static void on_any(volley::detail::envelope* e, volley::detail::cell_base* c, context& ctx);
 
   std::shared_ptr<link> link_;
@@ -187,12 +218,22 @@ class node_core final : public transport_handler, public std::enable_shared_from
   void on_frame(const peer_info& peer, const frame& f) override;
   void on_down(const peer_info& peer, close_reason reason, std::string_view detail) override;
   void on_undelivered(connection_id id, const frame& f, close_reason reason) override;
+  void on_merged(const peer_info& from, const peer_info& into) override;
+
+  /// The link `l` leads to now (itself unless it was merged into another).
+  std::shared_ptr<link> resolve(std::shared_ptr<link> l) const;
 
  private:
   std::shared_ptr<link> find_link(connection_id id) const;
   std::shared_ptr<link> link_for(const peer_info& peer);
-  /// Stops the link's proxies and fails its asks (the connection is gone).
+  /// Stops the link's proxies (and those of links merged into it) and fails
+  /// their asks (the association is gone).
   void lose(link& l, const std::string& why);
+  /// After the association's connection went down: links merged into `l`
+  /// go back to their own connections (inbound ones end).
+  void unmerge(link& l);
+  /// Whether two connection ids lead to the same link (one association).
+  bool same_association(connection_id a, connection_id b) const;
 
   void deliver_tell(const peer_info& peer, const frame& f);
   void deliver_ask(const peer_info& peer, const frame& f);

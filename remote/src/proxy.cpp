@@ -43,6 +43,15 @@ std::uint64_t unguessable_id() {
 
 }  // namespace
 
+proxy::proxy(std::shared_ptr<link> l, std::string p, std::string shown)
+    : link_(std::move(l)), path_(std::move(p)) {
+  cell_base* self = volley::detail::constructing_cell();
+  // Not again on a restart: the cell is published by then, and readers of
+  // path() take the string without a lock.
+  if (self != nullptr && self->extras().display_path.empty())
+    self->extras().display_path = std::move(shown);
+}
+
 void proxy::on_any(envelope* e, cell_base* c, context&) {
   proxy& self = volley::detail::actor_of<proxy>(c);
   self.link_->core->forward(self, e);
@@ -92,7 +101,9 @@ void node_core::forward(proxy& px, envelope* e) {
   const std::string& path = px.path_;
   const volley::detail::message_info* info = e->info;
   void* request = info->take_request != nullptr ? info->take_request(e) : nullptr;
-  std::string sender = e->sender != nullptr ? e->sender->path() : std::string();
+  // The local path, also for a proxy forwarding as a sender: the peer answers
+  // through this node, which owns that proxy (its path() names a remote actor).
+  std::string sender = e->sender != nullptr ? e->sender->local_path() : std::string();
   if (!sender.empty()) expose(px, sender);
 
   // Every way out below destroys the payload exactly once (drop) and answers
@@ -132,6 +143,8 @@ void node_core::forward(proxy& px, envelope* e) {
   }
   info->drop(e, dead_letter_reason::recipient_stopped);  // only destroys: the bytes are out
 
+  // Read once: the ask is registered under the connection the frame goes to.
+  connection_id route = l.route.load(std::memory_order_relaxed);
   frame f;
   f.kind = request != nullptr ? frame_kind::ask_request : frame_kind::message;
   f.target_path = path;
@@ -141,13 +154,13 @@ void node_core::forward(proxy& px, envelope* e) {
   std::uint64_t correlation = 0;
   if (request != nullptr) {
     // Registered before the send: the reply may come back before send() returns.
-    pending_ask p{request, info, l.conn, std::chrono::steady_clock::now()};
+    pending_ask p{request, info, route, std::chrono::steady_clock::now()};
     do {
       correlation = unguessable_id();
     } while (!add_pending(correlation, p));  // a collision among pending asks: 2^-64 odds
     f.correlation_id = correlation;
   }
-  send_result r = send(l.conn, f);
+  send_result r = send(route, f);
   if (r == send_result::queued) {
     ++messages_sent;
     return;

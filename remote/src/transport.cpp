@@ -48,6 +48,10 @@ std::string_view to_string(close_reason r) noexcept {
       return "connect failed";
     case close_reason::io_error:
       return "i/o error";
+    case close_reason::simultaneous_connect:
+      return "simultaneous connect (another connection to the node is kept)";
+    case close_reason::node_restarted:
+      return "node restarted (a new incarnation)";
     case close_reason::count_:
       break;
   }
@@ -208,11 +212,15 @@ send_result transport::impl::send(connection_id id, const frame& f) {
   if (stopping_.load(std::memory_order_relaxed)) return send_result::stopped;
   if (validate(f, cfg_.limits) != decode_error::none) return send_result::invalid_frame;
   std::size_t size = encoded_size(f);
+  std::uint32_t epoch = 0;
   {
     volley::detail::shared_lock lock(links_mutex_);
     auto it = links_.find(id);
     if (it == links_.end()) return send_result::unknown_connection;
     detail::link_shared& link = *it->second;
+    // Acquire: pairs with become_up's release, so a frame stamped with the
+    // new epoch was sent after the new incarnation was up.
+    epoch = link.epoch.load(std::memory_order_acquire);
     // Reserve first, undo on overflow: the bound holds however many threads race.
     if (link.queued_frames.fetch_add(1, std::memory_order_relaxed) >= cfg_.max_queued_frames) {
       link.queued_frames.fetch_sub(1, std::memory_order_relaxed);
@@ -227,6 +235,7 @@ send_result transport::impl::send(connection_id id, const frame& f) {
   }
   auto* item =
       outbound_item::make(outbound_item::type::frame, id, static_cast<std::uint32_t>(size));
+  item->epoch = epoch;
   encode(f, {item->data(), size});
   // Counted before the loop can see it, so queued >= sent + undelivered +
   // fate unknown holds at every instant, with equality once the queue drains.
@@ -265,6 +274,10 @@ void transport::impl::disconnect(connection_id id) {
   push(outbound_item::make(outbound_item::type::disconnect, id, 0));
 }
 
+void transport::impl::reset(connection_id id) {
+  push(outbound_item::make(outbound_item::type::reset, id, 0));
+}
+
 // -- public facade ----------------------------------------------------------------
 
 transport::transport(transport_config config, transport_handler& handler)
@@ -285,6 +298,9 @@ connection_id transport::connect(const std::string& host, std::uint16_t port) {
 void transport::disconnect(connection_id id) {
   impl_->disconnect(id);
 }
+void transport::reset(connection_id id) {
+  impl_->reset(id);
+}
 send_result transport::send(connection_id id, const frame& f) {
   return impl_->send(id, f);
 }
@@ -304,6 +320,7 @@ transport_stats transport::stats() const {
   s.accept_pauses = impl_->accept_pauses_.load(std::memory_order_relaxed);
   s.inbound_connections = impl_->inbound_gauge_.load(std::memory_order_relaxed);
   s.pending_handshakes = impl_->pending_gauge_.load(std::memory_order_relaxed);
+  s.established_connections = impl_->established_gauge_.load(std::memory_order_relaxed);
   return s;
 }
 

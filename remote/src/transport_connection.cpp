@@ -38,6 +38,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cassert>
 #include <cerrno>
 #include <cstring>
@@ -121,6 +122,8 @@ void transport::impl::on_timer(connection& c, steady_clock::time_point now) {
         wake_timers_at(c.deadline);
       }
       break;
+    case conn_state::folded:
+      break;  // waits for the connection it gave way to (release_forwards_to)
     case conn_state::established: {
       if (now >= c.next_heartbeat) {
         c.out.push_control(heartbeat_bytes_);
@@ -162,12 +165,16 @@ void transport::impl::reset_for_reconnect(connection& c, steady_clock::time_poin
   wake_timers_at(c.reconnect_at);
   log(log_level::info, "connection " + std::to_string(c.id) + ": reconnecting to " +
                            c.peer.address + " in " + std::to_string(c.backoff.count()) + " ms");
-  c.backoff = std::min(c.backoff * 2, cfg_.reconnect_max_backoff);
+  // (A reset() reconnects at once, backoff 0: the next wait is the minimum.)
+  c.backoff = std::clamp(c.backoff * 2, cfg_.reconnect_min_backoff, cfg_.reconnect_max_backoff);
   c.hs.reset();
   c.send_stalled = false;
   c.recv_armed = false;
   c.lingering = false;
   c.flush_user_on_close = false;
+  c.merged = false;
+  c.gate_order = 0;
+  c.kept_instead = 0;
 }
 
 void transport::impl::start_connect(connection& c, steady_clock::time_point now) {
@@ -266,12 +273,10 @@ void transport::impl::feed(connection& c, std::span<const std::byte> bytes) {
     feed_tls(c, bytes);
     return;
   }
-  if (c.first_bytes) [[unlikely]] {
-    c.first_bytes = false;
-    // A TLS record header: handshake (ClientHello) or alert, version 3.x.
-    // No volley frame starts so (its length would be ~370 MB).
-    if (bytes.size() >= 2 && (bytes[0] == std::byte{0x16} || bytes[0] == std::byte{0x15}) &&
-        bytes[1] == std::byte{0x03}) {
+  if (c.sniff.undecided()) [[unlikely]] {
+    // The bytes go to the decoder meanwhile: it does nothing before a
+    // frame's 4-byte length is in.
+    if (c.sniff.take(bytes) == detail::record_sniffer::verdict::tls_record) {
       close(c, close_reason::handshake_failed,
             "peer speaks TLS; this node has no tls configured (set node_config::transport.tls "
             "on every node of the cluster, or on none)");
@@ -353,6 +358,20 @@ bool transport::impl::on_frame(connection& c, const frame& f) {
       return true;
     }
     if (st == handshake::state::failed) {
+      if (!c.hs->rejected_by_peer() &&
+          c.hs->failure_code() == static_cast<std::uint16_t>(reject_reason::simultaneous_connect)) {
+        // Refused at our gate: an established connection to the node is kept.
+        if (connection* w = find(c.kept_instead); w != nullptr && w != &c) {
+          fold_queue(c, *w);
+          c.merged = true;
+        }
+        close(c, close_reason::simultaneous_connect, c.hs->failure(), true);
+        return false;
+      }
+      if (c.hs->rejected_by_peer() &&
+          c.hs->failure_code() == static_cast<std::uint16_t>(reject_reason::simultaneous_connect) &&
+          yield_to_kept(c))
+        return false;
       if (c.hs->rejected_by_peer()) {
         close(c, close_reason::rejected_by_peer, c.hs->failure());
       } else {
@@ -376,14 +395,25 @@ bool transport::impl::on_frame(connection& c, const frame& f) {
       return true;
     case frame_kind::close: {
       reason_body why = decode_reason_body(f.payload);
+      // The peer kept another connection to us: so do we, if we have it.
+      if (why.code == static_cast<std::uint16_t>(close_reason::simultaneous_connect) &&
+          yield_to_kept(c))
+        return false;
       close(c, close_reason::peer_closed, "peer closed: " + std::string(why.text));
       return false;
     }
+    case frame_kind::reject:
+      // Our end was up when the peer's end, still handshaking, gave way to
+      // another connection between us (it had not seen ours come up).
+      if (decode_reason_body(f.payload).code ==
+              static_cast<std::uint16_t>(reject_reason::simultaneous_connect) &&
+          yield_to_kept(c))
+        return false;
+      [[fallthrough]];
     case frame_kind::hello:
     case frame_kind::challenge:
     case frame_kind::response:
     case frame_kind::accept:
-    case frame_kind::reject:
       close(c, close_reason::protocol_violation,
             std::string(to_string(f.kind)) + " frame after the handshake", true);
       return false;
@@ -402,7 +432,7 @@ void transport::impl::begin_handshake(connection& c, handshake::role role) {
   frame_limits pre_login = cfg_.limits;
   pre_login.max_frame_size = std::min(pre_login.max_frame_size, pre_login_max_frame_size);
   c.decoder = frame_decoder(pre_login);
-  c.first_bytes = true;
+  c.sniff = {};
   // The role follows from who connected; start_secret_handshake (which TLS
   // calls later, once its own handshake is done) derives it the same way.
   assert((role == handshake::role::initiator) == c.outbound);
@@ -418,6 +448,8 @@ void transport::impl::start_secret_handshake(connection& c) {
   auto role = c.outbound ? handshake::role::initiator : handshake::role::acceptor;
   handshake_config hc = hs_config_;
   if (c.outbound) hc.expected_peer = c.peer.name;  // a reconnect must reach the same node
+  // The connection outlives its handshake (c.hs), so the reference stays good.
+  hc.gate = [this, &c](const peer_identity& who) { return gate(c, who); };
   if (c.tls) {
     auto binding = c.tls->session.exporter(tls_binding_label);
     hc.channel_binding.assign(binding.begin(), binding.end());
@@ -444,12 +476,24 @@ void transport::impl::become_up(connection& c) {
   c.last_frame_at = now_;
   c.next_heartbeat = now_ + cfg_.heartbeat_interval;
   wake_timers_at(now_);
+  if (c.outbound && c.up_incarnation != 0 && c.up_incarnation != c.peer.incarnation) {
+    // A reconnect reached a new incarnation: what was queued meanwhile was
+    // meant for the old one (PROTOCOL.md §6.1). Frames still in the inbox
+    // are older than this epoch and go the same way (drain_inbox).
+    std::uint32_t epoch = c.shared->epoch.fetch_add(1, std::memory_order_release) + 1;
+    c.stale_epochs_below = epoch;
+    drop_queued(c, close_reason::node_restarted);
+  }
+  c.up_incarnation = c.peer.incarnation;
   std::uint64_t& known = incarnations_[c.peer.name];
   std::uint64_t previous = known;
   known = c.peer.incarnation;
   bool restarted = previous != 0 && previous != c.peer.incarnation;
   log(log_level::info, "connection " + std::to_string(c.id) + " up: '" + c.peer.name + "' at " +
                            c.peer.address + (restarted ? " (restarted: new incarnation)" : ""));
+  ++established_;
+  // Before on_up: the handler learns where the losers' traffic went first.
+  retire_losers_of(c);
   handler_.on_up(c.peer, previous);
   if (c.out.has_user() || c.out.has_control()) mark_dirty(c);
 }
@@ -475,7 +519,11 @@ void transport::impl::close(connection& c, close_reason reason, const std::strin
   c.state = conn_state::closing;
   c.reason = reason;
   closing_.push_back(&c);
-  if (was_up) handler_.on_down(c.peer, reason, detail);
+  if (was_up) --established_;
+  if (was_up && !c.merged) handler_.on_down(c.peer, reason, detail);
+  // Connections that gave way to this one, or wait for it, are free again.
+  release_forwards_to(c, was_up);
+  regate_held(c);
   if (flush && was_up) {
     // Tell the peer why, so its log names the cause too.
     std::vector<std::byte> bye;

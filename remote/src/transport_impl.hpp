@@ -16,6 +16,7 @@
 #include <cstring>
 #include <future>
 #include <memory>
+#include <optional>
 #include <string>
 #include <thread>
 #include <unordered_map>
@@ -102,6 +103,7 @@ struct transport::impl {
   send_result send(connection_id id, const frame& f);
   connection_id connect(const std::string& host, std::uint16_t port);
   void disconnect(connection_id id);
+  void reset(connection_id id);
   void push(outbound_item* item);
   void wake();
   void log(log_level level, const std::string& text) const;
@@ -142,6 +144,16 @@ struct transport::impl {
   void publish_counters();
   void submitted(int rc);
   void begin_handshake(connection& c, handshake::role role);
+  // -- one association per node pair (transport_association.cpp) ------------------
+  gate_verdict gate(connection& c, const peer_identity& who);
+  bool same_peer(const connection& a, const connection& b) const;
+  void retire(connection& loser, connection& winner);
+  void fold_queue(connection& loser, connection& winner);
+  void retire_losers_of(connection& winner);
+  void release_forwards_to(connection& winner, bool winner_was_up);
+  bool yield_to_kept(connection& c);
+  void regate_held(const connection& gone);
+  connection* forwarded(connection_id id, outbound_item* item);
   void become_up(connection& c);
   void close(connection& c, close_reason reason, const std::string& detail,
              bool flush_first = false);
@@ -173,6 +185,7 @@ struct transport::impl {
   std::array<std::atomic<std::uint64_t>, static_cast<std::size_t>(close_reason::count_)> closes_{};
   std::atomic<std::uint64_t> frames_sent_{0}, frames_received_{0}, send_calls_{0}, wakeups_{0};
   std::atomic<std::uint64_t> refused_{0}, accept_pauses_{0}, inbound_gauge_{0}, pending_gauge_{0};
+  std::atomic<std::uint64_t> established_gauge_{0};
   std::atomic<std::uint64_t> frames_queued_{0}, frames_undelivered_{0}, frames_fate_unknown_{0};
 
   // Loop thread only.
@@ -189,8 +202,21 @@ struct transport::impl {
   std::uint64_t local_undelivered_ = 0, local_fate_unknown_ = 0;
   std::size_t inbound_open_ = 0;        // accepted, not yet closing
   std::size_t pending_handshakes_ = 0;  // accepted, still handshaking
-  bool accept_armed_ = false;           // a multishot accept is in the kernel
-  bool accept_paused_ = false;          // out of fds: not re-armed until accept_resume_at_
+  std::size_t established_ = 0;         // up now
+  /// Connections that lost to another one to the same node (PROTOCOL.md
+  /// §6.6): what is sent to them goes to `to`. `from_shared` is the loser's
+  /// outbound bound, whose reservations move with the frames.
+  struct forwarding {
+    connection_id to;
+    std::shared_ptr<detail::link_shared> from_shared;
+    /// The loser was up and `to` is not yet: if `to` never comes up, the
+    /// loser's on_down is owed (release_forwards_to pays it).
+    std::optional<peer_info> down_owed;
+  };
+  std::unordered_map<connection_id, forwarding> forward_;
+  std::uint64_t next_gate_order_ = 1;
+  bool accept_armed_ = false;   // a multishot accept is in the kernel
+  bool accept_paused_ = false;  // out of fds: not re-armed until accept_resume_at_
   steady_clock::time_point accept_resume_at_{};
   std::chrono::milliseconds accept_pause_{0};
   log_limiter accept_log_, refuse_log_, prelogin_close_log_, submit_log_;

@@ -127,6 +127,7 @@ void transport::impl::publish_counters() {
   frames_undelivered_.store(local_undelivered_, std::memory_order_relaxed);
   frames_fate_unknown_.store(local_fate_unknown_, std::memory_order_relaxed);
   pending_gauge_.store(pending_handshakes_, std::memory_order_relaxed);
+  established_gauge_.store(established_, std::memory_order_relaxed);
 }
 
 bool transport::impl::reap() {
@@ -177,9 +178,22 @@ bool transport::impl::drain_inbox(steady_clock::time_point now) {
     switch (item->what) {
       case outbound_item::type::frame: {
         connection* c = (cached && cached->id == item->id) ? cached : find(item->id);
-        if (!c || c->state == conn_state::closing) {
+        if (!c || c->state == conn_state::closing || c->state == conn_state::folded) {
+          // Its connection gave way to another to the same node: that one carries it.
+          if (connection* w = forwarded(item->id, item)) c = w;
+        }
+        // Sent before its connection came up to a new incarnation of the
+        // peer: meant for the old one, which is gone.
+        bool stale = c && c->id == item->id && item->epoch < c->stale_epochs_below;
+        // A connection that closes but will reconnect keeps what is sent
+        // meanwhile, like one waiting in backoff.
+        bool will_reconnect = c && c->state == conn_state::closing && c->outbound && !c->given_up &&
+                              !stopping_.load(std::memory_order_relaxed);
+        if (!c || (c->state == conn_state::closing && !will_reconnect) || stale) {
           parse_result r = parse_frame(item->bytes(), {~std::size_t{0} >> 1, ~std::size_t{0} >> 1});
-          handler_.on_undelivered(item->id, r.value, c ? c->reason : close_reason::peer_closed);
+          handler_.on_undelivered(
+              item->id, r.value,
+              stale ? close_reason::node_restarted : (c ? c->reason : close_reason::peer_closed));
           ++local_undelivered_;
           if (c) {
             c->shared->queued_frames.fetch_sub(1, std::memory_order_relaxed);
@@ -201,6 +215,16 @@ bool transport::impl::drain_inbox(steady_clock::time_point now) {
         c.peer.address = address_of(c.addr);
         conns_.emplace(c.id, std::move(owned));
         start_connect(c, now);
+        outbound_item::destroy(item);
+        break;
+      }
+      case outbound_item::type::reset: {
+        connection* c = find(item->id);
+        if (c && c->state != conn_state::closing && c->state != conn_state::backoff &&
+            c->state != conn_state::folded) {
+          c->backoff = std::chrono::milliseconds(0);  // reconnect at once
+          close(*c, close_reason::node_restarted, "its node has a new incarnation elsewhere");
+        }
         outbound_item::destroy(item);
         break;
       }
@@ -292,11 +316,22 @@ void transport::impl::finalize_closed(steady_clock::time_point now) {
     c->send_stalled = false;
     c->out.clear_control();
     c->tls.reset();  // a reconnect starts a new TLS session
+    bool forwards = forward_.count(c->id) != 0;
     if (c->outbound && !c->given_up && !stopping_.load(std::memory_order_relaxed)) {
+      if (forwards) {
+        // Gave way to another connection to the same node: no reconnect
+        // while that one lasts (release_forwards_to wakes it).
+        c->state = conn_state::folded;
+        c->hs.reset();
+        c->lingering = false;
+        c->flush_user_on_close = false;
+        continue;
+      }
       reset_for_reconnect(*c, now);
       continue;
     }
-    {
+    if (c->given_up) forward_.erase(c->id);
+    if (!forwards || c->given_up) {  // a forwarded id stays sendable while it forwards
       volley::detail::exclusive_lock lock(links_mutex_);
       links_.erase(c->id);
     }

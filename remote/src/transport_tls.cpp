@@ -43,13 +43,13 @@ void transport::impl::start_tls(connection& c) {
 
 void transport::impl::feed_tls(connection& c, std::span<const std::byte> bytes) {
   detail::tls_link& t = *c.tls;
-  if (t.first_bytes && !bytes.empty()) {
-    t.first_bytes = false;
-    // Every TLS flight starts with a handshake record (content type 22); a
-    // plaintext node's hello starts with its frame length instead.
-    if (bytes[0] != std::byte{0x16}) {
+  if (c.sniff.undecided()) {
+    // Every TLS flight starts with a record header (a handshake record, or
+    // an alert refusing ours); a plaintext node's hello starts with its frame
+    // length instead. One byte may come alone: it waits in the session.
+    if (c.sniff.take(bytes) == detail::record_sniffer::verdict::other) {
       char first[8];
-      std::snprintf(first, sizeof first, "0x%02x", static_cast<unsigned>(bytes[0]));
+      std::snprintf(first, sizeof first, "0x%02x", static_cast<unsigned>(c.sniff.first));
       close(c, close_reason::handshake_failed,
             std::string("TLS handshake failed: peer speaks plaintext (first byte ") + first +
                 ", not a TLS record); this node requires TLS");

@@ -16,25 +16,6 @@ using namespace volley::remote::test;
 
 namespace {
 
-/// Collects a transport's log lines.
-struct log_lines {
-  std::mutex m;
-  std::vector<std::string> lines;
-  std::function<void(log_level, std::string_view)> sink() {
-    return [this](log_level, std::string_view s) {
-      std::lock_guard lock(m);
-      lines.emplace_back(s);
-    };
-  }
-  bool has(const std::string& what) {
-    std::lock_guard lock(m);
-    for (const auto& l : lines) {
-      if (l.find(what) != std::string::npos) return true;
-    }
-    return false;
-  }
-};
-
 std::vector<std::byte> intro_body(std::uint64_t incarnation, const nonce& n) {
   std::vector<std::byte> body(48);
   detail::store_u32(body.data(), protocol_magic);

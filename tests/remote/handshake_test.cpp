@@ -106,7 +106,7 @@ nonce counting_nonce(int from) {
 
 handshake_transcript known_transcript() {
   handshake_transcript t;
-  t.version = 2;
+  t.version = 3;
   t.initiator_name = "node-a";
   t.initiator_incarnation = 0x0123456789abcdefULL;
   t.initiator_nonce = counting_nonce(0);
@@ -126,14 +126,14 @@ TEST_CASE("each proof is HMAC-SHA256 over its role's label and the whole transcr
           "[remote][handshake]") {
   // Known answers, also in PROTOCOL.md §6.1 (and recomputed by make_corpus.py).
   handshake_transcript t = known_transcript();
-  const unsigned char initiator[] = {0xef, 0xca, 0x57, 0x6e, 0xa9, 0x4c, 0x51, 0xea,
-                                     0xab, 0xc9, 0xc4, 0x97, 0x21, 0xe5, 0xc6, 0xed,
-                                     0x2c, 0xa4, 0x1a, 0x04, 0x3c, 0x04, 0x86, 0xa6,
-                                     0xdf, 0x1a, 0xdb, 0xa6, 0xe2, 0xfa, 0x78, 0x9b};
-  const unsigned char acceptor[] = {0xcc, 0xd9, 0xc1, 0xbd, 0x9e, 0x0a, 0x5a, 0x8c,
-                                    0x25, 0xd8, 0x8a, 0x83, 0x64, 0xfc, 0x30, 0x81,
-                                    0xdc, 0x96, 0x2d, 0x7c, 0xed, 0x86, 0x79, 0x83,
-                                    0x58, 0x2a, 0xd6, 0x2b, 0x1b, 0x65, 0x58, 0xf8};
+  const unsigned char initiator[] = {0x59, 0x8c, 0xa7, 0x68, 0x3b, 0xfb, 0x26, 0xe2,
+                                     0x9d, 0xb0, 0x6e, 0xfb, 0xa3, 0xde, 0xb0, 0x29,
+                                     0x32, 0x31, 0x34, 0xda, 0x70, 0xc6, 0xb4, 0x61,
+                                     0xba, 0x02, 0x1d, 0x51, 0x70, 0x68, 0xde, 0xdf};
+  const unsigned char acceptor[] = {0x03, 0x3c, 0x1f, 0xb4, 0x45, 0x64, 0x47, 0x76,
+                                    0x9d, 0x0b, 0x12, 0xe5, 0x2b, 0x08, 0x40, 0x7a,
+                                    0x5a, 0x15, 0xcc, 0xea, 0x10, 0x5f, 0xa2, 0x12,
+                                    0x2a, 0x4d, 0x98, 0x97, 0xcc, 0x51, 0x33, 0xe2};
   CHECK(tag_is(handshake_proof("volley-secret", proof_role::initiator, t), initiator));
   CHECK(tag_is(handshake_proof("volley-secret", proof_role::acceptor, t), acceptor));
   CHECK(proof_message(proof_role::initiator, t).size() == 132);
@@ -415,7 +415,7 @@ TEST_CASE("a different protocol version is rejected", "[remote][handshake]") {
   auto answer = deliver(hello, b);
   CHECK(b.failed());
   CHECK(reject_code(answer) == reject_reason::version_mismatch);
-  CHECK(b.failure().find("version 1, we speak 2") != std::string::npos);
+  CHECK(b.failure().find("version 1, we speak 3") != std::string::npos);
   deliver(answer, a);
   CHECK(a.failed());
   CHECK(a.rejected_by_peer());

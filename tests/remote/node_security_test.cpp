@@ -263,6 +263,14 @@ TEST_CASE(
   CHECK(remote.is_stopped());
   CHECK_FALSE(to_old.is_up());
   CHECK(node_a.stats().superseded_incarnations == 1);
+  // A's connection to the old incarnation is closed (and reconnects at once
+  // to whatever answers there), not left to its failure detector.
+  REQUIRE(poll_until(
+      [&] { return node_a.stats().transport.closes_for(close_reason::node_restarted) >= 1; }));
+  seen_frame after;
+  auto waited_from = std::chrono::steady_clock::now();
+  CHECK_FALSE(old_b.next(frame_kind::message, after));  // EOF, not the 60 s read timeout
+  CHECK(std::chrono::steady_clock::now() - waited_from < 30s);
 }
 
 TEST_CASE("refs selected while a link is down belong to the incarnation last seen",

@@ -119,6 +119,50 @@ TEST_CASE("the receiver replies through the remote sender ref", "[remote][node]"
   t.seen.with_lock([&] { CHECK(t.seen.last_pong == 10); });
 }
 
+TEST_CASE("a remote ref's path names the remote actor, at both ends and in terminated",
+          "[remote][node]") {
+  two_nodes t;
+  volley::any_ref remote = t.to_b.select("/user/collector");
+  CHECK(remote.path() == "remote://node-b/user/collector");
+  // The sender B sees for a ping from A's actor names that actor on A.
+  auto asker = t.sys_a.spawn<pong_catcher>(volley::props{.name = "catcher"}, &t.seen);
+  asker.tell(send_ping{remote, 1});
+  REQUIRE(t.seen.wait([&] { return t.seen.pongs_caught == 1; }));
+  t.seen.with_lock([&] { CHECK(t.seen.ping_sender_path == "remote://node-a/user/catcher"); });
+  // A watcher of the remote actor learns which remote actor died.
+  auto w = t.sys_a.spawn<watcher_actor>(&t.seen);
+  w.tell(watch_this{remote});
+  REQUIRE(remote.ask<pong>(ping{1}).get(patience).ok());  // the watch is in place
+  t.collector.stop();
+  REQUIRE(t.seen.wait([&] { return t.seen.terminations == 1; }));
+  t.seen.with_lock([&] {
+    REQUIRE(t.seen.terminated_paths.size() == 1);
+    CHECK(t.seen.terminated_paths[0] == "remote://node-b/user/collector");
+  });
+}
+
+TEST_CASE("a node with the wrong secret: the refusing side logs that it rejected the proof",
+          "[remote][node]") {
+  log_lines log_a, log_c;
+  volley::system sys_a{system_config()}, sys_c{system_config()};
+  auto cfg_a = node_config_for("node-a");
+  cfg_a.log = log_a.sink();
+  auto cfg_c = node_config_for("node-c");
+  cfg_c.secret = "not-the-secret";
+  cfg_c.log = log_c.sink();
+  node a(sys_a, cfg_a, test_types());
+  node c(sys_c, cfg_c, test_types());
+  auto to_a = c.connect("127.0.0.1", a.port());
+  // The acceptor checks the caller's proof first (protocol 2), so A refuses;
+  // C only hears of it. Neither may blame the other for its own check.
+  REQUIRE(poll_until(
+      [&] { return log_a.has("this node (node-a) rejected the proof of initiator 'node-c'"); }));
+  REQUIRE(poll_until([&] { return log_c.has("rejected by peer 'node-a'"); }));
+  CHECK_FALSE(log_c.has("this node (node-c) rejected"));
+  CHECK_FALSE(to_a.is_up());
+  to_a.disconnect();
+}
+
 TEST_CASE("watching a remote actor: its stop reaches the watcher", "[remote][node]") {
   two_nodes t;
   volley::any_ref remote = t.to_b.select("/user/collector");
@@ -168,6 +212,32 @@ TEST_CASE(
   REQUIRE(r2.ok());
   CHECK(r2.value().n == 6);
   CHECK(remote.is_stopped());  // old refs stay dead
+}
+
+TEST_CASE("tells queued for a node that restarts become dead letters, not mail for the new one",
+          "[remote][node]") {
+  two_nodes t;
+  dead_letter_log at_a(t.sys_a);
+  std::uint16_t port = t.node_b->port();
+  t.node_b.reset();
+  REQUIRE(poll_until([&] { return !t.to_b.is_up(); }));
+  // Selected and told during the gap: meant for the node-b that was.
+  volley::any_ref during = t.to_b.select("/user/collector");
+  constexpr int told = 5;
+  for (int i = 0; i < told; ++i) during.tell(numbered{3, static_cast<std::uint64_t>(i)});
+  REQUIRE(poll_until([&] { return t.node_a.stats().messages_sent >= told; }));
+
+  auto cfg = node_config_for("node-b");
+  cfg.port = port;
+  t.node_b = std::make_unique<node>(t.sys_b, cfg, test_types());
+  REQUIRE(t.to_b.wait_up(patience));
+  REQUIRE(at_a.wait_for(volley::dead_letter_reason::node_restarted, told));
+  // A fresh ref's round trip: anything sent before it on the connection
+  // would have arrived first.
+  REQUIRE(t.to_b.select("/user/collector").ask<pong>(ping{1}).get(patience).ok());
+  t.seen.with_lock([&] { CHECK(t.seen.numbered_count == 0); });
+  auto s = t.node_a.stats().transport;
+  CHECK(s.frames_queued == s.frames_sent + s.frames_undelivered + s.frames_fate_unknown);
 }
 
 TEST_CASE("disconnecting fails pending asks and stops the proxies for good", "[remote][node]") {

@@ -8,6 +8,7 @@
 
 #include <array>
 #include <condition_variable>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <span>
@@ -84,6 +85,8 @@ struct seen_state {
   int last_pong = 0;
   int terminations = 0;
   std::vector<volley::termination_reason> reasons;
+  std::vector<std::string> terminated_paths;  ///< terminated.actor.path() of each
+  std::string ping_sender_path;               ///< ctx.sender().path() of the last ping
 
   template <class F>
   void update(F f) {
@@ -124,6 +127,7 @@ struct collector_actor {
   }
   pong on(ping p, volley::context& ctx) {
     if (p.n < 0) throw std::runtime_error("negative ping");
+    seen->update([&] { seen->ping_sender_path = ctx.sender().path(); });
     // Told with a sender: answer it (across the wire when it is remote).
     if (ctx.sender()) ctx.sender().tell(pong{p.n + 1}, ctx);
     return pong{p.n + 1};
@@ -183,6 +187,7 @@ struct watcher_actor {
     seen->update([&] {
       ++seen->terminations;
       seen->reasons.push_back(t.reason);
+      seen->terminated_paths.push_back(t.actor.path());
     });
   }
   seen_state* seen;
@@ -241,6 +246,19 @@ struct two_nodes {
     if (!to_b.wait_up(patience)) throw std::runtime_error("node-a could not reach node-b");
   }
 };
+
+/// After two nodes connected to each other at once: waits until they keep
+/// one connection between them (PROTOCOL.md §6.6), so that a test sends
+/// nothing on a connection that is about to give way (its frames in flight
+/// could be lost: at most once). False after `patience`.
+inline bool one_association(const node& a, const node& b) {
+  return poll_until([&] {
+    auto sa = a.stats().transport, sb = b.stats().transport;
+    return sa.established_connections == 1 && sb.established_connections == 1 &&
+           sa.inbound_connections + sb.inbound_connections == 1 && sa.pending_handshakes == 0 &&
+           sb.pending_handshakes == 0;
+  });
+}
 
 /// Records a system's dead letters.
 class dead_letter_log {

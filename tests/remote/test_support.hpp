@@ -17,6 +17,7 @@
 #include <chrono>
 #include <condition_variable>
 #include <cstdint>
+#include <functional>
 #include <mutex>
 #include <stdexcept>
 #include <string>
@@ -113,6 +114,25 @@ inline transport_config test_config(std::string name, std::string secret = "test
   return c;
 }
 
+/// Collects a transport's (or node's) log lines.
+struct log_lines {
+  std::mutex m;
+  std::vector<std::string> lines;
+  std::function<void(log_level, std::string_view)> sink() {
+    return [this](log_level, std::string_view s) {
+      std::lock_guard lock(m);
+      lines.emplace_back(s);
+    };
+  }
+  bool has(const std::string& what) {
+    std::lock_guard lock(m);
+    for (const auto& l : lines) {
+      if (l.find(what) != std::string::npos) return true;
+    }
+    return false;
+  }
+};
+
 /// A blocking TCP client that speaks the protocol by hand.
 class raw_peer {
  public:
@@ -140,6 +160,20 @@ class raw_peer {
       if (n <= 0) throw std::runtime_error("raw_peer: send");
       at += static_cast<std::size_t>(n);
     }
+  }
+  /// Writes one byte per segment, each after a pause, so the receiver's
+  /// reads see them one at a time (Nagle off: nothing is held back). Stops
+  /// quietly when the receiver has closed; returns the bytes written.
+  std::size_t write_dripping(std::span<const std::byte> bytes) {
+    int one = 1;
+    setsockopt(fd_, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+    std::size_t written = 0;
+    for (std::byte b : bytes) {
+      if (::send(fd_, &b, 1, MSG_NOSIGNAL) != 1) break;
+      ++written;
+      std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    }
+    return written;
   }
   void send_frame(const frame& f) {
     std::vector<std::byte> b;

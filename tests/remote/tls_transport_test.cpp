@@ -162,3 +162,31 @@ TEST_CASE("with TLS, a peer gone mid-stream leaves every queued frame in exactly
     CHECK_FALSE(ha.broken);
   }
 }
+
+TEST_CASE("a TLS node recognises a plaintext peer even when its first bytes come one at a time",
+          "[remote][transport][tls]") {
+  tls_certs certs;
+  log_lines log;
+  recording_handler ha;
+  auto cfg = tls_test_config("node-a", certs.a, certs.ca);
+  cfg.log = log.sink();
+  transport a(cfg, ha);
+  raw_peer p(a.port());
+  // The hello of a node with a 198-byte name is 278 = 0x116 bytes long, so
+  // its first byte is 0x16, a TLS handshake record's type; the second (0x01)
+  // is no TLS version. One byte alone would pass for TLS.
+  frame hello;
+  hello.kind = frame_kind::hello;
+  std::string name(198, 'n');
+  hello.sender_node = name;
+  std::vector<std::byte> intro(48);
+  hello.payload = intro;
+  std::vector<std::byte> bytes;
+  encode_append(hello, bytes);
+  REQUIRE(bytes[0] == std::byte{0x16});
+  p.write_dripping(std::span(bytes).first(6));
+  p.read_until_eof();  // the node closes on us
+  REQUIRE(poll_until([&] { return a.stats().closes_for(close_reason::handshake_failed) == 1; }));
+  CHECK(poll_until([&] { return log.has("peer speaks plaintext (first byte 0x16"); }));
+  CHECK(ha.with_lock([&] { return ha.ups.size(); }) == 0);
+}

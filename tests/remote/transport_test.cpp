@@ -155,6 +155,50 @@ TEST_CASE("a wrong secret is rejected on both sides and no connection comes up",
   CHECK(hb.with_lock([&] { return hb.ups.size(); }) == 0);
 }
 
+TEST_CASE("a TLS peer is recognised even when its first bytes come one at a time",
+          "[remote][transport]") {
+  log_lines log;
+  recording_handler ha;
+  auto cfg = test_config("node-a");
+  cfg.log = log.sink();
+  transport a(cfg, ha);
+  raw_peer p(a.port());
+  // A TLS 1.x ClientHello's record header and first bytes. Read as a volley
+  // frame its length is 0x00c80316 (past the pre-login cap): without waiting
+  // for the second byte the node would call it an oversized frame.
+  const std::byte client_hello[] = {std::byte{0x16}, std::byte{0x03}, std::byte{0x01},
+                                    std::byte{0x00}, std::byte{0xc8}, std::byte{0x01}};
+  p.write_dripping(client_hello);
+  p.read_until_eof();  // the node closes on us
+  REQUIRE(poll_until([&] { return a.stats().closes_for(close_reason::handshake_failed) == 1; }));
+  CHECK(a.stats().closes_for(close_reason::oversized_frame) == 0);
+  CHECK(poll_until([&] { return log.has("peer speaks TLS; this node has no tls configured"); }));
+}
+
+TEST_CASE("a plaintext peer whose bytes come one at a time completes the handshake",
+          "[remote][transport]") {
+  recording_handler ha;
+  transport a(test_config("node-a"), ha);
+  raw_peer p(a.port());
+  handshake_config c;
+  c.node_name = "raw";
+  c.incarnation = random_incarnation();
+  c.secret = "test-secret";
+  handshake hs(handshake::role::initiator, c);
+  std::vector<std::byte> out;
+  hs.start(out);
+  p.write_dripping(out);  // the hello, byte by byte
+  while (!hs.established() && !hs.failed()) {
+    raw_peer::received r;
+    REQUIRE(p.next_frame(r));
+    out.clear();
+    hs.on_frame(r.view(), out);
+    if (!out.empty()) p.write_all(out);
+  }
+  CHECK(hs.established());
+  REQUIRE(ha.wait([&] { return ha.ups.size() == 1; }));
+}
+
 TEST_CASE("a frame before the handshake is refused with a reject", "[remote][transport]") {
   recording_handler ha;
   transport a(test_config("node-a"), ha);

@@ -16,6 +16,7 @@ enum class dead_letter_reason {
   system_shutdown,      ///< left over when the actor system shut down (queued at, or
                         ///< sent later to, an actor that stopped because of shutdown())
   remote_failure,       ///< could not be sent to or handled at a remote node
+  node_restarted,       ///< queued for a remote node that came back as a new incarnation
 };
 
 constexpr const char* to_string(dead_letter_reason r) noexcept {
@@ -36,10 +37,12 @@ constexpr const char* to_string(dead_letter_reason r) noexcept {
       return "system shut down";
     case dead_letter_reason::remote_failure:
       return "remote failure";
+    case dead_letter_reason::node_restarted:
+      return "remote node restarted";
   }
   return "unknown";
 }
 
-inline constexpr int dead_letter_reason_count = 8;
+inline constexpr int dead_letter_reason_count = 9;
 
 }  // namespace volley

@@ -30,6 +30,13 @@
 // Tags are compared with CRYPTO_memcmp (constant time). Any failure sends a
 // `reject` with a reason code and text; the caller then closes the connection.
 //
+// One association per node pair (PROTOCOL.md §6.6): just before a side
+// proves itself (initiator: on challenge; acceptor: on a verified response)
+// it asks handshake_config::gate whether this connection may go on; the
+// transport answers from its other connections to the same node (arbitrate).
+// A held handshake sends nothing until resume(); a refused one rejects with
+// simultaneous_connect.
+//
 // The class does no I/O: feed it decoded frames, send what it appends to the
 // output buffer. That keeps it testable and fuzzable without sockets.
 #pragma once
@@ -38,6 +45,7 @@
 
 #include <array>
 #include <cstdint>
+#include <functional>
 #include <span>
 #include <string>
 #include <string_view>
@@ -87,12 +95,62 @@ enum class reject_reason : std::uint16_t {
   self_connection = 5,     ///< peer claims our own name and incarnation
   malformed_body = 6,      ///< body of a handshake frame has the wrong size
   unexpected_peer = 7,     ///< the acceptor is not the node the initiator meant to reach
+  /// Another connection between the same two nodes is kept instead
+  /// (simultaneous connect, PROTOCOL.md §6.6): not a failure for the caller,
+  /// whose frames ride on the connection kept.
+  simultaneous_connect = 8,
 };
 std::string_view to_string(reject_reason r) noexcept;
 
 /// The RFC 8446 exporter label whose 32 bytes become
 /// handshake_config::channel_binding on a TLS connection.
 inline constexpr std::string_view tls_binding_label = "volley handshake v2";
+
+// -- one association per node pair (PROTOCOL.md §6.6) -------------------------
+
+/// A node as arbitration compares it: its name, then its incarnation.
+struct node_identity {
+  std::string_view name;
+  std::uint64_t incarnation = 0;
+};
+/// The order arbitration uses: by name (bytes), then by incarnation.
+bool precedes(const node_identity& a, const node_identity& b) noexcept;
+
+/// One connection between this node and a peer, as arbitration sees it.
+struct contender {
+  bool outbound = false;     ///< this node initiated it
+  bool established = false;  ///< authenticated and up (on this side)
+  /// Order in which this side reached the connection's gate (below); only
+  /// compared between two connections this node initiated.
+  std::uint64_t gate_order = 0;
+};
+
+/// Whether connection `a` is kept over `b`, both between `us` and the same
+/// `peer` (same name and incarnation). Opposite directions: the one whose
+/// initiator precedes the other node. Both ours: the one that reached its
+/// gate first (we decide; the peer sees two inbound connections and leaves
+/// it to us). Both the peer's: neither (the peer decides).
+bool keeps_over(const contender& a, const contender& b, const node_identity& us,
+                const node_identity& peer) noexcept;
+
+/// What a connection may do at its gate: the point just before this side
+/// proves itself (initiator: on challenge; acceptor: on a verified response).
+enum class gate_verdict : std::uint8_t {
+  proceed,  ///< no connection to the same peer is kept over it
+  hold,     ///< one kept over it is still handshaking: wait for its outcome
+  refuse,   ///< one kept over it is established: reject simultaneous_connect
+};
+/// The verdict for `c` against the other live connections to the same peer.
+/// A connection waits only for ones kept over it, and `keeps_over` is a
+/// strict order, so waits never form a cycle.
+gate_verdict arbitrate(const contender& c, std::span<const contender> others,
+                       const node_identity& us, const node_identity& peer) noexcept;
+
+/// What we learned about the other side.
+struct peer_identity {
+  std::string name;
+  std::uint64_t incarnation = 0;
+};
 
 /// Who we are and what we share with the cluster.
 struct handshake_config {
@@ -110,12 +168,10 @@ struct handshake_config {
   std::vector<std::byte> channel_binding;
   /// Version we announce and accept; only tests change it.
   std::uint16_t version = protocol_version;
-};
-
-/// What we learned about the other side.
-struct peer_identity {
-  std::string name;
-  std::uint64_t incarnation = 0;
+  /// Asked at the gate, with the peer's identity known: may this connection
+  /// go on (see gate_verdict)? The transport answers it from its other
+  /// connections to the same node. Empty: always proceed.
+  std::function<gate_verdict(const peer_identity&)> gate;
 };
 
 class handshake {
@@ -126,6 +182,8 @@ class handshake {
     awaiting_challenge,
     awaiting_response,
     awaiting_accept,
+    /// At the gate, told to wait (gate_verdict::hold); resume() goes on.
+    held,
     established,
     failed
   };
@@ -139,6 +197,12 @@ class handshake {
   /// Feeds one frame that arrived before the handshake completed and appends
   /// the answer, if any, to `out`. Returns the new state.
   state on_frame(const frame& f, std::vector<std::byte>& out);
+
+  /// A held handshake goes on (`proceed`: sends the proof it held back).
+  /// `proceed` false ends any handshake not yet established with reject
+  /// simultaneous_connect (held, or one that a connection kept over it
+  /// overtook). Returns the new state.
+  state resume(bool proceed, std::vector<std::byte>& out);
 
   state current() const noexcept { return state_; }
   bool established() const noexcept { return state_ == state::established; }
@@ -168,6 +232,9 @@ class handshake {
   void write_proof(frame_kind kind, proof_role r, std::vector<std::byte>& out) const;
   /// Checks the peer's proof (a 32-byte body) in constant time.
   bool check_proof(const frame& f, proof_role r) const;
+  /// Asks the gate and proves (or holds, or refuses) accordingly.
+  state pass_gate(std::vector<std::byte>& out);
+  state prove(std::vector<std::byte>& out);
 
   role role_;
   handshake_config config_;

@@ -22,9 +22,20 @@
 //
 // Semantics:
 //  * At most once, in order per sender/receiver pair (one proxy per remote
-//    path, one connection per remote system). A message whose type is not
-//    registered, or that the connection's outbound bound refuses, becomes a
-//    dead letter (reason: remote_failure).
+//    path, one connection per remote system). Two nodes that connect to each
+//    other at once keep one connection between them (PROTOCOL.md §6.6): both
+//    remote_system handles then lead to it, and select() and ctx.sender()
+//    give the same proxy. A message whose type is not registered, or that
+//    the connection's outbound bound refuses, becomes a dead letter (reason:
+//    remote_failure).
+//  * A reconnect to the same incarnation sends what was told during the gap
+//    after it, in order; a frame in flight when the connection broke may be
+//    lost (at most once: lost, never reordered). Tells queued for a node
+//    that comes back as a new incarnation are dead letters with reason
+//    node_restarted; they never reach the new one.
+//  * A proxy's path() names the remote actor: "remote://node-b/user/echo"
+//    (the address instead of the name if selected before the link was ever
+//    up), so terminated.actor.path() says which remote actor stopped.
 //  * ask<R>: fails with errc::node_down when the connection is lost before
 //    the reply; an ask nobody answers is forgotten after
 //    node_config::request_horizon. Continuations of remote asks (then) run on
@@ -141,7 +152,9 @@ class remote_system {
   std::string peer_name() const;
   std::uint64_t peer_incarnation() const;
 
-  /// Closes the connection and stops reconnecting; its proxies stop.
+  /// Closes the connection and stops reconnecting; its proxies stop. With
+  /// one association per node pair this ends the association, whichever of
+  /// the two nodes opened the connection that carries it.
   void disconnect() const;
 
   explicit operator bool() const noexcept { return link_ != nullptr; }

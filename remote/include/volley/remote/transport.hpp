@@ -13,7 +13,12 @@
 // and never call a blocking transport method from them.
 //
 // Delivery is at most once and in order per connection. Frames still queued
-// when a connection is lost are reported through on_undelivered.
+// when a connection is lost are reported through on_undelivered. An outbound
+// connection keeps its queue across a reconnect: if the same incarnation
+// answers, what was queued during the gap goes out after it, in order
+// (frames in a write the loss cut short may be lost: never reordered); if a
+// new incarnation answers, what was queued for the old one is reported
+// undelivered (close_reason::node_restarted), never sent to the new one.
 //
 // Before a peer has completed the handshake it can make the transport hold
 // little: frames are capped at pre_login_max_frame_size (512 bytes), accepted
@@ -71,6 +76,14 @@ enum class close_reason : std::uint8_t {
   heartbeat_timeout,   ///< phi-accrual detector declared the peer down
   connect_failed,      ///< outbound connect() failed (refused, unreachable)
   io_error,            ///< send/recv failed
+  /// Another connection between the same two nodes was kept instead
+  /// (simultaneous connect, PROTOCOL.md §6.6); its frames moved there.
+  simultaneous_connect,
+  /// The peer's node came back as a new incarnation: a connection still tied
+  /// to the old one is reset (transport::reset), and frames queued for the
+  /// old one are reported undelivered with this reason instead of reaching
+  /// the new one.
+  node_restarted,
   count_
 };
 std::string_view to_string(close_reason r) noexcept;
@@ -175,6 +188,17 @@ class transport_handler {
     (void)reason;
     (void)detail;
   }
+  /// Connection `from.id` lost to `into.id`, another connection to the same node
+  /// and incarnation (simultaneous connect, PROTOCOL.md §6.6): frames sent
+  /// to `from` from now on travel on `into`, and those still queued on it
+  /// were moved behind `into`'s, in order. `from` gets no on_down (if it was
+  /// up, the association goes on, on `into`) and no more frames. Called
+  /// before `into`'s on_up. When `into` goes down, an outbound `from`
+  /// reconnects by itself again.
+  virtual void on_merged(const peer_info& from, const peer_info& into) {
+    (void)from;
+    (void)into;
+  }
   /// A frame queued by send() that was not written: its connection was lost.
   virtual void on_undelivered(connection_id id, const frame& f, close_reason reason) {
     (void)id;
@@ -213,7 +237,10 @@ struct transport_stats {
   /// descriptors (EMFILE/ENFILE) or memory.
   std::uint64_t accept_pauses = 0;
   std::uint64_t inbound_connections = 0;  ///< open now (a snapshot)
-  std::uint64_t pending_handshakes = 0;   ///< inbound ones still handshaking now
+  /// Established connections now (a snapshot): one per peer node once
+  /// simultaneous connects are resolved.
+  std::uint64_t established_connections = 0;
+  std::uint64_t pending_handshakes = 0;  ///< inbound ones still handshaking now
   std::uint64_t closes_for(close_reason r) const { return closes[static_cast<std::size_t>(r)]; }
 };
 
@@ -240,6 +267,11 @@ class transport {
   connection_id connect(const std::string& host, std::uint16_t port);
   /// Sends a close frame and closes; an outbound connection stops reconnecting.
   void disconnect(connection_id id);
+  /// Closes the connection's socket now (close_reason::node_restarted): the
+  /// node it reached has a new incarnation elsewhere. An outbound connection
+  /// reconnects at once, to whichever incarnation answers at its address;
+  /// what was queued for the old one is then reported undelivered.
+  void reset(connection_id id);
 
   /// Any thread, never blocks. See send_result.
   send_result send(connection_id id, const frame& f);

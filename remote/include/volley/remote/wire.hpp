@@ -17,7 +17,8 @@ namespace volley::remote {
 /// Protocol version carried in the handshake. Bumped when a frame kind,
 /// flag or body layout changes; peers of different versions reject each other.
 /// 2: proofs bound to role and transcript, acceptor proves last (PROTOCOL.md §6.1).
-inline constexpr std::uint16_t protocol_version = 2;
+/// 3: one association per node pair, arbitrated at the handshake's gate (§6.6).
+inline constexpr std::uint16_t protocol_version = 3;
 
 /// First four bytes of every hello/challenge body ("VOLY" read as little-endian u32),
 /// so a volley node that reaches something else fails fast with a clear reason.

@@ -94,6 +94,10 @@ struct cell_extras {
   /// parent's mu too, which the analysis cannot name, so they are unannotated.
   mutex mu;
   std::string name;  ///< set before the cell is published, then read-only
+  /// What path() says instead of the parent chain (a remote actor's proxy:
+  /// "remote://node/user/echo"); set in the actor's constructor, before the
+  /// cell is published, then read-only. Empty: the chain.
+  std::string display_path;
   cell_base* first_child VOLLEY_GUARDED_BY(mu) = nullptr;
   std::size_t child_count VOLLEY_GUARDED_BY(mu) = 0;
   std::unordered_map<std::string_view, cell_base*> named_children VOLLEY_GUARDED_BY(mu);
@@ -158,8 +162,11 @@ class alignas(cache_line_size) cell_base {
   const cell_ops* ops() const noexcept { return ops_; }
   cell_base* parent() const noexcept { return parent_; }
 
-  /// "/user/a/b"; anonymous actors are named "$<id>".
+  /// "/user/a/b"; anonymous actors are named "$<id>". A cell with a
+  /// display path (a remote proxy) gives that instead.
   std::string path() const;
+  /// The parent chain's path, display path or not: where this system files it.
+  std::string local_path() const;
   std::string name() const;
 
   // -- the hot path ---------------------------------------------------------

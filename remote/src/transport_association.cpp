@@ -1,0 +1,207 @@
+// One association per node pair: how the transport resolves two (or more)
+// connections between the same two nodes (PROTOCOL.md §6.6 has the rule and
+// the argument; handshake.hpp the pure decision, keeps_over / arbitrate).
+//
+// Where it is decided. Every handshake has a *gate*: the point just before
+// this side proves itself (initiator: on the challenge; acceptor: once the
+// initiator's proof has verified). From there on the connection's peer name
+// and incarnation are known (peer.name, peer.incarnation) and it counts as a
+// contender against the other connections to that same node:
+//
+//  * At its gate, a connection that another live one is kept over either
+//    waits (handshake state `held`: it proves nothing yet) while that one is
+//    still handshaking, or is refused (reject simultaneous_connect) when that
+//    one is established.
+//  * When a connection establishes, every connection it is kept over is
+//    retired: a held or handshaking one is refused, an established one is
+//    closed. Nothing is retired for a peer that has not authenticated, so a
+//    stranger claiming a node's name cannot cut that node's association.
+//  * When a connection closes, the ones held for it go through their gate
+//    again (and go on if nothing else is kept over them).
+//
+// What a loser leaves behind. Its queued user frames move behind the
+// winner's (send_queue::move_queued_to), with their outbound reservations,
+// and `forward_` sends whatever is still addressed to it to the winner, in
+// the order it was sent. The handler hears on_merged(loser, winner) instead
+// of an on_down. A loser this node initiated does not reconnect: it waits,
+// folded, and reconnects only when the winner goes down. Its batch already
+// in flight is written or counted fate unknown, as on any loss.
+//
+// Loop thread only, like all connection state.
+#include "transport_impl.hpp"
+
+namespace volley::remote {
+
+bool transport::impl::same_peer(const connection& a, const connection& b) const {
+  return a.gate_order != 0 && b.gate_order != 0 && a.peer.name == b.peer.name &&
+         a.peer.incarnation == b.peer.incarnation;
+}
+
+namespace {
+bool contending(const connection& c) {
+  return !c.merged && (c.state == conn_state::handshaking || c.state == conn_state::established);
+}
+contender as_contender(const connection& c) {
+  return {c.outbound, c.state == conn_state::established, c.gate_order};
+}
+}  // namespace
+
+gate_verdict transport::impl::gate(connection& c, const peer_identity& who) {
+  c.peer.name = who.name;
+  c.peer.incarnation = who.incarnation;
+  if (c.gate_order == 0) c.gate_order = next_gate_order_++;  // kept when it goes through again
+  node_identity us{cfg_.node_name, hs_config_.incarnation};
+  node_identity peer{c.peer.name, c.peer.incarnation};
+  std::vector<contender> others;
+  connection_id established_winner = 0;
+  for (auto& [id, owned] : conns_) {
+    connection& o = *owned;
+    if (&o == &c || !contending(o) || !same_peer(o, c)) continue;
+    others.push_back(as_contender(o));
+    if (o.state == conn_state::established &&
+        keeps_over(as_contender(o), as_contender(c), us, peer))
+      established_winner = o.id;
+  }
+  gate_verdict v = arbitrate(as_contender(c), others, us, peer);
+  if (v == gate_verdict::refuse) c.kept_instead = established_winner;
+  if (v == gate_verdict::hold)
+    log(log_level::info, "connection " + std::to_string(c.id) + " to '" + who.name +
+                             "' waits: another connection to it is kept over it");
+  return v;
+}
+
+void transport::impl::fold_queue(connection& loser, connection& winner) {
+  std::size_t frames = 0, bytes = 0;
+  loser.out.move_queued_to(winner.out, frames, bytes);
+  // Relaxed: the counters bound a queue, they order nothing.
+  loser.shared->queued_frames.fetch_sub(frames, std::memory_order_relaxed);
+  loser.shared->queued_bytes.fetch_sub(bytes, std::memory_order_relaxed);
+  winner.shared->queued_frames.fetch_add(frames, std::memory_order_relaxed);
+  winner.shared->queued_bytes.fetch_add(bytes, std::memory_order_relaxed);
+  // What was forwarded to the loser now goes to the winner.
+  for (auto& [from, f] : forward_)
+    if (f.to == loser.id) f.to = winner.id;
+  forward_[loser.id] = {winner.id, loser.shared, std::nullopt};
+  if (frames && winner.state == conn_state::established) mark_dirty(winner);
+  handler_.on_merged(loser.peer, winner.peer);
+}
+
+void transport::impl::retire(connection& loser, connection& winner) {
+  log(log_level::info, "connection " + std::to_string(loser.id) + " to '" + loser.peer.name +
+                           "' gives way to connection " + std::to_string(winner.id) +
+                           " (simultaneous connect)");
+  fold_queue(loser, winner);
+  loser.merged = true;
+  if (loser.state == conn_state::handshaking) {
+    std::vector<std::byte> out;
+    loser.hs->resume(false, out);  // reject simultaneous_connect
+    loser.out.push_control(out);
+  }
+  close(loser, close_reason::simultaneous_connect,
+        "connection " + std::to_string(winner.id) + " to the same node is kept", true);
+}
+
+void transport::impl::retire_losers_of(connection& winner) {
+  node_identity us{cfg_.node_name, hs_config_.incarnation};
+  node_identity peer{winner.peer.name, winner.peer.incarnation};
+  std::vector<connection*> losers;
+  for (auto& [id, owned] : conns_) {
+    connection& o = *owned;
+    if (&o == &winner || !contending(o) || !same_peer(o, winner)) continue;
+    if (keeps_over(as_contender(winner), as_contender(o), us, peer)) losers.push_back(&o);
+  }
+  for (connection* o : losers) retire(*o, winner);
+}
+
+bool transport::impl::yield_to_kept(connection& c) {
+  // The peer gave this connection up for another one between us. If we
+  // hold that one (it is kept over this one here too), this one gives way
+  // to it now, even before it is up: the peer will not use this one again.
+  node_identity us{cfg_.node_name, hs_config_.incarnation};
+  node_identity peer{c.peer.name, c.peer.incarnation};
+  for (auto& [id, owned] : conns_) {
+    connection& w = *owned;
+    if (&w == &c || !contending(w) || !same_peer(w, c)) continue;
+    if (!keeps_over(as_contender(w), as_contender(c), us, peer)) continue;
+    bool was_up = c.state == conn_state::established;
+    if (c.state == conn_state::handshaking) {
+      // It failed already (the peer's reject): closing is all that is left.
+      fold_queue(c, w);
+      c.merged = true;
+      close(c, close_reason::simultaneous_connect, "the peer kept another connection", false);
+    } else {
+      retire(c, w);
+    }
+    if (was_up && w.state != conn_state::established) forward_[c.id].down_owed = c.peer;
+    return true;
+  }
+  return false;
+}
+
+void transport::impl::release_forwards_to(connection& winner, bool winner_was_up) {
+  for (auto it = forward_.begin(); it != forward_.end();) {
+    if (it->second.to != winner.id) {
+      ++it;
+      continue;
+    }
+    connection_id from = it->first;
+    // A loser that was up gave way to a winner that never came up: the
+    // association it carried is gone after all.
+    if (!winner_was_up && it->second.down_owed)
+      handler_.on_down(*it->second.down_owed, winner.reason, "the connection kept instead failed");
+    it = forward_.erase(it);
+    connection* c = find(from);
+    if (c != nullptr && c->state == conn_state::folded) {
+      // The association it gave way to is gone: it connects again itself.
+      reset_for_reconnect(*c, now_);
+    } else if (c == nullptr) {
+      // An inbound loser, already gone: its id dies with the forwarding.
+      volley::detail::exclusive_lock lock(links_mutex_);
+      links_.erase(from);
+    }
+  }
+}
+
+void transport::impl::regate_held(const connection& gone) {
+  if (gone.gate_order == 0) return;
+  for (auto& [id, owned] : conns_) {
+    connection& o = *owned;
+    if (&o == &gone || o.state != conn_state::handshaking || !o.hs ||
+        o.hs->current() != handshake::state::held || !same_peer(o, gone))
+      continue;
+    gate_verdict v = gate(o, o.hs->peer());
+    if (v == gate_verdict::hold) continue;
+    std::vector<std::byte> out;
+    handshake::state st = o.hs->resume(v == gate_verdict::proceed, out);
+    if (!out.empty()) {
+      o.out.push_control(out);
+      mark_dirty(o);
+    }
+    if (st == handshake::state::established) {
+      if (o.tls && !check_certificate_name(o)) continue;
+      become_up(o);
+    } else if (st == handshake::state::failed) {
+      if (connection* w = find(o.kept_instead); w != nullptr && w != &o) {
+        fold_queue(o, *w);
+        o.merged = true;
+      }
+      close(o, close_reason::simultaneous_connect, o.hs->failure(), true);
+    }
+  }
+}
+
+connection* transport::impl::forwarded(connection_id id, outbound_item* item) {
+  auto it = forward_.find(id);
+  if (it == forward_.end()) return nullptr;
+  connection* w = find(it->second.to);
+  if (w == nullptr || w->state == conn_state::closing || w->state == conn_state::folded)
+    return nullptr;
+  // The reservation send() made on the loser's bound moves with the frame.
+  it->second.from_shared->queued_frames.fetch_sub(1, std::memory_order_relaxed);
+  it->second.from_shared->queued_bytes.fetch_sub(item->size, std::memory_order_relaxed);
+  w->shared->queued_frames.fetch_add(1, std::memory_order_relaxed);
+  w->shared->queued_bytes.fetch_add(item->size, std::memory_order_relaxed);
+  return w;
+}
+
+}  // namespace volley::remote

@@ -1,0 +1,318 @@
+// One association per node pair (PROTOCOL.md §6.6): two nodes that connect
+// to each other at once end with one connection between them, the same one
+// on both sides, and per-pair order holds through it. Transports first (many
+// rounds: the crossing orders differ from round to round), then nodes, whose
+// proxies from select() and from ctx.sender() must be one and the same.
+#include "../sanitizers.hpp"
+#include "node_test_support.hpp"
+
+#include <catch2/catch.hpp>
+
+#include <algorithm>
+#include <atomic>
+#include <condition_variable>
+#include <map>
+#include <mutex>
+#include <set>
+#include <thread>
+#include <vector>
+
+using namespace volley::remote;
+using namespace volley::remote::test;
+using namespace std::chrono_literals;
+
+namespace {
+
+/// Records ups, downs and merges, and checks that frames (sequence numbers
+/// in correlation_id) never go backwards; gaps are counted, not failures.
+class association_handler : public transport_handler {
+ public:
+  void on_up(const peer_info& peer, std::uint64_t) override {
+    std::lock_guard lock(m_);
+    up_[peer.id] = peer.outbound;
+    cv_.notify_all();
+  }
+  void on_down(const peer_info& peer, close_reason, std::string_view) override {
+    std::lock_guard lock(m_);
+    up_.erase(peer.id);
+    ++downs_;
+    cv_.notify_all();
+  }
+  void on_merged(const peer_info& from, const peer_info& into) override {
+    std::lock_guard lock(m_);
+    merged_.emplace_back(from.id, into.id);
+    up_.erase(from.id);  // no on_down for it: the association goes on on `into`
+    cv_.notify_all();
+  }
+  void on_frame(const peer_info&, const frame& f) override {
+    std::lock_guard lock(m_);
+    if (frames_ > 0 && f.correlation_id <= last_) backwards_ = true;
+    last_ = f.correlation_id;
+    ++frames_;
+    cv_.notify_all();
+  }
+  void on_undelivered(connection_id, const frame&, close_reason) override {
+    std::lock_guard lock(m_);
+    ++undelivered_;
+  }
+
+  template <class Pred>
+  bool wait(Pred pred) {
+    std::unique_lock lock(m_);
+    return cv_.wait_for(lock, patience, [&] { return pred(*this); });
+  }
+  template <class F>
+  auto with_lock(F f) {
+    std::lock_guard lock(m_);
+    return f(*this);
+  }
+
+  std::map<connection_id, bool> up_;  ///< connections up now -> outbound
+  std::vector<std::pair<connection_id, connection_id>> merged_;
+  int downs_ = 0;
+  std::uint64_t frames_ = 0;
+  std::uint64_t last_ = 0;
+  bool backwards_ = false;
+  std::uint64_t undelivered_ = 0;
+
+ private:
+  std::mutex m_;
+  std::condition_variable cv_;
+};
+
+frame numbered_frame(std::uint64_t seq) {
+  frame f;
+  f.kind = frame_kind::message;
+  f.flags = flag_target_id;
+  f.target_id = 1;
+  f.correlation_id = seq;
+  return f;
+}
+
+bool balanced(const transport_stats& s) {
+  return s.frames_queued == s.frames_sent + s.frames_undelivered + s.frames_fate_unknown;
+}
+
+}  // namespace
+
+TEST_CASE("simultaneous connects end with one connection per node pair, the same on both sides",
+          "[remote][association]") {
+  // Each round: fresh transports, both connect at once, frames queued on
+  // both handles before any handshake. A round takes ~120 ms under ASan on
+  // a loaded 2-core VM (60 rounds: 7.4 s), ~4x that under TSan.
+#if defined(VOLLEY_TEST_TSAN)
+  constexpr int rounds = 20;
+#else
+  constexpr int rounds = 60;
+#endif
+  int kept_by_a = 0;
+  for (int round = 0; round < rounds; ++round) {
+    INFO("round " << round);
+    association_handler ha, hb;
+    transport a(test_config("node-a"), ha);
+    transport b(test_config("node-b"), hb);
+    connection_id to_b = a.connect("127.0.0.1", b.port());
+    connection_id to_a = b.connect("127.0.0.1", a.port());
+    // Queued while both handshakes race: they must come out in order on
+    // whichever connection is kept (or be counted undelivered/fate unknown).
+    constexpr std::uint64_t early = 50;
+    for (std::uint64_t i = 1; i <= early; ++i) {
+      REQUIRE(a.send(to_b, numbered_frame(i)) == send_result::queued);
+      REQUIRE(b.send(to_a, numbered_frame(i)) == send_result::queued);
+    }
+    // "node-a" < "node-b": the connection A initiated is the one kept. B's
+    // own connection gives way to it (merged, never down) and folds.
+    REQUIRE(ha.wait([&](auto& h) { return h.up_.count(to_b) == 1; }));
+    REQUIRE(hb.wait([&](auto& h) {
+      return std::any_of(h.merged_.begin(), h.merged_.end(),
+                         [&](auto& m) { return m.first == to_a; }) &&
+             h.up_.size() == 1;
+    }));
+    REQUIRE(poll_until([&] {
+      auto sa = a.stats(), sb = b.stats();
+      return sa.established_connections == 1 && sb.established_connections == 1 &&
+             sa.inbound_connections == 0 && sb.inbound_connections == 1 &&
+             sa.pending_handshakes == 0 && sb.pending_handshakes == 0;
+    }));
+    // B's kept connection is the inbound one, A's the outbound one.
+    hb.with_lock([&](auto& h) {
+      REQUIRE(h.up_.size() == 1);
+      CHECK_FALSE(h.up_.begin()->second);
+    });
+    ha.with_lock([&](auto& h) {
+      REQUIRE(h.up_.size() == 1);
+      CHECK(h.up_.begin()->second);
+      CHECK(h.downs_ == 0);
+    });
+    ++kept_by_a;
+
+    // Both handles still work, B's through the connection A made.
+    for (std::uint64_t i = early + 1; i <= 2 * early; ++i) {
+      REQUIRE(a.send(to_b, numbered_frame(i)) == send_result::queued);
+      REQUIRE(b.send(to_a, numbered_frame(i)) == send_result::queued);
+    }
+    REQUIRE(ha.wait([&](auto& h) { return h.frames_ > 0 && h.last_ == 2 * early; }));
+    REQUIRE(hb.wait([&](auto& h) { return h.frames_ > 0 && h.last_ == 2 * early; }));
+    REQUIRE(poll_until([&] { return balanced(a.stats()) && balanced(b.stats()); }));
+    ha.with_lock([&](auto& h) { CHECK_FALSE(h.backwards_); });
+    hb.with_lock([&](auto& h) { CHECK_FALSE(h.backwards_); });
+    // A frame is lost only if it rode on a loser that had come up first; one
+    // that never left a queue moved with it. Handled + lost = sent, exactly.
+    auto sa = a.stats(), sb = b.stats();
+    CHECK(hb.with_lock([](auto& h) { return h.frames_; }) + sa.frames_undelivered +
+              sa.frames_fate_unknown <=
+          2 * early);
+    CHECK(ha.with_lock([](auto& h) { return h.frames_; }) + sb.frames_undelivered +
+              sb.frames_fate_unknown <=
+          2 * early);
+    CHECK(sa.established_connections == 1);
+    CHECK(sb.established_connections == 1);
+  }
+  CHECK(kept_by_a == rounds);
+}
+
+TEST_CASE("when the kept connection goes down, the one that gave way reconnects by itself",
+          "[remote][association]") {
+  association_handler ha, hb;
+  auto a = std::make_unique<transport>(test_config("node-a"), ha);
+  transport b(test_config("node-b"), hb);
+  std::uint16_t port_a = a->port();
+  a->connect("127.0.0.1", b.port());
+  connection_id to_a = b.connect("127.0.0.1", port_a);
+  REQUIRE(hb.wait([&](auto& h) {
+    return std::any_of(h.merged_.begin(), h.merged_.end(),
+                       [&](auto& m) { return m.first == to_a; }) &&
+           h.up_.size() == 1;
+  }));
+  // A goes away; a new A (another incarnation) listens on the same port. B's
+  // folded connection is free again and reaches it by itself.
+  a.reset();
+  REQUIRE(hb.wait([&](auto& h) { return h.downs_ == 1; }));
+  association_handler ha2;
+  auto cfg = test_config("node-a");
+  cfg.listen_port = port_a;
+  transport a2(cfg, ha2);
+  REQUIRE(hb.wait([&](auto& h) { return h.up_.count(to_a) == 1; }));
+  REQUIRE(b.send(to_a, numbered_frame(1)) == send_result::queued);
+  REQUIRE(ha2.wait([&](auto& h) { return h.frames_ == 1; }));
+}
+
+// -- nodes ----------------------------------------------------------------------------
+
+namespace {
+
+struct relay_start {
+  volley::any_ref target;
+  std::uint64_t count;
+};
+
+/// On A: sends numbered{1, i} to B's relay (through a select() proxy) and
+/// checks the numbers B sends back, which come through two proxies on B.
+struct pinger_actor {
+  using accepts = volley::accepts<relay_start, numbered>;
+  explicit pinger_actor(seen_state* s) : seen(s) {}
+  void on(relay_start s, volley::context& ctx) {
+    for (std::uint64_t i = 0; i < s.count; ++i) s.target.tell(numbered{1, i}, ctx);
+  }
+  void on(numbered m) {
+    seen->update([&] {
+      auto& expected = seen->next[m.sender % seen->next.size()];
+      if (m.n != expected) seen->out_of_order = true;
+      expected = m.n + 1;
+      ++seen->numbered_count;
+    });
+  }
+  seen_state* seen;
+};
+
+struct use_proxy {
+  volley::any_ref pinger;  ///< B's select() proxy of A's pinger
+};
+
+/// On B: for each numbered{1, i} from A's pinger answers 2i through
+/// ctx.sender() and 2i+1 through its own select() proxy of the pinger. One
+/// association, one proxy per remote actor: the two are the same ref.
+struct relay_actor {
+  using accepts = volley::accepts<use_proxy, numbered>;
+  explicit relay_actor(seen_state* s) : seen(s) {}
+  void on(use_proxy u) { pinger = u.pinger; }
+  void on(numbered m, volley::context& ctx) {
+    seen->update([&] {
+      auto& expected = seen->next[m.sender % seen->next.size()];
+      if (m.n != expected) seen->out_of_order = true;
+      expected = m.n + 1;
+      ++seen->numbered_count;
+      if (!(ctx.sender() == pinger)) ++seen->senders_seen_for_1;  // counts mismatches
+    });
+    ctx.sender().tell(numbered{2, 2 * m.n}, ctx);
+    pinger.tell(numbered{2, 2 * m.n + 1}, ctx);
+  }
+  volley::any_ref pinger;
+  seen_state* seen;
+};
+
+node_config pair_config(std::string name) {
+  node_config c = node_config_for(std::move(name));
+  c.access.allowed_paths = {"/user/pinger", "/user/relay"};
+  return c;
+}
+
+}  // namespace
+
+TEST_CASE("nodes that connect to each other at once keep one association per pair",
+          "[remote][association][node]") {
+  volley::system sys_a{system_config()}, sys_b{system_config()};
+  constexpr int rounds = 10;
+  for (int round = 0; round < rounds; ++round) {
+    INFO("round " << round);
+    node a(sys_a, pair_config("node-a"), test_types());
+    node b(sys_b, pair_config("node-b"), test_types());
+    remote_system to_b = a.connect("127.0.0.1", b.port());
+    remote_system to_a = b.connect("127.0.0.1", a.port());
+    REQUIRE(to_b.wait_up(patience));
+    REQUIRE(to_a.wait_up(patience));
+    REQUIRE(one_association(a, b));
+    // node-a comes first: the connection it opened is the one kept.
+    CHECK(a.stats().transport.inbound_connections == 0);
+    CHECK(b.stats().transport.inbound_connections == 1);
+    CHECK(to_b.peer_name() == "node-b");
+    CHECK(to_a.peer_name() == "node-a");
+    CHECK(to_b.peer_incarnation() == b.incarnation());
+    CHECK(to_a.peer_incarnation() == a.incarnation());
+    // Each handle reaches the other system's actors.
+    CHECK(to_b.select("/user/relay").path() == "remote://node-b/user/relay");
+    CHECK(to_a.select("/user/pinger").path() == "remote://node-a/user/pinger");
+  }
+}
+
+TEST_CASE(
+    "after simultaneous connects, messages both ways arrive in order through select() "
+    "and ctx.sender() proxies, which are one ref",
+    "[remote][association][node]") {
+  seen_state at_a, at_b;
+  volley::system sys_a{system_config()}, sys_b{system_config()};
+  auto pinger = sys_a.spawn<pinger_actor>(volley::props{.name = "pinger"}, &at_a);
+  auto relay = sys_b.spawn<relay_actor>(volley::props{.name = "relay"}, &at_b);
+  node a(sys_a, pair_config("node-a"), test_types());
+  node b(sys_b, pair_config("node-b"), test_types());
+  remote_system to_b = a.connect("127.0.0.1", b.port());
+  remote_system to_a = b.connect("127.0.0.1", a.port());
+  REQUIRE(to_b.wait_up(patience));
+  REQUIRE(to_a.wait_up(patience));
+  REQUIRE(one_association(a, b));
+  relay.tell(use_proxy{to_a.select("/user/pinger")});
+  constexpr std::uint64_t count = 1000;
+  pinger.tell(relay_start{to_b.select("/user/relay"), count});
+  REQUIRE(at_b.wait([&] { return at_b.numbered_count == count; }));
+  REQUIRE(at_a.wait([&] { return at_a.numbered_count == 2 * count; }));
+  at_b.with_lock([&] {
+    CHECK_FALSE(at_b.out_of_order);
+    CHECK(at_b.senders_seen_for_1 == 0);  // ctx.sender() was the select() proxy every time
+  });
+  at_a.with_lock([&] {
+    CHECK_FALSE(at_a.out_of_order);
+    CHECK(at_a.next[2] == 2 * count);
+  });
+  CHECK(a.stats().transport.established_connections == 1);
+  CHECK(b.stats().transport.established_connections == 1);
+}
