@@ -105,6 +105,7 @@ struct transport_settings {
   frame_limits limits;
   /// Outbound bound per connection. 64 Ki frames (~3 MiB of 48-byte frames)
   /// absorbs bursts of a few ms at full speed; the byte bound caps large frames.
+  /// At most 2^23 frames and 2^39 bytes (larger values are clamped to these).
   std::size_t max_queued_frames = 64 * 1024;
   std::size_t max_queued_bytes = 64u << 20;
   /// Akka's default interval; with the phi defaults a silent peer is declared
