@@ -16,12 +16,15 @@
 //
 //   --tls:     also the one-way and the ping-pong workloads with TLS 1.3 on
 //              (certificates made at start, as the tests make them), printed
-//              next to the plaintext figures of the same run. Release build,
-//              2-core VM at load 6-9, `2000000 20000 all --tls`, two runs:
-//              one-way plaintext 2.70 / 5.29 M msg/s, TLS 3.30 / 3.41 (the
-//              loop batches more frames per sendmsg while it encrypts: 582-
-//              5319 against 124-225); RTT p50 plaintext 7.4 / 7.1 us, TLS
-//              11.7 / 12.0 us; raw blocking TCP 5.5 us.
+//              next to the plaintext figures of the same run.
+//
+// Release build, 2-core VM at load ~15, `3000000 5000 all --tls`, three runs
+// interleaved with a build of the parent of this round's transport changes
+// (medians; before -> after): one-way 1.62 -> 2.34 M msg/s, 192 -> 130
+// CPU-ns/msg (raw 1024-frame send(): 25 CPU-ns/msg, wall 6-41 M/s with the
+// load); RTT p50 8.6 -> 8.8 us (raw blocking 6.6 / 6.6); busy-poll RTT p50
+// 8.2 -> 8.1 us (raw busy-poll 6.7 / 6.9); TLS one-way 1.20 -> 1.39 M msg/s
+// (229 -> 197 CPU-ns/msg), TLS RTT p50 11.8 -> 11.6 us.
 //
 // Usage: remote_transport_bench [messages=5000000] [round_trips=50000] [all|volley|raw] [--tls]
 //                               [--only=orb]  (o: one-way, r: RTT, b: busy-poll RTT; default all)
