@@ -23,8 +23,10 @@
 // (medians; before -> after): one-way 1.62 -> 2.34 M msg/s, 192 -> 130
 // CPU-ns/msg (raw 1024-frame send(): 25 CPU-ns/msg, wall 6-41 M/s with the
 // load); RTT p50 8.6 -> 8.8 us (raw blocking 6.6 / 6.6); busy-poll RTT p50
-// 8.2 -> 8.1 us (raw busy-poll 6.7 / 6.9); TLS one-way 1.20 -> 1.39 M msg/s
-// (229 -> 197 CPU-ns/msg), TLS RTT p50 11.8 -> 11.6 us.
+// 8.2 -> 8.1 us (raw busy-poll 6.7 / 6.9; with the idle spin's yield added
+// after these runs: 10.7-11.0 us, p99 19-29 us instead of 1-16 ms); TLS
+// one-way 1.20 -> 1.39 M msg/s (229 -> 197 CPU-ns/msg), TLS RTT p50 11.8 ->
+// 11.6 us.
 //
 // Usage: remote_transport_bench [messages=5000000] [round_trips=50000] [all|volley|raw] [--tls]
 //                               [--only=orb]  (o: one-way, r: RTT, b: busy-poll RTT; default all)

@@ -31,11 +31,12 @@
 // loopback, median of 3 runs): one-way 16-byte payloads over one connection
 // 2.3 M frames/s at 130 CPU-ns per frame, all threads (a raw socket writing
 // 1024 frames per send() costs 25 CPU-ns per frame; its wall rate swung
-// 6-41 M/s with the load); RTT p50 8.8 us (raw blocking TCP 6.6 us);
-// busy_poll RTT p50 8.1 us (raw TCP spinning on MSG_DONTWAIT 6.9 us); TLS
-// one-way 1.4 M/s, TLS RTT p50 11.6 us. With two spinning loops on two
-// shared cores busy_poll's tail is scheduler noise (p99 in the tens of ms):
-// use it on a machine with cores to spare. Where the time goes:
+// 6-41 M/s with the load); RTT p50 8.8 us (raw blocking TCP 6.6 us); TLS
+// one-way 1.4 M/s, TLS RTT p50 11.6 us. busy_poll: RTT p50 10.7-11.0 us, p99
+// 19-29 us (raw TCP spinning on MSG_DONTWAIT: 6.5-6.6 us), two runs; an
+// idle spin yields the core (sched_yield), which costs ~2.5 us of p50 on
+// this loaded VM and took p99 from 1-16 ms (threads woken behind a spinning
+// loop waited for the scheduler tick) to tens of us. Where the time goes:
 // remote/src/transport_loop.cpp.
 #pragma once
 
