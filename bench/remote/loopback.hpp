@@ -6,10 +6,12 @@
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
 #include <algorithm>
+#include <cerrno>
 #include <cstddef>
 #include <cstdlib>
 #include <vector>
@@ -64,6 +66,45 @@ inline bool read_all(int fd, void* p, std::size_t n) {
     n -= static_cast<std::size_t>(r);
   }
   return true;
+}
+
+/// Busy-polling counterparts of write_all/read_all: the socket is never
+/// waited on in the kernel (MSG_DONTWAIT, retried at once on EAGAIN), which
+/// is what a spinning transport loop is measured against.
+inline bool write_all_spin(int fd, const void* p, std::size_t n) {
+  auto* c = static_cast<const char*>(p);
+  while (n) {
+    ssize_t w = ::send(fd, c, n, MSG_NOSIGNAL | MSG_DONTWAIT);
+    if (w < 0 && errno == EAGAIN) continue;
+    if (w <= 0) return false;
+    c += w;
+    n -= static_cast<std::size_t>(w);
+  }
+  return true;
+}
+
+inline bool read_all_spin(int fd, void* p, std::size_t n) {
+  auto* c = static_cast<char*>(p);
+  while (n) {
+    ssize_t r = ::recv(fd, c, n, MSG_DONTWAIT);
+    if (r < 0 && errno == EAGAIN) continue;
+    if (r <= 0) return false;
+    c += r;
+    n -= static_cast<std::size_t>(r);
+  }
+  return true;
+}
+
+/// CPU seconds (user + system) this process has used so far, all threads.
+/// Per message it is the figure a loaded machine disturbs least: other
+/// processes' load stretches wall time, far less the work each message costs.
+inline double process_cpu_seconds() {
+  rusage u{};
+  getrusage(RUSAGE_SELF, &u);
+  auto s = [](const timeval& t) {
+    return static_cast<double>(t.tv_sec) + static_cast<double>(t.tv_usec) / 1e6;
+  };
+  return s(u.ru_utime) + s(u.ru_stime);
 }
 
 /// Nearest-rank percentile (p in [0, 1]) of a non-empty sample.

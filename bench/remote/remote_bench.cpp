@@ -19,13 +19,21 @@
 //              batches, another reads them (the ceiling of the loopback);
 //              and a blocking ping-pong between two threads.
 //
-// Usage: remote_bench [messages=2000000] [round_trips=20000] [all|volley|raw]
+//   TLS:       one-way and both RTTs again with TLS 1.3 on both nodes
+//              (certificates made at start, as the tests make them); figures
+//              tls_one_way, tls_rtt_*, tls_rtt_busy_poll_*. --no-tls skips them.
+//   raw busy-poll: the blocking ping-pong with both threads spinning on
+//              MSG_DONTWAIT instead of sleeping in recv (rtt_busy_poll of
+//              impl "raw"): the floor under volley's busy-poll RTT.
+//
+// Usage: remote_bench [messages=2000000] [round_trips=20000] [all|volley|raw] [--no-tls]
 // Prints a table, then one JSON object per figure on lines starting with '{'.
 #include <volley/remote/frame_codec.hpp>
 #include <volley/remote/node.hpp>
 #include <volley/volley.hpp>
 
 #include "loopback.hpp"
+#include "test_certificates.hpp"
 
 #include <algorithm>
 #include <atomic>
@@ -58,11 +66,12 @@ void figure(const char* impl, const char* name, double value, const char* unit) 
   g_json.emplace_back(line);
 }
 
-void report_rtt(const char* impl, const char* label, const std::vector<double>& us) {
+/// `base` names the figures: rtt, rtt_busy_poll, tls_rtt, ... (+ _p50/_p99/_p99.9).
+void report_rtt(const char* impl, const char* label, const std::string& base,
+                const std::vector<double>& us) {
   double p50 = percentile(us, 0.50), p99 = percentile(us, 0.99), p999 = percentile(us, 0.999);
   std::printf("%-20s RTT p50 %8.1f us   p99 %8.1f us   p99.9 %8.1f us   (%zu round trips)\n", label,
               p50, p99, p999, us.size());
-  std::string base = std::string(label).find("busy") != std::string::npos ? "rtt_busy_poll" : "rtt";
   figure(impl, (base + "_p50").c_str(), p50, "us");
   figure(impl, (base + "_p99").c_str(), p99, "us");
   figure(impl, (base + "_p99.9").c_str(), p999, "us");
@@ -122,8 +131,22 @@ volley::config system_config() {
   return c;
 }
 
+/// Set while the TLS workloads run: the certificates of bench-a and bench-b,
+/// signed by one CA, made at start as the tests make them.
+struct bench_pki {
+  volley::remote::testing::test_pki pki;
+  volley::remote::testing::issued ca = pki.make_ca("bench-ca");
+  volley::remote::testing::issued a = pki.make_node(ca, "bench-a");
+  volley::remote::testing::issued b = pki.make_node(ca, "bench-b");
+};
+const bench_pki* tls_pki = nullptr;
+
 volley::remote::node_config node_config(const char* name, bool busy_poll) {
   volley::remote::node_config c;
+  if (tls_pki) {
+    c.transport.tls = volley::remote::testing::test_pki::config(
+        std::string(name) == "bench-a" ? tls_pki->a : tls_pki->b, tls_pki->ca);
+  }
   c.name = name;
   c.secret = "bench-secret";
   c.transport.busy_poll = busy_poll;
@@ -165,6 +188,7 @@ void volley_one_way(std::uint64_t messages) {
   t.shared.target = messages;
   // Warm-up: one ask, so the connection, the proxy and the watch are in place.
   if (!t.remote.ask<reply>(request{0, 0}).get(10s)) std::exit(1);
+  double cpu0 = volley::remote::bench::process_cpu_seconds();
   auto start = bench_clock::now();
   for (std::uint64_t i = 0; i < messages; ++i) {
     while (i - t.shared.received.load(std::memory_order_acquire) >= window) {
@@ -175,16 +199,22 @@ void volley_one_way(std::uint64_t messages) {
   while (t.shared.last_ns.load() == 0) std::this_thread::sleep_for(1ms);
   auto last = bench_clock::time_point(bench_clock::duration(t.shared.last_ns.load()));
   double secs = std::chrono::duration<double>(last - start).count();
+  // Up to 1 ms late (the poll above): under 1% of a run of a million messages.
+  double cpu_ns =
+      (volley::remote::bench::process_cpu_seconds() - cpu0) * 1e9 / static_cast<double>(messages);
   auto stats = t.node_a.stats();
   double rate = static_cast<double>(messages) / secs / 1e6;
   std::printf(
-      "%-20s %9.2f M msg/s   (%llu messages, %.3f s, %.0f frames per sendmsg, dead letters %llu)\n",
-      "volley one-way", rate, static_cast<unsigned long long>(messages), secs,
+      "%-20s %9.2f M msg/s   %6.0f CPU-ns/msg   (%llu messages, %.3f s, %.0f frames per sendmsg, "
+      "dead letters %llu)\n",
+      tls_pki ? "volley TLS one-way" : "volley one-way", rate, cpu_ns,
+      static_cast<unsigned long long>(messages), secs,
       static_cast<double>(stats.transport.frames_sent) /
           static_cast<double>(std::max<std::uint64_t>(1, stats.transport.send_calls)),
       static_cast<unsigned long long>(t.sys_a.dead_letters().count() +
                                       t.sys_b.dead_letters().count()));
-  figure("volley", "one_way", rate, "M msg/s");
+  figure("volley", tls_pki ? "tls_one_way" : "one_way", rate, "M msg/s");
+  figure("volley", tls_pki ? "tls_one_way_cpu" : "one_way_cpu", cpu_ns, "CPU-ns/msg");
 }
 
 void volley_rtt(std::size_t round_trips, bool busy_poll) {
@@ -203,7 +233,10 @@ void volley_rtt(std::size_t round_trips, bool busy_poll) {
     us.push_back(std::chrono::duration<double, std::micro>(t1 - t0).count());
   }
   us.erase(us.begin(), us.begin() + static_cast<std::ptrdiff_t>(round_trips / 10));
-  report_rtt("volley", busy_poll ? "volley busy-poll" : "volley", us);
+  std::string base = std::string(tls_pki ? "tls_" : "") + (busy_poll ? "rtt_busy_poll" : "rtt");
+  const char* label = tls_pki ? (busy_poll ? "volley TLS busy-poll" : "volley TLS")
+                              : (busy_poll ? "volley busy-poll" : "volley");
+  report_rtt("volley", label, base, us);
 }
 
 // -- raw loopback TCP ----------------------------------------------------------------------
@@ -250,15 +283,18 @@ void raw_one_way(std::uint64_t messages) {
   figure("raw", "one_way_batched", rate, "M msg/s");
 }
 
-void raw_rtt(std::size_t round_trips) {
+/// Blocking, or (spin) both threads polling with MSG_DONTWAIT: the floors
+/// under volley's default and busy_poll round trips.
+void raw_rtt(std::size_t round_trips, bool spin) {
   raw_pair p;
+  auto put = spin ? volley::remote::bench::write_all_spin : write_all;
+  auto get = spin ? volley::remote::bench::read_all_spin : read_all;
   const std::size_t frame_size = wire_frame_size();
   std::size_t total = round_trips + round_trips / 10;
   std::thread echo([&] {
     std::vector<char> in(frame_size);
     for (std::size_t i = 0; i < total; ++i) {
-      if (!read_all(p.server, in.data(), in.size()) || !write_all(p.server, in.data(), in.size()))
-        return;
+      if (!get(p.server, in.data(), in.size()) || !put(p.server, in.data(), in.size())) return;
     }
   });
   std::vector<char> msg(frame_size, 'x');
@@ -266,21 +302,32 @@ void raw_rtt(std::size_t round_trips) {
   us.reserve(total);
   for (std::size_t i = 0; i < total; ++i) {
     auto t0 = bench_clock::now();
-    write_all(p.client, msg.data(), msg.size());
-    read_all(p.client, msg.data(), msg.size());
+    put(p.client, msg.data(), msg.size());
+    get(p.client, msg.data(), msg.size());
     us.push_back(std::chrono::duration<double, std::micro>(bench_clock::now() - t0).count());
   }
   echo.join();
   us.erase(us.begin(), us.begin() + static_cast<std::ptrdiff_t>(round_trips / 10));
-  report_rtt("raw", "raw TCP blocking", us);
+  report_rtt("raw", spin ? "raw TCP busy-poll" : "raw TCP blocking", spin ? "rtt_busy_poll" : "rtt",
+             us);
 }
 
 }  // namespace
 
 int main(int argc, char** argv) {
-  std::uint64_t messages = argc > 1 ? std::strtoull(argv[1], nullptr, 10) : 2'000'000;
-  std::size_t round_trips = argc > 2 ? std::strtoull(argv[2], nullptr, 10) : 20'000;
-  std::string which = argc > 3 ? argv[3] : "all";
+  bool with_tls = true;
+  std::vector<std::string> args;
+  for (int i = 1; i < argc; ++i) {
+    if (std::string(argv[i]) == "--no-tls") {
+      with_tls = false;
+    } else {
+      args.emplace_back(argv[i]);
+    }
+  }
+  std::uint64_t messages =
+      args.size() > 0 ? std::strtoull(args[0].c_str(), nullptr, 10) : 2'000'000;
+  std::size_t round_trips = args.size() > 1 ? std::strtoull(args[1].c_str(), nullptr, 10) : 20'000;
+  std::string which = args.size() > 2 ? args[2] : "all";
   bool volley = which != "raw", raw = which != "volley";
   std::printf("remote_bench: two nodes in one process over loopback (%u hardware threads)\n",
               std::thread::hardware_concurrency());
@@ -291,7 +338,16 @@ int main(int argc, char** argv) {
   // A tenth as many: on a 2-core box each busy-poll round trip can cost a
   // scheduler tick (see above), and the percentiles settle long before.
   if (volley) volley_rtt(std::max<std::size_t>(round_trips / 10, 100), true);
-  if (raw) raw_rtt(round_trips);
+  if (raw) raw_rtt(round_trips, false);
+  if (raw) raw_rtt(std::max<std::size_t>(round_trips / 10, 100), true);
+  if (volley && with_tls) {
+    bench_pki pki;
+    tls_pki = &pki;
+    volley_one_way(messages);
+    volley_rtt(round_trips, false);
+    volley_rtt(std::max<std::size_t>(round_trips / 10, 100), true);
+    tls_pki = nullptr;
+  }
   for (const auto& j : g_json) std::printf("%s\n", j.c_str());
   return 0;
 }

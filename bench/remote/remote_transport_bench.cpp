@@ -8,20 +8,28 @@
 //              thread (the next ping leaves from the handler), p50/p99/p99.9.
 //              Once with the loop sleeping in io_uring_enter between events,
 //              once with busy_poll (the loop spins).
-//   raw TCP:   the same two workloads over blocking sockets: one send() per
-//              48-byte frame (what a naive transport does), and a blocking
-//              ping-pong between two threads.
+//   raw TCP:   the same workloads over plain sockets: one blocking send()
+//              per frame (what a naive transport does) and 1024 frames per
+//              send() (the loopback's ceiling); a blocking ping-pong between
+//              two threads, and one where both threads spin on MSG_DONTWAIT
+//              (what busy_poll is measured against).
 //
 //   --tls:     also the one-way and the ping-pong workloads with TLS 1.3 on
 //              (certificates made at start, as the tests make them), printed
-//              next to the plaintext figures of the same run. Release build,
-//              2-core VM at load 6-9, `2000000 20000 all --tls`, two runs:
-//              one-way plaintext 2.70 / 5.29 M msg/s, TLS 3.30 / 3.41 (the
-//              loop batches more frames per sendmsg while it encrypts: 582-
-//              5319 against 124-225); RTT p50 plaintext 7.4 / 7.1 us, TLS
-//              11.7 / 12.0 us; raw blocking TCP 5.5 us.
+//              next to the plaintext figures of the same run.
+//
+// Release build, 2-core VM at load ~15, `3000000 5000 all --tls`, three runs
+// interleaved with a build of the parent of this round's transport changes
+// (medians; before -> after): one-way 1.62 -> 2.34 M msg/s, 192 -> 130
+// CPU-ns/msg (raw 1024-frame send(): 25 CPU-ns/msg, wall 6-41 M/s with the
+// load); RTT p50 8.6 -> 8.8 us (raw blocking 6.6 / 6.6); busy-poll RTT p50
+// 8.2 -> 8.1 us (raw busy-poll 6.7 / 6.9; with the idle spin's yield added
+// after these runs: 10.7-11.0 us, p99 19-29 us instead of 1-16 ms); TLS
+// one-way 1.20 -> 1.39 M msg/s (229 -> 197 CPU-ns/msg), TLS RTT p50 11.8 ->
+// 11.6 us.
 //
 // Usage: remote_transport_bench [messages=5000000] [round_trips=50000] [all|volley|raw] [--tls]
+//                               [--only=orb]  (o: one-way, r: RTT, b: busy-poll RTT; default all)
 // It is a benchmark, not a test: it prints figures and checks only counts.
 #include <volley/remote/transport.hpp>
 
@@ -137,6 +145,7 @@ void one_way(std::uint64_t messages) {
   hb.up.wait();
   std::array<std::byte, payload_size> payload{};
   std::uint64_t full = 0;
+  double cpu0 = volley::remote::bench::process_cpu_seconds();
   auto start = bench_clock::now();
   for (std::uint64_t i = 0; i < messages; ++i) {
     frame f = bench_frame(payload, i);
@@ -146,13 +155,16 @@ void one_way(std::uint64_t messages) {
     }
   }
   ha.all.wait();
+  double cpu_ns =
+      (volley::remote::bench::process_cpu_seconds() - cpu0) * 1e9 / static_cast<double>(messages);
   double secs = std::chrono::duration<double>(ha.last - start).count();
   transport_stats s = b.stats();
   std::printf(
-      "%-16s %9.2f M msg/s  (%llu frames of %zu B payload / %zu B on the wire, %.3f s, "
+      "%-16s %9.2f M msg/s  %6.0f CPU-ns/msg  (%llu frames of %zu B payload / %zu B on the "
+      "wire, %.3f s, "
       "%.0f frames per sendmsg, %llu eventfd wake-ups, %llu queue-full retries, in order: %s)\n",
       tls_pki ? "volley TLS 1-way" : "volley one-way", static_cast<double>(messages) / secs / 1e6,
-      static_cast<unsigned long long>(messages), payload_size,
+      cpu_ns, static_cast<unsigned long long>(messages), payload_size,
       encoded_size(bench_frame(payload, 0)), secs,
       static_cast<double>(s.frames_sent) /
           static_cast<double>(std::max<std::uint64_t>(1, s.send_calls)),
@@ -217,12 +229,15 @@ void ping_pong(std::size_t round_trips, bool busy_poll) {
 
 // -- raw blocking TCP ------------------------------------------------------------------
 
-void raw_one_way(std::uint64_t messages) {
+/// One blocking send() per frame (batch 1: what a naive transport does), or
+/// `batch` frames per send() (the ceiling of the loopback for this frame).
+void raw_one_way(std::uint64_t messages, std::size_t batch) {
   raw_pair p;
   std::array<std::byte, payload_size> payload{};
   std::vector<std::byte> wire;
   encode_append(bench_frame(payload, 0), wire);
   std::uint64_t total = messages * wire.size();
+  double cpu0 = volley::remote::bench::process_cpu_seconds();
   auto start = bench_clock::now();
   std::thread reader([&] {
     std::vector<char> buf(64 * 1024);
@@ -233,46 +248,61 @@ void raw_one_way(std::uint64_t messages) {
       got += static_cast<std::uint64_t>(r);
     }
   });
-  for (std::uint64_t i = 0; i < messages; ++i) write_all(p.client, wire.data(), wire.size());
+  std::vector<std::byte> many;
+  for (std::size_t i = 0; i < batch; ++i) many.insert(many.end(), wire.begin(), wire.end());
+  for (std::uint64_t sent = 0; sent < messages; sent += batch) {
+    std::uint64_t n = std::min<std::uint64_t>(batch, messages - sent);
+    write_all(p.client, many.data(), n * wire.size());
+  }
   reader.join();
   double secs = std::chrono::duration<double>(bench_clock::now() - start).count();
-  std::printf("raw TCP one-way  %9.2f M msg/s  (one blocking send() per %zu-byte frame, %.3f s)\n",
-              static_cast<double>(messages) / secs / 1e6, wire.size(), secs);
+  double cpu_ns =
+      (volley::remote::bench::process_cpu_seconds() - cpu0) * 1e9 / static_cast<double>(messages);
+  std::printf(
+      "%-16s %9.2f M msg/s  %6.0f CPU-ns/msg  (%zu %zu-byte frames per blocking send(), %.3f s)\n",
+      batch == 1 ? "raw TCP one-way" : "raw TCP batched",
+      static_cast<double>(messages) / secs / 1e6, cpu_ns, batch, wire.size(), secs);
 }
 
-void raw_ping_pong(std::size_t round_trips) {
+/// Blocking send()/recv(), or (spin) both threads polling with MSG_DONTWAIT:
+/// the floor under volley's default and busy_poll round trips.
+void raw_ping_pong(std::size_t round_trips, bool spin) {
   raw_pair p;
+  auto put = spin ? volley::remote::bench::write_all_spin : write_all;
+  auto get = spin ? volley::remote::bench::read_all_spin : read_all;
   std::array<std::byte, 48> msg{};
   std::size_t total = round_trips + round_trips / 10;
   std::thread echo([&] {
     std::array<std::byte, 48> in{};
     for (std::size_t i = 0; i < total; ++i) {
-      if (!read_all(p.server, in.data(), in.size()) || !write_all(p.server, in.data(), in.size()))
-        return;
+      if (!get(p.server, in.data(), in.size()) || !put(p.server, in.data(), in.size())) return;
     }
   });
   std::vector<double> rtt;
   rtt.reserve(total);
   for (std::size_t i = 0; i < total; ++i) {
     auto t0 = bench_clock::now();
-    write_all(p.client, msg.data(), msg.size());
-    read_all(p.client, msg.data(), msg.size());
+    put(p.client, msg.data(), msg.size());
+    get(p.client, msg.data(), msg.size());
     rtt.push_back(std::chrono::duration<double, std::micro>(bench_clock::now() - t0).count());
   }
   echo.join();
   std::vector<double> measured(rtt.begin() + static_cast<std::ptrdiff_t>(round_trips / 10),
                                rtt.end());
-  report_rtt("raw TCP", measured);
+  report_rtt(spin ? "raw TCP busy" : "raw TCP", measured);
 }
 
 }  // namespace
 
 int main(int argc, char** argv) {
   bool with_tls = false;
+  std::string workloads = "orb";  // one-way, RTT, busy-poll RTT
   std::vector<std::string> args;
   for (int i = 1; i < argc; ++i) {
     if (std::strcmp(argv[i], "--tls") == 0) {
       with_tls = true;
+    } else if (std::strncmp(argv[i], "--only=", 7) == 0) {
+      workloads = argv[i] + 7;
     } else {
       args.emplace_back(argv[i]);
     }
@@ -284,17 +314,25 @@ int main(int argc, char** argv) {
   bool volley = which != "raw", raw = which != "volley";
   std::printf("volley remote transport benchmark (loopback, %u hardware threads)\n",
               std::thread::hardware_concurrency());
-  if (volley) one_way(messages);
-  if (raw) raw_one_way(messages);
-  if (volley) ping_pong(round_trips, false);
-  if (volley) ping_pong(round_trips, true);
-  if (raw) raw_ping_pong(round_trips);
+  if (workloads.find('o') != std::string::npos) {
+    if (volley) one_way(messages);
+    if (raw) raw_one_way(messages, 1);
+    if (raw) raw_one_way(messages, 1024);
+  }
+  if (workloads.find('r') != std::string::npos) {
+    if (volley) ping_pong(round_trips, false);
+    if (raw) raw_ping_pong(round_trips, false);
+  }
+  if (workloads.find('b') != std::string::npos) {
+    if (volley) ping_pong(round_trips, true);
+    if (raw) raw_ping_pong(round_trips, true);
+  }
   if (volley && with_tls) {
     bench_pki pki;
     tls_pki = &pki;
-    one_way(messages);
-    ping_pong(round_trips, false);
-    ping_pong(round_trips, true);
+    if (workloads.find('o') != std::string::npos) one_way(messages);
+    if (workloads.find('r') != std::string::npos) ping_pong(round_trips, false);
+    if (workloads.find('b') != std::string::npos) ping_pong(round_trips, true);
     tls_pki = nullptr;
   }
   return 0;

@@ -74,10 +74,8 @@ void transport::impl::fold_queue(connection& loser, connection& winner) {
   std::size_t frames = 0, bytes = 0;
   loser.out.move_queued_to(winner.out, frames, bytes);
   // Relaxed: the counters bound a queue, they order nothing.
-  loser.shared->queued_frames.fetch_sub(frames, std::memory_order_relaxed);
-  loser.shared->queued_bytes.fetch_sub(bytes, std::memory_order_relaxed);
-  winner.shared->queued_frames.fetch_add(frames, std::memory_order_relaxed);
-  winner.shared->queued_bytes.fetch_add(bytes, std::memory_order_relaxed);
+  loser.shared->release(frames, bytes);
+  winner.shared->add(frames, bytes);
   // What was forwarded to the loser now goes to the winner.
   for (auto& [from, f] : forward_)
     if (f.to == loser.id) f.to = winner.id;
@@ -157,6 +155,9 @@ void transport::impl::release_forwards_to(connection& winner, bool winner_was_up
     } else if (c == nullptr) {
       // An inbound loser, already gone: its id dies with the forwarding.
       volley::detail::exclusive_lock lock(links_mutex_);
+      // Senders that cached this link stop using it (see send()).
+      if (auto l = links_.find(from); l != links_.end())
+        l->second->gone.store(true, std::memory_order_relaxed);
       links_.erase(from);
     }
   }
@@ -197,10 +198,8 @@ connection* transport::impl::forwarded(connection_id id, outbound_item* item) {
   if (w == nullptr || w->state == conn_state::closing || w->state == conn_state::folded)
     return nullptr;
   // The reservation send() made on the loser's bound moves with the frame.
-  it->second.from_shared->queued_frames.fetch_sub(1, std::memory_order_relaxed);
-  it->second.from_shared->queued_bytes.fetch_sub(item->size, std::memory_order_relaxed);
-  w->shared->queued_frames.fetch_add(1, std::memory_order_relaxed);
-  w->shared->queued_bytes.fetch_add(item->size, std::memory_order_relaxed);
+  it->second.from_shared->release(1, item->size);
+  w->shared->add(1, item->size);
   return w;
 }
 

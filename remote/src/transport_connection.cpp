@@ -303,8 +303,7 @@ void transport::impl::on_send(connection& c, int res) {
     // Whether these frames reached the peer is unknown: at-most-once, not reported.
     c.out.abandon_in_flight(lost_frames, lost_bytes);
     local_fate_unknown_ += lost_frames;
-    c.shared->queued_frames.fetch_sub(lost_frames, std::memory_order_relaxed);
-    c.shared->queued_bytes.fetch_sub(lost_bytes, std::memory_order_relaxed);
+    c.shared->release(lost_frames, lost_bytes);
     if (c.state != conn_state::closing) {
       close(c, close_reason::io_error, "send: " + errno_text(res == 0 ? EPIPE : -res));
     } else if (c.lingering) {
@@ -316,8 +315,7 @@ void transport::impl::on_send(connection& c, int res) {
     if (c.state == conn_state::closing && !c.lingering) {
       c.out.abandon_in_flight(lost_frames, lost_bytes);
       local_fate_unknown_ += lost_frames;
-      c.shared->queued_frames.fetch_sub(lost_frames, std::memory_order_relaxed);
-      c.shared->queued_bytes.fetch_sub(lost_bytes, std::memory_order_relaxed);
+      c.shared->release(lost_frames, lost_bytes);
       return;
     }
     // Short write: resubmit the rest, starting inside the iovec the kernel
@@ -327,8 +325,7 @@ void transport::impl::on_send(connection& c, int res) {
     return;
   }
   local_sent_ += c.out.done_frames();
-  c.shared->queued_frames.fetch_sub(c.out.done_frames(), std::memory_order_relaxed);
-  c.shared->queued_bytes.fetch_sub(c.out.done_bytes(), std::memory_order_relaxed);
+  c.shared->release(c.out.done_frames(), c.out.done_bytes());
   if (c.lingering) {
     bool more = c.out.has_control() || (c.flush_user_on_close && c.out.has_user());
     if (more) {
@@ -569,8 +566,7 @@ void transport::impl::drop_queued(connection& c, close_reason reason) {
   c.out.drop_queued([&](const frame& f) { handler_.on_undelivered(c.id, f, reason); }, frames,
                     bytes);
   local_undelivered_ += frames;
-  c.shared->queued_frames.fetch_sub(frames, std::memory_order_relaxed);
-  c.shared->queued_bytes.fetch_sub(bytes, std::memory_order_relaxed);
+  c.shared->release(frames, bytes);
 }
 
 connection* transport::impl::find(connection_id id) {

@@ -182,11 +182,21 @@ struct transport::impl {
   mutable volley::detail::shared_mutex links_mutex_;
   std::unordered_map<connection_id, std::shared_ptr<detail::link_shared>> links_
       VOLLEY_GUARDED_BY(links_mutex_);
-  std::array<std::atomic<std::uint64_t>, static_cast<std::size_t>(close_reason::count_)> closes_{};
-  std::atomic<std::uint64_t> frames_sent_{0}, frames_received_{0}, send_calls_{0}, wakeups_{0};
+  /// Never reused within a process: a sender's cached link (send()) names
+  /// the transport it belongs to by this, not by an address a later
+  /// transport could be given.
+  const std::uint64_t serial_;
+  // Written by senders on every send: a line of their own, away from the
+  // counters the loop publishes every turn (sharing one made each send
+  // fetch the line back from the loop's core).
+  alignas(64) std::atomic<std::uint64_t> frames_queued_{0};
+  std::atomic<std::uint64_t> wakeups_{0};
+  alignas(64) std::array<std::atomic<std::uint64_t>,
+                         static_cast<std::size_t>(close_reason::count_)> closes_{};
+  std::atomic<std::uint64_t> frames_sent_{0}, frames_received_{0}, send_calls_{0};
   std::atomic<std::uint64_t> refused_{0}, accept_pauses_{0}, inbound_gauge_{0}, pending_gauge_{0};
   std::atomic<std::uint64_t> established_gauge_{0};
-  std::atomic<std::uint64_t> frames_queued_{0}, frames_undelivered_{0}, frames_fate_unknown_{0};
+  std::atomic<std::uint64_t> frames_undelivered_{0}, frames_fate_unknown_{0};
 
   // Loop thread only.
   std::unique_ptr<detail::uring> ring_;

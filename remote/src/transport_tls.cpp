@@ -147,8 +147,7 @@ void transport::impl::on_tls_send(connection& c, int res) {
     // Part of the batch's ciphertext may have reached the peer: fate unknown.
     c.out.abandon_in_flight(lost_frames, lost_bytes);
     local_fate_unknown_ += lost_frames;
-    c.shared->queued_frames.fetch_sub(lost_frames, std::memory_order_relaxed);
-    c.shared->queued_bytes.fetch_sub(lost_bytes, std::memory_order_relaxed);
+    c.shared->release(lost_frames, lost_bytes);
     t.batch_plain = 0;
     t.cipher.clear();
     t.written = 0;
@@ -177,8 +176,7 @@ void transport::impl::on_tls_send(connection& c, int res) {
     c.out.complete(t.batch_plain);
     t.batch_plain = 0;
     local_sent_ += c.out.done_frames();
-    c.shared->queued_frames.fetch_sub(c.out.done_frames(), std::memory_order_relaxed);
-    c.shared->queued_bytes.fetch_sub(c.out.done_bytes(), std::memory_order_relaxed);
+    c.shared->release(c.out.done_frames(), c.out.done_bytes());
   }
   bool usable = t.session.handshake_done() && t.session.error().empty();
   bool owed = t.session.has_output();

@@ -56,6 +56,8 @@ class uring {
   void set_submit_for_test(int (*fn)(io_uring*)) noexcept { submit_ = fn; }
   /// Whether SINGLE_ISSUER|DEFER_TASKRUN was accepted (informational).
   bool defer_taskrun() const noexcept { return defer_taskrun_; }
+  /// Whether io_uring_enter names the ring by a registered index (5.18+).
+  bool ring_fd_registered() const noexcept { return ring_fd_registered_; }
 
   // -- provided buffers (buffer group `group`) ---------------------------------
 
@@ -71,6 +73,7 @@ class uring {
  private:
   io_uring ring_{};
   bool defer_taskrun_ = false;
+  bool ring_fd_registered_ = false;
   int (*submit_)(io_uring*) = &io_uring_submit;
   io_uring_buf_ring* buf_ring_ = nullptr;
   std::size_t buf_ring_bytes_ = 0;

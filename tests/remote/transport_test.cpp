@@ -355,6 +355,33 @@ TEST_CASE("the outbound bound is reported to the sender, queued frames to on_und
       [&] { return b.send(id, small_message(5, payload)) == send_result::unknown_connection; }));
 }
 
+TEST_CASE("a sending thread's cached link is never another transport's with the same id",
+          "[remote][transport]") {
+  // send() remembers the last link a thread sent to; connection ids count
+  // from 1 in every transport, so the memory must name the transport too.
+  std::uint16_t dead_port;
+  {
+    recording_handler h;
+    transport gone(test_config("gone"), h);
+    dead_port = gone.port();
+  }
+  recording_handler hx, hy;
+  transport x(test_config("node-x"), hx);
+  auto cfg = test_config("node-y");
+  cfg.max_queued_frames = 4;
+  transport y(cfg, hy);
+  connection_id in_x = x.connect("127.0.0.1", dead_port);
+  connection_id in_y = y.connect("127.0.0.1", dead_port);
+  REQUIRE(in_x == in_y);  // the case that matters
+  std::array<std::byte, 8> payload{};
+  for (int i = 0; i < 4; ++i) {
+    CHECK(x.send(in_x, small_message(i, payload)) == send_result::queued);  // remembered: x's
+    CHECK(y.send(in_y, small_message(i, payload)) == send_result::queued);  // y's own bound
+  }
+  CHECK(y.send(in_y, small_message(4, payload)) == send_result::queue_full);
+  CHECK(x.send(in_x, small_message(4, payload)) == send_result::queued);
+}
+
 TEST_CASE("send refuses unknown connections and invalid frames", "[remote][transport]") {
   recording_handler h;
   transport t(test_config("node-a"), h);

@@ -80,6 +80,24 @@ TEST_CASE("this machine's kernel passes the probe", "[remote][uring]") {
   CHECK(missing_feature(detail::probe_features(*ring.get(), ring.get()->features)).empty());
 }
 
+TEST_CASE("a ring enters the kernel through its registered fd and still completes work",
+          "[remote][uring]") {
+  // Registration needs 5.18, below the probe's 6.0: a kernel that passes the
+  // probe registers, and every io_uring_enter then skips the fd lookup.
+  uring ring(8);
+  CHECK(ring.ring_fd_registered());
+  io_uring_sqe* s = ring.sqe();
+  REQUIRE(s != nullptr);
+  io_uring_prep_nop(s);
+  io_uring_sqe_set_data64(s, 42);
+  io_uring_cqe* cqe = nullptr;
+  REQUIRE(io_uring_submit_and_wait(ring.get(), 1) == 1);
+  REQUIRE(io_uring_peek_cqe(ring.get(), &cqe) == 0);
+  CHECK(cqe->user_data == 42);
+  CHECK(cqe->res == 0);
+  io_uring_cqe_seen(ring.get(), cqe);
+}
+
 TEST_CASE("sqe() gives up after a bounded number of failed submits", "[remote][uring]") {
   uring ring(4);
   // Fill the submission queue without submitting.

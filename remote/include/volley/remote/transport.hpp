@@ -31,13 +31,18 @@
 // encrypt; on an untrusted network set transport_settings::tls (TLS 1.3 with
 // mutual certificates, tls.hpp), or run under a tunnel (WireGuard, stunnel).
 //
-// Figures (bench/remote/remote_transport_bench, Release, g++ 12, a 2-core VM
-// shared with other builds, load ~7, loopback): one-way 16-byte payloads over
-// one connection 4.3 M frames/s, ~3000 frames per sendmsg (one blocking
-// send() per frame: 0.24 M/s); ping-pong RTT p50 17.6 us, p99 ~270 us (raw
-// blocking TCP in the same run: 13.1 / 38 us). busy_poll lowers p50 to ~11-15
-// us here; with two spinning loops on two shared cores its tail is scheduler
-// noise, so measure it on a machine with cores to spare.
+// Figures (bench/remote/remote_transport_bench 3000000 5000 all --tls,
+// Release, g++ 12, a 2-core VM shared with other builds at load ~15,
+// loopback, median of 3 runs): one-way 16-byte payloads over one connection
+// 2.3 M frames/s at 130 CPU-ns per frame, all threads (a raw socket writing
+// 1024 frames per send() costs 25 CPU-ns per frame; its wall rate swung
+// 6-41 M/s with the load); RTT p50 8.8 us (raw blocking TCP 6.6 us); TLS
+// one-way 1.4 M/s, TLS RTT p50 11.6 us. busy_poll: RTT p50 10.7-11.0 us, p99
+// 19-29 us (raw TCP spinning on MSG_DONTWAIT: 6.5-6.6 us), two runs; an
+// idle spin yields the core (sched_yield), which costs ~2.5 us of p50 on
+// this loaded VM and took p99 from 1-16 ms (threads woken behind a spinning
+// loop waited for the scheduler tick) to tens of us. Where the time goes:
+// remote/src/transport_loop.cpp.
 #pragma once
 
 #include <volley/remote/frame_codec.hpp>
@@ -118,6 +123,7 @@ struct transport_settings {
   frame_limits limits;
   /// Outbound bound per connection. 64 Ki frames (~3 MiB of 48-byte frames)
   /// absorbs bursts of a few ms at full speed; the byte bound caps large frames.
+  /// At most 2^23 frames and 2^39 bytes (larger values are clamped to these).
   std::size_t max_queued_frames = 64 * 1024;
   std::size_t max_queued_bytes = 64u << 20;
   /// Akka's default interval; with the phi defaults a silent peer is declared
