@@ -81,8 +81,7 @@ activation_end run_activation(cell_base* c, unsigned budget, const worker* w) {
     if (!c->started_) start_if_needed(c, ctx);
     if (budget == 0) return activation_end::more;  // our count, if any, goes with the cell
 
-    if ((c->suspended_ || c->failed_) &&
-        c->state_.load(std::memory_order_relaxed) == lifecycle::alive) {
+    if ((c->suspended_ || c->failed_) && c->worker_state_ == lifecycle::alive) {
       // A handler coroutine waits for a reply, or the actor failed and waits
       // for its supervisor: user messages wait meanwhile.
       // Give the cell up with its mailbox as it is; a push or the resume
@@ -100,8 +99,9 @@ activation_end run_activation(cell_base* c, unsigned budget, const worker* w) {
     envelope* e = owned ? take_front(c) : pop(c->mailbox_);
     if (e != nullptr) {
       --budget;
-      if (c->bounded_ && !owned) c->extras_if_any()->queued.fetch_sub(1, std::memory_order_relaxed);
-      if (c->state_.load(std::memory_order_relaxed) != lifecycle::alive) {
+      if (c->worker_bounded_ && !owned)
+        c->extras_if_any()->queued.fetch_sub(1, std::memory_order_relaxed);
+      if (c->worker_state_ != lifecycle::alive) {
         dead_letter_after_stop(c, e);
       } else {
         ctx.set_current(e);

@@ -129,6 +129,7 @@ void finalize(cell_base* c, context& ctx) {
     ext->own_pool->retire();
     c->sys_->adopt_retired_pool(std::move(ext->own_pool));
   }
+  c->worker_state_ = lifecycle::dead;
   c->state_.store(lifecycle::dead, std::memory_order_release);
   settle_watches(c);
   if (c->parent_ != nullptr) {
@@ -273,6 +274,7 @@ void cell_base::destroy() noexcept {
 void begin_stop(cell_base* c, context& ctx, stop_reason why) {
   if (c->state() != lifecycle::alive) return;
   c->stop_reason_ = static_cast<std::uint8_t>(why);
+  c->worker_state_ = lifecycle::stopping;
   c->state_.store(lifecycle::stopping, std::memory_order_release);
   std::vector<cell_base*> children;
   if (cell_extras* ext = c->extras_if_any()) {
