@@ -152,6 +152,8 @@ class worker_pool {
   bool deterministic() const noexcept { return settings_.deterministic_seed.has_value(); }
 
   unsigned size() const noexcept { return static_cast<unsigned>(workers_.size()); }
+  /// Any thread; a snapshot (O(1): a count, not a scan of the producers).
+  bool injection_empty() const noexcept { return injection_.empty_approx(); }
   const std::string& name() const noexcept { return settings_.name; }
 
  private:
