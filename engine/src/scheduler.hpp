@@ -19,7 +19,7 @@
 // ----------------------------------------------------------------------
 // `searching_` counts workers looking for work, `sleeping_` those parked on
 // their futex. Whoever makes work visible to other workers (injection push,
-// a push onto a deque, a LIFO item displaced to the deque) calls notify():
+// a deque overflow) calls notify():
 // it wakes one sleeper only when nobody is searching — a searcher will find
 // the work — and never once per message. A woken worker starts out
 // searching; when a searcher finds work and was the last one, it wakes
@@ -39,13 +39,15 @@
 // The LIFO slot and stale occupants
 // ---------------------------------
 // Filling an empty LIFO slot wakes nobody (a ping-pong pair would keep a
-// second core busy). The slot's occupant needs another worker only when it
-// goes stale: its worker stays inside one long handler. So while any worker
-// is awake, a parked worker naps (`lifo_watch_interval`, 1 ms) instead of
-// sleeping for good, and after each nap takes a LIFO occupant that has not
-// changed, and whose worker has started no activation, since its previous
-// look (steal_stuck_lifo). Once every worker sleeps, they sleep for good
-// (no CPU); a fill that finds such deep sleepers and no searcher wakes one.
+// second core busy), and neither does the occupant it displaces to the
+// deque (that split conversations across cores; see schedule()). The
+// slot's occupant needs another worker only when it goes stale: its worker
+// stays inside one long handler. So while any worker is awake, a parked
+// worker naps (`lifo_watch_interval`, 1 ms) instead of sleeping for good,
+// and after each nap takes a LIFO occupant that has not changed, and whose
+// worker has started no activation, since its previous look
+// (steal_stuck_lifo). Once every worker sleeps, they sleep for good (no
+// CPU); a fill that finds such deep sleepers and no searcher wakes one.
 // Searchers apply the same staleness test every `slow_look_every` spins.
 //
 // Shutdown: once the workers are joined (drain_on_caller), a late sender
