@@ -20,7 +20,7 @@
 // (Implemented by idle_workers.hpp, checked by tests/checker.)
 // `searching_` counts workers looking for work, `sleeping_` those parked on
 // their futex. Whoever makes work visible to other workers (injection push,
-// a push onto a deque, a LIFO item displaced to the deque) calls notify():
+// a deque overflow) calls notify():
 // it wakes one sleeper only when nobody is searching — a searcher will find
 // the work — and never once per message. A woken worker starts out
 // searching; when a searcher finds work and was the last one, it wakes
@@ -40,13 +40,15 @@
 // The LIFO slot and stale occupants
 // ---------------------------------
 // Filling an empty LIFO slot wakes nobody (a ping-pong pair would keep a
-// second core busy). The slot's occupant needs another worker only when it
-// goes stale: its worker stays inside one long handler. So while any worker
-// is awake, a parked worker naps (`lifo_watch_interval`, 1 ms) instead of
-// sleeping for good, and after each nap takes a LIFO occupant that has not
-// changed, and whose worker has started no activation, since its previous
-// look (steal_stuck_lifo). Once every worker sleeps, they sleep for good
-// (no CPU); a fill that finds such deep sleepers and no searcher wakes one.
+// second core busy), and neither does the occupant it displaces to the
+// deque (that split conversations across cores; see schedule()). The
+// slot's occupant needs another worker only when it goes stale: its worker
+// stays inside one long handler. So while any worker is awake, a parked
+// worker naps (`lifo_watch_interval`, 1 ms) instead of sleeping for good,
+// and after each nap takes a LIFO occupant that has not changed, and whose
+// worker has started no activation, since its previous look
+// (steal_stuck_lifo). Once every worker sleeps, they sleep for good (no
+// CPU); a fill that finds such deep sleepers and no searcher wakes one.
 // Searchers apply the same staleness test every `slow_look_every` spins.
 //
 // Shutdown: once the workers are joined (drain_on_caller), a late sender
@@ -149,6 +151,8 @@ class worker_pool {
   bool deterministic() const noexcept { return settings_.deterministic_seed.has_value(); }
 
   unsigned size() const noexcept { return static_cast<unsigned>(workers_.size()); }
+  /// Any thread; a snapshot (O(1): a count, not a scan of the producers).
+  bool injection_empty() const noexcept { return injection_.empty_approx(); }
   const std::string& name() const noexcept { return settings_.name; }
 
  private:

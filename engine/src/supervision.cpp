@@ -93,7 +93,11 @@ struct delayed_restart final : timer_base {
 /// a fresh instance from the spawn arguments, then post_restart.
 void finish_restart(cell_base* c, context& ctx) {
   cell_extras& ext = c->extras();
-  ext.restart_pending = false;
+  {
+    // Under mu: a dying child reads it there (cell.cpp, unlink_from_parent).
+    detail::lock_guard lock(ext.mu);
+    ext.restart_pending = false;
+  }
   std::exception_ptr why = std::exchange(ext.restart_error, nullptr);
   try {
     c->ops_->reconstruct(c);
@@ -133,16 +137,20 @@ void restart(cell_base* c, context& ctx, const std::exception_ptr& why) {
   cancel_all_timers(c);
   discard_kept_messages(c);
   bool waits = false;
-  if (cell_extras* ext = c->extras_if_any()) {
-    detail::lock_guard lock(ext->mu);
-    for (cell_base* ch = ext->first_child; ch != nullptr; ch = ch->next_sibling_) {
+  cell_extras& ext = c->extras();
+  {
+    // restart_pending is set in the same section that picks the children
+    // to wait for: a child that unlinks after it sees it and tells us
+    // (cell.cpp, unlink_from_parent); one that unlinked before is not
+    // waited for.
+    detail::lock_guard lock(ext.mu);
+    ext.restart_pending = true;
+    for (cell_base* ch = ext.first_child; ch != nullptr; ch = ch->next_sibling_) {
       send_stop(ch, stop_reason::stopped);
       waits = true;
     }
   }
-  cell_extras& ext = c->extras();
   ext.restart_error = why;
-  ext.restart_pending = true;
   if (!waits) finish_restart(c, ctx);
 }
 

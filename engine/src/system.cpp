@@ -294,6 +294,7 @@ void attach_cell(system_core* core, cell_base* c, cell_base* parent, const props
     if (p.mailbox_capacity > 0) {
       c->extras().capacity = p.mailbox_capacity;
       c->bounded_ = true;
+      c->worker_bounded_ = true;
     }
     install_mailbox(c, p.mailbox);  // priority, control-aware (sorted_mailbox.cpp)
     cell_extras& pext = parent->extras();
