@@ -220,7 +220,6 @@ class alignas(cache_line_size) cell_base {
   bool has_front_ = false;  ///< unstashed messages wait in extras().front
   bool suspended_ = false;  ///< a handler coroutine waits (its frame: extras().frame)
   bool failed_ = false;     ///< failed; waits for its supervisor's directive
-  bool sorted_ = false;     ///< a priority or control-aware mailbox: extras().sorted
   // The running worker's copies of state_ and bounded_ (line 0), which it
   // reads per message. Reading line 0 per message made the consumer share
   // the line whose head_ every push exchanges: one more invalidation round
@@ -230,7 +229,10 @@ class alignas(cache_line_size) cell_base {
   // the cell's own activation (begin_stop, finalize) or before the cell is
   // published (spawn), so they are written next to the originals.
   lifecycle worker_state_ = lifecycle::alive;
-  bool worker_bounded_ = false;
+  // Set before the cell is published (attach_cell) and never changed after,
+  // so sharing one byte is safe; one byte is all line 1 has left.
+  bool worker_bounded_ : 1 = false;
+  bool sorted_ : 1 = false;  ///< a priority or control-aware mailbox: extras().sorted
 
   /// The extras, made on first use (any thread; a CAS publishes them).
   cell_extras& extras();
