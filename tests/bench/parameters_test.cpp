@@ -46,11 +46,11 @@ TEST_CASE("reference sizes are those of SAVINA.md or raised to a 0.25 s window")
   CHECK(find_workload("n-queens")->reference.integer("size") == 14);
   CHECK(find_workload("n-queens")->savina.integer("size") == 12);
   CHECK(find_workload("logistic-map")->reference.real("start_rate") == Approx(3.46));
-  CHECK(find_workload("sieve")->reference.integer("limit") == 100'000);
-  CHECK(find_workload("quicksort")->reference.integer("elements") == 1'000'000);
-  CHECK(find_workload("matrix-multiplication")->reference.integer("dimension") == 512);
+  CHECK(find_workload("sieve")->reference.integer("limit") == 250'000);
+  CHECK(find_workload("quicksort")->reference.integer("elements") == 4'000'000);
+  CHECK(find_workload("matrix-multiplication")->reference.integer("dimension") == 1'024);
   CHECK(find_workload("matrix-multiplication")->savina.integer("dimension") == 1'024);
-  CHECK(find_workload("filter-bank")->reference.integer("columns") == 65'536);
+  CHECK(find_workload("filter-bank")->reference.integer("columns") == 327'680);
   CHECK(find_workload("filter-bank")->savina.integer("columns") == 16'384);
 }
 
@@ -80,19 +80,19 @@ TEST_CASE("size sets parse from their names only") {
 
 TEST_CASE("fibonacci, sorted list, producer-consumer, barber and smokers keep the paper's sizes") {
   CHECK(find_workload("fibonacci")->savina.integer("n") == 25);
-  CHECK(find_workload("fibonacci")->reference.integer("n") == 26);
+  CHECK(find_workload("fibonacci")->reference.integer("n") == 30);
   const auto& sorted = *find_workload("concurrent-sorted-list");
   CHECK(sorted.savina.integer("messages") == 8'000);
   // Lowered: the list walk makes the work quadratic in the messages.
-  CHECK(sorted.reference.integer("messages") == 2'000);
+  CHECK(sorted.reference.integer("messages") == 4'000);
   CHECK(sorted.reference.integer("size_percent") == 1);
   const auto& buffer = *find_workload("producer-consumer");
   CHECK(buffer.savina.integer("items") == 1'000);
-  CHECK(buffer.reference.integer("items") == 150);
+  CHECK(buffer.reference.integer("items") == 600);
   CHECK(buffer.reference.integer("produce_cost") == 25);
   CHECK(find_workload("sleeping-barber")->savina.integer("haircuts") == 5'000);
   CHECK(find_workload("sleeping-barber")->reference.integer("haircuts") == 10'000);
   CHECK(find_workload("sleeping-barber")->unit == "haircuts/s");
   CHECK(find_workload("cigarette-smokers")->savina.integer("rounds") == 1'000);
-  CHECK(find_workload("cigarette-smokers")->reference.integer("rounds") == 200'000);
+  CHECK(find_workload("cigarette-smokers")->reference.integer("rounds") == 500'000);
 }

@@ -102,21 +102,22 @@ const std::vector<workload_spec>& workload_specs() {
        {{"workers", 20}, {"messages", 10'000}, {"write_percent", 10}}},
       // Every request walks a linked list that grows with the writes, so the
       // work is quadratic in M: at 8 k volley took 26 s (2 workers, loaded
-      // machine); 2 k is 1/16 of that work.
+      // machine). On the idle machine 2 k gave volley 0.086 s; 4 k is 4x.
       {"concurrent-sorted-list",
        "msg/s",
        "W workers, M requests (P% writes, S% sizes) to one sorted list",
-       {{"workers", 20}, {"messages", 2'000}, {"write_percent", 10}, {"size_percent", 1}},
+       {{"workers", 20}, {"messages", 4'000}, {"write_percent", 10}, {"size_percent", 1}},
        {{"workers", 20}, {"messages", 8'000}, {"write_percent", 10}, {"size_percent", 1}}},
       // Each item costs 2 x 2,500 logs (cost 25 on both sides): at 1,000 items
-      // per producer volley took 5.4 s; 150 keeps the paper's cost per item.
+      // per producer volley took 5.4 s on the loaded machine; at 150 volley
+      // and CAF took 0.09-0.10 s on the idle one, so 600 (Erlang ~2 s).
       {"producer-consumer",
        "msg/s",
        "P producers, C consumers through a bounded buffer actor",
        {{"buffer", 50},
         {"producers", 40},
         {"consumers", 40},
-        {"items", 150},
+        {"items", 600},
         {"produce_cost", 25},
         {"consume_cost", 25}},
        {{"buffer", 50},
@@ -148,15 +149,15 @@ const std::vector<workload_spec>& workload_specs() {
       {"cigarette-smokers",
        "msg/s",
        "an arbiter and S smokers, R rounds",
-       {{"rounds", 200'000}, {"smokers", 200}},  // x200: 3.5 ms at 1 k
+       {{"rounds", 500'000}, {"smokers", 200}},  // x500: 0.15 s idle at 200 k
        {{"rounds", 1'000}, {"smokers", 200}}},
       {"logistic-map",
        "msg/s",
        "S series computed term by term through rate-computer actors",
-       {{"terms", 50'000},
+       {{"terms", 80'000},
         {"series", 10},
         {"start_rate", 3.46},
-        {"increment", 0.0025}},  // x2: 203 ms
+        {"increment", 0.0025}},  // x3.2: 0.195 s idle at 50 k
        {{"terms", 25'000}, {"series", 10}, {"start_rate", 3.46}, {"increment", 0.0025}}},
       {"bank-transaction",
        "msg/s",
@@ -176,38 +177,41 @@ const std::vector<workload_spec>& workload_specs() {
        // give ~0.26 s, too close to the 0.25 s floor.
        {{"size", 14}, {"workers", 20}, {"threshold", 4}},
        {{"size", 12}, {"workers", 20}, {"threshold", 4}}},
-      // Measured once each at these sizes on the loaded 2-core machine (load
-      // average ~17, 2 workers; issue 9): volley 1.09 s, Erlang 7.7 s.
+      // At 1 M on the idle 2-core machine: volley 0.092 s, CAF 0.103 s,
+      // Erlang 0.99 s (suite run 2026-11-29T03-42-01Z); 4 M for a 0.25 s floor.
       {"quicksort",
        "elements/s",
        "actors split and sort N random longs",
-       {{"elements", 1'000'000}, {"threshold", 2'048}, {"seed", 1'024}},
+       {{"elements", 4'000'000}, {"threshold", 2'048}, {"seed", 1'024}},
        {{"elements", 1'000'000}, {"threshold", 2'048}, {"seed", 1'024}}},
-      // Compute-bound (D^3 integer multiply-adds). D = 1,024 took volley 3.2 s
-      // and Erlang ~75 s (9.4 s at 512, x8), past the quick profile's 60 s
-      // per-run timeout; at 512 volley's window is ~0.4 s.
+      // Compute-bound (D^3 integer multiply-adds). At 512 the idle machine
+      // gave volley 0.044 s, CAF 0.030 s, Erlang 0.54 s (the loaded one:
+      // 0.39 / 0.57 / 9.4 s), so the paper's 1,024 (x8).
       {"matrix-multiplication",
        "mul-adds/s",
        "recursive block multiplication of two DxD matrices",
-       {{"dimension", 512}, {"workers", 20}, {"block_threshold", 16'384}},
+       {{"dimension", 1'024}, {"workers", 20}, {"block_threshold", 16'384}},
        {{"dimension", 1'024}, {"workers", 20}, {"block_threshold", 16'384}}},
       {"filter-bank",
        "msg/s",
        "a pipeline of FIR filter actors over C channels",
-       // x4: volley took 95 ms at 16,384 columns, 0.58 s at 65,536 (Erlang 8.4 s).
-       {{"columns", 65'536}, {"channels", 8}, {"taps", 32}},
+       // x20: volley took 0.064 s at 65,536 columns on the idle machine
+       // (CAF 0.59 s, Erlang 0.85 s).
+       {{"columns", 327'680}, {"channels", 8}, {"taps", 32}},
        {{"columns", 16'384}, {"channels", 8}, {"taps", 32}}},
-      // Division-bound: each prime is tried against every prime before it.
-      // volley 0.99 s, Erlang 1.03 s at this size (loaded machine).
+      // Division-bound: each prime is tried against every prime before it,
+      // so the work grows with the square of the primes below N. At 100 k the
+      // idle machine gave volley 0.081 s, Erlang 0.121 s; 250 k has 2.3x the
+      // primes.
       {"sieve",
        "msg/s",
        "a growing chain of filter actors finds primes up to N",
-       {{"limit", 100'000}, {"per_filter", 1'000}},
+       {{"limit", 250'000}, {"per_filter", 1'000}},
        {{"limit", 100'000}, {"per_filter", 1'000}}},
       {"fibonacci",
        "actors/s",
        "one actor per recursive call",
-       {{"n", 26}},  // 1.6x the actors of 25 (0.37 s)
+       {{"n", 30}},  // 6.9x the actors of 26 (volley 0.065 s idle)
        {{"n", 25}}},
       // -- latency -------------------------------------------------------------
       // Not in Savina. A window of `window` unacknowledged messages per sender
