@@ -31,26 +31,14 @@
 
 #include <volley/volley.hpp>
 
+#include "percentiles.hpp"
+
 namespace {
 
-using clk = std::chrono::steady_clock;
+using volley::bench::clk;
+using volley::bench::ns_between;
+using volley::bench::report_percentiles;
 using namespace std::chrono_literals;
-
-std::int64_t ns_between(clk::time_point a, clk::time_point b) {
-  return std::chrono::duration_cast<std::chrono::nanoseconds>(b - a).count();
-}
-
-void report_percentiles(benchmark::State& state, std::vector<std::int64_t>& samples) {
-  if (samples.empty()) return;
-  std::sort(samples.begin(), samples.end());
-  auto at = [&](double q) {
-    auto i = static_cast<std::size_t>(q * static_cast<double>(samples.size() - 1));
-    return static_cast<double>(samples[i]) / 1000.0;
-  };
-  state.counters["p50_us"] = at(0.50);
-  state.counters["p99_us"] = at(0.99);
-  state.counters["p999_us"] = at(0.999);
-}
 
 volley::config two_workers() {
   volley::config cfg;

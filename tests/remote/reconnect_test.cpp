@@ -63,19 +63,6 @@ class sequence_handler : public transport_handler {
   std::condition_variable cv_;
 };
 
-frame numbered_frame(std::uint64_t seq) {
-  frame f;
-  f.kind = frame_kind::message;
-  f.flags = flag_target_id;
-  f.target_id = 1;
-  f.correlation_id = seq;
-  return f;
-}
-
-bool balanced(const transport_stats& s) {
-  return s.frames_queued == s.frames_sent + s.frames_undelivered + s.frames_fate_unknown;
-}
-
 }  // namespace
 
 TEST_CASE(

@@ -250,4 +250,21 @@ class raw_peer {
   std::vector<received> pending_;
 };
 
+/// A user message to target id 1 whose correlation id carries `seq`, so a
+/// receiver can check order and count.
+inline frame numbered_frame(std::uint64_t seq) {
+  frame f;
+  f.kind = frame_kind::message;
+  f.flags = flag_target_id;
+  f.target_id = 1;
+  f.correlation_id = seq;
+  return f;
+}
+
+/// The accounting identity: every frame queued was written, undelivered, or
+/// lost with its write (fate unknown).
+inline bool balanced(const transport_stats& s) {
+  return s.frames_queued == s.frames_sent + s.frames_undelivered + s.frames_fate_unknown;
+}
+
 }  // namespace volley::remote::test

@@ -80,10 +80,6 @@ frame make_frame(std::uint64_t seq, std::vector<std::byte>& buffer) {
   return f;
 }
 
-bool balanced(const transport_stats& s) {
-  return s.frames_queued == s.frames_sent + s.frames_undelivered + s.frames_fate_unknown;
-}
-
 }  // namespace
 
 TEST_CASE("with TLS, frames of every size arrive intact and in order, each counted written once",
