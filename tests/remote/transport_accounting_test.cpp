@@ -43,10 +43,6 @@ std::size_t tcp_buffer_max(const char* which) {
   return hi;
 }
 
-bool balanced(const transport_stats& s) {
-  return s.frames_queued == s.frames_sent + s.frames_undelivered + s.frames_fate_unknown;
-}
-
 }  // namespace
 
 TEST_CASE("across a peer that dies mid-stream, every queued frame is counted exactly once",
