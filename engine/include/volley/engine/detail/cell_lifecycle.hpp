@@ -36,8 +36,10 @@
 // declared before the cell type it works on is complete (cell.hpp does so).
 //
 // Cost: these are the statements cell.cpp and activation.cpp ran before they
-// moved here, inlined in the same places; no virtual call, no extra atomic
-// (objdump of cell.cpp and activation.cpp at -O3: same instructions).
+// moved here, inlined in the same places; no virtual call, no extra atomic.
+// g++ 12 -O3, objdump before/after the move: deliver's fast path (state load,
+// bounded test, XCHG, link, mark test) the same 25 instructions,
+// deliver_system and schedule_after_unmark identical, cold blocks reordered.
 //
 // Memory orders: release() is acq_rel (the last owner sees every other
 // owner's writes before it frees); state_ is stored with release and loaded
