@@ -77,7 +77,7 @@ void drain_system_lane(cell_base* c, context& ctx) {
 activation_end run_activation(cell_base* c, unsigned budget, const worker* w) {
   context ctx(c);
   // A dead cell is only scheduled by someone who took a count for us.
-  ctx.holds_ref() = c->state() == lifecycle::dead;
+  ctx.holds_ref() = cell_lifecycle::activation_holds_ref(*c);
   bool may_linger = w != nullptr;
   for (;;) {
     if (c->system_lane_.has_next()) drain_system_lane(c, ctx);
@@ -90,7 +90,7 @@ activation_end run_activation(cell_base* c, unsigned budget, const worker* w) {
       // Give the cell up with its mailbox as it is; a push or the resume
       // (system lane) schedules it again.
       if (c->mailbox_.park()) {
-        if (ctx.holds_ref()) c->release();
+        cell_lifecycle::went_idle(*c, ctx.holds_ref());
         return activation_end::idle;
       }
       continue;  // a signal came first: drain the system lane, then park
@@ -157,8 +157,7 @@ activation_end run_activation(cell_base* c, unsigned budget, const worker* w) {
       // Idle. From here on another worker may own the cell: touch nothing
       // but our own count, and the envelope the mailbox kept as its stub,
       // which it has handed back (an idle actor holds no envelope).
-      if (released != nullptr) retire(static_cast<envelope*>(released));
-      if (ctx.holds_ref()) c->release();
+      cell_lifecycle::went_idle(*c, ctx.holds_ref(), released);
       return activation_end::idle;
     }
     // A signal (consumed by mark_empty) or a push beat us.

@@ -128,12 +128,7 @@ void finalize(cell_base* c, context& ctx) {
     c->ops_->destroy_actor(c);
     c->actor_destroyed_ = true;
   }
-  // Keep the cell alive for the rest of this activation: the parent's link,
-  // dropped below, may have been the last count.
-  if (!ctx.holds_ref()) {
-    c->add_ref();
-    ctx.holds_ref() = true;
-  }
+  cell_lifecycle::hold_for_activation(*c, ctx.holds_ref());
   cell_extras* ext = c->extras_if_any();
   if (ext != nullptr && ext->own_pool) {
     // A pinned actor's thread ends with it; late mail is drained by the
@@ -142,8 +137,7 @@ void finalize(cell_base* c, context& ctx) {
     ext->own_pool->retire();
     c->sys_->adopt_retired_pool(std::move(ext->own_pool));
   }
-  c->worker_state_ = lifecycle::dead;
-  c->state_.store(lifecycle::dead, std::memory_order_release);
+  cell_lifecycle::mark_dead(*c);
   settle_watches(c);
   if (c->parent_ != nullptr) {
     cell_base* parent = c->parent_;
@@ -161,39 +155,40 @@ void finalize(cell_base* c, context& ctx) {
 }  // namespace
 
 // -- delivery ------------------------------------------------------------------------
+// The steps are cell_lifecycle.hpp's; the hooks below are what they reach
+// outside the cell.
+
+void cell_hooks::dead_letter(cell_base& c, envelope* e) noexcept {
+  dead_letter_after_stop(&c, e);
+}
+
+bool cell_hooks::admit(cell_base& c, envelope* e) noexcept {
+  if (!c.bounded_) return true;
+  // relaxed: an admission count, not a publication (the push is that).
+  cell_extras* ext = c.extras_if_any();
+  if (ext->queued.fetch_add(1, std::memory_order_relaxed) >= ext->capacity) {
+    ext->queued.fetch_sub(1, std::memory_order_relaxed);
+    c.sys_->dead_letter(&c, e, dead_letter_reason::mailbox_full);
+    discard(e, dead_letter_reason::mailbox_full);
+    return false;
+  }
+  return true;
+}
+
+void cell_hooks::schedule(cell_base& c) noexcept {
+  c.pool()->schedule(&c);
+}
 
 void cell_base::deliver(envelope* e) noexcept {
-  // A cheap early answer for the common case of sending to a long-dead
-  // actor. Not needed for correctness: a message that races with death is
-  // still dead-lettered by the activation that the push schedules.
-  if (state_.load(std::memory_order_acquire) == lifecycle::dead) {
-    dead_letter_after_stop(this, e);
-    retire(e);
-    return;
-  }
-  if (bounded_) {
-    // relaxed: an admission count, not a publication (the push is that).
-    cell_extras* ext = extras_if_any();
-    if (ext->queued.fetch_add(1, std::memory_order_relaxed) >= ext->capacity) {
-      ext->queued.fetch_sub(1, std::memory_order_relaxed);
-      sys_->dead_letter(this, e, dead_letter_reason::mailbox_full);
-      discard(e, dead_letter_reason::mailbox_full);
-      return;
-    }
-  }
-  if (mailbox_.push(e)) schedule_after_unmark();
+  cell_lifecycle::deliver(*this, e);
 }
 
 void cell_base::deliver_system(envelope* e) noexcept {
-  system_lane_.push(e);
-  if (mailbox_.signal()) schedule_after_unmark();
+  cell_lifecycle::deliver_system(*this, e);
 }
 
 void cell_base::schedule_after_unmark() noexcept {
-  // A dead cell is not kept alive by its parent any more: the activation we
-  // are about to cause needs its own count (dropped when it gives the cell up).
-  if (state_.load(std::memory_order_acquire) == lifecycle::dead) add_ref();
-  pool()->schedule(this);
+  cell_lifecycle::schedule_after_unmark(*this);
 }
 
 void retire(envelope* e) noexcept {
@@ -273,8 +268,7 @@ std::string cell_base::local_path() const {
 
 void cell_base::destroy() noexcept {
   // Dead, idle and drained by now (see the lifetime protocol in cell.hpp).
-  if (auto* n = mailbox_.release_stub()) retire(static_cast<envelope*>(n));
-  if (auto* n = system_lane_.release_stub()) retire(static_cast<envelope*>(n));
+  cell_lifecycle::hand_back_stubs(*this);
   if (!actor_destroyed_) {
     ops_->destroy_actor(this);
     actor_destroyed_ = true;
@@ -292,10 +286,7 @@ void cell_base::destroy() noexcept {
 // -- stopping -----------------------------------------------------------------------
 
 void begin_stop(cell_base* c, context& ctx, stop_reason why) {
-  if (c->state() != lifecycle::alive) return;
-  c->stop_reason_ = static_cast<std::uint8_t>(why);
-  c->worker_state_ = lifecycle::stopping;
-  c->state_.store(lifecycle::stopping, std::memory_order_release);
+  if (!cell_lifecycle::begin_stop(*c, static_cast<std::uint8_t>(why))) return;
   std::vector<cell_base*> children;
   if (cell_extras* ext = c->extras_if_any()) {
     detail::lock_guard lock(ext->mu);

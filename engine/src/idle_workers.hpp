@@ -47,6 +47,17 @@
 // of two workers, a producer and a stopper within a preemption bound, that
 // no pushed item is stranded while every worker sleeps; a known-bad park
 // (no look at the queues after registering as a sleeper) must be caught.
+//
+// Memory orders, and what checks them: the explorer runs sequentially
+// consistent executions, in which the three seq_cst fences (notify(),
+// register_sleeper(), leave_searching()) do nothing. Their job, each side's
+// write made visible before its read of the other side's word, is checked by
+// tests/checker/idle_workers_fences.pml: spin, with a store buffer per thread
+// (RMWs included, as the C++ model allows), finds no lost wake-up with all
+// three, and one with each of them removed (CTest: idle_workers_*_spin). The
+// counters are otherwise relaxed: they are hints read after a fence or under
+// mu_, and the sleepers list under mu_ is the truth. The wake word is
+// release/acq_rel so a woken worker sees what its waker wrote before waking it.
 #pragma once
 
 #include <atomic>

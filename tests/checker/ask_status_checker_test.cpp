@@ -36,14 +36,12 @@
 
 namespace {
 
+using volley::checker::bound;
 using volley::checker::check;
+using volley::checker::check_caught;
+using volley::checker::check_clean;
 using volley::checker::execution;
-using volley::checker::expect_caught;
-using volley::checker::expect_clean;
 using volley::checker::model_atomic;
-using volley::checker::options;
-using volley::checker::report;
-using volley::checker::run_and_print;
 using volley::checker::spin_wait;
 using volley::checker::yield_point;
 using status = volley::detail::basic_ask_status<model_atomic>;
@@ -139,71 +137,65 @@ std::function<void(execution&)> give_up_then_register(then_variant variant) {
 
 TEST_CASE("checker ask: a reply and a timeout race a blocked get(); one wins, get wakes with it",
           "[checker][ask]") {
-  options opts;
-  opts.preemption_bound = 3;
-  opts.max_steps = 2000;
-  report r = run_and_print("ask reply+timeout vs get()", opts, [](execution& x) {
-    auto a = std::make_shared<model_ask>();
-    auto got = std::make_shared<int>(-1);
-    x.spawn([a, got] { *got = a->get(); });
-    x.spawn([a] { a->complete(1); });
-    x.spawn([a] { a->complete(2); });
-    x.at_end([a, got] {
-      a->check_at_end();
-      check(*got == a->winner_value, "get() returned another value than the winner's");
-    });
-  });
-  expect_clean(r, 100);
+  check_clean(
+      "ask reply+timeout vs get()", bound(3, 2000),
+      [](execution& x) {
+        auto a = std::make_shared<model_ask>();
+        auto got = std::make_shared<int>(-1);
+        x.spawn([a, got] { *got = a->get(); });
+        x.spawn([a] { a->complete(1); });
+        x.spawn([a] { a->complete(2); });
+        x.at_end([a, got] {
+          a->check_at_end();
+          check(*got == a->winner_value, "get() returned another value than the winner's");
+        });
+      },
+      100);
 }
 
 TEST_CASE("checker ask: a reply and a timeout race then(); the continuation runs once",
           "[checker][ask]") {
-  options opts;
-  opts.preemption_bound = 3;
-  report r = run_and_print("ask reply+timeout vs then()", opts, [](execution& x) {
-    auto a = std::make_shared<model_ask>();
-    x.spawn([a] { a->then(); });
-    x.spawn([a] { a->complete(1); });
-    x.spawn([a] { a->complete(2); });
-    x.at_end([a] { a->check_at_end(); });
-  });
-  expect_clean(r, 100);
+  check_clean(
+      "ask reply+timeout vs then()", bound(3),
+      [](execution& x) {
+        auto a = std::make_shared<model_ask>();
+        x.spawn([a] { a->then(); });
+        x.spawn([a] { a->complete(1); });
+        x.spawn([a] { a->complete(2); });
+        x.at_end([a] { a->check_at_end(); });
+      },
+      100);
 }
 
 TEST_CASE("checker ask: then() after a get(timeout) that gave up runs once, on the value",
           "[checker][ask]") {
-  options opts;
-  opts.preemption_bound = 3;
-  report r = run_and_print("ask get(timeout) then then() (fixed)", opts,
-                           give_up_then_register(then_variant::fixed));
-  expect_clean(r, 100);
+  check_clean("ask get(timeout) then then() (fixed)", bound(3),
+              give_up_then_register(then_variant::fixed), 100);
 }
 
 TEST_CASE("checker ask: the old then() (CAS from pending only) is caught after a timed-out get",
           "[checker][ask][known_bad]") {
-  options opts;
-  opts.preemption_bound = 3;
-  report r = run_and_print("ask get(timeout) then then() (known-bad)", opts,
-                           give_up_then_register(then_variant::cas_from_pending_only));
-  expect_caught(r);
+  check_caught("ask get(timeout) then then() (known-bad)", bound(3),
+               give_up_then_register(then_variant::cas_from_pending_only));
 }
 
 TEST_CASE("checker ask: after abandon() no reply or timeout wins", "[checker][ask]") {
-  options opts;
-  opts.preemption_bound = -1;  // small enough to run every schedule
-  report r = run_and_print("ask abandon vs reply+timeout", opts, [](execution& x) {
-    auto a = std::make_shared<model_ask>();
-    auto wins_at_abandon = std::make_shared<int>(-1);
-    x.spawn([a, wins_at_abandon] {
-      a->st.abandon();
-      *wins_at_abandon = a->wins;  // no scheduling point since the abandon
-    });
-    x.spawn([a] { a->complete(1); });
-    x.spawn([a] { a->complete(2); });
-    x.at_end([a, wins_at_abandon] {
-      check(a->wins <= 1, "two completions won");
-      check(a->wins == *wins_at_abandon, "a completion won after abandon()");
-    });
-  });
-  expect_clean(r, 10);
+  // small enough to run every schedule
+  check_clean(
+      "ask abandon vs reply+timeout", bound(-1),
+      [](execution& x) {
+        auto a = std::make_shared<model_ask>();
+        auto wins_at_abandon = std::make_shared<int>(-1);
+        x.spawn([a, wins_at_abandon] {
+          a->st.abandon();
+          *wins_at_abandon = a->wins;  // no scheduling point since the abandon
+        });
+        x.spawn([a] { a->complete(1); });
+        x.spawn([a] { a->complete(2); });
+        x.at_end([a, wins_at_abandon] {
+          check(a->wins <= 1, "two completions won");
+          check(a->wins == *wins_at_abandon, "a completion won after abandon()");
+        });
+      },
+      10);
 }

@@ -29,14 +29,11 @@
 
 namespace {
 
+using volley::checker::bound;
 using volley::checker::check;
+using volley::checker::check_clean;
 using volley::checker::execution;
-using volley::checker::expect_caught;
-using volley::checker::expect_clean;
 using volley::checker::model_atomic;
-using volley::checker::options;
-using volley::checker::report;
-using volley::checker::run_and_print;
 
 struct item {
   int producer;
@@ -102,28 +99,28 @@ struct world {
 
 TEST_CASE("checker bounded_mpsc: two producers, capacity 2; each accepted item once, in order",
           "[checker][bounded_mpsc]") {
-  options opts;
-  opts.preemption_bound = 3;
-  report r = run_and_print("bounded_mpsc 2 producers x 2, capacity 2", opts, [](execution& x) {
-    auto w = std::make_shared<world>(2);
-    x.spawn([w] { w->produce(0, 2); });
-    x.spawn([w] { w->produce(1, 2); });
-    x.spawn([w] { w->consume(2); });
-    x.at_end([w] { w->drain_and_check(); });
-  });
-  expect_clean(r, 1000);
+  check_clean(
+      "bounded_mpsc 2 producers x 2, capacity 2", bound(3),
+      [](execution& x) {
+        auto w = std::make_shared<world>(2);
+        x.spawn([w] { w->produce(0, 2); });
+        x.spawn([w] { w->produce(1, 2); });
+        x.spawn([w] { w->consume(2); });
+        x.at_end([w] { w->drain_and_check(); });
+      },
+      1000);
 }
 
 TEST_CASE("checker bounded_mpsc: a full ring rejects, and takes items again after a pop",
           "[checker][bounded_mpsc]") {
-  options opts;
-  opts.preemption_bound = 2;
-  report r = run_and_print("bounded_mpsc 2 producers x 3, capacity 2", opts, [](execution& x) {
-    auto w = std::make_shared<world>(2);
-    x.spawn([w] { w->produce(0, 3); });
-    x.spawn([w] { w->produce(1, 3); });
-    x.spawn([w] { w->consume(3); });
-    x.at_end([w] { w->drain_and_check(); });
-  });
-  expect_clean(r, 1000);
+  check_clean(
+      "bounded_mpsc 2 producers x 3, capacity 2", bound(2),
+      [](execution& x) {
+        auto w = std::make_shared<world>(2);
+        x.spawn([w] { w->produce(0, 3); });
+        x.spawn([w] { w->produce(1, 3); });
+        x.spawn([w] { w->consume(3); });
+        x.at_end([w] { w->drain_and_check(); });
+      },
+      1000);
 }

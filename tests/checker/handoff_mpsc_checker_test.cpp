@@ -31,14 +31,12 @@
 
 namespace {
 
+using volley::checker::bound;
 using volley::checker::check;
+using volley::checker::check_caught;
+using volley::checker::check_clean;
 using volley::checker::execution;
-using volley::checker::expect_caught;
-using volley::checker::expect_clean;
 using volley::checker::model_atomic;
-using volley::checker::options;
-using volley::checker::report;
-using volley::checker::run_and_print;
 using queue = volley::queues::basic_handoff_mpsc<model_atomic>;
 using node = queue::node;
 
@@ -154,20 +152,13 @@ std::function<void(execution&)> two_producers(handshake variant, int per_produce
 
 TEST_CASE("checker handoff_mpsc: the loop never sleeps on an item; each item once, in order",
           "[checker][handoff_mpsc]") {
-  options opts;
-  opts.preemption_bound = 2;
-  opts.max_steps = 2000;  // a sleeping loop with nobody to wake it spins into this
-  report r = run_and_print("handoff_mpsc loop + 2 producers x 2", opts,
-                           two_producers(handshake::push_then_look, 2));
-  expect_clean(r, 1000);
+  // max_steps 2000: a sleeping loop with nobody to wake it spins into this
+  check_clean("handoff_mpsc loop + 2 producers x 2", bound(2, 2000),
+              two_producers(handshake::push_then_look, 2), 1000);
 }
 
 TEST_CASE("checker handoff_mpsc: a producer that looks before it pushes is caught (lost wake-up)",
           "[checker][handoff_mpsc][known_bad]") {
-  options opts;
-  opts.preemption_bound = 2;
-  opts.max_steps = 2000;
-  report r = run_and_print("handoff_mpsc look-then-push (known-bad)", opts,
-                           two_producers(handshake::look_then_push, 1));
-  expect_caught(r, "livelock");
+  check_caught("handoff_mpsc look-then-push (known-bad)", bound(2, 2000),
+               two_producers(handshake::look_then_push, 1), "livelock");
 }

@@ -25,12 +25,12 @@
 // which the two seq_cst fences (register_sleeper / notify, and the last
 // searcher's) are no-ops; so this test checks the protocol's logic, that
 // some look sees the other side's write in every interleaving. That the
-// fences make those looks see the writes on real hardware is the standard
-// store-buffering argument written in idle_workers.hpp (every notifier and
-// every sleeper has a fence between its write and its read), which the
-// engine's TSan and Release stress tests exercise but cannot prove.
+// fences make those looks see the writes beyond sequential consistency is
+// checked by spin on idle_workers_fences.pml (store buffers; each fence
+// removed in turn loses a wake-up).
 #include "idle_workers.hpp"
 
+#include <cstddef>
 #include <cstdint>
 #include <memory>
 
@@ -42,14 +42,12 @@
 
 namespace {
 
+using volley::checker::bound;
 using volley::checker::check;
+using volley::checker::check_caught;
+using volley::checker::check_clean;
 using volley::checker::execution;
-using volley::checker::expect_caught;
-using volley::checker::expect_clean;
 using volley::checker::model_atomic;
-using volley::checker::options;
-using volley::checker::report;
-using volley::checker::run_and_print;
 using volley::checker::spin_wait;
 
 /// The platform for the explorer: every atomic, fence, lock and futex
@@ -82,7 +80,14 @@ struct model_sync {
 
   using deadline = int;
 
-  static void fence() noexcept { volley::checker::yield_point(); }
+  // No scheduling point: in a sequentially consistent execution a fence does
+  // nothing, and every fence in idle_workers.hpp is followed, through
+  // thread-local code only, by a model-atomic operation that is one. A switch
+  // before the fence is the same execution as a switch before that operation,
+  // at the same preemption count; the yield here only repeated schedules
+  // (2 workers, bound 2: 51,196 schedules with it, 42,832 without). What the
+  // fences do beyond SC is idle_workers_fences.pml's to check.
+  static void fence() noexcept {}
   static deadline nap_deadline() noexcept { return 0; }
   static void wait(atomic<std::uint32_t>& word, std::uint32_t expected) noexcept {
     while (word.load() == expected) spin_wait();
@@ -216,32 +221,48 @@ std::function<void(execution&)> pool_run(unsigned workers, int items, park_varia
 
 }  // namespace
 
-TEST_CASE("checker idle_workers: one worker never sleeps on a pushed item",
+// The sizes: one worker at preemption bound 3, two at bound 1. Two workers
+// at bound 2 ran 42,832 schedules (51,196 with a scheduling point at each
+// fence: ~7 s quiet, 23-43 s loaded under ASan), the slowest checker case;
+// at bound 1 they run 1,054, and the known-bad park below is caught in both
+// sizes. Bound 1 still interleaves the two workers freely wherever one of
+// them waits (a spin_wait switch is not a preemption); what it gives up is a
+// schedule that preempts two running threads (the hidden [slow] case below
+// keeps that search, 42,832 schedules). The fences' part of the
+// protocol, with two workers and a producer, is checked by spin
+// (idle_workers_fences.pml).
+namespace {
+struct pool_size {
+  const char* name;
+  unsigned workers;
+  int items;
+  int preemption_bound;
+};
+}  // namespace
+
+TEST_CASE("checker idle_workers: no worker sleeps on a pushed item (1 and 2 workers)",
           "[checker][idle_workers]") {
-  options opts;
-  opts.preemption_bound = 3;
-  opts.max_steps = 3000;
-  report r = run_and_print("idle_workers 1 worker + producer x 2", opts,
-                           pool_run(1, 2, park_variant::real));
-  expect_clean(r, 100);
+  for (const pool_size& s : {pool_size{"idle_workers 1 worker + producer x 2", 1, 2, 3},
+                             pool_size{"idle_workers 2 workers + producer x 1", 2, 1, 1}}) {
+    check_clean(s.name, bound(s.preemption_bound, 3000),
+                pool_run(s.workers, s.items, park_variant::real), 500);
+  }
 }
 
-TEST_CASE("checker idle_workers: two workers never all sleep on a pushed item",
-          "[checker][idle_workers]") {
-  options opts;
-  opts.preemption_bound = 2;
-  opts.max_steps = 3000;
-  report r = run_and_print("idle_workers 2 workers + producer x 1", opts,
-                           pool_run(2, 1, park_variant::real));
-  expect_clean(r, 1000);
+// Hidden (not run by CTest): the deeper search, for a change to the protocol.
+// Run it with `idle_workers_checker_test "[slow]"`.
+TEST_CASE("checker idle_workers: two workers at preemption bound 2 never all sleep on an item",
+          "[checker][idle_workers][.][slow]") {
+  check_clean("idle_workers 2 workers + producer x 1, bound 2", bound(2, 3000),
+              pool_run(2, 1, park_variant::real), 10000);
 }
 
 TEST_CASE("checker idle_workers: a park without the re-check after registering is caught",
           "[checker][idle_workers][known_bad]") {
-  options opts;
-  opts.preemption_bound = 2;
-  opts.max_steps = 3000;
-  report r = run_and_print("idle_workers park without re-check (known-bad)", opts,
-                           pool_run(1, 1, park_variant::without_recheck));
-  expect_caught(r, "livelock");
+  for (const pool_size& s :
+       {pool_size{"idle_workers park without re-check, 1 worker (known-bad)", 1, 1, 2},
+        pool_size{"idle_workers park without re-check, 2 workers (known-bad)", 2, 1, 1}}) {
+    check_caught(s.name, bound(s.preemption_bound, 3000),
+                 pool_run(s.workers, s.items, park_variant::without_recheck), "livelock");
+  }
 }

@@ -73,14 +73,12 @@ struct intrusive_mpsc_test_access {
 
 namespace {
 
+using volley::checker::bound;
 using volley::checker::check;
+using volley::checker::check_caught;
+using volley::checker::check_clean;
 using volley::checker::execution;
-using volley::checker::expect_caught;
-using volley::checker::expect_clean;
 using volley::checker::model_atomic;
-using volley::checker::options;
-using volley::checker::report;
-using volley::checker::run_and_print;
 using queue = volley::queues::basic_intrusive_mpsc<model_atomic>;
 using node = queue::node;
 
@@ -235,10 +233,56 @@ struct actor {
 
 TEST_CASE("checker intrusive_mpsc: two senders of two messages each; one owner, nothing lost",
           "[checker][intrusive_mpsc]") {
-  options opts;
-  opts.preemption_bound = 3;
-  report r = run_and_print("mpsc 2x2 tells", opts, [](execution& x) {
+  check_clean(
+      "mpsc 2x2 tells", bound(3),
+      [](execution& x) {
+        auto a = std::make_shared<actor>();
+        for (int s = 0; s < 2; ++s) {
+          x.spawn([a, s] {
+            a->tell(s, 0);
+            a->tell(s, 1);
+          });
+        }
+        x.at_end([a] { a->check_at_end(4, 0); });
+      },
+      1000);
+}
+
+TEST_CASE("checker intrusive_mpsc: a signal racing tells and mark_empty is never lost",
+          "[checker][intrusive_mpsc]") {
+  // 3 preemptions: 39k schedules, 9 s under ASan
+  check_clean(
+      "mpsc tell+system+tell", bound(2),
+      [](execution& x) {
+        auto a = std::make_shared<actor>();
+        x.spawn([a] { a->tell(0, 0); });
+        x.spawn([a] { a->deliver_system(1); });
+        x.spawn([a] { a->tell(2, 0); });
+        x.at_end([a] { a->check_at_end(2, 1); });
+      },
+      1000);
+}
+
+TEST_CASE("checker intrusive_mpsc: the same race when going idle keeps the last message as stub",
+          "[checker][intrusive_mpsc]") {
+  check_clean(
+      "mpsc tell+system+tell (mark_empty keeping the stub)", bound(2),
+      [](execution& x) {
+        auto a = std::make_shared<actor>();
+        a->idle = idle_variant::keep_stub;
+        x.spawn([a] { a->tell(0, 0); });
+        x.spawn([a] { a->deliver_system(1); });
+        x.spawn([a] { a->tell(2, 0); });
+        x.at_end([a] { a->check_at_end(2, 1); });
+      },
+      1000);
+}
+
+TEST_CASE("checker intrusive_mpsc: re-linking the stub after the idle CAS is caught",
+          "[checker][intrusive_mpsc][known_bad]") {
+  check_caught("mpsc 2x2 tells, stub re-linked late (known-bad)", bound(2), [](execution& x) {
     auto a = std::make_shared<actor>();
+    a->idle = idle_variant::release_stub_relinking_late;
     for (int s = 0; s < 2; ++s) {
       x.spawn([a, s] {
         a->tell(s, 0);
@@ -247,71 +291,21 @@ TEST_CASE("checker intrusive_mpsc: two senders of two messages each; one owner, 
     }
     x.at_end([a] { a->check_at_end(4, 0); });
   });
-  expect_clean(r, 1000);
-}
-
-TEST_CASE("checker intrusive_mpsc: a signal racing tells and mark_empty is never lost",
-          "[checker][intrusive_mpsc]") {
-  options opts;
-  opts.preemption_bound = 2;  // 3 preemptions: 39k schedules, 9 s under ASan
-  report r = run_and_print("mpsc tell+system+tell", opts, [](execution& x) {
-    auto a = std::make_shared<actor>();
-    x.spawn([a] { a->tell(0, 0); });
-    x.spawn([a] { a->deliver_system(1); });
-    x.spawn([a] { a->tell(2, 0); });
-    x.at_end([a] { a->check_at_end(2, 1); });
-  });
-  expect_clean(r, 1000);
-}
-
-TEST_CASE("checker intrusive_mpsc: the same race when going idle keeps the last message as stub",
-          "[checker][intrusive_mpsc]") {
-  options opts;
-  opts.preemption_bound = 2;
-  report r =
-      run_and_print("mpsc tell+system+tell (mark_empty keeping the stub)", opts, [](execution& x) {
-        auto a = std::make_shared<actor>();
-        a->idle = idle_variant::keep_stub;
-        x.spawn([a] { a->tell(0, 0); });
-        x.spawn([a] { a->deliver_system(1); });
-        x.spawn([a] { a->tell(2, 0); });
-        x.at_end([a] { a->check_at_end(2, 1); });
-      });
-  expect_clean(r, 1000);
-}
-
-TEST_CASE("checker intrusive_mpsc: re-linking the stub after the idle CAS is caught",
-          "[checker][intrusive_mpsc][known_bad]") {
-  options opts;
-  opts.preemption_bound = 2;
-  report r =
-      run_and_print("mpsc 2x2 tells, stub re-linked late (known-bad)", opts, [](execution& x) {
-        auto a = std::make_shared<actor>();
-        a->idle = idle_variant::release_stub_relinking_late;
-        for (int s = 0; s < 2; ++s) {
-          x.spawn([a, s] {
-            a->tell(s, 0);
-            a->tell(s, 1);
-          });
-        }
-        x.at_end([a] { a->check_at_end(4, 0); });
-      });
-  expect_caught(r);
 }
 
 TEST_CASE("checker intrusive_mpsc: a running actor gives up to a tell or a signal exactly once",
           "[checker][intrusive_mpsc]") {
-  options opts;
-  opts.preemption_bound = 3;
-  report r = run_and_print("mpsc running+tell+system", opts, [](execution& x) {
-    auto a = std::make_shared<actor>();
-    a->mailbox.push(a->make(0, 0));  // queued before the run: mailbox unmarked, owned by T0
-    x.spawn([a] { a->run(); });
-    x.spawn([a] { a->tell(1, 0); });
-    x.spawn([a] { a->deliver_system(2); });
-    x.at_end([a] { a->check_at_end(2, 1); });
-  });
-  expect_clean(r, 1000);
+  check_clean(
+      "mpsc running+tell+system", bound(3),
+      [](execution& x) {
+        auto a = std::make_shared<actor>();
+        a->mailbox.push(a->make(0, 0));  // queued before the run: mailbox unmarked, owned by T0
+        x.spawn([a] { a->run(); });
+        x.spawn([a] { a->tell(1, 0); });
+        x.spawn([a] { a->deliver_system(2); });
+        x.at_end([a] { a->check_at_end(2, 1); });
+      },
+      1000);
 }
 
 namespace {
@@ -339,17 +333,11 @@ std::function<void(execution&)> park_race(park_variant variant) {
 
 TEST_CASE("checker intrusive_mpsc: park() racing two system messages strands none",
           "[checker][intrusive_mpsc][park]") {
-  options opts;
-  opts.preemption_bound = 3;
-  report r = run_and_print("mpsc park race (fixed)", opts, park_race(park_variant::fixed));
-  expect_clean(r, 500);
+  check_clean("mpsc park race (fixed)", bound(3), park_race(park_variant::fixed), 500);
 }
 
 TEST_CASE("checker intrusive_mpsc: the old park() (unconditional fetch_and) is caught",
           "[checker][intrusive_mpsc][park][known_bad]") {
-  options opts;
-  opts.preemption_bound = 3;
-  report r = run_and_print("mpsc park race (known-bad)", opts,
-                           park_race(park_variant::unconditional_fetch_and));
-  expect_caught(r, "stranded");
+  check_caught("mpsc park race (known-bad)", bound(3),
+               park_race(park_variant::unconditional_fetch_and), "stranded");
 }

@@ -70,14 +70,12 @@ struct lifo_slot_test_access {
 
 namespace {
 
+using volley::checker::bound;
 using volley::checker::check;
+using volley::checker::check_caught;
+using volley::checker::check_clean;
 using volley::checker::execution;
-using volley::checker::expect_caught;
-using volley::checker::expect_clean;
 using volley::checker::model_atomic;
-using volley::checker::options;
-using volley::checker::report;
-using volley::checker::run_and_print;
 
 struct task {
   int runs = 0;
@@ -201,28 +199,22 @@ std::function<void(execution&)> busy_owner(theft how) {
 
 TEST_CASE("checker lifo_slot: owner fills and takes, two thieves steal; each task runs once",
           "[checker][lifo_slot]") {
-  options opts;
-  opts.preemption_bound = 2;
-  report r = run_and_print("lifo_slot owner x 3 tasks + 2 thieves x 3 looks", opts,
-                           owner_and_thieves(3, 2, 3, theft::cas));
-  expect_clean(r, 1000);
+  check_clean("lifo_slot owner x 3 tasks + 2 thieves x 3 looks", bound(2),
+              owner_and_thieves(3, 2, 3, theft::cas), 1000);
 }
 
 TEST_CASE("checker lifo_slot: one thief, every schedule; each task runs once",
           "[checker][lifo_slot]") {
-  options opts;
-  opts.preemption_bound = -1;  // two fibers, small enough for every schedule
-  report r = run_and_print("lifo_slot owner x 2 tasks + 1 thief x 3 looks (unbounded)", opts,
-                           owner_and_thieves(2, 1, 3, theft::cas));
-  expect_clean(r, 1000);
+  // two fibers, small enough for every schedule
+  check_clean("lifo_slot owner x 2 tasks + 1 thief x 3 looks (unbounded)", bound(-1),
+              owner_and_thieves(2, 1, 3, theft::cas), 1000);
 }
 
 TEST_CASE("checker lifo_slot: an occupant stuck behind a long handler is taken by a thief",
           "[checker][lifo_slot]") {
-  options opts;
-  opts.preemption_bound = 2;
-  report r = run_and_print(
-      "lifo_slot stuck owner + a looping thief + a thief x 3 looks", opts, [](execution& x) {
+  check_clean(
+      "lifo_slot stuck owner + a looping thief + a thief x 3 looks", bound(2),
+      [](execution& x) {
         auto w = std::make_shared<world>(1);
         // The owner wakes the task and then stays inside its handler for ever:
         // it never takes the slot again (the fiber ends; nothing drains).
@@ -254,32 +246,23 @@ TEST_CASE("checker lifo_slot: an occupant stuck behind a long handler is taken b
           check(w->stolen == 1, "the stale occupant was not stolen exactly once");
           w->check_at_end(false);
         });
-      });
-  expect_clean(r, 100);
+      },
+      100);
 }
 
 TEST_CASE("checker lifo_slot: a theft by load + store is caught (a task runs twice)",
           "[checker][lifo_slot][known_bad]") {
-  options opts;
-  opts.preemption_bound = 2;
-  report r = run_and_print("lifo_slot load+store theft (known-bad)", opts,
-                           owner_and_thieves(3, 2, 3, theft::load_store));
-  expect_caught(r, "twice");
+  check_caught("lifo_slot load+store theft (known-bad)", bound(2),
+               owner_and_thieves(3, 2, 3, theft::load_store), "twice");
 }
 
 TEST_CASE("checker lifo_slot: a worker that keeps starting activations keeps its slot",
           "[checker][lifo_slot]") {
-  options opts;
-  opts.preemption_bound = 2;
-  report r = run_and_print("lifo_slot busy owner + 1 thief", opts, busy_owner(theft::cas));
-  expect_clean(r, 10);
+  check_clean("lifo_slot busy owner + 1 thief", bound(2), busy_owner(theft::cas), 10);
 }
 
 TEST_CASE("checker lifo_slot: staleness judged by the occupant alone is caught (busy slot taken)",
           "[checker][lifo_slot][known_bad]") {
-  options opts;
-  opts.preemption_bound = 2;
-  report r = run_and_print("lifo_slot occupant-only staleness (known-bad)", opts,
-                           busy_owner(theft::occupant_only));
-  expect_caught(r, "moving along");
+  check_caught("lifo_slot occupant-only staleness (known-bad)", bound(2),
+               busy_owner(theft::occupant_only), "moving along");
 }

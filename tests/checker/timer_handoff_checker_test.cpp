@@ -36,17 +36,18 @@
 
 #include <catch2/catch.hpp>
 
+#include "expect_clean.hpp"
 #include "model_atomic.hpp"
 #include "model_scheduler.hpp"
 
 namespace {
 
+using volley::checker::bound;
 using volley::checker::check;
+using volley::checker::check_caught;
+using volley::checker::check_clean;
 using volley::checker::execution;
 using volley::checker::model_atomic;
-using volley::checker::options;
-using volley::checker::report;
-using volley::checker::run_and_print;
 using handoff = volley::detail::basic_timer_handoff<model_atomic>;
 using node = handoff::node;
 
@@ -168,35 +169,19 @@ std::function<void(execution&)> thread_and_two_producers(variant v, int per_prod
 
 TEST_CASE("checker timer_handoff: the timer thread never sleeps past a handed-over timer",
           "[checker][timer_handoff]") {
-  options opts;
-  opts.preemption_bound = 2;
-  opts.max_steps = 3000;  // a sleeping thread with nobody to wake it spins into this
-  report r = run_and_print("timer_handoff thread + 2 producers x 2", opts,
-                           thread_and_two_producers(variant::correct, 2));
-  INFO(r.first_failure);
-  CHECK(r.failures == 0);
-  CHECK(r.exhausted);
-  CHECK(r.schedules > 1000);
+  // max_steps 3000: a sleeping thread with nobody to wake it spins into this
+  check_clean("timer_handoff thread + 2 producers x 2", bound(2, 3000),
+              thread_and_two_producers(variant::correct, 2), 1001);
 }
 
 TEST_CASE("checker timer_handoff: a producer that looks before it pushes is caught (lost wake-up)",
           "[checker][timer_handoff][known_bad]") {
-  options opts;
-  opts.preemption_bound = 2;
-  opts.max_steps = 3000;
-  report r = run_and_print("timer_handoff look-then-push (known-bad)", opts,
-                           thread_and_two_producers(variant::look_then_push, 1));
-  REQUIRE(r.failures > 0);
-  CHECK(r.first_failure.find("livelock") != std::string::npos);
+  check_caught("timer_handoff look-then-push (known-bad)", bound(2, 3000),
+               thread_and_two_producers(variant::look_then_push, 1), "livelock");
 }
 
 TEST_CASE("checker timer_handoff: a thread that sleeps despite its last look is caught",
           "[checker][timer_handoff][known_bad]") {
-  options opts;
-  opts.preemption_bound = 2;
-  opts.max_steps = 3000;
-  report r = run_and_print("timer_handoff sleep despite the last look (known-bad)", opts,
-                           thread_and_two_producers(variant::sleep_despite_look, 1));
-  REQUIRE(r.failures > 0);
-  CHECK(r.first_failure.find("livelock") != std::string::npos);
+  check_caught("timer_handoff sleep despite the last look (known-bad)", bound(2, 3000),
+               thread_and_two_producers(variant::sleep_despite_look, 1), "livelock");
 }

@@ -70,14 +70,12 @@ struct work_stealing_deque_test_access {
 
 namespace {
 
+using volley::checker::bound;
 using volley::checker::check;
+using volley::checker::check_caught;
+using volley::checker::check_clean;
 using volley::checker::execution;
-using volley::checker::expect_caught;
-using volley::checker::expect_clean;
 using volley::checker::model_atomic;
-using volley::checker::options;
-using volley::checker::report;
-using volley::checker::run_and_print;
 using deque = volley::queues::work_stealing_deque<int, model_atomic>;
 
 struct world {
@@ -155,43 +153,42 @@ struct world {
 
 TEST_CASE("checker work_stealing_deque: owner pop races a thief for the last items",
           "[checker][work_stealing_deque]") {
-  options opts;
-  opts.preemption_bound = 3;
-  report r = run_and_print("deque owner(push 3, pop each 1)+thief x2", opts, [](execution& x) {
-    auto w = std::make_shared<world>();
-    x.spawn([w] { w->run_owner(3, 1); });
-    x.spawn([w] { w->run_thief(2); });
-    x.at_end([w] { w->drain_and_check(); });
-  });
-  expect_clean(r, 1000);
+  check_clean(
+      "deque owner(push 3, pop each 1)+thief x2", bound(3),
+      [](execution& x) {
+        auto w = std::make_shared<world>();
+        x.spawn([w] { w->run_owner(3, 1); });
+        x.spawn([w] { w->run_thief(2); });
+        x.at_end([w] { w->drain_and_check(); });
+      },
+      1000);
 }
 
 TEST_CASE("checker work_stealing_deque: capacity 4, owner over capacity, a thief and steal_half",
           "[checker][work_stealing_deque]") {
-  options opts;
-  opts.preemption_bound = 2;
-  report r = run_and_print("deque cap 4: owner(push 6, pop every 3)+thief+steal_half", opts,
-                           [](execution& x) {
-                             auto w = std::make_shared<world>();
-                             x.spawn([w] { w->run_owner(6, 3); });
-                             x.spawn([w] { w->run_thief(1); });
-                             x.spawn([w] { w->run_half_stealer(); });
-                             x.at_end([w] { w->drain_and_check(); });
-                           });
-  expect_clean(r, 1000);
+  check_clean(
+      "deque cap 4: owner(push 6, pop every 3)+thief+steal_half", bound(2),
+      [](execution& x) {
+        auto w = std::make_shared<world>();
+        x.spawn([w] { w->run_owner(6, 3); });
+        x.spawn([w] { w->run_thief(1); });
+        x.spawn([w] { w->run_half_stealer(); });
+        x.at_end([w] { w->drain_and_check(); });
+      },
+      1000);
 }
 
 TEST_CASE("checker work_stealing_deque: a pop that claims the last item by a store is caught",
           "[checker][work_stealing_deque][known_bad]") {
-  options opts;
-  opts.preemption_bound = 3;  // the race needs three: push | thief reads | owner reads | thief CAS
-  report r = run_and_print("deque pop claiming the last item by a store (known-bad)", opts,
-                           [](execution& x) {
-                             auto w = std::make_shared<world>();
-                             w->pop_without_cas = true;
-                             x.spawn([w] { w->run_owner(3, 1); });
-                             x.spawn([w] { w->run_thief(2); });
-                             x.at_end([w] { w->drain_and_check(); });
-                           });
-  expect_caught(r, "twice");
+  // the race needs three: push | thief reads | owner reads | thief CAS
+  check_caught(
+      "deque pop claiming the last item by a store (known-bad)", bound(3),
+      [](execution& x) {
+        auto w = std::make_shared<world>();
+        w->pop_without_cas = true;
+        x.spawn([w] { w->run_owner(3, 1); });
+        x.spawn([w] { w->run_thief(2); });
+        x.at_end([w] { w->drain_and_check(); });
+      },
+      "twice");
 }

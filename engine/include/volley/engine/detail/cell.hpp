@@ -26,7 +26,9 @@
 // cell (a late send that raced with its death) takes a count that the worker
 // drops when the activation ends. "Dead when scheduled" and "dead when the
 // activation starts" are the same fact: death happens only while the cell is
-// running, and the mark's acquire/release hands that fact over.
+// running, and the mark's acquire/release hands that fact over. The code of
+// these steps is in cell_lifecycle.hpp, which the exhaustive checker runs
+// (tests/checker/cell_lifecycle_checker_test.cpp).
 #pragma once
 
 #include <atomic>
@@ -43,14 +45,13 @@
 #include <unordered_map>
 #include <vector>
 
+#include <volley/engine/detail/cell_lifecycle.hpp>
 #include <volley/engine/detail/envelope.hpp>
 #include <volley/engine/detail/thread_safety.hpp>
 #include <volley/engine/fwd.hpp>
 #include <volley/queues/intrusive_mpsc.hpp>
 
 namespace volley::detail {
-
-enum class lifecycle : std::uint8_t { alive, stopping, dead };
 
 struct timer_table;     // timer.hpp
 struct sorted_mailbox;  // sorted_mailbox.hpp (engine/src)
@@ -128,6 +129,19 @@ struct cell_extras {
   ~cell_extras();
 };
 
+/// The engine's side of the lifecycle steps (cell_lifecycle.hpp): what they
+/// call that the exhaustive checker replaces. Declared before cell_base so
+/// its inline release() can use them; defined in cell.cpp, except the two
+/// that other translation units reach (retire, destroy).
+struct cell_hooks {
+  static void retire(queues::mpsc_node* n) noexcept;
+  static void dead_letter(cell_base& c, envelope* e) noexcept;
+  static bool admit(cell_base& c, envelope* e) noexcept;
+  static void schedule(cell_base& c) noexcept;
+  static void destroy(cell_base& c) noexcept;
+};
+using cell_lifecycle = basic_cell_lifecycle<cell_hooks>;
+
 /// The line size the engine lays its shared data out for. 64 bytes on every
 /// x86-64 and on the common AArch64 cores; std::hardware_destructive_
 /// interference_size would say the same but g++ warns that it may change
@@ -145,12 +159,8 @@ class alignas(cache_line_size) cell_base {
 
   // -- references -----------------------------------------------------------
 
-  void add_ref() noexcept { refs_.fetch_add(1, std::memory_order_relaxed); }
-  void release() noexcept {
-    // acq_rel: the last owner must see every other owner's writes before it
-    // frees the cell.
-    if (refs_.fetch_sub(1, std::memory_order_acq_rel) == 1) destroy();
-  }
+  void add_ref() noexcept { cell_lifecycle::add_ref(*this); }
+  void release() noexcept { cell_lifecycle::release(*this); }
 
   // -- state ----------------------------------------------------------------
 
@@ -239,8 +249,17 @@ class alignas(cache_line_size) cell_base {
   cell_extras* extras_if_any() const noexcept { return ext_.load(std::memory_order_acquire); }
 
  private:
+  friend struct cell_hooks;
   void destroy() noexcept;
 };
+
+inline void cell_hooks::retire(queues::mpsc_node* n) noexcept {
+  detail::retire(static_cast<envelope*>(n));
+}
+
+inline void cell_hooks::destroy(cell_base& c) noexcept {
+  c.destroy();
+}
 
 /// The header plus the actor object, inline. actor_of<A> needs only this
 /// part, so it works whatever the cell keeps for restarts.
