@@ -2,6 +2,7 @@
 // sorted_mailbox.hpp).
 #include "sorted_mailbox.hpp"
 
+#include <algorithm>
 #include <atomic>
 #include <climits>
 #include <stdexcept>
@@ -38,9 +39,53 @@ void add(sorted_mailbox& sm, envelope* e) {
   ++sm.waiting;
 }
 
+void leave_work(shared_work& w, cell_base* c) noexcept {
+  detail::lock_guard lock(w.mu);
+  std::erase(w.members, c);
+}
+
+/// Wake one live member that is idle. None idle: every live member is busy
+/// and looks at the queue before it idles. The caller has fenced (seq_cst)
+/// after seeing the work, so a member it finds busy sees that work when it
+/// marks itself and looks (the pairing of shared_work's comment).
+void wake_member(shared_work& w) VOLLEY_REQUIRES(w.mu) {
+  for (cell_base* c : w.members) {
+    if (c->state() != lifecycle::alive) continue;
+    if (c->mailbox_.is_marked() && c->mailbox_.unmark()) {
+      c->schedule_after_unmark();
+      return;
+    }
+  }
+}
+
+/// Work waits in the shared queue and the caller will not take it (a
+/// routee that stopped, a sender that found no live routee): wake a member
+/// to take it, or, with no member left, dead-letter all of it in the name of
+/// `stopped` (a routee that is no longer alive, whose stop reason gives the
+/// dead letters theirs).
+void hand_on(shared_work& w, cell_base* stopped) noexcept {
+  bool orphaned;
+  {
+    detail::lock_guard lock(w.mu);
+    orphaned = w.members.empty();
+    if (!orphaned) wake_member(w);
+  }
+  if (!orphaned) return;
+  // Outside the lock: dropping an ask runs its continuation, which may send
+  // through this pool again. A push after this loop comes from a sender
+  // that sees no live routee either, and hands its own message on.
+  while (auto e = w.queue.try_pop()) {
+    dead_letter_after_stop(stopped, *e);
+    retire(*e);
+  }
+}
+
 }  // namespace
 
 sorted_mailbox::~sorted_mailbox() {
+  // A routee that leaves in its last activation is off the list by now;
+  // this only covers one destroyed without such an activation.
+  if (work != nullptr && !left_work) leave_work(*work, cell);
   // Reached with envelopes only if a cell dies without draining (it does
   // not: a dead cell's activation dead-letters all it holds). The stub, if
   // still waiting, is the queue's to free.
@@ -80,25 +125,36 @@ envelope* take_balanced(cell_base* c, sorted_mailbox& sm, bool& owned) noexcept 
 
 bool mark_idle_sorted(cell_base* c, queues::mpsc_node*& released) noexcept {
   sorted_mailbox& sm = *c->extras_if_any()->sorted;
-  if (sm.what != mailbox::kind::balancing ||
-      c->state_.load(std::memory_order_relaxed) != lifecycle::alive) {
-    return c->mailbox_.mark_empty(released);
+  if (sm.what != mailbox::kind::balancing) return c->mailbox_.mark_empty(released);
+  // relaxed: the worker's own store (begin_stop, finalize).
+  const bool alive = c->state_.load(std::memory_order_relaxed) == lifecycle::alive;
+  shared_work* work = sm.work.get();
+  if (!alive && !sm.left_work) {
+    // Before the mark: from then on another activation may run (and free) us.
+    sm.left_work = true;
+    leave_work(*work, c);
   }
   // Once marked, the cell may run (and die) elsewhere: our own count keeps
   // it, its extras and through them the shared queue, for the look below.
-  shared_work* work = sm.work.get();
   c->add_ref();
   if (!c->mailbox_.mark_empty(released)) {
-    c->release();  // not the last: the cell is alive, its parent counts it
+    c->release();  // not the last: the activation or the parent counts it
     return false;
   }
-  // seq_cst: pairs with the fence in offer_work (see shared_work).
+  // seq_cst: pairs with the fence in offer_work and hand_on's callers (see
+  // shared_work): a sender that found us busy sees the mark, or we see its push.
   std::atomic_thread_fence(std::memory_order_seq_cst);
-  if (!work->queue.empty_approx() && c->mailbox_.unmark()) {
-    // Work came while we gave up, and nobody else took the cell: ours again.
-    if (released != nullptr) retire(static_cast<envelope*>(std::exchange(released, nullptr)));
-    c->release();
-    return false;
+  if (!work->queue.empty_approx()) {
+    if (!alive) {
+      // We take no more work (we may have been woken for this very message):
+      // a live member must, or nobody is left to.
+      hand_on(*work, c);
+    } else if (c->mailbox_.unmark()) {
+      // Work came while we gave up, and nobody else took the cell: ours again.
+      if (released != nullptr) retire(static_cast<envelope*>(std::exchange(released, nullptr)));
+      c->release();
+      return false;
+    }
   }
   c->release();
   return true;
@@ -115,15 +171,34 @@ void offer_work(shared_work& w, envelope* e, cell_base* const* routees, std::siz
   // itself idle before this point is seen marked below; one that marks
   // after it sees the push.
   std::atomic_thread_fence(std::memory_order_seq_cst);
+  bool any_alive = false;
   for (std::size_t i = 0; i < n; ++i) {
     cell_base* c = routees[(start + i) % n];
     if (c->state() != lifecycle::alive) continue;
+    any_alive = true;
     if (c->mailbox_.is_marked() && c->mailbox_.unmark()) {
+      // Should it stop before it runs, it hands the work on (mark_idle_sorted).
       c->schedule_after_unmark();
       return;
     }
   }
-  // Every routee is busy: each looks at the shared queue before it idles.
+  // Every live routee is busy: each looks at the shared queue before it
+  // idles, or hands it on if it stops instead. No live routee in this table
+  // (a newer one may hold routees added since, or none be left): hand on.
+  if (!any_alive) hand_on(w, routees[start % n]);
+}
+
+void join_work(shared_work& w, cell_base* c) {
+  {
+    detail::lock_guard lock(w.mu);
+    // A routee that stopped already has left (or never will join): its
+    // state was stored before it took the mutex to leave.
+    if (c->state() != lifecycle::alive) return;
+    w.members.push_back(c);
+  }
+  // Work queued before it joined goes to the idle newcomer at once.
+  std::atomic_thread_fence(std::memory_order_seq_cst);
+  if (!w.queue.empty_approx()) hand_on(w, c);
 }
 
 envelope* take_sorted(cell_base* c, bool& owned) noexcept {
@@ -166,6 +241,7 @@ void install_mailbox(cell_base* c, const mailbox& m) {
   }
   c->extras().sorted = std::make_unique<sorted_mailbox>(m.what, m.priority);
   c->extras().sorted->work = m.work;
+  c->extras().sorted->cell = c;
   c->sorted_ = true;
 }
 

@@ -132,10 +132,12 @@ namespace detail {
 void install_mailbox(cell_base* c, const mailbox& m);
 
 /// Balancing pools (sorted_mailbox.cpp): a new shared queue; queue `e` and
-/// wake one idle routee of `routees[0..n)`, scanning from `start`.
+/// wake one idle routee of `routees[0..n)` (n > 0), scanning from `start`;
+/// a routee spawned with the queue's mailbox takes part once it joins.
 std::shared_ptr<shared_work> make_shared_work();
 void offer_work(shared_work& w, envelope* e, cell_base* const* routees, std::size_t n,
                 std::size_t start);
+void join_work(shared_work& w, cell_base* routee);
 }  // namespace detail
 
 }  // namespace volley
