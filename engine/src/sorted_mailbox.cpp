@@ -4,7 +4,8 @@
 
 #include <algorithm>
 #include <atomic>
-#include <climits>
+#include <cstdio>
+#include <exception>
 #include <stdexcept>
 #include <utility>
 
@@ -14,29 +15,59 @@ namespace volley::detail {
 
 namespace {
 
-int priority_of(const sorted_mailbox& sm, const envelope* e) noexcept {
-  if (sm.what == mailbox::kind::control_aware) return e->info->control ? 0 : 1;
+/// The priority function threw on `e`: the message is not handled. It is
+/// reported (an `unhandled` dead letter; an ask fails with errc::unhandled)
+/// and its payload destroyed here; the envelope itself is the queue's stub
+/// and is freed when the queue retires it.
+void refuse(cell_base* c, envelope* e, const char* what) noexcept {
   try {
-    return sm.priority(message_view(e));
+    std::fprintf(stderr,
+                 "volley: the priority function of %s threw on a %.*s (%s); "
+                 "the message is a dead letter\n",
+                 c->path().c_str(), static_cast<int>(e->info->name.size()), e->info->name.data(),
+                 what);
   } catch (...) {
-    return INT_MAX;  // documented: a throwing priority function means "last"
+    // No memory for the path: the dead letter below still counts it.
   }
+  c->sys_->dead_letter(c, e, dead_letter_reason::unhandled);
+  e->info->drop(e, dead_letter_reason::unhandled);
 }
 
-void add(sorted_mailbox& sm, envelope* e) {
-  const int p = priority_of(sm, e);
+/// False if the priority function threw (the message was refused).
+bool add(cell_base* c, sorted_mailbox& sm, envelope* e) {
+  int p;
+  if (sm.what == mailbox::kind::control_aware) {
+    p = e->info->control ? 0 : 1;
+  } else {
+    try {
+      p = sm.priority(message_view(e));
+    } catch (const std::exception& ex) {
+      refuse(c, e, ex.what());
+      return false;
+    } catch (...) {
+      refuse(c, e, "not a std::exception");
+      return false;
+    }
+  }
   std::size_t i = sm.last;
   if (i >= sm.buckets.size() || sm.buckets[i].priority != p) {
-    i = 0;
-    while (i < sm.buckets.size() && sm.buckets[i].priority < p) ++i;
-    if (i == sm.buckets.size() || sm.buckets[i].priority != p) {
-      sm.buckets.insert(sm.buckets.begin() + static_cast<std::ptrdiff_t>(i),
-                        sorted_mailbox::bucket{p, {}, 0});
+    // Binary search: buckets are kept when empty, so a mailbox that has seen
+    // many distinct priorities pays log2 of their number, once per change
+    // of priority between consecutive messages (a run of one hits `last`).
+    auto at =
+        std::lower_bound(sm.buckets.begin(), sm.buckets.end(), p,
+                         [](const sorted_mailbox::bucket& b, int q) { return b.priority < q; });
+    if (at == sm.buckets.end() || at->priority != p) {
+      at = sm.buckets.insert(at, sorted_mailbox::bucket{p, {}, 0});  // once per priority
+      if (static_cast<std::size_t>(at - sm.buckets.begin()) < sm.first) ++sm.first;  // shifted
     }
+    i = static_cast<std::size_t>(at - sm.buckets.begin());
     sm.last = i;
   }
   sm.buckets[i].items.push_back(e);
+  if (i < sm.first) sm.first = i;
   ++sm.waiting;
+  return true;
 }
 
 void leave_work(shared_work& w, cell_base* c) noexcept {
@@ -212,11 +243,13 @@ envelope* take_sorted(cell_base* c, bool& owned) noexcept {
     if (n == nullptr) break;
     auto* e = static_cast<envelope*>(n);
     sm.stub = e;
-    sm.stub_taken = false;
-    add(sm, e);
+    // A refused message has left already: the queue retires it as taken.
+    sm.stub_taken = !add(c, sm, e);
   }
   if (sm.waiting == 0) return nullptr;
-  for (sorted_mailbox::bucket& b : sm.buckets) {
+  // Buckets before `first` are empty: the scan skips them.
+  for (; sm.first < sm.buckets.size(); ++sm.first) {
+    sorted_mailbox::bucket& b = sm.buckets[sm.first];
     if (b.next == b.items.size()) continue;
     envelope* e = b.items[b.next++];
     if (b.next == b.items.size()) {

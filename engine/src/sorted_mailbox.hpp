@@ -89,6 +89,7 @@ struct sorted_mailbox {
   std::vector<bucket> buckets;        ///< most urgent (lowest number) first; kept when empty
   std::size_t waiting = 0;            ///< envelopes in all buckets
   std::size_t last = 0;               ///< the bucket appended to last: a run of one type hits it
+  std::size_t first = 0;              ///< every bucket before this one is empty
   envelope* stub = nullptr;           ///< the envelope the queue holds as its stub, if ours
   bool stub_taken = true;             ///< ...and whether it has left its bucket
   std::shared_ptr<shared_work> work;  ///< balancing only; set before the cell is published
