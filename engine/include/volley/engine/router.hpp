@@ -40,7 +40,11 @@
 //                       dead letters (system_shutdown at shutdown, else
 //                       recipient_stopped; asks fail with
 //                       errc::recipient_stopped). forward() goes to one
-//                       routee's own mailbox.
+//                       routee's own mailbox. A routee suspended in a
+//                       coroutine handler (or failed, awaiting its
+//                       supervisor) takes no work meanwhile, yet looks idle:
+//                       a send may wake it to no effect, and the message
+//                       then waits for the next routee to finish a message.
 //
 // Sending costs what a direct tell costs plus one atomic load (the routee
 // table) and the strategy's pick (an atomic increment for round-robin): no
