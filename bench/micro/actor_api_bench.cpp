@@ -10,8 +10,13 @@
 //                           reaches the parent, one child after the other
 //   tell_direct             1000 tells from this thread to one actor, until handled
 //   tell_routed/<strategy>  the same through a group router over that one actor
-//                           (round-robin, consistent-hashing): the router's
-//                           own cost, beside tell_direct in the same run
+//                           (round-robin, consistent-hashing, broadcast): the
+//                           router's own cost, beside tell_direct in the same run
+//   tell_balancing          the same through a balancing pool of one routee
+//                           (the shared queue's push, fence and wake-up scan)
+//
+// The tell rows also report cpu_ns_per_msg: the whole process's CPU time
+// per message (process_cpu.hpp), the figure to compare on a loaded machine.
 //
 // Latency benchmarks take one steady_clock sample per round trip and report
 // p50_us / p99_us / p999_us as counters; Google Benchmark's own time is the
@@ -28,6 +33,7 @@
 #include <volley/volley.hpp>
 
 #include "percentiles.hpp"
+#include "process_cpu.hpp"
 
 namespace {
 
@@ -371,6 +377,7 @@ struct note_counter {
 /// same receiver either way, so the difference is what the sender pays.
 template <class Send>
 void tell_batches(benchmark::State& state, std::atomic<long>& left, Send send) {
+  const std::int64_t cpu_start = volley::bench::process_cpu_ns();
   for (auto _ : state) {
     left.store(batch_size, std::memory_order_relaxed);
     for (long i = 0; i < batch_size; ++i) send(routed_note{i});
@@ -380,6 +387,11 @@ void tell_batches(benchmark::State& state, std::atomic<long>& left, Send send) {
     }
   }
   state.SetItemsProcessed(state.iterations() * batch_size);
+  // Every thread's CPU per message (process_cpu.hpp): less load-dependent
+  // than the wall-clock rate.
+  state.counters["cpu_ns_per_msg"] =
+      static_cast<double>(volley::bench::process_cpu_ns() - cpu_start) /
+      static_cast<double>(state.iterations() * batch_size);
 }
 
 void tell_direct(benchmark::State& state) {
@@ -403,5 +415,20 @@ BENCHMARK_CAPTURE(tell_routed, round_robin, volley::routing::round_robin)
 BENCHMARK_CAPTURE(tell_routed, consistent_hashing, volley::routing::consistent_hashing)
     ->UseRealTime()
     ->Unit(benchmark::kMicrosecond);
+// One routee, so one envelope per tell as for the others.
+BENCHMARK_CAPTURE(tell_routed, broadcast, volley::routing::broadcast)
+    ->UseRealTime()
+    ->Unit(benchmark::kMicrosecond);
+
+void tell_balancing(benchmark::State& state) {
+  volley::system sys;
+  std::atomic<long> left{0};
+  volley::pool_options o;
+  o.size = 1;
+  o.strategy = volley::routing::balancing;
+  auto pool = volley::spawn_pool<note_counter>(sys, o, &left);
+  tell_batches(state, left, [&](routed_note n) { pool.tell(n); });
+}
+BENCHMARK(tell_balancing)->UseRealTime()->Unit(benchmark::kMicrosecond);
 
 BENCHMARK_MAIN();

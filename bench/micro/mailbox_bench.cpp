@@ -10,6 +10,10 @@
 //                         eight a control message; default mailbox
 //   tell_mixed/kind:1     the same stream, sorted by its five priorities
 //   tell_mixed/kind:2     the same stream, control messages first
+//   tell_spread/kind:0    1000 tells cycling through 64 priorities; default
+//   tell_spread/kind:1    the same, sorted: every message changes priority, so
+//                         each pays the bucket look-up (and the take the skip
+//                         over emptied buckets), which a run of one type does not
 //
 // Each batch is sent from this thread and waited for until the actor has
 // handled all of it, so a row is the sender's cost plus the worker's, per
@@ -29,7 +33,17 @@
 //   tell_mixed priority       4.76    5.43    3.87
 //   tell_mixed control        3.43    2.25    6.08
 // Run-to-run noise on this machine is as large as any difference between
-// the rows (tell_direct and tell_mailbox fifo are the same code). The
+// the rows (tell_direct and tell_mailbox fifo are the same code).
+//
+// The bucket look-up, A/B (2026-11-29, bench preset, main 4be3c30 against
+// the binary search and the `first` skip, both binaries with these rows;
+// 4 interleaved rounds of 3 repetitions, medians of the process's CPU
+// per message, cpu_ns_per_msg, load average 15-17 on 2 cores):
+//                            linear   binary   ratio
+//   tell_spread priority        114       60    0.53   (64 priorities)
+//   tell_mixed priority          57       57    0.99   (5 priorities)
+//   tell_mailbox priority        73       60    0.83   (1 priority; noise)
+// Wall-clock rates moved up to 3x between rounds of the same binary. The
 // sending thread's CPU per 1000 tells was lower with the priority mailbox
 // in every run (16-25 us, against 25-35 us for fifo) and with the
 // control-aware one in runs 1 and 3 (17-19 us; 34-42 us in run 2): a hint
@@ -38,8 +52,12 @@
 #include <benchmark/benchmark.h>
 
 #include <atomic>
+#include <cstdint>
+#include <utility>
 
 #include <volley/volley.hpp>
+
+#include "process_cpu.hpp"
 
 namespace {
 
@@ -69,6 +87,14 @@ int note_priority(const volley::message_view& m) {
   return p != nullptr ? static_cast<int>(p->n % 4) + 1 : 9;
 }
 
+/// tell_spread: distinct priorities in the stream.
+constexpr long spread_priorities = 64;
+
+int spread_priority(const volley::message_view& m) {
+  const plain_note* p = m.get_if<plain_note>();
+  return p != nullptr ? static_cast<int>(p->n % spread_priorities) : spread_priorities;
+}
+
 volley::mailbox mailbox_of(int kind) {
   switch (kind) {
     case 1:
@@ -80,12 +106,13 @@ volley::mailbox mailbox_of(int kind) {
   }
 }
 
-void run_batches(benchmark::State& state, bool mixed) {
+void run_batches(benchmark::State& state, bool mixed, volley::mailbox box) {
   volley::system sys;
   std::atomic<long> left{0};
   volley::props p;
-  p.mailbox = mailbox_of(static_cast<int>(state.range(0)));
+  p.mailbox = std::move(box);
   auto target = sys.spawn<mailbox_counter>(p, &left);
+  const std::int64_t cpu_start = volley::bench::process_cpu_ns();
   for (auto _ : state) {
     left.store(mailbox_batch, std::memory_order_relaxed);
     for (long i = 0; i < mailbox_batch; ++i) {
@@ -101,13 +128,20 @@ void run_batches(benchmark::State& state, bool mixed) {
     }
   }
   state.SetItemsProcessed(state.iterations() * mailbox_batch);
+  state.counters["cpu_ns_per_msg"] =
+      static_cast<double>(volley::bench::process_cpu_ns() - cpu_start) /
+      static_cast<double>(state.iterations() * mailbox_batch);
 }
 
 void tell_mailbox(benchmark::State& state) {
-  run_batches(state, false);
+  run_batches(state, false, mailbox_of(static_cast<int>(state.range(0))));
 }
 void tell_mixed(benchmark::State& state) {
-  run_batches(state, true);
+  run_batches(state, true, mailbox_of(static_cast<int>(state.range(0))));
+}
+void tell_spread(benchmark::State& state) {
+  run_batches(state, false,
+              state.range(0) == 1 ? volley::priority_mailbox(&spread_priority) : volley::mailbox{});
 }
 
 void kinds(benchmark::internal::Benchmark* b) {
@@ -119,3 +153,9 @@ void kinds(benchmark::internal::Benchmark* b) {
 // kind: 0 = fifo (default), 1 = priority, 2 = control_aware.
 BENCHMARK(tell_mailbox)->Apply(kinds);
 BENCHMARK(tell_mixed)->Apply(kinds);
+BENCHMARK(tell_spread)
+    ->ArgName("kind")
+    ->Arg(0)
+    ->Arg(1)
+    ->UseRealTime()
+    ->Unit(benchmark::kMicrosecond);

@@ -2,14 +2,18 @@
 // waiting messages are handled lowest priority number first and FIFO among
 // equal numbers; a later urgent message overtakes the ones still waiting;
 // system messages still go first; asks are sorted like tells; an actor that
-// stops with sorted messages dead-letters each exactly once; and under many
+// stops with sorted messages dead-letters each exactly once; a priority
+// function that throws makes its message an `unhandled` dead letter (logged);
+// stashed messages come back in the order they were sorted; and under many
 // concurrent senders every message is handled once, in sending order within
 // a priority.
 #include <catch2/catch.hpp>
 
 #include <atomic>
 #include <stdexcept>
+#include <string>
 #include <thread>
+#include <utility>
 #include <vector>
 
 #include <volley/engine/test_probe.hpp>
@@ -33,11 +37,22 @@ struct siren {
 };
 struct count_query {};
 struct stop_after_this {};
+struct close_up {};       ///< stash jobs from now on
+struct open_up {};        ///< unstash them, and handle jobs again
+struct open_and_stop {};  ///< unstash, then stop through the system lane
+struct unsortable {};     ///< by_field throws on it
 
-/// siren first, then jobs by their own priority field, everything else last.
+/// siren first, then jobs by their own priority field (a job of priority 13
+/// makes it throw), everything else last.
 int by_field(const volley::message_view& m) {
+  if (m.is<close_up>()) return -5;
   if (m.is<siren>()) return -1;
-  if (const job* j = m.get_if<job>()) return j->priority;
+  if (m.is<unsortable>()) throw std::runtime_error("no priority for an unsortable");
+  if (const job* j = m.get_if<job>()) {
+    if (j->priority == 13) throw std::runtime_error("no priority 13");
+    return j->priority;
+  }
+  if (m.is<open_up>() || m.is<open_and_stop>()) return 50;
   return 100;
 }
 
@@ -47,26 +62,77 @@ volley::props prioritised() {
   return p;
 }
 
+using record = std::vector<std::pair<int, int>>;
+
 /// Records what it handles as (priority, n); alarms as (-1, n). `hold`
 /// blocks it at a gate. The record is read only after a handshake.
 struct recorder {
   using accepts = volley::accepts<siren>;  // for ctx.self().tell(siren{...})
-  recorder(gate* g, std::vector<std::pair<int, int>>* seen) : g_(g), seen_(seen) {}
+  recorder(gate* g, record* seen) : g_(g), seen_(seen) {}
   void on(const hold&) { g_->arrive_and_wait(); }
   void on(const job& j, volley::context& ctx) {
+    if (closed_) {
+      ctx.stash();
+      return;
+    }
     seen_->emplace_back(j.priority, j.n);
     if (j.n == 1000) ctx.self().tell(siren{99});  // an urgent message sent mid-stream
   }
   void on(const siren& a) { seen_->emplace_back(-1, a.n); }
   void on(const stop_after_this&, volley::context& ctx) { ctx.stop(); }
+  void on(const close_up&) { closed_ = true; }
+  void on(const open_up&, volley::context& ctx) {
+    closed_ = false;
+    ctx.unstash_all();
+  }
+  void on(const open_and_stop&, volley::context& ctx) {
+    closed_ = false;
+    ctx.unstash_all();
+    ctx.self().stop();  // a system message: it goes before the unstashed jobs
+  }
+  int on(const unsortable&) { return 1; }
   std::size_t on(const count_query&) const { return seen_->size(); }
   gate* g_;
-  std::vector<std::pair<int, int>>* seen_;
+  record* seen_;
+  bool closed_ = false;
 };
 
 std::size_t handled(const volley::actor_ref<recorder>& r) {
   auto n = r.ask(count_query{}).get(patience);
   return n ? n.value() : 0;
+}
+
+/// A recorder held at its gate by a first message, so that what a case
+/// sends next waits in its mailbox, to be sorted when the case lets go.
+struct held_recorder {
+  gate g;
+  record seen;
+  volley::system sys{volley::test::two_workers()};
+  volley::test::open_on_exit opener{g};  // after the system: opens before it is destroyed
+  volley::actor_ref<recorder> r;
+
+  explicit held_recorder(const volley::props& p = prioritised())
+      : r(sys.spawn<recorder>(p, &g, &seen)) {
+    r.tell(hold{});
+    REQUIRE(g.wait_arrived());
+  }
+  /// Open the gate; the record once `n` messages have been handled.
+  const record& release_until(std::size_t n) {
+    g.open();
+    REQUIRE(wait_until([&] { return handled(r) == n; }));
+    return seen;
+  }
+  /// Open the gate; wait for the actor to stop.
+  void release_until_stopped(volley::test_probe& probe) {
+    g.open();
+    probe.expect_terminated(r, patience);
+  }
+};
+
+std::size_t dead(volley::system& sys, dead_letter_reason why, std::size_t expected) {
+  // The terminated can leave before the worker has dead-lettered the rest.
+  wait_until([&] { return sys.dead_letters().count(why) >= expected; });
+  return sys.dead_letters().count(why);
 }
 
 }  // namespace
@@ -75,65 +141,42 @@ TEST_CASE(
     "a priority mailbox hands waiting messages over lowest number first, in sending order among "
     "equal numbers",
     "[priority_mailbox][concurrency]") {
-  gate g;
-  std::vector<std::pair<int, int>> seen;
-  volley::system sys(volley::test::two_workers());
-  volley::test::open_on_exit opener{g};
-  auto r = sys.spawn<recorder>(prioritised(), &g, &seen);
-  r.tell(hold{});
-  REQUIRE(g.wait_arrived());
+  held_recorder f;
   const int priorities[] = {3, 1, 2, 1, 3, 0, 2, 1, 0, 3};
-  for (int i = 0; i < 10; ++i) r.tell(job{priorities[i], i});
-  r.tell(siren{10});
-  g.open();
-  REQUIRE(wait_until([&] { return handled(r) == 11; }));
-  CHECK(seen == std::vector<std::pair<int, int>>{{-1, 10},
-                                                 {0, 5},
-                                                 {0, 8},
-                                                 {1, 1},
-                                                 {1, 3},
-                                                 {1, 7},
-                                                 {2, 2},
-                                                 {2, 6},
-                                                 {3, 0},
-                                                 {3, 4},
-                                                 {3, 9}});
+  for (int i = 0; i < 10; ++i) f.r.tell(job{priorities[i], i});
+  f.r.tell(siren{10});
+  CHECK(f.release_until(11) == record{{-1, 10},
+                                      {0, 5},
+                                      {0, 8},
+                                      {1, 1},
+                                      {1, 3},
+                                      {1, 7},
+                                      {2, 2},
+                                      {2, 6},
+                                      {3, 0},
+                                      {3, 4},
+                                      {3, 9}});
 }
 
 TEST_CASE("an urgent message sent while others wait is handled before them",
           "[priority_mailbox][concurrency]") {
-  gate g;
-  std::vector<std::pair<int, int>> seen;
-  volley::system sys(volley::test::two_workers());
-  volley::test::open_on_exit opener{g};
-  auto r = sys.spawn<recorder>(prioritised(), &g, &seen);
-  r.tell(hold{});
-  REQUIRE(g.wait_arrived());
+  held_recorder f;
   // job 1000 (handled first: the only priority 0) sends the actor an siren,
   // which must overtake the four priority-5 jobs that were waiting already.
-  r.tell(job{5, 1});
-  r.tell(job{0, 1000});
-  for (int i = 2; i <= 4; ++i) r.tell(job{5, i});
-  g.open();
-  REQUIRE(wait_until([&] { return handled(r) == 6; }));
-  CHECK(seen ==
-        std::vector<std::pair<int, int>>{{0, 1000}, {-1, 99}, {5, 1}, {5, 2}, {5, 3}, {5, 4}});
+  f.r.tell(job{5, 1});
+  f.r.tell(job{0, 1000});
+  for (int i = 2; i <= 4; ++i) f.r.tell(job{5, i});
+  CHECK(f.release_until(6) == record{{0, 1000}, {-1, 99}, {5, 1}, {5, 2}, {5, 3}, {5, 4}});
 }
 
 TEST_CASE("an ask waits in a priority mailbox by the priority of its message",
           "[priority_mailbox][concurrency]") {
-  gate g;
-  std::vector<std::pair<int, int>> seen;
-  volley::system sys(volley::test::two_workers());
-  volley::test::open_on_exit opener{g};
-  auto r = sys.spawn<recorder>(prioritised(), &g, &seen);
-  r.tell(hold{});
-  REQUIRE(g.wait_arrived());
-  r.tell(job{1, 0});
-  r.tell(job{1, 1});
-  auto reply = r.ask(count_query{});  // priority 100: after both jobs
-  r.tell(job{2, 2});
-  g.open();
+  held_recorder f;
+  f.r.tell(job{1, 0});
+  f.r.tell(job{1, 1});
+  auto reply = f.r.ask(count_query{});  // priority 100: after both jobs
+  f.r.tell(job{2, 2});
+  f.g.open();
   auto n = reply.get(patience);
   REQUIRE(n);
   CHECK(n.value() == 3);  // the three jobs went first
@@ -141,74 +184,92 @@ TEST_CASE("an ask waits in a priority mailbox by the priority of its message",
 
 TEST_CASE("a stop (a system message) overtakes every waiting message of a priority mailbox",
           "[priority_mailbox][concurrency]") {
-  gate g;
-  std::vector<std::pair<int, int>> seen;
-  volley::system sys(volley::test::two_workers());
-  volley::test::open_on_exit opener{g};
-  auto r = sys.spawn<recorder>(prioritised(), &g, &seen);
-  volley::test_probe probe(sys);
-  probe.watch(r);
-  r.tell(hold{});
-  REQUIRE(g.wait_arrived());
-  for (int i = 0; i < 6; ++i) r.tell(job{i % 2, i});
-  r.tell(siren{6});
-  r.stop();
-  g.open();
-  probe.expect_terminated(r, patience);
-  CHECK(seen.empty());
-  // The terminated leaves before the worker has dead-lettered the rest.
-  CHECK(wait_until(
-      [&] { return sys.dead_letters().count(dead_letter_reason::recipient_stopped) >= 7; }));
-  CHECK(sys.dead_letters().count(dead_letter_reason::recipient_stopped) == 7);
+  held_recorder f;
+  volley::test_probe probe(f.sys);
+  probe.watch(f.r);
+  for (int i = 0; i < 6; ++i) f.r.tell(job{i % 2, i});
+  f.r.tell(siren{6});
+  f.r.stop();
+  f.release_until_stopped(probe);
+  CHECK(f.seen.empty());
+  CHECK(dead(f.sys, dead_letter_reason::recipient_stopped, 7) == 7);
 }
 
 TEST_CASE("messages sorted but not yet handled when an actor stops are dead letters, each once",
           "[priority_mailbox][concurrency]") {
-  gate g;
-  std::vector<std::pair<int, int>> seen;
-  volley::system sys(volley::test::two_workers());
-  volley::test::open_on_exit opener{g};
   volley::props p;
   p.mailbox = volley::priority_mailbox(
       [](const volley::message_view& m) { return m.is<stop_after_this>() ? 0 : 1; });
-  auto r = sys.spawn<recorder>(p, &g, &seen);
-  volley::test_probe probe(sys);
-  probe.watch(r);
-  r.tell(hold{});
-  REQUIRE(g.wait_arrived());
-  for (int i = 0; i < 8; ++i) r.tell(job{1, i});
-  r.tell(stop_after_this{});  // sorted ahead of the eight jobs, which it strands
-  g.open();
-  probe.expect_terminated(r, patience);
-  CHECK(seen.empty());
-  CHECK(wait_until(
-      [&] { return sys.dead_letters().count(dead_letter_reason::recipient_stopped) >= 8; }));
-  CHECK(sys.dead_letters().count(dead_letter_reason::recipient_stopped) == 8);
-  CHECK(sys.dead_letters().count() == 8);
+  held_recorder f(p);
+  volley::test_probe probe(f.sys);
+  probe.watch(f.r);
+  for (int i = 0; i < 8; ++i) f.r.tell(job{1, i});
+  f.r.tell(stop_after_this{});  // sorted ahead of the eight jobs, which it strands
+  f.release_until_stopped(probe);
+  CHECK(f.seen.empty());
+  CHECK(dead(f.sys, dead_letter_reason::recipient_stopped, 8) == 8);
+  CHECK(f.sys.dead_letters().count() == 8);
 }
 
 TEST_CASE("a bounded priority mailbox counts sorted messages until they are handled",
           "[priority_mailbox][concurrency]") {
-  gate g;
-  std::vector<std::pair<int, int>> seen;
-  volley::system sys(volley::test::two_workers());
-  volley::test::open_on_exit opener{g};
   volley::props p = prioritised();
   p.mailbox_capacity = 4;
-  auto r = sys.spawn<recorder>(p, &g, &seen);
-  r.tell(hold{});
-  REQUIRE(g.wait_arrived());
-  for (int i = 0; i < 6; ++i) r.tell(job{4 - i, i});  // the last two are refused
-  CHECK(sys.dead_letters().count(dead_letter_reason::mailbox_full) == 2);
-  g.open();
-  REQUIRE(wait_until([&] { return handled(r) == 4; }));
-  CHECK(seen == std::vector<std::pair<int, int>>{{1, 3}, {2, 2}, {3, 1}, {4, 0}});
-  for (int i = 0; i < 4; ++i) r.tell(job{0, 10 + i});  // room again: all four accepted
+  held_recorder f(p);
+  for (int i = 0; i < 6; ++i) f.r.tell(job{4 - i, i});  // the last two are refused
+  CHECK(f.sys.dead_letters().count(dead_letter_reason::mailbox_full) == 2);
+  CHECK(f.release_until(4) == record{{1, 3}, {2, 2}, {3, 1}, {4, 0}});
+  for (int i = 0; i < 4; ++i) f.r.tell(job{0, 10 + i});  // room again: all four accepted
   // (The count query is a user message too: while the jobs fill the
   // mailbox it may itself be refused; ask again.)
-  REQUIRE(wait_until([&] { return handled(r) == 8; }));
-  CHECK(std::vector<std::pair<int, int>>(seen.begin() + 4, seen.end()) ==
-        std::vector<std::pair<int, int>>{{0, 10}, {0, 11}, {0, 12}, {0, 13}});
+  REQUIRE(wait_until([&] { return handled(f.r) == 8; }));
+  CHECK(record(f.seen.begin() + 4, f.seen.end()) == record{{0, 10}, {0, 11}, {0, 12}, {0, 13}});
+}
+
+TEST_CASE(
+    "a message whose priority function throws is an unhandled dead letter, logged; the rest go "
+    "on",
+    "[priority_mailbox][concurrency]") {
+  volley::test::stderr_capture err;
+  held_recorder f;
+  f.r.tell(job{2, 0});
+  f.r.tell(job{13, 1});  // by_field throws
+  f.r.tell(job{1, 2});
+  auto refused = f.r.ask(unsortable{});
+  const record& seen = f.release_until(2);
+  CHECK(seen == record{{1, 2}, {2, 0}});
+  auto r = refused.get(patience);
+  REQUIRE_FALSE(r);
+  CHECK(r.err().code == volley::errc::unhandled);
+  CHECK(dead(f.sys, dead_letter_reason::unhandled, 2) == 2);
+  const std::string log = err.finish();
+  CHECK(volley::test::lines_with(log, "priority function").size() == 2);
+  CHECK(volley::test::lines_with(log, "no priority 13").size() == 1);
+}
+
+TEST_CASE("stashed messages come back in the order the priority mailbox sorted them",
+          "[priority_mailbox][stash][concurrency]") {
+  held_recorder f;
+  f.r.tell(close_up{});  // priority -5: handled first, so every job is stashed
+  const int priorities[] = {3, 1, 2, 1};
+  for (int i = 0; i < 4; ++i) f.r.tell(job{priorities[i], i});
+  f.r.tell(open_up{});   // priority 50: after the jobs, which it unstashes
+  f.r.tell(job{60, 4});  // still in the mailbox: after every unstashed one
+  f.r.tell(job{0, 5});   // priority 0, but sorted after close_up: stashed too
+  CHECK(f.release_until(6) == record{{0, 5}, {1, 1}, {1, 3}, {2, 2}, {3, 0}, {60, 4}});
+}
+
+TEST_CASE("a system message goes before messages unstashed from a priority mailbox",
+          "[priority_mailbox][stash][concurrency]") {
+  held_recorder f;
+  volley::test_probe probe(f.sys);
+  probe.watch(f.r);
+  f.r.tell(close_up{});
+  for (int i = 0; i < 4; ++i) f.r.tell(job{i, i});
+  f.r.tell(open_and_stop{});  // unstashes the four, then stops through the system lane
+  f.release_until_stopped(probe);
+  CHECK(f.seen.empty());
+  CHECK(dead(f.sys, dead_letter_reason::recipient_stopped, 4) == 4);
 }
 
 TEST_CASE("a priority mailbox without a function is refused at spawn", "[priority_mailbox]") {

@@ -2,7 +2,9 @@
 // routees share one work queue, so a busy routee holds nothing back; asks
 // are answered by whichever routee is free; a resize adds routees that take
 // from the same queue; a poison pill stops the pool; and under many senders
-// every message is handled exactly once.
+// every message is handled exactly once; work queued for a routee that
+// stops is handed to another routee, and when the last routee has stopped
+// it becomes dead letters with the engine's usual reasons.
 #include <catch2/catch.hpp>
 
 #include <atomic>
@@ -18,6 +20,7 @@
 
 #include "engine_test_support.hpp"
 
+using volley::dead_letter_reason;
 using volley::test::gate;
 using volley::test::patience;
 using volley::test::wait_until;
@@ -60,6 +63,30 @@ volley::pool_options balancing(std::size_t n) {
   o.size = n;
   o.strategy = volley::routing::balancing;
   return o;
+}
+
+/// One worker: an actor held at a gate keeps every other actor from running,
+/// so a test can line up what they find when they do.
+volley::config one_worker() {
+  volley::config cfg;
+  cfg.workers = 1;
+  cfg.pin = false;
+  return cfg;
+}
+
+struct blocker {
+  explicit blocker(gate* g) : g_(g) {}
+  void on(const block&) { g_->arrive_and_wait(); }
+  gate* g_;
+};
+
+/// Dead letters of `item`s, by reason.
+std::size_t items_dead(const volley::test::dead_letter_log& log, dead_letter_reason why) {
+  std::size_t n = 0;
+  for (const auto& d : log.seen()) {
+    if (d.type.find("item") != std::string::npos && d.reason == why) ++n;
+  }
+  return n;
 }
 
 int total(ledger& l) {
@@ -190,4 +217,122 @@ TEST_CASE("a message queued while its routee goes idle is never left in the shar
     }
   }
   CHECK(stranded == 0);
+}
+
+TEST_CASE("a routee that stops after a send woke it hands the message to an idle routee",
+          "[router][balancing][concurrency]") {
+  // The one worker is held, so the routee that the send wakes (the first of
+  // the scan: routee 0) cannot run before its stop arrives. When it runs it
+  // stops, takes nothing, and must wake routee 1, idle all along; without
+  // that the message waits in the shared queue until the next send.
+  gate g;
+  gate unused;
+  ledger l(1);
+  volley::system sys(one_worker());
+  volley::test::open_on_exit opener{g};
+  auto pool = volley::spawn_pool<worker>(sys, balancing(2), &unused, &l);
+  auto routees = pool.routees();
+  auto b = sys.spawn<blocker>(&g);
+  b.tell(block{});
+  REQUIRE(g.wait_arrived());
+  pool.tell(item{0});
+  routees[0].stop();
+  g.open();
+  REQUIRE(wait_until([&] { return total(l) == 1; }, std::chrono::seconds(5)));
+  CHECK(l.handled_by(routees[1].path()) == 1);
+  CHECK(sys.dead_letters().count() == 0);
+}
+
+TEST_CASE("work still queued when the last routee stops becomes recipient_stopped dead letters",
+          "[router][balancing][concurrency]") {
+  gate g;
+  gate unused;
+  ledger l(3);
+  volley::system sys(one_worker());
+  volley::test::dead_letter_log log(sys);
+  volley::test::open_on_exit opener{g};
+  auto pool = volley::spawn_pool<worker>(sys, balancing(1), &unused, &l);
+  auto routee = pool.routees().at(0);
+  auto b = sys.spawn<blocker>(&g);
+  b.tell(block{});
+  REQUIRE(g.wait_arrived());
+  for (int i = 0; i < 3; ++i) pool.tell(item{i});  // the first wakes the routee
+  auto asked = pool.ask(whoami{});
+  routee.stop();
+  g.open();
+  // Reported, not dropped with the router; the ask fails at once.
+  auto r = asked.get(patience);
+  REQUIRE_FALSE(r);
+  CHECK(r.err().code == volley::errc::recipient_stopped);
+  REQUIRE(wait_until([&] { return items_dead(log, dead_letter_reason::recipient_stopped) == 3; }));
+  CHECK(total(l) == 0);
+}
+
+TEST_CASE("work queued in a balancing pool at shutdown becomes system_shutdown dead letters",
+          "[router][balancing][concurrency]") {
+  gate g;
+  ledger l(5);
+  volley::system sys(volley::test::two_workers());
+  volley::test::dead_letter_log log(sys);
+  volley::test::open_on_exit opener{g};
+  auto pool = volley::spawn_pool<worker>(sys, balancing(1), &g, &l);
+  pool.tell(block{});
+  REQUIRE(g.wait_arrived());  // the only routee is busy; five wait in the shared queue
+  for (int i = 0; i < 5; ++i) pool.tell(item{i});
+  std::thread stopper([&] { sys.shutdown(); });
+  std::this_thread::sleep_for(std::chrono::milliseconds(50));  // the stop reaches the routee
+  g.open();
+  stopper.join();
+  const std::size_t left = items_dead(log, dead_letter_reason::system_shutdown);
+  CHECK(left >= 1);
+  CHECK(static_cast<std::size_t>(total(l)) + left == 5);
+  CHECK(items_dead(log, dead_letter_reason::recipient_stopped) == 0);
+}
+
+TEST_CASE("routees stopping while senders send leave no message waiting in the shared queue",
+          "[router][balancing][concurrency][stress]") {
+  // Four routees stop one by one, the last of them while the senders are
+  // still sending: every message is handled or becomes a dead letter (once
+  // the pool is empty, sends through it are `unhandled` dead letters), and
+  // none is left in the queue. Rounds, so that many stops meet many wake-ups.
+  constexpr int senders = 2;
+  const int per_sender = static_cast<int>(volley::test::scaled(20'000));
+  const int rounds = 4;
+  for (int round = 0; round < rounds; ++round) {
+    gate g;
+    ledger l(static_cast<std::size_t>(senders * per_sender));
+    volley::system sys(volley::test::two_workers());
+    volley::test::dead_letter_log log(sys);
+    auto pool = volley::spawn_pool<worker>(sys, balancing(4), &g, &l);
+    auto routees = pool.routees();
+    std::atomic<int> sent{0};
+    std::vector<std::thread> threads;
+    for (int s = 0; s < senders; ++s) {
+      threads.emplace_back([&, s] {
+        for (int i = 0; i < per_sender; ++i) {
+          pool.tell(item{s * per_sender + i});
+          sent.fetch_add(1, std::memory_order_relaxed);
+        }
+      });
+    }
+    const int step = senders * per_sender / 5;
+    for (std::size_t r = 0; r < routees.size(); ++r) {
+      while (sent.load(std::memory_order_relaxed) < step * static_cast<int>(r + 1)) {
+        std::this_thread::yield();
+      }
+      routees[r].stop();
+    }
+    for (auto& t : threads) t.join();
+    auto dead = [&] {
+      std::size_t n = 0;
+      for (const auto& d : log.seen()) n += d.type.find("item") != std::string::npos ? 1 : 0;
+      return n;
+    };
+    REQUIRE(wait_until([&] {
+      return static_cast<std::size_t>(total(l)) + dead() == std::size_t(senders * per_sender);
+    }));
+    int twice = 0;
+    for (auto& s : l.seen) twice += s.load() > 1 ? 1 : 0;
+    CHECK(twice == 0);
+  }
 }

@@ -3,12 +3,14 @@
 // ones are dropped and counted; no value in time is errc::timeout; an ask
 // fails only when every routee asked has failed; a tail-chopping group asks
 // the next routee only after its interval and no one after an answer; a
-// poison pill stops every routee.
+// poison pill stops every routee; an ask in flight at shutdown() fails then,
+// whether or not its requests do.
 #include <catch2/catch.hpp>
 
 #include <atomic>
 #include <chrono>
 #include <memory>
+#include <mutex>
 #include <stdexcept>
 #include <thread>
 #include <vector>
@@ -84,6 +86,33 @@ struct fixture {
     }
   }
 };
+
+/// Keeps every reply handle it gets outside itself, so that they outlive the
+/// actor and the system: its requests are never answered nor dropped.
+struct hoard {
+  std::mutex mu;
+  std::vector<volley::reply_handle<int>> held;
+};
+struct hoarder {
+  explicit hoarder(hoard* h) : h_(h) {}
+  volley::deferred<int> on(const query&, volley::context& ctx) {
+    std::lock_guard lock(h_->mu);
+    h_->held.push_back(ctx.reply_later<int>());
+    return {};
+  }
+  hoard* h_;
+};
+
+/// shutdown() must end the ask at once, with an error that says so (a
+/// get() that waited for the group's own deadline would report a timeout).
+template <class R>
+void check_failed_by_shutdown(volley::future<R>& pending) {
+  const auto start = std::chrono::steady_clock::now();
+  auto r = pending.get(5s);
+  REQUIRE_FALSE(r);
+  CHECK(r.err().code == errc::recipient_stopped);
+  CHECK(std::chrono::steady_clock::now() - start < 4s);
+}
 
 }  // namespace
 
@@ -219,4 +248,36 @@ TEST_CASE("a poison pill to a tail-chopping group stops every routee",
   auto probes = f.watch_all(rs);
   group.tell(volley::poison_pill{});
   for (std::size_t i = 0; i < rs.size(); ++i) probes[i]->expect_terminated(rs[i], patience);
+}
+
+// -- at shutdown ---------------------------------------------------------------------
+
+TEST_CASE("a scatter-gather ask in flight at shutdown fails then, though no request has",
+          "[router][scatter_gather][concurrency]") {
+  hoard h;  // outlives the system: its handles keep the requests open
+  volley::system sys{volley::test::two_workers()};
+  auto a = sys.spawn<hoarder>(&h);
+  auto b = sys.spawn<hoarder>(&h);
+  auto group = volley::make_scatter_gather<hoarder>({a, b}, 60s);
+  auto pending = group.ask(query{1});
+  REQUIRE(wait_until([&] {
+    std::lock_guard lock(h.mu);
+    return h.held.size() == 2;
+  }));
+  sys.shutdown();
+  check_failed_by_shutdown(pending);
+}
+
+TEST_CASE("a tail-chopping ask in flight at shutdown fails then, with its next chop pending",
+          "[router][tail_chopping][concurrency]") {
+  // The first routee holds the request and drops it unanswered when it
+  // stops; the second would be asked only 30 s later. The ask must not wait
+  // for a chop that the shutdown dropped.
+  fixture f;
+  auto rs = f.spawn({false, false});
+  auto group = volley::make_tail_chopping(rs, 60s, 30s);
+  auto pending = group.ask(query{1});
+  REQUIRE(wait_until([&] { return f.asked[0].load() + f.asked[1].load() == 1; }));
+  f.sys.shutdown();
+  check_failed_by_shutdown(pending);
 }

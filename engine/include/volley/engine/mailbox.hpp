@@ -19,7 +19,11 @@
 //   the waiting message with the lowest priority number first, FIFO among
 //   equal numbers. The priority comes from a plain function of the message
 //   (its type, and its value if you like); a type it does not know is the
-//   function's business (return a default).
+//   function's business (return a default). A priority function that
+//   throws refuses its message: it becomes a dead letter with reason
+//   `unhandled` (an ask of it fails with errc::unhandled), and a line naming
+//   the actor, the message type and the exception goes to stderr; the
+//   actor goes on with its other messages.
 // * A control-aware mailbox (Akka's ControlAwareMailbox) hands over messages
 //   of control types (see is_control_message_v) before all others, FIFO
 //   among themselves and among the others. It needs no function.
@@ -46,8 +50,12 @@
 // tells/s to one actor with a priority mailbox, 4.7 / 3.0 / 6.8 M
 // control-aware and 3.3 / 5.5 / 5.5 M FIFO: no difference beyond that
 // machine's noise. The default mailbox pays one predictable test of a flag
-// the worker reads anyway. Meant for a handful of distinct priorities: a
-// bucket is found by a linear look-up.
+// the worker reads anyway. A bucket is kept per distinct priority ever seen
+// (empty ones too, so that steady traffic allocates nothing): a message of
+// the same priority as the one before it finds its bucket at once, any
+// other by a binary search, and taking skips the empty buckets in front
+// once. So many distinct priorities cost log2 of their number per change of
+// priority, and one bucket's memory each.
 #pragma once
 
 #include <cstddef>
@@ -132,10 +140,12 @@ namespace detail {
 void install_mailbox(cell_base* c, const mailbox& m);
 
 /// Balancing pools (sorted_mailbox.cpp): a new shared queue; queue `e` and
-/// wake one idle routee of `routees[0..n)`, scanning from `start`.
+/// wake one idle routee of `routees[0..n)` (n > 0), scanning from `start`;
+/// a routee spawned with the queue's mailbox takes part once it joins.
 std::shared_ptr<shared_work> make_shared_work();
 void offer_work(shared_work& w, envelope* e, cell_base* const* routees, std::size_t n,
                 std::size_t start);
+void join_work(shared_work& w, cell_base* routee);
 }  // namespace detail
 
 }  // namespace volley

@@ -33,10 +33,18 @@
 //                       A routee's own mailbox (messages sent to it by
 //                       name) goes before the shared queue. Costs a shared
 //                       queue push (moodycamel, ~2x a mailbox push) and a
-//                       fence per send. Messages still queued when every
-//                       routee is gone are dropped with the router (asks:
-//                       errc::recipient_stopped), not reported as dead
-//                       letters. forward() goes to one routee's own mailbox.
+//                       fence per send. A routee that stops (or is woken
+//                       for a message and stops before it runs) hands the
+//                       queued work to an idle live routee; when the last
+//                       routee has stopped, what is still queued becomes
+//                       dead letters (system_shutdown at shutdown, else
+//                       recipient_stopped; asks fail with
+//                       errc::recipient_stopped). forward() goes to one
+//                       routee's own mailbox. A routee suspended in a
+//                       coroutine handler (or failed, awaiting its
+//                       supervisor) takes no work meanwhile, yet looks idle:
+//                       a send may wake it to no effect, and the message
+//                       then waits for the next routee to finish a message.
 //
 // Sending costs what a direct tell costs plus one atomic load (the routee
 // table) and the strategy's pick (an atomic increment for round-robin): no
@@ -244,6 +252,7 @@ class pool_actor {
           },
           args_);
       ctx.watch(routee);
+      if (state->work) detail::join_work(*state->work, routee.cell());
       cells.push_back(routee.cell());
     }
     std::vector<cell_base*> leaving;
@@ -450,6 +459,7 @@ router<A> spawn_pool(system& sys, pool_options o, const Args&... args) {
         sys.core(), pool.cell(),
         props{.dispatcher = dispatcher, .mailbox = state->routee_mailbox()}, args...));
     cells.push_back(keep.back().cell());
+    if (state->work) detail::join_work(*state->work, cells.back());
   }
   state->pool = pool;
   state->publish(cells);

@@ -10,6 +10,8 @@
 // within `within` fails with errc::timeout; one whose every routee failed
 // (stopped, threw, had no handler) fails with the last of their errors. A
 // routee that fails does not fail the ask while another may still answer.
+// An ask still open when the system shuts down fails then with
+// errc::recipient_stopped, whatever its requests do.
 //
 // tell sends the message to every routee; a poison_pill to the group stops
 // every routee (the group is nothing but its routees, as with make_group).
@@ -17,7 +19,9 @@
 // copy (one shared state) and thread-safe.
 //
 // Cost per ask: one request envelope and one request state per routee, plus
-// the asker's request and its timeout timer — the price of asking everyone,
+// the asker's request and its timeout timer, which stays armed (holding the
+// asker's request, ~200 bytes) until `within` has passed even when an
+// answer came first — the price of asking everyone,
 // and the reason to keep such a group small. Use it when latency matters
 // more than load (replicated reads); otherwise route one ask (router.hpp).
 #pragma once

@@ -10,14 +10,17 @@
 // (late_replies()). No value within `within` (counted from the ask):
 // errc::timeout. Every routee asked and every one failed: the last error.
 // A routee that fails early does not hurry the next request: the chop
-// follows the interval, so a flapping routee costs latency, not load.
+// follows the interval, so a flapping routee costs latency, not load. An ask
+// still open when the system shuts down fails then with
+// errc::recipient_stopped (its pending chops are dropped, not sent).
 //
 // tell sends to one routee (round-robin); a poison_pill to the group stops
 // every routee. The group owns none of its routees; it is cheap to copy and
 // thread-safe.
 //
 // Cost per ask: one request per routee actually asked (usually one), the
-// asker's request and its timeout timer, and one timer per chop. The chop
+// asker's request and its timeout timer (armed until `within` has passed,
+// even after an answer), and one timer per chop. The chop
 // timers run on the system's timer thread, which sends the next request.
 #pragma once
 

@@ -10,7 +10,16 @@
 //     be sent, the last error completes `answer` (one stopped routee does
 //     not fail the ask while others may still answer);
 //   * the timeout completes `answer` with errc::timeout; replies after it
-//     are counted as late.
+//     are counted as late;
+//   * shutdown() drops the pending timers (system.cpp, step 3): the
+//     deadline timer, dropped unfired, completes `answer` with
+//     errc::recipient_stopped, so an ask in flight at shutdown fails then
+//     even when no request of it does (a tail-chopping ask whose next chop
+//     was pending, a routee holding its reply handle past the shutdown).
+//     A plain ask's timeout is cancelled by the reply; this one is not (a
+//     cancel needs a second count, and then a drop is not seen): it stays in
+//     the timer wheel until `within` has passed, holding the answer's state
+//     (~200 bytes) that long.
 // Thread-safety: on_reply runs on whichever worker completes a request;
 // `answer` is itself thread-safe, and the rest are atomics. The object lives
 // as long as a request or a timer refers to it (shared_ptr).
@@ -46,9 +55,8 @@ class first_reply {
 
   /// Arm the deadline of the whole ask (before the first request is sent).
   void arm_timeout(system_core* core, std::chrono::nanoseconds within) {
-    auto* t = new ask_timeout<R>(answer_);
+    auto* t = new deadline(answer_);
     t->core = core;
-    answer_->set_timeout(t);  // timer_base's two counts: the service's and the request's
     timer_schedule(core, t, within);
   }
 
@@ -80,6 +88,36 @@ class first_reply {
   bool settled() const noexcept { return answer_->claimed(); }
 
  private:
+  /// The deadline of the whole ask. Only the timer service counts it (one
+  /// count, never cancelled), so its destroy without a firing means it was
+  /// dropped at shutdown.
+  struct deadline final : timer_base {
+    ask_state<R>* answer;
+    bool fired = false;  ///< written and read on the timer thread only
+    explicit deadline(ask_state<R>* a) : answer(a) {
+      refs.store(1, std::memory_order_relaxed);
+      answer->add_ref();
+      callback = [](timer_base* t) {
+        auto* self = static_cast<deadline*>(t);
+        self->fired = true;
+        self->answer->complete(error{errc::timeout, "no routee answered before the deadline"});
+      };
+      destroy = [](timer_base* t) noexcept {
+        auto* self = static_cast<deadline*>(t);
+        if (!self->fired) {
+          try {
+            self->answer->complete(error{errc::recipient_stopped,
+                                         "the actor system shut down before a routee answered"});
+          } catch (...) {
+            // Out of memory for the error's text: the asker's own get(timeout) still ends.
+          }
+        }
+        self->answer->release();
+        delete self;
+      };
+    }
+  };
+
   void settle_failure() {
     error e;
     {
