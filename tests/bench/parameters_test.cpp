@@ -104,9 +104,9 @@ TEST_CASE("the registry marks which workloads are not bound by messaging") {
     if (spec.kind == workload_kind::compute_bound) compute.insert(spec.name);
     if (spec.kind == workload_kind::timing_dependent) timing.insert(spec.name);
   }
-  CHECK(compute == std::set<std::string_view>{"trapezoid", "n-queens", "quicksort",
-                                              "matrix-multiplication", "sieve",
-                                              "concurrent-sorted-list", "producer-consumer"});
+  CHECK(compute == std::set<std::string_view>{
+                       "trapezoid", "n-queens", "quicksort", "matrix-multiplication", "sieve",
+                       "concurrent-sorted-list", "producer-consumer", "cigarette-smokers"});
   CHECK(timing == std::set<std::string_view>{"sleeping-barber"});
   CHECK(find_workload("ping-pong")->kind == workload_kind::message_bound);
   CHECK(kind_note(workload_kind::message_bound).empty());

@@ -163,11 +163,16 @@ const std::vector<workload_spec>& workload_specs() {
         {"arrival_rate", 1'000},
         {"haircut_rate", 1'000}},
        workload_kind::timing_dependent},
+      // Compute-bound at volley's speed: each round's smoker runs
+      // busy_wait(below(1000) + 10), 255 M LCG steps in all at 500 k rounds
+      // (~0.55 CPU-s at 2.3 GHz), 75% of volley's samples in perf record
+      // (2026-11-29); with free messaging volley could reach ~3.1x CAF at most.
       {"cigarette-smokers",
        "msg/s",
        "an arbiter and S smokers, R rounds",
        {{"rounds", 500'000}, {"smokers", 200}},  // x500: 0.15 s idle at 200 k
-       {{"rounds", 1'000}, {"smokers", 200}}},
+       {{"rounds", 1'000}, {"smokers", 200}},
+       workload_kind::compute_bound},
       {"logistic-map",
        "msg/s",
        "S series computed term by term through rate-computer actors",
