@@ -145,6 +145,16 @@ std::string best_peer_ratio(const json& row) {
          display_name(row.value("best_peer", json("caf")).get<std::string>());
 }
 
+// " (compute-bound)" or " (timing-dependent)" from the workload registry,
+// "" for a message-bound or unknown workload: a reader sees at the ratio
+// which comparisons are not about messaging.
+std::string kind_suffix(const std::string& workload) {
+  const auto* spec = savina::find_workload(workload);
+  if (spec == nullptr) return "";
+  auto note = savina::kind_note(spec->kind);
+  return note.empty() ? "" : " (" + std::string(note) + ")";
+}
+
 // The runtimes that have a figure in any of `rows`, volley first.
 std::vector<std::string> runtimes_in(const std::vector<json>& rows) {
   std::vector<std::string> out;
@@ -174,7 +184,8 @@ void throughput_table_row(std::ostream& md, const json& row,
   md << "| " << row["workload"].get<std::string>() << " | "
      << (spec ? spec->unit : row.value("unit", "")) << " | " << row["workers"].get<int>() << " |";
   for (const auto& rt : runtimes) md << " " << runtime_cell(row.value(rt, json())) << " |";
-  md << " " << best_peer_ratio(row) << " | " << probe_note(row) << " |";
+  md << " " << best_peer_ratio(row) << kind_suffix(row["workload"].get<std::string>()) << " | "
+     << probe_note(row) << " |";
 }
 
 void latency_table(std::ostream& md, const std::vector<json>& rows) {
@@ -425,7 +436,8 @@ void across_machines(std::ostream& md, const std::vector<machine_results>& machi
                              ? (*found)["best_peer"].get<std::string>()
                              : "caf";
       cells << " " << figure((*found)["volley"]) << " / " << figure((*found).value(peer, json()))
-            << " " << display_name(peer) << " (" << ratio_text(*found, false) << ") |";
+            << " " << display_name(peer) << " (" << ratio_text(*found, false) << ")"
+            << kind_suffix(std::string(spec.name)) << " |";
       volley_values.push_back(median_of((*found)["volley"]));
       ratios.push_back((*found)["ratio"].is_null()
                            ? std::nullopt

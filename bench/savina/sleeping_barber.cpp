@@ -15,6 +15,14 @@
 // once, and is never turned away after it was seated; the barber cut
 // exactly `haircuts` times; the room saw one entry per customer plus one
 // per return, and turned away as many as came back.
+//
+// The work per haircut depends on timing (the registry marks the workload
+// timing-dependent): the factory's whole arrival loop is one handler, so the
+// room it wakes waits in that worker's LIFO slot until the other worker takes
+// it (1-2 ms of naps), by which time over 1,000 arrivals are queued ahead of
+// the room's own `next` and the room is full before the first haircut; every
+// bounce after that is three more messages. Figures in bench/savina/README.md
+// ("What each figure measures").
 #include "volley_workloads.hpp"
 
 #include <volley/savina/fault_injection.hpp>

@@ -57,3 +57,29 @@ TEST_CASE("the README block names its result file and shows every runtime") {
   CHECK(block.find("3.00× (worst 2.90×) vs Erlang/OTP") != std::string::npos);
   CHECK(block.find("0123456789ab") != std::string::npos);
 }
+
+TEST_CASE("the README block marks compute-bound and timing-dependent ratios from the registry") {
+  json runs = json::array();
+  for (const char* workload : {"trapezoid", "sleeping-barber", "ping-pong"})
+    for (const char* runtime : {"volley", "caf"})
+      for (double v : {100.0, 110.0, 105.0})
+        runs.push_back({{"workload", workload},
+                        {"runtime", runtime},
+                        {"workers", 2},
+                        {"status", "ok"},
+                        {"throughput", std::string(runtime) == "volley" ? 2 * v : v},
+                        {"unit", "x/s"}});
+  json data = {{"run", {{"repetitions", 3}, {"sizes", "reference"}, {"workers", 2}}},
+               {"runs", runs},
+               {"summary", summarise_runs(runs)}};
+  auto block = readme_block(data, "results/m/x.json");
+  auto line_of = [&](const std::string& workload) {
+    auto at = block.find("| " + workload + " |");
+    REQUIRE(at != std::string::npos);
+    return block.substr(at, block.find('\n', at) - at);
+  };
+  CHECK(line_of("trapezoid").find("vs CAF (compute-bound)") != std::string::npos);
+  CHECK(line_of("sleeping-barber").find("vs CAF (timing-dependent)") != std::string::npos);
+  CHECK(line_of("ping-pong").find("vs CAF |") != std::string::npos);
+  CHECK(line_of("ping-pong").find("-bound") == std::string::npos);
+}

@@ -26,6 +26,18 @@ std::int64_t parameters::integer(std::string_view key) const {
   return static_cast<std::int64_t>(std::llround(real(key)));
 }
 
+std::string_view kind_note(workload_kind kind) {
+  switch (kind) {
+    case workload_kind::message_bound:
+      return "";
+    case workload_kind::compute_bound:
+      return "compute-bound";
+    case workload_kind::timing_dependent:
+      return "timing-dependent";
+  }
+  return "";
+}
+
 bool parameters::apply_override(std::string_view text) {
   auto eq = text.find('=');
   if (eq == std::string_view::npos || eq == 0) return false;
@@ -62,7 +74,9 @@ const std::vector<workload_spec>& workload_specs() {
       {"counting",
        "msg/s",
        "a producer sends N increments to a counter, then asks for the total",
-       {{"messages", 10'000'000}},
+       // x2: 0.221-0.241 s at 10 M on the idle machine (40 M msg/s,
+       // suite run 2026-11-29T04-05-09Z).
+       {{"messages", 20'000'000}},
        {{"messages", 1'000'000}}},
       {"fork-join-throughput",
        "msg/s",
@@ -107,7 +121,8 @@ const std::vector<workload_spec>& workload_specs() {
        "msg/s",
        "W workers, M requests (P% writes, S% sizes) to one sorted list",
        {{"workers", 20}, {"messages", 4'000}, {"write_percent", 10}, {"size_percent", 1}},
-       {{"workers", 20}, {"messages", 8'000}, {"write_percent", 10}, {"size_percent", 1}}},
+       {{"workers", 20}, {"messages", 8'000}, {"write_percent", 10}, {"size_percent", 1}},
+       workload_kind::compute_bound},
       // Each item costs 2 x 2,500 logs (cost 25 on both sides): at 1,000 items
       // per producer volley took 5.4 s on the loaded machine; at 150 volley
       // and CAF took 0.09-0.10 s on the idle one, so 600 (Erlang ~2 s).
@@ -125,7 +140,8 @@ const std::vector<workload_spec>& workload_specs() {
         {"consumers", 40},
         {"items", 1'000},
         {"produce_cost", 25},
-        {"consume_cost", 25}}},
+        {"consume_cost", 25}},
+       workload_kind::compute_bound},
       {"dining-philosophers",
        "msg/s",
        "N philosophers eat M rounds through an arbitrator",
@@ -145,12 +161,18 @@ const std::vector<workload_spec>& workload_specs() {
        {{"haircuts", 5'000},
         {"waiting_room", 1'000},
         {"arrival_rate", 1'000},
-        {"haircut_rate", 1'000}}},
+        {"haircut_rate", 1'000}},
+       workload_kind::timing_dependent},
+      // Compute-bound at volley's speed: each round's smoker runs
+      // busy_wait(below(1000) + 10), 255 M LCG steps in all at 500 k rounds
+      // (~0.55 CPU-s at 2.3 GHz), 75% of volley's samples in perf record
+      // (2026-11-29); with free messaging volley could reach ~3.1x CAF at most.
       {"cigarette-smokers",
        "msg/s",
        "an arbiter and S smokers, R rounds",
        {{"rounds", 500'000}, {"smokers", 200}},  // x500: 0.15 s idle at 200 k
-       {{"rounds", 1'000}, {"smokers", 200}}},
+       {{"rounds", 1'000}, {"smokers", 200}},
+       workload_kind::compute_bound},
       {"logistic-map",
        "msg/s",
        "S series computed term by term through rate-computer actors",
@@ -169,21 +191,24 @@ const std::vector<workload_spec>& workload_specs() {
        "pieces/s",
        "W workers integrate a function over [1, 5] in N pieces",
        {{"pieces", 20'000'000}, {"workers", 100}, {"left", 1}, {"right", 5}},  // x2: 177 ms at 10 M
-       {{"pieces", 10'000'000}, {"workers", 100}, {"left", 1}, {"right", 5}}},
+       {{"pieces", 10'000'000}, {"workers", 100}, {"left", 1}, {"right", 5}},
+       workload_kind::compute_bound},
       {"n-queens",
        "solutions/s",
        "count size-N queens solutions over W workers below a threshold",
        // size 14 (365,596 solutions) is ~30x the work of 12 (47 ms); 13 would
        // give ~0.26 s, too close to the 0.25 s floor.
        {{"size", 14}, {"workers", 20}, {"threshold", 4}},
-       {{"size", 12}, {"workers", 20}, {"threshold", 4}}},
+       {{"size", 12}, {"workers", 20}, {"threshold", 4}},
+       workload_kind::compute_bound},
       // At 1 M on the idle 2-core machine: volley 0.092 s, CAF 0.103 s,
       // Erlang 0.99 s (suite run 2026-11-29T03-42-01Z); 4 M for a 0.25 s floor.
       {"quicksort",
        "elements/s",
        "actors split and sort N random longs",
        {{"elements", 4'000'000}, {"threshold", 2'048}, {"seed", 1'024}},
-       {{"elements", 1'000'000}, {"threshold", 2'048}, {"seed", 1'024}}},
+       {{"elements", 1'000'000}, {"threshold", 2'048}, {"seed", 1'024}},
+       workload_kind::compute_bound},
       // Compute-bound (D^3 integer multiply-adds). At 512 the idle machine
       // gave volley 0.044 s, CAF 0.030 s, Erlang 0.54 s (the loaded one:
       // 0.39 / 0.57 / 9.4 s), so the paper's 1,024 (x8).
@@ -191,7 +216,8 @@ const std::vector<workload_spec>& workload_specs() {
        "mul-adds/s",
        "recursive block multiplication of two DxD matrices",
        {{"dimension", 1'024}, {"workers", 20}, {"block_threshold", 16'384}},
-       {{"dimension", 1'024}, {"workers", 20}, {"block_threshold", 16'384}}},
+       {{"dimension", 1'024}, {"workers", 20}, {"block_threshold", 16'384}},
+       workload_kind::compute_bound},
       {"filter-bank",
        "msg/s",
        "a pipeline of FIR filter actors over C channels",
@@ -207,7 +233,8 @@ const std::vector<workload_spec>& workload_specs() {
        "msg/s",
        "a growing chain of filter actors finds primes up to N",
        {{"limit", 250'000}, {"per_filter", 1'000}},
-       {{"limit", 100'000}, {"per_filter", 1'000}}},
+       {{"limit", 100'000}, {"per_filter", 1'000}},
+       workload_kind::compute_bound},
       {"fibonacci",
        "actors/s",
        "one actor per recursive call",

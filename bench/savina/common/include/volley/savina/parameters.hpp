@@ -84,6 +84,26 @@ class parameters {
   std::map<std::string, double, std::less<>> values_;
 };
 
+/// What a workload's figure mostly measures, so a report can say which
+/// ratios compare messaging and which do not.
+enum class workload_kind {
+  /// Bound by message passing, scheduling and actor creation: the figures
+  /// the suite exists for (issue 9's ">= 3x the best peer" applies to these).
+  message_bound,
+  /// Bound by the arithmetic each actor does between messages (a list walk,
+  /// logarithms, divisions, multiply-adds): the ratio compares compilers and
+  /// languages more than actor runtimes.
+  compute_bound,
+  /// The work itself depends on timing (customers bounce off a full waiting
+  /// room and come back), so a faster runtime can do more work per item and
+  /// the spread between repetitions is large.
+  timing_dependent,
+};
+
+/// "" for message-bound workloads, else "compute-bound" or
+/// "timing-dependent": the note a report prints beside the ratio.
+std::string_view kind_note(workload_kind kind);
+
 /// One row of the table: a workload, its unit, and its two size sets.
 struct workload_spec {
   std::string_view name;     ///< kebab-case, the `--workload` argument
@@ -91,6 +111,7 @@ struct workload_spec {
   std::string_view summary;  ///< one line: what happens
   parameters reference;
   parameters savina;
+  workload_kind kind = workload_kind::message_bound;
 
   const parameters& sizes(size_set s) const {
     return s == size_set::reference ? reference : savina;
