@@ -1,6 +1,6 @@
 // engine/src/activation.cpp — one turn of an actor on a worker.
 //
-// An activation drains the system lane, runs pre_start the first time, then
+// An activation runs pre_start the first time, drains the system lane, then
 // handles up to `budget` user messages, looking at the system lane again
 // after each one (one load of a line that only changes when a system
 // message arrives). It ends in one of two ways:
@@ -80,8 +80,10 @@ activation_end run_activation(cell_base* c, unsigned budget, const worker* w) {
   ctx.holds_ref() = cell_lifecycle::activation_holds_ref(*c);
   bool may_linger = w != nullptr;
   for (;;) {
-    if (c->system_lane_.has_next()) drain_system_lane(c, ctx);
+    // pre_start first, even before a stop that came ahead of the first
+    // activation: post_stop must never undo a start that did not happen.
     if (!c->started_) start_if_needed(c, ctx);
+    if (c->system_lane_.has_next()) drain_system_lane(c, ctx);
     if (budget == 0) return activation_end::more;  // our count, if any, goes with the cell
 
     if ((c->suspended_ || c->failed_) && c->worker_state_ == lifecycle::alive) {

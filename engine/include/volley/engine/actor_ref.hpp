@@ -84,7 +84,9 @@ class ref_base {
   /// Stop the actor at once with reason "killed" (post_stop still runs).
   void kill() const;
 
-  /// True once the actor has stopped (a snapshot).
+  /// True once the actor has stopped (a snapshot). Its path leaves its
+  /// parent's registry just after, so `select` may still find it briefly; a
+  /// name is free for a new actor once the parent has seen the child go.
   bool is_stopped() const noexcept { return !cell() || cell()->is_dead(); }
 
   cell_base* cell() const noexcept { return is_unresolved(cell_) ? nullptr : cell_; }
