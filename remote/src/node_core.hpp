@@ -28,11 +28,15 @@
 // uses the transport only if it is not null; it withdraws the claim
 // (release) when done. shutdown() stores null into `live_transport_`
 // (seq_cst), then waits until no slot names this node, then stops the
-// transport. This is the store-buffering pattern: with the four accesses
-// seq_cst, either the caller sees null, or shutdown sees the claim and waits
-// for its release, after which everything the caller did to the transport
-// happens-before the stop. A claim is held for one short non-blocking call
-// (send, disconnect, reset) or a connect's address resolution.
+// transport. This is the store-buffering pattern: with a full fence between
+// each side's store and load, either the caller sees null, or shutdown sees
+// the claim and waits for its release, after which everything the caller
+// did to the transport happens-before the stop. The fence is asymmetric
+// where the kernel offers membarrier(PRIVATE_EXPEDITED): the caller's is
+// only a compiler fence, and shutdown's membarrier makes every running
+// thread pass a full one (a thread not running has passed one already);
+// otherwise the claim's store is a seq_cst exchange. A claim is held for one short non-blocking
+// call (send, disconnect, reset) or a connect's address resolution.
 //
 // The transport object lives as long as the core (shutdown only stops it),
 // so stats() reads its final figures after shutdown.
