@@ -308,8 +308,7 @@ any_ref node_core::resolve(std::string_view path) {
   // same actor takes it once. A stopped actor's entry is looked up again
   // (its name may have been taken by a new actor).
   constexpr std::size_t max_cached = 4096;  // paths are few; a flood of distinct ones resets it
-  std::string key(path);
-  auto it = path_cache_.find(key);
+  auto it = path_cache_.find(path);
   if (it != path_cache_.end() && !it->second.is_stopped()) return it->second;
   any_ref ref = sys_.select(path);
   if (!ref) {
@@ -317,7 +316,7 @@ any_ref node_core::resolve(std::string_view path) {
     return ref;
   }
   if (path_cache_.size() >= max_cached) path_cache_.clear();
-  path_cache_[key] = ref;
+  path_cache_[std::string(path)] = ref;
   return ref;
 }
 

@@ -77,8 +77,10 @@
 #include <chrono>
 #include <condition_variable>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
+#include <string_view>
 #include <unordered_map>
 #include <unordered_set>
 #include <vector>
@@ -335,7 +337,15 @@ class node_core final : public transport_handler, public std::enable_shared_from
   log_limiter refused_stop_log_;
 
   // Loop thread only.
-  std::unordered_map<std::string, any_ref> path_cache_;
+  /// Looked up by string_view (transparent hash): a path longer than the
+  /// small-string buffer (15 chars) cost a heap allocation per frame.
+  struct path_hash {
+    using is_transparent = void;
+    std::size_t operator()(std::string_view p) const noexcept {
+      return std::hash<std::string_view>{}(p);
+    }
+  };
+  std::unordered_map<std::string, any_ref, path_hash, std::equal_to<>> path_cache_;
   /// Connections of an incarnation that a newer one replaced: their frames
   /// are dropped until they go down (or come up again, reconnected).
   std::unordered_set<connection_id> superseded_;
