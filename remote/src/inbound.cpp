@@ -163,17 +163,14 @@ void node_core::supersede(const peer_info& peer, const std::shared_ptr<link>& fr
     // An inbound connection never comes back: close it. An outbound one is
     // reset: it reconnects at once, to whichever incarnation answers at its
     // address, and what was queued for the old one is not sent to a new one.
-    {
-      volley::detail::shared_lock lock(transport_mu_);
-      connection_id route = l->route.load(std::memory_order_relaxed);
-      if (transport_) {
-        if (l->outbound && route == l->conn) {
-          transport_->reset(route);
-        } else {
-          transport_->disconnect(route);
-        }
+    connection_id route = l->route.load(std::memory_order_relaxed);
+    with_transport([&](transport& t) {
+      if (l->outbound && route == l->conn) {
+        t.reset(route);
+      } else {
+        t.disconnect(route);
       }
-    }
+    });
   }
 }
 
@@ -311,8 +308,7 @@ any_ref node_core::resolve(std::string_view path) {
   // same actor takes it once. A stopped actor's entry is looked up again
   // (its name may have been taken by a new actor).
   constexpr std::size_t max_cached = 4096;  // paths are few; a flood of distinct ones resets it
-  std::string key(path);
-  auto it = path_cache_.find(key);
+  auto it = path_cache_.find(path);
   if (it != path_cache_.end() && !it->second.is_stopped()) return it->second;
   any_ref ref = sys_.select(path);
   if (!ref) {
@@ -320,7 +316,7 @@ any_ref node_core::resolve(std::string_view path) {
     return ref;
   }
   if (path_cache_.size() >= max_cached) path_cache_.clear();
-  path_cache_[key] = ref;
+  path_cache_[std::string(path)] = ref;
   return ref;
 }
 
@@ -397,7 +393,7 @@ void node_core::deliver_tell(const peer_info& peer, const frame& f) {
                         dead_letter_reason::remote_failure);
     return;
   }
-  ++messages_received;
+  messages_received.fetch_add(1, std::memory_order_relaxed);
 }
 
 void node_core::deliver_ask(const peer_info& peer, const frame& f) {
@@ -456,7 +452,7 @@ void node_core::deliver_ask(const peer_info& peer, const frame& f) {
     refuse(errc::unhandled, "payload is not a valid " + entry->wire.name);
     return;
   }
-  ++messages_received;
+  messages_received.fetch_add(1, std::memory_order_relaxed);
 }
 
 bool node_core::match_reply(const peer_info& peer, const frame& f, pending_ask& p) {

@@ -162,7 +162,7 @@ void node_core::forward(proxy& px, envelope* e) {
   }
   send_result r = send(route, f);
   if (r == send_result::queued) {
-    ++messages_sent;
+    messages_sent.add();
     return;
   }
   ++send_failures;

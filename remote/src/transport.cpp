@@ -186,10 +186,18 @@ transport::impl::impl(transport_config c, transport_handler& h)
 }
 
 transport::impl::~impl() {
-  stopping_.store(true, std::memory_order_seq_cst);
-  std::uint64_t one = 1;
-  [[maybe_unused]] auto n = ::write(event_fd_, &one, sizeof one);
-  thread_.join();
+  stop();
+  if (listen_fd_ >= 0) ::close(listen_fd_);
+  ::close(event_fd_);
+}
+
+void transport::impl::stop() {
+  if (thread_.joinable()) {
+    stopping_.store(true, std::memory_order_seq_cst);
+    std::uint64_t one = 1;
+    [[maybe_unused]] auto n = ::write(event_fd_, &one, sizeof one);
+    thread_.join();
+  }
   // The loop is gone: what producers pushed meanwhile (they raced the
   // stopping_ check in send) is reported and freed here.
   while (auto* n2 = inbox_.pop()) {
@@ -201,8 +209,6 @@ transport::impl::~impl() {
     }
     outbound_item::destroy(item);
   }
-  if (listen_fd_ >= 0) ::close(listen_fd_);
-  ::close(event_fd_);
 }
 
 void transport::impl::log(log_level level, const std::string& text) const {
@@ -257,7 +263,7 @@ send_result transport::impl::send(connection_id id, const frame& f) {
   encode(f, {item->data(), size});
   // Counted before the loop can see it, so queued >= sent + undelivered +
   // fate unknown holds at every instant, with equality once the queue drains.
-  frames_queued_.fetch_add(1, std::memory_order_relaxed);
+  frames_queued_.add();
   push(item);
   return send_result::queued;
 }
@@ -319,6 +325,9 @@ void transport::disconnect(connection_id id) {
 void transport::reset(connection_id id) {
   impl_->reset(id);
 }
+void transport::stop() {
+  impl_->stop();
+}
 send_result transport::send(connection_id id, const frame& f) {
   return impl_->send(id, f);
 }
@@ -332,13 +341,16 @@ transport_stats transport::stats() const {
   s.send_calls = impl_->send_calls_.load(std::memory_order_relaxed);
   s.wakeups = impl_->wakeups_.load(std::memory_order_relaxed);
   s.refused = impl_->refused_.load(std::memory_order_relaxed);
-  s.frames_queued = impl_->frames_queued_.load(std::memory_order_relaxed);
   s.frames_undelivered = impl_->frames_undelivered_.load(std::memory_order_relaxed);
   s.frames_fate_unknown = impl_->frames_fate_unknown_.load(std::memory_order_relaxed);
   s.accept_pauses = impl_->accept_pauses_.load(std::memory_order_relaxed);
   s.inbound_connections = impl_->inbound_gauge_.load(std::memory_order_relaxed);
   s.pending_handshakes = impl_->pending_gauge_.load(std::memory_order_relaxed);
   s.established_connections = impl_->established_gauge_.load(std::memory_order_relaxed);
+  // Last: a frame counted by the loop above was counted here before it was
+  // pushed, so the sum read now is not smaller (queued >= sent + undelivered
+  // + fate unknown at every instant).
+  s.frames_queued = impl_->frames_queued_.load();
   return s;
 }
 

@@ -5,6 +5,7 @@
 #pragma once
 
 #include "connection.hpp"
+#include "striped_counter.hpp"
 #include "uring.hpp"
 
 #include <volley/engine/detail/thread_safety.hpp>
@@ -98,6 +99,8 @@ inline std::string errno_text(int err) {
 struct transport::impl {
   impl(transport_config c, transport_handler& h);
   ~impl();
+  /// Joins the loop and reports what is left in the inbox; idempotent.
+  void stop();
 
   // -- any thread ---------------------------------------------------------------
   send_result send(connection_id id, const frame& f);
@@ -186,11 +189,12 @@ struct transport::impl {
   /// the transport it belongs to by this, not by an address a later
   /// transport could be given.
   const std::uint64_t serial_;
-  // Written by senders on every send: a line of their own, away from the
-  // counters the loop publishes every turn (sharing one made each send
-  // fetch the line back from the loop's core).
-  alignas(64) std::atomic<std::uint64_t> frames_queued_{0};
-  std::atomic<std::uint64_t> wakeups_{0};
+  // Bumped by senders on every send: a stripe per thread (a single counter
+  // was one line every sending thread took in turn), away from the counters
+  // the loop publishes every turn (sharing one made each send fetch the
+  // line back from the loop's core).
+  detail::striped_counter frames_queued_;
+  alignas(64) std::atomic<std::uint64_t> wakeups_{0};
   alignas(64) std::array<std::atomic<std::uint64_t>,
                          static_cast<std::size_t>(close_reason::count_)> closes_{};
   std::atomic<std::uint64_t> frames_sent_{0}, frames_received_{0}, send_calls_{0};

@@ -56,6 +56,41 @@
 //   into the proxy 9%, the receiving worker 10%, the sending loop 9%. The
 //   next step is the engine's: a batch of envelopes linked once and pushed
 //   with one exchange per wake-up, not one per frame.
+//
+//   node to node again after the lock-free claim (remote_bench 2000000 10
+//   volley --no-tls, Release, load ~12, 550-580 CPU-ns/msg, perf record -g
+//   at 2 kHz, split by thread): B's loop 31% (envelope_alloc 3.3%,
+//   deliver_tell 2.8%, resolve's path-cache lookup 2.0%: a std::string key
+//   made per frame, the kernel's copy 2.1%, the rest spread thin), A's
+//   proxy worker 20% (run_activation 9.6%: popping a mailbox that the
+//   sending thread fills one exchange at a time; transport send 6.3%;
+//   forward 3.0%; the claim 0.4%, where the shared lock was 3.5%), A's loop
+//   18% (the batch copy and the kernel's copy), B's receiving worker 17%
+//   (the handler 2.8%, envelope_free 2.4%), the sending thread 12% (its
+//   tell into the proxy: cell_base::deliver 10.5%, the exchange on the
+//   mailbox tail whose line the proxy's worker keeps taking). So of the
+//   ~550 CPU-ns a message costs, ~60% is the engine's two mailbox hand-offs
+//   (tell -> proxy, loop -> actor: exchange, envelope alloc/free, the
+//   worker's activation), ~25% the two loops, ~15% serialising and the
+//   frame send. Batching the loop -> actor hand-off (one chain per receive
+//   buffer, one exchange and at most one wake-up) is the next step, and
+//   needs an engine entry point.
+//
+//   RTT (remote_bench 1 20000 volley --no-tls, p50 30 us against 6-7 us for
+//   raw blocking TCP, same run): perf stat counts ~10 context switches per
+//   round trip (raw: 2). An ask crosses seven threads: asker -> A's worker
+//   (futex wake) -> A's loop (eventfd) -> B's loop (socket completion) ->
+//   B's worker (futex) -> B's loop (eventfd, the reply) -> A's loop (socket)
+//   -> the asker (the future's wake). Each hand-off to a sleeping thread
+//   costs a wake-up and a context switch, ~3-4 us on this VM; the profile
+//   of the RTT run is the workers' spin before parking (worker_pool::run,
+//   next_local, steal, sched_yield: ~40% of samples) and the scheduler
+//   (finish_task_switch, futex/eventfd wake paths: ~35%). Per-frame
+//   allocation and cell_base::deliver's atomics do not show (<1%). What
+//   would remove hops: the loop running the target actor's handler inline
+//   when no worker is awake (B's worker hop and its reply hop), and the
+//   reply written from the worker that completes the ask straight into a
+//   spinning loop (no eventfd); both need scheduler entry points.
 #include "transport_impl.hpp"
 
 #include <netinet/in.h>

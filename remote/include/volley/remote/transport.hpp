@@ -258,6 +258,10 @@ class transport {
   transport(transport_config config, transport_handler& handler);
   /// Stops the loop: connections are closed (on_down with local_close).
   ~transport();
+  /// What the destructor does, leaving stats() readable (the final figures).
+  /// Idempotent. Not concurrently with send(): a frame pushed after the
+  /// loop's last drain would wait for the destructor to be reported.
+  void stop();
   transport(const transport&) = delete;
   transport& operator=(const transport&) = delete;
 
