@@ -414,3 +414,47 @@ TEST_CASE(
   CHECK(a.stats().transport.established_connections == 1);
   CHECK(b.stats().transport.established_connections == 1);
 }
+
+TEST_CASE(
+    "disconnect() on either node's handle ends the association for both; the other node's "
+    "own connection, not disconnected, makes a new one",
+    "[remote][association][node]") {
+  // PROTOCOL.md §6.6.3. "node-a" < "node-b": the association rides on the
+  // connection A opened; B's own gave way to it.
+  for (bool on_winner : {false, true}) {
+    INFO((on_winner ? "A disconnects (its connection carries the association)"
+                    : "B disconnects (its connection gave way)"));
+    volley::system sys_a{system_config()}, sys_b{system_config()};
+    node a(sys_a, pair_config("node-a"), test_types());
+    node b(sys_b, pair_config("node-b"), test_types());
+    remote_system to_b = a.connect("127.0.0.1", b.port());
+    remote_system to_a = b.connect("127.0.0.1", a.port());
+    REQUIRE(to_b.wait_up(patience));
+    REQUIRE(to_a.wait_up(patience));
+    REQUIRE(one_association(a, b));
+    node& quitter = on_winner ? a : b;
+    node& other = on_winner ? b : a;
+    remote_system& gone = on_winner ? to_b : to_a;
+    remote_system& stays = on_winner ? to_a : to_b;
+    volley::any_ref old_proxy = stays.select(on_winner ? "/user/pinger" : "/user/relay");
+
+    gone.disconnect();
+    // This node's handle is closed for good.
+    CHECK_FALSE(gone.is_up());
+    CHECK_THROWS_AS(gone.select("/user/relay"), std::logic_error);
+    // The other node saw the association end: the connection carrying it
+    // was closed by its peer, and the proxies it had stop.
+    REQUIRE(poll_until(
+        [&] { return other.stats().transport.closes_for(close_reason::peer_closed) >= 1; }));
+    REQUIRE(poll_until([&] { return old_proxy.is_stopped(); }));
+    // Its own connection was never disconnected: it reconnects, and the two
+    // nodes have one association again, now inbound on the quitter's side.
+    REQUIRE(stays.wait_up(patience));
+    REQUIRE(poll_until([&] {
+      auto sq = quitter.stats().transport, so = other.stats().transport;
+      return sq.established_connections == 1 && so.established_connections == 1 &&
+             sq.inbound_connections == 1 && so.inbound_connections == 0;
+    }));
+    CHECK_FALSE(gone.is_up());  // the new association is not the old handle's
+  }
+}
