@@ -179,9 +179,10 @@ TEST_CASE("a certificate signed by another CA is refused with the verifier's rea
   // A learns why from B's alert on its first attempt: B shuts down writing
   // after the alert and reads until A closes, so no reset (A's hello was
   // already on its way) can overtake the alert and make A's kernel drop it.
-  CHECK(p.log_a.wait_for("alert unknown ca"));
+  if (!p.log_a.wait_for("alert unknown ca"))
+    FAIL_CHECK("A's log:\n" << p.log_a.all() << "B's log:\n" << p.log_b.all());
   std::string first_close = p.log_a.first_with("closed:");
-  INFO("A's first close: " << first_close);
+  INFO("A's log:\n" << p.log_a.all());
   CHECK(first_close.find("alert unknown ca") != std::string::npos);
   CHECK_FALSE(to_b.is_up());
   to_b.disconnect();
@@ -222,7 +223,8 @@ TEST_CASE("a valid certificate for another node name is refused", "[remote][node
           tls_config_for("node-b", certs.cert_b, certs.ca, p.log_b));
   check_refused(p, "TLS certificate does not name node 'node-a'");
   // B refused before proving: A's log has B's reject, with the reason.
-  CHECK(p.log_a.wait_for("does not name node 'node-a'"));
+  if (!p.log_a.wait_for("does not name node 'node-a'"))
+    FAIL_CHECK("A's log:\n" << p.log_a.all() << "B's log:\n" << p.log_b.all());
 }
 
 TEST_CASE("with TLS the shared secret still gates the cluster", "[remote][node][tls]") {
