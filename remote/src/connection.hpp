@@ -318,6 +318,16 @@ struct connection {
   /// name and incarnation are known from then on (peer.name, peer.incarnation).
   std::uint64_t gate_order = 0;
   connection_id kept_instead = 0;  // the connection the gate refused this one for
+  /// An established loser retired for `drain_for` (PROTOCOL.md §6.6.2):
+  /// closing, its own close frame written or being written, but still read
+  /// until the peer's close frame (or its end, or linger_time), so that what
+  /// the peer wrote on it before it gave way is handled, not cut off.
+  bool draining = false;
+  connection_id drain_for = 0;
+  /// A winner: losers still draining for it. Until none is, the user frames
+  /// it receives wait in `held_inbound` (re-encoded), behind the losers' own.
+  int drains_pending = 0;
+  std::vector<std::byte> held_inbound;
   /// The peer's incarnation when this connection was last up (0: never):
   /// a reconnect that reaches another one drops what was queued meanwhile.
   std::uint64_t up_incarnation = 0;

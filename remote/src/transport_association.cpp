@@ -27,6 +27,22 @@
 // folded, and reconnects only when the winner goes down. Its batch already
 // in flight is written or counted fate unknown, as on any loss.
 //
+// What a loser still carries (PROTOCOL.md §6.6.2). When a winner comes up
+// over an *established* loser, the peer may have written frames on the
+// loser that have not reached us yet; it writes nothing more there once it
+// has retired the loser itself, which it announces with a close frame that
+// follows all of them. So the loser is drained, not cut: our close frame
+// goes out, the socket is shut for writing only, and the loser is still
+// read, its frames handed on, until the peer's close frame (or its end of
+// stream, or linger_time without a byte read or written on it: a peer that
+// never closes it; a busy loser's backlog can take seconds to read). Meanwhile the
+// winner's user frames wait, re-encoded, in its held_inbound, and are
+// handed on when the last of its losers is drained: the peer wrote them
+// after everything on the loser, and per-pair order holds on the receiving
+// side too. Both sides drain symmetrically, so nothing written to a loser
+// is lost unless a drain times out or the connection fails (then, as on any
+// loss, it was written and its fate is unknown).
+//
 // Loop thread only, like all connection state.
 #include "transport_impl.hpp"
 
@@ -108,7 +124,45 @@ void transport::impl::retire_losers_of(connection& winner) {
     if (&o == &winner || !contending(o) || !same_peer(o, winner)) continue;
     if (keeps_over(as_contender(winner), as_contender(o), us, peer)) losers.push_back(&o);
   }
-  for (connection* o : losers) retire(*o, winner);
+  for (connection* o : losers) {
+    // An established loser may still carry frames the peer wrote before it
+    // gave way: read them first (end_drain). Not so for one retired through
+    // yield_to_kept: the peer's close or reject on it ended its stream.
+    if (o->state == conn_state::established && o->fd >= 0) {
+      o->draining = true;
+      o->drain_for = winner.id;
+      ++winner.drains_pending;
+    }
+    retire(*o, winner);
+    if (o->draining) {
+      o->deadline = now_ + linger_time;
+      wake_timers_at(o->deadline);
+    }
+  }
+}
+
+void transport::impl::extend_drain(connection& loser) {
+  loser.deadline = now_ + linger_time;
+  wake_timers_at(loser.deadline);
+}
+
+void transport::impl::end_drain(connection& loser) {
+  if (!loser.draining) return;
+  loser.draining = false;
+  connection* w = find(loser.drain_for);
+  loser.drain_for = 0;
+  if (!loser.lingering) cut(loser);  // else its linger ends with the cut
+  if (w == nullptr || w->drains_pending == 0 || --w->drains_pending > 0) return;
+  // The losers' streams are over: the winner's frames held meanwhile go now,
+  // in the order they came, then the winner's own decoder takes over.
+  std::vector<std::byte> held;
+  held.swap(w->held_inbound);
+  if (held.empty() || w->state != conn_state::established) return;
+  frame_decoder replay(cfg_.limits);
+  replay.feed(held, [&](const frame& f) {
+    handler_.on_frame(w->peer, f);
+    return w->state == conn_state::established;
+  });
 }
 
 bool transport::impl::yield_to_kept(connection& c) {

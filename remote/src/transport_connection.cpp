@@ -17,8 +17,12 @@
 // closing: it counts the reason, tells the handler (on_down, only if the
 // connection was up), dead-letters what is still queued, and either cuts the
 // socket at once or lingers (at most linger_time) while a reject/close frame,
-// and on disconnect() the queued user frames, are written. cut() shuts the
-// socket down and cancels its ops; the loop finalises the connection once no
+// and on disconnect() the queued user frames, are written. A connection
+// that is *draining* is read on after that: a retired established loser
+// until its peer's close (its frames handed on, transport_association.cpp),
+// a refused handshake until the peer closes (its bytes dropped, so that no
+// reset overtakes the refusal); cut() then shuts down writing only. Else
+// cut() shuts the socket down and cancels its ops; the loop finalises the connection once no
 // op names it. An outbound connection that was not given up is then reset to
 // backoff (reset_for_reconnect) and keeps its id and its queue; anything
 // else is destroyed.
@@ -64,6 +68,20 @@ close_reason reason_for(decode_error e) {
       return close_reason::io_error;
   }
 }
+
+/// How long a refused connection is still read (and dropped) after its
+/// refusal and our FIN, waiting for the peer to read the refusal and close
+/// (close()). The peer closes one round trip after the refusal reaches it;
+/// 200 ms is that with room for a loaded machine's scheduling (not
+/// measured), and bounds how long a refused stranger keeps its socket here.
+constexpr std::chrono::milliseconds refusal_drain_time{200};
+
+/// A winner holds at most this much of its peer's frames while a loser
+/// drains (transport_association.cpp); past it the drain ends. The loser's
+/// backlog is what TCP buffered on it: at most tcp_wmem + tcp_rmem (4 + 6
+/// MiB by Linux default), which the peer's traffic on the winner during the
+/// same time should not pass by more than 3x. Not measured.
+constexpr std::size_t max_held_inbound = 32u << 20;
 
 log_level level_for(close_reason r) {
   switch (r) {
@@ -154,6 +172,13 @@ void transport::impl::on_timer(connection& c, steady_clock::time_point now) {
           wake_timers_at(c.deadline);
         }
       }
+      if (c.draining) {
+        if (now >= c.deadline) {
+          end_drain(c);  // the peer never closed it: what it still holds is lost
+        } else {
+          wake_timers_at(c.deadline);
+        }
+      }
       break;
   }
 }
@@ -175,6 +200,10 @@ void transport::impl::reset_for_reconnect(connection& c, steady_clock::time_poin
   c.merged = false;
   c.gate_order = 0;
   c.kept_instead = 0;
+  c.draining = false;
+  c.drain_for = 0;
+  c.drains_pending = 0;
+  c.held_inbound.clear();
 }
 
 void transport::impl::start_connect(connection& c, steady_clock::time_point now) {
@@ -236,18 +265,28 @@ void transport::impl::on_recv(connection& c, int res, unsigned flags) {
     c.recv_armed = false;
     --c.ops;
   }
+  // A draining connection is closing but still read: a retired loser's
+  // frames are handled (transport_association.cpp), a refusal's are not.
+  bool reading = c.state != conn_state::closing || c.draining;
   if (res > 0) {
+    // A loser drains while the peer still sends on it: its backlog can be
+    // megabytes that a loaded receiver reads for seconds.
+    if (c.draining && c.drain_for != 0) extend_drain(c);
     if (flags & IORING_CQE_F_BUFFER) {
       auto bid = static_cast<std::uint16_t>(flags >> IORING_CQE_BUFFER_SHIFT);
-      if (c.state != conn_state::closing)
+      if (reading && !(c.draining && c.drain_for == 0))
         feed(c, {ring_->buffer(bid), static_cast<std::size_t>(res)});
       ring_->recycle(bid);
     }
-    if (!more && c.state != conn_state::closing) arm_recv(c);
+    if (!more && reading) arm_recv(c);
     return;
   }
   if (res == -ENOBUFS) {  // the buffer ring ran dry; buffers come back this turn
-    if (!more && c.state != conn_state::closing) arm_recv(c);
+    if (!more && reading) arm_recv(c);
+    return;
+  }
+  if (c.draining) {
+    end_drain(c);  // the peer's end of stream (or an error): nothing more comes
     return;
   }
   if (c.state == conn_state::closing) return;
@@ -288,8 +327,12 @@ void transport::impl::feed(connection& c, std::span<const std::byte> bytes) {
 
 void transport::impl::decode_frames(connection& c, std::span<const std::byte> bytes) {
   decode_error e = c.decoder.feed(bytes, [&](const frame& f) { return on_frame(c, f); });
-  if (e != decode_error::none && c.state != conn_state::closing)
+  if (e == decode_error::none) return;
+  if (c.draining) {
+    end_drain(c);
+  } else if (c.state != conn_state::closing) {
     close(c, reason_for(e), std::string(to_string(e)) + " from " + c.peer.address, true);
+  }
 }
 
 void transport::impl::on_send(connection& c, int res) {
@@ -311,6 +354,7 @@ void transport::impl::on_send(connection& c, int res) {
     }
     return;
   }
+  if (c.draining && c.drain_for != 0) extend_drain(c);  // its close frame is on its way
   if (!c.out.complete(static_cast<std::size_t>(res))) {
     if (c.state == conn_state::closing && !c.lingering) {
       c.out.abandon_in_flight(lost_frames, lost_bytes);
@@ -379,6 +423,25 @@ bool transport::impl::on_frame(connection& c, const frame& f) {
     }
     return true;
   }
+  if (c.draining) {
+    // A retired loser's last frames (transport_association.cpp): handed on
+    // until the peer's close (or reject) says nothing more comes on it.
+    switch (f.kind) {
+      case frame_kind::close:
+      case frame_kind::reject:
+        end_drain(c);
+        return false;
+      case frame_kind::heartbeat:
+      case frame_kind::hello:
+      case frame_kind::challenge:
+      case frame_kind::response:
+      case frame_kind::accept:
+        return true;
+      default:
+        handler_.on_frame(c.peer, f);
+        return c.draining;
+    }
+  }
   if (c.state != conn_state::established) return false;
   // Any frame is a sign of life (Erlang's net_ticktime counts all traffic):
   // on a busy link the heartbeat may trail megabytes of data in TCP's byte
@@ -415,6 +478,16 @@ bool transport::impl::on_frame(connection& c, const frame& f) {
             std::string(to_string(f.kind)) + " frame after the handshake", true);
       return false;
     default:
+      if (c.drains_pending > 0) [[unlikely]] {
+        // A loser of ours is still draining: its frames go first.
+        encode_append(f, c.held_inbound);
+        if (c.held_inbound.size() > max_held_inbound) {
+          // The loser is taking too long: what it still holds is lost.
+          for (auto& [id, owned] : conns_)
+            if (owned->draining && owned->drain_for == c.id) end_drain(*owned);
+        }
+        return c.state == conn_state::established;
+      }
       handler_.on_frame(c.peer, f);
       return c.state == conn_state::established;
   }
@@ -498,8 +571,15 @@ void transport::impl::become_up(connection& c) {
 void transport::impl::close(connection& c, close_reason reason, const std::string& detail,
                             bool flush) {
   if (c.state == conn_state::closing) return;
+  if (c.drains_pending > 0) {
+    // The association ends: its losers stop draining, and what they and
+    // this one received goes to the handler before the on_down below.
+    for (auto& [id, owned] : conns_)
+      if (owned->draining && owned->drain_for == c.id) end_drain(*owned);
+  }
   closes_[static_cast<std::size_t>(reason)].fetch_add(1, std::memory_order_relaxed);
   bool was_up = c.state == conn_state::established;
+  bool was_handshaking = c.state == conn_state::handshaking;
   if (!c.outbound) {
     --inbound_open_;
     if (c.state == conn_state::handshaking) --pending_handshakes_;
@@ -534,6 +614,17 @@ void transport::impl::close(connection& c, close_reason reason, const std::strin
     }
   }
   if (!c.flush_user_on_close) drop_queued(c, reason);
+  if (flush && was_handshaking && c.fd >= 0) {
+    // A refusal (a reject frame, a TLS alert) must reach the peer, which
+    // logs it as the reason. Closing a socket with unread input sends a
+    // reset, and a reset can overtake the refusal and make the peer's kernel
+    // discard it: the peer then sees "connection reset", not why. So after
+    // the refusal our side is shut for writing only, and what the peer
+    // still sends is read and dropped until its end of stream (it closes
+    // when it reads the refusal) or refusal_drain_time (cut()).
+    c.draining = true;
+    c.drain_for = 0;
+  }
   // With TLS, an alert (why the TLS handshake failed) may still be owed.
   bool tls_owes = c.tls && (c.tls->session.has_output() || c.tls->unwritten());
   if (flush && c.fd >= 0 &&
@@ -554,6 +645,16 @@ void transport::impl::cut(connection& c) {
     drop_queued(c, c.reason);
   }
   if (c.fd < 0) return;
+  if (c.draining && !stopping_.load(std::memory_order_relaxed)) {
+    // Our close frame (or reject, or TLS alert) is out and followed by our
+    // FIN: the peer's last bytes are still read (see close()).
+    ::shutdown(c.fd, SHUT_WR);
+    if (c.drain_for == 0) {
+      c.deadline = now_ + refusal_drain_time;
+      wake_timers_at(c.deadline);
+    }
+    return;
+  }
   ::shutdown(c.fd, SHUT_RDWR);  // alone, this already ends its recv and send with errors
   if (io_uring_sqe* sqe = ring_->sqe()) {
     io_uring_prep_cancel_fd(sqe, c.fd, IORING_ASYNC_CANCEL_ALL);

@@ -157,6 +157,8 @@ struct transport::impl {
   bool yield_to_kept(connection& c);
   void regate_held(const connection& gone);
   connection* forwarded(connection_id id, outbound_item* item);
+  void end_drain(connection& loser);
+  void extend_drain(connection& loser);
   void become_up(connection& c);
   void close(connection& c, close_reason reason, const std::string& detail,
              bool flush_first = false);

@@ -416,7 +416,7 @@ void transport::impl::shutdown_all() {
     owned->given_up = true;
     if (owned->state != conn_state::closing) {
       close(*owned, close_reason::local_close, "transport shutting down");
-    } else if (owned->lingering) {
+    } else if (owned->lingering || owned->draining) {
       cut(*owned);
     }
   }

@@ -61,8 +61,10 @@ void transport::impl::feed_tls(connection& c, std::span<const std::byte> bytes) 
   bool was_done = t.session.handshake_done();
   detail::tls_session::status st = t.session.receive(t.plain);
   if (!was_done && t.session.handshake_done()) start_secret_handshake(c);
-  if (!t.plain.empty() && c.state != conn_state::closing) decode_frames(c, t.plain);
-  if (c.state != conn_state::closing) {
+  if (!t.plain.empty() && (c.state != conn_state::closing || c.draining)) decode_frames(c, t.plain);
+  if (c.draining && st != detail::tls_session::status::ok) {
+    end_drain(c);  // a draining loser's session ended or failed: nothing more comes
+  } else if (c.state != conn_state::closing) {
     if (st == detail::tls_session::status::failed) {
       bool up = c.state == conn_state::established;
       // flush: the alert OpenSSL wrote tells the peer why, too.

@@ -45,6 +45,13 @@ class log_capture {
       std::this_thread::sleep_for(10ms);
     }
   }
+  /// The first line containing `needle` (empty if none).
+  std::string first_with(std::string_view needle) {
+    std::lock_guard lock(m_);
+    for (const auto& l : lines_)
+      if (l.find(needle) != std::string::npos) return l;
+    return {};
+  }
   std::string all() {
     std::lock_guard lock(m_);
     std::string out;
@@ -120,8 +127,8 @@ TEST_CASE("two TLS nodes tell and ask both ways; tells arrive in order", "[remot
   INFO("A's log:\n" << p.log_a.all() << "B's log:\n" << p.log_b.all());
   REQUIRE(to_b.wait_up(patience));
   REQUIRE(to_a.wait_up(patience));
-  // Both connected: one connection is kept (PROTOCOL.md §6.6). Tells sent
-  // before that could ride on the one that gives way and be lost with it.
+  // Both connected: one connection is kept (PROTOCOL.md §6.6); the tells
+  // below go on it.
   REQUIRE(one_association(*p.node_a, *p.node_b));
   CHECK(to_b.peer_name() == "node-b");
   CHECK(to_a.peer_name() == "node-a");
@@ -169,9 +176,14 @@ TEST_CASE("a certificate signed by another CA is refused with the verifier's rea
   auto to_b = p.connect();
   INFO("A's log:\n" << p.log_a.all() << "B's log:\n" << p.log_b.all());
   CHECK(p.log_b.wait_for("peer certificate refused: unable to get local issuer certificate"));
-  // A learns it from B's alert: on a later attempt if B's reset overtook the
-  // alert on the first one (A's next frames can reach B before B closes).
-  CHECK(p.log_a.wait_for("TLS"));
+  // A learns why from B's alert on its first attempt: B shuts down writing
+  // after the alert and reads until A closes, so no reset (A's hello was
+  // already on its way) can overtake the alert and make A's kernel drop it.
+  if (!p.log_a.wait_for("alert unknown ca"))
+    FAIL_CHECK("A's log:\n" << p.log_a.all() << "B's log:\n" << p.log_b.all());
+  std::string first_close = p.log_a.first_with("closed:");
+  INFO("A's log:\n" << p.log_a.all());
+  CHECK(first_close.find("alert unknown ca") != std::string::npos);
   CHECK_FALSE(to_b.is_up());
   to_b.disconnect();
 }
@@ -211,7 +223,8 @@ TEST_CASE("a valid certificate for another node name is refused", "[remote][node
           tls_config_for("node-b", certs.cert_b, certs.ca, p.log_b));
   check_refused(p, "TLS certificate does not name node 'node-a'");
   // B refused before proving: A's log has B's reject, with the reason.
-  CHECK(p.log_a.wait_for("does not name node 'node-a'"));
+  if (!p.log_a.wait_for("does not name node 'node-a'"))
+    FAIL_CHECK("A's log:\n" << p.log_a.all() << "B's log:\n" << p.log_b.all());
 }
 
 TEST_CASE("with TLS the shared secret still gates the cluster", "[remote][node][tls]") {
