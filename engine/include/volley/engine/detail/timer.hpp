@@ -25,7 +25,9 @@
 
 #include <atomic>
 #include <chrono>
+#include <cstddef>
 #include <cstdint>
+#include <new>
 #include <optional>
 #include <string>
 #include <utility>
@@ -39,6 +41,13 @@
 namespace volley::detail {
 
 enum class timer_state : std::uint8_t { idle, armed, firing, fired, cancelled };
+
+/// Memory for timer nodes (timer_pool.cpp): slots recycled in batches
+/// between the thread that frees them (the timer thread) and the threads
+/// that allocate them, so that neither meets the allocator in the steady
+/// state. `n` is the node's size, the same at both calls.
+void* timer_allocate(std::size_t n);
+void timer_deallocate(void* p, std::size_t n) noexcept;
 
 /// A timer: linked into the timer thread's wheel (timer_node) after a trip
 /// through the hand-off queue (mpsc_node; timer_handoff.hpp).
@@ -62,6 +71,16 @@ struct timer_base : timer_node, queues::mpsc_node {
   /// use (an ask timeout's count on its request), so that it is freed by
   /// the thread that finished with it rather than by the timer thread.
   void (*on_cancelled)(timer_base*) noexcept = nullptr;
+
+  // Every timer node comes from the timer pool. Sized delete: each
+  // `destroy` deletes the node as its own (final) type. Over-aligned node
+  // types bypass the pool.
+  static void* operator new(std::size_t n) { return timer_allocate(n); }
+  static void operator delete(void* p, std::size_t n) noexcept { timer_deallocate(p, n); }
+  static void* operator new(std::size_t n, std::align_val_t a) { return ::operator new(n, a); }
+  static void operator delete(void* p, std::size_t n, std::align_val_t a) noexcept {
+    ::operator delete(p, n, a);
+  }
 
   void add_ref() noexcept { refs.fetch_add(1, std::memory_order_relaxed); }
   void release() noexcept {
