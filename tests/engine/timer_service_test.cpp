@@ -8,6 +8,8 @@
 //     wakes it: it fires on time, not at the later deadline;
 //   * cancelled timers do not pile up while the thread sleeps towards a far
 //     deadline: the forced wake-ups and the wheel's sweep free them;
+//   * an ask timeout still pending when the service stops completes its
+//     request with an error (a cancelled one does not);
 //   * timer nodes freed on one thread come back to the allocating threads
 //     through the timer pool (timer_pool.cpp).
 //
@@ -186,6 +188,41 @@ TEST_CASE("cancelled far timers are freed while the timer thread sleeps, not at 
   CHECK(cancels_lost.load() == 0);
   svc.stop();
   CHECK(c.destroyed.load() == total);
+}
+
+TEST_CASE("an ask whose timeout is still pending when the service stops completes with an error",
+          "[timers][concurrency]") {
+  using volley::detail::ask_state;
+  using volley::detail::ask_timeout;
+  timer_service svc(nullptr, true);
+  auto* request = new ask_state<int>();  // the waiter's count
+  auto* timeout = new ask_timeout<int>(request);
+  request->set_timeout(timeout);  // the timer's two counts: the service's and the request's
+  svc.schedule(timeout, 1h);
+  svc.stop();  // drops the hour-long timeout unfired
+  // Without the drop hook nothing could ever complete it: the wait would run
+  // into its own deadline (errc::timeout) — for ever, without one.
+  volley::result<int> r = request->wait(std::chrono::steady_clock::now() + volley::test::patience);
+  REQUIRE_FALSE(r.ok());
+  CHECK(r.err().code == volley::errc::broken_promise);
+  request->release();
+}
+
+TEST_CASE("a cancelled ask timeout is not completed by the service's stop",
+          "[timers][concurrency]") {
+  using volley::detail::ask_state;
+  using volley::detail::ask_timeout;
+  timer_service svc(nullptr, true);
+  auto* request = new ask_state<int>();
+  auto* timeout = new ask_timeout<int>(request);
+  request->set_timeout(timeout);
+  svc.schedule(timeout, 1h);
+  REQUIRE(request->complete(7));  // the reply: cancels the timeout
+  svc.stop();
+  volley::result<int> r = request->wait(std::chrono::steady_clock::now() + volley::test::patience);
+  REQUIRE(r.ok());
+  CHECK(r.value() == 7);
+  request->release();
 }
 
 TEST_CASE("timer nodes freed on another thread are reused by the threads that allocate nodes",

@@ -166,6 +166,15 @@ struct ask_timeout final : timer_base {
     on_cancelled = [](timer_base* t) noexcept {
       std::exchange(static_cast<ask_timeout*>(t)->state, nullptr)->release();
     };
+    // The system stopped before the deadline: the timeout would have been
+    // the request's last resort, so it completes now rather than never.
+    on_dropped = [](timer_base* t) noexcept {
+      try {
+        static_cast<ask_timeout*>(t)->state->finish(
+            error{errc::broken_promise, "the actor system stopped before a reply came"}, true);
+      } catch (...) {  // a continuation threw: nobody is left to tell
+      }
+    };
   }
 };
 

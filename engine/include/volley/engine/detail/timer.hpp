@@ -71,6 +71,11 @@ struct timer_base : timer_node, queues::mpsc_node {
   /// use (an ask timeout's count on its request), so that it is freed by
   /// the thread that finished with it rather than by the timer thread.
   void (*on_cancelled)(timer_base*) noexcept = nullptr;
+  /// Called when the service stops with the timer still armed (it is
+  /// dropped unfired), after the service claimed it (armed -> firing), on
+  /// the stopping thread: an ask timeout completes its request with an
+  /// error there, so that nobody waits for a reply that can no longer come.
+  void (*on_dropped)(timer_base*) noexcept = nullptr;
 
   // Every timer node comes from the timer pool. Sized delete: each
   // `destroy` deletes the node as its own (final) type. Over-aligned node
