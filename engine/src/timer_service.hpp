@@ -113,9 +113,10 @@ class timer_service {
  private:
   // Every 1024th arm of one thread wakes the timer thread (if it sleeps) to
   // drain the queue: that bounds the cancelled timers waiting there to 1024
-  // per arming thread (~130 KiB, within a core's L2), for one wake-up (a
-  // futex wake, ~13 µs of system call on the reference machine) per 1024
-  // arms, ~13 ns an arm. 4096 (before on_cancelled) measured a worse ask p99.
+  // per arming thread (~130 KiB, within a core's L2), for one wake-up per
+  // 1024 arms: the arming thread's FUTEX_WAKE system call, ~13 µs on the
+  // reference machine (futex.cpp; the ~38 µs wake-to-run is the timer
+  // thread's, not the worker's), ~13 ns an arm. 4096 (before on_cancelled) measured a worse ask p99.
   static constexpr std::uint32_t arms_per_forced_wake = 1024;
   // The wheel is not swept below this many timers: a sweep visits the 390
   // lists whatever they hold, so tiny sweeps would be mostly overhead.
