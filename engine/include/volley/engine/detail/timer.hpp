@@ -83,8 +83,8 @@ struct timer_base : timer_node, queues::mpsc_node {
   static void* operator new(std::size_t n) { return timer_allocate(n); }
   static void operator delete(void* p, std::size_t n) noexcept { timer_deallocate(p, n); }
   static void* operator new(std::size_t n, std::align_val_t a) { return ::operator new(n, a); }
-  static void operator delete(void* p, std::size_t n, std::align_val_t a) noexcept {
-    ::operator delete(p, n, a);
+  static void operator delete(void* p, std::size_t, std::align_val_t a) noexcept {
+    ::operator delete(p, a);  // unsized: clang 14 declares no sized global delete by default
   }
 
   void add_ref() noexcept { refs.fetch_add(1, std::memory_order_relaxed); }
