@@ -68,8 +68,10 @@ struct timer_base : timer_node, queues::mpsc_node {
   void (*destroy)(timer_base*) noexcept = nullptr;
   /// Called by the cancel that stops the timer from firing (it was armed),
   /// on the cancelling thread: gives back at once what only a firing would
-  /// use (an ask timeout's count on its request), so that it is freed by
-  /// the thread that finished with it rather than by the timer thread.
+  /// use (an ask timeout's count on its request, a keyed timer's message or
+  /// factory), so that it is freed by the thread that finished with it
+  /// rather than by the timer thread, and not kept until the thread meets
+  /// the node.
   void (*on_cancelled)(timer_base*) noexcept = nullptr;
   /// Called when the service stops with the timer still armed (it is
   /// dropped unfired), after the service claimed it (armed -> firing), on
