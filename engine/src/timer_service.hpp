@@ -52,28 +52,28 @@
 // held after the last sweep.
 //
 // Costs (bench/micro/timer_service_bench.cpp, bench preset, 2 workers, on
-// the shared 2-vCPU Xeon VM under a load of ~12; three repetitions run
+// the shared 2-vCPU Xeon VM under a load of ~4-7; three repetitions run
 // interleaved: the mutex version (cea0081), the hand-off without the timer
 // pool (4be3c30), and this one; medians, "mutex / hand-off / + pool"):
 //   ctx.ask round trip, 1 asker, p50 / p99 / p99.9 (us):
-//     0 live timers    0.356 / 0.429 / 2.3   0.334 / 0.657 / 4.3   0.330 / 0.445 / 6.3
-//     1M live timers   0.352 / 0.419 / 2.2   0.330 / 1.86 / 6.1    0.331 / 0.427 / 5.6
-//   16 askers on 2 workers, p99 (us): 0 live 26.5 / 27.9 / 23.2,
-//     1M live 53.6 / 26.8 / 29.2 (the 16-asker runs spread 2x between runs)
-//   start + cancel of a keyed timer, CPU ns per op (the thread's CPU time):
-//     1 worker 117 -> 93, 2 workers at once 180 -> 158 (hand-off -> + pool)
+//     0 live timers    0.357 / 0.397 / 2.1   0.337 / 0.817 / 5.7   0.331 / 0.458 / 5.1
+//     1M live timers   0.355 / 0.396 / 2.1   0.330 / 0.594 / 4.3   0.326 / 0.388 / 10
+//   16 askers on 2 workers, p99 (us): 0 live 46.5 / 21.8 / 21.2,
+//     1M live 71.4 / 25.6 / 25.0 (the 16-asker runs spread ~2x)
+//   start + cancel of a keyed timer, CPU ns per op (the thread's CPU time,
+//     load ~12): 1 worker 117 -> 93, 2 workers at once 180 -> 158
 // The hand-off's p99 regression was the allocator: the timer thread freed
 // the nodes the workers allocated, and jemalloc refilled a worker's thread
 // cache from the arena once per ~100 asks (stats.arenas bins: 1,667 fills
 // in 166,622 requests). The timer pool (timer_pool.cpp) hands freed nodes
-// back in batches of 512, and the 1-asker p99 is back to within 2-4% of the
-// mutex version's (0.445 vs 0.429, 0.427 vs 0.419 us; one run of three
-// with 1M live timers still showed 1.8 us, when the starved timer thread
-// returned no nodes for a while and the worker fell back to malloc). The
-// p99.9 is the forced wake-up below: one FUTEX_WAKE syscall on the arming
-// worker per 1024 arms (0.1% of asks). No worker waits for another or for
-// the timer thread; the mutex version also woke the timer thread on every
-// ask when the wheel held nothing else (each cancel emptied it).
+// back in batches of 512: with 1M live timers the 1-asker p99 is at the
+// mutex version's; with none it is still ~15% above it (0.458 vs 0.397).
+// What is left: while the timer thread is starved of CPU (or busy taking in
+// a burst of arms) it returns no nodes and the worker falls back to malloc;
+// and one FUTEX_WAKE syscall on the arming worker per 1024 arms (the forced
+// wake-up below, 0.1% of asks: the p99.9). No worker waits for another or
+// for the timer thread; the mutex version also woke the timer thread on
+// every ask when the wheel held nothing else (each cancel emptied it).
 #pragma once
 
 #include <atomic>
