@@ -27,6 +27,7 @@
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include <volley/volley.hpp>
@@ -73,6 +74,34 @@ struct timer_holder : volley::actor<timer_holder> {
 // Holders share the live timers so that no timer table gets huge (tables
 // are scanned linearly by key).
 constexpr long timers_per_holder = 64;
+
+struct probe_fired {};
+struct start_probe {
+  std::atomic<bool>* fired;
+};
+
+/// Starts a 1 ms timer and raises a flag when it fires. The hand-off queue
+/// is FIFO and the timer thread drains it before it advances the wheel, so
+/// the probe fires only once every live timer armed before it is in the
+/// wheel: the measurement starts with the live timers live, not while the
+/// timer thread is still taking in a million arms.
+struct drain_probe : volley::actor<drain_probe> {
+  void on(const start_probe& s) {
+    fired_ = s.fired;
+    timers().start_single("probe", 1ms, probe_fired{});
+  }
+  void on(const probe_fired&) { fired_->store(true, std::memory_order_release); }
+  std::atomic<bool>* fired_ = nullptr;
+};
+
+void wait_until_live(volley::system& sys) {
+  std::atomic<bool> fired{false};
+  auto probe = sys.spawn<drain_probe>();
+  probe.tell(start_probe{&fired});
+  while (!fired.load(std::memory_order_acquire)) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  }
+}
 
 std::vector<volley::actor_ref<timer_holder>> arm_live_timers(volley::system& sys, long live) {
   std::vector<volley::actor_ref<timer_holder>> holders;
@@ -142,6 +171,7 @@ void timer_ask_round_trip(benchmark::State& state) {
   const long live = state.range(1);
   volley::system sys(two_workers());
   auto holders = arm_live_timers(sys, live);
+  wait_until_live(sys);
   chain_run run;
   run.samples.resize(askers);
   std::vector<volley::actor_ref<chain_asker>> refs;

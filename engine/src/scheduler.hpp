@@ -32,8 +32,9 @@
 // work, then (seq_cst fence) reads the counters. By the fences' total order
 // one of them sees the other: either the notifier sees the sleeper and wakes
 // it, or the sleeper sees the work and does not sleep. Before parking a
-// worker spins for `spin_before_park` looking for work: a futex wake-up
-// costs ~38 µs across cores on the reference machine, the spin avoids it for
+// worker spins for `spin_before_park` looking for work: a parked worker runs
+// ~38 µs after its FUTEX_WAKE (wake-to-run across cores on the reference
+// machine; the waker's syscall is ~13 µs, futex.cpp), the spin avoids it for
 // the short gaps between bursts, and parking afterwards makes an idle
 // system use no CPU.
 //

@@ -308,8 +308,17 @@ void timer_service::drop_everything() {
       wheel_.advance(*next, [&pending](timer_node& n) { pending.push_back(timer_of(n)); });
     }
   }
-  // After the lock: a last release may destroy a cell, which cancels its
-  // timers (no lock now, but it may also arm one in a hook).
+  // After the lock: an armed timer is claimed (a cancel may race with us)
+  // and told it will never fire — an ask's timeout completes its request
+  // with an error, which may run a continuation; then the counts go (a last
+  // release may destroy a cell, which cancels its timers, and may arm one).
+  for (timer_base* t : pending) {
+    timer_state armed = timer_state::armed;
+    if (t->on_dropped != nullptr &&
+        t->state.compare_exchange_strong(armed, timer_state::firing, std::memory_order_acq_rel)) {
+      t->on_dropped(t);
+    }
+  }
   release_all(pending);
 }
 

@@ -18,6 +18,11 @@
 // queue (most ask timeouts are cancelled before that, and never reach the
 // wheel), when the deadline comes, or in a sweep of the wheel.
 //
+// Stopping: stop() drops what is still pending. An armed timer is claimed
+// first (armed -> firing) and told through timer_base::on_dropped: an ask
+// timeout completes its request with errc::broken_promise, so that a
+// request whose timeout was its last way out never leaves a get() waiting.
+//
 // The timer thread, in turns: take mu_; pop every handed-over timer into the
 // wheel (dropping cancelled ones); advance the wheel to now, claiming each
 // due timer armed -> firing (a CAS: a cancel that comes first wins); sweep
@@ -38,40 +43,37 @@
 // takes it around the notify, so the notify cannot fall in between. (The
 // last look itself takes mu_ inside sleep_mu_, the only nesting.)
 //
-// Garbage: a cancelled timer costs its node (~100 B, and the payload of a
-// keyed timer's message) until the thread meets it. Two rules bound that:
+// Garbage: a cancelled timer costs its node (a 192 B slot of the timer
+// pool, timer_pool.cpp; its payload — a keyed timer's message, an ask's
+// request — is released by the cancel itself, timer_base::on_cancelled)
+// until the thread meets it. Two rules bound that:
 // every `arms_per_forced_wake`-th arm of a thread wakes the timer thread to
 // drain the queue, and the wheel is swept once it holds twice the timers it
 // held after the last sweep.
 //
 // Costs (bench/micro/timer_service_bench.cpp, bench preset, 2 workers, on
-// the shared 2-vCPU Xeon VM under a load of ~15; three repetitions run
-// interleaved with the same benchmark built from the mutex version, main
-// d630482; medians, "before -> after"):
-//   start + cancel of a keyed timer, CPU ns per op (the thread's CPU time;
-//   wall time on this loaded VM is 1.5-4x that and noisier):
-//     1 worker                                   114 -> 108
-//     2 workers at once                          117 -> 140
-//   ctx.ask round trip, 1 asker, p50 / p99 / p99.9 (us) and round trips/s:
-//     0 live timers      0.357 / 0.40 / 2.3, 529 k/s -> 0.334 / 0.61 / 5.4, 2.1 M/s
-//     1M live timers     0.353 / 0.40 / 2.3, 668 k/s -> 0.329 / 0.98 / 10, 1.4 M/s
-//   16 askers on 2 workers, p50 / p99 / p99.9 (us):
-//     0 live timers      0.361 / 24.2 / 177 -> 0.358 / 26.6 / 89
-//     1M live timers     0.362 / 23.2 / 119 -> 0.346 / 26.8 / 77
-// So: no worker waits for another or for the timer thread any more (the
-// tail, p99.9 with 16 askers, halves; a lone asker's throughput triples,
-// probably because the mutex version woke the timer thread on every ask:
-// each cancel emptied the wheel), but the p99 of an ask is up by 0.2-0.6 us
-// (1 asker) and 2-4 us (16). Not yet explained; the likely cause is that
-// timer nodes are now freed by the timer thread, so the worker's allocator
-// cache (jemalloc's tcache) runs dry and refills about once per hundred
-// allocations. Moving the nodes to the envelope pool was tried: every op got
-// ~40 ns dearer and the p99 did not move. Giving a cancelled ask's request
-// back on the worker (timer_base::on_cancelled), together with a forced
-// drain every 1024 arms instead of 4096, took the 1-asker p99 from ~2.0 to
-// ~0.6-1.0 us. Two workers arming at once share the queue's tail line (one
-// exchange per arm); the mutex version shared the lock's line twice per
-// start + cancel.
+// the shared 2-vCPU Xeon VM under a load of ~4-7; three repetitions run
+// interleaved: the mutex version (cea0081), the hand-off without the timer
+// pool (4be3c30), and this one; medians, "mutex / hand-off / + pool"):
+//   ctx.ask round trip, 1 asker, p50 / p99 / p99.9 (us):
+//     0 live timers    0.357 / 0.397 / 2.1   0.337 / 0.817 / 5.7   0.331 / 0.458 / 5.1
+//     1M live timers   0.355 / 0.396 / 2.1   0.330 / 0.594 / 4.3   0.326 / 0.388 / 10
+//   16 askers on 2 workers, p99 (us): 0 live 46.5 / 21.8 / 21.2,
+//     1M live 71.4 / 25.6 / 25.0 (the 16-asker runs spread ~2x)
+//   start + cancel of a keyed timer, CPU ns per op (the thread's CPU time,
+//     load ~12): 1 worker 117 -> 93, 2 workers at once 180 -> 158
+// The hand-off's p99 regression was the allocator: the timer thread freed
+// the nodes the workers allocated, and jemalloc refilled a worker's thread
+// cache from the arena once per ~100 asks (stats.arenas bins: 1,667 fills
+// in 166,622 requests). The timer pool (timer_pool.cpp) hands freed nodes
+// back in batches of 512: with 1M live timers the 1-asker p99 is at the
+// mutex version's; with none it is still ~15% above it (0.458 vs 0.397).
+// What is left: while the timer thread is starved of CPU (or busy taking in
+// a burst of arms) it returns no nodes and the worker falls back to malloc;
+// and one FUTEX_WAKE syscall on the arming worker per 1024 arms (the forced
+// wake-up below, 0.1% of asks: the p99.9). No worker waits for another or
+// for the timer thread; the mutex version also woke the timer thread on
+// every ask when the wheel held nothing else (each cancel emptied it).
 #pragma once
 
 #include <atomic>
@@ -106,16 +108,19 @@ class timer_service {
   static bool cancel(timer_base* t) noexcept;
   /// Fire what is due now, on the calling thread (unthreaded mode).
   void poll() VOLLEY_EXCLUDES(mu_);
-  /// Stop the thread; pending timers are dropped (their counts released).
+  /// Stop the thread; pending timers are dropped (their counts released),
+  /// an armed one told first through timer_base::on_dropped.
   void stop() VOLLEY_EXCLUDES(mu_, sleep_mu_);
   volley::clock& clock() noexcept { return *clock_; }
 
  private:
   // Every 1024th arm of one thread wakes the timer thread (if it sleeps) to
   // drain the queue: that bounds the cancelled timers waiting there to 1024
-  // per arming thread (~130 KiB, within a core's L2), for one wake-up (a
-  // futex wake, ~13 µs of system call on the reference machine) per 1024
-  // arms, ~13 ns an arm. 4096 (before on_cancelled) measured a worse ask p99.
+  // per arming thread (192 KiB of pool slots), for one wake-up per 1024
+  // arms: the arming thread's FUTEX_WAKE system call, ~13 µs on the
+  // reference machine (futex.cpp; the ~38 µs wake-to-run is the timer
+  // thread's, not the worker's), ~13 ns an arm. 4096 (before on_cancelled)
+  // measured a worse ask p99.
   static constexpr std::uint32_t arms_per_forced_wake = 1024;
   // The wheel is not swept below this many timers: a sweep visits the 390
   // lists whatever they hold, so tiny sweeps would be mostly overhead.

@@ -7,18 +7,26 @@
 //   * a timer armed while the timer thread sleeps towards a later deadline
 //     wakes it: it fires on time, not at the later deadline;
 //   * cancelled timers do not pile up while the thread sleeps towards a far
-//     deadline: the forced wake-ups and the wheel's sweep free them.
+//     deadline: the forced wake-ups and the wheel's sweep free them;
+//   * an ask timeout still pending when the service stops completes its
+//     request with an error (a cancelled one does not);
+//   * timer nodes freed on one thread come back to the allocating threads
+//     through the timer pool (timer_pool.cpp).
 //
 // Real time (steady_clock), short delays; sizes shrink under sanitizers.
 #include <catch2/catch.hpp>
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <cstdint>
+#include <cstring>
 #include <memory>
 #include <random>
 #include <thread>
 #include <vector>
+
+#include <volley/engine/ask.hpp>
 
 #include "../../engine/src/timer_service.hpp"
 #include "engine_test_support.hpp"
@@ -180,4 +188,78 @@ TEST_CASE("cancelled far timers are freed while the timer thread sleeps, not at 
   CHECK(cancels_lost.load() == 0);
   svc.stop();
   CHECK(c.destroyed.load() == total);
+}
+
+TEST_CASE("an ask whose timeout is still pending when the service stops completes with an error",
+          "[timers][concurrency]") {
+  using volley::detail::ask_state;
+  using volley::detail::ask_timeout;
+  timer_service svc(nullptr, true);
+  auto* request = new ask_state<int>();  // the waiter's count
+  auto* timeout = new ask_timeout<int>(request);
+  request->set_timeout(timeout);  // the timer's two counts: the service's and the request's
+  svc.schedule(timeout, 1h);
+  svc.stop();  // drops the hour-long timeout unfired
+  // Without the drop hook nothing could ever complete it: the wait would run
+  // into its own deadline (errc::timeout) — for ever, without one.
+  volley::result<int> r = request->wait(std::chrono::steady_clock::now() + volley::test::patience);
+  REQUIRE_FALSE(r.ok());
+  CHECK(r.err().code == volley::errc::broken_promise);
+  request->release();
+}
+
+TEST_CASE("a cancelled ask timeout is not completed by the service's stop",
+          "[timers][concurrency]") {
+  using volley::detail::ask_state;
+  using volley::detail::ask_timeout;
+  timer_service svc(nullptr, true);
+  auto* request = new ask_state<int>();
+  auto* timeout = new ask_timeout<int>(request);
+  request->set_timeout(timeout);
+  svc.schedule(timeout, 1h);
+  REQUIRE(request->complete(7));  // the reply: cancels the timeout
+  svc.stop();
+  volley::result<int> r = request->wait(std::chrono::steady_clock::now() + volley::test::patience);
+  REQUIRE(r.ok());
+  CHECK(r.value() == 7);
+  request->release();
+}
+
+TEST_CASE("timer nodes freed on another thread are reused by the threads that allocate nodes",
+          "[timers][concurrency]") {
+  using volley::detail::timer_allocate;
+  using volley::detail::timer_deallocate;
+  constexpr std::size_t node = sizeof(volley::detail::ask_timeout<int>);
+  constexpr std::size_t count = 2048;  // four of the pool's batches
+  // Empty the shared depot first (earlier tests may have filled it): a
+  // thread that takes far more than it can hold takes every full batch.
+  std::vector<void*> emptied;
+  std::thread([&] {
+    for (std::size_t i = 0; i < 40'000; ++i) emptied.push_back(timer_allocate(node));
+  }).join();
+  // A "worker" allocates, the "timer thread" frees, then exits (its lists
+  // go to the depot too); a second worker allocates again.
+  std::vector<void*> first;
+  std::thread([&] {
+    for (std::size_t i = 0; i < count; ++i) first.push_back(timer_allocate(node));
+  }).join();
+  std::thread([&] {
+    for (void* p : first) timer_deallocate(p, node);
+  }).join();
+  std::vector<void*> second;
+  std::thread([&] {
+    for (std::size_t i = 0; i < count; ++i) second.push_back(timer_allocate(node));
+  }).join();
+  std::sort(first.begin(), first.end());
+  std::size_t reused = 0;
+  for (void* p : second) reused += std::binary_search(first.begin(), first.end(), p) ? 1 : 0;
+  // Every slot freed comes back (the allocator alone would hand the second
+  // thread slots of its own thread cache, or, under ASan, fresh memory).
+  CHECK(reused == count);
+  for (void* p : second) timer_deallocate(p, node);
+  for (void* p : emptied) timer_deallocate(p, node);
+  // A node larger than a slot is the allocator's.
+  void* big = timer_allocate(4096);
+  std::memset(big, 0, 4096);
+  timer_deallocate(big, 4096);
 }

@@ -330,3 +330,65 @@ TEST_CASE("a million live timers across many actors all fire, each once", "[time
   CHECK(fired.load() == total);
   CHECK(sys.dead_letters().count() == 0);
 }
+
+namespace {
+
+struct held {
+  std::shared_ptr<int> token;
+};
+struct arm_and_cancel {};
+
+/// What a cancelled timer's payload looked like right after cancel()
+/// returned, inside the same handler.
+struct payload_log {
+  bool single_alive_after_cancel = true;
+  bool periodic_alive_after_cancel = true;
+};
+
+struct payload_owner : volley::actor<payload_owner> {
+  explicit payload_owner(payload_log* log) : log_(log) {}
+  void on(const arm_and_cancel&) {
+    auto single = std::make_shared<int>(1);
+    std::weak_ptr<int> single_seen = single;
+    timers().start_single("single", 1h, held{std::move(single)});
+    auto periodic = std::make_shared<int>(2);
+    std::weak_ptr<int> periodic_seen = periodic;
+    timers().start_periodic("periodic", 1h, [p = std::move(periodic)] { return held{p}; });
+    timers().cancel("single");
+    timers().cancel("periodic");
+    log_->single_alive_after_cancel = !single_seen.expired();
+    log_->periodic_alive_after_cancel = !periodic_seen.expired();
+  }
+  void on(const held&) {}
+  payload_log* log_;
+};
+
+}  // namespace
+
+TEST_CASE(
+    "cancel releases a timer's message (or factory) at once, not when the timer thread "
+    "meets the node",
+    "[timers]") {
+  // Deterministic: the service is polled between messages only, so the
+  // cancelled nodes are still in its hand-off queue when the handler looks.
+  det_env env;
+  payload_log log;
+  auto a = env.sys.spawn<payload_owner>(&log);
+  a.tell(arm_and_cancel{});
+  env.sys.run_until_idle();
+  CHECK_FALSE(log.single_alive_after_cancel);
+  CHECK_FALSE(log.periodic_alive_after_cancel);
+}
+
+TEST_CASE("restarting a key many times keeps one table entry and fires only the last timer",
+          "[timers]") {
+  det_env env;
+  timer_log log;
+  auto a = env.sys.spawn<timed>(&log);
+  for (int i = 0; i < 100; ++i) a.tell(start_single{"k", 10ms, i});
+  env.sys.run_until_idle();
+  CHECK(env.answer(a.ask(query_active{"k"})));
+  env.advance(10ms);
+  CHECK(log.ticks == std::vector<int>{99});
+  CHECK_FALSE(env.answer(a.ask(query_active{"k"})));
+}

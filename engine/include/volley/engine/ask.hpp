@@ -99,7 +99,8 @@ class ask_state {
     }
     if (!status_.is_done()) {
       // Wait actively for a while: replies from a busy system arrive in a
-      // few µs, far less than a futex round trip (~38 µs across cores on the
+      // few µs, far less than a futex wake-to-run (~38 µs from the waker's
+      // FUTEX_WAKE until this thread runs again, across cores on the
       // reference box). The first 2 µs spin; after that each look yields, so
       // that a caller sharing a core with the worker that must answer (one
       // worker per core plus this thread is one thread too many) hands the
@@ -165,6 +166,15 @@ struct ask_timeout final : timer_base {
     // completer holds its own count, so this is never the last one.
     on_cancelled = [](timer_base* t) noexcept {
       std::exchange(static_cast<ask_timeout*>(t)->state, nullptr)->release();
+    };
+    // The system stopped before the deadline: the timeout would have been
+    // the request's last resort, so it completes now rather than never.
+    on_dropped = [](timer_base* t) noexcept {
+      try {
+        static_cast<ask_timeout*>(t)->state->finish(
+            error{errc::broken_promise, "the actor system stopped before a reply came"}, true);
+      } catch (...) {  // a continuation threw: nobody is left to tell
+      }
     };
   }
 };

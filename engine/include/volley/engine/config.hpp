@@ -44,10 +44,11 @@ struct config {
   unsigned throughput = 64;
 
   /// How long an idle worker keeps looking for work before it parks on a
-  /// futex. A futex wake-up costs ~38 µs across cores on the reference
-  /// machine, so a worker that parks between two bursts a few µs apart turns
-  /// every burst into a syscall; 50 µs of spinning covers those gaps while
-  /// still letting an idle system drop to ~0 CPU almost at once.
+  /// futex. A parked worker runs ~38 µs after its FUTEX_WAKE (wake-to-run,
+  /// across cores on the reference machine), so a worker that parks between
+  /// two bursts a few µs apart turns every burst into a syscall; 50 µs of
+  /// spinning covers those gaps while still letting an idle system drop to
+  /// ~0 CPU almost at once.
   std::chrono::microseconds spin_before_park{50};
 
   /// Dead letters logged individually before the log switches to a periodic

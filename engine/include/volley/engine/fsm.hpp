@@ -361,7 +361,7 @@ class fsm : public actor<Self> {
   void arm_timeout() {
     std::size_t i = index_of(state_, false);
     if (i != none && states_[i].timeout) {
-      this->timers().start_single(std::string(timeout_key), *states_[i].timeout, state_timeout{});
+      this->timers().start_single(timeout_key, *states_[i].timeout, state_timeout{});
     } else {
       this->timers().cancel(timeout_key);
     }

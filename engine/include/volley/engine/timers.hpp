@@ -67,18 +67,22 @@ struct single_timer final : timer_base {
     return e;
   }
   static void destroy_one(timer_base* t) noexcept { delete static_cast<single_timer*>(t); }
+  /// A cancel that stopped the firing owns the node's payload from then on
+  /// (make_one can no longer run): the message is destroyed at once, on the
+  /// cancelling thread, not whenever the timer thread next meets the node.
+  static void drop_payload(timer_base* t) noexcept { static_cast<single_timer*>(t)->msg.reset(); }
 };
 
 template <class A, class F>
 struct periodic_timer final : timer_base {
   using M = std::decay_t<std::invoke_result_t<F&>>;
-  F factory;
+  std::optional<F> factory;  // reset by the cancel that stops it (drop_payload)
   explicit periodic_timer(F f) : factory(std::move(f)) {}
   static envelope* make_one(timer_base* t) {
     auto* self = static_cast<periodic_timer*>(t);
     void* p = envelope_alloc(sizeof(timer_envelope<M>));
     try {
-      auto* e = ::new (p) timer_envelope<M>(self->factory(), t->gen, false);
+      auto* e = ::new (p) timer_envelope<M>((*self->factory)(), t->gen, false);
       e->invoke = &invoke_timer<A, M>;
       e->info = &timer_info_of<M>;
       e->sender = nullptr;
@@ -89,6 +93,11 @@ struct periodic_timer final : timer_base {
     }
   }
   static void destroy_one(timer_base* t) noexcept { delete static_cast<periodic_timer*>(t); }
+  /// As single_timer's: a cancel that finds it armed (between firings)
+  /// stops every later firing, so the factory (and what it captured) goes.
+  static void drop_payload(timer_base* t) noexcept {
+    static_cast<periodic_timer*>(t)->factory.reset();
+  }
 };
 
 }  // namespace detail
@@ -100,7 +109,7 @@ class timer_set {
 
   /// Deliver `msg` once, `delay` from now. Replaces a timer with the same key.
   template <class M, class Rep, class Period>
-  void start_single(std::string key, std::chrono::duration<Rep, Period> delay, M&& msg) {
+  void start_single(std::string_view key, std::chrono::duration<Rep, Period> delay, M&& msg) {
     using T = std::decay_t<M>;
     static_assert(detail::has_handler<Self, T>,
                   "volley: this actor has no on() handler for the timer's message type");
@@ -108,14 +117,16 @@ class timer_set {
     t->msg.emplace(std::forward<M>(msg));
     t->make = &detail::single_timer<Self, T>::make_one;
     t->destroy = &detail::single_timer<Self, T>::destroy_one;
-    install(std::move(key), t, delay);
+    t->on_cancelled = &detail::single_timer<Self, T>::drop_payload;
+    install(key, t, delay);
   }
 
   /// Deliver `factory()` every `interval` until cancelled. Replaces a timer
   /// with the same key. (A factory, not a message: each firing needs its own.)
   template <class F, class Rep, class Period>
   requires std::is_invocable_v<F&>
-  void start_periodic(std::string key, std::chrono::duration<Rep, Period> interval, F&& factory) {
+  void start_periodic(std::string_view key, std::chrono::duration<Rep, Period> interval,
+                      F&& factory) {
     using P = detail::periodic_timer<Self, std::decay_t<F>>;
     static_assert(detail::has_handler<Self, typename P::M>,
                   "volley: this actor has no on() handler for the timer's message type");
@@ -126,6 +137,7 @@ class timer_set {
     t->period = std::chrono::duration_cast<std::chrono::nanoseconds>(interval);
     t->make = &P::make_one;
     t->destroy = &P::destroy_one;
+    t->on_cancelled = &P::drop_payload;
     install(std::move(key), t, interval);
   }
 
@@ -156,14 +168,39 @@ class timer_set {
   void cancel_all() noexcept { detail::cancel_all_timers(cell_); }
 
  private:
+  // Restarting a key (an FSM re-arms its state timeout on every message)
+  // keeps the key's table entry and its string: only the node is new, and
+  // it comes from the timer pool (timer_pool.cpp), so a re-arm allocates
+  // nothing in the steady state.
   template <class Rep, class Period>
-  void install(std::string key, detail::timer_base* t, std::chrono::duration<Rep, Period> delay) {
-    cancel(key);
+  void install(std::string_view key, detail::timer_base* t,
+               std::chrono::duration<Rep, Period> delay) {
     auto& table = detail::timers_of(cell_);
+    detail::timer_entry* entry = nullptr;
+    for (auto& e : table.entries) {
+      if (e.key == key) {
+        entry = &e;
+        break;
+      }
+    }
+    if (entry == nullptr) {
+      try {
+        entry = &table.entries.emplace_back(detail::timer_entry{std::string(key), 0, nullptr});
+      } catch (...) {
+        t->destroy(t);  // not armed, no counts handed out yet
+        throw;
+      }
+    }
     t->gen = table.next_gen++;
     t->target = cell_;
     cell_->add_ref();
-    table.entries.push_back(detail::timer_entry{std::move(key), t->gen, t});
+    detail::timer_base* old = std::exchange(entry->node, t);
+    entry->gen = t->gen;
+    if (old != nullptr) {
+      // The old timer's queued message, if any, fails the generation check.
+      detail::timer_cancel(cell_->core(), old);
+      old->release();  // the table's count
+    }
     detail::timer_schedule(cell_->core(), t,
                            std::chrono::duration_cast<std::chrono::nanoseconds>(delay));
   }

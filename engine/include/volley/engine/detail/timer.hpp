@@ -25,7 +25,9 @@
 
 #include <atomic>
 #include <chrono>
+#include <cstddef>
 #include <cstdint>
+#include <new>
 #include <optional>
 #include <string>
 #include <utility>
@@ -39,6 +41,13 @@
 namespace volley::detail {
 
 enum class timer_state : std::uint8_t { idle, armed, firing, fired, cancelled };
+
+/// Memory for timer nodes (timer_pool.cpp): slots recycled in batches
+/// between the thread that frees them (the timer thread) and the threads
+/// that allocate them, so that neither meets the allocator in the steady
+/// state. `n` is the node's size, the same at both calls.
+void* timer_allocate(std::size_t n);
+void timer_deallocate(void* p, std::size_t n) noexcept;
 
 /// A timer: linked into the timer thread's wheel (timer_node) after a trip
 /// through the hand-off queue (mpsc_node; timer_handoff.hpp).
@@ -59,9 +68,26 @@ struct timer_base : timer_node, queues::mpsc_node {
   void (*destroy)(timer_base*) noexcept = nullptr;
   /// Called by the cancel that stops the timer from firing (it was armed),
   /// on the cancelling thread: gives back at once what only a firing would
-  /// use (an ask timeout's count on its request), so that it is freed by
-  /// the thread that finished with it rather than by the timer thread.
+  /// use (an ask timeout's count on its request, a keyed timer's message or
+  /// factory), so that it is freed by the thread that finished with it
+  /// rather than by the timer thread, and not kept until the thread meets
+  /// the node.
   void (*on_cancelled)(timer_base*) noexcept = nullptr;
+  /// Called when the service stops with the timer still armed (it is
+  /// dropped unfired), after the service claimed it (armed -> firing), on
+  /// the stopping thread: an ask timeout completes its request with an
+  /// error there, so that nobody waits for a reply that can no longer come.
+  void (*on_dropped)(timer_base*) noexcept = nullptr;
+
+  // Every timer node comes from the timer pool. Sized delete: each
+  // `destroy` deletes the node as its own (final) type. Over-aligned node
+  // types bypass the pool.
+  static void* operator new(std::size_t n) { return timer_allocate(n); }
+  static void operator delete(void* p, std::size_t n) noexcept { timer_deallocate(p, n); }
+  static void* operator new(std::size_t n, std::align_val_t a) { return ::operator new(n, a); }
+  static void operator delete(void* p, std::size_t, std::align_val_t a) noexcept {
+    ::operator delete(p, a);  // unsized: clang 14 declares no sized global delete by default
+  }
 
   void add_ref() noexcept { refs.fetch_add(1, std::memory_order_relaxed); }
   void release() noexcept {
