@@ -194,6 +194,9 @@ class basic_idle_workers {
     parker& p = at(index);
     p.wake_word.store(1, std::memory_order_release);
     Sync::wake_one(p.wake_word);
+#if defined(VOLLEY_SCHED_STATS) && VOLLEY_SCHED_STATS
+    wakes_.fetch_add(1, std::memory_order_relaxed);
+#endif
   }
 
   /// An empty LIFO slot was filled. Its worker runs it next, so nobody needs
@@ -203,9 +206,23 @@ class basic_idle_workers {
   void fill_hint() noexcept {
     if (deep_sleepers_.load(std::memory_order_relaxed) != 0 &&
         searching_.load(std::memory_order_relaxed) == 0) {
+#if defined(VOLLEY_SCHED_STATS) && VOLLEY_SCHED_STATS
+      fill_wakes_.fetch_add(1, std::memory_order_relaxed);
+#endif
       notify();
     }
   }
+
+#if defined(VOLLEY_SCHED_STATS) && VOLLEY_SCHED_STATS
+  /// Statistics (scheduler.hpp's scheduler_stats): futex wakes by notify(),
+  /// and fills that called it.
+  std::uint64_t wakes() const noexcept {
+    return wakes_.load(std::memory_order_relaxed);
+  }
+  std::uint64_t fill_wakes() const noexcept {
+    return fill_wakes_.load(std::memory_order_relaxed);
+  }
+#endif
 
   /// Stop or retire: every worker wakes (and is not counted as searching).
   void wake_all() noexcept {
@@ -300,6 +317,10 @@ class basic_idle_workers {
   // Only on the park/unpark path, never per message.
   alignas(cache_line_size) typename Sync::mutex mu_;
   std::vector<unsigned> sleepers_ VOLLEY_GUARDED_BY(mu_);
+#if defined(VOLLEY_SCHED_STATS) && VOLLEY_SCHED_STATS
+  alignas(cache_line_size) std::atomic<std::uint64_t> wakes_{0};
+  std::atomic<std::uint64_t> fill_wakes_{0};
+#endif
 };
 
 using idle_workers = basic_idle_workers<>;
