@@ -30,7 +30,8 @@
 //
 // Naps: while another worker is awake a parked worker naps
 // (`lifo_watch_interval`) instead of sleeping for good, and after each nap
-// looks for a stale LIFO occupant (lifo_slot.hpp) and for work. Once every
+// runs `steal_stale()`: the pool looks for a stale LIFO occupant
+// (lifo_slot.hpp), deque work that has waited, and injected work. Once every
 // worker sleeps they sleep for good (`deep_sleepers_`; no CPU), and filling an
 // empty LIFO slot wakes one of them if nobody searches (fill_hint).
 //
@@ -151,9 +152,9 @@ class basic_idle_workers {
     }
   }
 
-  /// Parks the worker until it is woken, or until a nap finds a stale LIFO
-  /// occupant (`steal_stale()`, returned) or visible work (nullptr). Returns
-  /// at once if work is visible or `quitting()` after it registered.
+  /// Parks the worker until it is woken, or until a nap's `steal_stale()`
+  /// finds something to run (returned). Returns at once (nullptr) if work is
+  /// visible or `quitting()` after it registered.
   template <class WorkVisible, class Quitting, class StealStale>
   auto park(unsigned worker, WorkVisible&& work_visible, Quitting&& quitting,
             StealStale&& steal_stale) -> decltype(steal_stale()) {
@@ -267,8 +268,15 @@ class basic_idle_workers {
         if (!Sync::wait_until(p.wake_word, 0, until)) break;  // the nap is over
       }
       if (woken) break;
+      // Only what steal_stale() finds (a stale LIFO occupant, deque work
+      // that has waited, injected work), not work_visible(): a deque whose
+      // owner is getting through it is not ours to take, and leaving the
+      // nap for it made the idle worker spin `spin_before_park` on the
+      // owner's deque lines after every nap (the pool's steal gate). The
+      // no-lost-wake-up argument does not rest on this look: it rests on
+      // the one after registering (park()) and on notify().
       auto stale = steal_stale();
-      if (stale != nullptr || work_visible() || quitting()) {
+      if (stale != nullptr || quitting()) {
         leave_sleepers(worker);
         return stale;
       }

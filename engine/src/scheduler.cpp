@@ -243,7 +243,9 @@ void worker_pool::leave_searching(worker& w) noexcept {
 // Callers: park() (after registering as a sleeper: the look must cover every
 // queue, or the no-lost-wake-up argument fails), leave_searching() (last
 // searcher only), and the stopping/retiring exits (short-circuited behind
-// the flag).
+// the flag). No longer after every nap: a napping worker runs the gated
+// steal() instead (park()), so this runs once per park, not once per
+// millisecond per napping worker.
 bool worker_pool::work_visible() const noexcept {
   if (!injection_.empty_approx()) return true;
   for (const auto& w : workers_) {
@@ -448,11 +450,18 @@ void worker_pool::run(worker& w) {
 }
 
 cell_base* worker_pool::park(worker& w) {
-  // Returns a stale LIFO occupant a nap found, or nullptr (woken, or work
-  // is visible): see idle_workers.hpp.
+  // Returns a cell a nap found, or nullptr (woken, or work is visible):
+  // see idle_workers.hpp. After a nap: a stale LIFO occupant, then what a
+  // searcher would take —
+  // deque work whose oldest cell waited (the nap is longer than the wait,
+  // so a top unchanged since the previous nap qualifies) and injected work.
   return idle_.park(
       w.index, [this] { return work_visible(); }, [this] { return quitting(); },
-      [this, &w] { return steal_stuck_lifo(w); });
+      [this, &w]() -> cell_base* {
+        if (cell_base* c = steal_stuck_lifo(w)) return c;
+        w.search_now = std::chrono::steady_clock::now();
+        return steal(w);
+      });
 }
 
 bool worker_pool::quitting() const noexcept {

@@ -84,7 +84,9 @@
 // worker naps (`lifo_watch_interval`, 1 ms) instead of sleeping for good,
 // and after each nap takes a LIFO occupant that has not changed, and whose
 // worker has started no activation, since its previous look
-// (steal_stuck_lifo). Once every worker sleeps, they sleep for good (no
+// (steal_stuck_lifo), then deque work that has waited and injected work
+// (the gated steal()); a deque its owner is getting through does not end
+// the nap. Once every worker sleeps, they sleep for good (no
 // CPU); a fill that finds such deep sleepers and no searcher wakes one.
 // Searchers apply the same staleness test every `slow_look_every` spins.
 //
