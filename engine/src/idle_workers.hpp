@@ -168,7 +168,7 @@ class basic_idle_workers {
       leave_sleepers(worker);
       return nullptr;
     }
-    return sleep(worker, work_visible, quitting, steal_stale);
+    return sleep(worker, quitting, steal_stale);
   }
 
   // -- whoever publishes work ------------------------------------------------
@@ -247,9 +247,9 @@ class basic_idle_workers {
     Sync::fence();
   }
 
-  template <class WorkVisible, class Quitting, class StealStale>
-  auto sleep(unsigned worker, WorkVisible& work_visible, Quitting& quitting,
-             StealStale& steal_stale) -> decltype(steal_stale()) {
+  template <class Quitting, class StealStale>
+  auto sleep(unsigned worker, Quitting& quitting, StealStale& steal_stale)
+      -> decltype(steal_stale()) {
     parker& p = at(worker);
     for (;;) {
       // Nap while another worker is awake: it may get stuck in one long
