@@ -484,9 +484,9 @@ void worker_pool::stop_and_join() {
 }
 
 void worker_pool::print_stats() {
-#if defined(VOLLEY_SCHED_STATS) && VOLLEY_SCHED_STATS
   if (settings_.deterministic_seed || workers_.empty() || stats_printed_) return;
   stats_printed_ = true;
+#if defined(VOLLEY_SCHED_STATS) && VOLLEY_SCHED_STATS
   scheduler_stats sum;
   for (auto& w : workers_) sum.add(w->stats);
   std::fprintf(stderr,
