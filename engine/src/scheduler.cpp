@@ -496,10 +496,10 @@ void worker_pool::print_stats() {
                settings_.name.c_str(), workers_.size(), (unsigned long long)sum.activations,
                (unsigned long long)sum.lifo_picks, (unsigned long long)sum.deque_picks,
                (unsigned long long)sum.injection_picks, (unsigned long long)sum.searches,
-               sum.search_ns / 1e6, (unsigned long long)sum.steals,
+               static_cast<double>(sum.search_ns) / 1e6, (unsigned long long)sum.steals,
                (unsigned long long)sum.stolen_cells, (unsigned long long)sum.lifo_thefts,
-               (unsigned long long)sum.parks, sum.park_ns / 1e6, (unsigned long long)idle_.wakes(),
-               (unsigned long long)idle_.fill_wakes());
+               (unsigned long long)sum.parks, static_cast<double>(sum.park_ns) / 1e6,
+               (unsigned long long)idle_.wakes(), (unsigned long long)idle_.fill_wakes());
   std::fprintf(stderr, "  moves=%llu (activations on another worker than the cell's last)\n",
                (unsigned long long)sum.moves);
   for (auto& w : workers_) {
@@ -507,7 +507,7 @@ void worker_pool::print_stats() {
         stderr, "  worker %u: activations=%llu steals=%llu searches=%llu parks=%llu park_ms=%.1f\n",
         w->index, (unsigned long long)w->stats.activations, (unsigned long long)w->stats.steals,
         (unsigned long long)w->stats.searches, (unsigned long long)w->stats.parks,
-        w->stats.park_ns / 1e6);
+        static_cast<double>(w->stats.park_ns) / 1e6);
   }
 #endif
 }
