@@ -47,10 +47,17 @@
 // CPU-ns/message base → gated, 1 worker in brackets): chameneos 91/84/79
 // → 87/70/66 (65-67), dining 77/66/61 → 74/58/53 (50-53), dictionary
 // 255/217/212 → 227/180/202 (161-198), big 66/64/65 → 58/59/55 (52-53).
-// What is left on 2 workers is the idle worker's periodic search (after
-// each nap it sees the deque non-empty and spins up to `spin_before_park`
-// reading the victim's deque lines) and the hub's occasional move after a
-// legitimate steal (a preempted worker's queue does wait).
+// A nap then ended whenever a deque was non-empty, and the idle worker
+// spun `spin_before_park` on the busy worker's deque lines after every nap
+// for nothing it could take; a nap now ends only for what the gated steal
+// (or a stale LIFO occupant, or injected work) finds. Both together, A/B
+// interleaved at load ~5, medians of 2, 1 → 2 workers, base → now:
+// CPU-ns/message chameneos 66→108 → 63→72, dining 53→106 → 52→60,
+// dictionary 120→198 → 116→148, big 52→92 → 51→61; throughput ratio
+// dining 0.54 → 0.87, dictionary 0.53 → 0.83, big 0.58 → 0.90 (wall clock
+// on a shared 2-core VM: the CPU figures are the firmer ones). What is
+// left is the hub's occasional move after a legitimate steal (a preempted
+// worker's queue does wait) and the cross-core cost of the moves left.
 //
 // Idle workers and wake-ups (the part that decides latency and CPU use)
 // ----------------------------------------------------------------------
