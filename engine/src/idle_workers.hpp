@@ -30,7 +30,8 @@
 //
 // Naps: while another worker is awake a parked worker naps
 // (`lifo_watch_interval`) instead of sleeping for good, and after each nap
-// looks for a stale LIFO occupant (lifo_slot.hpp) and for work. Once every
+// runs `steal_stale()`: the pool looks for a stale LIFO occupant
+// (lifo_slot.hpp), deque work that has waited, and injected work. Once every
 // worker sleeps they sleep for good (`deep_sleepers_`; no CPU), and filling an
 // empty LIFO slot wakes one of them if nobody searches (fill_hint).
 //
@@ -162,9 +163,9 @@ class basic_idle_workers {
     }
   }
 
-  /// Parks the worker until it is woken, or until a nap finds a stale LIFO
-  /// occupant (`steal_stale()`, returned) or visible work (nullptr). Returns
-  /// at once if work is visible or `quitting()` after it registered.
+  /// Parks the worker until it is woken, or until a nap's `steal_stale()`
+  /// finds something to run (returned). Returns at once (nullptr) if work is
+  /// visible or `quitting()` after it registered.
   template <class WorkVisible, class Quitting, class StealStale>
   auto park(unsigned worker, WorkVisible&& work_visible, Quitting&& quitting,
             StealStale&& steal_stale) -> decltype(steal_stale()) {
@@ -178,7 +179,7 @@ class basic_idle_workers {
       leave_sleepers(worker);
       return nullptr;
     }
-    return sleep(worker, work_visible, quitting, steal_stale);
+    return sleep(worker, quitting, steal_stale);
   }
 
   // -- whoever publishes work ------------------------------------------------
@@ -205,6 +206,9 @@ class basic_idle_workers {
     parker& p = at(index);
     p.wake_word.store(1, std::memory_order_release);
     Sync::wake_one(p.wake_word);
+#if defined(VOLLEY_SCHED_STATS) && VOLLEY_SCHED_STATS
+    wakes_.fetch_add(1, std::memory_order_relaxed);
+#endif
   }
 
   /// An empty LIFO slot was filled. Its worker runs it next, so nobody needs
@@ -214,9 +218,23 @@ class basic_idle_workers {
   void fill_hint() noexcept {
     if (deep_sleepers_.load(std::memory_order_relaxed) != 0 &&
         searching_.load(std::memory_order_relaxed) == 0) {
+#if defined(VOLLEY_SCHED_STATS) && VOLLEY_SCHED_STATS
+      fill_wakes_.fetch_add(1, std::memory_order_relaxed);
+#endif
       notify();
     }
   }
+
+#if defined(VOLLEY_SCHED_STATS) && VOLLEY_SCHED_STATS
+  /// Statistics (scheduler.hpp's scheduler_stats): futex wakes by notify(),
+  /// and fills that called it.
+  std::uint64_t wakes() const noexcept {
+    return wakes_.load(std::memory_order_relaxed);
+  }
+  std::uint64_t fill_wakes() const noexcept {
+    return fill_wakes_.load(std::memory_order_relaxed);
+  }
+#endif
 
   /// Stop or retire: every worker wakes (and is not counted as searching).
   void wake_all() noexcept {
@@ -240,9 +258,9 @@ class basic_idle_workers {
     Sync::fence();
   }
 
-  template <class WorkVisible, class Quitting, class StealStale>
-  auto sleep(unsigned worker, WorkVisible& work_visible, Quitting& quitting,
-             StealStale& steal_stale) -> decltype(steal_stale()) {
+  template <class Quitting, class StealStale>
+  auto sleep(unsigned worker, Quitting& quitting, StealStale& steal_stale)
+      -> decltype(steal_stale()) {
     parker& p = at(worker);
     for (;;) {
       // Nap while another worker is awake: it may get stuck in one long
@@ -261,8 +279,15 @@ class basic_idle_workers {
         if (!Sync::wait_until(p.wake_word, 0, until)) break;  // the nap is over
       }
       if (woken) break;
+      // Only what steal_stale() finds (a stale LIFO occupant, deque work
+      // that has waited, injected work), not work_visible(): a deque whose
+      // owner is getting through it is not ours to take, and leaving the
+      // nap for it made the idle worker spin `spin_before_park` on the
+      // owner's deque lines after every nap (the pool's steal gate). The
+      // no-lost-wake-up argument does not rest on this look: it rests on
+      // the one after registering (park()) and on notify().
       auto stale = steal_stale();
-      if (stale != nullptr || work_visible() || quitting()) {
+      if (stale != nullptr || quitting()) {
         leave_sleepers(worker);
         return stale;
       }
@@ -311,6 +336,10 @@ class basic_idle_workers {
   // Only on the park/unpark path, never per message.
   alignas(cache_line_size) typename Sync::mutex mu_;
   std::vector<unsigned> sleepers_ VOLLEY_GUARDED_BY(mu_);
+#if defined(VOLLEY_SCHED_STATS) && VOLLEY_SCHED_STATS
+  alignas(cache_line_size) std::atomic<std::uint64_t> wakes_{0};
+  std::atomic<std::uint64_t> fill_wakes_{0};
+#endif
 };
 
 using idle_workers = basic_idle_workers<>;

@@ -2,6 +2,7 @@
 #include "scheduler.hpp"
 
 #include <cstdio>
+#include <cstdlib>
 
 #include <volley/affinity/pinning.hpp>
 #include <volley/engine/ask.hpp>
@@ -43,6 +44,27 @@ constexpr unsigned unbounded_budget = 1u << 30;
 // clock read (~20 ns) stays under 1% of the spin.
 constexpr unsigned slow_look_every = 64;
 
+// A searcher steals from a victim's deque only once the victim's oldest
+// cell has sat there this long (the same top index at two looks this far
+// apart). A worker that is getting through its deque takes its oldest cell
+// every `fifo_interval` picks — a few hundred ns each, a few µs in all —
+// and those cells are usually a conversation with the actor it is running
+// (a mall and its chameneos, an arbitrator and its philosophers, a
+// dictionary and its clients): stealing them split the conversation across
+// cores, and every message after that crossed them (see "What a second
+// worker costs" in scheduler.hpp). 50 µs: longer than a hub's activation of
+// `throughput` messages (64 × ~100-200 ns), so the hub's queue is not taken
+// for stuck while the hub drains its mailbox; about one futex wake-to-run
+// (~38 µs), so work that waited less than that would not have been run
+// sooner by waking a sleeper either; and against parallel work (fork-join,
+// fibonacci, trapezoid, n-queens) it is a one-off delay per steal, far
+// below their tasks' run time. Measured (VOLLEY_SCHED_STATS build, 2
+// workers, VM load 8-12, one run each; steals without the gate → 10 µs →
+// 100 µs → 1 ms): dining 17.8k → 169 → 127 → 106, dictionary 113k → 2.1k
+// → 1.8k → 1.1k; CPU per message did not differ between 10 µs and 100 µs,
+// and 1 ms would delay real surplus by up to a whole nap for no gain.
+constexpr std::chrono::nanoseconds oldest_wait_before_steal{50'000};
+
 }  // namespace
 
 worker* current_worker() noexcept {
@@ -65,6 +87,8 @@ worker_pool::worker_pool(system_core* core, pool_settings settings)
     w->numa_node = slot.numa_node;
     w->steal_order = slot.steal_order;
     w->injection_consumer.emplace(injection_);
+    w->seen_lifo.resize(settings_.plan.workers.size());
+    w->seen_deque.resize(settings_.plan.workers.size());
     workers_.push_back(std::move(w));
   }
   for (auto& w : workers_) {
@@ -219,7 +243,9 @@ void worker_pool::leave_searching(worker& w) noexcept {
 // Callers: park() (after registering as a sleeper: the look must cover every
 // queue, or the no-lost-wake-up argument fails), leave_searching() (last
 // searcher only), and the stopping/retiring exits (short-circuited behind
-// the flag).
+// the flag). No longer after every nap: a napping worker runs the gated
+// steal() instead (park()), so this runs once per park, not once per
+// millisecond per napping worker.
 bool worker_pool::work_visible() const noexcept {
   if (!injection_.empty_approx()) return true;
   for (const auto& w : workers_) {
@@ -231,7 +257,10 @@ bool worker_pool::work_visible() const noexcept {
 cell_base* worker_pool::next_local(worker& w) noexcept {
   std::uint32_t tick = ++w.tick;
   if (tick % injection_interval == 0) {
-    if (auto c = pop_injection(w)) return *c;
+    if (auto c = pop_injection(w)) {
+      VOLLEY_SCHED_STAT(w, injection_picks++);
+      return *c;
+    }
   }
   // The slot is read first (plain load) so the common empty case costs no
   // RMW; taking it is an exchange because a thief may race us for it.
@@ -243,6 +272,7 @@ cell_base* worker_pool::next_local(worker& w) noexcept {
       // ping-pong partner to a spinning thief on another core.
       if (w.lifo_streak < max_lifo_streak || w.local.empty_approx()) {
         ++w.lifo_streak;
+        VOLLEY_SCHED_STAT(w, lifo_picks++);
         return l;
       }
       // The streak is over: the slot's actor queues behind the deque's.
@@ -261,11 +291,18 @@ cell_base* worker_pool::next_local(worker& w) noexcept {
     w.last_fifo_tick = tick;
     cell_base* oldest;
     if (w.local.steal(oldest) == queues::work_stealing_deque<cell_base*>::steal_result::success) {
+      VOLLEY_SCHED_STAT(w, deque_picks++);
       return oldest;
     }
   }
-  if (auto c = w.local.pop()) return *c;
-  if (auto c = pop_injection(w)) return *c;
+  if (auto c = w.local.pop()) {
+    VOLLEY_SCHED_STAT(w, deque_picks++);
+    return *c;
+  }
+  if (auto c = pop_injection(w)) {
+    VOLLEY_SCHED_STAT(w, injection_picks++);
+    return *c;
+  }
   return nullptr;
 }
 
@@ -278,20 +315,61 @@ cell_base* worker_pool::steal(worker& w) noexcept {
   for (std::size_t i = 0; i < w.steal_order.size(); ++i) {
     unsigned victim = w.steal_order[i < near ? (start + i) % near : i];
     if (victim >= workers_.size()) continue;
-    if (auto c = workers_[victim]->local.steal_half(w.local)) return *c;
+    if (!oldest_has_waited(w, victim)) continue;
+    std::int64_t before = 0;
+    if constexpr (sched_stats_on) before = w.local.size_approx();
+    (void)before;
+    if (auto c = workers_[victim]->local.steal_half(w.local)) {
+      VOLLEY_SCHED_STAT(w, steals++);
+      VOLLEY_SCHED_STAT(
+          w, stolen_cells += 1 + static_cast<std::uint64_t>(w.local.size_approx() - before));
+      return *c;
+    }
   }
-  if (auto c = pop_injection(w)) return *c;
+  if (auto c = pop_injection(w)) {
+    VOLLEY_SCHED_STAT(w, injection_picks++);
+    return *c;
+  }
   return nullptr;
+}
+
+bool worker_pool::oldest_has_waited(worker& thief, unsigned victim) noexcept {
+  // Two relaxed loads of lines the victim rarely writes (top_ moves only
+  // when its oldest cell is taken); a hint: a wrong answer delays a steal
+  // by one look or lets one through early, never loses a cell.
+  const auto& q = workers_[victim]->local;
+  worker::deque_sighting& seen = thief.seen_deque[victim];
+  const std::int64_t top = q.top_approx();
+  if (q.empty_approx()) {
+    seen.top = -1;
+    return false;
+  }
+  if (top != seen.top) {
+    seen = worker::deque_sighting{top, thief.search_now};
+    return false;
+  }
+#if defined(VOLLEY_SCHED_STATS) && VOLLEY_SCHED_STATS
+  // Measurement builds only: VOLLEY_STEAL_WAIT_NS overrides the wait.
+  static const std::chrono::nanoseconds wait{[] {
+    const char* v = std::getenv("VOLLEY_STEAL_WAIT_NS");
+    return v != nullptr ? std::atoll(v) : oldest_wait_before_steal.count();
+  }()};
+  return thief.search_now - seen.since >= wait;
+#else
+  return thief.search_now - seen.since >= oldest_wait_before_steal;
+#endif
 }
 
 cell_base* worker_pool::steal_stuck_lifo(worker& thief) noexcept {
   // Take a victim's LIFO slot only if it is stale: its worker is stuck in
   // one long handler (lifo_slot.hpp says how that is told). A worker that is
   // moving along keeps its slot.
-  if (thief.seen_lifo.size() < workers_.size()) thief.seen_lifo.resize(workers_.size());
   for (unsigned victim : thief.steal_order) {
     if (victim >= workers_.size()) continue;
-    if (cell_base* c = workers_[victim]->lifo.steal_if_stale(thief.seen_lifo[victim])) return c;
+    if (cell_base* c = workers_[victim]->lifo.steal_if_stale(thief.seen_lifo[victim])) {
+      VOLLEY_SCHED_STAT(thief, lifo_thefts++);
+      return c;
+    }
   }
   return nullptr;
 }
@@ -308,7 +386,10 @@ void worker_pool::run(worker& w) {
     if (c == nullptr) {
       // Search: only half the pool at a time, so an idle pool does not
       // hammer the busy workers' deques with steal attempts.
-      auto deadline = std::chrono::steady_clock::now() + settings_.spin_before_park;
+      const auto search_began = std::chrono::steady_clock::now();
+      w.search_now = search_began;
+      auto deadline = search_began + settings_.spin_before_park;
+      VOLLEY_SCHED_STAT(w, searches++);
       idle_.start_searching(w.index);
       const bool searching = idle_.searching(w.index);
       for (unsigned spins = 0; c == nullptr; ++spins) {
@@ -318,17 +399,29 @@ void worker_pool::run(worker& w) {
         if (stopping_.load(std::memory_order_acquire) && !work_visible()) break;
         if (spins % slow_look_every == slow_look_every - 1) {
           if (searching && (c = steal_stuck_lifo(w)) != nullptr) break;
-          if (std::chrono::steady_clock::now() >= deadline) break;
+          w.search_now = std::chrono::steady_clock::now();
+          if (w.search_now >= deadline) break;
           // Let a thread that shares this core (an asker woken by a reply,
           // a sender) run now rather than at the end of our spin.
           std::this_thread::yield();
         }
         cpu_relax();
       }
+      if constexpr (sched_stats_on) {
+        w.stats.search_ns += static_cast<std::uint64_t>(
+            std::chrono::nanoseconds(std::chrono::steady_clock::now() - search_began).count());
+      }
       if (c == nullptr) {
         if (stopping_.load(std::memory_order_acquire) && !work_visible()) break;
         if (retired_.load(std::memory_order_acquire) && !work_visible()) break;
+        std::chrono::steady_clock::time_point park_began{};
+        if constexpr (sched_stats_on) park_began = std::chrono::steady_clock::now();
         c = park(w);  // a stale LIFO occupant it took while napping, or nullptr
+        if constexpr (sched_stats_on) {
+          w.stats.parks++;
+          w.stats.park_ns += static_cast<std::uint64_t>(
+              std::chrono::nanoseconds(std::chrono::steady_clock::now() - park_began).count());
+        }
         if (c == nullptr) continue;
       }
     }
@@ -338,6 +431,18 @@ void worker_pool::run(worker& w) {
     // searching_ at 1 for good, so notify() never woke anyone again.
     leave_searching(w);
     w.lifo.activation_started();
+    VOLLEY_SCHED_STAT(w, activations++);
+#if defined(VOLLEY_SCHED_STATS) && VOLLEY_SCHED_STATS
+    {
+      // Where did this cell run last? A hash table of last workers, racy and
+      // lossy on collisions: good enough to count moves between workers.
+      static std::atomic<std::uint16_t> last_ran[1u << 16];
+      auto& slot = last_ran[(reinterpret_cast<std::uintptr_t>(c) >> 7) & 0xffff];
+      std::uint16_t prev =
+          slot.exchange(static_cast<std::uint16_t>(w.index + 1), std::memory_order_relaxed);
+      if (prev != 0 && prev != w.index + 1) w.stats.moves++;
+    }
+#endif
     if (run_activation(c, budget, &w) == activation_end::more) requeue(w, c);
   }
   leave_searching(w);
@@ -345,11 +450,18 @@ void worker_pool::run(worker& w) {
 }
 
 cell_base* worker_pool::park(worker& w) {
-  // Returns a stale LIFO occupant a nap found, or nullptr (woken, or work
-  // is visible): see idle_workers.hpp.
+  // Returns a cell a nap found, or nullptr (woken, or work is visible):
+  // see idle_workers.hpp. After a nap: a stale LIFO occupant, then what a
+  // searcher would take —
+  // deque work whose oldest cell waited (the nap is longer than the wait,
+  // so a top unchanged since the previous nap qualifies) and injected work.
   return idle_.park(
       w.index, [this] { return work_visible(); }, [this] { return quitting(); },
-      [this, &w] { return steal_stuck_lifo(w); });
+      [this, &w]() -> cell_base* {
+        if (cell_base* c = steal_stuck_lifo(w)) return c;
+        w.search_now = std::chrono::steady_clock::now();
+        return steal(w);
+      });
 }
 
 bool worker_pool::quitting() const noexcept {
@@ -368,6 +480,36 @@ void worker_pool::stop_and_join() {
       }
     }
   }
+  if constexpr (sched_stats_on) print_stats();
+}
+
+void worker_pool::print_stats() {
+  if (settings_.deterministic_seed || workers_.empty() || stats_printed_) return;
+  stats_printed_ = true;
+#if defined(VOLLEY_SCHED_STATS) && VOLLEY_SCHED_STATS
+  scheduler_stats sum;
+  for (auto& w : workers_) sum.add(w->stats);
+  std::fprintf(stderr,
+               "volley-sched-stats pool=%s workers=%zu activations=%llu lifo=%llu deque=%llu "
+               "injection=%llu searches=%llu search_ms=%.1f steals=%llu stolen=%llu "
+               "lifo_thefts=%llu parks=%llu park_ms=%.1f wakes=%llu fill_wakes=%llu\n",
+               settings_.name.c_str(), workers_.size(), (unsigned long long)sum.activations,
+               (unsigned long long)sum.lifo_picks, (unsigned long long)sum.deque_picks,
+               (unsigned long long)sum.injection_picks, (unsigned long long)sum.searches,
+               static_cast<double>(sum.search_ns) / 1e6, (unsigned long long)sum.steals,
+               (unsigned long long)sum.stolen_cells, (unsigned long long)sum.lifo_thefts,
+               (unsigned long long)sum.parks, static_cast<double>(sum.park_ns) / 1e6,
+               (unsigned long long)idle_.wakes(), (unsigned long long)idle_.fill_wakes());
+  std::fprintf(stderr, "  moves=%llu (activations on another worker than the cell's last)\n",
+               (unsigned long long)sum.moves);
+  for (auto& w : workers_) {
+    std::fprintf(
+        stderr, "  worker %u: activations=%llu steals=%llu searches=%llu parks=%llu park_ms=%.1f\n",
+        w->index, (unsigned long long)w->stats.activations, (unsigned long long)w->stats.steals,
+        (unsigned long long)w->stats.searches, (unsigned long long)w->stats.parks,
+        static_cast<double>(w->stats.park_ns) / 1e6);
+  }
+#endif
 }
 
 void worker_pool::retire() noexcept {

@@ -13,7 +13,51 @@
 //   3. the pool's injection queue (work from non-worker threads); checked
 //      first every `injection_interval` picks so it cannot starve either;
 //   4. other workers' deques, stealing half, in the worker's steal order
-//      (closest caches first, other NUMA nodes last).
+//      (closest caches first, other NUMA nodes last) — but only from a
+//      victim whose oldest cell has waited `oldest_wait_before_steal`
+//      (50 µs; scheduler.cpp): work its owner is getting through stays.
+//
+// What a second worker costs (issue 11)
+// -------------------------------------
+// Savina's serialised workloads (chameneos, dining philosophers, the
+// concurrent dictionary, big, logistic map, bank) are one conversation: a
+// hub and the actors it answers. On 1 worker they run at one core's speed;
+// on 2 they ran at half of it. Counted with -DVOLLEY_SCHED_STATS=1 (the
+// sums print when a pool stops; per 2-worker run, VM at load 8-12):
+//   * steals split the conversation: dictionary 113-164k steals moving
+//     0.9-1.2M cells for 6.4M messages, dining 10-18k steals (87-130k
+//     cells) for 3.6M, chameneos ~1.4k steals (~28k cells) for 8M;
+//   * after a split the conversation stays split without further steals:
+//     a woken actor runs on its waker's worker, so the hub and its clients
+//     chase each other between workers. 11-16% of activations ran on
+//     another worker than the cell's previous one (chameneos 782k of 7.2M,
+//     dictionary 766k of 4.9M), against 0 on 1 worker; each such move
+//     ships the cell, its mailbox lines and the hub's working set (the
+//     dictionary's hash map: 40% of its cycles are the map lookups) to the
+//     other core;
+//   * futex wake-ups are not the cost: 0-1 per run (fills and displaced
+//     occupants wake nobody, the wakes counted are notify()'s), and LIFO
+//     thefts 14-107 per run;
+//   * the idle worker's own time: searching 80-1300 ms and parked
+//     0.3-2.4 s per run, i.e. the second core spins on the victims' deque
+//     lines at each nap (1 ms) for up to `spin_before_park`.
+// With the steal gate the steals fell to 126-2.1k per run and the moves
+// to 20k of 6.3M (dictionary) and 63k of 8M (chameneos); CPU per message
+// on 2 workers moved towards 1 worker's (A/B, interleaved, 3 runs each,
+// CPU-ns/message base → gated, 1 worker in brackets): chameneos 91/84/79
+// → 87/70/66 (65-67), dining 77/66/61 → 74/58/53 (50-53), dictionary
+// 255/217/212 → 227/180/202 (161-198), big 66/64/65 → 58/59/55 (52-53).
+// A nap then ended whenever a deque was non-empty, and the idle worker
+// spun `spin_before_park` on the busy worker's deque lines after every nap
+// for nothing it could take; a nap now ends only for what the gated steal
+// (or a stale LIFO occupant, or injected work) finds. Both together, A/B
+// interleaved at load ~5, medians of 2, 1 → 2 workers, base → now:
+// CPU-ns/message chameneos 66→108 → 63→72, dining 53→106 → 52→60,
+// dictionary 120→198 → 116→148, big 52→92 → 51→61; throughput ratio
+// dining 0.54 → 0.87, dictionary 0.53 → 0.83, big 0.58 → 0.90 (wall clock
+// on a shared 2-core VM: the CPU figures are the firmer ones). What is
+// left is the hub's occasional move after a legitimate steal (a preempted
+// worker's queue does wait) and the cross-core cost of the moves left.
 //
 // Idle workers and wake-ups (the part that decides latency and CPU use)
 // ----------------------------------------------------------------------
@@ -48,7 +92,9 @@
 // worker naps (`lifo_watch_interval`, 1 ms) instead of sleeping for good,
 // and after each nap takes a LIFO occupant that has not changed, and whose
 // worker has started no activation, since its previous look
-// (steal_stuck_lifo). Once every worker sleeps, they sleep for good (no
+// (steal_stuck_lifo), then deque work that has waited and injected work
+// (the gated steal()); a deque its owner is getting through does not end
+// the nap. Once every worker sleeps, they sleep for good (no
 // CPU); a fill that finds such deep sleepers and no searcher wakes one.
 // Searchers apply the same staleness test every `slow_look_every` spins.
 //
@@ -82,6 +128,48 @@ namespace volley::detail {
 
 class worker_pool;
 
+/// Where a worker's time and picks go, per worker, for finding what a
+/// second worker costs (issue 11). Off by default: compile with
+/// -DVOLLEY_SCHED_STATS=1 and the pool prints the sums to stderr when it
+/// stops. Plain per-worker counters (owner-only writes), so turning them on
+/// adds no shared line; the futex wake counts live in idle_workers.
+struct scheduler_stats {
+  std::uint64_t activations = 0;
+  std::uint64_t lifo_picks = 0;
+  std::uint64_t deque_picks = 0;
+  std::uint64_t injection_picks = 0;
+  std::uint64_t searches = 0;      ///< times the local queues ran dry
+  std::uint64_t search_ns = 0;     ///< time from running dry to finding work or parking
+  std::uint64_t steals = 0;        ///< successful steal_half calls
+  std::uint64_t stolen_cells = 0;  ///< cells they moved (the one run at once included)
+  std::uint64_t lifo_thefts = 0;   ///< stale LIFO occupants taken
+  std::uint64_t parks = 0;
+  std::uint64_t park_ns = 0;
+  std::uint64_t moves = 0;  ///< activations on another worker than the cell's previous one
+  void add(const scheduler_stats& o) noexcept {
+    activations += o.activations;
+    lifo_picks += o.lifo_picks;
+    deque_picks += o.deque_picks;
+    injection_picks += o.injection_picks;
+    searches += o.searches;
+    search_ns += o.search_ns;
+    steals += o.steals;
+    stolen_cells += o.stolen_cells;
+    lifo_thefts += o.lifo_thefts;
+    parks += o.parks;
+    park_ns += o.park_ns;
+    moves += o.moves;
+  }
+};
+
+#if defined(VOLLEY_SCHED_STATS) && VOLLEY_SCHED_STATS
+#define VOLLEY_SCHED_STAT(w, expr) ((w).stats.expr)
+inline constexpr bool sched_stats_on = true;
+#else
+#define VOLLEY_SCHED_STAT(w, expr) ((void)0)
+inline constexpr bool sched_stats_on = false;
+#endif
+
 struct worker {
   worker_pool* pool = nullptr;
   unsigned index = 0;
@@ -109,6 +197,17 @@ struct worker {
   std::uint32_t tick = 0;
   std::uint32_t last_fifo_tick = 0;  ///< when the oldest local item was last taken
   std::vector<lifo_slot<cell_base>::sighting> seen_lifo;  ///< per victim: its slot at our last look
+  /// What a thief remembers of one victim's deque: its oldest item's index
+  /// and when this thief first saw it there (steal() takes only work that
+  /// has waited).
+  struct deque_sighting {
+    std::int64_t top = -1;
+    std::chrono::steady_clock::time_point since{};
+  };
+  std::vector<deque_sighting> seen_deque;  ///< per victim
+  /// The searcher's clock, read once per slow look rather than per steal.
+  std::chrono::steady_clock::time_point search_now{};
+  scheduler_stats stats;  ///< counted only with VOLLEY_SCHED_STATS
   std::thread thread;
 };
 
@@ -160,6 +259,7 @@ class worker_pool {
   void run(worker& w);
   cell_base* next_local(worker& w) noexcept;
   cell_base* steal(worker& w) noexcept;
+  bool oldest_has_waited(worker& thief, unsigned victim) noexcept;
   void requeue(worker& w, cell_base* c) noexcept;
   void push_local(worker& w, cell_base* c) noexcept;
   void overflow(worker& w, cell_base* c) noexcept;
@@ -172,6 +272,7 @@ class worker_pool {
   void drain_if_joined() noexcept;
   void drain_queued() noexcept;
   static void run_to_idle(cell_base* c) noexcept;
+  void print_stats();  ///< VOLLEY_SCHED_STATS only: the sums, to stderr, once
 
   system_core* core_;
   pool_settings settings_;
@@ -185,6 +286,7 @@ class worker_pool {
   alignas(cache_line_size) std::atomic<bool> stopping_{false};
   std::atomic<bool> retired_{false};
   std::atomic<bool> joined_{false};  ///< workers joined: schedule() runs cells inline
+  bool stats_printed_ = false;       ///< VOLLEY_SCHED_STATS only
   // Deterministic mode (tests only): the ready set and the generator.
   detail::mutex ready_mu_;
   std::vector<cell_base*> ready_ VOLLEY_GUARDED_BY(ready_mu_);

@@ -120,7 +120,8 @@ struct idle_workers_test_access {
       idle.searching_.fetch_sub(1, std::memory_order_acq_rel);
     }
     idle.register_sleeper(worker);
-    return idle.sleep(worker, work_visible, quitting, steal_stale);
+    (void)work_visible;  // the known-bad part: no look after registering
+    return idle.sleep(worker, quitting, steal_stale);
   }
 
   template <class Idle>

@@ -158,6 +158,13 @@ class work_stealing_deque {
 
   bool empty_approx() const noexcept { return size_approx() == 0; }
 
+  /// Any thread; a snapshot: the index of the oldest item. It moves only
+  /// when the oldest item is taken (a steal, or the owner's pop of the last
+  /// one), so a deque that is non-empty with the same top at two looks has
+  /// had the same oldest item waiting all along: a scheduler can tell work
+  /// that waits from work its owner is getting through.
+  std::int64_t top_approx() const noexcept { return top_.load(std::memory_order_relaxed); }
+
  private:
   friend struct detail::work_stealing_deque_test_access;
 
