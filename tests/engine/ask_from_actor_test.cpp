@@ -183,6 +183,56 @@ TEST_CASE("a reply that comes before the timeout cancels it: the continuation ru
   CHECK(sys.dead_letters().count() == 0);
 }
 
+namespace {
+
+struct ask_without_deadline {};
+
+/// Asks `calc` with volley::no_deadline and logs the outcome.
+struct patient_asker {
+  patient_asker(volley::actor_ref<calculator> calc, outcome_log* log)
+      : calc_(std::move(calc)), log_(log) {}
+  void on(const ask_without_deadline&, volley::context& ctx) {
+    ctx.ask(calc_, plus_one{41}, volley::no_deadline, [this](volley::result<int> r) {
+      log_->events.push_back(r ? "reply " + std::to_string(r.value())
+                               : std::string("error ") + volley::to_string(r.err().code));
+    });
+  }
+  volley::actor_ref<calculator> calc_;
+  outcome_log* log_;
+};
+
+}  // namespace
+
+TEST_CASE("an ask with no_deadline never times out; the reply still comes", "[ask_from_actor]") {
+  auto clock = std::make_shared<volley::manual_clock>();
+  outcome_log log;
+  volley::system sys(deterministic(clock));
+  auto calc = sys.spawn<calculator>(true);  // keeps the request in its stash
+  auto a = sys.spawn<patient_asker>(calc, &log);
+  a.tell(ask_without_deadline{});
+  sys.run_until_idle();
+  clock->advance(24h);
+  sys.run_until_idle();
+  CHECK(log.events.empty());
+  calc.tell(release_all{});
+  sys.run_until_idle();
+  CHECK(log.events == std::vector<std::string>{"reply 42"});
+}
+
+TEST_CASE("an ask with no_deadline whose target stops with the request kept fails, not hangs",
+          "[ask_from_actor]") {
+  auto clock = std::make_shared<volley::manual_clock>();
+  outcome_log log;
+  volley::system sys(deterministic(clock));
+  auto calc = sys.spawn<calculator>(true);
+  auto a = sys.spawn<patient_asker>(calc, &log);
+  a.tell(ask_without_deadline{});
+  sys.run_until_idle();
+  calc.stop();  // the stashed request is dropped with the actor
+  sys.run_until_idle();
+  CHECK(log.events == std::vector<std::string>{"error recipient stopped"});
+}
+
 TEST_CASE("a reply to an asker that has stopped is a dead letter and its continuation never runs",
           "[ask_from_actor]") {
   auto clock = std::make_shared<volley::manual_clock>();

@@ -78,7 +78,8 @@ inline constexpr message_info resume_info_of{type_id<resume_msg<R>>(), "volley::
                                              &drop_payload<resume_msg<R>>,
                                              sizeof(message_envelope<resume_msg<R>>), true};
 
-/// Send the request and arm its timeout; returns the request (our count).
+/// Send the request and arm its timeout (none for no_deadline); returns the
+/// request (our count).
 template <class A, class T, class M>
 ask_state<reply_t<A, T>>* send_request(cell_base* self, const actor_ref<A>& target, M&& m,
                                        std::chrono::nanoseconds timeout) {
@@ -86,17 +87,20 @@ ask_state<reply_t<A, T>>* send_request(cell_base* self, const actor_ref<A>& targ
   static_assert(has_handler<A, T>,
                 "volley: this actor has no on() handler for the asked message type");
   auto* state = new ask_state<R>();  // our count
-  auto* t = new ask_timeout<R>(state);
-  t->core = self->core();
-  state->set_timeout(t);  // timer_base starts with two counts: the service's and the request's
-  state->add_ref();       // the envelope's
+  ask_timeout<R>* t = nullptr;
+  if (timeout != no_deadline) {
+    t = new ask_timeout<R>(state);
+    t->core = self->core();
+    state->set_timeout(t);  // timer_base starts with two counts: the service's and the request's
+  }
+  state->add_ref();  // the envelope's
   void* p = envelope_alloc(sizeof(ask_envelope<T, R>));
   auto* e = ::new (p) ask_envelope<T, R>(std::forward<M>(m), state);
   e->invoke = &invoke_ask<A, T>;
   e->info = &ask_info_of<T, R>;
   e->sender = self;
   self->add_ref();
-  timer_schedule(self->core(), t, timeout);
+  if (t != nullptr) timer_schedule(self->core(), t, timeout);
   target.cell()->deliver(e);
   return state;
 }

@@ -20,6 +20,13 @@
 
 namespace volley {
 
+/// An ask timeout meaning "no deadline" (CAF's `infinite`): no timer is
+/// armed, so the ask costs no timer-service work. It still ends with an
+/// error if the request is dropped (a stopped or stopping target, a full
+/// mailbox, a reply handle dropped unanswered); a target that keeps the
+/// request and never answers keeps the asker waiting.
+inline constexpr std::chrono::nanoseconds no_deadline = std::chrono::nanoseconds::max();
+
 struct props;
 template <class R>
 class reply_handle;
@@ -80,7 +87,8 @@ class context {
   /// `continuation(result<R>)` — or `continuation(result<R>, context&)` —
   /// runs *as a message of this actor*, so it may touch the actor's state.
   /// Never blocks. If this actor has stopped by then, the reply is a dead
-  /// letter. Defined in ask_from_actor.hpp.
+  /// letter. `timeout` may be volley::no_deadline. Defined in
+  /// ask_from_actor.hpp.
   template <class A, class M, class Rep, class Period, class F>
   void ask(const actor_ref<A>& target, M&& m, std::chrono::duration<Rep, Period> timeout,
            F&& continuation);
