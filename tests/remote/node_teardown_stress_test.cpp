@@ -73,17 +73,6 @@ struct racing_nodes {
   remote_system to_b = node_a.connect("127.0.0.1", node_b.port());
 };
 
-/// The third (maximum) figure of /proc/sys/net/ipv4/tcp_wmem or tcp_rmem.
-std::size_t tcp_buffer_max(const char* which) {
-  std::string path = std::string("/proc/sys/net/ipv4/") + which;
-  std::FILE* f = std::fopen(path.c_str(), "r");
-  REQUIRE(f);
-  unsigned long lo = 0, def = 0, hi = 0;
-  REQUIRE(std::fscanf(f, "%lu %lu %lu", &lo, &def, &hi) == 3);
-  std::fclose(f);
-  return hi;
-}
-
 /// After A shut down with `told` messages sent into its proxies: each one
 /// was handled on B, dead-lettered at A with a reason, or in a write the
 /// shutdown cut short (fate unknown). Delivery is at most once, so one more

@@ -17,6 +17,7 @@
 #include <chrono>
 #include <condition_variable>
 #include <cstdint>
+#include <cstdio>
 #include <functional>
 #include <mutex>
 #include <stdexcept>
@@ -265,6 +266,20 @@ inline frame numbered_frame(std::uint64_t seq) {
 /// lost with its write (fate unknown).
 inline bool balanced(const transport_stats& s) {
   return s.frames_queued == s.frames_sent + s.frames_undelivered + s.frames_fate_unknown;
+}
+
+/// The third (maximum) figure of /proc/sys/net/ipv4/tcp_wmem or tcp_rmem:
+/// what one socket buffer can hold at most (the bound on frames whose fate
+/// a lost connection leaves unknown).
+inline std::size_t tcp_buffer_max(const char* which) {
+  std::string path = std::string("/proc/sys/net/ipv4/") + which;
+  std::FILE* f = std::fopen(path.c_str(), "r");
+  if (f == nullptr) throw std::runtime_error("tcp_buffer_max: cannot open " + path);
+  unsigned long lo = 0, def = 0, hi = 0;
+  int n = std::fscanf(f, "%lu %lu %lu", &lo, &def, &hi);
+  std::fclose(f);
+  if (n != 3) throw std::runtime_error("tcp_buffer_max: cannot parse " + path);
+  return hi;
 }
 
 }  // namespace volley::remote::test

@@ -32,17 +32,6 @@ frame numbered(std::uint64_t seq, std::span<const std::byte> payload) {
   return f;
 }
 
-/// The third (maximum) figure of /proc/sys/net/ipv4/tcp_wmem or tcp_rmem.
-std::size_t tcp_buffer_max(const char* which) {
-  std::string path = std::string("/proc/sys/net/ipv4/") + which;
-  std::FILE* f = std::fopen(path.c_str(), "r");
-  REQUIRE(f);
-  unsigned long lo = 0, def = 0, hi = 0;
-  REQUIRE(std::fscanf(f, "%lu %lu %lu", &lo, &def, &hi) == 3);
-  std::fclose(f);
-  return hi;
-}
-
 }  // namespace
 
 TEST_CASE("across a peer that dies mid-stream, every queued frame is counted exactly once",
@@ -126,12 +115,21 @@ TEST_CASE("frames still queued when a transport shuts down are all reported unde
   recording_handler hb;
   std::array<std::byte, 16> payload{};
   std::uint64_t queued = 0;
+  transport_stats s;
   {
     transport b(test_config("node-b"), hb);
     connection_id id = b.connect("127.0.0.1", dead_port);  // never comes up
     for (std::uint64_t i = 0; i < 1000; ++i)
       if (b.send(id, numbered(i, payload)) == send_result::queued) ++queued;
+    b.stop();
+    s = b.stats();
   }
+  // It failed once in a CI-like run (862 of 1,000 reported) and not in 90
+  // runs since: the counters say which bucket a missing frame went to.
+  INFO("queued " << s.frames_queued << " sent " << s.frames_sent << " undelivered "
+                 << s.frames_undelivered << " fate unknown " << s.frames_fate_unknown);
   CHECK(queued == 1000);
+  CHECK(s.frames_queued == queued);
+  CHECK(s.frames_undelivered == queued);
   CHECK(hb.with_lock([&] { return hb.undelivered; }) == queued);
 }
