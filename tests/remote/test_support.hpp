@@ -282,4 +282,32 @@ inline std::size_t tcp_buffer_max(const char* which) {
   return hi;
 }
 
+/// A loopback port whose listener never accepts: the kernel completes TCP's
+/// handshake into the backlog and nothing ever answers, so a transport's
+/// outbound connection to it stays handshaking (until handshake_timeout)
+/// with its frames queued. Unlike a closed port, whose refused connects
+/// drop the queue at a moment the test does not choose.
+class silent_listener {
+ public:
+  silent_listener() {
+    fd_ = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    sockaddr_in a{};
+    a.sin_family = AF_INET;
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    socklen_t len = sizeof a;
+    if (fd_ < 0 || ::bind(fd_, reinterpret_cast<sockaddr*>(&a), len) != 0 ||
+        ::listen(fd_, 16) != 0 || ::getsockname(fd_, reinterpret_cast<sockaddr*>(&a), &len) != 0)
+      throw std::runtime_error("silent_listener: listen");
+    port_ = ntohs(a.sin_port);
+  }
+  ~silent_listener() { ::close(fd_); }
+  silent_listener(const silent_listener&) = delete;
+  silent_listener& operator=(const silent_listener&) = delete;
+  std::uint16_t port() const { return port_; }
+
+ private:
+  int fd_ = -1;
+  std::uint16_t port_ = 0;
+};
+
 }  // namespace volley::remote::test

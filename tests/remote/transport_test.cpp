@@ -336,15 +336,10 @@ TEST_CASE("the outbound bound is reported to the sender, queued frames to on_und
   recording_handler hb;
   auto cfg = test_config("node-b");
   cfg.max_queued_frames = 4;
+  cfg.handshake_timeout = std::chrono::seconds(60);
   transport b(cfg, hb);
-  // Nobody listens there (our own listener's port, closed by a transport that is gone).
-  std::uint16_t dead_port;
-  {
-    recording_handler h;
-    transport gone(test_config("gone"), h);
-    dead_port = gone.port();
-  }
-  connection_id id = b.connect("127.0.0.1", dead_port);
+  silent_listener nobody;  // the connection stays handshaking, its frames queued
+  connection_id id = b.connect("127.0.0.1", nobody.port());
   std::array<std::byte, 8> payload{};
   for (int i = 0; i < 4; ++i) CHECK(b.send(id, small_message(i, payload)) == send_result::queued);
   CHECK(b.send(id, small_message(4, payload)) == send_result::queue_full);
@@ -359,19 +354,20 @@ TEST_CASE("a sending thread's cached link is never another transport's with the 
           "[remote][transport]") {
   // send() remembers the last link a thread sent to; connection ids count
   // from 1 in every transport, so the memory must name the transport too.
-  std::uint16_t dead_port;
-  {
-    recording_handler h;
-    transport gone(test_config("gone"), h);
-    dead_port = gone.port();
-  }
+  // Both connect to a listener that never answers, so their frames stay
+  // queued: against a closed port a refused connect could drop y's queue
+  // (freeing its bound) between two sends, as it once did in CI.
+  silent_listener nobody;
   recording_handler hx, hy;
-  transport x(test_config("node-x"), hx);
+  auto cfg_x = test_config("node-x");
+  cfg_x.handshake_timeout = std::chrono::seconds(60);
+  transport x(cfg_x, hx);
   auto cfg = test_config("node-y");
   cfg.max_queued_frames = 4;
+  cfg.handshake_timeout = std::chrono::seconds(60);
   transport y(cfg, hy);
-  connection_id in_x = x.connect("127.0.0.1", dead_port);
-  connection_id in_y = y.connect("127.0.0.1", dead_port);
+  connection_id in_x = x.connect("127.0.0.1", nobody.port());
+  connection_id in_y = y.connect("127.0.0.1", nobody.port());
   REQUIRE(in_x == in_y);  // the case that matters
   std::array<std::byte, 8> payload{};
   for (int i = 0; i < 4; ++i) {
