@@ -223,7 +223,7 @@ class scoped_netns {
 class peer_process {
  public:
   peer_process(const std::string& netns_path, const char* host)
-      : ns_(open_netns(netns_path)),
+      : ns_{open_netns(netns_path)},
         child_({VOLLEY_PARTITION_PEER, host, "0"}, child_options(ns_.fd)) {
     g_peer_pid = child_.pid();
   }

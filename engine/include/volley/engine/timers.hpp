@@ -138,7 +138,7 @@ class timer_set {
     t->make = &P::make_one;
     t->destroy = &P::destroy_one;
     t->on_cancelled = &P::drop_payload;
-    install(std::move(key), t, interval);
+    install(key, t, interval);
   }
 
   /// Cancel the timer `key`; its queued messages will not be handled.
