@@ -150,31 +150,13 @@ frame pong_reply(std::uint64_t correlation, const int& n) {
   return f;
 }
 
-/// Counts log lines that contain a text.
-struct log_counter {
-  std::mutex m;
-  std::vector<std::string> lines;
-  std::function<void(log_level, std::string_view)> sink() {
-    return [this](log_level, std::string_view s) {
-      std::lock_guard lock(m);
-      lines.emplace_back(s);
-    };
-  }
-  std::size_t count(const std::string& what) {
-    std::lock_guard lock(m);
-    std::size_t n = 0;
-    for (const auto& l : lines) n += l.find(what) != std::string::npos;
-    return n;
-  }
-};
-
 }  // namespace
 
 TEST_CASE(
     "an authenticated third node cannot complete another connection's ask, even with the "
     "right id",
     "[remote][node][security]") {
-  log_counter log_a;
+  log_lines log_a;
   volley::system sys_a{system_config()};
   auto cfg = node_config_for("node-a");
   cfg.log = log_a.sink();
@@ -354,7 +336,7 @@ TEST_CASE(
   pill.payload = std::span(&one, 1);
 
   SECTION("refused by default") {
-    log_counter log_b;
+    log_lines log_b;
     seen_state seen;
     volley::system sys_b{system_config()};
     auto collector = sys_b.spawn<collector_actor>(volley::props{.name = "collector"}, &seen);

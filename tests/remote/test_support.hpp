@@ -125,12 +125,13 @@ struct log_lines {
       lines.emplace_back(s);
     };
   }
-  bool has(const std::string& what) {
+  bool has(const std::string& what) { return count(what) != 0; }
+  /// How many lines contain `what`.
+  std::size_t count(const std::string& what) {
     std::lock_guard lock(m);
-    for (const auto& l : lines) {
-      if (l.find(what) != std::string::npos) return true;
-    }
-    return false;
+    std::size_t n = 0;
+    for (const auto& l : lines) n += l.find(what) != std::string::npos;
+    return n;
   }
 };
 

@@ -52,23 +52,14 @@ struct log_counter {
   std::uint64_t count() const { return lines->load(); }
 };
 
-frame numbered(std::uint64_t seq) {
-  frame f;
-  f.kind = frame_kind::message;
-  f.flags = flag_target_id;
-  f.target_id = 1;
-  f.correlation_id = seq;
-  return f;
-}
-
 /// A peer that logged in before the attack: both directions still carry frames.
 void talk_both_ways(transport& server, recording_handler& hs, connection_id server_side,
                     transport& client, recording_handler& hc, connection_id client_side) {
   std::uint64_t to_server = hs.with_lock([&] { return hs.frames; });
   std::uint64_t to_client = hc.with_lock([&] { return hc.frames; });
-  REQUIRE(client.send(client_side, numbered(to_server)) == send_result::queued);
+  REQUIRE(client.send(client_side, numbered_frame(to_server)) == send_result::queued);
   REQUIRE(hs.wait([&] { return hs.frames == to_server + 1; }));
-  REQUIRE(server.send(server_side, numbered(to_client)) == send_result::queued);
+  REQUIRE(server.send(server_side, numbered_frame(to_client)) == send_result::queued);
   REQUIRE(hc.wait([&] { return hc.frames == to_client + 1; }));
   CHECK(hs.with_lock([&] { return hs.downs.size(); }) == 0);
   CHECK(hc.with_lock([&] { return hc.downs.size(); }) == 0);
@@ -124,7 +115,7 @@ TEST_CASE("the pre-login cap admits the largest legal handshake: two 255-byte no
   CHECK(ha.with_lock([&] { return ha.ups[0].name; }) == cfg_b.node_name);
   // After login the full frame size applies again: a 512 KiB frame goes through.
   std::vector<std::byte> big(512 * 1024);
-  frame f = numbered(0);
+  frame f = numbered_frame(0);
   f.payload = big;
   REQUIRE(b.send(id, f) == send_result::queued);
   REQUIRE(ha.wait([&] { return ha.frames == 1; }));
@@ -290,8 +281,8 @@ TEST_CASE("out of file descriptors, accepting pauses with one log line a second"
   // The logged-in peer, both ways, while the server has no descriptor to spare.
   std::uint64_t to_server = p.hs.with_lock([&] { return p.hs.frames; });
   std::uint64_t to_client = p.hc.with_lock([&] { return p.hc.frames; });
-  bool sent = p.client->send(p.client_side, numbered(to_server)) == send_result::queued &&
-              p.server->send(p.server_side, numbered(to_client)) == send_result::queued;
+  bool sent = p.client->send(p.client_side, numbered_frame(to_server)) == send_result::queued &&
+              p.server->send(p.server_side, numbered_frame(to_client)) == send_result::queued;
   bool server_got = p.hs.wait([&] { return p.hs.frames == to_server + 1; });
   bool client_got = p.hc.wait([&] { return p.hc.frames == to_client + 1; });
   for (int fd : hoard) ::close(fd);
@@ -345,7 +336,7 @@ TEST_CASE("a slow reader with 64 MiB queued towards it is not declared down",
   constexpr std::uint64_t frames = 1000;  // 1000 x 64 KiB = 62.5 MiB
   std::vector<std::byte> payload(64 * 1024);
   for (std::uint64_t i = 0; i < frames; ++i) {
-    frame f = numbered(i);
+    frame f = numbered_frame(i);
     f.payload = payload;
     REQUIRE(writer.send(id, f) == send_result::queued);
   }
