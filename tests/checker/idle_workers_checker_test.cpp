@@ -59,16 +59,7 @@ struct model_sync {
     model_atomic<bool> held_{false};
   };
 
-  class VOLLEY_SCOPED_CAPABILITY lock_guard {
-   public:
-    explicit lock_guard(mutex& m) VOLLEY_ACQUIRE(m) : m_(m) { m_.lock(); }
-    ~lock_guard() VOLLEY_RELEASE() { m_.unlock(); }
-    lock_guard(const lock_guard&) = delete;
-    lock_guard& operator=(const lock_guard&) = delete;
-
-   private:
-    mutex& m_;
-  };
+  using lock_guard = volley::detail::basic_lock_guard<mutex>;
 
   using deadline = int;
 
