@@ -30,7 +30,11 @@
 // side meets the allocator in the steady state.
 //
 // Bounds: two lists of `batch` per thread (192 KiB), `depot_batches` lists
-// in the depot (3 MiB); beyond that a slot goes back to the allocator. At
+// in the depot (768 KiB). A full list handed to a depot that already holds
+// `depot_batches` is freed there and then, so a burst (a million asks with
+// deadlines answered at once, a million keyed timers cancelled) goes back to
+// the allocator as its nodes come home, and what the pool keeps afterwards
+// is the steady state's working set, not the burst's high-water mark. At
 // thread exit a thread's lists go to the depot. Nodes larger than a slot,
 // or aligned beyond 16 bytes, use the allocator directly.
 //
@@ -42,6 +46,8 @@
 #include <mutex>
 #include <new>
 #include <vector>
+
+#include "timer_pool.hpp"
 
 #if defined(__SANITIZE_ADDRESS__)
 #define VOLLEY_TIMER_POOL_ASAN 1
@@ -68,9 +74,13 @@ constexpr std::size_t slot_bytes = 192;
 // of the timer thread's frees is about half of what it drains per forced
 // wake-up (timer_service: 1024 arms).
 constexpr std::size_t batch = 512;
-// Full lists the depot keeps: 32 x 512 slots, 3 MiB. A burst beyond that
-// (a million keyed timers released at once) goes back to the allocator.
-constexpr std::size_t depot_batches = 32;
+// Full lists the depot keeps: 8 x 512 slots, 768 KiB. In the steady state
+// the depot holds what the timer thread freed and the workers have not yet
+// taken: at most one wake-up's drain (1024 nodes, 2 lists) plus the lists
+// of a thread that exited. 8 is four times that; a depot fuller than that
+// means nobody is drawing on it (a burst is over), and the surplus is freed.
+// It was 32 (3 MiB), which a burst filled and nothing ever emptied.
+constexpr std::size_t depot_batches = 8;
 
 struct free_slot {
   free_slot* next;
@@ -209,6 +219,14 @@ void timer_deallocate(void* p, std::size_t n) noexcept {
   auto* s = static_cast<free_slot*>(p);
   t.loaded.push(s);
   poison_slot(s);
+}
+
+std::size_t timer_pool_depot_slots() noexcept {
+  depot& d = the_depot();
+  std::lock_guard lock(d.mu);
+  std::size_t slots = 0;
+  for (const slot_list& l : d.full) slots += l.count;
+  return slots;
 }
 
 }  // namespace volley::detail
