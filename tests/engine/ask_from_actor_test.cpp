@@ -21,6 +21,7 @@
 using namespace std::chrono_literals;
 using volley::dead_letter_reason;
 using volley::errc;
+using volley::test::deterministic;
 using volley::test::gate;
 using volley::test::patience;
 using volley::test::wait_until;
@@ -48,15 +49,6 @@ struct calculator {
   std::size_t on(const stash_count&, volley::context& ctx) { return ctx.stash_size(); }
   bool holding_;
 };
-
-volley::config deterministic(std::shared_ptr<volley::manual_clock> clock, std::uint64_t seed = 1) {
-  volley::config cfg;
-  cfg.deterministic_seed = seed;
-  cfg.clock = std::move(clock);
-  cfg.workers = 1;
-  cfg.pin = false;
-  return cfg;
-}
 
 // -- continuations ---------------------------------------------------------------
 

@@ -79,20 +79,11 @@ struct timed : volley::actor<timed> {
   bool timer_in_post_stop_;
 };
 
-volley::config deterministic(std::shared_ptr<volley::manual_clock> clock, std::uint64_t seed = 1) {
-  volley::config cfg;
-  cfg.deterministic_seed = seed;
-  cfg.clock = std::move(clock);
-  cfg.workers = 1;
-  cfg.pin = false;
-  return cfg;
-}
-
 /// A deterministic system on a manual clock (the clock is declared first:
 /// the system's timer service reads it until the system is gone).
 struct det_env {
   std::shared_ptr<volley::manual_clock> clock = std::make_shared<volley::manual_clock>();
-  volley::system sys{deterministic(clock)};
+  volley::system sys{volley::test::deterministic(clock)};
 
   void advance(std::chrono::nanoseconds d) {
     clock->advance(d);
