@@ -51,19 +51,8 @@
 #include <new>
 #include <vector>
 
+#include "pool_poisoning.hpp"
 #include "timer_pool.hpp"
-
-#if defined(__SANITIZE_ADDRESS__)
-#define VOLLEY_TIMER_POOL_ASAN 1
-#elif defined(__has_feature)
-#if __has_feature(address_sanitizer)
-#define VOLLEY_TIMER_POOL_ASAN 1
-#endif
-#endif
-
-#if defined(VOLLEY_TIMER_POOL_ASAN)
-#include <sanitizer/asan_interface.h>
-#endif
 
 namespace volley::detail {
 
@@ -109,17 +98,13 @@ struct slot_list {
   }
 };
 
-void poison_slot([[maybe_unused]] free_slot* s) noexcept {
-#if defined(VOLLEY_TIMER_POOL_ASAN)
-  ASAN_POISON_MEMORY_REGION(reinterpret_cast<char*>(s) + sizeof(free_slot),
-                            slot_bytes - sizeof(free_slot));
-#endif
+// All but the link: the list still walks through a poisoned slot.
+void poison_slot(free_slot* s) noexcept {
+  pool_poison(reinterpret_cast<char*>(s) + sizeof(free_slot), slot_bytes - sizeof(free_slot));
 }
 
-void unpoison_slot([[maybe_unused]] free_slot* s) noexcept {
-#if defined(VOLLEY_TIMER_POOL_ASAN)
-  ASAN_UNPOISON_MEMORY_REGION(s, slot_bytes);
-#endif
+void unpoison_slot(free_slot* s) noexcept {
+  pool_unpoison(s, slot_bytes);
 }
 
 void free_slots(slot_list& l) noexcept {

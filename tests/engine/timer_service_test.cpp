@@ -32,6 +32,10 @@
 #include "../../engine/src/timer_service.hpp"
 #include "engine_test_support.hpp"
 
+#if defined(VOLLEY_TEST_ASAN)
+#include <sanitizer/asan_interface.h>
+#endif
+
 using namespace std::chrono_literals;
 using volley::detail::timer_base;
 using volley::detail::timer_service;
@@ -291,3 +295,21 @@ TEST_CASE(
   CHECK(timer_pool_depot_slots() <= kept_at_most);
   CHECK(timer_pool_depot_slots() >= batch);  // still a stock for the next asks
 }
+
+#if defined(VOLLEY_TEST_ASAN)
+TEST_CASE("a free timer slot is poisoned but for its link, and usable again once handed out",
+          "[timers]") {
+  void* p = volley::detail::timer_allocate(timer_node_bytes);
+  volley::detail::timer_deallocate(p, timer_node_bytes);  // into this thread's list
+  auto* bytes = static_cast<char*>(p);
+  CHECK_FALSE(__asan_address_is_poisoned(bytes));  // the link the list walks
+  CHECK(__asan_address_is_poisoned(bytes + sizeof(void*)));
+  CHECK(__asan_address_is_poisoned(bytes + 191));                  // the slot's last byte
+  void* again = volley::detail::timer_allocate(timer_node_bytes);  // LIFO: the same slot
+  CHECK(again == p);
+  CHECK_FALSE(__asan_address_is_poisoned(static_cast<char*>(again) + sizeof(void*)));
+  CHECK_FALSE(__asan_address_is_poisoned(static_cast<char*>(again) + 191));
+  std::memset(again, 0, timer_node_bytes);
+  volley::detail::timer_deallocate(again, timer_node_bytes);
+}
+#endif
