@@ -369,11 +369,9 @@ TEST_CASE(
   CHECK_FALSE(log.periodic_alive_after_cancel);
 }
 
-TEST_CASE("restarting a key many times keeps one table entry and fires only the last timer",
-          "[timers]") {
-  det_env env;
-  timer_log log;
-  auto a = env.sys.spawn<timed>(&log);
+TEST_CASE_METHOD(timed_actor,
+                 "restarting a key many times keeps one table entry and fires only the last timer",
+                 "[timers]") {
   for (int i = 0; i < 100; ++i) a.tell(start_single{"k", 10ms, i});
   env.sys.run_until_idle();
   CHECK(env.answer(a.ask(query_active{"k"})));
