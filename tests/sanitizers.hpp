@@ -8,7 +8,7 @@
 // multiplies them again at run time (10 for a long soak, 0.1 for a quick look).
 //
 // gcc says __SANITIZE_THREAD__ / __SANITIZE_ADDRESS__; clang says
-// __has_feature(...). engine/src/envelope_pool.cpp has its own copy: the
+// __has_feature(...). engine/src/pool_poisoning.hpp has its own copy: the
 // library cannot include a test header.
 #pragma once
 

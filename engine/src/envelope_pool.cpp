@@ -43,21 +43,10 @@
 #include <volley/engine/detail/envelope.hpp>
 
 #include "allocator_numa.hpp"
+#include "pool_poisoning.hpp"
 
 #if defined(VOLLEY_USE_JEMALLOC)
 #include <jemalloc/jemalloc.h>
-#endif
-
-#if defined(__SANITIZE_ADDRESS__)
-#define VOLLEY_POOL_ASAN 1
-#elif defined(__has_feature)
-#if __has_feature(address_sanitizer)
-#define VOLLEY_POOL_ASAN 1
-#endif
-#endif
-
-#if defined(VOLLEY_POOL_ASAN)
-#include <sanitizer/asan_interface.h>
 #endif
 
 namespace volley::detail {
@@ -156,16 +145,12 @@ void drop_magazine(std::size_t c, magazine* m) noexcept {
   delete m;
 }
 
-inline void poison([[maybe_unused]] void* p, [[maybe_unused]] std::size_t c) noexcept {
-#if defined(VOLLEY_POOL_ASAN)
-  ASAN_POISON_MEMORY_REGION(p, class_size(c));
-#endif
+inline void poison(void* p, std::size_t c) noexcept {
+  pool_poison(p, class_size(c));
 }
 
-inline void* unpoison(void* p, [[maybe_unused]] std::size_t c) noexcept {
-#if defined(VOLLEY_POOL_ASAN)
-  ASAN_UNPOISON_MEMORY_REGION(p, class_size(c));
-#endif
+inline void* unpoison(void* p, std::size_t c) noexcept {
+  pool_unpoison(p, class_size(c));
   return p;
 }
 

@@ -31,19 +31,10 @@
 #include <catch2/catch.hpp>
 
 #include "expect_clean.hpp"
-#include "model_atomic.hpp"
-#include "model_scheduler.hpp"
 
 namespace {
 
-using volley::checker::bound;
-using volley::checker::check;
-using volley::checker::check_caught;
-using volley::checker::check_clean;
-using volley::checker::execution;
-using volley::checker::model_atomic;
-using volley::checker::spin_wait;
-using volley::checker::yield_point;
+using namespace volley::checker;  // the explorer, its checks, model_atomic
 using status = volley::detail::basic_ask_status<model_atomic>;
 
 enum class then_variant { fixed, cas_from_pending_only };

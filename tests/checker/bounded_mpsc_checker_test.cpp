@@ -24,16 +24,10 @@
 #include <catch2/catch.hpp>
 
 #include "expect_clean.hpp"
-#include "model_atomic.hpp"
-#include "model_scheduler.hpp"
 
 namespace {
 
-using volley::checker::bound;
-using volley::checker::check;
-using volley::checker::check_clean;
-using volley::checker::execution;
-using volley::checker::model_atomic;
+using namespace volley::checker;  // the explorer, its checks, model_atomic
 
 struct item {
   int producer;

@@ -11,6 +11,11 @@
 // the body under the explorer, prints the schedule count (run_and_print) and
 // checks it; a file whose cases differ in one parameter lists them in a table
 // and loops.
+//
+// It is the one header a checker test includes: it brings the explorer
+// (model_scheduler.hpp) and the model atomics (model_atomic.hpp), and the test
+// says `using namespace volley::checker;` once in its anonymous namespace, so
+// `execution`, `check`, `bound`, `model_atomic`, `spin_wait` are its words.
 #pragma once
 
 #include <cstddef>
@@ -19,6 +24,7 @@
 
 #include <catch2/catch.hpp>
 
+#include "model_atomic.hpp"
 #include "model_scheduler.hpp"
 
 namespace volley::checker {

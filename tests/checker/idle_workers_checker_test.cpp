@@ -37,18 +37,10 @@
 #include <catch2/catch.hpp>
 
 #include "expect_clean.hpp"
-#include "model_atomic.hpp"
-#include "model_scheduler.hpp"
 
 namespace {
 
-using volley::checker::bound;
-using volley::checker::check;
-using volley::checker::check_caught;
-using volley::checker::check_clean;
-using volley::checker::execution;
-using volley::checker::model_atomic;
-using volley::checker::spin_wait;
+using namespace volley::checker;  // the explorer, its checks, model_atomic
 
 /// The platform for the explorer: every atomic, fence, lock and futex
 /// operation is a scheduling point.
@@ -67,16 +59,7 @@ struct model_sync {
     model_atomic<bool> held_{false};
   };
 
-  class VOLLEY_SCOPED_CAPABILITY lock_guard {
-   public:
-    explicit lock_guard(mutex& m) VOLLEY_ACQUIRE(m) : m_(m) { m_.lock(); }
-    ~lock_guard() VOLLEY_RELEASE() { m_.unlock(); }
-    lock_guard(const lock_guard&) = delete;
-    lock_guard& operator=(const lock_guard&) = delete;
-
-   private:
-    mutex& m_;
-  };
+  using lock_guard = volley::detail::basic_lock_guard<mutex>;
 
   using deadline = int;
 

@@ -32,8 +32,6 @@
 #include <catch2/catch.hpp>
 
 #include "expect_clean.hpp"
-#include "model_atomic.hpp"
-#include "model_scheduler.hpp"
 
 namespace volley::queues::detail {
 
@@ -73,12 +71,7 @@ struct intrusive_mpsc_test_access {
 
 namespace {
 
-using volley::checker::bound;
-using volley::checker::check;
-using volley::checker::check_caught;
-using volley::checker::check_clean;
-using volley::checker::execution;
-using volley::checker::model_atomic;
+using namespace volley::checker;  // the explorer, its checks, model_atomic
 using queue = volley::queues::basic_intrusive_mpsc<model_atomic>;
 using node = queue::node;
 

@@ -31,8 +31,6 @@
 #include <catch2/catch.hpp>
 
 #include "expect_clean.hpp"
-#include "model_atomic.hpp"
-#include "model_scheduler.hpp"
 
 namespace volley::detail {
 
@@ -70,12 +68,7 @@ struct lifo_slot_test_access {
 
 namespace {
 
-using volley::checker::bound;
-using volley::checker::check;
-using volley::checker::check_caught;
-using volley::checker::check_clean;
-using volley::checker::execution;
-using volley::checker::model_atomic;
+using namespace volley::checker;  // the explorer, its checks, model_atomic
 
 struct task {
   int runs = 0;

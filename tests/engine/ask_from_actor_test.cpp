@@ -13,6 +13,7 @@
 #include <memory>
 #include <string>
 #include <thread>
+#include <type_traits>
 #include <vector>
 
 #include "engine_test_support.hpp"
@@ -20,6 +21,7 @@
 using namespace std::chrono_literals;
 using volley::dead_letter_reason;
 using volley::errc;
+using volley::test::deterministic;
 using volley::test::gate;
 using volley::test::patience;
 using volley::test::wait_until;
@@ -47,15 +49,6 @@ struct calculator {
   std::size_t on(const stash_count&, volley::context& ctx) { return ctx.stash_size(); }
   bool holding_;
 };
-
-volley::config deterministic(std::shared_ptr<volley::manual_clock> clock, std::uint64_t seed = 1) {
-  volley::config cfg;
-  cfg.deterministic_seed = seed;
-  cfg.clock = std::move(clock);
-  cfg.workers = 1;
-  cfg.pin = false;
-  return cfg;
-}
 
 // -- continuations ---------------------------------------------------------------
 
@@ -120,13 +113,14 @@ TEST_CASE("a continuation runs as a message of the asking actor and may touch it
 namespace {
 
 struct ask_once {
-  std::chrono::milliseconds timeout;
+  std::chrono::nanoseconds timeout;  ///< may be volley::no_deadline
 };
 
 struct outcome_log {
   std::vector<std::string> events;
 };
 
+/// Asks `calc` once per ask_once and logs the outcome.
 struct one_shot_asker {
   one_shot_asker(volley::actor_ref<calculator> calc, outcome_log* log)
       : calc_(std::move(calc)), log_(log) {}
@@ -140,119 +134,105 @@ struct one_shot_asker {
   outcome_log* log_;
 };
 
+/// A deterministic system on a manual clock, a calculator that holds its
+/// requests (or not) and an `Asker` of it that logs to `log` (a coroutine
+/// asker also reports its frame's end in `frame_destroyed`). The system is
+/// declared after what its actors write to, so it ends first.
+template <class Asker>
+struct asking {
+  explicit asking(bool holding) : calc(sys.spawn<calculator>(holding)), asker(spawn_asker()) {}
+
+  std::shared_ptr<volley::manual_clock> clock = std::make_shared<volley::manual_clock>();
+  outcome_log log;
+  bool frame_destroyed = false;
+  volley::system sys{deterministic(clock)};
+  volley::actor_ref<calculator> calc;
+  volley::actor_ref<Asker> asker;
+
+ private:
+  volley::actor_ref<Asker> spawn_asker() {
+    if constexpr (std::is_constructible_v<Asker, volley::actor_ref<calculator>, outcome_log*,
+                                          bool*>) {
+      return sys.spawn<Asker>(calc, &log, &frame_destroyed);
+    } else {
+      return sys.spawn<Asker>(calc, &log);
+    }
+  }
+};
+
 }  // namespace
 
 TEST_CASE(
     "an ask that gets no reply in time calls the continuation with errc::timeout; the late "
     "reply is a dead letter",
     "[ask_from_actor]") {
-  auto clock = std::make_shared<volley::manual_clock>();
-  outcome_log log;
-  volley::system sys(deterministic(clock));
-  auto calc = sys.spawn<calculator>(true);
-  auto a = sys.spawn<one_shot_asker>(calc, &log);
-  a.tell(ask_once{100ms});
-  sys.run_until_idle();
-  CHECK(log.events.empty());
+  asking<one_shot_asker> f(/*holding=*/true);
+  f.asker.tell(ask_once{100ms});
+  f.sys.run_until_idle();
+  CHECK(f.log.events.empty());
 
-  clock->advance(99ms);
-  sys.run_until_idle();
-  CHECK(log.events.empty());
-  clock->advance(1ms);
-  sys.run_until_idle();
-  CHECK(log.events == std::vector<std::string>{"error timeout"});
+  f.clock->advance(99ms);
+  f.sys.run_until_idle();
+  CHECK(f.log.events.empty());
+  f.clock->advance(1ms);
+  f.sys.run_until_idle();
+  CHECK(f.log.events == std::vector<std::string>{"error timeout"});
 
-  calc.tell(release_all{});  // now the calculator answers: nobody waits
-  sys.run_until_idle();
-  CHECK(log.events.size() == 1);
-  CHECK(sys.dead_letters().count(dead_letter_reason::reply_undeliverable) == 1);
+  f.calc.tell(release_all{});  // now the calculator answers: nobody waits
+  f.sys.run_until_idle();
+  CHECK(f.log.events.size() == 1);
+  CHECK(f.sys.dead_letters().count(dead_letter_reason::reply_undeliverable) == 1);
 }
 
 TEST_CASE("a reply that comes before the timeout cancels it: the continuation runs once",
           "[ask_from_actor]") {
-  auto clock = std::make_shared<volley::manual_clock>();
-  outcome_log log;
-  volley::system sys(deterministic(clock));
-  auto calc = sys.spawn<calculator>();
-  auto a = sys.spawn<one_shot_asker>(calc, &log);
-  a.tell(ask_once{100ms});
-  sys.run_until_idle();
-  clock->advance(1s);
-  sys.run_until_idle();
-  CHECK(log.events == std::vector<std::string>{"reply 42"});
-  CHECK(sys.dead_letters().count() == 0);
+  asking<one_shot_asker> f(/*holding=*/false);
+  f.asker.tell(ask_once{100ms});
+  f.sys.run_until_idle();
+  f.clock->advance(1s);
+  f.sys.run_until_idle();
+  CHECK(f.log.events == std::vector<std::string>{"reply 42"});
+  CHECK(f.sys.dead_letters().count() == 0);
 }
 
-namespace {
-
-struct ask_without_deadline {};
-
-/// Asks `calc` with volley::no_deadline and logs the outcome.
-struct patient_asker {
-  patient_asker(volley::actor_ref<calculator> calc, outcome_log* log)
-      : calc_(std::move(calc)), log_(log) {}
-  void on(const ask_without_deadline&, volley::context& ctx) {
-    ctx.ask(calc_, plus_one{41}, volley::no_deadline, [this](volley::result<int> r) {
-      log_->events.push_back(r ? "reply " + std::to_string(r.value())
-                               : std::string("error ") + volley::to_string(r.err().code));
-    });
-  }
-  volley::actor_ref<calculator> calc_;
-  outcome_log* log_;
-};
-
-}  // namespace
-
 TEST_CASE("an ask with no_deadline never times out; the reply still comes", "[ask_from_actor]") {
-  auto clock = std::make_shared<volley::manual_clock>();
-  outcome_log log;
-  volley::system sys(deterministic(clock));
-  auto calc = sys.spawn<calculator>(true);  // keeps the request in its stash
-  auto a = sys.spawn<patient_asker>(calc, &log);
-  a.tell(ask_without_deadline{});
-  sys.run_until_idle();
-  clock->advance(24h);
-  sys.run_until_idle();
-  CHECK(log.events.empty());
-  calc.tell(release_all{});
-  sys.run_until_idle();
-  CHECK(log.events == std::vector<std::string>{"reply 42"});
+  asking<one_shot_asker> f(/*holding=*/true);  // the calculator keeps the request in its stash
+  f.asker.tell(ask_once{volley::no_deadline});
+  f.sys.run_until_idle();
+  f.clock->advance(24h);
+  f.sys.run_until_idle();
+  CHECK(f.log.events.empty());
+  f.calc.tell(release_all{});
+  f.sys.run_until_idle();
+  CHECK(f.log.events == std::vector<std::string>{"reply 42"});
 }
 
 TEST_CASE("an ask with no_deadline whose target stops with the request kept fails, not hangs",
           "[ask_from_actor]") {
-  auto clock = std::make_shared<volley::manual_clock>();
-  outcome_log log;
-  volley::system sys(deterministic(clock));
-  auto calc = sys.spawn<calculator>(true);
-  auto a = sys.spawn<patient_asker>(calc, &log);
-  a.tell(ask_without_deadline{});
-  sys.run_until_idle();
-  calc.stop();  // the stashed request is dropped with the actor
-  sys.run_until_idle();
-  CHECK(log.events == std::vector<std::string>{"error recipient stopped"});
+  asking<one_shot_asker> f(/*holding=*/true);
+  f.asker.tell(ask_once{volley::no_deadline});
+  f.sys.run_until_idle();
+  f.calc.stop();  // the stashed request is dropped with the actor
+  f.sys.run_until_idle();
+  CHECK(f.log.events == std::vector<std::string>{"error recipient stopped"});
 }
 
 TEST_CASE("a reply to an asker that has stopped is a dead letter and its continuation never runs",
           "[ask_from_actor]") {
-  auto clock = std::make_shared<volley::manual_clock>();
-  outcome_log log;
-  volley::system sys(deterministic(clock));
-  auto calc = sys.spawn<calculator>(true);
-  auto a = sys.spawn<one_shot_asker>(calc, &log);
-  a.tell(ask_once{10s});
-  sys.run_until_idle();
-  a.stop();
-  sys.run_until_idle();
-  REQUIRE(a.is_stopped());
+  asking<one_shot_asker> f(/*holding=*/true);
+  f.asker.tell(ask_once{10s});
+  f.sys.run_until_idle();
+  f.asker.stop();
+  f.sys.run_until_idle();
+  REQUIRE(f.asker.is_stopped());
 
-  calc.tell(release_all{});
-  sys.run_until_idle();
-  CHECK(log.events.empty());
-  CHECK(sys.dead_letters().count(dead_letter_reason::recipient_stopped) == 1);
-  clock->advance(1min);  // the timeout was cancelled by the reply: nothing more
-  sys.run_until_idle();
-  CHECK(sys.dead_letters().count() == 1);
+  f.calc.tell(release_all{});
+  f.sys.run_until_idle();
+  CHECK(f.log.events.empty());
+  CHECK(f.sys.dead_letters().count(dead_letter_reason::recipient_stopped) == 1);
+  f.clock->advance(1min);  // the timeout was cancelled by the reply: nothing more
+  f.sys.run_until_idle();
+  CHECK(f.sys.dead_letters().count() == 1);
 }
 
 // -- coroutines --------------------------------------------------------------------
@@ -311,55 +291,45 @@ TEST_CASE("a coroutine handler awaits two asks in sequence", "[ask_from_actor][c
 
 TEST_CASE("while a coroutine waits, other user messages wait and are handled afterwards in order",
           "[ask_from_actor]") {
-  auto clock = std::make_shared<volley::manual_clock>();
-  outcome_log log;
-  volley::system sys(deterministic(clock));
-  bool destroyed = false;
-  auto calc = sys.spawn<calculator>(true);
-  auto a = sys.spawn<co_asker>(calc, &log, &destroyed);
-  a.tell(chain{});
-  sys.run_until_idle();
-  REQUIRE(log.events == std::vector<std::string>{"asking"});
+  asking<co_asker> f(/*holding=*/true);
+  f.asker.tell(chain{});
+  f.sys.run_until_idle();
+  REQUIRE(f.log.events == std::vector<std::string>{"asking"});
 
-  for (int i = 1; i <= 3; ++i) a.tell(note{i});
-  sys.run_until_idle();
-  CHECK(log.events == std::vector<std::string>{"asking"});  // the notes wait
+  for (int i = 1; i <= 3; ++i) f.asker.tell(note{i});
+  f.sys.run_until_idle();
+  CHECK(f.log.events == std::vector<std::string>{"asking"});  // the notes wait
 
-  calc.tell(release_all{});  // first reply; the second request finds the calculator open
-  sys.run_until_idle();
-  CHECK(log.events ==
+  f.calc.tell(release_all{});  // first reply; the second request finds the calculator open
+  f.sys.run_until_idle();
+  CHECK(f.log.events ==
         std::vector<std::string>{"asking", "first 2", "second 3", "note 1", "note 2", "note 3"});
-  CHECK(destroyed);  // the frame is gone once the coroutine has finished
-  CHECK(sys.dead_letters().count() == 0);
+  CHECK(f.frame_destroyed);  // the frame is gone once the coroutine has finished
+  CHECK(f.sys.dead_letters().count() == 0);
 }
 
 TEST_CASE(
     "stopping an actor while its coroutine waits destroys the frame; the late reply never "
     "resumes it",
     "[ask_from_actor]") {
-  auto clock = std::make_shared<volley::manual_clock>();
-  outcome_log log;
-  volley::system sys(deterministic(clock));
-  bool destroyed = false;
-  auto calc = sys.spawn<calculator>(true);
-  auto a = sys.spawn<co_asker>(calc, &log, &destroyed);
-  a.tell(chain{});
-  a.tell(note{1});
-  sys.run_until_idle();
-  REQUIRE(log.events == std::vector<std::string>{"asking"});
-  REQUIRE_FALSE(destroyed);
+  asking<co_asker> f(/*holding=*/true);
+  f.asker.tell(chain{});
+  f.asker.tell(note{1});
+  f.sys.run_until_idle();
+  REQUIRE(f.log.events == std::vector<std::string>{"asking"});
+  REQUIRE_FALSE(f.frame_destroyed);
 
-  a.stop();  // a system message: handled although the coroutine waits
-  sys.run_until_idle();
-  CHECK(a.is_stopped());
-  CHECK(destroyed);
-  CHECK(sys.dead_letters().count(dead_letter_reason::recipient_stopped) == 1);  // note 1
+  f.asker.stop();  // a system message: handled although the coroutine waits
+  f.sys.run_until_idle();
+  CHECK(f.asker.is_stopped());
+  CHECK(f.frame_destroyed);
+  CHECK(f.sys.dead_letters().count(dead_letter_reason::recipient_stopped) == 1);  // note 1
 
-  calc.tell(release_all{});  // the reply arrives for a frame that is gone
-  sys.run_until_idle();
-  clock->advance(2min);  // and the timeout, had it not been cancelled
-  sys.run_until_idle();
-  CHECK(log.events == std::vector<std::string>{"asking"});
+  f.calc.tell(release_all{});  // the reply arrives for a frame that is gone
+  f.sys.run_until_idle();
+  f.clock->advance(2min);  // and the timeout, had it not been cancelled
+  f.sys.run_until_idle();
+  CHECK(f.log.events == std::vector<std::string>{"asking"});
 }
 
 TEST_CASE("a stop while a coroutine waits on a threaded system destroys the frame",

@@ -15,6 +15,7 @@
 #include "engine_test_support.hpp"
 
 using namespace std::chrono_literals;
+using volley::test::deterministic;
 
 namespace {
 
@@ -52,15 +53,6 @@ struct relay {
   trace* trace_;
   std::vector<volley::actor_ref<relay>> peers_;
 };
-
-volley::config deterministic(std::uint64_t seed) {
-  volley::config cfg;
-  cfg.deterministic_seed = seed;
-  cfg.clock = std::make_shared<volley::manual_clock>();
-  cfg.workers = 1;
-  cfg.pin = false;
-  return cfg;
-}
 
 /// Runs the relay workload under `seed`; returns the handled order.
 trace run_workload(std::uint64_t seed) {

@@ -108,25 +108,10 @@ struct holder {
   gate& g_;
 };
 
-/// Tells `target` once, then stays inside the handler until `target` has
-/// handled it (or a deadline passes): the target sits in this worker's LIFO
-/// slot meanwhile, and only another worker can run it.
-struct lifo_holder {
-  lifo_holder(volley::actor_ref<counter> target, std::atomic<std::uint64_t>& total)
-      : target_(std::move(target)), total_(total) {}
-  bool on(const report&, volley::context& ctx) {
-    std::uint64_t before = total_.load();
-    target_.tell(numbered{0, 0}, ctx);
-    return wait_until([&] { return total_.load() > before; }, 10s);
-  }
-  volley::actor_ref<counter> target_;
-  std::atomic<std::uint64_t>& total_;
-};
-
 /// Tells each of its targets once, then stays inside the handler until all
 /// have been handled (or a deadline passes): the first targets wait in this
-/// worker's deque, the last in its LIFO slot, and only another worker can
-/// run them.
+/// worker's deque, the last (the only one, with one target) in its LIFO
+/// slot, and only another worker can run them.
 struct queue_holder {
   queue_holder(std::vector<volley::actor_ref<counter>> targets, std::atomic<std::uint64_t>& total)
       : targets_(std::move(targets)), total_(total) {}
@@ -138,6 +123,27 @@ struct queue_holder {
   std::vector<volley::actor_ref<counter>> targets_;
   std::atomic<std::uint64_t>& total_;
 };
+
+/// `workers` unpinned workers.
+volley::config with_workers(unsigned workers) {
+  volley::config cfg = volley::test::two_workers();
+  cfg.workers = workers;
+  return cfg;
+}
+
+/// Three rounds of `h` holding its worker while its targets wait there:
+/// each must find every target run, by another worker, before it returns.
+/// The pause between rounds lets the workers park, so a round starts from
+/// a pool that has just started and later ones from one where all park.
+void expect_targets_run_elsewhere(const volley::actor_ref<queue_holder>& h) {
+  for (int round = 0; round < 3; ++round) {
+    INFO("round " << round);
+    auto r = h.ask(report{}).get(20s);
+    REQUIRE(r.ok());
+    CHECK(r.value());                   // every target ran while the holder was inside its handler
+    std::this_thread::sleep_for(20ms);  // let the workers park (not a timing assertion)
+  }
+}
 
 // -- a conversation: one hub, many clients -----------------------------------------------
 
@@ -308,18 +314,10 @@ TEST_CASE("an actor woken by a handler that does not return is run by another wo
   const unsigned workers = GENERATE(2u, 16u);
   INFO("workers " << workers);
   std::atomic<std::uint64_t> total{0};
-  volley::config cfg = volley::test::two_workers();
-  cfg.workers = workers;
-  volley::system sys(cfg);
-  auto c = sys.spawn<counter>(total);
-  auto h = sys.spawn<lifo_holder>(c, total);
-  for (int round = 0; round < 3; ++round) {
-    INFO("round " << round);
-    auto r = h.ask(report{}).get(20s);
-    REQUIRE(r.ok());
-    CHECK(r.value());  // the target ran while the holder was still inside its handler
-    std::this_thread::sleep_for(20ms);  // let the workers park (not a timing assertion)
-  }
+  volley::system sys(with_workers(workers));
+  std::vector<volley::actor_ref<counter>> target{sys.spawn<counter>(total)};
+  auto h = sys.spawn<queue_holder>(target, total);
+  expect_targets_run_elsewhere(h);
 }
 
 TEST_CASE("an actor blocked in a handler does not keep other actors from running",
@@ -356,19 +354,11 @@ TEST_CASE("cells queued behind a handler that does not return are run by another
   const unsigned workers = GENERATE(2u, 16u);
   INFO("workers " << workers);
   std::atomic<std::uint64_t> total{0};
-  volley::config cfg = volley::test::two_workers();
-  cfg.workers = workers;
-  volley::system sys(cfg);
+  volley::system sys(with_workers(workers));
   std::vector<volley::actor_ref<counter>> targets;
   for (int i = 0; i < 4; ++i) targets.push_back(sys.spawn<counter>(total));
   auto h = sys.spawn<queue_holder>(targets, total);
-  for (int round = 0; round < 3; ++round) {
-    INFO("round " << round);
-    auto r = h.ask(report{}).get(20s);
-    REQUIRE(r.ok());
-    CHECK(r.value());                   // every target ran while the holder was inside its handler
-    std::this_thread::sleep_for(20ms);  // let the workers park (not a timing assertion)
-  }
+  expect_targets_run_elsewhere(h);
 }
 
 TEST_CASE("a hub and its clients stay on one worker while the other has nothing else to do",

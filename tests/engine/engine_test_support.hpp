@@ -14,8 +14,10 @@
 #include <chrono>
 #include <condition_variable>
 #include <cstddef>
+#include <cstdint>
 #include <cstdio>
 #include <cstdlib>
+#include <memory>
 #include <mutex>
 #include <string>
 #include <thread>
@@ -182,6 +184,23 @@ inline volley::config two_workers() {
   cfg.workers = 2;
   cfg.pin = false;
   return cfg;
+}
+
+/// A config for the deterministic dispatcher: the schedule `seed` picks, on
+/// one unpinned worker, with `clock` (the test advances it) as the clock.
+inline volley::config deterministic(std::shared_ptr<volley::manual_clock> clock,
+                                    std::uint64_t seed = 1) {
+  volley::config cfg;
+  cfg.deterministic_seed = seed;
+  cfg.clock = std::move(clock);
+  cfg.workers = 1;
+  cfg.pin = false;
+  return cfg;
+}
+
+/// As above, on a manual clock of its own that nobody advances.
+inline volley::config deterministic(std::uint64_t seed = 1) {
+  return deterministic(std::make_shared<volley::manual_clock>(), seed);
 }
 
 }  // namespace volley::test

@@ -141,6 +141,22 @@ struct server {
   std::atomic<int>& hits_;
 };
 
+/// A hooked actor held inside its `block` handler (the journal's gate) with
+/// `queued` work messages behind it. The gate opens when the fixture ends,
+/// before the system does.
+struct blocked_with_backlog {
+  explicit blocked_with_backlog(int queued) {
+    a.tell(block{});
+    REQUIRE(j.g.wait_arrived());
+    for (int i = 0; i < queued; ++i) a.tell(work{i});
+  }
+
+  journal j;
+  volley::system sys{volley::test::two_workers()};
+  volley::actor_ref<hooked> a = sys.spawn<hooked>(j);
+  volley::test::open_on_exit release{j.g};
+};
+
 }  // namespace
 
 TEST_CASE("pre_start runs before the first message", "[lifecycle]") {
@@ -227,54 +243,36 @@ TEST_CASE(
 
 TEST_CASE("ref.stop(): the message being handled finishes, the queued ones become dead letters",
           "[lifecycle]") {
-  journal j;
-  volley::system sys(volley::test::two_workers());
-  auto a = sys.spawn<hooked>(j);
-  volley::test::open_on_exit release{j.g};
-  a.tell(block{});
-  REQUIRE(j.g.wait_arrived());
-  for (int i = 0; i < 10; ++i) a.tell(work{i});
-  a.stop();  // queued on the system lane while the actor is busy
-  j.g.open();
-  REQUIRE(wait_until([&] { return a.is_stopped(); }));
-  REQUIRE(wait_until([&] { return sys.dead_letters().count() == 10; }));
-  CHECK(j.first_finished);
-  CHECK(j.handled == 1);
-  CHECK(j.post_stops == 1);
-  CHECK(sys.dead_letters().count(dead_letter_reason::recipient_stopped) == 10);
+  blocked_with_backlog f(10);
+  f.a.stop();  // queued on the system lane while the actor is busy
+  f.j.g.open();
+  REQUIRE(wait_until([&] { return f.a.is_stopped(); }));
+  REQUIRE(wait_until([&] { return f.sys.dead_letters().count() == 10; }));
+  CHECK(f.j.first_finished);
+  CHECK(f.j.handled == 1);
+  CHECK(f.j.post_stops == 1);
+  CHECK(f.sys.dead_letters().count(dead_letter_reason::recipient_stopped) == 10);
 }
 
 TEST_CASE("a stop overtakes the user messages queued before it", "[lifecycle]") {
   // Same shape as above, with many more queued messages: the stop is seen
   // after the current message, not after the backlog.
-  journal j;
-  volley::system sys(volley::test::two_workers());
-  auto a = sys.spawn<hooked>(j);
-  volley::test::open_on_exit release{j.g};
-  a.tell(block{});
-  REQUIRE(j.g.wait_arrived());
   const int queued = 1000;
-  for (int i = 0; i < queued; ++i) a.tell(work{i});
-  a.stop();
-  j.g.open();
-  REQUIRE(wait_until([&] { return sys.dead_letters().count() == queued; }));
-  CHECK(j.handled == 1);
+  blocked_with_backlog f(queued);
+  f.a.stop();
+  f.j.g.open();
+  REQUIRE(wait_until([&] { return f.sys.dead_letters().count() == queued; }));
+  CHECK(f.j.handled == 1);
 }
 
 TEST_CASE("kill() stops the actor at once; post_stop still runs and the backlog is dead-lettered",
           "[lifecycle]") {
-  journal j;
-  volley::system sys(volley::test::two_workers());
-  auto a = sys.spawn<hooked>(j);
-  volley::test::open_on_exit release{j.g};
-  a.tell(block{});
-  REQUIRE(j.g.wait_arrived());
-  for (int i = 0; i < 10; ++i) a.tell(work{i});
-  a.kill();
-  j.g.open();
-  REQUIRE(wait_until([&] { return a.is_stopped() && sys.dead_letters().count() == 10; }));
-  CHECK(j.handled == 1);
-  CHECK(j.post_stops == 1);
+  blocked_with_backlog f(10);
+  f.a.kill();
+  f.j.g.open();
+  REQUIRE(wait_until([&] { return f.a.is_stopped() && f.sys.dead_letters().count() == 10; }));
+  CHECK(f.j.handled == 1);
+  CHECK(f.j.post_stops == 1);
 }
 
 TEST_CASE("ctx.stop() stops the actor after the current message", "[lifecycle]") {

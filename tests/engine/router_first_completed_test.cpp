@@ -173,12 +173,20 @@ TEST_CASE("a poison pill to a scatter-gather group stops every routee; tell reac
   for (std::size_t i = 0; i < rs.size(); ++i) probes[i]->expect_terminated(rs[i], patience);
 }
 
-TEST_CASE("a scatter-gather group refuses no routees and a non-positive timeout",
-          "[router][scatter_gather]") {
+TEST_CASE("scatter-gather and tail-chopping groups refuse no routees and non-positive durations",
+          "[router][scatter_gather][tail_chopping]") {
   CHECK_THROWS_AS(volley::make_scatter_gather<replica>({}, 1s), std::invalid_argument);
+  CHECK_THROWS_AS(volley::make_tail_chopping<replica>({}, 1s, 1ms), std::invalid_argument);
   fixture f;
   auto rs = f.spawn({true});
   CHECK_THROWS_AS(volley::make_scatter_gather(rs, 0s), std::invalid_argument);
+  CHECK_THROWS_AS(volley::make_tail_chopping(rs, 0s, 1ms), std::invalid_argument);
+  CHECK_THROWS_AS(volley::make_tail_chopping(rs, 1s, 0ms), std::invalid_argument);
+  CHECK_THROWS_WITH(volley::make_tail_chopping(rs, 1s, -1ms),
+                    "volley: a tail-chopping group needs positive durations");
+  // A null ref is dropped, not asked; none left is no group.
+  CHECK_THROWS_AS(volley::make_scatter_gather(std::vector<volley::actor_ref<replica>>{{}}, 1s),
+                  std::invalid_argument);
 }
 
 // -- tail-chopping ----------------------------------------------------------------

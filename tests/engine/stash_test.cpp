@@ -20,6 +20,7 @@
 using namespace std::chrono_literals;
 using volley::dead_letter_reason;
 using volley::errc;
+using volley::test::deterministic;
 
 namespace {
 
@@ -74,15 +75,6 @@ volley::props named(std::string name) {
   volley::props p;
   p.name = std::move(name);
   return p;
-}
-
-volley::config deterministic(std::uint64_t seed = 1) {
-  volley::config cfg;
-  cfg.deterministic_seed = seed;
-  cfg.clock = std::make_shared<volley::manual_clock>();
-  cfg.workers = 1;
-  cfg.pin = false;
-  return cfg;
 }
 
 std::vector<std::string> items(std::initializer_list<int> ns) {

@@ -28,8 +28,13 @@
 
 #include <volley/engine/ask.hpp>
 
+#include "../../engine/src/timer_pool.hpp"
 #include "../../engine/src/timer_service.hpp"
 #include "engine_test_support.hpp"
+
+#if defined(VOLLEY_TEST_ASAN)
+#include <sanitizer/asan_interface.h>
+#endif
 
 using namespace std::chrono_literals;
 using volley::detail::timer_base;
@@ -225,41 +230,86 @@ TEST_CASE("a cancelled ask timeout is not completed by the service's stop",
   request->release();
 }
 
+namespace {
+
+constexpr std::size_t timer_node_bytes = sizeof(volley::detail::ask_timeout<int>);
+
+/// `n` timer nodes allocated by a thread that then exits (a worker arming
+/// timeouts).
+std::vector<void*> allocate_on_a_thread(std::size_t n) {
+  std::vector<void*> nodes;
+  std::thread([&] {
+    for (std::size_t i = 0; i < n; ++i) {
+      nodes.push_back(volley::detail::timer_allocate(timer_node_bytes));
+    }
+  }).join();
+  return nodes;
+}
+
+/// Frees `nodes` on a thread that then exits (the timer thread dropping
+/// them): its own lists go to the depot too.
+void free_on_a_thread(const std::vector<void*>& nodes) {
+  std::thread([&] {
+    for (void* p : nodes) volley::detail::timer_deallocate(p, timer_node_bytes);
+  }).join();
+}
+
+}  // namespace
+
 TEST_CASE("timer nodes freed on another thread are reused by the threads that allocate nodes",
           "[timers][concurrency]") {
-  using volley::detail::timer_allocate;
-  using volley::detail::timer_deallocate;
-  constexpr std::size_t node = sizeof(volley::detail::ask_timeout<int>);
   constexpr std::size_t count = 2048;  // four of the pool's batches
   // Empty the shared depot first (earlier tests may have filled it): a
   // thread that takes far more than it can hold takes every full batch.
-  std::vector<void*> emptied;
-  std::thread([&] {
-    for (std::size_t i = 0; i < 40'000; ++i) emptied.push_back(timer_allocate(node));
-  }).join();
+  std::vector<void*> emptied = allocate_on_a_thread(40'000);
   // A "worker" allocates, the "timer thread" frees, then exits (its lists
   // go to the depot too); a second worker allocates again.
-  std::vector<void*> first;
-  std::thread([&] {
-    for (std::size_t i = 0; i < count; ++i) first.push_back(timer_allocate(node));
-  }).join();
-  std::thread([&] {
-    for (void* p : first) timer_deallocate(p, node);
-  }).join();
-  std::vector<void*> second;
-  std::thread([&] {
-    for (std::size_t i = 0; i < count; ++i) second.push_back(timer_allocate(node));
-  }).join();
+  std::vector<void*> first = allocate_on_a_thread(count);
+  free_on_a_thread(first);
+  std::vector<void*> second = allocate_on_a_thread(count);
   std::sort(first.begin(), first.end());
   std::size_t reused = 0;
   for (void* p : second) reused += std::binary_search(first.begin(), first.end(), p) ? 1 : 0;
   // Every slot freed comes back (the allocator alone would hand the second
   // thread slots of its own thread cache, or, under ASan, fresh memory).
   CHECK(reused == count);
-  for (void* p : second) timer_deallocate(p, node);
-  for (void* p : emptied) timer_deallocate(p, node);
+  free_on_a_thread(second);
+  free_on_a_thread(emptied);
   // A node larger than a slot is the allocator's.
-  void* big = timer_allocate(4096);
+  void* big = volley::detail::timer_allocate(4096);
   std::memset(big, 0, 4096);
-  timer_deallocate(big, 4096);
+  volley::detail::timer_deallocate(big, 4096);
 }
+
+TEST_CASE(
+    "after a burst of timer nodes is freed the pool keeps a steady-state stock, not the burst",
+    "[timers][concurrency]") {
+  using volley::detail::timer_pool_depot_slots;
+  constexpr std::size_t batch = 512;               // slots per list (timer_pool.cpp)
+  constexpr std::size_t kept_at_most = 8 * batch;  // the depot's 8 lists (768 KiB)
+  // 32,768 asks in flight at once, then every answer: the timer thread
+  // frees the nodes. Before, the depot kept 32 lists (16,384 slots, 3 MiB)
+  // of them for good.
+  free_on_a_thread(allocate_on_a_thread(64 * batch));
+  INFO("free slots in the depot: " << timer_pool_depot_slots());
+  CHECK(timer_pool_depot_slots() <= kept_at_most);
+  CHECK(timer_pool_depot_slots() >= batch);  // still a stock for the next asks
+}
+
+#if defined(VOLLEY_TEST_ASAN)
+TEST_CASE("a free timer slot is poisoned but for its link, and usable again once handed out",
+          "[timers]") {
+  void* p = volley::detail::timer_allocate(timer_node_bytes);
+  volley::detail::timer_deallocate(p, timer_node_bytes);  // into this thread's list
+  auto* bytes = static_cast<char*>(p);
+  CHECK_FALSE(__asan_address_is_poisoned(bytes));  // the link the list walks
+  CHECK(__asan_address_is_poisoned(bytes + sizeof(void*)));
+  CHECK(__asan_address_is_poisoned(bytes + 191));                  // the slot's last byte
+  void* again = volley::detail::timer_allocate(timer_node_bytes);  // LIFO: the same slot
+  CHECK(again == p);
+  CHECK_FALSE(__asan_address_is_poisoned(static_cast<char*>(again) + sizeof(void*)));
+  CHECK_FALSE(__asan_address_is_poisoned(static_cast<char*>(again) + 191));
+  std::memset(again, 0, timer_node_bytes);
+  volley::detail::timer_deallocate(again, timer_node_bytes);
+}
+#endif

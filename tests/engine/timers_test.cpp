@@ -79,20 +79,11 @@ struct timed : volley::actor<timed> {
   bool timer_in_post_stop_;
 };
 
-volley::config deterministic(std::shared_ptr<volley::manual_clock> clock, std::uint64_t seed = 1) {
-  volley::config cfg;
-  cfg.deterministic_seed = seed;
-  cfg.clock = std::move(clock);
-  cfg.workers = 1;
-  cfg.pin = false;
-  return cfg;
-}
-
 /// A deterministic system on a manual clock (the clock is declared first:
 /// the system's timer service reads it until the system is gone).
 struct det_env {
   std::shared_ptr<volley::manual_clock> clock = std::make_shared<volley::manual_clock>();
-  volley::system sys{deterministic(clock)};
+  volley::system sys{volley::test::deterministic(clock)};
 
   void advance(std::chrono::nanoseconds d) {
     clock->advance(d);
@@ -106,12 +97,19 @@ struct det_env {
   }
 };
 
-}  // namespace
-
-TEST_CASE("a single timer fires once after its delay has passed, and not before", "[timers]") {
+/// A `timed` actor on a deterministic system (det_env) that logs to `log`;
+/// the log is declared first, so the system ends before it.
+struct timed_actor {
   timer_log log;
   det_env env;
-  auto a = env.sys.spawn<timed>(&log);
+  volley::actor_ref<timed> a = env.sys.spawn<timed>(&log);
+};
+
+}  // namespace
+
+TEST_CASE_METHOD(timed_actor,
+                 "a single timer fires once after its delay has passed, and not before",
+                 "[timers]") {
   a.tell(start_single{"t", 100ms, 1});
   env.sys.run_until_idle();
 
@@ -124,10 +122,8 @@ TEST_CASE("a single timer fires once after its delay has passed, and not before"
   CHECK(env.sys.dead_letters().count() == 0);
 }
 
-TEST_CASE("a periodic timer fires once per interval until it is cancelled", "[timers]") {
-  timer_log log;
-  det_env env;
-  auto a = env.sys.spawn<timed>(&log);
+TEST_CASE_METHOD(timed_actor, "a periodic timer fires once per interval until it is cancelled",
+                 "[timers]") {
   a.tell(start_periodic{"p", 10ms, 7});
   env.sys.run_until_idle();
 
@@ -144,13 +140,11 @@ TEST_CASE("a periodic timer fires once per interval until it is cancelled", "[ti
   CHECK(log.cancel_results == std::vector<bool>{true});
 }
 
-TEST_CASE(
+TEST_CASE_METHOD(
+    timed_actor,
     "after cancel returns, a single timer's message already queued is not handled: it is a "
     "timer_cancelled dead letter",
     "[timers]") {
-  timer_log log;
-  det_env env;
-  auto a = env.sys.spawn<timed>(&log);
   a.tell(start_single{"t", 10ms, 1});
   env.sys.run_until_idle();
 
@@ -170,11 +164,9 @@ TEST_CASE(
   CHECK(env.sys.dead_letters().count() == 1);
 }
 
-TEST_CASE("after cancel returns, a periodic timer's queued message is not handled either",
-          "[timers]") {
-  timer_log log;
-  det_env env;
-  auto a = env.sys.spawn<timed>(&log);
+TEST_CASE_METHOD(timed_actor,
+                 "after cancel returns, a periodic timer's queued message is not handled either",
+                 "[timers]") {
   a.tell(start_periodic{"p", 10ms, 3});
   env.sys.run_until_idle();
   env.advance(10ms);
@@ -189,11 +181,9 @@ TEST_CASE("after cancel returns, a periodic timer's queued message is not handle
   CHECK(env.sys.dead_letters().count(dead_letter_reason::timer_cancelled) == 1);
 }
 
-TEST_CASE("starting a key again replaces the old timer; its queued message is not handled",
-          "[timers]") {
-  timer_log log;
-  det_env env;
-  auto a = env.sys.spawn<timed>(&log);
+TEST_CASE_METHOD(timed_actor,
+                 "starting a key again replaces the old timer; its queued message is not handled",
+                 "[timers]") {
   a.tell(start_single{"t", 10ms, 1});
   env.sys.run_until_idle();
 
@@ -210,10 +200,9 @@ TEST_CASE("starting a key again replaces the old timer; its queued message is no
   CHECK(log.ticks == std::vector<int>{2});
 }
 
-TEST_CASE("a timer is active from its start until it fired (single) or was cancelled", "[timers]") {
-  timer_log log;
-  det_env env;
-  auto a = env.sys.spawn<timed>(&log);
+TEST_CASE_METHOD(timed_actor,
+                 "a timer is active from its start until it fired (single) or was cancelled",
+                 "[timers]") {
   CHECK_FALSE(env.answer(a.ask(query_active{"s"})));
 
   a.tell(start_single{"s", 10ms, 1});
@@ -380,11 +369,9 @@ TEST_CASE(
   CHECK_FALSE(log.periodic_alive_after_cancel);
 }
 
-TEST_CASE("restarting a key many times keeps one table entry and fires only the last timer",
-          "[timers]") {
-  det_env env;
-  timer_log log;
-  auto a = env.sys.spawn<timed>(&log);
+TEST_CASE_METHOD(timed_actor,
+                 "restarting a key many times keeps one table entry and fires only the last timer",
+                 "[timers]") {
   for (int i = 0; i < 100; ++i) a.tell(start_single{"k", 10ms, i});
   env.sys.run_until_idle();
   CHECK(env.answer(a.ask(query_active{"k"})));

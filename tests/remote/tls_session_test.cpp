@@ -41,6 +41,21 @@ pump_result pump(tls_session& caller, tls_session& acceptor, std::vector<std::by
   return r;
 }
 
+/// A caller on `from` and an acceptor on `to`, their handshake pumped until
+/// neither end has anything more to say.
+struct handshake {
+  handshake(tls_context& from, tls_context& to)
+      : caller(from, tls_session::role::caller),
+        acceptor(to, tls_session::role::acceptor),
+        result(pump(caller, acceptor, at_caller, at_acceptor)) {}
+
+  tls_session caller;
+  tls_session acceptor;
+  std::vector<std::byte> at_caller;  ///< what the caller received
+  std::vector<std::byte> at_acceptor;
+  pump_result result;
+};
+
 std::vector<std::byte> bytes(const std::string& s) {
   std::vector<std::byte> out(s.size());
   std::memcpy(out.data(), s.data(), s.size());
@@ -56,13 +71,11 @@ TEST_CASE("two nodes with certificates from the cluster CA complete a TLS 1.3 ha
   auto b = pki.make_node(ca, "node-b");
   tls_context ctx_a(test_pki::config(a, ca));
   tls_context ctx_b(test_pki::config(b, ca));
-  tls_session caller(ctx_a, tls_session::role::caller);
-  tls_session acceptor(ctx_b, tls_session::role::acceptor);
-
-  std::vector<std::byte> at_caller, at_acceptor;
-  auto r = pump(caller, acceptor, at_caller, at_acceptor);
-  REQUIRE(r.caller == tls_session::status::ok);
-  REQUIRE(r.acceptor == tls_session::status::ok);
+  handshake h(ctx_a, ctx_b);
+  tls_session& caller = h.caller;
+  tls_session& acceptor = h.acceptor;
+  REQUIRE(h.result.caller == tls_session::status::ok);
+  REQUIRE(h.result.acceptor == tls_session::status::ok);
   REQUIRE(caller.handshake_done());
   REQUIRE(acceptor.handshake_done());
 
@@ -117,15 +130,12 @@ TEST_CASE("a peer certificate from another CA is refused with the verifier's rea
   tls_context ctx_a(test_pki::config(a, ca));
   // The intruder trusts the cluster CA, so only node-a's check can stop it.
   tls_context ctx_i(test_pki::config(intruder, ca));
-  tls_session caller(ctx_i, tls_session::role::caller);
-  tls_session acceptor(ctx_a, tls_session::role::acceptor);
-  std::vector<std::byte> x, y;
-  auto r = pump(caller, acceptor, x, y);
-  REQUIRE(r.acceptor == tls_session::status::failed);
-  CHECK_FALSE(acceptor.handshake_done());
-  INFO(acceptor.error());
-  CHECK(acceptor.error().find("peer certificate refused") == 0);
-  CHECK(acceptor.error().find("local issuer") != std::string::npos);
+  handshake h(ctx_i, ctx_a);
+  REQUIRE(h.result.acceptor == tls_session::status::failed);
+  CHECK_FALSE(h.acceptor.handshake_done());
+  INFO(h.acceptor.error());
+  CHECK(h.acceptor.error().find("peer certificate refused") == 0);
+  CHECK(h.acceptor.error().find("local issuer") != std::string::npos);
 }
 
 TEST_CASE("an expired peer certificate is refused as expired") {
@@ -137,22 +147,16 @@ TEST_CASE("an expired peer certificate is refused as expired") {
   tls_context ctx_s(test_pki::config(stale, ca));
 
   SECTION("the acceptor refuses an expired caller") {
-    tls_session caller(ctx_s, tls_session::role::caller);
-    tls_session acceptor(ctx_a, tls_session::role::acceptor);
-    std::vector<std::byte> x, y;
-    auto r = pump(caller, acceptor, x, y);
-    REQUIRE(r.acceptor == tls_session::status::failed);
-    INFO(acceptor.error());
-    CHECK(acceptor.error() == "peer certificate refused: certificate has expired");
+    handshake h(ctx_s, ctx_a);
+    REQUIRE(h.result.acceptor == tls_session::status::failed);
+    INFO(h.acceptor.error());
+    CHECK(h.acceptor.error() == "peer certificate refused: certificate has expired");
   }
   SECTION("the caller refuses an expired acceptor") {
-    tls_session caller(ctx_a, tls_session::role::caller);
-    tls_session acceptor(ctx_s, tls_session::role::acceptor);
-    std::vector<std::byte> x, y;
-    auto r = pump(caller, acceptor, x, y);
-    REQUIRE(r.caller == tls_session::status::failed);
-    INFO(caller.error());
-    CHECK(caller.error() == "peer certificate refused: certificate has expired");
+    handshake h(ctx_a, ctx_s);
+    REQUIRE(h.result.caller == tls_session::status::failed);
+    INFO(h.caller.error());
+    CHECK(h.caller.error() == "peer certificate refused: certificate has expired");
   }
 }
 

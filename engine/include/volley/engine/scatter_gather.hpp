@@ -30,7 +30,6 @@
 #include <chrono>
 #include <cstdint>
 #include <memory>
-#include <stdexcept>
 #include <type_traits>
 #include <utility>
 #include <vector>
@@ -48,32 +47,19 @@ class scatter_gather_group {
   scatter_gather_group(std::vector<actor_ref<A>> routees, std::chrono::nanoseconds within)
       : state_(std::make_shared<state>(
             state{std::move(routees), within, std::make_shared<std::atomic<std::uint64_t>>(0)})) {
-    std::erase_if(state_->routees, [](const actor_ref<A>& r) { return !r; });
-    if (state_->routees.empty()) {
-      throw std::invalid_argument("volley: a scatter-gather group needs at least one routee");
-    }
-    if (within <= std::chrono::nanoseconds::zero()) {
-      throw std::invalid_argument("volley: a scatter-gather group needs a positive timeout");
-    }
+    detail::check_group("a scatter-gather group", state_->routees, {within});
   }
 
   /// Ask every routee; the first value answers (see the file comment).
   template <class M>
   auto ask(const M& m) const {
     using T = std::decay_t<M>;
-    static_assert(detail::has_handler<A, T>,
-                  "volley: the routees have no on() handler for the asked message type");
-    static_assert(std::is_copy_constructible_v<T>,
-                  "volley: a scatter-gather ask copies the message to every routee");
+    detail::check_group_ask<A, T>();
     using R = detail::reply_t<A, T>;
     auto gather = std::make_shared<detail::first_reply<R>>(state_->late);
     future<R> f = gather->take_future();
     gather->arm_timeout(state_->routees.front().cell()->core(), state_->within);
-    for (const actor_ref<A>& r : state_->routees) {
-      gather->expect_one();
-      detail::send_ask<T, R>(r.cell(), &detail::invoke_ask<A, T>, T(m))
-          .then([gather](result<R> reply) { gather->on_reply(std::move(reply)); });
-    }
+    for (const actor_ref<A>& r : state_->routees) gather->template ask<T>(r, m, gather);
     gather->last_sent();
     return f;
   }

@@ -29,7 +29,6 @@
 #include <cstddef>
 #include <cstdint>
 #include <memory>
-#include <stdexcept>
 #include <type_traits>
 #include <utility>
 #include <vector>
@@ -62,16 +61,12 @@ struct chop : std::enable_shared_from_this<chop<A, T, R>> {
     const std::size_t k = next++;
     const bool more = k + 1 < routees.size();
     const actor_ref<A>& to = routees[(start + k) % routees.size()];
-    gather.expect_one();
-    auto self = this->shared_from_this();
-    send_ask<T, R>(to.cell(), &invoke_ask<A, T>, T(msg)).then([self](result<R> reply) {
-      self->gather.on_reply(std::move(reply));
-    });
+    gather.ask(to, msg, this->shared_from_this());
     if (!more) {
       gather.last_sent();
       return;
     }
-    auto* t = new chop_timer(std::move(self));
+    auto* t = new chop_timer(this->shared_from_this());
     t->refs.store(1, std::memory_order_relaxed);  // the service's only: nobody cancels it
     t->core = to.cell()->core();
     timer_schedule(t->core, t, interval);
@@ -112,24 +107,14 @@ class tail_chopping_group {
     state_->routees = std::move(routees);
     state_->within = within;
     state_->interval = interval;
-    std::erase_if(state_->routees, [](const actor_ref<A>& r) { return !r; });
-    if (state_->routees.empty()) {
-      throw std::invalid_argument("volley: a tail-chopping group needs at least one routee");
-    }
-    if (within <= std::chrono::nanoseconds::zero() ||
-        interval <= std::chrono::nanoseconds::zero()) {
-      throw std::invalid_argument("volley: a tail-chopping group needs positive durations");
-    }
+    detail::check_group("a tail-chopping group", state_->routees, {within, interval});
   }
 
   /// Ask one routee, then the next each `interval` (see the file comment).
   template <class M>
   auto ask(const M& m) const {
     using T = std::decay_t<M>;
-    static_assert(detail::has_handler<A, T>,
-                  "volley: the routees have no on() handler for the asked message type");
-    static_assert(std::is_copy_constructible_v<T>,
-                  "volley: a tail-chopping ask may copy the message to every routee");
+    detail::check_group_ask<A, T>();
     using R = detail::reply_t<A, T>;
     const std::size_t first =
         state_->next.fetch_add(1, std::memory_order_relaxed) % state_->routees.size();

@@ -1,6 +1,8 @@
 // volley/engine/detail/first_reply.hpp — one asker, several asked: the first answer wins.
 //
-// What scatter-gather and tail-chopping groups share. The asker holds a
+// What scatter-gather and tail-chopping groups share: the checks a group
+// makes when it is made (check_group) and on each ask's message type
+// (check_group_ask), and the collection of replies. The asker holds a
 // future on `answer` (an ordinary ask_state with its own timeout timer). Each
 // routee is asked through a request of its own, whose completion (then())
 // lands in on_reply():
@@ -29,15 +31,50 @@
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
+#include <initializer_list>
 #include <memory>
+#include <stdexcept>
+#include <string>
+#include <type_traits>
 #include <utility>
+#include <vector>
 
+#include <volley/engine/actor_ref.hpp>
 #include <volley/engine/ask.hpp>
 #include <volley/engine/detail/cell.hpp>
 #include <volley/engine/detail/thread_safety.hpp>
 #include <volley/engine/detail/timer.hpp>
 
 namespace volley::detail {
+
+/// A group's routees and durations, checked once when the group is made:
+/// null refs are dropped; no routee left, or a duration (the ask's `within`,
+/// a tail-chopping `interval`) that is not positive, is std::invalid_argument
+/// naming the group (`group`: "a scatter-gather group").
+template <class A>
+void check_group(const char* group, std::vector<actor_ref<A>>& routees,
+                 std::initializer_list<std::chrono::nanoseconds> durations) {
+  std::erase_if(routees, [](const actor_ref<A>& r) { return !r; });
+  if (routees.empty()) {
+    throw std::invalid_argument(std::string("volley: ") + group + " needs at least one routee");
+  }
+  for (std::chrono::nanoseconds d : durations) {
+    if (d <= std::chrono::nanoseconds::zero()) {
+      throw std::invalid_argument(
+          std::string("volley: ") + group +
+          (durations.size() == 1 ? " needs a positive timeout" : " needs positive durations"));
+    }
+  }
+}
+
+/// The message type of a group ask: one readable error for each mistake.
+template <class A, class T>
+constexpr void check_group_ask() noexcept {
+  static_assert(has_handler<A, T>,
+                "volley: the routees have no on() handler for the asked message type");
+  static_assert(std::is_copy_constructible_v<T>,
+                "volley: a group ask copies the message to each routee it asks");
+}
 
 template <class R>
 class first_reply {
@@ -58,6 +95,16 @@ class first_reply {
     auto* t = new deadline(answer_);
     t->core = core;
     timer_schedule(core, t, within);
+  }
+
+  /// Ask `to` one request (a copy of `m`); its reply lands in on_reply().
+  /// `keep_alive`, this object or its owner, is held until then.
+  template <class T, class A, class Owner>
+  void ask(const actor_ref<A>& to, const T& m, std::shared_ptr<Owner> keep_alive) {
+    expect_one();
+    send_ask<T, R>(to.cell(), &invoke_ask<A, T>, T(m))
+        .then(
+            [this, keep = std::move(keep_alive)](result<R> reply) { on_reply(std::move(reply)); });
   }
 
   /// One more request is about to be sent.

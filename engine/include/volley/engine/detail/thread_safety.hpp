@@ -83,17 +83,23 @@ class VOLLEY_CAPABILITY("shared_mutex") shared_mutex {
   std::shared_mutex m_;
 };
 
-/// Holds a mutex for its scope.
-class VOLLEY_SCOPED_CAPABILITY lock_guard {
+/// Holds any annotated capability with lock()/unlock() exclusively for its
+/// scope: volley's mutex (`lock_guard`), a shared_mutex (`exclusive_lock`),
+/// or a model mutex in the checker tests.
+template <class Mutex>
+class VOLLEY_SCOPED_CAPABILITY basic_lock_guard {
  public:
-  explicit lock_guard(mutex& m) VOLLEY_ACQUIRE(m) : m_(m) { m_.lock(); }
-  ~lock_guard() VOLLEY_RELEASE() { m_.unlock(); }
-  lock_guard(const lock_guard&) = delete;
-  lock_guard& operator=(const lock_guard&) = delete;
+  explicit basic_lock_guard(Mutex& m) VOLLEY_ACQUIRE(m) : m_(m) { m_.lock(); }
+  ~basic_lock_guard() VOLLEY_RELEASE() { m_.unlock(); }
+  basic_lock_guard(const basic_lock_guard&) = delete;
+  basic_lock_guard& operator=(const basic_lock_guard&) = delete;
 
  private:
-  mutex& m_;
+  Mutex& m_;
 };
+
+/// Holds a mutex for its scope.
+using lock_guard = basic_lock_guard<mutex>;
 
 /// Holds a mutex for its scope, and can wait on a std::condition_variable
 /// (which unlocks and relocks it; to the analysis the lock is held
@@ -117,16 +123,7 @@ class VOLLEY_SCOPED_CAPABILITY unique_lock {
 };
 
 /// Holds a shared_mutex exclusively for its scope.
-class VOLLEY_SCOPED_CAPABILITY exclusive_lock {
- public:
-  explicit exclusive_lock(shared_mutex& m) VOLLEY_ACQUIRE(m) : m_(m) { m_.lock(); }
-  ~exclusive_lock() VOLLEY_RELEASE() { m_.unlock(); }
-  exclusive_lock(const exclusive_lock&) = delete;
-  exclusive_lock& operator=(const exclusive_lock&) = delete;
-
- private:
-  shared_mutex& m_;
-};
+using exclusive_lock = basic_lock_guard<shared_mutex>;
 
 /// Holds a shared_mutex shared for its scope.
 class VOLLEY_SCOPED_CAPABILITY shared_lock {
