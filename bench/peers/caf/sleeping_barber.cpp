@@ -152,7 +152,11 @@ caf::behavior factory(caf::stateful_actor<factory_state>* self, caf::actor shop,
         std::int64_t at = 0;
         auto me = caf::actor_cast<caf::actor>(self);
         for (std::int64_t i = 0; i < haircuts; ++i) {
-          self->send(shop, enter_atom::value, self->spawn(customer, i, me), i, at, false);
+          // lazy_init: scheduled at its first message, not as a launch job
+          // queued behind this loop (eager spawns made 4 of 5 runs of 50,000
+          // haircuts take 53-80 s instead of 1-5 s; bench/savina/README.md).
+          self->send(shop, enter_atom::value, self->spawn<caf::lazy_init>(customer, i, me), i, at,
+                     false);
           const auto gap = savina::arrival_gap(random, arrival_rate);
           work += savina::busy_wait(gap);
           at += gap;

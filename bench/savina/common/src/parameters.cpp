@@ -154,11 +154,9 @@ const std::vector<workload_spec>& workload_specs() {
       {"sleeping-barber",
        "haircuts/s",
        "N haircuts, waiting room W, random arrival/haircut rates",
-       // x10 (2026-11-29, loaded machine): volley 0.26 CPU-s at 100 k, so
-       // ~0.1 s of window at 50 k on an idle one; CAF spawns the customers
-       // from inside the factory, which CAF 0.17 does in quadratic time
-       // (55 s at 100 k, 6.6 s at 40 k under load), so N stays at 50 k.
-       {{"haircuts", 50'000},
+       // x20 (2026-11-29, loaded machine, 200 k): volley 0.47 CPU-s, so a
+       // ~0.25 s window on an idle machine; CAF 5.4 and Erlang 5.4 CPU-s.
+       {{"haircuts", 200'000},
         {"waiting_room", 1'000},
         {"arrival_rate", 1'000},
         {"haircut_rate", 1'000}},
