@@ -6,8 +6,8 @@
 /// Savina's barber races two real loops: the factory's arrivals against the
 /// barber's haircuts, both `busy_wait` steps. Whoever's messaging is cheaper
 /// relative to that CPU work gets a different number of customers bounced
-/// off a full room (measured at 10,000 haircuts: volley 0.47-0.58 M
-/// messages, CAF 0.12-0.22 M, Erlang 0.08-0.27 M for the same answer), so
+/// off a full room (measured at 10,000 haircuts, 7-8 runs each: volley
+/// 0.47-0.76 M messages, CAF 0.08-0.24 M, Erlang 0.08-0.27 M), so
 /// the figure compared timing, not runtimes. Here every customer carries its
 /// arrival step (the sum of the factory's busy-wait draws before it), the
 /// room draws each haircut's length when it seats a customer (splitmix64,
