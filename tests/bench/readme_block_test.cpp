@@ -58,7 +58,7 @@ TEST_CASE("the README block names its result file and shows every runtime") {
   CHECK(block.find("0123456789ab") != std::string::npos);
 }
 
-TEST_CASE("the README block marks compute-bound and timing-dependent ratios from the registry") {
+TEST_CASE("the README block marks compute-bound ratios from the registry") {
   json runs = json::array();
   for (const char* workload : {"trapezoid", "sleeping-barber", "ping-pong"})
     for (const char* runtime : {"volley", "caf"})
@@ -79,7 +79,8 @@ TEST_CASE("the README block marks compute-bound and timing-dependent ratios from
     return block.substr(at, block.find('\n', at) - at);
   };
   CHECK(line_of("trapezoid").find("vs CAF (compute-bound)") != std::string::npos);
-  CHECK(line_of("sleeping-barber").find("vs CAF (timing-dependent)") != std::string::npos);
+  // Same work on every runtime since its room decides on a virtual clock.
+  CHECK(line_of("sleeping-barber").find("vs CAF |") != std::string::npos);
   CHECK(line_of("ping-pong").find("vs CAF |") != std::string::npos);
   CHECK(line_of("ping-pong").find("-bound") == std::string::npos);
 }

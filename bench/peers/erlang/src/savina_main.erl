@@ -211,8 +211,13 @@ result_line(Name, Module, Workers, Sizes, Params, Fault, Result = #{elapsed_s :=
               {"throughput", json_float(Throughput)},
               {"unit", json_string(Module:unit())}]
              ++ latency_fields(maps:get(latencies_ns, Result, []))
+             ++ detail_fields(maps:get(details, Result, []))
              ++ [{"config", config(Module)}],
     json_object(Fields).
+
+%% A workload's own counts ({Name, Integer} pairs), as measurement::details in C++.
+detail_fields([]) -> [];
+detail_fields(Pairs) -> [{"details", json_object([{K, json_number(V)} || {K, V} <- Pairs])}].
 
 %% Nearest-rank percentiles, as summarise_latencies() in measurement.cpp.
 latency_fields([]) -> [];

@@ -31,7 +31,7 @@ set(erlang_savina_tiny
     "fibonacci|n=12"
     "concurrent-sorted-list|workers=4|messages=500|write_percent=10|size_percent=1"
     "producer-consumer|buffer=10|producers=4|consumers=4|items=50|produce_cost=1|consume_cost=1"
-    "sleeping-barber|haircuts=200|waiting_room=20|arrival_rate=100|haircut_rate=100"
+    "sleeping-barber|haircuts=200|waiting_room=10|arrival_rate=100|haircut_rate=150"
     "cigarette-smokers|rounds=1000|smokers=20"
     "sieve|limit=3000|per_filter=20"
     "quicksort|elements=5000|threshold=256|seed=1024"

@@ -52,6 +52,10 @@ nlohmann::json result_line(const workload_spec& spec, std::string_view runtime, 
     line["max_ns"] = s.max;
     line["samples"] = s.count;
   }
+  if (!m.details.empty()) {
+    auto& details = line["details"];
+    for (const auto& [name, value] : m.details) details[name] = value;
+  }
   return line;
 }
 

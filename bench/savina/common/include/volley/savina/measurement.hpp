@@ -10,6 +10,7 @@
 #include <cstdint>
 #include <stdexcept>
 #include <string>
+#include <utility>
 #include <vector>
 
 namespace volley::savina {
@@ -34,6 +35,10 @@ struct measurement {
   /// Per-message latencies, only for latency workloads; summarised as
   /// percentiles in the JSON line, never printed whole.
   std::vector<std::int64_t> latencies_ns;
+  /// What the run did beyond `messages`, where that can differ between
+  /// runs or runtimes (the sleeping barber's customers turned away, naps,
+  /// busy-wait steps): the JSON line's "details" object.
+  std::vector<std::pair<std::string, std::int64_t>> details;
 };
 
 /// Wall-clock time of the measured part of a workload.

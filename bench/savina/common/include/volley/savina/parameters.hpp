@@ -94,9 +94,9 @@ enum class workload_kind {
   /// logarithms, divisions, multiply-adds): the ratio compares compilers and
   /// languages more than actor runtimes.
   compute_bound,
-  /// The work itself depends on timing (customers bounce off a full waiting
-  /// room and come back), so a faster runtime can do more work per item and
-  /// the spread between repetitions is large.
+  /// The work itself depends on timing, so a faster runtime can do more work
+  /// per item and the spread between repetitions is large. No workload is
+  /// now: the sleeping barber was, until its room decided on a virtual clock.
   timing_dependent,
 };
 
