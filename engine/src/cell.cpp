@@ -2,78 +2,27 @@
 //
 // Stopping, in order (all inside the stopping actor's own activation):
 //   1. state alive -> stopping; every child is sent a stop;
-//   2. each child, when it has died, counts itself out of its parent, and the
-//      last one sends the parent `child_terminated` — only to a parent that
-//      waits for its children (stopping, or restarting), which it sets in the
-//      same atomic word as the count (see "The children" below). A living
-//      parent that waits for nothing gets no message: on fork-join creation
-//      (1M actors spawned under /user, each stops after one message) every
-//      death cost the guardian an envelope, a system-lane push and an
-//      activation, for nothing;
+//   2. each child, when it has died, unlinks itself from its parent and
+//      sends the parent `child_terminated` — only to a parent that waits for
+//      its children (stopping, or restarting). Whether it waits is read
+//      under the parent's extras mutex, the lock the parent holds when it
+//      collects the children it will wait for, and the parent records that
+//      it waits (state stopping, restart_pending) before or inside that
+//      section: a child that unlinks later sees it, one that unlinked
+//      earlier is not waited for. A living parent that waits for nothing
+//      gets no message: on fork-join creation (1M actors spawned under
+//      /user, each stops after one message) every death cost the guardian
+//      an envelope, a system-lane push and an activation, for nothing;
 //   3. when no child is left: post_stop, the actor object is destroyed, state
 //      -> dead, the cell unlinks from its parent and tells it; messages still
 //      queued and any sent later become dead letters (reason: recipient
 //      stopped).
 // So post_stop runs for children before their parent, and no actor dies
 // before its whole subtree has.
-//
-// The children
-// ------------
-// A parent's children sit on a singly linked list, oldest first
-// (cell_extras::first_child, last_child, cell_base::next_sibling_). Spawns
-// count up cell_extras::spawned (2 per child; bit 0 closes it), deaths count
-// up cell_extras::died, on another cache line. Neither a spawn nor a death of
-// an anonymous child takes the parent's mutex, and neither writes the line
-// the other writes: on fork-join creation (1M actors under /user, each stops
-// after one message) the spawning thread and the dying workers locked
-// /user's mutex once each per actor, and pthread lock + unlock were 18% of
-// the samples (perf, bench preset, 2 workers); one shared count in its place
-// still cost the spawner 7% in the miss of its CAS.
-//   - Spawn: spawned goes up by 2 in a CAS that refuses once bit 0 is set
-//     (the parent waits: no child may join); then the cell is appended as to
-//     an intrusive MPSC queue: last_child is exchanged, then the old last
-//     one's next_sibling_ (or first_child) is pointed at it. A named child
-//     also enters the name index under mu.
-//   - Death (finalize): a named child leaves the index under mu; gone_ is
-//     set; died goes up by 1. The dead child stays on the list, holding the
-//     parent's link count, until a sweep.
-//   - Waiting (begin_stop, restart): the parent sets bit 0 of spawned by
-//     fetch_or, which gives the final number of children S, then adds
-//     deaths_awaited - S to died. From then on died equals deaths_awaited
-//     exactly when all S have died, and whoever takes it there acts: the
-//     parent itself (all had died before its add), or the last child, which
-//     sends child_terminated. So a parent that waits gets exactly one
-//     message, and a living parent that waits for nothing gets none. Between
-//     the two steps the parent collects its living children under mu and
-//     sends each a stop; the walk waits for a spawn that has exchanged
-//     last_child but not linked yet. A spawn that counted itself in before
-//     bit 0 but exchanged last_child after the walk ended would be missed,
-//     so a spawner reads spawned again after linking and stops its child
-//     itself when bit 0 is set. These steps are seq_cst: either the
-//     spawner's second read sees the bit, or its exchange precedes the
-//     parent's fetch_or and so the walk's read of last_child. A child may be
-//     sent two stops; the second finds it stopping already.
-//   - Sweep: only under mu, so one sweeper at a time and no walker meanwhile.
-//     It walks from the oldest child and unlinks gone ones by pointing their
-//     predecessor's link past them; a node whose next_sibling_ is still null
-//     stays (it is the newest, or a spawn is about to link behind it and
-//     will write its next_sibling_), so a spawn never writes into a swept
-//     node. It stops once it has removed as many as were counted dead:
-//     children mostly die in the order they were spawned, so it walks little
-//     more than the dead, which died lately and are still in cache. A child
-//     that dies sweeps when the dead on the list are at least sweep_at_least
-//     and an eighth of the living the last sweep walked past, if try_lock
-//     gets the mutex; a parent unlinks all once every child has died
-//     (finalize, the end of a restart). The swept lose their link count
-//     after the unlock, so their cells are freed in batches and the parent's
-//     and the core's counts (which each cell holds) move once per sweep.
-// Walkers (select, select_all, supervision) skip dead children, so what they
-// see is exact: a child is listed from its spawn until it is marked dead.
 #include <cstddef>
 #include <cstdio>
 #include <exception>
 #include <string>
-#include <thread>
 
 #include <volley/engine/actor_ref.hpp>
 #include <volley/engine/detail/cell.hpp>
@@ -95,12 +44,6 @@ static_assert(sizeof(cell_base) == 128, "a cell header is two cache lines");
 #pragma GCC diagnostic pop
 
 namespace {
-
-// cell_extras::spawned and died (see "The children"): bit 0 of spawned once
-// the parent waits, the count above it; the mark the parent adds to died.
-constexpr std::uint64_t spawns_closed = 1;
-constexpr std::uint64_t one_spawn = 2;
-constexpr std::int64_t deaths_awaited = std::int64_t{1} << 62;
 
 // -- system messages --------------------------------------------------------------
 
@@ -125,16 +68,20 @@ void handle_stop(envelope* e, cell_base* c, context& ctx) {
   begin_stop(c, ctx, static_cast<message_envelope<stop_request>*>(e)->msg.why);
 }
 
-void release_all_children(cell_base* parent);
-void reopen_children(cell_base* parent);
-
-/// The last waited-for child has died (see "The children": sent once).
 void handle_child_terminated(envelope*, cell_base* c, context& ctx) {
   cell_extras* ext = c->extras_if_any();
-  if (c->state() == lifecycle::stopping) {
+  bool stopping = c->state() == lifecycle::stopping;
+  bool restarting = c->state() == lifecycle::alive && ext->restart_pending;
+  if (!stopping && !restarting) return;
+  std::size_t left;
+  {
+    detail::lock_guard lock(ext->mu);
+    left = ext->child_count;
+  }
+  if (left != 0) return;
+  if (stopping) {
     finalize(c, ctx);
-  } else if (c->state() == lifecycle::alive && ext->restart_pending) {
-    reopen_children(c);
+  } else {
     finish_restart(c, ctx);
   }
 }
@@ -148,108 +95,23 @@ std::string base36(std::uint64_t v) {
   return s;
 }
 
-/// Dead children a list may hold before a dying sibling sweeps it (and at
-/// least an eighth of the living: then a sweep that has to walk the whole
-/// list still costs at most 9 visits per death). Small enough that the dead
-/// (a cell each) are still in the sweeper's cache, large enough that a small
-/// family does not lock at every death. Picked, not tuned.
-constexpr std::int64_t sweep_at_least = 64;
-
-/// Unlinks up to `want` gone children, oldest first (see "The children");
-/// returns them chained through next_sibling_, for release_chain() after
-/// the unlock.
-cell_base* sweep_gone(cell_extras& ext, std::int64_t want) VOLLEY_REQUIRES(ext.mu) {
-  cell_base* removed = nullptr;
-  std::int64_t n = 0;
-  std::int64_t past = 0;
-  std::atomic<cell_base*>* link = &ext.first_child;
-  for (cell_base* ch = link->load(std::memory_order_acquire); ch != nullptr && n < want;) {
-    // acquire: pairs with the link's release store in push_child.
-    cell_base* next = ch->next_sibling_.load(std::memory_order_acquire);
-    if (next == nullptr) break;  // the newest, or a spawn is linking behind it
-    // acquire: pairs with the release in leave_parent, so the dead child's
-    // last writes happen before its link count goes.
-    if (ch->gone_.load(std::memory_order_acquire)) {
-      link->store(next, std::memory_order_relaxed);  // walkers read it under mu too
-      ch->next_sibling_.store(removed, std::memory_order_relaxed);
-      removed = ch;
-      ++n;
-    } else {
-      link = &ch->next_sibling_;
-      ++past;
-    }
-    ch = next;
-  }
-  ext.unswept.fetch_sub(n, std::memory_order_relaxed);
-  ext.swept_past.store(past, std::memory_order_relaxed);
-  return removed;
-}
-
-/// Drops the parent's link counts of swept children (outside the parent's
-/// mutex: a release may destroy a cell, and its memory goes back to the pool).
-void release_chain(cell_base* ch) noexcept {
-  while (ch != nullptr) {
-    cell_base* next = ch->next_sibling_.load(std::memory_order_relaxed);
-    ch->release();
-    ch = next;
-  }
-}
-
-/// Every child has died (the count is zero and no spawn can join): unlink
-/// and release them all.
-void release_all_children(cell_base* parent) {
-  cell_extras* ext = parent->extras_if_any();
-  if (ext == nullptr) return;
-  cell_base* all;
-  {
-    // Every child counted in has died, so none is between its count and
-    // its link: the list is whole.
-    detail::lock_guard lock(ext->mu);
-    all = ext->first_child.exchange(nullptr, std::memory_order_acquire);
-    ext->last_child.store(nullptr, std::memory_order_relaxed);
-    std::int64_t n = 0;
-    for (cell_base* ch = all; ch != nullptr; ch = ch->next_sibling_.load(std::memory_order_relaxed))
-      ++n;
-    ext->unswept.fetch_sub(n, std::memory_order_relaxed);
-  }
-  release_chain(all);
-}
-
-/// A restarting parent whose children have all died: unlink them and let
-/// the new instance spawn again. Plain stores: nobody else spawns under this
-/// parent (only its own activation does; guardians never restart), and every
-/// child has counted its death.
-void reopen_children(cell_base* parent) {
-  release_all_children(parent);
-  cell_extras* ext = parent->extras_if_any();
-  ext->died.store(0, std::memory_order_relaxed);
-  ext->spawned.store(0, std::memory_order_relaxed);
-}
-
-/// The child's side of its death (see "The children"): leave the name index
-/// and the count, tell a waiting parent, and sweep now and then.
-void leave_parent(cell_base* c) {
+/// Returns whether the parent waits for its children to go (it is stopping
+/// or restarting) and must be told (see the file comment).
+bool unlink_from_parent(cell_base* c) {
   cell_base* parent = c->parent_;
   cell_extras* pext = parent->extras_if_any();
+  detail::lock_guard lock(pext->mu);
+  if (c->prev_sibling_)
+    c->prev_sibling_->next_sibling_ = c->next_sibling_;
+  else
+    pext->first_child = c->next_sibling_;
+  if (c->next_sibling_) c->next_sibling_->prev_sibling_ = c->prev_sibling_;
+  c->prev_sibling_ = c->next_sibling_ = nullptr;
+  --pext->child_count;
   if (cell_extras* ext = c->extras_if_any(); ext && !ext->name.empty()) {
-    detail::lock_guard lock(pext->mu);
     pext->named_children.erase(ext->name);
   }
-  // release: a sweeper that sees gone_ (acquire) may free this cell.
-  c->gone_.store(true, std::memory_order_release);
-  // acq_rel: the parent that is told (below) sees this child's whole life.
-  if (pext->died.fetch_add(1, std::memory_order_acq_rel) + 1 == deaths_awaited) {
-    auto* msg = make_envelope<child_terminated>(&handle_child_terminated, &child_terminated_info,
-                                                child_terminated{c});
-    parent->deliver_system(msg);
-  }
-  std::int64_t dead = pext->unswept.fetch_add(1, std::memory_order_relaxed) + 1;
-  if (dead >= sweep_at_least && dead >= pext->swept_past.load(std::memory_order_relaxed) / 8 &&
-      pext->mu.try_lock()) {
-    cell_base* removed = sweep_gone(*pext, dead);
-    pext->mu.unlock();
-    release_chain(removed);
-  }
+  return parent->state() != lifecycle::alive || pext->restart_pending;
 }
 
 void finalize(cell_base* c, context& ctx) {
@@ -277,9 +139,14 @@ void finalize(cell_base* c, context& ctx) {
   }
   cell_lifecycle::mark_dead(*c);
   settle_watches(c);
-  release_all_children(c);  // all dead by now; their link counts
   if (c->parent_ != nullptr) {
-    leave_parent(c);  // the parent's sweep drops our link count
+    cell_base* parent = c->parent_;
+    if (unlink_from_parent(c)) {
+      auto* msg = make_envelope<child_terminated>(&handle_child_terminated, &child_terminated_info,
+                                                  child_terminated{c});
+      parent->deliver_system(msg);
+    }
+    c->release();  // the parent's link
   } else {
     c->sys_->root_terminated();
   }
@@ -418,91 +285,26 @@ void cell_base::destroy() noexcept {
 
 // -- stopping -----------------------------------------------------------------------
 
-namespace {
-/// The next child on the list after `at` (nullptr: the first), waiting for a
-/// spawn that has taken the last place but not linked it yet. seq_cst: see
-/// "The children" (begin_stop's walk must see every child counted in before
-/// it set the wait bit, or that child's spawner must see the bit).
-cell_base* next_child(cell_extras& ext, cell_base* at) VOLLEY_REQUIRES(ext.mu) {
-  std::atomic<cell_base*>& link = at == nullptr ? ext.first_child : at->next_sibling_;
-  cell_base* next = link.load(std::memory_order_seq_cst);
-  while (next == nullptr && ext.last_child.load(std::memory_order_seq_cst) != at) {
-    std::this_thread::yield();  // two stores apart: the spawner is about to link
-    next = link.load(std::memory_order_seq_cst);
-  }
-  return next;
-}
-}  // namespace
-
-std::vector<cell_base*> living_children(cell_base* parent) {
-  std::vector<cell_base*> out;
-  if (cell_extras* ext = parent->extras_if_any()) {
-    detail::lock_guard lock(ext->mu);
-    for (cell_base* ch = next_child(*ext, nullptr); ch != nullptr; ch = next_child(*ext, ch)) {
-      if (ch->is_dead()) continue;
-      ch->add_ref();
-      out.push_back(ch);
-    }
-  }
-  return out;
-}
-
-/// Why a child stops when its parent does: killed and node_down are the
-/// parent's fate, not theirs; a restarting parent's children just stop.
-stop_reason child_stop_reason(const cell_base* parent) noexcept {
-  if (parent->state() == lifecycle::alive) return stop_reason::stopped;
-  auto why = static_cast<stop_reason>(parent->stop_reason_);
-  return why == stop_reason::killed || why == stop_reason::node_down ? stop_reason::stopped : why;
-}
-
-bool stop_children(cell_base* c) {
-  cell_extras* ext = c->extras_if_any();
-  // No extras: it never had a child, and only its own activation (this one)
-  // could spawn one.
-  if (ext == nullptr) return false;
-  // seq_cst: see "The children" (a spawn racing with this).
-  std::uint64_t before = ext->spawned.fetch_or(spawns_closed, std::memory_order_seq_cst);
-  stop_reason why = child_stop_reason(c);
-  for (cell_base* ch : living_children(c)) {
-    send_stop(ch, why);
-    ch->release();
-  }
-  // Already waiting (a stop during a restart): the last death still tells us.
-  if ((before & spawns_closed) != 0) return true;
-  // From now on died reaches deaths_awaited exactly when the last of the
-  // `spawned` children has died; whoever takes it there acts.
-  auto spawned = static_cast<std::int64_t>(before / one_spawn);
-  std::int64_t deaths = ext->died.fetch_add(deaths_awaited - spawned, std::memory_order_acq_rel);
-  if (deaths != spawned) return true;                      // the last one to die says so
-  if (c->state() == lifecycle::alive) reopen_children(c);  // a restart without children
-  return false;
-}
 void begin_stop(cell_base* c, context& ctx, stop_reason why) {
   if (!cell_lifecycle::begin_stop(*c, static_cast<std::uint8_t>(why))) return;
-  if (!stop_children(c)) finalize(c, ctx);
-}
-
-bool count_in_child(cell_base* parent) noexcept {
-  cell_extras& pext = *parent->extras_if_any();
-  std::uint64_t w = pext.spawned.load(std::memory_order_relaxed);
-  do {
-    if ((w & spawns_closed) != 0) return false;
-    // seq_cst: see "The children".
-  } while (!pext.spawned.compare_exchange_weak(w, w + one_spawn, std::memory_order_seq_cst,
-                                               std::memory_order_relaxed));
-  return true;
-}
-
-void push_child(cell_base* parent, cell_base* c) {
-  cell_extras& pext = *parent->extras_if_any();
-  // seq_cst: see "The children". The old last child cannot be swept before
-  // we link it (its next_sibling_ is null), nor freed (it holds its link).
-  cell_base* before = pext.last_child.exchange(c, std::memory_order_seq_cst);
-  // release: publishes the cell to walkers and sweepers (their acquire).
-  (before == nullptr ? pext.first_child : before->next_sibling_)
-      .store(c, std::memory_order_release);
-  if ((pext.spawned.load(std::memory_order_seq_cst) & spawns_closed) != 0) {
-    send_stop(c, child_stop_reason(parent));  // the parent's walk may have missed us
+  std::vector<cell_base*> children;
+  if (cell_extras* ext = c->extras_if_any()) {
+    detail::lock_guard lock(ext->mu);
+    for (cell_base* ch = ext->first_child; ch != nullptr; ch = ch->next_sibling_) {
+      ch->add_ref();
+      children.push_back(ch);
+    }
+  }
+  if (children.empty()) {
+    finalize(c, ctx);
+    return;
+  }
+  for (cell_base* ch : children) {
+    // Children stop because their parent does: killed and node_down are the
+    // parent's fate, not theirs.
+    send_stop(ch, why == stop_reason::killed || why == stop_reason::node_down ? stop_reason::stopped
+                                                                              : why);
+    ch->release();
   }
 }
 

@@ -93,7 +93,11 @@ struct delayed_restart final : timer_base {
 /// a fresh instance from the spawn arguments, then post_restart.
 void finish_restart(cell_base* c, context& ctx) {
   cell_extras& ext = c->extras();
-  ext.restart_pending = false;  // only this activation reads it
+  {
+    // Under mu: a dying child reads it there (cell.cpp, unlink_from_parent).
+    detail::lock_guard lock(ext.mu);
+    ext.restart_pending = false;
+  }
   std::exception_ptr why = std::exchange(ext.restart_error, nullptr);
   try {
     c->ops_->reconstruct(c);
@@ -132,10 +136,20 @@ void restart(cell_base* c, context& ctx, const std::exception_ptr& why) {
   // messages wait meanwhile (failed_ stays set).
   cancel_all_timers(c);
   discard_kept_messages(c);
+  bool waits = false;
   cell_extras& ext = c->extras();
-  // The last child to die tells us (cell.cpp, "The children").
-  ext.restart_pending = true;
-  bool waits = stop_children(c);
+  {
+    // restart_pending is set in the same section that picks the children
+    // to wait for: a child that unlinks after it sees it and tells us
+    // (cell.cpp, unlink_from_parent); one that unlinked before is not
+    // waited for.
+    detail::lock_guard lock(ext.mu);
+    ext.restart_pending = true;
+    for (cell_base* ch = ext.first_child; ch != nullptr; ch = ch->next_sibling_) {
+      send_stop(ch, stop_reason::stopped);
+      waits = true;
+    }
+  }
   ext.restart_error = why;
   if (!waits) finish_restart(c, ctx);
 }
@@ -156,6 +170,18 @@ void handle_supervise(envelope* e, cell_base* c, context& ctx) {
       begin_stop(c, ctx, stop_reason::failed);
       break;
   }
+}
+
+std::vector<cell_base*> children_of(cell_base* parent) {
+  std::vector<cell_base*> out;
+  if (cell_extras* ext = parent->extras_if_any()) {
+    detail::lock_guard lock(ext->mu);
+    for (cell_base* ch = ext->first_child; ch != nullptr; ch = ch->next_sibling_) {
+      ch->add_ref();
+      out.push_back(ch);
+    }
+  }
+  return out;
 }
 
 void handle_child_failed(envelope* e, cell_base* parent, context& ctx) {
@@ -220,7 +246,7 @@ void handle_child_failed(envelope* e, cell_base* parent, context& ctx) {
   std::vector<cell_base*> targets;
   if (strategy.kind() == supervisor_strategy::scope::all_for_one &&
       (d == directive::restart || d == directive::stop)) {
-    targets = living_children(parent);
+    targets = children_of(parent);
   } else {
     child->add_ref();
     targets.push_back(child);

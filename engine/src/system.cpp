@@ -68,12 +68,11 @@ cell_base* make_guardian(system_core* core, cell_base* parent, const std::string
   if (parent != nullptr) {
     parent->add_ref();  // a cell keeps its parent (see cell_base::destroy)
     cell_extras& pext = parent->extras();
-    {
-      detail::lock_guard lock(pext.mu);
-      pext.named_children.emplace(c->extras().name, c);
-    }
-    count_in_child(parent);  // a new parent: never refuses
-    push_child(parent, c);
+    detail::lock_guard lock(pext.mu);
+    c->next_sibling_ = pext.first_child;
+    pext.first_child = c;
+    ++pext.child_count;
+    pext.named_children.emplace(c->extras().name, c);
   }
   return c;
 }
@@ -299,25 +298,22 @@ void attach_cell(system_core* core, cell_base* c, cell_base* parent, const props
     }
     install_mailbox(c, p.mailbox);  // priority, control-aware (sorted_mailbox.cpp)
     cell_extras& pext = parent->extras();
-    auto stopping = [&] {
-      return std::logic_error("volley: spawn of a child of " + parent->path() +
-                              ", which is stopping or stopped");
-    };
-    if (parent->state() != lifecycle::alive) throw stopping();
-    // An anonymous child takes no lock (cell.cpp, "The children").
+    detail::lock_guard lock(pext.mu);
+    if (parent->state() != lifecycle::alive) {
+      throw std::logic_error("volley: spawn of a child of " + parent->path() +
+                             ", which is stopping or stopped");
+    }
     if (!p.name.empty()) {
-      detail::lock_guard lock(pext.mu);
-      if (!pext.named_children.emplace(c->extras().name, c).second) {
+      auto [it, inserted] = pext.named_children.emplace(c->extras().name, c);
+      if (!inserted) {
         throw std::invalid_argument("volley: an actor named '" + p.name +
                                     "' already exists under " + parent->path());
       }
-      if (!count_in_child(parent)) {
-        pext.named_children.erase(p.name);
-        throw stopping();
-      }
-    } else if (!count_in_child(parent)) {
-      throw stopping();
     }
+    c->next_sibling_ = pext.first_child;
+    if (pext.first_child != nullptr) pext.first_child->prev_sibling_ = c;
+    pext.first_child = c;
+    ++pext.child_count;
     core->add_ref();
     parent->add_ref();  // released when the cell is destroyed: path() walks the parents
   } catch (...) {
@@ -327,7 +323,6 @@ void attach_cell(system_core* core, cell_base* c, cell_base* parent, const props
     c->ops_->free_cell(c);
     throw;
   }
-  push_child(parent, c);
   if (cell_extras* ext = c->extras_if_any(); ext != nullptr && ext->own_pool) {
     ext->own_pool->start();
   }
@@ -416,9 +411,11 @@ std::vector<any_ref> system::select_all(std::string_view pattern) const {
   for (std::string_view segment : segments) {
     std::vector<any_ref> next;
     for (const any_ref& r : level) {
-      for (detail::cell_base* ch : detail::living_children(r.cell())) {
+      detail::cell_extras* ext = r.cell()->extras_if_any();
+      if (ext == nullptr) continue;
+      detail::lock_guard lock(ext->mu);
+      for (auto* ch = ext->first_child; ch != nullptr; ch = ch->next_sibling_) {
         if (segment == "*" || ch->name() == segment) next.emplace_back(ch);
-        ch->release();
       }
     }
     level = std::move(next);
@@ -449,9 +446,8 @@ any_ref system::select(std::string_view path) const {
       if (it != ext->named_children.end()) {
         next = it->second;
       } else if (segment.front() == '$') {
-        for (auto* ch = ext->first_child.load(std::memory_order_acquire); ch != nullptr;
-             ch = ch->next_sibling_.load(std::memory_order_acquire)) {
-          if (!ch->is_dead() && ch->name() == segment) {
+        for (auto* ch = ext->first_child; ch != nullptr; ch = ch->next_sibling_) {
+          if (ch->name() == segment) {
             next = ch;
             break;
           }

@@ -82,20 +82,6 @@ void begin_stop(cell_base* c, context& ctx, stop_reason why);
 /// Queue a system message asking `target` to stop (any thread).
 void send_stop(cell_base* target, stop_reason why);
 
-// -- the children (cell.cpp, "The children") ----------------------------------------------
-
-/// The children of `parent` not yet dead, each counted (the caller releases).
-std::vector<cell_base*> living_children(cell_base* parent);
-/// From `c`'s own activation: wait for its children and send each a stop.
-/// Returns whether one still lives (child_terminated will come); otherwise
-/// a restarting (alive) `c` may spawn again at once.
-bool stop_children(cell_base* c);
-/// Spawn, before `c` is published: counts `c` in under `parent` (whose
-/// extras exist). False: the parent waits for its children; `c` may not join.
-bool count_in_child(cell_base* parent) noexcept;
-/// Spawn, after count_in_child: puts `c` on `parent`'s list (any thread).
-void push_child(cell_base* parent, cell_base* c);
-
 /// Dead-letter a user message that reached `c` after it began stopping
 /// (cell.cpp): reason system_shutdown when `c` stops because the system
 /// shuts down, recipient_stopped otherwise; a volley::terminated is dropped

@@ -87,33 +87,20 @@ struct cell_ops {
   invoke_fn fallback;
 };
 
-/// The line size the engine lays its shared data out for. 64 bytes on every
-/// x86-64 and on the common AArch64 cores; std::hardware_destructive_
-/// interference_size would say the same but g++ warns that it may change
-/// between compiler versions, and the cell layout below must not.
-inline constexpr std::size_t cache_line_size = 64;
-
 /// Rarely used parts of a cell, allocated on first use so an idle anonymous
 /// actor without children stays small.
 struct cell_extras {
-  /// Guards the name index and every walk of the children list, and is the
-  /// only right to unlink from it; appending a child takes no lock (cell.cpp,
-  /// "The children").
+  /// Guards the children list and the name index. The children's sibling
+  /// links (cell_base::next_sibling_, prev_sibling_) are under their
+  /// parent's mu too, which the analysis cannot name, so they are unannotated.
   mutex mu;
   std::string name;  ///< set before the cell is published, then read-only
   /// What path() says instead of the parent chain (a remote actor's proxy:
   /// "remote://node/user/echo"); set in the actor's constructor, before the
   /// cell is published, then read-only. Empty: the chain.
   std::string display_path;
-  // The children (cell.cpp, "The children"): the spawning thread writes one
-  // line, the dying children's workers another, so neither steals the
-  // other's line per actor.
-  std::atomic<cell_base*> first_child{nullptr};  ///< the oldest; dead ones stay until swept
-  alignas(cache_line_size) std::atomic<cell_base*> last_child{nullptr};  ///< a spawn appends here
-  std::atomic<std::uint64_t> spawned{0};  ///< 2 x children ever counted in | 1 once waited for
-  alignas(cache_line_size) std::atomic<std::int64_t> died{0};  ///< deaths, + a mark once waited for
-  std::atomic<std::int64_t> unswept{0};                        ///< dead children still on the list
-  std::atomic<std::int64_t> swept_past{0};  ///< living children the last sweep walked past
+  cell_base* first_child VOLLEY_GUARDED_BY(mu) = nullptr;
+  std::size_t child_count VOLLEY_GUARDED_BY(mu) = 0;
   std::unordered_map<std::string_view, cell_base*> named_children VOLLEY_GUARDED_BY(mu);
   std::unique_ptr<worker_pool> own_pool;  ///< pinned dispatcher: the actor's own thread
   // Consumer-owned from here on: only the actor's own activation touches them.
@@ -154,6 +141,12 @@ struct cell_hooks {
   static void destroy(cell_base& c) noexcept;
 };
 using cell_lifecycle = basic_cell_lifecycle<cell_hooks>;
+
+/// The line size the engine lays its shared data out for. 64 bytes on every
+/// x86-64 and on the common AArch64 cores; std::hardware_destructive_
+/// interference_size would say the same but g++ warns that it may change
+/// between compiler versions, and the cell layout below must not.
+inline constexpr std::size_t cache_line_size = 64;
 
 class alignas(cache_line_size) cell_base {
  public:
@@ -228,9 +221,9 @@ class alignas(cache_line_size) cell_base {
   queues::intrusive_mpsc mailbox_{true};  ///< user lane; its mark = idle
 
   // -- line 1: the running worker -----------------------------------------------
-  queues::intrusive_mpsc system_lane_{false};      ///< never marked; wakes via signal()
-  std::atomic<cell_base*> next_sibling_{nullptr};  ///< the parent's children list (cell.cpp)
-  std::atomic<bool> gone_{false};                  ///< dead and off the parent's count: sweep me
+  queues::intrusive_mpsc system_lane_{false};  ///< never marked; wakes via signal()
+  cell_base* prev_sibling_ = nullptr;          ///< guarded by the parent's extras mutex
+  cell_base* next_sibling_ = nullptr;
   bool started_ = false;
   bool stop_requested_ = false;
   bool actor_destroyed_ = false;
