@@ -434,8 +434,9 @@ cell_base* worker_pool::park(worker& w) {
   // Returns a cell a nap found, or nullptr (woken, or work is visible):
   // see idle_workers.hpp. After a nap: a stale LIFO occupant, then what a
   // searcher would take —
-  // deque work whose oldest cell waited (the nap is longer than the wait,
-  // so a top unchanged since the previous nap qualifies) and injected work.
+  // deque work the steal gate allows (steal_gate.hpp: a top unchanged
+  // since the previous nap has waited longer than the wait; a backlogged
+  // owner's at once) and injected work.
   return idle_.park(
       w.index, [this] { return work_visible(); }, [this] { return quitting(); },
       [this, &w]() -> cell_base* {

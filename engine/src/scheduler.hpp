@@ -107,10 +107,11 @@
 // worker naps (`lifo_watch_interval`, 1 ms) instead of sleeping for good,
 // and after each nap takes a LIFO occupant that has not changed, and whose
 // worker has started no activation, since its previous look
-// (steal_stuck_lifo), then deque work that has waited and injected work
-// (the gated steal()); a deque its owner is getting through does not end
-// the nap. Once every worker sleeps, they sleep for good (no
-// CPU); a fill that finds such deep sleepers and no searcher wakes one.
+// (steal_stuck_lifo), then deque work the steal gate allows (waited, or a
+// backlogged owner's) and injected work (steal()); a deque its owner is
+// getting through does not end the nap. Once every worker sleeps, they
+// sleep for good (no CPU); a fill that finds such deep sleepers and no
+// searcher wakes one.
 // Searchers apply the same staleness test every `slow_look_every` spins.
 //
 // Shutdown: once the workers are joined (drain_on_caller), a late sender
