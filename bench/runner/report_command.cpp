@@ -348,6 +348,14 @@ void machine_section(std::ostream& md, const machine_results& m, const fs::path&
         md << "![throughput on " << m.id << "](" << name << ")\n\n";
     }
   }
+  if (m.latest_sweep != nullptr) {
+    auto table = scaling_table(m.latest_sweep->data["summary"]);
+    if (!table.empty())
+      md << "Scaling, median throughput by worker count, from the sweep of "
+         << m.latest_sweep->data.value("created_utc", "?") << " (in brackets: over 1 worker; "
+         << "\"loss\" below 0.90):\n\n"
+         << table << "\n";
+  }
   if (m.latest_sweep != nullptr && charts) {
     const auto& data = m.latest_sweep->data;
     std::vector<scaling_panel> panels;

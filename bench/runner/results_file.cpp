@@ -268,6 +268,69 @@ std::string summary_table(const json& summary) {
   return out.str();
 }
 
+namespace {
+
+// Below this, a step up in workers is a loss (issue 11's 10%).
+constexpr double scaling_loss_below = 0.90;
+
+std::string scaling_cell(const json& at_n, const json& at_1) {
+  if (!has_figures(at_n)) return median_text(at_n);
+  std::string text = median_text(at_n);
+  if (!has_figures(at_1)) return text;
+  char ratio[96];
+  const double r = at_n["median"].get<double>() / at_1["median"].get<double>();
+  std::snprintf(ratio, sizeof ratio, " (%.2f%s", r, r < scaling_loss_below ? ", loss" : "");
+  text += ratio;
+  if (at_n.contains("per_cpu_s") && at_1.contains("per_cpu_s")) {
+    std::snprintf(
+        ratio, sizeof ratio, "; per CPU-s %.2f",
+        at_n["per_cpu_s"]["median"].get<double>() / at_1["per_cpu_s"]["median"].get<double>());
+    text += ratio;
+  }
+  return text + ")";
+}
+
+}  // namespace
+
+std::string scaling_table(const json& summary) {
+  // workload (first-seen order) -> workers -> row
+  std::vector<std::string> order;
+  std::map<std::string, std::map<int, json>> rows;
+  int most = 1;
+  for (const auto& row : summary) {
+    const auto w = row["workload"].get<std::string>();
+    if (rows.find(w) == rows.end()) order.push_back(w);
+    const int n = row["workers"].get<int>();
+    rows[w][n] = row;
+    most = std::max(most, n);
+  }
+  std::ostringstream md;
+  md << "| workload | runtime | 1 worker |";
+  for (int n = 2; n <= most; ++n) md << " " << n << " workers (/1 worker) |";
+  md << "\n|---|---|--:|";
+  for (int n = 2; n <= most; ++n) md << "--:|";
+  md << "\n";
+  bool any = false;
+  for (const auto& w : order) {
+    const auto& by_n = rows[w];
+    auto one = by_n.find(1);
+    if (one == by_n.end() || by_n.size() < 2) continue;
+    for (const auto& rt : runtime_names()) {
+      const json at_1 = one->second.value(rt, json());
+      if (at_1.is_null()) continue;
+      any = true;
+      md << "| " << w << " | " << rt << " | " << median_text(at_1) << " |";
+      for (int n = 2; n <= most; ++n) {
+        auto it = by_n.find(n);
+        md << " " << (it == by_n.end() ? "-" : scaling_cell(it->second.value(rt, json()), at_1))
+           << " |";
+      }
+      md << "\n";
+    }
+  }
+  return any ? md.str() : std::string();
+}
+
 json load_results(const std::string& path) {
   std::ifstream in(path);
   if (!in) throw std::runtime_error("cannot read " + path);

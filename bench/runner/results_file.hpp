@@ -77,6 +77,13 @@ nlohmann::json summarise_runs(const nlohmann::json& runs);
 /// and items per CPU-second, the ratios against the best peer, probe notes.
 std::string summary_table(const nlohmann::json& summary);
 
+/// A worker sweep's scaling, as a Markdown table: per workload and runtime
+/// the median throughput at each worker count, and each count's median over
+/// the 1-worker median (per CPU-second too), marked "loss" below 0.90
+/// (issue 11: no workload may lose more than 10% from 1 to 2 workers).
+/// Empty when no workload ran at 1 worker and at more.
+std::string scaling_table(const nlohmann::json& summary);
+
 /// Reads a result file; throws std::runtime_error with the path on failure.
 nlohmann::json load_results(const std::string& path);
 

@@ -467,6 +467,7 @@ int run_suite(const run_options& options) {
   auto path = dir / (stem + ".json");
   std::ofstream(path) << result.dump(2) << "\n";
   std::cout << "\n" << summary_table(result["summary"]) << "\n";
+  if (options.sweep_workers) std::cout << scaling_table(result["summary"]) << "\n";
   std::cerr << "volley-bench: wrote " << path.string() << " in "
             << clock_text(std::chrono::duration<double>(std::chrono::steady_clock::now() - started)
                               .count())

@@ -31,7 +31,8 @@
 // Naps: while another worker is awake a parked worker naps
 // (`lifo_watch_interval`) instead of sleeping for good, and after each nap
 // runs `steal_stale()`: the pool looks for a stale LIFO occupant
-// (lifo_slot.hpp), deque work that has waited, and injected work. Once every
+// (lifo_slot.hpp), deque work the steal gate allows (steal_gate.hpp: it has
+// waited, or its owner is backlogged), and injected work. Once every
 // worker sleeps they sleep for good (`deep_sleepers_`; no CPU), and filling an
 // empty LIFO slot wakes one of them if nobody searches (fill_hint).
 //
@@ -280,7 +281,7 @@ class basic_idle_workers {
       }
       if (woken) break;
       // Only what steal_stale() finds (a stale LIFO occupant, deque work
-      // that has waited, injected work), not work_visible(): a deque whose
+      // the steal gate allows, injected work), not work_visible(): a deque whose
       // owner is getting through it is not ours to take, and leaving the
       // nap for it made the idle worker spin `spin_before_park` on the
       // owner's deque lines after every nap (the pool's steal gate). The

@@ -44,26 +44,8 @@ constexpr unsigned unbounded_budget = 1u << 30;
 // clock read (~20 ns) stays under 1% of the spin.
 constexpr unsigned slow_look_every = 64;
 
-// A searcher steals from a victim's deque only once the victim's oldest
-// cell has sat there this long (the same top index at two looks this far
-// apart). A worker that is getting through its deque takes its oldest cell
-// every `fifo_interval` picks — a few hundred ns each, a few µs in all —
-// and those cells are usually a conversation with the actor it is running
-// (a mall and its chameneos, an arbitrator and its philosophers, a
-// dictionary and its clients): stealing them split the conversation across
-// cores, and every message after that crossed them (see "What a second
-// worker costs" in scheduler.hpp). 50 µs: longer than a hub's activation of
-// `throughput` messages (64 × ~100-200 ns), so the hub's queue is not taken
-// for stuck while the hub drains its mailbox; about one futex wake-to-run
-// (~38 µs), so work that waited less than that would not have been run
-// sooner by waking a sleeper either; and against parallel work (fork-join,
-// fibonacci, trapezoid, n-queens) it is a one-off delay per steal, far
-// below their tasks' run time. Measured (VOLLEY_SCHED_STATS build, 2
-// workers, VM load 8-12, one run each; steals without the gate → 10 µs →
-// 100 µs → 1 ms): dining 17.8k → 169 → 127 → 106, dictionary 113k → 2.1k
-// → 1.8k → 1.1k; CPU per message did not differ between 10 µs and 100 µs,
-// and 1 ms would delay real surplus by up to a whole nap for no gain.
-constexpr std::chrono::nanoseconds oldest_wait_before_steal{50'000};
+// The steal gate's constants (oldest_wait_before_steal, backlog_window) and
+// their reasons are in steal_gate.hpp.
 
 }  // namespace
 
@@ -88,7 +70,7 @@ worker_pool::worker_pool(system_core* core, pool_settings settings)
     w->steal_order = slot.steal_order;
     w->injection_consumer.emplace(injection_);
     w->seen_lifo.resize(settings_.plan.workers.size());
-    w->seen_deque.resize(settings_.plan.workers.size());
+    w->steal_gates.resize(settings_.plan.workers.size());
     workers_.push_back(std::move(w));
   }
   for (auto& w : workers_) {
@@ -214,6 +196,8 @@ std::optional<cell_base*> worker_pool::pop_injection(worker& w) noexcept {
 }
 
 void worker_pool::requeue(worker& w, cell_base* c) noexcept {
+  // Owner-only writes: a load and a store, not an RMW (thieves read it).
+  w.requeues.store(w.requeues.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
   push_local(w, c);
   // No notify: this worker goes straight back to its queues, and if it has
   // more than it can run, the others find it when they search. Waking
@@ -315,7 +299,7 @@ cell_base* worker_pool::steal(worker& w) noexcept {
   for (std::size_t i = 0; i < w.steal_order.size(); ++i) {
     unsigned victim = w.steal_order[i < near ? (start + i) % near : i];
     if (victim >= workers_.size()) continue;
-    if (!oldest_has_waited(w, victim)) continue;
+    if (!may_steal_from(w, victim)) continue;
     std::int64_t before = 0;
     if constexpr (sched_stats_on) before = w.local.size_approx();
     (void)before;
@@ -333,30 +317,27 @@ cell_base* worker_pool::steal(worker& w) noexcept {
   return nullptr;
 }
 
-bool worker_pool::oldest_has_waited(worker& thief, unsigned victim) noexcept {
-  // Two relaxed loads of lines the victim rarely writes (top_ moves only
-  // when its oldest cell is taken); a hint: a wrong answer delays a steal
-  // by one look or lets one through early, never loses a cell.
-  const auto& q = workers_[victim]->local;
-  worker::deque_sighting& seen = thief.seen_deque[victim];
-  const std::int64_t top = q.top_approx();
-  if (q.empty_approx()) {
-    seen.top = -1;
-    return false;
-  }
-  if (top != seen.top) {
-    seen = worker::deque_sighting{top, thief.search_now};
-    return false;
+bool worker_pool::may_steal_from(worker& thief, unsigned victim) noexcept {
+  // Relaxed loads of words the victim writes (steal_gate.hpp says what they
+  // decide); its counts only when there is something to steal. A wrong
+  // answer delays a steal or lets one through early, never loses a cell.
+  const worker& v = *workers_[victim];
+  victim_look look;
+  look.size = v.local.size_approx();
+  if (look.size > 0) {
+    look.top = v.local.top_approx();
+    look.activations = v.lifo.activations();
+    look.requeues = v.requeues.load(std::memory_order_relaxed);
   }
 #if defined(VOLLEY_SCHED_STATS) && VOLLEY_SCHED_STATS
   // Measurement builds only: VOLLEY_STEAL_WAIT_NS overrides the wait.
   static const std::chrono::nanoseconds wait{[] {
-    const char* v = std::getenv("VOLLEY_STEAL_WAIT_NS");
-    return v != nullptr ? std::atoll(v) : oldest_wait_before_steal.count();
+    const char* env = std::getenv("VOLLEY_STEAL_WAIT_NS");
+    return env != nullptr ? std::atoll(env) : oldest_wait_before_steal.count();
   }()};
-  return thief.search_now - seen.since >= wait;
+  return thief.steal_gates[victim].may_steal(look, thief.search_now, wait);
 #else
-  return thief.search_now - seen.since >= oldest_wait_before_steal;
+  return thief.steal_gates[victim].may_steal(look, thief.search_now);
 #endif
 }
 
@@ -453,8 +434,9 @@ cell_base* worker_pool::park(worker& w) {
   // Returns a cell a nap found, or nullptr (woken, or work is visible):
   // see idle_workers.hpp. After a nap: a stale LIFO occupant, then what a
   // searcher would take —
-  // deque work whose oldest cell waited (the nap is longer than the wait,
-  // so a top unchanged since the previous nap qualifies) and injected work.
+  // deque work the steal gate allows (steal_gate.hpp: a top unchanged
+  // since the previous nap has waited longer than the wait; a backlogged
+  // owner's at once) and injected work.
   return idle_.park(
       w.index, [this] { return work_visible(); }, [this] { return quitting(); },
       [this, &w]() -> cell_base* {

@@ -13,9 +13,11 @@
 //   3. the pool's injection queue (work from non-worker threads); checked
 //      first every `injection_interval` picks so it cannot starve either;
 //   4. other workers' deques, stealing half, in the worker's steal order
-//      (closest caches first, other NUMA nodes last) — but only from a
-//      victim whose oldest cell has waited `oldest_wait_before_steal`
-//      (50 µs; scheduler.cpp): work its owner is getting through stays.
+//      (closest caches first, other NUMA nodes last) — but only where the
+//      steal gate (steal_gate.hpp) allows: the victim's oldest cell has
+//      waited `oldest_wait_before_steal` (50 µs), or the victim is
+//      backlogged (half its recent activations ended with work left), so
+//      work its owner is getting through, a conversation's partners, stays.
 //
 // What a second worker costs (issue 11)
 // -------------------------------------
@@ -58,6 +60,19 @@
 // on a shared 2-core VM: the CPU figures are the firmer ones). What is
 // left is the hub's occasional move after a legitimate steal (a preempted
 // worker's queue does wait) and the cross-core cost of the moves left.
+// The gate as first written (the top rule alone) cost fork-join throughput
+// 16% (21.5 → 18.1 M msg/s, quiet A/B): its 60 actors have deep mailboxes
+// and are requeued after every activation, and their worker takes its
+// oldest cell every `fifo_interval` picks, so the top never stayed put
+// between two looks of the idle worker, which then took injected work
+// only. A victim most of whose recent activations end requeued is now
+// stolen from at the first look (steal_gate.hpp, the backlog rule); the
+// conversations' hubs end idle, or requeued once among many partners, so
+// their moves stayed where the gate put them (stats build, 2 workers, load
+// ~15, one run each, moves before → after the rule: chameneos 12.9k →
+// 10.9k, dining 735 → 316, dictionary 9.2k → 7.7k, big 31k → 28k; a size
+// threshold instead, steal at once from 8 / 16 / 32 queued cells, split
+// them: chameneos 831k / 694k / 774k, big 746k / 753k / 691k).
 //
 // Idle workers and wake-ups (the part that decides latency and CPU use)
 // ----------------------------------------------------------------------
@@ -92,10 +107,11 @@
 // worker naps (`lifo_watch_interval`, 1 ms) instead of sleeping for good,
 // and after each nap takes a LIFO occupant that has not changed, and whose
 // worker has started no activation, since its previous look
-// (steal_stuck_lifo), then deque work that has waited and injected work
-// (the gated steal()); a deque its owner is getting through does not end
-// the nap. Once every worker sleeps, they sleep for good (no
-// CPU); a fill that finds such deep sleepers and no searcher wakes one.
+// (steal_stuck_lifo), then deque work the steal gate allows (waited, or a
+// backlogged owner's) and injected work (steal()); a deque its owner is
+// getting through does not end the nap. Once every worker sleeps, they
+// sleep for good (no CPU); a fill that finds such deep sleepers and no
+// searcher wakes one.
 // Searchers apply the same staleness test every `slow_look_every` spins.
 //
 // Shutdown: once the workers are joined (drain_on_caller), a late sender
@@ -123,6 +139,7 @@
 
 #include "idle_workers.hpp"
 #include "lifo_slot.hpp"
+#include "steal_gate.hpp"
 
 namespace volley::detail {
 
@@ -197,14 +214,12 @@ struct worker {
   std::uint32_t tick = 0;
   std::uint32_t last_fifo_tick = 0;  ///< when the oldest local item was last taken
   std::vector<lifo_slot<cell_base>::sighting> seen_lifo;  ///< per victim: its slot at our last look
-  /// What a thief remembers of one victim's deque: its oldest item's index
-  /// and when this thief first saw it there (steal() takes only work that
-  /// has waited).
-  struct deque_sighting {
-    std::int64_t top = -1;
-    std::chrono::steady_clock::time_point since{};
-  };
-  std::vector<deque_sighting> seen_deque;  ///< per victim
+  /// Activations that ended with the actor still holding work (requeued to
+  /// `local`); thieves read it beside the slot's activation count to tell a
+  /// deque of actors with work of their own from a conversation's partners
+  /// (steal_gate.hpp). Owner-only writes.
+  std::atomic<std::uint32_t> requeues{0};
+  std::vector<steal_gate> steal_gates;  ///< per victim: whether we may steal from it
   /// The searcher's clock, read once per slow look rather than per steal.
   std::chrono::steady_clock::time_point search_now{};
   scheduler_stats stats;  ///< counted only with VOLLEY_SCHED_STATS
@@ -259,7 +274,7 @@ class worker_pool {
   void run(worker& w);
   cell_base* next_local(worker& w) noexcept;
   cell_base* steal(worker& w) noexcept;
-  bool oldest_has_waited(worker& thief, unsigned victim) noexcept;
+  bool may_steal_from(worker& thief, unsigned victim) noexcept;
   void requeue(worker& w, cell_base* c) noexcept;
   void push_local(worker& w, cell_base* c) noexcept;
   void overflow(worker& w, cell_base* c) noexcept;

@@ -200,6 +200,75 @@ struct client {
   std::thread::id last_;
 };
 
+/// Whether a test may assert on figures that rest on timing: not under a
+/// sanitizer, where a hub's batch of 64 messages can outlast the steal
+/// gate's wait and a thief rightly steals.
+constexpr bool timing_asserted =
+#if !defined(VOLLEY_TEST_ASAN) && !defined(VOLLEY_TEST_TSAN)
+    true;
+#else
+    false;
+#endif
+
+/// Starts a scenario on a fresh two-worker system and waits (60 s at most)
+/// until it is done, then shuts the system down.
+template <class Start, class Done>
+void run_on_two_workers(Start&& start, Done&& done) {
+  volley::system sys(volley::test::two_workers());
+  start(sys);
+  REQUIRE(wait_until(done, 60s));
+  sys.shutdown();
+}
+
+// -- surplus: actors with work of their own --------------------------------------------
+
+/// Where a grinder's messages ran: on the thread that started the grinders
+/// (whose worker they were queued on) or on another.
+struct grind_threads {
+  std::thread::id starter;
+  std::atomic<std::uint64_t> on_starter{0};
+  std::atomic<std::uint64_t> elsewhere{0};
+  std::atomic<std::uint64_t> grinders_done{0};
+};
+
+struct grind {
+  std::uint64_t left;
+};
+
+/// Works a little on each message and sends itself the next: it always has
+/// work left when its activation's budget ends, so its worker requeues it
+/// (fork-join's actors with deep mailboxes, without an outside sender).
+struct grinder {
+  explicit grinder(grind_threads& t) : t_(t) {}
+  void on(const grind& g, volley::context& ctx) {
+    for (int i = 0; i < 200; ++i) state_ = state_ * 6364136223846793005u + 1442695040888963407u;
+    auto& where = std::this_thread::get_id() == t_.starter ? t_.on_starter : t_.elsewhere;
+    where.fetch_add(1, std::memory_order_relaxed);
+    if (g.left == 0) {
+      t_.grinders_done.fetch_add(1, std::memory_order_release);
+      return;
+    }
+    ctx.self_as<grinder>().tell(grind{g.left - 1}, ctx);
+  }
+  grind_threads& t_;
+  std::uint64_t state_ = 1;
+};
+
+struct start_grinders {
+  std::vector<volley::actor_ref<grinder>> grinders;
+  std::uint64_t messages;
+};
+
+/// Starts every grinder from one handler, so they all queue on its worker.
+struct grind_starter {
+  explicit grind_starter(grind_threads& t) : t_(t) {}
+  void on(const start_grinders& s, volley::context& ctx) {
+    t_.starter = std::this_thread::get_id();
+    for (auto& g : s.grinders) g.tell(grind{s.messages - 1}, ctx);
+  }
+  grind_threads& t_;
+};
+
 }  // namespace
 
 TEST_CASE("one actor fed by 8 threads is never run concurrently and sees each sender in order",
@@ -348,7 +417,7 @@ TEST_CASE("cells queued behind a handler that does not return are run by another
           "[dispatch][concurrency]") {
   // The holder wakes four actors from inside a handler that waits for all
   // four: three wait in its worker's deque, one in the LIFO slot. A thief
-  // takes deque cells only once the oldest has waited (scheduler.cpp,
+  // takes deque cells only once the oldest has waited (steal_gate.hpp,
   // oldest_wait_before_steal), and the slot's occupant once it is stale;
   // both must happen while the holder's worker stays stuck.
   const unsigned workers = GENERATE(2u, 16u);
@@ -368,34 +437,60 @@ TEST_CASE("a hub and its clients stay on one worker while the other has nothing 
   // worker can run it all; a second that steals the clients it sees queued
   // splits the conversation, and then every message crosses cores (1 → 2
   // workers halved these workloads). A thief now takes only work that has
-  // waited (scheduler.cpp, oldest_wait_before_steal), so the actors should
+  // waited (steal_gate.hpp, oldest_wait_before_steal), so the actors should
   // almost never change threads. Measured here (Release, 2-core VM at load
   // 12-15, 3 runs): 0.08-0.25% of handled messages ran on another thread
   // than the actor's previous one; with thieves taking whatever they see,
   // 1.1-2.3%. The bound sits between, with room for preemption on a loaded
   // machine (a preempted worker's queue does wait, and is rightly stolen).
-  // Asserted only in optimised builds: under a sanitizer a hub's batch of
-  // 64 messages can outlast the wait, and a thief rightly steals.
+  // Asserted only in optimised builds (timing_asserted).
   constexpr std::uint64_t clients = 32;
   const std::uint64_t requests = std::max<std::size_t>(200, scaled(20'000));
   moves m;
-  {
-    volley::system sys(volley::test::two_workers());
-    auto h = sys.spawn<hub>(m);
-    std::vector<volley::actor_ref<client>> cs;
-    for (std::uint64_t i = 0; i < clients; ++i) cs.push_back(sys.spawn<client>(h, requests, m));
-    for (auto& c : cs) c.tell(answer{});  // each client's first turn sends its first request
-    REQUIRE(wait_until([&] { return m.clients_done.load() == clients; }, 60s));
-    sys.shutdown();
-  }
+  run_on_two_workers(
+      [&](volley::system& sys) {
+        auto h = sys.spawn<hub>(m);
+        std::vector<volley::actor_ref<client>> cs;
+        for (std::uint64_t i = 0; i < clients; ++i) cs.push_back(sys.spawn<client>(h, requests, m));
+        for (auto& c : cs) c.tell(answer{});  // each client's first turn sends its first request
+      },
+      [&] { return m.clients_done.load() == clients; });
   const double changed =
       static_cast<double>(m.changed_thread.load()) / static_cast<double>(m.activations.load());
   INFO(m.changed_thread.load() << " of " << m.activations.load()
                                << " handled messages ran on another thread than the previous one");
   CHECK(m.activations.load() == clients * (2 * requests + 1));
-#if !defined(VOLLEY_TEST_ASAN) && !defined(VOLLEY_TEST_TSAN)
-  CHECK(changed < 0.006);
-#else
-  (void)changed;
-#endif
+  if (timing_asserted) CHECK(changed < 0.006);
+}
+
+TEST_CASE("actors with work of their own queued on one worker are shared with an idle one",
+          "[dispatch][concurrency]") {
+  // Eight actors that always have work left start on one worker (woken
+  // from one handler) while the other sleeps. Their worker rotates through
+  // its deque, so its oldest cell changes every few activations and never
+  // looks waited-for; the thief must see that they are surplus (activations
+  // that end requeued: steal_gate.hpp's backlog rule) and take half.
+  // Measured here (Release, 2-core VM at load ~20, 3 runs): 48% of the
+  // messages ran on the second worker. At that load the rule is not what
+  // decides it: with it switched off the figure was the same, because the
+  // busy worker is preempted for longer than a nap and its top then does
+  // wait. The rule itself is tested look by look in steal_gate_test ("a
+  // backlogged victim is stolen from at once"); this case guards that the
+  // surplus is shared at all. Asserted only in optimised builds.
+  constexpr std::size_t grinders = 8;
+  const std::uint64_t messages = std::max<std::size_t>(200, scaled(20'000));
+  grind_threads t;
+  run_on_two_workers(
+      [&](volley::system& sys) {
+        start_grinders start{{}, messages};
+        for (std::size_t i = 0; i < grinders; ++i) start.grinders.push_back(sys.spawn<grinder>(t));
+        std::this_thread::sleep_for(20ms);  // let the workers park (not a timing assertion)
+        sys.spawn<grind_starter>(t).tell(start);
+      },
+      [&] { return t.grinders_done.load() == grinders; });
+  const std::uint64_t total = grinders * messages;
+  CHECK(t.on_starter.load() + t.elsewhere.load() == total);
+  INFO(t.elsewhere.load() << " of " << total << " messages ran on the second worker");
+  if (timing_asserted)
+    CHECK(static_cast<double>(t.elsewhere.load()) / static_cast<double>(total) > 0.2);
 }
