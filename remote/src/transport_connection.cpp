@@ -77,10 +77,11 @@ close_reason reason_for(decode_error e) {
 constexpr std::chrono::milliseconds refusal_drain_time{200};
 
 /// A winner holds at most this much of its peer's frames while a loser
-/// drains (transport_association.cpp); past it the drain ends. The loser's
-/// backlog is what TCP buffered on it: at most tcp_wmem + tcp_rmem (4 + 6
-/// MiB by Linux default), which the peer's traffic on the winner during the
-/// same time should not pass by more than 3x. Not measured.
+/// drains (transport_association.cpp); past it the drain ends. The winner
+/// is not read meanwhile (pause_recv), so what it holds is only what its
+/// receive had taken before the pause: at most one socket's receive buffer
+/// (tcp_rmem's maximum, 6 MiB by Linux default). The cap is a backstop
+/// for a pause that found no SQE; not measured.
 constexpr std::size_t max_held_inbound = 32u << 20;
 
 log_level level_for(close_reason r) {
@@ -148,6 +149,9 @@ void transport::impl::on_timer(connection& c, steady_clock::time_point now) {
         mark_dirty(c);
         c.next_heartbeat = now + interval;
       }
+      // Not read while its losers drain (pause_recv): the peer's silence is
+      // then ours, not its; the drain has its own bound (linger_time idle).
+      if (c.recv_paused) c.last_frame_at = now;
       // The detector measures silence from its last heartbeat; a later frame
       // of any kind moves the start of the silence forward by as much.
       auto silence_from = std::max(c.last_frame_at, c.last_heartbeat_at);
@@ -203,6 +207,7 @@ void transport::impl::reset_for_reconnect(connection& c, steady_clock::time_poin
   c.draining = false;
   c.drain_for = 0;
   c.drains_pending = 0;
+  c.recv_paused = false;
   c.held_inbound.clear();
 }
 
@@ -244,6 +249,28 @@ void transport::impl::arm_recv(connection& c) {
   ++c.ops;
 }
 
+void transport::impl::pause_recv(connection& c) {
+  // Its multishot receive is cancelled and not armed again until
+  // resume_recv: the kernel stops taking the peer's bytes, the socket's
+  // receive window closes, and the peer's writes and then its own bounded
+  // queue push back on its senders (PROTOCOL.md §6.6.2). What the receive
+  // had already taken still arrives, in order, before the cancellation.
+  c.recv_paused = true;
+  if (!c.recv_armed) return;
+  if (io_uring_sqe* sqe = ring_->sqe()) {
+    io_uring_prep_cancel64(sqe, tagged(&c, op_recv), 0);
+    io_uring_sqe_set_data64(sqe, op_ignore);
+  }
+  // No SQE: the receive goes on, and held_inbound's cap still bounds it.
+}
+
+void transport::impl::resume_recv(connection& c) {
+  if (!c.recv_paused) return;
+  c.recv_paused = false;
+  // Still armed: the cancellation is on its way, and on_recv arms again.
+  if (!c.recv_armed && c.fd >= 0 && c.state == conn_state::established) arm_recv(c);
+}
+
 // -- completions ----------------------------------------------------------------------
 
 void transport::impl::on_connect(connection& c, int res) {
@@ -267,7 +294,10 @@ void transport::impl::on_recv(connection& c, int res, unsigned flags) {
   }
   // A draining connection is closing but still read: a retired loser's
   // frames are handled (transport_association.cpp), a refusal's are not.
+  // A winner whose losers drain is not read meanwhile (pause_recv).
   bool reading = c.state != conn_state::closing || c.draining;
+  // (Asked after feeding: a frame fed may have paused it, become_up.)
+  auto rearm = [&] { return !more && reading && !c.recv_paused; };
   if (res > 0) {
     // A loser drains while the peer still sends on it: its backlog can be
     // megabytes that a loaded receiver reads for seconds.
@@ -278,11 +308,17 @@ void transport::impl::on_recv(connection& c, int res, unsigned flags) {
         feed(c, {ring_->buffer(bid), static_cast<std::size_t>(res)});
       ring_->recycle(bid);
     }
-    if (!more && reading) arm_recv(c);
+    if (rearm()) arm_recv(c);
     return;
   }
   if (res == -ENOBUFS) {  // the buffer ring ran dry; buffers come back this turn
-    if (!more && reading) arm_recv(c);
+    if (rearm()) arm_recv(c);
+    return;
+  }
+  if (res == -ECANCELED && c.state == conn_state::established) {
+    // pause_recv's cancellation (nothing else cancels an established
+    // connection's receive); the pause may have ended meanwhile.
+    if (rearm()) arm_recv(c);
     return;
   }
   if (c.draining) {

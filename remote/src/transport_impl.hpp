@@ -126,6 +126,8 @@ struct transport::impl {
   void arm_accept();
   void arm_eventfd();
   void arm_recv(connection& c);
+  void pause_recv(connection& c);
+  void resume_recv(connection& c);
   void start_connect(connection& c, steady_clock::time_point now);
   void on_accept(int res, unsigned flags);
   void pause_accept(int err, bool still_armed);
