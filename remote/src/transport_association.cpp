@@ -154,6 +154,11 @@ void transport::impl::extend_drain(connection& loser) {
 
 void transport::impl::end_drain(connection& loser) {
   if (!loser.draining) return;
+  if (loser.drain_for == 0) {  // a refused handshake, not a loser
+    end_refusal_drain(loser);
+    if (!loser.lingering) cut(loser);
+    return;
+  }
   loser.draining = false;
   connection* w = find(loser.drain_for);
   loser.drain_for = 0;

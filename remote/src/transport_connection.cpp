@@ -7,7 +7,8 @@
 // connecting and handshaking share one deadline (handshake_timeout). While
 // handshaking, the decoder caps frames at pre_login_max_frame_size (512 B);
 // become_up lifts the cap to the configured limit for the very next frame.
-// An inbound connection counts in inbound_open_ until it closes and in
+// An inbound connection counts in inbound_open_ until it closes (a refusal:
+// until its drain ends, so the cap bounds refused sockets too) and in
 // pending_handshakes_ until it is up or closes (the caps in on_accept).
 //
 // An established connection sends a heartbeat every interval and closes when
@@ -616,8 +617,13 @@ void transport::impl::close(connection& c, close_reason reason, const std::strin
   closes_[static_cast<std::size_t>(reason)].fetch_add(1, std::memory_order_relaxed);
   bool was_up = c.state == conn_state::established;
   bool was_handshaking = c.state == conn_state::handshaking;
+  bool refusal_drains = flush && was_handshaking && c.fd >= 0;
   if (!c.outbound) {
-    --inbound_open_;
+    // A refusal that drains (below) keeps its socket up to linger_time +
+    // refusal_drain_time longer: it stays counted in inbound_open_ until
+    // the drain ends (end_drain), so max_inbound_connections bounds the
+    // sockets that refused peers hold, however fast they come.
+    if (!refusal_drains) --inbound_open_;
     if (c.state == conn_state::handshaking) --pending_handshakes_;
   }
   // An unauthenticated peer can make us close as often as it connects: those
@@ -650,7 +656,7 @@ void transport::impl::close(connection& c, close_reason reason, const std::strin
     }
   }
   if (!c.flush_user_on_close) drop_queued(c, reason);
-  if (flush && was_handshaking && c.fd >= 0) {
+  if (refusal_drains) {
     // A refusal (a reject frame, a TLS alert) must reach the peer, which
     // logs it as the reason. Closing a socket with unread input sends a
     // reset, and a reset can overtake the refusal and make the peer's kernel
@@ -681,7 +687,8 @@ void transport::impl::cut(connection& c) {
     drop_queued(c, c.reason);
   }
   if (c.fd < 0) return;
-  if (c.draining && !stopping_.load(std::memory_order_relaxed)) {
+  bool stopping = stopping_.load(std::memory_order_relaxed);
+  if (c.draining && !stopping) {
     // Our close frame (or reject, or TLS alert) is out and followed by our
     // FIN: the peer's last bytes are still read (see close()).
     ::shutdown(c.fd, SHUT_WR);
@@ -691,11 +698,17 @@ void transport::impl::cut(connection& c) {
     }
     return;
   }
+  if (c.draining && c.drain_for == 0) end_refusal_drain(c);  // stopping: it ends here
   ::shutdown(c.fd, SHUT_RDWR);  // alone, this already ends its recv and send with errors
   if (io_uring_sqe* sqe = ring_->sqe()) {
     io_uring_prep_cancel_fd(sqe, c.fd, IORING_ASYNC_CANCEL_ALL);
     io_uring_sqe_set_data64(sqe, op_ignore);
   }
+}
+
+void transport::impl::end_refusal_drain(connection& c) {
+  c.draining = false;
+  if (!c.outbound) --inbound_open_;  // counted until now (close())
 }
 
 void transport::impl::drop_queued(connection& c, close_reason reason) {

@@ -160,6 +160,7 @@ struct transport::impl {
   void regate_held(const connection& gone);
   connection* forwarded(connection_id id, outbound_item* item);
   void end_drain(connection& loser);
+  void end_refusal_drain(connection& c);
   void extend_drain(connection& loser);
   void become_up(connection& c);
   void close(connection& c, close_reason reason, const std::string& detail,
