@@ -80,9 +80,9 @@ constexpr std::chrono::milliseconds refusal_drain_time{200};
 /// A winner holds at most this much of its peer's frames while a loser
 /// drains (transport_association.cpp); past it the drain ends. The winner
 /// is not read meanwhile (pause_recv), so what it holds is only what its
-/// receive had taken before the pause: at most one socket's receive buffer
-/// (tcp_rmem's maximum, 6 MiB by Linux default). The cap is a backstop
-/// for a pause that found no SQE; not measured.
+/// receive had taken before the cancellation: at most the provided buffers
+/// (4 MiB by default; assoc_test measured 21 KiB). The cap is a backstop
+/// for a pause that found no SQE.
 constexpr std::size_t max_held_inbound = 32u << 20;
 
 log_level level_for(close_reason r) {
