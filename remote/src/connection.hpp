@@ -324,9 +324,12 @@ struct connection {
   /// the peer wrote on it before it gave way is handled, not cut off.
   bool draining = false;
   connection_id drain_for = 0;
-  /// A winner: losers still draining for it. Until none is, the user frames
-  /// it receives wait in `held_inbound` (re-encoded), behind the losers' own.
+  /// A winner: losers still draining for it. Until none is, it is not read
+  /// (`recv_paused`: TCP pushes back on its sender), and the user frames that
+  /// were already on their way wait in `held_inbound` (re-encoded), behind
+  /// the losers' own.
   int drains_pending = 0;
+  bool recv_paused = false;
   std::vector<std::byte> held_inbound;
   /// The peer's incarnation when this connection was last up (0: never):
   /// a reconnect that reaches another one drops what was queued meanwhile.

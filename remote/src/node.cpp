@@ -78,6 +78,9 @@ void node_core::shutdown() {
     lose(*l, "node " + cfg_.name + " shut down");
     volley::detail::lock_guard lock(l->mu);
     l->closed = true;
+    // A winner and the links merged into it point at each other (absorbed,
+    // merged_into); unmerge breaks that only when the winner goes down.
+    l->absorbed.clear();
   }
   for (auto& p : take_pending_of(0, true))
     fail(p, errc::node_down, "node " + cfg_.name + " shut down");
@@ -288,6 +291,10 @@ void node_core::disconnect(const std::shared_ptr<link>& handle) {
     links_.erase(route);
   }
   lose(*l, "disconnected from " + l->describe(""));
+  // Gone from links_, so no on_down unmerges it: break the cycle with the
+  // links merged into it here, or they keep each other and this core alive.
+  volley::detail::lock_guard lock(l->mu);
+  l->absorbed.clear();
 }
 
 std::shared_ptr<link> node_core::resolve(std::shared_ptr<link> l) const {

@@ -124,6 +124,11 @@ namespace {
 /// proxy's worker, a benchmark's sender) skips the shared lock and the map
 /// lookup: the read-write lock's two RMWs on a line every sender shares were
 /// 9% of the sending thread's one-way profile (perf, remote_transport_bench).
+/// What it keeps alive past its connection or transport is one link_shared
+/// (16 B; one 32 B allocation with its control block) per thread, and only
+/// until the thread's next send of any kind: a stale entry is let go before
+/// the lookup, so a send that finds nothing (a gone connection, a
+/// transport's last send) does not keep it.
 struct cached_link {
   std::uint64_t serial = 0;  // transport::impl::serial_; 0: empty
   connection_id id = 0;
@@ -243,6 +248,7 @@ send_result transport::impl::send(connection_id id, const frame& f) {
   cached_link& cache = this_thread_link;
   if (cache.serial != serial_ || cache.id != id ||
       cache.link->gone.load(std::memory_order_relaxed)) {
+    cache = {};  // stale: freed now if it was the last owner, whatever the lookup finds
     volley::detail::shared_lock lock(links_mutex_);
     auto it = links_.find(id);
     if (it == links_.end()) return send_result::unknown_connection;

@@ -36,11 +36,14 @@
 // read, its frames handed on, until the peer's close frame (or its end of
 // stream, or linger_time without a byte read or written on it: a peer that
 // never closes it; a busy loser's backlog can take seconds to read). Meanwhile the
-// winner's user frames wait, re-encoded, in its held_inbound, and are
-// handed on when the last of its losers is drained: the peer wrote them
-// after everything on the loser, and per-pair order holds on the receiving
-// side too. Both sides drain symmetrically, so nothing written to a loser
-// is lost unless a drain times out or the connection fails (then, as on any
+// winner is not read (pause_recv cancels its receive), so its peer's writes
+// meet TCP's window and then its own bounded queue: the wait costs this node
+// no memory beyond what the receive took before the pause. Those user
+// frames wait, re-encoded, in its held_inbound, and are handed on when the
+// last of its losers is drained, before the winner is read again
+// (resume_recv): the peer wrote them after everything on the loser, and
+// per-pair order holds on the receiving side too. Both sides drain symmetrically, so nothing
+// written to a loser is lost unless a drain times out or the connection fails (then, as on any
 // loss, it was written and its fate is unknown).
 //
 // Loop thread only, like all connection state.
@@ -139,6 +142,9 @@ void transport::impl::retire_losers_of(connection& winner) {
       wake_timers_at(o->deadline);
     }
   }
+  // Not read until its losers are: the peer's sender meets TCP's window and
+  // then its own queue's bound, instead of this node buffering for it.
+  if (winner.drains_pending > 0) pause_recv(winner);
 }
 
 void transport::impl::extend_drain(connection& loser) {
@@ -148,21 +154,30 @@ void transport::impl::extend_drain(connection& loser) {
 
 void transport::impl::end_drain(connection& loser) {
   if (!loser.draining) return;
+  if (loser.drain_for == 0) {  // a refused handshake, not a loser
+    end_refusal_drain(loser);
+    if (!loser.lingering) cut(loser);
+    return;
+  }
   loser.draining = false;
   connection* w = find(loser.drain_for);
   loser.drain_for = 0;
   if (!loser.lingering) cut(loser);  // else its linger ends with the cut
   if (w == nullptr || w->drains_pending == 0 || --w->drains_pending > 0) return;
   // The losers' streams are over: the winner's frames held meanwhile go now,
-  // in the order they came, then the winner's own decoder takes over.
+  // in the order they came, then the winner is read again and its own
+  // decoder takes over.
   std::vector<std::byte> held;
   held.swap(w->held_inbound);
-  if (held.empty() || w->state != conn_state::established) return;
-  frame_decoder replay(cfg_.limits);
-  replay.feed(held, [&](const frame& f) {
-    handler_.on_frame(w->peer, f);
-    return w->state == conn_state::established;
-  });
+  if (w->state != conn_state::established) return;
+  if (!held.empty()) {
+    frame_decoder replay(cfg_.limits);
+    replay.feed(held, [&](const frame& f) {
+      handler_.on_frame(w->peer, f);
+      return w->state == conn_state::established;
+    });
+  }
+  resume_recv(*w);
 }
 
 bool transport::impl::yield_to_kept(connection& c) {

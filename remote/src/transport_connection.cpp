@@ -7,7 +7,8 @@
 // connecting and handshaking share one deadline (handshake_timeout). While
 // handshaking, the decoder caps frames at pre_login_max_frame_size (512 B);
 // become_up lifts the cap to the configured limit for the very next frame.
-// An inbound connection counts in inbound_open_ until it closes and in
+// An inbound connection counts in inbound_open_ until it closes (a refusal:
+// until its drain ends, so the cap bounds refused sockets too) and in
 // pending_handshakes_ until it is up or closes (the caps in on_accept).
 //
 // An established connection sends a heartbeat every interval and closes when
@@ -77,10 +78,11 @@ close_reason reason_for(decode_error e) {
 constexpr std::chrono::milliseconds refusal_drain_time{200};
 
 /// A winner holds at most this much of its peer's frames while a loser
-/// drains (transport_association.cpp); past it the drain ends. The loser's
-/// backlog is what TCP buffered on it: at most tcp_wmem + tcp_rmem (4 + 6
-/// MiB by Linux default), which the peer's traffic on the winner during the
-/// same time should not pass by more than 3x. Not measured.
+/// drains (transport_association.cpp); past it the drain ends. The winner
+/// is not read meanwhile (pause_recv), so what it holds is only what its
+/// receive had taken before the cancellation: at most the provided buffers
+/// (4 MiB by default; assoc_test measured 21 KiB). The cap is a backstop
+/// for a pause that found no SQE.
 constexpr std::size_t max_held_inbound = 32u << 20;
 
 log_level level_for(close_reason r) {
@@ -148,6 +150,9 @@ void transport::impl::on_timer(connection& c, steady_clock::time_point now) {
         mark_dirty(c);
         c.next_heartbeat = now + interval;
       }
+      // Not read while its losers drain (pause_recv): the peer's silence is
+      // then ours, not its; the drain has its own bound (linger_time idle).
+      if (c.recv_paused) c.last_frame_at = now;
       // The detector measures silence from its last heartbeat; a later frame
       // of any kind moves the start of the silence forward by as much.
       auto silence_from = std::max(c.last_frame_at, c.last_heartbeat_at);
@@ -203,6 +208,7 @@ void transport::impl::reset_for_reconnect(connection& c, steady_clock::time_poin
   c.draining = false;
   c.drain_for = 0;
   c.drains_pending = 0;
+  c.recv_paused = false;
   c.held_inbound.clear();
 }
 
@@ -244,6 +250,28 @@ void transport::impl::arm_recv(connection& c) {
   ++c.ops;
 }
 
+void transport::impl::pause_recv(connection& c) {
+  // Its multishot receive is cancelled and not armed again until
+  // resume_recv: the kernel stops taking the peer's bytes, the socket's
+  // receive window closes, and the peer's writes and then its own bounded
+  // queue push back on its senders (PROTOCOL.md §6.6.2). What the receive
+  // had already taken still arrives, in order, before the cancellation.
+  c.recv_paused = true;
+  if (!c.recv_armed) return;
+  if (io_uring_sqe* sqe = ring_->sqe()) {
+    io_uring_prep_cancel64(sqe, tagged(&c, op_recv), 0);
+    io_uring_sqe_set_data64(sqe, op_ignore);
+  }
+  // No SQE: the receive goes on, and held_inbound's cap still bounds it.
+}
+
+void transport::impl::resume_recv(connection& c) {
+  if (!c.recv_paused) return;
+  c.recv_paused = false;
+  // Still armed: the cancellation is on its way, and on_recv arms again.
+  if (!c.recv_armed && c.fd >= 0 && c.state == conn_state::established) arm_recv(c);
+}
+
 // -- completions ----------------------------------------------------------------------
 
 void transport::impl::on_connect(connection& c, int res) {
@@ -267,7 +295,10 @@ void transport::impl::on_recv(connection& c, int res, unsigned flags) {
   }
   // A draining connection is closing but still read: a retired loser's
   // frames are handled (transport_association.cpp), a refusal's are not.
+  // A winner whose losers drain is not read meanwhile (pause_recv).
   bool reading = c.state != conn_state::closing || c.draining;
+  // (Asked after feeding: a frame fed may have paused it, become_up.)
+  auto rearm = [&] { return !more && reading && !c.recv_paused; };
   if (res > 0) {
     // A loser drains while the peer still sends on it: its backlog can be
     // megabytes that a loaded receiver reads for seconds.
@@ -278,11 +309,17 @@ void transport::impl::on_recv(connection& c, int res, unsigned flags) {
         feed(c, {ring_->buffer(bid), static_cast<std::size_t>(res)});
       ring_->recycle(bid);
     }
-    if (!more && reading) arm_recv(c);
+    if (rearm()) arm_recv(c);
     return;
   }
   if (res == -ENOBUFS) {  // the buffer ring ran dry; buffers come back this turn
-    if (!more && reading) arm_recv(c);
+    if (rearm()) arm_recv(c);
+    return;
+  }
+  if (res == -ECANCELED && c.state == conn_state::established) {
+    // pause_recv's cancellation (nothing else cancels an established
+    // connection's receive); the pause may have ended meanwhile.
+    if (rearm()) arm_recv(c);
     return;
   }
   if (c.draining) {
@@ -580,8 +617,13 @@ void transport::impl::close(connection& c, close_reason reason, const std::strin
   closes_[static_cast<std::size_t>(reason)].fetch_add(1, std::memory_order_relaxed);
   bool was_up = c.state == conn_state::established;
   bool was_handshaking = c.state == conn_state::handshaking;
+  bool refusal_drains = flush && was_handshaking && c.fd >= 0;
   if (!c.outbound) {
-    --inbound_open_;
+    // A refusal that drains (below) keeps its socket up to linger_time +
+    // refusal_drain_time longer: it stays counted in inbound_open_ until
+    // the drain ends (end_drain), so max_inbound_connections bounds the
+    // sockets that refused peers hold, however fast they come.
+    if (!refusal_drains) --inbound_open_;
     if (c.state == conn_state::handshaking) --pending_handshakes_;
   }
   // An unauthenticated peer can make us close as often as it connects: those
@@ -614,7 +656,7 @@ void transport::impl::close(connection& c, close_reason reason, const std::strin
     }
   }
   if (!c.flush_user_on_close) drop_queued(c, reason);
-  if (flush && was_handshaking && c.fd >= 0) {
+  if (refusal_drains) {
     // A refusal (a reject frame, a TLS alert) must reach the peer, which
     // logs it as the reason. Closing a socket with unread input sends a
     // reset, and a reset can overtake the refusal and make the peer's kernel
@@ -645,7 +687,8 @@ void transport::impl::cut(connection& c) {
     drop_queued(c, c.reason);
   }
   if (c.fd < 0) return;
-  if (c.draining && !stopping_.load(std::memory_order_relaxed)) {
+  bool stopping = stopping_.load(std::memory_order_relaxed);
+  if (c.draining && !stopping) {
     // Our close frame (or reject, or TLS alert) is out and followed by our
     // FIN: the peer's last bytes are still read (see close()).
     ::shutdown(c.fd, SHUT_WR);
@@ -655,11 +698,17 @@ void transport::impl::cut(connection& c) {
     }
     return;
   }
+  if (c.draining && c.drain_for == 0) end_refusal_drain(c);  // stopping: it ends here
   ::shutdown(c.fd, SHUT_RDWR);  // alone, this already ends its recv and send with errors
   if (io_uring_sqe* sqe = ring_->sqe()) {
     io_uring_prep_cancel_fd(sqe, c.fd, IORING_ASYNC_CANCEL_ALL);
     io_uring_sqe_set_data64(sqe, op_ignore);
   }
+}
+
+void transport::impl::end_refusal_drain(connection& c) {
+  c.draining = false;
+  if (!c.outbound) --inbound_open_;  // counted until now (close())
 }
 
 void transport::impl::drop_queued(connection& c, close_reason reason) {

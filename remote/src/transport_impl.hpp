@@ -126,6 +126,8 @@ struct transport::impl {
   void arm_accept();
   void arm_eventfd();
   void arm_recv(connection& c);
+  void pause_recv(connection& c);
+  void resume_recv(connection& c);
   void start_connect(connection& c, steady_clock::time_point now);
   void on_accept(int res, unsigned flags);
   void pause_accept(int err, bool still_armed);
@@ -158,6 +160,7 @@ struct transport::impl {
   void regate_held(const connection& gone);
   connection* forwarded(connection_id id, outbound_item* item);
   void end_drain(connection& loser);
+  void end_refusal_drain(connection& c);
   void extend_drain(connection& loser);
   void become_up(connection& c);
   void close(connection& c, close_reason reason, const std::string& detail,

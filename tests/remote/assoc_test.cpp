@@ -295,6 +295,113 @@ TEST_CASE(
   }
 }
 
+TEST_CASE(
+    "while a loser drains, its winner is not read: the sender meets its own queue's bound, "
+    "and every frame is handled in order once the drain ends",
+    "[remote][association][accounting]") {
+  // A's first connection from "node-b" is a raw peer with B's name and
+  // incarnation that proves the secret and then holds the connection open,
+  // a heartbeat every 20 ms, never closing it: when A's own connection to
+  // the real B wins, A drains that loser for as long as the peer holds it
+  // (PROTOCOL.md §6.6.2). Meanwhile B floods A through the winner. A does
+  // not read the winner until the drain ends, so B's socket fills and B's
+  // bounded queue refuses; the old code buffered B's frames on A (up to
+  // 32 MiB, then cut the drain short) with no back-pressure at all.
+  transport_config config_b = test_config("node-b");
+  config_b.incarnation = random_incarnation();
+  config_b.max_queued_bytes = 1u << 20;
+  association_handler ha, hb;
+  transport a(test_config("node-a"), ha);
+  transport b(config_b, hb);
+  raw_peer loser(a.port());
+  REQUIRE(loser.handshake_as("node-b", "test-secret", config_b.incarnation));
+  REQUIRE(ha.wait([](auto& h) { return h.up_.size() == 1; }));
+  std::atomic<bool> holding{true};
+  std::thread keep_open([&] {
+    std::vector<std::byte> beat;
+    frame f;
+    f.kind = frame_kind::heartbeat;
+    encode_append(f, beat);
+    // Not raw_peer::write_all: A may already have cut the connection.
+    while (holding.load()) {
+      [[maybe_unused]] auto n = ::send(loser.fd(), beat.data(), beat.size(), MSG_NOSIGNAL);
+      std::this_thread::sleep_for(20ms);
+    }
+  });
+
+  a.connect("127.0.0.1", b.port());
+  REQUIRE(ha.wait([](auto& h) { return !h.merged_.empty(); }));  // the raw peer's gave way
+  REQUIRE(hb.wait([](auto& h) { return h.up_.size() == 1; }));
+  connection_id to_a = hb.with_lock([](auto& h) { return h.up_.begin()->first; });
+
+  const std::vector<std::byte> body(1000, std::byte{7});
+  std::atomic<bool> stop{false};
+  std::atomic<std::uint64_t> accepted{0}, refused{0};
+  std::thread flood([&] {
+    for (std::uint64_t seq = 1; !stop.load();) {
+      frame f = numbered_frame(seq);
+      f.payload = body;
+      send_result r = b.send(to_a, f);
+      if (r == send_result::queued) {
+        ++seq;
+        accepted.fetch_add(1);
+      } else if (r == send_result::queue_full) {
+        refused.fetch_add(1);
+        std::this_thread::yield();
+      } else {
+        break;
+      }
+    }
+  });
+  // What A may take from the winner before its receive stops: what the
+  // multishot receive can deliver before the loop turn that cancels it
+  // ends, at most the provided buffers (256 x 16 KiB), twice for margin.
+  // The old code took 32 MiB.
+  const std::uint64_t frame_bytes = encoded_size(numbered_frame(1)) + body.size();
+  const std::uint64_t bound = 2 * (256u * 16u << 10) / frame_bytes;
+  // Until B's writes stop moving (A reads nothing more and B's queue
+  // refuses), or A handles a frame or takes more than the bound (both the
+  // old behaviour).
+  std::uint64_t last_written = ~std::uint64_t{0};
+  int still = 0;
+  auto give_up = std::chrono::steady_clock::now() + patience;
+  while (still < 3 && std::chrono::steady_clock::now() < give_up) {
+    std::this_thread::sleep_for(100ms);
+    std::uint64_t written = b.stats().frames_sent;
+    still = refused.load() > 0 && written == last_written ? still + 1 : 0;
+    last_written = written;
+    if (ha.with_lock([](auto& h) { return h.frames_; }) > 0 || a.stats().frames_received > bound)
+      break;
+  }
+  INFO("B accepted " << accepted.load() << ", refused " << refused.load() << ", wrote "
+                     << b.stats().frames_sent << "; A took " << a.stats().frames_received
+                     << " frames (bound " << bound << ")");
+  CHECK(still == 3);
+  CHECK(ha.with_lock([](auto& h) { return h.frames_; }) == 0);  // the drain still holds them
+  CHECK(a.stats().frames_received <= bound);
+
+  // The raw peer ends its stream: the drain is over, A reads the winner.
+  holding.store(false);
+  keep_open.join();
+  ::shutdown(loser.fd(), SHUT_WR);
+  std::uint64_t at_release = accepted.load();
+  REQUIRE(ha.wait([&](auto& h) { return h.frames_ >= at_release; }));
+  stop.store(true);
+  flood.join();
+  REQUIRE(poll_until([&] { return balanced(b.stats()); }));
+  REQUIRE(ha.wait([&](auto& h) { return h.frames_ >= b.stats().frames_sent; }));
+  transport_stats sb = b.stats();
+  CHECK(sb.frames_queued == accepted.load());
+  CHECK(sb.frames_undelivered == 0);
+  CHECK(sb.frames_fate_unknown == 0);
+  ha.with_lock([&](auto& h) {
+    CHECK(h.frames_ == sb.frames_sent);
+    CHECK_FALSE(h.backwards_);
+    CHECK(h.downs_ == 0);  // the winner was not declared down while unread
+  });
+  CHECK(a.stats().established_connections == 1);
+}
+
 // -- nodes ----------------------------------------------------------------------------
 
 namespace {

@@ -225,10 +225,12 @@ class raw_peer {
   }
 
   /// Runs the initiator side of the handshake; true when accepted.
-  bool handshake_as(const std::string& name, const std::string& secret) {
+  /// `incarnation` 0: a random one (another node's: its connection's twin).
+  bool handshake_as(const std::string& name, const std::string& secret,
+                    std::uint64_t incarnation = 0) {
     handshake_config c;
     c.node_name = name;
-    c.incarnation = random_incarnation();
+    c.incarnation = incarnation != 0 ? incarnation : random_incarnation();
     c.secret = secret;
     handshake hs(handshake::role::initiator, c);
     std::vector<std::byte> out;

@@ -4,9 +4,14 @@
 
 #include <catch2/catch.hpp>
 
+#include <algorithm>
+#include <array>
+#include <condition_variable>
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <thread>
+#include <vector>
 
 using namespace volley::remote;
 using namespace volley::remote::test;
@@ -376,6 +381,83 @@ TEST_CASE("a sending thread's cached link is never another transport's with the 
   }
   CHECK(y.send(in_y, small_message(4, payload)) == send_result::queue_full);
   CHECK(x.send(in_x, small_message(4, payload)) == send_result::queued);
+}
+
+TEST_CASE(
+    "threads that sent through a transport outlive it: their later sends fail cleanly or "
+    "reach the new transport's own link, and nothing leaks",
+    "[remote][transport]") {
+  // Each thread's send() cache then names a link of a destroyed transport.
+  // The cache owns what it names, so its next send neither touches freed
+  // memory (ASan) nor uses the dead link (the later transport's bound
+  // applies), and the cached link is let go on that send (LSan at exit,
+  // with the threads joined only after the second transport is gone).
+  constexpr int senders = 4;
+  silent_listener nobody;
+  std::array<std::byte, 8> payload{};
+  std::mutex m;
+  std::condition_variable cv;
+  int phase = 0;  // 1: send through x; 2: x is gone, send through y; 3: done
+  int done = 0;
+  transport* current = nullptr;
+  connection_id id = 0;
+  std::vector<send_result> later(senders * 2);
+  std::vector<std::thread> threads;
+  auto step = [&](int want) {
+    std::unique_lock lock(m);
+    cv.wait(lock, [&] { return phase >= want; });
+  };
+  auto finished = [&] {
+    std::lock_guard lock(m);
+    ++done;
+    cv.notify_all();
+  };
+  for (int t = 0; t < senders; ++t)
+    threads.emplace_back([&, t] {
+      step(1);
+      for (int i = 0; i < 4; ++i) current->send(id, small_message(i, payload));
+      finished();
+      step(2);
+      later[2 * t] = current->send(id, small_message(0, payload));
+      later[2 * t + 1] = current->send(id + 1, small_message(0, payload));
+      finished();
+      step(3);
+    });
+  auto run_phase = [&](int p, transport& t, connection_id c) {
+    std::unique_lock lock(m);
+    current = &t;
+    id = c;
+    done = 0;
+    phase = p;
+    cv.notify_all();
+    cv.wait(lock, [&] { return done == senders; });
+  };
+  recording_handler hx, hy;
+  {
+    auto cfg = test_config("node-x");
+    cfg.handshake_timeout = std::chrono::seconds(60);
+    transport x(cfg, hx);
+    run_phase(1, x, x.connect("127.0.0.1", nobody.port()));
+  }
+  CHECK(hx.with_lock([&] { return hx.undelivered; }) == senders * 4);
+  auto cfg = test_config("node-y");
+  cfg.max_queued_frames = 1;
+  cfg.handshake_timeout = std::chrono::seconds(60);
+  {
+    transport y(cfg, hy);
+    run_phase(2, y, y.connect("127.0.0.1", nobody.port()));
+  }
+  {
+    std::lock_guard lock(m);
+    phase = 3;
+    cv.notify_all();
+  }
+  for (auto& th : threads) th.join();
+  // One frame fits y's own bound of 1 (x's link had room for all of them).
+  CHECK(std::count(later.begin(), later.end(), send_result::queued) == 1);
+  CHECK(std::count(later.begin(), later.end(), send_result::queue_full) == senders - 1);
+  CHECK(std::count(later.begin(), later.end(), send_result::unknown_connection) == senders);
+  CHECK(hy.with_lock([&] { return hy.undelivered; }) == 1);
 }
 
 TEST_CASE("send refuses unknown connections and invalid frames", "[remote][transport]") {
