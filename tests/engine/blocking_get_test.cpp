@@ -42,8 +42,11 @@ struct asker {
 
   /// Waits (without get) until the reply is surely there, then gets.
   errc on(const get_after_reply&) {
+    // Counted before the ask goes out: the other worker may handle it before
+    // the next line runs, and a count read after the ask would then wait for
+    // an increment that never comes (the test hung so under load).
+    const int before = handled_->load();
     auto f = calc_.ask(plus_one{1});
-    int before = handled_->load();
     while (handled_->load() == before) std::this_thread::yield();
     std::this_thread::sleep_for(5ms);  // the reply is completed just after the handler returns
     auto r = f.get();

@@ -95,6 +95,23 @@ class gate {
   bool arrived_ = false;
 };
 
+/// Waits until `parent` has begun to stop and the activation that began it
+/// has ended. begin_stop (cell.cpp) sends every child its stop inside that
+/// activation, so from then on a child held in a handler finds the stop in
+/// its system lane when it returns, and handles no more user messages. A
+/// test that held the child at a gate while shutdown() ran in another thread
+/// used to sleep "long enough" for this; on a loaded 2-core machine the stop
+/// can take longer than any such sleep. The parent must not be able to
+/// finish (a child of it is held), or it may be gone before it is seen.
+inline bool wait_until_stops_sent(volley::detail::cell_base* parent) {
+  return wait_until([&] {
+    // Stopping first, then idle: the user lane is unmarked while an
+    // activation runs, so an idle mark read after `stopping` is the mark of
+    // the activation that ran begin_stop (or a later one) ending.
+    return parent->state() != volley::detail::lifecycle::alive && parent->mailbox_.is_marked();
+  });
+}
+
 /// Opens a gate when it goes out of scope. Declare it after the system, so
 /// that a failed REQUIRE cannot leave an actor waiting forever while the
 /// system's destructor waits for it.

@@ -13,6 +13,7 @@
 // caches would blur it).
 #include <catch2/catch.hpp>
 
+#include <algorithm>
 #include <array>
 #include <atomic>
 #include <chrono>
@@ -67,8 +68,13 @@ TEST_CASE("an idle actor holds no envelope after handling a message", "[idle][me
   std::this_thread::sleep_for(100ms);  // the system's own actors settle first
   const std::size_t empty = __sanitizer_get_current_allocated_bytes();
   for (int i = 0; i < actors; ++i) all.push_back(sys.spawn<sink>());
-  // Let every actor start (pre_start runs on a worker) and go idle.
-  std::this_thread::sleep_for(100ms);
+  // Let every actor start (pre_start runs on a worker) and go idle: its
+  // mailbox is marked once that first activation has ended. (A fixed sleep
+  // here let a loaded machine measure `before` with starts still pending.)
+  REQUIRE(wait_until([&] {
+    return std::all_of(all.begin(), all.end(),
+                       [](const sink_ref& a) { return a.cell()->mailbox_.is_marked(); });
+  }));
   handled.store(0);
   const std::size_t before = __sanitizer_get_current_allocated_bytes();
   for (auto& a : all) a.tell(big_message{});

@@ -58,9 +58,21 @@ struct replica {
   std::vector<volley::reply_handle<int>> held_;
 };
 
+volley::config on_clock(std::shared_ptr<volley::clock> clock) {
+  volley::config cfg = volley::test::two_workers();
+  cfg.clock = std::move(clock);
+  return cfg;
+}
+
 struct fixture {
+  /// On a manual clock, the tail-chopping tests decide when each chop is due:
+  /// on real time, a worker or timer thread starved for longer than an
+  /// interval (a loaded CI machine) would chop where the test says it must
+  /// not, or time out before the last chop.
+  explicit fixture(std::shared_ptr<volley::clock> clock = nullptr)
+      : sys(on_clock(std::move(clock))) {}
   std::atomic<int> asked[3] = {0, 0, 0};  // outlives the system, whose actors count here
-  volley::system sys{volley::test::two_workers()};
+  volley::system sys;
   std::vector<volley::actor_ref<replica>> spawn(std::vector<bool> fast) {
     std::vector<volley::actor_ref<replica>> out;
     for (std::size_t i = 0; i < fast.size(); ++i) {
@@ -77,6 +89,13 @@ struct fixture {
       probes.back()->watch(r);
     }
     return probes;
+  }
+  /// How many queries fast routee `i` has handled, counting every one
+  /// already queued for it: a query of our own, queued behind them, is
+  /// answered only after they are handled (and is not counted).
+  int asked_by_now(const std::vector<volley::actor_ref<replica>>& rs, std::size_t i) {
+    REQUIRE(rs.at(i).ask(query{-1}).get(patience));
+    return asked[i].load() - 1;
   }
   void stop_all(const std::vector<volley::actor_ref<replica>>& rs) {
     volley::test_probe probe(sys);
@@ -193,25 +212,30 @@ TEST_CASE("scatter-gather and tail-chopping groups refuse no routees and non-pos
 
 TEST_CASE("a tail-chopping ask goes to the next routee only after the interval",
           "[router][tail_chopping][concurrency]") {
-  fixture f;
+  auto clock = std::make_shared<volley::manual_clock>();
+  fixture f(clock);
   auto rs = f.spawn({false, true, true});
   auto group = volley::make_tail_chopping(rs, patience, 100ms);
-  auto start = std::chrono::steady_clock::now();
-  auto v = group.ask(query{1}).get(patience);  // the first ask starts at routee 0 (slow)
+  auto pending = group.ask(query{1});  // the first ask starts at routee 0 (slow)
+  REQUIRE(wait_until([&] { return f.asked[0].load() == 1; }));
+  clock->advance(50ms);  // advance() returns after the timers it made due have fired
+  CHECK(f.asked_by_now(rs, 1) == 0);
+  clock->advance(60ms);  // past the interval: routee 1 is asked, and answers
+  auto v = pending.get(patience);
   REQUIRE(v);
   CHECK(v.value() == 1);
-  CHECK(std::chrono::steady_clock::now() - start >= 90ms);  // the wheel's tick is ~1 ms
-  CHECK(f.asked[0].load() == 1);
   // Routee 2 is never asked: routee 1 answered before the next chop.
-  std::this_thread::sleep_for(250ms);
-  CHECK(f.asked[2].load() == 0);
+  clock->advance(1s);
+  CHECK(f.asked_by_now(rs, 2) == 0);
+  CHECK(f.asked[0].load() == 1);
   rs[0].tell(release_all{});
   CHECK(wait_until([&] { return group.late_replies() == 1; }));
 }
 
 TEST_CASE("a tail-chopping ask answered at once asks nobody else",
           "[router][tail_chopping][concurrency]") {
-  fixture f;
+  auto clock = std::make_shared<volley::manual_clock>();
+  fixture f(clock);
   auto rs = f.spawn({true, true});
   auto group = volley::make_tail_chopping(rs, patience, 50ms);
   auto v = group.ask(query{1}).get(patience);
@@ -220,21 +244,27 @@ TEST_CASE("a tail-chopping ask answered at once asks nobody else",
   auto w = group.ask(query{2}).get(patience);  // round-robin: the next ask starts at routee 1
   REQUIRE(w);
   CHECK(w.value() == 1);
-  std::this_thread::sleep_for(150ms);
-  CHECK(f.asked[0].load() == 1);
-  CHECK(f.asked[1].load() == 1);
+  clock->advance(1s);  // every chop the two asks armed is due, and has fired or been dropped
+  CHECK(f.asked_by_now(rs, 0) == 1);
+  CHECK(f.asked_by_now(rs, 1) == 1);
   CHECK(group.late_replies() == 0);
 }
 
 TEST_CASE("a tail-chopping ask with no value in time fails with errc::timeout after asking all",
           "[router][tail_chopping][concurrency]") {
-  fixture f;
+  auto clock = std::make_shared<volley::manual_clock>();
+  fixture f(clock);
   auto rs = f.spawn({false, false, false});
   auto group = volley::make_tail_chopping(rs, 300ms, 20ms);
-  auto v = group.ask(query{1}).get(patience);
+  auto pending = group.ask(query{1});
+  clock->advance(25ms);  // routee 1 is asked
+  clock->advance(25ms);  // routee 2 is asked (its chop was armed when routee 1 was)
+  clock->advance(300ms);
+  auto v = pending.get(patience);
   REQUIRE(!v);
   CHECK(v.err().code == errc::timeout);
-  for (int i = 0; i < 3; ++i) CHECK(f.asked[i].load() == 1);
+  // The slow routees answer nothing, so their counts are waited for.
+  for (int i = 0; i < 3; ++i) CHECK(wait_until([&] { return f.asked[i].load() == 1; }));
 }
 
 TEST_CASE("a tail-chopping ask whose every routee failed gets their error",

@@ -164,7 +164,10 @@ TEST_CASE("a smallest-mailbox router prefers an idle routee over a busy one", "[
   for (int i = 0; i < 50; ++i) {
     group.tell(job{i});
     REQUIRE(wait_until([&] { return t->total() == i + 1; }));
-    std::this_thread::sleep_for(2ms);  // b has marked itself idle by now
+    // b's handler has returned, but b is idle only once its activation has
+    // marked the mailbox empty; until then the router would see two busy
+    // routees and pick by turn.
+    REQUIRE(wait_until([&] { return b.cell()->mailbox_.is_marked(); }));
   }
   CHECK(t->counts()["/user/b"] == 50);
   g.open();
