@@ -163,7 +163,19 @@ void cell_hooks::dead_letter(cell_base& c, envelope* e) noexcept {
 }
 
 bool cell_hooks::admit(cell_base& c, envelope* e) noexcept {
-  if (!c.bounded_) return true;
+  if (!c.bounded_ && !c.direct_) [[likely]]
+    return true;
+  if (c.direct_) {
+    // Acquire: a stop that began before this send is seen, and its message
+    // takes the mailbox to be dead-lettered there, as for any actor.
+    cell_extras* ext = c.extras_if_any();
+    if (c.state_.load(std::memory_order_acquire) == lifecycle::alive &&
+        ext->direct(&c, e, ext->direct_state.get())) {
+      retire(e);
+      return false;
+    }
+    if (!c.bounded_) return true;
+  }
   // relaxed: an admission count, not a publication (the push is that).
   cell_extras* ext = c.extras_if_any();
   if (ext->queued.fetch_add(1, std::memory_order_relaxed) >= ext->capacity) {
@@ -189,6 +201,13 @@ void cell_base::deliver_system(envelope* e) noexcept {
 
 void cell_base::schedule_after_unmark() noexcept {
   cell_lifecycle::schedule_after_unmark(*this);
+}
+
+void cell_base::deliver_directly(direct_fn fn, std::shared_ptr<void> state) {
+  cell_extras& ext = extras();
+  ext.direct = fn;
+  ext.direct_state = std::move(state);
+  direct_ = true;  // published with the cell (attach_cell links it into the tree after this)
 }
 
 void retire(envelope* e) noexcept {
