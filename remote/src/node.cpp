@@ -70,6 +70,7 @@ void node_core::shutdown() {
   // whose cells hold their links (the direct taker's state), which hold this
   // core: a cycle that the cells' last refs would never break.
   path_cache_.clear();
+  flush_batches();  // the loop ended with on_batch_end; nothing is left, but cheaply sure
   std::vector<std::shared_ptr<link>> links;
   {
     volley::detail::lock_guard lock(links_mu_);

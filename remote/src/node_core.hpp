@@ -281,6 +281,7 @@ class node_core final : public transport_handler, public std::enable_shared_from
   void on_down(const peer_info& peer, close_reason reason, std::string_view detail) override;
   void on_undelivered(connection_id id, const frame& f, close_reason reason) override;
   void on_merged(const peer_info& from, const peer_info& into) override;
+  void on_batch_end() override { flush_batches(); }
 
   /// The link `l` leads to now (itself unless it was merged into another).
   std::shared_ptr<link> resolve(std::shared_ptr<link> l) const;
@@ -364,6 +365,20 @@ class node_core final : public transport_handler, public std::enable_shared_from
     }
   };
   std::unordered_map<std::string, any_ref, path_hash, std::equal_to<>> path_cache_;
+  /// The turn's tells not yet handed to their actors, one chain per target,
+  /// oldest target first. Handed over at the turn's end (on_batch_end), and
+  /// before anything else the loop does reaches an actor (an ask, a stop, a
+  /// watch, a tell that takes the plain path), so none is overtaken.
+  struct pending_chain {
+    any_ref target;
+    volley::detail::envelope* first;
+    volley::detail::envelope* last;
+  };
+  std::vector<pending_chain> batches_;
+  /// Appends `e` (a tell built by message_entry::envelope_local) to its
+  /// target's chain.
+  void batch(const any_ref& target, volley::detail::envelope* e);
+  void flush_batches() noexcept;
   /// Connections of an incarnation that a newer one replaced: their frames
   /// are dropped until they go down (or come up again, reconnected).
   std::unordered_set<connection_id> superseded_;

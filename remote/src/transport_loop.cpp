@@ -140,6 +140,8 @@ void transport::impl::run(std::promise<void>& ready) {
     bool busy = reap();
     busy |= drain_inbox(now_);
     if (now_ >= next_tick_) timers(now_);
+    // The turn's inbound tells go to their actors: one chain per actor.
+    handler_.on_batch_end();
     flush_dirty();
     finalize_closed(now_);
     ring_->publish_buffers();
@@ -159,6 +161,7 @@ void transport::impl::run(std::promise<void>& ready) {
     }
   }
   shutdown_all();
+  handler_.on_batch_end();
 }
 
 void transport::impl::turn_sleep(steady_clock::time_point now) {

@@ -195,6 +195,14 @@ class alignas(cache_line_size) cell_base {
   /// become dead letters.
   void deliver(envelope* e) noexcept;
 
+  /// Any thread: queue user messages that the caller linked through their
+  /// `next` (first ... last, in order), with one mailbox exchange and at
+  /// most one schedule for the whole chain, where deliver() pays one of
+  /// each per message (the remote loop hands a receive buffer's messages to
+  /// an actor this way). A cell that admits each message on its own (a
+  /// bounded mailbox, a direct taker) or is dead gets them one by one.
+  void deliver_chain(envelope* first, envelope* last) noexcept;
+
   /// Any thread: queue a system message (drained before user messages).
   void deliver_system(envelope* e) noexcept;
 
