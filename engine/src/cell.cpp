@@ -162,13 +162,15 @@ void cell_hooks::dead_letter(cell_base& c, envelope* e) noexcept {
   dead_letter_after_stop(&c, e);
 }
 
-bool cell_hooks::admit(cell_base& c, envelope* e) noexcept {
-  if (!c.bounded_ && !c.direct_) [[likely]]
-    return true;
+namespace {
+
+/// admit()'s rare cases, out of line: inlined, their registers made every
+/// local tell pay a three-register prologue (objdump, bench preset).
+[[gnu::noinline]] bool admit_slow(cell_base& c, envelope* e) noexcept {
+  cell_extras* ext = c.extras_if_any();
   if (c.direct_) {
     // Acquire: a stop that began before this send is seen, and its message
     // takes the mailbox to be dead-lettered there, as for any actor.
-    cell_extras* ext = c.extras_if_any();
     if (c.state_.load(std::memory_order_acquire) == lifecycle::alive &&
         ext->direct(&c, e, ext->direct_state.get())) {
       retire(e);
@@ -177,7 +179,6 @@ bool cell_hooks::admit(cell_base& c, envelope* e) noexcept {
     if (!c.bounded_) return true;
   }
   // relaxed: an admission count, not a publication (the push is that).
-  cell_extras* ext = c.extras_if_any();
   if (ext->queued.fetch_add(1, std::memory_order_relaxed) >= ext->capacity) {
     ext->queued.fetch_sub(1, std::memory_order_relaxed);
     c.sys_->dead_letter(&c, e, dead_letter_reason::mailbox_full);
@@ -185,6 +186,14 @@ bool cell_hooks::admit(cell_base& c, envelope* e) noexcept {
     return false;
   }
   return true;
+}
+
+}  // namespace
+
+bool cell_hooks::admit(cell_base& c, envelope* e) noexcept {
+  if (!c.bounded_ && !c.direct_) [[likely]]
+    return true;
+  return admit_slow(c, e);
 }
 
 void cell_hooks::schedule(cell_base& c) noexcept {
