@@ -3,12 +3,13 @@
 // the same two workloads on CAF 0.17's io module.
 //
 //   one-way:   N tells of a 16-byte message through a remote any_ref (the
-//              proxy on system A, A's loop, TCP, B's loop, the receiving
-//              actor on system B), counted by the receiver; msg/s from the
-//              first tell to the last message received. The sender keeps at
-//              most `window` messages in flight (it reads the receiver's
-//              count: both systems live in this process), so the proxy never
-//              meets the connection's outbound bound and nothing is dropped.
+//              sending thread serialises and queues each, A's loop, TCP,
+//              B's loop, the receiving actor on system B), counted by the
+//              receiver; msg/s from the first tell to the last message
+//              received. The sender keeps at most `window` messages in
+//              flight (it reads the receiver's count: both systems live in
+//              this process), so it never meets the connection's outbound
+//              bound (past it a tell is dropped) and nothing is lost.
 //   RTT:       ask<reply>(request) round trips from a plain thread, one at a
 //              time, p50/p99/p99.9; once with the loops sleeping in
 //              io_uring_enter, once with busy_poll on the asking node A

@@ -162,10 +162,23 @@ void cell_hooks::dead_letter(cell_base& c, envelope* e) noexcept {
   dead_letter_after_stop(&c, e);
 }
 
-bool cell_hooks::admit(cell_base& c, envelope* e) noexcept {
-  if (!c.bounded_) return true;
-  // relaxed: an admission count, not a publication (the push is that).
+namespace {
+
+/// admit()'s rare cases, out of line: inlined, their registers made every
+/// local tell pay a three-register prologue (objdump, bench preset).
+[[gnu::noinline]] bool admit_slow(cell_base& c, envelope* e) noexcept {
   cell_extras* ext = c.extras_if_any();
+  if (c.direct_) {
+    // Acquire: a stop that began before this send is seen, and its message
+    // takes the mailbox to be dead-lettered there, as for any actor.
+    if (c.state_.load(std::memory_order_acquire) == lifecycle::alive &&
+        ext->direct(&c, e, ext->direct_state.get())) {
+      retire(e);
+      return false;
+    }
+    if (!c.bounded_) return true;
+  }
+  // relaxed: an admission count, not a publication (the push is that).
   if (ext->queued.fetch_add(1, std::memory_order_relaxed) >= ext->capacity) {
     ext->queued.fetch_sub(1, std::memory_order_relaxed);
     c.sys_->dead_letter(&c, e, dead_letter_reason::mailbox_full);
@@ -173,6 +186,14 @@ bool cell_hooks::admit(cell_base& c, envelope* e) noexcept {
     return false;
   }
   return true;
+}
+
+}  // namespace
+
+bool cell_hooks::admit(cell_base& c, envelope* e) noexcept {
+  if (!c.bounded_ && !c.direct_) [[likely]]
+    return true;
+  return admit_slow(c, e);
 }
 
 void cell_hooks::schedule(cell_base& c) noexcept {
@@ -183,12 +204,35 @@ void cell_base::deliver(envelope* e) noexcept {
   cell_lifecycle::deliver(*this, e);
 }
 
+void cell_base::deliver_chain(envelope* first, envelope* last) noexcept {
+  // Acquire, as in deliver(): only a shortcut; a chain racing death is
+  // dead-lettered by the activation its push schedules.
+  if (bounded_ || direct_ || state_.load(std::memory_order_acquire) == lifecycle::dead) {
+    for (envelope* e = first; e != nullptr;) {
+      // Read before deliver(): the message may be handled and freed at once.
+      auto* next =
+          e == last ? nullptr : static_cast<envelope*>(e->next.load(std::memory_order_relaxed));
+      deliver(e);
+      e = next;
+    }
+    return;
+  }
+  if (mailbox_.push_chain(first, last)) schedule_after_unmark();
+}
+
 void cell_base::deliver_system(envelope* e) noexcept {
   cell_lifecycle::deliver_system(*this, e);
 }
 
 void cell_base::schedule_after_unmark() noexcept {
   cell_lifecycle::schedule_after_unmark(*this);
+}
+
+void cell_base::deliver_directly(direct_fn fn, std::shared_ptr<void> state) {
+  cell_extras& ext = extras();
+  ext.direct = fn;
+  ext.direct_state = std::move(state);
+  direct_ = true;  // published with the cell (attach_cell links it into the tree after this)
 }
 
 void retire(envelope* e) noexcept {

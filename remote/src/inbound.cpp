@@ -99,6 +99,7 @@ void node_core::send_failure(connection_id conn, std::uint64_t correlation, cons
 }
 
 void node_core::on_up(const peer_info& peer, std::uint64_t previous_incarnation) {
+  flush_batches();
   auto l = link_for(peer);
   superseded_.erase(peer.id);
   std::uint64_t known;
@@ -205,6 +206,7 @@ void node_core::refuse_access(const peer_info& peer, const frame& f, const std::
 }
 
 void node_core::on_down(const peer_info& peer, close_reason reason, std::string_view detail) {
+  flush_batches();
   superseded_.erase(peer.id);
   auto l = find_link(peer.id);
   if (!l) return;
@@ -222,6 +224,7 @@ void node_core::on_down(const peer_info& peer, close_reason reason, std::string_
 }
 
 void node_core::on_undelivered(connection_id id, const frame& f, close_reason reason) {
+  flush_batches();
   std::string why = "not delivered: connection " + std::string(to_string(reason));
   pending_ask p;
   switch (f.kind) {
@@ -245,6 +248,7 @@ void node_core::on_undelivered(connection_id id, const frame& f, close_reason re
 }
 
 void node_core::on_frame(const peer_info& peer, const frame& f) {
+  if (f.kind != frame_kind::message) flush_batches();
   try {
     if (!superseded_.empty() && superseded_.count(peer.id)) {
       ++receive_failures;  // its node restarted: nothing this connection says counts
@@ -383,9 +387,18 @@ void node_core::deliver_tell(const peer_info& peer, const frame& f) {
     return;
   }
   any_ref from = sender_of(peer, f);
+  bool valid = true;
+  if (volley::detail::envelope* e = entry->envelope_local(entry->wire, target, f.payload,
+                                                          from ? from.cell() : nullptr, valid)) {
+    batch(target, e);
+    messages_received.fetch_add(1, std::memory_order_relaxed);
+    return;
+  }
+  if (valid) flush_batches();  // the plain path below: behind what is batched
   std::optional<context> from_ctx;
   if (from) from_ctx.emplace(from.cell());  // a context only names the sender here
-  if (!entry->tell_local(entry->wire, target, f.payload, from_ctx ? &*from_ctx : nullptr)) {
+  if (!valid ||
+      !entry->tell_local(entry->wire, target, f.payload, from_ctx ? &*from_ctx : nullptr)) {
     ++receive_failures;
     log(log_level::warning, "message from " + peer.name + ": payload is not a valid " +
                                 entry->wire.name + ": dead letter");
@@ -394,6 +407,28 @@ void node_core::deliver_tell(const peer_info& peer, const frame& f) {
     return;
   }
   messages_received.fetch_add(1, std::memory_order_relaxed);
+}
+
+void node_core::batch(const any_ref& target, volley::detail::envelope* e) {
+  // A turn's tells go to few actors: a scan from the newest finds them. Past
+  // this many the chains are handed over early, which only costs batching.
+  constexpr std::size_t max_targets = 64;
+  volley::detail::cell_base* c = target.cell();
+  for (auto it = batches_.rbegin(); it != batches_.rend(); ++it) {
+    if (it->target.cell() == c) {
+      // Relaxed: deliver_chain's exchange-and-release publishes the links.
+      it->last->next.store(e, std::memory_order_relaxed);
+      it->last = e;
+      return;
+    }
+  }
+  if (batches_.size() >= max_targets) flush_batches();
+  batches_.push_back({target, e, e});
+}
+
+void node_core::flush_batches() noexcept {
+  for (auto& p : batches_) p.target.cell()->deliver_chain(p.first, p.last);
+  batches_.clear();
 }
 
 void node_core::deliver_ask(const peer_info& peer, const frame& f) {

@@ -65,6 +65,12 @@ void node_core::shutdown() {
   // Joins the loop: every link that was up is lost (on_down) first. The
   // object stays, so stats() keeps the final figures.
   if (transport_) transport_->stop();
+  // The loop is joined: its cache is ours. It may hold refs to this node's
+  // own proxies (a reply addressed to a proxy that forwarded as a sender),
+  // whose cells hold their links (the direct taker's state), which hold this
+  // core: a cycle that the cells' last refs would never break.
+  path_cache_.clear();
+  flush_batches();  // the loop ended with on_batch_end; nothing is left, but cheaply sure
   std::vector<std::shared_ptr<link>> links;
   {
     volley::detail::lock_guard lock(links_mu_);

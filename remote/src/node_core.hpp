@@ -2,9 +2,11 @@
 //
 // Threads and ownership
 // ---------------------
-// * Workers run proxies (proxy.cpp). A proxy's on_any serialises the message,
-//   registers a pending ask when it is one, and calls send(), which takes
-//   no lock (see "Reaching the transport").
+// * Senders serialise: a tell or ask to a proxy runs node_core::forward on
+//   the sending thread (a worker or any user thread; proxy.cpp), which
+//   registers a pending ask when it is one and calls send(), which takes no
+//   lock (see "Reaching the transport"). The proxy's own worker only sees
+//   system messages, and user messages sent after it began to stop.
 // * The transport's loop thread calls the transport_handler methods
 //   (node.cpp): it resolves target paths, deserialises and tells/asks local
 //   actors, completes pending asks, and on a lost connection stops the
@@ -102,10 +104,18 @@ class node_core;
 /// traffic. When the association goes down, every link merged into it goes
 /// back to its own connection (an outbound one reconnects).
 struct link {
+  /// Never reused within the process, unlike a link's address: keys the
+  /// senders' per-thread copies of `exposed` (proxy.cpp).
+  static std::uint64_t next_serial() noexcept {
+    static std::atomic<std::uint64_t> last{0};
+    return last.fetch_add(1, std::memory_order_relaxed) + 1;
+  }
+
   link(std::shared_ptr<node_core> c, connection_id id, bool out, std::string addr)
       : core(std::move(c)), conn(id), outbound(out), address(std::move(addr)), route(id) {}
 
   const std::shared_ptr<node_core> core;
+  const std::uint64_t serial = next_serial();
   const connection_id conn;   ///< the connection the link was born with
   const bool outbound;        ///< `conn` is ours (the transport reconnects it)
   const std::string address;  ///< "host:port" as connected to, or the peer's socket address
@@ -138,8 +148,18 @@ struct link {
   std::string describe(std::string_view path) const;
 };
 
-/// The local stand-in for a remote actor: every message it is sent goes to
-/// on_any (it declares no handlers), which forwards it over its link.
+/// What a proxy sends with: its link and the remote path. Shared by the
+/// actor object and the cell's direct taker, which runs on the senders'
+/// threads and may still run while the actor stops (cell.hpp, direct_fn).
+struct proxy_route {
+  std::shared_ptr<link> link_;
+  std::string path_;  ///< the actor's path on the remote system
+};
+
+/// The local stand-in for a remote actor. A user message sent to it while it
+/// is alive is serialised on the sender's thread and queued on the
+/// transport (on_direct, proxy.cpp); on_any (it declares no handlers) takes
+/// what reaches its mailbox anyway.
 struct proxy {
   /// Runs inside spawn (the cell is not published yet): the proxy's path()
   /// names the remote actor, "remote://node/user/echo" (the peer's address
@@ -147,13 +167,10 @@ struct proxy {
   /// `shown` is link::describe(p), taken by the caller outside the link's lock.
   proxy(std::shared_ptr<link> l, std::string p, std::string shown);
   static void on_any(volley::detail::envelope* e, volley::detail::cell_base* c, context& ctx);
+  static bool on_direct(volley::detail::cell_base* c, volley::detail::envelope* e,
+                        void* route) noexcept;
 
-  std::shared_ptr<link> link_;
-  std::string path_;  ///< the actor's path on the remote system
-  /// Senders already added to link_->exposed (this actor's own copy, so the
-  /// common case takes no lock).
-  std::unordered_set<std::string> exposed_;
-  std::uint64_t exposed_generation_ = 0;  ///< link_->exposed_generation when copied
+  std::shared_ptr<proxy_route> route_;
 };
 
 /// Lets a kind of log line through at most once a second; the line that gets
@@ -229,10 +246,11 @@ class node_core final : public transport_handler, public std::enable_shared_from
   std::uint64_t incarnation() const noexcept { return incarnation_; }
 
   // -- used by proxies and the watch daemon (any thread) -------------------
-  /// A proxy's message: serialise, register an ask, hand it to the transport.
-  void forward(proxy& p, volley::detail::envelope* e);
-  /// Records that `sender` (a local path) was given to the proxy's peer.
-  void expose(proxy& p, const std::string& sender);
+  /// A proxy's message, on the sender's thread (or the proxy's worker):
+  /// serialise, register an ask, hand it to the transport.
+  void forward(const proxy_route& r, volley::detail::envelope* e);
+  /// Records that `sender` (a local path) was given to the link's peer.
+  void expose(link& l, const std::string& sender);
   send_result send(connection_id id, const frame& f);
   /// Answers a remote ask with an error (an ask_failure frame).
   void send_failure(connection_id conn, std::uint64_t correlation, const error& err);
@@ -241,7 +259,7 @@ class node_core final : public transport_handler, public std::enable_shared_from
   void log(log_level level, const std::string& what) const;
   void publish_dead_letter(std::string sender, std::string recipient, std::string type,
                            dead_letter_reason reason);
-  /// Bumped by every proxy's worker: a stripe per thread.
+  /// Bumped by every sending thread: a stripe per thread.
   striped_counter messages_sent;
   /// Bumped by the loop thread only (and the rare refusal elsewhere): a line
   /// of its own, so it does not bounce against the senders' counters.
@@ -263,6 +281,7 @@ class node_core final : public transport_handler, public std::enable_shared_from
   void on_down(const peer_info& peer, close_reason reason, std::string_view detail) override;
   void on_undelivered(connection_id id, const frame& f, close_reason reason) override;
   void on_merged(const peer_info& from, const peer_info& into) override;
+  void on_batch_end() override { flush_batches(); }
 
   /// The link `l` leads to now (itself unless it was merged into another).
   std::shared_ptr<link> resolve(std::shared_ptr<link> l) const;
@@ -346,6 +365,20 @@ class node_core final : public transport_handler, public std::enable_shared_from
     }
   };
   std::unordered_map<std::string, any_ref, path_hash, std::equal_to<>> path_cache_;
+  /// The turn's tells not yet handed to their actors, one chain per target,
+  /// oldest target first. Handed over at the turn's end (on_batch_end), and
+  /// before anything else the loop does reaches an actor (an ask, a stop, a
+  /// watch, a tell that takes the plain path), so none is overtaken.
+  struct pending_chain {
+    any_ref target;
+    volley::detail::envelope* first;
+    volley::detail::envelope* last;
+  };
+  std::vector<pending_chain> batches_;
+  /// Appends `e` (a tell built by message_entry::envelope_local) to its
+  /// target's chain.
+  void batch(const any_ref& target, volley::detail::envelope* e);
+  void flush_batches() noexcept;
   /// Connections of an incarnation that a newer one replaced: their frames
   /// are dropped until they go down (or come up again, reconnected).
   std::unordered_set<connection_id> superseded_;

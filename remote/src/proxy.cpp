@@ -1,11 +1,21 @@
-// Outbound: a proxy's message becomes a frame.
+// Outbound: a message to a proxy becomes a frame, on the sender's thread.
 //
-// A proxy is an ordinary local actor, so the messages sent to it are queued
-// in its mailbox in each sender's order and handled one at a time; on_any
-// serialises each one on the worker and hands the frame to the transport
-// (a lock-free enqueue, never a syscall on the common path). One proxy per
-// remote path and one connection per remote system keep the per-pair order
-// all the way to the remote mailbox.
+// A proxy is a local actor whose cell takes user messages directly
+// (cell_base::deliver_directly): a tell or ask to it runs on_direct on the
+// sending thread, which serialises the message and pushes the frame onto
+// the transport's queue (a lock-free enqueue, never a syscall on the common
+// path). Until session 5 the message went into the proxy's mailbox and the
+// proxy's worker serialised it: one more engine hand-off per message (the
+// envelope's exchange into the mailbox, an activation, often a wake-up),
+// ~30% of a node hop's CPU (transport_loop.cpp's essay).
+//
+// Order: each sender's frames enter the transport's per-connection MPSC
+// queue in the order it sent them, and the queue keeps each producer's
+// order, so per-sender order reaches the remote mailbox as before. Frames of
+// different senders interleave as their pushes do (as their mailbox pushes
+// did). Once the proxy begins to stop, messages take its mailbox and are
+// dead-lettered there (recipient stopped), as for any actor; a send racing
+// the stop may still go out, as it could when the mailbox was ahead of it.
 //
 // The envelope is the engine's: we read the payload through its type-erased
 // info, take the pending request out of an ask (so that dropping the
@@ -44,30 +54,64 @@ std::uint64_t unguessable_id() {
 }  // namespace
 
 proxy::proxy(std::shared_ptr<link> l, std::string p, std::string shown)
-    : link_(std::move(l)), path_(std::move(p)) {
+    : route_(std::make_shared<proxy_route>(proxy_route{std::move(l), std::move(p)})) {
   cell_base* self = volley::detail::constructing_cell();
   // Not again on a restart: the cell is published by then, and readers of
-  // path() take the string without a lock.
-  if (self != nullptr && self->extras().display_path.empty())
+  // path() take the string without a lock; senders keep the first route.
+  if (self != nullptr && self->extras().display_path.empty()) {
     self->extras().display_path = std::move(shown);
+    self->deliver_directly(&proxy::on_direct, route_);
+  }
 }
 
 void proxy::on_any(envelope* e, cell_base* c, context&) {
-  proxy& self = volley::detail::actor_of<proxy>(c);
-  self.link_->core->forward(self, e);
+  const proxy_route& r = *volley::detail::actor_of<proxy>(c).route_;
+  r.link_->core->forward(r, e);
 }
 
-void node_core::expose(proxy& px, const std::string& sender) {
-  link& l = *px.link_;
+bool proxy::on_direct(cell_base*, envelope* e, void* route) noexcept {
+  // noexcept: forward answers every failure it expects (a serializer that
+  // throws, a full queue) with a dead letter; only an allocation failure
+  // can escape it, and ends the process as it would in the engine's own
+  // send path.
+  const auto& r = *static_cast<const proxy_route*>(route);
+  r.link_->core->forward(r, e);
+  return true;
+}
+
+namespace {
+
+/// The senders this thread has added to a link's `exposed` set, so that a
+/// sender already there takes no lock. Keyed by link::serial; a copy whose
+/// generation is behind the link's may name paths the set has dropped.
+struct exposed_copy {
+  std::uint64_t generation = 0;
+  std::unordered_set<std::string> senders;
+};
+
+std::unordered_map<std::uint64_t, exposed_copy>& exposed_copies() {
+  thread_local std::unordered_map<std::uint64_t, exposed_copy> copies;
+  return copies;
+}
+
+}  // namespace
+
+void node_core::expose(link& l, const std::string& sender) {
   // Relaxed: the set itself is guarded by l.mu; the generation only tells a
-  // proxy that its copy may name paths the set has dropped. (A send racing a
+  // sender that its copy may name paths the set has dropped. (A send racing a
   // prune may skip one re-add; pruning drops only paths with no live actor.)
   std::uint64_t generation = l.exposed_generation.load(std::memory_order_relaxed);
-  if (generation != px.exposed_generation_) {
-    px.exposed_.clear();
-    px.exposed_generation_ = generation;
+  auto& copies = exposed_copies();
+  // A thread that talks to many links over its life: copies of links long
+  // gone are dropped wholesale (a miss costs one lock, not a wrong answer).
+  constexpr std::size_t max_links_copied = 64;
+  if (copies.size() >= max_links_copied && copies.find(l.serial) == copies.end()) copies.clear();
+  exposed_copy& copy = copies[l.serial];
+  if (generation != copy.generation) {
+    copy.senders.clear();
+    copy.generation = generation;
   }
-  if (px.exposed_.count(sender)) return;
+  if (copy.senders.count(sender)) return;
   // The peer learns this sender's ref, so it may send to it (replies).
   std::vector<std::string> candidates;
   {
@@ -78,7 +122,7 @@ void node_core::expose(proxy& px, const std::string& sender) {
       l.exposed_prune_at = 2 * l.exposed.size();  // no second pruner while this one runs
     }
   }
-  px.exposed_.insert(sender);
+  copy.senders.insert(sender);
   if (candidates.empty()) return;
   // Looked up outside the link's lock: select takes the engine's locks.
   std::vector<std::string> gone;
@@ -96,15 +140,15 @@ void node_core::expose(proxy& px, const std::string& sender) {
   l.exposed_generation.fetch_add(1, std::memory_order_relaxed);
 }
 
-void node_core::forward(proxy& px, envelope* e) {
-  link& l = *px.link_;
-  const std::string& path = px.path_;
+void node_core::forward(const proxy_route& route, envelope* e) {
+  link& l = *route.link_;
+  const std::string& path = route.path_;
   const volley::detail::message_info* info = e->info;
   void* request = info->take_request != nullptr ? info->take_request(e) : nullptr;
   // The local path, also for a proxy forwarding as a sender: the peer answers
   // through this node, which owns that proxy (its path() names a remote actor).
   std::string sender = e->sender != nullptr ? e->sender->local_path() : std::string();
-  if (!sender.empty()) expose(px, sender);
+  if (!sender.empty()) expose(l, sender);
 
   // Every way out below destroys the payload exactly once (drop) and answers
   // a taken request exactly once (complete_request, here or by the reply).
@@ -132,7 +176,7 @@ void node_core::forward(proxy& px, envelope* e) {
     return;
   }
 
-  // Reused per worker: serialising a message allocates nothing once warm.
+  // Reused per thread: serialising a message allocates nothing once warm.
   thread_local std::vector<std::byte> payload;
   payload.clear();
   try {
@@ -144,7 +188,7 @@ void node_core::forward(proxy& px, envelope* e) {
   info->drop(e, dead_letter_reason::recipient_stopped);  // only destroys: the bytes are out
 
   // Read once: the ask is registered under the connection the frame goes to.
-  connection_id route = l.route.load(std::memory_order_relaxed);
+  connection_id conn = l.route.load(std::memory_order_relaxed);
   frame f;
   f.kind = request != nullptr ? frame_kind::ask_request : frame_kind::message;
   f.target_path = path;
@@ -154,13 +198,13 @@ void node_core::forward(proxy& px, envelope* e) {
   std::uint64_t correlation = 0;
   if (request != nullptr) {
     // Registered before the send: the reply may come back before send() returns.
-    pending_ask p{request, info, route, std::chrono::steady_clock::now()};
+    pending_ask p{request, info, conn, std::chrono::steady_clock::now()};
     do {
       correlation = unguessable_id();
     } while (!add_pending(correlation, p));  // a collision among pending asks: 2^-64 odds
     f.correlation_id = correlation;
   }
-  send_result r = send(route, f);
+  send_result r = send(conn, f);
   if (r == send_result::queued) {
     messages_sent.add();
     return;

@@ -76,6 +76,24 @@
 //   buffer, one exchange and at most one wake-up) is the next step, and
 //   needs an engine entry point.
 //
+//   session 5, the two hand-offs cut (A/B/C in one interleaved run, 3
+//   rounds, load 11-17, bench preset: 8a485f8 / direct tells / direct
+//   tells + chains; remote_bench 1000000 10 volley --no-tls under perf
+//   stat): a tell to a remote ref is serialised on the sender's thread
+//   (proxy.cpp; no proxy mailbox, activation or wake-up), and the loop
+//   hands each actor a turn's tells as one chain (node_core::batch,
+//   cell_base::deliver_chain). One-way median 0.79 -> 0.87 -> 1.32 M msg/s,
+//   CPU 440 -> 402 -> 314 ns/msg (-29%). Where the ~310 CPU-ns go now
+//   (perf record at 2 kHz, all threads): B's loop ~35% (deliver_tell 8.5%,
+//   the path cache 6.4%: resolve() and its string_view hash, ref_base::
+//   drop 2.8%: resolve() and sender_of() return refs by value, two counted
+//   copies per frame; parse 2.8%, envelope_local 1.9%), the sending thread
+//   ~25% (transport send 8%, forward 3.4%, validate + encoded_size + encode
+//   4%, the inbox push 1.8%), the copies (memmove 5%, the kernel's copy in
+//   and out 5.4%), the receiving handler 3.8%. Next: resolve() handing out
+//   the cached ref without a counted copy, and validate/encoded_size once
+//   per frame instead of twice.
+//
 //   RTT (remote_bench 1 20000 volley --no-tls, p50 30 us against 6-7 us for
 //   raw blocking TCP, same run): perf stat counts ~10 context switches per
 //   round trip (raw: 2). An ask crosses seven threads: asker -> A's worker
@@ -91,6 +109,11 @@
 //   when no worker is awake (B's worker hop and its reply hop), and the
 //   reply written from the worker that completes the ask straight into a
 //   spinning loop (no eventfd); both need scheduler entry points.
+//   Session 5: the asker now serialises and queues the ask itself, so A's
+//   worker hop is gone (six threads): same run as above, remote_bench 1
+//   5000, p50 28.6 -> 25.0 us (raw blocking 5.4 us: 5.3x -> 4.6x), busy-
+//   poll p50 43.9 -> 29.1 us (raw busy-poll 6.6 us: 6.7x -> 4.4x), context
+//   switches per round trip 5.3 -> 4.6 (perf stat over both modes).
 #include "transport_impl.hpp"
 
 #include <netinet/in.h>
@@ -140,6 +163,8 @@ void transport::impl::run(std::promise<void>& ready) {
     bool busy = reap();
     busy |= drain_inbox(now_);
     if (now_ >= next_tick_) timers(now_);
+    // The turn's inbound tells go to their actors: one chain per actor.
+    handler_.on_batch_end();
     flush_dirty();
     finalize_closed(now_);
     ring_->publish_buffers();
@@ -159,6 +184,7 @@ void transport::impl::run(std::promise<void>& ready) {
     }
   }
   shutdown_all();
+  handler_.on_batch_end();
 }
 
 void transport::impl::turn_sleep(steady_clock::time_point now) {

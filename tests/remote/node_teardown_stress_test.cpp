@@ -69,7 +69,17 @@ struct racing_nodes {
                 return c;
               }(),
               test_types()};
-  node node_a{sys_a, node_config_for("node-a"), types_for_a()};
+  // Room for every message told: tellers now serialise on their own
+  // threads, faster than the link drains, and what overflows the transport's
+  // queue is dead-lettered at once (node_test: "a sender faster than its
+  // link..."), which is a gap here, where only the shutdown may cut a stream.
+  node node_a{sys_a,
+              [] {
+                auto c = node_config_for("node-a");
+                c.transport.max_queued_frames = 1u << 20;
+                return c;
+              }(),
+              types_for_a()};
   remote_system to_b = node_a.connect("127.0.0.1", node_b.port());
 };
 

@@ -268,3 +268,56 @@ TEST_CASE("message_types refuses reserved markers, duplicates and asks of unknow
   CHECK(e->ask_for(volley::type_id<pong>()) != nullptr);
   CHECK(types.find_marker(volley::remote::unit_marker) != nullptr);
 }
+
+namespace {
+/// Records how many numbered messages arrived and whether their n ever went
+/// down (a gap is allowed; a reorder is not).
+struct increasing_collector {
+  using accepts = volley::accepts<numbered>;
+  explicit increasing_collector(std::atomic<std::uint64_t>* handled, std::atomic<bool>* reordered)
+      : handled_(handled), reordered_(reordered) {}
+  void on(numbered m) {
+    if (any_ && m.n <= last_) reordered_->store(true);
+    any_ = true;
+    last_ = m.n;
+    handled_->fetch_add(1);
+  }
+  std::atomic<std::uint64_t>* handled_;
+  std::atomic<bool>* reordered_;
+  bool any_ = false;
+  std::uint64_t last_ = 0;
+};
+}  // namespace
+
+TEST_CASE("a sender faster than its link loses the overflow to dead letters, never its order",
+          "[remote][node]") {
+  // A tell to a remote ref is serialised on the sender's thread and queued on
+  // the transport at once (proxy.cpp): past max_queued_frames the message is
+  // dead-lettered (remote_failure) instead of waiting in a proxy's mailbox.
+  std::atomic<std::uint64_t> handled{0};
+  std::atomic<bool> reordered{false};
+  volley::system sys_a{system_config()}, sys_b{system_config()};
+  auto collector =
+      sys_b.spawn<increasing_collector>(volley::props{.name = "collector"}, &handled, &reordered);
+  std::atomic<std::uint64_t> dead{0};
+  auto sub = sys_a.dead_letters().subscribe([&](const volley::dead_letter& d) {
+    if (d.type.find("numbered") != std::string::npos &&
+        d.reason == volley::dead_letter_reason::remote_failure)
+      dead.fetch_add(1);
+  });
+  auto config_a = node_config_for("node-a");
+  config_a.transport.max_queued_frames = 16;
+  node node_b(sys_b, node_config_for("node-b"), test_types());
+  node node_a(sys_a, config_a, test_types());
+  auto to_b = node_a.connect("127.0.0.1", node_b.port());
+  REQUIRE(to_b.wait_up(patience));
+  volley::any_ref remote = to_b.select("/user/collector");
+  constexpr std::uint64_t told = 20'000;
+  for (std::uint64_t i = 0; i < told; ++i) remote.tell(numbered{0, i});
+  REQUIRE(poll_until([&] { return handled.load() + dead.load() == told; }));
+  CHECK(dead.load() > 0);
+  CHECK_FALSE(reordered.load());
+  auto s = node_a.stats();
+  CHECK(s.messages_sent == handled.load());
+  CHECK(s.send_failures == dead.load());
+}

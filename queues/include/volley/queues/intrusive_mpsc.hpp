@@ -111,11 +111,17 @@ class basic_intrusive_mpsc {
   /// Any thread. Wait-free, except right after a signal (then one signal()
   /// CAS loop). Returns true if the queue was marked: the caller has just
   /// taken over responsibility for getting it consumed.
-  bool push(mpsc_node* n) noexcept {
-    n->next.store(nullptr, std::memory_order_relaxed);
+  bool push(mpsc_node* n) noexcept { return push_chain(n, n); }
+
+  /// Any thread: push(), for a chain the caller linked through `next`
+  /// (first ... last, in order; last->next is set here). One exchange for the
+  /// whole chain: the consumer reaches the links through prev->next's
+  /// release, which comes after them. Returns what push() returns.
+  bool push_chain(mpsc_node* first, mpsc_node* last) noexcept {
+    last->next.store(nullptr, std::memory_order_relaxed);
     std::uintptr_t prev =
-        head_.exchange(reinterpret_cast<std::uintptr_t>(n), std::memory_order_acq_rel);
-    untag(prev)->next.store(n, std::memory_order_release);
+        head_.exchange(reinterpret_cast<std::uintptr_t>(last), std::memory_order_acq_rel);
+    untag(prev)->next.store(first, std::memory_order_release);
     // The exchange replaced head_ outright and so dropped a pending signal
     // bit. head_ != tail_ alone does not make up for it: the consumer may pop
     // this node and then mark_empty with head_ == tail_, giving the queue up

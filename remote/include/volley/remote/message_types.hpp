@@ -70,6 +70,17 @@ struct message_entry {
   bool (*tell_local)(const type_entry& wire, const any_ref& target,
                      std::span<const std::byte> payload, const context* from) = nullptr;
 
+  /// As tell_local, but builds the envelope (with `sender`, counted, when
+  /// not null) without sending it, so that the node can hand a receive
+  /// buffer's messages to an actor as one chain (cell_base::deliver_chain).
+  /// nullptr when the payload is not a valid M (`ok` false), or when the
+  /// target has no handler of its own for M (`ok` true: tell_local takes it,
+  /// with the fallbacks a tell has).
+  volley::detail::envelope* (*envelope_local)(const type_entry& wire, const any_ref& target,
+                                              std::span<const std::byte> payload,
+                                              volley::detail::cell_base* sender,
+                                              bool& ok) = nullptr;
+
   /// An ask of M answered with the registered reply type `reply_id`.
   struct ask_pair {
     type_id_t reply_id = nullptr;
@@ -160,6 +171,7 @@ class message_types {
     e.id = type_id<M>();
     e.wire = *wire_.find(marker);
     e.tell_local = &tell_local<M>;
+    e.envelope_local = &envelope_local<M>;
     by_marker_.emplace(marker, e.id);
     by_id_.emplace(e.id, std::move(e));
     return *this;
@@ -213,6 +225,35 @@ class message_types {
       target.tell(std::move(m.get()));
     }
     return true;
+  }
+
+  template <class M>
+  static volley::detail::envelope* envelope_local(const type_entry& wire, const any_ref& target,
+                                                  std::span<const std::byte> payload,
+                                                  volley::detail::cell_base* sender, bool& ok) {
+    ok = true;
+    if constexpr (std::is_same_v<M, poison_pill>) {
+      return nullptr;  // a stop: tell_local's own path
+    } else {
+      const volley::detail::cell_ops* ops = target.cell()->ops();
+      volley::detail::invoke_fn fn = nullptr;
+      for (std::size_t i = 0; i < ops->handler_count; ++i) {
+        if (ops->handlers[i].id == type_id<M>()) fn = ops->handlers[i].invoke;
+      }
+      if (fn == nullptr) return nullptr;
+      decoded<M> m(wire, payload);
+      if (!m.ok()) {
+        ok = false;
+        return nullptr;
+      }
+      auto* e = volley::detail::make_envelope<M>(fn, &volley::detail::message_info_of<M>,
+                                                 std::move(m.get()));
+      if (sender != nullptr) {
+        e->sender = sender;
+        sender->add_ref();
+      }
+      return e;
+    }
   }
 
   template <class M, class R>

@@ -16,9 +16,11 @@
 // A node owns one transport (transport.hpp: one io_uring loop thread) and
 // turns actor sends into frames and frames into actor sends. A remote actor
 // is represented locally by a *proxy*, a small local actor (a child of a
-// hidden per-node actor under /user) that serialises whatever it is sent and
-// hands the frame to the transport; so sends to a remote actor never block a
-// worker, and `ctx.watch(remote_ref)` works like for a local actor.
+// hidden per-node actor under /user). A tell or ask to it is serialised on
+// the sending thread and the frame queued on the transport (a lock-free
+// push, no syscall), without passing through the proxy's mailbox; so sends
+// to a remote actor never block, and `ctx.watch(remote_ref)` works like for
+// a local actor.
 //
 // Semantics:
 //  * At most once, in order per sender/receiver pair (one proxy per remote
@@ -27,7 +29,9 @@
 //    remote_system handles then lead to it, and select() and ctx.sender()
 //    give the same proxy. A message whose type is not registered, or that
 //    the connection's outbound bound refuses, becomes a dead letter (reason:
-//    remote_failure).
+//    remote_failure). Nothing buffers in front of that bound: a sender that
+//    outruns its link for longer than max_queued_frames absorbs loses the
+//    overflow to dead letters, never its order.
 //  * A reconnect to the same incarnation sends what was told during the gap
 //    after it, in order; a frame in flight when the connection broke may be
 //    lost (at most once: lost, never reordered). Tells queued for a node

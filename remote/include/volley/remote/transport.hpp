@@ -186,6 +186,10 @@ class transport_handler {
   /// A frame from an established peer (never handshake, heartbeat or close
   /// frames). Views in `f` are valid only during the call.
   virtual void on_frame(const peer_info& peer, const frame& f) = 0;
+  /// The end of a loop turn's frames (once per turn, after every on_frame of
+  /// it, and once more as the loop ends): a handler that held frames back
+  /// to hand them on together does so now.
+  virtual void on_batch_end() {}
   /// A connection that was up is gone (also called with heartbeat_timeout when
   /// the failure detector declares the peer down). An outbound connection
   /// reconnects by itself afterwards.

@@ -56,6 +56,10 @@ namespace volley::detail {
 struct timer_table;     // timer.hpp
 struct sorted_mailbox;  // sorted_mailbox.hpp (engine/src)
 
+/// A cell's direct taker (cell_base::deliver_directly): takes a user message
+/// on the sender's thread; false leaves it to the mailbox after all.
+using direct_fn = bool (*)(cell_base* c, envelope* e, void* state) noexcept;
+
 /// Run-time dispatch entry (any_ref): a message type the actor declared.
 struct dynamic_handler {
   type_id_t id;
@@ -103,6 +107,12 @@ struct cell_extras {
   std::size_t child_count VOLLEY_GUARDED_BY(mu) = 0;
   std::unordered_map<std::string_view, cell_base*> named_children VOLLEY_GUARDED_BY(mu);
   std::unique_ptr<worker_pool> own_pool;  ///< pinned dispatcher: the actor's own thread
+  /// The direct taker and its state (cell_base::deliver_directly); set
+  /// before the cell is published, then read-only. Here, not in the actor
+  /// object, because a sender may still be inside `direct` while the actor
+  /// stops and is destroyed; the extras live until the cell's last count.
+  direct_fn direct = nullptr;
+  std::shared_ptr<void> direct_state;
   // Consumer-owned from here on: only the actor's own activation touches them.
   timer_table* timers = nullptr;      ///< keyed timers, made on first use
   std::vector<cell_base*> watchers;   ///< who watches this actor (counted)
@@ -185,11 +195,29 @@ class alignas(cache_line_size) cell_base {
   /// become dead letters.
   void deliver(envelope* e) noexcept;
 
+  /// Any thread: queue user messages that the caller linked through their
+  /// `next` (first ... last, in order), with one mailbox exchange and at
+  /// most one schedule for the whole chain, where deliver() pays one of
+  /// each per message (the remote loop hands a receive buffer's messages to
+  /// an actor this way). A cell that admits each message on its own (a
+  /// bounded mailbox, a direct taker) or is dead gets them one by one.
+  void deliver_chain(envelope* first, envelope* last) noexcept;
+
   /// Any thread: queue a system message (drained before user messages).
   void deliver_system(envelope* e) noexcept;
 
   /// Make a cell runnable after its mark was cleared by this thread.
   void schedule_after_unmark() noexcept;
+
+  /// In the actor's constructor, before the cell is published: from then on
+  /// a user message sent while the actor is alive goes to `fn(this, e,
+  /// state)` on the sender's thread instead of into the mailbox (a remote
+  /// actor's proxy serialises it there: no mailbox hand-off, no activation).
+  /// `fn` must dispose of the payload (envelope::info->drop) and answer a
+  /// request it took; the engine frees the envelope. Per-sender order is
+  /// `fn`'s to keep. System messages, and user messages once the actor
+  /// stops, take the mailbox as before. Local sends pay one byte test more.
+  void deliver_directly(direct_fn fn, std::shared_ptr<void> state);
 
   // -- members --------------------------------------------------------------
   // Public to the engine's own translation units (scheduler, system); user
@@ -215,6 +243,7 @@ class alignas(cache_line_size) cell_base {
   std::atomic<lifecycle> state_{lifecycle::alive};
   std::uint8_t stop_reason_ = 0;  ///< a stop_reason, once stopping
   bool bounded_ = false;          ///< a bounded mailbox: senders count (extras().queued)
+  bool direct_ = false;           ///< extras().direct takes user messages (deliver_directly)
   cell_base* const parent_;
   std::atomic<cell_extras*> ext_{nullptr};  ///< made on first use by extras()
   const std::uint64_t id_;
