@@ -32,7 +32,7 @@
 // (`lifo_watch_interval`) instead of sleeping for good, and after each nap
 // runs `steal_stale()`: the pool looks for a stale LIFO occupant
 // (lifo_slot.hpp), deque work the steal gate allows (steal_gate.hpp: it has
-// waited, or its owner is backlogged), and injected work. Once every
+// waited), and injected work. Once every
 // worker sleeps they sleep for good (`deep_sleepers_`; no CPU), and filling an
 // empty LIFO slot wakes one of them if nobody searches (fill_hint).
 //

@@ -74,11 +74,6 @@ class basic_lifo_slot {
 
   // -- other workers --------------------------------------------------------
 
-  /// A snapshot of how many activations the owner has started (wraps).
-  std::uint32_t activations() const noexcept {
-    return activations_.load(std::memory_order_relaxed);
-  }
-
   /// Takes the occupant if it is stale since `last` (this thief's previous
   /// look at this slot), and records this look in `last`. Two words read per
   /// look; one CAS only when stale.

@@ -44,8 +44,8 @@ constexpr unsigned unbounded_budget = 1u << 30;
 // clock read (~20 ns) stays under 1% of the spin.
 constexpr unsigned slow_look_every = 64;
 
-// The steal gate's constants (oldest_wait_before_steal, backlog_window) and
-// their reasons are in steal_gate.hpp.
+// The steal gate's wait (oldest_wait_before_steal) and its reasons are in
+// steal_gate.hpp.
 
 }  // namespace
 
@@ -196,8 +196,6 @@ std::optional<cell_base*> worker_pool::pop_injection(worker& w) noexcept {
 }
 
 void worker_pool::requeue(worker& w, cell_base* c) noexcept {
-  // Owner-only writes: a load and a store, not an RMW (thieves read it).
-  w.requeues.store(w.requeues.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
   push_local(w, c);
   // No notify: this worker goes straight back to its queues, and if it has
   // more than it can run, the others find it when they search. Waking
@@ -319,16 +317,12 @@ cell_base* worker_pool::steal(worker& w) noexcept {
 
 bool worker_pool::may_steal_from(worker& thief, unsigned victim) noexcept {
   // Relaxed loads of words the victim writes (steal_gate.hpp says what they
-  // decide); its counts only when there is something to steal. A wrong
+  // decide); its top only when there is something to steal. A wrong
   // answer delays a steal or lets one through early, never loses a cell.
   const worker& v = *workers_[victim];
   victim_look look;
   look.size = v.local.size_approx();
-  if (look.size > 0) {
-    look.top = v.local.top_approx();
-    look.activations = v.lifo.activations();
-    look.requeues = v.requeues.load(std::memory_order_relaxed);
-  }
+  if (look.size > 0) look.top = v.local.top_approx();
 #if defined(VOLLEY_SCHED_STATS) && VOLLEY_SCHED_STATS
   // Measurement builds only: VOLLEY_STEAL_WAIT_NS overrides the wait.
   static const std::chrono::nanoseconds wait{[] {
@@ -435,8 +429,8 @@ cell_base* worker_pool::park(worker& w) {
   // see idle_workers.hpp. After a nap: a stale LIFO occupant, then what a
   // searcher would take —
   // deque work the steal gate allows (steal_gate.hpp: a top unchanged
-  // since the previous nap has waited longer than the wait; a backlogged
-  // owner's at once) and injected work.
+  // since the previous nap has waited longer than the wait) and injected
+  // work.
   return idle_.park(
       w.index, [this] { return work_visible(); }, [this] { return quitting(); },
       [this, &w]() -> cell_base* {

@@ -15,9 +15,8 @@
 //   4. other workers' deques, stealing half, in the worker's steal order
 //      (closest caches first, other NUMA nodes last) — but only where the
 //      steal gate (steal_gate.hpp) allows: the victim's oldest cell has
-//      waited `oldest_wait_before_steal` (50 µs), or the victim is
-//      backlogged (half its recent activations ended with work left), so
-//      work its owner is getting through, a conversation's partners, stays.
+//      waited `oldest_wait_before_steal` (50 µs), so work its owner is
+//      getting through, a conversation's partners, stays.
 //
 // What a second worker costs (issue 11)
 // -------------------------------------
@@ -65,14 +64,13 @@
 // and are requeued after every activation, and their worker takes its
 // oldest cell every `fifo_interval` picks, so the top never stayed put
 // between two looks of the idle worker, which then took injected work
-// only. A victim most of whose recent activations end requeued is now
-// stolen from at the first look (steal_gate.hpp, the backlog rule); the
-// conversations' hubs end idle, or requeued once among many partners, so
-// their moves stayed where the gate put them (stats build, 2 workers, load
-// ~15, one run each, moves before → after the rule: chameneos 12.9k →
-// 10.9k, dining 735 → 316, dictionary 9.2k → 7.7k, big 31k → 28k; a size
-// threshold instead, steal at once from 8 / 16 / 32 queued cells, split
-// them: chameneos 831k / 694k / 774k, big 746k / 753k / 691k).
+// only. Two fixes were tried and dropped: a size threshold (steal at once
+// from 8 / 16 / 32 queued cells) split the conversations (stats build,
+// moves per run: chameneos 831k / 694k / 774k, big 746k / 753k / 691k,
+// against ~11k and ~28k with the gate), and stealing at once from a
+// victim whose recent activations mostly ended requeued did not bring
+// fork-join back and cost matrix multiplication 40% more CPU per block
+// (steal_gate.hpp). The regression stands.
 //
 // Idle workers and wake-ups (the part that decides latency and CPU use)
 // ----------------------------------------------------------------------
@@ -107,8 +105,8 @@
 // worker naps (`lifo_watch_interval`, 1 ms) instead of sleeping for good,
 // and after each nap takes a LIFO occupant that has not changed, and whose
 // worker has started no activation, since its previous look
-// (steal_stuck_lifo), then deque work the steal gate allows (waited, or a
-// backlogged owner's) and injected work (steal()); a deque its owner is
+// (steal_stuck_lifo), then deque work the steal gate allows (waited) and
+// injected work (steal()); a deque its owner is
 // getting through does not end the nap. Once every worker sleeps, they
 // sleep for good (no CPU); a fill that finds such deep sleepers and no
 // searcher wakes one.
@@ -214,11 +212,6 @@ struct worker {
   std::uint32_t tick = 0;
   std::uint32_t last_fifo_tick = 0;  ///< when the oldest local item was last taken
   std::vector<lifo_slot<cell_base>::sighting> seen_lifo;  ///< per victim: its slot at our last look
-  /// Activations that ended with the actor still holding work (requeued to
-  /// `local`); thieves read it beside the slot's activation count to tell a
-  /// deque of actors with work of their own from a conversation's partners
-  /// (steal_gate.hpp). Owner-only writes.
-  std::atomic<std::uint32_t> requeues{0};
   std::vector<steal_gate> steal_gates;  ///< per victim: whether we may steal from it
   /// The searcher's clock, read once per slow look rather than per steal.
   std::chrono::steady_clock::time_point search_now{};

@@ -10,28 +10,28 @@
 // the conversation across cores, so that every later message crosses them
 // (scheduler.hpp, "What a second worker costs"). One steal_gate per (thief,
 // victim) pair decides, from what the thief reads of the victim at each
-// look, whether this look may steal. Two rules, either one suffices:
+// look, whether this look may steal: once the victim's oldest cell has
+// waited — the same top index at two looks at least
+// `oldest_wait_before_steal` apart. A worker getting through its deque
+// takes its oldest cell every few picks, so its top moves; a stuck or
+// preempted worker's does not.
 //
-//   * the oldest cell has waited: the same top index at two looks at least
-//     `oldest_wait_before_steal` apart. A worker getting through its deque
-//     takes its oldest cell every few picks, so its top moves; a stuck or
-//     preempted worker's does not.
-//   * the victim is backlogged: of its last `backlog_window` (or more)
-//     activations, at least half ended with the actor still holding work
-//     (requeued to its deque). Then its deque holds actors with work of
-//     their own (fork-join's 60 actors with deep mailboxes), not partners
-//     waiting for a reply, and it takes more than a few picks to reach them:
-//     the first look steals. Without this rule a busy owner that rotates
-//     through such a deque moves its top every ~8 picks, so the top rule
-//     never fired, and the second worker took only injected work (fork-join
-//     throughput lost 16%: 21.5 → 18.1 M msg/s, reports/s4).
+// A second rule was tried and taken out: steal at the first look from a
+// victim whose recent activations mostly ended with work left (a
+// "backlogged" owner, as fork-join's 60 actors with deep mailboxes make
+// it). It did not bring fork-join throughput back (quiet A/B, 4 runs each,
+// 2 workers: 17.5-18.9 M msg/s without it, 17.9-19.2 M with it), and it
+// moved compute-bound actors between cores: matrix multiplication cost 40%
+// more CPU per block with it (570-620k against 410-420k CPU-ns, two
+// interleaved A/Bs of 4 runs; the suite run
+// results/intel-xeon-2c/2026-11-29T09-24-22Z.json, which had it, shows
+// volley at 0.67x CAF there).
 //
-// The look is four relaxed loads of words the victim writes (its deque's
-// top and bottom, its activation and requeue counts); the counts are read
-// only when the deque is non-empty. A wrong answer delays a steal or lets
-// one through early; it never loses a cell (the steal itself is the deque's
-// CAS). Tested by tests/engine/steal_gate_test.cpp; the locality it exists
-// for by dispatch_test ("a hub and its clients stay on one worker").
+// The look is two relaxed loads of words the victim writes (its deque's
+// top and bottom). A wrong answer delays a steal or lets one through early;
+// it never loses a cell (the steal itself is the deque's CAS). Tested by
+// tests/engine/steal_gate_test.cpp; the locality it exists for by
+// dispatch_test ("a hub and its clients stay on one worker").
 #pragma once
 
 #include <chrono>
@@ -54,24 +54,14 @@ namespace volley::detail {
 // did not differ between 10 µs and 100 µs, and 1 ms would delay real
 // surplus by up to a whole nap for no gain. A searcher's own spin also lasts
 // `spin_before_park` (50 µs), so a top first seen in this search is rarely
-// stolen before it parks: in practice the top rule fires across searches
-// and naps, and surplus is taken by the backlog rule.
+// stolen before it parks: in practice the rule fires across searches and
+// naps.
 inline constexpr std::chrono::nanoseconds oldest_wait_before_steal{50'000};
-
-// The backlog rule judges the victim's last this-many activations (or more:
-// the window closes at the first look after that many). Short enough to
-// follow a change of workload within a few µs of the victim's time; long
-// enough that one hub whose mailbox exceeds the budget (chameneos' mall
-// with 100 clients, requeued once per ~65 activations) never makes half of
-// a window: it takes 4 requeues in 8, i.e. at least 4 actors with work left.
-inline constexpr std::uint32_t backlog_window = 8;
 
 /// What a thief reads of one victim at one look.
 struct victim_look {
-  std::int64_t size = 0;          ///< cells in its deque
-  std::int64_t top = 0;           ///< index of its oldest cell
-  std::uint32_t activations = 0;  ///< activations it has started (wraps)
-  std::uint32_t requeues = 0;     ///< activations that ended with work left (wraps)
+  std::int64_t size = 0;  ///< cells in its deque
+  std::int64_t top = 0;   ///< index of its oldest cell
 };
 
 /// One thief's memory of one victim, and the rule above. Owned and used by
@@ -80,16 +70,13 @@ class steal_gate {
  public:
   using time_point = std::chrono::steady_clock::time_point;
 
-  /// A look at the victim at time `at`: may the thief steal now? `look`'s
-  /// counts are used only when `look.size > 0`.
+  /// A look at the victim at time `at`: may the thief steal now?
   bool may_steal(const victim_look& look, time_point at,
                  std::chrono::nanoseconds wait = oldest_wait_before_steal) noexcept {
     if (look.size <= 0) {
       top_ = -1;  // the next cell to arrive starts its wait afresh
       return false;
     }
-    judge_backlog(look);
-    if (backlogged_) return true;
     if (look.top != top_) {
       top_ = look.top;
       since_ = at;
@@ -98,29 +85,9 @@ class steal_gate {
     return at - since_ >= wait;
   }
 
-  /// Whether the last closed window found the victim backlogged.
-  bool backlogged() const noexcept { return backlogged_; }
-
  private:
-  void judge_backlog(const victim_look& look) noexcept {
-    if (!window_open_) {
-      window_open_ = true;
-      window_ = look;
-      return;
-    }
-    // Unsigned differences: the counts wrap, the windows are short.
-    const std::uint32_t ran = look.activations - window_.activations;
-    if (ran < backlog_window) return;
-    const std::uint32_t requeued = look.requeues - window_.requeues;
-    backlogged_ = 2 * std::uint64_t{requeued} >= ran;
-    window_ = look;
-  }
-
   std::int64_t top_ = -1;  ///< the victim's top at the look that started the wait
   time_point since_{};
-  victim_look window_{};  ///< the counts when the current window opened
-  bool window_open_ = false;
-  bool backlogged_ = false;
 };
 
 }  // namespace volley::detail
