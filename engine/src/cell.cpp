@@ -205,19 +205,7 @@ void cell_base::deliver(envelope* e) noexcept {
 }
 
 void cell_base::deliver_chain(envelope* first, envelope* last) noexcept {
-  // Acquire, as in deliver(): only a shortcut; a chain racing death is
-  // dead-lettered by the activation its push schedules.
-  if (bounded_ || direct_ || state_.load(std::memory_order_acquire) == lifecycle::dead) {
-    for (envelope* e = first; e != nullptr;) {
-      // Read before deliver(): the message may be handled and freed at once.
-      auto* next =
-          e == last ? nullptr : static_cast<envelope*>(e->next.load(std::memory_order_relaxed));
-      deliver(e);
-      e = next;
-    }
-    return;
-  }
-  if (mailbox_.push_chain(first, last)) schedule_after_unmark();
+  cell_lifecycle::deliver_chain(*this, first, last);
 }
 
 void cell_base::deliver_system(envelope* e) noexcept {

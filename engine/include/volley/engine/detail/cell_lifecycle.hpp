@@ -97,6 +97,25 @@ struct basic_cell_lifecycle {
     if (c.mailbox_.push(e)) schedule_after_unmark(c);
   }
 
+  /// deliver() for user messages the caller linked through `next` (first ...
+  /// last, in order): one push and at most one schedule for the chain. A cell
+  /// that admits each message on its own (a bounded mailbox, a direct
+  /// taker), or is dead, gets them one by one.
+  template <class Cell, class Envelope>
+  static void deliver_chain(Cell& c, Envelope* first, Envelope* last) noexcept {
+    if (c.bounded_ || c.direct_ || c.state_.load(std::memory_order_acquire) == lifecycle::dead) {
+      for (Envelope* e = first; e != nullptr;) {
+        // Read before deliver(): the message may be handled and freed at once.
+        auto* next =
+            e == last ? nullptr : static_cast<Envelope*>(e->next.load(std::memory_order_relaxed));
+        deliver(c, e);
+        e = next;
+      }
+      return;
+    }
+    if (c.mailbox_.push_chain(first, last)) schedule_after_unmark(c);
+  }
+
   template <class Cell, class Envelope>
   static void deliver_system(Cell& c, Envelope* e) noexcept {
     c.system_lane_.push(e);
