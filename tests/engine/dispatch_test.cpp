@@ -442,7 +442,9 @@ TEST_CASE("a hub and its clients stay on one worker while the other has nothing 
   // 12-15, 3 runs): 0.08-0.25% of handled messages ran on another thread
   // than the actor's previous one; with thieves taking whatever they see,
   // 1.1-2.3%. The bound sits between, with room for preemption on a loaded
-  // machine (a preempted worker's queue does wait, and is rightly stolen).
+  // machine (a preempted worker's queue does wait, and is rightly stolen):
+  // a fresh-clone CI run on 2 cores measured 0.78% once, against a bound of
+  // 0.6% then.
   // Asserted only in optimised builds (timing_asserted).
   constexpr std::uint64_t clients = 32;
   const std::uint64_t requests = std::max<std::size_t>(200, scaled(20'000));
@@ -460,7 +462,7 @@ TEST_CASE("a hub and its clients stay on one worker while the other has nothing 
   INFO(m.changed_thread.load() << " of " << m.activations.load()
                                << " handled messages ran on another thread than the previous one");
   CHECK(m.activations.load() == clients * (2 * requests + 1));
-  if (timing_asserted) CHECK(changed < 0.006);
+  if (timing_asserted) CHECK(changed < 0.01);
 }
 
 TEST_CASE("actors with work of their own queued on one worker are shared with an idle one",
