@@ -3,12 +3,16 @@
 // sender's messages arrive in order, and no message is lost or left
 // unscheduled — with many senders, many actors, batches of 1 and of the
 // default size, and different worker counts. Sizes shrink under sanitizers.
+#include <unistd.h>
 #include <catch2/catch.hpp>
 
 #include <algorithm>
 #include <atomic>
+#include <condition_variable>
 #include <cstdint>
+#include <fstream>
 #include <list>
+#include <mutex>
 #include <random>
 #include <string>
 #include <thread>
@@ -147,19 +151,70 @@ void expect_targets_run_elsewhere(const volley::actor_ref<queue_holder>& h) {
 
 // -- a conversation: one hub, many clients -----------------------------------------------
 
+/// How many times the kernel preempted thread `tid` of this process
+/// (its involuntary context switches), or -1 if it cannot be read.
+long preemptions_of(pid_t tid) {
+  std::ifstream status("/proc/self/task/" + std::to_string(tid) + "/status");
+  const std::string key = "nonvoluntary_ctxt_switches:";
+  for (std::string line; std::getline(status, line);) {
+    if (line.rfind(key, 0) == 0) return std::stol(line.substr(key.size()));
+  }
+  return -1;
+}
+
 /// How often the actors of a conversation changed threads between two of
-/// their activations.
+/// their activations, on which threads they ran, and a signal for the
+/// test thread when the last client is done (it waits without polling: a
+/// thread that woke every few hundred µs would preempt the pinned workers
+/// itself).
 struct moves {
   std::atomic<std::uint64_t> activations{0};
   std::atomic<std::uint64_t> changed_thread{0};
   std::atomic<std::uint64_t> clients_done{0};
+  std::atomic<pid_t> thread_ids[2] = {};  // the workers', as they first run a handler
+  std::mutex done_lock;
+  std::condition_variable done;
+
   void ran(std::thread::id& last) {
     std::thread::id now = std::this_thread::get_id();
     activations.fetch_add(1, std::memory_order_relaxed);
     if (last != std::thread::id{} && last != now) {
       changed_thread.fetch_add(1, std::memory_order_relaxed);
+      note_thread();
+    } else if (last == std::thread::id{}) {
+      note_thread();
     }
     last = now;
+  }
+  void note_thread() {
+    static thread_local const pid_t me = gettid();
+    for (auto& slot : thread_ids) {
+      pid_t seen = slot.load(std::memory_order_relaxed);
+      if (seen == me) return;
+      if (seen == 0 && slot.compare_exchange_strong(seen, me)) return;
+      if (seen == me) return;
+    }
+  }
+  void client_done(std::uint64_t clients) {
+    if (clients_done.fetch_add(1, std::memory_order_acq_rel) + 1 == clients) {
+      std::lock_guard<std::mutex> hold(done_lock);
+      done.notify_all();
+    }
+  }
+  bool wait_done(std::uint64_t clients) {
+    std::unique_lock<std::mutex> hold(done_lock);
+    return done.wait_for(hold, std::chrono::seconds(60),
+                         [&] { return clients_done.load(std::memory_order_acquire) == clients; });
+  }
+  /// The workers' preemptions over their lives so far (they were started
+  /// for this test, just before it).
+  std::uint64_t worker_preemptions() const {
+    std::uint64_t sum = 0;
+    for (const auto& slot : thread_ids) {
+      if (pid_t tid = slot.load(); tid != 0)
+        sum += static_cast<std::uint64_t>(std::max(0L, preemptions_of(tid)));
+    }
+    return sum;
   }
 };
 
@@ -184,12 +239,13 @@ struct hub {
 };
 
 struct client {
+  static constexpr std::uint64_t clients = 32;  // in the conversation, with one hub
   client(volley::actor_ref<hub> h, std::uint64_t requests, moves& m)
       : hub_(std::move(h)), left_(requests), m_(m) {}
   void on(const answer&, volley::context& ctx) {
     m_.ran(last_);
     if (left_-- == 0) {
-      m_.clients_done.fetch_add(1, std::memory_order_release);
+      m_.client_done(clients);
       return;
     }
     hub_.tell(request{ctx.self_as<client>()}, ctx);
@@ -438,31 +494,34 @@ TEST_CASE("a hub and its clients stay on one worker while the other has nothing 
   // splits the conversation, and then every message crosses cores (1 → 2
   // workers halved these workloads). A thief now takes only work that has
   // waited (steal_gate.hpp, oldest_wait_before_steal), so the actors should
-  // almost never change threads. Measured here (Release, 2-core VM at load
-  // 12-15, 3 runs): 0.08-0.25% of handled messages ran on another thread
-  // than the actor's previous one; with thieves taking whatever they see,
-  // 1.1-2.3%. The bound sits between, with room for preemption on a loaded
-  // machine (a preempted worker's queue does wait, and is rightly stolen):
-  // a fresh-clone CI run on 2 cores measured 0.78% once, against a bound of
-  // 0.6% then.
+  // almost never change threads, except when a worker is preempted: its
+  // queue then really waits and is rightly stolen, and one preemption can
+  // move every actor of the conversation away and back. So the bound counts
+  // the two workers' involuntary context switches during the run (read from
+  // /proc): moves <= 0.5% of handled messages + 2 * 33 per preemption.
+  // Measured here (Release, 2-core VM): quiet, 0.01-0.4% of messages moved;
+  // with thieves taking whatever they see, 1.1-2.3% on a quiet machine, most
+  // of it not explained by preemption. A loaded fresh-clone CI run measured
+  // 2.2% against the fixed 1% bound this replaces: there the preemption
+  // term grows with the load.
   // Asserted only in optimised builds (timing_asserted).
-  constexpr std::uint64_t clients = 32;
+  constexpr std::uint64_t clients = client::clients;
   const std::uint64_t requests = std::max<std::size_t>(200, scaled(20'000));
   moves m;
-  run_on_two_workers(
-      [&](volley::system& sys) {
-        auto h = sys.spawn<hub>(m);
-        std::vector<volley::actor_ref<client>> cs;
-        for (std::uint64_t i = 0; i < clients; ++i) cs.push_back(sys.spawn<client>(h, requests, m));
-        for (auto& c : cs) c.tell(answer{});  // each client's first turn sends its first request
-      },
-      [&] { return m.clients_done.load() == clients; });
-  const double changed =
-      static_cast<double>(m.changed_thread.load()) / static_cast<double>(m.activations.load());
+  volley::system sys(volley::test::two_workers());
+  auto h = sys.spawn<hub>(m);
+  std::vector<volley::actor_ref<client>> cs;
+  for (std::uint64_t i = 0; i < clients; ++i) cs.push_back(sys.spawn<client>(h, requests, m));
+  for (auto& c : cs) c.tell(answer{});  // each client's first turn sends its first request
+  REQUIRE(m.wait_done(clients));
+  const std::uint64_t preemptions = m.worker_preemptions();  // before shutdown ends the threads
+  sys.shutdown();
+  const std::uint64_t explained = m.activations.load() / 200 + 2 * (clients + 1) * preemptions;
   INFO(m.changed_thread.load() << " of " << m.activations.load()
-                               << " handled messages ran on another thread than the previous one");
+                               << " handled messages ran on another thread than the previous one; "
+                               << preemptions << " preemptions of the workers");
   CHECK(m.activations.load() == clients * (2 * requests + 1));
-  if (timing_asserted) CHECK(changed < 0.01);
+  if (timing_asserted) CHECK(m.changed_thread.load() <= explained);
 }
 
 TEST_CASE("actors with work of their own queued on one worker are shared with an idle one",
