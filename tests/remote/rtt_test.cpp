@@ -1,0 +1,84 @@
+// What a round trip costs in wake-ups (remote/src/transport_loop.cpp,
+// "Sleep/wake"): a producer writes the loop's eventfd only when the loop
+// sleeps. With busy_poll the loop never sleeps, so neither a request pushed
+// by an asking thread nor a reply pushed by the worker that handled a
+// request may cost an eventfd write: each would be a syscall on the sender
+// and a wake-up in the round trip (bench/remote/remote_bench: a round trip
+// passes six threads; the hops that wake a sleeping thread are what
+// separates volley's RTT from a raw socket's).
+#include "node_test_support.hpp"
+
+#include <chrono>
+#include <filesystem>
+#include <fstream>
+#include <string>
+#include <thread>
+
+#include <catch2/catch.hpp>
+
+using namespace volley::remote;
+using namespace volley::remote::test;
+
+namespace {
+
+/// Two systems with a node each, A connected to B, B running /user/collector
+/// (node_test_support.hpp's two_nodes, with busy_poll chosen per node).
+struct polling_nodes {
+  seen_state seen;
+  volley::system sys_a{system_config()};
+  volley::system sys_b{system_config()};
+  volley::actor_ref<collector_actor> collector =
+      sys_b.spawn<collector_actor>(volley::props{.name = "collector"}, &seen);
+  node node_a;
+  node node_b;
+  remote_system to_b;
+
+  polling_nodes(bool a_polls, bool b_polls)
+      : node_a(sys_a, with_busy_poll("node-a", a_polls), types_for_a()),
+        node_b(sys_b, with_busy_poll("node-b", b_polls), test_types()),
+        to_b(node_a.connect("127.0.0.1", node_b.port())) {
+    if (!to_b.wait_up(patience)) throw std::runtime_error("node-a could not reach node-b");
+  }
+
+  static node_config with_busy_poll(const char* name, bool polls) {
+    node_config c = node_config_for(name);
+    c.transport.busy_poll = polls;
+    return c;
+  }
+};
+
+}  // namespace
+
+TEST_CASE(
+    "a busy-polling node is never woken: asks reach it and its replies leave it without "
+    "an eventfd write",
+    "[remote][rtt]") {
+  polling_nodes t(false, true);
+  volley::any_ref remote = t.to_b.select("/user/collector");
+  constexpr int asks = 20;
+  for (int i = 0; i < asks; ++i) {
+    // A pause, so that A's loop has gone to sleep before each ask: its
+    // wake-ups below then show the counter counting.
+    std::this_thread::sleep_for(std::chrono::milliseconds(2));
+    auto r = remote.ask<pong>(ping{i}).get(patience);
+    REQUIRE(r.ok());
+    CHECK(r.value().n == i + 1);
+  }
+  // B's worker pushed every reply onto B's link while B's loop spun.
+  CHECK(t.node_b.stats().transport.wakeups == 0);
+  // A's loop slept between asks: the asking thread had to wake it.
+  CHECK(t.node_a.stats().transport.wakeups >= 1);
+}
+
+TEST_CASE("each node's loop thread is named volley-io, so a trace tells it from the workers",
+          "[remote][rtt]") {
+  polling_nodes t(false, false);
+  int named = 0;
+  for (const auto& task : std::filesystem::directory_iterator("/proc/self/task")) {
+    std::ifstream comm(task.path() / "comm");
+    std::string name;
+    std::getline(comm, name);
+    if (name == "volley-io") ++named;
+  }
+  CHECK(named == 2);
+}
