@@ -136,39 +136,57 @@ struct chain_run {
   std::vector<std::vector<std::int64_t>> samples;  // one per asker
 };
 
+/// One chain's bookkeeping: a sample per round trip, and the run's count of
+/// chains still going.
+class chain_progress {
+ public:
+  chain_progress(chain_run* run, std::size_t index) : run_(run), samples_(&run->samples[index]) {}
+
+  void start(long round_trips) {
+    left_ = round_trips;
+    last_ = clk::now();
+  }
+
+  /// Records the round trip that just ended. False once the chain is over
+  /// (its last round trip, or a failed one: `ok` false), and counted off.
+  bool next(bool ok) {
+    auto now = clk::now();
+    samples_->push_back(ns_between(last_, now));
+    last_ = now;
+    if (!ok) run_->failed.store(true, std::memory_order_relaxed);
+    if (--left_ != 0 && ok) return true;
+    if (run_->left.fetch_sub(1, std::memory_order_acq_rel) == 1) run_->left.notify_one();
+    return false;
+  }
+
+ private:
+  chain_run* run_;
+  std::vector<std::int64_t>* samples_;
+  long left_ = 0;
+  clk::time_point last_;
+};
+
 class chain_asker {
  public:
   chain_asker(volley::actor_ref<echo> target, chain_run* run, std::size_t index)
-      : target_(std::move(target)), run_(run), samples_(&run->samples[index]) {}
+      : target_(std::move(target)), progress_(run, index) {}
 
   void on(const run_chain& r, volley::context& ctx) {
-    left_ = r.round_trips;
     timeout_ = r.timeout;
-    last_ = clk::now();
+    progress_.start(r.round_trips);
     ask_next(ctx);
   }
 
  private:
   void ask_next(volley::context& ctx) {
     ctx.ask(target_, ping{1}, timeout_, [this](volley::result<int> r, volley::context& next) {
-      auto now = clk::now();
-      samples_->push_back(ns_between(last_, now));
-      last_ = now;
-      if (!r) run_->failed.store(true, std::memory_order_relaxed);
-      if (--left_ == 0 || !r) {
-        if (run_->left.fetch_sub(1, std::memory_order_acq_rel) == 1) run_->left.notify_one();
-      } else {
-        ask_next(next);
-      }
+      if (progress_.next(r.ok())) ask_next(next);
     });
   }
 
   volley::actor_ref<echo> target_;
-  chain_run* run_;
-  std::vector<std::int64_t>* samples_;
-  long left_ = 0;
+  chain_progress progress_;
   std::chrono::nanoseconds timeout_{};
-  clk::time_point last_;
 };
 
 class chain_teller;
@@ -187,33 +205,25 @@ struct tell_echo {
 class chain_teller {
  public:
   chain_teller(volley::actor_ref<tell_echo> target, chain_run* run, std::size_t index)
-      : target_(std::move(target)), run_(run), samples_(&run->samples[index]) {}
+      : target_(std::move(target)), progress_(run, index) {}
 
   void on(const run_chain& r, volley::context& ctx) {
-    left_ = r.round_trips;
     self_ = ctx.self_as<chain_teller>();
-    last_ = clk::now();
+    progress_.start(r.round_trips);
     target_.tell(tell_ping{self_});
   }
   void on(const pong&) {
-    auto now = clk::now();
-    samples_->push_back(ns_between(last_, now));
-    last_ = now;
-    if (--left_ == 0) {
-      self_ = {};  // a cell holding a ref to itself would never be freed
-      if (run_->left.fetch_sub(1, std::memory_order_acq_rel) == 1) run_->left.notify_one();
-    } else {
+    if (progress_.next(true)) {
       target_.tell(tell_ping{self_});
+    } else {
+      self_ = {};  // a cell holding a ref to itself would never be freed
     }
   }
 
  private:
   volley::actor_ref<tell_echo> target_;
   volley::actor_ref<chain_teller> self_;
-  chain_run* run_;
-  std::vector<std::int64_t>* samples_;
-  long left_ = 0;
-  clk::time_point last_;
+  chain_progress progress_;
 };
 
 void tell_echo::on(const tell_ping& p) {
