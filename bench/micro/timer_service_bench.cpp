@@ -13,6 +13,12 @@
 //       time). ns_per_op is one start + cancel on one thread, as the handler
 //       measured it (mean over the T threads); cpu_ns_per_op the same in
 //       the thread's CPU time, which a descheduled thread does not pay.
+//   ask_round_trip_no_timer/askers:1, tell_round_trip/askers:1
+//       The same chain with no live timers, first as asks with
+//       volley::no_deadline (no timer armed: what the ask machinery costs
+//       without its timeout), then as a ping/pong of tells (no ask at all).
+//       Side by side with timer_ask_round_trip/askers:1/live:0 they split
+//       an ask's round trip into tell, ask and timer shares.
 //
 // Both build their own system with 2 workers. The suite reports; it does not
 // judge. The figures before and after the lock-free hand-off are quoted in
@@ -118,6 +124,7 @@ std::vector<volley::actor_ref<timer_holder>> arm_live_timers(volley::system& sys
 
 struct run_chain {
   long round_trips;
+  std::chrono::nanoseconds timeout;  // volley::no_deadline: no timer armed
 };
 
 /// Shared by the askers of one run; the benchmark thread sleeps on `left`
@@ -129,60 +136,121 @@ struct chain_run {
   std::vector<std::vector<std::int64_t>> samples;  // one per asker
 };
 
-class chain_asker {
+/// One chain's bookkeeping: a sample per round trip, and the run's count of
+/// chains still going.
+class chain_progress {
  public:
-  chain_asker(volley::actor_ref<echo> target, chain_run* run, std::size_t index)
-      : target_(std::move(target)), run_(run), samples_(&run->samples[index]) {}
+  chain_progress(chain_run* run, std::size_t index) : run_(run), samples_(&run->samples[index]) {}
 
-  void on(const run_chain& r, volley::context& ctx) {
-    left_ = r.round_trips;
+  void start(long round_trips) {
+    left_ = round_trips;
     last_ = clk::now();
-    ask_next(ctx);
+  }
+
+  /// Records the round trip that just ended. False once the chain is over
+  /// (its last round trip, or a failed one: `ok` false), and counted off.
+  bool next(bool ok) {
+    auto now = clk::now();
+    samples_->push_back(ns_between(last_, now));
+    last_ = now;
+    if (!ok) run_->failed.store(true, std::memory_order_relaxed);
+    if (--left_ != 0 && ok) return true;
+    if (run_->left.fetch_sub(1, std::memory_order_acq_rel) == 1) run_->left.notify_one();
+    return false;
   }
 
  private:
-  void ask_next(volley::context& ctx) {
-    ctx.ask(target_, ping{1}, 1s, [this](volley::result<int> r, volley::context& next) {
-      auto now = clk::now();
-      samples_->push_back(ns_between(last_, now));
-      last_ = now;
-      if (!r) run_->failed.store(true, std::memory_order_relaxed);
-      if (--left_ == 0 || !r) {
-        if (run_->left.fetch_sub(1, std::memory_order_acq_rel) == 1) run_->left.notify_one();
-      } else {
-        ask_next(next);
-      }
-    });
-  }
-
-  volley::actor_ref<echo> target_;
   chain_run* run_;
   std::vector<std::int64_t>* samples_;
   long left_ = 0;
   clk::time_point last_;
 };
 
+class chain_asker {
+ public:
+  chain_asker(volley::actor_ref<echo> target, chain_run* run, std::size_t index)
+      : target_(std::move(target)), progress_(run, index) {}
+
+  void on(const run_chain& r, volley::context& ctx) {
+    timeout_ = r.timeout;
+    progress_.start(r.round_trips);
+    ask_next(ctx);
+  }
+
+ private:
+  void ask_next(volley::context& ctx) {
+    ctx.ask(target_, ping{1}, timeout_, [this](volley::result<int> r, volley::context& next) {
+      if (progress_.next(r.ok())) ask_next(next);
+    });
+  }
+
+  volley::actor_ref<echo> target_;
+  chain_progress progress_;
+  std::chrono::nanoseconds timeout_{};
+};
+
+class chain_teller;
+struct pong {
+  int n;
+};
+struct tell_ping {
+  volley::actor_ref<chain_teller> from;  // typed: the reply resolves at compile time
+};
+/// Answers a tell with a tell: the round trip with no ask machinery.
+struct tell_echo {
+  void on(const tell_ping& p);
+};
+
+/// The chain of chain_asker, as tells.
+class chain_teller {
+ public:
+  chain_teller(volley::actor_ref<tell_echo> target, chain_run* run, std::size_t index)
+      : target_(std::move(target)), progress_(run, index) {}
+
+  void on(const run_chain& r, volley::context& ctx) {
+    self_ = ctx.self_as<chain_teller>();
+    progress_.start(r.round_trips);
+    target_.tell(tell_ping{self_});
+  }
+  void on(const pong&) {
+    if (progress_.next(true)) {
+      target_.tell(tell_ping{self_});
+    } else {
+      self_ = {};  // a cell holding a ref to itself would never be freed
+    }
+  }
+
+ private:
+  volley::actor_ref<tell_echo> target_;
+  volley::actor_ref<chain_teller> self_;
+  chain_progress progress_;
+};
+
+void tell_echo::on(const tell_ping& p) {
+  p.from.tell(pong{1});
+}
+
 // Round trips per iteration, over all askers: long enough that the tell
 // that starts a chain and the futex wake that ends it are noise.
 constexpr long round_trips_per_iteration = 20000;
 
-void timer_ask_round_trip(benchmark::State& state) {
-  const auto askers = static_cast<std::size_t>(state.range(0));
-  const long live = state.range(1);
-  volley::system sys(two_workers());
-  auto holders = arm_live_timers(sys, live);
-  wait_until_live(sys);
+/// Runs `askers` chains (Chain, each with its own Echo) of
+/// round_trips_per_iteration / askers round trips per iteration, and
+/// reports their percentiles.
+template <class Chain, class Echo>
+void run_chains(benchmark::State& state, volley::system& sys, std::size_t askers,
+                std::chrono::nanoseconds timeout) {
   chain_run run;
   run.samples.resize(askers);
-  std::vector<volley::actor_ref<chain_asker>> refs;
+  std::vector<volley::actor_ref<Chain>> refs;
   for (std::size_t i = 0; i < askers; ++i) {
     run.samples[i].reserve(1 << 18);
-    refs.push_back(sys.spawn<chain_asker>(sys.spawn<echo>(), &run, i));
+    refs.push_back(sys.spawn<Chain>(sys.spawn<Echo>(), &run, i));
   }
   const long per_asker = round_trips_per_iteration / static_cast<long>(askers);
   for (auto _ : state) {
     run.left.store(static_cast<int>(askers), std::memory_order_relaxed);
-    for (auto& a : refs) a.tell(run_chain{per_asker});
+    for (auto& a : refs) a.tell(run_chain{per_asker, timeout});
     for (int left = run.left.load(std::memory_order_acquire); left != 0;
          left = run.left.load(std::memory_order_acquire)) {
       run.left.wait(left, std::memory_order_acquire);
@@ -194,9 +262,39 @@ void timer_ask_round_trip(benchmark::State& state) {
   state.SetItemsProcessed(static_cast<std::int64_t>(all.size()));
   report_percentiles(state, all);
 }
+
+void timer_ask_round_trip(benchmark::State& state) {
+  volley::system sys(two_workers());
+  auto holders = arm_live_timers(sys, state.range(1));
+  wait_until_live(sys);
+  run_chains<chain_asker, echo>(state, sys, static_cast<std::size_t>(state.range(0)), 1s);
+}
 BENCHMARK(timer_ask_round_trip)
     ->ArgNames({"askers", "live"})
     ->ArgsProduct({{1, 16}, {0, 1 << 20}})
+    ->Iterations(10)
+    ->UseRealTime()
+    ->Unit(benchmark::kMillisecond);
+
+void ask_round_trip_no_timer(benchmark::State& state) {
+  volley::system sys(two_workers());
+  run_chains<chain_asker, echo>(state, sys, static_cast<std::size_t>(state.range(0)),
+                                volley::no_deadline);
+}
+BENCHMARK(ask_round_trip_no_timer)
+    ->ArgName("askers")
+    ->Arg(1)
+    ->Iterations(10)
+    ->UseRealTime()
+    ->Unit(benchmark::kMillisecond);
+
+void tell_round_trip(benchmark::State& state) {
+  volley::system sys(two_workers());
+  run_chains<chain_teller, tell_echo>(state, sys, static_cast<std::size_t>(state.range(0)), {});
+}
+BENCHMARK(tell_round_trip)
+    ->ArgName("askers")
+    ->Arg(1)
     ->Iterations(10)
     ->UseRealTime()
     ->Unit(benchmark::kMillisecond);

@@ -70,10 +70,17 @@
 // mutex version's; with none it is still ~15% above it (0.458 vs 0.397).
 // What is left: while the timer thread is starved of CPU (or busy taking in
 // a burst of arms) it returns no nodes and the worker falls back to malloc;
-// and one FUTEX_WAKE syscall on the arming worker per 1024 arms (the forced
-// wake-up below, 0.1% of asks: the p99.9). No worker waits for another or
-// for the timer thread; the mutex version also woke the timer thread on
-// every ask when the wheel held nothing else (each cancel emptied it).
+// and one FUTEX_WAKE syscall on the arming worker per 4096 arms (the forced
+// wake-up below, 0.025% of asks; at 1024 it was the p99.9). No worker waits
+// for another or for the timer thread; the mutex version also woke the
+// timer thread on every ask when the wheel held nothing else (each cancel
+// emptied it).
+// Later (5 interleaved runs against 52ae0d9, load ~8-10; 1 asker, 0 / 1M
+// live, p50 / p99 / p99.9 us): 0.343 / 0.473 / 8.9 and 0.343 / 0.573 / 13.6
+// before; with the ask's continuation inline (ask_from_actor.hpp: three
+// allocations per ask down to one, the larger share of an ask over a tell)
+// and forced wakes every 4096 arms, 0.289 / 0.384 / 2.9 and
+// 0.298 / 0.415 / 2.5. A tell round trip in the same runs: 0.138 / 0.266.
 #pragma once
 
 #include <atomic>
@@ -113,15 +120,20 @@ class timer_service {
   void stop() VOLLEY_EXCLUDES(mu_, sleep_mu_);
   volley::clock& clock() noexcept { return *clock_; }
 
- private:
-  // Every 1024th arm of one thread wakes the timer thread (if it sleeps) to
-  // drain the queue: that bounds the cancelled timers waiting there to 1024
-  // per arming thread (192 KiB of pool slots), for one wake-up per 1024
+  // Every 4096th arm of one thread wakes the timer thread (if it sleeps) to
+  // drain the queue: that bounds the cancelled timers waiting there to 4096
+  // per arming thread (768 KiB of pool slots), for one wake-up per 4096
   // arms: the arming thread's FUTEX_WAKE system call, ~13 µs on the
   // reference machine (futex.cpp; the ~38 µs wake-to-run is the timer
-  // thread's, not the worker's), ~13 ns an arm. 4096 (before on_cancelled)
-  // measured a worse ask p99.
-  static constexpr std::uint32_t arms_per_forced_wake = 1024;
+  // thread's, not the worker's), ~3 ns an arm. It is the ask's p99.9: at
+  // 1024 one ask in ~1000 paid it. Measured against 1024 (1-asker ask
+  // round trip, 5 interleaved runs, medians): p99.9 5.0 -> 2.9 µs at 0 live
+  // timers (spread 2.6-17.5 -> 2.4-3.0), 5.3 -> 2.5 µs at 1M live; p99
+  // within noise (0.375 / 0.384 µs, 0.363 / 0.415). Public for the tests'
+  // bounds.
+  static constexpr std::uint32_t arms_per_forced_wake = 4096;
+
+ private:
   // The wheel is not swept below this many timers: a sweep visits the 390
   // lists whatever they hold, so tiny sweeps would be mostly overhead.
   static constexpr std::size_t min_sweep = 4096;

@@ -57,6 +57,11 @@ bool blocking_refused_here() noexcept;
 template <class R>
 class ask_state {
  public:
+  ask_state() = default;
+  ask_state(const ask_state&) = delete;
+  ask_state& operator=(const ask_state&) = delete;
+  virtual ~ask_state() = default;
+
   /// First completion wins (a reply, a timeout, a dead letter). Returns
   /// false for a later one, or when the future was dropped unanswered: the
   /// caller reports that reply as undeliverable.
@@ -76,7 +81,7 @@ class ask_state {
     value_.emplace(std::move(r));
     std::uint32_t old = status_.publish();  // the protocol: detail/ask_status.hpp
     if (old == ask_status::waiting) futex_wake_all(status_.word());
-    if (old == ask_status::has_callback) callback_(std::move(*value_));
+    if (old == ask_status::has_callback) run_callback(std::move(*value_));
     return true;
   }
 
@@ -127,13 +132,24 @@ class ask_state {
   template <class F>
   void then(F&& f) {
     callback_ = std::forward<F>(f);
-    if (!status_.register_callback()) callback_(std::move(*value_));  // already done
+    arm_callback();
   }
 
   void add_ref() noexcept { refs_.fetch_add(1, std::memory_order_relaxed); }
   void release() noexcept {
     if (refs_.fetch_sub(1, std::memory_order_acq_rel) == 1) delete this;
   }
+
+ protected:
+  /// Makes run_callback() the continuation; runs it now if already done.
+  void arm_callback() {
+    if (!status_.register_callback()) run_callback(std::move(*value_));
+  }
+
+  /// The continuation: then()'s function here. ctx.ask's requests override
+  /// it with their own, held inline (ask_from_actor.hpp), which saves them
+  /// the std::function and its heap copy.
+  virtual void run_callback(result<R>&& r) { callback_(std::move(r)); }
 
  private:
   ask_status status_;

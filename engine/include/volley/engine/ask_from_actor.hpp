@@ -25,7 +25,6 @@
 #include <chrono>
 #include <coroutine>
 #include <exception>
-#include <memory>
 #include <optional>
 #include <type_traits>
 #include <utility>
@@ -78,15 +77,76 @@ inline constexpr message_info resume_info_of{type_id<resume_msg<R>>(), "volley::
                                              &drop_payload<resume_msg<R>>,
                                              sizeof(message_envelope<resume_msg<R>>), true};
 
-/// Send the request and arm its timeout (none for no_deadline); returns the
-/// request (our count).
+/// ctx.ask's request with its continuation inline: one allocation where a
+/// plain ask_state took three (the request, a shared_ptr holding the
+/// continuation, and std::function's heap copy of the lambda holding both).
+/// Holds a count on the asker until the continuation is delivered.
+template <class R, class Fn>
+class continued_ask final : public ask_state<R> {
+ public:
+  template <class F>
+  continued_ask(cell_base* self, F&& fn) : self_(self), fn_(std::forward<F>(fn)) {
+    self_->add_ref();
+  }
+  ~continued_ask() override {
+    if (self_ != nullptr) self_->release();  // never completed
+  }
+  /// After the request is sent: the continuation runs once it completes.
+  void arm() { this->arm_callback(); }
+
+ private:
+  void run_callback(result<R>&& r) override {
+    using msg = continuation_msg<R, Fn>;
+    auto* e = make_envelope<msg>(&invoke_continuation<R, Fn>, &message_info_of<msg>,
+                                 msg{std::move(r), std::move(fn_)});
+    cell_base* self = std::exchange(self_, nullptr);
+    self->deliver(e);  // a stopped asker: a dead letter (recipient stopped)
+    self->release();
+  }
+
+  cell_base* self_;  // counted until run_callback
+  Fn fn_;
+};
+
+/// co_await ctx.ask's request: completing it resumes the waiting frame
+/// through the asker's system lane. Like continued_ask, no std::function.
+template <class R>
+class resumed_ask final : public ask_state<R> {
+ public:
+  ~resumed_ask() override {
+    if (self_ != nullptr) self_->release();  // never completed
+  }
+  /// From await_suspend: `frame` waits on `self` for its result in `slot`.
+  void arm(cell_base* self, void* frame, std::optional<result<R>>* slot) {
+    self->add_ref();
+    self_ = self;
+    frame_ = frame;
+    slot_ = slot;
+    this->arm_callback();
+  }
+
+ private:
+  void run_callback(result<R>&& r) override {
+    auto* e = make_envelope<resume_msg<R>>(&invoke_resume<R>, &resume_info_of<R>,
+                                           resume_msg<R>{std::move(r), frame_, slot_});
+    cell_base* self = std::exchange(self_, nullptr);
+    self->deliver_system(e);
+    self->release();
+  }
+
+  cell_base* self_ = nullptr;  // counted from arm() until run_callback
+  void* frame_ = nullptr;
+  std::optional<result<R>>* slot_ = nullptr;  // in the frame; valid while the frame is
+};
+
+/// Send the request `state` (which holds the caller's count) and arm its
+/// timeout (none for no_deadline).
 template <class A, class T, class M>
-ask_state<reply_t<A, T>>* send_request(cell_base* self, const actor_ref<A>& target, M&& m,
-                                       std::chrono::nanoseconds timeout) {
+void send_request(cell_base* self, const actor_ref<A>& target, M&& m,
+                  std::chrono::nanoseconds timeout, ask_state<reply_t<A, T>>* state) {
   using R = reply_t<A, T>;
   static_assert(has_handler<A, T>,
                 "volley: this actor has no on() handler for the asked message type");
-  auto* state = new ask_state<R>();  // our count
   ask_timeout<R>* t = nullptr;
   if (timeout != no_deadline) {
     t = new ask_timeout<R>(state);
@@ -102,31 +162,22 @@ ask_state<reply_t<A, T>>* send_request(cell_base* self, const actor_ref<A>& targ
   self->add_ref();
   if (t != nullptr) timer_schedule(self->core(), t, timeout);
   target.cell()->deliver(e);
-  return state;
 }
 
 template <class R>
 struct ask_awaiter {
   cell_base* self;
-  ask_state<R>* state;  // counted
+  resumed_ask<R>* state;  // counted
   std::optional<result<R>> value;
 
-  ask_awaiter(cell_base* s, ask_state<R>* st) noexcept : self(s), state(st) {}
+  ask_awaiter(cell_base* s, resumed_ask<R>* st) noexcept : self(s), state(st) {}
   ask_awaiter(ask_awaiter&& o) noexcept : self(o.self), state(std::exchange(o.state, nullptr)) {}
   ~ask_awaiter() {
     if (state != nullptr) state->release();
   }
 
   bool await_ready() const noexcept { return false; }
-  void await_suspend(std::coroutine_handle<> h) {
-    self->add_ref();
-    state->then([self = self, frame = h.address(), slot = &value](result<R> r) {
-      auto* e = make_envelope<resume_msg<R>>(&invoke_resume<R>, &resume_info_of<R>,
-                                             resume_msg<R>{std::move(r), frame, slot});
-      self->deliver_system(e);
-      self->release();
-    });
-  }
+  void await_suspend(std::coroutine_handle<> h) { state->arm(self, h.address(), &value); }
   result<R> await_resume() { return std::move(*value); }
 };
 
@@ -142,21 +193,10 @@ void context::ask(const actor_ref<A>& target, M&& m, std::chrono::duration<Rep, 
       std::is_invocable_v<Fn&, result<R>> || std::is_invocable_v<Fn&, result<R>, context&>,
       "volley: the continuation must take volley::result<R> (and optionally context&)");
   if (!target) throw std::logic_error("volley: ask through an empty actor ref");
-  auto* state =
-      detail::send_request<A, T>(cell_, target, std::forward<M>(m),
-                                 std::chrono::duration_cast<std::chrono::nanoseconds>(timeout));
-  detail::cell_base* self = cell_;
-  self->add_ref();
-  // std::function needs a copyable callable; the continuation may be move-only.
-  auto fn = std::make_shared<Fn>(std::forward<F>(continuation));
-  state->then([self, fn](result<R> r) {
-    using msg = detail::continuation_msg<R, Fn>;
-    auto* e = detail::make_envelope<msg>(&detail::invoke_continuation<R, Fn>,
-                                         &detail::message_info_of<msg>,
-                                         msg{std::move(r), std::move(*fn)});
-    self->deliver(e);  // a stopped asker: a dead letter (recipient stopped)
-    self->release();
-  });
+  auto* state = new detail::continued_ask<R, Fn>(cell_, std::forward<F>(continuation));
+  detail::send_request<A, T>(cell_, target, std::forward<M>(m),
+                             std::chrono::duration_cast<std::chrono::nanoseconds>(timeout), state);
+  state->arm();
   state->release();
 }
 
@@ -165,9 +205,9 @@ auto context::ask(const actor_ref<A>& target, M&& m, std::chrono::duration<Rep, 
   using T = std::decay_t<M>;
   using R = detail::reply_t<A, T>;
   if (!target) throw std::logic_error("volley: ask through an empty actor ref");
-  auto* state =
-      detail::send_request<A, T>(cell_, target, std::forward<M>(m),
-                                 std::chrono::duration_cast<std::chrono::nanoseconds>(timeout));
+  auto* state = new detail::resumed_ask<R>();
+  detail::send_request<A, T>(cell_, target, std::forward<M>(m),
+                             std::chrono::duration_cast<std::chrono::nanoseconds>(timeout), state);
   return detail::ask_awaiter<R>(cell_, state);
 }
 
