@@ -46,7 +46,7 @@ using counts_ptr = std::shared_ptr<shop_counts>;
 
 struct room_state {
   std::optional<savina::barber_shop> shop;
-  std::vector<caf::actor> customers;  // by id, for the cuts
+  std::vector<caf::actor> customers;  // by id, until each one's cut
 };
 
 caf::behavior room(caf::stateful_actor<room_state>* self, savina::barber_sizes sizes,
@@ -57,8 +57,10 @@ caf::behavior room(caf::stateful_actor<room_state>* self, savina::barber_sizes s
     auto& s = self->state;
     if (auto cut = s.shop->next_haircut()) {
       if (cut->nap_before) self->send(the_barber, nap_atom::value);
-      self->send(the_barber, cut_atom::value, s.customers[static_cast<std::size_t>(cut->customer)],
-                 cut->steps);
+      // Each customer gets one cut: the room hands its handle on, so a
+      // customer's memory goes when he quits, not when the room does.
+      self->send(the_barber, cut_atom::value,
+                 std::move(s.customers[static_cast<std::size_t>(cut->customer)]), cut->steps);
     }
   };
   return {
