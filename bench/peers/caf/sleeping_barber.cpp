@@ -155,8 +155,10 @@ caf::behavior factory(caf::stateful_actor<factory_state>* self, caf::actor shop,
         auto me = caf::actor_cast<caf::actor>(self);
         for (std::int64_t i = 0; i < haircuts; ++i) {
           // lazy_init: scheduled at its first message, not as a launch job
-          // queued behind this loop (eager spawns made 4 of 5 runs of 50,000
-          // haircuts take 53-80 s instead of 1-5 s; bench/savina/README.md).
+          // queued behind this loop, where the other worker steals it at the
+          // cost of the queue's length (eager spawns made 4 of 5 runs of
+          // 50,000 haircuts take 53-80 s instead of 1-5 s; the default
+          // scheduler is still quadratic here: bench/peers/caf/README.md).
           self->send(shop, enter_atom::value, self->spawn<caf::lazy_init>(customer, i, me), i, at,
                      false);
           const auto gap = savina::arrival_gap(random, arrival_rate);
