@@ -58,7 +58,7 @@ struct room : volley::actor<room> {
   savina::barber_shop shop;
   actor_ref<barber> the_barber;
   shop_counts* counts;
-  std::vector<actor_ref<customer>> customers;  // by id, for the cuts
+  std::vector<actor_ref<customer>> customers;  // by id, until each one's cut
 
   room(const savina::barber_sizes& sizes, actor_ref<barber> b, shop_counts* s)
       : shop(sizes.waiting_room, sizes.haircuts, sizes.haircut_rate),
@@ -185,7 +185,10 @@ void room::on(const enter& e) {
 void room::hand_out() {
   if (auto cut = shop.next_haircut()) {
     if (cut->nap_before) the_barber.tell(barber::nap{});
-    the_barber.tell(barber::cut{customers[static_cast<std::size_t>(cut->customer)], cut->steps});
+    // Each customer gets one cut: the room hands its ref on, so a customer's
+    // cell goes when he stops, not when the room does.
+    the_barber.tell(
+        barber::cut{std::move(customers[static_cast<std::size_t>(cut->customer)]), cut->steps});
   }
 }
 

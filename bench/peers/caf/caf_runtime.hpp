@@ -6,7 +6,9 @@
 /// gets, so a ratio compares schedulers with equal threads. CAF's other
 /// settings stay at their defaults (work-stealing policy, unlimited
 /// throughput per resume): that is how CAF ships, and how the reference
-/// figures in bench/savina/README.md were measured.
+/// figures in bench/savina/README.md were measured. The environment
+/// variable CAF_SAVINA_SCHEDULER_POLICY=sharing picks CAF's other scheduler,
+/// to reproduce bench/peers/caf/README.md; the suite never sets it.
 
 #include <caf/all.hpp>
 

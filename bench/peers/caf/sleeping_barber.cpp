@@ -46,7 +46,7 @@ using counts_ptr = std::shared_ptr<shop_counts>;
 
 struct room_state {
   std::optional<savina::barber_shop> shop;
-  std::vector<caf::actor> customers;  // by id, for the cuts
+  std::vector<caf::actor> customers;  // by id, until each one's cut
 };
 
 caf::behavior room(caf::stateful_actor<room_state>* self, savina::barber_sizes sizes,
@@ -57,8 +57,10 @@ caf::behavior room(caf::stateful_actor<room_state>* self, savina::barber_sizes s
     auto& s = self->state;
     if (auto cut = s.shop->next_haircut()) {
       if (cut->nap_before) self->send(the_barber, nap_atom::value);
-      self->send(the_barber, cut_atom::value, s.customers[static_cast<std::size_t>(cut->customer)],
-                 cut->steps);
+      // Each customer gets one cut: the room hands its handle on, so a
+      // customer's memory goes when he quits, not when the room does.
+      self->send(the_barber, cut_atom::value,
+                 std::move(s.customers[static_cast<std::size_t>(cut->customer)]), cut->steps);
     }
   };
   return {
@@ -153,8 +155,10 @@ caf::behavior factory(caf::stateful_actor<factory_state>* self, caf::actor shop,
         auto me = caf::actor_cast<caf::actor>(self);
         for (std::int64_t i = 0; i < haircuts; ++i) {
           // lazy_init: scheduled at its first message, not as a launch job
-          // queued behind this loop (eager spawns made 4 of 5 runs of 50,000
-          // haircuts take 53-80 s instead of 1-5 s; bench/savina/README.md).
+          // queued behind this loop, where the other worker steals it at the
+          // cost of the queue's length (eager spawns made 4 of 5 runs of
+          // 50,000 haircuts take 53-80 s instead of 1-5 s; the default
+          // scheduler is still quadratic here: bench/peers/caf/README.md).
           self->send(shop, enter_atom::value, self->spawn<caf::lazy_init>(customer, i, me), i, at,
                      false);
           const auto gap = savina::arrival_gap(random, arrival_rate);

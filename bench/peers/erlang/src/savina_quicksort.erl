@@ -7,11 +7,14 @@
 %% reference_answers.cpp); the split and the sequential sort are the C++
 %% ones (quicksort_partition(), quicksort_sequential()) written on lists.
 %%
-%% A sort process takes exactly one request and one reply per side. It stays
-%% alive after replying, and anything that reaches it later (a duplicate) is
-%% reported to the measuring process, which finds it after quiesce/0. A
-%% lost message leaves the root waiting (await/1 reports the stall). The
-%% result must equal the input sorted by lists:sort/1.
+%% A sort process takes exactly one request and one reply per side, and
+%% exits after its reply, freeing its heap (the copies of its values), as
+%% volley's and CAF's sort actors go once they have replied. The one process
+%% a fault can reach twice, the root's `less` child, stays alive after
+%% replying when a fault is injected, and anything that reaches it later (a
+%% duplicate) is reported to the measuring process, which finds it after
+%% quiesce/0. A lost message leaves the root waiting (await/1 reports the
+%% stall). The result must equal the input sorted by lists:sort/1.
 -module(savina_quicksort).
 -export([params/0, unit/0, process_flags/0, run/2, input/2, sequential/1]).
 
@@ -24,7 +27,7 @@ run(#{"elements" := Elements, "threshold" := Threshold, "seed" := Seed}, Fault) 
     Threshold >= 2 orelse savina_check:fail("quicksort's threshold must be at least 2", []),
     Input = input(Elements, Seed),
     Main = self(),
-    Root = spawn_link(fun() -> sorter(Main, root, Threshold, Fault) end),
+    Root = spawn_link(fun() -> sorter(Main, root, Threshold, Fault, false) end),
     Start = savina_check:now_ns(),
     Root ! {sort, Input},
     {Sorted, Actors} = savina_check:await(sorted),
@@ -38,28 +41,30 @@ run(#{"elements" := Elements, "threshold" := Threshold, "seed" := Seed}, Fault) 
 
 %% Parent: the parent's pid, or `root` (the answer goes to Main). Fault:
 %% applies to this process's request to its `less` child (the root's only).
-sorter(Main, Parent, Threshold, Fault) ->
+%% Watched: this process may get that request twice, so it stays to see.
+sorter(Main, Parent, Threshold, Fault, Watched) ->
     receive
         {sort, Values} when length(Values) < Threshold ->
             reply(Main, Parent, sequential(Values), 1),
-            done(Main);
+            after_reply(Main, Watched);
         {sort, Values} ->
             {Less, Equal, Greater} = partition(Values),
             Self = self(),
-            LessChild = spawn_link(fun() -> sorter(Main, {Self, less}, Threshold, none) end),
-            GreaterChild = spawn_link(fun() -> sorter(Main, {Self, greater}, Threshold, none) end),
+            WatchLess = Fault =/= none,
+            LessChild = spawn_link(fun() -> sorter(Main, {Self, less}, Threshold, none, WatchLess) end),
+            GreaterChild = spawn_link(fun() -> sorter(Main, {Self, greater}, Threshold, none, false) end),
             savina_check:send(Fault, LessChild, {sort, Less}),
             GreaterChild ! {sort, Greater},
-            join(Main, Parent, Equal, none, none)
+            join(Main, Parent, Watched, Equal, none, none)
     end.
 
-join(Main, Parent, Equal, {LessSorted, LessActors}, {GreaterSorted, GreaterActors}) ->
+join(Main, Parent, Watched, Equal, {LessSorted, LessActors}, {GreaterSorted, GreaterActors}) ->
     reply(Main, Parent, LessSorted ++ Equal ++ GreaterSorted, LessActors + GreaterActors + 1),
-    done(Main);
-join(Main, Parent, Equal, Less, Greater) ->
+    after_reply(Main, Watched);
+join(Main, Parent, Watched, Equal, Less, Greater) ->
     receive
-        {sorted, less, Part} when Less =:= none -> join(Main, Parent, Equal, Part, Greater);
-        {sorted, greater, Part} when Greater =:= none -> join(Main, Parent, Equal, Less, Part);
+        {sorted, less, Part} when Less =:= none -> join(Main, Parent, Watched, Equal, Part, Greater);
+        {sorted, greater, Part} when Greater =:= none -> join(Main, Parent, Watched, Equal, Less, Part);
         {sort, _} -> Main ! {wrong, "a sort process got a second request"};
         {sorted, _, _} -> Main ! {wrong, "a sort process got a second reply for one side"}
     end.
@@ -67,8 +72,12 @@ join(Main, Parent, Equal, Less, Greater) ->
 reply(Main, root, Sorted, Actors) -> Main ! {sorted, {Sorted, Actors}};
 reply(_Main, {Parent, Side}, Sorted, Actors) -> Parent ! {sorted, Side, {Sorted, Actors}}.
 
-%% After its reply: anything more is a duplicate, which the measuring
-%% process finds in its mailbox (no_strays/0).
+%% After its reply an unwatched process exits; a watched one waits: anything
+%% more is a duplicate, which the measuring process finds in its mailbox
+%% (no_strays/0).
+after_reply(_Main, false) -> ok;
+after_reply(Main, true) -> done(Main).
+
 done(Main) ->
     receive
         {sort, _} -> Main ! {wrong, "a sort process got a second request"}, done(Main);
