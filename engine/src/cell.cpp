@@ -310,9 +310,14 @@ void cell_base::destroy() noexcept {
   cell_base* parent = parent_;
   ops_->free_cell(this);
   // Our count on the parent: path() walks the parent chain, also on a dead
-  // cell whose ref outlived the system (the guardians would be gone).
-  if (parent != nullptr) parent->release();
-  core->release();
+  // cell whose ref outlived the system (the guardians would be gone). Only
+  // the root counts on the core; the chain keeps the core alive for the rest
+  // (system_core.hpp). The parent's release may end the chain, core included.
+  if (parent != nullptr) {
+    parent->release();
+  } else {
+    core->release();
+  }
 }
 
 // -- stopping -----------------------------------------------------------------------
