@@ -101,6 +101,15 @@ bool unlink_from_parent(cell_base* c) {
   cell_base* parent = c->parent_;
   cell_extras* pext = parent->extras_if_any();
   detail::lock_guard lock(pext->mu);
+  // From here until the cell is destroyed (cell_base::destroy) it counts on
+  // its parent: path() walks parent_ on a dead cell too, and the chain up to
+  // the root keeps the core alive (system_core.hpp). While linked it needs
+  // no count, since a parent dies only after its children have unlinked;
+  // here it is still linked, so the parent cannot be freed before this
+  // add_ref. Taken at spawn instead, the count was the spawner's write to
+  // the parent's line 0 per child: on fork-join creation the main thread
+  // spawning under /user paid it while the workers' releases took the line.
+  parent->add_ref();
   if (c->prev_sibling_)
     c->prev_sibling_->next_sibling_ = c->next_sibling_;
   else
@@ -309,10 +318,16 @@ void cell_base::destroy() noexcept {
   system_core* core = sys_;
   cell_base* parent = parent_;
   ops_->free_cell(this);
-  // Our count on the parent: path() walks the parent chain, also on a dead
-  // cell whose ref outlived the system (the guardians would be gone).
-  if (parent != nullptr) parent->release();
-  core->release();
+  // Our count on the parent, taken at unlink: path() walks the parent chain,
+  // also on a dead cell whose ref outlived the system (the guardians would
+  // be gone). Only
+  // the root counts on the core; the chain keeps the core alive for the rest
+  // (system_core.hpp). The parent's release may end the chain, core included.
+  if (parent != nullptr) {
+    parent->release();
+  } else {
+    core->release();
+  }
 }
 
 // -- stopping -----------------------------------------------------------------------

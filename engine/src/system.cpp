@@ -64,9 +64,9 @@ cell_base* make_guardian(system_core* core, cell_base* parent, const std::string
   c->refs_.store(parent ? 2 : 1, std::memory_order_relaxed);  // core's count (+ parent link)
   c->extras().name = name;
   c->started_ = true;
-  core->add_ref();
+  // The root's; the others count on their parent once unlinked (cell.cpp).
+  if (parent == nullptr) core->add_ref();
   if (parent != nullptr) {
-    parent->add_ref();  // a cell keeps its parent (see cell_base::destroy)
     cell_extras& pext = parent->extras();
     detail::lock_guard lock(pext.mu);
     c->next_sibling_ = pext.first_child;
@@ -314,8 +314,8 @@ void attach_cell(system_core* core, cell_base* c, cell_base* parent, const props
     if (pext.first_child != nullptr) pext.first_child->prev_sibling_ = c;
     pext.first_child = c;
     ++pext.child_count;
-    core->add_ref();
-    parent->add_ref();  // released when the cell is destroyed: path() walks the parents
+    // No count on the parent yet: a parent outlives its linked children
+    // (it dies after them); the child counts on it from its unlink on.
   } catch (...) {
     // Never published: undo the construction by hand.
     c->ops_->destroy_actor(c);

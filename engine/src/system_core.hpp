@@ -2,8 +2,14 @@
 //
 // The core outlives the `system` object while any cell does: refs to
 // stopped actors may be kept by user code after the system is gone, and a
-// send through them must still reach dead letters. Every cell holds a count
-// on the core; the system object holds one.
+// send through them must still reach dead letters. The system object and the
+// root guardian hold a count on the core; every other cell holds one on its
+// parent from its unlink until it is destroyed (cell.cpp; a linked child's
+// parent cannot die before it), so the chain up to the root keeps the core
+// alive. A spawned cell counting on the core
+// as well was a second pair of shared-line updates per actor, on the line
+// the spawner writes for next_id: fork-join creation's workers released it
+// while the main thread spawned.
 #pragma once
 
 #include <atomic>

@@ -138,6 +138,20 @@ struct brief_spawner {
   std::atomic<int>* live_;
 };
 
+/// Spawns one named child before its first message and hands its ref out.
+struct keeper {
+  keeper(volley::actor_ref<counted>* out, tally* t, std::atomic<bool>* ready)
+      : out_(out), t_(t), ready_(ready) {}
+  void pre_start(volley::context& ctx) {
+    *out_ = ctx.spawn<counted>(volley::props{.name = "kept", .dispatcher = ""}, *t_);
+    ready_->store(true);
+  }
+  void on(const go_away&) {}
+  volley::actor_ref<counted>* out_;
+  tally* t_;
+  std::atomic<bool>* ready_;
+};
+
 }  // namespace
 
 TEST_CASE("spawns and stops under /user from many threads leave every child accounted for",
@@ -307,4 +321,25 @@ TEST_CASE("dead children's cells are freed while their parent lives on",
   parent.stop();
   REQUIRE(wait_until([&] { return parent.is_stopped(); }));
   CHECK(wait_until([&] { return live_cells.load() == 0; }));
+}
+
+TEST_CASE("a grandchild's ref may outlive its system: it keeps its path and its sends",
+          "[system][spawn][memory]") {
+  // The cell counts on its parent and the chain up to the root counts on the
+  // system's core: dropping a link frees a parent or the core under a live
+  // ref (ASan reports the use after free in path() or in the dead letter).
+  tally t;
+  std::atomic<bool> ready{false};
+  volley::actor_ref<counted> kept;
+  {
+    volley::system sys(volley::test::two_workers());
+    (void)sys.spawn<keeper>(volley::props{.name = "keeper", .dispatcher = ""}, &kept, &t, &ready);
+    REQUIRE(wait_until([&] { return ready.load(); }));
+  }
+  CHECK(kept.is_stopped());
+  CHECK(t.stopped.load() == 1);
+  CHECK(kept.path() == "/user/keeper/kept");
+  kept.tell(go_away{});                 // a dead letter, counted by the core the chain keeps
+  kept = volley::actor_ref<counted>();  // the last count: frees the cell, then its parents, then
+                                        // the core
 }

@@ -17,8 +17,9 @@
 // Lifetime protocol
 // -----------------
 // refs_ counts actor_ref/any_ref copies, the parent's link to a living child,
-// each child (a cell keeps its parent counted until the cell itself is
-// destroyed, so path() may walk parent_ even after the whole system is gone),
+// each unlinked child (from its unlink until the cell itself is destroyed,
+// so path() may walk parent_ even after the whole system is gone; a linked
+// child needs no count, as its parent dies only after it has unlinked),
 // envelopes naming the cell as sender, and activations of a dead cell. A
 // living cell is kept alive by its parent link, so scheduling it needs no
 // count. A cell dies only inside its own activation; the worker keeps a count
