@@ -119,6 +119,32 @@ TEST_CASE("the receiver replies through the remote sender ref", "[remote][node]"
   t.seen.with_lock([&] { CHECK(t.seen.last_pong == 10); });
 }
 
+TEST_CASE("a stopped sender's successor, at its path or another, is named and answered as itself",
+          "[remote][node]") {
+  // Both nodes cache what they learnt of a sender: A its path and that its
+  // peer was given it, B its proxy, and A the ref each reply's path resolves
+  // to. A sender that stops and a successor at the same path must not get
+  // the old one's proxy (stopped: the reply would be a dead letter) nor its
+  // ref; one at another path must be named by its own.
+  two_nodes t;
+  volley::any_ref remote = t.to_b.select("/user/collector");
+  constexpr int rounds = 12;
+  for (int r = 0; r < rounds; ++r) {
+    // The first half share one path (past the 15-char small-string buffer).
+    std::string name = "catcher-of-pongs" + (r < rounds / 2 ? "" : "-" + std::to_string(r));
+    auto catcher = t.sys_a.spawn<pong_catcher>(volley::props{.name = name}, &t.seen);
+    catcher.tell(send_ping{remote, 10 * r});
+    REQUIRE(t.seen.wait([&] { return t.seen.pongs_caught == r + 1; }));
+    t.seen.with_lock([&] {
+      CHECK(t.seen.last_pong == 10 * r + 1);
+      CHECK(t.seen.ping_sender_path == "remote://node-a/user/" + name);
+    });
+    catcher.stop();
+    // Gone from the tree, so that its name is free for the next round.
+    REQUIRE(poll_until([&] { return !t.sys_a.select("/user/" + name); }));
+  }
+}
+
 TEST_CASE("a remote ref's path names the remote actor, at both ends and in terminated",
           "[remote][node]") {
   two_nodes t;
