@@ -436,7 +436,7 @@ void node_core::deliver_tell(const peer_info& peer, const frame& f) {
   if (volley::detail::envelope* e = entry->envelope_local(entry->wire, target, f.payload,
                                                           from ? from.cell() : nullptr, valid)) {
     batch(target, e);
-    messages_received.fetch_add(1, std::memory_order_relaxed);
+    count_received();
     return;
   }
   if (valid) flush_batches();  // the plain path below: behind what is batched
@@ -451,7 +451,7 @@ void node_core::deliver_tell(const peer_info& peer, const frame& f) {
                         dead_letter_reason::remote_failure);
     return;
   }
-  messages_received.fetch_add(1, std::memory_order_relaxed);
+  count_received();
 }
 
 void node_core::batch(const any_ref& target, volley::detail::envelope* e) {
@@ -532,7 +532,7 @@ void node_core::deliver_ask(const peer_info& peer, const frame& f) {
     refuse(errc::unhandled, "payload is not a valid " + entry->wire.name);
     return;
   }
-  messages_received.fetch_add(1, std::memory_order_relaxed);
+  count_received();
 }
 
 bool node_core::match_reply(const peer_info& peer, const frame& f, pending_ask& p) {

@@ -274,9 +274,17 @@ class node_core final : public transport_handler, public std::enable_shared_from
                            dead_letter_reason reason);
   /// Bumped by every sending thread: a stripe per thread.
   striped_counter messages_sent;
-  /// Bumped by the loop thread only (and the rare refusal elsewhere): a line
-  /// of its own, so it does not bounce against the senders' counters.
+  /// Written by the loop thread only (count_received): a line of its own,
+  /// so it does not bounce against the senders' counters.
   alignas(64) std::atomic<std::uint64_t> messages_received{0};
+  /// One more message delivered (loop thread). A plain load and store, not
+  /// a locked add: the only writer needs no RMW, and the lock drained the
+  /// store buffer behind the envelope just written (perf annotate: half of
+  /// deliver_tell's own samples, ~4.5% of the one-way profile).
+  void count_received() noexcept {
+    messages_received.store(messages_received.load(std::memory_order_relaxed) + 1,
+                            std::memory_order_relaxed);
+  }
   alignas(64) std::atomic<std::uint64_t> send_failures{0};
   std::atomic<std::uint64_t> receive_failures{0};
   std::atomic<std::uint64_t> foreign_replies{0};
