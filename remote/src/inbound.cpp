@@ -409,7 +409,7 @@ bool node_core::admit(const peer_info& peer, const frame& f, const message_entry
 }
 
 void node_core::deliver_tell(const peer_info& peer, const frame& f) {
-  const message_entry* entry = types_.find_marker(f.type_marker);
+  const message_entry* entry = entry_for(f.type_marker);
   if (!admit(peer, f, entry, "a message")) {
     publish_dead_letter(describe_sender(peer, f), std::string(f.target_path),
                         describe_marker(types_, f.type_marker), dead_letter_reason::remote_failure);

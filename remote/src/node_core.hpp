@@ -165,8 +165,15 @@ struct link {
 /// actor object and the cell's direct taker, which runs on the senders'
 /// threads and may still run while the actor stops (cell.hpp, direct_fn).
 struct proxy_route {
+  proxy_route(std::shared_ptr<link> l, std::string p) : link_(std::move(l)), path_(std::move(p)) {}
+
   std::shared_ptr<link> link_;
   std::string path_;  ///< the actor's path on the remote system
+  /// The registration of the type last sent through this proxy (forward):
+  /// a proxy mostly carries one type, so the lookup by type id is skipped
+  /// when its id matches. Relaxed: entries never change once the node's
+  /// message_types is built, and the link keeps the node (and them) alive.
+  mutable std::atomic<const message_entry*> last_entry{nullptr};
 };
 
 /// The local stand-in for a remote actor. A user message sent to it while it
@@ -383,6 +390,21 @@ class node_core final : public transport_handler, public std::enable_shared_from
   log_limiter refused_stop_log_;
 
   // Loop thread only.
+  /// types_.find_marker(), remembering the last answer (types_ never
+  /// changes): a stream of one type pays no lookup. Two hash lookups per
+  /// frame, each an integer division, were a third of deliver_tell's own
+  /// samples (perf annotate, remote_bench one-way).
+  const message_entry* entry_for(std::uint64_t marker) noexcept {
+    if (!last_entry_known_ || marker != last_marker_) {
+      last_entry_ = types_.find_marker(marker);
+      last_marker_ = marker;
+      last_entry_known_ = true;
+    }
+    return last_entry_;
+  }
+  std::uint64_t last_marker_ = 0;
+  const message_entry* last_entry_ = nullptr;
+  bool last_entry_known_ = false;
   using ref_by_path = std::unordered_map<std::string, any_ref, path_hash, std::equal_to<>>;
   ref_by_path path_cache_;
   /// The entry resolve() found last: a stream of frames to one actor

@@ -54,7 +54,7 @@ std::uint64_t unguessable_id() {
 }  // namespace
 
 proxy::proxy(std::shared_ptr<link> l, std::string p, std::string shown)
-    : route_(std::make_shared<proxy_route>(proxy_route{std::move(l), std::move(p)})) {
+    : route_(std::make_shared<proxy_route>(std::move(l), std::move(p))) {
   cell_base* self = volley::detail::constructing_cell();
   // Not again on a restart: the cell is published by then, and readers of
   // path() take the string without a lock; senders keep the first route.
@@ -174,7 +174,11 @@ void node_core::forward(const proxy_route& route, envelope* e) {
                         dead_letter_reason::remote_failure);
   };
 
-  const message_entry* entry = types_.find(info->id);
+  const message_entry* entry = route.last_entry.load(std::memory_order_relaxed);
+  if (entry == nullptr || entry->id != info->id) {
+    entry = types_.find(info->id);
+    if (entry != nullptr) route.last_entry.store(entry, std::memory_order_relaxed);
+  }
   if (entry == nullptr) {
     refuse(errc::unhandled, "message type " + std::string(info->name) +
                                 " is not registered for remoting (message_types::add)");
