@@ -128,7 +128,10 @@
 //   drains the store buffer: ~11% of the profile in all). CPU-ns per
 //   message, medians of the two runs: one-way 321/295 -> 258/263 (-20%,
 //   -11%); one-way from an actor (a 20-char sender path in each frame)
-//   617/620 -> 375/390 (-39%, -37%); TLS one-way 416/384 -> 315/336.
+//   617/620 -> 375/390 (-39%, -37%); TLS one-way 416/384 -> 315/336. A
+//   third run split the steps (base / sender+receiver caches, 743662b /
+//   all, load ~12): one-way 307 -> 269 -> 270, from an actor 747 -> 473
+//   -> 389, TLS 389 -> 346 -> 323 CPU-ns/msg.
 //   Where the ~260 CPU-ns of a one-way message go now (perf record -e
 //   cpu-clock at 2 kHz, remote_bench 2000000 10 volley --no-tls, split by
 //   thread): B's loop 41% (deliver_tell 8%; envelope_local 7%, two thirds
