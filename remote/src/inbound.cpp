@@ -352,32 +352,46 @@ const any_ref& node_core::sender_of(const peer_info& peer, const frame& f) {
   // Relaxed: see lose(); this thread bumps it itself in on_up/on_down/on_merged.
   if (std::uint64_t epoch = proxies_epoch.load(std::memory_order_relaxed); epoch != sender_epoch_) {
     sender_cache_.clear();
+    last_sender_ = nullptr;
     sender_epoch_ = epoch;
   }
-  ref_by_path& senders = sender_cache_[peer.id];
-  auto it = senders.find(f.sender_path);
   // A proxy that is stopping is asked for again: proxy_for() makes a new
   // one once the old has left the link's map (on_terminated_frame, lose).
-  if (it != senders.end() && it->second.cell()->state() == volley::detail::lifecycle::alive)
-    return it->second;
-  auto l = find_link(peer.id);
-  if (!l) return no_ref;
-  any_ref proxy;
-  try {
-    proxy = proxy_for(l, f.sender_path);
-  } catch (const std::exception&) {
-    return no_ref;  // shutting down: the message goes without a sender
+  auto alive = [](const any_ref& p) {
+    return p.cell()->state() == volley::detail::lifecycle::alive;
+  };
+  if (last_sender_ != nullptr && last_sender_conn_ == peer.id &&
+      last_sender_->first == f.sender_path && alive(last_sender_->second))
+    return last_sender_->second;
+  ref_by_path& senders = sender_cache_[peer.id];
+  auto it = senders.find(f.sender_path);
+  if (it == senders.end() || !alive(it->second)) {
+    auto l = find_link(peer.id);
+    if (!l) return no_ref;
+    any_ref proxy;
+    try {
+      proxy = proxy_for(l, f.sender_path);
+    } catch (const std::exception&) {
+      return no_ref;  // shutting down: the message goes without a sender
+    }
+    if (it != senders.end()) {
+      it->second = std::move(proxy);
+    } else {
+      if (senders.size() >= max_cached) {
+        senders.clear();
+        last_sender_ = nullptr;
+      }
+      it = senders.emplace(std::string(f.sender_path), std::move(proxy)).first;
+    }
   }
-  if (it != senders.end()) {
-    it->second = std::move(proxy);
-    return it->second;
-  }
-  if (senders.size() >= max_cached) senders.clear();
-  return senders.emplace(std::string(f.sender_path), std::move(proxy)).first->second;
+  last_sender_ = &*it;
+  last_sender_conn_ = peer.id;
+  return it->second;
 }
 
 void node_core::clear_caches() noexcept {
   last_resolved_ = nullptr;
+  last_sender_ = nullptr;
   path_cache_.clear();
   sender_cache_.clear();
 }

@@ -416,6 +416,11 @@ class node_core final : public transport_handler, public std::enable_shared_from
   /// proxies_epoch is `sender_epoch_`.
   std::unordered_map<connection_id, ref_by_path> sender_cache_;
   std::uint64_t sender_epoch_ = 0;
+  /// The entry sender_of() found last, and its connection: a stream from
+  /// one sender compares the path instead of two hash lookups. Null when
+  /// the cache changed.
+  ref_by_path::value_type* last_sender_ = nullptr;
+  connection_id last_sender_conn_ = 0;
   /// Empties both caches (shutdown: their refs hold proxies, whose links
   /// hold this core).
   void clear_caches() noexcept;
