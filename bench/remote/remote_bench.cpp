@@ -10,6 +10,12 @@
 //              flight (it reads the receiver's count: both systems live in
 //              this process), so it never meets the connection's outbound
 //              bound (past it a tell is dropped) and nothing is lost.
+//   one-way from an actor: the same, each tell naming an actor of system A
+//              ("/user/bench-sender-0", past the 15-char small-string
+//              buffer) as its sender, as a handler's tell does: the sender's
+//              path goes into every frame, A notes it as exposed to B, and
+//              B's loop finds the sender's proxy per frame. Figures
+//              one_way_actor_sender(_cpu); --actor-sender runs it.
 //   RTT:       ask<reply>(request) round trips from a plain thread, one at a
 //              time, p50/p99/p99.9; once with the loops sleeping in
 //              io_uring_enter, once with busy_poll on the asking node A
@@ -28,6 +34,7 @@
 //              impl "raw"): the floor under volley's busy-poll RTT.
 //
 // Usage: remote_bench [messages=2000000] [round_trips=20000] [all|volley|raw] [--no-tls]
+//        [--actor-sender]
 // Prints a table, then one JSON object per figure on lines starting with '{'.
 #include <volley/remote/frame_codec.hpp>
 #include <volley/remote/node.hpp>
@@ -41,6 +48,7 @@
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
+#include <optional>
 #include <string>
 #include <thread>
 #include <vector>
@@ -184,18 +192,34 @@ struct two_nodes {
   }
 };
 
-void volley_one_way(std::uint64_t messages) {
+/// The named sender of the one-way run from an actor; takes nothing.
+struct sender_actor {
+  void on(reply) {}
+};
+
+void volley_one_way(std::uint64_t messages, bool from_actor = false) {
   two_nodes t(false);
   t.shared.target = messages;
   // Warm-up: one ask, so the connection, the proxy and the watch are in place.
   if (!t.remote.ask<reply>(request{0, 0}).get(10s)) std::exit(1);
+  volley::actor_ref<sender_actor> sender;
+  std::optional<volley::context> as_sender;
+  if (from_actor) {
+    sender = t.sys_a.spawn<sender_actor>(volley::props{.name = "bench-sender-0"});
+    // A context names the sender of a tell; this thread sends as that actor.
+    as_sender.emplace(sender.cell());
+  }
   double cpu0 = volley::remote::bench::process_cpu_seconds();
   auto start = bench_clock::now();
   for (std::uint64_t i = 0; i < messages; ++i) {
     while (i - t.shared.received.load(std::memory_order_acquire) >= window) {
       std::this_thread::sleep_for(50us);  // not a spin: the box has two cores for five threads
     }
-    t.remote.tell(sample{i, 0});
+    if (as_sender) {
+      t.remote.tell(sample{i, 0}, *as_sender);
+    } else {
+      t.remote.tell(sample{i, 0});
+    }
   }
   while (t.shared.last_ns.load() == 0) std::this_thread::sleep_for(1ms);
   auto last = bench_clock::time_point(bench_clock::duration(t.shared.last_ns.load()));
@@ -208,12 +232,17 @@ void volley_one_way(std::uint64_t messages) {
   std::printf(
       "%-20s %9.2f M msg/s   %6.0f CPU-ns/msg   (%llu messages, %.3f s, %.0f frames per sendmsg, "
       "dead letters %llu)\n",
-      tls_pki ? "volley TLS one-way" : "volley one-way", rate, cpu_ns,
-      static_cast<unsigned long long>(messages), secs,
+      from_actor ? "volley actor one-way" : (tls_pki ? "volley TLS one-way" : "volley one-way"),
+      rate, cpu_ns, static_cast<unsigned long long>(messages), secs,
       static_cast<double>(stats.transport.frames_sent) /
           static_cast<double>(std::max<std::uint64_t>(1, stats.transport.send_calls)),
       static_cast<unsigned long long>(t.sys_a.dead_letters().count() +
                                       t.sys_b.dead_letters().count()));
+  if (from_actor) {
+    figure("volley", "one_way_actor_sender", rate, "M msg/s");
+    figure("volley", "one_way_actor_sender_cpu", cpu_ns, "CPU-ns/msg");
+    return;
+  }
   figure("volley", tls_pki ? "tls_one_way" : "one_way", rate, "M msg/s");
   figure("volley", tls_pki ? "tls_one_way_cpu" : "one_way_cpu", cpu_ns, "CPU-ns/msg");
 }
@@ -317,10 +346,13 @@ void raw_rtt(std::size_t round_trips, bool spin) {
 
 int main(int argc, char** argv) {
   bool with_tls = true;
+  bool actor_sender = false;
   std::vector<std::string> args;
   for (int i = 1; i < argc; ++i) {
     if (std::string(argv[i]) == "--no-tls") {
       with_tls = false;
+    } else if (std::string(argv[i]) == "--actor-sender") {
+      actor_sender = true;
     } else {
       args.emplace_back(argv[i]);
     }
@@ -333,6 +365,7 @@ int main(int argc, char** argv) {
   std::printf("remote_bench: two nodes in one process over loopback (%u hardware threads)\n",
               std::thread::hardware_concurrency());
   if (volley) volley_one_way(messages);
+  if (volley && actor_sender) volley_one_way(messages, true);
   // Ten times as many: the raw path is ~10x faster and needs the time to settle.
   if (raw) raw_one_way(messages * 10);
   if (volley) volley_rtt(round_trips, false);

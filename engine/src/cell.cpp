@@ -267,6 +267,7 @@ void report_unhandled(cell_base* target, envelope* e) noexcept {
 
 cell_extras::~cell_extras() {
   delete timers;
+  delete stable_path.load(std::memory_order_relaxed);
 }
 
 cell_base*& constructing_cell() noexcept {
@@ -285,6 +286,22 @@ cell_extras& cell_base::extras() {
   }
   delete made;
   return *ext;
+}
+
+const cell_path& cell_base::stable_path() {
+  cell_extras& ext = extras();
+  // Acquire: pairs with the CAS's release below, so the string is visible.
+  if (const cell_path* p = ext.stable_path.load(std::memory_order_acquire)) return *p;
+  static std::atomic<std::uint64_t> last_serial{0};
+  // Relaxed: only uniqueness matters.
+  auto made = std::make_unique<cell_path>(
+      cell_path{local_path(), last_serial.fetch_add(1, std::memory_order_relaxed) + 1});
+  const cell_path* expected = nullptr;
+  // acq_rel: publishes ours; on failure, acquire the winner's.
+  if (ext.stable_path.compare_exchange_strong(expected, made.get(), std::memory_order_acq_rel,
+                                              std::memory_order_acquire))
+    return *made.release();
+  return *expected;
 }
 
 std::string cell_base::name() const {

@@ -100,6 +100,7 @@ void node_core::send_failure(connection_id conn, std::uint64_t correlation, cons
 
 void node_core::on_up(const peer_info& peer, std::uint64_t previous_incarnation) {
   flush_batches();
+  proxies_epoch.fetch_add(1, std::memory_order_relaxed);  // a reconnect: new proxies
   auto l = link_for(peer);
   superseded_.erase(peer.id);
   std::uint64_t known;
@@ -187,7 +188,7 @@ bool node_core::may_reach(const peer_info& peer, std::string_view path) {
   auto l = find_link(peer.id);
   if (!l) return false;
   volley::detail::lock_guard lock(l->mu);
-  return l->exposed.count(std::string(path)) != 0;
+  return l->exposed.contains(path);
 }
 
 void node_core::refuse_access(const peer_info& peer, const frame& f, const std::string& what,
@@ -207,6 +208,7 @@ void node_core::refuse_access(const peer_info& peer, const frame& f, const std::
 
 void node_core::on_down(const peer_info& peer, close_reason reason, std::string_view detail) {
   flush_batches();
+  proxies_epoch.fetch_add(1, std::memory_order_relaxed);
   superseded_.erase(peer.id);
   auto l = find_link(peer.id);
   if (!l) return;
@@ -307,34 +309,91 @@ void node_core::on_frame(const peer_info& peer, const frame& f) {
   }
 }
 
-any_ref node_core::resolve(std::string_view path) {
+namespace {
+/// What resolve() and sender_of() lend when there is nothing to lend.
+const any_ref no_ref;
+/// Paths and proxies are few; a flood of distinct ones resets a cache.
+constexpr std::size_t max_cached = 4096;
+}  // namespace
+
+const any_ref& node_core::resolve(std::string_view path) {
   // Looking a path up takes a lock per level; a stream of messages to the
-  // same actor takes it once. A stopped actor's entry is looked up again
-  // (its name may have been taken by a new actor).
-  constexpr std::size_t max_cached = 4096;  // paths are few; a flood of distinct ones resets it
+  // same actor takes it once, and compares the path with the last one
+  // instead of hashing it (a receive buffer's frames mostly go to one
+  // actor). A stopped actor's entry is looked up again (its name may have
+  // been taken by a new actor). The ref is lent, not copied: a copy cost
+  // two reference-count round trips on the target's line per frame.
+  if (last_resolved_ != nullptr && last_resolved_->first == path &&
+      !last_resolved_->second.is_stopped())
+    return last_resolved_->second;
   auto it = path_cache_.find(path);
-  if (it != path_cache_.end() && !it->second.is_stopped()) return it->second;
-  any_ref ref = sys_.select(path);
-  if (!ref) {
-    if (it != path_cache_.end()) path_cache_.erase(it);
-    return ref;
+  if (it == path_cache_.end() || it->second.is_stopped()) {
+    any_ref ref = sys_.select(path);
+    last_resolved_ = nullptr;  // the cache changes below
+    if (!ref) {
+      if (it != path_cache_.end()) path_cache_.erase(it);
+      return no_ref;
+    }
+    if (it == path_cache_.end()) {
+      if (path_cache_.size() >= max_cached) path_cache_.clear();
+      it = path_cache_.emplace(std::string(path), std::move(ref)).first;
+    } else {
+      it->second = std::move(ref);
+    }
   }
-  if (path_cache_.size() >= max_cached) path_cache_.clear();
-  path_cache_[std::string(path)] = ref;
-  return ref;
+  last_resolved_ = &*it;
+  return it->second;
 }
 
-any_ref node_core::sender_of(const peer_info& peer, const frame& f) {
-  if (f.sender_path.empty()) return {};
+const any_ref& node_core::sender_of(const peer_info& peer, const frame& f) {
+  if (f.sender_path.empty()) return no_ref;
   // A sender on a third node cannot be reached over this connection.
-  if (!f.sender_node.empty() && f.sender_node != peer.name) return {};
-  auto l = find_link(peer.id);
-  if (!l) return {};
-  try {
-    return proxy_for(l, f.sender_path);
-  } catch (const std::exception&) {
-    return {};  // shutting down: the message goes without a sender
+  if (!f.sender_node.empty() && f.sender_node != peer.name) return no_ref;
+  // Relaxed: see lose(); this thread bumps it itself in on_up/on_down/on_merged.
+  if (std::uint64_t epoch = proxies_epoch.load(std::memory_order_relaxed); epoch != sender_epoch_) {
+    sender_cache_.clear();
+    last_sender_ = nullptr;
+    sender_epoch_ = epoch;
   }
+  // A proxy that is stopping is asked for again: proxy_for() makes a new
+  // one once the old has left the link's map (on_terminated_frame, lose).
+  auto alive = [](const any_ref& p) {
+    return p.cell()->state() == volley::detail::lifecycle::alive;
+  };
+  if (last_sender_ != nullptr && last_sender_conn_ == peer.id &&
+      last_sender_->first == f.sender_path && alive(last_sender_->second))
+    return last_sender_->second;
+  ref_by_path& senders = sender_cache_[peer.id];
+  auto it = senders.find(f.sender_path);
+  if (it == senders.end() || !alive(it->second)) {
+    auto l = find_link(peer.id);
+    if (!l) return no_ref;
+    any_ref proxy;
+    try {
+      proxy = proxy_for(l, f.sender_path);
+    } catch (const std::exception&) {
+      return no_ref;  // shutting down: the message goes without a sender
+    }
+    if (it != senders.end()) {
+      it->second = std::move(proxy);
+    } else {
+      if (senders.size() >= max_cached) {
+        senders.clear();
+        last_sender_ = nullptr;
+      }
+      it = senders.emplace(std::string(f.sender_path), std::move(proxy)).first;
+    }
+  }
+  last_sender_ = &*it;
+  last_sender_conn_ = peer.id;
+  return it->second;
+}
+
+void node_core::clear_caches() noexcept {
+  last_resolved_ = nullptr;
+  last_sender_ = nullptr;
+  path_cache_.clear();
+  sender_cache_.clear();
 }
 
 namespace {
@@ -364,7 +423,7 @@ bool node_core::admit(const peer_info& peer, const frame& f, const message_entry
 }
 
 void node_core::deliver_tell(const peer_info& peer, const frame& f) {
-  const message_entry* entry = types_.find_marker(f.type_marker);
+  const message_entry* entry = entry_for(f.type_marker);
   if (!admit(peer, f, entry, "a message")) {
     publish_dead_letter(describe_sender(peer, f), std::string(f.target_path),
                         describe_marker(types_, f.type_marker), dead_letter_reason::remote_failure);
@@ -379,19 +438,19 @@ void node_core::deliver_tell(const peer_info& peer, const frame& f) {
                         describe_marker(types_, f.type_marker), dead_letter_reason::remote_failure);
     return;
   }
-  any_ref target = resolve(f.target_path);
+  const any_ref& target = resolve(f.target_path);
   if (!target) {
     ++receive_failures;
     publish_dead_letter(describe_sender(peer, f), std::string(f.target_path), entry->wire.name,
                         dead_letter_reason::recipient_stopped);
     return;
   }
-  any_ref from = sender_of(peer, f);
+  const any_ref& from = sender_of(peer, f);
   bool valid = true;
   if (volley::detail::envelope* e = entry->envelope_local(entry->wire, target, f.payload,
                                                           from ? from.cell() : nullptr, valid)) {
     batch(target, e);
-    messages_received.fetch_add(1, std::memory_order_relaxed);
+    count_received();
     return;
   }
   if (valid) flush_batches();  // the plain path below: behind what is batched
@@ -406,7 +465,7 @@ void node_core::deliver_tell(const peer_info& peer, const frame& f) {
                         dead_letter_reason::remote_failure);
     return;
   }
-  messages_received.fetch_add(1, std::memory_order_relaxed);
+  count_received();
 }
 
 void node_core::batch(const any_ref& target, volley::detail::envelope* e) {
@@ -453,7 +512,7 @@ void node_core::deliver_ask(const peer_info& peer, const frame& f) {
            "node " + cfg_.name + " does not know type marker " + std::to_string(f.type_marker));
     return;
   }
-  any_ref target = resolve(f.target_path);
+  const any_ref& target = resolve(f.target_path);
   if (!target) {
     refuse(errc::recipient_stopped,
            "no actor at " + std::string(f.target_path) + " on node " + cfg_.name);
@@ -487,7 +546,7 @@ void node_core::deliver_ask(const peer_info& peer, const frame& f) {
     refuse(errc::unhandled, "payload is not a valid " + entry->wire.name);
     return;
   }
-  messages_received.fetch_add(1, std::memory_order_relaxed);
+  count_received();
 }
 
 bool node_core::match_reply(const peer_info& peer, const frame& f, pending_ask& p) {
@@ -587,7 +646,10 @@ void node_core::on_terminated_frame(const peer_info& peer, const frame& f) {
       a->proxies.erase(it);
     }
   }
-  if (gone) gone.stop();
+  if (gone) {
+    proxies_epoch.fetch_add(1, std::memory_order_relaxed);  // the sender cache may hold it
+    gone.stop();
+  }
 }
 
 }  // namespace volley::remote::detail

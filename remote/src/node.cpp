@@ -69,7 +69,7 @@ void node_core::shutdown() {
   // own proxies (a reply addressed to a proxy that forwarded as a sender),
   // whose cells hold their links (the direct taker's state), which hold this
   // core: a cycle that the cells' last refs would never break.
-  path_cache_.clear();
+  clear_caches();
   flush_batches();  // the loop ended with on_batch_end; nothing is left, but cheaply sure
   std::vector<std::shared_ptr<link>> links;
   {
@@ -357,7 +357,8 @@ void node_core::on_merged(const peer_info& from_peer, const peer_info& into_peer
   // Both have links: the winner's keeps the pair; the loser's proxies and
   // the senders it exposed move over, and its handles follow merged_into.
   std::unordered_map<std::string, any_ref> proxies;
-  std::unordered_set<std::string> exposed;
+  path_set exposed;
+  proxies_epoch.fetch_add(1, std::memory_order_relaxed);
   {
     volley::detail::lock_guard lock(loser->mu);
     loser->merged_into = winner;
@@ -387,6 +388,7 @@ void node_core::unmerge(link& l) {
     volley::detail::lock_guard lock(l.mu);
     absorbed.swap(l.absorbed);
   }
+  proxies_epoch.fetch_add(1, std::memory_order_relaxed);
   l.route.store(l.conn, std::memory_order_relaxed);
   for (auto& a : absorbed) {
     unmerge(*a);
@@ -465,6 +467,9 @@ void node_core::lose(link& l, const std::string& why) {
   std::unordered_map<std::string, any_ref> gone;
   std::vector<std::shared_ptr<link>> absorbed;
   std::vector<connection_id> ids{l.conn};
+  // Relaxed: the loop reads it on its own thread; a frame it handles before
+  // it sees the bump is one that raced the loss anyway.
+  proxies_epoch.fetch_add(1, std::memory_order_relaxed);
   {
     volley::detail::lock_guard lock(l.mu);
     l.up = false;

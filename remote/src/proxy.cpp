@@ -54,7 +54,7 @@ std::uint64_t unguessable_id() {
 }  // namespace
 
 proxy::proxy(std::shared_ptr<link> l, std::string p, std::string shown)
-    : route_(std::make_shared<proxy_route>(proxy_route{std::move(l), std::move(p)})) {
+    : route_(std::make_shared<proxy_route>(std::move(l), std::move(p))) {
   cell_base* self = volley::detail::constructing_cell();
   // Not again on a restart: the cell is published by then, and readers of
   // path() take the string without a lock; senders keep the first route.
@@ -81,48 +81,54 @@ bool proxy::on_direct(cell_base*, envelope* e, void* route) noexcept {
 
 namespace {
 
-/// The senders this thread has added to a link's `exposed` set, so that a
-/// sender already there takes no lock. Keyed by link::serial; a copy whose
-/// generation is behind the link's may name paths the set has dropped.
-struct exposed_copy {
+/// What this thread has noted in links' `exposed` sets, so that a sender
+/// already there takes no lock: a direct-mapped table of (sender cell's
+/// serial, link::serial, the link's exposed_generation). Both serials are
+/// never reused in the process, so an entry cannot be mistaken for another
+/// sender (a dead cell's memory is reused, its path may be taken by a
+/// successor: neither gets its serial). A collision or a stale generation
+/// only costs a lock and a lookup in the set. Until session 6 this was a
+/// set of path strings per link: a hash of the sender's path per message,
+/// and the path built per message (cell_base::local_path, an allocation
+/// once it passed 15 chars).
+struct exposed_mark {
+  std::uint64_t sender = 0;  ///< cell_path::serial; 0: empty
+  std::uint64_t link = 0;
   std::uint64_t generation = 0;
-  std::unordered_set<std::string> senders;
 };
 
-std::unordered_map<std::uint64_t, exposed_copy>& exposed_copies() {
-  thread_local std::unordered_map<std::uint64_t, exposed_copy> copies;
-  return copies;
+/// 256 x 24 B = 6 KiB per sending thread: room for the senders one thread
+/// runs at once (a worker's actors) over a few links.
+constexpr std::size_t exposed_marks = 256;
+
+exposed_mark& mark_for(std::uint64_t sender, std::uint64_t link) noexcept {
+  thread_local std::array<exposed_mark, exposed_marks> marks{};
+  // Fibonacci hashing of the pair: serials are small consecutive numbers.
+  std::uint64_t h = (sender * 0x9e3779b97f4a7c15ull) ^ (link * 0xc2b2ae3d27d4eb4full);
+  return marks[(h >> 32) % exposed_marks];
 }
 
 }  // namespace
 
-void node_core::expose(link& l, const std::string& sender) {
+void node_core::expose(link& l, const volley::detail::cell_path& sender) {
   // Relaxed: the set itself is guarded by l.mu; the generation only tells a
-  // sender that its copy may name paths the set has dropped. (A send racing a
-  // prune may skip one re-add; pruning drops only paths with no live actor.)
+  // sender that its mark may name a path the set has dropped. (A send racing
+  // a prune may skip one re-add; pruning drops only paths with no live actor.)
   std::uint64_t generation = l.exposed_generation.load(std::memory_order_relaxed);
-  auto& copies = exposed_copies();
-  // A thread that talks to many links over its life: copies of links long
-  // gone are dropped wholesale (a miss costs one lock, not a wrong answer).
-  constexpr std::size_t max_links_copied = 64;
-  if (copies.size() >= max_links_copied && copies.find(l.serial) == copies.end()) copies.clear();
-  exposed_copy& copy = copies[l.serial];
-  if (generation != copy.generation) {
-    copy.senders.clear();
-    copy.generation = generation;
-  }
-  if (copy.senders.count(sender)) return;
+  exposed_mark& mark = mark_for(sender.serial, l.serial);
+  if (mark.sender == sender.serial && mark.link == l.serial && mark.generation == generation)
+    return;
   // The peer learns this sender's ref, so it may send to it (replies).
   std::vector<std::string> candidates;
   {
     volley::detail::lock_guard lock(l.mu);
-    l.exposed.insert(sender);
+    l.exposed.insert(sender.path);
     if (l.exposed.size() >= l.exposed_prune_at) {
       candidates.assign(l.exposed.begin(), l.exposed.end());
       l.exposed_prune_at = 2 * l.exposed.size();  // no second pruner while this one runs
     }
   }
-  copy.senders.insert(sender);
+  mark = {sender.serial, l.serial, generation};
   if (candidates.empty()) return;
   // Looked up outside the link's lock: select takes the engine's locks.
   std::vector<std::string> gone;
@@ -147,8 +153,13 @@ void node_core::forward(const proxy_route& route, envelope* e) {
   void* request = info->take_request != nullptr ? info->take_request(e) : nullptr;
   // The local path, also for a proxy forwarding as a sender: the peer answers
   // through this node, which owns that proxy (its path() names a remote actor).
-  std::string sender = e->sender != nullptr ? e->sender->local_path() : std::string();
-  if (!sender.empty()) expose(l, sender);
+  // Kept with the sender cell, which the envelope counts until we are done.
+  std::string_view sender;
+  if (e->sender != nullptr) {
+    const volley::detail::cell_path& p = e->sender->stable_path();
+    expose(l, p);
+    sender = p.path;
+  }
 
   // Every way out below destroys the payload exactly once (drop) and answers
   // a taken request exactly once (complete_request, here or by the reply).
@@ -159,11 +170,15 @@ void node_core::forward(const proxy_route& route, envelope* e) {
       error err{code, why};
       info->complete_request(request, nullptr, &err);
     }
-    publish_dead_letter(sender, l.describe(path), std::string(info->name),
+    publish_dead_letter(std::string(sender), l.describe(path), std::string(info->name),
                         dead_letter_reason::remote_failure);
   };
 
-  const message_entry* entry = types_.find(info->id);
+  const message_entry* entry = route.last_entry.load(std::memory_order_relaxed);
+  if (entry == nullptr || entry->id != info->id) {
+    entry = types_.find(info->id);
+    if (entry != nullptr) route.last_entry.store(entry, std::memory_order_relaxed);
+  }
   if (entry == nullptr) {
     refuse(errc::unhandled, "message type " + std::string(info->name) +
                                 " is not registered for remoting (message_types::add)");
@@ -218,7 +233,7 @@ void node_core::forward(const proxy_route& route, envelope* e) {
     bool gone = r == send_result::stopped || r == send_result::unknown_connection;
     fail(p, gone ? errc::node_down : errc::broken_promise, why);
   }
-  publish_dead_letter(std::move(sender), l.describe(path), entry->wire.name,
+  publish_dead_letter(std::string(sender), l.describe(path), entry->wire.name,
                       dead_letter_reason::remote_failure);
 }
 

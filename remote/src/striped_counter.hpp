@@ -5,8 +5,15 @@
 // every sending thread takes in turn (a transfer of ~100 ns between cores
 // when two workers send at once, and a transfer from the loop's core when
 // the loop reads it). With a stripe per thread the bump is an uncontended
-// RMW on a line the thread already holds. Threads outnumbering the stripes
-// share one: still exact (fetch_add), only slower.
+// write on a line the thread already holds.
+//
+// The first `stripes - 1` threads that count own a stripe each, for the
+// process's life (the numbers are never handed out again): a bump there is
+// a plain load and store, no locked instruction. A locked add drains the
+// store buffer, and a send has just written its frame: perf annotate put
+// ~5% of the one-way node profile on the transport's frames_queued bump
+// and ~1.5% on the node's messages_sent bump. Later threads share the last
+// stripe with fetch_add: still exact, only slower.
 //
 // Memory use: `stripes` x 64 B (1 KiB). Reads are relaxed and not a
 // snapshot: the sum is at least every bump that happened before the read
@@ -14,6 +21,7 @@
 // a monotonic statistic needs.
 #pragma once
 
+#include <algorithm>
 #include <array>
 #include <atomic>
 #include <cstddef>
@@ -28,8 +36,15 @@ class striped_counter {
   static constexpr std::size_t stripes = 16;
 
   void add(std::uint64_t n = 1) noexcept {
+    std::size_t mine = this_thread_stripe();
+    std::atomic<std::uint64_t>& v = stripe_[mine].value;
     // Relaxed: a statistic; it orders nothing.
-    stripe_[this_thread_stripe()].value.fetch_add(n, std::memory_order_relaxed);
+    if (mine != shared_stripe) {
+      v.store(v.load(std::memory_order_relaxed) + n,
+              std::memory_order_relaxed);  // we alone write it
+    } else {
+      v.fetch_add(n, std::memory_order_relaxed);
+    }
   }
   std::uint64_t load() const noexcept {
     std::uint64_t sum = 0;
@@ -41,11 +56,13 @@ class striped_counter {
   struct alignas(64) line {
     std::atomic<std::uint64_t> value{0};
   };
-  /// Given out round-robin as threads first count, so that the first
-  /// `stripes` threads each get their own.
+  static constexpr std::size_t shared_stripe = stripes - 1;
+  /// Given out in order as threads first count: the first `shared_stripe`
+  /// threads each own one; every later thread gets the shared one.
   static std::size_t this_thread_stripe() noexcept {
     static std::atomic<std::size_t> next{0};
-    thread_local const std::size_t mine = next.fetch_add(1, std::memory_order_relaxed) % stripes;
+    thread_local const std::size_t mine =
+        std::min(next.fetch_add(1, std::memory_order_relaxed), shared_stripe);
     return mine;
   }
   std::array<line, stripes> stripe_{};

@@ -243,8 +243,8 @@ void transport::impl::wake() {
 
 send_result transport::impl::send(connection_id id, const frame& f) {
   if (stopping_.load(std::memory_order_relaxed)) return send_result::stopped;
-  if (validate(f, cfg_.limits) != decode_error::none) return send_result::invalid_frame;
-  std::size_t size = encoded_size(f);
+  std::size_t size = 0;  // validated and sized in one pass over the frame
+  if (validate(f, cfg_.limits, size) != decode_error::none) return send_result::invalid_frame;
   cached_link& cache = this_thread_link;
   if (cache.serial != serial_ || cache.id != id ||
       cache.link->gone.load(std::memory_order_relaxed)) {
@@ -266,7 +266,7 @@ send_result transport::impl::send(connection_id id, const frame& f) {
   auto* item =
       outbound_item::make(outbound_item::type::frame, id, static_cast<std::uint32_t>(size));
   item->epoch = epoch;
-  encode(f, {item->data(), size});
+  encode_exact(f, {item->data(), size});
   // Counted before the loop can see it, so queued >= sent + undelivered +
   // fate unknown holds at every instant, with equality once the queue drains.
   frames_queued_.add();

@@ -137,6 +137,36 @@
 //   socket itself would remove the asker -> A's loop and worker -> B's loop
 //   hops (six -> four); the loop running a short handler inline, B's worker
 //   hop. Each needs a claim on the socket shared with the loop's sendmsg.
+//
+//   session 6, the sender's and the receiver's own work per message
+//   (interleaved A/B against 52ae0d9, bench preset, two runs of 5 rounds,
+//   load 12-21, remote_bench 1000000 10 volley --actor-sender): the
+//   sender's path is made once per cell (cell_base::stable_path) and noted
+//   as exposed once per thread by the cell's serial (proxy.cpp); the loop
+//   lends its cached target and the sender's cached proxy instead of
+//   copying refs and asking proxy_for() per frame (inbound.cpp); a frame
+//   is validated and sized in one pass; a type's registration is
+//   remembered per stream; counters one thread owns are bumped without a
+//   locked add (a lock add just after a frame or an envelope is written
+//   drains the store buffer: ~11% of the profile in all). CPU-ns per
+//   message, medians of the two runs: one-way 321/295 -> 258/263 (-20%,
+//   -11%); one-way from an actor (a 20-char sender path in each frame)
+//   617/620 -> 375/390 (-39%, -37%); TLS one-way 416/384 -> 315/336. A
+//   third run split the steps (base / sender+receiver caches, 743662b /
+//   all, load ~12): one-way 307 -> 269 -> 270, from an actor 747 -> 473
+//   -> 389, TLS 389 -> 346 -> 323 CPU-ns/msg.
+//   Where the ~260 CPU-ns of a one-way message go now (perf record -e
+//   cpu-clock at 2 kHz, remote_bench 2000000 10 volley --no-tls, split by
+//   thread): B's loop 41% (deliver_tell 8%; envelope_local 7%, two thirds
+//   of it the first write to an envelope whose memory the receiving
+//   worker freed: a line moving between cores per message; parse_frame
+//   6%; waking the worker 5%; the kernel's copy out 3%), the sending
+//   thread 29% (the inbox push's exchange 6%, transport send 5%, envelope
+//   alloc and free 4%, forward 2.5%, validate 2%), A's loop 19% (the
+//   batch copy 3%, the kernel's copy in 3%, syscalls), B's worker 8% (the
+//   handler 4%). What is left is the engine's and the transport's: the
+//   envelope's line moving from the worker that frees it to the loop that
+//   allocates it, one wake-up per batch, the two copies and the parse.
 #include "transport_impl.hpp"
 
 #include <netinet/in.h>

@@ -2,6 +2,7 @@
 
 #include <catch2/catch.hpp>
 
+#include <array>
 #include <cstring>
 #include <random>
 #include <string>
@@ -296,6 +297,11 @@ TEST_CASE("bad paths and node names are refused", "[remote][codec]") {
   CHECK(with_target("/with space") == decode_error::bad_path);
   CHECK(with_target("/ctl\x01") == decode_error::bad_path);
   CHECK(with_target("/\xc3\xa9") == decode_error::bad_path);
+  // The printable range's edges: '!' and '~' pass, DEL and 0x80 do not.
+  CHECK(with_target("/!~") == decode_error::none);
+  CHECK(with_target("/a\x7f") == decode_error::bad_path);
+  CHECK(with_target("/a\x80") == decode_error::bad_path);
+  CHECK(with_target("/ok", {}, "/a\x1f") == decode_error::bad_path);
   CHECK(with_target(std::string(1, '/') + std::string(default_max_path_length, 'a')) ==
         decode_error::bad_path);
   CHECK(with_target("/ok", "bad node") == decode_error::bad_path);
@@ -306,6 +312,31 @@ TEST_CASE("bad paths and node names are refused", "[remote][codec]") {
   f.kind = frame_kind::message;
   f.target_path = "relative";
   CHECK(validate(f) == decode_error::bad_path);
+}
+
+TEST_CASE("validate gives the size that encode_exact fills, byte for byte as encode",
+          "[remote][codec]") {
+  const std::array<std::byte, 5> payload{std::byte{1}, std::byte{2}, std::byte{3}, std::byte{4},
+                                         std::byte{5}};
+  frame f;
+  f.kind = frame_kind::ask_request;
+  f.target_path = "/user/a-path-past-fifteen-chars";
+  f.sender_path = "/user/sender";
+  f.type_marker = 42;
+  f.correlation_id = 7;
+  f.payload = payload;
+  std::size_t size = 0;
+  REQUIRE(validate(f, {}, size) == decode_error::none);
+  CHECK(size == encoded_size(f));
+  std::vector<std::byte> exact(size), plain(size);
+  encode_exact(f, exact);
+  CHECK(encode(f, plain) == size);
+  CHECK(exact == plain);
+  auto parsed = parse_frame(exact);
+  REQUIRE(parsed.error == decode_error::none);
+  CHECK(parsed.consumed == size);
+  CHECK(parsed.value.target_path == f.target_path);
+  CHECK(parsed.value.sender_path == f.sender_path);
 }
 
 TEST_CASE("a failed decoder ignores everything after the error", "[remote][codec]") {

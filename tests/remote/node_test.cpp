@@ -7,6 +7,7 @@
 #include <atomic>
 #include <string>
 #include <thread>
+#include <vector>
 
 using namespace volley::remote::test;
 using namespace std::chrono_literals;
@@ -117,6 +118,71 @@ TEST_CASE("the receiver replies through the remote sender ref", "[remote][node]"
   asker.tell(send_ping{t.to_b.select("/user/collector"), 9});
   REQUIRE(t.seen.wait([&] { return t.seen.pongs_caught == 1; }));
   t.seen.with_lock([&] { CHECK(t.seen.last_pong == 10); });
+}
+
+namespace {
+struct idle_sender {
+  void on(pong) {}
+};
+}  // namespace
+
+TEST_CASE("threads sending as one actor at once name it alike and expose it once",
+          "[remote][node]") {
+  // Several threads meet the same sender cell at once (a router forwarding
+  // with the original sender does): the first ones race to make its path
+  // record, each notes it as exposed on its own thread, and the link must
+  // still hold it once.
+  two_nodes t;
+  volley::any_ref remote = t.to_b.select("/user/collector");
+  auto shared = t.sys_a.spawn<idle_sender>(volley::props{.name = "one-sender-many-threads"});
+  constexpr int threads = 4;
+  constexpr std::uint64_t per_thread = 2'000;
+  std::atomic<int> ready{0};
+  std::vector<std::thread> senders;
+  for (int k = 0; k < threads; ++k) {
+    senders.emplace_back([&, k] {
+      volley::context as_shared(shared.cell());  // tells name `shared` as their sender
+      ready.fetch_add(1);
+      while (ready.load() < threads) std::this_thread::yield();
+      for (std::uint64_t i = 0; i < per_thread; ++i)
+        remote.tell(numbered{static_cast<std::uint32_t>(k + 1), i}, as_shared);
+    });
+  }
+  for (auto& s : senders) s.join();
+  REQUIRE(t.seen.wait([&] { return t.seen.numbered_count == threads * per_thread; }));
+  t.seen.with_lock([&] {
+    CHECK_FALSE(t.seen.out_of_order);
+    for (int k = 1; k <= threads; ++k) CHECK(t.seen.next[k] == per_thread);
+    CHECK(t.seen.senders_seen_for_1 == per_thread);
+  });
+  CHECK(t.node_a.stats().exposed_senders == 1);
+  CHECK(t.sys_b.dead_letters().count() == 0);
+}
+
+TEST_CASE("a stopped sender's successor, at its path or another, is named and answered as itself",
+          "[remote][node]") {
+  // Both nodes cache what they learnt of a sender: A its path and that its
+  // peer was given it, B its proxy, and A the ref each reply's path resolves
+  // to. A sender that stops and a successor at the same path must not get
+  // the old one's proxy (stopped: the reply would be a dead letter) nor its
+  // ref; one at another path must be named by its own.
+  two_nodes t;
+  volley::any_ref remote = t.to_b.select("/user/collector");
+  constexpr int rounds = 12;
+  for (int r = 0; r < rounds; ++r) {
+    // The first half share one path (past the 15-char small-string buffer).
+    std::string name = "catcher-of-pongs" + (r < rounds / 2 ? "" : "-" + std::to_string(r));
+    auto catcher = t.sys_a.spawn<pong_catcher>(volley::props{.name = name}, &t.seen);
+    catcher.tell(send_ping{remote, 10 * r});
+    REQUIRE(t.seen.wait([&] { return t.seen.pongs_caught == r + 1; }));
+    t.seen.with_lock([&] {
+      CHECK(t.seen.last_pong == 10 * r + 1);
+      CHECK(t.seen.ping_sender_path == "remote://node-a/user/" + name);
+    });
+    catcher.stop();
+    // Gone from the tree, so that its name is free for the next round.
+    REQUIRE(poll_until([&] { return !t.sys_a.select("/user/" + name); }));
+  }
 }
 
 TEST_CASE("a remote ref's path names the remote actor, at both ends and in terminated",

@@ -32,9 +32,17 @@ std::size_t encoded_size(const frame& f) noexcept;
 /// the connection at the receiver.
 decode_error validate(const frame& f, const frame_limits& limits = {}) noexcept;
 
+/// validate(), also giving the frame's encoded_size() in `size` when valid:
+/// a sender that validates, sizes and encodes each frame computes it once.
+decode_error validate(const frame& f, const frame_limits& limits, std::size_t& size) noexcept;
+
 /// Writes `f` into `out`. Returns the bytes written, or 0 when `out` is too small
 /// (nothing meaningful is written then). Does not validate; call validate().
 std::size_t encode(const frame& f, std::span<std::byte> out) noexcept;
+
+/// Writes `f` into `out`, which must be exactly encoded_size(f) bytes (the
+/// size validate() gave). Does not validate.
+void encode_exact(const frame& f, std::span<std::byte> out) noexcept;
 
 /// Appends the encoding of `f` to `out`.
 void encode_append(const frame& f, std::vector<std::byte>& out);

@@ -92,6 +92,15 @@ struct cell_ops {
   invoke_fn fallback;
 };
 
+/// A cell's local path, made once (cell_base::stable_path), with a number
+/// that no other cell of the process ever gets: a remote node keys what it
+/// knows of a sender by `serial`, not by the cell's address (a dead cell's
+/// memory is reused) nor by its path (a successor may take the name).
+struct cell_path {
+  std::string path;
+  std::uint64_t serial;
+};
+
 /// Rarely used parts of a cell, allocated on first use so an idle anonymous
 /// actor without children stays small.
 struct cell_extras {
@@ -114,6 +123,9 @@ struct cell_extras {
   /// stops and is destroyed; the extras live until the cell's last count.
   direct_fn direct = nullptr;
   std::shared_ptr<void> direct_state;
+  /// stable_path()'s record, made by the first caller (any thread; a CAS
+  /// publishes it), freed with the extras.
+  std::atomic<const cell_path*> stable_path{nullptr};
   // Consumer-owned from here on: only the actor's own activation touches them.
   timer_table* timers = nullptr;      ///< keyed timers, made on first use
   std::vector<cell_base*> watchers;   ///< who watches this actor (counted)
@@ -188,6 +200,11 @@ class alignas(cache_line_size) cell_base {
   std::string path() const;
   /// The parent chain's path, display path or not: where this system files it.
   std::string local_path() const;
+  /// local_path(), computed on the first call and kept with the cell (a
+  /// cell's path never changes), and the cell's process-wide serial. Any
+  /// thread; the reference lives as long as the cell. For a remote send's
+  /// sender: no walk up the parents and no allocation per message.
+  const cell_path& stable_path();
   std::string name() const;
 
   // -- the hot path ---------------------------------------------------------
