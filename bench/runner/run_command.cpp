@@ -454,7 +454,7 @@ int run_suite(const run_options& options) {
     // measurement (RSS growth; volley adds jemalloc's count).
     const auto idle = std::to_string(idle_memory_actors);
     result["extras"] = {
-        {"remote (volley)", run_extra("remote_bench", {options.remote_bench})},
+        {"remote (volley)", run_extra("remote_bench", {options.remote_bench, "--actor-sender"})},
         {"remote (CAF)", run_extra("caf_remote_bench", {options.caf_remote_bench})},
         {"idle memory (volley)",
          run_extra("volley idle memory", {options.volley_binary, "--idle-memory", idle, "--workers",
