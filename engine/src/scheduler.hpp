@@ -71,7 +71,15 @@
 // against ~11k and ~28k with the gate), and stealing at once from a
 // victim whose recent activations mostly ended requeued did not bring
 // fork-join back and cost matrix multiplication 40% more CPU per block
-// (steal_gate.hpp). The regression stands.
+// (steal_gate.hpp). The gate now also opens when the top crawls: moved by
+// less than a quarter of the cells queued when the wait began
+// (`owner_progress_share`), which fork-join's backlog does (about one move
+// per wait) and a conversation's few partners do not (one move restarts
+// the wait, as before); a hub's 16-32 queued clients move their top by
+// 30-60 per wait. On the loaded VM fork-join was balanced through the
+// injection queue either way (both workers ~50% of the activations, 4-8
+// steals per run), so the throughput it wins back is for the quiet
+// machine to show.
 //
 // Keeping a conversation on one worker: the hand-back rule
 // ----------------------------------------------------------
