@@ -71,15 +71,15 @@
 // against ~11k and ~28k with the gate), and stealing at once from a
 // victim whose recent activations mostly ended requeued did not bring
 // fork-join back and cost matrix multiplication 40% more CPU per block
-// (steal_gate.hpp). The gate now also opens when the top crawls: moved by
-// less than a quarter of the cells queued when the wait began
-// (`owner_progress_share`), which fork-join's backlog does (about one move
-// per wait) and a conversation's few partners do not (one move restarts
-// the wait, as before); a hub's 16-32 queued clients move their top by
-// 30-60 per wait. On the loaded VM fork-join was balanced through the
-// injection queue either way (both workers ~50% of the activations, 4-8
-// steals per run), so the throughput it wins back is for the quiet
-// machine to show.
+// (steal_gate.hpp). A third was tried and dropped: keep waiting while the
+// top crawls (moved by less than a quarter of the cells queued when the
+// wait began). Without a floor it cost matrix multiplication 37% more CPU
+// (0.51 -> 0.70 CPU-s per run, 5 interleaved runs); with it applied only
+// from 48 queued cells, fork-join did not gain (186 -> 198 CPU-ns/msg, 4
+// interleaved runs, load ~10: there both workers got half the activations
+// through the injection queue, 4-8 steals per run). With the backlog
+// rule, which steals sooner still, not helping either, stealing more is
+// probably not what fork-join lost. The regression stands.
 //
 // Keeping a conversation on one worker: the hand-back rule
 // ----------------------------------------------------------

@@ -12,11 +12,9 @@
 // victim) pair decides, from what the thief reads of the victim at each
 // look, whether this look may steal: once the victim's oldest cell has
 // waited — the same top index at two looks at least
-// `oldest_wait_before_steal` apart, or for a deep deque a top that moved by
-// less than a quarter of it (`owner_progress_share`). A worker getting
-// through its deque takes its oldest cell every few picks, so its top moves;
-// a stuck or preempted worker's does not, and a worker with far more queued
-// than it gets through in a wait moves it slowly.
+// `oldest_wait_before_steal` apart. A worker getting through its deque
+// takes its oldest cell every few picks, so its top moves; a stuck or
+// preempted worker's does not.
 //
 // A second rule was tried and taken out: steal at the first look from a
 // victim whose recent activations mostly ended with work left (a
@@ -60,19 +58,6 @@ namespace volley::detail {
 // naps.
 inline constexpr std::chrono::nanoseconds oldest_wait_before_steal{50'000};
 
-// How far the victim's top may move during the wait and the cells still
-// count as waiting: less than 1/`owner_progress_share` of the cells it held
-// when the wait began. A deque of a few cells (a conversation's partners)
-// must keep its top still, as the rule was first written: one move restarts
-// the wait. A deep one whose owner takes its oldest cell every
-// `fifo_interval` picks (fork-join's 60 actors with deep mailboxes, each
-// activation 64 messages, so the top moved about once per wait) is not
-// getting through it: at that pace its last cell waits more than
-// `owner_progress_share` waits. 4: a hub's deque of 16-32 clients moves its
-// top by 30-60 in a wait (fifo_interval picks of 100-200 ns each), far
-// above a quarter; fork-join's 60 cells move by ~1.
-inline constexpr std::int64_t owner_progress_share = 4;
-
 /// What a thief reads of one victim at one look.
 struct victim_look {
   std::int64_t size = 0;  ///< cells in its deque
@@ -92,9 +77,8 @@ class steal_gate {
       top_ = -1;  // the next cell to arrive starts its wait afresh
       return false;
     }
-    if (top_ < 0 || look.top < top_ || (look.top - top_) * owner_progress_share >= held_) {
+    if (look.top != top_) {
       top_ = look.top;
-      held_ = look.size;
       since_ = at;
       return false;
     }
@@ -103,7 +87,6 @@ class steal_gate {
 
  private:
   std::int64_t top_ = -1;  ///< the victim's top at the look that started the wait
-  std::int64_t held_ = 0;  ///< its deque's size then
   time_point since_{};
 };
 

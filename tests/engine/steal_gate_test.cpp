@@ -73,30 +73,3 @@ TEST_CASE("a deque that empties and fills again starts a new wait", "[steal_gate
   v.at += oldest_wait_before_steal;
   CHECK(v.look());
 }
-
-TEST_CASE("a deep deque whose owner takes its oldest cell now and then is stolen from",
-          "[steal_gate]") {
-  // Fork-join's worker: 60 cells queued, its top moving once or twice per
-  // wait. The cells behind the top have waited; the thief takes half.
-  victim_model v;
-  v.now.size = 60;
-  CHECK_FALSE(v.look());  // the wait begins
-  v.run(true);
-  v.at += oldest_wait_before_steal / 2;
-  CHECK_FALSE(v.look());  // moved by 1 of 60: still waiting, not long enough
-  v.run(true);
-  v.at += oldest_wait_before_steal / 2;
-  CHECK(v.look());  // moved by 2 of 60 over the whole wait
-}
-
-TEST_CASE("a deque whose top moves by a quarter of it during the wait is kept", "[steal_gate]") {
-  using volley::detail::owner_progress_share;
-  victim_model v;
-  v.now.size = 60;
-  CHECK_FALSE(v.look());
-  for (int i = 0; i < 60 / owner_progress_share; ++i) v.run(true);
-  v.at += oldest_wait_before_steal;
-  CHECK_FALSE(v.look());  // the owner is getting through it: a new wait starts here
-  v.at += oldest_wait_before_steal;
-  CHECK(v.look());  // and that one ends with the top still
-}
