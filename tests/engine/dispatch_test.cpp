@@ -640,14 +640,16 @@ TEST_CASE("an actor woken on another worker goes back to the busy worker it last
   // worker (1), and that is how a conversation spread over both workers
   // stayed spread: each worker kept waking the other's actors onto itself.
   // Now it is handed back to worker 0's LIFO slot and runs there next.
-  // Counted over 20 rounds: rounds where it ran on worker 0. Measured here
-  // (Release, 2-core VM at load ~10, 3 runs each): without the rule 0 of
-  // 20 every time, with it 11 of 20 every time. The rounds lost with the
-  // rule are worker 0 descheduled inside its handler (the load): worker 1
-  // then finds the handed-back actor stale in worker 0's slot and rightly
-  // takes it. So the bound is a quarter of the rounds, asserted only in
-  // optimised builds.
-  constexpr int rounds = 20;
+  // Counted over 40 rounds: rounds where it ran on worker 0. Measured here
+  // (Release, 2-core VM at load 6-10): without the rule 0 of 40 in each of
+  // 3 runs (0 of 20 in 6 more), with it 20-32 of 40 in 4 runs. The rounds
+  // lost with the rule are worker 0 descheduled inside its handler (the
+  // load): worker 1 then finds the handed-back actor stale in worker 0's
+  // slot and rightly takes it. (A teller that stays in its handler until
+  // the other leaves won every round with the rule, but lost only half
+  // without it: worker 0 then took the stale occupant from worker 1.) So
+  // the bound is a tenth of the rounds, asserted only in optimised builds.
+  constexpr int rounds = 40;
   recorder::seen seen;
   volley::system sys(volley::test::two_workers());
   auto target = sys.spawn<recorder>(seen);
@@ -666,5 +668,5 @@ TEST_CASE("an actor woken on another worker goes back to the busy worker it last
   sys.shutdown();
   INFO(back_on_0 << " of " << rounds << " rounds ran the woken actor on worker 0; " << placements
                  << " placements");
-  if (timing_asserted) CHECK(back_on_0 >= rounds / 4);
+  if (timing_asserted) CHECK(back_on_0 >= rounds / 10);
 }
