@@ -118,6 +118,17 @@
 // and runs it itself. A napping H also looks at its own slot after each
 // nap. Tested by dispatch_test ("an actor woken on another worker goes
 // back to the busy worker it last ran on").
+// Measured on the loaded 2-core VM (load 6-10, where the slow mode does not
+// show: the process got 0.1-0.5 CPU per wall second), stats build, 3 runs
+// each, rule off → on: moves per run big 33-46k → 30-34k (2.7-4.0k
+// hand-backs), chameneos 8.8-27k → 8.8-13k (210-320); bench build, 7
+// interleaved runs, median CPU-ns per message base → rule: chameneos
+// 70.0 → 70.0, big 57.5 → 60.0, dining 54.8 → 55.1, dictionary 236 → 225,
+// fork-join 245 → 238, counting 53.5 → 53.5, ping-pong 53 → 52, fibonacci
+// 210 → 213, matrix multiplication 444k → 453k per block (0.51 → 0.53
+// CPU-s per run, 5 more runs). What it should move is the quiet machine's
+// slow repetitions: the second worker's share of a split conversation
+// drains instead of lasting the run.
 //
 // Idle workers and wake-ups (the part that decides latency and CPU use)
 // ----------------------------------------------------------------------
