@@ -17,13 +17,17 @@
 //     then an exchange, because a thief may race us for the occupant.
 //   * activation_started (owner): counts activations; owner-only writes, so a
 //     load and a store, not an RMW.
+//   * offer / take_back (another worker, handing a cell back to the worker
+//     it last ran on): a CAS from empty to the cell, and one from the cell
+//     back to empty; the owner's take and the thieves' CASes treat an
+//     offered cell as any other occupant.
 //   * steal_if_stale (thief): stale = the same occupant at this look as at
 //     the thief's previous look, and no activation started in between. The
 //     occupant alone is not enough: a ping-pong pair alternates its two
 //     actors in the slot, and one of them could look unchanged between two
 //     looks; the activation count cannot. The take is a CAS from the
 //     occupant seen, so it fails if the owner (or another thief) took it.
-// Exactly one of the owner's exchange and the thieves' CASes wins each
+// Exactly one of the owner's exchange and the other workers' CASes wins each
 // occupant: all of them are RMWs on the one word, totally ordered.
 //
 // Memory orders: fill and take/steal are acq_rel on the slot word, so
@@ -73,6 +77,19 @@ class basic_lifo_slot {
   }
 
   // -- other workers --------------------------------------------------------
+
+  /// Hands `t` to the owner (the scheduler's hand-back rule): puts it in the
+  /// slot only if the slot is empty, so no occupant is displaced by a thread
+  /// that cannot push to the owner's deque. False: the slot was taken.
+  bool offer(T* t) noexcept {
+    T* empty = nullptr;
+    return slot_.compare_exchange_strong(empty, t, std::memory_order_acq_rel);
+  }
+
+  /// Takes back what this thread offered, if nobody took it meanwhile.
+  bool take_back(T* t) noexcept {
+    return slot_.compare_exchange_strong(t, nullptr, std::memory_order_acq_rel);
+  }
 
   /// Takes the occupant if it is stale since `last` (this thief's previous
   /// look at this slot), and records this look in `last`. Two words read per

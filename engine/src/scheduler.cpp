@@ -47,6 +47,26 @@ constexpr unsigned slow_look_every = 64;
 // The steal gate's wait (oldest_wait_before_steal) and its reasons are in
 // steal_gate.hpp.
 
+// The largest worker index a cell's last_worker_ hint can name (a 6-bit
+// field, plus one, in the one byte line 1 of a cell has left: cell.hpp).
+// Workers past it record "unknown", and nothing is handed back to them.
+constexpr unsigned last_worker_hint_limit = 63;
+
+// Whether the hand-back rule is on: always, except in measurement builds
+// (VOLLEY_SCHED_STATS), where VOLLEY_HAND_BACK=0 turns it off for an A/B
+// in one binary.
+bool hand_back_on() noexcept {
+#if defined(VOLLEY_SCHED_STATS) && VOLLEY_SCHED_STATS
+  static const bool on = [] {
+    const char* env = std::getenv("VOLLEY_HAND_BACK");
+    return env == nullptr || std::atoi(env) != 0;
+  }();
+  return on;
+#else
+  return true;
+#endif
+}
+
 }  // namespace
 
 worker* current_worker() noexcept {
@@ -140,6 +160,7 @@ void worker_pool::schedule(cell_base* c) noexcept {
     // workers look for visible work after each nap (park()), searchers
     // steal it, and a deque that overflows goes to the injection queue
     // with a notify().
+    if (hand_back(*w, c)) return;
     cell_base* displaced = w->lifo.fill(c);
     if (displaced != nullptr) push_local(*w, displaced);
     idle_.fill_hint();  // wakes a deep sleeper only if nobody watches or searches
@@ -150,6 +171,30 @@ void worker_pool::schedule(cell_base* c) noexcept {
   // notify() opens with the seq_cst fence drain_if_joined() needs (after
   // the push, before this load), so a second fence here would buy nothing.
   if (joined_.load(std::memory_order_relaxed)) drain_queued();
+}
+
+bool worker_pool::hand_back(worker& waker, cell_base* c) noexcept {
+  // The hand-back rule (scheduler.hpp, "Keeping a conversation on one
+  // worker"): a cell that last ran on a lower-numbered worker, which is
+  // running, goes back there, if that worker's LIFO slot is free.
+  const unsigned last = c->last_worker_;
+  if (!hand_back_on()) return false;
+  if (last == 0 || last - 1 >= waker.index) return false;
+  worker& home = *workers_[last - 1];
+  if (home.doing.load(std::memory_order_relaxed) != worker::phase::running) return false;
+  if (!home.lifo.offer(c)) return false;
+  // The home worker may have run out of work and be about to sleep since we
+  // looked. seq_cst: pairs with the fence a parking worker runs between
+  // storing `parked` and looking at its own slot (park()): either it sees
+  // the cell there and does not sleep, or we see `parked` here and take the
+  // cell back (if nobody took it meanwhile) to run it ourselves.
+  std::atomic_thread_fence(std::memory_order_seq_cst);
+  if (home.doing.load(std::memory_order_relaxed) == worker::phase::parked &&
+      home.lifo.take_back(c)) {
+    return false;
+  }
+  VOLLEY_SCHED_STAT(waker, handbacks++);
+  return true;
 }
 
 void worker_pool::drain_if_joined() noexcept {
@@ -356,9 +401,13 @@ void worker_pool::run(worker& w) {
     affinity::pin_current_thread(*settings_.topology, w.pu);
   }
   const unsigned budget = settings_.throughput;
+  // This worker as a cell's last_worker_ hint; the mask only tells the
+  // compiler what the limit already ensures (the field is 6 bits).
+  const unsigned me = (w.index < last_worker_hint_limit ? w.index + 1 : 0) & 63u;
   for (;;) {
     cell_base* c = next_local(w);
     if (c == nullptr) {
+      w.set_phase(worker::phase::searching);
       // Search: only half the pool at a time, so an idle pool does not
       // hammer the busy workers' deques with steal attempts.
       const auto search_began = std::chrono::steady_clock::now();
@@ -391,7 +440,7 @@ void worker_pool::run(worker& w) {
         if (retired_.load(std::memory_order_acquire) && !work_visible()) break;
         std::chrono::steady_clock::time_point park_began{};
         if constexpr (sched_stats_on) park_began = std::chrono::steady_clock::now();
-        c = park(w);  // a stale LIFO occupant it took while napping, or nullptr
+        c = park(w);  // a cell a nap found (see park()), or nullptr
         if constexpr (sched_stats_on) {
           w.stats.parks++;
           w.stats.park_ns += static_cast<std::uint64_t>(
@@ -405,7 +454,9 @@ void worker_pool::run(worker& w) {
     // searching — we are not searching any more. Missing this left
     // searching_ at 1 for good, so notify() never woke anyone again.
     leave_searching(w);
+    w.set_phase(worker::phase::running);
     w.lifo.activation_started();
+    if (c->last_worker_ != me) c->last_worker_ = me & 63u;  // line 1: the activation's own line
     VOLLEY_SCHED_STAT(w, activations++);
 #if defined(VOLLEY_SCHED_STATS) && VOLLEY_SCHED_STATS
     {
@@ -426,14 +477,20 @@ void worker_pool::run(worker& w) {
 
 cell_base* worker_pool::park(worker& w) {
   // Returns a cell a nap found, or nullptr (woken, or work is visible):
-  // see idle_workers.hpp. After a nap: a stale LIFO occupant, then what a
-  // searcher would take —
+  // see idle_workers.hpp. After a nap: a cell handed back into our own slot,
+  // a stale LIFO occupant, then what a searcher would take —
   // deque work the steal gate allows (steal_gate.hpp: a top unchanged
   // since the previous nap has waited longer than the wait) and injected
   // work.
+  // `parked` is stored before idle_.park() registers us, and so before its
+  // seq_cst fence; the look at our own slot after it is the other half of
+  // hand_back()'s fence argument.
+  w.set_phase(worker::phase::parked);
   return idle_.park(
-      w.index, [this] { return work_visible(); }, [this] { return quitting(); },
+      w.index, [this, &w] { return w.lifo.occupied() || work_visible(); },
+      [this] { return quitting(); },
       [this, &w]() -> cell_base* {
+        if (cell_base* c = w.lifo.take()) return c;
         if (cell_base* c = steal_stuck_lifo(w)) return c;
         w.search_now = std::chrono::steady_clock::now();
         return steal(w);
@@ -476,8 +533,10 @@ void worker_pool::print_stats() {
                (unsigned long long)sum.stolen_cells, (unsigned long long)sum.lifo_thefts,
                (unsigned long long)sum.parks, static_cast<double>(sum.park_ns) / 1e6,
                (unsigned long long)idle_.wakes(), (unsigned long long)idle_.fill_wakes());
-  std::fprintf(stderr, "  moves=%llu (activations on another worker than the cell's last)\n",
-               (unsigned long long)sum.moves);
+  std::fprintf(stderr,
+               "  moves=%llu (activations on another worker than the cell's last) "
+               "handbacks=%llu\n",
+               (unsigned long long)sum.moves, (unsigned long long)sum.handbacks);
   for (auto& w : workers_) {
     std::fprintf(
         stderr, "  worker %u: activations=%llu steals=%llu searches=%llu parks=%llu park_ms=%.1f\n",

@@ -4,7 +4,8 @@
 // ------------
 // A worker looks for a runnable cell in this order:
 //   1. its LIFO slot — the actor it woke last (a ping-pong partner), so a
-//      request/response pair stays in one core's cache. At most
+//      request/response pair stays in one core's cache, or one that another
+//      worker woke and handed back here (the hand-back rule below). At most
 //      `max_lifo_streak` in a row, so two actors bouncing messages cannot
 //      starve the worker's deque;
 //   2. its local Chase–Lev deque, from the bottom (hot) — every
@@ -70,7 +71,64 @@
 // against ~11k and ~28k with the gate), and stealing at once from a
 // victim whose recent activations mostly ended requeued did not bring
 // fork-join back and cost matrix multiplication 40% more CPU per block
-// (steal_gate.hpp). The regression stands.
+// (steal_gate.hpp). A third was tried and dropped: keep waiting while the
+// top crawls (moved by less than a quarter of the cells queued when the
+// wait began). Without a floor it cost matrix multiplication 37% more CPU
+// (0.51 -> 0.70 CPU-s per run, 5 interleaved runs); with it applied only
+// from 48 queued cells, fork-join did not gain (186 -> 198 CPU-ns/msg, 4
+// interleaved runs, load ~10: there both workers got half the activations
+// through the injection queue, 4-8 steals per run). With the backlog
+// rule, which steals sooner still, not helping either, stealing more is
+// probably not what fork-join lost. The regression stands.
+//
+// Keeping a conversation on one worker: the hand-back rule
+// ----------------------------------------------------------
+// A woken actor runs next on its waker's worker (the LIFO slot). Once a
+// conversation has actors on both workers (a steal, a preempted worker, a
+// start from two threads), that rule keeps it there: each worker wakes the
+// other's actors onto itself whenever it finds them idle, so both stay
+// busy with one conversation and its messages cross cores (Savina's big,
+// chameneos and dining philosophers on 2 workers: ~2.0 CPU per wall second
+// in their slow repetitions against ~1.0 in the fast ones, the fast ones
+// up to 1.9x faster). Nothing pulled the halves back together: the steal
+// gate only stops new splits.
+// So schedule() on worker W hands a woken cell back to the worker H it last
+// ran on (cell_base::last_worker_, a 6-bit hint on the cell's line 1) when
+//   * H has a lower index than W: the asymmetry is the point. A symmetric
+//     rule (always back to the last worker) would pin each half where it is;
+//     with it, a cell W woke for H goes to H, while a cell H wakes for W
+//     stays on H, so a split conversation drains into the lower worker and
+//     W runs out of work and parks;
+//   * H is running (worker::doing; not searching or parked): an idle H
+//     would have to be woken (a futex, ~38 µs to run), and W, which is
+//     running, is the better place then;
+//   * H's LIFO slot is empty (lifo_slot::offer, a CAS): a thread that is
+//     not H cannot push to H's deque or displace H's occupant.
+// Otherwise the cell goes to W's own slot, as before. H runs it as its next
+// pick; if H stays inside one long handler instead, the cell is a stale
+// occupant that any idle worker takes (lifo_slot.hpp), as for H's own
+// wakes. A ping-pong pair or a hub on one worker never meets the rule (the
+// waker is the last worker), so it costs those one byte compare per wake.
+// No lost cell: H may run out of work between W's look and W's CAS. H
+// stores `parked` before its park registers it as a sleeper (a seq_cst
+// fence, idle_workers.hpp) and then looks at its own slot; W, after its
+// CAS, runs a seq_cst fence and reads H's phase. By the fences' order one
+// sees the other: H finds the cell and does not sleep, or W sees `parked`
+// and takes the cell back (a CAS: if it fails, someone already took it)
+// and runs it itself. A napping H also looks at its own slot after each
+// nap. Tested by dispatch_test ("an actor woken on another worker goes
+// back to the busy worker it last ran on").
+// Measured on the loaded 2-core VM (load 6-10, where the slow mode does not
+// show: the process got 0.1-0.5 CPU per wall second), stats build, 3 runs
+// each, rule off → on: moves per run big 33-46k → 30-34k (2.7-4.0k
+// hand-backs), chameneos 8.8-27k → 8.8-13k (210-320); bench build, 7
+// interleaved runs, median CPU-ns per message base → rule: chameneos
+// 70.0 → 70.0, big 57.5 → 60.0, dining 54.8 → 55.1, dictionary 236 → 225,
+// fork-join 245 → 238, counting 53.5 → 53.5, ping-pong 53 → 52, fibonacci
+// 210 → 213, matrix multiplication 444k → 453k per block (0.51 → 0.53
+// CPU-s per run, 5 more runs). What it should move is the quiet machine's
+// slow repetitions: the second worker's share of a split conversation
+// drains instead of lasting the run.
 //
 // Idle workers and wake-ups (the part that decides latency and CPU use)
 // ----------------------------------------------------------------------
@@ -160,8 +218,10 @@ struct scheduler_stats {
   std::uint64_t lifo_thefts = 0;   ///< stale LIFO occupants taken
   std::uint64_t parks = 0;
   std::uint64_t park_ns = 0;
-  std::uint64_t moves = 0;  ///< activations on another worker than the cell's previous one
+  std::uint64_t moves = 0;      ///< activations on another worker than the cell's previous one
+  std::uint64_t handbacks = 0;  ///< woken cells handed to the worker they last ran on
   void add(const scheduler_stats& o) noexcept {
+    handbacks += o.handbacks;
     activations += o.activations;
     lifo_picks += o.lifo_picks;
     deque_picks += o.deque_picks;
@@ -217,6 +277,20 @@ struct worker {
   std::chrono::steady_clock::time_point search_now{};
   scheduler_stats stats;  ///< counted only with VOLLEY_SCHED_STATS
   std::thread thread;
+
+  /// What the worker is doing, for the hand-back rule (worker_pool::
+  /// schedule()): other workers read it when they wake a cell that last ran
+  /// here. Written by the owner only when it changes (running out of work,
+  /// finding some, parking), so not per activation; on a line of its own,
+  /// since every cross-worker wake reads it.
+  enum class phase : std::uint8_t { running, searching, parked };
+  alignas(cache_line_size) std::atomic<phase> doing{phase::running};
+  phase doing_now = phase::running;  ///< the owner's copy: stores only on change
+  void set_phase(phase p) noexcept {
+    if (doing_now == p) return;
+    doing_now = p;
+    doing.store(p, std::memory_order_relaxed);  // a hint, except for `parked` (see park())
+  }
 };
 
 struct pool_settings {
@@ -273,6 +347,7 @@ class worker_pool {
   void overflow(worker& w, cell_base* c) noexcept;
   std::optional<cell_base*> pop_injection(worker& w) noexcept;
   cell_base* steal_stuck_lifo(worker& thief) noexcept;
+  bool hand_back(worker& waker, cell_base* c) noexcept;
   void leave_searching(worker& w) noexcept;
   bool work_visible() const noexcept;
   cell_base* park(worker& w);

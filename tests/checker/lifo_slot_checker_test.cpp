@@ -13,10 +13,15 @@
 //     within two looks;
 //   * a thief never takes an occupant while the owner is moving along: with
 //     an activation started between every two of a thief's looks, nothing is
-//     stolen.
+//     stolen;
+//   * a cell handed back by another worker (offer, and take_back when the
+//     owner looked parked: scheduler.cpp's hand-back rule) runs exactly once,
+//     racing the owner's takes and a thief.
 //
-// Known-bad variant kept below and caught: a theft by load + store instead
-// of CAS (the owner's take and the thief's store both get the occupant).
+// Known-bad variants kept below and caught: a theft by load + store instead
+// of CAS (the owner's take and the thief's store both get the occupant); an
+// offer by exchange (it displaces an occupant that the offering worker
+// cannot push to the owner's deque: lost).
 //
 // Memory model: the explorer runs sequentially consistent executions. The
 // slot's orders beyond SC: every transfer of an occupant is an acq_rel RMW on
@@ -48,6 +53,14 @@ struct lifo_slot_test_access {
     s.slot_.store(nullptr, std::memory_order_release);
     last.occupant = nullptr;
     return now;
+  }
+
+  // A hand-back that swaps the cell in whatever the slot holds: the
+  // displaced occupant has nowhere to go.
+  template <class Slot, class T>
+  static bool offer_by_exchange(Slot& s, T* t) noexcept {
+    (void)s.slot_.exchange(t, std::memory_order_acq_rel);
+    return true;
   }
 
   // Staleness judged by the occupant alone, without the activation count.
@@ -155,6 +168,42 @@ std::function<void(execution&)> owner_and_thieves(int n, int thieves, int looks,
   };
 }
 
+// Another worker hands `n` tasks to the owner (scheduler.cpp, hand_back()):
+// an offer into the owner's slot, or the task runs on the offering worker
+// when the slot is taken; every second handed task is taken back (the owner
+// looked parked) and then run by the offering worker if it still was there.
+// Meanwhile the owner wakes a task of its own and takes what it finds, and a
+// thief looks twice.
+std::function<void(execution&)> hand_backs(int n, bool by_exchange) {
+  return [n, by_exchange](execution& x) {
+    auto w = std::make_shared<world>(n + 1);
+    x.spawn([w] {
+      w->slot.activation_started();
+      w->wake(&w->tasks[0]);
+      for (int i = 0; i < 2; ++i) {
+        w->slot.activation_started();
+        if (task* t = w->next()) w->run(t);
+      }
+    });
+    x.spawn([w, n, by_exchange] {
+      using volley::detail::lifo_slot_test_access;
+      for (int i = 1; i <= n; ++i) {
+        task* t = &w->tasks[static_cast<std::size_t>(i)];
+        bool handed =
+            by_exchange ? lifo_slot_test_access::offer_by_exchange(w->slot, t) : w->slot.offer(t);
+        if (!handed || (i % 2 == 0 && w->slot.take_back(t))) w->run(t);
+      }
+    });
+    x.spawn([w] {
+      sighting last;
+      for (int i = 0; i < 2; ++i) {
+        if (task* t = w->steal(last)) w->run(t);
+      }
+    });
+    x.at_end([w] { w->check_at_end(true); });
+  };
+}
+
 // The owner starts an activation between every two looks of the thief
 // (each waits for the other: the thief's two looks never share one of the
 // owner's activations), then takes the task itself.
@@ -258,4 +307,16 @@ TEST_CASE("checker lifo_slot: staleness judged by the occupant alone is caught (
           "[checker][lifo_slot][known_bad]") {
   check_caught("lifo_slot occupant-only staleness (known-bad)", bound(2),
                busy_owner(theft::occupant_only), "moving along");
+}
+
+TEST_CASE("checker lifo_slot: cells handed back by another worker run once, racing owner and thief",
+          "[checker][lifo_slot]") {
+  check_clean("lifo_slot owner + hand-back x 2 tasks + 1 thief x 2 looks", bound(2),
+              hand_backs(2, false), 1000);
+}
+
+TEST_CASE("checker lifo_slot: a hand-back by exchange is caught (the displaced occupant is lost)",
+          "[checker][lifo_slot][known_bad]") {
+  check_caught("lifo_slot hand-back by exchange (known-bad)", bound(2), hand_backs(2, true),
+               "lost");
 }

@@ -290,6 +290,13 @@ class alignas(cache_line_size) cell_base {
   // so sharing one byte is safe; one byte is all line 1 has left.
   bool worker_bounded_ : 1 = false;
   bool sorted_ : 1 = false;  ///< a priority or control-aware mailbox: extras().sorted
+  /// The worker of its pool that ran the cell's last activation, plus one
+  /// (0: none yet, or a worker index past the field's 63). Written by the
+  /// running worker, read by whoever schedules the idle cell next (the
+  /// mark's release/acquire orders the two), so the byte it shares with the
+  /// two flags above is only ever touched by the cell's current owner.
+  /// A hint for the scheduler's hand-back rule (scheduler.hpp).
+  std::uint8_t last_worker_ : 6 = 0;
 
   /// The extras, made on first use (any thread; a CAS publishes them).
   cell_extras& extras();
