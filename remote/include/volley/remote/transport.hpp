@@ -19,6 +19,10 @@
 // (frames in a write the loss cut short may be lost: never reordered); if a
 // new incarnation answers, what was queued for the old one is reported
 // undelivered (close_reason::node_restarted), never sent to the new one.
+// A close on purpose (disconnect(), stop()) ends with FIN, not a reset: it
+// reads on, dropping what arrives (counted in frames_discarded), until the
+// peer's end of stream or close_linger, so a peer that reads gets everything
+// already written.
 //
 // Before a peer has completed the handshake it can make the transport hold
 // little: frames are capped at pre_login_max_frame_size (512 bytes), accepted
