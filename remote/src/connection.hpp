@@ -338,6 +338,21 @@ struct connection {
   /// that is gone (0: none so far).
   std::uint32_t stale_epochs_below = 0;
   close_reason reason = close_reason::local_close;  // why it is closing
+  /// The lingering close (transport_connection.cpp): once our last bytes
+  /// are written, how long the socket is still read, after our FIN, for the
+  /// peer's (0: not at all, it is closed at once). Set by close().
+  std::chrono::milliseconds linger_for{0};
+  /// In it now: our FIN is sent and the peer's bytes are read and dropped
+  /// until its end of stream or `deadline`, so that closing the socket
+  /// finds no unread input and sends no reset.
+  bool discarding = false;
+  /// What is dropped meanwhile is decoded and its user frames counted
+  /// (transport_stats::frames_discarded): the connection was up.
+  bool counts_discards = false;
+  bool peer_eof = false;  ///< the peer's end of stream was read: nothing is left to linger for
+  /// Inbound, closing and still counted in inbound_open_ until its socket
+  /// is closed (a lingering close holds an fd as long as a live one).
+  bool open_past_close = false;
 
   clock::time_point deadline{};  // handshake/connect or linger deadline
   clock::time_point next_heartbeat{};

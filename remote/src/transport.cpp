@@ -344,6 +344,7 @@ transport_stats transport::stats() const {
     s.closes[i] = impl_->closes_[i].load(std::memory_order_relaxed);
   s.frames_sent = impl_->frames_sent_.load(std::memory_order_relaxed);
   s.frames_received = impl_->frames_received_.load(std::memory_order_relaxed);
+  s.frames_discarded = impl_->frames_discarded_.load(std::memory_order_relaxed);
   s.send_calls = impl_->send_calls_.load(std::memory_order_relaxed);
   s.wakeups = impl_->wakeups_.load(std::memory_order_relaxed);
   s.refused = impl_->refused_.load(std::memory_order_relaxed);

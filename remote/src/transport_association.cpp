@@ -34,7 +34,7 @@
 // follows all of them. So the loser is drained, not cut: our close frame
 // goes out, the socket is shut for writing only, and the loser is still
 // read, its frames handed on, until the peer's close frame (or its end of
-// stream, or linger_time without a byte read or written on it: a peer that
+// stream, or close_linger without a byte read or written on it: a peer that
 // never closes it; a busy loser's backlog can take seconds to read). Meanwhile the
 // winner is not read (pause_recv cancels its receive), so its peer's writes
 // meet TCP's window and then its own bounded queue: the wait costs this node
@@ -138,7 +138,7 @@ void transport::impl::retire_losers_of(connection& winner) {
     }
     retire(*o, winner);
     if (o->draining) {
-      o->deadline = now_ + linger_time;
+      o->deadline = now_ + cfg_.close_linger;
       wake_timers_at(o->deadline);
     }
   }
@@ -148,21 +148,18 @@ void transport::impl::retire_losers_of(connection& winner) {
 }
 
 void transport::impl::extend_drain(connection& loser) {
-  loser.deadline = now_ + linger_time;
+  loser.deadline = now_ + cfg_.close_linger;
   wake_timers_at(loser.deadline);
 }
 
 void transport::impl::end_drain(connection& loser) {
   if (!loser.draining) return;
-  if (loser.drain_for == 0) {  // a refused handshake, not a loser
-    end_refusal_drain(loser);
-    if (!loser.lingering) cut(loser);
-    return;
-  }
   loser.draining = false;
   connection* w = find(loser.drain_for);
   loser.drain_for = 0;
-  if (!loser.lingering) cut(loser);  // else its linger ends with the cut
+  // Else its write ends with the cut. The cut reads on, dropping, until the
+  // peer's end of stream if the close frame came first (cut()).
+  if (!loser.lingering) cut(loser);
   if (w == nullptr || w->drains_pending == 0 || --w->drains_pending > 0) return;
   // The losers' streams are over: the winner's frames held meanwhile go now,
   // in the order they came, then the winner is read again and its own

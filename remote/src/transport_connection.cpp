@@ -7,9 +7,9 @@
 // connecting and handshaking share one deadline (handshake_timeout). While
 // handshaking, the decoder caps frames at pre_login_max_frame_size (512 B);
 // become_up lifts the cap to the configured limit for the very next frame.
-// An inbound connection counts in inbound_open_ until it closes (a refusal:
-// until its drain ends, so the cap bounds refused sockets too) and in
-// pending_handshakes_ until it is up or closes (the caps in on_accept).
+// An inbound connection counts in inbound_open_ until its socket is closed
+// (after a lingering close, below) and in pending_handshakes_ until it is up
+// or closes (the caps in on_accept).
 //
 // An established connection sends a heartbeat every interval and closes when
 // its phi-accrual detector passes the threshold; the silence it judges runs
@@ -17,21 +17,40 @@
 // from heartbeats only. close() is the only way into
 // closing: it counts the reason, tells the handler (on_down, only if the
 // connection was up), dead-letters what is still queued, and either cuts the
-// socket at once or lingers (at most linger_time) while a reject/close frame,
-// and on disconnect() the queued user frames, are written. A connection
-// that is *draining* is read on after that: a retired established loser
-// until its peer's close (its frames handed on, transport_association.cpp),
-// a refused handshake until the peer closes (its bytes dropped, so that no
-// reset overtakes the refusal); cut() then shuts down writing only. Else
-// cut() shuts the socket down and cancels its ops; the loop finalises the connection once no
-// op names it. An outbound connection that was not given up is then reset to
-// backoff (reset_for_reconnect) and keeps its id and its queue; anything
-// else is destroyed.
+// socket at once or first writes (lingering) a reject/close frame, and on
+// disconnect() the queued user frames. A connection that is *draining* is
+// read on after that, a retired established loser until its peer's close
+// (its frames handed on, transport_association.cpp); cut() then shuts down
+// writing only.
+//
+// The lingering close (PROTOCOL.md §6.2.1). Closing a socket with unread
+// input sends a reset, and a reset throws away what our kernel still holds
+// (frames counted written) and lets the peer's drop what it has not read
+// (a refusal: the peer logs "connection reset", not why). So a connection
+// that was up, or that refuses a handshake, is not closed at the cut: its
+// socket is shut for writing (our FIN follows everything written) and it is
+// *discarding*: read on, its bytes dropped (a connection that was up still
+// decodes them to count its user frames, frames_discarded), until the
+// peer's end of stream, when the socket can be closed without a reset, or
+// until the close's deadline (close_linger from close(); a refusal: 200 ms
+// from its FIN), whichever comes first; sending more does not extend it.
+// From close() on, what arrives is read and dropped like that, so nothing
+// waits unread meanwhile. An inbound connection counts in inbound_open_ until
+// its socket's end, so max_inbound_connections bounds lingering sockets too.
+// At stop every connection is closed at once and linger_at_stop() waits for
+// all their ends together, at most close_linger. No lingering when the peer
+// is judged gone (heartbeat_timeout, node_restarted) or its end was read.
+//
+// The socket's end: cut() shuts it down and cancels its ops; the loop
+// finalises the connection once no op names it. An outbound connection that
+// was not given up is then reset to backoff (reset_for_reconnect) and keeps
+// its id and its queue; anything else is destroyed.
 //
 // Accounting: each user frame leaves the queue once, into one counter —
 // written (on_send, whole batch done), undelivered (drop_queued, reported
 // through on_undelivered) or fate unknown (abandon_in_flight: a write the
-// loss cut short).
+// loss cut short). On the receiving side each user frame read is handled
+// or, once the connection is closing, counted discarded.
 //
 // All of it runs on the loop thread; link_shared's counters are the only
 // state other threads see (relaxed: they bound a queue, they order nothing).
@@ -151,7 +170,7 @@ void transport::impl::on_timer(connection& c, steady_clock::time_point now) {
         c.next_heartbeat = now + interval;
       }
       // Not read while its losers drain (pause_recv): the peer's silence is
-      // then ours, not its; the drain has its own bound (linger_time idle).
+      // then ours, not its; the drain has its own bound (close_linger idle).
       if (c.recv_paused) c.last_frame_at = now;
       // The detector measures silence from its last heartbeat; a later frame
       // of any kind moves the start of the silence forward by as much.
@@ -179,7 +198,17 @@ void transport::impl::on_timer(connection& c, steady_clock::time_point now) {
       }
       if (c.draining) {
         if (now >= c.deadline) {
-          end_drain(c);  // the peer never closed it: what it still holds is lost
+          // The peer never closed it: what it still holds is lost, and it
+          // is not waited for a second time (cut()).
+          c.linger_for = std::chrono::milliseconds(0);
+          end_drain(c);
+        } else {
+          wake_timers_at(c.deadline);
+        }
+      }
+      if (c.discarding) {
+        if (now >= c.deadline) {
+          cut(c);  // no end of stream in time: closed with what is unread
         } else {
           wake_timers_at(c.deadline);
         }
@@ -210,6 +239,10 @@ void transport::impl::reset_for_reconnect(connection& c, steady_clock::time_poin
   c.drains_pending = 0;
   c.recv_paused = false;
   c.held_inbound.clear();
+  c.linger_for = std::chrono::milliseconds(0);
+  c.discarding = false;
+  c.counts_discards = false;
+  c.peer_eof = false;
 }
 
 void transport::impl::start_connect(connection& c, steady_clock::time_point now) {
@@ -294,18 +327,27 @@ void transport::impl::on_recv(connection& c, int res, unsigned flags) {
     --c.ops;
   }
   // A draining connection is closing but still read: a retired loser's
-  // frames are handled (transport_association.cpp), a refusal's are not.
+  // frames are handled (transport_association.cpp). One in a lingering
+  // close is read until the peer's end of stream, its bytes dropped (cut()).
   // A winner whose losers drain is not read meanwhile (pause_recv).
-  bool reading = c.state != conn_state::closing || c.draining;
-  // (Asked after feeding: a frame fed may have paused it, become_up.)
-  auto rearm = [&] { return !more && reading && !c.recv_paused; };
+  auto lingers = [&] {
+    return c.state == conn_state::closing && !c.draining && c.linger_for.count() > 0;
+  };
+  auto reads = [&] { return c.state != conn_state::closing || c.draining || lingers(); };
+  bool dropping = lingers();
+  bool reading = reads();
+  // Asked after feeding: a frame fed may have paused it (become_up), closed
+  // it, or armed a receive already (start_discard).
+  auto rearm = [&] { return !more && !c.recv_armed && reads() && !c.recv_paused; };
   if (res > 0) {
     // A loser drains while the peer still sends on it: its backlog can be
     // megabytes that a loaded receiver reads for seconds.
-    if (c.draining && c.drain_for != 0) extend_drain(c);
+    if (c.draining) extend_drain(c);
     if (flags & IORING_CQE_F_BUFFER) {
       auto bid = static_cast<std::uint16_t>(flags >> IORING_CQE_BUFFER_SHIFT);
-      if (reading && !(c.draining && c.drain_for == 0))
+      // Dropped bytes of a connection that was up are still decoded, to
+      // count its frames (on_frame); a refused stranger's are not.
+      if (reading && (!dropping || c.counts_discards))
         feed(c, {ring_->buffer(bid), static_cast<std::size_t>(res)});
       ring_->recycle(bid);
     }
@@ -316,14 +358,20 @@ void transport::impl::on_recv(connection& c, int res, unsigned flags) {
     if (rearm()) arm_recv(c);
     return;
   }
-  if (res == -ECANCELED && c.state == conn_state::established) {
-    // pause_recv's cancellation (nothing else cancels an established
-    // connection's receive); the pause may have ended meanwhile.
+  if (res == -ECANCELED && (c.state == conn_state::established || lingers())) {
+    // pause_recv's cancellation (nothing else cancels an established or a
+    // lingering connection's receive: cut() ends the linger first); the
+    // pause may have ended meanwhile.
     if (rearm()) arm_recv(c);
     return;
   }
+  if (res == 0) c.peer_eof = true;
   if (c.draining) {
     end_drain(c);  // the peer's end of stream (or an error): nothing more comes
+    return;
+  }
+  if (c.discarding) {
+    cut(c);  // likewise: the socket can be closed without a reset
     return;
   }
   if (c.state == conn_state::closing) return;
@@ -391,7 +439,7 @@ void transport::impl::on_send(connection& c, int res) {
     }
     return;
   }
-  if (c.draining && c.drain_for != 0) extend_drain(c);  // its close frame is on its way
+  if (c.draining) extend_drain(c);  // its close frame is on its way
   if (!c.out.complete(static_cast<std::size_t>(res))) {
     if (c.state == conn_state::closing && !c.lingering) {
       c.out.abandon_in_flight(lost_frames, lost_bytes);
@@ -422,6 +470,14 @@ void transport::impl::on_send(connection& c, int res) {
 // -- frames and connection state ---------------------------------------------------
 
 bool transport::impl::on_frame(connection& c, const frame& f) {
+  if (c.discarding || (c.state == conn_state::closing && !c.draining)) {
+    // Sent before the peer read our close (a lingering close; a loser's
+    // drain that the transport's stop cut short): it counted these written,
+    // so they are counted here, not handled (the connection is down).
+    if (f.kind >= frame_kind::message && f.kind <= frame_kind::terminated)
+      frames_discarded_.fetch_add(1, std::memory_order_relaxed);
+    return true;
+  }
   ++local_received_;
   if (c.state == conn_state::handshaking) {
     std::vector<std::byte> out;
@@ -617,13 +673,31 @@ void transport::impl::close(connection& c, close_reason reason, const std::strin
   closes_[static_cast<std::size_t>(reason)].fetch_add(1, std::memory_order_relaxed);
   bool was_up = c.state == conn_state::established;
   bool was_handshaking = c.state == conn_state::handshaking;
-  bool refusal_drains = flush && was_handshaking && c.fd >= 0;
+  // A refusal (a reject frame, a TLS alert) must reach the peer, which
+  // logs it as the reason; a connection that was up may have written frames
+  // the peer has not read yet. Closing a socket with unread input sends a
+  // reset, and a reset makes the peer's kernel throw away what it still
+  // holds: the refusal (the peer logs "connection reset", not why), or
+  // frames counted written here. So both linger: once our last bytes are
+  // out, our side is shut for writing only, and what the peer still sends is
+  // read and dropped until its end of stream (cut()). Not when the peer is
+  // judged gone (silent, or replaced by a new incarnation): nothing will come.
+  bool refusal = flush && was_handshaking && c.fd >= 0;
+  bool peer_gone =
+      reason == close_reason::heartbeat_timeout || reason == close_reason::node_restarted;
+  if (c.fd >= 0 && (refusal || (was_up && !peer_gone)))
+    c.linger_for = was_up ? cfg_.close_linger : std::min(refusal_drain_time, cfg_.close_linger);
+  c.counts_discards = was_up;
   if (!c.outbound) {
-    // A refusal that drains (below) keeps its socket up to linger_time +
-    // refusal_drain_time longer: it stays counted in inbound_open_ until
-    // the drain ends (end_drain), so max_inbound_connections bounds the
-    // sockets that refused peers hold, however fast they come.
-    if (!refusal_drains) --inbound_open_;
+    // A lingering close keeps its socket up to close_linger longer: it
+    // stays counted in inbound_open_ until the socket's end (cut()), so
+    // max_inbound_connections bounds the sockets that closing peers hold,
+    // however fast refused strangers come.
+    if (c.linger_for.count() > 0) {
+      c.open_past_close = true;
+    } else {
+      --inbound_open_;
+    }
     if (c.state == conn_state::handshaking) --pending_handshakes_;
   }
   // An unauthenticated peer can make us close as often as it connects: those
@@ -656,23 +730,13 @@ void transport::impl::close(connection& c, close_reason reason, const std::strin
     }
   }
   if (!c.flush_user_on_close) drop_queued(c, reason);
-  if (refusal_drains) {
-    // A refusal (a reject frame, a TLS alert) must reach the peer, which
-    // logs it as the reason. Closing a socket with unread input sends a
-    // reset, and a reset can overtake the refusal and make the peer's kernel
-    // discard it: the peer then sees "connection reset", not why. So after
-    // the refusal our side is shut for writing only, and what the peer
-    // still sends is read and dropped until its end of stream (it closes
-    // when it reads the refusal) or refusal_drain_time (cut()).
-    c.draining = true;
-    c.drain_for = 0;
-  }
+  // One bound for the whole close, the write and the read after it.
+  c.deadline = now_ + cfg_.close_linger;
   // With TLS, an alert (why the TLS handshake failed) may still be owed.
   bool tls_owes = c.tls && (c.tls->session.has_output() || c.tls->unwritten());
   if (flush && c.fd >= 0 &&
       (c.out.has_control() || c.out.in_flight() || c.flush_user_on_close || tls_owes)) {
     c.lingering = true;
-    c.deadline = now_ + linger_time;
     wake_timers_at(c.deadline);
     mark_dirty(c);
     return;
@@ -687,18 +751,24 @@ void transport::impl::cut(connection& c) {
     drop_queued(c, c.reason);
   }
   if (c.fd < 0) return;
-  bool stopping = stopping_.load(std::memory_order_relaxed);
-  if (c.draining && !stopping) {
-    // Our close frame (or reject, or TLS alert) is out and followed by our
-    // FIN: the peer's last bytes are still read (see close()).
+  if (c.draining && !stopping_.load(std::memory_order_relaxed)) {
+    // Our close frame is out and followed by our FIN: the peer's last
+    // frames are still read and handed on (transport_association.cpp).
     ::shutdown(c.fd, SHUT_WR);
-    if (c.drain_for == 0) {
-      c.deadline = now_ + refusal_drain_time;
-      wake_timers_at(c.deadline);
-    }
     return;
   }
-  if (c.draining && c.drain_for == 0) end_refusal_drain(c);  // stopping: it ends here
+  if (!c.discarding && !c.peer_eof && c.linger_for.count() > 0) {
+    start_discard(c);
+    return;
+  }
+  // The socket's end: the peer's end of stream was read (no reset), or the
+  // linger ran out, or there was none to wait for.
+  c.discarding = false;
+  c.linger_for = std::chrono::milliseconds(0);  // nothing is read any more
+  if (c.open_past_close) {
+    c.open_past_close = false;
+    --inbound_open_;
+  }
   ::shutdown(c.fd, SHUT_RDWR);  // alone, this already ends its recv and send with errors
   if (io_uring_sqe* sqe = ring_->sqe()) {
     io_uring_prep_cancel_fd(sqe, c.fd, IORING_ASYNC_CANCEL_ALL);
@@ -706,9 +776,40 @@ void transport::impl::cut(connection& c) {
   }
 }
 
-void transport::impl::end_refusal_drain(connection& c) {
-  c.draining = false;
-  if (!c.outbound) --inbound_open_;  // counted until now (close())
+void transport::impl::start_discard(connection& c) {
+  // FIN after everything written; a write still in flight fails (EPIPE)
+  // and its frames are counted fate unknown, as on any loss.
+  ::shutdown(c.fd, SHUT_WR);
+  c.discarding = true;
+  // A refused stranger gets refusal_drain_time from its FIN; a connection
+  // that was up keeps the whole close's bound (close()).
+  if (!c.counts_discards) c.deadline = now_ + c.linger_for;
+  wake_timers_at(c.deadline);
+  c.recv_paused = false;  // a winner's pause ends with it
+  if (!c.recv_armed) arm_recv(c);
+  // No receive (the ring took none): the deadline ends it.
+}
+
+void transport::impl::linger_at_stop() {
+  // shutdown_all closed every connection: those that linger get their
+  // peer's end of stream, or this deadline, together. Timers do not run
+  // here; completions do (on_recv ends each one at its peer's end).
+  auto until = steady_clock::now() + cfg_.close_linger;
+  auto lingering = [&] {
+    for (auto& [id, owned] : conns_)
+      if (owned->discarding) return true;
+    return false;
+  };
+  while (lingering() && steady_clock::now() < until) {
+    __kernel_timespec ts{0, 10'000'000};
+    io_uring_cqe* cqe = nullptr;
+    submitted(io_uring_submit_and_wait_timeout(ring_->get(), &cqe, 1, &ts, nullptr));
+    now_ = steady_clock::now();
+    reap();
+    ring_->publish_buffers();  // the dropped bytes' buffers go back to the kernel
+  }
+  for (auto& [id, owned] : conns_)
+    if (owned->discarding) cut(*owned);
 }
 
 void transport::impl::drop_queued(connection& c, close_reason reason) {

@@ -53,8 +53,6 @@ inline constexpr std::uint16_t buffer_group = 0;
 /// so a frame is reassembled from many CQEs (each a loop iteration and a
 /// buffer recycle) instead of one; the default is 16 KiB.
 inline constexpr unsigned min_recv_buffer_size = 512;
-/// A reject or close frame gets this long to be written before the socket is cut.
-inline constexpr std::chrono::milliseconds linger_time{1000};
 /// Longest sleep without a timer due: only bounds the damage of a lost wake-up.
 inline constexpr std::chrono::milliseconds idle_wake{1000};
 
@@ -160,12 +158,13 @@ struct transport::impl {
   void regate_held(const connection& gone);
   connection* forwarded(connection_id id, outbound_item* item);
   void end_drain(connection& loser);
-  void end_refusal_drain(connection& c);
   void extend_drain(connection& loser);
   void become_up(connection& c);
   void close(connection& c, close_reason reason, const std::string& detail,
              bool flush_first = false);
   void cut(connection& c);
+  void start_discard(connection& c);
+  void linger_at_stop();
   void mark_dirty(connection& c);
   void drop_queued(connection& c, close_reason reason);
   void wake_timers_at(steady_clock::time_point t) {
@@ -206,6 +205,7 @@ struct transport::impl {
   std::atomic<std::uint64_t> refused_{0}, accept_pauses_{0}, inbound_gauge_{0}, pending_gauge_{0};
   std::atomic<std::uint64_t> established_gauge_{0};
   std::atomic<std::uint64_t> frames_undelivered_{0}, frames_fate_unknown_{0};
+  std::atomic<std::uint64_t> frames_discarded_{0};  // rare: bumped where counted
 
   // Loop thread only.
   std::unique_ptr<detail::uring> ring_;

@@ -456,7 +456,7 @@ void transport::impl::finalize_closed(steady_clock::time_point now) {
   if (closing_.empty()) return;
   std::vector<connection*> still;
   for (connection* c : closing_) {
-    if (c->ops > 0 || c->lingering || c->dirty) {
+    if (c->ops > 0 || c->lingering || c->dirty || c->discarding) {
       still.push_back(c);
       continue;
     }
@@ -489,7 +489,8 @@ void transport::impl::finalize_closed(steady_clock::time_point now) {
       c->shared->gone.store(true, std::memory_order_relaxed);
       links_.erase(c->id);
     }
-    conns_.erase(c->id);  // destroys c
+    drop_queued(*c, c->reason);  // kept for a reconnect that will not come: counted
+    conns_.erase(c->id);         // destroys c
   }
   closing_.swap(still);
 }
@@ -517,6 +518,7 @@ void transport::impl::shutdown_all() {
       io_uring_sqe_set_data64(sqe, op_ignore);
     }
   }
+  linger_at_stop();  // each peer's end of stream, or close_linger
   // Wait (bounded) for the kernel to finish with our buffers before freeing them.
   auto give_up_at = steady_clock::now() + std::chrono::seconds(2);
   auto busy = [&] {
@@ -537,6 +539,7 @@ void transport::impl::shutdown_all() {
     // unknown, and they are counted so, not dropped silently.
     std::size_t frames = 0, bytes = 0;
     owned->out.abandon_in_flight(frames, bytes);
+    drop_queued(*owned, close_reason::local_close);
     local_fate_unknown_ += frames;
     if (owned->fd >= 0) ::close(owned->fd);
   }

@@ -61,7 +61,8 @@ void transport::impl::feed_tls(connection& c, std::span<const std::byte> bytes) 
   bool was_done = t.session.handshake_done();
   detail::tls_session::status st = t.session.receive(t.plain);
   if (!was_done && t.session.handshake_done()) start_secret_handshake(c);
-  if (!t.plain.empty() && (c.state != conn_state::closing || c.draining)) decode_frames(c, t.plain);
+  if (!t.plain.empty() && (c.state != conn_state::closing || c.draining || c.counts_discards))
+    decode_frames(c, t.plain);  // counts_discards: a lingering close counts what it drops
   if (c.draining && st != detail::tls_session::status::ok) {
     end_drain(c);  // a draining loser's session ended or failed: nothing more comes
   } else if (c.state != conn_state::closing) {

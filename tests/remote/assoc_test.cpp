@@ -301,33 +301,25 @@ TEST_CASE(
     "[remote][association][accounting]") {
   // A's first connection from "node-b" is a raw peer with B's name and
   // incarnation that proves the secret and then holds the connection open,
-  // a heartbeat every 20 ms, never closing it: when A's own connection to
-  // the real B wins, A drains that loser for as long as the peer holds it
-  // (PROTOCOL.md §6.6.2). Meanwhile B floods A through the winner. A does
-  // not read the winner until the drain ends, so B's socket fills and B's
-  // bounded queue refuses; the old code buffered B's frames on A (up to
-  // 32 MiB, then cut the drain short) with no back-pressure at all.
+  // silent, until the test ends its stream: when A's own connection to the
+  // real B wins, A drains that loser for as long as the peer holds it
+  // (PROTOCOL.md §6.6.2). A's close_linger (the drain's idle bound) is the
+  // test's patience, so only the peer's end of stream ends the drain: no
+  // stalled thread can end it early. Meanwhile B floods A through the
+  // winner. A does not read the winner until the drain ends, so B's socket
+  // fills and B's bounded queue refuses; the old code buffered B's frames
+  // on A (up to 32 MiB, then cut the drain short) with no back-pressure.
+  transport_config config_a = test_config("node-a");
+  config_a.close_linger = std::chrono::duration_cast<std::chrono::milliseconds>(patience);
   transport_config config_b = test_config("node-b");
   config_b.incarnation = random_incarnation();
   config_b.max_queued_bytes = 1u << 20;
   association_handler ha, hb;
-  transport a(test_config("node-a"), ha);
+  transport a(config_a, ha);
   transport b(config_b, hb);
   raw_peer loser(a.port());
   REQUIRE(loser.handshake_as("node-b", "test-secret", config_b.incarnation));
   REQUIRE(ha.wait([](auto& h) { return h.up_.size() == 1; }));
-  std::atomic<bool> holding{true};
-  std::thread keep_open([&] {
-    std::vector<std::byte> beat;
-    frame f;
-    f.kind = frame_kind::heartbeat;
-    encode_append(f, beat);
-    // Not raw_peer::write_all: A may already have cut the connection.
-    while (holding.load()) {
-      [[maybe_unused]] auto n = ::send(loser.fd(), beat.data(), beat.size(), MSG_NOSIGNAL);
-      std::this_thread::sleep_for(20ms);
-    }
-  });
 
   a.connect("127.0.0.1", b.port());
   REQUIRE(ha.wait([](auto& h) { return !h.merged_.empty(); }));  // the raw peer's gave way
@@ -381,8 +373,6 @@ TEST_CASE(
   CHECK(a.stats().frames_received <= bound);
 
   // The raw peer ends its stream: the drain is over, A reads the winner.
-  holding.store(false);
-  keep_open.join();
   ::shutdown(loser.fd(), SHUT_WR);
   std::uint64_t at_release = accepted.load();
   REQUIRE(ha.wait([&](auto& h) { return h.frames_ >= at_release; }));

@@ -19,6 +19,10 @@
 // (frames in a write the loss cut short may be lost: never reordered); if a
 // new incarnation answers, what was queued for the old one is reported
 // undelivered (close_reason::node_restarted), never sent to the new one.
+// A close on purpose (disconnect(), stop()) ends with FIN, not a reset: it
+// reads on, dropping what arrives (counted in frames_discarded), until the
+// peer's end of stream or close_linger, so a peer that reads gets everything
+// already written.
 //
 // Before a peer has completed the handshake it can make the transport hold
 // little: frames are capped at pre_login_max_frame_size (512 bytes), accepted
@@ -132,6 +136,16 @@ struct transport_settings {
   /// phi.first_heartbeat_estimate is set to heartbeat_interval by the transport.
   phi_config phi;
   std::chrono::milliseconds handshake_timeout{5000};
+  /// How long a closing connection waits for its peer: for our close or
+  /// reject frame (and on disconnect() the frames queued before it) to be
+  /// written, then, after our FIN, for the peer's end of stream while what
+  /// it still sends is read and dropped, so that the close ends with FIN and
+  /// not a reset, which would throw away what we wrote and it has not read
+  /// (PROTOCOL.md §6.2.1). Also how long a retired loser drains with nothing
+  /// moving on it (§6.6.2), and how long stop() waits for all of them
+  /// together. A live peer answers in one round trip; 1 s, as Akka's
+  /// shutdown-flush-timeout, only bounds a peer that does not.
+  std::chrono::milliseconds close_linger{1000};
   /// Reconnect backoff for outbound connections: doubles per failed try.
   std::chrono::milliseconds reconnect_min_backoff{100};
   std::chrono::milliseconds reconnect_max_backoff{10000};
@@ -238,6 +252,10 @@ struct transport_stats {
   /// Written: a sendmsg that carried them completed.
   std::uint64_t frames_sent = 0;
   std::uint64_t frames_received = 0;
+  /// User frames the peer sent that arrived after this side had closed the
+  /// connection (read during its lingering close, not handled): the peer
+  /// counted them written, and here they are counted, not lost silently.
+  std::uint64_t frames_discarded = 0;
   std::uint64_t send_calls = 0;  ///< sendmsg submissions (frames_sent / send_calls = batching)
   std::uint64_t wakeups = 0;     ///< eventfd writes by producers
   /// Accepted sockets closed at once: max_inbound_connections or
