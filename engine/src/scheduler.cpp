@@ -1,6 +1,8 @@
 // engine/src/scheduler.cpp — worker pools. The protocol is described in scheduler.hpp.
 #include "scheduler.hpp"
 
+#include <pthread.h>
+
 #include <cstdio>
 #include <cstdlib>
 
@@ -396,6 +398,11 @@ cell_base* worker_pool::steal_stuck_lifo(worker& thief) noexcept {
 
 void worker_pool::run(worker& w) {
   this_worker = &w;
+  // Named (volley-w0, volley-w1, ...), so that top -H, perf and gdb tell the
+  // workers from the timer thread (volley-timer) and remote loops (volley-io).
+  char name[16];
+  std::snprintf(name, sizeof name, "volley-w%u", w.index);
+  pthread_setname_np(pthread_self(), name);
   set_thread_numa_node(w.numa_node, settings_.topology ? settings_.topology->numa_nodes() : 1);
   if (settings_.topology != nullptr && settings_.plan.pinned && w.pu >= 0) {
     affinity::pin_current_thread(*settings_.topology, w.pu);

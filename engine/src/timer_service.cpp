@@ -1,6 +1,8 @@
 // engine/src/timer_service.cpp — see timer_service.hpp for the protocol.
 #include "timer_service.hpp"
 
+#include <pthread.h>
+
 #include <algorithm>
 #include <cstdio>
 #include <exception>
@@ -226,7 +228,8 @@ void timer_service::on_clock_jump() {
 }
 
 void timer_service::run() {
-  std::vector<timer_base*> due;  // reused: no allocation per turn once warm
+  pthread_setname_np(pthread_self(), "volley-timer");  // as the workers are named (scheduler.cpp)
+  std::vector<timer_base*> due;                        // reused: no allocation per turn once warm
   std::vector<timer_base*> dropped;
   while (running_.load(std::memory_order_acquire)) {
     handoff_.wake_up();

@@ -6,6 +6,7 @@
 #include <dirent.h>
 
 #include <atomic>
+#include <fstream>
 #include <functional>
 #include <mutex>
 #include <set>
@@ -40,6 +41,21 @@ int thread_count() {
     ::closedir(d);
   }
   return n;
+}
+
+/// The names (/proc/self/task/<tid>/comm) of this process's threads now.
+std::multiset<std::string> thread_names() {
+  std::multiset<std::string> names;
+  if (DIR* d = ::opendir("/proc/self/task")) {
+    while (dirent* e = ::readdir(d)) {
+      if (e->d_name[0] == '.') continue;
+      std::ifstream comm(std::string("/proc/self/task/") + e->d_name + "/comm");
+      std::string name;
+      if (std::getline(comm, name)) names.insert(name);
+    }
+    ::closedir(d);
+  }
+  return names;
 }
 
 /// Thread ids seen by handlers, and hook counters (shared by a test's actors).
@@ -111,6 +127,22 @@ std::set<std::thread::id> default_pool_threads(volley::system& sys, observations
 }  // namespace
 
 // -- names, paths, select ---------------------------------------------------------------
+
+TEST_CASE("the workers and the timer thread are named, so a trace tells them apart", "[system]") {
+  volley::config cfg = volley::test::two_workers();
+  cfg.workers = 3;
+  volley::system sys(cfg);
+  // Each thread names itself as it starts: wait until the last have.
+  REQUIRE(wait_until([] {
+    const auto names = thread_names();
+    return names.count("volley-w2") == 1 && names.count("volley-timer") == 1;
+  }));
+  const auto names = thread_names();
+  CHECK(names.count("volley-w0") == 1);
+  CHECK(names.count("volley-w1") == 1);
+  CHECK(names.count("volley-w2") == 1);
+  CHECK(names.count("volley-timer") == 1);
+}
 
 TEST_CASE("a named actor's path is /user/<name>, a child's is under its parent's", "[system]") {
   observations o;
