@@ -10,7 +10,6 @@
 #include <atomic>
 #include <condition_variable>
 #include <cstdint>
-#include <fstream>
 #include <list>
 #include <mutex>
 #include <random>
@@ -19,6 +18,7 @@
 #include <vector>
 
 #include "../../engine/src/scheduler.hpp"  // current_worker(): which worker runs a handler
+#include "../proc_threads.hpp"
 #include "engine_test_support.hpp"
 
 using namespace std::chrono_literals;
@@ -152,17 +152,6 @@ void expect_targets_run_elsewhere(const volley::actor_ref<queue_holder>& h) {
 
 // -- a conversation: one hub, many clients -----------------------------------------------
 
-/// How many times the kernel preempted thread `tid` of this process
-/// (its involuntary context switches), or -1 if it cannot be read.
-long preemptions_of(pid_t tid) {
-  std::ifstream status("/proc/self/task/" + std::to_string(tid) + "/status");
-  const std::string key = "nonvoluntary_ctxt_switches:";
-  for (std::string line; std::getline(status, line);) {
-    if (line.rfind(key, 0) == 0) return std::stol(line.substr(key.size()));
-  }
-  return -1;
-}
-
 /// How often the actors of a conversation changed threads between two of
 /// their activations, on which threads they ran, and a signal for the
 /// test thread when the last client is done (it waits without polling: a
@@ -213,7 +202,7 @@ struct moves {
     std::uint64_t sum = 0;
     for (const auto& slot : thread_ids) {
       if (pid_t tid = slot.load(); tid != 0)
-        sum += static_cast<std::uint64_t>(std::max(0L, preemptions_of(tid)));
+        sum += static_cast<std::uint64_t>(std::max(0L, volley::test::preemptions_of(tid)));
     }
     return sum;
   }

@@ -3,10 +3,7 @@
 // leftovers dead-lettered, workers joined, twice is fine).
 #include <catch2/catch.hpp>
 
-#include <dirent.h>
-
 #include <atomic>
-#include <fstream>
 #include <functional>
 #include <mutex>
 #include <set>
@@ -15,6 +12,7 @@
 #include <thread>
 #include <vector>
 
+#include "../proc_threads.hpp"
 #include "engine_test_support.hpp"
 
 using namespace std::chrono_literals;
@@ -31,31 +29,9 @@ struct spawn_child {
   std::string name;
 };
 
-/// Threads this process has right now (/proc/self/task).
+/// Threads this process has right now.
 int thread_count() {
-  int n = 0;
-  if (DIR* d = ::opendir("/proc/self/task")) {
-    while (dirent* e = ::readdir(d)) {
-      if (e->d_name[0] != '.') ++n;
-    }
-    ::closedir(d);
-  }
-  return n;
-}
-
-/// The names (/proc/self/task/<tid>/comm) of this process's threads now.
-std::multiset<std::string> thread_names() {
-  std::multiset<std::string> names;
-  if (DIR* d = ::opendir("/proc/self/task")) {
-    while (dirent* e = ::readdir(d)) {
-      if (e->d_name[0] == '.') continue;
-      std::ifstream comm(std::string("/proc/self/task/") + e->d_name + "/comm");
-      std::string name;
-      if (std::getline(comm, name)) names.insert(name);
-    }
-    ::closedir(d);
-  }
-  return names;
+  return static_cast<int>(volley::test::thread_names().size());
 }
 
 /// Thread ids seen by handlers, and hook counters (shared by a test's actors).
@@ -134,10 +110,10 @@ TEST_CASE("the workers and the timer thread are named, so a trace tells them apa
   volley::system sys(cfg);
   // Each thread names itself as it starts: wait until the last have.
   REQUIRE(wait_until([] {
-    const auto names = thread_names();
+    const auto names = volley::test::thread_names();
     return names.count("volley-w2") == 1 && names.count("volley-timer") == 1;
   }));
-  const auto names = thread_names();
+  const auto names = volley::test::thread_names();
   CHECK(names.count("volley-w0") == 1);
   CHECK(names.count("volley-w1") == 1);
   CHECK(names.count("volley-w2") == 1);

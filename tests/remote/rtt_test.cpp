@@ -6,11 +6,10 @@
 // and a wake-up in the round trip (bench/remote/remote_bench: a round trip
 // passes six threads; the hops that wake a sleeping thread are what
 // separates volley's RTT from a raw socket's).
+#include "../proc_threads.hpp"
 #include "node_test_support.hpp"
 
 #include <chrono>
-#include <filesystem>
-#include <fstream>
 #include <string>
 #include <thread>
 
@@ -73,12 +72,5 @@ TEST_CASE(
 TEST_CASE("each node's loop thread is named volley-io, so a trace tells it from the workers",
           "[remote][rtt]") {
   polling_nodes t(false, false);
-  int named = 0;
-  for (const auto& task : std::filesystem::directory_iterator("/proc/self/task")) {
-    std::ifstream comm(task.path() / "comm");
-    std::string name;
-    std::getline(comm, name);
-    if (name == "volley-io") ++named;
-  }
-  CHECK(named == 2);
+  CHECK(volley::test::thread_names().count("volley-io") == 2);
 }
