@@ -350,6 +350,11 @@ struct connection {
   /// (transport_stats::frames_discarded): the connection was up.
   bool counts_discards = false;
   bool peer_eof = false;  ///< the peer's end of stream was read: nothing is left to linger for
+  /// A frame closed the connection (the peer's close, a violation) and the
+  /// frames behind it are still decoded, to be counted discarded
+  /// (decode_frames); `past_close_logged`: that was logged, once.
+  bool closed_by_frame = false;
+  bool past_close_logged = false;
   /// Inbound, closing and still counted in inbound_open_ until its socket
   /// is closed (a lingering close holds an fd as long as a live one).
   bool open_past_close = false;

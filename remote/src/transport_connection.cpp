@@ -104,6 +104,11 @@ constexpr std::chrono::milliseconds refusal_drain_time{200};
 /// for a pause that found no SQE.
 constexpr std::size_t max_held_inbound = 32u << 20;
 
+/// A frame the peer's sender counts written (send_queue): a user frame.
+bool is_user_frame(const frame& f) {
+  return f.kind >= frame_kind::message && f.kind <= frame_kind::terminated;
+}
+
 log_level level_for(close_reason r) {
   switch (r) {
     case close_reason::local_close:
@@ -243,6 +248,8 @@ void transport::impl::reset_for_reconnect(connection& c, steady_clock::time_poin
   c.discarding = false;
   c.counts_discards = false;
   c.peer_eof = false;
+  c.closed_by_frame = false;
+  c.past_close_logged = false;
 }
 
 void transport::impl::start_connect(connection& c, steady_clock::time_point now) {
@@ -411,7 +418,23 @@ void transport::impl::feed(connection& c, std::span<const std::byte> bytes) {
 }
 
 void transport::impl::decode_frames(connection& c, std::span<const std::byte> bytes) {
-  decode_error e = c.decoder.feed(bytes, [&](const frame& f) { return on_frame(c, f); });
+  decode_error e = c.decoder.feed(bytes, [&](const frame& f) {
+    if (c.closed_by_frame && !c.past_close_logged && is_user_frame(f)) [[unlikely]] {
+      c.past_close_logged = true;  // once per connection: the count says how many
+      log(log_level::warning, "connection " + std::to_string(c.id) + " ('" + c.peer.name +
+                                  "'): user frames follow the frame that closed it; they are "
+                                  "counted in frames_discarded, not handled");
+    }
+    if (on_frame(c, f)) return true;
+    // That frame closed the connection (the peer's close, a violation) or
+    // ended its drain. The peer counted the frames behind it written, so a
+    // connection that was up decodes on, in this chunk and later ones, and
+    // on_frame counts them discarded; stopping here would drop the rest of
+    // the chunk uncounted and leave the decoder stopped for good.
+    if (c.state != conn_state::closing || c.draining || !c.counts_discards) return false;
+    c.closed_by_frame = true;
+    return true;
+  });
   if (e == decode_error::none) return;
   if (c.draining) {
     end_drain(c);
@@ -474,8 +497,7 @@ bool transport::impl::on_frame(connection& c, const frame& f) {
     // Sent before the peer read our close (a lingering close; a loser's
     // drain that the transport's stop cut short): it counted these written,
     // so they are counted here, not handled (the connection is down).
-    if (f.kind >= frame_kind::message && f.kind <= frame_kind::terminated)
-      frames_discarded_.fetch_add(1, std::memory_order_relaxed);
+    if (is_user_frame(f)) frames_discarded_.fetch_add(1, std::memory_order_relaxed);
     return true;
   }
   ++local_received_;

@@ -6,7 +6,8 @@
 // close_linger 0 (no lingering close, the old behaviour), where the same
 // check must catch the loss. Then the attacker's side: a peer that never
 // ends its stream, and floods meanwhile, holds the close no longer than
-// close_linger and costs no memory.
+// close_linger and costs no memory. Last, what a peer sends where it should
+// send nothing: frames behind its own close frame are counted.
 #include "test_support.hpp"
 
 #include <volley/remote/transport.hpp>
@@ -53,6 +54,15 @@ frame payload_frame(std::uint64_t seq, std::span<const std::byte> payload) {
   return f;
 }
 
+/// `count` encoded heartbeats, back to back.
+std::vector<std::byte> heartbeats(std::size_t count) {
+  frame f;
+  f.kind = frame_kind::heartbeat;
+  std::vector<std::byte> bytes;
+  for (std::size_t i = 0; i < count; ++i) encode_append(f, bytes);
+  return bytes;
+}
+
 /// Writes a heartbeat every millisecond on a raw peer's socket until
 /// stopped, ignoring errors (the other side may be gone): the input that a
 /// closing transport finds unread.
@@ -60,10 +70,7 @@ class heartbeat_drip {
  public:
   explicit heartbeat_drip(int fd)
       : thread_([this, fd] {
-          std::vector<std::byte> beat;
-          frame f;
-          f.kind = frame_kind::heartbeat;
-          encode_append(f, beat);
+          std::vector<std::byte> beat = heartbeats(1);
           while (!stop_.load()) {
             [[maybe_unused]] auto n = ::send(fd, beat.data(), beat.size(), MSG_NOSIGNAL);
             std::this_thread::sleep_for(1ms);
@@ -372,4 +379,49 @@ TEST_CASE("a peer that floods and never ends its stream holds a close no longer 
     CHECK(peak_rss_kib() - rss_before < 32 * 1024);
     a.stop();
   }
+}
+
+// -- a peer that sends where it should not ----------------------------------------------
+
+TEST_CASE(
+    "user frames behind a peer's close frame, in the same write and later, are counted "
+    "discarded and logged once",
+    "[remote][transport][linger]") {
+  // PROTOCOL.md §6.2: close is the last frame a peer writes. One that
+  // writes on (broken or hostile) counted those frames written, so they
+  // must be counted here too. The decoder used to stop at the close frame:
+  // the rest of that receive and everything read after it went uncounted.
+  log_lines logs;
+  transport_config config = linger_config("node-a", event_only);
+  config.log = logs.sink();
+  recording_handler ha;
+  transport a(config, ha);
+  raw_peer peer(a.port());
+  logged_in(peer, ha);
+
+  constexpr std::uint64_t before = 5, behind = 20, later = 10;
+  const std::vector<std::byte> body(16, std::byte{4});
+  std::vector<std::byte> one_write;
+  for (std::uint64_t seq = 0; seq < before + behind; ++seq) {
+    if (seq == before)
+      encode_reason_frame(frame_kind::close, static_cast<std::uint16_t>(close_reason::local_close),
+                          "bye", one_write);
+    encode_append(payload_frame(seq, body), one_write);
+  }
+  peer.write_all(one_write);
+  REQUIRE(ha.wait([&] { return ha.downs.size() == 1; }));
+  // a lingers (its FIN is out) and reads on until our end of stream.
+  std::vector<std::byte> after_down;
+  for (std::uint64_t seq = 0; seq < later; ++seq)
+    encode_append(payload_frame(before + behind + seq, body), after_down);
+  peer.write_all(after_down);
+  ::shutdown(peer.fd(), SHUT_WR);
+  REQUIRE(poll_until([&] { return a.stats().inbound_connections == 0; }));
+  transport_stats s = a.stats();
+  INFO("handled " << ha.with_lock([&] { return ha.frames; }) << ", discarded "
+                  << s.frames_discarded);
+  CHECK(ha.with_lock([&] { return ha.frames; }) == before);
+  CHECK(s.frames_discarded == behind + later);
+  CHECK(ha.with_lock([&] { return ha.downs[0].reason; }) == close_reason::peer_closed);
+  CHECK(logs.count("follow the frame that closed it") == 1);
 }
