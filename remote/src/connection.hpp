@@ -320,10 +320,14 @@ struct connection {
   connection_id kept_instead = 0;  // the connection the gate refused this one for
   /// An established loser retired for `drain_for` (PROTOCOL.md §6.6.2):
   /// closing, its own close frame written or being written, but still read
-  /// until the peer's close frame (or its end, or linger_time), so that what
-  /// the peer wrote on it before it gave way is handled, not cut off.
+  /// until the peer's close frame (or its end, or close_linger with nothing
+  /// moving on it, or `drain_until`), so that what the peer wrote on it
+  /// before it gave way is handled, not cut off.
   bool draining = false;
   connection_id drain_for = 0;
+  /// The drain's whole bound (transport_association.cpp, max_drain_lingers):
+  /// traffic on the loser extends its idle deadline, never past this.
+  clock::time_point drain_until{};
   /// A winner: losers still draining for it. Until none is, it is not read
   /// (`recv_paused`: TCP pushes back on its sender), and the user frames that
   /// were already on their way wait in `held_inbound` (re-encoded), behind

@@ -35,7 +35,9 @@
 // goes out, the socket is shut for writing only, and the loser is still
 // read, its frames handed on, until the peer's close frame (or its end of
 // stream, or close_linger without a byte read or written on it: a peer that
-// never closes it; a busy loser's backlog can take seconds to read). Meanwhile the
+// never closes it; a busy loser's backlog can take seconds to read; or, at
+// the latest, max_drain_lingers x close_linger after it began: a peer that
+// keeps it busy, even a byte at a time, holds the winner no longer). Meanwhile the
 // winner is not read (pause_recv cancels its receive), so its peer's writes
 // meet TCP's window and then its own bounded queue: the wait costs this node
 // no memory beyond what the receive took before the pause. Those user
@@ -49,7 +51,25 @@
 // Loop thread only, like all connection state.
 #include "transport_impl.hpp"
 
+#include <algorithm>
+
 namespace volley::remote {
+
+namespace {
+
+/// A drain ends at the latest this many close_lingers after it began, however
+/// busy the loser stays (extend_drain). Without it a peer could keep its own
+/// association's winner unread for ever by sending a byte on the loser more
+/// often than every close_linger. What an honest loser still carries is
+/// bounded: once the peer has retired it, it writes nothing more there, so
+/// what is left is its batch in flight (<= 256 KiB, send_queue) and the two
+/// socket buffers (Linux's maximum tcp_wmem + tcp_rmem: 4 + 6 MiB), about
+/// 10 MiB. Ten close_lingers (10 s by default) read that at 1 MiB/s, a few
+/// hundred times slower than the receive path runs (remote_bench one-way:
+/// ~350 MB/s); past that the loser is not draining but being kept busy.
+constexpr int max_drain_lingers = 10;
+
+}  // namespace
 
 bool transport::impl::same_peer(const connection& a, const connection& b) const {
   return a.gate_order != 0 && b.gate_order != 0 && a.peer.name == b.peer.name &&
@@ -138,8 +158,8 @@ void transport::impl::retire_losers_of(connection& winner) {
     }
     retire(*o, winner);
     if (o->draining) {
-      o->deadline = now_ + cfg_.close_linger;
-      wake_timers_at(o->deadline);
+      o->drain_until = now_ + max_drain_lingers * cfg_.close_linger;
+      extend_drain(*o);
     }
   }
   // Not read until its losers are: the peer's sender meets TCP's window and
@@ -148,8 +168,29 @@ void transport::impl::retire_losers_of(connection& winner) {
 }
 
 void transport::impl::extend_drain(connection& loser) {
-  loser.deadline = now_ + cfg_.close_linger;
+  loser.deadline = std::min(now_ + cfg_.close_linger, loser.drain_until);
   wake_timers_at(loser.deadline);
+}
+
+void transport::impl::drain_expired(connection& loser) {
+  if (now_ < loser.drain_until) {
+    // Nothing moved on it for close_linger: the peer never closed it. What
+    // it still holds is lost, and it is not waited for a second time (cut()).
+    loser.linger_for = std::chrono::milliseconds(0);
+  } else {
+    // Busy to the end of the drain's bound: the winner is read again now.
+    // The loser closes as any connection that was up does: what still comes
+    // on it is read for one more close_linger and counted (frames_discarded),
+    // not handled, and the peer that keeps sending then gets a reset. One
+    // line per drain, and a drain needs a winner coming up: bounded.
+    log(log_level::warning, "connection " + std::to_string(loser.id) + " to '" + loser.peer.name +
+                                "': its drain ended after " +
+                                std::to_string(max_drain_lingers * cfg_.close_linger.count()) +
+                                " ms with the peer still sending on it; what follows is discarded");
+    loser.deadline = now_ + cfg_.close_linger;
+    wake_timers_at(loser.deadline);
+  }
+  end_drain(loser);
 }
 
 void transport::impl::end_drain(connection& loser) {

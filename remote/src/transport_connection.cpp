@@ -203,10 +203,7 @@ void transport::impl::on_timer(connection& c, steady_clock::time_point now) {
       }
       if (c.draining) {
         if (now >= c.deadline) {
-          // The peer never closed it: what it still holds is lost, and it
-          // is not waited for a second time (cut()).
-          c.linger_for = std::chrono::milliseconds(0);
-          end_drain(c);
+          drain_expired(c);  // idle for close_linger, or at its whole bound
         } else {
           wake_timers_at(c.deadline);
         }

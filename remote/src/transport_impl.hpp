@@ -159,6 +159,7 @@ struct transport::impl {
   connection* forwarded(connection_id id, outbound_item* item);
   void end_drain(connection& loser);
   void extend_drain(connection& loser);
+  void drain_expired(connection& loser);
   void become_up(connection& c);
   void close(connection& c, close_reason reason, const std::string& detail,
              bool flush_first = false);

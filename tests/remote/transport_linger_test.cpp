@@ -7,7 +7,8 @@
 // check must catch the loss. Then the attacker's side: a peer that never
 // ends its stream, and floods meanwhile, holds the close no longer than
 // close_linger and costs no memory. Last, what a peer sends where it should
-// send nothing: frames behind its own close frame are counted.
+// send nothing: frames behind its own close frame are counted, and a loser
+// it keeps busy holds the winner no longer than the drain's bound.
 #include "test_support.hpp"
 
 #include <volley/remote/transport.hpp>
@@ -424,4 +425,67 @@ TEST_CASE(
   CHECK(s.frames_discarded == behind + later);
   CHECK(ha.with_lock([&] { return ha.downs[0].reason; }) == close_reason::peer_closed);
   CHECK(logs.count("follow the frame that closed it") == 1);
+}
+
+TEST_CASE(
+    "a loser kept busy a byte at a time holds its winner no longer than the drain's bound, "
+    "and every frame sent on the winner is then handled",
+    "[remote][transport][association][attack]") {
+  // The raw peer logs in as node-b (B's incarnation) and loses to a's own
+  // connection to the real B; a drains it (PROTOCOL.md §6.6.2) and does not
+  // read the winner meanwhile. The peer then sends a byte every 20 ms on
+  // the loser: each one restarts the drain's idle bound (close_linger), so
+  // only the drain's whole bound, max_drain_lingers x close_linger, ends it.
+  // Without that bound the winner stayed unread for as long as the bytes came.
+  constexpr auto linger = 300ms;
+  constexpr auto drain_bound = 10 * linger;  // max_drain_lingers, transport_association.cpp
+  log_lines logs;
+  transport_config config_a = linger_config("node-a", linger);
+  config_a.log = logs.sink();
+  transport_config config_b = linger_config("node-b", event_only);
+  config_b.incarnation = random_incarnation();
+  recording_handler ha, hb;
+  transport a(config_a, ha);
+  transport b(config_b, hb);
+  raw_peer loser(a.port());
+  REQUIRE(loser.handshake_as("node-b", "test-secret", config_b.incarnation));
+  REQUIRE(ha.wait([&] { return ha.ups.size() == 1; }));
+  a.connect("127.0.0.1", b.port());
+  REQUIRE(poll_until([&] { return logs.has("gives way to connection"); }));
+
+  // 100 heartbeats at 20 ms a byte: far longer than the bound. The thread
+  // ends when a closes the loser (a send fails).
+  const std::vector<std::byte> trickle = heartbeats(100);
+  std::size_t trickled = 0;
+  std::thread dripper([&] { trickled = loser.write_dripping(trickle); });
+  REQUIRE(hb.wait([&] { return hb.ups.size() == 1; }));
+  connection_id to_a = hb.with_lock([&] { return hb.ups[0].id; });
+  constexpr std::uint64_t count = 100;
+  for (std::uint64_t seq = 0; seq < count; ++seq)
+    REQUIRE(b.send(to_a, numbered_frame(seq)) == send_result::queued);
+
+  // Held well past close_linger: the trickle keeps the drain going.
+  std::this_thread::sleep_for(drain_bound / 2);
+  CHECK(ha.with_lock([&] { return ha.frames; }) == 0);
+  // Then the bound ends it and the winner is read: within it, with room for
+  // a loaded machine, not at the test's patience.
+  CHECK(ha.wait([&] { return ha.frames == count; }, drain_bound + 2s));
+  dripper.join();
+  INFO("the peer trickled " << trickled << " of " << trickle.size() << " bytes");
+  CHECK(trickled < trickle.size());  // the loser was closed under it
+  CHECK(logs.count("with the peer still sending on it") == 1);
+
+  REQUIRE(poll_until([&] { return balanced(b.stats()); }));
+  transport_stats sb = b.stats();
+  CHECK(sb.frames_sent == count);
+  CHECK(sb.frames_undelivered == 0);
+  CHECK(sb.frames_fate_unknown == 0);
+  ha.with_lock([&] {
+    CHECK(ha.frames == count);
+    CHECK_FALSE(ha.out_of_order);
+    CHECK(ha.downs.empty());  // the winner was not declared down while unread
+  });
+  transport_stats sa = a.stats();
+  CHECK(sa.frames_discarded == 0);  // the trickle was heartbeats
+  CHECK(sa.established_connections == 1);
 }
