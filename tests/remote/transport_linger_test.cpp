@@ -300,6 +300,32 @@ TEST_CASE("without the lingering close a receiver that stops under a flood loses
   CHECK_FALSE(receiver_accounted(stop_receiver_under_flood(0ms)));
 }
 
+TEST_CASE(
+    "a transport that stops while a refused handshake drains waits for that drain's own bound, "
+    "not close_linger",
+    "[remote][transport][linger]") {
+  // A refusal drains for 200 ms after its reject (refusal_drain_time); the
+  // stop used to wait for every drain's peer up to close_linger instead.
+  // The flood case above met it in about 1 run in 10 under ASan: a's
+  // reconnect to the stopped b (its listener still queues connections) was
+  // handshaking when the test disconnected it, and a's stop at the end
+  // waited for that drain for the test's 60 s close_linger.
+  constexpr std::chrono::milliseconds linger = 5s;
+  recording_handler ha;
+  transport a(linger_config("node-a", linger), ha);
+  raw_peer stranger(a.port());
+  // A wrong secret: a refuses the proof, then reads on for the stranger's
+  // end of stream, which never comes (it neither reads on nor closes).
+  REQUIRE_FALSE(stranger.handshake_as("node-b", "wrong-secret"));
+  auto began = std::chrono::steady_clock::now();
+  a.stop();
+  auto took = std::chrono::steady_clock::now() - began;
+  INFO("the stop took " << std::chrono::duration_cast<std::chrono::milliseconds>(took).count()
+                        << " ms");
+  CHECK(took < linger / 2);
+  CHECK(a.stats().closes_for(close_reason::handshake_failed) == 1);
+}
+
 // -- a peer that never ends its stream --------------------------------------------------
 
 namespace {
