@@ -38,7 +38,8 @@
 // waits unread meanwhile. An inbound connection counts in inbound_open_ until
 // its socket's end, so max_inbound_connections bounds lingering sockets too.
 // At stop every connection is closed at once and linger_at_stop() waits for
-// all their ends together, at most close_linger. No lingering when the peer
+// all their ends together, each until its own deadline and none past
+// close_linger from the stop. No lingering when the peer
 // is judged gone (heartbeat_timeout, node_restarted) or its end was read.
 //
 // The socket's end: cut() shuts it down and cancels its ops; the loop
