@@ -63,10 +63,12 @@ namespace {
 /// often than every close_linger. What an honest loser still carries is
 /// bounded: once the peer has retired it, it writes nothing more there, so
 /// what is left is its batch in flight (<= 256 KiB, send_queue) and the two
-/// socket buffers (Linux's maximum tcp_wmem + tcp_rmem: 4 + 6 MiB), about
-/// 10 MiB. Ten close_lingers (10 s by default) read that at 1 MiB/s, a few
-/// hundred times slower than the receive path runs (remote_bench one-way:
-/// ~350 MB/s); past that the loser is not draining but being kept busy.
+/// socket buffers, at most tcp_wmem's + tcp_rmem's maximum (Linux's
+/// defaults 4 + 6 MiB; 4 + 32 MiB on the 2-core test VM). Ten close_lingers
+/// (10 s by default) read even 36 MiB at 3.6 MB/s, about a hundred times
+/// slower than the receive path runs (remote_bench one-way, 6.6 M frames/s
+/// of ~56 B: ~370 MB/s); past that the loser is not draining but being
+/// kept busy.
 constexpr int max_drain_lingers = 10;
 
 }  // namespace
