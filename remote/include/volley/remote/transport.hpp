@@ -142,8 +142,8 @@ struct transport_settings {
   /// it still sends is read and dropped, so that the close ends with FIN and
   /// not a reset, which would throw away what we wrote and it has not read
   /// (PROTOCOL.md §6.2.1). Also how long a retired loser drains with nothing
-  /// moving on it (§6.6.2), and how long stop() waits for all of them
-  /// together. A live peer answers in one round trip; 1 s, as Akka's
+  /// moving on it, and at most 10x that in all (§6.6.2), and how long
+  /// stop() waits for all of them together. A live peer answers in one round trip; 1 s, as Akka's
   /// shutdown-flush-timeout, only bounds a peer that does not.
   std::chrono::milliseconds close_linger{1000};
   /// Reconnect backoff for outbound connections: doubles per failed try.
