@@ -86,6 +86,15 @@ outbound_item* outbound_item::make(type what, connection_id id, std::uint32_t si
     mem = chunk->storage + chunk->used;
     chunk->used += need;
     ++chunk->carved;
+    // Ask for the lines a few items ahead for writing now: a chunk's memory
+    // was last read by the loop (a freed chunk comes back), and the push's
+    // exchange waits for every store before it, so a line fetched late
+    // stalls the sender at the exchange (85% of push's samples).
+    constexpr std::size_t ahead = 256;
+    if (chunk->used + ahead + 128 <= item_chunk::capacity) {
+      __builtin_prefetch(chunk->storage + chunk->used + ahead, 1);
+      __builtin_prefetch(chunk->storage + chunk->used + ahead + 64, 1);
+    }
   }
   auto* item = ::new (mem) outbound_item;
   item->what = what;

@@ -2,6 +2,7 @@
 // below are the only place that knows it.
 #include <volley/remote/frame_codec.hpp>
 
+#include <cstdint>
 #include <cstring>
 
 namespace volley::remote {
@@ -43,13 +44,40 @@ constexpr kind_rules rules_for(frame_kind k) noexcept {
   }
 }
 
+/// The top bit of each byte of `x` that is not printable ASCII (below 0x21
+/// or above 0x7e), and maybe of bytes above such a byte (a borrow or a
+/// carry runs on from it); zero exactly when all eight bytes are printable.
+/// Below 0x21: x - 0x21 borrows into the top bit of a byte whose own top bit
+/// is clear. Above 0x7e: x + 1 reaches 0x80 from 0x7f, and `| x` keeps the
+/// top bit of bytes at 0x80 and above (0xff's carry out is then harmless).
+constexpr std::uint64_t unprintable_bytes(std::uint64_t x) noexcept {
+  constexpr std::uint64_t ones = 0x0101010101010101ull;
+  constexpr std::uint64_t tops = ones * 0x80;
+  return (((x - ones * 0x21) & ~x) | (x + ones * (0x7f - 0x7e)) | x) & tops;
+}
+static_assert(unprintable_bytes(0x2121212121212121ull) == 0);
+static_assert(unprintable_bytes(0x7e7e7e7e7e7e7e7eull) == 0);
+static_assert(unprintable_bytes(0x2121212121212120ull) != 0);
+static_assert(unprintable_bytes(0x7f21212121212121ull) != 0);
+static_assert(unprintable_bytes(0x21212121ff212121ull) != 0);
+
 bool valid_path(std::string_view p, std::size_t max_len) noexcept {
   if (p.empty() || p.size() > max_len || p.front() != '/') return false;
-  // Printable ASCII, no space. Without a branch per byte: both ends check
-  // every frame's paths (~40 bytes a message), and valid is the common case.
-  unsigned bad = 0;
-  for (char c : p)
-    bad |= static_cast<unsigned char>(c) - 0x21u > 0x7eu - 0x21u;  // wraps below 0x21
+  // Printable ASCII, no space: both ends check every frame's paths, and
+  // valid is the common case. Eight bytes a step; a path of 8 or more ends
+  // with an 8-byte load that overlaps the previous one. The byte loop this
+  // replaced was 45% of parse_frame (4.4% of the one-way profile, B's loop,
+  // a 14-char target path): GCC kept it a loop of 8 instructions per byte.
+  const auto* s = reinterpret_cast<const std::byte*>(p.data());
+  std::size_t n = p.size();
+  if (n < 8) {
+    unsigned bad = 0;
+    for (std::size_t i = 0; i < n; ++i)
+      bad |= std::to_integer<unsigned>(s[i]) - 0x21u > 0x7eu - 0x21u;  // wraps below 0x21
+    return bad == 0;
+  }
+  std::uint64_t bad = unprintable_bytes(detail::load_u64(s + n - 8));
+  for (std::size_t i = 0; i + 8 < n; i += 8) bad |= unprintable_bytes(detail::load_u64(s + i));
   return bad == 0;
 }
 

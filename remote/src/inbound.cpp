@@ -176,12 +176,33 @@ void node_core::supersede(const peer_info& peer, const std::shared_ptr<link>& fr
   }
 }
 
+namespace {
+/// Whether two paths are the same bytes: a path of 8 bytes or more is
+/// compared a word at a time, its last word overlapping the one before,
+/// inline. A frame's target is compared twice per message (the access
+/// list, the last resolved path), and the two calls to memcmp for a
+/// 14-byte path were 3% of the one-way profile (B's loop).
+bool same_path(std::string_view a, std::string_view b) noexcept {
+  if (a.size() != b.size()) return false;
+  std::size_t n = a.size();
+  if (n < 8) return a == b;
+  auto word = [](std::string_view s, std::size_t at) {
+    std::uint64_t w;
+    std::memcpy(&w, s.data() + at, sizeof w);
+    return w;
+  };
+  std::uint64_t diff = word(a, n - 8) ^ word(b, n - 8);
+  for (std::size_t i = 0; i + 8 < n; i += 8) diff |= word(a, i) ^ word(b, i);
+  return diff == 0;
+}
+}  // namespace
+
 bool node_core::may_reach(const peer_info& peer, std::string_view path) {
   for (const auto& allowed : cfg_.access.allowed_paths) {
     if (allowed.size() >= 2 && allowed.compare(allowed.size() - 2, 2, "/*") == 0) {
       std::string_view prefix(allowed.data(), allowed.size() - 1);  // keeps the '/'
       if (path.size() > prefix.size() && path.substr(0, prefix.size()) == prefix) return true;
-    } else if (path == allowed) {
+    } else if (same_path(path, allowed)) {
       return true;
     }
   }
@@ -323,7 +344,7 @@ const any_ref& node_core::resolve(std::string_view path) {
   // actor). A stopped actor's entry is looked up again (its name may have
   // been taken by a new actor). The ref is lent, not copied: a copy cost
   // two reference-count round trips on the target's line per frame.
-  if (last_resolved_ != nullptr && last_resolved_->first == path &&
+  if (last_resolved_ != nullptr && same_path(last_resolved_->first, path) &&
       !last_resolved_->second.is_stopped())
     return last_resolved_->second;
   auto it = path_cache_.find(path);
@@ -361,7 +382,7 @@ const any_ref& node_core::sender_of(const peer_info& peer, const frame& f) {
     return p.cell()->state() == volley::detail::lifecycle::alive;
   };
   if (last_sender_ != nullptr && last_sender_conn_ == peer.id &&
-      last_sender_->first == f.sender_path && alive(last_sender_->second))
+      same_path(last_sender_->first, f.sender_path) && alive(last_sender_->second))
     return last_sender_->second;
   ref_by_path& senders = sender_cache_[peer.id];
   auto it = senders.find(f.sender_path);

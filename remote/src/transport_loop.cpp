@@ -167,6 +167,25 @@
 //   handler 4%). What is left is the engine's and the transport's: the
 //   envelope's line moving from the worker that frees it to the loop that
 //   allocates it, one wake-up per batch, the two copies and the parse.
+//   Session 7 (perf record -e cpu-clock at 4 kHz, remote_bench 3000000 10
+//   volley --no-tls, bench preset, load 10-13, against 993280e): paths are
+//   checked (frame_codec.cpp) and compared (inbound.cpp, same_path) a word
+//   at a time, and a sender prefetches its item chunk for writing a few
+//   items ahead (connection.cpp). parse_frame with its path check 9.7% ->
+//   5.6% of all samples, the target's memcmp calls 3.0% -> 1.5%, the inbox
+//   push 7.7% -> 3.3-4.4% (its exchange waited on stores to lines the loop
+//   had last read). CPU-ns per message, medians of 9 interleaved rounds,
+//   two runs: 240/226 -> 221/219; from an actor (7 rounds) 252 -> 243.
+//   The split now: B's loop 35-39% (envelope_local 5.7-6.6%, mostly the
+//   first write to an envelope the worker freed; waking the worker 4.7%;
+//   parse 4-5%; the kernel's copy out 3%), the sending thread 31-36%
+//   (forward 4.7%, send 4%, push 3.3-4.4%, encode and the item 2%), A's
+//   loop 18-19% (the batch copy 3%, the kernel's copy in 3%), B's worker
+//   7-8% (the handler 3-4%: the bench's receiver stores its count to a line
+//   the sending thread reads per tell). Still to cut: one inbox exchange
+//   and one bound reservation per frame on the sender (a per-thread stage
+//   pushed as one chain needs a flush point that a plain thread that stops
+//   sending cannot strand), and the envelope's line crossing cores.
 #include "transport_impl.hpp"
 
 #include <netinet/in.h>

@@ -314,6 +314,35 @@ TEST_CASE("bad paths and node names are refused", "[remote][codec]") {
   CHECK(validate(f) == decode_error::bad_path);
 }
 
+TEST_CASE("a path with any unprintable byte, at any place and length, is refused",
+          "[remote][codec]") {
+  // The check reads eight bytes a step, the last step overlapping: every
+  // length across three steps, every place, every byte value. Sender and
+  // receiver must agree, so each verdict is checked on both sides.
+  std::size_t wrong = 0;
+  for (std::size_t length = 2; length <= 26; ++length) {
+    for (std::size_t at = 1; at < length; ++at) {
+      for (unsigned b = 0; b < 256; ++b) {
+        std::string path(length, 'a');
+        path[0] = '/';
+        path[at] = static_cast<char>(b);
+        bool printable = b >= 0x21 && b <= 0x7e;
+        frame f;
+        f.kind = frame_kind::message;
+        f.target_path = path;
+        f.sender_path = path;
+        decode_error expected = printable ? decode_error::none : decode_error::bad_path;
+        if (validate(f) != expected) ++wrong;
+        if (b % 16 != 0 && b != 0x7f && b != 0x20) continue;  // the receiver: a sample
+        std::vector<std::byte> s(encoded_size(f));
+        encode_exact(f, s);
+        if (parse_frame(s).error != expected) ++wrong;
+      }
+    }
+  }
+  CHECK(wrong == 0);
+}
+
 TEST_CASE("validate gives the size that encode_exact fills, byte for byte as encode",
           "[remote][codec]") {
   const std::array<std::byte, 5> payload{std::byte{1}, std::byte{2}, std::byte{3}, std::byte{4},

@@ -299,9 +299,19 @@ TEST_CASE("a peer reaches only the paths node_config::access allows", "[remote][
   auto nobody = t.to_b.select("/user/nobody").ask<pong>(ping{1}).get(patience);
   REQUIRE_FALSE(nobody.ok());
   CHECK(nobody.err().code == r.err().code);
+  // A path as long as the allowed one, differing in one byte of its first or
+  // of its last 8-byte word (the access check compares a word at a time).
+  for (const char* name : {"xollector", "collectox"}) {
+    seen_state twin_seen;
+    auto twin = t.sys_b.spawn<collector_actor>(volley::props{.name = name}, &twin_seen);
+    auto twin_r = t.to_b.select(std::string("/user/") + name).ask<pong>(ping{2}).get(patience);
+    REQUIRE_FALSE(twin_r.ok());
+    CHECK(twin_r.err().code == volley::errc::recipient_stopped);
+    CHECK(twin.ask(ping{2}).get(patience).ok());  // it exists: the access list refused it
+  }
 
   t.to_b.select("/user/private").tell(numbered{0, 0});  // may be a fresh proxy
-  REQUIRE(poll_until([&] { return t.node_b->stats().refused_messages >= 3; }));
+  REQUIRE(poll_until([&] { return t.node_b->stats().refused_messages >= 5; }));
   hidden_seen.with_lock([&] { CHECK(hidden_seen.numbered_count == 0); });
   CHECK(hidden.ask(ping{3}).get(patience).ok());  // alive and well
 
