@@ -43,6 +43,25 @@ static_assert(offsetof(cell_base, mailbox_) == 56, "mailbox_ head_ must end cach
 static_assert(sizeof(cell_base) == 128, "a cell header is two cache lines");
 #pragma GCC diagnostic pop
 
+// What an actor costs (issue 11's idle actor figures): one without state is
+// the header alone, built in its spare byte (actor_cell::in_header); 16 B of
+// state add one cache line. Spawned without arguments, so nothing is kept
+// for a restart either (std::tuple<> takes no room).
+namespace layout_check {
+struct stateless {
+  void on(int) {}
+};
+struct sixteen_bytes {
+  std::uint64_t a = 0, b = 0;
+};
+}  // namespace layout_check
+static_assert(actor_cell<layout_check::stateless>::in_header);
+static_assert(sizeof(cell<layout_check::stateless, std::tuple<>>) == 128,
+              "an actor without state costs one cell header");
+static_assert(sizeof(cell<layout_check::stateless, no_restart>) == 128);
+static_assert(sizeof(cell<layout_check::sixteen_bytes, std::tuple<>>) == 192,
+              "16 B of actor state cost one cache line more");
+
 namespace {
 
 // -- system messages --------------------------------------------------------------
