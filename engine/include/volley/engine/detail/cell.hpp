@@ -17,9 +17,10 @@
 // Lifetime protocol
 // -----------------
 // refs_ counts actor_ref/any_ref copies, the parent's link to a living child,
-// each unlinked child (from its unlink until the cell itself is destroyed,
-// so path() may walk parent_ even after the whole system is gone; a linked
-// child needs no count, as its parent dies only after it has unlinked),
+// its unlinked children together (one count while any child is unlinked and
+// not yet destroyed, cell_extras::departed_children, so path() may walk
+// parent_ even after the whole system is gone; a linked child needs no
+// count, as its parent dies only after it has unlinked),
 // envelopes naming the cell as sender, and activations of a dead cell. A
 // living cell is kept alive by its parent link, so scheduling it needs no
 // count. A cell dies only inside its own activation; the worker keeps a count
@@ -108,6 +109,14 @@ struct cell_extras {
   /// links (cell_base::next_sibling_, prev_sibling_) are under their
   /// parent's mu too, which the analysis cannot name, so they are unannotated.
   mutex mu;
+  /// Children that have unlinked and are not yet destroyed. While there are
+  /// any, they hold one count on this cell together (taken by the unlink
+  /// that makes this 1, dropped by the destroy that makes it 0): path()
+  /// walks a dead child's parent chain. One count per child was a write to
+  /// this cell's line 0 at every unlink and destroy, the line a spawner
+  /// reads under `mu`; this counter sits next to `mu`, whose line the unlink
+  /// holds anyway.
+  std::atomic<std::size_t> departed_children{0};
   std::string name;  ///< set before the cell is published, then read-only
   /// What path() says instead of the parent chain (a remote actor's proxy:
   /// "remote://node/user/echo"); set in the actor's constructor, before the
