@@ -43,6 +43,25 @@ static_assert(offsetof(cell_base, mailbox_) == 56, "mailbox_ head_ must end cach
 static_assert(sizeof(cell_base) == 128, "a cell header is two cache lines");
 #pragma GCC diagnostic pop
 
+// What an actor costs (issue 11's idle actor figures): one without state is
+// the header alone, built in its spare byte (actor_cell::in_header); 16 B of
+// state add one cache line. Spawned without arguments, so nothing is kept
+// for a restart either (std::tuple<> takes no room).
+namespace layout_check {
+struct stateless {
+  void on(int) {}
+};
+struct sixteen_bytes {
+  std::uint64_t a = 0, b = 0;
+};
+}  // namespace layout_check
+static_assert(actor_cell<layout_check::stateless>::in_header);
+static_assert(sizeof(cell<layout_check::stateless, std::tuple<>>) == 128,
+              "an actor without state costs one cell header");
+static_assert(sizeof(cell<layout_check::stateless, no_restart>) == 128);
+static_assert(sizeof(cell<layout_check::sixteen_bytes, std::tuple<>>) == 192,
+              "16 B of actor state cost one cache line more");
+
 namespace {
 
 // -- system messages --------------------------------------------------------------
@@ -109,7 +128,9 @@ bool unlink_from_parent(cell_base* c) {
   // add_ref. Taken at spawn instead, the count was the spawner's write to
   // the parent's line 0 per child: on fork-join creation the main thread
   // spawning under /user paid it while the workers' releases took the line.
-  parent->add_ref();
+  // The departed children share one count (cell_extras::departed_children):
+  // relaxed, as add_ref is; the destroy that drops the count to 0 orders.
+  if (pext->departed_children.fetch_add(1, std::memory_order_relaxed) == 0) parent->add_ref();
   if (c->prev_sibling_)
     c->prev_sibling_->next_sibling_ = c->next_sibling_;
   else
@@ -335,13 +356,18 @@ void cell_base::destroy() noexcept {
   system_core* core = sys_;
   cell_base* parent = parent_;
   ops_->free_cell(this);
-  // Our count on the parent, taken at unlink: path() walks the parent chain,
-  // also on a dead cell whose ref outlived the system (the guardians would
-  // be gone). Only
-  // the root counts on the core; the chain keeps the core alive for the rest
+  // Our share of the departed children's count on the parent, taken at
+  // unlink: path() walks the parent chain, also on a dead cell whose ref
+  // outlived the system (the guardians would be gone). Only the root counts
+  // on the core; the chain keeps the core alive for the rest
   // (system_core.hpp). The parent's release may end the chain, core included.
   if (parent != nullptr) {
-    parent->release();
+    // acq_rel: the add_ref of the unlink that made the counter 1 is
+    // sequenced before that child's own decrement, which this one reads
+    // from (directly or through later ones), so it happens before this
+    // release. The parent's extras live while the counter is above 0.
+    if (parent->extras_if_any()->departed_children.fetch_sub(1, std::memory_order_acq_rel) == 1)
+      parent->release();
   } else {
     core->release();
   }

@@ -17,9 +17,10 @@
 // Lifetime protocol
 // -----------------
 // refs_ counts actor_ref/any_ref copies, the parent's link to a living child,
-// each unlinked child (from its unlink until the cell itself is destroyed,
-// so path() may walk parent_ even after the whole system is gone; a linked
-// child needs no count, as its parent dies only after it has unlinked),
+// its unlinked children together (one count while any child is unlinked and
+// not yet destroyed, cell_extras::departed_children, so path() may walk
+// parent_ even after the whole system is gone; a linked child needs no
+// count, as its parent dies only after it has unlinked),
 // envelopes naming the cell as sender, and activations of a dead cell. A
 // living cell is kept alive by its parent link, so scheduling it needs no
 // count. A cell dies only inside its own activation; the worker keeps a count
@@ -108,6 +109,14 @@ struct cell_extras {
   /// links (cell_base::next_sibling_, prev_sibling_) are under their
   /// parent's mu too, which the analysis cannot name, so they are unannotated.
   mutex mu;
+  /// Children that have unlinked and are not yet destroyed. While there are
+  /// any, they hold one count on this cell together (taken by the unlink
+  /// that makes this 1, dropped by the destroy that makes it 0): path()
+  /// walks a dead child's parent chain. One count per child was a write to
+  /// this cell's line 0 at every unlink and destroy, the line a spawner
+  /// reads under `mu`; this counter sits next to `mu`, whose line the unlink
+  /// holds anyway.
+  std::atomic<std::size_t> departed_children{0};
   std::string name;  ///< set before the cell is published, then read-only
   /// What path() says instead of the parent chain (a remote actor's proxy:
   /// "remote://node/user/echo"); set in the actor's constructor, before the
@@ -271,9 +280,17 @@ class alignas(cache_line_size) cell_base {
   queues::intrusive_mpsc system_lane_{false};  ///< never marked; wakes via signal()
   cell_base* prev_sibling_ = nullptr;          ///< guarded by the parent's extras mutex
   cell_base* next_sibling_ = nullptr;
-  bool started_ = false;
+  // Two flags in one byte, to free the byte below. Both are the cell's
+  // owner's alone (written before the cell is published, inside its
+  // activations, or by the last count's release once it is dead), so no
+  // other thread writes the byte they share.
+  bool started_ : 1 = false;
+  bool actor_destroyed_ : 1 = false;
   bool stop_requested_ = false;
-  bool actor_destroyed_ = false;
+  /// Storage for an actor type without state (actor_cell::in_header): such
+  /// an object occupies one byte and writes none, so it lives here and the
+  /// cell is this header alone, 128 B, not 192 B.
+  unsigned char stateless_actor_[1] = {};
   bool has_front_ = false;  ///< unstashed messages wait in extras().front
   bool suspended_ = false;  ///< a handler coroutine waits (its frame: extras().frame)
   bool failed_ = false;     ///< failed; waits for its supervisor's directive
@@ -317,15 +334,36 @@ inline void cell_hooks::destroy(cell_base& c) noexcept {
 
 /// The header plus the actor object, inline. actor_of<A> needs only this
 /// part, so it works whatever the cell keeps for restarts.
+///
+/// An actor type without state (an empty class of alignment 1) is built in
+/// the header's spare byte (cell_base::stateless_actor_) instead of storage
+/// after it: the 1 byte of its own that C++ gives it would round the cell up
+/// to the next cache line, 192 B. Its constructor and destructor still run
+/// (they may have effects), at the same points as any actor's.
 template <class A>
 class actor_cell : public cell_base {
  public:
-  A& actor() noexcept { return *std::launder(reinterpret_cast<A*>(storage_)); }
+  static constexpr bool in_header = std::is_empty_v<A> && alignof(A) == 1;
+
+  A& actor() noexcept { return *std::launder(reinterpret_cast<A*>(storage())); }
   void destroy_actor() noexcept { actor().~A(); }
 
  protected:
   using cell_base::cell_base;
-  alignas(A) unsigned char storage_[sizeof(A)];
+  void* storage() noexcept {
+    if constexpr (in_header) {
+      return this->stateless_actor_;
+    } else {
+      return storage_.bytes;
+    }
+  }
+
+ private:
+  struct after_header {
+    alignas(A) unsigned char bytes[sizeof(A)];
+  };
+  struct in_header_byte {};
+  [[no_unique_address]] std::conditional_t<in_header, in_header_byte, after_header> storage_;
 };
 
 /// What a cell keeps to construct its actor again on restart: the spawn
@@ -340,15 +378,14 @@ class cell final : public actor_cell<A> {
   cell(system_core* sys, worker_pool* pool, const cell_ops* ops, cell_base* parent,
        std::uint64_t id, Args&&... args)
       : actor_cell<A>(sys, pool, ops, parent, id), stored_(make_stored(args...)) {
-    ::new (static_cast<void*>(this->storage_)) A(std::forward<Args>(args)...);
+    ::new (this->storage()) A(std::forward<Args>(args)...);
   }
 
   /// Destroy the actor object and build a fresh one from the spawn arguments.
   void reconstruct() {
     if constexpr (!std::is_same_v<Stored, no_restart>) {
       this->destroy_actor();
-      std::apply([this](const auto&... a) { ::new (static_cast<void*>(this->storage_)) A(a...); },
-                 stored_);
+      std::apply([this](const auto&... a) { ::new (this->storage()) A(a...); }, stored_);
     }
   }
 
