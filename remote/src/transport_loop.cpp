@@ -218,12 +218,18 @@ void transport::impl::run(std::promise<void>& ready) {
   while (!stopping_.load(std::memory_order_acquire)) {
     now_ = steady_clock::now();
     bool busy = reap();
+    // What the completions brought goes to its actors (one chain per actor)
+    // before the inbox is drained: a handler the node runs inline here
+    // (node_config::inline_handlers) queues its reply in the inbox, and the
+    // reply leaves in this turn's sendmsg, not the next turn's.
+    handler_.on_batch_end();
     busy |= drain_inbox(now_);
     if (now_ >= next_tick_) timers(now_);
-    // The turn's inbound tells go to their actors: one chain per actor.
-    handler_.on_batch_end();
+    handler_.on_batch_end();  // what commands and timers delivered (a down, undelivered frames)
     flush_dirty();
     finalize_closed(now_);
+    // A close may still hand the node frames; none waits past this turn.
+    handler_.on_batch_end();
     ring_->publish_buffers();
     publish_counters();
     if (!eventfd_armed_) arm_eventfd();

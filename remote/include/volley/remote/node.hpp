@@ -128,6 +128,17 @@ struct node_config {
   /// the ring, handed to the node's transport unchanged (transport.hpp
   /// explains each). Both sides should agree on `transport.limits`.
   transport_settings transport{};
+  /// Inline handlers: the node's I/O loop runs the turn of an idle local
+  /// actor that a remote tell or ask has just made runnable, itself (at most
+  /// 16 messages, then the rest goes to a worker), instead of waking a
+  /// worker for it; a reply or tell that handler sends to a remote ref
+  /// leaves in the same loop turn. A round trip then passes through two
+  /// fewer threads. Only for actors whose handlers are short and never
+  /// block: while one runs, the node reads, writes and heartbeats nothing
+  /// (a blocking get() there is refused, as on a worker). Actors on a
+  /// dispatcher of their own (props::dispatcher, a pinned actor) never run
+  /// inline; nor does a stop, a watch or any other system message.
+  bool inline_handlers = false;
   /// What authenticated peers may reach (see remote_access): nothing by path
   /// unless listed.
   remote_access access{};
