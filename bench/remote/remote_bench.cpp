@@ -55,6 +55,8 @@
 #include "loopback.hpp"
 #include "test_certificates.hpp"
 
+#include <sys/resource.h>
+
 #include <algorithm>
 #include <atomic>
 #include <chrono>
@@ -90,11 +92,30 @@ void figure(const char* impl, const char* name, double value, const char* unit) 
 }
 
 /// `base` names the figures: rtt, rtt_busy_poll, tls_rtt, ... (+ _p50/_p99/_p99.9).
+/// Context switches (voluntary and not) and CPU time of the whole process
+/// since construction: load-robust evidence beside a round trip's wall
+/// time (each hand-off to a sleeping thread is a switch).
+struct process_usage {
+  rusage at{};
+  double cpu0 = volley::remote::bench::process_cpu_seconds();
+  process_usage() { getrusage(RUSAGE_SELF, &at); }
+  std::string per(std::size_t n) const {
+    rusage now{};
+    getrusage(RUSAGE_SELF, &now);
+    double csw = static_cast<double>((now.ru_nvcsw - at.ru_nvcsw) + (now.ru_nivcsw - at.ru_nivcsw));
+    double cpu = volley::remote::bench::process_cpu_seconds() - cpu0;
+    char text[96];
+    std::snprintf(text, sizeof text, "   %.2f switches, %.1f CPU-us per round trip",
+                  csw / static_cast<double>(n), cpu * 1e6 / static_cast<double>(n));
+    return text;
+  }
+};
+
 void report_rtt(const char* impl, const char* label, const std::string& base,
-                const std::vector<double>& us) {
+                const std::vector<double>& us, const std::string& usage) {
   double p50 = percentile(us, 0.50), p99 = percentile(us, 0.99), p999 = percentile(us, 0.999);
-  std::printf("%-20s RTT p50 %8.1f us   p99 %8.1f us   p99.9 %8.1f us   (%zu round trips)\n", label,
-              p50, p99, p999, us.size());
+  std::printf("%-30s RTT p50 %8.1f us   p99 %8.1f us   p99.9 %8.1f us   (%zu round trips)%s\n",
+              label, p50, p99, p999, us.size(), usage.c_str());
   figure(impl, (base + "_p50").c_str(), p50, "us");
   figure(impl, (base + "_p99").c_str(), p99, "us");
   figure(impl, (base + "_p99.9").c_str(), p999, "us");
@@ -302,7 +323,9 @@ void volley_rtt(std::size_t round_trips, node_modes m) {
   std::size_t total = round_trips + round_trips / 10;  // the first 10% warm up
   std::vector<double> us;
   us.reserve(total);
+  std::optional<process_usage> usage;
   for (std::size_t i = 0; i < total; ++i) {
+    if (i == round_trips / 10) usage.emplace();
     auto t0 = bench_clock::now();
     auto r = t.remote.ask<reply>(request{i, 0}).get(10s);
     auto t1 = bench_clock::now();
@@ -314,7 +337,7 @@ void volley_rtt(std::size_t round_trips, node_modes m) {
   }
   us.erase(us.begin(), us.begin() + static_cast<std::ptrdiff_t>(round_trips / 10));
   auto [base, label] = rtt_names("", m);
-  report_rtt("volley", label.c_str(), base, us);
+  report_rtt("volley", label.c_str(), base, us, usage->per(us.size()));
 }
 
 /// Actor-to-actor round trips: an actor on A tells ping_msg to the receiver
@@ -367,6 +390,7 @@ void volley_actor_rtt(std::size_t round_trips, node_modes m) {
   s.us.reserve(s.total);
   auto done = s.done.get_future();
   auto pinger = t.sys_a.spawn<pinger_actor>(volley::props{.name = "bench-pinger"}, &s);
+  process_usage usage;  // warm-up included: a tenth of the round trips
   pinger.tell(pinger_actor::start{});
   if (done.wait_for(120s) != std::future_status::ready) {
     std::fprintf(stderr, "remote_bench: actor round trips did not finish\n");
@@ -374,7 +398,7 @@ void volley_actor_rtt(std::size_t round_trips, node_modes m) {
   }
   s.us.erase(s.us.begin(), s.us.begin() + static_cast<std::ptrdiff_t>(round_trips / 10));
   auto [base, label] = rtt_names("actor_", m);
-  report_rtt("volley", label.c_str(), base, s.us);
+  report_rtt("volley", label.c_str(), base, s.us, usage.per(s.total));
 }
 
 // -- raw loopback TCP ----------------------------------------------------------------------
@@ -438,6 +462,7 @@ void raw_rtt(std::size_t round_trips, bool spin) {
   std::vector<char> msg(frame_size, 'x');
   std::vector<double> us;
   us.reserve(total);
+  process_usage usage;  // warm-up included: a tenth of the round trips
   for (std::size_t i = 0; i < total; ++i) {
     auto t0 = bench_clock::now();
     put(p.client, msg.data(), msg.size());
@@ -447,7 +472,7 @@ void raw_rtt(std::size_t round_trips, bool spin) {
   echo.join();
   us.erase(us.begin(), us.begin() + static_cast<std::ptrdiff_t>(round_trips / 10));
   report_rtt("raw", spin ? "raw TCP busy-poll" : "raw TCP blocking", spin ? "rtt_busy_poll" : "rtt",
-             us);
+             us, usage.per(total));
 }
 
 }  // namespace
