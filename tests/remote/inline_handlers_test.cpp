@@ -11,9 +11,7 @@
 
 #include <algorithm>
 #include <chrono>
-#include <condition_variable>
 #include <cstdint>
-#include <mutex>
 #include <stdexcept>
 #include <string>
 #include <thread>
@@ -63,9 +61,9 @@ bool on_loop_thread() {
 
 // -- what the probe saw ------------------------------------------------------------------
 
-/// Written by the probe's handlers; read and waited on by the test (the
-/// predicates of wait() and read() run under the lock).
-struct probe_state {
+/// Written by the probe's handlers; read and waited on by the test through
+/// seen_state's lock (update, with_lock, wait; predicates run under it).
+struct probe_state : seen_state {
   std::vector<std::uint64_t> order;  ///< probe_tell numbers, as handled
   std::vector<bool> on_loop;         ///< per handled message (tells and asks)
   bool post_stop_on_loop = false;
@@ -77,29 +75,19 @@ struct probe_state {
       if (n != nullptr) order.push_back(*n);
     });
   }
-  std::size_t loop_count() const {
-    return static_cast<std::size_t>(std::count(on_loop.begin(), on_loop.end(), true));
+  /// Handlers that ran on the loop thread so far.
+  std::size_t loop_count() {
+    std::size_t n = 0;
+    with_lock(
+        [&] { n = static_cast<std::size_t>(std::count(on_loop.begin(), on_loop.end(), true)); });
+    return n;
   }
-  template <class F>
-  void update(F f) {
-    std::lock_guard lock(m_);
-    f();
-    cv_.notify_all();
+  template <class T>
+  T read(const T& field) {
+    T copy{};
+    with_lock([&] { copy = field; });
+    return copy;
   }
-  template <class F>
-  auto read(F f) {
-    std::lock_guard lock(m_);
-    return f();
-  }
-  template <class Pred>
-  bool wait(Pred pred) {
-    std::unique_lock lock(m_);
-    return cv_.wait_for(lock, patience, pred);
-  }
-
- private:
-  std::mutex m_;
-  std::condition_variable cv_;
 };
 
 /// Answers block_on with a blocking ask to it (a local actor).
@@ -211,10 +199,6 @@ struct inline_nodes {
   }
 };
 
-std::size_t loop_count(probe_state& s) {
-  return s.read([&] { return s.loop_count(); });
-}
-
 /// Asks and tells one at a time (the probe is idle when each arrives);
 /// returns how many of the `2 * rounds` handlers ran on B's loop thread.
 std::size_t one_at_a_time(bool inline_on, int rounds) {
@@ -225,10 +209,8 @@ std::size_t one_at_a_time(bool inline_on, int rounds) {
     CHECK(r.value() == (inline_on ? 1u : 0u));
     t.tell_and_wait(probe_tell{static_cast<std::uint64_t>(i)}, 2 * static_cast<std::size_t>(i) + 2);
   }
-  return t.probe_seen.read([&] {
-    CHECK(t.probe_seen.on_loop.size() == 2 * static_cast<std::size_t>(rounds));
-    return t.probe_seen.loop_count();
-  });
+  CHECK(t.probe_seen.read(t.probe_seen.on_loop).size() == 2 * static_cast<std::size_t>(rounds));
+  return t.probe_seen.loop_count();
 }
 
 }  // namespace
@@ -248,8 +230,8 @@ TEST_CASE("a stop inside an inline turn stops the actor as on a worker: post_sto
   t.remote.tell(quit{});
   CHECK(t.wait_terminated() == volley::termination_reason::stopped);
   REQUIRE(t.probe_seen.wait([&] { return t.probe_seen.post_stops == 1; }));
-  CHECK(t.probe_seen.read([&] { return t.probe_seen.post_stop_on_loop; }));
-  CHECK(loop_count(t.probe_seen) == 1);
+  CHECK(t.probe_seen.read(t.probe_seen.post_stop_on_loop));
+  CHECK(t.probe_seen.loop_count() == 1);
   // The actor is gone: an ask now fails as for any stopped actor.
   auto r = t.remote.ask<std::uint64_t>(probe_ask{1}).get(patience);
   REQUIRE_FALSE(r.ok());
@@ -262,7 +244,7 @@ TEST_CASE("a handler that throws in an inline turn fails the ask and goes to its
   auto r = t.remote.ask<int>(boom{}).get(patience);
   REQUIRE_FALSE(r.ok());
   CHECK(r.err().code == volley::errc::handler_failed);
-  CHECK(loop_count(t.probe_seen) == 1);
+  CHECK(t.probe_seen.loop_count() == 1);
   // The /user guardian's default strategy stops a failed actor.
   CHECK(t.wait_terminated() == volley::termination_reason::failed);
 }
@@ -272,7 +254,7 @@ TEST_CASE("a blocking get() inside an inline turn is refused as on a worker", "[
   auto r = t.remote.ask<int>(block_on{}).get(patience);
   REQUIRE(r.ok());
   CHECK(r.value() == static_cast<int>(volley::errc::would_deadlock));
-  CHECK(loop_count(t.probe_seen) == 1);
+  CHECK(t.probe_seen.loop_count() == 1);
 }
 
 TEST_CASE("messages stashed in inline turns are unstashed in order", "[remote][inline]") {
@@ -281,8 +263,7 @@ TEST_CASE("messages stashed in inline turns are unstashed in order", "[remote][i
   for (std::uint64_t i = 0; i < n; ++i) t.remote.tell(probe_tell{i});
   t.remote.tell(open_gate{});
   REQUIRE(t.probe_seen.wait([&] { return t.probe_seen.on_loop.size() == n; }));
-  CHECK(t.probe_seen.read([&] { return t.probe_seen.order; }) ==
-        std::vector<std::uint64_t>{0, 1, 2, 3, 4});
+  CHECK(t.probe_seen.read(t.probe_seen.order) == std::vector<std::uint64_t>{0, 1, 2, 3, 4});
 }
 
 TEST_CASE(
@@ -293,11 +274,11 @@ TEST_CASE(
   constexpr std::uint64_t n = 3000;
   for (std::uint64_t i = 0; i < n; ++i) t.remote.tell(probe_tell{i});
   REQUIRE(t.probe_seen.wait([&] { return t.probe_seen.on_loop.size() == n; }));
-  std::vector<std::uint64_t> order = t.probe_seen.read([&] { return t.probe_seen.order; });
+  std::vector<std::uint64_t> order = t.probe_seen.read(t.probe_seen.order);
   bool in_order = true;
   for (std::uint64_t i = 0; i < n; ++i) in_order &= order[i] == i;
   CHECK(in_order);
-  std::size_t on_loop = loop_count(t.probe_seen);
+  std::size_t on_loop = t.probe_seen.loop_count();
   INFO("handled on the loop: " << on_loop << " of " << n);
   CHECK(on_loop >= 1);  // the first message found the actor idle
   CHECK(on_loop < n);   // a turn's chain longer than the budget went on to a worker
