@@ -303,3 +303,47 @@ TEST_CASE(
   CHECK(on_loop >= 1);  // the first message found the actor idle
   CHECK(on_loop < n);   // a turn's chain longer than the budget went on to a worker
 }
+
+TEST_CASE(
+    "a local sender racing the loop's inline turns for one actor: each message handled once, "
+    "each sender's in order",
+    "[remote][inline]") {
+  inline_nodes<> t(true);
+  // Remote tells carry 0..n-1, the local thread's n..2n-1: whoever clears
+  // the actor's mark runs it (the loop inline, or a worker for the local
+  // tells), never both at once.
+  // Both send in bursts of 16 with a pause after each, so that the actor
+  // goes idle now and then and the loop may claim it.
+  constexpr std::uint64_t n = 4000;
+  auto paced = [](std::uint64_t i) {
+    if (i % 16 == 15) std::this_thread::sleep_for(std::chrono::microseconds(50));
+  };
+  std::thread local([&] {
+    for (std::uint64_t i = 0; i < n; ++i) {
+      t.probe.tell(probe_tell{n + i});
+      paced(i);
+    }
+  });
+  for (std::uint64_t i = 0; i < n; ++i) {
+    t.remote.tell(probe_tell{i});
+    paced(i);
+  }
+  local.join();
+  REQUIRE(t.probe_seen.wait([&] { return t.probe_seen.on_loop.size() == 2 * n; }));
+  std::vector<std::uint64_t> order = t.probe_seen.read(t.probe_seen.order);
+  std::uint64_t next_remote = 0, next_local = n;
+  bool in_order = true;
+  for (std::uint64_t m : order) {
+    std::uint64_t& next = m < n ? next_remote : next_local;
+    in_order &= m == next;
+    next = m + 1;
+  }
+  CHECK(in_order);
+  CHECK(next_remote == n);
+  CHECK(next_local == 2 * n);
+  // How many ran inline depends on timing: 980-3,098 of the 8,000 in 12
+  // runs (6 ASan, 6 TSan), but none in 2 of ~20 earlier TSan runs, where a
+  // worker kept the actor busy throughout. Where handlers run is pinned by
+  // the one-at-a-time cases above; this one pins order and exactly-once.
+  UNSCOPED_INFO("handled on the loop: " << t.probe_seen.loop_count() << " of " << 2 * n);
+}
