@@ -12,6 +12,7 @@
 #include <algorithm>
 #include <chrono>
 #include <cstdint>
+#include <numeric>
 #include <stdexcept>
 #include <string>
 #include <thread>
@@ -210,6 +211,13 @@ struct inline_nodes {
     probe_seen.update([&] { probe_seen.on_loop.clear(); });
   }
 
+  /// Waits until the probe has handled `count` probe_tells; their numbers
+  /// in the order handled.
+  std::vector<std::uint64_t> handled_tells(std::size_t count) {
+    REQUIRE(probe_seen.wait([&] { return probe_seen.order.size() == count; }));
+    return probe_seen.read(probe_seen.order);
+  }
+
   /// Waits for the probe's post_stop; true if it ran on the loop thread.
   bool wait_post_stop() {
     REQUIRE(probe_seen.wait([&] { return probe_seen.post_stops == 1; }));
@@ -282,8 +290,7 @@ TEST_CASE("messages stashed in inline turns are unstashed in order", "[remote][i
   constexpr std::uint64_t n = 5;
   for (std::uint64_t i = 0; i < n; ++i) t.remote.tell(probe_tell{i});
   t.remote.tell(open_gate{});
-  REQUIRE(t.probe_seen.wait([&] { return t.probe_seen.on_loop.size() == n; }));
-  CHECK(t.probe_seen.read(t.probe_seen.order) == std::vector<std::uint64_t>{0, 1, 2, 3, 4});
+  CHECK(t.handled_tells(n) == std::vector<std::uint64_t>{0, 1, 2, 3, 4});
 }
 
 TEST_CASE(
@@ -293,11 +300,9 @@ TEST_CASE(
   inline_nodes<> t(true);
   constexpr std::uint64_t n = 3000;
   for (std::uint64_t i = 0; i < n; ++i) t.remote.tell(probe_tell{i});
-  REQUIRE(t.probe_seen.wait([&] { return t.probe_seen.on_loop.size() == n; }));
-  std::vector<std::uint64_t> order = t.probe_seen.read(t.probe_seen.order);
-  bool in_order = true;
-  for (std::uint64_t i = 0; i < n; ++i) in_order &= order[i] == i;
-  CHECK(in_order);
+  std::vector<std::uint64_t> expected(n);
+  std::iota(expected.begin(), expected.end(), 0);
+  CHECK(t.handled_tells(n) == expected);
   std::size_t on_loop = t.probe_seen.loop_count();
   INFO("handled on the loop: " << on_loop << " of " << n);
   CHECK(on_loop >= 1);  // the first message found the actor idle
@@ -308,16 +313,16 @@ TEST_CASE(
     "a local sender racing the loop's inline turns for one actor: each message handled once, "
     "each sender's in order",
     "[remote][inline]") {
-  inline_nodes<> t(true);
   // Remote tells carry 0..n-1, the local thread's n..2n-1: whoever clears
   // the actor's mark runs it (the loop inline, or a worker for the local
-  // tells), never both at once.
-  // Both send in bursts of 16 with a pause after each, so that the actor
-  // goes idle now and then and the loop may claim it.
-  constexpr std::uint64_t n = 4000;
+  // tells), never both at once. Both send in bursts of 16 with a pause
+  // after each, so that the actor goes idle now and then and the loop may
+  // claim it.
   auto paced = [](std::uint64_t i) {
     if (i % 16 == 15) std::this_thread::sleep_for(std::chrono::microseconds(50));
   };
+  constexpr std::uint64_t n = 4000;
+  inline_nodes<> t(true);
   std::thread local([&] {
     for (std::uint64_t i = 0; i < n; ++i) {
       t.probe.tell(probe_tell{n + i});
@@ -329,11 +334,9 @@ TEST_CASE(
     paced(i);
   }
   local.join();
-  REQUIRE(t.probe_seen.wait([&] { return t.probe_seen.on_loop.size() == 2 * n; }));
-  std::vector<std::uint64_t> order = t.probe_seen.read(t.probe_seen.order);
   std::uint64_t next_remote = 0, next_local = n;
   bool in_order = true;
-  for (std::uint64_t m : order) {
+  for (std::uint64_t m : t.handled_tells(2 * n)) {
     std::uint64_t& next = m < n ? next_remote : next_local;
     in_order &= m == next;
     next = m + 1;
