@@ -155,7 +155,14 @@
 //   runs), so with inline handlers on both nodes a round trip is loop ->
 //   TCP -> loop -> TCP and wakes as many threads as raw does; busy-poll on
 //   both loops, actor-to-actor: 50.2 -> 12.6 us against raw busy-poll
-//   6.4 us (1.97x). What is left of the plain-thread ask is its two
+//   6.4 us (1.97x); three later runs at load 3-5: 9.5, 11.9, 9.1 us with
+//   0.15, 6.2, 0.10 switches per round trip, against 6.5-6.6 us (1.4-1.8x;
+//   both loops spin, so what switches is other load taking their cores).
+//   Inline handlers do not change the one-way path (tells to a busy
+//   actor are chained as before): A/B against 993280e, 19 interleaved
+//   pairs of remote_bench 1000000 10 volley --no-tls, CPU-ns/msg medians
+//   239 -> 273 in the first 11 (load ~11), 265 -> 249 in the next 8 (load
+//   ~5): noise either way. What is left of the plain-thread ask is its two
 //   hand-offs between the asking thread and A's loop (4 switches). On a
 //   quiet VM, where each wake-up of an idle vCPU costs ~40 us, the switch
 //   counts are what the p50s follow.
