@@ -21,14 +21,26 @@
 //              io_uring_enter, once with busy_poll on the asking node A
 //              (on both, two spinning loops leave this 2-core box no core
 //              for the workers and the asking thread: p50 was ~4 ms, a
-//              scheduler quantum).
+//              scheduler quantum). Each mode once more with inline handlers
+//              on both nodes (node_config::inline_handlers: B's loop runs
+//              the receiver's handler and sends the reply itself): figures
+//              rtt_inline_*, rtt_busy_poll_inline_*.
+//   actor RTT: ping-pong between an actor on A and the receiver on B (a tell
+//              with its sender, answered by a tell to ctx.sender()), the
+//              twin of raw ping-pong between two threads; default and
+//              busy-poll (both loops spin, as both raw threads do), each
+//              without and with inline handlers: actor_rtt_*,
+//              actor_rtt_busy_poll_*, actor_rtt_inline_*,
+//              actor_rtt_busy_poll_inline_*.
 //   raw TCP:   one thread writes frames of the same wire size in 48 KiB
 //              batches, another reads them (the ceiling of the loopback);
 //              and a blocking ping-pong between two threads.
 //
-//   TLS:       one-way and both RTTs again with TLS 1.3 on both nodes
-//              (certificates made at start, as the tests make them); figures
-//              tls_one_way, tls_rtt_*, tls_rtt_busy_poll_*. --no-tls skips them.
+//   TLS:       one-way and the plain-thread RTTs again with TLS 1.3 on both
+//              nodes (certificates made at start, as the tests make them);
+//              figures tls_one_way, tls_rtt_*, tls_rtt_busy_poll_*, and
+//              with inline handlers tls_rtt_inline_*,
+//              tls_rtt_busy_poll_inline_*. --no-tls skips them.
 //   raw busy-poll: the blocking ping-pong with both threads spinning on
 //              MSG_DONTWAIT instead of sleeping in recv (rtt_busy_poll of
 //              impl "raw"): the floor under volley's busy-poll RTT.
@@ -43,14 +55,18 @@
 #include "loopback.hpp"
 #include "test_certificates.hpp"
 
+#include <sys/resource.h>
+
 #include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
+#include <future>
 #include <optional>
 #include <string>
 #include <thread>
+#include <utility>
 #include <vector>
 
 using namespace std::chrono_literals;
@@ -76,11 +92,30 @@ void figure(const char* impl, const char* name, double value, const char* unit) 
 }
 
 /// `base` names the figures: rtt, rtt_busy_poll, tls_rtt, ... (+ _p50/_p99/_p99.9).
+/// Context switches (voluntary and not) and CPU time of the whole process
+/// since construction: load-robust evidence beside a round trip's wall
+/// time (each hand-off to a sleeping thread is a switch).
+struct process_usage {
+  rusage at{};
+  double cpu0 = volley::remote::bench::process_cpu_seconds();
+  process_usage() { getrusage(RUSAGE_SELF, &at); }
+  std::string per(std::size_t n) const {
+    rusage now{};
+    getrusage(RUSAGE_SELF, &now);
+    double csw = static_cast<double>((now.ru_nvcsw - at.ru_nvcsw) + (now.ru_nivcsw - at.ru_nivcsw));
+    double cpu = volley::remote::bench::process_cpu_seconds() - cpu0;
+    char text[96];
+    std::snprintf(text, sizeof text, "   %.2f switches, %.1f CPU-us per round trip",
+                  csw / static_cast<double>(n), cpu * 1e6 / static_cast<double>(n));
+    return text;
+  }
+};
+
 void report_rtt(const char* impl, const char* label, const std::string& base,
-                const std::vector<double>& us) {
+                const std::vector<double>& us, const std::string& usage) {
   double p50 = percentile(us, 0.50), p99 = percentile(us, 0.99), p999 = percentile(us, 0.999);
-  std::printf("%-20s RTT p50 %8.1f us   p99 %8.1f us   p99.9 %8.1f us   (%zu round trips)\n", label,
-              p50, p99, p999, us.size());
+  std::printf("%-30s RTT p50 %8.1f us   p99 %8.1f us   p99.9 %8.1f us   (%zu round trips)%s\n",
+              label, p50, p99, p999, us.size(), usage.c_str());
   figure(impl, (base + "_p50").c_str(), p50, "us");
   figure(impl, (base + "_p99").c_str(), p99, "us");
   figure(impl, (base + "_p99.9").c_str(), p999, "us");
@@ -100,17 +135,26 @@ struct reply {
   std::uint64_t seq;
   std::uint64_t pad;
 };
+struct ping_msg {  ///< actor-to-actor RTT: told with its sender, answered by a pong_msg tell
+  std::uint64_t seq;
+  std::uint64_t pad;
+};
+struct pong_msg {
+  std::uint64_t seq;
+  std::uint64_t pad;
+};
 
 volley::remote::message_types bench_types() {
   volley::remote::message_types t;
   t.add<sample>(1, "sample").add<request>(2, "request").add<reply>(3, "reply");
+  t.add<ping_msg>(4, "ping").add<pong_msg>(5, "pong");
   t.add_ask<request, reply>();
   return t;
 }
 
 /// Counts samples; the count is read by the sending thread (its credit).
 struct receiver_actor {
-  using accepts = volley::accepts<sample, request>;
+  using accepts = volley::accepts<sample, request, ping_msg>;
   struct shared {
     std::atomic<std::uint64_t> received{0};
     std::uint64_t target = 0;
@@ -125,6 +169,7 @@ struct receiver_actor {
     if (n == s_->target) s_->last_ns.store(bench_clock::now().time_since_epoch().count());
   }
   reply on(request r) { return reply{r.seq, r.pad}; }
+  void on(ping_msg p, volley::context& ctx) { ctx.sender().tell(pong_msg{p.seq, p.pad}, ctx); }
 
   shared* s_;
   std::uint64_t count_ = 0;
@@ -150,7 +195,16 @@ struct bench_pki {
 };
 const bench_pki* tls_pki = nullptr;
 
-volley::remote::node_config node_config(const char* name, bool busy_poll) {
+/// How a round trip's two nodes run: which loop spins, and whether the
+/// loops run idle actors' handlers themselves (node_config::inline_handlers,
+/// on both nodes). The default: both loops sleep, workers run every handler.
+struct node_modes {
+  bool busy_a = false;
+  bool busy_b = false;
+  bool inline_handlers = false;
+};
+
+volley::remote::node_config node_config(const char* name, bool busy_poll, bool inline_handlers) {
   volley::remote::node_config c;
   if (tls_pki) {
     c.transport.tls = volley::remote::testing::test_pki::config(
@@ -159,6 +213,7 @@ volley::remote::node_config node_config(const char* name, bool busy_poll) {
   c.name = name;
   c.secret = "bench-secret";
   c.transport.busy_poll = busy_poll;
+  c.inline_handlers = inline_handlers;
   c.access.allowed_paths = {"/user/receiver"};  // remote peers reach nothing unlisted
   // Room for the whole window (below) so the bound never drops a message.
   c.transport.max_queued_frames = 1u << 20;
@@ -182,9 +237,9 @@ struct two_nodes {
   volley::remote::remote_system to_b;
   volley::any_ref remote;
 
-  explicit two_nodes(bool busy_poll)
-      : node_a(sys_a, node_config("bench-a", busy_poll), bench_types()),
-        node_b(sys_b, node_config("bench-b", false), bench_types()),
+  explicit two_nodes(node_modes m = {})
+      : node_a(sys_a, node_config("bench-a", m.busy_a, m.inline_handlers), bench_types()),
+        node_b(sys_b, node_config("bench-b", m.busy_b, m.inline_handlers), bench_types()),
         to_b(node_a.connect("127.0.0.1", node_b.port())) {
     if (!to_b.wait_up(10s)) {
       std::fprintf(stderr, "remote_bench: the nodes did not connect\n");
@@ -200,7 +255,7 @@ struct sender_actor {
 };
 
 void volley_one_way(std::uint64_t messages, bool from_actor = false) {
-  two_nodes t(false);
+  two_nodes t;
   t.shared.target = messages;
   // Warm-up: one ask, so the connection, the proxy and the watch are in place.
   if (!t.remote.ask<reply>(request{0, 0}).get(10s)) std::exit(1);
@@ -253,12 +308,30 @@ void volley_one_way(std::uint64_t messages, bool from_actor = false) {
   figure("volley", tls_pki ? "tls_one_way_cpu" : "one_way_cpu", cpu_ns, "CPU-ns/msg");
 }
 
-void volley_rtt(std::size_t round_trips, bool busy_poll) {
-  two_nodes t(busy_poll);
+/// The figures' base name and the table's label for a round trip run in
+/// mode `m` ("actor_" for actor-to-actor): rtt, rtt_busy_poll_inline,
+/// tls_actor_rtt, ...
+std::pair<std::string, std::string> rtt_names(const char* kind, node_modes m) {
+  bool busy = m.busy_a || m.busy_b;
+  std::string base = std::string(tls_pki ? "tls_" : "") + kind + "rtt" +
+                     (busy ? "_busy_poll" : "") + (m.inline_handlers ? "_inline" : "");
+  std::string label = std::string("volley") + (tls_pki ? " TLS" : "") +
+                      (*kind != 0 ? " actor" : "") + (busy ? " busy-poll" : "") +
+                      (m.inline_handlers ? " inline" : "");
+  return {base, label};
+}
+
+/// Plain-thread asks: busy-poll spins A's loop only (the asker's side); on
+/// both, two spinning loops leave a 2-core box no core for B's worker and
+/// the asking thread (p50 ~4 ms, a scheduler quantum).
+void volley_rtt(std::size_t round_trips, node_modes m) {
+  two_nodes t(m);
   std::size_t total = round_trips + round_trips / 10;  // the first 10% warm up
   std::vector<double> us;
   us.reserve(total);
+  std::optional<process_usage> usage;
   for (std::size_t i = 0; i < total; ++i) {
+    if (i == round_trips / 10) usage.emplace();
     auto t0 = bench_clock::now();
     auto r = t.remote.ask<reply>(request{i, 0}).get(10s);
     auto t1 = bench_clock::now();
@@ -269,10 +342,69 @@ void volley_rtt(std::size_t round_trips, bool busy_poll) {
     us.push_back(std::chrono::duration<double, std::micro>(t1 - t0).count());
   }
   us.erase(us.begin(), us.begin() + static_cast<std::ptrdiff_t>(round_trips / 10));
-  std::string base = std::string(tls_pki ? "tls_" : "") + (busy_poll ? "rtt_busy_poll" : "rtt");
-  const char* label = tls_pki ? (busy_poll ? "volley TLS busy-poll" : "volley TLS")
-                              : (busy_poll ? "volley busy-poll" : "volley");
-  report_rtt("volley", label, base, us);
+  auto [base, label] = rtt_names("", m);
+  report_rtt("volley", label.c_str(), base, us, usage->per(us.size()));
+}
+
+/// Actor-to-actor round trips: an actor on A tells ping_msg to the receiver
+/// on B with itself as the sender, the receiver tells pong_msg back through
+/// ctx.sender(), and the pong's handler sends the next ping. The twin of
+/// raw ping-pong between two threads: no plain thread in the path, and with
+/// inline handlers on both nodes a round trip is loop -> TCP -> loop -> TCP.
+struct pinger_actor {
+  using accepts = volley::accepts<pong_msg>;
+  struct start {};
+  struct shared {
+    volley::any_ref remote;
+    std::size_t total = 0;
+    std::vector<double> us;
+    std::promise<void> done;
+  };
+  explicit pinger_actor(shared* s) : s_(s) {}
+
+  void on(start, volley::context& ctx) { send(ctx); }
+  void on(pong_msg p, volley::context& ctx) {
+    auto now = bench_clock::now();
+    if (p.seq != s_->us.size()) {
+      std::fprintf(stderr, "remote_bench: pong %llu out of order\n",
+                   static_cast<unsigned long long>(p.seq));
+      std::exit(1);
+    }
+    s_->us.push_back(std::chrono::duration<double, std::micro>(now - sent_).count());
+    if (s_->us.size() == s_->total) {
+      s_->done.set_value();
+    } else {
+      send(ctx);
+    }
+  }
+  void send(volley::context& ctx) {
+    sent_ = bench_clock::now();
+    s_->remote.tell(ping_msg{s_->us.size(), 0}, ctx);
+  }
+
+  shared* s_;
+  bench_clock::time_point sent_{};
+};
+
+void volley_actor_rtt(std::size_t round_trips, node_modes m) {
+  two_nodes t(m);
+  // Warm-up: one ask, so the connection, the proxy and the watch are in place.
+  if (!t.remote.ask<reply>(request{0, 0}).get(10s)) std::exit(1);
+  pinger_actor::shared s;
+  s.remote = t.remote;
+  s.total = round_trips + round_trips / 10;  // the first 10% warm up
+  s.us.reserve(s.total);
+  auto done = s.done.get_future();
+  auto pinger = t.sys_a.spawn<pinger_actor>(volley::props{.name = "bench-pinger"}, &s);
+  process_usage usage;  // warm-up included: a tenth of the round trips
+  pinger.tell(pinger_actor::start{});
+  if (done.wait_for(120s) != std::future_status::ready) {
+    std::fprintf(stderr, "remote_bench: actor round trips did not finish\n");
+    std::exit(1);
+  }
+  s.us.erase(s.us.begin(), s.us.begin() + static_cast<std::ptrdiff_t>(round_trips / 10));
+  auto [base, label] = rtt_names("actor_", m);
+  report_rtt("volley", label.c_str(), base, s.us, usage.per(s.total));
 }
 
 // -- raw loopback TCP ----------------------------------------------------------------------
@@ -336,6 +468,7 @@ void raw_rtt(std::size_t round_trips, bool spin) {
   std::vector<char> msg(frame_size, 'x');
   std::vector<double> us;
   us.reserve(total);
+  process_usage usage;  // warm-up included: a tenth of the round trips
   for (std::size_t i = 0; i < total; ++i) {
     auto t0 = bench_clock::now();
     put(p.client, msg.data(), msg.size());
@@ -345,7 +478,7 @@ void raw_rtt(std::size_t round_trips, bool spin) {
   echo.join();
   us.erase(us.begin(), us.begin() + static_cast<std::ptrdiff_t>(round_trips / 10));
   report_rtt("raw", spin ? "raw TCP busy-poll" : "raw TCP blocking", spin ? "rtt_busy_poll" : "rtt",
-             us);
+             us, usage.per(total));
 }
 
 }  // namespace
@@ -374,18 +507,33 @@ int main(int argc, char** argv) {
   if (volley && actor_sender) volley_one_way(messages, true);
   // Ten times as many: the raw path is ~10x faster and needs the time to settle.
   if (raw) raw_one_way(messages * 10);
-  if (volley) volley_rtt(round_trips, false);
-  // A tenth as many: on a 2-core box each busy-poll round trip can cost a
+  // A tenth as many busy-poll round trips: on a 2-core box each can cost a
   // scheduler tick (see above), and the percentiles settle long before.
-  if (volley) volley_rtt(std::max<std::size_t>(round_trips / 10, 100), true);
+  const std::size_t busy_trips = std::max<std::size_t>(round_trips / 10, 100);
+  if (volley) {
+    for (bool inline_handlers : {false, true}) {
+      volley_rtt(round_trips, {.inline_handlers = inline_handlers});
+      volley_rtt(busy_trips, {.busy_a = true, .inline_handlers = inline_handlers});
+    }
+    // Actor to actor. Busy-poll spins both loops, as raw busy-poll spins
+    // both threads: with inline handlers they are the only threads in the
+    // path; without, B's and A's workers compete with them for two cores.
+    for (bool inline_handlers : {false, true}) {
+      volley_actor_rtt(round_trips, {.inline_handlers = inline_handlers});
+      volley_actor_rtt(busy_trips,
+                       {.busy_a = true, .busy_b = true, .inline_handlers = inline_handlers});
+    }
+  }
   if (raw) raw_rtt(round_trips, false);
   if (raw) raw_rtt(std::max<std::size_t>(round_trips / 10, 100), true);
   if (volley && with_tls) {
     bench_pki pki;
     tls_pki = &pki;
     volley_one_way(messages);
-    volley_rtt(round_trips, false);
-    volley_rtt(std::max<std::size_t>(round_trips / 10, 100), true);
+    for (bool inline_handlers : {false, true}) {
+      volley_rtt(round_trips, {.inline_handlers = inline_handlers});
+      volley_rtt(busy_trips, {.busy_a = true, .inline_handlers = inline_handlers});
+    }
     tls_pki = nullptr;
   }
   for (const auto& j : g_json) std::printf("%s\n", j.c_str());

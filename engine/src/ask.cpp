@@ -17,8 +17,10 @@ bool blocking_refused_here() noexcept {
   // A pinned actor's pool has one thread that runs that actor alone: blocking
   // it holds up nobody else. Every other pool's workers are shared. The name
   // "pinned" is reserved (config validation), so no configured pool has it.
+  // A handler that a remote node's loop runs inline (inline_turns) would
+  // stall that node's I/O, its own reply included.
   const worker* w = current_worker();
-  return w != nullptr && w->pool->name() != "pinned";
+  return (w != nullptr && w->pool->name() != "pinned") || in_inline_turn();
 }
 
 void report_reply_to_nobody(cell_base* replier, std::string_view reply_type) noexcept {

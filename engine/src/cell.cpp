@@ -23,6 +23,7 @@
 #include <cstdio>
 #include <exception>
 #include <string>
+#include <utility>
 
 #include <volley/engine/actor_ref.hpp>
 #include <volley/engine/detail/cell.hpp>
@@ -30,6 +31,7 @@
 
 #include <volley/engine/detail/timer.hpp>
 
+#include "scheduler.hpp"
 #include "sorted_mailbox.hpp"
 #include "system_core.hpp"
 
@@ -226,7 +228,19 @@ bool cell_hooks::admit(cell_base& c, envelope* e) noexcept {
   return admit_slow(c, e);
 }
 
+namespace {
+/// The inline_turns whose capture is open on this thread, or nullptr.
+/// Here, beside its one reader, so the test is a plain thread-pointer load
+/// (no TLS wrapper call): the only cost schedule() pays when nothing is open.
+thread_local inline_turns* capturing = nullptr;
+/// Set while inline_turns::run runs activations on this thread.
+thread_local bool running_inline = false;
+}  // namespace
+
 void cell_hooks::schedule(cell_base& c) noexcept {
+  if (inline_turns* t = capturing; t != nullptr) [[unlikely]] {
+    if (t->keep(c)) return;
+  }
   c.pool()->schedule(&c);
 }
 
@@ -282,6 +296,53 @@ void report_undeliverable_reply(cell_base* replier, envelope* request) noexcept 
 void report_unhandled(cell_base* target, envelope* e) noexcept {
   target->sys_->dead_letter(target, e, dead_letter_reason::unhandled);
   discard(e, dead_letter_reason::unhandled);
+}
+
+// -- inline turns ----------------------------------------------------------------------
+
+inline_turns::capture::capture(inline_turns& turns) noexcept : outer_(capturing) {
+  capturing = &turns;
+}
+
+inline_turns::capture::~capture() {
+  capturing = outer_;
+}
+
+bool inline_turns::keep(cell_base& c) noexcept {
+  // The caller has just cleared the mark (the push's exchange is acq_rel):
+  // the cell is ours, and so is reading what its last activation wrote.
+  if (count_ == max_kept) return false;
+  if (c.pool() != c.sys_->default_pool.get()) return false;
+  if (c.state_.load(std::memory_order_acquire) != lifecycle::alive) return false;
+  if (!c.started_ || c.suspended_ || c.failed_ || c.system_lane_.has_next()) return false;
+  kept_[count_++] = &c;
+  return true;
+}
+
+std::size_t inline_turns::run(unsigned budget) noexcept {
+  // Nothing a handler sends is kept (a chain of inline turns would have no
+  // bound); and a run inside a handler (a node's loop is never one) would
+  // find its own cells already running.
+  inline_turns* outer = std::exchange(capturing, nullptr);
+  const bool was_running = std::exchange(running_inline, true);
+  std::size_t ran = 0;
+  for (; ran < count_; ++ran) {
+    cell_base* c = kept_[ran];
+    if (run_activation(c, budget, nullptr) == activation_end::more) c->pool()->schedule(c);
+  }
+  count_ = 0;
+  running_inline = was_running;
+  capturing = outer;
+  return ran;
+}
+
+void inline_turns::release() noexcept {
+  for (std::size_t i = 0; i < count_; ++i) kept_[i]->pool()->schedule(kept_[i]);
+  count_ = 0;
+}
+
+bool in_inline_turn() noexcept {
+  return running_inline;
 }
 
 // -- the tree ------------------------------------------------------------------------

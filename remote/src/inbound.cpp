@@ -511,6 +511,26 @@ void node_core::flush_batches() noexcept {
   batches_.clear();
 }
 
+void node_core::on_batch_end() {
+  // Inline handlers (node_config::inline_handlers): the chains of this turn
+  // go to their actors under a capture, so an actor that was idle stays
+  // with this thread (it cleared the mark) and runs below; the replies and
+  // tells its handler sends to remote refs are in the inbox before the loop
+  // drains it, and leave in this turn's sendmsg. Per actor at most
+  // inline_budget messages; what is left goes to a worker, in order behind
+  // them (the worker continues the same mailbox).
+  constexpr unsigned inline_budget = 16;  // with max_kept 16: <= 256 handler calls a turn
+  if (cfg_.inline_handlers) {
+    {
+      volley::detail::inline_turns::capture capture(inline_turns_);
+      flush_batches();
+    }
+    inline_turns_.run(inline_budget);
+  } else {
+    flush_batches();
+  }
+}
+
 void node_core::deliver_ask(const peer_info& peer, const frame& f) {
   auto refuse = [&](errc code, const std::string& why) {
     ++receive_failures;
@@ -561,6 +581,10 @@ void node_core::deliver_ask(const peer_info& peer, const frame& f) {
   }
   auto reply = std::make_shared<remote_reply>(weak_from_this(), peer.id, f.correlation_id,
                                               pair->reply_marker);
+  // An ask made to an idle actor is kept for this turn's end (on_batch_end
+  // runs it), behind any tells of the turn that were flushed before it.
+  std::optional<volley::detail::inline_turns::capture> capture;
+  if (cfg_.inline_handlers) capture.emplace(inline_turns_);
   if (!pair->ask_local(entry->wire, target, f.payload, std::move(reply))) {
     log(log_level::warning,
         "ask from " + peer.name + ": payload is not a valid " + entry->wire.name);

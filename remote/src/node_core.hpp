@@ -309,7 +309,7 @@ class node_core final : public transport_handler, public std::enable_shared_from
   void on_down(const peer_info& peer, close_reason reason, std::string_view detail) override;
   void on_undelivered(connection_id id, const frame& f, close_reason reason) override;
   void on_merged(const peer_info& from, const peer_info& into) override;
-  void on_batch_end() override { flush_batches(); }
+  void on_batch_end() override;
 
   /// Bumped wherever a link's proxies may change (lost, merged, unmerged,
   /// up or down): the loop's sender cache starts again. Any thread.
@@ -434,6 +434,10 @@ class node_core final : public transport_handler, public std::enable_shared_from
     volley::detail::envelope* last;
   };
   std::vector<pending_chain> batches_;
+  /// Actors the loop runs itself at the end of the turn's delivery
+  /// (node_config::inline_handlers): filled by flush_batches and
+  /// deliver_ask, run by on_batch_end.
+  volley::detail::inline_turns inline_turns_;
   /// Appends `e` (a tell built by message_entry::envelope_local) to its
   /// target's chain.
   void batch(const any_ref& target, volley::detail::envelope* e);

@@ -2,7 +2,9 @@
 // connection. The connection state machine it drives is in
 // transport_connection.cpp; the sender-facing side in transport.cpp.
 //
-// A turn: reap completions -> drain the inbox (frames and commands from other
+// A turn: reap completions -> hand what they brought to the node (on_batch_end:
+// one chain per actor, and with inline handlers the actors' turns, whose
+// replies land in the inbox) -> drain the inbox (frames and commands from other
 // threads) -> timers (heartbeats, failure detection, reconnects, handshake and
 // linger deadlines, the accept pause) -> one sendmsg per dirty connection ->
 // give receive buffers back to the kernel -> submit, and either go round again
@@ -137,6 +139,33 @@
 //   socket itself would remove the asker -> A's loop and worker -> B's loop
 //   hops (six -> four); the loop running a short handler inline, B's worker
 //   hop. Each needs a claim on the socket shared with the loop's sendmsg.
+//   Session 7, inline handlers (node_config::inline_handlers; inbound.cpp
+//   on_batch_end, the engine's inline_turns): a tell or ask that makes an
+//   idle actor runnable leaves the cell with the loop that cleared its
+//   mark, and the loop runs its turn (<= 16 messages) right after reap,
+//   before it drains its inbox, so the reply is in this turn's sendmsg:
+//   the B's loop -> B's worker and B's worker -> B's loop hops are gone,
+//   and no socket claim was needed. remote_bench 1000 3000 all --no-tls,
+//   bench preset, 917ae58+, 5 runs, load ~10 (medians; switches and CPU
+//   per round trip from getrusage over the whole process): plain-thread
+//   ask RTT p50 24.7 -> 13.4 us, 8.0 -> 4.0 switches, 27 -> 15 CPU-us;
+//   busy-poll (A's loop) 38.9 -> 13.3 us; actor-to-actor (ping-pong
+//   between an actor on A and one on B, raw ping-pong's twin) 25.5 ->
+//   9.2 us, 8.0 -> 2.0 switches (raw blocking: 5.5 us, 2.0 switches, same
+//   runs), so with inline handlers on both nodes a round trip is loop ->
+//   TCP -> loop -> TCP and wakes as many threads as raw does; busy-poll on
+//   both loops, actor-to-actor: 50.2 -> 12.6 us against raw busy-poll
+//   6.4 us (1.97x); three later runs at load 3-5: 9.5, 11.9, 9.1 us with
+//   0.15, 6.2, 0.10 switches per round trip, against 6.5-6.6 us (1.4-1.8x;
+//   both loops spin, so what switches is other load taking their cores).
+//   Inline handlers do not change the one-way path (tells to a busy
+//   actor are chained as before): A/B against 993280e, 19 interleaved
+//   pairs of remote_bench 1000000 10 volley --no-tls, CPU-ns/msg medians
+//   239 -> 273 in the first 11 (load ~11), 265 -> 249 in the next 8 (load
+//   ~5): noise either way. What is left of the plain-thread ask is its two
+//   hand-offs between the asking thread and A's loop (4 switches). On a
+//   quiet VM, where each wake-up of an idle vCPU costs ~40 us, the switch
+//   counts are what the p50s follow.
 //
 //   session 6, the sender's and the receiver's own work per message
 //   (interleaved A/B against 52ae0d9, bench preset, two runs of 5 rounds,
@@ -237,12 +266,18 @@ void transport::impl::run(std::promise<void>& ready) {
   while (!stopping_.load(std::memory_order_acquire)) {
     now_ = steady_clock::now();
     bool busy = reap();
+    // What the completions brought goes to its actors (one chain per actor)
+    // before the inbox is drained: a handler the node runs inline here
+    // (node_config::inline_handlers) queues its reply in the inbox, and the
+    // reply leaves in this turn's sendmsg, not the next turn's.
+    handler_.on_batch_end();
     busy |= drain_inbox(now_);
     if (now_ >= next_tick_) timers(now_);
-    // The turn's inbound tells go to their actors: one chain per actor.
-    handler_.on_batch_end();
+    handler_.on_batch_end();  // what commands and timers delivered (a down, undelivered frames)
     flush_dirty();
     finalize_closed(now_);
+    // A close may still hand the node frames; none waits past this turn.
+    handler_.on_batch_end();
     ring_->publish_buffers();
     publish_counters();
     if (!eventfd_armed_) arm_eventfd();

@@ -62,6 +62,10 @@
 //  * Replies are matched by (connection, correlation id); ids are 64 random
 //    bits from OpenSSL's CSPRNG, so no other peer can guess or reuse one.
 //  * A peer reaches only what node_config::access allows (remote_access).
+//  * With node_config::inline_handlers the loop thread runs a short turn of
+//    an idle actor that a remote tell or ask woke, and sends what it sends
+//    to remote refs in the same turn: a round trip between actors on two
+//    nodes then wakes two threads, as raw TCP ping-pong does (eight without).
 //
 // Lifetimes: the actor system must outlive the node. Destroying the node
 // closes its connections, fails its pending asks (errc::node_down) and stops
@@ -128,6 +132,17 @@ struct node_config {
   /// the ring, handed to the node's transport unchanged (transport.hpp
   /// explains each). Both sides should agree on `transport.limits`.
   transport_settings transport{};
+  /// Inline handlers: the node's I/O loop runs the turn of an idle local
+  /// actor that a remote tell or ask has just made runnable, itself (at most
+  /// 16 messages, then the rest goes to a worker), instead of waking a
+  /// worker for it; a reply or tell that handler sends to a remote ref
+  /// leaves in the same loop turn. A round trip then passes through two
+  /// fewer threads. Only for actors whose handlers are short and never
+  /// block: while one runs, the node reads, writes and heartbeats nothing
+  /// (a blocking get() there is refused, as on a worker). Actors on a
+  /// dispatcher of their own (props::dispatcher, a pinned actor) never run
+  /// inline; nor does a stop, a watch or any other system message.
+  bool inline_handlers = false;
   /// What authenticated peers may reach (see remote_access): nothing by path
   /// unless listed.
   remote_access access{};

@@ -332,6 +332,68 @@ inline void cell_hooks::destroy(cell_base& c) noexcept {
   c.destroy();
 }
 
+/// Inline turns: a thread that is not a worker (a remote node's I/O loop)
+/// runs a short turn of an actor it has just made runnable, instead of
+/// handing the actor to a worker and waking one. For a request that
+/// arrives on a socket and whose answer leaves on the same socket, this
+/// takes two thread hand-offs (the worker's wake-up, and the loop's
+/// wake-up for the reply) out of the round trip.
+///
+/// The claim is the ordinary one: whoever clears the mailbox's mark owns
+/// the cell (see "Scheduling protocol" above). While a `capture` is open on
+/// a thread, a delivery from that thread that clears the mark hands the cell
+/// to the inline_turns (keep()) instead of its pool; run() later runs one
+/// activation per kept cell on this thread, as a worker would (no linger),
+/// and a cell with work left after its budget goes to its pool then. Not
+/// kept, so scheduled as ever: a cell of another pool than the system's
+/// default (a pinned actor, a named dispatcher: the place for actors that
+/// block), one that is not alive (a dead cell's activation carries a count
+/// of its own), not started yet, suspended, failed, or with a system
+/// message waiting; and every cell past max_kept. One thread only: an
+/// inline_turns and its captures belong to the thread that made them.
+class inline_turns {
+ public:
+  /// Cells kept per turn; past it they go to their pools. With a budget of
+  /// 16 that bounds a turn's inline work at 256 handler calls.
+  static constexpr std::size_t max_kept = 16;
+
+  inline_turns() = default;
+  inline_turns(const inline_turns&) = delete;
+  inline_turns& operator=(const inline_turns&) = delete;
+  ~inline_turns() { release(); }
+
+  /// Open on the owning thread around deliveries whose cells may be kept.
+  class capture {
+   public:
+    explicit capture(inline_turns& turns) noexcept;
+    capture(const capture&) = delete;
+    capture& operator=(const capture&) = delete;
+    ~capture();
+
+   private:
+    inline_turns* outer_;
+  };
+
+  /// One activation of each kept cell here, at most `budget` user messages
+  /// each, in the order they were kept; a cell with work left goes to its
+  /// pool. No capture is open meanwhile: what the handlers send is
+  /// scheduled as from any other thread. Returns how many cells ran.
+  std::size_t run(unsigned budget) noexcept;
+  /// Hands every kept cell to its pool without running it.
+  void release() noexcept;
+  bool empty() const noexcept { return count_ == 0; }
+
+ private:
+  friend struct cell_hooks;
+  bool keep(cell_base& c) noexcept;
+  cell_base* kept_[max_kept] = {};
+  std::size_t count_ = 0;
+};
+
+/// True while inline_turns::run runs a handler on this thread: a blocking
+/// get() is refused there, as on a worker (ask.cpp).
+bool in_inline_turn() noexcept;
+
 /// The header plus the actor object, inline. actor_of<A> needs only this
 /// part, so it works whatever the cell keeps for restarts.
 ///
