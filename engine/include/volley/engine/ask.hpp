@@ -54,6 +54,10 @@ bool on_worker_thread() noexcept;
 /// (every actor thread but a `pinned` actor's own). ask.cpp.
 bool blocking_refused_here() noexcept;
 
+/// One request: its state word, its result, its timeout, its count. What
+/// reads the result is the subclass's: future_state (get(), then()), or
+/// ctx.ask's continued_ask and resumed_ask (ask_from_actor.hpp), which hold
+/// their continuation inline and so carry no std::function (32 B).
 template <class R>
 class ask_state {
  public:
@@ -81,7 +85,7 @@ class ask_state {
     value_.emplace(std::move(r));
     std::uint32_t old = status_.publish();  // the protocol: detail/ask_status.hpp
     if (old == ask_status::waiting) futex_wake_all(status_.word());
-    if (old == ask_status::has_callback) run_callback(std::move(*value_));
+    if (old == ask_status::has_callback) run_callback();
     return true;
   }
 
@@ -129,12 +133,6 @@ class ask_state {
     return std::move(*value_);
   }
 
-  template <class F>
-  void then(F&& f) {
-    callback_ = std::forward<F>(f);
-    arm_callback();
-  }
-
   void add_ref() noexcept { refs_.fetch_add(1, std::memory_order_relaxed); }
   void release() noexcept {
     if (refs_.fetch_sub(1, std::memory_order_acq_rel) == 1) delete this;
@@ -143,19 +141,37 @@ class ask_state {
  protected:
   /// Makes run_callback() the continuation; runs it now if already done.
   void arm_callback() {
-    if (!status_.register_callback()) run_callback(std::move(*value_));
+    if (!status_.register_callback()) run_callback();
   }
 
-  /// The continuation: then()'s function here. ctx.ask's requests override
-  /// it with their own, held inline (ask_from_actor.hpp), which saves them
-  /// the std::function and its heap copy.
-  virtual void run_callback(result<R>&& r) { callback_(std::move(r)); }
+  /// The continuation, once the request is done (take_result() holds the
+  /// result): on the completing thread, or on the arming one if the request
+  /// was done before arm_callback().
+  virtual void run_callback() = 0;
+
+  /// The result, once done; taken once.
+  result<R> take_result() { return std::move(*value_); }
 
  private:
   ask_status status_;
   std::atomic<std::uint32_t> refs_{1};
   timer_base* timeout_ = nullptr;  // counted; set before the request is sent
   std::optional<result<R>> value_;
+};
+
+/// A request read through a future: a blocking get(), or then()'s function.
+template <class R>
+class future_state final : public ask_state<R> {
+ public:
+  template <class F>
+  void then(F&& f) {
+    callback_ = std::forward<F>(f);
+    this->arm_callback();
+  }
+
+ private:
+  void run_callback() override { callback_(this->take_result()); }
+
   std::function<void(result<R>)> callback_;
 };
 
@@ -201,7 +217,7 @@ struct ask_timeout final : timer_base {
 template <class R>
 class future {
  public:
-  explicit future(detail::ask_state<R>* s) noexcept : state_(s) {}
+  explicit future(detail::future_state<R>* s) noexcept : state_(s) {}
   future(future&& o) noexcept : state_(std::exchange(o.state_, nullptr)) {}
   future& operator=(future&& o) noexcept {
     if (this != &o) {
@@ -240,7 +256,7 @@ class future {
     return r;
   }
 
-  detail::ask_state<R>* take() {
+  detail::future_state<R>* take() {
     if (!state_) throw std::logic_error("volley::future: get() on an empty or moved-from future");
     return state_;
   }
@@ -251,7 +267,7 @@ class future {
     }
   }
 
-  detail::ask_state<R>* state_;
+  detail::future_state<R>* state_;
   bool consumed_ = false;  // a result was taken or a continuation registered
 };
 
