@@ -58,7 +58,10 @@ bool blocking_refused_here() noexcept;
 /// reads the result is the subclass's: future_state (get(), then()), or
 /// ctx.ask's continued_ask and resumed_ask (ask_from_actor.hpp), which hold
 /// their continuation inline and so carry no std::function (32 B).
-template <class R>
+/// `Status` is the state word (detail/ask_status.hpp): ask_status, except
+/// where ask_timeout_race_test.cpp puts a known-bad one in its place to show
+/// that the race test catches it.
+template <class R, class Status = ask_status>
 class ask_state {
  public:
   ask_state() = default;
@@ -84,8 +87,8 @@ class ask_state {
     }
     value_.emplace(std::move(r));
     std::uint32_t old = status_.publish();  // the protocol: detail/ask_status.hpp
-    if (old == ask_status::waiting) futex_wake_all(status_.word());
-    if (old == ask_status::has_callback) run_callback();
+    if (old == Status::waiting) futex_wake_all(status_.word());
+    if (old == Status::has_callback) run_callback();
     return true;
   }
 
@@ -124,8 +127,7 @@ class ask_state {
       }
       status_.announce_wait();
       while (!status_.is_done()) {
-        if (!futex_wait_until(status_.word(), ask_status::waiting, deadline) &&
-            !status_.is_done()) {
+        if (!futex_wait_until(status_.word(), Status::waiting, deadline) && !status_.is_done()) {
           return error{errc::timeout, "no reply before the deadline"};
         }
       }
@@ -153,7 +155,7 @@ class ask_state {
   result<R> take_result() { return std::move(*value_); }
 
  private:
-  ask_status status_;
+  Status status_;
   std::atomic<std::uint32_t> refs_{1};
   timer_base* timeout_ = nullptr;  // counted; set before the request is sent
   std::optional<result<R>> value_;
@@ -178,10 +180,10 @@ class future_state final : public ask_state<R> {
 /// Completes an ask with errc::timeout when its deadline passes first.
 /// Holds a count on the request; the request holds one on the timer until
 /// it completes (whichever way), which breaks the cycle.
-template <class R>
+template <class R, class Status = ask_status>
 struct ask_timeout final : timer_base {
-  ask_state<R>* state;
-  explicit ask_timeout(ask_state<R>* s) : state(s) {
+  ask_state<R, Status>* state;
+  explicit ask_timeout(ask_state<R, Status>* s) : state(s) {
     s->add_ref();
     callback = [](timer_base* t) {
       static_cast<ask_timeout*>(t)->state->finish(
