@@ -21,6 +21,9 @@
 // has a thread of its own and may block. Inside actors prefer ctx.ask
 // (ask_from_actor.hpp). then(f) runs f on the thread that completes the
 // request (usually a worker) — keep it short.
+//
+// If the send throws (the message's copy, or memory running out), ask()
+// throws and nothing was sent: there is no future and nothing to clean up.
 #pragma once
 
 #include <atomic>

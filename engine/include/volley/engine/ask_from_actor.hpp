@@ -20,6 +20,12 @@
 // the actor's other user messages wait in the mailbox (they are not lost and
 // keep their order); stop, terminated and supervision are still handled, and
 // stopping the actor destroys the waiting frame — it is never resumed after.
+//
+// A send that throws (the message's copy, or memory running out) sends
+// nothing: the exception reaches the caller (the coroutine, at its
+// co_await), no continuation ever runs for it, and nothing is left armed.
+// Completing an ask never allocates: the message that brings the result
+// back is allocated with the request.
 #pragma once
 
 #include <chrono>
@@ -101,6 +107,14 @@ class reply_envelope {
   void* memory_;
 };
 
+/// A continuation's message is "volley::continuation" in dead-letter reports.
+template <class Request>
+inline constexpr message_info continuation_info_of = [] {
+  message_info info = message_info_of<request_done<Request>>;
+  info.name = "volley::continuation";
+  return info;
+}();
+
 /// ctx.ask's request with its continuation inline: one allocation where a
 /// plain ask_state took three (the request, a shared_ptr holding the
 /// continuation, and std::function's heap copy of the lambda holding both).
@@ -133,7 +147,7 @@ class continued_ask final : public ask_state<R> {
 
  private:
   void run_callback() noexcept override {
-    envelope* e = reply_.build(this, &message_info_of<request_done<continued_ask>>);
+    envelope* e = reply_.build(this, &continuation_info_of<continued_ask>);
     cell_base* self = std::exchange(self_, nullptr);
     self->deliver(e);  // a stopped asker: a dead letter (recipient stopped)
     self->release();
