@@ -57,7 +57,8 @@ namespace detail {
 template <class Request>
 struct request_done {
   Request* request;
-  explicit request_done(Request* r) noexcept : request(r) { r->add_ref(); }
+  /// Takes over a count on `r` that its builder hands it.
+  explicit request_done(Request* r) noexcept : request(r) {}
   request_done(request_done&& o) noexcept : request(std::exchange(o.request, nullptr)) {}
   request_done& operator=(request_done&&) = delete;
   /// Run or dropped (a stopped asker), the message is gone: the request
@@ -93,8 +94,8 @@ class reply_envelope {
   /// Whether build() has run (the message exists, maybe handled already).
   bool built() const noexcept { return memory_ == nullptr; }
 
-  /// The message for `r` (it takes a count on it), built in place: nothing
-  /// here allocates or throws. Once.
+  /// The message for `r`, built in place: nothing here allocates or throws.
+  /// Once. The caller hands the message one count on `r`.
   envelope* build(Request* r, const message_info* info) noexcept {
     auto* e = ::new (std::exchange(memory_, nullptr)) message(r);
     e->invoke = &invoke_request_done<Request>;
@@ -118,7 +119,9 @@ inline constexpr message_info continuation_info_of = [] {
 /// ctx.ask's request with its continuation inline: one allocation where a
 /// plain ask_state took three (the request, a shared_ptr holding the
 /// continuation, and std::function's heap copy of the lambda holding both).
-/// Holds a count on the asker until the continuation is delivered.
+/// Holds a count on the asker until the continuation is delivered. The count
+/// ctx.ask made it with becomes the continuation message's: a ctx.ask costs
+/// no count of its own on the request.
 template <class R, class Fn>
 class continued_ask final : public ask_state<R> {
  public:
@@ -130,7 +133,8 @@ class continued_ask final : public ask_state<R> {
     if (self_ != nullptr) self_->release();  // never completed
     if (!reply_.built()) fn_.~Fn();          // else the message destroyed it
   }
-  /// After the request is sent: the continuation runs once it completes.
+  /// After the request is sent, with the caller's count (which this takes
+  /// over): the continuation runs once it completes.
   void arm() noexcept { this->arm_callback(); }
 
   /// The completion message, on the asker (a message of the asker's).
@@ -147,7 +151,7 @@ class continued_ask final : public ask_state<R> {
 
  private:
   void run_callback() noexcept override {
-    envelope* e = reply_.build(this, &continuation_info_of<continued_ask>);
+    envelope* e = reply_.build(this, &continuation_info_of<continued_ask>);  // arm()'s count
     cell_base* self = std::exchange(self_, nullptr);
     self->deliver(e);  // a stopped asker: a dead letter (recipient stopped)
     self->release();
@@ -202,6 +206,7 @@ inline constexpr message_info resume_info_of{
 
 template <class R>
 void resumed_ask<R>::run_callback() noexcept {
+  this->add_ref();  // the message's: the waiting frame's awaiter keeps its own
   envelope* e = reply_.build(this, &resume_info_of<R>);
   cell_base* self = std::exchange(self_, nullptr);
   self->deliver_system(e);
@@ -285,8 +290,7 @@ void context::ask(const actor_ref<A>& target, M&& m, std::chrono::duration<Rep, 
   detail::send_or_release<A, T>(cell_, target, std::forward<M>(m),
                                 std::chrono::duration_cast<std::chrono::nanoseconds>(timeout),
                                 state);
-  state->arm();
-  state->release();
+  state->arm();  // our count is the continuation message's now
 }
 
 template <class A, class M, class Rep, class Period>
