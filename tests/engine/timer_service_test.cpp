@@ -198,10 +198,10 @@ TEST_CASE("cancelled far timers are freed while the timer thread sleeps, not at 
 
 TEST_CASE("an ask whose timeout is still pending when the service stops completes with an error",
           "[timers][concurrency]") {
-  using volley::detail::ask_state;
   using volley::detail::ask_timeout;
+  using volley::detail::future_state;
   timer_service svc(nullptr, true);
-  auto* request = new ask_state<int>();  // the waiter's count
+  auto* request = new future_state<int>();  // the waiter's count
   auto* timeout = new ask_timeout<int>(request);
   request->set_timeout(timeout);  // the timer's two counts: the service's and the request's
   svc.schedule(timeout, 1h);
@@ -216,10 +216,10 @@ TEST_CASE("an ask whose timeout is still pending when the service stops complete
 
 TEST_CASE("a cancelled ask timeout is not completed by the service's stop",
           "[timers][concurrency]") {
-  using volley::detail::ask_state;
   using volley::detail::ask_timeout;
+  using volley::detail::future_state;
   timer_service svc(nullptr, true);
-  auto* request = new ask_state<int>();
+  auto* request = new future_state<int>();
   auto* timeout = new ask_timeout<int>(request);
   request->set_timeout(timeout);
   svc.schedule(timeout, 1h);

@@ -162,14 +162,16 @@ void drop_ask(envelope* e, dead_letter_reason reason) noexcept {
   ae->state->release();
 }
 
+template <class T, class R, class M>
+ask_envelope<T, R>* make_ask_envelope(invoke_fn fn, M&& m, ask_state<R>* state);
+
 template <class M, class R>
 envelope* relocate_ask(envelope* e) {
   auto* from = static_cast<ask_envelope<M, R>*>(e);
-  void* p = envelope_alloc(sizeof(ask_envelope<M, R>));
-  auto* to =
-      ::new (p) ask_envelope<M, R>(std::move(from->msg), std::exchange(from->state, nullptr));
-  to->invoke = from->invoke;
-  to->info = from->info;
+  // The request moves only once the new envelope stands: a throwing move
+  // leaves it with `from`, whose drop still answers the asker.
+  auto* to = make_ask_envelope<M, R>(from->invoke, std::move(from->msg), from->state);
+  from->state = nullptr;
   to->sender = std::exchange(from->sender, nullptr);
   return to;
 }
@@ -207,6 +209,25 @@ inline constexpr message_info ask_info_of{type_id<M>(),
                                           &take_ask_request<M, R>,
                                           &complete_ask_request<R>,
                                           is_control_v<M>};
+
+/// An ask's envelope for `state` (not counted here), without a sender. If
+/// the message's copy or the allocation throws, nothing is left behind: the
+/// memory goes back and `state` is untouched, so the caller still owns it.
+template <class T, class R, class M>
+ask_envelope<T, R>* make_ask_envelope(invoke_fn fn, M&& m, ask_state<R>* state) {
+  void* p = envelope_alloc(sizeof(ask_envelope<T, R>));
+  ask_envelope<T, R>* e;
+  try {
+    e = ::new (p) ask_envelope<T, R>(std::forward<M>(m), state);
+  } catch (...) {
+    envelope_free(p, sizeof(ask_envelope<T, R>));
+    throw;
+  }
+  e->invoke = fn;
+  e->info = &ask_info_of<T, R>;
+  e->sender = nullptr;
+  return e;
+}
 
 /// The reply to an ask whose asker no longer waits (timed out, gone).
 void report_undeliverable_reply(cell_base* replier, envelope* request) noexcept;  // cell.cpp
@@ -309,16 +330,42 @@ void report_unhandled_in_place(cell_base* target, envelope* e) noexcept;  // wat
 /// `deliver` (a balancing pool queues it for whichever routee is free).
 template <class T, class R, class M, class Deliver>
 future<R> send_ask_via(invoke_fn fn, M&& m, Deliver&& deliver) {
-  auto* state = new ask_state<R>();
+  auto* state = new future_state<R>();
+  ask_envelope<T, R>* e;
+  try {
+    e = make_ask_envelope<T, R>(fn, std::forward<M>(m), state);
+  } catch (...) {
+    state->release();  // never sent: the caller gets the exception, not a future
+    throw;
+  }
   state->add_ref();  // one for the envelope, one for the future
   future<R> f(state);
-  void* p = envelope_alloc(sizeof(ask_envelope<T, R>));
-  auto* e = ::new (p) ask_envelope<T, R>(std::forward<M>(m), state);
-  e->invoke = fn;
-  e->info = &ask_info_of<T, R>;
-  e->sender = nullptr;
   deliver(static_cast<envelope*>(e));
   return f;
+}
+
+/// forward()'s ask: `request`, taken from the message being handled, goes on
+/// to `target` with that message's sender. If the copy of the message
+/// throws, the request is answered handler_failed (the forwarding handler
+/// fails with that exception) rather than lost with nobody to answer it.
+template <class T, class R, class M>
+void forward_request(cell_base* target, invoke_fn fn, M&& m, void* request,
+                     const envelope* current) {
+  auto* state = static_cast<ask_state<R>*>(request);
+  ask_envelope<T, R>* e;
+  try {
+    e = make_ask_envelope<T, R>(fn, std::forward<M>(m), state);
+  } catch (...) {
+    try {
+      state->complete(error{errc::handler_failed, "forward: the message could not be sent"});
+    } catch (...) {  // out of memory for the error's text, or the asker's then() threw
+    }
+    state->release();
+    throw;
+  }
+  e->sender = current->sender;
+  if (e->sender != nullptr) e->sender->add_ref();
+  target->deliver(e);
 }
 
 template <class T, class R, class M>
@@ -451,14 +498,7 @@ class any_ref : public detail::ref_base {
                                  " with the " + std::string(type_name<R>()) + " the asker expects");
         }
         if (void* request = current->info->take_request(current)) {
-          auto* state = static_cast<detail::ask_state<R>*>(request);
-          void* p = detail::envelope_alloc(sizeof(detail::ask_envelope<T, R>));
-          auto* e = ::new (p) detail::ask_envelope<T, R>(std::forward<M>(m), state);
-          e->invoke = fn;
-          e->info = &detail::ask_info_of<T, R>;
-          e->sender = current->sender;
-          if (e->sender != nullptr) e->sender->add_ref();
-          cell()->deliver(e);
+          detail::forward_request<T, R>(cell(), fn, std::forward<M>(m), request, current);
           return;
         }
       }
@@ -543,14 +583,8 @@ class actor_ref : public detail::ref_base {
                                  std::string(type_name<R>()) + ", not the type the asker expects");
         }
         if (void* request = current->info->take_request(current)) {
-          auto* state = static_cast<detail::ask_state<R>*>(request);
-          void* p = detail::envelope_alloc(sizeof(detail::ask_envelope<T, R>));
-          auto* e = ::new (p) detail::ask_envelope<T, R>(std::forward<M>(m), state);
-          e->invoke = &detail::invoke_ask<A, T>;
-          e->info = &detail::ask_info_of<T, R>;
-          e->sender = current->sender;
-          if (e->sender != nullptr) e->sender->add_ref();
-          cell_->deliver(e);
+          detail::forward_request<T, R>(cell_, &detail::invoke_ask<A, T>, std::forward<M>(m),
+                                        request, current);
           return;
         }
       }

@@ -21,6 +21,9 @@
 // has a thread of its own and may block. Inside actors prefer ctx.ask
 // (ask_from_actor.hpp). then(f) runs f on the thread that completes the
 // request (usually a worker) — keep it short.
+//
+// If the send throws (the message's copy, or memory running out), ask()
+// throws and nothing was sent: there is no future and nothing to clean up.
 #pragma once
 
 #include <atomic>
@@ -54,7 +57,14 @@ bool on_worker_thread() noexcept;
 /// (every actor thread but a `pinned` actor's own). ask.cpp.
 bool blocking_refused_here() noexcept;
 
-template <class R>
+/// One request: its state word, its result, its timeout, its count. What
+/// reads the result is the subclass's: future_state (get(), then()), or
+/// ctx.ask's continued_ask and resumed_ask (ask_from_actor.hpp), which hold
+/// their continuation inline and so carry no std::function (32 B).
+/// `Status` is the state word (detail/ask_status.hpp): ask_status, except
+/// where ask_timeout_race_test.cpp puts a known-bad one in its place to show
+/// that the race test catches it.
+template <class R, class Status = ask_status>
 class ask_state {
  public:
   ask_state() = default;
@@ -80,8 +90,8 @@ class ask_state {
     }
     value_.emplace(std::move(r));
     std::uint32_t old = status_.publish();  // the protocol: detail/ask_status.hpp
-    if (old == ask_status::waiting) futex_wake_all(status_.word());
-    if (old == ask_status::has_callback) run_callback(std::move(*value_));
+    if (old == Status::waiting) futex_wake_all(status_.word());
+    if (old == Status::has_callback) run_callback();
     return true;
   }
 
@@ -120,19 +130,12 @@ class ask_state {
       }
       status_.announce_wait();
       while (!status_.is_done()) {
-        if (!futex_wait_until(status_.word(), ask_status::waiting, deadline) &&
-            !status_.is_done()) {
+        if (!futex_wait_until(status_.word(), Status::waiting, deadline) && !status_.is_done()) {
           return error{errc::timeout, "no reply before the deadline"};
         }
       }
     }
     return std::move(*value_);
-  }
-
-  template <class F>
-  void then(F&& f) {
-    callback_ = std::forward<F>(f);
-    arm_callback();
   }
 
   void add_ref() noexcept { refs_.fetch_add(1, std::memory_order_relaxed); }
@@ -143,29 +146,47 @@ class ask_state {
  protected:
   /// Makes run_callback() the continuation; runs it now if already done.
   void arm_callback() {
-    if (!status_.register_callback()) run_callback(std::move(*value_));
+    if (!status_.register_callback()) run_callback();
   }
 
-  /// The continuation: then()'s function here. ctx.ask's requests override
-  /// it with their own, held inline (ask_from_actor.hpp), which saves them
-  /// the std::function and its heap copy.
-  virtual void run_callback(result<R>&& r) { callback_(std::move(r)); }
+  /// The continuation, once the request is done (take_result() holds the
+  /// result): on the completing thread, or on the arming one if the request
+  /// was done before arm_callback().
+  virtual void run_callback() = 0;
+
+  /// The result, once done; taken once.
+  result<R> take_result() { return std::move(*value_); }
 
  private:
-  ask_status status_;
+  Status status_;
   std::atomic<std::uint32_t> refs_{1};
   timer_base* timeout_ = nullptr;  // counted; set before the request is sent
   std::optional<result<R>> value_;
+};
+
+/// A request read through a future: a blocking get(), or then()'s function.
+template <class R>
+class future_state final : public ask_state<R> {
+ public:
+  template <class F>
+  void then(F&& f) {
+    callback_ = std::forward<F>(f);
+    this->arm_callback();
+  }
+
+ private:
+  void run_callback() override { callback_(this->take_result()); }
+
   std::function<void(result<R>)> callback_;
 };
 
 /// Completes an ask with errc::timeout when its deadline passes first.
 /// Holds a count on the request; the request holds one on the timer until
 /// it completes (whichever way), which breaks the cycle.
-template <class R>
+template <class R, class Status = ask_status>
 struct ask_timeout final : timer_base {
-  ask_state<R>* state;
-  explicit ask_timeout(ask_state<R>* s) : state(s) {
+  ask_state<R, Status>* state;
+  explicit ask_timeout(ask_state<R, Status>* s) : state(s) {
     s->add_ref();
     callback = [](timer_base* t) {
       static_cast<ask_timeout*>(t)->state->finish(
@@ -201,7 +222,7 @@ struct ask_timeout final : timer_base {
 template <class R>
 class future {
  public:
-  explicit future(detail::ask_state<R>* s) noexcept : state_(s) {}
+  explicit future(detail::future_state<R>* s) noexcept : state_(s) {}
   future(future&& o) noexcept : state_(std::exchange(o.state_, nullptr)) {}
   future& operator=(future&& o) noexcept {
     if (this != &o) {
@@ -240,7 +261,7 @@ class future {
     return r;
   }
 
-  detail::ask_state<R>* take() {
+  detail::future_state<R>* take() {
     if (!state_) throw std::logic_error("volley::future: get() on an empty or moved-from future");
     return state_;
   }
@@ -251,7 +272,7 @@ class future {
     }
   }
 
-  detail::ask_state<R>* state_;
+  detail::future_state<R>* state_;
   bool consumed_ = false;  // a result was taken or a continuation registered
 };
 

@@ -20,6 +20,12 @@
 // the actor's other user messages wait in the mailbox (they are not lost and
 // keep their order); stop, terminated and supervision are still handled, and
 // stopping the actor destroys the waiting frame — it is never resumed after.
+//
+// A send that throws (the message's copy, or memory running out) sends
+// nothing: the exception reaches the caller (the coroutine, at its
+// co_await), no continuation ever runs for it, and nothing is left armed.
+// Completing an ask never allocates: the message that brings the result
+// back is allocated with the request.
 #pragma once
 
 #include <chrono>
@@ -39,136 +45,223 @@ namespace volley {
 
 namespace detail {
 
-template <class R, class F>
-struct continuation_msg {
-  result<R> res;
-  F fn;
-};
-
-template <class R, class F>
-void invoke_continuation(envelope* e, cell_base*, context& ctx) {
-  auto* me = static_cast<message_envelope<continuation_msg<R, F>>*>(e);
-  payload_guard<continuation_msg<R, F>> guard{me->msg};
-  if constexpr (std::is_invocable_v<F&, result<R>, context&>) {
-    me->msg.fn(std::move(me->msg.res), ctx);
-  } else {
-    me->msg.fn(std::move(me->msg.res));
+/// The message that hands a completed request back to its asker: a counted
+/// pointer to the request, which holds the result (and a continuation's
+/// function). Its envelope is allocated with the request, before anything
+/// is sent (reply_envelope), so that completing a request never allocates
+/// or throws: a reply on a worker, the timeout on the timer thread (where a
+/// throw is std::terminate) or a drop at shutdown only builds this message
+/// in place and delivers it. A completion that could fail there would lose
+/// the continuation, or leave a waiting coroutine, and its actor, waiting
+/// for ever.
+template <class Request>
+struct request_done {
+  Request* request;
+  /// Takes over a count on `r` that its builder hands it.
+  explicit request_done(Request* r) noexcept : request(r) {}
+  request_done(request_done&& o) noexcept : request(std::exchange(o.request, nullptr)) {}
+  request_done& operator=(request_done&&) = delete;
+  /// Run or dropped (a stopped asker), the message is gone: the request
+  /// learns it on this thread, the asker's or the dropping one.
+  ~request_done() {
+    if (request != nullptr) {
+      request->on_message_gone();
+      request->release();
+    }
   }
-}
-
-template <class R>
-struct resume_msg {
-  result<R> res;
-  void* frame;
-  std::optional<result<R>>* slot;  // in the frame; valid while the frame is
 };
 
-template <class R>
-void invoke_resume(envelope* e, cell_base* c, context&) {
-  auto* me = static_cast<message_envelope<resume_msg<R>>*>(e);
-  payload_guard<resume_msg<R>> guard{me->msg};
-  if (!is_waiting_frame(c, me->msg.frame)) return;  // the frame is gone (stopped, restarted)
-  me->msg.slot->emplace(std::move(me->msg.res));
-  resume_task(c, me->msg.frame);
+template <class Request>
+void invoke_request_done(envelope* e, cell_base* c, context& ctx) {
+  auto* me = static_cast<message_envelope<request_done<Request>>*>(e);
+  payload_guard<request_done<Request>> guard{me->msg};
+  me->msg.request->run_on_asker(c, ctx);
 }
 
-template <class R>
-inline constexpr message_info resume_info_of{type_id<resume_msg<R>>(), "volley::resume",
-                                             &drop_payload<resume_msg<R>>,
-                                             sizeof(message_envelope<resume_msg<R>>), true};
+/// The completion message's memory, taken when the request is made.
+template <class Request>
+class reply_envelope {
+  using message = message_envelope<request_done<Request>>;
+
+ public:
+  reply_envelope() : memory_(envelope_alloc(sizeof(message))) {}
+  reply_envelope(const reply_envelope&) = delete;
+  reply_envelope& operator=(const reply_envelope&) = delete;
+  ~reply_envelope() {
+    if (memory_ != nullptr) envelope_free(memory_, sizeof(message));
+  }
+
+  /// Whether build() has run (the message exists, maybe handled already).
+  bool built() const noexcept { return memory_ == nullptr; }
+
+  /// The message for `r`, built in place: nothing here allocates or throws.
+  /// Once. The caller hands the message one count on `r`.
+  envelope* build(Request* r, const message_info* info) noexcept {
+    auto* e = ::new (std::exchange(memory_, nullptr)) message(r);
+    e->invoke = &invoke_request_done<Request>;
+    e->info = info;
+    e->sender = nullptr;
+    return e;
+  }
+
+ private:
+  void* memory_;
+};
+
+/// A continuation's message is "volley::continuation" in dead-letter reports.
+template <class Request>
+inline constexpr message_info continuation_info_of = [] {
+  message_info info = message_info_of<request_done<Request>>;
+  info.name = "volley::continuation";
+  return info;
+}();
 
 /// ctx.ask's request with its continuation inline: one allocation where a
 /// plain ask_state took three (the request, a shared_ptr holding the
 /// continuation, and std::function's heap copy of the lambda holding both).
-/// Holds a count on the asker until the continuation is delivered.
+/// Holds a count on the asker until the continuation is delivered. The count
+/// ctx.ask made it with becomes the continuation message's: a ctx.ask costs
+/// no count of its own on the request.
 template <class R, class Fn>
 class continued_ask final : public ask_state<R> {
  public:
   template <class F>
-  continued_ask(cell_base* self, F&& fn) : self_(self), fn_(std::forward<F>(fn)) {
+  continued_ask(cell_base* self, F&& fn) : fn_(std::forward<F>(fn)), self_(self) {
     self_->add_ref();
   }
   ~continued_ask() override {
     if (self_ != nullptr) self_->release();  // never completed
+    if (!reply_.built()) fn_.~Fn();          // else the message destroyed it
   }
-  /// After the request is sent: the continuation runs once it completes.
-  void arm() { this->arm_callback(); }
+  /// After the request is sent, with the caller's count (which this takes
+  /// over): the continuation runs once it completes.
+  void arm() noexcept { this->arm_callback(); }
+
+  /// The completion message, on the asker (a message of the asker's).
+  void run_on_asker(cell_base*, context& ctx) {
+    if constexpr (std::is_invocable_v<Fn&, result<R>, context&>) {
+      fn_(this->take_result(), ctx);
+    } else {
+      fn_(this->take_result());
+    }
+  }
+  /// The function's captures go with its message, on the asker's thread,
+  /// not with the request's last count (maybe the replier's or the timer's).
+  void on_message_gone() noexcept { fn_.~Fn(); }
 
  private:
-  void run_callback(result<R>&& r) override {
-    using msg = continuation_msg<R, Fn>;
-    auto* e = make_envelope<msg>(&invoke_continuation<R, Fn>, &message_info_of<msg>,
-                                 msg{std::move(r), std::move(fn_)});
+  void run_callback() noexcept override {
+    envelope* e = reply_.build(this, &continuation_info_of<continued_ask>);  // arm()'s count
     cell_base* self = std::exchange(self_, nullptr);
     self->deliver(e);  // a stopped asker: a dead letter (recipient stopped)
     self->release();
   }
 
+  // First: if the function's copy throws, the memory goes back.
+  reply_envelope<continued_ask> reply_;
+  union {
+    Fn fn_;  // alive until the completion message is gone (or, without one, until ~)
+  };
   cell_base* self_;  // counted until run_callback
-  Fn fn_;
 };
 
 /// co_await ctx.ask's request: completing it resumes the waiting frame
-/// through the asker's system lane. Like continued_ask, no std::function.
+/// through the asker's system lane; the frame then reads the result here
+/// (ask_awaiter). Like continued_ask, no std::function.
 template <class R>
 class resumed_ask final : public ask_state<R> {
  public:
   ~resumed_ask() override {
     if (self_ != nullptr) self_->release();  // never completed
   }
-  /// From await_suspend: `frame` waits on `self` for its result in `slot`.
-  void arm(cell_base* self, void* frame, std::optional<result<R>>* slot) {
+  /// From await_suspend: `frame` waits on `self`.
+  void arm(cell_base* self, void* frame) noexcept {
     self->add_ref();
     self_ = self;
     frame_ = frame;
-    slot_ = slot;
     this->arm_callback();
   }
+  using ask_state<R>::take_result;
+
+  /// The completion message, on the asker: resume the frame if it still
+  /// waits (stopping or restarting the actor destroys it).
+  void run_on_asker(cell_base* c, context&) {
+    if (is_waiting_frame(c, frame_)) resume_task(c, frame_);
+  }
+  void on_message_gone() noexcept {}
 
  private:
-  void run_callback(result<R>&& r) override {
-    auto* e = make_envelope<resume_msg<R>>(&invoke_resume<R>, &resume_info_of<R>,
-                                           resume_msg<R>{std::move(r), frame_, slot_});
-    cell_base* self = std::exchange(self_, nullptr);
-    self->deliver_system(e);
-    self->release();
-  }
+  void run_callback() noexcept override;
 
+  reply_envelope<resumed_ask> reply_;
   cell_base* self_ = nullptr;  // counted from arm() until run_callback
   void* frame_ = nullptr;
-  std::optional<result<R>>* slot_ = nullptr;  // in the frame; valid while the frame is
 };
 
+template <class R>
+inline constexpr message_info resume_info_of{
+    type_id<request_done<resumed_ask<R>>>(), "volley::resume",
+    &drop_payload<request_done<resumed_ask<R>>>,
+    sizeof(message_envelope<request_done<resumed_ask<R>>>), true};
+
+template <class R>
+void resumed_ask<R>::run_callback() noexcept {
+  this->add_ref();  // the message's: the waiting frame's awaiter keeps its own
+  envelope* e = reply_.build(this, &resume_info_of<R>);
+  cell_base* self = std::exchange(self_, nullptr);
+  self->deliver_system(e);
+  self->release();
+}
+
 /// Send the request `state` (which holds the caller's count) and arm its
-/// timeout (none for no_deadline).
+/// timeout (none for no_deadline). If it throws (the message's copy, an
+/// allocation), nothing was sent or armed and `state` holds only the
+/// caller's count again: the caller releases it and the exception goes on.
 template <class A, class T, class M>
 void send_request(cell_base* self, const actor_ref<A>& target, M&& m,
                   std::chrono::nanoseconds timeout, ask_state<reply_t<A, T>>* state) {
   using R = reply_t<A, T>;
   static_assert(has_handler<A, T>,
                 "volley: this actor has no on() handler for the asked message type");
-  ask_timeout<R>* t = nullptr;
-  if (timeout != no_deadline) {
-    t = new ask_timeout<R>(state);
-    t->core = self->core();
-    state->set_timeout(t);  // timer_base starts with two counts: the service's and the request's
+  // The two steps that may throw come first, the timer's first: a throwing
+  // copy then also undoes a timer that was never armed.
+  ask_timeout<R>* t = timeout != no_deadline ? new ask_timeout<R>(state) : nullptr;
+  ask_envelope<T, R>* e;
+  try {
+    e = make_ask_envelope<T, R>(&invoke_ask<A, T>, std::forward<M>(m), state);
+  } catch (...) {
+    if (t != nullptr) t->destroy(t);  // unarmed, so ours alone: gives back its count on state
+    throw;
   }
   state->add_ref();  // the envelope's
-  void* p = envelope_alloc(sizeof(ask_envelope<T, R>));
-  auto* e = ::new (p) ask_envelope<T, R>(std::forward<M>(m), state);
-  e->invoke = &invoke_ask<A, T>;
-  e->info = &ask_info_of<T, R>;
   e->sender = self;
   self->add_ref();
-  if (t != nullptr) timer_schedule(self->core(), t, timeout);
+  if (t != nullptr) {
+    t->core = self->core();
+    state->set_timeout(t);  // timer_base starts with two counts: the service's and the request's
+    timer_schedule(self->core(), t, timeout);
+  }
   target.cell()->deliver(e);
+}
+
+/// ctx.ask's requests are sent by this, or not at all: a throwing send
+/// releases the request (so its asker count, its function and its reply
+/// envelope go) and the exception reaches the caller.
+template <class A, class T, class M, class Request>
+void send_or_release(cell_base* self, const actor_ref<A>& target, M&& m,
+                     std::chrono::nanoseconds timeout, Request* state) {
+  try {
+    send_request<A, T>(self, target, std::forward<M>(m), timeout, state);
+  } catch (...) {
+    state->release();
+    throw;
+  }
 }
 
 template <class R>
 struct ask_awaiter {
   cell_base* self;
   resumed_ask<R>* state;  // counted
-  std::optional<result<R>> value;
 
   ask_awaiter(cell_base* s, resumed_ask<R>* st) noexcept : self(s), state(st) {}
   ask_awaiter(ask_awaiter&& o) noexcept : self(o.self), state(std::exchange(o.state, nullptr)) {}
@@ -177,8 +270,8 @@ struct ask_awaiter {
   }
 
   bool await_ready() const noexcept { return false; }
-  void await_suspend(std::coroutine_handle<> h) { state->arm(self, h.address(), &value); }
-  result<R> await_resume() { return std::move(*value); }
+  void await_suspend(std::coroutine_handle<> h) noexcept { state->arm(self, h.address()); }
+  result<R> await_resume() { return state->take_result(); }
 };
 
 }  // namespace detail
@@ -194,10 +287,10 @@ void context::ask(const actor_ref<A>& target, M&& m, std::chrono::duration<Rep, 
       "volley: the continuation must take volley::result<R> (and optionally context&)");
   if (!target) throw std::logic_error("volley: ask through an empty actor ref");
   auto* state = new detail::continued_ask<R, Fn>(cell_, std::forward<F>(continuation));
-  detail::send_request<A, T>(cell_, target, std::forward<M>(m),
-                             std::chrono::duration_cast<std::chrono::nanoseconds>(timeout), state);
-  state->arm();
-  state->release();
+  detail::send_or_release<A, T>(cell_, target, std::forward<M>(m),
+                                std::chrono::duration_cast<std::chrono::nanoseconds>(timeout),
+                                state);
+  state->arm();  // our count is the continuation message's now
 }
 
 template <class A, class M, class Rep, class Period>
@@ -206,8 +299,9 @@ auto context::ask(const actor_ref<A>& target, M&& m, std::chrono::duration<Rep, 
   using R = detail::reply_t<A, T>;
   if (!target) throw std::logic_error("volley: ask through an empty actor ref");
   auto* state = new detail::resumed_ask<R>();
-  detail::send_request<A, T>(cell_, target, std::forward<M>(m),
-                             std::chrono::duration_cast<std::chrono::nanoseconds>(timeout), state);
+  detail::send_or_release<A, T>(cell_, target, std::forward<M>(m),
+                                std::chrono::duration_cast<std::chrono::nanoseconds>(timeout),
+                                state);
   return detail::ask_awaiter<R>(cell_, state);
 }
 

@@ -174,7 +174,7 @@ class first_reply {
     answer_->complete(std::move(e));  // a no-op when a value (or the timeout) came first
   }
 
-  ask_state<R>* answer_ = new ask_state<R>();
+  future_state<R>* answer_ = new future_state<R>();
   std::shared_ptr<std::atomic<std::uint64_t>> late_;
   std::atomic<std::size_t> pending_{0};
   std::atomic<bool> all_sent_{false};
