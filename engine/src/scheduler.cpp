@@ -69,6 +69,22 @@ bool hand_back_on() noexcept {
 #endif
 }
 
+// Whether a parking worker's look skips the other workers' deques
+// (announced_work_visible()): always, except in measurement builds
+// (VOLLEY_SCHED_STATS), where VOLLEY_PARK_LOOK=0 restores the look at every
+// queue for an A/B in one binary.
+bool park_look_narrow() noexcept {
+#if defined(VOLLEY_SCHED_STATS) && VOLLEY_SCHED_STATS
+  static const bool on = [] {
+    const char* env = std::getenv("VOLLEY_PARK_LOOK");
+    return env == nullptr || std::atoi(env) != 0;
+  }();
+  return on;
+#else
+  return true;
+#endif
+}
+
 }  // namespace
 
 worker* current_worker() noexcept {
@@ -269,12 +285,25 @@ void worker_pool::leave_searching(worker& w) noexcept {
 // make here. What this costs: two loads per worker (top_ and bottom_, on
 // lines the owner and thieves write), so at 128 workers ~256 line reads per
 // park, mostly shared hits when the pool is idle (nobody writes them).
-// Callers: park() (after registering as a sleeper: the look must cover every
-// queue, or the no-lost-wake-up argument fails), leave_searching() (last
-// searcher only), and the stopping/retiring exits (short-circuited behind
-// the flag). No longer after every nap: a napping worker runs the gated
-// steal() instead (park()), so this runs once per park, not once per
-// millisecond per napping worker.
+// Callers: leave_searching() (last searcher only) and the stopping/retiring
+// exits (short-circuited behind the flag). Not park() any more: a parking
+// worker looks only at announced work (announced_work_visible(), O(1)),
+// and after every nap it runs the gated steal() instead.
+bool worker_pool::announced_work_visible() const noexcept {
+  // What a parking worker looks at after registering as a sleeper: the work
+  // whose publishers call notify() — the injection queue, into which
+  // schedule() from outside the pool and an overflowing deque put theirs.
+  // Not the other workers' deques: their owners are running (a worker
+  // empties its own deque before it parks, and only the owner pushes
+  // there), and the look after each nap takes what the steal gate allows.
+  // Looking at them here made a worker that the gate kept from a busy
+  // worker's deque return from every park at once and spin again, reading
+  // the busy worker's deque lines all the while (scheduler.hpp, "The
+  // parking look").
+  if (!park_look_narrow()) return work_visible();
+  return !injection_.empty_approx();
+}
+
 bool worker_pool::work_visible() const noexcept {
   if (!injection_.empty_approx()) return true;
   for (const auto& w : workers_) {
@@ -371,12 +400,17 @@ bool worker_pool::may_steal_from(worker& thief, unsigned victim) noexcept {
   look.size = v.local.size_approx();
   if (look.size > 0) look.top = v.local.top_approx();
 #if defined(VOLLEY_SCHED_STATS) && VOLLEY_SCHED_STATS
-  // Measurement builds only: VOLLEY_STEAL_WAIT_NS overrides the wait.
+  // Measurement builds only: VOLLEY_STEAL_WAIT_NS overrides the wait,
+  // VOLLEY_BACKLOG_NS the drain-rate rule's bound.
   static const std::chrono::nanoseconds wait{[] {
     const char* env = std::getenv("VOLLEY_STEAL_WAIT_NS");
     return env != nullptr ? std::atoll(env) : oldest_wait_before_steal.count();
   }()};
-  return thief.steal_gates[victim].may_steal(look, thief.search_now, wait);
+  static const std::chrono::nanoseconds backlog{[] {
+    const char* env = std::getenv("VOLLEY_BACKLOG_NS");
+    return env != nullptr ? std::atoll(env) : backlog_drain_before_steal.count();
+  }()};
+  return thief.steal_gates[victim].may_steal(look, thief.search_now, wait, backlog);
 #else
   return thief.steal_gates[victim].may_steal(look, thief.search_now);
 #endif
@@ -494,7 +528,7 @@ cell_base* worker_pool::park(worker& w) {
   // hand_back()'s fence argument.
   w.set_phase(worker::phase::parked);
   return idle_.park(
-      w.index, [this, &w] { return w.lifo.occupied() || work_visible(); },
+      w.index, [this, &w] { return w.lifo.occupied() || announced_work_visible(); },
       [this] { return quitting(); },
       [this, &w]() -> cell_base* {
         if (cell_base* c = w.lifo.take()) return c;
