@@ -54,36 +54,33 @@ constexpr unsigned slow_look_every = 64;
 // Workers past it record "unknown", and nothing is handed back to them.
 constexpr unsigned last_worker_hint_limit = 63;
 
-// Whether the hand-back rule is on: always, except in measurement builds
-// (VOLLEY_SCHED_STATS), where VOLLEY_HAND_BACK=0 turns it off for an A/B
-// in one binary.
+// Rules that measurement builds (VOLLEY_SCHED_STATS) can switch off for an
+// A/B in one binary; always on otherwise:
+//   * hand_back_on(): the hand-back rule (VOLLEY_HAND_BACK=0);
+//   * park_look_narrow(): a parking worker's look skips the other workers'
+//     deques (announced_work_visible(); VOLLEY_PARK_LOOK=0 restores the
+//     look at every queue).
+#if defined(VOLLEY_SCHED_STATS) && VOLLEY_SCHED_STATS
+bool switched_on(const char* env_name) noexcept {
+  const char* env = std::getenv(env_name);
+  return env == nullptr || std::atoi(env) != 0;
+}
 bool hand_back_on() noexcept {
-#if defined(VOLLEY_SCHED_STATS) && VOLLEY_SCHED_STATS
-  static const bool on = [] {
-    const char* env = std::getenv("VOLLEY_HAND_BACK");
-    return env == nullptr || std::atoi(env) != 0;
-  }();
+  static const bool on = switched_on("VOLLEY_HAND_BACK");
   return on;
-#else
-  return true;
-#endif
 }
-
-// Whether a parking worker's look skips the other workers' deques
-// (announced_work_visible()): always, except in measurement builds
-// (VOLLEY_SCHED_STATS), where VOLLEY_PARK_LOOK=0 restores the look at every
-// queue for an A/B in one binary.
 bool park_look_narrow() noexcept {
-#if defined(VOLLEY_SCHED_STATS) && VOLLEY_SCHED_STATS
-  static const bool on = [] {
-    const char* env = std::getenv("VOLLEY_PARK_LOOK");
-    return env == nullptr || std::atoi(env) != 0;
-  }();
+  static const bool on = switched_on("VOLLEY_PARK_LOOK");
   return on;
-#else
-  return true;
-#endif
 }
+#else
+constexpr bool hand_back_on() noexcept {
+  return true;
+}
+constexpr bool park_look_narrow() noexcept {
+  return true;
+}
+#endif
 
 }  // namespace
 
