@@ -14,19 +14,26 @@
 
 namespace volley::test {
 
-/// The names of this process's threads now, one entry per thread.
-inline std::multiset<std::string> thread_names() {
-  std::multiset<std::string> names;
+/// Calls `visit(tid, name)` for each of this process's threads now (a
+/// thread that ended meanwhile is visited unnamed).
+template <class Visit>
+void for_each_thread(Visit&& visit) {
   if (DIR* d = ::opendir("/proc/self/task")) {
     while (dirent* e = ::readdir(d)) {
       if (e->d_name[0] == '.') continue;
       std::ifstream comm(std::string("/proc/self/task/") + e->d_name + "/comm");
       std::string name;
       std::getline(comm, name);
-      names.insert(name);  // a thread that ended meanwhile counts, unnamed
+      visit(static_cast<pid_t>(std::stol(e->d_name)), name);
     }
     ::closedir(d);
   }
+}
+
+/// The names of this process's threads now, one entry per thread.
+inline std::multiset<std::string> thread_names() {
+  std::multiset<std::string> names;
+  for_each_thread([&](pid_t, const std::string& name) { names.insert(name); });
   return names;
 }
 
@@ -44,16 +51,9 @@ inline long preemptions_of(pid_t tid) {
 /// The ids of this process's threads whose name starts with `prefix`.
 inline std::vector<pid_t> threads_named(const std::string& prefix) {
   std::vector<pid_t> tids;
-  if (DIR* d = ::opendir("/proc/self/task")) {
-    while (dirent* e = ::readdir(d)) {
-      if (e->d_name[0] == '.') continue;
-      std::ifstream comm(std::string("/proc/self/task/") + e->d_name + "/comm");
-      std::string name;
-      std::getline(comm, name);
-      if (name.rfind(prefix, 0) == 0) tids.push_back(static_cast<pid_t>(std::stol(e->d_name)));
-    }
-    ::closedir(d);
-  }
+  for_each_thread([&](pid_t tid, const std::string& name) {
+    if (name.rfind(prefix, 0) == 0) tids.push_back(tid);
+  });
   return tids;
 }
 
