@@ -172,6 +172,22 @@
 // wall second of the slow repetitions. A napping thief looks once per
 // millisecond, so the steal gate gained its drain-rate rule
 // (steal_gate.hpp) for backlogs whose top moves between two naps.
+// A/B in one stats binary (old look and no drain-rate rule:
+// VOLLEY_PARK_LOOK=0 VOLLEY_BACKLOG_NS=1e15), 3 interleaved runs, 2-core
+// VM at load ~4; 2-worker/1-worker throughput, old → new, CPU-ns per
+// message in brackets (1 worker first): chameneos 0.87 → 1.01 (69; 76 →
+// 73), big 0.94 → 0.99 (53; 59 → 56), dining 0.58 → 1.04 (56; 59 → 53),
+// dictionary 0.66 → 1.18 (123; 167 → 125), fan-in 0.76 → 0.91, filter
+// bank 0.86 → 0.74, fork-join creation 0.58 → 0.62; the idle worker's
+// search time per run fell from 50-1,200 ms to 0-190 ms. What it costs:
+// the napping thief finds new backlog up to a nap later, and in that run
+// the compute-bound workloads kept less of their speed-up: matrix
+// multiplication 1.79 → 1.32, fork-join throughput 1.65 → 1.30, n-queens
+// 1.95 → 1.74, bank 1.85 → 1.62; trapezoid 1.56 → 1.87. A second, more
+// loaded run (the process got ~1 CPU per wall second) showed no such loss
+// (matrix multiplication 1.10 → 1.07, fork-join throughput 1.23 → 1.40,
+// n-queens 1.09 → 1.10), and napping 200 µs instead of 1 ms helped
+// neither kind there. To be re-measured on a quiet machine.
 //
 // The LIFO slot and stale occupants
 // ---------------------------------
