@@ -1,6 +1,7 @@
 // tests/proc_threads.hpp — what /proc/self/task says about this process's
 // threads: their names (comm) and how often the kernel preempted one
-// (status: nonvoluntary_ctxt_switches). Engine and remote tests share it.
+// (status: nonvoluntary_ctxt_switches), and the CPU time one has used
+// (schedstat). Engine and remote tests share it.
 #pragma once
 
 #include <dirent.h>
@@ -9,22 +10,30 @@
 #include <fstream>
 #include <set>
 #include <string>
+#include <vector>
 
 namespace volley::test {
 
-/// The names of this process's threads now, one entry per thread.
-inline std::multiset<std::string> thread_names() {
-  std::multiset<std::string> names;
+/// Calls `visit(tid, name)` for each of this process's threads now (a
+/// thread that ended meanwhile is visited unnamed).
+template <class Visit>
+void for_each_thread(Visit&& visit) {
   if (DIR* d = ::opendir("/proc/self/task")) {
     while (dirent* e = ::readdir(d)) {
       if (e->d_name[0] == '.') continue;
       std::ifstream comm(std::string("/proc/self/task/") + e->d_name + "/comm");
       std::string name;
       std::getline(comm, name);
-      names.insert(name);  // a thread that ended meanwhile counts, unnamed
+      visit(static_cast<pid_t>(std::stol(e->d_name)), name);
     }
     ::closedir(d);
   }
+}
+
+/// The names of this process's threads now, one entry per thread.
+inline std::multiset<std::string> thread_names() {
+  std::multiset<std::string> names;
+  for_each_thread([&](pid_t, const std::string& name) { names.insert(name); });
   return names;
 }
 
@@ -37,6 +46,24 @@ inline long preemptions_of(pid_t tid) {
     if (line.rfind(key, 0) == 0) return std::stol(line.substr(key.size()));
   }
   return -1;
+}
+
+/// The ids of this process's threads whose name starts with `prefix`.
+inline std::vector<pid_t> threads_named(const std::string& prefix) {
+  std::vector<pid_t> tids;
+  for_each_thread([&](pid_t tid, const std::string& name) {
+    if (name.rfind(prefix, 0) == 0) tids.push_back(tid);
+  });
+  return tids;
+}
+
+/// The CPU time thread `tid` of this process has used so far, in ns (the
+/// first field of its schedstat), or -1 if it cannot be read.
+inline long long cpu_ns_of(pid_t tid) {
+  std::ifstream schedstat("/proc/self/task/" + std::to_string(tid) + "/schedstat");
+  long long ns = -1;
+  if (!(schedstat >> ns)) return -1;
+  return ns;
 }
 
 }  // namespace volley::test

@@ -21,7 +21,8 @@
 // (leave_searching), so bursts fan out and single items cause no chain.
 //
 // No lost wake-up: a worker about to park registers as a sleeper, then
-// (seq_cst fence) looks at every queue once more; a notifier publishes its
+// (seq_cst fence) looks once more at every queue whose publishers notify
+// (the pool's `work_visible` look it is handed); a notifier publishes its
 // work, then (seq_cst fence) reads the counters. By the fences' total order
 // one of them sees the other: either the notifier sees the sleeper and wakes
 // it, or the sleeper sees the work and does not sleep. The last searcher's

@@ -54,20 +54,33 @@ constexpr unsigned slow_look_every = 64;
 // Workers past it record "unknown", and nothing is handed back to them.
 constexpr unsigned last_worker_hint_limit = 63;
 
-// Whether the hand-back rule is on: always, except in measurement builds
-// (VOLLEY_SCHED_STATS), where VOLLEY_HAND_BACK=0 turns it off for an A/B
-// in one binary.
-bool hand_back_on() noexcept {
+// Rules that measurement builds (VOLLEY_SCHED_STATS) can switch off for an
+// A/B in one binary; always on otherwise:
+//   * hand_back_on(): the hand-back rule (VOLLEY_HAND_BACK=0);
+//   * park_look_narrow(): a parking worker's look skips the other workers'
+//     deques (announced_work_visible(); VOLLEY_PARK_LOOK=0 restores the
+//     look at every queue).
 #if defined(VOLLEY_SCHED_STATS) && VOLLEY_SCHED_STATS
-  static const bool on = [] {
-    const char* env = std::getenv("VOLLEY_HAND_BACK");
-    return env == nullptr || std::atoi(env) != 0;
-  }();
-  return on;
-#else
-  return true;
-#endif
+bool switched_on(const char* env_name) noexcept {
+  const char* env = std::getenv(env_name);
+  return env == nullptr || std::atoi(env) != 0;
 }
+bool hand_back_on() noexcept {
+  static const bool on = switched_on("VOLLEY_HAND_BACK");
+  return on;
+}
+bool park_look_narrow() noexcept {
+  static const bool on = switched_on("VOLLEY_PARK_LOOK");
+  return on;
+}
+#else
+constexpr bool hand_back_on() noexcept {
+  return true;
+}
+constexpr bool park_look_narrow() noexcept {
+  return true;
+}
+#endif
 
 }  // namespace
 
@@ -269,12 +282,25 @@ void worker_pool::leave_searching(worker& w) noexcept {
 // make here. What this costs: two loads per worker (top_ and bottom_, on
 // lines the owner and thieves write), so at 128 workers ~256 line reads per
 // park, mostly shared hits when the pool is idle (nobody writes them).
-// Callers: park() (after registering as a sleeper: the look must cover every
-// queue, or the no-lost-wake-up argument fails), leave_searching() (last
-// searcher only), and the stopping/retiring exits (short-circuited behind
-// the flag). No longer after every nap: a napping worker runs the gated
-// steal() instead (park()), so this runs once per park, not once per
-// millisecond per napping worker.
+// Callers: leave_searching() (last searcher only) and the stopping/retiring
+// exits (short-circuited behind the flag). Not park() any more: a parking
+// worker looks only at announced work (announced_work_visible(), O(1)),
+// and after every nap it runs the gated steal() instead.
+bool worker_pool::announced_work_visible() const noexcept {
+  // What a parking worker looks at after registering as a sleeper: the work
+  // whose publishers call notify() — the injection queue, into which
+  // schedule() from outside the pool and an overflowing deque put theirs.
+  // Not the other workers' deques: their owners are running (a worker
+  // empties its own deque before it parks, and only the owner pushes
+  // there), and the look after each nap takes what the steal gate allows.
+  // Looking at them here made a worker that the gate kept from a busy
+  // worker's deque return from every park at once and spin again, reading
+  // the busy worker's deque lines all the while (scheduler.hpp, "The
+  // parking look").
+  if (!park_look_narrow()) return work_visible();
+  return !injection_.empty_approx();
+}
+
 bool worker_pool::work_visible() const noexcept {
   if (!injection_.empty_approx()) return true;
   for (const auto& w : workers_) {
@@ -371,12 +397,17 @@ bool worker_pool::may_steal_from(worker& thief, unsigned victim) noexcept {
   look.size = v.local.size_approx();
   if (look.size > 0) look.top = v.local.top_approx();
 #if defined(VOLLEY_SCHED_STATS) && VOLLEY_SCHED_STATS
-  // Measurement builds only: VOLLEY_STEAL_WAIT_NS overrides the wait.
+  // Measurement builds only: VOLLEY_STEAL_WAIT_NS overrides the wait,
+  // VOLLEY_BACKLOG_NS the drain-rate rule's bound.
   static const std::chrono::nanoseconds wait{[] {
     const char* env = std::getenv("VOLLEY_STEAL_WAIT_NS");
     return env != nullptr ? std::atoll(env) : oldest_wait_before_steal.count();
   }()};
-  return thief.steal_gates[victim].may_steal(look, thief.search_now, wait);
+  static const std::chrono::nanoseconds backlog{[] {
+    const char* env = std::getenv("VOLLEY_BACKLOG_NS");
+    return env != nullptr ? std::atoll(env) : backlog_drain_before_steal.count();
+  }()};
+  return thief.steal_gates[victim].may_steal(look, thief.search_now, wait, backlog);
 #else
   return thief.steal_gates[victim].may_steal(look, thief.search_now);
 #endif
@@ -494,7 +525,7 @@ cell_base* worker_pool::park(worker& w) {
   // hand_back()'s fence argument.
   w.set_phase(worker::phase::parked);
   return idle_.park(
-      w.index, [this, &w] { return w.lifo.occupied() || work_visible(); },
+      w.index, [this, &w] { return w.lifo.occupied() || announced_work_visible(); },
       [this] { return quitting(); },
       [this, &w]() -> cell_base* {
         if (cell_base* c = w.lifo.take()) return c;

@@ -143,15 +143,51 @@
 // items do not cause a wake-up chain).
 //
 // No lost wake-up: a worker about to park registers as sleeping, then
-// (seq_cst fence) looks at every queue once more; a notifier publishes its
-// work, then (seq_cst fence) reads the counters. By the fences' total order
-// one of them sees the other: either the notifier sees the sleeper and wakes
-// it, or the sleeper sees the work and does not sleep. Before parking a
+// (seq_cst fence) looks once more at the work that is announced (its own
+// LIFO slot, where the hand-back rule puts cells, and the injection queue);
+// a notifier publishes its work, then (seq_cst fence) reads the counters.
+// By the fences' total order one of them sees the other: either the
+// notifier sees the sleeper and wakes it, or the sleeper sees the work and
+// does not sleep. Before parking a
 // worker spins for `spin_before_park` looking for work: a parked worker runs
 // ~38 µs after its FUTEX_WAKE (wake-to-run across cores on the reference
 // machine; the waker's syscall is ~13 µs, futex.cpp), the spin avoids it for
 // the short gaps between bursts, and parking afterwards makes an idle
 // system use no CPU.
+//
+// The parking look (issue 11)
+// ---------------------------
+// The look after registering does not cover the other workers' deques.
+// Nobody announces a deque push (requeue and displacement call no notify(),
+// on purpose), their owners are running (a worker empties its own deque
+// before it parks, and only the owner pushes there), and a napping worker
+// takes from them what the steal gate allows after each nap. Looking at
+// them made a worker that the gate kept from a busy worker's deque return
+// from every park at once and spin `spin_before_park` again, for as long
+// as that deque was not empty: all run long in the many-actor
+// conversations, whose hub's deque never empties. Counted (stats build,
+// Savina chameneos, 2 workers, gate closed to isolate it): 12,076 parks
+// per run lasting 2.6 ms in all, 1.4 s of searching, the busy worker's
+// deque lines read all the while; that spinning worker is the ~2.0 CPU per
+// wall second of the slow repetitions. A napping thief looks once per
+// millisecond, so the steal gate gained its drain-rate rule
+// (steal_gate.hpp) for backlogs whose top moves between two naps.
+// A/B in one stats binary (old look and no drain-rate rule:
+// VOLLEY_PARK_LOOK=0 VOLLEY_BACKLOG_NS=1e15), 3 interleaved runs, 2-core
+// VM at load ~4; 2-worker/1-worker throughput, old → new, CPU-ns per
+// message in brackets (1 worker first): chameneos 0.87 → 1.01 (69; 76 →
+// 73), big 0.94 → 0.99 (53; 59 → 56), dining 0.58 → 1.04 (56; 59 → 53),
+// dictionary 0.66 → 1.18 (123; 167 → 125), fan-in 0.76 → 0.91, filter
+// bank 0.86 → 0.74, fork-join creation 0.58 → 0.62; the idle worker's
+// search time per run fell from 50-1,200 ms to 0-190 ms. What it costs:
+// the napping thief finds new backlog up to a nap later, and in that run
+// the compute-bound workloads kept less of their speed-up: matrix
+// multiplication 1.79 → 1.32, fork-join throughput 1.65 → 1.30, n-queens
+// 1.95 → 1.74, bank 1.85 → 1.62; trapezoid 1.56 → 1.87. A second, more
+// loaded run (the process got ~1 CPU per wall second) showed no such loss
+// (matrix multiplication 1.10 → 1.07, fork-join throughput 1.23 → 1.40,
+// n-queens 1.09 → 1.10), and napping 200 µs instead of 1 ms helped
+// neither kind there. To be re-measured on a quiet machine.
 //
 // The LIFO slot and stale occupants
 // ---------------------------------
@@ -350,6 +386,7 @@ class worker_pool {
   bool hand_back(worker& waker, cell_base* c) noexcept;
   void leave_searching(worker& w) noexcept;
   bool work_visible() const noexcept;
+  bool announced_work_visible() const noexcept;
   cell_base* park(worker& w);
   bool quitting() const noexcept;
   void drain_if_joined() noexcept;

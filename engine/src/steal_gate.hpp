@@ -27,6 +27,10 @@
 // results/intel-xeon-2c/2026-11-29T09-24-22Z.json, which had it, shows
 // volley at 0.67x CAF there).
 //
+// A thief that looks rarely (once per nap) also takes a backlog: a queue
+// whose top moves, but so slowly that its oldest cell waits long by the
+// rate the owner drains it (the drain-rate rule below).
+//
 // The look is two relaxed loads of words the victim writes (its deque's
 // top and bottom). A wrong answer delays a steal or lets one through early;
 // it never loses a cell (the steal itself is the deque's CAS). Tested by
@@ -58,6 +62,22 @@ namespace volley::detail {
 // naps.
 inline constexpr std::chrono::nanoseconds oldest_wait_before_steal{50'000};
 
+// The drain-rate rule: a thief also steals when, by the rate the victim's
+// top has moved since a look at least `oldest_wait_before_steal` ago, its
+// queue takes this long to get through (size x elapsed / cells taken from
+// the top). A napping thief looks once per nap (1 ms), and a worker getting
+// through a backlog of long activations moves its top every few hundred
+// µs, so the rule above, which needs the same top at two looks, never saw
+// such a backlog wait from a nap (dispatch_test's grinders: 0 of 160,000
+// messages on the second worker in one run of four). The two kinds of
+// queue sit far apart: a conversation's queue of cells with activations
+// of ~0.1-0.3 µs drains in tens of µs (chameneos' 100 actors, 8 picks per
+// top move: ~80 µs at most), a backlog of 25 µs activations (the grinders,
+// fork-join's deep mailboxes) in over a millisecond. 250 µs (five times
+// the wait, as a rate measured over one interval is an estimate) lies
+// between them.
+inline constexpr std::chrono::nanoseconds backlog_drain_before_steal{250'000};
+
 /// What a thief reads of one victim at one look.
 struct victim_look {
   std::int64_t size = 0;  ///< cells in its deque
@@ -72,22 +92,39 @@ class steal_gate {
 
   /// A look at the victim at time `at`: may the thief steal now?
   bool may_steal(const victim_look& look, time_point at,
-                 std::chrono::nanoseconds wait = oldest_wait_before_steal) noexcept {
+                 std::chrono::nanoseconds wait = oldest_wait_before_steal,
+                 std::chrono::nanoseconds backlog = backlog_drain_before_steal) noexcept {
     if (look.size <= 0) {
       top_ = -1;  // the next cell to arrive starts its wait afresh
+      rate_top_ = -1;
       return false;
     }
+    bool steal = false;
     if (look.top != top_) {
       top_ = look.top;
       since_ = at;
-      return false;
+    } else {
+      steal = at - since_ >= wait;
     }
-    return at - since_ >= wait;
+    // The drain-rate rule, over an interval of at least `wait`.
+    if (rate_top_ < 0 || look.top < rate_top_) {
+      rate_top_ = look.top;
+      rate_since_ = at;
+    } else if (at - rate_since_ >= wait) {
+      const std::int64_t taken = look.top - rate_top_;
+      const auto drain = (at - rate_since_) * look.size;
+      if (taken > 0 && drain >= backlog * taken) steal = true;
+      rate_top_ = look.top;
+      rate_since_ = at;
+    }
+    return steal;
   }
 
  private:
   std::int64_t top_ = -1;  ///< the victim's top at the look that started the wait
   time_point since_{};
+  std::int64_t rate_top_ = -1;  ///< the victim's top when the drain interval began
+  time_point rate_since_{};
 };
 
 }  // namespace volley::detail

@@ -73,3 +73,32 @@ TEST_CASE("a deque that empties and fills again starts a new wait", "[steal_gate
   v.at += oldest_wait_before_steal;
   CHECK(v.look());
 }
+
+TEST_CASE("a backlog whose top moves slowly is stolen from by a thief that looks once per nap",
+          "[steal_gate]") {
+  // Eight cells whose activations take ~25 µs: the owner takes its oldest
+  // every 8 picks, so the top moves every ~200 µs, and a thief napping 1 ms
+  // never sees the same top twice. By the drain rate (8 cells, ~5 taken per
+  // ms) the oldest waits ~1.6 ms: a backlog, stolen at the second look.
+  using volley::detail::backlog_drain_before_steal;
+  victim_model v;
+  v.now.size = 8;
+  CHECK_FALSE(v.look());  // the first look starts the interval
+  v.now.top += 5;
+  v.at += 1ms;
+  CHECK(v.look());
+  static_assert(8 * 1ms >= 5 * backlog_drain_before_steal);
+}
+
+TEST_CASE("a conversation's queue that drains fast is kept from a thief that looks once per nap",
+          "[steal_gate]") {
+  // 100 cells of ~0.1 µs activations, the oldest taken every 8 picks: the
+  // top moves ~1,250 times per ms, and the queue drains in ~80 µs.
+  victim_model v;
+  v.now.size = 100;
+  for (int nap = 0; nap < 100; ++nap) {
+    CHECK_FALSE(v.look());
+    v.now.top += 1250;
+    v.at += 1ms;
+  }
+}
