@@ -39,6 +39,14 @@
 // faster), which that load's spread (up to 1.6x within an arm) cannot
 // confirm. The prefetch's own share (builds with and without it, 27
 // triples): CPU per actor 523 -> 505, 403 -> 361, 433 -> 416 ns.
+// Only the block's first line is prefetched (the envelope's or cell's
+// header, written first): prefetching every line made Savina's matrix
+// multiplication 30% slower in the suite (4.61 -> 3.24 G mul-adds/s) and
+// in an interleaved A/B on the quiet VM (without the prefetch / every line
+// / first line, medians of 3-5: 4.66-4.84 / 3.21-3.27 / 4.90 G), also
+// when limited to blocks of up to 192 B (3.31 G); why is not known. Fork-
+// join creation in the same A/B: 1.35 / 1.36 / 1.40 M actors/s (7 and 5
+// runs, spread 1.2x), within noise of each other.
 //
 // Under ASan the pool stays on, and a block is poisoned while it sits in a
 // magazine (unpoisoned when handed out again), so a use-after-free of a
@@ -219,19 +227,14 @@ struct thread_cache {
     magazine* m = loaded[c];
     if (m != nullptr && m->count > 0) {
       void* p = m->items[--m->count];
-      if (m->count > 0) prefetch_block(m->items[m->count - 1], c);
+      if (m->count > 0) prefetch_block(m->items[m->count - 1]);
       return unpoison(p, c);
     }
     return alloc_slow(c);
   }
 
-  /// The next alloc's block (see the file comment), every line of it.
-  static void prefetch_block(const void* p, std::size_t c) noexcept {
-    const auto* bytes = static_cast<const unsigned char*>(p);
-    for (std::size_t at = 0; at < class_size(c); at += cache_line_size) {
-      prefetch_for_write(bytes + at);
-    }
-  }
+  /// The next alloc's block (see the file comment): its first line only.
+  static void prefetch_block(const void* p) noexcept { prefetch_for_write(p); }
 
   void free(void* p, std::size_t c) noexcept {
     poison(p, c);
