@@ -227,14 +227,11 @@ struct thread_cache {
     magazine* m = loaded[c];
     if (m != nullptr && m->count > 0) {
       void* p = m->items[--m->count];
-      if (m->count > 0) prefetch_block(m->items[m->count - 1]);
+      if (m->count > 0) prefetch_for_write(m->items[m->count - 1]);  // its first line: see above
       return unpoison(p, c);
     }
     return alloc_slow(c);
   }
-
-  /// The next alloc's block (see the file comment): its first line only.
-  static void prefetch_block(const void* p) noexcept { prefetch_for_write(p); }
 
   void free(void* p, std::size_t c) noexcept {
     poison(p, c);

@@ -187,9 +187,7 @@ bool same_path(std::string_view a, std::string_view b) noexcept {
   std::size_t n = a.size();
   if (n < 8) return a == b;
   auto word = [](std::string_view s, std::size_t at) {
-    std::uint64_t w;
-    std::memcpy(&w, s.data() + at, sizeof w);
-    return w;
+    return detail::load_u64(reinterpret_cast<const std::byte*>(s.data() + at));  // wire.hpp
   };
   std::uint64_t diff = word(a, n - 8) ^ word(b, n - 8);
   for (std::size_t i = 0; i + 8 < n; i += 8) diff |= word(a, i) ^ word(b, i);
