@@ -29,9 +29,11 @@
 #include <atomic>
 #include <chrono>
 #include <cstdint>
+#include <exception>
 #include <functional>
 #include <optional>
 #include <stdexcept>
+#include <string>
 #include <thread>
 #include <utility>
 
@@ -50,6 +52,29 @@ namespace detail {
 bool futex_wait_until(std::atomic<std::uint32_t>& word, std::uint32_t expected,
                       std::optional<std::chrono::steady_clock::time_point> deadline) noexcept;
 void futex_wake_all(std::atomic<std::uint32_t>& word) noexcept;
+
+/// what() of an exception, or a fixed text for other thrown types (ask.cpp).
+std::string describe_exception(const std::exception_ptr& e);
+
+/// An error whose making cannot throw: with `text` if there is memory for
+/// it, else with the code alone (a completion that failed to build its
+/// error would leave its request open for ever).
+inline error error_or_bare(errc code, const char* text) noexcept {
+  error e{code, {}};
+  try {
+    e.message = text;
+  } catch (...) {
+  }
+  return e;
+}
+
+/// An ask's timeout, as the timer thread completes it: the text is short
+/// enough for std::string's inline buffer (15 characters in libstdc++, 22
+/// in libc++), so it costs no allocation there (ask_allocation_test counts
+/// them), and error_or_bare covers a library whose buffer is smaller.
+inline error timeout_error() noexcept {
+  return error_or_bare(errc::timeout, "deadline passed");
+}
 
 /// True on a thread that runs actors.
 bool on_worker_thread() noexcept;
@@ -88,7 +113,7 @@ class ask_state {
       if (!from_timer) timer_cancel(t->core, t);
       t->release();
     }
-    value_.emplace(std::move(r));
+    store(std::move(r));
     std::uint32_t old = status_.publish();  // the protocol: detail/ask_status.hpp
     if (old == Status::waiting) futex_wake_all(status_.word());
     if (old == Status::has_callback) run_callback();
@@ -103,6 +128,23 @@ class ask_state {
 
   /// A timer that completes this request with errc::timeout (ctx.ask).
   void set_timeout(timer_base* t) noexcept { timeout_ = t; }
+
+  /// The winner's value, or, when R's move throws (the request is claimed
+  /// by then: nobody else will complete it), errc::handler_failed saying
+  /// why. Never throws, so a claimed request is always published.
+  void store(result<R>&& r) noexcept {
+    try {
+      value_.emplace(std::move(r));
+    } catch (...) {
+      error e{errc::handler_failed, {}};
+      try {
+        e.message = "the reply could not be moved into the request: " +
+                    describe_exception(std::current_exception());
+      } catch (...) {  // no memory for the text: the code says enough
+      }
+      value_.emplace(std::move(e));
+    }
+  }
 
   result<R> wait(std::optional<std::chrono::steady_clock::time_point> deadline) {
     // Refused before looking at the status: the answer must not depend on
@@ -131,7 +173,7 @@ class ask_state {
       status_.announce_wait();
       while (!status_.is_done()) {
         if (!futex_wait_until(status_.word(), Status::waiting, deadline) && !status_.is_done()) {
-          return error{errc::timeout, "no reply before the deadline"};
+          return timeout_error();
         }
       }
     }
@@ -188,9 +230,14 @@ struct ask_timeout final : timer_base {
   ask_state<R, Status>* state;
   explicit ask_timeout(ask_state<R, Status>* s) : state(s) {
     s->add_ref();
+    // On the timer thread, where a throw is std::terminate: the error is
+    // built without allocating, and a then() continuation that throws is
+    // dropped here as reply_handle drops it on a worker.
     callback = [](timer_base* t) {
-      static_cast<ask_timeout*>(t)->state->finish(
-          error{errc::timeout, "no reply before the deadline"}, true);
+      try {
+        static_cast<ask_timeout*>(t)->state->finish(timeout_error(), true);
+      } catch (...) {  // a continuation threw: nobody is left to tell
+      }
     };
     destroy = [](timer_base* t) noexcept {
       auto* self = static_cast<ask_timeout*>(t);
@@ -209,7 +256,8 @@ struct ask_timeout final : timer_base {
     on_dropped = [](timer_base* t) noexcept {
       try {
         static_cast<ask_timeout*>(t)->state->finish(
-            error{errc::broken_promise, "the actor system stopped before a reply came"}, true);
+            error_or_bare(errc::broken_promise, "the actor system stopped before a reply came"),
+            true);
       } catch (...) {  // a continuation threw: nobody is left to tell
       }
     };
