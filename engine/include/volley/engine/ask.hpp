@@ -24,6 +24,10 @@
 //
 // If the send throws (the message's copy, or memory running out), ask()
 // throws and nothing was sent: there is no future and nothing to clean up.
+// If the reply's move throws as it is stored in the request, the asker gets
+// errc::handler_failed naming the exception (never a hang). A timeout's
+// error ("deadline passed") is built without allocating: the timer thread
+// cannot fail to complete a request.
 #pragma once
 
 #include <atomic>
@@ -63,6 +67,17 @@ inline error error_or_bare(errc code, const char* text) noexcept {
   error e{code, {}};
   try {
     e.message = text;
+  } catch (...) {
+  }
+  return e;
+}
+
+/// Inside a catch: `code` with "<what>: <the exception's what()>", or with
+/// the code alone when there is no memory for the text.
+inline error current_exception_error(errc code, const char* what) noexcept {
+  error e{code, {}};
+  try {
+    e.message = std::string(what) + ": " + describe_exception(std::current_exception());
   } catch (...) {
   }
   return e;
@@ -179,13 +194,8 @@ class ask_state {
     try {
       value_.emplace(std::move(r));
     } catch (...) {
-      error e{errc::handler_failed, {}};
-      try {
-        e.message = "the reply could not be moved into the request: " +
-                    describe_exception(std::current_exception());
-      } catch (...) {  // no memory for the text: the code says enough
-      }
-      value_.emplace(std::move(e));
+      value_.emplace(current_exception_error(errc::handler_failed,
+                                             "the reply could not be moved into the request"));
     }
   }
 

@@ -116,13 +116,8 @@ class first_reply {
             on_reply(std::move(reply));
           });
     } catch (...) {
-      error e{errc::handler_failed, {}};
-      try {
-        e.message = "a request of the group ask could not be sent: " +
-                    describe_exception(std::current_exception());
-      } catch (...) {  // no memory for the text: the code says enough
-      }
-      answer_->complete(std::move(e));
+      answer_->complete(current_exception_error(errc::handler_failed,
+                                                "a request of the group ask could not be sent"));
       throw;
     }
   }
