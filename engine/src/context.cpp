@@ -111,15 +111,20 @@ void adopt_task(cell_base* c, task_handle h, std::exception_ptr* error) {
   settle(c, h);
 }
 
-bool is_waiting_frame(cell_base* c, void* frame) noexcept {
-  cell_extras* ext = c->extras_if_any();
-  return c->suspended_ && ext != nullptr && ext->frame == frame;
+void await_request(cell_base* c, const void* request) noexcept {
+  c->extras_if_any()->awaited = request;  // made by keep_for_coroutine
 }
 
-void resume_task(cell_base* c, void* frame) {
-  auto h = task_handle::from_address(frame);
+bool awaits_request(cell_base* c, const void* request) noexcept {
+  cell_extras* ext = c->extras_if_any();
+  return c->suspended_ && ext != nullptr && ext->awaited == request;
+}
+
+void resume_task(cell_base* c) {
+  cell_extras& ext = c->extras();
+  auto h = task_handle::from_address(std::exchange(ext.frame, nullptr));
+  ext.awaited = nullptr;
   c->suspended_ = false;
-  c->extras().frame = nullptr;
   h.resume();
   settle(c, h);
 }
@@ -130,6 +135,7 @@ void discard_kept_messages(cell_base* c) noexcept {
   if (c->suspended_) {
     // Never resumed after this: its resume message finds no frame waiting.
     c->suspended_ = false;
+    ext->awaited = nullptr;
     task_handle::from_address(std::exchange(ext->frame, nullptr)).destroy();
   }
   release_coroutine_message(*ext);

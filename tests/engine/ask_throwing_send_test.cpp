@@ -6,12 +6,18 @@
 // counted actor leaks (LeakSanitizer checks at exit in the ASan build); no
 // timer fires later on a freed request (ASan would report the use); the
 // failed ask's continuation never runs; the actor goes on asking after it.
+// A group ask (tail_chopping.hpp) whose later copy throws on the timer
+// thread fails at once instead of at its deadline.
 #include <catch2/catch.hpp>
 
 #include <atomic>
 #include <chrono>
 #include <new>
 #include <thread>
+#include <vector>
+
+#include <volley/engine/reply.hpp>
+#include <volley/engine/tail_chopping.hpp>
 
 #include "engine_test_support.hpp"
 
@@ -111,6 +117,17 @@ struct relay {
   volley::actor_ref<echo> echo_;
 };
 
+/// Keeps every ask's reply unanswered, and makes the next copy of the
+/// message throw: a tail-chopping group's next chop, on the timer thread.
+struct silent {
+  volley::deferred<int> on(const fragile&, volley::context& ctx) {
+    held_.push_back(ctx.reply_later<int>());
+    copies_to_fail = 1;
+    return {};
+  }
+  std::vector<volley::reply_handle<int>> held_;
+};
+
 /// Long enough for a 1 ms timeout that was armed by mistake to fire.
 constexpr auto after_the_timeouts = 30ms;
 
@@ -167,4 +184,18 @@ TEST_CASE("a forward whose copy throws answers the asker handler_failed instead 
   volley::result<int> answer = r.ask(fragile{5}).get(volley::test::patience);
   REQUIRE_FALSE(answer.ok());
   CHECK(answer.err().code == errc::handler_failed);
+}
+
+TEST_CASE("a tail-chopping ask whose next copy throws fails at once, not at its deadline",
+          "[ask][router][concurrency]") {
+  volley::system sys(volley::test::two_workers());
+  std::vector<volley::actor_ref<silent>> rs{sys.spawn<silent>(), sys.spawn<silent>()};
+  // The deadline is far beyond the wait below: only the failed chop can
+  // answer within it (before, the asker waited for the deadline).
+  auto group = volley::make_tail_chopping(rs, 3 * volley::test::patience, 10ms);
+  volley::result<int> r = group.ask(fragile{1}).get(volley::test::patience);
+  REQUIRE_FALSE(r.ok());
+  CHECK(r.err().code == errc::handler_failed);
+  CHECK(r.err().message.find("could not be sent") != std::string::npos);
+  copies_to_fail = 0;
 }

@@ -141,6 +141,13 @@ struct late_claim_wins : ask_status {
   }
 };
 
+/// The product's synchronisation (ask.hpp's ask_sync) with `Status` as the
+/// request's status word.
+template <class Status>
+struct with_status : volley::detail::ask_sync {
+  using status = Status;
+};
+
 /// What one round saw, per request.
 struct round_tally {
   explicit round_tally(std::size_t n) : callbacks(n), callback_saw_reply(n), reply_won(n) {}
@@ -152,7 +159,7 @@ struct round_tally {
 };
 
 template <class Status>
-class raced_request final : public volley::detail::ask_state<int, Status> {
+class raced_request final : public volley::detail::ask_state<int, with_status<Status>> {
  public:
   raced_request(round_tally* t, std::size_t i) : tally_(t), index_(i) {}
   ~raced_request() override { tally_->destroyed.fetch_add(1, std::memory_order_release); }
@@ -186,10 +193,11 @@ round_result race_round(volley::detail::timer_service& svc, std::size_t n,
                         std::chrono::microseconds late_by = 0us) {
   round_tally tally(n);
   std::vector<raced_request<Status>*> requests(n);
-  std::vector<volley::detail::ask_timeout<int, Status>*> timeouts(n);
+  std::vector<volley::detail::ask_timeout<int, with_status<Status>>*> timeouts(n);
   for (std::size_t i = 0; i < n; ++i) {
-    requests[i] = new raced_request<Status>(&tally, i);                       // the replier's count
-    timeouts[i] = new volley::detail::ask_timeout<int, Status>(requests[i]);  // the timer's
+    requests[i] = new raced_request<Status>(&tally, i);  // the replier's count
+    timeouts[i] =
+        new volley::detail::ask_timeout<int, with_status<Status>>(requests[i]);  // the timer's
     requests[i]->set_timeout(timeouts[i]);
     requests[i]->arm();
   }

@@ -24,14 +24,20 @@
 //
 // If the send throws (the message's copy, or memory running out), ask()
 // throws and nothing was sent: there is no future and nothing to clean up.
+// If the reply's move throws as it is stored in the request, the asker gets
+// errc::handler_failed naming the exception (never a hang). A timeout's
+// error ("deadline passed") is built without allocating: the timer thread
+// cannot fail to complete a request.
 #pragma once
 
 #include <atomic>
 #include <chrono>
 #include <cstdint>
+#include <exception>
 #include <functional>
 #include <optional>
 #include <stdexcept>
+#include <string>
 #include <thread>
 #include <utility>
 
@@ -51,21 +57,98 @@ bool futex_wait_until(std::atomic<std::uint32_t>& word, std::uint32_t expected,
                       std::optional<std::chrono::steady_clock::time_point> deadline) noexcept;
 void futex_wake_all(std::atomic<std::uint32_t>& word) noexcept;
 
+/// what() of an exception, or a fixed text for other thrown types (ask.cpp).
+std::string describe_exception(const std::exception_ptr& e);
+
+/// An error whose making cannot throw: with `text` if there is memory for
+/// it, else with the code alone (a completion that failed to build its
+/// error would leave its request open for ever).
+inline error error_or_bare(errc code, const char* text) noexcept {
+  error e{code, {}};
+  try {
+    e.message = text;
+  } catch (...) {
+  }
+  return e;
+}
+
+/// Inside a catch: `code` with "<what>: <the exception's what()>", or with
+/// the code alone when there is no memory for the text.
+inline error current_exception_error(errc code, const char* what) noexcept {
+  error e{code, {}};
+  try {
+    e.message = std::string(what) + ": " + describe_exception(std::current_exception());
+  } catch (...) {
+  }
+  return e;
+}
+
+/// An ask's timeout, as the timer thread completes it: the text is short
+/// enough for std::string's inline buffer (15 characters in libstdc++, 22
+/// in libc++), so it costs no allocation there (ask_allocation_test counts
+/// them), and error_or_bare covers a library whose buffer is smaller.
+inline error timeout_error() noexcept {
+  return error_or_bare(errc::timeout, "deadline passed");
+}
+
 /// True on a thread that runs actors.
 bool on_worker_thread() noexcept;
 /// True where a blocking get() is refused: a thread of a shared worker pool
 /// (every actor thread but a `pinned` actor's own). ask.cpp.
 bool blocking_refused_here() noexcept;
 
+/// Everything an ask_state synchronises through: its status word, its
+/// count, the futex its reader sleeps on, its timeout timer's cancel. This
+/// is the product's; tests/checker/ask_state_checker_test.cpp puts model
+/// atomics, a model futex and a model timer in its place (as the queues
+/// take `Atom`) to run ask_state's own finish() and wait() under every
+/// interleaving, and ask_timeout_race_test a known-bad status word.
+struct ask_sync {
+  using status = ask_status;  // detail/ask_status.hpp
+  template <class T>
+  using atomic = std::atomic<T>;
+  using timer = timer_base;
+  using deadline = std::optional<std::chrono::steady_clock::time_point>;
+
+  static bool blocking_refused() noexcept { return blocking_refused_here(); }
+
+  /// Wait actively for a while before the futex: replies from a busy system
+  /// arrive in a few µs, far less than a futex wake-to-run (~38 µs from the
+  /// waker's FUTEX_WAKE until this thread runs again, across cores on the
+  /// reference box). The first 2 µs spin; after that each look yields, so
+  /// that a caller sharing a core with the worker that must answer (one
+  /// worker per core plus this thread is one thread too many) hands the core
+  /// over instead of burning it (measured: a pure 20 µs spin made the answer
+  /// wait for the spin to end, p50 25 µs).
+  template <class Done>
+  static void spin(Done done) {
+    auto start = std::chrono::steady_clock::now();
+    auto spin_until = start + std::chrono::microseconds(2);
+    auto yield_until = start + std::chrono::microseconds(20);
+    for (auto now = start; !done() && now < yield_until; now = std::chrono::steady_clock::now()) {
+      if (now >= spin_until) std::this_thread::yield();
+    }
+  }
+  /// Sleeps while `word == expected`, until `d`; false on timeout.
+  static bool futex_wait(atomic<std::uint32_t>& word, std::uint32_t expected, deadline d) noexcept {
+    return futex_wait_until(word, expected, d);
+  }
+  static void futex_wake(atomic<std::uint32_t>& word) noexcept { futex_wake_all(word); }
+  /// One atomic exchange (timer_service.hpp): no lock, no wake.
+  static void cancel_timer(timer* t) noexcept { timer_cancel(t->core, t); }
+  static void release_timer(timer* t) noexcept { t->release(); }
+};
+
 /// One request: its state word, its result, its timeout, its count. What
 /// reads the result is the subclass's: future_state (get(), then()), or
 /// ctx.ask's continued_ask and resumed_ask (ask_from_actor.hpp), which hold
 /// their continuation inline and so carry no std::function (32 B).
-/// `Status` is the state word (detail/ask_status.hpp): ask_status, except
-/// where ask_timeout_race_test.cpp puts a known-bad one in its place to show
-/// that the race test catches it.
-template <class R, class Status = ask_status>
+/// `Sync` is ask_sync except under the checker and in ask_timeout_race_test
+/// (see ask_sync); every request the engine makes uses the default.
+template <class R, class Sync = ask_sync>
 class ask_state {
+  using status_word = typename Sync::status;
+
  public:
   ask_state() = default;
   ask_state(const ask_state&) = delete;
@@ -84,14 +167,14 @@ class ask_state {
   /// no lock and wakes no thread.
   bool finish(result<R> r, bool from_timer) {
     if (!status_.claim()) return false;
-    if (timer_base* t = std::exchange(timeout_, nullptr)) {
-      if (!from_timer) timer_cancel(t->core, t);
-      t->release();
+    if (typename Sync::timer* t = std::exchange(timeout_, nullptr)) {
+      if (!from_timer) Sync::cancel_timer(t);
+      Sync::release_timer(t);
     }
-    value_.emplace(std::move(r));
+    store(std::move(r));
     std::uint32_t old = status_.publish();  // the protocol: detail/ask_status.hpp
-    if (old == Status::waiting) futex_wake_all(status_.word());
-    if (old == Status::has_callback) run_callback();
+    if (old == status_word::waiting) Sync::futex_wake(status_.word());
+    if (old == status_word::has_callback) run_callback();
     return true;
   }
 
@@ -102,36 +185,35 @@ class ask_state {
   bool claimed() const noexcept { return status_.claimed(); }
 
   /// A timer that completes this request with errc::timeout (ctx.ask).
-  void set_timeout(timer_base* t) noexcept { timeout_ = t; }
+  void set_timeout(typename Sync::timer* t) noexcept { timeout_ = t; }
+
+  /// The winner's value, or, when R's move throws (the request is claimed
+  /// by then: nobody else will complete it), errc::handler_failed saying
+  /// why. Never throws, so a claimed request is always published.
+  void store(result<R>&& r) noexcept {
+    try {
+      value_.emplace(std::move(r));
+    } catch (...) {
+      value_.emplace(current_exception_error(errc::handler_failed,
+                                             "the reply could not be moved into the request"));
+    }
+  }
 
   result<R> wait(std::optional<std::chrono::steady_clock::time_point> deadline) {
     // Refused before looking at the status: the answer must not depend on
     // whether the reply happens to be there already.
-    if (blocking_refused_here()) {
+    if (Sync::blocking_refused()) {
       return error{errc::would_deadlock,
                    "blocking get() on an actor worker thread (the request was sent); use ctx.ask, "
                    "or the pinned dispatcher for blocking work"};
     }
     if (!status_.is_done()) {
-      // Wait actively for a while: replies from a busy system arrive in a
-      // few µs, far less than a futex wake-to-run (~38 µs from the waker's
-      // FUTEX_WAKE until this thread runs again, across cores on the
-      // reference box). The first 2 µs spin; after that each look yields, so
-      // that a caller sharing a core with the worker that must answer (one
-      // worker per core plus this thread is one thread too many) hands the
-      // core over instead of burning it (measured: a pure 20 µs spin made
-      // the answer wait for the spin to end, p50 25 µs).
-      auto start = std::chrono::steady_clock::now();
-      auto spin_until = start + std::chrono::microseconds(2);
-      auto yield_until = start + std::chrono::microseconds(20);
-      for (auto now = start; !status_.is_done() && now < yield_until;
-           now = std::chrono::steady_clock::now()) {
-        if (now >= spin_until) std::this_thread::yield();
-      }
+      Sync::spin([this] { return status_.is_done(); });
       status_.announce_wait();
       while (!status_.is_done()) {
-        if (!futex_wait_until(status_.word(), Status::waiting, deadline) && !status_.is_done()) {
-          return error{errc::timeout, "no reply before the deadline"};
+        if (!Sync::futex_wait(status_.word(), status_word::waiting, deadline) &&
+            !status_.is_done()) {
+          return timeout_error();
         }
       }
     }
@@ -158,9 +240,9 @@ class ask_state {
   result<R> take_result() { return std::move(*value_); }
 
  private:
-  Status status_;
-  std::atomic<std::uint32_t> refs_{1};
-  timer_base* timeout_ = nullptr;  // counted; set before the request is sent
+  status_word status_;
+  typename Sync::template atomic<std::uint32_t> refs_{1};
+  typename Sync::timer* timeout_ = nullptr;  // counted; set before the request is sent
   std::optional<result<R>> value_;
 };
 
@@ -183,14 +265,19 @@ class future_state final : public ask_state<R> {
 /// Completes an ask with errc::timeout when its deadline passes first.
 /// Holds a count on the request; the request holds one on the timer until
 /// it completes (whichever way), which breaks the cycle.
-template <class R, class Status = ask_status>
+template <class R, class Sync = ask_sync>
 struct ask_timeout final : timer_base {
-  ask_state<R, Status>* state;
-  explicit ask_timeout(ask_state<R, Status>* s) : state(s) {
+  ask_state<R, Sync>* state;
+  explicit ask_timeout(ask_state<R, Sync>* s) : state(s) {
     s->add_ref();
+    // On the timer thread, where a throw is std::terminate: the error is
+    // built without allocating, and a then() continuation that throws is
+    // dropped here as reply_handle drops it on a worker.
     callback = [](timer_base* t) {
-      static_cast<ask_timeout*>(t)->state->finish(
-          error{errc::timeout, "no reply before the deadline"}, true);
+      try {
+        static_cast<ask_timeout*>(t)->state->finish(timeout_error(), true);
+      } catch (...) {  // a continuation threw: nobody is left to tell
+      }
     };
     destroy = [](timer_base* t) noexcept {
       auto* self = static_cast<ask_timeout*>(t);
@@ -209,7 +296,8 @@ struct ask_timeout final : timer_base {
     on_dropped = [](timer_base* t) noexcept {
       try {
         static_cast<ask_timeout*>(t)->state->finish(
-            error{errc::broken_promise, "the actor system stopped before a reply came"}, true);
+            error_or_bare(errc::broken_promise, "the actor system stopped before a reply came"),
+            true);
       } catch (...) {  // a continuation threw: nobody is left to tell
       }
     };

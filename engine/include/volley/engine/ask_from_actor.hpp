@@ -174,19 +174,20 @@ class resumed_ask final : public ask_state<R> {
   ~resumed_ask() override {
     if (self_ != nullptr) self_->release();  // never completed
   }
-  /// From await_suspend: `frame` waits on `self`.
-  void arm(cell_base* self, void* frame) noexcept {
+  /// From await_suspend: the actor's coroutine waits for this request.
+  void arm(cell_base* self) noexcept {
     self->add_ref();
     self_ = self;
-    frame_ = frame;
+    await_request(self, this);
     this->arm_callback();
   }
   using ask_state<R>::take_result;
 
   /// The completion message, on the asker: resume the frame if it still
-  /// waits (stopping or restarting the actor destroys it).
+  /// waits for this request (stopping or restarting the actor destroys it,
+  /// and a later frame may wait for another: task.hpp, awaits_request).
   void run_on_asker(cell_base* c, context&) {
-    if (is_waiting_frame(c, frame_)) resume_task(c, frame_);
+    if (awaits_request(c, this)) resume_task(c);
   }
   void on_message_gone() noexcept {}
 
@@ -195,7 +196,6 @@ class resumed_ask final : public ask_state<R> {
 
   reply_envelope<resumed_ask> reply_;
   cell_base* self_ = nullptr;  // counted from arm() until run_callback
-  void* frame_ = nullptr;
 };
 
 template <class R>
@@ -270,7 +270,7 @@ struct ask_awaiter {
   }
 
   bool await_ready() const noexcept { return false; }
-  void await_suspend(std::coroutine_handle<> h) noexcept { state->arm(self, h.address()); }
+  void await_suspend(std::coroutine_handle<>) noexcept { state->arm(self); }
   result<R> await_resume() { return state->take_result(); }
 };
 

@@ -65,8 +65,6 @@ namespace volley {
 namespace detail {
 /// Count a reply that reached no asker (ask.cpp).
 void report_reply_to_nobody(cell_base* replier, std::string_view reply_type) noexcept;
-/// what() of an exception, or a fixed text for other thrown types (ask.cpp).
-std::string describe_exception(const std::exception_ptr& e);
 
 /// The handle a reply_task's promise picks up when the engine starts the
 /// coroutine: set just before the handler is called, taken by the promise's

@@ -71,10 +71,21 @@ context& coroutine_context(cell_base* c) noexcept;
 /// already (destroyed, its exception rethrown) or suspended (the actor now
 /// waits on it). `error` is where the frame's promise keeps an exception.
 void adopt_task(cell_base* c, std::coroutine_handle<> h, std::exception_ptr* error);
-/// Is `frame` the coroutine this actor waits on?
-bool is_waiting_frame(cell_base* c, void* frame) noexcept;
+/// The actor's coroutine is about to suspend waiting for `request` (a
+/// co_await ctx.ask, from await_suspend).
+void await_request(cell_base* c, const void* request) noexcept;
+/// Does the actor's coroutine still wait for `request`? Asked by the
+/// request's resume message. The request, not the frame's address, names
+/// what is awaited: a frame destroyed by a stop or a restart frees its
+/// address at once, and the next coroutine handler's frame may get it while
+/// the old request's resume message is still on its way — that message
+/// would resume a frame waiting for something else (which then reads a
+/// result that is not there). The request cannot be impersonated: its
+/// resume message holds a count on it, so no other request can live at its
+/// address as long as that message can still arrive.
+bool awaits_request(cell_base* c, const void* request) noexcept;
 /// Resume the actor's waiting coroutine (from a resume message).
-void resume_task(cell_base* c, void* frame);
+void resume_task(cell_base* c);
 }  // namespace detail
 
 }  // namespace volley

@@ -30,9 +30,11 @@
 // makes a registered callback visible to the completer. The claim is acq_rel
 // so that a loser also sees the winner's claim before it reports.
 //
-// `Atom` is std::atomic except in the exhaustive checker (tests/checker/
-// ask_status_checker_test.cpp), which runs this protocol under every
-// interleaving.
+// `Atom` is std::atomic except in the exhaustive checker: tests/checker/
+// ask_status_checker_test.cpp runs this protocol alone under every
+// interleaving, and ask_state_checker_test.cpp runs it inside ask.hpp's
+// ask_state (through its `Sync` parameter) with the value, the futex, the
+// count and the timeout timer around it.
 #pragma once
 
 #include <atomic>

@@ -140,6 +140,7 @@ struct cell_extras {
   std::vector<cell_base*> watchers;   ///< who watches this actor (counted)
   std::vector<cell_base*> watching;   ///< whom this actor watches (counted)
   void* frame = nullptr;              ///< the suspended handler coroutine, if any
+  const void* awaited = nullptr;      ///< the request it awaits (task.hpp, awaits_request)
   envelope* coro_msg = nullptr;       ///< its message, kept alive for it (owned)
   std::unique_ptr<context> coro_ctx;  ///< its context, valid across co_await
   std::vector<envelope*> stash;       ///< ctx.stash(), oldest first

@@ -13,6 +13,10 @@
 //     not fail the ask while others may still answer);
 //   * the timeout completes `answer` with errc::timeout; replies after it
 //     are counted as late;
+//   * a request that cannot be sent (its copy or the send throws, on the
+//     asking thread or on a tail-chopping timer) fails `answer` at once
+//     with errc::handler_failed: it was counted, so without that the ask
+//     could end only at its deadline;
 //   * shutdown() drops the pending timers (system.cpp, step 3): the
 //     deadline timer, dropped unfired, completes `answer` with
 //     errc::recipient_stopped, so an ask in flight at shutdown fails then
@@ -99,12 +103,23 @@ class first_reply {
 
   /// Ask `to` one request (a copy of `m`); its reply lands in on_reply().
   /// `keep_alive`, this object or its owner, is held until then.
+  /// If the copy, the send or then() throws, the whole ask fails at once
+  /// with errc::handler_failed (the asker would otherwise wait for the
+  /// deadline: the request counted here never answers) and the exception
+  /// goes on to the caller, as a throwing send does on every ask path.
   template <class T, class A, class Owner>
   void ask(const actor_ref<A>& to, const T& m, std::shared_ptr<Owner> keep_alive) {
     expect_one();
-    send_ask<T, R>(to.cell(), &invoke_ask<A, T>, T(m))
-        .then(
-            [this, keep = std::move(keep_alive)](result<R> reply) { on_reply(std::move(reply)); });
+    try {
+      send_ask<T, R>(to.cell(), &invoke_ask<A, T>, T(m))
+          .then([this, keep = std::move(keep_alive)](result<R> reply) {
+            on_reply(std::move(reply));
+          });
+    } catch (...) {
+      answer_->complete(current_exception_error(errc::handler_failed,
+                                                "a request of the group ask could not be sent"));
+      throw;
+    }
   }
 
   /// One more request is about to be sent.
@@ -144,19 +159,24 @@ class first_reply {
     explicit deadline(ask_state<R>* a) : answer(a) {
       refs.store(1, std::memory_order_relaxed);
       answer->add_ref();
+      // On the timer thread, where a throw is std::terminate (see
+      // ask_timeout): no allocation for the error, and a throwing then()
+      // continuation is dropped.
       callback = [](timer_base* t) {
         auto* self = static_cast<deadline*>(t);
         self->fired = true;
-        self->answer->complete(error{errc::timeout, "no routee answered before the deadline"});
+        try {
+          self->answer->complete(timeout_error());
+        } catch (...) {
+        }
       };
       destroy = [](timer_base* t) noexcept {
         auto* self = static_cast<deadline*>(t);
         if (!self->fired) {
           try {
-            self->answer->complete(error{errc::recipient_stopped,
-                                         "the actor system shut down before a routee answered"});
-          } catch (...) {
-            // Out of memory for the error's text: the asker's own get(timeout) still ends.
+            self->answer->complete(error_or_bare(
+                errc::recipient_stopped, "the actor system shut down before a routee answered"));
+          } catch (...) {  // a then() continuation threw: nobody is left to tell
           }
         }
         self->answer->release();
