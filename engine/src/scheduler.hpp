@@ -12,7 +12,11 @@
 //      `fifo_interval`-th pick from the top (oldest) instead, so a hot actor
 //      rescheduled after each batch cannot starve older work;
 //   3. the pool's injection queue (work from non-worker threads); checked
-//      first every `injection_interval` picks so it cannot starve either;
+//      first every `injection_interval` picks so it cannot starve either.
+//      A worker takes a batch from it (its share of what is queued, at
+//      most `injection_batch`): the first cell runs, the rest go to its
+//      deque, so a stream of cells from one outside thread costs one queue
+//      reservation per batch, not per cell (pop_injection);
 //   4. other workers' deques, stealing half, in the worker's steal order
 //      (closest caches first, other NUMA nodes last) — but only where the
 //      steal gate (steal_gate.hpp) allows: the victim's oldest cell has

@@ -43,8 +43,29 @@ TEST_CASE("injection_queue: single thread push, pop and count", "[injection_queu
   CHECK(q.empty_approx());
 }
 
-TEST_CASE("injection_queue: producers and consumers, each item exactly once",
-          "[injection_queue][stress]") {
+TEST_CASE("injection_queue: a bulk pop takes the oldest items, up to its maximum",
+          "[injection_queue]") {
+  injection_queue<std::uint64_t> q;
+  injection_queue<std::uint64_t>::consumer me(q);
+  std::uint64_t out[32];
+  CHECK(q.try_pop_bulk(me, out, 32) == 0);
+  for (std::uint64_t i = 0; i < 40; ++i) q.push(i);
+  REQUIRE(q.try_pop_bulk(me, out, 32) == 32);
+  for (std::uint64_t i = 0; i < 32; ++i) CHECK(out[i] == i);
+  CHECK(q.size_approx() == 8);
+  REQUIRE(q.try_pop_bulk(me, out, 32) == 8);
+  for (std::uint64_t i = 0; i < 8; ++i) CHECK(out[i] == 32 + i);
+  CHECK(q.empty_approx());
+  CHECK(q.try_pop_bulk(me, out, 32) == 0);
+}
+
+namespace {
+
+/// Three producers and three consumers; each consumer takes with `pop(q,
+/// consumer, log)` (returns how many it appended). Every item must come out
+/// exactly once, and the count must settle at zero.
+template <class Pop>
+void check_each_item_once(Pop pop) {
   constexpr std::uint32_t producers = 3;
   constexpr std::uint32_t consumers = 3;
   const std::uint64_t per_producer = scaled(700'000);
@@ -65,11 +86,11 @@ TEST_CASE("injection_queue: producers and consumers, each item exactly once",
   }
   for (std::uint32_t k = 0; k < consumers; ++k) {
     threads.emplace_back([&, k] {
+      injection_queue<std::uint64_t>::consumer token(q);
       unsigned spins = 0;
       while (popped.load(std::memory_order_relaxed) < total) {
-        if (auto v = q.try_pop()) {
-          logs[k].push_back(*v);
-          popped.fetch_add(1, std::memory_order_relaxed);
+        if (std::size_t n = pop(q, token, logs[k]); n != 0) {
+          popped.fetch_add(n, std::memory_order_relaxed);
         } else {
           volley::test::relax(spins);
         }
@@ -89,4 +110,30 @@ TEST_CASE("injection_queue: producers and consumers, each item exactly once",
   CHECK(missing == 0);
   CHECK_FALSE(q.try_pop());
   CHECK(q.size_approx() == 0);
+}
+
+}  // namespace
+
+TEST_CASE("injection_queue: producers and consumers, each item exactly once",
+          "[injection_queue][stress]") {
+  check_each_item_once([](injection_queue<std::uint64_t>& q,
+                          injection_queue<std::uint64_t>::consumer&,
+                          std::vector<std::uint64_t>& log) -> std::size_t {
+    auto v = q.try_pop();
+    if (!v) return 0;
+    log.push_back(*v);
+    return 1;
+  });
+}
+
+TEST_CASE("injection_queue: consumers taking batches get each item exactly once",
+          "[injection_queue][stress]") {
+  check_each_item_once([](injection_queue<std::uint64_t>& q,
+                          injection_queue<std::uint64_t>::consumer& token,
+                          std::vector<std::uint64_t>& log) -> std::size_t {
+    std::uint64_t batch[32];
+    std::size_t n = q.try_pop_bulk(token, batch, 32);
+    log.insert(log.end(), batch, batch + n);
+    return n;
+  });
 }

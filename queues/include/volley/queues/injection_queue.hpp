@@ -121,6 +121,18 @@ class injection_queue {
     return value;
   }
 
+  /// The thread that owns `c`: up to `max` items into `out`, oldest first,
+  /// with one sub-queue reservation and one count update for all of them
+  /// (try_pop pays both per item). Returns how many; 0 at O(1) when empty.
+  /// The scheduler moves a batch to a worker's local deque this way
+  /// (worker_pool::pop_injection).
+  std::size_t try_pop_bulk(consumer& c, T* out, std::size_t max) {
+    if (count_.load(std::memory_order_acquire) <= 0) return 0;
+    std::size_t n = queue_.try_dequeue_bulk(c.token_, out, max);
+    if (n != 0) count_.fetch_sub(static_cast<std::ptrdiff_t>(n), std::memory_order_relaxed);
+    return n;
+  }
+
   /// Any thread; a snapshot. Never negative; may lag pushes by a moment.
   std::size_t size_approx() const noexcept {
     auto n = count_.load(std::memory_order_acquire);
