@@ -461,6 +461,14 @@ TEST_CASE("checker parking look: a stale occupant is taken by a napping worker",
   check_clean("parking look: a stuck handler, naps end", bound(1, 4000), pool_run<true>(s), 100);
 }
 
+// Hidden (not run by CTest): the deeper search, for a change to the look or
+// the worker loop. Run it with `parking_look_checker_test "[slow]"`.
+TEST_CASE("checker parking look: two workers and a pusher at preemption bound 2",
+          "[checker][parking_look][.][slow]") {
+  check_clean("parking look: 2 workers, gate closed, bound 2", bound(2, 4000),
+              pool_run(conversation()), 10000);
+}
+
 // Hidden (not run by CTest): what the checker found and is not fixed here.
 // Both workers sleep; the push wakes one, which runs a handler that fills its
 // slot and waits for that actor. The other worker had read `sleeping_ >=
