@@ -8,7 +8,7 @@
 // The model futex: wait(word, expected) returns once the word no longer
 // holds `expected` (the real futex may also return spuriously; the protocol
 // loops on the word either way), so a store to the word is the wake. Naps
-// never time out here (see model_sync::wait_until). The queues are a
+// never end here (idle_workers_model.hpp). The queues are a
 // linearisable count (moodycamel and the deques are black boxes here).
 //
 // Property: no lost wake-up. If an item is pushed while every worker goes to
@@ -37,86 +37,14 @@
 #include <catch2/catch.hpp>
 
 #include "expect_clean.hpp"
+#include "idle_workers_model.hpp"
 
 namespace {
 
 using namespace volley::checker;  // the explorer, its checks, model_atomic
 
-/// The platform for the explorer: every atomic, fence, lock and futex
-/// operation is a scheduling point.
-struct model_sync {
-  template <class T>
-  using atomic = model_atomic<T>;
-
-  class VOLLEY_CAPABILITY("mutex") mutex {
-   public:
-    void lock() VOLLEY_ACQUIRE() {
-      while (held_.exchange(true)) spin_wait();
-    }
-    void unlock() VOLLEY_RELEASE() { held_.store(false); }
-
-   private:
-    model_atomic<bool> held_{false};
-  };
-
-  using lock_guard = volley::detail::basic_lock_guard<mutex>;
-
-  using deadline = int;
-
-  // No scheduling point: in a sequentially consistent execution a fence does
-  // nothing, and every fence in idle_workers.hpp is followed, through
-  // thread-local code only, by a model-atomic operation that is one. A switch
-  // before the fence is the same execution as a switch before that operation,
-  // at the same preemption count; the yield here only repeated schedules
-  // (2 workers, bound 2: 51,196 schedules with it, 42,832 without). What the
-  // fences do beyond SC is idle_workers_fences.pml's to check.
-  static void fence() noexcept {}
-  static deadline nap_deadline() noexcept { return 0; }
-  static void wait(atomic<std::uint32_t>& word, std::uint32_t expected) noexcept {
-    while (word.load() == expected) spin_wait();
-  }
-  // A nap that never times out. The real nap ends after 1 ms and looks for
-  // work again, which would hide a lost wake-up while another worker is
-  // awake; without the timeout, the protocol alone must wake the worker.
-  static bool wait_until(atomic<std::uint32_t>& word, std::uint32_t expected, deadline) noexcept {
-    wait(word, expected);
-    return true;
-  }
-  static void wake_one(atomic<std::uint32_t>&) noexcept {}  // the store was the wake
-};
-
-using idle_type = volley::detail::basic_idle_workers<model_sync>;
-
-}  // namespace
-
-namespace volley::detail {
-
-// Known-bad variant kept so the checker has to catch it.
-struct idle_workers_test_access {
-  // park() without the look at the queues after registering as a sleeper.
-  template <class Idle, class WorkVisible, class Quitting, class StealStale>
-  static auto park_without_recheck(Idle& idle, unsigned worker, WorkVisible work_visible,
-                                   Quitting quitting, StealStale steal_stale) {
-    auto& p = idle.at(worker);
-    if (p.searching) {
-      p.searching = false;
-      idle.searching_.fetch_sub(1, std::memory_order_acq_rel);
-    }
-    idle.register_sleeper(worker);
-    (void)work_visible;  // the known-bad part: no look after registering
-    return idle.sleep(worker, quitting, steal_stale);
-  }
-
-  template <class Idle>
-  static void check_settled(Idle& idle) {
-    volley::checker::check(idle.searching_.peek() == 0, "a worker still counts as searching");
-    volley::checker::check(idle.sleeping_.peek() == 0, "a worker still counts as sleeping");
-  }
-};
-
-}  // namespace volley::detail
-
-namespace {
+// Naps never end (idle_workers_model.hpp): the protocol alone must wake.
+using idle_type = volley::detail::basic_idle_workers<model_idle_sync<false>>;
 
 enum class park_variant { real, without_recheck };
 
