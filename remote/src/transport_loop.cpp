@@ -265,7 +265,9 @@ void transport::impl::run(std::promise<void>& ready) {
   next_tick_ = now_ + idle_wake;
   while (!stopping_.load(std::memory_order_acquire)) {
     now_ = steady_clock::now();
+    const std::uint64_t handed_on_before = local_handed_on_;
     bool busy = reap();
+    if (local_handed_on_ != handed_on_before) reply_spin_.handed_off();
     // What the completions brought goes to its actors (one chain per actor)
     // before the inbox is drained: a handler the node runs inline here
     // (node_config::inline_handlers) queues its reply in the inbox, and the
@@ -290,8 +292,12 @@ void transport::impl::run(std::promise<void>& ready) {
       // a machine with no core to spare, each waited for the scheduler
       // tick: remote_bench busy-poll RTT p50 was 4.0 ms (CONFIG_HZ=250).
       sched_yield();
+    } else if (reply_spin_.should_spin() && spin_for_push()) {
+      // The answer came inside the window: no eventfd write, no wake-up.
+      submitted(io_uring_submit_and_get_events(ring_->get()));
     } else {
       turn_sleep(now_);
+      reply_spin_.slept(steady_clock::now() - now_, inbox_.maybe_nonempty());
     }
   }
   shutdown_all();
@@ -313,6 +319,28 @@ void transport::impl::turn_sleep(steady_clock::time_point now) {
   io_uring_cqe* cqe = nullptr;
   submitted(io_uring_submit_and_wait_timeout(ring_->get(), &cqe, 1, &ts, nullptr));
   sleeping_.store(false, std::memory_order_relaxed);
+}
+
+bool transport::impl::spin_for_push() {
+  // Only the inbox is watched: a worker's reply is pushed there. Socket
+  // completions are not (with DEFER_TASKRUN they are posted only inside
+  // io_uring_enter), so a reply from a peer still comes through the sleep.
+  // As the ask waiter (engine ask.hpp): the first 2 us spin, then each look
+  // yields, so that a worker woken onto this core to answer gets it at once
+  // instead of waiting for the window to end.
+  const auto start = steady_clock::now();
+  const auto spin_until = start + std::chrono::microseconds(2);
+  const auto give_up_at = start + reply_spin_.window();
+  for (auto now = start; now < give_up_at; now = steady_clock::now()) {
+    if (inbox_.maybe_nonempty()) {
+      reply_spin_.spun(true);
+      return true;
+    }
+    if (stopping_.load(std::memory_order_relaxed)) break;
+    if (now >= spin_until) sched_yield();
+  }
+  reply_spin_.spun(false);
+  return false;
 }
 
 void transport::impl::submitted(int rc) {

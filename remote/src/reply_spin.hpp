@@ -1,0 +1,69 @@
+// remote/src/reply_spin.hpp — when a transport loop that just handed frames
+// to the node spins for the answer instead of sleeping.
+//
+// A request that the loop hands to a worker (an ask, a tell that will be
+// answered) usually comes back as a push onto the loop's inbox a few µs to a
+// few tens of µs later. If the loop is asleep in io_uring_enter by then, the
+// pusher writes the loop's eventfd and the loop pays a wake-up: on the
+// reference VM ~40 µs for an idle vCPU, as much as a raw round trip's two
+// wake-ups together. So after a turn that received frames the loop may look
+// at its inbox for a bounded window (transport_settings::reply_spin) before
+// it sleeps, as the engine's workers spin before parking.
+//
+// Adaptive, so that a node whose peers only send one-way traffic, or whose
+// handlers answer late, does not burn the window after every turn: the spin
+// is tried only while it pays. Two windows in a row that end with nothing
+// pushed switch it off; it comes back on when a sleep that followed a
+// hand-off was ended by an inbox push within the window (the spin would
+// have caught it). An idle loop hands nothing off, so it never spins.
+//
+// Loop thread only: no atomics.
+#pragma once
+
+#include <chrono>
+
+namespace volley::remote::detail {
+
+class reply_spin {
+ public:
+  using duration = std::chrono::steady_clock::duration;
+
+  /// `window` 0 turns spinning off.
+  explicit reply_spin(duration window) noexcept : window_(window) {}
+
+  duration window() const noexcept { return window_; }
+
+  /// This turn gave the node user frames (not heartbeats or handshakes): an
+  /// answer may be on its way.
+  void handed_off() noexcept { pending_ = true; }
+
+  /// Whether the loop should spin before its next sleep.
+  bool should_spin() const noexcept {
+    return pending_ && window_ > duration::zero() && misses_ < max_misses;
+  }
+
+  /// The spin ended: `won` when a push arrived inside the window.
+  void spun(bool won) noexcept {
+    pending_ = false;
+    misses_ = won ? 0 : misses_ + 1;
+  }
+
+  /// The loop slept for `slept` after a turn; `woken_by_push` when its inbox
+  /// held work on waking. A hand-off answered within the window while the
+  /// spin was off turns it back on.
+  void slept(duration slept, bool woken_by_push) noexcept {
+    if (pending_ && woken_by_push && slept <= window_) misses_ = 0;
+    pending_ = false;
+  }
+
+ private:
+  /// One miss may be a handler that took long once; two in a row say the
+  /// answers come later than the window (or not at all: one-way traffic).
+  static constexpr unsigned max_misses = 2;
+
+  duration window_;
+  unsigned misses_ = 0;
+  bool pending_ = false;
+};
+
+}  // namespace volley::remote::detail
