@@ -166,6 +166,33 @@
 //   hand-offs between the asking thread and A's loop (4 switches). On a
 //   quiet VM, where each wake-up of an idle vCPU costs ~40 us, the switch
 //   counts are what the p50s follow.
+//   Session 8. The quiet suite run (2026-11-29T15-30-02Z) put the default
+//   ask at 94.5 us against raw blocking 83.9 us (1.13x) and actor to actor
+//   at 46.2 us (0.55x: the workers' 50 us spin before parking keeps their
+//   vCPUs awake, so the hand-offs to them cost no halted-vCPU wake-up),
+//   while with inline handlers actor to actor was 88.8 us (1.06x: two
+//   sleeping loops, raw's two wake-ups). So a thread that stays awake for
+//   the answer is what pays on an idle machine. Tried: reply_spin (the
+//   loop, after a turn that handed user frames to the node, looks at its
+//   inbox for up to a window before io_uring_enter; adaptive, reply_spin.
+//   hpp). On this VM at load ~9 (remote_bench 10000 3000 volley --no-tls,
+//   15 interleaved rounds, windows 10-100 us against 0): it caught the
+//   push in ~9 us almost every time, yet ask p50 24.0 -> 27.2 us, actor
+//   to actor 25.4 -> 31.1 us, CPU per round trip +3.5 us and switches
+//   unchanged (8.0 -> 8.1): each sched_yield in the spin hands the core to
+//   another process's runnable thread. A pure spin was worse (p50 75 us
+//   at 50 us: the loop holds the core its pusher needs). So it is off by
+//   default, and remote_bench reports rtt_reply_spin_* and actor_rtt_
+//   reply_spin_* (50 us) beside the default rows, for the quiet run to
+//   decide. The ask waiter already spins 20 us (engine ask.hpp) before its
+//   futex wait; a longer one would cover a quiet round trip only by
+//   burning its length. Busy-poll: a polling node now runs inline handlers
+//   unless told otherwise (node_config::inline_handlers unset): quiet,
+//   busy-poll ask 42.8 -> 12.9 us (1.95x raw busy-poll 6.61 us) with the
+//   answering node inline, actor to actor with both loops polling 29.7 ->
+//   9.04 us (1.37x). Polling both nodes for a plain-thread ask puts three
+//   spinning threads on two cores here: p50 15.6-20.3 us in 4 of 5 rounds
+//   (7.7 ms in the fifth), p99 up to 40 ms.
 //
 //   session 6, the sender's and the receiver's own work per message
 //   (interleaved A/B against 52ae0d9, bench preset, two runs of 5 rounds,
