@@ -95,34 +95,43 @@ void figure(const char* impl, const char* name, double value, const char* unit) 
   g_json.emplace_back(line);
 }
 
-/// `base` names the figures: rtt, rtt_busy_poll, tls_rtt, ... (+ _p50/_p99/_p99.9).
-/// Context switches (voluntary and not) and CPU time of the whole process
-/// since construction: load-robust evidence beside a round trip's wall
-/// time (each hand-off to a sleeping thread is a switch).
+/// What a run of round trips cost the whole process, per round trip:
+/// context switches (voluntary and not) and CPU time. Load-robust evidence
+/// beside a round trip's wall time (each hand-off to a sleeping thread is a
+/// switch; a spin that wins wall time shows here what it burns).
+struct usage_per_trip {
+  double switches = 0;
+  double cpu_us = 0;
+};
+
+/// The process's switches and CPU time since construction.
 struct process_usage {
   rusage at{};
   double cpu0 = volley::remote::bench::process_cpu_seconds();
   process_usage() { getrusage(RUSAGE_SELF, &at); }
-  std::string per(std::size_t n) const {
+  usage_per_trip per(std::size_t n) const {
     rusage now{};
     getrusage(RUSAGE_SELF, &now);
     double csw = static_cast<double>((now.ru_nvcsw - at.ru_nvcsw) + (now.ru_nivcsw - at.ru_nivcsw));
     double cpu = volley::remote::bench::process_cpu_seconds() - cpu0;
-    char text[96];
-    std::snprintf(text, sizeof text, "   %.2f switches, %.1f CPU-us per round trip",
-                  csw / static_cast<double>(n), cpu * 1e6 / static_cast<double>(n));
-    return text;
+    return {csw / static_cast<double>(n), cpu * 1e6 / static_cast<double>(n)};
   }
 };
 
+/// `base` names the figures: rtt, rtt_busy_poll, tls_rtt, ... (+ _p50/_p99/
+/// _p99.9, and _switches/_cpu per round trip).
 void report_rtt(const char* impl, const char* label, const std::string& base,
-                const std::vector<double>& us, const std::string& usage) {
+                const std::vector<double>& us, usage_per_trip usage) {
   double p50 = percentile(us, 0.50), p99 = percentile(us, 0.99), p999 = percentile(us, 0.999);
-  std::printf("%-30s RTT p50 %8.1f us   p99 %8.1f us   p99.9 %8.1f us   (%zu round trips)%s\n",
-              label, p50, p99, p999, us.size(), usage.c_str());
+  std::printf(
+      "%-30s RTT p50 %8.1f us   p99 %8.1f us   p99.9 %8.1f us   (%zu round trips)   %.2f "
+      "switches, %.1f CPU-us per round trip\n",
+      label, p50, p99, p999, us.size(), usage.switches, usage.cpu_us);
   figure(impl, (base + "_p50").c_str(), p50, "us");
   figure(impl, (base + "_p99").c_str(), p99, "us");
   figure(impl, (base + "_p99.9").c_str(), p999, "us");
+  figure(impl, (base + "_switches").c_str(), usage.switches, "per round trip");
+  figure(impl, (base + "_cpu").c_str(), usage.cpu_us, "CPU-us per round trip");
 }
 
 // -- volley ----------------------------------------------------------------------------
