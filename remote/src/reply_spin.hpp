@@ -37,6 +37,14 @@ class reply_spin {
   /// answer may be on its way.
   void handed_off() noexcept { pending_ = true; }
 
+  /// The inbox held work in a turn after the hand-off: the answer came
+  /// before any spin (a worker fast enough, or an inline handler). A spin
+  /// after this would wait for nothing and count a false miss.
+  void answered() noexcept {
+    if (pending_) misses_ = 0;
+    pending_ = false;
+  }
+
   /// Whether the loop should spin before its next sleep.
   bool should_spin() const noexcept {
     return pending_ && window_ > duration::zero() && misses_ < max_misses;

@@ -300,7 +300,10 @@ void transport::impl::run(std::promise<void>& ready) {
     // (node_config::inline_handlers) queues its reply in the inbox, and the
     // reply leaves in this turn's sendmsg, not the next turn's.
     handler_.on_batch_end();
-    busy |= drain_inbox(now_);
+    if (drain_inbox(now_)) {
+      busy = true;
+      reply_spin_.answered();  // the answer (if one was due) came without a spin
+    }
     if (now_ >= next_tick_) timers(now_);
     handler_.on_batch_end();  // what commands and timers delivered (a down, undelivered frames)
     flush_dirty();

@@ -19,31 +19,18 @@ using namespace volley::remote::test;
 
 namespace {
 
-/// Two nodes as in two_nodes (A connected to B, B running /user/collector),
-/// both with the loop spin window `window`.
-struct spinning_nodes {
-  seen_state seen;
-  volley::system sys_a{system_config()};
-  volley::system sys_b{system_config()};
-  volley::actor_ref<collector_actor> collector =
-      sys_b.spawn<collector_actor>(volley::props{.name = "collector"}, &seen);
-  node node_a;
-  node node_b;
-  remote_system to_b;
-
+/// configured_nodes (node_test_support.hpp) with the loop spin window
+/// `window` on both nodes.
+struct spinning_nodes : configured_nodes {
   explicit spinning_nodes(std::chrono::microseconds window)
-      : node_a(sys_a, with_window("node-a", window), types_for_a()),
-        node_b(sys_b, with_window("node-b", window), test_types()),
-        to_b(node_a.connect("127.0.0.1", node_b.port())) {
-    if (!to_b.wait_up(patience)) throw std::runtime_error("node-a could not reach node-b");
-  }
+      : configured_nodes(with_window("node-a", window), with_window("node-b", window)) {}
 
   static node_config with_window(const char* name, std::chrono::microseconds window) {
     node_config c = node_config_for(name);
     c.transport.reply_spin = window;
-    // A frame that gets no answer (the watch that select() sends) keeps a
-    // loop spinning for the whole window, reading nothing: the known-bad
-    // window below must not get the link declared down meanwhile.
+    // A user frame that gets no answer (a tell, a watch) keeps a loop
+    // spinning for the whole window, reading nothing: the known-bad window
+    // below must not get the link declared down meanwhile.
     c.transport.phi.acceptable_pause = std::chrono::seconds(5);
     return c;
   }
@@ -71,11 +58,13 @@ std::uint64_t reply_wakeups_of_b(std::chrono::microseconds window, int asks) {
 }
 
 /// The CPU time both loop threads use over a second in which nothing is
-/// sent, after `asks` round trips.
+/// sent, after `asks` round trips and a last tell, which nobody answers:
+/// B's loop spins for an answer that never comes.
 std::chrono::nanoseconds idle_loop_cpu(std::chrono::microseconds window, int asks) {
   spinning_nodes t(window);
   t.ask_paced(asks);
-  std::this_thread::sleep_for(std::chrono::milliseconds(50));  // the last reply settles
+  t.to_b.select("/user/collector").tell(numbered{0, 0});
+  REQUIRE(t.seen.wait([&] { return t.seen.numbered_count == 1; }));
   auto loops = volley::test::threads_named("volley-io");
   REQUIRE(loops.size() == 2);
   auto cpu = [&] {
@@ -103,8 +92,8 @@ TEST_CASE("a reply pushed while the loop spins for it needs no eventfd write",
 TEST_CASE("the spin is bounded: an idle node's loops use almost no CPU once traffic stops",
           "[remote][reply_spin]") {
   using std::chrono::milliseconds;
-  // The window to try where cores idle: after the last reply A's loop spins
-  // once for a next ask that does not come; heartbeats never start a spin.
+  // The window to try where cores idle: B's loop spins once for an answer
+  // to the tell that does not come; heartbeats never start a spin.
   CHECK(idle_loop_cpu(std::chrono::microseconds(50), 20) < milliseconds(30));
   // Known-bad: a window nearly as long as the measurement, a loop that goes
   // on spinning after traffic stops. Even a spin that yields at every look,
