@@ -5,17 +5,26 @@
 // answered) usually comes back as a push onto the loop's inbox a few µs to a
 // few tens of µs later. If the loop is asleep in io_uring_enter by then, the
 // pusher writes the loop's eventfd and the loop pays a wake-up: on the
-// reference VM ~40 µs for an idle vCPU, as much as a raw round trip's two
-// wake-ups together. So after a turn that received frames the loop may look
-// at its inbox for a bounded window (transport_settings::reply_spin) before
-// it sleeps, as the engine's workers spin before parking.
+// reference VM ~40 µs for an idle vCPU, half a raw blocking round trip
+// (which is two such wake-ups). So after a turn that gave the node user
+// frames the loop may look at its inbox for a bounded window
+// (transport_settings::reply_spin) before it sleeps, as the engine's
+// workers spin before parking.
 //
 // Adaptive, so that a node whose peers only send one-way traffic, or whose
 // handlers answer late, does not burn the window after every turn: the spin
 // is tried only while it pays. Two windows in a row that end with nothing
 // pushed switch it off; it comes back on when a sleep that followed a
 // hand-off was ended by an inbox push within the window (the spin would
-// have caught it). An idle loop hands nothing off, so it never spins.
+// have caught it), or when an answer is drained in a turn before any spin
+// (a fast worker, an inline handler: that settles the hand-off, no miss).
+// An idle loop hands nothing off, so it never spins.
+//
+// Off by default: on a 2-core VM whose cores other processes keep busy it
+// caught the answer in ~9 µs almost every time and still cost 3-6 µs of
+// p50 and ~3 CPU-µs per round trip, since each look after the first 2 µs
+// yields the core to whatever else is runnable (transport_loop.cpp's essay,
+// session 8, has the figures).
 //
 // Loop thread only: no atomics.
 #pragma once
