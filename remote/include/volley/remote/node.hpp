@@ -150,7 +150,7 @@ struct node_config {
   /// RTT p50 on the reference VM, quiet (results 2026-11-29T15-30-02Z), ask
   /// 42.8 -> 12.9 us, actor to actor 29.7 -> 9.04 us, against raw busy-poll
   /// 6.61 us.
-  std::optional<bool> inline_handlers;
+  std::optional<bool> inline_handlers{};
   /// What authenticated peers may reach (see remote_access): nothing by path
   /// unless listed.
   remote_access access{};
