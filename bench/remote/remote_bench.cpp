@@ -32,6 +32,10 @@
 //              without and with inline handlers: actor_rtt_*,
 //              actor_rtt_busy_poll_*, actor_rtt_inline_*,
 //              actor_rtt_busy_poll_inline_*.
+//   reply spin: the default-mode RTT and actor RTT again with
+//              transport_settings::reply_spin (off by default) on both
+//              nodes, 50 us or --reply-spin-us=N: rtt_reply_spin_*,
+//              actor_rtt_reply_spin_*.
 //   raw TCP:   one thread writes frames of the same wire size in 48 KiB
 //              batches, another reads them (the ceiling of the loopback);
 //              and a blocking ping-pong between two threads.
@@ -46,7 +50,7 @@
 //              impl "raw"): the floor under volley's busy-poll RTT.
 //
 // Usage: remote_bench [messages=2000000] [round_trips=20000] [all|volley|raw] [--no-tls]
-//        [--actor-sender]
+//        [--actor-sender] [--reply-spin-us=N]
 // Prints a table, then one JSON object per figure on lines starting with '{'.
 #include <volley/remote/frame_codec.hpp>
 #include <volley/remote/node.hpp>
@@ -91,34 +95,43 @@ void figure(const char* impl, const char* name, double value, const char* unit) 
   g_json.emplace_back(line);
 }
 
-/// `base` names the figures: rtt, rtt_busy_poll, tls_rtt, ... (+ _p50/_p99/_p99.9).
-/// Context switches (voluntary and not) and CPU time of the whole process
-/// since construction: load-robust evidence beside a round trip's wall
-/// time (each hand-off to a sleeping thread is a switch).
+/// What a run of round trips cost the whole process, per round trip:
+/// context switches (voluntary and not) and CPU time. Load-robust evidence
+/// beside a round trip's wall time (each hand-off to a sleeping thread is a
+/// switch; a spin that wins wall time shows here what it burns).
+struct usage_per_trip {
+  double switches = 0;
+  double cpu_us = 0;
+};
+
+/// The process's switches and CPU time since construction.
 struct process_usage {
   rusage at{};
   double cpu0 = volley::remote::bench::process_cpu_seconds();
   process_usage() { getrusage(RUSAGE_SELF, &at); }
-  std::string per(std::size_t n) const {
+  usage_per_trip per(std::size_t n) const {
     rusage now{};
     getrusage(RUSAGE_SELF, &now);
     double csw = static_cast<double>((now.ru_nvcsw - at.ru_nvcsw) + (now.ru_nivcsw - at.ru_nivcsw));
     double cpu = volley::remote::bench::process_cpu_seconds() - cpu0;
-    char text[96];
-    std::snprintf(text, sizeof text, "   %.2f switches, %.1f CPU-us per round trip",
-                  csw / static_cast<double>(n), cpu * 1e6 / static_cast<double>(n));
-    return text;
+    return {csw / static_cast<double>(n), cpu * 1e6 / static_cast<double>(n)};
   }
 };
 
+/// `base` names the figures: rtt, rtt_busy_poll, tls_rtt, ... (+ _p50/_p99/
+/// _p99.9, and _switches/_cpu per round trip).
 void report_rtt(const char* impl, const char* label, const std::string& base,
-                const std::vector<double>& us, const std::string& usage) {
+                const std::vector<double>& us, usage_per_trip usage) {
   double p50 = percentile(us, 0.50), p99 = percentile(us, 0.99), p999 = percentile(us, 0.999);
-  std::printf("%-30s RTT p50 %8.1f us   p99 %8.1f us   p99.9 %8.1f us   (%zu round trips)%s\n",
-              label, p50, p99, p999, us.size(), usage.c_str());
+  std::printf(
+      "%-30s RTT p50 %8.1f us   p99 %8.1f us   p99.9 %8.1f us   (%zu round trips)   %.2f "
+      "switches, %.1f CPU-us per round trip\n",
+      label, p50, p99, p999, us.size(), usage.switches, usage.cpu_us);
   figure(impl, (base + "_p50").c_str(), p50, "us");
   figure(impl, (base + "_p99").c_str(), p99, "us");
   figure(impl, (base + "_p99.9").c_str(), p999, "us");
+  figure(impl, (base + "_switches").c_str(), usage.switches, "per round trip");
+  figure(impl, (base + "_cpu").c_str(), usage.cpu_us, "CPU-us per round trip");
 }
 
 // -- volley ----------------------------------------------------------------------------
@@ -194,6 +207,11 @@ struct bench_pki {
   volley::remote::testing::issued b = pki.make_node(ca, "bench-b");
 };
 const bench_pki* tls_pki = nullptr;
+/// The window of the *_reply_spin_* round trips (transport_settings::
+/// reply_spin on both nodes; the other runs leave it at its default, off):
+/// 50 us, a wake-up of an idle vCPU on the reference VM; --reply-spin-us=N
+/// sets it.
+std::chrono::microseconds reply_spin_window{50};
 
 /// How a round trip's two nodes run: which loop spins, and whether the
 /// loops run idle actors' handlers themselves (node_config::inline_handlers,
@@ -202,9 +220,11 @@ struct node_modes {
   bool busy_a = false;
   bool busy_b = false;
   bool inline_handlers = false;
+  /// transport_settings::reply_spin on both nodes; 0: the default (off).
+  std::chrono::microseconds reply_spin{0};
 };
 
-volley::remote::node_config node_config(const char* name, bool busy_poll, bool inline_handlers) {
+volley::remote::node_config node_config(const char* name, bool busy_poll, node_modes m) {
   volley::remote::node_config c;
   if (tls_pki) {
     c.transport.tls = volley::remote::testing::test_pki::config(
@@ -213,7 +233,8 @@ volley::remote::node_config node_config(const char* name, bool busy_poll, bool i
   c.name = name;
   c.secret = "bench-secret";
   c.transport.busy_poll = busy_poll;
-  c.inline_handlers = inline_handlers;
+  c.transport.reply_spin = m.reply_spin;
+  c.inline_handlers = m.inline_handlers;
   c.access.allowed_paths = {"/user/receiver"};  // remote peers reach nothing unlisted
   // Room for the whole window (below) so the bound never drops a message.
   c.transport.max_queued_frames = 1u << 20;
@@ -238,8 +259,8 @@ struct two_nodes {
   volley::any_ref remote;
 
   explicit two_nodes(node_modes m = {})
-      : node_a(sys_a, node_config("bench-a", m.busy_a, m.inline_handlers), bench_types()),
-        node_b(sys_b, node_config("bench-b", m.busy_b, m.inline_handlers), bench_types()),
+      : node_a(sys_a, node_config("bench-a", m.busy_a, m), bench_types()),
+        node_b(sys_b, node_config("bench-b", m.busy_b, m), bench_types()),
         to_b(node_a.connect("127.0.0.1", node_b.port())) {
     if (!to_b.wait_up(10s)) {
       std::fprintf(stderr, "remote_bench: the nodes did not connect\n");
@@ -313,11 +334,13 @@ void volley_one_way(std::uint64_t messages, bool from_actor = false) {
 /// tls_actor_rtt, ...
 std::pair<std::string, std::string> rtt_names(const char* kind, node_modes m) {
   bool busy = m.busy_a || m.busy_b;
+  bool spin = m.reply_spin.count() > 0;
   std::string base = std::string(tls_pki ? "tls_" : "") + kind + "rtt" +
-                     (busy ? "_busy_poll" : "") + (m.inline_handlers ? "_inline" : "");
+                     (busy ? "_busy_poll" : "") + (m.inline_handlers ? "_inline" : "") +
+                     (spin ? "_reply_spin" : "");
   std::string label = std::string("volley") + (tls_pki ? " TLS" : "") +
                       (*kind != 0 ? " actor" : "") + (busy ? " busy-poll" : "") +
-                      (m.inline_handlers ? " inline" : "");
+                      (m.inline_handlers ? " inline" : "") + (spin ? " reply-spin" : "");
   return {base, label};
 }
 
@@ -492,6 +515,8 @@ int main(int argc, char** argv) {
       with_tls = false;
     } else if (std::string(argv[i]) == "--actor-sender") {
       actor_sender = true;
+    } else if (std::string(argv[i]).rfind("--reply-spin-us=", 0) == 0) {
+      reply_spin_window = std::chrono::microseconds(std::strtoll(argv[i] + 16, nullptr, 10));
     } else {
       args.emplace_back(argv[i]);
     }
@@ -523,6 +548,11 @@ int main(int argc, char** argv) {
       volley_actor_rtt(busy_trips,
                        {.busy_a = true, .busy_b = true, .inline_handlers = inline_handlers});
     }
+    // The loops' spin for the answer (transport_settings::reply_spin, off by
+    // default): the default-mode round trips again with it on, so that a run
+    // shows what it gains or costs on the machine at hand.
+    volley_rtt(round_trips, {.reply_spin = reply_spin_window});
+    volley_actor_rtt(round_trips, {.reply_spin = reply_spin_window});
   }
   if (raw) raw_rtt(round_trips, false);
   if (raw) raw_rtt(std::max<std::size_t>(round_trips / 10, 100), true);

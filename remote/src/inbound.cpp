@@ -518,7 +518,7 @@ void node_core::on_batch_end() {
   // inline_budget messages; what is left goes to a worker, in order behind
   // them (the worker continues the same mailbox).
   constexpr unsigned inline_budget = 16;  // with max_kept 16: <= 256 handler calls a turn
-  if (cfg_.inline_handlers) {
+  if (inline_handlers_) {
     {
       volley::detail::inline_turns::capture capture(inline_turns_);
       flush_batches();
@@ -582,7 +582,7 @@ void node_core::deliver_ask(const peer_info& peer, const frame& f) {
   // An ask made to an idle actor is kept for this turn's end (on_batch_end
   // runs it), behind any tells of the turn that were flushed before it.
   std::optional<volley::detail::inline_turns::capture> capture;
-  if (cfg_.inline_handlers) capture.emplace(inline_turns_);
+  if (inline_handlers_) capture.emplace(inline_turns_);
   if (!pair->ask_local(entry->wire, target, f.payload, std::move(reply))) {
     log(log_level::warning,
         "ask from " + peer.name + ": payload is not a valid " + entry->wire.name);

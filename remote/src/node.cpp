@@ -27,7 +27,10 @@ std::string link::describe(std::string_view path) const {
 }
 
 node_core::node_core(volley::system& sys, node_config cfg, message_types types)
-    : sys_(sys), cfg_(std::move(cfg)), types_(std::move(types)) {}
+    : sys_(sys),
+      cfg_(std::move(cfg)),
+      inline_handlers_(cfg_.inline_handlers.value_or(cfg_.transport.busy_poll)),
+      types_(std::move(types)) {}
 
 node_core::~node_core() = default;
 

@@ -358,6 +358,8 @@ class node_core final : public transport_handler, public std::enable_shared_from
 
   volley::system& sys_;
   node_config cfg_;
+  /// cfg_.inline_handlers, its default resolved (on where busy_poll is).
+  const bool inline_handlers_;
   const message_types types_;
   std::uint64_t incarnation_ = 0;
   std::uint16_t port_ = 0;

@@ -551,6 +551,7 @@ bool transport::impl::on_frame(connection& c, const frame& f) {
       case frame_kind::accept:
         return true;
       default:
+        ++local_handed_on_;
         handler_.on_frame(c.peer, f);
         return c.draining;
     }
@@ -601,6 +602,7 @@ bool transport::impl::on_frame(connection& c, const frame& f) {
         }
         return c.state == conn_state::established;
       }
+      ++local_handed_on_;
       handler_.on_frame(c.peer, f);
       return c.state == conn_state::established;
   }

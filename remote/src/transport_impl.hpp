@@ -5,6 +5,7 @@
 #pragma once
 
 #include "connection.hpp"
+#include "reply_spin.hpp"
 #include "striped_counter.hpp"
 #include "uring.hpp"
 
@@ -112,6 +113,8 @@ struct transport::impl {
   // -- loop thread --------------------------------------------------------------
   void run(std::promise<void>& ready);
   void turn_sleep(steady_clock::time_point now);
+  /// Looks at the inbox for at most reply_spin_'s window: true when a push arrived.
+  bool spin_for_push();
   bool reap();
   bool drain_inbox(steady_clock::time_point now);
   void timers(steady_clock::time_point now);
@@ -218,8 +221,10 @@ struct transport::impl {
   steady_clock::time_point next_tick_{};
   steady_clock::time_point now_{};
   std::vector<std::byte> heartbeat_bytes_;  // encoded once
+  detail::reply_spin reply_spin_{cfg_.reply_spin};
   std::uint64_t local_sent_ = 0, local_received_ = 0, local_send_calls_ = 0;
   std::uint64_t local_undelivered_ = 0, local_fate_unknown_ = 0;
+  std::uint64_t local_handed_on_ = 0;   // user frames given to handler_ (reply_spin_'s cue)
   std::size_t inbound_open_ = 0;        // accepted, not yet closing
   std::size_t pending_handshakes_ = 0;  // accepted, still handshaking
   std::size_t established_ = 0;         // up now

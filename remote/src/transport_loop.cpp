@@ -166,6 +166,33 @@
 //   hand-offs between the asking thread and A's loop (4 switches). On a
 //   quiet VM, where each wake-up of an idle vCPU costs ~40 us, the switch
 //   counts are what the p50s follow.
+//   Session 8. The quiet suite run (2026-11-29T15-30-02Z) put the default
+//   ask at 94.5 us against raw blocking 83.9 us (1.13x) and actor to actor
+//   at 46.2 us (0.55x: the workers' 50 us spin before parking keeps their
+//   vCPUs awake, so the hand-offs to them cost no halted-vCPU wake-up),
+//   while with inline handlers actor to actor was 88.8 us (1.06x: two
+//   sleeping loops, raw's two wake-ups). So a thread that stays awake for
+//   the answer is what pays on an idle machine. Tried: reply_spin (the
+//   loop, after a turn that handed user frames to the node, looks at its
+//   inbox for up to a window before io_uring_enter; adaptive, reply_spin.
+//   hpp). On this VM at load ~9 (remote_bench 10000 3000 volley --no-tls,
+//   15 interleaved rounds, windows 10-100 us against 0): it caught the
+//   push in ~9 us almost every time, yet ask p50 24.0 -> 27.2 us, actor
+//   to actor 25.4 -> 31.1 us, CPU per round trip +3.5 us and switches
+//   unchanged (8.0 -> 8.1): each sched_yield in the spin hands the core to
+//   another process's runnable thread. A pure spin was worse (p50 75 us
+//   at 50 us: the loop holds the core its pusher needs). So it is off by
+//   default, and remote_bench reports rtt_reply_spin_* and actor_rtt_
+//   reply_spin_* (50 us) beside the default rows, for the quiet run to
+//   decide. The ask waiter already spins 20 us (engine ask.hpp) before its
+//   futex wait; a longer one would cover a quiet round trip only by
+//   burning its length. Busy-poll: a polling node now runs inline handlers
+//   unless told otherwise (node_config::inline_handlers unset): quiet,
+//   busy-poll ask 42.8 -> 12.9 us (1.95x raw busy-poll 6.61 us) with the
+//   answering node inline, actor to actor with both loops polling 29.7 ->
+//   9.04 us (1.37x). Polling both nodes for a plain-thread ask puts three
+//   spinning threads on two cores here: p50 15.6-20.3 us in 4 of 5 rounds
+//   (7.7 ms in the fifth), p99 up to 40 ms.
 //
 //   session 6, the sender's and the receiver's own work per message
 //   (interleaved A/B against 52ae0d9, bench preset, two runs of 5 rounds,
@@ -265,13 +292,18 @@ void transport::impl::run(std::promise<void>& ready) {
   next_tick_ = now_ + idle_wake;
   while (!stopping_.load(std::memory_order_acquire)) {
     now_ = steady_clock::now();
+    const std::uint64_t handed_on_before = local_handed_on_;
     bool busy = reap();
+    if (local_handed_on_ != handed_on_before) reply_spin_.handed_off();
     // What the completions brought goes to its actors (one chain per actor)
     // before the inbox is drained: a handler the node runs inline here
     // (node_config::inline_handlers) queues its reply in the inbox, and the
     // reply leaves in this turn's sendmsg, not the next turn's.
     handler_.on_batch_end();
-    busy |= drain_inbox(now_);
+    if (drain_inbox(now_)) {
+      busy = true;
+      reply_spin_.answered();  // the answer (if one was due) came without a spin
+    }
     if (now_ >= next_tick_) timers(now_);
     handler_.on_batch_end();  // what commands and timers delivered (a down, undelivered frames)
     flush_dirty();
@@ -290,8 +322,12 @@ void transport::impl::run(std::promise<void>& ready) {
       // a machine with no core to spare, each waited for the scheduler
       // tick: remote_bench busy-poll RTT p50 was 4.0 ms (CONFIG_HZ=250).
       sched_yield();
+    } else if (reply_spin_.should_spin() && spin_for_push()) {
+      // The answer came inside the window: no eventfd write, no wake-up.
+      submitted(io_uring_submit_and_get_events(ring_->get()));
     } else {
       turn_sleep(now_);
+      reply_spin_.slept(steady_clock::now() - now_, inbox_.maybe_nonempty());
     }
   }
   shutdown_all();
@@ -313,6 +349,28 @@ void transport::impl::turn_sleep(steady_clock::time_point now) {
   io_uring_cqe* cqe = nullptr;
   submitted(io_uring_submit_and_wait_timeout(ring_->get(), &cqe, 1, &ts, nullptr));
   sleeping_.store(false, std::memory_order_relaxed);
+}
+
+bool transport::impl::spin_for_push() {
+  // Only the inbox is watched: a worker's reply is pushed there. Socket
+  // completions are not (with DEFER_TASKRUN they are posted only inside
+  // io_uring_enter), so a reply from a peer still comes through the sleep.
+  // As the ask waiter (engine ask.hpp): the first 2 us spin, then each look
+  // yields, so that a worker woken onto this core to answer gets it at once
+  // instead of waiting for the window to end.
+  const auto start = steady_clock::now();
+  const auto spin_until = start + std::chrono::microseconds(2);
+  const auto give_up_at = start + reply_spin_.window();
+  for (auto now = start; now < give_up_at; now = steady_clock::now()) {
+    if (inbox_.maybe_nonempty()) {
+      reply_spin_.spun(true);
+      return true;
+    }
+    if (stopping_.load(std::memory_order_relaxed)) break;
+    if (now >= spin_until) sched_yield();
+  }
+  reply_spin_.spun(false);
+  return false;
 }
 
 void transport::impl::submitted(int rc) {

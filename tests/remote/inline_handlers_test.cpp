@@ -13,6 +13,7 @@
 #include <chrono>
 #include <cstdint>
 #include <numeric>
+#include <optional>
 #include <stdexcept>
 #include <string>
 #include <thread>
@@ -167,19 +168,25 @@ struct inline_nodes {
   node node_b;
   remote_system to_b;
   volley::any_ref remote;
+  /// Whether B's loop runs idle actors' handlers (the config, resolved).
+  const bool runs_inline;
 
-  explicit inline_nodes(bool inline_on)
-      : node_a(sys_a, config("node-a", inline_on), probe_types()),
-        node_b(sys_b, config("node-b", inline_on), probe_types()),
-        to_b(node_a.connect("127.0.0.1", node_b.port())) {
+  /// node_config::inline_handlers `inline_on` on both nodes (unset: the
+  /// default), and B's loop busy-polling if `b_polls`.
+  explicit inline_nodes(std::optional<bool> inline_on, bool b_polls = false)
+      : node_a(sys_a, config("node-a", inline_on, false), probe_types()),
+        node_b(sys_b, config("node-b", inline_on, b_polls), probe_types()),
+        to_b(node_a.connect("127.0.0.1", node_b.port())),
+        runs_inline(inline_on.value_or(b_polls)) {
     if (!to_b.wait_up(patience)) throw std::runtime_error("node-a could not reach node-b");
     remote = to_b.select("/user/probe");
-    warm_up(inline_on);
+    warm_up(runs_inline);
   }
 
-  static node_config config(const char* name, bool inline_on) {
+  static node_config config(const char* name, std::optional<bool> inline_on, bool polls) {
     node_config c = node_config_for(name);
     c.inline_handlers = inline_on;
+    c.transport.busy_poll = polls;
     c.access.allowed_paths = {"/user/probe"};
     return c;
   }
@@ -225,14 +232,15 @@ struct inline_nodes {
   }
 };
 
-/// Asks and tells one at a time (the probe is idle when each arrives);
-/// returns how many of the `2 * rounds` handlers ran on B's loop thread.
-std::size_t one_at_a_time(bool inline_on, int rounds) {
-  inline_nodes<> t(inline_on);
+/// Asks and tells one at a time (the probe is idle when each arrives), with
+/// inline_nodes' modes; returns how many of the `2 * rounds` handlers ran on
+/// B's loop thread.
+std::size_t one_at_a_time(std::optional<bool> inline_on, int rounds, bool b_polls = false) {
+  inline_nodes<> t(inline_on, b_polls);
   for (int i = 0; i < rounds; ++i) {
     auto r = t.remote.ask<std::uint64_t>(probe_ask{static_cast<std::uint64_t>(i)}).get(patience);
     REQUIRE(r.ok());
-    CHECK(r.value() == (inline_on ? 1u : 0u));
+    CHECK(r.value() == (t.runs_inline ? 1u : 0u));
     t.tell_and_wait(probe_tell{static_cast<std::uint64_t>(i)}, 2 * static_cast<std::size_t>(i) + 2);
   }
   CHECK(t.probe_seen.read(t.probe_seen.on_loop).size() == 2 * static_cast<std::size_t>(rounds));
@@ -248,6 +256,15 @@ TEST_CASE("with inline_handlers an idle actor's remote asks and tells run on the
 
 TEST_CASE("without inline_handlers no handler ever runs on the loop thread", "[remote][inline]") {
   CHECK(one_at_a_time(false, 20) == 0);
+}
+
+TEST_CASE(
+    "by default a busy-polling node runs idle actors' handlers on its loop and a sleeping "
+    "one does not; an explicit setting wins",
+    "[remote][inline]") {
+  CHECK(one_at_a_time(std::nullopt, 20, true) == 40);
+  CHECK(one_at_a_time(std::nullopt, 20, false) == 0);
+  CHECK(one_at_a_time(false, 20, true) == 0);
 }
 
 TEST_CASE("a stop inside an inline turn stops the actor there as on a worker", "[remote][inline]") {

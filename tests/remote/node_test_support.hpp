@@ -14,6 +14,7 @@
 #include <span>
 #include <stdexcept>
 #include <string>
+#include <utility>
 #include <vector>
 
 namespace volley::remote::test {
@@ -243,6 +244,26 @@ struct two_nodes {
   remote_system to_b = node_a.connect("127.0.0.1", node_b->port());
 
   two_nodes() {
+    if (!to_b.wait_up(patience)) throw std::runtime_error("node-a could not reach node-b");
+  }
+};
+
+/// two_nodes with each node's config given (node_config_for plus the
+/// transport or node setting a test is about), and B a plain member.
+struct configured_nodes {
+  seen_state seen;
+  volley::system sys_a{system_config()};
+  volley::system sys_b{system_config()};
+  volley::actor_ref<collector_actor> collector =
+      sys_b.spawn<collector_actor>(volley::props{.name = "collector"}, &seen);
+  node node_a;
+  node node_b;
+  remote_system to_b;
+
+  configured_nodes(node_config a, node_config b)
+      : node_a(sys_a, std::move(a), types_for_a()),
+        node_b(sys_b, std::move(b), test_types()),
+        to_b(node_a.connect("127.0.0.1", node_b.port())) {
     if (!to_b.wait_up(patience)) throw std::runtime_error("node-a could not reach node-b");
   }
 };

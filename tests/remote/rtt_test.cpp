@@ -20,24 +20,10 @@ using namespace volley::remote::test;
 
 namespace {
 
-/// Two systems with a node each, A connected to B, B running /user/collector
-/// (node_test_support.hpp's two_nodes, with busy_poll chosen per node).
-struct polling_nodes {
-  seen_state seen;
-  volley::system sys_a{system_config()};
-  volley::system sys_b{system_config()};
-  volley::actor_ref<collector_actor> collector =
-      sys_b.spawn<collector_actor>(volley::props{.name = "collector"}, &seen);
-  node node_a;
-  node node_b;
-  remote_system to_b;
-
+/// configured_nodes (node_test_support.hpp) with busy_poll chosen per node.
+struct polling_nodes : configured_nodes {
   polling_nodes(bool a_polls, bool b_polls)
-      : node_a(sys_a, with_busy_poll("node-a", a_polls), types_for_a()),
-        node_b(sys_b, with_busy_poll("node-b", b_polls), test_types()),
-        to_b(node_a.connect("127.0.0.1", node_b.port())) {
-    if (!to_b.wait_up(patience)) throw std::runtime_error("node-a could not reach node-b");
-  }
+      : configured_nodes(with_busy_poll("node-a", a_polls), with_busy_poll("node-b", b_polls)) {}
 
   static node_config with_busy_poll(const char* name, bool polls) {
     node_config c = node_config_for(name);
