@@ -168,7 +168,10 @@ class basic_idle_workers {
   /// Parks the worker until it is woken, or until a nap's `steal_stale()`
   /// finds something to run (returned). Returns at once (nullptr) if work is
   /// visible or `quitting()` after it registered.
-  template <class WorkVisible, class Quitting, class StealStale>
+  ///
+  /// `RecheckBeforeDeepSleep` is false only in the checker's known-bad
+  /// variant (parking_look_checker_test): the product always rechecks.
+  template <bool RecheckBeforeDeepSleep = true, class WorkVisible, class Quitting, class StealStale>
   auto park(unsigned worker, WorkVisible&& work_visible, Quitting&& quitting,
             StealStale&& steal_stale) -> decltype(steal_stale()) {
     parker& p = at(worker);
@@ -181,7 +184,7 @@ class basic_idle_workers {
       leave_sleepers(worker);
       return nullptr;
     }
-    return sleep(worker, quitting, steal_stale);
+    return sleep<RecheckBeforeDeepSleep>(worker, quitting, steal_stale);
   }
 
   // -- whoever publishes work ------------------------------------------------
@@ -260,7 +263,14 @@ class basic_idle_workers {
     Sync::fence();
   }
 
-  template <class Quitting, class StealStale>
+  /// True if every worker is registered as a sleeper, read under the lock
+  /// that every change of `sleeping_` holds.
+  bool every_worker_sleeps() {
+    typename Sync::lock_guard lock(mu_);
+    return sleeping_.load(std::memory_order_relaxed) >= workers_;
+  }
+
+  template <bool RecheckBeforeDeepSleep, class Quitting, class StealStale>
   auto sleep(unsigned worker, Quitting& quitting, StealStale& steal_stale)
       -> decltype(steal_stale()) {
     parker& p = at(worker);
@@ -269,11 +279,26 @@ class basic_idle_workers {
       // handler with an actor in its LIFO slot, and only an idle worker can
       // take that actor. Sleep for good once every worker sleeps
       // (sleeping_ counts us too): an idle system uses no CPU.
+      //
+      // Counted in deep_sleepers_ first, then every_worker_sleeps() again
+      // under the lock. Without the second look (parking_look_checker_test's
+      // known-bad): we read "all asleep", a push wakes another worker, its
+      // handler fills its LIFO slot and waits, its fill_hint() reads no deep
+      // sleeper, and we then sleep for good: the slot's occupant waits for
+      // the handler to return. With it: a waker takes its worker off the
+      // list under the same lock, so either our look comes after and sees a
+      // worker awake (we nap), or it came before and our count in
+      // deep_sleepers_ happens before the woken worker's fill_hint() (the
+      // lock, then the wake word's release/acquire), which then wakes us.
       if (sleeping_.load(std::memory_order_relaxed) >= workers_ || quitting()) {
         deep_sleepers_.fetch_add(1, std::memory_order_relaxed);
-        while (p.wake_word.exchange(0, std::memory_order_acq_rel) == 0) Sync::wait(p.wake_word, 0);
-        deep_sleepers_.fetch_sub(1, std::memory_order_relaxed);
-        break;
+        if (!RecheckBeforeDeepSleep || quitting() || every_worker_sleeps()) {
+          while (p.wake_word.exchange(0, std::memory_order_acq_rel) == 0)
+            Sync::wait(p.wake_word, 0);
+          deep_sleepers_.fetch_sub(1, std::memory_order_relaxed);
+          break;
+        }
+        deep_sleepers_.fetch_sub(1, std::memory_order_relaxed);  // one woke: nap beside it
       }
       auto until = Sync::nap_deadline();
       bool woken = false;

@@ -165,7 +165,11 @@
 // Nobody announces a deque push (requeue and displacement call no notify(),
 // on purpose), their owners are running (a worker empties its own deque
 // before it parks, and only the owner pushes there), and a napping worker
-// takes from them what the steal gate allows after each nap. Looking at
+// takes from them what the steal gate allows after each nap (checked, not
+// only argued: tests/checker/parking_look_checker_test runs the real idle
+// workers, deques and LIFO slots under every schedule of two or three
+// workers and an outside pusher, with the wrong looks as known-bad
+// variants). Looking at
 // them made a worker that the gate kept from a busy worker's deque return
 // from every park at once and spin `spin_before_park` again, for as long
 // as that deque was not empty: all run long in the many-actor
