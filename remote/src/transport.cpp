@@ -241,10 +241,11 @@ void transport::impl::wake() {
   [[maybe_unused]] auto n = ::write(event_fd_, &one, sizeof one);
 }
 
-send_result transport::impl::send(connection_id id, const frame& f) {
+send_result transport::impl::send(connection_id id, const frame& f, path_check paths) {
   if (stopping_.load(std::memory_order_relaxed)) return send_result::stopped;
   std::size_t size = 0;  // validated and sized in one pass over the frame
-  if (validate(f, cfg_.limits, size) != decode_error::none) return send_result::invalid_frame;
+  if (validate(f, cfg_.limits, size, paths) != decode_error::none)
+    return send_result::invalid_frame;
   cached_link& cache = this_thread_link;
   if (cache.serial != serial_ || cache.id != id ||
       cache.link->gone.load(std::memory_order_relaxed)) {
@@ -334,8 +335,8 @@ void transport::reset(connection_id id) {
 void transport::stop() {
   impl_->stop();
 }
-send_result transport::send(connection_id id, const frame& f) {
-  return impl_->send(id, f);
+send_result transport::send(connection_id id, const frame& f, path_check paths) {
+  return impl_->send(id, f, paths);
 }
 
 transport_stats transport::stats() const {

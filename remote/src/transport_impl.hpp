@@ -101,7 +101,7 @@ struct transport::impl {
   void stop();
 
   // -- any thread ---------------------------------------------------------------
-  send_result send(connection_id id, const frame& f);
+  send_result send(connection_id id, const frame& f, path_check paths);
   connection_id connect(const std::string& host, std::uint16_t port);
   void disconnect(connection_id id);
   void reset(connection_id id);

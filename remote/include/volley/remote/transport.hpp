@@ -305,8 +305,10 @@ class transport {
   /// what was queued for the old one is then reported undelivered.
   void reset(connection_id id);
 
-  /// Any thread, never blocks. See send_result.
-  send_result send(connection_id id, const frame& f);
+  /// Any thread, never blocks. See send_result. `paths`: see path_check
+  /// (frame_codec.hpp); done_by_sender only for paths checked with
+  /// valid_path() against this transport's limits.
+  send_result send(connection_id id, const frame& f, path_check paths = path_check::each_frame);
 
   transport_stats stats() const;
 
