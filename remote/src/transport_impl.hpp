@@ -1,6 +1,7 @@
 // The transport's private state, shared by transport.cpp (construction, the
-// sender-facing side), transport_loop.cpp (the loop thread's turn) and
-// transport_connection.cpp (the connection state machine). Each of those
+// sender-facing side), transport_stage.cpp (staged sends), transport_loop.cpp
+// (the loop thread's turn) and transport_connection.cpp (the connection state
+// machine). Each of those
 // opens with the essay of its protocol.
 #pragma once
 
@@ -86,9 +87,9 @@ class log_limiter {
 inline constexpr std::chrono::milliseconds accept_pause_min{10};
 inline constexpr std::chrono::milliseconds accept_pause_max{1000};
 
-/// A sending thread's staged frames for one transport (transport.cpp, "Staged
-/// sends"): items linked in order for one connection, not yet in the inbox,
-/// and the outbound credit reserved for them. The chain fields belong to the
+/// A sending thread's staged frames for one transport (transport_stage.cpp):
+/// items linked in order for one connection, not yet in the inbox, and the
+/// outbound credit reserved for them. The chain fields belong to the
 /// owning thread while `busy` is set, and to a sweeper (the loop, or stop())
 /// while it holds `takeover` and has seen `busy` clear after a fence on every
 /// thread (the asymmetric fence, fence_all_threads).
@@ -154,7 +155,7 @@ struct transport::impl {
   void reset(connection_id id);
   void push(outbound_item* item);
   void wake();
-  // -- staged sends (transport.cpp) ----------------------------------------------
+  // -- staged sends (transport_stage.cpp) ----------------------------------------
   /// Null once stop() has swept the stages.
   send_stage* stage_for_this_thread();
   send_result send_staged(connection_id id, const frame& f, std::size_t size, std::uint32_t epoch,

@@ -217,7 +217,7 @@
 //   sending cannot strand), and the envelope's line crossing cores.
 //   Session 8 (remote_bench 2000000 10 volley --no-tls, bench preset,
 //   load 10-12, interleaved against 13f1289): a streaming thread stages
-//   its frames (transport.cpp, "Staged sends": 32 frames or 4 KiB per
+//   its frames (transport_stage.cpp: 32 frames or 4 KiB per
 //   chain, one exchange and one reservation per chain; a chain whose
 //   thread pauses is swept by this loop after 50 us, with a membarrier), a
 //   node checks a proxy's and a sender's path once instead of per frame,
@@ -286,7 +286,7 @@ void transport::impl::run(std::promise<void>& ready) {
     // (node_config::inline_handlers) queues its reply in the inbox, and the
     // reply leaves in this turn's sendmsg, not the next turn's.
     handler_.on_batch_end();
-    busy |= sweep_stages(now_);  // chains a sending thread stopped adding to (transport.cpp)
+    busy |= sweep_stages(now_);  // chains a sending thread stopped adding to (transport_stage.cpp)
     busy |= drain_inbox(now_);
     if (now_ >= next_tick_) timers(now_);
     handler_.on_batch_end();  // what commands and timers delivered (a down, undelivered frames)

@@ -69,6 +69,21 @@ void send_until_queued(transport& t, connection_id id, const frame& f) {
   }
 }
 
+/// Two transports, B connected to A; A's handler counts by sender.
+struct connected_pair {
+  explicit connected_pair(std::size_t senders, transport_config cfg_b = test_config("node-b"))
+      : ha(senders), a(test_config("node-a"), ha), b(std::move(cfg_b), hb) {}
+  by_sender ha;
+  recording_handler hb;
+  transport a;
+  transport b;
+  connection_id id = b.connect("127.0.0.1", a.port());
+
+  bool up() {
+    return hb.wait([&] { return hb.ups.size() == 1; });
+  }
+};
+
 }  // namespace
 
 TEST_CASE("frames staged by threads that pause and stay alive all arrive, each thread's in order",
@@ -78,13 +93,9 @@ TEST_CASE("frames staged by threads that pause and stay alive all arrive, each t
   // has arrived: the tails can only arrive if the loop sweeps them.
   constexpr std::size_t senders = 4;
   constexpr std::uint64_t per_sender = 20'000;
-  by_sender ha(senders);
-  recording_handler hb;
   auto cfg_b = test_config("node-b");
   cfg_b.max_queued_frames = 512;  // small: credit and the bound meet often
-  transport a(test_config("node-a"), ha);
-  transport b(cfg_b, hb);
-  connection_id id = b.connect("127.0.0.1", a.port());
+  connected_pair t(senders, cfg_b);
   std::atomic<bool> all_in{false};
   std::vector<std::thread> threads;
   for (std::size_t s = 0; s < senders; ++s) {
@@ -95,41 +106,38 @@ TEST_CASE("frames staged by threads that pause and stay alive all arrive, each t
       while (i < per_sender) {
         std::uint64_t burst = 1 + rng() % 100;
         for (std::uint64_t k = 0; k < burst && i < per_sender; ++k, ++i)
-          send_until_queued(b, id, numbered(s, i, payload));
+          send_until_queued(t.b, t.id, numbered(s, i, payload));
         if (rng() % 8 == 0) std::this_thread::sleep_for(200us);  // longer than a sweep's wait
       }
       while (!all_in.load()) std::this_thread::sleep_for(1ms);  // alive, sending nothing
     });
   }
-  bool arrived = ha.wait_for_total(senders * per_sender);
+  bool arrived = t.ha.wait_for_total(senders * per_sender);
   all_in = true;
-  for (auto& t : threads) t.join();
+  for (auto& th : threads) th.join();
   REQUIRE(arrived);
-  std::lock_guard lock(ha.m);
-  CHECK_FALSE(ha.out_of_order);
-  CHECK(poll_until([&] { return b.stats().frames_sent == senders * per_sender; }));
-  CHECK(b.stats().frames_queued == senders * per_sender);
+  std::lock_guard lock(t.ha.m);
+  CHECK_FALSE(t.ha.out_of_order);
+  CHECK(poll_until([&] { return t.b.stats().frames_sent == senders * per_sender; }));
+  CHECK(t.b.stats().frames_queued == senders * per_sender);
 }
 
 TEST_CASE("a thread that exits right after a burst has its staged frames pushed",
           "[remote][transport][stage]") {
   constexpr std::size_t senders = 8;
   constexpr std::uint64_t burst = 37;  // a full chain and a staged tail
-  by_sender ha(senders);
-  recording_handler hb;
-  transport a(test_config("node-a"), ha);
-  transport b(test_config("node-b"), hb);
-  connection_id id = b.connect("127.0.0.1", a.port());
-  REQUIRE(hb.wait([&] { return hb.ups.size() == 1; }));
+  connected_pair t(senders);
+  REQUIRE(t.up());
   for (std::size_t s = 0; s < senders; ++s) {
     std::thread([&, s] {
       std::array<std::byte, 8> payload{};
-      for (std::uint64_t i = 0; i < burst; ++i) send_until_queued(b, id, numbered(s, i, payload));
+      for (std::uint64_t i = 0; i < burst; ++i)
+        send_until_queued(t.b, t.id, numbered(s, i, payload));
     }).join();
   }
-  REQUIRE(ha.wait_for_total(senders * burst));
-  std::lock_guard lock(ha.m);
-  CHECK_FALSE(ha.out_of_order);
+  REQUIRE(t.ha.wait_for_total(senders * burst));
+  std::lock_guard lock(t.ha.m);
+  CHECK_FALSE(t.ha.out_of_order);
 }
 
 TEST_CASE("frames staged while a transport stops are each counted once",
@@ -138,19 +146,15 @@ TEST_CASE("frames staged while a transport stops are each counted once",
   // undelivered or of unknown fate, exactly: none is left in a chain.
   constexpr std::size_t senders = 3;
   for (int round = 0; round < 5; ++round) {
-    by_sender ha(senders);
-    recording_handler hb;
-    transport a(test_config("node-a"), ha);
-    transport b(test_config("node-b"), hb);
-    connection_id id = b.connect("127.0.0.1", a.port());
-    REQUIRE(hb.wait([&] { return hb.ups.size() == 1; }));
+    connected_pair t(senders);
+    REQUIRE(t.up());
     std::atomic<std::uint64_t> taken{0};
     std::vector<std::thread> threads;
     for (std::size_t s = 0; s < senders; ++s) {
       threads.emplace_back([&, s] {
         std::array<std::byte, 8> payload{};
         for (std::uint64_t i = 0;; ++i) {
-          send_result r = b.send(id, numbered(s, i, payload));
+          send_result r = t.b.send(t.id, numbered(s, i, payload));
           if (r == send_result::stopped) return;
           if (r == send_result::queued) {
             taken.fetch_add(1);
@@ -161,11 +165,11 @@ TEST_CASE("frames staged while a transport stops are each counted once",
       });
     }
     std::this_thread::sleep_for(std::chrono::milliseconds(5 + 10 * round));
-    b.stop();
-    for (auto& t : threads) t.join();
-    transport_stats st = b.stats();
+    t.b.stop();
+    for (auto& th : threads) th.join();
+    transport_stats st = t.b.stats();
     CHECK(st.frames_queued == taken.load());
     CHECK(st.frames_queued == st.frames_sent + st.frames_undelivered + st.frames_fate_unknown);
-    CHECK(hb.with_lock([&] { return hb.undelivered; }) == st.frames_undelivered);
+    CHECK(t.hb.with_lock([&] { return t.hb.undelivered; }) == st.frames_undelivered);
   }
 }

@@ -8,7 +8,7 @@
 // may be asleep. A thread that streams tells to one connection hands them over
 // up to 32 at a time; a tell that is not part of a stream, and every other
 // kind of frame, goes at once, and a stream's last frames wait at most ~0.1 ms
-// after the thread stops sending (remote/src/transport.cpp, "Staged sends").
+// after the thread stops sending (remote/src/transport_stage.cpp).
 // The loop gathers everything queued for a connection into one sendmsg per
 // turn, so many small frames cost one syscall.
 //
