@@ -60,11 +60,14 @@ frame numbered(std::size_t sender, std::uint64_t seq, std::span<const std::byte>
   return f;
 }
 
-void send_until_queued(transport& t, connection_id id, const frame& f) {
+/// Retries while the outbound bound is full. Runs on the sending threads, so
+/// no Catch assertion here (Catch is not thread-safe): false when send
+/// answers anything but queued or queue_full, which the test counts.
+bool send_until_queued(transport& t, connection_id id, const frame& f) {
   for (;;) {
     send_result r = t.send(id, f);
-    if (r == send_result::queued) return;
-    REQUIRE(r == send_result::queue_full);
+    if (r == send_result::queued) return true;
+    if (r != send_result::queue_full) return false;
     std::this_thread::yield();
   }
 }
@@ -97,6 +100,7 @@ TEST_CASE("frames staged by threads that pause and stay alive all arrive, each t
   cfg_b.max_queued_frames = 512;  // small: credit and the bound meet often
   connected_pair t(senders, cfg_b);
   std::atomic<bool> all_in{false};
+  std::atomic<int> refused{0};
   std::vector<std::thread> threads;
   for (std::size_t s = 0; s < senders; ++s) {
     threads.emplace_back([&, s] {
@@ -106,7 +110,7 @@ TEST_CASE("frames staged by threads that pause and stay alive all arrive, each t
       while (i < per_sender) {
         std::uint64_t burst = 1 + rng() % 100;
         for (std::uint64_t k = 0; k < burst && i < per_sender; ++k, ++i)
-          send_until_queued(t.b, t.id, numbered(s, i, payload));
+          if (!send_until_queued(t.b, t.id, numbered(s, i, payload))) ++refused;
         if (rng() % 8 == 0) std::this_thread::sleep_for(200us);  // longer than a sweep's wait
       }
       while (!all_in.load()) std::this_thread::sleep_for(1ms);  // alive, sending nothing
@@ -115,6 +119,7 @@ TEST_CASE("frames staged by threads that pause and stay alive all arrive, each t
   bool arrived = t.ha.wait_for_total(senders * per_sender);
   all_in = true;
   for (auto& th : threads) th.join();
+  CHECK(refused == 0);
   REQUIRE(arrived);
   std::lock_guard lock(t.ha.m);
   CHECK_FALSE(t.ha.out_of_order);
@@ -128,13 +133,15 @@ TEST_CASE("a thread that exits right after a burst has its staged frames pushed"
   constexpr std::uint64_t burst = 37;  // a full chain and a staged tail
   connected_pair t(senders);
   REQUIRE(t.up());
+  std::atomic<int> refused{0};
   for (std::size_t s = 0; s < senders; ++s) {
     std::thread([&, s] {
       std::array<std::byte, 8> payload{};
       for (std::uint64_t i = 0; i < burst; ++i)
-        send_until_queued(t.b, t.id, numbered(s, i, payload));
+        if (!send_until_queued(t.b, t.id, numbered(s, i, payload))) ++refused;
     }).join();
   }
+  CHECK(refused == 0);
   REQUIRE(t.ha.wait_for_total(senders * burst));
   std::lock_guard lock(t.ha.m);
   CHECK_FALSE(t.ha.out_of_order);
