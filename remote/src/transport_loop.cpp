@@ -226,10 +226,17 @@
 //   from 8.7% of all samples to 3.7% (send_staged 2.6%, send 1.1%, no
 //   push); clock reads for the stream test 0.7%. CPU-ns per message,
 //   medians of 6 rounds: 240 (13f1289) / 242 (paths only) / 222 (both);
-//   msg/s 1.90 / 1.89 / 2.53 M; the spread at this load is +-15%, so the
-//   quiet suite run is the figure to trust. Still per frame: B's loop's
-//   parse (4.7%), envelope alloc and first write (7.5%), the two kernel
-//   copies (6%), and the sender's envelope for the tell (engine's pool).
+//   msg/s 1.90 / 1.89 / 2.53 M. Final code, later at load ~5 (remote_bench
+//   2000000 10 volley [--no-tls --actor-sender], 5 interleaved rounds
+//   each): one-way 4.88 -> 5.34 M msg/s (10 runs), 224 -> 217 CPU-ns;
+//   from an actor 3.67 -> 4.47 M, 296 -> 267 CPU-ns; TLS 4.10 -> 4.28 M,
+//   246 -> 257 CPU-ns (TLS is 76% of plaintext). The spread at these loads
+//   is +-15%, so the quiet suite run is the figure to trust. Not done: a
+//   flush at the end of a worker's turn (an engine hook); a turn's tells
+//   wait for the sweep when the worker sends nothing more. Still per
+//   frame: B's loop's parse (4.7%), envelope alloc and first write (7.5%),
+//   the two kernel copies (6%), and the sender's envelope for the tell
+//   (the engine's pool).
 #include "transport_impl.hpp"
 
 #include <netinet/in.h>
