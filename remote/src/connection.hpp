@@ -100,11 +100,13 @@ struct link_shared {
 
   std::atomic<std::uint64_t> queued{0};
 
-  /// Counts one frame of `bytes` unless that passes a bound. Any thread.
-  bool reserve(std::size_t bytes, std::size_t frame_bound, std::size_t byte_bound) noexcept {
-    std::uint64_t add = one_frame + bytes;
+  /// Counts `frames` frames of `bytes` in all unless that passes a bound. Any thread.
+  bool reserve(std::size_t bytes, std::size_t frame_bound, std::size_t byte_bound,
+               std::size_t frames = 1) noexcept {
+    std::uint64_t add = frames * one_frame + bytes;
     std::uint64_t before = queued.fetch_add(add, std::memory_order_relaxed);
-    if ((before >> frame_shift) >= frame_bound || (before & byte_mask) + bytes > byte_bound) {
+    if ((before >> frame_shift) + frames > frame_bound ||
+        (before & byte_mask) + bytes > byte_bound) {
       queued.fetch_sub(add, std::memory_order_relaxed);
       return false;
     }

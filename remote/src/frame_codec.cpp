@@ -61,6 +61,8 @@ static_assert(unprintable_bytes(0x2121212121212120ull) != 0);
 static_assert(unprintable_bytes(0x7f21212121212121ull) != 0);
 static_assert(unprintable_bytes(0x21212121ff212121ull) != 0);
 
+}  // namespace
+
 bool valid_path(std::string_view p, std::size_t max_len) noexcept {
   if (p.empty() || p.size() > max_len || p.front() != '/') return false;
   // Printable ASCII, no space: both ends check every frame's paths, and
@@ -80,6 +82,8 @@ bool valid_path(std::string_view p, std::size_t max_len) noexcept {
   for (std::size_t i = 0; i + 8 < n; i += 8) bad |= unprintable_bytes(detail::load_u64(s + i));
   return bad == 0;
 }
+
+namespace {
 
 bool valid_node_name(std::string_view n) noexcept {
   if (n.empty() || n.size() > max_node_name_length) return false;
@@ -101,8 +105,8 @@ std::size_t target_len(const frame& f) noexcept {
 
 // Checks shared by validate() (sender side) and parse_frame() (receiver side)
 // once the sections are known.
-decode_error check_sections(const frame& f, std::size_t total,
-                            const frame_limits& limits) noexcept {
+decode_error check_sections(const frame& f, std::size_t total, const frame_limits& limits,
+                            path_check paths = path_check::each_frame) noexcept {
   auto raw_kind = static_cast<std::uint8_t>(f.kind);
   if (raw_kind == 0 || raw_kind > max_frame_kind) return decode_error::unknown_kind;
   if (f.flags & ~known_flags) return decode_error::malformed_header;
@@ -112,11 +116,13 @@ decode_error check_sections(const frame& f, std::size_t total,
   if (has_target && !rules.target_allowed) return decode_error::malformed_header;
   if (!f.sender_path.empty() && !rules.sender_path_allowed) return decode_error::malformed_header;
   if (rules.sender_node_required && f.sender_node.empty()) return decode_error::malformed_header;
-  if (!(f.flags & flag_target_id) && !f.target_path.empty() &&
-      !valid_path(f.target_path, limits.max_path_length))
-    return decode_error::bad_path;
-  if (!f.sender_path.empty() && !valid_path(f.sender_path, limits.max_path_length))
-    return decode_error::bad_path;
+  if (paths == path_check::each_frame) {
+    if (!(f.flags & flag_target_id) && !f.target_path.empty() &&
+        !valid_path(f.target_path, limits.max_path_length))
+      return decode_error::bad_path;
+    if (!f.sender_path.empty() && !valid_path(f.sender_path, limits.max_path_length))
+      return decode_error::bad_path;
+  }
   if (!f.sender_node.empty() && !valid_node_name(f.sender_node)) return decode_error::bad_path;
   return decode_error::none;
 }
@@ -180,14 +186,19 @@ std::size_t encoded_size(const frame& f) noexcept {
          f.payload.size();
 }
 
-decode_error validate(const frame& f, const frame_limits& limits, std::size_t& size) noexcept {
+decode_error validate(const frame& f, const frame_limits& limits, std::size_t& size,
+                      path_check paths) noexcept {
   if (f.target_path.size() > 0xffff || f.sender_node.size() > 0xffff ||
       f.sender_path.size() > 0xffff)
     return decode_error::bad_path;
   std::size_t total = encoded_size(f);
   if (total > 0xffffffffu) return decode_error::oversized;
   size = total;
-  return check_sections(f, total, limits);
+  return check_sections(f, total, limits, paths);
+}
+
+decode_error validate(const frame& f, const frame_limits& limits, std::size_t& size) noexcept {
+  return validate(f, limits, size, path_check::each_frame);
 }
 
 decode_error validate(const frame& f, const frame_limits& limits) noexcept {

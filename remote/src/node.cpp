@@ -109,9 +109,9 @@ void node_core::publish_dead_letter(std::string sender, std::string recipient, s
   sys_.dead_letters().publish({std::move(sender), std::move(recipient), std::move(type), reason});
 }
 
-send_result node_core::send(connection_id id, const frame& f) {
+send_result node_core::send(connection_id id, const frame& f, path_check paths) {
   send_result r = send_result::stopped;
-  with_transport([&](transport& t) { r = t.send(id, f); });
+  with_transport([&](transport& t) { r = t.send(id, f, paths); });
   return r;
 }
 
@@ -424,14 +424,6 @@ std::shared_ptr<link> node_core::link_for(const peer_info& peer) {
 }
 
 namespace {
-bool valid_path(std::string_view path, std::size_t max) {
-  if (path.empty() || path.size() > max || path.front() != '/') return false;
-  for (char ch : path) {
-    if (ch < 0x21 || ch > 0x7e) return false;
-  }
-  return true;
-}
-
 void send_watch(node_core& core, connection_id conn, const std::string& target,
                 const std::string& watcher) {
   frame f;

@@ -270,8 +270,10 @@ class node_core final : public transport_handler, public std::enable_shared_from
   /// serialise, register an ask, hand it to the transport.
   void forward(const proxy_route& r, volley::detail::envelope* e);
   /// Records that `sender` (its local path) was given to the link's peer.
-  void expose(link& l, const volley::detail::cell_path& sender);
-  send_result send(connection_id id, const frame& f);
+  /// Returns whether that path may go into a frame (valid_path: checked
+  /// once per sending thread, with the mark that skips the record).
+  bool expose(link& l, const volley::detail::cell_path& sender);
+  send_result send(connection_id id, const frame& f, path_check paths = path_check::each_frame);
   /// Answers a remote ask with an error (an ask_failure frame).
   void send_failure(connection_id conn, std::uint64_t correlation, const error& err);
   volley::system& actor_system() noexcept { return sys_; }
@@ -407,6 +409,8 @@ class node_core final : public transport_handler, public std::enable_shared_from
   std::uint64_t last_marker_ = 0;
   const message_entry* last_entry_ = nullptr;
   bool last_entry_known_ = false;
+  /// The last path node_config::access.allowed_paths let through (may_reach).
+  std::string last_allowed_;
   using ref_by_path = std::unordered_map<std::string, any_ref, path_hash, std::equal_to<>>;
   ref_by_path path_cache_;
   /// The entry resolve() found last: a stream of frames to one actor

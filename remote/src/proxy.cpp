@@ -95,9 +95,11 @@ struct exposed_mark {
   std::uint64_t sender = 0;  ///< cell_path::serial; 0: empty
   std::uint64_t link = 0;
   std::uint64_t generation = 0;
+  /// The sender's path passed valid_path (a cell's path never changes).
+  bool valid = false;
 };
 
-/// 256 x 24 B = 6 KiB per sending thread: room for the senders one thread
+/// 256 x 32 B = 8 KiB per sending thread: room for the senders one thread
 /// runs at once (a worker's actors) over a few links.
 constexpr std::size_t exposed_marks = 256;
 
@@ -110,14 +112,15 @@ exposed_mark& mark_for(std::uint64_t sender, std::uint64_t link) noexcept {
 
 }  // namespace
 
-void node_core::expose(link& l, const volley::detail::cell_path& sender) {
+bool node_core::expose(link& l, const volley::detail::cell_path& sender) {
   // Relaxed: the set itself is guarded by l.mu; the generation only tells a
   // sender that its mark may name a path the set has dropped. (A send racing
   // a prune may skip one re-add; pruning drops only paths with no live actor.)
   std::uint64_t generation = l.exposed_generation.load(std::memory_order_relaxed);
   exposed_mark& mark = mark_for(sender.serial, l.serial);
   if (mark.sender == sender.serial && mark.link == l.serial && mark.generation == generation)
-    return;
+    return mark.valid;
+  bool valid = valid_path(sender.path, cfg_.transport.limits.max_path_length);
   // The peer learns this sender's ref, so it may send to it (replies).
   std::vector<std::string> candidates;
   {
@@ -128,8 +131,8 @@ void node_core::expose(link& l, const volley::detail::cell_path& sender) {
       l.exposed_prune_at = 2 * l.exposed.size();  // no second pruner while this one runs
     }
   }
-  mark = {sender.serial, l.serial, generation};
-  if (candidates.empty()) return;
+  mark = {sender.serial, l.serial, generation, valid};
+  if (candidates.empty()) return valid;
   // Looked up outside the link's lock: select takes the engine's locks.
   std::vector<std::string> gone;
   try {
@@ -144,6 +147,7 @@ void node_core::expose(link& l, const volley::detail::cell_path& sender) {
   for (const auto& path : gone) l.exposed.erase(path);
   l.exposed_prune_at = std::max<std::size_t>(4096, 2 * l.exposed.size());
   l.exposed_generation.fetch_add(1, std::memory_order_relaxed);
+  return valid;
 }
 
 void node_core::forward(const proxy_route& route, envelope* e) {
@@ -155,9 +159,13 @@ void node_core::forward(const proxy_route& route, envelope* e) {
   // through this node, which owns that proxy (its path() names a remote actor).
   // Kept with the sender cell, which the envelope counts until we are done.
   std::string_view sender;
+  // The target path passed valid_path in proxy_for (the route is made
+  // there, with these limits); the sender's, in expose. A sender whose path
+  // did not pass leaves both to send(), which refuses the frame.
+  path_check paths = path_check::done_by_sender;
   if (e->sender != nullptr) {
     const volley::detail::cell_path& p = e->sender->stable_path();
-    expose(l, p);
+    if (!expose(l, p)) paths = path_check::each_frame;
     sender = p.path;
   }
 
@@ -219,7 +227,7 @@ void node_core::forward(const proxy_route& route, envelope* e) {
     } while (!add_pending(correlation, p));  // a collision among pending asks: 2^-64 odds
     f.correlation_id = correlation;
   }
-  send_result r = send(conn, f);
+  send_result r = send(conn, f, paths);
   if (r == send_result::queued) {
     messages_sent.add();
     return;

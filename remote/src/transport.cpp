@@ -203,6 +203,15 @@ void transport::impl::stop() {
     [[maybe_unused]] auto n = ::write(event_fd_, &one, sizeof one);
     thread_.join();
   }
+  // Chains staged by other threads go into the inbox, and their stages are
+  // detached: a send that raced the stopping_ check finishes first.
+  std::vector<std::shared_ptr<send_stage>> stages;
+  {
+    volley::detail::lock_guard lock(stages_mutex_);
+    stages.swap(stages_);
+    stages_closed_ = true;
+  }
+  while (!stages.empty() && !sweep(stages, true)) std::this_thread::yield();
   // The loop is gone: what producers pushed meanwhile (they raced the
   // stopping_ check in send) is reported and freed here.
   while (auto* n2 = inbox_.pop()) {
@@ -241,10 +250,11 @@ void transport::impl::wake() {
   [[maybe_unused]] auto n = ::write(event_fd_, &one, sizeof one);
 }
 
-send_result transport::impl::send(connection_id id, const frame& f) {
+send_result transport::impl::send(connection_id id, const frame& f, path_check paths) {
   if (stopping_.load(std::memory_order_relaxed)) return send_result::stopped;
   std::size_t size = 0;  // validated and sized in one pass over the frame
-  if (validate(f, cfg_.limits, size) != decode_error::none) return send_result::invalid_frame;
+  if (validate(f, cfg_.limits, size, paths) != decode_error::none)
+    return send_result::invalid_frame;
   cached_link& cache = this_thread_link;
   if (cache.serial != serial_ || cache.id != id ||
       cache.link->gone.load(std::memory_order_relaxed)) {
@@ -260,6 +270,7 @@ send_result transport::impl::send(connection_id id, const frame& f) {
   // Acquire: pairs with become_up's release, so a frame stamped with the
   // new epoch was sent after the new incarnation was up.
   std::uint32_t epoch = link.epoch.load(std::memory_order_acquire);
+  if (detail::asymmetric_fence()) return send_staged(id, f, size, epoch, cache.link);
   // Reserve first, undo on overflow: the bound holds however many threads race.
   if (!link.reserve(size, cfg_.max_queued_frames, cfg_.max_queued_bytes))
     return send_result::queue_full;
@@ -301,10 +312,12 @@ connection_id transport::impl::connect(const std::string& host, std::uint16_t po
 }
 
 void transport::impl::disconnect(connection_id id) {
+  flush_own_stage();  // the frames this thread staged go first
   push(outbound_item::make(outbound_item::type::disconnect, id, 0));
 }
 
 void transport::impl::reset(connection_id id) {
+  flush_own_stage();
   push(outbound_item::make(outbound_item::type::reset, id, 0));
 }
 
@@ -334,8 +347,8 @@ void transport::reset(connection_id id) {
 void transport::stop() {
   impl_->stop();
 }
-send_result transport::send(connection_id id, const frame& f) {
-  return impl_->send(id, f);
+send_result transport::send(connection_id id, const frame& f, path_check paths) {
+  return impl_->send(id, f, paths);
 }
 
 transport_stats transport::stats() const {

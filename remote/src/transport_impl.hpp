@@ -1,6 +1,7 @@
 // The transport's private state, shared by transport.cpp (construction, the
-// sender-facing side), transport_loop.cpp (the loop thread's turn) and
-// transport_connection.cpp (the connection state machine). Each of those
+// sender-facing side), transport_stage.cpp (staged sends), transport_loop.cpp
+// (the loop thread's turn) and transport_connection.cpp (the connection state
+// machine). Each of those
 // opens with the essay of its protocol.
 #pragma once
 
@@ -87,6 +88,53 @@ class log_limiter {
 inline constexpr std::chrono::milliseconds accept_pause_min{10};
 inline constexpr std::chrono::milliseconds accept_pause_max{1000};
 
+/// A sending thread's staged frames for one transport (transport_stage.cpp):
+/// items linked in order for one connection, not yet in the inbox, and the
+/// outbound credit reserved for them. The chain fields belong to the
+/// owning thread while `busy` is set, and to a sweeper (the loop, or stop())
+/// while it holds `takeover` and has seen `busy` clear after a fence on every
+/// thread (the asymmetric fence, fence_all_threads).
+struct send_stage {
+  /// Frames, and bytes, a stage holds at most before it is pushed: one
+  /// exchange on the inbox and one reservation on the link per 32 frames
+  /// instead of per frame. 32 x ~100 B items is ~50 lines, what a sender
+  /// writes in ~1 us; the loop takes ~4,000 frames per sendmsg in the
+  /// one-way run, so a batch never starves it.
+  static constexpr std::size_t max_frames = 32;
+  static constexpr std::size_t max_bytes = 4096;
+
+  std::atomic<bool> busy{false};      // owner: in a send
+  std::atomic<bool> takeover{false};  // a sweeper wants the chain
+  /// Bumped by the owner per staged frame: a sweeper that finds it unchanged
+  /// over stage_idle knows the owner has stopped sending for now.
+  std::atomic<std::uint64_t> appended{0};
+  /// Set by stop() under takeover: the transport is gone, `owner_of` too.
+  bool detached = false;
+  outbound_item* first = nullptr;
+  outbound_item* last = nullptr;
+  std::size_t frames = 0;
+  connection_id id = 0;
+  std::shared_ptr<detail::link_shared> link;
+  /// Reserved on `link` and not yet used: given back when the chain goes.
+  std::size_t credit_frames = 0, credit_bytes = 0;
+  /// When the chain was last pushed (owner or sweeper, under the handshake).
+  steady_clock::time_point flushed_at{};
+  // Loop thread only: when `appended` was last seen to change, and its
+  // value at the last sweep (a stage is swept once per pause).
+  std::uint64_t seen_appended = 0;
+  std::uint64_t swept_appended = 0;
+  steady_clock::time_point seen_at{};
+};
+
+namespace detail {
+/// Whether membarrier(PRIVATE_EXPEDITED) is registered for this process
+/// (node.cpp): then one side of a store-buffering handshake may use a
+/// compiler fence and the other calls fence_all_threads().
+bool asymmetric_fence() noexcept;
+/// Every running thread of this process passes a full barrier before this returns.
+void fence_all_threads() noexcept;
+}  // namespace detail
+
 /// "ip:port" of a socket address, for logs and peer_info.
 std::string address_of(const sockaddr_storage& ss);
 /// Frames are already batched per loop turn; Nagle would only add latency.
@@ -102,12 +150,31 @@ struct transport::impl {
   void stop();
 
   // -- any thread ---------------------------------------------------------------
-  send_result send(connection_id id, const frame& f);
+  send_result send(connection_id id, const frame& f, path_check paths);
   connection_id connect(const std::string& host, std::uint16_t port);
   void disconnect(connection_id id);
   void reset(connection_id id);
   void push(outbound_item* item);
   void wake();
+  // -- staged sends (transport_stage.cpp) ----------------------------------------
+  /// Null once stop() has swept the stages.
+  send_stage* stage_for_this_thread();
+  send_result send_staged(connection_id id, const frame& f, std::size_t size, std::uint32_t epoch,
+                          const std::shared_ptr<detail::link_shared>& link);
+  /// Owner, busy: pushes the chain (one exchange) and gives back unused credit.
+  void flush_stage(send_stage& s);
+  /// Owner: flushes this thread's stage for this transport, if any (commands
+  /// must not overtake the frames staged before them).
+  void flush_own_stage();
+  /// Sweeper: takes the chains of `stages` whose owners are not in a send
+  /// (pushed to the inbox in order, or handed to `undelivered` at stop).
+  /// Returns false when an owner was busy (try again).
+  bool sweep(const std::vector<std::shared_ptr<send_stage>>& stages, bool at_stop);
+  /// Loop: sweeps the chains whose owner has added nothing to them for
+  /// stage_idle. Returns whether it swept (the inbox may have work).
+  bool sweep_stages(steady_clock::time_point now);
+  /// How long the loop may sleep (stage_idle while a chain is staged).
+  steady_clock::duration max_sleep() const noexcept;
   void log(log_level level, const std::string& text) const;
 
   // -- loop thread --------------------------------------------------------------
@@ -187,6 +254,12 @@ struct transport::impl {
 
   // Shared with other threads.
   detail::intrusive_mpsc inbox_;
+  /// Stages with a chain (owner: +1 when a chain starts, seq_cst; whoever
+  /// empties it: -1). The loop sleeps only after sweeping while it is > 0.
+  alignas(64) std::atomic<std::int64_t> staged_chains_{0};
+  volley::detail::mutex stages_mutex_;
+  std::vector<std::shared_ptr<send_stage>> stages_ VOLLEY_GUARDED_BY(stages_mutex_);
+  bool stages_closed_ VOLLEY_GUARDED_BY(stages_mutex_) = false;  // stop() swept them
   std::atomic<bool> sleeping_{false};
   std::atomic<bool> stopping_{false};
   std::atomic<connection_id> next_id_{1};
@@ -246,6 +319,8 @@ struct transport::impl {
   std::chrono::milliseconds accept_pause_{0};
   log_limiter accept_log_, refuse_log_, prelogin_close_log_, submit_log_;
   bool eventfd_armed_ = false;
+  steady_clock::time_point next_stage_check_{};
+  std::vector<std::shared_ptr<send_stage>> stages_due_;  // sweep_stages' scratch
   std::thread thread_;
 };
 

@@ -4,6 +4,7 @@
 
 #include <catch2/catch.hpp>
 
+#include <algorithm>
 #include <memory>
 #include <thread>
 #include <vector>
@@ -34,8 +35,10 @@ TEST_CASE("handoff_mpsc: single-threaded push and pop keep FIFO order", "[handof
   CHECK_FALSE(q.maybe_nonempty());
 }
 
-TEST_CASE("handoff_mpsc: many producers, nothing lost, each producer's order kept",
-          "[handoff_mpsc]") {
+namespace {
+/// Four producers, each pushing its items one at a time or (`chains`) in
+/// chains of 1..32 linked items; the consumer checks each producer's order.
+void producers_keep_their_order(bool chains) {
   constexpr int producers = 4;
   constexpr int per_producer = 100000;
   handoff_mpsc q;
@@ -44,10 +47,19 @@ TEST_CASE("handoff_mpsc: many producers, nothing lost, each producer's order kep
   std::vector<std::thread> threads;
   for (int p = 0; p < producers; ++p) {
     threads.emplace_back([&, p] {
-      for (int i = 0; i < per_producer; ++i) {
-        items[p][i].producer = p;
-        items[p][i].seq = i;
-        q.push(&items[p][i]);
+      for (int i = 0; i < per_producer;) {
+        int n = chains ? std::min(1 + (i * 7 + p) % 32, per_producer - i) : 1;
+        for (int k = 0; k < n; ++k) {
+          items[p][i + k].producer = p;
+          items[p][i + k].seq = i + k;
+          if (k > 0) items[p][i + k - 1].next.store(&items[p][i + k], std::memory_order_relaxed);
+        }
+        if (chains) {
+          q.push_chain(&items[p][i], &items[p][i + n - 1]);
+        } else {
+          q.push(&items[p][i]);
+        }
+        i += n;
       }
     });
   }
@@ -68,4 +80,15 @@ TEST_CASE("handoff_mpsc: many producers, nothing lost, each producer's order kep
   CHECK(in_order);
   CHECK(q.pop() == nullptr);
   for (int p = 0; p < producers; ++p) CHECK(next[p] == per_producer);
+}
+}  // namespace
+
+TEST_CASE("handoff_mpsc: many producers, nothing lost, each producer's order kept",
+          "[handoff_mpsc]") {
+  producers_keep_their_order(false);
+}
+
+TEST_CASE("handoff_mpsc: producers pushing chains lose nothing and keep their order",
+          "[handoff_mpsc]") {
+  producers_keep_their_order(true);
 }

@@ -333,6 +333,8 @@ TEST_CASE("a path with any unprintable byte, at any place and length, is refused
         f.sender_path = path;
         decode_error expected = printable ? decode_error::none : decode_error::bad_path;
         if (validate(f) != expected) ++wrong;
+        // What a sender that checks its paths once calls (path_check::done_by_sender).
+        if (valid_path(path, default_max_path_length) != printable) ++wrong;
         if (b % 16 != 0 && b != 0x7f && b != 0x20) continue;  // the receiver: a sample
         std::vector<std::byte> s(encoded_size(f));
         encode_exact(f, s);
@@ -407,6 +409,34 @@ TEST_CASE("a callback returning false stops decoding", "[remote][codec]") {
   CHECK(n == 2);
   CHECK(d.feed(s, [&](const frame&) { return ++n < 100; }) == decode_error::none);
   CHECK(n == 2);
+}
+
+TEST_CASE("a sender that checked the paths itself still has the rest of a frame checked",
+          "[remote][codec]") {
+  frame f;
+  f.kind = frame_kind::message;
+  f.target_path = "/user/a b";  // a space: refused where the paths are checked
+  f.sender_path = "/user/x";
+  std::size_t size = 0;
+  CHECK(validate(f, {}, size) == decode_error::bad_path);
+  CHECK(validate(f, {}, size, path_check::each_frame) == decode_error::bad_path);
+  CHECK(validate(f, {}, size, path_check::done_by_sender) == decode_error::none);
+  CHECK(size == encoded_size(f));
+  // Flags, kinds, section rules, sizes and node names are not the sender's to skip.
+  frame beat;
+  beat.kind = frame_kind::heartbeat;
+  beat.sender_path = "/user/x";
+  CHECK(validate(beat, {}, size, path_check::done_by_sender) == decode_error::malformed_header);
+  frame big;
+  big.kind = frame_kind::message;
+  big.target_path = "/a";
+  std::vector<std::byte> payload(default_max_frame_size);
+  big.payload = payload;
+  CHECK(validate(big, {}, size, path_check::done_by_sender) == decode_error::oversized);
+  frame hello;
+  hello.kind = frame_kind::hello;
+  hello.sender_node = "bad node";
+  CHECK(validate(hello, {}, size, path_check::done_by_sender) == decode_error::bad_path);
 }
 
 TEST_CASE("validate refuses what a receiver would refuse", "[remote][codec]") {

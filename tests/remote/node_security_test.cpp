@@ -505,3 +505,21 @@ TEST_CASE("a link forgets the senders that stopped and still lets peers answer l
   REQUIRE(t.seen.wait([&] { return t.seen.pongs_caught == 2; }));
   t.seen.with_lock([&] { CHECK(t.seen.last_pong == 3); });
 }
+
+TEST_CASE("a sender whose path no frame may carry is refused at the sender, every time",
+          "[remote][node][security]") {
+  // A node checks a sender's path once per sending thread and remembers the
+  // verdict (proxy.cpp, path_check::done_by_sender): a path with a space
+  // must stay refused on every send, or B would close the connection on it.
+  two_nodes t;
+  volley::any_ref remote = t.to_b.select("/user/collector");
+  auto spaced = t.sys_a.spawn<pong_catcher>(volley::props{.name = "has space"}, &t.seen);
+  auto plain = t.sys_a.spawn<pong_catcher>(volley::props{.name = "no-space"}, &t.seen);
+  for (int i = 0; i < 3; ++i) spaced.tell(send_ping{remote, i});
+  REQUIRE(poll_until([&] { return t.node_a.stats().send_failures >= 3; }));
+  plain.tell(send_ping{remote, 10});
+  REQUIRE(t.seen.wait([&] { return t.seen.pongs_caught == 1; }));
+  t.seen.with_lock([&] { CHECK(t.seen.last_pong == 11); });
+  CHECK(t.node_a.stats().send_failures == 3);
+  CHECK(t.node_b->stats().receive_failures == 0);
+}

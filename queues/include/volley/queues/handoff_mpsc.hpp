@@ -75,6 +75,15 @@ class basic_handoff_mpsc {
     prev->next.store(n, std::memory_order_release);
   }
 
+  /// Any thread. Links `first`..`last` (already linked to each other through
+  /// `next`, in order) with one exchange: a producer's batch stays in order
+  /// and costs what one push costs. The same orderings as push().
+  void push_chain(node* first, node* last) noexcept {
+    last->next.store(nullptr, std::memory_order_relaxed);
+    node* prev = tail_.exchange(last, std::memory_order_seq_cst);
+    prev->next.store(first, std::memory_order_release);
+  }
+
   /// Consumer thread only. The oldest node, now the caller's; nullptr when
   /// empty (or a push is half done: maybe_nonempty() then says true).
   node* pop() noexcept {

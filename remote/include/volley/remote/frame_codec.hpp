@@ -36,6 +36,24 @@ decode_error validate(const frame& f, const frame_limits& limits = {}) noexcept;
 /// a sender that validates, sizes and encodes each frame computes it once.
 decode_error validate(const frame& f, const frame_limits& limits, std::size_t& size) noexcept;
 
+/// Who checks a frame's target and sender paths: validate() on every frame,
+/// or the sender itself, once for many frames, against the same limits (a
+/// node checks a proxy's path when it makes the proxy and a sender's path
+/// once per sending thread). Checking both paths of every frame again was
+/// ~1.4% of the one-way profile (bench/remote/remote_bench, the sending thread).
+enum class path_check : std::uint8_t { each_frame, done_by_sender };
+
+/// validate(), leaving the paths out when `paths` is done_by_sender. A path
+/// the sender did not check is refused by the receiver, which closes the
+/// connection (bad_path): pass done_by_sender only for paths checked with
+/// valid_path() against these limits.
+decode_error validate(const frame& f, const frame_limits& limits, std::size_t& size,
+                      path_check paths) noexcept;
+
+/// Whether `p` is a path a frame may carry (PROTOCOL.md: '/' first, 1 to
+/// `max_len` bytes of printable ASCII, no space).
+bool valid_path(std::string_view p, std::size_t max_len) noexcept;
+
 /// Writes `f` into `out`. Returns the bytes written, or 0 when `out` is too small
 /// (nothing meaningful is written then). Does not validate; call validate().
 std::size_t encode(const frame& f, std::span<std::byte> out) noexcept;

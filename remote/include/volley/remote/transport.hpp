@@ -5,8 +5,12 @@
 // Use one transport per process (per node). Other threads call send(), which
 // encodes the frame on the calling thread and hands it to the loop through a
 // lock-free queue: it never blocks and never makes a syscall unless the loop
-// may be asleep. The loop gathers everything queued for a connection into one
-// sendmsg per turn, so many small frames cost one syscall.
+// may be asleep. A thread that streams tells to one connection hands them over
+// up to 32 at a time; a tell that is not part of a stream, and every other
+// kind of frame, goes at once, and a stream's last frames wait at most ~0.1 ms
+// after the thread stops sending (remote/src/transport_stage.cpp).
+// The loop gathers everything queued for a connection into one sendmsg per
+// turn, so many small frames cost one syscall.
 //
 // Everything the network says comes back through a transport_handler, called
 // on the loop thread: keep the callbacks short (hand work to actors/queues),
@@ -319,8 +323,10 @@ class transport {
   /// what was queued for the old one is then reported undelivered.
   void reset(connection_id id);
 
-  /// Any thread, never blocks. See send_result.
-  send_result send(connection_id id, const frame& f);
+  /// Any thread, never blocks. See send_result. `paths`: see path_check
+  /// (frame_codec.hpp); done_by_sender only for paths checked with
+  /// valid_path() against this transport's limits.
+  send_result send(connection_id id, const frame& f, path_check paths = path_check::each_frame);
 
   transport_stats stats() const;
 
