@@ -33,7 +33,7 @@
 //              actor_rtt_busy_poll_*, actor_rtt_inline_*,
 //              actor_rtt_busy_poll_inline_*.
 //   reply spin: the default-mode RTT and actor RTT again with
-//              transport_settings::reply_spin (off by default) on both
+//              transport_settings::reply_spin (50 us by default) on both
 //              nodes, 50 us or --reply-spin-us=N: rtt_reply_spin_*,
 //              actor_rtt_reply_spin_*.
 //   raw TCP:   one thread writes frames of the same wire size in 48 KiB
@@ -208,7 +208,7 @@ struct bench_pki {
 };
 const bench_pki* tls_pki = nullptr;
 /// The window of the *_reply_spin_* round trips (transport_settings::
-/// reply_spin on both nodes; the other runs leave it at its default, off):
+/// reply_spin on both nodes; the other runs turn it off):
 /// 50 us, a wake-up of an idle vCPU on the reference VM; --reply-spin-us=N
 /// sets it.
 std::chrono::microseconds reply_spin_window{50};
@@ -220,7 +220,7 @@ struct node_modes {
   bool busy_a = false;
   bool busy_b = false;
   bool inline_handlers = false;
-  /// transport_settings::reply_spin on both nodes; 0: the default (off).
+  /// transport_settings::reply_spin on both nodes; 0: off (the default is on).
   std::chrono::microseconds reply_spin{0};
 };
 
@@ -548,9 +548,10 @@ int main(int argc, char** argv) {
       volley_actor_rtt(busy_trips,
                        {.busy_a = true, .busy_b = true, .inline_handlers = inline_handlers});
     }
-    // The loops' spin for the answer (transport_settings::reply_spin, off by
-    // default): the default-mode round trips again with it on, so that a run
-    // shows what it gains or costs on the machine at hand.
+    // The loops' spin for the answer (transport_settings::reply_spin, on by
+    // default; every other row here turns it off): the default-mode round
+    // trips again with it on, so that a run shows what it gains or costs on
+    // the machine at hand.
     volley_rtt(round_trips, {.reply_spin = reply_spin_window});
     volley_actor_rtt(round_trips, {.reply_spin = reply_spin_window});
   }

@@ -20,11 +20,15 @@
 // (a fast worker, an inline handler: that settles the hand-off, no miss).
 // An idle loop hands nothing off, so it never spins.
 //
-// Off by default: on a 2-core VM whose cores other processes keep busy it
-// caught the answer in ~9 µs almost every time and still cost 3-6 µs of
-// p50 and ~3 CPU-µs per round trip, since each look after the first 2 µs
-// yields the core to whatever else is runnable (transport_loop.cpp's essay,
-// session 8, has the figures).
+// On by default (50 µs, transport_settings::reply_spin): on the quiet
+// 2-core VM it took the ask RTT p50 from 65.0 to 18.4 µs and actor to actor
+// from 45.5 to 10.9 µs, with less CPU per round trip (99 -> 39 µs: a
+// wake-up costs more than the looks), in the suite run
+// results/intel-xeon-2c/2026-11-29T17-54-28Z.json. On a 2-core VM whose
+// cores other processes keep busy it caught the answer in ~9 µs almost
+// every time and still cost 3-6 µs of p50 and ~3 CPU-µs per round trip,
+// since each look after the first 2 µs yields the core to whatever else is
+// runnable (transport_loop.cpp's essay has the figures): set it to 0 there.
 //
 // Loop thread only: no atomics.
 #pragma once

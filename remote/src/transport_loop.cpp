@@ -181,10 +181,15 @@
 //   to actor 25.4 -> 31.1 us, CPU per round trip +3.5 us and switches
 //   unchanged (8.0 -> 8.1): each sched_yield in the spin hands the core to
 //   another process's runnable thread. A pure spin was worse (p50 75 us
-//   at 50 us: the loop holds the core its pusher needs). So it is off by
-//   default, and remote_bench reports rtt_reply_spin_* and actor_rtt_
-//   reply_spin_* (50 us) beside the default rows, for the quiet run to
-//   decide. The ask waiter already spins 20 us (engine ask.hpp) before its
+//   at 50 us: the loop holds the core its pusher needs). The quiet suite
+//   run decided (results/intel-xeon-2c/2026-11-29T17-54-28Z.json, rows
+//   rtt_reply_spin_* and actor_rtt_reply_spin_* at 50 us beside the rows
+//   without it): ask p50 65.0 -> 18.4 us (raw blocking 76.6 us), actor to
+//   actor 45.5 -> 10.9 us, CPU per round trip 99 -> 39 us, switches 9.7 ->
+//   5.0; two more quiet runs the same hour, 43.5/46.5 -> 17.0 us with raw
+//   blocking at 5.8 us (the VM's wake-up cost had dropped). So it is on by
+//   default (50 us), and a machine whose cores other work keeps busy sets
+//   0. The ask waiter already spins 20 us (engine ask.hpp) before its
 //   futex wait; a longer one would cover a quiet round trip only by
 //   burning its length. Busy-poll: a polling node now runs inline handlers
 //   unless told otherwise (node_config::inline_handlers unset): quiet,

@@ -160,15 +160,17 @@ struct transport_settings {
   /// request) before it sleeps, so that the answer needs no eventfd write and
   /// the loop no wake-up. Adaptive: tried only while answers come inside it,
   /// so one-way traffic and an idle node cost nothing. After its first 2 us
-  /// each look yields the core (sched_yield). 0: never (the default). On a
-  /// machine whose cores are busy with other processes each yield hands the
-  /// core away: remote_bench on the 2-core VM at load ~9, 15 interleaved
-  /// rounds of 0 against 10-100 us: ask RTT p50 24 -> 27 us, actor to actor
-  /// 25 -> 31 us, CPU per round trip +3.5 us, switches unchanged (8), though
-  /// the spin caught the push in ~9 us almost every time. Where cores idle,
-  /// a wake-up of a sleeping one costs ~40 us (the reference VM) and 50 us
-  /// is the window to try (remote/src/reply_spin.hpp).
-  std::chrono::microseconds reply_spin{0};
+  /// each look yields the core (sched_yield). 0: never. Default 50 us: on
+  /// the quiet 2-core VM (suite run results/intel-xeon-2c/
+  /// 2026-11-29T17-54-28Z.json) the ask RTT p50 was 65.0 us without it and
+  /// 18.4 us with it (raw blocking socket 76.6 us), actor to actor 45.5 ->
+  /// 10.9 us, and CPU per round trip fell (99 -> 39 us): the wake-ups it
+  /// saves cost more than the looks. On a machine whose cores are busy with
+  /// other processes each yield hands the core away: at load ~9, 15
+  /// interleaved rounds of 0 against 10-100 us, ask RTT p50 24 -> 27 us,
+  /// actor to actor 25 -> 31 us, CPU per round trip +3.5 us; set 0 there
+  /// (remote/src/reply_spin.hpp).
+  std::chrono::microseconds reply_spin{50};
   /// Submission queue depth. Each connection holds at most a receive, a send
   /// and a connect in flight, so 1024 serves a few hundred peers.
   unsigned ring_entries = 1024;
