@@ -226,9 +226,12 @@ inline node_config peer_node_config(std::string name) {
   return c;
 }
 
-/// Two systems, each with a node; A is connected to B; B runs /user/collector. Members are declared
-/// so that nodes go before their systems, and the shared state last.
-struct two_nodes {
+/// Two systems, each with a node given its config (node_config_for plus the
+/// transport or node setting a test is about); A is connected to B; B runs
+/// /user/collector. Members are declared so that nodes go before their
+/// systems, and the shared state last; B is held by pointer so that a test
+/// can stop it.
+struct configured_nodes {
   seen_state seen;
   volley::system sys_a{system_config()};
   volley::system sys_b{system_config()};
@@ -238,34 +241,21 @@ struct two_nodes {
   // follow; and attach_cell writes `started_` after publishing the cell.)
   volley::actor_ref<collector_actor> collector =
       sys_b.spawn<collector_actor>(volley::props{.name = "collector"}, &seen);
-  node node_a{sys_a, node_config_for("node-a"), types_for_a()};
-  std::unique_ptr<node> node_b =
-      std::make_unique<node>(sys_b, node_config_for("node-b"), test_types());
-  remote_system to_b = node_a.connect("127.0.0.1", node_b->port());
-
-  two_nodes() {
-    if (!to_b.wait_up(patience)) throw std::runtime_error("node-a could not reach node-b");
-  }
-};
-
-/// two_nodes with each node's config given (node_config_for plus the
-/// transport or node setting a test is about), and B a plain member.
-struct configured_nodes {
-  seen_state seen;
-  volley::system sys_a{system_config()};
-  volley::system sys_b{system_config()};
-  volley::actor_ref<collector_actor> collector =
-      sys_b.spawn<collector_actor>(volley::props{.name = "collector"}, &seen);
   node node_a;
-  node node_b;
+  std::unique_ptr<node> node_b;
   remote_system to_b;
 
   configured_nodes(node_config a, node_config b)
       : node_a(sys_a, std::move(a), types_for_a()),
-        node_b(sys_b, std::move(b), test_types()),
-        to_b(node_a.connect("127.0.0.1", node_b.port())) {
+        node_b(std::make_unique<node>(sys_b, std::move(b), test_types())),
+        to_b(node_a.connect("127.0.0.1", node_b->port())) {
     if (!to_b.wait_up(patience)) throw std::runtime_error("node-a could not reach node-b");
   }
+};
+
+/// configured_nodes with the default test configs.
+struct two_nodes : configured_nodes {
+  two_nodes() : configured_nodes(node_config_for("node-a"), node_config_for("node-b")) {}
 };
 
 /// After two nodes connected to each other at once: waits until they keep

@@ -52,9 +52,9 @@ struct spinning_nodes : configured_nodes {
 /// The eventfd writes B's loop needed for `asks` asks answered by its worker.
 std::uint64_t reply_wakeups_of_b(std::chrono::microseconds window, int asks) {
   spinning_nodes t(window);
-  auto before = t.node_b.stats().transport.wakeups;
+  auto before = t.node_b->stats().transport.wakeups;
   t.ask_paced(asks);
-  return t.node_b.stats().transport.wakeups - before;
+  return t.node_b->stats().transport.wakeups - before;
 }
 
 /// The CPU time both loop threads use over a second in which nothing is

@@ -50,7 +50,7 @@ TEST_CASE(
     CHECK(r.value().n == i + 1);
   }
   // B's worker pushed every reply onto B's link while B's loop spun.
-  CHECK(t.node_b.stats().transport.wakeups == 0);
+  CHECK(t.node_b->stats().transport.wakeups == 0);
   // A's loop slept between asks: the asking thread had to wake it.
   CHECK(t.node_a.stats().transport.wakeups >= 1);
 }
