@@ -416,6 +416,24 @@ class node_core final : public transport_handler, public std::enable_shared_from
   /// The entry resolve() found last: a stream of frames to one actor
   /// compares the path instead of hashing it. Null when the cache changed.
   ref_by_path::value_type* last_resolved_ = nullptr;
+  /// The last tell that took the batched path, when its target was let
+  /// through by node_config::access.allowed_paths (for good: the list never
+  /// changes) and its type is a user message: the next frame of the same
+  /// connection, type and target skips entry_for, admit and resolve's
+  /// second path compare (deliver_tell). Cleared whenever last_resolved_
+  /// changes, so `target` is always last_resolved_ with the key it had.
+  struct tell_run {
+    connection_id conn = 0;
+    std::uint64_t marker = 0;
+    const message_entry* entry = nullptr;  ///< null: no run
+    ref_by_path::value_type* target = nullptr;
+  };
+  tell_run last_tell_;
+  /// Hands a tell whose type, target and admission are known to its
+  /// target's chain; false when it must take deliver_tell's plain path
+  /// (`valid` false: its payload does not decode).
+  bool deliver_batched(const peer_info& peer, const frame& f, const message_entry& entry,
+                       const any_ref& target, bool& valid);
   /// Proxies of inbound frames' senders, by connection and sender path:
   /// what proxy_for() answers (a lock on links_, the link's lock, strings
   /// built for the proxy's name) without asking it per frame. Valid while
