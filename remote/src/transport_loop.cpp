@@ -269,6 +269,39 @@
 //   frame: B's loop's parse (4.7%), envelope alloc and first write (7.5%),
 //   the two kernel copies (6%), and the sender's envelope for the tell
 //   (the engine's pool).
+//   Session 9, the split by thread (perf record -e cpu-clock -F 4000 -g,
+//   remote_bench 6000000 100 volley --no-tls, f059159, bench preset, load
+//   ~9; samples x 250 us / messages): B's loop 36% (~95 CPU-ns/msg: user
+//   ~25%, envelope_alloc 5.4% and envelope_local 2.1% (the first write to
+//   lines the worker freed), parse_frame 5.0%, same_path 2.2%, valid_path
+//   1.8%, the chain of calls from the decoder to deliver_tell ~4%; kernel
+//   ~11%, the copy out 3% and the TCP work its recv does for both
+//   sockets), the sending thread 33% (~80 ns: forward 4.1%, send_staged
+//   3.6%, send 1.9%, the item 1.7%, serialise 1.3%; the rest its kernel
+//   time: waking A's loop and being preempted by it), A's loop 17% (~38
+//   ns: the kernel's copy in 3.2%, the batch copy 2.8%, drain and
+//   push_user 2.9%), B's worker 7-8% (~15 ns). B's loop is the one thread
+//   that runs all the time, so it bounds the rate. The last tell's
+//   admission and target are now kept (inbound.cpp, tell_run): B's loop
+//   102 -> 92.5 CPU-ns/msg (medians of 4 interleaved pairs); the whole
+//   process (remote_bench 2000000 10 volley --actor-sender, 6 interleaved
+//   rounds against f059159, load ~9, medians): one-way 237 -> 200 CPU-ns,
+//   2.29 -> 2.89 M msg/s; from an actor 317 -> 254 CPU-ns, 1.79 -> 2.54 M;
+//   TLS 300 -> 290 CPU-ns, 1.70 -> 2.25 M (78% of plaintext). The spread
+//   at that load is +-20%, so the quiet suite run is the figure to trust,
+//   and B's loop alone explains ~10 of the ~37 ns. Tried and not
+//   kept: receive buffers of 4/8/64/256 KiB against 16 KiB (B's loop
+//   83-108 ns whatever the size, noise), chains of 64/128 frames (8/16
+//   KiB) against 32 (no change beyond the +-10% noise), prefetching the
+//   envelope 4, 8 or 16 blocks ahead instead of 1 (the same). What the
+//   counts say is next: over 1 s of the run (/proc/<tid>/status), A's loop
+//   slept and was woken ~14,000 times (eventfd writes ~1 per 570 frames;
+//   the rest are its sendmsg completions, paced by B's reads), and the
+//   sending thread was preempted ~15,000 times, mostly by that loop waking
+//   on its core: ~2 switches per 250 frames; at ~3 us a switch, an
+//   estimated 5-10% of the CPU per message.
+//   A loop that, fed by a stream, bounds its sleep to stage_idle would let
+//   a streaming thread stage a full chain before it wakes the loop.
 #include "transport_impl.hpp"
 
 #include <netinet/in.h>
