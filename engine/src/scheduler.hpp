@@ -144,7 +144,11 @@
 // the work — and never once per message. A woken worker starts out
 // searching; when a searcher finds work and was the last one, it wakes
 // another worker only if more work is visible (so bursts fan out, single
-// items do not cause a wake-up chain).
+// items do not cause a wake-up chain). A searcher that gives up and parks
+// does the same: pushes that saw it searching woke nobody, so if their work
+// is visible it wakes a sleeper for it (without this, one item could wait
+// behind another's blocking handler until a nap ended; the checker's case
+// "injected work beside a blocking handler").
 //
 // No lost wake-up: a worker about to park registers as sleeping, then
 // (seq_cst fence) looks once more at the work that is announced (its own
