@@ -405,7 +405,9 @@ class worker_pool {
   void overflow(worker& w, cell_base* c) noexcept;
   std::optional<cell_base*> pop_injection(worker& w) noexcept;
   cell_base* steal_stuck_lifo(worker& thief) noexcept;
-  bool hand_back(worker& waker, cell_base* c) noexcept;
+  [[gnu::always_inline]] inline void schedule_on_worker(worker& w, cell_base* c) noexcept;
+  [[gnu::noinline]] void schedule_elsewhere(cell_base* c) noexcept;
+  bool hand_back(worker& waker, cell_base* c, unsigned last) noexcept;
   void leave_searching(worker& w) noexcept;
   bool work_visible() const noexcept;
   bool announced_work_visible() const noexcept;
