@@ -18,7 +18,8 @@
 // concurrent notifiers do not wake a second one for the same work. At most
 // half the pool searches at a time (start_searching). When the last searcher
 // finds work it wakes another worker if more work is visible
-// (leave_searching), so bursts fan out and single items cause no chain.
+// (leave_searching), so bursts fan out and single items cause no chain. A
+// searcher that gives up and parks leaves the searching state the same way.
 //
 // No lost wake-up: a worker about to park registers as a sleeper, then
 // (seq_cst fence) looks once more at every queue whose publishers notify
@@ -169,13 +170,26 @@ class basic_idle_workers {
   /// finds something to run (returned). Returns at once (nullptr) if work is
   /// visible or `quitting()` after it registered.
   ///
-  /// `RecheckBeforeDeepSleep` is false only in the checker's known-bad
-  /// variant (parking_look_checker_test): the product always rechecks.
-  template <bool RecheckBeforeDeepSleep = true, class WorkVisible, class Quitting, class StealStale>
+  /// A searching worker stops searching as in leave_searching(): the last
+  /// searcher fans out. Pushes that saw it searching woke nobody; without
+  /// the fan-out it would find their work in its look below, take one item,
+  /// and if that handler blocked, the next item waited in the injection
+  /// queue until some worker's nap ended (up to `lifo_watch_interval`). The
+  /// price: when only one item came, the worker woken for it may find it
+  /// taken and park again (rare: work must arrive between the search's last
+  /// look and this one).
+  ///
+  /// `RecheckBeforeDeepSleep` and `LastSearcherFansOut` are false only in
+  /// the checker's known-bad variants (parking_look_checker_test): the
+  /// product always does both.
+  template <bool RecheckBeforeDeepSleep = true, bool LastSearcherFansOut = true, class WorkVisible,
+            class Quitting, class StealStale>
   auto park(unsigned worker, WorkVisible&& work_visible, Quitting&& quitting,
             StealStale&& steal_stale) -> decltype(steal_stale()) {
     parker& p = at(worker);
-    if (p.searching) {
+    if constexpr (LastSearcherFansOut) {
+      leave_searching(worker, work_visible);
+    } else if (p.searching) {
       p.searching = false;
       searching_.fetch_sub(1, std::memory_order_acq_rel);
     }

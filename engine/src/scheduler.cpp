@@ -151,7 +151,55 @@ void worker_pool::start() {
   }
 }
 
+inline void worker_pool::schedule_on_worker(worker& w, cell_base* c) noexcept {
+  // Woken by the actor running on this worker: run it next, here, while
+  // the message it was sent is still in this core's cache. An occupant it
+  // displaces goes to the deque (see below).
+  // Filling an empty slot wakes nobody: this worker runs the slot next,
+  // and waking a sleeper per fill is what kept a ping-pong pair's second
+  // core busy (1.85 CPU-s per wall second on 2 workers, ~9k context
+  // switches/s). The slot needs another worker only when its occupant
+  // goes stale — this worker stays inside one long handler, a producer
+  // sending millions of messages — and the workers that watch for that
+  // are the napping ones (park()). Only when every sleeper sleeps for good
+  // (nobody watches) does a fill wake one; it naps afterwards.
+  // release: a thief that takes the slot sees the cell as we left it.
+  // A displaced occupant goes to the deque and is treated like a fill:
+  // this worker runs it soon, so it wakes nobody unless every sleeper
+  // sleeps for good. Waking a sleeper per displacement handed one half of
+  // a conversation (an arbitrator and its philosophers, the mall and its
+  // chameneos) to the other core, and every message after that crossed
+  // cores: dining philosophers on 2 workers ran at 4.06 M msg/s against
+  // 9.3 M on 1. A real surplus still reaches the other workers: napping
+  // workers look for visible work after each nap (park()), searchers
+  // steal it, and a deque that overflows goes to the injection queue
+  // with a notify().
+  // The hand-back rule's first test here, without a call: most cells did
+  // not last run on a lower-numbered worker.
+  const unsigned last = c->last_worker_;
+  if (last != 0 && last - 1 < w.index && hand_back(w, c, last)) return;
+  cell_base* displaced = w.lifo.fill(c);
+  if (displaced != nullptr) push_local(w, displaced);
+  idle_.fill_hint();  // wakes a deep sleeper only if nobody watches or searches
+}
+
 void worker_pool::schedule(cell_base* c) noexcept {
+  // The worker's path first, and everything else out of line
+  // (schedule_elsewhere): inlined, the injection push and notify() made
+  // every call save and restore six registers, a dozen instructions of the
+  // ~440 a ping-pong message costs (callgrind, bench preset). The order of
+  // the tests is schedule_elsewhere()'s: joined_ before the test mode
+  // (whose run_one() sets this_worker) before the worker.
+  worker* w = this_worker;
+  if (w != nullptr && w->pool == this && !joined_.load(std::memory_order_acquire) &&
+      !settings_.deterministic_seed) [[likely]] {
+    schedule_on_worker(*w, c);
+    return;
+  }
+  schedule_elsewhere(c);
+}
+
+void worker_pool::schedule_elsewhere(cell_base* c) noexcept {
   if (joined_.load(std::memory_order_acquire)) {
     // The workers are gone (the system has shut down): a late system message
     // to a dead actor (a stop, an unwatch from a remote node's teardown) is
@@ -168,36 +216,7 @@ void worker_pool::schedule(cell_base* c) noexcept {
     drain_if_joined();
     return;
   }
-  worker* w = this_worker;
-  if (w != nullptr && w->pool == this) {
-    // Woken by the actor running on this worker: run it next, here, while
-    // the message it was sent is still in this core's cache. An occupant it
-    // displaces goes to the deque (see below).
-    // Filling an empty slot wakes nobody: this worker runs the slot next,
-    // and waking a sleeper per fill is what kept a ping-pong pair's second
-    // core busy (1.85 CPU-s per wall second on 2 workers, ~9k context
-    // switches/s). The slot needs another worker only when its occupant
-    // goes stale — this worker stays inside one long handler, a producer
-    // sending millions of messages — and the workers that watch for that
-    // are the napping ones (park()). Only when every sleeper sleeps for good
-    // (nobody watches) does a fill wake one; it naps afterwards.
-    // release: a thief that takes the slot sees the cell as we left it.
-    // A displaced occupant goes to the deque and is treated like a fill:
-    // this worker runs it soon, so it wakes nobody unless every sleeper
-    // sleeps for good. Waking a sleeper per displacement handed one half of
-    // a conversation (an arbitrator and its philosophers, the mall and its
-    // chameneos) to the other core, and every message after that crossed
-    // cores: dining philosophers on 2 workers ran at 4.06 M msg/s against
-    // 9.3 M on 1. A real surplus still reaches the other workers: napping
-    // workers look for visible work after each nap (park()), searchers
-    // steal it, and a deque that overflows goes to the injection queue
-    // with a notify().
-    if (hand_back(*w, c)) return;
-    cell_base* displaced = w->lifo.fill(c);
-    if (displaced != nullptr) push_local(*w, displaced);
-    idle_.fill_hint();  // wakes a deep sleeper only if nobody watches or searches
-    return;
-  }
+  // Not from one of our workers (those took schedule()'s first path).
   injection_.push(c);
   idle_.notify();
   // notify() opens with the seq_cst fence drain_if_joined() needs (after
@@ -205,13 +224,14 @@ void worker_pool::schedule(cell_base* c) noexcept {
   if (joined_.load(std::memory_order_relaxed)) drain_queued();
 }
 
-bool worker_pool::hand_back(worker& waker, cell_base* c) noexcept {
+bool worker_pool::hand_back(worker& waker, cell_base* c, unsigned last) noexcept {
   // The hand-back rule (scheduler.hpp, "Keeping a conversation on one
-  // worker"): a cell that last ran on a lower-numbered worker, which is
-  // running, goes back there, if that worker's LIFO slot is free.
-  const unsigned last = c->last_worker_;
+  // worker"): a cell that last ran on a lower-numbered worker (`last`, its
+  // last_worker_ hint: the caller has checked that it is lower than the
+  // waker's), which is running, goes back there, if that worker's LIFO slot
+  // is free.
+  (void)waker;
   if (!hand_back_on()) return false;
-  if (last == 0 || last - 1 >= waker.index) return false;
   worker& home = *workers_[last - 1];
   if (home.doing.load(std::memory_order_relaxed) != worker::phase::running) return false;
   if (!home.lifo.offer(c)) return false;
@@ -523,7 +543,9 @@ void worker_pool::run(worker& w) {
     // from our own queues right after a wake-up that counted us as
     // searching — we are not searching any more. Missing this left
     // searching_ at 1 for good, so notify() never woke anyone again.
-    leave_searching(w);
+    // Tested here first: a worker running its own queues (every ping-pong
+    // message) is not searching, and the call cost 6 of its instructions.
+    if (idle_.searching(w.index)) leave_searching(w);
     w.set_phase(worker::phase::running);
     w.lifo.activation_started();
     if (c->last_worker_ != me) c->last_worker_ = me & 63u;  // line 1: the activation's own line

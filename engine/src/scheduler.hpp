@@ -144,7 +144,11 @@
 // the work — and never once per message. A woken worker starts out
 // searching; when a searcher finds work and was the last one, it wakes
 // another worker only if more work is visible (so bursts fan out, single
-// items do not cause a wake-up chain).
+// items do not cause a wake-up chain). A searcher that gives up and parks
+// does the same: pushes that saw it searching woke nobody, so if their work
+// is visible it wakes a sleeper for it (without this, one item could wait
+// behind another's blocking handler until a nap ended; the checker's case
+// "injected work beside a blocking handler").
 //
 // No lost wake-up: a worker about to park registers as sleeping, then
 // (seq_cst fence) looks once more at the work that is announced (its own
@@ -401,7 +405,9 @@ class worker_pool {
   void overflow(worker& w, cell_base* c) noexcept;
   std::optional<cell_base*> pop_injection(worker& w) noexcept;
   cell_base* steal_stuck_lifo(worker& thief) noexcept;
-  bool hand_back(worker& waker, cell_base* c) noexcept;
+  [[gnu::always_inline]] inline void schedule_on_worker(worker& w, cell_base* c) noexcept;
+  [[gnu::noinline]] void schedule_elsewhere(cell_base* c) noexcept;
+  bool hand_back(worker& waker, cell_base* c, unsigned last) noexcept;
   void leave_searching(worker& w) noexcept;
   bool work_visible() const noexcept;
   bool announced_work_visible() const noexcept;

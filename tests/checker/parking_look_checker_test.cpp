@@ -108,6 +108,7 @@ struct scenario {
   look parking_look = look::narrow;
   bool park_after_requeue = false;    ///< known-bad: an owner parks with items in its deque
   bool deep_sleep_unchecked = false;  ///< known-bad: sleep for good on one stale look
+  bool park_without_fan_out = false;  ///< known-bad: the last searcher parks without fanning out
   int max_parks = 0;                  ///< > 0: a worker that parks more often fails
 };
 
@@ -276,6 +277,8 @@ struct pool_model {
     };
     if (s.deep_sleep_unchecked)
       return idle.template park<false>(w.index, look, quitting, steal_stale);
+    if (s.park_without_fan_out)
+      return idle.template park<true, false>(w.index, look, quitting, steal_stale);
     return idle.park(w.index, look, quitting, steal_stale);
   }
 
@@ -430,6 +433,19 @@ scenario stuck_handler(bool queued_before_start = true) {
   return s;
 }
 
+/// Two tasks from outside; the first stays in its handler until the second
+/// has run. Naps never end, so only a wake-up brings the second worker to
+/// the second task. The schedule this is for: a worker is searching while
+/// both are pushed (each push sees it searching and wakes nobody), gives up,
+/// and parks; its look finds the injected work, it takes the first task and
+/// blocks. Only the last searcher's fan-out in park() wakes the other worker.
+scenario injected_beside_a_blocking_handler() {
+  scenario s;
+  s.tasks = {task{1, {}, 1}, task{}};
+  s.injected = {0, 1};
+  return s;
+}
+
 struct sized {
   const char* name;
   scenario s;
@@ -488,6 +504,17 @@ TEST_CASE("checker parking look: a worker does not sleep for good beside a stuck
               pool_run<true>(stuck_handler(false)), 100);
 }
 
+// Found by this checker's author reading park() (closing note of s8), fixed:
+// park() dropped the searching count without the fan-out leave_searching()
+// does, so in the schedule above the second task waited for a nap to end
+// (up to 1 ms in the product; for ever here, where naps never end). The old
+// park is the known-bad variant below.
+TEST_CASE("checker parking look: a searcher that parks fans out to injected work",
+          "[checker][parking_look]") {
+  check_clean("parking look: injected work beside a blocking handler", bound(1, 4000),
+              pool_run(injected_beside_a_blocking_handler()), 100);
+}
+
 TEST_CASE("checker parking look: the known-bad variants are caught",
           "[checker][parking_look][known_bad]") {
   scenario skips_injection = conversation();
@@ -510,4 +537,9 @@ TEST_CASE("checker parking look: the known-bad variants are caught",
 
   check_caught("a nap that is a park, beside a stuck handler (known-bad)", bound(1, 4000),
                pool_run<false>(stuck_handler()), "livelock");
+
+  scenario no_fan_out = injected_beside_a_blocking_handler();
+  no_fan_out.park_without_fan_out = true;
+  check_caught("a searcher that parks without fanning out (known-bad)", bound(1, 4000),
+               pool_run(no_fan_out), "livelock");
 }
