@@ -334,7 +334,9 @@ void transport::impl::run(std::promise<void>& ready) {
     }
     if (now_ >= next_tick_) timers(now_);
     handler_.on_batch_end();  // what commands and timers delivered (a down, undelivered frames)
+    write_contended_ = false;
     flush_dirty();
+    busy |= write_contended_;
     finalize_closed(now_);
     // A close may still hand the node frames; none waits past this turn.
     handler_.on_batch_end();
@@ -343,6 +345,7 @@ void transport::impl::run(std::promise<void>& ready) {
     if (!eventfd_armed_) arm_eventfd();
     if (busy) {
       submitted(io_uring_submit_and_get_events(ring_->get()));
+      if (write_contended_) sched_yield();  // the sender may need this core to finish
     } else if (cfg_.busy_poll) {
       submitted(io_uring_submit_and_get_events(ring_->get()));
       // An idle spin gives way to any thread woken on this core (the
@@ -571,10 +574,19 @@ void transport::impl::flush_dirty() {
       if (!c->send_stalled) continue;  // its completion marks it dirty again
       m = c->out.msg();                // the rest of a short write
     } else {
+      if (!claim_write_side(*c)) {  // a sender is writing a frame: after it (transport_direct.cpp)
+        c->dirty = true;
+        dirty_[keep++] = c;
+        write_contended_ = true;
+        continue;
+      }
       bool allow_user =
           c->state == conn_state::established || (c->lingering && c->flush_user_on_close);
       m = c->out.prepare(allow_user);
-      if (!m) continue;
+      if (!m) {
+        offer_write_side(*c);
+        continue;
+      }
     }
     io_uring_sqe* sqe = ring_->sqe();
     if (!sqe) {
