@@ -271,7 +271,7 @@ send_result transport::impl::send(connection_id id, const frame& f, path_check p
   // new epoch was sent after the new incarnation was up.
   std::uint32_t epoch = link.epoch.load(std::memory_order_acquire);
   // An ask or a reply on an idle connection: its thread writes it (transport_direct.cpp).
-  if (cfg_.direct_writes &&
+  if (cfg_.direct_writes && !cfg_.busy_poll &&
       (f.kind == frame_kind::ask_request || f.kind == frame_kind::ask_reply ||
        f.kind == frame_kind::ask_failure) &&
       write_directly(f, size, epoch, link))
