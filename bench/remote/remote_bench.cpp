@@ -25,6 +25,10 @@
 //              on both nodes (node_config::inline_handlers: B's loop runs
 //              the receiver's handler and sends the reply itself): figures
 //              rtt_inline_*, rtt_busy_poll_inline_*.
+//              In every RTT row the asking thread writes its request, and
+//              B's worker (or inline loop) its reply, to the socket itself
+//              (transport_settings::direct_writes, on by default), except
+//              on a busy-polling node, whose loop sends what it is handed.
 //   actor RTT: ping-pong between an actor on A and the receiver on B (a tell
 //              with its sender, answered by a tell to ctx.sender()), the
 //              twin of raw ping-pong between two threads; default and
