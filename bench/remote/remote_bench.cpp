@@ -25,6 +25,10 @@
 //              on both nodes (node_config::inline_handlers: B's loop runs
 //              the receiver's handler and sends the reply itself): figures
 //              rtt_inline_*, rtt_busy_poll_inline_*.
+//              In every RTT row the asking thread writes its request, and
+//              B's worker (or inline loop) its reply, to the socket itself
+//              (transport_settings::direct_writes, on by default), except
+//              on a busy-polling node, whose loop sends what it is handed.
 //   actor RTT: ping-pong between an actor on A and the receiver on B (a tell
 //              with its sender, answered by a tell to ctx.sender()), the
 //              twin of raw ping-pong between two threads; default and
@@ -50,7 +54,11 @@
 //              impl "raw"): the floor under volley's busy-poll RTT.
 //
 // Usage: remote_bench [messages=2000000] [round_trips=20000] [all|volley|raw] [--no-tls]
-//        [--actor-sender] [--reply-spin-us=N]
+//        [--actor-sender] [--reply-spin-us=N] [--only=NAME,NAME...]
+// --only runs the named rows alone, by figure base name (one_way, rtt,
+// rtt_busy_poll_inline, actor_rtt_reply_spin, tls_rtt, ...; raw_rtt and
+// raw_rtt_busy_poll for the raw round trips, raw_one_way): for perf and
+// A/B runs of one round trip.
 // Prints a table, then one JSON object per figure on lines starting with '{'.
 #include <volley/remote/frame_codec.hpp>
 #include <volley/remote/node.hpp>
@@ -85,6 +93,14 @@ namespace {
 // -- figures ---------------------------------------------------------------------------
 
 std::vector<std::string> g_json;
+
+/// --only's names; empty: every row.
+std::vector<std::string> g_only;
+
+/// Whether the row named `base` runs (--only).
+bool wanted(const std::string& base) {
+  return g_only.empty() || std::find(g_only.begin(), g_only.end(), base) != g_only.end();
+}
 
 void figure(const char* impl, const char* name, double value, const char* unit) {
   char line[256];
@@ -276,6 +292,7 @@ struct sender_actor {
 };
 
 void volley_one_way(std::uint64_t messages, bool from_actor = false) {
+  if (!wanted(from_actor ? "one_way_actor_sender" : (tls_pki ? "tls_one_way" : "one_way"))) return;
   two_nodes t;
   t.shared.target = messages;
   // Warm-up: one ask, so the connection, the proxy and the watch are in place.
@@ -348,6 +365,8 @@ std::pair<std::string, std::string> rtt_names(const char* kind, node_modes m) {
 /// both, two spinning loops leave a 2-core box no core for B's worker and
 /// the asking thread (p50 ~4 ms, a scheduler quantum).
 void volley_rtt(std::size_t round_trips, node_modes m) {
+  auto [base, label] = rtt_names("", m);
+  if (!wanted(base)) return;
   two_nodes t(m);
   std::size_t total = round_trips + round_trips / 10;  // the first 10% warm up
   std::vector<double> us;
@@ -365,7 +384,6 @@ void volley_rtt(std::size_t round_trips, node_modes m) {
     us.push_back(std::chrono::duration<double, std::micro>(t1 - t0).count());
   }
   us.erase(us.begin(), us.begin() + static_cast<std::ptrdiff_t>(round_trips / 10));
-  auto [base, label] = rtt_names("", m);
   report_rtt("volley", label.c_str(), base, us, usage->per(us.size()));
 }
 
@@ -410,6 +428,8 @@ struct pinger_actor {
 };
 
 void volley_actor_rtt(std::size_t round_trips, node_modes m) {
+  auto [base, label] = rtt_names("actor_", m);
+  if (!wanted(base)) return;
   two_nodes t(m);
   // Warm-up: one ask, so the connection, the proxy and the watch are in place.
   if (!t.remote.ask<reply>(request{0, 0}).get(10s)) std::exit(1);
@@ -426,7 +446,6 @@ void volley_actor_rtt(std::size_t round_trips, node_modes m) {
     std::exit(1);
   }
   s.us.erase(s.us.begin(), s.us.begin() + static_cast<std::ptrdiff_t>(round_trips / 10));
-  auto [base, label] = rtt_names("actor_", m);
   report_rtt("volley", label.c_str(), base, s.us, usage.per(s.total));
 }
 
@@ -445,6 +464,7 @@ std::size_t wire_frame_size() {
 }
 
 void raw_one_way(std::uint64_t messages) {
+  if (!wanted("raw_one_way")) return;
   raw_pair p;
   const std::size_t frame_size = wire_frame_size();
   // 1024 frames per send(): ~48 KiB, the size of the batches volley's loop
@@ -477,6 +497,7 @@ void raw_one_way(std::uint64_t messages) {
 /// Blocking, or (spin) both threads polling with MSG_DONTWAIT: the floors
 /// under volley's default and busy_poll round trips.
 void raw_rtt(std::size_t round_trips, bool spin) {
+  if (!wanted(spin ? "raw_rtt_busy_poll" : "raw_rtt")) return;
   raw_pair p;
   auto put = spin ? volley::remote::bench::write_all_spin : write_all;
   auto get = spin ? volley::remote::bench::read_all_spin : read_all;
@@ -515,6 +536,13 @@ int main(int argc, char** argv) {
       with_tls = false;
     } else if (std::string(argv[i]) == "--actor-sender") {
       actor_sender = true;
+    } else if (std::string(argv[i]).rfind("--only=", 0) == 0) {
+      std::string list = argv[i] + 7;
+      for (std::size_t at = 0; at <= list.size();) {
+        std::size_t comma = std::min(list.find(',', at), list.size());
+        g_only.push_back(list.substr(at, comma - at));
+        at = comma + 1;
+      }
     } else if (std::string(argv[i]).rfind("--reply-spin-us=", 0) == 0) {
       reply_spin_window = std::chrono::microseconds(std::strtoll(argv[i] + 16, nullptr, 10));
     } else {

@@ -270,6 +270,12 @@ send_result transport::impl::send(connection_id id, const frame& f, path_check p
   // Acquire: pairs with become_up's release, so a frame stamped with the
   // new epoch was sent after the new incarnation was up.
   std::uint32_t epoch = link.epoch.load(std::memory_order_acquire);
+  // An ask or a reply on an idle connection: its thread writes it (transport_direct.cpp).
+  if (cfg_.direct_writes && !cfg_.busy_poll &&
+      (f.kind == frame_kind::ask_request || f.kind == frame_kind::ask_reply ||
+       f.kind == frame_kind::ask_failure) &&
+      write_directly(f, size, epoch, link))
+    return send_result::queued;
   if (detail::asymmetric_fence()) return send_staged(id, f, size, epoch, cache.link);
   // Reserve first, undo on overflow: the bound holds however many threads race.
   if (!link.reserve(size, cfg_.max_queued_frames, cfg_.max_queued_bytes))
@@ -362,7 +368,10 @@ transport_stats transport::stats() const {
   s.wakeups = impl_->wakeups_.load(std::memory_order_relaxed);
   s.refused = impl_->refused_.load(std::memory_order_relaxed);
   s.frames_undelivered = impl_->frames_undelivered_.load(std::memory_order_relaxed);
-  s.frames_fate_unknown = impl_->frames_fate_unknown_.load(std::memory_order_relaxed);
+  s.direct_writes = impl_->direct_sent_.load(std::memory_order_relaxed);
+  s.frames_sent += s.direct_writes;
+  s.frames_fate_unknown = impl_->frames_fate_unknown_.load(std::memory_order_relaxed) +
+                          impl_->direct_fate_unknown_.load(std::memory_order_relaxed);
   s.accept_pauses = impl_->accept_pauses_.load(std::memory_order_relaxed);
   s.inbound_connections = impl_->inbound_gauge_.load(std::memory_order_relaxed);
   s.pending_handshakes = impl_->pending_gauge_.load(std::memory_order_relaxed);

@@ -112,6 +112,8 @@ gate_verdict transport::impl::gate(connection& c, const peer_identity& who) {
 }
 
 void transport::impl::fold_queue(connection& loser, connection& winner) {
+  // The loser's frames go first: no sender writes past them (transport_direct.cpp).
+  take_write_side(winner);
   std::size_t frames = 0, bytes = 0;
   loser.out.move_queued_to(winner.out, frames, bytes);
   // Relaxed: the counters bound a queue, they order nothing.

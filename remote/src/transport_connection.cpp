@@ -485,6 +485,8 @@ void transport::impl::on_send(connection& c, int res) {
     }
   } else if (c.out.has_control() || (c.state == conn_state::established && c.out.has_user())) {
     mark_dirty(c);
+  } else {
+    offer_write_side(c);  // nothing left: senders may write (transport_direct.cpp)
   }
 }
 
@@ -681,11 +683,13 @@ void transport::impl::become_up(connection& c) {
   retire_losers_of(c);
   handler_.on_up(c.peer, previous);
   if (c.out.has_user() || c.out.has_control()) mark_dirty(c);
+  offer_write_side(c);  // when nothing is queued (transport_direct.cpp)
 }
 
 void transport::impl::close(connection& c, close_reason reason, const std::string& detail,
                             bool flush) {
   if (c.state == conn_state::closing) return;
+  take_write_side(c);  // no sender writes to a closing socket (transport_direct.cpp)
   if (c.drains_pending > 0) {
     // The association ends: its losers stop draining, and what they and
     // this one received goes to the handler before the on_down below.

@@ -163,6 +163,18 @@ struct transport::impl {
                           const std::shared_ptr<detail::link_shared>& link);
   /// Owner, busy: pushes the chain (one exchange) and gives back unused credit.
   void flush_stage(send_stage& s);
+  // -- direct writes (transport_direct.cpp) ---------------------------------------
+  /// Any thread: writes an ask or a reply to the socket itself when the
+  /// write side is idle; false when it did not (the frame is then sent as
+  /// any other). The frame is counted queued and sent when true.
+  bool write_directly(const frame& f, std::size_t size, std::uint32_t epoch,
+                      detail::link_shared& link);
+  /// Loop: lets senders write to `c` while nothing is queued or in flight on it.
+  void offer_write_side(connection& c);
+  /// Loop: takes the write side back; false while a sender is writing.
+  bool claim_write_side(connection& c);
+  /// Loop: takes it back, waiting out a sender's write (one syscall).
+  void take_write_side(connection& c);
   /// Owner: flushes this thread's stage for this transport, if any (commands
   /// must not overtake the frames staged before them).
   void flush_own_stage();
@@ -283,6 +295,10 @@ struct transport::impl {
   std::atomic<std::uint64_t> established_gauge_{0};
   std::atomic<std::uint64_t> frames_undelivered_{0}, frames_fate_unknown_{0};
   std::atomic<std::uint64_t> frames_discarded_{0};  // rare: bumped where counted
+  /// Frames their senders wrote themselves (transport_direct.cpp), and those
+  /// whose write was cut short (the connection is then shut down).
+  alignas(64) std::atomic<std::uint64_t> direct_sent_{0};
+  std::atomic<std::uint64_t> direct_fate_unknown_{0};
 
   // Loop thread only.
   std::unique_ptr<detail::uring> ring_;
@@ -319,6 +335,9 @@ struct transport::impl {
   std::chrono::milliseconds accept_pause_{0};
   log_limiter accept_log_, refuse_log_, prelogin_close_log_, submit_log_;
   bool eventfd_armed_ = false;
+  /// flush_dirty found a connection's write side held by a sender: the
+  /// loop goes round again instead of sleeping, to write once it is free.
+  bool write_contended_ = false;
   steady_clock::time_point next_stage_check_{};
   std::vector<std::shared_ptr<send_stage>> stages_due_;  // sweep_stages' scratch
   std::thread thread_;

@@ -198,6 +198,24 @@
 //   9.04 us (1.37x). Polling both nodes for a plain-thread ask puts three
 //   spinning threads on two cores here: p50 15.6-20.3 us in 4 of 5 rounds
 //   (7.7 ms in the fifth), p99 up to 40 ms.
+//   Session 9, direct writes (transport_direct.cpp): an ask or a reply is
+//   written to the socket by the thread that sends it when the connection
+//   is idle, so the asker -> A's loop and B's worker -> B's loop hand-offs
+//   are gone. perf sched timehist of the default ask (reply spin 50 us,
+//   load ~8, all four threads squeezed onto one vCPU by other work): a
+//   round trip is now asker -> B's loop (the asker's send wakes it) -> B's
+//   worker (still spinning from the last request) -> A's loop (the
+//   worker's send wakes it) -> the asker, ~4-5 us a step, where it was six
+//   steps. remote_bench, 7 interleaved rounds against f059159, load 12-14:
+//   default ask p50 27.66 -> 18.91 us, 8.0 -> 6.0 switches, 29.0 -> 20.6
+//   CPU-us per round trip (raw blocking 5.56 us, 2.0 switches). What is
+//   left above raw's two hand-offs: B's loop -> B's worker (inline
+//   handlers remove it: 11.2 us) and A's loop -> the asker (the reply is
+//   read by the loop's io_uring recv, not by the asking thread). The
+//   busy-poll ask is unchanged (12.6 us, 4.0 switches at this load against
+//   raw busy-poll 6.5 us: 1.94x): the three threads in its path (the
+//   asker, A's spinning loop, B's sleeping loop) need B's loop woken once
+//   per round trip, one switch in and one out, on two cores.
 //
 //   session 6, the sender's and the receiver's own work per message
 //   (interleaved A/B against 52ae0d9, bench preset, two runs of 5 rounds,
@@ -367,7 +385,9 @@ void transport::impl::run(std::promise<void>& ready) {
     }
     if (now_ >= next_tick_) timers(now_);
     handler_.on_batch_end();  // what commands and timers delivered (a down, undelivered frames)
+    write_contended_ = false;
     flush_dirty();
+    busy |= write_contended_;
     finalize_closed(now_);
     // A close may still hand the node frames; none waits past this turn.
     handler_.on_batch_end();
@@ -376,6 +396,7 @@ void transport::impl::run(std::promise<void>& ready) {
     if (!eventfd_armed_) arm_eventfd();
     if (busy) {
       submitted(io_uring_submit_and_get_events(ring_->get()));
+      if (write_contended_) sched_yield();  // the sender may need this core to finish
     } else if (cfg_.busy_poll) {
       submitted(io_uring_submit_and_get_events(ring_->get()));
       // An idle spin gives way to any thread woken on this core (the
@@ -604,10 +625,19 @@ void transport::impl::flush_dirty() {
       if (!c->send_stalled) continue;  // its completion marks it dirty again
       m = c->out.msg();                // the rest of a short write
     } else {
+      if (!claim_write_side(*c)) {  // a sender is writing a frame: after it (transport_direct.cpp)
+        c->dirty = true;
+        dirty_[keep++] = c;
+        write_contended_ = true;
+        continue;
+      }
       bool allow_user =
           c->state == conn_state::established || (c->lingering && c->flush_user_on_close);
       m = c->out.prepare(allow_user);
-      if (!m) continue;
+      if (!m) {
+        offer_write_side(*c);
+        continue;
+      }
     }
     io_uring_sqe* sqe = ring_->sqe();
     if (!sqe) {

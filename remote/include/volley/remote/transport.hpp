@@ -171,6 +171,17 @@ struct transport_settings {
   /// actor to actor 25 -> 31 us, CPU per round trip +3.5 us; set 0 there
   /// (remote/src/reply_spin.hpp).
   std::chrono::microseconds reply_spin{50};
+  /// A thread that sends an ask, or the reply to one, writes the frame to
+  /// the socket itself when the connection has nothing queued or in flight
+  /// (plaintext only; TLS records are the loop's), instead of handing it to
+  /// the loop: one thread hand-off (and, when the loop sleeps, one wake-up)
+  /// less per request and per reply. Tells are never written this way: they
+  /// are batched. Not with busy_poll: a spinning loop takes a frame within
+  /// a turn, with no wake-up, for less than the sender's two syscalls
+  /// (remote_bench busy-poll ask p50 12.95 -> 14.14 us and 4.0 -> 6.0
+  /// switches per round trip with them, 7 interleaved rounds at load ~12).
+  /// false: every frame goes through the loop.
+  bool direct_writes = true;
   /// Submission queue depth. Each connection holds at most a receive, a send
   /// and a connect in flight, so 1024 serves a few hundred peers.
   unsigned ring_entries = 1024;
@@ -277,7 +288,10 @@ struct transport_stats {
   /// counted them written, and here they are counted, not lost silently.
   std::uint64_t frames_discarded = 0;
   std::uint64_t send_calls = 0;  ///< sendmsg submissions (frames_sent / send_calls = batching)
-  std::uint64_t wakeups = 0;     ///< eventfd writes by producers
+  /// Of frames_sent, those their sending thread wrote itself
+  /// (transport_settings::direct_writes), with no sendmsg of the loop's.
+  std::uint64_t direct_writes = 0;
+  std::uint64_t wakeups = 0;  ///< eventfd writes by producers
   /// Accepted sockets closed at once: max_inbound_connections or
   /// max_pending_handshakes was reached.
   std::uint64_t refused = 0;
