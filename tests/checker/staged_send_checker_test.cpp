@@ -244,14 +244,14 @@ struct world {
     return any;
   }
 
-  // Two turns that pop and sweep at any moment, then the end: wait for the
-  // others, sweep what a live owner left staged, pop the rest. (A loop that
-  // turned for ever would multiply the schedules without adding behaviour.)
+  // One turn that pops and sweeps at any moment (the explorer places it
+  // anywhere among the others' steps), then the end: wait for the others,
+  // sweep what a live owner left staged, pop the rest. (A loop that turned
+  // for ever would multiply the schedules without adding behaviour; two
+  // turns took 2.6x the schedules and caught the same known-bad variants.)
   void loop() {
-    for (int turn = 0; turn < 2; ++turn) {
-      drain();
-      sweep(false);
-    }
+    drain();
+    sweep(false);
     while (owner_done.load() == 0 || other_done.load() == 0) {
       if (!drain()) spin_wait();
     }
