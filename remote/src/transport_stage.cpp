@@ -8,12 +8,13 @@
 // the reservation each drained the store buffer behind the item just
 // written: ~6% of the one-way profile together).
 //
-// When a chain is pushed: when it is full (frames, bytes or credit), when the
-// thread sends to another connection or sends a command (disconnect, reset),
-// when a frame is not a tell (asks, replies, watches go at once), at thread
-// exit, and at once when it starts while the loop sleeps or more than
-// stream_gap after the thread's last push (one tell now and then, a reply in
-// a round trip, is not delayed).
+// When a chain is pushed: when it is full (frames, bytes or credit), when
+// the thread sends to another connection, when a frame is not a tell (asks,
+// replies, watches go at once), when any thread sends a command
+// (disconnect, reset: every chain is swept first), at thread exit, and at
+// once when it starts while the loop sleeps or more than stream_gap after
+// the thread's last push (one tell now and then, a reply in a round trip,
+// is not delayed).
 // So a chain waits only behind a thread that was streaming a moment ago; if
 // that thread stops, the loop takes the chain itself (a sweep) once it has
 // seen no frame added to it for stage_idle, and sleeps no longer than that
@@ -29,9 +30,12 @@
 //
 // Order: a chain is pushed whole, in order, and a thread's chain is pushed
 // before anything it sends later (its later frames start a new chain after
-// the push, its commands flush first); a sweep pushes the chain behind the
-// thread's earlier pushes, which the handshake orders before it. So each
-// thread's frames reach the inbox in the order it sent them, as before.
+// the push); a sweep pushes the chain behind the thread's earlier pushes,
+// which the handshake orders before it. So each thread's frames reach the
+// inbox in the order it sent them, as before. A command (disconnect,
+// reset) sweeps every thread's chain before it is pushed, so no frame whose
+// send() returned before the command was called comes after it (and is
+// counted undelivered by the close the command makes).
 //
 // Accounting: a staged frame is counted in frames_queued at send, as before;
 // the credit not used by a chain is given back when the chain is pushed, so
