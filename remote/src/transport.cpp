@@ -211,7 +211,7 @@ void transport::impl::stop() {
     stages.swap(stages_);
     stages_closed_ = true;
   }
-  while (!stages.empty() && !sweep(stages, true)) std::this_thread::yield();
+  sweep_each(std::move(stages), true);
   // The loop is gone: what producers pushed meanwhile (they raced the
   // stopping_ check in send) is reported and freed here.
   while (auto* n2 = inbox_.pop()) {
@@ -318,12 +318,12 @@ connection_id transport::impl::connect(const std::string& host, std::uint16_t po
 }
 
 void transport::impl::disconnect(connection_id id) {
-  flush_own_stage();  // the frames this thread staged go first
+  flush_all_stages();  // every thread's frames staged so far go first
   push(outbound_item::make(outbound_item::type::disconnect, id, 0));
 }
 
 void transport::impl::reset(connection_id id) {
-  flush_own_stage();
+  flush_all_stages();
   push(outbound_item::make(outbound_item::type::reset, id, 0));
 }
 

@@ -7,6 +7,7 @@
 
 #include "connection.hpp"
 #include "reply_spin.hpp"
+#include "stage_handshake.hpp"
 #include "striped_counter.hpp"
 #include "uring.hpp"
 
@@ -88,12 +89,29 @@ class log_limiter {
 inline constexpr std::chrono::milliseconds accept_pause_min{10};
 inline constexpr std::chrono::milliseconds accept_pause_max{1000};
 
+namespace detail {
+/// Whether membarrier(PRIVATE_EXPEDITED) is registered for this process
+/// (node.cpp): then one side of a store-buffering handshake may use a
+/// compiler fence and the other calls fence_all_threads().
+bool asymmetric_fence() noexcept;
+/// Every running thread of this process passes a full barrier before this returns.
+void fence_all_threads() noexcept;
+
+/// The product's side of basic_stage_handshake (stage_handshake.hpp).
+struct stage_sync {
+  template <class T>
+  using atomic = std::atomic<T>;
+  static void owner_fence() noexcept { std::atomic_signal_fence(std::memory_order_seq_cst); }
+  static void fence_all_threads() noexcept { detail::fence_all_threads(); }
+  static void wait() noexcept { std::this_thread::yield(); }
+};
+}  // namespace detail
+
 /// A sending thread's staged frames for one transport (transport_stage.cpp):
 /// items linked in order for one connection, not yet in the inbox, and the
 /// outbound credit reserved for them. The chain fields belong to the
-/// owning thread while `busy` is set, and to a sweeper (the loop, or stop())
-/// while it holds `takeover` and has seen `busy` clear after a fence on every
-/// thread (the asymmetric fence, fence_all_threads).
+/// owning thread between handshake.enter() and leave(), and to a sweeper
+/// (the loop, disconnect(), reset(), stop()) in handshake's sweep().
 struct send_stage {
   /// Frames, and bytes, a stage holds at most before it is pushed: one
   /// exchange on the inbox and one reservation on the link per 32 frames
@@ -103,8 +121,7 @@ struct send_stage {
   static constexpr std::size_t max_frames = 32;
   static constexpr std::size_t max_bytes = 4096;
 
-  std::atomic<bool> busy{false};      // owner: in a send
-  std::atomic<bool> takeover{false};  // a sweeper wants the chain
+  detail::basic_stage_handshake<detail::stage_sync> handshake;
   /// Bumped by the owner per staged frame: a sweeper that finds it unchanged
   /// over stage_idle knows the owner has stopped sending for now.
   std::atomic<std::uint64_t> appended{0};
@@ -125,15 +142,6 @@ struct send_stage {
   std::uint64_t swept_appended = 0;
   steady_clock::time_point seen_at{};
 };
-
-namespace detail {
-/// Whether membarrier(PRIVATE_EXPEDITED) is registered for this process
-/// (node.cpp): then one side of a store-buffering handshake may use a
-/// compiler fence and the other calls fence_all_threads().
-bool asymmetric_fence() noexcept;
-/// Every running thread of this process passes a full barrier before this returns.
-void fence_all_threads() noexcept;
-}  // namespace detail
 
 /// "ip:port" of a socket address, for logs and peer_info.
 std::string address_of(const sockaddr_storage& ss);
@@ -175,13 +183,19 @@ struct transport::impl {
   bool claim_write_side(connection& c);
   /// Loop: takes it back, waiting out a sender's write (one syscall).
   void take_write_side(connection& c);
-  /// Owner: flushes this thread's stage for this transport, if any (commands
-  /// must not overtake the frames staged before them).
-  void flush_own_stage();
-  /// Sweeper: takes the chains of `stages` whose owners are not in a send
-  /// (pushed to the inbox in order, or handed to `undelivered` at stop).
-  /// Returns false when an owner was busy (try again).
-  bool sweep(const std::vector<std::shared_ptr<send_stage>>& stages, bool at_stop);
+  /// Any thread, before a command (disconnect, reset): pushes every chain
+  /// staged so far, each once its owner is out of a send, so that no frame
+  /// whose send() returned before the call is overtaken by the command (and
+  /// counted undelivered when the command closes its connection).
+  void flush_all_stages();
+  /// Sweeper: takes the chains of `stages` (reordered) whose owners are not
+  /// in a send (pushed to the inbox in order; at stop, also detached).
+  /// Returns false when an owner was busy or another sweeper held one;
+  /// `taken` (if given) gets the stages taken.
+  bool sweep(std::vector<std::shared_ptr<send_stage>>& stages, bool at_stop,
+             std::vector<send_stage*>* taken = nullptr);
+  /// Sweeps `stages` until each was taken once.
+  void sweep_each(std::vector<std::shared_ptr<send_stage>> stages, bool at_stop);
   /// Loop: sweeps the chains whose owner has added nothing to them for
   /// stage_idle. Returns whether it swept (the inbox may have work).
   bool sweep_stages(steady_clock::time_point now);

@@ -8,33 +8,34 @@
 // the reservation each drained the store buffer behind the item just
 // written: ~6% of the one-way profile together).
 //
-// When a chain is pushed: when it is full (frames, bytes or credit), when the
-// thread sends to another connection or sends a command (disconnect, reset),
-// when a frame is not a tell (asks, replies, watches go at once), at thread
-// exit, and at once when it starts while the loop sleeps or more than
-// stream_gap after the thread's last push (one tell now and then, a reply in
-// a round trip, is not delayed).
+// When a chain is pushed: when it is full (frames, bytes or credit), when
+// the thread sends to another connection, when a frame is not a tell (asks,
+// replies, watches go at once), when any thread sends a command
+// (disconnect, reset: every chain is swept first), at thread exit, and at
+// once when it starts while the loop sleeps or more than stream_gap after
+// the thread's last push (one tell now and then, a reply in a round trip,
+// is not delayed).
 // So a chain waits only behind a thread that was streaming a moment ago; if
 // that thread stops, the loop takes the chain itself (a sweep) once it has
 // seen no frame added to it for stage_idle, and sleeps no longer than that
 // while a chain is staged: a frame waits at most ~2 x stage_idle.
 //
-// Who may touch a chain: the owner while `busy` is set; a sweeper (the loop,
-// or stop() after the loop is gone) while it holds `takeover`, after
-// fence_all_threads() (membarrier), only if it then sees `busy` clear. The
-// owner sets `busy` (relaxed, a compiler fence), then reads `takeover`, and
-// waits while it is set. This is Dekker's handshake with an asymmetric
-// fence: the membarrier makes the owner's store visible before the
-// sweeper's load, or makes the owner's load see the sweeper's store, so at
-// most one of them goes on. Release/acquire on `busy` and `takeover` hand
-// the chain's plain fields across. Without membarrier (old kernels, seccomp)
-// every send goes to the inbox at once, as before.
+// Who may touch a chain: the owner between handshake.enter() and leave(), a
+// sweeper (the loop, disconnect() or reset() on any thread, stop() after
+// the loop is gone) inside the handshake's sweep(): Dekker's handshake with
+// an asymmetric fence (membarrier), argued in stage_handshake.hpp and
+// checked under every schedule by tests/checker/staged_send_checker_test.cpp.
+// Without membarrier (old kernels, seccomp) every send goes to the inbox at
+// once, as before.
 //
 // Order: a chain is pushed whole, in order, and a thread's chain is pushed
 // before anything it sends later (its later frames start a new chain after
-// the push, its commands flush first); a sweep pushes the chain behind the
-// thread's earlier pushes, which the handshake orders before it. So each
-// thread's frames reach the inbox in the order it sent them, as before.
+// the push); a sweep pushes the chain behind the thread's earlier pushes,
+// which the handshake orders before it. So each thread's frames reach the
+// inbox in the order it sent them, as before. A command (disconnect,
+// reset) sweeps every thread's chain before it is pushed, so no frame whose
+// send() returned before the command was called comes after it (and is
+// counted undelivered by the close the command makes).
 //
 // Accounting: a staged frame is counted in frames_queued at send, as before;
 // the credit not used by a chain is given back when the chain is pushed, so
@@ -43,6 +44,7 @@
 // one frame is reserved alone).
 #include "transport_impl.hpp"
 
+#include <algorithm>
 #include <thread>
 
 namespace volley::remote {
@@ -75,17 +77,10 @@ struct thread_stages {
   ~thread_stages() {
     for (auto& e : list) {
       send_stage& s = *e.stage;
-      enter(s);
+      s.handshake.enter();
       if (!s.detached) e.owner->flush_stage(s);
-      s.busy.store(false, std::memory_order_release);
+      s.handshake.leave();
     }
-  }
-
-  /// The owner's side of the handshake (see above).
-  static void enter(send_stage& s) noexcept {
-    s.busy.store(true, std::memory_order_relaxed);
-    std::atomic_signal_fence(std::memory_order_seq_cst);
-    while (s.takeover.load(std::memory_order_acquire)) std::this_thread::yield();
   }
 };
 thread_local thread_stages this_thread_stages;
@@ -100,9 +95,9 @@ send_stage* transport::impl::stage_for_this_thread() {
   // New here: let go of the stages of transports that are gone (detached
   // under the handshake, so read under it).
   std::erase_if(list, [](thread_stages::entry& e) {
-    thread_stages::enter(*e.stage);
+    e.stage->handshake.enter();
     bool gone = e.stage->detached;
-    e.stage->busy.store(false, std::memory_order_release);
+    e.stage->handshake.leave();
     return gone;
   });
   auto s = std::make_shared<send_stage>();
@@ -121,10 +116,10 @@ send_result transport::impl::send_staged(connection_id id, const frame& f, std::
   send_stage* staged = stage_for_this_thread();
   if (staged == nullptr) return send_result::stopped;
   send_stage& s = *staged;
-  thread_stages::enter(s);
+  s.handshake.enter();
   struct leave {
     send_stage& s;
-    ~leave() { s.busy.store(false, std::memory_order_release); }
+    ~leave() { s.handshake.leave(); }
   } leave_on_return{s};
   if (s.detached) return send_result::stopped;
   if (s.frames != 0 && (s.id != id || s.credit_frames == 0 || s.credit_bytes < size))
@@ -196,31 +191,35 @@ void transport::impl::flush_stage(send_stage& s) {
     wake();
 }
 
-void transport::impl::flush_own_stage() {
-  for (auto& e : this_thread_stages.list) {
-    if (e.serial != serial_) continue;
-    send_stage& s = *e.stage;
-    thread_stages::enter(s);
-    if (!s.detached) flush_stage(s);
-    s.busy.store(false, std::memory_order_release);
-    return;
+void transport::impl::flush_all_stages() {
+  std::vector<std::shared_ptr<send_stage>> stages;
+  {
+    volley::detail::lock_guard lock(stages_mutex_);
+    if (stages_closed_) return;  // stop() has swept them
+    stages = stages_;
   }
+  sweep_each(std::move(stages), false);
 }
 
-bool transport::impl::sweep(const std::vector<std::shared_ptr<send_stage>>& stages, bool at_stop) {
-  for (const auto& s : stages) s->takeover.store(true, std::memory_order_relaxed);
-  detail::fence_all_threads();  // the heavy half of the handshake
-  bool all = true;
-  for (const auto& s : stages) {
-    if (s->busy.load(std::memory_order_acquire)) {
-      all = false;  // mid-send: it pushes or stages on; try again later
-    } else {
-      flush_stage(*s);  // at stop: the inbox's leftovers are reported below
-      if (at_stop) s->detached = true;
-    }
-    s->takeover.store(false, std::memory_order_release);
+bool transport::impl::sweep(std::vector<std::shared_ptr<send_stage>>& stages, bool at_stop,
+                            std::vector<send_stage*>* taken) {
+  return decltype(send_stage::handshake)::sweep(stages, [&](send_stage& s) {
+    flush_stage(s);  // at stop: the inbox's leftovers are reported by stop()
+    if (at_stop) s.detached = true;
+    if (taken) taken->push_back(&s);
+  });
+}
+
+void transport::impl::sweep_each(std::vector<std::shared_ptr<send_stage>> stages, bool at_stop) {
+  std::vector<send_stage*> taken;
+  while (!sweep(stages, at_stop, &taken)) {
+    // An owner mid-send is out within one send: only the others wait.
+    std::erase_if(stages, [&](const std::shared_ptr<send_stage>& s) {
+      return std::find(taken.begin(), taken.end(), s.get()) != taken.end();
+    });
+    taken.clear();
+    std::this_thread::yield();
   }
-  return all;
 }
 
 bool transport::impl::sweep_stages(steady_clock::time_point now) {

@@ -10,8 +10,14 @@
 //     sleeping loop is a fiber that waits for the eventfd; if nobody writes
 //     it, the run cannot finish and fails as a livelock (max_steps).
 //
-// A known-bad handshake (the producer looks at `sleeping` before it pushes)
-// is kept below and must be caught.
+// Producer 0 may instead link its items into a chain of its own and push
+// them with one push_chain() (a staged sender's batch, remote/src/
+// transport_stage.cpp) against producer 1's single pushes.
+//
+// Known-bad variants are kept below and must be caught: a handshake in
+// which the producer looks at `sleeping` before it pushes, and a
+// push_chain() that swings the tail to the chain's first node instead of
+// its last.
 //
 // Memory model: the explorer runs sequentially consistent executions. The
 // handshake is the store-buffering pattern and is correct only because all
@@ -27,6 +33,22 @@
 
 #include "expect_clean.hpp"
 
+namespace volley::queues::detail {
+
+struct handoff_mpsc_test_access {
+  // Swings the tail to `first`: the chain's later nodes are cut off by the
+  // next push, and pop waits for ever on a "half-done" push.
+  template <class Queue>
+  static void push_chain_to_first(Queue& q, typename Queue::node* first,
+                                  typename Queue::node* last) noexcept {
+    last->next.store(nullptr, std::memory_order_relaxed);
+    typename Queue::node* prev = q.tail_.exchange(first, std::memory_order_seq_cst);
+    prev->next.store(first, std::memory_order_release);
+  }
+};
+
+}  // namespace volley::queues::detail
+
 namespace {
 
 using namespace volley::checker;  // the explorer, its checks, model_atomic
@@ -40,12 +62,15 @@ struct item : node {
 };
 
 enum class handshake { push_then_look, look_then_push };
+/// How producer 0 pushes: one at a time, or its items as one chain.
+enum class batching { single, chain, chain_to_first };
 
 struct loop_world {
   queue inbox;
   model_atomic<bool> sleeping{false};
   model_atomic<int> eventfd{0};
   handshake variant = handshake::push_then_look;
+  batching first_producer = batching::single;
   std::vector<std::unique_ptr<item[]>> items;
   int per_producer;
   std::vector<int> next_seq;
@@ -75,6 +100,7 @@ struct loop_world {
   }
 
   void produce(int p) {
+    if (p == 0 && first_producer != batching::single) return produce_chain();
     for (int s = 0; s < per_producer; ++s) {
       item& it = items[static_cast<std::size_t>(p)][s];
       if (variant == handshake::push_then_look) {
@@ -85,6 +111,21 @@ struct loop_world {
         inbox.push(&it);
       }
     }
+  }
+
+  // Producer 0's items linked in order (plain relaxed stores, published by
+  // the push), pushed with one push_chain, then the wake as after a push.
+  void produce_chain() {
+    item* chain = items[0].get();
+    for (int s = 0; s + 1 < per_producer; ++s)
+      chain[s].next.store(&chain[s + 1], std::memory_order_relaxed);
+    node* last = &chain[per_producer - 1];
+    if (first_producer == batching::chain) {
+      inbox.push_chain(&chain[0], last);
+    } else {
+      volley::queues::detail::handoff_mpsc_test_access::push_chain_to_first(inbox, &chain[0], last);
+    }
+    wake_if_sleeping();
   }
 
   void take(node* n) {
@@ -127,10 +168,12 @@ struct loop_world {
   }
 };
 
-std::function<void(execution&)> two_producers(handshake variant, int per_producer) {
-  return [variant, per_producer](execution& x) {
+std::function<void(execution&)> two_producers(handshake variant, int per_producer,
+                                              batching first_producer = batching::single) {
+  return [variant, per_producer, first_producer](execution& x) {
     auto w = std::make_shared<loop_world>(2, per_producer);
     w->variant = variant;
+    w->first_producer = first_producer;
     x.spawn([w] { w->run_loop(); });
     x.spawn([w] { w->produce(0); });
     x.spawn([w] { w->produce(1); });
@@ -154,4 +197,16 @@ TEST_CASE("checker handoff_mpsc: a producer that looks before it pushes is caugh
           "[checker][handoff_mpsc][known_bad]") {
   check_caught("handoff_mpsc look-then-push (known-bad)", bound(2, 2000),
                two_producers(handshake::look_then_push, 1), "livelock");
+}
+
+TEST_CASE("checker handoff_mpsc: a chain of 3 pushed at once comes out whole, in order",
+          "[checker][handoff_mpsc][push_chain]") {
+  check_clean("handoff_mpsc loop + chain of 3 + 3 single pushes", bound(2, 2000),
+              two_producers(handshake::push_then_look, 3, batching::chain), 1000);
+}
+
+TEST_CASE("checker handoff_mpsc: a push_chain that swings the tail to its first node is caught",
+          "[checker][handoff_mpsc][push_chain][known_bad]") {
+  check_caught("handoff_mpsc push_chain to first (known-bad)", bound(2, 2000),
+               two_producers(handshake::push_then_look, 3, batching::chain_to_first));
 }

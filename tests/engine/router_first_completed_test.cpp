@@ -122,6 +122,21 @@ struct hoarder {
   hoard* h_;
 };
 
+/// A reply that counts its live objects: a group's answer keeps the winner
+/// (moved from) until the answer's state is freed.
+struct counted_reply {
+  static inline std::atomic<int> live{0};
+  counted_reply() noexcept { live.fetch_add(1); }
+  counted_reply(const counted_reply&) noexcept { live.fetch_add(1); }
+  counted_reply(counted_reply&&) noexcept { live.fetch_add(1); }
+  counted_reply& operator=(const counted_reply&) = default;
+  counted_reply& operator=(counted_reply&&) = default;
+  ~counted_reply() { live.fetch_sub(1); }
+};
+struct counting_replica {
+  counted_reply on(const query&) { return {}; }
+};
+
 /// shutdown() must end the ask at once, with an error that says so (a
 /// get() that waited for the group's own deadline would report a timeout).
 template <class R>
@@ -149,6 +164,21 @@ TEST_CASE("a scatter-gather ask is answered by the first value; later ones are c
   CHECK(group.late_replies() == 0);
   for (const auto& r : rs) r.tell(release_all{});
   CHECK(wait_until([&] { return group.late_replies() == 2; }));
+}
+
+TEST_CASE("a scatter-gather ask answered early frees its answer then, not at its deadline",
+          "[router][scatter_gather]") {
+  // The answer's state is held by the asker's future, by the group until
+  // both requests are back, and by the deadline timer: the first completion
+  // cancels the timer, so the state goes once the replies are in, while the
+  // deadline (an hour) is still far off.
+  fixture f;
+  std::vector<volley::actor_ref<counting_replica>> rs{f.sys.spawn<counting_replica>(),
+                                                      f.sys.spawn<counting_replica>()};
+  auto group = volley::make_scatter_gather(rs, std::chrono::hours(1));
+  REQUIRE(group.ask(query{1}).get(patience));
+  CHECK(wait_until([&] { return group.late_replies() == 1; }));  // both replies are in
+  CHECK(wait_until([] { return counted_reply::live.load() == 0; }, 5000ms));
 }
 
 TEST_CASE("a scatter-gather ask with no value within its timeout fails with errc::timeout",

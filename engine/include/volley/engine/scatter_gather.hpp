@@ -19,10 +19,9 @@
 // copy (one shared state) and thread-safe.
 //
 // Cost per ask: one request envelope and one request state per routee, plus
-// the asker's request and its timeout timer, which stays armed (holding the
-// asker's request, ~200 bytes) until `within` has passed even when an
-// answer came first — the price of asking everyone,
-// and the reason to keep such a group small. Use it when latency matters
+// the asker's request and its timeout timer (cancelled by the first
+// answer, as a plain ask's) — the price of asking everyone, and the reason
+// to keep such a group small. Use it when latency matters
 // more than load (replicated reads); otherwise route one ask (router.hpp).
 #pragma once
 

@@ -19,8 +19,8 @@
 // thread-safe.
 //
 // Cost per ask: one request per routee actually asked (usually one), the
-// asker's request and its timeout timer (armed until `within` has passed,
-// even after an answer), and one timer per chop. The chop
+// asker's request and its timeout timer (cancelled by the answer, as a
+// plain ask's), and one timer per chop. The chop
 // timers run on the system's timer thread, which sends the next request.
 #pragma once
 

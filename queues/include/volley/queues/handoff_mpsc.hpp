@@ -43,7 +43,8 @@
 // behind by a sleeping loop, and a producer makes no syscall while the loop
 // is awake. tests/checker/handoff_mpsc_checker_test.cpp runs this handshake
 // under every interleaving (sequentially consistent executions: it checks
-// the protocol, not the need for seq_cst, which is the SB argument above).
+// the protocol, not the need for seq_cst, which is the SB argument above),
+// with push() and with push_chain() of a producer's batch.
 //
 // Memory: one pointer per item (embedded), two cache lines for the queue.
 // Speed: not measured on its own; the transport's figures are in
@@ -55,6 +56,10 @@
 #include <volley/queues/mpsc_node.hpp>
 
 namespace volley::queues {
+
+namespace detail {
+struct handoff_mpsc_test_access;  // tests/checker: a known-bad push_chain kept for the checker
+}
 
 /// Unbounded intrusive MPSC queue whose pop gives the node to the caller.
 /// Neither copyable nor movable: the stub lives inside it. `Atom` is
@@ -119,6 +124,8 @@ class basic_handoff_mpsc {
   }
 
  private:
+  friend struct detail::handoff_mpsc_test_access;
+
   alignas(64) Atom<node*> tail_;  // producers' side, own cache line
   alignas(64) node* head_;        // consumer's side
   node stub_;

@@ -22,10 +22,11 @@
 //     errc::recipient_stopped, so an ask in flight at shutdown fails then
 //     even when no request of it does (a tail-chopping ask whose next chop
 //     was pending, a routee holding its reply handle past the shutdown).
-//     A plain ask's timeout is cancelled by the reply; this one is not (a
-//     cancel needs a second count, and then a drop is not seen): it stays in
-//     the timer wheel until `within` has passed, holding the answer's state
-//     (~200 bytes) that long.
+//     The deadline is a plain ask's timeout (ask_timeout, set on `answer`)
+//     with the group's reason at shutdown: whatever completes `answer`
+//     first cancels it, so a group answered early leaves nothing in the
+//     timer wheel, and the answer's state is freed once the asker and the
+//     requests are done with it, not when `within` has passed.
 // Thread-safety: on_reply runs on whichever worker completes a request;
 // `answer` is itself thread-safe, and the rest are atomics. The object lives
 // as long as a request or a timer refers to it (shared_ptr).
@@ -96,8 +97,20 @@ class first_reply {
 
   /// Arm the deadline of the whole ask (before the first request is sent).
   void arm_timeout(system_core* core, std::chrono::nanoseconds within) {
-    auto* t = new deadline(answer_);
+    auto* t = new ask_timeout<R>(answer_);
     t->core = core;
+    // Dropped unfired at shutdown: the group's reason, not a plain ask's.
+    t->on_dropped = [](timer_base* b) noexcept {
+      try {
+        static_cast<ask_timeout<R>*>(b)->state->finish(
+            error_or_bare(errc::recipient_stopped,
+                          "the actor system shut down before a routee answered"),
+            true);
+      } catch (...) {  // a then() continuation threw: nobody is left to tell
+      }
+    };
+    // The answer's count on the timer: its first completion cancels it.
+    answer_->set_timeout(t);
     timer_schedule(core, t, within);
   }
 
@@ -150,41 +163,6 @@ class first_reply {
   bool settled() const noexcept { return answer_->claimed(); }
 
  private:
-  /// The deadline of the whole ask. Only the timer service counts it (one
-  /// count, never cancelled), so its destroy without a firing means it was
-  /// dropped at shutdown.
-  struct deadline final : timer_base {
-    ask_state<R>* answer;
-    bool fired = false;  ///< written and read on the timer thread only
-    explicit deadline(ask_state<R>* a) : answer(a) {
-      refs.store(1, std::memory_order_relaxed);
-      answer->add_ref();
-      // On the timer thread, where a throw is std::terminate (see
-      // ask_timeout): no allocation for the error, and a throwing then()
-      // continuation is dropped.
-      callback = [](timer_base* t) {
-        auto* self = static_cast<deadline*>(t);
-        self->fired = true;
-        try {
-          self->answer->complete(timeout_error());
-        } catch (...) {
-        }
-      };
-      destroy = [](timer_base* t) noexcept {
-        auto* self = static_cast<deadline*>(t);
-        if (!self->fired) {
-          try {
-            self->answer->complete(error_or_bare(
-                errc::recipient_stopped, "the actor system shut down before a routee answered"));
-          } catch (...) {  // a then() continuation threw: nobody is left to tell
-          }
-        }
-        self->answer->release();
-        delete self;
-      };
-    }
-  };
-
   void settle_failure() {
     error e;
     {
