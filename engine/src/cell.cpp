@@ -146,6 +146,27 @@ bool unlink_from_parent(cell_base* c) {
   // workers 1.54 M actors/s and 455 CPU-ns per actor with the one mutex,
   // 0.98 M and 481 ns with the shards; 1 worker (against 13f1289) 335 ->
   // 366 CPU-ns. Not kept: lines that move per actor move either way.
+  // (Keyed by id, consecutive spawns and consecutive unlinks each visit
+  // every shard in turn, so each access still finds its line on the other
+  // core.) Tried since, same VM at load 5-8, bench preset, 2 workers,
+  // interleaved against f059159:
+  //   * glibc's adaptive mutex (spins before it sleeps): futex syscalls per
+  //     1M actors 80,000 -> 1,500 and voluntary switches ~1,700 -> ~120, but
+  //     actors/s 2.64 -> 1.23 M and 2.39 -> 1.20 M, CPU per actor 456 -> 546
+  //     and 449 -> 540 ns (medians of 9 and 8 pairs). With three threads on
+  //     two cores the owner is often preempted, and a spinner waits out its
+  //     time slice where a sleeper hands the core over.
+  //   * children appended oldest first (an unlink then writes the next
+  //     child's line, which its own worker is about to run, and a spawn the
+  //     last child's, which the spawner wrote itself): actors/s median
+  //     ratio 1.10, 1.07 and 0.91 in three sets of 9-11 pairs, and the
+  //     lock's share of the samples 21.8 / 20.9% against 22.8 / 20.2%
+  //     (perf, two runs each): the misses are the lock word's own, 70% of
+  //     pthread_mutex_lock's samples on the instruction after its CAS and
+  //     81% of unlock's after its XCHG.
+  // Taking the spawner off this lock needs a registry that lets spawns and
+  // unlinks meet less often than once per actor (a lock-free stack of new
+  // children, moved into the list when an unlink first needs one of them).
   if (pext->departed_children.fetch_add(1, std::memory_order_relaxed) == 0) parent->add_ref();
   if (c->prev_sibling_)
     c->prev_sibling_->next_sibling_ = c->next_sibling_;
