@@ -27,6 +27,7 @@
 
 #include <volley/engine/actor_ref.hpp>
 #include <volley/engine/detail/cell.hpp>
+#include <volley/engine/detail/departed_children.hpp>
 #include <volley/engine/system.hpp>
 
 #include <volley/engine/detail/timer.hpp>
@@ -167,7 +168,7 @@ bool unlink_from_parent(cell_base* c) {
   // Taking the spawner off this lock needs a registry that lets spawns and
   // unlinks meet less often than once per actor (a lock-free stack of new
   // children, moved into the list when an unlink first needs one of them).
-  if (pext->departed_children.fetch_add(1, std::memory_order_relaxed) == 0) parent->add_ref();
+  count_departed(pext->departed_children, *parent);  // departed_children.hpp
   if (c->prev_sibling_)
     c->prev_sibling_->next_sibling_ = c->next_sibling_;
   else
@@ -466,12 +467,9 @@ void cell_base::destroy() noexcept {
   // on the core; the chain keeps the core alive for the rest
   // (system_core.hpp). The parent's release may end the chain, core included.
   if (parent != nullptr) {
-    // acq_rel: the add_ref of the unlink that made the counter 1 is
-    // sequenced before that child's own decrement, which this one reads
-    // from (directly or through later ones), so it happens before this
-    // release. The parent's extras live while the counter is above 0.
-    if (parent->extras_if_any()->departed_children.fetch_sub(1, std::memory_order_acq_rel) == 1)
-      parent->release();
+    // The orders are argued in departed_children.hpp, and the steps checked
+    // there (tests/checker/departed_children_checker_test.cpp).
+    drop_departed(parent->extras_if_any()->departed_children, *parent);
   } else {
     core->release();
   }
