@@ -165,9 +165,18 @@ bool unlink_from_parent(cell_base* c) {
   //     (perf, two runs each): the misses are the lock word's own, 70% of
   //     pthread_mutex_lock's samples on the instruction after its CAS and
   //     81% of unlock's after its XCHG.
-  // Taking the spawner off this lock needs a registry that lets spawns and
-  // unlinks meet less often than once per actor (a lock-free stack of new
-  // children, moved into the list when an unlink first needs one of them).
+  //   * the spawner off the lock: anonymous children pushed on a lock-free
+  //     stack (one CAS on a line only the spawner writes) and moved into
+  //     the list by the first unlink that needs one of them, so once per
+  //     backlog, not per actor. Main's lock samples went, but 80% of
+  //     attach_cell's then sat after that CAS: what a locked instruction
+  //     waits for there is the store buffer's writes of the new cell, not
+  //     the lock word. Main ran further ahead (page faults 4,500-6,000 ->
+  //     16,000-22,000 per run, colder cells for the workers), and the
+  //     workers' walk of the stack missed once per cell: actors/s 2.19 ->
+  //     1.54 M (median of 9 pairs), CPU per actor 523 -> 519 ns.
+  // So the spawner's cost here is its writes of fresh cells, whichever
+  // locked instruction comes first after them.
   count_departed(pext->departed_children, *parent);  // departed_children.hpp
   if (c->prev_sibling_)
     c->prev_sibling_->next_sibling_ = c->next_sibling_;
