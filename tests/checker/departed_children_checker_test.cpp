@@ -191,6 +191,8 @@ std::function<void(execution&)> two_children(variant v) {
 
 }  // namespace
 
+// Bound 2: 72,480 schedules, ~5 s under ASan. Bound 3 was run once (not in
+// CI): 1,258,644 schedules, clean, 75 s under ASan.
 TEST_CASE("checker departed children: the shared count keeps the parent until the last destroy",
           "[checker][departed_children]") {
   check_clean("departed children: 2 children + an outside ref + the parent", bound(2),
