@@ -27,6 +27,7 @@
 
 #include <volley/engine/actor_ref.hpp>
 #include <volley/engine/detail/cell.hpp>
+#include <volley/engine/detail/departed_children.hpp>
 #include <volley/engine/system.hpp>
 
 #include <volley/engine/detail/timer.hpp>
@@ -146,7 +147,37 @@ bool unlink_from_parent(cell_base* c) {
   // workers 1.54 M actors/s and 455 CPU-ns per actor with the one mutex,
   // 0.98 M and 481 ns with the shards; 1 worker (against 13f1289) 335 ->
   // 366 CPU-ns. Not kept: lines that move per actor move either way.
-  if (pext->departed_children.fetch_add(1, std::memory_order_relaxed) == 0) parent->add_ref();
+  // (Keyed by id, consecutive spawns and consecutive unlinks each visit
+  // every shard in turn, so each access still finds its line on the other
+  // core.) Tried since, same VM at load 5-8, bench preset, 2 workers,
+  // interleaved against f059159:
+  //   * glibc's adaptive mutex (spins before it sleeps): futex syscalls per
+  //     1M actors 80,000 -> 1,500 and voluntary switches ~1,700 -> ~120, but
+  //     actors/s 2.64 -> 1.23 M and 2.39 -> 1.20 M, CPU per actor 456 -> 546
+  //     and 449 -> 540 ns (medians of 9 and 8 pairs). With three threads on
+  //     two cores the owner is often preempted, and a spinner waits out its
+  //     time slice where a sleeper hands the core over.
+  //   * children appended oldest first (an unlink then writes the next
+  //     child's line, which its own worker is about to run, and a spawn the
+  //     last child's, which the spawner wrote itself): actors/s median
+  //     ratio 1.10, 1.07 and 0.91 in three sets of 9-11 pairs, and the
+  //     lock's share of the samples 21.8 / 20.9% against 22.8 / 20.2%
+  //     (perf, two runs each): the misses are the lock word's own, 70% of
+  //     pthread_mutex_lock's samples on the instruction after its CAS and
+  //     81% of unlock's after its XCHG.
+  //   * the spawner off the lock: anonymous children pushed on a lock-free
+  //     stack (one CAS on a line only the spawner writes) and moved into
+  //     the list by the first unlink that needs one of them, so once per
+  //     backlog, not per actor. Main's lock samples went, but 80% of
+  //     attach_cell's then sat after that CAS: what a locked instruction
+  //     waits for there is the store buffer's writes of the new cell, not
+  //     the lock word. Main ran further ahead (page faults 4,500-6,000 ->
+  //     16,000-22,000 per run, colder cells for the workers), and the
+  //     workers' walk of the stack missed once per cell: actors/s 2.19 ->
+  //     1.54 M (median of 9 pairs), CPU per actor 523 -> 519 ns.
+  // So the spawner's cost here is its writes of fresh cells, whichever
+  // locked instruction comes first after them.
+  count_departed(pext->departed_children, *parent);  // departed_children.hpp
   if (c->prev_sibling_)
     c->prev_sibling_->next_sibling_ = c->next_sibling_;
   else
@@ -445,12 +476,9 @@ void cell_base::destroy() noexcept {
   // on the core; the chain keeps the core alive for the rest
   // (system_core.hpp). The parent's release may end the chain, core included.
   if (parent != nullptr) {
-    // acq_rel: the add_ref of the unlink that made the counter 1 is
-    // sequenced before that child's own decrement, which this one reads
-    // from (directly or through later ones), so it happens before this
-    // release. The parent's extras live while the counter is above 0.
-    if (parent->extras_if_any()->departed_children.fetch_sub(1, std::memory_order_acq_rel) == 1)
-      parent->release();
+    // The orders are argued in departed_children.hpp, and the steps checked
+    // there (tests/checker/departed_children_checker_test.cpp).
+    drop_departed(parent->extras_if_any()->departed_children, *parent);
   } else {
     core->release();
   }

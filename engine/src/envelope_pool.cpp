@@ -46,7 +46,8 @@
 // / first line, medians of 3-5: 4.66-4.84 / 3.21-3.27 / 4.90 G), also
 // when limited to blocks of up to 192 B (3.31 G); why is not known. Fork-
 // join creation in the same A/B: 1.35 / 1.36 / 1.40 M actors/s (7 and 5
-// runs, spread 1.2x), within noise of each other.
+// runs, spread 1.2x), within noise of each other. A cell's block is the
+// exception (cell_alloc, below): every line, for spawns only.
 //
 // Under ASan the pool stays on, and a block is poisoned while it sits in a
 // magazine (unpoisoned when handed out again), so a use-after-free of a
@@ -223,11 +224,16 @@ struct thread_cache {
     drop_magazine(c, m);
   }
 
-  void* alloc(std::size_t c) {
+  /// `lines`: how many lines of the next block to ask for, its first by
+  /// default (see above; cell_alloc asks for all).
+  void* alloc(std::size_t c, std::size_t lines = 1) {
     magazine* m = loaded[c];
     if (m != nullptr && m->count > 0) {
       void* p = m->items[--m->count];
-      if (m->count > 0) prefetch_for_write(m->items[m->count - 1]);  // its first line: see above
+      if (m->count > 0) {
+        const auto* next = static_cast<const unsigned char*>(m->items[m->count - 1]);
+        for (std::size_t i = 0; i < lines; ++i) prefetch_for_write(next + i * cache_line_size);
+      }
       return unpoison(p, c);
     }
     return alloc_slow(c);
@@ -294,6 +300,24 @@ void* envelope_alloc(std::size_t size) {
   // freed through the cache or around it is the same allocation.
   if (cache_gone) return raw_alloc(class_size(class_of(size)));
   return cache.alloc(class_of(size));
+}
+
+// A spawn writes all of its cell's lines (the header's two, the actor's),
+// and the first locked instruction after them (the registry's lock in
+// attach_cell) waits until they are written: on fork-join creation 70% of
+// the spawner's pthread_mutex_lock samples sat there. alloc() asks for the
+// next block's first line only, which covers an envelope's header; a cell
+// wants all of them. Here only, not in envelope_alloc: prefetching every
+// line of every block slowed matrix multiplication by 30% (see above).
+// Measured (bench preset, 2 workers, the 2-core VM at load ~7, against
+// f059159): the lock's share of the spawner's samples 23-24% -> 10% (perf,
+// two runs each); in two sets of 9 interleaved pairs, actors/s median
+// ratio 1.07 and 1.05, CPU per actor 0.90 and 0.96; 1 worker: 1.00 / 0.99.
+void* cell_alloc(std::size_t size) {
+  if (size > max_pooled) return raw_alloc(size);
+  if (cache_gone) return raw_alloc(class_size(class_of(size)));
+  const std::size_t c = class_of(size);
+  return cache.alloc(c, class_size(c) / cache_line_size);
 }
 
 void envelope_free(void* p, std::size_t size) noexcept {

@@ -50,6 +50,8 @@ struct props {
 namespace detail {
 
 std::uint64_t next_actor_id(system_core* core) noexcept;
+/// envelope_alloc for a cell: freed with envelope_free (envelope_pool.cpp).
+void* cell_alloc(std::size_t size);
 
 cell_base*& constructing_cell() noexcept;
 /// Sets constructing_cell() for the lifetime of the scope (nests).
@@ -77,7 +79,7 @@ actor_ref<A> spawn_actor(system_core* core, cell_base* parent, const props& p, A
   using stored = std::conditional_t<(std::is_copy_constructible_v<std::decay_t<Args>> && ...),
                                     std::tuple<std::decay_t<Args>...>, no_restart>;
   using cell_t = cell<A, stored>;
-  void* mem = envelope_alloc(sizeof(cell_t));
+  void* mem = cell_alloc(sizeof(cell_t));
   cell_t* c;
   // volley::actor<Self> reads its cell from here while A is constructed
   // (cell_base is cell<A>'s only base, at offset 0).
