@@ -216,14 +216,21 @@ double wakeups_per_1000_frames(int variant, std::uint64_t frames) {
 /// stopped reading, to its arrival.
 std::chrono::milliseconds idle_peer_delay(int variant, int rounds) {
   wake_variant v(variant);
-  auto cfg_b = test_config("node-b");
+  // Slow heartbeats: the stalled peer is not declared down during the run,
+  // and B's loop wakes for no timer but its idle tick (1 s).
+  auto config = [](const char* name) {
+    auto c = test_config(name);
+    c.heartbeat_interval = 30s;
+    return c;
+  };
+  auto cfg_b = config("node-b");
   cfg_b.max_queued_bytes = 2u << 20;  // queue_full soon after the socket fills
   slow_reader stalled(0ns);
   stalled.hold = true;
   by_sender idle(1);
   recording_handler hb;
-  transport a1(test_config("node-a1"), stalled);
-  transport a2(test_config("node-a2"), idle);
+  transport a1(config("node-a1"), stalled);
+  transport a2(config("node-a2"), idle);
   transport b(std::move(cfg_b), hb);
   struct release_on_exit {
     slow_reader& r;
@@ -232,12 +239,23 @@ std::chrono::milliseconds idle_peer_delay(int variant, int rounds) {
   connection_id to_stalled = b.connect("127.0.0.1", a1.port());
   connection_id to_idle = b.connect("127.0.0.1", a2.port());
   REQUIRE(hb.wait([&] { return hb.ups.size() == 2; }));
-  // Fill the stalled peer's socket and B's queue; the thread's exit pushes
-  // its last chain, so B's sendmsg to it is in flight for good.
+  // Fill the stalled peer's socket and then B's queue, until the queue has
+  // stayed full for 50 ms (the socket takes no more); the thread's exit
+  // pushes its last chain, so B's sendmsg to it is in flight for good.
   std::thread([&] {
     std::array<std::byte, 1024> payload{};
-    for (std::uint64_t i = 0; b.send(to_stalled, numbered(0, i, payload)) == send_result::queued;
-         ++i) {
+    auto full_since = std::chrono::steady_clock::now();
+    for (std::uint64_t i = 0;;) {
+      send_result r = b.send(to_stalled, numbered(0, i, payload));
+      if (r == send_result::queued) {
+        ++i;
+        full_since = std::chrono::steady_clock::now();
+      } else if (r != send_result::queue_full ||
+                 std::chrono::steady_clock::now() - full_since > 50ms) {
+        return;
+      } else {
+        std::this_thread::sleep_for(1ms);
+      }
     }
   }).join();
   std::vector<std::chrono::milliseconds> delays;
@@ -276,7 +294,7 @@ TEST_CASE("a frame for an idle peer is not held behind a sendmsg in flight to a 
   // Only a chain for the connection whose sendmsg the loop sleeps on skips
   // the eventfd write. The known-bad variant 1 skips it for any connection:
   // the frame then waits for the loop's next timer (up to a second).
-  constexpr int rounds = 12;
+  constexpr int rounds = 5;  // a known-bad round waits ~1 s (the idle tick)
   auto rule = idle_peer_delay(0, rounds);
   auto bad = idle_peer_delay(1, rounds);
   INFO("median delay: rule " << rule.count() << " ms, known-bad " << bad.count() << " ms");
