@@ -304,6 +304,8 @@ void volley_one_way(std::uint64_t messages, bool from_actor = false) {
     // A context names the sender of a tell; this thread sends as that actor.
     as_sender.emplace(sender.cell());
   }
+  const std::uint64_t wakeups0 = t.node_a.stats().transport.wakeups;
+  process_usage usage;
   double cpu0 = volley::remote::bench::process_cpu_seconds();
   auto start = bench_clock::now();
   for (std::uint64_t i = 0; i < messages; ++i) {
@@ -328,13 +330,19 @@ void volley_one_way(std::uint64_t messages, bool from_actor = false) {
       (volley::remote::bench::process_cpu_seconds() - cpu0) * 1e9 / static_cast<double>(messages);
   auto stats = t.node_a.stats();
   double rate = static_cast<double>(messages) / secs / 1e6;
+  // Per 1000 messages: the process's context switches and the eventfd
+  // writes that woke A's loop (the wake-ups a stream should not need).
+  const double per_k = 1000.0 / static_cast<double>(messages);
+  const double switches_per_k = usage.per(1).switches * per_k;
+  const double wakeups_per_k = static_cast<double>(stats.transport.wakeups - wakeups0) * per_k;
   std::printf(
       "%-20s %9.2f M msg/s   %6.0f CPU-ns/msg   (%llu messages, %.3f s, %.0f frames per sendmsg, "
-      "dead letters %llu)\n",
+      "%.2f switches and %.2f loop wake-ups per 1000, dead letters %llu)\n",
       from_actor ? "volley actor one-way" : (tls_pki ? "volley TLS one-way" : "volley one-way"),
       rate, cpu_ns, static_cast<unsigned long long>(messages), secs,
       static_cast<double>(stats.transport.frames_sent) /
           static_cast<double>(std::max<std::uint64_t>(1, stats.transport.send_calls)),
+      switches_per_k, wakeups_per_k,
       static_cast<unsigned long long>(t.sys_a.dead_letters().count() +
                                       t.sys_b.dead_letters().count()));
   if (from_actor) {

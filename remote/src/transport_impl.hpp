@@ -206,6 +206,8 @@ struct transport::impl {
   // -- loop thread --------------------------------------------------------------
   void run(std::promise<void>& ready);
   void turn_sleep(steady_clock::time_point now);
+  connection_id sendmsg_in_flight();  ///< whose completion will end a sleep (0: none)
+  bool sleep_ends_for(connection_id id) const noexcept;  ///< transport_stage.cpp
   /// Looks at the inbox for at most reply_spin_'s window: true when a push arrived.
   bool spin_for_push();
   bool reap();
@@ -287,6 +289,11 @@ struct transport::impl {
   std::vector<std::shared_ptr<send_stage>> stages_ VOLLEY_GUARDED_BY(stages_mutex_);
   bool stages_closed_ VOLLEY_GUARDED_BY(stages_mutex_) = false;  // stop() swept them
   std::atomic<bool> sleeping_{false};
+  /// While the loop sleeps: a connection whose sendmsg was in flight when it
+  /// went to sleep (0: none), so that its completion ends the sleep; a chain
+  /// for it needs no eventfd write (transport_stage.cpp, flush_stage). Written
+  /// by the loop before its seq_cst store of sleeping_.
+  std::atomic<connection_id> sleep_ends_with_{0};
   std::atomic<bool> stopping_{false};
   std::atomic<connection_id> next_id_{1};
   mutable volley::detail::shared_mutex links_mutex_;
@@ -328,6 +335,7 @@ struct transport::impl {
   std::uint64_t local_sent_ = 0, local_received_ = 0, local_send_calls_ = 0;
   std::uint64_t local_undelivered_ = 0, local_fate_unknown_ = 0;
   std::uint64_t local_handed_on_ = 0;   // user frames given to handler_ (reply_spin_'s cue)
+  connection_id last_sendmsg_ = 0;      // the last connection flush_dirty wrote to
   std::size_t inbound_open_ = 0;        // accepted, not yet closing
   std::size_t pending_handshakes_ = 0;  // accepted, still handshaking
   std::size_t established_ = 0;         // up now
