@@ -1,7 +1,7 @@
 // tests/proc_threads.hpp — what /proc/self/task says about this process's
 // threads: their names (comm) and how often the kernel preempted one
-// (status: nonvoluntary_ctxt_switches), and the CPU time one has used
-// (schedstat). Engine and remote tests share it.
+// (status: nonvoluntary_ctxt_switches), and the CPU time one has used and
+// the time it was runnable (schedstat). Engine and remote tests share it.
 #pragma once
 
 #include <dirent.h>
@@ -64,6 +64,17 @@ inline long long cpu_ns_of(pid_t tid) {
   long long ns = -1;
   if (!(schedstat >> ns)) return -1;
   return ns;
+}
+
+/// How long thread `tid` of this process has been runnable so far, in ns:
+/// on a CPU or waiting for one (the first two fields of its schedstat), or
+/// -1 if it cannot be read. Unlike CPU time, a thread that spins and yields
+/// on a loaded machine still counts all its time here.
+inline long long runnable_ns_of(pid_t tid) {
+  std::ifstream schedstat("/proc/self/task/" + std::to_string(tid) + "/schedstat");
+  long long on_cpu = -1, waiting = -1;
+  if (!(schedstat >> on_cpu >> waiting)) return -1;
+  return on_cpu + waiting;
 }
 
 }  // namespace volley::test
