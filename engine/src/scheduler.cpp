@@ -506,6 +506,18 @@ void worker_pool::run(worker& w) {
       VOLLEY_SCHED_STAT(w, searches++);
       idle_.start_searching(w.index);
       const bool searching = idle_.searching(w.index);
+      // Not admitted as a searcher (half the pool already searches): the
+      // searchers will find what comes, and fan out a burst when they do
+      // (leave_searching), so this worker's spin (injected work only) mostly
+      // took a core from whoever produces that work: fork-join creation's
+      // spawning main thread, three busy threads on two cores. One slow
+      // look's worth (~64 looks and pauses), then park. Interleaved A/B
+      // against 1875fd0, 2 workers, VM at load 4-5 (other builds): CPU-ns
+      // per actor 427 -> 403 and 572 -> 548 (11 and 15 pairs, medians),
+      // actors/s 2.62 -> 2.63 M and 2.31 -> 2.38 M, minima 2.30 -> 2.41 M
+      // and 2.18 -> 2.11 M; ping-pong, counting, chameneos, big, thread
+      // ring, fibonacci, sieve within their noise (5-9 pairs).
+      if (!searching) deadline = search_began;
       for (unsigned spins = 0; c == nullptr; ++spins) {
         c = searching ? steal(w) : pop_injection(w).value_or(nullptr);
         if (c == nullptr) c = next_local(w);  // a thief may have pushed into ours

@@ -161,7 +161,11 @@
 // ~38 µs after its FUTEX_WAKE (wake-to-run across cores on the reference
 // machine; the waker's syscall is ~13 µs, futex.cpp), the spin avoids it for
 // the short gaps between bursts, and parking afterwards makes an idle
-// system use no CPU.
+// system use no CPU. A worker that half the pool's searching kept from
+// searching spins only one slow look (~64 looks) before it parks: the
+// searchers take what comes and wake more workers for a burst, and its
+// longer spin took a core from the thread producing the work (issue 9,
+// fork-join creation; the figures are at the spin in scheduler.cpp).
 //
 // The parking look (issue 11)
 // ---------------------------
