@@ -6,17 +6,29 @@
 // The run also reports how far the counter trails the producer (the
 // "details" of its result line: the backlog, in increments, sampled every
 // `backlog_sample_every` sends). On the 2-core Intel VM of
-// results/intel-xeon-2c the throughput followed that distance, not the
-// machine probe: 24 runs (bench stats build, this process's autogroup at
-// nice -20, so the other sessions' builds barely ran, 2026-11-29) went
-// 34.4 - 45.6 M msg/s (spread 1.33, as in the suite's 1.35). The three
-// fastest (43.8 - 45.6 M, 42-44 CPU-ns per message) trailed by a median
-// of ~4,000 increments and ran dry ~300 times; the slow ones either chased
-// the producer's head (median backlog ~260, 6,500 times dry, 52 CPU-ns:
-// every line crosses cores twice when the consumer reads it before the
-// next link is written) or fell 400k - 680k behind after a park (48 MB of
-// envelopes read back from L3 and DRAM, 57 CPU-ns). Neither mode shows in
-// page faults on 2 workers (2-12k per run) or in system time (< 0.03 s).
+// results/intel-xeon-2c the throughput follows that distance, not the
+// machine probe. 48 runs of this file (bench preset, 2 workers, the
+// process's autogroup at nice -20 so that the other sessions' builds
+// barely ran, 2026-11-29) went 33.2 - 46.4 M msg/s; by the backlog:
+//
+//   | backlog                         | runs | M msg/s | CPU-ns/msg | faults | max RSS |
+//   |---------------------------------|-----:|--------:|-----------:|-------:|--------:|
+//   | trails by 1k+, never 300k       |   21 |    42.2 |       44.7 |   3.8k |   19 MB |
+//   | chases the head (median < 1k)   |   18 |    40.7 |       45.9 |   4.1k |   20 MB |
+//   | falls 300k - 1.5M behind        |    9 |    36.9 |       52.9 |  10.7k |   45 MB |
+//
+// (medians). The two fastest runs (44.4, 46.4 M) trailed by ~21k all the
+// way (max 33k, 38k). Chasing the head, the counter runs dry thousands of
+// times a run (stats build: ~6,500 against ~300 in the fastest runs) and
+// is picked up again from the producer's worker's LIFO slot as a stale
+// occupant; in the far mode it ran dry only 16 - 105 times (it fell
+// behind early, while its worker was parked, and never caught up). System
+// time stays under 0.1 s in every mode, so the extra cost is cache misses
+// on lines the other core wrote, not page faults. A scheduler prototype
+// that handed the woken counter straight back to its searching worker made
+// it worse (median 40.7 -> 38.0 M, 3.3k -> 11.3k times dry): the counter
+// then stays at the head.
+//
 // The sample is one relaxed load of the counter's count per 16,384 sends
 // (the inner loop is the loop the workload always had), and the counter's
 // count is stored with a relaxed store (a plain store on x86). Against
