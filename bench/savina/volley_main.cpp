@@ -44,10 +44,12 @@ namespace {
 //   3. 16 B of state, after one message (issue 11: <= 192 B).
 // Per set: RSS growth per actor, and where jemalloc counts (not in
 // sanitizer builds) the bytes it handed out and its own metadata. The
-// metadata is the gap between the two: jemalloc keeps a 128 B extent record
-// per slab plus a radix-tree entry per page, and a 128 B cell's slab is one
-// page of 32 cells, so ~4.3 B per 128 B cell and ~2.1 B per 192 B cell (64
-// cells per 3-page slab) show up in RSS but not in stats.allocated.
+// gap between RSS and the cell is jemalloc's, not volley's: a 128 B extent
+// record per slab (stats.metadata) and an 8 B page-map entry per slab page.
+// A 128 B cell's slab is one page of 32 cells: 128 + 4.0 + 0.25 = 132.25 B,
+// as measured on the 2-core VM; a 192 B cell's is 3 pages of 64 cells:
+// 192 + 2.0 + 0.375 = 194.38 B. Only cells carved by volley from large
+// extents of its own would take RSS down to the cell.
 
 struct idle_actor {
   struct never {};
