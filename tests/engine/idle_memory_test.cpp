@@ -7,15 +7,18 @@
 // that envelope back (intrusive_mpsc::mark_empty(released)), and draining
 // the system lane does the same for it (reclaim_stub).
 //
-// Measured with ASan's allocator statistics, which see every allocation:
-// the messages are larger than the envelope pool's largest class (256 B),
-// so they bypass the pool even where the pool is on, and what is still
-// allocated after every actor went idle is exactly what the actors kept.
+// Measured with the allocator's own statistics, in two builds:
+//   * ASan (every test runs there): its allocator sees every allocation;
+//   * jemalloc (non-sanitizer builds; label `stress`, so the Release stage
+//     of volley.sh runs it): stats.allocated, which counts a block that a
+//     thread cache holds as allocated. So the messages are larger than
+//     jemalloc's largest cached size and the pool's largest class (256 B):
+//     they bypass the envelope pool and every cache, and what is still
+//     allocated after every actor went idle is exactly what the actors kept.
 // A cell's own block is measured by its allocation's size
-// (__sanitizer_get_allocated_size): the pool allocates every block at its
-// size class, so that is what the cell costs, wherever the block came from.
-// Builds without ASan skip the measurement (jemalloc's and the pool's
-// caches would blur it).
+// (__sanitizer_get_allocated_size, sallocx): the pool allocates every block
+// at its size class, so that is what the cell costs, wherever the block came
+// from. A TSan build skips the measurement (its allocator has no such count).
 #include <catch2/catch.hpp>
 
 #include <algorithm>
@@ -42,6 +45,10 @@
 // runtime, libasan, exports it either way).
 extern "C" std::size_t __sanitizer_get_current_allocated_bytes();
 extern "C" std::size_t __sanitizer_get_allocated_size(const volatile void* p);
+#define VOLLEY_IDLE_MEMORY_MEASURED 1
+#elif VOLLEY_IDLE_MEMORY_JEMALLOC
+#include <jemalloc/jemalloc.h>
+#define VOLLEY_IDLE_MEMORY_MEASURED 1
 #endif
 
 using namespace std::chrono_literals;
@@ -49,9 +56,11 @@ using volley::test::wait_until;
 
 namespace {
 
-// Larger than the pool's largest size class (engine/src/envelope_pool.cpp).
+// Larger than the pool's largest size class (engine/src/envelope_pool.cpp)
+// and than jemalloc's largest thread-cached size (32 KiB by default; checked
+// below).
 struct big_message {
-  std::array<std::byte, 2048> bytes{};
+  std::array<std::byte, 64 * 1024> bytes{};
 };
 
 std::atomic<int> handled{0};
@@ -73,7 +82,38 @@ struct sixteen_byte_sink {
 };
 static_assert(sizeof(sixteen_byte_sink) == 16);
 
+#if VOLLEY_IDLE_MEMORY_MEASURED
 #if VOLLEY_IDLE_MEMORY_ASAN
+std::size_t allocated_bytes() {
+  return __sanitizer_get_current_allocated_bytes();
+}
+std::size_t block_size(const void* p) {
+  return __sanitizer_get_allocated_size(p);
+}
+bool messages_bypass_caches() {
+  return true;
+}
+#else
+std::size_t allocated_bytes() {
+  std::uint64_t epoch = 1;  // refreshes the statistics
+  std::size_t len = sizeof epoch;
+  mallctl("epoch", &epoch, &len, &epoch, len);
+  std::size_t allocated = 0;
+  len = sizeof allocated;
+  REQUIRE(mallctl("stats.allocated", &allocated, &len, nullptr, 0) == 0);
+  return allocated;
+}
+std::size_t block_size(const void* p) {
+  return sallocx(const_cast<void*>(p), 0);
+}
+bool messages_bypass_caches() {
+  std::size_t tcache_max = 0;
+  std::size_t len = sizeof tcache_max;
+  REQUIRE(mallctl("arenas.tcache_max", &tcache_max, &len, nullptr, 0) == 0);
+  return sizeof(big_message) > tcache_max;
+}
+#endif
+
 struct idle_cost {
   double before_message;  ///< allocated bytes per actor once started and idle
   double cell_block;      ///< the cell's own block, per actor
@@ -89,7 +129,7 @@ idle_cost measure_idle_actors(int actors) {
   std::vector<ref> all;
   all.reserve(actors);
   std::this_thread::sleep_for(100ms);  // the system's own actors settle first
-  const std::size_t empty = __sanitizer_get_current_allocated_bytes();
+  const std::size_t empty = allocated_bytes();
   for (int i = 0; i < actors; ++i) all.push_back(sys.spawn<A>());
   const auto all_idle = [&] {
     return std::all_of(all.begin(), all.end(),
@@ -100,7 +140,7 @@ idle_cost measure_idle_actors(int actors) {
   // here let a loaded machine measure `before` with starts still pending.)
   REQUIRE(wait_until(all_idle));
   handled.store(0);
-  const std::size_t before = __sanitizer_get_current_allocated_bytes();
+  const std::size_t before = allocated_bytes();
   for (auto& a : all) a.tell(big_message{});
   REQUIRE(wait_until([&] { return handled.load(std::memory_order_acquire) == actors; }));
   // The last activations end right after their handlers return; wait for
@@ -110,12 +150,12 @@ idle_cost measure_idle_actors(int actors) {
   std::size_t after = 0;
   wait_until(
       [&] {
-        after = __sanitizer_get_current_allocated_bytes();
+        after = allocated_bytes();
         return after < before + actors * slack_per_actor;
       },
       5s);
   std::size_t blocks = 0;
-  for (const auto& a : all) blocks += __sanitizer_get_allocated_size(a.cell());
+  for (const auto& a : all) blocks += block_size(a.cell());
   const double n = actors;
   return {before > empty ? double(before - empty) / n : 0.0, double(blocks) / n,
           after > before ? double(after - before) / n : 0.0};
@@ -131,14 +171,19 @@ void print(const char* what, const idle_cost& c) {
 
 // Spawns 256 actors of type A and checks, after each handled one message,
 // that its cell's block is `cell_bytes` and that nothing of the message is
-// kept: before the stub was handed back this was sizeof(big_message) + the
-// envelope header per actor (2086 B); 64 B of slack covers the runtime's
-// own bookkeeping (3-6 B).
+// kept: before the stub was handed back that was sizeof(big_message) plus the
+// envelope header per actor; 64 B of slack covers the runtime's own
+// bookkeeping (3-6 B under ASan).
 template <class A>
 void check_idle_cost([[maybe_unused]] const char* what, [[maybe_unused]] double cell_bytes) {
-#if !VOLLEY_IDLE_MEMORY_ASAN
-  WARN("measured only in the ASan build (exact allocator statistics)");
+#if !VOLLEY_IDLE_MEMORY_MEASURED
+  WARN("measured only in the ASan and jemalloc builds (exact allocator statistics)");
 #else
+  if (!messages_bypass_caches()) {
+    WARN("jemalloc caches " << sizeof(big_message)
+                            << " B blocks here (MALLOC_CONF?): not measured");
+    return;
+  }
   const idle_cost cost = measure_idle_actors<A>(256);
   print(what, cost);
   CHECK(cost.cell_block == cell_bytes);
