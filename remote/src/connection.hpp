@@ -13,6 +13,7 @@
 #pragma once
 
 #include "tls_session.hpp"
+#include "write_side.hpp"
 
 #include <volley/remote/detail/intrusive_mpsc.hpp>
 #include <volley/remote/frame_codec.hpp>
@@ -138,16 +139,9 @@ struct link_shared {
   /// its peer: frames stamped with an older epoch were meant for the old one.
   std::atomic<std::uint32_t> epoch{0};
 
-  // -- the write side (transport_direct.cpp) --
-  /// Who may write to the socket: the loop (always while anything is queued
-  /// or in flight, and for good once the connection closes), nobody
-  /// (`write_idle`: a sender may claim it for one frame), or a sender.
-  static constexpr std::uint32_t write_loop = 0;
-  static constexpr std::uint32_t write_idle = 1;
-  static constexpr std::uint32_t write_sender = 2;
-  std::atomic<std::uint32_t> writer{write_loop};
-  /// The socket, published by the loop before it offers the write side.
-  std::atomic<int> fd{-1};
+  /// Who may write to the socket: the loop or, for one frame, a sender
+  /// (write_side.hpp, transport_direct.cpp).
+  write_side writer;
 };
 
 /// Bytes waiting to be written on one connection.
@@ -327,7 +321,6 @@ struct connection {
   bool flush_user_on_close = false;  // disconnect(): write queued frames, then the close frame
   bool send_stalled = false;         // a short write's rest waits for flush_dirty to resubmit
   bool merged = false;               // lost to another connection: closes without on_down
-  bool write_offered = false;  // link_shared::writer is idle or a sender's (transport_direct.cpp)
   /// When this side reached the handshake's gate (0: not yet); the peer's
   /// name and incarnation are known from then on (peer.name, peer.incarnation).
   std::uint64_t gate_order = 0;

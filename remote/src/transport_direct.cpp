@@ -23,19 +23,16 @@
 // asker's syscalls woke B's loop onto the asker's own core), hence the
 // exception above.
 //
-// Who writes: link_shared::writer. `write_loop`: the loop owns the socket
-// (always while anything is queued or in flight on the connection, while it
-// is not established, with TLS, and for good once it closes). `write_idle`:
-// nobody; a sender may claim it. `write_sender`: a sender is writing one
-// frame. The loop offers the side (loop -> idle, release) only when the
-// connection is established, plaintext, not lingering, has nothing queued
-// (user or control) and no sendmsg in flight, and no other connection's
-// frames are forwarded to it (an association's merge, whose order the
-// loop's queue keeps); it takes it back (idle -> loop, acq_rel CAS) before
-// each sendmsg, and for good at close(), waiting out a sender's write.
-// A sender claims it (idle -> sender, acq_rel CAS), writes, and gives it
-// back (sender -> idle, release). So the loop and a sender never write at
-// once, and bytes of two frames never interleave.
+// Who writes: link_shared::writer, a three-state word (loop / idle /
+// sender) whose protocol, invariants and memory orders are in
+// write_side.hpp, checked under every schedule by
+// tests/checker/direct_write_checker_test.cpp. Here: the loop offers the
+// side (offer_write_side) only when the connection is established,
+// plaintext, not lingering, has nothing queued (user or control) and no
+// sendmsg in flight, and no other connection's frames are forwarded to it
+// (an association's merge, whose order the loop's queue keeps); it takes it
+// back before each sendmsg (flush_dirty) and for good at close() and at a
+// merge (fold_queue), waiting out a sender's write.
 //
 // Order per sender: a sender writes directly only when link_shared::queued
 // is 0, read after the claim. Every frame this thread sent earlier on the
@@ -70,7 +67,6 @@
 #include "transport_impl.hpp"
 
 #include <linux/sockios.h>
-#include <sched.h>
 #include <sys/ioctl.h>
 #include <sys/socket.h>
 
@@ -85,85 +81,57 @@ namespace {
 /// segment and one buffer: into an empty send queue it is taken whole.
 constexpr std::size_t direct_write_max = 512;
 
-using link = detail::link_shared;
-
 }  // namespace
 
 bool transport::impl::write_directly(const frame& f, std::size_t size, std::uint32_t epoch,
                                      detail::link_shared& l) {
-  if (size > direct_write_max || l.writer.load(std::memory_order_relaxed) != link::write_idle)
-    return false;
+  if (size > direct_write_max || !l.writer.looks_idle()) return false;
   std::array<std::byte, direct_write_max> bytes;  // encoded before the claim: held shorter
   encode_exact(f, {bytes.data(), size});
-  std::uint32_t expected = link::write_idle;
-  // acq_rel: acquire pairs with the loop's offer (release), so its last
-  // write and the fd and epoch it published are visible; release makes this
-  // thread's earlier reservations visible to a loop that claims after us.
-  if (!l.writer.compare_exchange_strong(expected, link::write_sender, std::memory_order_acq_rel,
-                                        std::memory_order_relaxed))
-    return false;
-  auto give_back = [&l] { l.writer.store(link::write_idle, std::memory_order_release); };
   // Relaxed: see "Order per sender" above (the reservations to be seen
-  // happen-before this load).
-  if (l.queued.load(std::memory_order_relaxed) != 0 ||
-      l.epoch.load(std::memory_order_relaxed) != epoch) {
-    give_back();
-    return false;
-  }
-  int fd = l.fd.load(std::memory_order_relaxed);
-  int unsent = 0;
-  if (::ioctl(fd, SIOCOUTQ, &unsent) != 0 || unsent != 0) {
-    give_back();
-    return false;
-  }
-  ssize_t n = ::send(fd, bytes.data(), size, MSG_DONTWAIT | MSG_NOSIGNAL);
-  if (n <= 0) {  // nothing taken (full, reset, closed): the loop sends it, or reports it
-    give_back();
-    return false;
-  }
-  // Queued first, then sent: a stats() reader never sees sent ahead of queued.
-  frames_queued_.add();
-  if (static_cast<std::size_t>(n) != size) {
-    // Argued impossible above; if it happens, no frame may follow the torn
-    // one on this stream. The side stays claimed (the loop takes it back at
-    // close, which the shutdown causes).
-    direct_fate_unknown_.fetch_add(1, std::memory_order_relaxed);
-    ::shutdown(fd, SHUT_RDWR);
-    l.writer.store(link::write_loop, std::memory_order_release);
-    return true;
-  }
-  direct_sent_.fetch_add(1, std::memory_order_relaxed);
-  give_back();
-  return true;
+  // happen-before these loads; the claim's acquire makes the epoch visible).
+  auto clear = [&l, epoch] {
+    return l.queued.load(std::memory_order_relaxed) == 0 &&
+           l.epoch.load(std::memory_order_relaxed) == epoch;
+  };
+  auto write = [&](int fd) {
+    int unsent = 0;
+    if (::ioctl(fd, SIOCOUTQ, &unsent) != 0 || unsent != 0) return detail::direct_write::not_taken;
+    ssize_t n = ::send(fd, bytes.data(), size, MSG_DONTWAIT | MSG_NOSIGNAL);
+    // Nothing taken (full, reset, closed): the loop sends it, or reports it.
+    if (n <= 0) return detail::direct_write::not_taken;
+    // Queued first, then sent: a stats() reader never sees sent ahead of queued.
+    frames_queued_.add();
+    if (static_cast<std::size_t>(n) != size) {
+      // Argued impossible above; if it happens, no frame may follow the torn
+      // one on this stream: the side stays the loop's, which takes it back
+      // at the close the shutdown causes.
+      direct_fate_unknown_.fetch_add(1, std::memory_order_relaxed);
+      ::shutdown(fd, SHUT_RDWR);
+      return detail::direct_write::torn;
+    }
+    direct_sent_.fetch_add(1, std::memory_order_relaxed);
+    return detail::direct_write::written;
+  };
+  return l.writer.try_write(clear, write) != detail::direct_write::not_taken;
 }
 
 void transport::impl::offer_write_side(connection& c) {
-  if (c.write_offered || !cfg_.direct_writes || c.tls || c.state != conn_state::established ||
-      c.lingering || c.dirty || c.out.in_flight() || c.out.has_user() || c.out.has_control())
+  if (c.shared->writer.offered() || !cfg_.direct_writes || c.tls ||
+      c.state != conn_state::established || c.lingering || c.dirty || c.out.in_flight() ||
+      c.out.has_user() || c.out.has_control())
     return;
   for (const auto& [from, fw] : forward_)
     if (fw.to == c.id) return;  // a merge's frames come through the queue, in order
-  c.shared->fd.store(c.fd, std::memory_order_relaxed);
-  c.shared->writer.store(link::write_idle, std::memory_order_release);  // publishes fd and epoch
-  c.write_offered = true;
+  c.shared->writer.offer(c.fd);
 }
 
 bool transport::impl::claim_write_side(connection& c) {
-  if (!c.write_offered) return true;
-  std::uint32_t expected = link::write_idle;
-  // acq_rel: acquire pairs with a sender's give-back, so its write is done;
-  // a torn write left write_loop, which is ours as well.
-  if (!c.shared->writer.compare_exchange_strong(
-          expected, link::write_loop, std::memory_order_acq_rel, std::memory_order_acquire) &&
-      expected != link::write_loop)
-    return false;
-  c.write_offered = false;
-  return true;
+  return c.shared->writer.claim();
 }
 
 void transport::impl::take_write_side(connection& c) {
-  // A sender holds it for one ioctl and one non-blocking send.
-  while (!claim_write_side(c)) sched_yield();
+  c.shared->writer.take();
 }
 
 }  // namespace volley::remote

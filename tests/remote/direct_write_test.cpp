@@ -1,9 +1,11 @@
 // transport_settings::direct_writes (remote/src/transport_direct.cpp): a
 // thread that sends an ask, or the reply to one, writes the frame to the
 // socket itself when the connection has nothing queued or in flight. What
-// must hold: the ask then wakes no loop on the asking side; and with many
+// must hold: the ask then wakes no loop on the asking side; with many
 // threads telling and asking over one connection at once, each sender's
-// messages arrive in its order, and every frame is counted exactly once.
+// messages arrive in its order, and every frame is counted exactly once;
+// and a sender racing the connection's close never writes into whatever
+// file gets the closed fd's number next.
 // The first case checks itself against direct_writes off (every ask wakes
 // the sleeping loop); the stress case was run against a known-bad build
 // (the sender not checking that nothing is queued) and failed it in every
@@ -11,12 +13,25 @@
 // not take the write side back before a sendmsg passed it: a TCP send takes
 // the socket's lock for the whole call, so whole small writes do not
 // interleave, and the queue check keeps senders out while user frames are
-// queued; what that claim guards (a short write of control frames, a
-// socket closed under a sender) is argued in transport_direct.cpp.
+// queued; tests/checker/direct_write_checker_test.cpp catches that variant
+// (and the others of write_side.hpp) on a model socket. The recycled-fd
+// case was run against a close that does not wait out a sender (take()
+// storing `loop`): 1,160 and 1,800 stray bytes reached the squatting socket
+// pairs in two runs of 100 closes; the real take() passes.
 #include "node_test_support.hpp"
 #include "test_certificates.hpp"
 
+#include <linux/sockios.h>
+#include <sys/ioctl.h>
+#include <sys/socket.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include <array>
+#include <atomic>
+#include <cerrno>
 #include <chrono>
+#include <cstdarg>
 #include <optional>
 #include <thread>
 #include <vector>
@@ -27,6 +42,29 @@ using namespace volley::remote;
 using namespace volley::remote::test;
 using volley::remote::testing::issued;
 using volley::remote::testing::test_pki;
+
+namespace {
+/// While set, a sender's SIOCOUTQ look (the one syscall between its claim of
+/// the write side and its send(), transport_direct.cpp) first sleeps this
+/// long, so a close racing it finds it inside: the window the close must
+/// wait out, widened from a few hundred nanoseconds to milliseconds.
+std::atomic<int> outq_stall_us{0};
+}  // namespace
+
+// Replaces libc's ioctl for this test binary (the transport library is
+// linked statically, so its calls resolve here); every request goes on to
+// the kernel unchanged.
+extern "C" int ioctl(int fd, unsigned long request, ...) noexcept {
+  va_list args;
+  va_start(args, request);
+  void* arg = va_arg(args, void*);
+  va_end(args);
+  if (request == SIOCOUTQ) {
+    if (int us = outq_stall_us.load(std::memory_order_relaxed); us > 0)
+      std::this_thread::sleep_for(std::chrono::microseconds(us));
+  }
+  return static_cast<int>(::syscall(SYS_ioctl, fd, request, arg));
+}
 
 namespace {
 
@@ -117,6 +155,66 @@ stress_result tell_and_ask(const cluster_pki* pki, int threads, int rounds) {
   return out;
 }
 
+/// Socket pairs opened one after another (each takes the lowest free fd
+/// numbers, so a number just closed is handed out again at once); bytes()
+/// counts what reached their far ends, where nobody in the test writes.
+class fd_squatters {
+ public:
+  fd_squatters() = default;
+  fd_squatters(const fd_squatters&) = delete;
+  fd_squatters& operator=(const fd_squatters&) = delete;
+  ~fd_squatters() {
+    for (auto [near, far] : pairs_) {
+      ::close(near);
+      ::close(far);
+    }
+  }
+  void open_one() {
+    std::array<int, 2> p{};
+    if (::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, p.data()) == 0) pairs_.push_back(p);
+  }
+  std::size_t bytes() const {
+    std::size_t n = 0;
+    for (auto [near, far] : pairs_) {
+      std::array<std::byte, 512> buf;
+      for (;;) {  // a stray write went into `near`: it waits at `far`
+        ssize_t r = ::recv(far, buf.data(), buf.size(), MSG_DONTWAIT);
+        if (r <= 0) break;
+        n += static_cast<std::size_t>(r);
+      }
+    }
+    return n;
+  }
+  std::size_t size() const { return pairs_.size(); }
+  bool holds(int fd) const {
+    for (auto [near, far] : pairs_)
+      if (near == fd || far == fd) return true;
+    return false;
+  }
+
+ private:
+  std::vector<std::array<int, 2>> pairs_;
+};
+
+/// The fd of this process's TCP socket connected to `port` on loopback, or -1.
+int socket_connected_to(std::uint16_t port) {
+  for (int fd = 0; fd < 4096; ++fd) {
+    sockaddr_in peer{};
+    socklen_t len = sizeof peer;
+    if (::getpeername(fd, reinterpret_cast<sockaddr*>(&peer), &len) == 0 &&
+        peer.sin_family == AF_INET && ntohs(peer.sin_port) == port)
+      return fd;
+  }
+  return -1;
+}
+
+/// A small ask, the kind a sender writes itself.
+frame small_ask(std::uint64_t seq) {
+  frame f = numbered_frame(seq);
+  f.kind = frame_kind::ask_request;
+  return f;
+}
+
 }  // namespace
 
 TEST_CASE("an ask and its reply are written by their own threads: the asker wakes no loop",
@@ -152,4 +250,84 @@ TEST_CASE("with TLS every frame goes through the loop, in order", "[remote][dire
   CHECK(r.tally == r.expected);
   CHECK(r.a.frames_queued == r.a.frames_sent);
   CHECK(r.a.direct_writes == 0);  // a sender cannot write TLS records
+}
+
+TEST_CASE("a sender racing a close never writes into the fd's next owner", "[remote][direct]") {
+  // Threads send small asks (written by the sender whenever the connection
+  // is idle) while the test disconnects the connection, round after round,
+  // and connects a new one. After each disconnect the test opens socket
+  // pairs until one takes the closed socket's fd number. close() takes the
+  // write side for good before the loop closes the fd, waiting out a
+  // sender's send(), so nothing may reach those pairs.
+  recording_handler ha, hb;
+  transport a(test_config("node-a"), ha);
+  transport b(test_config("node-b"), hb);
+  std::atomic<connection_id> current{b.connect("127.0.0.1", a.port())};
+  REQUIRE(hb.wait([&] { return hb.ups.size() == 1; }));
+  constexpr int senders = 3;
+  constexpr int rounds = 100;
+  constexpr int stall_us = 2000;
+  std::atomic<bool> halt{false};
+  std::atomic<std::uint64_t> refused{0};
+  std::vector<std::thread> threads;
+  for (int s = 0; s < senders; ++s)
+    threads.emplace_back([&] {
+      for (std::uint64_t n = 0; !halt.load(std::memory_order_relaxed); ++n) {
+        send_result r = b.send(current.load(), small_ask(n));
+        if (r != send_result::queued && r != send_result::queue_full &&
+            r != send_result::unknown_connection)
+          ++refused;
+        // Paced, so the connection is often idle and the next ask goes direct.
+        std::this_thread::sleep_for(std::chrono::microseconds(20));
+      }
+    });
+  // A stream back from A: its segments carry A's acknowledgements at once,
+  // so B's send queue empties and the next ask can go direct (a direct
+  // write needs SIOCOUTQ 0; a delayed ack alone would hold it for ~40 ms).
+  threads.emplace_back([&] {
+    for (std::uint64_t n = 0; !halt.load(std::memory_order_relaxed); ++n) {
+      connection_id back = ha.with_lock([&] { return ha.ups.empty() ? 0 : ha.ups.back().id; });
+      if (back != 0) a.send(back, numbered_frame(n));
+      std::this_thread::sleep_for(std::chrono::microseconds(20));
+    }
+  });
+  std::size_t stray = 0, squatted = 0, reused = 0;
+  for (int round = 0; round < rounds; ++round) {
+    int old_fd = socket_connected_to(a.port());
+    REQUIRE(old_fd >= 0);
+    outq_stall_us = stall_us;  // a sender that claims now is still inside at the close
+    b.disconnect(current.load());
+    {
+      fd_squatters squat;
+      auto give_up = std::chrono::steady_clock::now() + patience;
+      while (!squat.holds(old_fd) && squat.size() < 4000 &&
+             std::chrono::steady_clock::now() < give_up) {
+        squat.open_one();
+        if (!squat.holds(old_fd)) std::this_thread::sleep_for(std::chrono::microseconds(20));
+      }
+      outq_stall_us = 0;
+      // A stalled sender's write, if it went on after the close, lands now.
+      std::this_thread::sleep_for(std::chrono::microseconds(2 * stall_us));
+      stray += squat.bytes();
+      squatted += squat.size();
+      reused += squat.holds(old_fd) ? 1 : 0;
+    }
+    current = b.connect("127.0.0.1", a.port());
+    REQUIRE(hb.wait([&] { return hb.ups.size() == static_cast<std::size_t>(round) + 2; }));
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));  // asks go direct again
+  }
+  halt = true;
+  for (auto& th : threads) th.join();
+  INFO(squatted << " socket pairs opened across " << rounds << " closes; " << reused
+                << " took the closed connection's fd number; " << b.stats().direct_writes
+                << " asks written directly");
+  CHECK(stray == 0);
+  CHECK(reused == rounds);  // the race under test was run every round
+  CHECK(refused.load() == 0);
+  transport_stats st{};
+  CHECK(poll_until([&] {
+    st = b.stats();
+    return balanced(st);
+  }));
+  CHECK(st.direct_writes > 0);  // the path under test was taken
 }
