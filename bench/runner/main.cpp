@@ -5,6 +5,7 @@
 //   volley-bench run [--profile quick|full] [--only NAME]... [--workers N]
 //                    [--repetitions N] [--sizes reference|savina]
 //                    [--sweep-workers] [--results-dir DIR] [--timeout S]
+//                    [--time-budget S]
 //   volley-bench compare A.json B.json
 //   volley-bench report [--results-dir DIR] [--readme README.md --from FILE]
 #include <iostream>
@@ -49,6 +50,11 @@ int main(int argc, char** argv) {
   run_cmd
       ->add_option("--timeout", run.timeout_s,
                    "seconds per run before it is killed (default: 60 quick, 300 full)")
+      ->check(CLI::PositiveNumber);
+  run_cmd
+      ->add_option("--time-budget", run.time_budget_s,
+                   "seconds the whole run may take: a run that would end past it is not started, "
+                   "and the file says so (complete: false)")
       ->check(CLI::PositiveNumber);
   run_cmd->add_option(
       "--param", run.params,
