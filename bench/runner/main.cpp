@@ -69,6 +69,10 @@ int main(int argc, char** argv) {
                    "folder of Google Benchmark binaries (full profile)")
       ->capture_default_str();
 
+  run_cmd->add_option("--remote-bench", run.remote_bench, "volley's remote benchmark (extras)")
+      ->capture_default_str();
+  run_cmd->add_option("--caf-remote-bench", run.caf_remote_bench, "CAF's remote benchmark (extras)")
+      ->capture_default_str();
   run_cmd->add_flag(
       "--extras", run.extras,
       "also run the remote benchmarks and record their figures (always in the full profile)");

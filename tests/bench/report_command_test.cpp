@@ -4,6 +4,7 @@
 // marks a partial file wherever it shows it.
 #include "commands.hpp"
 #include "results_file.hpp"
+#include "temp_folder.hpp"
 
 #include <catch2/catch.hpp>
 
@@ -48,13 +49,8 @@ json result_file(const std::string& machine, const std::string& created, std::si
 }
 
 struct results_folder {
-  fs::path root;
-  results_folder() {
-    char name[] = "/tmp/volley-report-XXXXXX";
-    REQUIRE(mkdtemp(name) != nullptr);
-    root = name;
-  }
-  ~results_folder() { fs::remove_all(root); }
+  volley::bench::testing::temp_folder folder;
+  const fs::path& root = folder.path;
   void add(const json& data) {
     auto dir = root / data["machine"]["machine_id"].get<std::string>();
     fs::create_directories(dir);

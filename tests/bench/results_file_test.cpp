@@ -1,9 +1,8 @@
 #include "results_file.hpp"
+#include "temp_folder.hpp"
 
 #include <catch2/catch.hpp>
 
-#include <cstdio>
-#include <cstdlib>
 #include <system_error>
 
 #include <unistd.h>
@@ -180,9 +179,8 @@ TEST_CASE("a file from before schema 3 has no complete flag and counts as comple
 }
 
 TEST_CASE("a result file is replaced whole, and no temporary file is left behind") {
-  char dir_template[] = "/tmp/volley-results-XXXXXX";
-  REQUIRE(mkdtemp(dir_template) != nullptr);
-  const std::string dir = dir_template;
+  volley::bench::testing::temp_folder folder;
+  const std::string dir = folder.path.string();
   const std::string path = dir + "/r.json";
   write_results_atomically(path, {{"runs", json::array({1})}});
   write_results_atomically(path, {{"runs", json::array({1, 2})}});
@@ -190,6 +188,4 @@ TEST_CASE("a result file is replaced whole, and no temporary file is left behind
   CHECK(access((path + ".tmp").c_str(), F_OK) != 0);
   CHECK_THROWS_AS(write_results_atomically(dir + "/no-such-dir/r.json", json::object()),
                   std::system_error);
-  std::remove(path.c_str());
-  rmdir(dir.c_str());
 }

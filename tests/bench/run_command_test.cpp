@@ -2,6 +2,8 @@
 // stopped by --time-budget, it leaves a result file that parses and holds
 // every run that finished and nothing of the one in progress. The runner
 // runs volley's workloads only, at tiny sizes, so each case takes seconds.
+#include "temp_folder.hpp"
+
 #include <catch2/catch.hpp>
 
 #include <nlohmann/json.hpp>
@@ -23,21 +25,12 @@
 
 using nlohmann::json;
 namespace fs = std::filesystem;
+using volley::bench::testing::temp_folder;
 using namespace std::chrono_literals;
 
 extern char** environ;
 
 namespace {
-
-struct temp_folder {
-  fs::path path;
-  temp_folder() {
-    char name[] = "/tmp/volley-run-XXXXXX";
-    REQUIRE(mkdtemp(name) != nullptr);
-    path = name;
-  }
-  ~temp_folder() { fs::remove_all(path); }
-};
 
 // The runner with volley only (the peers' paths empty: not built), writing
 // under `results`, its output in `results`/runner.log.
