@@ -1,10 +1,14 @@
 // `volley-bench run`: runs every workload on every runtime as child
 // processes, shows progress, prints a table and writes the result file.
 //
-// Order: for each workload, each worker count and each repetition, the
-// runtimes (volley, then each peer that is present) run back to back, so
-// slow drift of the machine (thermal, other tenants) hits every runtime
-// alike instead of one of them.
+// Order: repetition by repetition (every workload and worker count once,
+// then again), and within one repetition of a workload the runtimes
+// (volley, then each peer that is present) back to back, so that slow
+// drift of the machine (thermal, other tenants) hits every runtime alike
+// instead of one of them, and a run cut short has every workload it
+// reached on every runtime. A workload's repetitions are spread over the
+// whole run, so one bad minute of the machine costs each workload at most
+// one repetition.
 //
 // Every run gets every parameter of its workload on the command line
 // (`--param k=v` for each key of the size set, overrides applied): a peer
@@ -18,9 +22,9 @@
 // SIGKILL leaves the file of the last finished run; SIGINT/SIGTERM kill the
 // workload in progress, write what finished ("stopped": "SIGTERM") and exit
 // 128 + the signal; --time-budget does not start a run that would end past
-// the budget ("stopped": "time budget"). The interleaving above makes such
-// a file useful: every workload it reached has every runtime's first
-// repetitions, not one runtime's all.
+// the budget ("stopped": "time budget"). The order above makes such a
+// file useful: a suite stopped half-way has every workload's first
+// repetitions on every runtime, not half the workloads.
 #include "commands.hpp"
 
 #include "child_process.hpp"
@@ -465,16 +469,16 @@ int run_suite(const run_options& options) {
   else
     worker_counts.push_back(workers);
   std::vector<planned_run> plan;
-  for (const auto& spec : savina::workload_specs()) {
-    std::string name(spec.name);
-    if (!options.only.empty() &&
-        std::find(options.only.begin(), options.only.end(), name) == options.only.end())
-      continue;
-    for (int w : worker_counts)
-      for (int rep = 1; rep <= repetitions; ++rep)
+  for (int rep = 1; rep <= repetitions; ++rep)
+    for (const auto& spec : savina::workload_specs()) {
+      std::string name(spec.name);
+      if (!options.only.empty() &&
+          std::find(options.only.begin(), options.only.end(), name) == options.only.end())
+        continue;
+      for (int w : worker_counts)
         for (const auto& rt : runtimes)
           if (rt.workloads.count(name) != 0) plan.push_back({name, &rt, w, rep});
-  }
+    }
   if (plan.empty()) {
     std::cerr << "volley-bench: nothing to run (no runtime implements the selected workloads)\n";
     return 1;

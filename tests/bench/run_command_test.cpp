@@ -149,11 +149,14 @@ TEST_CASE("SIGTERM stops the run in progress, writes the finished runs and exits
 
 TEST_CASE("a time budget runs what fits, then stops and says so in the file") {
   temp_folder dir;
-  // The first run is admitted on the timeout's estimate (2 s of 4); each
-  // later one on the slowest so far, so the runs stop before 4 s.
+  // The first run of each workload is admitted on the timeout's estimate
+  // (1 s of 4); each later one on the slowest so far, so the runs stop
+  // before 4 s.
   const auto started = std::chrono::steady_clock::now();
-  const auto pid = start_runner(dir.path, {"--only", "ping-pong", "--repetitions", "200", "--param",
-                                           "pings=100000", "--timeout", "2", "--time-budget", "4"});
+  const auto pid =
+      start_runner(dir.path, {"--only", "ping-pong", "--only", "counting", "--repetitions", "200",
+                              "--param", "pings=100000", "--param", "messages=200000", "--timeout",
+                              "1", "--time-budget", "4"});
   const int status = wait_for(pid);
   const auto took = std::chrono::steady_clock::now() - started;
   REQUIRE(WIFEXITED(status));
@@ -165,8 +168,12 @@ TEST_CASE("a time budget runs what fits, then stops and says so in the file") {
   CHECK(data["complete"] == false);
   CHECK(data["stopped"] == "time budget");
   CHECK(data["run"]["time_budget_s"] == 4);
-  CHECK(data["runs"].size() >= 1);
-  CHECK(data["runs"].size() < 200);
+  REQUIRE(data["runs"].size() >= 2);
+  CHECK(data["runs"].size() < 400);
+  // Repetition by repetition: the first two runs are each workload's first.
+  CHECK(data["runs"][0]["workload"] == "ping-pong");
+  CHECK(data["runs"][1]["workload"] == "counting");
+  CHECK(data["runs"][1]["repetition"] == 1);
   check_whole_runs(data);
   std::ifstream log(dir.path / "runner.log");
   std::string text((std::istreambuf_iterator<char>(log)), std::istreambuf_iterator<char>());
