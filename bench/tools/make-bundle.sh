@@ -101,7 +101,8 @@ if [ -f "$erlang_script" ] && [ -d "$build/bench/peers/erlang/ebin" ]; then
   # Debian's erl is a script in /usr/lib/erlang/bin behind /usr/bin/erl.
   [ -d "$erlang_root/releases" ] || erlang_root=/usr/lib/erlang
   cp -a "$erlang_root" "$root/erlang"
-  erts=$(cd "$root/erlang" && ls -d erts-* | head -n 1)
+  erts_dirs=("$root"/erlang/erts-*)
+  erts=$(basename "${erts_dirs[0]}")
   for program in beam.smp erlexec erl_child_setup inet_gethost epmd heart; do
     elf=$root/erlang/$erts/bin/$program
     [ -f "$elf" ] || continue
