@@ -58,16 +58,15 @@ WRAPPER
   chmod 755 "$1"
 }
 
-# add_program ELF BIN_SUBDIR: real/NAME (stripped) and BIN_SUBDIR/NAME, its wrapper.
+# add_program ELF DIR: real/NAME (stripped) and DIR/NAME, its wrapper (DIR is
+# a folder right below the bundle's root: bin or micro).
 add_program() {
   local elf=$1 dir=$2 name
   name=$(basename "$elf")
   mkdir -p "$root/$dir"
   strip -o "$root/real/$name" "$elf"
   copy_libraries "$elf"
-  local up=..
-  [ "$dir" = bin ] || up=../..
-  write_wrapper "$root/$dir/$name" "$up" "real/$name"
+  write_wrapper "$root/$dir/$name" .. "real/$name"
 }
 
 # -- the runner and the workload binaries --

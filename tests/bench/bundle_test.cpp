@@ -45,6 +45,15 @@ TEST_CASE("the bundle runs every built runtime from another folder with a clean 
                  "ping-pong", "--repetitions", "1", "--workers", "2", "--param", "pings=20000"},
                 120s));
 
+  // The micro benchmarks (when built) start from their own folder too.
+  if (fs::exists(bundle / "micro"))
+    for (const auto& micro : fs::directory_iterator(bundle / "micro")) {
+      INFO(micro.path());
+      require_success(run_child(
+          {"env", "-i", "PATH=/usr/bin:/bin", micro.path().string(), "--benchmark_list_tests"},
+          60s));
+    }
+
   fs::path result;
   for (const auto& machine : fs::directory_iterator(bundle / "results"))
     for (const auto& entry : fs::directory_iterator(machine.path()))
