@@ -11,7 +11,11 @@
 #   ./volley.sh bench [options]      install, build (Release), run the benchmark suite, write
 #                                    results/<machine>/<time>.json and render results/README.md
 #                                    (options go to the runner: --full, --only NAME, --workers N,
-#                                    --repetitions N, --sizes savina|reference, --sweep-workers)
+#                                    --repetitions N, --sizes savina|reference, --sweep-workers,
+#                                    --time-budget S)
+#   ./volley.sh bundle               build (Release) and write build/volley-suite-<commit>.tar.gz: the
+#                                    suite with its own glibc, libraries and Erlang, for a machine
+#                                    without packages (extract it, then ./run [runner options])
 #   ./volley.sh report               render results/README.md and charts from results/*/*.json
 #   ./volley.sh compare A.json B.json
 #                                    per-workload ratios between two result files
@@ -104,6 +108,12 @@ cmd_bench() {
   "$RUNNER" report --results-dir results
 }
 
+cmd_bundle() {
+  ensure_packages
+  build bench
+  bench/tools/make-bundle.sh build/bench "build/volley-suite-$(git rev-parse --short HEAD).tar.gz"
+}
+
 cmd_report() {
   ensure_packages
   [ -x "$RUNNER" ] || build bench
@@ -119,7 +129,8 @@ cmd_compare() {
 case "${1:-}" in
   test) shift; cmd_test "$@" ;;
   bench) shift; cmd_bench "$@" ;;
+  bundle) shift; cmd_bundle "$@" ;;
   report) shift; cmd_report "$@" ;;
   compare) shift; cmd_compare "$@" ;;
-  *) sed -n '2,17p' "$0" | sed 's/^# \{0,1\}//'; exit 2 ;;
+  *) sed -n '2,21p' "$0" | sed 's/^# \{0,1\}//'; exit 2 ;;
 esac

@@ -17,6 +17,10 @@ namespace volley::bench {
 
 namespace {
 
+// Written by a signal handler, read by the polling loops below: a
+// volatile sig_atomic_t is the one type a handler may write portably.
+volatile std::sig_atomic_t pending_interrupt = 0;
+
 struct pipe_pair {
   int read_end = -1, write_end = -1;
   pipe_pair() {
@@ -49,6 +53,14 @@ bool drain(int fd, std::string& into) {
 
 }  // namespace
 
+void request_interrupt(int signal) noexcept {
+  pending_interrupt = signal;
+}
+
+int interrupt_signal() noexcept {
+  return pending_interrupt;
+}
+
 child_result run_child(const std::vector<std::string>& argv, std::chrono::duration<double> limit) {
   pipe_pair out, err;
   posix_spawn_file_actions_t actions;
@@ -79,6 +91,11 @@ child_result run_child(const std::vector<std::string>& argv, std::chrono::durati
   while (out_open || err_open) {
     auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
         deadline - std::chrono::steady_clock::now());
+    if (pending_interrupt != 0) {
+      kill(-pid, SIGKILL);
+      result.interrupted = true;
+      break;
+    }
     if (left.count() <= 0) {
       // The whole process group: a workload's own children die with it.
       kill(-pid, SIGKILL);
@@ -100,10 +117,14 @@ child_result run_child(const std::vector<std::string>& argv, std::chrono::durati
   int status = 0;
   rusage usage{};
   while (true) {
-    pid_t done = wait4(pid, &status, result.timed_out ? 0 : WNOHANG, &usage);
+    const bool killed = result.timed_out || result.interrupted;
+    pid_t done = wait4(pid, &status, killed ? 0 : WNOHANG, &usage);
     if (done == pid || (done < 0 && errno != EINTR)) break;
     if (done == 0) {
-      if (std::chrono::steady_clock::now() >= deadline) {
+      if (pending_interrupt != 0) {
+        kill(-pid, SIGKILL);
+        result.interrupted = true;
+      } else if (std::chrono::steady_clock::now() >= deadline) {
         kill(-pid, SIGKILL);
         result.timed_out = true;
       } else {

@@ -13,9 +13,10 @@
 namespace volley::bench {
 
 struct child_result {
-  int exit_code = -1;      ///< exit status, or -1 if killed by a signal
-  int signal = 0;          ///< the signal that ended it, 0 if it exited
-  bool timed_out = false;  ///< killed by us after the limit
+  int exit_code = -1;        ///< exit status, or -1 if killed by a signal
+  int signal = 0;            ///< the signal that ended it, 0 if it exited
+  bool timed_out = false;    ///< killed by us after the limit
+  bool interrupted = false;  ///< killed by us because interrupt_signal() was set
   double wall_s = 0;
   double user_s = 0;     ///< the child's CPU time in user mode (wait4's rusage, all threads)
   double sys_s = 0;      ///< ... and in the kernel
@@ -27,6 +28,15 @@ struct child_result {
 /// Runs `argv` (argv[0] is the program: a path, or a name looked up in PATH), waits at most
 /// `limit`, and collects its output. Throws std::system_error if it cannot be started.
 child_result run_child(const std::vector<std::string>& argv, std::chrono::duration<double> limit);
+
+/// Asks every run_child in progress (and every later one) to kill its child's process
+/// group and return with `interrupted` set, within about a second. Async-signal-safe:
+/// the runner's SIGINT/SIGTERM handler calls it, so that an interrupted suite still
+/// writes the runs it has.
+void request_interrupt(int signal) noexcept;
+
+/// The signal passed to request_interrupt, or 0.
+int interrupt_signal() noexcept;
 
 /// The last `max_lines` lines of `text` (for failure reports).
 std::string tail_lines(const std::string& text, std::size_t max_lines);

@@ -24,10 +24,15 @@ struct run_options {
   std::string remote_bench;  ///< volley's remote benchmark (full profile, or extras)
   std::string caf_remote_bench;
   bool extras = false;  ///< run the remote benchmarks in any profile
+  /// Seconds the whole run may take; 0 = no limit. A run that would end
+  /// past it is not started (run_command.cpp says how it is estimated).
+  double time_budget_s = 0;
 };
 
-/// Runs the suite; returns the process exit status: 2 if any runtime's run
-/// computed a wrong answer, 1 if a volley run failed otherwise, else 0.
+/// Runs the suite, rewriting the result file after every run; returns the
+/// process exit status: 128 + the signal if SIGINT or SIGTERM cut it short,
+/// 2 if any runtime's run computed a wrong answer, 1 if a volley run failed
+/// otherwise, else 0 (a time budget that stopped it early is not a failure).
 int run_suite(const run_options& options);
 
 /// Prints per-workload ratios B/A; returns the exit status.

@@ -33,7 +33,8 @@ const json* find_row(const json& summary, const json& like) {
 std::string describe(const json& file) {
   return file["machine"].value("machine_id", "?") + " " + file.value("created_utc", "?") + " (" +
          file["build"].value("git_commit", "?").substr(0, 10) + ", " +
-         file["run"].value("sizes", "?") + " sizes)";
+         file["run"].value("sizes", "?") + " sizes" +
+         (is_complete(file) ? "" : "; " + partial_text(file)) + ")";
 }
 
 }  // namespace

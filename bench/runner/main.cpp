@@ -5,6 +5,7 @@
 //   volley-bench run [--profile quick|full] [--only NAME]... [--workers N]
 //                    [--repetitions N] [--sizes reference|savina]
 //                    [--sweep-workers] [--results-dir DIR] [--timeout S]
+//                    [--time-budget S]
 //   volley-bench compare A.json B.json
 //   volley-bench report [--results-dir DIR] [--readme README.md --from FILE]
 #include <iostream>
@@ -50,6 +51,11 @@ int main(int argc, char** argv) {
       ->add_option("--timeout", run.timeout_s,
                    "seconds per run before it is killed (default: 60 quick, 300 full)")
       ->check(CLI::PositiveNumber);
+  run_cmd
+      ->add_option("--time-budget", run.time_budget_s,
+                   "seconds the whole run may take: a run that would end past it is not started, "
+                   "and the file says so (complete: false)")
+      ->check(CLI::PositiveNumber);
   run_cmd->add_option(
       "--param", run.params,
       "key=value size override, passed to the workloads that have that parameter (repeatable)");
@@ -63,6 +69,10 @@ int main(int argc, char** argv) {
                    "folder of Google Benchmark binaries (full profile)")
       ->capture_default_str();
 
+  run_cmd->add_option("--remote-bench", run.remote_bench, "volley's remote benchmark (extras)")
+      ->capture_default_str();
+  run_cmd->add_option("--caf-remote-bench", run.caf_remote_bench, "CAF's remote benchmark (extras)")
+      ->capture_default_str();
   run_cmd->add_flag(
       "--extras", run.extras,
       "also run the remote benchmarks and record their figures (always in the full profile)");

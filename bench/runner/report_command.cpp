@@ -4,7 +4,10 @@
 //
 // Per machine the report shows its latest run at one worker count (the
 // headline figures) and its latest worker sweep (the scaling curves);
-// older files stay listed, so history is one click away.
+// older files stay listed, so history is one click away. A partial file (a
+// run cut short: results_file.hpp) is used for the headline figures or the
+// sweep only when the machine has no complete one of that kind, and is
+// marked wherever it appears ("partial: 69 of 207 runs").
 #include "commands.hpp"
 
 #include "gnuplot_chart.hpp"
@@ -35,6 +38,21 @@ struct result_file {
   fs::path path;  // relative to the results folder
   json data;
 };
+
+// " (partial: 69 of 207 runs)" for a partial file, else "".
+std::string partial_mark(const json& data) {
+  auto text = partial_text(data);
+  return text.empty() ? text : " (" + text + ")";
+}
+
+// " (partial: ...; 2 of 3 repetitions)": the file's mark and, when the row
+// has fewer repetitions than planned, how many it has.
+std::string row_mark(const json& row, const json& data) {
+  auto text = partial_text(data);
+  if (text.empty()) return text;
+  if (auto reps = repetitions_text(row, data); !reps.empty()) text += "; " + reps;
+  return " (" + text + ")";
+}
 
 // One workload's figures at one worker count, from the newest file that ran it.
 struct headline_row {
@@ -88,17 +106,26 @@ std::vector<machine_results> load_all(const fs::path& root) {
     out.push_back(std::move(m));
   }
   for (auto& m : out) {
+    // The latest complete sweep, else the latest partial one.
     for (const auto& f : m.files)
-      if (f.data["run"].value("sweep_workers", false)) m.latest_sweep = &f;
+      if (f.data["run"].value("sweep_workers", false) &&
+          (is_complete(f.data) || m.latest_sweep == nullptr || !is_complete(m.latest_sweep->data)))
+        m.latest_sweep = &f;
     for (const char* sizes : {"reference", "savina"}) {
+      auto headline_kind = [&](const result_file& f) {
+        return !f.data["run"].value("sweep_workers", false) &&
+               f.data["run"].value("sizes", "") == sizes;
+      };
+      // Partial files only when the machine has no complete one.
+      const bool any_complete = std::any_of(m.files.begin(), m.files.end(), [&](const auto& f) {
+        return headline_kind(f) && is_complete(f.data);
+      });
       std::vector<headline_row> rows;
       for (const auto& spec : savina::workload_specs()) {
         const headline_row* newest = nullptr;
         headline_row candidate{};
         for (const auto& f : m.files) {
-          if (f.data["run"].value("sweep_workers", false) ||
-              f.data["run"].value("sizes", "") != sizes)
-            continue;
+          if (!headline_kind(f) || (any_complete && !is_complete(f.data))) continue;
           for (const auto& row : f.data["summary"])
             if (row["workload"] == spec.name) {
               candidate = {row, &f};
@@ -178,10 +205,11 @@ void throughput_table_head(std::ostream& md, const std::vector<std::string>& run
   md << "--:|---|" << (with_run ? "---|" : "") << "\n";
 }
 
+// `note` follows the workload's name (a partial file's "(2 of 3 repetitions)").
 void throughput_table_row(std::ostream& md, const json& row,
-                          const std::vector<std::string>& runtimes) {
+                          const std::vector<std::string>& runtimes, const std::string& note = "") {
   const auto* spec = savina::find_workload(row["workload"].get<std::string>());
-  md << "| " << row["workload"].get<std::string>() << " | "
+  md << "| " << row["workload"].get<std::string>() << note << " | "
      << (spec ? spec->unit : row.value("unit", "")) << " | " << row["workers"].get<int>() << " |";
   for (const auto& rt : runtimes) md << " " << runtime_cell(row.value(rt, json())) << " |";
   md << " " << best_peer_ratio(row) << kind_suffix(row["workload"].get<std::string>()) << " | "
@@ -308,7 +336,8 @@ void machine_section(std::ostream& md, const machine_results& m, const fs::path&
     throughput_table_head(md, present, true);
     for (const auto& [row, file] : rows) {
       throughput_table_row(md, row, present);
-      md << " [" << file->data.value("created_utc", "?") << "](" << file->path.string() << ") |\n";
+      md << " [" << file->data.value("created_utc", "?") << "](" << file->path.string() << ")"
+         << row_mark(row, file->data) << " |\n";
     }
     md << "\n";
     // Each row's run says how it was built; list the distinct builds once.
@@ -316,9 +345,9 @@ void machine_section(std::ostream& md, const machine_results& m, const fs::path&
     for (const auto& [row, file] : rows) {
       const auto& build = file->data["build"];
       const auto& run = file->data["run"];
-      auto text = "median of " + std::to_string(run.value("repetitions", 0)) + ", " +
-                  run.value("profile", "?") + " profile, commit `" +
-                  build.value("git_commit", "?").substr(0, 12) + "`" +
+      auto text = "median of " + std::to_string(run.value("repetitions", 0)) +
+                  partial_mark(file->data) + ", " + run.value("profile", "?") +
+                  " profile, commit `" + build.value("git_commit", "?").substr(0, 12) + "`" +
                   (build.value("git_dirty", false) ? " (with local changes)" : "") + ", " +
                   build.value("compiler_id", "?") + " " + build.value("compiler_version", "?") +
                   " `" + build.value("flags", "") + "` (" + build.value("build_type", "?") + ")";
@@ -352,7 +381,8 @@ void machine_section(std::ostream& md, const machine_results& m, const fs::path&
     auto table = scaling_table(m.latest_sweep->data["summary"]);
     if (!table.empty())
       md << "Scaling, median throughput by worker count, from the sweep of "
-         << m.latest_sweep->data.value("created_utc", "?") << " (in brackets: over 1 worker; "
+         << m.latest_sweep->data.value("created_utc", "?") << partial_mark(m.latest_sweep->data)
+         << " (in brackets: over 1 worker; "
          << "\"loss\" below 0.90):\n\n"
          << table << "\n";
   }
@@ -378,9 +408,9 @@ void machine_section(std::ostream& md, const machine_results& m, const fs::path&
     auto name = "charts/" + m.id + "-scaling.svg";
     if (draw_scaling(m.id + ": throughput by worker count (" + data.value("created_utc", "") + ")",
                      panels, (root / name).string()))
-      md << "Scaling, from the sweep of " << data.value("created_utc", "?") << " ([file]("
-         << m.latest_sweep->path.string() << ")):\n\n![scaling on " << m.id << "](" << name
-         << ")\n\n";
+      md << "Scaling, from the sweep of " << data.value("created_utc", "?") << partial_mark(data)
+         << " ([file](" << m.latest_sweep->path.string() << ")):\n\n![scaling on " << m.id << "]("
+         << name << ")\n\n";
   }
   md << "<details><summary>All result files of " << m.id << " (" << m.files.size()
      << ")</summary>\n\n";
@@ -388,9 +418,9 @@ void machine_section(std::ostream& md, const machine_results& m, const fs::path&
         "|\n|---|---|---|--:|---|---|\n";
   for (auto it = m.files.rbegin(); it != m.files.rend(); ++it) {
     const auto& data = it->data;
-    md << "| [" << data.value("created_utc", "?") << "](" << it->path.string() << ") | "
-       << data["run"].value("profile", "?") << " | " << data["run"].value("sizes", "?") << " | "
-       << data["run"].value("workers", 0) << " | "
+    md << "| [" << data.value("created_utc", "?") << "](" << it->path.string() << ")"
+       << partial_mark(data) << " | " << data["run"].value("profile", "?") << " | "
+       << data["run"].value("sizes", "?") << " | " << data["run"].value("workers", 0) << " | "
        << (data["run"].value("sweep_workers", false) ? "yes" : "") << " | `"
        << data["build"].value("git_commit", "?").substr(0, 12) << "` |\n";
   }
@@ -431,8 +461,9 @@ void across_machines(std::ostream& md, const std::vector<machine_results>& machi
     std::ostringstream cells;
     for (const auto* rows : rows_of) {
       const json* found = nullptr;
+      const result_file* found_in = nullptr;
       for (const auto& [row, file] : *rows)
-        if (row["workload"] == spec.name) found = &row;
+        if (row["workload"] == spec.name) found = &row, found_in = file;
       if (found == nullptr) {
         cells << " – |";
         volley_values.push_back(std::nullopt);
@@ -445,7 +476,7 @@ void across_machines(std::ostream& md, const std::vector<machine_results>& machi
                              : "caf";
       cells << " " << figure((*found)["volley"]) << " / " << figure((*found).value(peer, json()))
             << " " << display_name(peer) << " (" << ratio_text(*found, false) << ")"
-            << kind_suffix(std::string(spec.name)) << " |";
+            << kind_suffix(std::string(spec.name)) << row_mark(*found, found_in->data) << " |";
       volley_values.push_back(median_of((*found)["volley"]));
       ratios.push_back((*found)["ratio"].is_null()
                            ? std::nullopt
@@ -492,12 +523,16 @@ std::string readme_block(const json& data, const std::string& path) {
   auto present = runtimes_in(rows);
   throughput_table_head(md, present, false);
   for (const auto& row : rows) {
-    throughput_table_row(md, row, present);
+    auto reps = repetitions_text(row, data);
+    throughput_table_row(md, row, present, reps.empty() ? reps : " (" + reps + ")");
     md << "\n";
   }
   md << "\n";
   latency_table(md, rows);
   machine_state(md, data);
+  if (auto partial = partial_text(data); !partial.empty())
+    md << "**This run was cut short (" << partial << ")**: a row marked with fewer repetitions "
+       << "has only those.\n\n";
   md << "Median of " << run.value("repetitions", 0) << " repetitions (" << run.value("profile", "?")
      << " profile, " << run.value("sizes", "?") << " sizes, " << run.value("workers", 0)
      << " workers) on " << machine.value("cpu_model", "?") << "; commit `"
@@ -594,7 +629,8 @@ int render_report(const std::string& results_dir) {
     md << "| [" << m.id << "](#" << m.id << ") | " << m.description.value("cpu_model", "?") << " | "
        << m.description.value("cores", 0) << " / " << m.description.value("pus", 0) << " | "
        << m.description.value("numa_nodes", 0) << " | "
-       << m.files.back().data.value("created_utc", "?") << " |\n";
+       << m.files.back().data.value("created_utc", "?") << partial_mark(m.files.back().data)
+       << " |\n";
   md << "\n";
   for (const auto& m : machines) machine_section(md, m, root, charts);
   across_machines(md, machines, root, charts);

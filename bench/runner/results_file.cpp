@@ -5,6 +5,7 @@
 #include <volley/savina/parameters.hpp>
 
 #include <algorithm>
+#include <cerrno>
 #include <cstdio>
 #include <ctime>
 #include <fstream>
@@ -12,6 +13,10 @@
 #include <optional>
 #include <sstream>
 #include <stdexcept>
+#include <system_error>
+
+#include <fcntl.h>
+#include <unistd.h>
 
 namespace volley::bench {
 
@@ -329,6 +334,70 @@ std::string scaling_table(const json& summary) {
     }
   }
   return any ? md.str() : std::string();
+}
+
+bool is_complete(const json& data) {
+  return data.value("complete", true);
+}
+
+std::string partial_text(const json& data) {
+  if (is_complete(data)) return "";
+  auto text = "partial: " + std::to_string(data.value("runs", json::array()).size()) + " of " +
+              std::to_string(data.value("planned_runs", 0)) + " runs";
+  if (data.contains("stopped")) text += ", stopped by " + data["stopped"].get<std::string>();
+  return text;
+}
+
+std::string repetitions_text(const json& row, const json& data) {
+  if (is_complete(data)) return "";
+  const int planned = data.value("run", json::object()).value("repetitions", 0);
+  int fewest = planned;
+  for (const auto& rt : runtime_names()) {
+    if (!row.contains(rt) || row[rt].is_null()) continue;
+    const auto& s = row[rt];
+    const int seen = s["count"].get<int>() + s.value("failed", 0) + s.value("timeout", 0);
+    fewest = std::min(fewest, seen);
+  }
+  if (fewest >= planned) return "";
+  return std::to_string(fewest) + " of " + std::to_string(planned) + " repetitions";
+}
+
+namespace {
+
+void write_all(int fd, const std::string& text, const std::string& path) {
+  std::size_t done = 0;
+  while (done < text.size()) {
+    ssize_t n = ::write(fd, text.data() + done, text.size() - done);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) throw std::system_error(errno, std::generic_category(), "write " + path);
+    done += static_cast<std::size_t>(n);
+  }
+}
+
+}  // namespace
+
+void write_results_atomically(const std::string& path, const json& data) {
+  const auto tmp = path + ".tmp";
+  const int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+  if (fd < 0) throw std::system_error(errno, std::generic_category(), "open " + tmp);
+  try {
+    write_all(fd, data.dump(2) + "\n", tmp);
+    if (::fsync(fd) != 0) throw std::system_error(errno, std::generic_category(), "fsync " + tmp);
+  } catch (...) {
+    ::close(fd);
+    throw;
+  }
+  ::close(fd);
+  // rename() replaces the old file in one step; the folder's fsync makes
+  // the new name itself survive a power cut, not only the bytes.
+  if (::rename(tmp.c_str(), path.c_str()) != 0)
+    throw std::system_error(errno, std::generic_category(), "rename " + tmp);
+  auto slash = path.find_last_of('/');
+  const auto dir = slash == std::string::npos ? std::string(".") : path.substr(0, slash + 1);
+  if (const int dir_fd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC); dir_fd >= 0) {
+    ::fsync(dir_fd);
+    ::close(dir_fd);
+  }
 }
 
 json load_results(const std::string& path) {

@@ -3,8 +3,10 @@
 // commands share.
 //
 // A result file (results/<machine_id>/<stamp>.json) holds:
-//   schema_version, created_utc, machine{...}, build{...}, run{profile,
-//   sizes, repetitions, workers, sweep_workers, timeout_s, params},
+//   schema_version, created_utc, complete, planned_runs, stopped (only
+//   when cut short: "time budget", "SIGINT", "SIGTERM"), machine{...},
+//   build{...}, run{profile, sizes, repetitions, workers, sweep_workers,
+//   timeout_s, time_budget_s, params},
 //   runtimes{ name: path, available, config (version, flags, warm-up and
 //   GC settings as the runtime reports them) }, <name>_config, probe_cpus,
 //   runs[ one object per child run: workload,
@@ -16,6 +18,11 @@
 //   spreads and the volley/best-peer ratios ], extras{ remote benchmarks,
 //   idle-actor memory },
 //   micro_benchmarks[ Google Benchmark JSON files beside it ] (full profile).
+//
+// The runner rewrites the file after every run (write_results_atomically),
+// so a run cut short by a kill, a signal or a time budget leaves a partial
+// file: "complete": false, every run that finished and nothing of the one
+// in progress. Files before schema 3 have no "complete" and are complete.
 
 #include <optional>
 #include <string>
@@ -28,7 +35,8 @@ namespace volley::bench {
 /// Bumped when a field changes meaning; readers skip newer files.
 /// 2: every runtime (volley, caf, erlang) in one summary row, best_peer,
 /// worst_ratio, probes and CPU time per run.
-inline constexpr int results_schema_version = 2;
+/// 3: complete, planned_runs, stopped; the file is rewritten after each run.
+inline constexpr int results_schema_version = 3;
 
 /// The runtimes a result file may hold, volley first; the others are peers.
 const std::vector<std::string>& runtime_names();
@@ -83,6 +91,23 @@ std::string summary_table(const nlohmann::json& summary);
 /// (issue 11: no workload may lose more than 10% from 1 to 2 workers).
 /// Empty when no workload ran at 1 worker and at more.
 std::string scaling_table(const nlohmann::json& summary);
+
+/// Whether a result file holds every planned run (files before schema 3 do).
+bool is_complete(const nlohmann::json& data);
+
+/// "partial: 69 of 207 runs" (with ", stopped by time budget" when the file
+/// says why) for a partial file; "" for a complete one.
+std::string partial_text(const nlohmann::json& data);
+
+/// For a partial file's summary row: "2 of 3 repetitions" when some
+/// runtime in it ran fewer than the file's planned repetitions; else "".
+std::string repetitions_text(const nlohmann::json& summary_row, const nlohmann::json& data);
+
+/// Writes `data` to `path` so that a reader (or a crash at any instant)
+/// sees the old file or the new one, never a mix: it writes <path>.tmp,
+/// fsyncs it, renames it over `path` and fsyncs the folder. Throws
+/// std::system_error on failure.
+void write_results_atomically(const std::string& path, const nlohmann::json& data);
 
 /// Reads a result file; throws std::runtime_error with the path on failure.
 nlohmann::json load_results(const std::string& path);

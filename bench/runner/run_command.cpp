@@ -1,16 +1,30 @@
 // `volley-bench run`: runs every workload on every runtime as child
 // processes, shows progress, prints a table and writes the result file.
 //
-// Order: for each workload, each worker count and each repetition, the
-// runtimes (volley, then each peer that is present) run back to back, so
-// slow drift of the machine (thermal, other tenants) hits every runtime
-// alike instead of one of them.
+// Order: repetition by repetition (every workload and worker count once,
+// then again), and within one repetition of a workload the runtimes
+// (volley, then each peer that is present) back to back, so that slow
+// drift of the machine (thermal, other tenants) hits every runtime alike
+// instead of one of them, and a run cut short has every workload it
+// reached on every runtime. A workload's repetitions are spread over the
+// whole run, so one bad minute of the machine costs each workload at most
+// one repetition.
 //
 // Every run gets every parameter of its workload on the command line
 // (`--param k=v` for each key of the size set, overrides applied): a peer
 // such as the Erlang twins has no copy of the size table and must not
 // guess. Around every run the runner probes the machine (machine_probe.hpp)
 // and records the child's CPU time from wait4.
+//
+// A run that is cut short still leaves its figures: the result file is
+// rewritten (atomically) after every finished run with "complete": false,
+// and gets "complete": true only after the last one (and the extras). A
+// SIGKILL leaves the file of the last finished run; SIGINT/SIGTERM kill the
+// workload in progress, write what finished ("stopped": "SIGTERM") and exit
+// 128 + the signal; --time-budget does not start a run that would end past
+// the budget ("stopped": "time budget"). The order above makes such a
+// file useful: a suite stopped half-way has every workload's first
+// repetitions on every runtime, not half the workloads.
 #include "commands.hpp"
 
 #include "child_process.hpp"
@@ -24,9 +38,9 @@
 #include <algorithm>
 #include <chrono>
 #include <cmath>
+#include <csignal>
 #include <cstdio>
 #include <filesystem>
-#include <fstream>
 #include <iostream>
 #include <map>
 #include <set>
@@ -179,6 +193,10 @@ json execute(const planned_run& run, const run_options& options, double timeout_
   record["sys_s"] = r.sys_s;
   record["cpu_s"] = r.user_s + r.sys_s;
   record["max_rss_kib"] = r.max_rss_kib;
+  if (r.interrupted) {
+    record["interrupted"] = true;
+    return record;
+  }
   if (r.timed_out) {
     record["status"] = "timeout";
     record["timeout_s"] = timeout_s;
@@ -228,6 +246,14 @@ std::string outcome_text(const json& record) {
   return text + ": " + tail_lines(record.value("stderr_tail", ""), 1);
 }
 
+// Ten minutes per binary: Google Benchmark sizes its own iterations; a
+// suite of a few dozen benchmarks takes a minute or two.
+constexpr double micro_benchmark_limit_s = 600;
+
+// Five minutes per extra program; the four extras together, for the budget.
+constexpr double extra_limit_s = 300;
+constexpr double extras_limit_s = 4 * extra_limit_s;
+
 // Runs every Google Benchmark binary in `micro_dir`, each writing its own
 // JSON beside the result file; returns the file names written.
 json run_micro_benchmarks(const std::string& micro_dir, const fs::path& dir,
@@ -246,11 +272,9 @@ json run_micro_benchmarks(const std::string& micro_dir, const fs::path& dir,
   for (const auto& binary : binaries) {
     auto name = stem + "." + binary.filename().string() + ".json";
     std::cerr << "volley-bench: micro " << binary.filename().string() << " -> " << name << "\n";
-    // Ten minutes: Google Benchmark sizes its own iterations; a suite of a
-    // few dozen benchmarks takes a minute or two.
     auto r = run_child({binary.string(), "--benchmark_out=" + (dir / name).string(),
                         "--benchmark_out_format=json"},
-                       std::chrono::minutes(10));
+                       std::chrono::duration<double>(micro_benchmark_limit_s));
     if (r.timed_out || r.exit_code != 0) {
       std::cerr << "volley-bench: micro " << binary.filename().string()
                 << " failed: " << tail_lines(r.err, 5) << "\n";
@@ -273,7 +297,7 @@ json run_extra(const std::string& name, const std::vector<std::string>& argv) {
     return out;
   }
   std::cerr << "volley-bench: " << name << "\n";
-  auto r = run_child(argv, std::chrono::minutes(5));
+  auto r = run_child(argv, std::chrono::duration<double>(extra_limit_s));
   out["status"] = r.timed_out ? "timeout" : r.exit_code == 0 ? "ok" : "failed";
   out["user_s"] = r.user_s;
   out["sys_s"] = r.sys_s;
@@ -294,6 +318,89 @@ json run_extra(const std::string& name, const std::vector<std::string>& argv) {
   return out;
 }
 
+double seconds_since(std::chrono::steady_clock::time_point start) {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+}
+
+// The time budget's estimate of a run: the slowest earlier repetition of
+// the same workload on the same runtime (any worker count: the slowest is
+// the safe guess). The slowest, not the mean: stopping one run early costs
+// a repetition, overrunning the budget can cost the whole file's last runs
+// on a machine that is taken away at the limit.
+class longest_run {
+ public:
+  void record(const planned_run& r, double seconds) {
+    auto& longest = longest_[r.workload + "/" + r.runtime->name];
+    longest = std::max(longest, seconds);
+  }
+  std::optional<double> of(const planned_run& r) const {
+    auto it = longest_.find(r.workload + "/" + r.runtime->name);
+    if (it == longest_.end()) return std::nullopt;
+    return it->second;
+  }
+
+ private:
+  std::map<std::string, double> longest_;
+};
+
+// Whether a phase after the runs (at most `limit_s` long) fits the budget;
+// says so when it does not.
+bool fits_budget(const run_options& options, std::chrono::steady_clock::time_point started,
+                 const char* phase, double limit_s) {
+  if (options.time_budget_s <= 0 || seconds_since(started) + limit_s <= options.time_budget_s)
+    return true;
+  std::cerr << "volley-bench: time budget: skipping " << phase << " (up to " << clock_text(limit_s)
+            << ")\n";
+  return false;
+}
+
+std::string signal_name(int signal) {
+  if (signal == SIGINT) return "SIGINT";
+  if (signal == SIGTERM) return "SIGTERM";
+  return "signal " + std::to_string(signal);
+}
+
+// While alive, SIGINT and SIGTERM ask run_child to kill the workload in
+// progress (request_interrupt) instead of killing the runner, so that the
+// runner can write the runs it has and exit 128 + the signal. No
+// SA_RESTART: the signal interrupts run_child's poll at once.
+class interrupt_guard {
+ public:
+  interrupt_guard() {
+    struct sigaction action {};
+    action.sa_handler = [](int signal) { request_interrupt(signal); };
+    sigemptyset(&action.sa_mask);
+    for (int i = 0; i < 2; ++i) sigaction(signals_[i], &action, &previous_[i]);
+  }
+  ~interrupt_guard() {
+    for (int i = 0; i < 2; ++i) sigaction(signals_[i], &previous_[i], nullptr);
+  }
+  interrupt_guard(const interrupt_guard&) = delete;
+  interrupt_guard& operator=(const interrupt_guard&) = delete;
+
+ private:
+  static constexpr int signals_[2] = {SIGINT, SIGTERM};
+  struct sigaction previous_[2]{};
+};
+
+// The runtimes' own configuration, as their first successful run at the
+// run's worker count reported it.
+void add_runtime_configs(json& result, const std::vector<runtime_binary>& runtimes,
+                         json& runtime_info, int workers) {
+  for (const auto& rt : runtimes) {
+    json config = {{"workers", workers}};
+    for (const auto& r : result["runs"])
+      if (r["runtime"] == rt.name && r["status"] == "ok" && r.contains("config") &&
+          r["workers"] == workers) {
+        config = r["config"];
+        break;
+      }
+    result[rt.name + "_config"] = config;
+    runtime_info[rt.name]["config"] = config;
+  }
+  result["runtimes"] = runtime_info;
+}
+
 // One million: the figure the README quotes, and large enough that RSS
 // page rounding is below 0.01 byte per actor.
 constexpr std::int64_t idle_memory_actors = 1'000'000;
@@ -301,6 +408,9 @@ constexpr std::int64_t idle_memory_actors = 1'000'000;
 }  // namespace
 
 int run_suite(const run_options& options) {
+  // The time budget counts from here: probing the runtimes (Erlang starts
+  // a VM for --list) is part of what the machine's limit sees.
+  const auto started = std::chrono::steady_clock::now();
   auto defaults = defaults_for(options.profile);
   const int repetitions = options.repetitions > 0 ? options.repetitions : defaults.repetitions;
   const double timeout_s = options.timeout_s > 0 ? options.timeout_s : defaults.timeout_s;
@@ -359,16 +469,16 @@ int run_suite(const run_options& options) {
   else
     worker_counts.push_back(workers);
   std::vector<planned_run> plan;
-  for (const auto& spec : savina::workload_specs()) {
-    std::string name(spec.name);
-    if (!options.only.empty() &&
-        std::find(options.only.begin(), options.only.end(), name) == options.only.end())
-      continue;
-    for (int w : worker_counts)
-      for (int rep = 1; rep <= repetitions; ++rep)
+  for (int rep = 1; rep <= repetitions; ++rep)
+    for (const auto& spec : savina::workload_specs()) {
+      std::string name(spec.name);
+      if (!options.only.empty() &&
+          std::find(options.only.begin(), options.only.end(), name) == options.only.end())
+        continue;
+      for (int w : worker_counts)
         for (const auto& rt : runtimes)
           if (rt.workloads.count(name) != 0) plan.push_back({name, &rt, w, rep});
-  }
+    }
   if (plan.empty()) {
     std::cerr << "volley-bench: nothing to run (no runtime implements the selected workloads)\n";
     return 1;
@@ -387,15 +497,58 @@ int run_suite(const run_options& options) {
   const auto cpus = probe_cpus(workers);
   std::cerr << "volley-bench: probing the cache-line round trip between CPUs " << cpus[0] << " and "
             << cpus[1] << " around every run\n";
-  auto started = std::chrono::steady_clock::now();
   auto created_utc = utc_timestamp();
-  json runs = json::array();
+  fs::path dir = fs::path(options.results_dir) / machine["machine_id"].get<std::string>();
+  fs::create_directories(dir);
+  const auto stem = file_stamp(created_utc);
+  const auto path = (dir / (stem + ".json")).string();
+  json run_settings = {{"profile", options.profile},
+                       {"sizes", options.sizes},
+                       {"repetitions", repetitions},
+                       {"workers", workers},
+                       {"sweep_workers", options.sweep_workers},
+                       {"timeout_s", timeout_s},
+                       {"params", options.params}};
+  if (options.time_budget_s > 0) run_settings["time_budget_s"] = options.time_budget_s;
+  json result = {
+      {"schema_version", results_schema_version},
+      {"created_utc", created_utc},
+      {"complete", false},
+      {"planned_runs", plan.size()},
+      {"machine", machine},
+      {"build", build},
+      {"run", run_settings},
+      {"probe_cpus", cpus},
+      {"runs", json::array()},
+  };
+  json& runs = result["runs"];
+  // Written after every run: a kill at any instant leaves the previous
+  // whole file (write_results_atomically), so a cut-short suite keeps
+  // every run that finished.
+  auto save = [&] {
+    add_runtime_configs(result, runtimes, runtime_info, workers);
+    result["summary"] = summarise_runs(runs);
+    write_results_atomically(path, result);
+  };
+
+  interrupt_guard guard;
   progress_estimate estimate;
+  longest_run longest;
   bool volley_failed = false, wrong_answer = false;
   for (std::size_t i = 0; i < plan.size(); ++i) {
     const auto& run = plan[i];
-    double elapsed =
-        std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+    const double elapsed = seconds_since(started);
+    const double expected = longest.of(run).value_or(timeout_s);
+    if (options.time_budget_s > 0 && elapsed + expected > options.time_budget_s) {
+      result["stopped"] = "time budget";
+      std::fprintf(stderr,
+                   "volley-bench: time budget: %s elapsed + ~%s for %s on %s would pass %s; "
+                   "stopping after %zu of %zu runs\n",
+                   clock_text(elapsed).c_str(), clock_text(expected).c_str(), run.workload.c_str(),
+                   run.runtime->name.c_str(), clock_text(options.time_budget_s).c_str(), i,
+                   plan.size());
+      break;
+    }
     auto left = estimate.remaining(plan, i);
     std::fprintf(stderr, "[%3zu/%zu] %-22s %-6s workers %-2d rep %d/%d | %s elapsed, %s left | ",
                  i + 1, plan.size(), run.workload.c_str(), run.runtime->name.c_str(), run.workers,
@@ -403,75 +556,63 @@ int run_suite(const run_options& options) {
                  left ? ("~" + clock_text(*left)).c_str() : "?");
     std::fflush(stderr);
     auto record = execute(run, options, timeout_s, cpus);
+    if (record.value("interrupted", false)) {
+      // Not a whole run: it stays out of the file.
+      result["stopped"] = signal_name(interrupt_signal());
+      std::fprintf(stderr, "interrupted\n");
+      break;
+    }
     estimate.record(run, record.value("wall_s", 0.0));
+    longest.record(run, record.value("wall_s", 0.0));
     std::fprintf(stderr, "%s\n", outcome_text(record).c_str());
     if (run.runtime->name == "volley" && record["status"] != "ok") volley_failed = true;
     // A wrong answer fails the run whichever runtime gave it: a peer's
     // figure is only worth comparing with if its answer is right.
     if (record["status"] == "failed" && record.value("exit_code", 0) == 2) wrong_answer = true;
     runs.push_back(std::move(record));
+    save();
   }
 
-  json result = {
-      {"schema_version", results_schema_version},
-      {"created_utc", created_utc},
-      {"machine", machine},
-      {"build", build},
-      {"run",
-       {{"profile", options.profile},
-        {"sizes", options.sizes},
-        {"repetitions", repetitions},
-        {"workers", workers},
-        {"sweep_workers", options.sweep_workers},
-        {"timeout_s", timeout_s},
-        {"params", options.params}}},
-      {"probe_cpus", cpus},
-      {"runs", runs},
-  };
-  // The runtimes' own configuration, as their first successful run reported it.
-  for (const auto& rt : runtimes) {
-    json config = {{"workers", workers}};
-    for (const auto& r : runs)
-      if (r["runtime"] == rt.name && r["status"] == "ok" && r.contains("config") &&
-          r["workers"] == workers) {
-        config = r["config"];
-        break;
-      }
-    result[rt.name + "_config"] = config;
-    runtime_info[rt.name]["config"] = config;
+  if (!result.contains("stopped")) {
+    const bool every_workload = options.only.empty();
+    if (defaults.micro && every_workload) {
+      if (fits_budget(options, started, "the micro benchmarks", micro_benchmark_limit_s))
+        result["micro_benchmarks"] = run_micro_benchmarks(options.micro_dir, dir, stem);
+    }
+    if (((defaults.micro && every_workload) || options.extras) &&
+        fits_budget(options, started, "the extras", extras_limit_s)) {
+      // Idle-actor memory: 1 M idle actors on each C++ runtime, the same
+      // measurement (RSS growth; volley adds jemalloc's count).
+      const auto idle = std::to_string(idle_memory_actors);
+      result["extras"] = {
+          {"remote (volley)", run_extra("remote_bench", {options.remote_bench, "--actor-sender"})},
+          {"remote (CAF)", run_extra("caf_remote_bench", {options.caf_remote_bench})},
+          {"idle memory (volley)",
+           run_extra("volley idle memory", {options.volley_binary, "--idle-memory", idle,
+                                            "--workers", std::to_string(workers)})},
+          {"idle memory (CAF)",
+           run_extra("CAF idle memory", {options.caf_binary, "--idle-memory", idle, "--workers",
+                                         std::to_string(workers)})}};
+    }
+    if (interrupt_signal() != 0)
+      result["stopped"] = signal_name(interrupt_signal());
+    else
+      result["complete"] = true;
   }
-  result["runtimes"] = runtime_info;
-  result["summary"] = summarise_runs(runs);
+  if (!runs.empty()) save();
 
-  fs::path dir = fs::path(options.results_dir) / machine["machine_id"].get<std::string>();
-  fs::create_directories(dir);
-  auto stem = file_stamp(created_utc);
-
-  if (defaults.micro && options.only.empty())
-    result["micro_benchmarks"] = run_micro_benchmarks(options.micro_dir, dir, stem);
-  if ((defaults.micro && options.only.empty()) || options.extras) {
-    // Idle-actor memory: 1 M idle actors on each C++ runtime, the same
-    // measurement (RSS growth; volley adds jemalloc's count).
-    const auto idle = std::to_string(idle_memory_actors);
-    result["extras"] = {
-        {"remote (volley)", run_extra("remote_bench", {options.remote_bench, "--actor-sender"})},
-        {"remote (CAF)", run_extra("caf_remote_bench", {options.caf_remote_bench})},
-        {"idle memory (volley)",
-         run_extra("volley idle memory", {options.volley_binary, "--idle-memory", idle, "--workers",
-                                          std::to_string(workers)})},
-        {"idle memory (CAF)",
-         run_extra("CAF idle memory", {options.caf_binary, "--idle-memory", idle, "--workers",
-                                       std::to_string(workers)})}};
-  }
-
-  auto path = dir / (stem + ".json");
-  std::ofstream(path) << result.dump(2) << "\n";
-  std::cout << "\n" << summary_table(result["summary"]) << "\n";
+  const bool cut_short = result.contains("stopped");
+  std::cout << "\n";
+  if (cut_short) std::cout << partial_text(result) << "\n";
+  std::cout << summary_table(result["summary"]) << "\n";
   if (options.sweep_workers) std::cout << scaling_table(result["summary"]) << "\n";
-  std::cerr << "volley-bench: wrote " << path.string() << " in "
-            << clock_text(std::chrono::duration<double>(std::chrono::steady_clock::now() - started)
-                              .count())
-            << "\n";
+  if (runs.empty())
+    std::cerr << "volley-bench: no run finished; no result file written\n";
+  else
+    std::cerr << "volley-bench: wrote " << path
+              << (cut_short ? " (" + partial_text(result) + ")" : "") << " in "
+              << clock_text(seconds_since(started)) << "\n";
+  if (interrupt_signal() != 0) return 128 + interrupt_signal();
   if (wrong_answer) {
     std::cerr
         << "volley-bench: some runs computed a WRONG ANSWER (exit 2; see above and \"runs\")\n";

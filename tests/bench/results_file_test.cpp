@@ -1,6 +1,11 @@
 #include "results_file.hpp"
+#include "temp_folder.hpp"
 
 #include <catch2/catch.hpp>
+
+#include <system_error>
+
+#include <unistd.h>
 
 using namespace volley::bench;
 using nlohmann::json;
@@ -148,4 +153,39 @@ TEST_CASE("probe modes are relative to the run's median probe") {
 TEST_CASE("file stamps have no colons") {
   CHECK(file_stamp("2024-05-01T12:30:00Z") == "2024-05-01T12-30-00Z");
   CHECK(utc_timestamp().size() == 20);
+}
+
+TEST_CASE("a partial file says how many runs it has, and which rows lack repetitions") {
+  json runs = json::array({ok_run("volley", 300), ok_run("caf", 100), ok_run("volley", 310)});
+  json data = {{"complete", false},
+               {"planned_runs", 6},
+               {"stopped", "time budget"},
+               {"run", {{"repetitions", 3}}},
+               {"runs", runs}};
+  CHECK_FALSE(is_complete(data));
+  CHECK(partial_text(data) == "partial: 3 of 6 runs, stopped by time budget");
+  auto summary = summarise_runs(runs);
+  // caf ran once, volley twice: the row is as short as its shortest runtime.
+  CHECK(repetitions_text(summary[0], data) == "1 of 3 repetitions");
+  data["complete"] = true;
+  CHECK(partial_text(data).empty());
+  CHECK(repetitions_text(summary[0], data).empty());
+}
+
+TEST_CASE("a file from before schema 3 has no complete flag and counts as complete") {
+  json data = {{"schema_version", 2}, {"run", {{"repetitions", 3}}}, {"runs", json::array()}};
+  CHECK(is_complete(data));
+  CHECK(partial_text(data).empty());
+}
+
+TEST_CASE("a result file is replaced whole, and no temporary file is left behind") {
+  volley::bench::testing::temp_folder folder;
+  const std::string dir = folder.path.string();
+  const std::string path = dir + "/r.json";
+  write_results_atomically(path, {{"runs", json::array({1})}});
+  write_results_atomically(path, {{"runs", json::array({1, 2})}});
+  CHECK(load_results(path)["runs"].size() == 2);
+  CHECK(access((path + ".tmp").c_str(), F_OK) != 0);
+  CHECK_THROWS_AS(write_results_atomically(dir + "/no-such-dir/r.json", json::object()),
+                  std::system_error);
 }

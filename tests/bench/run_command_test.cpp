@@ -1,0 +1,197 @@
+// `volley-bench run` cut short: killed (SIGKILL), interrupted (SIGTERM) or
+// stopped by --time-budget, it leaves a result file that parses and holds
+// every run that finished and nothing of the one in progress. The runner
+// runs volley's workloads only, at tiny sizes, so each case takes seconds.
+#include "temp_folder.hpp"
+
+#include <catch2/catch.hpp>
+
+#include <nlohmann/json.hpp>
+
+#include <chrono>
+#include <csignal>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <optional>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include <fcntl.h>
+#include <spawn.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+using nlohmann::json;
+namespace fs = std::filesystem;
+using volley::bench::testing::temp_folder;
+using namespace std::chrono_literals;
+
+extern char** environ;
+
+namespace {
+
+// The runner with volley only (the peers' paths empty: not built), writing
+// under `results`, its output in `results`/runner.log.
+pid_t start_runner(const fs::path& results, std::vector<std::string> args) {
+  std::vector<std::string> argv = {VOLLEY_BENCH_BINARY, "run",
+                                   "--results-dir",     results.string(),
+                                   "--volley-binary",   VOLLEY_SAVINA_BINARY,
+                                   "--caf-binary",      "",
+                                   "--erlang-binary",   "",
+                                   "--workers",         "2"};
+  argv.insert(argv.end(), args.begin(), args.end());
+  std::vector<char*> raw;
+  for (auto& a : argv) raw.push_back(a.data());
+  raw.push_back(nullptr);
+  fs::create_directories(results);
+  const auto log = (results / "runner.log").string();
+  posix_spawn_file_actions_t actions;
+  posix_spawn_file_actions_init(&actions);
+  posix_spawn_file_actions_addopen(&actions, STDOUT_FILENO, log.c_str(),
+                                   O_WRONLY | O_CREAT | O_APPEND, 0644);
+  posix_spawn_file_actions_adddup2(&actions, STDOUT_FILENO, STDERR_FILENO);
+  pid_t pid = 0;
+  const int rc = posix_spawn(&pid, raw[0], &actions, nullptr, raw.data(), environ);
+  posix_spawn_file_actions_destroy(&actions);
+  REQUIRE(rc == 0);
+  return pid;
+}
+
+int wait_for(pid_t pid) {
+  int status = 0;
+  REQUIRE(waitpid(pid, &status, 0) == pid);
+  return status;
+}
+
+// The result file under `results` (results/<machine>/<stamp>.json), if any.
+std::optional<fs::path> result_path(const fs::path& results) {
+  std::error_code ec;
+  for (const auto& machine : fs::directory_iterator(results, ec))
+    if (machine.is_directory())
+      for (const auto& entry : fs::directory_iterator(machine.path(), ec))
+        if (entry.path().extension() == ".json") return entry.path();
+  return std::nullopt;
+}
+
+json parse_file(const fs::path& path) {
+  std::ifstream in(path);
+  return json::parse(in);
+}
+
+// Polls until the result file appears (at most a minute); every version
+// seen on the way must parse: a reader never sees half a file.
+fs::path wait_for_result(const fs::path& results) {
+  for (int i = 0; i < 6000; ++i) {
+    if (auto path = result_path(results)) {
+      CHECK_NOTHROW(parse_file(*path));
+      return *path;
+    }
+    std::this_thread::sleep_for(10ms);
+  }
+  FAIL("no result file within a minute");
+  return {};
+}
+
+// Every run in the file finished: it has a status and the child's times.
+void check_whole_runs(const json& data) {
+  for (const auto& run : data["runs"]) {
+    CHECK(run.contains("status"));
+    CHECK(run.contains("wall_s"));
+    CHECK_FALSE(run.contains("interrupted"));
+    if (run["status"] == "ok") CHECK(run.contains("throughput"));
+  }
+}
+
+}  // namespace
+
+TEST_CASE("a runner killed by SIGKILL leaves a file with every finished run, marked partial") {
+  temp_folder dir;
+  // Ten short runs: the kill lands while most are still to come.
+  const auto pid = start_runner(
+      dir.path, {"--only", "ping-pong", "--repetitions", "10", "--param", "pings=20000"});
+  const auto path = wait_for_result(dir.path);
+  kill(pid, SIGKILL);
+  wait_for(pid);
+  auto data = parse_file(path);
+  CHECK(data["schema_version"] == 3);
+  CHECK(data["complete"] == false);
+  CHECK(data["planned_runs"] == 10);
+  CHECK(data["runs"].size() >= 1);
+  CHECK(data["runs"].size() < 10);
+  CHECK(data["summary"].size() == 1);
+  check_whole_runs(data);
+}
+
+TEST_CASE("SIGTERM stops the run in progress, writes the finished runs and exits non-zero") {
+  temp_folder dir;
+  // A short run first, then one that would take minutes.
+  const auto pid =
+      start_runner(dir.path, {"--only", "ping-pong", "--only", "counting", "--repetitions", "1",
+                              "--param", "pings=20000", "--param", "messages=20000000000"});
+  const auto path = wait_for_result(dir.path);
+  std::this_thread::sleep_for(200ms);  // into the long run
+  const auto signalled = std::chrono::steady_clock::now();
+  kill(pid, SIGTERM);
+  const int status = wait_for(pid);
+  // Within run_child's poll period (1 s), with room for a loaded machine.
+  CHECK(std::chrono::steady_clock::now() - signalled < 5s);
+  REQUIRE(WIFEXITED(status));
+  CHECK(WEXITSTATUS(status) == 128 + SIGTERM);
+  auto data = parse_file(path);
+  CHECK(data["complete"] == false);
+  CHECK(data["stopped"] == "SIGTERM");
+  REQUIRE(data["runs"].size() == 1);
+  CHECK(data["runs"][0]["workload"] == "ping-pong");
+  check_whole_runs(data);
+}
+
+TEST_CASE("a time budget runs what fits, then stops and says so in the file") {
+  temp_folder dir;
+  // The first run of each workload is admitted on the timeout's estimate
+  // (1 s of 4); each later one on the slowest so far, so the runs stop
+  // before 4 s.
+  const auto started = std::chrono::steady_clock::now();
+  const auto pid =
+      start_runner(dir.path, {"--only", "ping-pong", "--only", "counting", "--repetitions", "200",
+                              "--param", "pings=100000", "--param", "messages=200000", "--timeout",
+                              "1", "--time-budget", "4"});
+  const int status = wait_for(pid);
+  const auto took = std::chrono::steady_clock::now() - started;
+  REQUIRE(WIFEXITED(status));
+  CHECK(WEXITSTATUS(status) == 0);
+  CHECK(took < 6s);
+  auto path = result_path(dir.path);
+  REQUIRE(path);
+  auto data = parse_file(*path);
+  CHECK(data["complete"] == false);
+  CHECK(data["stopped"] == "time budget");
+  CHECK(data["run"]["time_budget_s"] == 4);
+  REQUIRE(data["runs"].size() >= 2);
+  CHECK(data["runs"].size() < 400);
+  // Repetition by repetition: the first two runs are each workload's first.
+  CHECK(data["runs"][0]["workload"] == "ping-pong");
+  CHECK(data["runs"][1]["workload"] == "counting");
+  CHECK(data["runs"][1]["repetition"] == 1);
+  check_whole_runs(data);
+  std::ifstream log(dir.path / "runner.log");
+  std::string text((std::istreambuf_iterator<char>(log)), std::istreambuf_iterator<char>());
+  CHECK(text.find("volley-bench: time budget:") != std::string::npos);
+}
+
+TEST_CASE("a run that finishes writes a complete file") {
+  temp_folder dir;
+  const auto pid = start_runner(
+      dir.path, {"--only", "ping-pong", "--repetitions", "2", "--param", "pings=20000"});
+  const int status = wait_for(pid);
+  REQUIRE(WIFEXITED(status));
+  CHECK(WEXITSTATUS(status) == 0);
+  auto path = result_path(dir.path);
+  REQUIRE(path);
+  auto data = parse_file(*path);
+  CHECK(data["complete"] == true);
+  CHECK_FALSE(data.contains("stopped"));
+  CHECK(data["runs"].size() == 2);
+  CHECK_FALSE(fs::exists(path->string() + ".tmp"));
+}
