@@ -525,15 +525,24 @@ bool node_core::deliver_batched(const peer_info& peer, const frame& f, const mes
 }
 
 void node_core::batch(const any_ref& target, volley::detail::envelope* e) {
+  // A stream to one actor appends to the newest chain, here, without the
+  // scan's prologue (37 -> 19 instructions per message, callgrind,
+  // remote_bench one-way, B's loop).
+  if (!batches_.empty() && batches_.back().target.cell() == target.cell()) {
+    batches_.back().append(e);
+    return;
+  }
+  batch_elsewhere(target, e);
+}
+
+void node_core::batch_elsewhere(const any_ref& target, volley::detail::envelope* e) {
   // A turn's tells go to few actors: a scan from the newest finds them. Past
   // this many the chains are handed over early, which only costs batching.
   constexpr std::size_t max_targets = 64;
   volley::detail::cell_base* c = target.cell();
   for (auto it = batches_.rbegin(); it != batches_.rend(); ++it) {
     if (it->target.cell() == c) {
-      // Relaxed: deliver_chain's exchange-and-release publishes the links.
-      it->last->next.store(e, std::memory_order_relaxed);
-      it->last = e;
+      it->append(e);
       return;
     }
   }

@@ -456,6 +456,11 @@ class node_core final : public transport_handler, public std::enable_shared_from
     any_ref target;
     volley::detail::envelope* first;
     volley::detail::envelope* last;
+    void append(volley::detail::envelope* e) noexcept {
+      // Relaxed: deliver_chain's exchange-and-release publishes the links.
+      last->next.store(e, std::memory_order_relaxed);
+      last = e;
+    }
   };
   std::vector<pending_chain> batches_;
   /// Actors the loop runs itself at the end of the turn's delivery
@@ -465,6 +470,8 @@ class node_core final : public transport_handler, public std::enable_shared_from
   /// Appends `e` (a tell built by message_entry::envelope_local) to its
   /// target's chain.
   void batch(const any_ref& target, volley::detail::envelope* e);
+  /// batch() when `e` does not go to the newest chain.
+  void batch_elsewhere(const any_ref& target, volley::detail::envelope* e);
   void flush_batches() noexcept;
   /// Connections of an incarnation that a newer one replaced: their frames
   /// are dropped until they go down (or come up again, reconnected).
