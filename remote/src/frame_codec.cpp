@@ -246,6 +246,26 @@ void encode_append(const frame& f, std::vector<std::byte>& out) {
   encode(f, std::span<std::byte>(out).subspan(at));
 }
 
+namespace {
+/// Points `f`'s target, sender and payload into the frame of `length`
+/// bytes at `p`, whose header gave the section lengths and `f.flags`.
+void point_sections(frame& f, const std::byte* p, std::size_t length, std::size_t tlen,
+                    std::size_t nlen, std::size_t slen) noexcept {
+  const std::byte* q = p + header_size;
+  if (f.flags & flag_target_id) {
+    f.target_id = detail::load_u64(q);
+  } else {
+    f.target_path = as_chars(q, tlen);
+  }
+  q += tlen;
+  f.sender_node = as_chars(q, nlen);
+  q += nlen;
+  f.sender_path = as_chars(q, slen);
+  q += slen;
+  f.payload = {q, static_cast<std::size_t>(p + length - q)};
+}
+}  // namespace
+
 parse_result parse_frame(std::span<const std::byte> bytes, const frame_limits& limits) noexcept {
   parse_result r;
   // Check the length as soon as it is there, so an oversized frame is refused
@@ -287,18 +307,7 @@ parse_result parse_frame(std::span<const std::byte> bytes, const frame_limits& l
 
   f.type_marker = detail::load_u64(p + off_type_marker);
   f.correlation_id = detail::load_u64(p + off_correlation);
-  const std::byte* q = p + header_size;
-  if (f.flags & flag_target_id) {
-    f.target_id = detail::load_u64(q);
-  } else {
-    f.target_path = as_chars(q, tlen);
-  }
-  q += tlen;
-  f.sender_node = as_chars(q, nlen);
-  q += nlen;
-  f.sender_path = as_chars(q, slen);
-  q += slen;
-  f.payload = {q, static_cast<std::size_t>(p + length - q)};
+  point_sections(f, p, length, tlen, nlen, slen);
   r.error = check_sections(f, length, limits);
   if (r.error == decode_error::none) r.consumed = length;
   return r;
@@ -342,18 +351,7 @@ std::size_t parse_frame_like(std::span<const std::byte> bytes, const std::byte* 
     return 0;
   f.type_marker = detail::load_u64(p + off_type_marker);
   f.correlation_id = detail::load_u64(p + off_correlation);
-  const std::byte* q = p + header_size;
-  if (target_is_path) {
-    f.target_path = as_chars(q, tlen);
-  } else {
-    f.target_id = detail::load_u64(q);
-  }
-  q += tlen;
-  f.sender_node = as_chars(q, nlen);
-  q += nlen;
-  f.sender_path = as_chars(q, slen);
-  q += slen;
-  f.payload = {q, static_cast<std::size_t>(p + length - q)};
+  point_sections(f, p, length, tlen, nlen, slen);
   return length;
 }
 
