@@ -246,6 +246,26 @@ void encode_append(const frame& f, std::vector<std::byte>& out) {
   encode(f, std::span<std::byte>(out).subspan(at));
 }
 
+namespace {
+/// Points `f`'s target, sender and payload into the frame of `length`
+/// bytes at `p`, whose header gave the section lengths and `f.flags`.
+void point_sections(frame& f, const std::byte* p, std::size_t length, std::size_t tlen,
+                    std::size_t nlen, std::size_t slen) noexcept {
+  const std::byte* q = p + header_size;
+  if (f.flags & flag_target_id) {
+    f.target_id = detail::load_u64(q);
+  } else {
+    f.target_path = as_chars(q, tlen);
+  }
+  q += tlen;
+  f.sender_node = as_chars(q, nlen);
+  q += nlen;
+  f.sender_path = as_chars(q, slen);
+  q += slen;
+  f.payload = {q, static_cast<std::size_t>(p + length - q)};
+}
+}  // namespace
+
 parse_result parse_frame(std::span<const std::byte> bytes, const frame_limits& limits) noexcept {
   parse_result r;
   // Check the length as soon as it is there, so an oversized frame is refused
@@ -287,21 +307,52 @@ parse_result parse_frame(std::span<const std::byte> bytes, const frame_limits& l
 
   f.type_marker = detail::load_u64(p + off_type_marker);
   f.correlation_id = detail::load_u64(p + off_correlation);
-  const std::byte* q = p + header_size;
-  if (f.flags & flag_target_id) {
-    f.target_id = detail::load_u64(q);
-  } else {
-    f.target_path = as_chars(q, tlen);
-  }
-  q += tlen;
-  f.sender_node = as_chars(q, nlen);
-  q += nlen;
-  f.sender_path = as_chars(q, slen);
-  q += slen;
-  f.payload = {q, static_cast<std::size_t>(p + length - q)};
+  point_sections(f, p, length, tlen, nlen, slen);
   r.error = check_sections(f, length, limits);
   if (r.error == decode_error::none) r.consumed = length;
   return r;
+}
+
+namespace {
+/// Whether the `n` bytes at `a` and `b` are the same: a word at a time, the
+/// last word overlapping the one before (as same_path in inbound.cpp); up
+/// to 16 bytes (a short target path alone) in two words and no loop.
+bool same_bytes(const std::byte* a, const std::byte* b, std::size_t n) noexcept {
+  if (n < 8) return n == 0 || std::memcmp(a, b, n) == 0;
+  std::uint64_t diff = (detail::load_u64(a) ^ detail::load_u64(b)) |
+                       (detail::load_u64(a + n - 8) ^ detail::load_u64(b + n - 8));
+  for (std::size_t i = 8; i + 8 < n; i += 8)
+    diff |= detail::load_u64(a + i) ^ detail::load_u64(b + i);
+  return diff == 0;
+}
+}  // namespace
+
+std::size_t parse_frame_like(std::span<const std::byte> bytes, const std::byte* previous, frame& f,
+                             const frame_limits& limits) noexcept {
+  // Bytes 4..15 (kind, flags, the three section lengths, reserved) and the
+  // sections equal to those of a frame that passed check_sections: every
+  // check parse_frame makes on them gives the same answer again, except
+  // those against the limits (which may have changed since) and those
+  // that involve the length (which may differ). Those are made here.
+  if (bytes.size() < header_size) return 0;
+  const std::byte* p = bytes.data();
+  if (detail::load_u64(p + off_kind) != detail::load_u64(previous + off_kind) ||
+      detail::load_u32(p + off_reserved) != detail::load_u32(previous + off_reserved))
+    return 0;
+  std::size_t length = detail::load_u32(p + off_length);
+  std::size_t tlen = detail::load_u16(p + off_target_len);
+  std::size_t nlen = detail::load_u16(p + off_sender_node_len);
+  std::size_t slen = detail::load_u16(p + off_sender_path_len);
+  std::size_t sections = tlen + nlen + slen;
+  bool target_is_path = !(f.flags & flag_target_id);  // f's flags are those at p + off_flags
+  if (length > limits.max_frame_size || header_size + sections > length || bytes.size() < length ||
+      (target_is_path && tlen > limits.max_path_length) || slen > limits.max_path_length ||
+      !same_bytes(p + header_size, previous + header_size, sections))
+    return 0;
+  f.type_marker = detail::load_u64(p + off_type_marker);
+  f.correlation_id = detail::load_u64(p + off_correlation);
+  point_sections(f, p, length, tlen, nlen, slen);
+  return length;
 }
 
 }  // namespace volley::remote

@@ -308,6 +308,11 @@ class node_core final : public transport_handler, public std::enable_shared_from
   // -- transport_handler (the loop thread) -------------------------------------
   void on_up(const peer_info& peer, std::uint64_t previous_incarnation) override;
   void on_frame(const peer_info& peer, const frame& f) override;
+  /// on_frame for what does not continue the last run of tells.
+  void on_other_frame(const peer_info& peer, const frame& f);
+  /// Delivers `f` through the last run's shortcut (tell_run); false when it
+  /// does not continue that run or must take the plain path.
+  bool continue_run(const peer_info& peer, const frame& f);
   void on_down(const peer_info& peer, close_reason reason, std::string_view detail) override;
   void on_undelivered(connection_id id, const frame& f, close_reason reason) override;
   void on_merged(const peer_info& from, const peer_info& into) override;
@@ -456,6 +461,11 @@ class node_core final : public transport_handler, public std::enable_shared_from
     any_ref target;
     volley::detail::envelope* first;
     volley::detail::envelope* last;
+    void append(volley::detail::envelope* e) noexcept {
+      // Relaxed: deliver_chain's exchange-and-release publishes the links.
+      last->next.store(e, std::memory_order_relaxed);
+      last = e;
+    }
   };
   std::vector<pending_chain> batches_;
   /// Actors the loop runs itself at the end of the turn's delivery
@@ -465,6 +475,8 @@ class node_core final : public transport_handler, public std::enable_shared_from
   /// Appends `e` (a tell built by message_entry::envelope_local) to its
   /// target's chain.
   void batch(const any_ref& target, volley::detail::envelope* e);
+  /// batch() when `e` does not go to the newest chain.
+  void batch_elsewhere(const any_ref& target, volley::detail::envelope* e);
   void flush_batches() noexcept;
   /// Connections of an incarnation that a newer one replaced: their frames
   /// are dropped until they go down (or come up again, reconnected).

@@ -493,6 +493,22 @@ void transport::impl::on_send(connection& c, int res) {
 // -- frames and connection state ---------------------------------------------------
 
 bool transport::impl::on_frame(connection& c, const frame& f) {
+  // A user frame on an established connection that is neither discarding
+  // nor draining nor waiting for a loser's drain: what on_other_frame does
+  // for it, without walking its steps or paying its prologue (52 -> 27
+  // instructions per message, callgrind, remote_bench one-way, B's loop).
+  if (c.state == conn_state::established && !c.discarding && !c.draining && c.drains_pending == 0 &&
+      is_user_frame(f)) [[likely]] {
+    ++local_received_;
+    c.last_frame_at = now_;
+    ++local_handed_on_;
+    handler_.on_frame(c.peer, f);
+    return c.state == conn_state::established;
+  }
+  return on_other_frame(c, f);
+}
+
+bool transport::impl::on_other_frame(connection& c, const frame& f) {
   if (c.discarding || (c.state == conn_state::closing && !c.draining)) {
     // Sent before the peer read our close (a lingering close; a loser's
     // drain that the transport's stop cut short): it counted these written,

@@ -240,7 +240,11 @@ struct transport::impl {
   bool flush_tls(connection& c);
   void on_tls_send(connection& c, int res);
   bool check_certificate_name(connection& c);
+  /// Hands a decoded frame on (or to the handshake); false when it closed
+  /// the connection or ended its drain. The common case, a user frame on an
+  /// established connection, inline; the rest in on_other_frame.
   bool on_frame(connection& c, const frame& f);
+  bool on_other_frame(connection& c, const frame& f);
   void dispatch(const io_uring_cqe& cqe);
   void publish_counters();
   void submitted(int rc);

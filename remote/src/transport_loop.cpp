@@ -337,6 +337,24 @@
 //   CPU-ns); ask RTT p50 20.3 -> 20.2 us. TLS connections are left out
 //   (their records are written by flush_tls, whose in-flight state this
 //   does not read): TLS one-way 3.03 -> 2.77 M, 265 -> 255 CPU-ns, noise.
+//   Session 10, B's loop by instruction counts (callgrind with
+//   bench/remote/callgrind_uring_shim.c; remote_bench 100000 and 300000 10
+//   volley --no-tls --only=one_way, the two runs' difference / 200000):
+//   a frame like the one before it skips the checks of its unchanged bytes
+//   (frame_codec.cpp, parse_frame_like: parse and path scan 160 -> 80), a
+//   user frame on an established connection goes straight to the handler
+//   (transport_connection.cpp: 52 -> 27), a tell that continues a run is
+//   delivered from on_frame and appended to the newest chain inline
+//   (inbound.cpp: 155 -> 101). B's loop 621 -> 453 instructions per
+//   message (from an actor, a sender path in each frame: 718 -> ~560); the
+//   other threads did not move (the sending thread 946, A's loop 160-200,
+//   B's worker ~117). Wall clock against d5f5ce0, 20 interleaved pairs at
+//   load 2.5-3.9 (this VM's slow mode): one-way 5.70 -> 6.33 M msg/s
+//   (median of the pairs' ratios 1.16), 201 -> 185 CPU-ns; from an actor
+//   4.40 -> 4.73 M (1.09), 255 -> 244 CPU-ns. What is left in B's loop per
+//   message: the parse 80, the envelope (handler scan, decode, move) 65,
+//   its allocation 43, the run check 64 and deliver_batched 40, the
+//   decoder's loop and callback ~50, the transport's hand-on 27.
 #include "transport_impl.hpp"
 
 #include <netinet/in.h>

@@ -454,3 +454,64 @@ TEST_CASE("validate refuses what a receiver would refuse", "[remote][codec]") {
   unknown.kind = static_cast<frame_kind>(0);
   CHECK(validate(unknown) == decode_error::unknown_kind);
 }
+
+TEST_CASE("a frame like the one before it parses as it parses alone, whatever byte differs",
+          "[remote][codec]") {
+  // parse_frame_like skips the checks of bytes equal to the previous
+  // frame's: every byte of the next frame changed to values that break a
+  // check (a control byte, DEL, 0x80, a length, a kind), its cuts, and
+  // limits lower than the previous frame met: what it accepts parse_frame
+  // accepts as the same frame, and what it leaves it leaves untouched.
+  const std::vector<std::byte> payload = bytes_of({1, 2, 3, 4, 5});
+  for (const frame& f : sample_frames(payload)) {
+    std::vector<std::byte> previous;
+    encode_append(f, previous);
+    const parse_result first = parse_frame(previous);
+    REQUIRE(first.consumed == previous.size());
+    const frame_limits limits_of_all[] = {
+        {}, {previous.size() - 1, default_max_path_length}, {4096, 8}};
+    for (const frame_limits& limits : limits_of_all) {
+      std::size_t taken = 0;
+      auto same_answer = [&](std::span<const std::byte> next) {
+        frame like = first.value;
+        std::size_t n = parse_frame_like(next, previous.data(), like, limits);
+        parse_result alone = parse_frame(next, limits);
+        if (n == 0) return owned_frame(like) == owned_frame(first.value);
+        ++taken;
+        return n == alone.consumed && alone.error == decode_error::none &&
+               owned_frame(like) == owned_frame(alone.value);
+      };
+      std::vector<std::byte> next = previous;
+      CHECK(same_answer(next));
+      for (std::size_t cut = 0; cut < next.size(); ++cut)
+        CHECK(same_answer(std::span<const std::byte>(next).first(cut)));
+      for (std::size_t at = 0; at < next.size(); ++at) {
+        for (int value : {0x00, 0x01, 0x08, 0x20, 0x2f, 0x7f, 0x80, 0xff}) {
+          std::vector<std::byte> changed = next;
+          changed[at] = std::byte(value);
+          CHECK(same_answer(changed));
+        }
+      }
+      // The unchanged frame, and those that differ in the marker, the
+      // correlation id or the payload, take the short way.
+      if (limits.max_frame_size >= previous.size() && limits.max_path_length >= 1024)
+        CHECK(taken > 1);
+    }
+  }
+}
+
+TEST_CASE("limits lowered between two equal frames refuse the second", "[remote][codec]") {
+  frame f;
+  f.kind = frame_kind::message;
+  f.target_path = "/user/a-long-target";
+  std::vector<std::byte> s;
+  encode_append(f, s);
+  encode_append(f, s);
+  frame_decoder d;
+  int n = 0;
+  CHECK(d.feed(s, [&](const frame&) {
+    ++n;
+    d.set_limits({default_max_frame_size, 8});
+  }) == decode_error::bad_path);
+  CHECK(n == 1);
+}

@@ -41,6 +41,32 @@ frame small_message(std::uint64_t seq, std::span<const std::byte> payload) {
   return f;
 }
 
+/// `count` tells to one target path with correlation ids from `first`:
+/// frames alike but for their ids, which the decoder takes one after
+/// another without checking their paths again (parse_frame_like).
+std::vector<std::byte> alike_tells(std::uint64_t first, std::uint64_t count) {
+  std::array<std::byte, 16> payload{};
+  std::vector<std::byte> bytes;
+  for (std::uint64_t i = first; i < first + count; ++i) {
+    frame f;
+    f.kind = frame_kind::message;
+    f.target_path = "/user/collector";
+    f.type_marker = 77;
+    f.correlation_id = i;
+    f.payload = payload;
+    encode_append(f, bytes);
+  }
+  return bytes;
+}
+
+/// A transport with a raw peer logged in to it.
+struct raw_peer_logged_in {
+  recording_handler ha;
+  transport a{test_config("node-a"), ha};
+  raw_peer p{a.port()};
+  raw_peer_logged_in() { REQUIRE(p.handshake_as("raw", "test-secret")); }
+};
+
 }  // namespace
 
 TEST_CASE("two transports exchange a million small frames in order, none lost",
@@ -249,6 +275,42 @@ TEST_CASE("malformed input after the handshake closes with its reason", "[remote
   p.read_until_eof();
   REQUIRE(ha.wait([&] { return ha.downs.size() == 1; }));
   CHECK(a.stats().closes_for(close_reason::unknown_kind) == 1);
+}
+
+TEST_CASE("a bad frame inside a run of alike frames closes with its reason after those before it",
+          "[remote][transport]") {
+  raw_peer_logged_in t;
+  recording_handler& ha = t.ha;
+  constexpr std::uint64_t before = 200;
+  std::vector<std::byte> bytes = alike_tells(0, before);
+  std::vector<std::byte> bad = alike_tells(before, 1);
+  bad[header_size + 5] = std::byte{0x01};  // its header alike, a control byte in its path
+  bytes.insert(bytes.end(), bad.begin(), bad.end());
+  std::vector<std::byte> after = alike_tells(before + 1, 50);
+  bytes.insert(bytes.end(), after.begin(), after.end());
+  t.p.write_all(bytes);
+  t.p.read_until_eof();
+  REQUIRE(ha.wait([&] { return ha.downs.size() == 1; }));
+  CHECK(ha.with_lock([&] { return ha.downs[0].reason; }) == close_reason::bad_path);
+  CHECK(ha.with_lock([&] { return ha.downs[0].detail; }).find("bad path") != std::string::npos);
+  CHECK(t.a.stats().closes_for(close_reason::bad_path) == 1);
+  // Those before it handled once each, in order; none after it.
+  CHECK(ha.with_lock([&] { return ha.frames; }) == before);
+  CHECK_FALSE(ha.with_lock([&] { return ha.out_of_order; }));
+}
+
+TEST_CASE("a run of alike frames cut across receive buffers arrives whole and in order",
+          "[remote][transport]") {
+  raw_peer_logged_in t;
+  recording_handler& ha = t.ha;
+  constexpr std::uint64_t count = 5000;
+  std::vector<std::byte> bytes = alike_tells(0, count);
+  // Writes of 997 bytes: frames of 63 are cut at every place across runs.
+  for (std::size_t at = 0; at < bytes.size(); at += 997)
+    t.p.write_all(std::span(bytes).subspan(at, std::min<std::size_t>(997, bytes.size() - at)));
+  REQUIRE(ha.wait([&] { return ha.frames == count; }));
+  CHECK_FALSE(ha.with_lock([&] { return ha.out_of_order; }));
+  CHECK(ha.with_lock([&] { return ha.downs.size(); }) == 0);
 }
 
 TEST_CASE("a peer closing in the middle of a frame is reported as truncated",
