@@ -533,34 +533,30 @@ void raw_rtt(std::size_t round_trips, bool spin) {
              us, usage.per(total));
 }
 
-}  // namespace
+/// Prints the command line and returns `status` for main to exit with.
+int usage(int status) {
+  std::fprintf(status == 0 ? stdout : stderr,
+               "usage: remote_bench [MESSAGES [ROUND_TRIPS [all|volley|raw]]] [--no-tls]\n"
+               "                    [--actor-sender] [--only=ROW,...] [--reply-spin-us=N]\n"
+               "  MESSAGES     one-way messages (default 2000000)\n"
+               "  ROUND_TRIPS  round trips per RTT row (default 20000)\n"
+               "  --only=      run only these rows (one_way, rtt, raw_rtt, tls_one_way, ...)\n");
+  return status;
+}
 
-int main(int argc, char** argv) {
-  bool with_tls = true;
-  bool actor_sender = false;
-  std::vector<std::string> args;
-  for (int i = 1; i < argc; ++i) {
-    if (std::string(argv[i]) == "--no-tls") {
-      with_tls = false;
-    } else if (std::string(argv[i]) == "--actor-sender") {
-      actor_sender = true;
-    } else if (std::string(argv[i]).rfind("--only=", 0) == 0) {
-      std::string list = argv[i] + 7;
-      for (std::size_t at = 0; at <= list.size();) {
-        std::size_t comma = std::min(list.find(',', at), list.size());
-        g_only.push_back(list.substr(at, comma - at));
-        at = comma + 1;
-      }
-    } else if (std::string(argv[i]).rfind("--reply-spin-us=", 0) == 0) {
-      reply_spin_window = std::chrono::microseconds(std::strtoll(argv[i] + 16, nullptr, 10));
-    } else {
-      args.emplace_back(argv[i]);
-    }
-  }
-  std::uint64_t messages =
-      args.size() > 0 ? std::strtoull(args[0].c_str(), nullptr, 10) : 2'000'000;
-  std::size_t round_trips = args.size() > 1 ? std::strtoull(args[1].c_str(), nullptr, 10) : 20'000;
-  std::string which = args.size() > 2 ? args[2] : "all";
+/// `text` as a positive count, or nullopt when it is not one.
+std::optional<std::uint64_t> positive_count(const std::string& text) {
+  char* end = nullptr;
+  errno = 0;
+  const unsigned long long value = std::strtoull(text.c_str(), &end, 10);
+  if (text.empty() || text[0] == '-' || *end != '\0' || errno != 0 || value == 0)
+    return std::nullopt;
+  return value;
+}
+
+/// Runs the rows the command line chose and prints their figures.
+int run(std::uint64_t messages, std::size_t round_trips, const std::string& which, bool with_tls,
+        bool actor_sender) {
   bool volley = which != "raw", raw = which != "volley";
   std::printf("remote_bench: two nodes in one process over loopback (%u hardware threads)\n",
               std::thread::hardware_concurrency());
@@ -605,4 +601,47 @@ int main(int argc, char** argv) {
   }
   for (const auto& j : g_json) std::printf("%s\n", j.c_str());
   return 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  bool with_tls = true;
+  bool actor_sender = false;
+  std::vector<std::string> args;
+  for (int i = 1; i < argc; ++i) {
+    if (std::string(argv[i]) == "--no-tls") {
+      with_tls = false;
+    } else if (std::string(argv[i]) == "--actor-sender") {
+      actor_sender = true;
+    } else if (std::string(argv[i]).rfind("--only=", 0) == 0) {
+      std::string list = argv[i] + 7;
+      for (std::size_t at = 0; at <= list.size();) {
+        std::size_t comma = std::min(list.find(',', at), list.size());
+        g_only.push_back(list.substr(at, comma - at));
+        at = comma + 1;
+      }
+    } else if (std::string(argv[i]).rfind("--reply-spin-us=", 0) == 0) {
+      reply_spin_window = std::chrono::microseconds(std::strtoll(argv[i] + 16, nullptr, 10));
+    } else if (std::string(argv[i]) == "--help" || std::string(argv[i]) == "-h") {
+      return usage(0);
+    } else if (argv[i][0] == '-') {
+      std::fprintf(stderr, "remote_bench: unknown option '%s'\n", argv[i]);
+      return usage(2);
+    } else {
+      args.emplace_back(argv[i]);
+    }
+  }
+  if (args.size() > 3) return usage(2);
+  std::optional<std::uint64_t> messages = 2'000'000, round_trips = 20'000;
+  if (args.size() > 0) messages = positive_count(args[0]);
+  if (args.size() > 1) round_trips = positive_count(args[1]);
+  std::string which = args.size() > 2 ? args[2] : "all";
+  if (!messages || !round_trips || (which != "all" && which != "volley" && which != "raw")) {
+    std::fprintf(stderr,
+                 "remote_bench: MESSAGES and ROUND_TRIPS must be positive counts and "
+                 "the third argument all, volley or raw\n");
+    return usage(2);
+  }
+  return run(*messages, *round_trips, which, with_tls, actor_sender);
 }
