@@ -73,6 +73,7 @@ child_result run_child(const std::vector<std::string>& argv, std::chrono::durati
   posix_spawnattr_setpgroup(&attributes, 0);
 
   std::vector<char*> args;
+  args.reserve(argv.size() + 1);
   for (const auto& a : argv) args.push_back(const_cast<char*>(a.c_str()));
   args.push_back(nullptr);
 

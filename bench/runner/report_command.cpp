@@ -296,10 +296,15 @@ std::optional<double> median_of(const json& runtime_summary) {
 std::string cache_text(const json& machine) {
   std::string out;
   for (const auto& c : machine.value("caches", json::array())) {
+    // Appended piece by piece: "L" + std::to_string(...) made g++ 12 at -O3
+    // warn -Wrestrict inside std::string (a false positive, GCC bug 105329).
     if (!out.empty()) out += ", ";
-    out += "L" + std::to_string(c["level"].get<int>()) + " " +
-           std::to_string(c["size_bytes"].get<std::uint64_t>() / 1024) + " KiB×" +
-           std::to_string(c["count"].get<int>());
+    out += 'L';
+    out += std::to_string(c["level"].get<int>());
+    out += ' ';
+    out += std::to_string(c["size_bytes"].get<std::uint64_t>() / 1024);
+    out += " KiB×";
+    out += std::to_string(c["count"].get<int>());
   }
   return out.empty() ? "?" : out;
 }
@@ -366,6 +371,7 @@ void machine_section(std::ostream& md, const machine_results& m, const fs::path&
       for (const auto& rt : present) chart.series.push_back(display_name(rt));
       for (const auto& [row, file] : rows) {
         std::vector<std::optional<double>> values;
+        values.reserve(present.size());
         for (const auto& rt : present) values.push_back(median_of(row.value(rt, json())));
         chart.groups.push_back(
             {row["workload"].get<std::string>() + " (" +
@@ -404,6 +410,7 @@ void machine_section(std::ostream& md, const machine_results& m, const fs::path&
       for (std::size_t i = 0; i < runtime_names().size(); ++i)
         panel.values[i].push_back(median_of(row.value(runtime_names()[i], json())));
     }
+    panels.reserve(panels.size() + order.size());
     for (const auto& w : order) panels.push_back(by_workload[w]);
     auto name = "charts/" + m.id + "-scaling.svg";
     if (draw_scaling(m.id + ": throughput by worker count (" + data.value("created_utc", "") + ")",
