@@ -29,6 +29,36 @@
 // it worse (median 40.7 -> 38.0 M, 3.3k -> 11.3k times dry): the counter
 // then stays at the head.
 //
+// On the 2-core AMD EPYC VM (results/amd-epyc-2c) chasing is the slow
+// mode by far: its quick suite 2026-11-30T01-25-42Z ran 64.2, 44.1 and
+// 66.8 M msg/s, all at a 60-78 ns cache-line probe; the 44.1 M run chased
+// (backlog p10 21, p50 229; 45.3 CPU-ns/msg), the others trailed by 6k
+// and 29k (30-31 CPU-ns/msg). So keeping the counter at the head costs
+// here. Consumer-side changes tried against a69f13d (bench preset, 2
+// workers, interleaved, runs that got two CPUs; median ratio to the base
+// run of the same round; "fast": probe 52-70 ns, or 60-90 M runs at load
+// 1.5-2.5 and nice -20 before the probe was recorded; "slow": probe
+// ~320 ns; SCHED_FIFO at load 9-17 unless said), none kept:
+//   * linger through the whole activation (128 pauses shared by every time
+//     the mailbox runs dry, instead of 64 pauses once): fast 0.81, 0.80
+//     (nice -20; medians 51.1 / 55.9 against 61.5 / 64.1 M, 7-8 pairs)
+//     and 0.69 (12 pairs); slow 1.17, 0.89 and 1.04 (8, 10, 14 pairs);
+//   * a shorter linger, or none (16 or 32 pauses, or 0): fast 1.09 then
+//     1.02 (16; 12 and 16 pairs, spreads 1.5 then 2.6 against 2.0 and
+//     1.7), 0.98 (32), 1.00 (0; median 44.6 against 51.4 M);
+//   * a counter whose last activation spent its budget, on finding the
+//     mailbox empty, waits 20 or 60 µs without looking at it (a backlog
+//     to trail): fast (nice -20) 1.02 / 0.63 (20 µs; spreads 8.6 and 3.6)
+//     and 0.61 (60 µs); it drained each backlog and ran dry again;
+//   * a prefetch of the next envelope at each pop: fast (nice -20) 1.07
+//     and 1.05, but spreads 3.9 and 2.5 against 2.4 and 1.4; slow 0.73;
+//   * the envelope pool's write prefetch 16 blocks ahead instead of 1:
+//     slow 0.96, 1.28, 1.00, 0.97, 1.00 (6-14 pairs); a depot that keeps
+//     128 or 512 magazines before it hands one out (a longer recycling
+//     ring): slow 1.00 and 1.01 (10 pairs).
+// Within one probe mode every arm's spread stayed 1.3-3.3 (up to 8.6):
+// the mode a run falls into (chase, trail, far) still decides its figure.
+//
 // The sample is one relaxed load of the counter's count per 16,384 sends
 // (the inner loop is the loop the workload always had), and the counter's
 // count is stored with a relaxed store (a plain store on x86). Against
