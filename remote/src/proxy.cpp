@@ -199,16 +199,29 @@ void node_core::forward(const proxy_route& route, envelope* e) {
     return;
   }
 
-  // Reused per thread: serialising a message allocates nothing once warm.
-  thread_local std::vector<std::byte> payload;
-  payload.clear();
-  try {
-    entry->wire.serialize(entry->wire, info->payload(e), payload);
-  } catch (const std::exception& ex) {
-    refuse(errc::handler_failed, "serializer of " + entry->wire.name + " threw: " + ex.what());
-    return;
+  // A trivially copyable message's bytes are its payload (type_registry::
+  // add<T>(marker, name) serialises it as a memcpy of sizeof(T)): the frame
+  // takes them from the envelope, which lives until this returns, so there
+  // is no serializer call and no copy into a buffer first. The payload is
+  // destroyed (drop) once the frame is encoded. Other types are serialised
+  // into a buffer reused per thread (no allocation once warm), and dropped
+  // at once.
+  std::span<const std::byte> bytes;
+  const bool in_place = entry->wire.trivially_copyable;
+  if (in_place) {
+    bytes = {static_cast<const std::byte*>(info->payload(e)), entry->wire.size};
+  } else {
+    thread_local std::vector<std::byte> payload;
+    payload.clear();
+    try {
+      entry->wire.serialize(entry->wire, info->payload(e), payload);
+    } catch (const std::exception& ex) {
+      refuse(errc::handler_failed, "serializer of " + entry->wire.name + " threw: " + ex.what());
+      return;
+    }
+    info->drop(e, dead_letter_reason::recipient_stopped);  // only destroys: the bytes are out
+    bytes = payload;
   }
-  info->drop(e, dead_letter_reason::recipient_stopped);  // only destroys: the bytes are out
 
   // Read once: the ask is registered under the connection the frame goes to.
   connection_id conn = l.route.load(std::memory_order_relaxed);
@@ -217,7 +230,7 @@ void node_core::forward(const proxy_route& route, envelope* e) {
   f.target_path = path;
   f.sender_path = sender;
   f.type_marker = entry->wire.marker;
-  f.payload = payload;
+  f.payload = bytes;
   std::uint64_t correlation = 0;
   if (request != nullptr) {
     // Registered before the send: the reply may come back before send() returns.
@@ -228,6 +241,7 @@ void node_core::forward(const proxy_route& route, envelope* e) {
     f.correlation_id = correlation;
   }
   send_result r = send(conn, f, paths);
+  if (in_place) info->drop(e, dead_letter_reason::recipient_stopped);  // encoded or refused: done
   if (r == send_result::queued) {
     messages_sent.add();
     return;

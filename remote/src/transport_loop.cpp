@@ -355,6 +355,32 @@
 //   message: the parse 80, the envelope (handler scan, decode, move) 65,
 //   its allocation 43, the run check 64 and deliver_batched 40, the
 //   decoder's loop and callback ~50, the transport's hand-on 27.
+//   Session 11, the sending thread by instruction counts (the same
+//   callgrind runs, AMD EPYC 2-core VM, bench preset objects): a
+//   trivially copyable message's bytes go into the frame from the envelope
+//   (proxy.cpp: no serializer call, no buffer), and a send reaches its
+//   stage and its claim slot through trivially constructed thread_locals
+//   (no TLS guard, slow paths out of line). The sending thread 946 -> 863
+//   instructions per message (894 after the payload, 877 after the claim);
+//   the tell itself (cell_base::deliver + envelope_alloc, inclusive) 902 ->
+//   819. Under callgrind the 2 us stream gap passes between two sends, so
+//   each frame starts and pushes its own chain (flush_stage ~41, two clock
+//   reads ~40 a message); natively those are paid once per 32 frames. Per
+//   message now: send_staged ~132 with that flush, forward ~123, send ~70,
+//   validate ~53, encode_exact ~52, the item ~50, the envelope's alloc and
+//   free ~76, node_core::send ~34, the claim ~22: no single step left to
+//   cut, the rest is the layers' calls. Wall clock could not tell (load
+//   10-20 from other builds: one-way 0.3-5.1 M msg/s within one run).
+//   The busy-poll ask (rtt_busy_poll_inline): B's loop runs ~4,400
+//   instructions a round trip, spread thin (inline turn ~280, this loop
+//   ~200, deliver_ask ~190, ...); strace -c -f counts per round trip
+//   io_uring_enter 6.4, sched_yield 2.6, send 1, ioctl 1 (the direct
+//   reply), futex 0.65. Tried and not kept: an idle polling turn that
+//   enters the kernel only when IORING_SETUP_TASKRUN_FLAG says completions
+//   wait for it (io_uring_enter 6.4 -> 5.0 a round trip; p50 pair ratio
+//   1.005 over 12 interleaved pairs at load 15: no gain to justify a new
+//   ring flag). What separates it from raw busy-poll is B's loop's wake-up
+//   per round trip, not its instructions.
 #include "transport_impl.hpp"
 
 #include <netinet/in.h>

@@ -340,6 +340,54 @@ TEST_CASE("frames staged by threads that pause and stay alive all arrive, each t
   CHECK(t.b.stats().frames_queued == senders * per_sender);
 }
 
+TEST_CASE(
+    "a thread streaming to two transports in turn stages each one's frames with that transport",
+    "[remote][transport][stage]") {
+  // A thread keeps the stage it used last at hand (transport_stage.cpp,
+  // this_thread_last): a send to the other transport must find that one's
+  // own stage, whose chains its loop sweeps and pushes to its own inbox.
+  // Bursts of 1..100 frames to one then the other, and at the end the
+  // thread stays alive sending nothing: the tails arrive only by the sweeps.
+  constexpr std::size_t senders = 2;
+  constexpr std::uint64_t per_sender = 10'000;
+  connected_pair one(senders);
+  connected_pair two(senders);
+  REQUIRE(one.up());
+  REQUIRE(two.up());
+  std::atomic<bool> all_in{false};
+  std::atomic<int> refused{0};
+  std::vector<std::thread> threads;
+  for (std::size_t s = 0; s < senders; ++s) {
+    threads.emplace_back([&, s] {
+      std::mt19937 rng(static_cast<unsigned>(s + 7));
+      std::array<std::byte, 16> payload{};
+      std::uint64_t sent[2] = {0, 0};
+      while (sent[0] < per_sender || sent[1] < per_sender) {
+        std::size_t to = rng() % 2;
+        connected_pair& p = to == 0 ? one : two;
+        std::uint64_t burst = 1 + rng() % 100;
+        for (std::uint64_t k = 0; k < burst && sent[to] < per_sender; ++k, ++sent[to])
+          if (!send_until_queued(p.b, p.id, numbered(s, sent[to], payload))) ++refused;
+      }
+      while (!all_in.load()) std::this_thread::sleep_for(1ms);  // alive, sending nothing
+    });
+  }
+  bool arrived_one = one.ha.wait_for_total(senders * per_sender);
+  bool arrived_two = two.ha.wait_for_total(senders * per_sender);
+  all_in = true;
+  for (auto& th : threads) th.join();
+  CHECK(refused == 0);
+  CHECK(arrived_one);
+  CHECK(arrived_two);
+  for (connected_pair* p : {&one, &two}) {
+    std::lock_guard lock(p->ha.m);
+    CHECK_FALSE(p->ha.out_of_order);
+    CHECK(p->ha.total == senders * per_sender);
+  }
+  CHECK(one.b.stats().frames_undelivered == 0);
+  CHECK(two.b.stats().frames_undelivered == 0);
+}
+
 TEST_CASE("a thread that exits right after a burst has its staged frames pushed",
           "[remote][transport][stage]") {
   constexpr std::size_t senders = 8;

@@ -36,6 +36,9 @@ struct type_entry {
   std::string name;
   std::size_t size = 0;   ///< sizeof(T), for placing a T in caller storage
   std::size_t align = 0;  ///< alignof(T)
+  /// Registered by add<T>(marker, name): `serialize` appends exactly the
+  /// `size` bytes of the object, so a sender may take them in place
+  /// (remote/src/proxy.cpp) instead of calling it.
   bool trivially_copyable = false;
   /// Appends the payload of `*object` (a T) to `out`. Call as
   /// `e.serialize(e, &value, out)`.
