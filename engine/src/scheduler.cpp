@@ -367,7 +367,7 @@ void worker_pool::leave_searching(worker& w) noexcept {
 // make here. What this costs: two loads per worker (top_ and bottom_, on
 // lines the owner and thieves write), so at 128 workers ~256 line reads per
 // park, mostly shared hits when the pool is idle (nobody writes them).
-// Callers: leave_searching() (last searcher only) and the stopping/retiring
+// Callers: leave_searching() (the last searcher, after a deque steal) and the stopping/retiring
 // exits (short-circuited behind the flag). Not park() any more: a parking
 // worker looks only at announced work (announced_work_visible(), O(1)),
 // and after every nap it runs the gated steal() instead.
