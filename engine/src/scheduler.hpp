@@ -203,6 +203,11 @@
 // futex wakes over 1960 schedules against 1656 over 2024. On this machine
 // the per-message counts above did not move beyond their noise (fork-join
 // creation's parks at 8 workers 3.3 -> 0.5 per 1000, at 16 1.2 -> 0.9).
+// Throughput on 2 workers (bench build, interleaved A/B against a69f13d,
+// 7 pairs, load 5-14, medians of the per-pair ratios): ping-pong 0.96 and
+// 0.94 (a second set), counting 1.08, fork-join throughput 0.94 and 1.07,
+// fork-join creation 1.17, chameneos 0.99, big 0.98, thread ring 0.92 and
+// 1.07: no change the noise of that load can show.
 // Tried and dropped: Go's search limit, half the *awake* workers instead
 // of half the pool (fewer searchers polling when most sleep): it raised
 // fork-join creation's parks per 1000 actors from 0.9 to 6.4 at 16 workers
