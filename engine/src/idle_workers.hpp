@@ -15,11 +15,16 @@
 // on the sleepers list. Whoever makes work visible to other workers calls
 // notify(): it wakes one sleeper only when nobody is searching (a searcher
 // will find the work), and counts the woken worker as searching at once so
-// concurrent notifiers do not wake a second one for the same work. At most
-// half the pool searches at a time (start_searching). When the last searcher
-// finds work it wakes another worker if more work is visible
-// (leave_searching), so bursts fan out and single items cause no chain. A
-// searcher that gives up and parks leaves the searching state the same way.
+// concurrent notifiers do not wake a second one for the same work (a woken
+// worker on its way counts as a searcher). At most half the pool searches at
+// a time (start_searching). When the last searcher finds work it wakes
+// another worker if more work is visible (leave_searching; the pool's look
+// there is announced work, plus the deques only after a deque steal), so
+// bursts fan out and single items cause no chain. A searcher that gives up
+// and parks drops its count and registers; if its look then finds announced
+// work it comes back searching and fans out, as above, only once it has
+// taken an item (park()): a worker is not woken for the one item the
+// parking searcher then takes itself.
 //
 // No lost wake-up: a worker about to park registers as a sleeper, then
 // (seq_cst fence) looks once more at every queue whose publishers notify
@@ -58,7 +63,11 @@
 // write made visible before its read of the other side's word, is checked by
 // tests/checker/idle_workers_fences.pml: spin, with a store buffer per thread
 // (RMWs included, as the C++ model allows), finds no lost wake-up with all
-// three, and one with each of them removed (CTest: idle_workers_*_spin). The
+// three, and one with each of them removed (CTest: idle_workers_*_spin).
+// A searcher that gives up and parks drops its count and registers before
+// the one register_sleeper() fence, and that fence alone must let its look
+// see a push that read it as searching: idle_workers_park_fences.pml (holds
+// with the fence, loses the item without it). The
 // counters are otherwise relaxed: they are hints read after a fence or under
 // mu_, and the sleepers list under mu_ is the truth. The wake word is
 // release/acq_rel so a woken worker sees what its waker wrote before waking it.
@@ -115,6 +124,17 @@ struct os_idle_sync {
 
 struct idle_workers_test_access;
 
+/// Rules of basic_idle_workers that a measurement build (VOLLEY_SCHED_STATS)
+/// can switch back to what they were, for an A/B in one binary
+/// (scheduler.cpp reads them from the environment), and that the checker
+/// switches for its variants. Always on in the product.
+struct wake_rules {
+  /// park(): a searcher whose look after registering finds announced work
+  /// comes back counted as searching, and fans out only once it has taken
+  /// an item (leave_searching); off, it fans out before registering.
+  bool return_searching = true;
+};
+
 template <class Sync = os_idle_sync>
 class basic_idle_workers {
   template <class T>
@@ -133,6 +153,10 @@ class basic_idle_workers {
       : workers_(workers), parkers_(std::make_unique<parker[]>(workers)) {}
 
   parker& at(unsigned worker) noexcept { return parkers_[worker]; }
+
+  /// Before the workers start: measurement builds (an A/B in one binary)
+  /// and the checker's variants only.
+  void set_rules(wake_rules r) noexcept { rules_ = r; }
   bool searching(unsigned worker) const noexcept { return parkers_[worker].searching; }
 
   // -- a worker that ran out of local work -----------------------------------
@@ -152,50 +176,55 @@ class basic_idle_workers {
   /// says more is queued, another worker is woken to look for it.
   template <class WorkVisible>
   void leave_searching(unsigned worker, WorkVisible&& work_visible) noexcept {
-    parker& p = at(worker);
-    if (!p.searching) return;
-    p.searching = false;
-    if (searching_.fetch_sub(1, std::memory_order_acq_rel) == 1) {
-      // seq_cst: orders our decrement before the queue loads below, against
-      // a notifier's fence between its push and its read of searching_
-      // (notify()). Otherwise both could miss: the notifier sees a searcher
-      // and leaves, we see no work and leave it queued (Tokio has the same
-      // fence in its transition from searching).
-      Sync::fence();
-      if (work_visible()) notify();  // we were the last searcher and there is more: fan out
-    }
+    stop_searching(worker, work_visible, fanout_wakes_);
   }
 
   /// Parks the worker until it is woken, or until a nap's `steal_stale()`
   /// finds something to run (returned). Returns at once (nullptr) if work is
   /// visible or `quitting()` after it registered.
   ///
-  /// A searching worker stops searching as in leave_searching(): the last
-  /// searcher fans out. Pushes that saw it searching woke nobody; without
-  /// the fan-out it would find their work in its look below, take one item,
-  /// and if that handler blocked, the next item waited in the injection
-  /// queue until some worker's nap ended (up to `lifo_watch_interval`). The
-  /// price: when only one item came, the worker woken for it may find it
-  /// taken and park again (rare: work must arrive between the search's last
-  /// look and this one).
+  /// A searching worker stops counting as searching, registers, and looks.
+  /// Pushes that saw it searching woke nobody, so it is answerable for their
+  /// work: if the look finds announced work, it comes back still counted as
+  /// searching (wake_rules::return_searching), takes an item itself, and as
+  /// the last searcher fans out in leave_searching() only if more is left
+  /// then. Without that, it would take one item as a non-searcher, and if
+  /// that handler blocked, the next item waited in the injection queue until
+  /// some worker's nap ended (up to `lifo_watch_interval`). It used to fan
+  /// out before registering instead, for any work visible: when one item had
+  /// come, that woke a worker for the item this one then took (an item had
+  /// only to arrive in the last moments of a search, which a producer
+  /// dribbling into a wide pool makes common). The look's seq_cst fence
+  /// (register_sleeper) does the job leave_searching()'s fence did: a push
+  /// that read our count before our decrement is seen by the look.
   ///
   /// `RecheckBeforeDeepSleep` and `LastSearcherFansOut` are false only in
   /// the checker's known-bad variants (parking_look_checker_test): the
-  /// product always does both.
+  /// product always does both. `LastSearcherFansOut` false drops the count
+  /// and comes back not searching (the bug the fan-out fixed).
   template <bool RecheckBeforeDeepSleep = true, bool LastSearcherFansOut = true, class WorkVisible,
             class Quitting, class StealStale>
   auto park(unsigned worker, WorkVisible&& work_visible, Quitting&& quitting,
             StealStale&& steal_stale) -> decltype(steal_stale()) {
     parker& p = at(worker);
+    const bool was_searching = p.searching;
     if constexpr (LastSearcherFansOut) {
-      leave_searching(worker, work_visible);
-    } else if (p.searching) {
+      if (!rules_.return_searching) stop_searching(worker, work_visible, park_fanout_wakes_);
+    }
+    if (p.searching) {
       p.searching = false;
       searching_.fetch_sub(1, std::memory_order_acq_rel);
     }
     register_sleeper(worker);
     if (work_visible() || quitting()) {
       leave_sleepers(worker);
+      if constexpr (LastSearcherFansOut) {
+        if (rules_.return_searching && was_searching && !p.searching) {
+          p.searching = true;
+          searching_.fetch_add(1, std::memory_order_relaxed);
+          count(returned_searching_);
+        }
+      }
       return nullptr;
     }
     return sleep<RecheckBeforeDeepSleep>(worker, quitting, steal_stale);
@@ -205,16 +234,18 @@ class basic_idle_workers {
 
   /// Work was made visible to other workers: wake one sleeper unless a
   /// worker searches. Call after the publication.
-  void notify() noexcept {
+  /// True if it woke one.
+  bool notify() noexcept {
+    count(notifies_);
     // seq_cst: orders the work just published before reading the counters
     // (pairs with the fence in register_sleeper()).
     Sync::fence();
-    if (searching_.load(std::memory_order_relaxed) != 0) return;
-    if (sleeping_.load(std::memory_order_relaxed) == 0) return;
+    if (searching_.load(std::memory_order_relaxed) != 0) return false;
+    if (sleeping_.load(std::memory_order_relaxed) == 0) return false;
     unsigned index;
     {
       typename Sync::lock_guard lock(mu_);
-      if (sleepers_.empty()) return;
+      if (sleepers_.empty()) return false;
       index = sleepers_.back();
       sleepers_.pop_back();
       sleeping_.fetch_sub(1, std::memory_order_relaxed);
@@ -225,9 +256,8 @@ class basic_idle_workers {
     parker& p = at(index);
     p.wake_word.store(1, std::memory_order_release);
     Sync::wake_one(p.wake_word);
-#if defined(VOLLEY_SCHED_STATS) && VOLLEY_SCHED_STATS
-    wakes_.fetch_add(1, std::memory_order_relaxed);
-#endif
+    count(wakes_);
+    return true;
   }
 
   /// An empty LIFO slot was filled. Its worker runs it next, so nobody needs
@@ -237,23 +267,30 @@ class basic_idle_workers {
   void fill_hint() noexcept {
     if (deep_sleepers_.load(std::memory_order_relaxed) != 0 &&
         searching_.load(std::memory_order_relaxed) == 0) {
-#if defined(VOLLEY_SCHED_STATS) && VOLLEY_SCHED_STATS
-      fill_wakes_.fetch_add(1, std::memory_order_relaxed);
-#endif
-      notify();
+      if (notify()) count(fill_wakes_);
     }
   }
 
+  /// Statistics (scheduler.hpp's scheduler_stats; zero unless built with
+  /// VOLLEY_SCHED_STATS): notify() calls, the futex wakes they made, and of
+  /// those the wakes by a last searcher that found work (fan-out), by one
+  /// that gave up and parked, and by a LIFO fill.
+  struct wake_counts {
+    std::uint64_t notifies = 0, wakes = 0, fanout_wakes = 0, park_fanout_wakes = 0, fill_wakes = 0,
+                  returned_searching = 0;
+  };
+  wake_counts counts() const noexcept {
+    wake_counts c;
 #if defined(VOLLEY_SCHED_STATS) && VOLLEY_SCHED_STATS
-  /// Statistics (scheduler.hpp's scheduler_stats): futex wakes by notify(),
-  /// and fills that called it.
-  std::uint64_t wakes() const noexcept {
-    return wakes_.load(std::memory_order_relaxed);
-  }
-  std::uint64_t fill_wakes() const noexcept {
-    return fill_wakes_.load(std::memory_order_relaxed);
-  }
+    c.notifies = notifies_.load(std::memory_order_relaxed);
+    c.wakes = wakes_.load(std::memory_order_relaxed);
+    c.fanout_wakes = fanout_wakes_.load(std::memory_order_relaxed);
+    c.park_fanout_wakes = park_fanout_wakes_.load(std::memory_order_relaxed);
+    c.fill_wakes = fill_wakes_.load(std::memory_order_relaxed);
+    c.returned_searching = returned_searching_.load(std::memory_order_relaxed);
 #endif
+    return c;
+  }
 
   /// Stop or retire: every worker wakes (and is not counted as searching).
   void wake_all() noexcept {
@@ -266,6 +303,25 @@ class basic_idle_workers {
 
  private:
   friend struct idle_workers_test_access;  // the checker's known-bad park
+
+  /// leave_searching(), counting a wake it makes in `wakes_counter`.
+  template <class WorkVisible, class Counter>
+  void stop_searching(unsigned worker, WorkVisible& work_visible,
+                      Counter&& wakes_counter) noexcept {
+    parker& p = at(worker);
+    if (!p.searching) return;
+    p.searching = false;
+    if (searching_.fetch_sub(1, std::memory_order_acq_rel) == 1) {
+      // seq_cst: orders our decrement before the queue loads below, against
+      // a notifier's fence between its push and its read of searching_
+      // (notify()). Otherwise both could miss: the notifier sees a searcher
+      // and leaves, we see no work and leave it queued (Tokio has the same
+      // fence in its transition from searching).
+      Sync::fence();
+      // We were the last searcher and there is more: fan out.
+      if (work_visible() && notify()) count(wakes_counter);
+    }
+  }
 
   void register_sleeper(unsigned worker) {
     {
@@ -368,6 +424,7 @@ class basic_idle_workers {
   }
 
   const unsigned workers_;
+  wake_rules rules_;  ///< read on the search and park paths, never per message
   std::unique_ptr<parker[]> parkers_;
   // The counters, on a line of their own: notify() reads them after every
   // publication of work, and they change on every park and wake-up.
@@ -378,8 +435,27 @@ class basic_idle_workers {
   alignas(cache_line_size) typename Sync::mutex mu_;
   std::vector<unsigned> sleepers_ VOLLEY_GUARDED_BY(mu_);
 #if defined(VOLLEY_SCHED_STATS) && VOLLEY_SCHED_STATS
-  alignas(cache_line_size) std::atomic<std::uint64_t> wakes_{0};
-  std::atomic<std::uint64_t> fill_wakes_{0};
+  using stat = std::atomic<std::uint64_t>;
+  alignas(cache_line_size) stat notifies_{0};
+  stat returned_searching_{0};
+  stat wakes_{0};
+  stat fanout_wakes_{0};
+  stat park_fanout_wakes_{0};
+  stat fill_wakes_{0};
+  static void count(stat& s) noexcept {
+    s.fetch_add(1, std::memory_order_relaxed);
+  }
+#else
+  // Names only, so the counting lines compile to nothing: no bytes, no code.
+  enum stat {
+    notifies_,
+    wakes_,
+    fanout_wakes_,
+    park_fanout_wakes_,
+    fill_wakes_,
+    returned_searching_
+  };
+  static void count(stat) noexcept {}
 #endif
 };
 

@@ -90,11 +90,23 @@ bool park_look_narrow() noexcept {
   static const bool on = switched_on("VOLLEY_PARK_LOOK");
   return on;
 }
+// The wake-up rules of issue 11's fork-join work: VOLLEY_WAKE_RULES=0 turns
+// both off, VOLLEY_FANOUT_LOOK=0 and VOLLEY_PARK_SEARCHING=0 one each.
+bool wake_rule_on(const char* env_name) noexcept {
+  return switched_on("VOLLEY_WAKE_RULES") && switched_on(env_name);
+}
+bool fan_out_look_narrow() noexcept {
+  static const bool on = wake_rule_on("VOLLEY_FANOUT_LOOK");
+  return on;
+}
 #else
 constexpr bool hand_back_on() noexcept {
   return true;
 }
 constexpr bool park_look_narrow() noexcept {
+  return true;
+}
+constexpr bool fan_out_look_narrow() noexcept {
   return true;
 }
 #endif
@@ -125,6 +137,9 @@ worker_pool::worker_pool(system_core* core, pool_settings settings)
     w->steal_gates.resize(settings_.plan.workers.size());
     workers_.push_back(std::move(w));
   }
+#if defined(VOLLEY_SCHED_STATS) && VOLLEY_SCHED_STATS
+  idle_.set_rules(wake_rules{.return_searching = wake_rule_on("VOLLEY_PARK_SEARCHING")});
+#endif
   for (auto& w : workers_) {
     // The near victims: the prefix of the steal order on our own node.
     std::size_t n = 0;
@@ -218,6 +233,9 @@ void worker_pool::schedule_elsewhere(cell_base* c) noexcept {
   }
   // Not from one of our workers (those took schedule()'s first path).
   injection_.push(c);
+#if defined(VOLLEY_SCHED_STATS) && VOLLEY_SCHED_STATS
+  injected_.fetch_add(1, std::memory_order_relaxed);
+#endif
   idle_.notify();
   // notify() opens with the seq_cst fence drain_if_joined() needs (after
   // the push, before this load), so a second fence here would buy nothing.
@@ -285,6 +303,9 @@ void worker_pool::overflow(worker& w, cell_base* c) noexcept {
   }
   batch[n++] = c;
   injection_.push_bulk(batch, n);
+#if defined(VOLLEY_SCHED_STATS) && VOLLEY_SCHED_STATS
+  injected_.fetch_add(n, std::memory_order_relaxed);
+#endif
   idle_.notify();  // work for others to find; rare: at most once per `half` pushes
 }
 
@@ -293,6 +314,7 @@ std::optional<cell_base*> worker_pool::pop_injection(worker& w) noexcept {
   // queued / workers + 1), at most `injection_batch` and what the local deque
   // has room for. The first runs now, the rest go to the local deque in
   // injection order, where other workers may steal them (steal gate).
+  VOLLEY_SCHED_STAT(w, injection_polls++);
   const std::size_t queued = injection_.size_approx();
   if (queued == 0) return std::nullopt;
   const auto room = static_cast<std::size_t>(std::max<std::int64_t>(
@@ -301,6 +323,7 @@ std::optional<cell_base*> worker_pool::pop_injection(worker& w) noexcept {
   cell_base* batch[injection_batch];
   const std::size_t n = injection_.try_pop_bulk(*w.injection_consumer, batch, want);
   if (n == 0) return std::nullopt;
+  VOLLEY_SCHED_STAT(w, injection_cells += n);
   // Pushed newest first, so the deque's owner (who pops the newest end)
   // runs them oldest first.
   for (std::size_t i = n - 1; i > 0; --i) push_local(w, batch[i]);
@@ -315,7 +338,17 @@ void worker_pool::requeue(worker& w, cell_base* c) noexcept {
 }
 
 void worker_pool::leave_searching(worker& w) noexcept {
-  idle_.leave_searching(w.index, [this] { return work_visible(); });
+  // The last searcher fans out for announced work (the injection queue)
+  // only, unless what it found was a steal from a deque: then the other
+  // deques may hold more that thieves may take. Deque work found otherwise
+  // is its owner's, which is running, and the steal gate keeps a woken
+  // worker from it for up to 50 µs: waking one for it (as the look at
+  // every deque did) woke a worker that found nothing and parked again.
+  const bool stole = w.stole_from_deque;
+  w.stole_from_deque = false;
+  idle_.leave_searching(w.index, [this, stole] {
+    return stole || !fan_out_look_narrow() ? work_visible() : announced_work_visible();
+  });
 }
 
 // O(workers), on purpose. An O(1) answer needs one word that every queue
@@ -334,7 +367,7 @@ void worker_pool::leave_searching(worker& w) noexcept {
 // make here. What this costs: two loads per worker (top_ and bottom_, on
 // lines the owner and thieves write), so at 128 workers ~256 line reads per
 // park, mostly shared hits when the pool is idle (nobody writes them).
-// Callers: leave_searching() (last searcher only) and the stopping/retiring
+// Callers: leave_searching() (the last searcher, after a deque steal) and the stopping/retiring
 // exits (short-circuited behind the flag). Not park() any more: a parking
 // worker looks only at announced work (announced_work_visible(), O(1)),
 // and after every nap it runs the gated steal() instead.
@@ -417,6 +450,7 @@ cell_base* worker_pool::steal(worker& w) noexcept {
   // The near victims (same node) in a rotated order, then the rest in the
   // plan's order (closest caches first). With a fixed order every thief
   // tried the same first victim, and they convoyed on its deque's top.
+  VOLLEY_SCHED_STAT(w, steal_attempts++);
   const std::size_t near = w.near_victims;
   const std::size_t start = near > 1 ? w.steal_rotation++ % near : 0;
   for (std::size_t i = 0; i < w.steal_order.size(); ++i) {
@@ -427,6 +461,7 @@ cell_base* worker_pool::steal(worker& w) noexcept {
     if constexpr (sched_stats_on) before = w.local.size_approx();
     (void)before;
     if (auto c = workers_[victim]->local.steal_half(w.local)) {
+      w.stole_from_deque = true;  // leave_searching() fans out for deque work
       VOLLEY_SCHED_STAT(w, steals++);
       VOLLEY_SCHED_STAT(
           w, stolen_cells += 1 + static_cast<std::uint64_t>(w.local.size_approx() - before));
@@ -504,8 +539,10 @@ void worker_pool::run(worker& w) {
       w.search_now = search_began;
       auto deadline = search_began + settings_.spin_before_park;
       VOLLEY_SCHED_STAT(w, searches++);
+      w.stole_from_deque = false;
       idle_.start_searching(w.index);
       const bool searching = idle_.searching(w.index);
+      if (!searching) VOLLEY_SCHED_STAT(w, unadmitted++);
       // Not admitted as a searcher (half the pool already searches): the
       // searchers will find what comes, and fan out a burst when they do
       // (leave_searching), so this worker's spin (injected work only) mostly
@@ -626,17 +663,23 @@ void worker_pool::print_stats() {
 #if defined(VOLLEY_SCHED_STATS) && VOLLEY_SCHED_STATS
   scheduler_stats sum;
   for (auto& w : workers_) sum.add(w->stats);
+  const auto wake = idle_.counts();
+  const auto u = [](std::uint64_t v) { return static_cast<unsigned long long>(v); };
   std::fprintf(stderr,
                "volley-sched-stats pool=%s workers=%zu activations=%llu lifo=%llu deque=%llu "
-               "injection=%llu searches=%llu search_ms=%.1f steals=%llu stolen=%llu "
-               "lifo_thefts=%llu parks=%llu park_ms=%.1f wakes=%llu fill_wakes=%llu\n",
-               settings_.name.c_str(), workers_.size(), (unsigned long long)sum.activations,
-               (unsigned long long)sum.lifo_picks, (unsigned long long)sum.deque_picks,
-               (unsigned long long)sum.injection_picks, (unsigned long long)sum.searches,
-               static_cast<double>(sum.search_ns) / 1e6, (unsigned long long)sum.steals,
-               (unsigned long long)sum.stolen_cells, (unsigned long long)sum.lifo_thefts,
-               (unsigned long long)sum.parks, static_cast<double>(sum.park_ns) / 1e6,
-               (unsigned long long)idle_.wakes(), (unsigned long long)idle_.fill_wakes());
+               "injection=%llu injection_cells=%llu injection_polls=%llu injected=%llu "
+               "searches=%llu unadmitted=%llu "
+               "search_ms=%.1f steal_attempts=%llu steals=%llu stolen=%llu lifo_thefts=%llu "
+               "parks=%llu park_ms=%.1f notifies=%llu wakes=%llu fanout_wakes=%llu "
+               "park_fanout_wakes=%llu fill_wakes=%llu returned_searching=%llu\n",
+               settings_.name.c_str(), workers_.size(), u(sum.activations), u(sum.lifo_picks),
+               u(sum.deque_picks), u(sum.injection_picks), u(sum.injection_cells),
+               u(sum.injection_polls), u(injected_.load(std::memory_order_relaxed)),
+               u(sum.searches), u(sum.unadmitted), static_cast<double>(sum.search_ns) / 1e6,
+               u(sum.steal_attempts), u(sum.steals), u(sum.stolen_cells), u(sum.lifo_thefts),
+               u(sum.parks), static_cast<double>(sum.park_ns) / 1e6, u(wake.notifies),
+               u(wake.wakes), u(wake.fanout_wakes), u(wake.park_fanout_wakes), u(wake.fill_wakes),
+               u(wake.returned_searching));
   std::fprintf(stderr,
                "  moves=%llu (activations on another worker than the cell's last) "
                "handbacks=%llu\n",

@@ -142,13 +142,22 @@
 // a deque overflow) calls notify():
 // it wakes one sleeper only when nobody is searching — a searcher will find
 // the work — and never once per message. A woken worker starts out
-// searching; when a searcher finds work and was the last one, it wakes
-// another worker only if more work is visible (so bursts fan out, single
-// items do not cause a wake-up chain). A searcher that gives up and parks
-// does the same: pushes that saw it searching woke nobody, so if their work
-// is visible it wakes a sleeper for it (without this, one item could wait
-// behind another's blocking handler until a nap ended; the checker's case
-// "injected work beside a blocking handler").
+// searching (so while it is on its way, pushes wake nobody else); when a
+// searcher finds work and was the last one, it wakes another worker only if
+// more announced work is visible: the injection queue, and the other deques
+// only when its own find was a deque steal (so bursts fan out, single items
+// do not cause a wake-up chain). Deque work is its running owner's, and the
+// steal gate keeps a woken worker off it until it has waited: waking one
+// for it woke a worker that found nothing and parked. A searcher that gives
+// up and parks is answerable for the pushes that saw it searching and woke
+// nobody: it registers, looks, and if their work is there it comes back
+// still counted as searching, takes an item, and fans out as above only if
+// more is left (without this, one item could wait behind another's blocking
+// handler until a nap ended; the checker's case "injected work beside a
+// blocking handler"). It used to wake a sleeper before registering for any
+// work visible, and for a single item that woke a worker for the item it
+// then took itself (the checker's case "a searcher that finds the one item
+// while parking wakes nobody" counts those wakes over every schedule).
 //
 // No lost wake-up: a worker about to park registers as sleeping, then
 // (seq_cst fence) looks once more at the work that is announced (its own
@@ -166,6 +175,48 @@
 // searchers take what comes and wake more workers for a burst, and its
 // longer spin took a core from the thread producing the work (issue 9,
 // fork-join creation; the figures are at the spin in scheduler.cpp).
+//
+// Fork-join on many workers (issue 11)
+// ------------------------------------
+// On a 16-core Xeon (gVisor; results/intel-xeon-16c/2026-11-29T22-13-40Z)
+// fork-join throughput fell from 9.0 M msg/s on 1 worker to 2.3 M on 3 and
+// timed out (> 10 s for 18 M messages) from 5 up: one plain thread tells 60
+// actors, and once the workers drain faster than it fills them, nearly every
+// tell finds its actor idle and goes through the injection queue and
+// notify(). The reading then was per-message futex wakes and parks. Counted
+// here (VOLLEY_SCHED_STATS, the 2-core VM, 1/2/4/8/16 workers, so 4-16 are
+// oversubscribed; medians of 3 at load 15-27, per 1000 messages): futex
+// wakes stay at or under 0.07 and parks under 3.4 for fork-join throughput
+// and creation, counting, ping-pong and thread ring at every worker count,
+// and fork-join throughput's activations per message stay at 0.016-0.067:
+// an oversubscribed worker here is preempted, not parked, and the workers,
+// not the sending thread, are the bottleneck, so this machine does not reach
+// the regime the 16-core one did. What does grow with workers here is the
+// search: fork-join creation's injection-queue polls 33 -> 365 and steal()
+// attempts 1 -> 121 per 1000 actors from 1 to 16 workers, its batches
+// shrinking from ~32 cells to ~17 (a share is queued / workers + 1).
+// Two rules changed, each removing a wake-up that could not help (see the
+// idle workers part below): the last searcher's fan-out no longer wakes a
+// worker for deque work the steal gate keeps it from, and a searcher that
+// finds the work while parking takes it instead of waking a worker for it.
+// The exhaustive checker counts the second: one item and two workers, 1564
+// futex wakes over 1960 schedules against 1656 over 2024. On this machine
+// the per-message counts above did not move beyond their noise (fork-join
+// creation's parks at 8 workers 3.3 -> 0.5 per 1000, at 16 1.2 -> 0.9).
+// Throughput on 2 workers (bench build, interleaved A/B against a69f13d,
+// 7 pairs, load 5-14, medians of the per-pair ratios): ping-pong 0.96 and
+// 0.94 (a second set), counting 1.08, fork-join throughput 0.94 and 1.07,
+// fork-join creation 1.17, chameneos 0.99, big 0.98, thread ring 0.92 and
+// 1.07: no change the noise of that load can show.
+// Tried and dropped: Go's search limit, half the *awake* workers instead
+// of half the pool (fewer searchers polling when most sleep): it raised
+// fork-join creation's parks per 1000 actors from 0.9 to 6.4 at 16 workers
+// and 0.6 to 3.9 at 8 (medians of 5, load ~9), since the workers it keeps
+// from searching park at once and are woken again. Whether the 16-core
+// collapse is the wake-up path, the pollers' traffic on the injection
+// queue's count, or gVisor's cost for the search's sched_yield and futex
+// calls, takes a many-core machine to tell; the counters (README) are what
+// to run there.
 //
 // The parking look (issue 11)
 // ---------------------------
@@ -272,10 +323,16 @@ struct scheduler_stats {
   std::uint64_t activations = 0;
   std::uint64_t lifo_picks = 0;
   std::uint64_t deque_picks = 0;
-  std::uint64_t injection_picks = 0;
-  std::uint64_t searches = 0;      ///< times the local queues ran dry
-  std::uint64_t search_ns = 0;     ///< time from running dry to finding work or parking
-  std::uint64_t steals = 0;        ///< successful steal_half calls
+  std::uint64_t injection_picks =
+      0;  ///< batches taken from the injection queue (their first cell ran)
+  std::uint64_t injection_cells = 0;  ///< cells in those batches
+  std::uint64_t injection_polls = 0;  ///< looks at the injection queue (pop_injection calls)
+  std::uint64_t searches = 0;         ///< times the local queues ran dry
+  std::uint64_t unadmitted = 0;  ///< of those, not admitted as a searcher (half the pool searched)
+  std::uint64_t search_ns = 0;   ///< time from running dry to finding work or parking
+  std::uint64_t steal_attempts =
+      0;                     ///< steal() calls: a look at every victim and the injection queue
+  std::uint64_t steals = 0;  ///< successful steal_half calls
   std::uint64_t stolen_cells = 0;  ///< cells they moved (the one run at once included)
   std::uint64_t lifo_thefts = 0;   ///< stale LIFO occupants taken
   std::uint64_t parks = 0;
@@ -288,7 +345,11 @@ struct scheduler_stats {
     lifo_picks += o.lifo_picks;
     deque_picks += o.deque_picks;
     injection_picks += o.injection_picks;
+    injection_cells += o.injection_cells;
+    injection_polls += o.injection_polls;
     searches += o.searches;
+    unadmitted += o.unadmitted;
+    steal_attempts += o.steal_attempts;
     search_ns += o.search_ns;
     steals += o.steals;
     stolen_cells += o.stolen_cells;
@@ -332,6 +393,7 @@ struct worker {
   lifo_slot<cell_base> lifo;
   unsigned lifo_streak = 0;
   std::uint32_t tick = 0;
+  bool stole_from_deque = false;     ///< this search's find was a deque steal (leave_searching)
   std::uint32_t last_fifo_tick = 0;  ///< when the oldest local item was last taken
   std::vector<lifo_slot<cell_base>::sighting> seen_lifo;  ///< per victim: its slot at our last look
   std::vector<steal_gate> steal_gates;  ///< per victim: whether we may steal from it
@@ -435,6 +497,11 @@ class worker_pool {
   std::atomic<bool> retired_{false};
   std::atomic<bool> joined_{false};  ///< workers joined: schedule() runs cells inline
   bool stats_printed_ = false;       ///< VOLLEY_SCHED_STATS only
+#if defined(VOLLEY_SCHED_STATS) && VOLLEY_SCHED_STATS
+  /// Cells pushed onto the injection queue (from outside the pool, and
+  /// overflows): measurement builds only, a shared line is fine there.
+  alignas(cache_line_size) std::atomic<std::uint64_t> injected_{0};
+#endif
   // Deterministic mode (tests only): the ready set and the generator.
   detail::mutex ready_mu_;
   std::vector<cell_base*> ready_ VOLLEY_GUARDED_BY(ready_mu_);

@@ -35,8 +35,17 @@
 // bounded number of times (a deterministic count of the spin the old look
 // caused).
 //
+// The wake-up rules (idle_workers.hpp, issue 11's fork-join work): the last
+// searcher's fan-out looks at the injection queue, and at the deques only
+// after a deque steal (worker_pool::leave_searching, modelled here); a
+// searcher whose parking look finds announced work comes back searching and
+// fans out only once it has taken an item. One case counts futex wakes over
+// every schedule of one item and two workers: the rule must make fewer than
+// the old fan-out before registering (which is clean, only wasteful).
+//
 // Known-bad variants kept below, each caught:
 //   * a look that skips the injection queue (lost wake-up);
+//   * a finder's fan-out that looks at the deques only (lost wake-up);
 //   * an owner that parks with items left in its deque (requeue, then park);
 //   * a nap that is a park (never ends) beside a worker stuck in a handler
 //     whose woken actor waits in its slot;
@@ -65,6 +74,7 @@
 #include <bit>
 #include <cstddef>
 #include <cstdint>
+#include <cstdio>
 #include <functional>
 #include <memory>
 #include <utility>
@@ -106,17 +116,36 @@ struct scenario {
   bool steal_gate_open = false;
   bool hand_back = false;
   look parking_look = look::narrow;
-  bool park_after_requeue = false;    ///< known-bad: an owner parks with items in its deque
-  bool deep_sleep_unchecked = false;  ///< known-bad: sleep for good on one stale look
-  bool park_without_fan_out = false;  ///< known-bad: the last searcher parks without fanning out
-  int max_parks = 0;                  ///< > 0: a worker that parks more often fails
+  bool park_after_requeue = false;       ///< known-bad: an owner parks with items in its deque
+  bool deep_sleep_unchecked = false;     ///< known-bad: sleep for good on one stale look
+  bool park_without_fan_out = false;     ///< known-bad: the last searcher parks without fanning out
+  bool fan_out_skips_injection = false;  ///< known-bad: the finder's fan-out look misses it
+  volley::detail::wake_rules rules;      ///< the rules; the old ones for the comparison
+  int max_parks = 0;                     ///< > 0: a worker that parks more often fails
+};
+
+/// Futex wakes made by notify() (a fan-out or a push) before the pool stops,
+/// summed over every schedule of a case: the wake-up count the rules keep
+/// down, read by the case that compares the rules.
+struct wake_tally {
+  std::size_t wakes = 0;
+  const model_atomic<bool>* stopping = nullptr;  ///< this execution's; wake_all() is not counted
+};
+
+/// model_idle_sync that counts its wakes into `tally`.
+template <bool NapsEnd>
+struct counting_sync : model_idle_sync<NapsEnd> {
+  static inline wake_tally* tally = nullptr;
+  static void wake_one(model_atomic<std::uint32_t>&) noexcept {
+    if (tally != nullptr && tally->stopping != nullptr && !tally->stopping->peek()) ++tally->wakes;
+  }
 };
 
 template <bool NapsEnd>
 struct pool_model {
   using deque = volley::queues::work_stealing_deque<task*, model_atomic>;
   using slot = volley::detail::basic_lifo_slot<task, model_atomic>;
-  using sync = model_idle_sync<NapsEnd>;
+  using sync = counting_sync<NapsEnd>;
   enum phase : int { running, searching, parked };
 
   struct worker {
@@ -127,6 +156,7 @@ struct pool_model {
     std::vector<typename slot::sighting> seen;
     model_atomic<int> doing{running};  ///< worker::doing, for the hand-back rule
     int doing_now = running;
+    bool stole_from_deque = false;  ///< this find was a deque steal (leave_searching's look)
     int parks = 0;
     bool skip_own_queues = false;  ///< park_after_requeue's next pass
   };
@@ -134,6 +164,7 @@ struct pool_model {
   explicit pool_model(scenario sc) : s(std::move(sc)), tasks(s.tasks), idle(s.workers) {
     for (unsigned i = 0; i < s.workers; ++i) workers.push_back(std::make_unique<worker>(i, s));
     for (const task& t : tasks) total += t.activations;
+    idle.set_rules(s.rules);
   }
 
   const scenario s;
@@ -166,13 +197,13 @@ struct pool_model {
 
   // -- scheduler.cpp, in small -----------------------------------------------
 
-  bool work_visible() {
-    if (injection.load() != 0) return true;
+  bool deques_visible() {
     for (auto& w : workers) {
       if (!w->local.empty_approx()) return true;
     }
     return false;
   }
+  bool work_visible() { return injection.load() != 0 || deques_visible(); }
 
   bool parking_look_sees_work(worker& w) {
     switch (s.parking_look) {
@@ -247,10 +278,25 @@ struct pool_model {
     if (s.steal_gate_open) {
       for (auto& v : workers) {
         if (v.get() == &w) continue;
-        if (auto t = v->local.steal_half(w.local)) return *t;
+        if (auto t = v->local.steal_half(w.local)) {
+          w.stole_from_deque = true;
+          return *t;
+        }
       }
     }
     return pop_injection();
+  }
+
+  /// worker_pool::leave_searching(): the fan-out looks at announced work,
+  /// and at the deques too when the find was a deque steal.
+  void leave_searching(worker& w) {
+    const bool stole = w.stole_from_deque;
+    w.stole_from_deque = false;
+    auto look = [this, stole] {
+      if (s.fan_out_skips_injection) return stole && deques_visible();
+      return stole ? work_visible() : injection.load() != 0;
+    };
+    idle.leave_searching(w.index, look);
   }
 
   task* steal_stuck_lifo(worker& w) {
@@ -304,11 +350,11 @@ struct pool_model {
 
   void run_worker(unsigned i) {
     worker& w = *workers[i];
-    auto visible = [this] { return work_visible(); };
     for (;;) {
       task* t = w.skip_own_queues ? nullptr : next_local(w);
       if (t == nullptr) {
         set_phase(w, searching);
+        w.stole_from_deque = false;
         idle.start_searching(i);
         t = idle.searching(i) ? steal(w) : pop_injection();
         if (t == nullptr && !w.skip_own_queues) t = next_local(w);
@@ -320,7 +366,7 @@ struct pool_model {
           if (t == nullptr) continue;
         }
       }
-      idle.leave_searching(i, visible);
+      leave_searching(w);
       set_phase(w, running);
       w.lifo.activation_started();
       if (activate(w, t)) {
@@ -328,7 +374,7 @@ struct pool_model {
         if (s.park_after_requeue) w.skip_own_queues = true;
       }
     }
-    idle.leave_searching(i, visible);
+    leave_searching(w);
   }
 
   void check_end() {
@@ -345,9 +391,11 @@ struct pool_model {
 };
 
 template <bool NapsEnd = false>
-std::function<void(execution&)> pool_run(const scenario& s) {
-  return [s](execution& x) {
+std::function<void(execution&)> pool_run(const scenario& s, wake_tally* tally = nullptr) {
+  return [s, tally](execution& x) {
     auto p = std::make_shared<pool_model<NapsEnd>>(s);
+    counting_sync<NapsEnd>::tally = tally;
+    if (tally != nullptr) tally->stopping = &p->stopping;
     for (unsigned i = 0; i < s.workers; ++i) x.spawn([p, i] { p->run_worker(i); });
     if (s.queued_before_start) {
       for (int id : s.injected) p->inject(p->bit(id));  // not a run yet: no scheduling points
@@ -446,6 +494,16 @@ scenario injected_beside_a_blocking_handler() {
   return s;
 }
 
+/// One task from outside, two workers: whoever takes it needs nobody else.
+/// A worker woken for it finds it taken (a wasted wake-up) when a searcher
+/// that saw it while parking also took it itself.
+scenario one_item() {
+  scenario s;
+  s.tasks = {task{}};
+  s.injected = {0};
+  return s;
+}
+
 struct sized {
   const char* name;
   scenario s;
@@ -515,6 +573,30 @@ TEST_CASE("checker parking look: a searcher that parks fans out to injected work
               pool_run(injected_beside_a_blocking_handler()), 100);
 }
 
+// The rule of issue 11's fork-join work (idle_workers.hpp, park()): a
+// searcher whose look after registering finds announced work comes back
+// counted as searching and fans out only once it has taken an item, instead
+// of waking a worker before it registers (which then found the work taken
+// by the searcher's own look). Both are clean here; the case counts the
+// futex wakes over every schedule and requires the rule to make fewer.
+TEST_CASE("checker parking look: a searcher that finds the one item while parking wakes nobody",
+          "[checker][parking_look]") {
+  scenario now = one_item();
+  scenario old = one_item();
+  old.rules.return_searching = false;
+  wake_tally now_wakes, old_wakes;
+  const report r_now = check_clean("parking look: one item, the searcher comes back searching",
+                                   bound(1, 4000), pool_run(now, &now_wakes), 100);
+  const report r_old = check_clean("parking look: one item, the old fan-out before registering",
+                                   bound(1, 4000), pool_run(old, &old_wakes), 100);
+  counting_sync<false>::tally = nullptr;
+  INFO("wakes: " << now_wakes.wakes << " in " << r_now.schedules << " schedules, the old rule "
+                 << old_wakes.wakes << " in " << r_old.schedules);
+  std::printf("parking look: one item: %zu wakes in %zu schedules, the old rule %zu in %zu\n",
+              now_wakes.wakes, r_now.schedules, old_wakes.wakes, r_old.schedules);
+  CHECK(now_wakes.wakes * r_old.schedules < old_wakes.wakes * r_now.schedules);
+}
+
 TEST_CASE("checker parking look: the known-bad variants are caught",
           "[checker][parking_look][known_bad]") {
   scenario skips_injection = conversation();
@@ -542,4 +624,9 @@ TEST_CASE("checker parking look: the known-bad variants are caught",
   no_fan_out.park_without_fan_out = true;
   check_caught("a searcher that parks without fanning out (known-bad)", bound(1, 4000),
                pool_run(no_fan_out), "livelock");
+
+  scenario deques_only = injected_beside_a_blocking_handler();
+  deques_only.fan_out_skips_injection = true;
+  check_caught("a finder's fan-out that looks at the deques only (known-bad)", bound(1, 4000),
+               pool_run(deques_only), "livelock");
 }
