@@ -194,19 +194,21 @@ struct explorer {
     }
     if (c.count == 1) return c.candidates[0];
     c.preemptions_before = preemptions;
-    if (depth < prefix.size()) {
-      c.index = prefix[depth];
-      if (c.index >= c.count) {
-        std::fprintf(stderr, "checker: the test body is not deterministic (replay diverged)\n");
-        std::abort();
-      }
-    } else {
-      c.index = 0;
-    }
+    c.index = next_index(c.count);
     if (c.current_runnable && c.index > 0) ++preemptions;
     trace.push_back(c);
     ++depth;
     return c.candidates[c.index];
+  }
+
+  // A choice point's index: the prefix's while replaying, else 0 (the default).
+  std::uint8_t next_index(std::uint8_t count) const {
+    if (depth >= prefix.size()) return 0;
+    if (prefix[depth] >= count) {
+      std::fprintf(stderr, "checker: the test body is not deterministic (replay diverged)\n");
+      std::abort();
+    }
+    return prefix[depth];
   }
 
   // choose(n): a choice point like pick()'s, over values instead of fibers.
@@ -220,13 +222,7 @@ struct explorer {
     c.count = static_cast<std::uint8_t>(n);
     c.current_runnable = false;  // the fiber goes on whichever value: no preemption
     c.preemptions_before = preemptions;
-    if (depth < prefix.size()) {
-      c.index = prefix[depth];
-      if (c.index >= c.count) {
-        std::fprintf(stderr, "checker: the test body is not deterministic (replay diverged)\n");
-        std::abort();
-      }
-    }
+    c.index = next_index(c.count);
     trace.push_back(c);
     ++depth;
     values.push_back(c.index);
