@@ -80,8 +80,13 @@ class list_parser {
     const char* end = digits.data() + digits.size();
     const auto [ptr, ec] = std::from_chars(begin, end, value);
     if (digits.empty() || ec == std::errc::invalid_argument || ptr != end) {
-      fail("\"" + std::string(entry) + "\" is not a PU index or range; " +
-           std::string(syntax_hint));
+      // Appended, not `"\"" + std::string(entry) + ...`: g++ 12 at -O3 warns
+      // -Wrestrict inside std::string on that (a false positive, GCC bug 105329).
+      std::string what = "\"";
+      what += entry;
+      what += "\" is not a PU index or range; ";
+      what += syntax_hint;
+      fail(what);
     }
     if (ec == std::errc::result_out_of_range || value > max_cpu_list_index) {
       fail("PU index " + std::string(digits) + " is out of range (at most " +

@@ -134,8 +134,16 @@ class progress_estimate {
     double mean() const { return sum / n; }
   };
   static std::string key(const planned_run& r, bool with_workers) {
-    return r.workload + "/" + r.runtime->name +
-           (with_workers ? "/" + std::to_string(r.workers) : "");
+    // Appended: `"/" + std::to_string(...)` made g++ 12 at -O3 warn
+    // -Wrestrict inside std::string (a false positive, GCC bug 105329).
+    std::string k = r.workload;
+    k += '/';
+    k += r.runtime->name;
+    if (with_workers) {
+      k += '/';
+      k += std::to_string(r.workers);
+    }
+    return k;
   }
   std::map<std::string, mean_of> exact_, loose_;
   mean_of all_;

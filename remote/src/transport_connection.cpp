@@ -105,6 +105,10 @@ constexpr std::chrono::milliseconds refusal_drain_time{200};
 /// for a pause that found no SQE.
 constexpr std::size_t max_held_inbound = 32u << 20;
 
+/// Why a connection closes after a sender's torn direct write.
+constexpr const char* torn_write_text =
+    "a direct write was cut short: the stream cannot go on (the frame's fate is unknown)";
+
 /// A frame the peer's sender counts written (send_queue): a user frame.
 bool is_user_frame(const frame& f) {
   return f.kind >= frame_kind::message && f.kind <= frame_kind::terminated;
@@ -380,6 +384,15 @@ void transport::impl::on_recv(connection& c, int res, unsigned flags) {
     return;
   }
   if (c.state == conn_state::closing) return;
+  // Every way on closes the connection: the write side is taken here, so a
+  // sender's torn write is told apart from the peer's close.
+  if (take_write_side_torn(c)) {
+    // Our own shutdown, not the peer's: a sender's direct write was cut
+    // short (transport_direct.cpp). Nothing more can be written, so no
+    // close frame; the half frame already tells the peer.
+    close(c, close_reason::io_error, torn_write_text);
+    return;
+  }
   if (res == 0) {
     if (c.decoder.finish() != decode_error::none) {
       close(c, close_reason::truncated_payload,
@@ -454,7 +467,9 @@ void transport::impl::on_send(connection& c, int res) {
     local_fate_unknown_ += lost_frames;
     c.shared->release(lost_frames, lost_bytes);
     if (c.state != conn_state::closing) {
-      close(c, close_reason::io_error, "send: " + errno_text(res == 0 ? EPIPE : -res));
+      close(c, close_reason::io_error,
+            take_write_side_torn(c) ? std::string(torn_write_text)
+                                    : "send: " + errno_text(res == 0 ? EPIPE : -res));
     } else if (c.lingering) {
       cut(c);
     }

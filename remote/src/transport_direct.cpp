@@ -56,8 +56,19 @@
 // direct_write_max bytes into a socket whose send queue is empty
 // (SIOCOUTQ 0: nothing unsent or unacknowledged), which TCP takes whole into
 // one buffer or not at all. Should a write still come back short, the
-// stream is lost: the sender shuts the socket down, the loop closes the
-// connection as an i/o error, and the frame is counted of unknown fate.
+// stream is lost: the sender counts the frame of unknown fate and shuts the
+// socket down before it leaves the side to the loop (write_side.hpp,
+// invariant 6), so no byte follows the half frame, neither the loop's nor
+// another sender's; the loop, told by write_side::take_torn(), closes the
+// connection as an i/o error when it meets the end of stream or a failed
+// write, without a close frame (none could be written). The peer reads a
+// frame cut off by the end of stream (truncated_payload). The checker
+// explores a short write and a refusal at every direct write; tests/remote/
+// direct_write_test.cpp makes both on a real socket.
+//
+// A refusal (SIOCOUTQ failing or reporting unsent bytes, send() taking
+// nothing) gives the side back; the frame goes the loop's way, reserved in
+// `queued` before this thread sends again, so it keeps its place.
 //
 // Accounting: a frame written here is counted queued, then sent
 // (direct_sent_), after the write; a write that took nothing (EAGAIN, a
@@ -104,8 +115,9 @@ bool transport::impl::write_directly(const frame& f, std::size_t size, std::uint
     frames_queued_.add();
     if (static_cast<std::size_t>(n) != size) {
       // Argued impossible above; if it happens, no frame may follow the torn
-      // one on this stream: the side stays the loop's, which takes it back
-      // at the close the shutdown causes.
+      // one on this stream. The shutdown comes before try_write gives the
+      // side back (as `loop`): every later write on this socket fails, and
+      // the loop closes the connection (write_side.hpp, invariant 6).
       direct_fate_unknown_.fetch_add(1, std::memory_order_relaxed);
       ::shutdown(fd, SHUT_RDWR);
       return detail::direct_write::torn;
@@ -132,6 +144,10 @@ bool transport::impl::claim_write_side(connection& c) {
 
 void transport::impl::take_write_side(connection& c) {
   c.shared->writer.take();
+}
+
+bool transport::impl::take_write_side_torn(connection& c) {
+  return c.shared->writer.take_torn();
 }
 
 }  // namespace volley::remote

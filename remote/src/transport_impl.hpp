@@ -186,6 +186,9 @@ struct transport::impl {
   bool claim_write_side(connection& c);
   /// Loop: takes it back, waiting out a sender's write (one syscall).
   void take_write_side(connection& c);
+  /// Loop, at the end of the stream or a failed write: takes it back, and
+  /// whether a sender's torn write (its shutdown) was the cause.
+  bool take_write_side_torn(connection& c);
   /// Any thread, before a command (disconnect, reset): pushes every chain
   /// staged so far, each once its owner is out of a send, so that no frame
   /// whose send() returned before the call is overtaken by the command (and

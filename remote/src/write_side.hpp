@@ -48,8 +48,31 @@
 //      the fd after its claim. Broken by: a close that stores `loop` without
 //      waiting (the sender holding the side writes into whatever the number
 //      now names).
-//   5. Every frame is counted once: a sender that does not write gives the
-//      frame to the loop's queue, where it is counted as any other.
+//   5. Every frame is counted once, and a refused one keeps its place: a
+//      sender that does not write (the side busy, the link not clear, or a
+//      refusal: SIOCOUTQ failing or reporting unsent bytes, send() taking
+//      nothing) gives the side back and the frame to the loop's queue, where
+//      it is counted as any other; reserved there before the sender's next
+//      send, it holds that send back as invariant 2 says. Broken by: a
+//      refusal reported as a write (the frame is lost, counted nowhere); a
+//      refused frame queued after the sender's next one (which reads the
+//      count as 0 and goes first).
+//   6. Nothing follows a torn frame on its stream, and the loop knows why
+//      the stream ended. A send() that took part of the frame loses the
+//      stream: the sender counts the frame of unknown fate and shuts the
+//      socket down *before* it gives the side back, so every later write on
+//      that socket fails (EPIPE: a send and a shutdown both take the
+//      socket's lock), the loop's and any sender's; and it gives the side
+//      back as `loop`, a state no claim() or offer() leaves behind an offer,
+//      so take_torn() tells the loop that the end of stream or the failed
+//      write it meets next is its own doing (waiting out a sender first: the
+//      shutdown comes before the give-back, so the end of stream can be read
+//      while the sender still holds the side): it closes the connection as an
+//      i/o error, not as the peer's close. Broken by: a torn write without the
+//      shutdown (the loop's next sendmsg lands after the half frame); one
+//      that gives the side back before its shutdown (a write slips in
+//      between); one that gives it back as `idle` after its shutdown
+//      (nothing follows, but the loop takes the end for the peer's close).
 //
 // Memory orders: the offer's release publishes the fd and the epoch bump
 // (and the completed sendmsg before it); the sender's claim acquires them.
@@ -70,9 +93,9 @@ struct write_side_test_access;  // tests/checker: the known-bad variants
 
 /// What a sender's try_write() did.
 enum class direct_write {
-  not_taken,  ///< the side was not free, or the link was not clear: queue the frame
+  not_taken,  ///< the side was not free, the link not clear, or the socket refused: queue it
   written,    ///< the frame is in the socket
-  torn,       ///< part of it is: the stream is lost, the side stays the loop's
+  torn,       ///< part of it is: the stream is lost, the side stays the loop's (invariant 6)
 };
 
 /// `Sync` gives `atomic<T>` and `wait()` (the loop's pause while a sender
@@ -89,6 +112,7 @@ class basic_write_side {
   void offer(int fd) noexcept {
     if (offered_) return;
     fd_.store(fd, std::memory_order_relaxed);
+    torn_ = false;
     writer_.store(idle, std::memory_order_release);  // publishes fd and epoch
     offered_ = true;
   }
@@ -102,9 +126,10 @@ class basic_write_side {
     // acq_rel: acquire pairs with a sender's give-back, so its write is
     // done; a torn write left `loop`, which is ours as well.
     if (!writer_.compare_exchange_strong(expected, loop, std::memory_order_acq_rel,
-                                         std::memory_order_acquire) &&
-        expected != loop)
-      return false;
+                                         std::memory_order_acquire)) {
+      if (expected != loop) return false;
+      torn_ = true;  // only a torn write hands an offered side back as `loop`
+    }
     offered_ = false;
     return true;
   }
@@ -112,6 +137,18 @@ class basic_write_side {
   /// one non-blocking send.
   void take() noexcept {
     while (!claim()) Sync::wait();
+    torn_ = false;
+  }
+  /// take(), for the loop that meets the end of its stream or a failed
+  /// write: whether a sender's write since the offer was torn, which is then
+  /// the cause (that sender shut the socket down). It waits out a sender
+  /// first: one that tears shuts the socket down before it gives the side
+  /// back, so its end of stream can be read while it still holds the side.
+  bool take_torn() noexcept {
+    while (!claim()) Sync::wait();
+    bool was = torn_;
+    torn_ = false;
+    return was;
   }
 
   // -- a sender ----------------------------------------------------------------
@@ -121,7 +158,8 @@ class basic_write_side {
 
   /// Claims the side; then, if `clear()` (read after the claim: nothing
   /// queued on the link, the epoch unchanged), calls `write(fd)`, which
-  /// returns what it wrote. Gives the side back unless the frame was torn.
+  /// returns what it wrote, and shuts the socket down before it returns
+  /// `torn`. Gives the side back: as `loop` if the frame was torn.
   template <class Clear, class Write>
   direct_write try_write(Clear&& clear, Write&& write) {
     std::uint32_t expected = idle;
@@ -137,8 +175,8 @@ class basic_write_side {
     }
     direct_write r = write(fd_.load(std::memory_order_relaxed));
     if (r == direct_write::torn) {
-      // No frame may follow it on this stream: the side stays the loop's,
-      // which takes it back at the close the writer caused.
+      // `write` has shut the socket down: nothing follows the torn frame.
+      // `loop`, not `idle`: take_torn() tells the loop, which closes the connection.
       writer_.store(loop, std::memory_order_release);
       return r;
     }
@@ -157,6 +195,7 @@ class basic_write_side {
   /// The socket, published by the loop before it offers the side.
   typename Sync::template atomic<int> fd_{-1};
   bool offered_ = false;  // the loop's own: the word is idle or a sender's
+  bool torn_ = false;     // the loop's own: a claim found a torn write's `loop`
 };
 
 /// The product's Sync.

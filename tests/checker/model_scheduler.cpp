@@ -63,7 +63,8 @@ struct fiber {
 
 // One choice point: which fiber ran the next operation, out of `count`
 // candidates listed as "the current fiber first (if it can continue), then
-// the others in spawn order".
+// the others in spawn order"; or, for choose(), which value (candidates
+// unused, never a preemption).
 struct choice {
   std::uint8_t count;
   std::uint8_t index;
@@ -82,6 +83,7 @@ struct explorer {
   std::vector<std::uint8_t> prefix;  // indices to replay
   std::size_t depth = 0;             // choice points passed in this run
   std::vector<std::uint8_t> steps;   // who ran each operation (for the failure report)
+  std::vector<std::uint8_t> values;  // what each choose() returned (likewise)
   int current = -1;                  // running fiber, -1 = the explorer itself
   int preemptions = 0;
   bool run_failed = false;
@@ -192,19 +194,39 @@ struct explorer {
     }
     if (c.count == 1) return c.candidates[0];
     c.preemptions_before = preemptions;
-    if (depth < prefix.size()) {
-      c.index = prefix[depth];
-      if (c.index >= c.count) {
-        std::fprintf(stderr, "checker: the test body is not deterministic (replay diverged)\n");
-        std::abort();
-      }
-    } else {
-      c.index = 0;
-    }
+    c.index = next_index(c.count);
     if (c.current_runnable && c.index > 0) ++preemptions;
     trace.push_back(c);
     ++depth;
     return c.candidates[c.index];
+  }
+
+  // A choice point's index: the prefix's while replaying, else 0 (the default).
+  std::uint8_t next_index(std::uint8_t count) const {
+    if (depth >= prefix.size()) return 0;
+    if (prefix[depth] >= count) {
+      std::fprintf(stderr, "checker: the test body is not deterministic (replay diverged)\n");
+      std::abort();
+    }
+    return prefix[depth];
+  }
+
+  // choose(n): a choice point like pick()'s, over values instead of fibers.
+  int choose_value(int n) {
+    if (n <= 1) return 0;
+    if (n > static_cast<int>(max_fibers)) {
+      std::fprintf(stderr, "checker: choose(%d): at most %zu values\n", n, max_fibers);
+      std::abort();
+    }
+    choice c{};
+    c.count = static_cast<std::uint8_t>(n);
+    c.current_runnable = false;  // the fiber goes on whichever value: no preemption
+    c.preemptions_before = preemptions;
+    c.index = next_index(c.count);
+    trace.push_back(c);
+    ++depth;
+    values.push_back(c.index);
+    return c.index;
   }
 
   // Next schedule: the deepest choice point with an alternative left within
@@ -246,6 +268,10 @@ struct explorer {
       s += 'T' + std::to_string(steps[i]) + ':' + std::to_string(j - i);
       i = j;
     }
+    if (!values.empty()) {
+      s += "; chosen values:";
+      for (std::uint8_t v : values) s += ' ' + std::to_string(v);
+    }
     return s;
   }
 };
@@ -277,6 +303,12 @@ void spin_wait() noexcept {
   x->switch_to_main();
 }
 
+int choose(int n) noexcept {
+  explorer* x = explorer::active();
+  if (x == nullptr || x->current < 0) return 0;
+  return x->choose_value(n);
+}
+
 void check(bool ok, const char* what) {
   explorer* x = explorer::active();
   if (x != nullptr && !ok) x->fail(what);
@@ -292,6 +324,7 @@ report explore(const options& opts, const std::function<void(execution&)>& body)
     x.end_checks.clear();
     x.trace.clear();
     x.steps.clear();
+    x.values.clear();
     x.depth = 0;
     x.current = -1;
     x.preemptions = 0;

@@ -104,6 +104,13 @@ void yield_point() noexcept;
 /// max_steps and fails the run.)
 void spin_wait() noexcept;
 
+/// Inside a run: a value in [0, n) chosen by the explorer the way it chooses
+/// the next fiber, so every value is explored (0 in the first schedule).
+/// For what the environment decides, not a thread: how many bytes a socket
+/// takes, whether an ioctl fails. Not a preemption: a data choice costs no
+/// part of the bound. At most 8 values; outside a run it returns 0.
+int choose(int n) noexcept;
+
 /// Called by model atomics when an operation changed the stored value: the
 /// fibers waiting in spin_wait() may run again.
 void value_changed() noexcept;

@@ -49,11 +49,19 @@ namespace {
 /// long, so a close racing it finds it inside: the window the close must
 /// wait out, widened from a few hundred nanoseconds to milliseconds.
 std::atomic<int> outq_stall_us{0};
+/// While positive, that many SIOCOUTQ looks fail (EIO): a sender's direct
+/// write is refused before it writes.
+std::atomic<int> outq_failures{0};
+/// While set, the next direct write's send() takes only the first half of
+/// the frame, as a short write would: a torn frame on a real socket. (Only
+/// direct writes pass MSG_DONTWAIT; the loop writes through io_uring, the
+/// test's raw peers block.)
+std::atomic<bool> tear_next_send{false};
 }  // namespace
 
 // Replaces libc's ioctl for this test binary (the transport library is
 // linked statically, so its calls resolve here); every request goes on to
-// the kernel unchanged.
+// the kernel unchanged, unless outq_failures fails it.
 extern "C" int ioctl(int fd, unsigned long request, ...) noexcept {
   va_list args;
   va_start(args, request);
@@ -62,8 +70,20 @@ extern "C" int ioctl(int fd, unsigned long request, ...) noexcept {
   if (request == SIOCOUTQ) {
     if (int us = outq_stall_us.load(std::memory_order_relaxed); us > 0)
       std::this_thread::sleep_for(std::chrono::microseconds(us));
+    for (int left = outq_failures.load(); left > 0;)
+      if (outq_failures.compare_exchange_weak(left, left - 1)) {
+        errno = EIO;
+        return -1;
+      }
   }
   return static_cast<int>(::syscall(SYS_ioctl, fd, request, arg));
+}
+
+// Likewise libc's send: every call goes on to the kernel, shortened to half
+// its length when tear_next_send is set and the call is a direct write's.
+extern "C" ssize_t send(int fd, const void* buf, size_t len, int flags) {
+  if ((flags & MSG_DONTWAIT) != 0 && len > 1 && tear_next_send.exchange(false)) len /= 2;
+  return ::syscall(SYS_sendto, fd, buf, len, flags, nullptr, 0);
 }
 
 namespace {
@@ -215,6 +235,43 @@ frame small_ask(std::uint64_t seq) {
   return f;
 }
 
+/// Transport A, and a raw peer logged in to it as node-b (it reads what A
+/// writes; it sends nothing, so no heartbeat of A's may judge it: A's
+/// interval is longer than any test).
+struct a_and_raw_peer {
+  recording_handler ha;
+  transport a{quiet_config(), ha};
+  raw_peer peer{a.port()};
+  connection_id id = 0;
+
+  a_and_raw_peer() {
+    REQUIRE(peer.handshake_as("node-b", "test-secret"));
+    REQUIRE(ha.wait([&] { return ha.ups.size() == 1; }));
+    id = ha.with_lock([&] { return ha.ups.back().id; });
+  }
+  static transport_config quiet_config() {
+    transport_config c = test_config("node-a");
+    c.heartbeat_interval = std::chrono::minutes(10);
+    return c;
+  }
+  /// The asks among the frames the peer reads, until `n` of them, or the
+  /// stream's end (`to_end`).
+  std::vector<std::uint64_t> read_asks(std::size_t n, bool to_end = false) {
+    std::vector<std::uint64_t> asks;
+    raw_peer::received r;
+    while ((to_end || asks.size() < n) && peer.next_frame(r))
+      if (r.kind == frame_kind::ask_request) asks.push_back(r.correlation_id);
+    return asks;
+  }
+};
+
+/// 0, 1, ..., n - 1.
+std::vector<std::uint64_t> first(std::uint64_t n) {
+  std::vector<std::uint64_t> v;
+  for (std::uint64_t i = 0; i < n; ++i) v.push_back(i);
+  return v;
+}
+
 }  // namespace
 
 TEST_CASE("an ask and its reply are written by their own threads: the asker wakes no loop",
@@ -330,4 +387,83 @@ TEST_CASE("a sender racing a close never writes into the fd's next owner", "[rem
     return balanced(st);
   }));
   CHECK(st.direct_writes > 0);  // the path under test was taken
+}
+
+TEST_CASE("a torn direct write: nothing follows the half frame, and the connection closes as torn",
+          "[remote][direct]") {
+  // A send() that takes half the frame (the override above: a short write
+  // on a real socket) loses the stream. The sender counts the frame of
+  // unknown fate and shuts the socket down, leaving the write side the
+  // loop's; the loop then writes nothing more (not the ask sent after it,
+  // not a close frame) and closes the connection as an i/o error, knowing
+  // the end of stream it reads is its own. The raw peer reads the stream to
+  // its end: the whole asks before, the torn half, nothing else.
+  // Known-bad runs: a loop that took that end of stream for the peer's close
+  // (the code before write_side::torn()) closed it as peer_closed, and this
+  // case failed on the reason; a sender that did not shut the socket down
+  // left the stream open, and the next ask's bytes followed the half frame.
+  a_and_raw_peer t;
+  const std::size_t frame_size = encoded_size(small_ask(0));
+  // Asks until one is written directly: a sender writes only into an empty
+  // send queue, which the handshake's last bytes may not have left yet.
+  std::uint64_t n = 0;
+  tear_next_send = true;
+  while (tear_next_send.load() && n < 1000) {
+    REQUIRE(t.a.send(t.id, small_ask(n++)) == send_result::queued);
+    if (tear_next_send.load()) std::this_thread::sleep_for(std::chrono::milliseconds(2));
+  }
+  REQUIRE_FALSE(tear_next_send.load());  // the path under test was taken
+  const std::uint64_t torn = n - 1;
+  // Sent after the torn frame: the loop's to write, if it wrote anything.
+  send_result after = t.a.send(t.id, small_ask(n++));
+  CHECK((after == send_result::queued || after == send_result::unknown_connection));
+  std::vector<std::uint64_t> asks = t.read_asks(0, true);
+  CHECK(t.peer.ended());  // an end of stream, not a reset or the read's timeout
+  CHECK(t.peer.unfinished_bytes() == frame_size / 2);
+  CHECK(asks == first(torn));  // each whole ask once, in order
+  REQUIRE(t.ha.wait([&] { return !t.ha.downs.empty(); }));
+  down_event down = t.ha.with_lock([&] { return t.ha.downs.front(); });
+  CHECK(down.reason == close_reason::io_error);
+  CHECK(down.detail.find("direct write was cut short") != std::string::npos);
+  transport_stats st{};
+  CHECK(poll_until([&] {
+    st = t.a.stats();
+    return balanced(st) && st.frames_queued == n - (after == send_result::queued ? 0 : 1);
+  }));
+  INFO("queued " << st.frames_queued << ", sent " << st.frames_sent << ", undelivered "
+                 << st.frames_undelivered << ", fate unknown " << st.frames_fate_unknown);
+  CHECK(st.frames_sent == torn);
+  CHECK(st.frames_fate_unknown >= 1);  // the torn one (and the next, if its sendmsg failed)
+  CHECK(st.closes_for(close_reason::io_error) == 1);
+  CHECK(st.closes_for(close_reason::peer_closed) == 0);
+}
+
+TEST_CASE("a refused direct write goes through the loop: every frame arrives once, in order",
+          "[remote][direct]") {
+  // The SIOCOUTQ look fails for the first asks (a refusal, as when unsent
+  // bytes wait): each goes to the loop's queue, and the asks sent after it
+  // follow it, through the queue while it holds one, directly once it is
+  // empty. Known-bad run: a refusal reported as written (write() returning
+  // `written` when the ioctl failed) lost the refused asks, and this case
+  // failed on the asks read.
+  a_and_raw_peer t;
+  constexpr std::uint64_t n = 40;
+  constexpr int refusals = 3;
+  outq_failures = refusals;
+  for (std::uint64_t i = 0; i < n; ++i) {
+    REQUIRE(t.a.send(t.id, small_ask(i)) == send_result::queued);
+    if (i % 4 == 3) std::this_thread::sleep_for(std::chrono::milliseconds(1));  // idle again
+  }
+  CHECK(t.read_asks(n) == first(n));
+  CHECK(outq_failures.load() == 0);  // the refusals happened
+  outq_failures = 0;
+  transport_stats st{};
+  CHECK(poll_until([&] {
+    st = t.a.stats();
+    return st.frames_sent == n;
+  }));
+  CHECK(balanced(st));
+  CHECK(st.frames_queued == n);
+  CHECK(st.frames_undelivered == 0);
+  CHECK(st.frames_fate_unknown == 0);
 }

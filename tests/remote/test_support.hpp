@@ -186,6 +186,7 @@ class raw_peer {
   /// A received frame, owned (handshake and control frames only need these fields).
   struct received {
     frame_kind kind{};
+    std::uint64_t correlation_id = 0;
     std::string sender_node;
     std::vector<std::byte> payload;
     frame view() const {
@@ -207,12 +208,17 @@ class raw_peer {
       }
       std::byte buf[4096];
       ssize_t n = ::recv(fd_, buf, sizeof buf, 0);
-      if (n <= 0) return false;
-      decoder_.feed(
-          std::span<const std::byte>(buf, static_cast<std::size_t>(n)), [&](const frame& f) {
-            pending_.push_back(
-                {f.kind, std::string(f.sender_node), {f.payload.begin(), f.payload.end()}});
-          });
+      if (n <= 0) {
+        ended_ = n == 0;
+        return false;
+      }
+      decoder_.feed(std::span<const std::byte>(buf, static_cast<std::size_t>(n)),
+                    [&](const frame& f) {
+                      pending_.push_back({f.kind,
+                                          f.correlation_id,
+                                          std::string(f.sender_node),
+                                          {f.payload.begin(), f.payload.end()}});
+                    });
     }
   }
 
@@ -247,9 +253,15 @@ class raw_peer {
   }
 
   int fd() const { return fd_; }
+  /// After next_frame() returned false: whether the stream ended (rather
+  /// than failing or timing out), and how many bytes of an unfinished frame
+  /// it ended inside.
+  bool ended() const { return ended_; }
+  std::size_t unfinished_bytes() const { return decoder_.buffered(); }
 
  private:
   int fd_ = -1;
+  bool ended_ = false;
   frame_decoder decoder_;
   std::vector<received> pending_;
 };
