@@ -49,10 +49,11 @@ namespace {
 // and an 8 B page-map entry per slab page. A 128 B cell's slab is one page
 // of 32 cells: 128 + 4.0 + 0.25 = 132.25 B, as measured on the 2-core VM; a
 // 192 B cell's is 3 pages of 64 cells: 192 + 2.0 + 0.375 = 194.38 B. Cells
-// are now carved from 1 MiB chunks (engine/src/cell_pool.cpp), one record
-// per chunk. A last figure says what the process keeps once every set has
-// stopped and its refs are gone, after jemalloc was told to purge: what
-// stopped actors' memory costs the process afterwards.
+// are now carved from 1 MiB chunks that volley maps itself
+// (engine/src/cell_pool.cpp), so jemalloc's figures no longer count them:
+// they show what else an idle actor allocates. A last figure says what the
+// process keeps once every set has stopped and its refs are gone, after
+// jemalloc was told to purge: what stopped actors' memory costs afterwards.
 
 struct idle_actor {
   struct never {};

@@ -182,6 +182,33 @@ TEST_CASE("a cell's overrun into the next block, and a freed cell, are poisoned"
 }
 #endif
 
+namespace {
+
+/// Allocates and frees a cell when the thread destroys it: after the
+/// pool's cache, if the cache was made after it.
+struct cell_at_thread_exit {
+  bool* wrote;
+  ~cell_at_thread_exit() {
+    void* p = cell_alloc(128);
+    std::memset(p, 0x7e, 128);
+    cell_free(p, 128);
+    *wrote = true;
+  }
+};
+
+}  // namespace
+
+TEST_CASE("a cell made and freed after its thread's cache is gone has a chunk, returned at once") {
+  const std::size_t before = cell_pool::current().chunks_live;
+  bool wrote = false;
+  on_own_thread([&] {
+    static thread_local cell_at_thread_exit late{&wrote};  // made before the cache...
+    cell_free(cell_alloc(64), 64);                         // ...which this makes
+  });
+  CHECK(wrote);
+  CHECK(cell_pool::current().chunks_live == before);
+}
+
 TEST_CASE("cells allocated and freed across threads are each handed out once, and come back") {
   // A small depot, so that magazines overflow into their chunks, partial
   // chunks are taken up again and chunks go back, all while other threads
