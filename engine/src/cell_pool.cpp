@@ -31,6 +31,8 @@
 #include <atomic>
 #include <cstddef>
 #include <cstdint>
+#include <cstdio>
+#include <cstdlib>
 #include <new>
 
 #include <volley/engine/detail/envelope.hpp>
@@ -75,8 +77,15 @@ chunk_registry& chunks() {
   return *r;
 }
 
+/// Written in every chunk's header and checked when a block goes back to
+/// its chunk: a block that did not come from cell_alloc (an envelope freed
+/// with cell_free) is stopped there with a message, not linked into a chunk
+/// that is not one.
+constexpr std::uint32_t chunk_magic = 0x766f6c63;  // "volc"
+
 struct alignas(cache_line_size) chunk {
   explicit chunk(std::size_t c) noexcept : cls(static_cast<std::uint32_t>(c)) {}
+  const std::uint32_t magic = chunk_magic;
   const std::uint32_t cls;  ///< the class of every block in it; read-only
   // Guarded by chunks().mu, which the analysis cannot name from here.
   std::uint32_t carved = 0;    ///< blocks cut: written when the chunk is sealed
@@ -187,6 +196,10 @@ void return_blocks(void* const* blocks, std::uint32_t n) noexcept {
   lock_guard lock(r.mu);
   for (std::uint32_t i = 0; i < n; ++i) {
     chunk* ch = chunk_of(blocks[i]);
+    if (ch->magic != chunk_magic) {
+      std::fprintf(stderr, "volley: cell_free(%p): not a block of cell_alloc\n", blocks[i]);
+      std::abort();
+    }
     // The link is the block's first word; the rest stays poisoned.
     pool_unpoison(blocks[i], sizeof(void*));
     *static_cast<void**>(blocks[i]) = ch->free_list;
