@@ -167,10 +167,12 @@ TEST_CASE("a cell's overrun into the next block, and a freed cell, are poisoned"
   bool in_use[2] = {}, guard[2] = {}, freed = false;
   on_own_thread([&] {
     char* cell = static_cast<char*>(cell_alloc(128));
+    char* next = static_cast<char*>(cell_alloc(128));  // its neighbour in the chunk, in use
     in_use[0] = __asan_address_is_poisoned(cell);
     in_use[1] = __asan_address_is_poisoned(cell + 127);
-    guard[0] = __asan_address_is_poisoned(cell + 128);  // the guard line, whatever follows
+    guard[0] = __asan_address_is_poisoned(cell + 128);  // the guard line before `next`
     guard[1] = __asan_address_is_poisoned(cell + 128 + 63);
+    cell_free(next, 128);
     cell_free(cell, 128);
     freed = __asan_address_is_poisoned(cell + 8);  // in this thread's magazine
   });
