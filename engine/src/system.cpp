@@ -58,7 +58,7 @@ namespace {
 struct guardian {};
 
 cell_base* make_guardian(system_core* core, cell_base* parent, const std::string& name) {
-  void* mem = envelope_alloc(sizeof(cell<guardian, no_restart>));
+  void* mem = cell_alloc(sizeof(cell<guardian, no_restart>));
   auto* c = ::new (mem) cell<guardian, no_restart>(core, core->default_pool.get(),
                                                    &cell_ops_of<guardian, no_restart>, parent, 0);
   c->refs_.store(parent ? 2 : 1, std::memory_order_relaxed);  // core's count (+ parent link)

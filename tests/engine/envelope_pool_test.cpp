@@ -15,7 +15,6 @@
 #include <thread>
 
 #include <volley/engine/detail/envelope.hpp>
-#include <volley/engine/system.hpp>  // cell_alloc
 
 #include "engine_test_support.hpp"
 
@@ -126,19 +125,5 @@ TEST_CASE("pooled blocks are aligned to a cache line") {
     void* p = envelope_alloc(size);
     CHECK(reinterpret_cast<std::uintptr_t>(p) % 64 == 0);
     envelope_free(p, size);
-  }
-}
-
-TEST_CASE("a cell's block comes from the same pool as an envelope's, at every size") {
-  // cell_alloc only asks for more of the next block's lines; the block is
-  // the pool's, freed by envelope_free and handed out again (LIFO).
-  for (std::size_t size : {64u, 128u, 192u, 256u, 300u}) {
-    void* cell = volley::detail::cell_alloc(size);
-    CHECK(reinterpret_cast<std::uintptr_t>(cell) % 64 == 0);
-    std::memset(cell, 0xab, size);
-    envelope_free(cell, size);
-    void* again = envelope_alloc(size);
-    if (size <= 256) CHECK(again == cell);  // pooled classes: the block just freed
-    envelope_free(again, size);
   }
 }

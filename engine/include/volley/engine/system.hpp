@@ -50,9 +50,6 @@ struct props {
 namespace detail {
 
 std::uint64_t next_actor_id(system_core* core) noexcept;
-/// envelope_alloc for a cell: freed with envelope_free (envelope_pool.cpp).
-void* cell_alloc(std::size_t size);
-
 cell_base*& constructing_cell() noexcept;
 /// Sets constructing_cell() for the lifetime of the scope (nests).
 struct constructing_scope {
@@ -88,7 +85,7 @@ actor_ref<A> spawn_actor(system_core* core, cell_base* parent, const props& p, A
     c = ::new (mem) cell_t(core, nullptr, &cell_ops_of<A, stored>, parent, next_actor_id(core),
                            std::forward<Args>(args)...);
   } catch (...) {
-    envelope_free(mem, sizeof(cell_t));
+    cell_free(mem, sizeof(cell_t));
     throw;
   }
   c->refs_.store(2, std::memory_order_relaxed);  // the parent's link + the returned ref

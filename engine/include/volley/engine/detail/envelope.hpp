@@ -79,6 +79,16 @@ struct envelope : queues::mpsc_node {
 void* envelope_alloc(std::size_t size);
 void envelope_free(void* p, std::size_t size) noexcept;
 
+/// The same for cells, from a pool of their own whose blocks are carved
+/// from large chunks (envelope_pool.cpp): an idle actor costs its block and
+/// no allocator record. A cell's block is freed with cell_free, never
+/// envelope_free.
+void* cell_alloc(std::size_t size);
+void cell_free(void* p, std::size_t size) noexcept;
+/// The bytes a pooled cell block (from cell_alloc, at most 256 B) takes in
+/// its chunk: its size class. For the idle-memory test.
+std::size_t cell_block_size(const void* p) noexcept;
+
 /// Release an envelope whose payload has been handled or dropped: drop the
 /// sender reference and return the memory.
 void retire(envelope* e) noexcept;

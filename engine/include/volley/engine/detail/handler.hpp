@@ -160,7 +160,7 @@ template <class A, class Stored>
 void free_cell_of(cell_base* c) noexcept {
   auto* typed = static_cast<cell<A, Stored>*>(c);
   typed->~cell<A, Stored>();
-  envelope_free(typed, sizeof(cell<A, Stored>));  // cells come from the same size-classed pool
+  cell_free(typed, sizeof(cell<A, Stored>));  // the cells' own pool (envelope_pool.cpp)
 }
 
 cell_base*& constructing_cell() noexcept;
