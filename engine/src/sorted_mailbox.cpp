@@ -7,13 +7,20 @@
 #include <cstdio>
 #include <exception>
 #include <stdexcept>
+#include <thread>
 #include <utility>
 
+#include "cpu_relax.hpp"
 #include "system_core.hpp"
 
 namespace volley::detail {
 
 namespace {
+
+/// Pauses a sorted take spends on a half-done push before it yields the
+/// core: the pusher finishes within a few instructions unless preempted
+/// between its exchange and its link, and then only a yield lets it run.
+constexpr unsigned push_wait_yield_every = 64;
 
 /// The priority function threw on `e`: the message is not handled. It is
 /// reported (an `unhandled` dead letter; an ask fails with errc::unhandled)
@@ -235,17 +242,26 @@ void join_work(shared_work& w, cell_base* c) {
 envelope* take_sorted(cell_base* c, bool& owned) noexcept {
   sorted_mailbox& sm = *c->extras_if_any()->sorted;
   if (sm.what == mailbox::kind::balancing) return take_balanced(c, sm, owned);
-  for (;;) {
-    queues::mpsc_node* retired;
-    queues::mpsc_node* n = c->mailbox_.pop(retired);
-    if (retired != nullptr && sm.stub_taken) retire(static_cast<envelope*>(retired));
-    // Otherwise the retired stub still waits in its bucket, which owns it now.
-    if (n == nullptr) break;
-    auto* e = static_cast<envelope*>(n);
-    sm.stub = e;
-    // A refused message has left already: the queue retires it as taken.
-    sm.stub_taken = !add(c, sm, e);
-  }
+  // Everything sent before this look is sorted before the pick, even what
+  // was linked behind a stranger's half-done push (the actor's own urgent
+  // tell to itself while a count query was being sent): a pick made without
+  // it would hand over a less urgent message first.
+  unsigned spins = 0;
+  c->mailbox_.pop_all_completed(
+      [&](queues::mpsc_node* n, queues::mpsc_node* retired) {
+        if (retired != nullptr && sm.stub_taken) retire(static_cast<envelope*>(retired));
+        // Otherwise the retired stub still waits in its bucket, which owns it now.
+        auto* e = static_cast<envelope*>(n);
+        sm.stub = e;
+        // A refused message has left already: the queue retires it as taken.
+        sm.stub_taken = !add(c, sm, e);
+      },
+      [&] {
+        // The pusher is between two instructions, unless it was preempted
+        // there: then give it the core (it may share ours).
+        if (++spins % push_wait_yield_every == 0) std::this_thread::yield();
+        cpu_relax();
+      });
   if (sm.waiting == 0) return nullptr;
   // Buckets before `first` are empty: the scan skips them.
   for (; sm.first < sm.buckets.size(); ++sm.first) {

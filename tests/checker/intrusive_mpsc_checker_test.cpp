@@ -334,3 +334,53 @@ TEST_CASE("checker intrusive_mpsc: the old park() (unconditional fetch_and) is c
   check_caught("mpsc park race (known-bad)", bound(3),
                park_race(park_variant::unconditional_fetch_and), "stranded");
 }
+
+namespace {
+
+// A priority mailbox's take (engine/src/sorted_mailbox.cpp) sorts everything
+// waiting before it picks. T0 runs the actor: a handler tells the actor
+// something urgent (its push completes), then the take looks. T1, a
+// stranger, tells it something at the same time. If T1's push has swapped
+// head_ but not yet linked when T0's lands behind it, a pop() loop stops at
+// T1's missing link and the take never sees the urgent message, though it
+// was sent before the look: it would pick a less urgent one first (the
+// priority_mailbox_test flake). pop_all_completed() waits the link out.
+enum class take_variant { all_completed, pop_until_empty };
+
+std::function<void(execution&)> take_after_own_tell(take_variant variant) {
+  return [variant](execution& x) {
+    auto a = std::make_shared<actor>(/*idle=*/false);  // T0 runs it
+    x.spawn([a, variant] {
+      a->mailbox.push(a->make(0, 0));  // the urgent tell to itself, complete
+      bool urgent_seen = false;
+      int seen = 0;
+      auto each = [&](node* n, node*) {
+        ++seen;
+        if (static_cast<message*>(n)->sender == 0) urgent_seen = true;
+      };
+      if (variant == take_variant::all_completed) {
+        a->mailbox.pop_all_completed(each, [] { spin_wait(); });
+      } else {
+        node* retired;
+        while (node* n = a->mailbox.pop(retired)) each(n, retired);
+      }
+      check(urgent_seen, "the take missed a message sent before it looked");
+      check(seen <= 2, "the take saw a message twice");
+    });
+    x.spawn([a] { a->mailbox.push(a->make(1, 0)); });  // a stranger's tell
+  };
+}
+
+}  // namespace
+
+TEST_CASE("checker intrusive_mpsc: a sorting take sees a tell linked behind a half-done push",
+          "[checker][intrusive_mpsc][sorted]") {
+  check_clean("mpsc sorted take behind a half-done push", bound(-1),
+              take_after_own_tell(take_variant::all_completed), 300);
+}
+
+TEST_CASE("checker intrusive_mpsc: a sorting take that pops until empty is caught",
+          "[checker][intrusive_mpsc][sorted][known_bad]") {
+  check_caught("mpsc sorted take popping until empty (known-bad)", bound(-1),
+               take_after_own_tell(take_variant::pop_until_empty), "missed a message");
+}

@@ -4,9 +4,10 @@
 // system messages still go first; asks are sorted like tells; an actor that
 // stops with sorted messages dead-letters each exactly once; a priority
 // function that throws makes its message an `unhandled` dead letter (logged);
-// stashed messages come back in the order they were sorted; and under many
+// stashed messages come back in the order they were sorted; under many
 // concurrent senders every message is handled once, in sending order within
-// a priority.
+// a priority; and an actor's urgent tell to itself goes next even while
+// strangers' tells are half done.
 #include <catch2/catch.hpp>
 
 #include <atomic>
@@ -129,6 +130,29 @@ struct held_recorder {
   }
 };
 
+/// Every priority-0 job makes it send itself a siren, which must be the
+/// very next message it handles; counts the times it was not.
+struct urgent_chain {
+  using accepts = volley::accepts<siren>;
+  void on(const job& j, volley::context& ctx) {
+    if (expecting_ >= 0) ++misses_;  // the siren should have come first
+    if (j.priority == 0) {
+      expecting_ = j.n;
+      ctx.self().tell(siren{j.n});
+    }
+    ++handled_;
+  }
+  void on(const siren& s) {
+    if (s.n != expecting_) ++misses_;
+    expecting_ = -1;
+    ++handled_;
+  }
+  std::pair<long, long> on(const count_query&) const { return {handled_, misses_}; }
+  int expecting_ = -1;
+  long handled_ = 0;
+  long misses_ = 0;
+};
+
 std::size_t dead(volley::system& sys, dead_letter_reason why, std::size_t expected) {
   // The terminated can leave before the worker has dead-lettered the rest.
   wait_until([&] { return sys.dead_letters().count(why) >= expected; });
@@ -167,6 +191,38 @@ TEST_CASE("an urgent message sent while others wait is handled before them",
   f.r.tell(job{0, 1000});
   for (int i = 2; i <= 4; ++i) f.r.tell(job{5, i});
   CHECK(f.release_until(6) == record{{0, 1000}, {-1, 99}, {5, 1}, {5, 2}, {5, 3}, {5, 4}});
+}
+
+TEST_CASE(
+    "an urgent message an actor sends itself is handled next, while strangers keep sending to it",
+    "[priority_mailbox][concurrency][stress]") {
+  // The flake this case pins down: a stranger's tell half done (head
+  // swapped, link not yet written) hid the actor's own urgent tell, linked
+  // behind it, from the next sort, and a waiting job went first. Here two
+  // strangers keep such pushes in flight while every priority-0 job's
+  // handler sends the actor a siren, which must be the very next message.
+  constexpr int strangers = 2;
+  const int urgent = static_cast<int>(volley::test::scaled(20'000));
+  const int per_stranger = static_cast<int>(volley::test::scaled(200'000));
+  volley::system sys(volley::test::two_workers());
+  auto a = sys.spawn<urgent_chain>(prioritised());
+  std::vector<std::thread> threads;
+  for (int s = 0; s < strangers; ++s) {
+    threads.emplace_back([&, s] {
+      for (int i = 0; i < per_stranger; ++i) a.tell(job{100, s * per_stranger + i});
+    });
+  }
+  for (int i = 0; i < urgent; ++i) a.tell(job{0, i});
+  for (auto& t : threads) t.join();
+  const long total = 2L * urgent + static_cast<long>(strangers) * per_stranger;
+  std::pair<long, long> counts{0, 0};
+  REQUIRE(wait_until([&] {
+    auto n = a.ask(count_query{}).get(patience);
+    if (n) counts = n.value();
+    return counts.first == total;
+  }));
+  CHECK(counts.second == 0);
+  CHECK(sys.dead_letters().count() == 0);
 }
 
 TEST_CASE("an ask waits in a priority mailbox by the priority of its message",

@@ -149,6 +149,39 @@ class basic_intrusive_mpsc {
     return next;
   }
 
+  /// Consumer only: pop() every node whose push completed before this call,
+  /// then on while more are visible; `each(node, retired)` gets each popped
+  /// node and the node it retired (as pop() reports it).
+  ///
+  /// A pop() loop alone stops at a push still in progress (head_ swapped,
+  /// its predecessor's link not yet written) and so misses every node linked
+  /// behind it, though their pushes completed: an actor's own tell to
+  /// itself, made while a stranger's tell was half done, stays invisible.
+  /// A consumer that must see every waiting node before it picks one (a
+  /// priority mailbox) cannot pick then; this one waits the link out with
+  /// `wait()`, which lasts as long as that pusher takes between its two
+  /// steps. Pushes that start after the call are not waited for.
+  template <class Each, class Wait>
+  void pop_all_completed(Each&& each, Wait&& wait) {
+    // acquire: pairs with the pushes' acq_rel exchange (only the address is
+    // compared; links are read through pop()'s acquire as always).
+    mpsc_node* const newest = untag(head_.load(std::memory_order_acquire));
+    bool reached = tail_ == newest;
+    for (;;) {
+      mpsc_node* retired;
+      mpsc_node* n = pop(retired);
+      if (n == nullptr) {
+        if (reached) return;
+        wait();  // a push ahead of `newest` is half done
+        continue;
+      }
+      // Compared only until reached: `newest` is not freed before then
+      // (it is popped first, and retired by a later pop).
+      reached = reached || n == newest;
+      each(n, retired);
+    }
+  }
+
   /// Consumer only: is anything visible to pop? (A push in progress is not.)
   bool has_next() const noexcept { return tail_->next.load(std::memory_order_acquire) != nullptr; }
 
