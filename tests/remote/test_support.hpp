@@ -20,6 +20,7 @@
 #include <cstdio>
 #include <functional>
 #include <mutex>
+#include <sstream>
 #include <stdexcept>
 #include <string>
 #include <thread>
@@ -113,6 +114,27 @@ inline transport_config test_config(std::string name, std::string secret = "test
   c.reconnect_max_backoff = std::chrono::milliseconds(200);
   c.log = [](log_level, std::string_view) {};  // keep test output quiet
   return c;
+}
+
+/// For a failing check's INFO: a transport's frame counts.
+inline std::string describe(const transport_stats& s) {
+  std::ostringstream out;
+  out << "queued " << s.frames_queued << ", sent " << s.frames_sent << ", undelivered "
+      << s.frames_undelivered << ", fate unknown " << s.frames_fate_unknown << ", closes";
+  for (std::size_t r = 0; r < s.closes.size(); ++r) {
+    if (s.closes[r] != 0)
+      out << ' ' << to_string(static_cast<close_reason>(r)) << '=' << s.closes[r];
+  }
+  out << ", established " << s.established_connections;
+  return out.str();
+}
+
+/// For a failing check's INFO: the connections a handler saw go down.
+inline std::string describe(const std::vector<down_event>& downs) {
+  std::ostringstream out;
+  out << downs.size();
+  for (const down_event& d : downs) out << " [" << to_string(d.reason) << ": " << d.detail << ']';
+  return out.str();
 }
 
 /// Collects a transport's (or node's) log lines.

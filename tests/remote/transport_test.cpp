@@ -138,7 +138,13 @@ TEST_CASE("frames from several sending threads keep each thread's order", "[remo
   }
   for (auto& t : threads) t.join();
   std::unique_lock lock(ha.m);
-  REQUIRE(ha.cv.wait_for(lock, patience, [&] { return ha.total == producers * per_producer; }));
+  const bool all =
+      ha.cv.wait_for(lock, patience, [&] { return ha.total == producers * per_producer; });
+  // A rare CI failure (TSan, loaded machine) left frames missing after the
+  // wait: say whether B lost its link (and why) or its frames sat unsent.
+  INFO("A received " << ha.total << "; B: " << describe(b.stats())
+                     << "; B's downs: " << hb.with_lock([&] { return describe(hb.downs); }));
+  REQUIRE(all);
   CHECK_FALSE(ha.out_of_order);
 }
 
