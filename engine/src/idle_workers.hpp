@@ -202,8 +202,9 @@ class basic_idle_workers {
   /// the checker's known-bad variants (parking_look_checker_test): the
   /// product always does both. `LastSearcherFansOut` false drops the count
   /// and comes back not searching (the bug the fan-out fixed).
-  template <bool RecheckBeforeDeepSleep = true, bool LastSearcherFansOut = true, class WorkVisible,
-            class Quitting, class StealStale>
+  template <bool RecheckBeforeDeepSleep = true, bool LastSearcherFansOut = true,
+            bool NapFindWakesDeepSleeper = true, class WorkVisible, class Quitting,
+            class StealStale>
   auto park(unsigned worker, WorkVisible&& work_visible, Quitting&& quitting,
             StealStale&& steal_stale) -> decltype(steal_stale()) {
     parker& p = at(worker);
@@ -227,7 +228,7 @@ class basic_idle_workers {
       }
       return nullptr;
     }
-    return sleep<RecheckBeforeDeepSleep>(worker, quitting, steal_stale);
+    return sleep<RecheckBeforeDeepSleep, NapFindWakesDeepSleeper>(worker, quitting, steal_stale);
   }
 
   // -- whoever publishes work ------------------------------------------------
@@ -260,24 +261,26 @@ class basic_idle_workers {
     return true;
   }
 
+  /// Some worker sleeps for good (no nap ends it: only a wake-up does). A
+  /// snapshot; a relaxed load of a line that rarely changes.
+  bool sleeps_for_good() const noexcept {
+    return deep_sleepers_.load(std::memory_order_relaxed) != 0;
+  }
+
   /// An empty LIFO slot was filled. Its worker runs it next, so nobody needs
   /// waking, unless every sleeper sleeps for good (nobody naps to watch for
   /// a stale occupant) and nobody searches. Only a hint: two loads of lines
   /// that rarely change, no fence.
-  void fill_hint() noexcept {
-    if (deep_sleepers_.load(std::memory_order_relaxed) != 0 &&
-        searching_.load(std::memory_order_relaxed) == 0) {
-      if (notify()) count(fill_wakes_);
-    }
-  }
+  void fill_hint() noexcept { wake_a_deep_sleeper(fill_wakes_); }
 
   /// Statistics (scheduler.hpp's scheduler_stats; zero unless built with
   /// VOLLEY_SCHED_STATS): notify() calls, the futex wakes they made, and of
   /// those the wakes by a last searcher that found work (fan-out), by one
-  /// that gave up and parked, and by a LIFO fill.
+  /// that gave up and parked, by a LIFO fill, and by a nap that found work
+  /// beside a worker sleeping for good.
   struct wake_counts {
     std::uint64_t notifies = 0, wakes = 0, fanout_wakes = 0, park_fanout_wakes = 0, fill_wakes = 0,
-                  returned_searching = 0;
+                  nap_find_wakes = 0, returned_searching = 0;
   };
   wake_counts counts() const noexcept {
     wake_counts c;
@@ -287,6 +290,7 @@ class basic_idle_workers {
     c.fanout_wakes = fanout_wakes_.load(std::memory_order_relaxed);
     c.park_fanout_wakes = park_fanout_wakes_.load(std::memory_order_relaxed);
     c.fill_wakes = fill_wakes_.load(std::memory_order_relaxed);
+    c.nap_find_wakes = nap_find_wakes_.load(std::memory_order_relaxed);
     c.returned_searching = returned_searching_.load(std::memory_order_relaxed);
 #endif
     return c;
@@ -303,6 +307,18 @@ class basic_idle_workers {
 
  private:
   friend struct idle_workers_test_access;  // the checker's known-bad park
+
+  /// A worker sleeps for good and nobody searches, while we are awake with
+  /// work that may need another worker: wake one (it naps beside us from
+  /// then on). Two loads of lines that rarely change, no fence: the
+  /// argument is the lock of sleep()'s second look (see there).
+  template <class Counter>
+  void wake_a_deep_sleeper(Counter&& wakes_counter) noexcept {
+    if (deep_sleepers_.load(std::memory_order_relaxed) != 0 &&
+        searching_.load(std::memory_order_relaxed) == 0) {
+      if (notify()) count(wakes_counter);
+    }
+  }
 
   /// leave_searching(), counting a wake it makes in `wakes_counter`.
   template <class WorkVisible, class Counter>
@@ -340,7 +356,8 @@ class basic_idle_workers {
     return sleeping_.load(std::memory_order_relaxed) >= workers_;
   }
 
-  template <bool RecheckBeforeDeepSleep, class Quitting, class StealStale>
+  template <bool RecheckBeforeDeepSleep, bool NapFindWakesDeepSleeper, class Quitting,
+            class StealStale>
   auto sleep(unsigned worker, Quitting& quitting, StealStale& steal_stale)
       -> decltype(steal_stale()) {
     parker& p = at(worker);
@@ -386,6 +403,19 @@ class basic_idle_workers {
       auto stale = steal_stale();
       if (stale != nullptr || quitting()) {
         leave_sleepers(worker);
+        // While we looked we were still counted as a sleeper, so another
+        // worker may have read "every worker sleeps" and gone to sleep for
+        // good. If what we took leaves work for others (a batch from the
+        // injection queue, a steal's half) and our handler then blocks,
+        // nobody would take that work: wake such a sleeper, to nap beside
+        // us (found by parking_look_checker_test; the variant without this
+        // wake is its known-bad). After leave_sleepers(): a sleeper whose
+        // second look under the lock came before ours counted itself in
+        // deep_sleepers_ first, and we see it; one whose look comes after
+        // sees us awake and naps.
+        if constexpr (NapFindWakesDeepSleeper) {
+          if (stale != nullptr) wake_a_deep_sleeper(nap_find_wakes_);
+        }
         return stale;
       }
     }
@@ -442,6 +472,7 @@ class basic_idle_workers {
   stat fanout_wakes_{0};
   stat park_fanout_wakes_{0};
   stat fill_wakes_{0};
+  stat nap_find_wakes_{0};
   static void count(stat& s) noexcept {
     s.fetch_add(1, std::memory_order_relaxed);
   }
@@ -453,6 +484,7 @@ class basic_idle_workers {
     fanout_wakes_,
     park_fanout_wakes_,
     fill_wakes_,
+    nap_find_wakes_,
     returned_searching_
   };
   static void count(stat) noexcept {}

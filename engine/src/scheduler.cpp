@@ -327,6 +327,10 @@ std::optional<cell_base*> worker_pool::pop_injection(worker& w) noexcept {
   // Pushed newest first, so the deque's owner (who pops the newest end)
   // runs them oldest first.
   for (std::size_t i = n - 1; i > 0; --i) push_local(w, batch[i]);
+  // Announced work now sits in our deque, where a look at the injection
+  // queue no longer sees it: if we are the searcher its notify relied on,
+  // our fan-out must answer for it (leave_searching).
+  if (n > 1) w.took_batch = true;
   return batch[0];
 }
 
@@ -344,10 +348,24 @@ void worker_pool::leave_searching(worker& w) noexcept {
   // is its owner's, which is running, and the steal gate keeps a woken
   // worker from it for up to 50 µs: waking one for it (as the look at
   // every deque did) woke a worker that found nothing and parked again.
+  //
+  // One exception is about liveness, not speed: a batch taken from the
+  // injection queue put announced work into our own deque, where the pushes
+  // that found us searching woke nobody for it. If our handler then blocks
+  // (one that waits for that very cell), a napping worker takes the rest
+  // after its nap (the gated steal), but a worker asleep for good never
+  // would: then, and only then, the batch's rest counts as work to fan out
+  // for (found by system_test and parking_look_checker_test; the look
+  // without it is a known-bad variant there). Waking a napper for it as
+  // well cost fork-join throughput wakes it could not use.
   const bool stole = w.stole_from_deque;
+  const bool batch = w.took_batch;
   w.stole_from_deque = false;
-  idle_.leave_searching(w.index, [this, stole] {
-    return stole || !fan_out_look_narrow() ? work_visible() : announced_work_visible();
+  w.took_batch = false;
+  idle_.leave_searching(w.index, [this, &w, stole, batch] {
+    if (stole || !fan_out_look_narrow()) return work_visible();
+    if (announced_work_visible()) return true;
+    return batch && idle_.sleeps_for_good() && !w.local.empty_approx();
   });
 }
 
@@ -540,6 +558,7 @@ void worker_pool::run(worker& w) {
       auto deadline = search_began + settings_.spin_before_park;
       VOLLEY_SCHED_STAT(w, searches++);
       w.stole_from_deque = false;
+      w.took_batch = false;
       idle_.start_searching(w.index);
       const bool searching = idle_.searching(w.index);
       if (!searching) VOLLEY_SCHED_STAT(w, unadmitted++);
@@ -671,7 +690,8 @@ void worker_pool::print_stats() {
                "searches=%llu unadmitted=%llu "
                "search_ms=%.1f steal_attempts=%llu steals=%llu stolen=%llu lifo_thefts=%llu "
                "parks=%llu park_ms=%.1f notifies=%llu wakes=%llu fanout_wakes=%llu "
-               "park_fanout_wakes=%llu fill_wakes=%llu returned_searching=%llu\n",
+               "park_fanout_wakes=%llu fill_wakes=%llu nap_find_wakes=%llu "
+               "returned_searching=%llu\n",
                settings_.name.c_str(), workers_.size(), u(sum.activations), u(sum.lifo_picks),
                u(sum.deque_picks), u(sum.injection_picks), u(sum.injection_cells),
                u(sum.injection_polls), u(injected_.load(std::memory_order_relaxed)),
@@ -679,7 +699,7 @@ void worker_pool::print_stats() {
                u(sum.steal_attempts), u(sum.steals), u(sum.stolen_cells), u(sum.lifo_thefts),
                u(sum.parks), static_cast<double>(sum.park_ns) / 1e6, u(wake.notifies),
                u(wake.wakes), u(wake.fanout_wakes), u(wake.park_fanout_wakes), u(wake.fill_wakes),
-               u(wake.returned_searching));
+               u(wake.nap_find_wakes), u(wake.returned_searching));
   std::fprintf(stderr,
                "  moves=%llu (activations on another worker than the cell's last) "
                "handbacks=%llu\n",

@@ -393,7 +393,10 @@ struct worker {
   lifo_slot<cell_base> lifo;
   unsigned lifo_streak = 0;
   std::uint32_t tick = 0;
-  bool stole_from_deque = false;     ///< this search's find was a deque steal (leave_searching)
+  bool stole_from_deque = false;  ///< this search's find was a deque steal (leave_searching)
+  /// This search's find was an injection batch, whose rest went to our own
+  /// deque (leave_searching: a worker asleep for good must be woken for it).
+  bool took_batch = false;
   std::uint32_t last_fifo_tick = 0;  ///< when the oldest local item was last taken
   std::vector<lifo_slot<cell_base>::sighting> seen_lifo;  ///< per victim: its slot at our last look
   std::vector<steal_gate> steal_gates;  ///< per victim: whether we may steal from it

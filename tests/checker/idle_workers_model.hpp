@@ -92,7 +92,7 @@ struct idle_workers_test_access {
     }
     idle.register_sleeper(worker);
     (void)work_visible;  // the known-bad part: no look after registering
-    return idle.template sleep<true>(worker, quitting, steal_stale);
+    return idle.template sleep<true, true>(worker, quitting, steal_stale);
   }
 
   /// At the end of a run: nobody counts as searching or sleeping.

@@ -37,7 +37,8 @@
 //
 // The wake-up rules (idle_workers.hpp, issue 11's fork-join work): the last
 // searcher's fan-out looks at the injection queue, and at the deques only
-// after a deque steal (worker_pool::leave_searching, modelled here); a
+// after a deque steal or an injection batch (worker_pool::leave_searching,
+// modelled here); a
 // searcher whose parking look finds announced work comes back searching and
 // fans out only once it has taken an item. One case counts futex wakes over
 // every schedule of one item and two workers: the rule must make fewer than
@@ -46,6 +47,10 @@
 // Known-bad variants kept below, each caught:
 //   * a look that skips the injection queue (lost wake-up);
 //   * a finder's fan-out that looks at the deques only (lost wake-up);
+//   * a batch taken from the injection queue whose rest the fan-out does
+//     not look for (lost wake-up: the rest waits behind a stuck handler);
+//   * a nap's find that wakes nobody while another worker, which read the
+//     napper as a sleeper, sleeps for good (the same stranding);
 //   * an owner that parks with items left in its deque (requeue, then park);
 //   * a nap that is a park (never ends) beside a worker stuck in a handler
 //     whose woken actor waits in its slot;
@@ -120,8 +125,14 @@ struct scenario {
   bool deep_sleep_unchecked = false;     ///< known-bad: sleep for good on one stale look
   bool park_without_fan_out = false;     ///< known-bad: the last searcher parks without fanning out
   bool fan_out_skips_injection = false;  ///< known-bad: the finder's fan-out look misses it
-  volley::detail::wake_rules rules;      ///< the rules; the old ones for the comparison
-  int max_parks = 0;                     ///< > 0: a worker that parks more often fails
+  /// pop_injection takes a share (queued / workers + 1), the rest to its deque
+  bool batches = false;
+  /// known-bad: a batch's rest is not looked for by the fan-out
+  bool batch_not_fanned_out = false;
+  /// known-bad: a nap's find leaves a worker asleep for good asleep
+  bool nap_find_wakes_nobody = false;
+  volley::detail::wake_rules rules;  ///< the rules; the old ones for the comparison
+  int max_parks = 0;                 ///< > 0: a worker that parks more often fails
 };
 
 /// Futex wakes made by notify() (a fan-out or a push) before the pool stops,
@@ -157,6 +168,7 @@ struct pool_model {
     model_atomic<int> doing{running};  ///< worker::doing, for the hand-back rule
     int doing_now = running;
     bool stole_from_deque = false;  ///< this find was a deque steal (leave_searching's look)
+    bool took_batch = false;        ///< this find was an injection batch (leave_searching's look)
     int parks = 0;
     bool skip_own_queues = false;  ///< park_after_requeue's next pass
   };
@@ -184,12 +196,28 @@ struct pool_model {
   int id_of(const task* t) const { return static_cast<int>(t - tasks.data()); }
 
   void inject(std::uint32_t bits) { injection.fetch_or(bits); }
-  task* pop_injection() {
+  /// worker_pool::pop_injection: the oldest (lowest) task runs now; with
+  /// batches, a fair share more (queued / workers + 1 in all) goes to the
+  /// worker's deque, newest first.
+  task* pop_injection(worker& w) {
     std::uint32_t v = injection.load();
     while (v != 0) {
-      std::uint32_t lowest = v & (~v + 1);
-      if (injection.compare_exchange_strong(v, v & ~lowest)) {
-        return &tasks[static_cast<std::size_t>(std::countr_zero(lowest))];
+      const std::uint32_t first = v & (~v + 1);
+      std::uint32_t rest = 0;
+      if (s.batches) {
+        const int share = std::popcount(v) / static_cast<int>(s.workers) + 1;
+        std::uint32_t left = v & ~first;
+        for (int k = 1; k < share && left != 0; ++k) {
+          rest |= left & (~left + 1);
+          left &= left - 1;
+        }
+      }
+      if (injection.compare_exchange_strong(v, v & ~(first | rest))) {
+        for (int id = 31; id >= 0; --id) {
+          if ((rest & bit(id)) != 0) push_local(w, &tasks[static_cast<std::size_t>(id)]);
+        }
+        if (rest != 0) w.took_batch = true;
+        return &tasks[static_cast<std::size_t>(std::countr_zero(first))];
       }
     }
     return nullptr;
@@ -271,7 +299,7 @@ struct pool_model {
       if (task* t = w.lifo.take()) return t;
     }
     if (auto t = w.local.pop()) return *t;
-    return pop_injection();
+    return pop_injection(w);
   }
 
   task* steal(worker& w) {
@@ -284,17 +312,22 @@ struct pool_model {
         }
       }
     }
-    return pop_injection();
+    return pop_injection(w);
   }
 
   /// worker_pool::leave_searching(): the fan-out looks at announced work,
-  /// and at the deques too when the find was a deque steal.
+  /// at the deques too when the find was a deque steal, and at its own
+  /// deque after a batch when a worker sleeps for good.
   void leave_searching(worker& w) {
     const bool stole = w.stole_from_deque;
+    const bool batch = w.took_batch && !s.batch_not_fanned_out;
     w.stole_from_deque = false;
-    auto look = [this, stole] {
+    w.took_batch = false;
+    auto look = [this, &w, stole, batch] {
       if (s.fan_out_skips_injection) return stole && deques_visible();
-      return stole ? work_visible() : injection.load() != 0;
+      if (stole) return work_visible();
+      if (injection.load() != 0) return true;
+      return batch && idle.sleeps_for_good() && !w.local.empty_approx();
     };
     idle.leave_searching(w.index, look);
   }
@@ -325,6 +358,8 @@ struct pool_model {
       return idle.template park<false>(w.index, look, quitting, steal_stale);
     if (s.park_without_fan_out)
       return idle.template park<true, false>(w.index, look, quitting, steal_stale);
+    if (s.nap_find_wakes_nobody)
+      return idle.template park<true, true, false>(w.index, look, quitting, steal_stale);
     return idle.park(w.index, look, quitting, steal_stale);
   }
 
@@ -355,8 +390,9 @@ struct pool_model {
       if (t == nullptr) {
         set_phase(w, searching);
         w.stole_from_deque = false;
+        w.took_batch = false;
         idle.start_searching(i);
-        t = idle.searching(i) ? steal(w) : pop_injection();
+        t = idle.searching(i) ? steal(w) : pop_injection(w);
         if (t == nullptr && !w.skip_own_queues) t = next_local(w);
         w.skip_own_queues = false;
         if (t == nullptr) {
@@ -494,6 +530,22 @@ scenario injected_beside_a_blocking_handler() {
   return s;
 }
 
+/// The same two tasks, taken from the injection queue as one batch (the
+/// pool's share: 2 queued / 2 workers + 1): the worker that takes them runs
+/// the first, which waits for the second, now in that worker's deque. A
+/// push that found a searcher woke nobody; only that searcher's fan-out,
+/// looking at the deque it filled, brings the other worker (the system_test
+/// failure "actors on a named pool run on that pool's threads"). The gate
+/// is open (in the product it opens 50 µs after the push) and naps end (a
+/// worker that parks while the other runs the handler takes the second
+/// task after its nap): what must not happen is a worker asleep for good.
+scenario injected_batch_beside_a_blocking_handler() {
+  scenario s = injected_beside_a_blocking_handler();
+  s.batches = true;
+  s.steal_gate_open = true;
+  return s;
+}
+
 /// One task from outside, two workers: whoever takes it needs nobody else.
 /// A worker woken for it finds it taken (a wasted wake-up) when a searcher
 /// that saw it while parking also took it itself.
@@ -573,6 +625,28 @@ TEST_CASE("checker parking look: a searcher that parks fans out to injected work
               pool_run(injected_beside_a_blocking_handler()), 100);
 }
 
+// Found by system_test under TSan on a loaded machine (the 20 s meeting of
+// two actors on a two-worker pool never happened), and by this case once it
+// modelled injection batches: two lost wake-ups, both leaving the second
+// cell in the deque of a worker stuck in the first one's handler while the
+// other worker slept for good. (1) A searcher that took both pushed cells as
+// one batch fanned out only if the injection queue still held work; after
+// a batch it now also fans out for the rest in its deque when a worker
+// sleeps for good (a napping one takes the rest after its nap). (2) A
+// napping worker took the batch while still counted as a sleeper, and the
+// other worker, parking then, read "every worker sleeps" and slept for
+// good; a nap's find now wakes such a sleeper (idle_workers.hpp, sleep()).
+// Each old behaviour is a known-bad variant below.
+TEST_CASE("checker parking look: a searcher that takes a batch fans out to its rest",
+          "[checker][parking_look]") {
+  check_clean("parking look: an injected batch beside a blocking handler", bound(1, 4000),
+              pool_run<true>(injected_batch_beside_a_blocking_handler()), 100);
+  scenario conversation_in_batches = conversation();
+  conversation_in_batches.batches = true;
+  check_clean("parking look: 2 workers, injected batches, gate closed", bound(1, 4000),
+              pool_run(conversation_in_batches), 500);
+}
+
 // The rule of issue 11's fork-join work (idle_workers.hpp, park()): a
 // searcher whose look after registering finds announced work comes back
 // counted as searching and fans out only once it has taken an item, instead
@@ -624,6 +698,16 @@ TEST_CASE("checker parking look: the known-bad variants are caught",
   no_fan_out.park_without_fan_out = true;
   check_caught("a searcher that parks without fanning out (known-bad)", bound(1, 4000),
                pool_run(no_fan_out), "livelock");
+
+  scenario batch_unseen = injected_batch_beside_a_blocking_handler();
+  batch_unseen.batch_not_fanned_out = true;
+  check_caught("a batch's rest not looked for by the fan-out (known-bad)", bound(1, 4000),
+               pool_run<true>(batch_unseen), "livelock");
+
+  scenario nap_find_alone = injected_batch_beside_a_blocking_handler();
+  nap_find_alone.nap_find_wakes_nobody = true;
+  check_caught("a nap's find beside a worker asleep for good, waking nobody (known-bad)",
+               bound(1, 4000), pool_run<true>(nap_find_alone), "livelock");
 
   scenario deques_only = injected_beside_a_blocking_handler();
   deques_only.fan_out_skips_injection = true;
