@@ -16,9 +16,9 @@
 //     it. One queue operation moves `batch` blocks.
 //   * a block that neither the thread's magazines nor the depot hold comes
 //     from the pool's *source*, and blocks beyond the depot's cap go back
-//     to it: jemalloc (mallocx/sdallocx) for envelopes, whose arena is the
-//     worker's NUMA node on multi-node machines; chunks of the pool's own
-//     for cells (cell_pool.cpp). Sizes above the largest class go to
+//     to it: chunks of the pool's own, for envelopes and cells alike
+//     (chunk_source.hpp), which the thread that cuts them touches first, so
+//     they lie on its NUMA node. Sizes above the largest class go to
 //     jemalloc directly.
 //
 // Thread exit: a thread's cache is flushed by its thread_local destructor,
