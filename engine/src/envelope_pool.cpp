@@ -41,6 +41,19 @@ using envelope_source = chunk_source<envelope_chunks>;
 
 thread_local thread_cache<envelope_source> envelope_cache;
 
+// The thread is exiting, or the main thread runs static destructors (a
+// system shut down there tells every actor to stop): a shared chunk, and
+// frees straight back to their chunks. Out of line, as the caches' slow
+// paths are (block_cache.hpp).
+[[gnu::noinline]] void* late_alloc(std::size_t c) {
+  return chunk_late_alloc(envelope_chunks::registry(), c);
+}
+
+[[gnu::noinline]] void late_free(void* p, std::size_t c) noexcept {
+  poison(p, c);
+  return_blocks(envelope_chunks::registry(), &p, 1);  // no cache, no depot: its chunk
+}
+
 #if defined(VOLLEY_USE_JEMALLOC)
 std::mutex arena_mu;
 std::vector<int> arena_of_node;  // jemalloc arena index per NUMA node, -1 = not made yet
@@ -51,19 +64,16 @@ std::vector<int> arena_of_node;  // jemalloc arena index per NUMA node, -1 = not
 void* envelope_alloc(std::size_t size) {
   if (size > max_pooled) return raw_alloc(size);
   const std::size_t c = class_of(size);
-  // The thread is exiting, or the main thread runs static destructors (a
-  // system shut down there tells every actor to stop): a shared chunk.
-  if (thread_cache<envelope_source>::gone) return chunk_late_alloc(envelope_chunks::registry(), c);
+  if (thread_cache<envelope_source>::gone) [[unlikely]]
+    return late_alloc(c);
   return envelope_cache.alloc(c);
 }
 
 void envelope_free(void* p, std::size_t size) noexcept {
   if (size > max_pooled) return raw_free(p, size);
   const std::size_t c = class_of(size);
-  if (thread_cache<envelope_source>::gone) {
-    poison(p, c);
-    return return_blocks(envelope_chunks::registry(), &p, 1);  // no cache, no depot: its chunk
-  }
+  if (thread_cache<envelope_source>::gone) [[unlikely]]
+    return late_free(p, c);
   envelope_cache.free(p, c);
 }
 
