@@ -27,7 +27,10 @@
 // needs a fresh block per message, and mallocx then took its slow path
 // (tcache refills from the arena, new slabs): 228 instructions per block
 // under callgrind, 13% of the workload's instructions. Cutting a block is a
-// compare and an add.
+// compare and an add, once the thread's magazines and the depot came up
+// empty. A thread whose cache is gone cuts from a chunk shared under the
+// lock (chunk_late_alloc): blocks it returns there are not cut again, at
+// most one such chunk per class and pool.
 //
 // Under ASan a poisoned line follows every block in its chunk, so an overrun
 // of one block into the next is still reported (ASan's own redzones are
