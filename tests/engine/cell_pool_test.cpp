@@ -213,24 +213,6 @@ TEST_CASE("a cell made and freed after its thread's cache is gone has a chunk, r
 }
 
 TEST_CASE("cells allocated and freed across threads are each handed out once, and come back") {
-  // A small depot, so that magazines overflow into their chunks, partial
-  // chunks are taken up again and chunks go back, all while other threads
-  // allocate: every path of the pool at once.
-  depot_cap_for_test small_depot(2);
-  constexpr int threads = 4;
-  const std::size_t rounds = volley::test::scaled(40);
-  const std::size_t per_round = volley::test::scaled(20'000);
-  const std::size_t before = cell_pool::current().chunks_live;
-  const auto counts =
-      volley::test::allocate_across_a_ring(cell_alloc, cell_free, threads, rounds, per_round);
-  CHECK(counts.bad_stamps == 0);
-  CHECK(counts.checked == threads * rounds * per_round);
-  // Every cell is free and its thread gone. Take what the depot kept (2
-  // magazines per class) and give it back with no depot: then every chunk
-  // the threads opened has all its cells back and must be gone.
-  cell_pool::set_depot_cap(0);
-  volley::test::hand_back_what_the_depot_kept(cell_alloc, cell_free, 2,
-                                              cell_pool::current().magazine_size);
-  INFO("chunks before " << before << ", after " << cell_pool::current().chunks_live);
-  CHECK(cell_pool::current().chunks_live == before);
+  volley::test::check_blocks_across_a_ring(cell_alloc, cell_free, cell_pool::current,
+                                           cell_pool::set_depot_cap);
 }

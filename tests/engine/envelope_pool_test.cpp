@@ -42,15 +42,6 @@ std::uintptr_t chunk_of(const void* p) {
   return reinterpret_cast<std::uintptr_t>(p) & ~(envelope_pool::current().chunk_bytes - 1);
 }
 
-/// Sets the envelopes' depot cap for one test case.
-struct depot_cap_for_test {
-  long saved = envelope_pool::current().depot_cap;
-  explicit depot_cap_for_test(long magazines) { envelope_pool::set_depot_cap(magazines); }
-  ~depot_cap_for_test() { envelope_pool::set_depot_cap(saved); }
-  depot_cap_for_test(const depot_cap_for_test&) = delete;
-  depot_cap_for_test& operator=(const depot_cap_for_test&) = delete;
-};
-
 }  // namespace
 
 // A producer that sends faster than its envelopes come back (bank
@@ -84,25 +75,8 @@ TEST_CASE("a thread that allocates more than it frees cuts its envelopes from ch
 }
 
 TEST_CASE("envelopes allocated and freed across threads are each handed out once, and come back") {
-  // A small depot, so that magazines overflow into their chunks, partial
-  // chunks are taken up again and chunks go back, all while other threads
-  // allocate: every path of the pool at once.
-  depot_cap_for_test small_depot(2);
-  constexpr int threads = 4;
-  const std::size_t rounds = volley::test::scaled(40);
-  const std::size_t per_round = volley::test::scaled(20'000);
-  const std::size_t before = envelope_pool::current().chunks_live;
-  const auto counts = volley::test::allocate_across_a_ring(envelope_alloc, envelope_free, threads,
-                                                           rounds, per_round);
-  CHECK(counts.bad_stamps == 0);
-  CHECK(counts.checked == threads * rounds * per_round);
-  // Every envelope is free and its thread gone: with what the depot kept
-  // handed back too, every chunk the threads opened must be gone.
-  envelope_pool::set_depot_cap(0);
-  volley::test::hand_back_what_the_depot_kept(envelope_alloc, envelope_free, 2,
-                                              envelope_pool::current().magazine_size);
-  INFO("chunks before " << before << ", after " << envelope_pool::current().chunks_live);
-  CHECK(envelope_pool::current().chunks_live == before);
+  volley::test::check_blocks_across_a_ring(envelope_alloc, envelope_free, envelope_pool::current,
+                                           envelope_pool::set_depot_cap);
 }
 
 namespace {

@@ -3,6 +3,8 @@
 // every path of a pool runs at once.
 #pragma once
 
+#include <catch2/catch.hpp>
+
 #include <atomic>
 #include <cstddef>
 #include <cstdint>
@@ -74,20 +76,37 @@ ring_counts allocate_across_a_ring(Alloc alloc, Free free, int threads, std::siz
   return {bad_stamps.load(), checked.load()};
 }
 
-/// Takes what a depot with a cap of `magazines` magazines of `magazine_size`
-/// blocks kept, in classes of 128 and 192 B, and frees it again on a thread
-/// of its own: with the depot's cap now 0, every block goes back to its
-/// chunk, and so does the one block more that the thread cut fresh.
-template <class Alloc, class Free>
-void hand_back_what_the_depot_kept(Alloc alloc, Free free, std::size_t magazines,
-                                   std::size_t magazine_size) {
+/// The case both pools' tests run: four threads in a ring (above) with a
+/// depot of two magazines, so that magazines overflow into their chunks,
+/// partial chunks are taken up again and chunks go back, all while other
+/// threads allocate: every path of the pool at once. Every block must carry
+/// its own stamp and be counted; then, with what the depot kept taken and
+/// freed again with no depot, every chunk the threads opened must be gone.
+/// `current` and `set_depot_cap` are the pool's (cell_pool::, envelope_pool::).
+template <class Alloc, class Free, class Current, class SetDepotCap>
+void check_blocks_across_a_ring(Alloc alloc, Free free, Current current,
+                                SetDepotCap set_depot_cap) {
+  const long saved_cap = current().depot_cap;
+  set_depot_cap(2);
+  constexpr int threads = 4;
+  const std::size_t rounds = scaled(40);
+  const std::size_t per_round = scaled(20'000);
+  const std::size_t before = current().chunks_live;
+  const auto counts = allocate_across_a_ring(alloc, free, threads, rounds, per_round);
+  CHECK(counts.bad_stamps == 0);
+  CHECK(counts.checked == threads * rounds * per_round);
+  set_depot_cap(0);
   std::thread([&] {
+    const std::size_t depot_max = 2 * std::size_t{current().magazine_size};
     for (std::size_t size : {128u, 192u}) {
       std::vector<void*> blocks;
-      for (std::size_t i = 0; i < magazines * magazine_size + 1; ++i) blocks.push_back(alloc(size));
+      for (std::size_t i = 0; i < depot_max + 1; ++i) blocks.push_back(alloc(size));
       for (void* p : blocks) free(p, size);
     }
   }).join();
+  INFO("chunks before " << before << ", after " << current().chunks_live);
+  CHECK(current().chunks_live == before);
+  set_depot_cap(saved_cap);
 }
 
 }  // namespace volley::test
