@@ -16,9 +16,9 @@
 //     it. One queue operation moves `batch` blocks.
 //   * a block that neither the thread's magazines nor the depot hold comes
 //     from the pool's *source*, and blocks beyond the depot's cap go back
-//     to it: jemalloc (mallocx/sdallocx) for envelopes, whose arena is the
-//     worker's NUMA node on multi-node machines; chunks of the pool's own
-//     for cells (cell_pool.cpp). Sizes above the largest class go to
+//     to it: chunks of the pool's own, for envelopes and cells alike
+//     (chunk_source.hpp), which the thread that cuts them touches first, so
+//     they lie on its NUMA node. Sizes above the largest class go to
 //     jemalloc directly.
 //
 // Thread exit: a thread's cache is flushed by its thread_local destructor,
@@ -253,7 +253,11 @@ struct thread_cache {
     free_slow(p, c);
   }
 
-  void* alloc_slow(std::size_t c) {
+  // The slow paths stay out of line: inlined into envelope_alloc and
+  // envelope_free, they made every call save and restore six registers for
+  // the one call in 64 that needs them (two now). Callgrind, bank
+  // transaction: 1,614 -> 1,520 instructions per transfer (4 messages).
+  [[gnu::noinline]] void* alloc_slow(std::size_t c) {
     if (previous[c] != nullptr && previous[c]->count > 0) {
       std::swap(loaded[c], previous[c]);
       return unpoison(loaded[c]->items[--loaded[c]->count], c);
@@ -272,7 +276,7 @@ struct thread_cache {
     return source.fresh(c);
   }
 
-  void free_slow(void* p, std::size_t c) noexcept {
+  [[gnu::noinline]] void free_slow(void* p, std::size_t c) noexcept {
     if (previous[c] != nullptr && previous[c]->count < batch) {
       std::swap(loaded[c], previous[c]);
       loaded[c]->items[loaded[c]->count++] = p;

@@ -1,10 +1,12 @@
 // engine/src/envelope_pool.cpp — allocation of envelopes.
 //
 // Every message costs one allocation, from thread caches of recycled blocks
-// (block_cache.hpp, whose essay says why and what was measured) over
-// jemalloc: a block that no cache holds is one mallocx, and one beyond the
-// depot's cap goes back with sdallocx. Cells have a pool of their own,
-// carved from chunks (cell_pool.cpp).
+// (block_cache.hpp, whose essay says why and what was measured). A block
+// that no cache holds is cut from a chunk of the envelopes' own
+// (chunk_source.hpp, which says why: a producer that outruns its frees),
+// and one beyond the depot's cap goes back to its chunk. Cells have a pool
+// of their own, of the same kind (cell_pool.cpp); sizes above the largest
+// class go to jemalloc directly.
 #include <cstddef>
 #include <cstdint>
 #include <mutex>
@@ -14,6 +16,8 @@
 
 #include "allocator_numa.hpp"
 #include "block_cache.hpp"
+#include "chunk_source.hpp"
+#include "envelope_pool.hpp"
 
 namespace volley::detail {
 
@@ -21,24 +25,34 @@ namespace {
 
 using namespace pool;
 
-/// Envelopes: jemalloc's blocks, each one allocation.
-struct heap_source {
+/// Envelopes' chunks and depot (the cells' are cell_pool.cpp's).
+struct envelope_chunks {
+  static chunk_registry& registry() {
+    static chunk_registry* r = new chunk_registry(0x766f6c65, "envelope_free");  // "vole"
+    return *r;
+  }
   static depot* depots() {
-    // Never destroyed: thread caches flush into it during thread exit, which
-    // can run after static destructors; blocks in it stay reachable.
-    static depot* d = new depot[class_count];
+    static depot* d = new depot[class_count];  // never destroyed, as the registry
     return d;
   }
-  static long depot_cap() noexcept { return depot_cap_batches; }
-  void* fresh(std::size_t c) { return raw_alloc(class_size(c)); }
-  /// Blocks arrive poisoned (from a magazine).
-  static void give_back(void* const* blocks, std::uint32_t n, std::size_t c) noexcept {
-    for (std::uint32_t i = 0; i < n; ++i) raw_free(unpoison(blocks[i], c), class_size(c));
-  }
-  void thread_exit() noexcept {}
 };
 
-thread_local thread_cache<heap_source> envelope_cache;
+using envelope_source = chunk_source<envelope_chunks>;
+
+thread_local thread_cache<envelope_source> envelope_cache;
+
+// The thread is exiting, or the main thread runs static destructors (a
+// system shut down there tells every actor to stop): a shared chunk, and
+// frees straight back to their chunks. Out of line, as the caches' slow
+// paths are (block_cache.hpp).
+[[gnu::noinline]] void* late_alloc(std::size_t c) {
+  return chunk_late_alloc(envelope_chunks::registry(), c);
+}
+
+[[gnu::noinline]] void late_free(void* p, std::size_t c) noexcept {
+  poison(p, c);
+  return_blocks(envelope_chunks::registry(), &p, 1);  // no cache, no depot: its chunk
+}
 
 #if defined(VOLLEY_USE_JEMALLOC)
 std::mutex arena_mu;
@@ -50,16 +64,16 @@ std::vector<int> arena_of_node;  // jemalloc arena index per NUMA node, -1 = not
 void* envelope_alloc(std::size_t size) {
   if (size > max_pooled) return raw_alloc(size);
   const std::size_t c = class_of(size);
-  // Pooled blocks are always allocated at their class size, so a block
-  // freed through the cache or around it is the same allocation.
-  if (thread_cache<heap_source>::gone) return raw_alloc(class_size(c));
+  if (thread_cache<envelope_source>::gone) [[unlikely]]
+    return late_alloc(c);
   return envelope_cache.alloc(c);
 }
 
 void envelope_free(void* p, std::size_t size) noexcept {
   if (size > max_pooled) return raw_free(p, size);
   const std::size_t c = class_of(size);
-  if (thread_cache<heap_source>::gone) return raw_free(p, class_size(c));
+  if (thread_cache<envelope_source>::gone) [[unlikely]]
+    return late_free(p, c);
   envelope_cache.free(p, c);
 }
 
@@ -83,6 +97,16 @@ void set_thread_numa_node([[maybe_unused]] int node,
   // worker is pinned there (first touch happens on this node too).
   mallctl("thread.arena", nullptr, nullptr, &arena, sizeof(arena));
 #endif
+}
+
+cell_pool::figures envelope_pool::current() noexcept {
+  chunk_registry& r = envelope_chunks::registry();
+  return {r.live.load(std::memory_order_relaxed), chunk_bytes,
+          r.depot_cap.load(std::memory_order_relaxed), batch};
+}
+
+void envelope_pool::set_depot_cap(long magazines) noexcept {
+  envelope_chunks::registry().depot_cap.store(magazines, std::memory_order_relaxed);
 }
 
 }  // namespace volley::detail

@@ -22,6 +22,7 @@
 
 #include "../../engine/src/cell_pool.hpp"
 #include "engine_test_support.hpp"
+#include "pool_test_support.hpp"
 
 #if defined(VOLLEY_TEST_ASAN)
 #include <sanitizer/asan_interface.h>
@@ -212,70 +213,6 @@ TEST_CASE("a cell made and freed after its thread's cache is gone has a chunk, r
 }
 
 TEST_CASE("cells allocated and freed across threads are each handed out once, and come back") {
-  // A small depot, so that magazines overflow into their chunks, partial
-  // chunks are taken up again and chunks go back, all while other threads
-  // allocate: every path of the pool at once.
-  depot_cap_for_test small_depot(2);
-  constexpr int threads = 4;
-  const std::size_t rounds = volley::test::scaled(40);
-  const std::size_t per_round = volley::test::scaled(20'000);
-  const std::size_t before = cell_pool::current().chunks_live;
-  // Thread t allocates a round's cells, stamps each with (t, round, i), and
-  // hands them to thread t+1, which checks the stamps and frees them.
-  struct mailbox {
-    std::atomic<std::vector<void*>*> cells{nullptr};
-  };
-  std::vector<mailbox> boxes(threads);
-  std::atomic<std::size_t> checked{0};
-  std::atomic<std::size_t> bad_stamps{0};
-  struct stamp {
-    std::uint64_t thread, round, index;
-  };
-  std::vector<std::thread> workers;
-  for (int t = 0; t < threads; ++t) {
-    workers.emplace_back([&, t] {
-      const std::size_t size = t % 2 == 0 ? 128 : 192;
-      const std::size_t from_size = t % 2 == 0 ? 192 : 128;  // what thread t-1 allocates
-      for (std::size_t r = 0; r < rounds; ++r) {
-        auto* mine = new std::vector<void*>();
-        for (std::size_t i = 0; i < per_round; ++i) {
-          void* p = cell_alloc(size);
-          std::memset(p, 0, size);
-          ::new (p) stamp{std::uint64_t(t), r, i};
-          mine->push_back(p);
-        }
-        // Hand the round over, then free what the previous thread handed us.
-        std::vector<void*>* prev = nullptr;
-        while (boxes[t].cells.load(std::memory_order_acquire) != nullptr) std::this_thread::yield();
-        boxes[t].cells.store(mine, std::memory_order_release);
-        const int from = (t + threads - 1) % threads;
-        while ((prev = boxes[from].cells.exchange(nullptr, std::memory_order_acq_rel)) == nullptr)
-          std::this_thread::yield();
-        for (std::size_t i = 0; i < prev->size(); ++i) {
-          const auto* s = static_cast<const stamp*>((*prev)[i]);
-          if (s->thread != std::uint64_t(from) || s->round != r || s->index != i) ++bad_stamps;
-          cell_free((*prev)[i], from_size);
-        }
-        checked.fetch_add(prev->size(), std::memory_order_relaxed);
-        delete prev;
-      }
-    });
-  }
-  for (auto& w : workers) w.join();
-  CHECK(bad_stamps.load() == 0);
-  CHECK(checked.load() == threads * rounds * per_round);
-  // Every cell is free and its thread gone. Take what the depot kept (2
-  // magazines per class) and give it back with no depot: then every chunk
-  // the threads opened has all its cells back and must be gone.
-  cell_pool::set_depot_cap(0);
-  on_own_thread([] {
-    const std::size_t depot_max = 2 * cell_pool::current().magazine_size;
-    for (std::size_t size : {128u, 192u}) {
-      std::vector<void*> cells;
-      for (std::size_t i = 0; i < depot_max + 1; ++i) cells.push_back(cell_alloc(size));
-      for (void* p : cells) cell_free(p, size);
-    }
-  });
-  INFO("chunks before " << before << ", after " << cell_pool::current().chunks_live);
-  CHECK(cell_pool::current().chunks_live == before);
+  volley::test::check_blocks_across_a_ring(cell_alloc, cell_free, cell_pool::current,
+                                           cell_pool::set_depot_cap);
 }

@@ -1,22 +1,31 @@
-// Tests of the envelope pool (engine/src/envelope_pool.cpp): blocks freed on
-// a thread after its cache was torn down, and ASan's view of pooled blocks.
+// Tests of the envelope pool (engine/src/envelope_pool.cpp): fresh blocks
+// cut from chunks, every block handed out once while threads allocate and
+// free across each other, blocks made and freed on a thread after its cache
+// was torn down, and ASan's view of pooled blocks.
 //
-// The use-after-free these tests guard against is silent in a plain build:
-// they fail under ASan (the asan preset keeps the pool on and poisons the
-// blocks it holds), which is where CI runs them.
+// The use-after-free some of these tests guard against is silent in a
+// plain build: they fail under ASan (the asan preset keeps the pool on and
+// poisons the blocks it holds), which is where CI runs them. The chunk
+// cases come first: they count chunks and rely on a depot that no earlier
+// case of this binary has filled.
 #include <catch2/catch.hpp>
 
+#include <algorithm>
 #include <array>
 #include <atomic>
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
 #include <optional>
+#include <set>
 #include <thread>
+#include <vector>
 
 #include <volley/engine/detail/envelope.hpp>
 
+#include "../../engine/src/envelope_pool.hpp"
 #include "engine_test_support.hpp"
+#include "pool_test_support.hpp"
 
 #if defined(VOLLEY_TEST_ASAN)
 #include <sanitizer/asan_interface.h>
@@ -25,6 +34,92 @@
 using volley::detail::envelope_alloc;
 using volley::detail::envelope_free;
 using volley::test::wait_until;
+namespace envelope_pool = volley::detail::envelope_pool;
+
+namespace {
+
+std::uintptr_t chunk_of(const void* p) {
+  return reinterpret_cast<std::uintptr_t>(p) & ~(envelope_pool::current().chunk_bytes - 1);
+}
+
+}  // namespace
+
+// A producer that sends faster than its envelopes come back (bank
+// transaction's teller) finds its magazines and the depot empty: its fresh
+// blocks are cut one after the other from a chunk, not a malloc each.
+TEST_CASE("a thread that allocates more than it frees cuts its envelopes from chunks") {
+  const std::size_t before = envelope_pool::current().chunks_live;
+  std::vector<std::ptrdiff_t> gaps;  // between consecutive envelopes of one chunk
+  std::size_t during = 0;
+  std::thread([&] {
+    std::vector<void*> blocks;
+    for (int i = 0; i < 1000; ++i) {
+      blocks.push_back(envelope_alloc(64));
+      std::memset(blocks.back(), 0x5a, 64);
+    }
+    during = envelope_pool::current().chunks_live;
+    for (std::size_t i = 1; i < blocks.size(); ++i) {
+      if (chunk_of(blocks[i]) == chunk_of(blocks[i - 1]))
+        gaps.push_back(static_cast<char*>(blocks[i]) - static_cast<char*>(blocks[i - 1]));
+    }
+    for (void* p : blocks) envelope_free(p, 64);
+  }).join();
+#if defined(VOLLEY_TEST_ASAN)
+  const std::ptrdiff_t stride = 64 + 64;  // a poisoned line between neighbours
+#else
+  const std::ptrdiff_t stride = 64;
+#endif
+  CHECK(during >= before + 1);
+  CHECK(gaps.size() >= 998);  // a fresh thread cuts from at most two chunks
+  CHECK(static_cast<std::size_t>(std::count(gaps.begin(), gaps.end(), stride)) == gaps.size());
+}
+
+TEST_CASE("envelopes allocated and freed across threads are each handed out once, and come back") {
+  volley::test::check_blocks_across_a_ring(envelope_alloc, envelope_free, envelope_pool::current,
+                                           envelope_pool::set_depot_cap);
+}
+
+namespace {
+
+/// Allocates envelopes when the thread destroys it, after the pool's
+/// cache if the cache was made after it; notes how many distinct blocks
+/// and chunks they were, and frees them.
+struct envelopes_at_thread_exit {
+  std::size_t* blocks;
+  std::size_t* chunks;
+  ~envelopes_at_thread_exit() {
+    std::vector<void*> made;
+    for (int i = 0; i < 100; ++i) {
+      made.push_back(envelope_alloc(64));
+      std::memset(made.back(), 0x7e, 64);
+    }
+    std::set<std::uintptr_t> in_chunks;
+    for (void* p : made) in_chunks.insert(chunk_of(p));
+    *blocks = std::set<void*>(made.begin(), made.end()).size();
+    *chunks = in_chunks.size();
+    for (void* p : made) envelope_free(p, 64);
+  }
+};
+
+}  // namespace
+
+// A system shut down from a static destructor tells every actor to stop
+// after the main thread's cache is gone: those envelopes are cut under a
+// lock from one chunk all such threads share, not a chunk (or a malloc)
+// each, and go back to it.
+TEST_CASE(
+    "envelopes made after their thread's cache is gone are distinct blocks of a shared chunk") {
+  std::size_t blocks = 0;
+  std::size_t chunks = 0;
+  std::thread([&] {
+    static thread_local envelopes_at_thread_exit late{&blocks,
+                                                      &chunks};  // made before the cache...
+    envelope_free(envelope_alloc(64), 64);                       // ...which this makes
+  }).join();
+  CHECK(blocks == 100);
+  CHECK(chunks >= 1);
+  CHECK(chunks <= 2);  // the shared chunk, and the next if it filled up
+}
 
 namespace {
 
