@@ -83,6 +83,14 @@ struct sender_actor {
   void on(tell_it t, volley::context& ctx) { t.target.tell(probe{t.n}, ctx); }
 };
 
+/// A system with a teller_actor, its typed and untyped refs.
+struct teller {
+  volley::system sys{volley::test::two_workers()};
+  std::shared_ptr<seen> s = std::make_shared<seen>();
+  volley::actor_ref<teller_actor> typed = sys.spawn<teller_actor>(s);
+  volley::any_ref target = typed.untyped();
+};
+
 }  // namespace
 
 TEST_CASE("a tell to a direct teller hands it the caller's own object, with the sender",
@@ -116,10 +124,9 @@ TEST_CASE("a tell to a direct teller hands it the caller's own object, with the 
 
 TEST_CASE("a handled type, a teller that says no, and a stopped actor take the ordinary path",
           "[engine][tell_directly]") {
-  volley::system sys{volley::test::two_workers()};
-  auto s = std::make_shared<seen>();
-  auto typed = sys.spawn<teller_actor>(s);
-  volley::any_ref target = typed.untyped();
+  teller t;
+  auto& s = t.s;
+  auto& target = t.target;
 
   // A type with a handler takes an envelope, as for any actor (this
   // actor's direct taker gets every user message that comes in one).
@@ -133,19 +140,18 @@ TEST_CASE("a handled type, a teller that says no, and a stopped actor take the o
   CHECK(s->enveloped.load() == 2);
   s->say_no.store(false);
 
-  typed.stop();
-  REQUIRE(wait_until([&] { return typed.is_stopped(); }));
+  t.typed.stop();
+  REQUIRE(wait_until([&] { return t.typed.is_stopped(); }));
   target.tell(probe{6});  // dead: a dead letter, never the teller
   CHECK(s->told.load() == 0);
-  REQUIRE(wait_until([&] { return sys.dead_letters().count() == 1; }));
+  REQUIRE(wait_until([&] { return t.sys.dead_letters().count() == 1; }));
 }
 
 TEST_CASE("tells from many threads racing a stop are each taken once or dead-lettered",
           "[engine][tell_directly]") {
-  volley::system sys{volley::test::two_workers()};
-  auto s = std::make_shared<seen>();
-  auto typed = sys.spawn<teller_actor>(s);
-  volley::any_ref target = typed.untyped();
+  teller t;
+  auto& s = t.s;
+  auto& target = t.target;
   constexpr int threads = 4;
   const std::uint64_t per_thread = scaled(50'000);
   std::atomic<int> ready{0};
@@ -158,19 +164,19 @@ TEST_CASE("tells from many threads racing a stop are each taken once or dead-let
   }
   while (ready.load() < threads) std::this_thread::yield();
   std::this_thread::sleep_for(std::chrono::milliseconds(1));
-  typed.stop();
+  t.typed.stop();
   for (auto& t : senders) t.join();
-  REQUIRE(wait_until([&] { return typed.is_stopped(); }));
+  REQUIRE(wait_until([&] { return t.typed.is_stopped(); }));
   const std::uint64_t sent = threads * per_thread;
   // Taken directly, by an envelope (a tell that saw the stop, then raced
   // into the mailbox before the cell was dead: on_any or on_direct), or a
   // dead letter: each exactly once.
   REQUIRE(wait_until([&] {
     return s->told.load() + s->enveloped.load() + s->mailboxed.load() +
-               sys.dead_letters().count() ==
+               t.sys.dead_letters().count() ==
            sent;
   }));
   CHECK(s->told_sum.load() == s->told.load());
-  CHECK(s->told.load() + s->enveloped.load() + s->mailboxed.load() + sys.dead_letters().count() ==
+  CHECK(s->told.load() + s->enveloped.load() + s->mailboxed.load() + t.sys.dead_letters().count() ==
         sent);
 }
