@@ -273,8 +273,11 @@ class node_core final : public transport_handler, public std::enable_shared_from
   void forward(const proxy_route& r, volley::detail::envelope* e);
   /// A tell of the caller's own `payload` (proxy::on_tell: no envelope),
   /// from `sender` (or nullptr). The payload stays the caller's.
+  /// Inline: on_tell's call goes straight to send_message (one layer less).
   void forward_tell(const proxy_route& r, const volley::detail::message_info* info,
-                    const void* payload, volley::detail::cell_base* sender);
+                    const void* payload, volley::detail::cell_base* sender) {
+    send_message(r, info, payload, sender, nullptr, nullptr);
+  }
   /// Records that `sender` (its local path) was given to the link's peer.
   /// Returns whether that path may go into a frame (valid_path: checked
   /// once per sending thread, with the mark that skips the record).

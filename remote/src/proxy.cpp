@@ -177,11 +177,6 @@ void node_core::forward(const proxy_route& route, envelope* e) {
   send_message(route, info, info->payload(e), e->sender, request, e);
 }
 
-void node_core::forward_tell(const proxy_route& route, const volley::detail::message_info* info,
-                             const void* payload, cell_base* sender_cell) {
-  send_message(route, info, payload, sender_cell, nullptr, nullptr);
-}
-
 void node_core::send_message(const proxy_route& route, const volley::detail::message_info* info,
                              const void* payload, cell_base* sender_cell, void* request,
                              envelope* e) {
