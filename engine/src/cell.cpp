@@ -305,11 +305,23 @@ void cell_base::schedule_after_unmark() noexcept {
   cell_lifecycle::schedule_after_unmark(*this);
 }
 
-void cell_base::deliver_directly(direct_fn fn, std::shared_ptr<void> state) {
+void cell_base::deliver_directly(direct_fn fn, std::shared_ptr<void> state, direct_tell_fn tell) {
   cell_extras& ext = extras();
   ext.direct = fn;
+  ext.direct_tell = tell;
   ext.direct_state = std::move(state);
   direct_ = true;  // published with the cell (attach_cell links it into the tree after this)
+}
+
+bool cell_base::tell_directly(const message_info* info, const void* payload,
+                              cell_base* sender) noexcept {
+  if (!direct_) return false;
+  cell_extras* ext = extras_if_any();  // made before the cell was published (deliver_directly)
+  // Acquire, as in admit_slow: a stop that began before this tell is seen,
+  // and the tell takes the mailbox to be dead-lettered there.
+  if (ext->direct_tell == nullptr || state_.load(std::memory_order_acquire) != lifecycle::alive)
+    return false;
+  return ext->direct_tell(this, info, payload, sender, ext->direct_state.get());
 }
 
 void retire(envelope* e) noexcept {

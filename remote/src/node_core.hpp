@@ -189,6 +189,8 @@ struct proxy {
   static void on_any(volley::detail::envelope* e, volley::detail::cell_base* c, context& ctx);
   static bool on_direct(volley::detail::cell_base* c, volley::detail::envelope* e,
                         void* route) noexcept;
+  static bool on_tell(volley::detail::cell_base* c, const volley::detail::message_info* info,
+                      const void* payload, volley::detail::cell_base* sender, void* route) noexcept;
 
   std::shared_ptr<proxy_route> route_;
 };
@@ -269,6 +271,13 @@ class node_core final : public transport_handler, public std::enable_shared_from
   /// A proxy's message, on the sender's thread (or the proxy's worker):
   /// serialise, register an ask, hand it to the transport.
   void forward(const proxy_route& r, volley::detail::envelope* e);
+  /// A tell of the caller's own `payload` (proxy::on_tell: no envelope),
+  /// from `sender` (or nullptr). The payload stays the caller's.
+  /// Inline: on_tell's call goes straight to send_message (one layer less).
+  void forward_tell(const proxy_route& r, const volley::detail::message_info* info,
+                    const void* payload, volley::detail::cell_base* sender) {
+    send_message(r, info, payload, sender, nullptr, nullptr);
+  }
   /// Records that `sender` (its local path) was given to the link's peer.
   /// Returns whether that path may go into a frame (valid_path: checked
   /// once per sending thread, with the mark that skips the record).
@@ -337,6 +346,27 @@ class node_core final : public transport_handler, public std::enable_shared_from
   /// Whether two connection ids lead to the same link (one association).
   bool same_association(connection_id a, connection_id b) const;
 
+  /// forward's and forward_tell's common part: `payload` (of the type
+  /// `info` names) from `sender` (nullptr: none), with the ask's `request`
+  /// taken (nullptr: a tell). `e` is the envelope the payload lives in, whose
+  /// payload this destroys exactly once, or nullptr (a direct tell: the
+  /// caller keeps its object).
+  void send_message(const proxy_route& r, const volley::detail::message_info* info,
+                    const void* payload, volley::detail::cell_base* sender, void* request,
+                    volley::detail::envelope* e);
+  /// send_message's way out for a message it cannot encode (`why`): a dead
+  /// letter, and the request (if any) answered with `code`.
+  [[gnu::cold, gnu::noinline]] void refuse_message(const proxy_route& r,
+                                                   const volley::detail::message_info* info,
+                                                   std::string_view sender, void* request,
+                                                   volley::detail::envelope* e, errc code,
+                                                   std::string why);
+  /// send_message's way out for a frame send() did not queue (`r`): a dead
+  /// letter, and the pending ask under `correlation` (if `ask`) failed.
+  [[gnu::cold, gnu::noinline]] void report_not_sent(const proxy_route& r, send_result result,
+                                                    std::string_view sender,
+                                                    const std::string& type, bool ask,
+                                                    std::uint64_t correlation);
   void deliver_tell(const peer_info& peer, const frame& f);
   void deliver_ask(const peer_info& peer, const frame& f);
   /// Whether `f` may reach its target: its path allowed, its type not a refused stop.

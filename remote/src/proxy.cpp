@@ -17,10 +17,21 @@
 // dead-lettered there (recipient stopped), as for any actor; a send racing
 // the stop may still go out, as it could when the mailbox was ahead of it.
 //
-// The envelope is the engine's: we read the payload through its type-erased
-// info, take the pending request out of an ask (so that dropping the
-// payload does not answer it), and destroy the payload with drop(). The
-// engine retires the envelope's memory and sender afterwards.
+// A tell through an any_ref (the common case: select and ctx.sender() give
+// any_refs) makes no envelope at all: the engine offers the caller's own
+// object to on_tell (cell_base::tell_directly) before it would allocate
+// one, and the frame is encoded from that object straight into the staged
+// outbound item; the object stays the caller's. Until session 12 every tell
+// was first moved into an engine envelope that forward then freed (~76
+// instructions a message on the sending thread, callgrind, plus the
+// allocator's cache misses). Asks, typed-ref tells, forwards, and messages
+// that reach the proxy's mailbox still come in an envelope (on_direct,
+// on_any): we read the payload through its type-erased info, take the
+// pending request out of an ask (so that dropping the payload does not
+// answer it), and destroy the payload with drop(). The engine retires the
+// envelope's memory and sender afterwards. Both take send_message, so the
+// accounting is one: a message is counted sent once queued, or dead-lettered
+// (remote_failure) with its reason when refused.
 #include "node_core.hpp"
 
 #include <volley/remote/handshake.hpp>
@@ -60,7 +71,7 @@ proxy::proxy(std::shared_ptr<link> l, std::string p, std::string shown)
   // path() take the string without a lock; senders keep the first route.
   if (self != nullptr && self->extras().display_path.empty()) {
     self->extras().display_path = std::move(shown);
-    self->deliver_directly(&proxy::on_direct, route_);
+    self->deliver_directly(&proxy::on_direct, route_, &proxy::on_tell);
   }
 }
 
@@ -76,6 +87,15 @@ bool proxy::on_direct(cell_base*, envelope* e, void* route) noexcept {
   // send path.
   const auto& r = *static_cast<const proxy_route*>(route);
   r.link_->core->forward(r, e);
+  return true;
+}
+
+bool proxy::on_tell(cell_base*, const volley::detail::message_info* info, const void* payload,
+                    cell_base* sender, void* route) noexcept {
+  // noexcept as on_direct. The engine made no envelope: the frame is
+  // encoded from the caller's object, which stays the caller's.
+  const auto& r = *static_cast<const proxy_route*>(route);
+  r.link_->core->forward_tell(r, info, payload, sender);
   return true;
 }
 
@@ -151,35 +171,39 @@ bool node_core::expose(link& l, const volley::detail::cell_path& sender) {
 }
 
 void node_core::forward(const proxy_route& route, envelope* e) {
-  link& l = *route.link_;
-  const std::string& path = route.path_;
   const volley::detail::message_info* info = e->info;
   void* request = info->take_request != nullptr ? info->take_request(e) : nullptr;
+  // The envelope counts its sender until the engine retires it, after this.
+  send_message(route, info, info->payload(e), e->sender, request, e);
+}
+
+void node_core::send_message(const proxy_route& route, const volley::detail::message_info* info,
+                             const void* payload, cell_base* sender_cell, void* request,
+                             envelope* e) {
+  link& l = *route.link_;
+  const std::string& path = route.path_;
   // The local path, also for a proxy forwarding as a sender: the peer answers
   // through this node, which owns that proxy (its path() names a remote actor).
-  // Kept with the sender cell, which the envelope counts until we are done.
+  // Kept with the sender cell, which lives until we are done (the envelope
+  // counts it, or its handler is telling).
   std::string_view sender;
   // The target path passed valid_path in proxy_for (the route is made
   // there, with these limits); the sender's, in expose. A sender whose path
   // did not pass leaves both to send(), which refuses the frame.
   path_check paths = path_check::done_by_sender;
-  if (e->sender != nullptr) {
-    const volley::detail::cell_path& p = e->sender->stable_path();
+  if (sender_cell != nullptr) {
+    const volley::detail::cell_path& p = sender_cell->stable_path();
     if (!expose(l, p)) paths = path_check::each_frame;
     sender = p.path;
   }
-
-  // Every way out below destroys the payload exactly once (drop) and answers
-  // a taken request exactly once (complete_request, here or by the reply).
-  auto refuse = [&](errc code, const std::string& why) {
-    ++send_failures;
-    info->drop(e, dead_letter_reason::remote_failure);
-    if (request != nullptr) {
-      error err{code, why};
-      info->complete_request(request, nullptr, &err);
-    }
-    publish_dead_letter(std::string(sender), l.describe(path), std::string(info->name),
-                        dead_letter_reason::remote_failure);
+  // Destroys the envelope's payload (a direct tell's object is the caller's).
+  // Every way out below destroys it exactly once and answers a taken request
+  // exactly once (complete_request, in refuse_message, or by the reply).
+  auto drop = [&](dead_letter_reason reason) {
+    if (e != nullptr) info->drop(e, reason);
+  };
+  auto refuse = [&](errc code, std::string why) {
+    refuse_message(route, info, sender, request, e, code, std::move(why));
   };
 
   const message_entry* entry = route.last_entry.load(std::memory_order_relaxed);
@@ -201,26 +225,26 @@ void node_core::forward(const proxy_route& route, envelope* e) {
 
   // A trivially copyable message's bytes are its payload (type_registry::
   // add<T>(marker, name) serialises it as a memcpy of sizeof(T)): the frame
-  // takes them from the envelope, which lives until this returns, so there
-  // is no serializer call and no copy into a buffer first. The payload is
-  // destroyed (drop) once the frame is encoded. Other types are serialised
-  // into a buffer reused per thread (no allocation once warm), and dropped
-  // at once.
+  // takes them from the payload (the envelope's, or the caller's object),
+  // which lives until this returns, so there is no serializer call and no
+  // copy into a buffer first. An envelope's payload is destroyed (drop) once
+  // the frame is encoded. Other types are serialised into a buffer reused
+  // per thread (no allocation once warm), and dropped at once.
   std::span<const std::byte> bytes;
   const bool in_place = entry->wire.trivially_copyable;
   if (in_place) {
-    bytes = {static_cast<const std::byte*>(info->payload(e)), entry->wire.size};
+    bytes = {static_cast<const std::byte*>(payload), entry->wire.size};
   } else {
-    thread_local std::vector<std::byte> payload;
-    payload.clear();
+    thread_local std::vector<std::byte> serialized;
+    serialized.clear();
     try {
-      entry->wire.serialize(entry->wire, info->payload(e), payload);
+      entry->wire.serialize(entry->wire, payload, serialized);
     } catch (const std::exception& ex) {
       refuse(errc::handler_failed, "serializer of " + entry->wire.name + " threw: " + ex.what());
       return;
     }
-    info->drop(e, dead_letter_reason::recipient_stopped);  // only destroys: the bytes are out
-    bytes = payload;
+    drop(dead_letter_reason::recipient_stopped);  // only destroys: the bytes are out
+    bytes = serialized;
   }
 
   // Read once: the ask is registered under the connection the frame goes to.
@@ -241,21 +265,43 @@ void node_core::forward(const proxy_route& route, envelope* e) {
     f.correlation_id = correlation;
   }
   send_result r = send(conn, f, paths);
-  if (in_place) info->drop(e, dead_letter_reason::recipient_stopped);  // encoded or refused: done
-  if (r == send_result::queued) {
+  if (in_place) drop(dead_letter_reason::recipient_stopped);  // encoded or refused: done
+  if (r == send_result::queued) [[likely]] {
     messages_sent.add();
     return;
   }
+  report_not_sent(route, r, sender, entry->wire.name, request != nullptr, correlation);
+}
+
+// The two ways out that fail, out of line: inlined, their strings' code
+// made every send save and restore more registers and set up a larger frame.
+
+void node_core::refuse_message(const proxy_route& route, const volley::detail::message_info* info,
+                               std::string_view sender, void* request, envelope* e, errc code,
+                               std::string why) {
   ++send_failures;
-  std::string why = "not sent to " + l.describe(path) + ": " + std::string(to_string(r));
+  if (e != nullptr) info->drop(e, dead_letter_reason::remote_failure);
+  if (request != nullptr) {
+    error err{code, std::move(why)};
+    info->complete_request(request, nullptr, &err);
+  }
+  publish_dead_letter(std::string(sender), route.link_->describe(route.path_),
+                      std::string(info->name), dead_letter_reason::remote_failure);
+}
+
+void node_core::report_not_sent(const proxy_route& route, send_result r, std::string_view sender,
+                                const std::string& type, bool ask, std::uint64_t correlation) {
+  ++send_failures;
+  link& l = *route.link_;
+  std::string why = "not sent to " + l.describe(route.path_) + ": " + std::string(to_string(r));
   pending_ask p;
-  if (request != nullptr && take_pending(correlation, p)) {
+  if (ask && take_pending(correlation, p)) {
     // Stopped or gone: the node is going away. Full or refused: the message
     // itself was not sent, which the asker learns as a broken promise.
     bool gone = r == send_result::stopped || r == send_result::unknown_connection;
     fail(p, gone ? errc::node_down : errc::broken_promise, why);
   }
-  publish_dead_letter(std::string(sender), l.describe(path), entry->wire.name,
+  publish_dead_letter(std::string(sender), l.describe(route.path_), type,
                       dead_letter_reason::remote_failure);
 }
 

@@ -439,6 +439,83 @@ TEST_CASE("a sender that checked the paths itself still has the rest of a frame 
   CHECK(validate(hello, {}, size, path_check::done_by_sender) == decode_error::bad_path);
 }
 
+TEST_CASE("a sender's checked paths change no other answer of validate, at any size",
+          "[remote][codec]") {
+  // With valid paths, path_check::done_by_sender may only skip the path
+  // checks: for every kind, flag, sender node and size about the limit
+  // (validate's short way for a proxy's tell or ask included) the answer is
+  // the full check's.
+  const frame_limits limits{512, 64};
+  std::vector<std::byte> payload(600);
+  int compared = 0;
+  for (auto kind : {frame_kind::message, frame_kind::ask_request, frame_kind::ask_reply,
+                    frame_kind::heartbeat, frame_kind::hello}) {
+    for (std::uint8_t flags : {std::uint8_t{0}, flag_target_id, std::uint8_t{0x80}}) {
+      for (std::string_view node : {"", "node-a", "bad node"}) {
+        for (std::size_t n = 440; n < 480; ++n) {
+          frame f;
+          f.kind = kind;
+          f.flags = flags;
+          if (flags & flag_target_id) {
+            f.target_id = 9;
+          } else {
+            f.target_path = "/user/target";
+          }
+          f.sender_node = node;
+          f.sender_path = "/user/sender";
+          f.payload = std::span<const std::byte>(payload).first(n);
+          std::size_t checked = 0, full = 0;
+          decode_error a = validate(f, limits, checked, path_check::done_by_sender);
+          decode_error b = validate(f, limits, full, path_check::each_frame);
+          INFO("kind " << to_string(kind) << ", flags " << int(flags) << ", node '" << node
+                       << "', payload " << n);
+          CHECK(a == b);
+          if (a == decode_error::none) CHECK(checked == full);
+          ++compared;
+        }
+      }
+    }
+  }
+  CHECK(compared == 5 * 3 * 3 * 40);
+}
+
+TEST_CASE("sections of every length up to 40 bytes encode and parse back unchanged",
+          "[remote][codec]") {
+  // encode_exact copies short sections with overlapping word moves: each
+  // length, in each section, must come back byte for byte.
+  const std::string chars = "/abcdefghijklmnopqrstuvwxyz0123456789ABCDEFGHIJKLMN";
+  const std::string node_chars = "abcdefghijklmnopqrstuvwxyz0123456789-_.ABCDEFGHIJKL";
+  std::vector<std::byte> payload(40);
+  for (std::size_t i = 0; i < payload.size(); ++i) payload[i] = std::byte(0xa0 + i);
+  for (std::size_t n = 0; n <= 40; ++n) {
+    frame f;
+    f.kind = frame_kind::message;
+    f.target_path = std::string_view(chars).substr(0, std::max<std::size_t>(n, 1));
+    f.sender_path = std::string_view(chars).substr(0, n);
+    f.type_marker = 0x1122334455667788ull;
+    f.correlation_id = n;
+    f.payload = std::span<const std::byte>(payload).first(n);
+    frame hello;
+    hello.kind = frame_kind::hello;
+    hello.sender_node = std::string_view(node_chars).substr(0, std::max<std::size_t>(n, 1));
+    for (const frame* g : {&f, &hello}) {
+      std::size_t size = 0;
+      REQUIRE(validate(*g, {}, size) == decode_error::none);
+      // Guard bytes either side: a copy past its section would show.
+      std::vector<std::byte> out(size + 16, std::byte{0x5a});
+      encode_exact(*g, std::span<std::byte>(out).subspan(8, size));
+      INFO("length " << n << ", kind " << to_string(g->kind));
+      for (std::size_t i = 0; i < 8; ++i) {
+        CHECK(out[i] == std::byte{0x5a});
+        CHECK(out[8 + size + i] == std::byte{0x5a});
+      }
+      auto parsed = parse_frame(std::span<const std::byte>(out).subspan(8, size));
+      REQUIRE(parsed.error == decode_error::none);
+      CHECK(owned_frame(parsed.value) == owned_frame(*g));
+    }
+  }
+}
+
 TEST_CASE("validate refuses what a receiver would refuse", "[remote][codec]") {
   frame f;
   f.kind = frame_kind::heartbeat;

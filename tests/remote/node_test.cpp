@@ -112,6 +112,47 @@ TEST_CASE("unknown or unregistered types become dead letters with reason remote_
   CHECK(remote.ask<pong>(ping{1}).get(patience).ok());
 }
 
+TEST_CASE("a tell through a proxy is encoded from the caller's object, which stays the caller's",
+          "[remote][node]") {
+  // An any_ref's tell to a proxy makes no envelope (proxy::on_tell): the
+  // frame is encoded from the object the caller passed, of either kind of
+  // registration, and the accounting is that of the envelope path.
+  two_nodes t;
+  dead_letter_log at_a(t.sys_a);
+  volley::any_ref remote = t.to_b.select("/user/collector");
+  const std::string long_text(300, 'q');  // on the heap: a copy or a move would show
+  text mine{long_text};
+  const text constant{"constant"};
+  remote.tell(mine);
+  remote.tell(constant);
+  remote.tell(text{"temporary"});
+  CHECK(mine.s == long_text);
+  CHECK(constant.s == "constant");
+  REQUIRE(t.seen.wait([&] { return t.seen.texts.size() == 3; }));
+  t.seen.with_lock([&] {
+    CHECK(t.seen.texts[0] == long_text);
+    CHECK(t.seen.texts[1] == "constant");
+    CHECK(t.seen.texts[2] == "temporary");
+  });
+  numbered n{3, 0};
+  for (; n.n < 100; ++n.n) remote.tell(n);
+  REQUIRE(t.seen.wait([&] { return t.seen.numbered_count == 100; }));
+  t.seen.with_lock([&] { CHECK_FALSE(t.seen.out_of_order); });
+
+  // Refused at A (its serializer throws): a dead letter with the reason,
+  // counted as a failure and not as sent, and nothing reaches B.
+  remote.tell(balky{"no"});
+  REQUIRE(at_a.wait_for(volley::dead_letter_reason::remote_failure, 1));
+  CHECK(at_a.last_type().find("balky") != std::string::npos);
+  CHECK(at_a.last_recipient() == "remote://node-b/user/collector");
+  auto s = t.node_a.stats();
+  CHECK(s.messages_sent == 103);
+  CHECK(s.send_failures == 1);
+  CHECK(t.sys_a.dead_letters().count() == 1);
+  CHECK(remote.ask<pong>(ping{1}).get(patience).ok());
+  CHECK(t.sys_b.dead_letters().count() == 0);
+}
+
 TEST_CASE("the receiver replies through the remote sender ref", "[remote][node]") {
   two_nodes t;
   auto asker = t.sys_a.spawn<pong_catcher>(volley::props{.name = "catcher"}, &t.seen);

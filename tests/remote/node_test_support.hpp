@@ -39,6 +39,10 @@ struct only_on_a {
   int x;
 };
 struct unregistered {};
+/// Registered on A with a serializer that throws: a tell of it is refused at A.
+struct balky {
+  std::string s;
+};
 struct tally {};  ///< ask<std::uint64_t>: numbered messages seen, or 0 if any came out of order
 
 inline void write_text(const text& t, std::vector<std::byte>& out) {
@@ -67,10 +71,18 @@ inline message_types test_types() {
   return types;
 }
 
-/// A's types: B's plus one that B does not know.
+inline void write_balky(const balky&, std::vector<std::byte>&) {
+  throw std::runtime_error("balky will not go");
+}
+inline balky read_balky(std::span<const std::byte>) {
+  return {};
+}
+
+/// A's types: B's plus two that B does not know.
 inline message_types types_for_a() {
   message_types types = test_types();
   types.add<only_on_a>(99, "only_on_a").add_ask<only_on_a, pong>();
+  types.add<balky>(98, "balky", &write_balky, &read_balky);
   return types;
 }
 

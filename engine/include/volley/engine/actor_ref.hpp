@@ -419,7 +419,15 @@ class any_ref : public detail::ref_base {
     if constexpr (std::is_same_v<T, poison_pill>) {
       fn = &detail::invoke_tell<poison_pill_target, T>;
     }
-    if (fn == nullptr) fn = cell()->ops()->fallback;  // e.g. a remote actor's proxy
+    if (fn == nullptr) {
+      // A type without a handler: a remote actor's proxy takes the tell from
+      // m itself (serialised on this thread, no envelope); other cells say
+      // no at once, and a local handler's tell never comes here.
+      if (cell()->tell_directly(&detail::message_info_of<T>, std::addressof(m),
+                                from ? from->cell() : nullptr))
+        return;
+      fn = cell()->ops()->fallback;
+    }
     auto* e = detail::make_envelope<T>(fn, &detail::message_info_of<T>, std::forward<M>(m));
     if (from) attach_sender(e, *from);
     if (fn == nullptr) {

@@ -62,6 +62,16 @@ struct sorted_mailbox;  // sorted_mailbox.hpp (engine/src)
 /// on the sender's thread; false leaves it to the mailbox after all.
 using direct_fn = bool (*)(cell_base* c, envelope* e, void* state) noexcept;
 
+/// A cell's direct teller (cell_base::deliver_directly): takes a tell of the
+/// caller's own message object, `payload` (an object of the type `info`
+/// names), on the sender's thread, before any envelope is made; `sender` is
+/// the telling actor's cell (alive for the call: its handler is running) or
+/// nullptr. It must be done with `payload` when it returns, which stays the
+/// caller's (to destroy). True: taken, handled or dead-lettered; false: the
+/// tell takes an envelope and the ordinary path after all.
+using direct_tell_fn = bool (*)(cell_base* c, const message_info* info, const void* payload,
+                                cell_base* sender, void* state) noexcept;
+
 /// Run-time dispatch entry (any_ref): a message type the actor declared.
 struct dynamic_handler {
   type_id_t id;
@@ -131,6 +141,7 @@ struct cell_extras {
   /// object, because a sender may still be inside `direct` while the actor
   /// stops and is destroyed; the extras live until the cell's last count.
   direct_fn direct = nullptr;
+  direct_tell_fn direct_tell = nullptr;  ///< or nullptr: tells take `direct`
   std::shared_ptr<void> direct_state;
   /// stable_path()'s record, made by the first caller (any thread; a CAS
   /// publishes it), freed with the extras.
@@ -253,7 +264,18 @@ class alignas(cache_line_size) cell_base {
   /// request it took; the engine frees the envelope. Per-sender order is
   /// `fn`'s to keep. System messages, and user messages once the actor
   /// stops, take the mailbox as before. Local sends pay one byte test more.
-  void deliver_directly(direct_fn fn, std::shared_ptr<void> state);
+  /// `tell`, if given, takes a tell through an any_ref for a type the actor
+  /// has no handler for (its fallback's types) from the caller's object,
+  /// before an envelope is made (tell_directly): a proxy's tell costs no
+  /// envelope, where `fn` gets asks and what comes through the mailbox path.
+  void deliver_directly(direct_fn fn, std::shared_ptr<void> state, direct_tell_fn tell = nullptr);
+
+  /// Any thread: offer a tell of the caller's `payload` (of the type `info`
+  /// names) to the direct teller, if this cell has one and is alive. True:
+  /// taken (the caller keeps and destroys its object); false: send it the
+  /// ordinary way. Only any_ref's tell of a type without a handler asks, so
+  /// a tell to a local handler never reaches this.
+  bool tell_directly(const message_info* info, const void* payload, cell_base* sender) noexcept;
 
   // -- members --------------------------------------------------------------
   // Public to the engine's own translation units (scheduler, system); user
