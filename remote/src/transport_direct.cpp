@@ -96,7 +96,10 @@ constexpr std::size_t direct_write_max = 512;
 
 bool transport::impl::write_directly(const frame& f, std::size_t size, std::uint32_t epoch,
                                      detail::link_shared& l) {
-  if (size > direct_write_max || !l.writer.looks_idle()) return false;
+  // The loop's own frame (a reply from a handler it runs inline) goes into
+  // this turn's sendmsg, which the turn submits anyway: written here it
+  // would cost an ioctl and a send() more per round trip.
+  if (size > direct_write_max || running_loop == this || !l.writer.looks_idle()) return false;
   std::array<std::byte, direct_write_max> bytes;  // encoded before the claim: held shorter
   encode_exact(f, {bytes.data(), size});
   // Relaxed: see "Order per sender" above (the reservations to be seen

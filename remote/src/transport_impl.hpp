@@ -210,6 +210,10 @@ struct transport::impl {
   void log(log_level level, const std::string& text) const;
 
   // -- loop thread --------------------------------------------------------------
+  /// The transport whose loop runs on this thread (set by run()), or null:
+  /// lets write_directly tell the loop's own frames (an inline handler's
+  /// reply) from other threads'.
+  static thread_local const impl* running_loop;
   void run(std::promise<void>& ready);
   void turn_sleep(steady_clock::time_point now);
   connection_id sendmsg_in_flight();  ///< whose completion will end a sleep (0: none)

@@ -405,10 +405,13 @@ constexpr std::size_t max_drain_per_turn = 64 * 1024;
 
 // -- the loop ----------------------------------------------------------------------
 
+thread_local const transport::impl* transport::impl::running_loop = nullptr;
+
 void transport::impl::run(std::promise<void>& ready) {
   // Named, so that perf sched and top tell the loops from the workers
   // (the analysis of the round trip above needed it).
   pthread_setname_np(pthread_self(), "volley-io");
+  running_loop = this;
   try {
     ring_ = std::make_unique<detail::uring>(cfg_.ring_entries);
     ring_->setup_buffers(cfg_.recv_buffer_count, cfg_.recv_buffer_size, buffer_group);
@@ -432,7 +435,13 @@ void transport::impl::run(std::promise<void>& ready) {
   while (!stopping_.load(std::memory_order_acquire)) {
     now_ = steady_clock::now();
     const std::uint64_t handed_on_before = local_handed_on_;
-    bool busy = reap();
+    // Completions alone do not make a turn busy unless the loop polls: this
+    // turn handles all they brought, and the SQEs it queues are submitted
+    // by the sleep's own io_uring_enter, which returns at once if they
+    // complete at once. Going round again first cost one io_uring_enter per
+    // turn with completions (a sleeping loop's round trip: 3 -> 2). A
+    // polling loop goes round at once after them, without a sched_yield.
+    bool busy = reap() && cfg_.busy_poll;
     if (local_handed_on_ != handed_on_before) reply_spin_.handed_off();
     // What the completions brought goes to its actors (one chain per actor)
     // before the inbox is drained: a handler the node runs inline here
