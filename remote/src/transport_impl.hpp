@@ -280,6 +280,9 @@ struct transport::impl {
   void linger_at_stop();
   void mark_dirty(connection& c);
   void drop_queued(connection& c, close_reason reason);
+  /// The batch in flight will not be (re)submitted: its frames with a byte
+  /// written count fate unknown, the others are dead letters with `reason`.
+  void fail_in_flight(connection& c, close_reason reason);
   void wake_timers_at(steady_clock::time_point t) {
     if (t < next_tick_) next_tick_ = t;
   }

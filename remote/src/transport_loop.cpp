@@ -762,10 +762,14 @@ void transport::impl::finalize_closed(steady_clock::time_point now) {
     }
     if (c->fd >= 0) ::close(c->fd);
     c->fd = -1;
-    std::size_t frames = 0, bytes = 0;
-    c->out.abandon_in_flight(frames, bytes);  // a short write's rest never resubmitted
-    local_fate_unknown_ += frames;
-    c->shared->release(frames, bytes);
+    if (c->tls) {  // ciphertext may have carried any of its frames: complete() counts none
+      std::size_t frames = 0, bytes = 0;
+      c->out.abandon_in_flight(frames, bytes);
+      local_fate_unknown_ += frames;
+      c->shared->release(frames, bytes);
+    } else {
+      fail_in_flight(*c, c->reason);  // a short write's rest, or a stalled batch, never submitted
+    }
     c->send_stalled = false;
     c->out.clear_control();
     c->tls.reset();  // a reconnect starts a new TLS session

@@ -24,8 +24,8 @@
 // (an end of stream: the peer's close, or our own shutdown after a torn
 // write, which write_side::take_torn() tells apart), pops the inbox, claims
 // before each sendmsg of what it holds, lets an in-flight sendmsg's bytes
-// land and completes it (written, or, on EPIPE, of unknown fate, and the
-// connection closes), and offers the side again when nothing is queued or
+// land and completes it (written, or, on EPIPE, which writes nothing,
+// dead-lettered, and the connection closes), and offers the side again when nothing is queued or
 // in flight; on a close it takes the side for good, dead-letters what it
 // holds, closes the fd once nothing is in flight, and, for a new
 // incarnation, bumps the epoch and offers again on the same fd number.
@@ -45,8 +45,8 @@
 //     follows it;
 //   * after close no write begins (nor reaches another incarnation's socket);
 //   * every frame ends in exactly one bucket: written (whole in the log, once),
-//     fate unknown (a torn write; a sendmsg lost with the connection), or
-//     dead-lettered by the loop (none of its bytes in the log); a torn frame
+//     fate unknown (a torn write), or dead-lettered by the loop (none of
+//     its bytes in the log: still queued, or in a sendmsg that failed); a torn frame
 //     is counted of unknown fate; the queued count ends at 0;
 //   * a torn connection closes, and the loop knows why (not "the peer
 //     closed"); one that stayed up wrote every frame.
@@ -408,15 +408,18 @@ struct world {
 
   void complete_sendmsg() {  // the kernel writes the batch; its completion
     int want = 2 * static_cast<int>(batch.size());
-    bool whole = socket_write(the_fd, batch, want) == want;
+    int took = socket_write(the_fd, batch, want);
+    bool whole = took == want;
     int user = 0;
     for (const auto& f : batch) {
       if (f.sender == heartbeat) continue;
       ++user;
       if (whole) {
         ++written[f.sender][f.seq];
+      } else if (took == 0) {
+        ++undelivered[f.sender][f.seq];  // on_send: a failed sendmsg wrote none of it
       } else {
-        ++fate_unknown[f.sender][f.seq];  // on_send: abandoned with the failed sendmsg
+        ++fate_unknown[f.sender][f.seq];
       }
     }
     if (user > 0) queued.fetch_sub(user);
