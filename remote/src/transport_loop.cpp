@@ -468,12 +468,16 @@ void transport::impl::run(std::promise<void>& ready) {
       submitted(io_uring_submit_and_get_events(ring_->get()));
       if (write_contended_) sched_yield();  // the sender may need this core to finish
     } else if (cfg_.busy_poll) {
-      submitted(io_uring_submit_and_get_events(ring_->get()));
       // An idle spin gives way to any thread woken on this core (the
       // workers and the asker a round trip passes through); without it, on
       // a machine with no core to spare, each waited for the scheduler
       // tick: remote_bench busy-poll RTT p50 was 4.0 ms (CONFIG_HZ=250).
+      // The yield comes before the enter, not after: with DEFER_TASKRUN a
+      // reply that reached the socket becomes a completion only inside
+      // io_uring_enter, and reaped at once it does not wait behind a yield
+      // that hands the core to another thread first.
       sched_yield();
+      submitted(io_uring_submit_and_get_events(ring_->get()));
     } else if (reply_spin_.should_spin() && spin_for_push()) {
       // The answer came inside the window: no eventfd write, no wake-up.
       submitted(io_uring_submit_and_get_events(ring_->get()));
