@@ -8,8 +8,9 @@
 // threads) -> timers (heartbeats, failure detection, reconnects, handshake and
 // linger deadlines, the accept pause) -> one sendmsg per dirty connection ->
 // give receive buffers back to the kernel -> submit, and either go round again
-// at once (there was work, or busy_poll) or sleep in io_uring_enter until a
-// completion or the next timer deadline.
+// at once (busy_poll, or work came from elsewhere than the completions:
+// the inbox, a stage sweep) or sleep in io_uring_enter until a completion or
+// the next timer deadline.
 //
 // Receiving: one multishot recv per connection draws from a shared ring of
 // provided buffers. Each completion's bytes go through the connection's
@@ -381,6 +382,33 @@
 //   1.005 over 12 interleaved pairs at load 15: no gain to justify a new
 //   ring flag). What separates it from raw busy-poll is B's loop's wake-up
 //   per round trip, not its instructions.
+//   Session 12, the busy-poll ask by thread (strace -f -ff, remote_bench
+//   1000 5000 volley --no-tls --only=rtt_busy_poll_inline: 550 asks; per
+//   round trip): B's loop (sleeping, inline handler) made io_uring_enter
+//   2.03, ioctl 1 and send 1 (its reply written directly, then one more
+//   enter because a turn with completions counted as busy); the asking
+//   thread getpid 1.06 (OpenSSL 3's fork check in each RAND_bytes call:
+//   proxy.cpp drew its 64 ids with 64 calls), sched_yield 1 and futex
+//   ~0.5 (the ask waiter, slowed by strace); A's loop, polling, ~3.6
+//   enters and ~1.5 yields (spins: they follow the round trip's length).
+//   Raw busy-poll: a send and the recv that finds data, per thread. Cut: a
+//   loop's own reply goes into its turn's sendmsg (transport_direct.cpp),
+//   completions alone do not make a sleeping loop's turn busy, the ids
+//   come from one RAND_bytes call: B's loop 4.04 -> 2.02 syscalls, the
+//   asker's getpid 1.06 -> 0.00. The default ask (--only=rtt, 3,300 asks):
+//   each loop 2.0 -> 1.0 enters, the process ~12.5 -> ~8.0 syscalls per
+//   round trip. Instructions (callgrind, --only=rtt_inline, 2000 minus
+//   1000 round trips, per round trip): the asker 8,439 -> 1,873
+//   (RAND_bytes 6,562 -> 116); B's loop 4,370 -> 5,505, the reply's way
+//   through the stage, the inbox and the queue (send_staged ~310, drain
+//   ~290, flush ~220, its sendmsg's completion ~210, against
+//   write_directly's ~190): ~1,100 instructions for two syscalls. Not
+//   taken: putting the loop's own reply straight into the connection's
+//   queue would let it overtake a tell that the same inline turn staged
+//   before it. Then the polling loop's idle turn yields before its enter,
+//   not after, so the reply that enter posts is reaped at once (the
+//   commit has the A/B: actor to actor busy-poll p50 24.7 -> 17.5 us,
+//   6.0 -> 2.0 switches per round trip; the ask 27.1 -> 24.1 us).
 #include "transport_impl.hpp"
 
 #include <netinet/in.h>
