@@ -181,13 +181,13 @@ TEST_CASE("checker direct writes: a refused frame queued behind the sender's nex
 
 TEST_CASE("checker direct writes: a tear just before a merge closes as a torn write",
           "[checker][direct_write]") {
-  check_clean("direct: loop + sender + merge, a write torn", bound(2),
+  check_clean("direct: loop + sender + merge, a write torn", bound(1),
               direct(sender_and_close(closing::merge, variant::correct, faults::tear)), 1000);
 }
 
 TEST_CASE("checker direct writes: a merge that forgets a tear is caught",
           "[checker][direct_write][known_bad]") {
-  check_caught("direct: merge forgets the tear (known-bad j)", bound(2),
+  check_caught("direct: merge forgets the tear (known-bad j)", bound(1),
                direct(sender_and_close(closing::merge, variant::take_forgets_tear, faults::tear)),
                "without the loop knowing it was torn");
 }
