@@ -246,12 +246,16 @@ bool send_queue::complete(std::size_t n) {
     done_bytes_ += s.user_bytes;
     release(s);
   }
-  in_flight_.clear();
+  forget_batch();
+  return true;
+}
+
+void send_queue::forget_batch() noexcept {
+  in_flight_.clear();  // its segments released by the caller
   control_in_flight_.clear();
   iov_.clear();
   iov_at_ = 0;
   written_ = 0;
-  return true;
 }
 
 void send_queue::drop_queued(const std::function<void(const frame&)>& each, std::size_t& frames,
@@ -318,11 +322,7 @@ send_queue::split send_queue::fail_in_flight(const std::function<void(const fram
     }
     release(s);
   }
-  in_flight_.clear();
-  control_in_flight_.clear();
-  iov_.clear();
-  iov_at_ = 0;
-  written_ = 0;
+  forget_batch();
   return out;
 }
 
@@ -332,11 +332,7 @@ void send_queue::abandon_in_flight(std::size_t& frames, std::size_t& bytes) {
     bytes += s.user_bytes;
     release(s);
   }
-  in_flight_.clear();
-  control_in_flight_.clear();
-  iov_.clear();
-  iov_at_ = 0;
-  written_ = 0;
+  forget_batch();
 }
 
 }  // namespace volley::remote::detail

@@ -228,6 +228,8 @@ class send_queue {
   };
   segment fresh_segment();
   void release(segment& s) noexcept;
+  /// The batch in flight is done with (its segments released): no batch.
+  void forget_batch() noexcept;
 
   std::vector<std::byte> control_;
   std::vector<std::byte> control_in_flight_;
