@@ -12,6 +12,12 @@
 // are batched (transport_stage.cpp), and a syscall per tell would undo it.
 // Nor does a busy-polling node: its loop takes a pushed frame within a turn
 // with no wake-up, which costs less than the sender's two syscalls here.
+// Nor the loop itself (a reply from a handler it runs inline, or one whose
+// local ask was answered before deliver_ask attached its callback): the
+// frame goes through the inbox into the same turn's sendmsg, which the turn
+// submits anyway (strace, remote_bench --only=rtt_busy_poll_inline: B's
+// loop 4.04 -> 2.02 syscalls per round trip with the idle-reap change in
+// transport_loop.cpp).
 //
 // Measured (remote_bench 1000 3000 all --no-tls --only=..., bench preset,
 // 7 interleaved rounds against f059159, load 12-14, medians): the default
