@@ -8,9 +8,8 @@
 // threads) -> timers (heartbeats, failure detection, reconnects, handshake and
 // linger deadlines, the accept pause) -> one sendmsg per dirty connection ->
 // give receive buffers back to the kernel -> submit, and either go round again
-// at once (busy_poll, or work came from elsewhere than the completions:
-// the inbox, a stage sweep) or sleep in io_uring_enter until a completion or
-// the next timer deadline.
+// at once (there was work, or busy_poll) or sleep in io_uring_enter until a
+// completion or the next timer deadline.
 //
 // Receiving: one multishot recv per connection draws from a shared ring of
 // provided buffers. Each completion's bytes go through the connection's
@@ -393,11 +392,11 @@
 //   enters and ~1.5 yields (spins: they follow the round trip's length).
 //   Raw busy-poll: a send and the recv that finds data, per thread. Cut: a
 //   loop's own reply goes into its turn's sendmsg (transport_direct.cpp),
-//   completions alone do not make a sleeping loop's turn busy, the ids
-//   come from one RAND_bytes call: B's loop 4.04 -> 2.02 syscalls, the
-//   asker's getpid 1.06 -> 0.00. The default ask (--only=rtt, 3,300 asks):
-//   each loop 2.0 -> 1.0 enters, the process ~12.5 -> ~8.0 syscalls per
-//   round trip. Instructions (callgrind, --only=rtt_inline, 2000 minus
+//   and the ids come from one RAND_bytes call: B's loop 4.04 -> 3.02
+//   syscalls, the asker's getpid 1.06 -> 0.00. Tried and not kept: a turn
+//   whose only work was completions sleeping at once (B's loop 2.02; the
+//   default ask's loops 2.0 -> 1.0 enters per round trip), which cost the
+//   default ask a wake-up (see run()). Instructions (callgrind, --only=rtt_inline, 2000 minus
 //   1000 round trips, per round trip): the asker 8,439 -> 1,873
 //   (RAND_bytes 6,562 -> 116); B's loop 4,370 -> 5,505, the reply's way
 //   through the stage, the inbox and the queue (send_staged ~310, drain
@@ -463,13 +462,12 @@ void transport::impl::run(std::promise<void>& ready) {
   while (!stopping_.load(std::memory_order_acquire)) {
     now_ = steady_clock::now();
     const std::uint64_t handed_on_before = local_handed_on_;
-    // Completions alone do not make a turn busy unless the loop polls: this
-    // turn handles all they brought, and the SQEs it queues are submitted
-    // by the sleep's own io_uring_enter, which returns at once if they
-    // complete at once. Going round again first cost one io_uring_enter per
-    // turn with completions (a sleeping loop's round trip: 3 -> 2). A
-    // polling loop goes round at once after them, without a sched_yield.
-    bool busy = reap() && cfg_.busy_poll;
+    // A turn with completions goes round once more before it sleeps. Tried
+    // (session 12): sleeping at once saved that io_uring_enter, but the
+    // extra turn catches the next request without a wake-up: the default
+    // ask went 27.8 -> 32.6 us p50 and 4.8 -> 5.8 switches per round trip
+    // (8 interleaved rounds, load ~5.5).
+    bool busy = reap();
     if (local_handed_on_ != handed_on_before) reply_spin_.handed_off();
     // What the completions brought goes to its actors (one chain per actor)
     // before the inbox is drained: a handler the node runs inline here
