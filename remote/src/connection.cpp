@@ -213,6 +213,7 @@ msghdr* send_queue::prepare(bool allow_user) {
   }
   if (iov_.empty()) return nullptr;
   iov_at_ = 0;
+  written_ = 0;
   msg_ = {};
   msg_.msg_iov = iov_.data();
   msg_.msg_iovlen = iov_.size();
@@ -220,6 +221,7 @@ msghdr* send_queue::prepare(bool allow_user) {
 }
 
 bool send_queue::complete(std::size_t n) {
+  written_ += n;
   // Skip the iovecs the kernel took whole; trim the one it took in part.
   while (n > 0 && iov_at_ < iov_.size()) {
     iovec& v = iov_[iov_at_];
@@ -244,11 +246,16 @@ bool send_queue::complete(std::size_t n) {
     done_bytes_ += s.user_bytes;
     release(s);
   }
-  in_flight_.clear();
+  forget_batch();
+  return true;
+}
+
+void send_queue::forget_batch() noexcept {
+  in_flight_.clear();  // its segments released by the caller
   control_in_flight_.clear();
   iov_.clear();
   iov_at_ = 0;
-  return true;
+  written_ = 0;
 }
 
 void send_queue::drop_queued(const std::function<void(const frame&)>& each, std::size_t& frames,
@@ -286,16 +293,46 @@ void send_queue::move_queued_to(send_queue& to, std::size_t& frames, std::size_t
   queue_.clear();
 }
 
+send_queue::split send_queue::fail_in_flight(const std::function<void(const frame&)>& each) {
+  split out;
+  std::size_t at = control_in_flight_.size();  // the batch's offset: control bytes first
+  const frame_limits any{~std::size_t{0} >> 1, ~std::size_t{0} >> 1};  // our own encoding
+  for (auto& s : in_flight_) {
+    std::span<const std::byte> rest = s.view();
+    const std::size_t end = at + rest.size();
+    if (s.frames == 0 || end <= written_) {  // a close frame, or user frames all in the socket
+      out.unknown_frames += s.frames;
+      out.unknown_bytes += s.user_bytes;
+      at = end;
+    } else {
+      while (!rest.empty()) {  // frame by frame: the write may have stopped inside this segment
+        parse_result r = parse_frame(rest, any);
+        if (r.consumed == 0) break;
+        if (at < written_) {
+          ++out.unknown_frames;
+          out.unknown_bytes += r.consumed;
+        } else {
+          ++out.unwritten_frames;
+          out.unwritten_bytes += r.consumed;
+          if (each) each(r.value);
+        }
+        at += r.consumed;
+        rest = rest.subspan(r.consumed);
+      }
+    }
+    release(s);
+  }
+  forget_batch();
+  return out;
+}
+
 void send_queue::abandon_in_flight(std::size_t& frames, std::size_t& bytes) {
   for (auto& s : in_flight_) {
     frames += s.frames;
     bytes += s.user_bytes;
     release(s);
   }
-  in_flight_.clear();
-  control_in_flight_.clear();
-  iov_.clear();
-  iov_at_ = 0;
+  forget_batch();
 }
 
 }  // namespace volley::remote::detail

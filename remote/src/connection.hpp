@@ -204,6 +204,15 @@ class send_queue {
   void move_queued_to(send_queue& to, std::size_t& frames, std::size_t& bytes);
   /// Forgets the in-flight batch (its connection is gone); counts its user frames.
   void abandon_in_flight(std::size_t& frames, std::size_t& bytes);
+  /// What is left of a sendmsg that failed (or will never be resubmitted):
+  /// its user frames, split at the bytes complete() accounted. A frame with
+  /// a byte written may have reached the peer (`unknown`); one with none
+  /// was never written and goes to `each` (`unwritten`: a dead letter).
+  struct split {
+    std::size_t unknown_frames = 0, unknown_bytes = 0;
+    std::size_t unwritten_frames = 0, unwritten_bytes = 0;
+  };
+  split fail_in_flight(const std::function<void(const frame&)>& each);
   /// Clears control bytes (a new socket starts a new handshake).
   void clear_control() noexcept { control_.clear(); }
 
@@ -219,6 +228,8 @@ class send_queue {
   };
   segment fresh_segment();
   void release(segment& s) noexcept;
+  /// The batch in flight is done with (its segments released): no batch.
+  void forget_batch() noexcept;
 
   std::vector<std::byte> control_;
   std::vector<std::byte> control_in_flight_;
@@ -226,6 +237,7 @@ class send_queue {
   std::vector<segment> in_flight_;
   std::vector<iovec> iov_;
   std::size_t iov_at_ = 0;
+  std::size_t written_ = 0;  // bytes of the batch in flight that complete() accounted
   msghdr msg_{};
   std::size_t done_frames_ = 0;
   std::size_t done_bytes_ = 0;

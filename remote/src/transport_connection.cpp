@@ -460,12 +460,11 @@ void transport::impl::on_send(connection& c, int res) {
     return;
   }
   --c.ops;
-  std::size_t lost_frames = 0, lost_bytes = 0;
   if (res <= 0) {
-    // Whether these frames reached the peer is unknown: at-most-once, not reported.
-    c.out.abandon_in_flight(lost_frames, lost_bytes);
-    local_fate_unknown_ += lost_frames;
-    c.shared->release(lost_frames, lost_bytes);
+    // A failed sendmsg (EPIPE, a reset) wrote nothing: the frames no byte of
+    // which an earlier part of this batch wrote are dead letters; the rest
+    // may have reached the peer, their fate unknown (at-most-once).
+    fail_in_flight(c, close_reason::io_error);
     if (c.state != conn_state::closing) {
       close(c, close_reason::io_error,
             take_write_side_torn(c) ? std::string(torn_write_text)
@@ -478,9 +477,7 @@ void transport::impl::on_send(connection& c, int res) {
   if (c.draining) extend_drain(c);  // its close frame is on its way
   if (!c.out.complete(static_cast<std::size_t>(res))) {
     if (c.state == conn_state::closing && !c.lingering) {
-      c.out.abandon_in_flight(lost_frames, lost_bytes);
-      local_fate_unknown_ += lost_frames;
-      c.shared->release(lost_frames, lost_bytes);
+      fail_in_flight(c, c.reason);  // the rest is never resubmitted
       return;
     }
     // Short write: resubmit the rest, starting inside the iovec the kernel
@@ -884,6 +881,14 @@ void transport::impl::linger_at_stop() {
   }
   for (auto& [id, owned] : conns_)
     if (owned->discarding) cut(*owned);
+}
+
+void transport::impl::fail_in_flight(connection& c, close_reason reason) {
+  detail::send_queue::split r =
+      c.out.fail_in_flight([&](const frame& f) { handler_.on_undelivered(c.id, f, reason); });
+  local_fate_unknown_ += r.unknown_frames;
+  local_undelivered_ += r.unwritten_frames;
+  c.shared->release(r.unknown_frames + r.unwritten_frames, r.unknown_bytes + r.unwritten_bytes);
 }
 
 void transport::impl::drop_queued(connection& c, close_reason reason) {

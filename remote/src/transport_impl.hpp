@@ -210,6 +210,10 @@ struct transport::impl {
   void log(log_level level, const std::string& text) const;
 
   // -- loop thread --------------------------------------------------------------
+  /// The transport whose loop runs on this thread (set by run()), or null:
+  /// lets write_directly tell the loop's own frames (an inline handler's
+  /// reply) from other threads'.
+  static thread_local const impl* running_loop;
   void run(std::promise<void>& ready);
   void turn_sleep(steady_clock::time_point now);
   connection_id sendmsg_in_flight();  ///< whose completion will end a sleep (0: none)
@@ -276,6 +280,9 @@ struct transport::impl {
   void linger_at_stop();
   void mark_dirty(connection& c);
   void drop_queued(connection& c, close_reason reason);
+  /// The batch in flight will not be (re)submitted: its frames with a byte
+  /// written count fate unknown, the others are dead letters with `reason`.
+  void fail_in_flight(connection& c, close_reason reason);
   void wake_timers_at(steady_clock::time_point t) {
     if (t < next_tick_) next_tick_ = t;
   }

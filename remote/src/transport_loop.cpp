@@ -381,6 +381,33 @@
 //   1.005 over 12 interleaved pairs at load 15: no gain to justify a new
 //   ring flag). What separates it from raw busy-poll is B's loop's wake-up
 //   per round trip, not its instructions.
+//   Session 12, the busy-poll ask by thread (strace -f -ff, remote_bench
+//   1000 5000 volley --no-tls --only=rtt_busy_poll_inline: 550 asks; per
+//   round trip): B's loop (sleeping, inline handler) made io_uring_enter
+//   2.03, ioctl 1 and send 1 (its reply written directly, then one more
+//   enter because a turn with completions counted as busy); the asking
+//   thread getpid 1.06 (OpenSSL 3's fork check in each RAND_bytes call:
+//   proxy.cpp drew its 64 ids with 64 calls), sched_yield 1 and futex
+//   ~0.5 (the ask waiter, slowed by strace); A's loop, polling, ~3.6
+//   enters and ~1.5 yields (spins: they follow the round trip's length).
+//   Raw busy-poll: a send and the recv that finds data, per thread. Cut: a
+//   loop's own reply goes into its turn's sendmsg (transport_direct.cpp),
+//   and the ids come from one RAND_bytes call: B's loop 4.04 -> 3.02
+//   syscalls, the asker's getpid 1.06 -> 0.00. Tried and not kept: a turn
+//   whose only work was completions sleeping at once (B's loop 2.02; the
+//   default ask's loops 2.0 -> 1.0 enters per round trip), which cost the
+//   default ask a wake-up (see run()). Instructions (callgrind, --only=rtt_inline, 2000 minus
+//   1000 round trips, per round trip): the asker 8,439 -> 1,873
+//   (RAND_bytes 6,562 -> 116); B's loop 4,370 -> 5,505, the reply's way
+//   through the stage, the inbox and the queue (send_staged ~310, drain
+//   ~290, flush ~220, its sendmsg's completion ~210, against
+//   write_directly's ~190): ~1,100 instructions for two syscalls. Not
+//   taken: putting the loop's own reply straight into the connection's
+//   queue would let it overtake a tell that the same inline turn staged
+//   before it. Then the polling loop's idle turn yields before its enter,
+//   not after, so the reply that enter posts is reaped at once (the
+//   commit has the A/B: actor to actor busy-poll p50 24.7 -> 17.5 us,
+//   6.0 -> 2.0 switches per round trip; the ask 27.1 -> 24.1 us).
 #include "transport_impl.hpp"
 
 #include <netinet/in.h>
@@ -405,10 +432,13 @@ constexpr std::size_t max_drain_per_turn = 64 * 1024;
 
 // -- the loop ----------------------------------------------------------------------
 
+thread_local const transport::impl* transport::impl::running_loop = nullptr;
+
 void transport::impl::run(std::promise<void>& ready) {
   // Named, so that perf sched and top tell the loops from the workers
   // (the analysis of the round trip above needed it).
   pthread_setname_np(pthread_self(), "volley-io");
+  running_loop = this;
   try {
     ring_ = std::make_unique<detail::uring>(cfg_.ring_entries);
     ring_->setup_buffers(cfg_.recv_buffer_count, cfg_.recv_buffer_size, buffer_group);
@@ -432,6 +462,11 @@ void transport::impl::run(std::promise<void>& ready) {
   while (!stopping_.load(std::memory_order_acquire)) {
     now_ = steady_clock::now();
     const std::uint64_t handed_on_before = local_handed_on_;
+    // A turn with completions goes round once more before it sleeps. Tried
+    // (session 12): sleeping at once saved that io_uring_enter, but the
+    // extra turn catches the next request without a wake-up: the default
+    // ask went 27.8 -> 32.6 us p50 and 4.8 -> 5.8 switches per round trip
+    // (8 interleaved rounds, load ~5.5).
     bool busy = reap();
     if (local_handed_on_ != handed_on_before) reply_spin_.handed_off();
     // What the completions brought goes to its actors (one chain per actor)
@@ -459,12 +494,16 @@ void transport::impl::run(std::promise<void>& ready) {
       submitted(io_uring_submit_and_get_events(ring_->get()));
       if (write_contended_) sched_yield();  // the sender may need this core to finish
     } else if (cfg_.busy_poll) {
-      submitted(io_uring_submit_and_get_events(ring_->get()));
       // An idle spin gives way to any thread woken on this core (the
       // workers and the asker a round trip passes through); without it, on
       // a machine with no core to spare, each waited for the scheduler
       // tick: remote_bench busy-poll RTT p50 was 4.0 ms (CONFIG_HZ=250).
+      // The yield comes before the enter, not after: with DEFER_TASKRUN a
+      // reply that reached the socket becomes a completion only inside
+      // io_uring_enter, and reaped at once it does not wait behind a yield
+      // that hands the core to another thread first.
       sched_yield();
+      submitted(io_uring_submit_and_get_events(ring_->get()));
     } else if (reply_spin_.should_spin() && spin_for_push()) {
       // The answer came inside the window: no eventfd write, no wake-up.
       submitted(io_uring_submit_and_get_events(ring_->get()));
@@ -753,10 +792,14 @@ void transport::impl::finalize_closed(steady_clock::time_point now) {
     }
     if (c->fd >= 0) ::close(c->fd);
     c->fd = -1;
-    std::size_t frames = 0, bytes = 0;
-    c->out.abandon_in_flight(frames, bytes);  // a short write's rest never resubmitted
-    local_fate_unknown_ += frames;
-    c->shared->release(frames, bytes);
+    if (c->tls) {  // ciphertext may have carried any of its frames: complete() counts none
+      std::size_t frames = 0, bytes = 0;
+      c->out.abandon_in_flight(frames, bytes);
+      local_fate_unknown_ += frames;
+      c->shared->release(frames, bytes);
+    } else {
+      fail_in_flight(*c, c->reason);  // a short write's rest, or a stalled batch, never submitted
+    }
     c->send_stalled = false;
     c->out.clear_control();
     c->tls.reset();  // a reconnect starts a new TLS session

@@ -72,7 +72,9 @@
 //      shutdown (the loop's next sendmsg lands after the half frame); one
 //      that gives the side back before its shutdown (a write slips in
 //      between); one that gives it back as `idle` after its shutdown
-//      (nothing follows, but the loop takes the end for the peer's close).
+//      (nothing follows, but the loop takes the end for the peer's close);
+//      a take() (an association's merge) that forgets the tear it found
+//      (the loop then takes the end for the peer's close as well).
 //
 // Memory orders: the offer's release publishes the fd and the epoch bump
 // (and the completed sendmsg before it); the sender's claim acquires them.
@@ -134,10 +136,11 @@ class basic_write_side {
     return true;
   }
   /// Takes it for good (close, a merge): a sender holds it for one ioctl and
-  /// one non-blocking send.
+  /// one non-blocking send. A tear it finds stays noted for take_torn(): a
+  /// merge takes the side and the connection goes on until the loop meets
+  /// the end of stream that the tearing sender's shutdown caused.
   void take() noexcept {
     while (!claim()) Sync::wait();
-    torn_ = false;
   }
   /// take(), for the loop that meets the end of its stream or a failed
   /// write: whether a sender's write since the offer was torn, which is then

@@ -26,7 +26,10 @@
 //       (nothing follows it on the stream, but the loop cannot tell the end
 //       of stream it then reads from the peer's close);
 //   (h) a refusal reported as a write (the frame is dropped);
-//   (i) a refused frame queued after the sender's next frame.
+//   (i) a refused frame queued after the sender's next frame;
+//   (j) a take() (an association's merge) that forgets a tear it found, as
+//       write_side::take() did: the connection then closed as the peer's
+//       close, not as a torn write.
 //
 // Memory model: the explorer runs sequentially consistent executions; the
 // side's orders are release/acquire pairs, argued in write_side.hpp.
@@ -174,4 +177,17 @@ TEST_CASE("checker direct writes: a refused frame queued behind the sender's nex
   check_caught("direct: refused frame queued late (known-bad i)", bound(1),
                direct(two_senders(variant::refusal_queued_late, faults::refusal)),
                "came out of order");
+}
+
+TEST_CASE("checker direct writes: a tear just before a merge closes as a torn write",
+          "[checker][direct_write]") {
+  check_clean("direct: loop + sender + merge, a write torn", bound(1),
+              direct(sender_and_close(closing::merge, variant::correct, faults::tear)), 1000);
+}
+
+TEST_CASE("checker direct writes: a merge that forgets a tear is caught",
+          "[checker][direct_write][known_bad]") {
+  check_caught("direct: merge forgets the tear (known-bad j)", bound(1),
+               direct(sender_and_close(closing::merge, variant::take_forgets_tear, faults::tear)),
+               "without the loop knowing it was torn");
 }

@@ -24,8 +24,8 @@
 // (an end of stream: the peer's close, or our own shutdown after a torn
 // write, which write_side::take_torn() tells apart), pops the inbox, claims
 // before each sendmsg of what it holds, lets an in-flight sendmsg's bytes
-// land and completes it (written, or, on EPIPE, of unknown fate, and the
-// connection closes), and offers the side again when nothing is queued or
+// land and completes it (written, or, on EPIPE, which writes nothing,
+// dead-lettered, and the connection closes), and offers the side again when nothing is queued or
 // in flight; on a close it takes the side for good, dead-letters what it
 // holds, closes the fd once nothing is in flight, and, for a new
 // incarnation, bumps the epoch and offers again on the same fd number.
@@ -34,7 +34,8 @@
 // epoch, write, give back; or reserve in the queued count and push the
 // frame to the loop's inbox. The second sender starts after the first
 // one's first send returned (it synchronised with it). A closer asks the
-// loop to close at any moment.
+// loop to close at any moment, or (closing::merge) to take the side for
+// good as an association's merge does, the connection going on.
 //
 // Checked in every schedule (check() as it happens, final_check() at the end):
 //   * no two writers inside the socket at once; a frame's bytes adjacent on
@@ -44,8 +45,8 @@
 //     follows it;
 //   * after close no write begins (nor reaches another incarnation's socket);
 //   * every frame ends in exactly one bucket: written (whole in the log, once),
-//     fate unknown (a torn write; a sendmsg lost with the connection), or
-//     dead-lettered by the loop (none of its bytes in the log); a torn frame
+//     fate unknown (a torn write), or dead-lettered by the loop (none of
+//     its bytes in the log: still queued, or in a sendmsg that failed); a torn frame
 //     is counted of unknown fate; the queued count ends at 0;
 //   * a torn connection closes, and the loop knows why (not "the peer
 //     closed"); one that stayed up wrote every frame.
@@ -92,6 +93,13 @@ struct write_side_test_access {
     w.writer_.store(W::loop);
     w.offered_ = false;
   }
+  /// (j) A take() that forgets the tear its claim found (as take() did
+  /// before: a tear just before a merge then closed as the peer's close).
+  template <class W>
+  static void take_forgetting_tear(W& w) {
+    w.take();
+    w.torn_ = false;
+  }
   /// (f), (g) A torn write that gives the side back as `loop` (f) or `idle`
   /// (g), then calls `after` (the shutdown, where the variant does it there).
   template <class W, class Clear, class Write, class After>
@@ -136,9 +144,13 @@ enum class variant {
   torn_gives_back_first,    // (f) the side back (idle), then the shutdown
   torn_gives_back_idle,     // (g) the shutdown, then the side back as idle
   refusal_reports_written,  // (h) a refused frame reported written: dropped
-  refusal_queued_late       // (i) a refused frame queued after the sender's next
+  refusal_queued_late,      // (i) a refused frame queued after the sender's next
+  take_forgets_tear         // (j) a merge's take() forgets a tear it found
 };
-enum class closing { none, close, new_incarnation };
+/// What the closer thread asks for: nothing, a close, a new incarnation, or
+/// an association's merge (fold_queue: the loop takes the side for good and
+/// the connection goes on, carrying the loser's frames).
+enum class closing { none, close, new_incarnation, merge };
 /// What a direct write may meet, besides a socket that takes it whole.
 enum class faults { none, refusal, tear, any };
 
@@ -396,15 +408,18 @@ struct world {
 
   void complete_sendmsg() {  // the kernel writes the batch; its completion
     int want = 2 * static_cast<int>(batch.size());
-    bool whole = socket_write(the_fd, batch, want) == want;
+    int took = socket_write(the_fd, batch, want);
+    bool whole = took == want;
     int user = 0;
     for (const auto& f : batch) {
       if (f.sender == heartbeat) continue;
       ++user;
       if (whole) {
         ++written[f.sender][f.seq];
+      } else if (took == 0) {
+        ++undelivered[f.sender][f.seq];  // on_send: a failed sendmsg wrote none of it
       } else {
-        ++fate_unknown[f.sender][f.seq];  // on_send: abandoned with the failed sendmsg
+        ++fate_unknown[f.sender][f.seq];
       }
     }
     if (user > 0) queued.fetch_sub(user);
@@ -452,7 +467,13 @@ struct world {
     bool did = false;
     if (cfg.close != closing::none && !close_taken && open() && close_asked.load() != 0) {
       close_taken = true;
-      close(closed_as::asked);
+      if (cfg.close != closing::merge) {
+        close(closed_as::asked);
+      } else if (cfg.v == variant::take_forgets_tear) {
+        bad::take_forgetting_tear(side);
+      } else {
+        side.take();
+      }
       did = true;
     }
     if (socket_ended()) {
@@ -520,7 +541,7 @@ struct world {
       }
     }
     bool any_torn = torn[1] || torn[2];
-    bool stayed_up = cfg.close == closing::none && !any_torn;
+    bool stayed_up = (cfg.close == closing::none || cfg.close == closing::merge) && !any_torn;
     for (int s = 0; s < cfg.senders; ++s)
       for (int i = 0; i < frames_of(s); ++i) {
         check(written[s][i] + fate_unknown[s][i] + undelivered[s][i] == 1,
