@@ -244,6 +244,7 @@ struct thread_cache {
   }
 
   void free(void* p, std::size_t c) noexcept {
+    pool_check_in_use(p);
     poison(p, c);
     magazine* m = loaded[c];
     if (m != nullptr && m->count < batch) {
