@@ -30,6 +30,8 @@
 
 using namespace std::chrono_literals;
 using volley::test::scaled;
+using volley::test::work;
+using echo = volley::test::slow_echo;  // some answers before the deadline, some after
 using volley::test::wait_until;
 
 TEST_CASE("a request's block comes from the envelope pool and goes back to it", "[ask]") {
@@ -54,19 +56,6 @@ TEST_CASE("a request's block comes from the envelope pool and goes back to it", 
 }
 
 namespace {
-
-struct work {
-  int index;
-};
-/// Some answers come before their ask's deadline, some after.
-struct echo {
-  int on(const work& w) {
-    auto until = std::chrono::steady_clock::now() + 2us;
-    while (std::chrono::steady_clock::now() < until) {
-    }
-    return w.index;
-  }
-};
 
 struct tally {
   explicit tally(std::size_t asks) : seen(asks) {}
