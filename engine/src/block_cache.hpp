@@ -59,6 +59,7 @@
 // reused in between, which the LIFO magazines make short but not zero.
 #pragma once
 
+#include <algorithm>
 #include <atomic>
 #include <cstddef>
 #include <cstdint>
@@ -181,6 +182,9 @@ inline void* unpoison(void* p, std::size_t c) noexcept {
 //   static void give_back(void* const* blocks, std::uint32_t n, std::size_t c)
 //                                 blocks (poisoned) the depot does not keep
 //   void thread_exit()            the thread's cache is being flushed
+//   static constexpr bool refill  whether a thread whose magazines and depot
+//                                 are empty cuts a magazine's worth of fresh
+//                                 blocks at once (alloc_slow, refill)
 template <class Source>
 struct thread_cache {
   magazine* loaded[class_count] = {};
@@ -244,6 +248,7 @@ struct thread_cache {
   }
 
   void free(void* p, std::size_t c) noexcept {
+    pool_check_in_use(p);
     poison(p, c);
     magazine* m = loaded[c];
     if (m != nullptr && m->count < batch) {
@@ -273,7 +278,34 @@ struct thread_cache {
       loaded[c] = full;
       return unpoison(full->items[--full->count], c);
     }
-    return source.fresh(c);
+    if constexpr (Source::refill) {
+      return refill(c);
+    } else {
+      return source.fresh(c);
+    }
+  }
+
+  // The depot is empty too (a thread that allocates more than it frees:
+  // bank transaction's teller sending its burst): one block for the caller
+  // and a magazine's worth more, cut at once, in the order they lie in
+  // their chunk. Cut one at a time, each took this slow path and a failed
+  // depot dequeue (~100 instructions). Callgrind, bank transaction: alloc_slow
+  // called 1.86 times per transfer (5 allocations), 129 instructions.
+  [[gnu::noinline]] void* refill(std::size_t c) {
+    void* p = source.fresh(c);  // may throw: nothing taken yet
+    magazine* m = loaded[c];
+    try {
+      if (m == nullptr) m = loaded[c] = empty_magazine(c);
+      // m is empty here (else alloc took its block), and so is previous[c].
+      while (m->count < batch) m->items[m->count++] = source.fresh(c);
+    } catch (...) {  // no chunk or magazine: what was cut is still served
+    }
+    if (m != nullptr) {
+      // Popped from the end: the next block handed out is the one after p.
+      std::reverse(m->items, m->items + m->count);
+      for (std::uint32_t i = 0; i < m->count; ++i) poison(m->items[i], c);
+    }
+    return p;
   }
 
   [[gnu::noinline]] void free_slow(void* p, std::size_t c) noexcept {

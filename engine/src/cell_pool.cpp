@@ -26,6 +26,9 @@ using namespace pool;
 
 /// Cells' chunks and depot (the envelopes' are envelope_pool.cpp's).
 struct cell_chunks {
+  // Cells are cut one at a time: a spawn touches every line of its block
+  // (cell_alloc), and cell_pool_test counts the chunks a few spawns use.
+  static constexpr bool refill = false;
   static chunk_registry& registry() {
     static chunk_registry* r = new chunk_registry(0x766f6c63, "cell_free");  // "volc"
     return *r;

@@ -257,6 +257,7 @@ inline void* chunk_late_alloc(chunk_registry& r, std::size_t c) {
 /// thread's cutting state per class. `Pool` names the pool:
 ///   static chunk_registry& registry()
 ///   static depot* depots()
+///   static constexpr bool refill     (block_cache.hpp's Source)
 template <class Pool>
 struct chunk_source {
   struct cursor {
@@ -267,6 +268,7 @@ struct chunk_source {
   cursor cursors[class_count];
 
   static depot* depots() { return Pool::depots(); }
+  static constexpr bool refill = Pool::refill;
   static long depot_cap() noexcept {
     return Pool::registry().depot_cap.load(std::memory_order_relaxed);
   }

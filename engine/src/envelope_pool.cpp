@@ -27,6 +27,8 @@ using namespace pool;
 
 /// Envelopes' chunks and depot (the cells' are cell_pool.cpp's).
 struct envelope_chunks {
+  // A sender that outruns its frees cuts 64 envelopes at a time.
+  static constexpr bool refill = true;
   static chunk_registry& registry() {
     static chunk_registry* r = new chunk_registry(0x766f6c65, "envelope_free");  // "vole"
     return *r;

@@ -25,6 +25,8 @@
 
 #if defined(VOLLEY_POOL_ASAN)
 #include <sanitizer/asan_interface.h>
+
+#include <cstdio>
 #endif
 
 namespace volley::detail {
@@ -40,6 +42,23 @@ inline void pool_poison([[maybe_unused]] void* p, [[maybe_unused]] std::size_t n
 inline void pool_unpoison([[maybe_unused]] void* p, [[maybe_unused]] std::size_t n) noexcept {
 #if defined(VOLLEY_POOL_ASAN)
   ASAN_UNPOISON_MEMORY_REGION(p, n);
+#endif
+}
+
+/// A block about to go back to its pool must be in use: a block freed
+/// twice is poisoned already (its first free poisoned it), and a second
+/// free would put it in a magazine twice, to be handed out to two owners.
+/// Under ASan that is reported here, as ASan reports a double free of
+/// malloc's memory; without ASan, nothing.
+inline void pool_check_in_use([[maybe_unused]] void* p) noexcept {
+#if defined(VOLLEY_POOL_ASAN)
+  if (__asan_address_is_poisoned(p)) {
+    std::fputs("volley: a pooled block freed twice (or never handed out); ASan's report:\n",
+               stderr);
+    __asan_report_error(__builtin_return_address(0), __builtin_frame_address(0),
+                        __builtin_frame_address(0), p,
+                        /*is_write=*/1, /*access_size=*/1);
+  }
 #endif
 }
 

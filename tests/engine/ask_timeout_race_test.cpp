@@ -34,23 +34,11 @@ using volley::dead_letter_reason;
 using volley::errc;
 using volley::test::patience;
 using volley::test::scaled;
+using volley::test::slow_echo;
 using volley::test::wait_until;
+using volley::test::work;
 
 namespace {
-
-struct work {
-  int index;
-};
-/// Answers after a few µs of work: a queue of requests drains over
-/// milliseconds, so some answers come before the 1 ms timeout and some after.
-struct slow_echo {
-  int on(const work& w) {
-    auto until = std::chrono::steady_clock::now() + 3us;
-    while (std::chrono::steady_clock::now() < until) {
-    }
-    return w.index;
-  }
-};
 
 /// What every asker saw, per ask: 1 reply or 1 timeout, nothing else.
 struct outcomes {

@@ -193,6 +193,22 @@ class dead_letter_log {
   volley::dead_letters::subscription sub_;  // last: unsubscribes before the rest goes
 };
 
+/// A request for slow_echo.
+struct work {
+  int index;
+};
+/// Answers after a few µs of work: a queue of requests drains over
+/// milliseconds, so some answers come before an ask's deadline of a
+/// millisecond or less and some after (the ask race tests).
+struct slow_echo {
+  int on(const work& w) {
+    auto until = std::chrono::steady_clock::now() + std::chrono::microseconds(3);
+    while (std::chrono::steady_clock::now() < until) {
+    }
+    return w.index;
+  }
+};
+
 /// A config for the functional tests: two unpinned workers, so that a test
 /// holding one actor in a handler still has a worker for the rest, on any
 /// machine (the stress tests use the defaults too).

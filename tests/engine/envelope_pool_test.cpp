@@ -44,6 +44,33 @@ std::uintptr_t chunk_of(const void* p) {
 
 }  // namespace
 
+#if defined(VOLLEY_TEST_ASAN)
+// A thread with nothing to reuse cuts a magazine's worth of blocks at once
+// (block_cache.hpp, refill): those not handed out yet are off limits, as
+// any block in a magazine. First in the file: with an empty depot the
+// thread must cut (and with a depot cap of 0 its blocks go back to their
+// chunk when it exits, leaving the depot empty for the next case).
+TEST_CASE("blocks cut ahead into a thread's magazine stay poisoned until handed out") {
+  const long cap = envelope_pool::current().depot_cap;
+  envelope_pool::set_depot_cap(0);
+  const std::ptrdiff_t stride = 64 + 64;  // a poisoned line between neighbours
+  int in_use = 0, poisoned = 0, next_ok = 0;
+  std::thread([&] {
+    char* p = static_cast<char*>(envelope_alloc(64));
+    in_use = __asan_address_is_poisoned(p) ? 0 : 1;
+    for (int k = 1; k < 64; ++k) poisoned += __asan_address_is_poisoned(p + k * stride) ? 1 : 0;
+    char* q = static_cast<char*>(envelope_alloc(64));  // the next one in the chunk, usable
+    next_ok = q == p + stride && !__asan_address_is_poisoned(q) ? 1 : 0;
+    envelope_free(q, 64);
+    envelope_free(p, 64);
+  }).join();
+  envelope_pool::set_depot_cap(cap);
+  CHECK(in_use == 1);
+  CHECK(poisoned == 63);
+  CHECK(next_ok == 1);
+}
+#endif
+
 // A producer that sends faster than its envelopes come back (bank
 // transaction's teller) finds its magazines and the depot empty: its fresh
 // blocks are cut one after the other from a chunk, not a malloc each.

@@ -123,7 +123,7 @@ inline constexpr message_info continuation_info_of = [] {
 /// ctx.ask made it with becomes the continuation message's: a ctx.ask costs
 /// no count of its own on the request.
 template <class R, class Fn>
-class continued_ask final : public ask_state<R> {
+class continued_ask final : public ask_state<R>, public pooled_request {
  public:
   template <class F>
   continued_ask(cell_base* self, F&& fn) : fn_(std::forward<F>(fn)), self_(self) {
@@ -169,7 +169,7 @@ class continued_ask final : public ask_state<R> {
 /// through the asker's system lane; the frame then reads the result here
 /// (ask_awaiter). Like continued_ask, no std::function.
 template <class R>
-class resumed_ask final : public ask_state<R> {
+class resumed_ask final : public ask_state<R>, public pooled_request {
  public:
   ~resumed_ask() override {
     if (self_ != nullptr) self_->release();  // never completed
