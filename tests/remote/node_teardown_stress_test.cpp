@@ -110,10 +110,8 @@ void check_accounting(racing_nodes& t, std::uint64_t told) {
   std::this_thread::sleep_for(50ms);  // nothing counted twice arrives late
   std::uint64_t handled = 0;
   t.seen.with_lock([&] { handled = t.seen.numbered_count; });
-  INFO("told " << told << " handled " << handled << " dead " << t.dead_at_a.count()
-               << " fate unknown " << s.frames_fate_unknown << " queued " << s.frames_queued
-               << " sent " << s.frames_sent << " undelivered " << s.frames_undelivered
-               << " received by B " << t.node_b.stats().transport.frames_received);
+  INFO("told " << told << " handled " << handled << " dead " << t.dead_at_a.count() << "; A: "
+               << describe(s) << "; received by B " << t.node_b.stats().transport.frames_received);
   // Nothing handled twice, nor both handled and dead-lettered. A frame in a
   // write the shutdown cut short may still have reached B (its fate is
   // unknown, not lost), so handled + dead + fate unknown can exceed `told`.

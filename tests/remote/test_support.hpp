@@ -125,7 +125,8 @@ inline std::string describe(const transport_stats& s) {
     if (s.closes[r] != 0)
       out << ' ' << to_string(static_cast<close_reason>(r)) << '=' << s.closes[r];
   }
-  out << ", established " << s.established_connections;
+  out << ", established " << s.established_connections << ", refused " << s.refused
+      << ", pending handshakes " << s.pending_handshakes;
   return out.str();
 }
 

@@ -98,9 +98,7 @@ TEST_CASE("across a peer that dies mid-stream, every queued frame is counted exa
   std::size_t frame_bytes = encoded_size(numbered(0, payload));
   std::size_t buffers = tcp_buffer_max("tcp_wmem") + tcp_buffer_max("tcp_rmem") + 64 * 1024;
   CHECK((s.frames_sent - handled) * frame_bytes <= buffers);
-  INFO("queued " << s.frames_queued << " sent " << s.frames_sent << " undelivered "
-                 << s.frames_undelivered << " fate unknown " << s.frames_fate_unknown << " handled "
-                 << handled);
+  INFO(describe(s) << ", handled " << handled);
   CHECK(s.frames_undelivered + s.frames_fate_unknown > 0);  // the queue was full at the kill
 }
 
@@ -123,8 +121,7 @@ TEST_CASE("frames still queued when a transport shuts down are all reported unde
   }
   // Against a closed port (before) it failed once in a CI-like run, 862 of
   // 1,000 reported; the counters say which bucket a missing frame went to.
-  INFO("queued " << s.frames_queued << " sent " << s.frames_sent << " undelivered "
-                 << s.frames_undelivered << " fate unknown " << s.frames_fate_unknown);
+  INFO(describe(s));
   CHECK(queued == 1000);
   CHECK(s.frames_queued == queued);
   CHECK(s.frames_undelivered == queued);
