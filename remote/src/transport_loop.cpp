@@ -434,7 +434,15 @@
 //   it waits; under valgrind the looks follow the other threads' speed,
 //   as A's loop's 78k -> 115k do), B's loop 5,731 -> 7,207 (the shim's
 //   bounded poll counts its waits: schedule, not work). Wall clock is in
-//   the commit: p50 -20% at load ~4 (1.56x raw busy-poll), -2% at ~9.
+//   the commit: p50 -20% at load ~4 (1.56x raw busy-poll), -1 to -2% at
+//   8-10, where both builds sit at ~24 us and 4 switches per round trip.
+//   perf sched timehist of that mode: the scheduler keeps all three
+//   threads on one vCPU (the other one runs other processes' compilers)
+//   and the round trip is their turns in a row: the asker's send ~5 us,
+//   B's loop ~11 us (woken onto the asker's vCPU by its send, taking the
+//   core at the asker's next yield), A's loop ~5 us reading the reply.
+//   What would help there is fewer threads on the path (the asker reading
+//   its reply itself), not faster hand-offs.
 #include "transport_impl.hpp"
 
 #include <netinet/in.h>
