@@ -5,6 +5,7 @@
 #include <exception>
 #include <string>
 #include <string_view>
+#include <utility>
 
 #include <volley/engine/reply.hpp>
 
@@ -21,6 +22,35 @@ bool blocking_refused_here() noexcept {
   // stall that node's I/O, its own reply included.
   const worker* w = current_worker();
   return (w != nullptr && w->pool->name() != "pinned") || in_inline_turn();
+}
+
+namespace {
+
+/// poll_for_reply's note: one per thread, as a thread waits on one request
+/// at a time. Trivially constructible, so reaching it costs no guard.
+struct reply_poll_note {
+  const void* request;
+  std::chrono::nanoseconds window;
+};
+thread_local reply_poll_note reply_poll{nullptr, std::chrono::nanoseconds::zero()};
+
+}  // namespace
+
+void poll_for_reply(const void* request, std::chrono::nanoseconds window) noexcept {
+  reply_poll = {request, window};
+}
+
+std::chrono::nanoseconds take_reply_poll(const void* request) noexcept {
+  // Cleared whatever it named: a note lasts one wait. A note for a request
+  // answered through then() and freed can still meet a later request that
+  // the allocator put at its address, if no wait came between: that wait
+  // then looks longer before it sleeps, never past its window.
+  reply_poll_note note = std::exchange(reply_poll, {nullptr, std::chrono::nanoseconds::zero()});
+  return note.request == request ? note.window : std::chrono::nanoseconds::zero();
+}
+
+std::chrono::nanoseconds noted_reply_poll() noexcept {
+  return reply_poll.request != nullptr ? reply_poll.window : std::chrono::nanoseconds::zero();
 }
 
 void report_reply_to_nobody(cell_base* replier, std::string_view reply_type) noexcept {

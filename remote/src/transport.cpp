@@ -2,6 +2,8 @@
 // (send, connect, disconnect). The loop thread's half is transport_loop.cpp.
 #include "transport_impl.hpp"
 
+#include <volley/engine/ask.hpp>  // on_worker_thread
+
 #include <arpa/inet.h>
 #include <netdb.h>
 #include <netinet/in.h>
@@ -270,8 +272,11 @@ send_result transport::impl::send(connection_id id, const frame& f, path_check p
   // Acquire: pairs with become_up's release, so a frame stamped with the
   // new epoch was sent after the new incarnation was up.
   std::uint32_t epoch = link.epoch.load(std::memory_order_acquire);
-  // An ask or a reply on an idle connection: its thread writes it (transport_direct.cpp).
-  if (cfg_.direct_writes && !cfg_.busy_poll &&
+  // An ask or a reply on an idle connection: its thread writes it; on a
+  // busy-polling node only a plain thread's ask (transport_direct.cpp).
+  if (cfg_.direct_writes &&
+      (!cfg_.busy_poll ||
+       (f.kind == frame_kind::ask_request && !volley::detail::on_worker_thread())) &&
       (f.kind == frame_kind::ask_request || f.kind == frame_kind::ask_reply ||
        f.kind == frame_kind::ask_failure) &&
       write_directly(f, size, epoch, link))

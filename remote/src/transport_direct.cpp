@@ -10,8 +10,13 @@
 // Written by the sender, the request reaches B's socket with no other
 // thread in between, as raw TCP's does. Tells never take this path: they
 // are batched (transport_stage.cpp), and a syscall per tell would undo it.
-// Nor does a busy-polling node: its loop takes a pushed frame within a turn
-// with no wake-up, which costs less than the sender's two syscalls here.
+// A busy-polling node writes only its plain threads' asks this way (its
+// workers' asks and replies still go to the loop): its loop takes a pushed
+// frame within a turn with no wake-up, but on a machine with no core to
+// spare that turn waits for the loop to get a core back from the asker and
+// the answering loop it yields to. The asker that writes its ask then waits
+// for the reply awake (node.cpp: poll_for_reply), so the answering loop's
+// wake-up, which its send causes, lands on a core that is not idle.
 // Nor the loop itself (a reply from a handler it runs inline, or one whose
 // local ask was answered before deliver_ask attached its callback): the
 // frame goes through the inbox into the same turn's sendmsg, which the turn
@@ -25,8 +30,15 @@
 // -> 18.57 us; with inline handlers 13.30 -> 11.23 us, 4.05 -> 3.58
 // switches. Raw blocking TCP in the same runs: 5.56 us, 2.0 switches. With
 // busy_poll on A it was worse (12.95 -> 14.14 us, 4.0 -> 6.0 switches: the
-// asker's syscalls woke B's loop onto the asker's own core), hence the
-// exception above.
+// asker's syscalls woke B's loop onto the asker's own core), hence an
+// exception for busy-polling nodes, until the asker there stopped sleeping
+// on the futex 20 µs into its wait (session 13, AMD EPYC 2-core VM, remote_bench
+// 1000 100000 all --no-tls --only=rtt_busy_poll_inline,raw_rtt_busy_poll, 7
+// interleaved rounds, load ~4.1, medians): busy-poll ask with inline
+// handlers p50 27.47 us (the old asker) -> 24.16 (awake asker, the loop
+// writes) -> 21.10 (awake asker writing its ask), per-round ratio against
+// the old 0.997 / 0.797; per run against raw busy-poll of the same run
+// 2.23x -> 1.96x -> 1.56x; CPU per round trip 62.6 -> 50.8 -> 44.7 us.
 //
 // Who writes: link_shared::writer, a three-state word (loop / idle /
 // sender) whose protocol, invariants and memory orders are in

@@ -408,6 +408,41 @@
 //   not after, so the reply that enter posts is reaped at once (the
 //   commit has the A/B: actor to actor busy-poll p50 24.7 -> 17.5 us,
 //   6.0 -> 2.0 switches per round trip; the ask 27.1 -> 24.1 us).
+//   Session 13, the busy-poll ask by thread (remote_bench 1000 200000
+//   volley --no-tls --only=rtt_busy_poll_inline, 22,000 asks, AMD EPYC
+//   2-core VM at load ~7; switches and CPU from /proc/<pid>/task/*, per
+//   round trip). Raw busy-poll: two threads, a send and a recv each, no
+//   switch. Ours, 06b424e: the asker slept on the futex in 0.37 of its
+//   waits (its 20 us spin ends about when the reply comes) and used 25
+//   CPU-us; A's loop (polling) 104 CPU-us, ~1 yield that switched; B's
+//   loop 1.0 sleep and 12 CPU-us. strace -f -ff (11,000 asks, ~10x
+//   slower): the asker sched_yield 1.0, futex 0.46; A's loop
+//   io_uring_enter 5.7, sched_yield 3.0, futex 0.46 (the asker's wake);
+//   B's loop io_uring_enter 3.0. What raw does not pay: B's loop's
+//   wake-up per round trip (it does not poll: three polling threads on
+//   two cores cost milliseconds), the asker's futex sleep and wake, and
+//   the hand-off of the ask to A's loop, which on two cores waits until
+//   the loop gets a core back. Now the asker writes its ask itself and
+//   waits awake (transport_direct.cpp, node.cpp: poll_for_reply): the
+//   asker 0.0004 sleeps, 2.0 yields that switched, 10-12 CPU-us; A's loop
+//   1.0 and 3.6-4.5 CPU-us (it only reads the reply); B's loop unchanged.
+//   strace: the asker ioctl 1, send 1, sched_yield 0.86, futex 0; A's
+//   loop io_uring_enter 2.6, sched_yield 1.6, futex 0; B's loop 3.0.
+//   Instructions (callgrind with the shim, 2000 minus 1000 round trips
+//   of --only=rtt_busy_poll_inline, per round trip): the asker 1,956 ->
+//   2,736 (the frame's encode and write_directly, and more looks while
+//   it waits; under valgrind the looks follow the other threads' speed,
+//   as A's loop's 78k -> 115k do), B's loop 5,731 -> 7,207 (the shim's
+//   bounded poll counts its waits: schedule, not work). Wall clock is in
+//   the commit: p50 -20% at load ~4 (1.56x raw busy-poll), -1 to -2% at
+//   8-10, where both builds sit at ~24 us and 4 switches per round trip.
+//   perf sched timehist of that mode: the scheduler keeps all three
+//   threads on one vCPU (the other one runs other processes' compilers)
+//   and the round trip is their turns in a row: the asker's send ~5 us,
+//   B's loop ~11 us (woken onto the asker's vCPU by its send, taking the
+//   core at the asker's next yield), A's loop ~5 us reading the reply.
+//   What would help there is fewer threads on the path (the asker reading
+//   its reply itself), not faster hand-offs.
 #include "transport_impl.hpp"
 
 #include <netinet/in.h>

@@ -73,7 +73,7 @@ struct model_sync {
   static bool blocking_refused() noexcept { return false; }
   /// The active wait only delays the announce; the futex is what matters.
   template <class Done>
-  static void spin(Done) {}
+  static void spin(const void*, deadline, Done) {}
   /// Checks the word and goes to sleep in one step, as FUTEX_WAIT does. A
   /// deadline is taken as passed already: get(timeout) giving up.
   static bool futex_wait(atomic<std::uint32_t>& word, std::uint32_t expected, deadline d) noexcept {

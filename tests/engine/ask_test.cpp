@@ -1,8 +1,12 @@
 // Tests of ask and future: the reply is the handler's return value (unit for
 // void), get(timeout) gives up with errc::timeout, a blocking get on a
 // worker is refused, asks to stopped actors fail with recipient_stopped,
-// then() runs the continuation, and result<T> reports errors.
+// then() runs the continuation, and result<T> reports errors; a request
+// noted with poll_for_reply is waited for without sleeping, within its
+// window and its deadline.
 #include <catch2/catch.hpp>
+
+#include <sys/resource.h>
 
 #include <atomic>
 #include <future>
@@ -193,6 +197,74 @@ TEST_CASE("get() on a moved-from future throws instead of crashing", "[ask]") {
   auto g = std::move(f);
   CHECK_THROWS_AS(f.get(), std::logic_error);  // NOLINT(bugprone-use-after-move): the point
   CHECK(g.get().value() == 2);
+}
+
+/// This thread's voluntary context switches so far: a futex sleep is one,
+/// a yield that hands the core over is not (it counts as involuntary).
+long voluntary_switches() {
+  rusage u{};
+  getrusage(RUSAGE_THREAD, &u);
+  return u.ru_nvcsw;
+}
+
+/// Waits on a request that another thread completes `after` from now, and
+/// returns how many times the waiting thread slept meanwhile.
+long sleeps_while_waiting(std::chrono::milliseconds after, const void* noted,
+                          std::chrono::nanoseconds window) {
+  auto* state = new volley::detail::future_state<int>();
+  state->add_ref();  // one for the completer, one for the waiter
+  auto* request = static_cast<volley::detail::ask_state<int>*>(state);
+  volley::detail::poll_for_reply(noted != nullptr ? noted : request, window);
+  std::thread completer([state, after] {
+    std::this_thread::sleep_for(after);
+    state->complete(5);
+    state->release();
+  });
+  long before = voluntary_switches();
+  auto r = state->wait(std::nullopt);
+  long slept = voluntary_switches() - before;
+  completer.join();
+  state->release();
+  CHECK(r.value() == 5);
+  return slept;
+}
+
+// Known-bad (ask.cpp, take_reply_poll returning zero whatever the note):
+// the waiter's 20 µs spin ends long before the reply and it sleeps on the
+// futex, one voluntary switch.
+TEST_CASE("a wait on a request noted by poll_for_reply looks for its reply without sleeping",
+          "[ask]") {
+  CHECK(sleeps_while_waiting(20ms, nullptr, volley::test::patience) == 0);
+}
+
+// Known-bad (take_reply_poll returning the window without comparing the
+// request): the wait on the other request looks for the whole 20 ms, no sleep.
+TEST_CASE("a note for another request, or one already used, leaves a wait its usual spin",
+          "[ask]") {
+  int other = 0;
+  CHECK(sleeps_while_waiting(20ms, &other, volley::test::patience) >= 1);
+  // The note for a request lasts one wait: a later wait on this thread, on a
+  // request that the allocator may put at the same address, sleeps.
+  auto* state = new volley::detail::future_state<int>();
+  volley::detail::poll_for_reply(static_cast<volley::detail::ask_state<int>*>(state),
+                                 volley::test::patience);
+  CHECK(volley::detail::take_reply_poll(static_cast<volley::detail::ask_state<int>*>(state)) ==
+        volley::test::patience);
+  CHECK(volley::detail::take_reply_poll(static_cast<volley::detail::ask_state<int>*>(state)) ==
+        std::chrono::nanoseconds::zero());
+  state->release();
+}
+
+// Known-bad (ask_sync::spin ignoring the deadline): the get below looks for
+// the reply for the note's hour and the test hangs until ctest's timeout.
+TEST_CASE("get(timeout) on a noted request still gives up at its deadline", "[ask]") {
+  auto* state = new volley::detail::future_state<int>();  // nobody will answer it
+  volley::detail::poll_for_reply(static_cast<volley::detail::ask_state<int>*>(state),
+                                 std::chrono::hours(1));
+  auto r = state->wait(std::chrono::steady_clock::now() + 20ms);
+  REQUIRE_FALSE(r.ok());
+  CHECK(r.err().code == errc::timeout);
+  state->release();
 }
 
 TEST_CASE("result holds a value or an error; value() on an error throws with the message",

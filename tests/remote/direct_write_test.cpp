@@ -296,6 +296,55 @@ TEST_CASE("an ask and its reply are written by their own threads: the asker wake
   CHECK(off.wakeups_a >= n - 4);  // what the first case must not do: each ask woke A's loop
 }
 
+/// `n` asks from this thread to B's collector over nodes configured so: how
+/// many A's asker wrote itself, and how many of them its node noted for a
+/// wait that looks for the reply awake (ask.hpp, poll_for_reply).
+struct awake_result {
+  std::uint64_t direct_a = 0;
+  int noted = 0;
+};
+awake_result ask_awake(node_config ca, node_config cb, int n) {
+  configured_nodes t(std::move(ca), std::move(cb));
+  volley::any_ref remote = t.to_b.select("/user/collector");
+  REQUIRE(remote.ask<pong>(ping{0}).get(patience));
+  auto before = t.node_a.stats().transport;
+  awake_result out;
+  for (int i = 1; i <= n; ++i) {
+    auto f = remote.ask<pong>(ping{i});
+    if (volley::detail::noted_reply_poll() > std::chrono::nanoseconds::zero()) ++out.noted;
+    auto r = f.get(patience);
+    REQUIRE(r);
+    CHECK(r.value().n == i + 1);
+    CHECK(volley::detail::noted_reply_poll() == std::chrono::nanoseconds::zero());  // one wait
+  }
+  out.direct_a = t.node_a.stats().transport.direct_writes - before.direct_writes;
+  return out;
+}
+
+// Known-bad runs: the asker handing its ask to the busy-polling loop (the
+// transport.cpp condition as it was) failed the first check, direct writes
+// 0 of 200; node.cpp not noting the ask failed the second, 0 of 200 noted.
+// What the note buys shows in a count this test does not assert (it
+// depends on load): the waits that ended asleep on the futex, measured by
+// the thread's voluntary switches under ASan, were 9, 10 and 11 of 200
+// with the note ignored (take_reply_poll returning zero) and 0, 0 and 0
+// with it.
+TEST_CASE("on a busy-polling node the asker writes its ask itself and waits for the reply awake",
+          "[remote][direct]") {
+  constexpr int n = 200;
+  node_config ca = config_for("node-a", true, nullptr);
+  ca.transport.busy_poll = true;
+  node_config cb = config_for("node-b", true, nullptr);
+  cb.inline_handlers = true;  // B's loop answers: the round trip passes no worker
+  awake_result busy = ask_awake(ca, cb, n);
+  // A heartbeat in flight may send a few asks the loop's way.
+  CHECK(busy.direct_a >= n - 4);
+  CHECK(busy.noted == n);
+  // A node whose loop sleeps: the usual wait (its loop may sleep past 200 µs).
+  awake_result sleeping = ask_awake(config_for("node-a", true, nullptr), cb, n);
+  CHECK(sleeping.noted == 0);
+}
+
 TEST_CASE("threads telling and asking over one connection: order per sender, every frame counted",
           "[remote][direct]") {
   for (int round = 0; round < 3; ++round) {

@@ -8,7 +8,8 @@
 // comes later through ctx.reply_later<R>() / a reply_task<R> (reply.hpp).
 // get() and get(timeout) block the calling thread: first a short spin (a
 // futex wake-up across cores costs tens of µs, a reply often comes sooner),
-// then a futex wait.
+// then a futex wait. A request whose reply a busy-polling remote node will
+// bring spins longer (poll_for_reply).
 //
 // Inside an actor on a shared pool (the default pool, a configured pool, the
 // deterministic dispatcher) a blocking get is refused with
@@ -30,6 +31,7 @@
 // cannot fail to complete a request.
 #pragma once
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <cstddef>
@@ -92,6 +94,23 @@ inline error timeout_error() noexcept {
   return error_or_bare(errc::timeout, "deadline passed");
 }
 
+/// A reply that a busy-polling transport will bring: the next blocking wait
+/// of this thread on `request` looks for it (yielding the core on each
+/// look) for up to `window` before it sleeps on the futex, instead of the
+/// usual 20 µs (ask_sync::spin). For a remote node whose loop never sleeps
+/// (remote `transport.busy_poll`), whose asks come back in about a busy-
+/// poll round trip: a futex wake would cost a switch in and out of this
+/// thread, and a core left idle meanwhile for the answering loop's wake-up
+/// to land on. One request per thread, noted by the thread that sends it;
+/// a wait on another request, or on another thread, spins as usual. ask.cpp.
+void poll_for_reply(const void* request, std::chrono::nanoseconds window) noexcept;
+/// The window poll_for_reply() noted for `request` on this thread, or zero;
+/// any note is cleared (a note lasts one wait).
+std::chrono::nanoseconds take_reply_poll(const void* request) noexcept;
+/// The window of this thread's note, whatever request it names, or zero;
+/// leaves it in place (tests: whether a send noted its request).
+std::chrono::nanoseconds noted_reply_poll() noexcept;
+
 /// True on a thread that runs actors.
 bool on_worker_thread() noexcept;
 /// True where a blocking get() is refused: a thread of a shared worker pool
@@ -120,12 +139,15 @@ struct ask_sync {
   /// that a caller sharing a core with the worker that must answer (one
   /// worker per core plus this thread is one thread too many) hands the core
   /// over instead of burning it (measured: a pure 20 µs spin made the answer
-  /// wait for the spin to end, p50 25 µs).
+  /// wait for the spin to end, p50 25 µs). A request that poll_for_reply()
+  /// named looks for as long as its window says, never past `d`.
   template <class Done>
-  static void spin(Done done) {
+  static void spin(const void* request, deadline d, Done done) {
     auto start = std::chrono::steady_clock::now();
     auto spin_until = start + std::chrono::microseconds(2);
-    auto yield_until = start + std::chrono::microseconds(20);
+    auto yield_until = start + std::max<std::chrono::steady_clock::duration>(
+                                   std::chrono::microseconds(20), take_reply_poll(request));
+    if (d.has_value() && *d < yield_until) yield_until = *d;
     for (auto now = start; !done() && now < yield_until; now = std::chrono::steady_clock::now()) {
       if (now >= spin_until) std::this_thread::yield();
     }
@@ -225,7 +247,9 @@ class ask_state {
                    "or the pinned dispatcher for blocking work"};
     }
     if (!status_.is_done()) {
-      Sync::spin([this] { return status_.is_done(); });
+      // The address the sender noted (poll_for_reply): the request as an
+      // ask_state<R>*, which is what an ask's envelope hands on.
+      Sync::spin(static_cast<const void*>(this), deadline, [this] { return status_.is_done(); });
       status_.announce_wait();
       while (!status_.is_done()) {
         if (!Sync::futex_wait(status_.word(), status_word::waiting, deadline) &&
