@@ -373,4 +373,14 @@ struct thread_cache {
   }
 };
 
+// Flushes a thread's `Cache` (a thread_cache) when the thread exits, once
+// a slow path has armed it (Source::arm_thread_exit: `cache = &the cache`).
+template <class Cache>
+struct thread_cache_exit {
+  Cache* cache = nullptr;
+  ~thread_cache_exit() {
+    if (cache != nullptr) cache->flush();
+  }
+};
+
 }  // namespace volley::detail::pool

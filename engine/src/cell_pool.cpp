@@ -54,14 +54,8 @@ using cell_source = chunk_source<cell_chunks>;
 // No destructor, so no registration test on each access (block_cache.hpp).
 constinit thread_local thread_cache<cell_source> cell_cache;
 
-// Flushes cell_cache at thread exit, once a slow path has armed it.
-struct cell_cache_exit {
-  thread_cache<cell_source>* cache = nullptr;
-  ~cell_cache_exit() {
-    if (cache != nullptr) cache->flush();
-  }
-};
-thread_local cell_cache_exit cell_exit;
+// Flushes cell_cache when the thread exits, once a slow path armed it.
+thread_local thread_cache_exit<thread_cache<cell_source>> cell_exit;
 
 void cell_chunks::arm_thread_exit() {
   cell_exit.cache = &cell_cache;  // the first use registers its destructor

@@ -48,14 +48,8 @@ using envelope_source = chunk_source<envelope_chunks>;
 // No destructor, so no registration test on each access (block_cache.hpp).
 constinit thread_local thread_cache<envelope_source> envelope_cache;
 
-// Flushes envelope_cache at thread exit, once a slow path has armed it.
-struct envelope_cache_exit {
-  thread_cache<envelope_source>* cache = nullptr;
-  ~envelope_cache_exit() {
-    if (cache != nullptr) cache->flush();
-  }
-};
-thread_local envelope_cache_exit envelope_exit;
+// Flushes envelope_cache when the thread exits, once a slow path armed it.
+thread_local thread_cache_exit<thread_cache<envelope_source>> envelope_exit;
 
 void envelope_chunks::arm_thread_exit() {
   envelope_exit.cache = &envelope_cache;  // the first use registers its destructor
