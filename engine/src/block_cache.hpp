@@ -113,15 +113,6 @@ constexpr unsigned batch = 64;
 // one-off burst does not pin memory for ever.
 constexpr long depot_cap_batches = 4096;
 
-// alloc() also asks for the first line of the block this many pops after
-// the next one. A block a receiver freed is in that receiver's cache, and
-// taking it for writing is a line transfer between cores (~165 ns one way
-// when the VM's probe says 330 ns): asked for one alloc ahead, a producer
-// that sends every ~100 ns still waits for most of it (counting, perf,
-// slow mode: 25% of the run in deliver's exchange, draining the stores to
-// the new envelope). Four more in flight cover it.
-constexpr std::uint32_t prefetch_ahead = 4;
-
 // A magazine is an array of free blocks. Arrays rather than intrusive free
 // lists: popping a block from an intrusive list reads the block itself, and
 // that block was last written by another core (the receiver freed it), so
@@ -279,7 +270,6 @@ struct thread_cache {
       if (m->count > 0) {
         const auto* next = static_cast<const unsigned char*>(m->items[m->count - 1]);
         for (std::size_t i = 0; i < lines; ++i) prefetch_for_write(next + i * cache_line_size);
-        if (m->count > prefetch_ahead) prefetch_for_write(m->items[m->count - 1 - prefetch_ahead]);
       }
       return unpoison(p, c);
     }
