@@ -21,13 +21,25 @@
 //     they lie on its NUMA node. Sizes above the largest class go to
 //     jemalloc directly.
 //
-// Thread exit: a thread's cache is flushed by its thread_local destructor,
+// Thread exit: a thread's cache is flushed by a thread_local destructor,
 // but blocks can still be freed on that thread afterwards — by a
 // thread_local actor_ref destroyed later, or on the main thread by refs held
 // in statics (static destructors run after the main thread's thread_locals).
 // Once the cache is gone, such a block goes straight back to its source
 // (`thread_cache::gone` below); before that was there, it was written into a
 // magazine already deleted or handed to the depot.
+//
+// The cache itself is trivially destructible and constant-initialised, so
+// reaching it is one thread-pointer-relative load: a thread_local with a
+// destructor costs every access a test of whether this thread has
+// registered it yet, and the `gone` flag a second test, ~8 of the fast
+// path's ~28 instructions, in every alloc and every free (five of each per
+// bank transfer). The flush is a separate thread_local whose destructor the
+// slow paths register (Source::arm_thread_exit) the first time they run on
+// a thread, which is before the cache holds anything: a magazine is only
+// ever made there. After the flush `loaded` and `previous` are null, so
+// every later alloc and free takes the slow path, and only that path looks
+// at `gone`.
 //
 // A sender's blocks were last written by the receivers that freed them, so
 // its first write to each line of a block missed: for a new actor (fork-join
@@ -182,6 +194,9 @@ inline void* unpoison(void* p, std::size_t c) noexcept {
 //   static void give_back(void* const* blocks, std::uint32_t n, std::size_t c)
 //                                 blocks (poisoned) the depot does not keep
 //   void thread_exit()            the thread's cache is being flushed
+//   static void arm_thread_exit() make this thread's exit call flush()
+//   static void* late_alloc(std::size_t c)          a block after the flush
+//   static void late_free(void* p, std::size_t c)   (poisoned) after the flush
 //   static constexpr bool refill  whether a thread whose magazines and depot
 //                                 are empty cuts a magazine's worth of fresh
 //                                 blocks at once (alloc_slow, refill)
@@ -191,19 +206,33 @@ struct thread_cache {
   magazine* previous[class_count] = {};
   Source source;
 
-  // Set by ~thread_cache, and never cleared: the thread is exiting. A plain
-  // bool (trivially destructible, constant-initialised) so that it can be
-  // read at any point of the thread's exit, after the cache is destroyed too.
-  static inline thread_local bool gone = false;
+  // Whether this thread's exit will flush the cache (armed), or has (gone:
+  // never cleared). Read by the slow paths only (see the file comment).
+  bool armed = false;
+  bool gone = false;
 
-  ~thread_cache() {
+  // The thread is exiting: everything cached goes to the depot or its
+  // source, and later allocs and frees on this thread bypass the cache.
+  void flush() noexcept {
     for (std::size_t c = 0; c < class_count; ++c) {
       give_to_depot(c, loaded[c]);
       give_to_depot(c, previous[c]);
       loaded[c] = previous[c] = nullptr;
     }
     source.thread_exit();
-    gone = true;  // later frees on this thread bypass the cache
+    armed = false;  // so that usable() looks at gone from now on
+    gone = true;
+  }
+
+  // The first slow path on a thread registers the flush; after the flush,
+  // the slow paths send blocks past the cache. False: use `late_*`.
+  bool usable() {
+    if (armed) [[likely]]
+      return true;
+    if (gone) return false;
+    Source::arm_thread_exit();  // may throw (memory for the registration)
+    armed = true;
+    return true;
   }
 
   static magazine* empty_magazine(std::size_t c) {
@@ -263,6 +292,7 @@ struct thread_cache {
   // the one call in 64 that needs them (two now). Callgrind, bank
   // transaction: 1,614 -> 1,520 instructions per transfer (4 messages).
   [[gnu::noinline]] void* alloc_slow(std::size_t c) {
+    if (!usable()) return Source::late_alloc(c);
     if (previous[c] != nullptr && previous[c]->count > 0) {
       std::swap(loaded[c], previous[c]);
       return unpoison(loaded[c]->items[--loaded[c]->count], c);
@@ -309,6 +339,13 @@ struct thread_cache {
   }
 
   [[gnu::noinline]] void free_slow(void* p, std::size_t c) noexcept {
+    bool cached;
+    try {
+      cached = usable();
+    } catch (...) {  // no memory to register the flush: keep nothing here
+      cached = false;
+    }
+    if (!cached) return Source::late_free(p, c);
     if (previous[c] != nullptr && previous[c]->count < batch) {
       std::swap(loaded[c], previous[c]);
       loaded[c]->items[loaded[c]->count++] = p;
@@ -323,6 +360,16 @@ struct thread_cache {
     } catch (...) {
       Source::give_back(&p, 1, c);  // no memory for a magazine: hand the block back
     }
+  }
+};
+
+// Flushes a thread's `Cache` (a thread_cache) when the thread exits, once
+// a slow path has armed it (Source::arm_thread_exit: `cache = &the cache`).
+template <class Cache>
+struct thread_cache_exit {
+  Cache* cache = nullptr;
+  ~thread_cache_exit() {
+    if (cache != nullptr) cache->flush();
   }
 };
 

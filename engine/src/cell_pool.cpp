@@ -37,11 +37,29 @@ struct cell_chunks {
     static depot* d = new depot[class_count];  // never destroyed, as the registry
     return d;
   }
+  static void arm_thread_exit();
+  // The thread is exiting (a spawn from a thread_local's destructor): a
+  // chunk of its own, sealed at once, which cell_free returns whole.
+  static void* late_alloc(std::size_t c) {
+    chunk_registry& r = registry();
+    chunk* ch = open_chunk(r, c);
+    void* p = unpoison(block_at(ch, 0), c);
+    seal(r, ch, 1);
+    return p;
+  }
 };
 
 using cell_source = chunk_source<cell_chunks>;
 
-thread_local thread_cache<cell_source> cell_cache;
+// No destructor, so no registration test on each access (block_cache.hpp).
+constinit thread_local thread_cache<cell_source> cell_cache;
+
+// Flushes cell_cache when the thread exits, once a slow path armed it.
+thread_local thread_cache_exit<thread_cache<cell_source>> cell_exit;
+
+void cell_chunks::arm_thread_exit() {
+  cell_exit.cache = &cell_cache;  // the first use registers its destructor
+}
 
 }  // namespace
 
@@ -59,27 +77,12 @@ thread_local thread_cache<cell_source> cell_cache;
 void* cell_alloc(std::size_t size) {
   if (size > max_pooled) return raw_alloc(size);
   const std::size_t c = class_of(size);
-  if (thread_cache<cell_source>::gone) {
-    // The thread is exiting (a spawn from a thread_local's destructor): a
-    // chunk of its own, sealed at once, which cell_free returns whole.
-    chunk_registry& r = cell_chunks::registry();
-    chunk* ch = open_chunk(r, c);
-    void* p = unpoison(block_at(ch, 0), c);
-    seal(r, ch, 1);
-    return p;
-  }
   return cell_cache.alloc(c, class_size(c) / cache_line_size);
 }
 
 void cell_free(void* p, std::size_t size) noexcept {
   if (size > max_pooled) return raw_free(p, size);
-  const std::size_t c = class_of(size);
-  if (thread_cache<cell_source>::gone) {
-    poison(p, c);
-    return return_blocks(cell_chunks::registry(), &p,
-                         1);  // to its chunk: after the thread's cache, no depot
-  }
-  cell_cache.free(p, c);
+  cell_cache.free(p, class_of(size));
 }
 
 std::size_t cell_block_size(const void* p) noexcept {

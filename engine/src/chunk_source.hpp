@@ -258,6 +258,8 @@ inline void* chunk_late_alloc(chunk_registry& r, std::size_t c) {
 ///   static chunk_registry& registry()
 ///   static depot* depots()
 ///   static constexpr bool refill     (block_cache.hpp's Source)
+///   static void arm_thread_exit()    (block_cache.hpp's Source)
+///   static void* late_alloc(std::size_t c)   a block once the cache is gone
 template <class Pool>
 struct chunk_source {
   struct cursor {
@@ -268,6 +270,12 @@ struct chunk_source {
   cursor cursors[class_count];
 
   static depot* depots() { return Pool::depots(); }
+  static void arm_thread_exit() { Pool::arm_thread_exit(); }
+  static void* late_alloc(std::size_t c) { return Pool::late_alloc(c); }
+  static void late_free(void* p, std::size_t c) noexcept {
+    poison(p, c);
+    return_blocks(Pool::registry(), &p, 1);  // no cache, no depot: its chunk
+  }
   static constexpr bool refill = Pool::refill;
   static long depot_cap() noexcept {
     return Pool::registry().depot_cap.load(std::memory_order_relaxed);

@@ -37,23 +37,22 @@ struct envelope_chunks {
     static depot* d = new depot[class_count];  // never destroyed, as the registry
     return d;
   }
+  static void arm_thread_exit();
+  // The thread is exiting, or the main thread runs static destructors (a
+  // system shut down there tells every actor to stop): a shared chunk.
+  static void* late_alloc(std::size_t c) { return chunk_late_alloc(registry(), c); }
 };
 
 using envelope_source = chunk_source<envelope_chunks>;
 
-thread_local thread_cache<envelope_source> envelope_cache;
+// No destructor, so no registration test on each access (block_cache.hpp).
+constinit thread_local thread_cache<envelope_source> envelope_cache;
 
-// The thread is exiting, or the main thread runs static destructors (a
-// system shut down there tells every actor to stop): a shared chunk, and
-// frees straight back to their chunks. Out of line, as the caches' slow
-// paths are (block_cache.hpp).
-[[gnu::noinline]] void* late_alloc(std::size_t c) {
-  return chunk_late_alloc(envelope_chunks::registry(), c);
-}
+// Flushes envelope_cache when the thread exits, once a slow path armed it.
+thread_local thread_cache_exit<thread_cache<envelope_source>> envelope_exit;
 
-[[gnu::noinline]] void late_free(void* p, std::size_t c) noexcept {
-  poison(p, c);
-  return_blocks(envelope_chunks::registry(), &p, 1);  // no cache, no depot: its chunk
+void envelope_chunks::arm_thread_exit() {
+  envelope_exit.cache = &envelope_cache;  // the first use registers its destructor
 }
 
 #if defined(VOLLEY_USE_JEMALLOC)
@@ -65,18 +64,12 @@ std::vector<int> arena_of_node;  // jemalloc arena index per NUMA node, -1 = not
 
 void* envelope_alloc(std::size_t size) {
   if (size > max_pooled) return raw_alloc(size);
-  const std::size_t c = class_of(size);
-  if (thread_cache<envelope_source>::gone) [[unlikely]]
-    return late_alloc(c);
-  return envelope_cache.alloc(c);
+  return envelope_cache.alloc(class_of(size));
 }
 
 void envelope_free(void* p, std::size_t size) noexcept {
   if (size > max_pooled) return raw_free(p, size);
-  const std::size_t c = class_of(size);
-  if (thread_cache<envelope_source>::gone) [[unlikely]]
-    return late_free(p, c);
-  envelope_cache.free(p, c);
+  envelope_cache.free(p, class_of(size));
 }
 
 void set_thread_numa_node([[maybe_unused]] int node,
