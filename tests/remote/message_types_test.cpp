@@ -102,6 +102,14 @@ bool deliver_from(const message_types& types, const volley::any_ref& target,
   return true;
 }
 
+/// A system with one pair_actor, and the types it is sent.
+struct pair_fixture {
+  volley::system sys;
+  message_types types = pair_types();
+  received r;
+  volley::any_ref target = sys.spawn<pair_actor>(&r);
+};
+
 bool wait_for(received& r, int n) {
   auto until = std::chrono::steady_clock::now() + std::chrono::seconds(10);
   while (r.count.load(std::memory_order_acquire) < n) {
@@ -111,57 +119,51 @@ bool wait_for(received& r, int n) {
   return true;
 }
 
+/// Serialises `sent` as the sending node would, delivers it as B's loop
+/// does, checks that the actor saw (a, b), and returns the payload.
+template <class M>
+std::vector<std::byte> deliver_serialized(pair_fixture& fx, const M& sent, std::uint64_t a,
+                                          std::uint64_t b) {
+  std::vector<std::byte> bytes = serialized(fx.types, sent);
+  REQUIRE(bytes.size() == sizeof(M));  // for swapped_pair: only the order tells
+  REQUIRE(deliver_from<M>(fx.types, fx.target, bytes));
+  REQUIRE(wait_for(fx.r, 1));
+  CHECK(fx.r.a == a);
+  CHECK(fx.r.b == b);
+  return bytes;
+}
+
 }  // namespace
 
 TEST_CASE("a message sent as its bytes arrives from them as it was sent",
           "[remote][message_types]") {
-  volley::system sys;
-  message_types types = pair_types();
-  received r;
-  volley::any_ref target = sys.spawn<pair_actor>(&r);
+  pair_fixture fx;
   plain_pair sent{0x01020304u, 0x1122334455667788ull};
-  std::vector<std::byte> bytes = serialized(types, sent);
-  REQUIRE(bytes.size() == sizeof(plain_pair));
-
-  REQUIRE(deliver_from<plain_pair>(types, target, bytes));
-  REQUIRE(wait_for(r, 1));
-  CHECK(r.a == sent.a);
-  CHECK(r.b == sent.b);
+  std::vector<std::byte> bytes = deliver_serialized(fx, sent, sent.a, sent.b);
 
   // One byte short or long: not a plain_pair, refused, nothing delivered.
-  CHECK_FALSE(deliver_from<plain_pair>(types, target, std::span(bytes).first(bytes.size() - 1)));
+  auto short_one = std::span(bytes).first(bytes.size() - 1);
+  CHECK_FALSE(deliver_from<plain_pair>(fx.types, fx.target, short_one));
   bytes.push_back(std::byte{0});
-  CHECK_FALSE(deliver_from<plain_pair>(types, target, bytes));
-  CHECK(r.count.load() == 1);
+  CHECK_FALSE(deliver_from<plain_pair>(fx.types, fx.target, bytes));
+  CHECK(fx.r.count.load() == 1);
 }
 
 TEST_CASE("a trivially copyable message with its own serializer is read by its deserializer",
           "[remote][message_types]") {
-  volley::system sys;
-  message_types types = pair_types();
-  received r;
-  volley::any_ref target = sys.spawn<pair_actor>(&r);
-  swapped_pair sent{7, 9};
-  std::vector<std::byte> bytes = serialized(types, sent);
-  REQUIRE(bytes.size() == sizeof(swapped_pair));  // the same size: only the order tells
-
-  REQUIRE(deliver_from<swapped_pair>(types, target, bytes));
-  REQUIRE(wait_for(r, 1));
-  CHECK(r.a == 7);
-  CHECK(r.b == 9);
+  pair_fixture fx;
+  std::vector<std::byte> bytes = deliver_serialized(fx, swapped_pair{7, 9}, 7, 9);
 
   // Its deserializer refuses a payload of another size.
   bytes.resize(4);
-  CHECK_FALSE(deliver_from<swapped_pair>(types, target, bytes));
+  CHECK_FALSE(deliver_from<swapped_pair>(fx.types, fx.target, bytes));
 }
 
 TEST_CASE("handler_of names the actor's own handler, and none for a type it does not accept",
           "[remote][message_types]") {
-  volley::system sys;
-  message_types types = pair_types();
-  received r;
-  volley::any_ref target = sys.spawn<pair_actor>(&r);
-  volley::detail::cell_base* cell = target.cell();
+  pair_fixture fx;
+  const message_types& types = fx.types;
+  volley::detail::cell_base* cell = fx.target.cell();
   CHECK(types.find(volley::type_id<plain_pair>())->handler_of(cell) != nullptr);
   CHECK(types.find(volley::type_id<swapped_pair>())->handler_of(cell) !=
         types.find(volley::type_id<plain_pair>())->handler_of(cell));
