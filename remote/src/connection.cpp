@@ -4,6 +4,7 @@
 #include <atomic>
 #include <cstring>
 #include <new>
+#include <utility>
 
 namespace volley::remote::detail {
 
@@ -54,13 +55,32 @@ struct item_chunk {
 
 namespace {
 
-struct producer_chunk {
-  item_chunk* current = nullptr;
-  ~producer_chunk() {
-    if (current) current->retire();
+/// This thread's current chunk. Trivially constructed and destroyed, so
+/// make() reads it with one thread-pointer load: a thread_local with a
+/// destructor is reached through its init guard on every access (~20 of
+/// make()'s ~50 instructions, callgrind, remote_bench one-way, the sending
+/// thread). chunk_retirer, touched only when a chunk is taken, retires it
+/// at thread exit.
+constinit thread_local item_chunk* this_thread_chunk = nullptr;
+
+struct chunk_retirer {
+  chunk_retirer() = default;
+  chunk_retirer(const chunk_retirer&) = delete;
+  chunk_retirer& operator=(const chunk_retirer&) = delete;
+  ~chunk_retirer() {
+    if (item_chunk* c = std::exchange(this_thread_chunk, nullptr)) c->retire();
   }
 };
-thread_local producer_chunk this_thread_chunk;
+thread_local chunk_retirer this_thread_retirer;
+
+/// make()'s slow path: this thread's chunk is full (or it has none).
+[[gnu::noinline]] item_chunk* fresh_chunk() {
+  [[maybe_unused]] chunk_retirer& at_exit = this_thread_retirer;  // constructed once per thread
+  if (item_chunk* full = std::exchange(this_thread_chunk, nullptr)) full->retire();
+  // If new throws, the thread holds no retired chunk.
+  this_thread_chunk = new item_chunk;
+  return this_thread_chunk;
+}
 
 constexpr std::size_t round_up(std::size_t n) {
   constexpr std::size_t a = alignof(outbound_item);
@@ -76,13 +96,8 @@ outbound_item* outbound_item::make(type what, connection_id id, std::uint32_t si
   if (need > item_chunk::capacity / 8) {
     mem = ::operator new(need);  // large frames: their own block
   } else {
-    producer_chunk& pc = this_thread_chunk;
-    if (!pc.current || pc.current->used + need > item_chunk::capacity) {
-      if (pc.current) pc.current->retire();
-      pc.current = nullptr;  // if new throws, the thread holds no retired chunk
-      pc.current = new item_chunk;
-    }
-    chunk = pc.current;
+    chunk = this_thread_chunk;
+    if (chunk == nullptr || chunk->used + need > item_chunk::capacity) chunk = fresh_chunk();
     mem = chunk->storage + chunk->used;
     chunk->used += need;
     ++chunk->carved;
@@ -167,7 +182,7 @@ void send_queue::push_control(std::span<const std::byte> bytes) {
 
 void send_queue::push_control_after_user(std::span<const std::byte> bytes) {
   segment s;
-  s.bytes.assign(bytes.begin(), bytes.end());
+  s.bytes.assign(bytes);
   queue_.push_back(std::move(s));
 }
 
@@ -185,14 +200,17 @@ void send_queue::push_user(outbound_item* item, item_releaser& releaser) {
     queue_.push_back(std::move(s));
     return;
   }
-  if (queue_.empty() || queue_.back().item ||
-      queue_.back().bytes.size() + item->size > segment_capacity ||
-      queue_.back().bytes.capacity() < segment_capacity)
+  // A segment of a large frame, of a control frame (its capacity is its
+  // size), or a full one takes no more: a fresh segment does.
+  segment* s = queue_.empty() ? nullptr : &queue_.back();
+  if (s == nullptr || s->item || s->bytes.capacity() < segment_capacity ||
+      s->bytes.size() + item->size > segment_capacity) {
     queue_.push_back(fresh_segment());
-  segment& s = queue_.back();
-  s.bytes.insert(s.bytes.end(), item->data(), item->data() + item->size);
-  s.frames += 1;
-  s.user_bytes += item->size;
+    s = &queue_.back();
+  }
+  s->bytes.append(item->bytes());
+  s->frames += 1;
+  s->user_bytes += item->size;
   releaser.release(item);
 }
 

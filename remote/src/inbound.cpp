@@ -304,8 +304,7 @@ bool node_core::continue_run(const peer_info& peer, const frame& f) {
   if (run.entry == nullptr || run.conn != peer.id || run.marker != f.type_marker ||
       !same_path(run.target->first, f.target_path) || run.target->second.is_stopped())
     return false;
-  bool valid = true;
-  return deliver_batched(peer, f, *run.entry, run.target->second, valid);
+  return deliver_batched(peer, f, *run.entry, run.target->second, run.handler);
 }
 
 void node_core::on_other_frame(const peer_info& peer, const frame& f) {
@@ -508,16 +507,20 @@ void node_core::deliver_tell(const peer_info& peer, const frame& f) {
     return;
   }
   bool valid = true;
-  if (deliver_batched(peer, f, *entry, target, valid)) {
-    // Admitted by the allowed list, not by the link's exposed set (which
-    // prunes): a run may skip the check.
-    if (!last_allowed_.empty() && same_path(f.target_path, last_allowed_) &&
-        classify(*entry) == message_class::user && last_resolved_ != nullptr &&
-        &last_resolved_->second == &target)
-      last_tell_ = {peer.id, f.type_marker, entry, last_resolved_};
-    return;
+  if (volley::detail::invoke_fn fn = entry->handler_of(target.cell())) {
+    if (deliver_batched(peer, f, *entry, target, fn)) {
+      // Admitted by the allowed list, not by the link's exposed set (which
+      // prunes): a run may skip the check.
+      if (!last_allowed_.empty() && same_path(f.target_path, last_allowed_) &&
+          classify(*entry) == message_class::user && last_resolved_ != nullptr &&
+          &last_resolved_->second == &target)
+        last_tell_ = {peer.id, f.type_marker, entry, last_resolved_, fn};
+      return;
+    }
+    valid = false;  // the payload is not a valid message of its type
+  } else {
+    flush_batches();  // the plain path below: behind what is batched
   }
-  if (valid) flush_batches();  // the plain path below: behind what is batched
   const any_ref& from = sender_of(peer, f);
   std::optional<context> from_ctx;
   if (from) from_ctx.emplace(from.cell());  // a context only names the sender here
@@ -534,10 +537,10 @@ void node_core::deliver_tell(const peer_info& peer, const frame& f) {
 }
 
 bool node_core::deliver_batched(const peer_info& peer, const frame& f, const message_entry& entry,
-                                const any_ref& target, bool& valid) {
+                                const any_ref& target, volley::detail::invoke_fn fn) {
   const any_ref& from = sender_of(peer, f);
   volley::detail::envelope* e =
-      entry.envelope_local(entry.wire, target, f.payload, from ? from.cell() : nullptr, valid);
+      entry.envelope_local(entry.wire, fn, f.payload, from ? from.cell() : nullptr);
   if (e == nullptr) return false;
   batch(target, e);
   count_received();

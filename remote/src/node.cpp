@@ -2,6 +2,7 @@
 // and the table of asks waiting for replies. The protocol of threads and
 // lifetimes is in node_core.hpp; inbound frames are in inbound.cpp,
 // outbound messages in proxy.cpp.
+#include "asymmetric_fence.hpp"
 #include "node_core.hpp"
 
 #include <linux/membarrier.h>
@@ -172,16 +173,22 @@ thread_local thread_slot this_thread_slot;
 
 }  // namespace
 
-/// Whether shutdown can order claims with membarrier(PRIVATE_EXPEDITED)
-/// (Linux 4.14+, unless a seccomp filter refuses it): then a claim is a
-/// plain store and a compiler fence, and shutdown pays for the fence of
-/// every running thread of the process, once. Without it a claim's store is
-/// a seq_cst exchange: a full fence per send, 3.3% of the one-way profile
-/// (perf, remote_bench, the proxy's worker), about what the lock cost.
-bool asymmetric_fence() noexcept {
-  static const bool registered =
-      syscall(SYS_membarrier, MEMBARRIER_CMD_REGISTER_PRIVATE_EXPEDITED, 0, 0) == 0;
-  return registered;
+// Whether shutdown can order claims with membarrier(PRIVATE_EXPEDITED)
+// (Linux 4.14+, unless a seccomp filter refuses it): then a claim is a
+// plain store and a compiler fence, and shutdown pays for the fence of
+// every running thread of the process, once. Without it a claim's store is
+// a seq_cst exchange: a full fence per send, 3.3% of the one-way profile
+// (perf, remote_bench, the proxy's worker), about what the lock cost.
+constinit std::atomic<std::uint8_t> asymmetric_fence_state{0};
+
+bool register_asymmetric_fence() noexcept {
+  std::uint8_t answer =
+      syscall(SYS_membarrier, MEMBARRIER_CMD_REGISTER_PRIVATE_EXPEDITED, 0, 0) == 0 ? 1 : 2;
+  std::uint8_t expected = 0;
+  // The first answer stands (asymmetric_fence.hpp); relaxed, as its reads.
+  if (!asymmetric_fence_state.compare_exchange_strong(expected, answer, std::memory_order_relaxed))
+    answer = expected;
+  return answer == 1;
 }
 
 /// The heavy side of the asymmetric fence: every thread of this process that

@@ -462,13 +462,16 @@ class node_core final : public transport_handler, public std::enable_shared_from
     std::uint64_t marker = 0;
     const message_entry* entry = nullptr;  ///< null: no run
     ref_by_path::value_type* target = nullptr;
+    /// The target's handler of the type (message_entry::handler_of): a
+    /// cell's handlers never change, so a run looks it up once.
+    volley::detail::invoke_fn handler = nullptr;
   };
   tell_run last_tell_;
-  /// Hands a tell whose type, target and admission are known to its
-  /// target's chain; false when it must take deliver_tell's plain path
-  /// (`valid` false: its payload does not decode).
+  /// Hands a tell whose type, target, admission and handler (`fn`, not
+  /// null) are known to its target's chain; false when its payload does not
+  /// decode.
   bool deliver_batched(const peer_info& peer, const frame& f, const message_entry& entry,
-                       const any_ref& target, bool& valid);
+                       const any_ref& target, volley::detail::invoke_fn fn);
   /// Proxies of inbound frames' senders, by connection and sender path:
   /// what proxy_for() answers (a lock on links_, the link's lock, strings
   /// built for the proxy's name) without asking it per frame. Valid while

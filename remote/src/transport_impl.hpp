@@ -5,6 +5,7 @@
 // opens with the essay of its protocol.
 #pragma once
 
+#include "asymmetric_fence.hpp"
 #include "connection.hpp"
 #include "reply_spin.hpp"
 #include "stage_handshake.hpp"
@@ -90,13 +91,6 @@ inline constexpr std::chrono::milliseconds accept_pause_min{10};
 inline constexpr std::chrono::milliseconds accept_pause_max{1000};
 
 namespace detail {
-/// Whether membarrier(PRIVATE_EXPEDITED) is registered for this process
-/// (node.cpp): then one side of a store-buffering handshake may use a
-/// compiler fence and the other calls fence_all_threads().
-bool asymmetric_fence() noexcept;
-/// Every running thread of this process passes a full barrier before this returns.
-void fence_all_threads() noexcept;
-
 /// The product's side of basic_stage_handshake (stage_handshake.hpp).
 struct stage_sync {
   template <class T>

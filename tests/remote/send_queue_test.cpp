@@ -5,6 +5,7 @@
 
 #include <catch2/catch.hpp>
 
+#include <algorithm>
 #include <cstring>
 #include <thread>
 #include <vector>
@@ -296,4 +297,30 @@ TEST_CASE("items released in runs free each chunk once, racing the producers' re
   for (auto& t : threads) t.join();
   CHECK(released == producers * per_producer);
   CHECK(corrupt == 0);
+}
+
+TEST_CASE("user frames behind a close frame, and past a full segment, keep their order",
+          "[remote][send_queue]") {
+  // A close frame queued behind user frames has a segment of its own, sized
+  // to it; frames pushed after it must start a new segment, not grow that
+  // one, and a full 64 KiB segment hands on to a fresh one mid-stream.
+  send_queue q;
+  constexpr std::uint64_t before = 10, after = 3000;  // 3000 x 62 B: three segments
+  for (std::uint64_t i = 0; i < before; ++i) q.push_user(item_for(i, 16));
+  frame close;
+  close.kind = frame_kind::close;
+  std::vector<std::byte> close_bytes;
+  encode_append(close, close_bytes);
+  q.push_control_after_user(close_bytes);
+  for (std::uint64_t i = before; i < before + after; ++i) q.push_user(item_for(i, 16));
+
+  int calls = 0;
+  std::vector<frame_kind> kinds;
+  auto seqs = sequence_of(drain(q, true, 1 << 20, calls), &kinds);
+  std::vector<std::uint64_t> expected;
+  for (std::uint64_t i = 0; i < before + after; ++i) expected.push_back(i);
+  CHECK(seqs == expected);
+  REQUIRE(kinds.size() == before + after + 1);
+  CHECK(kinds[before] == frame_kind::close);
+  CHECK(std::count(kinds.begin(), kinds.end(), frame_kind::close) == 1);
 }

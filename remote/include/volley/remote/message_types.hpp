@@ -35,6 +35,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <cstring>
 #include <memory>
 #include <new>
 #include <span>
@@ -70,16 +71,18 @@ struct message_entry {
   bool (*tell_local)(const type_entry& wire, const any_ref& target,
                      std::span<const std::byte> payload, const context* from) = nullptr;
 
-  /// As tell_local, but builds the envelope (with `sender`, counted, when
-  /// not null) without sending it, so that the node can hand a receive
-  /// buffer's messages to an actor as one chain (cell_base::deliver_chain).
-  /// nullptr when the payload is not a valid M (`ok` false), or when the
-  /// target has no handler of its own for M (`ok` true: tell_local takes it,
-  /// with the fallbacks a tell has).
-  volley::detail::envelope* (*envelope_local)(const type_entry& wire, const any_ref& target,
+  /// The handler `target` has of its own for M, or nullptr (then tell_local
+  /// takes the message, with the fallbacks a tell has; also for a stop). A
+  /// cell's handlers never change, so a stream to one actor asks once.
+  volley::detail::invoke_fn (*handler_of)(const volley::detail::cell_base* target) = nullptr;
+  /// As tell_local, but builds the envelope for `fn` (handler_of's answer,
+  /// not null), with `sender` (counted) when not null, without sending it,
+  /// so that the node can hand a receive buffer's messages to an actor as
+  /// one chain (cell_base::deliver_chain). nullptr when the payload is not a
+  /// valid M.
+  volley::detail::envelope* (*envelope_local)(const type_entry& wire, volley::detail::invoke_fn fn,
                                               std::span<const std::byte> payload,
-                                              volley::detail::cell_base* sender,
-                                              bool& ok) = nullptr;
+                                              volley::detail::cell_base* sender) = nullptr;
 
   /// An ask of M answered with the registered reply type `reply_id`.
   struct ask_pair {
@@ -171,6 +174,7 @@ class message_types {
     e.id = type_id<M>();
     e.wire = *wire_.find(marker);
     e.tell_local = &tell_local<M>;
+    e.handler_of = &handler_of<M>;
     e.envelope_local = &envelope_local<M>;
     by_marker_.emplace(marker, e.id);
     by_id_.emplace(e.id, std::move(e));
@@ -228,32 +232,49 @@ class message_types {
   }
 
   template <class M>
-  static volley::detail::envelope* envelope_local(const type_entry& wire, const any_ref& target,
-                                                  std::span<const std::byte> payload,
-                                                  volley::detail::cell_base* sender, bool& ok) {
-    ok = true;
+  static volley::detail::invoke_fn handler_of(const volley::detail::cell_base* target) {
     if constexpr (std::is_same_v<M, poison_pill>) {
       return nullptr;  // a stop: tell_local's own path
     } else {
-      const volley::detail::cell_ops* ops = target.cell()->ops();
+      const volley::detail::cell_ops* ops = target->ops();
       volley::detail::invoke_fn fn = nullptr;
       for (std::size_t i = 0; i < ops->handler_count; ++i) {
         if (ops->handlers[i].id == type_id<M>()) fn = ops->handlers[i].invoke;
       }
-      if (fn == nullptr) return nullptr;
-      decoded<M> m(wire, payload);
-      if (!m.ok()) {
-        ok = false;
-        return nullptr;
-      }
-      auto* e = volley::detail::make_envelope<M>(fn, &volley::detail::message_info_of<M>,
-                                                 std::move(m.get()));
+      return fn;
+    }
+  }
+
+  template <class M>
+  static volley::detail::envelope* envelope_local(const type_entry& wire,
+                                                  volley::detail::invoke_fn fn,
+                                                  std::span<const std::byte> payload,
+                                                  volley::detail::cell_base* sender) {
+    auto sent_by = [sender](volley::detail::envelope* e) {
       if (sender != nullptr) {
         e->sender = sender;
         sender->add_ref();
       }
       return e;
+    };
+    if constexpr (std::is_trivially_copyable_v<M> && std::is_default_constructible_v<M>) {
+      if (wire.trivially_copyable) {
+        // Registered without a serializer: the payload is the object's bytes
+        // (type_registry::add<T>), copied straight into the envelope, with
+        // no call through deserialize_into and no copy out of a stack buffer.
+        if (payload.size() != sizeof(M)) return nullptr;
+        // As deserialize_into does: start an M's lifetime, then copy its bytes in.
+        alignas(M) std::byte raw[sizeof(M)];
+        M* m = ::new (static_cast<void*>(raw)) M;
+        std::memcpy(static_cast<void*>(m), payload.data(), sizeof(M));
+        return sent_by(
+            volley::detail::make_envelope<M>(fn, &volley::detail::message_info_of<M>, *m));
+      }
     }
+    decoded<M> m(wire, payload);
+    if (!m.ok()) return nullptr;
+    return sent_by(volley::detail::make_envelope<M>(fn, &volley::detail::message_info_of<M>,
+                                                    std::move(m.get())));
   }
 
   template <class M, class R>
