@@ -32,7 +32,8 @@ int main(int argc, char** argv) {
   run_cmd
       ->add_option(
           "--profile", run.profile,
-          "quick: reference sizes, 3 repetitions; full: 7 repetitions and the micro benchmarks")
+          "quick: reference sizes, 3 repetitions (7 with --sweep-workers); full: 7 repetitions "
+          "and the micro benchmarks")
       ->check(CLI::IsMember({"quick", "full"}));
   run_cmd->add_flag("--full", full, "same as --profile full");
   run_cmd->add_option("--only", run.only, "run only this workload (repeatable)");

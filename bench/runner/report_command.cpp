@@ -13,6 +13,7 @@
 #include "gnuplot_chart.hpp"
 #include "readme_block.hpp"
 #include "results_file.hpp"
+#include "scaling.hpp"
 #include "statistics.hpp"
 
 #include <volley/savina/parameters.hpp>
@@ -384,12 +385,15 @@ void machine_section(std::ostream& md, const machine_results& m, const fs::path&
     }
   }
   if (m.latest_sweep != nullptr) {
-    auto table = scaling_table(m.latest_sweep->data["summary"]);
+    auto table =
+        scaling_table(m.latest_sweep->data["summary"], m.latest_sweep->data.value("runs", json()));
     if (!table.empty())
       md << "Scaling, median throughput by worker count, from the sweep of "
          << m.latest_sweep->data.value("created_utc", "?") << partial_mark(m.latest_sweep->data)
-         << " (in brackets: over 1 worker; "
-         << "\"loss\" below 0.90):\n\n"
+         << " (in brackets: the medians' ratio over 1 worker; then each repetition's run over "
+         << "its own 1-worker run, taken back to back, judged within the probe mode holding "
+         << "most pairs: their median, range and how many are below 0.90; \"loss\" when at "
+         << "least two thirds of at least 3 pairs are; bench/runner/scaling.hpp):\n\n"
          << table << "\n";
   }
   if (m.latest_sweep != nullptr && charts) {

@@ -38,8 +38,6 @@ std::string file_stamp(const std::string& utc) {
   return stem;
 }
 
-namespace {
-
 // A run's probe: the worse (larger) of the round trips taken before and
 // after it, so that a mode change in the middle of a run counts against it.
 std::optional<double> run_probe_ns(const json& r) {
@@ -51,6 +49,8 @@ std::optional<double> run_probe_ns(const json& r) {
   }
   return worst;
 }
+
+namespace {
 
 bool in_row(const json& r, const std::string& workload, int workers, const std::string& runtime) {
   return r["workload"] == workload && r["workers"] == workers && r["runtime"] == runtime;
@@ -122,6 +122,8 @@ summary as_summary(const json& j) {
   return s;
 }
 
+}  // namespace
+
 bool has_figures(const json& j) {
   return !j.is_null() && j["count"].get<std::size_t>() > 0;
 }
@@ -134,6 +136,8 @@ std::string median_text(const json& j) {
                                           : "failed";
   return si(j["median"].get<double>());
 }
+
+namespace {
 
 std::string range_text(const json& j) {
   if (!has_figures(j)) return "";
@@ -271,69 +275,6 @@ std::string summary_table(const json& summary) {
     out << "\n";
   }
   return out.str();
-}
-
-namespace {
-
-// Below this, a step up in workers is a loss (issue 11's 10%).
-constexpr double scaling_loss_below = 0.90;
-
-std::string scaling_cell(const json& at_n, const json& at_1) {
-  if (!has_figures(at_n)) return median_text(at_n);
-  std::string text = median_text(at_n);
-  if (!has_figures(at_1)) return text;
-  char ratio[96];
-  const double r = at_n["median"].get<double>() / at_1["median"].get<double>();
-  std::snprintf(ratio, sizeof ratio, " (%.2f%s", r, r < scaling_loss_below ? ", loss" : "");
-  text += ratio;
-  if (at_n.contains("per_cpu_s") && at_1.contains("per_cpu_s")) {
-    std::snprintf(
-        ratio, sizeof ratio, "; per CPU-s %.2f",
-        at_n["per_cpu_s"]["median"].get<double>() / at_1["per_cpu_s"]["median"].get<double>());
-    text += ratio;
-  }
-  return text + ")";
-}
-
-}  // namespace
-
-std::string scaling_table(const json& summary) {
-  // workload (first-seen order) -> workers -> row
-  std::vector<std::string> order;
-  std::map<std::string, std::map<int, json>> rows;
-  int most = 1;
-  for (const auto& row : summary) {
-    const auto w = row["workload"].get<std::string>();
-    if (rows.find(w) == rows.end()) order.push_back(w);
-    const int n = row["workers"].get<int>();
-    rows[w][n] = row;
-    most = std::max(most, n);
-  }
-  std::ostringstream md;
-  md << "| workload | runtime | 1 worker |";
-  for (int n = 2; n <= most; ++n) md << " " << n << " workers (/1 worker) |";
-  md << "\n|---|---|--:|";
-  for (int n = 2; n <= most; ++n) md << "--:|";
-  md << "\n";
-  bool any = false;
-  for (const auto& w : order) {
-    const auto& by_n = rows[w];
-    auto one = by_n.find(1);
-    if (one == by_n.end() || by_n.size() < 2) continue;
-    for (const auto& rt : runtime_names()) {
-      const json at_1 = one->second.value(rt, json());
-      if (at_1.is_null()) continue;
-      any = true;
-      md << "| " << w << " | " << rt << " | " << median_text(at_1) << " |";
-      for (int n = 2; n <= most; ++n) {
-        auto it = by_n.find(n);
-        md << " " << (it == by_n.end() ? "-" : scaling_cell(it->second.value(rt, json()), at_1))
-           << " |";
-      }
-      md << "\n";
-    }
-  }
-  return any ? md.str() : std::string();
 }
 
 bool is_complete(const json& data) {

@@ -54,6 +54,10 @@ inline constexpr double narrow_spread = 1.3;
 /// "slow", "fast" or "typical", as above.
 std::string probe_mode(double probe_ns, double median_probe_ns);
 
+/// A run's probe: the larger of its before and after round trips (a mode
+/// change during the run counts against it); std::nullopt without one.
+std::optional<double> run_probe_ns(const nlohmann::json& run);
+
 /// Median over `runs` of each run's probe (the larger of its before and
 /// after round trips); std::nullopt when no run has one.
 std::optional<double> median_probe_ns(const nlohmann::json& runs);
@@ -64,6 +68,13 @@ std::string ratio_text(const nlohmann::json& summary_row, bool ascii);
 
 /// Per runtime with a wide spread: whether the probe modes explain it.
 std::string probe_note(const nlohmann::json& summary_row);
+
+/// Whether a runtime's summary (summarise_runs) has a successful run.
+bool has_figures(const nlohmann::json& runtime_summary);
+
+/// A runtime summary's median ("3.07 M"), or why there is none ("failed",
+/// "timeout", "WRONG"); "-" for a runtime that did not run.
+std::string median_text(const nlohmann::json& runtime_summary);
 
 /// Now, as "2024-05-01T12:30:00Z".
 std::string utc_timestamp();
@@ -84,13 +95,6 @@ nlohmann::json summarise_runs(const nlohmann::json& runs);
 /// The end-of-run table: workload, workers, per runtime the median, range
 /// and items per CPU-second, the ratios against the best peer, probe notes.
 std::string summary_table(const nlohmann::json& summary);
-
-/// A worker sweep's scaling, as a Markdown table: per workload and runtime
-/// the median throughput at each worker count, and each count's median over
-/// the 1-worker median (per CPU-second too), marked "loss" below 0.90
-/// (issue 11: no workload may lose more than 10% from 1 to 2 workers).
-/// Empty when no workload ran at 1 worker and at more.
-std::string scaling_table(const nlohmann::json& summary);
 
 /// Whether a result file holds every planned run (files before schema 3 do).
 bool is_complete(const nlohmann::json& data);

@@ -55,19 +55,6 @@ TEST_CASE("each worker count of a sweep is its own row, in run order") {
   CHECK(summary[1]["workers"] == 2);
 }
 
-TEST_CASE("a sweep renders as a table of each worker count over 1 worker, losses marked") {
-  json runs = json::array({ok_run("volley", 100, 1), ok_run("volley", 80, 2),
-                           ok_run("volley", 120, 3), ok_run("caf", 10, 1), ok_run("caf", 9.5, 2)});
-  auto table = scaling_table(summarise_runs(runs));
-  CHECK(table.find("| workload | runtime | 1 worker | 2 workers (/1 worker) | 3 workers "
-                   "(/1 worker) |") != std::string::npos);
-  CHECK(table.find("| ping-pong | volley | 100 | 80.0 (0.80, loss) | 120 (1.20) |") !=
-        std::string::npos);
-  CHECK(table.find("| ping-pong | caf | 10.0 | 9.50 (0.95) | - |") != std::string::npos);
-  // Without a sweep there is nothing to compare with.
-  CHECK(scaling_table(summarise_runs(json::array({ok_run("volley", 100)}))).empty());
-}
-
 TEST_CASE("a workload with no successful run takes its unit from the table") {
   json runs = json::array({{{"workload", "fork-join-creation"},
                             {"runtime", "caf"},

@@ -1,0 +1,184 @@
+#include "scaling.hpp"
+
+#include "results_file.hpp"
+#include "statistics.hpp"
+
+#include <algorithm>
+#include <array>
+#include <cstdio>
+#include <map>
+#include <sstream>
+#include <vector>
+
+namespace volley::bench {
+
+using nlohmann::json;
+
+namespace {
+
+// A run's probe mode; "unprobed" when the run or the file has no probe.
+std::string run_mode(const json& r, std::optional<double> median_probe) {
+  auto p = run_probe_ns(r);
+  if (!p || !median_probe) return "unprobed";
+  return probe_mode(*p, *median_probe);
+}
+
+// repetition -> the successful run of (workload, runtime, workers).
+std::map<int, const json*> runs_by_repetition(const json& runs, const std::string& workload,
+                                              const std::string& runtime, int workers) {
+  std::map<int, const json*> out;
+  for (const auto& r : runs) {
+    if (r.value("workload", "") != workload || r.value("runtime", "") != runtime ||
+        r.value("workers", 0) != workers || r.value("status", "") != "ok" ||
+        !r.contains("repetition") || !r["throughput"].is_number())
+      continue;
+    out[r["repetition"].get<int>()] = &r;
+  }
+  return out;
+}
+
+}  // namespace
+
+json scaling_pairs(const json& runs, const std::string& workload, const std::string& runtime,
+                   int workers, std::optional<double> median_probe) {
+  const auto at_1 = runs_by_repetition(runs, workload, runtime, 1);
+  const auto at_n = runs_by_repetition(runs, workload, runtime, workers);
+  json pairs = json::array();
+  int mixed = 0;
+  std::map<std::string, std::vector<double>> by_mode;
+  for (const auto& [rep, one] : at_1) {
+    auto it = at_n.find(rep);
+    if (it == at_n.end()) continue;
+    const double base = (*one)["throughput"].get<double>();
+    if (base <= 0) continue;
+    const double ratio = (*it->second)["throughput"].get<double>() / base;
+    const auto mode_1 = run_mode(*one, median_probe);
+    const auto mode_n = run_mode(*it->second, median_probe);
+    const auto mode = mode_1 == mode_n ? mode_1 : "mixed";
+    pairs.push_back({{"repetition", rep}, {"ratio", ratio}, {"mode", mode}});
+    if (mode == "mixed")
+      ++mixed;
+    else
+      by_mode[mode].push_back(ratio);
+  }
+  if (pairs.empty()) return nullptr;
+  json out = {{"pairs", pairs},
+              {"mixed", mixed},
+              {"mode", nullptr},
+              {"count", 0},
+              {"verdict", "too few pairs"}};
+  // The mode with the most pairs; on a tie the one holding the median
+  // probe ("typical") first, so the judgement does not depend on map order.
+  const std::array<const char*, 4> preference = {"typical", "fast", "slow", "unprobed"};
+  const std::vector<double>* judged = nullptr;
+  for (const char* mode : preference) {
+    auto it = by_mode.find(mode);
+    if (it == by_mode.end()) continue;
+    if (judged == nullptr || it->second.size() > judged->size()) {
+      judged = &it->second;
+      out["mode"] = mode;
+    }
+  }
+  if (judged == nullptr) return out;  // every pair straddles two modes
+  const auto s = summarise(*judged);
+  const auto below = std::count_if(judged->begin(), judged->end(),
+                                   [](double r) { return r < scaling_loss_below; });
+  out["count"] = s.count;
+  out["median"] = s.median;
+  out["min"] = s.min;
+  out["max"] = s.max;
+  out["below"] = below;
+  if (s.count >= fewest_pairs_to_judge)
+    out["verdict"] = static_cast<double>(below) >= loss_agreement * static_cast<double>(s.count)
+                         ? "loss"
+                         : "no loss";
+  return out;
+}
+
+namespace {
+
+std::string pairs_text(const json& p) {
+  if (p.is_null()) return "";
+  char text[160];
+  if (p["count"].get<std::size_t>() == 0) {
+    std::snprintf(text, sizeof text, "; pairs: %d across probe modes, none judged",
+                  p["mixed"].get<int>());
+    return text;
+  }
+  std::snprintf(text, sizeof text, "; pairs %.2f [%.2f-%.2f], %d of %zu below %.2f, %s",
+                p["median"].get<double>(), p["min"].get<double>(), p["max"].get<double>(),
+                p["below"].get<int>(), p["count"].get<std::size_t>(), scaling_loss_below,
+                p["mode"].get<std::string>().c_str());
+  std::string out = text;
+  if (p["mixed"].get<int>() > 0) out += " (" + std::to_string(p["mixed"].get<int>()) + " mixed)";
+  if (p["verdict"] == "loss") return out + ": loss";
+  if (p["verdict"] == "too few pairs") return out + ": too few to judge";
+  return out;
+}
+
+std::string scaling_cell(const json& at_n, const json& at_1, const json& pairs) {
+  if (!has_figures(at_n)) return median_text(at_n);
+  std::string text = median_text(at_n);
+  if (!has_figures(at_1)) return text;
+  char ratio[96];
+  const double r = at_n["median"].get<double>() / at_1["median"].get<double>();
+  // Without pairs (a file whose runs carry no repetition), the medians are
+  // all there is to judge by.
+  const bool median_loss = pairs.is_null() && r < scaling_loss_below;
+  std::snprintf(ratio, sizeof ratio, " (%.2f%s", r, median_loss ? ", loss" : "");
+  text += ratio + pairs_text(pairs);
+  if (at_n.contains("per_cpu_s") && at_1.contains("per_cpu_s")) {
+    std::snprintf(
+        ratio, sizeof ratio, "; per CPU-s %.2f",
+        at_n["per_cpu_s"]["median"].get<double>() / at_1["per_cpu_s"]["median"].get<double>());
+    text += ratio;
+  }
+  return text + ")";
+}
+
+}  // namespace
+
+std::string scaling_table(const json& summary, const json& runs) {
+  // workload (first-seen order) -> workers -> row
+  std::vector<std::string> order;
+  std::map<std::string, std::map<int, json>> rows;
+  int most = 1;
+  for (const auto& row : summary) {
+    const auto w = row["workload"].get<std::string>();
+    if (rows.find(w) == rows.end()) order.push_back(w);
+    const int n = row["workers"].get<int>();
+    rows[w][n] = row;
+    most = std::max(most, n);
+  }
+  const auto median_probe = runs.is_array() ? median_probe_ns(runs) : std::nullopt;
+  std::ostringstream md;
+  md << "| workload | runtime | 1 worker |";
+  for (int n = 2; n <= most; ++n) md << " " << n << " workers (/1 worker) |";
+  md << "\n|---|---|--:|";
+  for (int n = 2; n <= most; ++n) md << "--:|";
+  md << "\n";
+  bool any = false;
+  for (const auto& w : order) {
+    const auto& by_n = rows[w];
+    auto one = by_n.find(1);
+    if (one == by_n.end() || by_n.size() < 2) continue;
+    for (const auto& rt : runtime_names()) {
+      const json at_1 = one->second.value(rt, json());
+      if (at_1.is_null()) continue;
+      any = true;
+      md << "| " << w << " | " << rt << " | " << median_text(at_1) << " |";
+      for (int n = 2; n <= most; ++n) {
+        auto it = by_n.find(n);
+        const json pairs =
+            runs.is_array() ? scaling_pairs(runs, w, rt, n, median_probe) : json(nullptr);
+        md << " "
+           << (it == by_n.end() ? "-" : scaling_cell(it->second.value(rt, json()), at_1, pairs))
+           << " |";
+      }
+      md << "\n";
+    }
+  }
+  return any ? md.str() : std::string();
+}
+
+}  // namespace volley::bench
