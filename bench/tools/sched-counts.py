@@ -6,8 +6,10 @@ a pool's time goes") on each workload at each worker count, REPS times, and
 prints the medians of its counters divided by the messages (or actors) the
 run handled: futex wakes, parks, injection-queue pushes, batches taken and
 polls, steal() attempts, searches, searchers not admitted, notify() calls,
-activations, wakes by a last searcher's fan-out, and parking searchers that
-came back searching. Counts, not times: what they say holds on a loaded
+activations, wakes by a last searcher's fan-out, parking searchers that
+came back searching, deque steals and the cells they moved, thefts of stale
+LIFO occupants, activations on another worker than the cell's previous one
+(moves) and hand-backs. Counts, not times: what they say holds on a loaded
 machine, though how a run interleaves still moves them, hence the medians.
 
   bench/tools/sched-counts.py build/stats/bench/volley-savina --workers 1 2 4 8 16
@@ -30,10 +32,15 @@ SIZES = {
     "counting": ["messages=5000000"],
     "ping-pong": ["pings=1000000"],
     "thread-ring": ["hops=3000000"],
+    # The conversations of issue 11's worker sweep, at the suite's sizes.
+    "big": [],
+    "dining-philosophers": [],
+    "concurrent-dictionary": [],
+    "chameneos": [],
 }
 KEYS = ["wakes", "parks", "injected", "injection", "injection_polls", "steal_attempts", "searches",
         "unadmitted", "notifies", "activations", "fanout_wakes", "park_fanout_wakes",
-        "returned_searching"]
+        "returned_searching", "steals", "stolen", "lifo_thefts", "moves", "handbacks"]
 
 
 def median(xs):
@@ -55,8 +62,9 @@ def run_once(binary, workload, workers, params):
     totals = dict.fromkeys(KEYS, 0.0)
     pools = 0
     for line in proc.stderr.splitlines():
-        if line.startswith("volley-sched-stats"):
-            pools += 1
+        # The pool's line, and the moves line that follows it.
+        if line.startswith("volley-sched-stats") or line.startswith("  moves="):
+            pools += line.startswith("volley-sched-stats")
             fields = dict(re.findall(r"(\w+)=([\d.]+)", line))
             for k in KEYS:
                 totals[k] += float(fields.get(k, 0))

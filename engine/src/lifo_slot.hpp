@@ -78,6 +78,12 @@ class basic_lifo_slot {
 
   // -- other workers --------------------------------------------------------
 
+  /// Activations the owner has started (relaxed: a hint for the steal
+  /// gate, which tells a stalled worker from one getting through its work).
+  std::uint32_t activations() const noexcept {
+    return activations_.load(std::memory_order_relaxed);
+  }
+
   /// Hands `t` to the owner (the scheduler's hand-back rule): puts it in the
   /// slot only if the slot is empty, so no occupant is displaced by a thread
   /// that cannot push to the owner's deque. False: the slot was taken.

@@ -134,6 +134,7 @@ worker_pool::worker_pool(system_core* core, pool_settings settings)
     w->steal_order = slot.steal_order;
     w->injection_consumer.emplace(injection_);
     w->seen_lifo.resize(settings_.plan.workers.size());
+    w->stalls.resize(settings_.plan.workers.size());
     w->steal_gates.resize(settings_.plan.workers.size());
     workers_.push_back(std::move(w));
   }
@@ -493,6 +494,20 @@ cell_base* worker_pool::steal(worker& w) noexcept {
   return nullptr;
 }
 
+std::chrono::nanoseconds worker_pool::stalled_wait() noexcept {
+#if defined(VOLLEY_SCHED_STATS) && VOLLEY_SCHED_STATS
+  // Measurement builds: VOLLEY_STALLED_NS overrides it (0: no stalled rule,
+  // the gate's plain wait and the LIFO theft at its second look, as before).
+  static const std::chrono::nanoseconds stalled{[] {
+    const char* env = std::getenv("VOLLEY_STALLED_NS");
+    return env != nullptr ? std::atoll(env) : stalled_wait_before_steal.count();
+  }()};
+  return stalled;
+#else
+  return stalled_wait_before_steal;
+#endif
+}
+
 bool worker_pool::may_steal_from(worker& thief, unsigned victim) noexcept {
   // Relaxed loads of words the victim writes (steal_gate.hpp says what they
   // decide); its top only when there is something to steal. A wrong
@@ -500,10 +515,14 @@ bool worker_pool::may_steal_from(worker& thief, unsigned victim) noexcept {
   const worker& v = *workers_[victim];
   victim_look look;
   look.size = v.local.size_approx();
-  if (look.size > 0) look.top = v.local.top_approx();
+  if (look.size > 0) {
+    look.top = v.local.top_approx();
+    look.activations = v.lifo.activations();
+  }
 #if defined(VOLLEY_SCHED_STATS) && VOLLEY_SCHED_STATS
   // Measurement builds only: VOLLEY_STEAL_WAIT_NS overrides the wait,
-  // VOLLEY_BACKLOG_NS the drain-rate rule's bound.
+  // VOLLEY_BACKLOG_NS the drain-rate rule's bound, VOLLEY_STALLED_NS the
+  // stalled victim's wait.
   static const std::chrono::nanoseconds wait{[] {
     const char* env = std::getenv("VOLLEY_STEAL_WAIT_NS");
     return env != nullptr ? std::atoll(env) : oldest_wait_before_steal.count();
@@ -512,7 +531,8 @@ bool worker_pool::may_steal_from(worker& thief, unsigned victim) noexcept {
     const char* env = std::getenv("VOLLEY_BACKLOG_NS");
     return env != nullptr ? std::atoll(env) : backlog_drain_before_steal.count();
   }()};
-  return thief.steal_gates[victim].may_steal(look, thief.search_now, wait, backlog);
+  const std::chrono::nanoseconds stalled = stalled_wait().count() > 0 ? stalled_wait() : wait;
+  return thief.steal_gates[victim].may_steal(look, thief.search_now, wait, backlog, stalled);
 #else
   return thief.steal_gates[victim].may_steal(look, thief.search_now);
 #endif
@@ -522,8 +542,20 @@ cell_base* worker_pool::steal_stuck_lifo(worker& thief) noexcept {
   // Take a victim's LIFO slot only if it is stale: its worker is stuck in
   // one long handler (lifo_slot.hpp says how that is told). A worker that is
   // moving along keeps its slot.
+  // A victim that has started no activation for stalled_wait_before_steal
+  // only: its thread is more likely off its CPU for a time slice than stuck,
+  // and taking its next actor split the conversation it was running
+  // (steal_gate.hpp). Until then the slot is not even looked at, so the
+  // sighting the theft compares with is the one from before the stall.
   for (unsigned victim : thief.steal_order) {
     if (victim >= workers_.size()) continue;
+    auto& stall = thief.stalls[victim];
+    const std::uint32_t ran = workers_[victim]->lifo.activations();
+    if (ran != stall.activations) {
+      stall = {ran, thief.search_now};
+      continue;
+    }
+    if (thief.search_now - stall.since < stalled_wait()) continue;
     if (cell_base* c = workers_[victim]->lifo.steal_if_stale(thief.seen_lifo[victim])) {
       VOLLEY_SCHED_STAT(thief, lifo_thefts++);
       return c;
@@ -651,8 +683,8 @@ cell_base* worker_pool::park(worker& w) {
       [this] { return quitting(); },
       [this, &w]() -> cell_base* {
         if (cell_base* c = w.lifo.take()) return c;
-        if (cell_base* c = steal_stuck_lifo(w)) return c;
         w.search_now = std::chrono::steady_clock::now();
+        if (cell_base* c = steal_stuck_lifo(w)) return c;
         return steal(w);
       });
 }

@@ -134,6 +134,38 @@
 // slow repetitions: the second worker's share of a split conversation
 // drains instead of lasting the run.
 //
+// Preempted workers keep their queues (issue 11)
+// ---------------------------------------------
+// What still split a conversation on 2 workers was the kernel: a busy
+// worker that loses its CPU for a time slice (a few ms on a loaded 2-core
+// VM; a hypervisor does the same to a vCPU) looks to the other worker like
+// a stuck one. Its LIFO occupant was taken at the thief's second look and
+// its deque once its top had waited 50 µs; the thief then ran those
+// actors, they woke their partners onto its worker, and the conversation
+// ran on both workers long after the preemption ended, each message to a
+// partner on the other worker waiting until that worker had a CPU too. So
+// a victim that has started no activation since the thief began watching
+// it (lifo_slot's activation count, the same word the staleness test
+// reads) keeps its queued cells and its LIFO occupant for
+// `stalled_wait_before_steal` (5 ms, steal_gate.hpp); one that runs
+// activations while its oldest cell waits loses that cell after 50 µs as
+// before, so long activations (matrix multiplication's blocks) still
+// spread. A handler really stuck keeps the actor it woke 5 ms instead of
+// 1-2 ms. Counted (stats build, one binary, VOLLEY_STALLED_NS=0 for the
+// old rule, 5 interleaved rounds of 1 and 2 workers, 2-core VM at load
+// 5.9-8.6, medians per 1000 messages at 2 workers, old -> new): big
+// steals 0.021 -> 0.001, LIFO thefts 0.010 -> 0.001, moves between
+// workers 1.36 -> 0.23, CPU-ns/message 35.4 -> 32.7 (1 worker 31-34);
+// concurrent dictionary steals 0.089 -> 0.013, moves 1.30 -> 0.24, CPU
+// 201 -> 192 (1 worker 187-198); thread ring thefts 0.069 -> 0.011, moves
+// 0.25 -> 0.03, CPU 28.4 -> 25.6 (1 worker 24.6); dining philosophers
+// moves 0.066 -> 0.019. Throughput, 2 workers over 1 per back-to-back pair
+// (median of 5, wall clock at that load, so coarse): big 0.91 -> 1.05,
+// dictionary 0.89 -> 0.91, thread ring 0.73 -> 1.04, dining 1.21 -> 1.00;
+// n-queens 1.49 -> 1.41, quicksort 1.31 -> 1.75, matrix multiplication
+// 1.51 -> 1.14, whose steals (2.6 per 1000 blocks), moves and CPU per
+// block did not change: a quiet A/B should confirm or refute that one.
+//
 // Idle workers and wake-ups (the part that decides latency and CPU use)
 // ----------------------------------------------------------------------
 // (Implemented by idle_workers.hpp, checked by tests/checker.)
@@ -399,6 +431,14 @@ struct worker {
   bool took_batch = false;
   std::uint32_t last_fifo_tick = 0;  ///< when the oldest local item was last taken
   std::vector<lifo_slot<cell_base>::sighting> seen_lifo;  ///< per victim: its slot at our last look
+  /// Per victim: its activation count, and since when we have seen it
+  /// unchanged (steal_stuck_lifo: a stalled worker keeps its slot for
+  /// stalled_wait_before_steal).
+  struct stall_watch {
+    std::uint32_t activations = 0;
+    std::chrono::steady_clock::time_point since{};
+  };
+  std::vector<stall_watch> stalls;
   std::vector<steal_gate> steal_gates;  ///< per victim: whether we may steal from it
   /// The searcher's clock, read once per slow look rather than per steal.
   std::chrono::steady_clock::time_point search_now{};
@@ -469,6 +509,7 @@ class worker_pool {
   cell_base* next_local(worker& w) noexcept;
   cell_base* steal(worker& w) noexcept;
   bool may_steal_from(worker& thief, unsigned victim) noexcept;
+  static std::chrono::nanoseconds stalled_wait() noexcept;
   void requeue(worker& w, cell_base* c) noexcept;
   void push_local(worker& w, cell_base* c) noexcept;
   void overflow(worker& w, cell_base* c) noexcept;

@@ -62,6 +62,23 @@ namespace volley::detail {
 // naps.
 inline constexpr std::chrono::nanoseconds oldest_wait_before_steal{50'000};
 
+// A victim that has started no activation since its top began to wait is
+// not getting through other work: its thread is off its CPU (the kernel or
+// the hypervisor gave it to another thread for a time slice) or stuck in one
+// handler. Its top must then wait this long. Stealing from a preempted
+// worker split the conversation it was running, and the split outlasted
+// the preemption: actors that wait for each other across two workers run
+// only while both workers have a CPU. 5 ms: reasoned, not tuned against
+// other values; the kernel's scheduler gives each of a few threads sharing
+// a CPU a slice of a few ms, so one slice away stays under it; a handler
+// that is really
+// stuck (a producer flooding from one activation) loses its queue a few
+// naps later than before; and a victim that runs long activations
+// (matrix multiplication's blocks) starts one every few hundred µs, so its
+// waiting top is stolen as before. The measurement is in scheduler.hpp
+// ("Preempted workers keep their queues").
+inline constexpr std::chrono::nanoseconds stalled_wait_before_steal{5'000'000};
+
 // The drain-rate rule: a thief also steals when, by the rate the victim's
 // top has moved since a look at least `oldest_wait_before_steal` ago, its
 // queue takes this long to get through (size x elapsed / cells taken from
@@ -82,6 +99,9 @@ inline constexpr std::chrono::nanoseconds backlog_drain_before_steal{250'000};
 struct victim_look {
   std::int64_t size = 0;  ///< cells in its deque
   std::int64_t top = 0;   ///< index of its oldest cell
+  /// Activations its worker has started (lifo_slot's count): whether it
+  /// has run anything since the top began to wait.
+  std::uint32_t activations = 0;
 };
 
 /// One thief's memory of one victim, and the rule above. Owned and used by
@@ -93,7 +113,8 @@ class steal_gate {
   /// A look at the victim at time `at`: may the thief steal now?
   bool may_steal(const victim_look& look, time_point at,
                  std::chrono::nanoseconds wait = oldest_wait_before_steal,
-                 std::chrono::nanoseconds backlog = backlog_drain_before_steal) noexcept {
+                 std::chrono::nanoseconds backlog = backlog_drain_before_steal,
+                 std::chrono::nanoseconds stalled = stalled_wait_before_steal) noexcept {
     if (look.size <= 0) {
       top_ = -1;  // the next cell to arrive starts its wait afresh
       rate_top_ = -1;
@@ -103,8 +124,11 @@ class steal_gate {
     if (look.top != top_) {
       top_ = look.top;
       since_ = at;
+      since_activations_ = look.activations;
     } else {
-      steal = at - since_ >= wait;
+      // A victim that has run nothing since the wait began is stalled
+      // (preempted, or stuck in one handler): the longer wait.
+      steal = at - since_ >= (look.activations == since_activations_ ? stalled : wait);
     }
     // The drain-rate rule, over an interval of at least `wait`.
     if (rate_top_ < 0 || look.top < rate_top_) {
@@ -123,7 +147,8 @@ class steal_gate {
  private:
   std::int64_t top_ = -1;  ///< the victim's top at the look that started the wait
   time_point since_{};
-  std::int64_t rate_top_ = -1;  ///< the victim's top when the drain interval began
+  std::uint32_t since_activations_ = 0;  ///< the victim's activations when the wait began
+  std::int64_t rate_top_ = -1;           ///< the victim's top when the drain interval began
   time_point rate_since_{};
 };
 

@@ -15,16 +15,18 @@ using volley::detail::victim_look;
 
 namespace {
 
-/// A victim seen by one thief, look after look: its owner may take its
-/// oldest cell (the top moves), and time passes between looks.
+/// A victim seen by one thief, look after look: its owner runs an
+/// activation (of its newest cell: the top stays) or takes its oldest cell
+/// (the top moves), and time passes between looks.
 struct victim_model {
-  victim_look now{4, 100};
+  victim_look now{4, 100, 0};
   steal_gate::time_point at{};
   steal_gate gate;
 
   bool look() { return gate.may_steal(now, at); }
   void run(bool top_moves) {
     if (top_moves) ++now.top;
+    ++now.activations;
     at += 1us;
   }
 };
@@ -52,8 +54,10 @@ TEST_CASE("a victim getting through a conversation's cells keeps them", "[steal_
 }
 
 TEST_CASE("an oldest cell that waits is stolen once it has waited long enough", "[steal_gate]") {
+  // Its owner is busy with newer cells (it runs activations, the top stays).
   victim_model v;
   CHECK_FALSE(v.look());  // the first look starts the wait
+  v.run(false);
   v.at += oldest_wait_before_steal / 2;
   CHECK_FALSE(v.look());  // the same top, not long enough
   v.at += oldest_wait_before_steal / 2;
@@ -70,6 +74,7 @@ TEST_CASE("a deque that empties and fills again starts a new wait", "[steal_gate
   CHECK_FALSE(v.look());  // emptied: forget the wait
   v.now.size = 1;
   CHECK_FALSE(v.look());  // the same top index, but a new cell
+  v.run(false);
   v.at += oldest_wait_before_steal;
   CHECK(v.look());
 }
@@ -101,4 +106,36 @@ TEST_CASE("a conversation's queue that drains fast is kept from a thief that loo
     v.now.top += 1250;
     v.at += 1ms;
   }
+}
+
+TEST_CASE("a victim that runs nothing while its top waits keeps it for the stalled wait",
+          "[steal_gate]") {
+  // Its worker has started no activation since the top began to wait: its
+  // thread lost its CPU for a time slice (or is stuck in one handler).
+  // Stealing then split the conversation it was running (steal_gate.hpp),
+  // so the thief waits stalled_wait_before_steal, looking once per nap.
+  using volley::detail::stalled_wait_before_steal;
+  static_assert(stalled_wait_before_steal >= 4 * 1ms);
+  victim_model v;
+  CHECK_FALSE(v.look());  // the first look starts the wait
+  std::chrono::nanoseconds waited{0};
+  while (waited + 1ms < stalled_wait_before_steal) {
+    v.at += 1ms;
+    waited += 1ms;
+    CHECK_FALSE(v.look());
+  }
+  v.at += 1ms;
+  CHECK(v.look());  // stalled that long: stuck, not preempted
+}
+
+TEST_CASE("a stalled victim that runs again loses a waiting top after the short wait",
+          "[steal_gate]") {
+  // Back on its CPU, the owner runs newer cells while the oldest still
+  // waits: that is work waiting behind other work, the short wait's case.
+  victim_model v;
+  CHECK_FALSE(v.look());
+  v.at += 1ms;
+  CHECK_FALSE(v.look());  // stalled: waits on
+  v.run(false);
+  CHECK(v.look());  // it ran, the oldest has waited over 50 µs
 }
