@@ -257,6 +257,10 @@ class ask_state {
           return timeout_error();
         }
       }
+    } else {
+      // The reply came before the wait: the sender's note (poll_for_reply)
+      // is spent all the same, so that it cannot lengthen a later wait.
+      static_cast<void>(take_reply_poll(this));
     }
     return std::move(*value_);
   }
