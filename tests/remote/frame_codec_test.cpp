@@ -479,6 +479,35 @@ TEST_CASE("a sender's checked paths change no other answer of validate, at any s
   CHECK(compared == 5 * 3 * 3 * 40);
 }
 
+TEST_CASE("a checked path too long for its 16-bit length field is refused, not cut short",
+          "[remote][codec]") {
+  // A limit may allow paths past 65535 bytes, which no frame can carry: the
+  // sender's check does not cover that, validate's short way must.
+  const frame_limits limits{1 << 20, 1 << 17};
+  const std::string long_path = "/" + std::string(0x10000, 'a');
+  const std::string fits = "/" + std::string(0xfffe, 'a');
+  for (auto kind : {frame_kind::message, frame_kind::ask_request}) {
+    for (bool long_target : {true, false}) {
+      frame f;
+      f.kind = kind;
+      std::string_view long_view = long_path;  // not a temporary string
+      f.target_path = long_target ? long_view : "/user/target";
+      f.sender_path = long_target ? "/user/sender" : long_view;
+      std::size_t size = 0;
+      INFO(to_string(kind) << (long_target ? ", long target" : ", long sender"));
+      CHECK(validate(f, limits, size, path_check::done_by_sender) == decode_error::bad_path);
+      CHECK(validate(f, limits, size, path_check::each_frame) == decode_error::bad_path);
+      (long_target ? f.target_path : f.sender_path) = fits;
+      REQUIRE(validate(f, limits, size, path_check::done_by_sender) == decode_error::none);
+      std::vector<std::byte> out(size);
+      encode_exact(f, out);
+      auto parsed = parse_frame(out, limits);
+      REQUIRE(parsed.error == decode_error::none);
+      CHECK(owned_frame(parsed.value) == owned_frame(f));
+    }
+  }
+}
+
 TEST_CASE("sections of every length up to 40 bytes encode and parse back unchanged",
           "[remote][codec]") {
   // encode_exact copies short sections with overlapping word moves: each
