@@ -57,6 +57,8 @@
 // one frame is reserved alone).
 #include "transport_impl.hpp"
 
+#include <volley/engine/ask.hpp>  // on_worker_thread
+
 #include <algorithm>
 #include <thread>
 
@@ -205,7 +207,13 @@ send_result transport::impl::send_staged(connection_id id, const frame& f, std::
   ++s.frames;
   frames_queued_.add();  // before the loop can see it, as in send()
   s.appended.store(s.appended.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
-  bool now = f.kind != frame_kind::message || s.credit_frames == 0;
+  // A worker's chain leaves at once: its stage is the thread's, not the
+  // actor's, and an actor that runs next on another worker would send its
+  // later tells through that worker's chain, which could be pushed first
+  // (remote_assoc_test caught a relay's replies out of order so). Plain
+  // threads do not migrate, and keep the batching.
+  bool now =
+      f.kind != frame_kind::message || s.credit_frames == 0 || volley::detail::on_worker_thread();
   if (s.frames == 1) {
     // seq_cst, then the seq_cst load of sleeping_: store-buffering with
     // turn_sleep, which stores sleeping_ and then loads this count, so
