@@ -168,80 +168,7 @@ struct asking {
 
 }  // namespace
 
-TEST_CASE(
-    "an ask that gets no reply in time calls the continuation with errc::timeout; the late "
-    "reply is a dead letter",
-    "[ask_from_actor]") {
-  asking<one_shot_asker> f(/*holding=*/true);
-  f.asker.tell(ask_once{100ms});
-  f.sys.run_until_idle();
-  CHECK(f.log.events.empty());
-
-  f.clock->advance(99ms);
-  f.sys.run_until_idle();
-  CHECK(f.log.events.empty());
-  f.clock->advance(1ms);
-  f.sys.run_until_idle();
-  CHECK(f.log.events == std::vector<std::string>{"error timeout"});
-
-  f.calc.tell(release_all{});  // now the calculator answers: nobody waits
-  f.sys.run_until_idle();
-  CHECK(f.log.events.size() == 1);
-  CHECK(f.sys.dead_letters().count(dead_letter_reason::reply_undeliverable) == 1);
-}
-
-TEST_CASE("a reply that comes before the timeout cancels it: the continuation runs once",
-          "[ask_from_actor]") {
-  asking<one_shot_asker> f(/*holding=*/false);
-  f.asker.tell(ask_once{100ms});
-  f.sys.run_until_idle();
-  f.clock->advance(1s);
-  f.sys.run_until_idle();
-  CHECK(f.log.events == std::vector<std::string>{"reply 42"});
-  CHECK(f.sys.dead_letters().count() == 0);
-}
-
-TEST_CASE("an ask with no_deadline never times out; the reply still comes", "[ask_from_actor]") {
-  asking<one_shot_asker> f(/*holding=*/true);  // the calculator keeps the request in its stash
-  f.asker.tell(ask_once{volley::no_deadline});
-  f.sys.run_until_idle();
-  f.clock->advance(24h);
-  f.sys.run_until_idle();
-  CHECK(f.log.events.empty());
-  f.calc.tell(release_all{});
-  f.sys.run_until_idle();
-  CHECK(f.log.events == std::vector<std::string>{"reply 42"});
-}
-
-TEST_CASE("an ask with no_deadline whose target stops with the request kept fails, not hangs",
-          "[ask_from_actor]") {
-  asking<one_shot_asker> f(/*holding=*/true);
-  f.asker.tell(ask_once{volley::no_deadline});
-  f.sys.run_until_idle();
-  f.calc.stop();  // the stashed request is dropped with the actor
-  f.sys.run_until_idle();
-  CHECK(f.log.events == std::vector<std::string>{"error recipient stopped"});
-}
-
-TEST_CASE("a reply to an asker that has stopped is a dead letter and its continuation never runs",
-          "[ask_from_actor]") {
-  asking<one_shot_asker> f(/*holding=*/true);
-  f.asker.tell(ask_once{10s});
-  f.sys.run_until_idle();
-  f.asker.stop();
-  f.sys.run_until_idle();
-  REQUIRE(f.asker.is_stopped());
-
-  f.calc.tell(release_all{});
-  f.sys.run_until_idle();
-  CHECK(f.log.events.empty());
-  CHECK(f.sys.dead_letters().count(dead_letter_reason::recipient_stopped) == 1);
-  f.clock->advance(1min);  // the timeout was cancelled by the reply: nothing more
-  f.sys.run_until_idle();
-  CHECK(f.sys.dead_letters().count() == 1);
-}
-
-// -- the completion message inside its request --------------------------------------
+// -- how an ask ends, and where its completion message lives ------------------------
 
 namespace {
 
@@ -308,47 +235,73 @@ bool request_block_returned(const void* home) {
 }  // namespace
 
 TEST_CASE(
-    "a continuation's message lives in its request: answered, it runs once and the block "
-    "comes back when the mailbox retires the message",
+    "an ask that gets no reply in time calls the continuation with errc::timeout; the late "
+    "reply is a dead letter",
     "[ask_from_actor]") {
   watched = {};
+  asking<block_watching_asker> f(/*holding=*/true);
+  f.asker.tell(ask_once{100ms});
+  f.sys.run_until_idle();
+  CHECK(f.log.events.empty());
+
+  f.clock->advance(99ms);
+  f.sys.run_until_idle();
+  CHECK(f.log.events.empty());
+  f.clock->advance(1ms);
+  f.sys.run_until_idle();
+  CHECK(f.log.events == std::vector<std::string>{"error timeout"});
+  CHECK(watched.alive == 0);  // the function went with its message
+
+  f.calc.tell(release_all{});  // now the calculator answers: nobody waits
+  f.asker.tell(nudge{});
+  f.sys.run_until_idle();
+  CHECK(f.log.events.size() == 1);
+  CHECK(f.sys.dead_letters().count(dead_letter_reason::reply_undeliverable) == 1);
+  CHECK(request_block_returned(watched.home));  // the late reply dropped the last other count
+}
+
+TEST_CASE("a reply that comes before the timeout cancels it: the continuation runs once",
+          "[ask_from_actor]") {
+  watched = {};
   asking<block_watching_asker> f(/*holding=*/false);
-  f.asker.tell(ask_once{volley::no_deadline});
+  f.asker.tell(ask_once{100ms});
+  f.sys.run_until_idle();
+  f.clock->advance(1s);
   f.sys.run_until_idle();
   CHECK(f.log.events == std::vector<std::string>{"reply 42"});
+  CHECK(f.sys.dead_letters().count() == 0);
   REQUIRE(watched.home != nullptr);
   CHECK(watched.alive == 0);  // every copy gone, the request's own one with its message
 
   f.asker.tell(nudge{});  // the next pop retires the completion message
   f.sys.run_until_idle();
   CHECK(request_block_returned(watched.home));
-  CHECK(f.sys.dead_letters().count() == 0);
 }
 
-TEST_CASE(
-    "a continuation's message lives in its request: timed out, it runs once and the block comes "
-    "back after the late reply",
-    "[ask_from_actor]") {
-  watched = {};
-  asking<block_watching_asker> f(/*holding=*/true);
-  f.asker.tell(ask_once{100ms});
+TEST_CASE("an ask with no_deadline never times out; the reply still comes", "[ask_from_actor]") {
+  asking<one_shot_asker> f(/*holding=*/true);  // the calculator keeps the request in its stash
+  f.asker.tell(ask_once{volley::no_deadline});
   f.sys.run_until_idle();
-  f.clock->advance(100ms);
+  f.clock->advance(24h);
   f.sys.run_until_idle();
-  CHECK(f.log.events == std::vector<std::string>{"error timeout"});
-  CHECK(watched.alive == 0);
-
-  f.calc.tell(release_all{});  // the late reply drops the request's last other count
-  f.asker.tell(nudge{});
+  CHECK(f.log.events.empty());
+  f.calc.tell(release_all{});
   f.sys.run_until_idle();
-  CHECK(f.log.events.size() == 1);
-  CHECK(request_block_returned(watched.home));
+  CHECK(f.log.events == std::vector<std::string>{"reply 42"});
 }
 
-TEST_CASE(
-    "a continuation's message lives in its request: to a stopped asker it is a dead letter, "
-    "never run, and the block comes back",
-    "[ask_from_actor]") {
+TEST_CASE("an ask with no_deadline whose target stops with the request kept fails, not hangs",
+          "[ask_from_actor]") {
+  asking<one_shot_asker> f(/*holding=*/true);
+  f.asker.tell(ask_once{volley::no_deadline});
+  f.sys.run_until_idle();
+  f.calc.stop();  // the stashed request is dropped with the actor
+  f.sys.run_until_idle();
+  CHECK(f.log.events == std::vector<std::string>{"error recipient stopped"});
+}
+
+TEST_CASE("a reply to an asker that has stopped is a dead letter and its continuation never runs",
+          "[ask_from_actor]") {
   watched = {};
   asking<block_watching_asker> f(/*holding=*/true);
   f.asker.tell(ask_once{10s});
@@ -363,6 +316,9 @@ TEST_CASE(
   CHECK(f.sys.dead_letters().count(dead_letter_reason::recipient_stopped) == 1);
   CHECK(watched.alive == 0);  // dropped with its message, on this thread
   CHECK(request_block_returned(watched.home));
+  f.clock->advance(1min);  // the timeout was cancelled by the reply: nothing more
+  f.sys.run_until_idle();
+  CHECK(f.sys.dead_letters().count() == 1);
 }
 
 namespace {
