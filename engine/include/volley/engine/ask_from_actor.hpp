@@ -62,7 +62,7 @@ struct request_done {
   /// Run or dropped (a stopped asker), the message is gone: the request
   /// learns it on this thread, the asker's or the dropping one. Its count
   /// is the envelope's, given back when the mailbox retires the node
-  /// (release_reply_host), which may be one pop later.
+  /// (reply_slot::release_host), which may be one pop later.
   ~request_done() { request->on_message_gone(); }
 };
 
