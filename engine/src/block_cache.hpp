@@ -327,7 +327,15 @@ struct thread_cache {
     try {
       if (m == nullptr) m = loaded[c] = empty_magazine(c);
       // m is empty here (else alloc took its block), and so is previous[c].
-      while (m->count < batch) m->items[m->count++] = source.fresh(c);
+      while (m->count < batch) {
+        if constexpr (Source::refill_opens_chunks) {
+          m->items[m->count++] = source.fresh(c);
+        } else {
+          void* q = source.fresh_in_hand(c);
+          if (q == nullptr) break;  // the rest waits for the next refill
+          m->items[m->count++] = q;
+        }
+      }
     } catch (...) {  // no chunk or magazine: what was cut is still served
     }
     if (m != nullptr) {

@@ -326,7 +326,12 @@ bool cell_base::tell_directly(const message_info* info, const void* payload,
 
 void retire(envelope* e) noexcept {
   if (e->sender != nullptr) e->sender->release();
-  envelope_free(e, e->info->alloc_size);
+  const message_info* info = e->info;
+  if (info->alloc_size != 0) [[likely]] {
+    envelope_free(e, info->alloc_size);
+  } else {
+    info->release_host(e);  // the envelope is part of a request (ask_from_actor.hpp)
+  }
 }
 
 void discard(envelope* e, dead_letter_reason reason) noexcept {

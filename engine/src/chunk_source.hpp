@@ -258,6 +258,7 @@ inline void* chunk_late_alloc(chunk_registry& r, std::size_t c) {
 ///   static chunk_registry& registry()
 ///   static depot* depots()
 ///   static constexpr bool refill     (block_cache.hpp's Source)
+///   static constexpr bool refill_opens_chunks  (the same)
 ///   static void arm_thread_exit()    (block_cache.hpp's Source)
 ///   static void* late_alloc(std::size_t c)   a block once the cache is gone
 template <class Pool>
@@ -277,20 +278,14 @@ struct chunk_source {
     return_blocks(Pool::registry(), &p, 1);  // no cache, no depot: its chunk
   }
   static constexpr bool refill = Pool::refill;
+  static constexpr bool refill_opens_chunks = Pool::refill_opens_chunks;
   static long depot_cap() noexcept {
     return Pool::registry().depot_cap.load(std::memory_order_relaxed);
   }
 
   void* fresh(std::size_t c) {
+    if (void* p = fresh_in_hand(c)) return p;
     cursor& k = cursors[c];
-    if (k.taken != nullptr) {
-      void* p = k.taken;
-      k.taken = *static_cast<void**>(p);
-      return unpoison(p, c);
-    }
-    if (k.open != nullptr && k.carved < chunk_blocks(c)) {
-      return unpoison(block_at(k.open, k.carved++), c);
-    }
     chunk_registry& r = Pool::registry();
     if (k.open != nullptr) {
       seal(r, k.open, k.carved);
@@ -303,6 +298,22 @@ struct chunk_source {
     k.open = open_chunk(r, c);
     k.carved = 0;
     return fresh(c);
+  }
+
+  /// A block this thread can cut without the registry (its partial list,
+  /// its open chunk), or nullptr: never takes a partial chunk nor opens
+  /// one. What a refill of a pool whose refills stay in hand adds.
+  void* fresh_in_hand(std::size_t c) noexcept {
+    cursor& k = cursors[c];
+    if (k.taken != nullptr) {
+      void* p = k.taken;
+      k.taken = *static_cast<void**>(p);
+      return unpoison(p, c);
+    }
+    if (k.open != nullptr && k.carved < chunk_blocks(c)) {
+      return unpoison(block_at(k.open, k.carved++), c);
+    }
+    return nullptr;
   }
 
   static void give_back(void* const* blocks, std::uint32_t n, std::size_t) noexcept {

@@ -26,7 +26,10 @@ namespace volley {
 
 void context::stash() {
   if (current_ == nullptr || current_->info->relocate == nullptr) {
-    throw std::logic_error("volley: stash() outside a user message handler");
+    // A continuation's message (ask_from_actor.hpp) is part of its request
+    // and cannot be kept either: kept, it would run a second time.
+    throw std::logic_error(
+        "volley: stash() outside a user message handler (a continuation cannot be stashed)");
   }
   detail::cell_extras& ext = cell_->extras();
   if (ext.stash.size() >= ext.stash_capacity) {

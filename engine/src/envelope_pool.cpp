@@ -29,6 +29,7 @@ using namespace pool;
 struct envelope_chunks {
   // A sender that outruns its frees cuts 64 envelopes at a time.
   static constexpr bool refill = true;
+  static constexpr bool refill_opens_chunks = true;
   static chunk_registry& registry() {
     static chunk_registry* r = new chunk_registry(0x766f6c65, "envelope_free");  // "vole"
     return *r;

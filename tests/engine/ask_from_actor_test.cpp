@@ -7,10 +7,16 @@
 // in order; stopping the actor destroys the waiting frame, which a late
 // reply never resumes; a reply to a dropped future is a
 // `reply_undeliverable` dead letter; a blocking get on a worker is refused.
+// A continuation's completion message lives in its request's block: each
+// way an ask ends (answered, timed out, asker stopped) runs or drops the
+// continuation once, destroys its function once, and gives the block back
+// once the mailbox is done with the message; and the message cannot be
+// stashed.
 #include <catch2/catch.hpp>
 
 #include <atomic>
 #include <memory>
+#include <stdexcept>
 #include <string>
 #include <thread>
 #include <type_traits>
@@ -162,11 +168,78 @@ struct asking {
 
 }  // namespace
 
+// -- how an ask ends, and where its completion message lives ------------------------
+
+namespace {
+
+/// Where a continuation's function lives, and how many of its copies are alive.
+struct function_record {
+  const void* home = nullptr;  ///< the last copy made: the one inside the request
+  int alive = 0;
+};
+
+/// A continuation that logs, and notes where it was moved to: ctx.ask moves
+/// it into the request's block (continued_ask), so its address is inside
+/// that block.
+struct logged_reply {
+  logged_reply(outcome_log* l, function_record* r) : log(l), record(r) { ++record->alive; }
+  logged_reply(logged_reply&& o) noexcept : log(o.log), record(o.record) {
+    record->home = this;
+    ++record->alive;
+  }
+  logged_reply(const logged_reply&) = delete;
+  ~logged_reply() { --record->alive; }
+  void operator()(volley::result<int> r) const {
+    log->events.push_back(r ? "reply " + std::to_string(r.value())
+                            : std::string("error ") + volley::to_string(r.err().code));
+  }
+  outcome_log* log;
+  function_record* record;
+};
+
+using logged_request = volley::detail::continued_ask<int, logged_reply>;
+
+/// The record of the test that runs (each starts with a fresh one): the
+/// actors run on the test's thread (deterministic dispatcher).
+function_record watched;
+
+struct nudge {};
+
+/// one_shot_asker with a continuation of a type the test can name (so it
+/// knows the request's size), and a message that makes the mailbox retire
+/// the completion message's node (the stub until the next pop).
+struct block_watching_asker {
+  block_watching_asker(volley::actor_ref<calculator> calc, outcome_log* log)
+      : calc_(std::move(calc)), log_(log) {}
+  void on(const ask_once& m, volley::context& ctx) {
+    ctx.ask(calc_, plus_one{41}, m.timeout, logged_reply{log_, &watched});
+  }
+  void on(const nudge&) {}
+  volley::actor_ref<calculator> calc_;
+  outcome_log* log_;
+};
+
+/// Whether the request block that `home` lies in is back in this thread's
+/// envelope cache: the cache hands out the block freed last first, so the
+/// next block of the request's size class is that one. Asked on the thread
+/// that ran the actors (the deterministic dispatcher's, the test's).
+bool request_block_returned(const void* home) {
+  void* b = volley::detail::envelope_alloc(sizeof(logged_request));
+  const auto* first = static_cast<const unsigned char*>(b);
+  const auto* at = static_cast<const unsigned char*>(home);
+  bool inside = at >= first && at < first + sizeof(logged_request);
+  volley::detail::envelope_free(b, sizeof(logged_request));
+  return inside;
+}
+
+}  // namespace
+
 TEST_CASE(
     "an ask that gets no reply in time calls the continuation with errc::timeout; the late "
     "reply is a dead letter",
     "[ask_from_actor]") {
-  asking<one_shot_asker> f(/*holding=*/true);
+  watched = {};
+  asking<block_watching_asker> f(/*holding=*/true);
   f.asker.tell(ask_once{100ms});
   f.sys.run_until_idle();
   CHECK(f.log.events.empty());
@@ -177,22 +250,32 @@ TEST_CASE(
   f.clock->advance(1ms);
   f.sys.run_until_idle();
   CHECK(f.log.events == std::vector<std::string>{"error timeout"});
+  CHECK(watched.alive == 0);  // the function went with its message
 
   f.calc.tell(release_all{});  // now the calculator answers: nobody waits
+  f.asker.tell(nudge{});
   f.sys.run_until_idle();
   CHECK(f.log.events.size() == 1);
   CHECK(f.sys.dead_letters().count(dead_letter_reason::reply_undeliverable) == 1);
+  CHECK(request_block_returned(watched.home));  // the late reply dropped the last other count
 }
 
 TEST_CASE("a reply that comes before the timeout cancels it: the continuation runs once",
           "[ask_from_actor]") {
-  asking<one_shot_asker> f(/*holding=*/false);
+  watched = {};
+  asking<block_watching_asker> f(/*holding=*/false);
   f.asker.tell(ask_once{100ms});
   f.sys.run_until_idle();
   f.clock->advance(1s);
   f.sys.run_until_idle();
   CHECK(f.log.events == std::vector<std::string>{"reply 42"});
   CHECK(f.sys.dead_letters().count() == 0);
+  REQUIRE(watched.home != nullptr);
+  CHECK(watched.alive == 0);  // every copy gone, the request's own one with its message
+
+  f.asker.tell(nudge{});  // the next pop retires the completion message
+  f.sys.run_until_idle();
+  CHECK(request_block_returned(watched.home));
 }
 
 TEST_CASE("an ask with no_deadline never times out; the reply still comes", "[ask_from_actor]") {
@@ -219,7 +302,8 @@ TEST_CASE("an ask with no_deadline whose target stops with the request kept fail
 
 TEST_CASE("a reply to an asker that has stopped is a dead letter and its continuation never runs",
           "[ask_from_actor]") {
-  asking<one_shot_asker> f(/*holding=*/true);
+  watched = {};
+  asking<block_watching_asker> f(/*holding=*/true);
   f.asker.tell(ask_once{10s});
   f.sys.run_until_idle();
   f.asker.stop();
@@ -230,9 +314,47 @@ TEST_CASE("a reply to an asker that has stopped is a dead letter and its continu
   f.sys.run_until_idle();
   CHECK(f.log.events.empty());
   CHECK(f.sys.dead_letters().count(dead_letter_reason::recipient_stopped) == 1);
+  CHECK(watched.alive == 0);  // dropped with its message, on this thread
+  CHECK(request_block_returned(watched.home));
   f.clock->advance(1min);  // the timeout was cancelled by the reply: nothing more
   f.sys.run_until_idle();
   CHECK(f.sys.dead_letters().count() == 1);
+}
+
+namespace {
+
+/// Tries to keep its continuation's message in the stash.
+struct stashing_asker {
+  stashing_asker(volley::actor_ref<calculator> calc, outcome_log* log)
+      : calc_(std::move(calc)), log_(log) {}
+  void on(const ask_once& m, volley::context& ctx) {
+    ctx.ask(calc_, plus_one{41}, m.timeout, [this](volley::result<int> r, volley::context& c) {
+      log_->events.push_back("reply " + std::to_string(r.value()));
+      try {
+        c.stash();
+        log_->events.emplace_back("stashed");
+      } catch (const std::logic_error&) {
+        log_->events.emplace_back("refused");
+      }
+      c.unstash_all();
+    });
+  }
+  void on(const nudge&) {}
+  volley::actor_ref<calculator> calc_;
+  outcome_log* log_;
+};
+
+}  // namespace
+
+TEST_CASE("a continuation cannot be stashed: it runs once and the asker goes on",
+          "[ask_from_actor]") {
+  asking<stashing_asker> f(/*holding=*/false);
+  f.asker.tell(ask_once{volley::no_deadline});
+  f.asker.tell(nudge{});
+  f.sys.run_until_idle();
+  CHECK(f.log.events == std::vector<std::string>{"reply 42", "refused"});
+  CHECK_FALSE(f.asker.is_stopped());
+  CHECK(f.sys.dead_letters().count() == 0);
 }
 
 // -- coroutines --------------------------------------------------------------------

@@ -25,7 +25,7 @@
 // nothing: the exception reaches the caller (the coroutine, at its
 // co_await), no continuation ever runs for it, and nothing is left armed.
 // Completing an ask never allocates: the message that brings the result
-// back is allocated with the request.
+// back lives in the request's block (reply_slot).
 #pragma once
 
 #include <chrono>
@@ -45,30 +45,25 @@ namespace volley {
 
 namespace detail {
 
-/// The message that hands a completed request back to its asker: a counted
-/// pointer to the request, which holds the result (and a continuation's
-/// function). Its envelope is allocated with the request, before anything
-/// is sent (reply_envelope), so that completing a request never allocates
-/// or throws: a reply on a worker, the timeout on the timer thread (where a
-/// throw is std::terminate) or a drop at shutdown only builds this message
-/// in place and delivers it. A completion that could fail there would lose
-/// the continuation, or leave a waiting coroutine, and its actor, waiting
-/// for ever.
+/// The message that hands a completed request back to its asker: a pointer
+/// to the request, which holds the result (and a continuation's function).
+/// Its envelope lives in the request's own block (reply_slot), so that
+/// completing a request never allocates or throws: a reply on a worker, the
+/// timeout on the timer thread (where a throw is std::terminate) or a drop
+/// at shutdown only builds this message in place and delivers it. A
+/// completion that could fail there would lose the continuation, or leave a
+/// waiting coroutine, and its actor, waiting for ever.
 template <class Request>
 struct request_done {
   Request* request;
-  /// Takes over a count on `r` that its builder hands it.
   explicit request_done(Request* r) noexcept : request(r) {}
-  request_done(request_done&& o) noexcept : request(std::exchange(o.request, nullptr)) {}
-  request_done& operator=(request_done&&) = delete;
+  request_done(const request_done&) = delete;
+  request_done& operator=(const request_done&) = delete;
   /// Run or dropped (a stopped asker), the message is gone: the request
-  /// learns it on this thread, the asker's or the dropping one.
-  ~request_done() {
-    if (request != nullptr) {
-      request->on_message_gone();
-      request->release();
-    }
-  }
+  /// learns it on this thread, the asker's or the dropping one. Its count
+  /// is the envelope's, given back when the mailbox retires the node
+  /// (reply_slot::release_host), which may be one pop later.
+  ~request_done() { request->on_message_gone(); }
 };
 
 template <class Request>
@@ -78,43 +73,75 @@ void invoke_request_done(envelope* e, cell_base* c, context& ctx) {
   me->msg.request->run_on_asker(c, ctx);
 }
 
-/// The completion message's memory, taken when the request is made.
+/// The completion message's envelope, inside the request. Before, it was a
+/// block of its own taken with the request: an allocation and a free more
+/// per ask, and a cold line written when the reply came (bank transaction,
+/// where each transfer is a ctx.ask). The envelope holds the count the
+/// request gives its message until retire() hands it back (release_host),
+/// since the mailbox keeps the handled node as its stub until the next pop.
 template <class Request>
-class reply_envelope {
+class reply_slot {
   using message = message_envelope<request_done<Request>>;
 
  public:
-  reply_envelope() : memory_(envelope_alloc(sizeof(message))) {}
-  reply_envelope(const reply_envelope&) = delete;
-  reply_envelope& operator=(const reply_envelope&) = delete;
-  ~reply_envelope() {
-    if (memory_ != nullptr) envelope_free(memory_, sizeof(message));
-  }
+  reply_slot() noexcept = default;
+  reply_slot(const reply_slot&) = delete;
+  reply_slot& operator=(const reply_slot&) = delete;
 
   /// Whether build() has run (the message exists, maybe handled already).
-  bool built() const noexcept { return memory_ == nullptr; }
+  bool built() const noexcept { return host_ != nullptr; }
 
-  /// The message for `r`, built in place: nothing here allocates or throws.
-  /// Once. The caller hands the message one count on `r`.
+  /// The message for `r` (which holds this slot), built in place: nothing
+  /// here allocates or throws. Once. The caller hands the message one count
+  /// on `r`, which the envelope's retire gives back.
   envelope* build(Request* r, const message_info* info) noexcept {
-    auto* e = ::new (std::exchange(memory_, nullptr)) message(r);
+    host_ = r;
+    auto* e = ::new (static_cast<void*>(storage_)) message(r);
     e->invoke = &invoke_request_done<Request>;
     e->info = info;
     e->sender = nullptr;
     return e;
   }
 
+  /// message_info::release_host: the envelope is this slot's storage, its
+  /// first member.
+  static void release_host(envelope* e) noexcept {
+    auto* slot = reinterpret_cast<reply_slot*>(static_cast<void*>(static_cast<message*>(e)));
+    slot->host_->release();
+  }
+
  private:
-  void* memory_;
+  alignas(message) unsigned char storage_[sizeof(message)];
+  Request* host_ = nullptr;  // set by build()
 };
+
+/// What a completion message is, for the mailbox and dead-letter reports:
+/// no block of its own (alloc_size 0, release_host), and never stashed or
+/// kept (no relocate: the message is part of its request, and running a
+/// continuation twice would take its result twice).
+template <class Request>
+constexpr message_info reply_info(const char* name, bool is_system) {
+  using M = request_done<Request>;
+  static_assert(std::is_standard_layout_v<reply_slot<Request>>,
+                "release_host finds the slot at its envelope's address");
+  return {type_id<M>(),
+          name,
+          &drop_payload<M>,
+          0,
+          is_system,
+          nullptr,
+          &payload_of<M>,
+          nullptr,
+          nullptr,
+          nullptr,
+          false,
+          &reply_slot<Request>::release_host};
+}
 
 /// A continuation's message is "volley::continuation" in dead-letter reports.
 template <class Request>
-inline constexpr message_info continuation_info_of = [] {
-  message_info info = message_info_of<request_done<Request>>;
-  info.name = "volley::continuation";
-  return info;
-}();
+inline constexpr message_info continuation_info_of = reply_info<Request>("volley::continuation",
+                                                                         false);
 
 /// ctx.ask's request with its continuation inline: one allocation where a
 /// plain ask_state took three (the request, a shared_ptr holding the
@@ -157,8 +184,7 @@ class continued_ask final : public ask_state<R>, public pooled_request {
     self->release();
   }
 
-  // First: if the function's copy throws, the memory goes back.
-  reply_envelope<continued_ask> reply_;
+  reply_slot<continued_ask> reply_;
   union {
     Fn fn_;  // alive until the completion message is gone (or, without one, until ~)
   };
@@ -194,15 +220,12 @@ class resumed_ask final : public ask_state<R>, public pooled_request {
  private:
   void run_callback() noexcept override;
 
-  reply_envelope<resumed_ask> reply_;
+  reply_slot<resumed_ask> reply_;
   cell_base* self_ = nullptr;  // counted from arm() until run_callback
 };
 
 template <class R>
-inline constexpr message_info resume_info_of{
-    type_id<request_done<resumed_ask<R>>>(), "volley::resume",
-    &drop_payload<request_done<resumed_ask<R>>>,
-    sizeof(message_envelope<request_done<resumed_ask<R>>>), true};
+inline constexpr message_info resume_info_of = reply_info<resumed_ask<R>>("volley::resume", true);
 
 template <class R>
 void resumed_ask<R>::run_callback() noexcept {

@@ -35,6 +35,8 @@ struct message_info {
   /// Destroy the payload without handling it (dead letter). For an ask it
   /// also completes the request with the error it is given.
   void (*drop)(envelope*, dead_letter_reason reason) noexcept;
+  /// The envelope's block size for envelope_free; 0 for an envelope that
+  /// lives inside another object's block, given back by release_host.
   std::uint32_t alloc_size;
   bool is_system;
   /// Move the payload (and what the envelope owns: sender, request) into a
@@ -54,6 +56,11 @@ struct message_info {
   void (*complete_request)(void* request, void* value, const void* error) = nullptr;
   /// A control message (mailbox.hpp): control-aware mailboxes hand it over first.
   bool control = false;
+  /// alloc_size 0 only: drop the count the envelope holds on the object it
+  /// lives in (an ask's completion message, in its request's block). retire()
+  /// calls it where it would free a pooled envelope, so the host outlives
+  /// the mailbox's last look at the node.
+  void (*release_host)(envelope*) noexcept = nullptr;
 };
 
 /// M declares `static constexpr bool control = true` (or derives from
