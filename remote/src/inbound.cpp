@@ -99,6 +99,7 @@ void node_core::send_failure(connection_id conn, std::uint64_t correlation, cons
 }
 
 void node_core::on_up(const peer_info& peer, std::uint64_t previous_incarnation) {
+  last_tell_.streak = false;  // another handler call: no frame vouches for the next
   flush_batches();
   proxies_epoch.fetch_add(1, std::memory_order_relaxed);  // a reconnect: new proxies
   auto l = link_for(peer);
@@ -236,6 +237,7 @@ void node_core::refuse_access(const peer_info& peer, const frame& f, const std::
 }
 
 void node_core::on_down(const peer_info& peer, close_reason reason, std::string_view detail) {
+  last_tell_.streak = false;  // another handler call: no frame vouches for the next
   flush_batches();
   proxies_epoch.fetch_add(1, std::memory_order_relaxed);
   superseded_.erase(peer.id);
@@ -255,6 +257,7 @@ void node_core::on_down(const peer_info& peer, close_reason reason, std::string_
 }
 
 void node_core::on_undelivered(connection_id id, const frame& f, close_reason reason) {
+  last_tell_.streak = false;  // another handler call: no frame vouches for the next
   flush_batches();
   std::string why = "not delivered: connection " + std::string(to_string(reason));
   pending_ask p;
@@ -278,15 +281,55 @@ void node_core::on_undelivered(connection_id id, const frame& f, close_reason re
   }
 }
 
-void node_core::on_frame(const peer_info& peer, const frame& f) {
+namespace {
+/// What resolve() and sender_of() lend when there is nothing to lend.
+const any_ref no_ref;
+/// Paths and proxies are few; a flood of distinct ones resets a cache.
+constexpr std::size_t max_cached = 4096;
+}  // namespace
+
+inline bool node_core::deliver_batched(const peer_info& peer, const frame& f,
+                                       const message_entry& entry, const any_ref& target,
+                                       volley::detail::invoke_fn fn) {
+  // Inline, with batch() and the test for a frame without a sender: the
+  // three calls and their prologues were ~20 of the ~40 instructions this
+  // added to a run's frame (callgrind, remote_bench one-way, B's loop).
+  const any_ref& from = f.sender_path.empty() ? no_ref : sender_of(peer, f);
+  volley::detail::envelope* e =
+      entry.envelope_local(entry.wire, fn, f.payload, from ? from.cell() : nullptr);
+  if (e == nullptr) return false;
+  batch(target, e);
+  count_received();
+  return true;
+}
+
+inline void node_core::batch(const any_ref& target, volley::detail::envelope* e) {
+  // A stream to one actor appends to the newest chain, here, without the
+  // scan's prologue (37 -> 19 instructions per message, callgrind,
+  // remote_bench one-way, B's loop).
+  if (!batches_.empty() && batches_.back().target.cell() == target.cell()) {
+    batches_.back().append(e);
+    return;
+  }
+  batch_elsewhere(target, e);
+}
+
+inline void node_core::receive(const peer_info& peer, const frame& f, bool like_previous) {
   // A tell that continues the last run (tell_run) is delivered here, before
   // the plain path's prologue and switch and without deliver_tell's call:
   // on_frame, deliver_tell and its same_path call took 118 instructions per
   // message of B's loop, on_frame and continue_run take 83 (callgrind,
   // remote_bench one-way).
+  // The hint counts only if the frame before it went through the run; the
+  // streak ends here and is earned again by this frame's success alone.
+  bool same_target = like_previous && last_tell_.streak;
+  last_tell_.streak = false;
   if (f.kind == frame_kind::message && !(f.flags & flag_target_id) && superseded_.empty()) {
     try {
-      if (continue_run(peer, f)) return;
+      if (continue_run(peer, f, same_target)) {
+        last_tell_.streak = true;
+        return;
+      }
     } catch (const std::exception&) {
       // The plain path below decodes it again and reports the failure.
     }
@@ -294,15 +337,26 @@ void node_core::on_frame(const peer_info& peer, const frame& f) {
   on_other_frame(peer, f);
 }
 
-bool node_core::continue_run(const peer_info& peer, const frame& f) {
+void node_core::on_frame(const peer_info& peer, const frame& f) {
+  receive(peer, f, false);
+}
+
+void node_core::on_frame_like_previous(const peer_info& peer, const frame& f) {
+  receive(peer, f, true);
+}
+
+inline bool node_core::continue_run(const peer_info& peer, const frame& f, bool same_target) {
   // A stream of tells to one allowed actor: one path compare and one
   // liveness load, then the envelope. The plain path (deliver_tell) makes
   // two compares of the target path, the access and type checks and three
   // calls more per frame: ~3% of the one-way profile (B's loop, the thread
-  // that bounds the rate).
+  // that bounds the rate). Inside one receive buffer the path compare is
+  // left out too when the transport says the target bytes are those of the
+  // frame before, which this run delivered (same_target).
   const tell_run& run = last_tell_;
   if (run.entry == nullptr || run.conn != peer.id || run.marker != f.type_marker ||
-      !same_path(run.target->first, f.target_path) || run.target->second.is_stopped())
+      (!same_target && !same_path(run.target->first, f.target_path)) ||
+      run.target->second.is_stopped())
     return false;
   return deliver_batched(peer, f, *run.entry, run.target->second, run.handler);
 }
@@ -366,13 +420,6 @@ void node_core::on_other_frame(const peer_info& peer, const frame& f) {
                               ") failed: " + ex.what());
   }
 }
-
-namespace {
-/// What resolve() and sender_of() lend when there is nothing to lend.
-const any_ref no_ref;
-/// Paths and proxies are few; a flood of distinct ones resets a cache.
-constexpr std::size_t max_cached = 4096;
-}  // namespace
 
 const any_ref& node_core::resolve(std::string_view path) {
   // Looking a path up takes a lock per level; a stream of messages to the
@@ -514,7 +561,7 @@ void node_core::deliver_tell(const peer_info& peer, const frame& f) {
       if (!last_allowed_.empty() && same_path(f.target_path, last_allowed_) &&
           classify(*entry) == message_class::user && last_resolved_ != nullptr &&
           &last_resolved_->second == &target)
-        last_tell_ = {peer.id, f.type_marker, entry, last_resolved_, fn};
+        last_tell_ = {peer.id, f.type_marker, entry, last_resolved_, fn, true};
       return;
     }
     valid = false;  // the payload is not a valid message of its type
@@ -534,28 +581,6 @@ void node_core::deliver_tell(const peer_info& peer, const frame& f) {
     return;
   }
   count_received();
-}
-
-bool node_core::deliver_batched(const peer_info& peer, const frame& f, const message_entry& entry,
-                                const any_ref& target, volley::detail::invoke_fn fn) {
-  const any_ref& from = sender_of(peer, f);
-  volley::detail::envelope* e =
-      entry.envelope_local(entry.wire, fn, f.payload, from ? from.cell() : nullptr);
-  if (e == nullptr) return false;
-  batch(target, e);
-  count_received();
-  return true;
-}
-
-void node_core::batch(const any_ref& target, volley::detail::envelope* e) {
-  // A stream to one actor appends to the newest chain, here, without the
-  // scan's prologue (37 -> 19 instructions per message, callgrind,
-  // remote_bench one-way, B's loop).
-  if (!batches_.empty() && batches_.back().target.cell() == target.cell()) {
-    batches_.back().append(e);
-    return;
-  }
-  batch_elsewhere(target, e);
 }
 
 void node_core::batch_elsewhere(const any_ref& target, volley::detail::envelope* e) {
@@ -579,6 +604,7 @@ void node_core::flush_batches() noexcept {
 }
 
 void node_core::on_batch_end() {
+  last_tell_.streak = false;  // another handler call: no frame vouches for the next
   // Inline handlers (node_config::inline_handlers): the chains of this turn
   // go to their actors under a capture, so an actor that was idle stays
   // with this thread (it cleared the mark) and runs below; the replies and

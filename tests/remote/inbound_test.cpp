@@ -90,3 +90,53 @@ TEST_CASE("runs of tells to two allowed actors, interleaved, each reach their ow
   CHECK(numbered_seen(t.seen) == rounds * per_round);
   CHECK(numbered_seen(second_seen) == rounds * per_round);
 }
+
+TEST_CASE("a frame like a refused one before it is refused too, not taken by the run",
+          "[remote][node][inbound]") {
+  // Inside one receive buffer, a frame whose target bytes equal those of the
+  // frame before it skips the run's path compare, on the strength of that
+  // frame having gone through the run (tell_run::streak). A peer that knows
+  // the secret writes runs to the allowed collector, each followed by frames
+  // to a path the access list refuses: the first of those is refused, and
+  // the ones like it must be refused as well, not delivered to the
+  // collector because the frame before them was like them. One write of a
+  // few KiB, so that most rounds lie inside one receive buffer.
+  seen_state seen;
+  volley::system sys_b{system_config()};
+  auto collector = sys_b.spawn<collector_actor>(volley::props{.name = "collector"}, &seen);
+  node node_b(sys_b, node_config_for("node-b"), test_types());
+  raw_peer peer(node_b.port());
+  REQUIRE(peer.handshake_as("mallory", "test-secret"));
+
+  constexpr std::uint64_t rounds = 40, to_run = 4, refused = 3;
+  std::vector<std::byte> bytes;
+  auto append = [&](const char* path, std::uint32_t sender, std::uint64_t n) {
+    numbered m{};  // padding zeroed: the payload is the struct's bytes
+    m.sender = sender;
+    m.n = n;
+    frame f;
+    f.kind = frame_kind::message;
+    f.target_path = path;
+    f.type_marker = 1;  // numbered (test_types)
+    f.payload = std::as_bytes(std::span(&m, 1));
+    encode_append(f, bytes);
+  };
+  std::uint64_t next_run = 0, next_refused = 0;
+  for (std::uint64_t r = 0; r < rounds; ++r) {
+    for (std::uint64_t i = 0; i < to_run; ++i) append("/user/collector", 0, next_run++);
+    for (std::uint64_t i = 0; i < refused; ++i) append("/user/elsewhere", 1, next_refused++);
+  }
+  peer.write_all(bytes);
+
+  // Every frame ends in one of the two counts; then each count is exact.
+  REQUIRE(poll_until([&] {
+    std::uint64_t delivered = 0;
+    seen.with_lock([&] { delivered = seen.numbered_count; });
+    return delivered + node_b.stats().refused_messages >= rounds * (to_run + refused);
+  }));
+  CHECK(node_b.stats().refused_messages == rounds * refused);
+  seen.with_lock([&] {
+    CHECK(seen.numbered_count == rounds * to_run);
+    CHECK_FALSE(seen.out_of_order);
+  });
+}
