@@ -382,7 +382,10 @@ class node_core final : public transport_handler, public std::enable_shared_from
   const any_ref& resolve(std::string_view path);
   /// The sender of an inbound frame as a local ref (a proxy), or empty
   /// (loop thread; cached). Borrowed: valid until the next sender_of().
-  const any_ref& sender_of(const peer_info& peer, const frame& f);
+  /// `same_sender`: `f`'s sender node and path are the bytes of the frame
+  /// before it, whose sender this found as the entry it kept
+  /// (sender_streak_), so the path compare is skipped.
+  const any_ref& sender_of(const peer_info& peer, const frame& f, bool same_sender = false);
   /// Pending asks: add (false when the id is taken), take one out, take the
   /// reply's ask (only from its own connection), take all of a connection (or all).
   bool add_pending(std::uint64_t id, pending_ask p);
@@ -478,6 +481,17 @@ class node_core final : public transport_handler, public std::enable_shared_from
     bool streak = false;
   };
   tell_run last_tell_;
+  /// The frame handed over last went through the run (tell_run::streak)
+  /// and its sender was found as last_sender_ (sender_of's shortcut or its
+  /// cache, not a refusal): a frame like it has the same sender. Cleared
+  /// with the streak, and by every frame before it is earned again.
+  bool sender_streak_ = false;
+  /// Ends both streaks: a handler call other than a frame's (on_up,
+  /// on_down, on_merged, on_undelivered, on_batch_end).
+  void end_streaks() noexcept {
+    last_tell_.streak = false;
+    sender_streak_ = false;
+  }
   /// on_frame and on_frame_like_previous: `like_previous` is the
   /// transport's hint (the target bytes of the frame handed over just before).
   void receive(const peer_info& peer, const frame& f, bool like_previous);
@@ -485,12 +499,13 @@ class node_core final : public transport_handler, public std::enable_shared_from
   /// does not continue that run or must take the plain path. `same_target`:
   /// `f`'s target is known to be the run's (the streak), so the path
   /// compare is skipped.
-  bool continue_run(const peer_info& peer, const frame& f, bool same_target);
+  bool continue_run(const peer_info& peer, const frame& f, bool same_target, bool same_sender);
   /// Hands a tell whose type, target, admission and handler (`fn`, not
   /// null) are known to its target's chain; false when its payload does not
   /// decode.
   bool deliver_batched(const peer_info& peer, const frame& f, const message_entry& entry,
-                       const any_ref& target, volley::detail::invoke_fn fn);
+                       const any_ref& target, volley::detail::invoke_fn fn,
+                       bool same_sender = false);
   /// Proxies of inbound frames' senders, by connection and sender path:
   /// what proxy_for() answers (a lock on links_, the link's lock, strings
   /// built for the proxy's name) without asking it per frame. Valid while

@@ -140,3 +140,48 @@ TEST_CASE("a frame like a refused one before it is refused too, not taken by the
     CHECK_FALSE(seen.out_of_order);
   });
 }
+
+TEST_CASE("a frame like one whose sender was refused gets no sender, not the run's last one",
+          "[remote][node][inbound]") {
+  // A frame whose sender bytes equal those of the frame before it reuses
+  // the sender that frame was found to have (node_core::sender_streak_). A
+  // sender on a third node cannot be reached over this connection: such a
+  // frame is delivered without a sender. The frames like it must be too,
+  // not given the proxy of the sender before them.
+  seen_state seen;
+  volley::system sys_b{system_config()};
+  auto collector = sys_b.spawn<collector_actor>(volley::props{.name = "collector"}, &seen);
+  node node_b(sys_b, node_config_for("node-b"), test_types());
+  raw_peer peer(node_b.port());
+  REQUIRE(peer.handshake_as("mallory", "test-secret"));
+
+  constexpr std::uint64_t rounds = 40, with_sender = 4, third_node = 3;
+  std::vector<std::byte> bytes;
+  auto append = [&](std::uint32_t sender, std::uint64_t n, const char* node_name,
+                    const char* sender_path) {
+    numbered m{};
+    m.sender = sender;
+    m.n = n;
+    frame f;
+    f.kind = frame_kind::message;
+    f.target_path = "/user/collector";
+    f.sender_node = node_name;
+    f.sender_path = sender_path;
+    f.type_marker = 1;  // numbered (test_types)
+    f.payload = std::as_bytes(std::span(&m, 1));
+    encode_append(f, bytes);
+  };
+  std::uint64_t next0 = 0, next1 = 0;
+  for (std::uint64_t r = 0; r < rounds; ++r) {
+    for (std::uint64_t i = 0; i < with_sender; ++i) append(0, next0++, "", "/user/s1");
+    for (std::uint64_t i = 0; i < third_node; ++i) append(1, next1++, "node-c", "/user/s3");
+  }
+  peer.write_all(bytes);
+
+  REQUIRE(seen.wait([&] { return seen.numbered_count >= rounds * (with_sender + third_node); }));
+  seen.with_lock([&] {
+    CHECK(seen.numbered_count == rounds * (with_sender + third_node));
+    CHECK_FALSE(seen.out_of_order);
+    CHECK(seen.senders_seen_for_1 == 0);  // sender 1's frames name a third node's actor
+  });
+}
