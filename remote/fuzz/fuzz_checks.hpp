@@ -23,17 +23,37 @@ struct decode_outcome {
   decode_error error = decode_error::none;
   std::vector<std::byte> reencoded;  ///< every delivered frame, encoded again
   std::size_t frames = 0;
+  /// A frame was said to be like the one before it (like_previous) while its
+  /// kind, flags or sections differ: a receiver would skip checks it needs.
+  bool false_like = false;
 };
+
+/// Whether two encoded frames have the same bytes 4..15 (kind, flags,
+/// section lengths, reserved) and the same sections after the header.
+inline bool same_head_and_sections(std::span<const std::byte> a, std::span<const std::byte> b) {
+  if (a.size() < header_size || b.size() < header_size) return false;
+  if (!std::equal(a.begin() + 4, a.begin() + 16, b.begin() + 4)) return false;
+  std::size_t sections = std::size_t{detail::load_u16(b.data() + 6)} +
+                         detail::load_u16(b.data() + 8) + detail::load_u16(b.data() + 10);
+  if (a.size() < header_size + sections || b.size() < header_size + sections) return false;
+  return std::equal(a.begin() + header_size, a.begin() + header_size + sections,
+                    b.begin() + header_size);
+}
 
 inline decode_outcome decode_in_chunks(std::span<const std::byte> data, std::size_t chunk,
                                        frame_limits limits) {
   decode_outcome out;
   frame_decoder d(limits);
+  std::vector<std::byte> previous, current;  // the last two frames delivered, encoded again
   for (std::size_t at = 0; at < data.size() && out.error == decode_error::none; at += chunk) {
     auto piece = data.subspan(at, std::min(chunk, data.size() - at));
-    out.error = d.feed(piece, [&](const frame& f) {
+    out.error = d.feed(piece, [&](const frame& f, bool like_previous) {
       ++out.frames;
-      encode_append(f, out.reencoded);
+      current.clear();
+      encode_append(f, current);
+      if (like_previous && !same_head_and_sections(previous, current)) out.false_like = true;
+      out.reencoded.insert(out.reencoded.end(), current.begin(), current.end());
+      previous.swap(current);
     });
   }
   if (out.error == decode_error::none) out.error = d.finish();
@@ -45,10 +65,12 @@ inline decode_outcome decode_in_chunks(std::span<const std::byte> data, std::siz
 inline bool check_decoder(std::span<const std::byte> data) {
   frame_limits limits{4096, 256};  // small limits reach the limit checks often
   decode_outcome whole = decode_in_chunks(data, data.size() ? data.size() : 1, limits);
+  if (whole.false_like) return false;
   if (whole.reencoded.size() > data.size()) return false;
   if (!std::equal(whole.reencoded.begin(), whole.reencoded.end(), data.begin())) return false;
   for (std::size_t chunk : {std::size_t{1}, std::size_t{3}, std::size_t{32}, std::size_t{333}}) {
     decode_outcome split = decode_in_chunks(data, chunk, limits);
+    if (split.false_like) return false;
     if (split.frames != whole.frames || split.reencoded != whole.reencoded) return false;
     // An error may be found earlier in the whole buffer (length checks need
     // 4 bytes, not a full header), but a stream with an error stays in error.

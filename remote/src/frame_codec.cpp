@@ -370,9 +370,18 @@ parse_result parse_frame(std::span<const std::byte> bytes, const frame_limits& l
 namespace {
 /// Whether the `n` bytes at `a` and `b` are the same: a word at a time, the
 /// last word overlapping the one before (as same_path in inbound.cpp); up
-/// to 16 bytes (a short target path alone) in two words and no loop.
+/// to 16 bytes (a short target path alone) in two words and no loop. No
+/// call for fewer than 8 either: with the memcmp call that case made,
+/// parse_frame_like saved and restored six registers on every frame.
 bool same_bytes(const std::byte* a, const std::byte* b, std::size_t n) noexcept {
-  if (n < 8) return n == 0 || std::memcmp(a, b, n) == 0;
+  if (n < 8) {
+    if (n >= 4)
+      return ((detail::load_u32(a) ^ detail::load_u32(b)) |
+              (detail::load_u32(a + n - 4) ^ detail::load_u32(b + n - 4))) == 0;
+    unsigned diff = 0;
+    for (std::size_t i = 0; i < n; ++i) diff |= std::to_integer<unsigned>(a[i] ^ b[i]);
+    return diff == 0;
+  }
   std::uint64_t diff = (detail::load_u64(a) ^ detail::load_u64(b)) |
                        (detail::load_u64(a + n - 8) ^ detail::load_u64(b + n - 8));
   for (std::size_t i = 8; i + 8 < n; i += 8)

@@ -99,6 +99,7 @@ void node_core::send_failure(connection_id conn, std::uint64_t correlation, cons
 }
 
 void node_core::on_up(const peer_info& peer, std::uint64_t previous_incarnation) {
+  end_streaks();  // another handler call: no frame vouches for the next
   flush_batches();
   proxies_epoch.fetch_add(1, std::memory_order_relaxed);  // a reconnect: new proxies
   auto l = link_for(peer);
@@ -236,6 +237,7 @@ void node_core::refuse_access(const peer_info& peer, const frame& f, const std::
 }
 
 void node_core::on_down(const peer_info& peer, close_reason reason, std::string_view detail) {
+  end_streaks();  // another handler call: no frame vouches for the next
   flush_batches();
   proxies_epoch.fetch_add(1, std::memory_order_relaxed);
   superseded_.erase(peer.id);
@@ -255,6 +257,7 @@ void node_core::on_down(const peer_info& peer, close_reason reason, std::string_
 }
 
 void node_core::on_undelivered(connection_id id, const frame& f, close_reason reason) {
+  end_streaks();  // another handler call: no frame vouches for the next
   flush_batches();
   std::string why = "not delivered: connection " + std::string(to_string(reason));
   pending_ask p;
@@ -278,15 +281,56 @@ void node_core::on_undelivered(connection_id id, const frame& f, close_reason re
   }
 }
 
-void node_core::on_frame(const peer_info& peer, const frame& f) {
+namespace {
+/// What resolve() and sender_of() lend when there is nothing to lend.
+const any_ref no_ref;
+/// Paths and proxies are few; a flood of distinct ones resets a cache.
+constexpr std::size_t max_cached = 4096;
+}  // namespace
+
+inline bool node_core::deliver_batched(const peer_info& peer, const frame& f,
+                                       const message_entry& entry, const any_ref& target,
+                                       volley::detail::invoke_fn fn, bool same_sender) {
+  // Inline, with batch() and the test for a frame without a sender: the
+  // three calls and their prologues were ~20 of the ~40 instructions this
+  // added to a run's frame (callgrind, remote_bench one-way, B's loop).
+  const any_ref& from = f.sender_path.empty() ? no_ref : sender_of(peer, f, same_sender);
+  volley::detail::envelope* e =
+      entry.envelope_local(entry.wire, fn, f.payload, from ? from.cell() : nullptr);
+  if (e == nullptr) return false;
+  batch(target, e);
+  count_received();
+  return true;
+}
+
+inline void node_core::batch(const any_ref& target, volley::detail::envelope* e) {
+  // A stream to one actor appends to the newest chain, here, without the
+  // scan's prologue (37 -> 19 instructions per message, callgrind,
+  // remote_bench one-way, B's loop).
+  if (!batches_.empty() && batches_.back().target.cell() == target.cell()) {
+    batches_.back().append(e);
+    return;
+  }
+  batch_elsewhere(target, e);
+}
+
+inline void node_core::receive(const peer_info& peer, const frame& f, bool like_previous) {
   // A tell that continues the last run (tell_run) is delivered here, before
   // the plain path's prologue and switch and without deliver_tell's call:
   // on_frame, deliver_tell and its same_path call took 118 instructions per
   // message of B's loop, on_frame and continue_run take 83 (callgrind,
   // remote_bench one-way).
+  // The hint counts only if the frame before it went through the run; the
+  // streak ends here and is earned again by this frame's success alone.
+  bool same_target = like_previous && last_tell_.streak;
+  bool same_sender = same_target && sender_streak_;
+  end_streaks();
   if (f.kind == frame_kind::message && !(f.flags & flag_target_id) && superseded_.empty()) {
     try {
-      if (continue_run(peer, f)) return;
+      if (continue_run(peer, f, same_target, same_sender)) {
+        last_tell_.streak = true;
+        return;
+      }
     } catch (const std::exception&) {
       // The plain path below decodes it again and reports the failure.
     }
@@ -294,17 +338,29 @@ void node_core::on_frame(const peer_info& peer, const frame& f) {
   on_other_frame(peer, f);
 }
 
-bool node_core::continue_run(const peer_info& peer, const frame& f) {
+void node_core::on_frame(const peer_info& peer, const frame& f) {
+  receive(peer, f, false);
+}
+
+void node_core::on_frame_like_previous(const peer_info& peer, const frame& f) {
+  receive(peer, f, true);
+}
+
+inline bool node_core::continue_run(const peer_info& peer, const frame& f, bool same_target,
+                                    bool same_sender) {
   // A stream of tells to one allowed actor: one path compare and one
   // liveness load, then the envelope. The plain path (deliver_tell) makes
   // two compares of the target path, the access and type checks and three
   // calls more per frame: ~3% of the one-way profile (B's loop, the thread
-  // that bounds the rate).
+  // that bounds the rate). Inside one receive buffer the path compare is
+  // left out too when the transport says the target bytes are those of the
+  // frame before, which this run delivered (same_target).
   const tell_run& run = last_tell_;
   if (run.entry == nullptr || run.conn != peer.id || run.marker != f.type_marker ||
-      !same_path(run.target->first, f.target_path) || run.target->second.is_stopped())
+      (!same_target && !same_path(run.target->first, f.target_path)) ||
+      run.target->second.is_stopped())
     return false;
-  return deliver_batched(peer, f, *run.entry, run.target->second, run.handler);
+  return deliver_batched(peer, f, *run.entry, run.target->second, run.handler, same_sender);
 }
 
 void node_core::on_other_frame(const peer_info& peer, const frame& f) {
@@ -367,13 +423,6 @@ void node_core::on_other_frame(const peer_info& peer, const frame& f) {
   }
 }
 
-namespace {
-/// What resolve() and sender_of() lend when there is nothing to lend.
-const any_ref no_ref;
-/// Paths and proxies are few; a flood of distinct ones resets a cache.
-constexpr std::size_t max_cached = 4096;
-}  // namespace
-
 const any_ref& node_core::resolve(std::string_view path) {
   // Looking a path up takes a lock per level; a stream of messages to the
   // same actor takes it once, and compares the path with the last one
@@ -404,7 +453,7 @@ const any_ref& node_core::resolve(std::string_view path) {
   return it->second;
 }
 
-const any_ref& node_core::sender_of(const peer_info& peer, const frame& f) {
+const any_ref& node_core::sender_of(const peer_info& peer, const frame& f, bool same_sender) {
   if (f.sender_path.empty()) return no_ref;
   // A sender on a third node cannot be reached over this connection.
   if (!f.sender_node.empty() && f.sender_node != peer.name) return no_ref;
@@ -419,9 +468,16 @@ const any_ref& node_core::sender_of(const peer_info& peer, const frame& f) {
   auto alive = [](const any_ref& p) {
     return p.cell()->state() == volley::detail::lifecycle::alive;
   };
+  // A frame whose sender bytes are those of the frame before, whose sender
+  // this found as last_sender_ (same_sender), skips the path compare: from
+  // an actor, it was 33 instructions of a message's ~400 in B's loop
+  // (callgrind, remote_bench one-way --actor-sender).
   if (last_sender_ != nullptr && last_sender_conn_ == peer.id &&
-      same_path(last_sender_->first, f.sender_path) && alive(last_sender_->second))
+      (same_sender || same_path(last_sender_->first, f.sender_path)) &&
+      alive(last_sender_->second)) {
+    sender_streak_ = true;
     return last_sender_->second;
+  }
   ref_by_path& senders = sender_cache_[peer.id];
   auto it = senders.find(f.sender_path);
   if (it == senders.end() || !alive(it->second)) {
@@ -445,6 +501,7 @@ const any_ref& node_core::sender_of(const peer_info& peer, const frame& f) {
   }
   last_sender_ = &*it;
   last_sender_conn_ = peer.id;
+  sender_streak_ = true;
   return it->second;
 }
 
@@ -514,7 +571,7 @@ void node_core::deliver_tell(const peer_info& peer, const frame& f) {
       if (!last_allowed_.empty() && same_path(f.target_path, last_allowed_) &&
           classify(*entry) == message_class::user && last_resolved_ != nullptr &&
           &last_resolved_->second == &target)
-        last_tell_ = {peer.id, f.type_marker, entry, last_resolved_, fn};
+        last_tell_ = {peer.id, f.type_marker, entry, last_resolved_, fn, true};
       return;
     }
     valid = false;  // the payload is not a valid message of its type
@@ -534,28 +591,6 @@ void node_core::deliver_tell(const peer_info& peer, const frame& f) {
     return;
   }
   count_received();
-}
-
-bool node_core::deliver_batched(const peer_info& peer, const frame& f, const message_entry& entry,
-                                const any_ref& target, volley::detail::invoke_fn fn) {
-  const any_ref& from = sender_of(peer, f);
-  volley::detail::envelope* e =
-      entry.envelope_local(entry.wire, fn, f.payload, from ? from.cell() : nullptr);
-  if (e == nullptr) return false;
-  batch(target, e);
-  count_received();
-  return true;
-}
-
-void node_core::batch(const any_ref& target, volley::detail::envelope* e) {
-  // A stream to one actor appends to the newest chain, here, without the
-  // scan's prologue (37 -> 19 instructions per message, callgrind,
-  // remote_bench one-way, B's loop).
-  if (!batches_.empty() && batches_.back().target.cell() == target.cell()) {
-    batches_.back().append(e);
-    return;
-  }
-  batch_elsewhere(target, e);
 }
 
 void node_core::batch_elsewhere(const any_ref& target, volley::detail::envelope* e) {
@@ -579,6 +614,7 @@ void node_core::flush_batches() noexcept {
 }
 
 void node_core::on_batch_end() {
+  end_streaks();  // another handler call: no frame vouches for the next
   // Inline handlers (node_config::inline_handlers): the chains of this turn
   // go to their actors under a capture, so an actor that was idle stays
   // with this thread (it cleared the mark) and runs below; the replies and

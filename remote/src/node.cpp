@@ -350,6 +350,7 @@ bool node_core::same_association(connection_id a, connection_id b) const {
 }
 
 void node_core::on_merged(const peer_info& from_peer, const peer_info& into_peer) {
+  end_streaks();  // another handler call: no frame vouches for the next
   connection_id from = from_peer.id, into = into_peer.id;
   std::shared_ptr<link> loser, winner;
   {

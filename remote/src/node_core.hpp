@@ -317,11 +317,12 @@ class node_core final : public transport_handler, public std::enable_shared_from
   // -- transport_handler (the loop thread) -------------------------------------
   void on_up(const peer_info& peer, std::uint64_t previous_incarnation) override;
   void on_frame(const peer_info& peer, const frame& f) override;
+  /// on_frame for a frame whose target bytes are those of the frame handed
+  /// over just before: when that one went through the run (tell_run::
+  /// streak), the run's path compare is skipped.
+  void on_frame_like_previous(const peer_info& peer, const frame& f) override;
   /// on_frame for what does not continue the last run of tells.
   void on_other_frame(const peer_info& peer, const frame& f);
-  /// Delivers `f` through the last run's shortcut (tell_run); false when it
-  /// does not continue that run or must take the plain path.
-  bool continue_run(const peer_info& peer, const frame& f);
   void on_down(const peer_info& peer, close_reason reason, std::string_view detail) override;
   void on_undelivered(connection_id id, const frame& f, close_reason reason) override;
   void on_merged(const peer_info& from, const peer_info& into) override;
@@ -381,7 +382,10 @@ class node_core final : public transport_handler, public std::enable_shared_from
   const any_ref& resolve(std::string_view path);
   /// The sender of an inbound frame as a local ref (a proxy), or empty
   /// (loop thread; cached). Borrowed: valid until the next sender_of().
-  const any_ref& sender_of(const peer_info& peer, const frame& f);
+  /// `same_sender`: `f`'s sender node and path are the bytes of the frame
+  /// before it, whose sender this found as the entry it kept
+  /// (sender_streak_), so the path compare is skipped.
+  const any_ref& sender_of(const peer_info& peer, const frame& f, bool same_sender = false);
   /// Pending asks: add (false when the id is taken), take one out, take the
   /// reply's ask (only from its own connection), take all of a connection (or all).
   bool add_pending(std::uint64_t id, pending_ask p);
@@ -465,13 +469,43 @@ class node_core final : public transport_handler, public std::enable_shared_from
     /// The target's handler of the type (message_entry::handler_of): a
     /// cell's handlers never change, so a run looks it up once.
     volley::detail::invoke_fn handler = nullptr;
+    /// The frame handed over last (on_frame, on_frame_like_previous) was
+    /// delivered through this run: it went to `target`, so a frame whose
+    /// target bytes the transport reports equal to that frame's
+    /// (on_frame_like_previous) goes there too, without the path compare.
+    /// Cleared by every frame that takes another way (receive() clears it
+    /// first and sets it only on the run's success) and by every other
+    /// handler call (on_up, on_down, on_merged, on_undelivered,
+    /// on_batch_end), so it never vouches for a frame that failed, was
+    /// refused or went elsewhere.
+    bool streak = false;
   };
   tell_run last_tell_;
+  /// The frame handed over last went through the run (tell_run::streak)
+  /// and its sender was found as last_sender_ (sender_of's shortcut or its
+  /// cache, not a refusal): a frame like it has the same sender. Cleared
+  /// with the streak, and by every frame before it is earned again.
+  bool sender_streak_ = false;
+  /// Ends both streaks: a handler call other than a frame's (on_up,
+  /// on_down, on_merged, on_undelivered, on_batch_end).
+  void end_streaks() noexcept {
+    last_tell_.streak = false;
+    sender_streak_ = false;
+  }
+  /// on_frame and on_frame_like_previous: `like_previous` is the
+  /// transport's hint (the target bytes of the frame handed over just before).
+  void receive(const peer_info& peer, const frame& f, bool like_previous);
+  /// Delivers `f` through the last run's shortcut (tell_run); false when it
+  /// does not continue that run or must take the plain path. `same_target`:
+  /// `f`'s target is known to be the run's (the streak), so the path
+  /// compare is skipped.
+  bool continue_run(const peer_info& peer, const frame& f, bool same_target, bool same_sender);
   /// Hands a tell whose type, target, admission and handler (`fn`, not
   /// null) are known to its target's chain; false when its payload does not
   /// decode.
   bool deliver_batched(const peer_info& peer, const frame& f, const message_entry& entry,
-                       const any_ref& target, volley::detail::invoke_fn fn);
+                       const any_ref& target, volley::detail::invoke_fn fn,
+                       bool same_sender = false);
   /// Proxies of inbound frames' senders, by connection and sender path:
   /// what proxy_for() answers (a lock on links_, the link's lock, strings
   /// built for the proxy's name) without asking it per frame. Valid while

@@ -428,15 +428,23 @@ void transport::impl::feed(connection& c, std::span<const std::byte> bytes) {
   decode_frames(c, bytes);
 }
 
+void transport::impl::log_past_close(connection& c) {
+  c.past_close_logged = true;  // once per connection: the count says how many
+  log(log_level::warning, "connection " + std::to_string(c.id) + " ('" + c.peer.name +
+                              "'): user frames follow the frame that closed it; they are "
+                              "counted in frames_discarded, not handled");
+}
+
 void transport::impl::decode_frames(connection& c, std::span<const std::byte> bytes) {
-  decode_error e = c.decoder.feed(bytes, [&](const frame& f) {
-    if (c.closed_by_frame && !c.past_close_logged && is_user_frame(f)) [[unlikely]] {
-      c.past_close_logged = true;  // once per connection: the count says how many
-      log(log_level::warning, "connection " + std::to_string(c.id) + " ('" + c.peer.name +
-                                  "'): user frames follow the frame that closed it; they are "
-                                  "counted in frames_discarded, not handled");
-    }
-    if (on_frame(c, f)) return true;
+  // Whether the frame before this one went straight to the handler: the
+  // decoder's like_previous is passed on only then, so a handler that
+  // trusts it knows that the bytes it compares against are the ones it was
+  // just handed (a frame held for a drain, or discarded, breaks the chain).
+  bool previous_direct = false;
+  decode_error e = c.decoder.feed(bytes, [&](const frame& f, bool like_previous) {
+    if (c.closed_by_frame && !c.past_close_logged && is_user_frame(f)) [[unlikely]]
+      log_past_close(c);
+    if (on_frame(c, f, like_previous && previous_direct, previous_direct)) return true;
     // That frame closed the connection (the peer's close, a violation) or
     // ended its drain. The peer counted the frames behind it written, so a
     // connection that was up decodes on, in this chunk and later ones, and
@@ -504,7 +512,7 @@ void transport::impl::on_send(connection& c, int res) {
 
 // -- frames and connection state ---------------------------------------------------
 
-bool transport::impl::on_frame(connection& c, const frame& f) {
+bool transport::impl::on_frame(connection& c, const frame& f, bool like_previous, bool& direct) {
   // A user frame on an established connection that is neither discarding
   // nor draining nor waiting for a loser's drain: what on_other_frame does
   // for it, without walking its steps or paying its prologue (52 -> 27
@@ -514,9 +522,15 @@ bool transport::impl::on_frame(connection& c, const frame& f) {
     ++local_received_;
     c.last_frame_at = now_;
     ++local_handed_on_;
-    handler_.on_frame(c.peer, f);
+    if (like_previous) {
+      handler_.on_frame_like_previous(c.peer, f);
+    } else {
+      handler_.on_frame(c.peer, f);
+    }
+    direct = true;
     return c.state == conn_state::established;
   }
+  direct = false;
   return on_other_frame(c, f);
 }
 

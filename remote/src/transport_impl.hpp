@@ -247,7 +247,15 @@ struct transport::impl {
   /// Hands a decoded frame on (or to the handshake); false when it closed
   /// the connection or ended its drain. The common case, a user frame on an
   /// established connection, inline; the rest in on_other_frame.
-  bool on_frame(connection& c, const frame& f);
+  /// `like_previous`: the decoder's hint, already limited to a frame whose
+  /// predecessor went straight to the handler; `direct` becomes whether
+  /// this one did (handler_.on_frame or on_frame_like_previous, nothing
+  /// else between).
+  bool on_frame(connection& c, const frame& f, bool like_previous, bool& direct);
+  /// decode_frames' warning for user frames behind the frame that closed
+  /// the connection (once per connection); out of line so that the
+  /// decoder's per-frame callback stays small enough to inline.
+  [[gnu::cold, gnu::noinline]] void log_past_close(connection& c);
   bool on_other_frame(connection& c, const frame& f);
   void dispatch(const io_uring_cqe& cqe);
   void publish_counters();

@@ -115,6 +115,11 @@ std::vector<frame> sample_frames(const std::vector<std::byte>& payload) {
   frame cl;
   cl.kind = frame_kind::close;
   v.push_back(cl);
+  frame tiny;  // sections of fewer than 4 bytes (parse_frame_like's byte loop)
+  tiny.kind = frame_kind::message;
+  tiny.target_path = "/a";
+  tiny.payload = payload;
+  v.push_back(tiny);
   return v;
 }
 
@@ -620,4 +625,45 @@ TEST_CASE("limits lowered between two equal frames refuse the second", "[remote]
     d.set_limits({default_max_frame_size, 8});
   }) == decode_error::bad_path);
   CHECK(n == 1);
+}
+
+TEST_CASE("the decoder says a frame is like the one before it only for its own chunk's frames",
+          "[remote][codec]") {
+  // like_previous lets a receiver skip checks of a frame's target and
+  // sender: it must be true only when kind, flags and sections are the
+  // previous frame's bytes, in the same feed, and never for the first frame
+  // of a chunk or a frame assembled across chunks.
+  frame a;
+  a.kind = frame_kind::message;
+  a.target_path = "/user/a-target";
+  a.type_marker = 1;
+  frame a_other_payload = a;  // differs only outside the sections: alike
+  const std::vector<std::byte> payload = bytes_of({9, 9});
+  a_other_payload.payload = payload;
+  a_other_payload.correlation_id = 5;
+  frame b = a;
+  b.target_path = "/user/b-target";  // same length, other bytes
+  frame a_sender = a;
+  a_sender.sender_path = "/user/s";  // same target, another section
+  std::vector<std::byte> s;
+  for (const frame* f : {&a, &a_other_payload, &b, &b, &a, &a_sender, &a_sender, &a})
+    encode_append(*f, s);
+  const std::vector<bool> expected = {false, true, false, true, false, false, true, false};
+
+  frame_decoder d;
+  std::vector<bool> hints;
+  auto record = [&](const frame&, bool like) { hints.push_back(like); };
+  REQUIRE(d.feed(s, record) == decode_error::none);
+  CHECK(hints == expected);
+
+  // The same bytes split inside the third frame: the chunk after the split
+  // starts afresh, and the frame put together from both halves is no one's like.
+  std::vector<std::byte> one;
+  encode_append(a, one);
+  const std::size_t split = 2 * one.size() + 10;
+  hints.clear();
+  frame_decoder split_decoder;
+  REQUIRE(split_decoder.feed(std::span(s).first(split), record) == decode_error::none);
+  REQUIRE(split_decoder.feed(std::span(s).subspan(split), record) == decode_error::none);
+  CHECK(hints == std::vector<bool>{false, true, false, false, false, false, true, false});
 }

@@ -90,3 +90,104 @@ TEST_CASE("runs of tells to two allowed actors, interleaved, each reach their ow
   CHECK(numbered_seen(t.seen) == rounds * per_round);
   CHECK(numbered_seen(second_seen) == rounds * per_round);
 }
+
+namespace {
+
+/// Node B with its collector, and a raw peer that knows the secret and
+/// builds frames of numbered tells in one buffer, to write them at once
+/// (so that most of them lie inside one of B's receive buffers).
+struct raw_stream_to_b {
+  seen_state seen;
+  volley::system sys_b{system_config()};
+  volley::actor_ref<collector_actor> collector =
+      sys_b.spawn<collector_actor>(volley::props{.name = "collector"}, &seen);
+  node node_b{sys_b, node_config_for("node-b"), test_types()};
+  raw_peer peer{node_b.port()};
+  std::vector<std::byte> bytes;
+
+  raw_stream_to_b() {
+    if (!peer.handshake_as("mallory", "test-secret"))
+      throw std::runtime_error("raw peer: handshake failed");
+  }
+  /// Appends a tell of numbered{sender, n} to `path`, from `sender_path`
+  /// on `sender_node` (empty: none, the peer).
+  void append(const char* path, std::uint32_t sender, std::uint64_t n, const char* sender_node = "",
+              const char* sender_path = "") {
+    numbered m{};  // padding zeroed: the payload is the struct's bytes
+    m.sender = sender;
+    m.n = n;
+    frame f;
+    f.kind = frame_kind::message;
+    f.target_path = path;
+    f.sender_node = sender_node;
+    f.sender_path = sender_path;
+    f.type_marker = 1;  // numbered (test_types)
+    f.payload = std::as_bytes(std::span(&m, 1));
+    encode_append(f, bytes);
+  }
+  /// `rounds` times `a` tells made by first(n), then `b` made by second(n)
+  /// (n counts each kind's tells from 0), written in one write.
+  template <class First, class Second>
+  void write_rounds(std::uint64_t rounds, std::uint64_t a, First first, std::uint64_t b,
+                    Second second) {
+    std::uint64_t next_first = 0, next_second = 0;
+    for (std::uint64_t r = 0; r < rounds; ++r) {
+      for (std::uint64_t i = 0; i < a; ++i) first(next_first++);
+      for (std::uint64_t i = 0; i < b; ++i) second(next_second++);
+    }
+    peer.write_all(bytes);
+  }
+};
+
+}  // namespace
+
+TEST_CASE("a frame like a refused one before it is refused too, not taken by the run",
+          "[remote][node][inbound]") {
+  // Inside one receive buffer, a frame whose target bytes equal those of the
+  // frame before it skips the run's path compare, on the strength of that
+  // frame having gone through the run (tell_run::streak). A peer that knows
+  // the secret writes runs to the allowed collector, each followed by frames
+  // to a path the access list refuses: the first of those is refused, and
+  // the ones like it must be refused as well, not delivered to the
+  // collector because the frame before them was like them.
+  raw_stream_to_b t;
+  constexpr std::uint64_t rounds = 40, to_run = 4, refused = 3;
+  t.write_rounds(
+      rounds, to_run, [&](std::uint64_t n) { t.append("/user/collector", 0, n); }, refused,
+      [&](std::uint64_t n) { t.append("/user/elsewhere", 1, n); });
+
+  // Every frame ends in one of the two counts; then each count is exact.
+  REQUIRE(poll_until([&] {
+    std::uint64_t delivered = 0;
+    t.seen.with_lock([&] { delivered = t.seen.numbered_count; });
+    return delivered + t.node_b.stats().refused_messages >= rounds * (to_run + refused);
+  }));
+  CHECK(t.node_b.stats().refused_messages == rounds * refused);
+  t.seen.with_lock([&] {
+    CHECK(t.seen.numbered_count == rounds * to_run);
+    CHECK_FALSE(t.seen.out_of_order);
+  });
+}
+
+TEST_CASE("a frame like one whose sender was refused gets no sender, not the run's last one",
+          "[remote][node][inbound]") {
+  // A frame whose sender bytes equal those of the frame before it reuses
+  // the sender that frame was found to have (node_core::sender_streak_). A
+  // sender on a third node cannot be reached over this connection: such a
+  // frame is delivered without a sender. The frames like it must be too,
+  // not given the proxy of the sender before them.
+  raw_stream_to_b t;
+  constexpr std::uint64_t rounds = 40, with_sender = 4, third_node = 3;
+  t.write_rounds(
+      rounds, with_sender,
+      [&](std::uint64_t n) { t.append("/user/collector", 0, n, "", "/user/s1"); }, third_node,
+      [&](std::uint64_t n) { t.append("/user/collector", 1, n, "node-c", "/user/s3"); });
+
+  REQUIRE(
+      t.seen.wait([&] { return t.seen.numbered_count >= rounds * (with_sender + third_node); }));
+  t.seen.with_lock([&] {
+    CHECK(t.seen.numbered_count == rounds * (with_sender + third_node));
+    CHECK_FALSE(t.seen.out_of_order);
+    CHECK(t.seen.senders_seen_for_1 == 0);  // sender 1's frames name a third node's actor
+  });
+}

@@ -102,6 +102,14 @@ class frame_decoder {
   /// After an error the decoder stays failed and ignores further input.
   /// `on_frame` may return void, or bool where false stops decoding (the rest of
   /// the chunk is dropped and the decoder is left stopped: the caller is closing).
+  /// It may take `(const frame&, bool like_previous)`: `like_previous` is true
+  /// when this frame's kind, flags and sections (target, sender node, sender
+  /// path) are the bytes of the frame handed over by the call just before, in
+  /// this same feed() (parse_frame_like); false for the first frame of a
+  /// chunk and for a frame assembled across chunks. What the caller did with
+  /// that previous frame the decoder does not know: a caller that skips a
+  /// check on the strength of this hint must know that the previous call
+  /// passed it (see transport_handler::on_frame_like_previous).
   template <class OnFrame>
   decode_error feed(std::span<const std::byte> chunk, OnFrame&& on_frame);
 
@@ -122,7 +130,7 @@ class frame_decoder {
 
  private:
   template <class OnFrame>
-  bool deliver(const frame& f, OnFrame& on_frame);
+  bool deliver(const frame& f, bool like_previous, OnFrame& on_frame);
   /// How many more bytes the partial frame needs (its header, once complete,
   /// has already passed parse_frame, so the length field is trusted).
   std::size_t wanted() const noexcept {
@@ -139,14 +147,21 @@ class frame_decoder {
 // -- implementation -------------------------------------------------------------
 
 template <class OnFrame>
-bool frame_decoder::deliver(const frame& f, OnFrame& on_frame) {
-  if constexpr (std::is_same_v<decltype(on_frame(f)), bool>) {
-    if (!on_frame(f)) {
+bool frame_decoder::deliver(const frame& f, bool like_previous, OnFrame& on_frame) {
+  auto call = [&] {
+    if constexpr (std::is_invocable_v<OnFrame&, const frame&, bool>) {
+      return on_frame(f, like_previous);
+    } else {
+      return on_frame(f);
+    }
+  };
+  if constexpr (std::is_same_v<decltype(call()), bool>) {
+    if (!call()) {
       stopped_ = true;
       return false;
     }
   } else {
-    on_frame(f);
+    call();
   }
   return true;
 }
@@ -169,7 +184,7 @@ decode_error frame_decoder::feed(std::span<const std::byte> chunk, OnFrame&& on_
       partial_.reserve(detail::load_u32(partial_.data()));
       continue;
     }
-    bool go_on = deliver(r.value, on_frame);
+    bool go_on = deliver(r.value, false, on_frame);
     partial_.clear();
     if (!go_on) return error_;
   }
@@ -181,6 +196,7 @@ decode_error frame_decoder::feed(std::span<const std::byte> chunk, OnFrame&& on_
   while (!chunk.empty()) {
     std::size_t consumed =
         previous != nullptr ? parse_frame_like(chunk, previous, r.value, limits_) : 0;
+    bool like_previous = consumed != 0;
     if (consumed == 0) {
       r = parse_frame(chunk, limits_);
       if (r.error != decode_error::none) return error_ = r.error;
@@ -190,7 +206,7 @@ decode_error frame_decoder::feed(std::span<const std::byte> chunk, OnFrame&& on_
       }
       consumed = r.consumed;
     }
-    if (!deliver(r.value, on_frame)) return error_;
+    if (!deliver(r.value, like_previous, on_frame)) return error_;
     previous = chunk.data();
     chunk = chunk.subspan(consumed);
   }

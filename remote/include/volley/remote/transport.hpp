@@ -231,6 +231,14 @@ class transport_handler {
   /// A frame from an established peer (never handshake, heartbeat or close
   /// frames). Views in `f` are valid only during the call.
   virtual void on_frame(const peer_info& peer, const frame& f) = 0;
+  /// on_frame for a frame whose kind, flags and sections (target, sender
+  /// node, sender path) are the bytes of the frame this connection handed
+  /// to on_frame or on_frame_like_previous in the call just before, with
+  /// no other handler call between them (frame_decoder's like_previous,
+  /// given on only while every frame of the chunk goes straight to the
+  /// handler). A handler that remembers what it checked of that frame may
+  /// skip checking those bytes again; the default forgets the hint.
+  virtual void on_frame_like_previous(const peer_info& peer, const frame& f) { on_frame(peer, f); }
   /// The end of a loop turn's frames (once per turn, after every on_frame of
   /// it, and once more as the loop ends): a handler that held frames back
   /// to hand them on together does so now.
