@@ -147,7 +147,7 @@
 // a victim that has started no activation since the thief began watching
 // it (lifo_slot's activation count, the same word the staleness test
 // reads) keeps its queued cells and its LIFO occupant for
-// `stalled_wait_before_steal` (5 ms, steal_gate.hpp); one that runs
+// `stalled_wait_before_steal` (5 ms then, 20 ms now: steal_gate.hpp); one that runs
 // activations while its oldest cell waits loses that cell after 50 µs as
 // before, so long activations (matrix multiplication's blocks) still
 // spread. A handler really stuck keeps the actor it woke 5 ms instead of
