@@ -522,7 +522,7 @@ bool worker_pool::may_steal_from(worker& thief, unsigned victim) noexcept {
 #if defined(VOLLEY_SCHED_STATS) && VOLLEY_SCHED_STATS
   // Measurement builds only: VOLLEY_STEAL_WAIT_NS overrides the wait,
   // VOLLEY_BACKLOG_NS the drain-rate rule's bound, VOLLEY_STALLED_NS the
-  // stalled victim's wait.
+  // stalled victim's wait,
   static const std::chrono::nanoseconds wait{[] {
     const char* env = std::getenv("VOLLEY_STEAL_WAIT_NS");
     return env != nullptr ? std::atoll(env) : oldest_wait_before_steal.count();
@@ -531,8 +531,14 @@ bool worker_pool::may_steal_from(worker& thief, unsigned victim) noexcept {
     const char* env = std::getenv("VOLLEY_BACKLOG_NS");
     return env != nullptr ? std::atoll(env) : backlog_drain_before_steal.count();
   }()};
+  // VOLLEY_BACKLOG_FLOOR_NS the drain-rate rule's shortest mean activation
+  // (0: the rule for any victim, as before).
+  static const std::chrono::nanoseconds floor{[] {
+    const char* env = std::getenv("VOLLEY_BACKLOG_FLOOR_NS");
+    return env != nullptr ? std::atoll(env) : backlog_min_activation.count();
+  }()};
   const std::chrono::nanoseconds stalled = stalled_wait().count() > 0 ? stalled_wait() : wait;
-  return thief.steal_gates[victim].may_steal(look, thief.search_now, wait, backlog, stalled);
+  return thief.steal_gates[victim].may_steal(look, thief.search_now, wait, backlog, stalled, floor);
 #else
   return thief.steal_gates[victim].may_steal(look, thief.search_now);
 #endif

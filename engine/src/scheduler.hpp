@@ -147,10 +147,10 @@
 // a victim that has started no activation since the thief began watching
 // it (lifo_slot's activation count, the same word the staleness test
 // reads) keeps its queued cells and its LIFO occupant for
-// `stalled_wait_before_steal` (5 ms, steal_gate.hpp); one that runs
+// `stalled_wait_before_steal` (5 ms then, 20 ms now: steal_gate.hpp); one that runs
 // activations while its oldest cell waits loses that cell after 50 µs as
 // before, so long activations (matrix multiplication's blocks) still
-// spread. A handler really stuck keeps the actor it woke 5 ms instead of
+// spread. A handler really stuck keeps the actor it woke 5 ms (now 20) instead of
 // 1-2 ms. Counted (stats build, one binary, VOLLEY_STALLED_NS=0 for the
 // old rule, 5 interleaved rounds of 1 and 2 workers, 2-core VM at load
 // 5.9-8.6, medians per 1000 messages at 2 workers, old -> new): big

@@ -29,7 +29,9 @@
 //
 // A thief that looks rarely (once per nap) also takes a backlog: a queue
 // whose top moves, but so slowly that its oldest cell waits long by the
-// rate the owner drains it (the drain-rate rule below).
+// rate the owner drains it (the drain-rate rule below), if the owner's
+// activations are long: a conversation's queue on a worker that was off its
+// CPU for part of the interval drains slowly by the clock too.
 //
 // The look is two relaxed loads of words the victim writes (its deque's
 // top and bottom). A wrong answer delays a steal or lets one through early;
@@ -68,16 +70,23 @@ inline constexpr std::chrono::nanoseconds oldest_wait_before_steal{50'000};
 // handler. Its top must then wait this long. Stealing from a preempted
 // worker split the conversation it was running, and the split outlasted
 // the preemption: actors that wait for each other across two workers run
-// only while both workers have a CPU. 5 ms: reasoned, not tuned against
-// other values; the kernel's scheduler gives each of a few threads sharing
-// a CPU a slice of a few ms, so one slice away stays under it; a handler
-// that is really
-// stuck (a producer flooding from one activation) loses its queue a few
-// naps later than before; and a victim that runs long activations
-// (matrix multiplication's blocks) starts one every few hundred µs, so its
-// waiting top is stolen as before. The measurement is in scheduler.hpp
-// ("Preempted workers keep their queues").
-inline constexpr std::chrono::nanoseconds stalled_wait_before_steal{5'000'000};
+// only while both workers have a CPU. A handler that is really stuck (a
+// producer flooding from one activation) loses its queue a few naps later
+// than a preempted one would; a victim that runs long activations (matrix
+// multiplication's blocks) starts one every few hundred µs, so its waiting
+// top is stolen after the short wait as before.
+// 20 ms, up from 5 ms (which was reasoned, not tuned): on the 2-core VM with
+// other builds running, a worker's thread is off its CPU for more than 5 ms
+// often enough that the concurrent dictionary on 2 workers lost 150-460
+// steals' worth of splits per run at the 5 ms wait (stats build, nice -15,
+// load 6-8: 0.05-0.08 steals and 0.75-1.16 moves per 1000 messages) against
+// 5-14 steals (0.000-0.002, 0.005-0.03 moves) at 20 ms with the drain-rate
+// rule off (the floor below now keeps it off such victims); without that,
+// 50 ms alone stole about as often as 20 ms alone (0.004-0.006 against
+// 0.005-0.007 steals per 1000 messages). Counting (whose flooding producer
+// is the stuck handler the LIFO theft is for, the same wait) ran 7.4-8.9 M
+// msg/s at 20 ms against 7.4-8.2 M at 5 ms (3 interleaved runs each).
+inline constexpr std::chrono::nanoseconds stalled_wait_before_steal{20'000'000};
 
 // The drain-rate rule: a thief also steals when, by the rate the victim's
 // top has moved since a look at least `oldest_wait_before_steal` ago, its
@@ -94,6 +103,21 @@ inline constexpr std::chrono::nanoseconds stalled_wait_before_steal{5'000'000};
 // the wait, as a rate measured over one interval is an estimate) lies
 // between them.
 inline constexpr std::chrono::nanoseconds backlog_drain_before_steal{250'000};
+
+// The drain-rate rule is for backlogs of long activations: it fires only if
+// the victim's activations over the interval took this long on average
+// (the interval's length over the activations it started). A rate measured
+// over an interval in which the victim was off its CPU for a while looks
+// like a backlog too: the concurrent dictionary's 20 clients on a worker
+// that lost its CPU for most of a nap moved their top by ~60 where ~600 was
+// usual, and the rule took half of them (stats build, 2 workers, nice -15,
+// load ~6: with the stalled wait at 50 ms the rule alone made 25-40 steals
+// per run, and no steal was left without it). A conversation's
+// activations are ~0.1-0.3 µs, so such a victim must have been off its CPU
+// for over 94% of the interval to pass this floor; a backlog's are long
+// (the grinders' ~20 µs and more, fork-join's deep mailboxes): 5 µs lies
+// between them.
+inline constexpr std::chrono::nanoseconds backlog_min_activation{5'000};
 
 /// What a thief reads of one victim at one look.
 struct victim_look {
@@ -114,7 +138,8 @@ class steal_gate {
   bool may_steal(const victim_look& look, time_point at,
                  std::chrono::nanoseconds wait = oldest_wait_before_steal,
                  std::chrono::nanoseconds backlog = backlog_drain_before_steal,
-                 std::chrono::nanoseconds stalled = stalled_wait_before_steal) noexcept {
+                 std::chrono::nanoseconds stalled = stalled_wait_before_steal,
+                 std::chrono::nanoseconds min_activation = backlog_min_activation) noexcept {
     if (look.size <= 0) {
       top_ = -1;  // the next cell to arrive starts its wait afresh
       rate_top_ = -1;
@@ -130,16 +155,22 @@ class steal_gate {
       // (preempted, or stuck in one handler): the longer wait.
       steal = at - since_ >= (look.activations == since_activations_ ? stalled : wait);
     }
-    // The drain-rate rule, over an interval of at least `wait`.
+    // The drain-rate rule, over an interval of at least `wait`, for a
+    // victim whose activations were long (unsigned: the count wraps).
     if (rate_top_ < 0 || look.top < rate_top_) {
       rate_top_ = look.top;
       rate_since_ = at;
+      rate_activations_ = look.activations;
     } else if (at - rate_since_ >= wait) {
       const std::int64_t taken = look.top - rate_top_;
-      const auto drain = (at - rate_since_) * look.size;
-      if (taken > 0 && drain >= backlog * taken) steal = true;
+      const auto elapsed = at - rate_since_;
+      const auto drain = elapsed * look.size;
+      const std::uint32_t ran = look.activations - rate_activations_;
+      const bool long_activations = elapsed >= min_activation * ran;
+      if (taken > 0 && long_activations && drain >= backlog * taken) steal = true;
       rate_top_ = look.top;
       rate_since_ = at;
+      rate_activations_ = look.activations;
     }
     return steal;
   }
@@ -150,6 +181,7 @@ class steal_gate {
   std::uint32_t since_activations_ = 0;  ///< the victim's activations when the wait began
   std::int64_t rate_top_ = -1;           ///< the victim's top when the drain interval began
   time_point rate_since_{};
+  std::uint32_t rate_activations_ = 0;  ///< the victim's activations when that interval began
 };
 
 }  // namespace volley::detail

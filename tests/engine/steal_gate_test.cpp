@@ -90,6 +90,7 @@ TEST_CASE("a backlog whose top moves slowly is stolen from by a thief that looks
   v.now.size = 8;
   CHECK_FALSE(v.look());  // the first look starts the interval
   v.now.top += 5;
+  v.now.activations += 40;  // ~25 µs each
   v.at += 1ms;
   CHECK(v.look());
   static_assert(8 * 1ms >= 5 * backlog_drain_before_steal);
@@ -106,6 +107,42 @@ TEST_CASE("a conversation's queue that drains fast is kept from a thief that loo
     v.now.top += 1250;
     v.at += 1ms;
   }
+}
+
+TEST_CASE("a conversation on a worker that was off its CPU for most of a nap is no backlog",
+          "[steal_gate]") {
+  // The concurrent dictionary's 20 clients: ~0.2 µs activations, the oldest
+  // taken every 8 picks. Its worker lost its CPU for all but ~0.1 ms of the
+  // thief's 1 ms nap, so the top moved by 60 where ~600 was usual: by the
+  // clock a backlog (20 cells, 60 taken per ms: 333 µs to drain), by its
+  // 500 activations a conversation's queue (2 µs each on average). Taking
+  // half of it split the conversation across the two workers.
+  using volley::detail::backlog_drain_before_steal;
+  using volley::detail::backlog_min_activation;
+  static_assert(20 * 1ms >= 60 * backlog_drain_before_steal, "a backlog by the clock");
+  static_assert(1ms < 500 * backlog_min_activation, "short activations");
+  victim_model v;
+  v.now.size = 20;
+  for (int nap = 0; nap < 100; ++nap) {
+    CHECK_FALSE(v.look());
+    v.now.top += 60;
+    v.now.activations += 500;
+    v.at += 1ms;
+  }
+}
+
+TEST_CASE("a victim off its CPU for two time slices keeps its queue", "[steal_gate]") {
+  // A loaded 2-core machine takes a worker's CPU for several ms at a time
+  // (other processes' slices); a thief looking once per nap must not take
+  // the preempted worker's conversation before it runs again.
+  victim_model v;
+  CHECK_FALSE(v.look());
+  for (int nap = 0; nap < 10; ++nap) {
+    v.at += 1ms;
+    CHECK_FALSE(v.look());
+  }
+  v.run(true);  // back on its CPU: it takes its oldest cell
+  CHECK_FALSE(v.look());
 }
 
 TEST_CASE("a victim that runs nothing while its top waits keeps it for the stalled wait",
