@@ -20,11 +20,14 @@
 //              time, p50/p99/p99.9; once with the loops sleeping in
 //              io_uring_enter, once with busy_poll on the asking node A
 //              (on both, two spinning loops leave this 2-core box no core
-//              for the workers and the asking thread: p50 was ~4 ms, a
+//              for B's worker and the asking thread: p50 was ~4 ms, a
 //              scheduler quantum). Each mode once more with inline handlers
 //              on both nodes (node_config::inline_handlers: B's loop runs
 //              the receiver's handler and sends the reply itself): figures
-//              rtt_inline_*, rtt_busy_poll_inline_*.
+//              rtt_inline_*, rtt_busy_poll_inline_*. With inline handlers
+//              busy-poll polls B's loop too: it is the answering thread, as
+//              raw busy-poll's echo thread is, and raw's echo spins (until
+//              session 14 B's loop slept and was woken by every ask).
 //              In every RTT row the asking thread writes its request, and
 //              B's worker (or inline loop) its reply, to the socket itself
 //              (transport_settings::direct_writes, on by default), except
@@ -570,7 +573,11 @@ int run(std::uint64_t messages, std::size_t round_trips, const std::string& whic
   if (volley) {
     for (bool inline_handlers : {false, true}) {
       volley_rtt(round_trips, {.inline_handlers = inline_handlers});
-      volley_rtt(busy_trips, {.busy_a = true, .inline_handlers = inline_handlers});
+      // With inline handlers B's loop answers, so it polls as raw's echo
+      // thread does; without, B's worker answers, and a polling B would
+      // leave it no core.
+      volley_rtt(busy_trips,
+                 {.busy_a = true, .busy_b = inline_handlers, .inline_handlers = inline_handlers});
     }
     // Actor to actor. Busy-poll spins both loops, as raw busy-poll spins
     // both threads: with inline handlers they are the only threads in the
@@ -595,7 +602,8 @@ int run(std::uint64_t messages, std::size_t round_trips, const std::string& whic
     volley_one_way(messages);
     for (bool inline_handlers : {false, true}) {
       volley_rtt(round_trips, {.inline_handlers = inline_handlers});
-      volley_rtt(busy_trips, {.busy_a = true, .inline_handlers = inline_handlers});
+      volley_rtt(busy_trips,
+                 {.busy_a = true, .busy_b = inline_handlers, .inline_handlers = inline_handlers});
     }
     tls_pki = nullptr;
   }
