@@ -24,7 +24,11 @@
 //              scheduler quantum). Each mode once more with inline handlers
 //              on both nodes (node_config::inline_handlers: B's loop runs
 //              the receiver's handler and sends the reply itself): figures
-//              rtt_inline_*, rtt_busy_poll_inline_*.
+//              rtt_inline_*, rtt_busy_poll_inline_*. With inline handlers
+//              once more with B's loop polling too (rtt_busy_poll_both_
+//              inline_*): B's loop is then the answering thread, as raw
+//              busy-poll's echo thread is, and spins as raw's echo does;
+//              in rtt_busy_poll_inline it sleeps and every ask wakes it.
 //              In every RTT row the asking thread writes its request, and
 //              B's worker (or inline loop) its reply, to the socket itself
 //              (transport_settings::direct_writes, on by default), except
@@ -360,12 +364,15 @@ void volley_one_way(std::uint64_t messages, bool from_actor = false) {
 std::pair<std::string, std::string> rtt_names(const char* kind, node_modes m) {
   bool busy = m.busy_a || m.busy_b;
   bool spin = m.reply_spin.count() > 0;
+  // A plain thread's ask with both loops polling (actor to actor always polls both).
+  bool both = *kind == 0 && m.busy_a && m.busy_b;
   std::string base = std::string(tls_pki ? "tls_" : "") + kind + "rtt" +
-                     (busy ? "_busy_poll" : "") + (m.inline_handlers ? "_inline" : "") +
-                     (spin ? "_reply_spin" : "");
+                     (busy ? "_busy_poll" : "") + (both ? "_both" : "") +
+                     (m.inline_handlers ? "_inline" : "") + (spin ? "_reply_spin" : "");
   std::string label = std::string("volley") + (tls_pki ? " TLS" : "") +
                       (*kind != 0 ? " actor" : "") + (busy ? " busy-poll" : "") +
-                      (m.inline_handlers ? " inline" : "") + (spin ? " reply-spin" : "");
+                      (both ? " both" : "") + (m.inline_handlers ? " inline" : "") +
+                      (spin ? " reply-spin" : "");
   return {base, label};
 }
 
@@ -572,6 +579,10 @@ int run(std::uint64_t messages, std::size_t round_trips, const std::string& whic
       volley_rtt(round_trips, {.inline_handlers = inline_handlers});
       volley_rtt(busy_trips, {.busy_a = true, .inline_handlers = inline_handlers});
     }
+    // With inline handlers B's loop answers: polled, it spins as raw
+    // busy-poll's echo thread does (without them B's worker answers, and a
+    // polling B would leave it no core).
+    volley_rtt(busy_trips, {.busy_a = true, .busy_b = true, .inline_handlers = true});
     // Actor to actor. Busy-poll spins both loops, as raw busy-poll spins
     // both threads: with inline handlers they are the only threads in the
     // path; without, B's and A's workers compete with them for two cores.

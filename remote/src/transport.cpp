@@ -156,6 +156,11 @@ transport::impl::impl(transport_config c, transport_handler& h)
     throw std::invalid_argument("volley::remote: max_frame_size must be at least " +
                                 std::to_string(max_handshake_frame_size) +
                                 " (the largest handshake frame)");
+  if (cfg_.busy_poll_idle <= std::chrono::microseconds::zero() ||
+      cfg_.busy_poll_idle > max_busy_poll_idle)
+    throw std::invalid_argument(
+        "volley::remote: busy_poll_idle must be > 0 and at most 60 s (it is " +
+        std::to_string(cfg_.busy_poll_idle.count()) + " us); to never poll, leave busy_poll off");
   if (cfg_.recv_buffer_size < min_recv_buffer_size)
     throw std::invalid_argument("volley::remote: recv_buffer_size must be >= " +
                                 std::to_string(min_recv_buffer_size));
@@ -371,6 +376,9 @@ transport_stats transport::stats() const {
   s.frames_discarded = impl_->frames_discarded_.load(std::memory_order_relaxed);
   s.send_calls = impl_->send_calls_.load(std::memory_order_relaxed);
   s.wakeups = impl_->wakeups_.load(std::memory_order_relaxed);
+  s.sleeps = impl_->sleeps_.load(std::memory_order_relaxed);
+  s.poll_looks = impl_->poll_looks_.load(std::memory_order_relaxed);
+  s.poll_rests = impl_->poll_rests_.load(std::memory_order_relaxed);
   s.refused = impl_->refused_.load(std::memory_order_relaxed);
   s.frames_undelivered = impl_->frames_undelivered_.load(std::memory_order_relaxed);
   s.direct_writes = impl_->direct_sent_.load(std::memory_order_relaxed);

@@ -59,6 +59,9 @@ inline constexpr std::uint16_t buffer_group = 0;
 inline constexpr unsigned min_recv_buffer_size = 512;
 /// Longest sleep without a timer due: only bounds the damage of a lost wake-up.
 inline constexpr std::chrono::milliseconds idle_wake{1000};
+/// The longest transport_settings::busy_poll_idle: past a minute a poll is
+/// no longer a pause between requests but a core given away for good.
+inline constexpr std::chrono::seconds max_busy_poll_idle{60};
 
 /// Rate limit for log lines an attacker can provoke (refused connections,
 /// accept errors): at most one line per second, each saying how many it
@@ -91,6 +94,8 @@ inline constexpr std::chrono::milliseconds accept_pause_min{10};
 inline constexpr std::chrono::milliseconds accept_pause_max{1000};
 
 namespace detail {
+extern std::atomic<int> busy_poll_variant;  // transport_loop.cpp: tests' known-bad variants
+extern std::atomic<void (*)(std::uint64_t)> busy_poll_rest_hook;
 /// The product's side of basic_stage_handshake (stage_handshake.hpp).
 struct stage_sync {
   template <class T>
@@ -214,6 +219,15 @@ struct transport::impl {
   bool sleep_ends_for(connection_id id) const noexcept;  ///< transport_stage.cpp
   /// Looks at the inbox for at most reply_spin_'s window: true when a push arrived.
   bool spin_for_push();
+  /// busy_poll, a turn with nothing to do: looks at the completions and the
+  /// inbox until one has work (true) or busy_poll_idle has passed since the
+  /// last traffic (false: the loop sleeps). transport_loop.cpp, "Busy-poll".
+  bool poll_idle();
+  /// busy_poll: whether the loop still polls at `now` (busy_poll_idle since
+  /// the last traffic has not passed).
+  bool polls_at(steady_clock::time_point now) const noexcept;
+  /// busy_poll: the poll ended at its bound; sleeps (turn_sleep).
+  void rest(steady_clock::time_point now);
   bool reap();
   bool drain_inbox(steady_clock::time_point now);
   void timers(steady_clock::time_point now);
@@ -328,6 +342,8 @@ struct transport::impl {
   // line back from the loop's core).
   detail::striped_counter frames_queued_;
   alignas(64) std::atomic<std::uint64_t> wakeups_{0};
+  // The loop's own (published where they change, not per turn).
+  alignas(64) std::atomic<std::uint64_t> sleeps_{0}, poll_looks_{0}, poll_rests_{0};
   alignas(64) std::array<std::atomic<std::uint64_t>,
                          static_cast<std::size_t>(close_reason::count_)> closes_{};
   std::atomic<std::uint64_t> frames_sent_{0}, frames_received_{0}, send_calls_{0};
@@ -353,7 +369,11 @@ struct transport::impl {
   detail::reply_spin reply_spin_{cfg_.reply_spin};
   std::uint64_t local_sent_ = 0, local_received_ = 0, local_send_calls_ = 0;
   std::uint64_t local_undelivered_ = 0, local_fate_unknown_ = 0;
-  std::uint64_t local_handed_on_ = 0;   // user frames given to handler_ (reply_spin_'s cue)
+  std::uint64_t local_handed_on_ = 0;  // user frames given to handler_ (reply_spin_'s cue)
+  std::uint64_t local_sleeps_ = 0, local_poll_looks_ = 0, local_poll_rests_ = 0;
+  /// busy_poll: the loop polls instead of sleeping until then (its last
+  /// traffic + busy_poll_idle).
+  steady_clock::time_point poll_until_{};
   connection_id last_sendmsg_ = 0;      // the last connection flush_dirty wrote to
   std::size_t inbound_open_ = 0;        // accepted, not yet closing
   std::size_t pending_handshakes_ = 0;  // accepted, still handshaking

@@ -25,6 +25,24 @@
 // sees the other's store, so no item is left behind by a sleeping loop, and a
 // producer makes no syscall while the loop is awake.
 //
+// Busy-poll (transport_settings::busy_poll): a turn that finds nothing to do
+// does not sleep while the node has an established connection and traffic
+// came within busy_poll_idle (poll_until_): poll_idle() looks, a yield and an
+// io_uring_enter that runs the ring's deferred task work without waiting, at
+// a time, until a completion, a push onto the inbox, a due timer or sweep, or
+// a stop; the loop then takes a turn. Traffic is a user frame handed to the
+// node or anything taken from the inbox; heartbeats are not, so a node that
+// only keeps its links alive stops polling. When busy_poll_idle passes
+// without traffic the poll rests: the loop sleeps through turn_sleep, whose
+// handshake is the one that matters here. A producer that pushed while the
+// loop polled read `sleeping_` as false and wrote no eventfd; the loop's
+// seq_cst check of the inbox after its seq_cst store of `sleeping_` sees that
+// push, so a frame pushed at the moment the poll ends is sent at once (a
+// rest that slept without the check would leave it for the idle tick:
+// busy_poll_test catches that variant). Bounded, so that an idle node does
+// not hold a core forever; polling is opt-in, so the core it holds while
+// traffic flows is what the user asked for.
+//
 // Lifetimes: a CQE's user_data is a connection pointer tagged with the op in
 // its low bits. A connection counts its SQEs in flight (`ops`); closing it
 // shuts the socket down and cancels its ops, and the object is destroyed (or,
@@ -457,6 +475,15 @@
 
 namespace volley::remote {
 
+namespace detail {
+/// Tests only (busy_poll_test.cpp): 0 is the rule ("Busy-poll" above); 1, 2
+/// and 3 are the known-bad variants its cases must catch (rest, poll_idle).
+std::atomic<int> busy_poll_variant{0};
+/// Tests only: called on the loop thread as a poll ends at its bound, before
+/// the loop sleeps, with the number of sleeps so far.
+std::atomic<void (*)(std::uint64_t)> busy_poll_rest_hook{nullptr};
+}  // namespace detail
+
 namespace {
 
 /// Items taken from the inbox per turn: bounds how long completions wait
@@ -503,17 +530,25 @@ void transport::impl::run(std::promise<void>& ready) {
     // ask went 27.8 -> 32.6 us p50 and 4.8 -> 5.8 switches per round trip
     // (8 interleaved rounds, load ~5.5).
     bool busy = reap();
-    if (local_handed_on_ != handed_on_before) reply_spin_.handed_off();
+    // Traffic keeps a busy-polling loop polling (busy_poll_idle): user frames
+    // received, and below, frames and commands handed to the loop. Heartbeats
+    // and other completions are not, so a node that only keeps its links
+    // alive rests.
+    bool traffic = local_handed_on_ != handed_on_before;
+    if (traffic) reply_spin_.handed_off();
     // What the completions brought goes to its actors (one chain per actor)
     // before the inbox is drained: a handler the node runs inline here
     // (node_config::inline_handlers) queues its reply in the inbox, and the
     // reply leaves in this turn's sendmsg, not the next turn's.
     handler_.on_batch_end();
-    busy |= sweep_stages(now_);  // chains a sending thread stopped adding to (transport_stage.cpp)
+    // Chains a sending thread stopped adding to (transport_stage.cpp).
+    traffic |= sweep_stages(now_);
     if (drain_inbox(now_)) {
-      busy = true;
+      traffic = true;
       reply_spin_.answered();  // the answer (if one was due) came without a spin
     }
+    busy |= traffic;
+    if (traffic) poll_until_ = now_ + cfg_.busy_poll_idle;
     if (now_ >= next_tick_) timers(now_);
     handler_.on_batch_end();  // what commands and timers delivered (a down, undelivered frames)
     write_contended_ = false;
@@ -528,17 +563,11 @@ void transport::impl::run(std::promise<void>& ready) {
     if (busy) {
       submitted(io_uring_submit_and_get_events(ring_->get()));
       if (write_contended_) sched_yield();  // the sender may need this core to finish
-    } else if (cfg_.busy_poll) {
-      // An idle spin gives way to any thread woken on this core (the
-      // workers and the asker a round trip passes through); without it, on
-      // a machine with no core to spare, each waited for the scheduler
-      // tick: remote_bench busy-poll RTT p50 was 4.0 ms (CONFIG_HZ=250).
-      // The yield comes before the enter, not after: with DEFER_TASKRUN a
-      // reply that reached the socket becomes a completion only inside
-      // io_uring_enter, and reaped at once it does not wait behind a yield
-      // that hands the core to another thread first.
-      sched_yield();
-      submitted(io_uring_submit_and_get_events(ring_->get()));
+    } else if (cfg_.busy_poll && established_ > 0 && polls_at(now_)) {
+      // Polls until there is work (a completion, a push, a timer, a stop)
+      // or busy_poll_idle has passed since the last traffic; then it rests
+      // ("Busy-poll" above).
+      if (!poll_idle()) rest(now_);
     } else if (reply_spin_.should_spin() && spin_for_push()) {
       // The answer came inside the window: no eventfd write, no wake-up.
       submitted(io_uring_submit_and_get_events(ring_->get()));
@@ -569,6 +598,7 @@ void transport::impl::turn_sleep(steady_clock::time_point now) {
   __kernel_timespec ts{};
   ts.tv_sec = ns / 1'000'000'000;
   ts.tv_nsec = ns % 1'000'000'000;
+  sleeps_.store(++local_sleeps_, std::memory_order_relaxed);
   io_uring_cqe* cqe = nullptr;
   submitted(io_uring_submit_and_wait_timeout(ring_->get(), &cqe, 1, &ts, nullptr));
   // seq_cst: a sender that skipped the eventfd write (it read sleeping_ as
@@ -589,6 +619,55 @@ connection_id transport::impl::sendmsg_in_flight() {
       !c->out.in_flight())
     return 0;
   return c->id;
+}
+
+bool transport::impl::poll_idle() {
+  io_uring* ring = ring_->get();
+  const int variant = detail::busy_poll_variant.load(std::memory_order_relaxed);
+  for (;;) {
+    // Each look gives way to any thread woken on this core (the workers and
+    // the asker a round trip passes through); without the yield, on a
+    // machine with no core to spare, each waited for the scheduler tick:
+    // remote_bench busy-poll RTT p50 was 4.0 ms (CONFIG_HZ=250). The yield
+    // comes before the enter, not after: with DEFER_TASKRUN a reply that
+    // reached the socket becomes a completion only inside io_uring_enter,
+    // and seen at once it does not wait behind a yield that hands the core
+    // to another thread first. For the same reason a look cannot skip the
+    // enter and only peek at the completion queue: nothing would be there.
+    sched_yield();
+    submitted(io_uring_submit_and_get_events(ring));
+    poll_looks_.store(++local_poll_looks_, std::memory_order_relaxed);
+    if (inbox_.maybe_nonempty()) return true;
+    const auto now = steady_clock::now();
+    if (variant != 3) {  // known-bad 3 watches only the inbox and the bound
+      if (io_uring_cq_ready(ring) != 0) return true;  // stop()'s eventfd write lands here too
+      if (stopping_.load(std::memory_order_relaxed)) return true;
+      if (now >= next_tick_) return true;  // heartbeats and deadlines are due
+      if (staged_chains_.load(std::memory_order_relaxed) != 0 && now >= next_stage_check_)
+        return true;  // a chain may wait for its sweep (transport_stage.cpp)
+    }
+    if (!polls_at(now)) return false;
+  }
+}
+
+bool transport::impl::polls_at(steady_clock::time_point now) const noexcept {
+  // Known-bad 2: no bound; the loop polls for as long as it has a peer.
+  return now < poll_until_ || detail::busy_poll_variant.load(std::memory_order_relaxed) == 2;
+}
+
+void transport::impl::rest(steady_clock::time_point now) {
+  poll_rests_.store(++local_poll_rests_, std::memory_order_relaxed);
+  if (auto hook = detail::busy_poll_rest_hook.load(std::memory_order_relaxed)) hook(local_sleeps_);
+  if (detail::busy_poll_variant.load(std::memory_order_relaxed) == 1) {
+    // Known-bad 1: sleeps without the handshake, as if the poll had made it
+    // needless; a push since the last look then waits for the idle tick.
+    sleeps_.store(++local_sleeps_, std::memory_order_relaxed);
+    __kernel_timespec ts{1, 0};
+    io_uring_cqe* cqe = nullptr;
+    submitted(io_uring_submit_and_wait_timeout(ring_->get(), &cqe, 1, &ts, nullptr));
+    return;
+  }
+  turn_sleep(now);
 }
 
 bool transport::impl::spin_for_push() {

@@ -1,8 +1,8 @@
 // What a round trip costs in wake-ups (remote/src/transport_loop.cpp,
 // "Sleep/wake"): a producer writes the loop's eventfd only when the loop
-// sleeps. With busy_poll the loop never sleeps, so neither a request pushed
-// by an asking thread nor a reply pushed by the worker that handled a
-// request may cost an eventfd write: each would be a syscall on the sender
+// sleeps. With busy_poll the loop does not sleep while traffic flows, so
+// neither a request pushed by an asking thread nor a reply pushed by the
+// worker that handled a request may cost an eventfd write: each would be a syscall on the sender
 // and a wake-up in the round trip (bench/remote/remote_bench: a round trip
 // passes six threads; the hops that wake a sleeping thread are what
 // separates volley's RTT from a raw socket's).
@@ -28,6 +28,10 @@ struct polling_nodes : configured_nodes {
   static node_config with_busy_poll(const char* name, bool polls) {
     node_config c = node_config_for(name);
     c.transport.busy_poll = polls;
+    // Polling lasts busy_poll_idle past the last traffic (10 ms by default):
+    // far longer here, so that a slow (sanitizer) build's pauses between asks
+    // never let B's loop rest (busy_poll_test covers the rest).
+    c.transport.busy_poll_idle = std::chrono::seconds(10);
     // What is counted here is the pushes onto a loop's inbox: asks and
     // replies go there, not to the socket (direct_write_test covers that).
     c.transport.direct_writes = false;

@@ -153,8 +153,25 @@ struct transport_settings {
   /// Reconnect backoff for outbound connections: doubles per failed try.
   std::chrono::milliseconds reconnect_min_backoff{100};
   std::chrono::milliseconds reconnect_max_backoff{10000};
-  /// Spin instead of sleeping in the kernel: lowest latency, one core busy.
+  /// Spin instead of sleeping in the kernel while the node has traffic:
+  /// lowest latency, one core busy. The loop then looks at its completions
+  /// and its inbox (yielding the core between looks) instead of sleeping in
+  /// io_uring_enter, for as long as it has an established connection and
+  /// busy_poll_idle has not passed since its last traffic; after that it
+  /// sleeps as a loop without busy_poll does, and the next traffic that wakes
+  /// it starts the polling again (remote/src/transport_loop.cpp, "Busy-poll").
   bool busy_poll = false;
+  /// How long a busy-polling loop goes on polling after its last traffic (a
+  /// user frame received, a frame or command handed to it), before it sleeps.
+  /// Heartbeats are not traffic: a node that only exchanges them rests.
+  /// Default 10 ms: about a thousand busy-poll round trips (10-20 us on the
+  /// 2-core VMs), so a conversation whose requests come less than 10 ms apart
+  /// never finds the loop asleep (each wake-up there costs 5-40 us and two
+  /// context switches), while a node whose traffic stops spends at most 10 ms
+  /// of one core before it sleeps. Must be > 0 and at most 60 s (the
+  /// transport refuses to start otherwise); to never poll, leave busy_poll
+  /// off.
+  std::chrono::microseconds busy_poll_idle{10'000};
   /// After a turn that handed received frames to the node, how long the loop
   /// looks at its inbox for the answer (a worker's reply, the asker's next
   /// request) before it sleeps, so that the answer needs no eventfd write and
@@ -300,6 +317,15 @@ struct transport_stats {
   /// (transport_settings::direct_writes), with no sendmsg of the loop's.
   std::uint64_t direct_writes = 0;
   std::uint64_t wakeups = 0;  ///< eventfd writes by producers
+  /// Times the loop slept in io_uring_enter (waiting for a completion, its
+  /// eventfd or a timer). Beside wakeups: what a round trip costs the loop.
+  std::uint64_t sleeps = 0;
+  /// busy_poll: looks the loop made at its completions and inbox while it
+  /// had nothing to do (each a sched_yield and an io_uring_enter that does
+  /// not wait), and times it stopped polling because busy_poll_idle passed
+  /// without traffic (each followed by a sleep, as without busy_poll).
+  std::uint64_t poll_looks = 0;
+  std::uint64_t poll_rests = 0;
   /// Accepted sockets closed at once: max_inbound_connections or
   /// max_pending_handshakes was reached.
   std::uint64_t refused = 0;
