@@ -79,8 +79,11 @@
 // was staged, one call that pushes the thread's chains (~1 per 32 tells in
 // a stream). Checked: tests/remote/staged_send_order_test.cpp moves a
 // sender between two threads each burst, between the loop and a worker, and
-// between workers; each case fails with the rule before 88cbd39 (a chain
-// staged past its activation), kept there as a known-bad variant.
+// between workers. The rule from before 88cbd39 (a chain staged past its
+// activation) is kept there as a known-bad variant, and each case catches
+// it (the stress case in most runs). 88cbd39's rule (a worker pushes every
+// frame at once) did not cover the loop's inline turns: the first two cases
+// catch it.
 //
 // Accounting: a staged frame is counted in frames_queued at send, as before;
 // the credit not used by a chain is given back when the chain is pushed, so
