@@ -16,6 +16,11 @@
 //              path goes into every frame, A notes it as exposed to B, and
 //              B's loop finds the sender's proxy per frame. Figures
 //              one_way_actor_sender(_cpu); --actor-sender runs it.
+//   one-way from a worker: the same tells made by a handler on A's worker
+//              (64 per local message the sending thread tells it), so the
+//              frames go through a worker's send stage, flushed when its
+//              activation ends (remote/src/transport_stage.cpp). Figures
+//              one_way_worker_sender(_cpu); --worker-sender runs it.
 //   RTT:       ask<reply>(request) round trips from a plain thread, one at a
 //              time, p50/p99/p99.9; once with the loops sleeping in
 //              io_uring_enter, once with busy_poll on the asking node A
@@ -58,7 +63,7 @@
 //              impl "raw"): the floor under volley's busy-poll RTT.
 //
 // Usage: remote_bench [messages=2000000] [round_trips=20000] [all|volley|raw] [--no-tls]
-//        [--actor-sender] [--reply-spin-us=N] [--only=NAME,NAME...]
+//        [--actor-sender] [--worker-sender] [--reply-spin-us=N] [--only=NAME,NAME...]
 // --only runs the named rows alone, by figure base name (one_way, rtt,
 // rtt_busy_poll_inline, actor_rtt_reply_spin, tls_rtt, ...; raw_rtt and
 // raw_rtt_busy_poll for the raw round trips, raw_one_way): for perf and
@@ -295,8 +300,33 @@ struct sender_actor {
   void on(reply) {}
 };
 
-void volley_one_way(std::uint64_t messages, bool from_actor = false) {
-  if (!wanted(from_actor ? "one_way_actor_sender" : (tls_pki ? "tls_one_way" : "one_way"))) return;
+/// The one-way run's sender on a worker: each send_batch makes its handler
+/// tell `count` samples, numbered from `first`, with itself as the sender.
+struct send_batch {
+  std::uint64_t first;
+  std::uint64_t count;
+};
+struct worker_sender_actor {
+  explicit worker_sender_actor(volley::any_ref target) : target_(std::move(target)) {}
+  void on(send_batch b, volley::context& ctx) {
+    for (std::uint64_t i = 0; i < b.count; ++i) target_.tell(sample{b.first + i, 0}, ctx);
+  }
+  volley::any_ref target_;
+};
+/// Samples per send_batch: divides window_check, so the window is checked
+/// as in the other one-way runs.
+constexpr std::uint64_t worker_batch = 64;
+
+/// Who sends the one-way run's tells.
+enum class one_way_sender { thread, thread_as_actor, worker };
+
+void volley_one_way(std::uint64_t messages, one_way_sender by = one_way_sender::thread) {
+  const bool from_actor = by == one_way_sender::thread_as_actor;
+  const bool from_worker = by == one_way_sender::worker;
+  if (!wanted(from_worker  ? "one_way_worker_sender"
+              : from_actor ? "one_way_actor_sender"
+                           : (tls_pki ? "tls_one_way" : "one_way")))
+    return;
   two_nodes t;
   t.shared.target = messages;
   // Warm-up: one ask, so the connection, the proxy and the watch are in place.
@@ -307,6 +337,11 @@ void volley_one_way(std::uint64_t messages, bool from_actor = false) {
     sender = t.sys_a.spawn<sender_actor>(volley::props{.name = "bench-sender-0"});
     // A context names the sender of a tell; this thread sends as that actor.
     as_sender.emplace(sender.cell());
+  }
+  volley::actor_ref<worker_sender_actor> on_worker;
+  if (from_worker) {
+    on_worker =
+        t.sys_a.spawn<worker_sender_actor>(volley::props{.name = "bench-sender-0"}, t.remote);
   }
   const std::uint64_t wakeups0 = t.node_a.stats().transport.wakeups;
   process_usage usage;
@@ -320,7 +355,10 @@ void volley_one_way(std::uint64_t messages, bool from_actor = false) {
            i - t.shared.received.load(std::memory_order_acquire) >= window - window_check) {
       std::this_thread::sleep_for(50us);  // not a spin: the box has two cores for five threads
     }
-    if (as_sender) {
+    if (from_worker) {
+      if (i % worker_batch == 0)
+        on_worker.tell(send_batch{i, std::min(worker_batch, messages - i)});
+    } else if (as_sender) {
       t.remote.tell(sample{i, 0}, *as_sender);
     } else {
       t.remote.tell(sample{i, 0});
@@ -342,13 +380,20 @@ void volley_one_way(std::uint64_t messages, bool from_actor = false) {
   std::printf(
       "%-20s %9.2f M msg/s   %6.0f CPU-ns/msg   (%llu messages, %.3f s, %.0f frames per sendmsg, "
       "%.2f switches and %.2f loop wake-ups per 1000, dead letters %llu)\n",
-      from_actor ? "volley actor one-way" : (tls_pki ? "volley TLS one-way" : "volley one-way"),
+      from_worker  ? "volley worker one-way"
+      : from_actor ? "volley actor one-way"
+                   : (tls_pki ? "volley TLS one-way" : "volley one-way"),
       rate, cpu_ns, static_cast<unsigned long long>(messages), secs,
       static_cast<double>(stats.transport.frames_sent) /
           static_cast<double>(std::max<std::uint64_t>(1, stats.transport.send_calls)),
       switches_per_k, wakeups_per_k,
       static_cast<unsigned long long>(t.sys_a.dead_letters().count() +
                                       t.sys_b.dead_letters().count()));
+  if (from_worker) {
+    figure("volley", "one_way_worker_sender", rate, "M msg/s");
+    figure("volley", "one_way_worker_sender_cpu", cpu_ns, "CPU-ns/msg");
+    return;
+  }
   if (from_actor) {
     figure("volley", "one_way_actor_sender", rate, "M msg/s");
     figure("volley", "one_way_actor_sender_cpu", cpu_ns, "CPU-ns/msg");
@@ -544,7 +589,8 @@ void raw_rtt(std::size_t round_trips, bool spin) {
 int usage(int status) {
   std::fprintf(status == 0 ? stdout : stderr,
                "usage: remote_bench [MESSAGES [ROUND_TRIPS [all|volley|raw]]] [--no-tls]\n"
-               "                    [--actor-sender] [--only=ROW,...] [--reply-spin-us=N]\n"
+               "                    [--actor-sender] [--worker-sender] [--only=ROW,...]\n"
+               "                    [--reply-spin-us=N]\n"
                "  MESSAGES     one-way messages (default 2000000)\n"
                "  ROUND_TRIPS  round trips per RTT row (default 20000)\n"
                "  --only=      run only these rows (one_way, rtt, raw_rtt, tls_one_way, ...)\n");
@@ -563,12 +609,13 @@ std::optional<std::uint64_t> positive_count(const std::string& text) {
 
 /// Runs the rows the command line chose and prints their figures.
 int run(std::uint64_t messages, std::size_t round_trips, const std::string& which, bool with_tls,
-        bool actor_sender) {
+        bool actor_sender, bool worker_sender) {
   bool volley = which != "raw", raw = which != "volley";
   std::printf("remote_bench: two nodes in one process over loopback (%u hardware threads)\n",
               std::thread::hardware_concurrency());
   if (volley) volley_one_way(messages);
-  if (volley && actor_sender) volley_one_way(messages, true);
+  if (volley && actor_sender) volley_one_way(messages, one_way_sender::thread_as_actor);
+  if (volley && worker_sender) volley_one_way(messages, one_way_sender::worker);
   // Ten times as many: the raw path is ~10x faster and needs the time to settle.
   if (raw) raw_one_way(messages * 10);
   // A tenth as many busy-poll round trips: on a 2-core box each can cost a
@@ -619,12 +666,15 @@ int run(std::uint64_t messages, std::size_t round_trips, const std::string& whic
 int main(int argc, char** argv) {
   bool with_tls = true;
   bool actor_sender = false;
+  bool worker_sender = false;
   std::vector<std::string> args;
   for (int i = 1; i < argc; ++i) {
     if (std::string(argv[i]) == "--no-tls") {
       with_tls = false;
     } else if (std::string(argv[i]) == "--actor-sender") {
       actor_sender = true;
+    } else if (std::string(argv[i]) == "--worker-sender") {
+      worker_sender = true;
     } else if (std::string(argv[i]).rfind("--only=", 0) == 0) {
       std::string list = argv[i] + 7;
       for (std::size_t at = 0; at <= list.size();) {
@@ -654,5 +704,5 @@ int main(int argc, char** argv) {
                  "the third argument all, volley or raw\n");
     return usage(2);
   }
-  return run(*messages, *round_trips, which, with_tls, actor_sender);
+  return run(*messages, *round_trips, which, with_tls, actor_sender, worker_sender);
 }

@@ -10,12 +10,18 @@
 //     between its exchange and its link: the caller requeues the cell
 //     (activation_end::more), so a preempted producer never makes a worker
 //     spin.
+// (A cell that parks, suspended or failed, ends as idle too.) Before any of
+// these gives the cell up, what a layer above batched on this thread for the
+// actor is pushed out (activation_flush.hpp): once the cell is requeued,
+// parked or marked empty, another thread may run the actor, and its later
+// remote tells must not overtake the ones it left staged here.
 // Messages of a cell that is stopping or dead are dead-lettered here, by the
 // only thread allowed to pop them.
 #include <exception>
 #include <utility>
 
 #include <volley/engine/context.hpp>
+#include <volley/engine/detail/activation_flush.hpp>
 #include <volley/engine/detail/cell.hpp>
 
 #include "cpu_relax.hpp"
@@ -32,6 +38,19 @@ namespace {
 // the 2-core Intel Xeon VM (results id intel-xeon-2c) one PAUSE takes
 // 45-65 ns (a timed loop of 1M), so there it is 3-4 µs.
 constexpr int linger_spins = 64;
+
+/// flush_at_activation_end's slot. Trivially constructed and destroyed, so
+/// the check at an activation's end is one thread-pointer load.
+constinit thread_local activation_flush pending_flush = nullptr;
+
+/// Runs the flush a layer above asked for, if any: called where an
+/// activation gives its cell up, before the cell may reach another thread.
+inline void flush_pending() noexcept {
+  if (activation_flush f = pending_flush; f != nullptr) [[unlikely]] {
+    pending_flush = nullptr;
+    f();
+  }
+}
 
 envelope* pop(queues::intrusive_mpsc& lane) noexcept {
   queues::mpsc_node* retired;
@@ -97,6 +116,10 @@ void drain_system_lane(cell_base* c, context& ctx) {
 
 }  // namespace
 
+void flush_at_activation_end(activation_flush flush) noexcept {
+  pending_flush = flush;
+}
+
 activation_end run_activation(cell_base* c, unsigned budget, const worker* w) {
   context ctx(c);
   // A dead cell is only scheduled by someone who took a count for us.
@@ -107,13 +130,17 @@ activation_end run_activation(cell_base* c, unsigned budget, const worker* w) {
     // activation: post_stop must never undo a start that did not happen.
     if (!c->started_) start_if_needed(c, ctx);
     if (c->system_lane_.has_next()) drain_system_lane(c, ctx);
-    if (budget == 0) return activation_end::more;  // our count, if any, goes with the cell
+    if (budget == 0) {
+      flush_pending();              // before the caller requeues the cell
+      return activation_end::more;  // our count, if any, goes with the cell
+    }
 
     if ((c->suspended_ || c->failed_) && c->worker_state_ == lifecycle::alive) {
       // A handler coroutine waits for a reply, or the actor failed and waits
       // for its supervisor: user messages wait meanwhile.
       // Give the cell up with its mailbox as it is; a push or the resume
-      // (system lane) schedules it again.
+      // (system lane) schedules it again, maybe on another thread.
+      flush_pending();
       if (c->mailbox_.park()) {
         cell_lifecycle::went_idle(*c, ctx.holds_ref());
         return activation_end::idle;
@@ -179,6 +206,8 @@ activation_end run_activation(cell_base* c, unsigned budget, const worker* w) {
       }
       if (arrived) continue;
     }
+    // Also covers the `more` below: nothing runs between here and there.
+    flush_pending();
     queues::mpsc_node* released;
     if (c->sorted_ ? mark_idle_sorted(c, released) : c->mailbox_.mark_empty(released)) {
       // Idle. From here on another worker may own the cell: touch nothing

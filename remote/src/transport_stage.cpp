@@ -11,10 +11,10 @@
 // When a chain is pushed: when it is full (frames, bytes or credit), when
 // the thread sends to another connection, when a frame is not a tell (asks,
 // replies, watches go at once), when any thread sends a command
-// (disconnect, reset: every chain is swept first), at thread exit, and at
-// once when it starts while the loop sleeps or more than stream_gap after
-// the thread's last push (one tell now and then, a reply in a round trip,
-// is not delayed).
+// (disconnect, reset: every chain is swept first), when the activation that
+// staged it ends (below), at thread exit, and at once when it starts while
+// the loop sleeps or more than stream_gap after the thread's last push (one
+// tell now and then, a reply in a round trip, is not delayed).
 //
 // Waking the loop: a push while the loop sleeps writes its eventfd, except
 // when the loop sleeps on a sendmsg in flight to the chain's own connection
@@ -50,6 +50,41 @@
 // send() returned before the command was called comes after it (and is
 // counted undelivered by the close the command makes).
 //
+// An actor's order. A stage is the thread's, but the order promised is per
+// sending actor, and an actor moves between threads between activations:
+// a steal, the scheduler's hand-back rule, a batch taken from the injection
+// queue, a co_await or a supervisor's directive that resumes it wherever
+// its next message is picked up, and a node's loop that ran it inline
+// (node_config::inline_handlers) and left the rest of its mailbox to a
+// worker. Had its earlier tells stayed in thread 1's chain while its later
+// ones were pushed from thread 2, they would be overtaken (remote_assoc_test
+// caught a relay's replies so, next 1266 of 2000 under ASan). So when a
+// chain starts staged, send_staged asks the engine to call
+// flush_at_end_of_activation on this thread when its activation ends
+// (volley/engine/detail/activation_flush.hpp), and run_activation calls it
+// before it gives the cell up every way it can: the budget spent (the
+// caller requeues the cell), park() (a handler suspended in co_await, or a
+// failed actor waiting for its supervisor; a resume or directive comes as a
+// system message and may be run anywhere), and mark_empty() (idle; a stop
+// and post_stop end this way too). Before those the cell is this thread's
+// alone, so nothing of the actor's can be sent elsewhere; the push (an
+// exchange on the inbox) precedes the release the cell's hand-off makes, so
+// the next thread's later push follows it in the inbox. Stash and unstash
+// reorder the actor's own mailbox inside one activation and move nothing.
+// A plain thread runs no activation and carries no actor: its request stays
+// unused and its chains go as above. Asks and replies are never staged, and
+// a direct write (transport_direct.cpp) needs the link's queued count at 0,
+// which a staged chain's credit keeps above it. Cost: one thread-local store
+// per staged chain; at the activation's end one load, and, when something
+// was staged, one call that pushes the thread's chains (~1 per 32 tells in
+// a stream). Checked: tests/remote/staged_send_order_test.cpp moves a
+// sender between two threads each burst, between the loop and a worker, and
+// between workers. The rule from before 88cbd39 (a chain staged past its
+// activation) is kept there as a known-bad variant, and each case catches
+// it (the stress case in most runs). 88cbd39's rule (a worker pushes every
+// frame at once) did not cover the loop's inline turns: the first two cases
+// catch it.
+//
 // Accounting: a staged frame is counted in frames_queued at send, as before;
 // the credit not used by a chain is given back when the chain is pushed, so
 // the link's count is exact again once nothing is staged, and the bound is
@@ -57,7 +92,7 @@
 // one frame is reserved alone).
 #include "transport_impl.hpp"
 
-#include <volley/engine/ask.hpp>  // on_worker_thread
+#include <volley/engine/detail/activation_flush.hpp>
 
 #include <algorithm>
 #include <thread>
@@ -68,6 +103,10 @@ namespace detail {
 /// Tests only (transport_staged_send_test.cpp): 0 is the rule above; 1 and 2
 /// are the known-bad variants its cases must catch (sleep_ends_for).
 std::atomic<int> stream_wake_variant{0};
+/// Tests only (staged_send_order_test.cpp): 0 is the rule ("An actor's
+/// order"); 1 the known-bad rule before 88cbd39, which asked for no flush at
+/// the end of an activation.
+std::atomic<int> activation_flush_variant{0};
 }  // namespace detail
 
 namespace {
@@ -109,6 +148,7 @@ struct thread_stages {
   thread_stages& operator=(const thread_stages&) = delete;
   ~thread_stages() {
     this_thread_last = {};
+    volley::detail::flush_at_activation_end(nullptr);  // nothing left to flush
     for (auto& e : list) {
       send_stage& s = *e.stage;
       s.handshake.enter();
@@ -118,6 +158,18 @@ struct thread_stages {
   }
 };
 thread_local thread_stages this_thread_stages;
+
+/// Called by the engine on this thread when the activation running here
+/// ends, before its cell may reach another thread: every chain the thread
+/// staged is pushed, under the handshake, as a thread's exit pushes them.
+void flush_at_end_of_activation() noexcept {
+  for (auto& e : this_thread_stages.list) {
+    send_stage& s = *e.stage;
+    s.handshake.enter();
+    if (!s.detached) e.owner->flush_stage(s);
+    s.handshake.leave();
+  }
+}
 
 }  // namespace
 
@@ -207,13 +259,7 @@ send_result transport::impl::send_staged(connection_id id, const frame& f, std::
   ++s.frames;
   frames_queued_.add();  // before the loop can see it, as in send()
   s.appended.store(s.appended.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
-  // A worker's chain leaves at once: its stage is the thread's, not the
-  // actor's, and an actor that runs next on another worker would send its
-  // later tells through that worker's chain, which could be pushed first
-  // (remote_assoc_test caught a relay's replies out of order so). Plain
-  // threads do not migrate, and keep the batching.
-  bool now =
-      f.kind != frame_kind::message || s.credit_frames == 0 || volley::detail::on_worker_thread();
+  bool now = f.kind != frame_kind::message || s.credit_frames == 0;
   if (s.frames == 1) {
     // seq_cst, then the seq_cst load of sleeping_: store-buffering with
     // turn_sleep, which stores sleeping_ and then loads this count, so
@@ -223,7 +269,14 @@ send_result transport::impl::send_staged(connection_id id, const frame& f, std::
     now = now || (sleeping_.load(std::memory_order_seq_cst) && !sleep_ends_for(id)) ||
           steady_clock::now() - s.flushed_at > stream_gap;
   }
-  if (now) flush_stage(s);
+  if (now) {
+    flush_stage(s);
+  } else if (s.frames == 1 &&
+             detail::activation_flush_variant.load(std::memory_order_relaxed) == 0) {
+    // A chain starts staged: pushed when this thread's activation ends, if
+    // it runs one ("An actor's order" above).
+    volley::detail::flush_at_activation_end(&flush_at_end_of_activation);
+  }
   return send_result::queued;
 }
 
