@@ -149,6 +149,11 @@ struct thread_stages {
   ~thread_stages() {
     this_thread_last = {};
     volley::detail::flush_at_activation_end(nullptr);  // nothing left to flush
+    flush_all();
+  }
+
+  /// Pushes every chain this thread has staged (each under its handshake).
+  void flush_all() noexcept {
     for (auto& e : list) {
       send_stage& s = *e.stage;
       s.handshake.enter();
@@ -163,12 +168,7 @@ thread_local thread_stages this_thread_stages;
 /// ends, before its cell may reach another thread: every chain the thread
 /// staged is pushed, under the handshake, as a thread's exit pushes them.
 void flush_at_end_of_activation() noexcept {
-  for (auto& e : this_thread_stages.list) {
-    send_stage& s = *e.stage;
-    s.handshake.enter();
-    if (!s.detached) e.owner->flush_stage(s);
-    s.handshake.leave();
-  }
+  this_thread_stages.flush_all();
 }
 
 }  // namespace

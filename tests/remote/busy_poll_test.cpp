@@ -56,12 +56,8 @@ struct polling_pair {
   /// Sends B a tell numbered `seq` (recording_handler checks the order).
   void tell(std::uint64_t seq) {
     std::array<std::byte, 8> payload{};
-    frame f;
-    f.kind = frame_kind::message;
-    f.flags = flag_target_id;
-    f.target_id = 1;
+    frame f = numbered_frame(seq);
     f.type_marker = 1;
-    f.correlation_id = seq;
     f.payload = payload;
     REQUIRE(a.send(id, f) == send_result::queued);
   }
