@@ -185,6 +185,10 @@ class basic_intrusive_mpsc {
   /// Consumer only: is anything visible to pop? (A push in progress is not.)
   bool has_next() const noexcept { return tail_->next.load(std::memory_order_acquire) != nullptr; }
 
+  /// Consumer only: the node the next pop returns, if one is visible, for a
+  /// prefetch (the consumer may still be elsewhere; pop() is what takes it).
+  mpsc_node* peek() const noexcept { return tail_->next.load(std::memory_order_acquire); }
+
   /// Consumer only, after pop returned nullptr: give the queue up. True if
   /// the queue was empty and is now marked; false if a push is under way or
   /// happened, and the consumer keeps the queue.
