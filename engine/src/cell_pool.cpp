@@ -69,6 +69,14 @@ void cell_chunks::arm_thread_exit() {
 
 }  // namespace
 
+// How many spawns ahead cell_alloc asks for a block's lines. One ahead,
+// a spawn's lines were still on their way when its stores drained: a
+// spawner's blocks were last written by the workers that freed them, and
+// when the VM's cross-core round trip is slow (~330 ns instead of ~70) one
+// spawn's worth of work is shorter than the transfer. Four ahead keeps
+// about a dozen lines in flight, which the core overlaps.
+constexpr std::uint32_t cell_prefetch_ahead = 4;
+
 // A spawn writes all of its cell's lines (the header's two, the actor's),
 // and the first locked instruction after them (the registry's lock in
 // attach_cell) waits until they are written: on fork-join creation 70% of
@@ -83,7 +91,7 @@ void cell_chunks::arm_thread_exit() {
 void* cell_alloc(std::size_t size) {
   if (size > max_pooled) return raw_alloc(size);
   const std::size_t c = class_of(size);
-  return cell_cache.alloc(c, class_size(c) / cache_line_size);
+  return cell_cache.alloc(c, class_size(c) / cache_line_size, cell_prefetch_ahead);
 }
 
 void cell_free(void* p, std::size_t size) noexcept {
