@@ -134,6 +134,24 @@ TEST_CASE("intrusive_mpsc: single-thread FIFO and retired nodes", "[intrusive_mp
   CHECK(q.release_stub() == &c);
 }
 
+TEST_CASE("intrusive_mpsc: peek names the node the next pop returns and takes nothing",
+          "[intrusive_mpsc]") {
+  intrusive_mpsc q(false);
+  item a(0, 0), b(0, 1);
+  CHECK(q.peek() == nullptr);
+  CHECK_FALSE(q.push(&a));
+  CHECK_FALSE(q.push(&b));
+  CHECK(q.peek() == &a);
+  CHECK(q.peek() == &a);  // twice: nothing was taken
+  mpsc_node* retired = nullptr;
+  CHECK(q.pop(retired) == &a);
+  CHECK(q.peek() == &b);  // past the stub: the next node, not the last one popped
+  CHECK(q.pop(retired) == &b);
+  CHECK(q.peek() == nullptr);
+  CHECK(q.pop(retired) == nullptr);
+  CHECK(q.release_stub() == &b);
+}
+
 TEST_CASE("intrusive_mpsc: the mark is taken by exactly the next push or unmark",
           "[intrusive_mpsc]") {
   item a(0, 0), b(0, 1), c(0, 2);
