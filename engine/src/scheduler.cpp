@@ -325,7 +325,15 @@ namespace {
 // a line fetched for reading would then cross a second time for the
 // ownership. The third line is the actor's, or a 128 B cell's neighbour,
 // which the spawner usually wrote just after it and which is usually in
-// the same batch.
+// the same batch. Fork-join creation (1M actors spawned by main, bench
+// preset, 2-core VM in its slow mode, load ~5, interleaved with 4ea8892):
+// actors/s median ratio 1.13 on 1 worker, 1.04 on 2 (10 rounds); with
+// cells asked for four ahead (cell_pool.cpp) 1.18 and 1.25 (15 rounds).
+// Tried beside it, no change beyond the noise (10 rounds each, ratios
+// 0.94-1.03): two lines instead of three, and asking for the parent's
+// mutex and list-head lines before the unlink (finalize), also at the
+// spawn (attach_cell). What the batches still miss on: perf puts half of
+// run_activation's samples on its first read of line 0.
 void prefetch_batch(cell_base* const* batch, std::size_t n) noexcept {
   constexpr std::size_t lines = 3;
   for (std::size_t i = 0; i < n; ++i) {
