@@ -209,6 +209,16 @@ struct slow_echo {
   }
 };
 
+/// Counts its copies alive, so a test sees when a cell's memory is freed: a
+/// cell keeps a copy of its spawn arguments (for restarts) until then.
+struct cell_token {
+  explicit cell_token(std::atomic<int>* live) : live_(live) { ++*live_; }
+  cell_token(const cell_token& o) : live_(o.live_) { ++*live_; }
+  cell_token& operator=(const cell_token&) = delete;
+  ~cell_token() { --*live_; }
+  std::atomic<int>* live_;
+};
+
 /// A config for the functional tests: two unpinned workers, so that a test
 /// holding one actor in a handler still has a worker for the rest, on any
 /// machine (the stress tests use the defaults too).

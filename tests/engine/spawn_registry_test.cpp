@@ -108,15 +108,7 @@ struct restarter {
   volley::actor_ref<family> kid_;
 };
 
-/// Counts its copies alive, so a test sees when a cell's memory is freed: a
-/// cell keeps a copy of its spawn arguments (for restarts) until then.
-struct cell_token {
-  explicit cell_token(std::atomic<int>* live) : live_(live) { ++*live_; }
-  cell_token(const cell_token& o) : live_(o.live_) { ++*live_; }
-  cell_token& operator=(const cell_token&) = delete;
-  ~cell_token() { --*live_; }
-  std::atomic<int>* live_;
-};
+using volley::test::cell_token;
 
 struct brief {
   brief(cell_token, tally* t) : t_(t) {}

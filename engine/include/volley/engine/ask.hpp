@@ -38,6 +38,7 @@
 #include <cstdint>
 #include <exception>
 #include <functional>
+#include <new>
 #include <optional>
 #include <stdexcept>
 #include <string>
@@ -189,10 +190,12 @@ class ask_state {
   using status_word = typename Sync::status;
 
  public:
-  ask_state() = default;
+  ask_state() noexcept {}
   ask_state(const ask_state&) = delete;
   ask_state& operator=(const ask_state&) = delete;
-  virtual ~ask_state() = default;
+  virtual ~ask_state() {
+    if (stored_) value_.~result<R>();
+  }
 
   /// First completion wins (a reply, a timeout, a dead letter). Returns
   /// false for a later one, or when the future was dropped unanswered: the
@@ -231,11 +234,12 @@ class ask_state {
   /// why. Never throws, so a claimed request is always published.
   void store(result<R>&& r) noexcept {
     try {
-      value_.emplace(std::move(r));
+      ::new (static_cast<void*>(&value_)) result<R>(std::move(r));
     } catch (...) {
-      value_.emplace(current_exception_error(errc::handler_failed,
-                                             "the reply could not be moved into the request"));
+      ::new (static_cast<void*>(&value_)) result<R>(current_exception_error(
+          errc::handler_failed, "the reply could not be moved into the request"));
     }
+    stored_ = true;
   }
 
   result<R> wait(std::optional<std::chrono::steady_clock::time_point> deadline) {
@@ -262,7 +266,7 @@ class ask_state {
       // is spent all the same, so that it cannot lengthen a later wait.
       static_cast<void>(take_reply_poll(this));
     }
-    return std::move(*value_);
+    return std::move(value_);
   }
 
   void add_ref() noexcept { refs_.fetch_add(1, std::memory_order_relaxed); }
@@ -282,13 +286,23 @@ class ask_state {
   virtual void run_callback() = 0;
 
   /// The result, once done; taken once.
-  result<R> take_result() { return std::move(*value_); }
+  result<R> take_result() { return std::move(value_); }
 
  private:
+  // Layout (x86-64): the vptr, the status (8 B), the count and stored_ in
+  // one 8-byte word, the timer, the value. Where a std::optional held the
+  // value, its flag took a word of its own; stored_ sits in the count's
+  // padding instead. ctx.ask's request with a 16-byte continuation
+  // (continued_ask, ask_from_actor.hpp) is then 128 bytes: two lines.
   status_word status_;
   typename Sync::template atomic<std::uint32_t> refs_{1};
+  // Written by the winner between claim() and publish(), read by the
+  // destructor: the last release's acq_rel orders the two.
+  bool stored_ = false;
   typename Sync::timer* timeout_ = nullptr;  // counted; set before the request is sent
-  std::optional<result<R>> value_;
+  union {
+    result<R> value_;  // alive once stored_
+  };
 };
 
 /// A request read through a future: a blocking get(), or then()'s function.
