@@ -33,6 +33,33 @@
 // activations are long: a conversation's queue on a worker that was off its
 // CPU for part of the interval drains slowly by the clock too.
 //
+// Bank transaction's idle second worker (issue 9) is not the gate's: looked
+// for, and left as it is. On 2 workers one worker parks for 180-250 ms of
+// a 0.7-0.9 s run (stats build, load ~3), but in a single stretch at the
+// end, and steals are 0-6 per run. In that stretch the teller runs alone,
+// draining ~700k of its 750k confirmations: when the last confirmation
+// was sent, 675-735k were still in its mailbox (the bench file timed by
+// hand, ~20 runs; 690k on 1 worker), and it drains them in 125-220 ms,
+// 200-300 ns each, its mailbox being far out of cache by then. Neither
+// the gate's stalled wait (VOLLEY_STALLED_NS=0) nor the hand-back rule
+// (VOLLEY_HAND_BACK=0) moved the park. The teller is starved by its own
+// worker's LIFO order: its activation ends with work left, requeue() puts
+// it at the deque's bottom, and the accounts' wake chain (each ask wakes
+// an account into the LIFO slot, displacing the last onto the deque)
+// buries it at once. Of its ~11.7k activations, ~1.4k came from the FIFO
+// tick while the transfers ran and ~10.3k from plain pops after them.
+// Tried in the stats build, not kept: a per-worker spot for a requeued
+// cell, picked before the LIFO slot (unsafe as written: no thief sees
+// the spot). The teller kept up (at most 700 confirmations left when
+// the last was sent), the end's park went (60-95 ms parked per run, down
+// from ~200) and cell moves halved. Yet bank did not speed up. In an
+// interleaved A/B on 2 workers (same binary, env toggle, bench build,
+// load 3.0-3.8), 9 pairs gave 4.98 against 5.30 M msg/s by medians,
+// with a median pair ratio of 1.01. An earlier 9 pairs gave 1.15. The
+// transfers took longer by what the tail lost. So the work lost to bank's
+// second worker lies in the requeue of a backlogged cell and in what
+// each message costs, not in the gate.
+//
 // The look is two relaxed loads of words the victim writes (its deque's
 // top and bottom). A wrong answer delays a steal or lets one through early;
 // it never loses a cell (the steal itself is the deque's CAS). Tested by
