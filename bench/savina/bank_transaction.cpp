@@ -13,6 +13,9 @@
 #include <volley/savina/fault_injection.hpp>
 #include <volley/savina/pseudo_random.hpp>
 
+#include <atomic>
+#include <chrono>
+#include <cstdio>
 #include <future>
 #include <memory>
 #include <utility>
@@ -28,6 +31,37 @@ constexpr std::int64_t initial_balance = 1'000'000;
 // lost credit stalls the run, which the runner's --deadline turns into a
 // failure.
 constexpr auto credit_timeout = volley::no_deadline;
+
+// The teller's backlog (issue 9), in measurement builds only
+// (-DVOLLEY_BANK_STATS=1, printed to stderr after the run): how many
+// confirmations were sent but not yet handled by the teller when its start
+// handler ended and when the last one was sent, and when those two moments
+// came. The counts do not depend on the machine's load; the times do. The
+// last send's backlog is what the teller drains alone at the end, while a
+// second worker has nothing to run (steal_gate.hpp). Relaxed atomics: the
+// figures are snapshots, not synchronisation; the teller's count is a plain
+// store, as only the teller writes it.
+#if defined(VOLLEY_BANK_STATS) && VOLLEY_BANK_STATS
+struct backlog_stats {
+  std::atomic<std::int64_t> transactions{0};
+  std::atomic<std::int64_t> sent{0};      ///< confirmations sent by accounts
+  std::atomic<std::int64_t> answered{0};  ///< confirmations the teller handled
+  std::atomic<std::int64_t> at_start_end{-1};
+  std::atomic<std::int64_t> at_last_send{-1};
+  std::chrono::steady_clock::time_point began, start_ended, last_sent;
+};
+backlog_stats backlog;
+inline void count_confirmation_sent() noexcept {
+  const auto sent = backlog.sent.fetch_add(1, std::memory_order_relaxed) + 1;
+  if (sent == backlog.transactions.load(std::memory_order_relaxed)) {
+    backlog.at_last_send.store(sent - backlog.answered.load(std::memory_order_relaxed),
+                               std::memory_order_relaxed);
+    backlog.last_sent = std::chrono::steady_clock::now();
+  }
+}
+#else
+inline void count_confirmation_sent() noexcept {}
+#endif
 
 struct teller;
 
@@ -82,12 +116,21 @@ struct teller : volley::actor<teller> {
       for (int copy = i == 0 ? savina::copies_of_marked_message() : 1; copy > 0; --copy)
         (*accounts)[src].tell(account::transfer{i, amount, (*accounts)[dst], self()});
     }
+#if defined(VOLLEY_BANK_STATS) && VOLLEY_BANK_STATS
+    backlog.at_start_end.store(backlog.sent.load(std::memory_order_relaxed) -
+                                   backlog.answered.load(std::memory_order_relaxed),
+                               std::memory_order_relaxed);
+    backlog.start_ended = std::chrono::steady_clock::now();
+#endif
   }
   void on(const confirmed& c, context& ctx) {
     if (seen[static_cast<std::size_t>(c.id)])
       savina::wrong_answer("transfer " + std::to_string(c.id) + " was confirmed twice");
     seen[static_cast<std::size_t>(c.id)] = true;
     if (c.credited) ++credited;
+#if defined(VOLLEY_BANK_STATS) && VOLLEY_BANK_STATS
+    backlog.answered.store(answered + 1, std::memory_order_relaxed);
+#endif
     if (++answered == transactions) {
       done->set_value(credited);
       ctx.stop();
@@ -104,6 +147,7 @@ void account::on(transfer&& t, context& ctx) {
   ctx.ask(t.destination, credit{t.amount}, credit_timeout,
           [teller_ref = std::move(t.teller_ref), id = t.id](result<ack> r) {
             teller_ref.tell(teller::confirmed{id, r.ok()});
+            count_confirmation_sent();
           });
 }
 
@@ -134,6 +178,12 @@ measurement bank_transaction(const parameters& p, int workers) {
   auto accounts = std::make_shared<std::vector<actor_ref<account>>>();
   for (std::int64_t i = 0; i < n; ++i) accounts->push_back(sys.spawn<account>());
   std::promise<std::int64_t> done;
+#if defined(VOLLEY_BANK_STATS) && VOLLEY_BANK_STATS
+  backlog.transactions.store(transactions, std::memory_order_relaxed);
+  backlog.sent.store(0, std::memory_order_relaxed);
+  backlog.answered.store(0, std::memory_order_relaxed);
+  backlog.began = std::chrono::steady_clock::now();
+#endif
   auto t = sys.spawn<teller>(accounts, transactions, &done);
   savina::stopwatch clock;
   t.tell(teller::start{});
@@ -154,6 +204,16 @@ measurement bank_transaction(const parameters& p, int workers) {
     }
   }
   sys.shutdown();
+#if defined(VOLLEY_BANK_STATS) && VOLLEY_BANK_STATS
+  const auto ms = [](auto d) { return std::chrono::duration<double, std::milli>(d).count(); };
+  std::fprintf(stderr,
+               "bank-backlog at_start_end=%lld at_last_send=%lld start_ms=%.1f last_send_ms=%.1f "
+               "total_ms=%.1f\n",
+               static_cast<long long>(backlog.at_start_end.load(std::memory_order_relaxed)),
+               static_cast<long long>(backlog.at_last_send.load(std::memory_order_relaxed)),
+               ms(backlog.start_ended - backlog.began), ms(backlog.last_sent - backlog.began),
+               m.elapsed_s * 1e3);
+#endif
   savina::check(unanswered == 0,
                 std::to_string(unanswered) + " accounts did not tell their balance");
   savina::check(off == 0,

@@ -60,6 +60,31 @@
 // second worker lies in the requeue of a backlogged cell and in what
 // each message costs, not in the gate.
 //
+// Re-measured with the backlog printed (bank_transaction.cpp built with
+// VOLLEY_BANK_STATS=1; stats build, 2 workers, load ~2.5): the start
+// handler ends at 44-65 ms with 2-10k confirmations unhandled, the last
+// one is sent at 266-288 ms of a 433-439 ms run with 690-725k unhandled,
+// and the teller drains those alone in the last ~150 ms, ~210 ns each:
+// what any message of this workload costs (1 worker: 760 ms for 3 M
+// messages), as each waits behind its actor's transfers and is out of
+// cache when handled. Keeping up does not make the teller's work cheaper:
+// a slot for requeued cells, served every other pick and admitting the
+// teller alone, held the backlog at 1 on 1 worker, and 10 interleaved
+// pairs cost the same CPU (medians 0.790 and 0.785 CPU-s, load 6-7). On 2
+// workers it left 55-448k unhandled even when served at every pick (7
+// runs; without it 692-722k in 6 of 7, 1 in one), probably because a
+// drained teller is woken into a LIFO slot and can be displaced into the
+// deque, where no requeue rule sees it (not counted). Admitting whichever
+// cell is requeued first, the teller held the slot only part of the time:
+// 130-590k unhandled (5 runs). No such slot is kept. The bound: busy time
+// on 2 workers is about 1 worker's (2 x wall - parked: ~690 against ~760
+// ms), so 2 workers can at best about double 1 worker's rate: the sweep on
+// the suite's machine (results/amd-epyc-2c/2026-11-30T16-03-24Z.json) has
+// 1 worker at 4.42 M msg/s by median (4.01-5.00 M), so 8.84 M by median
+// and 8.02 M for the slowest repetition, against issue 9's 9.0 M for
+// volley's slowest (3 x Erlang's fastest). Bank's 3x needs each message to
+// cost less, not only the lone drain spread over both workers.
+//
 // The look is two relaxed loads of words the victim writes (its deque's
 // top and bottom). A wrong answer delays a steal or lets one through early;
 // it never loses a cell (the steal itself is the deque's CAS). Tested by
