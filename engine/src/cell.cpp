@@ -86,13 +86,6 @@ constexpr message_info child_terminated_info{type_id<child_terminated>(),
 
 void finalize(cell_base* c, context& ctx);
 
-/// The children /user waits for besides its list: top-level actors spawned
-/// for adoption and not adopted yet (system.cpp, "Adoption"). Under `c`'s
-/// extras mutex.
-std::uint64_t awaited_beyond_list(cell_base* c) {
-  return c == c->sys_->user ? c->sys_->awaiting_adoption() : 0;
-}
-
 void handle_stop(envelope* e, cell_base* c, context& ctx) {
   begin_stop(c, ctx, static_cast<message_envelope<stop_request>*>(e)->msg.why);
 }
@@ -102,10 +95,10 @@ void handle_child_terminated(envelope*, cell_base* c, context& ctx) {
   bool stopping = c->state() == lifecycle::stopping;
   bool restarting = c->state() == lifecycle::alive && ext->restart_pending;
   if (!stopping && !restarting) return;
-  std::uint64_t left;
+  std::size_t left;
   {
     detail::lock_guard lock(ext->mu);
-    left = ext->child_count + awaited_beyond_list(c);
+    left = ext->child_count;
   }
   if (left != 0) return;
   if (stopping) {
@@ -182,6 +175,22 @@ bool unlink_from_parent(cell_base* c) {
   //     16,000-22,000 per run, colder cells for the workers), and the
   //     workers' walk of the stack missed once per cell: actors/s 2.19 ->
   //     1.54 M (median of 9 pairs), CPU per actor 523 -> 519 ns.
+  //   * no link by the spawner at all (commit c7810c8, reverted): an
+  //     anonymous top-level actor spawned from outside the workers was
+  //     scheduled unlinked, its first activation linked it under /user, and
+  //     /user's stop waited for per-spawner tallies besides its list. Main
+  //     took no lock and wrote no shared line; link and unlink ran on the
+  //     worker. Callgrind, 1 worker: 1,292 -> ~1,414 instructions per actor
+  //     (the lock moved, and the adoption added ~49). Interleaved against
+  //     80c2fab at load 6-9: 1 worker actors/s median ratio 0.86, 0.90,
+  //     0.95, 1.02 (8-12 pairs each), 2 workers 0.98 and 0.73 (/user's
+  //     mutex now crossed between the two workers twice per actor). At
+  //     that load the process got ~0.28 CPU-s per ~0.7 s run on 1 worker,
+  //     so the ratios are weak evidence; CPU per run did not drop (0.27 s
+  //     base, 0.26-0.29 s new). VOLLEY_SCHED_STATS on 1 worker: the worker
+  //     never ran out of work (3 searches, 0-1 parks per 1M actors) in
+  //     either arm, and RSS reached 50-75 MB: the spawner runs 200k+ actors
+  //     ahead, so the worker's per-actor cost sets the rate there.
   // So the spawner's cost here is its writes of fresh cells, whichever
   // locked instruction comes first after them.
   count_departed(pext->departed_children, *parent);  // departed_children.hpp
@@ -196,46 +205,6 @@ bool unlink_from_parent(cell_base* c) {
     pext->named_children.erase(ext->name);
   }
   return parent->state() != lifecycle::alive || pext->restart_pending;
-}
-
-/// A top-level actor's first activation links it under /user (system.cpp,
-/// "Adoption"). False: /user has died meanwhile, so no code of the actor
-/// runs: the stop it sends itself, drained next, ends it, and its messages
-/// become dead letters.
-bool join_user_guardian(cell_base* c) {
-  cell_base* parent = c->parent_;
-  cell_extras* pext = parent->extras_if_any();  // made with the guardian
-  lifecycle parent_state;
-  {
-    detail::lock_guard lock(pext->mu);
-    c->sys_->count_adopted();
-    parent_state = parent->state();
-    if (parent_state == lifecycle::dead) {
-      // Counted as departed now, as an unlink would: destroy() drops it.
-      count_departed(pext->departed_children, *parent);
-    } else {
-      c->unlinked_ = false;
-      c->next_sibling_ = pext->first_child;
-      if (pext->first_child != nullptr) pext->first_child->prev_sibling_ = c;
-      pext->first_child = c;
-      ++pext->child_count;
-    }
-  }
-  if (parent_state == lifecycle::alive) return true;
-  // /user's stop (shutdown) came first. Stopping: it waits for this actor,
-  // which stops as a child found by that stop would, after its pre_start,
-  // for the reason begin_stop passes on to the children it finds.
-  auto why = static_cast<stop_reason>(parent->stop_reason_);
-  if (why == stop_reason::killed || why == stop_reason::node_down) why = stop_reason::stopped;
-  if (parent_state == lifecycle::stopping) {
-    send_stop(c, why);
-    return true;
-  }
-  // Dead: it did not wait for this one. No code of the actor runs.
-  c->ops_->destroy_actor(c);
-  c->actor_destroyed_ = true;
-  send_stop(c, why);
-  return false;
 }
 
 void finalize(cell_base* c, context& ctx) {
@@ -265,8 +234,7 @@ void finalize(cell_base* c, context& ctx) {
   settle_watches(c);
   if (c->parent_ != nullptr) {
     cell_base* parent = c->parent_;
-    // An actor whose adoption found /user dead was never linked (join_user_guardian()).
-    if (!c->unlinked_ && unlink_from_parent(c)) {
+    if (unlink_from_parent(c)) {
       auto* msg = make_envelope<child_terminated>(&handle_child_terminated, &child_terminated_info,
                                                   child_terminated{c});
       parent->deliver_system(msg);
@@ -554,16 +522,14 @@ void cell_base::destroy() noexcept {
 void begin_stop(cell_base* c, context& ctx, stop_reason why) {
   if (!cell_lifecycle::begin_stop(*c, static_cast<std::uint8_t>(why))) return;
   std::vector<cell_base*> children;
-  std::uint64_t awaited = 0;
   if (cell_extras* ext = c->extras_if_any()) {
     detail::lock_guard lock(ext->mu);
     for (cell_base* ch = ext->first_child; ch != nullptr; ch = ch->next_sibling_) {
       ch->add_ref();
       children.push_back(ch);
     }
-    awaited = awaited_beyond_list(c);
   }
-  if (children.empty() && awaited == 0) {
+  if (children.empty()) {
     finalize(c, ctx);
     return;
   }
@@ -604,7 +570,6 @@ void on_failure(cell_base* c, context& ctx, std::exception_ptr ex,
 void start_if_needed(cell_base* c, context& ctx) {
   if (c->started_) return;
   c->started_ = true;
-  if (c->unlinked_ && !join_user_guardian(c)) return;
   if (c->ops_->pre_start == nullptr || c->state() != lifecycle::alive) return;
   try {
     c->ops_->pre_start(c, ctx);

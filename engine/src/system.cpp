@@ -40,34 +40,6 @@
 // each of them runs its own push. What outlives shutdown is memory only:
 // the core stays allocated while refs to its (dead) actors exist, and the
 // last ref frees it.
-//
-// Adoption
-// --------
-// A top-level actor spawned without a name from a thread that is not a
-// worker (fork-join creation's main thread spawning a million) is not
-// linked into /user's children list by its spawner: the cell is scheduled
-// at once (as one with a pre_start is) and its first activation links it
-// (cell.cpp, join_user_guardian()) before anything else runs. Linked by the spawner,
-// every spawn locked /user's mutex and wrote its list head and the previous
-// child's sibling link, lines that the worker unlinking the children it has
-// run had just written: two cross-core transfers in series per actor on
-// each side. Adopted on the worker, the link and the unlink of a child
-// happen on the same thread, and the spawner writes only its fresh cell and
-// a tally of its own (spawn_tally, system_core.hpp).
-//
-// Shutdown must still stop every such actor once, and /user must not die
-// while one is on its way to it. /user waits for those counted, not yet
-// adopted: the sum of the spawners' tallies less the adoptions (adopted_),
-// read under /user's extras mutex whenever it looks at its children count
-// (begin_stop, child_terminated). A spawner counts before it schedules the
-// cell, and an adoption happens under that mutex, so a reader that sees an
-// adoption sees its count: the difference is never negative. An adoption
-// that finds /user stopping links the actor and stops it (pre_start still
-// runs first, as for a child found by /user's own stop); one that finds
-// /user dead (a spawn that raced with shutdown and was not in the count
-// /user last read) stops it without running any of its code: post_stop
-// would undo a pre_start that never ran, and shutdown has already told its
-// caller that no actor code runs any more.
 #include <cstdio>
 #include <stdexcept>
 #include <string>
@@ -169,24 +141,11 @@ affinity::worker_plan unpinned_plan(unsigned workers) {
 
 }  // namespace
 
-namespace {
-std::atomic<std::uint64_t> last_core_serial{0};
-
-/// The calling thread's tally for the core it last spawned on.
-struct cached_tally {
-  std::uint64_t core_serial = 0;
-  spawn_tally* tally = nullptr;
-};
-thread_local cached_tally tally_cache;
-}  // namespace
-
 system_core::system_core(config c)
     : cfg((validate(c), std::move(c))),
       topology(affinity::topology::detect()),
       plan(affinity::make_plan(topology, affinity::plan_options{cfg.workers, cfg.cpus, cfg.pin})),
-      letters(cfg.dead_letter_log_first, cfg.dead_letter_summary_interval),
-      // Relaxed: only uniqueness matters.
-      serial(last_core_serial.fetch_add(1, std::memory_order_relaxed) + 1) {
+      letters(cfg.dead_letter_log_first, cfg.dead_letter_summary_interval) {
   timer_svc = std::make_unique<timer_service>(cfg.clock, !cfg.deterministic_seed.has_value());
   if (cfg.deterministic_seed) plan = unpinned_plan(1);  // no threads: one slot for run_one
   default_pool = std::make_unique<worker_pool>(this, settings_for(cfg, "default", &topology, plan));
@@ -203,30 +162,6 @@ system_core::system_core(config c)
 }
 
 system_core::~system_core() = default;
-
-spawn_tally& system_core::tally_of_this_thread() {
-  if (tally_cache.core_serial == serial) return *tally_cache.tally;
-  const std::thread::id me = std::this_thread::get_id();
-  spawn_tally* t = nullptr;
-  {
-    detail::lock_guard lock(tallies_mu_);
-    for (auto& [id, mine] : tallies_) {
-      if (id == me) t = mine.get();
-    }
-    if (t == nullptr) t = tallies_.emplace_back(me, std::make_unique<spawn_tally>()).second.get();
-  }
-  tally_cache = cached_tally{serial, t};
-  return *t;
-}
-
-std::uint64_t system_core::awaiting_adoption() {
-  std::uint64_t spawned = 0;
-  detail::lock_guard lock(tallies_mu_);
-  // Relaxed: a count this reader must see arrives with the adoption it
-  // precedes (see "Adoption"); one it misses is found dead by its adoption.
-  for (auto& [id, t] : tallies_) spawned += t->spawned.load(std::memory_order_relaxed);
-  return spawned - adopted_;
-}
 
 worker_pool* system_core::pool_named(const std::string& name) {
   if (name.empty() || name == "default") return default_pool.get();
@@ -333,37 +268,10 @@ void check_name(const std::string& name) {
     throw std::invalid_argument("volley: actor name '" + name + "' contains '/' or '*'");
   }
 }
-/// Links a child into its parent's list (a spawn that is not adopted).
-void link_child(cell_base* c, cell_base* parent, const props& p) {
-  cell_extras& pext = parent->extras();
-  detail::lock_guard lock(pext.mu);
-  if (parent->state() != lifecycle::alive) {
-    throw std::logic_error("volley: spawn of a child of " + parent->path() +
-                           ", which is stopping or stopped");
-  }
-  if (!p.name.empty()) {
-    auto [it, inserted] = pext.named_children.emplace(c->extras().name, c);
-    if (!inserted) {
-      throw std::invalid_argument("volley: an actor named '" + p.name + "' already exists under " +
-                                  parent->path());
-    }
-  }
-  c->next_sibling_ = pext.first_child;
-  if (pext.first_child != nullptr) pext.first_child->prev_sibling_ = c;
-  pext.first_child = c;
-  ++pext.child_count;
-  // No count on the parent yet: a parent outlives its linked children
-  // (it dies after them); the child counts on it from its unlink on.
-}
 }  // namespace
 
 void attach_cell(system_core* core, cell_base* c, cell_base* parent, const props& p) {
   std::unique_ptr<worker_pool> own_pool;
-  // Its first activation must come now (pre_start, or the adoption), not at
-  // its first message. Kept here: once the cell is published, started_ is
-  // its worker's to write.
-  bool activate_now = false;
-  bool adopted = false;
   try {
     if (core->shutting_down.load(std::memory_order_acquire)) {
       throw std::logic_error("volley: spawn on an actor system that is shutting down");
@@ -384,13 +292,7 @@ void attach_cell(system_core* core, cell_base* c, cell_base* parent, const props
     // Everything the cell's own worker will read is written before the cell
     // is linked into the tree: from then on select() can find it and any
     // thread can send to it.
-    // Adopted by its first activation instead of linked here ("Adoption"
-    // above); not in deterministic mode, where every activation is a step
-    // that a test may count.
-    adopted = parent == core->user && p.name.empty() && !on_worker_thread() &&
-              !core->cfg.deterministic_seed;
-    activate_now = c->ops_->pre_start != nullptr || adopted;
-    if (!activate_now) c->started_ = true;
+    if (c->ops_->pre_start == nullptr) c->started_ = true;
     if (own_pool) c->extras().own_pool = std::move(own_pool);
     if (!p.name.empty()) c->extras().name = p.name;
     if (p.mailbox_capacity > 0) {
@@ -399,15 +301,25 @@ void attach_cell(system_core* core, cell_base* c, cell_base* parent, const props
       c->worker_bounded_ = true;
     }
     install_mailbox(c, p.mailbox);  // priority, control-aware (sorted_mailbox.cpp)
-    if (adopted) {
-      c->unlinked_ = true;
-      // Only this thread writes its tally: no read-modify-write. Before the
-      // schedule below, which hands the count over with the cell.
-      spawn_tally& t = core->tally_of_this_thread();
-      t.spawned.store(t.spawned.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
-    } else {
-      link_child(c, parent, p);
+    cell_extras& pext = parent->extras();
+    detail::lock_guard lock(pext.mu);
+    if (parent->state() != lifecycle::alive) {
+      throw std::logic_error("volley: spawn of a child of " + parent->path() +
+                             ", which is stopping or stopped");
     }
+    if (!p.name.empty()) {
+      auto [it, inserted] = pext.named_children.emplace(c->extras().name, c);
+      if (!inserted) {
+        throw std::invalid_argument("volley: an actor named '" + p.name +
+                                    "' already exists under " + parent->path());
+      }
+    }
+    c->next_sibling_ = pext.first_child;
+    if (pext.first_child != nullptr) pext.first_child->prev_sibling_ = c;
+    pext.first_child = c;
+    ++pext.child_count;
+    // No count on the parent yet: a parent outlives its linked children
+    // (it dies after them); the child counts on it from its unlink on.
   } catch (...) {
     // Never published: undo the construction by hand.
     c->ops_->destroy_actor(c);
@@ -418,13 +330,7 @@ void attach_cell(system_core* core, cell_base* c, cell_base* parent, const props
   if (cell_extras* ext = c->extras_if_any(); ext != nullptr && ext->own_pool) {
     ext->own_pool->start();
   }
-  if (adopted) {
-    // Adopted: unreachable until this spawn returns, so its mark is taken
-    // without signal()'s bit, which cost the spawner's first tell a CAS and
-    // the worker a second activation (VOLLEY_SCHED_STATS: 2.0 activations
-    // per actor instead of 1.0).
-    if (c->mailbox_.take_mark_unshared()) c->schedule_after_unmark();
-  } else if (activate_now) {
+  if (c->ops_->pre_start != nullptr) {
     // pre_start runs on the actor's worker, before any message.
     if (c->mailbox_.signal()) c->schedule_after_unmark();
   }

@@ -19,8 +19,6 @@
 #include <mutex>
 #include <string>
 #include <string_view>
-#include <thread>
-#include <utility>
 #include <vector>
 
 #include <volley/affinity/topology.hpp>
@@ -34,14 +32,6 @@
 #include "timer_service.hpp"
 
 namespace volley::detail {
-
-/// One spawning thread's count of the top-level actors it has spawned for
-/// adoption (system.cpp, "Adoption"). Only that thread writes it; /user's
-/// stop reads every tally. A line of its own, so the spawner's increment
-/// never waits for another core.
-struct alignas(cache_line_size) spawn_tally {
-  std::atomic<std::uint64_t> spawned{0};
-};
 
 /// Why an actor stopped (cell_base::stop_reason_).
 enum class stop_reason : std::uint8_t { stopped = 0, killed, failed, shutdown, node_down };
@@ -64,14 +54,6 @@ class system_core {
   void adopt_retired_pool(std::unique_ptr<worker_pool> p);
 
   void root_terminated() noexcept;
-
-  /// The calling thread's tally (made on its first adopted spawn).
-  spawn_tally& tally_of_this_thread();
-  /// Top-level actors spawned for adoption and not adopted yet. The caller
-  /// holds /user's extras mutex (adopted_ is under it).
-  std::uint64_t awaiting_adoption();
-  /// Under /user's extras mutex: one more adopted (cell.cpp, join_user_guardian()).
-  void count_adopted() noexcept { ++adopted_; }
   timer_service& timers() noexcept { return *timer_svc; }
   void shutdown();
 
@@ -88,17 +70,9 @@ class system_core {
   std::atomic<bool> shutting_down{false};
   std::atomic<std::uint32_t> root_dead{0};
   volley::system* facade = nullptr;
-  /// Unique per core in the process: the key of a thread's cached tally.
-  const std::uint64_t serial;
 
  private:
   std::atomic<std::uint32_t> refs_{1};
-  detail::mutex tallies_mu_;
-  std::vector<std::pair<std::thread::id, std::unique_ptr<spawn_tally>>> tallies_
-      VOLLEY_GUARDED_BY(tallies_mu_);
-  /// Adoptions so far; under /user's extras mutex, which the analysis
-  /// cannot name (another object's member), so unannotated.
-  std::uint64_t adopted_ = 0;
   detail::mutex retired_mu_;
   std::vector<std::unique_ptr<worker_pool>> retired_pools_ VOLLEY_GUARDED_BY(retired_mu_);
   detail::mutex shutdown_mu_;

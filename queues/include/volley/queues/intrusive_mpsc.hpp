@@ -108,18 +108,6 @@ class basic_intrusive_mpsc {
   basic_intrusive_mpsc(const basic_intrusive_mpsc&) = delete;
   basic_intrusive_mpsc& operator=(const basic_intrusive_mpsc&) = delete;
 
-  /// Before any other thread can reach the queue: clear the mark as the push
-  /// that takes it would, without pushing. True if it was set: the caller
-  /// has taken over getting the queue consumed. Unlike signal(), it leaves
-  /// no signal bit, so the next push is the plain exchange and the consumer
-  /// may give the queue up as soon as it finds it empty. Plain stores: what
-  /// publishes the queue (a scheduling hand-off) publishes them too.
-  bool take_mark_unshared() noexcept {
-    const std::uintptr_t h = head_.load(std::memory_order_relaxed);
-    head_.store(h & ~mark_bit, std::memory_order_relaxed);
-    return (h & mark_bit) != 0;
-  }
-
   /// Any thread. Wait-free, except right after a signal (then one signal()
   /// CAS loop). Returns true if the queue was marked: the caller has just
   /// taken over responsibility for getting it consumed.

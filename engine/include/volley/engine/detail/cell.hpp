@@ -311,16 +311,12 @@ class alignas(cache_line_size) cell_base {
   queues::intrusive_mpsc system_lane_{false};  ///< never marked; wakes via signal()
   cell_base* prev_sibling_ = nullptr;          ///< guarded by the parent's extras mutex
   cell_base* next_sibling_ = nullptr;
-  // Three flags in one byte, to free the byte below. All are the cell's
+  // Two flags in one byte, to free the byte below. Both are the cell's
   // owner's alone (written before the cell is published, inside its
   // activations, or by the last count's release once it is dead), so no
   // other thread writes the byte they share.
   bool started_ : 1 = false;
   bool actor_destroyed_ : 1 = false;
-  /// Not in its parent's children list: a top-level actor spawned from a
-  /// thread that is not a worker, until its first activation adopts it
-  /// (system.cpp, "Adoption"), or one whose adoption found /user dead.
-  bool unlinked_ : 1 = false;
   bool stop_requested_ = false;
   /// Storage for an actor type without state (actor_cell::in_header): such
   /// an object occupies one byte and writes none, so it lives here and the
