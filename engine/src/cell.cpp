@@ -175,6 +175,22 @@ bool unlink_from_parent(cell_base* c) {
   //     16,000-22,000 per run, colder cells for the workers), and the
   //     workers' walk of the stack missed once per cell: actors/s 2.19 ->
   //     1.54 M (median of 9 pairs), CPU per actor 523 -> 519 ns.
+  //   * no link by the spawner at all (commit c7810c8, reverted): an
+  //     anonymous top-level actor spawned from outside the workers was
+  //     scheduled unlinked, its first activation linked it under /user, and
+  //     /user's stop waited for per-spawner tallies besides its list. Main
+  //     took no lock and wrote no shared line; link and unlink ran on the
+  //     worker. Callgrind, 1 worker: 1,292 -> ~1,414 instructions per actor
+  //     (the lock moved, and the adoption added ~49). Interleaved against
+  //     80c2fab at load 6-9: 1 worker actors/s median ratio 0.86, 0.90,
+  //     0.95, 1.02 (8-12 pairs each), 2 workers 0.98 and 0.73 (/user's
+  //     mutex now crossed between the two workers twice per actor). At
+  //     that load the process got ~0.28 CPU-s per ~0.7 s run on 1 worker,
+  //     so the ratios are weak evidence; CPU per run did not drop (0.27 s
+  //     base, 0.26-0.29 s new). VOLLEY_SCHED_STATS on 1 worker: the worker
+  //     never ran out of work (3 searches, 0-1 parks per 1M actors) in
+  //     either arm, and RSS reached 50-75 MB: the spawner runs 200k+ actors
+  //     ahead, so the worker's per-actor cost sets the rate there.
   // So the spawner's cost here is its writes of fresh cells, whichever
   // locked instruction comes first after them.
   count_departed(pext->departed_children, *parent);  // departed_children.hpp
