@@ -140,6 +140,8 @@ child_result run_child(const std::vector<std::string>& argv, std::chrono::durati
   result.user_s = seconds(usage.ru_utime);
   result.sys_s = seconds(usage.ru_stime);
   result.max_rss_kib = usage.ru_maxrss;
+  result.voluntary_switches = usage.ru_nvcsw;
+  result.involuntary_switches = usage.ru_nivcsw;
   if (WIFEXITED(status)) {
     result.exit_code = WEXITSTATUS(status);
   } else if (WIFSIGNALED(status)) {

@@ -21,8 +21,14 @@ struct child_result {
   double user_s = 0;     ///< the child's CPU time in user mode (wait4's rusage, all threads)
   double sys_s = 0;      ///< ... and in the kernel
   long max_rss_kib = 0;  ///< its peak resident set
-  std::string out;       ///< all of stdout
-  std::string err;       ///< all of stderr
+  /// Context switches of all its threads (wait4's rusage): voluntary ones
+  /// are waits (a worker parking, a blocking read); involuntary ones are
+  /// preemptions, where another thread (its own or another process's) was
+  /// given the CPU. They say whether a slow run was waiting or displaced.
+  long voluntary_switches = 0;
+  long involuntary_switches = 0;
+  std::string out;  ///< all of stdout
+  std::string err;  ///< all of stderr
 };
 
 /// Runs `argv` (argv[0] is the program: a path, or a name looked up in PATH), waits at most

@@ -47,6 +47,14 @@ TEST_CASE("a child's CPU time comes back from wait4") {
   CHECK(busy.max_rss_kib > 0);
 }
 
+TEST_CASE("a child's waits come back as voluntary context switches") {
+  // The shell waits for each sleep: at least one voluntary switch each.
+  auto waits = run_child({"sh", "-c", "for i in 1 2 3 4 5 6 7 8; do sleep 0.01; done"}, 30s);
+  CHECK(waits.exit_code == 0);
+  CHECK(waits.voluntary_switches >= 8);
+  CHECK(waits.involuntary_switches >= 0);
+}
+
 TEST_CASE("tail_lines keeps the last lines") {
   CHECK(tail_lines("a\nb\nc\n", 2) == "b\nc");
   CHECK(tail_lines("a\nb\nc", 1) == "c");

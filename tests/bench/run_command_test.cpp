@@ -101,6 +101,14 @@ void check_whole_runs(const json& data) {
     CHECK(run.contains("wall_s"));
     CHECK_FALSE(run.contains("interrupted"));
     if (run["status"] == "ok") CHECK(run.contains("throughput"));
+    // What else the machine did meanwhile, and how the child waited.
+    if (run["status"] == "ok") {
+      CHECK(run["others_busy"].get<double>() >= 0);
+      CHECK(run["others_busy"].get<double>() <= 1);
+      CHECK(run["voluntary_switches"].get<long>() >= 0);
+      CHECK(run["involuntary_switches"].get<long>() >= 0);
+      CHECK(run["probe_before"]["compute_ns"].is_number());
+    }
   }
 }
 
