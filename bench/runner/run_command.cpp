@@ -197,7 +197,7 @@ json execute(const planned_run& run, const run_options& options, double timeout_
   auto ticks_before = read_cpu_ticks();
   child_result r;
   try {
-    r = run_child(argv, std::chrono::duration<double>(timeout_s));
+    r = run_child(argv, std::chrono::duration<double>(timeout_s), true);
   } catch (const std::exception& e) {
     record["status"] = "failed";
     record["stderr_tail"] = e.what();
@@ -213,6 +213,7 @@ json execute(const planned_run& run, const run_options& options, double timeout_
   record["max_rss_kib"] = r.max_rss_kib;
   record["voluntary_switches"] = r.voluntary_switches;
   record["involuntary_switches"] = r.involuntary_switches;
+  if (!r.thread_cpu_s.empty()) record["thread_cpu_s"] = r.thread_cpu_s;
   // What else ran on the machine meanwhile: its busy share less the
   // child's own (cpu_s over wall_s on every CPU). Ticks are 10 ms, so on a
   // 0.3 s run over 2 CPUs this is good to a few percent, and clamped at 0.

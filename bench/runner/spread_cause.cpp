@@ -52,6 +52,20 @@ std::optional<factors> factors_of(const json& run) {
   return factors{*cpu / *elapsed, *cpu / (*throughput * *elapsed)};
 }
 
+// The busiest thread's share of the CPU time of the run's sampled threads
+// (thread_cpu_s): near 1 when one worker did everything, 1/N when N shared
+// it evenly. std::nullopt without samples.
+std::optional<double> busiest_share(const json& run) {
+  if (!run.contains("thread_cpu_s") || !run["thread_cpu_s"].is_object()) return std::nullopt;
+  double total = 0, busiest = 0;
+  for (const auto& [name, seconds] : run["thread_cpu_s"].items()) {
+    total += seconds.get<double>();
+    busiest = std::max(busiest, seconds.get<double>());
+  }
+  if (total <= 0) return std::nullopt;
+  return busiest / total;
+}
+
 }  // namespace
 
 std::string run_probe_mode(const json& run, std::optional<double> median_probe_ns) {
@@ -117,9 +131,13 @@ json explain_spread(const std::vector<const json*>& runs, std::optional<double> 
   }
   const bool several_modes = groups.size() >= 2;
   const bool comparable = slowest != nullptr;
+  // The first three set-apart runs by name; a table cell has no room for
+  // more.
   auto apart_text = [&] {
     std::string text;
-    for (const auto& s : set_apart) text += (text.empty() ? "" : "; ") + s;
+    for (std::size_t i = 0; i < set_apart.size() && i < 3; ++i)
+      text += (text.empty() ? "" : "; ") + set_apart[i];
+    if (set_apart.size() > 3) text += "; and " + std::to_string(set_apart.size() - 3) + " more";
     return text;
   };
 
@@ -159,6 +177,13 @@ json explain_spread(const std::vector<const json*>& runs, std::optional<double> 
                                           "sees")
                    : fixed("%.2f", parallelism) + "x fewer CPUs busy at " + fixed("%.2f", cost) +
                          "x the CPU time per item: it waited (workers parked, or preempted)");
+      // How each run spread over its threads: a change of placement (one
+      // worker against two) shows here.
+      auto slow_share = busiest_share(*slowest), fast_share = busiest_share(*fastest);
+      if (slow_share && fast_share)
+        cause += "; busiest thread " + fixed("%.0f", 100 * *slow_share) + "% of the CPU time in " +
+                 rep_text(*slowest) + ", " + fixed("%.0f", 100 * *fast_share) + "% in " +
+                 rep_text(*fastest);
     } else {
       cause = "probe does not explain it; nothing else recorded does";
     }

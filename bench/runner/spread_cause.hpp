@@ -65,7 +65,9 @@ std::string disturbance(const nlohmann::json& run);
 /// "clean_mode" (the widest spread within one probe mode among the runs
 /// not set apart, and that mode), "cost_ratio" and "parallelism_ratio"
 /// (of that mode's slowest run against its fastest), "shortest_window_s"
-/// (when under min_window_s)}. The cause names what the file recorded that
+/// (when under min_window_s)}; with thread samples (thread_cpu_s) the
+/// cause also gives the busiest thread's share of each of the two runs.
+/// The cause names what the file recorded that
 /// accounts for the spread, or says that nothing does.
 nlohmann::json explain_spread(const std::vector<const nlohmann::json*>& runs,
                               std::optional<double> median_probe_ns);

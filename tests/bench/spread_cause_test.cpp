@@ -92,6 +92,14 @@ TEST_CASE("a spread at the same parallelism is put on the CPU time per item") {
   CHECK(says(explain(trapezoid), "the CPUs ran slower (the same arithmetic per item: the host)"));
 }
 
+TEST_CASE("the slowest and fastest runs' placement over their threads is named") {
+  json slow = run(1, 1e7, 0.36, 0.375), fast = run(2, 1e7, 0.24, 0.25);
+  slow["thread_cpu_s"] = {{"volley-w0", 0.02}, {"volley-w1", 0.35}, {"volley-savina", 0.005}};
+  fast["thread_cpu_s"] = {{"volley-w0", 0.125}, {"volley-w1", 0.125}};
+  auto a = explain(json::array({slow, fast}));
+  CHECK(says(a, "; busiest thread 93% of the CPU time in rep 1, 50% in rep 2"));
+}
+
 TEST_CASE("a spread at the same CPU time per item is put on waiting") {
   // Same CPU per item; the slow run had half as many CPUs busy.
   json runs = json::array({run(1, 1e7, 0.30, 0.60), run(2, 1e7, 0.60, 0.60)});
@@ -116,6 +124,19 @@ TEST_CASE("a bimodal spread is put on the probe modes only when every mode is na
 TEST_CASE("one comparable run is too few to judge") {
   json runs = json::array({run(1, 1e7, 0.5, 0.5, 64, 337), run(2, 1e7, 0.3, 0.3)});
   CHECK(says(explain(runs), "too few comparable runs to judge: rep 1: probe mode changed"));
+}
+
+TEST_CASE("a cause names at most three set-apart runs") {
+  json runs = json::array();
+  for (int rep = 1; rep <= 5; ++rep) {
+    auto r = run(rep, 1e7, 0.3 * rep, 0.3);
+    r["others_busy"] = 0.5;
+    runs.push_back(r);
+  }
+  auto a = explain(runs);
+  CHECK(a["set_apart"].size() == 5);
+  CHECK(says(a, "rep 3: others kept 50% of the CPUs busy; and 2 more"));
+  CHECK_FALSE(says(a, "rep 4:"));
 }
 
 TEST_CASE("a timed window under the issue's 0.25 s is named") {
