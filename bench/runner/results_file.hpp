@@ -15,7 +15,7 @@
 //   latency percentiles), and for every run probe_before/probe_after
 //   {round_trip_ns, mhz, compute_ns}, steal, machine_busy, others_busy,
 //   user_s, sys_s, cpu_s, voluntary_switches, involuntary_switches,
-//   items_per_cpu_s ],
+//   thread_cpu_s{thread name: seconds}, items_per_cpu_s ],
 //   summary[ per workload and worker count: the runtimes' medians and
 //   spreads and the volley/best-peer ratios ], extras{ remote benchmarks,
 //   idle-actor memory },
