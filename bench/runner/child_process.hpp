@@ -7,6 +7,7 @@
 // process group so that a timeout kills whatever it started as well.
 
 #include <chrono>
+#include <map>
 #include <string>
 #include <vector>
 
@@ -21,13 +22,40 @@ struct child_result {
   double user_s = 0;     ///< the child's CPU time in user mode (wait4's rusage, all threads)
   double sys_s = 0;      ///< ... and in the kernel
   long max_rss_kib = 0;  ///< its peak resident set
-  std::string out;       ///< all of stdout
-  std::string err;       ///< all of stderr
+  /// Context switches of all its threads (wait4's rusage): voluntary ones
+  /// are waits (a worker parking, a blocking read); involuntary ones are
+  /// preemptions, where another thread (its own or another process's) was
+  /// given the CPU. They say whether a slow run was waiting or displaced.
+  long voluntary_switches = 0;
+  long involuntary_switches = 0;
+  /// With `sample_threads`: the CPU time in seconds of each of its threads,
+  /// summed by thread name (volley's workers are volley-w0, volley-w1,
+  /// ...), from /proc/<pid>/task/*/schedstat as of the last sample, taken
+  /// every 20 ms while it ran. Workers that exit at shutdown are missing
+  /// from later samples, so the figures stop at most 20 ms before the
+  /// workload's end. They say how a run spread over its workers: a
+  /// ping-pong pair on one worker or on two.
+  std::map<std::string, double> thread_cpu_s;
+  std::string out;  ///< all of stdout
+  std::string err;  ///< all of stderr
 };
 
 /// Runs `argv` (argv[0] is the program: a path, or a name looked up in PATH), waits at most
 /// `limit`, and collects its output. Throws std::system_error if it cannot be started.
-child_result run_child(const std::vector<std::string>& argv, std::chrono::duration<double> limit);
+/// With `sample_threads`, also samples its threads' CPU time (thread_cpu_s); the
+/// runner's wake-ups every 20 ms cost the machine about 0.1% of a CPU.
+child_result run_child(const std::vector<std::string>& argv, std::chrono::duration<double> limit,
+                       bool sample_threads = false);
+
+/// The CPU time of each thread of process `pid`, in seconds, summed by
+/// thread name (/proc/<pid>/task/*/comm and schedstat); empty if the
+/// process is gone or the kernel keeps no schedstat.
+std::map<std::string, double> thread_cpu_times(int pid);
+
+/// Replaces `kept` with `sample` unless the sample's total is smaller: a
+/// later sample that lost threads (they exited) says less than an earlier
+/// one that had them.
+void keep_later_sample(std::map<std::string, double>& kept, std::map<std::string, double> sample);
 
 /// Asks every run_child in progress (and every later one) to kill its child's process
 /// group and return with `interrupted` set, within about a second. Async-signal-safe:

@@ -112,6 +112,52 @@ std::optional<double> steal_fraction(const std::vector<std::uint64_t>& before,
   return static_cast<double>(after[steal] - before[steal]) / static_cast<double>(total);
 }
 
+std::optional<double> busy_fraction(const std::vector<std::uint64_t>& before,
+                                    const std::vector<std::uint64_t>& after) {
+  // Columns as in steal_fraction; busy: user nice system, irq softirq.
+  constexpr std::size_t steal = 7;
+  if (before.size() <= steal || after.size() <= steal) return std::nullopt;
+  std::uint64_t total = 0, busy = 0;
+  for (std::size_t i = 0; i <= steal; ++i) {
+    const auto ticks = after[i] - before[i];
+    total += ticks;
+    if (i != 3 && i != 4 && i != steal) busy += ticks;  // not idle, iowait, steal
+  }
+  if (total == 0) return std::nullopt;
+  return static_cast<double>(busy) / static_cast<double>(total);
+}
+
+std::optional<double> compute_step_ns(int cpu, int steps) {
+  // 40 batches, as in the round trip: the median ignores a preempted one.
+  constexpr int batches = 40;
+  const int per_batch = std::max(1, steps / batches);
+  std::vector<double> batch_ns;
+  bool pinned = false;
+  std::uint64_t sink = 0;
+  std::thread t([&] {
+    pinned = pin_to(cpu);
+    std::uint64_t x = 0x9e3779b97f4a7c15ULL;
+    for (int batch = 0; batch < batches; ++batch) {
+      auto start = std::chrono::steady_clock::now();
+      for (int i = 0; i < per_batch; ++i) {
+        // Each step needs the last: the chain's latency, not the core's
+        // width, sets the time, so the figure is the same for every build.
+        x = x * 6364136223846793005ULL + 1442695040888963407ULL;
+        x ^= x >> 29;
+      }
+      auto ns = std::chrono::duration<double, std::nano>(std::chrono::steady_clock::now() - start)
+                    .count();
+      batch_ns.push_back(ns / per_batch);
+    }
+    sink = x;
+  });
+  t.join();
+  // The chain's result is used, so the compiler keeps the loop.
+  if (!pinned || sink == 0) return std::nullopt;
+  std::sort(batch_ns.begin(), batch_ns.end());
+  return batch_ns[batch_ns.size() / 2];
+}
+
 std::optional<double> cpu_mhz(const std::vector<int>& cpus) {
   double sum = 0;
   int seen = 0;
@@ -140,10 +186,12 @@ std::optional<double> cpu_mhz(const std::vector<int>& cpus) {
 }
 
 nlohmann::json probe_now(const std::vector<int>& cpus) {
-  nlohmann::json out = {{"round_trip_ns", nullptr}, {"mhz", nullptr}};
+  nlohmann::json out = {{"round_trip_ns", nullptr}, {"mhz", nullptr}, {"compute_ns", nullptr}};
   if (cpus.size() >= 2)
     if (auto rt = cache_line_round_trip_ns(cpus[0], cpus[1])) out["round_trip_ns"] = *rt;
   if (auto mhz = cpu_mhz(cpus)) out["mhz"] = *mhz;
+  if (!cpus.empty())
+    if (auto step = compute_step_ns(cpus[0])) out["compute_ns"] = *step;
   return out;
 }
 

@@ -12,7 +12,15 @@
 //     use, ping-ponging a counter in one atomic);
 //   - steal: the share of CPU time the hypervisor gave to someone else while
 //     the run ran (/proc/stat's `steal` over all its columns);
-//   - mhz: the mean current frequency of those CPUs, if the kernel says.
+//   - mhz: the mean current frequency of those CPUs, if the kernel says;
+//   - compute_ns: the time of one step of a fixed chain of dependent integer
+//     operations on the first of those CPUs. It sees what the round trip
+//     does not: the host running that vCPU slower (its SMT sibling busy with
+//     another guest, a lower clock the VM is not told of). A compute-bound
+//     workload (trapezoid) slows with it and not with the round trip.
+// Beside the probes, the runner records how busy the machine's CPUs were
+// while the run ran (busy_fraction of /proc/stat), so that a run that
+// shared the machine with other processes can be told from one that did not.
 
 #include <cstdint>
 #include <optional>
@@ -40,11 +48,24 @@ std::vector<std::uint64_t> read_cpu_ticks();
 std::optional<double> steal_fraction(const std::vector<std::uint64_t>& before,
                                      const std::vector<std::uint64_t>& after);
 
+/// Share of ticks between two readings that some task ran (user, nice,
+/// system, irq, softirq) rather than idle, iowait or steal; std::nullopt if
+/// either reading is missing or no time passed. Over all CPUs, so 0.5 on
+/// two CPUs is one CPU's worth.
+std::optional<double> busy_fraction(const std::vector<std::uint64_t>& before,
+                                    const std::vector<std::uint64_t>& after);
+
+/// Median time, in ns, of one step of a fixed dependent chain of integer
+/// multiply-adds on `cpu` over `steps` steps (split into batches whose
+/// per-batch means give the median); std::nullopt if it cannot be pinned.
+std::optional<double> compute_step_ns(int cpu, int steps = 400'000);
+
 /// Mean current frequency in MHz of `cpus` (cpufreq's scaling_cur_freq, else
 /// /proc/cpuinfo's "cpu MHz"); std::nullopt when the kernel does not say.
 std::optional<double> cpu_mhz(const std::vector<int>& cpus);
 
-/// One probe as JSON: {"round_trip_ns", "mhz"} (null where unknown).
+/// One probe as JSON: {"round_trip_ns", "mhz", "compute_ns"} (null where
+/// unknown).
 nlohmann::json probe_now(const std::vector<int>& cpus);
 
 }  // namespace volley::bench

@@ -14,6 +14,7 @@
 #include "readme_block.hpp"
 #include "results_file.hpp"
 #include "scaling.hpp"
+#include "spread_cause.hpp"
 #include "statistics.hpp"
 
 #include <volley/savina/parameters.hpp>
@@ -93,6 +94,10 @@ std::vector<machine_results> load_all(const fs::path& root) {
                   << " (newer schema)\n";
         continue;
       }
+      // The summary is computed again from the runs, so that a file written
+      // before an analysis existed (the spread's cause) gets it too.
+      if (data["schema_version"].get<int>() >= 2 && data.contains("runs"))
+        data["summary"] = summarise_runs(data["runs"]);
       auto id = data["machine"].value("machine_id", dir.path().filename().string());
       auto& m = machines[id];
       m.id = id;
@@ -243,9 +248,17 @@ void machine_state(std::ostream& md, const json& data) {
   const auto& runs = data.value("runs", json::array());
   auto median = median_probe_ns(runs);
   if (!median) return;
-  std::vector<double> probes, steal, mhz;
+  std::vector<double> probes, steal, mhz, others, compute;
   std::vector<std::string> flagged;
+  int mixed = 0, disturbed = 0;
   for (const auto& r : runs) {
+    if (run_probe_mode(r, median) == "mixed") ++mixed;
+    if (!disturbance(r).empty()) ++disturbed;
+    if (r.contains("others_busy")) others.push_back(r["others_busy"].get<double>());
+    for (const char* when : {"probe_before", "probe_after"})
+      if (r.contains(when) && r[when].is_object() &&
+          r[when].value("compute_ns", json()).is_number())
+        compute.push_back(r[when]["compute_ns"].get<double>());
     std::optional<double> worst;
     for (const char* when : {"probe_before", "probe_after"})
       if (r.contains(when) && r[when].is_object()) {
@@ -278,7 +291,25 @@ void machine_state(std::ostream& md, const json& data) {
     std::snprintf(buffer, sizeof buffer, "; CPU %.0f – %.0f MHz", f.min, f.max);
     md << buffer;
   }
+  if (!compute.empty()) {
+    auto c = summarise(compute);
+    std::snprintf(buffer, sizeof buffer, "; compute step %.2f – %.2f ns", c.min, c.max);
+    md << buffer;
+  }
+  if (!others.empty()) {
+    std::snprintf(buffer, sizeof buffer,
+                  "; other processes kept up to %.0f%% of the CPUs busy during a run",
+                  100 * summarise(others).max);
+    md << buffer;
+  }
   md << ".";
+  if (mixed > 0)
+    md << " " << mixed << " run(s) changed probe mode while they ran (before and after disagree);"
+       << " they count in no mode's spread.";
+  if (disturbed > 0)
+    md << " " << disturbed << " run(s) shared the machine (other processes above "
+       << static_cast<int>(100 * others_busy_limit) << "% of the CPUs, or steal above "
+       << static_cast<int>(100 * steal_limit) << "%) and count in no mode's spread.";
   if (flagged.empty()) {
     md << " Every run's probe was within " << probe_mode_factor << "× of the median.\n\n";
   } else {

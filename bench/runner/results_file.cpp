@@ -1,5 +1,6 @@
 #include "results_file.hpp"
 
+#include "spread_cause.hpp"
 #include "statistics.hpp"
 
 #include <volley/savina/parameters.hpp>
@@ -65,6 +66,7 @@ json runtime_summary(const json& runs, const std::string& workload, int workers,
   std::vector<double> throughput, per_cpu;
   std::map<std::string, std::vector<double>> latency;
   std::map<std::string, std::vector<double>> by_mode;
+  std::vector<const json*> ok_runs;
   int failed = 0, wrong = 0, timeout = 0, seen = 0;
   for (const auto& r : runs) {
     if (!in_row(r, workload, workers, runtime)) continue;
@@ -75,6 +77,7 @@ json runtime_summary(const json& runs, const std::string& workload, int workers,
     if (r["status"] != "ok") continue;
     double t = r["throughput"].get<double>();
     throughput.push_back(t);
+    ok_runs.push_back(&r);
     if (r.contains("items_per_cpu_s") && r["items_per_cpu_s"].is_number())
       per_cpu.push_back(r["items_per_cpu_s"].get<double>());
     for (const char* key : {"p50_ns", "p99_ns", "p999_ns"})
@@ -104,9 +107,12 @@ json runtime_summary(const json& runs, const std::string& workload, int workers,
       if (m.min > 0 && m.max / m.min > narrow_spread) every_mode_narrow = false;
     }
     if (!modes.empty()) out["probe_modes"] = modes;
-    if (spread > narrow_spread)
+    if (spread > narrow_spread) {
       out["probe_explains_spread"] =
           by_mode.size() >= 2 && every_mode_narrow ? json(true) : json(false);
+      // What else the file recorded about it (spread_cause.hpp).
+      out["spread_cause"] = explain_spread(ok_runs, median_probe);
+    }
   }
   return out;
 }
@@ -239,12 +245,16 @@ std::string probe_note(const json& row) {
     if (!row.contains(rt) || row[rt].is_null() || !row[rt].contains("probe_explains_spread"))
       continue;
     const auto& s = row[rt];
-    char buffer[160];
-    std::snprintf(buffer, sizeof buffer, "%s%s spread %.2f: %s", out.empty() ? "" : "; ",
-                  rt.c_str(), s["spread"].get<double>(),
-                  s["probe_explains_spread"].get<bool>() ? "probe modes explain it"
-                                                         : "probe does not explain it");
+    char buffer[64];
+    std::snprintf(buffer, sizeof buffer, "%s%s spread %.2f: ", out.empty() ? "" : "; ", rt.c_str(),
+                  s["spread"].get<double>());
     out += buffer;
+    // Files before the cause was recorded say only what the probe says.
+    if (s.contains("spread_cause"))
+      out += s["spread_cause"]["cause"].get<std::string>();
+    else
+      out += s["probe_explains_spread"].get<bool>() ? "probe modes explain it"
+                                                    : "probe does not explain it";
   }
   return out;
 }

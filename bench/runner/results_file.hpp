@@ -13,7 +13,9 @@
 //   runtime, workers, repetition, status ok|failed|timeout, and for ok runs
 //   the workload's JSON line (elapsed_s, messages, throughput, unit, params,
 //   latency percentiles), and for every run probe_before/probe_after
-//   {round_trip_ns, mhz}, steal, user_s, sys_s, cpu_s, items_per_cpu_s ],
+//   {round_trip_ns, mhz, compute_ns}, steal, machine_busy, others_busy,
+//   user_s, sys_s, cpu_s, voluntary_switches, involuntary_switches,
+//   thread_cpu_s{thread name: seconds}, items_per_cpu_s ],
 //   summary[ per workload and worker count: the runtimes' medians and
 //   spreads and the volley/best-peer ratios ], extras{ remote benchmarks,
 //   idle-actor memory },
@@ -86,7 +88,8 @@ std::string file_stamp(const std::string& utc);
 /// runtime_names() (null if it did not run) the summary of its successful
 /// runs' throughput (count, median, min, max, q1, q3, failed, wrong_answer,
 /// timeout; per_cpu_s: items per CPU-second; latency medians where present;
-/// spread, probe_modes and probe_explains_spread), the best peer (highest
+/// spread, probe_modes, probe_explains_spread and, for a spread above
+/// narrow_spread, spread_cause: spread_cause.hpp), the best peer (highest
 /// median), the ratio volley/best peer of medians, the worst-case ratio
 /// (volley's min / the best peer's max), and whether the difference is
 /// within noise.

@@ -45,6 +45,7 @@
 #include <iostream>
 #include <map>
 #include <set>
+#include <thread>
 
 #include <unistd.h>
 
@@ -196,19 +197,32 @@ json execute(const planned_run& run, const run_options& options, double timeout_
   auto ticks_before = read_cpu_ticks();
   child_result r;
   try {
-    r = run_child(argv, std::chrono::duration<double>(timeout_s));
+    r = run_child(argv, std::chrono::duration<double>(timeout_s), true);
   } catch (const std::exception& e) {
     record["status"] = "failed";
     record["stderr_tail"] = e.what();
     return record;
   }
-  if (auto steal = steal_fraction(ticks_before, read_cpu_ticks())) record["steal"] = *steal;
+  const auto ticks_after = read_cpu_ticks();
+  if (auto steal = steal_fraction(ticks_before, ticks_after)) record["steal"] = *steal;
   record["probe_after"] = probe_now(cpus);
   record["wall_s"] = r.wall_s;
   record["user_s"] = r.user_s;
   record["sys_s"] = r.sys_s;
   record["cpu_s"] = r.user_s + r.sys_s;
   record["max_rss_kib"] = r.max_rss_kib;
+  record["voluntary_switches"] = r.voluntary_switches;
+  record["involuntary_switches"] = r.involuntary_switches;
+  if (!r.thread_cpu_s.empty()) record["thread_cpu_s"] = r.thread_cpu_s;
+  // What else ran on the machine meanwhile: its busy share less the
+  // child's own (cpu_s over wall_s on every CPU). Ticks are 10 ms, so on a
+  // 0.3 s run over 2 CPUs this is good to a few percent, and clamped at 0.
+  if (auto busy = busy_fraction(ticks_before, ticks_after); busy && r.wall_s > 0) {
+    record["machine_busy"] = *busy;
+    const double cpus_online = std::max(1u, std::thread::hardware_concurrency());
+    const double own = (r.user_s + r.sys_s) / (r.wall_s * cpus_online);
+    record["others_busy"] = std::max(0.0, *busy - own);
+  }
   if (r.interrupted) {
     record["interrupted"] = true;
     return record;

@@ -25,10 +25,13 @@ volley::config make_config(int workers) {
 
 nlohmann::json describe_config(int workers) {
   auto cfg = make_config(workers);
+  // Warm-up as the Erlang peer words it (issue 9: record warm-up settings):
+  // each workload constructs the system, then starts its stopwatch.
   return {{"workers", cfg.workers},
           {"pin", cfg.pin},
           {"throughput", cfg.throughput},
-          {"spin_before_park_us", cfg.spin_before_park.count()}};
+          {"spin_before_park_us", cfg.spin_before_park.count()},
+          {"warm_up", "none: one run per process start, timed after the system's workers exist"}};
 }
 
 namespace {

@@ -2,6 +2,8 @@
 
 #include <catch2/catch.hpp>
 
+#include <unistd.h>
+
 using namespace volley::bench;
 using namespace std::chrono_literals;
 
@@ -45,6 +47,46 @@ TEST_CASE("a child's CPU time comes back from wait4") {
   // Sleeping costs wall time, not CPU time.
   CHECK(idle.user_s + idle.sys_s < idle.wall_s);
   CHECK(busy.max_rss_kib > 0);
+}
+
+TEST_CASE("a child's waits come back as voluntary context switches") {
+  // The shell waits for each sleep: at least one voluntary switch each.
+  auto waits = run_child({"sh", "-c", "for i in 1 2 3 4 5 6 7 8; do sleep 0.01; done"}, 30s);
+  CHECK(waits.exit_code == 0);
+  CHECK(waits.voluntary_switches >= 8);
+  CHECK(waits.involuntary_switches >= 0);
+}
+
+TEST_CASE("a child's threads' CPU time is sampled by thread name while it runs") {
+  auto busy =
+      run_child({"sh", "-c", "i=0; while [ $i -lt 300000 ]; do i=$((i+1)); done"}, 60s, true);
+  CHECK(busy.exit_code == 0);
+  REQUIRE(busy.thread_cpu_s.count("sh") == 1);
+  // The last sample is at most 20 ms before the end; rusage has it all.
+  CHECK(busy.thread_cpu_s["sh"] > 0.5 * (busy.user_s + busy.sys_s));
+  CHECK(busy.thread_cpu_s["sh"] <= busy.user_s + busy.sys_s + 0.02);
+  // Without sampling, nothing is read.
+  CHECK(run_child({"sh", "-c", "true"}, 30s).thread_cpu_s.empty());
+}
+
+TEST_CASE("thread CPU times are summed by name, and empty for a process that is gone") {
+  auto own = thread_cpu_times(getpid());
+  double sum = 0;
+  for (const auto& [name, s] : own) sum += s;
+  CHECK(sum > 0);
+  CHECK(thread_cpu_times(-1).empty());
+}
+
+TEST_CASE("a sample taken after the workers exited does not replace one that had them") {
+  std::map<std::string, double> kept;
+  keep_later_sample(kept, {{"main", 0.01}, {"volley-w0", 0.2}});
+  keep_later_sample(kept, {{"main", 0.01}, {"volley-w0", 0.3}, {"volley-w1", 0.01}});
+  CHECK(kept["volley-w0"] == 0.3);
+  keep_later_sample(kept, {{"main", 0.02}});  // the workers were joined
+  CHECK(kept.size() == 3);
+  CHECK(kept["volley-w1"] == 0.01);
+  keep_later_sample(kept, {});  // the process is gone
+  CHECK(kept.size() == 3);
 }
 
 TEST_CASE("tail_lines keeps the last lines") {

@@ -32,3 +32,25 @@ TEST_CASE("the cache-line round trip between two CPUs is a plausible time") {
   CHECK(probe["round_trip_ns"].is_number());
   CHECK(probe.contains("mhz"));
 }
+
+TEST_CASE("busy is the share of the time that some task ran") {
+  //                        user nice sys idle iowait irq softirq steal
+  std::vector<std::uint64_t> before = {100, 0, 50, 800, 0, 0, 0, 50};
+  std::vector<std::uint64_t> after = {160, 10, 70, 900, 20, 5, 5, 70};
+  // busy: 60 user + 10 nice + 20 sys + 5 irq + 5 softirq = 100 of 240.
+  auto busy = busy_fraction(before, after);
+  REQUIRE(busy);
+  CHECK(*busy == Approx(100.0 / 240.0));
+  CHECK_FALSE(busy_fraction({}, after));
+  CHECK_FALSE(busy_fraction(after, after));
+}
+
+TEST_CASE("a compute step on one CPU is a plausible time") {
+  auto ns = compute_step_ns(probe_cpus(2)[0], 40'000);
+  REQUIRE(ns);
+  // A multiply, an add, a shift and a xor in a chain: a few cycles at any
+  // clock from 1 to 6 GHz, far below a preemption.
+  CHECK(*ns > 0.1);
+  CHECK(*ns < 100);
+  CHECK(probe_now(probe_cpus(2))["compute_ns"].is_number());
+}

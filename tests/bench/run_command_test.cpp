@@ -101,6 +101,17 @@ void check_whole_runs(const json& data) {
     CHECK(run.contains("wall_s"));
     CHECK_FALSE(run.contains("interrupted"));
     if (run["status"] == "ok") CHECK(run.contains("throughput"));
+    // What else the machine did meanwhile, and how the child waited.
+    if (run["status"] == "ok") {
+      CHECK(run["others_busy"].get<double>() >= 0);
+      CHECK(run["others_busy"].get<double>() <= 1);
+      CHECK(run["voluntary_switches"].get<long>() >= 0);
+      CHECK(run["involuntary_switches"].get<long>() >= 0);
+      CHECK(run["probe_before"]["compute_ns"].is_number());
+      // volley's workers by name, sampled every 20 ms while it ran.
+      if (run["runtime"] == "volley" && run["wall_s"].get<double>() > 0.1)
+        CHECK(run["thread_cpu_s"].contains("volley-w0"));
+    }
   }
 }
 

@@ -1,0 +1,199 @@
+#include "spread_cause.hpp"
+
+#include "results_file.hpp"
+#include "statistics.hpp"
+
+#include <volley/savina/parameters.hpp>
+
+#include <algorithm>
+#include <cstdio>
+#include <map>
+
+namespace volley::bench {
+
+using nlohmann::json;
+
+namespace {
+
+std::optional<double> probe_at(const json& run, const char* when) {
+  if (!run.contains(when) || !run[when].is_object()) return std::nullopt;
+  const auto& rt = run[when].value("round_trip_ns", json());
+  if (!rt.is_number()) return std::nullopt;
+  return rt.get<double>();
+}
+
+std::optional<double> number(const json& run, const char* key) {
+  if (!run.contains(key) || !run[key].is_number()) return std::nullopt;
+  return run[key].get<double>();
+}
+
+std::string rep_text(const json& run) {
+  return "rep " + std::to_string(run.value("repetition", 0));
+}
+
+std::string fixed(const char* format, double value) {
+  char buffer[64];
+  std::snprintf(buffer, sizeof buffer, format, value);
+  return buffer;
+}
+
+// The two factors of a run's throughput (spread_cause.hpp): CPUs busy on
+// average, and CPU seconds per item. std::nullopt without CPU time.
+struct factors {
+  double parallelism;
+  double cost;
+};
+
+std::optional<factors> factors_of(const json& run) {
+  auto cpu = number(run, "cpu_s"), elapsed = number(run, "elapsed_s");
+  auto throughput = number(run, "throughput");
+  if (!cpu || !elapsed || !throughput || *cpu <= 0 || *elapsed <= 0 || *throughput <= 0)
+    return std::nullopt;
+  return factors{*cpu / *elapsed, *cpu / (*throughput * *elapsed)};
+}
+
+// The busiest thread's share of the CPU time of the run's sampled threads
+// (thread_cpu_s): near 1 when one worker did everything, 1/N when N shared
+// it evenly. std::nullopt without samples.
+std::optional<double> busiest_share(const json& run) {
+  if (!run.contains("thread_cpu_s") || !run["thread_cpu_s"].is_object()) return std::nullopt;
+  double total = 0, busiest = 0;
+  for (const auto& [name, seconds] : run["thread_cpu_s"].items()) {
+    total += seconds.get<double>();
+    busiest = std::max(busiest, seconds.get<double>());
+  }
+  if (total <= 0) return std::nullopt;
+  return busiest / total;
+}
+
+}  // namespace
+
+std::string run_probe_mode(const json& run, std::optional<double> median_probe_ns) {
+  auto before = probe_at(run, "probe_before"), after = probe_at(run, "probe_after");
+  if (!median_probe_ns || (!before && !after)) return "unprobed";
+  if (before && after &&
+      probe_mode(*before, *median_probe_ns) != probe_mode(*after, *median_probe_ns))
+    return "mixed";
+  return probe_mode(std::max(before.value_or(0.0), after.value_or(0.0)), *median_probe_ns);
+}
+
+std::string disturbance(const json& run) {
+  std::string out;
+  if (auto others = number(run, "others_busy"); others && *others > others_busy_limit)
+    out = "others kept " + fixed("%.0f", 100 * *others) + "% of the CPUs busy";
+  if (auto steal = number(run, "steal"); steal && *steal > steal_limit)
+    out += (out.empty() ? "" : ", ") + std::string("steal ") + fixed("%.0f", 100 * *steal) + "%";
+  return out;
+}
+
+json explain_spread(const std::vector<const json*>& runs, std::optional<double> median_probe_ns) {
+  json out = json::object();
+  std::vector<std::string> set_apart;
+  std::map<std::string, std::vector<const json*>> groups;
+  std::optional<double> shortest;
+  for (const json* r : runs) {
+    if (auto e = number(*r, "elapsed_s")) shortest = std::min(shortest.value_or(*e), *e);
+    auto mode = run_probe_mode(*r, median_probe_ns);
+    if (mode == "mixed") {
+      set_apart.push_back(rep_text(*r) + ": probe mode changed while it ran (" +
+                          duration_text(*probe_at(*r, "probe_before")) + " before, " +
+                          duration_text(*probe_at(*r, "probe_after")) + " after)");
+    } else if (auto why = disturbance(*r); !why.empty()) {
+      set_apart.push_back(rep_text(*r) + ": " + why);
+    } else {
+      groups[mode].push_back(r);
+    }
+  }
+  if (!set_apart.empty()) out["set_apart"] = set_apart;
+  if (shortest && *shortest < min_window_s) out["shortest_window_s"] = *shortest;
+
+  // The widest group of at least two comparable runs: the target
+  // is a narrow spread within every probe mode.
+  std::string cause;
+  std::string group_mode;
+  const json* slowest = nullptr;
+  const json* fastest = nullptr;
+  for (const auto& [mode, members] : groups) {
+    if (members.size() < 2) continue;
+    auto by_throughput = [](const json* a, const json* b) {
+      return a->at("throughput").get<double>() < b->at("throughput").get<double>();
+    };
+    const auto [lo, hi] = std::minmax_element(members.begin(), members.end(), by_throughput);
+    const double spread =
+        (*hi)->at("throughput").get<double>() / (*lo)->at("throughput").get<double>();
+    if (slowest == nullptr || spread > out["clean_spread"].get<double>()) {
+      out["clean_spread"] = spread;
+      out["clean_mode"] = mode;
+      group_mode = mode;
+      slowest = *lo;
+      fastest = *hi;
+    }
+  }
+  const bool several_modes = groups.size() >= 2;
+  const bool comparable = slowest != nullptr;
+  // The first three set-apart runs by name; a table cell has no room for
+  // more.
+  auto apart_text = [&] {
+    std::string text;
+    for (std::size_t i = 0; i < set_apart.size() && i < 3; ++i)
+      text += (text.empty() ? "" : "; ") + set_apart[i];
+    if (set_apart.size() > 3) text += "; and " + std::to_string(set_apart.size() - 3) + " more";
+    return text;
+  };
+
+  if (!comparable) {
+    // One run or none left to compare: nothing can be said of the rest.
+    cause = set_apart.empty() ? "probe does not explain it; nothing else recorded does"
+                              : "too few comparable runs to judge: " + apart_text();
+  } else if ((several_modes || !set_apart.empty()) &&
+             out["clean_spread"].get<double>() <= narrow_spread) {
+    cause = several_modes && set_apart.empty() ? "probe modes explain it"
+            : several_modes                    ? "probe modes and set-apart runs explain it"
+                                               : "set-apart runs explain it";
+    cause += " (" + group_mode + " mode " + fixed("%.2f", out["clean_spread"].get<double>()) + ")";
+    if (!set_apart.empty()) cause += ": " + apart_text();
+  } else {
+    auto slow = factors_of(*slowest), fast = factors_of(*fastest);
+    if (slow && fast) {
+      const double cost = slow->cost / fast->cost;
+      const double parallelism = fast->parallelism / slow->parallelism;
+      out["cost_ratio"] = cost;
+      out["parallelism_ratio"] = parallelism;
+      const std::string pair = rep_text(*slowest) + " against " + rep_text(*fastest) + " (" +
+                               group_mode + " mode " +
+                               fixed("%.2f", out["clean_spread"].get<double>()) + "): ";
+      // A compute-bound workload does the same arithmetic per item every
+      // time: more CPU time per item there is the CPU running slower.
+      const auto* spec = savina::find_workload(slowest->value("workload", ""));
+      const bool compute_bound =
+          spec != nullptr && spec->kind == savina::workload_kind::compute_bound;
+      cause = "probe does not explain it; " + pair +
+              (cost >= parallelism
+                   ? fixed("%.2f", cost) + "x the CPU time per item at " +
+                         fixed("%.2f", parallelism) + "x the parallelism: " +
+                         (compute_bound ? "the CPUs ran slower (the same arithmetic per item: "
+                                          "the host), which no probe sees"
+                                        : "slower CPUs or more work per item, which no probe "
+                                          "sees")
+                   : fixed("%.2f", parallelism) + "x fewer CPUs busy at " + fixed("%.2f", cost) +
+                         "x the CPU time per item: it waited (workers parked, or preempted)");
+      // How each run spread over its threads: a change of placement (one
+      // worker against two) shows here.
+      auto slow_share = busiest_share(*slowest), fast_share = busiest_share(*fastest);
+      if (slow_share && fast_share)
+        cause += "; busiest thread " + fixed("%.0f", 100 * *slow_share) + "% of the CPU time in " +
+                 rep_text(*slowest) + ", " + fixed("%.0f", 100 * *fast_share) + "% in " +
+                 rep_text(*fastest);
+    } else {
+      cause = "probe does not explain it; nothing else recorded does";
+    }
+    if (!set_apart.empty()) cause += "; set apart: " + apart_text();
+  }
+  if (out.contains("shortest_window_s"))
+    cause += "; shortest timed window " + fixed("%.2f", *shortest) + " s, under " +
+             fixed("%.2f", min_window_s) + " s";
+  out["cause"] = cause;
+  return out;
+}
+
+}  // namespace volley::bench
