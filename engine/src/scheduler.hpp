@@ -541,6 +541,10 @@ class worker_pool {
   std::atomic<bool> retired_{false};
   std::atomic<bool> joined_{false};  ///< workers joined: schedule() runs cells inline
   bool stats_printed_ = false;       ///< VOLLEY_SCHED_STATS only
+  /// The workers take every CPU the process may use: counted in the
+  /// envelope pool from start() to stop_and_join() (envelope_pool.cpp:
+  /// outside senders then wait for their envelopes to come back).
+  bool crowds_cores_ = false;
 #if defined(VOLLEY_SCHED_STATS) && VOLLEY_SCHED_STATS
   /// Cells pushed onto the injection queue (from outside the pool, and
   /// overflows): measurement builds only, a shared line is fine there.
