@@ -5,7 +5,7 @@
 // memory for an ever longer backlog; with a core of its own it does not.
 //
 // The sender and the receiver are plain threads handing blocks over, so
-// the receiver's pace is the test's (one block per 2 µs), not a dispatch's
+// the receiver's pace is the test's (one block per 5 µs), not a dispatch's
 // under a sanitizer. A binary of its own: the counts need a depot that no
 // other case has filled.
 #include <catch2/catch.hpp>
@@ -39,10 +39,11 @@ unsigned allowed_cpus() {
   return static_cast<unsigned>(CPU_COUNT(&set));
 }
 
-// 400k blocks of 64 B are 24 MiB (48 MiB with ASan's guard lines). The
-// receiver frees one per 2 µs (0.8 s in all); a sender that never waits is
-// done long before, so nearly all of them are alive at once.
-constexpr int blocks = 400'000;
+// 300k blocks of 64 B are 18 MiB (36 MiB with ASan's guard lines). The
+// receiver frees one per 5 µs (1.5 s in all); a sender that never waits is
+// done long before (~1 µs a block even under TSan's locks), so most of them
+// are alive at once, far beyond the 2 MiB at which the waits begin.
+constexpr int blocks = 300'000;
 
 struct outcome {
   std::size_t peak_chunks = 0;  ///< envelope chunks alive, above those before
@@ -79,7 +80,7 @@ outcome outrun_a_slow_receiver(unsigned workers) {
         }
         continue;
       }
-      const auto until = std::chrono::steady_clock::now() + std::chrono::microseconds(2);
+      const auto until = std::chrono::steady_clock::now() + std::chrono::microseconds(5);
       while (std::chrono::steady_clock::now() < until) {
       }
       envelope_free(p, 64);
@@ -134,7 +135,7 @@ TEST_CASE(
   CHECK(o.waits > 0);
   // How far ahead it got depends on whether the receiver had a CPU when
   // the sender waited (a timed figure, so not asserted): under ASan on the
-  // 2-core VM at load ~8, 6-22 chunks, against 45 for a sender that never
-  // waits.
+  // 2-core VM at load ~8 (400k blocks, one per 2 µs), 6-22 chunks, against
+  // 45 for a sender that never waits.
   CHECK_FALSE(envelope_pool::senders_share_cores());  // the pool stopped: counted out
 }
