@@ -194,6 +194,9 @@ inline void* unpoison(void* p, std::size_t c) noexcept {
 //   void* fresh(std::size_t c)    a new block of class c, unpoisoned (may throw)
 //   static void give_back(void* const* blocks, std::uint32_t n, std::size_t c)
 //                                 blocks (poisoned) the depot does not keep
+//   static bool wait_for_returns(const depot&)
+//                                 the depot is empty: wait a moment for a
+//                                 full magazine? true if one came
 //   void thread_exit()            the thread's cache is being flushed
 //   static void arm_thread_exit() make this thread's exit call flush()
 //   static void* late_alloc(std::size_t c)          a block after the flush
@@ -313,15 +316,20 @@ struct thread_cache {
       return unpoison(loaded[c]->items[--loaded[c]->count], c);
     }
     depot& d = Source::depots()[c];
-    magazine* full;
-    if (d.full.try_dequeue(full)) {
-      d.full_count.fetch_sub(1, std::memory_order_relaxed);
-      if (previous[c] != nullptr) {  // empty: recycle the array itself
-        if (!d.empty.enqueue(previous[c])) delete previous[c];
+    for (bool waited = false;; waited = true) {
+      magazine* full;
+      if (d.full.try_dequeue(full)) {
+        d.full_count.fetch_sub(1, std::memory_order_relaxed);
+        if (previous[c] != nullptr) {  // empty: recycle the array itself
+          if (!d.empty.enqueue(previous[c])) delete previous[c];
+        }
+        previous[c] = loaded[c];
+        loaded[c] = full;
+        return unpoison(full->items[--full->count], c);
       }
-      previous[c] = loaded[c];
-      loaded[c] = full;
-      return unpoison(full->items[--full->count], c);
+      // A source may make a thread that outruns its frees wait a moment for
+      // blocks to come back before it cuts fresh ones (envelope_pool.cpp).
+      if (waited || !Source::wait_for_returns(d)) break;
     }
     if constexpr (Source::refill) {
       return refill(c);

@@ -282,6 +282,15 @@ struct chunk_source {
   static long depot_cap() noexcept {
     return Pool::registry().depot_cap.load(std::memory_order_relaxed);
   }
+  /// A pool may make a thread that outruns its frees wait for blocks to
+  /// come back (envelope_pool.cpp); true if some did.
+  static bool wait_for_returns(const depot& d) noexcept {
+    if constexpr (requires { Pool::wait_for_returns(d); }) {
+      return Pool::wait_for_returns(d);
+    } else {
+      return false;
+    }
+  }
 
   void* fresh(std::size_t c) {
     if (void* p = fresh_in_hand(c)) return p;

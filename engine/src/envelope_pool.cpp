@@ -7,16 +7,22 @@
 // and one beyond the depot's cap goes back to its chunk. Cells have a pool
 // of their own, of the same kind (cell_pool.cpp); sizes above the largest
 // class go to jemalloc directly.
+#include <algorithm>
+#include <atomic>
+#include <chrono>
 #include <cstddef>
 #include <cstdint>
 #include <mutex>
+#include <thread>
 #include <vector>
 
+#include <volley/engine/ask.hpp>  // on_worker_thread
 #include <volley/engine/detail/envelope.hpp>
 
 #include "allocator_numa.hpp"
 #include "block_cache.hpp"
 #include "chunk_source.hpp"
+#include "cpu_relax.hpp"
 #include "envelope_pool.hpp"
 
 namespace volley::detail {
@@ -39,6 +45,7 @@ struct envelope_chunks {
     return d;
   }
   static void arm_thread_exit();
+  static bool wait_for_returns(const depot& d) noexcept;
   // The thread is exiting, or the main thread runs static destructors (a
   // system shut down there tells every actor to stop): a shared chunk.
   static void* late_alloc(std::size_t c) { return chunk_late_alloc(registry(), c); }
@@ -54,6 +61,101 @@ thread_local thread_cache_exit<thread_cache<envelope_source>> envelope_exit;
 
 void envelope_chunks::arm_thread_exit() {
   envelope_exit.cache = &envelope_cache;  // the first use registers its destructor
+}
+
+// -- a sender that outruns its receivers ---------------------------------
+//
+// A thread that is not a worker (main(), a remote loop, the timer) can send
+// faster than the workers handle its messages: Savina's fork-join
+// throughput, where main tells 60 actors round-robin. Its envelopes are
+// then never recycled: every one is cut fresh from a chunk (a page fault
+// per 64 of them), and the backlog grows past every cache, so each
+// receiver's walk down its mailbox, one envelope's link at a time, misses
+// to DRAM per message. That is a second, stable state: the slower the
+// receivers get, the more the sender runs ahead. On the 2-core AMD VM
+// (results/amd-epyc-2c) every fork-join repetition whose RSS stayed below
+// 20 MB ran at 13-17 M msg/s on 2 workers, every one that grew to 80-750 MB
+// at 6-11 M; on the Intel VM, 2 workers stayed below 20 MB (22 M msg/s)
+// and 1 worker grew to 500 MB (10 M).
+//
+// So once the envelope chunks hold `outrun_bound_chunks` MiB, such a thread
+// whose caches and the depot are empty waits up to `outrun_wait` for a
+// magazine to come back to the depot (Erlang's send penalty, in spirit):
+// the wait ends as soon as the receivers have freed 64 envelopes, and its
+// pace becomes theirs while the backlog stays in cache. It never blocks a
+// tell: a wait that sees nothing come back cuts fresh blocks as before, and
+// the next few refills do not wait: 4 after one such wait, twice as many
+// after each further one in a row, up to 64. A receiver off its CPU for a
+// moment then costs 256 fresh envelopes, and the next wait that sees a
+// return starts the count afresh; receivers that keep what they get (a
+// stash) cost the sender 2 ms per 4096 envelopes, 0.5 µs each, after the
+// first five waits. At most 64: on a loaded machine the workers lose their
+// CPUs for several waits in a row, and a longer skip let the sender run
+// ahead again. Workers never wait: the envelopes they would wait for may
+// be in their own actors' mailboxes.
+//
+// Only while a pool's workers take every CPU the process may use
+// (count_crowded_pool: the scheduler counts its pools in and out). Then the
+// sender runs on a worker's core, and what it spends there building a
+// backlog that worker pays for twice: the CPU, and the misses when it
+// drains that backlog. A sender with a core of its own takes nothing from
+// the workers, and where the cores' caches are far apart (the AMD VM's
+// slow mode, a 330 ns round trip) a worker read the backlog from DRAM
+// faster than from the sender's cache: fork-join on 1 worker with the wait
+// took 1.2-1.6x the wall time and twice the CPU (load ~7, bound 2-128 MiB).
+//
+// 2 MiB: 32k envelopes of 64 B, 530 messages for each of fork-join's 60
+// actors, eight activations' worth; the workers never ran dry. Fork-join
+// on 2 workers, 3 interleaved rounds (load ~7.5, slow mode), wall s per
+// run by bound: 2 MiB 1.0-1.6, 4 MiB 1.3-2.7, 8 MiB 2.4-2.7, 32 MiB 4.3,
+// 128 MiB 6.1, none 8.2; 1 MiB no better than 2.
+constexpr std::size_t outrun_bound_chunks = (std::size_t{2} << 20) / chunk_bytes;
+// Long enough for a receiver on a shared core to get its time slice back
+// (the base slice is 0.75 ms on this kernel).
+constexpr std::chrono::microseconds outrun_wait{2000};
+constexpr unsigned outrun_first_skip = 4;
+constexpr unsigned outrun_longest_skip = 64;
+// First a short spin: receivers that keep up free 64 envelopes in a few µs.
+// Then naps, so that the waiting sender uses no CPU (on a worker's core):
+// 50 µs is the kernel's default timer slack, the shortest sleep there is,
+// and receivers hand back ~1000 envelopes meanwhile, far fewer than the
+// bound keeps queued.
+constexpr unsigned outrun_spins = 256;
+constexpr std::chrono::microseconds outrun_nap{50};
+
+std::atomic<int> crowded_pools{0};
+std::atomic<std::uint64_t> outrun_waits{0};            ///< for tests: waits begun
+constinit thread_local unsigned outrun_skips = 0;      ///< refills left that do not wait
+constinit thread_local unsigned outrun_last_skip = 0;  ///< 0 after a wait that saw a return
+
+bool envelope_chunks::wait_for_returns(const depot& d) noexcept {
+  if (crowded_pools.load(std::memory_order_relaxed) <= 0) return false;
+  if (on_worker_thread()) return false;
+  if (registry().live.load(std::memory_order_relaxed) < outrun_bound_chunks) return false;
+  if (outrun_skips > 0) {
+    --outrun_skips;
+    return false;
+  }
+  outrun_waits.fetch_add(1, std::memory_order_relaxed);
+  const auto until = std::chrono::steady_clock::now() + outrun_wait;
+  for (unsigned spins = 0;; ++spins) {
+    if (d.full_count.load(std::memory_order_relaxed) > 0) {
+      outrun_last_skip = 0;
+      return true;
+    }
+    if (spins < outrun_spins) {
+      cpu_relax();
+      continue;
+    }
+    if (std::chrono::steady_clock::now() >= until) {
+      outrun_last_skip = outrun_last_skip == 0
+                             ? outrun_first_skip
+                             : std::min(2 * outrun_last_skip, outrun_longest_skip);
+      outrun_skips = outrun_last_skip;
+      return false;
+    }
+    std::this_thread::sleep_for(outrun_nap);
+  }
 }
 
 #if defined(VOLLEY_USE_JEMALLOC)
@@ -103,6 +205,18 @@ cell_pool::figures envelope_pool::current() noexcept {
 
 void envelope_pool::set_depot_cap(long magazines) noexcept {
   envelope_chunks::registry().depot_cap.store(magazines, std::memory_order_relaxed);
+}
+
+void envelope_pool::count_crowded_pool(int delta) noexcept {
+  crowded_pools.fetch_add(delta, std::memory_order_relaxed);
+}
+
+bool envelope_pool::senders_share_cores() noexcept {
+  return crowded_pools.load(std::memory_order_relaxed) > 0;
+}
+
+std::uint64_t envelope_pool::waits_for_returns() noexcept {
+  return outrun_waits.load(std::memory_order_relaxed);
 }
 
 }  // namespace volley::detail

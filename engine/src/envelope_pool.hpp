@@ -2,6 +2,8 @@
 // measurements (envelope_alloc and envelope_free are in envelope.hpp).
 #pragma once
 
+#include <cstdint>
+
 #include "cell_pool.hpp"
 
 namespace volley::detail::envelope_pool {
@@ -12,5 +14,16 @@ cell_pool::figures current() noexcept;
 /// Magazines per class the envelopes' depot keeps (tests: 0 sends every
 /// block the depot would keep back to its chunk).
 void set_depot_cap(long magazines) noexcept;
+
+/// A pool whose workers take every CPU the process may use starts (+1) or
+/// stops (-1): while one runs, a thread that is not a worker and outruns
+/// its receivers waits for envelopes to come back (envelope_pool.cpp).
+void count_crowded_pool(int delta) noexcept;
+
+/// Whether such a pool runs (a snapshot).
+bool senders_share_cores() noexcept;
+
+/// How many such waits have begun in this process (tests).
+std::uint64_t waits_for_returns() noexcept;
 
 }  // namespace volley::detail::envelope_pool

@@ -2,6 +2,7 @@
 #include "scheduler.hpp"
 
 #include <pthread.h>
+#include <sched.h>
 
 #include <algorithm>
 #include <cstdio>
@@ -14,6 +15,7 @@
 #include "allocator_numa.hpp"
 #include "block_cache.hpp"  // prefetch_for_write
 #include "cpu_relax.hpp"
+#include "envelope_pool.hpp"
 
 namespace volley::detail {
 
@@ -162,6 +164,14 @@ worker_pool::~worker_pool() {
 
 void worker_pool::start() {
   if (settings_.deterministic_seed) return;  // the test's thread runs everything
+  // Workers on every CPU we may use: a thread outside the pool that sends
+  // shares a worker's core (envelope_pool.cpp says what that changes).
+  cpu_set_t allowed;
+  if (sched_getaffinity(0, sizeof allowed, &allowed) == 0 &&
+      workers_.size() >= static_cast<std::size_t>(CPU_COUNT(&allowed))) {
+    crowds_cores_ = true;
+    envelope_pool::count_crowded_pool(+1);
+  }
   for (auto& w : workers_) {
     worker* wp = w.get();
     wp->thread = std::thread([this, wp] { run(*wp); });
@@ -741,6 +751,10 @@ bool worker_pool::quitting() const noexcept {
 }
 
 void worker_pool::stop_and_join() {
+  if (crowds_cores_) {
+    crowds_cores_ = false;
+    envelope_pool::count_crowded_pool(-1);
+  }
   stopping_.store(true, std::memory_order_release);
   idle_.wake_all();
   for (auto& w : workers_) {

@@ -250,6 +250,21 @@
 // calls, takes a many-core machine to tell; the counters (README) are what
 // to run there.
 //
+// Fork-join throughput on the 2-core AMD VM (issue 9)
+// ----------------------------------------------------
+// There, 2 workers barely beat 1 (8.25 -> 10.1 M msg/s in the suite's
+// sweep) for no reason in this file. Counted (stats build, 18M messages):
+// 68-34k injection pushes and 0-4 futex wakes per run, 281-316k
+// activations of 64 messages (each used its whole budget), steals 4-9:
+// the external schedule path and the wake-ups cost nothing measurable.
+// main() ran ahead of the workers, the mailboxes held 400-750 MB, and the
+// workers walked them at one DRAM miss per message. What changed that is
+// in the envelope pool (envelope_pool.cpp, "a sender that outruns its
+// receivers"); the pool's part is to say, from start() to stop_and_join(),
+// whether its workers take every CPU (crowds_cores_). After it, per run:
+// 27-86k injection pushes, 125-218 wakes and ~200-250 parks (the workers
+// now run dry while main naps), 0.3-0.5 s searching.
+//
 // The parking look (issue 11)
 // ---------------------------
 // The look after registering does not cover the other workers' deques.
@@ -541,6 +556,10 @@ class worker_pool {
   std::atomic<bool> retired_{false};
   std::atomic<bool> joined_{false};  ///< workers joined: schedule() runs cells inline
   bool stats_printed_ = false;       ///< VOLLEY_SCHED_STATS only
+  /// The workers take every CPU the process may use: counted in the
+  /// envelope pool from start() to stop_and_join() (envelope_pool.cpp:
+  /// outside senders then wait for their envelopes to come back).
+  bool crowds_cores_ = false;
 #if defined(VOLLEY_SCHED_STATS) && VOLLEY_SCHED_STATS
   /// Cells pushed onto the injection queue (from outside the pool, and
   /// overflows): measurement builds only, a shared line is fine there.
