@@ -69,7 +69,9 @@ const std::vector<workload_spec>& workload_specs() {
       {"ping-pong",
        "msg/s",
        "two actors exchange ping/pong",
-       {{"pings", 5'000'000}},  // x5: 65 ms fastest at 1 M
+       // x5: 65 ms fastest at 1 M; x1.6 again: 0.235 s fastest at 5 M
+       // (results/amd-epyc-2c/2026-11-30T15-51-03Z.json)
+       {{"pings", 8'000'000}},
        {{"pings", 40'000}}},
       {"counting",
        "msg/s",
@@ -98,8 +100,9 @@ const std::vector<workload_spec>& workload_specs() {
       {"chameneos",
        "msg/s",
        "C chameneos meet through a mall M times",
-       {{"chameneos", 100},
-        {"meetings", 2'000'000}},  // x2: 647 ms, but the fast mode is 4x quicker
+       // x2: 647 ms, but the fast mode is 4x quicker; x2 again: 0.191 s
+       // fastest at 2 M (2026-11-30T15-51-03Z)
+       {{"chameneos", 100}, {"meetings", 4'000'000}},
        {{"chameneos", 100}, {"meetings", 200'000}}},
       {"big",
        "msg/s",
@@ -146,8 +149,9 @@ const std::vector<workload_spec>& workload_specs() {
        "msg/s",
        "N philosophers eat M rounds through an arbitrator",
        // x4: 113 ms fastest at 10 k; x2 again: 172 ms at 40 k once the
-       // conversation stayed on one worker (2026-11-29T15-14-30Z)
-       {{"philosophers", 20}, {"rounds", 80'000}},
+       // conversation stayed on one worker (2026-11-29T15-14-30Z); x2.5
+       // again: 0.142 s fastest at 80 k (2026-11-30T15-51-03Z)
+       {{"philosophers", 20}, {"rounds", 200'000}},
        {{"philosophers", 20}, {"rounds", 10'000}}},
       // Haircuts: the unit Savina reports. Who is turned away follows from the
       // draws (savina::barber_shop), so every runtime sends the same messages:
@@ -179,10 +183,9 @@ const std::vector<workload_spec>& workload_specs() {
       {"logistic-map",
        "msg/s",
        "S series computed term by term through rate-computer actors",
-       {{"terms", 80'000},
-        {"series", 10},
-        {"start_rate", 3.46},
-        {"increment", 0.0025}},  // x3.2: 0.195 s idle at 50 k
+       // x3.2: 0.195 s idle at 50 k; x3.75 again: 0.100 s fastest at 80 k
+       // (2026-11-30T15-51-03Z)
+       {{"terms", 300'000}, {"series", 10}, {"start_rate", 3.46}, {"increment", 0.0025}},
        {{"terms", 25'000}, {"series", 10}, {"start_rate", 3.46}, {"increment", 0.0025}}},
       {"bank-transaction",
        "msg/s",
@@ -241,7 +244,9 @@ const std::vector<workload_spec>& workload_specs() {
       {"fibonacci",
        "actors/s",
        "one actor per recursive call",
-       {{"n", 30}},  // 6.9x the actors of 26 (volley 0.065 s idle)
+       // 6.9x the actors of 26 (volley 0.065 s idle); 31 has 1.6x the actors
+       // of 30 (0.186 s fastest, 2026-11-30T15-51-03Z)
+       {{"n", 31}},
        {{"n", 25}}},
       // -- latency -------------------------------------------------------------
       // Not in Savina. A window of `window` unacknowledged messages per sender
