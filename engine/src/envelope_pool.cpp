@@ -14,10 +14,12 @@
 #include <cstdint>
 #include <mutex>
 #include <thread>
+#include <utility>
 #include <vector>
 
 #include <volley/engine/ask.hpp>  // on_worker_thread
 #include <volley/engine/detail/envelope.hpp>
+#include <volley/engine/system.hpp>  // pace_this_thread
 
 #include "allocator_numa.hpp"
 #include "block_cache.hpp"
@@ -127,10 +129,11 @@ std::atomic<int> crowded_pools{0};
 std::atomic<std::uint64_t> outrun_waits{0};            ///< for tests: waits begun
 constinit thread_local unsigned outrun_skips = 0;      ///< refills left that do not wait
 constinit thread_local unsigned outrun_last_skip = 0;  ///< 0 after a wait that saw a return
+constinit thread_local bool outrun_paced = true;       ///< pace_this_thread()
 
 bool envelope_chunks::wait_for_returns(const depot& d) noexcept {
   if (crowded_pools.load(std::memory_order_relaxed) <= 0) return false;
-  if (on_worker_thread()) return false;
+  if (on_worker_thread() || !outrun_paced) return false;
   if (registry().live.load(std::memory_order_relaxed) < outrun_bound_chunks) return false;
   if (outrun_skips > 0) {
     --outrun_skips;
@@ -220,3 +223,9 @@ std::uint64_t envelope_pool::waits_for_returns() noexcept {
 }
 
 }  // namespace volley::detail
+
+namespace volley {
+bool pace_this_thread(bool on) noexcept {
+  return std::exchange(detail::outrun_paced, on);
+}
+}  // namespace volley

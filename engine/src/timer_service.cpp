@@ -10,6 +10,8 @@
 #include <utility>
 #include <vector>
 
+#include <volley/engine/system.hpp>  // pace_this_thread
+
 #include "system_core.hpp"
 
 namespace volley::detail {
@@ -229,7 +231,8 @@ void timer_service::on_clock_jump() {
 
 void timer_service::run() {
   pthread_setname_np(pthread_self(), "volley-timer");  // as the workers are named (scheduler.cpp)
-  std::vector<timer_base*> due;                        // reused: no allocation per turn once warm
+  volley::pace_this_thread(false);  // a timer's delivery never naps for envelopes
+  std::vector<timer_base*> due;     // reused: no allocation per turn once warm
   std::vector<timer_base*> dropped;
   while (running_.load(std::memory_order_acquire)) {
     handoff_.wake_up();

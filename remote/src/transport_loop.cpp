@@ -473,6 +473,8 @@
 #include <cstring>
 #include <mutex>
 
+#include <volley/engine/system.hpp>  // pace_this_thread
+
 namespace volley::remote {
 
 namespace detail {
@@ -500,6 +502,9 @@ void transport::impl::run(std::promise<void>& ready) {
   // Named, so that perf sched and top tell the loops from the workers
   // (the analysis of the round trip above needed it).
   pthread_setname_np(pthread_self(), "volley-io");
+  // Inbound bursts are delivered at the network's pace: a nap for envelopes
+  // here would hold every connection's frames and heartbeats.
+  volley::pace_this_thread(false);
   running_loop = this;
   try {
     ring_ = std::make_unique<detail::uring>(cfg_.ring_entries);

@@ -52,7 +52,7 @@ struct outcome {
   int freed = 0;
 };
 
-outcome outrun_a_slow_receiver(unsigned workers) {
+outcome outrun_a_slow_receiver(unsigned workers, bool paced = true) {
   outcome out;
   volley::config cfg;
   cfg.workers = workers;
@@ -88,6 +88,7 @@ outcome outrun_a_slow_receiver(unsigned workers) {
     }
   });
   std::thread sender([&] {  // not a worker, as main() is not
+    volley::pace_this_thread(paced);
     for (int i = 0; i < blocks; ++i) {
       void* p = envelope_alloc(64);
       std::memset(p, 0x3c, 64);
@@ -123,6 +124,17 @@ TEST_CASE("an outside sender with a core of its own never waits for its envelope
   CHECK_FALSE(o.shared_cores);
   CHECK(o.freed == blocks);
   CHECK(o.waits == 0);
+}
+
+TEST_CASE("an outside sender that does not pace itself never waits, even on crowded cores") {
+  const long cap = envelope_pool::current().depot_cap;
+  envelope_pool::set_depot_cap(0);  // an empty depot: a paced sender would wait here
+  const outcome o = outrun_a_slow_receiver(allowed_cpus(), /*paced=*/false);
+  envelope_pool::set_depot_cap(cap);
+  CHECK(o.shared_cores);
+  CHECK(o.freed == blocks);
+  CHECK(o.waits == 0);
+  CHECK(volley::pace_this_thread(true));  // this thread's own setting was never touched
 }
 
 TEST_CASE(

@@ -148,6 +148,15 @@ class system {
   detail::system_core* core_;
 };
 
+/// Whether this thread paces its sends (README, "Outside senders keep
+/// pace"): a thread that is not a worker and outruns its receivers, while
+/// the workers take every CPU, may wait up to 2 ms in an envelope
+/// allocation for envelopes to come back. On by default; a thread that must
+/// never nap (an I/O loop, a timer, a latency-critical feed) turns it off for
+/// itself. volley's own timer and remote I/O threads do. Returns the
+/// previous setting. envelope_pool.cpp.
+bool pace_this_thread(bool on) noexcept;
+
 template <class A, class... Args>
 actor_ref<A> context::spawn(Args&&... args) {
   return detail::spawn_actor<A>(cell_->core(), cell_, props{}, std::forward<Args>(args)...);
