@@ -1,6 +1,7 @@
 #include "scaling.hpp"
 
 #include "results_file.hpp"
+#include "spread_cause.hpp"
 #include "statistics.hpp"
 
 #include <algorithm>
@@ -16,11 +17,10 @@ using nlohmann::json;
 
 namespace {
 
-// A run's probe mode; "unprobed" when the run or the file has no probe.
+// A run's probe mode, as the spread's cause reads it: "mixed" when its
+// probes before and after fall in different modes, "unprobed" without one.
 std::string run_mode(const json& r, std::optional<double> median_probe) {
-  auto p = run_probe_ns(r);
-  if (!p || !median_probe) return "unprobed";
-  return probe_mode(*p, *median_probe);
+  return run_probe_mode(r, median_probe);
 }
 
 // repetition -> the successful run of (workload, runtime, workers).

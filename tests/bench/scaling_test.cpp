@@ -134,6 +134,20 @@ TEST_CASE("a pair whose two runs fall in different probe modes is not judged") {
   CHECK(scaling_table(summarise_runs(runs), runs).find("(1 mixed)") != std::string::npos);
 }
 
+TEST_CASE("a pair with a run whose mode changed while it ran is not judged") {
+  // Repetition 1's 1-worker run began in the typical mode and ended in the
+  // slow one; its 2-worker run was slow throughout. The larger probe would
+  // put both in the slow mode, yet the 1-worker figure is part typical.
+  json runs = sweep({{100, 98}, {100, 99}, {100, 97}, {100, 96}}, 70);
+  runs[0]["probe_after"]["round_trip_ns"] = 330;
+  runs[1]["probe_before"]["round_trip_ns"] = 330;
+  runs[1]["probe_after"]["round_trip_ns"] = 330;
+  json p = pairs_of(runs);
+  CHECK(p["pairs"][0]["mode"] == "mixed");
+  CHECK(p["mixed"] == 1);
+  CHECK(p["count"] == 3);
+}
+
 TEST_CASE("fewer than three pairs in the judged mode make no verdict") {
   json runs = sweep({{100, 50}, {100, 50}});
   json p = pairs_of(runs);
