@@ -472,3 +472,74 @@ TEST_CASE("a disconnect sends the frames other threads staged before it",
     }
   }
 }
+
+TEST_CASE("tells staged in runs behind a closing connection are each dead-lettered once",
+          "[remote][transport][stage]") {
+  // The peer has stopped reading, so B's loop sleeps on its sendmsg and a
+  // streaming thread's tells gather into runs (several frames in one item,
+  // transport_stage.cpp, "Runs"). The connection is disconnected while the
+  // thread streams on: the runs that reach the loop after that are dead
+  // letters, each frame of them once. Every frame send() took ends in one
+  // bucket, and the handler hears of each dead letter, never of a frame
+  // the peer handled.
+  struct dead_letters : recording_handler {
+    std::mutex dm;
+    std::vector<std::uint64_t> seqs;
+    void on_undelivered(connection_id c, const frame& f, close_reason r) override {
+      {
+        std::lock_guard lock(dm);
+        seqs.push_back(f.correlation_id);
+      }
+      recording_handler::on_undelivered(c, f, r);
+    }
+  };
+  for (int round = 0; round < 3; ++round) {
+    slow_reader ha(0ns);
+    ha.hold = true;
+    dead_letters hb;
+    auto cfg_b = test_config("node-b");
+    cfg_b.max_queued_frames = 1u << 22;  // no queue_full: the stream goes on past the close
+    cfg_b.max_queued_bytes = std::size_t{1} << 30;
+    transport a(test_config("node-a"), ha);
+    transport b(std::move(cfg_b), hb);
+    struct release_on_exit {
+      slow_reader& r;
+      ~release_on_exit() { r.release = true; }
+    } release{ha};
+    connection_id id = b.connect("127.0.0.1", a.port());
+    REQUIRE(hb.wait([&] { return hb.ups.size() == 1; }));
+    std::atomic<std::uint64_t> taken{0};
+    std::atomic<bool> halt{false};
+    std::thread streamer([&] { stream(b, id, 0, taken, &halt); });
+    std::this_thread::sleep_for(std::chrono::milliseconds(20 + 10 * round));
+    b.disconnect(id);
+    std::this_thread::sleep_for(10ms);
+    halt = true;
+    streamer.join();
+    ha.release = true;
+    transport_stats st{};
+    CHECK(poll_until([&] {
+      st = b.stats();
+      return st.frames_queued == st.frames_sent + st.frames_undelivered + st.frames_fate_unknown &&
+             hb.with_lock([&] { return hb.undelivered; }) == st.frames_undelivered;
+    }));
+    INFO("round " << round << ": taken " << taken.load() << ", " << describe(st));
+    CHECK(st.frames_queued == taken.load());
+    CHECK(st.frames_undelivered > 0);
+    std::uint64_t handled = 0;
+    {
+      std::lock_guard lock(ha.m);
+      CHECK_FALSE(ha.out_of_order);
+      handled = ha.next[0];  // the peer handled 0 .. handled - 1
+    }
+    std::lock_guard lock(hb.dm);
+    std::vector<std::uint64_t> dead = hb.seqs;
+    std::sort(dead.begin(), dead.end());
+    CHECK(std::adjacent_find(dead.begin(), dead.end()) == dead.end());  // each once
+    CHECK(dead.size() == st.frames_undelivered);
+    if (!dead.empty()) {
+      CHECK(dead.front() >= handled);
+      CHECK(dead.back() < taken.load());
+    }
+  }
+}
