@@ -17,13 +17,19 @@ using volley::remote::detail::send_queue;
 
 namespace {
 
-outbound_item* item_for(std::uint64_t seq, std::size_t payload_size) {
-  std::vector<std::byte> payload(payload_size, std::byte(seq & 0xff));
+/// A tell numbered `seq` to /user/x, its payload `payload`'s bytes.
+frame tell_for(std::uint64_t seq, const std::vector<std::byte>& payload) {
   frame f;
   f.kind = frame_kind::message;
   f.target_path = "/user/x";
   f.correlation_id = seq;
   f.payload = payload;
+  return f;
+}
+
+outbound_item* item_for(std::uint64_t seq, std::size_t payload_size) {
+  std::vector<std::byte> payload(payload_size, std::byte(seq & 0xff));
+  frame f = tell_for(seq, payload);
   std::size_t n = encoded_size(f);
   auto* item = outbound_item::make(outbound_item::type::frame, 1, static_cast<std::uint32_t>(n));
   encode(f, {item->data(), n});
@@ -34,23 +40,14 @@ outbound_item* item_for(std::uint64_t seq, std::size_t payload_size) {
 /// thread's stage makes a run of tells (transport_stage.cpp, "Runs"): the
 /// item made for the first frame, grown in place for each next one.
 outbound_item* run_of(std::uint64_t first, std::uint32_t n, std::size_t payload_size) {
-  outbound_item* item = nullptr;
-  for (std::uint64_t i = first; i < first + n; ++i) {
+  outbound_item* item = item_for(first, payload_size);
+  for (std::uint64_t i = first + 1; i < first + n; ++i) {
     std::vector<std::byte> payload(payload_size, std::byte(i & 0xff));
-    frame f;
-    f.kind = frame_kind::message;
-    f.target_path = "/user/x";
-    f.correlation_id = i;
-    f.payload = payload;
+    frame f = tell_for(i, payload);
     auto size = static_cast<std::uint32_t>(encoded_size(f));
-    if (item == nullptr) {
-      item = outbound_item::make(outbound_item::type::frame, 1, size);
-      encode(f, {item->data(), size});
-    } else {
-      REQUIRE(item->grow(size));
-      encode(f, {item->data() + (item->size - size), size});
-      ++item->frames;
-    }
+    REQUIRE(item->grow(size));
+    encode(f, {item->data() + (item->size - size), size});
+    ++item->frames;
   }
   return item;
 }

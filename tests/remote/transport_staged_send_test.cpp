@@ -162,23 +162,53 @@ struct slow_reader : by_sender {
   }
 };
 
+/// A recording_handler that also keeps the sequence number of each frame
+/// reported undelivered.
+struct undelivered_log : recording_handler {
+  std::mutex dm;
+  std::vector<std::uint64_t> seqs;
+  void on_undelivered(connection_id c, const frame& f, close_reason r) override {
+    {
+      std::lock_guard lock(dm);
+      seqs.push_back(f.correlation_id);
+    }
+    recording_handler::on_undelivered(c, f, r);
+  }
+};
+
+/// B connected to A, whose handler (a slow_reader) holds: it reads nothing
+/// until released, which the destructor does at the latest.
+struct held_pair {
+  explicit held_pair(transport_config cfg_b = test_config("node-b"),
+                     transport_config cfg_a = test_config("node-a"))
+      : a(std::move(cfg_a), ha), b(std::move(cfg_b), hb) {}
+  ~held_pair() { ha.release = true; }
+  held_pair(const held_pair&) = delete;
+  held_pair& operator=(const held_pair&) = delete;
+
+  bool up() {
+    return hb.wait([&] { return hb.ups.size() == 1; });
+  }
+
+  slow_reader ha{0ns};
+  bool held = (ha.hold = true);
+  undelivered_log hb;
+  transport a;
+  transport b;
+  connection_id id = b.connect("127.0.0.1", a.port());
+};
+
 /// Eventfd writes to B's loop per 1000 frames while one thread streams
 /// `frames` to a peer that reads nothing until B's socket to it is full (its
 /// sendmsg then waits in flight); then the peer reads, and all arrives while
 /// the thread stays alive (its last chain can only go by the loop's sweep).
 double wakeups_per_1000_frames(int variant, std::uint64_t frames) {
   wake_variant v(variant);
-  slow_reader ha(0ns);
-  ha.hold = true;
-  recording_handler hb;
-  transport a(test_config("node-a"), ha);
-  transport b(test_config("node-b"), hb);
-  struct release_on_exit {
-    slow_reader& r;
-    ~release_on_exit() { r.release = true; }
-  } release{ha};
-  connection_id id = b.connect("127.0.0.1", a.port());
-  REQUIRE(hb.wait([&] { return hb.ups.size() == 1; }));
+  held_pair t;
+  REQUIRE(t.up());
+  transport& b = t.b;
+  slow_reader& ha = t.ha;
+  const connection_id id = t.id;
   std::atomic<std::uint64_t> sent{0};
   std::atomic<bool> all_in{false};
   std::atomic<int> refused{0};
@@ -482,32 +512,16 @@ TEST_CASE("tells staged in runs behind a closing connection are each dead-letter
   // letters, each frame of them once. Every frame send() took ends in one
   // bucket, and the handler hears of each dead letter, never of a frame
   // the peer handled.
-  struct dead_letters : recording_handler {
-    std::mutex dm;
-    std::vector<std::uint64_t> seqs;
-    void on_undelivered(connection_id c, const frame& f, close_reason r) override {
-      {
-        std::lock_guard lock(dm);
-        seqs.push_back(f.correlation_id);
-      }
-      recording_handler::on_undelivered(c, f, r);
-    }
-  };
   for (int round = 0; round < 3; ++round) {
-    slow_reader ha(0ns);
-    ha.hold = true;
-    dead_letters hb;
     auto cfg_b = test_config("node-b");
     cfg_b.max_queued_frames = 1u << 22;  // no queue_full: the stream goes on past the close
     cfg_b.max_queued_bytes = std::size_t{1} << 30;
-    transport a(test_config("node-a"), ha);
-    transport b(std::move(cfg_b), hb);
-    struct release_on_exit {
-      slow_reader& r;
-      ~release_on_exit() { r.release = true; }
-    } release{ha};
-    connection_id id = b.connect("127.0.0.1", a.port());
-    REQUIRE(hb.wait([&] { return hb.ups.size() == 1; }));
+    held_pair t(std::move(cfg_b));
+    REQUIRE(t.up());
+    transport& b = t.b;
+    slow_reader& ha = t.ha;
+    undelivered_log& hb = t.hb;
+    const connection_id id = t.id;
     std::atomic<std::uint64_t> taken{0};
     std::atomic<bool> halt{false};
     std::thread streamer([&] { stream(b, id, 0, taken, &halt); });
@@ -520,8 +534,7 @@ TEST_CASE("tells staged in runs behind a closing connection are each dead-letter
     transport_stats st{};
     CHECK(poll_until([&] {
       st = b.stats();
-      return st.frames_queued == st.frames_sent + st.frames_undelivered + st.frames_fate_unknown &&
-             hb.with_lock([&] { return hb.undelivered; }) == st.frames_undelivered;
+      return balanced(st) && hb.with_lock([&] { return hb.undelivered; }) == st.frames_undelivered;
     }));
     INFO("round " << round << ": taken " << taken.load() << ", " << describe(st));
     CHECK(st.frames_queued == taken.load());
