@@ -95,7 +95,11 @@
 // thread 569 -> 581: grow() costs what make() did, and the run's checks
 // 12 more), and the sender writes 62 bytes a tell where it wrote 104 (an
 // item header of 40 each), lines that A's loop then reads from the other
-// core. The bytes on the wire are the same. Every path that dead-letters
+// core. Natively (remote_bench one-way, 2-core VM at load 7-9 from other
+// builds, 9 interleaved pairs in one binary, --no-runs the other side) the
+// process's CPU per message fell by a median 8.5% a pair, and A's loop's
+// user time from 15-19 to 9-10 ns a message (its sendmsg's kernel time is
+// the rest). The bytes on the wire are the same. Every path that dead-letters
 // an item goes frame by frame (for_each_frame), and the counts
 // (frames_queued, link credit, segment frames) are per frame, as before.
 //
