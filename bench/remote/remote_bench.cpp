@@ -64,10 +64,13 @@
 //
 // Usage: remote_bench [messages=2000000] [round_trips=20000] [all|volley|raw] [--no-tls]
 //        [--actor-sender] [--worker-sender] [--reply-spin-us=N] [--only=NAME,NAME...]
+//        [--no-runs]
 // --only runs the named rows alone, by figure base name (one_way, rtt,
 // rtt_busy_poll_inline, actor_rtt_reply_spin, tls_rtt, ...; raw_rtt and
 // raw_rtt_busy_poll for the raw round trips, raw_one_way): for perf and
-// A/B runs of one round trip.
+// A/B runs of one round trip. --no-runs stages every tell in an item of its
+// own, as before runs (remote/src/transport_stage.cpp, "Runs"): both sides
+// of that A/B from one binary.
 // Prints a table, then one JSON object per figure on lines starting with '{'.
 #include <volley/remote/frame_codec.hpp>
 #include <volley/remote/node.hpp>
@@ -92,6 +95,11 @@
 
 using namespace std::chrono_literals;
 using bench_clock = std::chrono::steady_clock;
+
+namespace volley::remote::detail {
+/// remote/src/transport_stage.cpp: 0 the rule (runs), 1 an item per tell.
+extern std::atomic<int> run_variant;
+}  // namespace volley::remote::detail
 using volley::remote::bench::percentile;
 using volley::remote::bench::raw_pair;
 using volley::remote::bench::read_all;
@@ -590,10 +598,11 @@ int usage(int status) {
   std::fprintf(status == 0 ? stdout : stderr,
                "usage: remote_bench [MESSAGES [ROUND_TRIPS [all|volley|raw]]] [--no-tls]\n"
                "                    [--actor-sender] [--worker-sender] [--only=ROW,...]\n"
-               "                    [--reply-spin-us=N]\n"
+               "                    [--reply-spin-us=N] [--no-runs]\n"
                "  MESSAGES     one-way messages (default 2000000)\n"
                "  ROUND_TRIPS  round trips per RTT row (default 20000)\n"
-               "  --only=      run only these rows (one_way, rtt, raw_rtt, tls_one_way, ...)\n");
+               "  --only=      run only these rows (one_way, rtt, raw_rtt, tls_one_way, ...)\n"
+               "  --no-runs    a staged tell in an item of its own (A/B of the runs)\n");
   return status;
 }
 
@@ -675,6 +684,8 @@ int main(int argc, char** argv) {
       actor_sender = true;
     } else if (std::string(argv[i]) == "--worker-sender") {
       worker_sender = true;
+    } else if (std::string(argv[i]) == "--no-runs") {
+      volley::remote::detail::run_variant = 1;
     } else if (std::string(argv[i]).rfind("--only=", 0) == 0) {
       std::string list = argv[i] + 7;
       for (std::size_t at = 0; at <= list.size();) {

@@ -87,6 +87,18 @@ constexpr std::size_t round_up(std::size_t n) {
   return (n + a - 1) / a * a;
 }
 
+/// Asks for the lines a few items past `used` for writing now: a chunk's
+/// memory was last read by the loop (a freed chunk comes back), and the
+/// push's exchange waits for every store before it, so a line fetched late
+/// stalls the sender at the exchange (85% of push's samples).
+inline void prefetch_ahead(item_chunk& chunk) noexcept {
+  constexpr std::size_t ahead = 256;
+  if (chunk.used + ahead + 128 <= item_chunk::capacity) {
+    __builtin_prefetch(chunk.storage + chunk.used + ahead, 1);
+    __builtin_prefetch(chunk.storage + chunk.used + ahead + 64, 1);
+  }
+}
+
 }  // namespace
 
 outbound_item* outbound_item::make(type what, connection_id id, std::uint32_t size) {
@@ -101,15 +113,7 @@ outbound_item* outbound_item::make(type what, connection_id id, std::uint32_t si
     mem = chunk->storage + chunk->used;
     chunk->used += need;
     ++chunk->carved;
-    // Ask for the lines a few items ahead for writing now: a chunk's memory
-    // was last read by the loop (a freed chunk comes back), and the push's
-    // exchange waits for every store before it, so a line fetched late
-    // stalls the sender at the exchange (85% of push's samples).
-    constexpr std::size_t ahead = 256;
-    if (chunk->used + ahead + 128 <= item_chunk::capacity) {
-      __builtin_prefetch(chunk->storage + chunk->used + ahead, 1);
-      __builtin_prefetch(chunk->storage + chunk->used + ahead + 64, 1);
-    }
+    prefetch_ahead(*chunk);
   }
   auto* item = ::new (mem) outbound_item;
   item->what = what;
@@ -117,6 +121,21 @@ outbound_item* outbound_item::make(type what, connection_id id, std::uint32_t si
   item->size = size;
   item->chunk = chunk;
   return item;
+}
+
+bool outbound_item::grow(std::uint32_t extra) noexcept {
+  item_chunk* c = chunk;
+  // Its own chunk still current on this thread (a retired one is never
+  // carved again), and nothing carved behind this item since.
+  if (c == nullptr || c != this_thread_chunk) return false;
+  const std::size_t at = static_cast<std::size_t>(reinterpret_cast<std::byte*>(this) - c->storage);
+  if (at + round_up(sizeof(outbound_item) + size) != c->used) return false;
+  const std::size_t need = round_up(sizeof(outbound_item) + size + extra);
+  if (at + need > item_chunk::capacity) return false;
+  c->used = at + need;
+  size += extra;
+  prefetch_ahead(*c);
+  return true;
 }
 
 void outbound_item::destroy(outbound_item* item) noexcept {
@@ -195,7 +214,7 @@ void send_queue::push_user(outbound_item* item, item_releaser& releaser) {
   if (item->size > coalesce_limit) {
     segment s;
     s.item = item;
-    s.frames = 1;
+    s.frames = item->frames;
     s.user_bytes = item->size;
     queue_.push_back(std::move(s));
     return;
@@ -209,7 +228,7 @@ void send_queue::push_user(outbound_item* item, item_releaser& releaser) {
     s = &queue_.back();
   }
   s->bytes.append(item->bytes());
-  s->frames += 1;
+  s->frames += item->frames;
   s->user_bytes += item->size;
   releaser.release(item);
 }

@@ -2,8 +2,9 @@
 // to be written. Private to volley::remote; everything here is touched by the
 // loop thread only, except link_shared (atomics shared with senders).
 //
-// Send path. Producers encode a frame into an outbound_item and push it on the
-// loop's MPSC inbox. The loop moves items into the connection's send_queue:
+// Send path. Producers encode a frame (or a staged run of tells) into an
+// outbound_item and push it on the loop's MPSC inbox. The loop moves items
+// into the connection's send_queue:
 // small frames are copied into a growing segment (a memcpy of < 1 KiB costs
 // less than the kernel's per-iovec work), large ones are sent in place. One
 // sendmsg per connection is in flight at a time; it carries the segments
@@ -42,28 +43,61 @@ namespace volley::remote::detail {
 
 struct item_chunk;
 
-/// What other threads hand to the loop: an encoded frame, or a command.
+/// What other threads hand to the loop: encoded frames, or a command.
 ///
 /// Items are carved from a 64 KiB chunk owned by the producing thread (bump
 /// allocation, no malloc per frame; see connection.cpp) and released by the
 /// loop thread; the chunk is freed when its last item is released. Items too
 /// big for a chunk are allocated on their own.
+///
+/// A frame item holds `frames` whole frames, back to back, all for one
+/// connection and one epoch: one, or a run of tells a sending thread staged
+/// (transport_stage.cpp grows the chain's last item in place, up to
+/// max_run_bytes). The loop moves the run into a segment with one copy and
+/// one release; every path that dead-letters an item goes frame by frame
+/// (for_each_frame).
 struct outbound_item : mpsc_node {
   enum class type : std::uint8_t { frame, connect, disconnect, reset };
+  /// A staged item grows to at most this many bytes: within
+  /// send_queue::coalesce_limit, so the loop still copies it into a segment
+  /// (an item sent in place would pin its chunk until written). 1 KiB is
+  /// ~16 one-way frames (62 B) per item.
+  static constexpr std::uint32_t max_run_bytes = 1024;
+
   type what = type::frame;
   /// link_shared::epoch when send() took the frame: which incarnation of
   /// the peer it was meant for (see connection::stale_epochs_below).
   std::uint32_t epoch = 0;
   connection_id id = 0;
-  std::uint32_t size = 0;  ///< bytes following the item
+  std::uint32_t size = 0;    ///< bytes following the item
+  std::uint32_t frames = 1;  ///< whole frames in those bytes (frame items)
   item_chunk* chunk = nullptr;
 
   std::byte* data() noexcept { return reinterpret_cast<std::byte*>(this + 1); }
   std::span<const std::byte> bytes() noexcept { return {data(), size}; }
   /// The item and its bytes behind it, in one piece.
   static outbound_item* make(type what, connection_id id, std::uint32_t size);
+  /// Makes room for `extra` more bytes behind this item's, in place, and
+  /// counts them in `size`; false (nothing changed) unless this item is the
+  /// last one carved from this thread's current chunk and the chunk has the
+  /// room. Only the thread that made the item, before it is pushed.
+  bool grow(std::uint32_t extra) noexcept;
   static void destroy(outbound_item* item) noexcept;
 };
+
+/// Calls `each(const frame&)` for every frame of a frame item, in order
+/// (our own encoding: it parses cleanly under any limits).
+template <class Each>
+void for_each_frame(outbound_item& item, Each&& each) {
+  std::span<const std::byte> rest = item.bytes();
+  const frame_limits any{~std::size_t{0} >> 1, ~std::size_t{0} >> 1};
+  while (!rest.empty()) {
+    parse_result r = parse_frame(rest, any);
+    if (r.consumed == 0) break;
+    each(r.value);
+    rest = rest.subspan(r.consumed);
+  }
+}
 
 /// Releases outbound items on the loop thread with one atomic RMW per run of
 /// items from the same chunk instead of one per item. Items from one producer

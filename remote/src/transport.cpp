@@ -224,9 +224,10 @@ void transport::impl::stop() {
   while (auto* n2 = inbox_.pop()) {
     auto* item = static_cast<outbound_item*>(n2);
     if (item->what == outbound_item::type::frame) {
-      parse_result r = parse_frame(item->bytes(), {~std::size_t{0} >> 1, ~std::size_t{0} >> 1});
-      handler_.on_undelivered(item->id, r.value, close_reason::local_close);
-      frames_undelivered_.fetch_add(1, std::memory_order_relaxed);
+      detail::for_each_frame(*item, [&](const frame& f) {
+        handler_.on_undelivered(item->id, f, close_reason::local_close);
+        frames_undelivered_.fetch_add(1, std::memory_order_relaxed);
+      });
     }
     outbound_item::destroy(item);
   }

@@ -309,8 +309,8 @@ connection* transport::impl::forwarded(connection_id id, outbound_item* item) {
   if (w == nullptr || w->state == conn_state::closing || w->state == conn_state::folded)
     return nullptr;
   // The reservation send() made on the loser's bound moves with the frame.
-  it->second.from_shared->release(1, item->size);
-  w->shared->add(1, item->size);
+  it->second.from_shared->release(item->frames, item->size);
+  w->shared->add(item->frames, item->size);
   return w;
 }
 

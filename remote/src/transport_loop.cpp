@@ -781,13 +781,14 @@ bool transport::impl::drain_inbox(steady_clock::time_point now) {
         bool will_reconnect = c && c->state == conn_state::closing && c->outbound && !c->given_up &&
                               !stopping_.load(std::memory_order_relaxed);
         if (!c || (c->state == conn_state::closing && !will_reconnect) || stale) {
-          parse_result r = parse_frame(item->bytes(), {~std::size_t{0} >> 1, ~std::size_t{0} >> 1});
-          handler_.on_undelivered(
-              item->id, r.value,
-              stale ? close_reason::node_restarted : (c ? c->reason : close_reason::peer_closed));
-          ++local_undelivered_;
+          const close_reason why =
+              stale ? close_reason::node_restarted : (c ? c->reason : close_reason::peer_closed);
+          detail::for_each_frame(*item, [&](const frame& f) {
+            handler_.on_undelivered(item->id, f, why);
+            ++local_undelivered_;
+          });
           if (c) {
-            c->shared->release(1, item->size);
+            c->shared->release(item->frames, item->size);
           }
           outbound_item::destroy(item);
           break;
@@ -959,9 +960,10 @@ void transport::impl::shutdown_all() {
   }
   while (auto* item = static_cast<outbound_item*>(inbox_.pop())) {
     if (item->what == outbound_item::type::frame) {
-      parse_result r = parse_frame(item->bytes(), {~std::size_t{0} >> 1, ~std::size_t{0} >> 1});
-      handler_.on_undelivered(item->id, r.value, close_reason::local_close);
-      ++local_undelivered_;
+      detail::for_each_frame(*item, [&](const frame& f) {
+        handler_.on_undelivered(item->id, f, close_reason::local_close);
+        ++local_undelivered_;
+      });
     }
     outbound_item::destroy(item);
   }

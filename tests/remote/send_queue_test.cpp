@@ -17,16 +17,38 @@ using volley::remote::detail::send_queue;
 
 namespace {
 
-outbound_item* item_for(std::uint64_t seq, std::size_t payload_size) {
-  std::vector<std::byte> payload(payload_size, std::byte(seq & 0xff));
+/// A tell numbered `seq` to /user/x, its payload `payload`'s bytes.
+frame tell_for(std::uint64_t seq, const std::vector<std::byte>& payload) {
   frame f;
   f.kind = frame_kind::message;
   f.target_path = "/user/x";
   f.correlation_id = seq;
   f.payload = payload;
+  return f;
+}
+
+outbound_item* item_for(std::uint64_t seq, std::size_t payload_size) {
+  std::vector<std::byte> payload(payload_size, std::byte(seq & 0xff));
+  frame f = tell_for(seq, payload);
   std::size_t n = encoded_size(f);
   auto* item = outbound_item::make(outbound_item::type::frame, 1, static_cast<std::uint32_t>(n));
   encode(f, {item->data(), n});
+  return item;
+}
+
+/// Frames `first` .. `first + n - 1` back to back in one item, as a sending
+/// thread's stage makes a run of tells (transport_stage.cpp, "Runs"): the
+/// item made for the first frame, grown in place for each next one.
+outbound_item* run_of(std::uint64_t first, std::uint32_t n, std::size_t payload_size) {
+  outbound_item* item = item_for(first, payload_size);
+  for (std::uint64_t i = first + 1; i < first + n; ++i) {
+    std::vector<std::byte> payload(payload_size, std::byte(i & 0xff));
+    frame f = tell_for(i, payload);
+    auto size = static_cast<std::uint32_t>(encoded_size(f));
+    REQUIRE(item->grow(size));
+    encode(f, {item->data() + (item->size - size), size});
+    ++item->frames;
+  }
   return item;
 }
 
@@ -323,4 +345,77 @@ TEST_CASE("user frames behind a close frame, and past a full segment, keep their
   REQUIRE(kinds.size() == before + after + 1);
   CHECK(kinds[before] == frame_kind::close);
   CHECK(std::count(kinds.begin(), kinds.end(), frame_kind::close) == 1);
+}
+
+TEST_CASE("an item grows in place only while nothing was carved behind it",
+          "[remote][send_queue]") {
+  // A run grows the chain's last item (outbound_item::grow); an item carved
+  // after it owns the bytes behind it, so the first may not grow any more.
+  auto* a = outbound_item::make(outbound_item::type::frame, 1, 40);
+  std::memset(a->data(), 0xaa, 40);
+  REQUIRE(a->grow(24));
+  CHECK(a->size == 64);
+  std::memset(a->data() + 40, 0xaa, 24);
+  auto* b = outbound_item::make(outbound_item::type::frame, 1, 40);
+  CHECK(reinterpret_cast<std::byte*>(b) >= a->data() + a->size);
+  CHECK_FALSE(a->grow(8));
+  CHECK(a->size == 64);  // untouched by the refusal
+  std::memset(b->data(), 0xbb, 40);
+  CHECK(b->grow(8));
+  CHECK_FALSE(b->grow(std::uint32_t{1} << 20));  // past any chunk
+  CHECK(b->size == 48);
+  CHECK(std::all_of(a->data(), a->data() + a->size,
+                    [](std::byte x) { return x == std::byte{0xaa}; }));
+  outbound_item::destroy(a);
+  outbound_item::destroy(b);
+}
+
+TEST_CASE("a run of frames in one item is written, dropped and split frame by frame",
+          "[remote][send_queue]") {
+  // Runs (16 frames here, in three items: a run, a single frame, a run) are
+  // counted per frame wherever the queue counts: a finished batch, a drop,
+  // and a failed sendmsg that stopped inside a run.
+  auto push_all = [](send_queue& q, std::vector<std::size_t>* starts = nullptr) {
+    std::size_t at = 0;  // bytes pushed
+    for (outbound_item* item : {run_of(0, 10, 16), run_of(10, 1, 20), run_of(11, 5, 16)}) {
+      volley::remote::detail::for_each_frame(*item, [&](const frame& f) {
+        if (starts) starts->push_back(at);
+        at += encoded_size(f);
+      });
+      q.push_user(item);
+    }
+    return at;
+  };
+  std::vector<std::uint64_t> all(16);
+  for (std::uint64_t i = 0; i < 16; ++i) all[i] = i;
+  {
+    send_queue q;
+    std::size_t total = push_all(q);
+    int calls = 0;
+    CHECK(sequence_of(drain(q, true, 1 << 20, calls)) == all);
+    CHECK(q.done_frames() == 16);
+    CHECK(q.done_bytes() == total);
+  }
+  {
+    send_queue q;
+    push_all(q);
+    std::vector<std::uint64_t> dropped;
+    std::size_t frames = 0, bytes = 0;
+    q.drop_queued([&](const frame& f) { dropped.push_back(f.correlation_id); }, frames, bytes);
+    CHECK(frames == 16);
+    CHECK(dropped == all);
+  }
+  {
+    send_queue q;
+    std::vector<std::size_t> starts;
+    push_all(q, &starts);
+    REQUIRE(q.prepare(true));
+    REQUIRE_FALSE(q.complete(starts[3] + 1));  // a byte of frame 3, inside the first run
+    std::vector<std::uint64_t> dead;
+    send_queue::split r =
+        q.fail_in_flight([&](const frame& f) { dead.push_back(f.correlation_id); });
+    CHECK(r.unknown_frames == 4);
+    CHECK(r.unwritten_frames == 12);
+    CHECK(dead == std::vector<std::uint64_t>(all.begin() + 4, all.end()));
+  }
 }

@@ -162,23 +162,53 @@ struct slow_reader : by_sender {
   }
 };
 
+/// A recording_handler that also keeps the sequence number of each frame
+/// reported undelivered.
+struct undelivered_log : recording_handler {
+  std::mutex dm;
+  std::vector<std::uint64_t> seqs;
+  void on_undelivered(connection_id c, const frame& f, close_reason r) override {
+    {
+      std::lock_guard lock(dm);
+      seqs.push_back(f.correlation_id);
+    }
+    recording_handler::on_undelivered(c, f, r);
+  }
+};
+
+/// B connected to A, whose handler (a slow_reader) holds: it reads nothing
+/// until released, which the destructor does at the latest.
+struct held_pair {
+  explicit held_pair(transport_config cfg_b = test_config("node-b"),
+                     transport_config cfg_a = test_config("node-a"))
+      : a(std::move(cfg_a), ha), b(std::move(cfg_b), hb) {}
+  ~held_pair() { ha.release = true; }
+  held_pair(const held_pair&) = delete;
+  held_pair& operator=(const held_pair&) = delete;
+
+  bool up() {
+    return hb.wait([&] { return hb.ups.size() == 1; });
+  }
+
+  slow_reader ha{0ns};
+  bool held = (ha.hold = true);
+  undelivered_log hb;
+  transport a;
+  transport b;
+  connection_id id = b.connect("127.0.0.1", a.port());
+};
+
 /// Eventfd writes to B's loop per 1000 frames while one thread streams
 /// `frames` to a peer that reads nothing until B's socket to it is full (its
 /// sendmsg then waits in flight); then the peer reads, and all arrives while
 /// the thread stays alive (its last chain can only go by the loop's sweep).
 double wakeups_per_1000_frames(int variant, std::uint64_t frames) {
   wake_variant v(variant);
-  slow_reader ha(0ns);
-  ha.hold = true;
-  recording_handler hb;
-  transport a(test_config("node-a"), ha);
-  transport b(test_config("node-b"), hb);
-  struct release_on_exit {
-    slow_reader& r;
-    ~release_on_exit() { r.release = true; }
-  } release{ha};
-  connection_id id = b.connect("127.0.0.1", a.port());
-  REQUIRE(hb.wait([&] { return hb.ups.size() == 1; }));
+  held_pair t;
+  REQUIRE(t.up());
+  transport& b = t.b;
+  slow_reader& ha = t.ha;
+  const connection_id id = t.id;
   std::atomic<std::uint64_t> sent{0};
   std::atomic<bool> all_in{false};
   std::atomic<int> refused{0};
@@ -469,6 +499,60 @@ TEST_CASE("a disconnect sends the frames other threads staged before it",
       INFO("sender " << s << ": " << before[s] << " returned before the disconnect, "
                      << t.ha.next[s] << " handled by the peer");
       CHECK(t.ha.next[s] >= before[s]);
+    }
+  }
+}
+
+TEST_CASE("tells staged in runs behind a closing connection are each dead-lettered once",
+          "[remote][transport][stage]") {
+  // The peer has stopped reading, so B's loop sleeps on its sendmsg and a
+  // streaming thread's tells gather into runs (several frames in one item,
+  // transport_stage.cpp, "Runs"). The connection is disconnected while the
+  // thread streams on: the runs that reach the loop after that are dead
+  // letters, each frame of them once. Every frame send() took ends in one
+  // bucket, and the handler hears of each dead letter, never of a frame
+  // the peer handled.
+  for (int round = 0; round < 3; ++round) {
+    auto cfg_b = test_config("node-b");
+    cfg_b.max_queued_frames = 1u << 22;  // no queue_full: the stream goes on past the close
+    cfg_b.max_queued_bytes = std::size_t{1} << 30;
+    held_pair t(std::move(cfg_b));
+    REQUIRE(t.up());
+    transport& b = t.b;
+    slow_reader& ha = t.ha;
+    undelivered_log& hb = t.hb;
+    const connection_id id = t.id;
+    std::atomic<std::uint64_t> taken{0};
+    std::atomic<bool> halt{false};
+    std::thread streamer([&] { stream(b, id, 0, taken, &halt); });
+    std::this_thread::sleep_for(std::chrono::milliseconds(20 + 10 * round));
+    b.disconnect(id);
+    std::this_thread::sleep_for(10ms);
+    halt = true;
+    streamer.join();
+    ha.release = true;
+    transport_stats st{};
+    CHECK(poll_until([&] {
+      st = b.stats();
+      return balanced(st) && hb.with_lock([&] { return hb.undelivered; }) == st.frames_undelivered;
+    }));
+    INFO("round " << round << ": taken " << taken.load() << ", " << describe(st));
+    CHECK(st.frames_queued == taken.load());
+    CHECK(st.frames_undelivered > 0);
+    std::uint64_t handled = 0;
+    {
+      std::lock_guard lock(ha.m);
+      CHECK_FALSE(ha.out_of_order);
+      handled = ha.next[0];  // the peer handled 0 .. handled - 1
+    }
+    std::lock_guard lock(hb.dm);
+    std::vector<std::uint64_t> dead = hb.seqs;
+    std::sort(dead.begin(), dead.end());
+    CHECK(std::adjacent_find(dead.begin(), dead.end()) == dead.end());  // each once
+    CHECK(dead.size() == st.frames_undelivered);
+    if (!dead.empty()) {
+      CHECK(dead.front() >= handled);
+      CHECK(dead.back() < taken.load());
     }
   }
 }
