@@ -10,6 +10,7 @@
 #include <atomic>
 #include <condition_variable>
 #include <cstdint>
+#include <future>
 #include <list>
 #include <mutex>
 #include <random>
@@ -839,4 +840,34 @@ TEST_CASE("an actor woken on another worker goes back to the busy worker it last
   INFO(back_on_0 << " of " << played << " rounds ran the woken actor on worker 0; " << placements
                  << " placements");
   if (timing_asserted) CHECK(back_on_0 >= wanted);
+}
+
+TEST_CASE("a thread outside the workers keeps spawning while the only worker is blocked",
+          "[dispatch][concurrency]") {
+  // Run-ahead pacing (scheduler.cpp) may slow a spawner that is far ahead of
+  // the workers, but never make it wait for them: here the one worker sits
+  // in a handler until the spawner has finished, so a spawner that waited
+  // for the backlog to shrink would never finish. Enough spawns to pass the
+  // pacing's bound several times over, whatever the build; each actor is
+  // then told once, and every message must be handled once the worker is
+  // free again.
+  constexpr std::uint64_t spawns = 30000;
+  std::atomic<std::uint64_t> total{0};
+  gate g;
+  volley::system sys(with_workers(1));
+  auto h = sys.spawn<holder>(g);
+  volley::test::open_on_exit release{g};
+  h.tell(report{});
+  REQUIRE(g.wait_arrived());
+  std::promise<void> spawned;
+  std::thread spawner([&] {
+    for (std::uint64_t i = 0; i < spawns; ++i) sys.spawn<counter>(total).tell(numbered{0, 0});
+    spawned.set_value();
+  });
+  const bool finished = spawned.get_future().wait_for(60s) == std::future_status::ready;
+  g.open();
+  spawner.join();
+  REQUIRE(finished);
+  CHECK(wait_until([&] { return total.load() == spawns; }, 60s));
+  CHECK(total.load() == spawns);
 }
