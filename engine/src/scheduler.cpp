@@ -364,6 +364,14 @@ namespace {
 // mutex and list-head lines before the unlink (finalize), also at the
 // spawn (attach_cell). What the batches still miss on: perf puts half of
 // run_activation's samples on its first read of line 0.
+// Also tried, no change beyond the noise (1 worker, slow probe mode, load
+// ~10, 8-10 rounds; workers' CPU-s per run, perf task-clock less main's
+// getrusage): a rolling prefetch, this batch's first k cells here and, at
+// each pop from the deque, the lines of the cell k pops ahead (an owner
+// peek into the deque) and the popped cell's first envelope: k = 4, 8,
+// 16, 32 gave 0.134-0.155 s against 0.139-0.158 s for the whole batch at
+// once; k = 1 (next to none) 0.163 s. What did move that CPU was where the
+// cells are: see "Run-ahead" above.
 void prefetch_batch(cell_base* const* batch, std::size_t n) noexcept {
   constexpr std::size_t lines = 3;
   for (std::size_t i = 0; i < n; ++i) {
