@@ -2,6 +2,7 @@
 #include "scheduler.hpp"
 
 #include <pthread.h>
+#include <sched.h>
 
 #include <algorithm>
 #include <cstdio>
@@ -69,30 +70,36 @@ constexpr std::size_t injection_batch = 32;
 // (fork-join creation's main thread, 1M actors each told one message)
 // writes each cell and its first envelope, and a worker later runs them.
 // The spawner is faster than the worker, so it runs far ahead (200k cells,
-// RSS 50-75 MB on 1 worker), and each cell reaches its worker cold. How
-// cold matters most when the spawner shares a core with a worker, which on
-// 2 cores (1-2 workers and main) the OS often decides: there, fresh cells
-// are in that core's own caches, and each side's cost per actor halves.
-// So every `run_ahead_check_every` spawns such a thread looks at the
-// injection queue, and yields its core once if more than `run_ahead_bound`
-// cells wait there: the worker beside it, if any, then runs cells still in
-// its caches. A yield, never a wait: a spawner must make progress when
-// every worker is blocked in user code (or is itself what a worker waits
-// for), and one that shares no core with a worker pays a ~1 us syscall per
-// 1024 spawns. Workers never pace (they would yield to nobody who helps).
-// What measured it (bench preset, 2-core AMD EPYC VM, load 10-11, probe in
-// its slow mode, ~320 ns): a hack in the benchmark that yielded so, against
-// none, 10 interleaved pairs each; 2 workers: actors/s median 1.01 ->
-// 1.32 M, CPU-s per run 0.34 -> 0.26, better in 9 of 10 pairs; 1 worker:
-// 1.59 -> 1.65 M median, 2.4-2.7 M with CPU 0.16-0.19 s (base 0.26-0.30)
-// in the 3 runs where main shared the worker's core, like the base when it
-// did not. Waiting for the backlog to shrink instead (usleep polls) was
-// bimodal: 4.3-6.8 M when main shared the worker's core, 0.5-1.1 M when not
-// (the worker ran dry, parked and was woken per chunk). 8192 cells of
-// 64 B-256 B lines stay within a core's 2 MB L2, and so does the 1024
-// between looks; not swept further.
+// RSS 50-75 MB on 1 worker), and each cell reaches its worker cold. Where
+// the spawner shares a PU with a worker (always, with a worker per PU),
+// the cells it has just written are in that PU's caches, and each side's
+// cost per actor halves (~140 -> ~70 ns the worker's, ~120 -> ~65 ns the
+// spawner's) if the worker runs them before they are evicted. So every
+// `run_ahead_check_every` spawns such a thread looks at the injection
+// queue, and if more than `run_ahead_bound` cells wait there and a worker
+// of the pool is pinned to the PU it runs on, yields the PU once: to that
+// worker, which runs cells still in its caches. A yield, never a wait: a
+// spawner must make progress when every worker is blocked in user code
+// (or waits for the spawner). Not where no worker shares its PU: there
+// the yield handed the PU to other processes' threads on a loaded machine
+// (1 worker: CPU per run +7%). Not in an unpinned pool (no PU to match),
+// nor from a worker (its own pool's work is its to run).
+// How it was found: a hack in the benchmark that made main wait (usleep
+// polls) until its lead was <= 8-16k was bimodal: 4.3-6.8 M actors/s at
+// 0.12-0.15 CPU-s per run when main ran on the worker's PU (sched_getcpu
+// histogram), 0.5-1.1 M at 0.34-0.47 s when not (the worker ran dry,
+// parked and was woken per chunk); base 1.2-1.8 M, 0.23-0.30 s.
+// Fork-join creation, 2 workers, bench preset, 2-core AMD EPYC VM (load
+// average 3-4, probe ~55 ns), interleaved, 10 rounds: actors/s median
+// 3.09 -> 4.48 M, minimum 2.53 -> 3.88 M, CPU-s per run 0.40 -> 0.25.
+// The bound: 2048 against 8192 (10 rounds, load ~4, probe ~320 ns):
+// 5.04 against 3.84 M median, CPU 0.26 against 0.33 s (base 2.63 M,
+// 0.47 s); 2048 cells and their envelopes (~0.5 MB) stay within a 2 MB
+// L2, 8192 fill it. Bounds 512 and 1024 (looking every 256) and a look
+// every 512 were within the noise of these (8 rounds each); every 4096
+// was worse (3.13 against 4.05 M at bound 8192).
 constexpr std::uint32_t run_ahead_check_every = 1024;
-constexpr std::size_t run_ahead_bound = 8192;
+constexpr std::size_t run_ahead_bound = 2048;
 
 // The steal gate's wait (oldest_wait_before_steal) and its reasons are in
 // steal_gate.hpp.
@@ -419,7 +426,16 @@ void worker_pool::pace_outside_spawner() noexcept {
   // into, and a thread that spawns rarely never looks.
   thread_local std::uint32_t spawns = 0;
   if (++spawns % run_ahead_check_every != 0) return;
-  if (injection_.size_approx() > run_ahead_bound) std::this_thread::yield();
+  if (!settings_.plan.pinned || injection_.size_approx() <= run_ahead_bound) return;
+  // Only where a worker of ours is pinned to the PU we run on: the yield
+  // hands it the PU. Elsewhere it hands the PU to someone else's thread.
+  const int pu = sched_getcpu();
+  for (const auto& w : workers_) {
+    if (w->pu == pu) {
+      std::this_thread::yield();
+      return;
+    }
+  }
 }
 
 void worker_pool::requeue(worker& w, cell_base* c) noexcept {

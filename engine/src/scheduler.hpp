@@ -500,8 +500,9 @@ class worker_pool {
   bool deterministic() const noexcept { return settings_.deterministic_seed.has_value(); }
 
   /// A thread that is not a worker, after each of its spawns into this pool:
-  /// yields its core, once, when it runs far ahead of the workers
-  /// (scheduler.cpp, "Run-ahead"). Never waits for anything.
+  /// now and then, when it runs far ahead of the workers, yields its PU to
+  /// the worker pinned there, if any (scheduler.cpp, "Run-ahead"). Never
+  /// waits for anything.
   void pace_outside_spawner() noexcept;
 
   unsigned size() const noexcept { return static_cast<unsigned>(workers_.size()); }
