@@ -7,6 +7,7 @@
 #include <algorithm>
 #include <cstdio>
 #include <cstdlib>
+#include <thread>
 
 #include <volley/affinity/pinning.hpp>
 #include <volley/engine/ask.hpp>
@@ -65,6 +66,41 @@ constexpr unsigned slow_look_every = 64;
 // 0.82-0.97 of before in four interleaved sets at load 8-12, 1.04-1.06 in
 // two at load ~5; wall clock within the noise of such loads.
 constexpr std::size_t injection_batch = 32;
+
+// Run-ahead. A thread that is not a worker and spawns actors in a loop
+// (fork-join creation's main thread, 1M actors each told one message)
+// writes each cell and its first envelope, and a worker later runs them.
+// The spawner is faster than the worker, so it runs far ahead (200k cells,
+// RSS 50-75 MB on 1 worker), and each cell reaches its worker cold. Where
+// the spawner shares a PU with a worker (always, with a worker per PU),
+// the cells it has just written are in that PU's caches, and each side's
+// cost per actor halves (~140 -> ~70 ns the worker's, ~120 -> ~65 ns the
+// spawner's) if the worker runs them before they are evicted. So every
+// `run_ahead_check_every` spawns such a thread looks at the injection
+// queue, and if more than `run_ahead_bound` cells wait there and a worker
+// of the pool is pinned to the PU it runs on, yields the PU once: to that
+// worker, which runs cells still in its caches. A yield, never a wait: a
+// spawner must make progress when every worker is blocked in user code
+// (or waits for the spawner). Not where no worker shares its PU: there
+// the yield handed the PU to other processes' threads on a loaded machine
+// (1 worker: CPU per run +7%). Not in an unpinned pool (no PU to match),
+// nor from a worker (its own pool's work is its to run).
+// How it was found: a hack in the benchmark that made main wait (usleep
+// polls) until its lead was <= 8-16k was bimodal: 4.3-6.8 M actors/s at
+// 0.12-0.15 CPU-s per run when main ran on the worker's PU (sched_getcpu
+// histogram), 0.5-1.1 M at 0.34-0.47 s when not (the worker ran dry,
+// parked and was woken per chunk); base 1.2-1.8 M, 0.23-0.30 s.
+// Fork-join creation, 2 workers, bench preset, 2-core AMD EPYC VM (load
+// average 3-4, probe ~55 ns), interleaved, 10 rounds: actors/s median
+// 3.09 -> 4.48 M, minimum 2.53 -> 3.88 M, CPU-s per run 0.40 -> 0.25.
+// The bound: 2048 against 8192 (10 rounds, load ~4, probe ~320 ns):
+// 5.04 against 3.84 M median, CPU 0.26 against 0.33 s (base 2.63 M,
+// 0.47 s); 2048 cells and their envelopes (~0.5 MB) stay within a 2 MB
+// L2, 8192 fill it. Bounds 512 and 1024 (looking every 256) and a look
+// every 512 were within the noise of these (8 rounds each); every 4096
+// was worse (3.13 against 4.05 M at bound 8192).
+constexpr std::uint32_t run_ahead_check_every = 1024;
+constexpr std::size_t run_ahead_bound = 2048;
 
 // The steal gate's wait (oldest_wait_before_steal) and its reasons are in
 // steal_gate.hpp.
@@ -344,6 +380,14 @@ namespace {
 // mutex and list-head lines before the unlink (finalize), also at the
 // spawn (attach_cell). What the batches still miss on: perf puts half of
 // run_activation's samples on its first read of line 0.
+// Also tried, no change beyond the noise (1 worker, slow probe mode, load
+// ~10, 8-10 rounds; workers' CPU-s per run, perf task-clock less main's
+// getrusage): a rolling prefetch, this batch's first k cells here and, at
+// each pop from the deque, the lines of the cell k pops ahead (an owner
+// peek into the deque) and the popped cell's first envelope: k = 4, 8,
+// 16, 32 gave 0.134-0.155 s against 0.139-0.158 s for the whole batch at
+// once; k = 1 (next to none) 0.163 s. What did move that CPU was where the
+// cells are: see "Run-ahead" above.
 void prefetch_batch(cell_base* const* batch, std::size_t n) noexcept {
   constexpr std::size_t lines = 3;
   for (std::size_t i = 0; i < n; ++i) {
@@ -384,6 +428,23 @@ std::optional<cell_base*> worker_pool::pop_injection(worker& w) noexcept {
   // our fan-out must answer for it (leave_searching).
   if (n > 1) w.took_batch = true;
   return batch[0];
+}
+
+void worker_pool::pace_outside_spawner() noexcept {
+  // Per thread, not per pool: one counter serves every pool a thread spawns
+  // into, and a thread that spawns rarely never looks.
+  thread_local std::uint32_t spawns = 0;
+  if (++spawns % run_ahead_check_every != 0) return;
+  if (!settings_.plan.pinned || injection_.size_approx() <= run_ahead_bound) return;
+  // Only where a worker of ours is pinned to the PU we run on: the yield
+  // hands it the PU. Elsewhere it hands the PU to someone else's thread.
+  const int pu = sched_getcpu();
+  for (const auto& w : workers_) {
+    if (w->pu == pu) {
+      std::this_thread::yield();
+      return;
+    }
+  }
 }
 
 void worker_pool::requeue(worker& w, cell_base* c) noexcept {

@@ -514,6 +514,12 @@ class worker_pool {
   bool run_one();
   bool deterministic() const noexcept { return settings_.deterministic_seed.has_value(); }
 
+  /// A thread that is not a worker, after each of its spawns into this pool:
+  /// now and then, when it runs far ahead of the workers, yields its PU to
+  /// the worker pinned there, if any (scheduler.cpp, "Run-ahead"). Never
+  /// waits for anything.
+  void pace_outside_spawner() noexcept;
+
   unsigned size() const noexcept { return static_cast<unsigned>(workers_.size()); }
   /// Any thread; a snapshot (O(1): a count, not a scan of the producers).
   bool injection_empty() const noexcept { return injection_.empty_approx(); }

@@ -272,6 +272,9 @@ void check_name(const std::string& name) {
 
 void attach_cell(system_core* core, cell_base* c, cell_base* parent, const props& p) {
   std::unique_ptr<worker_pool> own_pool;
+  // The pool to pace a spawner for, if it outlives the cell: not a pinned
+  // dispatcher's own, which the cell's end may free.
+  worker_pool* shared_pool = nullptr;
   try {
     if (core->shutting_down.load(std::memory_order_acquire)) {
       throw std::logic_error("volley: spawn on an actor system that is shutting down");
@@ -289,6 +292,7 @@ void attach_cell(system_core* core, cell_base* c, cell_base* parent, const props
       pool = core->pool_named(p.dispatcher);
     }
     c->pool_.store(pool, std::memory_order_relaxed);
+    if (!own_pool) shared_pool = pool;
     // Everything the cell's own worker will read is written before the cell
     // is linked into the tree: from then on select() can find it and any
     // thread can send to it.
@@ -333,6 +337,12 @@ void attach_cell(system_core* core, cell_base* c, cell_base* parent, const props
   if (c->ops_->pre_start != nullptr) {
     // pre_start runs on the actor's worker, before any message.
     if (c->mailbox_.signal()) c->schedule_after_unmark();
+  }
+  // A spawner outside the workers that runs far ahead of them yields now
+  // and then (scheduler.cpp, "Run-ahead"). Not in deterministic mode: no
+  // workers there to yield to.
+  if (shared_pool != nullptr && !on_worker_thread() && !core->cfg.deterministic_seed) {
+    shared_pool->pace_outside_spawner();
   }
 }
 

@@ -10,6 +10,7 @@
 #include <atomic>
 #include <condition_variable>
 #include <cstdint>
+#include <future>
 #include <list>
 #include <mutex>
 #include <random>
@@ -839,4 +840,45 @@ TEST_CASE("an actor woken on another worker goes back to the busy worker it last
   INFO(back_on_0 << " of " << played << " rounds ran the woken actor on worker 0; " << placements
                  << " placements");
   if (timing_asserted) CHECK(back_on_0 >= wanted);
+}
+
+TEST_CASE("a thread outside the workers keeps spawning while every worker is blocked",
+          "[dispatch][concurrency]") {
+  // Run-ahead pacing (scheduler.cpp) may slow a spawner that is far ahead of
+  // the workers, but never make it wait for them: here every worker sits in
+  // a handler until the spawner has finished, so a spawner that waited for
+  // the backlog to shrink would never finish. Pinned, one worker per PU, so
+  // that the spawner runs on a worker's PU, where the pacing acts. Enough
+  // spawns to pass the pacing's bound many times over, whatever the build;
+  // each actor is told once, and every message must be handled once the
+  // workers are free again.
+  constexpr std::uint64_t spawns = 30000;
+  const unsigned workers = std::max(1u, std::thread::hardware_concurrency());
+  std::atomic<std::uint64_t> total{0};
+  std::list<gate> gates;  // outlive the system: a holder may still be leaving wait()
+  volley::config cfg = with_workers(workers);
+  cfg.pin = true;
+  volley::system sys(cfg);
+  struct open_all {  // if a REQUIRE fails: before the system's shutdown, which waits for them
+    std::list<gate>& gates;
+    ~open_all() {
+      for (gate& g : gates) g.open();
+    }
+  } release{gates};
+  for (unsigned i = 0; i < workers; ++i) {
+    gate& g = gates.emplace_back();
+    sys.spawn<holder>(g).tell(report{});
+    REQUIRE(g.wait_arrived());
+  }
+  std::promise<void> spawned;
+  std::thread spawner([&] {
+    for (std::uint64_t i = 0; i < spawns; ++i) sys.spawn<counter>(total).tell(numbered{0, 0});
+    spawned.set_value();
+  });
+  const bool finished = spawned.get_future().wait_for(60s) == std::future_status::ready;
+  for (gate& g : gates) g.open();
+  spawner.join();
+  REQUIRE(finished);
+  CHECK(wait_until([&] { return total.load() == spawns; }, 60s));
+  CHECK(total.load() == spawns);
 }
