@@ -218,6 +218,10 @@ bool envelope_pool::senders_share_cores() noexcept {
   return crowded_pools.load(std::memory_order_relaxed) > 0;
 }
 
+bool envelope_pool::paces_this_thread() noexcept {
+  return outrun_paced;
+}
+
 std::uint64_t envelope_pool::waits_for_returns() noexcept {
   return outrun_waits.load(std::memory_order_relaxed);
 }

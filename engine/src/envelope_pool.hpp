@@ -23,6 +23,10 @@ void count_crowded_pool(int delta) noexcept;
 /// Whether such a pool runs (a snapshot).
 bool senders_share_cores() noexcept;
 
+/// Whether this thread paces itself (volley::pace_this_thread; on unless
+/// turned off): the outrun wait here and the scheduler's spawner yield.
+bool paces_this_thread() noexcept;
+
 /// How many such waits have begun in this process (tests).
 std::uint64_t waits_for_returns() noexcept;
 

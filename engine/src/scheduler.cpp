@@ -101,6 +101,7 @@ constexpr std::size_t injection_batch = 32;
 // was worse (3.13 against 4.05 M at bound 8192).
 constexpr std::uint32_t run_ahead_check_every = 1024;
 constexpr std::size_t run_ahead_bound = 2048;
+std::atomic<std::uint64_t> run_ahead_yields{0};  // for tests; rare: once per 1024 spawns at most
 
 // The steal gate's wait (oldest_wait_before_steal) and its reasons are in
 // steal_gate.hpp.
@@ -434,17 +435,22 @@ void worker_pool::pace_outside_spawner() noexcept {
   // Per thread, not per pool: one counter serves every pool a thread spawns
   // into, and a thread that spawns rarely never looks.
   thread_local std::uint32_t spawns = 0;
-  if (++spawns % run_ahead_check_every != 0) return;
+  if (++spawns % run_ahead_check_every != 0 || !envelope_pool::paces_this_thread()) return;
   if (!settings_.plan.pinned || injection_.size_approx() <= run_ahead_bound) return;
   // Only where a worker of ours is pinned to the PU we run on: the yield
   // hands it the PU. Elsewhere it hands the PU to someone else's thread.
   const int pu = sched_getcpu();
   for (const auto& w : workers_) {
     if (w->pu == pu) {
+      run_ahead_yields.fetch_add(1, std::memory_order_relaxed);
       std::this_thread::yield();
       return;
     }
   }
+}
+
+std::uint64_t worker_pool::outside_spawner_yields() noexcept {
+  return run_ahead_yields.load(std::memory_order_relaxed);
 }
 
 void worker_pool::requeue(worker& w, cell_base* c) noexcept {

@@ -519,6 +519,8 @@ class worker_pool {
   /// the worker pinned there, if any (scheduler.cpp, "Run-ahead"). Never
   /// waits for anything.
   void pace_outside_spawner() noexcept;
+  /// How many such yields there have been in this process (tests).
+  static std::uint64_t outside_spawner_yields() noexcept;
 
   unsigned size() const noexcept { return static_cast<unsigned>(workers_.size()); }
   /// Any thread; a snapshot (O(1): a count, not a scan of the producers).

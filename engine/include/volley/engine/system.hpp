@@ -151,7 +151,9 @@ class system {
 /// Whether this thread paces its sends (README, "Outside senders keep
 /// pace"): a thread that is not a worker and outruns its receivers, while
 /// the workers take every CPU, may wait up to 2 ms in an envelope
-/// allocation for envelopes to come back. On by default; a thread that must
+/// allocation for envelopes to come back, and one that spawns far ahead of
+/// the workers yields its CPU now and then to the worker pinned there
+/// (scheduler.cpp, "Run-ahead"). On by default; a thread that must
 /// never nap (an I/O loop, a timer, a latency-critical feed) turns it off for
 /// itself. volley's own timer and remote I/O threads do. Returns the
 /// previous setting. envelope_pool.cpp.
