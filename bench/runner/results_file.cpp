@@ -176,6 +176,12 @@ std::optional<double> median_probe_ns(const json& runs) {
   return summarise(probes).median;
 }
 
+json current_summary(const json& data) {
+  if (data.value("schema_version", 0) >= 2 && data.contains("runs") && data["runs"].is_array())
+    return summarise_runs(data["runs"]);
+  return data.value("summary", json::array());
+}
+
 json summarise_runs(const json& runs) {
   json summary = json::array();
   std::vector<std::pair<std::string, int>> groups;

@@ -95,6 +95,12 @@ std::string file_stamp(const std::string& utc);
 /// within noise.
 nlohmann::json summarise_runs(const nlohmann::json& runs);
 
+/// A result file's summary as this build's analysis gives it: computed again
+/// from its runs for schema 2 and later (so that a file written before an
+/// analysis existed, or changed, reads as the report's other tables do);
+/// the stored one otherwise.
+nlohmann::json current_summary(const nlohmann::json& data);
+
 /// The end-of-run table: workload, workers, per runtime the median, range
 /// and items per CPU-second, the ratios against the best peer, probe notes.
 std::string summary_table(const nlohmann::json& summary);

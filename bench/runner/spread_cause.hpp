@@ -51,7 +51,8 @@ inline constexpr double steal_limit = 0.05;
 inline constexpr double min_window_s = 0.25;
 
 /// "mixed" when the probes before and after the run fall in different
-/// modes (the mode changed while it ran); else probe_mode() of the larger
+/// modes and differ by more than probe_mode_factor (the mode changed while
+/// it ran, not a probe's jitter across a boundary); else probe_mode() of the larger
 /// of the two; "unprobed" without a probe or a median.
 std::string run_probe_mode(const nlohmann::json& run, std::optional<double> median_probe_ns);
 

@@ -58,6 +58,31 @@ TEST_CASE("the README block names its result file and shows every runtime") {
   CHECK(block.find("0123456789ab") != std::string::npos);
 }
 
+TEST_CASE(
+    "the README block reads a schema-2 file's runs as the report does, not its stored summary") {
+  json runs = json::array();
+  json stale = json::array();  // what an older runner summarised: other figures
+  for (double v : {300.0, 310.0, 290.0})
+    for (const char* runtime : {"volley", "erlang"}) {
+      json r = {{"workload", "ping-pong"},
+                {"runtime", runtime},
+                {"workers", 2},
+                {"status", "ok"},
+                {"throughput", std::string(runtime) == "volley" ? v : v / 3},
+                {"unit", "msg/s"}};
+      runs.push_back(r);
+      r["throughput"] = 50.0;
+      stale.push_back(r);
+    }
+  json data = {{"schema_version", 2},
+               {"run", {{"repetitions", 3}, {"sizes", "reference"}, {"workers", 2}}},
+               {"runs", runs},
+               {"summary", summarise_runs(stale)}};
+  auto block = readme_block(data, "results/m/x.json");
+  CHECK(block.find("3.00× (worst 2.81×) vs Erlang/OTP") != std::string::npos);
+  CHECK(block.find("1.00×") == std::string::npos);
+}
+
 TEST_CASE("the README block marks compute-bound ratios from the registry") {
   json runs = json::array();
   for (const char* workload : {"trapezoid", "sleeping-barber", "ping-pong"})

@@ -43,6 +43,9 @@ bool says(const json& analysis, const std::string& text) {
 TEST_CASE("a run whose probes before and after disagree on the mode is mixed") {
   CHECK(run_probe_mode(run(1, 1e7, 0.3, 0.3, 64, 337), 80.0) == "mixed");
   CHECK(run_probe_mode(run(1, 1e7, 0.3, 0.3, 320, 60), 80.0) == "mixed");
+  // Either side of the fast/typical boundary (95 / 1.5 = 63 ns) but only
+  // 15% apart: the probe's jitter, not a change of mode.
+  CHECK(run_probe_mode(run(1, 1e7, 0.3, 0.3, 70, 61), 95.0) == "typical");
   CHECK(run_probe_mode(run(1, 1e7, 0.3, 0.3, 64, 90), 80.0) == "typical");
   CHECK(run_probe_mode(run(1, 1e7, 0.3, 0.3, 320, 330), 80.0) == "slow");
   CHECK(run_probe_mode(run(1, 1e7, 0.3, 0.3), std::nullopt) == "unprobed");
