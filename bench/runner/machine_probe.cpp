@@ -4,6 +4,7 @@
 #include <volley/affinity/worker_plan.hpp>
 
 #include <algorithm>
+#include <array>
 #include <atomic>
 #include <chrono>
 #include <fstream>
@@ -100,31 +101,49 @@ std::vector<std::uint64_t> read_cpu_ticks() {
   return ticks;
 }
 
+namespace {
+
+// /proc/stat's cpu columns up to steal: user nice system idle iowait irq
+// softirq steal (guest and guest_nice are already inside user, so they are
+// left out of the total).
+enum tick_column : std::size_t { idle = 3, iowait = 4, steal = 7, tick_columns = 8 };
+
+// Ticks spent in each of those columns between two readings; nothing when a
+// reading is short or no tick passed.
+std::optional<std::array<std::uint64_t, tick_columns>> tick_deltas(
+    const std::vector<std::uint64_t>& before, const std::vector<std::uint64_t>& after) {
+  if (before.size() < tick_columns || after.size() < tick_columns) return std::nullopt;
+  std::array<std::uint64_t, tick_columns> d{};
+  std::uint64_t total = 0;
+  for (std::size_t i = 0; i < tick_columns; ++i) total += d[i] = after[i] - before[i];
+  if (total == 0) return std::nullopt;
+  return d;
+}
+
+double share(const std::array<std::uint64_t, tick_columns>& d, std::uint64_t part) {
+  std::uint64_t total = 0;
+  for (auto t : d) total += t;
+  return static_cast<double>(part) / static_cast<double>(total);
+}
+
+}  // namespace
+
 std::optional<double> steal_fraction(const std::vector<std::uint64_t>& before,
                                      const std::vector<std::uint64_t>& after) {
-  // Columns: user nice system idle iowait irq softirq steal guest guest_nice.
-  // guest time is already inside user, so the total stops at steal.
-  constexpr std::size_t steal = 7;
-  if (before.size() <= steal || after.size() <= steal) return std::nullopt;
-  std::uint64_t total = 0;
-  for (std::size_t i = 0; i <= steal; ++i) total += after[i] - before[i];
-  if (total == 0) return std::nullopt;
-  return static_cast<double>(after[steal] - before[steal]) / static_cast<double>(total);
+  auto d = tick_deltas(before, after);
+  if (!d) return std::nullopt;
+  return share(*d, (*d)[steal]);
 }
 
 std::optional<double> busy_fraction(const std::vector<std::uint64_t>& before,
                                     const std::vector<std::uint64_t>& after) {
-  // Columns as in steal_fraction; busy: user nice system, irq softirq.
-  constexpr std::size_t steal = 7;
-  if (before.size() <= steal || after.size() <= steal) return std::nullopt;
-  std::uint64_t total = 0, busy = 0;
-  for (std::size_t i = 0; i <= steal; ++i) {
-    const auto ticks = after[i] - before[i];
-    total += ticks;
-    if (i != 3 && i != 4 && i != steal) busy += ticks;  // not idle, iowait, steal
-  }
-  if (total == 0) return std::nullopt;
-  return static_cast<double>(busy) / static_cast<double>(total);
+  // Busy: user, nice, system, irq, softirq; not idle, iowait or steal.
+  auto d = tick_deltas(before, after);
+  if (!d) return std::nullopt;
+  std::uint64_t busy = 0;
+  for (std::size_t i = 0; i < tick_columns; ++i)
+    if (i != idle && i != iowait && i != steal) busy += (*d)[i];
+  return share(*d, busy);
 }
 
 std::optional<double> compute_step_ns(int cpu, int steps) {
