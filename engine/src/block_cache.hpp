@@ -204,6 +204,9 @@ inline void* unpoison(void* p, std::size_t c) noexcept {
 //   static constexpr bool refill  whether a thread whose magazines and depot
 //                                 are empty cuts a magazine's worth of fresh
 //                                 blocks at once (alloc_slow, refill)
+//   std::uint32_t cut_run(std::size_t c, void** out, std::uint32_t n)
+//                                 up to n fresh blocks at once, in order, or
+//                                 0 (refill_opens_chunks sources only)
 template <class Source>
 struct thread_cache {
   magazine* loaded[class_count] = {};
@@ -352,7 +355,13 @@ struct thread_cache {
       // m is empty here (else alloc took its block), and so is previous[c].
       while (m->count < batch) {
         if constexpr (Source::refill_opens_chunks) {
-          m->items[m->count++] = source.fresh(c);
+          // A run from the open chunk in one go; fresh() only where the
+          // chunk ends (it opens the next) or partial blocks are in hand.
+          if (std::uint32_t n = source.cut_run(c, m->items + m->count, batch - m->count)) {
+            m->count += n;
+          } else {
+            m->items[m->count++] = source.fresh(c);
+          }
         } else {
           void* q = source.fresh_in_hand(c);
           if (q == nullptr) break;  // the rest waits for the next refill

@@ -39,6 +39,7 @@
 
 #include <sys/mman.h>
 
+#include <algorithm>
 #include <atomic>
 #include <cstddef>
 #include <cstdint>
@@ -323,6 +324,24 @@ struct chunk_source {
       return unpoison(block_at(k.open, k.carved++), c);
     }
     return nullptr;
+  }
+
+  /// Up to `n` blocks cut at once from the open chunk, in their order
+  /// there, into `out`; how many (0 when the thread holds taken blocks or
+  /// no open chunk: fresh() then decides). For refill: cut one fresh() at
+  /// a time, a block cost ~36 instructions under callgrind (each call
+  /// reloads the thread's cursor, and chunk_blocks(c) is a division for a
+  /// class not known at compile time), ~58 per bank transfer at 1 worker,
+  /// where the teller's burst cuts one block per transfer.
+  std::uint32_t cut_run(std::size_t c, void** out, std::uint32_t n) noexcept {
+    cursor& k = cursors[c];
+    if (k.taken != nullptr || k.open == nullptr) return 0;
+    n = std::min(n, chunk_blocks(c) - k.carved);
+    auto* b = static_cast<unsigned char*>(block_at(k.open, k.carved));
+    const std::size_t stride = carve_stride(c);
+    for (std::uint32_t i = 0; i < n; ++i) out[i] = unpoison(b + i * stride, c);
+    k.carved += n;
+    return n;
   }
 
   static void give_back(void* const* blocks, std::uint32_t n, std::size_t) noexcept {

@@ -168,14 +168,24 @@ std::vector<int> arena_of_node;  // jemalloc arena index per NUMA node, -1 = not
 
 }  // namespace
 
-void* envelope_alloc(std::size_t size) {
-  if (size > max_pooled) return raw_alloc(size);
-  return envelope_cache.alloc(class_of(size));
+// envelope_alloc and envelope_free (envelope.hpp) choose the class inline.
+static_assert(envelope_class_bytes == class_granule && envelope_classes == class_count,
+              "envelope.hpp's classes are the pool's");
+
+void* envelope_alloc_class(std::size_t cls) {
+  return envelope_cache.alloc(cls);
 }
 
-void envelope_free(void* p, std::size_t size) noexcept {
-  if (size > max_pooled) return raw_free(p, size);
-  envelope_cache.free(p, class_of(size));
+void envelope_free_class(void* p, std::size_t cls) noexcept {
+  envelope_cache.free(p, cls);
+}
+
+void* envelope_alloc_large(std::size_t size) {
+  return raw_alloc(size);
+}
+
+void envelope_free_large(void* p, std::size_t size) noexcept {
+  raw_free(p, size);
 }
 
 void set_thread_numa_node([[maybe_unused]] int node,

@@ -101,6 +101,55 @@ TEST_CASE("a thread that allocates more than it frees cuts its envelopes from ch
   CHECK(static_cast<std::size_t>(std::count(gaps.begin(), gaps.end(), stride)) == gaps.size());
 }
 
+// A refill cuts the rest of its magazine from its open chunk in one run
+// (block_cache.hpp, chunk_source.hpp's cut_run): a run stops at the chunk's
+// end, and the next block comes from a new chunk. Three chunks' worth of
+// envelopes on one thread cross that end mid-refill (a chunk's block count
+// is not a multiple of a magazine's), so a run that overshot would hand
+// out a block past its chunk, over the next one's header.
+TEST_CASE("a thread's fresh envelopes stop at their chunk's end and go on in the next") {
+#if defined(VOLLEY_TEST_ASAN)
+  const std::size_t stride = 64 + 64;  // a poisoned line between neighbours
+#else
+  const std::size_t stride = 64;
+#endif
+  const std::size_t chunk = envelope_pool::current().chunk_bytes;
+  const std::size_t header = 64;  // a chunk's first line
+  const std::size_t per_chunk = (chunk - header) / stride;
+  std::size_t outside = 0, off_stride = 0, duplicates = 0, crowded = 0, chunks = 0;
+  std::thread([&] {
+    std::vector<void*> blocks;
+    for (std::size_t i = 0; i < 3 * per_chunk + 100; ++i) blocks.push_back(envelope_alloc(64));
+    std::set<std::uintptr_t> seen;
+    std::vector<std::uintptr_t> chunk_starts;
+    for (void* p : blocks) {
+      const auto a = reinterpret_cast<std::uintptr_t>(p);
+      const std::size_t offset = a - chunk_of(p);
+      if (offset < header || offset + 64 > chunk) {
+        ++outside;
+        continue;
+      }
+      if ((offset - header) % stride != 0) ++off_stride;
+      if (!seen.insert(a).second) ++duplicates;
+      std::memset(p, 0x5a, 64);  // under ASan: a block over another's guard line shows
+      chunk_starts.push_back(chunk_of(p));
+    }
+    std::sort(chunk_starts.begin(), chunk_starts.end());
+    for (auto i = chunk_starts.begin(); i != chunk_starts.end();) {
+      auto j = std::upper_bound(i, chunk_starts.end(), *i);
+      ++chunks;
+      if (static_cast<std::size_t>(j - i) > per_chunk) ++crowded;
+      i = j;
+    }
+    for (void* p : blocks) envelope_free(p, 64);
+  }).join();
+  CHECK(outside == 0);
+  CHECK(off_stride == 0);
+  CHECK(duplicates == 0);
+  CHECK(crowded == 0);
+  CHECK(chunks >= 3);
+}
+
 TEST_CASE("envelopes allocated and freed across threads are each handed out once, and come back") {
   volley::test::check_blocks_across_a_ring(envelope_alloc, envelope_free, envelope_pool::current,
                                            envelope_pool::set_depot_cap);
