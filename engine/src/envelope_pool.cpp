@@ -24,7 +24,6 @@
 #include "allocator_numa.hpp"
 #include "block_cache.hpp"
 #include "chunk_source.hpp"
-#include "cpu_relax.hpp"
 #include "envelope_pool.hpp"
 
 namespace volley::detail {
@@ -98,7 +97,8 @@ void envelope_chunks::arm_thread_exit() {
 // So once the envelope chunks hold `outrun_bound_chunks` MiB, such a thread
 // whose caches and the depot are empty waits up to `outrun_wait` for a
 // magazine to come back to the depot (Erlang's send penalty, in spirit):
-// the wait ends as soon as the receivers have freed 64 envelopes, and its
+// the wait ends at the first look (every 50 µs nap) that finds the
+// receivers have freed 64 envelopes, and its
 // pace becomes theirs while the backlog stays in cache. It never blocks a
 // tell: a wait that sees nothing come back cuts fresh blocks as before, and
 // the next few refills do not wait: 4 after one such wait, twice as many
@@ -132,12 +132,17 @@ constexpr std::size_t outrun_bound_chunks = (std::size_t{2} << 20) / chunk_bytes
 constexpr std::chrono::microseconds outrun_wait{2000};
 constexpr unsigned outrun_first_skip = 4;
 constexpr unsigned outrun_longest_skip = 64;
-// First a short spin: receivers that keep up free 64 envelopes in a few µs.
-// Then naps, so that the waiting sender uses no CPU (on a worker's core):
-// 50 µs is the kernel's default timer slack, the shortest sleep there is,
-// and receivers hand back ~1000 envelopes meanwhile, far fewer than the
-// bound keeps queued.
-constexpr unsigned outrun_spins = 256;
+// Naps from the start, so that the waiting sender uses no CPU: it runs on
+// a worker's core, and what it spins that worker does not run. 50 µs is
+// the kernel's default timer slack, the shortest sleep there is, and
+// receivers hand back ~1000 envelopes meanwhile, far fewer than the bound
+// keeps queued. A spin of 256 pauses came first until 2026-11-30: most
+// waits ended inside it (fork-join throughput, 2 workers: 20-88k waits
+// per run, 3-9k naps), and perf put ~70% of the sender's alloc_slow
+// samples on its pause, a quarter of the sender's CPU, taken from the
+// worker it shared a core with. Without it, in the VM's slow cross-core
+// mode at load ~7, 7 interleaved runs: 14.8-18.8 M msg/s against
+// 7.1-16.3 M with it (git log, "Outside senders nap at once").
 constexpr std::chrono::microseconds outrun_nap{50};
 
 std::atomic<int> crowded_pools{0};
@@ -167,15 +172,11 @@ bool envelope_chunks::wait_for_returns(const depot& d) noexcept {
             std::chrono::duration_cast<std::chrono::nanoseconds>(spent).count()),
         std::memory_order_relaxed);
   };
-  for (unsigned spins = 0;; ++spins) {
+  for (;;) {
     if (d.full_count.load(std::memory_order_relaxed) > 0) {
       outrun_last_skip = 0;
       count_time();
       return true;
-    }
-    if (spins < outrun_spins) {
-      cpu_relax();
-      continue;
     }
     if (std::chrono::steady_clock::now() >= until) {
       outrun_last_skip = outrun_last_skip == 0
