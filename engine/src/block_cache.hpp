@@ -64,7 +64,9 @@
 // join creation in the same A/B: 1.35 / 1.36 / 1.40 M actors/s (7 and 5
 // runs, spread 1.2x), within noise of each other. A cell's block is the
 // exception (cell_alloc, cell_pool.cpp): every line, for spawns only, and
-// four blocks ahead rather than one (alloc's `ahead`).
+// four blocks ahead rather than one (alloc's `ahead`); and an envelope
+// for a thread outside the workers, eight ahead (envelope_pool.cpp,
+// alloc_lookahead: every block it gets was read on another core).
 //
 // Under ASan the pool stays on, and a block is poisoned while it sits in a
 // magazine (unpoisoned when handed out again), so a use-after-free of a
