@@ -66,7 +66,7 @@
 // exception (cell_alloc, cell_pool.cpp): every line, for spawns only, and
 // four blocks ahead rather than one (alloc's `ahead`); and an envelope
 // for a thread outside the workers, eight ahead (envelope_pool.cpp,
-// alloc_lookahead: every block it gets was read on another core).
+// `lookahead`: every block it gets was read on another core).
 //
 // Under ASan the pool stays on, and a block is poisoned while it sits in a
 // magazine (unpoisoned when handed out again), so a use-after-free of a
@@ -210,6 +210,10 @@ template <class Source>
 struct thread_cache {
   magazine* loaded[class_count] = {};
   magazine* previous[class_count] = {};
+  /// For a caller that passes it as alloc()'s `ahead` (envelope_pool.cpp:
+  /// a thread outside the workers asks further ahead); beside `loaded`, so
+  /// reading it costs the fast path one load and no address of its own.
+  std::uint32_t lookahead = 1;
   Source source;
 
   // Whether this thread's exit will flush the cache (armed), or has (gone:

@@ -54,11 +54,8 @@ struct envelope_chunks {
 
 using envelope_source = chunk_source<envelope_chunks>;
 
-// No destructor, so no registration test on each access (block_cache.hpp).
-constinit thread_local thread_cache<envelope_source> envelope_cache;
-
 // How many blocks ahead alloc() asks for the next envelope's line (block_
-// cache.hpp). A worker's blocks mostly come back to it from its own
+// cache.hpp; the cache's `lookahead`). A worker's blocks mostly come back to it from its own
 // actors' frees, or stay on its core's side, so one ahead is enough. A
 // thread outside the workers (main() telling actors, the timer, a remote
 // loop) gets every block from the depot: the workers read it there, so
@@ -70,7 +67,15 @@ constinit thread_local thread_cache<envelope_source> envelope_cache;
 // the line 150-500 ns. Measured in "Outside senders ask for envelopes 8
 // ahead" (git log): deliver 29-45% of main's samples.
 constexpr std::uint32_t outside_lookahead = 8;
-constinit thread_local std::uint32_t alloc_lookahead = outside_lookahead;
+
+constexpr thread_cache<envelope_source> outside_thread_cache() noexcept {
+  thread_cache<envelope_source> cache;
+  cache.lookahead = outside_lookahead;  // a worker sets 1 (enter_worker_thread)
+  return cache;
+}
+
+// No destructor, so no registration test on each access (block_cache.hpp).
+constinit thread_local thread_cache<envelope_source> envelope_cache = outside_thread_cache();
 
 // Flushes envelope_cache when the thread exits, once a slow path armed it.
 thread_local thread_cache_exit<thread_cache<envelope_source>> envelope_exit;
@@ -201,7 +206,7 @@ std::vector<int> arena_of_node;  // jemalloc arena index per NUMA node, -1 = not
 
 void* envelope_alloc(std::size_t size) {
   if (size > max_pooled) return raw_alloc(size);
-  return envelope_cache.alloc(class_of(size), 1, alloc_lookahead);
+  return envelope_cache.alloc(class_of(size), 1, envelope_cache.lookahead);
 }
 
 void envelope_free(void* p, std::size_t size) noexcept {
@@ -242,7 +247,7 @@ void envelope_pool::set_depot_cap(long magazines) noexcept {
 }
 
 void envelope_pool::enter_worker_thread() noexcept {
-  alloc_lookahead = 1;
+  envelope_cache.lookahead = 1;
 }
 
 void envelope_pool::count_crowded_pool(int delta) noexcept {
