@@ -54,10 +54,10 @@ struct envelope_chunks {
 
 using envelope_source = chunk_source<envelope_chunks>;
 
-// How many blocks ahead alloc() asks for the next envelope's line (block_
-// cache.hpp; the cache's `lookahead`). A worker's blocks mostly come back to it from its own
-// actors' frees, or stay on its core's side, so one ahead is enough. A
-// thread outside the workers (main() telling actors, the timer, a remote
+// How many blocks ahead alloc() asks for the next envelope's line
+// (block_cache.hpp; the cache's `lookahead`). A worker's blocks mostly
+// come back to it from its own actors' frees, or stay on its core's side,
+// so one ahead is enough. A thread outside the workers (main() telling actors, the timer, a remote
 // loop) gets every block from the depot: the workers read it there, so
 // its line is shared with another core, and the sender's first store to
 // it must take it back (fork-join throughput: perf put 43-59% of main's
@@ -102,9 +102,9 @@ void envelope_chunks::arm_thread_exit() {
 // So once the envelope chunks hold `outrun_bound_chunks` MiB, such a thread
 // whose caches and the depot are empty waits up to `outrun_wait` for a
 // magazine to come back to the depot (Erlang's send penalty, in spirit):
-// the wait ends at the first look (every 50 µs nap) that finds the
-// receivers have freed 64 envelopes, and its
-// pace becomes theirs while the backlog stays in cache. It never blocks a
+// the wait ends at the first look (one per 50 µs nap) that finds the
+// receivers have freed 64 envelopes, and its pace becomes theirs while
+// the backlog stays in cache. It never blocks a
 // tell: a wait that sees nothing come back cuts fresh blocks as before, and
 // the next few refills do not wait: 4 after one such wait, twice as many
 // after each further one in a row, up to 64. A receiver off its CPU for a
