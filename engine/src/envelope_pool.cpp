@@ -147,7 +147,12 @@ constexpr unsigned outrun_longest_skip = 64;
 // samples on its pause, a quarter of the sender's CPU, taken from the
 // worker it shared a core with. Without it, in the VM's slow cross-core
 // mode at load ~7, 7 interleaved runs: 14.8-18.8 M msg/s against
-// 7.1-16.3 M with it (git log, "Outside senders nap at once").
+// 7.1-16.3 M with it (git log, "Outside senders nap at once"). Counted
+// with the 8-ahead lookahead (VOLLEY_SCHED_STATS, slow mode, load ~3.2,
+// 5 runs each, per run of 18 M messages): waits 29-48k -> 3.4-3.7k, naps
+// 3.6-5.1k -> 3.8-4.6k, the sender's time in waits 706-897 -> 562-689
+// ms, worker parks 814-1390 -> 460-776 (117-261 ms parked, from
+// 271-369), futex wakes 719-1341 -> 427-724; 10.9-14.1 -> 18.3-20.4 M/s.
 constexpr std::chrono::microseconds outrun_nap{50};
 
 std::atomic<int> crowded_pools{0};
