@@ -24,7 +24,6 @@
 #include "allocator_numa.hpp"
 #include "block_cache.hpp"
 #include "chunk_source.hpp"
-#include "cpu_relax.hpp"
 #include "envelope_pool.hpp"
 
 namespace volley::detail {
@@ -55,8 +54,28 @@ struct envelope_chunks {
 
 using envelope_source = chunk_source<envelope_chunks>;
 
+// How many blocks ahead alloc() asks for the next envelope's line
+// (block_cache.hpp; the cache's `lookahead`). A worker's blocks mostly
+// come back to it from its own actors' frees, or stay on its core's side,
+// so one ahead is enough. A thread outside the workers (main() telling actors, the timer, a remote
+// loop) gets every block from the depot: the workers read it there, so
+// its line is shared with another core, and the sender's first store to
+// it must take it back (fork-join throughput: perf put 43-59% of main's
+// samples in deliver() on the mailbox exchange, which waits for those
+// stores). One tell ahead (~20 ns, ~60 ns on the AMD VM's slow cross-core
+// mode, a ~160 ns transfer each way) hides little of that; 8 ahead gives
+// the line 150-500 ns. Measured in "Outside senders ask for envelopes 8
+// ahead" (git log): deliver 29-45% of main's samples.
+constexpr std::uint32_t outside_lookahead = 8;
+
+constexpr thread_cache<envelope_source> outside_thread_cache() noexcept {
+  thread_cache<envelope_source> cache;
+  cache.lookahead = outside_lookahead;  // a worker sets 1 (enter_worker_thread)
+  return cache;
+}
+
 // No destructor, so no registration test on each access (block_cache.hpp).
-constinit thread_local thread_cache<envelope_source> envelope_cache;
+constinit thread_local thread_cache<envelope_source> envelope_cache = outside_thread_cache();
 
 // Flushes envelope_cache when the thread exits, once a slow path armed it.
 thread_local thread_cache_exit<thread_cache<envelope_source>> envelope_exit;
@@ -83,8 +102,9 @@ void envelope_chunks::arm_thread_exit() {
 // So once the envelope chunks hold `outrun_bound_chunks` MiB, such a thread
 // whose caches and the depot are empty waits up to `outrun_wait` for a
 // magazine to come back to the depot (Erlang's send penalty, in spirit):
-// the wait ends as soon as the receivers have freed 64 envelopes, and its
-// pace becomes theirs while the backlog stays in cache. It never blocks a
+// the wait ends at the first look (one per 50 µs nap) that finds the
+// receivers have freed 64 envelopes, and its pace becomes theirs while
+// the backlog stays in cache. It never blocks a
 // tell: a wait that sees nothing come back cuts fresh blocks as before, and
 // the next few refills do not wait: 4 after one such wait, twice as many
 // after each further one in a row, up to 64. A receiver off its CPU for a
@@ -117,16 +137,29 @@ constexpr std::size_t outrun_bound_chunks = (std::size_t{2} << 20) / chunk_bytes
 constexpr std::chrono::microseconds outrun_wait{2000};
 constexpr unsigned outrun_first_skip = 4;
 constexpr unsigned outrun_longest_skip = 64;
-// First a short spin: receivers that keep up free 64 envelopes in a few µs.
-// Then naps, so that the waiting sender uses no CPU (on a worker's core):
-// 50 µs is the kernel's default timer slack, the shortest sleep there is,
-// and receivers hand back ~1000 envelopes meanwhile, far fewer than the
-// bound keeps queued.
-constexpr unsigned outrun_spins = 256;
+// Naps from the start, so that the waiting sender uses no CPU: it runs on
+// a worker's core, and what it spins that worker does not run. 50 µs is
+// the kernel's default timer slack, the shortest sleep there is, and
+// receivers hand back ~1000 envelopes meanwhile, far fewer than the bound
+// keeps queued. A spin of 256 pauses came first until 2026-11-30: most
+// waits ended inside it (fork-join throughput, 2 workers: 20-88k waits
+// per run, 3-9k naps), and perf put ~70% of the sender's alloc_slow
+// samples on its pause, a quarter of the sender's CPU, taken from the
+// worker it shared a core with. Without it, in the VM's slow cross-core
+// mode at load ~7, 7 interleaved runs: 14.8-18.8 M msg/s against
+// 7.1-16.3 M with it (git log, "Outside senders nap at once"). Counted
+// with the 8-ahead lookahead (VOLLEY_SCHED_STATS, slow mode, load ~3.2,
+// 5 runs each, per run of 18 M messages): waits 29-48k -> 3.4-3.7k, naps
+// 3.6-5.1k -> 3.8-4.6k, the sender's time in waits 706-897 -> 562-689
+// ms, worker parks 814-1390 -> 460-776 (117-261 ms parked, from
+// 271-369), futex wakes 719-1341 -> 427-724; 10.9-14.1 -> 18.3-20.4 M/s.
 constexpr std::chrono::microseconds outrun_nap{50};
 
 std::atomic<int> crowded_pools{0};
 std::atomic<std::uint64_t> outrun_waits{0};            ///< for tests: waits begun
+std::atomic<std::uint64_t> outrun_naps{0};             ///< measurements: naps in those waits
+std::atomic<std::uint64_t> outrun_misses{0};           ///< measurements: waits nothing came to
+std::atomic<std::uint64_t> outrun_wait_ns{0};          ///< measurements: time in the waits
 constinit thread_local unsigned outrun_skips = 0;      ///< refills left that do not wait
 constinit thread_local unsigned outrun_last_skip = 0;  ///< 0 after a wait that saw a return
 constinit thread_local bool outrun_paced = true;       ///< pace_this_thread()
@@ -140,23 +173,31 @@ bool envelope_chunks::wait_for_returns(const depot& d) noexcept {
     return false;
   }
   outrun_waits.fetch_add(1, std::memory_order_relaxed);
-  const auto until = std::chrono::steady_clock::now() + outrun_wait;
-  for (unsigned spins = 0;; ++spins) {
+  const auto begun = std::chrono::steady_clock::now();
+  const auto until = begun + outrun_wait;
+  const auto count_time = [begun] {
+    const auto spent = std::chrono::steady_clock::now() - begun;
+    outrun_wait_ns.fetch_add(
+        static_cast<std::uint64_t>(
+            std::chrono::duration_cast<std::chrono::nanoseconds>(spent).count()),
+        std::memory_order_relaxed);
+  };
+  for (;;) {
     if (d.full_count.load(std::memory_order_relaxed) > 0) {
       outrun_last_skip = 0;
+      count_time();
       return true;
-    }
-    if (spins < outrun_spins) {
-      cpu_relax();
-      continue;
     }
     if (std::chrono::steady_clock::now() >= until) {
       outrun_last_skip = outrun_last_skip == 0
                              ? outrun_first_skip
                              : std::min(2 * outrun_last_skip, outrun_longest_skip);
       outrun_skips = outrun_last_skip;
+      outrun_misses.fetch_add(1, std::memory_order_relaxed);
+      count_time();
       return false;
     }
+    outrun_naps.fetch_add(1, std::memory_order_relaxed);
     std::this_thread::sleep_for(outrun_nap);
   }
 }
@@ -173,7 +214,7 @@ static_assert(envelope_class_bytes == class_granule && envelope_classes == class
               "envelope.hpp's classes are the pool's");
 
 void* envelope_alloc_class(std::size_t cls) {
-  return envelope_cache.alloc(cls);
+  return envelope_cache.alloc(cls, 1, envelope_cache.lookahead);
 }
 
 void envelope_free_class(void* p, std::size_t cls) noexcept {
@@ -220,6 +261,10 @@ void envelope_pool::set_depot_cap(long magazines) noexcept {
   envelope_chunks::registry().depot_cap.store(magazines, std::memory_order_relaxed);
 }
 
+void envelope_pool::enter_worker_thread() noexcept {
+  envelope_cache.lookahead = 1;
+}
+
 void envelope_pool::count_crowded_pool(int delta) noexcept {
   crowded_pools.fetch_add(delta, std::memory_order_relaxed);
 }
@@ -234,6 +279,18 @@ bool envelope_pool::paces_this_thread() noexcept {
 
 std::uint64_t envelope_pool::waits_for_returns() noexcept {
   return outrun_waits.load(std::memory_order_relaxed);
+}
+
+std::uint64_t envelope_pool::naps_for_returns() noexcept {
+  return outrun_naps.load(std::memory_order_relaxed);
+}
+
+std::uint64_t envelope_pool::waits_without_return() noexcept {
+  return outrun_misses.load(std::memory_order_relaxed);
+}
+
+std::uint64_t envelope_pool::wait_ns() noexcept {
+  return outrun_wait_ns.load(std::memory_order_relaxed);
 }
 
 }  // namespace volley::detail

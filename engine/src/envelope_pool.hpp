@@ -15,6 +15,10 @@ cell_pool::figures current() noexcept;
 /// block the depot would keep back to its chunk).
 void set_depot_cap(long magazines) noexcept;
 
+/// The calling thread is a worker: its envelope allocations ask for the
+/// next block's line one ahead, not `outside_lookahead` (envelope_pool.cpp).
+void enter_worker_thread() noexcept;
+
 /// A pool whose workers take every CPU the process may use starts (+1) or
 /// stops (-1): while one runs, a thread that is not a worker and outruns
 /// its receivers waits for envelopes to come back (envelope_pool.cpp).
@@ -29,5 +33,12 @@ bool paces_this_thread() noexcept;
 
 /// How many such waits have begun in this process (tests).
 std::uint64_t waits_for_returns() noexcept;
+
+/// Of those waits: the naps they took, how many saw nothing come back, and
+/// the time spent in all of them (measurements: VOLLEY_SCHED_STATS builds
+/// print them with the scheduler's counts).
+std::uint64_t naps_for_returns() noexcept;
+std::uint64_t waits_without_return() noexcept;
+std::uint64_t wait_ns() noexcept;
 
 }  // namespace volley::detail::envelope_pool

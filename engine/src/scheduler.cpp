@@ -690,6 +690,7 @@ cell_base* worker_pool::steal_stuck_lifo(worker& thief) noexcept {
 
 void worker_pool::run(worker& w) {
   this_worker = &w;
+  envelope_pool::enter_worker_thread();
   // Named (volley-w0, volley-w1, ...), so that top -H, perf and gdb tell the
   // workers from the timer thread (volley-timer) and remote loops (volley-io).
   char name[16];
@@ -860,10 +861,13 @@ void worker_pool::print_stats() {
                u(sum.parks), static_cast<double>(sum.park_ns) / 1e6, u(wake.notifies),
                u(wake.wakes), u(wake.fanout_wakes), u(wake.park_fanout_wakes), u(wake.fill_wakes),
                u(wake.nap_find_wakes), u(wake.returned_searching));
-  std::fprintf(stderr,
-               "  moves=%llu (activations on another worker than the cell's last) "
-               "handbacks=%llu\n",
-               (unsigned long long)sum.moves, (unsigned long long)sum.handbacks);
+  std::fprintf(
+      stderr,
+      "  moves=%llu (activations on another worker than the cell's last) "
+      "handbacks=%llu outrun_waits=%llu outrun_naps=%llu outrun_misses=%llu outrun_wait_ms=%.1f\n",
+      (unsigned long long)sum.moves, (unsigned long long)sum.handbacks,
+      u(envelope_pool::waits_for_returns()), u(envelope_pool::naps_for_returns()),
+      u(envelope_pool::waits_without_return()), envelope_pool::wait_ns() / 1e6);
   for (auto& w : workers_) {
     std::fprintf(
         stderr, "  worker %u: activations=%llu steals=%llu searches=%llu parks=%llu park_ms=%.1f\n",
