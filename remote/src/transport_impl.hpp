@@ -164,13 +164,15 @@ struct transport::impl {
   void push(outbound_item* item);
   void wake();
   // -- staged sends (transport_stage.cpp) ----------------------------------------
+  // Inline, defined and called in transport_stage.cpp alone (send() is there).
   /// Null once stop() has swept the stages.
-  send_stage* stage_for_this_thread();
+  inline send_stage* stage_for_this_thread();
   /// Its first send to this transport, or after a send to another: the
   /// thread's list of stages (out of line: the common case saves no registers).
   [[gnu::noinline]] send_stage* list_stage_for_this_thread();
-  send_result send_staged(connection_id id, const frame& f, std::size_t size, std::uint32_t epoch,
-                          const std::shared_ptr<detail::link_shared>& link);
+  inline send_result send_staged(connection_id id, const frame& f, std::size_t size,
+                                 std::uint32_t epoch,
+                                 const std::shared_ptr<detail::link_shared>& link);
   /// Owner, busy: pushes the chain (one exchange) and gives back unused credit.
   void flush_stage(send_stage& s);
   // -- direct writes (transport_direct.cpp) ---------------------------------------
