@@ -206,16 +206,7 @@ void transport::impl::stop() {
   sweep_each(std::move(stages), true);
   // The loop is gone: what producers pushed meanwhile (they raced the
   // stopping_ check in send) is reported and freed here.
-  while (auto* n2 = inbox_.pop()) {
-    auto* item = static_cast<outbound_item*>(n2);
-    if (item->what == outbound_item::type::frame) {
-      detail::for_each_frame(*item, [&](const frame& f) {
-        handler_.on_undelivered(item->id, f, close_reason::local_close);
-        frames_undelivered_.fetch_add(1, std::memory_order_relaxed);
-      });
-    }
-    outbound_item::destroy(item);
-  }
+  frames_undelivered_.fetch_add(undeliver_inbox(), std::memory_order_relaxed);
 }
 
 void transport::impl::log(log_level level, const std::string& text) const {

@@ -238,6 +238,11 @@ struct transport::impl {
   void flush_dirty();
   void finalize_closed(steady_clock::time_point now);
   void shutdown_all();
+  /// Reports every frame left in the inbox undelivered (local_close), frees
+  /// the items, and returns how many frames it reported. Only the inbox's
+  /// consumer: the loop at its end (shutdown_all), or stop() once the loop
+  /// is gone (what senders pushed after it, racing the stopping_ check).
+  std::uint64_t undeliver_inbox();
 
   void arm_accept();
   void arm_eventfd();
