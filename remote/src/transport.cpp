@@ -1,5 +1,6 @@
 // transport: construction and teardown, and the side that other threads use
-// (send, connect, disconnect). The loop thread's half is transport_loop.cpp.
+// (connect, disconnect; send() is in transport_stage.cpp, with the stage it
+// inlines). The loop thread's half is transport_loop.cpp.
 #include "transport_impl.hpp"
 
 #include <volley/engine/ask.hpp>  // on_worker_thread

@@ -1,5 +1,5 @@
 // The transport's private state, shared by transport.cpp (construction, the
-// sender-facing side), transport_stage.cpp (staged sends), transport_loop.cpp
+// sender-facing side), transport_stage.cpp (send() and staged sends), transport_loop.cpp
 // (the loop thread's turn) and transport_connection.cpp (the connection state
 // machine). Each of those
 // opens with the essay of its protocol.

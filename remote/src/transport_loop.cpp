@@ -1,6 +1,7 @@
 // The transport's event loop: one thread, one io_uring ring, every
 // connection. The connection state machine it drives is in
-// transport_connection.cpp; the sender-facing side in transport.cpp.
+// transport_connection.cpp; the sender-facing side in transport.cpp and
+// transport_stage.cpp.
 //
 // A turn: reap completions -> hand what they brought to the node (on_batch_end:
 // one chain per actor, and with inline handlers the actors' turns, whose
