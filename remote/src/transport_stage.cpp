@@ -256,7 +256,8 @@ send_stage* transport::impl::list_stage_for_this_thread() {
 }
 
 // Here rather than in transport.cpp: send_staged, stage_for_this_thread
-// and the encoder's call inline into it (one call a tell, not three).
+// and outbound_item::grow inline into it; a staged tell makes one call from
+// here (encode_exact) where it made four.
 send_result transport::impl::send(connection_id id, const frame& f, path_check paths) {
   if (stopping_.load(std::memory_order_relaxed)) return send_result::stopped;
   std::size_t size = 0;  // validated and sized in one pass over the frame
