@@ -198,13 +198,21 @@ void transport::impl::stop() {
   }
   // Chains staged by other threads go into the inbox, and their stages are
   // detached: a send that raced the stopping_ check finishes first.
+  // They stay in stages_ (stats() counts their frames there) until the
+  // sweep has detached them; then no more is staged and their counts move
+  // to the retired sum.
   std::vector<std::shared_ptr<send_stage>> stages;
   {
     volley::detail::lock_guard lock(stages_mutex_);
-    stages.swap(stages_);
+    if (!stages_closed_) stages = stages_;
     stages_closed_ = true;
   }
   sweep_each(std::move(stages), true);
+  {
+    volley::detail::lock_guard lock(stages_mutex_);
+    for (const auto& s : stages_) retired_appended_ += s->appended.load(std::memory_order_relaxed);
+    stages_.clear();
+  }
   // The loop is gone: what producers pushed meanwhile (they raced the
   // stopping_ check in send) is reported and freed here.
   frames_undelivered_.fetch_add(undeliver_inbox(), std::memory_order_relaxed);
@@ -326,7 +334,7 @@ transport_stats transport::stats() const {
   // Last: a frame counted by the loop above was counted here before it was
   // pushed, so the sum read now is not smaller (queued >= sent + undelivered
   // + fate unknown at every instant).
-  s.frames_queued = impl_->frames_queued_.load();
+  s.frames_queued = impl_->frames_queued_.load() + impl_->staged_frames_queued();
   return s;
 }
 

@@ -121,8 +121,10 @@ struct send_stage {
   static constexpr std::size_t max_bytes = 4096;
 
   detail::basic_stage_handshake<detail::stage_sync> handshake;
-  /// Bumped by the owner per staged frame: a sweeper that finds it unchanged
-  /// over stage_idle knows the owner has stopped sending for now.
+  /// Bumped by the owner per staged frame, before the chain holding it is
+  /// pushed: a sweeper that finds it unchanged over stage_idle knows the
+  /// owner has stopped sending for now, and stats() counts it as the
+  /// stage's share of frames_queued (transport_stage.cpp, "Accounting").
   std::atomic<std::uint64_t> appended{0};
   /// Set by stop() under takeover: the transport is gone, `owner_of` too.
   bool detached = false;
@@ -206,6 +208,9 @@ struct transport::impl {
   /// Loop: sweeps the chains whose owner has added nothing to them for
   /// stage_idle. Returns whether it swept (the inbox may have work).
   bool sweep_stages(steady_clock::time_point now);
+  /// Any thread: the frames send_staged queued, staged or pushed since
+  /// (stats(); "Accounting" in transport_stage.cpp).
+  std::uint64_t staged_frames_queued() const;
   /// How long the loop may sleep (stage_idle while a chain is staged).
   steady_clock::duration max_sleep() const noexcept;
   void log(log_level level, const std::string& text) const;
@@ -325,9 +330,13 @@ struct transport::impl {
   /// Stages with a chain (owner: +1 when a chain starts, seq_cst; whoever
   /// empties it: -1). The loop sleeps only after sweeping while it is > 0.
   alignas(64) std::atomic<std::int64_t> staged_chains_{0};
-  volley::detail::mutex stages_mutex_;
+  mutable volley::detail::mutex stages_mutex_;
   std::vector<std::shared_ptr<send_stage>> stages_ VOLLEY_GUARDED_BY(stages_mutex_);
   bool stages_closed_ VOLLEY_GUARDED_BY(stages_mutex_) = false;  // stop() swept them
+  /// The `appended` of the stages let go from stages_ (their threads gone,
+  /// or the transport stopped): frames_queued's staged share that no stage
+  /// in the list holds any more.
+  std::uint64_t retired_appended_ VOLLEY_GUARDED_BY(stages_mutex_) = 0;
   std::atomic<bool> sleeping_{false};
   /// While the loop sleeps: a connection whose sendmsg was in flight when it
   /// went to sleep (0: none), so that its completion ends the sleep; a chain
@@ -347,6 +356,8 @@ struct transport::impl {
   // was one line every sending thread took in turn), away from the counters
   // the loop publishes every turn (sharing one made each send fetch the
   // line back from the loop's core).
+  // Staged frames are not counted here but in their stage's `appended`
+  // (staged_frames_queued): one count a staged frame instead of two.
   detail::striped_counter frames_queued_;
   alignas(64) std::atomic<std::uint64_t> wakeups_{0};
   // The loop's own (published where they change, not per turn).
