@@ -465,12 +465,16 @@ bool transport::impl::sweep_stages(steady_clock::time_point now) {
   {
     volley::detail::lock_guard lock(stages_mutex_);
     // A stage only this list holds has lost its thread, which pushed its
-    // chain: its count is final, and moves to the retired sum.
-    std::erase_if(stages_, [&](const std::shared_ptr<send_stage>& s) {
+    // chain: its count is final, and moves to the retired sum (through a
+    // local: -Wthread-safety does not see that the lambda runs under the lock).
+    std::uint64_t retired = 0;
+    auto gone = std::remove_if(stages_.begin(), stages_.end(), [&](const auto& s) {
       if (s.use_count() != 1) return false;
-      retired_appended_ += s->appended.load(std::memory_order_relaxed);
+      retired += s->appended.load(std::memory_order_relaxed);
       return true;
     });
+    stages_.erase(gone, stages_.end());
+    retired_appended_ += retired;
     for (auto& s : stages_) {
       std::uint64_t a = s->appended.load(std::memory_order_relaxed);
       if (a != s->seen_appended) {
