@@ -418,13 +418,12 @@ TEST_CASE(
   CHECK(two.b.stats().frames_undelivered == 0);
 }
 
-TEST_CASE("a thread that exits right after a burst has its staged frames pushed",
-          "[remote][transport][stage]") {
-  constexpr std::size_t senders = 8;
-  constexpr std::uint64_t burst = 37;  // a full chain and a staged tail
-  connected_pair t(senders);
-  REQUIRE(t.up());
-  std::atomic<int> refused{0};
+namespace {
+
+/// Senders 0..senders-1 each send `burst` frames on a thread of its own,
+/// which exits right after, one thread after the other.
+void burst_from_exiting_threads(connected_pair& t, std::size_t senders, std::uint64_t burst,
+                                std::atomic<int>& refused) {
   for (std::size_t s = 0; s < senders; ++s) {
     std::thread([&, s] {
       std::array<std::byte, 8> payload{};
@@ -432,6 +431,18 @@ TEST_CASE("a thread that exits right after a burst has its staged frames pushed"
         if (!send_until_queued(t.b, t.id, numbered(s, i, payload))) ++refused;
     }).join();
   }
+}
+
+}  // namespace
+
+TEST_CASE("a thread that exits right after a burst has its staged frames pushed",
+          "[remote][transport][stage]") {
+  constexpr std::size_t senders = 8;
+  constexpr std::uint64_t burst = 37;  // a full chain and a staged tail
+  connected_pair t(senders);
+  REQUIRE(t.up());
+  std::atomic<int> refused{0};
+  burst_from_exiting_threads(t, senders, burst, refused);
   CHECK(refused == 0);
   REQUIRE(t.ha.wait_for_total(senders * burst));
   std::lock_guard lock(t.ha.m);
@@ -451,13 +462,7 @@ TEST_CASE("frames staged by threads that have exited stay counted in frames_queu
   connected_pair t(senders + 1);
   REQUIRE(t.up());
   std::atomic<int> refused{0};
-  for (std::size_t s = 0; s < senders; ++s) {
-    std::thread([&, s] {
-      std::array<std::byte, 8> payload{};
-      for (std::uint64_t i = 0; i < burst; ++i)
-        if (!send_until_queued(t.b, t.id, numbered(s, i, payload))) ++refused;
-    }).join();
-  }
+  burst_from_exiting_threads(t, senders, burst, refused);
   REQUIRE(t.ha.wait_for_total(senders * burst));
   std::array<std::byte, 8> payload{};
   for (std::uint64_t i = 0; i < own;) {
