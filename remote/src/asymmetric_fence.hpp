@@ -29,11 +29,12 @@ bool register_asymmetric_fence() noexcept;
 /// then one side of a store-buffering handshake may use a compiler fence and
 /// the other calls fence_all_threads(). Relaxed: the byte orders nothing, and
 /// once set it never changes.
+/// Registered is tested first: one compare on the path every send takes.
 inline bool asymmetric_fence() noexcept {
   std::uint8_t state = asymmetric_fence_state.load(std::memory_order_relaxed);
-  if (state == 0) [[unlikely]]
-    return register_asymmetric_fence();
-  return state == 1;
+  if (state == 1) [[likely]]
+    return true;
+  return state == 0 && register_asymmetric_fence();
 }
 
 /// Every running thread of this process passes a full barrier before this returns.

@@ -33,35 +33,15 @@ namespace volley::remote::detail {
 // loop's release the hottest instruction on its thread (5% of the one-way
 // profile, perf, bench/remote/remote_transport_bench). The loop now also
 // releases a run of items from one chunk with one RMW (item_releaser).
+// (item_chunk itself is in connection.hpp: grow() is inline.)
 
-struct item_chunk {
-  /// 64 KiB: ~1000 small frames per chunk, so retiring (one atomic RMW and,
-  /// usually, one malloc) is rare; a stalled frame pins at most this much.
-  static constexpr std::size_t capacity = 64 * 1024;
-  alignas(64) std::atomic<std::int64_t> live{0};  // loop (and the retiring producer)
-  alignas(64) std::size_t used = 0;               // producer only
-  std::int64_t carved = 0;                        // producer only
-  alignas(alignof(outbound_item)) std::byte storage[capacity];
-
-  void retire() noexcept {
-    // Read `carved` before the add: once it is added, a release may free us.
-    std::int64_t n = carved;
-    if (live.fetch_add(n, std::memory_order_acq_rel) + n == 0) delete this;
-  }
-  void release(std::int64_t n = 1) noexcept {
-    if (live.fetch_sub(n, std::memory_order_acq_rel) - n == 0) delete this;
-  }
-};
+/// This thread's current chunk. Trivially constructed and destroyed, so make() and grow() read it
+/// with one thread-pointer load: a thread_local with a destructor is reached through its init guard
+/// on every access (~20 of make()'s ~50 instructions, callgrind, remote_bench one-way, the sending
+/// thread). chunk_retirer, touched only when a chunk is taken, retires it at thread exit.
+constinit thread_local item_chunk* this_thread_chunk = nullptr;
 
 namespace {
-
-/// This thread's current chunk. Trivially constructed and destroyed, so
-/// make() reads it with one thread-pointer load: a thread_local with a
-/// destructor is reached through its init guard on every access (~20 of
-/// make()'s ~50 instructions, callgrind, remote_bench one-way, the sending
-/// thread). chunk_retirer, touched only when a chunk is taken, retires it
-/// at thread exit.
-constinit thread_local item_chunk* this_thread_chunk = nullptr;
 
 struct chunk_retirer {
   chunk_retirer() = default;
@@ -82,27 +62,10 @@ thread_local chunk_retirer this_thread_retirer;
   return this_thread_chunk;
 }
 
-constexpr std::size_t round_up(std::size_t n) {
-  constexpr std::size_t a = alignof(outbound_item);
-  return (n + a - 1) / a * a;
-}
-
-/// Asks for the lines a few items past `used` for writing now: a chunk's
-/// memory was last read by the loop (a freed chunk comes back), and the
-/// push's exchange waits for every store before it, so a line fetched late
-/// stalls the sender at the exchange (85% of push's samples).
-inline void prefetch_ahead(item_chunk& chunk) noexcept {
-  constexpr std::size_t ahead = 256;
-  if (chunk.used + ahead + 128 <= item_chunk::capacity) {
-    __builtin_prefetch(chunk.storage + chunk.used + ahead, 1);
-    __builtin_prefetch(chunk.storage + chunk.used + ahead + 64, 1);
-  }
-}
-
 }  // namespace
 
 outbound_item* outbound_item::make(type what, connection_id id, std::uint32_t size) {
-  std::size_t need = round_up(sizeof(outbound_item) + size);
+  std::size_t need = item_chunk::round_up(sizeof(outbound_item) + size);
   item_chunk* chunk = nullptr;
   void* mem;
   if (need > item_chunk::capacity / 8) {
@@ -113,7 +76,7 @@ outbound_item* outbound_item::make(type what, connection_id id, std::uint32_t si
     mem = chunk->storage + chunk->used;
     chunk->used += need;
     ++chunk->carved;
-    prefetch_ahead(*chunk);
+    chunk->prefetch_ahead();
   }
   auto* item = ::new (mem) outbound_item;
   item->what = what;
@@ -121,21 +84,6 @@ outbound_item* outbound_item::make(type what, connection_id id, std::uint32_t si
   item->size = size;
   item->chunk = chunk;
   return item;
-}
-
-bool outbound_item::grow(std::uint32_t extra) noexcept {
-  item_chunk* c = chunk;
-  // Its own chunk still current on this thread (a retired one is never
-  // carved again), and nothing carved behind this item since.
-  if (c == nullptr || c != this_thread_chunk) return false;
-  const std::size_t at = static_cast<std::size_t>(reinterpret_cast<std::byte*>(this) - c->storage);
-  if (at + round_up(sizeof(outbound_item) + size) != c->used) return false;
-  const std::size_t need = round_up(sizeof(outbound_item) + size + extra);
-  if (at + need > item_chunk::capacity) return false;
-  c->used = at + need;
-  size += extra;
-  prefetch_ahead(*c);
-  return true;
 }
 
 void outbound_item::destroy(outbound_item* item) noexcept {

@@ -217,25 +217,8 @@ std::size_t encoded_size(const frame& f) noexcept {
          f.payload.size();
 }
 
-decode_error validate(const frame& f, const frame_limits& limits, std::size_t& size,
-                      path_check paths) noexcept {
-  // A proxy's tell or ask (node_core::send_message): its paths were checked
-  // by the sender, it has no flags and no sender node, and its kind takes
-  // a target and a sender path, so of check_sections' checks only the size
-  // can fail. Every message of a stream comes this way: check_sections'
-  // rule table and node-name branch were ~25 instructions a message
-  // (callgrind, remote_bench one-way, the sending thread). Tested first,
-  // so such a frame pays for its two lengths and its size alone.
-  if (paths == path_check::done_by_sender && f.flags == 0 && f.sender_node.empty() &&
-      (f.kind == frame_kind::message || f.kind == frame_kind::ask_request)) {
-    // One compare for both 16-bit length fields (a limit may allow more).
-    if ((f.target_path.size() | f.sender_path.size()) > 0xffff) return decode_error::bad_path;
-    std::size_t total =
-        header_size + f.target_path.size() + f.sender_path.size() + f.payload.size();
-    if (total > limits.max_frame_size || total > 0xffffffffu) return decode_error::oversized;
-    size = total;
-    return decode_error::none;
-  }
+decode_error detail::validate_any(const frame& f, const frame_limits& limits, std::size_t& size,
+                                  path_check paths) noexcept {
   if (f.target_path.size() > 0xffff || f.sender_node.size() > 0xffff ||
       f.sender_path.size() > 0xffff)
     return decode_error::bad_path;

@@ -110,19 +110,9 @@ void node_core::publish_dead_letter(std::string sender, std::string recipient, s
   sys_.dead_letters().publish({std::move(sender), std::move(recipient), std::move(type), reason});
 }
 
-send_result node_core::send(connection_id id, const frame& f, path_check paths) {
-  send_result r = send_result::stopped;
-  with_transport([&](transport& t) { r = t.send(id, f, paths); });
-  return r;
-}
-
 // -- claims on the transport (node_core.hpp, "Reaching the transport") -----------
 
 namespace {
-
-struct alignas(64) claim_slot {
-  std::atomic<const node_core*> core{nullptr};
-};
 
 struct claim_registry {
   volley::detail::mutex mu;
@@ -135,13 +125,6 @@ claim_registry& registry() {
   static auto* r = new claim_registry;
   return *r;
 }
-
-/// This thread's slot once listed; null before its first claim and after
-/// thread_slot's destructor. Trivially constructed, so a claim reads it with
-/// one thread-pointer load: reaching this_thread_slot itself takes its
-/// thread_local guard, and the listing it guards, inlined, made every claim
-/// save and restore six registers (callgrind, remote_bench one-way).
-constinit thread_local claim_slot* this_thread_claim = nullptr;
 
 /// A thread's slot, listed from its first claim until it exits.
 struct thread_slot {
@@ -166,12 +149,19 @@ struct thread_slot {
 
 thread_local thread_slot this_thread_slot;
 
-[[gnu::noinline]] claim_slot* list_this_thread() {
+}  // namespace
+
+/// Null before its first claim and after thread_slot's destructor.
+/// Trivially constructed, so a claim (inline, node_core.hpp) reads it with
+/// one thread-pointer load: reaching this_thread_slot itself takes its
+/// thread_local guard, and the listing it guards, inlined, made every claim
+/// save and restore six registers (callgrind, remote_bench one-way).
+constinit thread_local claim_slot* this_thread_claim = nullptr;
+
+claim_slot* list_this_thread() {
   this_thread_claim = this_thread_slot.slot;
   return this_thread_claim;
 }
-
-}  // namespace
 
 // Whether shutdown can order claims with membarrier(PRIVATE_EXPEDITED)
 // (Linux 4.14+, unless a seccomp filter refuses it): then a claim is a
@@ -196,27 +186,6 @@ bool register_asymmetric_fence() noexcept {
 void fence_all_threads() noexcept {
   while (syscall(SYS_membarrier, MEMBARRIER_CMD_PRIVATE_EXPEDITED, 0, 0) != 0 && errno == EINTR) {
   }
-}
-
-transport_claim::transport_claim(const node_core* core) noexcept
-    : slot_((this_thread_claim != nullptr ? this_thread_claim : list_this_thread())->core),
-      previous_(slot_.load(std::memory_order_relaxed)) {
-  // The store must be ordered before the load of live_transport_ that
-  // follows (store-buffering with shutdown). Either a full fence here, or a
-  // compiler fence here and the membarrier in wait_for_claims, which runs a
-  // full fence on this thread if it is running between the two.
-  if (asymmetric_fence()) {
-    slot_.store(core, std::memory_order_relaxed);
-    std::atomic_signal_fence(std::memory_order_seq_cst);
-  } else {
-    slot_.exchange(core, std::memory_order_seq_cst);
-  }
-}
-
-transport_claim::~transport_claim() {
-  // Release: what this thread did to the transport happens-before the stop
-  // of a shutdown that acquires this store in wait_for_claims.
-  slot_.store(previous_, std::memory_order_release);
 }
 
 void node_core::wait_for_claims() const {

@@ -67,6 +67,7 @@
 //   of the same association (same_association).
 #pragma once
 
+#include "asymmetric_fence.hpp"
 #include "striped_counter.hpp"
 
 #include <volley/engine/detail/thread_safety.hpp>
@@ -237,10 +238,39 @@ struct pending_ask {
 
 /// This thread's claim on a node's transport, for the claim's scope (see
 /// "Reaching the transport"). Nests: a claim restores the one it replaced.
+/// A thread's claim slot (one cache line), listed in the registry (node.cpp).
+struct alignas(64) claim_slot {
+  std::atomic<const node_core*> core{nullptr};
+};
+
+/// This thread's slot once listed (node.cpp).
+extern constinit thread_local claim_slot* this_thread_claim;
+/// Lists this thread's slot, on its first claim.
+[[gnu::noinline]] claim_slot* list_this_thread();
+
 class transport_claim {
  public:
-  explicit transport_claim(const node_core* core) noexcept;
-  ~transport_claim();
+  // Inline, as with_transport: out of line, the claim's two calls and their
+  // frames were 29 instructions a tell (callgrind, remote_bench one-way).
+  explicit transport_claim(const node_core* core) noexcept
+      : slot_((this_thread_claim != nullptr ? this_thread_claim : list_this_thread())->core),
+        previous_(slot_.load(std::memory_order_relaxed)) {
+    // The store must be ordered before the load of live_transport_ that
+    // follows (store-buffering with shutdown). Either a full fence here, or a
+    // compiler fence here and the membarrier in wait_for_claims, which runs a
+    // full fence on this thread if it is running between the two.
+    if (asymmetric_fence()) {
+      slot_.store(core, std::memory_order_relaxed);
+      std::atomic_signal_fence(std::memory_order_seq_cst);
+    } else {
+      slot_.exchange(core, std::memory_order_seq_cst);
+    }
+  }
+  ~transport_claim() {
+    // Release: what this thread did to the transport happens-before the stop
+    // of a shutdown that acquires this store in wait_for_claims.
+    slot_.store(previous_, std::memory_order_release);
+  }
   transport_claim(const transport_claim&) = delete;
   transport_claim& operator=(const transport_claim&) = delete;
 
@@ -282,7 +312,11 @@ class node_core final : public transport_handler, public std::enable_shared_from
   /// Returns whether that path may go into a frame (valid_path: checked
   /// once per sending thread, with the mark that skips the record).
   bool expose(link& l, const volley::detail::cell_path& sender);
-  send_result send(connection_id id, const frame& f, path_check paths = path_check::each_frame);
+  send_result send(connection_id id, const frame& f, path_check paths = path_check::each_frame) {
+    send_result r = send_result::stopped;
+    with_transport([&](transport& t) { r = t.send(id, f, paths); });
+    return r;
+  }
   /// Answers a remote ask with an error (an ask_failure frame).
   void send_failure(connection_id conn, std::uint64_t correlation, const error& err);
   volley::system& actor_system() noexcept { return sys_; }

@@ -36,15 +36,17 @@ class striped_counter {
   static constexpr std::size_t stripes = 16;
 
   void add(std::uint64_t n = 1) noexcept {
-    std::size_t mine = this_thread_stripe();
-    std::atomic<std::uint64_t>& v = stripe_[mine].value;
-    // Relaxed: a statistic; it orders nothing.
-    if (mine != shared_stripe) {
-      v.store(v.load(std::memory_order_relaxed) + n,
-              std::memory_order_relaxed);  // we alone write it
-    } else {
-      v.fetch_add(n, std::memory_order_relaxed);
+    // One compare on the common path: a thread with a stripe of its own
+    // (mine < shared_stripe); a thread not yet assigned (unassigned >
+    // shared_stripe) and one on the shared stripe take add_slow.
+    std::size_t mine = this_thread_stripe;
+    if (mine < shared_stripe) [[likely]] {
+      std::atomic<std::uint64_t>& v = stripe_[mine].value;
+      // Relaxed: a statistic; it orders nothing. We alone write it.
+      v.store(v.load(std::memory_order_relaxed) + n, std::memory_order_relaxed);
+      return;
     }
+    add_slow(n);
   }
   std::uint64_t load() const noexcept {
     std::uint64_t sum = 0;
@@ -63,13 +65,21 @@ class striped_counter {
   /// first count: a thread_local with a dynamic initialiser passed its init
   /// guard on every add (~5 instructions, two adds a message on a sending
   /// thread: frames_queued and messages_sent, callgrind, remote_bench).
+  /// `unassigned` is above `shared_stripe`, so add() tells both rare cases
+  /// from the common one with one compare.
   static constexpr std::size_t unassigned = stripes;
-  static std::size_t this_thread_stripe() noexcept {
+  static constinit inline thread_local std::size_t this_thread_stripe = unassigned;
+  [[gnu::noinline]] void add_slow(std::uint64_t n) noexcept {
     static constinit std::atomic<std::size_t> next{0};
-    constinit thread_local std::size_t mine = unassigned;
-    if (mine == unassigned) [[unlikely]]
+    std::size_t& mine = this_thread_stripe;
+    if (mine == unassigned)
       mine = std::min(next.fetch_add(1, std::memory_order_relaxed), shared_stripe);
-    return mine;
+    std::atomic<std::uint64_t>& v = stripe_[mine].value;
+    if (mine != shared_stripe) {
+      v.store(v.load(std::memory_order_relaxed) + n, std::memory_order_relaxed);
+    } else {
+      v.fetch_add(n, std::memory_order_relaxed);  // shared: exact, only slower
+    }
   }
   std::array<line, stripes> stripe_{};
 };

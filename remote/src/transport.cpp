@@ -1,5 +1,6 @@
 // transport: construction and teardown, and the side that other threads use
-// (send, connect, disconnect). The loop thread's half is transport_loop.cpp.
+// (connect, disconnect; send() is in transport_stage.cpp, with the stage it
+// inlines). The loop thread's half is transport_loop.cpp.
 #include "transport_impl.hpp"
 
 #include <volley/engine/ask.hpp>  // on_worker_thread
@@ -122,21 +123,6 @@ int open_listener(const std::string& host, std::uint16_t port, std::uint16_t& bo
 
 namespace {
 
-/// The link a thread sent to last. A stream of sends to one connection (a
-/// proxy's worker, a benchmark's sender) skips the shared lock and the map
-/// lookup: the read-write lock's two RMWs on a line every sender shares were
-/// 9% of the sending thread's one-way profile (perf, remote_transport_bench).
-/// What it keeps alive past its connection or transport is one link_shared
-/// (16 B; one 32 B allocation with its control block) per thread, and only
-/// until the thread's next send of any kind: a stale entry is let go before
-/// the lookup, so a send that finds nothing (a gone connection, a
-/// transport's last send) does not keep it.
-struct cached_link {
-  std::uint64_t serial = 0;  // transport::impl::serial_; 0: empty
-  connection_id id = 0;
-  std::shared_ptr<detail::link_shared> link;
-};
-thread_local cached_link this_thread_link;
 std::atomic<std::uint64_t> next_serial{1};
 
 }  // namespace
@@ -212,25 +198,24 @@ void transport::impl::stop() {
   }
   // Chains staged by other threads go into the inbox, and their stages are
   // detached: a send that raced the stopping_ check finishes first.
+  // They stay in stages_ (stats() counts their frames there) until the
+  // sweep has detached them; then no more is staged and their counts move
+  // to the retired sum.
   std::vector<std::shared_ptr<send_stage>> stages;
   {
     volley::detail::lock_guard lock(stages_mutex_);
-    stages.swap(stages_);
+    if (!stages_closed_) stages = stages_;
     stages_closed_ = true;
   }
   sweep_each(std::move(stages), true);
+  {
+    volley::detail::lock_guard lock(stages_mutex_);
+    for (const auto& s : stages_) retired_appended_ += s->appended.load(std::memory_order_relaxed);
+    stages_.clear();
+  }
   // The loop is gone: what producers pushed meanwhile (they raced the
   // stopping_ check in send) is reported and freed here.
-  while (auto* n2 = inbox_.pop()) {
-    auto* item = static_cast<outbound_item*>(n2);
-    if (item->what == outbound_item::type::frame) {
-      detail::for_each_frame(*item, [&](const frame& f) {
-        handler_.on_undelivered(item->id, f, close_reason::local_close);
-        frames_undelivered_.fetch_add(1, std::memory_order_relaxed);
-      });
-    }
-    outbound_item::destroy(item);
-  }
+  frames_undelivered_.fetch_add(undeliver_inbox(), std::memory_order_relaxed);
 }
 
 void transport::impl::log(log_level level, const std::string& text) const {
@@ -256,50 +241,6 @@ void transport::impl::wake() {
   wakeups_.fetch_add(1, std::memory_order_relaxed);
   std::uint64_t one = 1;
   [[maybe_unused]] auto n = ::write(event_fd_, &one, sizeof one);
-}
-
-send_result transport::impl::send(connection_id id, const frame& f, path_check paths) {
-  if (stopping_.load(std::memory_order_relaxed)) return send_result::stopped;
-  std::size_t size = 0;  // validated and sized in one pass over the frame
-  if (validate(f, cfg_.limits, size, paths) != decode_error::none)
-    return send_result::invalid_frame;
-  cached_link& cache = this_thread_link;
-  if (cache.serial != serial_ || cache.id != id ||
-      cache.link->gone.load(std::memory_order_relaxed)) {
-    cache = {};  // stale: freed now if it was the last owner, whatever the lookup finds
-    volley::detail::shared_lock lock(links_mutex_);
-    auto it = links_.find(id);
-    if (it == links_.end()) return send_result::unknown_connection;
-    cache.link = it->second;
-    cache.serial = serial_;
-    cache.id = id;
-  }
-  detail::link_shared& link = *cache.link;
-  // Acquire: pairs with become_up's release, so a frame stamped with the
-  // new epoch was sent after the new incarnation was up.
-  std::uint32_t epoch = link.epoch.load(std::memory_order_acquire);
-  // An ask or a reply on an idle connection: its thread writes it; on a
-  // busy-polling node only a plain thread's ask (transport_direct.cpp).
-  if (cfg_.direct_writes &&
-      (!cfg_.busy_poll ||
-       (f.kind == frame_kind::ask_request && !volley::detail::on_worker_thread())) &&
-      (f.kind == frame_kind::ask_request || f.kind == frame_kind::ask_reply ||
-       f.kind == frame_kind::ask_failure) &&
-      write_directly(f, size, epoch, link))
-    return send_result::queued;
-  if (detail::asymmetric_fence()) return send_staged(id, f, size, epoch, cache.link);
-  // Reserve first, undo on overflow: the bound holds however many threads race.
-  if (!link.reserve(size, cfg_.max_queued_frames, cfg_.max_queued_bytes))
-    return send_result::queue_full;
-  auto* item =
-      outbound_item::make(outbound_item::type::frame, id, static_cast<std::uint32_t>(size));
-  item->epoch = epoch;
-  encode_exact(f, {item->data(), size});
-  // Counted before the loop can see it, so queued >= sent + undelivered +
-  // fate unknown holds at every instant, with equality once the queue drains.
-  frames_queued_.add();
-  push(item);
-  return send_result::queued;
 }
 
 connection_id transport::impl::connect(const std::string& host, std::uint16_t port) {
@@ -393,7 +334,7 @@ transport_stats transport::stats() const {
   // Last: a frame counted by the loop above was counted here before it was
   // pushed, so the sum read now is not smaller (queued >= sent + undelivered
   // + fate unknown at every instant).
-  s.frames_queued = impl_->frames_queued_.load();
+  s.frames_queued = impl_->frames_queued_.load() + impl_->staged_frames_queued();
   return s;
 }
 

@@ -1,5 +1,5 @@
 // The transport's private state, shared by transport.cpp (construction, the
-// sender-facing side), transport_stage.cpp (staged sends), transport_loop.cpp
+// sender-facing side), transport_stage.cpp (send() and staged sends), transport_loop.cpp
 // (the loop thread's turn) and transport_connection.cpp (the connection state
 // machine). Each of those
 // opens with the essay of its protocol.
@@ -121,8 +121,10 @@ struct send_stage {
   static constexpr std::size_t max_bytes = 4096;
 
   detail::basic_stage_handshake<detail::stage_sync> handshake;
-  /// Bumped by the owner per staged frame: a sweeper that finds it unchanged
-  /// over stage_idle knows the owner has stopped sending for now.
+  /// Bumped by the owner per staged frame, before the chain holding it is
+  /// pushed: a sweeper that finds it unchanged over stage_idle knows the
+  /// owner has stopped sending for now, and stats() counts it as the
+  /// stage's share of frames_queued (transport_stage.cpp, "Accounting").
   std::atomic<std::uint64_t> appended{0};
   /// Set by stop() under takeover: the transport is gone, `owner_of` too.
   bool detached = false;
@@ -164,13 +166,15 @@ struct transport::impl {
   void push(outbound_item* item);
   void wake();
   // -- staged sends (transport_stage.cpp) ----------------------------------------
+  // Inline, defined and called in transport_stage.cpp alone (send() is there).
   /// Null once stop() has swept the stages.
-  send_stage* stage_for_this_thread();
+  inline send_stage* stage_for_this_thread();
   /// Its first send to this transport, or after a send to another: the
   /// thread's list of stages (out of line: the common case saves no registers).
   [[gnu::noinline]] send_stage* list_stage_for_this_thread();
-  send_result send_staged(connection_id id, const frame& f, std::size_t size, std::uint32_t epoch,
-                          const std::shared_ptr<detail::link_shared>& link);
+  inline send_result send_staged(connection_id id, const frame& f, std::size_t size,
+                                 std::uint32_t epoch,
+                                 const std::shared_ptr<detail::link_shared>& link);
   /// Owner, busy: pushes the chain (one exchange) and gives back unused credit.
   void flush_stage(send_stage& s);
   // -- direct writes (transport_direct.cpp) ---------------------------------------
@@ -204,6 +208,9 @@ struct transport::impl {
   /// Loop: sweeps the chains whose owner has added nothing to them for
   /// stage_idle. Returns whether it swept (the inbox may have work).
   bool sweep_stages(steady_clock::time_point now);
+  /// Any thread: the frames send_staged queued, staged or pushed since
+  /// (stats(); "Accounting" in transport_stage.cpp).
+  std::uint64_t staged_frames_queued() const;
   /// How long the loop may sleep (stage_idle while a chain is staged).
   steady_clock::duration max_sleep() const noexcept;
   void log(log_level level, const std::string& text) const;
@@ -236,6 +243,11 @@ struct transport::impl {
   void flush_dirty();
   void finalize_closed(steady_clock::time_point now);
   void shutdown_all();
+  /// Reports every frame left in the inbox undelivered (local_close), frees
+  /// the items, and returns how many frames it reported. Only the inbox's
+  /// consumer: the loop at its end (shutdown_all), or stop() once the loop
+  /// is gone (what senders pushed after it, racing the stopping_ check).
+  std::uint64_t undeliver_inbox();
 
   void arm_accept();
   void arm_eventfd();
@@ -318,9 +330,13 @@ struct transport::impl {
   /// Stages with a chain (owner: +1 when a chain starts, seq_cst; whoever
   /// empties it: -1). The loop sleeps only after sweeping while it is > 0.
   alignas(64) std::atomic<std::int64_t> staged_chains_{0};
-  volley::detail::mutex stages_mutex_;
+  mutable volley::detail::mutex stages_mutex_;
   std::vector<std::shared_ptr<send_stage>> stages_ VOLLEY_GUARDED_BY(stages_mutex_);
   bool stages_closed_ VOLLEY_GUARDED_BY(stages_mutex_) = false;  // stop() swept them
+  /// The `appended` of the stages let go from stages_ (their threads gone,
+  /// or the transport stopped): frames_queued's staged share that no stage
+  /// in the list holds any more.
+  std::uint64_t retired_appended_ VOLLEY_GUARDED_BY(stages_mutex_) = 0;
   std::atomic<bool> sleeping_{false};
   /// While the loop sleeps: a connection whose sendmsg was in flight when it
   /// went to sleep (0: none), so that its completion ends the sleep; a chain
@@ -340,6 +356,8 @@ struct transport::impl {
   // was one line every sending thread took in turn), away from the counters
   // the loop publishes every turn (sharing one made each send fetch the
   // line back from the loop's core).
+  // Staged frames are not counted here but in their stage's `appended`
+  // (staged_frames_queued): one count a staged frame instead of two.
   detail::striped_counter frames_queued_;
   alignas(64) std::atomic<std::uint64_t> wakeups_{0};
   // The loop's own (published where they change, not per turn).

@@ -1,6 +1,7 @@
 // The transport's event loop: one thread, one io_uring ring, every
 // connection. The connection state machine it drives is in
-// transport_connection.cpp; the sender-facing side in transport.cpp.
+// transport_connection.cpp; the sender-facing side in transport.cpp and
+// transport_stage.cpp.
 //
 // A turn: reap completions -> hand what they brought to the node (on_batch_end:
 // one chain per actor, and with inline handlers the actors' turns, whose
@@ -949,6 +950,20 @@ void transport::impl::finalize_closed(steady_clock::time_point now) {
   closing_.swap(still);
 }
 
+std::uint64_t transport::impl::undeliver_inbox() {
+  std::uint64_t frames = 0;
+  while (auto* item = static_cast<outbound_item*>(inbox_.pop())) {
+    if (item->what == outbound_item::type::frame) {
+      detail::for_each_frame(*item, [&](const frame& f) {
+        handler_.on_undelivered(item->id, f, close_reason::local_close);
+        ++frames;
+      });
+    }
+    outbound_item::destroy(item);
+  }
+  return frames;
+}
+
 void transport::impl::shutdown_all() {
   for (auto& [id, owned] : conns_) {
     owned->given_up = true;
@@ -958,15 +973,7 @@ void transport::impl::shutdown_all() {
       cut(*owned);
     }
   }
-  while (auto* item = static_cast<outbound_item*>(inbox_.pop())) {
-    if (item->what == outbound_item::type::frame) {
-      detail::for_each_frame(*item, [&](const frame& f) {
-        handler_.on_undelivered(item->id, f, close_reason::local_close);
-        ++local_undelivered_;
-      });
-    }
-    outbound_item::destroy(item);
-  }
+  local_undelivered_ += undeliver_inbox();
   if (listen_fd_ >= 0) {
     if (io_uring_sqe* sqe = ring_->sqe()) {
       io_uring_prep_cancel_fd(sqe, listen_fd_, IORING_ASYNC_CANCEL_ALL);

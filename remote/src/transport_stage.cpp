@@ -1,5 +1,5 @@
 // Staged sends: how a streaming thread hands its frames to the transport's
-// loop a chain at a time (send() in transport.cpp calls send_staged).
+// loop a chain at a time (send(), here, calls send_staged).
 //
 // A sending thread links its frames for one connection into a chain of its
 // own (send_stage) and pushes the chain onto the inbox with one exchange,
@@ -103,13 +103,28 @@
 // an item goes frame by frame (for_each_frame), and the counts
 // (frames_queued, link credit, segment frames) are per frame, as before.
 //
-// Accounting: a staged frame is counted in frames_queued at send, as before;
-// the credit not used by a chain is given back when the chain is pushed, so
-// the link's count is exact again once nothing is staged, and the bound is
-// never passed (credit counts as queued; when a batch's credit does not fit,
-// one frame is reserved alone).
+// One call a tell: send() lives here, not in transport.cpp, so that
+// send_staged, stage_for_this_thread and outbound_item::grow inline into
+// it, and the node's side (node_core::send, the transport claim, validate's
+// case for a proxy's frame) is inline in its headers. Between them the
+// layers' calls were ~115 of the sending thread's 581 instructions a tell
+// (callgrind, remote_bench one-way; 466 after).
+//
+// Accounting: a staged frame is counted in frames_queued at send, as before,
+// but by its stage's `appended` (which the sweeper's idle check already
+// needed), not by a second count: stats() adds up the `appended` of every
+// stage in stages_ and of those let go (retired_appended_), under
+// stages_mutex_, so a stage is in exactly one of the two at each read. A
+// stage is let go only once its count is final: its thread has exited
+// (sweep_stages), or stop() has detached it. The striped bump was ~11 of
+// the sending thread's ~466 instructions a tell (callgrind, remote_bench
+// one-way). The credit not used by a chain is given back when the chain is
+// pushed, so the link's count is exact again once nothing is staged, and
+// the bound is never passed (credit counts as queued; when a batch's credit
+// does not fit, one frame is reserved alone).
 #include "transport_impl.hpp"
 
+#include <volley/engine/ask.hpp>  // on_worker_thread
 #include <volley/engine/detail/activation_flush.hpp>
 
 #include <algorithm>
@@ -186,6 +201,22 @@ struct thread_stages {
 };
 thread_local thread_stages this_thread_stages;
 
+/// The link a thread sent to last. A stream of sends to one connection (a
+/// proxy's worker, a benchmark's sender) skips the shared lock and the map
+/// lookup: the read-write lock's two RMWs on a line every sender shares were
+/// 9% of the sending thread's one-way profile (perf, remote_transport_bench).
+/// What it keeps alive past its connection or transport is one link_shared
+/// (16 B; one 32 B allocation with its control block) per thread, and only
+/// until the thread's next send of any kind: a stale entry is let go before
+/// the lookup, so a send that finds nothing (a gone connection, a
+/// transport's last send) does not keep it.
+struct cached_link {
+  std::uint64_t serial = 0;  // transport::impl::serial_; 0: empty
+  connection_id id = 0;
+  std::shared_ptr<detail::link_shared> link;
+};
+thread_local cached_link this_thread_link;
+
 /// Called by the engine on this thread when the activation running here
 /// ends, before its cell may reach another thread: every chain the thread
 /// staged is pushed, under the handshake, as a thread's exit pushes them.
@@ -195,7 +226,7 @@ void flush_at_end_of_activation() noexcept {
 
 }  // namespace
 
-send_stage* transport::impl::stage_for_this_thread() {
+[[gnu::always_inline]] inline send_stage* transport::impl::stage_for_this_thread() {
   const last_stage& last = this_thread_last;
   if (last.serial == serial_) [[likely]]
     return last.stage;
@@ -231,9 +262,57 @@ send_stage* transport::impl::list_stage_for_this_thread() {
   return s.get();
 }
 
-send_result transport::impl::send_staged(connection_id id, const frame& f, std::size_t size,
-                                         std::uint32_t epoch,
-                                         const std::shared_ptr<detail::link_shared>& link) {
+// Here rather than in transport.cpp: send_staged, stage_for_this_thread
+// and outbound_item::grow inline into it; a staged tell makes one call from
+// here (encode_exact) where it made four.
+send_result transport::impl::send(connection_id id, const frame& f, path_check paths) {
+  if (stopping_.load(std::memory_order_relaxed)) return send_result::stopped;
+  std::size_t size = 0;  // validated and sized in one pass over the frame
+  if (validate(f, cfg_.limits, size, paths) != decode_error::none)
+    return send_result::invalid_frame;
+  cached_link& cache = this_thread_link;
+  if (cache.serial != serial_ || cache.id != id ||
+      cache.link->gone.load(std::memory_order_relaxed)) {
+    cache = {};  // stale: freed now if it was the last owner, whatever the lookup finds
+    volley::detail::shared_lock lock(links_mutex_);
+    auto it = links_.find(id);
+    if (it == links_.end()) return send_result::unknown_connection;
+    cache.link = it->second;
+    cache.serial = serial_;
+    cache.id = id;
+  }
+  detail::link_shared& link = *cache.link;
+  // Acquire: pairs with become_up's release, so a frame stamped with the
+  // new epoch was sent after the new incarnation was up.
+  std::uint32_t epoch = link.epoch.load(std::memory_order_acquire);
+  // An ask or a reply on an idle connection: its thread writes it; on a
+  // busy-polling node only a plain thread's ask (transport_direct.cpp).
+  // The kind first: a tell reads no more of it.
+  if ((f.kind == frame_kind::ask_request || f.kind == frame_kind::ask_reply ||
+       f.kind == frame_kind::ask_failure) &&
+      cfg_.direct_writes &&
+      (!cfg_.busy_poll ||
+       (f.kind == frame_kind::ask_request && !volley::detail::on_worker_thread())) &&
+      write_directly(f, size, epoch, link))
+    return send_result::queued;
+  if (detail::asymmetric_fence()) return send_staged(id, f, size, epoch, cache.link);
+  // Reserve first, undo on overflow: the bound holds however many threads race.
+  if (!link.reserve(size, cfg_.max_queued_frames, cfg_.max_queued_bytes))
+    return send_result::queue_full;
+  auto* item =
+      outbound_item::make(outbound_item::type::frame, id, static_cast<std::uint32_t>(size));
+  item->epoch = epoch;
+  encode_exact(f, {item->data(), size});
+  // Counted before the loop can see it, so queued >= sent + undelivered +
+  // fate unknown holds at every instant, with equality once the queue drains.
+  frames_queued_.add();
+  push(item);
+  return send_result::queued;
+}
+
+[[gnu::always_inline]] inline send_result transport::impl::send_staged(
+    connection_id id, const frame& f, std::size_t size, std::uint32_t epoch,
+    const std::shared_ptr<detail::link_shared>& link) {
   send_stage* staged = stage_for_this_thread();
   if (staged == nullptr) return send_result::stopped;
   send_stage& s = *staged;
@@ -290,7 +369,8 @@ send_result transport::impl::send_staged(connection_id id, const frame& f, std::
   s.credit_frames -= 1;
   s.credit_bytes -= size;
   ++s.frames;
-  frames_queued_.add();  // before the loop can see it, as in send()
+  // Counts the frame in frames_queued ("Accounting"), before the loop can
+  // see it, as in send(); relaxed: a statistic, as frames_queued_ is.
   s.appended.store(s.appended.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
   bool now = f.kind != frame_kind::message || s.credit_frames == 0;
   if (s.frames == 1) {
@@ -384,8 +464,17 @@ bool transport::impl::sweep_stages(steady_clock::time_point now) {
   due.clear();
   {
     volley::detail::lock_guard lock(stages_mutex_);
-    // A stage only this list holds has lost its thread, which pushed its chain.
-    std::erase_if(stages_, [](const std::shared_ptr<send_stage>& s) { return s.use_count() == 1; });
+    // A stage only this list holds has lost its thread, which pushed its
+    // chain: its count is final, and moves to the retired sum (through a
+    // local: -Wthread-safety does not see that the lambda runs under the lock).
+    std::uint64_t retired = 0;
+    auto gone = std::remove_if(stages_.begin(), stages_.end(), [&](const auto& s) {
+      if (s.use_count() != 1) return false;
+      retired += s->appended.load(std::memory_order_relaxed);
+      return true;
+    });
+    stages_.erase(gone, stages_.end());
+    retired_appended_ += retired;
     for (auto& s : stages_) {
       std::uint64_t a = s->appended.load(std::memory_order_relaxed);
       if (a != s->seen_appended) {
@@ -402,6 +491,13 @@ bool transport::impl::sweep_stages(steady_clock::time_point now) {
   }
   due.clear();
   return true;
+}
+
+std::uint64_t transport::impl::staged_frames_queued() const {
+  volley::detail::lock_guard lock(stages_mutex_);
+  std::uint64_t n = retired_appended_;
+  for (const auto& s : stages_) n += s->appended.load(std::memory_order_relaxed);
+  return n;
 }
 
 /// How long the loop may sleep: while a chain is staged, no longer than a

@@ -418,13 +418,12 @@ TEST_CASE(
   CHECK(two.b.stats().frames_undelivered == 0);
 }
 
-TEST_CASE("a thread that exits right after a burst has its staged frames pushed",
-          "[remote][transport][stage]") {
-  constexpr std::size_t senders = 8;
-  constexpr std::uint64_t burst = 37;  // a full chain and a staged tail
-  connected_pair t(senders);
-  REQUIRE(t.up());
-  std::atomic<int> refused{0};
+namespace {
+
+/// Senders 0..senders-1 each send `burst` frames on a thread of its own,
+/// which exits right after, one thread after the other.
+void burst_from_exiting_threads(connected_pair& t, std::size_t senders, std::uint64_t burst,
+                                std::atomic<int>& refused) {
   for (std::size_t s = 0; s < senders; ++s) {
     std::thread([&, s] {
       std::array<std::byte, 8> payload{};
@@ -432,10 +431,51 @@ TEST_CASE("a thread that exits right after a burst has its staged frames pushed"
         if (!send_until_queued(t.b, t.id, numbered(s, i, payload))) ++refused;
     }).join();
   }
+}
+
+}  // namespace
+
+TEST_CASE("a thread that exits right after a burst has its staged frames pushed",
+          "[remote][transport][stage]") {
+  constexpr std::size_t senders = 8;
+  constexpr std::uint64_t burst = 37;  // a full chain and a staged tail
+  connected_pair t(senders);
+  REQUIRE(t.up());
+  std::atomic<int> refused{0};
+  burst_from_exiting_threads(t, senders, burst, refused);
   CHECK(refused == 0);
   REQUIRE(t.ha.wait_for_total(senders * burst));
   std::lock_guard lock(t.ha.m);
   CHECK_FALSE(t.ha.out_of_order);
+}
+
+TEST_CASE("frames staged by threads that have exited stay counted in frames_queued",
+          "[remote][transport][stage]") {
+  // A staged frame is counted by its stage (transport_stage.cpp,
+  // "Accounting"); the loop lets an exited thread's stage go when it next
+  // sweeps, and its count must outlive it. Threads stream a burst each and
+  // exit; then this thread streams bursts with pauses, whose tails the
+  // loop sweeps (letting the exited threads' stages go as it does).
+  constexpr std::size_t senders = 8;
+  constexpr std::uint64_t burst = 37;  // a full chain and a staged tail
+  constexpr std::uint64_t own = 4'000;
+  connected_pair t(senders + 1);
+  REQUIRE(t.up());
+  std::atomic<int> refused{0};
+  burst_from_exiting_threads(t, senders, burst, refused);
+  REQUIRE(t.ha.wait_for_total(senders * burst));
+  std::array<std::byte, 8> payload{};
+  for (std::uint64_t i = 0; i < own;) {
+    for (std::uint64_t k = 0; k < 50 && i < own; ++k, ++i)
+      if (!send_until_queued(t.b, t.id, numbered(senders, i, payload))) ++refused;
+    std::this_thread::sleep_for(200us);  // longer than a sweep's wait
+  }
+  CHECK(refused == 0);
+  REQUIRE(t.ha.wait_for_total(senders * burst + own));
+  CHECK(poll_until([&] { return t.b.stats().frames_sent == senders * burst + own; }));
+  transport_stats st = t.b.stats();
+  CHECK(st.frames_queued == senders * burst + own);
+  CHECK(st.frames_queued == st.frames_sent + st.frames_undelivered + st.frames_fate_unknown);
 }
 
 TEST_CASE("frames staged while a transport stops are each counted once",
