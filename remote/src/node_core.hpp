@@ -236,8 +236,6 @@ struct pending_ask {
   std::chrono::steady_clock::time_point sent;
 };
 
-/// This thread's claim on a node's transport, for the claim's scope (see
-/// "Reaching the transport"). Nests: a claim restores the one it replaced.
 /// A thread's claim slot (one cache line), listed in the registry (node.cpp).
 struct alignas(64) claim_slot {
   std::atomic<const node_core*> core{nullptr};
@@ -248,6 +246,8 @@ extern constinit thread_local claim_slot* this_thread_claim;
 /// Lists this thread's slot, on its first claim.
 [[gnu::noinline]] claim_slot* list_this_thread();
 
+/// This thread's claim on a node's transport, for the claim's scope (see
+/// "Reaching the transport"). Nests: a claim restores the one it replaced.
 class transport_claim {
  public:
   // Inline, as with_transport: out of line, the claim's two calls and their

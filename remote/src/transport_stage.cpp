@@ -470,6 +470,10 @@ bool transport::impl::sweep_stages(steady_clock::time_point now) {
     std::uint64_t retired = 0;
     auto gone = std::remove_if(stages_.begin(), stages_.end(), [&](const auto& s) {
       if (s.use_count() != 1) return false;
+      // use_count() is a relaxed load; it read the thread's release
+      // decrement, so this fence makes the thread's last `appended` store
+      // visible to the read below (the count is final only with it).
+      std::atomic_thread_fence(std::memory_order_acquire);
       retired += s->appended.load(std::memory_order_relaxed);
       return true;
     });
