@@ -146,8 +146,15 @@ std::optional<double> busy_fraction(const std::vector<std::uint64_t>& before,
   return share(*d, busy);
 }
 
-std::optional<double> compute_step_ns(int cpu, int steps) {
-  // 40 batches, as in the round trip: the median ignores a preempted one.
+namespace {
+
+// The median over 40 batches of `steps` steps of `chain` (which runs the
+// steps it is given and returns a value that depends on all of them) on a
+// thread pinned to `cpu`, in ns per step: the median ignores a batch that a
+// preemption hit, as the round trip's does. std::nullopt if it cannot be
+// pinned.
+template <class Chain>
+std::optional<double> pinned_step_ns(int cpu, int steps, Chain chain) {
   constexpr int batches = 40;
   const int per_batch = std::max(1, steps / batches);
   std::vector<double> batch_ns;
@@ -155,26 +162,58 @@ std::optional<double> compute_step_ns(int cpu, int steps) {
   std::uint64_t sink = 0;
   std::thread t([&] {
     pinned = pin_to(cpu);
-    std::uint64_t x = 0x9e3779b97f4a7c15ULL;
     for (int batch = 0; batch < batches; ++batch) {
       auto start = std::chrono::steady_clock::now();
-      for (int i = 0; i < per_batch; ++i) {
-        // Each step needs the last: the chain's latency, not the core's
-        // width, sets the time, so the figure is the same for every build.
-        x = x * 6364136223846793005ULL + 1442695040888963407ULL;
-        x ^= x >> 29;
-      }
+      sink += chain(per_batch);
       auto ns = std::chrono::duration<double, std::nano>(std::chrono::steady_clock::now() - start)
                     .count();
       batch_ns.push_back(ns / per_batch);
     }
-    sink = x;
   });
   t.join();
-  // The chain's result is used, so the compiler keeps the loop.
+  // The chains' results are used, so the compiler keeps the loops.
   if (!pinned || sink == 0) return std::nullopt;
   std::sort(batch_ns.begin(), batch_ns.end());
   return batch_ns[batch_ns.size() / 2];
+}
+
+}  // namespace
+
+std::optional<double> compute_step_ns(int cpu, int steps) {
+  return pinned_step_ns(cpu, steps, [x = std::uint64_t{0x9e3779b97f4a7c15ULL}](int n) mutable {
+    for (int i = 0; i < n; ++i) {
+      // Each step needs the last: the chain's latency, not the core's
+      // width, sets the time, so the figure is the same for every build.
+      x = x * 6364136223846793005ULL + 1442695040888963407ULL;
+      x ^= x >> 29;
+    }
+    return x;
+  });
+}
+
+std::optional<double> issue_step_ns(int cpu, int steps) {
+  // Twelve chains of two one-cycle operations each, none waiting for
+  // another: 24 operations a step, which the core's integer units (four on
+  // the EPYC's Zen 4, six on recent Intel cores) issue as fast as they can
+  // take them. The empty asm keeps the chains in general registers, so the
+  // compiler neither vectorises nor merges them: the figure is the scalar
+  // issue rate, the resource a busy SMT sibling halves.
+  std::uint64_t v[12] = {1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12};
+  return pinned_step_ns(cpu, steps, [&v](int n) {
+    auto [a, b, c, d, e, f, g, h, i, j, k, l] = v;
+    for (int step = 0; step < n; ++step) {
+      a += b, a ^= a << 7, b += c, b ^= b << 7, c += d, c ^= c << 7;
+      d += e, d ^= d << 7, e += f, e ^= e << 7, f += g, f ^= f << 7;
+      g += h, g ^= g << 7, h += i, h ^= h << 7, i += j, i ^= i << 7;
+      j += k, j ^= j << 7, k += l, k ^= k << 7, l += a, l ^= l << 7;
+      asm volatile(""
+                   : "+r"(a), "+r"(b), "+r"(c), "+r"(d), "+r"(e), "+r"(f), "+r"(g), "+r"(h),
+                     "+r"(i), "+r"(j), "+r"(k), "+r"(l));
+    }
+    v[0] = a, v[1] = b, v[2] = c, v[3] = d, v[4] = e, v[5] = f;
+    v[6] = g, v[7] = h, v[8] = i, v[9] = j, v[10] = k, v[11] = l;
+    return (a ^ b ^ c ^ d ^ e ^ f ^ g ^ h ^ i ^ j ^ k ^ l) | 1;
+  });
 }
 
 std::optional<double> cpu_mhz(const std::vector<int>& cpus) {
@@ -205,12 +244,25 @@ std::optional<double> cpu_mhz(const std::vector<int>& cpus) {
 }
 
 nlohmann::json probe_now(const std::vector<int>& cpus) {
-  nlohmann::json out = {{"round_trip_ns", nullptr}, {"mhz", nullptr}, {"compute_ns", nullptr}};
+  nlohmann::json out = {{"round_trip_ns", nullptr},
+                        {"mhz", nullptr},
+                        {"compute_ns", nullptr},
+                        {"issue_ns", nlohmann::json::array()}};
   if (cpus.size() >= 2)
     if (auto rt = cache_line_round_trip_ns(cpus[0], cpus[1])) out["round_trip_ns"] = *rt;
   if (auto mhz = cpu_mhz(cpus)) out["mhz"] = *mhz;
   if (!cpus.empty())
     if (auto step = compute_step_ns(cpus[0])) out["compute_ns"] = *step;
+  // Every CPU, not only the first: the host's sibling load is per vCPU, and
+  // a workload serialised on one worker runs on either.
+  for (std::size_t n = 0; n < cpus.size(); ++n) {
+    if (n > 0 && cpus[n] == cpus[0]) {  // one CPU probed twice (one worker)
+      out["issue_ns"].push_back(out["issue_ns"][0]);
+      continue;
+    }
+    auto step = issue_step_ns(cpus[n]);
+    out["issue_ns"].push_back(step ? nlohmann::json(*step) : nlohmann::json());
+  }
   return out;
 }
 

@@ -15,9 +15,20 @@
 //   - mhz: the mean current frequency of those CPUs, if the kernel says;
 //   - compute_ns: the time of one step of a fixed chain of dependent integer
 //     operations on the first of those CPUs. It sees what the round trip
-//     does not: the host running that vCPU slower (its SMT sibling busy with
-//     another guest, a lower clock the VM is not told of). A compute-bound
-//     workload (trapezoid) slows with it and not with the round trip.
+//     does not: the host running that vCPU slower (a lower clock the VM is
+//     not told of). A compute-bound workload (trapezoid) slows with it and
+//     not with the round trip. A chain waits on its own latency, so a busy
+//     SMT sibling barely moves it: that is issue_ns's part.
+//   - issue_ns (one per probe CPU, in probe_cpus' order): the time of one
+//     step of twelve independent chains of adds and shifts. The core's issue
+//     width, not a chain's latency, sets it, so it sees what compute_ns
+//     cannot: a host thread on the vCPU's SMT sibling (another guest), which
+//     takes half the core's issue slots and shares its L1 and L2. On the
+//     project's 2-vCPU VM (2026-11-30, a quiet guest) it read 2.62 ns most of
+//     the time and 2.9-5.2 ns in bursts of a second or less, per CPU, while
+//     compute_ns stayed at 1.63, and a busy loop on the other vCPU moved
+//     neither (the two vCPUs are not each other's siblings): the load is
+//     outside the guest. spread_cause.hpp says what the report makes of it.
 // Beside the probes, the runner records how busy the machine's CPUs were
 // while the run ran (busy_fraction of /proc/stat), so that a run that
 // shared the machine with other processes can be told from one that did not.
@@ -60,12 +71,19 @@ std::optional<double> busy_fraction(const std::vector<std::uint64_t>& before,
 /// per-batch means give the median); std::nullopt if it cannot be pinned.
 std::optional<double> compute_step_ns(int cpu, int steps = 400'000);
 
+/// Median time, in ns, of one step of twelve independent add-and-shift
+/// chains on `cpu` over `steps` steps (batches, as compute_step_ns); bound
+/// by how many instructions the core issues per cycle, which an SMT sibling
+/// shares. std::nullopt if it cannot be pinned.
+std::optional<double> issue_step_ns(int cpu, int steps = 400'000);
+
 /// Mean current frequency in MHz of `cpus` (cpufreq's scaling_cur_freq, else
 /// /proc/cpuinfo's "cpu MHz"); std::nullopt when the kernel does not say.
 std::optional<double> cpu_mhz(const std::vector<int>& cpus);
 
-/// One probe as JSON: {"round_trip_ns", "mhz", "compute_ns"} (null where
-/// unknown).
+/// One probe as JSON: {"round_trip_ns", "mhz", "compute_ns", "issue_ns"}
+/// (null where unknown; issue_ns an array with one figure per CPU of `cpus`,
+/// null for a CPU that could not be pinned).
 nlohmann::json probe_now(const std::vector<int>& cpus);
 
 }  // namespace volley::bench

@@ -249,10 +249,14 @@ void machine_state(std::ostream& md, const json& data) {
   if (!median) return;
   std::vector<double> probes, steal, mhz, others, compute;
   std::vector<std::string> flagged;
-  int mixed = 0, disturbed = 0;
+  int mixed = 0, disturbed = 0, contended = 0;
+  const auto quiet_issue = quiet_issue_ns(runs);
+  std::optional<double> busiest_issue;
   for (const auto& r : runs) {
     if (run_probe_mode(r, median) == "mixed") ++mixed;
     if (!disturbance(r).empty()) ++disturbed;
+    if (!host_contention(r, quiet_issue).empty()) ++contended;
+    if (auto issue = run_issue_ns(r)) busiest_issue = std::max(busiest_issue.value_or(0.0), *issue);
     if (r.contains("others_busy")) others.push_back(r["others_busy"].get<double>());
     for (const char* when : {"probe_before", "probe_after"})
       if (r.contains(when) && r[when].is_object() &&
@@ -295,6 +299,11 @@ void machine_state(std::ostream& md, const json& data) {
     std::snprintf(buffer, sizeof buffer, "; compute step %.2f – %.2f ns", c.min, c.max);
     md << buffer;
   }
+  if (quiet_issue && busiest_issue) {
+    std::snprintf(buffer, sizeof buffer, "; issue step %.2f – %.2f ns", *quiet_issue,
+                  *busiest_issue);
+    md << buffer;
+  }
   if (!others.empty()) {
     std::snprintf(buffer, sizeof buffer,
                   "; other processes kept up to %.0f%% of the CPUs busy during a run",
@@ -309,6 +318,10 @@ void machine_state(std::ostream& md, const json& data) {
     md << " " << disturbed << " run(s) shared the machine (other processes above "
        << static_cast<int>(100 * others_busy_limit) << "% of the CPUs, or steal above "
        << static_cast<int>(100 * steal_limit) << "%) and count in no mode's spread.";
+  if (contended > 0)
+    md << " " << contended << " run(s) had an issue step above " << issue_contention_factor
+       << "× the quietest on a CPU they kept busy (the host's SMT sibling busy, before or after"
+       << " the run) and count in no mode's spread.";
   if (flagged.empty()) {
     md << " Every run's probe was within " << probe_mode_factor << "× of the median.\n\n";
   } else {

@@ -111,7 +111,7 @@ json runtime_summary(const json& runs, const std::string& workload, int workers,
       out["probe_explains_spread"] =
           by_mode.size() >= 2 && every_mode_narrow ? json(true) : json(false);
       // What else the file recorded about it (spread_cause.hpp).
-      out["spread_cause"] = explain_spread(ok_runs, median_probe);
+      out["spread_cause"] = explain_spread(ok_runs, median_probe, quiet_issue_ns(runs));
     }
   }
   return out;

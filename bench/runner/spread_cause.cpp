@@ -66,7 +66,65 @@ std::optional<double> busiest_share(const json& run) {
   return busiest / total;
 }
 
+// The probe CPU indices a run kept busy (busy_thread_share), from its
+// volley workers' names; empty when its threads do not say.
+std::vector<std::size_t> busy_worker_cpus(const json& run) {
+  std::vector<std::size_t> out;
+  if (!run.contains("thread_cpu_s") || !run["thread_cpu_s"].is_object()) return out;
+  double total = 0;
+  for (const auto& [name, seconds] : run["thread_cpu_s"].items()) total += seconds.get<double>();
+  const std::string worker = "volley-w";
+  for (const auto& [name, seconds] : run["thread_cpu_s"].items()) {
+    if (total <= 0 || name.rfind(worker, 0) != 0 ||
+        seconds.get<double>() < busy_thread_share * total)
+      continue;
+    try {
+      out.push_back(std::stoul(name.substr(worker.size())));
+    } catch (const std::exception&) {
+      // Not a worker number: the threads do not say which CPU.
+      return {};
+    }
+  }
+  return out;
+}
+
+// Every issue figure a run's probes hold, on the CPUs `only` names (all
+// when empty).
+std::vector<double> issue_figures(const json& run, const std::vector<std::size_t>& only = {}) {
+  std::vector<double> out;
+  for (const char* when : {"probe_before", "probe_after"}) {
+    if (!run.contains(when) || !run[when].is_object()) continue;
+    const auto& issue = run[when].value("issue_ns", json());
+    if (!issue.is_array()) continue;
+    for (std::size_t cpu = 0; cpu < issue.size(); ++cpu)
+      if (issue[cpu].is_number() &&
+          (only.empty() || std::find(only.begin(), only.end(), cpu) != only.end()))
+        out.push_back(issue[cpu].get<double>());
+  }
+  return out;
+}
+
 }  // namespace
+
+std::optional<double> run_issue_ns(const json& run) {
+  auto figures = issue_figures(run, busy_worker_cpus(run));
+  if (figures.empty()) return std::nullopt;
+  return *std::max_element(figures.begin(), figures.end());
+}
+
+std::optional<double> quiet_issue_ns(const json& runs) {
+  std::optional<double> quiet;
+  for (const auto& r : runs)
+    for (double ns : issue_figures(r)) quiet = std::min(quiet.value_or(ns), ns);
+  return quiet;
+}
+
+std::string host_contention(const json& run, std::optional<double> quiet_ns) {
+  auto issue = run_issue_ns(run);
+  if (!issue || !quiet_ns || *issue <= issue_contention_factor * *quiet_ns) return "";
+  return "the host's SMT sibling was busy (issue step " + fixed("%.2f", *issue) + " ns, quiet " +
+         fixed("%.2f", *quiet_ns) + " ns)";
+}
 
 std::string run_probe_mode(const json& run, std::optional<double> median_probe_ns) {
   auto before = probe_at(run, "probe_before"), after = probe_at(run, "probe_after");
@@ -90,7 +148,8 @@ std::string disturbance(const json& run) {
   return out;
 }
 
-json explain_spread(const std::vector<const json*>& runs, std::optional<double> median_probe_ns) {
+json explain_spread(const std::vector<const json*>& runs, std::optional<double> median_probe_ns,
+                    std::optional<double> quiet_issue) {
   json out = json::object();
   std::vector<std::string> set_apart;
   std::map<std::string, std::vector<const json*>> groups;
@@ -104,6 +163,8 @@ json explain_spread(const std::vector<const json*>& runs, std::optional<double> 
                           duration_text(*probe_at(*r, "probe_after")) + " after)");
     } else if (auto why = disturbance(*r); !why.empty()) {
       set_apart.push_back(rep_text(*r) + ": " + why);
+    } else if (auto host = host_contention(*r, quiet_issue); !host.empty()) {
+      set_apart.push_back(rep_text(*r) + ": " + host);
     } else {
       groups[mode].push_back(r);
     }

@@ -12,6 +12,22 @@
 //     machine's busy share less the run's own (others_busy).
 //   - a probe mode that changed during the run (before 64 ns, after 337 ns):
 //     such a run belongs to neither mode ("mixed").
+//   - the host's SMT sibling: another guest's thread on the physical core
+//     under the vCPU a worker ran on. The suite's thread ring (one worker
+//     running a serial chain of sends) spent 1.44x the CPU per hop in one
+//     repetition with the compute probe unchanged; neither the address
+//     space layout (ASLR on or off: the same 24.0 ns median per hop) nor
+//     the worker's CPU made it. The issue probe (machine_probe.hpp) reads
+//     1.1-2x its quiet figure in bursts of a second or less, on one vCPU
+//     at a time. In 40 back-to-back thread rings on a quiet guest, all 9
+//     that spent 28-35 ns of CPU per hop (the rest 23-27) had such a reading
+//     on a CPU before or after them, but so had 25 of the other 31, with
+//     the busy worker's CPU unknown; through the runner, which knows it
+//     from the threads' names, a quiet stretch of 18 runs had 3 of its 4
+//     slow runs and 2 of its 14 fast ones flagged. The probes bracket the
+//     run: a burst inside it can go unseen, and one that ended as the run
+//     began still counts, so the report names such runs rather than drop
+//     them.
 //   - neither: at the same parallelism, the slow repetition spent more CPU
 //     time per item. Ping-pong at 1 worker (no placement to differ; the
 //     pair always runs on one worker at 2) spent 23-32 ns of CPU per message
@@ -46,6 +62,17 @@ inline constexpr double others_busy_limit = 0.1;
 /// on the project's VM had more than 2.4%).
 inline constexpr double steal_limit = 0.05;
 
+/// A run whose issue probe (machine_probe.hpp), before or after it, on a
+/// CPU it kept busy read more than this factor over the quietest issue
+/// probe of its file (quiet_issue_ns) is set apart: a busy SMT sibling on the host. On the
+/// project's VM a quiet core read 2.62-2.73 ns (4% apart), a shared one
+/// 2.87-5.2 ns.
+inline constexpr double issue_contention_factor = 1.10;
+
+/// A worker thread with at least this share of a run's sampled CPU time
+/// kept its CPU busy (thread ring's idle worker: 1-3%; a balanced pair: 50%).
+inline constexpr double busy_thread_share = 0.25;
+
 /// The issue's smallest timed window: below it, start-up and scheduling
 /// noise are a large share of the figure.
 inline constexpr double min_window_s = 0.25;
@@ -60,9 +87,26 @@ std::string run_probe_mode(const nlohmann::json& run, std::optional<double> medi
 /// "others kept 45% of the CPUs busy", "steal 6%".
 std::string disturbance(const nlohmann::json& run);
 
+/// The largest issue probe, before or after the run, on the CPUs it kept
+/// busy: those of its volley workers ("volley-w<N>", on probe CPU N) with
+/// at least busy_thread_share of its threads' CPU time, or every probed CPU
+/// when its threads do not say (a peer's, or no samples). std::nullopt
+/// without issue probes (files written before they existed).
+std::optional<double> run_issue_ns(const nlohmann::json& run);
+
+/// The smallest issue probe among `runs` (a result file's array; any CPU,
+/// before or after): the core's figure with its SMT sibling idle.
+/// std::nullopt without any.
+std::optional<double> quiet_issue_ns(const nlohmann::json& runs);
+
+/// "the host's SMT sibling was busy (issue step 4.40 ns, quiet 2.62 ns)"
+/// when run_issue_ns is above issue_contention_factor times `quiet_ns`,
+/// else "".
+std::string host_contention(const nlohmann::json& run, std::optional<double> quiet_ns);
+
 /// For the successful runs of one runtime in one summary row, with
 /// spread = max/min of their throughput: {"cause": text, and where known
-/// "set_apart" (texts: mixed-mode and disturbed runs), "clean_spread" and
+/// "set_apart" (texts: mixed-mode, disturbed and host-contended runs), "clean_spread" and
 /// "clean_mode" (the widest spread within one probe mode among the runs
 /// not set apart, and that mode), "cost_ratio" and "parallelism_ratio"
 /// (of that mode's slowest run against its fastest), "shortest_window_s"
@@ -71,6 +115,7 @@ std::string disturbance(const nlohmann::json& run);
 /// The cause names what the file recorded that
 /// accounts for the spread, or says that nothing does.
 nlohmann::json explain_spread(const std::vector<const nlohmann::json*>& runs,
-                              std::optional<double> median_probe_ns);
+                              std::optional<double> median_probe_ns,
+                              std::optional<double> quiet_issue_ns);
 
 }  // namespace volley::bench

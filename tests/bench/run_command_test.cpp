@@ -114,6 +114,11 @@ void check_whole_runs(const json& data) {
       CHECK(run["voluntary_switches"].get<long>() >= 0);
       CHECK(run["involuntary_switches"].get<long>() >= 0);
       CHECK(run["probe_before"]["compute_ns"].is_number());
+      // One issue step per probe CPU, either side of the run.
+      for (const char* when : {"probe_before", "probe_after"}) {
+        CHECK(run[when]["issue_ns"].size() == data["probe_cpus"].size());
+        for (const auto& ns : run[when]["issue_ns"]) CHECK(ns.is_number());
+      }
       // volley's workers by name, sampled every 20 ms while it ran.
       if (run["runtime"] == "volley" && run["wall_s"].get<double>() > 0.1)
         CHECK(run["thread_cpu_s"].contains("volley-w0"));

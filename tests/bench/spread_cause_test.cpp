@@ -31,7 +31,7 @@ json run(int repetition, double items, double elapsed_s, double cpu_s, double be
 json explain(const json& runs) {
   std::vector<const json*> pointers;
   for (const auto& r : runs) pointers.push_back(&r);
-  return explain_spread(pointers, median_probe_ns(runs));
+  return explain_spread(pointers, median_probe_ns(runs), quiet_issue_ns(runs));
 }
 
 bool says(const json& analysis, const std::string& text) {
@@ -75,6 +75,69 @@ TEST_CASE("a run that shared the machine with other processes is set apart") {
   json stolen = run(4, 1e7, 0.3, 0.3);
   stolen["steal"] = 0.2;
   CHECK(disturbance(stolen) == "steal 20%");
+}
+
+// `r` with issue probes: one figure per probe CPU, before and after.
+json with_issue(json r, std::vector<double> before, std::vector<double> after) {
+  r["probe_before"]["issue_ns"] = before;
+  r["probe_after"]["issue_ns"] = after;
+  return r;
+}
+
+// `r` as thread ring runs: all its CPU time on worker `busy`.
+json on_worker(json r, int busy) {
+  const double cpu = r["cpu_s"].get<double>();
+  r["thread_cpu_s"] = {{"volley-w" + std::to_string(busy), 0.97 * cpu},
+                       {"volley-w" + std::to_string(1 - busy), 0.02 * cpu},
+                       {"volley-savina", 0.01 * cpu}};
+  return r;
+}
+
+TEST_CASE("a run beside a busy host sibling on its worker's CPU is set apart") {
+  // This VM's thread ring: 22-25 ns of CPU per hop with the issue probe at
+  // 2.62 ns; 34 ns with the busy worker's CPU reading 4.4 ns after the run.
+  json runs = json::array(
+      {with_issue(on_worker(run(1, 1.5e7, 0.34, 0.34), 1), {2.62, 2.63}, {2.64, 2.62}),
+       with_issue(on_worker(run(2, 1.5e7, 0.36, 0.36), 0), {2.65, 2.62}, {2.62, 2.66}),
+       with_issue(on_worker(run(3, 1.5e7, 0.51, 0.51), 1), {2.62, 2.70}, {2.62, 4.40})});
+  CHECK(quiet_issue_ns(runs) == Approx(2.62));
+  CHECK(run_issue_ns(runs[2]) == Approx(4.40));
+  CHECK(host_contention(runs[2], 2.62) ==
+        "the host's SMT sibling was busy (issue step 4.40 ns, quiet 2.62 ns)");
+  auto a = explain(runs);
+  CHECK(a["clean_spread"].get<double>() == Approx(0.36 / 0.34));
+  CHECK(says(a,
+             "set-apart runs explain it (typical mode 1.06): rep 3: the host's SMT sibling "
+             "was busy (issue step 4.40 ns, quiet 2.62 ns)"));
+  // Within the probe's quiet jitter (2.62-2.73 ns measured): not set apart.
+  CHECK(host_contention(with_issue(runs[0], {2.62, 2.62}, {2.62, 2.80}), 2.62).empty());
+}
+
+TEST_CASE("a busy sibling on a CPU the run left idle does not set it apart") {
+  // Worker 1 did the work; the burst was on worker 0's CPU.
+  json idle_side = with_issue(on_worker(run(3, 1.5e7, 0.51, 0.51), 1), {4.9, 2.62}, {2.62, 2.62});
+  CHECK(run_issue_ns(idle_side) == Approx(2.62));
+  CHECK(host_contention(idle_side, 2.62).empty());
+  // Without thread samples every probed CPU counts.
+  json unsampled = idle_side;
+  unsampled.erase("thread_cpu_s");
+  CHECK(run_issue_ns(unsampled) == Approx(4.9));
+  // Both workers busy (a balanced pair): both CPUs count.
+  json pair = idle_side;
+  pair["thread_cpu_s"] = {{"volley-w0", 0.25}, {"volley-w1", 0.25}};
+  CHECK(run_issue_ns(pair) == Approx(4.9));
+  auto a = explain(
+      json::array({with_issue(on_worker(run(1, 1.5e7, 0.34, 0.34), 1), {2.62, 2.62}, {2.62, 2.62}),
+                   idle_side}));
+  CHECK(says(a, "probe does not explain it; rep 3 against rep 1"));
+}
+
+TEST_CASE("a file without issue probes judges no run by them") {
+  json old = on_worker(run(1, 1.5e7, 0.51, 0.51), 1);
+  CHECK_FALSE(run_issue_ns(old));
+  CHECK_FALSE(quiet_issue_ns(json::array({old})));
+  CHECK(host_contention(old, std::nullopt).empty());
+  CHECK(host_contention(old, 2.62).empty());
 }
 
 TEST_CASE("a spread at the same parallelism is put on the CPU time per item") {
