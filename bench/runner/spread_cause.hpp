@@ -19,15 +19,24 @@
 //     space layout (ASLR on or off: the same 24.0 ns median per hop) nor
 //     the worker's CPU made it. The issue probe (machine_probe.hpp) reads
 //     1.1-2x its quiet figure in bursts of a second or less, on one vCPU
-//     at a time. In 40 back-to-back thread rings on a quiet guest, all 9
-//     that spent 28-35 ns of CPU per hop (the rest 23-27) had such a reading
-//     on a CPU before or after them, but so had 25 of the other 31, with
-//     the busy worker's CPU unknown; through the runner, which knows it
-//     from the threads' names, a quiet stretch of 18 runs had 3 of its 4
-//     slow runs and 2 of its 14 fast ones flagged. The probes bracket the
-//     run: a burst inside it can go unseen, and one that ended as the run
-//     began still counts, so the report names such runs rather than drop
-//     them.
+//     at a time. Over 100 thread rings through the runner (2026-11-30,
+//     loads 1.2-3.9), by the busy worker's CPU time per hop against the
+//     median (22.9 ns) and whether the probe on that worker's CPU read a
+//     burst before or after:
+//
+//       | CPU per hop    | runs | flagged |
+//       |----------------|-----:|--------:|
+//       | under 1.1x     |   86 |     22  |
+//       | 1.1x - 1.2x    |    7 |      3  |
+//       | 1.2x and above |    7 |      6  |
+//
+//     The probes bracket the run: a burst inside it can go unseen, and
+//     one that ended as the run began still counts (a quarter of the
+//     ordinary runs), so the report names such runs rather than drop them.
+//     Fibonacci (both workers busy) spends about 1.6x the CPU per actor
+//     with the round trip at ~330 ns as at ~80 ns; a run whose vCPUs moved
+//     apart and back between its two probes would read 1.0-1.6x with both
+//     probes fast, which nothing here can see.
 //   - neither: at the same parallelism, the slow repetition spent more CPU
 //     time per item. Ping-pong at 1 worker (no placement to differ; the
 //     pair always runs on one worker at 2) spent 23-32 ns of CPU per message
