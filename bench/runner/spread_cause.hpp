@@ -100,7 +100,8 @@ std::string disturbance(const nlohmann::json& run);
 /// busy: those of its volley workers ("volley-w<N>", on probe CPU N) with
 /// at least busy_thread_share of its threads' CPU time, or every probed CPU
 /// when its threads do not say (a peer's, or no samples). std::nullopt
-/// without issue probes (files written before they existed).
+/// without issue probes (files written before they existed) or when only
+/// workers past the two probed CPUs were busy (nothing probed their CPUs).
 std::optional<double> run_issue_ns(const nlohmann::json& run);
 
 /// The smallest issue probe among `runs` (a result file's array; any CPU,

@@ -126,6 +126,11 @@ TEST_CASE("a busy sibling on a CPU the run left idle does not set it apart") {
   json pair = idle_side;
   pair["thread_cpu_s"] = {{"volley-w0", 0.25}, {"volley-w1", 0.25}};
   CHECK(run_issue_ns(pair) == Approx(4.9));
+  // Four workers, the busy one past the two probed CPUs: nothing to judge.
+  json third = idle_side;
+  third["thread_cpu_s"] = {{"volley-w0", 0.01}, {"volley-w1", 0.01}, {"volley-w2", 0.49}};
+  CHECK_FALSE(run_issue_ns(third));
+  CHECK(host_contention(third, 2.62).empty());
   auto a = explain(
       json::array({with_issue(on_worker(run(1, 1.5e7, 0.34, 0.34), 1), {2.62, 2.62}, {2.62, 2.62}),
                    idle_side}));
