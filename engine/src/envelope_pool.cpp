@@ -12,6 +12,7 @@
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
+#include <cstdlib>
 #include <mutex>
 #include <thread>
 #include <utility>
@@ -46,7 +47,10 @@ struct envelope_chunks {
     return d;
   }
   static void arm_thread_exit();
+  /// The depot is empty: wait for a magazine to come back (true), or let
+  /// the caller cut fresh blocks (false, counted in outrun_cut_bytes).
   static bool wait_for_returns(const depot& d) noexcept;
+  static bool wait_or_cut(const depot& d) noexcept;
   // The thread is exiting, or the main thread runs static destructors (a
   // system shut down there tells every actor to stop): a shared chunk.
   static void* late_alloc(std::size_t c) { return chunk_late_alloc(registry(), c); }
@@ -99,8 +103,9 @@ void envelope_chunks::arm_thread_exit() {
 // at 6-11 M; on the Intel VM, 2 workers stayed below 20 MB (22 M msg/s)
 // and 1 worker grew to 500 MB (10 M).
 //
-// So once the envelope chunks hold `outrun_bound_chunks` MiB, such a thread
-// whose caches and the depot are empty waits up to `outrun_wait` for a
+// So once such a thread has itself cut `outrun_bound_bytes` of fresh
+// envelopes, whenever its caches and the depot are empty it waits up to
+// `outrun_wait` for a
 // magazine to come back to the depot (Erlang's send penalty, in spirit):
 // the wait ends at the first look (one per 50 µs nap) that finds the
 // receivers have freed 64 envelopes, and its pace becomes theirs while
@@ -131,7 +136,24 @@ void envelope_chunks::arm_thread_exit() {
 // on 2 workers, 3 interleaved rounds (load ~7.5, slow mode), wall s per
 // run by bound: 2 MiB 1.0-1.6, 4 MiB 1.3-2.7, 8 MiB 2.4-2.7, 32 MiB 4.3,
 // 128 MiB 6.1, none 8.2; 1 MiB no better than 2.
-constexpr std::size_t outrun_bound_chunks = (std::size_t{2} << 20) / chunk_bytes;
+//
+// Counted per sending thread (outrun_cut_bytes), in the envelopes it cut
+// itself, not in the chunks the pool holds: the bound is on the backlog
+// this sender can put out, and the pool's chunks are mostly other threads'.
+// Each worker opens a chunk of its own per size class its actors allocate
+// (an ask's request, its envelope, the reply), so a pool of 2 workers
+// whose actors ask held 4-6 MiB before the sender had cut anything, and
+// the sender, counted against the pool's chunks, waited at its first
+// empty refill with a backlog of a few magazines: Savina's logistic map
+// (main floods 10 series, each a chain of asks), 2 workers, stats build,
+// per run of 9 M messages: the sender waited 3.5-5.9k times, the workers
+// ran dry between its naps (searches 2.1-2.8k, parks 1.6-2.7k, futex
+// wakes 2.0-6.2k), and the second worker lost to the first. What this
+// changed is in the commit that made the count per thread. A thread that
+// has cut its 2 MiB stays paced while crowded, even after its envelopes
+// went back to their chunks: the count only grows, as the chunks' count
+// did while they were in use. Two outside senders may each put out 2 MiB.
+constexpr std::size_t outrun_bound_bytes = std::size_t{2} << 20;
 // Long enough for a receiver on a shared core to get its time slice back
 // (the base slice is 0.75 ms on this kernel).
 constexpr std::chrono::microseconds outrun_wait{2000};
@@ -163,11 +185,46 @@ std::atomic<std::uint64_t> outrun_wait_ns{0};          ///< measurements: time i
 constinit thread_local unsigned outrun_skips = 0;      ///< refills left that do not wait
 constinit thread_local unsigned outrun_last_skip = 0;  ///< 0 after a wait that saw a return
 constinit thread_local bool outrun_paced = true;       ///< pace_this_thread()
+/// Bytes of fresh envelopes this thread has cut (refills that found the
+/// depot empty); whether it has run `outrun_bound_bytes` ahead.
+constinit thread_local std::size_t outrun_cut_bytes = 0;
+
+#if defined(VOLLEY_SCHED_STATS) && VOLLEY_SCHED_STATS
+// Measurement builds only: VOLLEY_OUTRUN_POOLWIDE=1 restores the bound on
+// the pool's live chunks, for an A/B in one binary.
+bool outrun_bound_poolwide() noexcept {
+  static const bool on = [] {
+    const char* env = std::getenv("VOLLEY_OUTRUN_POOLWIDE");
+    return env != nullptr && std::atoi(env) != 0;
+  }();
+  return on;
+}
+#else
+constexpr bool outrun_bound_poolwide() noexcept {
+  return false;
+}
+#endif
+
+bool ran_ahead() noexcept {
+  if (outrun_bound_poolwide()) {
+    return envelope_chunks::registry().live.load(std::memory_order_relaxed) * chunk_bytes >=
+           outrun_bound_bytes;
+  }
+  return outrun_cut_bytes >= outrun_bound_bytes;
+}
 
 bool envelope_chunks::wait_for_returns(const depot& d) noexcept {
+  if (wait_or_cut(d)) return true;
+  // false: the caller refills, cutting a block and a magazine's worth more.
+  const auto c = static_cast<std::size_t>(&d - depots());
+  outrun_cut_bytes += (batch + 1) * class_size(c);
+  return false;
+}
+
+bool envelope_chunks::wait_or_cut(const depot& d) noexcept {
   if (crowded_pools.load(std::memory_order_relaxed) <= 0) return false;
   if (on_worker_thread() || !outrun_paced) return false;
-  if (registry().live.load(std::memory_order_relaxed) < outrun_bound_chunks) return false;
+  if (!ran_ahead()) return false;
   if (outrun_skips > 0) {
     --outrun_skips;
     return false;

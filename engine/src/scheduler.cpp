@@ -861,13 +861,15 @@ void worker_pool::print_stats() {
                u(sum.parks), static_cast<double>(sum.park_ns) / 1e6, u(wake.notifies),
                u(wake.wakes), u(wake.fanout_wakes), u(wake.park_fanout_wakes), u(wake.fill_wakes),
                u(wake.nap_find_wakes), u(wake.returned_searching));
-  std::fprintf(
-      stderr,
-      "  moves=%llu (activations on another worker than the cell's last) "
-      "handbacks=%llu outrun_waits=%llu outrun_naps=%llu outrun_misses=%llu outrun_wait_ms=%.1f\n",
-      (unsigned long long)sum.moves, (unsigned long long)sum.handbacks,
-      u(envelope_pool::waits_for_returns()), u(envelope_pool::naps_for_returns()),
-      u(envelope_pool::waits_without_return()), envelope_pool::wait_ns() / 1e6);
+  std::fprintf(stderr,
+               "  moves=%llu (activations on another worker than the cell's last) "
+               "handbacks=%llu outrun_waits=%llu outrun_naps=%llu outrun_misses=%llu "
+               "outrun_wait_ms=%.1f envelope_chunks=%zu\n",
+               (unsigned long long)sum.moves, (unsigned long long)sum.handbacks,
+               u(envelope_pool::waits_for_returns()), u(envelope_pool::naps_for_returns()),
+               u(envelope_pool::waits_without_return()),
+               static_cast<double>(envelope_pool::wait_ns()) / 1e6,
+               envelope_pool::current().chunks_live);
   for (auto& w : workers_) {
     std::fprintf(
         stderr, "  worker %u: activations=%llu steals=%llu searches=%llu parks=%llu park_ms=%.1f\n",

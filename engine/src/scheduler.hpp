@@ -265,6 +265,27 @@
 // 27-86k injection pushes, 125-218 wakes and ~200-250 parks (the workers
 // now run dry while main naps), 0.3-0.5 s searching.
 //
+// Logistic map on the 2-core AMD VM (issue 11)
+// ---------------------------------------------
+// main() floods 10 series, each a serial chain of asks to its own
+// computer; the suite judged 2 workers a loss against 1 (pairs 0.87). What
+// the second worker cost there was the outrun wait's bound, not this
+// file: counted against the pool's envelope chunks, which the workers'
+// own per-class chunks had already filled, it paced main from its first
+// refill with a backlog of a few magazines, so the workers ran dry between
+// its naps and the second one was woken, searched and parked thousands of
+// times per run. The bound now counts what the sender cut itself
+// (envelope_pool.cpp, "a sender that outruns its receivers", where the
+// counts are). Tried here and dropped, over that change: a shorter search
+// spin before parking (0 or 5 µs instead of `spin_before_park`: 0.97 and
+// 0.95 of the throughput per interleaved pair, CPU unchanged), and an
+// outside schedule() that hands a cell back to the running worker it last
+// ran on (injections 25-62k -> 0.4-8k per run, but the 10 chains then ran
+// on one worker and throughput fell; they gain from running on two).
+// Left as it is: main's tells still schedule a series from outside 25-80k
+// times per run, by the counts mostly a series suspended in its ask (a
+// parked mailbox is marked, so the next push schedules it).
+//
 // The parking look (issue 11)
 // ---------------------------
 // The look after registering does not cover the other workers' deques.

@@ -21,6 +21,7 @@
 #include <deque>
 #include <mutex>
 #include <thread>
+#include <vector>
 
 #include <volley/engine/detail/envelope.hpp>
 #include <volley/volley.hpp>
@@ -124,6 +125,49 @@ TEST_CASE("an outside sender with a core of its own never waits for its envelope
   CHECK_FALSE(o.shared_cores);
   CHECK(o.freed == blocks);
   CHECK(o.waits == 0);
+}
+
+// The bound is on what the sender itself put out: chunks other threads hold
+// (each worker opens its own per size class its actors allocate: an ask's
+// request, envelope and reply) do not make it wait. Classes no other case
+// here uses (128 and 192 B), so their depots are empty: a sender that may
+// wait does so at its first refill.
+TEST_CASE("an outside sender is paced by the envelopes it cut, not by chunks other threads hold") {
+  constexpr std::size_t held_bytes = 128, sent_bytes = 192;
+  constexpr std::size_t mib = std::size_t{1} << 20;
+  const long cap = envelope_pool::current().depot_cap;
+  envelope_pool::set_depot_cap(0);  // nothing comes back through the depot
+  volley::config cfg;
+  cfg.workers = allowed_cpus();
+  volley::system sys(cfg);  // idle: it makes the cores crowded
+  REQUIRE(envelope_pool::senders_share_cores());
+  const std::size_t chunks_before = envelope_pool::current().chunks_live;
+  std::vector<void*> held, sent;
+  std::thread holder([&] {  // another thread's 3 MiB, kept
+    volley::pace_this_thread(false);
+    for (std::size_t i = 0; i < 3 * mib / held_bytes; ++i)
+      held.push_back(envelope_alloc(held_bytes));
+  });
+  holder.join();
+  REQUIRE(envelope_pool::current().chunks_live - chunks_before >= 3);
+  std::uint64_t waits_below_bound = 0, waits_beyond = 0;
+  std::thread sender([&] {  // paced, as main() is
+    const std::uint64_t w0 = envelope_pool::waits_for_returns();
+    for (std::size_t i = 0; i < mib / 2 / sent_bytes; ++i)
+      sent.push_back(envelope_alloc(sent_bytes));
+    const std::uint64_t w1 = envelope_pool::waits_for_returns();
+    // On to 2.5 MiB of its own: past the bound, and nothing comes back.
+    for (std::size_t i = 0; i < 2 * mib / sent_bytes; ++i)
+      sent.push_back(envelope_alloc(sent_bytes));
+    waits_below_bound = w1 - w0;
+    waits_beyond = envelope_pool::waits_for_returns() - w1;
+  });
+  sender.join();
+  for (void* p : held) envelope_free(p, held_bytes);
+  for (void* p : sent) envelope_free(p, sent_bytes);
+  envelope_pool::set_depot_cap(cap);
+  CHECK(waits_below_bound == 0);
+  CHECK(waits_beyond > 0);
 }
 
 TEST_CASE("an outside sender that does not pace itself never waits, even on crowded cores") {
