@@ -105,13 +105,12 @@ void envelope_chunks::arm_thread_exit() {
 //
 // So once such a thread has itself cut `outrun_bound_bytes` of fresh
 // envelopes, whenever its caches and the depot are empty it waits up to
-// `outrun_wait` for a
-// magazine to come back to the depot (Erlang's send penalty, in spirit):
-// the wait ends at the first look (one per 50 µs nap) that finds the
-// receivers have freed 64 envelopes, and its pace becomes theirs while
-// the backlog stays in cache. It never blocks a
-// tell: a wait that sees nothing come back cuts fresh blocks as before, and
-// the next few refills do not wait: 4 after one such wait, twice as many
+// `outrun_wait` for a magazine to come back to the depot (Erlang's send
+// penalty, in spirit): the wait ends at the first look (one per 50 µs nap)
+// that finds the receivers have freed 64 envelopes, and its pace becomes
+// theirs while the backlog stays in cache. It never blocks a tell: a wait
+// that sees nothing come back cuts fresh blocks as before, and the next
+// few refills do not wait: 4 after one such wait, twice as many
 // after each further one in a row, up to 64. A receiver off its CPU for a
 // moment then costs 256 fresh envelopes, and the next wait that sees a
 // return starts the count afresh; receivers that keep what they get (a
