@@ -117,6 +117,12 @@ std::string extras_markdown(const json& extras) {
            << " | " << rounds_text(s.values.count, s.rounds) << " |\n";
     }
     md << "\n";
+    // Fewer rounds than asked for: say why, so that a short range is not
+    // read as a quiet machine.
+    const auto planned = entry.value("rounds_planned", 0);
+    if (planned > 0 && static_cast<std::size_t>(planned) > rounds)
+      md << name << ": " << rounds << " of " << planned << " planned rounds ran ("
+         << entry.value("stopped", "status " + entry.value("status", std::string("?"))) << ").\n\n";
   }
   std::ostringstream ratios;
   for (const auto& spec : quoted_ratios()) {

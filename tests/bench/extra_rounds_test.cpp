@@ -73,6 +73,26 @@ TEST_CASE("a file with several rounds renders each remote figure as median (min 
         "| volley one_way / caf one_way | 53.6 (40 – 56) | 3 |");
   // No figure of either file, so no such row.
   CHECK(line_of(block, "| volley rtt_p50 /") == "");
+  CHECK(block.find("planned rounds") == std::string::npos);
+}
+
+TEST_CASE("rounds that a time budget or a failure left out are named under the table") {
+  json ok_round = {{"status", "ok"},
+                   {"figures", {remote_figure("volley", "one_way", 14, "M msg/s")}}};
+  json failed_round = {{"status", "failed"}, {"figures", json::array()}};
+  json extras = {
+      {"remote (volley)",
+       {{"status", "ok"},
+        {"stopped", "time budget"},
+        {"rounds_planned", 5},
+        {"rounds", {ok_round, ok_round}}}},
+      {"remote (CAF)",
+       {{"status", "failed"}, {"rounds_planned", 3}, {"rounds", {ok_round, failed_round}}}}};
+  const auto md = extras_markdown(extras);
+  CHECK(md.find("remote (volley): 2 of 5 planned rounds ran (time budget).") != std::string::npos);
+  CHECK(md.find("remote (CAF): 2 of 3 planned rounds ran (status failed).") != std::string::npos);
+  // The failed round has no figure: the row says so.
+  CHECK(md.find("| volley | one_way | 14 M msg/s | 1 of 2 |") != std::string::npos);
 }
 
 TEST_CASE("a result file from before rounds still renders its one run's values") {
