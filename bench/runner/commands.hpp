@@ -24,6 +24,10 @@ struct run_options {
   std::string remote_bench;  ///< volley's remote benchmark (full profile, or extras)
   std::string caf_remote_bench;
   bool extras = false;  ///< run the remote benchmarks in any profile
+  /// Rounds of the extras' remote benchmarks: volley's (with the raw
+  /// socket's figures of the same process) and CAF's, alternating.
+  int remote_rounds = 5;
+  int caf_remote_rounds = 3;
   /// Seconds the whole run may take; 0 = no limit. A run that would end
   /// past it is not started (run_command.cpp says how it is estimated).
   double time_budget_s = 0;

@@ -77,6 +77,16 @@ int main(int argc, char** argv) {
   run_cmd->add_flag(
       "--extras", run.extras,
       "also run the remote benchmarks and record their figures (always in the full profile)");
+  run_cmd
+      ->add_option("--remote-rounds", run.remote_rounds,
+                   "runs of volley's remote benchmark (and the raw socket's) in the extras")
+      ->capture_default_str()
+      ->check(CLI::PositiveNumber);
+  run_cmd
+      ->add_option("--caf-remote-rounds", run.caf_remote_rounds,
+                   "runs of CAF's remote benchmark in the extras, alternating with volley's")
+      ->capture_default_str()
+      ->check(CLI::PositiveNumber);
 
   std::string a, b;
   auto* compare_cmd = app.add_subcommand("compare", "per-workload ratios B/A of two result files");

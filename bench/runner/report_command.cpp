@@ -10,6 +10,7 @@
 // marked wherever it appears ("partial: 69 of 207 runs").
 #include "commands.hpp"
 
+#include "extra_rounds.hpp"
 #include "gnuplot_chart.hpp"
 #include "readme_block.hpp"
 #include "results_file.hpp"
@@ -605,21 +606,7 @@ std::string readme_block(const json& data, const std::string& path) {
     md << " `" << config.dump() << "`";
   }
   md << ".\n\n";
-  if (data.contains("extras")) {
-    const auto& extras = data["extras"];
-    for (const auto& [name, figures] : extras.items()) {
-      if (!figures.contains("figures") || figures["figures"].empty()) continue;
-      md << "| " << name << " | figure | value |\n|---|---|--:|\n";
-      for (const auto& f : figures["figures"]) {
-        char value[64];
-        std::snprintf(value, sizeof value, "%.4g %s", f.value("value", 0.0),
-                      f.value("unit", "").c_str());
-        md << "| " << f.value("impl", "?") << " | " << f.value("figure", "?") << " | " << value
-           << " |\n";
-      }
-      md << "\n";
-    }
-  }
+  if (data.contains("extras")) md << extras_markdown(data["extras"]);
   md << "Source: [`" << path << "`](" << path << ").\n";
   return md.str();
 }

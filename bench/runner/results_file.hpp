@@ -17,8 +17,10 @@
 //   user_s, sys_s, cpu_s, voluntary_switches, involuntary_switches,
 //   thread_cpu_s{thread name: seconds}, items_per_cpu_s ],
 //   summary[ per workload and worker count: the runtimes' medians and
-//   spreads and the volley/best-peer ratios ], extras{ remote benchmarks,
-//   idle-actor memory },
+//   spreads and the volley/best-peer ratios ], extras{ per program (remote
+//   benchmarks, idle-actor memory): path, status, rounds_planned, rounds[
+//   status, wall_s, user_s, sys_s, figures[{bench, impl, figure, value,
+//   unit}] ] (extra_rounds.hpp) },
 //   micro_benchmarks[ Google Benchmark JSON files beside it ] (full profile).
 //
 // The runner rewrites the file after every run (write_results_atomically),
@@ -38,7 +40,9 @@ namespace volley::bench {
 /// 2: every runtime (volley, caf, erlang) in one summary row, best_peer,
 /// worst_ratio, probes and CPU time per run.
 /// 3: complete, planned_runs, stopped; the file is rewritten after each run.
-inline constexpr int results_schema_version = 3;
+/// 4: each extras entry holds rounds[] (every run of its program) instead
+/// of one run's figures[].
+inline constexpr int results_schema_version = 4;
 
 /// The runtimes a result file may hold, volley first; the others are peers.
 const std::vector<std::string>& runtime_names();

@@ -137,7 +137,7 @@ TEST_CASE("a runner killed by SIGKILL leaves a file with every finished run, mar
   kill(pid, SIGKILL);
   wait_for(pid);
   auto data = parse_file(path);
-  CHECK(data["schema_version"] == 3);
+  CHECK(data["schema_version"] == 4);
   CHECK(data["complete"] == false);
   CHECK(data["planned_runs"] == 10);
   CHECK(data["runs"].size() >= 1);
@@ -216,4 +216,100 @@ TEST_CASE("a run that finishes writes a complete file") {
   CHECK_FALSE(data.contains("stopped"));
   CHECK(data["runs"].size() == 2);
   CHECK_FALSE(fs::exists(path->string() + ".tmp"));
+}
+
+namespace {
+
+// A stand-in for a remote benchmark: notes its start in `log` and prints
+// one figure, as remote_bench and caf_remote_bench do.
+// With `hang_after` > 0 it hangs (a minute) once `log` holds that many
+// starts, so that a signal can land in a round.
+fs::path fake_remote_bench(const fs::path& dir, const std::string& impl, const fs::path& log,
+                           int hang_after = 0) {
+  const auto path = dir / (impl + "_remote_bench");
+  std::ofstream(path) << "#!/bin/sh\necho " << impl << " >> " << log.string() << "\n"
+                      << (hang_after > 0 ? "[ $(wc -l < " + log.string() + ") -gt " +
+                                               std::to_string(hang_after) + " ] && exec sleep 60\n"
+                                         : std::string())
+                      << "\necho '{\"bench\":\"remote\",\"impl\":\"" << impl
+                      << "\",\"figure\":\"one_way\",\"value\":1.5,\"unit\":\"M msg/s\"}'\n";
+  fs::permissions(path, fs::perms::owner_all);
+  return path;
+}
+
+}  // namespace
+
+TEST_CASE("the extras run volley's remote bench 5 times and CAF's 3, alternating, keeping each") {
+  temp_folder dir;
+  const auto log = dir.path / "remote.log";
+  const auto volley = fake_remote_bench(dir.path, "volley", log);
+  const auto caf = fake_remote_bench(dir.path, "caf", log);
+  const auto pid =
+      start_runner(dir.path / "results", {"--only", "ping-pong", "--repetitions", "1", "--param",
+                                          "pings=20000", "--extras", "--remote-bench",
+                                          volley.string(), "--caf-remote-bench", caf.string()});
+  const int status = wait_for(pid);
+  REQUIRE(WIFEXITED(status));
+  CHECK(WEXITSTATUS(status) == 0);
+  // Round by round, as the workloads' repetitions run: drift hits both.
+  std::ifstream in(log);
+  std::string order, line;
+  while (std::getline(in, line)) order += line + " ";
+  CHECK(order == "volley caf volley caf volley caf volley volley ");
+  auto path = result_path(dir.path / "results");
+  REQUIRE(path);
+  auto data = parse_file(*path);
+  CHECK(data["complete"] == true);
+  const auto& extras = data["extras"];
+  for (auto [name, rounds] :
+       {std::pair<const char*, int>{"remote (volley)", 5}, {"remote (CAF)", 3}}) {
+    INFO(name);
+    CHECK(extras[name]["status"] == "ok");
+    CHECK(extras[name]["rounds_planned"] == rounds);
+    REQUIRE(extras[name]["rounds"].size() == static_cast<std::size_t>(rounds));
+    for (const auto& round : extras[name]["rounds"]) {
+      CHECK(round["status"] == "ok");
+      CHECK(round["wall_s"].is_number());
+      REQUIRE(round["figures"].size() == 1);
+      CHECK(round["figures"][0]["value"] == 1.5);
+    }
+  }
+  // volley's idle memory, three rounds of 1 M actors; CAF's binary is not
+  // given here.
+  CHECK(extras["idle memory (volley)"]["rounds"].size() == 3);
+  CHECK(extras["idle memory (CAF)"]["status"] == "not built");
+}
+
+TEST_CASE("SIGTERM during an extras round leaves that round out and keeps the rounds before it") {
+  temp_folder dir;
+  const auto log = dir.path / "remote.log";
+  // volley's round 2 (the third start) hangs.
+  const auto volley = fake_remote_bench(dir.path, "volley", log, 2);
+  const auto caf = fake_remote_bench(dir.path, "caf", log);
+  const auto pid =
+      start_runner(dir.path / "results", {"--only", "ping-pong", "--repetitions", "1", "--param",
+                                          "pings=20000", "--extras", "--remote-bench",
+                                          volley.string(), "--caf-remote-bench", caf.string()});
+  for (int i = 0; i < 6000; ++i) {
+    std::ifstream in(log);
+    std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    if (text == "volley\ncaf\nvolley\n") break;
+    std::this_thread::sleep_for(10ms);
+  }
+  std::this_thread::sleep_for(200ms);  // into the hanging round
+  kill(pid, SIGTERM);
+  const int status = wait_for(pid);
+  REQUIRE(WIFEXITED(status));
+  CHECK(WEXITSTATUS(status) == 128 + SIGTERM);
+  auto path = result_path(dir.path / "results");
+  REQUIRE(path);
+  auto data = parse_file(*path);
+  CHECK(data["stopped"] == "SIGTERM");
+  const auto& extras = data["extras"];
+  for (const char* name : {"remote (volley)", "remote (CAF)", "idle memory (volley)"}) {
+    INFO(name);
+    CHECK(extras[name]["rounds"].size() == 1);
+    for (const auto& round : extras[name]["rounds"]) CHECK_FALSE(round.contains("interrupted"));
+  }
+  CHECK(extras["remote (volley)"]["stopped"] == "interrupted");
 }
