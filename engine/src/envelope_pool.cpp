@@ -38,7 +38,8 @@ struct envelope_chunks {
   static constexpr bool refill = true;
   static constexpr bool refill_opens_chunks = true;
   static chunk_registry& registry() {
-    static chunk_registry* r = new chunk_registry(0x766f6c65, "envelope_free");  // "vole"
+    static chunk_registry* r =
+        new chunk_registry(0x766f6c65, "envelope_free", true);  // "vole"; huge pages
     return *r;
   }
   static depot* depots() {
@@ -89,8 +90,8 @@ void envelope_chunks::arm_thread_exit() {
 // A thread that is not a worker (main(), a remote loop, the timer) can send
 // faster than the workers handle its messages: Savina's fork-join
 // throughput, where main tells 60 actors round-robin. Its envelopes are
-// then never recycled: every one is cut fresh from a chunk (a page fault
-// per 64 of them), and the backlog grows past every cache, so each
+// then never recycled: every one is cut fresh from a chunk (with small
+// pages, a page fault per 64 of them), and the backlog grows past every cache, so each
 // receiver's walk down its mailbox, one envelope's link at a time, misses
 // to DRAM per message. That is a second, stable state: the slower the
 // receivers get, the more the sender runs ahead. On the 2-core AMD VM
@@ -99,7 +100,7 @@ void envelope_chunks::arm_thread_exit() {
 // at 6-11 M; on the Intel VM, 2 workers stayed below 20 MB (22 M msg/s)
 // and 1 worker grew to 500 MB (10 M).
 //
-// So once the envelope chunks hold `outrun_bound_chunks` MiB, such a thread
+// So once the envelope chunks hold 2 MiB (`outrun_bound_chunks` chunks), such a thread
 // whose caches and the depot are empty waits up to `outrun_wait` for a
 // magazine to come back to the depot (Erlang's send penalty, in spirit):
 // the wait ends at the first look (one per 50 µs nap) that finds the
