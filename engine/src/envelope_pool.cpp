@@ -100,7 +100,7 @@ void envelope_chunks::arm_thread_exit() {
 // at 6-11 M; on the Intel VM, 2 workers stayed below 20 MB (22 M msg/s)
 // and 1 worker grew to 500 MB (10 M).
 //
-// So once the envelope chunks hold 2 MiB (`outrun_bound_chunks` chunks), such a thread
+// So once `outrun_bound_chunks` envelope chunks are live, such a thread
 // whose caches and the depot are empty waits up to `outrun_wait` for a
 // magazine to come back to the depot (Erlang's send penalty, in spirit):
 // the wait ends at the first look (one per 50 µs nap) that finds the
@@ -131,8 +131,17 @@ void envelope_chunks::arm_thread_exit() {
 // actors, eight activations' worth; the workers never ran dry. Fork-join
 // on 2 workers, 3 interleaved rounds (load ~7.5, slow mode), wall s per
 // run by bound: 2 MiB 1.0-1.6, 4 MiB 1.3-2.7, 8 MiB 2.4-2.7, 32 MiB 4.3,
-// 128 MiB 6.1, none 8.2; 1 MiB no better than 2.
-constexpr std::size_t outrun_bound_chunks = (std::size_t{2} << 20) / chunk_bytes;
+// 128 MiB 6.1, none 8.2; 1 MiB no better than 2. (Measured with 1 MiB
+// chunks, so the bound was 2 chunks.)
+//
+// A count of chunks, not of bytes: the live chunks are every thread's and
+// class's, and what the bound tells apart is whether the sender's are the
+// only ones. When chunks grew to 2 MiB (chunk_source.hpp: huge pages) the
+// bound first became 1 chunk, the same 2 MiB: fork-join throughput on 2
+// workers, which holds about one chunk live when it runs well, then had
+// its sender wait at every refill, 20.0 -> 5.3 M msg/s (medians of 4-6
+// interleaved runs, load ~5; 2 chunks: 21.4 M). So 2 chunks, 4 MiB.
+constexpr std::size_t outrun_bound_chunks = 2;
 // Long enough for a receiver on a shared core to get its time slice back
 // (the base slice is 0.75 ms on this kernel).
 constexpr std::chrono::microseconds outrun_wait{2000};
