@@ -4,8 +4,8 @@
 // entry per slab page. A 128 B cell's slab is one page of 32 cells, so an
 // idle actor without state measured 132.25 B of RSS for a 128 B cell (and
 // 194.38 B for a 192 B one): 3% that no layout of the cell can remove.
-// Cells are therefore cut from 1 MiB chunks of the pool's own (mapped from
-// the system), 8,191 cells of 128 B each: chunk_source.hpp says how chunks
+// Cells are therefore cut from 2 MiB chunks of the pool's own (mapped from
+// the system), 16,383 cells of 128 B each: chunk_source.hpp says how chunks
 // are cut, returned and reused. So memory of stopped actors is reused
 // first by the depot (any thread, no lock), then, beyond the depot's cap,
 // chunk by chunk: a chunk is returned once none of its cells is alive or
@@ -36,7 +36,7 @@ struct cell_chunks {
   static constexpr bool refill = true;
   static constexpr bool refill_opens_chunks = false;
   static chunk_registry& registry() {
-    static chunk_registry* r = new chunk_registry(0x766f6c63, "cell_free");  // "volc"
+    static chunk_registry* r = new chunk_registry(0x766f6c63, "cell_free", false);  // "volc"
     return *r;
   }
   static depot* depots() {

@@ -39,7 +39,8 @@ struct envelope_chunks {
   static constexpr bool refill = true;
   static constexpr bool refill_opens_chunks = true;
   static chunk_registry& registry() {
-    static chunk_registry* r = new chunk_registry(0x766f6c65, "envelope_free");  // "vole"
+    static chunk_registry* r =
+        new chunk_registry(0x766f6c65, "envelope_free", true);  // "vole"; huge pages
     return *r;
   }
   static depot* depots() {
@@ -93,8 +94,8 @@ void envelope_chunks::arm_thread_exit() {
 // A thread that is not a worker (main(), a remote loop, the timer) can send
 // faster than the workers handle its messages: Savina's fork-join
 // throughput, where main tells 60 actors round-robin. Its envelopes are
-// then never recycled: every one is cut fresh from a chunk (a page fault
-// per 64 of them), and the backlog grows past every cache, so each
+// then never recycled: every one is cut fresh from a chunk (with small
+// pages, a page fault per 64 of them), and the backlog grows past every cache, so each
 // receiver's walk down its mailbox, one envelope's link at a time, misses
 // to DRAM per message. That is a second, stable state: the slower the
 // receivers get, the more the sender runs ahead. On the 2-core AMD VM
@@ -134,7 +135,10 @@ void envelope_chunks::arm_thread_exit() {
 // actors, eight activations' worth; the workers never ran dry. Fork-join
 // on 2 workers, 3 interleaved rounds (load ~7.5, slow mode), wall s per
 // run by bound: 2 MiB 1.0-1.6, 4 MiB 1.3-2.7, 8 MiB 2.4-2.7, 32 MiB 4.3,
-// 128 MiB 6.1, none 8.2; 1 MiB no better than 2.
+// 128 MiB 6.1, none 8.2; 1 MiB no better than 2. (Measured as a bound on
+// the pool's live chunks, then 1 MiB each; chunks are 2 MiB since they
+// became huge pages, which a count of chunks would have halved: fork-join
+// throughput's sender then waited at every refill, 20.0 -> 5.3 M msg/s.)
 //
 // Counted per sending thread (outrun_cut_bytes), in the envelopes it cut
 // itself, not in the chunks the pool holds: the bound is on the backlog

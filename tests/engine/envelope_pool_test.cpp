@@ -15,9 +15,13 @@
 #include <atomic>
 #include <cstddef>
 #include <cstdint>
+#include <cstdio>
 #include <cstring>
+#include <fstream>
 #include <optional>
 #include <set>
+#include <sstream>
+#include <string>
 #include <thread>
 #include <vector>
 
@@ -310,6 +314,57 @@ TEST_CASE("a pooled block is poisoned while it is free, and usable again once ha
   CHECK_FALSE(__asan_address_is_poisoned(static_cast<char*>(again) + 127));
   std::memset(again, 0, 128);
   envelope_free(again, 128);
+}
+#endif
+
+#if VOLLEY_TEST_POOL_MAPS_CHUNKS
+namespace {
+
+/// The VmFlags line of the mapping that holds `p` (/proc/self/smaps), or
+/// "" when no mapping holds it.
+std::string vm_flags_of(const void* p) {
+  const auto address = reinterpret_cast<std::uintptr_t>(p);
+  std::ifstream smaps("/proc/self/smaps");
+  bool inside = false;
+  for (std::string line; std::getline(smaps, line);) {
+    unsigned long low = 0, high = 0;
+    if (std::sscanf(line.c_str(), "%lx-%lx ", &low, &high) == 2) {
+      inside = low <= address && address < high;
+    } else if (inside && line.rfind("VmFlags:", 0) == 0) {
+      return line;
+    }
+  }
+  return "";
+}
+
+bool has_vm_flag(const std::string& flags, const std::string& flag) {
+  std::istringstream words(flags);
+  for (std::string w; words >> w;)
+    if (w == flag) return true;
+  return false;
+}
+
+}  // namespace
+
+// chunk_source.hpp: a message backlog is read once, cold, a page per
+// message with small pages; an idle actor's cells are counted in resident
+// memory, which a huge page would take whole from the first cell. "hg" is
+// the kernel's mark for MADV_HUGEPAGE (proc(5)).
+TEST_CASE("envelope chunks are asked for as huge pages, cell chunks are not") {
+  if (!std::ifstream("/sys/kernel/mm/transparent_hugepage/enabled")) {
+    WARN("this kernel has no transparent huge pages: nothing to check");
+    return;
+  }
+  void* e = envelope_alloc(64);
+  void* c = volley::detail::cell_alloc(128);
+  const std::string envelope_flags = vm_flags_of(e);
+  const std::string cell_flags = vm_flags_of(c);
+  INFO("an envelope's mapping: " << envelope_flags << "; a cell's: " << cell_flags);
+  CHECK(has_vm_flag(envelope_flags, "hg"));
+  CHECK_FALSE(cell_flags.empty());
+  CHECK_FALSE(has_vm_flag(cell_flags, "hg"));
+  volley::detail::cell_free(c, 128);
+  envelope_free(e, 64);
 }
 #endif
 

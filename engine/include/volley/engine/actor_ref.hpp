@@ -338,7 +338,7 @@ future<R> send_ask_via(invoke_fn fn, M&& m, Deliver&& deliver) {
     state->release();  // never sent: the caller gets the exception, not a future
     throw;
   }
-  state->add_ref();  // one for the envelope, one for the future
+  state->add_ref_unpublished();  // one for the envelope, one for the future
   future<R> f(state);
   deliver(static_cast<envelope*>(e));
   return f;

@@ -270,6 +270,13 @@ class ask_state {
   }
 
   void add_ref() noexcept { refs_.fetch_add(1, std::memory_order_relaxed); }
+  /// add_ref() for a request that no other thread can reach yet: not sent,
+  /// its timer not armed. A plain load and store, not an atomic add: the
+  /// send (the mailbox's exchange) and the timer's arming publish it.
+  /// ctx.ask and an outside ask count their envelope's hold this way.
+  void add_ref_unpublished() noexcept {
+    refs_.store(refs_.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
+  }
   void release() noexcept {
     if (refs_.fetch_sub(1, std::memory_order_acq_rel) == 1) delete this;
   }

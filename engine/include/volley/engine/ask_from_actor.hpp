@@ -183,9 +183,14 @@ class continued_ask final : public ask_state<R>,
   friend slot;
 
  public:
+  /// Takes two counts on `self` in one atomic add: the request's own,
+  /// and the one its ask's envelope names `self` with as sender
+  /// (send_request with sender_counted). One add where two add_ref()s
+  /// were two RMWs on the asker's line 0 per ask. A send that throws
+  /// leaves the second with the caller, which gives it back (context::ask).
   template <class F>
   continued_ask(cell_base* self, F&& fn) : fn_(std::forward<F>(fn)) {
-    self->add_ref();
+    self->add_refs(2);
     this->hold_asker(self);
   }
   ~continued_ask() override {
@@ -276,9 +281,12 @@ void resumed_ask<R>::run_callback() noexcept {
 /// timeout (none for no_deadline). If it throws (the message's copy, an
 /// allocation), nothing was sent or armed and `state` holds only the
 /// caller's count again: the caller releases it and the exception goes on.
+/// `sender_counted`: the caller took the envelope's count on `self` already
+/// (continued_ask's constructor), and keeps it if this throws.
 template <class A, class T, class M>
 void send_request(cell_base* self, const actor_ref<A>& target, M&& m,
-                  std::chrono::nanoseconds timeout, ask_state<reply_t<A, T>>* state) {
+                  std::chrono::nanoseconds timeout, ask_state<reply_t<A, T>>* state,
+                  bool sender_counted) {
   using R = reply_t<A, T>;
   static_assert(has_handler<A, T>,
                 "volley: this actor has no on() handler for the asked message type");
@@ -292,9 +300,9 @@ void send_request(cell_base* self, const actor_ref<A>& target, M&& m,
     if (t != nullptr) t->destroy(t);  // unarmed, so ours alone: gives back its count on state
     throw;
   }
-  state->add_ref();  // the envelope's
+  state->add_ref_unpublished();  // the envelope's: nothing reaches `state` before deliver()
   e->sender = self;
-  self->add_ref();
+  if (!sender_counted) self->add_ref();
   if (t != nullptr) {
     t->core = self->core();
     state->set_timeout(t);  // timer_base starts with two counts: the service's and the request's
@@ -305,13 +313,15 @@ void send_request(cell_base* self, const actor_ref<A>& target, M&& m,
 
 /// ctx.ask's requests are sent by this, or not at all: a throwing send
 /// releases the request (so its asker count, its function and its reply
-/// envelope go) and the exception reaches the caller.
+/// envelope go), and the envelope's count on the asker if the request took
+/// it (sender_counted), and the exception reaches the caller.
 template <class A, class T, class M, class Request>
 void send_or_release(cell_base* self, const actor_ref<A>& target, M&& m,
-                     std::chrono::nanoseconds timeout, Request* state) {
+                     std::chrono::nanoseconds timeout, Request* state, bool sender_counted) {
   try {
-    send_request<A, T>(self, target, std::forward<M>(m), timeout, state);
+    send_request<A, T>(self, target, std::forward<M>(m), timeout, state, sender_counted);
   } catch (...) {
+    if (sender_counted) self->release();  // never given to an envelope
     state->release();
     throw;
   }
@@ -348,7 +358,7 @@ void context::ask(const actor_ref<A>& target, M&& m, std::chrono::duration<Rep, 
   auto* state = new detail::continued_ask<R, Fn>(cell_, std::forward<F>(continuation));
   detail::send_or_release<A, T>(cell_, target, std::forward<M>(m),
                                 std::chrono::duration_cast<std::chrono::nanoseconds>(timeout),
-                                state);
+                                state, true);
   state->arm();  // our count is the continuation message's now
 }
 
@@ -360,7 +370,7 @@ auto context::ask(const actor_ref<A>& target, M&& m, std::chrono::duration<Rep, 
   auto* state = new detail::resumed_ask<R>();
   detail::send_or_release<A, T>(cell_, target, std::forward<M>(m),
                                 std::chrono::duration_cast<std::chrono::nanoseconds>(timeout),
-                                state);
+                                state, false);
   return detail::ask_awaiter<R>(cell_, state);
 }
 

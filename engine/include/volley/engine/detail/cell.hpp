@@ -212,6 +212,8 @@ class alignas(cache_line_size) cell_base {
   // -- references -----------------------------------------------------------
 
   void add_ref() noexcept { cell_lifecycle::add_ref(*this); }
+  /// `n` counts in one atomic add (a ctx.ask takes two on its asker).
+  void add_refs(std::uint32_t n) noexcept { cell_lifecycle::add_refs(*this, n); }
   void release() noexcept { cell_lifecycle::release(*this); }
 
   // -- state ----------------------------------------------------------------

@@ -66,6 +66,12 @@ struct basic_cell_lifecycle {
     c.refs_.fetch_add(1, std::memory_order_relaxed);
   }
 
+  /// `n` counts at once: one atomic add where n add_ref()s would be n.
+  template <class Cell>
+  static void add_refs(Cell& c, std::uint32_t n) noexcept {
+    c.refs_.fetch_add(n, std::memory_order_relaxed);
+  }
+
   template <class Cell>
   static void release(Cell& c) noexcept {
     // acq_rel: the last owner must see every other owner's writes before it
