@@ -13,6 +13,12 @@
 // reply; the run ends when none is open. A lost reply leaves the master
 // waiting (--deadline reports it); a lost or duplicated block leaves C
 // short or over, and every element of C must equal D·i·j.
+//
+// Nearly all of the time is multiply_block's dot product (90% of perf's
+// samples), the same object code in both binaries. It once ran 1.7x slower
+// here than in caf-savina only because the linker put its 21-byte loop
+// across a 64-byte line here and inside one there; the common library now
+// starts every loop on a line (bench/savina/README.md, "Shared kernels").
 #include "volley_workloads.hpp"
 
 #include <volley/savina/block_matrix.hpp>
