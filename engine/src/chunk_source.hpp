@@ -159,6 +159,19 @@ inline void* block_at(chunk* ch, std::uint32_t i) noexcept {
 // huge against 0.6-0.7 s with none, and 0.54-0.95 s with 64 huge chunks
 // (throughput 14.4-21.4 M against 16.5-20.2 M, 3 runs each, load ~2).
 // 64 chunks (128 MiB) hold bank transaction's whole backlog (~50).
+//
+// Envelope chunks ask for huge pages only when VOLLEY_HUGE_PAGES=1
+// (envelope_pool.cpp); by default they are small pages, and cell chunks
+// always are. In the suite on the same VM (quiet machine, reference sizes,
+// 2 workers), huge pages tripled bank transaction's system time (0.07-0.08
+// -> 0.20-0.24 s per run) and its median fell 8.82 -> 7.07 M msg/s; an
+// interleaved A/B right after (7 pairs, load ~0.5) gave the same median
+// either way (8.29 M) but a spread of 7.11-14.0 M against 7.07-8.53 M:
+// whether a run's chunks come as fresh huge pages (milliseconds each) or
+// ready ones decides it, which neither the runtime nor the user sees. And
+// a tell that opens a chunk would stall for those milliseconds, which a
+// latency-sensitive service cannot take by default. A long-running process
+// with a large backlog, which keeps its chunks, may well want them.
 inline constexpr std::size_t huge_chunks_at_most = 64;
 #if defined(VOLLEY_USE_JEMALLOC)  // not a sanitizer build (engine/CMakeLists.txt)
 inline void* map_chunk(bool huge) {

@@ -12,7 +12,9 @@
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
+#include <cstdio>
 #include <cstdlib>
+#include <cstring>
 #include <mutex>
 #include <thread>
 #include <utility>
@@ -40,9 +42,10 @@ struct envelope_chunks {
   static constexpr bool refill_opens_chunks = true;
   static chunk_registry& registry() {
     static chunk_registry* r =
-        new chunk_registry(0x766f6c65, "envelope_free", true);  // "vole"; huge pages
+        new chunk_registry(0x766f6c65, "envelope_free", huge_pages_asked());  // "vole"
     return *r;
   }
+  static bool huge_pages_asked();
   static depot* depots() {
     static depot* d = new depot[class_count];  // never destroyed, as the registry
     return d;
@@ -84,6 +87,22 @@ constinit thread_local thread_cache<envelope_source> envelope_cache = outside_th
 
 // Flushes envelope_cache when the thread exits, once a slow path armed it.
 thread_local thread_cache_exit<thread_cache<envelope_source>> envelope_exit;
+
+// Envelope chunks are small pages unless VOLLEY_HUGE_PAGES=1 asks for huge
+// ones (chunk_source.hpp: what each costs, and why small is the default).
+// Read once, at the pool's first envelope; a value it does not know stops
+// the process there, naming the variable, rather than run with a setting
+// the user did not mean.
+bool envelope_chunks::huge_pages_asked() {
+  const char* v = std::getenv("VOLLEY_HUGE_PAGES");
+  if (v == nullptr || std::strcmp(v, "") == 0 || std::strcmp(v, "0") == 0) return false;
+  if (std::strcmp(v, "1") == 0) return true;
+  std::fprintf(stderr,
+               "volley: VOLLEY_HUGE_PAGES=%s is not a setting: use 1 to back envelope memory "
+               "with transparent huge pages, or 0 (or leave it unset) for small pages\n",
+               v);
+  std::abort();
+}
 
 void envelope_chunks::arm_thread_exit() {
   envelope_exit.cache = &envelope_cache;  // the first use registers its destructor
