@@ -114,10 +114,10 @@ void envelope_chunks::arm_thread_exit() {
 // faster than the workers handle its messages: Savina's fork-join
 // throughput, where main tells 60 actors round-robin. Its envelopes are
 // then never recycled: every one is cut fresh from a chunk (with small
-// pages, a page fault per 64 of them), and the backlog grows past every cache, so each
-// receiver's walk down its mailbox, one envelope's link at a time, misses
-// to DRAM per message. That is a second, stable state: the slower the
-// receivers get, the more the sender runs ahead. On the 2-core AMD VM
+// pages, a page fault per 64 of them), and the backlog grows past every
+// cache, so each receiver's walk down its mailbox, one envelope's link at
+// a time, misses to DRAM per message. That is a second, stable state: the
+// slower the receivers get, the more the sender runs ahead. On the 2-core AMD VM
 // (results/amd-epyc-2c) every fork-join repetition whose RSS stayed below
 // 20 MB ran at 13-17 M msg/s on 2 workers, every one that grew to 80-750 MB
 // at 6-11 M; on the Intel VM, 2 workers stayed below 20 MB (22 M msg/s)
@@ -155,8 +155,8 @@ void envelope_chunks::arm_thread_exit() {
 // on 2 workers, 3 interleaved rounds (load ~7.5, slow mode), wall s per
 // run by bound: 2 MiB 1.0-1.6, 4 MiB 1.3-2.7, 8 MiB 2.4-2.7, 32 MiB 4.3,
 // 128 MiB 6.1, none 8.2; 1 MiB no better than 2. (Measured as a bound on
-// the pool's live chunks, then 1 MiB each; chunks are 2 MiB since they
-// became huge pages, which a count of chunks would have halved: fork-join
+// the pool's live chunks, then 1 MiB each. Chunks are 2 MiB since they
+// were sized for huge pages, which halved a count of chunks: fork-join
 // throughput's sender then waited at every refill, 20.0 -> 5.3 M msg/s.)
 //
 // Counted per sending thread (outrun_cut_bytes), in the envelopes it cut
@@ -170,8 +170,7 @@ void envelope_chunks::arm_thread_exit() {
 // (main floods 10 series, each a chain of asks), 2 workers, stats build,
 // per run of 9 M messages: the sender waited 3.5-5.9k times, the workers
 // ran dry between its naps (searches 2.1-2.8k, parks 1.6-2.7k, futex
-// wakes 2.0-6.2k), and the second worker lost to the first. What this
-// changed is in the commit that made the count per thread. A thread that
+// wakes 2.0-6.2k), and the second worker lost to the first. A thread that
 // has cut its 2 MiB stays paced while crowded, even after its envelopes
 // went back to their chunks: the count only grows, as the chunks' count
 // did while they were in use. Two outside senders may each put out 2 MiB.
