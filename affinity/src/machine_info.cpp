@@ -3,6 +3,7 @@
 
 #include <sys/utsname.h>
 
+#include <algorithm>
 #include <array>
 #include <cctype>
 
@@ -26,9 +27,25 @@ bool is_core_count_word(std::string_view word) {
   return word.size() > suffix.size() && word.substr(word.size() - suffix.size()) == suffix;
 }
 
+// "f25m1" from "25/1/1"; "" unless both numbers are there.
+std::string family_and_model(std::string_view signature) {
+  const std::size_t first = signature.find('/');
+  if (first == std::string_view::npos) return "";
+  const std::size_t second = signature.find('/', first + 1);
+  const std::string_view family = signature.substr(0, first);
+  const std::string_view model = signature.substr(first + 1, second - (first + 1));
+  auto digits = [](std::string_view s) {
+    return !s.empty() &&
+           std::all_of(s.begin(), s.end(), [](char c) { return c >= '0' && c <= '9'; });
+  };
+  if (!digits(family) || !digits(model)) return "";
+  return "f" + std::string(family) + "m" + std::string(model);
+}
+
 }  // namespace
 
-std::string make_machine_id(std::string_view cpu_model, unsigned cores) {
+std::string make_machine_id(std::string_view cpu_model, unsigned cores,
+                            std::string_view cpu_signature) {
   std::string model = lowercase(cpu_model.substr(0, cpu_model.find('@')));  // drop "@ 2.90GHz"
   for (std::string_view noise : {std::string_view("(r)"), std::string_view("(tm)")}) {
     // A blank in place of the noise, written as a store and an erase: g++ 12
@@ -65,12 +82,18 @@ std::string make_machine_id(std::string_view cpu_model, unsigned cores) {
     }
   }
   if (slug.empty()) slug = "unknown";
+  const bool has_part_number =
+      std::any_of(slug.begin(), slug.end(), [](char c) { return c >= '0' && c <= '9'; });
+  if (!has_part_number) {
+    if (std::string fm = family_and_model(cpu_signature); !fm.empty()) slug += "-" + fm;
+  }
   return slug + "-" + std::to_string(cores) + "c";
 }
 
 machine_info describe_machine(const topology& topo) {
   machine_info info;
   info.cpu_model = topo.cpu_model();
+  info.cpu_signature = topo.cpu_signature();
   info.packages = topo.packages();
   info.numa_nodes = topo.numa_nodes();
   info.cores = topo.cores();
@@ -84,7 +107,7 @@ machine_info describe_machine(const topology& topo) {
       info.hostname = names.nodename;
     }
   }
-  info.machine_id = make_machine_id(info.cpu_model, info.cores);
+  info.machine_id = make_machine_id(info.cpu_model, info.cores, info.cpu_signature);
   return info;
 }
 

@@ -143,6 +143,20 @@ std::string topology::cpu_model() const {
   return "unknown";
 }
 
+std::string topology::cpu_signature() const {
+  hwloc_obj_t package = hwloc_get_next_obj_by_type(impl_->topo, HWLOC_OBJ_PACKAGE, nullptr);
+  for (hwloc_obj_t o : {package, hwloc_get_root_obj(impl_->topo)}) {
+    if (o == nullptr) continue;
+    const char* family = hwloc_obj_get_info_by_name(o, "CPUFamilyNumber");
+    const char* model = hwloc_obj_get_info_by_name(o, "CPUModelNumber");
+    if (family == nullptr || model == nullptr || *family == '\0' || *model == '\0') continue;
+    const char* stepping = hwloc_obj_get_info_by_name(o, "CPUStepping");
+    return std::string(family) + "/" + model + "/" +
+           (stepping != nullptr && *stepping != '\0' ? stepping : "?");
+  }
+  return "";
+}
+
 std::vector<unsigned> topology::pu_os_indices() const {
   std::vector<unsigned> out;
   hwloc_obj_t pu_obj = nullptr;

@@ -21,6 +21,7 @@ nlohmann::json describe_machine() {
   return {
       {"machine_id", info.machine_id},
       {"cpu_model", info.cpu_model},
+      {"cpu_signature", info.cpu_signature},
       {"packages", info.packages},
       {"numa_nodes", info.numa_nodes},
       {"cores", info.cores},

@@ -374,10 +374,14 @@ void machine_section(std::ostream& md, const machine_results& m, const fs::path&
                      bool charts) {
   const auto& d = m.description;
   md << "## " << m.id << "\n\n";
-  md << d.value("cpu_model", "?") << "; " << d.value("packages", 0) << " package(s), "
-     << d.value("numa_nodes", 0) << " NUMA node(s), " << d.value("cores", 0) << " cores, "
-     << d.value("pus", 0) << " PUs; " << cache_text(d) << "; "
-     << gib(d.value("memory_bytes", std::uint64_t{0})) << "; " << d.value("kernel", "?") << ".\n\n";
+  md << d.value("cpu_model", "?");
+  // Files before the signature was recorded have none; a machine without one has "".
+  if (const std::string sig = d.value("cpu_signature", ""); !sig.empty())
+    md << " (CPUID family/model/stepping " << sig << ")";
+  md << "; " << d.value("packages", 0) << " package(s), " << d.value("numa_nodes", 0)
+     << " NUMA node(s), " << d.value("cores", 0) << " cores, " << d.value("pus", 0) << " PUs; "
+     << cache_text(d) << "; " << gib(d.value("memory_bytes", std::uint64_t{0})) << "; "
+     << d.value("kernel", "?") << ".\n\n";
   for (const auto& [sizes, rows] : m.headlines) {
     md << "### " << sizes << " sizes\n\n";
     std::vector<json> plain_rows;

@@ -20,6 +20,21 @@ TEST_CASE("machine ids are slugs of the CPU model and the core count", "[affinit
   CHECK(make_machine_id("unknown", 16) == "unknown-16c");
 }
 
+TEST_CASE("a model name without a part number takes the CPUID family and model",
+          "[affinity][machine_info]") {
+  // KVM names both a Zen 3 and a Zen 4 "AMD EPYC": the signature parts them.
+  CHECK(make_machine_id("AMD EPYC", 2, "25/1/1") == "amd-epyc-f25m1-2c");
+  CHECK(make_machine_id("AMD EPYC", 2, "25/17/0") == "amd-epyc-f25m17-2c");
+  CHECK(make_machine_id("Intel Xeon Processor", 16, "6/143/8") == "intel-xeon-f6m143-16c");
+  // A part number already names the generation; the id stays as it was.
+  CHECK(make_machine_id("AMD EPYC 7B13 64-Core Processor", 2, "25/1/1") == "amd-epyc-7b13-2c");
+  // No signature, or a malformed one: the name alone.
+  CHECK(make_machine_id("AMD EPYC", 2, "") == "amd-epyc-2c");
+  CHECK(make_machine_id("AMD EPYC", 2, "25") == "amd-epyc-2c");
+  CHECK(make_machine_id("AMD EPYC", 2, "x/1/1") == "amd-epyc-2c");
+  CHECK(make_machine_id("AMD EPYC", 2, "25/1") == "amd-epyc-f25m1-2c");
+}
+
 TEST_CASE("a synthetic machine is described without host details", "[affinity][machine_info]") {
   const machine_info info =
       describe_machine(topology::synthetic("pack:2 numa:2 l3:1 core:4 l2:1 pu:2"));
@@ -34,6 +49,7 @@ TEST_CASE("a synthetic machine is described without host details", "[affinity][m
   CHECK(info.memory_bytes > 0);
   CHECK(info.kernel.empty());
   CHECK(info.hostname.empty());
+  CHECK(info.cpu_signature.empty());
   CHECK(info.machine_id == "unknown-16c");
 }
 
@@ -45,7 +61,12 @@ TEST_CASE("this machine is described completely", "[affinity][machine_info]") {
   CHECK(info.memory_bytes > 0);
   CHECK_FALSE(info.kernel.empty());
   CHECK_FALSE(info.hostname.empty());
-  CHECK(info.machine_id == make_machine_id(info.cpu_model, info.cores));
+  CHECK(info.machine_id == make_machine_id(info.cpu_model, info.cores, info.cpu_signature));
+#if defined(__x86_64__) || defined(__i386__)
+  // hwloc reads CPUID on x86: a signature is always there to record.
+  INFO("cpu_signature '" << info.cpu_signature << "'");
+  CHECK(info.cpu_signature.find('/') != std::string::npos);
+#endif
   CHECK(std::all_of(info.machine_id.begin(), info.machine_id.end(), [](char c) {
     return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-';
   }));

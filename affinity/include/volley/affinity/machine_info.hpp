@@ -5,7 +5,10 @@
 // e.g. "amd-epyc-7b13-2c": the CPU model, lowercased, without vendor marks,
 // "CPU", "Processor", "N-Core" and the clock frequency, followed by the core
 // count. Two machines with the same CPU model and core count share an id on
-// purpose: their results are comparable.
+// purpose: their results are comparable. A model name without a part number
+// ("AMD EPYC", as KVM shows both a Zen 3 Milan and a Zen 4 Genoa) would join
+// different generations under one id, so there the CPUID family and model
+// number go in too: "amd-epyc-f25m1-2c".
 #pragma once
 
 #include <cstdint>
@@ -19,7 +22,8 @@ namespace volley::affinity {
 
 /// What describe_machine() reports.
 struct machine_info {
-  std::string cpu_model;  ///< as topology::cpu_model()
+  std::string cpu_model;      ///< as topology::cpu_model()
+  std::string cpu_signature;  ///< as topology::cpu_signature(): "25/1/1", or ""
   unsigned packages = 0;
   unsigned numa_nodes = 0;
   unsigned cores = 0;
@@ -35,7 +39,10 @@ struct machine_info {
 /// machine).
 machine_info describe_machine(const topology& topo);
 
-/// The machine_id rule on its own: slug of `cpu_model` plus "-<cores>c".
-std::string make_machine_id(std::string_view cpu_model, unsigned cores);
+/// The machine_id rule on its own: slug of `cpu_model`, then "-f<family>m<model>"
+/// from `cpu_signature` if the slug has no digit (no part number), then
+/// "-<cores>c".
+std::string make_machine_id(std::string_view cpu_model, unsigned cores,
+                            std::string_view cpu_signature = {});
 
 }  // namespace volley::affinity

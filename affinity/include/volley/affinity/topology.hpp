@@ -81,6 +81,12 @@ class topology {
   /// or "unknown" (always for synthetic topologies).
   std::string cpu_model() const;
 
+  /// The x86 CPUID signature ("25/1/1": family/model/stepping, decimal) as
+  /// hwloc reads it, or "" where the OS or architecture gives none (always
+  /// for synthetic topologies). Hypervisors often shorten cpu_model() to
+  /// "AMD EPYC"; the signature still tells one generation from another.
+  std::string cpu_signature() const;
+
   /// OS indices of all PUs, in topology order (cores in order, the PUs of one
   /// core next to each other).
   std::vector<unsigned> pu_os_indices() const;
