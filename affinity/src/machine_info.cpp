@@ -1,6 +1,7 @@
 // Describing the machine for benchmark results.
 #include "volley/affinity/machine_info.hpp"
 
+#include <sys/sysinfo.h>
 #include <sys/utsname.h>
 
 #include <algorithm>
@@ -101,6 +102,15 @@ machine_info describe_machine(const topology& topo) {
   info.caches = topo.caches();
   info.memory_bytes = topo.memory_bytes();
   if (topo.is_this_system()) {
+    // hwloc sums the NUMA nodes' memory. A VM that grows by memory hotplug
+    // shows the growth in the kernel's total but not always on a node: the
+    // Zen 3 VM of 2026-12-01 had 23.5 GiB, and hwloc said 4.6 GiB, node 0's
+    // memory at the time. The larger of the two is the machine's.
+    struct sysinfo kernel {};
+    if (sysinfo(&kernel) == 0) {
+      const std::uint64_t total = std::uint64_t{kernel.totalram} * kernel.mem_unit;
+      info.memory_bytes = std::max(info.memory_bytes, total);
+    }
     utsname names{};
     if (uname(&names) == 0) {
       info.kernel = std::string(names.sysname) + " " + names.release;

@@ -4,6 +4,8 @@
 
 #include <catch2/catch.hpp>
 
+#include <sys/sysinfo.h>
+
 #include <algorithm>
 
 using namespace volley::affinity;
@@ -59,6 +61,12 @@ TEST_CASE("this machine is described completely", "[affinity][machine_info]") {
   CHECK(info.pus == topo.pus());
   CHECK(info.cores == topo.cores());
   CHECK(info.memory_bytes > 0);
+  {
+    // At least the kernel's own total (hwloc alone can miss hotplugged memory).
+    struct sysinfo kernel {};
+    REQUIRE(sysinfo(&kernel) == 0);
+    CHECK(info.memory_bytes >= std::uint64_t{kernel.totalram} * kernel.mem_unit);
+  }
   CHECK_FALSE(info.kernel.empty());
   CHECK_FALSE(info.hostname.empty());
   CHECK(info.machine_id == make_machine_id(info.cpu_model, info.cores, info.cpu_signature));
