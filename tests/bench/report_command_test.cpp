@@ -166,6 +166,23 @@ TEST_CASE("across machines says plainly where no peer ran and gives volley per C
   CHECK(across.find("(-)") == std::string::npos);
 }
 
+TEST_CASE("a row whose peers all timed out says so instead of a ratio") {
+  results_folder results;
+  auto data = result_file("m", "2026-11-29T10:00:00Z", 6, 3000);
+  for (auto& r : data["runs"])
+    if (r["runtime"] == "caf") {
+      r["status"] = "timeout";
+      r.erase("throughput");
+    }
+  data["summary"] = summarise_runs(data["runs"]);
+  results.add(data);
+  auto md = results.render();
+  CHECK(line_with(section(md, "m"), "| ping-pong | msg/s |").find("| no ratio: CAF timeout |") !=
+        std::string::npos);
+  CHECK(line_with(section(md, "Across machines"), "no ratio") ==
+        "| ping-pong | msg/s | no ratio: CAF timeout |");
+}
+
 TEST_CASE("the machines table shows the CPUID signature where the file records it") {
   results_folder results;
   auto signed_file = result_file("amd-epyc-f25m1-2c", "2026-11-29T10:00:00Z", 6, 3000);
