@@ -1,6 +1,5 @@
 #include "extra_rounds.hpp"
 
-#include <cstdio>
 #include <sstream>
 
 namespace volley::bench {
@@ -77,17 +76,26 @@ summary ratio_over_rounds(const json& extras, const ratio_spec& spec) {
 
 namespace {
 
-std::string number(double v, const char* format = "%.4g") {
-  char text[32];
-  std::snprintf(text, sizeof text, format, v);
-  return text;
+// The remote programs print latencies in microseconds ("us"); they read
+// best in the unit that suits their size ("17.3 ms", not "1.725e+04 us" as
+// %.4g printed it), as the latency table's do. Every other figure has three
+// significant digits and an SI prefix (statistics.hpp), as the throughput
+// tables' do.
+bool is_microseconds(const std::string& unit) {
+  return unit == "us";
 }
 
-/// "14.84 (12.83 – 15.1)"; one value alone when there is one.
-std::string spread_text(const summary& s, const char* format = "%.4g") {
-  if (s.count == 1) return number(s.median, format);
-  return number(s.median, format) + " (" + number(s.min, format) + " – " + number(s.max, format) +
-         ")";
+std::string value_text(double v, const std::string& unit) {
+  return is_microseconds(unit) ? duration_text(v * 1000) : si(v);
+}
+
+/// "14.8 (12.8 – 15.1) M msg/s", "31.7 µs (23.4 µs – 48.3 µs)"; the value
+/// alone when there is one.
+std::string spread_text(const summary& s, const std::string& unit) {
+  auto text = value_text(s.median, unit);
+  if (s.count > 1) text += " (" + value_text(s.min, unit) + " – " + value_text(s.max, unit) + ")";
+  if (!unit.empty() && !is_microseconds(unit)) text += " " + unit;
+  return text;
 }
 
 std::string rounds_text(std::size_t with, std::size_t of) {
@@ -108,13 +116,13 @@ std::string extras_markdown(const json& extras) {
       // plain value, as the README showed it before there were rounds.
       md << "| " << name << " | figure | value |\n|---|---|--:|\n";
       for (const auto& s : spreads)
-        md << "| " << s.impl << " | " << s.figure << " | " << number(s.values.median) << " "
-           << s.unit << " |\n";
+        md << "| " << s.impl << " | " << s.figure << " | " << spread_text(s.values, s.unit)
+           << " |\n";
     } else {
       md << "| " << name << " | figure | median (min – max) | rounds |\n|---|---|--:|--:|\n";
       for (const auto& s : spreads)
-        md << "| " << s.impl << " | " << s.figure << " | " << spread_text(s.values) << " " << s.unit
-           << " | " << rounds_text(s.values.count, s.rounds) << " |\n";
+        md << "| " << s.impl << " | " << s.figure << " | " << spread_text(s.values, s.unit) << " | "
+           << rounds_text(s.values.count, s.rounds) << " |\n";
     }
     md << "\n";
     // Fewer rounds than asked for: say why, so that a short range is not
@@ -129,7 +137,7 @@ std::string extras_markdown(const json& extras) {
     const auto r = ratio_over_rounds(extras, spec);
     if (r.count == 0) continue;
     ratios << "| " << spec.impl_a << " " << spec.figure_a << " / " << spec.impl_b << " "
-           << spec.figure_b << " | " << spread_text(r, "%.3g") << " | " << r.count << " |\n";
+           << spec.figure_b << " | " << spread_text(r, "") << " | " << r.count << " |\n";
   }
   if (!ratios.str().empty())
     md << "| remote ratio, per round | median (min – max) | rounds |\n|---|--:|--:|\n"

@@ -66,9 +66,12 @@ const std::vector<ratio_spec>& quoted_ratios();
 /// round i of entry_b); count 0 when none has.
 summary ratio_over_rounds(const nlohmann::json& extras, const ratio_spec& spec);
 
-/// The README's tables of the extras: per entry each figure as "median
-/// (min – max)" with its number of rounds (an entry of one round as a plain
-/// value, as before schema 4), then the quoted ratios that the file has.
+/// The tables of the extras (README.md's block, each machine's section of
+/// results/README.md): per entry each figure as "median (min – max)" with
+/// its number of rounds (an entry of one round as a plain value, as before
+/// schema 4), then the quoted ratios that the file has. Values print as the
+/// throughput tables' (si: "14.8", "1.23 k", "0.000640"), latencies given
+/// in microseconds in the unit that suits them ("31.7 µs", "17.3 ms").
 std::string extras_markdown(const nlohmann::json& extras);
 
 }  // namespace volley::bench

@@ -66,8 +66,9 @@ struct headline_row {
 struct machine_results {
   std::string id;
   json description;
-  std::vector<result_file> files;             // oldest first
-  const result_file* latest_sweep = nullptr;  // latest worker sweep
+  std::vector<result_file> files;              // oldest first
+  const result_file* latest_sweep = nullptr;   // latest worker sweep
+  const result_file* latest_extras = nullptr;  // newest with remote or idle-memory figures
   // Per size set ("reference" first), the newest figures of each workload
   // from runs without a sweep, in the suite's order. Runs with --only
   // refresh some rows and leave the others as they were.
@@ -142,6 +143,9 @@ std::vector<machine_results> load_all(const fs::path& root) {
       }
       if (!rows.empty()) m.headlines.emplace_back(sizes, std::move(rows));
     }
+    for (const auto& f : m.files)
+      if (f.data.contains("extras") && !extras_markdown(f.data["extras"]).empty())
+        m.latest_extras = &f;
     m.description = m.files.back().data["machine"];
   }
   return out;
@@ -171,11 +175,28 @@ std::string display_name(const std::string& runtime) {
   return runtime;
 }
 
+// The peer volley is held against; files from before schema 2 compared
+// with CAF only and name none.
+std::string best_peer_of(const json& row) {
+  const auto& peer = row.value("best_peer", json("caf"));
+  return peer.is_string() ? peer.get<std::string>() : "";
+}
+
+// "3.29× (worst 2.59×) vs Erlang/OTP", or why the row has no ratio: no peer
+// ran on that machine (a run without CAF and Erlang installed), every peer
+// failed, or volley did.
 std::string best_peer_ratio(const json& row) {
-  if (row["ratio"].is_null()) return "–";
-  // Files from before schema 2 compared with CAF only.
-  return ratio_text(row, false) + " vs " +
-         display_name(row.value("best_peer", json("caf")).get<std::string>());
+  if (!row["ratio"].is_null())
+    return ratio_text(row, false) + " vs " + display_name(best_peer_of(row));
+  std::string peers;
+  for (const auto& rt : runtime_names())
+    if (rt != "volley" && row.contains(rt) && !row[rt].is_null())
+      peers += (peers.empty() ? "" : ", ") + display_name(rt) + " " + figure(row[rt]);
+  if (peers.empty()) return "no peer run";
+  if (!has_figures(row.value("volley", json())))
+    return "no ratio: volley " +
+           (row.value("volley", json()).is_null() ? "did not run" : figure(row["volley"]));
+  return "no ratio: " + peers;
 }
 
 // " (compute-bound)" or " (timing-dependent)" from the workload registry,
@@ -354,6 +375,16 @@ std::string cache_text(const json& machine) {
   return out.empty() ? "?" : out;
 }
 
+// "AMD EPYC (CPUID family/model/stepping 25/1/1)": the signature tells
+// apart two machines whose CPU name has no part number. Files before it
+// was recorded have none; a machine without one has "".
+std::string cpu_text(const json& machine) {
+  auto text = machine.value("cpu_model", "?");
+  if (const std::string sig = machine.value("cpu_signature", ""); !sig.empty())
+    text += " (CPUID family/model/stepping " + sig + ")";
+  return text;
+}
+
 std::string gib(std::uint64_t bytes) {
   char buffer[32];
   std::snprintf(buffer, sizeof buffer, "%.1f GiB",
@@ -370,15 +401,30 @@ std::vector<json> ordered_rows(const json& summary) {
   return rows;
 }
 
+// The remote benchmarks and idle-actor memory of the machine's newest file
+// that has them (`run --extras`, or the full profile), named with its
+// commit, since it may be older than the headline figures.
+void extras_section(std::ostream& md, const machine_results& m) {
+  md << "### remote and idle memory\n\n";
+  if (m.latest_extras == nullptr) {
+    md << "No remote or idle-memory figures from this machine (`volley-bench run --extras` "
+          "records them).\n\n";
+    return;
+  }
+  const auto& data = m.latest_extras->data;
+  md << "From [" << data.value("created_utc", "?") << "](" << m.latest_extras->path.string() << ")"
+     << partial_mark(data) << ", commit `"
+     << data.value("build", json::object()).value("git_commit", std::string("?")).substr(0, 12)
+     << "`, the newest file of this machine with them. A figure of several rounds reads median "
+        "(min – max) over its rounds (bench/runner/extra_rounds.hpp).\n\n"
+     << extras_markdown(data["extras"]);
+}
+
 void machine_section(std::ostream& md, const machine_results& m, const fs::path& root,
                      bool charts) {
   const auto& d = m.description;
   md << "## " << m.id << "\n\n";
-  md << d.value("cpu_model", "?");
-  // Files before the signature was recorded have none; a machine without one has "".
-  if (const std::string sig = d.value("cpu_signature", ""); !sig.empty())
-    md << " (CPUID family/model/stepping " << sig << ")";
-  md << "; " << d.value("packages", 0) << " package(s), " << d.value("numa_nodes", 0)
+  md << cpu_text(d) << "; " << d.value("packages", 0) << " package(s), " << d.value("numa_nodes", 0)
      << " NUMA node(s), " << d.value("cores", 0) << " cores, " << d.value("pus", 0) << " PUs; "
      << cache_text(d) << "; " << gib(d.value("memory_bytes", std::uint64_t{0})) << "; "
      << d.value("kernel", "?") << ".\n\n";
@@ -471,6 +517,7 @@ void machine_section(std::ostream& md, const machine_results& m, const fs::path&
          << " ([file](" << m.latest_sweep->path.string() << ")):\n\n![scaling on " << m.id << "]("
          << name << ")\n\n";
   }
+  extras_section(md, m);
   md << "<details><summary>All result files of " << m.id << " (" << m.files.size()
      << ")</summary>\n\n";
   md << "| created (UTC) | profile | sizes | workers | sweep | commit "
@@ -481,9 +528,26 @@ void machine_section(std::ostream& md, const machine_results& m, const fs::path&
        << partial_mark(data) << " | " << data["run"].value("profile", "?") << " | "
        << data["run"].value("sizes", "?") << " | " << data["run"].value("workers", 0) << " | "
        << (data["run"].value("sweep_workers", false) ? "yes" : "") << " | `"
-       << data["build"].value("git_commit", "?").substr(0, 12) << "` |\n";
+       << data.value("build", json::object()).value("git_commit", std::string("?")).substr(0, 12)
+       << "` |\n";
   }
   md << "\n</details>\n\n";
+}
+
+// "39.9 M (38.3 M/CPU-s)": volley's median and its items per CPU-second.
+std::string volley_cell(const json& row) {
+  const auto& v = row.value("volley", json());
+  auto text = figure(v);
+  if (has_figures(v) && v.contains("per_cpu_s"))
+    text += " (" + si(v["per_cpu_s"]["median"].get<double>()) + "/CPU-s)";
+  return text;
+}
+
+// "0.92× (worst 0.83×) (noise) vs CAF at 50.9 M", or why there is no ratio.
+std::string peer_cell(const json& row) {
+  auto text = best_peer_ratio(row);
+  if (!row["ratio"].is_null()) text += " at " + figure(row.value(best_peer_of(row), json()));
+  return text;
 }
 
 void across_machines(std::ostream& md, const std::vector<machine_results>& machines,
@@ -497,14 +561,12 @@ void across_machines(std::ostream& md, const std::vector<machine_results>& machi
       rows_of.push_back(&m.headlines.front().second);
     }
   if (with_runs.empty()) return;
-  md << "## Across machines\n\nEach machine's newest figures ("
-     << "reference sizes where it has them); cells are "
-        "volley / best peer medians and their ratio.\n\n";
-  md << "| workload | unit |";
-  for (const auto* m : with_runs) md << " " << m->id << " |";
-  md << "\n|---|---|";
-  for (std::size_t i = 0; i < with_runs.size(); ++i) md << "--:|";
-  md << "\n";
+  std::ostringstream head;
+  head << "| workload | unit |";
+  for (const auto* m : with_runs) head << " " << m->id << " |";
+  head << "\n|---|---|";
+  for (std::size_t i = 0; i < with_runs.size(); ++i) head << "--:|";
+  head << "\n";
   bar_chart volley_chart{
       "volley throughput across machines (log scale)", "throughput (unit per workload)", {}, {}};
   bar_chart ratio_chart{
@@ -514,39 +576,50 @@ void across_machines(std::ostream& md, const std::vector<machine_results>& machi
     volley_chart.series.push_back(label);
     ratio_chart.series.push_back(label);
   }
+  std::ostringstream volley_rows, peer_rows;
   for (const auto& spec : savina::workload_specs()) {
     std::vector<std::optional<double>> volley_values, ratios;
     bool any = false;
-    std::ostringstream cells;
+    std::ostringstream volley_cells, peer_cells;
     for (const auto* rows : rows_of) {
-      const json* found = nullptr;
-      const result_file* found_in = nullptr;
-      for (const auto& [row, file] : *rows)
-        if (row["workload"] == spec.name) found = &row, found_in = file;
+      const headline_row* found = nullptr;
+      for (const auto& r : *rows)
+        if (r.row["workload"] == spec.name) found = &r;
       if (found == nullptr) {
-        cells << " – |";
+        volley_cells << " – |";
+        peer_cells << " – |";
         volley_values.push_back(std::nullopt);
         ratios.push_back(std::nullopt);
         continue;
       }
       any = true;
-      std::string peer = (*found).value("best_peer", json()).is_string()
-                             ? (*found)["best_peer"].get<std::string>()
-                             : "caf";
-      cells << " " << figure((*found)["volley"]) << " / " << figure((*found).value(peer, json()))
-            << " " << display_name(peer) << " (" << ratio_text(*found, false) << ")"
-            << kind_suffix(std::string(spec.name)) << row_mark(*found, found_in->data) << " |";
-      volley_values.push_back(median_of((*found)["volley"]));
-      ratios.push_back((*found)["ratio"].is_null()
-                           ? std::nullopt
-                           : std::optional<double>((*found)["ratio"].get<double>()));
+      const auto& row = found->row;
+      const auto mark = row_mark(row, found->file->data);
+      volley_cells << " " << volley_cell(row) << mark << " |";
+      peer_cells << " " << peer_cell(row) << mark << " |";
+      volley_values.push_back(median_of(row["volley"]));
+      ratios.push_back(row["ratio"].is_null() ? std::nullopt
+                                              : std::optional<double>(row["ratio"].get<double>()));
     }
     if (!any) continue;
-    md << "| " << spec.name << " | " << spec.unit << " |" << cells.str() << "\n";
+    volley_rows << "| " << spec.name << " | " << spec.unit << " |" << volley_cells.str() << "\n";
+    peer_rows << "| " << spec.name << kind_suffix(std::string(spec.name)) << " | " << spec.unit
+              << " |" << peer_cells.str() << "\n";
     volley_chart.groups.push_back({std::string(spec.name), volley_values});
     ratio_chart.groups.push_back({std::string(spec.name), ratios});
   }
-  md << "\n";
+  md << "## Across machines\n\n"
+     << "Each machine's newest figures (reference sizes where it has them), at the worker count "
+        "its headline table names.\n\n"
+     << "volley's median throughput, and in brackets per CPU-second: items per second of CPU "
+        "time its process used (user and system). Throughput grows with cores where a workload "
+        "scales; per CPU-second compares what the same work costs on each machine, whatever "
+        "its core count.\n\n"
+     << head.str() << volley_rows.str() << "\n"
+     << "volley against the best peer on the same machine: the ratio of medians, the worst case "
+        "(volley's slowest repetition against the peer's fastest), the peer and its median; "
+        "\"no peer run\" where that machine's file has no CAF or Erlang/OTP runs.\n\n"
+     << head.str() << peer_rows.str() << "\n";
   if (charts) {
     if (draw_bars(volley_chart, (root / "charts/across-machines-volley.svg").string()))
       md << "![volley across machines](charts/across-machines-volley.svg)\n\n";
@@ -671,7 +744,7 @@ int render_report(const std::string& results_dir) {
         "[bench/savina/README.md](../bench/savina/README.md).\n\n";
   md << "| machine | CPU | cores / PUs | NUMA nodes | latest run |\n|---|---|--:|--:|---|\n";
   for (const auto& m : machines)
-    md << "| [" << m.id << "](#" << m.id << ") | " << m.description.value("cpu_model", "?") << " | "
+    md << "| [" << m.id << "](#" << m.id << ") | " << cpu_text(m.description) << " | "
        << m.description.value("cores", 0) << " / " << m.description.value("pus", 0) << " | "
        << m.description.value("numa_nodes", 0) << " | "
        << m.files.back().data.value("created_utc", "?") << partial_mark(m.files.back().data)

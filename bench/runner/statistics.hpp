@@ -21,7 +21,8 @@ summary summarise(std::vector<double> values);
 /// With three repetitions the range is the only spread worth the name.
 bool within_noise(const summary& a, const summary& b, double tolerance = 0.05);
 
-/// "3.07 M", "812 k", "95.1": three significant digits and an SI prefix.
+/// "3.07 M", "812 k", "95.1", "0.255": three significant digits, an SI
+/// prefix from a thousand up, plain decimals below one (never an exponent).
 std::string si(double value);
 
 /// A duration given in nanoseconds, in the unit that reads best:

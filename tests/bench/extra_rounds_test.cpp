@@ -57,20 +57,21 @@ TEST_CASE("a file with several rounds renders each remote figure as median (min 
   CHECK(line_of(block, "| remote (volley) |") ==
         "| remote (volley) | figure | median (min – max) | rounds |");
   CHECK(line_of(block, "| volley | one_way |") ==
-        "| volley | one_way | 14 (12 – 16) M msg/s | 5 |");
+        "| volley | one_way | 14.0 (12.0 – 16.0) M msg/s | 5 |");
   CHECK(line_of(block, "| raw | one_way_batched |") ==
-        "| raw | one_way_batched | 65 (50 – 80) M msg/s | 5 |");
+        "| raw | one_way_batched | 65.0 (50.0 – 80.0) M msg/s | 5 |");
   CHECK(line_of(block, "| volley | tls_one_way |") ==
-        "| volley | tls_one_way | 7 (6 – 8) M msg/s | 4 of 5 |");
-  CHECK(line_of(block, "| caf | one_way |") == "| caf | one_way | 0.28 (0.25 – 0.3) M msg/s | 3 |");
+        "| volley | tls_one_way | 7.00 (6.00 – 8.00) M msg/s | 4 of 5 |");
+  CHECK(line_of(block, "| caf | one_way |") ==
+        "| caf | one_way | 0.280 (0.250 – 0.300) M msg/s | 3 |");
   // Ratios round by round: volley against the raw socket of the same round,
   // TLS against plaintext where a round has both, CAF paired by round.
   CHECK(line_of(block, "| volley one_way / raw one_way_batched |") ==
         "| volley one_way / raw one_way_batched | 0.217 (0.175 – 0.246) | 5 |");
   CHECK(line_of(block, "| volley tls_one_way / volley one_way |") ==
-        "| volley tls_one_way / volley one_way | 0.5 (0.5 – 0.5) | 4 |");
+        "| volley tls_one_way / volley one_way | 0.500 (0.500 – 0.500) | 4 |");
   CHECK(line_of(block, "| volley one_way / caf one_way |") ==
-        "| volley one_way / caf one_way | 53.6 (40 – 56) | 3 |");
+        "| volley one_way / caf one_way | 53.6 (40.0 – 56.0) | 3 |");
   // No figure of either file, so no such row.
   CHECK(line_of(block, "| volley rtt_p50 /") == "");
   CHECK(block.find("planned rounds") == std::string::npos);
@@ -92,7 +93,7 @@ TEST_CASE("rounds that a time budget or a failure left out are named under the t
   CHECK(md.find("remote (volley): 2 of 5 planned rounds ran (time budget).") != std::string::npos);
   CHECK(md.find("remote (CAF): 2 of 3 planned rounds ran (status failed).") != std::string::npos);
   // The failed round has no figure: the row says so.
-  CHECK(md.find("| volley | one_way | 14 M msg/s | 1 of 2 |") != std::string::npos);
+  CHECK(md.find("| volley | one_way | 14.0 M msg/s | 1 of 2 |") != std::string::npos);
 }
 
 TEST_CASE("a result file from before rounds still renders its one run's values") {
@@ -118,8 +119,8 @@ TEST_CASE("a result file from before rounds still renders its one run's values")
                       {"unit", "B"}}}}}}}}};
   const auto block = readme_block(data, "results/m/old.json");
   CHECK(line_of(block, "| remote (volley) |") == "| remote (volley) | figure | value |");
-  CHECK(line_of(block, "| volley | one_way |") == "| volley | one_way | 14.84 M msg/s |");
-  CHECK(line_of(block, "| raw | rtt_p50 |") == "| raw | rtt_p50 | 53.92 us |");
+  CHECK(line_of(block, "| volley | one_way |") == "| volley | one_way | 14.8 M msg/s |");
+  CHECK(line_of(block, "| raw | rtt_p50 |") == "| raw | rtt_p50 | 53.9 µs |");
   CHECK(line_of(block, "| volley | RSS growth") ==
         "| volley | RSS growth per idle actor (1000000 actors) | 128 B |");
   CHECK(line_of(block, "| volley one_way / raw one_way_batched |") ==
@@ -134,4 +135,30 @@ TEST_CASE("an extras entry without figures or rounds renders nothing and no rati
   CHECK(extras_markdown(extras).empty());
   CHECK(extra_rounds(extras["remote (CAF)"]).empty());
   CHECK(ratio_over_rounds(extras, quoted_ratios().front()).count == 0);
+}
+
+TEST_CASE("figures print as plain decimals: latencies in the unit that suits them, no exponent") {
+  // A busy machine's tail latency (17 ms, printed in us by remote_bench)
+  // read "1.726e+04 us" with %.4g; jemalloc's bytes per idle actor
+  // (0.00064) must keep its digits, not round to "0.00"; a large figure
+  // takes an SI prefix as the Savina tables' do.
+  json rounds = json::array();
+  for (double tail : {17260.0, 16800.0, 1349.0})
+    rounds.push_back({{"status", "ok"},
+                      {"figures",
+                       {remote_figure("volley", "rtt_p99.9", tail, "us"),
+                        remote_figure("volley", "jemalloc bytes per idle actor", 0.00064, "B"),
+                        remote_figure("volley", "RSS growth per idle actor", 1225.07, "B"),
+                        remote_figure("raw", "one_way_batched", 2.5e6, "msg/s")}}});
+  json extras = {{"remote (volley)", {{"status", "ok"}, {"rounds", rounds}}}};
+  const auto md = extras_markdown(extras);
+  CHECK(md.find("e+") == std::string::npos);
+  CHECK(line_of("\n" + md, "| volley | rtt_p99.9 |") ==
+        "| volley | rtt_p99.9 | 16.8 ms (1.35 ms – 17.3 ms) | 3 |");
+  CHECK(line_of("\n" + md, "| volley | jemalloc bytes") ==
+        "| volley | jemalloc bytes per idle actor | 0.000640 (0.000640 – 0.000640) B | 3 |");
+  CHECK(line_of("\n" + md, "| volley | RSS growth") ==
+        "| volley | RSS growth per idle actor | 1.23 k (1.23 k – 1.23 k) B | 3 |");
+  CHECK(line_of("\n" + md, "| raw | one_way_batched |") ==
+        "| raw | one_way_batched | 2.50 M (2.50 M – 2.50 M) msg/s | 3 |");
 }

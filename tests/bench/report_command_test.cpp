@@ -33,6 +33,7 @@ json result_file(const std::string& machine, const std::string& created, std::si
                     {"repetition", static_cast<int>(i / 2 + 1)},
                     {"status", "ok"},
                     {"throughput", volley ? volley_throughput : 1000.0},
+                    {"items_per_cpu_s", volley ? volley_throughput / 2 : 500.0},
                     {"unit", "msg/s"}});
   }
   json data = {{"schema_version", results_schema_version},
@@ -62,6 +63,42 @@ struct results_folder {
     return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
   }
 };
+
+// A complete file of `machine` whose ping-pong runs are volley's alone: a
+// machine where CAF and Erlang/OTP were not installed.
+json volley_only_file(const std::string& machine, const std::string& created) {
+  auto data = result_file(machine, created, 6, 3000);
+  json runs = json::array();
+  for (const auto& r : data["runs"])
+    if (r["runtime"] == "volley") runs.push_back(r);
+  data["runs"] = runs;
+  data["planned_runs"] = runs.size();
+  data["summary"] = summarise_runs(runs);
+  return data;
+}
+
+// An extras entry of three rounds of volley's one-way rate.
+json remote_extras(const std::vector<double>& one_way) {
+  json rounds = json::array();
+  for (double v : one_way)
+    rounds.push_back({{"status", "ok"},
+                      {"figures",
+                       {{{"bench", "remote"},
+                         {"impl", "volley"},
+                         {"figure", "one_way"},
+                         {"value", v},
+                         {"unit", "M msg/s"}}}}});
+  return {{"remote (volley)",
+           {{"status", "ok"}, {"rounds_planned", one_way.size()}, {"rounds", rounds}}}};
+}
+
+// The part of `text` from the heading `## title` to the next "## ".
+std::string section(const std::string& text, const std::string& title) {
+  auto begin = text.find("\n## " + title + "\n");
+  if (begin == std::string::npos) return "";
+  auto end = text.find("\n## ", begin + 1);
+  return text.substr(begin, end == std::string::npos ? end : end - begin);
+}
 
 // The line of `text` that contains `needle` ("" if none).
 std::string line_with(const std::string& text, const std::string& needle) {
@@ -96,4 +133,67 @@ TEST_CASE("a machine with only partial files shows one, marked with its missing 
   CHECK(headline.find("(partial: 3 of 6 runs, stopped by time budget; 1 of 3 repetitions)") !=
         std::string::npos);
   CHECK(line_with(md, "| [m](#m) |").find("partial: 3 of 6 runs") != std::string::npos);
+}
+
+TEST_CASE("a machine's section shows the remote and idle figures of its newest file with them") {
+  results_folder results;
+  auto with_extras = result_file("m", "2026-11-29T10:00:00Z", 6, 3000);
+  with_extras["extras"] = remote_extras({14.84, 12.0, 16.1});
+  results.add(with_extras);
+  // A newer file without extras (a run without --extras) does not hide them.
+  results.add(result_file("m", "2026-11-29T11:00:00Z", 6, 3000));
+  results.add(result_file("bare", "2026-11-29T11:00:00Z", 6, 3000));
+  auto md = results.render();
+  auto m = section(md, "m");
+  CHECK(m.find("From [2026-11-29T10:00:00Z](m/2026-11-29T10-00-00Z.json), commit `0123456789ab`") !=
+        std::string::npos);
+  CHECK(line_with(m, "| volley | one_way |") ==
+        "| volley | one_way | 14.8 (12.0 – 16.1) M msg/s | 3 |");
+  CHECK(section(md, "bare").find("No remote or idle-memory figures from this machine") !=
+        std::string::npos);
+}
+
+TEST_CASE("across machines says plainly where no peer ran and gives volley per CPU-second") {
+  results_folder results;
+  results.add(result_file("with-peers", "2026-11-29T10:00:00Z", 6, 3000));
+  results.add(volley_only_file("alone", "2026-11-29T10:00:00Z"));
+  auto across = section(results.render(), "Across machines");
+  // The machines are in the order of their ids: alone, with-peers.
+  auto volley = line_with(across, "| ping-pong | msg/s |");
+  CHECK(volley == "| ping-pong | msg/s | 3.00 k (1.50 k/CPU-s) | 3.00 k (1.50 k/CPU-s) |");
+  auto peers = line_with(across.substr(across.find(volley) + volley.size()), "| ping-pong |");
+  CHECK(peers == "| ping-pong | msg/s | no peer run | 3.00× (worst 3.00×) vs CAF at 1.00 k |");
+  CHECK(across.find("(-)") == std::string::npos);
+}
+
+TEST_CASE("a row whose peers all timed out says so instead of a ratio") {
+  results_folder results;
+  auto data = result_file("m", "2026-11-29T10:00:00Z", 6, 3000);
+  for (auto& r : data["runs"])
+    if (r["runtime"] == "caf") {
+      r["status"] = "timeout";
+      r.erase("throughput");
+    }
+  data["summary"] = summarise_runs(data["runs"]);
+  results.add(data);
+  auto md = results.render();
+  CHECK(line_with(section(md, "m"), "| ping-pong | msg/s |").find("| no ratio: CAF timeout |") !=
+        std::string::npos);
+  CHECK(line_with(section(md, "Across machines"), "no ratio") ==
+        "| ping-pong | msg/s | no ratio: CAF timeout |");
+}
+
+TEST_CASE("the machines table shows the CPUID signature where the file records it") {
+  results_folder results;
+  auto signed_file = result_file("amd-epyc-f25m1-2c", "2026-11-29T10:00:00Z", 6, 3000);
+  signed_file["machine"]["cpu_model"] = "AMD EPYC";
+  signed_file["machine"]["cpu_signature"] = "25/1/1";
+  results.add(signed_file);
+  auto old_file = result_file("amd-epyc-2c", "2026-11-29T10:00:00Z", 6, 3000);
+  old_file["machine"]["cpu_model"] = "AMD EPYC";
+  results.add(old_file);
+  auto md = results.render();
+  CHECK(line_with(md, "| [amd-epyc-f25m1-2c](#amd-epyc-f25m1-2c) |")
+            .find("| AMD EPYC (CPUID family/model/stepping 25/1/1) |") != std::string::npos);
+  CHECK(line_with(md, "| [amd-epyc-2c](#amd-epyc-2c) |").find("| AMD EPYC |") != std::string::npos);
 }

@@ -45,6 +45,10 @@ TEST_CASE("figures print with three significant digits and an SI prefix") {
   CHECK(si(812'400) == "812 k");
   CHECK(si(95.14) == "95.1");
   CHECK(si(0) == "0.00");
+  // Below one, still three significant digits ("0.26" and "0.00" before).
+  CHECK(si(0.255) == "0.255");
+  CHECK(si(0.00064) == "0.000640");
+  CHECK(si(-0.0123) == "-0.0123");
   CHECK(duration_text(841) == "841 ns");
   CHECK(duration_text(181'000) == "181 µs");
   CHECK(duration_text(2'790'000) == "2.79 ms");
