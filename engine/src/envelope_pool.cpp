@@ -247,8 +247,9 @@ std::atomic<std::uint64_t> outrun_lowered{0};          ///< measurements: counts
 /// has run `outrun_bound_bytes` ahead.
 constinit thread_local std::size_t outrun_cut_bytes = 0;
 /// Bytes of fresh envelopes every thread has cut: what the pool put out.
-alignas(cache_line_size) std::atomic<std::size_t> envelope_bytes_cut{
-    0};  // off the line of the flags above
+/// Every refill that cuts adds to it: aligned, so that it is not on the
+/// line of crowded_pools, which each refill after an empty depot reads.
+alignas(cache_line_size) std::atomic<std::size_t> envelope_bytes_cut{0};
 
 #if defined(VOLLEY_SCHED_STATS) && VOLLEY_SCHED_STATS
 // Measurement builds only, for an A/B in one binary: VOLLEY_OUTRUN_POOLWIDE=1
