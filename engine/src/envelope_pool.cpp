@@ -162,58 +162,59 @@ void envelope_chunks::arm_thread_exit() {
 // throughput's sender then waited at every refill, 20.0 -> 5.3 M msg/s.)
 //
 // Counted per sending thread (outrun_cut_bytes), in the envelopes it cut
-// itself and has out, not in the chunks the pool holds: the bound is on the backlog
-// this sender can put out, and the pool's chunks are mostly other threads'.
-// Each worker opens a chunk of its own per size class its actors allocate
-// (an ask's request, its envelope, the reply), so a pool of 2 workers
-// whose actors ask held 4-6 MiB before the sender had cut anything, and
-// the sender, counted against the pool's chunks, waited at its first
+// itself and has out, not in the chunks the pool holds: the bound is on the
+// backlog this sender can put out, and the pool's chunks are mostly other
+// threads'. Each worker opens a chunk of its own per size class its actors
+// allocate (an ask's request, its envelope, the reply), so a pool of 2
+// workers whose actors ask held 4-6 MiB before the sender had cut anything,
+// and the sender, counted against the pool's chunks, waited at its first
 // empty refill with a backlog of a few magazines: Savina's logistic map
 // (main floods 10 series, each a chain of asks), 2 workers, stats build,
 // per run of 9 M messages: the sender waited 3.5-5.9k times, the workers
-// ran dry between its naps (searches 2.1-2.8k, parks 1.6-2.7k, futex
-// wakes 2.0-6.2k), and the second worker lost to the first. Two outside
-// senders may each put out 2 MiB.
+// ran dry between its naps (searches 2.1-2.8k, parks 1.6-2.7k, futex wakes
+// 2.0-6.2k), and the second worker lost to the first. Two outside senders
+// may each put out 2 MiB.
 //
 // The count is of what the thread has out, not of all it ever cut. Until
 // 2026-12-01 it only grew, and a thread that had once cut 2 MiB (a
 // service's I/O thread in a burst at start-up; or bit by bit, its freed
-// envelopes taken up by other threads while its own refills found the
-// depot empty) stayed paced for good: a later tell whose refill found the
-// depot empty napped up to 2 ms with nothing of the thread's in any
-// mailbox. A thread cannot see which of its envelopes were freed (that
-// would cost every free a count), but it can see what the whole pool has
-// out (envelope_bytes_out): every envelope cut, less those back in their
-// chunks and those in the depot's full magazines. No thread has more out
-// than the pool, so a count at the bound is first lowered to the pool's
-// figure (ran_ahead): while the backlog is out, that figure is at least
-// the backlog and the count stays; once it drained, the figure is what
-// threads hold in their magazines, and the count falls to it. What that
-// costs: one add to a shared counter per refill that cuts (65 envelopes),
-// and six loads at a refill that would wait; never a step per message.
-// Where the workers allocate nothing of their own (fork-join) the pool's
-// figure is the sender's count, and it is never lowered while a backlog
-// is out. Stats build, 2 workers, 5 runs each way at load ~7
-// (VOLLEY_OUTRUN_ONLY_GROWS=1 against this): counts lowered 1-2 times a
-// run in fork-join throughput, 0-1 in logistic map; waits 6.5-11.0k ->
-// 6.2-12.0k and 5.0-5.4k -> 4.9-6.0k, as the load has them. A drained sender's count stays up where
-// other threads' envelopes are out instead (bank transaction's teller, a worker, with 100 MB in
-// flight): while those stay out, it waits as a sender with a backlog would.
+// envelopes taken up by other threads while its own refills found the depot
+// empty) stayed paced for good: a later tell whose refill found the depot
+// empty napped up to 2 ms with nothing of the thread's in any mailbox. A
+// thread cannot see which of its envelopes were freed (that would cost
+// every free a count), but it can see what the whole pool has out
+// (envelope_bytes_out): every envelope cut, less those back in their chunks
+// and those in the depot's full magazines. No thread has more out than the
+// pool, so a count at the bound is first lowered to the pool's figure
+// (ran_ahead): while the backlog is out, that figure is at least the
+// backlog and the count stays; once it drained, the figure is what threads
+// hold in their magazines, and the count falls to it. What that costs: one
+// add to a shared counter per refill that cuts (65 envelopes), and six
+// loads at a refill that would wait; never a step per message. Where the
+// workers allocate nothing of their own (fork-join) the pool's figure is
+// the sender's count, give or take the magazines that move while it is
+// read, so it does not bite while a backlog is out. Stats build, 2 workers,
+// 5 runs each way at load ~7 (VOLLEY_OUTRUN_ONLY_GROWS=1 against this):
+// counts lowered 1-2 times a run in fork-join throughput, 0-1 in logistic
+// map; waits 6.5-11.0k -> 6.2-12.0k and 5.0-5.4k -> 4.9-6.0k, as the load
+// has them. A drained sender's count stays up where other threads'
+// envelopes are out instead (bank transaction's teller, a worker, with 100
+// MB in flight): while those stay out, it waits as a sender with a backlog
+// would.
 //
 // Lowering the count at each refill that takes a magazine from the depot
-// instead (each take a magazine come back) is wrong: a sender with a
-// backlog takes its own returns and sends them on, which leaves the
-// backlog as it was, and in fork-join almost every refill of main's takes
-// one (a run sends 18 M envelopes, 1.1 GB, through a backlog of 2 MiB and
-// what the skips add). The count would fall to
-// nothing under a steady backlog, and each refill that then found the
-// depot empty would cut afresh without waiting: the backlog would grow at
-// the receivers' pace, without bound. Tried (stats build, fork-join
-// throughput, 2 workers, 4 interleaved runs at load ~7): peak RSS 437-448
-// MB against 10-11 MB, 2.3-3.1 against 7.5-14.7 M msg/s. A count of the magazines given to
-// the depot fails the same way: it cannot tell the sender's returns from a
-// worker's, so a worker that takes the sender's returns and sends them on
-// counts them as freed twice.
+// instead (a magazine came back) is wrong: a sender with a backlog takes
+// its own returns and sends them on, which leaves the backlog as it was,
+// and in fork-join almost every refill of main's takes one (a run sends 18
+// M envelopes, 1.1 GB, through a backlog of 2 MiB and what the skips add).
+// The count would fall to nothing under a steady backlog, and each refill
+// that then found the depot empty would cut afresh without waiting: the
+// backlog would grow at the receivers' pace, without bound. Tried (stats
+// build, fork-join throughput, 2 workers, 4 interleaved runs at load ~7):
+// peak RSS 437-448 MB against 10-11 MB, 2.3-3.1 against 7.5-14.7 M msg/s. A
+// count of the magazines given to the depot fails too: it cannot tell the
+// sender's returns from a worker's, so a worker that takes the sender's
+// returns and sends them on counts them as freed twice.
 constexpr std::size_t outrun_bound_bytes = std::size_t{2} << 20;
 // Long enough for a receiver on a shared core to get its time slice back
 // (the base slice is 0.75 ms on this kernel).
