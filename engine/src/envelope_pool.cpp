@@ -197,7 +197,9 @@ void envelope_chunks::arm_thread_exit() {
 // 5 runs each way at load ~7 (VOLLEY_OUTRUN_ONLY_GROWS=1 against this):
 // counts lowered 1-2 times a run in fork-join throughput, 0-1 in logistic
 // map; waits 6.5-11.0k -> 6.2-12.0k and 5.0-5.4k -> 4.9-6.0k, as the load
-// has them. A drained sender's count stays up where other threads'
+// has them. Bench build against the one before, interleaved pairs at load
+// ~7-8, new/old per pair: fork-join throughput 1.04 (0.78-1.24, 6 pairs),
+// logistic map 0.99 (0.79-1.47, 12 pairs). A drained sender's count stays up where other threads'
 // envelopes are out instead (bank transaction's teller, a worker, with 100
 // MB in flight): while those stay out, it waits as a sender with a backlog
 // would.
