@@ -209,6 +209,8 @@ inline void* unpoison(void* p, std::size_t c) noexcept {
 //   std::uint32_t cut_run(std::size_t c, void** out, std::uint32_t n)
 //                                 up to n fresh blocks at once, in order, or
 //                                 0 (refill_opens_chunks sources only)
+//   static void note_cut(std::size_t c, std::uint32_t n)   (optional)
+//                                 a refill just cut n fresh blocks of class c
 template <class Source>
 struct thread_cache {
   magazine* loaded[class_count] = {};
@@ -395,6 +397,8 @@ struct thread_cache {
       std::reverse(m->items, m->items + m->count);
       for (std::uint32_t i = 0; i < m->count; ++i) poison(m->items[i], c);
     }
+    if constexpr (requires { Source::note_cut(c, std::uint32_t{}); })
+      Source::note_cut(c, 1 + (m != nullptr ? m->count : 0));
     return p;
   }
 

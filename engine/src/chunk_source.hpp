@@ -90,7 +90,11 @@ struct chunk_registry {
   /// Its chunks are mapped as huge pages where the kernel allows (map_chunk).
   const bool huge_pages;
   mutex mu;
-  std::atomic<std::size_t> live{0};                        ///< chunks allocated and not freed
+  std::atomic<std::size_t> live{0};  ///< chunks allocated and not freed
+  /// Bytes of blocks returned to their chunks, ever (class sizes). Written
+  /// under mu, so a load and a store; read without it (envelope_pool.cpp:
+  /// how much of what was cut is still out).
+  std::atomic<std::size_t> returned_bytes{0};
   std::atomic<long> depot_cap{depot_cap_batches};          ///< magazines per class the depot keeps
   chunk* partial[class_count] VOLLEY_GUARDED_BY(mu) = {};  ///< sealed, some blocks returned
   /// Blocks for threads whose cache is gone, cut under the lock: one open
@@ -250,8 +254,12 @@ inline void settle(chunk_registry& r, chunk* ch) VOLLEY_REQUIRES(r.mu) {
 }
 
 /// Returns blocks (poisoned, from a magazine or a late free) to their chunks.
-inline void return_blocks(chunk_registry& r, void* const* blocks, std::uint32_t n) noexcept {
+/// `handed_out`: false for blocks a thread took from a partial chunk and
+/// never handed out, which returned_bytes counted when they came back first.
+inline void return_blocks(chunk_registry& r, void* const* blocks, std::uint32_t n,
+                          bool handed_out = true) noexcept {
   lock_guard lock(r.mu);
+  std::size_t bytes = 0;
   for (std::uint32_t i = 0; i < n; ++i) {
     chunk* ch = chunk_of(blocks[i]);
     if (ch->magic != r.magic) {
@@ -263,7 +271,12 @@ inline void return_blocks(chunk_registry& r, void* const* blocks, std::uint32_t 
     *static_cast<void**>(blocks[i]) = ch->free_list;
     ch->free_list = blocks[i];
     ++ch->returned;
+    bytes += class_size(ch->cls);
     settle(r, ch);
+  }
+  if (handed_out) {
+    r.returned_bytes.store(r.returned_bytes.load(std::memory_order_relaxed) + bytes,
+                           std::memory_order_relaxed);
   }
 }
 
@@ -344,6 +357,10 @@ struct chunk_source {
       return false;
     }
   }
+  /// A pool may count what its threads cut (envelope_pool.cpp).
+  static void note_cut(std::size_t c, std::uint32_t n) noexcept {
+    if constexpr (requires { Pool::note_cut(c, n); }) Pool::note_cut(c, n);
+  }
 
   void* fresh(std::size_t c) {
     if (void* p = fresh_in_hand(c)) return p;
@@ -410,7 +427,7 @@ struct chunk_source {
         void* p = k.taken;
         k.taken = *static_cast<void**>(p);
         poison(p, c);
-        return_blocks(r, &p, 1);
+        return_blocks(r, &p, 1, /*handed_out=*/false);
       }
       if (k.open != nullptr) seal(r, k.open, k.carved);
       k = cursor{};

@@ -52,9 +52,11 @@ struct envelope_chunks {
   }
   static void arm_thread_exit();
   /// The depot is empty: wait for a magazine to come back (true), or let
-  /// the caller cut fresh blocks (false, counted in outrun_cut_bytes).
+  /// the caller cut fresh blocks (false).
   static bool wait_for_returns(const depot& d) noexcept;
-  static bool wait_or_cut(const depot& d) noexcept;
+  /// The caller's refill cut `n` fresh blocks of class `c`: counted in
+  /// outrun_cut_bytes and envelope_bytes_cut.
+  static void note_cut(std::size_t c, std::uint32_t n) noexcept;
   // The thread is exiting, or the main thread runs static destructors (a
   // system shut down there tells every actor to stop): a shared chunk.
   static void* late_alloc(std::size_t c) { return chunk_late_alloc(registry(), c); }
@@ -160,20 +162,61 @@ void envelope_chunks::arm_thread_exit() {
 // throughput's sender then waited at every refill, 20.0 -> 5.3 M msg/s.)
 //
 // Counted per sending thread (outrun_cut_bytes), in the envelopes it cut
-// itself, not in the chunks the pool holds: the bound is on the backlog
-// this sender can put out, and the pool's chunks are mostly other threads'.
-// Each worker opens a chunk of its own per size class its actors allocate
-// (an ask's request, its envelope, the reply), so a pool of 2 workers
-// whose actors ask held 4-6 MiB before the sender had cut anything, and
-// the sender, counted against the pool's chunks, waited at its first
+// itself and has out, not in the chunks the pool holds: the bound is on the
+// backlog this sender can put out, and the pool's chunks are mostly other
+// threads'. Each worker opens a chunk of its own per size class its actors
+// allocate (an ask's request, its envelope, the reply), so a pool of 2
+// workers whose actors ask held 4-6 MiB before the sender had cut anything,
+// and the sender, counted against the pool's chunks, waited at its first
 // empty refill with a backlog of a few magazines: Savina's logistic map
 // (main floods 10 series, each a chain of asks), 2 workers, stats build,
 // per run of 9 M messages: the sender waited 3.5-5.9k times, the workers
-// ran dry between its naps (searches 2.1-2.8k, parks 1.6-2.7k, futex
-// wakes 2.0-6.2k), and the second worker lost to the first. A thread that
-// has cut its 2 MiB stays paced while crowded, even after its envelopes
-// went back to their chunks: the count only grows, as the chunks' count
-// did while they were in use. Two outside senders may each put out 2 MiB.
+// ran dry between its naps (searches 2.1-2.8k, parks 1.6-2.7k, futex wakes
+// 2.0-6.2k), and the second worker lost to the first. Two outside senders
+// may each put out 2 MiB.
+//
+// The count is of what the thread has out, not of all it ever cut. Until
+// 2026-12-01 it only grew, and a thread that had once cut 2 MiB (a
+// service's I/O thread in a burst at start-up; or bit by bit, its freed
+// envelopes taken up by other threads while its own refills found the depot
+// empty) stayed paced for good: a later tell whose refill found the depot
+// empty napped up to 2 ms with nothing of the thread's in any mailbox. A
+// thread cannot see which of its envelopes were freed (that would cost
+// every free a count), but it can see what the whole pool has out
+// (envelope_bytes_out): every envelope cut, less those back in their chunks
+// and those in the depot's full magazines. No thread has more out than the
+// pool, so a count at the bound is first lowered to the pool's figure
+// (ran_ahead): while the backlog is out, that figure is at least the
+// backlog and the count stays; once it drained, the figure is what threads
+// hold in their magazines, and the count falls to it. What that costs: one
+// add to a shared counter per refill that cuts (65 envelopes), and six
+// loads at a refill that would wait; never a step per message. Where the
+// workers allocate nothing of their own (fork-join) the pool's figure is
+// the sender's count, give or take the magazines that move while it is
+// read, so it does not bite while a backlog is out. Stats build, 2 workers,
+// 5 runs each way at load ~7 (VOLLEY_OUTRUN_ONLY_GROWS=1 against this):
+// counts lowered 1-2 times a run in fork-join throughput, 0-1 in logistic
+// map; waits 6.5-11.0k -> 6.2-12.0k and 5.0-5.4k -> 4.9-6.0k, as the load
+// has them. Bench build against the one before, interleaved pairs at load
+// ~7-8, new/old per pair: fork-join throughput 1.04 (0.78-1.24, 6 pairs),
+// logistic map 0.99 (0.79-1.47, 12 pairs). A drained sender's count stays up where other threads'
+// envelopes are out instead (bank transaction's teller, a worker, with 100
+// MB in flight): while those stay out, it waits as a sender with a backlog
+// would.
+//
+// Lowering the count at each refill that takes a magazine from the depot
+// instead (a magazine came back) is wrong: a sender with a backlog takes
+// its own returns and sends them on, which leaves the backlog as it was,
+// and in fork-join almost every refill of main's takes one (a run sends 18
+// M envelopes, 1.1 GB, through a backlog of 2 MiB and what the skips add).
+// The count would fall to nothing under a steady backlog, and each refill
+// that then found the depot empty would cut afresh without waiting: the
+// backlog would grow at the receivers' pace, without bound. Tried (stats
+// build, fork-join throughput, 2 workers, 4 interleaved runs at load ~7):
+// peak RSS 437-448 MB against 10-11 MB, 2.3-3.1 against 7.5-14.7 M msg/s. A
+// count of the magazines given to the depot fails too: it cannot tell the
+// sender's returns from a worker's, so a worker that takes the sender's
+// returns and sends them on counts them as freed twice.
 constexpr std::size_t outrun_bound_bytes = std::size_t{2} << 20;
 // Long enough for a receiver on a shared core to get its time slice back
 // (the base slice is 0.75 ms on this kernel).
@@ -206,43 +249,82 @@ std::atomic<std::uint64_t> outrun_wait_ns{0};          ///< measurements: time i
 constinit thread_local unsigned outrun_skips = 0;      ///< refills left that do not wait
 constinit thread_local unsigned outrun_last_skip = 0;  ///< 0 after a wait that saw a return
 constinit thread_local bool outrun_paced = true;       ///< pace_this_thread()
+std::atomic<std::uint64_t> outrun_lowered{0};          ///< measurements: counts lowered (ran_ahead)
 /// Bytes of fresh envelopes this thread has cut (refills that found the
-/// depot empty); whether it has run `outrun_bound_bytes` ahead.
+/// depot empty), lowered to what the pool has out (ran_ahead); whether it
+/// has run `outrun_bound_bytes` ahead.
 constinit thread_local std::size_t outrun_cut_bytes = 0;
+/// Bytes of fresh envelopes every thread has cut: what the pool put out.
+/// Every refill that cuts adds to it: aligned, so that it is not on the
+/// line of crowded_pools, which each refill after an empty depot reads.
+alignas(cache_line_size) std::atomic<std::size_t> envelope_bytes_cut{0};
 
 #if defined(VOLLEY_SCHED_STATS) && VOLLEY_SCHED_STATS
-// Measurement builds only: VOLLEY_OUTRUN_POOLWIDE=1 restores the bound on
-// the pool's live chunks, for an A/B in one binary.
+// Measurement builds only, for an A/B in one binary: VOLLEY_OUTRUN_POOLWIDE=1
+// restores the bound on the pool's live chunks, VOLLEY_OUTRUN_ONLY_GROWS=1
+// a thread's count that is never lowered to the pool's.
+bool env_flag(const char* name) noexcept {
+  const char* env = std::getenv(name);
+  return env != nullptr && std::atoi(env) != 0;
+}
 bool outrun_bound_poolwide() noexcept {
-  static const bool on = [] {
-    const char* env = std::getenv("VOLLEY_OUTRUN_POOLWIDE");
-    return env != nullptr && std::atoi(env) != 0;
-  }();
+  static const bool on = env_flag("VOLLEY_OUTRUN_POOLWIDE");
+  return on;
+}
+bool outrun_count_only_grows() noexcept {
+  static const bool on = env_flag("VOLLEY_OUTRUN_ONLY_GROWS");
   return on;
 }
 #else
 constexpr bool outrun_bound_poolwide() noexcept {
   return false;
 }
+constexpr bool outrun_count_only_grows() noexcept {
+  return false;
+}
 #endif
+
+/// Bytes of envelopes out of the pool's hands: cut and neither back in
+/// their chunks nor in the depot (in mailboxes, being handled, or in a
+/// thread's magazines). Relaxed loads of counters that move on: an estimate,
+/// off by the few magazines that change hands while it is read.
+std::size_t envelope_bytes_out() noexcept {
+  std::size_t idle = envelope_chunks::registry().returned_bytes.load(std::memory_order_relaxed);
+  for (std::size_t c = 0; c < class_count; ++c) {
+    const long full = envelope_chunks::depots()[c].full_count.load(std::memory_order_relaxed);
+    if (full > 0) idle += static_cast<std::size_t>(full) * batch * class_size(c);
+  }
+  const std::size_t cut = envelope_bytes_cut.load(std::memory_order_relaxed);
+  return cut > idle ? cut - idle : 0;  // blocks cut late (chunk_late_alloc) are not counted
+}
 
 bool ran_ahead() noexcept {
   if (outrun_bound_poolwide()) {
     return envelope_chunks::registry().live.load(std::memory_order_relaxed) * chunk_bytes >=
            outrun_bound_bytes;
   }
-  return outrun_cut_bytes >= outrun_bound_bytes;
+  if (outrun_cut_bytes < outrun_bound_bytes) return false;
+  if (outrun_count_only_grows()) return true;
+  // No thread has more out than the whole pool: a backlog that drained
+  // takes this thread's count down with it ("a sender that outruns").
+  if (const std::size_t out = envelope_bytes_out(); out < outrun_cut_bytes) {
+    outrun_cut_bytes = out;
+    outrun_lowered.fetch_add(1, std::memory_order_relaxed);
+    if (out < outrun_bound_bytes) {
+      outrun_skips = outrun_last_skip = 0;  // what the misses taught is about that backlog
+      return false;
+    }
+  }
+  return true;
+}
+
+void envelope_chunks::note_cut(std::size_t c, std::uint32_t n) noexcept {
+  const std::size_t bytes = n * class_size(c);
+  outrun_cut_bytes += bytes;
+  envelope_bytes_cut.fetch_add(bytes, std::memory_order_relaxed);
 }
 
 bool envelope_chunks::wait_for_returns(const depot& d) noexcept {
-  if (wait_or_cut(d)) return true;
-  // false: the caller refills, cutting a block and a magazine's worth more.
-  const auto c = static_cast<std::size_t>(&d - depots());
-  outrun_cut_bytes += (batch + 1) * class_size(c);
-  return false;
-}
-
-bool envelope_chunks::wait_or_cut(const depot& d) noexcept {
   if (crowded_pools.load(std::memory_order_relaxed) <= 0) return false;
   if (on_worker_thread() || !outrun_paced) return false;
   if (!ran_ahead()) return false;
@@ -369,6 +451,14 @@ std::uint64_t envelope_pool::waits_without_return() noexcept {
 
 std::uint64_t envelope_pool::wait_ns() noexcept {
   return outrun_wait_ns.load(std::memory_order_relaxed);
+}
+
+std::uint64_t envelope_pool::counts_lowered() noexcept {
+  return outrun_lowered.load(std::memory_order_relaxed);
+}
+
+std::size_t envelope_pool::bytes_out() noexcept {
+  return envelope_bytes_out();
 }
 
 }  // namespace volley::detail

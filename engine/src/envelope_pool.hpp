@@ -2,6 +2,7 @@
 // measurements (envelope_alloc and envelope_free are in envelope.hpp).
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
 
 #include "cell_pool.hpp"
@@ -40,5 +41,9 @@ std::uint64_t waits_for_returns() noexcept;
 std::uint64_t naps_for_returns() noexcept;
 std::uint64_t waits_without_return() noexcept;
 std::uint64_t wait_ns() noexcept;
+/// How often a thread's count of envelopes out was lowered to the pool's
+/// (measurements), and the pool's own figure, in bytes (tests).
+std::uint64_t counts_lowered() noexcept;
+std::size_t bytes_out() noexcept;
 
 }  // namespace volley::detail::envelope_pool

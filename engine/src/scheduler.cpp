@@ -864,12 +864,13 @@ void worker_pool::print_stats() {
   std::fprintf(stderr,
                "  moves=%llu (activations on another worker than the cell's last) "
                "handbacks=%llu outrun_waits=%llu outrun_naps=%llu outrun_misses=%llu "
-               "outrun_wait_ms=%.1f envelope_chunks=%zu\n",
+               "outrun_wait_ms=%.1f outrun_lowered=%llu envelope_chunks=%zu envelope_kib_out=%zu\n",
                (unsigned long long)sum.moves, (unsigned long long)sum.handbacks,
                u(envelope_pool::waits_for_returns()), u(envelope_pool::naps_for_returns()),
                u(envelope_pool::waits_without_return()),
                static_cast<double>(envelope_pool::wait_ns()) / 1e6,
-               envelope_pool::current().chunks_live);
+               u(envelope_pool::counts_lowered()), envelope_pool::current().chunks_live,
+               envelope_pool::bytes_out() >> 10);
   for (auto& w : workers_) {
     std::fprintf(
         stderr, "  worker %u: activations=%llu steals=%llu searches=%llu parks=%llu park_ms=%.1f\n",

@@ -7,7 +7,9 @@
 // The sender and the receiver are plain threads handing blocks over, so
 // the receiver's pace is the test's (one block per 5 µs), not a dispatch's
 // under a sanitizer. A binary of its own: the counts need a depot that no
-// other case has filled.
+// other case has filled. Each case that counts waits allocates a size class
+// of its own, or sets the depot's cap to 0, so that what an earlier case
+// left in the depot cannot serve its refills.
 #include <catch2/catch.hpp>
 
 #include <sched.h>
@@ -19,6 +21,7 @@
 #include <cstdint>
 #include <cstring>
 #include <deque>
+#include <future>
 #include <mutex>
 #include <thread>
 #include <vector>
@@ -170,6 +173,50 @@ TEST_CASE("an outside sender is paced by the envelopes it cut, not by chunks oth
   envelope_pool::set_depot_cap(cap);
   CHECK(waits_below_bound == 0);
   CHECK(waits_beyond > 0);
+}
+
+// The count is of what the sender has out, not of all it ever cut: a
+// service's I/O thread that flooded once (at start-up, say) and whose
+// backlog was handled since must not nap in its later tells. A class no
+// other case uses (256 B) and a depot that keeps nothing: every refill of
+// the sender finds the depot empty, before the drain and after it.
+TEST_CASE("an outside sender whose backlog was handled no longer waits for its envelopes") {
+  constexpr std::size_t size = 256;
+  constexpr std::size_t mib = std::size_t{1} << 20;
+  // After the flood the sender may still skip up to 64 refills (the misses
+  // it met there); 80 refills of 65 blocks go past them: 1.3 MiB, below the
+  // bound a count started afresh would wait at.
+  constexpr std::size_t after_drain = 80 * 65;
+  const long cap = envelope_pool::current().depot_cap;
+  envelope_pool::set_depot_cap(0);  // freed envelopes go back to their chunks
+  volley::config cfg;
+  cfg.workers = allowed_cpus();
+  volley::system sys(cfg);  // idle: it makes the cores crowded
+  REQUIRE(envelope_pool::senders_share_cores());
+  std::vector<void*> flood, later;
+  std::promise<void> flooded, drained;
+  std::uint64_t waits_flooding = 0, waits_after_drain = 0;
+  std::thread sender([&] {  // paced, as main() is; one thread, so one count
+    const std::uint64_t w0 = envelope_pool::waits_for_returns();
+    for (std::size_t i = 0; i < 5 * mib / 2 / size; ++i) flood.push_back(envelope_alloc(size));
+    waits_flooding = envelope_pool::waits_for_returns() - w0;
+    flooded.set_value();
+    drained.get_future().wait();
+    const std::uint64_t w1 = envelope_pool::waits_for_returns();
+    for (std::size_t i = 0; i < after_drain; ++i) later.push_back(envelope_alloc(size));
+    waits_after_drain = envelope_pool::waits_for_returns() - w1;
+  });
+  flooded.get_future().wait();
+  for (void* p : flood) envelope_free(p, size);  // the receivers handled the backlog
+  const std::size_t out_after_drain = envelope_pool::bytes_out();
+  drained.set_value();
+  sender.join();
+  for (void* p : later) envelope_free(p, size);
+  envelope_pool::set_depot_cap(cap);
+  CAPTURE(out_after_drain, envelope_pool::counts_lowered());
+  CHECK(waits_flooding > 0);  // 2.5 MiB out and nothing back: it waited
+  CHECK(out_after_drain < mib);
+  CHECK(waits_after_drain == 0);
 }
 
 TEST_CASE("an outside sender that does not pace itself never waits, even on crowded cores") {
