@@ -9,7 +9,9 @@ polls, steal() attempts, searches, searchers not admitted, notify() calls,
 activations, wakes by a last searcher's fan-out, parking searchers that
 came back searching, deque steals and the cells they moved, thefts of stale
 LIFO occupants, activations on another worker than the cell's previous one
-(moves) and hand-backs. Counts, not times: what they say holds on a loaded
+(moves), hand-backs, the searches' sched_yield calls, the process's futex
+wakes (by workers, by other threads) and waits, and the outside senders'
+envelope naps (outrun_naps). Counts, not times: what they say holds on a loaded
 machine, though how a run interleaves still moves them, hence the medians.
 
   bench/tools/sched-counts.py build/stats/bench/volley-savina --workers 1 2 4 8 16
@@ -40,7 +42,9 @@ SIZES = {
 }
 KEYS = ["wakes", "parks", "injected", "injection", "injection_polls", "steal_attempts", "searches",
         "unadmitted", "notifies", "activations", "fanout_wakes", "park_fanout_wakes",
-        "returned_searching", "steals", "stolen", "lifo_thefts", "moves", "handbacks"]
+        "returned_searching", "steals", "stolen", "lifo_thefts", "moves", "handbacks",
+        "search_yields", "futex_wakes_by_workers", "futex_wakes_by_others", "futex_waits",
+        "outrun_naps"]
 
 
 def median(xs):

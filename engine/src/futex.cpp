@@ -14,9 +14,25 @@
 
 #include <volley/engine/ask.hpp>
 
+#include "idle_workers.hpp"  // futex_calls()
+
 namespace volley::detail {
 
 namespace {
+// The counts futex_calls() reports, on a line of their own: workers' naps
+// and wakes write them, and the hot path never does.
+struct alignas(cache_line_size) futex_call_counters {
+  std::atomic<std::uint64_t> wakes_by_workers{0};
+  std::atomic<std::uint64_t> wakes_by_others{0};
+  std::atomic<std::uint64_t> waits{0};
+};
+futex_call_counters futex_counters;
+
+void count_wake() noexcept {
+  (on_worker_thread() ? futex_counters.wakes_by_workers : futex_counters.wakes_by_others)
+      .fetch_add(1, std::memory_order_relaxed);
+}
+
 long futex(std::atomic<std::uint32_t>* word, int op, std::uint32_t val, const timespec* ts) {
   // The kernel reads the 32-bit word itself; std::atomic<uint32_t> has the
   // same size and representation (checked below).
@@ -38,17 +54,26 @@ bool futex_wait_until(std::atomic<std::uint32_t>& word, std::uint32_t expected,
     ts.tv_nsec = static_cast<long>(ns % 1'000'000'000);
     tsp = &ts;
   }
+  futex_counters.waits.fetch_add(1, std::memory_order_relaxed);
   long rc = futex(&word, FUTEX_WAIT, expected, tsp);
   if (rc == -1 && errno == ETIMEDOUT) return false;
   return true;  // woken, spurious, or the word had already changed: callers re-check
 }
 
 void futex_wake_all(std::atomic<std::uint32_t>& word) noexcept {
+  count_wake();
   futex(&word, FUTEX_WAKE, INT_MAX, nullptr);
 }
 
 void futex_wake_one(std::atomic<std::uint32_t>& word) noexcept {
+  count_wake();
   futex(&word, FUTEX_WAKE, 1, nullptr);
+}
+
+futex_call_counts futex_calls() noexcept {
+  return {futex_counters.wakes_by_workers.load(std::memory_order_relaxed),
+          futex_counters.wakes_by_others.load(std::memory_order_relaxed),
+          futex_counters.waits.load(std::memory_order_relaxed)};
 }
 
 }  // namespace volley::detail

@@ -90,6 +90,19 @@ bool futex_wait_until(std::atomic<std::uint32_t>& word, std::uint32_t expected,
                       std::optional<std::chrono::steady_clock::time_point> deadline) noexcept;
 void futex_wake_one(std::atomic<std::uint32_t>& word) noexcept;
 
+/// The engine's futex system calls so far in this process (futex.cpp), for
+/// the tests that bound them per message and for measurement builds' stats
+/// line: wakes made by a pool's workers, wakes made by other threads (an
+/// outside sender's notify(), a stop), and waits (parks, naps, blocking
+/// asks). Relaxed counts beside a system call of 1-40 µs: they cost nothing
+/// measurable and are always on.
+struct futex_call_counts {
+  std::uint64_t wakes_by_workers = 0;
+  std::uint64_t wakes_by_others = 0;
+  std::uint64_t waits = 0;
+};
+futex_call_counts futex_calls() noexcept;
+
 // How long a parked worker naps, while another worker is awake, before it
 // looks at the other workers' LIFO slots for an actor stuck behind a long
 // handler (then takes it). The cost of a nap is one futex timeout and a look

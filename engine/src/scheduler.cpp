@@ -743,6 +743,7 @@ void worker_pool::run(worker& w) {
           // Let a thread that shares this core (an asker woken by a reply,
           // a sender) run now rather than at the end of our spin.
           std::this_thread::yield();
+          VOLLEY_SCHED_STAT(w, search_yields++);
         }
         cpu_relax();
       }
@@ -844,6 +845,7 @@ void worker_pool::print_stats() {
   scheduler_stats sum;
   for (auto& w : workers_) sum.add(w->stats);
   const auto wake = idle_.counts();
+  const auto futex = futex_calls();  // the whole process's, not this pool's alone
   const auto u = [](std::uint64_t v) { return static_cast<unsigned long long>(v); };
   std::fprintf(stderr,
                "volley-sched-stats pool=%s workers=%zu activations=%llu lifo=%llu deque=%llu "
@@ -852,7 +854,8 @@ void worker_pool::print_stats() {
                "search_ms=%.1f steal_attempts=%llu steals=%llu stolen=%llu lifo_thefts=%llu "
                "parks=%llu park_ms=%.1f notifies=%llu wakes=%llu fanout_wakes=%llu "
                "park_fanout_wakes=%llu fill_wakes=%llu nap_find_wakes=%llu "
-               "returned_searching=%llu\n",
+               "returned_searching=%llu search_yields=%llu futex_wakes_by_workers=%llu "
+               "futex_wakes_by_others=%llu futex_waits=%llu\n",
                settings_.name.c_str(), workers_.size(), u(sum.activations), u(sum.lifo_picks),
                u(sum.deque_picks), u(sum.injection_picks), u(sum.injection_cells),
                u(sum.injection_polls), u(injected_.load(std::memory_order_relaxed)),
@@ -860,7 +863,8 @@ void worker_pool::print_stats() {
                u(sum.steal_attempts), u(sum.steals), u(sum.stolen_cells), u(sum.lifo_thefts),
                u(sum.parks), static_cast<double>(sum.park_ns) / 1e6, u(wake.notifies),
                u(wake.wakes), u(wake.fanout_wakes), u(wake.park_fanout_wakes), u(wake.fill_wakes),
-               u(wake.nap_find_wakes), u(wake.returned_searching));
+               u(wake.nap_find_wakes), u(wake.returned_searching), u(sum.search_yields),
+               u(futex.wakes_by_workers), u(futex.wakes_by_others), u(futex.waits));
   std::fprintf(stderr,
                "  moves=%llu (activations on another worker than the cell's last) "
                "handbacks=%llu outrun_waits=%llu outrun_naps=%llu outrun_misses=%llu "

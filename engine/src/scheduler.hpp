@@ -250,6 +250,46 @@
 // calls, takes a many-core machine to tell; the counters (README) are what
 // to run there.
 //
+// What an outside tell costs (issue 11, N -> N+1)
+// -----------------------------------------------
+// Counted per message a plain thread sends (stats build, the 2-core VM, so
+// 4-16 workers are oversubscribed: these are counts, not a 16-core result;
+// bench/tools/sched-counts.py, medians of 3, per 1000 messages or actors,
+// at 1 / 2 / 4 / 8 / 16 workers):
+//   fork-join throughput (100k messages x 60 actors): outside schedules
+//   0.03 / 2.2 / 2.2 / 3.6 / 4.1, futex wakes 0 / 0 / 0.01 / 0 / 0, futex
+//   waits (parks, naps) 0 / 0.01 / 0.03 / 0.11 / 0.26, search yields 0 /
+//   0.04 / 0.05 / 0.07 / 0.10, envelope naps 0 / 0.47 / 0.11 / 0.05 /
+//   0.06, steal() attempts 0.04 / 3.2 / 4.2 / 6.8 / 10.9, injection polls
+//   0.34 / 6.8 / 10.9 / 16.6 / 24.6; strace -c -f per message at 16
+//   workers: futex 0.0003, sched_yield 0.00007, clock_nanosleep 0.00003;
+//   context switches 0.0016 per message at 2 workers, 0.0005 at 16;
+//   fork-join creation (400k actors): outside schedules 1000, futex wakes
+//   0 / 0.09 / 0.18 / 0.28 / 0.21, waits 0.01 / 0.18 / 0.55 / 1.4 / 2.9,
+//   search yields 0.23 / 0.34 / 0.81 / 1.6 / 1.3, parks 0 / 0.14 / 0.32 /
+//   4.9 / 1.1, injection polls 65 / 117 / 232 / 1173 / 434.
+// Here the sender, not the workers, falls behind, so most tells find their
+// actor busy (2-4 schedules per 1000 messages). The 16-core machine's
+// regime, every tell finding its actor idle, is reached by making each tell
+// wait until the previous one was handled (tests/engine/idle_workers_test):
+// futex wakes per 1000 tells 1.2-11 at 2, 8 and 16 workers, per 1000
+// spawned actors 0.9-15 (release build, 4 runs each), and no growth with
+// the worker count; with notify() waking a sleeper whether or not a worker
+// searches, 805, 981 and 1000.
+// Why it stays bounded, on a machine where each idle worker has a core of
+// its own: an outside tell costs its sender a push, a seq_cst fence and a
+// load of `searching_`, and a futex wake only when no worker searches; the
+// woken worker counts as searching from its wake until it takes a cell, so
+// wakes from outside are serialised, one in flight whatever the worker
+// count. A worker that runs dry spins `spin_before_park` (50 µs) before it
+// parks, so tells closer than that wake nobody, and a sparser stream wakes
+// one worker per gap longer than the spin. Parked workers beside an awake
+// one nap 1 ms: a futex wait per worker per ms, paid by time, not by
+// message. What does grow with the workers per tell is the searchers (half
+// the pool) polling the injection queue's count, which main writes per
+// push: cache-line traffic that no syscall count shows, and the first
+// thing to measure (perf c2c) where a many-core machine is lent.
+//
 // Fork-join throughput on the 2-core AMD VM (issue 9)
 // ----------------------------------------------------
 // There, 2 workers barely beat 1 (8.25 -> 10.1 M msg/s in the suite's
@@ -399,10 +439,11 @@ struct scheduler_stats {
   std::uint64_t unadmitted = 0;  ///< of those, not admitted as a searcher (half the pool searched)
   std::uint64_t search_ns = 0;   ///< time from running dry to finding work or parking
   std::uint64_t steal_attempts =
-      0;                     ///< steal() calls: a look at every victim and the injection queue
-  std::uint64_t steals = 0;  ///< successful steal_half calls
-  std::uint64_t stolen_cells = 0;  ///< cells they moved (the one run at once included)
-  std::uint64_t lifo_thefts = 0;   ///< stale LIFO occupants taken
+      0;  ///< steal() calls: a look at every victim and the injection queue
+  std::uint64_t search_yields = 0;  ///< sched_yield calls in searches (a system call each)
+  std::uint64_t steals = 0;         ///< successful steal_half calls
+  std::uint64_t stolen_cells = 0;   ///< cells they moved (the one run at once included)
+  std::uint64_t lifo_thefts = 0;    ///< stale LIFO occupants taken
   std::uint64_t parks = 0;
   std::uint64_t park_ns = 0;
   std::uint64_t moves = 0;      ///< activations on another worker than the cell's previous one
@@ -418,6 +459,7 @@ struct scheduler_stats {
     searches += o.searches;
     unadmitted += o.unadmitted;
     steal_attempts += o.steal_attempts;
+    search_yields += o.search_yields;
     search_ns += o.search_ns;
     steals += o.steals;
     stolen_cells += o.stolen_cells;
