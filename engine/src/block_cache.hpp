@@ -101,7 +101,7 @@ constexpr std::size_t class_granule = 64;
 constexpr std::size_t class_count = 4;
 constexpr std::size_t max_pooled = class_granule * class_count;
 
-// Every block is aligned to a cache line: cells are `alignas(64)`
+// Every block is aligned to a cache line: cells are `alignas(cache_line_size)`
 // (cell_base keeps its hot fields on lines of their own), and placement new
 // of such a type on a malloc'ed 16-byte-aligned block is undefined.
 constexpr std::size_t block_alignment = cache_line_size;

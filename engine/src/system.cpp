@@ -256,10 +256,17 @@ cell_base* user_guardian(system_core* core) noexcept {
 }
 
 namespace {
+// The longest actor name. A guard, like max_workers_per_pool, not a limit of
+// a data structure: a name is one segment of a path that remote nodes carry
+// (remote::wire::default_max_path_length, 1 KiB), and a 255-byte segment
+// still leaves room for the guardians and a few levels of parents.
+constexpr std::size_t max_actor_name_length = 255;
+
 void check_name(const std::string& name) {
   if (name.empty()) return;
-  if (name.size() > 255)
-    throw std::invalid_argument("volley: actor name longer than 255 characters");
+  if (name.size() > max_actor_name_length)
+    throw std::invalid_argument("volley: actor name longer than " +
+                                std::to_string(max_actor_name_length) + " characters");
   if (name.front() == '$') {
     throw std::invalid_argument("volley: actor name '" + name +
                                 "' starts with '$', which is kept for anonymous actors");

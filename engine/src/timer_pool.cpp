@@ -44,6 +44,7 @@
 // Under ASan a free slot is poisoned (all but its link), so a use after
 // free of a timer node is still reported.
 #include <volley/engine/detail/timer.hpp>
+#include <volley/queues/cache_line.hpp>
 
 #include <array>
 #include <cstddef>
@@ -187,7 +188,7 @@ thread_slots::~thread_slots() {
 // allocation ahead, instead of stalling on them when the node is built.
 void prefetch_slot(free_slot* s) noexcept {
   if (s == nullptr) return;
-  for (std::size_t at = 0; at < slot_bytes; at += 64) {
+  for (std::size_t at = 0; at < slot_bytes; at += queues::cache_line_size) {
     __builtin_prefetch(reinterpret_cast<char*>(s) + at, 1);
   }
 }

@@ -16,6 +16,7 @@
 #include "tls_session.hpp"
 #include "write_side.hpp"
 
+#include <volley/queues/cache_line.hpp>
 #include <volley/remote/detail/intrusive_mpsc.hpp>
 #include <volley/remote/frame_codec.hpp>
 #include <volley/remote/handshake.hpp>
@@ -92,9 +93,10 @@ struct item_chunk {
   /// 64 KiB: ~1000 small frames per chunk, so retiring (one atomic RMW and,
   /// usually, one malloc) is rare; a stalled frame pins at most this much.
   static constexpr std::size_t capacity = 64 * 1024;
-  alignas(64) std::atomic<std::int64_t> live{0};  // loop (and the retiring producer)
-  alignas(64) std::size_t used = 0;               // producer only
-  std::int64_t carved = 0;                        // producer only
+  alignas(queues::cache_line_size) std::atomic<std::int64_t> live{
+      0};                                                 // loop (and the retiring producer)
+  alignas(queues::cache_line_size) std::size_t used = 0;  // producer only
+  std::int64_t carved = 0;                                // producer only
   alignas(alignof(outbound_item)) std::byte storage[capacity];
 
   void retire() noexcept {

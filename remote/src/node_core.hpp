@@ -71,6 +71,7 @@
 #include "striped_counter.hpp"
 
 #include <volley/engine/detail/thread_safety.hpp>
+#include <volley/queues/cache_line.hpp>
 #include <volley/remote/message_types.hpp>
 #include <volley/remote/node.hpp>
 #include <volley/remote/transport.hpp>
@@ -237,7 +238,7 @@ struct pending_ask {
 };
 
 /// A thread's claim slot (one cache line), listed in the registry (node.cpp).
-struct alignas(64) claim_slot {
+struct alignas(queues::cache_line_size) claim_slot {
   std::atomic<const node_core*> core{nullptr};
 };
 
@@ -328,7 +329,7 @@ class node_core final : public transport_handler, public std::enable_shared_from
   striped_counter messages_sent;
   /// Written by the loop thread only (count_received): a line of its own,
   /// so it does not bounce against the senders' counters.
-  alignas(64) std::atomic<std::uint64_t> messages_received{0};
+  alignas(queues::cache_line_size) std::atomic<std::uint64_t> messages_received{0};
   /// One more message delivered (loop thread). A plain load and store, not
   /// a locked add: the only writer needs no RMW, and the lock drained the
   /// store buffer behind the envelope just written (perf annotate: half of
@@ -337,7 +338,7 @@ class node_core final : public transport_handler, public std::enable_shared_from
     messages_received.store(messages_received.load(std::memory_order_relaxed) + 1,
                             std::memory_order_relaxed);
   }
-  alignas(64) std::atomic<std::uint64_t> send_failures{0};
+  alignas(queues::cache_line_size) std::atomic<std::uint64_t> send_failures{0};
   std::atomic<std::uint64_t> receive_failures{0};
   std::atomic<std::uint64_t> foreign_replies{0};
   std::atomic<std::uint64_t> refused_messages{0};

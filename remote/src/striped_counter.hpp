@@ -27,6 +27,8 @@
 #include <cstddef>
 #include <cstdint>
 
+#include <volley/queues/cache_line.hpp>
+
 namespace volley::remote::detail {
 
 class striped_counter {
@@ -55,7 +57,7 @@ class striped_counter {
   }
 
  private:
-  struct alignas(64) line {
+  struct alignas(queues::cache_line_size) line {
     std::atomic<std::uint64_t> value{0};
   };
   static constexpr std::size_t shared_stripe = stripes - 1;

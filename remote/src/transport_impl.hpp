@@ -13,6 +13,7 @@
 #include "uring.hpp"
 
 #include <volley/engine/detail/thread_safety.hpp>
+#include <volley/queues/cache_line.hpp>
 #include <volley/remote/transport.hpp>
 
 #include <array>
@@ -329,7 +330,7 @@ struct transport::impl {
   detail::intrusive_mpsc inbox_;
   /// Stages with a chain (owner: +1 when a chain starts, seq_cst; whoever
   /// empties it: -1). The loop sleeps only after sweeping while it is > 0.
-  alignas(64) std::atomic<std::int64_t> staged_chains_{0};
+  alignas(queues::cache_line_size) std::atomic<std::int64_t> staged_chains_{0};
   mutable volley::detail::mutex stages_mutex_;
   std::vector<std::shared_ptr<send_stage>> stages_ VOLLEY_GUARDED_BY(stages_mutex_);
   bool stages_closed_ VOLLEY_GUARDED_BY(stages_mutex_) = false;  // stop() swept them
@@ -359,11 +360,12 @@ struct transport::impl {
   // Staged frames are not counted here but in their stage's `appended`
   // (staged_frames_queued): one count a staged frame instead of two.
   detail::striped_counter frames_queued_;
-  alignas(64) std::atomic<std::uint64_t> wakeups_{0};
+  alignas(queues::cache_line_size) std::atomic<std::uint64_t> wakeups_{0};
   // The loop's own (published where they change, not per turn).
-  alignas(64) std::atomic<std::uint64_t> sleeps_{0}, poll_looks_{0}, poll_rests_{0};
-  alignas(64) std::array<std::atomic<std::uint64_t>,
-                         static_cast<std::size_t>(close_reason::count_)> closes_{};
+  alignas(queues::cache_line_size) std::atomic<std::uint64_t> sleeps_{0}, poll_looks_{0},
+      poll_rests_{0};
+  alignas(queues::cache_line_size) std::array<
+      std::atomic<std::uint64_t>, static_cast<std::size_t>(close_reason::count_)> closes_{};
   std::atomic<std::uint64_t> frames_sent_{0}, frames_received_{0}, send_calls_{0};
   std::atomic<std::uint64_t> refused_{0}, accept_pauses_{0}, inbound_gauge_{0}, pending_gauge_{0};
   std::atomic<std::uint64_t> established_gauge_{0};
@@ -371,7 +373,7 @@ struct transport::impl {
   std::atomic<std::uint64_t> frames_discarded_{0};  // rare: bumped where counted
   /// Frames their senders wrote themselves (transport_direct.cpp), and those
   /// whose write was cut short (the connection is then shut down).
-  alignas(64) std::atomic<std::uint64_t> direct_sent_{0};
+  alignas(queues::cache_line_size) std::atomic<std::uint64_t> direct_sent_{0};
   std::atomic<std::uint64_t> direct_fate_unknown_{0};
 
   // Loop thread only.

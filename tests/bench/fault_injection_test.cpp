@@ -10,6 +10,7 @@
 
 #include <volley/savina/barber_shop.hpp>
 #include <volley/savina/fault_injection.hpp>
+#include <volley/savina/parameters.hpp>
 
 #include <catch2/catch.hpp>
 
@@ -18,6 +19,7 @@
 #include <algorithm>
 #include <atomic>
 #include <cstdlib>
+#include <set>
 #include <string>
 #include <thread>
 #include <vector>
@@ -97,6 +99,16 @@ bool available(const std::string& binary) {
   return false;
 }
 
+// A clean run's JSON line names the runtime's settings as the result file
+// records them (issue 9: each runtime's version and flags, with its warm-up).
+void check_config_line(const std::string& out) {
+  const auto text = out.substr(0, out.find_last_not_of('\n') + 1);
+  const auto line = nlohmann::json::parse(text.substr(text.rfind('\n') + 1), nullptr, false);
+  REQUIRE(line.is_object());
+  CHECK(line.contains("config"));
+  CHECK(line.value("config", nlohmann::json::object()).contains("warm_up"));
+}
+
 struct fault_run {
   const case_params* c;
   std::string fault;  // "" for the clean run
@@ -125,6 +137,7 @@ void check_runtime(const std::string& binary) {
                 << r.result.err);
     if (r.fault.empty()) {
       CHECK(r.result.exit_code == 0);
+      check_config_line(r.result.out);
     } else {
       CHECK(r.result.exit_code == 2);
       CHECK(r.result.err.find("WRONG RESULT") != std::string::npos);
@@ -147,6 +160,14 @@ TEST_CASE("an armed fault hits exactly one marked send") {
   CHECK(parse_fault("dup", f));
   CHECK(f == fault::dup);
   CHECK_FALSE(parse_fault("corrupt", f));
+}
+
+TEST_CASE("the fault cases name every workload of the suite, once") {
+  std::set<std::string> here;
+  for (const auto& c : cases()) CHECK(here.insert(c.workload).second);
+  std::set<std::string> suite;
+  for (const auto& spec : volley::savina::workload_specs()) suite.insert(std::string(spec.name));
+  CHECK(here == suite);
 }
 
 TEST_CASE("a dropped or duplicated message fails volley's workloads with exit 2") {

@@ -15,6 +15,11 @@
 // store and load), the pattern the TSan stress test in tests/queues/
 // exercises; the position CAS is relaxed, which SC subsumes because only
 // the slot's seq publishes data.
+//
+// Known-bad variant, which must be caught: the same ring with a position
+// claim that is not one RMW (a load, then a store: `split_cas` below). Two
+// producers then claim one position, the second overwrites the first's item,
+// and the checker must report the item as lost.
 #include <volley/queues/bounded_mpsc.hpp>
 
 #include <cstdio>
@@ -34,9 +39,34 @@ struct item {
   int seq;
 };
 
-struct world {
-  explicit world(std::size_t capacity) : q(capacity) {}
-  volley::queues::bounded_mpsc<item, model_atomic> q;
+/// model_atomic whose compare_exchange is a load and a separate store, with
+/// a scheduling point between them: the known-bad position claim.
+template <class T>
+class split_cas {
+ public:
+  split_cas() noexcept = default;
+  constexpr split_cas(T v) noexcept : a_(v) {}  // NOLINT: mirrors std::atomic
+  T load(std::memory_order = std::memory_order_seq_cst) const noexcept { return a_.load(); }
+  void store(T v, std::memory_order = std::memory_order_seq_cst) noexcept { a_.store(v); }
+  bool compare_exchange_weak(T& expected, T desired,
+                             std::memory_order = std::memory_order_seq_cst) noexcept {
+    T now = a_.load();
+    if (now != expected) {
+      expected = now;
+      return false;
+    }
+    a_.store(desired);
+    return true;
+  }
+
+ private:
+  model_atomic<T> a_;
+};
+
+template <template <class> class Atom>
+struct basic_world {
+  explicit basic_world(std::size_t capacity) : q(capacity) {}
+  volley::queues::bounded_mpsc<item, Atom> q;
   // Plain bookkeeping: the explorer runs one fiber at a time.
   int pushes_begun = 0;
   int rejections = 0;
@@ -89,6 +119,8 @@ struct world {
   }
 };
 
+using world = basic_world<model_atomic>;
+
 }  // namespace
 
 TEST_CASE("checker bounded_mpsc: two producers, capacity 2; each accepted item once, in order",
@@ -117,4 +149,18 @@ TEST_CASE("checker bounded_mpsc: a full ring rejects, and takes items again afte
         x.at_end([w] { w->drain_and_check(); });
       },
       1000);
+}
+
+TEST_CASE("checker bounded_mpsc: a position claim that is not one RMW is caught",
+          "[checker][bounded_mpsc]") {
+  check_caught(
+      "bounded_mpsc claim by load and store (known-bad)", bound(2),
+      [](execution& x) {
+        auto w = std::make_shared<basic_world<split_cas>>(2);
+        x.spawn([w] { w->produce(0, 1); });
+        x.spawn([w] { w->produce(1, 1); });
+        x.spawn([w] { w->consume(2); });
+        x.at_end([w] { w->drain_and_check(); });
+      },
+      "lost");
 }

@@ -206,10 +206,15 @@ TEST_CASE("bad actor names are refused with a message saying what is wrong", "[s
   CHECK(what_of([&] { spawn_named("a/b"); }).find("'/'") != std::string::npos);
   CHECK(what_of([&] { spawn_named("a*"); }).find("'*'") != std::string::npos);
   CHECK(what_of([&] { spawn_named(std::string(300, 'x')); }).find("255") != std::string::npos);
-  // Nothing half-made is left behind.
+  // The limit is inclusive: 255 bytes pass, 256 do not.
+  CHECK(what_of([&] { spawn_named(std::string(256, 'x')); }).find("255") != std::string::npos);
+  CHECK(what_of([&] { spawn_named(std::string(255, 'y')); }) == "(nothing thrown)");
+  CHECK(sys.select("/user/" + std::string(255, 'y')));
+  // Nothing half-made is left behind: the 255-byte actor is the only one.
   CHECK_FALSE(sys.select("/user/a"));
+  CHECK_FALSE(sys.select("/user/" + std::string(256, 'x')));
   sys.shutdown();
-  CHECK(o.post_stops == 0);
+  CHECK(o.post_stops == 1);
 }
 
 // -- dispatchers --------------------------------------------------------------------------

@@ -142,12 +142,17 @@ struct ask_sync {
   /// over instead of burning it (measured: a pure 20 µs spin made the answer
   /// wait for the spin to end, p50 25 µs). A request that poll_for_reply()
   /// named looks for as long as its window says, never past `d`.
+  /// The pure spin at the start of the wait, and the whole active wait
+  /// (spin, then yielding looks) unless a poll window asks for longer.
+  static constexpr std::chrono::microseconds pure_spin{2};
+  static constexpr std::chrono::microseconds active_wait{20};
+
   template <class Done>
   static void spin(const void* request, deadline d, Done done) {
     auto start = std::chrono::steady_clock::now();
-    auto spin_until = start + std::chrono::microseconds(2);
+    auto spin_until = start + pure_spin;
     auto yield_until = start + std::max<std::chrono::steady_clock::duration>(
-                                   std::chrono::microseconds(20), take_reply_poll(request));
+                                   active_wait, take_reply_poll(request));
     if (d.has_value() && *d < yield_until) yield_until = *d;
     for (auto now = start; !done() && now < yield_until; now = std::chrono::steady_clock::now()) {
       if (now >= spin_until) std::this_thread::yield();

@@ -42,6 +42,8 @@
 #include <stdexcept>
 #include <type_traits>
 
+#include <volley/queues/cache_line.hpp>
+
 namespace volley::queues {
 
 /// Fixed-capacity ring: many producers, one consumer. T must be nothrow
@@ -134,8 +136,8 @@ class bounded_mpsc {
   std::unique_ptr<slot[]> slots_;
   // Producers and the consumer write these two; separate lines avoid
   // ping-ponging one cache line between every push and every pop.
-  alignas(64) Atom<std::size_t> enqueue_pos_{0};
-  alignas(64) Atom<std::size_t> dequeue_pos_{0};
+  alignas(cache_line_size) Atom<std::size_t> enqueue_pos_{0};
+  alignas(cache_line_size) Atom<std::size_t> dequeue_pos_{0};
 };
 
 }  // namespace volley::queues

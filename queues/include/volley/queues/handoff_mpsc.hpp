@@ -53,6 +53,7 @@
 
 #include <atomic>
 
+#include <volley/queues/cache_line.hpp>
 #include <volley/queues/mpsc_node.hpp>
 
 namespace volley::queues {
@@ -126,8 +127,8 @@ class basic_handoff_mpsc {
  private:
   friend struct detail::handoff_mpsc_test_access;
 
-  alignas(64) Atom<node*> tail_;  // producers' side, own cache line
-  alignas(64) node* head_;        // consumer's side
+  alignas(cache_line_size) Atom<node*> tail_;  // producers' side, own cache line
+  alignas(cache_line_size) node* head_;        // consumer's side
   node stub_;
 };
 

@@ -48,6 +48,8 @@
 #include <optional>
 #include <type_traits>
 
+#include <volley/queues/cache_line.hpp>
+
 namespace volley::queues {
 
 namespace detail {
@@ -171,8 +173,8 @@ class work_stealing_deque {
   const std::size_t mask_;
   std::unique_ptr<Atom<T>[]> slots_;
   // Thieves hammer top_, the owner bottom_: keep them on separate lines.
-  alignas(64) Atom<std::int64_t> top_{0};
-  alignas(64) Atom<std::int64_t> bottom_{0};
+  alignas(cache_line_size) Atom<std::int64_t> top_{0};
+  alignas(cache_line_size) Atom<std::int64_t> bottom_{0};
 };
 
 }  // namespace volley::queues

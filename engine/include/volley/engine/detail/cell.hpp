@@ -51,6 +51,7 @@
 #include <volley/engine/detail/envelope.hpp>
 #include <volley/engine/detail/thread_safety.hpp>
 #include <volley/engine/fwd.hpp>
+#include <volley/queues/cache_line.hpp>
 #include <volley/queues/intrusive_mpsc.hpp>
 
 namespace volley::detail {
@@ -186,10 +187,9 @@ struct cell_hooks {
 };
 using cell_lifecycle = basic_cell_lifecycle<cell_hooks>;
 
-/// The line size the engine lays its shared data out for. 64 bytes on every
-/// x86-64 and on the common AArch64 cores; std::hardware_destructive_
-/// interference_size would say the same but g++ warns that it may change
-/// between compiler versions, and the cell layout below must not.
+/// The line size the engine lays its shared data out for: the one every
+/// volley library uses (volley/queues/cache_line.hpp says why 64 and not
+/// std::hardware_destructive_interference_size).
 ///
 /// Why a cell keeps its line alignment although a 112 B cell (jemalloc's
 /// class below 128) would need only 16: cells placed 48 B past a line (the
@@ -198,7 +198,7 @@ using cell_lifecycle = basic_cell_lifecycle<cell_hooks>;
 /// pairs on the 2-core VM at load ~3, median ratio misaligned/aligned:
 /// counting 0.87 (CPU per run 1.35 -> 1.63 s), ping-pong 0.81, chameneos
 /// 0.90. At load ~10 the same pairs showed no difference.
-inline constexpr std::size_t cache_line_size = 64;
+inline constexpr std::size_t cache_line_size = queues::cache_line_size;
 
 class alignas(cache_line_size) cell_base {
  public:

@@ -49,6 +49,7 @@
 #include <atomic>
 #include <cstdint>
 
+#include <volley/queues/cache_line.hpp>
 #include <volley/queues/handoff_mpsc.hpp>
 
 namespace volley::detail {
@@ -112,7 +113,7 @@ class basic_timer_handoff {
 
  private:
   queues::basic_handoff_mpsc<Atom> queue_;
-  alignas(64) Atom<std::uint64_t> sleeping_until_{awake};
+  alignas(queues::cache_line_size) Atom<std::uint64_t> sleeping_until_{awake};
 };
 
 using timer_handoff = basic_timer_handoff<>;
