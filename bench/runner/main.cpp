@@ -7,7 +7,8 @@
 //                    [--sweep-workers] [--results-dir DIR] [--timeout S]
 //                    [--time-budget S]
 //   volley-bench compare A.json B.json
-//   volley-bench report [--results-dir DIR] [--readme README.md --from FILE]
+//   volley-bench report [--results-dir DIR] [--readme README.md --from FILE
+//                        [--sweep-from SWEEP_FILE]]
 #include <iostream>
 #include "commands.hpp"
 #include "readme_block.hpp"
@@ -105,6 +106,12 @@ int main(int argc, char** argv) {
       "also write the figures of --from between the volley-bench markers of this file");
   report_cmd->add_option("--from", readme_from, "the result file the --readme figures come from")
       ->check(CLI::ExistingFile);
+  std::string readme_sweep_from;
+  report_cmd
+      ->add_option("--sweep-from", readme_sweep_from,
+                   "a worker-sweep result file whose scaling table --readme writes between the "
+                   "volley-bench sweep markers")
+      ->check(CLI::ExistingFile);
 
   CLI11_PARSE(app, argc, argv);
   if (full) run.profile = "full";
@@ -116,8 +123,14 @@ int main(int argc, char** argv) {
                    "file)\n";
       return 1;
     }
+    if (readme.empty() && !readme_sweep_from.empty()) {
+      std::cerr << "volley-bench report: --sweep-from needs --readme <file> and --from <result "
+                   "file>\n";
+      return 1;
+    }
     int status = render_report(report_dir);
-    if (status == 0 && !readme.empty()) status = write_readme(readme, readme_from);
+    if (status == 0 && !readme.empty())
+      status = write_readme(readme, readme_from, readme_sweep_from);
     return status;
   }
   return 2;

@@ -136,9 +136,34 @@ std::string scaling_cell(const json& at_n, const json& at_1, const json& pairs) 
   return text + ")";
 }
 
+// Adds one step's verdict to `out`: the pairs' when there are pairs, else
+// (a file without repetition numbers) the medians', as scaling_cell shows it.
+void count_verdict(scaling_result& out, const std::string& step, const json& at_n, const json& at_1,
+                   const json& pairs) {
+  std::string verdict;
+  if (!pairs.is_null())
+    verdict = pairs["verdict"].get<std::string>();
+  else if (has_figures(at_n) && has_figures(at_1))
+    verdict = at_n["median"].get<double>() / at_1["median"].get<double>() < scaling_loss_below
+                  ? "loss"
+                  : "no loss";
+  if (verdict.empty()) return;
+  if (verdict == "too few pairs") {
+    out.unjudged.push_back(step);
+    return;
+  }
+  ++out.judged;
+  if (verdict == "loss") out.losses.push_back(step);
+}
+
 }  // namespace
 
 std::string scaling_table(const json& summary, const json& runs) {
+  return scaling_of(summary, runs).table;
+}
+
+scaling_result scaling_of(const json& summary, const json& runs) {
+  scaling_result out;
   // workload (first-seen order) -> workers -> row
   std::vector<std::string> order;
   std::map<std::string, std::map<int, json>> rows;
@@ -171,14 +196,16 @@ std::string scaling_table(const json& summary, const json& runs) {
         auto it = by_n.find(n);
         const json pairs =
             runs.is_array() ? scaling_pairs(runs, w, rt, n, median_probe) : json(nullptr);
-        md << " "
-           << (it == by_n.end() ? "-" : scaling_cell(it->second.value(rt, json()), at_1, pairs))
-           << " |";
+        const json at_n = it == by_n.end() ? json() : it->second.value(rt, json());
+        md << " " << (it == by_n.end() ? "-" : scaling_cell(at_n, at_1, pairs)) << " |";
+        count_verdict(out, w + " (" + rt + ", " + std::to_string(n) + " workers)", at_n, at_1,
+                      pairs);
       }
       md << "\n";
     }
   }
-  return any ? md.str() : std::string();
+  if (any) out.table = md.str();
+  return out;
 }
 
 }  // namespace volley::bench

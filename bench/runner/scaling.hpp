@@ -22,6 +22,7 @@
 
 #include <optional>
 #include <string>
+#include <vector>
 
 #include <nlohmann/json.hpp>
 
@@ -61,5 +62,17 @@ nlohmann::json scaling_pairs(const nlohmann::json& runs, const std::string& work
 /// (no repetition numbers) falls back to the medians. Empty when no workload
 /// ran at 1 worker and at more.
 std::string scaling_table(const nlohmann::json& summary, const nlohmann::json& runs);
+
+/// scaling_table's table with its verdicts counted: every step up in
+/// workers is judged (a loss or not, by the rule above), or left unjudged
+/// (too few pairs in one probe mode), each step named "workload (runtime,
+/// n workers)".
+struct scaling_result {
+  std::string table;  // empty as scaling_table's
+  std::size_t judged = 0;
+  std::vector<std::string> losses;    // judged a loss
+  std::vector<std::string> unjudged;  // too few pairs to judge
+};
+scaling_result scaling_of(const nlohmann::json& summary, const nlohmann::json& runs);
 
 }  // namespace volley::bench

@@ -1,8 +1,15 @@
 #include "readme_block.hpp"
 
 #include "results_file.hpp"
+#include "temp_folder.hpp"
 
 #include <catch2/catch.hpp>
+
+#include <filesystem>
+#include <fstream>
+#include <iterator>
+#include <utility>
+#include <vector>
 
 using namespace volley::bench;
 using nlohmann::json;
@@ -108,4 +115,116 @@ TEST_CASE("the README block marks compute-bound ratios from the registry") {
   CHECK(line_of("sleeping-barber").find("vs CAF |") != std::string::npos);
   CHECK(line_of("ping-pong").find("vs CAF |") != std::string::npos);
   CHECK(line_of("ping-pong").find("-bound") == std::string::npos);
+}
+
+namespace {
+
+// A worker sweep of "big" on volley at 1 and 2 workers, three repetitions
+// back to back; `two` is each repetition's 2-worker throughput (1 worker: 100).
+json sweep_file(std::vector<double> two) {
+  json runs = json::array();
+  int rep = 0;
+  for (double v : two) {
+    ++rep;
+    for (auto [workers, throughput] : {std::pair{1, 100.0}, std::pair{2, v}})
+      runs.push_back({{"workload", "big"},
+                      {"runtime", "volley"},
+                      {"workers", workers},
+                      {"status", "ok"},
+                      {"throughput", throughput},
+                      {"unit", "msg/s"},
+                      {"repetition", rep}});
+  }
+  return {{"created_utc", "2026-12-01T01:07:17Z"},
+          {"run",
+           {{"repetitions", 3}, {"sizes", "reference"}, {"workers", 2}, {"sweep_workers", true}}},
+          {"build", {{"git_commit", "0123456789abcdef"}}},
+          {"runs", runs},
+          {"summary", summarise_runs(runs)}};
+}
+
+std::string read_all(const std::filesystem::path& path) {
+  std::ifstream in(path);
+  return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
+}
+
+}  // namespace
+
+TEST_CASE("the sweep markers are a pair of their own: filling one leaves the other") {
+  std::string readme =
+      "<!-- volley-bench:begin -->\nsuite\n<!-- volley-bench:end -->\nprose\n"
+      "<!-- volley-bench:sweep-begin -->\nold sweep\n<!-- volley-bench:sweep-end -->\n";
+  auto out = replace_between_markers(readme, "new sweep", readme_sweep_begin_marker,
+                                     readme_sweep_end_marker);
+  REQUIRE(out);
+  CHECK(*out ==
+        "<!-- volley-bench:begin -->\nsuite\n<!-- volley-bench:end -->\nprose\n"
+        "<!-- volley-bench:sweep-begin -->\nnew sweep\n<!-- volley-bench:sweep-end -->\n");
+  CHECK(replace_between_markers(readme, "new suite") ==
+        "<!-- volley-bench:begin -->\nnew suite\n<!-- volley-bench:end -->\nprose\n"
+        "<!-- volley-bench:sweep-begin -->\nold sweep\n<!-- volley-bench:sweep-end -->\n");
+  // The suite's markers alone are no sweep markers.
+  CHECK_FALSE(replace_between_markers("<!-- volley-bench:begin -->\n<!-- volley-bench:end -->\n",
+                                      "x", readme_sweep_begin_marker, readme_sweep_end_marker));
+}
+
+TEST_CASE("the README's sweep block is the report's scaling table, verdict and file named") {
+  auto block = readme_sweep_block(sweep_file({80, 85, 95}), "results/m/sweep.json",
+                                  "volley-bench report --readme README.md --from a.json "
+                                  "--sweep-from results/m/sweep.json");
+  CHECK(block.find("--sweep-from results/m/sweep.json`; do not edit by hand") != std::string::npos);
+  CHECK(block.find("| big | volley | 100 | 85.0 (0.85; pairs 0.85 [0.80-0.95], 2 of 3 below "
+                   "0.90, unprobed: loss) |") != std::string::npos);
+  CHECK(block.find("Source: [`results/m/sweep.json`](results/m/sweep.json)") != std::string::npos);
+  CHECK(block.find("**Verdict:** loss at big (volley, 2 workers) (1 of 1 judged steps).") !=
+        std::string::npos);
+  CHECK(readme_sweep_block(sweep_file({95, 100, 85}), "s.json", "x")
+            .find("**Verdict:** no loss in any judged step up in workers (1 judged).") !=
+        std::string::npos);
+  // Two pairs are too few to judge, and the block says so rather than "no loss".
+  auto two = sweep_file({80, 85});
+  CHECK(readme_sweep_block(two, "s.json", "x")
+            .find("**Verdict:** no loss in any judged step up in workers (0 judged); too few "
+                  "pairs to judge big (volley, 2 workers).") != std::string::npos);
+  CHECK(block.find("0123456789ab") != std::string::npos);
+  // A file that is not a sweep has no scaling to show.
+  auto suite = sweep_file({80, 85, 95});
+  suite["run"]["sweep_workers"] = false;
+  CHECK(readme_sweep_block(suite, "results/m/suite.json", "x").empty());
+}
+
+TEST_CASE("--sweep-from into a README without sweep markers fails and leaves the file alone") {
+  volley::bench::testing::temp_folder dir;
+  const auto suite = dir.path / "suite.json";
+  const auto sweep = dir.path / "sweep.json";
+  json suite_data = sweep_file({100, 100, 100});
+  suite_data["run"]["sweep_workers"] = false;
+  std::ofstream(suite) << suite_data.dump();
+  std::ofstream(sweep) << sweep_file({80, 85, 95}).dump();
+  const auto readme = dir.path / "README.md";
+  const std::string only_suite =
+      "# x\n<!-- volley-bench:begin -->\nold\n<!-- volley-bench:end -->\n";
+  std::ofstream(readme) << only_suite;
+
+  CHECK(write_readme(readme.string(), suite.string(), sweep.string()) == 1);
+  CHECK(read_all(readme) == only_suite);
+  // --from alone still works there.
+  CHECK(write_readme(readme.string(), suite.string()) == 0);
+  CHECK(read_all(readme).find("old") == std::string::npos);
+
+  // With both pairs, both blocks are filled and each names the command.
+  std::ofstream(readme) << only_suite
+                        << "<!-- volley-bench:sweep-begin -->\n<!-- volley-bench:sweep-end -->\n";
+  REQUIRE(write_readme(readme.string(), suite.string(), sweep.string()) == 0);
+  const auto text = read_all(readme);
+  const auto command = "--from " + suite.string() + " --sweep-from " + sweep.string() + "`";
+  const auto sweep_at = text.find(readme_sweep_begin_marker);
+  REQUIRE(sweep_at != std::string::npos);
+  CHECK(text.find(command) < sweep_at);
+  CHECK(text.find(command, sweep_at) != std::string::npos);
+  CHECK(text.find("2 of 3 below 0.90, unprobed: loss", sweep_at) != std::string::npos);
+
+  // A suite file given as the sweep is refused, the README untouched.
+  CHECK(write_readme(readme.string(), suite.string(), suite.string()) == 1);
+  CHECK(read_all(readme) == text);
 }

@@ -165,3 +165,20 @@ TEST_CASE("failed runs make no pair") {
   CHECK(p["pairs"].size() == 2);
   CHECK(p["verdict"] == "too few pairs");
 }
+
+TEST_CASE("a sweep's steps are counted: judged, losses named, too few pairs set apart") {
+  // 2 workers: three pairs, all below 0.90 (a loss); 3 workers: two pairs
+  // (too few); 4 workers: three pairs above (no loss).
+  json runs = json::array();
+  for (int rep = 1; rep <= 3; ++rep) {
+    runs.push_back(sweep_run(rep, 1, 100));
+    runs.push_back(sweep_run(rep, 2, 80));
+    if (rep < 3) runs.push_back(sweep_run(rep, 3, 120));
+    runs.push_back(sweep_run(rep, 4, 150));
+  }
+  auto s = scaling_of(summarise_runs(runs), runs);
+  CHECK(s.table == scaling_table(summarise_runs(runs), runs));
+  CHECK(s.judged == 2);
+  CHECK(s.losses == std::vector<std::string>{"big (volley, 2 workers)"});
+  CHECK(s.unjudged == std::vector<std::string>{"big (volley, 3 workers)"});
+}
