@@ -1,7 +1,10 @@
 // The answer checks of the workloads can fail: for every workload of the
 // suite, a run with one message dropped or duplicated must end with exit
 // status 2 ("wrong result"), on volley, CAF and Erlang, and the same run
-// without a fault must pass. Tiny sizes keep each run well under a second;
+// without a fault must pass and print the JSON line the three share. The
+// tiny sizes below are the only ones the peers' tests use (the Erlang
+// tests in bench/peers/erlang/tests run its own cases only). They keep each
+// run well under a second;
 // --deadline turns a run that a lost message left waiting into a wrong
 // answer instead of a hang. The runs of one runtime go four at a time (most
 // of a faulty run is the deadline's wait), which keeps the whole test near
@@ -99,14 +102,44 @@ bool available(const std::string& binary) {
   return false;
 }
 
-// A clean run's JSON line names the runtime's settings as the result file
-// records them (issue 9: each runtime's version and flags, with its warm-up).
-void check_config_line(const std::string& out) {
+// A clean run prints the JSON line every workload binary shares
+// (workload_main.hpp), whatever the runtime: the workload, the runtime, the
+// workers and every parameter it was given, a positive time, message count
+// and rate, the unit, and the percentiles of a latency workload. Its
+// config names the runtime's settings as the result file records them
+// (issue 9: each runtime's version and flags, with its warm-up): every
+// field at `config_fields` (JSON pointers) is there and not empty.
+void check_result_line(const std::string& out, const std::string& runtime, const case_params& c,
+                       std::vector<std::string> config_fields) {
   const auto text = out.substr(0, out.find_last_not_of('\n') + 1);
-  const auto line = nlohmann::json::parse(text.substr(text.rfind('\n') + 1), nullptr, false);
+  REQUIRE(text.find('\n') == std::string::npos);
+  const auto line = nlohmann::json::parse(text, nullptr, false);
+  INFO(text);
   REQUIRE(line.is_object());
-  CHECK(line.contains("config"));
-  CHECK(line.value("config", nlohmann::json::object()).contains("warm_up"));
+  CHECK(line.value("workload", "") == c.workload);
+  CHECK(line.value("runtime", "") == runtime);
+  CHECK(line.value("workers", 0) == 2);
+  const auto params = line.value("params", nlohmann::json::object());
+  for (const auto& p : c.params) {
+    INFO("--param " << p);
+    CHECK(params.value(p.substr(0, p.find('=')), -1.0) == std::stod(p.substr(p.find('=') + 1)));
+  }
+  CHECK(line.value("elapsed_s", 0.0) > 0);
+  CHECK(line.value("messages", 0) > 0);
+  CHECK(line.value("throughput", 0.0) > 0);
+  CHECK(line.value("unit", "").find("/s") != std::string::npos);
+  if (std::string(c.workload) == "fan-in-latency")
+    for (const char* field : {"p50_ns", "p99_ns", "p999_ns", "max_ns", "samples"})
+      CHECK(line.value(field, 0) > 0);
+  const auto config = line.value("config", nlohmann::json::object());
+  config_fields.push_back("/warm_up");
+  for (const auto& field : config_fields) {
+    INFO("config" << field);
+    const nlohmann::json::json_pointer at(field);
+    REQUIRE(config.contains(at));
+    CHECK(!config[at].empty());
+    if (config[at].is_string()) CHECK(!config[at].get<std::string>().empty());
+  }
 }
 
 struct fault_run {
@@ -117,7 +150,10 @@ struct fault_run {
 
 // Runs every workload clean, with a drop and with a dup, `parallel` runs at
 // a time; the checks stay on the calling thread (Catch is not thread-safe).
-void check_runtime(const std::string& binary) {
+// `runtime` names the runtime in the JSON line; `config_fields` is what the
+// clean runs' config must hold (check_result_line).
+void check_runtime(const std::string& runtime, const std::string& binary,
+                   const std::vector<std::string>& config_fields) {
   if (!available(binary)) return;
   std::vector<fault_run> runs;
   for (const auto& c : cases())
@@ -137,7 +173,7 @@ void check_runtime(const std::string& binary) {
                 << r.result.err);
     if (r.fault.empty()) {
       CHECK(r.result.exit_code == 0);
-      check_config_line(r.result.out);
+      check_result_line(r.result.out, runtime, *r.c, config_fields);
     } else {
       CHECK(r.result.exit_code == 2);
       CHECK(r.result.err.find("WRONG RESULT") != std::string::npos);
@@ -171,15 +207,21 @@ TEST_CASE("the fault cases name every workload of the suite, once") {
 }
 
 TEST_CASE("a dropped or duplicated message fails volley's workloads with exit 2") {
-  check_runtime(VOLLEY_SAVINA_BINARY);
+  check_runtime("volley", VOLLEY_SAVINA_BINARY, {"/workers", "/pin"});
 }
 
 TEST_CASE("a dropped or duplicated message fails CAF's workloads with exit 2") {
-  check_runtime(CAF_SAVINA_BINARY);
+  // How caf-savina and libcaf were built (bench/peers/caf/CMakeLists.txt).
+  check_runtime("caf", CAF_SAVINA_BINARY,
+                {"/caf_version", "/scheduler.policy", "/build/compiler", "/build/flags",
+                 "/libcaf/package", "/libcaf/library"});
 }
 
 TEST_CASE("a dropped or duplicated message fails Erlang's workloads with exit 2") {
-  check_runtime(ERLANG_SAVINA_BINARY);
+  // The emulator's flags and how the .beam files were compiled (erlc).
+  check_runtime("erlang", ERLANG_SAVINA_BINARY,
+                {"/otp_release", "/erts_version", "/emulator_flags", "/busy_wait/sbwt",
+                 "/erlc/compiler_version", "/erlc/options"});
 }
 
 // The sleeping barber decides who is turned away on a virtual clock, so

@@ -202,7 +202,9 @@ TEST_CASE("a time budget runs what fits, then stops and says so in the file") {
   CHECK(text.find("volley-bench: time budget:") != std::string::npos);
 }
 
-TEST_CASE("a run that finishes writes a complete file") {
+// start_runner gives the peers no binary, as a build without them has none:
+// issue 9's "a machine without CAF or Erlang runs what it has and says so".
+TEST_CASE("a run that finishes writes a complete file, and names the peers it lacked") {
   temp_folder dir;
   const auto pid = start_runner(
       dir.path, {"--only", "ping-pong", "--repetitions", "2", "--param", "pings=20000"});
@@ -216,6 +218,16 @@ TEST_CASE("a run that finishes writes a complete file") {
   CHECK_FALSE(data.contains("stopped"));
   CHECK(data["runs"].size() == 2);
   CHECK_FALSE(fs::exists(path->string() + ".tmp"));
+  CHECK(data["runtimes"]["volley"]["available"] == true);
+  for (const auto& run : data["runs"]) CHECK(run["runtime"] == "volley");
+  std::ifstream log(dir.path / "runner.log");
+  std::string text((std::istreambuf_iterator<char>(log)), std::istreambuf_iterator<char>());
+  for (const std::string peer : {"caf", "erlang"}) {
+    INFO(peer << "\n" << text);
+    CHECK(data["runtimes"][peer]["available"] == false);
+    CHECK_FALSE(data.contains(peer + "_config"));
+    CHECK(text.find("no " + peer + " workloads (not built)") != std::string::npos);
+  }
 }
 
 namespace {

@@ -1,5 +1,7 @@
 #include "caf_runtime.hpp"
 
+#include "caf_savina_build.hpp"  // generated: bench/peers/caf/CMakeLists.txt
+
 #include <cstdint>
 #include <cstdlib>
 #include <stdexcept>
@@ -44,6 +46,10 @@ nlohmann::json describe_config(int workers) {
       // As volley's and Erlang's configs word it: each workload constructs
       // the actor system (caf_runtime), then starts its stopwatch.
       {"warm_up", "none: one run per process start, timed after the actor system exists"},
+      // How this binary and the CAF it links were built (issue 9: each
+      // peer's version and flags in the result file).
+      {"build", {{"compiler", build::compiler}, {"flags", build::flags}}},
+      {"libcaf", {{"package", build::libcaf_package}, {"library", build::libcaf_library}}},
   };
 }
 

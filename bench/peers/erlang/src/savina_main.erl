@@ -21,32 +21,11 @@
 -module(savina_main).
 -export([start/0]).
 
-%% Name, module. Every module exports params/0, unit/0, process_flags/0 and
-%% run/2 (Params map, Fault).
-workloads() ->
-    [{"ping-pong", savina_ping_pong},
-     {"counting", savina_counting},
-     {"fork-join-throughput", savina_fork_join_throughput},
-     {"fork-join-creation", savina_fork_join_creation},
-     {"thread-ring", savina_thread_ring},
-     {"chameneos", savina_chameneos},
-     {"big", savina_big},
-     {"concurrent-dictionary", savina_concurrent_dictionary},
-     {"dining-philosophers", savina_dining_philosophers},
-     {"logistic-map", savina_logistic_map},
-     {"bank-transaction", savina_bank_transaction},
-     {"trapezoid", savina_trapezoid},
-     {"n-queens", savina_n_queens},
-     {"fibonacci", savina_fibonacci},
-     {"concurrent-sorted-list", savina_concurrent_sorted_list},
-     {"producer-consumer", savina_producer_consumer},
-     {"sleeping-barber", savina_sleeping_barber},
-     {"cigarette-smokers", savina_cigarette_smokers},
-     {"sieve", savina_sieve},
-     {"quicksort", savina_quicksort},
-     {"matrix-multiplication", savina_matrix_multiplication},
-     {"filter-bank", savina_filter_bank},
-     {"fan-in-latency", savina_fan_in_latency}].
+%% {Name, Module}, in the suite's order: generated at build time from
+%% VOLLEY_SAVINA_WORKLOADS in parameters.hpp (workload_list.cpp), the list
+%% volley and CAF register from. Every module exports params/0, unit/0,
+%% process_flags/0 and run/2 (Params map, Fault).
+workloads() -> savina_workloads:all().
 
 start() ->
     %% Not in init's own process: a workload that crashes must not take
@@ -233,8 +212,8 @@ latency_fields(Samples) ->
 
 %% What the result file records about this runtime: version, the emulator
 %% flags the wrapper passed (busy-wait, binding, schedulers), what the
-%% emulator actually did with them, GC defaults and the workload's process
-%% flags. There is no warm-up: each run is a fresh emulator, as each
+%% emulator actually did with them, how the workload's module was compiled,
+%% GC defaults and the workload's process flags. There is no warm-up: each run is a fresh emulator, as each
 %% volley/CAF run is a fresh process.
 config(Module) ->
     Flags = string:lexemes(os:getenv("ERLANG_SAVINA_FLAGS", ""), " "),
@@ -242,7 +221,9 @@ config(Module) ->
     json_object(
       [{"otp_release", json_string(erlang:system_info(otp_release))},
        {"erts_version", json_string(erlang:system_info(version))},
+       {"emu_flavor", json_string(atom_to_list(erlang:system_info(emu_flavor)))},
        {"emulator_flags", json_string(lists:join(" ", Flags))},
+       {"erlc", erlc_config(Module)},
        {"schedulers", json_number(erlang:system_info(schedulers))},
        {"schedulers_online", json_number(erlang:system_info(schedulers_online))},
        {"dirty_cpu_schedulers_online", json_number(erlang:system_info(dirty_cpu_schedulers_online))},
@@ -257,6 +238,14 @@ config(Module) ->
        {"min_heap_size_words", json_number(element(2, erlang:system_info(min_heap_size)))},
        {"warm_up", json_string("none: one run per emulator start, timed after the actors exist")},
        {"process_flags", json_object([{Role, json_string(Text)} || {Role, Text} <- Module:process_flags()])}]).
+
+%% How Module's .beam was compiled, as the compiler recorded it in the module:
+%% its version and the erlc options CMakeLists.txt passes (paths left out).
+erlc_config(Module) ->
+    Info = Module:module_info(compile),
+    Options = [atom_to_list(O) || O <- proplists:get_value(options, Info, []), is_atom(O)],
+    json_object([{"compiler_version", json_string(proplists:get_value(version, Info, ""))},
+                 {"options", json_string(lists:join(" ", Options))}]).
 
 pairs([K, V | Rest]) -> [{K, V} | pairs(Rest)];
 pairs(_) -> [].

@@ -1,7 +1,9 @@
-# Tests of the Erlang peer (label bench-tool): every workload runs at tiny
-# sizes and prints a well-formed line; a dropped and a duplicated message
-# each make it fail with exit 2; a missing parameter is a usage error; and
-# the Erlang splitmix64 matches the C++ one.
+# Tests of the Erlang peer (label bench-tool) that only it needs: spawning
+# from an actor, the C++ binaries' spelling of a fault, the deadline, usage
+# errors, --list against volley-savina's, the generated workload list, and
+# the Erlang splitmix64 and work functions against the C++ ones. Every
+# workload's clean, dropped and duplicated run is checked, at the same tiny
+# sizes as on volley and CAF, by tests/bench/fault_injection_test.cpp.
 #
 # The root CMakeLists.txt calls enable_testing() after add_subdirectory(bench),
 # so add_test() here would be dropped (this directory gets no CTestTestfile).
@@ -11,32 +13,6 @@
 set(erlang_savina_test_lines "")
 set(erlang_savina ${CMAKE_CURRENT_BINARY_DIR}/erlang-savina)
 set(run_workload ${CMAKE_CURRENT_SOURCE_DIR}/tests/run_workload.sh)
-
-# Tiny sizes: each run takes well under a second after the emulator starts.
-set(erlang_savina_tiny
-    "ping-pong|pings=1000"
-    "counting|messages=10000"
-    "fork-join-throughput|messages=200|actors=8"
-    "fork-join-creation|actors=1000|spawn_from_actor=0"
-    "thread-ring|actors=10|hops=1000"
-    "chameneos|chameneos=10|meetings=1000"
-    "big|actors=10|pings=100"
-    "concurrent-dictionary|workers=4|messages=200|write_percent=10"
-    "dining-philosophers|philosophers=5|rounds=100"
-    "logistic-map|terms=200|series=3|start_rate=3.46|increment=0.0025"
-    "bank-transaction|accounts=20|transactions=500"
-    "trapezoid|pieces=100000|workers=4|left=1|right=5"
-    "n-queens|size=8|workers=4|threshold=3"
-    "fan-in-latency|senders=4|messages=500|window=4"
-    "fibonacci|n=12"
-    "concurrent-sorted-list|workers=4|messages=500|write_percent=10|size_percent=1"
-    "producer-consumer|buffer=10|producers=4|consumers=4|items=50|produce_cost=1|consume_cost=1"
-    "sleeping-barber|haircuts=200|waiting_room=10|arrival_rate=100|haircut_rate=150"
-    "cigarette-smokers|rounds=1000|smokers=20"
-    "sieve|limit=3000|per_filter=20"
-    "quicksort|elements=5000|threshold=256|seed=1024"
-    "matrix-multiplication|dimension=32|workers=4|block_threshold=64"
-    "filter-bank|columns=500|channels=4|taps=8")
 
 # erlang_savina_add_test(<name> <command> <args>...): one ctest test,
 # labelled bench-tool, a minute at most (each takes about a second).
@@ -53,19 +29,6 @@ macro(erlang_savina_test name expected_status)
   erlang_savina_add_test(${name} ${run_workload} ${erlang_savina} ${expected_status} ${ARGN})
 endmacro()
 
-foreach(entry IN LISTS erlang_savina_tiny)
-  string(REPLACE "|" ";" parts "${entry}")
-  list(GET parts 0 workload)
-  list(SUBLIST parts 1 -1 params)
-  set(args --workload ${workload} --workers 2)
-  foreach(param IN LISTS params)
-    list(APPEND args --param ${param})
-  endforeach()
-  erlang_savina_test("erlang_savina.${workload}.prints_its_result_line" 0 ${args})
-  erlang_savina_test("erlang_savina.${workload}.fails_when_a_message_is_dropped" 2 ${args} --param fault=drop)
-  erlang_savina_test("erlang_savina.${workload}.fails_when_a_message_is_duplicated" 2 ${args} --param fault=dup)
-endforeach()
-
 erlang_savina_test("erlang_savina.fork-join-creation.spawns_from_an_actor" 0
                    --workload fork-join-creation --workers 2 --param actors=1000 --param spawn_from_actor=1)
 # The C++ binaries' spelling of the fault, and the deadline the runner's
@@ -79,8 +42,15 @@ erlang_savina_test("erlang_savina.a_missing_parameter_is_a_usage_error" 1
 erlang_savina_test("erlang_savina.an_unknown_workload_is_a_usage_error" 1
                    --workload no-such-workload --workers 2 --param pings=10)
 
-erlang_savina_add_test(erlang_savina.list_names_every_workload ${CMAKE_CURRENT_SOURCE_DIR}/tests/list_names_every_workload.sh
-                       ${erlang_savina})
+if(TARGET volley-savina)
+  erlang_savina_add_test(erlang_savina.list_names_every_workload ${CMAKE_CURRENT_SOURCE_DIR}/tests/list_names_every_workload.sh
+                         ${erlang_savina} $<TARGET_FILE:volley-savina>)
+endif()
+# The list is VOLLEY_SAVINA_WORKLOADS: a workload without its module, or a
+# module that is no workload, stops the build with its name.
+erlang_savina_add_test(erlang_savina.the_workload_list_names_a_missing_or_extra_module
+                       ${CMAKE_CURRENT_SOURCE_DIR}/tests/workload_list_fails_loudly.sh
+                       $<TARGET_FILE:erlang_workload_list> ${erlang_savina_workload_modules})
 
 # splitmix64 in Erlang against the C++ header it must match bit for bit.
 add_executable(erlang_prng_reference tests/prng_reference.cpp)

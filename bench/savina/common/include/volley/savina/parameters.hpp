@@ -15,14 +15,18 @@
 #include <string_view>
 #include <vector>
 
-/// The workloads that volley and CAF implement, written once:
-/// X(function, "name"). Both runtimes declare and register their functions
-/// from this list (volley_workloads.hpp / volley_main.cpp,
+/// The workloads that volley, CAF and Erlang implement, written once:
+/// X(function, "name"). The C++ runtimes declare and register their
+/// functions from this list (volley_workloads.hpp / volley_main.cpp,
 /// peers/caf/workloads.hpp / main.cpp), so a runtime that lacks one fails
-/// to link with "undefined reference to <runtime>::<function>"; and
+/// to link with "undefined reference to <runtime>::<function>". Erlang's
+/// list is generated from it at build time (peers/erlang/workload_list.cpp),
+/// and a workload without its module savina_<name with - as _>.erl, or a
+/// module that is no workload, stops the build with its name. And
 /// workload_main() refuses to start if a name here has no row in
 /// workload_specs() (the sizes). A new workload: its sizes row in
-/// parameters.cpp, one line here, one file per runtime.
+/// parameters.cpp, one line here, one file per runtime, and its tiny sizes
+/// in tests/bench/fault_injection_test.cpp.
 #define VOLLEY_SAVINA_WORKLOADS(X)                    \
   X(ping_pong, "ping-pong")                           \
   X(counting, "counting")                             \
