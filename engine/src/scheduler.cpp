@@ -865,16 +865,17 @@ void worker_pool::print_stats() {
                u(wake.wakes), u(wake.fanout_wakes), u(wake.park_fanout_wakes), u(wake.fill_wakes),
                u(wake.nap_find_wakes), u(wake.returned_searching), u(sum.search_yields),
                u(futex.wakes_by_workers), u(futex.wakes_by_others), u(futex.waits));
-  std::fprintf(stderr,
-               "  moves=%llu (activations on another worker than the cell's last) "
-               "handbacks=%llu outrun_waits=%llu outrun_naps=%llu outrun_misses=%llu "
-               "outrun_wait_ms=%.1f outrun_lowered=%llu envelope_chunks=%zu envelope_kib_out=%zu\n",
-               (unsigned long long)sum.moves, (unsigned long long)sum.handbacks,
-               u(envelope_pool::waits_for_returns()), u(envelope_pool::naps_for_returns()),
-               u(envelope_pool::waits_without_return()),
-               static_cast<double>(envelope_pool::wait_ns()) / 1e6,
-               u(envelope_pool::counts_lowered()), envelope_pool::current().chunks_live,
-               envelope_pool::bytes_out() >> 10);
+  std::fprintf(
+      stderr,
+      "  moves=%llu (activations on another worker than the cell's last) "
+      "handbacks=%llu outrun_waits=%llu outrun_naps=%llu outrun_misses=%llu "
+      "outrun_wait_ms=%.1f outrun_lowered=%llu envelope_chunks=%zu envelope_kib_out=%zu "
+      "spawner_yields=%llu\n",
+      (unsigned long long)sum.moves, (unsigned long long)sum.handbacks,
+      u(envelope_pool::waits_for_returns()), u(envelope_pool::naps_for_returns()),
+      u(envelope_pool::waits_without_return()), static_cast<double>(envelope_pool::wait_ns()) / 1e6,
+      u(envelope_pool::counts_lowered()), envelope_pool::current().chunks_live,
+      envelope_pool::bytes_out() >> 10, u(run_ahead_yields.load(std::memory_order_relaxed)));
   for (auto& w : workers_) {
     std::fprintf(
         stderr, "  worker %u: activations=%llu steals=%llu searches=%llu parks=%llu park_ms=%.1f\n",
