@@ -19,6 +19,7 @@
 #   ./volley.sh report               render results/README.md and charts from results/*/*.json
 #   ./volley.sh compare A.json B.json
 #                                    per-workload ratios between two result files
+#   ./volley.sh help                 this text (any other command: this text on stderr, status 2)
 #
 # Environment: JOBS (parallel build jobs, default: number of CPUs).
 set -euo pipefail
@@ -139,11 +140,14 @@ cmd_compare() {
   "$RUNNER" compare "$@"
 }
 
+usage() { sed -n '2,22p' "$0" | sed 's/^# \{0,1\}//'; }
+
 case "${1:-}" in
   test) shift; cmd_test "$@" ;;
   bench) shift; cmd_bench "$@" ;;
   bundle) shift; cmd_bundle "$@" ;;
   report) shift; cmd_report "$@" ;;
   compare) shift; cmd_compare "$@" ;;
-  *) sed -n '2,21p' "$0" | sed 's/^# \{0,1\}//'; exit 2 ;;
+  help | -h | --help) usage ;;
+  *) usage >&2; exit 2 ;;
 esac

@@ -26,7 +26,7 @@ enum closeness : unsigned {
   same_package = 3,
   elsewhere = 4
 };
-constexpr unsigned closeness_classes = 5;
+constexpr unsigned closeness_classes = elsewhere + 1;
 
 // What the steal order needs to know about one worker's PU, looked up once.
 struct place {

@@ -1,5 +1,9 @@
 // Fork-join throughput and creation on volley: twins of
-// bench/peers/caf/fork_join.cpp.
+// bench/peers/caf/fork_join.cpp. Creation hands every actor from main's
+// vCPU to a worker's, so its cost per actor follows the VM's cross-core
+// round trip: 500-527 ns in the typical mode, 710-1,174 ns in the slow one
+// (bench/savina/README.md, "Spread of producer-consumer, fork-join creation
+// and matrix multiplication").
 #include "volley_workloads.hpp"
 
 #include <volley/savina/fault_injection.hpp>

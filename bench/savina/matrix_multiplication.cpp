@@ -19,6 +19,10 @@
 // here than in caf-savina only because the linker put its 21-byte loop
 // across a 64-byte line here and inside one there; the common library now
 // starts every loop on a line (bench/savina/README.md, "Shared kernels").
+// Its repetitions still spread 1.6-1.7x on the 2-vCPU VM, in CPU time per
+// multiply-add at an unchanged parallelism: the host's speed, which moves
+// the kernel alone 1.9x (savina-kernel-drift; README, "Spread of
+// producer-consumer, fork-join creation and matrix multiplication").
 #include "volley_workloads.hpp"
 
 #include <volley/savina/block_matrix.hpp>

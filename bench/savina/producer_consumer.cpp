@@ -16,6 +16,12 @@
 // permission shows; a consumer reported idle twice is a wrong answer; the
 // consumers' counts and checksums of the items must add up to every item
 // made exactly once.
+//
+// Its repetitions spread 1.6-1.7x on the 2-vCPU VM at 1 worker as at 2,
+// all in CPU time per item at an unchanged parallelism: the host runs
+// process_item's logarithms that much slower at times, with no runtime
+// involved (savina-kernel-drift; bench/savina/README.md, "Spread of
+// producer-consumer, fork-join creation and matrix multiplication").
 #include "volley_workloads.hpp"
 
 #include <volley/savina/fault_injection.hpp>

@@ -165,7 +165,7 @@ inline void prefetch_for_write(const void* p) noexcept {
 #if defined(__x86_64__)
   asm volatile("prefetchw %0" : : "m"(*static_cast<const unsigned char*>(p)));
 #else
-  __builtin_prefetch(p, 1, 3);
+  __builtin_prefetch(p, 1);  // locality 3 by default: keep it in every level
 #endif
 }
 
@@ -319,7 +319,7 @@ struct thread_cache {
     constexpr std::size_t lines = (sizeof(magazine) + cache_line_size - 1) / cache_line_size;
     if (for_write) return prefetch_block(m, lines);
     const auto* b = reinterpret_cast<const unsigned char*>(m);
-    for (std::size_t i = 0; i < lines; ++i) __builtin_prefetch(b + i * cache_line_size, 0, 3);
+    for (std::size_t i = 0; i < lines; ++i) __builtin_prefetch(b + i * cache_line_size, 0);
   }
 
   // A magazine just loaded: the blocks alloc() would have asked for ahead

@@ -23,6 +23,7 @@
 #include <cstdio>
 #include <exception>
 #include <string>
+#include <string_view>
 #include <utility>
 
 #include <volley/engine/actor_ref.hpp>
@@ -109,10 +110,11 @@ void handle_child_terminated(envelope*, cell_base* c, context& ctx) {
 }
 
 std::string base36(std::uint64_t v) {
+  constexpr std::string_view digits = "0123456789abcdefghijklmnopqrstuvwxyz";
   std::string s;
   do {
-    s.insert(s.begin(), "0123456789abcdefghijklmnopqrstuvwxyz"[v % 36]);
-    v /= 36;
+    s.insert(s.begin(), digits[v % digits.size()]);
+    v /= digits.size();
   } while (v != 0);
   return s;
 }

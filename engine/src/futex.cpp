@@ -1,4 +1,6 @@
-// engine/src/futex.cpp — the engine's only blocking primitive.
+// engine/src/futex.cpp — the engine's own blocking primitive (workers'
+// parks and naps, blocking asks, shutdown's wait; the timer thread sleeps on
+// a condition variable instead: timer_service.cpp).
 //
 // Raw futex(2) rather than std::atomic::wait: we need a timeout (ask's
 // get(timeout)) and want to know exactly when a syscall happens, since a
@@ -19,8 +21,8 @@
 namespace volley::detail {
 
 namespace {
-// The counts futex_calls() reports, on a line of their own: workers' naps
-// and wakes write them, and the hot path never does.
+// The counts futex_calls() reports, on a line of their own: the calls below
+// write them, and a tell makes one only when it wakes a worker.
 struct alignas(cache_line_size) futex_call_counters {
   std::atomic<std::uint64_t> wakes_by_workers{0};
   std::atomic<std::uint64_t> wakes_by_others{0};

@@ -90,12 +90,16 @@ bool futex_wait_until(std::atomic<std::uint32_t>& word, std::uint32_t expected,
                       std::optional<std::chrono::steady_clock::time_point> deadline) noexcept;
 void futex_wake_one(std::atomic<std::uint32_t>& word) noexcept;
 
-/// The engine's futex system calls so far in this process (futex.cpp), for
-/// the tests that bound them per message and for measurement builds' stats
-/// line: wakes made by a pool's workers, wakes made by other threads (an
-/// outside sender's notify(), a stop), and waits (parks, naps, blocking
-/// asks). Relaxed counts beside a system call of 1-40 µs: they cost nothing
-/// measurable and are always on.
+/// The futex system calls futex.cpp made so far in this process, for the
+/// tests that bound them per message and for measurement builds' stats
+/// line: wakes made by a pool's workers (a fan-out, a reply to a blocked
+/// asker), wakes made by other threads (an outside sender's notify(), a
+/// stop), and waits (parks, naps, blocking asks, a shutdown's wait for the
+/// root). Not counted: the futexes inside glibc's mutexes and condition
+/// variables (the timer thread's sleep and its wake-ups, contended locks),
+/// which strace -c -f shows. Relaxed counts beside a system call of 1-40
+/// µs: they cost nothing measurable and are always on; each is counted
+/// just before its call.
 struct futex_call_counts {
   std::uint64_t wakes_by_workers = 0;
   std::uint64_t wakes_by_others = 0;

@@ -70,7 +70,7 @@ std::size_t router_state::pick(const routee_table& t, std::uint64_t key) noexcep
       return next_.fetch_add(1, std::memory_order_relaxed) % n;
     case routing::random: {
       std::uint64_t& s = random_state();
-      s ^= s << 13;  // xorshift64: a spread, not a secret
+      s ^= s << 13;  // xorshift64 (Marsaglia's 13/7/17 triple): a spread, not a secret
       s ^= s >> 7;
       s ^= s << 17;
       return s % n;

@@ -106,10 +106,13 @@ std::atomic<std::uint64_t> run_ahead_yields{0};  // for tests; rare: once per 10
 // The steal gate's wait (oldest_wait_before_steal) and its reasons are in
 // steal_gate.hpp.
 
-// The largest worker index a cell's last_worker_ hint can name (a 6-bit
-// field, plus one, in the one byte line 1 of a cell has left: cell.hpp).
-// Workers past it record "unknown", and nothing is handed back to them.
-constexpr unsigned last_worker_hint_limit = 63;
+// The largest value a cell's last_worker_ hint holds (a 6-bit field, in the
+// one byte line 1 of a cell has left: cell.hpp). The hint is a worker's
+// index plus one (0: unknown), so it names the workers below the limit;
+// those from index 63 on record "unknown", and nothing is handed back to
+// them.
+constexpr unsigned last_worker_hint_mask = (1u << cell_base::last_worker_bits) - 1;
+constexpr unsigned last_worker_hint_limit = last_worker_hint_mask;
 
 // Rules that measurement builds (VOLLEY_SCHED_STATS) can switch off for an
 // A/B in one binary; always on otherwise:
@@ -390,7 +393,7 @@ namespace {
 // once; k = 1 (next to none) 0.163 s. What did move that CPU was where the
 // cells are: see "Run-ahead" above.
 void prefetch_batch(cell_base* const* batch, std::size_t n) noexcept {
-  constexpr std::size_t lines = 3;
+  constexpr std::size_t lines = 3;  // the cell's two header lines and its actor's first
   for (std::size_t i = 0; i < n; ++i) {
     const auto* p = reinterpret_cast<const unsigned char*>(batch[i]);
     for (std::size_t l = 0; l < lines; ++l) pool::prefetch_for_write(p + l * cache_line_size);
@@ -693,6 +696,8 @@ void worker_pool::run(worker& w) {
   envelope_pool::enter_worker_thread();
   // Named (volley-w0, volley-w1, ...), so that top -H, perf and gdb tell the
   // workers from the timer thread (volley-timer) and remote loops (volley-io).
+  // 16: Linux's limit on a thread's name, the NUL included (TASK_COMM_LEN);
+  // pthread_setname_np refuses a longer one.
   char name[16];
   std::snprintf(name, sizeof name, "volley-w%u", w.index);
   pthread_setname_np(pthread_self(), name);
@@ -703,7 +708,7 @@ void worker_pool::run(worker& w) {
   const unsigned budget = settings_.throughput;
   // This worker as a cell's last_worker_ hint; the mask only tells the
   // compiler what the limit already ensures (the field is 6 bits).
-  const unsigned me = (w.index < last_worker_hint_limit ? w.index + 1 : 0) & 63u;
+  const unsigned me = (w.index < last_worker_hint_limit ? w.index + 1 : 0) & last_worker_hint_mask;
   for (;;) {
     cell_base* c = next_local(w);
     if (c == nullptr) {
@@ -774,14 +779,22 @@ void worker_pool::run(worker& w) {
     if (idle_.searching(w.index)) leave_searching(w);
     w.set_phase(worker::phase::running);
     w.lifo.activation_started();
-    if (c->last_worker_ != me) c->last_worker_ = me & 63u;  // line 1: the activation's own line
+    // Line 1: the activation's own line.
+    if (c->last_worker_ != me) c->last_worker_ = me & last_worker_hint_mask;
     VOLLEY_SCHED_STAT(w, activations++);
 #if defined(VOLLEY_SCHED_STATS) && VOLLEY_SCHED_STATS
     {
       // Where did this cell run last? A hash table of last workers, racy and
       // lossy on collisions: good enough to count moves between workers.
-      static std::atomic<std::uint16_t> last_ran[1u << 16];
-      auto& slot = last_ran[(reinterpret_cast<std::uintptr_t>(c) >> 7) & 0xffff];
+      // 64 Ki slots (128 KiB) keep collisions rare below tens of thousands
+      // of busy cells. A slot is picked by the address from bit 7 up: cells
+      // are at least 128 B apart (the two-line header), so neighbours differ
+      // there, while the low 6 bits are 0 in every (line-aligned) cell.
+      constexpr unsigned table_bits = 16, cell_low_bits = 7;
+      static_assert(sizeof(cell_base) >= (std::size_t{1} << cell_low_bits));
+      static std::atomic<std::uint16_t> last_ran[1u << table_bits];
+      auto& slot = last_ran[(reinterpret_cast<std::uintptr_t>(c) >> cell_low_bits) &
+                            ((1u << table_bits) - 1)];
       std::uint16_t prev =
           slot.exchange(static_cast<std::uint16_t>(w.index + 1), std::memory_order_relaxed);
       if (prev != 0 && prev != w.index + 1) w.stats.moves++;
@@ -865,16 +878,17 @@ void worker_pool::print_stats() {
                u(wake.wakes), u(wake.fanout_wakes), u(wake.park_fanout_wakes), u(wake.fill_wakes),
                u(wake.nap_find_wakes), u(wake.returned_searching), u(sum.search_yields),
                u(futex.wakes_by_workers), u(futex.wakes_by_others), u(futex.waits));
-  std::fprintf(stderr,
-               "  moves=%llu (activations on another worker than the cell's last) "
-               "handbacks=%llu outrun_waits=%llu outrun_naps=%llu outrun_misses=%llu "
-               "outrun_wait_ms=%.1f outrun_lowered=%llu envelope_chunks=%zu envelope_kib_out=%zu\n",
-               (unsigned long long)sum.moves, (unsigned long long)sum.handbacks,
-               u(envelope_pool::waits_for_returns()), u(envelope_pool::naps_for_returns()),
-               u(envelope_pool::waits_without_return()),
-               static_cast<double>(envelope_pool::wait_ns()) / 1e6,
-               u(envelope_pool::counts_lowered()), envelope_pool::current().chunks_live,
-               envelope_pool::bytes_out() >> 10);
+  std::fprintf(
+      stderr,
+      "  moves=%llu (activations on another worker than the cell's last) "
+      "handbacks=%llu outrun_waits=%llu outrun_naps=%llu outrun_misses=%llu "
+      "outrun_wait_ms=%.1f outrun_lowered=%llu envelope_chunks=%zu envelope_kib_out=%zu "
+      "spawner_yields=%llu\n",
+      (unsigned long long)sum.moves, (unsigned long long)sum.handbacks,
+      u(envelope_pool::waits_for_returns()), u(envelope_pool::naps_for_returns()),
+      u(envelope_pool::waits_without_return()), static_cast<double>(envelope_pool::wait_ns()) / 1e6,
+      u(envelope_pool::counts_lowered()), envelope_pool::current().chunks_live,
+      envelope_pool::bytes_out() / 1024, u(run_ahead_yields.load(std::memory_order_relaxed)));
   for (auto& w : workers_) {
     std::fprintf(
         stderr, "  worker %u: activations=%llu steals=%llu searches=%llu parks=%llu park_ms=%.1f\n",

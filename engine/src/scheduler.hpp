@@ -489,10 +489,11 @@ struct worker {
   /// of these each time.
   std::size_t near_victims = 0;
   std::uint32_t steal_rotation = 0;
-  // Local run queue. 256 slots: more runnable actors than that on one worker
-  // means it is overloaded, and sharing the overflow through the injection
-  // queue is right (the same bound Tokio settled on).
-  static constexpr std::size_t local_capacity = 256;
+  // Local run queue. 256 slots, the deque's default: more runnable actors
+  // than that on one worker means it is overloaded, and sharing the overflow
+  // through the injection queue is right (the same bound Tokio settled on).
+  static constexpr std::size_t local_capacity =
+      queues::work_stealing_deque<cell_base*>::default_capacity;
   queues::work_stealing_deque<cell_base*> local{local_capacity};
   // This worker's place among the injection queue's producers (so that no
   // producer's work waits behind another's without bound); made by the pool.

@@ -68,7 +68,7 @@ outbound_item* outbound_item::make(type what, connection_id id, std::uint32_t si
   std::size_t need = item_chunk::round_up(sizeof(outbound_item) + size);
   item_chunk* chunk = nullptr;
   void* mem;
-  if (need > item_chunk::capacity / 8) {
+  if (need > item_chunk::largest_carved) {
     mem = ::operator new(need);  // large frames: their own block
   } else {
     chunk = this_thread_chunk;
@@ -136,7 +136,7 @@ void send_queue::release(segment& s) noexcept {
   if (s.item) {
     outbound_item::destroy(s.item);
     s.item = nullptr;
-  } else if (spare_.size() < 8 && s.bytes.capacity() >= segment_capacity) {
+  } else if (spare_.size() < max_spare_segments && s.bytes.capacity() >= segment_capacity) {
     // Keep a few buffers: a busy connection then allocates nothing per batch.
     s.bytes.clear();
     spare_.push_back(std::move(s.bytes));

@@ -15,8 +15,13 @@ namespace volley::remote {
 
 namespace {
 
-// Body sizes (PROTOCOL.md): magic u32, version u16, reserved u16, incarnation u64, nonce.
-constexpr std::size_t intro_size = 4 + 2 + 2 + 8 + nonce_size;
+// The introduction body, hello and challenge (PROTOCOL.md §6.1): magic u32,
+// version u16, reserved u16, incarnation u64, nonce; where each field starts.
+constexpr std::size_t intro_version_at = 4;
+constexpr std::size_t intro_reserved_at = 6;
+constexpr std::size_t intro_incarnation_at = 8;
+constexpr std::size_t intro_nonce_at = 16;
+constexpr std::size_t intro_size = intro_nonce_at + nonce_size;
 
 // Role labels: distinct, and neither a prefix of the other, so no proof of one
 // role is a proof of the other (they are length-prefixed besides).
@@ -200,10 +205,10 @@ handshake_transcript handshake::transcript() const {
 void handshake::write_intro(frame_kind kind, std::vector<std::byte>& out) const {
   std::array<std::byte, intro_size> body{};
   detail::store_u32(body.data(), protocol_magic);
-  detail::store_u16(body.data() + 4, config_.version);
-  detail::store_u16(body.data() + 6, 0);
-  detail::store_u64(body.data() + 8, config_.incarnation);
-  std::memcpy(body.data() + 16, our_nonce_.data(), nonce_size);
+  detail::store_u16(body.data() + intro_version_at, config_.version);
+  detail::store_u16(body.data() + intro_reserved_at, 0);
+  detail::store_u64(body.data() + intro_incarnation_at, config_.incarnation);
+  std::memcpy(body.data() + intro_nonce_at, our_nonce_.data(), nonce_size);
   frame f;
   f.kind = kind;
   f.sender_node = config_.node_name;
@@ -237,11 +242,11 @@ bool handshake::read_intro(const frame& f, nonce& peer_nonce, std::vector<std::b
   auto body = f.payload;
   // Magic and version come first and are read before the size check, so a
   // peer of another version gets "version mismatch", not "malformed".
-  if (body.size() < 8 || detail::load_u32(body.data()) != protocol_magic) {
+  if (body.size() < intro_incarnation_at || detail::load_u32(body.data()) != protocol_magic) {
     fail(reject_reason::bad_magic, "peer did not send the volley magic", out);
     return false;
   }
-  std::uint16_t version = detail::load_u16(body.data() + 4);
+  std::uint16_t version = detail::load_u16(body.data() + intro_version_at);
   if (version != config_.version) {
     fail(reject_reason::version_mismatch,
          "peer speaks protocol version " + std::to_string(version) + ", we speak " +
@@ -255,8 +260,8 @@ bool handshake::read_intro(const frame& f, nonce& peer_nonce, std::vector<std::b
     return false;
   }
   peer_.name.assign(f.sender_node);
-  peer_.incarnation = detail::load_u64(body.data() + 8);
-  std::memcpy(peer_nonce.data(), body.data() + 16, nonce_size);
+  peer_.incarnation = detail::load_u64(body.data() + intro_incarnation_at);
+  std::memcpy(peer_nonce.data(), body.data() + intro_nonce_at, nonce_size);
   if (peer_.name == config_.node_name && peer_.incarnation == config_.incarnation) {
     // Refuses a reflection of our own frames back at us before any proof.
     fail(reject_reason::self_connection, "peer claims our own name and incarnation", out);

@@ -297,9 +297,11 @@ void node_core::disconnect(const std::shared_ptr<link>& handle) {
 }
 
 std::shared_ptr<link> node_core::resolve(std::shared_ptr<link> l) const {
-  // Chains are short (a merge targets a link that is its own); the bound
-  // only guards against a cycle that the merge rules never make.
-  for (int hops = 0; l && hops < 16; ++hops) {
+  // Chains are short (a merge targets a link that is its own, so one hop
+  // is the longest a chain gets); the bound, far past that, only guards
+  // against a cycle that the merge rules never make.
+  constexpr int max_hops = 16;
+  for (int hops = 0; l && hops < max_hops; ++hops) {
     std::shared_ptr<link> next;
     {
       volley::detail::lock_guard lock(l->mu);
@@ -641,9 +643,12 @@ bool remote_system::wait_up(std::chrono::milliseconds timeout) const {
     volley::detail::unique_lock lock(l->mu);
     if (l->up) return true;
     if (l->merged_into) continue;
-    // A bounded slice: a merge into another link is announced on ours.
-    auto slice =
-        std::min(deadline, std::chrono::steady_clock::now() + std::chrono::milliseconds(50));
+    // A bounded slice: a merge into another link is announced on ours, and
+    // the slice is a guard should a wake-up be missed all the same; 50 ms
+    // is short beside the handshake's timeout (5 s by default) that callers
+    // wait in, and long enough to cost no CPU.
+    constexpr auto slice_length = std::chrono::milliseconds(50);
+    auto slice = std::min(deadline, std::chrono::steady_clock::now() + slice_length);
     l->up_changed.wait_until(lock.native(), slice);
     if (l->up) return true;
     if (std::chrono::steady_clock::now() >= deadline) return false;

@@ -151,7 +151,11 @@ struct link {
   /// Past this size, adding a sender first drops the paths of actors that are
   /// gone (see proxy.cpp); then the mark doubles. Ordinary links hold a few
   /// senders; the mark bounds a link whose senders are many short-lived actors.
-  std::size_t exposed_prune_at VOLLEY_GUARDED_BY(mu) = 4096;
+  /// Never below `exposed_prune_floor`: a prune looks up every path, so one
+  /// per 4096 new senders at least keeps its cost per sender small, and the
+  /// set, a few hundred KB at that size, small too. Not measured.
+  static constexpr std::size_t exposed_prune_floor = 4096;
+  std::size_t exposed_prune_at VOLLEY_GUARDED_BY(mu) = exposed_prune_floor;
   /// Bumped when paths leave `exposed`, so senders' threads forget what they noted.
   std::atomic<std::uint64_t> exposed_generation{0};
   /// The link this one gave its proxies to (simultaneous connect); null while it is its own.

@@ -36,10 +36,11 @@ void phi_accrual_detector::heartbeat(clock::time_point now) {
   if (!have_last_) {
     // Seed the window with the expected interval +- a quarter, so the first
     // real silence is judged against a sensible distribution (same idea as
-    // Akka's bootstrap samples).
+    // Akka's bootstrap samples, whose deviation is a quarter of the mean).
+    constexpr double bootstrap_spread = 0.25;
     double est = to_ms(config_.first_heartbeat_estimate);
-    add_sample(est - est / 4);
-    add_sample(est + est / 4);
+    add_sample(est - est * bootstrap_spread);
+    add_sample(est + est * bootstrap_spread);
     have_last_ = true;
   } else {
     add_sample(std::max(0.0, to_ms(now - last_)));

@@ -173,7 +173,7 @@ bool node_core::expose(link& l, const volley::detail::cell_path& sender) {
   }
   volley::detail::lock_guard lock(l.mu);
   for (const auto& path : gone) l.exposed.erase(path);
-  l.exposed_prune_at = std::max<std::size_t>(4096, 2 * l.exposed.size());
+  l.exposed_prune_at = std::max(link::exposed_prune_floor, 2 * l.exposed.size());
   l.exposed_generation.fetch_add(1, std::memory_order_relaxed);
   return valid;
 }

@@ -22,6 +22,11 @@ std::string openssl_reason() {
   return reason != nullptr ? reason : "OpenSSL error " + std::to_string(code);
 }
 
+// The most bytes handed to BIO_write or SSL_write at once: they take an
+// int length, so a span is fed in pieces that fit one. 1 MiB: far below
+// INT_MAX, and a batch (256 KiB at most, connection.hpp) still goes in one.
+constexpr std::size_t max_piece = std::size_t{1} << 20;
+
 [[noreturn]] void refuse(const std::string& what) {
   throw std::invalid_argument("tls_config: " + what);
 }
@@ -110,7 +115,7 @@ tls_session::~tls_session() {
 
 void tls_session::feed(std::span<const std::byte> ciphertext) {
   while (!ciphertext.empty()) {
-    int chunk = static_cast<int>(std::min<std::size_t>(ciphertext.size(), 1 << 20));
+    int chunk = static_cast<int>(std::min(ciphertext.size(), max_piece));
     int n = BIO_write(in_, ciphertext.data(), chunk);
     if (n <= 0) throw std::bad_alloc();  // a memory BIO only fails to grow
     ciphertext = ciphertext.subspan(static_cast<std::size_t>(n));
@@ -156,7 +161,7 @@ tls_session::status tls_session::send(std::span<const std::byte> plaintext) {
     return status::failed;
   }
   while (!plaintext.empty()) {
-    int chunk = static_cast<int>(std::min<std::size_t>(plaintext.size(), 1 << 20));
+    int chunk = static_cast<int>(std::min(plaintext.size(), max_piece));
     int r = SSL_write(ssl_, plaintext.data(), chunk);
     if (r <= 0) {
       status s = fail("TLS write failed", r);
@@ -192,8 +197,9 @@ bool tls_session::peer_is(std::string_view node_name) const {
   return X509_check_host(peer, node_name.data(), node_name.size(), flags, nullptr) == 1;
 }
 
-std::array<std::byte, 32> tls_session::exporter(std::string_view label) const {
-  std::array<std::byte, 32> out{};
+std::array<std::byte, tls_session::exporter_size> tls_session::exporter(
+    std::string_view label) const {
+  std::array<std::byte, exporter_size> out{};
   if (!handshake_done_ ||
       SSL_export_keying_material(ssl_, reinterpret_cast<unsigned char*>(out.data()), out.size(),
                                  label.data(), label.size(), nullptr, 0, 0) != 1) {

@@ -90,9 +90,12 @@ class tls_session {
   /// After the handshake: does the peer's certificate name `node_name`?
   bool peer_is(std::string_view node_name) const;
 
-  /// After the handshake: 32 bytes of keying material unique to this session
-  /// and `label` (RFC 8446 exporter; equal on both ends).
-  std::array<std::byte, 32> exporter(std::string_view label) const;
+  /// After the handshake: keying material unique to this session and
+  /// `label` (RFC 8446 exporter; equal on both ends). 32 bytes, the size of
+  /// the HMAC-SHA256 tag the handshake's proofs are: a longer binding would
+  /// not make a proof harder to forge.
+  static constexpr std::size_t exporter_size = 32;
+  std::array<std::byte, exporter_size> exporter(std::string_view label) const;
 
  private:
   status fail(std::string_view what, int ssl_result);

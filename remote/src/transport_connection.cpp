@@ -886,7 +886,7 @@ void transport::impl::linger_at_stop() {
     return any;
   };
   while (lingering() && now_ < until) {
-    __kernel_timespec ts{0, 10'000'000};
+    __kernel_timespec ts = stop_wait_slice;
     io_uring_cqe* cqe = nullptr;
     submitted(io_uring_submit_and_wait_timeout(ring_->get(), &cqe, 1, &ts, nullptr));
     now_ = steady_clock::now();

@@ -58,6 +58,17 @@ inline constexpr std::uint16_t buffer_group = 0;
 /// so a frame is reassembled from many CQEs (each a loop iteration and a
 /// buffer recycle) instead of one; the default is 16 KiB.
 inline constexpr unsigned min_recv_buffer_size = 512;
+/// One wait for completions while a stop drains (lingering closes, then
+/// the kernel's last uses of our buffers). Timers do not run then, so each
+/// close's deadline is checked between waits: it is seen at most this late,
+/// 10 ms, beside a refused handshake's drain of 200 ms.
+inline constexpr __kernel_timespec stop_wait_slice{0, 10'000'000};
+/// How long a stop waits, after the lingering closes, for the kernel to
+/// finish with the buffers of operations in flight before it frees them.
+/// Cancelled operations complete in microseconds; this bounds a kernel
+/// that does not answer, and what is still in flight then is counted fate
+/// unknown.
+inline constexpr std::chrono::seconds stop_buffer_wait{2};
 /// Longest sleep without a timer due: only bounds the damage of a lost wake-up.
 inline constexpr std::chrono::milliseconds idle_wake{1000};
 /// The longest transport_settings::busy_poll_idle: past a minute a poll is
@@ -78,9 +89,11 @@ class log_limiter {
     }
     held = held_;
     held_ = 0;
-    next_ = now + std::chrono::seconds(1);
+    next_ = now + interval;
     return true;
   }
+
+  static constexpr std::chrono::seconds interval{1};
 
  private:
   steady_clock::time_point next_{};
@@ -117,7 +130,9 @@ struct send_stage {
   /// exchange on the inbox and one reservation on the link per 32 frames
   /// instead of per frame. 32 x ~100 B items is ~50 lines, what a sender
   /// writes in ~1 us; the loop takes ~4,000 frames per sendmsg in the
-  /// one-way run, so a batch never starves it.
+  /// one-way run, so a batch never starves it. The bytes are the credit a
+  /// chain reserves on the link when it starts: 4 KiB, 32 such items and
+  /// room to spare; a larger frame reserves its own size instead.
   static constexpr std::size_t max_frames = 32;
   static constexpr std::size_t max_bytes = 4096;
 

@@ -474,6 +474,7 @@
 #include <cstring>
 #include <mutex>
 
+#include <volley/engine/ask.hpp>     // ask_sync::pure_spin
 #include <volley/engine/system.hpp>  // pace_this_thread
 
 namespace volley::remote {
@@ -680,11 +681,11 @@ bool transport::impl::spin_for_push() {
   // Only the inbox is watched: a worker's reply is pushed there. Socket
   // completions are not (with DEFER_TASKRUN they are posted only inside
   // io_uring_enter), so a reply from a peer still comes through the sleep.
-  // As the ask waiter (engine ask.hpp): the first 2 us spin, then each look
-  // yields, so that a worker woken onto this core to answer gets it at once
-  // instead of waiting for the window to end.
+  // As the ask waiter (engine ask.hpp, whose pure spin this takes): the
+  // first 2 us spin, then each look yields, so that a worker woken onto this
+  // core to answer gets it at once instead of waiting for the window to end.
   const auto start = steady_clock::now();
-  const auto spin_until = start + std::chrono::microseconds(2);
+  const auto spin_until = start + volley::detail::ask_sync::pure_spin;
   const auto give_up_at = start + reply_spin_.window();
   for (auto now = start; now < give_up_at; now = steady_clock::now()) {
     if (inbox_.maybe_nonempty()) {
@@ -982,14 +983,14 @@ void transport::impl::shutdown_all() {
   }
   linger_at_stop();  // each peer's end of stream, or close_linger
   // Wait (bounded) for the kernel to finish with our buffers before freeing them.
-  auto give_up_at = steady_clock::now() + std::chrono::seconds(2);
+  auto give_up_at = steady_clock::now() + stop_buffer_wait;
   auto busy = [&] {
     for (auto& [id, owned] : conns_)
       if (owned->ops > 0) return true;
     return false;
   };
   while (busy() && steady_clock::now() < give_up_at) {
-    __kernel_timespec ts{0, 10'000'000};
+    __kernel_timespec ts = stop_wait_slice;
     io_uring_cqe* cqe = nullptr;
     io_uring_submit_and_wait_timeout(ring_->get(), &cqe, 1, &ts, nullptr);
     now_ = steady_clock::now();

@@ -114,9 +114,13 @@ io_uring_sqe* uring::sqe() {
 }
 
 void uring::setup_buffers(unsigned count, unsigned size, std::uint16_t group) {
-  if (count == 0 || (count & (count - 1)) != 0 || count > 32768)
-    throw std::invalid_argument(
-        "volley::remote: recv_buffer_count must be a power of two <= 32768");
+  // The kernel's limit on a provided-buffer ring (IORING_REGISTER_PBUF_RING
+  // refuses 2^16 entries or more: its head and tail are 16 bits, and a full
+  // ring of 2^16 would look empty), and entries come in powers of two.
+  constexpr unsigned max_buffers = 32768;
+  if (count == 0 || (count & (count - 1)) != 0 || count > max_buffers)
+    throw std::invalid_argument("volley::remote: recv_buffer_count must be a power of two <= " +
+                                std::to_string(max_buffers));
   buf_ring_bytes_ = sizeof(io_uring_buf) * count;
   // The ring must be page aligned; mmap gives that and zeroed memory.
   void* mem =

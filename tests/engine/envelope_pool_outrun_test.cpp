@@ -244,3 +244,39 @@ TEST_CASE(
   // 45 for a sender that never waits.
   CHECK_FALSE(envelope_pool::senders_share_cores());  // the pool stopped: counted out
 }
+
+// A thread whose cache is gone (a thread_local's destructor that sends, at
+// the thread's exit) cuts its envelopes from a shared chunk under the
+// registry's lock (chunk_late_alloc). They are out as any other envelope
+// is, and come back as any other does: the pool's figure must count them,
+// or each one's return takes its size off the figure for good, and a
+// drained sender's count is lowered below what it still has out. Last in
+// the file: its frees fill the 64 B depot, which the first case needs empty.
+TEST_CASE("envelopes allocated after their thread's cache is gone count as out") {
+  constexpr std::size_t size = 64;
+  constexpr std::size_t late_blocks = 1000;
+  struct sends_at_exit {
+    std::vector<void*>* into = nullptr;
+    ~sends_at_exit() {
+      for (std::size_t i = 0; i < late_blocks; ++i) into->push_back(envelope_alloc(size));
+    }
+  };
+  std::vector<void*> late;
+  late.reserve(late_blocks);
+  const std::size_t before = envelope_pool::bytes_out();
+  std::thread exiting([&] {
+    // Made before the thread's first envelope registers the cache's flush,
+    // so destroyed after it: its envelopes are late ones.
+    thread_local sends_at_exit at_exit;
+    at_exit.into = &late;
+    envelope_free(envelope_alloc(size), size);
+  });
+  exiting.join();
+  REQUIRE(late.size() == late_blocks);
+  const std::size_t with_late = envelope_pool::bytes_out();
+  for (void* p : late) envelope_free(p, size);
+  const std::size_t after = envelope_pool::bytes_out();
+  CAPTURE(before, with_late, after);
+  CHECK(with_late >= before + late_blocks * size);
+  CHECK(after < with_late);
+}

@@ -28,7 +28,7 @@ TEST_CASE("bounded_mpsc: capacity is rounded up to a power of two, at least 2", 
 }
 
 TEST_CASE("bounded_mpsc: an absurd capacity is refused before any allocation", "[bounded_mpsc]") {
-  CHECK_THROWS_AS(bounded_mpsc<int>((std::size_t{1} << 40) + 1), std::invalid_argument);
+  CHECK_THROWS_AS(bounded_mpsc<int>(bounded_mpsc<int>::max_capacity + 1), std::invalid_argument);
   CHECK_THROWS_AS(bounded_mpsc<int>(~std::size_t{0}), std::invalid_argument);
 }
 

@@ -133,6 +133,14 @@ bool exactly_once(const std::vector<taken_log>& logs, std::uint32_t n, std::uint
   return dups == 0 && missing == 0;
 }
 
+// The stress cases' verdict: every item taken by exactly one party.
+void check_each_taken_once(const std::vector<taken_log>& logs, std::uint32_t n) {
+  std::uint64_t dups = 0, missing = 0;
+  exactly_once(logs, n, dups, missing);
+  CHECK(dups == 0);
+  CHECK(missing == 0);
+}
+
 }  // namespace
 
 TEST_CASE("work_stealing_deque: small schedules, 1 owner and 1-2 thieves, 1-3 items",
@@ -266,10 +274,7 @@ TEST_CASE("work_stealing_deque: workers stealing and stealing half; each item ex
     for (std::uint32_t w = 0; w < workers; ++w) threads.emplace_back(worker, w);
     for (auto& t : threads) t.join();
 
-    std::uint64_t dups = 0, missing = 0;
-    CHECK(exactly_once(logs, total, dups, missing));
-    CHECK(dups == 0);
-    CHECK(missing == 0);
+    check_each_taken_once(logs, total);
     for (auto& d : deques) CHECK(d->empty_approx());
     if (cap == 8) CHECK(full_pushes.load() > 0);  // the full path was exercised
   }
@@ -314,10 +319,7 @@ TEST_CASE("work_stealing_deque: owner pushes and pops while thieves steal; each 
   owner_done.store(true, std::memory_order_release);
   for (auto& t : threads) t.join();
 
-  std::uint64_t dups = 0, missing = 0;
-  CHECK(exactly_once(logs, total, dups, missing));
-  CHECK(dups == 0);
-  CHECK(missing == 0);
+  check_each_taken_once(logs, total);
   CHECK(d.empty_approx());
 }
 
@@ -349,8 +351,5 @@ TEST_CASE("work_stealing_deque: pop and steal racing for the only item; never bo
   owner_done.store(true, std::memory_order_release);
   for (auto& t : threads) t.join();
 
-  std::uint64_t dups = 0, missing = 0;
-  CHECK(exactly_once(logs, total, dups, missing));
-  CHECK(dups == 0);
-  CHECK(missing == 0);
+  check_each_taken_once(logs, total);
 }

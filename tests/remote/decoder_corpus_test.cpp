@@ -2,34 +2,25 @@
 // mutated bytes, so every CI build (ASan+UBSan included) covers the decoder
 // and the handshake with hostile input, not only the fuzz build.
 #include "../../remote/fuzz/fuzz_checks.hpp"
+#include "corpus_file.hpp"
 
 #include <catch2/catch.hpp>
 
-#include <cstring>
 #include <filesystem>
-#include <fstream>
-#include <iterator>
 #include <random>
 #include <string>
 #include <vector>
 
 using namespace volley::remote;
 namespace fs = std::filesystem;
+using volley::remote::test::read_corpus_file;
 
 namespace {
-
-std::vector<std::byte> read_file(const fs::path& p) {
-  std::ifstream in(p, std::ios::binary);
-  std::vector<char> chars((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-  std::vector<std::byte> out(chars.size());
-  std::memcpy(out.data(), chars.data(), chars.size());
-  return out;
-}
 
 std::vector<std::pair<std::string, std::vector<std::byte>>> corpus(const std::string& name) {
   std::vector<std::pair<std::string, std::vector<std::byte>>> files;
   for (auto& e : fs::directory_iterator(fs::path(VOLLEY_REMOTE_CORPUS_DIR) / name))
-    files.emplace_back(e.path().filename().string(), read_file(e.path()));
+    files.emplace_back(e.path().filename().string(), read_corpus_file(e.path()));
   return files;
 }
 

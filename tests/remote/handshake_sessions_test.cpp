@@ -3,6 +3,7 @@
 // over random scripts, and against a known-bad variant — version 1's
 // handshake, kept here — which it must catch, or it proves nothing.
 #include "../../remote/fuzz/fuzz_checks.hpp"
+#include "corpus_file.hpp"
 
 #include <volley/remote/frame_codec.hpp>
 #include <volley/remote/handshake.hpp>
@@ -15,27 +16,18 @@
 
 #include <cstring>
 #include <filesystem>
-#include <fstream>
-#include <iterator>
 #include <random>
 #include <string>
 #include <vector>
 
 using namespace volley::remote;
 namespace fs = std::filesystem;
+using volley::remote::test::read_corpus_file;
 
 namespace {
 
-std::vector<std::byte> read_file(const fs::path& p) {
-  std::ifstream in(p, std::ios::binary);
-  std::vector<char> chars((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-  std::vector<std::byte> out(chars.size());
-  std::memcpy(out.data(), chars.data(), chars.size());
-  return out;
-}
-
 std::vector<std::byte> seed(const std::string& name) {
-  auto bytes = read_file(fs::path(VOLLEY_REMOTE_CORPUS_DIR) / "handshake" / name);
+  auto bytes = read_corpus_file(fs::path(VOLLEY_REMOTE_CORPUS_DIR) / "handshake" / name);
   REQUIRE_FALSE(bytes.empty());
   return bytes;
 }
@@ -154,7 +146,7 @@ TEST_CASE("no script over several connections authenticates a peer without the s
           "[remote][handshake][fuzz]") {
   for (auto& e : fs::directory_iterator(fs::path(VOLLEY_REMOTE_CORPUS_DIR) / "handshake")) {
     INFO(e.path().filename().string());
-    auto bytes = read_file(e.path());
+    auto bytes = read_corpus_file(e.path());
     CHECK(fuzz::check_handshake_sessions(bytes));
     CHECK(fuzz::check_handshake(bytes));
   }

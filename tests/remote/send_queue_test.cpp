@@ -87,6 +87,23 @@ std::vector<std::uint64_t> sequence_of(const std::vector<std::byte>& wire,
   return seqs;
 }
 
+/// `producers` threads, each carving `per_producer` items (0-199 bytes of
+/// 0xab) from its own chunks and pushing them onto `q`.
+std::vector<std::thread> carve_into(intrusive_mpsc& q, int producers, int per_producer) {
+  std::vector<std::thread> threads;
+  for (int p = 0; p < producers; ++p) {
+    threads.emplace_back([&q, per_producer] {
+      for (int i = 0; i < per_producer; ++i) {
+        auto* item =
+            outbound_item::make(outbound_item::type::frame, 1, static_cast<std::uint32_t>(i % 200));
+        std::memset(item->data(), 0xab, item->size);
+        q.push(item);
+      }
+    });
+  }
+  return threads;
+}
+
 }  // namespace
 
 TEST_CASE("short writes resume inside the iovec where the kernel stopped", "[remote][send_queue]") {
@@ -258,17 +275,7 @@ TEST_CASE("items carved on one thread are released safely on another", "[remote]
   constexpr int producers = 3;
   constexpr int per_producer = 200000;
   intrusive_mpsc q;
-  std::vector<std::thread> threads;
-  for (int p = 0; p < producers; ++p) {
-    threads.emplace_back([&] {
-      for (int i = 0; i < per_producer; ++i) {
-        auto* item =
-            outbound_item::make(outbound_item::type::frame, 1, static_cast<std::uint32_t>(i % 200));
-        std::memset(item->data(), 0xab, item->size);
-        q.push(item);
-      }
-    });
-  }
+  std::vector<std::thread> threads = carve_into(q, producers, per_producer);
   int released = 0;
   while (released < producers * per_producer) {
     auto* item = static_cast<outbound_item*>(q.pop());
@@ -291,17 +298,7 @@ TEST_CASE("items released in runs free each chunk once, racing the producers' re
   constexpr int producers = 3;
   constexpr int per_producer = 200000;
   intrusive_mpsc q;
-  std::vector<std::thread> threads;
-  for (int p = 0; p < producers; ++p) {
-    threads.emplace_back([&] {
-      for (int i = 0; i < per_producer; ++i) {
-        auto* item =
-            outbound_item::make(outbound_item::type::frame, 1, static_cast<std::uint32_t>(i % 200));
-        std::memset(item->data(), 0xab, item->size);
-        q.push(item);
-      }
-    });
-  }
+  std::vector<std::thread> threads = carve_into(q, producers, per_producer);
   int released = 0, corrupt = 0;
   volley::remote::detail::item_releaser releaser;
   while (released < producers * per_producer) {

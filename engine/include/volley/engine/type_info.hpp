@@ -26,13 +26,14 @@ constexpr type_id_t type_id() noexcept {
 
 template <class T>
 constexpr std::string_view type_name() noexcept {
+  constexpr std::string_view name_follows = "T = ";
 #if defined(__clang__)
   std::string_view p = __PRETTY_FUNCTION__;  // "... type_name() [T = foo]"
-  auto begin = p.find("T = ") + 4;
+  auto begin = p.find(name_follows) + name_follows.size();
   auto end = p.find_last_of(']');
 #else
   std::string_view p = __PRETTY_FUNCTION__;  // "... type_name() [with T = foo; ...]"
-  auto begin = p.find("T = ") + 4;
+  auto begin = p.find(name_follows) + name_follows.size();
   auto end = p.find_first_of(";]", begin);
 #endif
   return p.substr(begin, end - begin);

@@ -55,6 +55,16 @@ class bounded_mpsc {
   static_assert(std::is_nothrow_move_constructible_v<T>, "bounded_mpsc moves items in and out");
 
  public:
+  /// The largest capacity the constructor takes (a larger one throws
+  /// std::invalid_argument). 2^40 slots (1 Ti) of at least 16 B each (the
+  /// seq word and an item) are 16 TiB, more memory than any machine volley
+  /// runs on, so a larger request is a mistake (a negative count converted
+  /// to size_t, say) and is told so rather than getting bad_alloc. It also
+  /// keeps bit_ceil (undefined above 2^63) defined, and the capacity far
+  /// below the 2^63 that try_push's signed seq - pos difference needs. Any
+  /// bound past every machine's memory and below 2^62 would do as well.
+  static constexpr std::size_t max_capacity = std::size_t{1} << 40;
+
   /// Capacity is rounded up to a power of two (so positions map to slots
   /// with a mask); at least 2.
   explicit bounded_mpsc(std::size_t capacity)
@@ -125,10 +135,8 @@ class bounded_mpsc {
     alignas(T) unsigned char storage[sizeof(T)];
   };
 
-  // Checked before bit_ceil (undefined above 2^63) and before allocating.
   static std::size_t mask_for(std::size_t capacity) {
-    if (capacity > (std::size_t{1} << 40))
-      throw std::invalid_argument("bounded_mpsc: capacity too large");
+    if (capacity > max_capacity) throw std::invalid_argument("bounded_mpsc: capacity too large");
     return std::bit_ceil(capacity < 2 ? std::size_t{2} : capacity) - 1;
   }
 

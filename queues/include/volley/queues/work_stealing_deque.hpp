@@ -66,8 +66,15 @@ class work_stealing_deque {
                 "slots are atomics: store pointers or small values");
 
  public:
+  /// A scheduler worker's local run queue (the engine's worker::
+  /// local_capacity is this): more runnable items than that on one worker
+  /// means it is overloaded, and sharing the overflow through the injection
+  /// queue is right. Tokio's local run queue holds as many; the slots take
+  /// 2 KiB for pointers.
+  static constexpr std::size_t default_capacity = 256;
+
   /// Capacity is rounded up to a power of two.
-  explicit work_stealing_deque(std::size_t capacity = 256)
+  explicit work_stealing_deque(std::size_t capacity = default_capacity)
       : mask_(std::bit_ceil(capacity < 2 ? std::size_t{2} : capacity) - 1),
         slots_(std::make_unique<Atom<T>[]>(mask_ + 1)) {}
 

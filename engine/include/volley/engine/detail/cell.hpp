@@ -346,7 +346,8 @@ class alignas(cache_line_size) cell_base {
   /// mark's release/acquire orders the two), so the byte it shares with the
   /// two flags above is only ever touched by the cell's current owner.
   /// A hint for the scheduler's hand-back rule (scheduler.hpp).
-  std::uint8_t last_worker_ : 6 = 0;
+  static constexpr unsigned last_worker_bits = 6;  ///< what the byte has left beside the flags
+  std::uint8_t last_worker_ : last_worker_bits = 0;
 
   /// The extras, made on first use (any thread; a CAS publishes them).
   cell_extras& extras();

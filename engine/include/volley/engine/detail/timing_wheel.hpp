@@ -319,7 +319,9 @@ class timing_wheel {
   // Places a node whose deadline is after elapsed_.
   void place_future(timer_node& node) noexcept {
     std::uint64_t diff = (node.deadline_ ^ elapsed_) | (slots - 1);
-    unsigned level = (63u - static_cast<unsigned>(std::countl_zero(diff))) / slot_bits;
+    // The highest bit in which the deadline differs from now (the mask
+    // makes diff non-zero), in units of a level's bits.
+    unsigned level = static_cast<unsigned>(std::bit_width(diff) - 1) / slot_bits;
     if (level >= levels) {
       if (empty(overflow_list) || node.deadline_ < overflow_min_) overflow_min_ = node.deadline_;
       link(node, overflow_list);
@@ -357,15 +359,22 @@ class timing_wheel {
     while (head.next_ != &head) {
       timer_node& n = node_of(head.next_);
       unlink(n);
-      if (n.deadline_ <= elapsed_) {
-        --size_;
-        ++fired;
-        on_expire(n);
-      } else {
-        place_future(n);
-      }
+      fired += fire_or_place(n, on_expire);
     }
     return fired;
+  }
+
+  // A node just taken off its list: fired if it is due (1), else placed
+  // again, lower down or in the overflow list (0).
+  template <class OnExpire>
+  std::size_t fire_or_place(timer_node& n, OnExpire& on_expire) {
+    if (n.deadline_ > elapsed_) {
+      place_future(n);
+      return 0;
+    }
+    --size_;
+    on_expire(n);
+    return 1;
   }
 
   // Called with an empty wheel (see overflow_wake()). Jumps straight to the
@@ -389,13 +398,7 @@ class timing_wheel {
     while (pending.next_ != &pending) {
       timer_node& n = node_of(pending.next_);
       unlink_raw(n);
-      if (n.deadline_ <= elapsed_) {
-        --size_;
-        ++fired;
-        on_expire(n);
-      } else {
-        place_future(n);
-      }
+      fired += fire_or_place(n, on_expire);
     }
     return fired;
   }
