@@ -46,7 +46,9 @@ std::string gib(std::uint64_t bytes) {
 // that has them (`run --extras`, or the full profile), named with its
 // commit, since it may be older than the headline figures.
 void extras_section(std::ostream& md, const machine_results& m) {
-  md << "### remote and idle memory\n\n";
+  // The machine's id in each sub-heading: every machine has these, and
+  // headings of the same text share one anchor (GitHub numbers the others).
+  md << "### " << m.id << ": remote and idle memory\n\n";
   if (m.latest_extras == nullptr) {
     md << "No remote or idle-memory figures from this machine (`volley-bench run --extras` "
           "records them).\n\n";
@@ -79,7 +81,7 @@ void machine_section(std::ostream& md, const machine_results& m, const fs::path&
      << cache_text(d) << "; " << gib(d.value("memory_bytes", std::uint64_t{0})) << "; "
      << d.value("kernel", "?") << ".\n\n";
   for (const auto& [sizes, rows] : m.headlines) {
-    md << "### " << sizes << " sizes\n\n";
+    md << "### " << m.id << ": " << sizes << " sizes\n\n";
     std::vector<json> plain_rows;
     for (const auto& [row, file] : rows) plain_rows.push_back(row);
     auto present = runtimes_in(plain_rows);
