@@ -5,6 +5,7 @@
 #include "machine_state.hpp"
 #include "report_tables.hpp"
 #include "results_file.hpp"
+#include "spread_section.hpp"
 
 #include <volley/savina/parameters.hpp>
 
@@ -108,6 +109,7 @@ void machine_section(std::ostream& md, const machine_results& m, const fs::path&
     for (const auto& text : builds) md << "- " << text << "\n";
     md << "\n";
     latency_table(md, plain_rows);
+    spread_section(md, plain_rows);
     // The machine's state over the newest file these rows come from.
     machine_state(md, rows.back().file->data);
     if (charts) {

@@ -94,7 +94,7 @@ void machine_state(std::ostream& md, const json& data) {
   if (contended > 0)
     md << " " << contended << " run(s) had an issue step above " << issue_contention_factor
        << "× the quietest on a CPU they kept busy (the host's SMT sibling busy, before or after"
-       << " the run) and count in no mode's spread.";
+       << " the run): issue 9's spread counts them, the stricter reading sets them apart.";
   if (flagged.empty()) {
     md << " Every run's probe was within " << probe_mode_factor << "× of the median.\n\n";
   } else {

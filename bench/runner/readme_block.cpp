@@ -5,6 +5,7 @@
 #include "report_tables.hpp"
 #include "results_file.hpp"
 #include "scaling.hpp"
+#include "spread_section.hpp"
 
 #include <fstream>
 #include <iostream>
@@ -86,6 +87,7 @@ std::string readme_block(const json& data, const std::string& path, const std::s
   }
   md << "\n";
   latency_table(md, rows);
+  spread_section(md, rows);
   machine_state(md, data);
   if (auto partial = partial_text(data); !partial.empty())
     md << "**This run was cut short (" << partial << ")**: a row marked with fewer repetitions "

@@ -249,3 +249,16 @@ TEST_CASE("every heading of the report has an anchor of its own") {
   CHECK(std::count(anchors.begin(), anchors.end(), "amd-epyc-2c") == 1);
   CHECK(std::count(anchors.begin(), anchors.end(), "amd-epyc-2c-reference-sizes") == 1);
 }
+
+TEST_CASE("a machine's headline table is followed by issue 9's spread for volley") {
+  results_folder results;
+  results.add(result_file("m", "2026-11-29T10:00:00Z", 6, 3000));
+  const auto m = section(results.render(), "m");
+  // Runs without probes are one mode, "unprobed"; equal runs spread 1.00.
+  CHECK(m.find("**Spread within one probe mode (issue 9: max/min ≤ 1.3 for volley):** of 1 "
+               "workloads, 1 ≤ 1.3, 0 > 1.3, 0 not judged.") != std::string::npos);
+  CHECK(line_with(m, "| ping-pong | 1.00") ==
+        "| ping-pong | 1.00 ≤ 1.3 (unprobed, 3 of 3 runs) | none with a busy SMT sibling: as "
+        "issue 9's | 1.00 ≤ 1.3 (unprobed, 3 of 3 runs) | none with a busy SMT sibling: as "
+        "issue 9's |");
+}
