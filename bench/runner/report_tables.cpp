@@ -122,9 +122,9 @@ std::string scaling_section(const json& data) {
   return "Scaling, median throughput by worker count, from the sweep of " +
          data.value("created_utc", "?") + partial_mark(data) +
          " (in brackets: the medians' ratio over 1 worker; then each repetition's run over its own "
-         "1-worker run, taken back to back, judged within the probe mode holding most pairs: "
-         "their median, range and how many are below 0.90; \"loss\" when at least two thirds of "
-         "at least 3 pairs are; bench/runner/scaling.hpp):\n\n" +
+         "1-worker run, taken back to back, judged within each probe mode holding at least 3 "
+         "pairs, the one holding most first: their median, range and how many are below 0.90; "
+         "\"loss\" when at least two thirds of a mode's pairs are; bench/runner/scaling.hpp):\n\n" +
          table + "\n";
 }
 
