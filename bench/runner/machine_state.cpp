@@ -38,11 +38,15 @@ void machine_state(std::ostream& md, const json& data) {
     std::optional<double> worst;
     for (const char* when : {"probe_before", "probe_after"})
       if (r.contains(when) && r[when].is_object()) {
-        if (r[when]["round_trip_ns"].is_number()) {
-          probes.push_back(r[when]["round_trip_ns"].get<double>());
-          worst = std::max(worst.value_or(0.0), r[when]["round_trip_ns"].get<double>());
+        // value(): a probe may lack a field (a const operator[] on a
+        // missing key is undefined; ASan's debug build aborts on it).
+        const auto round_trip = r[when].value("round_trip_ns", json());
+        if (round_trip.is_number()) {
+          probes.push_back(round_trip.get<double>());
+          worst = std::max(worst.value_or(0.0), round_trip.get<double>());
         }
-        if (r[when]["mhz"].is_number()) mhz.push_back(r[when]["mhz"].get<double>());
+        if (const auto f = r[when].value("mhz", json()); f.is_number())
+          mhz.push_back(f.get<double>());
       }
     if (r.contains("steal")) steal.push_back(r["steal"].get<double>());
     if (worst && probe_mode(*worst, *median) != "typical")
