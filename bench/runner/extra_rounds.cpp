@@ -78,23 +78,34 @@ namespace {
 
 // The remote programs print latencies in microseconds ("us"); they read
 // best in the unit that suits their size ("17.3 ms", not "1.725e+04 us" as
-// %.4g printed it), as the latency table's do. Every other figure has three
+// %.4g printed it), as the latency table's do. Sizes in bytes ("B") take
+// the SI prefix on the unit ("1.22 kB"). Every other figure has three
 // significant digits and an SI prefix (statistics.hpp), as the throughput
-// tables' do.
+// tables' do, with its unit after the range.
 bool is_microseconds(const std::string& unit) {
   return unit == "us";
 }
 
-std::string value_text(double v, const std::string& unit) {
-  return is_microseconds(unit) ? duration_text(v * 1000) : si(v);
+bool is_bytes(const std::string& unit) {
+  return unit == "B";
 }
 
-/// "14.8 (12.8 – 15.1) M msg/s", "31.7 µs (23.4 µs – 48.3 µs)"; the value
-/// alone when there is one.
+// A value that carries its own unit (a duration, a size in bytes), or the
+// bare number.
+std::string value_text(double v, const std::string& unit) {
+  if (is_microseconds(unit)) return duration_text(v * 1000);
+  if (is_bytes(unit)) return bytes_text(v);
+  return si(v);
+}
+
+/// "14.8 (12.8 – 15.1) M msg/s", "31.7 µs (23.4 µs – 48.3 µs)", "1.22 kB
+/// (1.21 kB – 1.26 kB)"; the value alone when there is one, or when every
+/// round printed the same ("0 B", not "0 B (0 B – 0 B)").
 std::string spread_text(const summary& s, const std::string& unit) {
   auto text = value_text(s.median, unit);
-  if (s.count > 1) text += " (" + value_text(s.min, unit) + " – " + value_text(s.max, unit) + ")";
-  if (!unit.empty() && !is_microseconds(unit)) text += " " + unit;
+  const auto low = value_text(s.min, unit), high = value_text(s.max, unit);
+  if (s.count > 1 && !(low == text && high == text)) text += " (" + low + " – " + high + ")";
+  if (!unit.empty() && !is_microseconds(unit) && !is_bytes(unit)) text += " " + unit;
   return text;
 }
 

@@ -71,7 +71,10 @@ summary ratio_over_rounds(const nlohmann::json& extras, const ratio_spec& spec);
 /// its number of rounds (an entry of one round as a plain value, as before
 /// schema 4), then the quoted ratios that the file has. Values print as the
 /// throughput tables' (si: "14.8", "1.23 k", "0.000640"), latencies given
-/// in microseconds in the unit that suits them ("31.7 µs", "17.3 ms").
+/// in microseconds in the unit that suits them ("31.7 µs", "17.3 ms"),
+/// sizes in bytes with the prefix on the unit ("1.22 kB", "0 B"). A range
+/// whose ends print as the median does is left out ("128 B", not "128
+/// (128 – 128) B").
 std::string extras_markdown(const nlohmann::json& extras);
 
 }  // namespace volley::bench

@@ -37,6 +37,21 @@ std::map<int, const json*> runs_by_repetition(const json& runs, const std::strin
   return out;
 }
 
+// One mode's pair ratios judged: {"count", "median", "min", "max",
+// "below", "verdict"}.
+json mode_judgement(const std::vector<double>& ratios) {
+  const auto s = summarise(ratios);
+  const auto below =
+      std::count_if(ratios.begin(), ratios.end(), [](double r) { return r < scaling_loss_below; });
+  json out = {{"count", s.count}, {"median", s.median}, {"min", s.min},
+              {"max", s.max},     {"below", below},     {"verdict", "too few pairs"}};
+  if (s.count >= fewest_pairs_to_judge)
+    out["verdict"] = static_cast<double>(below) >= loss_agreement * static_cast<double>(s.count)
+                         ? "loss"
+                         : "no loss";
+  return out;
+}
+
 }  // namespace
 
 json scaling_pairs(const json& runs, const std::string& workload, const std::string& runtime,
@@ -67,50 +82,53 @@ json scaling_pairs(const json& runs, const std::string& workload, const std::str
               {"mode", nullptr},
               {"count", 0},
               {"verdict", "too few pairs"}};
-  // The mode with the most pairs; on a tie the one holding the median
+  // The mode with the most pairs leads; on a tie the one holding the median
   // probe ("typical") first, so the judgement does not depend on map order.
   const std::array<const char*, 4> preference = {"typical", "fast", "slow", "unprobed"};
-  const std::vector<double>* judged = nullptr;
+  const char* lead = nullptr;
   for (const char* mode : preference) {
     auto it = by_mode.find(mode);
-    if (it == by_mode.end()) continue;
-    if (judged == nullptr || it->second.size() > judged->size()) {
-      judged = &it->second;
-      out["mode"] = mode;
-    }
+    if (it != by_mode.end() && (lead == nullptr || it->second.size() > by_mode[lead].size()))
+      lead = mode;
   }
-  if (judged == nullptr) return out;  // every pair straddles two modes
-  const auto s = summarise(*judged);
-  const auto below = std::count_if(judged->begin(), judged->end(),
-                                   [](double r) { return r < scaling_loss_below; });
-  out["count"] = s.count;
-  out["median"] = s.median;
-  out["min"] = s.min;
-  out["max"] = s.max;
-  out["below"] = below;
-  if (s.count >= fewest_pairs_to_judge)
-    out["verdict"] = static_cast<double>(below) >= loss_agreement * static_cast<double>(s.count)
-                         ? "loss"
-                         : "no loss";
+  if (lead == nullptr) return out;  // every pair straddles two modes
+  out["mode"] = lead;
+  out.update(mode_judgement(by_mode[lead]));
+  // Every other mode with enough pairs is judged too, each within itself:
+  // a loss in any of them is a loss of the step.
+  json others = json::array();
+  for (const char* mode : preference) {
+    auto it = by_mode.find(mode);
+    if (mode == lead || it == by_mode.end() || it->second.size() < fewest_pairs_to_judge) continue;
+    json other = mode_judgement(it->second);
+    other["mode"] = mode;
+    if (other["verdict"] == "loss") out["verdict"] = "loss";
+    others.push_back(other);
+  }
+  if (!others.empty()) out["other_modes"] = others;
   return out;
 }
 
 namespace {
 
+// "2.61 [2.32-2.70], 0 of 3 below 0.90, slow": one mode's judgement.
+std::string mode_text(const json& m) {
+  char text[160];
+  std::snprintf(text, sizeof text, "%.2f [%.2f-%.2f], %d of %zu below %.2f, %s",
+                m["median"].get<double>(), m["min"].get<double>(), m["max"].get<double>(),
+                m["below"].get<int>(), m["count"].get<std::size_t>(), scaling_loss_below,
+                m["mode"].get<std::string>().c_str());
+  return text;
+}
+
 std::string pairs_text(const json& p) {
   if (p.is_null()) return "";
-  char text[160];
-  if (p["count"].get<std::size_t>() == 0) {
-    std::snprintf(text, sizeof text, "; pairs: %d across probe modes, none judged",
-                  p["mixed"].get<int>());
-    return text;
-  }
-  std::snprintf(text, sizeof text, "; pairs %.2f [%.2f-%.2f], %d of %zu below %.2f, %s",
-                p["median"].get<double>(), p["min"].get<double>(), p["max"].get<double>(),
-                p["below"].get<int>(), p["count"].get<std::size_t>(), scaling_loss_below,
-                p["mode"].get<std::string>().c_str());
-  std::string out = text;
+  if (p["count"].get<std::size_t>() == 0)
+    return "; pairs: " + std::to_string(p["mixed"].get<int>()) + " across probe modes, none judged";
+  std::string out = "; pairs " + mode_text(p);
   if (p["mixed"].get<int>() > 0) out += " (" + std::to_string(p["mixed"].get<int>()) + " mixed)";
+  for (const auto& other : p.value("other_modes", json::array()))
+    out += "; and " + mode_text(other);
   if (p["verdict"] == "loss") return out + ": loss";
   if (p["verdict"] == "too few pairs") return out + ": too few to judge";
   return out;

@@ -1,5 +1,6 @@
 #include "spread_cause.hpp"
 
+#include "mode_spread.hpp"
 #include "results_file.hpp"
 #include "statistics.hpp"
 
@@ -172,28 +173,17 @@ json explain_spread(const std::vector<const json*>& runs, std::optional<double> 
   if (!set_apart.empty()) out["set_apart"] = set_apart;
   if (shortest && *shortest < min_window_s) out["shortest_window_s"] = *shortest;
 
-  // The widest group of at least two comparable runs: the target
-  // is a narrow spread within every probe mode.
+  // The widest group of comparable runs (mode_spread.hpp): the issue's
+  // target is a narrow spread within every probe mode.
   std::string cause;
-  std::string group_mode;
-  const json* slowest = nullptr;
-  const json* fastest = nullptr;
-  for (const auto& [mode, members] : groups) {
-    if (members.size() < 2) continue;
-    auto by_throughput = [](const json* a, const json* b) {
-      return a->at("throughput").get<double>() < b->at("throughput").get<double>();
-    };
-    const auto [lo, hi] = std::minmax_element(members.begin(), members.end(), by_throughput);
-    const double spread =
-        (*hi)->at("throughput").get<double>() / (*lo)->at("throughput").get<double>();
-    if (slowest == nullptr || spread > out["clean_spread"].get<double>()) {
-      out["clean_spread"] = spread;
-      out["clean_mode"] = mode;
-      group_mode = mode;
-      slowest = *lo;
-      fastest = *hi;
-    }
+  const auto widest = widest_mode_group(groups);
+  if (widest) {
+    out["clean_spread"] = widest->spread;
+    out["clean_mode"] = widest->mode;
   }
+  const std::string group_mode = widest ? widest->mode : "";
+  const json* slowest = widest ? widest->slowest : nullptr;
+  const json* fastest = widest ? widest->fastest : nullptr;
   const bool several_modes = groups.size() >= 2;
   const bool comparable = slowest != nullptr;
   // The first three set-apart runs by name; a table cell has no room for

@@ -1,6 +1,7 @@
 #include "statistics.hpp"
 
 #include <algorithm>
+#include <cctype>
 #include <cmath>
 #include <cstdio>
 
@@ -62,6 +63,15 @@ std::string si(double value) {
   char buffer[32];
   std::snprintf(buffer, sizeof buffer, "%.*f%s", significant_decimals(v), v, prefixes[index]);
   return buffer;
+}
+
+std::string bytes_text(double bytes) {
+  if (bytes == 0) return "0 B";
+  // si writes its prefix after a space ("1.22 k"): the unit joins the
+  // prefix ("1.22 kB"), or follows the number after a space ("128 B").
+  auto text = si(bytes);
+  const bool prefixed = !text.empty() && std::isalpha(static_cast<unsigned char>(text.back()));
+  return text + (prefixed ? "B" : " B");
 }
 
 std::string duration_text(double ns) {

@@ -25,6 +25,11 @@ bool within_noise(const summary& a, const summary& b, double tolerance = 0.05);
 /// prefix from a thousand up, plain decimals below one (never an exponent).
 std::string si(double value);
 
+/// A size in bytes with si's digits and the prefix on the unit: "128 B",
+/// "1.22 kB", "42.1 B", "0.000640 B" (jemalloc's share per idle actor);
+/// exactly zero is "0 B", not "0.00 B": a count of bytes that is none.
+std::string bytes_text(double bytes);
+
 /// A duration given in nanoseconds, in the unit that reads best:
 /// "841 ns", "181 µs", "2.79 ms", "1.20 s".
 std::string duration_text(double nanoseconds);

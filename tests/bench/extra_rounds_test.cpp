@@ -8,6 +8,7 @@
 #include <catch2/catch.hpp>
 
 #include <string>
+#include <utility>
 #include <vector>
 
 using namespace volley::bench;
@@ -69,7 +70,7 @@ TEST_CASE("a file with several rounds renders each remote figure as median (min 
   CHECK(line_of(block, "| volley one_way / raw one_way_batched |") ==
         "| volley one_way / raw one_way_batched | 0.217 (0.175 – 0.246) | 5 |");
   CHECK(line_of(block, "| volley tls_one_way / volley one_way |") ==
-        "| volley tls_one_way / volley one_way | 0.500 (0.500 – 0.500) | 4 |");
+        "| volley tls_one_way / volley one_way | 0.500 | 4 |");  // a flat range once
   CHECK(line_of(block, "| volley one_way / caf one_way |") ==
         "| volley one_way / caf one_way | 53.6 (40.0 – 56.0) | 3 |");
   // No figure of either file, so no such row.
@@ -156,9 +157,36 @@ TEST_CASE("figures print as plain decimals: latencies in the unit that suits the
   CHECK(line_of("\n" + md, "| volley | rtt_p99.9 |") ==
         "| volley | rtt_p99.9 | 16.8 ms (1.35 ms – 17.3 ms) | 3 |");
   CHECK(line_of("\n" + md, "| volley | jemalloc bytes") ==
-        "| volley | jemalloc bytes per idle actor | 0.000640 (0.000640 – 0.000640) B | 3 |");
+        "| volley | jemalloc bytes per idle actor | 0.000640 B | 3 |");
   CHECK(line_of("\n" + md, "| volley | RSS growth") ==
-        "| volley | RSS growth per idle actor | 1.23 k (1.23 k – 1.23 k) B | 3 |");
+        "| volley | RSS growth per idle actor | 1.23 kB | 3 |");
   CHECK(line_of("\n" + md, "| raw | one_way_batched |") ==
-        "| raw | one_way_batched | 2.50 M (2.50 M – 2.50 M) msg/s | 3 |");
+        "| raw | one_way_batched | 2.50 M msg/s | 3 |");
+}
+
+TEST_CASE("bytes take the prefix on the unit, zero prints as 0 B, and a flat range once") {
+  // README's idle-memory table read "1.22 k B" and "0.00 (0.00 – 0.00) B".
+  json rounds = json::array();
+  const std::vector<std::pair<double, double>> rss_and_kept = {
+      {1226, 42.2}, {1210, 41.7}, {1262, 43.5}};
+  for (const auto& [rss, kept] : rss_and_kept)
+    rounds.push_back({{"status", "ok"},
+                      {"figures",
+                       {remote_figure("caf", "RSS growth per idle actor", rss, "B"),
+                        remote_figure("volley", "jemalloc bytes per idle actor", 0.0, "B"),
+                        remote_figure("volley", "RSS per actor kept", kept, "B")}}});
+  json extras = {{"idle memory", {{"status", "ok"}, {"rounds", rounds}}}};
+  const auto md = "\n" + extras_markdown(extras);
+  CHECK(line_of(md, "| caf | RSS growth") ==
+        "| caf | RSS growth per idle actor | 1.23 kB (1.21 kB – 1.26 kB) | 3 |");
+  CHECK(line_of(md, "| volley | jemalloc bytes") ==
+        "| volley | jemalloc bytes per idle actor | 0 B | 3 |");
+  CHECK(line_of(md, "| volley | RSS per actor kept") ==
+        "| volley | RSS per actor kept | 42.2 B (41.7 B – 43.5 B) | 3 |");
+  CHECK(md.find(" k B") == std::string::npos);
+  CHECK(md.find("0.00") == std::string::npos);
+  // One round: the plain value, in the same form.
+  json one = {{"idle memory", {{"status", "ok"}, {"rounds", json::array({rounds[0]})}}}};
+  CHECK(line_of("\n" + extras_markdown(one), "| caf | RSS growth") ==
+        "| caf | RSS growth per idle actor | 1.23 kB |");
 }

@@ -210,7 +210,8 @@ TEST_CASE("--sweep-from into a README without sweep markers fails and leaves the
   CHECK(read_all(readme) == only_suite);
   // --from alone still works there.
   CHECK(write_readme(readme.string(), suite.string()) == 0);
-  CHECK(read_all(readme).find("old") == std::string::npos);
+  // (The line, not the word: the block's prose may say "holding".)
+  CHECK(read_all(readme).find("\nold\n") == std::string::npos);
 
   // With both pairs, both blocks are filled and each names the command.
   std::ofstream(readme) << only_suite
@@ -227,4 +228,47 @@ TEST_CASE("--sweep-from into a README without sweep markers fails and leaves the
   // A suite file given as the sweep is refused, the README untouched.
   CHECK(write_readme(readme.string(), suite.string(), suite.string()) == 1);
   CHECK(read_all(readme) == text);
+}
+
+namespace {
+
+// A volley run of `workload` at `throughput`, probed at `before`/`after` ns.
+json probed_run(const std::string& workload, int repetition, double throughput, double before = 120,
+                double after = 120) {
+  return {{"workload", workload},
+          {"runtime", "volley"},
+          {"workers", 2},
+          {"repetition", repetition},
+          {"status", "ok"},
+          {"throughput", throughput},
+          {"unit", "msg/s"},
+          {"probe_before", {{"round_trip_ns", before}}},
+          {"probe_after", {{"round_trip_ns", after}}}};
+}
+
+}  // namespace
+
+TEST_CASE("the README block judges issue 9's spread for volley, the stricter reading beside it") {
+  // ping-pong: three typical runs 1.10 apart; counting: 1.50 apart;
+  // fork-join throughput: two of its three runs changed mode while they
+  // ran, which leaves one run in a mode.
+  json runs = json::array({probed_run("ping-pong", 1, 100), probed_run("ping-pong", 2, 110),
+                           probed_run("ping-pong", 3, 105), probed_run("counting", 1, 100),
+                           probed_run("counting", 2, 150), probed_run("counting", 3, 120),
+                           probed_run("fork-join-throughput", 1, 100, 120, 440),
+                           probed_run("fork-join-throughput", 2, 150, 440, 120),
+                           probed_run("fork-join-throughput", 3, 120)});
+  json data = {{"schema_version", results_schema_version},
+               {"run", {{"repetitions", 3}, {"workers", 2}}},
+               {"runs", runs}};
+  const auto block = readme_block(data, "results/m/x.json");
+  CHECK(block.find("**Spread within one probe mode (issue 9: max/min ≤ 1.3 for volley):** of 3 "
+                   "workloads, 1 ≤ 1.3, 1 > 1.3 (counting 1.50), 1 not judged (too few runs in "
+                   "one probe mode: fork-join-throughput).") != std::string::npos);
+  CHECK(block.find("| counting | 1.50 > 1.3 (typical, 3 of 3 runs) | none with a busy SMT "
+                   "sibling: as issue 9's |") != std::string::npos);
+  CHECK(block.find("| fork-join-throughput | too few runs in one mode (1 typical, 2 mixed) |") !=
+        std::string::npos);
+  CHECK(block.find("Over all repetitions, probe modes ignored: 1 within 1.3.") !=
+        std::string::npos);
 }

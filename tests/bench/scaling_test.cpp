@@ -120,6 +120,31 @@ TEST_CASE("a loss is judged within the probe mode that holds most pairs") {
   CHECK(p["pairs"].size() == 5);
 }
 
+TEST_CASE("every probe mode holding three pairs is judged: a loss in any is a loss") {
+  // Four typical pairs (70 ns) keep their throughput; three slow pairs
+  // (330 ns) lose 30%. Judging the mode with most pairs alone said "no
+  // loss" and left the slow pairs out, though each was within one mode.
+  json runs = sweep({{100, 98}, {100, 99}, {100, 97}, {100, 96}}, 70);
+  for (auto& r : sweep({{40, 28}, {41, 29}, {40, 27.2}}, 330)) {
+    r["repetition"] = r["repetition"].get<int>() + 4;
+    runs.push_back(r);
+  }
+  json p = pairs_of(runs);
+  CHECK(p["mode"] == "typical");
+  CHECK(p["count"] == 4);
+  REQUIRE(p.contains("other_modes"));
+  CHECK(p["other_modes"][0]["mode"] == "slow");
+  CHECK(p["other_modes"][0]["below"] == 3);
+  CHECK(p["verdict"] == "loss");
+  CHECK(scaling_table(summarise_runs(runs), runs)
+            .find("0 of 4 below 0.90, typical; and 0.70 [0.68-0.71], 3 of 3 below 0.90, slow: "
+                  "loss") != std::string::npos);
+  // Two slow pairs are too few to judge on their own: the typical verdict stands.
+  runs.erase(runs.end() - 2, runs.end());
+  CHECK(pairs_of(runs)["verdict"] == "no loss");
+  CHECK_FALSE(pairs_of(runs).contains("other_modes"));
+}
+
 TEST_CASE("a pair whose two runs fall in different probe modes is not judged") {
   // Repetition 1's 2-worker run came in the slow mode (330 ns) and its
   // 1-worker run in the typical one: its 0.4 says more about the machine.

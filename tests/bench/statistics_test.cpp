@@ -53,3 +53,12 @@ TEST_CASE("figures print with three significant digits and an SI prefix") {
   CHECK(duration_text(181'000) == "181 µs");
   CHECK(duration_text(2'790'000) == "2.79 ms");
 }
+
+TEST_CASE("bytes print with the prefix on the unit and zero as 0 B") {
+  CHECK(bytes_text(1226) == "1.23 kB");
+  CHECK(bytes_text(128) == "128 B");
+  CHECK(bytes_text(42.1) == "42.1 B");
+  CHECK(bytes_text(0.00064) == "0.000640 B");
+  CHECK(bytes_text(0) == "0 B");
+  CHECK(bytes_text(3.5e9) == "3.50 GB");
+}
