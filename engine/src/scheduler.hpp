@@ -312,8 +312,9 @@
 // 5 µs or none instead of `spin_before_park` (50 µs): parks 208 -> 281 /
 // 4,802 and futex wakes by main 60 -> 106 / 4,693 per run, actors/s per
 // round ratio 1.16 / 1.08 (ranges 0.5-2.5), CPU per run 0.98x / 1.06x;
-// in one round of the runner 0.85 / 0.70. Not changed: no clear win at
-// that load, and the quiet-machine A/B is still to run. Where to look
+// in one round of the runner 0.85 / 0.70 (fork-join throughput 0.77 /
+// 0.52). Not changed: no clear win at that load, and the quiet-machine
+// A/B is still to run. Where to look
 // next: a worker that shares its PU with an outside spawner could park
 // at once instead of spinning on main's vCPU for the cells main has not
 // written yet.
