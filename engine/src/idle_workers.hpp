@@ -135,8 +135,14 @@ futex_call_counts futex_calls() noexcept;
 // (10 ms). Per-round throughput ratios 10 ms / 1 ms, medians of 7 (ranges
 // 0.4-3.4): ping-pong 0.85, thread ring 0.64, dining 0.93, dictionary
 // 0.89, fork-join creation 0.79 and throughput 0.87, matrix multiplication
-// 1.04. So the longer nap did not win there, and on a quiet host the test
-// is still to run (VOLLEY_NAP_US, README "stats build"). What a longer nap
+// 1.04. Ping-pong alone, 12 rounds of 3 runs once the load fell to ~4
+// (others_busy ~0.55): voluntary switches 752 -> 81 per run, typical ->
+// slow 2/18 (1 ms) against 2/15 (10 ms), slow -> typical 2/18 against
+// 0/21, throughput per-round ratio 1.03 (0.84-1.52): the mode mostly
+// carried over from run to run whatever the nap. So the longer nap did
+// not win, the hypothesis is not borne out where it could be tested, and
+// on a quiet host the test is still to run (VOLLEY_NAP_US, README "stats
+// build"). What a longer nap
 // costs by construction: a stale LIFO occupant is taken after
 // `stalled_wait_before_steal` (20 ms) plus up to two naps (21-22 ms now,
 // up to 40 ms at 10 ms), and a napping thief sees a new backlog up to a
