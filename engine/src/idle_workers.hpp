@@ -77,6 +77,7 @@
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
+#include <cstdlib>
 #include <memory>
 #include <optional>
 #include <vector>
@@ -113,6 +114,43 @@ futex_call_counts futex_calls() noexcept;
 // at every worker's slot, a few µs: at 1 ms that is under 1% of a core per
 // napping worker. A stuck actor waits at most two naps (the first look
 // records the slot, the second sees it unchanged).
+//
+// What the naps may cost on a VM (issue 11), measured, not changed. The
+// runner's cross-core probe on the 2-vCPU KVM VM reads ~70 or ~115 ns, or
+// ~420 ns ("slow": the host has placed the two vCPUs far apart, and every
+// cross-core transfer costs ~4x). Hypothesis: a vCPU that halts and wakes
+// ~1,000 times a second (a napping worker) gives the host as many chances
+// to move it. The lead's worker sweeps support it, weakly (results/amd-
+// epyc-f25m1-2c, T06-30-21Z and T05-14-54Z, volley runs whose probe before
+// read typical, share whose probe after read slow): 1 worker (second vCPU
+// idle) 35/230 and 19/105; 2 workers, one busy and one napping (> 500
+// voluntary switches and < 1.2 CPU per wall second: ping-pong, dining
+// philosophers, the dictionary, thread ring, chameneos, big ...) 53/119 and
+// 26/54; 2 workers, both busy, few naps (> 1.8 CPU per wall second, < 150
+// switches: matrix multiplication, n-queens, trapezoid, fibonacci,
+// producer-consumer) 19/62 and 2/24. A/B in one stats binary
+// (VOLLEY_NAP_US=1000 against 10000, alternating runner invocations of
+// ping-pong, thread ring, dining philosophers, the dictionary, fork-join
+// creation and throughput and matrix multiplication at 2 workers, 3 runs
+// each, 7 rounds): the 10 ms nap cut ping-pong's voluntary switches from
+// 1,524 to 224 per run, but other helpers' builds held the VM at load ~8
+// (others_busy 0.72-0.88), its vCPUs never idle, and the probe read slow
+// before 72% / 80% of the runs: typical -> slow 9/41 (1 ms) against 12/34
+// (10 ms). Per-round throughput ratios 10 ms / 1 ms, medians of 7 (ranges
+// 0.4-3.4): ping-pong 0.85, thread ring 0.64, dining 0.93, dictionary
+// 0.89, fork-join creation 0.79 and throughput 0.87, matrix multiplication
+// 1.04. Ping-pong alone, 12 rounds of 3 runs once the load fell to ~4
+// (others_busy ~0.55): voluntary switches 752 -> 81 per run, typical ->
+// slow 2/18 (1 ms) against 2/15 (10 ms), slow -> typical 2/18 against
+// 0/21, throughput per-round ratio 1.03 (0.84-1.52): the mode mostly
+// carried over from run to run whatever the nap. So the longer nap did
+// not win, the hypothesis is not borne out where it could be tested, and
+// on a quiet host the test is still to run (VOLLEY_NAP_US, README "stats
+// build"). What a longer nap
+// costs by construction: a stale LIFO occupant is taken after
+// `stalled_wait_before_steal` (20 ms) plus up to two naps (21-22 ms now,
+// up to 40 ms at 10 ms), and a napping thief sees a new backlog up to a
+// nap later (fork-join, matrix multiplication: the ratios above).
 inline constexpr std::chrono::microseconds lifo_watch_interval{1000};
 
 /// The real platform: std::atomic, the annotated mutex, Linux futexes.
@@ -125,7 +163,17 @@ struct os_idle_sync {
 
   static void fence() noexcept { std::atomic_thread_fence(std::memory_order_seq_cst); }
   static deadline nap_deadline() noexcept {
+#if defined(VOLLEY_SCHED_STATS) && VOLLEY_SCHED_STATS
+    // Measurement builds: VOLLEY_NAP_US overrides the nap, for an A/B in
+    // one binary (the nap's figures are at lifo_watch_interval).
+    static const std::chrono::microseconds nap{[] {
+      const char* env = std::getenv("VOLLEY_NAP_US");
+      return env != nullptr ? std::atoll(env) : lifo_watch_interval.count();
+    }()};
+    return std::chrono::steady_clock::now() + nap;
+#else
     return std::chrono::steady_clock::now() + lifo_watch_interval;
+#endif
   }
   /// Sleeps while `word` holds `expected` (may return spuriously).
   static void wait(atomic<std::uint32_t>& word, std::uint32_t expected) noexcept {
@@ -136,7 +184,9 @@ struct os_idle_sync {
                          deadline until) noexcept {
     return futex_wait_until(word, expected, until);
   }
-  static void wake_one(atomic<std::uint32_t>& word) noexcept { futex_wake_one(word); }
+  static void wake_one(atomic<std::uint32_t>& word) noexcept {
+    futex_wake_one(word);
+  }
 };
 
 struct idle_workers_test_access;

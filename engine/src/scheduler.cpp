@@ -629,6 +629,20 @@ std::chrono::nanoseconds worker_pool::stalled_wait() noexcept {
 #endif
 }
 
+std::chrono::nanoseconds worker_pool::spin_before_park() const noexcept {
+#if defined(VOLLEY_SCHED_STATS) && VOLLEY_SCHED_STATS
+  // Measurement builds: VOLLEY_SPIN_NS overrides the configured spin, for
+  // an A/B in one binary (fork-join creation's figures are at the spin).
+  static const std::optional<long long> spin{[]() -> std::optional<long long> {
+    const char* env = std::getenv("VOLLEY_SPIN_NS");
+    if (env == nullptr) return std::nullopt;
+    return std::atoll(env);
+  }()};
+  if (spin) return std::chrono::nanoseconds(*spin);
+#endif
+  return settings_.spin_before_park;
+}
+
 bool worker_pool::may_steal_from(worker& thief, unsigned victim) noexcept {
   // Relaxed loads of words the victim writes (steal_gate.hpp says what they
   // decide); its top only when there is something to steal. A wrong
@@ -717,7 +731,7 @@ void worker_pool::run(worker& w) {
       // hammer the busy workers' deques with steal attempts.
       const auto search_began = std::chrono::steady_clock::now();
       w.search_now = search_began;
-      auto deadline = search_began + settings_.spin_before_park;
+      auto deadline = search_began + spin_before_park();
       VOLLEY_SCHED_STAT(w, searches++);
       w.stole_from_deque = false;
       w.took_batch = false;

@@ -290,6 +290,35 @@
 // push: cache-line traffic that no syscall count shows, and the first
 // thing to measure (perf c2c) where a many-core machine is lent.
 //
+// Fork-join creation's second CPU (issue 11)
+// ------------------------------------------
+// Main, a plain thread, spawns 1.5M actors, one message each; 1 worker ran
+// 3.03 M actors/s, 2 workers 3.42 M, at 1.80 and 1.77 CPU per wall second
+// (the lead's sweep, results/amd-epyc-f25m1-2c/2026-12-01T06-30-21Z,
+// medians of 15). Per thread (the runner's thread CPU, s per run): 1
+// worker main 0.415, w0 0.457; 2 workers main 0.233, w0 0.303, w1 0.292.
+// So on 1 worker the second CPU is main's own (the worker is pinned, main
+// runs mostly on the other vCPU), and the second worker adds no CPU per
+// wall second: it takes half of main's vCPU. CPU per actor falls (600 ->
+// 520 ns): main's from 277 to 155 ns (it shares its PU with a worker,
+// which runs the cells it has just written: run-ahead yields 189 -> 634
+// per run in the stats build below), the workers' rises from 305 to 397 ns. The rate is main's: a
+// worker waits for its cells (1 worker: 317 ms searching per run, stats
+// build, VM at load ~8; 2 workers 371 ms, 544 searches of which 166 not
+// admitted, 208 parks, 140 futex wakes, 10 steals; per run, medians of 10).
+// What the second worker spends on top is that wait, now split between
+// two threads, one of them on main's vCPU. Tried, one stats binary
+// (VOLLEY_SPIN_NS, 10 interleaved rounds at load ~8, 2 workers): a spin of
+// 5 µs or none instead of `spin_before_park` (50 µs): parks 208 -> 281 /
+// 4,802 and futex wakes by main 60 -> 106 / 4,693 per run, actors/s per
+// round ratio 1.16 / 1.08 (ranges 0.5-2.5), CPU per run 0.98x / 1.06x;
+// in one round of the runner 0.85 / 0.70 (fork-join throughput 0.77 /
+// 0.52). Not changed: no clear win at that load, and the quiet-machine
+// A/B is still to run. Where to look
+// next: a worker that shares its PU with an outside spawner could park
+// at once instead of spinning on main's vCPU for the cells main has not
+// written yet.
+//
 // Fork-join throughput on the 2-core AMD VM (issue 9)
 // ----------------------------------------------------
 // There, 2 workers barely beat 1 (8.25 -> 10.1 M msg/s in the suite's
@@ -597,6 +626,9 @@ class worker_pool {
   cell_base* steal(worker& w) noexcept;
   bool may_steal_from(worker& thief, unsigned victim) noexcept;
   static std::chrono::nanoseconds stalled_wait() noexcept;
+  /// The search's spin before parking: settings_.spin_before_park (measurement
+  /// builds: VOLLEY_SPIN_NS overrides it).
+  std::chrono::nanoseconds spin_before_park() const noexcept;
   void requeue(worker& w, cell_base* c) noexcept;
   void push_local(worker& w, cell_base* c) noexcept;
   void overflow(worker& w, cell_base* c) noexcept;
