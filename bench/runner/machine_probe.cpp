@@ -18,17 +18,25 @@
 namespace volley::bench {
 
 std::vector<int> probe_cpus(int workers) {
+  // The first two CPUs of the engine's plan for at least two workers, also
+  // for a one-worker run: it is the machine's state that the probe records,
+  // and a sweep's one-worker runs are probed on the same pair as its
+  // two-worker runs. (A one-worker run once probed its CPU against itself:
+  // two spinning threads pinned to one CPU hand the line over only when
+  // the kernel preempts one, a time slice per exchange, and 20,000
+  // exchanges kept the runner in its probe for over 8 minutes at load ~8.)
+  const unsigned cpus_online = std::max(1u, std::thread::hardware_concurrency());
   try {
     affinity::plan_options options;
     options.workers = static_cast<unsigned>(std::max(2, workers));
     auto plan = affinity::make_plan(affinity::topology::detect(), options);
-    int a = plan.workers[0].pu;
-    int b = plan.workers.size() > 1 && workers > 1 ? plan.workers[1].pu : a;
-    if (a >= 0 && b >= 0) return {a, b};
+    const int a = plan.workers[0].pu;
+    const int b = plan.workers.size() > 1 ? plan.workers[1].pu : a;
+    if (a >= 0 && b >= 0) return a == b ? std::vector<int>{a} : std::vector<int>{a, b};
   } catch (const std::exception&) {
     // a bad VOLLEY_CPUS: the engine would refuse it too; probe CPUs 0 and 1.
   }
-  return {0, std::thread::hardware_concurrency() > 1 ? 1 : 0};
+  return cpus_online > 1 ? std::vector<int>{0, 1} : std::vector<int>{0};
 }
 
 namespace {
@@ -43,6 +51,7 @@ bool pin_to(int cpu) {
 }  // namespace
 
 std::optional<double> cache_line_round_trip_ns(int cpu_a, int cpu_b, int round_trips) {
+  if (cpu_a == cpu_b) return std::nullopt;  // no line crosses: see probe_cpus
   // One counter: thread A moves it from even to odd, thread B from odd to
   // even. Each step waits for the other thread's store, so one round trip is
   // two cache-line transfers. 64-byte alignment keeps the line to itself.
@@ -256,10 +265,6 @@ nlohmann::json probe_now(const std::vector<int>& cpus) {
   // Every CPU, not only the first: the host's sibling load is per vCPU, and
   // a workload serialised on one worker runs on either.
   for (std::size_t n = 0; n < cpus.size(); ++n) {
-    if (n > 0 && cpus[n] == cpus[0]) {  // one CPU probed twice (one worker)
-      out["issue_ns"].push_back(out["issue_ns"][0]);
-      continue;
-    }
     auto step = issue_step_ns(cpus[n]);
     out["issue_ns"].push_back(step ? nlohmann::json(*step) : nlohmann::json());
   }

@@ -41,14 +41,17 @@
 
 namespace volley::bench {
 
-/// The two OS CPU numbers the probe pins its threads to: those of the
-/// engine's first two workers for `workers` workers (make_plan's order).
-/// One CPU (a one-core machine, or workers == 1) gives the same CPU twice.
+/// The OS CPU numbers the probe pins its threads to: those of the engine's
+/// first two workers (make_plan's order) for max(2, `workers`) workers, so
+/// a one-worker run is probed on the same two CPUs as a two-worker one.
+/// One CPU only on a machine (or a VOLLEY_CPUS) that offers one.
 std::vector<int> probe_cpus(int workers);
 
 /// Median round trip, in ns, of a cache line between `cpu_a` and `cpu_b`
 /// over `round_trips` exchanges (split into batches whose per-batch means
-/// give the median). std::nullopt if the threads cannot be pinned.
+/// give the median). std::nullopt if the threads cannot be pinned, or when
+/// `cpu_a == cpu_b` (two spinning threads on one CPU exchange the line once
+/// per time slice: that measures the kernel's scheduler, and takes minutes).
 std::optional<double> cache_line_round_trip_ns(int cpu_a, int cpu_b, int round_trips = 20'000);
 
 /// The `cpu` line of /proc/stat: ticks per column; empty if unreadable.

@@ -589,8 +589,13 @@ int run_suite(const run_options& options) {
             << timeout_s << " s) on " << machine["cpu_model"].get<std::string>() << "\n";
 
   const auto cpus = probe_cpus(workers);
-  std::cerr << "volley-bench: probing the cache-line round trip between CPUs " << cpus[0] << " and "
-            << cpus[1] << " around every run\n";
+  if (cpus.size() >= 2) {
+    std::cerr << "volley-bench: probing the cache-line round trip between CPUs " << cpus[0]
+              << " and " << cpus[1] << " around every run\n";
+  } else {
+    std::cerr << "volley-bench: one CPU to probe (" << cpus[0]
+              << "): no cache-line round trip, no probe modes\n";
+  }
   auto created_utc = utc_timestamp();
   fs::path dir = fs::path(options.results_dir) / machine["machine_id"].get<std::string>();
   fs::create_directories(dir);

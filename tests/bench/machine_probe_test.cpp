@@ -2,6 +2,8 @@
 
 #include <catch2/catch.hpp>
 
+#include <thread>
+
 using namespace volley::bench;
 
 TEST_CASE("steal is the steal column's share of the time that passed") {
@@ -24,13 +26,28 @@ TEST_CASE("the cache-line round trip between two CPUs is a plausible time") {
   REQUIRE(cpus.size() == 2);
   auto ns = cache_line_round_trip_ns(cpus[0], cpus[1], 2'000);
   REQUIRE(ns);
-  // Above a cache hit, below a scheduler tick: on one CPU the two threads
-  // take turns, which costs microseconds, not milliseconds, per round trip.
+  // Above a cache hit, below a scheduler tick.
   CHECK(*ns > 5);
   CHECK(*ns < 1e7);
   auto probe = probe_now(cpus);
   CHECK(probe["round_trip_ns"].is_number());
   CHECK(probe.contains("mhz"));
+}
+
+TEST_CASE("a one-worker run is probed on the two-worker run's CPUs, never on one CPU twice") {
+  // The same CPU twice made the probe's two spinning threads take turns by
+  // preemption: a time slice per exchange, minutes per probe under load.
+  const auto one = probe_cpus(1);
+  CHECK(one == probe_cpus(2));
+  if (std::thread::hardware_concurrency() > 1) {
+    REQUIRE(one.size() == 2);
+    CHECK(one[0] != one[1]);
+  } else {
+    CHECK(one.size() == 1);
+  }
+  // Asked for one CPU twice, the round trip measures nothing (before, this
+  // call held the test for minutes and returned a figure).
+  CHECK_FALSE(cache_line_round_trip_ns(one[0], one[0]));
 }
 
 TEST_CASE("busy is the share of the time that some task ran") {
