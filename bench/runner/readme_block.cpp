@@ -12,6 +12,7 @@
 #include <iterator>
 #include <optional>
 #include <sstream>
+#include <vector>
 
 namespace volley::bench {
 
@@ -35,10 +36,10 @@ std::optional<std::string> replace_between_markers(const std::string& text,
 
 namespace {
 
-// ", " between the names.
-std::string joined(const std::vector<std::string>& names) {
+// `separator` (", ") between the names.
+std::string joined(const std::vector<std::string>& names, const char* separator = ", ") {
   std::string out;
-  for (const auto& name : names) out += (out.empty() ? "" : ", ") + name;
+  for (const auto& name : names) out += (out.empty() ? "" : separator) + name;
   return out;
 }
 
@@ -67,6 +68,45 @@ std::string readme_command(const std::string& path, const std::string& sweep_pat
 
 bool is_sweep(const json& data) {
   return data.value("run", json::object()).value("sweep_workers", false);
+}
+
+// `scheduler.policy` stealing: one "key value" per scalar of a runtime's
+// configuration, nested keys joined with dots and arrays' elements with
+// spaces, so that a config reads as prose rather than as a JSON dump.
+void flatten_config(const json& value, const std::string& key, std::vector<std::string>& out) {
+  if (value.is_object()) {
+    for (const auto& [name, inner] : value.items())
+      flatten_config(inner, key.empty() ? name : key + "." + name, out);
+    return;
+  }
+  std::string text;
+  if (value.is_array()) {
+    for (const auto& element : value)
+      text += (text.empty() ? "" : " ") +
+              (element.is_string() ? element.get<std::string>() : element.dump());
+  } else {
+    text = value.is_string() ? value.get<std::string>() : value.dump();
+  }
+  out.push_back("`" + key + "` " + (text.empty() ? "(empty)" : text));
+}
+
+// One bullet per runtime the file knows: its configuration as it reported
+// it (versions, scheduler settings, build flags, warm-up), or that it was
+// not installed.
+void runtime_list(std::ostream& md, const json& runtimes) {
+  if (runtimes.empty()) return;
+  md << "Runtimes, as each reported itself:\n\n";
+  for (const auto& [name, info] : runtimes.items()) {
+    md << "- " << display_name(name) << ": ";
+    if (!info.value("available", false)) {
+      md << "not installed\n";
+      continue;
+    }
+    std::vector<std::string> settings;
+    flatten_config(info.value("config", json::object()), "", settings);
+    md << (settings.empty() ? "no configuration reported" : joined(settings, "; ")) << "\n";
+  }
+  md << "\n";
 }
 
 }  // namespace
@@ -98,18 +138,8 @@ std::string readme_block(const json& data, const std::string& path, const std::s
      << build.value("git_commit", "?").substr(0, 12) << "`"
      << (build.value("git_dirty", false) ? " (with local changes)" : "") << ", "
      << build.value("compiler_id", "?") << " " << build.value("compiler_version", "?") << " `"
-     << build.value("flags", "") << "`. Runtimes:";
-  const auto runtimes = data.value("runtimes", json::object());
-  for (const auto& [name, info] : runtimes.items()) {
-    md << " " << display_name(name);
-    if (!info.value("available", false)) {
-      md << " (not installed)";
-      continue;
-    }
-    const auto& config = info.value("config", json::object());
-    md << " `" << config.dump() << "`";
-  }
-  md << ".\n\n";
+     << build.value("flags", "") << "`.\n\n";
+  runtime_list(md, data.value("runtimes", json::object()));
   if (data.contains("extras")) md << extras_markdown(data["extras"]);
   md << "Source: [`" << path << "`](" << path << ").\n";
   return md.str();

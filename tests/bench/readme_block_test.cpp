@@ -65,6 +65,38 @@ TEST_CASE("the README block names its result file and shows every runtime") {
   CHECK(block.find("0123456789ab") != std::string::npos);
 }
 
+TEST_CASE("the README block lists each runtime's configuration as prose, not as JSON") {
+  json runs = json::array();
+  runs.push_back({{"workload", "ping-pong"},
+                  {"runtime", "volley"},
+                  {"workers", 2},
+                  {"status", "ok"},
+                  {"throughput", 300.0},
+                  {"unit", "msg/s"}});
+  json data = {
+      {"run", {{"repetitions", 1}, {"profile", "quick"}, {"sizes", "reference"}, {"workers", 2}}},
+      {"build", {{"git_commit", "0123456789abcdef"}}},
+      {"runs", runs},
+      {"summary", summarise_runs(runs)},
+      {"runtimes",
+       {{"caf",
+         {{"available", true},
+          {"config",
+           {{"caf_version", "0.17.6"},
+            {"scheduler.max-threads", 2},
+            {"build", {{"flags", "-O2 -DNDEBUG"}}},
+            {"bindings", {0, 1}}}}}},
+        {"erlang", {{"available", false}}}}}};
+  auto block = readme_block(data, "results/m/2026-11-29T00-00-00Z.json");
+  CHECK(block.find("- CAF: ") != std::string::npos);
+  CHECK(block.find("`caf_version` 0.17.6") != std::string::npos);
+  CHECK(block.find("`scheduler.max-threads` 2") != std::string::npos);
+  CHECK(block.find("`build.flags` -O2 -DNDEBUG") != std::string::npos);
+  CHECK(block.find("`bindings` 0 1") != std::string::npos);
+  CHECK(block.find("- Erlang/OTP: not installed") != std::string::npos);
+  CHECK(block.find("{\"") == std::string::npos);  // no JSON object dumped
+}
+
 TEST_CASE(
     "the README block reads a schema-2 file's runs as the report does, not its stored summary") {
   json runs = json::array();
