@@ -456,8 +456,12 @@ const cell_path& cell_base::stable_path() {
   if (const cell_path* p = ext.stable_path.load(std::memory_order_acquire)) return *p;
   static std::atomic<std::uint64_t> last_serial{0};
   // Relaxed: only uniqueness matters.
-  auto made = std::make_unique<cell_path>(
-      cell_path{local_path(), last_serial.fetch_add(1, std::memory_order_relaxed) + 1});
+  std::uint64_t serial = last_serial.fetch_add(1, std::memory_order_relaxed) + 1;
+  std::string path = local_path();
+  std::string qualified = path;
+  qualified += '#';
+  qualified += std::to_string(serial);
+  auto made = std::make_unique<cell_path>(cell_path{std::move(path), serial, std::move(qualified)});
   const cell_path* expected = nullptr;
   // acq_rel: publishes ours; on failure, acquire the winner's.
   if (ext.stable_path.compare_exchange_strong(expected, made.get(), std::memory_order_acq_rel,

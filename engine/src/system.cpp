@@ -271,8 +271,10 @@ void check_name(const std::string& name) {
     throw std::invalid_argument("volley: actor name '" + name +
                                 "' starts with '$', which is kept for anonymous actors");
   }
-  if (name.find('/') != std::string::npos || name.find('*') != std::string::npos) {
-    throw std::invalid_argument("volley: actor name '" + name + "' contains '/' or '*'");
+  // '#' separates a path from an incarnation where remote nodes name a
+  // sender (remote/PROTOCOL.md, "Senders").
+  if (name.find_first_of("/*#") != std::string::npos) {
+    throw std::invalid_argument("volley: actor name '" + name + "' contains '/', '*' or '#'");
   }
 }
 }  // namespace

@@ -436,7 +436,8 @@ const any_ref& node_core::resolve(std::string_view path) {
   last_tell_ = {};  // last_resolved_ changes below
   auto it = path_cache_.find(path);
   if (it == path_cache_.end() || it->second.is_stopped()) {
-    any_ref ref = sys_.select(path);
+    // A sender's path names its incarnation: a successor is not it.
+    any_ref ref = select_incarnation(sys_, path);
     last_resolved_ = nullptr;  // the cache changes below
     if (!ref) {
       if (it != path_cache_.end()) path_cache_.erase(it);

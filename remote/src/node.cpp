@@ -436,7 +436,9 @@ any_ref node_core::proxy_for(const std::shared_ptr<link>& l, std::string_view pa
                                 "' is not an actor path (/name/..., printable ASCII)");
   }
   std::string key(path);
-  std::string shown = l->describe(key);
+  // Shown as the actor's path: a sender's incarnation (incarnation.hpp) is
+  // for the node that owns it, as the key here and on the wire.
+  std::string shown = l->describe(without_incarnation(key));
   any_ref p;
   {
     volley::detail::lock_guard lock(l->mu);

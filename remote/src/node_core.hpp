@@ -68,6 +68,7 @@
 #pragma once
 
 #include "asymmetric_fence.hpp"
+#include "incarnation.hpp"
 #include "striped_counter.hpp"
 
 #include <volley/engine/detail/thread_safety.hpp>
@@ -609,10 +610,18 @@ struct watch_daemon {
   void on(terminated&& t, context& ctx);
 
  private:
+  /// One remote watcher: its connection, its path (echoed in `terminated`)
+  /// and the path it watched, which it expects back: the actor's, or with
+  /// an incarnation (incarnation.hpp) when it watches a sender's proxy.
+  struct remote_watcher {
+    connection_id conn;
+    std::string path;
+    std::string target;
+    bool operator==(const remote_watcher&) const = default;
+  };
   struct watched {
     any_ref ref;
-    std::string path;
-    std::vector<std::pair<connection_id, std::string>> watchers;
+    std::vector<remote_watcher> watchers;
   };
   void send_terminated(connection_id conn, const std::string& watcher, const std::string& path);
 

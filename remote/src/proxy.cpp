@@ -148,12 +148,13 @@ bool node_core::expose(link& l, const volley::detail::cell_path& sender) {
   exposed_mark& mark = mark_for(sender.serial, l.serial);
   if (mark.sender == sender.serial && mark.link == l.serial && mark.generation == generation)
     return mark.valid;
-  bool valid = valid_path(sender.path, cfg_.transport.limits.max_path_length);
-  // The peer learns this sender's ref, so it may send to it (replies).
+  bool valid = valid_path(sender.qualified, cfg_.transport.limits.max_path_length);
+  // The peer learns this sender's ref, so it may send to it (replies): this
+  // incarnation's, which a successor at the same path does not inherit.
   std::vector<std::string> candidates;
   {
     volley::detail::lock_guard lock(l.mu);
-    l.exposed.insert(sender.path);
+    l.exposed.insert(sender.qualified);
     if (l.exposed.size() >= l.exposed_prune_at) {
       candidates.assign(l.exposed.begin(), l.exposed.end());
       l.exposed_prune_at = 2 * l.exposed.size();  // no second pruner while this one runs
@@ -165,7 +166,7 @@ bool node_core::expose(link& l, const volley::detail::cell_path& sender) {
   std::vector<std::string> gone;
   try {
     for (auto& path : candidates) {
-      any_ref ref = sys_.select(path);
+      any_ref ref = select_incarnation(sys_, path);
       if (!ref || ref.is_stopped()) gone.push_back(std::move(path));
     }
   } catch (const std::exception&) {
@@ -190,10 +191,11 @@ void node_core::send_message(const proxy_route& route, const volley::detail::mes
                              envelope* e) {
   link& l = *route.link_;
   const std::string& path = route.path_;
-  // The local path, also for a proxy forwarding as a sender: the peer answers
-  // through this node, which owns that proxy (its path() names a remote actor).
-  // Kept with the sender cell, which lives until we are done (the envelope
-  // counts it, or its handler is telling).
+  // The local path and the cell's serial ("/user/a#12", incarnation.hpp),
+  // also for a proxy forwarding as a sender: the peer answers through this
+  // node, which owns that proxy (its path() names a remote actor). Kept with
+  // the sender cell, which lives until we are done (the envelope counts it,
+  // or its handler is telling).
   std::string_view sender;
   // The target path passed valid_path in proxy_for (the route is made
   // there, with these limits); the sender's, in expose. A sender whose path
@@ -202,7 +204,7 @@ void node_core::send_message(const proxy_route& route, const volley::detail::mes
   if (sender_cell != nullptr) {
     const volley::detail::cell_path& p = sender_cell->stable_path();
     if (!expose(l, p)) paths = path_check::each_frame;
-    sender = p.path;
+    sender = p.qualified;
   }
   // Destroys the envelope's payload (a direct tell's object is the caller's).
   // Every way out below destroys it exactly once and answers a taken request

@@ -18,7 +18,9 @@ namespace volley::remote::detail {
 void watch_daemon::on(watch_request&& w, context& ctx) {
   auto core = core_.lock();
   if (!core) return;
-  any_ref target = core->actor_system().select(w.target);
+  // A sender's incarnation ("/user/a#12") that is gone is reported at once,
+  // also when a successor holds its path now.
+  any_ref target = select_incarnation(core->actor_system(), w.target);
   if (!target || target.is_stopped()) {
     send_terminated(w.conn, w.watcher, w.target);
     return;
@@ -27,20 +29,21 @@ void watch_daemon::on(watch_request&& w, context& ctx) {
   watched& entry = it->second;
   if (fresh) {
     entry.ref = target;
-    entry.path = std::move(w.target);
     ctx.watch(target);
   }
-  auto who = std::make_pair(w.conn, std::move(w.watcher));
+  remote_watcher who{w.conn, std::move(w.watcher), std::move(w.target)};
   if (std::find(entry.watchers.begin(), entry.watchers.end(), who) == entry.watchers.end()) {
     entry.watchers.push_back(std::move(who));
   }
 }
 
 void watch_daemon::on(unwatch_request&& w, context& ctx) {
+  const remote_watcher who{w.conn, std::move(w.watcher), std::move(w.target)};
   for (auto it = by_cell_.begin(); it != by_cell_.end(); ++it) {
-    if (it->second.path != w.target) continue;
     auto& ws = it->second.watchers;
-    ws.erase(std::remove(ws.begin(), ws.end(), std::make_pair(w.conn, w.watcher)), ws.end());
+    auto found = std::find(ws.begin(), ws.end(), who);
+    if (found == ws.end()) continue;
+    ws.erase(found);
     if (ws.empty()) {
       ctx.unwatch(it->second.ref);
       by_cell_.erase(it);
@@ -52,7 +55,8 @@ void watch_daemon::on(unwatch_request&& w, context& ctx) {
 void watch_daemon::on(connection_lost&& l, context& ctx) {
   for (auto it = by_cell_.begin(); it != by_cell_.end();) {
     auto& ws = it->second.watchers;
-    ws.erase(std::remove_if(ws.begin(), ws.end(), [&](const auto& w) { return w.first == l.conn; }),
+    ws.erase(std::remove_if(ws.begin(), ws.end(),
+                            [&](const remote_watcher& w) { return w.conn == l.conn; }),
              ws.end());
     if (ws.empty()) {
       ctx.unwatch(it->second.ref);
@@ -66,8 +70,7 @@ void watch_daemon::on(connection_lost&& l, context& ctx) {
 void watch_daemon::on(terminated&& t, context&) {
   auto it = by_cell_.find(t.actor.cell());
   if (it == by_cell_.end()) return;
-  for (const auto& [conn, watcher] : it->second.watchers)
-    send_terminated(conn, watcher, it->second.path);
+  for (const remote_watcher& w : it->second.watchers) send_terminated(w.conn, w.path, w.target);
   by_cell_.erase(it);
 }
 

@@ -205,6 +205,8 @@ TEST_CASE("bad actor names are refused with a message saying what is wrong", "[s
   CHECK(what_of([&] { spawn_named("$1"); }).find("'$'") != std::string::npos);
   CHECK(what_of([&] { spawn_named("a/b"); }).find("'/'") != std::string::npos);
   CHECK(what_of([&] { spawn_named("a*"); }).find("'*'") != std::string::npos);
+  // '#' names an incarnation where a remote node is told of a sender.
+  CHECK(what_of([&] { spawn_named("a#2"); }).find("'#'") != std::string::npos);
   CHECK(what_of([&] { spawn_named(std::string(300, 'x')); }).find("255") != std::string::npos);
   // The limit is inclusive: 255 bytes pass, 256 do not.
   CHECK(what_of([&] { spawn_named(std::string(256, 'x')); }).find("255") != std::string::npos);

@@ -111,6 +111,10 @@ struct cell_ops {
 struct cell_path {
   std::string path;
   std::uint64_t serial;
+  /// `path` + '#' + `serial` in decimal: the name of this incarnation, which
+  /// a successor at the same path never has (an actor's name cannot hold a
+  /// '#'). Remote nodes are given this one (remote/PROTOCOL.md, "Senders").
+  std::string qualified;
 };
 
 /// Rarely used parts of a cell, allocated on first use so an idle anonymous
@@ -236,6 +240,12 @@ class alignas(cache_line_size) cell_base {
   /// thread; the reference lives as long as the cell. For a remote send's
   /// sender: no walk up the parents and no allocation per message.
   const cell_path& stable_path();
+  /// stable_path()'s record if some caller made it, else nullptr (a cell
+  /// that was never a remote sender has no serial to compare with).
+  const cell_path* stable_path_if_made() const noexcept {
+    cell_extras* ext = extras_if_any();
+    return ext != nullptr ? ext->stable_path.load(std::memory_order_acquire) : nullptr;
+  }
   std::string name() const;
 
   // -- the hot path ---------------------------------------------------------
