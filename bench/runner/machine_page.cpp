@@ -36,6 +36,17 @@ std::string cache_text(const json& machine) {
   return out.empty() ? "?" : out;
 }
 
+// The peers a result file ran without ("CAF, Erlang/OTP"), "" if none: the
+// runner found no binary for them (not built, or their packages missing).
+std::string peers_not_run(const json& data) {
+  std::string out;
+  const json runtimes = data.value("runtimes", json::object());  // items() keeps no temporary
+  for (const auto& [name, info] : runtimes.items())
+    if (name != "volley" && info.is_object() && !info.value("available", true))
+      out += (out.empty() ? "" : ", ") + display_name(name);
+  return out;
+}
+
 std::string gib(std::uint64_t bytes) {
   char buffer[32];
   std::snprintf(buffer, sizeof buffer, "%.1f GiB",
@@ -105,6 +116,13 @@ void machine_section(std::ostream& md, const machine_results& m, const fs::path&
                   build.value("compiler_id", "?") + " " + build.value("compiler_version", "?") +
                   " `" + build.value("flags", "") + "` (" + build.value("build_type", "?") + ")";
       if (std::find(builds.begin(), builds.end(), text) == builds.end()) builds.push_back(text);
+      // Why a row says "no peer run": which peers that run had no binary for.
+      auto absent = peers_not_run(file->data);
+      if (!absent.empty()) {
+        text = "not run: " + absent + " (not built where the run of " +
+               file->data.value("created_utc", "?") + " was made)";
+        if (std::find(builds.begin(), builds.end(), text) == builds.end()) builds.push_back(text);
+      }
     }
     for (const auto& text : builds) md << "- " << text << "\n";
     md << "\n";

@@ -170,6 +170,25 @@ TEST_CASE("across machines says plainly where no peer ran and gives volley per C
   CHECK(across.find("(-)") == std::string::npos);
 }
 
+TEST_CASE("a machine's page names the peers its run had no binary for") {
+  results_folder results;
+  auto alone = volley_only_file("alone", "2026-11-29T10:00:00Z");
+  alone["runtimes"] = {{"volley", {{"available", true}}},
+                       {"caf", {{"available", false}, {"path", ""}}},
+                       {"erlang", {{"available", false}, {"path", ""}}}};
+  results.add(alone);
+  auto with_caf = result_file("with-caf", "2026-11-29T10:00:00Z", 6, 3000);
+  with_caf["runtimes"] = {{"volley", {{"available", true}}},
+                          {"caf", {{"available", true}}},
+                          {"erlang", {{"available", false}}}};
+  results.add(with_caf);
+  auto md = results.render();
+  CHECK(line_with(section(md, "alone"), "not run:") ==
+        "- not run: CAF, Erlang/OTP (not built where the run of 2026-11-29T10:00:00Z was made)");
+  CHECK(line_with(section(md, "with-caf"), "not run:") ==
+        "- not run: Erlang/OTP (not built where the run of 2026-11-29T10:00:00Z was made)");
+}
+
 TEST_CASE("a row whose peers all timed out says so instead of a ratio") {
   results_folder results;
   auto data = result_file("m", "2026-11-29T10:00:00Z", 6, 3000);
