@@ -23,7 +23,11 @@ struct run_options {
   std::string micro_dir;
   std::string remote_bench;  ///< volley's remote benchmark (full profile, or extras)
   std::string caf_remote_bench;
-  bool extras = false;  ///< run the remote benchmarks in any profile
+  /// The extras (remote benchmarks, idle memory: the figures README.md's
+  /// tables show) run after a whole suite unless `no_extras`; `extras`
+  /// runs them also after `--only` or a sweep. runs_extras() decides.
+  bool extras = false;
+  bool no_extras = false;
   /// Rounds of the extras' remote benchmarks: volley's (with the raw
   /// socket's figures of the same process) and CAF's, alternating.
   int remote_rounds = 5;
@@ -32,6 +36,11 @@ struct run_options {
   /// past it is not started (run_command.cpp says how it is estimated).
   double time_budget_s = 0;
 };
+
+/// Whether a run with these options runs the extras: `--no-extras` never,
+/// `--extras` always, else after every workload of a suite that is not a
+/// worker sweep (a sweep's figures are volley's scaling, not these).
+bool runs_extras(const run_options& options);
 
 /// Runs the suite, rewriting the result file after every run; returns the
 /// process exit status: 128 + the signal if SIGINT or SIGTERM cut it short,

@@ -75,9 +75,11 @@ int main(int argc, char** argv) {
       ->capture_default_str();
   run_cmd->add_option("--caf-remote-bench", run.caf_remote_bench, "CAF's remote benchmark (extras)")
       ->capture_default_str();
-  run_cmd->add_flag(
-      "--extras", run.extras,
-      "also run the remote benchmarks and record their figures (always in the full profile)");
+  auto* extras = run_cmd->add_flag("--extras", run.extras,
+                                   "run the extras (remote benchmarks, idle memory) also after "
+                                   "--only or --sweep-workers; a whole suite runs them anyway");
+  run_cmd->add_flag("--no-extras", run.no_extras, "skip the extras after a whole suite")
+      ->excludes(extras);
   run_cmd
       ->add_option("--remote-rounds", run.remote_rounds,
                    "runs of volley's remote benchmark (and the raw socket's) in the extras")

@@ -501,6 +501,11 @@ constexpr std::int64_t idle_memory_actors = 1'000'000;
 
 }  // namespace
 
+bool runs_extras(const run_options& options) {
+  if (options.no_extras) return false;
+  return options.extras || (options.only.empty() && !options.sweep_workers);
+}
+
 int run_suite(const run_options& options) {
   // The time budget counts from here: probing the runtimes (Erlang starts
   // a VM for --list) is part of what the machine's limit sees.
@@ -678,7 +683,7 @@ int run_suite(const run_options& options) {
       if (fits_budget(options, started, "the micro benchmarks", micro_benchmark_limit_s))
         result["micro_benchmarks"] = run_micro_benchmarks(options.micro_dir, dir, stem);
     }
-    if ((defaults.micro && every_workload) || options.extras) {
+    if (runs_extras(options)) {
       // Idle-actor memory: 1 M idle actors on each C++ runtime, the same
       // measurement (RSS growth; volley adds jemalloc's count).
       const auto idle = std::to_string(idle_memory_actors);

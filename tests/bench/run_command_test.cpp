@@ -2,6 +2,7 @@
 // stopped by --time-budget, it leaves a result file that parses and holds
 // every run that finished and nothing of the one in progress. The runner
 // runs volley's workloads only, at tiny sizes, so each case takes seconds.
+#include "commands.hpp"
 #include "temp_folder.hpp"
 
 #include <catch2/catch.hpp>
@@ -250,6 +251,26 @@ fs::path fake_remote_bench(const fs::path& dir, const std::string& impl, const f
 }
 
 }  // namespace
+
+TEST_CASE("a whole suite runs the extras unless told not to; --only and a sweep need --extras") {
+  using volley::bench::run_options;
+  using volley::bench::runs_extras;
+  run_options whole;  // ./volley.sh bench: README's remote and memory figures come with it
+  CHECK(runs_extras(whole));
+  run_options skipped = whole;
+  skipped.no_extras = true;
+  CHECK_FALSE(runs_extras(skipped));
+  run_options only = whole;
+  only.only = {"ping-pong"};
+  CHECK_FALSE(runs_extras(only));
+  run_options sweep = whole;
+  sweep.sweep_workers = true;
+  CHECK_FALSE(runs_extras(sweep));
+  only.extras = true;
+  sweep.extras = true;
+  CHECK(runs_extras(only));
+  CHECK(runs_extras(sweep));
+}
 
 TEST_CASE("the extras run volley's remote bench 5 times and CAF's 3, alternating, keeping each") {
   temp_folder dir;
