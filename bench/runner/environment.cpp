@@ -41,8 +41,9 @@ namespace {
 
 // The output of git in the source tree, trimmed; nullopt if git fails
 // (no git, not a repository).
-std::optional<std::string> git(const std::vector<std::string>& args) {
-  std::vector<std::string> argv = {"git", "-C", VOLLEY_BENCH_SOURCE_DIR};
+std::optional<std::string> git(const std::vector<std::string>& args,
+                               const std::string& dir = VOLLEY_BENCH_SOURCE_DIR) {
+  std::vector<std::string> argv = {"git", "-C", dir};
   argv.insert(argv.end(), args.begin(), args.end());
   try {
     auto r = run_child(argv, std::chrono::seconds(10));
@@ -56,12 +57,20 @@ std::optional<std::string> git(const std::vector<std::string>& args) {
 
 }  // namespace
 
+std::optional<bool> source_changed(const std::string& dir) {
+  auto status = git(
+      {"status", "--porcelain", "--untracked-files=no", "--", ":(top)", ":(top,exclude)results"},
+      dir);
+  if (!status) return std::nullopt;
+  return !status->empty();
+}
+
 nlohmann::json describe_build() {
   std::string commit = git({"rev-parse", "HEAD"}).value_or(VOLLEY_BENCH_CONFIGURE_COMMIT);
   if (commit.empty()) commit = "unknown";
   // Local changes make the commit an approximation; say so (null: unknown).
-  auto status = git({"status", "--porcelain", "--untracked-files=no"});
-  nlohmann::json dirty = status ? nlohmann::json(!status->empty()) : nlohmann::json(nullptr);
+  auto changed = source_changed(VOLLEY_BENCH_SOURCE_DIR);
+  nlohmann::json dirty = changed ? nlohmann::json(*changed) : nlohmann::json(nullptr);
   return {
       {"compiler_id", VOLLEY_BENCH_COMPILER_ID},
       {"compiler_version", VOLLEY_BENCH_COMPILER_VERSION},

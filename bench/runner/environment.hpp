@@ -3,6 +3,7 @@
 // machine (from volley::affinity's hwloc description), the compiler and
 // flags the workloads were built with, and the git commit.
 
+#include <optional>
 #include <string>
 
 #include <nlohmann/json.hpp>
@@ -17,6 +18,11 @@ nlohmann::json describe_machine();
 /// and the git commit of the source tree (`git rev-parse HEAD` now, else the
 /// commit at configure time, else "unknown").
 nlohmann::json describe_build();
+
+/// Whether the git work tree at `dir` has changes to tracked files outside
+/// its results/ folder (the suite writes there: its own output is no local
+/// change to what was measured); nullopt where git cannot tell.
+std::optional<bool> source_changed(const std::string& dir);
 
 /// Cores of this machine: the engine's default worker count.
 int default_workers();

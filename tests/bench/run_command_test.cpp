@@ -3,6 +3,7 @@
 // every run that finished and nothing of the one in progress. The runner
 // runs volley's workloads only, at tiny sizes, so each case takes seconds.
 #include "commands.hpp"
+#include "environment.hpp"
 #include "temp_folder.hpp"
 
 #include <catch2/catch.hpp>
@@ -251,6 +252,29 @@ fs::path fake_remote_bench(const fs::path& dir, const std::string& impl, const f
 }
 
 }  // namespace
+
+TEST_CASE("a result file's local changes are changes to the source, not to results/") {
+  temp_folder dir;
+  const auto repo = dir.path.string();
+  auto git = [&](const std::string& args) {
+    REQUIRE(std::system(("git -C '" + repo + "' " + args + " >/dev/null 2>&1").c_str()) == 0);
+  };
+  auto write = [&](const std::string& name, const std::string& text) {
+    std::filesystem::create_directories((dir.path / name).parent_path());
+    std::ofstream(dir.path / name) << text;
+  };
+  git("init -q");
+  write("engine.cpp", "1");
+  write("results/README.md", "1");
+  git("add .");
+  git("-c user.name=t -c user.email=t@t commit -q -m one");
+  CHECK(volley::bench::source_changed(repo) == false);
+  write("results/README.md", "2");  // the suite's own report
+  CHECK(volley::bench::source_changed(repo) == false);
+  write("engine.cpp", "2");
+  CHECK(volley::bench::source_changed(repo) == true);
+  CHECK_FALSE(volley::bench::source_changed((dir.path / "nowhere").string()).has_value());
+}
 
 TEST_CASE("a whole suite runs the extras unless told not to; --only and a sweep need --extras") {
   using volley::bench::run_options;
