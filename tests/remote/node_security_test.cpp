@@ -544,6 +544,19 @@ int int_payload(const seen_frame& f) {
   std::memcpy(&n, f.payload.data(), sizeof n);
   return n;
 }
+
+/// A real node A linked to a fake node B, with the state A's catchers share.
+struct real_a_fake_b {
+  seen_state seen;  // before the system: its actors point here
+  volley::system sys_a{system_config()};
+  node node_a{sys_a, node_config_for("node-a"), test_types()};
+  fake_node b{"node-b", 0xb0b};
+  remote_system to_b = node_a.connect("127.0.0.1", b.port());
+  real_a_fake_b() {
+    REQUIRE(b.accept_and_handshake());
+    REQUIRE(to_b.wait_up(patience));
+  }
+};
 }  // namespace
 
 TEST_CASE(
@@ -554,63 +567,114 @@ TEST_CASE(
   // predecessor, and a peer whose notice of the stop came after the
   // successor's first message gave that message the stopped one's proxy,
   // losing the reply (node_test's successor case failed so under TSan).
-  seen_state seen;  // before the system: its actors point here
-  volley::system sys_a{system_config()};
-  node node_a(sys_a, node_config_for("node-a"), test_types());
-  fake_node b("node-b", 0xb0b);
-  remote_system to_b = node_a.connect("127.0.0.1", b.port());
-  REQUIRE(b.accept_and_handshake());
-  REQUIRE(to_b.wait_up(patience));
-  volley::any_ref remote = to_b.select("/user/collector");
+  real_a_fake_b t;
+  volley::any_ref remote = t.to_b.select("/user/collector");
 
-  auto first = sys_a.spawn<pong_catcher>(volley::props{.name = "catcher"}, &seen);
+  auto first = t.sys_a.spawn<pong_catcher>(volley::props{.name = "catcher"}, &t.seen);
   first.tell(send_ping{remote, 1});
   seen_frame ping1;
-  REQUIRE(b.next(frame_kind::message, ping1));
+  REQUIRE(t.b.next(frame_kind::message, ping1));
   CHECK(ping1.sender_path.starts_with("/user/catcher#"));
   first.stop();
-  REQUIRE(poll_until([&] { return !sys_a.select("/user/catcher"); }));
+  REQUIRE(poll_until([&] { return !t.sys_a.select("/user/catcher"); }));
 
-  auto second = sys_a.spawn<pong_catcher>(volley::props{.name = "catcher"}, &seen);
+  auto second = t.sys_a.spawn<pong_catcher>(volley::props{.name = "catcher"}, &t.seen);
   second.tell(send_ping{remote, 2});
   seen_frame ping2;
-  REQUIRE(b.next(frame_kind::message, ping2));
+  REQUIRE(t.b.next(frame_kind::message, ping2));
   CHECK(ping2.sender_path.starts_with("/user/catcher#"));
   CHECK(ping2.sender_path != ping1.sender_path);
   CHECK(int_payload(ping2) == 2);
 
   // Replies to both, the stopped one's first: it reaches nobody, not the successor.
-  b.send(int_message(3, ping1.sender_path, "/user/collector", 100));
-  b.send(int_message(3, ping2.sender_path, "/user/collector", 200));
-  REQUIRE(seen.wait([&] { return seen.pongs_caught == 1; }));
-  seen.with_lock([&] { CHECK(seen.last_pong == 200); });
-  CHECK(sys_a.dead_letters().count(volley::dead_letter_reason::recipient_stopped) == 1);
+  t.b.send(int_message(3, ping1.sender_path, "/user/collector", 100));
+  t.b.send(int_message(3, ping2.sender_path, "/user/collector", 200));
+  REQUIRE(t.seen.wait([&] { return t.seen.pongs_caught == 1; }));
+  t.seen.with_lock([&] { CHECK(t.seen.last_pong == 200); });
+  CHECK(t.sys_a.dead_letters().count(volley::dead_letter_reason::recipient_stopped) == 1);
   // Nor does the bare path reach it: only the incarnation given out is exposed.
-  b.send(int_message(3, "/user/catcher", "/user/collector", 300));
+  t.b.send(int_message(3, "/user/catcher", "/user/collector", 300));
 
   // A watch of the stopped incarnation is answered at once, though its path is taken.
   frame watch;
   watch.kind = frame_kind::watch;
   watch.target_path = ping1.sender_path;
   watch.sender_path = "/system/watcher-1";
-  b.send(watch);
+  t.b.send(watch);
   seen_frame gone;
-  REQUIRE(b.next(frame_kind::terminated, gone));
+  REQUIRE(t.b.next(frame_kind::terminated, gone));
   CHECK(gone.target == "/system/watcher-1");
   CHECK(gone.sender_path == ping1.sender_path);
   // A watch of the live one is answered when it stops, with the path it watched.
   watch.target_path = ping2.sender_path;
   watch.sender_path = "/system/watcher-2";
-  b.send(watch);
+  t.b.send(watch);
   // Frames are handled in order: once this reply is in, the watch is placed.
-  b.send(int_message(3, ping2.sender_path, "/user/collector", 400));
-  REQUIRE(seen.wait([&] { return seen.pongs_caught == 2; }));
-  seen.with_lock([&] { CHECK(seen.last_pong == 400); });
-  CHECK(node_a.stats().refused_messages == 1);  // the bare path's
+  t.b.send(int_message(3, ping2.sender_path, "/user/collector", 400));
+  REQUIRE(t.seen.wait([&] { return t.seen.pongs_caught == 2; }));
+  t.seen.with_lock([&] { CHECK(t.seen.last_pong == 400); });
+  CHECK(t.node_a.stats().refused_messages == 1);  // the bare path's
   second.stop();
-  REQUIRE(b.next(frame_kind::terminated, gone));
+  REQUIRE(t.b.next(frame_kind::terminated, gone));
   CHECK(gone.target == "/system/watcher-2");
   CHECK(gone.sender_path == ping2.sender_path);
+}
+
+TEST_CASE(
+    "a sender's name opens it to the peer it wrote to only: a third node that is told the name "
+    "reaches nothing",
+    "[remote][node][security]") {
+  // B relays the incarnation name A's actor gave it to C, another node that
+  // knows the secret. The name is exposed on A's link to B, not on A: C's
+  // message, ask and watch get what a missing actor gets, while B still
+  // reaches the actor through the same name.
+  real_a_fake_b t;
+
+  auto catcher = t.sys_a.spawn<pong_catcher>(volley::props{.name = "catcher"}, &t.seen);
+  catcher.tell(send_ping{t.to_b.select("/user/collector"), 1});
+  seen_frame ping;
+  REQUIRE(t.b.next(frame_kind::message, ping));
+  const std::string name = ping.sender_path;
+  REQUIRE(name.starts_with("/user/catcher#"));
+
+  raw_peer c(t.node_a.port());
+  REQUIRE(c.handshake_as("node-c", "test-secret"));
+  // A frame's paths and payload point here.
+  const std::string relay = "/user/relay";
+  const int told = 666, asked = 667, answered = 100;
+  c.send_frame(int_message(3, name, relay, told));
+  frame ask = int_message(2, name, relay, asked);
+  ask.kind = frame_kind::ask_request;
+  ask.correlation_id = 0xc0ffee;
+  c.send_frame(ask);
+  frame watch;
+  watch.kind = frame_kind::watch;
+  watch.target_path = name;
+  watch.sender_path = "/system/relay-watcher";
+  c.send_frame(watch);
+
+  // Frames are handled in order: the ask's failure comes before the watch's
+  // answer, and both after the message was refused.
+  raw_peer::received got;
+  auto next_but_heartbeats = [&] {
+    do {
+      REQUIRE(c.next_frame(got));
+    } while (got.kind == frame_kind::heartbeat);
+  };
+  next_but_heartbeats();
+  REQUIRE(got.kind == frame_kind::ask_failure);
+  CHECK(got.correlation_id == 0xc0ffee);
+  std::string text(reinterpret_cast<const char*>(got.payload.data()), got.payload.size());
+  CHECK(text.starts_with("recipient stopped: "));
+  next_but_heartbeats();
+  CHECK(got.kind == frame_kind::terminated);  // at once: the catcher is alive
+  CHECK_FALSE(catcher.is_stopped());
+  CHECK(t.node_a.stats().refused_messages == 3);
+
+  // The peer the name was given to still reaches the actor with it.
+  t.b.send(int_message(3, name, "/user/collector", answered));
+  REQUIRE(t.seen.wait([&] { return t.seen.pongs_caught == 1; }));
+  t.seen.with_lock([&] { CHECK(t.seen.last_pong == answered); });
 }
 
 namespace {
