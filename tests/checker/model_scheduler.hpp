@@ -12,7 +12,8 @@
 //
 // How it works
 // ------------
-// The threads are cooperative fibers (ucontext) on the calling OS thread.
+// The threads are cooperative fibers on the calling OS thread (switched by
+// a few instructions of our own on x86-64, by ucontext elsewhere).
 // Before each model-atomic operation the running fiber switches back to the
 // explorer, which picks who runs the next operation. An execution is a
 // sequence of such choices. The explorer runs the test body from scratch,
