@@ -40,7 +40,11 @@ std::string family_and_model(std::string_view signature) {
            std::all_of(s.begin(), s.end(), [](char c) { return c >= '0' && c <= '9'; });
   };
   if (!digits(family) || !digits(model)) return "";
-  return "f" + std::string(family) + "m" + std::string(model);
+  // Appended piece by piece: "f" + std::string(family) + ... draws g++ 12's
+  // false -Wrestrict at -O3 (GCC bug 105329), as in make_machine_id below.
+  std::string id = "f";
+  id.append(family).append("m").append(model);
+  return id;
 }
 
 }  // namespace
