@@ -47,11 +47,12 @@ TEST_CASE("reference sizes are those of SAVINA.md or raised to a 0.25 s window")
   CHECK(find_workload("n-queens")->reference.integer("size") == 14);
   CHECK(find_workload("n-queens")->savina.integer("size") == 12);
   CHECK(find_workload("logistic-map")->reference.real("start_rate") == Approx(3.46));
-  CHECK(find_workload("sieve")->reference.integer("limit") == 250'000);
+  CHECK(find_workload("sieve")->reference.integer("limit") == 300'000);
+  CHECK(find_workload("trapezoid")->reference.integer("pieces") == 30'000'000);
   CHECK(find_workload("quicksort")->reference.integer("elements") == 4'000'000);
   CHECK(find_workload("matrix-multiplication")->reference.integer("dimension") == 1'024);
   CHECK(find_workload("matrix-multiplication")->savina.integer("dimension") == 1'024);
-  CHECK(find_workload("filter-bank")->reference.integer("columns") == 327'680);
+  CHECK(find_workload("filter-bank")->reference.integer("columns") == 655'360);
   CHECK(find_workload("filter-bank")->savina.integer("columns") == 16'384);
 }
 
@@ -89,7 +90,7 @@ TEST_CASE("fibonacci, sorted list, producer-consumer, barber and smokers keep th
   CHECK(sorted.reference.integer("size_percent") == 1);
   const auto& buffer = *find_workload("producer-consumer");
   CHECK(buffer.savina.integer("items") == 1'000);
-  CHECK(buffer.reference.integer("items") == 600);
+  CHECK(buffer.reference.integer("items") == 800);
   CHECK(buffer.reference.integer("produce_cost") == 25);
   CHECK(find_workload("sleeping-barber")->savina.integer("haircuts") == 5'000);
   CHECK(find_workload("sleeping-barber")->reference.integer("haircuts") == 200'000);
