@@ -84,6 +84,17 @@
 // and 8.02 M for the slowest repetition, against issue 9's 9.0 M for
 // volley's slowest (3 x Erlang's fastest). Bank's 3x needs each message to
 // cost less, not only the lone drain spread over both workers.
+// On the Zen 5 VM with a quiet host (2026-12-02, the suite's probes around
+// then read ~83 ns; bench build with VOLLEY_BANK_STATS=1, 3 runs each):
+// 1 worker, the last confirmation is sent at 390-392 ms of 486-499 with
+// 643-687k unhandled; 2 workers, at 176-190 ms of 279-293 with 693-710k,
+// ~150 ns each in the lone drain. There the peers gained more from the
+// fast round trip than volley did: the sweep
+// (results/amd-epyc-f26m2-2c/2026-12-02T07-18-43Z.json) has 1 worker at
+// 6.00 M msg/s and 2 at 10.1 M by median, so about 12 M at best, and
+// Erlang's fastest in the suite beside it (2026-12-02T07-03-27Z.json) is
+// 3.51 M: 10.5 M for volley's slowest, within reach only of a perfect
+// split.
 //
 // The look is two relaxed loads of words the victim writes (its deque's
 // top and bottom). A wrong answer delays a steal or lets one through early;
