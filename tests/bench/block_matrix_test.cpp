@@ -38,6 +38,19 @@ TEST_CASE("the eight half-size products of every block make the whole product") 
   }
 }
 
+TEST_CASE("a dimension that halves evenly down to the leaves need not be a power of two") {
+  // 12 splits to 6 and 3; blocks of 3 are multiplied.
+  square_matrices in(12);
+  CHECK(wrong_product_elements(multiply_by_blocks(in, 3), 12) == 0);
+  CHECK(halves_evenly(12, 3 * 3));
+  CHECK(halves_evenly(1'536, 16'384));  // 768, 384, 192, then 96 x 96 = 9,216 elements
+  CHECK(halves_evenly(1'024, 16'384));
+  CHECK(halves_evenly(5, 25));  // small enough to multiply whole
+  // 12 at a threshold of 8 elements would split 3 into halves of 1.
+  CHECK_FALSE(halves_evenly(12, 8));
+  CHECK_FALSE(halves_evenly(1'100, 16'384));  // 550, then 275 is odd and 75,625 elements
+}
+
 TEST_CASE("a product block lost or added twice leaves elements wrong") {
   square_matrices in(8);
   auto c = multiply_by_blocks(in, 8);

@@ -98,8 +98,9 @@ measurement matrix_multiplication(const parameters& p, int workers) {
   savina::check(dimension >= 1, "matrix multiplication needs a dimension of at least 1");
   savina::check(worker_count >= 1, "matrix multiplication needs at least one worker");
   savina::check(threshold >= 1, "matrix multiplication's block threshold must be at least 1");
-  savina::check((dimension & (dimension - 1)) == 0,
-                "matrix multiplication's dimension must be a power of two (blocks split in half)");
+  savina::check(savina::halves_evenly(dimension, threshold),
+                "matrix multiplication's dimension must halve evenly down to the block threshold "
+                "(a power of two, or a multiple of one such as 1,536 at 16,384)");
   auto inputs = std::make_shared<const savina::square_matrices>(dimension);
   caf_runtime rt(workers);
   caf::scoped_actor self{rt.system()};

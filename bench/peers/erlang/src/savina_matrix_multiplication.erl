@@ -32,8 +32,9 @@ run(#{"dimension" := D, "workers" := W, "block_threshold" := Threshold}, Fault) 
     D >= 1 orelse savina_check:fail("matrix multiplication needs a dimension of at least 1", []),
     W >= 1 orelse savina_check:fail("matrix multiplication needs at least one worker", []),
     Threshold >= 1 orelse savina_check:fail("matrix multiplication's block threshold must be at least 1", []),
-    D band (D - 1) =:= 0 orelse
-        savina_check:fail("matrix multiplication's dimension must be a power of two (blocks split in half)", []),
+    halves_evenly(D, Threshold) orelse
+        savina_check:fail("matrix multiplication's dimension must halve evenly down to the block threshold "
+                          "(a power of two, or a multiple of one such as 1,536 at 16,384)", []),
     %% Row I of A is all I; row K of B is 0, 1, ..., D-1.
     A = list_to_tuple([erlang:make_tuple(D, I) || I <- lists:seq(0, D - 1)]),
     BRow = list_to_tuple(lists:seq(0, D - 1)),
@@ -102,6 +103,12 @@ worker(Master, Threshold, Fault) ->
             Master ! {product, Block, multiply(Block)},
             worker(Master, Threshold, Fault)
     end.
+
+%% Every block that splits has an even side, as halves_evenly() in
+%% block_matrix.cpp.
+halves_evenly(Side, Threshold) when Side * Side =< Threshold -> true;
+halves_evenly(Side, Threshold) when Side rem 2 =:= 0 -> halves_evenly(Side div 2, Threshold);
+halves_evenly(_, _) -> false.
 
 %% The eight half-size products, as split_block() in block_matrix.cpp.
 split({AR, AC, BR, BC, CR, CC, Size}) ->

@@ -29,6 +29,13 @@ std::array<matrix_block, 8> split_block(const matrix_block& m) {
   }};
 }
 
+bool halves_evenly(std::int64_t dimension, std::int64_t threshold) {
+  for (auto side = dimension; side * side > threshold; side /= 2) {
+    if (side % 2 != 0) return false;
+  }
+  return true;
+}
+
 std::vector<std::int64_t> multiply_block(const square_matrices& in, const matrix_block& m) {
   const auto d = in.dimension, n = m.size;
   const auto at = [](std::int64_t i) { return static_cast<std::size_t>(i); };

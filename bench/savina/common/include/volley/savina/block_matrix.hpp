@@ -30,6 +30,13 @@ struct square_matrices {
 /// The eight products of half the side that make up `block` (size even).
 std::array<matrix_block, 8> split_block(const matrix_block& block);
 
+/// Whether a D×D product splits into halves exactly: every block of more
+/// than `threshold` elements, the whole product first, has an even side.
+/// True for a power of two, and for a multiple of one that is small enough
+/// by the time its halves turn odd: 1,536 at 16,384 splits to 768, 384 and
+/// 192, and multiplies blocks of 96 (9,216 elements).
+bool halves_evenly(std::int64_t dimension, std::int64_t threshold);
+
 /// A[block rows] × B[block columns], size × size, row-major. The B block is
 /// transposed first, then each element is one dot product of a row of A and
 /// a column of B, k ascending: the loop every runtime runs.
