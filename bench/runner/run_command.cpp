@@ -162,13 +162,19 @@ std::string_view param_key(std::string_view key_equals_value) {
   return key_equals_value.substr(0, key_equals_value.find('='));
 }
 
+// The workload's size set with the overrides applied. An override goes
+// only to the workloads that have that parameter.
+savina::parameters sized_params(const savina::workload_spec& spec, const run_options& options) {
+  auto params = spec.sizes(*savina::parse_size_set(options.sizes));
+  for (const auto& p : options.params)
+    if (params.contains(param_key(p))) params.apply_override(p);
+  return params;
+}
+
 // Every parameter of the workload's size set, overrides applied, as
 // `--param k=v` arguments; integers print without a fraction.
 std::vector<std::string> explicit_params(const std::string& workload, const run_options& options) {
-  auto params = savina::find_workload(workload)->sizes(*savina::parse_size_set(options.sizes));
-  // An override goes only to the workloads that have that parameter.
-  for (const auto& p : options.params)
-    if (params.contains(param_key(p))) params.apply_override(p);
+  const auto params = sized_params(*savina::find_workload(workload), options);
   std::vector<std::string> argv;
   for (const auto& [key, value] : params.values()) {
     char buffer[64];
@@ -559,6 +565,17 @@ int run_suite(const run_options& options) {
     }
     if (!used) {
       std::cerr << "volley-bench: --param " << p << ": no selected workload has that parameter\n";
+      return 1;
+    }
+  }
+  // Every selected workload's sizes, overrides applied, are checked now,
+  // not by a child process minutes into the run.
+  for (const auto& spec : savina::workload_specs()) {
+    if (!options.only.empty() &&
+        std::find(options.only.begin(), options.only.end(), spec.name) == options.only.end())
+      continue;
+    if (auto problem = savina::parameter_problem(spec, sized_params(spec, options))) {
+      std::cerr << "volley-bench: bad parameters: " << *problem << "\n";
       return 1;
     }
   }

@@ -174,7 +174,6 @@ std::vector<std::int64_t> expected_balances(std::int64_t accounts, std::int64_t 
 measurement bank_transaction(const parameters& p, int workers) {
   const auto n = p.integer("accounts");
   const auto transactions = p.integer("transactions");
-  savina::check(n >= 2, "bank-transaction needs at least 2 accounts");
   volley::system sys(make_config(workers));
   auto accounts = std::make_shared<std::vector<actor_ref<account>>>();
   for (std::int64_t i = 0; i < n; ++i) accounts->push_back(sys.spawn<account>());

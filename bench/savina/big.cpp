@@ -67,7 +67,6 @@ struct big_actor {
 measurement big(const parameters& p, int workers) {
   const auto n = p.integer("actors");
   const auto pings = p.integer("pings");
-  savina::check(n >= 2, "big needs at least 2 actors");
   volley::system sys(make_config(workers));
   std::atomic<std::int64_t> complete{0};
   std::latch done(n);

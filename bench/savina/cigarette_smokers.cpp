@@ -100,7 +100,6 @@ void arbiter::next_round() {
 measurement cigarette_smokers(const parameters& p, int workers) {
   const auto rounds = p.integer("rounds");
   const auto smoker_count = p.integer("smokers");
-  savina::check(rounds >= 1 && smoker_count >= 1, "cigarette-smokers needs positive sizes");
   volley::system sys(make_config(workers));
   smoking_counts counts;
   auto finished = counts.finished.get_future();

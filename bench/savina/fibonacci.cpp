@@ -91,7 +91,6 @@ struct fib_actor : volley::actor<fib_actor> {
 
 measurement fibonacci(const parameters& p, int workers) {
   const auto n = p.integer("n");
-  savina::check(n >= 1 && n <= 60, "fibonacci needs 1 <= n <= 60");
   volley::system sys(make_config(workers));
   fib_tree tree;
   auto answer = tree.answer.get_future();

@@ -124,12 +124,6 @@ measurement matrix_multiplication(const parameters& p, int workers) {
   const auto dimension = p.integer("dimension");
   const auto worker_count = p.integer("workers");
   const auto threshold = p.integer("block_threshold");
-  savina::check(dimension >= 1, "matrix multiplication needs a dimension of at least 1");
-  savina::check(worker_count >= 1, "matrix multiplication needs at least one worker");
-  savina::check(threshold >= 1, "matrix multiplication's block threshold must be at least 1");
-  savina::check(savina::halves_evenly(dimension, threshold),
-                "matrix multiplication's dimension must halve evenly down to the block threshold "
-                "(a power of two, or a multiple of one such as 1,536 at 16,384)");
   auto inputs = std::make_shared<const savina::square_matrices>(dimension);
   volley::system sys(make_config(workers));
   std::promise<matrix_result> done;

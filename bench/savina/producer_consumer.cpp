@@ -221,8 +221,6 @@ measurement producer_consumer(const parameters& p, int workers) {
   const auto items = p.integer("items");
   const auto produce_cost = p.integer("produce_cost");
   const auto consume_cost = p.integer("consume_cost");
-  savina::check(producer_count >= 1 && consumer_count >= 1,
-                "producer-consumer needs a producer and a consumer");
   volley::system sys(make_config(workers));
   consumed_totals totals(consumer_count);
   auto buf = sys.spawn<buffer>(buffer_size, producer_count, consumer_count, items);

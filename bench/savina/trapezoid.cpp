@@ -45,7 +45,6 @@ measurement trapezoid(const parameters& p, int workers) {
   const auto n = p.integer("workers");
   const auto left = p.real("left");
   const auto right = p.real("right");
-  savina::check(n >= 1, "trapezoid needs at least one worker");
   volley::system sys(make_config(workers));
   std::vector<actor_ref<trapezoid_worker>> all;
   for (std::int64_t i = 0; i < n; ++i) all.push_back(sys.spawn<trapezoid_worker>());

@@ -260,6 +260,28 @@ TEST_CASE("every runtime turns away the same barber's customers as the draws say
   }
 }
 
+// Sizes that cannot make a run are a usage error (exit 1, "bad parameters"),
+// said before anything runs, on every runtime: not a wrong answer (exit 2),
+// and not a division by zero (a ring of no actors) or a hang (one account
+// has nobody to pay).
+TEST_CASE("every runtime refuses sizes that cannot make a run, before it starts") {
+  const case_params one_account{"bank-transaction", {"accounts=1", "transactions=2000"}};
+  const case_params no_actors{"thread-ring", {"actors=0", "hops=5000"}};
+  for (const auto& [runtime, binary] : binaries) {
+    if (!available(runtime, binary)) continue;
+    for (const auto* c : {&one_account, &no_actors}) {
+      // The Erlang twins check what they need themselves; a ring of none is
+      // one the runner refuses for them (parameter_problem).
+      if (runtime == "erlang" && c == &no_actors) continue;
+      auto r = run(binary, *c, "");
+      INFO(binary << " " << c->workload << "\n" << r.err);
+      CHECK(r.exit_code == 1);
+      CHECK(r.err.find("bad parameters") != std::string::npos);
+      CHECK(r.out.empty());
+    }
+  }
+}
+
 // Not a fault, but the other figure these binaries give the result file.
 TEST_CASE("both runtimes report idle-actor memory as figure lines") {
   for (const auto& [runtime, binary] : binaries) {

@@ -117,3 +117,35 @@ TEST_CASE("the registry marks which workloads are not bound by messaging") {
   CHECK(kind_note(workload_kind::compute_bound) == "compute-bound");
   CHECK(kind_note(workload_kind::timing_dependent) == "timing-dependent");
 }
+
+TEST_CASE("both size sets of every workload can make a run") {
+  for (const auto& spec : workload_specs()) {
+    INFO(spec.name);
+    CHECK_FALSE(parameter_problem(spec, spec.reference).has_value());
+    CHECK_FALSE(parameter_problem(spec, spec.savina).has_value());
+  }
+}
+
+TEST_CASE("sizes that cannot make a run are named with what to change") {
+  const auto problem = [](std::string_view workload, std::string_view override_text) {
+    const auto& spec = *find_workload(workload);
+    auto p = spec.reference;
+    REQUIRE(p.apply_override(override_text));
+    return parameter_problem(spec, p).value_or("");
+  };
+  CHECK(problem("thread-ring", "actors=0") == "thread-ring's actors must be at least 1, not 0");
+  CHECK(problem("bank-transaction", "accounts=1") ==
+        "bank-transaction's accounts must be at least 2, not 1");
+  CHECK(problem("fibonacci", "n=61") == "fibonacci's n must be at most 60, not 61");
+  CHECK(problem("ping-pong", "pings=1.5") ==
+        "ping-pong's pings counts, so it must be a whole number, not 1.5");
+  CHECK(problem("concurrent-dictionary", "write_percent=101") ==
+        "concurrent-dictionary's write_percent must be at most 100, not 101");
+  CHECK(problem("concurrent-sorted-list", "write_percent=100").find("add up to more than 100") !=
+        std::string::npos);
+  CHECK(problem("matrix-multiplication", "dimension=1100").find("does not halve evenly") !=
+        std::string::npos);
+  // Parameters no bound names take any number: a rate, a seed.
+  CHECK(problem("logistic-map", "increment=-0.5").empty());
+  CHECK(problem("quicksort", "seed=-7").empty());
+}

@@ -15,6 +15,7 @@
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <iterator>
 #include <optional>
 #include <string>
 #include <thread>
@@ -146,6 +147,23 @@ TEST_CASE("a runner killed by SIGKILL leaves a file with every finished run, mar
   CHECK(data["runs"].size() < 10);
   CHECK(data["summary"].size() == 1);
   check_whole_runs(data);
+}
+
+TEST_CASE("sizes that cannot make a run stop the runner before its first run") {
+  temp_folder dir;
+  // ping-pong is fine; the ring of no actors is refused for every runtime
+  // at start, not when its turn comes.
+  const int status = wait_for(start_runner(
+      dir.path, {"--only", "ping-pong", "--only", "thread-ring", "--param", "actors=0"}));
+  REQUIRE(WIFEXITED(status));
+  CHECK(WEXITSTATUS(status) == 1);
+  std::ifstream in(dir.path / "runner.log");
+  const std::string log((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  INFO(log);
+  CHECK(log.find("bad parameters: thread-ring's actors must be at least 1, not 0") !=
+        std::string::npos);
+  CHECK(log.find("ping-pong") == std::string::npos);  // nothing ran
+  CHECK_FALSE(result_path(dir.path).has_value());
 }
 
 TEST_CASE("SIGTERM stops the run in progress, writes the finished runs and exits non-zero") {

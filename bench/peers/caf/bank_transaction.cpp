@@ -97,7 +97,6 @@ std::vector<std::int64_t> expected_balances(std::int64_t accounts, std::int64_t 
 measurement bank_transaction(const parameters& p, int workers) {
   const auto n = p.integer("accounts");
   const auto transactions = p.integer("transactions");
-  savina::check(n >= 2, "bank-transaction needs at least 2 accounts");
   caf_runtime rt(workers);
   caf::scoped_actor self{rt.system()};
   auto accounts = std::make_shared<std::vector<caf::actor>>();

@@ -54,7 +54,6 @@ caf::behavior big_actor(caf::stateful_actor<big_state>* self, std::int64_t id, s
 measurement big(const parameters& p, int workers) {
   const auto n = p.integer("actors");
   const auto pings = p.integer("pings");
-  savina::check(n >= 2, "big needs at least 2 actors");
   caf_runtime rt(workers);
   caf::scoped_actor self{rt.system()};
   auto actors = std::make_shared<std::vector<caf::actor>>();

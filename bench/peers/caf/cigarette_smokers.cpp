@@ -84,7 +84,6 @@ caf::behavior smoker(caf::event_based_actor* self, caf::actor the_arbiter, std::
 measurement cigarette_smokers(const parameters& p, int workers) {
   const auto rounds = p.integer("rounds");
   const auto smoker_count = p.integer("smokers");
-  savina::check(rounds >= 1 && smoker_count >= 1, "cigarette-smokers needs positive sizes");
   caf_runtime rt(workers);
   caf::scoped_actor self{rt.system()};
   auto counts = std::make_shared<smoking_counts>();

@@ -120,9 +120,6 @@ measurement filter_bank(const parameters& p, int workers) {
   const auto columns = p.integer("columns");
   const auto channels = p.integer("channels");
   const auto taps = p.integer("taps");
-  savina::check(columns >= 1, "filter bank needs at least one column");
-  savina::check(channels >= 1, "filter bank needs at least one channel");
-  savina::check(taps >= 1, "filter bank needs at least one tap");
   caf_runtime rt(workers);
   caf::scoped_actor self{rt.system()};
   auto& sys = rt.system();

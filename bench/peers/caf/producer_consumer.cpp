@@ -182,8 +182,6 @@ measurement producer_consumer(const parameters& p, int workers) {
   const auto items = p.integer("items");
   const auto produce_cost = p.integer("produce_cost");
   const auto consume_cost = p.integer("consume_cost");
-  savina::check(producer_count >= 1 && consumer_count >= 1,
-                "producer-consumer needs a producer and a consumer");
   caf_runtime rt(workers);
   caf::scoped_actor self{rt.system()};
   auto buf = rt.system().spawn(buffer, buffer_size, items);

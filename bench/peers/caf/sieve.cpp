@@ -89,8 +89,6 @@ caf::behavior number_producer(caf::event_based_actor* self, std::int64_t limit, 
 measurement sieve(const parameters& p, int workers) {
   const auto limit = p.integer("limit");
   const auto per_filter = p.integer("per_filter");
-  savina::check(limit >= 3, "sieve needs a limit of at least 3");
-  savina::check(per_filter >= 1, "sieve needs room for at least one prime per filter");
   caf_runtime rt(workers);
   caf::scoped_actor self{rt.system()};
   auto head = rt.system().spawn(prime_filter, std::int64_t{2}, per_filter, caf::actor{self});

@@ -15,8 +15,8 @@
 %%   arrives late is counted, not silently dropped by a dead process.
 %% * send/3: the one send of a workload chosen for `--param fault=drop|dup`.
 -module(savina_check).
--export([check/2, check/3, fail/2, await/1, quiesce/0, call/2, no_strays/0, send/3,
-         now_ns/0, elapsed_s/1]).
+-export([check/2, check/3, fail/2, bad_parameters/2, await/1, quiesce/0, call/2, no_strays/0,
+         send/3, now_ns/0, elapsed_s/1]).
 
 %% How long await/1 sleeps between looks at the emulator. The completion
 %% message ends the wait at once, so this only bounds how late a stall is
@@ -41,6 +41,11 @@ check(true, _Format, _Args) -> ok;
 check(false, Format, Args) -> fail(Format, Args).
 
 fail(Format, Args) -> throw({check_failed, lists:flatten(io_lib:format(Format, Args))}).
+
+%% Throws {bad_parameters, Text} (exit status 1): the sizes cannot make a
+%% run, which is no wrong answer (parameter_problem() in parameters.cpp
+%% says the same for volley and CAF).
+bad_parameters(Format, Args) -> throw({bad_parameters, lists:flatten(io_lib:format(Format, Args))}).
 
 %% -- waiting ------------------------------------------------------------------
 

@@ -157,6 +157,8 @@ run(Options = #{params := Texts, sizes := Sizes}) ->
             out([result_line(Name, Module, Workers, Sizes, Params, Fault, Result), "\n"]), 0;
         {Pid, {wrong, Text}} ->
             err(["erlang ", Name, ": WRONG RESULT: ", Text, "\n"]), 2;
+        {Pid, {bad_parameters, Text}} ->
+            err(["erlang ", Name, ": bad parameters: ", Text, "\n"]), 1;
         {Pid, {error, Text}} ->
             err(["erlang ", Name, ": error: ", Text, "\n"]), 1;
         {'DOWN', Monitor, process, Pid, Reason} ->
@@ -170,6 +172,7 @@ attempt(Module, Params, Fault) ->
     try {ok, Module:run(Params, Fault)}
     catch
         throw:{check_failed, Text} -> {wrong, Text};
+        throw:{bad_parameters, Text} -> {bad_parameters, Text};
         Class:Reason:Stack -> {error, io_lib:format("~p:~P ~P", [Class, Reason, 30, Stack, 30])}
     end.
 

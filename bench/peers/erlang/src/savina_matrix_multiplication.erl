@@ -29,11 +29,11 @@ process_flags() -> [{"master", "message_queue_data=off_heap"}, {"worker", "min_h
 -define(INPUTS, {?MODULE, inputs}).
 
 run(#{"dimension" := D, "workers" := W, "block_threshold" := Threshold}, Fault) ->
-    D >= 1 orelse savina_check:fail("matrix multiplication needs a dimension of at least 1", []),
-    W >= 1 orelse savina_check:fail("matrix multiplication needs at least one worker", []),
-    Threshold >= 1 orelse savina_check:fail("matrix multiplication's block threshold must be at least 1", []),
+    D >= 1 orelse savina_check:bad_parameters("matrix multiplication needs a dimension of at least 1", []),
+    W >= 1 orelse savina_check:bad_parameters("matrix multiplication needs at least one worker", []),
+    Threshold >= 1 orelse savina_check:bad_parameters("matrix multiplication's block threshold must be at least 1", []),
     halves_evenly(D, Threshold) orelse
-        savina_check:fail("matrix multiplication's dimension must halve evenly down to the block threshold "
+        savina_check:bad_parameters("matrix multiplication's dimension must halve evenly down to the block threshold "
                           "(a power of two, or a multiple of one such as 1,536 at 16,384)", []),
     %% Row I of A is all I; row K of B is 0, 1, ..., D-1.
     A = list_to_tuple([erlang:make_tuple(D, I) || I <- lists:seq(0, D - 1)]),

@@ -1,6 +1,10 @@
 #include <volley/savina/parameters.hpp>
 
+#include <volley/savina/block_matrix.hpp>
+
 #include <cmath>
+#include <cstdio>
+#include <limits>
 #include <stdexcept>
 
 namespace volley::savina {
@@ -275,6 +279,115 @@ const workload_spec* find_workload(std::string_view name) {
   for (const auto& spec : workload_specs())
     if (spec.name == name) return &spec;
   return nullptr;
+}
+
+namespace {
+
+constexpr double unbounded = std::numeric_limits<double>::infinity();
+
+/// What one parameter may be; `whole`: a count, so no fraction. A key no
+/// row names (a seed, a rate, an interval's ends) takes any number.
+struct bound {
+  std::string_view workload, key;
+  double least, most = unbounded;
+  bool whole = true;
+};
+
+// The least each workload needs: one of everything that is counted, and
+// more where it pairs or picks another: two creatures for a meeting, two
+// actors for big's pings, two different accounts for a transfer, a sieve
+// limit past the first prime. Before these, a ring of no actors crashed
+// volley-savina and caf-savina (a segmentation fault) and one chameneos
+// waited for a partner until the deadline called it a wrong answer.
+constexpr bound bounds[] = {
+    {"ping-pong", "pings", 1},
+    {"counting", "messages", 1},
+    {"fork-join-throughput", "messages", 1},
+    {"fork-join-throughput", "actors", 1},
+    {"fork-join-creation", "actors", 1},
+    {"fork-join-creation", "spawn_from_actor", 0, 1},
+    {"thread-ring", "actors", 1},
+    {"thread-ring", "hops", 1},
+    {"chameneos", "chameneos", 2},
+    {"chameneos", "meetings", 1},
+    {"big", "actors", 2},
+    {"big", "pings", 1},
+    {"concurrent-dictionary", "workers", 1},
+    {"concurrent-dictionary", "messages", 1},
+    {"concurrent-dictionary", "write_percent", 0, 100},
+    {"concurrent-sorted-list", "workers", 1},
+    {"concurrent-sorted-list", "messages", 1},
+    {"concurrent-sorted-list", "write_percent", 0, 100},
+    {"concurrent-sorted-list", "size_percent", 0, 100},
+    {"producer-consumer", "buffer", 1},
+    {"producer-consumer", "producers", 1},
+    {"producer-consumer", "consumers", 1},
+    {"producer-consumer", "items", 1},
+    {"producer-consumer", "produce_cost", 0},
+    {"producer-consumer", "consume_cost", 0},
+    {"dining-philosophers", "philosophers", 1},
+    {"dining-philosophers", "rounds", 1},
+    {"sleeping-barber", "haircuts", 1},
+    {"sleeping-barber", "waiting_room", 1},
+    {"sleeping-barber", "arrival_rate", 1},
+    {"sleeping-barber", "haircut_rate", 1},
+    {"cigarette-smokers", "rounds", 1},
+    {"cigarette-smokers", "smokers", 1},
+    {"logistic-map", "terms", 1},
+    {"logistic-map", "series", 1},
+    {"bank-transaction", "accounts", 2},
+    {"bank-transaction", "transactions", 1},
+    {"trapezoid", "pieces", 1},
+    {"trapezoid", "workers", 1},
+    {"n-queens", "size", 1, 16},
+    {"n-queens", "workers", 1},
+    {"n-queens", "threshold", 0},
+    {"quicksort", "elements", 1},
+    {"quicksort", "threshold", 2},
+    {"matrix-multiplication", "dimension", 1},
+    {"matrix-multiplication", "workers", 1},
+    {"matrix-multiplication", "block_threshold", 1},
+    {"filter-bank", "columns", 1},
+    {"filter-bank", "channels", 1},
+    {"filter-bank", "taps", 1},
+    {"sieve", "limit", 3},
+    {"sieve", "per_filter", 1},
+    {"fibonacci", "n", 1, 60},
+    {"fan-in-latency", "senders", 1},
+    {"fan-in-latency", "messages", 1},
+    {"fan-in-latency", "window", 1},
+};
+
+std::string number_text(double v) {
+  char buffer[32];
+  std::snprintf(buffer, sizeof buffer, "%.15g", v);
+  return buffer;
+}
+
+}  // namespace
+
+std::optional<std::string> parameter_problem(const workload_spec& spec, const parameters& p) {
+  for (const auto& b : bounds) {
+    if (b.workload != spec.name || !p.contains(b.key)) continue;
+    const double v = p.real(b.key);
+    const std::string name = std::string(spec.name) + "'s " + std::string(b.key);
+    if (b.whole && v != std::floor(v))
+      return name + " counts, so it must be a whole number, not " + number_text(v);
+    if (!(v >= b.least))
+      return name + " must be at least " + number_text(b.least) + ", not " + number_text(v);
+    if (v > b.most)
+      return name + " must be at most " + number_text(b.most) + ", not " + number_text(v);
+  }
+  if (spec.name == "concurrent-sorted-list" &&
+      p.real("write_percent") + p.real("size_percent") > 100)
+    return "concurrent-sorted-list's write_percent and size_percent add up to more than 100";
+  if (spec.name == "matrix-multiplication" &&
+      !halves_evenly(p.integer("dimension"), p.integer("block_threshold")))
+    return "matrix-multiplication's dimension " + number_text(p.real("dimension")) +
+           " does not halve evenly down to the block threshold " +
+           number_text(p.real("block_threshold")) +
+           " (a power of two does, and so does a multiple of one such as 1,536 at 16,384)";
+  return std::nullopt;
 }
 
 }  // namespace volley::savina

@@ -153,6 +153,11 @@ int workload_main(
     }
   }
 
+  if (auto problem = parameter_problem(*spec, params)) {
+    std::cerr << runtime << " " << workload << ": bad parameters: " << *problem << "\n";
+    return 1;
+  }
+
   fault injected = fault::none;
   parse_fault(fault_text, injected);
   inject_fault(injected);

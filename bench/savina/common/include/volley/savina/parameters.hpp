@@ -129,4 +129,13 @@ const std::vector<workload_spec>& workload_specs();
 /// The row named `name`, or nullptr.
 const workload_spec* find_workload(std::string_view name);
 
+/// Why `p` cannot make a run of `spec`, or std::nullopt: a count below what
+/// the workload needs (one actor of a ring, two accounts of a bank), a
+/// percentage over 100, a matrix that does not split into halves. Written
+/// once for every runtime: workload_main() refuses such a run before it
+/// starts ("bad parameters", status 1, not a wrong answer), and the runner
+/// refuses its --param overrides at start. The Erlang twins say the same in
+/// their own words.
+std::optional<std::string> parameter_problem(const workload_spec& spec, const parameters& p);
+
 }  // namespace volley::savina
