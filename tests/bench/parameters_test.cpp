@@ -149,3 +149,19 @@ TEST_CASE("sizes that cannot make a run are named with what to change") {
   CHECK(problem("logistic-map", "increment=-0.5").empty());
   CHECK(problem("quicksort", "seed=-7").empty());
 }
+
+// The bounds table names workloads and keys as text: a misspelt row would
+// bound nothing. Every count of every workload must refuse -1.
+TEST_CASE("every count of every workload has a least value") {
+  const std::set<std::string, std::less<>> any_number = {"seed", "start_rate", "increment", "left",
+                                                         "right"};
+  for (const auto& spec : workload_specs()) {
+    for (const auto& [key, value] : spec.reference.values()) {
+      if (any_number.count(key) != 0) continue;
+      auto p = spec.reference;
+      p.set(key, -1);
+      INFO(spec.name << "'s " << key);
+      CHECK(parameter_problem(spec, p).has_value());
+    }
+  }
+}
