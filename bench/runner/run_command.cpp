@@ -556,13 +556,14 @@ int run_suite(const run_options& options) {
       return 1;
     }
   }
+  const auto selected = [&](const savina::workload_spec& spec) {
+    return options.only.empty() ||
+           std::find(options.only.begin(), options.only.end(), spec.name) != options.only.end();
+  };
   for (const auto& p : options.params) {
     bool used = false;
-    for (const auto& spec : savina::workload_specs()) {
-      bool selected = options.only.empty() || std::find(options.only.begin(), options.only.end(),
-                                                        spec.name) != options.only.end();
-      used = used || (selected && spec.reference.contains(param_key(p)));
-    }
+    for (const auto& spec : savina::workload_specs())
+      used = used || (selected(spec) && spec.reference.contains(param_key(p)));
     if (!used) {
       std::cerr << "volley-bench: --param " << p << ": no selected workload has that parameter\n";
       return 1;
@@ -571,9 +572,7 @@ int run_suite(const run_options& options) {
   // Every selected workload's sizes, overrides applied, are checked now,
   // not by a child process minutes into the run.
   for (const auto& spec : savina::workload_specs()) {
-    if (!options.only.empty() &&
-        std::find(options.only.begin(), options.only.end(), spec.name) == options.only.end())
-      continue;
+    if (!selected(spec)) continue;
     if (auto problem = savina::parameter_problem(spec, sized_params(spec, options))) {
       std::cerr << "volley-bench: bad parameters: " << *problem << "\n";
       return 1;

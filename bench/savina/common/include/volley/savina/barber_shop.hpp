@@ -140,7 +140,7 @@ struct barber_sizes {
   std::int64_t haircut_rate = 0;
 };
 
-/// The sizes from a run's parameters; check_failed unless all are positive.
+/// The sizes from a run's parameters (parameter_problem() has checked them).
 barber_sizes barber_sizes_of(const parameters& p);
 
 barber_work expected_barber_work(const barber_sizes& sizes);
