@@ -2,6 +2,7 @@
 
 #include <catch2/catch.hpp>
 
+#include <algorithm>
 #include <set>
 
 using namespace volley::savina;
@@ -150,18 +151,47 @@ TEST_CASE("sizes that cannot make a run are named with what to change") {
   CHECK(problem("quicksort", "seed=-7").empty());
 }
 
-// The bounds table names workloads and keys as text: a misspelt row would
-// bound nothing. Every count of every workload must refuse -1.
+// A count written as any_number() would bound nothing: every count of every
+// workload must refuse -1, and only the rates, the seed and the interval's
+// ends take any number.
 TEST_CASE("every count of every workload has a least value") {
-  const std::set<std::string, std::less<>> any_number = {"seed", "start_rate", "increment", "left",
-                                                         "right"};
+  const std::set<std::string, std::less<>> any_number_keys = {"seed", "start_rate", "increment",
+                                                              "left", "right"};
   for (const auto& spec : workload_specs()) {
+    for (const auto& row : spec.params) CHECK(row.any() == (any_number_keys.count(row.key) != 0));
     for (const auto& [key, value] : spec.reference.values()) {
-      if (any_number.count(key) != 0) continue;
+      if (any_number_keys.count(key) != 0) continue;
       auto p = spec.reference;
       p.set(key, -1);
       INFO(spec.name << "'s " << key);
       CHECK(parameter_problem(spec, p).has_value());
     }
   }
+}
+
+// The sizes and the bounds are one row per parameter: a key written twice
+// would size the run by its last row and bound it by its first.
+TEST_CASE("each parameter has one row, which sizes it and bounds it") {
+  for (const auto& spec : workload_specs()) {
+    INFO(spec.name);
+    CHECK(spec.params.size() == spec.reference.values().size());
+    for (const auto& row : spec.params) {
+      INFO(row.key);
+      CHECK(spec.parameter(row.key) == &row);
+      CHECK(spec.reference.real(row.key) == row.reference);
+      CHECK(spec.savina.real(row.key) == row.savina);
+      CHECK(row.least <= std::min(row.reference, row.savina));
+      CHECK(row.most >= std::max(row.reference, row.savina));
+    }
+  }
+  const auto& bank = *find_workload("bank-transaction");
+  REQUIRE(bank.parameter("accounts") != nullptr);
+  CHECK(bank.parameter("accounts")->least == 2);
+  CHECK(bank.parameter("accounts")->whole);
+  CHECK(bank.parameter("no-such-key") == nullptr);
+  const auto& write_percent = *find_workload("concurrent-dictionary")->parameter("write_percent");
+  CHECK(write_percent.least == 0);
+  CHECK(write_percent.most == 100);
+  CHECK_FALSE(write_percent.any());
+  CHECK(find_workload("logistic-map")->parameter("start_rate")->any());
 }

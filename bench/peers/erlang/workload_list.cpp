@@ -1,6 +1,9 @@
 // erlang_workload_list: writes savina_workloads.erl, the Erlang peer's list
 // of workloads, from VOLLEY_SAVINA_WORKLOADS (parameters.hpp), the list
-// volley and CAF register from, so that the list is written once.
+// volley and CAF register from, so that the list is written once; and
+// beside it each workload's parameter bounds, from the rows of
+// workload_specs() (parameters.cpp) that parameter_problem() reads for
+// volley and CAF, so that every runtime refuses the same sizes.
 //
 //     erlang_workload_list OUTPUT.erl MODULE...
 //
@@ -12,6 +15,8 @@
 #include <volley/savina/parameters.hpp>
 
 #include <algorithm>
+#include <cmath>
+#include <cstdio>
 #include <fstream>
 #include <iostream>
 #include <set>
@@ -33,6 +38,18 @@ std::string module_of(std::string_view workload) {
   return module;
 }
 
+/// An Erlang number: an integer where the value is whole (as the command
+/// line's "3" parses), `infinity` for no bound.
+std::string erlang_number(double v) {
+  if (std::isinf(v)) return "infinity";
+  char buffer[40];
+  if (v == std::floor(v) && std::fabs(v) < 1e15)
+    std::snprintf(buffer, sizeof buffer, "%.0f", v);
+  else
+    std::snprintf(buffer, sizeof buffer, "%.17g", v);
+  return buffer;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -45,6 +62,11 @@ int main(int argc, char** argv) {
   int errors = 0;
   for (auto name : workload_names) {
     listed.insert(module_of(name));
+    if (volley::savina::find_workload(name) == nullptr) {
+      std::cerr << "erlang-savina: workload '" << name
+                << "' of VOLLEY_SAVINA_WORKLOADS has no row in workload_specs() (parameters.cpp)\n";
+      ++errors;
+    }
     if (modules.count(module_of(name)) == 0) {
       std::cerr
           << "erlang-savina: workload '" << name
@@ -68,7 +90,7 @@ int main(int argc, char** argv) {
          "%% VOLLEY_SAVINA_WORKLOADS (bench/savina/common/include/volley/savina/\n"
          "%% parameters.hpp); edit that list, not this file.\n"
          "-module(savina_workloads).\n"
-         "-export([all/0]).\n\n"
+         "-export([all/0, bounds/1]).\n\n"
          "%% {Name, Module}, in the list's order.\n"
          "all() ->\n    [";
   const char* separator = "";
@@ -76,7 +98,22 @@ int main(int argc, char** argv) {
     out << separator << "{\"" << name << "\", " << module_of(name) << "}";
     separator = ",\n     ";
   }
-  out << "].\n";
+  out << "].\n\n"
+         "%% {Key, Least, Most, Whole} for each parameter of workload Name that\n"
+         "%% not every number can be, in the row's order: savina_main refuses a\n"
+         "%% run outside them as parameter_problem() does for volley and CAF.\n";
+  for (auto name : workload_names) {
+    out << "bounds(\"" << name << "\") ->\n    [";
+    separator = "";
+    for (const auto& row : volley::savina::find_workload(name)->params) {
+      if (row.any()) continue;
+      out << separator << "{\"" << row.key << "\", " << erlang_number(row.least) << ", "
+          << erlang_number(row.most) << ", " << (row.whole ? "true" : "false") << "}";
+      separator = ",\n     ";
+    }
+    out << "];\n";
+  }
+  out << "bounds(_) -> [].\n";
   out.close();
   if (!out) {
     std::cerr << "erlang_workload_list: cannot write " << argv[1] << "\n";

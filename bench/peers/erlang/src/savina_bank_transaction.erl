@@ -19,7 +19,6 @@ process_flags() -> [{"teller", "message_queue_data=off_heap"}].
 -define(SEED, 42).
 
 run(#{"accounts" := A, "transactions" := T}, Fault) ->
-    A >= 2 orelse savina_check:bad_parameters("bank-transaction needs at least 2 accounts", []),
     Main = self(),
     Accounts = list_to_tuple([spawn_link(fun() -> account(?INITIAL_BALANCE) end) || _ <- lists:seq(1, A)]),
     Teller = spawn_opt(fun() -> teller_wait(Main, Accounts, T) end, [link, {message_queue_data, off_heap}]),

@@ -13,7 +13,6 @@ unit() -> "msg/s".
 process_flags() -> [].
 
 run(#{"actors" := W, "pings" := N}, Fault) ->
-    W >= 2 orelse savina_check:bad_parameters("big needs at least 2 actors", []),
     Main = self(),
     Actors = list_to_tuple([spawn_link(fun() -> actor_wait(Main, Id, N) end) || Id <- lists:seq(0, W - 1)]),
     [Pid ! {peers, Actors} || Pid <- tuple_to_list(Actors)],

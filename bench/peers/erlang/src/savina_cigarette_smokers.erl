@@ -20,7 +20,6 @@ process_flags() -> [].
 -define(WORK, 3).
 
 run(#{"rounds" := Rounds, "smokers" := S}, Fault) ->
-    (Rounds >= 1 andalso S >= 1) orelse savina_check:bad_parameters("cigarette-smokers needs positive sizes", []),
     Main = self(),
     Counts = atomics:new(3, [{signed, true}]),
     Arbiter = spawn_link(fun() -> arbiter_wait(Main, Rounds, S, Counts, Fault) end),

@@ -24,6 +24,11 @@ process_flags() -> [{"sorted list", "message_queue_data=off_heap min_heap_size=6
 -define(LIST_MIN_HEAP_WORDS, 65536).
 
 run(#{"workers" := W, "messages" := M, "write_percent" := P, "size_percent" := S}, Fault) ->
+    %% Bounds are savina_main's (generated from parameters.cpp); this rule
+    %% ties two parameters, worded as parameter_problem() words it.
+    P + S =< 100 orelse
+        savina_check:bad_parameters("concurrent-sorted-list's write_percent and size_percent add up "
+                                    "to more than 100", []),
     Space = max(1, 2 * W * M * P div 100),
     Main = self(),
     List = spawn_opt(fun() -> list([], 0, 0) end,

@@ -22,7 +22,6 @@ process_flags() -> [].
 -define(WRONG, 2).
 
 run(#{"n" := N}, Fault) ->
-    (N >= 1 andalso N =< 60) orelse savina_check:bad_parameters("fibonacci needs 1 =< n =< 60", []),
     Main = self(),
     Counters = atomics:new(2, [{signed, true}]),
     Root = spawn(fun() -> fib({main, Main}, Counters, Fault) end),

@@ -21,9 +21,6 @@ unit() -> "msg/s".
 process_flags() -> [{"branch, filters, combiner", "message_queue_data=off_heap"}].
 
 run(#{"columns" := Columns, "channels" := Channels, "taps" := Taps}, Fault) ->
-    Columns >= 1 orelse savina_check:bad_parameters("filter bank needs at least one column", []),
-    Channels >= 1 orelse savina_check:bad_parameters("filter bank needs at least one channel", []),
-    Taps >= 1 orelse savina_check:bad_parameters("filter bank needs at least one tap", []),
     Main = self(),
     Sink = spawn_link(fun() -> sink(Main, Columns, 0, 0.0) end),
     Combiner = spawn_opt(fun() -> combiner(Main, Sink, erlang:make_tuple(Channels, queue:new()),

@@ -147,6 +147,12 @@ run(Options = #{params := Texts, sizes := Sizes}) ->
              end,
     Workers = maps:get(workers, Options, erlang:system_info(schedulers_online)),
     {Params, Fault} = workload_params(Module, Texts),
+    case bound_problem(Name, Params) of
+        none -> run_workload(Name, Module, Workers, Sizes, whole_counts(Name, Params), Fault, Options);
+        Text -> err(["erlang ", Name, ": bad parameters: ", Text, "\n"]), 1
+    end.
+
+run_workload(Name, Module, Workers, Sizes, Params, Fault, Options) ->
     %% Loaded now, not on first call inside the timed window.
     ok = code:ensure_modules_loaded([Module, savina_check, savina_random, savina_work]),
     Parent = self(),
@@ -167,6 +173,44 @@ run(Options = #{params := Texts, sizes := Sizes}) ->
         err(["erlang ", Name, ": WRONG RESULT: no answer within the deadline of ",
              integer_to_list(Deadline), " ms\n"]), 2
     end.
+
+%% The first value outside its parameter's bound, worded as
+%% parameter_problem() in parameters.cpp words it, or none. The bounds are
+%% that file's rows (savina_workloads:bounds/1, generated); the rules that
+%% tie two parameters together are in the workloads' modules.
+bound_problem(Name, Params) ->
+    Problems = [bound_problem(Name, Key, maps:get(Key, Params), Least, Most, Whole)
+                || {Key, Least, Most, Whole} <- savina_workloads:bounds(Name),
+                   maps:is_key(Key, Params)],
+    case [P || P <- Problems, P =/= none] of
+        [] -> none;
+        [First | _] -> First
+    end.
+
+bound_problem(Name, Key, V, Least, Most, Whole) ->
+    What = [Name, "'s ", Key],
+    if
+        Whole andalso V /= trunc(V) ->
+            lists:flatten([What, " counts, so it must be a whole number, not ", number_text(V)]);
+        V < Least ->
+            lists:flatten([What, " must be at least ", number_text(Least), ", not ", number_text(V)]);
+        Most =/= infinity andalso V > Most ->
+            lists:flatten([What, " must be at most ", number_text(Most), ", not ", number_text(V)]);
+        true -> none
+    end.
+
+%% Counts as integers, as they are meant: "1.0e3" parses to a float, and
+%% lists:seq/2 takes no float.
+whole_counts(Name, Params) ->
+    lists:foldl(fun({Key, _Least, _Most, true}, P) when is_map_key(Key, P) ->
+                        maps:update_with(Key, fun trunc/1, P);
+                   (_, P) -> P
+                end, Params, savina_workloads:bounds(Name)).
+
+%% As C's %.15g prints them: 3 for 3.0, 1.5 for 1.5.
+number_text(V) when is_integer(V) -> integer_to_list(V);
+number_text(V) when V == trunc(V) -> integer_to_list(trunc(V));
+number_text(V) -> float_to_list(V, [short]).
 
 attempt(Module, Params, Fault) ->
     try {ok, Module:run(Params, Fault)}

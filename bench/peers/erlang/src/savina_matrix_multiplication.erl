@@ -29,12 +29,12 @@ process_flags() -> [{"master", "message_queue_data=off_heap"}, {"worker", "min_h
 -define(INPUTS, {?MODULE, inputs}).
 
 run(#{"dimension" := D, "workers" := W, "block_threshold" := Threshold}, Fault) ->
-    D >= 1 orelse savina_check:bad_parameters("matrix multiplication needs a dimension of at least 1", []),
-    W >= 1 orelse savina_check:bad_parameters("matrix multiplication needs at least one worker", []),
-    Threshold >= 1 orelse savina_check:bad_parameters("matrix multiplication's block threshold must be at least 1", []),
+    %% Bounds are savina_main's (generated from parameters.cpp); this rule
+    %% ties two parameters, worded as parameter_problem() words it.
     halves_evenly(D, Threshold) orelse
-        savina_check:bad_parameters("matrix multiplication's dimension must halve evenly down to the block threshold "
-                          "(a power of two, or a multiple of one such as 1,536 at 16,384)", []),
+        savina_check:bad_parameters("matrix-multiplication's dimension ~b does not halve evenly down to the "
+                                    "block threshold ~b (a power of two does, and so does a multiple of one "
+                                    "such as 1,536 at 16,384)", [D, Threshold]),
     %% Row I of A is all I; row K of B is 0, 1, ..., D-1.
     A = list_to_tuple([erlang:make_tuple(D, I) || I <- lists:seq(0, D - 1)]),
     BRow = list_to_tuple(lists:seq(0, D - 1)),

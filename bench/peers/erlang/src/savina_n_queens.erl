@@ -22,8 +22,6 @@ known(N) ->
     element(N + 1, {1, 1, 0, 0, 2, 10, 4, 40, 92, 352, 724, 2680, 14200, 73712, 365596, 2279184, 14772512}).
 
 run(#{"size" := Size, "workers" := W, "threshold" := Threshold}, Fault) ->
-    (Size >= 1 andalso Size =< 16) orelse savina_check:bad_parameters("n-queens size must be in [1, 16]", []),
-    W >= 1 orelse savina_check:bad_parameters("n-queens needs at least one worker", []),
     Main = self(),
     Master = spawn_opt(fun() -> master_wait(Main, Size, Threshold, W) end, [link, {message_queue_data, off_heap}]),
     Start = savina_check:now_ns(),

@@ -25,7 +25,6 @@ process_flags() -> [{"buffer", "message_queue_data=off_heap"}].
 
 run(#{"buffer" := B, "producers" := P, "consumers" := C, "items" := I,
       "produce_cost" := ProduceCost, "consume_cost" := ConsumeCost}, Fault) ->
-    (P >= 1 andalso C >= 1) orelse savina_check:bad_parameters("producer-consumer needs a producer and a consumer", []),
     Main = self(),
     Wrong = atomics:new(1, [{signed, true}]),
     Buffer = spawn_opt(fun() -> buffer_wait(B, I, Wrong) end, [link, {message_queue_data, off_heap}]),

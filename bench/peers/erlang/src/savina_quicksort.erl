@@ -23,8 +23,6 @@ unit() -> "elements/s".
 process_flags() -> [].
 
 run(#{"elements" := Elements, "threshold" := Threshold, "seed" := Seed}, Fault) ->
-    Elements >= 1 orelse savina_check:bad_parameters("quicksort needs at least one element", []),
-    Threshold >= 2 orelse savina_check:bad_parameters("quicksort's threshold must be at least 2", []),
     Input = input(Elements, Seed),
     Main = self(),
     Root = spawn_link(fun() -> sorter(Main, root, Threshold, Fault, false) end),

@@ -22,8 +22,6 @@ unit() -> "msg/s".
 process_flags() -> [{"filter", "message_queue_data=off_heap"}].
 
 run(#{"limit" := Limit, "per_filter" := PerFilter}, Fault) ->
-    Limit >= 3 orelse savina_check:bad_parameters("sieve needs a limit of at least 3", []),
-    PerFilter >= 1 orelse savina_check:bad_parameters("sieve needs room for at least one prime per filter", []),
     Main = self(),
     Head = spawn_filter(Main, 2, PerFilter, Fault),
     Producer = spawn_link(fun() -> receive start -> produce(Head, 3, Limit, 0) end end),

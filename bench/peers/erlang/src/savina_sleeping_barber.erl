@@ -46,8 +46,6 @@ process_flags() -> [].
 
 run(#{"haircuts" := N, "waiting_room" := Capacity, "arrival_rate" := ArrivalRate,
       "haircut_rate" := HaircutRate}, Fault) ->
-    (N >= 1 andalso Capacity >= 1 andalso ArrivalRate >= 1 andalso HaircutRate >= 1)
-        orelse savina_check:bad_parameters("sleeping-barber needs positive sizes", []),
     Main = self(),
     Counts = atomics:new(11, [{signed, true}]),
     Barber = spawn_link(fun() -> barber_wait(Counts) end),

@@ -16,7 +16,6 @@ process_flags() -> [{"worker", "min_heap_size=65536"}].
 -define(WORKER_MIN_HEAP_WORDS, 65536).
 
 run(#{"pieces" := Pieces, "workers" := W, "left" := Left, "right" := Right}, Fault) ->
-    W >= 1 orelse savina_check:bad_parameters("trapezoid needs at least one worker", []),
     Workers = [spawn_opt(fun worker/0, [link, {min_heap_size, ?WORKER_MIN_HEAP_WORDS}]) || _ <- lists:seq(1, W)],
     Width = (Right - Left) / Pieces,
     Start = savina_check:now_ns(),

@@ -6,6 +6,7 @@
 #include <cstdio>
 #include <limits>
 #include <stdexcept>
+#include <utility>
 
 namespace volley::savina {
 
@@ -60,6 +61,41 @@ bool parameters::apply_override(std::string_view text) {
   return true;
 }
 
+bool parameter_spec::any() const {
+  return !whole && least == -std::numeric_limits<double>::infinity() &&
+         most == std::numeric_limits<double>::infinity();
+}
+
+parameter_spec count(std::string_view key, double reference, double savina, double least,
+                     double most) {
+  return {key, reference, savina, least, most, true};
+}
+
+parameter_spec percent(std::string_view key, double reference, double savina) {
+  return {key, reference, savina, 0, 100, true};
+}
+
+parameter_spec any_number(std::string_view key, double reference, double savina) {
+  constexpr double infinity = std::numeric_limits<double>::infinity();
+  return {key, reference, savina, -infinity, infinity, false};
+}
+
+workload_spec::workload_spec(std::string_view name_, std::string_view unit_,
+                             std::string_view summary_, std::vector<parameter_spec> params_,
+                             workload_kind kind_)
+    : name(name_), unit(unit_), summary(summary_), params(std::move(params_)), kind(kind_) {
+  for (const auto& row : params) {
+    reference.set(std::string(row.key), row.reference);
+    savina.set(std::string(row.key), row.savina);
+  }
+}
+
+const parameter_spec* workload_spec::parameter(std::string_view key) const {
+  for (const auto& row : params)
+    if (row.key == key) return &row;
+  return nullptr;
+}
+
 // Sizes come from /work/shared/SAVINA.md. "reference" differs from "savina"
 // where that table says so, and where volley's timed window at the paper's
 // size was under 0.25 s, which is noise-dominated (issue 9). Those were
@@ -67,6 +103,12 @@ bool parameters::apply_override(std::string_view text) {
 // (7 repetitions, 2 workers): the factor makes volley's *fastest*
 // repetition, and a fast probe mode up to 2.5x quicker where one was seen,
 // take at least ~0.3 s. The factor is in a comment beside each raised size.
+//
+// Each parameter's row also bounds it (parameter_spec): a count needs one of
+// what it counts, and more where the workload pairs or picks another (the
+// reason is beside the row). Before the bounds, a ring of no actors crashed
+// volley-savina and caf-savina (a segmentation fault) and one chameneos
+// waited for a partner until the deadline called it a wrong answer.
 const std::vector<workload_spec>& workload_specs() {
   static const std::vector<workload_spec> specs = {
       // -- micro ---------------------------------------------------------------
@@ -75,20 +117,18 @@ const std::vector<workload_spec>& workload_specs() {
        "two actors exchange ping/pong",
        // x5: 65 ms fastest at 1 M; x1.6 again: 0.235 s fastest at 5 M
        // (results/amd-epyc-2c/2026-11-30T15-51-03Z.json)
-       {{"pings", 8'000'000}},
-       {{"pings", 40'000}}},
+       {count("pings", 8'000'000, 40'000)}},
       {"counting",
        "msg/s",
        "a producer sends N increments to a counter, then asks for the total",
        // x2: 0.221-0.241 s at 10 M on the idle machine (40 M msg/s,
        // suite run 2026-11-29T04-05-09Z).
-       {{"messages", 20'000'000}},
-       {{"messages", 1'000'000}}},
+       {count("messages", 20'000'000, 1'000'000)}},
       {"fork-join-throughput",
        "msg/s",
        "N messages to each of A actors; each does a tiny compute",
-       {{"messages", 300'000}, {"actors", 60}},  // x3: 123 ms fastest (bimodal) at 100 k
-       {{"messages", 10'000}, {"actors", 60}}},
+       // x3: 123 ms fastest (bimodal) at 100 k
+       {count("messages", 300'000, 10'000), count("actors", 60, 60)}},
       // spawn_from_actor = 1 spawns from inside an actor instead of the main
       // thread; CAF is quadratic there, which is how the runner's timeout is shown.
       {"fork-join-creation",
@@ -96,41 +136,40 @@ const std::vector<workload_spec>& workload_specs() {
        "create N actors; each handles one message and stops",
        // x1.5: 0.227 s fastest at 1 M once an outside spawner yields to the
        // worker on its CPU (results/amd-epyc-2c/2026-11-30T18-34-04Z.json)
-       {{"actors", 1'500'000}, {"spawn_from_actor", 0}},
-       {{"actors", 40'000}, {"spawn_from_actor", 0}}},
+       {count("actors", 1'500'000, 40'000), count("spawn_from_actor", 0, 0, 0, 1)}},
       {"thread-ring",
        "msg/s",
        "N actors in a ring pass a token R hops",
-       {{"actors", 100}, {"hops", 15'000'000}},  // x1.5: 219 ms fastest at 10 M
-       {{"actors", 100}, {"hops", 100'000}}},
+       // x1.5: 219 ms fastest at 10 M
+       {count("actors", 100, 100), count("hops", 15'000'000, 100'000)}},
+      // Two creatures at least, or one waits for a partner for ever.
       {"chameneos",
        "msg/s",
        "C chameneos meet through a mall M times",
        // x2: 647 ms, but the fast mode is 4x quicker; x2 again: 0.191 s
        // fastest at 2 M (2026-11-30T15-51-03Z)
-       {{"chameneos", 100}, {"meetings", 4'000'000}},
-       {{"chameneos", 100}, {"meetings", 200'000}}},
+       {count("chameneos", 100, 100, 2), count("meetings", 4'000'000, 200'000)}},
+      // Two actors at least: each pings a peer other than itself.
       {"big",
        "msg/s",
        "W actors each send N pings to random peers, who pong back",
-       {{"actors", 120}, {"pings", 50'000}},  // x2.5: 365 ms, but the fast mode is 2.5x quicker
-       {{"actors", 120}, {"pings", 20'000}}},
+       // x2.5: 365 ms, but the fast mode is 2.5x quicker
+       {count("actors", 120, 120, 2), count("pings", 50'000, 20'000)}},
       // -- concurrency ---------------------------------------------------------
       {"concurrent-dictionary",
        "msg/s",
        "W workers send M requests (P% writes) to one dictionary",
-       {{"workers", 20},
-        {"messages", 160'000},
-        {"write_percent", 10}},  // x16: 25 ms fastest at 10 k
-       {{"workers", 20}, {"messages", 10'000}, {"write_percent", 10}}},
+       // x16: 25 ms fastest at 10 k
+       {count("workers", 20, 20), count("messages", 160'000, 10'000),
+        percent("write_percent", 10, 10)}},
       // Every request walks a linked list that grows with the writes, so the
       // work is quadratic in M: at 8 k volley took 26 s (2 workers, loaded
       // machine). On the idle machine 2 k gave volley 0.086 s; 4 k is 4x.
       {"concurrent-sorted-list",
        "msg/s",
        "W workers, M requests (P% writes, S% sizes) to one sorted list",
-       {{"workers", 20}, {"messages", 4'000}, {"write_percent", 10}, {"size_percent", 1}},
-       {{"workers", 20}, {"messages", 8'000}, {"write_percent", 10}, {"size_percent", 1}},
+       {count("workers", 20, 20), count("messages", 4'000, 8'000), percent("write_percent", 10, 10),
+        percent("size_percent", 1, 1)},
        workload_kind::compute_bound},
       // Each item costs 2 x 2,500 logs (cost 25 on both sides): at 1,000 items
       // per producer volley took 5.4 s on the loaded machine; at 150 volley
@@ -139,18 +178,9 @@ const std::vector<workload_spec>& workload_specs() {
       {"producer-consumer",
        "msg/s",
        "P producers, C consumers through a bounded buffer actor",
-       {{"buffer", 50},
-        {"producers", 40},
-        {"consumers", 40},
-        {"items", 800},
-        {"produce_cost", 25},
-        {"consume_cost", 25}},
-       {{"buffer", 50},
-        {"producers", 40},
-        {"consumers", 40},
-        {"items", 1'000},
-        {"produce_cost", 25},
-        {"consume_cost", 25}},
+       {count("buffer", 50, 50), count("producers", 40, 40), count("consumers", 40, 40),
+        count("items", 800, 1'000), count("produce_cost", 25, 25, 0),
+        count("consume_cost", 25, 25, 0)},
        workload_kind::compute_bound},
       {"dining-philosophers",
        "msg/s",
@@ -158,8 +188,7 @@ const std::vector<workload_spec>& workload_specs() {
        // x4: 113 ms fastest at 10 k; x2 again: 172 ms at 40 k once the
        // conversation stayed on one worker (2026-11-29T15-14-30Z); x2.5
        // again: 0.142 s fastest at 80 k (2026-11-30T15-51-03Z)
-       {{"philosophers", 20}, {"rounds", 200'000}},
-       {{"philosophers", 20}, {"rounds", 10'000}}},
+       {count("philosophers", 20, 20), count("rounds", 200'000, 10'000)}},
       // Haircuts: the unit Savina reports. Who is turned away follows from the
       // draws (savina::barber_shop), so every runtime sends the same messages:
       // 7 per haircut at these sizes (no customer is turned away: with equal
@@ -169,14 +198,8 @@ const std::vector<workload_spec>& workload_specs() {
        "N haircuts, waiting room W, random arrival/haircut rates",
        // x20 (2026-11-29, loaded machine, 200 k): volley 0.47 CPU-s, so a
        // ~0.25 s window on an idle machine; CAF 5.4 and Erlang 5.4 CPU-s.
-       {{"haircuts", 200'000},
-        {"waiting_room", 1'000},
-        {"arrival_rate", 1'000},
-        {"haircut_rate", 1'000}},
-       {{"haircuts", 5'000},
-        {"waiting_room", 1'000},
-        {"arrival_rate", 1'000},
-        {"haircut_rate", 1'000}}},
+       {count("haircuts", 200'000, 5'000), count("waiting_room", 1'000, 1'000),
+        count("arrival_rate", 1'000, 1'000), count("haircut_rate", 1'000, 1'000)}},
       // Compute-bound at volley's speed: each round's smoker runs
       // busy_wait(below(1000) + 10), 255 M LCG steps in all at 500 k rounds
       // (~0.55 CPU-s at 2.3 GHz), 75% of volley's samples in perf record
@@ -184,45 +207,48 @@ const std::vector<workload_spec>& workload_specs() {
       {"cigarette-smokers",
        "msg/s",
        "an arbiter and S smokers, R rounds",
-       {{"rounds", 500'000}, {"smokers", 200}},  // x500: 0.15 s idle at 200 k
-       {{"rounds", 1'000}, {"smokers", 200}},
+       // x500: 0.15 s idle at 200 k
+       {count("rounds", 500'000, 1'000), count("smokers", 200, 200)},
        workload_kind::compute_bound},
       {"logistic-map",
        "msg/s",
        "S series computed term by term through rate-computer actors",
        // x3.2: 0.195 s idle at 50 k; x3.75 again: 0.100 s fastest at 80 k
        // (2026-11-30T15-51-03Z)
-       {{"terms", 300'000}, {"series", 10}, {"start_rate", 3.46}, {"increment", 0.0025}},
-       {{"terms", 25'000}, {"series", 10}, {"start_rate", 3.46}, {"increment", 0.0025}}},
+       {count("terms", 300'000, 25'000), count("series", 10, 10),
+        any_number("start_rate", 3.46, 3.46), any_number("increment", 0.0025, 0.0025)}},
+      // Two accounts at least: a transfer goes between two different ones.
       {"bank-transaction",
        "msg/s",
        "a teller runs N random transfers between A accounts",
-       {{"accounts", 1'000}, {"transactions", 750'000}},  // x15: 26 ms fastest at 50 k
-       {{"accounts", 1'000}, {"transactions", 50'000}}},
+       // x15: 26 ms fastest at 50 k
+       {count("accounts", 1'000, 1'000, 2), count("transactions", 750'000, 50'000)}},
       // -- parallelism ---------------------------------------------------------
       {"trapezoid",
        "pieces/s",
        "W workers integrate a function over [1, 5] in N pieces",
        // x2: 177 ms at 10 M; x1.5 since CAF's window was 0.252 s at 20 M on
        // the Zen 5 VM (2026-12-02).
-       {{"pieces", 30'000'000}, {"workers", 100}, {"left", 1}, {"right", 5}},
-       {{"pieces", 10'000'000}, {"workers", 100}, {"left", 1}, {"right", 5}},
+       {count("pieces", 30'000'000, 10'000'000), count("workers", 100, 100),
+        any_number("left", 1, 1), any_number("right", 5, 5)},
        workload_kind::compute_bound},
+      // At most 16: the answer is checked against the known counts of
+      // solutions (reference_answers.cpp), which go to 16.
       {"n-queens",
        "solutions/s",
        "count size-N queens solutions over W workers below a threshold",
        // size 14 (365,596 solutions) is ~30x the work of 12 (47 ms); 13 would
        // give ~0.26 s, too close to the 0.25 s floor.
-       {{"size", 14}, {"workers", 20}, {"threshold", 4}},
-       {{"size", 12}, {"workers", 20}, {"threshold", 4}},
+       {count("size", 14, 12, 1, 16), count("workers", 20, 20), count("threshold", 4, 4, 0)},
        workload_kind::compute_bound},
       // At 1 M on the idle 2-core machine: volley 0.092 s, CAF 0.103 s,
       // Erlang 0.99 s (suite run 2026-11-29T03-42-01Z); 4 M for a 0.25 s floor.
+      // A threshold of 2 at least: a part is split around a pivot.
       {"quicksort",
        "elements/s",
        "actors split and sort N random longs",
-       {{"elements", 4'000'000}, {"threshold", 2'048}, {"seed", 1'024}},
-       {{"elements", 1'000'000}, {"threshold", 2'048}, {"seed", 1'024}},
+       {count("elements", 4'000'000, 1'000'000), count("threshold", 2'048, 2'048, 2),
+        any_number("seed", 1'024, 1'024)},
        workload_kind::compute_bound},
       // Compute-bound (D^3 integer multiply-adds). At 512 the idle machine
       // gave volley 0.044 s, CAF 0.030 s, Erlang 0.54 s (the loaded one:
@@ -232,8 +258,8 @@ const std::vector<workload_spec>& workload_specs() {
       {"matrix-multiplication",
        "mul-adds/s",
        "recursive block multiplication of two DxD matrices",
-       {{"dimension", 1'536}, {"workers", 20}, {"block_threshold", 16'384}},
-       {{"dimension", 1'024}, {"workers", 20}, {"block_threshold", 16'384}},
+       {count("dimension", 1'536, 1'024), count("workers", 20, 20),
+        count("block_threshold", 16'384, 16'384)},
        workload_kind::compute_bound},
       {"filter-bank",
        "msg/s",
@@ -241,27 +267,26 @@ const std::vector<workload_spec>& workload_specs() {
        // x20: volley took 0.064 s at 65,536 columns on the idle machine
        // (CAF 0.59 s, Erlang 0.85 s); x2 since volley's window was 0.190 s
        // at 327,680 on the Zen 5 VM (2026-12-02).
-       {{"columns", 655'360}, {"channels", 8}, {"taps", 32}},
-       {{"columns", 16'384}, {"channels", 8}, {"taps", 32}}},
+       {count("columns", 655'360, 16'384), count("channels", 8, 8), count("taps", 32, 32)}},
       // Division-bound: each prime is tried against every prime before it,
       // so the work grows with the square of the primes below N. At 100 k the
       // idle machine gave volley 0.081 s, Erlang 0.121 s; 250 k has 2.3x the
-      // primes.
+      // primes. A limit of 3 at least: past the first prime.
       {"sieve",
        "msg/s",
        "a growing chain of filter actors finds primes up to N",
        // 300,000 since CAF's window was 0.238 s at 250,000 on the Zen 5 VM
        // (2026-12-02).
-       {{"limit", 300'000}, {"per_filter", 1'000}},
-       {{"limit", 100'000}, {"per_filter", 1'000}},
+       {count("limit", 300'000, 100'000, 3), count("per_filter", 1'000, 1'000)},
        workload_kind::compute_bound},
+      // At most 60, a bound against typing errors: fib(60) already takes
+      // ~5 * 10^12 actors, days at any runtime's rate.
       {"fibonacci",
        "actors/s",
        "one actor per recursive call",
        // 6.9x the actors of 26 (volley 0.065 s idle); 31 has 1.6x the actors
        // of 30 (0.186 s fastest, 2026-11-30T15-51-03Z)
-       {{"n", 31}},
-       {{"n", 25}}},
+       {count("n", 31, 25, 1, 60)}},
       // -- latency -------------------------------------------------------------
       // Not in Savina. A window of `window` unacknowledged messages per sender
       // keeps the receiver's queue bounded, so the percentiles measure
@@ -269,8 +294,7 @@ const std::vector<workload_spec>& workload_specs() {
       {"fan-in-latency",
        "msg/s",
        "S senders -> one receiver; send-to-handle latency percentiles",
-       {{"senders", 32}, {"messages", 100'000}, {"window", 4}},
-       {{"senders", 16}, {"messages", 10'000}, {"window", 4}}},
+       {count("senders", 32, 16), count("messages", 100'000, 10'000), count("window", 4, 4)}},
   };
   return specs;
 }
@@ -283,81 +307,6 @@ const workload_spec* find_workload(std::string_view name) {
 
 namespace {
 
-constexpr double unbounded = std::numeric_limits<double>::infinity();
-
-/// What one parameter may be; `whole`: a count, so no fraction. A key no
-/// row names (a seed, a rate, an interval's ends) takes any number.
-struct bound {
-  std::string_view workload, key;
-  double least, most = unbounded;
-  bool whole = true;
-};
-
-// The least each workload needs: one of everything that is counted, and
-// more where it pairs or picks another: two creatures for a meeting, two
-// actors for big's pings, two different accounts for a transfer, a sieve
-// limit past the first prime. Before these, a ring of no actors crashed
-// volley-savina and caf-savina (a segmentation fault) and one chameneos
-// waited for a partner until the deadline called it a wrong answer.
-constexpr bound bounds[] = {
-    {"ping-pong", "pings", 1},
-    {"counting", "messages", 1},
-    {"fork-join-throughput", "messages", 1},
-    {"fork-join-throughput", "actors", 1},
-    {"fork-join-creation", "actors", 1},
-    {"fork-join-creation", "spawn_from_actor", 0, 1},
-    {"thread-ring", "actors", 1},
-    {"thread-ring", "hops", 1},
-    {"chameneos", "chameneos", 2},
-    {"chameneos", "meetings", 1},
-    {"big", "actors", 2},
-    {"big", "pings", 1},
-    {"concurrent-dictionary", "workers", 1},
-    {"concurrent-dictionary", "messages", 1},
-    {"concurrent-dictionary", "write_percent", 0, 100},
-    {"concurrent-sorted-list", "workers", 1},
-    {"concurrent-sorted-list", "messages", 1},
-    {"concurrent-sorted-list", "write_percent", 0, 100},
-    {"concurrent-sorted-list", "size_percent", 0, 100},
-    {"producer-consumer", "buffer", 1},
-    {"producer-consumer", "producers", 1},
-    {"producer-consumer", "consumers", 1},
-    {"producer-consumer", "items", 1},
-    {"producer-consumer", "produce_cost", 0},
-    {"producer-consumer", "consume_cost", 0},
-    {"dining-philosophers", "philosophers", 1},
-    {"dining-philosophers", "rounds", 1},
-    {"sleeping-barber", "haircuts", 1},
-    {"sleeping-barber", "waiting_room", 1},
-    {"sleeping-barber", "arrival_rate", 1},
-    {"sleeping-barber", "haircut_rate", 1},
-    {"cigarette-smokers", "rounds", 1},
-    {"cigarette-smokers", "smokers", 1},
-    {"logistic-map", "terms", 1},
-    {"logistic-map", "series", 1},
-    {"bank-transaction", "accounts", 2},
-    {"bank-transaction", "transactions", 1},
-    {"trapezoid", "pieces", 1},
-    {"trapezoid", "workers", 1},
-    {"n-queens", "size", 1, 16},
-    {"n-queens", "workers", 1},
-    {"n-queens", "threshold", 0},
-    {"quicksort", "elements", 1},
-    {"quicksort", "threshold", 2},
-    {"matrix-multiplication", "dimension", 1},
-    {"matrix-multiplication", "workers", 1},
-    {"matrix-multiplication", "block_threshold", 1},
-    {"filter-bank", "columns", 1},
-    {"filter-bank", "channels", 1},
-    {"filter-bank", "taps", 1},
-    {"sieve", "limit", 3},
-    {"sieve", "per_filter", 1},
-    {"fibonacci", "n", 1, 60},
-    {"fan-in-latency", "senders", 1},
-    {"fan-in-latency", "messages", 1},
-    {"fan-in-latency", "window", 1},
-};
-
 std::string number_text(double v) {
   char buffer[32];
   std::snprintf(buffer, sizeof buffer, "%.15g", v);
@@ -367,16 +316,16 @@ std::string number_text(double v) {
 }  // namespace
 
 std::optional<std::string> parameter_problem(const workload_spec& spec, const parameters& p) {
-  for (const auto& b : bounds) {
-    if (b.workload != spec.name || !p.contains(b.key)) continue;
-    const double v = p.real(b.key);
-    const std::string name = std::string(spec.name) + "'s " + std::string(b.key);
-    if (b.whole && v != std::floor(v))
+  for (const auto& row : spec.params) {
+    if (row.any() || !p.contains(row.key)) continue;
+    const double v = p.real(row.key);
+    const std::string name = std::string(spec.name) + "'s " + std::string(row.key);
+    if (row.whole && v != std::floor(v))
       return name + " counts, so it must be a whole number, not " + number_text(v);
-    if (!(v >= b.least))
-      return name + " must be at least " + number_text(b.least) + ", not " + number_text(v);
-    if (v > b.most)
-      return name + " must be at most " + number_text(b.most) + ", not " + number_text(v);
+    if (!(v >= row.least))
+      return name + " must be at least " + number_text(row.least) + ", not " + number_text(v);
+    if (v > row.most)
+      return name + " must be at most " + number_text(row.most) + ", not " + number_text(v);
   }
   if (spec.name == "concurrent-sorted-list" &&
       p.real("write_percent") + p.real("size_percent") > 100)

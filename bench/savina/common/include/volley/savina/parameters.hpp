@@ -9,6 +9,7 @@
 /// /work/shared/SAVINA.md and bench/savina/README.md.
 
 #include <cstdint>
+#include <limits>
 #include <map>
 #include <optional>
 #include <string>
@@ -108,18 +109,55 @@ enum class workload_kind {
 /// "timing-dependent": the note a report prints beside the ratio.
 std::string_view kind_note(workload_kind kind);
 
-/// One row of the table: a workload, its unit, and its two size sets.
+/// One parameter of a workload: its value in each size set, and the values
+/// a run may give it (an override, or a size set edited). The bound lives in
+/// the row beside the sizes, so a parameter cannot be sized and left
+/// unbounded, or bounded under a misspelt name. Every runtime is held to it:
+/// volley and CAF through parameter_problem(), Erlang through the clauses
+/// bench/peers/erlang/workload_list.cpp writes from these rows.
+struct parameter_spec {
+  std::string_view key;
+  double reference;
+  double savina;
+  /// The least value that makes a run: one of everything counted, more
+  /// where the workload pairs or picks another (two accounts for a transfer).
+  double least;
+  double most;
+  /// A count: no fraction.
+  bool whole;
+  /// A rate, a seed, an interval's end: any number makes a run.
+  bool any() const;
+};
+
+/// A count from `least` (default 1) to `most` (default: no limit).
+parameter_spec count(std::string_view key, double reference, double savina, double least = 1,
+                     double most = std::numeric_limits<double>::infinity());
+/// A percentage: a whole number from 0 to 100.
+parameter_spec percent(std::string_view key, double reference, double savina);
+/// Any number: a rate, a seed, an interval's end.
+parameter_spec any_number(std::string_view key, double reference, double savina);
+
+/// One row of the table: a workload, its unit, and its parameters with
+/// their two size sets.
 struct workload_spec {
+  workload_spec(std::string_view name, std::string_view unit, std::string_view summary,
+                std::vector<parameter_spec> params,
+                workload_kind kind = workload_kind::message_bound);
+
   std::string_view name;     ///< kebab-case, the `--workload` argument
   std::string_view unit;     ///< what `throughput` counts per second ("msg/s", "actors/s", ...)
   std::string_view summary;  ///< one line: what happens
+  std::vector<parameter_spec> params;
+  workload_kind kind;
+  /// The size sets, as `params` gives them.
   parameters reference;
   parameters savina;
-  workload_kind kind = workload_kind::message_bound;
 
   const parameters& sizes(size_set s) const {
     return s == size_set::reference ? reference : savina;
   }
+  /// The row of `key`, or nullptr.
+  const parameter_spec* parameter(std::string_view key) const;
 };
 
 /// Every workload of the suite, in the order reports list them: the seven
@@ -129,13 +167,16 @@ const std::vector<workload_spec>& workload_specs();
 /// The row named `name`, or nullptr.
 const workload_spec* find_workload(std::string_view name);
 
-/// Why `p` cannot make a run of `spec`, or std::nullopt: a count below what
-/// the workload needs (one actor of a ring, two accounts of a bank), a
-/// percentage over 100, a matrix that does not split into halves. Written
-/// once for every runtime: workload_main() refuses such a run before it
-/// starts ("bad parameters", status 1, not a wrong answer), and the runner
-/// refuses its --param overrides at start. The Erlang twins say the same in
-/// their own words.
+/// Why `p` cannot make a run of `spec`, or std::nullopt: a value outside its
+/// row's bound (one actor of a ring, two accounts of a bank, a percentage
+/// over 100, a fraction of a count), or one of the rules that tie two
+/// parameters together (a matrix that does not split into halves, a sorted
+/// list's percentages over 100 together). Written once for every runtime:
+/// workload_main() refuses such a run before it starts ("bad parameters",
+/// status 1, not a wrong answer), and the runner refuses its --param
+/// overrides at start. Erlang checks the same rows (generated into
+/// savina_workloads.erl) and words its refusals the same way; the Erlang
+/// twins of the two tying rules are in their workloads' modules.
 std::optional<std::string> parameter_problem(const workload_spec& spec, const parameters& p);
 
 }  // namespace volley::savina
