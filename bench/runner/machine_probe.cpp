@@ -260,13 +260,17 @@ nlohmann::json probe_now(const std::vector<int>& cpus) {
   if (cpus.size() >= 2)
     if (auto rt = cache_line_round_trip_ns(cpus[0], cpus[1])) out["round_trip_ns"] = *rt;
   if (auto mhz = cpu_mhz(cpus)) out["mhz"] = *mhz;
-  if (!cpus.empty())
-    if (auto step = compute_step_ns(cpus[0])) out["compute_ns"] = *step;
-  // Every CPU, not only the first: the host's sibling load is per vCPU, and
-  // a workload serialised on one worker runs on either.
+  // Every CPU, not only the first: the host's sibling load and its clock
+  // are per vCPU, and a workload serialised on one worker runs on either.
+  // Each CPU's compute step is taken just before its issue step, so the two
+  // see the same clock (spread_cause.hpp divides one by the other).
+  out["compute_cpus_ns"] = nlohmann::json::array();
   for (std::size_t n = 0; n < cpus.size(); ++n) {
-    auto step = issue_step_ns(cpus[n]);
-    out["issue_ns"].push_back(step ? nlohmann::json(*step) : nlohmann::json());
+    auto compute = compute_step_ns(cpus[n]);
+    auto issue = issue_step_ns(cpus[n]);
+    if (n == 0 && compute) out["compute_ns"] = *compute;
+    out["compute_cpus_ns"].push_back(compute ? nlohmann::json(*compute) : nlohmann::json());
+    out["issue_ns"].push_back(issue ? nlohmann::json(*issue) : nlohmann::json());
   }
   return out;
 }

@@ -14,7 +14,8 @@
 //     the run ran (/proc/stat's `steal` over all its columns);
 //   - mhz: the mean current frequency of those CPUs, if the kernel says;
 //   - compute_ns: the time of one step of a fixed chain of dependent integer
-//     operations on the first of those CPUs. It sees what the round trip
+//     operations on the first of those CPUs (compute_cpus_ns: on each of
+//     them, since 2026-12-03; the host's clock may differ per vCPU). It sees what the round trip
 //     does not: the host running that vCPU slower (a lower clock the VM is
 //     not told of). A compute-bound workload (trapezoid) slows with it and
 //     not with the round trip. A chain waits on its own latency, so a busy
@@ -84,9 +85,10 @@ std::optional<double> issue_step_ns(int cpu, int steps = 400'000);
 /// /proc/cpuinfo's "cpu MHz"); std::nullopt when the kernel does not say.
 std::optional<double> cpu_mhz(const std::vector<int>& cpus);
 
-/// One probe as JSON: {"round_trip_ns", "mhz", "compute_ns", "issue_ns"}
-/// (null where unknown; issue_ns an array with one figure per CPU of `cpus`,
-/// null for a CPU that could not be pinned).
+/// One probe as JSON: {"round_trip_ns", "mhz", "compute_ns", "compute_cpus_ns",
+/// "issue_ns"} (null where unknown; compute_cpus_ns and issue_ns arrays with
+/// one figure per CPU of `cpus`, null for a CPU that could not be pinned;
+/// compute_ns the first CPU's, as in files from before compute_cpus_ns).
 nlohmann::json probe_now(const std::vector<int>& cpus);
 
 }  // namespace volley::bench

@@ -22,13 +22,19 @@ void machine_state(std::ostream& md, const json& data) {
   if (!median) return;
   std::vector<double> probes, steal, mhz, others, compute;
   std::vector<std::string> flagged;
-  int mixed = 0, disturbed = 0, contended = 0;
+  int mixed = 0, clock_mixed = 0, lower_clock = 0, disturbed = 0, contended = 0;
   const auto quiet_issue = quiet_issue_ns(runs);
+  const auto quiet_figure = quiet_issue_figure(runs);
+  const auto quickest_clock = quickest_clock_ns(runs);
   std::optional<double> busiest_issue;
   for (const auto& r : runs) {
-    if (run_probe_mode(r, median) == "mixed") ++mixed;
+    const bool round_trip_mixed = run_probe_mode(r, median) == "mixed";
+    const auto mode = run_probe_mode(r, median, quickest_clock);
+    if (round_trip_mixed) ++mixed;
+    if (!round_trip_mixed && mode == "mixed") ++clock_mixed;
+    if (mode.find("lower clock") != std::string::npos) ++lower_clock;
     if (!disturbance(r).empty()) ++disturbed;
-    if (!host_contention(r, quiet_issue).empty()) ++contended;
+    if (!host_contention(r, quiet_figure).empty()) ++contended;
     if (auto issue = run_issue_ns(r)) busiest_issue = std::max(busiest_issue.value_or(0.0), *issue);
     if (r.contains("others_busy")) others.push_back(r["others_busy"].get<double>());
     for (const char* when : {"probe_before", "probe_after"})
@@ -91,14 +97,24 @@ void machine_state(std::ostream& md, const json& data) {
   if (mixed > 0)
     md << " " << mixed << " run(s) changed probe mode while they ran (before and after disagree);"
        << " they count in no mode's spread.";
+  if (lower_clock > 0 || clock_mixed > 0) {
+    char quickest[32];
+    std::snprintf(quickest, sizeof quickest, "%.2f", quickest_clock.value_or(0.0));
+    md << " " << lower_clock << " run(s) saw a lower clock (a compute step above "
+       << clock_drop_factor << "× the quickest, " << quickest
+       << " ns, on a CPU they kept busy): that is a probe mode of its own";
+    if (clock_mixed > 0) md << ", and " << clock_mixed << " run(s) changed clock while they ran";
+    md << ".";
+  }
   if (disturbed > 0)
     md << " " << disturbed << " run(s) shared the machine (other processes above "
        << static_cast<int>(100 * others_busy_limit) << "% of the CPUs, or steal above "
        << static_cast<int>(100 * steal_limit) << "%) and count in no mode's spread.";
   if (contended > 0)
     md << " " << contended << " run(s) had an issue step above " << issue_contention_factor
-       << "× the quietest on a CPU they kept busy (the host's SMT sibling busy, before or after"
-       << " the run): issue 9's spread counts them, the stricter reading sets them apart.";
+       << "× the quietest on a CPU they kept busy, taken per compute step where the probe has"
+       << " one (the host's SMT sibling busy, before or after the run): issue 9's spread counts"
+       << " them, the stricter reading sets them apart.";
   if (flagged.empty()) {
     md << " Every run's probe was within " << probe_mode_factor << "× of the median.\n\n";
   } else {

@@ -9,6 +9,7 @@
 #include <cstdio>
 #include <map>
 #include <sstream>
+#include <string_view>
 #include <vector>
 
 namespace volley::bench {
@@ -18,9 +19,11 @@ using nlohmann::json;
 namespace {
 
 // A run's probe mode, as the spread's cause reads it: "mixed" when its
-// probes before and after fall in different modes, "unprobed" without one.
-std::string run_mode(const json& r, std::optional<double> median_probe) {
-  return run_probe_mode(r, median_probe);
+// probes before and after fall in different modes, "unprobed" without one;
+// the clock part of it where the file has compute steps.
+std::string run_mode(const json& r, std::optional<double> median_probe,
+                     std::optional<double> quickest_clock) {
+  return run_probe_mode(r, median_probe, quickest_clock);
 }
 
 // repetition -> the successful run of (workload, runtime, workers).
@@ -35,6 +38,18 @@ std::map<int, const json*> runs_by_repetition(const json& runs, const std::strin
     out[r["repetition"].get<int>()] = &r;
   }
   return out;
+}
+
+// A mode's place when two hold as many pairs: the round trip's mode in the
+// order typical, fast, slow, unprobed, and within each a full clock before
+// a lower one (spread_cause.hpp's run_probe_mode).
+int mode_rank(const std::string& mode) {
+  static constexpr std::array<std::string_view, 4> round_trip = {"typical", "fast", "slow",
+                                                                 "unprobed"};
+  const std::string_view base = std::string_view(mode).substr(0, mode.find(','));
+  const auto at = std::find(round_trip.begin(), round_trip.end(), base);
+  const int clock = mode.find("lower clock") == std::string::npos ? 0 : 1;
+  return 2 * static_cast<int>(at - round_trip.begin()) + clock;
 }
 
 // One mode's pair ratios judged: {"count", "median", "min", "max",
@@ -58,6 +73,7 @@ json scaling_pairs(const json& runs, const std::string& workload, const std::str
                    int workers, std::optional<double> median_probe) {
   const auto at_1 = runs_by_repetition(runs, workload, runtime, 1);
   const auto at_n = runs_by_repetition(runs, workload, runtime, workers);
+  const auto quickest_clock = quickest_clock_ns(runs);
   json pairs = json::array();
   int mixed = 0;
   std::map<std::string, std::vector<double>> by_mode;
@@ -67,8 +83,8 @@ json scaling_pairs(const json& runs, const std::string& workload, const std::str
     const double base = (*one)["throughput"].get<double>();
     if (base <= 0) continue;
     const double ratio = (*it->second)["throughput"].get<double>() / base;
-    const auto mode_1 = run_mode(*one, median_probe);
-    const auto mode_n = run_mode(*it->second, median_probe);
+    const auto mode_1 = run_mode(*one, median_probe, quickest_clock);
+    const auto mode_n = run_mode(*it->second, median_probe, quickest_clock);
     const auto mode = mode_1 == mode_n ? mode_1 : "mixed";
     pairs.push_back({{"repetition", rep}, {"ratio", ratio}, {"mode", mode}});
     if (mode == "mixed")
@@ -83,24 +99,24 @@ json scaling_pairs(const json& runs, const std::string& workload, const std::str
               {"count", 0},
               {"verdict", "too few pairs"}};
   // The mode with the most pairs leads; on a tie the one holding the median
-  // probe ("typical") first, so the judgement does not depend on map order.
-  const std::array<const char*, 4> preference = {"typical", "fast", "slow", "unprobed"};
-  const char* lead = nullptr;
-  for (const char* mode : preference) {
-    auto it = by_mode.find(mode);
-    if (it != by_mode.end() && (lead == nullptr || it->second.size() > by_mode[lead].size()))
-      lead = mode;
-  }
-  if (lead == nullptr) return out;  // every pair straddles two modes
+  // probe ("typical") first, and a full clock before a lower one, so the
+  // judgement does not depend on map order.
+  std::vector<std::string> modes;
+  for (const auto& [mode, ratios] : by_mode) modes.push_back(mode);
+  std::stable_sort(modes.begin(), modes.end(), [&](const std::string& a, const std::string& b) {
+    if (by_mode[a].size() != by_mode[b].size()) return by_mode[a].size() > by_mode[b].size();
+    return mode_rank(a) < mode_rank(b);
+  });
+  if (modes.empty()) return out;  // every pair straddles two modes
+  const std::string lead = modes.front();
   out["mode"] = lead;
   out.update(mode_judgement(by_mode[lead]));
   // Every other mode with enough pairs is judged too, each within itself:
   // a loss in any of them is a loss of the step.
   json others = json::array();
-  for (const char* mode : preference) {
-    auto it = by_mode.find(mode);
-    if (mode == lead || it == by_mode.end() || it->second.size() < fewest_pairs_to_judge) continue;
-    json other = mode_judgement(it->second);
+  for (const auto& mode : modes) {
+    if (mode == lead || by_mode[mode].size() < fewest_pairs_to_judge) continue;
+    json other = mode_judgement(by_mode[mode]);
     other["mode"] = mode;
     if (other["verdict"] == "loss") out["verdict"] = "loss";
     others.push_back(other);

@@ -89,45 +89,146 @@ std::vector<std::size_t> busy_worker_cpus(const json& run) {
   return out;
 }
 
-// Every issue figure a run's probes hold, on the CPUs `only` names (all
+bool chosen(const std::vector<std::size_t>& only, std::size_t cpu) {
+  return only.empty() || std::find(only.begin(), only.end(), cpu) != only.end();
+}
+
+// A probe's compute step on `cpu`: its own, or for a probe from before
+// compute_cpus_ns the first CPU's (on the Xeon VM the second CPU's issue
+// step over the first's compute step has the same median, 1.44, as the
+// first's own: the host's clock mostly moves for both).
+std::optional<double> clock_at(const json& probe, std::size_t cpu) {
+  const auto& each = probe.value("compute_cpus_ns", json());
+  if (each.is_array()) {
+    if (cpu < each.size() && each[cpu].is_number()) return each[cpu].get<double>();
+    return std::nullopt;
+  }
+  const auto& first = probe.value("compute_ns", json());
+  if (first.is_number()) return first.get<double>();
+  return std::nullopt;
+}
+
+// How many CPUs a probe covers: one figure each in its arrays.
+std::size_t probed_cpus(const json& probe) {
+  std::size_t n = 1;
+  for (const char* key : {"issue_ns", "compute_cpus_ns"})
+    if (const auto& a = probe.value(key, json()); a.is_array()) n = std::max(n, a.size());
+  return n;
+}
+
+// One issue probe on one CPU: the step, and the same CPU's compute step
+// where the probe has one.
+struct issue_reading {
+  double issue_ns;
+  std::optional<double> clock_ns;
+  double figure() const { return clock_ns ? issue_ns / *clock_ns : issue_ns; }
+};
+
+// Every issue reading a run's probes hold, on the CPUs `only` names (all
 // when empty).
-std::vector<double> issue_figures(const json& run, const std::vector<std::size_t>& only = {}) {
-  std::vector<double> out;
+std::vector<issue_reading> issue_readings(const json& run,
+                                          const std::vector<std::size_t>& only = {}) {
+  std::vector<issue_reading> out;
   for (const char* when : {"probe_before", "probe_after"}) {
     if (!run.contains(when) || !run[when].is_object()) continue;
     const auto& issue = run[when].value("issue_ns", json());
     if (!issue.is_array()) continue;
     for (std::size_t cpu = 0; cpu < issue.size(); ++cpu)
-      if (issue[cpu].is_number() &&
-          (only.empty() || std::find(only.begin(), only.end(), cpu) != only.end()))
-        out.push_back(issue[cpu].get<double>());
+      if (issue[cpu].is_number() && chosen(only, cpu))
+        out.push_back({issue[cpu].get<double>(), clock_at(run[when], cpu)});
   }
   return out;
+}
+
+// The slowest clock of one probe of a run on the CPUs `only` names.
+std::optional<double> probe_clock(const json& run, const char* when,
+                                  const std::vector<std::size_t>& only) {
+  if (!run.contains(when) || !run[when].is_object()) return std::nullopt;
+  std::optional<double> slowest;
+  for (std::size_t cpu = 0; cpu < probed_cpus(run[when]); ++cpu)
+    if (auto ns = clock_at(run[when], cpu); ns && chosen(only, cpu))
+      slowest = std::max(slowest.value_or(*ns), *ns);
+  return slowest;
 }
 
 }  // namespace
 
 std::optional<double> run_issue_ns(const json& run) {
-  auto figures = issue_figures(run, busy_worker_cpus(run));
-  if (figures.empty()) return std::nullopt;
-  return *std::max_element(figures.begin(), figures.end());
+  std::optional<double> busiest;
+  for (const auto& r : issue_readings(run, busy_worker_cpus(run)))
+    busiest = std::max(busiest.value_or(r.issue_ns), r.issue_ns);
+  return busiest;
 }
 
 std::optional<double> quiet_issue_ns(const json& runs) {
   std::optional<double> quiet;
-  for (const auto& r : runs)
-    for (double ns : issue_figures(r)) quiet = std::min(quiet.value_or(ns), ns);
+  for (const auto& run : runs)
+    for (const auto& r : issue_readings(run))
+      quiet = std::min(quiet.value_or(r.issue_ns), r.issue_ns);
   return quiet;
 }
 
-std::string host_contention(const json& run, std::optional<double> quiet_ns) {
-  auto issue = run_issue_ns(run);
-  if (!issue || !quiet_ns || *issue <= issue_contention_factor * *quiet_ns) return "";
-  return "the host's SMT sibling was busy (issue step " + fixed("%.2f", *issue) + " ns, quiet " +
-         fixed("%.2f", *quiet_ns) + " ns)";
+std::optional<double> run_issue_figure(const json& run) {
+  std::optional<double> busiest;
+  for (const auto& r : issue_readings(run, busy_worker_cpus(run)))
+    busiest = std::max(busiest.value_or(r.figure()), r.figure());
+  return busiest;
 }
 
-std::string run_probe_mode(const json& run, std::optional<double> median_probe_ns) {
+std::optional<double> quiet_issue_figure(const json& runs) {
+  std::vector<double> figures;
+  for (const auto& run : runs)
+    for (const auto& r : issue_readings(run)) figures.push_back(r.figure());
+  if (figures.empty()) return std::nullopt;
+  // The 5th percentile, not the least: a compute step and an issue step
+  // taken a moment apart can straddle a change of clock. On the Xeon VM
+  // (2026-12-03) the least of 690 figures was 1.23 against 1.44 for 95% of
+  // them, which set apart 345 runs; the 5th percentile sat within 1% of
+  // the median on every machine whose sibling was mostly idle (1.42-1.61)
+  // and well below it where it was mostly busy (1.61 against 2.3).
+  const auto at =
+      static_cast<std::size_t>(quiet_issue_quantile * static_cast<double>(figures.size() - 1));
+  std::nth_element(figures.begin(), figures.begin() + static_cast<std::ptrdiff_t>(at),
+                   figures.end());
+  return figures[at];
+}
+
+std::string host_contention(const json& run, std::optional<double> quiet_figure) {
+  const auto readings = issue_readings(run, busy_worker_cpus(run));
+  if (readings.empty() || !quiet_figure) return "";
+  const auto busiest = std::max_element(
+      readings.begin(), readings.end(),
+      [](const issue_reading& a, const issue_reading& b) { return a.figure() < b.figure(); });
+  if (busiest->figure() <= issue_contention_factor * *quiet_figure) return "";
+  if (!busiest->clock_ns)
+    return "the host's SMT sibling was busy (issue step " + fixed("%.2f", busiest->issue_ns) +
+           " ns, quiet " + fixed("%.2f", *quiet_figure) + " ns)";
+  return "the host's SMT sibling was busy (issue step " + fixed("%.2f", busiest->issue_ns) +
+         " ns, " + fixed("%.2f", busiest->figure()) + "x the compute step; quiet " +
+         fixed("%.2f", *quiet_figure) + "x)";
+}
+
+std::optional<double> run_clock_ns(const json& run) {
+  const auto busy = busy_worker_cpus(run);
+  auto before = probe_clock(run, "probe_before", busy);
+  auto after = probe_clock(run, "probe_after", busy);
+  if (!before) return after;
+  if (!after) return before;
+  return std::max(*before, *after);
+}
+
+std::optional<double> quickest_clock_ns(const json& runs) {
+  std::optional<double> quickest;
+  for (const auto& run : runs)
+    for (const char* when : {"probe_before", "probe_after"})
+      if (run.contains(when) && run[when].is_object())
+        for (std::size_t cpu = 0; cpu < probed_cpus(run[when]); ++cpu)
+          if (auto ns = clock_at(run[when], cpu)) quickest = std::min(quickest.value_or(*ns), *ns);
+  return quickest;
+}
+
+std::string run_probe_mode(const json& run, std::optional<double> median_probe_ns,
+                           std::optional<double> quickest_clock_ns) {
   auto before = probe_at(run, "probe_before"), after = probe_at(run, "probe_after");
   if (!median_probe_ns || (!before && !after)) return "unprobed";
   // Two probes either side of a mode's boundary (61 and 70 ns against a
@@ -137,7 +238,21 @@ std::string run_probe_mode(const json& run, std::optional<double> median_probe_n
       probe_mode(*before, *median_probe_ns) != probe_mode(*after, *median_probe_ns) &&
       std::max(*before, *after) > probe_mode_factor * std::min(*before, *after))
     return "mixed";
-  return probe_mode(std::max(before.value_or(0.0), after.value_or(0.0)), *median_probe_ns);
+  auto mode = probe_mode(std::max(before.value_or(0.0), after.value_or(0.0)), *median_probe_ns);
+  if (!quickest_clock_ns) return mode;
+  // The clock, the same way: a crossing counts only when the clock itself
+  // moved by the factor (1.53 and 1.56 ns against a 1.47 ns quickest are
+  // one clock, 1.50 and 1.58 ns are not).
+  const auto busy = busy_worker_cpus(run);
+  auto clock_before = probe_clock(run, "probe_before", busy);
+  auto clock_after = probe_clock(run, "probe_after", busy);
+  auto lower = [&](double ns) { return ns > clock_drop_factor * *quickest_clock_ns; };
+  if (clock_before && clock_after && lower(*clock_before) != lower(*clock_after) &&
+      std::max(*clock_before, *clock_after) >
+          clock_drop_factor * std::min(*clock_before, *clock_after))
+    return "mixed";
+  if (auto slowest = run_clock_ns(run); slowest && lower(*slowest)) mode += ", lower clock";
+  return mode;
 }
 
 std::string disturbance(const json& run) {
@@ -150,18 +265,26 @@ std::string disturbance(const json& run) {
 }
 
 json explain_spread(const std::vector<const json*>& runs, std::optional<double> median_probe_ns,
-                    std::optional<double> quiet_issue) {
+                    std::optional<double> quiet_issue, std::optional<double> quickest_clock) {
   json out = json::object();
   std::vector<std::string> set_apart;
   std::map<std::string, std::vector<const json*>> groups;
   std::optional<double> shortest;
   for (const json* r : runs) {
     if (auto e = number(*r, "elapsed_s")) shortest = std::min(shortest.value_or(*e), *e);
-    auto mode = run_probe_mode(*r, median_probe_ns);
+    auto mode = run_probe_mode(*r, median_probe_ns, quickest_clock);
     if (mode == "mixed") {
-      set_apart.push_back(rep_text(*r) + ": probe mode changed while it ran (" +
-                          duration_text(*probe_at(*r, "probe_before")) + " before, " +
-                          duration_text(*probe_at(*r, "probe_after")) + " after)");
+      const auto busy = busy_worker_cpus(*r);
+      auto before = probe_clock(*r, "probe_before", busy),
+           after = probe_clock(*r, "probe_after", busy);
+      set_apart.push_back(rep_text(*r) +
+                          (run_probe_mode(*r, median_probe_ns) == "mixed"
+                               ? ": probe mode changed while it ran (" +
+                                     duration_text(*probe_at(*r, "probe_before")) + " before, " +
+                                     duration_text(*probe_at(*r, "probe_after")) + " after)"
+                               : ": the clock changed while it ran (compute step " +
+                                     fixed("%.2f", *before) + " ns before, " +
+                                     fixed("%.2f", *after) + " ns after)"));
     } else if (auto why = disturbance(*r); !why.empty()) {
       set_apart.push_back(rep_text(*r) + ": " + why);
     } else if (auto host = host_contention(*r, quiet_issue); !host.empty()) {

@@ -71,12 +71,26 @@ inline constexpr double others_busy_limit = 0.1;
 /// on the project's VM had more than 2.4%).
 inline constexpr double steal_limit = 0.05;
 
-/// A run whose issue probe (machine_probe.hpp), before or after it, on a
-/// CPU it kept busy read more than this factor over the quietest issue
-/// probe of its file (quiet_issue_ns) is set apart: a busy SMT sibling on the host. On the
+/// A run whose issue figure (run_issue_figure), before or after it, on a
+/// CPU it kept busy was more than this factor over the quietest of its file
+/// (quiet_issue_figure) is set apart: a busy SMT sibling on the host. On the
 /// project's VM a quiet core read 2.62-2.73 ns (4% apart), a shared one
-/// 2.87-5.2 ns.
+/// 2.87-5.2 ns, with the compute step unchanged.
 inline constexpr double issue_contention_factor = 1.10;
+
+/// A run whose compute step (machine_probe.hpp) on a CPU it kept busy was
+/// more than this factor above the quickest of its file ran at a lower
+/// clock: a probe mode of its own (run_probe_mode). On the Xeon VM of
+/// 2026-12-03 the compute step sat at five levels, 1.47, 1.50, 1.58, 1.63
+/// and 1.67 ns, and the issue step moved with it (issue over compute step
+/// 1.44 in nearly every probe of three files): the host changed the vCPU's
+/// clock, no sibling took its issue slots. The two quickest levels are 2.5%
+/// apart, the next is 5.2% above them. Message-bound workloads moved by
+/// more than the clock did (volley's concurrent dictionary 9.1 M msg/s at
+/// 1.67 ns, 15.0 M at 1.47 ns): a host busy enough to lower the clock also
+/// shares its caches and memory, so a lower clock marks a state of the
+/// machine, not a factor to divide out.
+inline constexpr double clock_drop_factor = 1.05;
 
 /// A worker thread with at least this share of a run's sampled CPU time
 /// kept its CPU busy (thread ring's idle worker: 1-3%; a balanced pair: 50%).
@@ -89,8 +103,23 @@ inline constexpr double min_window_s = 0.25;
 /// "mixed" when the probes before and after the run fall in different
 /// modes and differ by more than probe_mode_factor (the mode changed while
 /// it ran, not a probe's jitter across a boundary); else probe_mode() of the larger
-/// of the two; "unprobed" without a probe or a median.
-std::string run_probe_mode(const nlohmann::json& run, std::optional<double> median_probe_ns);
+/// of the two; "unprobed" without a probe or a median. With the file's
+/// quickest clock (quickest_clock_ns) the clock is part of the mode: ", lower
+/// clock" is added when the slower of the run's two clocks (run_clock_ns's
+/// probes) was more than clock_drop_factor over it, and the run is "mixed"
+/// when its clock crossed that line while it ran by more than the factor.
+std::string run_probe_mode(const nlohmann::json& run, std::optional<double> median_probe_ns,
+                           std::optional<double> quickest_clock_ns = std::nullopt);
+
+/// The slowest clock a run saw: the largest compute step of its probes,
+/// before or after, on the CPUs it kept busy (as run_issue_ns chooses
+/// them); a probe without a compute step per CPU (files before 2026-12-03)
+/// gives its first CPU's for every CPU. std::nullopt without one.
+std::optional<double> run_clock_ns(const nlohmann::json& run);
+
+/// The smallest compute step among `runs` (a result file's array; any CPU,
+/// before or after): the file's full clock. std::nullopt without any.
+std::optional<double> quickest_clock_ns(const nlohmann::json& runs);
 
 /// Why a run does not count towards its mode's spread, "" if it does:
 /// "others kept 45% of the CPUs busy", "steal 6%".
@@ -105,14 +134,31 @@ std::string disturbance(const nlohmann::json& run);
 std::optional<double> run_issue_ns(const nlohmann::json& run);
 
 /// The smallest issue probe among `runs` (a result file's array; any CPU,
-/// before or after): the core's figure with its SMT sibling idle.
-/// std::nullopt without any.
+/// before or after). std::nullopt without any.
 std::optional<double> quiet_issue_ns(const nlohmann::json& runs);
 
-/// "the host's SMT sibling was busy (issue step 4.40 ns, quiet 2.62 ns)"
-/// when run_issue_ns is above issue_contention_factor times `quiet_ns`,
-/// else "".
-std::string host_contention(const nlohmann::json& run, std::optional<double> quiet_ns);
+/// A probe's issue step on one CPU over the compute step it took on that
+/// CPU just before (the issue time per unit of the clock's chain): a busy
+/// SMT sibling raises it, a lower clock raises both steps alike and leaves
+/// it. The raw issue step for a probe without a compute step. The largest
+/// on the CPUs the run kept busy (as run_issue_ns); std::nullopt without
+/// issue probes there.
+std::optional<double> run_issue_figure(const nlohmann::json& run);
+
+/// Which of a file's issue figures is its quiet one: the 5th percentile
+/// (quiet_issue_figure says why not the least).
+inline constexpr double quiet_issue_quantile = 0.05;
+
+/// The quiet_issue_quantile of the issue figures among `runs` (any CPU,
+/// before or after): the core's with its SMT sibling idle. std::nullopt
+/// without any.
+std::optional<double> quiet_issue_figure(const nlohmann::json& runs);
+
+/// "the host's SMT sibling was busy (issue step 3.90 ns, 2.40x the compute
+/// step; quiet 1.44x)", or for probes without a compute step "... (issue
+/// step 4.40 ns, quiet 2.62 ns)", when run_issue_figure is above
+/// issue_contention_factor times `quiet_figure` (quiet_issue_figure), else "".
+std::string host_contention(const nlohmann::json& run, std::optional<double> quiet_figure);
 
 /// For the successful runs of one runtime in one summary row, with
 /// spread = max/min of their throughput: {"cause": text, and where known
@@ -126,6 +172,7 @@ std::string host_contention(const nlohmann::json& run, std::optional<double> qui
 /// accounts for the spread, or says that nothing does.
 nlohmann::json explain_spread(const std::vector<const nlohmann::json*>& runs,
                               std::optional<double> median_probe_ns,
-                              std::optional<double> quiet_issue_ns);
+                              std::optional<double> quiet_issue_figure,
+                              std::optional<double> quickest_clock_ns = std::nullopt);
 
 }  // namespace volley::bench

@@ -88,4 +88,8 @@ TEST_CASE("an issue step runs its twelve chains side by side") {
   auto probe = probe_now(cpus);
   REQUIRE(probe["issue_ns"].size() == cpus.size());
   for (const auto& ns : probe["issue_ns"]) CHECK(ns.is_number());
+  // A clock per CPU beside each issue step, the first CPU's also as before.
+  REQUIRE(probe["compute_cpus_ns"].size() == cpus.size());
+  for (const auto& ns : probe["compute_cpus_ns"]) CHECK(ns.is_number());
+  CHECK(probe["compute_ns"] == probe["compute_cpus_ns"][0]);
 }

@@ -207,3 +207,35 @@ TEST_CASE("a sweep's steps are counted: judged, losses named, too few pairs set 
   CHECK(s.losses == std::vector<std::string>{"big (volley, 2 workers)"});
   CHECK(s.unjudged == std::vector<std::string>{"big (volley, 3 workers)"});
 }
+
+TEST_CASE("pairs are judged within one clock; the mode holding most pairs leads") {
+  // Three pairs at the host's lower clock (compute step 1.67 ns) lose 30%;
+  // three at its full clock (1.47 ns) do not. The round trip is one mode
+  // throughout. Both clocks are judged, the loss found in the lower one.
+  auto at_clock = [](json runs, double compute_ns) {
+    for (auto& r : runs)
+      for (const char* when : {"probe_before", "probe_after"}) r[when]["compute_ns"] = compute_ns;
+    return runs;
+  };
+  json runs = at_clock(sweep({{100, 99}, {100, 98}, {100, 97}}, 70), 1.47);
+  for (auto& r : at_clock(sweep({{80, 56}, {80, 55}, {80, 57}}, 70), 1.67)) {
+    r["repetition"] = r["repetition"].get<int>() + 3;
+    runs.push_back(r);
+  }
+  json p = pairs_of(runs);
+  CHECK(p["mode"] == "typical");  // a tie: the full clock leads
+  CHECK(p["count"] == 3);
+  REQUIRE(p.contains("other_modes"));
+  CHECK(p["other_modes"][0]["mode"] == "typical, lower clock");
+  CHECK(p["other_modes"][0]["below"] == 3);
+  CHECK(p["verdict"] == "loss");
+  // One more pair at the lower clock: it holds most pairs and leads.
+  for (auto& r : at_clock(sweep({{80, 56}}, 70), 1.67)) {
+    r["repetition"] = 7;
+    runs.push_back(r);
+  }
+  CHECK(pairs_of(runs)["mode"] == "typical, lower clock");
+  // A pair whose two runs saw different clocks is not judged.
+  runs[0]["probe_before"]["compute_ns"] = runs[0]["probe_after"]["compute_ns"] = 1.67;
+  CHECK(pairs_of(runs)["mixed"] == 1);
+}

@@ -31,7 +31,8 @@ json run(int repetition, double items, double elapsed_s, double cpu_s, double be
 json explain(const json& runs) {
   std::vector<const json*> pointers;
   for (const auto& r : runs) pointers.push_back(&r);
-  return explain_spread(pointers, median_probe_ns(runs), quiet_issue_ns(runs));
+  return explain_spread(pointers, median_probe_ns(runs), quiet_issue_figure(runs),
+                        quickest_clock_ns(runs));
 }
 
 bool says(const json& analysis, const std::string& text) {
@@ -135,6 +136,112 @@ TEST_CASE("a busy sibling on a CPU the run left idle does not set it apart") {
       json::array({with_issue(on_worker(run(1, 1.5e7, 0.34, 0.34), 1), {2.62, 2.62}, {2.62, 2.62}),
                    idle_side}));
   CHECK(says(a, "probe does not explain it; rep 3 against rep 1"));
+}
+
+// `r` with compute steps (the clock) per probe CPU, before and after.
+json with_clock(json r, std::vector<double> before, std::vector<double> after) {
+  r["probe_before"]["compute_cpus_ns"] = before;
+  r["probe_before"]["compute_ns"] = before.at(0);
+  r["probe_after"]["compute_cpus_ns"] = after;
+  r["probe_after"]["compute_ns"] = after.at(0);
+  return r;
+}
+
+// `r` probed at one clock on both CPUs, issue step 1.44 times it (the Xeon
+// VM's ratio with the SMT sibling idle).
+json at_clock(json r, double compute_ns) {
+  const double issue = 1.44 * compute_ns;
+  return with_issue(with_clock(std::move(r), {compute_ns, compute_ns}, {compute_ns, compute_ns}),
+                    {issue, issue}, {issue, issue});
+}
+
+TEST_CASE("a lower clock is a probe mode of its own") {
+  // The Xeon VM's concurrent dictionary on volley (2026-12-03): 9.1 and
+  // 10.7 M msg/s with the compute step at 1.67 and 1.58 ns, 13.0 and 15.0 M
+  // at 1.47 ns, the round trip typical throughout: 1.65 apart in one
+  // round-trip mode, each clock narrow.
+  json runs = json::array(
+      {at_clock(run(1, 9.1e6, 1.0, 1.0), 1.67), at_clock(run(2, 10.7e6, 1.0, 1.0), 1.58),
+       at_clock(run(3, 13.0e6, 1.0, 1.0), 1.47), at_clock(run(4, 15.0e6, 1.0, 1.0), 1.47)});
+  CHECK(quickest_clock_ns(runs) == Approx(1.47));
+  CHECK(run_clock_ns(runs[0]) == Approx(1.67));
+  CHECK(run_probe_mode(runs[0], 80.0, 1.47) == "typical, lower clock");
+  CHECK(run_probe_mode(runs[2], 80.0, 1.47) == "typical");
+  // Without the clock (the reading before it): one mode, wide.
+  CHECK(run_probe_mode(runs[0], 80.0) == "typical");
+  auto a = explain(runs);
+  CHECK(says(a, "probe modes explain it (typical, lower clock mode 1.18)"));
+  // The clocks are the issue step's as much as the compute step's: a clock
+  // change is no busy sibling.
+  CHECK_FALSE(a.contains("set_apart"));
+  // Within clock_drop_factor of the quickest (1.50 against 1.47 ns: the
+  // VM's next level) is the full clock.
+  CHECK(run_probe_mode(at_clock(run(5, 1e7, 1.0, 1.0), 1.50), 80.0, 1.47) == "typical");
+}
+
+TEST_CASE("a run whose clock changed while it ran is mixed") {
+  json moved = with_clock(run(1, 1e7, 1.0, 1.0), {1.50, 1.50}, {1.58, 1.58});
+  CHECK(run_probe_mode(moved, 80.0, 1.47) == "mixed");
+  // Either side of the line (1.47 x 1.05 = 1.54 ns) but 2% apart: jitter,
+  // judged by the slower of the two.
+  json across = with_clock(run(2, 1e7, 1.0, 1.0), {1.53, 1.53}, {1.56, 1.56});
+  CHECK(run_probe_mode(across, 80.0, 1.47) == "typical, lower clock");
+  json runs = json::array(
+      {moved, at_clock(run(2, 1e7, 0.30, 0.30), 1.47), at_clock(run(3, 1e7, 0.31, 0.31), 1.47)});
+  CHECK(says(explain(runs),
+             "set-apart runs explain it (typical mode 1.03): rep 1: the clock changed while it "
+             "ran (compute step 1.50 ns before, 1.58 ns after)"));
+}
+
+TEST_CASE("the clock that counts is that of the CPU the run kept busy") {
+  // Worker 1 did the work on a CPU at the full clock; worker 0's was lower.
+  json r = on_worker(with_clock(run(1, 1e7, 1.0, 1.0), {1.67, 1.47}, {1.67, 1.47}), 1);
+  CHECK(run_clock_ns(r) == Approx(1.47));
+  CHECK(run_probe_mode(r, 80.0, 1.47) == "typical");
+  json both = r;
+  both.erase("thread_cpu_s");  // no samples: every probed CPU counts
+  CHECK(run_clock_ns(both) == Approx(1.67));
+  CHECK(run_probe_mode(both, 80.0, 1.47) == "typical, lower clock");
+}
+
+TEST_CASE("a probe from before per-CPU clocks lends its first CPU's to each") {
+  json old = with_issue(run(1, 1e7, 1.0, 1.0), {2.12, 2.41}, {2.12, 2.41});
+  old["probe_before"]["compute_ns"] = 1.47;
+  old["probe_after"]["compute_ns"] = 1.47;
+  CHECK(run_clock_ns(old) == Approx(1.47));
+  CHECK(run_issue_figure(old) == Approx(2.41 / 1.47));
+  CHECK(quickest_clock_ns(json::array({old})) == Approx(1.47));
+}
+
+TEST_CASE("a busy sibling is told from a lower clock by the issue step per clock") {
+  // The same 2.41 ns issue step: at a 1.67 ns clock it is the quiet ratio
+  // (1.44), at 1.47 ns it is 1.64, a sibling taking issue slots.
+  json slow_clock = at_clock(run(1, 1e7, 1.0, 1.0), 1.67);
+  json sibling = with_issue(with_clock(run(2, 1e7, 1.0, 1.0), {1.47, 1.47}, {1.47, 1.47}),
+                            {2.41, 2.41}, {2.12, 2.12});
+  json runs = json::array({at_clock(run(3, 1e7, 1.0, 1.0), 1.47), slow_clock, sibling});
+  CHECK(quiet_issue_figure(runs) == Approx(1.44));
+  CHECK(host_contention(slow_clock, quiet_issue_figure(runs)).empty());
+  CHECK(host_contention(sibling, quiet_issue_figure(runs)) ==
+        "the host's SMT sibling was busy (issue step 2.41 ns, 1.64x the compute step; quiet "
+        "1.44x)");
+  // Known-bad, the reading before it: the raw issue step against the
+  // quietest calls the lower clock a busy sibling (2.41 > 1.1 x 2.12 ns).
+  CHECK(*run_issue_ns(slow_clock) > issue_contention_factor * *quiet_issue_ns(runs));
+}
+
+TEST_CASE("the quiet issue figure is a low percentile, not the least") {
+  // 40 runs at the VM's 1.44 and one probe whose compute and issue steps
+  // straddled a clock change (1.23): the least would make every run read
+  // as contended (1.44 > 1.1 x 1.23).
+  json runs = json::array();
+  for (int rep = 1; rep <= 40; ++rep) runs.push_back(at_clock(run(rep, 1e7, 1.0, 1.0), 1.47));
+  json odd = at_clock(run(41, 1e7, 1.0, 1.0), 1.47);
+  odd["probe_after"]["issue_ns"] = {1.23 * 1.47, 1.23 * 1.47};
+  runs.push_back(odd);
+  CHECK(quiet_issue_figure(runs) == Approx(1.44));
+  CHECK(host_contention(runs[0], quiet_issue_figure(runs)).empty());
+  CHECK_FALSE(host_contention(runs[0], 1.23).empty());
 }
 
 TEST_CASE("a file without issue probes judges no run by them") {
