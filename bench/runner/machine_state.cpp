@@ -25,11 +25,11 @@ void machine_state(std::ostream& md, const json& data) {
   int mixed = 0, clock_mixed = 0, lower_clock = 0, disturbed = 0, contended = 0;
   const auto quiet_issue = quiet_issue_ns(runs);
   const auto quiet_figure = quiet_issue_figure(runs);
-  const auto quickest_clock = quickest_clock_ns(runs);
+  const auto full_clock = full_clock_ns(runs);
   std::optional<double> busiest_issue;
   for (const auto& r : runs) {
     const bool round_trip_mixed = run_probe_mode(r, median) == "mixed";
-    const auto mode = run_probe_mode(r, median, quickest_clock);
+    const auto mode = run_probe_mode(r, median, full_clock);
     if (round_trip_mixed) ++mixed;
     if (!round_trip_mixed && mode == "mixed") ++clock_mixed;
     if (mode.find("lower clock") != std::string::npos) ++lower_clock;
@@ -98,10 +98,10 @@ void machine_state(std::ostream& md, const json& data) {
     md << " " << mixed << " run(s) changed probe mode while they ran (before and after disagree);"
        << " they count in no mode's spread.";
   if (lower_clock > 0 || clock_mixed > 0) {
-    char quickest[32];
-    std::snprintf(quickest, sizeof quickest, "%.2f", quickest_clock.value_or(0.0));
+    char full[32];
+    std::snprintf(full, sizeof full, "%.2f", full_clock.value_or(0.0));
     md << " " << lower_clock << " run(s) saw a lower clock (a compute step above "
-       << clock_drop_factor << "× the quickest, " << quickest
+       << clock_drop_factor << "× the full clock, " << full
        << " ns, on a CPU they kept busy): that is a probe mode of its own";
     if (clock_mixed > 0) md << ", and " << clock_mixed << " run(s) changed clock while they ran";
     md << ".";

@@ -56,12 +56,11 @@ std::string judged_text(const json& figure, std::size_t of) {
 }  // namespace
 
 json mode_spread(const std::vector<const json*>& runs, std::optional<double> median_probe_ns,
-                 std::optional<double> quiet_issue_figure,
-                 std::optional<double> quickest_clock_ns) {
+                 std::optional<double> quiet_issue, std::optional<double> full_clock) {
   std::map<std::string, std::vector<const json*>> issue_runs, strict_runs;
   int mixed = 0, disturbed = 0, contended = 0;
   for (const json* r : runs) {
-    const auto mode = run_probe_mode(*r, median_probe_ns, quickest_clock_ns);
+    const auto mode = run_probe_mode(*r, median_probe_ns, full_clock);
     if (mode == "mixed") {
       ++mixed;
       continue;
@@ -71,7 +70,7 @@ json mode_spread(const std::vector<const json*>& runs, std::optional<double> med
       continue;
     }
     issue_runs[mode].push_back(r);
-    if (!host_contention(*r, quiet_issue_figure).empty())
+    if (!host_contention(*r, quiet_issue).empty())
       ++contended;
     else
       strict_runs[mode].push_back(r);

@@ -73,9 +73,8 @@ std::optional<mode_group> widest_mode_group(
 /// "narrow" (<= narrow_spread) or "wide"}, or {"verdict": "too few runs"}
 /// when no mode holds fewest_runs_in_mode runs.
 nlohmann::json mode_spread(const std::vector<const nlohmann::json*>& runs,
-                           std::optional<double> median_probe_ns,
-                           std::optional<double> quiet_issue_figure,
-                           std::optional<double> quickest_clock_ns = std::nullopt);
+                           std::optional<double> median_probe_ns, std::optional<double> quiet_issue,
+                           std::optional<double> full_clock = std::nullopt);
 
 /// Issue 9's cell for a runtime summary's "mode_spread": "1.38 > 1.3
 /// (typical, 3 of 3 runs)", or "too few runs in one mode (1 typical,

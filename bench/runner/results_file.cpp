@@ -95,10 +95,10 @@ json runtime_summary(const json& runs, const std::string& workload, int workers,
   if (!per_cpu.empty()) out["per_cpu_s"] = summary_json(summarise(per_cpu));
   for (auto& [key, values] : latency) out[key] = summarise(values).median;
   const auto quiet_issue = quiet_issue_figure(runs);
-  const auto quickest_clock = quickest_clock_ns(runs);
+  const auto full_clock = full_clock_ns(runs);
   // Issue 9's spread within one probe mode, and the stricter reading.
   if (s.count >= 1)
-    out["mode_spread"] = mode_spread(ok_runs, median_probe, quiet_issue, quickest_clock);
+    out["mode_spread"] = mode_spread(ok_runs, median_probe, quiet_issue, full_clock);
   // Spread and what the probe says about it: a wide spread is explained
   // when the repetitions fall into more than one probe mode and each mode
   // on its own is narrow.
@@ -117,7 +117,7 @@ json runtime_summary(const json& runs, const std::string& workload, int workers,
       out["probe_explains_spread"] =
           by_mode.size() >= 2 && every_mode_narrow ? json(true) : json(false);
       // What else the file recorded about it (spread_cause.hpp).
-      out["spread_cause"] = explain_spread(ok_runs, median_probe, quiet_issue, quickest_clock);
+      out["spread_cause"] = explain_spread(ok_runs, median_probe, quiet_issue, full_clock);
     }
   }
   return out;

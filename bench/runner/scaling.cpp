@@ -22,8 +22,8 @@ namespace {
 // probes before and after fall in different modes, "unprobed" without one;
 // the clock part of it where the file has compute steps.
 std::string run_mode(const json& r, std::optional<double> median_probe,
-                     std::optional<double> quickest_clock) {
-  return run_probe_mode(r, median_probe, quickest_clock);
+                     std::optional<double> full_clock) {
+  return run_probe_mode(r, median_probe, full_clock);
 }
 
 // repetition -> the successful run of (workload, runtime, workers).
@@ -46,7 +46,7 @@ std::map<int, const json*> runs_by_repetition(const json& runs, const std::strin
 int mode_rank(const std::string& mode) {
   static constexpr std::array<std::string_view, 4> round_trip = {"typical", "fast", "slow",
                                                                  "unprobed"};
-  const std::string_view base = std::string_view(mode).substr(0, mode.find(','));
+  const std::string_view base = std::string_view(mode).substr(0, mode.find(" at "));
   const auto at = std::find(round_trip.begin(), round_trip.end(), base);
   const int clock = mode.find("lower clock") == std::string::npos ? 0 : 1;
   return 2 * static_cast<int>(at - round_trip.begin()) + clock;
@@ -73,7 +73,7 @@ json scaling_pairs(const json& runs, const std::string& workload, const std::str
                    int workers, std::optional<double> median_probe) {
   const auto at_1 = runs_by_repetition(runs, workload, runtime, 1);
   const auto at_n = runs_by_repetition(runs, workload, runtime, workers);
-  const auto quickest_clock = quickest_clock_ns(runs);
+  const auto full_clock = full_clock_ns(runs);
   json pairs = json::array();
   int mixed = 0;
   std::map<std::string, std::vector<double>> by_mode;
@@ -83,8 +83,8 @@ json scaling_pairs(const json& runs, const std::string& workload, const std::str
     const double base = (*one)["throughput"].get<double>();
     if (base <= 0) continue;
     const double ratio = (*it->second)["throughput"].get<double>() / base;
-    const auto mode_1 = run_mode(*one, median_probe, quickest_clock);
-    const auto mode_n = run_mode(*it->second, median_probe, quickest_clock);
+    const auto mode_1 = run_mode(*one, median_probe, full_clock);
+    const auto mode_n = run_mode(*it->second, median_probe, full_clock);
     const auto mode = mode_1 == mode_n ? mode_1 : "mixed";
     pairs.push_back({{"repetition", rep}, {"ratio", ratio}, {"mode", mode}});
     if (mode == "mixed")

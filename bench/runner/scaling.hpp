@@ -70,8 +70,8 @@ inline constexpr double loss_agreement = 2.0 / 3.0;
 /// "ratio", "mode"}] in repetition order, "mixed": pairs whose two runs
 /// were in different probe modes (not judged), "mode": the mode holding
 /// most pairs ("typical", "slow", "fast", or "unprobed" for runs without
-/// probes; ", lower clock" added as spread_cause.hpp's run_probe_mode says,
-/// the file's quickest clock taken from `runs`), "count", "median", "min", "max", "below": of that
+/// probes; " at a lower clock" added as spread_cause.hpp's run_probe_mode says,
+/// the file's full clock taken from `runs`), "count", "median", "min", "max", "below": of that
 /// mode's pairs, "other_modes": [the same for each other mode with at least fewest_pairs_to_judge
 /// pairs] (absent when none), "verdict": "loss" (in any judged mode), "no loss" or "too few
 /// pairs"}. Pairs are matched by repetition; runs that did not succeed make none. Null without a

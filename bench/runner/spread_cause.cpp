@@ -89,6 +89,16 @@ std::vector<std::size_t> busy_worker_cpus(const json& run) {
   return out;
 }
 
+// The low_quantile of `values` (spread_cause.hpp says why not the least);
+// std::nullopt when empty.
+std::optional<double> low_quantile(std::vector<double> values) {
+  if (values.empty()) return std::nullopt;
+  const auto at =
+      static_cast<std::size_t>(low_quantile_of_probes * static_cast<double>(values.size() - 1));
+  std::nth_element(values.begin(), values.begin() + static_cast<std::ptrdiff_t>(at), values.end());
+  return values[at];
+}
+
 bool chosen(const std::vector<std::size_t>& only, std::size_t cpu) {
   return only.empty() || std::find(only.begin(), only.end(), cpu) != only.end();
 }
@@ -179,18 +189,7 @@ std::optional<double> quiet_issue_figure(const json& runs) {
   std::vector<double> figures;
   for (const auto& run : runs)
     for (const auto& r : issue_readings(run)) figures.push_back(r.figure());
-  if (figures.empty()) return std::nullopt;
-  // The 5th percentile, not the least: a compute step and an issue step
-  // taken a moment apart can straddle a change of clock. On the Xeon VM
-  // (2026-12-03) the least of 690 figures was 1.23 against 1.44 for 95% of
-  // them, which set apart 345 runs; the 5th percentile sat within 1% of
-  // the median on every machine whose sibling was mostly idle (1.42-1.61)
-  // and well below it where it was mostly busy (1.61 against 2.3).
-  const auto at =
-      static_cast<std::size_t>(quiet_issue_quantile * static_cast<double>(figures.size() - 1));
-  std::nth_element(figures.begin(), figures.begin() + static_cast<std::ptrdiff_t>(at),
-                   figures.end());
-  return figures[at];
+  return low_quantile(figures);
 }
 
 std::string host_contention(const json& run, std::optional<double> quiet_figure) {
@@ -217,18 +216,18 @@ std::optional<double> run_clock_ns(const json& run) {
   return std::max(*before, *after);
 }
 
-std::optional<double> quickest_clock_ns(const json& runs) {
-  std::optional<double> quickest;
+std::optional<double> full_clock_ns(const json& runs) {
+  std::vector<double> steps;
   for (const auto& run : runs)
     for (const char* when : {"probe_before", "probe_after"})
       if (run.contains(when) && run[when].is_object())
         for (std::size_t cpu = 0; cpu < probed_cpus(run[when]); ++cpu)
-          if (auto ns = clock_at(run[when], cpu)) quickest = std::min(quickest.value_or(*ns), *ns);
-  return quickest;
+          if (auto ns = clock_at(run[when], cpu)) steps.push_back(*ns);
+  return low_quantile(steps);
 }
 
 std::string run_probe_mode(const json& run, std::optional<double> median_probe_ns,
-                           std::optional<double> quickest_clock_ns) {
+                           std::optional<double> full_clock) {
   auto before = probe_at(run, "probe_before"), after = probe_at(run, "probe_after");
   if (!median_probe_ns || (!before && !after)) return "unprobed";
   // Two probes either side of a mode's boundary (61 and 70 ns against a
@@ -239,19 +238,19 @@ std::string run_probe_mode(const json& run, std::optional<double> median_probe_n
       std::max(*before, *after) > probe_mode_factor * std::min(*before, *after))
     return "mixed";
   auto mode = probe_mode(std::max(before.value_or(0.0), after.value_or(0.0)), *median_probe_ns);
-  if (!quickest_clock_ns) return mode;
+  if (!full_clock) return mode;
   // The clock, the same way: a crossing counts only when the clock itself
-  // moved by the factor (1.53 and 1.56 ns against a 1.47 ns quickest are
+  // moved by the factor (1.53 and 1.56 ns against a 1.47 ns full clock are
   // one clock, 1.50 and 1.58 ns are not).
   const auto busy = busy_worker_cpus(run);
   auto clock_before = probe_clock(run, "probe_before", busy);
   auto clock_after = probe_clock(run, "probe_after", busy);
-  auto lower = [&](double ns) { return ns > clock_drop_factor * *quickest_clock_ns; };
+  auto lower = [&](double ns) { return ns > clock_drop_factor * *full_clock; };
   if (clock_before && clock_after && lower(*clock_before) != lower(*clock_after) &&
       std::max(*clock_before, *clock_after) >
           clock_drop_factor * std::min(*clock_before, *clock_after))
     return "mixed";
-  if (auto slowest = run_clock_ns(run); slowest && lower(*slowest)) mode += ", lower clock";
+  if (auto slowest = run_clock_ns(run); slowest && lower(*slowest)) mode += " at a lower clock";
   return mode;
 }
 
@@ -265,14 +264,14 @@ std::string disturbance(const json& run) {
 }
 
 json explain_spread(const std::vector<const json*>& runs, std::optional<double> median_probe_ns,
-                    std::optional<double> quiet_issue, std::optional<double> quickest_clock) {
+                    std::optional<double> quiet_issue, std::optional<double> full_clock) {
   json out = json::object();
   std::vector<std::string> set_apart;
   std::map<std::string, std::vector<const json*>> groups;
   std::optional<double> shortest;
   for (const json* r : runs) {
     if (auto e = number(*r, "elapsed_s")) shortest = std::min(shortest.value_or(*e), *e);
-    auto mode = run_probe_mode(*r, median_probe_ns, quickest_clock);
+    auto mode = run_probe_mode(*r, median_probe_ns, full_clock);
     if (mode == "mixed") {
       const auto busy = busy_worker_cpus(*r);
       auto before = probe_clock(*r, "probe_before", busy),

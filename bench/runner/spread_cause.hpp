@@ -79,13 +79,14 @@ inline constexpr double steal_limit = 0.05;
 inline constexpr double issue_contention_factor = 1.10;
 
 /// A run whose compute step (machine_probe.hpp) on a CPU it kept busy was
-/// more than this factor above the quickest of its file ran at a lower
-/// clock: a probe mode of its own (run_probe_mode). On the Xeon VM of
+/// more than this factor above its file's full clock (full_clock_ns) ran at
+/// a lower clock: a probe mode of its own (run_probe_mode). On the Xeon VM of
 /// 2026-12-03 the compute step sat at five levels, 1.47, 1.50, 1.58, 1.63
 /// and 1.67 ns, and the issue step moved with it (issue over compute step
 /// 1.44 in nearly every probe of three files): the host changed the vCPU's
 /// clock, no sibling took its issue slots. The two quickest levels are 2.5%
-/// apart, the next is 5.2% above them. Message-bound workloads moved by
+/// apart, the next is 5.2% above them (a fourth suite's probes added a
+/// rarer 1.43 ns). Message-bound workloads moved by
 /// more than the clock did (volley's concurrent dictionary 9.1 M msg/s at
 /// 1.67 ns, 15.0 M at 1.47 ns): a host busy enough to lower the clock also
 /// shares its caches and memory, so a lower clock marks a state of the
@@ -104,12 +105,12 @@ inline constexpr double min_window_s = 0.25;
 /// modes and differ by more than probe_mode_factor (the mode changed while
 /// it ran, not a probe's jitter across a boundary); else probe_mode() of the larger
 /// of the two; "unprobed" without a probe or a median. With the file's
-/// quickest clock (quickest_clock_ns) the clock is part of the mode: ", lower
-/// clock" is added when the slower of the run's two clocks (run_clock_ns's
-/// probes) was more than clock_drop_factor over it, and the run is "mixed"
-/// when its clock crossed that line while it ran by more than the factor.
+/// full clock (full_clock_ns) the clock is part of the mode: " at a lower
+/// clock" is added ("typical at a lower clock") when the slower of the run's two clocks
+/// (run_clock_ns's probes) was more than clock_drop_factor over it, and the run is "mixed" when its
+/// clock crossed that line while it ran by more than the factor.
 std::string run_probe_mode(const nlohmann::json& run, std::optional<double> median_probe_ns,
-                           std::optional<double> quickest_clock_ns = std::nullopt);
+                           std::optional<double> full_clock = std::nullopt);
 
 /// The slowest clock a run saw: the largest compute step of its probes,
 /// before or after, on the CPUs it kept busy (as run_issue_ns chooses
@@ -117,9 +118,10 @@ std::string run_probe_mode(const nlohmann::json& run, std::optional<double> medi
 /// gives its first CPU's for every CPU. std::nullopt without one.
 std::optional<double> run_clock_ns(const nlohmann::json& run);
 
-/// The smallest compute step among `runs` (a result file's array; any CPU,
-/// before or after): the file's full clock. std::nullopt without any.
-std::optional<double> quickest_clock_ns(const nlohmann::json& runs);
+/// The low_quantile_of_probes of the compute steps among `runs` (a result
+/// file's array; any CPU, before or after): the file's full clock.
+/// std::nullopt without any.
+std::optional<double> full_clock_ns(const nlohmann::json& runs);
 
 /// Why a run does not count towards its mode's spread, "" if it does:
 /// "others kept 45% of the CPUs busy", "steal 6%".
@@ -145,11 +147,19 @@ std::optional<double> quiet_issue_ns(const nlohmann::json& runs);
 /// issue probes there.
 std::optional<double> run_issue_figure(const nlohmann::json& run);
 
-/// Which of a file's issue figures is its quiet one: the 5th percentile
-/// (quiet_issue_figure says why not the least).
-inline constexpr double quiet_issue_quantile = 0.05;
+/// Which of a file's probe figures stands for the quiet core and the full
+/// clock: the 5th percentile, not the least. A compute step and an issue
+/// step taken a moment apart can straddle a change of clock: on the Xeon VM
+/// (2026-12-03) the least of 690 issue figures was 1.23 against 1.44 for
+/// 95% of them, which set apart 345 runs. The 5th percentile sat within 1%
+/// of the median on every machine whose sibling was mostly idle (1.42-1.61)
+/// and well below it where it was mostly busy (1.61 against 2.3 on the Zen
+/// 3 VM). Of the compute steps, a level the host gave for seconds only
+/// (1.43 ns in 4% of a suite's probes, against 1.47 ns in half) would put
+/// the next common level (1.505 ns) on the line between full and lower.
+inline constexpr double low_quantile_of_probes = 0.05;
 
-/// The quiet_issue_quantile of the issue figures among `runs` (any CPU,
+/// The low_quantile_of_probes of the issue figures among `runs` (any CPU,
 /// before or after): the core's with its SMT sibling idle. std::nullopt
 /// without any.
 std::optional<double> quiet_issue_figure(const nlohmann::json& runs);
@@ -172,7 +182,7 @@ std::string host_contention(const nlohmann::json& run, std::optional<double> qui
 /// accounts for the spread, or says that nothing does.
 nlohmann::json explain_spread(const std::vector<const nlohmann::json*>& runs,
                               std::optional<double> median_probe_ns,
-                              std::optional<double> quiet_issue_figure,
-                              std::optional<double> quickest_clock_ns = std::nullopt);
+                              std::optional<double> quiet_issue,
+                              std::optional<double> full_clock = std::nullopt);
 
 }  // namespace volley::bench

@@ -226,7 +226,7 @@ TEST_CASE("pairs are judged within one clock; the mode holding most pairs leads"
   CHECK(p["mode"] == "typical");  // a tie: the full clock leads
   CHECK(p["count"] == 3);
   REQUIRE(p.contains("other_modes"));
-  CHECK(p["other_modes"][0]["mode"] == "typical, lower clock");
+  CHECK(p["other_modes"][0]["mode"] == "typical at a lower clock");
   CHECK(p["other_modes"][0]["below"] == 3);
   CHECK(p["verdict"] == "loss");
   // One more pair at the lower clock: it holds most pairs and leads.
@@ -234,7 +234,7 @@ TEST_CASE("pairs are judged within one clock; the mode holding most pairs leads"
     r["repetition"] = 7;
     runs.push_back(r);
   }
-  CHECK(pairs_of(runs)["mode"] == "typical, lower clock");
+  CHECK(pairs_of(runs)["mode"] == "typical at a lower clock");
   // A pair whose two runs saw different clocks is not judged.
   runs[0]["probe_before"]["compute_ns"] = runs[0]["probe_after"]["compute_ns"] = 1.67;
   CHECK(pairs_of(runs)["mixed"] == 1);
