@@ -149,12 +149,14 @@ std::optional<double> run_issue_figure(const nlohmann::json& run);
 
 /// Which of a file's probe figures stands for the quiet core and the full
 /// clock: the 5th percentile, not the least. A compute step and an issue
-/// step taken a moment apart can straddle a change of clock: on the Xeon VM
-/// (2026-12-03) the least of 690 issue figures was 1.23 against 1.44 for
-/// 95% of them, which set apart 345 runs. The 5th percentile sat within 1%
-/// of the median on every machine whose sibling was mostly idle (1.42-1.61)
-/// and well below it where it was mostly busy (1.61 against 2.3 on the Zen
-/// 3 VM). Of the compute steps, a level the host gave for seconds only
+/// step taken a moment apart can straddle a change of clock: in the Xeon
+/// VM's suite 2026-12-03T08:36:57Z the least of 1,380 issue figures was
+/// 1.23, the 5th percentile 1.37 and the median 1.44; against the least
+/// all 345 runs read as beside a busy sibling, against the 5th percentile
+/// 27. Of the first CPU's figures (its own compute step), the 5th
+/// percentile sat within 1% of the median on every machine whose sibling
+/// was mostly idle (1.42-1.61) and well below it where it was mostly busy
+/// (1.61 against 2.3 on the Zen 3 VM). Of the compute steps, a level the host gave for seconds only
 /// (1.43 ns in 4% of a suite's probes, against 1.47 ns in half) would put
 /// the next common level (1.505 ns) on the line between full and lower.
 inline constexpr double low_quantile_of_probes = 0.05;
