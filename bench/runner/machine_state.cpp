@@ -112,9 +112,9 @@ void machine_state(std::ostream& md, const json& data) {
        << static_cast<int>(100 * steal_limit) << "%) and count in no mode's spread.";
   if (contended > 0)
     md << " " << contended << " run(s) had an issue step above " << issue_contention_factor
-       << "× the quietest on a CPU they kept busy, taken per compute step where the probe has"
-       << " one (the host's SMT sibling busy, before or after the run): issue 9's spread counts"
-       << " them, the stricter reading sets them apart.";
+       << "× the file's quiet one (its 5th percentile) on a CPU they kept busy, taken per"
+       << " compute step where the probe has one (the host's SMT sibling busy, before or after"
+       << " the run): issue 9's spread counts them, the stricter reading sets them apart.";
   if (flagged.empty()) {
     md << " Every run's probe was within " << probe_mode_factor << "× of the median.\n\n";
   } else {
