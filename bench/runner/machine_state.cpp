@@ -32,7 +32,7 @@ void machine_state(std::ostream& md, const json& data) {
     const auto mode = run_probe_mode(r, median, full_clock);
     if (round_trip_mixed) ++mixed;
     if (!round_trip_mixed && mode == "mixed") ++clock_mixed;
-    if (mode.find("lower clock") != std::string::npos) ++lower_clock;
+    if (at_lower_clock(mode)) ++lower_clock;
     if (!disturbance(r).empty()) ++disturbed;
     if (!host_contention(r, quiet_figure).empty()) ++contended;
     if (auto issue = run_issue_ns(r)) busiest_issue = std::max(busiest_issue.value_or(0.0), *issue);

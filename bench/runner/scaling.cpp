@@ -18,14 +18,6 @@ using nlohmann::json;
 
 namespace {
 
-// A run's probe mode, as the spread's cause reads it: "mixed" when its
-// probes before and after fall in different modes, "unprobed" without one;
-// the clock part of it where the file has compute steps.
-std::string run_mode(const json& r, std::optional<double> median_probe,
-                     std::optional<double> full_clock) {
-  return run_probe_mode(r, median_probe, full_clock);
-}
-
 // repetition -> the successful run of (workload, runtime, workers).
 std::map<int, const json*> runs_by_repetition(const json& runs, const std::string& workload,
                                               const std::string& runtime, int workers) {
@@ -46,9 +38,9 @@ std::map<int, const json*> runs_by_repetition(const json& runs, const std::strin
 int mode_rank(const std::string& mode) {
   static constexpr std::array<std::string_view, 4> round_trip = {"typical", "fast", "slow",
                                                                  "unprobed"};
-  const std::string_view base = std::string_view(mode).substr(0, mode.find(" at "));
+  const std::string_view base = std::string_view(mode).substr(0, mode.find(lower_clock_suffix));
   const auto at = std::find(round_trip.begin(), round_trip.end(), base);
-  const int clock = mode.find("lower clock") == std::string::npos ? 0 : 1;
+  const int clock = at_lower_clock(mode) ? 1 : 0;
   return 2 * static_cast<int>(at - round_trip.begin()) + clock;
 }
 
@@ -83,8 +75,9 @@ json scaling_pairs(const json& runs, const std::string& workload, const std::str
     const double base = (*one)["throughput"].get<double>();
     if (base <= 0) continue;
     const double ratio = (*it->second)["throughput"].get<double>() / base;
-    const auto mode_1 = run_mode(*one, median_probe, full_clock);
-    const auto mode_n = run_mode(*it->second, median_probe, full_clock);
+    // Each run's mode as the spread's cause reads it (spread_cause.hpp).
+    const auto mode_1 = run_probe_mode(*one, median_probe, full_clock);
+    const auto mode_n = run_probe_mode(*it->second, median_probe, full_clock);
     const auto mode = mode_1 == mode_n ? mode_1 : "mixed";
     pairs.push_back({{"repetition", rep}, {"ratio", ratio}, {"mode", mode}});
     if (mode == "mixed")

@@ -161,6 +161,18 @@ std::optional<double> probe_clock(const json& run, const char* when,
   return slowest;
 }
 
+// Why run_probe_mode called `run` mixed: its round trip's mode changed
+// while it ran, or else its clock did.
+std::string mixed_text(const json& run, std::optional<double> median_probe_ns) {
+  if (run_probe_mode(run, median_probe_ns) == "mixed")
+    return "probe mode changed while it ran (" + duration_text(*probe_at(run, "probe_before")) +
+           " before, " + duration_text(*probe_at(run, "probe_after")) + " after)";
+  const auto busy = busy_worker_cpus(run);
+  return "the clock changed while it ran (compute step " +
+         fixed("%.2f", *probe_clock(run, "probe_before", busy)) + " ns before, " +
+         fixed("%.2f", *probe_clock(run, "probe_after", busy)) + " ns after)";
+}
+
 }  // namespace
 
 std::optional<double> run_issue_ns(const json& run) {
@@ -250,7 +262,7 @@ std::string run_probe_mode(const json& run, std::optional<double> median_probe_n
       std::max(*clock_before, *clock_after) >
           clock_drop_factor * std::min(*clock_before, *clock_after))
     return "mixed";
-  if (auto slowest = run_clock_ns(run); slowest && lower(*slowest)) mode += " at a lower clock";
+  if (auto slowest = run_clock_ns(run); slowest && lower(*slowest)) mode += lower_clock_suffix;
   return mode;
 }
 
@@ -273,17 +285,7 @@ json explain_spread(const std::vector<const json*>& runs, std::optional<double> 
     if (auto e = number(*r, "elapsed_s")) shortest = std::min(shortest.value_or(*e), *e);
     auto mode = run_probe_mode(*r, median_probe_ns, full_clock);
     if (mode == "mixed") {
-      const auto busy = busy_worker_cpus(*r);
-      auto before = probe_clock(*r, "probe_before", busy),
-           after = probe_clock(*r, "probe_after", busy);
-      set_apart.push_back(rep_text(*r) +
-                          (run_probe_mode(*r, median_probe_ns) == "mixed"
-                               ? ": probe mode changed while it ran (" +
-                                     duration_text(*probe_at(*r, "probe_before")) + " before, " +
-                                     duration_text(*probe_at(*r, "probe_after")) + " after)"
-                               : ": the clock changed while it ran (compute step " +
-                                     fixed("%.2f", *before) + " ns before, " +
-                                     fixed("%.2f", *after) + " ns after)"));
+      set_apart.push_back(rep_text(*r) + ": " + mixed_text(*r, median_probe_ns));
     } else if (auto why = disturbance(*r); !why.empty()) {
       set_apart.push_back(rep_text(*r) + ": " + why);
     } else if (auto host = host_contention(*r, quiet_issue); !host.empty()) {

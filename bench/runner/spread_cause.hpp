@@ -56,6 +56,7 @@
 
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include <nlohmann/json.hpp>
@@ -72,7 +73,7 @@ inline constexpr double others_busy_limit = 0.1;
 inline constexpr double steal_limit = 0.05;
 
 /// A run whose issue figure (run_issue_figure), before or after it, on a
-/// CPU it kept busy was more than this factor over the quietest of its file
+/// CPU it kept busy was more than this factor over its file's quiet figure
 /// (quiet_issue_figure) is set apart: a busy SMT sibling on the host. On the
 /// project's VM a quiet core read 2.62-2.73 ns (4% apart), a shared one
 /// 2.87-5.2 ns, with the compute step unchanged.
@@ -92,6 +93,15 @@ inline constexpr double issue_contention_factor = 1.10;
 /// shares its caches and memory, so a lower clock marks a state of the
 /// machine, not a factor to divide out.
 inline constexpr double clock_drop_factor = 1.05;
+
+/// What run_probe_mode adds to the round trip's mode for a lower clock:
+/// "typical at a lower clock".
+inline constexpr std::string_view lower_clock_suffix = " at a lower clock";
+
+/// Whether `mode` (run_probe_mode's) is at a lower clock.
+inline bool at_lower_clock(std::string_view mode) {
+  return mode.find(lower_clock_suffix) != std::string_view::npos;
+}
 
 /// A worker thread with at least this share of a run's sampled CPU time
 /// kept its CPU busy (thread ring's idle worker: 1-3%; a balanced pair: 50%).
