@@ -7,6 +7,7 @@
 #include <array>
 #include <atomic>
 #include <chrono>
+#include <cmath>
 #include <fstream>
 #include <sstream>
 #include <string>
@@ -157,59 +158,68 @@ std::optional<double> busy_fraction(const std::vector<std::uint64_t>& before,
 
 namespace {
 
-// The median over 40 batches of `steps` steps of `chain` (which runs the
-// steps it is given and returns a value that depends on all of them) on a
-// thread pinned to `cpu`, in ns per step: the median ignores a batch that a
-// preemption hit, as the round trip's does. std::nullopt if it cannot be
-// pinned.
+// The median over `batches` batches of `per_batch` steps of `chain` (which
+// runs the steps it is given and returns a value that depends on all of
+// them) on the calling thread, in ns per step: the median ignores a batch
+// that a preemption hit, as the round trip's does. std::nullopt if the
+// chain's result is 0 (it never is: the chains keep a bit set), which keeps
+// the compiler from dropping the loops.
 template <class Chain>
-std::optional<double> pinned_step_ns(int cpu, int steps, Chain chain) {
-  constexpr int batches = 40;
-  const int per_batch = std::max(1, steps / batches);
+std::optional<double> median_step_ns(int batches, int per_batch, Chain& chain) {
   std::vector<double> batch_ns;
-  bool pinned = false;
   std::uint64_t sink = 0;
-  std::thread t([&] {
-    pinned = pin_to(cpu);
-    for (int batch = 0; batch < batches; ++batch) {
-      auto start = std::chrono::steady_clock::now();
-      sink += chain(per_batch);
-      auto ns = std::chrono::duration<double, std::nano>(std::chrono::steady_clock::now() - start)
-                    .count();
-      batch_ns.push_back(ns / per_batch);
-    }
-  });
-  t.join();
-  // The chains' results are used, so the compiler keeps the loops.
-  if (!pinned || sink == 0) return std::nullopt;
+  for (int batch = 0; batch < batches; ++batch) {
+    auto start = std::chrono::steady_clock::now();
+    sink += chain(per_batch);
+    auto ns =
+        std::chrono::duration<double, std::nano>(std::chrono::steady_clock::now() - start).count();
+    batch_ns.push_back(ns / per_batch);
+  }
+  if (sink == 0 || batch_ns.empty()) return std::nullopt;
   std::sort(batch_ns.begin(), batch_ns.end());
   return batch_ns[batch_ns.size() / 2];
 }
 
-}  // namespace
-
-std::optional<double> compute_step_ns(int cpu, int steps) {
-  return pinned_step_ns(cpu, steps, [x = std::uint64_t{0x9e3779b97f4a7c15ULL}](int n) mutable {
-    for (int i = 0; i < n; ++i) {
-      // Each step needs the last: the chain's latency, not the core's
-      // width, sets the time, so the figure is the same for every build.
-      x = x * 6364136223846793005ULL + 1442695040888963407ULL;
-      x ^= x >> 29;
-    }
-    return x;
+// median_step_ns over 40 batches of `steps` in all, on a thread pinned to
+// `cpu`; std::nullopt if it cannot be pinned.
+template <class Chain>
+std::optional<double> pinned_step_ns(int cpu, int steps, Chain chain) {
+  constexpr int batches = 40;
+  std::optional<double> out;
+  std::thread t([&] {
+    if (pin_to(cpu)) out = median_step_ns(batches, std::max(1, steps / batches), chain);
   });
+  t.join();
+  return out;
 }
 
-std::optional<double> issue_step_ns(int cpu, int steps) {
-  // Twelve chains of two one-cycle operations each, none waiting for
-  // another: 24 operations a step, which the core's integer units (four on
-  // the EPYC's Zen 4, six on recent Intel cores) issue as fast as they can
-  // take them. The empty asm keeps the chains in general registers, so the
-  // compiler neither vectorises nor merges them: the figure is the scalar
-  // issue rate, the resource a busy SMT sibling halves.
-  std::uint64_t v[12] = {1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12};
-  return pinned_step_ns(cpu, steps, [&v](int n) {
-    auto [a, b, c, d, e, f, g, h, i, j, k, l] = v;
+// A fixed dependent chain of integer multiply-adds: each step needs the
+// last, so the chain's latency, not the core's width, sets the time, and
+// the figure is the same for every build.
+class compute_chain {
+ public:
+  std::uint64_t operator()(int n) {
+    for (int i = 0; i < n; ++i) {
+      x_ = x_ * 6364136223846793005ULL + 1442695040888963407ULL;
+      x_ ^= x_ >> 29;
+    }
+    return x_ | 1;
+  }
+
+ private:
+  std::uint64_t x_ = 0x9e3779b97f4a7c15ULL;
+};
+
+// Twelve chains of two one-cycle operations each, none waiting for
+// another: 24 operations a step, which the core's integer units (four on
+// the EPYC's Zen 4, six on recent Intel cores) issue as fast as they can
+// take them. The empty asm keeps the chains in general registers, so the
+// compiler neither vectorises nor merges them: the figure is the scalar
+// issue rate, the resource a busy SMT sibling halves.
+class issue_chains {
+ public:
+  std::uint64_t operator()(int n) {
+    auto [a, b, c, d, e, f, g, h, i, j, k, l] = v_;
     for (int step = 0; step < n; ++step) {
       a += b, a ^= a << 7, b += c, b ^= b << 7, c += d, c ^= c << 7;
       d += e, d ^= d << 7, e += f, e ^= e << 7, f += g, f ^= f << 7;
@@ -219,10 +229,22 @@ std::optional<double> issue_step_ns(int cpu, int steps) {
                    : "+r"(a), "+r"(b), "+r"(c), "+r"(d), "+r"(e), "+r"(f), "+r"(g), "+r"(h),
                      "+r"(i), "+r"(j), "+r"(k), "+r"(l));
     }
-    v[0] = a, v[1] = b, v[2] = c, v[3] = d, v[4] = e, v[5] = f;
-    v[6] = g, v[7] = h, v[8] = i, v[9] = j, v[10] = k, v[11] = l;
+    v_ = {a, b, c, d, e, f, g, h, i, j, k, l};
     return (a ^ b ^ c ^ d ^ e ^ f ^ g ^ h ^ i ^ j ^ k ^ l) | 1;
-  });
+  }
+
+ private:
+  std::array<std::uint64_t, 12> v_ = {1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12};
+};
+
+}  // namespace
+
+std::optional<double> compute_step_ns(int cpu, int steps) {
+  return pinned_step_ns(cpu, steps, compute_chain{});
+}
+
+std::optional<double> issue_step_ns(int cpu, int steps) {
+  return pinned_step_ns(cpu, steps, issue_chains{});
 }
 
 std::optional<double> cpu_mhz(const std::vector<int>& cpus) {
@@ -271,6 +293,58 @@ nlohmann::json probe_now(const std::vector<int>& cpus) {
     if (n == 0 && compute) out["compute_ns"] = *compute;
     out["compute_cpus_ns"].push_back(compute ? nlohmann::json(*compute) : nlohmann::json());
     out["issue_ns"].push_back(issue ? nlohmann::json(*issue) : nlohmann::json());
+  }
+  return out;
+}
+
+run_sampler::run_sampler(const std::vector<int>& cpus, std::chrono::milliseconds interval)
+    : interval_(interval), samples_(cpus.size()) {
+  threads_.reserve(cpus.size());
+  for (std::size_t n = 0; n < cpus.size(); ++n)
+    threads_.emplace_back([this, cpu = cpus[n], &mine = samples_[n]] {
+      if (!pin_to(cpu)) return;  // an unpinned step says nothing of `cpu`: no samples
+      compute_chain compute;
+      issue_chains issue;
+      std::unique_lock lock(stop_mutex_);
+      while (!stop_cv_.wait_for(lock, interval_, [this] { return stopping_; })) {
+        lock.unlock();
+        // Compute step just before issue step, as in probe_now.
+        auto c = median_step_ns(sample_batches, sample_batch_steps, compute);
+        auto i = median_step_ns(sample_batches, sample_batch_steps, issue);
+        if (c && i) mine.compute_ns.push_back(*c), mine.issue_ns.push_back(*i);
+        lock.lock();
+      }
+    });
+}
+
+run_sampler::~run_sampler() {
+  stop();
+}
+
+void run_sampler::stop() {
+  {
+    std::lock_guard lock(stop_mutex_);
+    stopping_ = true;
+  }
+  stop_cv_.notify_all();
+  for (auto& t : threads_)
+    if (t.joinable()) t.join();
+}
+
+nlohmann::json run_sampler::finish() {
+  stop();
+  nlohmann::json out = {{"interval_s", std::chrono::duration<double>(interval_).count()},
+                        {"compute_cpus_ns", nlohmann::json::array()},
+                        {"issue_ns", nlohmann::json::array()}};
+  // To the picosecond: the samples' own noise is ten times that.
+  auto rounded = [](const std::vector<double>& ns) {
+    auto out = nlohmann::json::array();
+    for (double v : ns) out.push_back(std::round(v * 1000) / 1000);
+    return out;
+  };
+  for (const auto& cpu : samples_) {
+    out["compute_cpus_ns"].push_back(rounded(cpu.compute_ns));
+    out["issue_ns"].push_back(rounded(cpu.issue_ns));
   }
   return out;
 }

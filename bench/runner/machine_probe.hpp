@@ -34,8 +34,12 @@
 // while the run ran (busy_fraction of /proc/stat), so that a run that
 // shared the machine with other processes can be told from one that did not.
 
+#include <chrono>
+#include <condition_variable>
 #include <cstdint>
+#include <mutex>
 #include <optional>
+#include <thread>
 #include <vector>
 
 #include <nlohmann/json.hpp>
@@ -90,5 +94,53 @@ std::optional<double> cpu_mhz(const std::vector<int>& cpus);
 /// one figure per CPU of `cpus`, null for a CPU that could not be pinned;
 /// compute_ns the first CPU's, as in files from before compute_cpus_ns).
 nlohmann::json probe_now(const std::vector<int>& cpus);
+
+/// Probes taken while a run runs. The probes before and after a run miss
+/// what happened in between, and on the Xeon VM of 2026-12-03 the host's
+/// clock changed between them in 155 of 345 runs (runs of 0.3-2 s): such a
+/// run was in no probe mode. A run_sampler wakes a thread pinned to each of
+/// `cpus` every `interval` and takes a short compute step and issue step
+/// there (sample_batches batches of sample_batch_steps steps, about 35 us
+/// in all), so a 0.5 s run gets about five samples per CPU.
+///
+/// What it costs the run: the sample preempts the worker on that CPU for
+/// about 35 us every 100 ms, 0.04% of its time, fewer than the 0.1% that
+/// a p99.9 latency would notice; the runner's own threads, so the child's
+/// CPU time (wait4) does not include them. The short batches read the
+/// compute step 0.6% slower than probe_now's 40 batches of 10,000 steps on
+/// the Xeon VM (1.59 against 1.585 ns): an eighth of clock_drop_factor's
+/// margin, so the two compare.
+class run_sampler {
+ public:
+  static constexpr std::chrono::milliseconds default_interval{100};
+  static constexpr int sample_batches = 6;
+  static constexpr int sample_batch_steps = 1500;
+
+  explicit run_sampler(const std::vector<int>& cpus,
+                       std::chrono::milliseconds interval = default_interval);
+  run_sampler(const run_sampler&) = delete;
+  run_sampler& operator=(const run_sampler&) = delete;
+  ~run_sampler();
+
+  /// Stops the sampling and returns the samples: {"interval_s",
+  /// "compute_cpus_ns": [[ns, ...] per CPU of `cpus`], "issue_ns": [the
+  /// same]}, the i-th compute and issue figure of a CPU from one sample.
+  /// A CPU that could not be pinned has none.
+  nlohmann::json finish();
+
+ private:
+  void stop();
+
+  struct cpu_samples {
+    std::vector<double> compute_ns;
+    std::vector<double> issue_ns;
+  };
+  std::chrono::milliseconds interval_;
+  std::mutex stop_mutex_;
+  std::condition_variable stop_cv_;
+  bool stopping_ = false;
+  std::vector<cpu_samples> samples_;  // one per CPU, written by its own thread only
+  std::vector<std::thread> threads_;
+};
 
 }  // namespace volley::bench

@@ -202,8 +202,10 @@ json execute(const planned_run& run, const run_options& options, double timeout_
   record["probe_before"] = probe_now(cpus);
   auto ticks_before = read_cpu_ticks();
   child_result r;
+  run_sampler sampler(cpus);
   try {
     r = run_child(argv, std::chrono::duration<double>(timeout_s), true);
+    record["probe_during"] = sampler.finish();
   } catch (const std::exception& e) {
     record["status"] = "failed";
     record["stderr_tail"] = e.what();

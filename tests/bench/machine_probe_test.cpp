@@ -93,3 +93,40 @@ TEST_CASE("an issue step runs its twelve chains side by side") {
   for (const auto& ns : probe["compute_cpus_ns"]) CHECK(ns.is_number());
   CHECK(probe["compute_ns"] == probe["compute_cpus_ns"][0]);
 }
+
+TEST_CASE("a run sampler takes a compute and an issue step on every CPU while it runs") {
+  const auto cpus = probe_cpus(2);
+  run_sampler sampler(cpus, std::chrono::milliseconds(5));
+  // A wait, not a count of wake-ups: the sampler's threads take their turns
+  // when the scheduler gives them; 300 ms holds 60 intervals.
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));
+  const auto samples = sampler.finish();
+  CHECK(samples["interval_s"].get<double>() == Approx(0.005));
+  REQUIRE(samples["compute_cpus_ns"].size() == cpus.size());
+  REQUIRE(samples["issue_ns"].size() == cpus.size());
+  for (std::size_t cpu = 0; cpu < cpus.size(); ++cpu) {
+    const auto& compute = samples["compute_cpus_ns"][cpu];
+    const auto& issue = samples["issue_ns"][cpu];
+    // One pair per sample, several samples in 60 intervals.
+    CHECK(compute.size() == issue.size());
+    CHECK(compute.size() >= 3);
+    for (std::size_t i = 0; i < compute.size(); ++i) {
+      // As the probes' own steps (above): a few cycles at any clock.
+      CHECK(compute[i].get<double>() > 0.1);
+      CHECK(compute[i].get<double>() < 100);
+      CHECK(issue[i].get<double>() > 0.1);
+      CHECK(issue[i].get<double>() < 4.5 * 100);
+    }
+  }
+}
+
+TEST_CASE("a run sampler stops at once, not at its next interval") {
+  // With an hour between samples, a stop that waited for the interval
+  // would hold the test until ctest's timeout fails it.
+  run_sampler sampler(probe_cpus(2), std::chrono::hours(1));
+  // Long enough for its threads to be waiting: a stop before they wait
+  // would not need the wake-up this checks.
+  std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  const auto samples = sampler.finish();
+  for (const auto& cpu : samples["compute_cpus_ns"]) CHECK(cpu.empty());
+}
