@@ -27,6 +27,10 @@ void machine_state(std::ostream& md, const json& data) {
   const auto quiet_figure = quiet_issue_figure(runs);
   const auto full_clock = full_clock_ns(runs);
   std::optional<double> busiest_issue;
+  // Files from 2026-12-03T13:30Z on sample the clock while each run runs;
+  // the lines below say which reading they give.
+  const bool sampled = std::any_of(runs.begin(), runs.end(),
+                                   [](const json& r) { return r.contains("probe_during"); });
   for (const auto& r : runs) {
     const bool round_trip_mixed = run_probe_mode(r, median) == "mixed";
     const auto mode = run_probe_mode(r, median, full_clock);
@@ -101,9 +105,12 @@ void machine_state(std::ostream& md, const json& data) {
     char full[32];
     std::snprintf(full, sizeof full, "%.2f", full_clock.value_or(0.0));
     md << " " << lower_clock << " run(s) saw a lower clock (a compute step above "
-       << clock_drop_factor << "× the full clock, " << full
-       << " ns, on a CPU they kept busy): that is a probe mode of its own";
-    if (clock_mixed > 0) md << ", and " << clock_mixed << " run(s) changed clock while they ran";
+       << clock_drop_factor << "× the full clock, " << full << " ns, on a CPU they kept busy"
+       << (sampled ? ", in most of the samples taken while they ran" : "")
+       << "): that is a probe mode of its own";
+    if (clock_mixed > 0)
+      md << ", and " << clock_mixed << " run(s) changed clock while they ran"
+         << (sampled ? " (over a quarter of their samples on each side)" : "");
     md << ".";
   }
   if (disturbed > 0)
@@ -113,8 +120,10 @@ void machine_state(std::ostream& md, const json& data) {
   if (contended > 0)
     md << " " << contended << " run(s) had an issue step above " << issue_contention_factor
        << "× the file's quiet one (its 5th percentile) on a CPU they kept busy, taken per"
-       << " compute step where the probe has one (the host's SMT sibling busy, before or after"
-       << " the run): issue 9's spread counts them, the stricter reading sets them apart.";
+       << " compute step where the probe has one (the host's SMT sibling busy, "
+       << (sampled ? "in over a quarter of the samples taken while they ran"
+                   : "before or after the run")
+       << "): issue 9's spread counts them, the stricter reading sets them apart.";
   if (flagged.empty()) {
     md << " Every run's probe was within " << probe_mode_factor << "× of the median.\n\n";
   } else {

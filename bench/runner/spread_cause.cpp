@@ -150,6 +150,55 @@ std::vector<issue_reading> issue_readings(const json& run,
   return out;
 }
 
+// Every sample a run's in-run probe (probe_during) holds on the CPUs
+// `only` names (all when empty), each with the compute step taken just
+// before its issue step on that CPU.
+std::vector<issue_reading> sampled_readings(const json& run,
+                                            const std::vector<std::size_t>& only = {}) {
+  std::vector<issue_reading> out;
+  if (!run.contains("probe_during") || !run["probe_during"].is_object()) return out;
+  const auto compute = run["probe_during"].value("compute_cpus_ns", json());
+  const auto issue = run["probe_during"].value("issue_ns", json());
+  if (!compute.is_array() || !issue.is_array()) return out;
+  for (std::size_t cpu = 0; cpu < std::min(compute.size(), issue.size()); ++cpu) {
+    if (!chosen(only, cpu) || !compute[cpu].is_array() || !issue[cpu].is_array()) continue;
+    for (std::size_t i = 0; i < std::min(compute[cpu].size(), issue[cpu].size()); ++i)
+      if (compute[cpu][i].is_number() && issue[cpu][i].is_number())
+        out.push_back({issue[cpu][i].get<double>(), compute[cpu][i].get<double>()});
+  }
+  return out;
+}
+
+// Where a run's in-run samples on the CPUs it kept busy sat against the
+// line of a lower clock (clock_drop_factor over the file's full clock).
+struct sampled_clock {
+  std::size_t samples = 0;
+  std::size_t lower = 0;  // above the line
+  double quickest = 0;
+  double slowest = 0;
+  double lower_share() const { return static_cast<double>(lower) / static_cast<double>(samples); }
+  // More than other_state_share on each side, and the clock itself moved
+  // by the factor (a level on the line is one clock, not two).
+  bool changed() const {
+    return std::min(lower_share(), 1 - lower_share()) > other_state_share &&
+           slowest > clock_drop_factor * quickest;
+  }
+};
+
+std::optional<sampled_clock> clock_samples(const json& run, double full_clock) {
+  const auto readings = sampled_readings(run, busy_worker_cpus(run));
+  if (readings.empty()) return std::nullopt;
+  sampled_clock out;
+  out.quickest = out.slowest = *readings.front().clock_ns;
+  for (const auto& r : readings) {
+    ++out.samples;
+    if (*r.clock_ns > clock_drop_factor * full_clock) ++out.lower;
+    out.quickest = std::min(out.quickest, *r.clock_ns);
+    out.slowest = std::max(out.slowest, *r.clock_ns);
+  }
+  return out;
+}
+
 // The slowest clock of one probe of a run on the CPUs `only` names.
 std::optional<double> probe_clock(const json& run, const char* when,
                                   const std::vector<std::size_t>& only) {
@@ -162,11 +211,17 @@ std::optional<double> probe_clock(const json& run, const char* when,
 }
 
 // Why run_probe_mode called `run` mixed: its round trip's mode changed
-// while it ran, or else its clock did.
-std::string mixed_text(const json& run, std::optional<double> median_probe_ns) {
+// while it ran, or else its clock did (seen in its samples, or between
+// its two probes).
+std::string mixed_text(const json& run, std::optional<double> median_probe_ns,
+                       std::optional<double> full_clock) {
   if (run_probe_mode(run, median_probe_ns) == "mixed")
     return "probe mode changed while it ran (" + duration_text(*probe_at(run, "probe_before")) +
            " before, " + duration_text(*probe_at(run, "probe_after")) + " after)";
+  if (auto s = full_clock ? clock_samples(run, *full_clock) : std::nullopt)
+    return "the clock changed while it ran (" + std::to_string(s->lower) + " of " +
+           std::to_string(s->samples) + " samples at a lower clock; compute step " +
+           fixed("%.2f", s->quickest) + "-" + fixed("%.2f", s->slowest) + " ns)";
   const auto busy = busy_worker_cpus(run);
   return "the clock changed while it ran (compute step " +
          fixed("%.2f", *probe_clock(run, "probe_before", busy)) + " ns before, " +
@@ -205,8 +260,24 @@ std::optional<double> quiet_issue_figure(const json& runs) {
 }
 
 std::string host_contention(const json& run, std::optional<double> quiet_figure) {
-  const auto readings = issue_readings(run, busy_worker_cpus(run));
-  if (readings.empty() || !quiet_figure) return "";
+  if (!quiet_figure) return "";
+  const auto busy_cpus = busy_worker_cpus(run);
+  if (const auto sampled = sampled_readings(run, busy_cpus); !sampled.empty()) {
+    std::size_t busy = 0;
+    const issue_reading* busiest = &sampled.front();
+    for (const auto& r : sampled) {
+      if (r.figure() > issue_contention_factor * *quiet_figure) ++busy;
+      if (r.figure() > busiest->figure()) busiest = &r;
+    }
+    if (static_cast<double>(busy) <= other_state_share * static_cast<double>(sampled.size()))
+      return "";
+    return "the host's SMT sibling was busy in " + std::to_string(busy) + " of " +
+           std::to_string(sampled.size()) + " samples while it ran (issue step up to " +
+           fixed("%.2f", busiest->issue_ns) + " ns, " + fixed("%.2f", busiest->figure()) +
+           "x the compute step; quiet " + fixed("%.2f", *quiet_figure) + "x)";
+  }
+  const auto readings = issue_readings(run, busy_cpus);
+  if (readings.empty()) return "";
   const auto busiest = std::max_element(
       readings.begin(), readings.end(),
       [](const issue_reading& a, const issue_reading& b) { return a.figure() < b.figure(); });
@@ -254,6 +325,11 @@ std::string run_probe_mode(const json& run, std::optional<double> median_probe_n
   // The clock, the same way: a crossing counts only when the clock itself
   // moved by the factor (1.53 and 1.56 ns against a 1.47 ns full clock are
   // one clock, 1.50 and 1.58 ns are not).
+  if (auto sampled = clock_samples(run, *full_clock)) {
+    if (sampled->changed()) return "mixed";
+    if (sampled->lower_share() > 0.5) mode += lower_clock_suffix;
+    return mode;
+  }
   const auto busy = busy_worker_cpus(run);
   auto clock_before = probe_clock(run, "probe_before", busy);
   auto clock_after = probe_clock(run, "probe_after", busy);
@@ -285,7 +361,7 @@ json explain_spread(const std::vector<const json*>& runs, std::optional<double> 
     if (auto e = number(*r, "elapsed_s")) shortest = std::min(shortest.value_or(*e), *e);
     auto mode = run_probe_mode(*r, median_probe_ns, full_clock);
     if (mode == "mixed") {
-      set_apart.push_back(rep_text(*r) + ": " + mixed_text(*r, median_probe_ns));
+      set_apart.push_back(rep_text(*r) + ": " + mixed_text(*r, median_probe_ns, full_clock));
     } else if (auto why = disturbance(*r); !why.empty()) {
       set_apart.push_back(rep_text(*r) + ": " + why);
     } else if (auto host = host_contention(*r, quiet_issue); !host.empty()) {

@@ -94,6 +94,16 @@ inline constexpr double issue_contention_factor = 1.10;
 /// machine, not a factor to divide out.
 inline constexpr double clock_drop_factor = 1.05;
 
+/// A run whose in-run samples (machine_probe.hpp's run_sampler) put more
+/// than this share of them in a state the rest were not in, was not in one
+/// state: more than a quarter at a lower clock and more than a quarter at
+/// the full one makes it mixed (when the clock moved by clock_drop_factor),
+/// and more than a quarter beside a busy SMT sibling sets it apart in the
+/// stricter reading. A quarter of a run in a state 14% slower (the Xeon
+/// VM's clocks 1.47 and 1.67 ns) moves its throughput by about 3.5%, well
+/// inside narrow_spread; a half would make it neither state's.
+inline constexpr double other_state_share = 0.25;
+
 /// What run_probe_mode adds to the round trip's mode for a lower clock:
 /// "typical at a lower clock".
 inline constexpr std::string_view lower_clock_suffix = " at a lower clock";
@@ -115,10 +125,17 @@ inline constexpr double min_window_s = 0.25;
 /// modes and differ by more than probe_mode_factor (the mode changed while
 /// it ran, not a probe's jitter across a boundary); else probe_mode() of the larger
 /// of the two; "unprobed" without a probe or a median. With the file's
-/// full clock (full_clock_ns) the clock is part of the mode: " at a lower
-/// clock" is added ("typical at a lower clock") when the slower of the run's two clocks
-/// (run_clock_ns's probes) was more than clock_drop_factor over it, and the run is "mixed" when its
-/// clock crossed that line while it ran by more than the factor.
+/// full clock (full_clock_ns) the clock is part of the mode: a compute
+/// step more than clock_drop_factor over it is a lower clock. From the
+/// run's in-run samples on the CPUs it kept busy, where it has them: " at
+/// a lower clock" is added ("typical at a lower clock") when more than half
+/// of them were at a lower clock, and the run is "mixed" when more than
+/// other_state_share of them were on each side of the line and its
+/// slowest sample was more than the factor over its quickest. Without
+/// samples (files before 2026-12-03T13:30Z), from the probes before and
+/// after: a lower clock when the slower of the two (run_clock_ns) was, and
+/// mixed when the clock crossed the line between them by more than the
+/// factor.
 std::string run_probe_mode(const nlohmann::json& run, std::optional<double> median_probe_ns,
                            std::optional<double> full_clock = std::nullopt);
 
@@ -176,10 +193,16 @@ inline constexpr double low_quantile_of_probes = 0.05;
 /// without any.
 std::optional<double> quiet_issue_figure(const nlohmann::json& runs);
 
-/// "the host's SMT sibling was busy (issue step 3.90 ns, 2.40x the compute
-/// step; quiet 1.44x)", or for probes without a compute step "... (issue
-/// step 4.40 ns, quiet 2.62 ns)", when run_issue_figure is above
-/// issue_contention_factor times `quiet_figure` (quiet_issue_figure), else "".
+/// For a run with in-run samples on the CPUs it kept busy: "the host's SMT
+/// sibling was busy in 4 of 10 samples while it ran (issue step up to 3.90
+/// ns, 2.40x the compute step; quiet 1.44x)" when more than
+/// other_state_share of those samples' issue figures were above
+/// issue_contention_factor times `quiet_figure` (quiet_issue_figure), else
+/// "" (a burst in one sample of five is not the run's state). Without
+/// samples, from the probes before and after: "the host's SMT sibling was
+/// busy (issue step 3.90 ns, 2.40x the compute step; quiet 1.44x)", or for
+/// probes without a compute step "... (issue step 4.40 ns, quiet 2.62
+/// ns)", when run_issue_figure is above the factor times `quiet_figure`.
 std::string host_contention(const nlohmann::json& run, std::optional<double> quiet_figure);
 
 /// For the successful runs of one runtime in one summary row, with

@@ -155,6 +155,13 @@ json at_clock(json r, double compute_ns) {
                     {issue, issue}, {issue, issue});
 }
 
+// The spread analysis of `mixed` (rep 1) beside two runs at the full clock,
+// 0.30 and 0.31 s for the same items.
+json beside_two_at_full_clock(const json& mixed) {
+  return explain(json::array(
+      {mixed, at_clock(run(2, 1e7, 0.30, 0.30), 1.47), at_clock(run(3, 1e7, 0.31, 0.31), 1.47)}));
+}
+
 TEST_CASE("a lower clock is a probe mode of its own") {
   // The Xeon VM's concurrent dictionary on volley (2026-12-03): 9.1 and
   // 10.7 M msg/s with the compute step at 1.67 and 1.58 ns, 13.0 and 15.0 M
@@ -186,9 +193,7 @@ TEST_CASE("a run whose clock changed while it ran is mixed") {
   // judged by the slower of the two.
   json across = with_clock(run(2, 1e7, 1.0, 1.0), {1.53, 1.53}, {1.56, 1.56});
   CHECK(run_probe_mode(across, 80.0, 1.47) == "typical at a lower clock");
-  json runs = json::array(
-      {moved, at_clock(run(2, 1e7, 0.30, 0.30), 1.47), at_clock(run(3, 1e7, 0.31, 0.31), 1.47)});
-  CHECK(says(explain(runs),
+  CHECK(says(beside_two_at_full_clock(moved),
              "set-apart runs explain it (typical mode 1.03): rep 1: the clock changed while it "
              "ran (compute step 1.50 ns before, 1.58 ns after)"));
 }
@@ -257,6 +262,97 @@ TEST_CASE("the full clock is a low percentile of the compute steps, not the leas
   CHECK(full_clock_ns(runs) == Approx(1.468));
   CHECK(run_probe_mode(next_level, 80.0, full_clock_ns(runs)) == "typical");
   CHECK(run_probe_mode(next_level, 80.0, 1.4334) == "typical at a lower clock");  // the least
+}
+
+// `r` with in-run samples (run_sampler's probe_during): per probe CPU, the
+// compute step of each sample; each sample's issue step `ratio` times it.
+json with_samples(json r, const std::vector<std::vector<double>>& compute, double ratio = 1.44) {
+  json issue = json::array();
+  for (const auto& cpu : compute) {
+    json steps = json::array();
+    for (double ns : cpu) steps.push_back(ratio * ns);
+    issue.push_back(steps);
+  }
+  r["probe_during"] = {{"interval_s", 0.1}, {"compute_cpus_ns", compute}, {"issue_ns", issue}};
+  return r;
+}
+
+std::vector<double> repeated(double ns, int times) {
+  return std::vector<double>(static_cast<std::size_t>(times), ns);
+}
+
+TEST_CASE("a run's samples, not its probes, say at which clock it ran") {
+  // The probes caught the clock moving (1.50 -> 1.67 ns, mixed by them),
+  // but the run spent 8 of its 9 sample times at the full clock.
+  auto mostly_full = repeated(1.47, 8);
+  mostly_full.push_back(1.67);
+  json moved_at_end = with_samples(with_clock(run(1, 1e7, 1.0, 1.0), {1.50, 1.50}, {1.67, 1.67}),
+                                   {mostly_full, mostly_full});
+  CHECK(run_probe_mode(moved_at_end, 80.0, 1.47) == "typical");
+  // Known-bad, the reading by the probes alone: mixed.
+  json unsampled = moved_at_end;
+  unsampled.erase("probe_during");
+  CHECK(run_probe_mode(unsampled, 80.0, 1.47) == "mixed");
+  // Probes at the full clock around a run that spent most of it lower.
+  auto mostly_lower = repeated(1.67, 7);
+  mostly_lower.push_back(1.47);
+  json lower_inside =
+      with_samples(at_clock(run(2, 1e7, 1.0, 1.0), 1.47), {mostly_lower, mostly_lower});
+  CHECK(run_probe_mode(lower_inside, 80.0, 1.47) == "typical at a lower clock");
+  // Only the CPU the run kept busy counts: worker 1, at the full clock.
+  json busy_side = on_worker(
+      with_samples(at_clock(run(3, 1e7, 1.0, 1.0), 1.47), {repeated(1.67, 5), repeated(1.47, 5)}),
+      1);
+  CHECK(run_probe_mode(busy_side, 80.0, 1.47) == "typical");
+}
+
+TEST_CASE("a run whose samples sit on both sides of the clock line is mixed") {
+  auto half = repeated(1.47, 5);
+  for (int i = 0; i < 5; ++i) half.push_back(1.67);
+  json split = with_samples(at_clock(run(1, 1e7, 1.0, 1.0), 1.47), {half, half});
+  CHECK(run_probe_mode(split, 80.0, 1.47) == "mixed");
+  // A quarter on the other side is still one clock (3 of 12 lower).
+  auto quarter = repeated(1.47, 9);
+  for (int i = 0; i < 3; ++i) quarter.push_back(1.67);
+  CHECK(run_probe_mode(with_samples(split, {quarter, quarter}), 80.0, 1.47) == "typical");
+  // Either side of the line (1.5435 ns) but 2% apart: one level's jitter,
+  // the majority's clock.
+  auto jitter = repeated(1.53, 4);
+  for (int i = 0; i < 6; ++i) jitter.push_back(1.56);
+  CHECK(run_probe_mode(with_samples(split, {jitter, jitter}), 80.0, 1.47) ==
+        "typical at a lower clock");
+  CHECK(says(beside_two_at_full_clock(split),
+             "set-apart runs explain it (typical mode 1.03): rep 1: the clock changed while it "
+             "ran (10 of 20 samples at a lower clock; compute step 1.47-1.67 ns)"));
+}
+
+TEST_CASE("a run beside a busy sibling in over a quarter of its samples is set apart") {
+  // Thread ring on worker 1; 3 of its 10 samples there read the issue step
+  // at 1.67x the clock (the Xeon VM's busy-sibling level), the rest 1.44x.
+  json r = on_worker(at_clock(run(1, 1.5e7, 0.34, 0.34), 1.47), 1);
+  auto issue_steps = [](int busy) {
+    json steps = json::array();
+    for (int i = 0; i < 10; ++i) steps.push_back((i < busy ? 1.67 : 1.44) * 1.47);
+    return steps;
+  };
+  r = with_samples(r, {repeated(1.47, 10), repeated(1.47, 10)});
+  r["probe_during"]["issue_ns"][1] = issue_steps(3);
+  CHECK(host_contention(r, 1.44) ==
+        "the host's SMT sibling was busy in 3 of 10 samples while it ran (issue step up to 2.45 "
+        "ns, 1.67x the compute step; quiet 1.44x)");
+  // Two of ten: a burst, not the run's state.
+  r["probe_during"]["issue_ns"][1] = issue_steps(2);
+  CHECK(host_contention(r, 1.44).empty());
+  // Worker 0's CPU, which the run left idle, does not count.
+  r["probe_during"]["issue_ns"][0] = issue_steps(10);
+  CHECK(host_contention(r, 1.44).empty());
+  // The samples, not the probes: a burst in the probe after the run on the
+  // busy CPU (the reading without samples sets it apart) is one moment.
+  r["probe_after"]["issue_ns"][1] = 1.67 * 1.47;
+  CHECK(host_contention(r, 1.44).empty());
+  json unsampled = r;
+  unsampled.erase("probe_during");
+  CHECK_FALSE(host_contention(unsampled, 1.44).empty());
 }
 
 TEST_CASE("a file without issue probes judges no run by them") {
