@@ -2,6 +2,8 @@
 // The runner's three commands: run the suite, compare two result files,
 // render the report. main.cpp maps the command line onto these.
 
+#include "machine_probe.hpp"
+
 #include <string>
 #include <vector>
 
@@ -32,6 +34,9 @@ struct run_options {
   /// socket's figures of the same process) and CAF's, alternating.
   int remote_rounds = 5;
   int caf_remote_rounds = 3;
+  /// Milliseconds between the samples of the clock and issue step taken
+  /// while each run runs (machine_probe.hpp's run_sampler); 0 = none.
+  int sample_interval_ms = static_cast<int>(run_sampler::default_interval.count());
   /// Seconds the whole run may take; 0 = no limit. A run that would end
   /// past it is not started (run_command.cpp says how it is estimated).
   double time_budget_s = 0;

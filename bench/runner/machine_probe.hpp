@@ -106,7 +106,11 @@ nlohmann::json probe_now(const std::vector<int>& cpus);
 /// What it costs the run: the sample preempts the worker on that CPU for
 /// about 35 us every 100 ms, 0.04% of its time, fewer than the 0.1% that
 /// a p99.9 latency would notice; the runner's own threads, so the child's
-/// CPU time (wait4) does not include them. The short batches read the
+/// CPU time (wait4) does not include them. Measured on the Xeon VM
+/// (2026-12-03, 8 interleaved rounds with the runner's --sample-interval
+/// 100 against 0): volley's throughput on against off 0.98 (ping-pong,
+/// counting, thread ring) to 1.01 (fan-in, logistic map) by median, each
+/// pair 0.76-1.33 apart; fan-in's p99.9 2.13 against 2.11 us. The short batches read the
 /// compute step 0.6% slower than probe_now's 40 batches of 10,000 steps on
 /// the Xeon VM (1.59 against 1.585 ns): an eighth of clock_drop_factor's
 /// margin, so the two compare.

@@ -58,6 +58,12 @@ int main(int argc, char** argv) {
                    "seconds the whole run may take: a run that would end past it is not started, "
                    "and the file says so (complete: false)")
       ->check(CLI::PositiveNumber);
+  run_cmd
+      ->add_option("--sample-interval", run.sample_interval_ms,
+                   "milliseconds between the clock and issue-step samples taken on the workers' "
+                   "CPUs while each run runs (0: none, only the probes before and after)")
+      ->capture_default_str()
+      ->check(CLI::NonNegativeNumber);
   run_cmd->add_option(
       "--param", run.params,
       "key=value size override, passed to the workloads that have that parameter (repeatable)");

@@ -44,6 +44,7 @@
 #include <filesystem>
 #include <iostream>
 #include <map>
+#include <optional>
 #include <set>
 #include <thread>
 
@@ -202,10 +203,12 @@ json execute(const planned_run& run, const run_options& options, double timeout_
   record["probe_before"] = probe_now(cpus);
   auto ticks_before = read_cpu_ticks();
   child_result r;
-  run_sampler sampler(cpus);
+  std::optional<run_sampler> sampler;
+  if (options.sample_interval_ms > 0)
+    sampler.emplace(cpus, std::chrono::milliseconds(options.sample_interval_ms));
   try {
     r = run_child(argv, std::chrono::duration<double>(timeout_s), true);
-    record["probe_during"] = sampler.finish();
+    if (sampler) record["probe_during"] = sampler->finish();
   } catch (const std::exception& e) {
     record["status"] = "failed";
     record["stderr_tail"] = e.what();

@@ -250,6 +250,33 @@ TEST_CASE("a run that finishes writes a complete file, and names the peers it la
   }
 }
 
+TEST_CASE("the runner samples the workers' CPUs while a run runs, unless told not to") {
+  temp_folder sampled_dir, unsampled_dir;
+  // 2M pings: 80 ms or more of ping-pong plus start-up, 8 intervals of 10 ms.
+  const std::vector<std::string> run = {"--only", "ping-pong", "--repetitions",
+                                        "1",      "--param",   "pings=2000000"};
+  auto with_interval = [&](const char* ms) {
+    auto argv = run;
+    argv.insert(argv.end(), {"--sample-interval", ms});
+    return argv;
+  };
+  REQUIRE(wait_for(start_runner(sampled_dir.path, with_interval("10"))) == 0);
+  REQUIRE(wait_for(start_runner(unsampled_dir.path, with_interval("0"))) == 0);
+  auto sampled = parse_file(*result_path(sampled_dir.path));
+  auto unsampled = parse_file(*result_path(unsampled_dir.path));
+  REQUIRE(sampled["runs"].size() == 1);
+  const auto& during = sampled["runs"][0]["probe_during"];
+  CHECK(during["interval_s"].get<double>() == Approx(0.01));
+  // A compute and an issue step per sample, on every probe CPU.
+  REQUIRE(during["compute_cpus_ns"].size() == sampled["probe_cpus"].size());
+  for (std::size_t cpu = 0; cpu < sampled["probe_cpus"].size(); ++cpu) {
+    CHECK(during["compute_cpus_ns"][cpu].size() >= 1);
+    CHECK(during["issue_ns"][cpu].size() == during["compute_cpus_ns"][cpu].size());
+  }
+  REQUIRE(unsampled["runs"].size() == 1);
+  CHECK_FALSE(unsampled["runs"][0].contains("probe_during"));
+}
+
 namespace {
 
 // A stand-in for a remote benchmark: notes its start in `log` and prints
