@@ -68,11 +68,12 @@ json runtime_summary(const json& runs, const std::string& workload, int workers,
   std::map<std::string, std::vector<double>> latency;
   std::map<std::string, std::vector<double>> by_mode;
   std::vector<const json*> ok_runs;
-  int failed = 0, wrong = 0, timeout = 0, seen = 0;
+  int failed = 0, wrong = 0, timeout = 0, skipped = 0, seen = 0;
   for (const auto& r : runs) {
     if (!in_row(r, workload, workers, runtime)) continue;
     ++seen;
     if (r["status"] == "timeout") ++timeout;
+    if (r["status"] == "skipped") ++skipped;  // after a timeout (run_command.cpp)
     if (r["status"] == "failed") ++failed;
     if (r["status"] == "failed" && r.value("exit_code", 0) == 2) ++wrong;
     if (r["status"] != "ok") continue;
@@ -92,6 +93,7 @@ json runtime_summary(const json& runs, const std::string& workload, int workers,
       {"count", s.count},  {"median", s.median}, {"min", s.min},     {"max", s.max},
       {"q1", s.q1},        {"q3", s.q3},         {"failed", failed}, {"wrong_answer", wrong},
       {"timeout", timeout}};
+  if (skipped > 0) out["skipped"] = skipped;
   if (!per_cpu.empty()) out["per_cpu_s"] = summary_json(summarise(per_cpu));
   for (auto& [key, values] : latency) out[key] = summarise(values).median;
   const auto quiet_issue = quiet_issue_figure(runs);
@@ -318,7 +320,8 @@ std::string repetitions_text(const json& row, const json& data) {
   for (const auto& rt : runtime_names()) {
     if (!row.contains(rt) || row[rt].is_null()) continue;
     const auto& s = row[rt];
-    const int seen = s["count"].get<int>() + s.value("failed", 0) + s.value("timeout", 0);
+    const int seen = s["count"].get<int>() + s.value("failed", 0) + s.value("timeout", 0) +
+                     s.value("skipped", 0);
     fewest = std::min(fewest, seen);
   }
   if (fewest >= planned) return "";

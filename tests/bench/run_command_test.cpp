@@ -250,6 +250,32 @@ TEST_CASE("a run that finishes writes a complete file, and names the peers it la
   }
 }
 
+TEST_CASE("a workload that timed out is not run again in later repetitions") {
+  temp_folder dir;
+  // 500M pings take tens of seconds; the timeout stops the first after 0.5.
+  const auto status =
+      wait_for(start_runner(dir.path, {"--only", "ping-pong", "--repetitions", "3", "--timeout",
+                                       "0.5", "--param", "pings=500000000"}));
+  REQUIRE(WIFEXITED(status));
+  CHECK(WEXITSTATUS(status) == 1);  // a volley run that did not finish fails the suite
+  auto data = parse_file(*result_path(dir.path));
+  CHECK(data["complete"] == true);
+  REQUIRE(data["runs"].size() == 3);
+  CHECK(data["runs"][0]["status"] == "timeout");
+  for (int rep : {1, 2}) {
+    const auto& skipped = data["runs"][rep];
+    CHECK(skipped["status"] == "skipped");
+    CHECK(skipped["repetition"] == rep + 1);
+    CHECK(skipped["reason"].get<std::string>().find("rep 1 timed out") != std::string::npos);
+    // Not run: no child, so no times or probes.
+    CHECK_FALSE(skipped.contains("wall_s"));
+  }
+  const auto& row = data["summary"][0]["volley"];
+  CHECK(row["timeout"] == 1);
+  CHECK(row["skipped"] == 2);
+  CHECK(row["count"] == 0);
+}
+
 TEST_CASE("the runner samples the workers' CPUs while a run runs, unless told not to") {
   temp_folder sampled_dir, unsampled_dir;
   // 2M pings: 80 ms or more of ping-pong plus start-up, 8 intervals of 10 ms.
