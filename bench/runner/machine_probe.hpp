@@ -97,7 +97,7 @@ nlohmann::json probe_now(const std::vector<int>& cpus);
 
 /// Probes taken while a run runs. The probes before and after a run miss
 /// what happened in between, and on the Xeon VM of 2026-12-03 the host's
-/// clock changed between them in 155 of 345 runs (runs of 0.3-2 s): such a
+/// clock changed between them in 155 of 345 runs: such a
 /// run was in no probe mode. A run_sampler wakes a thread pinned to each of
 /// `cpus` every `interval` and takes a short compute step and issue step
 /// there (sample_batches batches of sample_batch_steps steps, about 35 us

@@ -210,6 +210,16 @@ std::optional<double> probe_clock(const json& run, const char* when,
   return slowest;
 }
 
+// The end of host_contention's text: "3.90 ns, 2.40x the compute step;
+// quiet 1.44x)", or for a reading without a compute step "4.40 ns, quiet
+// 2.62 ns)".
+std::string issue_against_quiet(const issue_reading& r, double quiet_figure) {
+  if (!r.clock_ns)
+    return fixed("%.2f", r.issue_ns) + " ns, quiet " + fixed("%.2f", quiet_figure) + " ns)";
+  return fixed("%.2f", r.issue_ns) + " ns, " + fixed("%.2f", r.figure()) +
+         "x the compute step; quiet " + fixed("%.2f", quiet_figure) + "x)";
+}
+
 // Why run_probe_mode called `run` mixed: its round trip's mode changed
 // while it ran, or else its clock did (seen in its samples, or between
 // its two probes).
@@ -273,8 +283,7 @@ std::string host_contention(const json& run, std::optional<double> quiet_figure)
       return "";
     return "the host's SMT sibling was busy in " + std::to_string(busy) + " of " +
            std::to_string(sampled.size()) + " samples while it ran (issue step up to " +
-           fixed("%.2f", busiest->issue_ns) + " ns, " + fixed("%.2f", busiest->figure()) +
-           "x the compute step; quiet " + fixed("%.2f", *quiet_figure) + "x)";
+           issue_against_quiet(*busiest, *quiet_figure);
   }
   const auto readings = issue_readings(run, busy_cpus);
   if (readings.empty()) return "";
@@ -282,12 +291,8 @@ std::string host_contention(const json& run, std::optional<double> quiet_figure)
       readings.begin(), readings.end(),
       [](const issue_reading& a, const issue_reading& b) { return a.figure() < b.figure(); });
   if (busiest->figure() <= issue_contention_factor * *quiet_figure) return "";
-  if (!busiest->clock_ns)
-    return "the host's SMT sibling was busy (issue step " + fixed("%.2f", busiest->issue_ns) +
-           " ns, quiet " + fixed("%.2f", *quiet_figure) + " ns)";
-  return "the host's SMT sibling was busy (issue step " + fixed("%.2f", busiest->issue_ns) +
-         " ns, " + fixed("%.2f", busiest->figure()) + "x the compute step; quiet " +
-         fixed("%.2f", *quiet_figure) + "x)";
+  return "the host's SMT sibling was busy (issue step " +
+         issue_against_quiet(*busiest, *quiet_figure);
 }
 
 std::optional<double> run_clock_ns(const json& run) {
@@ -322,14 +327,17 @@ std::string run_probe_mode(const json& run, std::optional<double> median_probe_n
     return "mixed";
   auto mode = probe_mode(std::max(before.value_or(0.0), after.value_or(0.0)), *median_probe_ns);
   if (!full_clock) return mode;
-  // The clock, the same way: a crossing counts only when the clock itself
-  // moved by the factor (1.53 and 1.56 ns against a 1.47 ns full clock are
-  // one clock, 1.50 and 1.58 ns are not).
+  // The clock: from the samples taken while the run ran where it has
+  // them, at the clock most of them saw.
   if (auto sampled = clock_samples(run, *full_clock)) {
     if (sampled->changed()) return "mixed";
     if (sampled->lower_share() > 0.5) mode += lower_clock_suffix;
     return mode;
   }
+  // Else from the probes around it, the way the round trip's mode is read:
+  // a crossing counts only when the clock itself moved by the factor (1.53
+  // and 1.56 ns against a 1.47 ns full clock are one clock, 1.50 and 1.58
+  // ns are not).
   const auto busy = busy_worker_cpus(run);
   auto clock_before = probe_clock(run, "probe_before", busy);
   auto clock_after = probe_clock(run, "probe_after", busy);
